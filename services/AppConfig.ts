@@ -1,0 +1,51 @@
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+
+const int = (name: string, fallback: number) => Config.integer(name).pipe(Config.withDefault(fallback))
+const positive = (name: string, fallback: number) =>
+  int(name, fallback).pipe(Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }))
+
+/** Every setting the programs read, validated together so start-up names every bad key at once. */
+export const appConfig = Config.all({
+  host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
+  port: int("PORT", 3000),
+  metricsPort: int("METRICS_PORT", 9464),
+  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data")),
+  databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
+  redisUrl: Config.option(Config.redacted("REDIS_URL")),
+  keyPrefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
+  apiKeys: Config.redacted(Config.array(Config.string(), "INGEST_API_KEYS")).pipe(Config.option),
+  maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),
+  workerConcurrency: positive("WORKER_CONCURRENCY", 5),
+  jobAttempts: positive("JOB_ATTEMPTS", 5),
+  jobBackoffMs: positive("JOB_BACKOFF_MS", 1000),
+  shutdownTimeoutMs: positive("SHUTDOWN_TIMEOUT_MS", 10_000),
+  sweepIntervalMs: positive("SWEEP_INTERVAL_MS", 15_000),
+  sweepMinAgeMs: positive("SWEEP_MIN_AGE_MS", 30_000),
+  rateLimits: Config.all({
+    perLead: positive("RATE_LIMIT_PER_LEAD", 10),
+    perAccount: positive("RATE_LIMIT_PER_ACCOUNT", 100),
+    crm: positive("RATE_LIMIT_CRM", 1000),
+    windowMs: positive("RATE_LIMIT_WINDOW_MS", 60_000)
+  }),
+  idempotency: Config.all({
+    inProgressTtlMs: positive("IDEMPOTENCY_IN_PROGRESS_TTL_MS", 120_000),
+    completedTtlMs: positive("IDEMPOTENCY_TTL_MS", 7 * 24 * 3600 * 1000)
+  }),
+  crmProvider: Config.literal(
+    "MOCK",
+    "SALESFORCE",
+    "HUBSPOT"
+  )("CRM_PROVIDER").pipe(Config.withDefault("MOCK" as const)),
+  analyzer: Config.literal("HEURISTIC", "BEDROCK")("ANALYZER").pipe(Config.withDefault("HEURISTIC" as const)),
+  enrichmentProvider: Config.literal("MOCK", "HTTP")("ENRICHMENT_PROVIDER").pipe(Config.withDefault("MOCK" as const))
+})
+
+export type AppConfigShape = Config.Config.Success<typeof appConfig>
+
+export declare namespace AppConfig {
+  export type Service = AppConfigShape
+}
+
+/** Typed, validated configuration. Secrets (DATABASE_URL, REDIS_URL, API keys) stay Redacted. */
+export class AppConfig extends Context.Tag("revenueflow/AppConfig")<AppConfig, AppConfig.Service>() {}

@@ -1,0 +1,36 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type { ActionRecord, ActionStatus } from "../src/domain/record.js"
+import type { StoreUnavailable } from "./LeadStore.js"
+
+export interface ActionEntry {
+  readonly leadId: string
+  readonly actionKey: string
+  readonly tool: string
+  readonly provider: string
+  readonly status: ActionStatus
+  /** Already redacted by the caller. */
+  readonly params: unknown
+  readonly crmId?: string | undefined
+  readonly result?: unknown
+  readonly error?: string | undefined
+  readonly durationMs: number
+}
+
+export declare namespace AuditLog {
+  export interface Service {
+    /**
+     * Append an audit row. A SUCCEEDED row is the durable record that an action happened: recording a second
+     * SUCCEEDED row for the same action key keeps the first (and returns it).
+     */
+    readonly record: (entry: ActionEntry) => Effect.Effect<ActionRecord, StoreUnavailable>
+    /** The SUCCEEDED row of an action key, if the action already happened. */
+    readonly findSucceeded: (actionKey: string) => Effect.Effect<Option.Option<ActionRecord>, StoreUnavailable>
+    /** Every row of a lead, oldest first. */
+    readonly listForLead: (leadId: string) => Effect.Effect<ReadonlyArray<ActionRecord>, StoreUnavailable>
+  }
+}
+
+/** Audit trail of CRM actions; the durable truth behind idempotency. Layers: postgres, embedded, memory. */
+export class AuditLog extends Context.Tag("revenueflow/AuditLog")<AuditLog, AuditLog.Service>() {}

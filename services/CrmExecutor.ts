@@ -1,0 +1,49 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { CrmAction } from "../src/domain/tools.js"
+
+/** The CRM refused for rate (HTTP 429, REQUEST_LIMIT_EXCEEDED): delay the job until `retryAfterMs`. */
+export class CrmRateLimited extends Schema.TaggedError<CrmRateLimited>()("CrmRateLimited", {
+  provider: Schema.String,
+  retryAfterMs: Schema.Number,
+  message: Schema.String
+}) {}
+
+/** 5xx, timeout, network error, or credentials that still fail after one refresh: retry with backoff. */
+export class CrmTransientError extends Schema.TaggedError<CrmTransientError>()("CrmTransientError", {
+  provider: Schema.String,
+  message: Schema.String,
+  status: Schema.optional(Schema.Number)
+}) {}
+
+/** The CRM rejected the request itself (validation 4xx, duplicate, not found): retrying cannot help. */
+export class CrmPermanentError extends Schema.TaggedError<CrmPermanentError>()("CrmPermanentError", {
+  provider: Schema.String,
+  message: Schema.String,
+  status: Schema.optional(Schema.Number),
+  code: Schema.optional(Schema.String)
+}) {}
+
+export type CrmError = CrmRateLimited | CrmTransientError | CrmPermanentError
+
+/** A planned action with its idempotency key (executors may pass it to the CRM as an external id). */
+export type CrmCall = CrmAction & { readonly actionKey: string }
+
+export interface CrmResult {
+  /** The id of the record the CRM created or touched. */
+  readonly crmId?: string | undefined
+  /** Anything else worth keeping in the audit row (object type, created flag...). */
+  readonly detail?: Readonly<Record<string, unknown>> | undefined
+}
+
+export declare namespace CrmExecutor {
+  export interface Service {
+    /** "mock", "salesforce" or "hubspot": names the circuit breaker and labels metrics. */
+    readonly provider: string
+    readonly execute: (call: CrmCall) => Effect.Effect<CrmResult, CrmError>
+  }
+}
+
+/** Carries out one registered CRM tool call. Layers: salesforce (jsforce), hubspot, mock. */
+export class CrmExecutor extends Context.Tag("revenueflow/CrmExecutor")<CrmExecutor, CrmExecutor.Service>() {}

@@ -1,0 +1,27 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+
+/** The outcome of claiming an action key. */
+export type Claim =
+  | { readonly _tag: "Acquired" }
+  | { readonly _tag: "InProgress" }
+  | { readonly _tag: "Completed"; readonly result: unknown }
+
+export class IdempotencyUnavailable extends Schema.TaggedError<IdempotencyUnavailable>()("IdempotencyUnavailable", {
+  message: Schema.String
+}) {}
+
+export declare namespace Idempotency {
+  export interface Service {
+    /** Claim a key for `inProgressTtlMs`: Acquired (go ahead), InProgress (someone else holds it), Completed. */
+    readonly begin: (key: string, inProgressTtlMs: number) => Effect.Effect<Claim, IdempotencyUnavailable>
+    /** Mark a key done with its result for `ttlMs`. */
+    readonly complete: (key: string, result: unknown, ttlMs: number) => Effect.Effect<void, IdempotencyUnavailable>
+    /** Drop an in-progress claim after a failure so a retry may try again. */
+    readonly release: (key: string) => Effect.Effect<void, IdempotencyUnavailable>
+  }
+}
+
+/** Fast-path idempotency of CRM actions (the audit log is the durable truth). Layers: redis, memory. */
+export class Idempotency extends Context.Tag("revenueflow/Idempotency")<Idempotency, Idempotency.Service>() {}

@@ -1,0 +1,78 @@
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import type * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Schema from "effect/Schema"
+
+/** The payload of one queue job: one lead. Job id = lead id, so enqueueing a lead twice is a no-op. */
+export const LeadJob = Schema.Struct({
+  leadId: Schema.String,
+  /** W3C trace context (traceparent / tracestate) so one trace runs from the webhook to the CRM call. */
+  traceContext: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+})
+export type LeadJob = typeof LeadJob.Type
+
+/** What a processor sees of a job. */
+export interface JobInfo extends LeadJob {
+  /** Attempts already spent before this run (0 on the first run). Delays do not spend attempts. */
+  readonly attemptsMade: number
+  readonly maxAttempts: number
+}
+
+/** The queue cannot be reached. Ingest still answers 202 (the lead is durable); the outbox sweeper re-enqueues. */
+export class QueueUnavailable extends Schema.TaggedError<QueueUnavailable>()("QueueUnavailable", {
+  message: Schema.String
+}) {}
+
+/** Run the job again after `delayMs` without spending an attempt (rate limited, breaker open, claim held). */
+export class JobDelay extends Data.TaggedError("JobDelay")<{ readonly delayMs: number; readonly reason: string }> {}
+/** A transient failure: retry with exponential backoff and jitter, spending an attempt. */
+export class JobRetry extends Data.TaggedError("JobRetry")<{ readonly reason: string }> {}
+/** A permanent failure: dead-letter now, no retries. */
+export class JobPermanent extends Data.TaggedError("JobPermanent")<{ readonly reason: string }> {}
+/** The three fates a processor can decide for a job; success is the fourth. */
+export type JobFate = JobDelay | JobRetry | JobPermanent
+
+export interface QueueStats {
+  readonly waiting: number
+  readonly active: number
+  readonly delayed: number
+  readonly completed: number
+  readonly failed: number
+  /** Age in ms of the oldest job waiting to run (0 when none). */
+  readonly oldestWaitingAgeMs: number
+}
+
+export interface DeadLetter {
+  readonly leadId: string
+  readonly reason: string
+  readonly attemptsMade: number
+  readonly failedAt: Date
+}
+
+export interface ConsumeOptions {
+  readonly concurrency: number
+  /** Decides a job's fate. Interrupted when the job is cancelled or the consumer shuts down past its timeout. */
+  readonly process: (job: JobInfo) => Effect.Effect<void, JobFate>
+  /** Called once when a job is dead-lettered (permanent failure or attempts exhausted). */
+  readonly onDeadLetter: (job: JobInfo, reason: string) => Effect.Effect<void>
+}
+
+export declare namespace JobQueue {
+  export interface Service {
+    /** Add a job for a lead; a job with the same lead id already present makes this a no-op. */
+    readonly enqueue: (job: LeadJob) => Effect.Effect<void, QueueUnavailable>
+    readonly stats: Effect.Effect<QueueStats, QueueUnavailable>
+    readonly deadLetters: (limit: number) => Effect.Effect<ReadonlyArray<DeadLetter>, QueueUnavailable>
+    /** Put a dead-lettered job back to run with fresh attempts. false when no such dead letter (idempotent). */
+    readonly replay: (leadId: string) => Effect.Effect<boolean, QueueUnavailable>
+    /**
+     * Process jobs until the scope closes. Closing stops taking jobs, lets active ones finish within the
+     * shutdown timeout, then interrupts the rest, whose jobs go back to be retried.
+     */
+    readonly consume: (options: ConsumeOptions) => Effect.Effect<void, never, Scope.Scope>
+  }
+}
+
+/** The lead-processing queue. Layers: bullmq (Redis), memory (same retry / delay / dead-letter semantics). */
+export class JobQueue extends Context.Tag("revenueflow/JobQueue")<JobQueue, JobQueue.Service>() {}

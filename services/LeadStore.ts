@@ -1,0 +1,62 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type { Grounding, Analysis } from "../src/domain/analysis.js"
+import type { LeadInput, LeadSource, LeadStatus } from "../src/domain/lead.js"
+import type { LeadRecord } from "../src/domain/record.js"
+
+/** The lead store cannot be reached or failed; ingest answers 503 + Retry-After, the consumer retries. */
+export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
+  message: Schema.String
+}) {}
+
+/** A lead id that the store does not hold. */
+export class LeadNotFound extends Schema.TaggedError<LeadNotFound>()("LeadNotFound", { leadId: Schema.String }) {}
+
+/** A transition was asked from a state the lead is no longer in (another worker moved it). */
+export class StaleTransition extends Schema.TaggedError<StaleTransition>()("StaleTransition", {
+  leadId: Schema.String,
+  expected: Schema.Array(Schema.String),
+  actual: Schema.String
+}) {}
+
+export interface AcceptResult {
+  readonly lead: LeadRecord
+  /** false when a lead with the same key already existed; nothing was written. */
+  readonly created: boolean
+}
+
+export declare namespace LeadStore {
+  export interface Service {
+    /** Insert if absent by lead key, in one statement (no check-then-insert race). */
+    readonly accept: (input: {
+      readonly leadKey: string
+      readonly source: LeadSource
+      readonly lead: LeadInput
+    }) => Effect.Effect<AcceptResult, StoreUnavailable>
+    readonly get: (id: string) => Effect.Effect<LeadRecord, LeadNotFound | StoreUnavailable>
+    /** Move a lead from one of `from` to `to`; fails with StaleTransition when it is elsewhere. */
+    readonly transition: (
+      id: string,
+      from: ReadonlyArray<LeadStatus>,
+      to: LeadStatus,
+      detail?: { readonly error?: string }
+    ) => Effect.Effect<LeadRecord, LeadNotFound | StaleTransition | StoreUnavailable>
+    readonly saveAnalysis: (
+      id: string,
+      analysis: Analysis,
+      grounding: Grounding
+    ) => Effect.Effect<void, LeadNotFound | StoreUnavailable>
+    /** Leads in `statuses` not updated for `olderThanMs`, oldest first: what the outbox sweeper re-enqueues. */
+    readonly listStuck: (options: {
+      readonly statuses: ReadonlyArray<LeadStatus>
+      readonly olderThanMs: number
+      readonly limit: number
+    }) => Effect.Effect<ReadonlyArray<LeadRecord>, StoreUnavailable>
+    /** Count of leads per status (for metrics and the CLI). */
+    readonly countByStatus: Effect.Effect<Readonly<Record<string, number>>, StoreUnavailable>
+  }
+}
+
+/** The source of truth for leads. Layers: postgres (postgres.js), embedded (PGlite), memory. */
+export class LeadStore extends Context.Tag("revenueflow/LeadStore")<LeadStore, LeadStore.Service>() {}

@@ -1,0 +1,28 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type { BreakerState } from "./CircuitBreaker.js"
+import type { QueueStats } from "./JobQueue.js"
+
+export declare namespace Metrics {
+  export interface Service {
+    readonly leadIngested: (
+      source: string,
+      outcome: "accepted" | "duplicate" | "invalid" | "unavailable"
+    ) => Effect.Effect<void>
+    readonly stageDuration: (stage: string, seconds: number) => Effect.Effect<void>
+    readonly crmAction: (tool: string, provider: string, status: string, seconds: number) => Effect.Effect<void>
+    readonly breakerState: (provider: string, state: BreakerState) => Effect.Effect<void>
+    readonly rateLimitRefused: (tier: string) => Effect.Effect<void>
+    readonly groundingOutcome: (outcome: string) => Effect.Effect<void>
+    readonly leadFinished: (status: string) => Effect.Effect<void>
+    readonly aiUsage: (model: string, inputTokens: number, outputTokens: number, seconds: number) => Effect.Effect<void>
+    /** The CRM's own API usage as it reports it (Sforce-Limit-Info, X-HubSpot-RateLimit-*). */
+    readonly crmApiUsage: (provider: string, used: number, limit: number) => Effect.Effect<void>
+    readonly queueStats: (stats: QueueStats) => Effect.Effect<void>
+    /** Prometheus text exposition of every metric. */
+    readonly render: Effect.Effect<{ readonly contentType: string; readonly body: string }>
+  }
+}
+
+/** Prometheus metrics. Layers: observability (prom-client registry, process metrics included). */
+export class Metrics extends Context.Tag("revenueflow/Metrics")<Metrics, Metrics.Service>() {}

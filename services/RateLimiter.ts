@@ -1,0 +1,32 @@
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+
+/** One limit: at most `limit` acquisitions per fixed window of `windowMs` for `key`. */
+export interface Tier {
+  /** The tier's name, for metrics and errors: "lead", "account", "crm". */
+  readonly name: string
+  readonly key: string
+  readonly limit: number
+  readonly windowMs: number
+}
+
+/** A tier refused; nothing was consumed from any tier. Retry after `retryAfterMs`. */
+export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
+  tier: Schema.String,
+  retryAfterMs: Schema.Number
+}) {}
+
+export class RateLimiterUnavailable extends Schema.TaggedError<RateLimiterUnavailable>()("RateLimiterUnavailable", {
+  message: Schema.String
+}) {}
+
+export declare namespace RateLimiter {
+  export interface Service {
+    /** Check and consume every tier atomically: all tiers consume, or none does. */
+    readonly acquire: (tiers: ReadonlyArray<Tier>) => Effect.Effect<void, RateLimited | RateLimiterUnavailable>
+  }
+}
+
+/** Tiered fixed-window rate limiter. Layers: redis (one Lua round trip, shared by replicas), memory. */
+export class RateLimiter extends Context.Tag("revenueflow/RateLimiter")<RateLimiter, RateLimiter.Service>() {}

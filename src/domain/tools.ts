@@ -1,0 +1,98 @@
+import * as Schema from "effect/Schema"
+import { Decision, Intent } from "./analysis.js"
+import { canonicalJson } from "./canonical.js"
+import { sha256Hex } from "./leadKey.js"
+
+const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
+const LeadKey = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "leadKey must be 64 hex chars" }))
+const CrmId = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "CRM ids are 1-64 [A-Za-z0-9_-]" })
+)
+const IsoDate = Schema.String.pipe(Schema.pattern(/^\d{4}-\d{2}-\d{2}$/, { message: () => "dates are YYYY-MM-DD" }))
+const Domain = Schema.String.pipe(
+  Schema.pattern(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+    message: () => "domain must be a DNS name"
+  })
+)
+
+/** Identifies the lead a tool acts on: the external id (lead key) and the email, which every CRM can look up. */
+const LeadRef = { leadKey: LeadKey, email: Text(254) }
+
+/** Person fields shared by lead and contact tools. */
+const Person = {
+  firstName: Schema.optional(Text(80)),
+  lastName: Schema.optional(Text(80)),
+  company: Schema.optional(Text(255)),
+  title: Schema.optional(Text(128)),
+  phone: Schema.optional(Text(40)),
+  website: Schema.optional(Text(255)),
+  country: Schema.optional(Text(64))
+}
+
+const strict = { parseOptions: { onExcessProperty: "error" as const } }
+
+/** Parameter schemas of every CRM tool the pipeline may call. A tool not in here is never executed. */
+export const ToolParams = {
+  upsert_lead: Schema.Struct({
+    ...LeadRef,
+    ...Person,
+    campaignId: Text(128),
+    leadSource: Schema.optional(Text(64))
+  }).annotations(strict),
+  create_lead: Schema.Struct({ ...LeadRef, ...Person, campaignId: Text(128) }).annotations(strict),
+  convert_lead: Schema.Struct({
+    ...LeadRef,
+    accountId: Schema.optional(CrmId),
+    convertedStatus: Text(64),
+    createOpportunity: Schema.Boolean
+  }).annotations(strict),
+  update_lead_status: Schema.Struct({ ...LeadRef, status: Text(64) }).annotations(strict),
+  set_lead_score: Schema.Struct({
+    ...LeadRef,
+    score: Schema.Int.pipe(Schema.between(0, 100)),
+    intent: Intent,
+    decision: Decision
+  }).annotations(strict),
+  match_account: Schema.Struct({ ...LeadRef, domain: Domain }).annotations(strict),
+  create_contact: Schema.Struct({ ...LeadRef, ...Person, accountId: Schema.optional(CrmId) }).annotations(strict),
+  create_opportunity: Schema.Struct({
+    ...LeadRef,
+    name: Text(120),
+    stage: Text(64),
+    closeDate: IsoDate,
+    amount: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+    accountId: Schema.optional(CrmId)
+  }).annotations(strict),
+  update_opportunity_stage: Schema.Struct({ ...LeadRef, opportunityId: CrmId, stage: Text(64) }).annotations(strict),
+  create_task: Schema.Struct({
+    ...LeadRef,
+    subject: Text(255),
+    description: Schema.optional(Text(4000)),
+    priority: Schema.Literal("High", "Normal", "Low"),
+    dueDate: Schema.optional(IsoDate)
+  }).annotations(strict),
+  log_activity: Schema.Struct({ ...LeadRef, subject: Text(255), description: Text(4000) }).annotations(strict),
+  sync_firmographics: Schema.Struct({
+    ...LeadRef,
+    industry: Schema.optional(Text(128)),
+    employees: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
+    annualRevenue: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+    country: Schema.optional(Text(64)),
+    domain: Schema.optional(Domain)
+  }).annotations(strict)
+} as const
+
+export type ToolName = keyof typeof ToolParams
+export const toolNames = Object.keys(ToolParams) as ReadonlyArray<ToolName>
+export const ToolName = Schema.Literal(...toolNames)
+
+export type ParamsOf<T extends ToolName> = (typeof ToolParams)[T]["Type"]
+
+/** One planned CRM call. The action key makes a retried job skip what already happened. */
+export type CrmAction = { readonly [T in ToolName]: { readonly tool: T; readonly params: ParamsOf<T> } }[ToolName]
+
+export const isToolName = (name: string): name is ToolName => Object.hasOwn(ToolParams, name)
+
+/** sha256 over lead key, tool and canonical (key-sorted) parameters: equal actions share a key across retries. */
+export const actionKey = (leadKey: string, tool: string, params: unknown): string =>
+  sha256Hex(`${leadKey}\n${tool}\n${canonicalJson(params)}`)
