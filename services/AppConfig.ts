@@ -32,6 +32,12 @@ export const appConfig = Config.all({
     inProgressTtlMs: positive("IDEMPOTENCY_IN_PROGRESS_TTL_MS", 120_000),
     completedTtlMs: positive("IDEMPOTENCY_TTL_MS", 7 * 24 * 3600 * 1000)
   }),
+  webhooks: Config.all({
+    marketoToken: Config.option(Config.redacted("MARKETO_WEBHOOK_TOKEN")),
+    hubspotAppSecret: Config.option(Config.redacted("HUBSPOT_APP_SECRET")),
+    hubspotPublicUrl: Config.option(Config.string("HUBSPOT_WEBHOOK_URL")),
+    hubspotCampaignProperty: Config.option(Config.string("HUBSPOT_CAMPAIGN_PROPERTY"))
+  }),
   crmProvider: Config.literal(
     "MOCK",
     "SALESFORCE",

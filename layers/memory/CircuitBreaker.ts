@@ -1,0 +1,167 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
+
+/** When a breaker opens and how it probes again. */
+export interface BreakerOptions {
+  /** Open after this many consecutive counted failures. */
+  readonly consecutiveFailures: number
+  /** ...or when at least `minimumCalls` calls within `windowMs` failed at `failureRatio` or more. */
+  readonly failureRatio: number
+  readonly minimumCalls: number
+  readonly windowMs: number
+  /** Delays before each half-open probe: step n gives the wait after the n-th consecutive opening. */
+  readonly probeSchedule: Schedule.Schedule<unknown>
+}
+
+/** First probe after 30 s, doubling, jittered, capped at 5 min. */
+export const defaultProbeSchedule: Schedule.Schedule<unknown> = Schedule.exponential("30 seconds").pipe(
+  Schedule.jittered,
+  Schedule.union(Schedule.spaced("5 minutes"))
+)
+
+export const defaultOptions: BreakerOptions = {
+  consecutiveFailures: 5,
+  failureRatio: 0.5,
+  minimumCalls: 10,
+  windowMs: 10_000,
+  probeSchedule: defaultProbeSchedule
+}
+
+interface Breaker {
+  readonly state: BreakerState
+  readonly consecutive: number
+  /** Recent outcomes (time, failed) inside the rolling window. */
+  readonly calls: ReadonlyArray<readonly [number, boolean]>
+  readonly nextProbeAt: number
+  readonly probing: boolean
+  /** The probe schedule's state: reset when the breaker closes, stepped each time it opens. */
+  readonly scheduleState: unknown
+}
+
+interface Admission {
+  readonly admitted: boolean
+  readonly probe: boolean
+  readonly retryAfterMs: number
+}
+
+const closed = (options: BreakerOptions): Breaker => ({
+  state: "closed",
+  consecutive: 0,
+  calls: [],
+  nextProbeAt: 0,
+  probing: false,
+  scheduleState: options.probeSchedule.initial
+})
+
+/** Steps the probe schedule once to learn how long to stay open. */
+const open = (options: BreakerOptions, breaker: Breaker, now: number) =>
+  Effect.map(options.probeSchedule.step(now, undefined, breaker.scheduleState), ([scheduleState, , decision]) => {
+    const start = decision._tag === "Done" ? now + 300_000 : ScheduleIntervals.start(decision.intervals)
+    return {
+      ...breaker,
+      state: "open",
+      probing: false,
+      consecutive: 0,
+      calls: [],
+      nextProbeAt: Math.max(start, now + 1),
+      scheduleState
+    } satisfies Breaker
+  })
+
+/** Builds the in-process breaker: one state machine per name, shared by every fiber of this process. */
+export const make = (options: BreakerOptions = defaultOptions) =>
+  Effect.gen(function* () {
+    const breakers = yield* SynchronizedRef.make(new Map<string, Breaker>())
+
+    const get = (map: Map<string, Breaker>, name: string) => map.get(name) ?? closed(options)
+
+    /** Decide whether a call may run now; marks the half-open probe as taken. */
+    const admit = (name: string): Effect.Effect<Admission> =>
+      SynchronizedRef.modifyEffect(breakers, (map) =>
+        Effect.map(Clock.currentTimeMillis, (now): readonly [Admission, Map<string, Breaker>] => {
+          const breaker = get(map, name)
+          if (breaker.state === "closed") return [{ admitted: true, probe: false, retryAfterMs: 0 }, map]
+          if (breaker.probing || now < breaker.nextProbeAt) {
+            const retryAfterMs = breaker.probing ? 1_000 : breaker.nextProbeAt - now
+            return [{ admitted: false, probe: false, retryAfterMs }, map]
+          }
+          const next = new Map(map).set(name, { ...breaker, state: "half-open", probing: true })
+          return [{ admitted: true, probe: true, retryAfterMs: 0 }, next]
+        })
+      )
+
+    /** Record an outcome: `failed` undefined means the call was interrupted and proves nothing. */
+    const settle = (name: string, probe: boolean, failed: boolean | undefined) =>
+      SynchronizedRef.updateEffect(breakers, (map) =>
+        Effect.gen(function* () {
+          const now = yield* Clock.currentTimeMillis
+          const breaker = get(map, name)
+          let next: Breaker
+          if (failed === undefined) {
+            next = probe ? { ...breaker, probing: false } : breaker
+          } else if (probe) {
+            next = failed ? yield* open(options, breaker, now) : closed(options)
+          } else if (breaker.state !== "closed") {
+            next = breaker
+          } else {
+            const calls = [...breaker.calls.filter(([at]) => now - at < options.windowMs), [now, failed] as const]
+            const consecutive = failed ? breaker.consecutive + 1 : 0
+            const failures = calls.filter(([, f]) => f).length
+            const trips =
+              consecutive >= options.consecutiveFailures ||
+              (calls.length >= options.minimumCalls && failures / calls.length >= options.failureRatio)
+            next = trips ? yield* open(options, breaker, now) : { ...breaker, calls, consecutive }
+          }
+          return new Map(map).set(name, next)
+        })
+      )
+
+    const protect = <A, E, R>(
+      name: string,
+      effect: Effect.Effect<A, E, R>,
+      isFailure: (error: E) => boolean = () => true
+    ): Effect.Effect<A, E | CircuitOpen, R> =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const { admitted, probe, retryAfterMs } = yield* admit(name)
+          if (!admitted) return yield* new CircuitOpen({ name, retryAfterMs: Math.ceil(retryAfterMs) })
+          const exit = yield* Effect.exit(restore(effect))
+          const failed = Exit.match(exit, {
+            onSuccess: () => false,
+            onFailure: (cause) => {
+              const failure = cause._tag === "Fail" ? cause.error : undefined
+              if (failure !== undefined) return isFailure(failure)
+              return Exit.isInterrupted(exit) ? undefined : true
+            }
+          })
+          yield* settle(name, probe, failed)
+          return yield* exit
+        })
+      )
+
+    const state = (name: string) =>
+      Effect.map(SynchronizedRef.get(breakers), (map) => {
+        const breaker = get(map, name)
+        return breaker.state
+      })
+
+    return CircuitBreaker.of({ protect, state })
+  })
+
+/** In-process breaker with the default thresholds and probe schedule. */
+export const layer = Layer.effect(CircuitBreaker, make())
+
+/** In-process breaker with custom thresholds / schedule (tests, tuning). */
+export const layerWith = (options: Partial<BreakerOptions>) =>
+  Layer.effect(CircuitBreaker, make({ ...defaultOptions, ...options }))
+
+/** How long a breaker opened with these options waits at first, for docs and logs. */
+export const describeOptions = (options: BreakerOptions) =>
+  `${options.consecutiveFailures} consecutive or ${options.failureRatio * 100}% of >=${options.minimumCalls} calls in ${Duration.format(options.windowMs)}`

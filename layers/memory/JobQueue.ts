@@ -1,0 +1,174 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Random from "effect/Random"
+import * as Ref from "effect/Ref"
+import {
+  type ConsumeOptions,
+  type DeadLetter,
+  type JobInfo,
+  JobQueue,
+  type LeadJob,
+  type QueueStats
+} from "../../services/JobQueue.js"
+
+/** Retry and shutdown settings, the same ones the BullMQ layer takes. */
+export interface MemoryQueueOptions {
+  readonly attempts: number
+  /** First retry delay; doubles per attempt, with jitter. */
+  readonly backoffMs: number
+  readonly shutdownTimeoutMs: number
+}
+
+type JobState = "waiting" | "delayed" | "active" | "completed" | "failed"
+
+interface Entry {
+  readonly job: LeadJob
+  readonly state: JobState
+  readonly attemptsMade: number
+  /** When the job last became ready to run (for the oldest-waiting-job age). */
+  readonly readyAt: number
+  readonly failedReason?: string
+  readonly failedAt?: number
+}
+
+/** Exponential backoff with "equal jitter": between half and all of base * 2^(attempt-1). */
+export const backoffDelay = (backoffMs: number, attemptsMade: number) =>
+  Effect.map(Random.next, (r) => {
+    const ceiling = backoffMs * 2 ** Math.max(0, attemptsMade - 1)
+    return Math.round(ceiling / 2 + (r * ceiling) / 2)
+  })
+
+/** An in-process queue with BullMQ's semantics: job id = lead id, attempts, backoff, delays, dead letters. */
+export const make = (options: MemoryQueueOptions) =>
+  Effect.gen(function* () {
+    const entries = yield* Ref.make(new Map<string, Entry>())
+    const ready = yield* Queue.unbounded<string>()
+    const timers = yield* FiberSet.make()
+
+    const update = (id: string, f: (entry: Entry) => Entry) =>
+      Ref.update(entries, (map) => {
+        const entry = map.get(id)
+        return entry === undefined ? map : new Map(map).set(id, f(entry))
+      })
+
+    const makeReady = (id: string) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        update(id, (entry) => ({ ...entry, state: "waiting", readyAt: now })).pipe(
+          Effect.zipRight(Queue.offer(ready, id))
+        )
+      )
+
+    const delay = (id: string, ms: number) =>
+      update(id, (entry) => ({ ...entry, state: "delayed" })).pipe(
+        Effect.zipRight(FiberSet.run(timers, Effect.sleep(ms).pipe(Effect.zipRight(makeReady(id))))),
+        Effect.asVoid
+      )
+
+    const enqueue = (job: LeadJob) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const added = yield* Ref.modify(entries, (map) =>
+          map.has(job.leadId)
+            ? [false, map]
+            : [true, new Map(map).set(job.leadId, { job, state: "waiting", attemptsMade: 0, readyAt: now })]
+        )
+        if (added) yield* Queue.offer(ready, job.leadId)
+      })
+
+    const stats = Effect.gen(function* () {
+      const now = yield* Clock.currentTimeMillis
+      const all = [...(yield* Ref.get(entries)).values()]
+      const count = (state: JobState) => all.filter((entry) => entry.state === state).length
+      const waitingSince = all.filter((entry) => entry.state === "waiting").map((entry) => entry.readyAt)
+      return {
+        waiting: count("waiting"),
+        active: count("active"),
+        delayed: count("delayed"),
+        completed: count("completed"),
+        failed: count("failed"),
+        oldestWaitingAgeMs: waitingSince.length === 0 ? 0 : now - Math.min(...waitingSince)
+      } satisfies QueueStats
+    })
+
+    const deadLetters = (limit: number) =>
+      Effect.map(Ref.get(entries), (map) =>
+        [...map.values()]
+          .filter((entry) => entry.state === "failed")
+          .slice(0, limit)
+          .map(
+            (entry): DeadLetter => ({
+              leadId: entry.job.leadId,
+              reason: entry.failedReason ?? "unknown",
+              attemptsMade: entry.attemptsMade,
+              failedAt: new Date(entry.failedAt ?? 0)
+            })
+          )
+      )
+
+    const replay = (leadId: string) =>
+      Effect.gen(function* () {
+        const replayed = yield* Ref.modify(entries, (map) => {
+          const entry = map.get(leadId)
+          if (entry?.state !== "failed") return [false, map]
+          return [true, new Map(map).set(leadId, { job: entry.job, state: "delayed", attemptsMade: 0, readyAt: 0 })]
+        })
+        if (replayed) yield* makeReady(leadId)
+        return replayed
+      })
+
+    /** Run one job and apply its fate. An interrupted job (shutdown) goes back to waiting, attempts untouched. */
+    const runJob = (id: string, consume: ConsumeOptions) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.gen(function* () {
+          const entry = (yield* Ref.get(entries)).get(id)
+          if (entry === undefined || entry.state !== "waiting") return
+          yield* update(id, (e) => ({ ...e, state: "active" }))
+          const info: JobInfo = { ...entry.job, attemptsMade: entry.attemptsMade, maxAttempts: options.attempts }
+          const exit = yield* Effect.exit(restore(consume.process(info)))
+          if (Exit.isSuccess(exit)) return yield* update(id, (e) => ({ ...e, state: "completed" }))
+          if (Exit.isInterrupted(exit)) return yield* makeReady(id)
+          const failure = Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap(Cause.failureOption)))
+          if (failure?._tag === "JobDelay") return yield* delay(id, failure.delayMs)
+          const attemptsMade = entry.attemptsMade + 1
+          const reason = failure?.reason ?? "unexpected defect"
+          if (failure?._tag === "JobPermanent" || attemptsMade >= options.attempts) {
+            yield* consume.onDeadLetter({ ...info, attemptsMade }, reason)
+            const failedAt = yield* Clock.currentTimeMillis
+            return yield* update(id, (e) => ({ ...e, state: "failed", attemptsMade, failedReason: reason, failedAt }))
+          }
+          yield* update(id, (e) => ({ ...e, attemptsMade }))
+          yield* delay(id, yield* backoffDelay(options.backoffMs, attemptsMade))
+        })
+      )
+
+    const consume = (consumeOptions: ConsumeOptions) =>
+      Effect.gen(function* () {
+        const active = yield* FiberSet.make()
+        const worker = Effect.forever(
+          Effect.flatMap(Queue.take(ready), (id) =>
+            // each job runs in `active`, so shutdown can let it finish while no new job is taken
+            Effect.flatMap(FiberSet.run(active, runJob(id, consumeOptions)), (fiber) => fiber.await)
+          )
+        )
+        const workers = yield* FiberSet.make()
+        for (let i = 0; i < consumeOptions.concurrency; i++) yield* FiberSet.run(workers, worker)
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function* () {
+            yield* FiberSet.clear(workers)
+            yield* FiberSet.awaitEmpty(active).pipe(Effect.timeout(options.shutdownTimeoutMs), Effect.ignore)
+            yield* FiberSet.clear(active)
+          })
+        )
+      })
+
+    return JobQueue.of({ enqueue, stats, deadLetters, replay, consume })
+  })
+
+/** An in-memory queue for the embedded preset and tests. */
+export const layer = (options: MemoryQueueOptions) => Layer.scoped(JobQueue, make(options))

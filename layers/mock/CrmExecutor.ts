@@ -1,0 +1,108 @@
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { sha256Hex } from "../../src/domain/leadKey.js"
+import {
+  type CrmCall,
+  type CrmError,
+  CrmExecutor,
+  CrmPermanentError,
+  type CrmResult
+} from "../../services/CrmExecutor.js"
+
+/** What the mock CRM has been asked, and a way to make it fail. */
+export interface MockCrm {
+  /** Every call that reached the CRM, in order (including failed ones). */
+  readonly calls: Effect.Effect<ReadonlyArray<CrmCall>>
+  /** Calls that succeeded, i.e. side effects the CRM now holds. */
+  readonly applied: Effect.Effect<ReadonlyArray<CrmCall>>
+  /** Fail the next `times` calls with `error`. */
+  readonly failNext: (error: CrmError, times?: number) => Effect.Effect<void>
+  /** Forget calls and pending failures. */
+  readonly reset: Effect.Effect<void>
+}
+
+/** Access to the mock CRM behind the CrmExecutor, for tests and the demo. */
+export class MockCrmControl extends Context.Tag("revenueflow/MockCrmControl")<MockCrmControl, MockCrm>() {}
+
+export interface MockCrmOptions {
+  /** Simulated latency per call (benchmarks). */
+  readonly latencyMs?: number
+}
+
+const idPrefix: Record<string, string> = {
+  upsert_lead: "00Q",
+  create_lead: "00Q",
+  convert_lead: "003",
+  create_contact: "003",
+  match_account: "001",
+  create_opportunity: "006",
+  update_opportunity_stage: "006",
+  create_task: "00T",
+  log_activity: "00T"
+}
+
+/** Salesforce-looking ids derived from what the call is about: the same lead always gets the same id. */
+const mockId = (call: CrmCall) => {
+  const about =
+    call.tool === "match_account"
+      ? call.params.domain
+      : idPrefix[call.tool] === "00Q" || !(call.tool in idPrefix)
+        ? call.params.leadKey
+        : call.actionKey
+  return `${idPrefix[call.tool] ?? "00Q"}${sha256Hex(about).slice(0, 15)}`
+}
+
+/**
+ * Mimics a CRM's own validation, so the demo and tests can show a permanent CRM rejection: addresses on the
+ * reserved `.invalid` top-level domain are refused the way Salesforce refuses a bad email.
+ */
+const validate = (call: CrmCall): CrmPermanentError | undefined =>
+  "email" in call.params && call.params.email.endsWith(".invalid")
+    ? new CrmPermanentError({
+        provider: "mock",
+        status: 400,
+        code: "INVALID_EMAIL_ADDRESS",
+        message: "Email: invalid email address"
+      })
+    : undefined
+
+export const make = (options: MockCrmOptions = {}) =>
+  Effect.gen(function* () {
+    const calls = yield* Ref.make<ReadonlyArray<CrmCall>>([])
+    const applied = yield* Ref.make<ReadonlyArray<CrmCall>>([])
+    const failures = yield* Ref.make<ReadonlyArray<CrmError>>([])
+
+    const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
+      Effect.gen(function* () {
+        if (options.latencyMs) yield* Effect.sleep(options.latencyMs)
+        yield* Ref.update(calls, (all) => [...all, call])
+        const injected = yield* Ref.modify(failures, ([head, ...rest]) => [head, rest])
+        if (injected !== undefined) return yield* Effect.fail(injected)
+        const rejected = validate(call)
+        if (rejected !== undefined) return yield* Effect.fail(rejected)
+        yield* Ref.update(applied, (all) => [...all, call])
+        return { crmId: mockId(call), detail: { object: call.tool } }
+      })
+
+    const control: MockCrm = {
+      calls: Ref.get(calls),
+      applied: Ref.get(applied),
+      failNext: (error, times = 1) =>
+        Ref.update(failures, (all) => [...all, ...Array.from({ length: times }, () => error)]),
+      reset: Effect.all([Ref.set(calls, []), Ref.set(applied, []), Ref.set(failures, [])], { discard: true })
+    }
+    return { executor: CrmExecutor.of({ provider: "mock", execute }), control }
+  })
+
+/** The mock CRM as both the CrmExecutor and its MockCrmControl. */
+export const layerWith = (options: MockCrmOptions = {}) =>
+  Layer.effectContext(
+    Effect.map(make(options), ({ executor, control }) =>
+      Context.make(CrmExecutor, executor).pipe(Context.add(MockCrmControl, control))
+    )
+  )
+
+/** The mock CRM with no latency. */
+export const layer = layerWith()

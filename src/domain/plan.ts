@@ -1,0 +1,100 @@
+import type * as Option from "effect/Option"
+import type { Grounding } from "./analysis.js"
+import type { Enrichment } from "./enrichment.js"
+import { accountDomain } from "./lead.js"
+import type { LeadRecord } from "./record.js"
+import type { CrmAction } from "./tools.js"
+
+const DAY_MS = 24 * 3600 * 1000
+
+/** YYYY-MM-DD, `days` after `from`. Derived from the lead's creation time so a retry plans the same action. */
+const dateAfter = (from: Date, days: number) => new Date(from.getTime() + days * DAY_MS).toISOString().slice(0, 10)
+
+const defined = <T extends Record<string, unknown>>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+
+/**
+ * The CRM actions for a grounded analysis, in the order they run. A REJECTED grounding plans nothing: an analysis
+ * whose claims do not hold never reaches the CRM. Plans are deterministic, so action keys survive retries.
+ */
+export const planActions = (
+  lead: LeadRecord,
+  grounding: Grounding,
+  enrichment: Option.Option<Enrichment>
+): ReadonlyArray<CrmAction> => {
+  if (grounding.outcome === "REJECTED") return []
+  const { input } = lead
+  const ref = { leadKey: lead.leadKey, email: input.email }
+  const analysis = grounding.analysis
+  const actions: Array<CrmAction> = [
+    {
+      tool: "upsert_lead",
+      params: defined({
+        ...ref,
+        firstName: input.firstName,
+        lastName: input.lastName,
+        company: input.company ?? (enrichment._tag === "Some" ? enrichment.value.name : undefined),
+        title: input.title,
+        phone: input.phone,
+        website: input.website,
+        country: input.country,
+        campaignId: input.campaignId,
+        leadSource: input.source ?? lead.source
+      })
+    }
+  ]
+  if (enrichment._tag === "Some") {
+    const company = enrichment.value
+    actions.push({
+      tool: "sync_firmographics",
+      params: defined({
+        ...ref,
+        industry: company.industry,
+        employees: company.employees === undefined ? undefined : Math.round(company.employees),
+        annualRevenue: company.annualRevenue,
+        country: company.country,
+        domain: accountDomain(input)
+      })
+    })
+  }
+  if (analysis.intent === "Manual Review") {
+    actions.push({
+      tool: "create_task",
+      params: {
+        ...ref,
+        subject: "Review lead: automated analysis was inconclusive",
+        description: analysis.reasoning.slice(0, 4000),
+        priority: "Normal",
+        dueDate: dateAfter(lead.createdAt, 2)
+      }
+    })
+    return actions
+  }
+  actions.push({
+    tool: "set_lead_score",
+    params: { ...ref, score: Math.round(analysis.fitScore), intent: analysis.intent, decision: analysis.decision }
+  })
+  actions.push({
+    tool: "log_activity",
+    params: {
+      ...ref,
+      subject: `RevenueFlow: ${analysis.intent} (${Math.round(analysis.fitScore)}) - ${analysis.decision}`,
+      description: [analysis.reasoning, ...grounding.reasons.map((r) => `Grounding: ${r}`)].join("\n").slice(0, 4000)
+    }
+  })
+  if (analysis.decision === "Route to SDR") {
+    actions.push({
+      tool: "create_task",
+      params: {
+        ...ref,
+        subject: `Follow up with ${analysis.intent} lead`,
+        description: analysis.reasoning.slice(0, 4000),
+        priority: "High",
+        dueDate: dateAfter(lead.createdAt, 1)
+      }
+    })
+  } else if (analysis.decision === "Nurture") {
+    actions.push({ tool: "update_lead_status", params: { ...ref, status: "Nurturing" } })
+  }
+  return actions
+}

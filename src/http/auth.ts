@@ -1,0 +1,31 @@
+import { createHash, timingSafeEqual } from "node:crypto"
+import * as Redacted from "effect/Redacted"
+
+const digest = (value: string) => createHash("sha256").update(value, "utf8").digest()
+
+/**
+ * Checks an API key against the configured ones in constant time: each side is hashed to a fixed length first, so
+ * neither content nor length leaks through timing, and every key is compared.
+ */
+export const makeApiKeyCheck = (keys: Redacted.Redacted<ReadonlyArray<string>>) => {
+  const digests = Redacted.value(keys)
+    .map((key) => key.trim())
+    .filter((key) => key !== "")
+    .map(digest)
+  return (presented: string | undefined): boolean => {
+    if (digests.length === 0) return true
+    if (presented === undefined || presented === "") return false
+    const candidate = digest(presented)
+    let ok = false
+    for (const expected of digests) ok = timingSafeEqual(candidate, expected) || ok
+    return ok
+  }
+}
+
+/** The key a request presents: `X-API-Key`, or `Authorization: Bearer <key>`. */
+export const presentedKey = (headers: Readonly<Record<string, string | undefined>>): string | undefined => {
+  const header = headers["x-api-key"]
+  if (header !== undefined) return header
+  const authorization = headers.authorization
+  return authorization?.toLowerCase().startsWith("bearer ") ? authorization.slice(7).trim() : undefined
+}

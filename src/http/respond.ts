@@ -1,0 +1,77 @@
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import type { LeadSource } from "../domain/lead.js"
+import { LeadInput, strictParseOptions } from "../domain/lead.js"
+import type { ActionRecord, LeadRecord } from "../domain/record.js"
+import { acceptLead } from "../pipeline/accept.js"
+import { LeadView } from "./api.js"
+import { fieldErrors, problem } from "./problem.js"
+import { Metrics } from "../../services/Metrics.js"
+
+/** How long a client should wait before retrying while the store is unavailable. */
+export const RETRY_AFTER_SECONDS = 5
+
+/** The API's view of a lead and its CRM actions. */
+export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>): LeadView => ({
+  id: lead.id,
+  leadKey: lead.leadKey,
+  source: lead.source,
+  status: lead.status,
+  lead: lead.input,
+  ...(lead.analysis ? { analysis: lead.analysis } : {}),
+  ...(lead.grounding ? { grounding: lead.grounding } : {}),
+  ...(lead.error ? { error: lead.error } : {}),
+  actions: actions.map((action) => ({
+    tool: action.tool,
+    provider: action.provider,
+    status: action.status,
+    ...(action.crmId ? { crmId: action.crmId } : {}),
+    ...(action.error ? { error: action.error } : {}),
+    durationMs: action.durationMs,
+    createdAt: action.createdAt.toISOString()
+  })),
+  createdAt: lead.createdAt.toISOString(),
+  updatedAt: lead.updatedAt.toISOString()
+})
+
+const encodeView = Schema.encodeSync(LeadView)
+
+export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) =>
+  HttpServerResponse.unsafeJson(encodeView(view), { status, headers })
+
+export const unavailable = problem(503, "The lead store is unavailable; nothing was accepted. Retry later.", {
+  headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
+})
+
+/** W3C traceparent of the current span, carried in the job so the consumer continues the trace. */
+const traceContext = Effect.map(Effect.option(Effect.currentSpan), (span) =>
+  Option.match(span, {
+    onNone: () => undefined,
+    onSome: (s) => ({ traceparent: `00-${s.traceId}-${s.spanId}-${s.sampled ? "01" : "00"}` })
+  })
+)
+
+/**
+ * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After
+ * when the store is down. Fails with nothing: every outcome is a response.
+ */
+export const acceptUntrusted = (input: unknown, source: LeadSource) =>
+  Effect.gen(function* () {
+    const decoded = Schema.decodeUnknownEither(LeadInput)(input, strictParseOptions)
+    if (decoded._tag === "Left") {
+      yield* Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid"))
+      return problem(400, "The lead is invalid; see errors for each field", {
+        errors: fieldErrors(decoded.left as ParseResult.ParseError)
+      })
+    }
+    const trace = yield* traceContext
+    return yield* acceptLead(decoded.right, source, trace).pipe(
+      Effect.map(({ lead, created }) =>
+        viewResponse(leadView(lead, []), created ? 202 : 200, { location: `/leads/${lead.id}` })
+      ),
+      Effect.catchTag("StoreUnavailable", () => Effect.succeed(unavailable))
+    )
+  })

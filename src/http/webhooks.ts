@@ -1,0 +1,72 @@
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { hubspotToLeadInput } from "../domain/webhooks/hubspot.js"
+import {
+  hubspotSignatureHeader,
+  hubspotTimestampHeader,
+  verifyHubSpotSignatureV3
+} from "../domain/webhooks/hubspotSignature.js"
+import { marketoToLeadInput, marketoTokenHeader, verifyMarketoToken } from "../domain/webhooks/marketo.js"
+import { AppConfig } from "../../services/AppConfig.js"
+import { IngestApi } from "./api.js"
+import { readJsonBody } from "./body.js"
+import { problem } from "./problem.js"
+import { acceptUntrusted } from "./respond.js"
+
+/**
+ * The URL HubSpot signed: the configured public URL (a load balancer sits in front) plus the query string, or
+ * else rebuilt from the forwarded protocol and Host header.
+ */
+const signedUrl = (request: HttpServerRequest.HttpServerRequest, publicUrl: Option.Option<string>) => {
+  const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""
+  if (Option.isSome(publicUrl)) return publicUrl.value.replace(/\/$/, "") + query
+  const proto = request.headers["x-forwarded-proto"]?.split(",")[0]?.trim() ?? "http"
+  return `${proto}://${request.headers.host ?? "localhost"}${request.url}`
+}
+
+/** POST /webhooks/marketo (shared token header) and POST /webhooks/hubspot (signature v3). */
+export const WebhooksLive = HttpApiBuilder.group(IngestApi, "webhooks", (handlers) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const { webhooks } = config
+    return handlers
+      .handleRaw("marketo", ({ request }) =>
+        Effect.gen(function* () {
+          const token = Option.map(webhooks.marketoToken, Redacted.value)
+          const presented = request.headers[marketoTokenHeader]
+          if (Option.isNone(token) || !verifyMarketoToken(token.value, presented)) {
+            return problem(401, `A valid ${marketoTokenHeader} header is required`)
+          }
+          const body = yield* readJsonBody(request, config.maxBodyBytes)
+          return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo")
+        }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo"))
+      )
+      .handleRaw("hubspot", ({ request }) =>
+        Effect.gen(function* () {
+          if (Option.isNone(webhooks.hubspotAppSecret)) {
+            return problem(401, "HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
+          }
+          const body = yield* readJsonBody(request, config.maxBodyBytes)
+          const verdict = verifyHubSpotSignatureV3({
+            secret: Redacted.value(webhooks.hubspotAppSecret.value),
+            method: request.method,
+            uri: signedUrl(request, webhooks.hubspotPublicUrl),
+            body: body.text,
+            timestamp: request.headers[hubspotTimestampHeader],
+            signature: request.headers[hubspotSignatureHeader],
+            nowMs: yield* Clock.currentTimeMillis
+          })
+          if (Either.isLeft(verdict)) return problem(401, `HubSpot signature rejected: ${verdict.left}`)
+          const mapped = hubspotToLeadInput(body.json, {
+            campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
+          })
+          return yield* acceptUntrusted(mapped, "hubspot")
+        }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot"))
+      )
+  })
+)

@@ -1,0 +1,126 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { guardAction } from "../domain/guard.js"
+import { accountDomain } from "../domain/lead.js"
+import type { LeadRecord } from "../domain/record.js"
+import { redact } from "../domain/redact.js"
+import { actionKey, type CrmAction } from "../domain/tools.js"
+import { AppConfig } from "../../services/AppConfig.js"
+import { AuditLog } from "../../services/AuditLog.js"
+import { CircuitBreaker } from "../../services/CircuitBreaker.js"
+import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import { Idempotency } from "../../services/Idempotency.js"
+import { JobDelay } from "../../services/JobQueue.js"
+import { Metrics } from "../../services/Metrics.js"
+import { RateLimiter, type Tier } from "../../services/RateLimiter.js"
+import { fateOf } from "./fate.js"
+
+/** What a completed action leaves in the idempotency store, enough to rebuild its audit row. */
+interface Done {
+  readonly crmId?: string | undefined
+  readonly detail?: unknown
+  readonly durationMs: number
+}
+
+/** Rate-limit tiers for one CRM call: per lead, per account domain, CRM-wide. */
+const tiersFor = (lead: LeadRecord, provider: string, limits: AppConfig.Service["rateLimits"]): ReadonlyArray<Tier> => [
+  { name: "lead", key: `lead:${lead.leadKey}`, limit: limits.perLead, windowMs: limits.windowMs },
+  { name: "account", key: `account:${accountDomain(lead.input)}`, limit: limits.perAccount, windowMs: limits.windowMs },
+  { name: "crm", key: `crm:${provider}`, limit: limits.crm, windowMs: limits.windowMs }
+]
+
+/** Breaker counts only failures that say the CRM is unwell, not its verdicts on our data. */
+const countsAgainstBreaker = (error: CrmError) => error._tag !== "CrmPermanentError"
+
+/**
+ * One CRM action through the safety chain: guard -> idempotency -> rate limit -> circuit breaker -> executor ->
+ * audit. Fails only with a job fate. An action already done (Redis fast path, or its durable audit row) is skipped.
+ */
+export const executeAction = (lead: LeadRecord, action: CrmAction) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const audit = yield* AuditLog
+    const idempotency = yield* Idempotency
+    const limiter = yield* RateLimiter
+    const breaker = yield* CircuitBreaker
+    const crm = yield* CrmExecutor
+    const metrics = yield* Metrics
+    const key = actionKey(lead.leadKey, action.tool, action.params)
+    const base = {
+      leadId: lead.id,
+      actionKey: key,
+      tool: action.tool,
+      provider: crm.provider,
+      params: redact(action.params)
+    }
+
+    const guarded = guardAction(action.tool, action.params)
+    if (Either.isLeft(guarded)) {
+      yield* audit.record({ ...base, status: "BLOCKED", error: guarded.left.reason, durationMs: 0 })
+      yield* metrics.crmAction(action.tool, crm.provider, "blocked", 0)
+      return yield* Effect.fail(guarded.left)
+    }
+    const call = { ...guarded.right, actionKey: key } as CrmCall
+
+    const recordSuccess = (done: Done) =>
+      audit.record({
+        ...base,
+        status: "SUCCEEDED",
+        crmId: done.crmId,
+        result: done.detail,
+        durationMs: done.durationMs
+      })
+
+    const claim = yield* idempotency.begin(key, config.idempotency.inProgressTtlMs)
+    if (claim._tag === "Completed") {
+      // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist.
+      const row = yield* audit.findSucceeded(key)
+      if (Option.isNone(row)) yield* recordSuccess(claim.result as Done)
+      return "skipped" as const
+    }
+    if (claim._tag === "InProgress") {
+      return yield* new JobDelay({ delayMs: 5_000, reason: `action ${action.tool} is in progress elsewhere` })
+    }
+    const release = idempotency.release(key).pipe(Effect.ignore)
+    const existing = yield* audit.findSucceeded(key).pipe(Effect.tapError(() => release))
+    if (Option.isSome(existing)) {
+      const row = existing.value
+      yield* idempotency.complete(
+        key,
+        { crmId: row.crmId, detail: row.result, durationMs: row.durationMs },
+        config.idempotency.completedTtlMs
+      )
+      return "skipped" as const
+    }
+
+    yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits)).pipe(
+      Effect.tapError((error) => (error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void)),
+      Effect.tapError(() => release)
+    )
+    const started = yield* Clock.currentTimeMillis
+    const result: CrmResult = yield* breaker.protect(crm.provider, crm.execute(call), countsAgainstBreaker).pipe(
+      Effect.tapError((error) =>
+        Effect.gen(function* () {
+          yield* release
+          const durationMs = (yield* Clock.currentTimeMillis) - started
+          yield* metrics.crmAction(action.tool, crm.provider, error._tag, durationMs / 1000)
+          if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
+            yield* audit.record({ ...base, status: "FAILED", error: error.message, durationMs }).pipe(Effect.ignore)
+          }
+        })
+      ),
+      Effect.ensuring(
+        Effect.flatMap(breaker.state(crm.provider), (state) => metrics.breakerState(crm.provider, state))
+      ),
+      Effect.withSpan("crm.execute", { attributes: { "crm.tool": action.tool, "crm.provider": crm.provider } })
+    )
+    const durationMs = (yield* Clock.currentTimeMillis) - started
+    const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
+    // Redis first: if the store is down now, a retry finds "Completed" and writes the audit row then.
+    yield* idempotency.complete(key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
+    yield* recordSuccess(done)
+    yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
+    return "executed" as const
+  }).pipe(Effect.mapError(fateOf), Effect.withSpan("pipeline.action", { attributes: { "crm.tool": action.tool } }))

@@ -1,0 +1,92 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { computedFacts, ground } from "../domain/grounding.js"
+import { isFreeMailDomain } from "../domain/enrichment.js"
+import { accountDomain, isTerminal } from "../domain/lead.js"
+import { planActions } from "../domain/plan.js"
+import { Analyzer } from "../../services/Analyzer.js"
+import { Enricher } from "../../services/Enricher.js"
+import type { JobInfo } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { Metrics } from "../../services/Metrics.js"
+import { executeAction } from "./execute.js"
+import { fateOf } from "./fate.js"
+
+/** Time a stage into the stage-duration histogram and a span. */
+const stage =
+  (name: string) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function* () {
+      const metrics = yield* Metrics
+      const start = yield* Clock.currentTimeMillis
+      const result = yield* effect
+      yield* metrics.stageDuration(name, ((yield* Clock.currentTimeMillis) - start) / 1000)
+      return result
+    }).pipe(Effect.withSpan(`pipeline.${name}`))
+
+/**
+ * Process one lead job: load -> enrich -> analyse -> ground -> plan -> each action through the safety chain ->
+ * SYNCED (or REJECTED). Fails only with a job fate; the queue applies it. A retried job reuses the analysis it
+ * saved, so its plan (and every action key) is the same as the first time.
+ */
+export const processLead = (job: JobInfo) =>
+  Effect.gen(function* () {
+    const store = yield* LeadStore
+    const metrics = yield* Metrics
+    const loaded = yield* store.get(job.leadId)
+    if (isTerminal(loaded.status)) return
+    const lead = yield* store
+      .transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "PROCESSING")
+      .pipe(Effect.catchTag("StaleTransition", () => Effect.succeed(undefined)))
+    if (lead === undefined) return
+
+    const domain = accountDomain(lead.input)
+    const enrichment = isFreeMailDomain(domain)
+      ? Option.none()
+      : yield* Effect.flatMap(Enricher, (enricher) => enricher.enrich(domain)).pipe(stage("enrich"))
+
+    let grounding = lead.grounding
+    if (grounding === undefined) {
+      const analysis = yield* Effect.flatMap(Analyzer, (analyzer) =>
+        analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment })
+      ).pipe(stage("analyze"))
+      grounding = ground(analysis, { lead: lead.input, enrichment, computed: computedFacts(lead.input, enrichment) })
+      yield* metrics.groundingOutcome(grounding.outcome)
+      yield* store.saveAnalysis(lead.id, analysis, grounding)
+    }
+
+    if (grounding.outcome === "REJECTED") {
+      yield* Effect.logInfo("analysis rejected by grounding; no CRM write").pipe(
+        Effect.annotateLogs({ reasons: grounding.reasons.join("; ") })
+      )
+      yield* store.transition(lead.id, ["PROCESSING"], "REJECTED", { error: grounding.reasons.join("; ") })
+      yield* metrics.leadFinished("REJECTED")
+      return
+    }
+
+    const actions = planActions(lead, grounding, enrichment)
+    yield* Effect.forEach(actions, (action) => executeAction(lead, action), { discard: true }).pipe(stage("crm"))
+    yield* store.transition(lead.id, ["PROCESSING"], "SYNCED")
+    yield* metrics.leadFinished("SYNCED")
+  }).pipe(
+    Effect.mapError(fateOf),
+    Effect.annotateLogs({ leadId: job.leadId, attempt: job.attemptsMade + 1 }),
+    Effect.withSpan("pipeline.process", { attributes: { "lead.id": job.leadId } })
+  )
+
+/** A job the queue gave up on: the lead becomes FAILED with the reason, and stays replayable. */
+export const deadLetter = (job: JobInfo, reason: string) =>
+  Effect.gen(function* () {
+    const store = yield* LeadStore
+    const metrics = yield* Metrics
+    yield* store.transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "FAILED", { error: reason })
+    yield* metrics.leadFinished("FAILED")
+    yield* Effect.logWarning("lead dead-lettered").pipe(Effect.annotateLogs({ leadId: job.leadId, reason }))
+  }).pipe(
+    Effect.catchAll((error) =>
+      Effect.logError("could not mark dead-lettered lead FAILED").pipe(
+        Effect.annotateLogs({ leadId: job.leadId, error: error._tag })
+      )
+    )
+  )
