@@ -10,6 +10,9 @@ export const Email = Schema.Trim.pipe(
   Schema.pattern(EMAIL_PATTERN, { message: () => "email must be a valid email address" })
 ).annotations({ identifier: "Email", description: "A valid email address (trimmed, lower-cased)" })
 
+/** An optional field that may be absent but not `undefined` (JSON has no undefined; errors stay precise). */
+const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
 const boundedText = (name: string, max: number) =>
   Schema.Trim.pipe(
     Schema.minLength(1, { message: () => `${name} must not be empty` }),
@@ -38,15 +41,15 @@ export const Attributes = Schema.Record({
 
 /** Marketing / product behaviour the source platform reports about the lead (the evidence for BEHAVIOR claims). */
 export const Activity = Schema.Struct({
-  pageViews: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  emailOpens: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  emailClicks: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  formSubmissions: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  pricingPageVisits: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  demoRequested: Schema.optional(Schema.Boolean),
-  trialSignup: Schema.optional(Schema.Boolean),
-  productLogins: Schema.optional(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  lastActivityAt: Schema.optional(Schema.String.pipe(Schema.maxLength(40)))
+  pageViews: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  emailOpens: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  emailClicks: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  formSubmissions: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  pricingPageVisits: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  demoRequested: opt(Schema.Boolean),
+  trialSignup: opt(Schema.Boolean),
+  productLogins: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
+  lastActivityAt: opt(Schema.String.pipe(Schema.maxLength(40)))
 }).annotations({ parseOptions: { onExcessProperty: "error" } })
 export type Activity = typeof Activity.Type
 
@@ -60,25 +63,25 @@ export type LeadSource = typeof LeadSource.Type
 export const LeadInput = Schema.Struct({
   email: Email,
   campaignId: CampaignId,
-  firstName: Schema.optional(boundedText("firstName", 80)),
-  lastName: Schema.optional(boundedText("lastName", 80)),
-  company: Schema.optional(boundedText("company", 255)),
-  title: Schema.optional(boundedText("title", 128)),
-  phone: Schema.optional(
+  firstName: opt(boundedText("firstName", 80)),
+  lastName: opt(boundedText("lastName", 80)),
+  company: opt(boundedText("company", 255)),
+  title: opt(boundedText("title", 128)),
+  phone: opt(
     Schema.Trim.pipe(
       Schema.pattern(/^\+?[0-9 ().-]{5,32}$/, { message: () => "phone must be 5-32 digits, spaces or + ( ) . -" })
     )
   ),
-  website: Schema.optional(boundedText("website", 255)),
-  country: Schema.optional(boundedText("country", 64)),
-  source: Schema.optional(boundedText("source", 64)),
-  utmSource: Schema.optional(boundedText("utmSource", 128)),
-  utmMedium: Schema.optional(boundedText("utmMedium", 128)),
-  utmCampaign: Schema.optional(boundedText("utmCampaign", 128)),
-  utmTerm: Schema.optional(boundedText("utmTerm", 128)),
-  utmContent: Schema.optional(boundedText("utmContent", 128)),
-  activity: Schema.optional(Activity),
-  attributes: Schema.optional(Attributes)
+  website: opt(boundedText("website", 255)),
+  country: opt(boundedText("country", 64)),
+  source: opt(boundedText("source", 64)),
+  utmSource: opt(boundedText("utmSource", 128)),
+  utmMedium: opt(boundedText("utmMedium", 128)),
+  utmCampaign: opt(boundedText("utmCampaign", 128)),
+  utmTerm: opt(boundedText("utmTerm", 128)),
+  utmContent: opt(boundedText("utmContent", 128)),
+  activity: opt(Activity),
+  attributes: opt(Attributes)
 }).annotations({
   identifier: "LeadInput",
   description: "A marketing lead",

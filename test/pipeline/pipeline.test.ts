@@ -1,0 +1,195 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
+import { AuditLog } from "../../services/AuditLog.js"
+import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+import { JobQueue } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { memoryEnv, sampleLead, type TestOptions } from "../support/env.js"
+import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
+
+const run = <A, E>(effect: Effect.Effect<A, E, any>, options: TestOptions = {}) =>
+  effect.pipe(Effect.scoped, Effect.provide(memoryEnv(options))) as Effect.Effect<A, E>
+
+const highFit = () => sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
+
+describe("pipeline on memory layers", () => {
+  it.live("a new lead is accepted, processed and SYNCED with its CRM actions", () =>
+    run(
+      Effect.gen(function* () {
+        const { lead, created } = yield* submit(highFit())
+        expect(created).toBe(true)
+        yield* startConsumer
+        const synced = yield* awaitStatus(lead.id, ["SYNCED"])
+        expect(synced.grounding?.outcome).toBe("VALID")
+        const actions = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+        expect(actions.map((a) => a.tool)).toEqual([
+          "upsert_lead",
+          "sync_firmographics",
+          "set_lead_score",
+          "log_activity",
+          "create_task"
+        ])
+        expect(actions.every((a) => a.status === "SUCCEEDED" && a.crmId !== undefined)).toBe(true)
+        // audit params are redacted: no raw email in the stored parameters
+        expect(JSON.stringify(actions.map((a) => a.params))).not.toContain(lead.input.email)
+        const crm = yield* MockCrmControl
+        expect((yield* crm.applied).length).toBe(5)
+      })
+    )
+  )
+
+  it.live("a duplicate lead returns the existing one and enqueues nothing", () =>
+    run(
+      Effect.gen(function* () {
+        const body = highFit()
+        const first = yield* submit(body)
+        const second = yield* submit({ ...body, email: `  ${body.email.toUpperCase()} ` })
+        expect(second.created).toBe(false)
+        expect(second.lead.id).toBe(first.lead.id)
+        const stats = yield* Effect.flatMap(JobQueue, (q) => q.stats)
+        expect(stats.waiting).toBe(1)
+      })
+    )
+  )
+
+  it.live("a CRM 429 delays the job without spending an attempt, then syncs with each action once", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        // three 429s in a row with JOB_ATTEMPTS=3 would dead-letter if they spent attempts
+        yield* crm.failNext(new CrmRateLimited({ provider: "mock", retryAfterMs: 30, message: "slow down" }), 4)
+        const { lead } = yield* submit(highFit())
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["SYNCED"])
+        const applied = yield* crm.applied
+        expect(applied.length).toBe(5)
+        expect(new Set(applied.map((c) => c.actionKey)).size).toBe(5)
+      })
+    )
+  )
+
+  it.live("a transient CRM error is retried with backoff; completed actions are not repeated", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        const { lead } = yield* submit(highFit())
+        yield* crm.failNext(
+          new CrmTransientError({ provider: "mock", message: "503 Service Unavailable", status: 503 }),
+          1
+        )
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["SYNCED"])
+        const calls = yield* crm.calls
+        const applied = yield* crm.applied
+        expect(calls.length).toBe(6) // one failed call, then five actions
+        expect(new Set(applied.map((c) => c.actionKey)).size).toBe(applied.length)
+        const audit = yield* Effect.flatMap(AuditLog, (a) => a.listForLead(lead.id))
+        expect(audit.filter((a) => a.status === "FAILED")).toHaveLength(1)
+      })
+    )
+  )
+
+  it.live("a permanent CRM rejection dead-letters at once: lead FAILED with the reason, replayable", () =>
+    run(
+      Effect.gen(function* () {
+        const { lead } = yield* submit(sampleLead({ email: "bounce@globex.invalid" }))
+        yield* startConsumer
+        const failed = yield* awaitStatus(lead.id, ["FAILED"])
+        expect(failed.error).toContain("invalid email address")
+        const crm = yield* MockCrmControl
+        expect((yield* crm.calls).length).toBe(1) // no retries
+        const queue = yield* JobQueue
+        const letters = yield* queue.deadLetters(10)
+        expect(letters.map((l) => l.leadId)).toEqual([lead.id])
+        expect(yield* queue.replay("no-such-lead")).toBe(false)
+      })
+    )
+  )
+
+  it.live("attempts exhausted: dead letter after JOB_ATTEMPTS tries", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        yield* crm.failNext(new CrmTransientError({ provider: "mock", message: "timeout" }), 10)
+        const { lead } = yield* submit(highFit())
+        yield* startConsumer
+        const failed = yield* awaitStatus(lead.id, ["FAILED"])
+        expect(failed.error).toContain("timeout")
+        expect((yield* crm.calls).length).toBe(3)
+        const [letter] = yield* Effect.flatMap(JobQueue, (q) => q.deadLetters(10))
+        expect(letter?.attemptsMade).toBe(3)
+      })
+    )
+  )
+
+  it.live("replaying a dead letter runs the lead again and syncs it", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        yield* crm.failNext(new CrmPermanentError({ provider: "mock", message: "REQUIRED_FIELD_MISSING: Company" }), 1)
+        const { lead } = yield* submit(highFit())
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["FAILED"])
+        const store = yield* LeadStore
+        const queue = yield* JobQueue
+        // replay = the CLI's operation: lead back to QUEUED, job retried
+        yield* store.transition(lead.id, ["FAILED"], "QUEUED")
+        expect(yield* queue.replay(lead.id)).toBe(true)
+        expect(yield* queue.replay(lead.id)).toBe(false)
+        yield* awaitStatus(lead.id, ["SYNCED"])
+      })
+    )
+  )
+
+  it.live("an analysis that fails grounding is REJECTED and nothing reaches the CRM", () =>
+    run(
+      Effect.gen(function* () {
+        const rejected = yield* submit(
+          sampleLead({ email: "hal@globex.com", attributes: { "demo.hallucinate": true } })
+        )
+        yield* startConsumer
+        const done = yield* awaitStatus(rejected.lead.id, ["REJECTED"])
+        expect(done.grounding?.outcome).toBe("REJECTED")
+        expect(done.grounding?.reasons.join(" ")).toMatch(/industry/)
+        const calls = yield* Effect.flatMap(MockCrmControl, (c) => c.calls)
+        expect(calls.filter((c) => c.params.email === "hal@globex.com")).toHaveLength(0)
+      })
+    )
+  )
+
+  it.live("rate-limit tiers delay actions instead of failing them", () =>
+    run(
+      Effect.gen(function* () {
+        const { lead } = yield* submit(highFit())
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["SYNCED"], 15_000)
+        const applied = yield* Effect.flatMap(MockCrmControl, (c) => c.applied)
+        expect(applied).toHaveLength(5)
+      }),
+      { env: { RATE_LIMIT_PER_LEAD: "2", RATE_LIMIT_WINDOW_MS: "300" } }
+    )
+  )
+
+  it.live("an open circuit breaker delays jobs until its probe succeeds", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        yield* crm.failNext(new CrmTransientError({ provider: "mock", message: "503" }), 2)
+        const { lead } = yield* submit(highFit())
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["SYNCED"])
+        expect((yield* crm.calls).length).toBe(7)
+      }),
+      {
+        env: { JOB_ATTEMPTS: "10" },
+        breaker: {
+          consecutiveFailures: 2,
+          // a fixed 50 ms probe delay keeps this live test fast; the real schedule is tested on TestClock
+          probeSchedule: Schedule.spaced("50 millis")
+        }
+      }
+    )
+  )
+})
