@@ -2,8 +2,12 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 
 const int = (name: string, fallback: number) => Config.integer(name).pipe(Config.withDefault(fallback))
+/** Validated before the default applies, so a bad value's error names its key. */
 const positive = (name: string, fallback: number) =>
-  int(name, fallback).pipe(Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }))
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
 
 /** Every setting the programs read, validated together so start-up names every bad key at once. */
 export const appConfig = Config.all({

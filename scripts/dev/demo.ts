@@ -1,0 +1,112 @@
+/**
+ * Sends a handful of sample leads to a running ingest (DEMO_URL, default http://localhost:3000) and prints what
+ * became of each. With nothing listening there, it starts the embedded stack in this process first.
+ */
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+
+const samples: ReadonlyArray<{ readonly label: string; readonly body: unknown }> = [
+  {
+    label: "high-fit lead, demo requested",
+    body: {
+      email: "grace.hopper@globex.com",
+      campaignId: "demo-webinar",
+      firstName: "Grace",
+      lastName: "Hopper",
+      title: "VP Engineering",
+      activity: { demoRequested: true, pricingPageVisits: 4, pageViews: 18 }
+    }
+  },
+  {
+    label: "the same lead again (duplicate)",
+    body: { email: "  Grace.Hopper@GLOBEX.com ", campaignId: "demo-webinar" }
+  },
+  {
+    label: "analyser hallucinates an industry",
+    body: {
+      email: "alan.turing@initech.com",
+      campaignId: "demo-webinar",
+      title: "Director of IT",
+      activity: { pageViews: 6 },
+      attributes: { "demo.hallucinate": true }
+    }
+  },
+  {
+    label: "CRM rejects the email",
+    body: { email: "bounce@nowhere.invalid", campaignId: "demo-webinar", activity: { pageViews: 2 } }
+  },
+  {
+    label: "free-mail, no company",
+    body: { email: "someone@gmail.com", campaignId: "demo-webinar" }
+  },
+  {
+    label: "invalid input",
+    body: { email: "not-an-email", campaignId: "", isAdmin: true }
+  }
+]
+
+const reachable = async (url: string) => {
+  try {
+    return (await fetch(`${url}/healthz`)).ok
+  } catch {
+    return false
+  }
+}
+
+/** Start the embedded programs in-process on a free port with a throw-away data folder. */
+const startEmbedded = async (): Promise<string> => {
+  process.env.DATA_DIR = mkdtempSync(join(tmpdir(), "revenueflow-demo-"))
+  process.env.PORT = String(40_000 + Math.floor(Math.random() * 20_000))
+  process.env.LOG_LEVEL ??= "Warn"
+  await import("../../src/programs/dev.js")
+  const url = `http://127.0.0.1:${process.env.PORT}`
+  for (let i = 0; i < 100 && !(await reachable(url)); i++) await new Promise((r) => setTimeout(r, 100))
+  return url
+}
+
+const settle = async (url: string, id: string) => {
+  for (let i = 0; i < 100; i++) {
+    const lead = (await (await fetch(`${url}/leads/${id}`, { headers })).json()) as Record<string, any>
+    if (["SYNCED", "REJECTED", "FAILED"].includes(lead.status)) return lead
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  return (await (await fetch(`${url}/leads/${id}`, { headers })).json()) as Record<string, any>
+}
+
+const headers: Record<string, string> = process.env.DEMO_API_KEY ? { "x-api-key": process.env.DEMO_API_KEY } : {}
+
+const main = async () => {
+  let url = process.env.DEMO_URL ?? "http://localhost:3000"
+  if (!(await reachable(url))) {
+    console.log(`Nothing answers at ${url}; starting the embedded stack in this process.`)
+    url = await startEmbedded()
+  }
+  console.log(`Sending ${samples.length} sample leads to ${url}\n`)
+  for (const sample of samples) {
+    const response = await fetch(`${url}/leads`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(sample.body)
+    })
+    const body = (await response.json()) as Record<string, any>
+    if (!response.ok) {
+      const fields = (body.errors ?? []).map((e: { field: string }) => e.field).join(", ")
+      console.log(`- ${sample.label}: HTTP ${response.status} ${body.detail}${fields ? ` [${fields}]` : ""}`)
+      continue
+    }
+    const lead = await settle(url, body.id)
+    const analysis = lead.grounding?.analysis
+    const verdict = analysis ? `${analysis.intent} / ${analysis.decision} (${lead.grounding.outcome})` : "no analysis"
+    const actions = (lead.actions ?? []).map((a: { tool: string; status: string }) => `${a.tool}:${a.status}`)
+    console.log(`- ${sample.label}: HTTP ${response.status} -> ${lead.status}, ${verdict}`)
+    if (actions.length > 0) console.log(`    CRM: ${actions.join(", ")}`)
+    if (lead.error) console.log(`    reason: ${lead.error}`)
+  }
+  process.exit(0)
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

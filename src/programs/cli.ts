@@ -1,0 +1,75 @@
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { runMigrations } from "../../layers/postgres/index.js"
+import { JobQueue } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { replayAll, replayLead } from "../pipeline/replay.js"
+import { sweepOnce } from "../pipeline/sweeper.js"
+import { logging, ServicesLive } from "./layers.js"
+
+const usage = `Usage: revenueflow <command>    (npm run cli -- <command>)
+
+Works on the backends the environment selects (DATABASE_URL / REDIS_URL). The embedded PGlite database belongs to
+one process: stop \`npm start\` before running commands against it.
+
+  migrate                 apply pending database migrations (DATABASE_URL, else the embedded PGlite)
+  dead-letters [limit]    list dead-lettered (FAILED) leads with their reasons (default 50)
+  replay <leadId>         replay one dead-lettered lead (idempotent)
+  replay --all [limit]    replay every dead letter (default 1000)
+  sweep                   run the outbox sweep once: enqueue leads stuck in RECEIVED / QUEUED
+  stats                   queue counts and leads per status
+`
+
+const [command, ...args] = process.argv.slice(2)
+
+const withServices = <A, E>(effect: Effect.Effect<A, E, LeadStore | JobQueue>) =>
+  effect.pipe(Effect.provide(ServicesLive))
+
+const program: Effect.Effect<void, unknown> = (() => {
+  switch (command) {
+    case "migrate":
+      return runMigrations.pipe(Effect.zipRight(Console.log("migrations applied")))
+    case "dead-letters":
+      // The store is the durable truth: FAILED leads with their reasons, whatever the queue still holds.
+      return withServices(
+        Effect.gen(function* () {
+          const store = yield* LeadStore
+          const failed = yield* store.listStuck({ statuses: ["FAILED"], olderThanMs: 0, limit: Number(args[0] ?? 50) })
+          if (failed.length === 0) return yield* Console.log("no dead letters")
+          for (const lead of failed) {
+            yield* Console.log(`${lead.id}  ${lead.updatedAt.toISOString()}  ${lead.error ?? ""}`)
+          }
+        })
+      )
+    case "replay":
+      return withServices(
+        Effect.gen(function* () {
+          const results =
+            args[0] === "--all"
+              ? yield* replayAll(Number(args[1] ?? 1000))
+              : args[0]
+                ? [yield* replayLead(args[0])]
+                : []
+          if (results.length === 0) return yield* Console.log(args[0] ? "nothing to replay" : usage)
+          for (const r of results)
+            yield* Console.log(`${r.leadId}  ${r.replayed ? "replayed" : `not replayed (status ${r.status})`}`)
+        })
+      )
+    case "sweep":
+      return withServices(Effect.flatMap(sweepOnce({ minAgeMs: 0 }), (n) => Console.log(`enqueued ${n} lead(s)`)))
+    case "stats":
+      return withServices(
+        Effect.gen(function* () {
+          const stats = yield* Effect.flatMap(JobQueue, (q) => q.stats)
+          const counts = yield* Effect.flatMap(LeadStore, (s) => s.countByStatus)
+          yield* Console.log(JSON.stringify({ queue: stats, leads: counts }, null, 2))
+        })
+      )
+    default:
+      return Console.log(usage)
+  }
+})()
+
+program.pipe(Effect.provide(Layer.mergeAll(logging("pretty"))), NodeRuntime.runMain({ disablePrettyLogger: true }))
