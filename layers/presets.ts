@@ -5,6 +5,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import * as BedrockAnalyzer from "./bedrock/Analyzer.js"
 import * as BullMqQueue from "./bullmq/JobQueue.js"
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
+import * as HubSpotCrm from "./hubspot/CrmExecutor.js"
 import * as HttpEnricher from "./http/Enricher.js"
 import * as MemoryBreaker from "./memory/CircuitBreaker.js"
 import * as MemoryIdempotency from "./memory/Idempotency.js"
@@ -41,7 +42,7 @@ const crm = (config: AppConfig.Service) => {
     case "SALESFORCE":
       return SalesforceCrm.layerConfig
     case "HUBSPOT":
-      return Layer.die("HubSpot executor not wired yet")
+      return HubSpotCrm.layerConfig
     case "MOCK":
       return MockCrm.layer
   }
@@ -63,7 +64,8 @@ export const layerFromConfig = Layer.unwrapEffect(
       stores(config),
       coordination(config),
       MemoryBreaker.layer,
-      crm(config),
+      // the CRM reports its own API usage into the shared metrics (one instance: layers are memoised by reference)
+      Layer.provide(crm(config), Metrics.layer),
       analyzer(config),
       enricher(config),
       Metrics.layer
