@@ -9,4 +9,7 @@ export declare namespace SecretsRefresh {
 }
 
 /** On-demand refresh of configuration held in a secret store. Layers: aws (Secrets Manager), none (no-op). */
-export class SecretsRefresh extends Context.Tag("revenueflow/SecretsRefresh")<SecretsRefresh, SecretsRefresh.Service>() {}
+export class SecretsRefresh extends Context.Tag("revenueflow/SecretsRefresh")<
+  SecretsRefresh,
+  SecretsRefresh.Service
+>() {}

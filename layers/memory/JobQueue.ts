@@ -73,9 +73,6 @@ export const make = (options: MemoryQueueOptions) =>
     const enqueue = (job: LeadJob) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const existing = (yield* Ref.get(entries)).get(job.leadId)
-        // A failed job whose lead is being enqueued again was replayed half-way (lead back to QUEUED): retry it.
-        if (existing?.state === "failed") return yield* replay(job.leadId)
         const added = yield* Ref.modify(entries, (map) =>
           map.has(job.leadId)
             ? [false, map]

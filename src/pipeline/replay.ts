@@ -14,8 +14,11 @@ export const replayLead = (leadId: string) =>
     if (lead.status !== "FAILED") return { leadId, replayed: false, status: lead.status } as const
     // QUEUED first: a worker that picked the job up before this would see FAILED and skip it.
     yield* store.transition(leadId, ["FAILED"], "QUEUED")
-    const retried = yield* queue.replay(leadId)
-    if (!retried) yield* queue.enqueue({ leadId })
+    // If the queue cannot take it now, put the lead back to FAILED so it stays listed and replayable.
+    yield* queue.replay(leadId).pipe(
+      Effect.flatMap((retried) => (retried ? Effect.void : queue.enqueue({ leadId }))),
+      Effect.tapError(() => store.transition(leadId, ["QUEUED"], "FAILED", { error: lead.error ?? "replay failed" }))
+    )
     return { leadId, replayed: true, status: "QUEUED" } as const
   })
 

@@ -5,7 +5,7 @@ import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { LeadStore } from "../../services/LeadStore.js"
+import { replayLead } from "../../src/pipeline/replay.js"
 import { memoryEnv, sampleLead, type TestOptions } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
@@ -132,13 +132,11 @@ describe("pipeline on memory layers", () => {
         const { lead } = yield* submit(highFit())
         yield* startConsumer
         yield* awaitStatus(lead.id, ["FAILED"])
-        const store = yield* LeadStore
-        const queue = yield* JobQueue
-        // replay = the CLI's operation: lead back to QUEUED, job retried
-        yield* store.transition(lead.id, ["FAILED"], "QUEUED")
-        expect(yield* queue.replay(lead.id)).toBe(true)
-        expect(yield* queue.replay(lead.id)).toBe(false)
+        const first = yield* replayLead(lead.id)
+        expect(first.replayed).toBe(true)
         yield* awaitStatus(lead.id, ["SYNCED"])
+        // replaying again is a no-op: the lead is no longer FAILED
+        expect((yield* replayLead(lead.id)).replayed).toBe(false)
       })
     )
   )

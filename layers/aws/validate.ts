@@ -1,0 +1,61 @@
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+
+/** Start-up configuration is missing or invalid; the message lists every bad key, never a value. */
+export class InvalidConfiguration extends Data.TaggedError("InvalidConfiguration")<{
+  readonly message: string
+  readonly keys: ReadonlyArray<string>
+}> {}
+
+/** Effect's own messages quote the offending value ("... but received x"): keep only the expectation. */
+const withoutValue = (message: string): string => message.replace(/\s*but received[\s\S]*$/, "").trim()
+
+type Problem = readonly [key: string, reason: string]
+
+const problemsOf = (error: ConfigError.ConfigError): ReadonlyArray<Problem> =>
+  ConfigError.reduceWithContext<undefined, ReadonlyArray<Problem>>(error, undefined, {
+    andCase: (_, left, right) => [...left, ...right],
+    orCase: (_, left, right) => [...left, ...right],
+    invalidDataCase: (_, path, message) => [[path.join("_"), withoutValue(message) || "is invalid"]],
+    missingDataCase: (_, path) => [[path.join("_"), "is missing"]],
+    sourceUnavailableCase: (_, path, message) => [[path.join("_"), `could not be read: ${withoutValue(message)}`]],
+    unsupportedCase: (_, path, message) => [[path.join("_"), withoutValue(message)]]
+  })
+
+/**
+ * Formats a ConfigError as "Invalid configuration:\n - KEY: reason" lines, one per key (reasons of the same key
+ * joined), in the order met. No value ever appears: only names and expectations.
+ */
+export const formatConfigError = (error: ConfigError.ConfigError): InvalidConfiguration => {
+  const byKey = new Map<string, Array<string>>()
+  for (const [key, reason] of problemsOf(error)) {
+    const name = key === "" ? "(root)" : key
+    const reasons = byKey.get(name) ?? []
+    if (!reasons.includes(reason)) reasons.push(reason)
+    byKey.set(name, reasons)
+  }
+  const lines = [...byKey].map(([key, reasons]) => ` - ${key}: ${reasons.join("; ")}`)
+  return new InvalidConfiguration({ message: ["Invalid configuration:", ...lines].join("\n"), keys: [...byKey.keys()] })
+}
+
+/** Loads a Config (e.g. appConfig) or fails with one InvalidConfiguration naming every missing or invalid key. */
+export const loadConfig = <A>(config: Config.Config<A>): Effect.Effect<A, InvalidConfiguration> =>
+  Effect.mapError(config, formatConfigError)
+
+/**
+ * `name` read with `config` (unnamed, e.g. Config.integer()) and checked by `validation`. Config.validate outside
+ * Config.nested loses the key's name in its error; inside it, loadConfig can name the key.
+ */
+export const validated = <A>(
+  name: string,
+  config: Config.Config<A>,
+  check: { readonly message: string; readonly validation: (a: A) => boolean }
+): Config.Config<A> => Config.nested(Config.validate(config, check), name)
+
+/** A positive integer setting with a default. */
+export const positiveInt = (name: string, fallback: number): Config.Config<number> =>
+  validated(name, Config.integer(), { message: "must be a positive integer", validation: (n) => n > 0 }).pipe(
+    Config.withDefault(fallback)
+  )

@@ -1,0 +1,139 @@
+import { BedrockRuntimeClient, ConverseCommand, type Message } from "@aws-sdk/client-bedrock-runtime"
+import { NodeHttpHandler } from "@smithy/node-http-handler"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { Analysis } from "../../src/domain/analysis.js"
+import { type AnalysisFailed, type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
+import { positiveInt, validated } from "../aws/validate.js"
+import { correctionTurns, decodeReply, manualReview, toAnalysisFailed } from "./converse.js"
+import { systemPrompt, userPrompt } from "./prompt.js"
+import { analysisToolConfig } from "./toolSchema.js"
+
+/** Settings of the Bedrock analyser. Region and endpoint are not here: the SDK reads AWS_REGION / AWS_ENDPOINT_URL_*. */
+export interface BedrockAnalyzerOptions {
+  readonly modelId: string
+  /** Deadline for one Converse call, SDK retries included. */
+  readonly timeoutMs: number
+  /** SDK attempts per call (1 = no SDK retry). The job queue retries too, so keep this small: they multiply. */
+  readonly maxAttempts: number
+  /** How many times an undecodable reply is re-asked before the lead goes to Manual Review. */
+  readonly decodeRetries: number
+  readonly maxTokens: number
+  /** Job delay after throttling when Bedrock sends no Retry-After. */
+  readonly throttleDelayMs: number
+  /** Plain HTTP/1.1 instead of the SDK's default HTTP/2 (local fakes, proxies that cannot speak h2). */
+  readonly http1?: boolean | undefined
+  /** Token usage and latency of each Converse call (wire to Metrics.aiUsage). */
+  readonly onUsage?:
+    | ((model: string, inputTokens: number, outputTokens: number, seconds: number) => Effect.Effect<void>)
+    | undefined
+}
+
+/** BEDROCK_* settings (see BedrockAnalyzerOptions). */
+export const config: Config.Config<Omit<BedrockAnalyzerOptions, "onUsage">> = Config.all({
+  modelId: Config.string("BEDROCK_MODEL_ID").pipe(Config.withDefault("anthropic.claude-3-5-haiku-20241022-v1:0")),
+  timeoutMs: positiveInt("BEDROCK_TIMEOUT_MS", 20_000),
+  maxAttempts: positiveInt("BEDROCK_MAX_ATTEMPTS", 2),
+  decodeRetries: validated("BEDROCK_DECODE_RETRIES", Config.integer(), {
+    message: "must be an integer from 0 to 5",
+    validation: (n) => n >= 0 && n <= 5
+  }).pipe(Config.withDefault(2)),
+  maxTokens: positiveInt("BEDROCK_MAX_TOKENS", 2048),
+  throttleDelayMs: positiveInt("BEDROCK_THROTTLE_DELAY_MS", 10_000),
+  http1: Config.boolean("BEDROCK_HTTP1").pipe(Config.withDefault(false))
+})
+
+/** A Bedrock Runtime client for the life of the scope; nothing that would override the SDK's env settings is passed. */
+const acquireClient = (options: BedrockAnalyzerOptions) =>
+  Effect.acquireRelease(
+    Effect.sync(
+      () =>
+        new BedrockRuntimeClient({
+          maxAttempts: options.maxAttempts,
+          ...(options.http1 === true ? { requestHandler: new NodeHttpHandler() } : {})
+        })
+    ),
+    (client) => Effect.sync(() => client.destroy())
+  )
+
+/** The Bedrock analyser: Converse with a forced structured-output tool whose input is decoded by the Analysis Schema. */
+export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Service, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const client = yield* acquireClient(options)
+    const reportUsage = options.onUsage ?? (() => Effect.void)
+
+    const converse = (messages: ReadonlyArray<Message>) =>
+      Effect.tryPromise({
+        try: (signal) =>
+          client.send(
+            new ConverseCommand({
+              modelId: options.modelId,
+              system: [{ text: systemPrompt }],
+              messages: [...messages],
+              inferenceConfig: { maxTokens: options.maxTokens, temperature: 0 },
+              // The generated JSON schema is a plain JSON document; the SDK types it as DocumentType.
+              toolConfig: analysisToolConfig as never
+            }),
+            { abortSignal: signal }
+          ),
+        catch: (cause) => toAnalysisFailed(cause, options.throttleDelayMs)
+      }).pipe(
+        Effect.timeoutFail({
+          duration: Duration.millis(options.timeoutMs),
+          onTimeout: () =>
+            toAnalysisFailed({ name: "TimeoutError", message: `no reply within ${options.timeoutMs} ms` }, 0)
+        }),
+        Effect.timed,
+        Effect.tap(([elapsed, reply]) =>
+          reportUsage(
+            options.modelId,
+            reply.usage?.inputTokens ?? 0,
+            reply.usage?.outputTokens ?? 0,
+            Duration.toMillis(elapsed) / 1000
+          )
+        ),
+        Effect.map(([, reply]) => reply),
+        Effect.withSpan("bedrock.converse", { attributes: { "gen_ai.request.model": options.modelId } })
+      )
+
+    const ask = (messages: ReadonlyArray<Message>, asked: number): Effect.Effect<Analysis, AnalysisFailed> =>
+      Effect.flatMap(converse(messages), (reply) =>
+        Either.match(decodeReply(reply), {
+          onRight: Effect.succeed,
+          onLeft: (reason) =>
+            asked > options.decodeRetries
+              ? Effect.logWarning("Bedrock reply undecodable, lead goes to Manual Review").pipe(
+                  Effect.annotateLogs({ reason, attempts: asked }),
+                  Effect.as(manualReview(reason, asked))
+                )
+              : Effect.logInfo("Bedrock reply undecodable, asking again").pipe(
+                  Effect.annotateLogs({ reason, attempt: asked }),
+                  Effect.zipRight(ask([...messages, ...correctionTurns(reply, reason)], asked + 1))
+                )
+        })
+      )
+
+    return Analyzer.of({
+      analyze: (input: AnalysisInput) =>
+        ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1).pipe(
+          Effect.withSpan("analyzer.bedrock", { attributes: { leadId: input.leadId } })
+        )
+    })
+  })
+
+/** The Bedrock analyser with explicit options. */
+export const layer = (options: BedrockAnalyzerOptions): Layer.Layer<Analyzer> => Layer.scoped(Analyzer, make(options))
+
+/** The Bedrock analyser from BEDROCK_* config, with a usage callback (e.g. Metrics.aiUsage). */
+export const layerConfigWith = (
+  extra: Pick<BedrockAnalyzerOptions, "onUsage">
+): Layer.Layer<Analyzer, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, (settings) => layer({ ...settings, ...extra })))
+
+/** The Bedrock analyser from BEDROCK_* config (ANALYZER=BEDROCK). */
+export const layerConfig: Layer.Layer<Analyzer, ConfigError.ConfigError> = layerConfigWith({})

@@ -1,0 +1,132 @@
+import { type Job, Queue } from "bullmq"
+import * as Clock from "effect/Clock"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { JobQueue, type LeadJob, QueueUnavailable } from "../../services/JobQueue.js"
+import {
+  RedisClient,
+  type RedisUnavailable,
+  layerConfig as redisLayerConfig,
+  safeMessage
+} from "../redis/RedisClient.js"
+import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from "./JobQueueOptions.js"
+import { consume } from "./Worker.js"
+
+/** The BullMQ job id of a lead: the lead id, unless BullMQ would refuse it (an integer, or a ":"). */
+export const jobIdOf = (leadId: string): string =>
+  /^\d+$/.test(leadId) || leadId.includes(":") ? `lead-${leadId.replaceAll(":", "%3A")}` : leadId
+
+const make = (opts: ResolvedBullMqOptions) =>
+  Effect.gen(function* () {
+    const redis = yield* RedisClient
+    // The queue shares the fail-fast connection (no offline queue); BullMQ does not close a shared client.
+    const queue = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const queue = new Queue<LeadJob, void, string>(opts.queueName, {
+          connection: redis.client,
+          prefix: redis.prefix,
+          defaultJobOptions: {
+            attempts: opts.attempts,
+            backoff: { type: "exponential", delay: opts.backoffMs, jitter: opts.backoffJitter },
+            removeOnComplete: { count: opts.removeOnComplete },
+            // Failed jobs are the dead letters: kept until replayed or removed by an operator.
+            removeOnFail: false
+          }
+        })
+        // Connection errors reach callers as QueueUnavailable; an unobserved 'error' event would crash the process.
+        queue.on("error", () => {})
+        return queue
+      }),
+      (queue) =>
+        Effect.interruptible(Effect.promise(() => queue.close().catch(() => undefined))).pipe(
+          Effect.timeout(Duration.seconds(5)),
+          Effect.ignore
+        )
+    )
+
+    // BullMQ waits for a connection that is not ready yet instead of failing, so every call is bounded here.
+    const call = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, QueueUnavailable> =>
+      Effect.suspend(() =>
+        redis.client.status === "ready"
+          ? Effect.void
+          : Effect.fail(new QueueUnavailable({ message: `${what} failed: Redis is not connected` }))
+      ).pipe(
+        Effect.zipRight(
+          Effect.tryPromise({
+            try: f,
+            catch: (cause) => new QueueUnavailable({ message: `${what} failed: ${safeMessage(cause)}` })
+          })
+        ),
+        Effect.timeoutFail({
+          duration: Duration.millis(opts.operationTimeoutMs),
+          onTimeout: () => new QueueUnavailable({ message: `${what} timed out after ${opts.operationTimeoutMs} ms` })
+        })
+      )
+
+    const enqueue = (job: LeadJob) =>
+      call("enqueue", () => queue.add("lead", job, { jobId: jobIdOf(job.leadId) })).pipe(
+        Effect.asVoid,
+        Effect.withSpan("JobQueue.enqueue", { attributes: { "lead.id": job.leadId } })
+      )
+
+    const stats = Effect.gen(function* () {
+      const counts = yield* call("stats", () =>
+        queue.getJobCounts("waiting", "active", "delayed", "completed", "failed")
+      )
+      const [oldest] = yield* call("stats", () => queue.getWaiting(0, 0))
+      const now = yield* Clock.currentTimeMillis
+      return {
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        completed: counts.completed ?? 0,
+        failed: counts.failed ?? 0,
+        oldestWaitingAgeMs: oldest ? Math.max(0, now - oldest.timestamp) : 0
+      }
+    })
+
+    const deadLetters = (limit: number) =>
+      limit <= 0
+        ? Effect.succeed([])
+        : call("deadLetters", () => queue.getFailed(0, limit - 1)).pipe(
+            Effect.map((jobs) =>
+              jobs.map((job) => ({
+                leadId: (job.data as Partial<LeadJob> | undefined)?.leadId ?? job.id ?? "unknown",
+                reason: job.failedReason ?? "",
+                attemptsMade: job.attemptsMade,
+                failedAt: new Date(job.finishedOn ?? job.timestamp)
+              }))
+            )
+          )
+
+    const replay = (leadId: string) =>
+      call("replay", async () => {
+        const job: Job<LeadJob, void, string> | undefined = await queue.getJob(jobIdOf(leadId))
+        if (job === undefined || (await job.getState()) !== "failed") return false
+        // reprocessJob checks the state atomically; losing a race with another replay throws, which means "not failed".
+        return job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true }).then(
+          () => true,
+          () => false
+        )
+      })
+
+    return JobQueue.of({
+      enqueue,
+      stats,
+      deadLetters,
+      replay,
+      consume: (options) => consume(redis, opts, options)
+    })
+  })
+
+/** The BullMQ queue on the shared Redis client, with explicit options (tests use a random queue name). */
+export const layer = (options: BullMqOptions = {}): Layer.Layer<JobQueue, never, RedisClient> =>
+  Layer.scoped(JobQueue, make(resolve(options)))
+
+/** The BullMQ queue from the environment: REDIS_URL, REDIS_KEY_PREFIX, QUEUE_NAME, JOB_* and SHUTDOWN_TIMEOUT_MS. */
+export const layerConfig: Layer.Layer<JobQueue, RedisUnavailable | ConfigError.ConfigError> = Layer.scoped(
+  JobQueue,
+  Effect.flatMap(config, make)
+).pipe(Layer.provide(redisLayerConfig))

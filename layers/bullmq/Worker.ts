@@ -1,0 +1,192 @@
+import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob } from "../../services/JobQueue.js"
+import { type RedisClient, safeMessage } from "../redis/RedisClient.js"
+import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
+
+/** After the shutdown timeout, how long interrupted jobs get to be put back before we stop waiting. */
+const CANCEL_GRACE_MS = 2000
+
+type Outcome =
+  | { readonly _tag: "Done" }
+  | { readonly _tag: "Delay"; readonly delayMs: number }
+  | { readonly _tag: "Retry"; readonly reason: string }
+  | { readonly _tag: "Permanent"; readonly reason: string }
+
+const outcomeOf = (exit: Exit.Exit<void, JobFate>): Outcome => {
+  if (Exit.isSuccess(exit)) return { _tag: "Done" }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const fate = failure.value
+    switch (fate._tag) {
+      case "JobDelay":
+        return { _tag: "Delay", delayMs: Math.max(0, fate.delayMs) }
+      case "JobRetry":
+        return { _tag: "Retry", reason: fate.reason }
+      case "JobPermanent":
+        return { _tag: "Permanent", reason: fate.reason }
+    }
+  }
+  // Cancelled or shut down mid-run: back to the queue at once, without spending an attempt.
+  if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Delay", delayMs: 0 }
+  return { _tag: "Retry", reason: `defect: ${safeMessage(Cause.squash(exit.cause))}` }
+}
+
+const decodeJob = Schema.decodeUnknownEither(LeadJob)
+
+const infoOf = (job: Job, data: LeadJob): JobInfo => ({
+  ...data,
+  attemptsMade: job.attemptsMade,
+  maxAttempts: job.opts.attempts ?? 1
+})
+
+/** Interrupt `effect` when `signal` aborts (BullMQ aborts it on cancelJob / cancelAllJobs). */
+const abortable = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal | undefined): Effect.Effect<A, E> =>
+  signal === undefined
+    ? effect
+    : Effect.raceFirst(
+        effect,
+        Effect.async<never>((resume) => {
+          const onAbort = () => resume(Effect.interrupt)
+          if (signal.aborted) onAbort()
+          else signal.addEventListener("abort", onAbort, { once: true })
+          return Effect.sync(() => signal.removeEventListener("abort", onAbort))
+        })
+      )
+
+/** Run a BullMQ Worker until the scope closes; each job's Effect runs on the caller's runtime. */
+export const consume = (
+  redis: RedisClient.Service,
+  opts: ResolvedBullMqOptions,
+  options: ConsumeOptions
+): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const running = new Set<Fiber.RuntimeFiber<Error | undefined>>()
+    // Errors this processor threw; any other failure BullMQ reports (a job stalled too often) is dead-lettered here.
+    const ours = new WeakSet<Error>()
+
+    const deadLetter = (info: JobInfo, reason: string) =>
+      options
+        .onDeadLetter(info, reason)
+        .pipe(Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause))))
+
+    const settle = (job: Job, token: string | undefined, info: JobInfo, outcome: Outcome) => {
+      switch (outcome._tag) {
+        case "Done":
+          return Effect.succeed(undefined)
+        case "Delay":
+          // moveToDelayed skips the attempt counter; DelayedError then tells the worker the job is already moved.
+          return Effect.tryPromise(() => job.moveToDelayed(Date.now() + outcome.delayMs, token)).pipe(
+            Effect.as<Error>(new DelayedError()),
+            Effect.catchAll((e) => Effect.succeed(new Error(`could not delay job: ${safeMessage(e.error)}`)))
+          )
+        case "Retry":
+          // Mark the lead failed before BullMQ finalises the last attempt, so a crash in between loses nothing.
+          return (info.attemptsMade + 1 >= info.maxAttempts ? deadLetter(info, outcome.reason) : Effect.void).pipe(
+            Effect.as(new Error(outcome.reason))
+          )
+        case "Permanent":
+          return deadLetter(info, outcome.reason).pipe(Effect.as<Error>(new UnrecoverableError(outcome.reason)))
+      }
+    }
+
+    const handle = (job: Job, token: string | undefined, signal: AbortSignal | undefined) =>
+      Effect.gen(function* () {
+        const decoded = decodeJob(job.data)
+        if (Either.isLeft(decoded)) {
+          const info = infoOf(job, { leadId: job.id ?? "unknown" })
+          return yield* settle(job, token, info, { _tag: "Permanent", reason: "invalid job payload" })
+        }
+        const info = infoOf(job, decoded.right)
+        const exit = yield* Effect.exit(abortable(options.process(info), signal))
+        return yield* settle(job, token, info, outcomeOf(exit))
+      }).pipe(Effect.withSpan("JobQueue.process", { attributes: { "job.id": job.id } }))
+
+    // Three declared parameters: BullMQ only creates the AbortSignal for processors whose length is >= 3.
+    const processor = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> => {
+      const fiber = runFork(handle(job, token, signal))
+      running.add(fiber)
+      const exit = await new Promise<Exit.Exit<Error | undefined>>((resolve) => fiber.addObserver(resolve))
+      running.delete(fiber)
+      const error = Exit.isSuccess(exit) ? exit.value : new Error("consumer shut down")
+      if (error !== undefined) {
+        ours.add(error)
+        throw error
+      }
+    }
+
+    // Workers keep the offline queue and retry forever (BullMQ requires maxRetriesPerRequest null for blocking calls).
+    const connection = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const client = redis.client.duplicate({
+          maxRetriesPerRequest: null,
+          enableOfflineQueue: true,
+          commandTimeout: undefined
+        })
+        client.on("error", () => {})
+        return client
+      }),
+      (client) => Effect.sync(() => client.disconnect())
+    )
+
+    const close = (worker: Worker) =>
+      Effect.gen(function* () {
+        const closing = worker.close().then(
+          () => true,
+          () => true
+        )
+        // Finalizers run uninterruptibly, and a timeout cannot abandon an uninterruptible wait.
+        const closed = Effect.interruptible(Effect.promise(() => closing))
+        const inTime = yield* Effect.timeoutOption(closed, Duration.millis(opts.shutdownTimeoutMs))
+        if (Option.isNone(inTime)) {
+          yield* Effect.logWarning("shutdown timeout reached; interrupting active jobs", { active: running.size })
+          worker.cancelAllJobs("shutdown")
+          yield* Effect.timeoutOption(closed, Duration.millis(CANCEL_GRACE_MS))
+        }
+        // Whatever still runs is interrupted without waiting: closing the scope must not hang.
+        for (const fiber of running) fiber.unsafeInterruptAsFork(FiberId.none)
+      })
+
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const worker = new Worker(opts.queueName, processor, {
+          connection,
+          prefix: redis.prefix,
+          concurrency: options.concurrency,
+          lockDuration: opts.lockDurationMs,
+          stalledInterval: opts.stalledIntervalMs,
+          maxStalledCount: opts.maxStalledCount,
+          autorun: true
+        })
+        worker.on("error", (error) => runFork(Effect.logWarning("queue worker error", safeMessage(error))))
+        worker.on("failed", (job, error) => {
+          if (job === undefined || ours.has(error)) return
+          if (error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1)) {
+            const data = decodeJob(job.data)
+            runFork(
+              deadLetter(
+                infoOf(
+                  job,
+                  Either.getOrElse(data, () => ({ leadId: job.id ?? "unknown" }))
+                ),
+                error.message
+              )
+            )
+          }
+        })
+        return worker
+      }),
+      close
+    )
+  })

@@ -1,0 +1,191 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Cache from "effect/Cache"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import { Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
+import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
+import { liveRedacted } from "../aws/liveConfig.js"
+import { positiveInt, validated } from "../aws/validate.js"
+
+/** Settings of the HTTP enrichment provider. */
+export interface HttpEnricherOptions {
+  readonly baseUrl: string
+  /** Read on every call, so a rotated key is used without a restart. */
+  readonly apiKey: Effect.Effect<Redacted.Redacted<string>, ConfigError.ConfigError>
+  /** Deadline of one HTTP attempt. */
+  readonly timeoutMs: number
+  /** Extra attempts after a 5xx / 429 / timeout / network error, with jittered exponential backoff. */
+  readonly retries: number
+  readonly retryBaseMs: number
+  /** How long an answer (a company or "unknown") is reused; failures are never cached. */
+  readonly cacheTtlMs: number
+  readonly cacheCapacity: number
+}
+
+/** The provider's company record (Clearbit-style); only the fields we map are declared, the rest is dropped. */
+const ProviderCompany = Schema.Struct({
+  name: Schema.String,
+  domain: Schema.optionalWith(Schema.String, { nullable: true }),
+  foundedYear: Schema.optionalWith(Schema.Number, { nullable: true }),
+  tags: Schema.optionalWith(Schema.Array(Schema.String), { nullable: true }),
+  tech: Schema.optionalWith(Schema.Array(Schema.String), { nullable: true }),
+  category: Schema.optionalWith(Schema.Struct({ industry: Schema.optionalWith(Schema.String, { nullable: true }) }), {
+    nullable: true
+  }),
+  geo: Schema.optionalWith(
+    Schema.Struct({
+      city: Schema.optionalWith(Schema.String, { nullable: true }),
+      country: Schema.optionalWith(Schema.String, { nullable: true })
+    }),
+    { nullable: true }
+  ),
+  metrics: Schema.optionalWith(
+    Schema.Struct({
+      employees: Schema.optionalWith(Schema.Number, { nullable: true }),
+      annualRevenue: Schema.optionalWith(Schema.Number, { nullable: true })
+    }),
+    { nullable: true }
+  )
+})
+
+const defined = <A extends Record<string, unknown>>(record: A): A =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
+
+/** Maps the provider's record onto our Enrichment schema. */
+export const toEnrichment = (domain: string, company: typeof ProviderCompany.Type): Enrichment =>
+  Enrichment.make(
+    defined({
+      domain: company.domain ?? domain,
+      name: company.name,
+      industry: company.category?.industry,
+      employees: company.metrics?.employees,
+      annualRevenue: company.metrics?.annualRevenue,
+      country: company.geo?.country,
+      city: company.geo?.city,
+      foundedYear: company.foundedYear,
+      technologies: company.tech,
+      tags: company.tags
+    })
+  )
+
+const decodeCompany = Schema.decodeUnknown(ProviderCompany)
+
+/** Lower-cased, trimmed, without "www.": one cache entry per company. */
+const normalizeDomain = (domain: string): string =>
+  domain
+    .trim()
+    .toLowerCase()
+    .replace(/^www\./, "")
+
+/** A failure worth another attempt (5xx, 429, timeout, network); anything else fails at once. */
+class Transient extends Data.TaggedError("Transient")<{ readonly message: string }> {}
+class Permanent extends Data.TaggedError("Permanent")<{ readonly message: string }> {}
+
+/** The HTTP enricher: GET <baseUrl>/v2/companies/find?domain=..., cached per domain, retried on transient failures. */
+export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Service, never, HttpClient.HttpClient> =>
+  Effect.gen(function* () {
+    const client = yield* HttpClient.HttpClient
+    const url = `${options.baseUrl.replace(/\/+$/, "")}/v2/companies/find`
+
+    const attempt = (domain: string) =>
+      Effect.gen(function* () {
+        const apiKey = yield* options.apiKey.pipe(
+          Effect.mapError(() => new Permanent({ message: "ENRICHMENT_API_KEY is not available" }))
+        )
+        const request = HttpClientRequest.get(url, { urlParams: { domain }, acceptJson: true }).pipe(
+          HttpClientRequest.bearerToken(apiKey)
+        )
+        const response = yield* client.execute(request).pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(options.timeoutMs),
+            onTimeout: () => new Transient({ message: `no answer within ${options.timeoutMs} ms` })
+          }),
+          Effect.catchTag("RequestError", (error) => new Transient({ message: `request failed (${error.reason})` }))
+        )
+        if (response.status !== 200) yield* Effect.ignore(response.text) // release the connection
+        if (response.status === 404) return Option.none<Enrichment>()
+        if (response.status >= 500 || response.status === 429) {
+          return yield* new Transient({ message: `provider answered HTTP ${response.status}` })
+        }
+        if (response.status !== 200)
+          return yield* new Permanent({ message: `provider answered HTTP ${response.status}` })
+        const body = yield* response.json.pipe(
+          Effect.mapError(() => new Transient({ message: "response body is not JSON" }))
+        )
+        return yield* decodeCompany(body).pipe(
+          Effect.map((company) => Option.some(toEnrichment(domain, company))),
+          // A record we cannot read is treated as "unknown company": enrichment is optional, the lead goes on.
+          Effect.catchTag("ParseError", () =>
+            Effect.logWarning("enrichment response has an unexpected shape; treated as unknown").pipe(
+              Effect.annotateLogs({ domain }),
+              Effect.as(Option.none<Enrichment>())
+            )
+          )
+        )
+      })
+
+    const retryPolicy = Schedule.exponential(Duration.millis(options.retryBaseMs)).pipe(
+      Schedule.jittered,
+      Schedule.intersect(Schedule.recurs(options.retries))
+    )
+
+    const lookup = (domain: string) =>
+      attempt(domain).pipe(
+        Effect.retry({ schedule: retryPolicy, while: (error) => error._tag === "Transient" }),
+        Effect.mapError((error) => new EnrichmentFailed({ domain, message: error.message })),
+        Effect.withSpan("enricher.http.lookup", { attributes: { domain } })
+      )
+
+    const cache = yield* Cache.makeWith({
+      capacity: options.cacheCapacity,
+      lookup,
+      timeToLive: Exit.match({ onFailure: () => Duration.zero, onSuccess: () => Duration.millis(options.cacheTtlMs) })
+    })
+
+    return Enricher.of({
+      enrich: (domain) => {
+        const key = normalizeDomain(domain)
+        if (isFreeMailDomain(key)) return Effect.succeed(Option.none())
+        // A zero TTL alone still serves a failure within the same millisecond (expiry is "now > deadline").
+        return cache.get(key).pipe(Effect.tapError(() => cache.invalidate(key)))
+      }
+    })
+  })
+
+/** The HTTP enricher over a caller-supplied HttpClient. */
+export const layerWith = (options: HttpEnricherOptions): Layer.Layer<Enricher, never, HttpClient.HttpClient> =>
+  Layer.effect(Enricher, make(options))
+
+/** ENRICHMENT_* settings; the API key is checked at start-up, then read live on each call. */
+export const config = Config.all({
+  baseUrl: Config.url("ENRICHMENT_BASE_URL").pipe(Config.map((u) => u.toString())),
+  apiKey: Config.redacted("ENRICHMENT_API_KEY"),
+  timeoutMs: positiveInt("ENRICHMENT_TIMEOUT_MS", 3000),
+  retries: validated("ENRICHMENT_RETRIES", Config.integer(), {
+    message: "must be an integer from 0 to 10",
+    validation: (n) => n >= 0 && n <= 10
+  }).pipe(Config.withDefault(2)),
+  retryBaseMs: positiveInt("ENRICHMENT_RETRY_BASE_MS", 200),
+  cacheTtlMs: positiveInt("ENRICHMENT_CACHE_TTL_MS", 3_600_000),
+  cacheCapacity: positiveInt("ENRICHMENT_CACHE_CAPACITY", 10_000)
+})
+
+/** The HTTP enricher from ENRICHMENT_* config over fetch (ENRICHMENT_PROVIDER=HTTP). */
+export const layerConfig: Layer.Layer<Enricher, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const settings = yield* config
+    const apiKey = yield* liveRedacted("ENRICHMENT_API_KEY")
+    return layerWith({ ...settings, apiKey })
+  })
+).pipe(Layer.provide(FetchHttpClient.layer))

@@ -1,0 +1,81 @@
+import * as Config from "effect/Config"
+import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+
+/** HubSpot property names the executor writes; every one can be renamed to match a portal. */
+export interface HubSpotProperties {
+  /** Contact property holding the lead key. */
+  readonly leadKey: string
+  /** Unique-value property on deals, tasks and notes holding the action key (the batch upsert idProperty). */
+  readonly actionKey: string
+  readonly score: string
+  readonly intent: string
+  readonly decision: string
+  readonly leadStatus: string
+  readonly industry: string
+  readonly employees: string
+  readonly annualRevenue: string
+  /** Pipeline of created deals. */
+  readonly dealPipeline: string
+}
+
+/** Everything the HubSpot executor needs. */
+export interface HubSpotOptions {
+  /** The client's basePath: https://api.hubapi.com, or a local fake in tests. */
+  readonly baseUrl: string
+  /**
+   * The private app token, read again after a 401 so a rotated secret is picked up without a restart.
+   * A plain Redacted is read once.
+   */
+  readonly accessToken: Redacted.Redacted<string> | Effect.Effect<Redacted.Redacted<string>>
+  /** Per-call deadline; the client itself has none. */
+  readonly timeoutMs: number
+  readonly properties: HubSpotProperties
+  /** Called with the X-HubSpot-RateLimit-* usage after every response (metrics, the CRM-wide tier). */
+  readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
+}
+
+/** Default property names; the revenueflow_* ones must be created in the portal (see README). */
+export const defaultProperties: HubSpotProperties = {
+  leadKey: "revenueflow_lead_key",
+  actionKey: "revenueflow_action_key",
+  score: "revenueflow_score",
+  intent: "revenueflow_intent",
+  decision: "revenueflow_decision",
+  leadStatus: "hs_lead_status",
+  industry: "industry",
+  employees: "numberofemployees",
+  annualRevenue: "annualrevenue",
+  dealPipeline: "default"
+}
+
+const property = (name: string, fallback: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({
+      message: `${name} must be a HubSpot property internal name (lowercase letters, digits, _)`,
+      validation: (value) => /^[a-z][a-z0-9_]{0,99}$/.test(value)
+    })
+  )
+
+/** HUBSPOT_* settings from the environment (or any ConfigProvider). */
+export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = Config.all({
+  baseUrl: Config.string("HUBSPOT_BASE_URL").pipe(Config.withDefault("https://api.hubapi.com")),
+  accessToken: Config.redacted("HUBSPOT_ACCESS_TOKEN"),
+  timeoutMs: Config.integer("CRM_TIMEOUT_MS").pipe(
+    Config.withDefault(10_000),
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
+  ),
+  properties: Config.all({
+    leadKey: property("HUBSPOT_LEAD_KEY_PROPERTY", defaultProperties.leadKey),
+    actionKey: property("HUBSPOT_ACTION_KEY_PROPERTY", defaultProperties.actionKey),
+    score: property("HUBSPOT_SCORE_PROPERTY", defaultProperties.score),
+    intent: property("HUBSPOT_INTENT_PROPERTY", defaultProperties.intent),
+    decision: property("HUBSPOT_DECISION_PROPERTY", defaultProperties.decision),
+    leadStatus: property("HUBSPOT_LEAD_STATUS_PROPERTY", defaultProperties.leadStatus),
+    industry: property("HUBSPOT_INDUSTRY_PROPERTY", defaultProperties.industry),
+    employees: property("HUBSPOT_EMPLOYEES_PROPERTY", defaultProperties.employees),
+    annualRevenue: property("HUBSPOT_ANNUAL_REVENUE_PROPERTY", defaultProperties.annualRevenue),
+    dealPipeline: Config.string("HUBSPOT_DEAL_PIPELINE").pipe(Config.withDefault(defaultProperties.dealPipeline))
+  })
+})

@@ -1,0 +1,206 @@
+import * as Effect from "effect/Effect"
+import type { ParamsOf } from "../../src/domain/tools.js"
+import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
+import type { HubSpotCallFailed } from "./call.js"
+import type { HubSpotProperties } from "./config.js"
+
+/** Object types the tools write. */
+export type UpsertType = "contacts" | "deals" | "tasks" | "notes"
+export type ObjectType = UpsertType | "companies"
+
+/** The HubSpot operations the tools are made of (implemented with @hubspot/api-client). */
+export interface HubSpotApi {
+  /** POST /crm/v3/objects/{type}/batch/upsert with one input keyed by a unique property. */
+  readonly upsert: (
+    type: UpsertType,
+    idProperty: string,
+    id: string,
+    properties: Record<string, string>
+  ) => Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed>
+  /** POST /crm/v3/objects/companies/search for domain EQ value. */
+  readonly findCompanyByDomain: (domain: string) => Effect.Effect<string | undefined, HubSpotCallFailed>
+  /** POST /crm/v3/objects/companies. */
+  readonly createCompany: (properties: Record<string, string>) => Effect.Effect<string, HubSpotCallFailed>
+  /** PATCH /crm/v3/objects/{type}/{id}. */
+  readonly update: (
+    type: "deals" | "companies",
+    id: string,
+    properties: Record<string, string>
+  ) => Effect.Effect<void, HubSpotCallFailed>
+  /** PUT /crm/v4/objects/{from}/{fromId}/associations/default/{to}/{toId} (idempotent). */
+  readonly associate: (
+    from: ObjectType,
+    fromId: string,
+    to: ObjectType,
+    toId: string
+  ) => Effect.Effect<void, HubSpotCallFailed>
+  readonly now: Effect.Effect<number>
+}
+
+/** Drops unset values and stringifies the rest: HubSpot properties are strings on the wire. */
+const props = (record: Record<string, string | number | undefined>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(record)
+      .filter(([, value]) => value !== undefined)
+      .map(([name, value]) => [name, String(value)])
+  )
+
+const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
+
+/** Maps every registered tool onto HubSpot: contacts by email, companies by domain, deals/tasks/notes by action key. */
+export const makeTools = (api: HubSpotApi, p: HubSpotProperties) => {
+  const contact = (email: string, properties: Record<string, string | number | undefined> = {}) =>
+    api.upsert("contacts", "email", email, props({ email, ...properties }))
+
+  const asResult =
+    (object: string) =>
+    (res: { id: string; created: boolean }): CrmResult => ({
+      crmId: res.id,
+      detail: { object, created: res.created }
+    })
+
+  // Search then create: domain is not a unique property, so there is no upsert by it. A lost race makes a
+  // second company, which HubSpot's own duplicate management merges; the key is still the same domain.
+  const companyFor = (domain: string, properties: Record<string, string>) =>
+    Effect.flatMap(api.findCompanyByDomain(domain), (found) =>
+      found === undefined
+        ? Effect.map(api.createCompany({ domain, name: domain, ...properties }), (id) => ({ id, created: true }))
+        : Effect.as(Object.keys(properties).length > 0 ? api.update("companies", found, properties) : Effect.void, {
+            id: found,
+            created: false
+          })
+    )
+
+  const personProps = (x: ParamsOf<"create_contact"> | ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => ({
+    firstname: x.firstName,
+    lastname: x.lastName,
+    company: x.company,
+    jobtitle: x.title,
+    phone: x.phone,
+    website: x.website,
+    country: x.country,
+    [p.leadKey]: x.leadKey
+  })
+
+  // The engagement is upserted by action key, then tied to the contact; both steps are idempotent.
+  const engagement = (
+    call: CrmCall,
+    type: "tasks" | "notes",
+    properties: Record<string, string | number | undefined>
+  ) =>
+    Effect.gen(function* () {
+      const person = yield* contact(call.params.email)
+      const res = yield* api.upsert(type, p.actionKey, call.actionKey, props(properties))
+      yield* api.associate(type, res.id, "contacts", person.id)
+      return { crmId: res.id, detail: { object: type, created: res.created, contactId: person.id } }
+    })
+
+  const timestamp = (date: string | undefined) =>
+    date === undefined
+      ? Effect.map(api.now, (ms) => new Date(ms).toISOString())
+      : Effect.succeed(`${date}T00:00:00.000Z`)
+
+  return (call: CrmCall): Effect.Effect<CrmResult, HubSpotCallFailed> => {
+    switch (call.tool) {
+      case "upsert_lead":
+      case "create_lead":
+        return Effect.map(contact(call.params.email, personProps(call.params)), asResult("contact"))
+      case "update_lead_status":
+        return Effect.map(contact(call.params.email, { [p.leadStatus]: call.params.status }), asResult("contact"))
+      case "set_lead_score":
+        return Effect.map(
+          contact(call.params.email, {
+            [p.score]: call.params.score,
+            [p.intent]: call.params.intent,
+            [p.decision]: call.params.decision
+          }),
+          asResult("contact")
+        )
+      case "sync_firmographics": {
+        const x = call.params
+        const firmographics = props({
+          [p.industry]: x.industry,
+          [p.employees]: x.employees,
+          [p.annualRevenue]: x.annualRevenue,
+          country: x.country
+        })
+        if (x.domain === undefined) return Effect.map(contact(x.email, firmographics), asResult("contact"))
+        return Effect.gen(function* () {
+          const company = yield* companyFor(x.domain as string, firmographics)
+          const person = yield* contact(x.email)
+          yield* api.associate("contacts", person.id, "companies", company.id)
+          return { crmId: company.id, detail: { object: "company", created: company.created, contactId: person.id } }
+        })
+      }
+      case "match_account":
+        return Effect.map(api.findCompanyByDomain(call.params.domain), (id) => ({
+          crmId: id,
+          detail: { object: "company", matched: id !== undefined }
+        }))
+      case "create_contact": {
+        const x = call.params
+        return Effect.gen(function* () {
+          const person = yield* contact(x.email, personProps(x))
+          if (x.accountId !== undefined) yield* api.associate("contacts", person.id, "companies", x.accountId)
+          return asResult("contact")(person)
+        })
+      }
+      case "convert_lead": {
+        // HubSpot has no lead conversion: the contact moves along the lifecycle and joins its company.
+        const x = call.params
+        return Effect.gen(function* () {
+          const person = yield* contact(x.email, {
+            lifecyclestage: x.createOpportunity ? "opportunity" : "salesqualifiedlead",
+            [p.leadStatus]: x.convertedStatus
+          })
+          if (x.accountId !== undefined) yield* api.associate("contacts", person.id, "companies", x.accountId)
+          return { crmId: person.id, detail: { object: "contact", converted: true } }
+        })
+      }
+      case "create_opportunity": {
+        const x = call.params
+        return Effect.gen(function* () {
+          const person = yield* contact(x.email)
+          const deal = yield* api.upsert(
+            "deals",
+            p.actionKey,
+            call.actionKey,
+            props({
+              dealname: x.name,
+              dealstage: x.stage,
+              closedate: x.closeDate,
+              amount: x.amount,
+              pipeline: p.dealPipeline
+            })
+          )
+          yield* api.associate("deals", deal.id, "contacts", person.id)
+          if (x.accountId !== undefined) yield* api.associate("deals", deal.id, "companies", x.accountId)
+          return { crmId: deal.id, detail: { object: "deal", created: deal.created } }
+        })
+      }
+      case "update_opportunity_stage":
+        return Effect.as(api.update("deals", call.params.opportunityId, { dealstage: call.params.stage }), {
+          crmId: call.params.opportunityId,
+          detail: { object: "deal" }
+        })
+      case "create_task": {
+        const x = call.params
+        return Effect.flatMap(timestamp(x.dueDate), (hsTimestamp) =>
+          engagement(call, "tasks", {
+            hs_timestamp: hsTimestamp,
+            hs_task_subject: x.subject,
+            hs_task_body: x.description,
+            hs_task_priority: priority[x.priority],
+            hs_task_status: "NOT_STARTED"
+          })
+        )
+      }
+      case "log_activity": {
+        const x = call.params
+        return Effect.flatMap(timestamp(undefined), (hsTimestamp) =>
+          engagement(call, "notes", { hs_timestamp: hsTimestamp, hs_note_body: `${x.subject}\n\n${x.description}` })
+        )
+      }
+    }
+  }
+}

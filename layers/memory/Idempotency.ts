@@ -1,0 +1,67 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Ref from "effect/Ref"
+import { type Claim, Idempotency } from "../../services/Idempotency.js"
+
+type Entry =
+  | { readonly _tag: "InProgress"; readonly expiresAt: number }
+  | { readonly _tag: "Completed"; readonly json: string; readonly expiresAt: number }
+
+const SWEEP_EVERY = 1000
+
+/** In-process idempotency keys with the Redis layer's semantics, expiring on the Effect Clock. */
+export const make = Effect.gen(function* () {
+  const entries = yield* Ref.make(new Map<string, Entry>())
+
+  // Expired keys are dropped when touched, and all of them every SWEEP_EVERY writes so the map cannot grow forever.
+  let writes = 0
+  const sweep = (map: Map<string, Entry>, now: number) => {
+    if (++writes % SWEEP_EVERY !== 0) return
+    for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key)
+  }
+
+  const live = (map: Map<string, Entry>, key: string, now: number): Entry | undefined => {
+    const entry = map.get(key)
+    if (entry && entry.expiresAt <= now) {
+      map.delete(key)
+      return undefined
+    }
+    return entry
+  }
+
+  const begin = (key: string, inProgressTtlMs: number): Effect.Effect<Claim> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.modify(entries, (map): [Claim, Map<string, Entry>] => {
+        const entry = live(map, key, now)
+        if (entry?._tag === "InProgress") return [{ _tag: "InProgress" }, map]
+        // Round-trip through JSON so callers see exactly what the Redis layer would give back.
+        if (entry?._tag === "Completed") return [{ _tag: "Completed", result: JSON.parse(entry.json) }, map]
+        sweep(map, now)
+        map.set(key, { _tag: "InProgress", expiresAt: now + Math.max(1, inProgressTtlMs) })
+        return [{ _tag: "Acquired" }, map]
+      })
+    )
+
+  const complete = (key: string, result: unknown, ttlMs: number): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(entries, (map) => {
+        const json = JSON.stringify(result ?? null) ?? "null"
+        sweep(map, now)
+        return map.set(key, { _tag: "Completed", json, expiresAt: now + Math.max(1, ttlMs) })
+      })
+    )
+
+  const release = (key: string): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(entries, (map) => {
+        if (live(map, key, now)?._tag === "InProgress") map.delete(key)
+        return map
+      })
+    )
+
+  return Idempotency.of({ begin, complete, release })
+})
+
+/** Idempotency kept in this process (embedded mode and tests). */
+export const layer: Layer.Layer<Idempotency> = Layer.effect(Idempotency, make)

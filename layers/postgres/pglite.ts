@@ -1,0 +1,76 @@
+import { mkdir } from "node:fs/promises"
+import { join } from "node:path"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { StoreUnavailable } from "../../services/LeadStore.js"
+import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
+
+/** The data directory value that keeps PGlite in memory (nothing written to disk). */
+export const inMemory = "memory://"
+
+/**
+ * A SqlClient over embedded PGlite (Postgres compiled to WASM) in `dataDir`, or in memory for "memory://".
+ * Closed when the scope closes.
+ */
+export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
+  Effect.gen(function* () {
+    const db = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          // PGlite creates only the last path segment itself
+          if (dataDir !== inMemory) await mkdir(dataDir, { recursive: true })
+          // loaded on demand: production (postgres.js) never pays for the WASM module, and a bundle may leave it external
+          const { PGlite } = await import("@electric-sql/pglite")
+          return await PGlite.create(dataDir)
+        },
+        catch: (cause) => storeUnavailable(`pglite (${dataDir})`, cause)
+      }),
+      (db) => Effect.promise(() => db.close().catch(() => undefined))
+    )
+
+    const run: Query = <T>(text: string, params: ReadonlyArray<unknown> = []) =>
+      Effect.tryPromise({
+        try: () => db.query<T>(text, [...params]),
+        catch: (cause) => storeUnavailable("pglite", cause)
+      }).pipe(Effect.map((result) => result.rows))
+
+    // PGlite is one session: a statement from another fiber would run inside an open transaction, so every
+    // top-level statement and every whole transaction takes the same single permit.
+    const permit = yield* Effect.makeSemaphore(1)
+
+    const transaction: SqlClient.Service["transaction"] = (use) =>
+      permit.withPermits(1)(
+        run("BEGIN").pipe(
+          Effect.zipRight(use(run)),
+          Effect.tap(() => run("COMMIT")),
+          Effect.onError(() => run("ROLLBACK").pipe(Effect.ignore))
+        )
+      )
+
+    return SqlClient.of({
+      engine: "pglite",
+      query: (text, params) => permit.withPermits(1)(run(text, params)),
+      transaction
+    })
+  })
+
+/** SqlClient over PGlite in `dataDir` ("memory://" for in memory). */
+export const layer = (dataDir: string): Layer.Layer<SqlClient, StoreUnavailable> =>
+  Layer.scoped(SqlClient, make(dataDir))
+
+/** SqlClient over PGlite in memory: every build is a fresh, empty database. */
+export const layerMemory: Layer.Layer<SqlClient, StoreUnavailable> = layer(inMemory)
+
+/** `${DATA_DIR}/pglite`, DATA_DIR defaulting to ".data" like the rest of the embedded environment. */
+export const dataDirConfig: Config.Config<string> = Config.string("DATA_DIR").pipe(
+  Config.withDefault(".data"),
+  Config.map((dir) => join(dir, "pglite"))
+)
+
+/** SqlClient over PGlite in DATA_DIR/pglite. */
+export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(dataDirConfig, layer)
+)

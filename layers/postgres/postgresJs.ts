@@ -1,0 +1,119 @@
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import postgres from "postgres"
+import { StoreUnavailable } from "../../services/LeadStore.js"
+import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
+
+/** How to reach Postgres. Only `url` is required. */
+export interface PostgresOptions {
+  readonly url: Redacted.Redacted<string>
+  /** Connections in the pool (default 10). */
+  readonly poolSize?: number | undefined
+  /** Server-side statement_timeout per statement (default 5000 ms). */
+  readonly statementTimeoutMs?: number | undefined
+  /** Give up opening a connection after this long (default 10000 ms). */
+  readonly connectTimeoutMs?: number | undefined
+  /** search_path for every connection; the schema must exist. Tests use one schema per run. */
+  readonly schema?: string | undefined
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** The password as written in the URL and percent-decoded, so error messages can be scrubbed of both. */
+const secretsOf = (url: string): ReadonlyArray<string> => {
+  const password = /^[a-z][a-z0-9+.-]*:\/\/[^:@/]*:([^@/]*)@/i.exec(url)?.[1] ?? ""
+  let decoded = password
+  try {
+    decoded = decodeURIComponent(password)
+  } catch {
+    // a malformed escape: scrubbing the raw form is still right
+  }
+  return [url, password, decoded]
+}
+
+/** A SqlClient over a postgres.js pool, closed (sql.end) when the scope closes. No connection is opened here. */
+export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
+  Effect.gen(function* () {
+    const url = Redacted.value(options.url)
+    const secrets = secretsOf(url)
+    if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
+      return yield* new StoreUnavailable({ message: `schema "${options.schema}" is not a plain lower-case identifier` })
+    }
+    const sql = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () =>
+          postgres(url, {
+            max: options.poolSize ?? 10,
+            connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
+            // notices such as "relation already exists, skipping" would otherwise go to console.log
+            onnotice: () => {},
+            connection: {
+              application_name: "revenueflow",
+              statement_timeout: options.statementTimeoutMs ?? 5000,
+              ...(options.schema === undefined ? {} : { search_path: options.schema })
+            }
+          }),
+        // the driver's parse error may quote the URL, so it is not passed on
+        catch: () => new StoreUnavailable({ message: "DATABASE_URL is not a valid Postgres connection URL" })
+      }),
+      (sql) => Effect.promise(() => sql.end({ timeout: 5 }).catch(() => undefined))
+    )
+
+    const queryOn =
+      (conn: postgres.Sql): Query =>
+      <T>(text: string, params: ReadonlyArray<unknown> = []) =>
+        Effect.tryPromise({
+          try: () => conn.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>),
+          catch: (cause) => storeUnavailable("postgres", cause, secrets)
+        }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<T>))
+
+    // A reserved connection carries the transaction: a pooled query could land on any connection.
+    const transaction: SqlClient.Service["transaction"] = (use) =>
+      Effect.acquireUseRelease(
+        Effect.tryPromise({
+          try: () => sql.reserve(),
+          catch: (cause) => storeUnavailable("postgres", cause, secrets)
+        }),
+        (conn) => {
+          const tx = queryOn(conn)
+          return tx("BEGIN").pipe(
+            Effect.zipRight(use(tx)),
+            Effect.tap(() => tx("COMMIT")),
+            Effect.onError(() => tx("ROLLBACK").pipe(Effect.ignore))
+          )
+        },
+        (conn) => Effect.sync(() => conn.release())
+      )
+
+    return SqlClient.of({ engine: "postgres", query: queryOn(sql), transaction })
+  })
+
+/** SqlClient over postgres.js. */
+export const layer = (options: PostgresOptions): Layer.Layer<SqlClient, StoreUnavailable> =>
+  Layer.scoped(SqlClient, make(options))
+
+const positive = (name: string, fallback: number) =>
+  // validate before withDefault: the other way round the error loses the key's name
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
+
+/** DATABASE_URL (secret), DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_CONNECT_TIMEOUT_MS, DATABASE_SCHEMA. */
+export const config: Config.Config<PostgresOptions> = Config.all({
+  url: Config.redacted("DATABASE_URL"),
+  poolSize: positive("DATABASE_POOL_SIZE", 10),
+  statementTimeoutMs: positive("DATABASE_STATEMENT_TIMEOUT_MS", 5000),
+  connectTimeoutMs: positive("DATABASE_CONNECT_TIMEOUT_MS", 10_000),
+  schema: Config.option(Config.string("DATABASE_SCHEMA")).pipe(Config.map(Option.getOrUndefined))
+})
+
+/** SqlClient over postgres.js, configured from the environment. */
+export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(config, layer)
+)

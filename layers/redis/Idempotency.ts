@@ -1,0 +1,77 @@
+import * as Effect from "effect/Effect"
+import type * as ConfigError from "effect/ConfigError"
+import * as Layer from "effect/Layer"
+import type { Redis } from "ioredis"
+import { type Claim, Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
+import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
+
+/** The value of a claimed key until its result is stored; results are JSON, so never this bare word. */
+const IN_PROGRESS = "inprogress"
+
+// Claim and read in one step: nil when this caller set the key, else the value already there.
+const beginLua = `
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  return nil
+end
+return redis.call("GET", KEYS[1])
+`
+
+// Drop the key only while it still holds a claim, never a stored result.
+const releaseLua = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  return redis.call("DEL", KEYS[1])
+end
+return 0
+`
+
+interface RedisWithIdempotency extends Redis {
+  rfIdemBegin(key: string, marker: string, ttlMs: number): Promise<string | null>
+  rfIdemRelease(key: string, marker: string): Promise<number>
+}
+
+const unavailable = (e: RedisUnavailable) => new IdempotencyUnavailable({ message: e.message })
+
+/** Idempotency keys in Redis: SET NX PX claims, JSON results, compare-and-delete release. */
+export const make = Effect.gen(function* () {
+  const redis = yield* RedisClient
+  const client = redis.client as RedisWithIdempotency
+  if (typeof client.rfIdemBegin !== "function") {
+    client.defineCommand("rfIdemBegin", { lua: beginLua, numberOfKeys: 1 })
+    client.defineCommand("rfIdemRelease", { lua: releaseLua, numberOfKeys: 1 })
+  }
+  const keyOf = (key: string) => redis.key("idem", key)
+
+  const begin = (key: string, inProgressTtlMs: number): Effect.Effect<Claim, IdempotencyUnavailable> =>
+    redis
+      .use((c) => (c as RedisWithIdempotency).rfIdemBegin(keyOf(key), IN_PROGRESS, Math.max(1, inProgressTtlMs)))
+      .pipe(
+        Effect.mapError(unavailable),
+        Effect.map((existing): Claim => {
+          if (existing === null) return { _tag: "Acquired" }
+          if (existing === IN_PROGRESS) return { _tag: "InProgress" }
+          return { _tag: "Completed", result: JSON.parse(existing) }
+        })
+      )
+
+  const complete = (key: string, result: unknown, ttlMs: number): Effect.Effect<void, IdempotencyUnavailable> =>
+    Effect.flatMap(
+      // A result that cannot be JSON is a programming error, not an outage.
+      Effect.sync(() => JSON.stringify(result ?? null) ?? "null"),
+      (json) => redis.use((c) => c.set(keyOf(key), json, "PX", Math.max(1, ttlMs)))
+    ).pipe(Effect.mapError(unavailable), Effect.asVoid)
+
+  const release = (key: string): Effect.Effect<void, IdempotencyUnavailable> =>
+    redis
+      .use((c) => (c as RedisWithIdempotency).rfIdemRelease(keyOf(key), IN_PROGRESS))
+      .pipe(Effect.mapError(unavailable), Effect.asVoid)
+
+  return Idempotency.of({ begin, complete, release })
+})
+
+/** Idempotency on the shared Redis client. */
+export const layer: Layer.Layer<Idempotency, never, RedisClient> = Layer.effect(Idempotency, make)
+
+/** Idempotency on a Redis client built from REDIS_URL / REDIS_KEY_PREFIX. */
+export const layerConfig: Layer.Layer<Idempotency, RedisUnavailable | ConfigError.ConfigError> = layer.pipe(
+  Layer.provide(redisLayerConfig)
+)

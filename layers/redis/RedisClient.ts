@@ -1,0 +1,106 @@
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { Redis } from "ioredis"
+
+/** Redis could not answer (down, unreachable, timed out). The message never carries the URL or password. */
+export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly message: string }> {}
+
+export interface RedisClientOptions {
+  readonly url: Redacted.Redacted<string>
+  /** Prepended to every key ("<prefix>:..."); tests use a random one per run. */
+  readonly prefix?: string | undefined
+  /** A command that gets no answer fails after this long (default 2000 ms). */
+  readonly commandTimeoutMs?: number | undefined
+}
+
+export declare namespace RedisClient {
+  export interface Service {
+    /** The shared connection: no offline queue, so a down Redis fails commands at once instead of queueing them. */
+    readonly client: Redis
+    readonly prefix: string
+    /** `<prefix>:<parts joined by ":">`. */
+    readonly key: (...parts: ReadonlyArray<string>) => string
+    /** Run one client call, mapping any failure to RedisUnavailable. */
+    readonly use: <A>(f: (client: Redis) => Promise<A>) => Effect.Effect<A, RedisUnavailable>
+  }
+}
+
+/** A prefixed ioredis connection shared by the Redis-backed layers. */
+export class RedisClient extends Context.Tag("revenueflow/Redis")<RedisClient, RedisClient.Service>() {}
+
+/** How long start-up waits for a first connection before going on without one. */
+const READY_WAIT_MS = 1000
+
+// ioredis messages name host:port at most, but a URL with credentials must never reach a log or an error.
+const urlPattern = /[a-z][a-z0-9+.-]*:\/\/\S+/gi
+
+/** The message of a Redis failure with any URL replaced. */
+export const safeMessage = (cause: unknown): string => {
+  const message = cause instanceof Error ? cause.message : String(cause)
+  return message.replace(urlPattern, "<redis-url>")
+}
+
+/** Build the shared client; a Redis that is down at start is tolerated (commands fail fast until it is back). */
+export const make = (options: RedisClientOptions) =>
+  Effect.gen(function* () {
+    const prefix = options.prefix ?? "rf"
+    const commandTimeoutMs = options.commandTimeoutMs ?? 2000
+    const client = yield* Effect.acquireRelease(
+      Effect.try({
+        try: () =>
+          new Redis(Redacted.value(options.url), {
+            // Fail a command as soon as the connection is down rather than holding it for a reconnect.
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            commandTimeout: commandTimeoutMs,
+            connectTimeout: 5000,
+            retryStrategy: (times) => Math.min(times * 200, 2000)
+          }),
+        catch: (cause) => new RedisUnavailable({ message: `invalid Redis configuration: ${safeMessage(cause)}` })
+      }),
+      (client) =>
+        Effect.promise(() =>
+          client.status === "ready"
+            ? client.quit().catch(() => client.disconnect())
+            : Promise.resolve(client.disconnect())
+        )
+    )
+    // Without a listener ioredis prints every reconnect failure; callers see failures as RedisUnavailable.
+    client.on("error", () => {})
+    // Give a healthy Redis a moment to become ready so the first commands don't fail spuriously.
+    yield* Effect.async<void>((resume) => {
+      if (client.status === "ready") return resume(Effect.void)
+      const onReady = () => resume(Effect.void)
+      client.once("ready", onReady)
+      return Effect.sync(() => client.off("ready", onReady))
+    }).pipe(Effect.timeoutOption(Duration.millis(READY_WAIT_MS)))
+    const use = <A>(f: (client: Redis) => Promise<A>): Effect.Effect<A, RedisUnavailable> =>
+      Effect.tryPromise({
+        try: () => f(client),
+        catch: (cause) => new RedisUnavailable({ message: safeMessage(cause) })
+      })
+    return RedisClient.of({ client, prefix, key: (...parts) => [prefix, ...parts].join(":"), use })
+  })
+
+/** The client from explicit options (tests pass a random prefix). */
+export const layer = (options: RedisClientOptions): Layer.Layer<RedisClient, RedisUnavailable> =>
+  Layer.scoped(RedisClient, make(options))
+
+/** The client from REDIS_URL (Redacted) and REDIS_KEY_PREFIX (default "rf"). */
+export const layerConfig: Layer.Layer<RedisClient, RedisUnavailable | ConfigError.ConfigError> = Layer.scoped(
+  RedisClient,
+  Effect.flatMap(
+    Config.all({
+      url: Config.redacted("REDIS_URL"),
+      prefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
+      commandTimeoutMs: Config.integer("REDIS_COMMAND_TIMEOUT_MS").pipe(Config.withDefault(2000))
+    }),
+    make
+  )
+)

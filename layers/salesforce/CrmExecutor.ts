@@ -1,0 +1,111 @@
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type { Connection } from "jsforce"
+import { SOAP } from "jsforce/lib/soap.js"
+import { classify } from "../../src/domain/crmErrors.js"
+import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import { Metrics } from "../../services/Metrics.js"
+import { type LastResponse, type SalesforceCallFailed, callSalesforce } from "./call.js"
+import { type SalesforceOptions, salesforceConfig } from "./config.js"
+import { makeSessions, needsRefresh } from "./session.js"
+import { type ConvertResult, type SalesforceApi, makeTools } from "./tools.js"
+import type { BoundedTransport } from "./transport.js"
+
+export const PROVIDER = "salesforce"
+
+type Send<A> = (conn: Connection, transport: BoundedTransport) => Promise<A>
+
+/** Reads "api-usage=12/15000" from Sforce-Limit-Info. */
+export const parseLimitInfo = (header: string | undefined): { used: number; limit: number } | undefined => {
+  const match = header === undefined ? null : /api-usage=(\d+)\/(\d+)/.exec(header)
+  return match === null ? undefined : { used: Number(match[1]), limit: Number(match[2]) }
+}
+
+/** The Salesforce CrmExecutor: jsforce REST (and SOAP convertLead), no jsforce retries, one refresh per 401. */
+export const make = (options: SalesforceOptions) =>
+  Effect.gen(function* () {
+    const sessions = yield* makeSessions(options)
+
+    const reportUsage = (last: NonNullable<LastResponse>) => {
+      const usage = parseLimitInfo(last.headers["sforce-limit-info"])
+      return usage === undefined || options.onApiUsage === undefined
+        ? Effect.void
+        : options.onApiUsage(usage.used, usage.limit)
+    }
+
+    const once = <A>(conn: Connection, send: Send<A>) =>
+      callSalesforce(options.timeoutMs, (transport) => send(conn, transport), reportUsage)
+
+    // An expired session gets one refresh and one retry; a second 401 is left to the queue's backoff.
+    const run = <A>(send: Send<A>): Effect.Effect<A, SalesforceCallFailed> =>
+      Effect.flatMap(sessions.current, (conn) =>
+        once(conn, send).pipe(
+          Effect.catchIf(needsRefresh, (expired) =>
+            Effect.flatMap(
+              sessions.refresh(conn),
+              Option.match({ onNone: () => Effect.fail(expired), onSome: (fresh) => once(fresh, send) })
+            )
+          )
+        )
+      )
+
+    const api: SalesforceApi = {
+      rest: <A>(method: "GET" | "PATCH" | "POST", path: string, body?: object) =>
+        run<A>(
+          (conn, transport) =>
+            conn.request<A>(
+              {
+                method,
+                url: path,
+                ...(body === undefined
+                  ? {}
+                  : { body: JSON.stringify(body), headers: { "content-type": "application/json" } })
+              },
+              { transport, noContentResponse: undefined }
+            ) as Promise<A>
+        ),
+      convertLead: (leadConvert) =>
+        run(async (conn, transport) => {
+          const soap = new SOAP(conn, {
+            xmlns: "urn:partner.soap.sforce.com",
+            endpointUrl: `${conn.instanceUrl}/services/Soap/u/${conn.version}`,
+            transport
+          } as ConstructorParameters<typeof SOAP>[1])
+          const res = (await soap.invoke("convertLead", { leadConverts: leadConvert })) as { result?: ConvertResult }
+          return res.result ?? {}
+        })
+    }
+
+    const tools = makeTools(api, options.fields)
+
+    const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
+      tools(call).pipe(
+        Effect.catchAll((error) =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
+        ),
+        Effect.withSpan("crm.salesforce", { attributes: { "crm.tool": call.tool } })
+      )
+
+    return CrmExecutor.of({ provider: PROVIDER, execute })
+  })
+
+/** The Salesforce executor from explicit options (tests, embedding apps). */
+export const layer = (options: SalesforceOptions): Layer.Layer<CrmExecutor> => Layer.effect(CrmExecutor, make(options))
+
+/** The Salesforce executor from SALESFORCE_* / CRM_TIMEOUT_MS; reports API usage to Metrics when it is provided. */
+export const layerConfig: Layer.Layer<CrmExecutor, import("effect/ConfigError").ConfigError> = Layer.effect(
+  CrmExecutor,
+  Effect.gen(function* () {
+    const options = yield* salesforceConfig
+    const metrics = yield* Effect.serviceOption(Metrics)
+    return yield* make({
+      ...options,
+      onApiUsage: Option.match(metrics, {
+        onNone: () => undefined,
+        onSome: (m) => (used: number, limit: number) => m.crmApiUsage(PROVIDER, used, limit)
+      })
+    })
+  })
+)

@@ -1,0 +1,119 @@
+import * as Config from "effect/Config"
+import * as Either from "effect/Either"
+import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+import { validateFieldName } from "../../src/domain/soql.js"
+
+/** How the executor gets a Salesforce session. */
+export type SalesforceAuth =
+  | {
+      /** OAuth 2.0 client credentials flow against `${loginUrl}/services/oauth2/token`. */
+      readonly _tag: "ClientCredentials"
+      readonly clientId: string
+      readonly clientSecret: Redacted.Redacted<string>
+    }
+  | {
+      /** OAuth 2.0 JWT bearer flow: an RS256 assertion signed with the connected app's private key. */
+      readonly _tag: "JwtBearer"
+      readonly clientId: string
+      readonly username: string
+      readonly privateKey: Redacted.Redacted<string>
+    }
+  | {
+      /** A ready session. It cannot be refreshed: a 401 means the token must be rotated. */
+      readonly _tag: "AccessToken"
+      readonly accessToken: Redacted.Redacted<string>
+      readonly instanceUrl: string
+    }
+
+/** Salesforce field names the executor writes; every one can be renamed to match an org. */
+export interface SalesforceFields {
+  /** External id field on Lead and Contact holding the lead key. */
+  readonly leadKey: string
+  /** External id field on Task and Opportunity holding the action key, so a replayed create updates. */
+  readonly actionKey: string
+  readonly score: string
+  readonly intent: string
+  readonly decision: string
+  readonly industry: string
+  readonly employees: string
+  readonly annualRevenue: string
+}
+
+/** Everything the Salesforce executor needs. */
+export interface SalesforceOptions {
+  readonly loginUrl: string
+  readonly apiVersion: string
+  readonly auth: SalesforceAuth
+  /** Per-call deadline; jsforce's own default is 30 minutes. */
+  readonly timeoutMs: number
+  readonly fields: SalesforceFields
+  /** Called with Sforce-Limit-Info after every response (metrics, the CRM-wide rate limit tier). */
+  readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
+}
+
+/** Default field names; the custom ones must exist in the org (see README). */
+export const defaultFields: SalesforceFields = {
+  leadKey: "RevenueFlow_Key__c",
+  actionKey: "RevenueFlow_Action_Key__c",
+  score: "RevenueFlow_Score__c",
+  intent: "RevenueFlow_Intent__c",
+  decision: "RevenueFlow_Decision__c",
+  industry: "Industry",
+  employees: "NumberOfEmployees",
+  annualRevenue: "AnnualRevenue"
+}
+
+const field = (name: string, fallback: string) =>
+  Config.string(name).pipe(
+    Config.withDefault(fallback),
+    Config.validate({
+      message: `${name} must be a Salesforce API field name`,
+      validation: (value) => Either.isRight(validateFieldName(value)) && !value.includes(".")
+    })
+  )
+
+const auth: Config.Config<SalesforceAuth> = Config.redacted("SALESFORCE_ACCESS_TOKEN").pipe(
+  Config.zipWith(Config.string("SALESFORCE_INSTANCE_URL"), (accessToken, instanceUrl) => ({
+    _tag: "AccessToken" as const,
+    accessToken,
+    instanceUrl
+  })),
+  Config.orElse(() =>
+    Config.all({
+      clientId: Config.string("SALESFORCE_CLIENT_ID"),
+      username: Config.string("SALESFORCE_USERNAME"),
+      privateKey: Config.redacted("SALESFORCE_PRIVATE_KEY")
+    }).pipe(Config.map((jwt) => ({ _tag: "JwtBearer" as const, ...jwt })))
+  ),
+  Config.orElse(() =>
+    Config.all({
+      clientId: Config.string("SALESFORCE_CLIENT_ID"),
+      clientSecret: Config.redacted("SALESFORCE_CLIENT_SECRET")
+    }).pipe(Config.map((cc) => ({ _tag: "ClientCredentials" as const, ...cc })))
+  )
+)
+
+/** SALESFORCE_* settings from the environment (or any ConfigProvider). */
+export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
+  loginUrl: Config.string("SALESFORCE_LOGIN_URL").pipe(Config.withDefault("https://login.salesforce.com")),
+  apiVersion: Config.string("SALESFORCE_API_VERSION").pipe(
+    Config.withDefault("62.0"),
+    Config.validate({ message: "must look like 62.0", validation: (v) => /^\d{2,3}\.0$/.test(v) })
+  ),
+  auth,
+  timeoutMs: Config.integer("CRM_TIMEOUT_MS").pipe(
+    Config.withDefault(10_000),
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
+  ),
+  fields: Config.all({
+    leadKey: field("SALESFORCE_LEAD_KEY_FIELD", defaultFields.leadKey),
+    actionKey: field("SALESFORCE_ACTION_KEY_FIELD", defaultFields.actionKey),
+    score: field("SALESFORCE_SCORE_FIELD", defaultFields.score),
+    intent: field("SALESFORCE_INTENT_FIELD", defaultFields.intent),
+    decision: field("SALESFORCE_DECISION_FIELD", defaultFields.decision),
+    industry: field("SALESFORCE_INDUSTRY_FIELD", defaultFields.industry),
+    employees: field("SALESFORCE_EMPLOYEES_FIELD", defaultFields.employees),
+    annualRevenue: field("SALESFORCE_ANNUAL_REVENUE_FIELD", defaultFields.annualRevenue)
+  })
+})

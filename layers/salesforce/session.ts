@@ -1,0 +1,112 @@
+import { createSign } from "node:crypto"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as SynchronizedRef from "effect/SynchronizedRef"
+import { Connection, OAuth2 } from "jsforce"
+import { isAuthFailure } from "../../src/domain/crmErrors.js"
+import { SalesforceCallFailed, callSalesforce } from "./call.js"
+import type { SalesforceAuth, SalesforceOptions } from "./config.js"
+
+const base64url = (value: string | Buffer) => Buffer.from(value).toString("base64url")
+
+/** The JWT bearer assertion Salesforce expects: iss = client id, sub = username, aud = login URL, 3 min life. */
+export const jwtAssertion = (
+  auth: Extract<SalesforceAuth, { _tag: "JwtBearer" }>,
+  audience: string,
+  nowMs: number
+): string => {
+  const header = base64url(JSON.stringify({ alg: "RS256" }))
+  const claims = base64url(
+    JSON.stringify({ iss: auth.clientId, sub: auth.username, aud: audience, exp: Math.floor(nowMs / 1000) + 180 })
+  )
+  const signature = createSign("RSA-SHA256")
+    .update(`${header}.${claims}`)
+    .sign(Redacted.value(auth.privateKey).replace(/\\n/g, "\n"))
+  return `${header}.${claims}.${base64url(signature)}`
+}
+
+interface TokenResponse {
+  readonly access_token: string
+  readonly instance_url: string
+}
+
+/** Sessions for one executor: created on first use, replaced once per expiry, shared by concurrent calls. */
+export interface Sessions {
+  readonly current: Effect.Effect<Connection, SalesforceCallFailed>
+  /** A fresh session unless `stale` was already replaced; None when the auth mode cannot refresh. */
+  readonly refresh: (stale: Connection) => Effect.Effect<Option.Option<Connection>, SalesforceCallFailed>
+}
+
+/** Builds the session manager; token requests go through jsforce's OAuth2 with the bounded transport. */
+export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions> =>
+  Effect.gen(function* () {
+    const connect = (accessToken: string, instanceUrl: string) =>
+      new Connection({ accessToken, instanceUrl, version: options.apiVersion })
+
+    const requestToken = (auth: Exclude<SalesforceAuth, { _tag: "AccessToken" }>) =>
+      Effect.flatMap(
+        Effect.clockWith((clock) => clock.currentTimeMillis),
+        (nowMs) =>
+          callSalesforce(options.timeoutMs, (transport) => {
+            const oauth2 =
+              auth._tag === "ClientCredentials"
+                ? new OAuth2({
+                    loginUrl: options.loginUrl,
+                    clientId: auth.clientId,
+                    clientSecret: Redacted.value(auth.clientSecret)
+                  })
+                : new OAuth2({ loginUrl: options.loginUrl })
+            oauth2._transport = transport
+            return oauth2.requestToken(
+              auth._tag === "ClientCredentials"
+                ? { grant_type: "client_credentials" }
+                : {
+                    grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    assertion: jwtAssertion(auth, options.loginUrl, nowMs)
+                  }
+            ) as Promise<unknown> as Promise<TokenResponse>
+          })
+      ).pipe(
+        // The token endpoint answers bad credentials with 400 invalid_client / invalid_grant: report them as
+        // rejected credentials (transient, a rotated secret fixes them), never as a permanent tool failure.
+        Effect.mapError((error) => {
+          const status = error.failure.status
+          return status === 400 || status === 401 || status === 403
+            ? new SalesforceCallFailed({ failure: { status: 401, message: "token request refused" } })
+            : error
+        }),
+        Effect.map((token) => connect(token.access_token, token.instance_url))
+      )
+
+    const login: Effect.Effect<Connection, SalesforceCallFailed> =
+      options.auth._tag === "AccessToken"
+        ? Effect.sync(() =>
+            connect(
+              Redacted.value((options.auth as { accessToken: Redacted.Redacted<string> }).accessToken),
+              (options.auth as { instanceUrl: string }).instanceUrl
+            )
+          )
+        : requestToken(options.auth)
+
+    const state = yield* SynchronizedRef.make<Option.Option<Connection>>(Option.none())
+
+    const current = SynchronizedRef.modifyEffect(state, (conn) =>
+      Option.match(conn, {
+        onSome: (existing) => Effect.succeed([existing, conn] as const),
+        onNone: () => Effect.map(login, (fresh) => [fresh, Option.some(fresh)] as const)
+      })
+    )
+
+    const refresh = (stale: Connection) =>
+      SynchronizedRef.modifyEffect(state, (conn) => {
+        if (Option.isSome(conn) && conn.value !== stale) return Effect.succeed([conn, conn] as const)
+        if (options.auth._tag === "AccessToken") return Effect.succeed([Option.none(), conn] as const)
+        return Effect.map(login, (fresh) => [Option.some(fresh), Option.some(fresh)] as const)
+      })
+
+    return { current, refresh }
+  })
+
+/** True when a failed call should be retried once on a refreshed session. */
+export const needsRefresh = (error: SalesforceCallFailed): boolean => isAuthFailure(error.failure)

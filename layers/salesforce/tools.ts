@@ -1,0 +1,245 @@
+import * as Effect from "effect/Effect"
+import { escapeSoqlLike } from "../../src/domain/soql.js"
+import type { ParamsOf } from "../../src/domain/tools.js"
+import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
+import { SalesforceCallFailed } from "./call.js"
+import type { SalesforceFields } from "./config.js"
+
+/** The two ways the tools reach Salesforce: REST (relative to /services/data/vXX.X) and SOAP convertLead. */
+export interface SalesforceApi {
+  readonly rest: <A>(
+    method: "GET" | "PATCH" | "POST",
+    path: string,
+    body?: object
+  ) => Effect.Effect<A, SalesforceCallFailed>
+  readonly convertLead: (
+    leadConvert: Record<string, string | boolean>
+  ) => Effect.Effect<ConvertResult, SalesforceCallFailed>
+}
+
+/** convertLead's result as jsforce returns it from the SOAP envelope (every leaf a string). */
+export interface ConvertResult {
+  readonly success?: unknown
+  readonly accountId?: unknown
+  readonly contactId?: unknown
+  readonly opportunityId?: unknown
+  readonly errors?: unknown
+}
+
+interface UpsertResult {
+  readonly id?: string
+  readonly created?: boolean
+}
+
+const seg = encodeURIComponent
+const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
+
+/** Company from the email's domain, last name from its local part: Salesforce requires both on a Lead. */
+export const derivedNames = (email: string): { company: string; lastName: string } => {
+  const at = email.lastIndexOf("@")
+  const local = at > 0 ? email.slice(0, at).trim() : ""
+  const domain =
+    at >= 0
+      ? email
+          .slice(at + 1)
+          .trim()
+          .toLowerCase()
+      : ""
+  return { company: domain.slice(0, 255) || "Unknown", lastName: local.slice(0, 80) || "Unknown" }
+}
+
+const defined = (record: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined))
+
+const hostOf = (website: string): string =>
+  website
+    .trim()
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, "")
+    .replace(/[/:?#].*$/, "")
+    .replace(/^www\./, "")
+
+/** Maps every registered tool onto the Salesforce REST API (convert_lead onto SOAP, the only API that has it). */
+export const makeTools = (api: SalesforceApi, fields: SalesforceFields) => {
+  // Lead ids by lead key, so Task.WhoId needs no lookup after an upsert in the same process.
+  const leadIds = new Map<string, string>()
+  const remember = (leadKey: string, id: string | undefined) => {
+    if (id === undefined) return
+    if (leadIds.size >= 10_000) leadIds.delete(leadIds.keys().next().value as string)
+    leadIds.set(leadKey, id)
+  }
+
+  const byLeadKey = (object: "Lead" | "Contact", leadKey: string) =>
+    `/sobjects/${object}/${seg(fields.leadKey)}/${seg(leadKey)}`
+  const byActionKey = (object: "Task" | "Opportunity", actionKey: string) =>
+    `/sobjects/${object}/${seg(fields.actionKey)}/${seg(actionKey)}`
+
+  const upsert = (path: string, body: object, object: string): Effect.Effect<CrmResult, SalesforceCallFailed> =>
+    Effect.map(api.rest<UpsertResult | undefined>("PATCH", path, defined(body as Record<string, unknown>)), (res) => ({
+      crmId: res?.id,
+      detail: { object, created: res?.created ?? false }
+    }))
+
+  const patchLead = (leadKey: string, body: Record<string, unknown>) =>
+    Effect.tap(upsert(byLeadKey("Lead", leadKey), body, "Lead"), (res) => remember(leadKey, res.crmId))
+
+  const leadId = (leadKey: string) => {
+    const known = leadIds.get(leadKey)
+    return known !== undefined
+      ? Effect.succeed(known)
+      : Effect.map(api.rest<{ Id: string }>("GET", `${byLeadKey("Lead", leadKey)}?fields=Id`), (lead) => {
+          remember(leadKey, lead.Id)
+          return lead.Id
+        })
+  }
+
+  const leadBody = (p: ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => {
+    const derived = derivedNames(p.email)
+    return {
+      Email: p.email,
+      FirstName: p.firstName,
+      LastName: p.lastName ?? derived.lastName,
+      Company: p.company ?? derived.company,
+      Title: p.title,
+      Phone: p.phone,
+      Website: p.website,
+      Country: p.country,
+      LeadSource: "leadSource" in p ? p.leadSource : undefined
+    }
+  }
+
+  const task = (call: CrmCall, body: Record<string, unknown>) =>
+    Effect.flatMap(leadId(call.params.leadKey), (whoId) =>
+      upsert(byActionKey("Task", call.actionKey), { ...body, WhoId: whoId }, "Task")
+    )
+
+  const convert = (p: ParamsOf<"convert_lead">): Effect.Effect<CrmResult, SalesforceCallFailed> =>
+    Effect.gen(function* () {
+      const lead = yield* api.rest<Record<string, unknown>>(
+        "GET",
+        `${byLeadKey("Lead", p.leadKey)}?fields=Id,IsConverted,ConvertedAccountId,ConvertedContactId,ConvertedOpportunityId`
+      )
+      const ids = (accountId: unknown, contactId: unknown, opportunityId: unknown) =>
+        defined({ accountId: text(accountId), contactId: text(contactId), opportunityId: text(opportunityId) })
+      // A replay after a crash finds the lead converted: report the first conversion instead of failing.
+      if (lead.IsConverted === true) {
+        return {
+          crmId: text(lead.ConvertedContactId),
+          detail: {
+            object: "LeadConvert",
+            converted: false,
+            ...ids(lead.ConvertedAccountId, lead.ConvertedContactId, lead.ConvertedOpportunityId)
+          }
+        }
+      }
+      const result = yield* api.convertLead(
+        defined({
+          accountId: p.accountId,
+          convertedStatus: p.convertedStatus,
+          doNotCreateOpportunity: !p.createOpportunity,
+          leadId: String(lead.Id)
+        }) as Record<string, string | boolean>
+      )
+      if (String(result.success) !== "true") {
+        const error = (Array.isArray(result.errors) ? result.errors[0] : result.errors) as
+          | { statusCode?: string; message?: string }
+          | undefined
+        return yield* new SalesforceCallFailed({
+          failure: {
+            status: 400,
+            code: error?.statusCode ?? "CONVERT_FAILED",
+            message: error?.message ?? "lead conversion failed"
+          }
+        })
+      }
+      return {
+        crmId: text(result.contactId),
+        detail: {
+          object: "LeadConvert",
+          converted: true,
+          ...ids(result.accountId, result.contactId, result.opportunityId)
+        }
+      }
+    })
+
+  const matchAccount = (domain: string): Effect.Effect<CrmResult, SalesforceCallFailed> => {
+    // Built only from the sanitiser: the domain is escaped for a LIKE literal (quotes, backslashes, % and _).
+    const query = `SELECT Id, Name, Website FROM Account WHERE Website LIKE '%${escapeSoqlLike(domain)}%' ORDER BY CreatedDate ASC LIMIT 20`
+    return Effect.map(
+      api.rest<{ records: ReadonlyArray<{ Id: string; Website?: string | null }> }>("GET", `/query?q=${seg(query)}`),
+      (res) => {
+        const match = res.records.find((account) => hostOf(account.Website ?? "") === domain.toLowerCase())
+        return { crmId: match?.Id, detail: { object: "Account", matched: match !== undefined } }
+      }
+    )
+  }
+
+  return (call: CrmCall): Effect.Effect<CrmResult, SalesforceCallFailed> => {
+    switch (call.tool) {
+      case "upsert_lead":
+      case "create_lead":
+        return patchLead(call.params.leadKey, leadBody(call.params))
+      case "update_lead_status":
+        return patchLead(call.params.leadKey, { Status: call.params.status })
+      case "set_lead_score":
+        return patchLead(call.params.leadKey, {
+          [fields.score]: call.params.score,
+          [fields.intent]: call.params.intent,
+          [fields.decision]: call.params.decision
+        })
+      case "sync_firmographics":
+        return patchLead(call.params.leadKey, {
+          [fields.industry]: call.params.industry,
+          [fields.employees]: call.params.employees,
+          [fields.annualRevenue]: call.params.annualRevenue,
+          Country: call.params.country,
+          Website: call.params.domain
+        })
+      case "match_account":
+        return matchAccount(call.params.domain)
+      case "create_contact": {
+        const p = call.params
+        return upsert(
+          byLeadKey("Contact", p.leadKey),
+          {
+            Email: p.email,
+            FirstName: p.firstName,
+            LastName: p.lastName ?? derivedNames(p.email).lastName,
+            Title: p.title,
+            Phone: p.phone,
+            MailingCountry: p.country,
+            AccountId: p.accountId
+          },
+          "Contact"
+        )
+      }
+      case "convert_lead":
+        return convert(call.params)
+      case "create_opportunity": {
+        const p = call.params
+        return upsert(
+          byActionKey("Opportunity", call.actionKey),
+          { Name: p.name, StageName: p.stage, CloseDate: p.closeDate, Amount: p.amount, AccountId: p.accountId },
+          "Opportunity"
+        )
+      }
+      case "update_opportunity_stage":
+        return Effect.as(
+          api.rest("PATCH", `/sobjects/Opportunity/${seg(call.params.opportunityId)}`, {
+            StageName: call.params.stage
+          }),
+          { crmId: call.params.opportunityId, detail: { object: "Opportunity" } }
+        )
+      case "create_task":
+        return task(call, {
+          Subject: call.params.subject,
+          Description: call.params.description,
+          Priority: call.params.priority,
+          ActivityDate: call.params.dueDate,
+          Status: "Not Started"
+        })
+      case "log_activity":
+        return task(call, { Subject: call.params.subject, Description: call.params.description, Status: "Completed" })
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import { type CrmError, CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+
+/** What a CRM call ended with, as far as the executor could see it. */
+export interface CrmFailure {
+  readonly status?: number | undefined
+  /** The response body, parsed JSON or raw text. */
+  readonly body?: unknown
+  readonly headers?: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined
+  /** The error code the client library already extracted (e.g. jsforce's errorCode, a SOAP faultcode). */
+  readonly code?: string | undefined
+  /** The client library's own message, used when the body has none. */
+  readonly message?: string | undefined
+  readonly networkError?: boolean | undefined
+  readonly timedOut?: boolean | undefined
+}
+
+/** Used when a CRM refuses for rate but names no wait. */
+export const DEFAULT_RETRY_AFTER_MS = 30_000
+
+const MAX_MESSAGE = 500
+
+// Codes a CRM returns with a 4xx that are about load or locking, not the request: retrying can succeed.
+const transientCodes = new Set([
+  "UNABLE_TO_LOCK_ROW",
+  "SERVER_UNAVAILABLE",
+  "REQUEST_RUNNING_TOO_LONG",
+  "QUERY_TIMEOUT",
+  "TXN_SECURITY_METERING_ERROR"
+])
+
+const rateCodes = new Set(["REQUEST_LIMIT_EXCEEDED", "RATE_LIMIT", "RATE_LIMITS", "TOO_MANY_REQUESTS"])
+
+/** True when the CRM said the session or token is not (or no longer) valid. */
+export const isAuthFailure = (failure: CrmFailure): boolean =>
+  failure.status === 401 || /INVALID_SESSION_ID|INVALID_AUTH_HEADER|EXPIRED_AUTHENTICATION/.test(codeOf(failure) ?? "")
+
+/** Removes anything shaped like a credential, so an error message can be logged and stored. */
+export const scrubSecrets = (text: string): string =>
+  text
+    .replace(/Bearer\s+[^\s"',]+/gi, "Bearer [redacted]")
+    .replace(/\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+/g, "[redacted]")
+    .replace(/\bpat-[a-z0-9]+-[A-Za-z0-9-]+/g, "[redacted]")
+    .replace(/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, "[redacted]")
+    .replace(/(access_token|client_secret|assertion|sessionId)(["'=:\s>]+)[^\s"'&<,]+/gi, "$1$2[redacted]")
+    .slice(0, MAX_MESSAGE)
+
+/** A header's single value, case-insensitively. */
+export const headerValue = (headers: CrmFailure["headers"], name: string): string | undefined => {
+  if (headers === undefined) return undefined
+  const wanted = name.toLowerCase()
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() !== wanted || value === undefined) continue
+    return typeof value === "string" ? value : value[0]
+  }
+  return undefined
+}
+
+/** Retry-After as milliseconds: delay-seconds or an HTTP date (relative to `nowMs`); undefined if absent or bad. */
+export const parseRetryAfter = (value: string | undefined, nowMs: number): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  const trimmed = value.trim()
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000)
+  const at = Date.parse(trimmed)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs)
+}
+
+const firstRecord = (body: unknown): Record<string, unknown> | undefined => {
+  const value = Array.isArray(body) ? body[0] : body
+  return typeof value === "object" && value !== null ? (value as Record<string, unknown>) : undefined
+}
+
+const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
+
+// Salesforce REST: [{ errorCode, message }]; OAuth: { error, error_description }; HubSpot: { category, message }.
+const codeOf = (failure: CrmFailure): string | undefined => {
+  const record = firstRecord(failure.body)
+  const code =
+    str(record?.errorCode) ?? str(record?.category) ?? str(record?.errorType) ?? str(record?.error) ?? failure.code
+  return code?.replace(/^[a-z]+:/, "")
+}
+
+const messageOf = (failure: CrmFailure): string | undefined => {
+  const record = firstRecord(failure.body)
+  const fromBody = str(record?.message) ?? str(record?.error_description)
+  const fields = Array.isArray(record?.fields) && record.fields.length > 0 ? ` (${record.fields.join(", ")})` : ""
+  if (fromBody !== undefined) return fromBody + fields
+  if (typeof failure.body === "string" && failure.body.trim() !== "" && !failure.body.startsWith("<")) {
+    return failure.body
+  }
+  return failure.message
+}
+
+const retryAfterOf = (failure: CrmFailure, nowMs: number): number =>
+  parseRetryAfter(headerValue(failure.headers, "retry-after"), nowMs) ??
+  parseRetryAfter(
+    // HubSpot names its window length; waiting one window always clears the limit it hit.
+    (() => {
+      const interval = headerValue(failure.headers, "x-hubspot-ratelimit-interval-milliseconds")
+      return interval === undefined ? undefined : String(Number(interval) / 1000)
+    })(),
+    nowMs
+  ) ??
+  DEFAULT_RETRY_AFTER_MS
+
+/**
+ * Decides the fate of a failed CRM call: rate-limited (delay), transient (retry with backoff) or permanent
+ * (fail now). The executor handles 401 itself (refresh once, retry once) and passes a still-rejected call here,
+ * which becomes transient so that a rotated secret can fix it later. `nowMs` resolves Retry-After dates.
+ */
+export const classify = (provider: string, failure: CrmFailure, nowMs = 0): CrmError => {
+  const code = codeOf(failure)
+  const status = failure.status
+  const detail = scrubSecrets(messageOf(failure) ?? (status === undefined ? "no response" : `HTTP ${status}`))
+  const withStatus = status === undefined ? {} : { status }
+
+  if (failure.timedOut) {
+    return new CrmTransientError({ provider, message: `${provider} did not answer in time` })
+  }
+  if (status === 429 || (code !== undefined && rateCodes.has(code))) {
+    return new CrmRateLimited({ provider, retryAfterMs: retryAfterOf(failure, nowMs), message: detail })
+  }
+  if (failure.networkError || status === undefined) {
+    return new CrmTransientError({ provider, message: `${provider} unreachable: ${detail}` })
+  }
+  if (isAuthFailure(failure)) {
+    return new CrmTransientError({ provider, ...withStatus, message: `${provider} credentials rejected` })
+  }
+  if (status >= 500 || status === 408 || (code !== undefined && transientCodes.has(code))) {
+    return new CrmTransientError({ provider, ...withStatus, message: detail })
+  }
+  return new CrmPermanentError({ provider, ...withStatus, ...(code === undefined ? {} : { code }), message: detail })
+}

@@ -1,0 +1,171 @@
+import * as Either from "effect/Either"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { type CrmAction, isToolName, ToolParams } from "./tools.js"
+
+/** A planned CRM call the safety guard refused. Permanent: retrying the same action cannot pass. */
+export class GuardBlocked extends Schema.TaggedError<GuardBlocked>()("GuardBlocked", {
+  tool: Schema.String,
+  rule: Schema.String,
+  reason: Schema.String
+}) {}
+
+/** Which guard rule refused an action; stable names for audit rows and metrics labels. */
+export type GuardRule =
+  | "blocked-tool"
+  | "unknown-tool"
+  | "not-plain-object"
+  | "forbidden-key"
+  | "template-key"
+  | "too-deep"
+  | "too-many-keys"
+  | "key-too-long"
+  | "invalid-params"
+
+/** Deepest nesting accepted in tool parameters (the top-level object is depth 1). */
+export const maxParamDepth = 4
+/** Most keys accepted across all levels of one tool's parameters. */
+export const maxParamKeys = 64
+const maxKeyLength = 128
+
+/**
+ * Fragments that mark destructive, bulk, schema, permission or raw-query tools. Matched against the tool name
+ * lower-cased with separators removed, so "Delete-Lead", "deleteLead" and "DELETE_LEAD" all hit "delete".
+ */
+export const blockedToolFragments: ReadonlyArray<string> = [
+  "delete",
+  "destroy",
+  "purge",
+  "truncate",
+  "drop",
+  "remove",
+  "mass",
+  "merge",
+  "bulkexport",
+  "export",
+  "alter",
+  "createfield",
+  "updateschema",
+  "schema",
+  "metadata",
+  "grant",
+  "permission",
+  "profile",
+  "role",
+  "executequery",
+  "runsoql",
+  "rawsql",
+  "query",
+  "soql",
+  "sosl",
+  "sql",
+  "apex",
+  "anonymous"
+]
+
+const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"])
+const templateSyntax = /\{\{|\}\}|\$\{|<%|%>|#\{/
+
+const block = (tool: string, rule: GuardRule, reason: string) => Either.left(new GuardBlocked({ tool, rule, reason }))
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+
+/** Keys are attacker-controlled: odd ones are quoted and cut short so a reason never carries raw control text. */
+const formatKey = (key: PropertyKey): string => {
+  if (typeof key === "number") return `[${key}]`
+  const text = String(key)
+  return /^[A-Za-z_$[\]][\w$\-[\]]{0,63}$/.test(text) ? text : JSON.stringify(text.slice(0, 64))
+}
+
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0 ? "(root)" : path.map(formatKey).join(".")
+
+/** One line per bad field ("path: message"), every field named once; drops Schema.optional's "Expected undefined". */
+export const formatParseIssues = (error: ParseResult.ParseError): string => {
+  const seen = new Map<string, string>()
+  for (const issue of ParseResult.ArrayFormatter.formatErrorSync(error)) {
+    if (issue.message.startsWith("Expected undefined, actual")) continue
+    const path = formatPath(issue.path)
+    if (!seen.has(path)) seen.set(path, issue.message)
+  }
+  return [...seen].map(([path, message]) => `${path}: ${message}`).join("; ")
+}
+
+type StructureProblem = { readonly rule: GuardRule; readonly reason: string }
+
+/** Walks keys (never values' text): structure is what an attacker controls to reach prototypes or templates. */
+const checkStructure = (params: unknown): StructureProblem | undefined => {
+  if (!isPlainObject(params)) return { rule: "not-plain-object", reason: "params must be a plain JSON object" }
+  let keyCount = 0
+  const visit = (value: unknown, path: ReadonlyArray<string>, depth: number): StructureProblem | undefined => {
+    if (value === null || typeof value !== "object") return undefined
+    const where = formatPath(path)
+    if (depth > maxParamDepth) return { rule: "too-deep", reason: `${where} nests deeper than ${maxParamDepth} levels` }
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const problem = visit(value[i], [...path, `[${i}]`], depth + 1)
+        if (problem) return problem
+      }
+      return undefined
+    }
+    if (!isPlainObject(value)) return { rule: "not-plain-object", reason: `${where} is not a plain JSON object` }
+    for (const key of Reflect.ownKeys(value)) {
+      if (typeof key === "symbol") return { rule: "forbidden-key", reason: `${where} has a symbol key` }
+      keyCount++
+      if (keyCount > maxParamKeys)
+        return { rule: "too-many-keys", reason: `params hold more than ${maxParamKeys} keys` }
+      const at = formatPath([...path, key])
+      if (forbiddenKeys.has(key.trim().toLowerCase()))
+        return { rule: "forbidden-key", reason: `${at} is a forbidden key` }
+      if (templateSyntax.test(key)) return { rule: "template-key", reason: `${at} contains template syntax` }
+      if (key.length > maxKeyLength)
+        return { rule: "key-too-long", reason: `a key in ${where} is over ${maxKeyLength} chars` }
+      const problem = visit((value as Record<string, unknown>)[key], [...path, key], depth + 1)
+      if (problem) return problem
+    }
+    return undefined
+  }
+  return visit(params, [], 1)
+}
+
+/** The tool name matches a destructive / bulk / schema / raw-query pattern. */
+export const isBlockedToolName = (tool: string): boolean => {
+  const normalised = tool.toLowerCase().replace(/[^a-z0-9]/g, "")
+  return blockedToolFragments.some((fragment) => normalised.includes(fragment))
+}
+
+const decoders = new Map<string, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+const decoderFor = (tool: keyof typeof ToolParams) => {
+  let decode = decoders.get(tool)
+  if (decode === undefined) {
+    const schema = ToolParams[tool] as Schema.Schema<unknown, unknown, never>
+    decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+    decoders.set(tool, decode)
+  }
+  return decode
+}
+
+/**
+ * The safety guard: blocked tool patterns, then the allow-list, then structural checks on the parameters
+ * (plain object, no prototype keys, no template syntax in keys, bounded depth and size), then the tool's Schema.
+ * Values are data and never blocked for their text ("Prototype Labs", "Delete Manager" pass).
+ */
+export const guardAction = (tool: string, params: unknown): Either.Either<CrmAction, GuardBlocked> => {
+  if (typeof tool !== "string" || tool.length === 0 || tool.length > 64) {
+    return block(String(tool).slice(0, 64), "unknown-tool", "tool name must be 1-64 characters")
+  }
+  if (isBlockedToolName(tool)) {
+    return block(tool, "blocked-tool", `tool "${tool}" is destructive, bulk, schema-changing or a raw query`)
+  }
+  if (!isToolName(tool)) return block(tool, "unknown-tool", `tool "${tool}" is not registered`)
+  const problem = checkStructure(params)
+  if (problem) return block(tool, problem.rule, problem.reason)
+  return Either.match(decoderFor(tool)(params), {
+    onLeft: (error) => block(tool, "invalid-params", formatParseIssues(error)),
+    onRight: (decoded) => Either.right({ tool, params: decoded } as CrmAction)
+  })
+}

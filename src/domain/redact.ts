@@ -1,0 +1,140 @@
+import * as Redacted from "effect/Redacted"
+
+/** What a masked value becomes. */
+export const MASK = "***"
+/** What a phone number found inside free text becomes. */
+export const PHONE_MASK = "[phone]"
+
+const maxDepth = 12
+
+/** "jane@acme.com" -> "***@acme.com": the domain stays (it names the account, not the person). */
+export const maskEmail = (email: string): string => {
+  const at = email.lastIndexOf("@")
+  if (at < 0) return MASK
+  const domain = email.slice(at + 1).trim()
+  return /^[A-Za-z0-9.-]{1,253}$/.test(domain) ? `${MASK}@${domain.toLowerCase()}` : MASK
+}
+
+type PiiKind = "email" | "other"
+
+/** Key shapes that carry personal data; compared lower-cased with separators removed ("first_name" = "firstName"). */
+const nameKeys = new Set([
+  "name",
+  "firstname",
+  "lastname",
+  "middlename",
+  "fullname",
+  "contactname",
+  "givenname",
+  "familyname",
+  "surname",
+  "displayname"
+])
+const notAddressKeys = new Set(["ipaddress", "remoteaddress", "macaddress", "serveraddress", "localaddress"])
+
+const piiKind = (key: string): PiiKind | undefined => {
+  const k = key.toLowerCase().replace(/[^a-z0-9]/g, "")
+  if (k.startsWith("email") || k.endsWith("email") || k.endsWith("emails") || k.endsWith("emailaddress")) return "email"
+  if (k.includes("phone") || k.includes("mobile") || k.endsWith("fax")) return "other"
+  if (nameKeys.has(k)) return "other"
+  if (notAddressKeys.has(k)) return undefined
+  if (k.includes("address") || k.includes("street") || k === "zip" || k === "zipcode") return "other"
+  if (k.endsWith("postalcode") || k.endsWith("postcode")) return "other"
+  return undefined
+}
+
+/** Masks by key. An email* key holding a non-string (emailOpens: 3, emailSettings: {...}) is not an address. */
+const maskValue = (kind: PiiKind, value: unknown, redactOther: (value: unknown) => unknown): unknown => {
+  if (value === null || value === undefined || typeof value === "boolean") return value
+  if (typeof value === "string") return kind === "email" ? maskEmail(value) : value.length === 0 ? value : MASK
+  if (Array.isArray(value)) return value.map((item) => maskValue(kind, item, redactOther))
+  return kind === "email" ? redactOther(value) : MASK
+}
+
+const EMAIL_IN_TEXT = /[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})\b/g
+
+/**
+ * Phone candidates: an optional +, digits and the separators people type (space . - ( )), bounded by anything that
+ * is not part of a larger token (ids, decimals, times, prices, IPs). `looksLikePhone` then rejects the lookalikes.
+ */
+const PHONE_CANDIDATE = /(?<![\w.,/@$€£#=+-])(?<!\d:)\+?\(?\d[\d ().-]{4,22}\d\)?(?![\w%@/]|[.,:-]\d)/g
+
+const DATE_SHAPE = /^(?:\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2,4})$/
+const IPV4_SHAPE = /^\d{1,3}(?:\.\d{1,3}){3}$/
+const THOUSANDS_SHAPE = /^\d{1,3}(?:[ .]\d{3})+$/
+
+const looksLikePhone = (candidate: string): boolean => {
+  const digits = candidate.replace(/\D/g, "")
+  if (digits.length < 7 || digits.length > 15) return false
+  const opens = candidate.split("(").length - 1
+  const closes = candidate.split(")").length - 1
+  if (opens !== closes || opens > 1) return false
+  if (candidate.startsWith("+")) return true
+  const trimmed = candidate.trim()
+  const groups = trimmed.split(/[ ().-]+/).filter((group) => group.length > 0)
+  // A bare digit run is an id, a count or epoch millis, never a phone unless it starts with "+".
+  if (groups.length < 2) return false
+  if (DATE_SHAPE.test(trimmed) || IPV4_SHAPE.test(trimmed) || THOUSANDS_SHAPE.test(trimmed)) return false
+  // Dots mixed with other separators are a list of decimals ("12.50 34.75"), not one dotted number.
+  if (trimmed.includes(".") && /[ ()-]/.test(trimmed)) return false
+  // Versions and build numbers ("10.0.19045.3803") have single-digit parts after the first; phones do not.
+  if (groups.slice(1).some((group) => group.length < 2)) return false
+  if (groups.length === 2 && !opens) {
+    // Two groups are a range or a decimal ("1000-5000", "12345.67") unless shaped like a local number.
+    const [first = "", second = ""] = groups
+    const usLocal = first.length === 3 && second.length === 4 && !trimmed.includes(".")
+    const trunkPrefixed = first.startsWith("0") && digits.length >= 9
+    if (!usLocal && !trunkPrefixed) return false
+  }
+  return true
+}
+
+/** Masks emails (domain kept) and phone numbers inside free text; ids, timestamps, IPs, versions and prices stay. */
+export const redactText = (text: string): string =>
+  text
+    .replace(EMAIL_IN_TEXT, (_match, domain: string) => `${MASK}@${domain.toLowerCase()}`)
+    .replace(PHONE_CANDIDATE, (match) => {
+      // An unpaired edge parenthesis belongs to the sentence ("(call 415-555-0100)"), not to the number.
+      let core = match
+      if (core.endsWith(")") && !core.includes("(")) core = core.slice(0, -1)
+      if (core.startsWith("(") && !core.includes(")")) core = core.slice(1)
+      return looksLikePhone(core) ? match.replace(core, PHONE_MASK) : match
+    })
+
+const redactDeep = (value: unknown, seen: WeakSet<object>, depth: number): unknown => {
+  if (typeof value === "string") return redactText(value)
+  if (value === null || typeof value !== "object") {
+    return typeof value === "function" ? "[Function]" : value
+  }
+  if (Redacted.isRedacted(value)) return value
+  if (seen.has(value)) return "[Circular]"
+  if (depth >= maxDepth) return "[MaxDepth]"
+  if (value instanceof Date) return new Date(value.getTime())
+  if (ArrayBuffer.isView(value)) return `[binary ${value.byteLength} bytes]`
+  seen.add(value)
+  try {
+    if (Array.isArray(value)) return value.map((item) => redactDeep(item, seen, depth + 1))
+    if (value instanceof Map) {
+      return redactDeep(Object.fromEntries(value), seen, depth + 1)
+    }
+    if (value instanceof Set) return redactDeep([...value], seen, depth + 1)
+    const isError = value instanceof Error
+    const source = isError ? { ...value, name: value.name, message: value.message } : value
+    const recurse = (member: unknown) => redactDeep(member, seen, depth + 1)
+    const out: Record<string, unknown> = Object.create(null)
+    for (const [key, member] of Object.entries(source)) {
+      // An error's name is its class ("GuardBlocked"), not a person.
+      const kind = isError && key === "name" ? undefined : piiKind(key)
+      out[key] = kind === undefined ? recurse(member) : maskValue(kind, member, recurse)
+    }
+    return { ...out }
+  } finally {
+    seen.delete(value)
+  }
+}
+
+/**
+ * A redacted deep copy for logs and audit rows: PII keys (email*, phone, names, address parts) masked by key,
+ * emails and phone numbers masked inside any string. Never mutates its input; cycles and depth are bounded.
+ */
+export const redact = (value: unknown): unknown => redactDeep(value, new WeakSet(), 0)

@@ -1,0 +1,131 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/TestClock"
+import { type HttpEnricherOptions, make } from "../../layers/http/Enricher.js"
+import { makeFakeEnrichment } from "../fakes/enrichment.js"
+
+const apiKey = "sk_test_enrichment_DO_NOT_LOG"
+
+const acme = {
+  id: "c-1",
+  name: "Acme Robotics",
+  legalName: "Acme Robotics Inc.",
+  domain: "acme-robotics.com",
+  category: { sector: "Information Technology", industry: "Software", subIndustry: "Robotics" },
+  geo: { city: "Austin", country: "United States", countryCode: "US", lat: 30.2 },
+  metrics: { employees: 850, annualRevenue: null, raised: 12_000_000 },
+  foundedYear: 2011,
+  tech: ["aws", "salesforce"],
+  tags: ["B2B"],
+  logo: "https://logo.example/acme.png"
+}
+
+const setup = (overrides: Partial<HttpEnricherOptions> = {}) =>
+  Effect.gen(function* () {
+    const fake = yield* makeFakeEnrichment(apiKey, { "acme-robotics.com": acme })
+    const enricher = yield* make({
+      baseUrl: fake.url,
+      apiKey: Effect.succeed(Redacted.make(apiKey)),
+      timeoutMs: 1_000,
+      retries: 2,
+      retryBaseMs: 10,
+      cacheTtlMs: 60_000,
+      cacheCapacity: 100,
+      ...overrides
+    }).pipe(Effect.provide(FetchHttpClient.layer))
+    return { fake, enricher }
+  })
+
+describe("HTTP enricher", () => {
+  it.scopedLive("maps the provider record to Enrichment (extra fields dropped) and caches it per domain", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup()
+      const first = yield* enricher.enrich("acme-robotics.com")
+      const second = yield* enricher.enrich("WWW.Acme-Robotics.com")
+      expect(first).toEqual(
+        Option.some({
+          domain: "acme-robotics.com",
+          name: "Acme Robotics",
+          industry: "Software",
+          employees: 850,
+          country: "United States",
+          city: "Austin",
+          foundedYear: 2011,
+          technologies: ["aws", "salesforce"],
+          tags: ["B2B"]
+        })
+      )
+      expect(second).toEqual(first)
+      expect(fake.requests).toHaveLength(1)
+      expect(fake.requests[0]!.headers.authorization).toBe(`Bearer ${apiKey}`)
+    })
+  )
+
+  it.scopedLive("never looks up a free-mail domain", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup()
+      expect(yield* enricher.enrich("gmail.com")).toEqual(Option.none())
+      expect(yield* enricher.enrich("Outlook.com")).toEqual(Option.none())
+      expect(fake.requests).toHaveLength(0)
+    })
+  )
+
+  it.scopedLive("answers None for a 404 and caches that too", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup()
+      expect(yield* enricher.enrich("unknown-co.io")).toEqual(Option.none())
+      expect(yield* enricher.enrich("unknown-co.io")).toEqual(Option.none())
+      expect(fake.domains()).toEqual(["unknown-co.io"])
+    })
+  )
+
+  it.scopedLive("retries a 5xx with backoff, then succeeds", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup()
+      fake.script({ status: 500 }, { status: 503 })
+      const result = yield* enricher.enrich("acme-robotics.com")
+      expect(Option.map(result, (c) => c.name)).toEqual(Option.some("Acme Robotics"))
+      expect(fake.requests).toHaveLength(3)
+    })
+  )
+
+  it.scopedLive("fails with EnrichmentFailed after repeated timeouts, and does not cache the failure", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ timeoutMs: 100, retries: 1 })
+      fake.script({ hangMs: 1_000 }, { hangMs: 1_000 })
+      const error = yield* Effect.flip(enricher.enrich("acme-robotics.com"))
+      expect(error).toMatchObject({ _tag: "EnrichmentFailed", domain: "acme-robotics.com" })
+      expect(error.message).toContain("no answer within 100 ms")
+      expect(fake.requests).toHaveLength(2)
+      expect(JSON.stringify(error)).not.toContain(apiKey)
+      // The failure was not cached: the next call asks again and gets the company.
+      expect(Option.isSome(yield* enricher.enrich("acme-robotics.com"))).toBe(true)
+      expect(fake.requests).toHaveLength(3)
+    })
+  )
+
+  it.scopedLive("does not retry a permanent refusal (401) and names only the status", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ apiKey: Effect.succeed(Redacted.make("wrong-key")) })
+      const error = yield* Effect.flip(enricher.enrich("acme-robotics.com"))
+      expect(error.message).toBe("provider answered HTTP 401")
+      expect(fake.requests).toHaveLength(1)
+    })
+  )
+
+  it.scoped("asks again once ENRICHMENT_CACHE_TTL_MS has passed (TestClock)", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ cacheTtlMs: 3_600_000 })
+      yield* enricher.enrich("acme-robotics.com")
+      yield* TestClock.adjust("59 minutes")
+      yield* enricher.enrich("acme-robotics.com")
+      expect(fake.requests).toHaveLength(1)
+      yield* TestClock.adjust("2 minutes")
+      yield* enricher.enrich("acme-robotics.com")
+      expect(fake.requests).toHaveLength(2)
+    })
+  )
+})

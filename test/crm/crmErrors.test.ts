@@ -1,0 +1,45 @@
+import { describe, expect, it } from "@effect/vitest"
+import { DEFAULT_RETRY_AFTER_MS, classify, parseRetryAfter, scrubSecrets } from "../../src/domain/crmErrors.js"
+
+const now = Date.parse("2025-05-01T12:00:00Z")
+
+describe("classify", () => {
+  it("reads Retry-After as seconds or as an HTTP date", () => {
+    expect(parseRetryAfter("120", now)).toBe(120_000)
+    expect(parseRetryAfter("Thu, 01 May 2025 12:00:45 GMT", now)).toBe(45_000)
+    expect(parseRetryAfter("Thu, 01 May 2025 11:00:00 GMT", now)).toBe(0)
+    expect(parseRetryAfter("soon", now)).toBeUndefined()
+    const dated = classify(
+      "salesforce",
+      { status: 429, headers: { "retry-after": "Thu, 01 May 2025 12:01:00 GMT" } },
+      now
+    )
+    expect(dated).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 60_000 })
+    expect(classify("hubspot", { status: 429 }, now)).toMatchObject({ retryAfterMs: DEFAULT_RETRY_AFTER_MS })
+  })
+
+  it("keeps lock and load codes transient even on a 400", () => {
+    const body = [{ errorCode: "UNABLE_TO_LOCK_ROW", message: "unable to obtain exclusive access" }]
+    expect(classify("salesforce", { status: 400, body })).toMatchObject({ _tag: "CrmTransientError", status: 400 })
+    const dup = [{ errorCode: "DUPLICATE_VALUE", message: "duplicate value found", fields: ["RevenueFlow_Key__c"] }]
+    expect(classify("salesforce", { status: 400, body: dup })).toMatchObject({
+      _tag: "CrmPermanentError",
+      code: "DUPLICATE_VALUE",
+      message: "duplicate value found (RevenueFlow_Key__c)"
+    })
+  })
+
+  it("maps SOAP INVALID_SESSION_ID faults (HTTP 500) to rejected credentials", () => {
+    expect(classify("salesforce", { status: 500, code: "sf:INVALID_SESSION_ID" })).toMatchObject({
+      _tag: "CrmTransientError",
+      message: "salesforce credentials rejected"
+    })
+  })
+
+  it("never lets a credential into a message", () => {
+    const leaked = "bad token Bearer 00D5e000000abcd!AQ8AQJ.xyz and pat-na1-11111111-2222 client_secret=hunter2"
+    const error = classify("salesforce", { status: 400, body: [{ errorCode: "X", message: leaked }] })
+    expect(error.message).not.toMatch(/00D5e000000abcd|pat-na1-1111|hunter2/)
+    expect(scrubSecrets("sessionId>00D000000000001!abc<")).not.toContain("!abc")
+  })
+})

@@ -1,0 +1,237 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { make } from "../../layers/hubspot/CrmExecutor.js"
+import { type HubSpotOptions, defaultProperties } from "../../layers/hubspot/config.js"
+import { leadKey } from "../../src/domain/leadKey.js"
+import { type CrmAction, actionKey } from "../../src/domain/tools.js"
+import type { CrmCall } from "../../services/CrmExecutor.js"
+import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.js"
+
+const email = "jane.doe@acme.com"
+const key = leadKey(email, "spring-2025")
+const ref = { leadKey: key, email }
+const token = "pat-na1-fake-token"
+
+const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
+const upsertLead = call({
+  tool: "upsert_lead",
+  params: { ...ref, campaignId: "spring-2025", firstName: "Jane", title: "CTO" }
+})
+
+const setupHubSpot = (overrides: Partial<HubSpotOptions> = {}) =>
+  Effect.gen(function* () {
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() => startFakeHubSpot()),
+      (f) => Effect.promise(() => f.close())
+    )
+    const crm = yield* make({
+      baseUrl: fake.url,
+      accessToken: Redacted.make(token),
+      timeoutMs: 2000,
+      properties: defaultProperties,
+      ...overrides
+    })
+    return { fake, crm }
+  })
+
+const nth = (fake: FakeHubSpot, fromEnd: number) => fake.requests[fake.requests.length - fromEnd]!
+const upsertBody = (idProperty: string, id: string, properties: Record<string, string>) => ({
+  inputs: [{ idProperty, id, properties }]
+})
+
+describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
+  it.scopedLive("upserts the contact by email through batch upsert; twice leaves one contact", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setupHubSpot()
+      const first = yield* crm.execute(upsertLead)
+      const req = nth(fake, 1)
+      expect(req.method).toBe("POST")
+      expect(req.path).toBe("/crm/v3/objects/contacts/batch/upsert")
+      expect(req.headers.authorization).toBe(`Bearer ${token}`)
+      expect(req.headers["content-type"]).toContain("application/json")
+      expect(req.json).toEqual(
+        upsertBody("email", email, { email, firstname: "Jane", jobtitle: "CTO", revenueflow_lead_key: key })
+      )
+      expect(first.detail).toEqual({ object: "contact", created: true })
+      const second = yield* crm.execute(upsertLead)
+      expect(second).toEqual({ crmId: first.crmId, detail: { object: "contact", created: false } })
+      expect(fake.records.contacts).toHaveLength(1)
+      expect(fake.requests).toHaveLength(2)
+    })
+  )
+
+  it.scopedLive("writes score, status and (without a domain) firmographics as contact properties", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setupHubSpot()
+      yield* crm.execute(
+        call({
+          tool: "set_lead_score",
+          params: { ...ref, score: 82, intent: "HIGH", decision: "Route to SDR" } as never
+        })
+      )
+      expect(nth(fake, 1).json).toEqual(
+        upsertBody("email", email, {
+          email,
+          revenueflow_score: "82",
+          revenueflow_intent: "HIGH",
+          revenueflow_decision: "Route to SDR"
+        })
+      )
+      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "IN_PROGRESS" } }))
+      expect(nth(fake, 1).json).toEqual(upsertBody("email", email, { email, hs_lead_status: "IN_PROGRESS" }))
+      yield* crm.execute(call({ tool: "sync_firmographics", params: { ...ref, industry: "Software", employees: 250 } }))
+      expect(nth(fake, 1).json).toEqual(
+        upsertBody("email", email, { email, industry: "Software", numberofemployees: "250" })
+      )
+      expect(fake.records.contacts).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("syncs firmographics onto the company found or created by domain and associates the contact", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setupHubSpot()
+      const sync = call({
+        tool: "sync_firmographics",
+        params: { ...ref, industry: "Software", annualRevenue: 5e7, domain: "acme.com" }
+      })
+      const created = yield* crm.execute(sync)
+      const [search, createCompany, contact, associate] = fake.requests
+      expect(search).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/search" })
+      expect((search!.json as { filterGroups: unknown }).filterGroups).toEqual([
+        { filters: [{ propertyName: "domain", operator: "EQ", value: "acme.com" }] }
+      ])
+      expect(createCompany).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies" })
+      expect((createCompany!.json as { properties: unknown }).properties).toEqual({
+        domain: "acme.com",
+        name: "acme.com",
+        industry: "Software",
+        annualrevenue: "50000000"
+      })
+      expect(contact!.path).toBe("/crm/v3/objects/contacts/batch/upsert")
+      const contactId = fake.records.contacts![0]!.id
+      expect(associate).toMatchObject({
+        method: "PUT",
+        path: `/crm/v4/objects/contacts/${contactId}/associations/default/companies/${created.crmId}`
+      })
+      const again = yield* crm.execute(sync)
+      expect(again.crmId).toBe(created.crmId)
+      expect(nth(fake, 3)).toMatchObject({ method: "PATCH", path: `/crm/v3/objects/companies/${created.crmId}` })
+      expect(fake.records.companies).toHaveLength(1)
+      expect(fake.associations).toEqual(new Set([`contacts:${contactId}->companies:${created.crmId}`]))
+
+      const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+      expect(matched).toEqual({ crmId: created.crmId, detail: { object: "company", matched: true } })
+      const none = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "globex.io" } }))
+      expect(none.detail).toEqual({ object: "company", matched: false })
+    })
+  )
+
+  it.scopedLive("creates tasks and notes by action key, associated to the contact, once each", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setupHubSpot()
+      const lead = yield* crm.execute(upsertLead)
+      const task = call({
+        tool: "create_task",
+        params: { ...ref, subject: "Call Jane", priority: "High", dueDate: "2025-06-01" }
+      })
+      const done = yield* crm.execute(task)
+      yield* crm.execute(task)
+      expect(nth(fake, 2)).toMatchObject({ method: "POST", path: "/crm/v3/objects/tasks/batch/upsert" })
+      expect(nth(fake, 2).json).toEqual(
+        upsertBody("revenueflow_action_key", task.actionKey, {
+          hs_timestamp: "2025-06-01T00:00:00.000Z",
+          hs_task_subject: "Call Jane",
+          hs_task_priority: "HIGH",
+          hs_task_status: "NOT_STARTED"
+        })
+      )
+      expect(nth(fake, 1)).toMatchObject({
+        method: "PUT",
+        path: `/crm/v4/objects/tasks/${done.crmId}/associations/default/contacts/${lead.crmId}`
+      })
+      expect(fake.records.tasks).toHaveLength(1)
+
+      const note = call({ tool: "log_activity", params: { ...ref, subject: "Scored 82", description: "Fit: high" } })
+      const logged = yield* crm.execute(note)
+      expect(nth(fake, 2).path).toBe("/crm/v3/objects/notes/batch/upsert")
+      const props = (nth(fake, 2).json as { inputs: Array<{ properties: Record<string, string> }> }).inputs[0]!
+        .properties
+      expect(props.hs_note_body).toBe("Scored 82\n\nFit: high")
+      expect(Date.parse(props.hs_timestamp!)).not.toBeNaN()
+      expect(fake.associations.has(`notes:${logged.crmId}->contacts:${lead.crmId}`)).toBe(true)
+    })
+  )
+
+  it.scopedLive("creates a deal by action key, moves its stage, creates a contact and converts", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setupHubSpot()
+      const lead = yield* crm.execute(upsertLead)
+      const company = yield* crm.execute(call({ tool: "sync_firmographics", params: { ...ref, domain: "acme.com" } }))
+      const opp = call({
+        tool: "create_opportunity",
+        params: {
+          ...ref,
+          name: "Acme - New",
+          stage: "appointmentscheduled",
+          closeDate: "2025-09-30",
+          amount: 12000,
+          accountId: company.crmId!
+        }
+      })
+      const deal = yield* crm.execute(opp)
+      yield* crm.execute(opp)
+      expect(fake.records.deals).toHaveLength(1)
+      const dealUpsert = fake.requests.filter((r) => r.path === "/crm/v3/objects/deals/batch/upsert")
+      expect(dealUpsert).toHaveLength(2)
+      expect(dealUpsert[0]!.json).toEqual(
+        upsertBody("revenueflow_action_key", opp.actionKey, {
+          dealname: "Acme - New",
+          dealstage: "appointmentscheduled",
+          closedate: "2025-09-30",
+          amount: "12000",
+          pipeline: "default"
+        })
+      )
+      expect(fake.associations.has(`deals:${deal.crmId}->contacts:${lead.crmId}`)).toBe(true)
+      expect(fake.associations.has(`deals:${deal.crmId}->companies:${company.crmId}`)).toBe(true)
+
+      yield* crm.execute(
+        call({ tool: "update_opportunity_stage", params: { ...ref, opportunityId: deal.crmId!, stage: "closedwon" } })
+      )
+      expect(nth(fake, 1)).toMatchObject({
+        method: "PATCH",
+        path: `/crm/v3/objects/deals/${deal.crmId}`,
+        json: { properties: { dealstage: "closedwon" } }
+      })
+
+      yield* crm.execute(
+        call({ tool: "create_contact", params: { ...ref, lastName: "Doe", accountId: company.crmId! } })
+      )
+      expect(nth(fake, 2).json).toEqual(
+        upsertBody("email", email, { email, lastname: "Doe", revenueflow_lead_key: key })
+      )
+      const converted = yield* crm.execute(
+        call({ tool: "convert_lead", params: { ...ref, convertedStatus: "CONNECTED", createOpportunity: true } })
+      )
+      expect(nth(fake, 1).json).toEqual(
+        upsertBody("email", email, { email, lifecyclestage: "opportunity", hs_lead_status: "CONNECTED" })
+      )
+      expect(converted).toEqual({ crmId: lead.crmId, detail: { object: "contact", converted: true } })
+      expect(fake.records.contacts).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("reports X-HubSpot-RateLimit-Daily usage to onApiUsage", () =>
+    Effect.gen(function* () {
+      const usage: Array<[number, number]> = []
+      const { crm } = yield* setupHubSpot({ onApiUsage: (used, limit) => Effect.sync(() => usage.push([used, limit])) })
+      yield* crm.execute(upsertLead)
+      yield* crm.execute(upsertLead)
+      expect(usage).toEqual([
+        [1, 250000],
+        [2, 250000]
+      ])
+    })
+  )
+})

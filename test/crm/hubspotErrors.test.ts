@@ -1,0 +1,172 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import { make } from "../../layers/hubspot/CrmExecutor.js"
+import { type HubSpotOptions, defaultProperties } from "../../layers/hubspot/config.js"
+import { leadKey } from "../../src/domain/leadKey.js"
+import { type CrmAction, actionKey } from "../../src/domain/tools.js"
+import type { CrmCall } from "../../services/CrmExecutor.js"
+import { startFakeHubSpot } from "../fakes/hubspot.js"
+
+const email = "jane.doe@acme.com"
+const key = leadKey(email, "spring-2025")
+const ref = { leadKey: key, email }
+const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
+const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025" } })
+
+const setup = (overrides: Partial<HubSpotOptions> = {}) =>
+  Effect.gen(function* () {
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() => startFakeHubSpot({ tokens: ["pat-na1-old"] })),
+      (f) => Effect.promise(() => f.close())
+    )
+    const crm = yield* make({
+      baseUrl: fake.url,
+      accessToken: Redacted.make("pat-na1-old"),
+      timeoutMs: 2000,
+      properties: defaultProperties,
+      ...overrides
+    })
+    return { fake, crm }
+  })
+
+describe("HubSpot failures map to the contract's errors", () => {
+  it.scopedLive("400 validation -> permanent with HubSpot's category and message", () =>
+    Effect.gen(function* () {
+      const { crm } = yield* setup()
+      const bad = call({ tool: "upsert_lead", params: { leadKey: key, email: "not-an-email", campaignId: "c" } })
+      const error = yield* Effect.flip(crm.execute(bad))
+      expect(error).toMatchObject({
+        _tag: "CrmPermanentError",
+        provider: "hubspot",
+        status: 400,
+        code: "VALIDATION_ERROR"
+      })
+      expect(error.message).toContain("Property values were not valid")
+    })
+  )
+
+  it.scopedLive("207 multi-status with an input error -> permanent", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      const at = new Date().toISOString()
+      fake.failNext({
+        status: 207,
+        body: {
+          status: "COMPLETE",
+          results: [],
+          numErrors: 1,
+          errors: [
+            {
+              status: "error",
+              category: "VALIDATION_ERROR",
+              message: "Property revenueflow_lead_key does not exist",
+              context: {},
+              links: {}
+            }
+          ],
+          startedAt: at,
+          completedAt: at
+        }
+      })
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({ _tag: "CrmPermanentError", code: "VALIDATION_ERROR" })
+      expect(error.message).toContain("revenueflow_lead_key does not exist")
+    })
+  )
+
+  it.scopedLive("401 -> the token is read again; a rotated one is used for one retry", () =>
+    Effect.gen(function* () {
+      const current = yield* Ref.make("pat-na1-old")
+      const { fake, crm } = yield* setup({ accessToken: Effect.map(Ref.get(current), Redacted.make) })
+      yield* crm.execute(upsertLead)
+      fake.setTokens(["pat-na1-new"])
+      yield* Ref.set(current, "pat-na1-new")
+      yield* crm.execute(upsertLead)
+      expect(fake.requests.map((r) => r.headers.authorization)).toEqual([
+        "Bearer pat-na1-old",
+        "Bearer pat-na1-old",
+        "Bearer pat-na1-new"
+      ])
+    })
+  )
+
+  it.scopedLive(
+    "401 with an unchanged token -> transient 'credentials rejected', sent once, token not in the error",
+    () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setup()
+        fake.setTokens(["pat-na1-other"])
+        const error = yield* Effect.flip(crm.execute(upsertLead))
+        expect(error).toMatchObject({ _tag: "CrmTransientError", status: 401, message: "hubspot credentials rejected" })
+        expect(fake.requests).toHaveLength(1)
+        expect(JSON.stringify(error)).not.toContain("pat-na1")
+      })
+  )
+
+  it.scopedLive("404 -> permanent OBJECT_NOT_FOUND", () =>
+    Effect.gen(function* () {
+      const { crm } = yield* setup()
+      const error = yield* Effect.flip(
+        crm.execute(
+          call({ tool: "update_opportunity_stage", params: { ...ref, opportunityId: "999", stage: "closedwon" } })
+        )
+      )
+      expect(error).toMatchObject({ _tag: "CrmPermanentError", status: 404, code: "OBJECT_NOT_FOUND" })
+    })
+  )
+
+  it.scopedLive("429 with Retry-After -> rate limited carrying the wait; without it, the window length", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      const limited = {
+        status: "error",
+        message: "You have reached your ten_secondly_rolling limit.",
+        errorType: "RATE_LIMIT",
+        policyName: "TEN_SECONDLY_ROLLING"
+      }
+      fake.failNext({ status: 429, headers: { "Retry-After": "3" }, body: limited })
+      expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 3000 })
+      fake.failNext({ status: 429, headers: { "X-HubSpot-RateLimit-Interval-Milliseconds": "10000" }, body: limited })
+      expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 10000 })
+      expect(fake.requests).toHaveLength(2)
+    })
+  )
+
+  for (const status of [500, 503]) {
+    it.scopedLive(`${status} -> transient, and the client did not retry`, () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setup()
+        fake.failNext({ status, body: { status: "error", message: "internal error", category: "INTERNAL_ERROR" } }, 3)
+        const error = yield* Effect.flip(
+          crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+        )
+        expect(error).toMatchObject({ _tag: "CrmTransientError", status })
+        expect(fake.requests).toHaveLength(1)
+      })
+    )
+  }
+
+  it.scopedLive("a hanging response -> transient timeout within the configured deadline", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup({ timeoutMs: 300 })
+      fake.failNext("hang")
+      const started = Date.now()
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({ _tag: "CrmTransientError", message: "hubspot did not answer in time" })
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(fake.requests).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("a closed port -> transient network error", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      yield* Effect.promise(() => fake.close())
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({ _tag: "CrmTransientError" })
+      expect(error.message).toContain("unreachable")
+    })
+  )
+})

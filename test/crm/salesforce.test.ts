@@ -1,0 +1,300 @@
+import { generateKeyPairSync } from "node:crypto"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { make } from "../../layers/salesforce/CrmExecutor.js"
+import { type SalesforceOptions, defaultFields } from "../../layers/salesforce/config.js"
+import { leadKey } from "../../src/domain/leadKey.js"
+import { type CrmAction, actionKey } from "../../src/domain/tools.js"
+import type { CrmCall } from "../../services/CrmExecutor.js"
+import { type FakeSalesforce, type FakeSalesforceOptions, startFakeSalesforce } from "../fakes/salesforce.js"
+
+const email = "jane.doe@acme.com"
+const key = leadKey(email, "spring-2025")
+const ref = { leadKey: key, email }
+const base = "/services/data/v62.0"
+const leadPath = `${base}/sobjects/Lead/RevenueFlow_Key__c/${key}`
+const creds = { clientId: "rf-client", clientSecret: "s3cret-value" }
+
+const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
+const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025", firstName: "Jane" } })
+
+const fakeSalesforce = (options: FakeSalesforceOptions = creds) =>
+  Effect.acquireRelease(
+    Effect.promise(() => startFakeSalesforce(options)),
+    (fake) => Effect.promise(() => fake.close())
+  )
+
+const executor = (fake: FakeSalesforce, overrides: Partial<SalesforceOptions> = {}) =>
+  make({
+    loginUrl: fake.url,
+    apiVersion: "62.0",
+    auth: { _tag: "ClientCredentials", clientId: creds.clientId, clientSecret: Redacted.make(creds.clientSecret) },
+    timeoutMs: 2000,
+    fields: defaultFields,
+    ...overrides
+  })
+
+const setup = (overrides: Partial<SalesforceOptions> = {}) =>
+  Effect.gen(function* () {
+    const fake = yield* fakeSalesforce()
+    const crm = yield* executor(fake, overrides)
+    return { fake, crm }
+  })
+
+const last = (fake: FakeSalesforce) => fake.requests[fake.requests.length - 1]!
+
+describe("Salesforce executor (jsforce against the fake)", () => {
+  it.scopedLive("upserts the lead by external id with derived Company and LastName; twice leaves one record", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      const first = yield* crm.execute(upsertLead)
+      const token = fake.tokenRequests()
+      expect(token).toHaveLength(1)
+      expect(new URLSearchParams(token[0]!.body).get("grant_type")).toBe("client_credentials")
+      const req = last(fake)
+      expect(req.method).toBe("PATCH")
+      expect(req.path).toBe(leadPath)
+      expect(req.headers.authorization).toMatch(/^Bearer 00DFAKE/)
+      expect(req.headers["content-type"]).toBe("application/json")
+      expect(req.json).toEqual({ Email: email, FirstName: "Jane", LastName: "jane.doe", Company: "acme.com" })
+      expect(first.detail).toMatchObject({ object: "Lead", created: true })
+
+      const second = yield* crm.execute(upsertLead)
+      expect(second.crmId).toBe(first.crmId)
+      expect(second.detail).toMatchObject({ created: false })
+      expect(fake.records.Lead).toHaveLength(1)
+      expect(fake.tokenRequests()).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("PATCHes score, firmographics and status onto the lead by external id", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      yield* crm.execute(upsertLead)
+      yield* crm.execute(
+        call({
+          tool: "set_lead_score",
+          params: { ...ref, score: 82, intent: "HIGH", decision: "Route to SDR" } as never
+        })
+      )
+      expect(last(fake)).toMatchObject({ method: "PATCH", path: leadPath })
+      expect(last(fake).json).toEqual({
+        RevenueFlow_Score__c: 82,
+        RevenueFlow_Intent__c: "HIGH",
+        RevenueFlow_Decision__c: "Route to SDR"
+      })
+      yield* crm.execute(
+        call({
+          tool: "sync_firmographics",
+          params: { ...ref, industry: "Software", employees: 250, annualRevenue: 5e7, domain: "acme.com" }
+        })
+      )
+      expect(last(fake).json).toEqual({
+        Industry: "Software",
+        NumberOfEmployees: 250,
+        AnnualRevenue: 5e7,
+        Website: "acme.com"
+      })
+      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "Working - Contacted" } }))
+      expect(last(fake)).toMatchObject({ method: "PATCH", path: leadPath, json: { Status: "Working - Contacted" } })
+      expect(fake.records.Lead).toHaveLength(1)
+      expect(fake.records.Lead![0]).toMatchObject({
+        RevenueFlow_Score__c: 82,
+        Industry: "Software",
+        Status: "Working - Contacted"
+      })
+    })
+  )
+
+  it.scopedLive("matches an account by website domain through an escaped SOQL LIKE", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      fake.records.Account = [
+        { Id: "001000000000077", Name: "Other", Website: "https://notacme.com" },
+        { Id: "001000000000078", Name: "Acme", Website: "https://www.acme.com/" }
+      ]
+      const found = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+      expect(found).toEqual({ crmId: "001000000000078", detail: { object: "Account", matched: true } })
+      const req = last(fake)
+      expect(req.method).toBe("GET")
+      expect(req.path).toBe(`${base}/query`)
+      expect(req.query.get("q")).toBe(
+        "SELECT Id, Name, Website FROM Account WHERE Website LIKE '%acme.com%' ORDER BY CreatedDate ASC LIMIT 20"
+      )
+      const none = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "globex.io" } }))
+      expect(none.detail).toEqual({ object: "Account", matched: false })
+    })
+  )
+
+  it.scopedLive("creates contact, opportunity, task and activity idempotently by external ids", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      const lead = yield* crm.execute(upsertLead)
+      yield* crm.execute(
+        call({ tool: "create_contact", params: { ...ref, lastName: "Doe", accountId: "001000000000078" } })
+      )
+      expect(last(fake)).toMatchObject({ method: "PATCH", path: `${base}/sobjects/Contact/RevenueFlow_Key__c/${key}` })
+      expect(last(fake).json).toEqual({ Email: email, LastName: "Doe", AccountId: "001000000000078" })
+
+      const opp = call({
+        tool: "create_opportunity",
+        params: { ...ref, name: "Acme - New", stage: "Prospecting", closeDate: "2025-09-30", amount: 12000 }
+      })
+      const created = yield* crm.execute(opp)
+      yield* crm.execute(opp)
+      expect(last(fake)).toMatchObject({
+        method: "PATCH",
+        path: `${base}/sobjects/Opportunity/RevenueFlow_Action_Key__c/${opp.actionKey}`
+      })
+      expect(last(fake).json).toEqual({
+        Name: "Acme - New",
+        StageName: "Prospecting",
+        CloseDate: "2025-09-30",
+        Amount: 12000
+      })
+      expect(fake.records.Opportunity).toHaveLength(1)
+
+      yield* crm.execute(
+        call({
+          tool: "update_opportunity_stage",
+          params: { ...ref, opportunityId: created.crmId!, stage: "Qualification" }
+        })
+      )
+      expect(last(fake)).toMatchObject({
+        method: "PATCH",
+        path: `${base}/sobjects/Opportunity/${created.crmId}`,
+        json: { StageName: "Qualification" }
+      })
+      expect(fake.records.Opportunity![0]!.StageName).toBe("Qualification")
+
+      const task = call({
+        tool: "create_task",
+        params: { ...ref, subject: "Call Jane", priority: "High", dueDate: "2025-06-01" }
+      })
+      const before = fake.requests.length
+      yield* crm.execute(task)
+      yield* crm.execute(task)
+      // The lead id came from the upsert: no lookup, one PATCH per execution.
+      expect(fake.requests.length - before).toBe(2)
+      expect(last(fake)).toMatchObject({
+        method: "PATCH",
+        path: `${base}/sobjects/Task/RevenueFlow_Action_Key__c/${task.actionKey}`
+      })
+      expect(last(fake).json).toEqual({
+        Subject: "Call Jane",
+        Priority: "High",
+        ActivityDate: "2025-06-01",
+        Status: "Not Started",
+        WhoId: lead.crmId
+      })
+
+      const activity = call({
+        tool: "log_activity",
+        params: { ...ref, subject: "Scored 82", description: "Fit: high" }
+      })
+      yield* crm.execute(activity)
+      expect(last(fake).json).toEqual({
+        Subject: "Scored 82",
+        Description: "Fit: high",
+        Status: "Completed",
+        WhoId: lead.crmId
+      })
+      expect(fake.records.Task).toHaveLength(2)
+    })
+  )
+
+  it.scopedLive("looks the lead id up by external id when it did not upsert it itself", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeSalesforce()
+      const lead = yield* Effect.flatMap(executor(fake), (crm) => crm.execute(upsertLead))
+      const fresh = yield* executor(fake)
+      yield* fresh.execute(call({ tool: "log_activity", params: { ...ref, subject: "s", description: "d" } }))
+      const [lookup, patch] = fake.apiRequests().slice(-2)
+      expect(lookup).toMatchObject({ method: "GET", path: leadPath })
+      expect(lookup!.query.get("fields")).toBe("Id")
+      expect(patch!.json).toMatchObject({ WhoId: lead.crmId })
+    })
+  )
+
+  it.scopedLive("converts a lead through SOAP convertLead once; a replay reports the first conversion", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      yield* crm.execute(upsertLead)
+      const convert = call({
+        tool: "convert_lead",
+        params: { ...ref, convertedStatus: "Closed - Converted", createOpportunity: false }
+      })
+      const first = yield* crm.execute(convert)
+      const soap = fake.requests.filter((r) => r.path.startsWith("/services/Soap/u/62.0"))
+      expect(soap).toHaveLength(1)
+      expect(soap[0]!.method).toBe("POST")
+      expect(soap[0]!.headers.soapaction).toBe('""')
+      expect(soap[0]!.body).toContain("<sessionId>00DFAKE")
+      expect(soap[0]!.body).toContain(
+        `<convertLead><leadConverts><convertedStatus>Closed - Converted</convertedStatus><doNotCreateOpportunity>true</doNotCreateOpportunity><leadId>${fake.records.Lead![0]!.Id}</leadId></leadConverts></convertLead>`
+      )
+      expect(first.detail).toMatchObject({ converted: true, contactId: first.crmId })
+      expect(fake.records.Opportunity ?? []).toHaveLength(0)
+      const again = yield* crm.execute(convert)
+      expect(again).toMatchObject({ crmId: first.crmId, detail: { converted: false } })
+      expect(fake.requests.filter((r) => r.path.startsWith("/services/Soap/"))).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("reports Sforce-Limit-Info to onApiUsage", () =>
+    Effect.gen(function* () {
+      const usage: Array<[number, number]> = []
+      const { crm } = yield* setup({ onApiUsage: (used, limit) => Effect.sync(() => usage.push([used, limit])) })
+      yield* crm.execute(upsertLead)
+      yield* crm.execute(upsertLead)
+      expect(usage).toEqual([
+        [1, 15000],
+        [2, 15000]
+      ])
+    })
+  )
+})
+
+describe("Salesforce auth", () => {
+  it.scopedLive("signs a JWT bearer assertion the token endpoint verifies", () =>
+    Effect.gen(function* () {
+      const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+      const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
+      const fake = yield* fakeSalesforce({
+        clientId: "rf-client",
+        jwtPublicKey: publicKey.export({ type: "spki", format: "pem" }).toString()
+      })
+      const crm = yield* executor(fake, {
+        auth: {
+          _tag: "JwtBearer",
+          clientId: "rf-client",
+          username: "integration@acme.com",
+          privateKey: Redacted.make(pem)
+        }
+      })
+      yield* crm.execute(upsertLead)
+      const form = new URLSearchParams(fake.tokenRequests()[0]!.body)
+      expect(form.get("grant_type")).toBe("urn:ietf:params:oauth:grant-type:jwt-bearer")
+      const claims = JSON.parse(Buffer.from(form.get("assertion")!.split(".")[1]!, "base64url").toString())
+      expect(claims).toMatchObject({ iss: "rf-client", sub: "integration@acme.com", aud: fake.url })
+      expect(fake.records.Lead).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("uses a given access token and instance URL without a token request", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeSalesforce({ validTokens: ["00DSTATIC!token"] })
+      const crm = yield* executor(fake, {
+        auth: { _tag: "AccessToken", accessToken: Redacted.make("00DSTATIC!token"), instanceUrl: fake.url }
+      })
+      yield* crm.execute(upsertLead)
+      expect(fake.tokenRequests()).toHaveLength(0)
+      expect(last(fake).headers.authorization).toBe("Bearer 00DSTATIC!token")
+      fake.expireSessions()
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({ _tag: "CrmTransientError", message: "salesforce credentials rejected" })
+      expect(JSON.stringify(error)).not.toContain("00DSTATIC")
+    })
+  )
+})

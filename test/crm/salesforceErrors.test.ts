@@ -1,0 +1,171 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { make } from "../../layers/salesforce/CrmExecutor.js"
+import { defaultFields } from "../../layers/salesforce/config.js"
+import { leadKey } from "../../src/domain/leadKey.js"
+import { type CrmAction, actionKey } from "../../src/domain/tools.js"
+import type { CrmCall } from "../../services/CrmExecutor.js"
+import { type FakeSalesforce, startFakeSalesforce } from "../fakes/salesforce.js"
+
+const email = "jane.doe@acme.com"
+const key = leadKey(email, "spring-2025")
+const ref = { leadKey: key, email }
+const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
+const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025" } })
+// A GET: jsforce retries GETs on 429/5xx by default, so these prove its retries are off.
+const matchAccount = call({ tool: "match_account", params: { ...ref, domain: "acme.com" } })
+
+const setup = (timeoutMs = 2000) =>
+  Effect.gen(function* () {
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() => startFakeSalesforce({ clientId: "rf-client", clientSecret: "s3cret-value" })),
+      (f) => Effect.promise(() => f.close())
+    )
+    const crm = yield* make({
+      loginUrl: fake.url,
+      apiVersion: "62.0",
+      auth: { _tag: "ClientCredentials", clientId: "rf-client", clientSecret: Redacted.make("s3cret-value") },
+      timeoutMs,
+      fields: defaultFields
+    })
+    // Log in first so the counts below are about the call under test.
+    yield* crm.execute(upsertLead)
+    return { fake, crm, before: fake.apiRequests().length }
+  })
+
+const sent = (fake: FakeSalesforce, before: number) => fake.apiRequests().length - before
+
+describe("Salesforce failures map to the contract's errors", () => {
+  it.scopedLive("400 validation -> permanent with the CRM's code and message", () =>
+    Effect.gen(function* () {
+      const { crm } = yield* setup()
+      const bad = call({ tool: "upsert_lead", params: { leadKey: key, email: "not-an-email", campaignId: "c" } })
+      const error = yield* Effect.flip(crm.execute(bad))
+      expect(error).toMatchObject({
+        _tag: "CrmPermanentError",
+        provider: "salesforce",
+        status: 400,
+        code: "INVALID_EMAIL_ADDRESS"
+      })
+      expect(error.message).toContain("Email: invalid email address")
+    })
+  )
+
+  it.scopedLive("401 expired session -> one token refresh, one retry, success", () =>
+    Effect.gen(function* () {
+      const { fake, crm, before } = yield* setup()
+      fake.expireSessions()
+      const result = yield* crm.execute(upsertLead)
+      expect(result.crmId).toBeDefined()
+      expect(fake.tokenRequests()).toHaveLength(2)
+      expect(sent(fake, before)).toBe(2)
+    })
+  )
+
+  it.scopedLive("401 again after the refresh -> transient 'credentials rejected', no token in the message", () =>
+    Effect.gen(function* () {
+      const { fake, crm, before } = yield* setup()
+      fake.failNext(
+        { status: 401, body: [{ errorCode: "INVALID_SESSION_ID", message: "Session expired or invalid" }] },
+        2,
+        (r) => r.path.includes("/sobjects/")
+      )
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({
+        _tag: "CrmTransientError",
+        status: 401,
+        message: "salesforce credentials rejected"
+      })
+      expect(fake.tokenRequests()).toHaveLength(2)
+      expect(sent(fake, before)).toBe(2)
+    })
+  )
+
+  it.scopedLive("token endpoint refusing the secret -> transient 'credentials rejected'", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      fake.expireSessions()
+      fake.failNext(
+        { status: 400, body: { error: "invalid_client", error_description: "invalid client credentials" } },
+        1,
+        (r) => r.path === "/services/oauth2/token"
+      )
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({ _tag: "CrmTransientError", message: "salesforce credentials rejected" })
+      expect(JSON.stringify(error)).not.toContain("s3cret")
+    })
+  )
+
+  it.scopedLive("404 -> permanent NOT_FOUND", () =>
+    Effect.gen(function* () {
+      const { crm } = yield* setup()
+      const error = yield* Effect.flip(
+        crm.execute(
+          call({ tool: "update_opportunity_stage", params: { ...ref, opportunityId: "006000000000999", stage: "Won" } })
+        )
+      )
+      expect(error).toMatchObject({ _tag: "CrmPermanentError", status: 404, code: "NOT_FOUND" })
+    })
+  )
+
+  it.scopedLive("429 with Retry-After -> rate limited carrying the wait, sent once", () =>
+    Effect.gen(function* () {
+      const { fake, crm, before } = yield* setup()
+      fake.failNext({
+        status: 429,
+        headers: { "Retry-After": "7" },
+        body: [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "slow down" }]
+      })
+      const error = yield* Effect.flip(crm.execute(matchAccount))
+      expect(error).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 7000 })
+      expect(sent(fake, before)).toBe(1)
+    })
+  )
+
+  it.scopedLive("403 REQUEST_LIMIT_EXCEEDED without Retry-After -> rate limited, default 30 s", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      fake.failNext({
+        status: 403,
+        body: [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded." }]
+      })
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 30_000 })
+    })
+  )
+
+  for (const status of [500, 503]) {
+    it.scopedLive(`${status} on a GET -> transient, and jsforce did not retry it`, () =>
+      Effect.gen(function* () {
+        const { fake, crm, before } = yield* setup()
+        fake.failNext({ status, body: [{ errorCode: "SERVER_UNAVAILABLE", message: "try later" }] }, 3)
+        const error = yield* Effect.flip(crm.execute(matchAccount))
+        expect(error).toMatchObject({ _tag: "CrmTransientError", status })
+        expect(sent(fake, before)).toBe(1)
+      })
+    )
+  }
+
+  it.scopedLive("a hanging response -> transient timeout within the configured deadline", () =>
+    Effect.gen(function* () {
+      const { fake, crm, before } = yield* setup(300)
+      fake.failNext("hang")
+      const started = Date.now()
+      const error = yield* Effect.flip(crm.execute(matchAccount))
+      expect(error).toMatchObject({ _tag: "CrmTransientError", message: "salesforce did not answer in time" })
+      expect(Date.now() - started).toBeLessThan(1500)
+      expect(sent(fake, before)).toBe(1)
+    })
+  )
+
+  it.scopedLive("a closed port -> transient network error", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      yield* Effect.promise(() => fake.close())
+      const error = yield* Effect.flip(crm.execute(matchAccount))
+      expect(error).toMatchObject({ _tag: "CrmTransientError" })
+      expect(error.message).toContain("unreachable")
+    })
+  )
+})

@@ -1,0 +1,163 @@
+import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
+
+/** A stored CRM object as HubSpot returns it. */
+export interface HsObject {
+  readonly id: string
+  properties: Record<string, string>
+  readonly createdAt: string
+  updatedAt: string
+}
+
+export interface FakeHubSpotOptions {
+  /** Bearer tokens the fake accepts; replaceable with setTokens to simulate rotation. */
+  readonly tokens?: ReadonlyArray<string>
+  readonly dailyLimit?: number
+}
+
+/** A local HubSpot: CRM v3 objects (batch upsert, search, create, update) and v4 default associations. */
+export interface FakeHubSpot extends FakeControls {
+  /** Objects by type (contacts, companies, deals, tasks, notes). */
+  readonly records: Record<string, Array<HsObject>>
+  /** Associations made, as "fromType:fromId->toType:toId". */
+  readonly associations: Set<string>
+  readonly setTokens: (tokens: ReadonlyArray<string>) => void
+}
+
+const hsError = (status: number, category: string, message: string): Reply => ({
+  status,
+  body: { status: "error", message, correlationId: "00000000-0000-0000-0000-000000000000", category }
+})
+const associationTypes: Record<string, number> = {
+  "contacts->companies": 279,
+  "tasks->contacts": 204,
+  "notes->contacts": 202,
+  "deals->contacts": 3,
+  "deals->companies": 5
+}
+
+/** Starts the fake on a free port. */
+export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promise<FakeHubSpot> => {
+  const records: Record<string, Array<HsObject>> = {}
+  const associations = new Set<string>()
+  let tokens = new Set(options.tokens ?? ["pat-na1-fake-token"])
+  let nextId = 1000
+  let used = 0
+  const dailyLimit = options.dailyLimit ?? 250_000
+  const table = (type: string) => {
+    records[type] ??= []
+    return records[type]
+  }
+  const now = () => new Date().toISOString()
+  const create = (type: string, properties: Record<string, string>): HsObject => {
+    const obj = { id: String(++nextId), properties: { ...properties }, createdAt: now(), updatedAt: now() }
+    table(type).push(obj)
+    return obj
+  }
+  const wire = (obj: HsObject) => ({ ...obj, archived: false })
+  const invalid = (properties: Record<string, string>): Reply | undefined =>
+    properties.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(properties.email)
+      ? hsError(
+          400,
+          "VALIDATION_ERROR",
+          `Property values were not valid: [{"isValid":false,"message":"Email address ${properties.email} is invalid","error":"INVALID_EMAIL","name":"email"}]`
+        )
+      : undefined
+
+  const route = (req: RecordedRequest): Reply => {
+    if (!tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, ""))) {
+      return hsError(401, "INVALID_AUTHENTICATION", "Authentication credentials not found.")
+    }
+    const body = (req.json ?? {}) as Record<string, unknown>
+    const v3 = /^\/crm\/v3\/objects\/(\w+)(?:\/(.+))?$/.exec(req.path)
+    const v4 = /^\/crm\/v4\/objects\/(\w+)\/(\w+)\/associations\/default\/(\w+)\/(\w+)$/.exec(req.path)
+    if (v4 && req.method === "PUT") {
+      const [, from = "", fromId = "", to = "", toId = ""] = v4
+      if (!table(from).some((o) => o.id === fromId) || !table(to).some((o) => o.id === toId)) {
+        return hsError(404, "OBJECT_NOT_FOUND", "One or more objects of the association were not found")
+      }
+      associations.add(`${from}:${fromId}->${to}:${toId}`)
+      const spec = {
+        associationCategory: "HUBSPOT_DEFINED",
+        associationTypeId: associationTypes[`${from}->${to}`] ?? 1
+      }
+      return {
+        status: 200,
+        body: {
+          status: "COMPLETE",
+          results: [{ from: { id: fromId }, to: { id: toId }, associationSpec: spec }],
+          startedAt: now(),
+          completedAt: now()
+        }
+      }
+    }
+    if (!v3) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
+    const [, type = "", rest] = v3
+    const rows = table(type)
+    if (rest === "batch/upsert" && req.method === "POST") {
+      const results = []
+      for (const input of (body.inputs ?? []) as Array<{
+        idProperty: string
+        id: string
+        properties: Record<string, string>
+      }>) {
+        const bad = invalid(input.properties)
+        if (bad) return bad
+        const same = (o: HsObject) =>
+          input.idProperty === "email"
+            ? o.properties.email?.toLowerCase() === input.id.toLowerCase()
+            : o.properties[input.idProperty] === input.id
+        const found = rows.find(same)
+        if (found) {
+          Object.assign(found.properties, input.properties)
+          found.updatedAt = now()
+          results.push({ ...wire(found), new: false })
+        } else {
+          results.push({ ...wire(create(type, { ...input.properties, [input.idProperty]: input.id })), new: true })
+        }
+      }
+      return { status: 200, body: { status: "COMPLETE", results, startedAt: now(), completedAt: now() } }
+    }
+    if (rest === "search" && req.method === "POST") {
+      const filters = (
+        (body.filterGroups as Array<{ filters: Array<{ propertyName: string; operator: string; value: string }> }>) ??
+        []
+      ).flatMap((g) => g.filters)
+      const matches = rows.filter((o) =>
+        filters.every(
+          (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
+        )
+      )
+      return {
+        status: 200,
+        body: { total: matches.length, results: matches.slice(0, Number(body.limit ?? 10)).map(wire) }
+      }
+    }
+    if (rest === undefined && req.method === "POST") {
+      const properties = (body.properties ?? {}) as Record<string, string>
+      return invalid(properties) ?? { status: 201, body: wire(create(type, properties)) }
+    }
+    if (rest !== undefined && req.method === "PATCH") {
+      const found = rows.find((o) => o.id === rest)
+      if (!found) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
+      Object.assign(found.properties, (body.properties ?? {}) as Record<string, string>)
+      found.updatedAt = now()
+      return { status: 200, body: wire(found) }
+    }
+    return hsError(405, "METHOD_NOT_ALLOWED", "method not allowed")
+  }
+
+  const controls = await startFakeServer(
+    (req) => {
+      used++
+      return route(req)
+    },
+    () => ({
+      "X-HubSpot-RateLimit-Daily": String(dailyLimit),
+      "X-HubSpot-RateLimit-Daily-Remaining": String(dailyLimit - used),
+      "X-HubSpot-RateLimit-Max": "190",
+      "X-HubSpot-RateLimit-Remaining": "189",
+      "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"
+    })
+  )
+  return { ...controls, records, associations, setTokens: (next) => (tokens = new Set(next)) }
+}

@@ -1,0 +1,224 @@
+import { verify } from "node:crypto"
+import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
+import { runSoql } from "./salesforceSoql.js"
+
+/** A stored sObject: Id plus whatever fields were written. */
+export type SfRecord = Record<string, unknown> & { Id: string }
+
+export interface FakeSalesforceOptions {
+  readonly clientId?: string
+  readonly clientSecret?: string
+  /** PEM public key: JWT bearer assertions must verify against it. */
+  readonly jwtPublicKey?: string
+  /** Tokens valid from the start (for SALESFORCE_ACCESS_TOKEN mode). */
+  readonly validTokens?: ReadonlyArray<string>
+  readonly apiLimit?: number
+}
+
+/** A local Salesforce: OAuth token endpoint, REST sObjects (upsert by external id), SOQL query, SOAP convertLead. */
+export interface FakeSalesforce extends FakeControls {
+  /** Records by sObject type. */
+  readonly records: Record<string, Array<SfRecord>>
+  /** Requests to /services/oauth2/token. */
+  readonly tokenRequests: () => ReadonlyArray<RecordedRequest>
+  /** Requests other than token requests. */
+  readonly apiRequests: () => ReadonlyArray<RecordedRequest>
+  /** Invalidates every issued session, as a Salesforce session timeout does. */
+  readonly expireSessions: () => void
+}
+
+const prefixes: Record<string, string> = {
+  Lead: "00Q",
+  Contact: "003",
+  Account: "001",
+  Opportunity: "006",
+  Task: "00T"
+}
+const sfError = (status: number, errorCode: string, message: string, fields?: ReadonlyArray<string>): Reply => ({
+  status,
+  body: [{ message, errorCode, ...(fields ? { fields } : {}) }]
+})
+const required: Record<string, ReadonlyArray<string>> = {
+  Lead: ["LastName", "Company"],
+  Contact: ["LastName"],
+  Opportunity: ["Name", "StageName", "CloseDate"]
+}
+
+const xmlTag = (xml: string, tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml)?.[1]
+
+/** Starts the fake on a free port. */
+export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): Promise<FakeSalesforce> => {
+  const records: Record<string, Array<SfRecord>> = {}
+  const tokens = new Set(options.validTokens ?? [])
+  let issued = 0
+  let nextId = 0
+  let used = 0
+  const table = (type: string) => {
+    records[type] ??= []
+    return records[type]
+  }
+  const newId = (type: string) => `${prefixes[type] ?? "a00"}${String(++nextId).padStart(12, "0")}`
+
+  const validate = (type: string, record: Record<string, unknown>): Reply | undefined => {
+    const missing = (required[type] ?? []).filter((f) => record[f] === undefined || record[f] === "")
+    if (missing.length > 0) {
+      return sfError(400, "REQUIRED_FIELD_MISSING", `Required fields are missing: [${missing.join(", ")}]`, missing)
+    }
+    if (typeof record.Email === "string" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(record.Email)) {
+      return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
+    }
+    return undefined
+  }
+
+  const token = (req: RecordedRequest, baseUrl: string): Reply => {
+    const form = new URLSearchParams(req.body)
+    const grant = form.get("grant_type")
+    let ok = false
+    if (grant === "client_credentials") {
+      ok = form.get("client_id") === options.clientId && form.get("client_secret") === options.clientSecret
+    } else if (grant === "urn:ietf:params:oauth:grant-type:jwt-bearer" && options.jwtPublicKey) {
+      const [header, claims, signature] = (form.get("assertion") ?? "").split(".")
+      const payload = JSON.parse(Buffer.from(claims ?? "", "base64url").toString() || "{}")
+      ok =
+        verify(
+          "RSA-SHA256",
+          Buffer.from(`${header}.${claims}`),
+          options.jwtPublicKey,
+          Buffer.from(signature ?? "", "base64url")
+        ) &&
+        payload.iss === options.clientId &&
+        payload.exp * 1000 > Date.now()
+    }
+    if (!ok) return { status: 400, body: { error: "invalid_client", error_description: "invalid client credentials" } }
+    const accessToken = `00DFAKE000000001!AQ${++issued}fakesession`
+    tokens.add(accessToken)
+    return {
+      status: 200,
+      body: {
+        access_token: accessToken,
+        instance_url: baseUrl,
+        token_type: "Bearer",
+        issued_at: String(Date.now()),
+        id: `${baseUrl}/id/00D/005`
+      }
+    }
+  }
+
+  const soap = (req: RecordedRequest): Reply => {
+    const xml = (inner: string) => ({
+      status: 200,
+      headers: { "content-type": "text/xml;charset=UTF-8" },
+      body: `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`
+    })
+    if (!tokens.has(xmlTag(req.body, "sessionId") ?? "")) {
+      return {
+        ...xml(
+          "<soapenv:Fault><faultcode>sf:INVALID_SESSION_ID</faultcode><faultstring>INVALID_SESSION_ID: Invalid Session ID found in SessionHeader</faultstring></soapenv:Fault>"
+        ),
+        status: 500
+      }
+    }
+    const convert = xmlTag(req.body, "leadConverts") ?? ""
+    const lead = table("Lead").find((l) => l.Id === xmlTag(convert, "leadId"))
+    const result = (inner: string) => xml(`<convertLeadResponse><result>${inner}</result></convertLeadResponse>`)
+    if (!lead)
+      return result(
+        "<errors><message>invalid lead id</message><statusCode>INVALID_CROSS_REFERENCE_KEY</statusCode></errors><success>false</success>"
+      )
+    if (lead.IsConverted)
+      return result(
+        "<errors><message>lead already converted</message><statusCode>CANNOT_UPDATE_CONVERTED_LEAD</statusCode></errors><success>false</success>"
+      )
+    const accountId = xmlTag(convert, "accountId") ?? newId("Account")
+    if (!table("Account").some((a) => a.Id === accountId)) table("Account").push({ Id: accountId, Name: lead.Company })
+    const contactId = newId("Contact")
+    table("Contact").push({ Id: contactId, LastName: lead.LastName, Email: lead.Email, AccountId: accountId })
+    const opportunityId = xmlTag(convert, "doNotCreateOpportunity") === "true" ? undefined : newId("Opportunity")
+    if (opportunityId) table("Opportunity").push({ Id: opportunityId, Name: lead.Company, AccountId: accountId })
+    Object.assign(lead, {
+      IsConverted: true,
+      Status: xmlTag(convert, "convertedStatus"),
+      ConvertedAccountId: accountId,
+      ConvertedContactId: contactId,
+      ConvertedOpportunityId: opportunityId ?? null
+    })
+    return result(
+      `<accountId>${accountId}</accountId><contactId>${contactId}</contactId><leadId>${lead.Id}</leadId>${opportunityId ? `<opportunityId>${opportunityId}</opportunityId>` : '<opportunityId xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'}<success>true</success>`
+    )
+  }
+
+  const rest = (req: RecordedRequest): Reply => {
+    const auth = req.headers.authorization ?? ""
+    if (!tokens.has(auth.replace(/^Bearer /, "")))
+      return sfError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+    const parts = req.path
+      .replace(/^\/services\/data\/v\d+\.\d+/, "")
+      .split("/")
+      .filter(Boolean)
+    if (parts[0] === "query") {
+      return { status: 200, body: runSoql(req.query.get("q") ?? "", records) }
+    }
+    if (parts[0] !== "sobjects" || parts.length < 2)
+      return sfError(404, "NOT_FOUND", "The requested resource does not exist")
+    const [, type = "", a, b] = parts
+    const body = (req.json ?? {}) as Record<string, unknown>
+    const rows = table(type)
+    const fieldsOf = (record: SfRecord) => {
+      const wanted = req.query.get("fields")?.split(",")
+      const picked = wanted ? Object.fromEntries(wanted.map((f) => [f, record[f] ?? null])) : record
+      return { attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${record.Id}` }, ...picked }
+    }
+    if (a !== undefined && b !== undefined) {
+      // /sobjects/Type/ExternalIdField/value
+      const found = rows.filter((r) => r[a] === b)
+      if (req.method === "GET")
+        return found[0]
+          ? { status: 200, body: fieldsOf(found[0]) }
+          : sfError(404, "NOT_FOUND", "The requested resource does not exist")
+      if (req.method !== "PATCH") return sfError(405, "METHOD_NOT_ALLOWED", "HTTP Method not allowed")
+      if (found.length > 1)
+        return { status: 300, body: found.map((r) => `/services/data/v62.0/sobjects/${type}/${r.Id}`) }
+      if (found[0]) {
+        const invalid = validate(type, { ...found[0], ...body })
+        if (invalid) return invalid
+        Object.assign(found[0], body)
+        return { status: 200, body: { id: found[0].Id, success: true, errors: [], created: false } }
+      }
+      const record = { ...body, [a]: b, Id: newId(type) }
+      const invalid = validate(type, record)
+      if (invalid) return invalid
+      rows.push(record)
+      return { status: 201, body: { id: record.Id, success: true, errors: [], created: true } }
+    }
+    if (a !== undefined) {
+      const record = rows.find((r) => r.Id === a)
+      if (!record) return sfError(404, "NOT_FOUND", "The requested resource does not exist")
+      if (req.method === "GET") return { status: 200, body: fieldsOf(record) }
+      Object.assign(record, body)
+      return { status: 204 }
+    }
+    const record = { ...body, Id: newId(type) }
+    const invalid = validate(type, record)
+    if (invalid) return invalid
+    rows.push(record)
+    return { status: 201, body: { id: record.Id, success: true, errors: [] } }
+  }
+
+  const isToken = (req: RecordedRequest) => req.path === "/services/oauth2/token"
+  const controls = await startFakeServer(
+    (req, baseUrl) => {
+      if (isToken(req)) return token(req, baseUrl)
+      used++
+      if (req.path.startsWith("/services/Soap/u/")) return soap(req)
+      return rest(req)
+    },
+    (req) => (isToken(req) ? {} : { "Sforce-Limit-Info": `api-usage=${used}/${options.apiLimit ?? 15000}` })
+  )
+  return {
+    ...controls,
+    records,
+    tokenRequests: () => controls.requests.filter(isToken),
+    apiRequests: () => controls.requests.filter((r) => !isToken(r)),
+    expireSessions: () => tokens.clear()
+  }
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/TestClock"
+import * as MemoryIdempotency from "../../layers/memory/Idempotency.js"
+import * as RedisClientLayer from "../../layers/redis/RedisClient.js"
+import * as RedisIdempotency from "../../layers/redis/Idempotency.js"
+import { Idempotency } from "../../services/Idempotency.js"
+import { redisTestLayer, testPrefix, unreachableRedisUrl } from "./redisFixture.js"
+
+const key = () => `action-${randomUUID()}`
+const begin = (k: string, ttlMs = 60_000) => Effect.flatMap(Idempotency, (s) => s.begin(k, ttlMs))
+const complete = (k: string, result: unknown, ttlMs = 60_000) =>
+  Effect.flatMap(Idempotency, (s) => s.complete(k, result, ttlMs))
+const release = (k: string) => Effect.flatMap(Idempotency, (s) => s.release(k))
+
+const sleepReal = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
+
+const prefix = testPrefix()
+// Memory keys expire on the Effect Clock (TestClock here); Redis keys expire on the server's clock, so time passes for real.
+const backends: ReadonlyArray<readonly [string, Layer.Layer<Idempotency>, (ms: number) => Effect.Effect<void>]> = [
+  ["memory", MemoryIdempotency.layer, (ms) => TestClock.adjust(ms)],
+  ["redis", RedisIdempotency.layer.pipe(Layer.provide(redisTestLayer(prefix))), sleepReal]
+]
+
+for (const [backend, idempotencyLayer, elapse] of backends) {
+  layer(idempotencyLayer)(`Idempotency (${backend})`, (it) => {
+    it.effect("begin claims a key once; others see InProgress", () =>
+      Effect.gen(function* () {
+        const k = key()
+        assert.deepStrictEqual(yield* begin(k), { _tag: "Acquired" })
+        assert.deepStrictEqual(yield* begin(k), { _tag: "InProgress" })
+        assert.deepStrictEqual(yield* begin(key()), { _tag: "Acquired" }, "keys are independent")
+      })
+    )
+
+    it.effect("complete stores the result; begin then returns it as Completed", () =>
+      Effect.gen(function* () {
+        const k = key()
+        yield* begin(k)
+        yield* complete(k, { crmId: "00Q123", created: true, at: new Date(0) })
+        assert.deepStrictEqual(yield* begin(k), {
+          _tag: "Completed",
+          result: { crmId: "00Q123", created: true, at: "1970-01-01T00:00:00.000Z" }
+        })
+        // a result that is itself the claim marker's word stays a result
+        const other = key()
+        yield* complete(other, "inprogress")
+        assert.deepStrictEqual(yield* begin(other), { _tag: "Completed", result: "inprogress" })
+        const empty = key()
+        yield* complete(empty, undefined)
+        assert.deepStrictEqual(yield* begin(empty), { _tag: "Completed", result: null })
+      })
+    )
+
+    it.effect("release drops an in-progress claim so a retry may acquire it", () =>
+      Effect.gen(function* () {
+        const k = key()
+        yield* begin(k)
+        yield* release(k)
+        assert.deepStrictEqual(yield* begin(k), { _tag: "Acquired" })
+      })
+    )
+
+    it.effect("release never drops a completed result (or a missing key)", () =>
+      Effect.gen(function* () {
+        const k = key()
+        yield* begin(k)
+        yield* complete(k, { ok: 1 })
+        yield* release(k)
+        assert.deepStrictEqual(yield* begin(k), { _tag: "Completed", result: { ok: 1 } })
+        yield* release(key())
+      })
+    )
+
+    it.effect("an abandoned claim expires after its TTL", () =>
+      Effect.gen(function* () {
+        const k = key()
+        yield* begin(k, 150)
+        assert.deepStrictEqual(yield* begin(k, 150), { _tag: "InProgress" })
+        yield* elapse(400)
+        assert.deepStrictEqual(yield* begin(k, 150), { _tag: "Acquired" })
+      })
+    )
+
+    it.effect("a completed result expires after its TTL", () =>
+      Effect.gen(function* () {
+        const k = key()
+        yield* begin(k)
+        yield* complete(k, "done", 150)
+        assert.deepStrictEqual(yield* begin(k), { _tag: "Completed", result: "done" })
+        yield* elapse(400)
+        assert.deepStrictEqual(yield* begin(k), { _tag: "Acquired" })
+      })
+    )
+
+    it.effect("concurrent begins on one key: exactly one acquires", () =>
+      Effect.gen(function* () {
+        const k = key()
+        const claims = yield* Effect.all(
+          Array.from({ length: 50 }, () => begin(k)),
+          { concurrency: "unbounded" }
+        )
+        assert.strictEqual(claims.filter((c) => c._tag === "Acquired").length, 1)
+      })
+    )
+  })
+}
+
+describe("Idempotency (redis down)", () => {
+  it.live("fails with IdempotencyUnavailable within 2 s, without the password", () =>
+    Effect.gen(function* () {
+      const idempotency = yield* Idempotency
+      const started = Date.now()
+      const error = yield* Effect.flip(idempotency.begin(key(), 1000))
+      assert.strictEqual(error._tag, "IdempotencyUnavailable")
+      assert.isBelow(Date.now() - started, 2000)
+      assert.notInclude(error.message, "s3cret")
+    }).pipe(
+      Effect.provide(
+        RedisIdempotency.layer.pipe(
+          Layer.provide(RedisClientLayer.layer({ url: unreachableRedisUrl, prefix: testPrefix() }))
+        )
+      )
+    )
+  )
+})

@@ -1,0 +1,161 @@
+import { expect } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { LeadStore } from "../../services/LeadStore.js"
+import { newLeadKey, sampleAnalysis, sampleGrounding, sampleLead } from "./fixtures.js"
+import { accept, type StoreTest, UUID } from "./storeTest.js"
+
+/** LeadStore behaviour: accept, get, transition, saveAnalysis, listStuck, countByStatus. */
+export const leadStoreCases = (test: StoreTest) => {
+  test("accept stores a new lead as RECEIVED and returns it as the domain type", () =>
+    Effect.gen(function* () {
+      const leadKey = newLeadKey()
+      const { created, lead } = yield* accept({}, leadKey)
+      expect(created).toBe(true)
+      expect(lead.id).toMatch(UUID)
+      expect(lead).toMatchObject({ leadKey, source: "api", status: "RECEIVED" })
+      expect(lead.input).toStrictEqual(sampleLead())
+      expect(lead.createdAt).toBeInstanceOf(Date)
+      expect(lead.updatedAt.getTime()).toBe(lead.createdAt.getTime())
+      expect(lead).not.toHaveProperty("analysis")
+      expect(lead).not.toHaveProperty("error")
+      expect(yield* Effect.flatMap(LeadStore, (s) => s.get(lead.id))).toStrictEqual(lead)
+    }))
+
+  test("accept of a known key returns the existing lead and changes nothing", () =>
+    Effect.gen(function* () {
+      const leadKey = newLeadKey()
+      const first = yield* accept({}, leadKey)
+      const second = yield* accept({ firstName: "Grace", company: "Other Inc" }, leadKey)
+      expect(second.created).toBe(false)
+      expect(second.lead).toStrictEqual(first.lead)
+      const stored = yield* Effect.flatMap(LeadStore, (s) => s.get(first.lead.id))
+      expect(stored.input.firstName).toBe("Ada")
+      expect((yield* Effect.flatMap(LeadStore, (s) => s.countByStatus)).RECEIVED).toBe(1)
+    }))
+
+  test("50 concurrent accepts of one key create exactly one lead", () =>
+    Effect.gen(function* () {
+      const leadKey = newLeadKey()
+      const results = yield* Effect.all(
+        Array.from({ length: 50 }, () => accept({}, leadKey)),
+        { concurrency: "unbounded" }
+      )
+      expect(results.filter((r) => r.created)).toHaveLength(1)
+      expect(new Set(results.map((r) => r.lead.id)).size).toBe(1)
+      expect((yield* Effect.flatMap(LeadStore, (s) => s.countByStatus)).RECEIVED).toBe(1)
+    }))
+
+  test("get of an unknown id fails with LeadNotFound, uuid or not", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      for (const id of [crypto.randomUUID(), "not-a-uuid", ""]) {
+        const error = yield* Effect.flip(store.get(id))
+        expect(error).toMatchObject({ _tag: "LeadNotFound", leadId: id })
+      }
+    }))
+
+  test("transition moves a lead from an expected state and stamps updatedAt", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const { lead } = yield* accept()
+      yield* Effect.sleep("5 millis")
+      const queued = yield* store.transition(lead.id, ["RECEIVED"], "QUEUED")
+      expect(queued.status).toBe("QUEUED")
+      expect(queued.updatedAt.getTime()).toBeGreaterThan(lead.updatedAt.getTime())
+      expect(queued.createdAt).toStrictEqual(lead.createdAt)
+      const failed = yield* store.transition(lead.id, ["QUEUED", "PROCESSING"], "FAILED", { error: "CRM said 400" })
+      expect(failed).toMatchObject({ status: "FAILED", error: "CRM said 400" })
+      expect(yield* store.get(lead.id)).toStrictEqual(failed)
+      // a replay clears the previous failure's message
+      const replayed = yield* store.transition(lead.id, ["FAILED"], "QUEUED")
+      expect(replayed.status).toBe("QUEUED")
+      expect(replayed).not.toHaveProperty("error")
+    }))
+
+  test("transition from a state the lead is not in fails with StaleTransition and changes nothing", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const { lead } = yield* accept()
+      const queued = yield* store.transition(lead.id, ["RECEIVED"], "QUEUED")
+      const error = yield* Effect.flip(store.transition(lead.id, ["RECEIVED", "FAILED"], "PROCESSING"))
+      expect(error).toMatchObject({
+        _tag: "StaleTransition",
+        leadId: lead.id,
+        expected: ["RECEIVED", "FAILED"],
+        actual: "QUEUED"
+      })
+      expect(yield* store.get(lead.id)).toStrictEqual(queued)
+      const missing = yield* Effect.flip(store.transition(crypto.randomUUID(), ["RECEIVED"], "QUEUED"))
+      expect(missing._tag).toBe("LeadNotFound")
+    }))
+
+  test("saveAnalysis round-trips analysis and grounding", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const { lead } = yield* accept()
+      yield* store.saveAnalysis(lead.id, sampleAnalysis, sampleGrounding)
+      const stored = yield* store.get(lead.id)
+      expect(stored.analysis).toStrictEqual(sampleAnalysis)
+      expect(stored.grounding).toStrictEqual(sampleGrounding)
+      expect(stored.status).toBe("RECEIVED")
+      expect(stored.input).toStrictEqual(lead.input)
+      const missing = yield* Effect.flip(store.saveAnalysis(crypto.randomUUID(), sampleAnalysis, sampleGrounding))
+      expect(missing._tag).toBe("LeadNotFound")
+    }))
+
+  test("listStuck returns leads in the given states, least recently updated first, up to the limit", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const a = (yield* accept({ email: "a@example.com" })).lead
+      yield* Effect.sleep("10 millis")
+      const b = (yield* accept({ email: "b@example.com" })).lead
+      yield* Effect.sleep("10 millis")
+      const c = (yield* accept({ email: "c@example.com" })).lead
+      yield* Effect.sleep("10 millis")
+      yield* store.transition(a.id, ["RECEIVED"], "QUEUED")
+      const ids = (statuses: ReadonlyArray<"RECEIVED" | "QUEUED" | "SYNCED">, limit = 10, olderThanMs = 0) =>
+        Effect.map(store.listStuck({ statuses, olderThanMs, limit }), (leads) => leads.map((l) => l.id))
+      expect(yield* ids(["RECEIVED"])).toStrictEqual([b.id, c.id])
+      expect(yield* ids(["RECEIVED", "QUEUED"])).toStrictEqual([b.id, c.id, a.id])
+      expect(yield* ids(["RECEIVED", "QUEUED"], 2)).toStrictEqual([b.id, c.id])
+      expect(yield* ids(["SYNCED"])).toStrictEqual([])
+      expect(yield* ids(["RECEIVED", "QUEUED"], 10, 60_000)).toStrictEqual([])
+      const listed = yield* store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })
+      expect(listed[0]).toStrictEqual(b)
+    }))
+
+  test("listStuck leaves out leads updated more recently than olderThanMs", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const old = (yield* accept()).lead
+      yield* Effect.sleep("400 millis")
+      yield* accept()
+      const stuck = yield* store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 300, limit: 10 })
+      expect(stuck.map((l) => l.id)).toStrictEqual([old.id])
+    }))
+
+  test("countByStatus counts every status, zeros included", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      expect(yield* store.countByStatus).toStrictEqual({
+        RECEIVED: 0,
+        QUEUED: 0,
+        PROCESSING: 0,
+        SYNCED: 0,
+        REJECTED: 0,
+        FAILED: 0
+      })
+      const leads = yield* Effect.all([accept(), accept(), accept(), accept()])
+      yield* store.transition(leads[0]!.lead.id, ["RECEIVED"], "QUEUED")
+      yield* store.transition(leads[1]!.lead.id, ["RECEIVED"], "SYNCED")
+      yield* store.transition(leads[2]!.lead.id, ["RECEIVED"], "SYNCED")
+      expect(yield* store.countByStatus).toStrictEqual({
+        RECEIVED: 1,
+        QUEUED: 1,
+        PROCESSING: 0,
+        SYNCED: 2,
+        REJECTED: 0,
+        FAILED: 0
+      })
+    }))
+}
