@@ -11,6 +11,11 @@ import * as MemoryRateLimiter from "../../layers/memory/RateLimiter.js"
 import * as MockCrm from "../../layers/mock/CrmExecutor.js"
 import * as MockEnricher from "../../layers/mock/Enricher.js"
 import * as Metrics from "../../layers/observability/Metrics.js"
+import * as BullMqQueue from "../../layers/bullmq/JobQueue.js"
+import * as RedisIdempotency from "../../layers/redis/Idempotency.js"
+import * as RedisRateLimiter from "../../layers/redis/RateLimiter.js"
+import { redisTestLayer, testPrefix } from "../limits/redisFixture.js"
+import { layerPostgresTest } from "../store/fixtures.js"
 
 /** AppConfig read from exactly these variables (nothing from the real environment). */
 export const configFrom = (env: Record<string, string> = {}) =>
@@ -57,6 +62,40 @@ export const memoryEnv = (options: TestOptions = {}) => {
     configFrom(env)
   )
 }
+
+/**
+ * The same pipeline on the production data plane: Postgres (a fresh schema, dropped after), Redis rate limiter and
+ * idempotency and a BullMQ queue (a fresh key prefix and queue name, keys deleted after). CRM, analyser and
+ * enrichment stay mock / heuristic.
+ */
+export const productionEnv = (options: TestOptions = {}) => {
+  const env = { ...testEnv, ...options.env }
+  const prefix = testPrefix()
+  const redis = redisTestLayer(prefix)
+  return Layer.mergeAll(
+    layerPostgresTest.pipe(Layer.orDie),
+    BullMqQueue.layer({
+      queueName: `leads-${prefix}`,
+      attempts: Number(env.JOB_ATTEMPTS),
+      backoffMs: Number(env.JOB_BACKOFF_MS),
+      shutdownTimeoutMs: Number(env.SHUTDOWN_TIMEOUT_MS)
+    }),
+    RedisRateLimiter.layer,
+    RedisIdempotency.layer,
+    options.breaker ? MemoryBreaker.layerWith(options.breaker) : MemoryBreaker.layer,
+    MockCrm.layerWith(options.crmLatencyMs === undefined ? {} : { latencyMs: options.crmLatencyMs }),
+    HeuristicAnalyzer.layer,
+    MockEnricher.layer,
+    Metrics.layerTest,
+    configFrom(env)
+  ).pipe(Layer.provide(redis))
+}
+
+/** Every backend the behaviour suites run on. */
+export const backends = [
+  ["memory", memoryEnv],
+  ["postgres + redis + bullmq", productionEnv]
+] as const
 
 /** A valid lead body; override any field. */
 export const sampleLead = (overrides: Record<string, unknown> = {}) => ({
