@@ -9,6 +9,14 @@ import { replayLead } from "../../src/pipeline/replay.js"
 import { backends, sampleLead, type TestOptions } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
+/** The lead is marked FAILED before the queue files the job as failed: wait for the queue to catch up. */
+const awaitDeadLetters = Effect.flatMap(JobQueue, (queue) =>
+  queue.deadLetters(10).pipe(
+    Effect.filterOrFail((letters) => letters.length > 0),
+    Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds")))
+  )
+)
+
 describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
   const run = <A, E>(effect: Effect.Effect<A, E, any>, options: TestOptions = {}) =>
     effect.pipe(Effect.scoped, Effect.provide(makeEnv(options))) as Effect.Effect<A, E>
@@ -101,11 +109,7 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         const crm = yield* MockCrmControl
         expect((yield* crm.calls).length).toBe(1) // no retries
         const queue = yield* JobQueue
-        // the lead is marked FAILED before the queue files the job as failed: wait for the queue to catch up
-        const letters = yield* queue.deadLetters(10).pipe(
-          Effect.filterOrFail((l) => l.length > 0),
-          Effect.retry(Schedule.spaced("20 millis").pipe(Schedule.upTo("5 seconds")))
-        )
+        const letters = yield* awaitDeadLetters
         expect(letters.map((l) => l.leadId)).toEqual([lead.id])
         expect(yield* queue.replay("no-such-lead")).toBe(false)
       })
@@ -122,7 +126,7 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         const failed = yield* awaitStatus(lead.id, ["FAILED"])
         expect(failed.error).toContain("timeout")
         expect((yield* crm.calls).length).toBe(3)
-        const [letter] = yield* Effect.flatMap(JobQueue, (q) => q.deadLetters(10))
+        const [letter] = yield* awaitDeadLetters
         expect(letter?.attemptsMade).toBe(3)
       })
     )
