@@ -1,7 +1,14 @@
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig, appConfig } from "../services/AppConfig.js"
+import { Metrics as MetricsService } from "../services/Metrics.js"
+import { loadConfig } from "./aws/validate.js"
+import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
+import { hubSpotConfig } from "./hubspot/config.js"
+import * as PostgresJs from "./postgres/postgresJs.js"
+import { salesforceConfig } from "./salesforce/config.js"
 import * as BedrockAnalyzer from "./bedrock/Analyzer.js"
 import * as BullMqQueue from "./bullmq/JobQueue.js"
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
@@ -44,12 +51,17 @@ const crm = (config: AppConfig.Service) => {
     case "HUBSPOT":
       return HubSpotCrm.layerConfig
     case "MOCK":
-      return MockCrm.layer
+      return MockCrm.layerConfig
   }
 }
 
+/** Bedrock reports token usage and latency into the shared metrics. */
+const bedrockWithMetrics = Layer.unwrapEffect(
+  Effect.map(MetricsService, (metrics) => BedrockAnalyzer.layerConfigWith({ onUsage: metrics.aiUsage }))
+).pipe(Layer.provide(Metrics.layer))
+
 const analyzer = (config: AppConfig.Service) =>
-  config.analyzer === "BEDROCK" ? BedrockAnalyzer.layerConfig : HeuristicAnalyzer.layer
+  config.analyzer === "BEDROCK" ? bedrockWithMetrics : HeuristicAnalyzer.layer
 
 const enricher = (config: AppConfig.Service) =>
   config.enrichmentProvider === "HTTP" ? HttpEnricher.layerConfig : MockEnricher.layer
@@ -72,3 +84,20 @@ export const layerFromConfig = Layer.unwrapEffect(
     )
   )
 )
+
+/**
+ * Reads every setting the selected environment needs before anything starts, so start-up fails once with every
+ * missing or invalid key listed (never a value), instead of one layer at a time.
+ */
+export const checkConfig = Effect.gen(function* () {
+  const config = yield* loadConfig(appConfig)
+  const selected: Array<Config.Config<unknown>> = []
+  if (Option.isSome(config.databaseUrl)) selected.push(PostgresJs.config)
+  if (Option.isSome(config.redisUrl)) selected.push(BullMqOptions.config)
+  if (config.crmProvider === "SALESFORCE") selected.push(salesforceConfig)
+  if (config.crmProvider === "HUBSPOT") selected.push(hubSpotConfig)
+  if (config.analyzer === "BEDROCK") selected.push(BedrockAnalyzer.config)
+  if (config.enrichmentProvider === "HTTP") selected.push(HttpEnricher.config)
+  yield* loadConfig(Config.all(selected))
+  return config
+})

@@ -11,6 +11,8 @@ import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import { classify, isAuthFailure } from "../../src/domain/crmErrors.js"
 import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import { liveRedacted } from "../aws/liveConfig.js"
+import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"
 import { type HubSpotOptions, hubSpotConfig } from "./config.js"
@@ -164,8 +166,15 @@ export const layerConfig: Layer.Layer<CrmExecutor, import("effect/ConfigError").
   Effect.gen(function* () {
     const options = yield* hubSpotConfig
     const metrics = yield* Effect.serviceOption(Metrics)
+    // After a 401 the token is read again: ask the secret store for fresh values first, so a rotated token is used.
+    const refresh = Option.match(yield* Effect.serviceOption(SecretsRefresh), {
+      onNone: () => Effect.void,
+      onSome: (secrets) => secrets.refresh
+    })
+    const current = yield* liveRedacted("HUBSPOT_ACCESS_TOKEN")
     return yield* make({
       ...options,
+      accessToken: Effect.zipRight(refresh, Effect.orDie(current)),
       onApiUsage: Option.match(metrics, {
         onNone: () => undefined,
         onSome: (m) => (used: number, limit: number) => m.crmApiUsage(PROVIDER, used, limit)

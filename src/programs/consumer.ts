@@ -1,5 +1,4 @@
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Layer from "effect/Layer"
-import { ConsumerProgram, logging } from "./layers.js"
+import { ConsumerProgram } from "./layers.js"
+import { runProgram } from "./main.js"
 
-ConsumerProgram.pipe(Layer.provide(logging("json")), Layer.launch, NodeRuntime.runMain({ disablePrettyLogger: true }))
+runProgram(ConsumerProgram, "json")

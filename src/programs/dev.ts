@@ -1,5 +1,4 @@
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Layer from "effect/Layer"
-import { DevProgram, logging } from "./layers.js"
+import { DevProgram } from "./layers.js"
+import { runProgram } from "./main.js"
 
-DevProgram.pipe(Layer.provide(logging("pretty")), Layer.launch, NodeRuntime.runMain({ disablePrettyLogger: true }))
+runProgram(DevProgram, "pretty")

@@ -1,5 +1,4 @@
-import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as Layer from "effect/Layer"
-import { IngestProgram, logging } from "./layers.js"
+import { IngestProgram } from "./layers.js"
+import { runProgram } from "./main.js"
 
-IngestProgram.pipe(Layer.provide(logging("json")), Layer.launch, NodeRuntime.runMain({ disablePrettyLogger: true }))
+runProgram(IngestProgram, "json")
