@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { CrmAction } from "../src/domain/tools.js"
 
@@ -37,11 +38,19 @@ export interface CrmResult {
   readonly detail?: Readonly<Record<string, unknown>> | undefined
 }
 
+/** API calls used and allowed, as the CRM itself reports them (Sforce-Limit-Info, X-HubSpot-RateLimit-*). */
+export interface ApiUsage {
+  readonly used: number
+  readonly limit: number
+}
+
 export declare namespace CrmExecutor {
   export interface Service {
     /** "mock", "salesforce" or "hubspot": names the circuit breaker and labels metrics. */
     readonly provider: string
     readonly execute: (call: CrmCall) => Effect.Effect<CrmResult, CrmError>
+    /** The CRM's last reported API usage, when it reports one: the CRM-wide tier tightens as it nears the quota. */
+    readonly apiUsage?: Effect.Effect<Option.Option<ApiUsage>> | undefined
   }
 }
 

@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import { classify, isAuthFailure } from "../../src/domain/crmErrors.js"
-import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import { type ApiUsage, type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
 import { liveRedacted } from "../aws/liveConfig.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
@@ -40,6 +40,8 @@ const timeoutAgent = (baseUrl: string, timeoutMs: number): http.Agent => {
 /** The HubSpot CrmExecutor: @hubspot/api-client with no client retries or limiter, one token re-read per 401. */
 export const make = (options: HubSpotOptions) =>
   Effect.gen(function* () {
+    /** The CRM's own API usage as last reported, so the CRM-wide rate-limit tier can tighten near its quota. */
+    const lastUsage = yield* Ref.make(Option.none<ApiUsage>())
     const agent = yield* Effect.acquireRelease(
       Effect.sync(() => timeoutAgent(options.baseUrl, options.timeoutMs)),
       (a) => Effect.sync(() => a.destroy())
@@ -60,9 +62,11 @@ export const make = (options: HubSpotOptions) =>
 
     const onHeaders = (headers: Readonly<Record<string, string>>) => {
       const usage = parseRateLimitHeaders(headers)
-      return usage === undefined || options.onApiUsage === undefined
-        ? Effect.void
-        : options.onApiUsage(usage.used, usage.limit)
+      if (usage === undefined) return Effect.void
+      const remember = Ref.set(lastUsage, Option.some(usage))
+      return options.onApiUsage === undefined
+        ? remember
+        : Effect.zipRight(remember, options.onApiUsage(usage.used, usage.limit))
     }
 
     type Info<A> = { readonly data: A; readonly headers: Record<string, string>; readonly httpStatusCode: number }
@@ -154,7 +158,7 @@ export const make = (options: HubSpotOptions) =>
         Effect.withSpan("crm.hubspot", { attributes: { "crm.tool": call.tool } })
       )
 
-    return CrmExecutor.of({ provider: PROVIDER, execute })
+    return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage) })
   })
 
 /** The HubSpot executor from explicit options (tests, embedding apps); its HTTP agent closes with the scope. */

@@ -2,10 +2,11 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
 import type { Connection } from "jsforce"
 import { SOAP } from "jsforce/lib/soap.js"
 import { classify } from "../../src/domain/crmErrors.js"
-import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import { type ApiUsage, type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
 import { Metrics } from "../../services/Metrics.js"
 import { type LastResponse, type SalesforceCallFailed, callSalesforce } from "./call.js"
 import { type SalesforceOptions, salesforceConfig } from "./config.js"
@@ -26,13 +27,17 @@ export const parseLimitInfo = (header: string | undefined): { used: number; limi
 /** The Salesforce CrmExecutor: jsforce REST (and SOAP convertLead), no jsforce retries, one refresh per 401. */
 export const make = (options: SalesforceOptions) =>
   Effect.gen(function* () {
+    /** The CRM's own API usage as last reported, so the CRM-wide rate-limit tier can tighten near its quota. */
+    const lastUsage = yield* Ref.make(Option.none<ApiUsage>())
     const sessions = yield* makeSessions(options)
 
     const reportUsage = (last: NonNullable<LastResponse>) => {
       const usage = parseLimitInfo(last.headers["sforce-limit-info"])
-      return usage === undefined || options.onApiUsage === undefined
-        ? Effect.void
-        : options.onApiUsage(usage.used, usage.limit)
+      if (usage === undefined) return Effect.void
+      const remember = Ref.set(lastUsage, Option.some(usage))
+      return options.onApiUsage === undefined
+        ? remember
+        : Effect.zipRight(remember, options.onApiUsage(usage.used, usage.limit))
     }
 
     const once = <A>(conn: Connection, send: Send<A>) =>
@@ -88,7 +93,7 @@ export const make = (options: SalesforceOptions) =>
         Effect.withSpan("crm.salesforce", { attributes: { "crm.tool": call.tool } })
       )
 
-    return CrmExecutor.of({ provider: PROVIDER, execute })
+    return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage) })
   })
 
 /** The Salesforce executor from explicit options (tests, embedding apps). */

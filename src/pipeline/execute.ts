@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { guardAction } from "../domain/guard.js"
-import { accountDomain } from "../domain/lead.js"
+import { tiersFor } from "../domain/rateTiers.js"
 import type { LeadRecord } from "../domain/record.js"
 import { redact } from "../domain/redact.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
@@ -14,7 +14,7 @@ import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../
 import { Idempotency } from "../../services/Idempotency.js"
 import { JobDelay } from "../../services/JobQueue.js"
 import { Metrics } from "../../services/Metrics.js"
-import { RateLimiter, type Tier } from "../../services/RateLimiter.js"
+import { RateLimiter } from "../../services/RateLimiter.js"
 import { fateOf } from "./fate.js"
 
 /** What a completed action leaves in the idempotency store, enough to rebuild its audit row. */
@@ -23,13 +23,6 @@ interface Done {
   readonly detail?: unknown
   readonly durationMs: number
 }
-
-/** Rate-limit tiers for one CRM call: per lead, per account domain, CRM-wide. */
-const tiersFor = (lead: LeadRecord, provider: string, limits: AppConfig.Service["rateLimits"]): ReadonlyArray<Tier> => [
-  { name: "lead", key: `lead:${lead.leadKey}`, limit: limits.perLead, windowMs: limits.windowMs },
-  { name: "account", key: `account:${accountDomain(lead.input)}`, limit: limits.perAccount, windowMs: limits.windowMs },
-  { name: "crm", key: `crm:${provider}`, limit: limits.crm, windowMs: limits.windowMs }
-]
 
 /** Breaker counts only failures that say the CRM is unwell, not its verdicts on our data. */
 const countsAgainstBreaker = (error: CrmError) => error._tag !== "CrmPermanentError"
@@ -95,7 +88,8 @@ export const executeAction = (lead: LeadRecord, action: CrmAction) =>
       return "skipped" as const
     }
 
-    yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits)).pipe(
+    const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
+    yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits, usage)).pipe(
       Effect.tapError((error) => (error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void)),
       Effect.tapError(() => release)
     )
