@@ -1,0 +1,84 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as HubSpot from "../../layers/hubspot/CrmExecutor.js"
+import { defaultProperties } from "../../layers/hubspot/config.js"
+import * as Salesforce from "../../layers/salesforce/CrmExecutor.js"
+import { defaultFields } from "../../layers/salesforce/config.js"
+import { AuditLog } from "../../services/AuditLog.js"
+import type { CrmExecutor } from "../../services/CrmExecutor.js"
+import { startFakeHubSpot } from "../fakes/hubspot.js"
+import { startFakeSalesforce } from "../fakes/salesforce.js"
+import { memoryEnv, sampleLead } from "../support/env.js"
+import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
+
+/** The memory pipeline with the real CRM executor swapped in for the mock. */
+const withCrm = (crm: Layer.Layer<CrmExecutor>) => Layer.merge(memoryEnv(), crm)
+
+/** Submit leads (two at one company, one free-mail), run the consumer, wait until all are SYNCED. */
+const runLeads = Effect.gen(function* () {
+  const bodies = [
+    sampleLead({ email: "grace@globex.com", company: "Globex" }),
+    sampleLead({ email: "alan@globex.com", company: "Globex", title: "Analyst", activity: { pageViews: 3 } }),
+    sampleLead({ email: "someone@gmail.com", activity: undefined, title: undefined })
+  ].map(({ activity, title, ...rest }) => ({ ...rest, ...(activity ? { activity } : {}), ...(title ? { title } : {}) }))
+  const leads = yield* Effect.forEach(bodies, (body) => submit(body))
+  yield* startConsumer
+  const done = yield* Effect.forEach(leads, ({ lead }) => awaitStatus(lead.id, ["SYNCED"], 15_000))
+  const audit = yield* AuditLog
+  const rows = yield* Effect.forEach(done, (lead) => audit.listForLead(lead.id))
+  return { done, rows: rows.flat() }
+})
+
+describe("the whole pipeline against each fake CRM", () => {
+  it.scopedLive("Salesforce (jsforce): every lead SYNCED, audit rows carry Salesforce ids, one Lead per lead", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "s3cret" })),
+        (f) => Effect.promise(() => f.close())
+      )
+      const crm = Salesforce.layer({
+        loginUrl: fake.url,
+        apiVersion: "62.0",
+        auth: { _tag: "ClientCredentials", clientId: "rf", clientSecret: Redacted.make("s3cret") },
+        timeoutMs: 2000,
+        fields: defaultFields
+      })
+      const { rows } = yield* runLeads.pipe(Effect.provide(withCrm(crm)))
+      expect(rows.length).toBeGreaterThanOrEqual(9)
+      expect(rows.every((row) => row.status === "SUCCEEDED" && row.provider === "salesforce")).toBe(true)
+      const leadIds = new Set((fake.records.Lead ?? []).map((r) => r.Id))
+      expect(leadIds.size).toBe(3)
+      // the audit row of each upsert carries the Salesforce Lead id the fake assigned
+      for (const row of rows.filter((r) => r.tool === "upsert_lead")) expect(leadIds.has(row.crmId!)).toBe(true)
+      expect((fake.records.Task ?? []).length).toBe(
+        rows.filter((r) => r.tool === "create_task" || r.tool === "log_activity").length
+      )
+    })
+  )
+
+  it.scopedLive(
+    "HubSpot (@hubspot/api-client): every lead SYNCED, audit rows carry HubSpot ids, one contact per lead",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* Effect.acquireRelease(
+          Effect.promise(() => startFakeHubSpot()),
+          (f) => Effect.promise(() => f.close())
+        )
+        const crm = HubSpot.layer({
+          baseUrl: fake.url,
+          accessToken: Redacted.make("pat-na1-fake-token"),
+          timeoutMs: 2000,
+          properties: defaultProperties
+        })
+        const { rows } = yield* runLeads.pipe(Effect.provide(withCrm(crm)))
+        expect(rows.every((row) => row.status === "SUCCEEDED" && row.provider === "hubspot")).toBe(true)
+        const contacts = fake.records.contacts ?? []
+        expect(contacts).toHaveLength(3)
+        const contactIds = new Set(contacts.map((c) => c.id))
+        for (const row of rows.filter((r) => r.tool === "upsert_lead")) expect(contactIds.has(row.crmId!)).toBe(true)
+        expect(rows.filter((r) => r.crmId === undefined)).toEqual([])
+      })
+  )
+})
