@@ -33,6 +33,8 @@ export declare namespace LeadStore {
       readonly leadKey: string
       readonly source: LeadSource
       readonly lead: LeadInput
+      /** The state a new lead starts in (default RECEIVED); ingest inserts QUEUED when it is about to enqueue. */
+      readonly status?: "RECEIVED" | "QUEUED"
     }) => Effect.Effect<AcceptResult, StoreUnavailable>
     readonly get: (id: string) => Effect.Effect<LeadRecord, LeadNotFound | StoreUnavailable>
     /** Move a lead from one of `from` to `to`; fails with StaleTransition when it is elsewhere. */

@@ -23,7 +23,7 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
       return lead === undefined ? Effect.fail(new LeadNotFound({ leadId: id })) : Effect.succeed(lead)
     })
 
-  const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source }) =>
+  const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source, status = "RECEIVED" }) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
         const existingId = idByKey.get(leadKey)
@@ -33,7 +33,7 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
           id: crypto.randomUUID(),
           leadKey,
           source,
-          status: "RECEIVED",
+          status,
           input: jsonCopy(lead),
           createdAt: new Date(now),
           updatedAt: new Date(now)

@@ -22,13 +22,13 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
       Effect.withSpan("LeadStore.get", { attributes: { leadId: id } })
     )
 
-  const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source }) =>
+  const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source, status = "RECEIVED" }) =>
     Effect.gen(function* () {
       // one statement decides: concurrent inserts of the same key wait on the unique index, then do nothing
       const inserted = yield* sql.query<LeadRow>(
-        `INSERT INTO leads (lead_key, source, status, input) VALUES ($1, $2, 'RECEIVED', $3::text::jsonb)
+        `INSERT INTO leads (lead_key, source, status, input) VALUES ($1, $2, $4, $3::text::jsonb)
          ON CONFLICT (lead_key) DO NOTHING RETURNING ${leadColumns}`,
-        [leadKey, source, jsonParam(lead)]
+        [leadKey, source, jsonParam(lead), status]
       )
       if (inserted[0] !== undefined) return { lead: toLeadRecord(inserted[0]), created: true }
       const existing = yield* sql.query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])

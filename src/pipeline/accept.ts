@@ -13,8 +13,9 @@ export interface Accepted {
 }
 
 /**
- * Accept a decoded lead. It is acknowledged only once it is durable in the store; if the queue is down after the
- * insert the lead stays RECEIVED and the outbox sweeper enqueues it later, so losing Redis loses no lead.
+ * Accept a decoded lead. It is acknowledged only once it is durable in the store. It is inserted QUEUED (one
+ * write on the hot path) and then enqueued; if the queue is down it is put back to RECEIVED and the outbox sweeper
+ * enqueues it later — as it does for a QUEUED lead whose job was lost — so losing Redis loses no lead.
  */
 export const acceptLead = (lead: LeadInput, source: LeadSource, traceContext?: Record<string, string>) =>
   Effect.gen(function* () {
@@ -22,7 +23,7 @@ export const acceptLead = (lead: LeadInput, source: LeadSource, traceContext?: R
     const queue = yield* JobQueue
     const metrics = yield* Metrics
     const result = yield* store
-      .accept({ leadKey: leadKey(lead.email, lead.campaignId), source, lead })
+      .accept({ leadKey: leadKey(lead.email, lead.campaignId), source, lead, status: "QUEUED" })
       .pipe(Effect.tapError(() => metrics.leadIngested(source, "unavailable")))
     if (!result.created) {
       yield* metrics.leadIngested(source, "duplicate")
@@ -30,23 +31,17 @@ export const acceptLead = (lead: LeadInput, source: LeadSource, traceContext?: R
     }
     yield* metrics.leadIngested(source, "accepted")
     const id = result.lead.id
-    const queued = yield* queue.enqueue(traceContext ? { leadId: id, traceContext } : { leadId: id }).pipe(
-      Effect.as(true),
+    return yield* queue.enqueue(traceContext ? { leadId: id, traceContext } : { leadId: id }).pipe(
+      Effect.as(result satisfies Accepted),
       Effect.catchTag("QueueUnavailable", (error) =>
-        Effect.logWarning("queue unavailable; the outbox sweeper will enqueue the lead").pipe(
-          Effect.annotateLogs({ leadId: id, error: error.message }),
-          Effect.as(false)
-        )
+        Effect.gen(function* () {
+          yield* Effect.logWarning("queue unavailable; the outbox sweeper will enqueue the lead").pipe(
+            Effect.annotateLogs({ leadId: id, error: error.message })
+          )
+          // Best effort: the sweeper re-enqueues QUEUED leads too, so a failure here loses nothing.
+          const lead = yield* store.transition(id, ["QUEUED"], "RECEIVED").pipe(Effect.orElseSucceed(() => result.lead))
+          return { lead, created: true } satisfies Accepted
+        })
       )
     )
-    if (!queued) return result satisfies Accepted
-    // The consumer may already have moved the lead on; then its state is newer than QUEUED and wins.
-    const lead2 = yield* store.transition(id, ["RECEIVED"], "QUEUED").pipe(
-      Effect.catchTags({
-        StaleTransition: () => Effect.succeed(result.lead),
-        LeadNotFound: () => Effect.succeed(result.lead)
-      }),
-      Effect.catchTag("StoreUnavailable", () => Effect.succeed(result.lead))
-    )
-    return { lead: lead2, created: true } satisfies Accepted
   }).pipe(Effect.withSpan("pipeline.accept"))
