@@ -1,5 +1,6 @@
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import * as Redacted from "effect/Redacted"
 
 const int = (name: string, fallback: number) => Config.integer(name).pipe(Config.withDefault(fallback))
 /** Validated before the default applies, so a bad value's error names its key. */
@@ -18,7 +19,16 @@ export const appConfig = Config.all({
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
   redisUrl: Config.option(Config.redacted("REDIS_URL")),
   keyPrefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
-  apiKeys: Config.redacted(Config.array(Config.string(), "INGEST_API_KEYS")).pipe(Config.option),
+  // Set but blank (an unset variable interpolated by compose, say) would silently open the API: refuse it.
+  apiKeys: Config.option(
+    Config.nested(
+      Config.validate(Config.redacted(Config.array(Config.string())), {
+        message: "must list at least one non-blank key (leave INGEST_API_KEYS unset for no authentication)",
+        validation: (keys) => Redacted.value(keys).some((key) => key.trim() !== "")
+      }),
+      "INGEST_API_KEYS"
+    )
+  ),
   maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),
   workerConcurrency: positive("WORKER_CONCURRENCY", 5),
   jobAttempts: positive("JOB_ATTEMPTS", 5),

@@ -64,9 +64,13 @@ export const make = (options: MemoryQueueOptions) =>
         )
       )
 
+    // runJob calls this while uninterruptible, and a forked fiber inherits that: without `interruptible` the
+    // timer could not be interrupted and closing the queue would wait out every pending delay
     const delay = (id: string, ms: number) =>
       update(id, (entry) => ({ ...entry, state: "delayed" })).pipe(
-        Effect.zipRight(FiberSet.run(timers, Effect.sleep(ms).pipe(Effect.zipRight(makeReady(id))))),
+        Effect.zipRight(
+          FiberSet.run(timers, Effect.interruptible(Effect.sleep(ms)).pipe(Effect.zipRight(makeReady(id))))
+        ),
         Effect.asVoid
       )
 
@@ -150,18 +154,24 @@ export const make = (options: MemoryQueueOptions) =>
     const consume = (consumeOptions: ConsumeOptions) =>
       Effect.gen(function* () {
         const active = yield* FiberSet.make()
+        // Each job runs in `active`, so shutdown can let it finish while no new job is taken. Taking an id and
+        // handing it to `active` is one uninterruptible step: a shutdown in between would strand the job.
         const worker = Effect.forever(
-          Effect.flatMap(Queue.take(ready), (id) =>
-            // each job runs in `active`, so shutdown can let it finish while no new job is taken
-            Effect.flatMap(FiberSet.run(active, runJob(id, consumeOptions)), (fiber) => fiber.await)
-          )
+          Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(restore(Queue.take(ready)), (id) => FiberSet.run(active, runJob(id, consumeOptions)))
+          ).pipe(Effect.flatMap((fiber) => fiber.await))
         )
         const workers = yield* FiberSet.make()
         for (let i = 0; i < consumeOptions.concurrency; i++) yield* FiberSet.run(workers, worker)
         yield* Effect.addFinalizer(() =>
           Effect.gen(function* () {
             yield* FiberSet.clear(workers)
-            yield* FiberSet.awaitEmpty(active).pipe(Effect.timeout(options.shutdownTimeoutMs), Effect.ignore)
+            // finalizers run uninterruptibly: the wait must be made interruptible, or the timeout could never stop it
+            yield* FiberSet.awaitEmpty(active).pipe(
+              Effect.interruptible,
+              Effect.timeout(options.shutdownTimeoutMs),
+              Effect.ignore
+            )
             yield* FiberSet.clear(active)
           })
         )

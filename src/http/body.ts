@@ -1,8 +1,7 @@
-import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import { problem } from "./problem.js"
 
 /** The raw body text and its parsed JSON: webhooks that sign the body need both. */
@@ -30,15 +29,15 @@ export const readJsonBody = (
         )
       )
     }
-    const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`)
+    // close the connection after a 413 rather than wait for the rest of an oversized upload
+    const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
+      headers: { connection: "close" }
+    })
     const declared = Number(request.headers["content-length"] ?? "0")
     if (Number.isFinite(declared) && declared > maxBytes) return yield* Effect.fail(tooLarge)
-    const text = yield* request.text.pipe(
-      HttpIncomingMessage.withMaxBodySize(Option.some(maxBytes)),
-      Effect.mapError((error) =>
-        String(error.cause).includes("maxBytes exceeded")
-          ? tooLarge
-          : problem(400, "The request body could not be read")
+    const text = yield* readLimited(request, maxBytes).pipe(
+      Effect.mapError((reason) =>
+        reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
       )
     )
     if (text.trim() === "") return yield* Effect.fail(problem(400, "Request body is empty; expected a JSON object"))
@@ -47,4 +46,39 @@ export const readJsonBody = (
       catch: (error) => problem(400, `Request body is not valid JSON: ${(error as Error).message}`)
     })
     return { text, json }
+  })
+
+/**
+ * The body as UTF-8 text, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the
+ * client would never see the 413; this stops collecting and discards the rest instead.
+ */
+const readLimited = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
+  Effect.async<string, "too-large" | "unreadable">((resume) => {
+    const source = NodeHttpServerRequest.toIncomingMessage(request)
+    const chunks: Array<Buffer> = []
+    let bytes = 0
+    const cleanup = () => {
+      source.off("data", onData)
+      source.off("end", onEnd)
+      source.off("error", onError)
+    }
+    const onData = (chunk: Buffer) => {
+      bytes += chunk.length
+      if (bytes <= maxBytes) return void chunks.push(chunk)
+      cleanup()
+      source.resume()
+      resume(Effect.fail("too-large"))
+    }
+    const onEnd = () => {
+      cleanup()
+      resume(Effect.sync(() => Buffer.concat(chunks).toString("utf8")))
+    }
+    const onError = () => {
+      cleanup()
+      resume(Effect.fail("unreadable"))
+    }
+    source.on("data", onData)
+    source.once("end", onEnd)
+    source.once("error", onError)
+    return Effect.sync(cleanup)
   })
