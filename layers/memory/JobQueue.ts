@@ -155,10 +155,11 @@ export const make = (options: MemoryQueueOptions) =>
       Effect.gen(function* () {
         const active = yield* FiberSet.make()
         // Each job runs in `active`, so shutdown can let it finish while no new job is taken. Taking an id and
-        // handing it to `active` is one uninterruptible step: a shutdown in between would strand the job.
+        // handing it to `active` is one uninterruptible step: a shutdown in between would strand the job. (The job
+        // itself must stay interruptible, or a shutdown past its timeout could not stop it.)
         const worker = Effect.forever(
           Effect.uninterruptibleMask((restore) =>
-            Effect.flatMap(restore(Queue.take(ready)), (id) => FiberSet.run(active, runJob(id, consumeOptions)))
+            Effect.flatMap(restore(Queue.take(ready)), (id) => FiberSet.run(active, Effect.interruptible(runJob(id, consumeOptions))))
           ).pipe(Effect.flatMap((fiber) => fiber.await))
         )
         const workers = yield* FiberSet.make()
