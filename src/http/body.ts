@@ -16,7 +16,9 @@ export interface JsonBody {
  */
 export const readJsonBody = (
   request: HttpServerRequest.HttpServerRequest,
-  maxBytes: number
+  maxBytes: number,
+  /** Checks the raw text before it is parsed (a webhook signature), so unauthenticated input is never parsed. */
+  verify: (text: string) => Effect.Effect<void, HttpServerResponse.HttpServerResponse> = () => Effect.void
 ): Effect.Effect<JsonBody, HttpServerResponse.HttpServerResponse> =>
   Effect.gen(function* () {
     const contentType = (request.headers["content-type"] ?? "").toLowerCase()
@@ -40,6 +42,7 @@ export const readJsonBody = (
         reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
       )
     )
+    yield* verify(text)
     if (text.trim() === "") return yield* Effect.fail(problem(400, "Request body is empty; expected a JSON object"))
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,

@@ -51,17 +51,22 @@ export const WebhooksLive = HttpApiBuilder.group(IngestApi, "webhooks", (handler
           if (Option.isNone(webhooks.hubspotAppSecret)) {
             return problem(401, "HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
           }
-          const body = yield* readJsonBody(request, config.maxBodyBytes)
-          const verdict = verifyHubSpotSignatureV3({
-            secret: Redacted.value(webhooks.hubspotAppSecret.value),
-            method: request.method,
-            uri: signedUrl(request, webhooks.hubspotPublicUrl),
-            body: body.text,
-            timestamp: request.headers[hubspotTimestampHeader],
-            signature: request.headers[hubspotSignatureHeader],
-            nowMs: yield* Clock.currentTimeMillis
+          const secret = webhooks.hubspotAppSecret.value
+          const now = yield* Clock.currentTimeMillis
+          const body = yield* readJsonBody(request, config.maxBodyBytes, (text) => {
+            const verdict = verifyHubSpotSignatureV3({
+              secret: Redacted.value(secret),
+              method: request.method,
+              uri: signedUrl(request, webhooks.hubspotPublicUrl),
+              body: text,
+              timestamp: request.headers[hubspotTimestampHeader],
+              signature: request.headers[hubspotSignatureHeader],
+              nowMs: now
+            })
+            return Either.isLeft(verdict)
+              ? Effect.fail(problem(401, `HubSpot signature rejected: ${verdict.left}`))
+              : Effect.void
           })
-          if (Either.isLeft(verdict)) return problem(401, `HubSpot signature rejected: ${verdict.left}`)
           const mapped = hubspotToLeadInput(body.json, {
             campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
           })
