@@ -159,7 +159,9 @@ export const make = (options: MemoryQueueOptions) =>
         // itself must stay interruptible, or a shutdown past its timeout could not stop it.)
         const worker = Effect.forever(
           Effect.uninterruptibleMask((restore) =>
-            Effect.flatMap(restore(Queue.take(ready)), (id) => FiberSet.run(active, Effect.interruptible(runJob(id, consumeOptions))))
+            Effect.flatMap(restore(Queue.take(ready)), (id) =>
+              FiberSet.run(active, Effect.interruptible(runJob(id, consumeOptions)))
+            )
           ).pipe(Effect.flatMap((fiber) => fiber.await))
         )
         const workers = yield* FiberSet.make()

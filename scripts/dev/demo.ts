@@ -46,6 +46,20 @@ const samples: ReadonlyArray<{ readonly label: string; readonly body: unknown }>
   }
 ]
 
+/** The parts of the API's answers the demo prints. */
+interface LeadJson {
+  readonly id: string
+  readonly status: string
+  readonly detail?: string
+  readonly error?: string
+  readonly errors?: ReadonlyArray<{ readonly field: string }>
+  readonly grounding?: {
+    readonly outcome: string
+    readonly analysis: { readonly intent: string; readonly decision: string }
+  }
+  readonly actions?: ReadonlyArray<{ readonly tool: string; readonly status: string }>
+}
+
 const reachable = async (url: string) => {
   try {
     return (await fetch(`${url}/healthz`)).ok
@@ -67,11 +81,11 @@ const startEmbedded = async (): Promise<string> => {
 
 const settle = async (url: string, id: string) => {
   for (let i = 0; i < 100; i++) {
-    const lead = (await (await fetch(`${url}/leads/${id}`, { headers })).json()) as Record<string, any>
+    const lead = (await (await fetch(`${url}/leads/${id}`, { headers })).json()) as LeadJson
     if (["SYNCED", "REJECTED", "FAILED"].includes(lead.status)) return lead
     await new Promise((r) => setTimeout(r, 100))
   }
-  return (await (await fetch(`${url}/leads/${id}`, { headers })).json()) as Record<string, any>
+  return (await (await fetch(`${url}/leads/${id}`, { headers })).json()) as LeadJson
 }
 
 const headers: Record<string, string> = process.env.DEMO_API_KEY ? { "x-api-key": process.env.DEMO_API_KEY } : {}
@@ -89,16 +103,17 @@ const main = async () => {
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(sample.body)
     })
-    const body = (await response.json()) as Record<string, any>
+    const body = (await response.json()) as LeadJson
     if (!response.ok) {
-      const fields = (body.errors ?? []).map((e: { field: string }) => e.field).join(", ")
+      const fields = (body.errors ?? []).map((e) => e.field).join(", ")
       console.log(`- ${sample.label}: HTTP ${response.status} ${body.detail}${fields ? ` [${fields}]` : ""}`)
       continue
     }
     const lead = await settle(url, body.id)
-    const analysis = lead.grounding?.analysis
-    const verdict = analysis ? `${analysis.intent} / ${analysis.decision} (${lead.grounding.outcome})` : "no analysis"
-    const actions = (lead.actions ?? []).map((a: { tool: string; status: string }) => `${a.tool}:${a.status}`)
+    const verdict = lead.grounding
+      ? `${lead.grounding.analysis.intent} / ${lead.grounding.analysis.decision} (${lead.grounding.outcome})`
+      : "no analysis"
+    const actions = (lead.actions ?? []).map((a) => `${a.tool}:${a.status}`)
     console.log(`- ${sample.label}: HTTP ${response.status} -> ${lead.status}, ${verdict}`)
     if (actions.length > 0) console.log(`    CRM: ${actions.join(", ")}`)
     if (lead.error) console.log(`    reason: ${lead.error}`)

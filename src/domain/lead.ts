@@ -112,7 +112,7 @@ export const accountDomain = (lead: Pick<LeadInput, "email" | "website">): strin
       .replace(/^[a-z][a-z0-9+.-]*:\/\//, "")
       .replace(/^www\./, "")
       .split(/[/?#:]/)[0]
-    if (host !== undefined && host.includes(".")) return host
+    if (host?.includes(".")) return host
   }
   return emailDomain(lead.email)
 }

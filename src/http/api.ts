@@ -39,8 +39,10 @@ const Health = Schema.Struct({
   checks: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
 })
 
+/** Documents the problem+json answers an endpoint can give (the handlers build those responses themselves). */
 const problems = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E, ...statuses: ReadonlyArray<number>) =>
   statuses.reduce(
+    // biome-ignore lint/suspicious/noExplicitAny: addError re-types the endpoint; only the OpenAPI document reads these
     (acc, status) => (acc as any).addError(Problem.annotations({ identifier: `Problem${status}` }), { status }),
     endpoint
   ) as E

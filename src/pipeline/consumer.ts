@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobQueue } from "../../services/JobQueue.js"
+import { withParentTrace } from "../../layers/observability/Tracing.js"
 import { deadLetter, processLead } from "./process.js"
 import { runSweeper } from "./sweeper.js"
 
@@ -14,7 +15,7 @@ export const runConsumer = Effect.gen(function* () {
   const context = yield* Effect.context<Effect.Effect.Context<ReturnType<typeof processLead>>>()
   yield* queue.consume({
     concurrency: config.workerConcurrency,
-    process: (job) => processLead(job).pipe(Effect.provide(context)),
+    process: (job) => processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(context)),
     onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(context))
   })
   yield* Effect.forkScoped(runSweeper({ intervalMs: config.sweepIntervalMs, minAgeMs: config.sweepMinAgeMs }))

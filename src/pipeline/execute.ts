@@ -1,6 +1,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
@@ -23,6 +24,15 @@ interface Done {
   readonly detail?: unknown
   readonly durationMs: number
 }
+
+/**
+ * Run `effect` to its end even when the caller is interrupted meanwhile (consumer shutdown, job cancel): the
+ * interruption lands once it is done. A CRM call cut between the CRM's answer and the audit row would be sent again
+ * by the next attempt. A daemon fiber, because interrupting a fiber also interrupts its children at once; it is
+ * interruptible itself, so its own timeouts (the executor's deadline) still work, and it is always joined.
+ */
+const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.uninterruptible(Effect.flatMap(Effect.forkDaemon(Effect.interruptible(effect)), Fiber.join))
 
 /** Breaker counts only failures that say the CRM is unwell, not its verdicts on our data. */
 const countsAgainstBreaker = (error: CrmError) => error._tag !== "CrmPermanentError"
@@ -77,44 +87,56 @@ export const executeAction = (lead: LeadRecord, action: CrmAction) =>
       return yield* new JobDelay({ delayMs: 5_000, reason: `action ${action.tool} is in progress elsewhere` })
     }
     const release = idempotency.release(key).pipe(Effect.ignore)
-    const existing = yield* audit.findSucceeded(key).pipe(Effect.tapError(() => release))
-    if (Option.isSome(existing)) {
-      const row = existing.value
-      yield* idempotency.complete(
-        key,
-        { crmId: row.crmId, detail: row.result, durationMs: row.durationMs },
-        config.idempotency.completedTtlMs
-      )
-      return "skipped" as const
-    }
+    // An interruption after the claim must not leave it "in progress" until its TTL: the next attempt would wait.
+    return yield* Effect.gen(function* () {
+      const existing = yield* audit.findSucceeded(key).pipe(Effect.tapError(() => release))
+      if (Option.isSome(existing)) {
+        const row = existing.value
+        yield* idempotency.complete(
+          key,
+          { crmId: row.crmId, detail: row.result, durationMs: row.durationMs },
+          config.idempotency.completedTtlMs
+        )
+        return "skipped" as const
+      }
 
-    const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
-    yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits, usage)).pipe(
-      Effect.tapError((error) => (error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void)),
-      Effect.tapError(() => release)
-    )
-    const started = yield* Clock.currentTimeMillis
-    const result: CrmResult = yield* breaker.protect(crm.provider, crm.execute(call), countsAgainstBreaker).pipe(
-      Effect.tapError((error) =>
+      const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
+      // From the permit to the audit row, one piece: an interrupted CRM call could not be told from a lost one.
+      return yield* finishDespiteInterruption(
         Effect.gen(function* () {
-          yield* release
+          yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits, usage)).pipe(
+            Effect.tapError((error) =>
+              error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void
+            ),
+            Effect.tapError(() => release)
+          )
+          const started = yield* Clock.currentTimeMillis
+          const result: CrmResult = yield* breaker.protect(crm.provider, crm.execute(call), countsAgainstBreaker).pipe(
+            Effect.tapError((error) =>
+              Effect.gen(function* () {
+                yield* release
+                const durationMs = (yield* Clock.currentTimeMillis) - started
+                yield* metrics.crmAction(action.tool, crm.provider, error._tag, durationMs / 1000)
+                if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
+                  yield* audit
+                    .record({ ...base, status: "FAILED", error: error.message, durationMs })
+                    .pipe(Effect.ignore)
+                }
+              })
+            ),
+            Effect.ensuring(
+              Effect.flatMap(breaker.state(crm.provider), (state) => metrics.breakerState(crm.provider, state))
+            ),
+            Effect.withSpan("crm.execute", { attributes: { "crm.tool": action.tool, "crm.provider": crm.provider } })
+          )
           const durationMs = (yield* Clock.currentTimeMillis) - started
-          yield* metrics.crmAction(action.tool, crm.provider, error._tag, durationMs / 1000)
-          if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
-            yield* audit.record({ ...base, status: "FAILED", error: error.message, durationMs }).pipe(Effect.ignore)
-          }
+          const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
+          // Redis first: if the store is down now, a retry finds "Completed" and writes the audit row then.
+          yield* idempotency.complete(key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
+          yield* recordSuccess(done)
+          yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
+          return "executed" as const
         })
-      ),
-      Effect.ensuring(
-        Effect.flatMap(breaker.state(crm.provider), (state) => metrics.breakerState(crm.provider, state))
-      ),
-      Effect.withSpan("crm.execute", { attributes: { "crm.tool": action.tool, "crm.provider": crm.provider } })
-    )
-    const durationMs = (yield* Clock.currentTimeMillis) - started
-    const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
-    // Redis first: if the store is down now, a retry finds "Completed" and writes the audit row then.
-    yield* idempotency.complete(key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
-    yield* recordSuccess(done)
-    yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
-    return "executed" as const
+      )
+    }).pipe(Effect.onInterrupt(() => release))
   }).pipe(Effect.mapError(fateOf), Effect.withSpan("pipeline.action", { attributes: { "crm.tool": action.tool } }))

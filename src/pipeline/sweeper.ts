@@ -1,3 +1,4 @@
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { JobQueue } from "../../services/JobQueue.js"
@@ -7,10 +8,24 @@ import { LeadStore } from "../../services/LeadStore.js"
 const PROCESSING_STUCK_MS = 10 * 60 * 1000
 
 /**
+ * SWEEP_PROCESSING_MIN_AGE_MS (default 10 min): after Redis loses its data, leads that were PROCESSING (retrying,
+ * rate-limited) wait this long for a new job. Re-enqueueing one whose job still exists is a no-op (job id = lead
+ * id); keep it above the longest single run, since a flush also drops the run's idempotency claims.
+ */
+const processingMinAgeConfig = Config.integer("SWEEP_PROCESSING_MIN_AGE_MS").pipe(
+  Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+  Config.withDefault(PROCESSING_STUCK_MS)
+)
+
+/**
  * The outbox sweep: enqueue every lead still RECEIVED / QUEUED (or long PROCESSING). Enqueue is idempotent by
  * lead id, so it is safe in every replica and against jobs that still exist. Returns how many it enqueued.
  */
-export const sweepOnce = (options: { readonly minAgeMs: number; readonly limit?: number }) =>
+export const sweepOnce = (options: {
+  readonly minAgeMs: number
+  readonly limit?: number
+  readonly processingMinAgeMs?: number
+}) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const queue = yield* JobQueue
@@ -18,7 +33,7 @@ export const sweepOnce = (options: { readonly minAgeMs: number; readonly limit?:
     const fresh = yield* store.listStuck({ statuses: ["RECEIVED", "QUEUED"], olderThanMs: options.minAgeMs, limit })
     const stale = yield* store.listStuck({
       statuses: ["PROCESSING"],
-      olderThanMs: Math.max(options.minAgeMs, PROCESSING_STUCK_MS),
+      olderThanMs: Math.max(options.minAgeMs, options.processingMinAgeMs ?? PROCESSING_STUCK_MS),
       limit
     })
     const leads = [...fresh, ...stale]
@@ -33,9 +48,23 @@ export const sweepOnce = (options: { readonly minAgeMs: number; readonly limit?:
   }).pipe(Effect.withSpan("pipeline.sweep"))
 
 /** Sweep forever on an interval; a failed sweep (store or queue down) is logged and tried again next time. */
-export const runSweeper = (options: { readonly intervalMs: number; readonly minAgeMs: number }) =>
-  sweepOnce(options).pipe(
-    Effect.catchAll((error) => Effect.logWarning(`outbox sweep failed: ${error._tag}`)),
-    Effect.repeat(Schedule.spaced(options.intervalMs)),
-    Effect.asVoid
+export const runSweeper = (options: {
+  readonly intervalMs: number
+  readonly minAgeMs: number
+  readonly processingMinAgeMs?: number
+}) =>
+  Effect.flatMap(
+    options.processingMinAgeMs === undefined
+      ? processingMinAgeConfig.pipe(
+          Effect.catchAll((error) =>
+            Effect.as(Effect.logWarning(`SWEEP_PROCESSING_MIN_AGE_MS ignored: ${error}`), PROCESSING_STUCK_MS)
+          )
+        )
+      : Effect.succeed(options.processingMinAgeMs),
+    (processingMinAgeMs) =>
+      sweepOnce({ ...options, processingMinAgeMs }).pipe(
+        Effect.catchAll((error) => Effect.logWarning(`outbox sweep failed: ${error._tag}`)),
+        Effect.repeat(Schedule.spaced(options.intervalMs)),
+        Effect.asVoid
+      )
   )

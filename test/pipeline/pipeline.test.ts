@@ -18,6 +18,7 @@ const awaitDeadLetters = Effect.flatMap(JobQueue, (queue) =>
 )
 
 describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
+  // biome-ignore lint/suspicious/noExplicitAny: each test needs a different subset of the environment's services
   const run = <A, E>(effect: Effect.Effect<A, E, any>, options: TestOptions = {}) =>
     effect.pipe(Effect.scoped, Effect.provide(makeEnv(options))) as Effect.Effect<A, E>
 
