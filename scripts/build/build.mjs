@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// npm run build: esbuild bundles for the programs (dist/<name>/index.mjs + meta.json), then the library (tsc).
+//   node scripts/build/build.mjs            bundles + library
+//   node scripts/build/build.mjs --bundles  bundles only
+//   node scripts/build/build.mjs --lib      library only
+import { execFileSync } from "node:child_process"
+import { existsSync } from "node:fs"
+import { mkdir, rm, writeFile } from "node:fs/promises"
+import { dirname, join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as esbuild from "esbuild"
+import { duplicatePackages, summarise } from "./metafile.mjs"
+import { bundleOptions, programs } from "./options.mjs"
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
+const dist = join(root, "dist")
+const args = new Set(process.argv.slice(2))
+const only = args.has("--bundles") ? "bundles" : args.has("--lib") ? "lib" : "all"
+
+const bundle = async (program) => {
+  const outdir = join(dist, program.name)
+  await rm(outdir, { recursive: true, force: true })
+  await mkdir(outdir, { recursive: true })
+  const result = await esbuild.build(bundleOptions({ root, program, outdir }))
+  await writeFile(join(outdir, "meta.json"), JSON.stringify(result.metafile))
+  const duplicates = duplicatePackages(result.metafile)
+  const effectCopies = duplicates.get("effect")
+  if (effectCopies !== undefined) {
+    throw new Error(`${program.name}: ${effectCopies.length} copies of effect bundled:\n  ${effectCopies.join("\n  ")}`)
+  }
+  for (const [name, copies] of duplicates) {
+    console.warn(`  warning: ${program.name} bundles ${copies.length} copies of ${name}: ${copies.join(", ")}`)
+  }
+  console.log(`  ${program.name.padEnd(9)} ${summarise(result.metafile, program.entry)}`)
+}
+
+const bundles = async () => {
+  console.log("bundles (esbuild):")
+  for (const program of programs) {
+    if (program.optional && !existsSync(join(root, program.entry))) {
+      console.log(`  ${program.name.padEnd(9)} skipped (${program.entry} does not exist)`)
+      continue
+    }
+    await bundle(program)
+  }
+}
+
+const library = async () => {
+  console.log("library (tsc -p tsconfig.build.json -> dist/lib):")
+  await rm(join(dist, "lib"), { recursive: true, force: true })
+  execFileSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+    cwd: root,
+    stdio: "inherit"
+  })
+  console.log("  dist/lib done")
+}
+
+try {
+  if (only !== "lib") await bundles()
+  if (only !== "bundles") await library()
+} catch (error) {
+  console.error(`build failed: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+}

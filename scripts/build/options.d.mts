@@ -1,0 +1,16 @@
+import type { BuildOptions } from "esbuild"
+
+export interface Program {
+  readonly name: string
+  readonly entry: string
+  readonly optional?: boolean
+  readonly shebang?: boolean
+}
+export declare const programs: ReadonlyArray<Program>
+export declare const external: Array<string>
+export declare const banner: string
+export declare const bundleOptions: (options: {
+  readonly root: string
+  readonly program: Program
+  readonly outdir: string
+}) => BuildOptions & { metafile: true }

@@ -1,0 +1,67 @@
+// The esbuild settings for the program bundles, shared by build.mjs and test/ops/build.test.ts.
+
+/** The programs. cli is optional: bundled when its entry exists. */
+export const programs = [
+  { name: "ingest", entry: "src/programs/ingest.ts" },
+  { name: "consumer", entry: "src/programs/consumer.ts" },
+  { name: "cli", entry: "src/programs/cli.ts", optional: true, shebang: true }
+]
+
+/**
+ * Left out of the bundles, each for a stated reason:
+ * - @electric-sql/pglite: the embedded database (npm start). It loads its .wasm / .data from its own package
+ *   directory at run time and is imported on demand (layers/postgres/pglite.ts), so production (DATABASE_URL,
+ *   postgres.js) never touches it. A bundle run without DATABASE_URL fails at start-up with StoreUnavailable.
+ * - msgpackr-extract, @msgpackr-extract/*: bullmq's optional native decoder; msgpackr falls back to plain JS.
+ * - the rest: optional peers some clients probe for with try/require and do without.
+ */
+export const external = [
+  "@electric-sql/pglite",
+  "msgpackr-extract",
+  "@msgpackr-extract/*",
+  "aws-crt",
+  "@aws-sdk/signature-v4-crt",
+  "pg-native",
+  "bufferutil",
+  "utf-8-validate",
+  "supports-color"
+]
+
+// CJS dependencies call require / use __dirname; an ESM bundle has neither unless it makes them.
+export const banner = [
+  'import { createRequire as __rfCreateRequire } from "node:module";',
+  'import { fileURLToPath as __rfFileURLToPath } from "node:url";',
+  'import { dirname as __rfDirname } from "node:path";',
+  "const require = __rfCreateRequire(import.meta.url);",
+  "const __filename = __rfFileURLToPath(import.meta.url);",
+  "const __dirname = __rfDirname(__filename);"
+].join("\n")
+
+/** esbuild options for one program's bundle into `outdir` (dist/<name>). */
+export const bundleOptions = ({ root, program, outdir }) => ({
+  absWorkingDir: root,
+  entryPoints: [program.entry],
+  outdir,
+  entryNames: "index",
+  // a dynamic import() becomes its own chunk, loaded only when that code path runs (cold start stays small)
+  splitting: true,
+  chunkNames: "chunks/[name]-[hash]",
+  outExtension: { ".js": ".mjs" },
+  bundle: true,
+  platform: "node",
+  format: "esm",
+  target: "node24",
+  // bundled ESM first; "module" over "main" keeps effect and friends as one ESM copy each
+  mainFields: ["module", "main"],
+  conditions: ["node", "import"],
+  sourcemap: "linked",
+  sourcesContent: false,
+  // smaller text parses faster at cold start; names kept for error classes and stack traces
+  minify: true,
+  keepNames: true,
+  legalComments: "linked",
+  metafile: true,
+  external,
+  banner: { js: program.shebang ? `#!/usr/bin/env node\n${banner}` : banner },
+  logLevel: "warning"
+})

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Smoke test of the production bundles with NO node_modules: copies dist/ingest and dist/consumer into an empty temp
+# dir, runs both against the real Postgres (fresh schema) and Redis (fresh key prefix), POSTs a lead, waits until
+# GET /leads/:id says SYNCED, then SIGTERMs both and checks they exit 0 in time. Cleans up everything it made.
+#
+#   npm run build && scripts/build/smoke.sh
+# Env: SMOKE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), SMOKE_REDIS_URL (redis://127.0.0.1:6379),
+#      SMOKE_TIMEOUT_S (60), SMOKE_EXIT_TIMEOUT_S (15), NODE (node_modules/.bin/node).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+NODE="${NODE:-$ROOT/node_modules/.bin/node}"
+DATABASE_URL="${SMOKE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+REDIS_URL="${SMOKE_REDIS_URL:-redis://127.0.0.1:6379}"
+TIMEOUT_S="${SMOKE_TIMEOUT_S:-60}"
+EXIT_TIMEOUT_S="${SMOKE_EXIT_TIMEOUT_S:-15}"
+SUFFIX="$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
+SCHEMA="smoke_${SUFFIX}"
+PREFIX="rf-smoke-${SUFFIX}"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/rf-smoke.XXXXXX")"
+PIDS=()
+
+log() { printf '[smoke] %s\n' "$*" >&2; }
+fail() {
+  log "FAIL: $*"
+  for name in ingest consumer; do
+    [[ -f "$WORK/$name.log" ]] && { log "--- $name log (last 30 lines)"; tail -n 30 "$WORK/$name.log" >&2; }
+  done
+  exit 1
+}
+
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  psql "$DATABASE_URL" -qAt -c "DROP SCHEMA IF EXISTS \"$SCHEMA\" CASCADE" >/dev/null 2>&1 || true
+  redis-cli -u "$REDIS_URL" --scan --pattern "${PREFIX}:*" 2>/dev/null |
+    xargs -r -n 500 redis-cli -u "$REDIS_URL" DEL >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+
+# ---- 1. the bundles, alone in an empty directory (no node_modules anywhere above it)
+for name in ingest consumer; do
+  [[ -f "$ROOT/dist/$name/index.mjs" ]] || fail "dist/$name/index.mjs is missing: run npm run build first"
+  cp -R "$ROOT/dist/$name" "$WORK/$name"
+done
+d="$WORK"
+while [[ "$d" != "/" ]]; do
+  [[ -e "$d/node_modules" ]] && fail "$d/node_modules exists: the bundles would not run alone"
+  d="$(dirname "$d")"
+done
+command -v psql >/dev/null || fail "psql is needed"
+command -v redis-cli >/dev/null || fail "redis-cli is needed"
+
+psql "$DATABASE_URL" -qAt -c "CREATE SCHEMA \"$SCHEMA\"" >/dev/null || fail "cannot create schema $SCHEMA"
+INGEST_PORT="$(free_port)"
+METRICS_PORT="$(free_port)"
+log "schema $SCHEMA, redis prefix $PREFIX, ingest :$INGEST_PORT, consumer metrics :$METRICS_PORT"
+
+# ---- 2. start both programs (cwd = their own dir, so nothing resolves from the repository)
+start() {
+  local name="$1"
+  shift
+  (cd "$WORK/$name" && exec env -i PATH="$PATH" HOME="$WORK" \
+    DATABASE_URL="$DATABASE_URL" DATABASE_SCHEMA="$SCHEMA" REDIS_URL="$REDIS_URL" REDIS_KEY_PREFIX="$PREFIX" \
+    HOST=127.0.0.1 PORT="$INGEST_PORT" METRICS_PORT="$METRICS_PORT" LOG_LEVEL=info SWEEP_MIN_AGE_MS=1000 \
+    "$@" "$NODE" index.mjs >"$WORK/$name.log" 2>&1) &
+  PIDS+=("$!")
+  log "started $name (pid $!)"
+}
+start ingest
+INGEST_PID="${PIDS[0]}"
+start consumer
+CONSUMER_PID="${PIDS[1]}"
+
+wait_ready() {
+  local name="$1" url="$2" pid="$3" deadline=$((SECONDS + TIMEOUT_S))
+  until curl -fs -o /dev/null "$url"; do
+    kill -0 "$pid" 2>/dev/null || fail "$name exited before it was ready"
+    ((SECONDS < deadline)) || fail "$name not ready at $url after ${TIMEOUT_S}s"
+    sleep 0.1
+  done
+  log "$name ready ($url)"
+}
+wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz" "$INGEST_PID"
+wait_ready consumer "http://127.0.0.1:$METRICS_PORT/readyz" "$CONSUMER_PID"
+
+# ---- 3. a lead goes all the way through
+BODY='{"email":"smoke-'"$SUFFIX"'@globex.com","campaignId":"smoke","firstName":"Ada","lastName":"Lovelace","title":"VP Engineering","activity":{"demoRequested":true,"pricingPageVisits":3,"pageViews":14}}'
+RESPONSE="$(curl -sS -w '\n%{http_code}' -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$INGEST_PORT/leads")"
+STATUS="$(tail -n1 <<<"$RESPONSE")"
+[[ "$STATUS" == "202" ]] || fail "POST /leads answered $STATUS: $(head -n1 <<<"$RESPONSE")"
+LEAD_ID="$(head -n1 <<<"$RESPONSE" | jq -r .id)"
+log "lead $LEAD_ID accepted (202)"
+
+deadline=$((SECONDS + TIMEOUT_S))
+while :; do
+  LEAD="$(curl -fsS "http://127.0.0.1:$INGEST_PORT/leads/$LEAD_ID")" || fail "GET /leads/$LEAD_ID failed"
+  LEAD_STATUS="$(jq -r .status <<<"$LEAD")"
+  [[ "$LEAD_STATUS" == "SYNCED" ]] && break
+  [[ "$LEAD_STATUS" == "FAILED" || "$LEAD_STATUS" == "REJECTED" ]] && fail "lead ended $LEAD_STATUS: $LEAD"
+  ((SECONDS < deadline)) || fail "lead still $LEAD_STATUS after ${TIMEOUT_S}s"
+  sleep 0.2
+done
+log "lead SYNCED with $(jq '.actions | length' <<<"$LEAD") CRM actions"
+METRICS="$(curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics")" || fail "consumer /metrics failed"
+grep -q '^revenueflow_leads_finished_total{status="SYNCED"} 1$' <<<"$METRICS" ||
+  fail "consumer /metrics does not count the SYNCED lead"
+
+# ---- 4. graceful shutdown: SIGTERM, exit 0 within EXIT_TIMEOUT_S
+stop() {
+  local name="$1" pid="$2" deadline=$((SECONDS + EXIT_TIMEOUT_S)) code
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    ((SECONDS < deadline)) || fail "$name still running ${EXIT_TIMEOUT_S}s after SIGTERM"
+    sleep 0.1
+  done
+  code=0
+  wait "$pid" || code=$?
+  [[ "$code" == "0" ]] || fail "$name exited with $code after SIGTERM"
+  log "$name exited 0 after SIGTERM"
+}
+stop ingest "$INGEST_PID"
+stop consumer "$CONSUMER_PID"
+PIDS=()
+log "OK"
