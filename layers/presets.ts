@@ -9,10 +9,8 @@ import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
 import { hubSpotConfig } from "./hubspot/config.js"
 import * as PostgresJs from "./postgres/postgresJs.js"
 import { salesforceConfig } from "./salesforce/config.js"
-import * as BedrockAnalyzer from "./bedrock/Analyzer.js"
-import * as BullMqQueue from "./bullmq/JobQueue.js"
+import { config as bedrockConfig } from "./bedrock/config.js"
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
-import * as HubSpotCrm from "./hubspot/CrmExecutor.js"
 import * as HttpEnricher from "./http/Enricher.js"
 import * as MemoryBreaker from "./memory/CircuitBreaker.js"
 import * as MemoryIdempotency from "./memory/Idempotency.js"
@@ -22,9 +20,13 @@ import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
 import * as Metrics from "./observability/Metrics.js"
 import * as Stores from "./postgres/stores.js"
-import * as RedisIdempotency from "./redis/Idempotency.js"
-import * as RedisRateLimiter from "./redis/RateLimiter.js"
-import * as SalesforceCrm from "./salesforce/CrmExecutor.js"
+
+/**
+ * A layer whose module is imported only when the environment selects it: the CRM clients, the AWS SDK and BullMQ
+ * cost hundreds of milliseconds to load, which an embedded start (or a consumer on another CRM) never pays.
+ */
+const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
+  Layer.unwrapEffect(Effect.promise(load))
 
 /** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
 const stores = (config: AppConfig.Service) =>
@@ -33,7 +35,14 @@ const stores = (config: AppConfig.Service) =>
 /** Queue, rate limits and idempotency: Redis / BullMQ when REDIS_URL is set, else in-process memory. */
 const coordination = (config: AppConfig.Service) =>
   Option.isSome(config.redisUrl)
-    ? Layer.mergeAll(BullMqQueue.layerConfig, RedisRateLimiter.layerConfig, RedisIdempotency.layerConfig)
+    ? lazy(async () => {
+        const [queue, limiter, idempotency] = await Promise.all([
+          import("./bullmq/JobQueue.js"),
+          import("./redis/RateLimiter.js"),
+          import("./redis/Idempotency.js")
+        ])
+        return Layer.mergeAll(queue.layerConfig, limiter.layerConfig, idempotency.layerConfig)
+      })
     : Layer.mergeAll(
         MemoryQueue.layer({
           attempts: config.jobAttempts,
@@ -47,9 +56,9 @@ const coordination = (config: AppConfig.Service) =>
 const crm = (config: AppConfig.Service) => {
   switch (config.crmProvider) {
     case "SALESFORCE":
-      return SalesforceCrm.layerConfig
+      return lazy(() => import("./salesforce/CrmExecutor.js").then((m) => m.layerConfig))
     case "HUBSPOT":
-      return HubSpotCrm.layerConfig
+      return lazy(() => import("./hubspot/CrmExecutor.js").then((m) => m.layerConfig))
     case "MOCK":
       return MockCrm.layerConfig
   }
@@ -57,7 +66,11 @@ const crm = (config: AppConfig.Service) => {
 
 /** Bedrock reports token usage and latency into the shared metrics. */
 const bedrockWithMetrics = Layer.unwrapEffect(
-  Effect.map(MetricsService, (metrics) => BedrockAnalyzer.layerConfigWith({ onUsage: metrics.aiUsage }))
+  Effect.zipWith(
+    MetricsService,
+    Effect.promise(() => import("./bedrock/Analyzer.js")),
+    (metrics, bedrock) => bedrock.layerConfigWith({ onUsage: metrics.aiUsage })
+  )
 ).pipe(Layer.provide(Metrics.layer))
 
 const analyzer = (config: AppConfig.Service) =>
@@ -96,7 +109,7 @@ export const checkConfig = Effect.gen(function* () {
   if (Option.isSome(config.redisUrl)) selected.push(BullMqOptions.config)
   if (config.crmProvider === "SALESFORCE") selected.push(salesforceConfig)
   if (config.crmProvider === "HUBSPOT") selected.push(hubSpotConfig)
-  if (config.analyzer === "BEDROCK") selected.push(BedrockAnalyzer.config)
+  if (config.analyzer === "BEDROCK") selected.push(bedrockConfig)
   if (config.enrichmentProvider === "HTTP") selected.push(HttpEnricher.config)
   yield* loadConfig(Config.all(selected))
   return config

@@ -1,4 +1,4 @@
-import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager"
+import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as ConfigProvider from "effect/ConfigProvider"
@@ -36,7 +36,10 @@ const asConfigValue = (value: unknown): string | undefined =>
 
 const readSecret = (client: SecretsManagerClient, secretId: string) =>
   Effect.tryPromise({
-    try: (signal) => client.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: signal }),
+    try: async (signal) => {
+      const { GetSecretValueCommand } = await import("@aws-sdk/client-secrets-manager")
+      return client.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: signal })
+    },
     catch: (cause) => {
       const error = cause as { name?: string; $metadata?: { httpStatusCode?: number } }
       const status = error.$metadata?.httpStatusCode
@@ -90,7 +93,8 @@ export const make = (options: {
 > =>
   Effect.gen(function* () {
     const client = yield* Effect.acquireRelease(
-      Effect.sync(() => new SecretsManagerClient({})),
+      // loaded only when secrets are configured: the SDK is not worth its start-up time otherwise
+      Effect.promise(() => import("@aws-sdk/client-secrets-manager").then((sdk) => new sdk.SecretsManagerClient({}))),
       (c) => Effect.sync(() => c.destroy())
     )
     const snapshot = yield* Ref.make(yield* readAll(client, options.secretIds))

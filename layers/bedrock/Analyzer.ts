@@ -9,44 +9,13 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Analysis } from "../../src/domain/analysis.js"
 import { type AnalysisFailed, type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
-import { positiveInt, validated } from "../aws/validate.js"
+import type { BedrockAnalyzerOptions } from "./config.js"
+import { config } from "./config.js"
 import { correctionTurns, decodeReply, manualReview, toAnalysisFailed } from "./converse.js"
 import { systemPrompt, userPrompt } from "./prompt.js"
 import { analysisToolConfig } from "./toolSchema.js"
 
-/** Settings of the Bedrock analyser. Region and endpoint are not here: the SDK reads AWS_REGION / AWS_ENDPOINT_URL_*. */
-export interface BedrockAnalyzerOptions {
-  readonly modelId: string
-  /** Deadline for one Converse call, SDK retries included. */
-  readonly timeoutMs: number
-  /** SDK attempts per call (1 = no SDK retry). The job queue retries too, so keep this small: they multiply. */
-  readonly maxAttempts: number
-  /** How many times an undecodable reply is re-asked before the lead goes to Manual Review. */
-  readonly decodeRetries: number
-  readonly maxTokens: number
-  /** Job delay after throttling when Bedrock sends no Retry-After. */
-  readonly throttleDelayMs: number
-  /** Plain HTTP/1.1 instead of the SDK's default HTTP/2 (local fakes, proxies that cannot speak h2). */
-  readonly http1?: boolean | undefined
-  /** Token usage and latency of each Converse call (wire to Metrics.aiUsage). */
-  readonly onUsage?:
-    | ((model: string, inputTokens: number, outputTokens: number, seconds: number) => Effect.Effect<void>)
-    | undefined
-}
-
-/** BEDROCK_* settings (see BedrockAnalyzerOptions). */
-export const config: Config.Config<Omit<BedrockAnalyzerOptions, "onUsage">> = Config.all({
-  modelId: Config.string("BEDROCK_MODEL_ID").pipe(Config.withDefault("anthropic.claude-3-5-haiku-20241022-v1:0")),
-  timeoutMs: positiveInt("BEDROCK_TIMEOUT_MS", 20_000),
-  maxAttempts: positiveInt("BEDROCK_MAX_ATTEMPTS", 2),
-  decodeRetries: validated("BEDROCK_DECODE_RETRIES", Config.integer(), {
-    message: "must be an integer from 0 to 5",
-    validation: (n) => n >= 0 && n <= 5
-  }).pipe(Config.withDefault(2)),
-  maxTokens: positiveInt("BEDROCK_MAX_TOKENS", 2048),
-  throttleDelayMs: positiveInt("BEDROCK_THROTTLE_DELAY_MS", 10_000),
-  http1: Config.boolean("BEDROCK_HTTP1").pipe(Config.withDefault(false))
-})
+export { type BedrockAnalyzerOptions, config } from "./config.js"
 
 /** A Bedrock Runtime client for the life of the scope; nothing that would override the SDK's env settings is passed. */
 const acquireClient = (options: BedrockAnalyzerOptions) =>

@@ -1,3 +1,4 @@
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -106,3 +107,14 @@ export const layerWith = (options: MockCrmOptions = {}) =>
 
 /** The mock CRM with no latency. */
 export const layer = layerWith()
+
+/** The mock CRM with MOCK_CRM_LATENCY_MS of simulated latency per call (default 0), so benchmarks can model a CRM. */
+export const layerConfig = Layer.unwrapEffect(
+  Effect.map(
+    Config.integer("MOCK_CRM_LATENCY_MS").pipe(
+      Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),
+      Config.withDefault(0)
+    ),
+    (latencyMs) => (latencyMs > 0 ? layerWith({ latencyMs }) : layer)
+  )
+)

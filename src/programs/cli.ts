@@ -7,7 +7,8 @@ import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { replayAll, replayLead } from "../pipeline/replay.js"
 import { sweepOnce } from "../pipeline/sweeper.js"
-import { logging, ServicesLive } from "./layers.js"
+import * as Logging from "../../layers/observability/Logger.js"
+import { ServicesLive } from "./services.js"
 
 const usage = `Usage: revenueflow <command>    (npm run cli -- <command>)
 
@@ -72,4 +73,4 @@ const program: Effect.Effect<void, unknown> = (() => {
   }
 })()
 
-program.pipe(Effect.provide(Layer.mergeAll(logging("pretty"))), NodeRuntime.runMain({ disablePrettyLogger: true }))
+program.pipe(Effect.provide(Logging.layerConfig("pretty")), NodeRuntime.runMain({ disablePrettyLogger: true }))

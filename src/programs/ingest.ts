@@ -1,4 +1,13 @@
-import { IngestProgram } from "./layers.js"
+import * as Layer from "effect/Layer"
+import * as Tracing from "../../layers/observability/Tracing.js"
+import { HttpServerLive } from "../http/server.js"
 import { runProgram } from "./main.js"
+import { ServicesLive } from "./services.js"
+
+/** The ingest program: the HTTP API. */
+export const IngestProgram = HttpServerLive.pipe(
+  Layer.provide(ServicesLive),
+  Layer.provide(Tracing.layerConfig("revenueflow-ingest"))
+)
 
 runProgram(IngestProgram, "json")
