@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as FiberRef from "effect/FiberRef"
@@ -34,8 +35,12 @@ export const jsonLogger = Logger.make<unknown, string>(
       entry.traceId = span.value.traceId
       entry.spanId = span.value.spanId
     }
-    if (cause._tag !== "Empty")
-      entry.cause = redactText(String(cause._tag === "Fail" ? (cause.error as object) : cause._tag))
+    if (!Cause.isEmpty(cause)) {
+      // Cause.pretty names the error (tag, message, stack); redacted like everything else
+      const text = redactText(Cause.pretty(cause, { renderErrorCause: true }))
+      entry.cause = text
+      if (entry.message === "") entry.message = text.split("\n")[0] ?? ""
+    }
     const names = List.toArray(spans).map((s) => s.label)
     if (names.length > 0) entry.spans = names
     return JSON.stringify(entry)
@@ -43,11 +48,12 @@ export const jsonLogger = Logger.make<unknown, string>(
 )
 
 /** A readable line for a terminal, redacted the same way. */
-export const prettyLogger = Logger.make<unknown, string>(({ annotations, date, logLevel, message }) => {
+export const prettyLogger = Logger.make<unknown, string>(({ annotations, cause, date, logLevel, message }) => {
   const extras = HashMap.toEntries(annotations)
     .map(([key, value]) => `${key}=${redactText(typeof value === "string" ? value : JSON.stringify(redact(value)))}`)
     .join(" ")
-  return `${date.toISOString().slice(11, 23)} ${logLevel.label.padEnd(5)} ${redactText(messageText(message))}${extras ? ` ${extras}` : ""}`
+  const detail = Cause.isEmpty(cause) ? "" : `\n${redactText(Cause.pretty(cause))}`
+  return `${date.toISOString().slice(11, 23)} ${logLevel.label.padEnd(5)} ${redactText(messageText(message))}${extras ? ` ${extras}` : ""}${detail}`
 })
 
 /** LOG_FORMAT (json | pretty; json by default, pretty for `npm start`) and LOG_LEVEL (info by default). */
