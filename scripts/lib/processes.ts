@@ -1,0 +1,220 @@
+import { type ChildProcess, spawn } from "node:child_process"
+import { createServer } from "node:net"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+
+/** The repository root (scripts/lib/..). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
+
+/** A program of src/programs, run with tsx so tests need no build. */
+export type ProgramName = "ingest" | "consumer" | "dev"
+
+/** A harness step that did not happen: not ready in time, exited early, did not exit in time. */
+export class ProgramError extends Data.TaggedError("ProgramError")<{ readonly message: string }> {}
+
+/** How a child ended. */
+export interface ProgramExit {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly at: number
+}
+
+/** A running program: its output, signals, and its exit. */
+export interface Program {
+  readonly name: string
+  readonly pid: number
+  /** The port whose /readyz said ready (PORT for ingest, METRICS_PORT for the consumer). */
+  readonly port: number
+  readonly url: string
+  /** Everything it printed so far (stdout and stderr interleaved, capped at the last 2 MB). */
+  readonly output: () => string
+  readonly signal: (signal: NodeJS.Signals) => void
+  /** The exit, once it happened. */
+  readonly exited: () => Option.Option<ProgramExit>
+  /** Wait for the exit; fails if it has not happened within `timeoutMs`. */
+  readonly waitExit: (timeoutMs: number) => Effect.Effect<ProgramExit, ProgramError>
+}
+
+export interface StartOptions {
+  readonly program: ProgramName
+  /** Added to a minimal environment (PATH, HOME); nothing else of the parent's leaks in. */
+  readonly env: Readonly<Record<string, string>>
+  /** Shown in logs; default the program name. */
+  readonly name?: string
+  /** The port /readyz is polled on; default env.PORT for ingest / dev, env.METRICS_PORT for the consumer. */
+  readonly readyPort?: number
+  /** Default 30 s (tsx compiles on start; two cores may be busy). */
+  readonly readyTimeoutMs?: number
+  /** Wait for a 200 from /readyz (default) or just for the port to answer HTTP at all. */
+  readonly readyWhen?: "ready" | "listening"
+}
+
+const OUTPUT_CAP = 2 * 1024 * 1024
+const live = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+/** If the runner itself dies, no child outlives it. */
+const installExitHook = () => {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once("exit", () => {
+    for (const child of live) if (child.pid !== undefined) killGroup(child.pid, "SIGKILL")
+  })
+}
+
+// Children lead their own process group: a signal reaches the program and anything it spawned, and nothing else.
+const killGroup = (pid: number, signal: NodeJS.Signals) => {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    try {
+      process.kill(pid, signal)
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** A port that was free a moment ago (listen on 0, close): good enough on a test machine. */
+export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
+  const server = createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const address = server.address()
+    const port = typeof address === "object" && address !== null ? address.port : 0
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** GET url; the status, or 0 when nothing answered. */
+export const httpStatus = (url: string, timeoutMs = 2000): Effect.Effect<number> =>
+  Effect.promise(() =>
+    fetch(url, { signal: AbortSignal.timeout(timeoutMs) }).then(
+      async (res) => {
+        await res.arrayBuffer().catch(() => undefined)
+        return res.status
+      },
+      () => 0
+    )
+  )
+
+/** The last `chars` characters of a program's output, labelled. */
+export const outputTail = (program: Program, chars = 12_000): string => {
+  const text = program.output()
+  const tail = text.length > chars ? `...(${text.length - chars} chars cut)\n${text.slice(-chars)}` : text
+  return `----- ${program.name} (pid ${program.pid}) output -----\n${tail}\n----- end of ${program.name} -----`
+}
+
+/**
+ * Start a program as a child process in its own process group and wait until /readyz answers 200. Released with
+ * the scope: SIGKILL if still running, and its output printed when the scope closes with a failure.
+ */
+export const startProgram = (options: StartOptions): Effect.Effect<Program, ProgramError, Scope.Scope> =>
+  Effect.gen(function* () {
+    installExitHook()
+    const name = options.name ?? options.program
+    const portVar = options.program === "consumer" ? "METRICS_PORT" : "PORT"
+    const port = options.readyPort ?? Number(options.env[portVar])
+    if (!Number.isInteger(port) || port <= 0) {
+      return yield* new ProgramError({ message: `${name}: set ${portVar} (or readyPort) to a real port` })
+    }
+    const url = `http://127.0.0.1:${port}`
+    const program = yield* Effect.acquireRelease(
+      Effect.sync(() => spawnProgram(options, name, port, url)),
+      (program, exit) =>
+        Effect.sync(() => {
+          if (Option.isNone(program.exited())) program.signal("SIGKILL")
+          if (Exit.isFailure(exit) || process.env.HARNESS_PRINT_OUTPUT === "1") {
+            process.stderr.write(`${outputTail(program)}\n`)
+          }
+        })
+    )
+    yield* waitReady(program, options.readyTimeoutMs ?? 30_000, options.readyWhen ?? "ready")
+    return program
+  })
+
+const spawnProgram = (options: StartOptions, name: string, port: number, url: string): Program => {
+  const child = spawn(process.execPath, ["--import", "tsx", join("src", "programs", `${options.program}.ts`)], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", ...options.env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"]
+  })
+  live.add(child)
+  let output = ""
+  const append = (chunk: Buffer) => {
+    output += chunk.toString("utf8")
+    if (output.length > OUTPUT_CAP) output = output.slice(-OUTPUT_CAP / 2)
+  }
+  child.stdout?.on("data", append)
+  child.stderr?.on("data", append)
+  let exited: Option.Option<ProgramExit> = Option.none()
+  const waiters: Array<(exit: ProgramExit) => void> = []
+  child.on("exit", (code, signal) => {
+    live.delete(child)
+    const info = { code, signal, at: Date.now() }
+    exited = Option.some(info)
+    for (const waiter of waiters.splice(0)) waiter(info)
+  })
+  child.on("error", (error) => append(Buffer.from(`[harness] spawn error: ${error.message}\n`)))
+  const pid = child.pid ?? -1
+
+  const waitExit = (timeoutMs: number) =>
+    Effect.async<ProgramExit>((resume) => {
+      if (Option.isSome(exited)) return resume(Effect.succeed(exited.value))
+      const waiter = (info: ProgramExit) => resume(Effect.succeed(info))
+      waiters.push(waiter)
+      return Effect.sync(() => {
+        const index = waiters.indexOf(waiter)
+        if (index >= 0) waiters.splice(index, 1)
+      })
+    }).pipe(
+      Effect.timeoutFail({
+        duration: Duration.millis(timeoutMs),
+        onTimeout: () => new ProgramError({ message: `${name} did not exit within ${timeoutMs} ms` })
+      })
+    )
+
+  return {
+    name,
+    pid,
+    port,
+    url,
+    output: () => output,
+    signal: (signal) => {
+      if (Option.isNone(exited) && pid > 0) killGroup(pid, signal)
+    },
+    exited: () => exited,
+    waitExit
+  }
+}
+
+const waitReady = (program: Program, timeoutMs: number, when: "ready" | "listening") =>
+  Effect.gen(function* () {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      const early = program.exited()
+      if (Option.isSome(early)) {
+        return yield* new ProgramError({
+          message: `${program.name} exited before it was ready (code ${early.value.code}, signal ${early.value.signal})`
+        })
+      }
+      const status = yield* httpStatus(`${program.url}/readyz`, 1000)
+      if (status === 200 || (when === "listening" && status > 0)) return
+      yield* Effect.sleep("100 millis")
+    }
+    program.signal("SIGKILL")
+    return yield* new ProgramError({ message: `${program.name} was not ready within ${timeoutMs} ms` })
+  })
+
+/** SIGTERM (or another signal), then wait for the exit within `timeoutMs`. */
+export const stopProgram = (program: Program, timeoutMs: number, signal: NodeJS.Signals = "SIGTERM") =>
+  Effect.suspend(() => {
+    program.signal(signal)
+    return program.waitExit(timeoutMs)
+  })

@@ -1,0 +1,76 @@
+import { expect } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { auditSignature, countActions, explainedByKill } from "../../scripts/lib/crmLedger.js"
+import { type CrmProxy, startCrmProxy } from "../../scripts/lib/crmProxy.js"
+import { succeededActions } from "../../scripts/lib/db.js"
+import { type Isolation, type IsolationOptions, makeIsolation } from "../../scripts/lib/isolation.js"
+import { leadBody } from "../../scripts/lib/leads.js"
+import { hubSpotEnv, programEnv } from "../../scripts/lib/stack.js"
+import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.js"
+
+/** The fake HubSpot in this process, closed with the scope. */
+export const fakeHubSpot = Effect.acquireRelease(
+  Effect.promise(() => startFakeHubSpot()),
+  (fake) => Effect.promise(() => fake.close())
+)
+
+/** One isolated run: schema + Redis prefix, a fake HubSpot behind a recording proxy, and the programs' env. */
+export interface Run {
+  readonly iso: Isolation
+  readonly fake: FakeHubSpot
+  readonly crm: CrmProxy
+  readonly env: Record<string, string>
+  /** `count` lead bodies unique to this run. */
+  readonly leads: (count: number, from?: number) => ReadonlyArray<ReturnType<typeof leadBody>>
+}
+
+/** Set up a run; `extra` env wins over the defaults of programEnv. */
+export const makeRun = (extra: Record<string, string> = {}, isolation: IsolationOptions = {}) =>
+  Effect.gen(function* () {
+    const iso = yield* makeIsolation(isolation)
+    const fake = yield* fakeHubSpot
+    const crm = yield* startCrmProxy(fake.url)
+    const env = programEnv(iso, hubSpotEnv(crm.url), extra)
+    const tag = iso.prefix.slice(-10)
+    const leads = (count: number, from = 0) => Array.from({ length: count }, (_, i) => leadBody(tag, from + i))
+    return { iso, fake, crm, env, leads } satisfies Run
+  })
+
+/**
+ * Nothing repeated at the CRM: every action that took effect did so once (a repeat is tolerated only when a SIGKILL
+ * at `killedAt` explains it, at most `maxExplained` of them), the CRM's actions are exactly the audit log's
+ * SUCCEEDED rows, and the fake holds one contact per lead and one engagement per action key.
+ */
+export const expectNothingRepeated = (
+  run: Run,
+  leads: number,
+  killedAt: ReadonlyArray<number> = [],
+  maxExplained = 0
+) =>
+  Effect.gen(function* () {
+    const counted = countActions(run.crm.effective())
+    const unexplained = counted.repeated.filter((a) => !explainedByKill(a, killedAt))
+    expect(unexplained.map((a) => `${a.key} x${a.records.length}`)).toEqual([])
+    expect(counted.repeated.length).toBeLessThanOrEqual(maxExplained)
+    const audit = yield* Effect.promise(() => succeededActions(run.iso.sql))
+    expect(new Set(counted.actions.map((a) => a.key))).toEqual(new Set(audit.map(auditSignature)))
+    const contacts = run.fake.records.contacts ?? []
+    expect(new Set(contacts.map((c) => c.properties.email)).size).toBe(contacts.length)
+    expect(contacts).toHaveLength(leads)
+    for (const type of ["notes", "tasks"]) {
+      const keys = (run.fake.records[type] ?? []).map((o) => o.properties.revenueflow_action_key)
+      expect(new Set(keys).size).toBe(keys.length)
+    }
+    return counted
+  })
+
+/** Poll until `check` is true or `timeoutMs` passes; whether it became true. */
+export const eventually = (check: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 50) =>
+  Effect.promise(async () => {
+    const deadline = Date.now() + timeoutMs
+    while (Date.now() < deadline) {
+      if (await check()) return true
+      await new Promise((resolve) => setTimeout(resolve, intervalMs))
+    }
+    return await check()
+  })
