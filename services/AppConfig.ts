@@ -36,6 +36,7 @@ export const appConfig = Config.all({
   shutdownTimeoutMs: positive("SHUTDOWN_TIMEOUT_MS", 10_000),
   sweepIntervalMs: positive("SWEEP_INTERVAL_MS", 15_000),
   sweepMinAgeMs: positive("SWEEP_MIN_AGE_MS", 30_000),
+  sweepProcessingMinAgeMs: positive("SWEEP_PROCESSING_MIN_AGE_MS", 10 * 60 * 1000),
   rateLimits: Config.all({
     perLead: positive("RATE_LIMIT_PER_LEAD", 10),
     perAccount: positive("RATE_LIMIT_PER_ACCOUNT", 100),

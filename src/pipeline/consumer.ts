@@ -18,5 +18,11 @@ export const runConsumer = Effect.gen(function* () {
     process: (job) => processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(context)),
     onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(context))
   })
-  yield* Effect.forkScoped(runSweeper({ intervalMs: config.sweepIntervalMs, minAgeMs: config.sweepMinAgeMs }))
+  yield* Effect.forkScoped(
+    runSweeper({
+      intervalMs: config.sweepIntervalMs,
+      minAgeMs: config.sweepMinAgeMs,
+      processingMinAgeMs: config.sweepProcessingMinAgeMs
+    })
+  )
 })

@@ -34,8 +34,11 @@ interface Done {
 const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.uninterruptible(Effect.flatMap(Effect.forkDaemon(Effect.interruptible(effect)), Fiber.join))
 
-/** Breaker counts only failures that say the CRM is unwell, not its verdicts on our data. */
-const countsAgainstBreaker = (error: CrmError) => error._tag !== "CrmPermanentError"
+/**
+ * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
+ * (4xx) and its rate limiting (429, already delayed until its own Retry-After) do not open it.
+ */
+const countsAgainstBreaker = (error: CrmError) => error._tag === "CrmTransientError"
 
 /**
  * One CRM action through the safety chain: guard -> idempotency -> rate limit -> circuit breaker -> executor ->

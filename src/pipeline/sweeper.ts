@@ -1,31 +1,28 @@
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 
-/** Leads stuck in PROCESSING this long have lost their worker and job (a Redis flush); re-enqueue them too. */
+/** Default for leads stuck in PROCESSING: their worker and job were lost (a Redis flush); re-enqueue them too. */
 const PROCESSING_STUCK_MS = 10 * 60 * 1000
 
-/**
- * SWEEP_PROCESSING_MIN_AGE_MS (default 10 min): after Redis loses its data, leads that were PROCESSING (retrying,
- * rate-limited) wait this long for a new job. Re-enqueueing one whose job still exists is a no-op (job id = lead
- * id); keep it above the longest single run, since a flush also drops the run's idempotency claims.
- */
-const processingMinAgeConfig = Config.integer("SWEEP_PROCESSING_MIN_AGE_MS").pipe(
-  Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
-  Config.withDefault(PROCESSING_STUCK_MS)
-)
+export interface SweepOptions {
+  /** RECEIVED / QUEUED leads older than this are (re-)enqueued. */
+  readonly minAgeMs: number
+  /**
+   * PROCESSING leads not updated for this long are re-enqueued (SWEEP_PROCESSING_MIN_AGE_MS). Re-enqueueing one
+   * whose job still exists is a no-op (job id = lead id); keep it above the longest single run, since a Redis flush
+   * also drops the run's idempotency claims.
+   */
+  readonly processingMinAgeMs?: number
+  readonly limit?: number
+}
 
 /**
  * The outbox sweep: enqueue every lead still RECEIVED / QUEUED (or long PROCESSING). Enqueue is idempotent by
  * lead id, so it is safe in every replica and against jobs that still exist. Returns how many it enqueued.
  */
-export const sweepOnce = (options: {
-  readonly minAgeMs: number
-  readonly limit?: number
-  readonly processingMinAgeMs?: number
-}) =>
+export const sweepOnce = (options: SweepOptions) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const queue = yield* JobQueue
@@ -48,23 +45,9 @@ export const sweepOnce = (options: {
   }).pipe(Effect.withSpan("pipeline.sweep"))
 
 /** Sweep forever on an interval; a failed sweep (store or queue down) is logged and tried again next time. */
-export const runSweeper = (options: {
-  readonly intervalMs: number
-  readonly minAgeMs: number
-  readonly processingMinAgeMs?: number
-}) =>
-  Effect.flatMap(
-    options.processingMinAgeMs === undefined
-      ? processingMinAgeConfig.pipe(
-          Effect.catchAll((error) =>
-            Effect.as(Effect.logWarning(`SWEEP_PROCESSING_MIN_AGE_MS ignored: ${error}`), PROCESSING_STUCK_MS)
-          )
-        )
-      : Effect.succeed(options.processingMinAgeMs),
-    (processingMinAgeMs) =>
-      sweepOnce({ ...options, processingMinAgeMs }).pipe(
-        Effect.catchAll((error) => Effect.logWarning(`outbox sweep failed: ${error._tag}`)),
-        Effect.repeat(Schedule.spaced(options.intervalMs)),
-        Effect.asVoid
-      )
+export const runSweeper = (options: SweepOptions & { readonly intervalMs: number }) =>
+  sweepOnce(options).pipe(
+    Effect.catchAll((error) => Effect.logWarning(`outbox sweep failed: ${error._tag}`)),
+    Effect.repeat(Schedule.spaced(options.intervalMs)),
+    Effect.asVoid
   )
