@@ -38,6 +38,24 @@ export interface TestOptions {
   readonly crmLatencyMs?: number
 }
 
+/** Queue settings both backends take from the test env. */
+const queueOptions = (env: Record<string, string>) => ({
+  attempts: Number(env.JOB_ATTEMPTS),
+  backoffMs: Number(env.JOB_BACKOFF_MS),
+  shutdownTimeoutMs: Number(env.SHUTDOWN_TIMEOUT_MS)
+})
+
+/** What every test environment shares: breaker, mock CRM, heuristic analyser, mock enrichment, metrics, config. */
+const common = (options: TestOptions, env: Record<string, string>) =>
+  Layer.mergeAll(
+    options.breaker ? MemoryBreaker.layerWith(options.breaker) : MemoryBreaker.layer,
+    MockCrm.layerWith(options.crmLatencyMs === undefined ? {} : { latencyMs: options.crmLatencyMs }),
+    HeuristicAnalyzer.layer,
+    MockEnricher.layer,
+    Metrics.layerTest,
+    configFrom(env)
+  )
+
 /**
  * The whole pipeline on memory layers: memory stores and queue, mock CRM (with MockCrmControl), heuristic
  * analyser, mock enrichment, metrics without process collectors, AppConfig. Swap a piece with `Layer.merge`.
@@ -47,19 +65,10 @@ export const memoryEnv = (options: TestOptions = {}) => {
   return Layer.mergeAll(
     MemoryLeadStore.layer,
     MemoryAuditLog.layer,
-    MemoryQueue.layer({
-      attempts: Number(env.JOB_ATTEMPTS),
-      backoffMs: Number(env.JOB_BACKOFF_MS),
-      shutdownTimeoutMs: Number(env.SHUTDOWN_TIMEOUT_MS)
-    }),
+    MemoryQueue.layer(queueOptions(env)),
     MemoryRateLimiter.layer,
     MemoryIdempotency.layer,
-    options.breaker ? MemoryBreaker.layerWith(options.breaker) : MemoryBreaker.layer,
-    MockCrm.layerWith(options.crmLatencyMs === undefined ? {} : { latencyMs: options.crmLatencyMs }),
-    HeuristicAnalyzer.layer,
-    MockEnricher.layer,
-    Metrics.layerTest,
-    configFrom(env)
+    common(options, env)
   )
 }
 
@@ -71,24 +80,13 @@ export const memoryEnv = (options: TestOptions = {}) => {
 export const productionEnv = (options: TestOptions = {}) => {
   const env = { ...testEnv, ...options.env }
   const prefix = testPrefix()
-  const redis = redisTestLayer(prefix)
   return Layer.mergeAll(
     layerPostgresTest.pipe(Layer.orDie),
-    BullMqQueue.layer({
-      queueName: `leads-${prefix}`,
-      attempts: Number(env.JOB_ATTEMPTS),
-      backoffMs: Number(env.JOB_BACKOFF_MS),
-      shutdownTimeoutMs: Number(env.SHUTDOWN_TIMEOUT_MS)
-    }),
+    BullMqQueue.layer({ queueName: `leads-${prefix}`, ...queueOptions(env) }),
     RedisRateLimiter.layer,
     RedisIdempotency.layer,
-    options.breaker ? MemoryBreaker.layerWith(options.breaker) : MemoryBreaker.layer,
-    MockCrm.layerWith(options.crmLatencyMs === undefined ? {} : { latencyMs: options.crmLatencyMs }),
-    HeuristicAnalyzer.layer,
-    MockEnricher.layer,
-    Metrics.layerTest,
-    configFrom(env)
-  ).pipe(Layer.provide(redis))
+    common(options, env)
+  ).pipe(Layer.provide(redisTestLayer(prefix)))
 }
 
 /** Every backend the behaviour suites run on. */
