@@ -8,6 +8,8 @@ import { SOAP } from "jsforce/lib/soap.js"
 import { classify } from "../../src/domain/crmErrors.js"
 import { type ApiUsage, type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
 import { Metrics } from "../../services/Metrics.js"
+import { SecretsRefresh } from "../../services/SecretsRefresh.js"
+import { liveConfig } from "../aws/liveConfig.js"
 import { type LastResponse, type SalesforceCallFailed, callSalesforce } from "./call.js"
 import { type SalesforceOptions, salesforceConfig } from "./config.js"
 import { makeSessions, needsRefresh } from "./session.js"
@@ -105,8 +107,16 @@ export const layerConfig: Layer.Layer<CrmExecutor, import("effect/ConfigError").
   Effect.gen(function* () {
     const options = yield* salesforceConfig
     const metrics = yield* Effect.serviceOption(Metrics)
+    const secrets = yield* Effect.serviceOption(SecretsRefresh)
+    const current = yield* liveConfig(salesforceConfig)
     return yield* make({
       ...options,
+      // on an expired or rejected session: fresh secrets first, then the credentials as they are now
+      reloadAuth: Option.match(secrets, { onNone: () => Effect.void, onSome: (s) => s.refresh }).pipe(
+        Effect.zipRight(current),
+        Effect.map((fresh) => fresh.auth),
+        Effect.orElseSucceed(() => options.auth)
+      ),
       onApiUsage: Option.match(metrics, {
         onNone: () => undefined,
         onSome: (m) => (used: number, limit: number) => m.crmApiUsage(PROVIDER, used, limit)

@@ -45,6 +45,11 @@ export interface SalesforceOptions {
   readonly loginUrl: string
   readonly apiVersion: string
   readonly auth: SalesforceAuth
+  /**
+   * Reads the credentials again (after asking the secret store for fresh values): used when a session expires or
+   * is rejected, so a rotated client secret, key or token is picked up without a restart.
+   */
+  readonly reloadAuth?: Effect.Effect<SalesforceAuth> | undefined
   /** Per-call deadline; jsforce's own default is 30 minutes. */
   readonly timeoutMs: number
   readonly fields: SalesforceFields

@@ -79,15 +79,11 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
         Effect.map((token) => connect(token.access_token, token.instance_url))
       )
 
-    const login: Effect.Effect<Connection, SalesforceCallFailed> =
-      options.auth._tag === "AccessToken"
-        ? Effect.sync(() =>
-            connect(
-              Redacted.value((options.auth as { accessToken: Redacted.Redacted<string> }).accessToken),
-              (options.auth as { instanceUrl: string }).instanceUrl
-            )
-          )
-        : requestToken(options.auth)
+    const loginWith = (auth: SalesforceAuth): Effect.Effect<Connection, SalesforceCallFailed> =>
+      auth._tag === "AccessToken"
+        ? Effect.sync(() => connect(Redacted.value(auth.accessToken), auth.instanceUrl))
+        : requestToken(auth)
+    const login = loginWith(options.auth)
 
     const state = yield* SynchronizedRef.make<Option.Option<Connection>>(Option.none())
 
@@ -99,11 +95,18 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
     )
 
     const refresh = (stale: Connection) =>
-      SynchronizedRef.modifyEffect(state, (conn) => {
-        if (Option.isSome(conn) && conn.value !== stale) return Effect.succeed([conn, conn] as const)
-        if (options.auth._tag === "AccessToken") return Effect.succeed([Option.none(), conn] as const)
-        return Effect.map(login, (fresh) => [Option.some(fresh), Option.some(fresh)] as const)
-      })
+      SynchronizedRef.modifyEffect(state, (conn) =>
+        Effect.gen(function* () {
+          if (Option.isSome(conn) && conn.value !== stale) return [conn, conn] as const
+          const auth = options.reloadAuth === undefined ? options.auth : yield* options.reloadAuth
+          // A fixed access token can only be replaced by a rotated one.
+          if (auth._tag === "AccessToken" && Redacted.value(auth.accessToken) === stale.accessToken) {
+            return [Option.none(), conn] as const
+          }
+          const fresh = yield* loginWith(auth)
+          return [Option.some(fresh), Option.some(fresh)] as const
+        })
+      )
 
     return { current, refresh }
   })

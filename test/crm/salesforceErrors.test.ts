@@ -169,3 +169,37 @@ describe("Salesforce failures map to the contract's errors", () => {
     })
   )
 })
+
+describe("Salesforce credential rotation", () => {
+  it.scopedLive("a rotated client secret is read again after the session is rejected, without a restart", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "secret-v1" })),
+        (f) => Effect.promise(() => f.close())
+      )
+      let secret = "secret-v1"
+      const auth = () => ({ _tag: "ClientCredentials" as const, clientId: "rf", clientSecret: Redacted.make(secret) })
+      const crm = yield* make({
+        loginUrl: fake.url,
+        apiVersion: "62.0",
+        auth: auth(),
+        reloadAuth: Effect.sync(auth),
+        timeoutMs: 2000,
+        fields: defaultFields
+      })
+      const email = "rotation@acme.com"
+      const key = leadKey(email, "c")
+      const params = { leadKey: key, email, campaignId: "c" }
+      const upsert = { tool: "upsert_lead" as const, params, actionKey: actionKey(key, "upsert_lead", params) }
+      yield* crm.execute(upsert)
+      // the secret is rotated in the secret store and at Salesforce; the old session is revoked
+      secret = "secret-v2"
+      fake.rotateClientSecret("secret-v2")
+      fake.expireSessions()
+      const result = yield* crm.execute(upsert)
+      expect(result.crmId).toBeDefined()
+      const tokenBodies = fake.tokenRequests().map((r) => new URLSearchParams(r.body).get("client_secret"))
+      expect(tokenBodies).toEqual(["secret-v1", "secret-v2"])
+    })
+  )
+})

@@ -25,6 +25,8 @@ export interface FakeSalesforce extends FakeControls {
   readonly apiRequests: () => ReadonlyArray<RecordedRequest>
   /** Invalidates every issued session, as a Salesforce session timeout does. */
   readonly expireSessions: () => void
+  /** Rotate the client secret the token endpoint accepts (old sessions stay valid until expired). */
+  readonly rotateClientSecret: (secret: string) => void
 }
 
 const prefixes: Record<string, string> = {
@@ -50,6 +52,7 @@ const xmlTag = (xml: string, tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</$
 export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): Promise<FakeSalesforce> => {
   const records: Record<string, Array<SfRecord>> = {}
   const tokens = new Set(options.validTokens ?? [])
+  let clientSecret = options.clientSecret
   let issued = 0
   let nextId = 0
   let used = 0
@@ -75,7 +78,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     const grant = form.get("grant_type")
     let ok = false
     if (grant === "client_credentials") {
-      ok = form.get("client_id") === options.clientId && form.get("client_secret") === options.clientSecret
+      ok = form.get("client_id") === options.clientId && form.get("client_secret") === clientSecret
     } else if (grant === "urn:ietf:params:oauth:grant-type:jwt-bearer" && options.jwtPublicKey) {
       const [header, claims, signature] = (form.get("assertion") ?? "").split(".")
       const payload = JSON.parse(Buffer.from(claims ?? "", "base64url").toString() || "{}")
@@ -219,6 +222,9 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     records,
     tokenRequests: () => controls.requests.filter(isToken),
     apiRequests: () => controls.requests.filter((r) => !isToken(r)),
-    expireSessions: () => tokens.clear()
+    expireSessions: () => tokens.clear(),
+    rotateClientSecret: (secret: string) => {
+      clientSecret = secret
+    }
   }
 }
