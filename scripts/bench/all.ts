@@ -1,0 +1,52 @@
+// Every benchmark with a short profile, then one summary table.
+//   npm run bench            short profile (a few minutes)
+//   npm run bench -- --smoke very short (< 1 min) for CI: exits 1 only on errors (lost leads, failed leads,
+//                            non-2xx answers), never on speed
+import { consumerProfiles, renderConsumer, runConsumerBench } from "./consumer.js"
+import { ingestProfiles, renderIngest, runIngestBench } from "./ingest.js"
+import { renderSize, runSize } from "./size.js"
+import { fmt, ratio, table } from "./lib/table.js"
+
+const smoke = process.argv.includes("--smoke")
+const started = Date.now()
+
+const ingest = await runIngestBench(smoke ? ingestProfiles.smoke : ingestProfiles.short)
+console.log(`== ingest ==\n${renderIngest(ingest)}\n`)
+const consumer = await runConsumerBench(smoke ? consumerProfiles.smoke : consumerProfiles.short)
+console.log(`== consumer ==\n${renderConsumer(consumer)}\n`)
+const size = smoke ? undefined : await runSize({ seconds: 5, leads: 300 })
+if (size) console.log(`== size ==\n${renderSize(size)}\n`)
+
+const rows: Array<Array<string | number>> = []
+for (const row of ingest.rows) {
+  rows.push([
+    `ingest ${row.mode} vs ${row.rawKind}`,
+    `${row.ours.connections} conns`,
+    `${fmt(row.ours.rps)} req/s`,
+    `${fmt(row.raw.rps)} req/s`,
+    ratio(row.ours.rps, row.raw.rps),
+    `p50 ${fmt(row.ours.p50)} / p99 ${fmt(row.ours.p99)} ms`
+  ])
+}
+for (const row of consumer.rows) {
+  rows.push([
+    "consumer",
+    `c=${row.case.concurrency} crm=${row.case.latencyMs}ms`,
+    `${fmt(row.ours.leadsPerSecond)} leads/s`,
+    `${fmt(row.raw.leadsPerSecond)} leads/s`,
+    ratio(row.ours.leadsPerSecond, row.raw.leadsPerSecond),
+    `${fmt(row.ours.redisCommandsPerLead)} redis cmds/lead`
+  ])
+}
+for (const r of size?.rss ?? [])
+  rows.push([`RSS ${r.program}`, r.load, `idle ${fmt(r.idle)} MiB`, "", "", `peak ${fmt(r.peak)} MiB`])
+for (const b of size?.bundles ?? []) rows.push([`bundle ${b.name}`, "", `${fmt(b.mib)} MiB`, "", "", ""])
+console.log(`== summary (${smoke ? "smoke" : "short"} profile, ${Math.round((Date.now() - started) / 1000)} s) ==`)
+console.log(table(["what", "case", "ours", "raw", "ours/raw", "detail"], rows))
+const verification = Object.entries(ingest.verification).map(
+  ([kind, v]) => `${kind}: ${v.acknowledged} acknowledged, ${v.lost} missing`
+)
+console.log(`ingest verification: ${verification.join("; ")}`)
+const errors = [...ingest.errors, ...consumer.errors]
+console.log(errors.length === 0 ? "errors: none" : `ERRORS:\n  ${errors.join("\n  ")}`)
+process.exitCode = errors.length > 0 ? 1 : 0

@@ -1,0 +1,151 @@
+// Consumer throughput: the consumer program (bundle, else tsx) as a child process, over leads pre-loaded through
+// the real ingest path, at several WORKER_CONCURRENCY values and mock-CRM latencies, against a raw BullMQ no-op
+// worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
+//   npm run bench:consumer [-- --short | --smoke | --profile]
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { type ConsumerCase, type ConsumerResult, runConsumerCase } from "./lib/consumerRun.js"
+import { summarizeProfiles } from "./lib/cpuprofile.js"
+import { admin, redisClient, suffix } from "./lib/env.js"
+import { programArgs } from "./lib/proc.js"
+import { fmt, ratio, table } from "./lib/table.js"
+
+/** Which cases to run; leads per case shrink with CRM latency so slow cases stay short. */
+export interface ConsumerProfile {
+  readonly concurrency: ReadonlyArray<number>
+  readonly latencies: ReadonlyArray<number>
+  readonly leads: number
+  /** With CRM latency, leads per case = min(leads, concurrency * this). */
+  readonly leadsPerWorkerWithLatency: number
+}
+
+export const consumerProfiles = {
+  full: { concurrency: [1, 5, 20], latencies: [0, 50], leads: 500, leadsPerWorkerWithLatency: 40 },
+  short: { concurrency: [1, 5, 20], latencies: [0, 50], leads: 200, leadsPerWorkerWithLatency: 15 },
+  smoke: { concurrency: [5], latencies: [0], leads: 60, leadsPerWorkerWithLatency: 10 }
+} satisfies Record<string, ConsumerProfile>
+
+/** One case: ours and the raw worker on the same number of leads. */
+export interface ConsumerRow {
+  readonly case: ConsumerCase
+  readonly ours: ConsumerResult
+  readonly raw: ConsumerResult
+}
+
+/** Everything the consumer benchmark measured. */
+export interface ConsumerReport {
+  readonly via: string
+  readonly rows: ReadonlyArray<ConsumerRow>
+  /** Errors only (leads not finished, FAILED leads), never speed. */
+  readonly errors: ReadonlyArray<string>
+}
+
+/** Run every case; with `cpuProfileDir`, only ours at concurrency 5, 0 ms, through tsx under --cpu-prof. */
+export const runConsumerBench = async (profile: ConsumerProfile, cpuProfileDir?: string): Promise<ConsumerReport> => {
+  const sql = admin()
+  const redis = redisClient()
+  const rows: Array<ConsumerRow> = []
+  const errors: Array<string> = []
+  try {
+    const cases = profile.latencies.flatMap((latencyMs) =>
+      profile.concurrency.map((concurrency) => ({
+        concurrency,
+        latencyMs,
+        leads: latencyMs > 0 ? Math.min(profile.leads, concurrency * profile.leadsPerWorkerWithLatency) : profile.leads
+      }))
+    )
+    for (const c of cpuProfileDir ? [{ concurrency: 5, latencyMs: 0, leads: profile.leads }] : cases) {
+      const nodeArgs = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []
+      const ours = await runConsumerCase("ours", c, { sql, redis, tag: `${suffix()}_o` }, { nodeArgs })
+      // the raw worker waits what the CRM would have: calls per lead x latency, in one sleep
+      const rawSleepMs = Math.round(c.latencyMs * ours.crmCallsPerLead)
+      const raw = cpuProfileDir
+        ? ours
+        : await runConsumerCase("raw", c, { sql, redis, tag: `${suffix()}_r` }, { rawSleepMs })
+      rows.push({ case: c, ours, raw })
+      const label = `c=${c.concurrency} crm=${c.latencyMs}ms`
+      if (ours.done < c.leads) errors.push(`ours ${label}: only ${ours.done}/${c.leads} leads finished`)
+      if ((ours.statuses.FAILED ?? 0) > 0) errors.push(`ours ${label}: ${ours.statuses.FAILED} lead(s) FAILED`)
+      if (raw.done < c.leads) errors.push(`raw ${label}: only ${raw.done}/${c.leads} jobs completed`)
+    }
+    return { via: cpuProfileDir ? "tsx (--cpu-prof)" : programArgs("consumer").via, rows, errors }
+  } finally {
+    redis.disconnect()
+    await sql.end({ timeout: 5 })
+  }
+}
+
+/** The report as text. */
+export const renderConsumer = (report: ConsumerReport) => {
+  const rows = report.rows.map(({ case: c, ours, raw }) => [
+    c.concurrency,
+    c.latencyMs,
+    c.leads,
+    ours.leadsPerSecond,
+    raw.leadsPerSecond,
+    ratio(ours.leadsPerSecond, raw.leadsPerSecond),
+    ours.redisCommandsPerLead,
+    raw.redisCommandsPerLead,
+    ours.cpuMsPerLead,
+    raw.cpuMsPerLead,
+    ours.crmCallsPerLead,
+    ours.logLinesPerLead,
+    ours.rssPeak,
+    Object.entries(ours.statuses)
+      .map(([s, n]) => `${s}:${n}`)
+      .join(" ")
+  ])
+  const headers = [
+    "conc",
+    "crm ms",
+    "leads",
+    "ours leads/s",
+    "raw leads/s",
+    "ours/raw",
+    "ours redis cmds/lead",
+    "raw redis cmds/lead",
+    "ours cpu ms/lead",
+    "raw cpu ms/lead",
+    "crm calls/lead",
+    "log lines/lead",
+    "ours peak RSS MiB",
+    "ours statuses"
+  ]
+  const sample = report.rows.find((row) => row.case.latencyMs === 0) ?? report.rows[0]
+  const commands = sample
+    ? `redis commands per lead, ours at c=${sample.case.concurrency} crm=${sample.case.latencyMs}ms: ${sample.ours.topCommands.map(([n, v]) => `${n} ${fmt(v)}`).join(", ")}`
+    : ""
+  const missed = report.rows.filter((row) => row.ours.leadsPerSecond < 0.5 * row.raw.leadsPerSecond)
+  const logged = report.rows.flatMap((row) => row.ours.loggedErrors)
+  return [
+    `consumer program run via: ${report.via}; the raw worker sleeps crm calls/lead x crm ms per job`,
+    table(headers, rows),
+    "",
+    commands,
+    "redis counts are server-wide (INFO commandstats) minus the background rate measured just before each run.",
+    `target ours >= 0.5x the raw worker: ${missed.length === 0 ? "MET in every case" : `MISSED in ${missed.map((r) => `c=${r.case.concurrency}/${r.case.latencyMs}ms`).join(", ")}`}`,
+    logged.length === 0
+      ? "ours logged no errors"
+      : `ours logged ${logged.length} error line(s), first: ${logged[0]?.slice(0, 300)}`,
+    report.errors.length === 0 ? "errors: none" : `ERRORS:\n  ${report.errors.join("\n  ")}`
+  ].join("\n")
+}
+
+if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
+  const argv = process.argv.slice(2)
+  const profile = argv.includes("--smoke")
+    ? consumerProfiles.smoke
+    : argv.includes("--short")
+      ? consumerProfiles.short
+      : consumerProfiles.full
+  const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
+  const report = await runConsumerBench(profile, profileDir)
+  console.log(renderConsumer(report))
+  if (profileDir) {
+    console.log(`\nCPU profile of the consumer program (${profileDir}):\n${summarizeProfiles(profileDir)}`)
+    if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
+  }
+  process.exitCode = report.errors.length > 0 ? 1 : 0
+}

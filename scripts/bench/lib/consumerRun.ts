@@ -1,0 +1,199 @@
+import { join } from "node:path"
+import { Queue } from "bullmq"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type { Redis } from "ioredis"
+import type postgres from "postgres"
+import * as BullMqQueue from "../../../layers/bullmq/JobQueue.js"
+import * as Metrics from "../../../layers/observability/Metrics.js"
+import * as Stores from "../../../layers/postgres/stores.js"
+import * as RedisClient from "../../../layers/redis/RedisClient.js"
+import { LeadInput } from "../../../src/domain/lead.js"
+import { acceptLead } from "../../../src/pipeline/accept.js"
+import { bullConnection, createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
+import { leadBody } from "./leads.js"
+import { cpuMs, programArgs, root, rssMiB, sleep, startListening } from "./proc.js"
+import { backgroundRate, commandsBetween, snapshot } from "./redisStats.js"
+
+/** One consumer configuration. */
+export interface ConsumerCase {
+  readonly concurrency: number
+  readonly latencyMs: number
+  readonly leads: number
+}
+
+/** What one run (ours or raw) measured. */
+export interface ConsumerResult {
+  readonly leads: number
+  readonly done: number
+  readonly seconds: number
+  readonly leadsPerSecond: number
+  readonly redisCommandsPerLead: number
+  readonly topCommands: ReadonlyArray<readonly [string, number]>
+  readonly cpuMsPerLead: number
+  readonly crmCallsPerLead: number
+  readonly statuses: Readonly<Record<string, number>>
+  readonly logLinesPerLead: number
+  readonly rssIdle: number
+  readonly rssPeak: number
+  readonly loggedErrors: ReadonlyArray<string>
+}
+
+interface Deps {
+  readonly sql: postgres.Sql
+  readonly redis: Redis
+  readonly tag: string
+}
+
+const decodeLead = Schema.decodeUnknownSync(LeadInput)
+const TERMINAL = ["SYNCED", "REJECTED", "FAILED"]
+
+/** Leads accepted through the real ingest path (store + queue, status QUEUED), with production layers in-process. */
+const preload = async (schema: string, prefix: string, queueName: string, leads: number, tag: string) => {
+  const services = Layer.mergeAll(
+    Stores.layerPostgres({ url: Redacted.make(databaseUrl), schema }),
+    BullMqQueue.layer({ queueName }).pipe(Layer.provide(RedisClient.layer({ url: Redacted.make(redisUrl), prefix }))),
+    Metrics.layer
+  ).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
+  const runtime = ManagedRuntime.make(services)
+  try {
+    const all = Array.from({ length: leads }, (_, n) => decodeLead(leadBody(tag, n)))
+    await runtime.runPromise(Effect.forEach(all, (lead) => acceptLead(lead, "api"), { concurrency: 20, discard: true }))
+  } finally {
+    await runtime.dispose()
+  }
+}
+
+/** Wait until `done()` reaches `target` (or `timeoutMs`), polling every 50 ms. */
+const until = async (done: () => Promise<number>, target: number, timeoutMs: number) => {
+  const deadline = Date.now() + timeoutMs
+  let n = await done()
+  while (n < target && Date.now() < deadline) {
+    await sleep(50)
+    n = await done()
+  }
+  return n
+}
+
+/** Run ours (the consumer program) or raw (a BullMQ no-op worker) over `c.leads` pre-loaded leads / jobs. */
+export const runConsumerCase = async (
+  kind: "ours" | "raw",
+  c: ConsumerCase,
+  deps: Deps,
+  options: { readonly rawSleepMs?: number; readonly nodeArgs?: ReadonlyArray<string> } = {}
+): Promise<ConsumerResult> => {
+  const schema = `bench_consumer_${deps.tag}`
+  const prefix = `rf-bench-${deps.tag}`
+  const queueName = "lead-processing"
+  // BullMQ never closes a connection it was handed, so the control queue gets options and owns its own
+  const control = new Queue(queueName, { connection: bullConnection(), prefix })
+  await createSchema(deps.sql, schema, false)
+  try {
+    // paused while loading and starting, so the measured interval is processing only
+    await control.pause()
+    if (kind === "ours") await preload(schema, prefix, queueName, c.leads, deps.tag)
+    else
+      await control.addBulk(
+        Array.from({ length: c.leads }, (_, n) => ({
+          name: "lead",
+          data: { leadId: `raw-${n}` },
+          opts: { jobId: `raw-${n}`, removeOnComplete: { count: 100_000 } }
+        }))
+      )
+    const env = {
+      DATABASE_URL: databaseUrl,
+      DATABASE_SCHEMA: schema,
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: prefix,
+      QUEUE_NAME: queueName,
+      WORKER_CONCURRENCY: String(c.concurrency),
+      MOCK_CRM_LATENCY_MS: String(c.latencyMs),
+      SLEEP_MS: String(options.rawSleepMs ?? 0),
+      // limits far above what the run can reach: the benchmark measures the pipeline, not the limiter
+      RATE_LIMIT_PER_LEAD: "1000000",
+      RATE_LIMIT_PER_ACCOUNT: "1000000",
+      RATE_LIMIT_CRM: "1000000",
+      // no outbox sweep during the run: every lead is already queued
+      SWEEP_INTERVAL_MS: "3600000",
+      SWEEP_MIN_AGE_MS: "3600000",
+      HOST: "127.0.0.1",
+      METRICS_PORT: "0"
+    }
+    const args =
+      kind === "ours"
+        ? [...(options.nodeArgs ?? []), ...programArgs("consumer", (options.nodeArgs ?? []).length > 0).args]
+        : [join(root, "scripts/bench/raw/noopWorker.mjs")]
+    const running = await startListening(kind, args, env, 60_000, kind === "ours" ? undefined : /worker ready()/)
+    try {
+      await sleep(500) // the worker connects after the metrics server logs
+      const background = await backgroundRate(deps.redis, 500)
+      const before = await snapshot(deps.redis)
+      const cpuBefore = cpuMs(running.pid)
+      const rssIdle = rssMiB(running.pid) ?? 0
+      const linesBefore = running.outputLines()
+      const peak = running.samplePeakRss()
+      const start = Date.now()
+      await control.resume()
+      const timeoutMs = 30_000 + c.leads * 2000
+      const countDone =
+        kind === "ours"
+          ? async () => {
+              const [row] = await deps.sql.unsafe<Array<{ n: number }>>(
+                `SELECT count(*)::int AS n FROM ${schema}.leads WHERE status = ANY($1::text[])`,
+                [TERMINAL]
+              )
+              return row?.n ?? 0
+            }
+          : () => control.getCompletedCount()
+      const done = await until(countDone, c.leads, timeoutMs)
+      const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
+      const after = await snapshot(deps.redis)
+      const cpu = cpuMs(running.pid) - cpuBefore
+      const rssPeak = peak()
+      const seconds = Math.max(0.001, (end - start) / 1000)
+      const commands = commandsBetween(before, after, background)
+      const { statuses, crmCalls } =
+        kind === "ours" ? await outcomes(deps.sql, schema) : { statuses: { completed: done }, crmCalls: 0 }
+      return {
+        leads: c.leads,
+        done,
+        seconds,
+        leadsPerSecond: done / seconds,
+        redisCommandsPerLead: commands.total / Math.max(1, done),
+        topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / Math.max(1, done)] as const),
+        cpuMsPerLead: cpu / Math.max(1, done),
+        crmCallsPerLead: crmCalls / Math.max(1, done),
+        statuses,
+        logLinesPerLead: (running.outputLines() - linesBefore) / Math.max(1, done),
+        rssIdle,
+        rssPeak,
+        loggedErrors: running.errorLines()
+      }
+    } finally {
+      await running.stop()
+    }
+  } finally {
+    await control.close()
+    await deletePrefix(deps.redis, prefix)
+    await dropSchema(deps.sql, schema)
+  }
+}
+
+/** When the last lead reached its terminal state (the database clock is this machine's clock). */
+const lastUpdate = async (sql: postgres.Sql, schema: string) => {
+  const [row] = await sql.unsafe<Array<{ t: Date }>>(`SELECT max(updated_at) AS t FROM ${schema}.leads`)
+  return row?.t.getTime() ?? Date.now()
+}
+
+const outcomes = async (sql: postgres.Sql, schema: string) => {
+  const rows = await sql.unsafe<Array<{ status: string; n: number }>>(
+    `SELECT status, count(*)::int AS n FROM ${schema}.leads GROUP BY status`
+  )
+  const [calls] = await sql.unsafe<Array<{ n: number }>>(`SELECT count(*)::int AS n FROM ${schema}.crm_actions`)
+  return { statuses: Object.fromEntries(rows.map((r) => [r.status, r.n])), crmCalls: calls?.n ?? 0 }
+}

@@ -1,0 +1,65 @@
+import { readdirSync, readFileSync } from "node:fs"
+import { join, relative } from "node:path"
+import { root } from "./proc.js"
+import { table } from "./table.js"
+
+interface ProfileNode {
+  readonly id: number
+  readonly callFrame: {
+    readonly functionName: string
+    readonly url: string
+    readonly lineNumber: number
+  }
+  readonly hitCount?: number
+}
+
+interface Profile {
+  readonly nodes: ReadonlyArray<ProfileNode>
+  readonly startTime: number
+  readonly endTime: number
+  readonly samples: ReadonlyArray<number>
+}
+
+/** Where a frame's code lives: a package name, an app file, or a V8 pseudo-frame such as (garbage collector). */
+const ownerOf = (url: string, functionName: string) => {
+  if (url === "") return functionName.startsWith("(") ? functionName : "(native)"
+  const path = url.replace(/^file:\/\//, "")
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1]
+  if (pkg !== undefined) return pkg
+  if (path.startsWith("node:")) return "node:internal"
+  return `app:${relative(root, path)}`
+}
+
+/** Self time by function and by owner (package / app file) for every .cpuprofile in `dir`, as two tables. */
+export const summarizeProfiles = (dir: string, top = 25) => {
+  const byFunction = new Map<string, number>()
+  const byOwner = new Map<string, number>()
+  let total = 0
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+    const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile
+    const interval = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length)
+    for (const node of profile.nodes) {
+      const hits = node.hitCount ?? 0
+      if (hits === 0 || node.callFrame.functionName === "(idle)") continue
+      const ms = hits * interval
+      const { functionName, url, lineNumber } = node.callFrame
+      const owner = ownerOf(url, functionName)
+      const key = `${functionName || "(anonymous)"}  ${owner}${url === "" ? "" : `:${lineNumber + 1}`}`
+      byFunction.set(key, (byFunction.get(key) ?? 0) + ms)
+      byOwner.set(owner, (byOwner.get(owner) ?? 0) + ms)
+      total += ms
+    }
+  }
+  const rows = (map: Map<string, number>) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, ms]) => [name, Math.round(ms), `${((100 * ms) / Math.max(total, 1)).toFixed(1)}%`])
+  return [
+    `busy CPU sampled: ${Math.round(total)} ms`,
+    "",
+    table(["self time by function (top)", "ms", "share"], rows(byFunction)),
+    "",
+    table(["self time by package / file", "ms", "share"], rows(byOwner))
+  ].join("\n")
+}

@@ -1,0 +1,100 @@
+import { join } from "node:path"
+import { createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
+import type { cleanups } from "./env.js"
+import { postLeads } from "./load.js"
+import { cpuMs, programArgs, root, type Running, startListening } from "./proc.js"
+import type { Redis } from "ioredis"
+import type postgres from "postgres"
+
+/** ours: the ingest program; raw: the no-framework baseline; raw+queued: the baseline plus the QUEUED update. */
+export type Kind = "ours" | "raw" | "raw+queued"
+
+/** The BullMQ queue name every benchmark server uses. */
+export const QUEUE = "lead-processing"
+
+/** A started server, its isolated schema / key prefix, and the ids of every lead it acknowledged with 202. */
+export interface Server {
+  readonly kind: Kind
+  readonly schema: string
+  readonly prefix: string
+  readonly running: Running
+  readonly ids: Array<string>
+}
+
+/** Start one server of `kind` on a fresh schema and prefix; everything it made is removed by `cleanup`. */
+export const startServer = async (
+  kind: Kind,
+  deps: {
+    readonly sql: postgres.Sql
+    readonly redis: Redis
+    readonly cleanup: ReturnType<typeof cleanups>
+    readonly sfx: string
+    readonly cpuProfileDir?: string | undefined
+  }
+): Promise<Server> => {
+  const tag = kind.replace("+", "_")
+  const schema = `bench_ingest_${tag}_${deps.sfx}`
+  const prefix = `rf-bench-${deps.sfx}-${tag}`
+  // the program applies its own migrations; the raw servers get the same tables up front
+  await createSchema(deps.sql, schema, kind !== "ours")
+  deps.cleanup.add(() => dropSchema(deps.sql, schema))
+  deps.cleanup.add(() => deletePrefix(deps.redis, prefix))
+  const env = {
+    DATABASE_URL: databaseUrl,
+    DATABASE_SCHEMA: schema,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    QUEUE_NAME: QUEUE,
+    HOST: "127.0.0.1",
+    PORT: "0",
+    RAW_TRANSITION: kind === "raw+queued" ? "1" : "0"
+  }
+  const profiling = deps.cpuProfileDir !== undefined
+  const args =
+    kind === "ours"
+      ? [
+          ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []),
+          ...programArgs("ingest", profiling).args
+        ]
+      : [join(root, "scripts/bench/raw/ingestServer.mjs")]
+  const running = await startListening(kind, args, env)
+  deps.cleanup.add(() => running.stop())
+  return { kind, schema, prefix, running, ids: [] }
+}
+
+/** Load `server` for `seconds`, remembering the ids it acknowledged. */
+export const load = async (server: Server, connections: number, seconds: number, body: () => string) => {
+  const cpuBefore = cpuMs(server.running.pid)
+  const result = await postLeads({ port: server.running.port, connections, seconds, body })
+  server.ids.push(...result.createdIds)
+  // the server's own CPU per answered request: what the framework costs, independent of the 2-core contention
+  return { ...result, cpuMsPerRequest: (cpuMs(server.running.pid) - cpuBefore) / Math.max(1, result.requests) }
+}
+
+/** A warm-up phase (not reported), then the measured one. */
+export const measure = async (
+  server: Server,
+  connections: number,
+  warmup: number,
+  seconds: number,
+  body: () => string
+) => {
+  await load(server, connections, warmup, body)
+  return load(server, connections, seconds, body)
+}
+
+/** Seed 100 leads, then post only those again: every measured answer should be 200 (duplicate). */
+export const measureDuplicates = async (server: Server, connections: number, warmup: number, seconds: number) => {
+  const seeds = Array.from({ length: 100 }, (_, n) => JSON.stringify({ email: `dup.${n}@acme.com`, campaignId: "dup" }))
+  for (const body of seeds) {
+    const response = await fetch(`http://127.0.0.1:${server.running.port}/leads`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body
+    })
+    const id = /"id":"([^"]+)"/.exec(await response.text())?.[1]
+    if (response.status === 202 && id !== undefined) server.ids.push(id)
+  }
+  let i = 0
+  return measure(server, connections, warmup, seconds, () => seeds[i++ % seeds.length] ?? "")
+}

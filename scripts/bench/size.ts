@@ -1,0 +1,95 @@
+// Bundle sizes (dist/*) and each program's RSS idle and under load, sampled from /proc/<pid>/status (VmRSS).
+//   npm run bench:size [-- --smoke]
+import { existsSync, readdirSync, statSync } from "node:fs"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import { runConsumerCase } from "./lib/consumerRun.js"
+import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
+import { measure, startServer } from "./lib/ingestServers.js"
+import { uniqueLeads } from "./lib/leads.js"
+import { programArgs, root, rssMiB, sleep } from "./lib/proc.js"
+import { fmt, table } from "./lib/table.js"
+
+/** Sizes in MiB and RSS figures. */
+export interface SizeReport {
+  readonly bundles: ReadonlyArray<{ readonly name: string; readonly mib: number; readonly mapMib: number }>
+  readonly rss: ReadonlyArray<{
+    readonly program: string
+    readonly via: string
+    readonly idle: number
+    readonly peak: number
+    readonly load: string
+  }>
+}
+
+const mib = (path: string) => (existsSync(path) ? statSync(path).size / 1024 / 1024 : Number.NaN)
+
+/** dist/<name>/index.mjs for every built program. */
+export const bundleSizes = () => {
+  const dist = join(root, "dist")
+  if (!existsSync(dist)) return []
+  return readdirSync(dist)
+    .filter((name) => existsSync(join(dist, name, "index.mjs")))
+    .map((name) => ({ name, mib: mib(join(dist, name, "index.mjs")), mapMib: mib(join(dist, name, "index.mjs.map")) }))
+}
+
+/** Measure bundle sizes and RSS: ingest under 50 connections, consumer over pre-loaded leads at concurrency 5. */
+export const runSize = async (options: { readonly seconds: number; readonly leads: number }): Promise<SizeReport> => {
+  const sql = admin()
+  const redis = redisClient()
+  const cleanup = cleanups()
+  cleanup.add(() => sql.end({ timeout: 5 }))
+  cleanup.add(async () => redis.disconnect())
+  try {
+    const ingest = await startServer("ours", { sql, redis, cleanup, sfx: suffix() })
+    await sleep(1000)
+    const idle = rssMiB(ingest.running.pid) ?? 0
+    const peak = ingest.running.samplePeakRss()
+    await measure(ingest, 50, 1, options.seconds, uniqueLeads(suffix()))
+    const ingestRow = {
+      program: "ingest",
+      via: programArgs("ingest").via,
+      idle,
+      peak: peak(),
+      load: `${options.seconds}s at 50 conns`
+    }
+    await ingest.running.stop()
+    const consumer = await runConsumerCase(
+      "ours",
+      { concurrency: 5, latencyMs: 0, leads: options.leads },
+      { sql, redis, tag: `${suffix()}_s` }
+    )
+    const consumerRow = {
+      program: "consumer",
+      via: programArgs("consumer").via,
+      idle: consumer.rssIdle,
+      peak: consumer.rssPeak,
+      load: `${options.leads} leads at concurrency 5`
+    }
+    return { bundles: bundleSizes(), rss: [ingestRow, consumerRow] }
+  } finally {
+    await cleanup.run()
+  }
+}
+
+/** The report as text. */
+export const renderSize = (report: SizeReport) =>
+  [
+    report.bundles.length === 0
+      ? "no bundles in dist/ (npm run build)"
+      : table(
+          ["bundle", "index.mjs MiB", "source map MiB"],
+          report.bundles.map((b) => [b.name, b.mib, b.mapMib])
+        ),
+    "",
+    table(
+      ["program", "run via", "RSS idle MiB", "RSS peak MiB", "load"],
+      report.rss.map((r) => [r.program, r.via, r.idle, r.peak, r.load])
+    ),
+    `(RSS idle = after start-up, before load; ${fmt(0)} means the process could not be read)`
+  ].join("\n")
+
+if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
+  const smoke = process.argv.includes("--smoke")
+  console.log(renderSize(await runSize({ seconds: smoke ? 2 : 5, leads: smoke ? 50 : 300 })))
+}
