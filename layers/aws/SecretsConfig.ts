@@ -75,7 +75,7 @@ const readAll = (client: SecretsManagerClient, secretIds: ReadonlyArray<string>)
     Effect.map((lists): SecretValues => new Map(lists.flat())),
     // Name every unreadable secret at once, not just the first one met.
     Effect.mapError((errors) => new SecretsLoadError({ message: errors.map((e) => e.message).join("; ") })),
-    Effect.withSpan("secrets.load", { attributes: { count: secretIds.length } })
+    Effect.withSpan("secrets.load", { captureStackTrace: false, attributes: { count: secretIds.length } })
   )
 
 /**

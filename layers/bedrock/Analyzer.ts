@@ -67,7 +67,10 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
           )
         ),
         Effect.map(([, reply]) => reply),
-        Effect.withSpan("bedrock.converse", { attributes: { "gen_ai.request.model": options.modelId } })
+        Effect.withSpan("bedrock.converse", {
+          captureStackTrace: false,
+          attributes: { "gen_ai.request.model": options.modelId }
+        })
       )
 
     const ask = (messages: ReadonlyArray<Message>, asked: number): Effect.Effect<Analysis, AnalysisFailed> =>
@@ -90,7 +93,7 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
     return Analyzer.of({
       analyze: (input: AnalysisInput) =>
         ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1).pipe(
-          Effect.withSpan("analyzer.bedrock", { attributes: { leadId: input.leadId } })
+          Effect.withSpan("analyzer.bedrock", { captureStackTrace: false, attributes: { leadId: input.leadId } })
         )
     })
   })

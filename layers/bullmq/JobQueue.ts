@@ -15,6 +15,22 @@ import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from 
 import { consume } from "./Worker.js"
 
 /** The BullMQ job id of a lead: the lead id, unless BullMQ would refuse it (an integer, or a ":"). */
+/** `promise`, or a rejection after `ms`. */
+const withDeadline = <A>(promise: Promise<A>, ms: number): Promise<A> =>
+  new Promise<A>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)
+    promise.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (error) => {
+        clearTimeout(timer)
+        reject(error)
+      }
+    )
+  })
+
 export const jobIdOf = (leadId: string): string =>
   /^\d+$/.test(leadId) || leadId.includes(":") ? `lead-${leadId.replaceAll(":", "%3A")}` : leadId
 
@@ -46,29 +62,22 @@ const make = (opts: ResolvedBullMqOptions) =>
         )
     )
 
-    // BullMQ waits for a connection that is not ready yet instead of failing, so every call is bounded here.
+    // BullMQ waits for a connection that is not ready yet instead of failing, so every call is bounded here. The
+    // deadline is a plain timer on the promise: an Effect timeout forks a fiber per call, which the ingest pays per lead.
     const call = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, QueueUnavailable> =>
       Effect.suspend(() =>
         redis.client.status === "ready"
-          ? Effect.void
+          ? Effect.tryPromise({
+              try: () => withDeadline(f(), opts.operationTimeoutMs),
+              catch: (cause) => new QueueUnavailable({ message: `${what} failed: ${safeMessage(cause)}` })
+            })
           : Effect.fail(new QueueUnavailable({ message: `${what} failed: Redis is not connected` }))
-      ).pipe(
-        Effect.zipRight(
-          Effect.tryPromise({
-            try: f,
-            catch: (cause) => new QueueUnavailable({ message: `${what} failed: ${safeMessage(cause)}` })
-          })
-        ),
-        Effect.timeoutFail({
-          duration: Duration.millis(opts.operationTimeoutMs),
-          onTimeout: () => new QueueUnavailable({ message: `${what} timed out after ${opts.operationTimeoutMs} ms` })
-        })
       )
 
     const enqueue = (job: LeadJob) =>
       call("enqueue", () => queue.add("lead", job, { jobId: jobIdOf(job.leadId) })).pipe(
         Effect.asVoid,
-        Effect.withSpan("JobQueue.enqueue", { attributes: { "lead.id": job.leadId } })
+        Effect.withSpan("JobQueue.enqueue", { captureStackTrace: false, attributes: { "lead.id": job.leadId } })
       )
 
     const stats = Effect.gen(function* () {

@@ -169,6 +169,9 @@ export const heuristicAnalysis = ({ enrichment, lead }: AnalysisInput): Analysis
 export const layer: Layer.Layer<Analyzer> = Layer.succeed(
   Analyzer,
   Analyzer.of({
-    analyze: (input) => Effect.sync(() => heuristicAnalysis(input)).pipe(Effect.withSpan("Analyzer.heuristic"))
+    analyze: (input) =>
+      Effect.sync(() => heuristicAnalysis(input)).pipe(
+        Effect.withSpan("Analyzer.heuristic", { captureStackTrace: false })
+      )
   })
 )

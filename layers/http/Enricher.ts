@@ -144,7 +144,7 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
       attempt(domain).pipe(
         Effect.retry({ schedule: retryPolicy, while: (error) => error._tag === "Transient" }),
         Effect.mapError((error) => new EnrichmentFailed({ domain, message: error.message })),
-        Effect.withSpan("enricher.http.lookup", { attributes: { domain } })
+        Effect.withSpan("enricher.http.lookup", { captureStackTrace: false, attributes: { domain } })
       )
 
     const cache = yield* Cache.makeWith({

@@ -155,7 +155,7 @@ export const make = (options: HubSpotOptions) =>
         Effect.catchAll((error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
         ),
-        Effect.withSpan("crm.hubspot", { attributes: { "crm.tool": call.tool } })
+        Effect.withSpan("crm.hubspot", { captureStackTrace: false, attributes: { "crm.tool": call.tool } })
       )
 
     return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage) })

@@ -49,6 +49,7 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       return toActionRecord(existing[0])
     }).pipe(
       Effect.withSpan("AuditLog.record", {
+        captureStackTrace: false,
         attributes: { leadId: entry.leadId, actionKey: entry.actionKey, tool: entry.tool, status: entry.status }
       })
     )
@@ -56,7 +57,7 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
   const findSucceeded: AuditLog.Service["findSucceeded"] = (actionKey) =>
     selectSucceeded(actionKey).pipe(
       Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toActionRecord)),
-      Effect.withSpan("AuditLog.findSucceeded", { attributes: { actionKey } })
+      Effect.withSpan("AuditLog.findSucceeded", { captureStackTrace: false, attributes: { actionKey } })
     )
 
   const listForLead: AuditLog.Service["listForLead"] = (leadId) =>
@@ -65,7 +66,7 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       : Effect.succeed<ReadonlyArray<ActionRow>>([])
     ).pipe(
       Effect.map((rows) => rows.map(toActionRecord)),
-      Effect.withSpan("AuditLog.listForLead", { attributes: { leadId } })
+      Effect.withSpan("AuditLog.listForLead", { captureStackTrace: false, attributes: { leadId } })
     )
 
   return AuditLog.of({ record, findSucceeded, listForLead })

@@ -19,7 +19,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
       Effect.flatMap((rows) =>
         rows[0] === undefined ? Effect.fail(new LeadNotFound({ leadId: id })) : Effect.succeed(toLeadRecord(rows[0]))
       ),
-      Effect.withSpan("LeadStore.get", { attributes: { leadId: id } })
+      Effect.withSpan("LeadStore.get", { captureStackTrace: false, attributes: { leadId: id } })
     )
 
   const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source, status = "RECEIVED" }) =>
@@ -36,7 +36,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
         return yield* new StoreUnavailable({ message: "lead key conflicted but no row holds it (deleted meanwhile?)" })
       }
       return { lead: toLeadRecord(existing[0]), created: false }
-    }).pipe(Effect.withSpan("LeadStore.accept", { attributes: { leadKey, source } }))
+    }).pipe(Effect.withSpan("LeadStore.accept", { captureStackTrace: false, attributes: { leadKey, source } }))
 
   // error describes the latest transition: set from detail.error, cleared otherwise (a replayed lead loses it)
   const transition: LeadStore.Service["transition"] = (id, from, to, detail) =>
@@ -51,7 +51,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
       if (updated[0] !== undefined) return toLeadRecord(updated[0])
       const current = yield* get(id)
       return yield* new StaleTransition({ leadId: id, expected: [...from], actual: current.status })
-    }).pipe(Effect.withSpan("LeadStore.transition", { attributes: { leadId: id, to } }))
+    }).pipe(Effect.withSpan("LeadStore.transition", { captureStackTrace: false, attributes: { leadId: id, to } }))
 
   const saveAnalysis: LeadStore.Service["saveAnalysis"] = (id, analysis, grounding) =>
     Effect.gen(function* () {
@@ -63,7 +63,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
           )
         : []
       if (updated.length === 0) return yield* new LeadNotFound({ leadId: id })
-    }).pipe(Effect.withSpan("LeadStore.saveAnalysis", { attributes: { leadId: id } }))
+    }).pipe(Effect.withSpan("LeadStore.saveAnalysis", { captureStackTrace: false, attributes: { leadId: id } }))
 
   // the age is measured on the database clock, so app replicas with skewed clocks agree
   const listStuck: LeadStore.Service["listStuck"] = ({ limit, olderThanMs, statuses }) =>
@@ -76,7 +76,10 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
       )
       .pipe(
         Effect.map((rows) => rows.map(toLeadRecord)),
-        Effect.withSpan("LeadStore.listStuck", { attributes: { statuses, olderThanMs, limit } })
+        Effect.withSpan("LeadStore.listStuck", {
+          captureStackTrace: false,
+          attributes: { statuses, olderThanMs, limit }
+        })
       )
 
   const countByStatus: LeadStore.Service["countByStatus"] = sql
@@ -88,7 +91,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
         for (const row of rows) counts[row.status] = row.n
         return counts
       }),
-      Effect.withSpan("LeadStore.countByStatus")
+      Effect.withSpan("LeadStore.countByStatus", { captureStackTrace: false })
     )
 
   return LeadStore.of({ accept, get, transition, saveAnalysis, listStuck, countByStatus })

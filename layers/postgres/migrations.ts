@@ -85,4 +85,4 @@ export const migrate: Effect.Effect<void, StoreUnavailable, SqlClient> = Effect.
       }
     })
   )
-}).pipe(Effect.withSpan("SqlClient.migrate"))
+}).pipe(Effect.withSpan("SqlClient.migrate", { captureStackTrace: false }))

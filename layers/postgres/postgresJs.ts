@@ -68,7 +68,8 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
       (conn: postgres.Sql): Query =>
       <T>(text: string, params: ReadonlyArray<unknown> = []) =>
         Effect.tryPromise({
-          try: () => conn.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>),
+          // prepared: the same few statements run on every lead, so parsing and planning them once pays
+          try: () => conn.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true }),
           catch: (cause) => storeUnavailable("postgres", cause, secrets)
         }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<T>))
 

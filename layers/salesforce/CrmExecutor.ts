@@ -92,7 +92,7 @@ export const make = (options: SalesforceOptions) =>
         Effect.catchAll((error) =>
           Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
         ),
-        Effect.withSpan("crm.salesforce", { attributes: { "crm.tool": call.tool } })
+        Effect.withSpan("crm.salesforce", { captureStackTrace: false, attributes: { "crm.tool": call.tool } })
       )
 
     return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage) })

@@ -31,7 +31,7 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
           yield* guard(request)
           const body = yield* readJsonBody(request, config.maxBodyBytes)
           return yield* acceptUntrusted(body.json, "api")
-        }).pipe(Effect.merge, Effect.withSpan("http.createLead"))
+        }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
       )
       .handleRaw("getLead", ({ request, path }) =>
         Effect.gen(function* () {

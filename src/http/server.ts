@@ -29,6 +29,8 @@ export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
         if (failure?._tag === "RouteNotFound") return problem(404, "No such route")
         if (failure?._tag === "HttpApiDecodeError") return problem(400, "The request could not be decoded")
         if (failure?._tag === "RequestError") return problem(400, "The request could not be read")
+        // The client went away (or the server is stopping): nobody reads this answer, and it is not an error.
+        if (Cause.isInterruptedOnly(cause)) return problem(503, "The request was interrupted")
         yield* Effect.logError("unhandled request failure", cause)
         return problem(500, "Internal error; the request was not processed")
       })

@@ -44,7 +44,7 @@ export const WebhooksLive = HttpApiBuilder.group(IngestApi, "webhooks", (handler
           }
           const body = yield* readJsonBody(request, config.maxBodyBytes)
           return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo")
-        }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo"))
+        }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo", { captureStackTrace: false }))
       )
       .handleRaw("hubspot", ({ request }) =>
         Effect.gen(function* () {
@@ -71,7 +71,7 @@ export const WebhooksLive = HttpApiBuilder.group(IngestApi, "webhooks", (handler
             campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
           })
           return yield* acceptUntrusted(mapped, "hubspot")
-        }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot"))
+        }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot", { captureStackTrace: false }))
       )
   })
 )

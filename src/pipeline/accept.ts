@@ -44,4 +44,9 @@ export const acceptLead = (lead: LeadInput, source: LeadSource, traceContext?: R
         })
       )
     )
-  }).pipe(Effect.withSpan("pipeline.accept"))
+  }).pipe(
+    // Once started, insert and enqueue finish even if the client hangs up: a stored lead gets its job now, not
+    // at the next sweep.
+    Effect.uninterruptible,
+    Effect.withSpan("pipeline.accept", { captureStackTrace: false })
+  )

@@ -5,7 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
-import type { LeadRecord } from "../domain/record.js"
+import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import { redact } from "../domain/redact.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
 import { AppConfig } from "../../services/AppConfig.js"
@@ -42,9 +42,11 @@ const countsAgainstBreaker = (error: CrmError) => error._tag === "CrmTransientEr
 
 /**
  * One CRM action through the safety chain: guard -> idempotency -> rate limit -> circuit breaker -> executor ->
- * audit. Fails only with a job fate. An action already done (Redis fast path, or its durable audit row) is skipped.
+ * audit. Fails only with a job fate. An action already done (its durable audit row, or the Redis fast path) is
+ * skipped. `succeeded` is the lead's SUCCEEDED audit rows by action key, read once per job; without it each action
+ * looks its own row up.
  */
-export const executeAction = (lead: LeadRecord, action: CrmAction) =>
+export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: ReadonlyMap<string, ActionRecord>) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const audit = yield* AuditLog
@@ -79,11 +81,15 @@ export const executeAction = (lead: LeadRecord, action: CrmAction) =>
         durationMs: done.durationMs
       })
 
+    // The audit log is the durable truth: it holds every completed action even after Redis lost its data.
+    const durable = succeeded ? Option.fromNullable(succeeded.get(key)) : yield* audit.findSucceeded(key)
+    if (Option.isSome(durable)) return "skipped" as const
+
     const claim = yield* idempotency.begin(key, config.idempotency.inProgressTtlMs)
     if (claim._tag === "Completed") {
-      // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist.
-      const row = yield* audit.findSucceeded(key)
-      if (Option.isNone(row)) yield* recordSuccess(claim.result as Done)
+      // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist. A row
+      // another worker wrote meanwhile is kept (one SUCCEEDED row per action key).
+      yield* recordSuccess(claim.result as Done)
       return "skipped" as const
     }
     if (claim._tag === "InProgress") {
@@ -92,17 +98,6 @@ export const executeAction = (lead: LeadRecord, action: CrmAction) =>
     const release = idempotency.release(key).pipe(Effect.ignore)
     // An interruption after the claim must not leave it "in progress" until its TTL: the next attempt would wait.
     return yield* Effect.gen(function* () {
-      const existing = yield* audit.findSucceeded(key).pipe(Effect.tapError(() => release))
-      if (Option.isSome(existing)) {
-        const row = existing.value
-        yield* idempotency.complete(
-          key,
-          { crmId: row.crmId, detail: row.result, durationMs: row.durationMs },
-          config.idempotency.completedTtlMs
-        )
-        return "skipped" as const
-      }
-
       const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
       // From the permit to the audit row, one piece: an interrupted CRM call could not be told from a lost one.
       return yield* finishDespiteInterruption(
@@ -130,7 +125,10 @@ export const executeAction = (lead: LeadRecord, action: CrmAction) =>
             Effect.ensuring(
               Effect.flatMap(breaker.state(crm.provider), (state) => metrics.breakerState(crm.provider, state))
             ),
-            Effect.withSpan("crm.execute", { attributes: { "crm.tool": action.tool, "crm.provider": crm.provider } })
+            Effect.withSpan("crm.execute", {
+              captureStackTrace: false,
+              attributes: { "crm.tool": action.tool, "crm.provider": crm.provider }
+            })
           )
           const durationMs = (yield* Clock.currentTimeMillis) - started
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
@@ -142,4 +140,7 @@ export const executeAction = (lead: LeadRecord, action: CrmAction) =>
         })
       )
     }).pipe(Effect.onInterrupt(() => release))
-  }).pipe(Effect.mapError(fateOf), Effect.withSpan("pipeline.action", { attributes: { "crm.tool": action.tool } }))
+  }).pipe(
+    Effect.mapError(fateOf),
+    Effect.withSpan("pipeline.action", { captureStackTrace: false, attributes: { "crm.tool": action.tool } })
+  )

@@ -6,6 +6,7 @@ import { isFreeMailDomain } from "../domain/enrichment.js"
 import { accountDomain, isTerminal } from "../domain/lead.js"
 import { planActions } from "../domain/plan.js"
 import { Analyzer } from "../../services/Analyzer.js"
+import { AuditLog } from "../../services/AuditLog.js"
 import { Enricher } from "../../services/Enricher.js"
 import type { JobInfo } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
@@ -23,7 +24,7 @@ const stage =
       const result = yield* effect
       yield* metrics.stageDuration(name, ((yield* Clock.currentTimeMillis) - start) / 1000)
       return result
-    }).pipe(Effect.withSpan(`pipeline.${name}`))
+    }).pipe(Effect.withSpan(`pipeline.${name}`, { captureStackTrace: false }))
 
 /**
  * Process one lead job: load -> enrich -> analyse -> ground -> plan -> each action through the safety chain ->
@@ -66,13 +67,18 @@ export const processLead = (job: JobInfo) =>
     }
 
     const actions = planActions(lead, grounding, enrichment)
-    yield* Effect.forEach(actions, (action) => executeAction(lead, action), { discard: true }).pipe(stage("crm"))
+    // One read of what this lead already has at the CRM (earlier attempts), instead of one per action.
+    const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+    const succeeded = new Map(rows.filter((row) => row.status === "SUCCEEDED").map((row) => [row.actionKey, row]))
+    yield* Effect.forEach(actions, (action) => executeAction(lead, action, succeeded), { discard: true }).pipe(
+      stage("crm")
+    )
     yield* store.transition(lead.id, ["PROCESSING"], "SYNCED")
     yield* metrics.leadFinished("SYNCED")
   }).pipe(
     Effect.mapError(fateOf),
     Effect.annotateLogs({ leadId: job.leadId, attempt: job.attemptsMade + 1 }),
-    Effect.withSpan("pipeline.process", { attributes: { "lead.id": job.leadId } })
+    Effect.withSpan("pipeline.process", { captureStackTrace: false, attributes: { "lead.id": job.leadId } })
   )
 
 /** A job the queue gave up on: the lead becomes FAILED with the reason, and stays replayable. */

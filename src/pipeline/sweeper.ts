@@ -42,7 +42,7 @@ export const sweepOnce = (options: SweepOptions) =>
     )
     if (leads.length > 0) yield* Effect.logInfo(`outbox sweep re-enqueued ${leads.length} lead(s)`)
     return leads.length
-  }).pipe(Effect.withSpan("pipeline.sweep"))
+  }).pipe(Effect.withSpan("pipeline.sweep", { captureStackTrace: false }))
 
 /** Sweep forever on an interval; a failed sweep (store or queue down) is logged and tried again next time. */
 export const runSweeper = (options: SweepOptions & { readonly intervalMs: number }) =>
