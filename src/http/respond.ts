@@ -7,7 +7,7 @@ import type { LeadSource } from "../domain/lead.js"
 import { LeadInput, strictParseOptions } from "../domain/lead.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import { acceptLead } from "../pipeline/accept.js"
-import { LeadView } from "./api.js"
+import type { LeadView } from "./api.js"
 import { fieldErrors, problem } from "./problem.js"
 import { Metrics } from "../../services/Metrics.js"
 
@@ -37,10 +37,9 @@ export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>)
   updatedAt: lead.updatedAt.toISOString()
 })
 
-const encodeView = Schema.encodeSync(LeadView)
-
 export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) =>
-  HttpServerResponse.unsafeJson(encodeView(view), { status, headers })
+  // The view is built from decoded data in its wire form already (ISO dates, plain JSON): no encode pass needed.
+  HttpServerResponse.unsafeJson(view, { status, headers })
 
 export const unavailable = problem(503, "The lead store is unavailable; nothing was accepted. Retry later.", {
   headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
