@@ -37,12 +37,34 @@ export const defaultOptions: BreakerOptions = {
 interface Breaker {
   readonly state: BreakerState
   readonly consecutive: number
-  /** Recent outcomes (time, failed) inside the rolling window. */
-  readonly calls: ReadonlyArray<readonly [number, boolean]>
+  /** Outcomes in the rolling window, counted per tenth of the window (constant work per call at any rate). */
+  readonly buckets: ReadonlyArray<Bucket>
   readonly nextProbeAt: number
   readonly probing: boolean
   /** The probe schedule's state: reset when the breaker closes, stepped each time it opens. */
   readonly scheduleState: unknown
+}
+
+interface Bucket {
+  /** floor(time / bucket length) */
+  readonly slot: number
+  readonly calls: number
+  readonly failures: number
+}
+
+/** The window is counted in this many buckets: the ratio rule sees calls at most a tenth of a window too old. */
+const BUCKETS = 10
+
+/** Add an outcome to the buckets and drop the ones that left the window. */
+const count = (buckets: ReadonlyArray<Bucket>, now: number, windowMs: number, failed: boolean) => {
+  const size = Math.max(1, Math.floor(windowMs / BUCKETS))
+  const slot = Math.floor(now / size)
+  const kept = buckets.filter((bucket) => bucket.slot > slot - BUCKETS)
+  const last = kept[kept.length - 1]
+  if (last?.slot === slot) {
+    return [...kept.slice(0, -1), { slot, calls: last.calls + 1, failures: last.failures + (failed ? 1 : 0) }]
+  }
+  return [...kept, { slot, calls: 1, failures: failed ? 1 : 0 }]
 }
 
 interface Admission {
@@ -54,7 +76,7 @@ interface Admission {
 const closed = (options: BreakerOptions): Breaker => ({
   state: "closed",
   consecutive: 0,
-  calls: [],
+  buckets: [],
   nextProbeAt: 0,
   probing: false,
   scheduleState: options.probeSchedule.initial
@@ -69,7 +91,7 @@ const open = (options: BreakerOptions, breaker: Breaker, now: number) =>
       state: "open",
       probing: false,
       consecutive: 0,
-      calls: [],
+      buckets: [],
       nextProbeAt: Math.max(start, now + 1),
       scheduleState
     } satisfies Breaker
@@ -111,13 +133,18 @@ export const make = (options: BreakerOptions = defaultOptions) =>
           } else if (breaker.state !== "closed") {
             next = breaker
           } else {
-            const calls = [...breaker.calls.filter(([at]) => now - at < options.windowMs), [now, failed] as const]
+            const buckets = count(breaker.buckets, now, options.windowMs, failed)
             const consecutive = failed ? breaker.consecutive + 1 : 0
-            const failures = calls.filter(([, f]) => f).length
+            let calls = 0
+            let failures = 0
+            for (const bucket of buckets) {
+              calls += bucket.calls
+              failures += bucket.failures
+            }
             const trips =
               consecutive >= options.consecutiveFailures ||
-              (calls.length >= options.minimumCalls && failures / calls.length >= options.failureRatio)
-            next = trips ? yield* open(options, breaker, now) : { ...breaker, calls, consecutive }
+              (calls >= options.minimumCalls && failures / calls >= options.failureRatio)
+            next = trips ? yield* open(options, breaker, now) : { ...breaker, buckets, consecutive }
           }
           return new Map(map).set(name, next)
         })

@@ -2,7 +2,6 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Ref from "effect/Ref"
 import { sha256Hex } from "../../src/domain/leadKey.js"
 import {
   type CrmCall,
@@ -14,7 +13,7 @@ import {
 
 /** What the mock CRM has been asked, and a way to make it fail. */
 export interface MockCrm {
-  /** Every call that reached the CRM, in order (including failed ones). */
+  /** Every call that reached the CRM, in order (including failed ones; the latest 10,000). */
   readonly calls: Effect.Effect<ReadonlyArray<CrmCall>>
   /** Calls that succeeded, i.e. side effects the CRM now holds. */
   readonly applied: Effect.Effect<ReadonlyArray<CrmCall>>
@@ -69,30 +68,45 @@ const validate = (call: CrmCall): CrmPermanentError | undefined =>
       })
     : undefined
 
+/** The journal keeps the most recent calls only, so a long-running embedded consumer does not grow without end. */
+const JOURNAL_LIMIT = 10_000
+
+const remember = (journal: Array<CrmCall>, call: CrmCall) => {
+  journal.push(call)
+  if (journal.length > JOURNAL_LIMIT) journal.splice(0, journal.length - JOURNAL_LIMIT)
+}
+
 export const make = (options: MockCrmOptions = {}) =>
-  Effect.gen(function* () {
-    const calls = yield* Ref.make<ReadonlyArray<CrmCall>>([])
-    const applied = yield* Ref.make<ReadonlyArray<CrmCall>>([])
-    const failures = yield* Ref.make<ReadonlyArray<CrmError>>([])
+  Effect.sync(() => {
+    // plain arrays: appends are O(1) and nothing here can be interleaved (each step is synchronous)
+    const calls: Array<CrmCall> = []
+    const applied: Array<CrmCall> = []
+    const failures: Array<CrmError> = []
 
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       Effect.gen(function* () {
         if (options.latencyMs) yield* Effect.sleep(options.latencyMs)
-        yield* Ref.update(calls, (all) => [...all, call])
-        const injected = yield* Ref.modify(failures, ([head, ...rest]) => [head, rest])
+        remember(calls, call)
+        const injected = failures.shift()
         if (injected !== undefined) return yield* Effect.fail(injected)
         const rejected = validate(call)
         if (rejected !== undefined) return yield* Effect.fail(rejected)
-        yield* Ref.update(applied, (all) => [...all, call])
+        remember(applied, call)
         return { crmId: mockId(call), detail: { object: call.tool } }
       })
 
     const control: MockCrm = {
-      calls: Ref.get(calls),
-      applied: Ref.get(applied),
+      calls: Effect.sync(() => [...calls]),
+      applied: Effect.sync(() => [...applied]),
       failNext: (error, times = 1) =>
-        Ref.update(failures, (all) => [...all, ...Array.from({ length: times }, () => error)]),
-      reset: Effect.all([Ref.set(calls, []), Ref.set(applied, []), Ref.set(failures, [])], { discard: true })
+        Effect.sync(() => {
+          for (let i = 0; i < times; i++) failures.push(error)
+        }),
+      reset: Effect.sync(() => {
+        calls.length = 0
+        applied.length = 0
+        failures.length = 0
+      })
     }
     return { executor: CrmExecutor.of({ provider: "mock", execute }), control }
   })
