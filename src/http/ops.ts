@@ -36,7 +36,14 @@ export const OpsLive = HttpApiBuilder.group(IngestApi, "ops", (handlers) =>
         })
       )
       .handleRaw("metrics", () =>
-        Effect.map(metrics.render, ({ body, contentType }) => HttpServerResponse.text(body, { contentType }))
+        // Queue gauges are refreshed at each scrape, so either program can feed the autoscaler.
+        queue.stats.pipe(
+          Effect.flatMap(metrics.queueStats),
+          Effect.timeout("2 seconds"),
+          Effect.ignore,
+          Effect.zipRight(metrics.render),
+          Effect.map(({ body, contentType }) => HttpServerResponse.text(body, { contentType }))
+        )
       )
   })
 )
