@@ -53,6 +53,12 @@ const coordination = (config: AppConfig.Service) =>
         MemoryIdempotency.layer
       )
 
+/** The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, needs REDIS_URL). */
+const breaker = (config: AppConfig.Service) =>
+  config.breaker === "REDIS" && Option.isSome(config.redisUrl)
+    ? lazy(() => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
+    : MemoryBreaker.layer
+
 const crm = (config: AppConfig.Service) => {
   switch (config.crmProvider) {
     case "SALESFORCE":
@@ -88,7 +94,7 @@ export const layerFromConfig = Layer.unwrapEffect(
     Layer.mergeAll(
       stores(config),
       coordination(config),
-      MemoryBreaker.layer,
+      breaker(config),
       // the CRM reports its own API usage into the shared metrics (one instance: layers are memoised by reference)
       Layer.provide(crm(config), Metrics.layer),
       analyzer(config),

@@ -53,6 +53,7 @@ export const appConfig = Config.all({
     hubspotPublicUrl: Config.option(Config.string("HUBSPOT_WEBHOOK_URL")),
     hubspotCampaignProperty: Config.option(Config.string("HUBSPOT_CAMPAIGN_PROPERTY"))
   }),
+  breaker: Config.literal("MEMORY", "REDIS")("CIRCUIT_BREAKER").pipe(Config.withDefault("MEMORY" as const)),
   crmProvider: Config.literal(
     "MOCK",
     "SALESFORCE",
