@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Otlp from "../../layers/observability/Otlp.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { IngestApiLive, problemMiddleware } from "../../src/http/server.js"
 import { runConsumer } from "../../src/pipeline/consumer.js"
@@ -20,7 +21,7 @@ const IngestAndConsumer = Layer.mergeAll(
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
   ),
   Layer.scopedDiscard(runConsumer)
-).pipe(Layer.provideMerge(memoryEnv()), Layer.provideMerge(Tracing.layerInMemory))
+).pipe(Layer.provideMerge(memoryEnv()), Layer.provideMerge(Otlp.layerInMemory))
 
 const baseUrl = HttpServer.addressWith((address) =>
   Effect.succeed(address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "")
@@ -49,7 +50,7 @@ describe("tracing", () => {
         Effect.retry({ schedule: Schedule.spaced("20 millis"), times: 250 })
       )
 
-      const spans = yield* Effect.flatMap(Tracing.InMemorySpans, (recorded) => recorded.finished)
+      const spans = yield* Effect.flatMap(Otlp.InMemorySpans, (recorded) => recorded.finished)
       const [request] = named(spans, "http.createLead")
       expect(request).toBeDefined()
       const traceId = request!.spanContext().traceId
