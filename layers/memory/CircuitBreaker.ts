@@ -1,8 +1,10 @@
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as SynchronizedRef from "effect/SynchronizedRef"
@@ -97,6 +99,20 @@ const open = (options: BreakerOptions, breaker: Breaker, now: number) =>
     } satisfies Breaker
   })
 
+/**
+ * How a call's outcome counts: false for a success, true for a counted failure (typed errors by `isFailure`,
+ * defects always), undefined for an interruption, which proves nothing about the CRM. Shared with the Redis breaker.
+ */
+export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E) => boolean): boolean | undefined =>
+  Exit.match(exit, {
+    onSuccess: () => false,
+    onFailure: (cause) =>
+      Option.match(Cause.failureOption(cause), {
+        onSome: isFailure,
+        onNone: () => (Cause.isInterruptedOnly(cause) ? undefined : true)
+      })
+  })
+
 /** Builds the in-process breaker: one state machine per name, shared by every fiber of this process. */
 export const make = (options: BreakerOptions = defaultOptions) =>
   Effect.gen(function* () {
@@ -160,14 +176,7 @@ export const make = (options: BreakerOptions = defaultOptions) =>
           const { admitted, probe, retryAfterMs } = yield* admit(name)
           if (!admitted) return yield* new CircuitOpen({ name, retryAfterMs: Math.ceil(retryAfterMs) })
           const exit = yield* Effect.exit(restore(effect))
-          const failed = Exit.match(exit, {
-            onSuccess: () => false,
-            onFailure: (cause) => {
-              const failure = cause._tag === "Fail" ? cause.error : undefined
-              if (failure !== undefined) return isFailure(failure)
-              return Exit.isInterrupted(exit) ? undefined : true
-            }
-          })
+          const failed = countedFailure(exit, isFailure)
           yield* settle(name, probe, failed)
           return yield* exit
         })

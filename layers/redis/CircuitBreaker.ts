@@ -2,12 +2,11 @@ import { randomUUID } from "node:crypto"
 import * as Clock from "effect/Clock"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { Redis } from "ioredis"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
-import { type BreakerOptions, defaultOptions } from "../memory/CircuitBreaker.js"
+import { type BreakerOptions, countedFailure, defaultOptions } from "../memory/CircuitBreaker.js"
 import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
 
 /*
@@ -231,14 +230,7 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
             return yield* new CircuitOpen({ name, retryAfterMs: Math.max(1, Math.ceil(admission.retryAfterMs)) })
           }
           const exit = yield* Effect.exit(restore(effect))
-          const failed = Exit.match(exit, {
-            onSuccess: () => false,
-            onFailure: (cause) => {
-              const failure = cause._tag === "Fail" ? cause.error : undefined
-              if (failure !== undefined) return isFailure(failure)
-              return Exit.isInterrupted(exit) ? undefined : true
-            }
-          })
+          const failed = countedFailure(exit, isFailure)
           yield* settle(name, admission, failed)
           return yield* exit
         })
