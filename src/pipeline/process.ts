@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { computedFacts, ground } from "../domain/grounding.js"
 import { isFreeMailDomain } from "../domain/enrichment.js"
-import { accountDomain, isTerminal } from "../domain/lead.js"
+import { accountDomain } from "../domain/lead.js"
 import { planActions } from "../domain/plan.js"
 import { Analyzer } from "../../services/Analyzer.js"
 import { AuditLog } from "../../services/AuditLog.js"
@@ -35,8 +35,7 @@ export const processLead = (job: JobInfo) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const metrics = yield* Metrics
-    const loaded = yield* store.get(job.leadId)
-    if (isTerminal(loaded.status)) return
+    // One statement claims the lead; a lead already SYNCED / REJECTED / FAILED is stale here and acknowledged.
     const lead = yield* store
       .transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "PROCESSING")
       .pipe(Effect.catchTag("StaleTransition", () => Effect.succeed(undefined)))
