@@ -111,7 +111,7 @@ export const consume = (
         const info = infoOf(job, decoded.right)
         const exit = yield* Effect.exit(abortable(options.process(info), signal))
         return yield* settle(job, token, info, outcomeOf(exit))
-      }).pipe(Effect.withSpan("JobQueue.process", { captureStackTrace: false, attributes: { "job.id": job.id } }))
+      })
 
     // Three declared parameters: BullMQ only creates the AbortSignal for processors whose length is >= 3.
     const processor = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> => {

@@ -10,6 +10,7 @@ import { type ActionRow, actionColumns, isUuid, jsonParam, toActionRecord } from
  * AuditLog over any SqlClient (postgres.js or PGlite); expects the migrations to have run.
  * `leadId` must be a stored lead's id: the foreign key rejects anything else (StoreUnavailable, SQLSTATE 23503).
  */
+// Hot-path calls carry no spans of their own: the pipeline stage spans cover them, and a span costs ~30 µs.
 export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient
 
@@ -47,27 +48,16 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
         return yield* new StoreUnavailable({ message: "action key conflicted but no SUCCEEDED row holds it" })
       }
       return toActionRecord(existing[0])
-    }).pipe(
-      Effect.withSpan("AuditLog.record", {
-        captureStackTrace: false,
-        attributes: { leadId: entry.leadId, actionKey: entry.actionKey, tool: entry.tool, status: entry.status }
-      })
-    )
+    })
 
   const findSucceeded: AuditLog.Service["findSucceeded"] = (actionKey) =>
-    selectSucceeded(actionKey).pipe(
-      Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toActionRecord)),
-      Effect.withSpan("AuditLog.findSucceeded", { captureStackTrace: false, attributes: { actionKey } })
-    )
+    selectSucceeded(actionKey).pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toActionRecord)))
 
   const listForLead: AuditLog.Service["listForLead"] = (leadId) =>
     (isUuid(leadId)
       ? sql.query<ActionRow>(`SELECT ${actionColumns} FROM crm_actions WHERE lead_id = $1 ORDER BY seq`, [leadId])
       : Effect.succeed<ReadonlyArray<ActionRow>>([])
-    ).pipe(
-      Effect.map((rows) => rows.map(toActionRecord)),
-      Effect.withSpan("AuditLog.listForLead", { captureStackTrace: false, attributes: { leadId } })
-    )
+    ).pipe(Effect.map((rows) => rows.map(toActionRecord)))
 
   return AuditLog.of({ record, findSucceeded, listForLead })
 })

@@ -6,6 +6,7 @@ import { SqlClient } from "./SqlClient.js"
 import { isUuid, jsonParam, type LeadRow, leadColumns, toLeadRecord } from "./rows.js"
 
 /** LeadStore over any SqlClient (postgres.js or PGlite); expects the migrations to have run. */
+// Hot-path calls carry no spans of their own: the pipeline stage spans cover them, and a span costs ~30 µs.
 export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient
 
@@ -18,8 +19,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
     selectById(id).pipe(
       Effect.flatMap((rows) =>
         rows[0] === undefined ? Effect.fail(new LeadNotFound({ leadId: id })) : Effect.succeed(toLeadRecord(rows[0]))
-      ),
-      Effect.withSpan("LeadStore.get", { captureStackTrace: false, attributes: { leadId: id } })
+      )
     )
 
   const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source, status = "RECEIVED" }) =>
@@ -36,7 +36,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
         return yield* new StoreUnavailable({ message: "lead key conflicted but no row holds it (deleted meanwhile?)" })
       }
       return { lead: toLeadRecord(existing[0]), created: false }
-    }).pipe(Effect.withSpan("LeadStore.accept", { captureStackTrace: false, attributes: { leadKey, source } }))
+    })
 
   // error describes the latest transition: set from detail.error, cleared otherwise (a replayed lead loses it)
   const transition: LeadStore.Service["transition"] = (id, from, to, detail) =>
@@ -51,7 +51,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
       if (updated[0] !== undefined) return toLeadRecord(updated[0])
       const current = yield* get(id)
       return yield* new StaleTransition({ leadId: id, expected: [...from], actual: current.status })
-    }).pipe(Effect.withSpan("LeadStore.transition", { captureStackTrace: false, attributes: { leadId: id, to } }))
+    })
 
   const saveAnalysis: LeadStore.Service["saveAnalysis"] = (id, analysis, grounding) =>
     Effect.gen(function* () {
@@ -63,7 +63,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
           )
         : []
       if (updated.length === 0) return yield* new LeadNotFound({ leadId: id })
-    }).pipe(Effect.withSpan("LeadStore.saveAnalysis", { captureStackTrace: false, attributes: { leadId: id } }))
+    })
 
   // the age is measured on the database clock, so app replicas with skewed clocks agree
   const listStuck: LeadStore.Service["listStuck"] = ({ limit, olderThanMs, statuses }) =>
