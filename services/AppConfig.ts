@@ -15,10 +15,8 @@ export const appConfig = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
   port: int("PORT", 3000),
   metricsPort: int("METRICS_PORT", 9464),
-  dataDir: Config.string("DATA_DIR").pipe(Config.withDefault(".data")),
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
   redisUrl: Config.option(Config.redacted("REDIS_URL")),
-  keyPrefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
   // Set but blank (an unset variable interpolated by compose, say) would silently open the API: refuse it.
   apiKeys: Config.option(
     Config.nested(

@@ -1,6 +1,5 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -197,7 +196,3 @@ export const layer = Layer.effect(CircuitBreaker, make())
 /** In-process breaker with custom thresholds / schedule (tests, tuning). */
 export const layerWith = (options: Partial<BreakerOptions>) =>
   Layer.effect(CircuitBreaker, make({ ...defaultOptions, ...options }))
-
-/** How long a breaker opened with these options waits at first, for docs and logs. */
-export const describeOptions = (options: BreakerOptions) =>
-  `${options.consecutiveFailures} consecutive or ${options.failureRatio * 100}% of >=${options.minimumCalls} calls in ${Duration.format(options.windowMs)}`

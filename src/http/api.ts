@@ -47,6 +47,9 @@ const problems = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E, ..
     endpoint
   ) as E
 
+/** What every lead intake (POST /leads and the webhooks) can answer besides success. */
+const intakeProblems = [400, 401, 413, 415, 503] as const
+
 /** Lead intake and lookup. */
 export class LeadsGroup extends HttpApiGroup.make("leads")
   .add(
@@ -58,11 +61,7 @@ export class LeadsGroup extends HttpApiGroup.make("leads")
           OpenApi.Description,
           "Accept a lead: 202 when new (queued), 200 with the existing lead for a duplicate."
         ),
-      400,
-      401,
-      413,
-      415,
-      503
+      ...intakeProblems
     )
   )
   .add(
@@ -86,11 +85,7 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
           OpenApi.Description,
           "Marketo webhook (JSON template); authenticated by the X-RevenueFlow-Token header."
         ),
-      400,
-      401,
-      413,
-      415,
-      503
+      ...intakeProblems
     )
   )
   .add(
@@ -98,11 +93,7 @@ export class WebhooksGroup extends HttpApiGroup.make("webhooks")
       HttpApiEndpoint.post("hubspot", "/webhooks/hubspot")
         .addSuccess(LeadView, { status: 202 })
         .annotate(OpenApi.Description, "HubSpot workflow webhook; verified by X-HubSpot-Signature-v3."),
-      400,
-      401,
-      413,
-      415,
-      503
+      ...intakeProblems
     )
   ) {}
 
