@@ -1,13 +1,23 @@
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { LeadRecord } from "../../src/domain/record.js"
+import * as GroupCommit from "../groupCommit.js"
 import { LeadStatus } from "../../src/domain/lead.js"
-import { LeadNotFound, LeadStore, StaleTransition, StoreUnavailable } from "../../services/LeadStore.js"
+import {
+  type AcceptResult,
+  LeadNotFound,
+  LeadStore,
+  StaleTransition,
+  StoreUnavailable
+} from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
 import { isUuid, jsonParam, type LeadRow, leadColumns, toLeadRecord } from "./rows.js"
 
 /** LeadStore over any SqlClient (postgres.js or PGlite); expects the migrations to have run. */
 // Hot-path calls carry no spans of their own: the pipeline stage spans cover them, and a span costs ~30 µs.
-export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.gen(function* () {
+export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Scope> = Effect.gen(function* () {
   const sql = yield* SqlClient
 
   const selectById = (id: string) =>
@@ -22,21 +32,59 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
       )
     )
 
-  const accept: LeadStore.Service["accept"] = ({ lead, leadKey, source, status = "RECEIVED" }) =>
+  type AcceptInput = Parameters<LeadStore.Service["accept"]>[0]
+
+  // Group commit: the concurrent accepts of a busy ingest share one INSERT (and one commit) per batch.
+  const acceptBatch = (items: ReadonlyArray<AcceptInput>) =>
     Effect.gen(function* () {
+      // The first submission of a key inserts; later ones in the same batch are its duplicates, as they would be
+      // one after the other. Keys go in sorted, so two batches lock the unique index in the same order and
+      // cannot deadlock on overlapping keys.
+      const firsts = new Map<string, AcceptInput>()
+      for (const item of items) if (!firsts.has(item.leadKey)) firsts.set(item.leadKey, item)
+      const unique = [...firsts.values()].sort((a, b) => (a.leadKey < b.leadKey ? -1 : a.leadKey > b.leadKey ? 1 : 0))
       // one statement decides: concurrent inserts of the same key wait on the unique index, then do nothing
       const inserted = yield* sql.query<LeadRow>(
-        `INSERT INTO leads (lead_key, source, status, input) VALUES ($1, $2, $4, $3::text::jsonb)
+        `INSERT INTO leads (lead_key, source, status, input)
+         SELECT k, s, st, i::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS t(k, s, st, i)
          ON CONFLICT (lead_key) DO NOTHING RETURNING ${leadColumns}`,
-        [leadKey, source, jsonParam(lead), status]
+        [
+          unique.map((item) => item.leadKey),
+          unique.map((item) => item.source),
+          unique.map((item) => item.status ?? "RECEIVED"),
+          unique.map((item) => jsonParam(item.lead))
+        ]
       )
-      if (inserted[0] !== undefined) return { lead: toLeadRecord(inserted[0]), created: true }
-      const existing = yield* sql.query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])
-      if (existing[0] === undefined) {
-        return yield* new StoreUnavailable({ message: "lead key conflicted but no row holds it (deleted meanwhile?)" })
+      const created = new Map(inserted.map((row) => [row.lead_key, toLeadRecord(row)]))
+      const missing = unique.filter((item) => !created.has(item.leadKey)).map((item) => item.leadKey)
+      const existing = new Map<string, LeadRecord>()
+      if (missing.length > 0) {
+        const rows = yield* sql.query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = ANY($1::text[])`, [
+          missing
+        ])
+        for (const row of rows) existing.set(row.lead_key, toLeadRecord(row))
       }
-      return { lead: toLeadRecord(existing[0]), created: false }
+      const claimed = new Set<string>()
+      return items.map((item): Either.Either<AcceptResult, StoreUnavailable> => {
+        const fresh = created.get(item.leadKey)
+        if (fresh !== undefined && !claimed.has(item.leadKey)) {
+          claimed.add(item.leadKey)
+          return Either.right({ lead: fresh, created: true })
+        }
+        const lead = fresh ?? existing.get(item.leadKey)
+        return lead === undefined
+          ? Either.left(
+              new StoreUnavailable({ message: "lead key conflicted but no row holds it (deleted meanwhile?)" })
+            )
+          : Either.right({ lead, created: false })
+      })
     })
+
+  const accept: LeadStore.Service["accept"] = yield* GroupCommit.make({
+    maxBatch: 100,
+    maxInFlight: 4,
+    run: acceptBatch
+  })
 
   // error describes the latest transition: set from detail.error, cleared otherwise (a replayed lead loses it)
   const transition: LeadStore.Service["transition"] = (id, from, to, detail) =>
@@ -98,4 +146,4 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient> = Effect.g
 })
 
 /** LeadStore over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */
-export const layer: Layer.Layer<LeadStore, never, SqlClient> = Layer.effect(LeadStore, make)
+export const layer: Layer.Layer<LeadStore, never, SqlClient> = Layer.scoped(LeadStore, make)

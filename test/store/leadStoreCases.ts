@@ -45,6 +45,32 @@ export const leadStoreCases = (test: StoreTest) => {
       expect((yield* Effect.flatMap(LeadStore, (s) => s.countByStatus)).RECEIVED).toBe(1)
     }))
 
+  test("200 concurrent accepts of 100 keys (each twice, some QUEUED) create each lead once with its own data", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const keys = Array.from({ length: 100 }, () => newLeadKey())
+      const submissions = [...keys, ...keys.toReversed()].map((leadKey, i) => ({ leadKey, i }))
+      const results = yield* Effect.forEach(
+        submissions,
+        ({ leadKey, i }) =>
+          store.accept({
+            leadKey,
+            source: "api",
+            lead: sampleLead({ firstName: `N${keys.indexOf(leadKey)}` }),
+            status: i % 2 === 0 ? "QUEUED" : "RECEIVED"
+          }),
+        { concurrency: "unbounded" }
+      )
+      for (const [n, leadKey] of keys.entries()) {
+        const answers = results.filter((_, i) => submissions[i]?.leadKey === leadKey)
+        expect(answers.filter((r) => r.created)).toHaveLength(1)
+        expect(new Set(answers.map((r) => r.lead.id)).size).toBe(1)
+        expect(answers.every((r) => r.lead.leadKey === leadKey && r.lead.input.firstName === `N${n}`)).toBe(true)
+      }
+      const counts = yield* store.countByStatus
+      expect((counts.QUEUED ?? 0) + (counts.RECEIVED ?? 0)).toBe(100)
+    }))
+
   test("get of an unknown id fails with LeadNotFound, uuid or not", () =>
     Effect.gen(function* () {
       const store = yield* LeadStore
