@@ -22,10 +22,19 @@ export const makeApiKeyCheck = (keys: Redacted.Redacted<ReadonlyArray<string>>) 
   }
 }
 
+/** Request headers as Node and the platform give them: lower-case names, a list only for repeatable ones. */
+export type RequestHeaders = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+
+/** A header's value; a repeated one is read as Node joins it (", "). */
+export const header = (headers: RequestHeaders, name: string): string | undefined => {
+  const value = headers[name]
+  return typeof value === "string" || value === undefined ? value : value.join(", ")
+}
+
 /** The key a request presents: `X-API-Key`, or `Authorization: Bearer <key>`. */
-export const presentedKey = (headers: Readonly<Record<string, string | undefined>>): string | undefined => {
-  const header = headers["x-api-key"]
-  if (header !== undefined) return header
-  const authorization = headers.authorization
+export const presentedKey = (headers: RequestHeaders): string | undefined => {
+  const key = header(headers, "x-api-key")
+  if (key !== undefined) return key
+  const authorization = header(headers, "authorization")
   return authorization?.toLowerCase().startsWith("bearer ") ? authorization.slice(7).trim() : undefined
 }

@@ -1,7 +1,9 @@
+import type { IncomingMessage } from "node:http"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
+import { header, type RequestHeaders } from "./auth.js"
 import { problem } from "./problem.js"
 
 /** The raw body text and its parsed JSON: webhooks that sign the body need both. */
@@ -18,10 +20,20 @@ export const readJsonBody = (
   request: HttpServerRequest.HttpServerRequest,
   maxBytes: number,
   /** Checks the raw text before it is parsed (a webhook signature), so unauthenticated input is never parsed. */
+  verify?: (text: string) => Effect.Effect<void, HttpServerResponse.HttpServerResponse>
+): Effect.Effect<JsonBody, HttpServerResponse.HttpServerResponse> =>
+  readNodeJsonBody(NodeHttpServerRequest.toIncomingMessage(request), request.headers, maxBytes, verify)
+
+/** readJsonBody on the Node request itself (the ingest's direct POST /leads route has no platform request). */
+export const readNodeJsonBody = (
+  source: IncomingMessage,
+  headers: RequestHeaders,
+  maxBytes: number,
+  /** Checks the raw text before it is parsed (a webhook signature), so unauthenticated input is never parsed. */
   verify: (text: string) => Effect.Effect<void, HttpServerResponse.HttpServerResponse> = () => Effect.void
 ): Effect.Effect<JsonBody, HttpServerResponse.HttpServerResponse> =>
   Effect.gen(function* () {
-    const contentType = (request.headers["content-type"] ?? "").toLowerCase()
+    const contentType = (header(headers, "content-type") ?? "").toLowerCase()
     const mediaType = contentType.split(";")[0]?.trim() ?? ""
     if (mediaType !== "application/json" && !/^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) {
       return yield* Effect.fail(
@@ -35,9 +47,9 @@ export const readJsonBody = (
     const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
       headers: { connection: "close" }
     })
-    const declared = Number(request.headers["content-length"] ?? "0")
+    const declared = Number(header(headers, "content-length") ?? "0")
     if (Number.isFinite(declared) && declared > maxBytes) return yield* Effect.fail(tooLarge)
-    const text = yield* readLimited(request, maxBytes).pipe(
+    const text = yield* readLimited(source, maxBytes).pipe(
       Effect.mapError((reason) =>
         reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
       )
@@ -55,9 +67,8 @@ export const readJsonBody = (
  * The body as UTF-8 text, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the
  * client would never see the 413; this stops collecting and discards the rest instead.
  */
-const readLimited = (request: HttpServerRequest.HttpServerRequest, maxBytes: number) =>
+const readLimited = (source: IncomingMessage, maxBytes: number) =>
   Effect.async<string, "too-large" | "unreadable">((resume) => {
-    const source = NodeHttpServerRequest.toIncomingMessage(request)
     const chunks: Array<Buffer> = []
     let bytes = 0
     const cleanup = () => {

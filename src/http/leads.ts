@@ -1,41 +1,65 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import type { IncomingMessage } from "node:http"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
+import type { JobQueue } from "../../services/JobQueue.js"
+import type { Metrics } from "../../services/Metrics.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
-import { makeApiKeyCheck, presentedKey } from "./auth.js"
-import { readJsonBody } from "./body.js"
+import { makeApiKeyCheck, presentedKey, type RequestHeaders } from "./auth.js"
+import { readNodeJsonBody } from "./body.js"
 import { problem } from "./problem.js"
 import { acceptUntrusted, leadView, unavailable, viewResponse } from "./respond.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
+/** Answers a request without a valid API key (when keys are configured). */
+const deniedResponse = problem(401, "A valid API key is required (X-API-Key or Authorization: Bearer)", {
+  headers: { "www-authenticate": 'Bearer realm="revenueflow"' }
+})
+
+/** The API key check for the configured keys (API_KEYS; none configured: open). */
+const makeGuard = (config: AppConfig.Service) => {
+  const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
+  return (headers: RequestHeaders) => (authorized(presentedKey(headers)) ? Effect.void : Effect.fail(deniedResponse))
+}
+
+/**
+ * POST /leads on a Node request: 401, 415, 413, 400 or the accepted lead, always a response. Served by the
+ * HttpApi handler below and, in the ingest program, directly on node:http (see ./intake.ts).
+ */
+export const makeCreateLead = (config: AppConfig.Service) => {
+  const guard = makeGuard(config)
+  return (
+    source: IncomingMessage,
+    headers: RequestHeaders
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> =>
+    Effect.gen(function* () {
+      yield* guard(headers)
+      const body = yield* readNodeJsonBody(source, headers, config.maxBodyBytes)
+      return yield* acceptUntrusted(body.json, "api")
+    }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
+}
+
 /** POST /leads and GET /leads/:id, behind the optional API keys. */
 export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
-    const denied = problem(401, "A valid API key is required (X-API-Key or Authorization: Bearer)", {
-      headers: { "www-authenticate": 'Bearer realm="revenueflow"' }
-    })
-    const guard = (request: HttpServerRequest.HttpServerRequest) =>
-      authorized(presentedKey(request.headers)) ? Effect.void : Effect.fail(denied)
+    const guard = makeGuard(config)
+    const createLead = makeCreateLead(config)
 
     return handlers
       .handleRaw("createLead", ({ request }) =>
-        Effect.gen(function* () {
-          yield* guard(request)
-          const body = yield* readJsonBody(request, config.maxBodyBytes)
-          return yield* acceptUntrusted(body.json, "api")
-        }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
+        createLead(NodeHttpServerRequest.toIncomingMessage(request), request.headers)
       )
       .handleRaw("getLead", ({ request, path }) =>
         Effect.gen(function* () {
-          yield* guard(request)
+          yield* guard(request.headers)
           const notFound = problem(404, `No lead with id ${JSON.stringify(path.id)}`)
           if (!UUID.test(path.id)) return notFound
           const store = yield* LeadStore

@@ -1,4 +1,7 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
@@ -51,3 +54,21 @@ export const fieldErrors = (error: ParseResult.ParseError): ReadonlyArray<FieldE
     field: issue.path.length === 0 ? "(root)" : issue.path.map(String).join("."),
     message: issue.message
   }))
+
+/**
+ * The answer to a request that ended in a failure no handler turned into a response: 404 for an unknown route, 400
+ * for a request the framework could not decode or read, and a bare 500 (logged, never echoing internals) for
+ * anything unexpected.
+ */
+export const causeResponse = (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.gen(function* () {
+    // the failure may be combined with others (Sequential), so look inside the cause rather than at its top
+    const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
+    if (failure?._tag === "RouteNotFound") return problem(404, "No such route")
+    if (failure?._tag === "HttpApiDecodeError") return problem(400, "The request could not be decoded")
+    if (failure?._tag === "RequestError") return problem(400, "The request could not be read")
+    // The client went away (or the server is stopping): nobody reads this answer, and it is not an error.
+    if (Cause.isInterruptedOnly(cause)) return problem(503, "The request was interrupted")
+    yield* Effect.logError("unhandled request failure", cause)
+    return problem(500, "Internal error; the request was not processed")
+  })

@@ -5,13 +5,23 @@ import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
+import * as IngestServer from "../../src/http/intake.js"
 import { HttpApiServed } from "../../src/http/server.js"
 import { LeadStore } from "../../services/LeadStore.js"
 
-/** The ingest API as HttpServerLive serves it, on a free port, with the HttpServer in the output (its address). */
+/** The ingest API as HttpServerLive serves it (POST /leads direct), on a free port, with the HttpServer in the output. */
+export const ingestServed = HttpApiServed.pipe(Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" })))
+
+/** The HttpApi alone on the platform's Node server, as a library user embeds it: every route through the router. */
 export const servedApi = HttpApiServed.pipe(
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )
+
+/** Both ways the API is served, for suites that must hold on each. */
+export const servings = [
+  ["ingest server", ingestServed],
+  ["HttpApi alone", servedApi]
+] as const
 
 /** What a client sees of one response. */
 export interface Reply {
@@ -103,11 +113,12 @@ export const client: Effect.Effect<Client, never, HttpServer.HttpServer> = Effec
  */
 export const withApi = <A, E, ROut, E2>(
   env: Layer.Layer<ROut, E2, never>,
-  body: (api: Client) => Effect.Effect<A, E, ROut | HttpServer.HttpServer | Scope.Scope>
+  body: (api: Client) => Effect.Effect<A, E, ROut | HttpServer.HttpServer | Scope.Scope>,
+  served: (typeof servings)[number][1] = ingestServed
 ): Effect.Effect<A, E | E2 | Error> =>
   // env must provide what the API needs (AppConfig, LeadStore, ...); memoryEnv and its variants do
   Effect.flatMap(client, body).pipe(
-    Effect.provide(servedApi.pipe(Layer.provideMerge(env))),
+    Effect.provide((served as typeof servedApi).pipe(Layer.provideMerge(env))),
     Effect.scoped
   ) as Effect.Effect<A, E | E2 | Error>
 

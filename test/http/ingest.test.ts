@@ -4,129 +4,147 @@ import * as Schedule from "effect/Schedule"
 import { runConsumer } from "../../src/pipeline/consumer.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
-import { expectProblem, problemFields, storedLeads, withApi } from "./harness.js"
+import { expectProblem, problemFields, servings, storedLeads, withApi } from "./harness.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const waitingJobs = Effect.flatMap(JobQueue, (queue) => Effect.map(queue.stats, (stats) => stats.waiting))
 
-describe("POST /leads", () => {
+describe.each(servings)("POST /leads (%s)", (_name, served) => {
   it.live("a new lead is 202 with Location and the lead view; the same lead again is 200 with the same id", () =>
-    withApi(memoryEnv(), (api) =>
-      Effect.gen(function* () {
-        const body = sampleLead()
-        const created = yield* api.postJson("/leads", body)
-        expect(created.status, created.text).toBe(202)
-        expect(created.headers["content-type"]).toMatch(/^application\/json/)
-        expect(created.json.id).toMatch(UUID)
-        expect(created.headers.location).toBe(`/leads/${created.json.id}`)
-        expect(created.json).toMatchObject({
-          source: "api",
-          status: "QUEUED",
-          lead: { email: body.email, campaignId: "spring-launch", firstName: "Ada" },
-          actions: []
-        })
-        expect(created.json.leadKey).toMatch(/^[0-9a-f]{64}$/)
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const body = sampleLead()
+          const created = yield* api.postJson("/leads", body)
+          expect(created.status, created.text).toBe(202)
+          expect(created.headers["content-type"]).toMatch(/^application\/json/)
+          expect(created.json.id).toMatch(UUID)
+          expect(created.headers.location).toBe(`/leads/${created.json.id}`)
+          expect(created.json).toMatchObject({
+            source: "api",
+            status: "QUEUED",
+            lead: { email: body.email, campaignId: "spring-launch", firstName: "Ada" },
+            actions: []
+          })
+          expect(created.json.leadKey).toMatch(/^[0-9a-f]{64}$/)
 
-        const again = yield* api.postJson("/leads", { ...body, email: `  ${body.email.toUpperCase()}\t` })
-        expect(again.status, again.text).toBe(200)
-        expect(again.json.id).toBe(created.json.id)
-        expect(again.json.leadKey).toBe(created.json.leadKey)
-        expect(yield* storedLeads).toBe(1)
-        expect(yield* waitingJobs).toBe(1)
-      })
+          const again = yield* api.postJson("/leads", { ...body, email: `  ${body.email.toUpperCase()}\t` })
+          expect(again.status, again.text).toBe(200)
+          expect(again.json.id).toBe(created.json.id)
+          expect(again.json.leadKey).toBe(created.json.leadKey)
+          expect(yield* storedLeads).toBe(1)
+          expect(yield* waitingJobs).toBe(1)
+        }),
+      served
     )
   )
 
   it.live("a charset parameter or a +json media type is still JSON", () =>
-    withApi(memoryEnv(), (api) =>
-      Effect.gen(function* () {
-        const a = yield* api.postJson("/leads", sampleLead(), { "content-type": "application/json; charset=utf-8" })
-        expect(a.status, a.text).toBe(202)
-        const b = yield* api.postJson("/leads", sampleLead(), { "content-type": "application/vnd.lead+json" })
-        expect(b.status, b.text).toBe(202)
-      })
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const a = yield* api.postJson("/leads", sampleLead(), { "content-type": "application/json; charset=utf-8" })
+          expect(a.status, a.text).toBe(202)
+          const b = yield* api.postJson("/leads", sampleLead(), { "content-type": "application/vnd.lead+json" })
+          expect(b.status, b.text).toBe(202)
+        }),
+      served
     )
   )
 
   it.live("malformed JSON and an empty body are 400 problems and create nothing", () =>
-    withApi(memoryEnv(), (api) =>
-      Effect.gen(function* () {
-        const headers = { "content-type": "application/json" }
-        expectProblem(yield* api.send("POST", "/leads", { headers, body: '{"email": "a@b.co",' }), 400)
-        expectProblem(yield* api.send("POST", "/leads", { headers, body: "" }), 400)
-        expectProblem(yield* api.send("POST", "/leads", { headers, body: "   " }), 400)
-        expect(yield* storedLeads).toBe(0)
-      })
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const headers = { "content-type": "application/json" }
+          expectProblem(yield* api.send("POST", "/leads", { headers, body: '{"email": "a@b.co",' }), 400)
+          expectProblem(yield* api.send("POST", "/leads", { headers, body: "" }), 400)
+          expectProblem(yield* api.send("POST", "/leads", { headers, body: "   " }), 400)
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
     )
   )
 
   it.live("schema errors are 400 naming every bad field, unknown fields included (no mass assignment)", () =>
-    withApi(memoryEnv(), (api) =>
-      Effect.gen(function* () {
-        const reply = yield* api.postJson("/leads", {
-          ...sampleLead(),
-          email: "not-an-email",
-          campaignId: "   ",
-          isAdmin: true,
-          activity: { pageViews: -1 }
-        })
-        expectProblem(reply, 400)
-        expect([...problemFields(reply)].sort()).toEqual(["activity.pageViews", "campaignId", "email", "isAdmin"])
-        for (const error of reply.json.errors) expect(error.message).toEqual(expect.any(String))
-
-        const onlyAdmin = yield* api.postJson("/leads", { ...sampleLead(), isAdmin: true })
-        expectProblem(onlyAdmin, 400)
-        expect(problemFields(onlyAdmin)).toEqual(["isAdmin"])
-
-        const missing = yield* api.postJson("/leads", {})
-        expectProblem(missing, 400)
-        expect([...problemFields(missing)].sort()).toEqual(["campaignId", "email"])
-
-        for (const notAnObject of [[sampleLead()], "a@b.co", 42, null]) {
-          const reply = yield* api.postJson("/leads", notAnObject)
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const reply = yield* api.postJson("/leads", {
+            ...sampleLead(),
+            email: "not-an-email",
+            campaignId: "   ",
+            isAdmin: true,
+            activity: { pageViews: -1 }
+          })
           expectProblem(reply, 400)
-          expect(problemFields(reply)).toEqual(["(root)"])
-        }
-        expect(yield* storedLeads).toBe(0)
-      })
+          expect([...problemFields(reply)].sort()).toEqual(["activity.pageViews", "campaignId", "email", "isAdmin"])
+          for (const error of reply.json.errors) expect(error.message).toEqual(expect.any(String))
+
+          const onlyAdmin = yield* api.postJson("/leads", { ...sampleLead(), isAdmin: true })
+          expectProblem(onlyAdmin, 400)
+          expect(problemFields(onlyAdmin)).toEqual(["isAdmin"])
+
+          const missing = yield* api.postJson("/leads", {})
+          expectProblem(missing, 400)
+          expect([...problemFields(missing)].sort()).toEqual(["campaignId", "email"])
+
+          for (const notAnObject of [[sampleLead()], "a@b.co", 42, null]) {
+            const reply = yield* api.postJson("/leads", notAnObject)
+            expectProblem(reply, 400)
+            expect(problemFields(reply)).toEqual(["(root)"])
+          }
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
     )
   )
 
   it.live("a body over 64 KiB is 413, with Content-Length and chunked without it; 64 KiB exactly is read", () =>
-    withApi(memoryEnv(), (api) =>
-      Effect.gen(function* () {
-        const headers = { "content-type": "application/json" }
-        const padded = (bytes: number) => {
-          const base = JSON.stringify({ ...sampleLead(), company: "" })
-          return base.replace('"company":""', `"company":"${"x".repeat(bytes - base.length)}"`)
-        }
-        const over = padded(64 * 1024 + 1)
-        expect(Buffer.byteLength(over)).toBe(64 * 1024 + 1)
-        expectProblem(yield* api.send("POST", "/leads", { headers, body: over }), 413)
-        expectProblem(yield* api.send("POST", "/leads", { headers, body: over, chunked: true }), 413)
-        const huge = padded(1024 * 1024)
-        expectProblem(yield* api.send("POST", "/leads", { headers, body: huge, chunked: true }), 413)
-        // exactly at the limit the body is read and decoded: company is too long, so 400 naming it (not 413)
-        const limit = yield* api.send("POST", "/leads", { headers, body: padded(64 * 1024), chunked: true })
-        expectProblem(limit, 400)
-        expect(problemFields(limit)).toEqual(["company"])
-        expect(yield* storedLeads).toBe(0)
-      })
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const headers = { "content-type": "application/json" }
+          const padded = (bytes: number) => {
+            const base = JSON.stringify({ ...sampleLead(), company: "" })
+            return base.replace('"company":""', `"company":"${"x".repeat(bytes - base.length)}"`)
+          }
+          const over = padded(64 * 1024 + 1)
+          expect(Buffer.byteLength(over)).toBe(64 * 1024 + 1)
+          expectProblem(yield* api.send("POST", "/leads", { headers, body: over }), 413)
+          expectProblem(yield* api.send("POST", "/leads", { headers, body: over, chunked: true }), 413)
+          const huge = padded(1024 * 1024)
+          expectProblem(yield* api.send("POST", "/leads", { headers, body: huge, chunked: true }), 413)
+          // exactly at the limit the body is read and decoded: company is too long, so 400 naming it (not 413)
+          const limit = yield* api.send("POST", "/leads", { headers, body: padded(64 * 1024), chunked: true })
+          expectProblem(limit, 400)
+          expect(problemFields(limit)).toEqual(["company"])
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
     )
   )
 
   it.live("another content type or none is 415", () =>
-    withApi(memoryEnv(), (api) =>
-      Effect.gen(function* () {
-        const body = JSON.stringify(sampleLead())
-        const plain = yield* api.send("POST", "/leads", { headers: { "content-type": "text/plain" }, body })
-        expectProblem(plain, 415)
-        expectProblem(yield* api.send("POST", "/leads", { body }), 415)
-        const form = { "content-type": "application/x-www-form-urlencoded" }
-        expectProblem(yield* api.send("POST", "/leads", { headers: form, body: "email=a%40b.co" }), 415)
-        expect(yield* storedLeads).toBe(0)
-      })
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const body = JSON.stringify(sampleLead())
+          const plain = yield* api.send("POST", "/leads", { headers: { "content-type": "text/plain" }, body })
+          expectProblem(plain, 415)
+          expectProblem(yield* api.send("POST", "/leads", { body }), 415)
+          const form = { "content-type": "application/x-www-form-urlencoded" }
+          expectProblem(yield* api.send("POST", "/leads", { headers: form, body: "email=a%40b.co" }), 415)
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
     )
   )
 })
@@ -179,37 +197,40 @@ describe("routes and GET /leads/:id", () => {
   )
 })
 
-describe("API keys (INGEST_API_KEYS)", () => {
+describe.each(servings)("API keys (INGEST_API_KEYS) (%s)", (_name, served) => {
   const env = () => memoryEnv({ env: { INGEST_API_KEYS: "key-one,key-two" } })
 
   it.live("no key or a wrong key is 401 before the body is read; X-API-Key and Bearer are accepted", () =>
-    withApi(env(), (api) =>
-      Effect.gen(function* () {
-        const none = yield* api.postJson("/leads", sampleLead())
-        expectProblem(none, 401)
-        expect(none.headers["www-authenticate"]).toMatch(/^Bearer/)
-        expectProblem(yield* api.postJson("/leads", sampleLead(), { "x-api-key": "key-three" }), 401)
-        expectProblem(yield* api.postJson("/leads", sampleLead(), { authorization: "Bearer key-onex" }), 401)
-        expectProblem(yield* api.postJson("/leads", sampleLead(), { authorization: "Basic a2V5LW9uZQ==" }), 401)
-        // an unauthenticated client learns nothing about the body: 401 even for malformed JSON
-        const junk = { headers: { "content-type": "application/json" }, body: "{" }
-        expectProblem(yield* api.send("POST", "/leads", junk), 401)
-        expect(yield* storedLeads).toBe(0)
+    withApi(
+      env(),
+      (api) =>
+        Effect.gen(function* () {
+          const none = yield* api.postJson("/leads", sampleLead())
+          expectProblem(none, 401)
+          expect(none.headers["www-authenticate"]).toMatch(/^Bearer/)
+          expectProblem(yield* api.postJson("/leads", sampleLead(), { "x-api-key": "key-three" }), 401)
+          expectProblem(yield* api.postJson("/leads", sampleLead(), { authorization: "Bearer key-onex" }), 401)
+          expectProblem(yield* api.postJson("/leads", sampleLead(), { authorization: "Basic a2V5LW9uZQ==" }), 401)
+          // an unauthenticated client learns nothing about the body: 401 even for malformed JSON
+          const junk = { headers: { "content-type": "application/json" }, body: "{" }
+          expectProblem(yield* api.send("POST", "/leads", junk), 401)
+          expect(yield* storedLeads).toBe(0)
 
-        const byHeader = yield* api.postJson("/leads", sampleLead(), { "x-api-key": "key-two" })
-        expect(byHeader.status, byHeader.text).toBe(202)
-        const byBearer = yield* api.postJson("/leads", sampleLead(), { authorization: "Bearer key-one" })
-        expect(byBearer.status, byBearer.text).toBe(202)
+          const byHeader = yield* api.postJson("/leads", sampleLead(), { "x-api-key": "key-two" })
+          expect(byHeader.status, byHeader.text).toBe(202)
+          const byBearer = yield* api.postJson("/leads", sampleLead(), { authorization: "Bearer key-one" })
+          expect(byBearer.status, byBearer.text).toBe(202)
 
-        const path = byBearer.headers.location as string
-        expectProblem(yield* api.get(path), 401)
-        expectProblem(yield* api.get(path, { "x-api-key": "nope" }), 401)
-        const read = yield* api.get(path, { "x-api-key": "key-one" })
-        expect(read.status).toBe(200)
-        expect(read.json.id).toBe(byBearer.json.id)
-        // probes stay open for the load balancer
-        expect((yield* api.get("/healthz")).status).toBe(200)
-      })
+          const path = byBearer.headers.location as string
+          expectProblem(yield* api.get(path), 401)
+          expectProblem(yield* api.get(path, { "x-api-key": "nope" }), 401)
+          const read = yield* api.get(path, { "x-api-key": "key-one" })
+          expect(read.status).toBe(200)
+          expect(read.json.id).toBe(byBearer.json.id)
+          // probes stay open for the load balancer
+          expect((yield* api.get("/healthz")).status).toBe(200)
+        }),
+      served
     )
   )
 })

@@ -1,7 +1,4 @@
-import { createServer } from "node:http"
-import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import * as Effect from "effect/Effect"
@@ -10,18 +7,20 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Otlp from "../../layers/observability/Otlp.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
-import { IngestApiLive, problemMiddleware } from "../../src/http/server.js"
+import * as IngestServer from "../../src/http/intake.js"
+import { HttpApiServed } from "../../src/http/server.js"
 import { runConsumer } from "../../src/pipeline/consumer.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 
-/** The real ingest HTTP API on a free port, with the consumer running beside it, all on memory layers. */
+/** The ingest server as the program serves it, on a free port, with the consumer beside it, on memory layers. */
 const IngestAndConsumer = Layer.mergeAll(
-  HttpApiBuilder.serve(problemMiddleware).pipe(
-    Layer.provide(IngestApiLive),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
-  ),
+  HttpApiServed.pipe(Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }))),
   Layer.scopedDiscard(runConsumer)
 ).pipe(Layer.provideMerge(memoryEnv()), Layer.provideMerge(Otlp.layerInMemory))
+
+/** A client's own trace, sent as W3C traceparent. */
+const clientTraceId = "4bf92f3577b34da6a3ce929d0e0e4736"
+const clientSpanId = "00f067aa0ba902b7"
 
 const baseUrl = HttpServer.addressWith((address) =>
   Effect.succeed(address._tag === "TcpAddress" ? `http://127.0.0.1:${address.port}` : "")
@@ -36,12 +35,12 @@ const json = (url: string, init?: RequestInit) =>
 const named = (spans: ReadonlyArray<ReadableSpan>, name: string) => spans.filter((span) => span.name === name)
 
 describe("tracing", () => {
-  it.live("one trace runs from the ingest request through the job to the CRM call", () =>
+  it.live("one trace runs from the client's request through the ingest and the job to the CRM call", () =>
     Effect.gen(function* () {
       const url = yield* baseUrl
       const created = yield* json(`${url}/leads`, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", traceparent: `00-${clientTraceId}-${clientSpanId}-01` },
         body: JSON.stringify(sampleLead({ email: `ada-${Date.now()}@globex.com` }))
       })
       expect(created.status).toBe(202)
@@ -54,6 +53,10 @@ describe("tracing", () => {
       const [request] = named(spans, "http.createLead")
       expect(request).toBeDefined()
       const traceId = request!.spanContext().traceId
+      expect(traceId).toBe(clientTraceId)
+      const [server] = named(spans, "http.server POST")
+      expect(server?.parentSpanContext?.spanId).toBe(clientSpanId)
+      expect(request!.parentSpanContext?.spanId).toBe(server?.spanContext().spanId)
       const crmCalls = named(spans, "crm.execute")
       expect(crmCalls.length).toBeGreaterThan(0)
       expect(crmCalls.map((span) => span.spanContext().traceId)).toEqual(crmCalls.map(() => traceId))
