@@ -115,7 +115,7 @@ try {
     )
   )
   await sharedQueue.close()
-  await step("acceptLead (insert + enqueue + QUEUED update)", () => {
+  await step("acceptLead (insert QUEUED + enqueue)", () => {
     const lead = leadBody(`${sfx}f`, k++)
     return run(acceptLead(lead as LeadInput, "api"))
   })
