@@ -13,21 +13,37 @@ export interface JsonBody {
 }
 
 /**
+ * What the intake handlers (POST /leads and the webhooks) read of a request: the same whether it came through the
+ * HttpApi (`fromPlatform`) or straight from node:http in the ingest program (`fromNode`, see ./intake.ts).
+ */
+export interface IntakeRequest {
+  readonly source: IncomingMessage
+  readonly headers: RequestHeaders
+  readonly method: string
+  /** Path and query string, as received. */
+  readonly url: string
+}
+
+export const fromPlatform = (request: HttpServerRequest.HttpServerRequest): IntakeRequest => ({
+  source: NodeHttpServerRequest.toIncomingMessage(request),
+  headers: request.headers,
+  method: request.method,
+  url: request.url
+})
+
+export const fromNode = (request: IncomingMessage): IntakeRequest => ({
+  source: request,
+  headers: request.headers,
+  method: request.method ?? "GET",
+  url: request.url ?? "/"
+})
+
+/**
  * Read a JSON body the way a client deserves: 415 for another content type, 413 past `maxBytes` (checked on
  * Content-Length and again while streaming), 400 for malformed JSON. Fails with the response to send.
  */
 export const readJsonBody = (
-  request: HttpServerRequest.HttpServerRequest,
-  maxBytes: number,
-  /** Checks the raw text before it is parsed (a webhook signature), so unauthenticated input is never parsed. */
-  verify?: (text: string) => Effect.Effect<void, HttpServerResponse.HttpServerResponse>
-): Effect.Effect<JsonBody, HttpServerResponse.HttpServerResponse> =>
-  readNodeJsonBody(NodeHttpServerRequest.toIncomingMessage(request), request.headers, maxBytes, verify)
-
-/** readJsonBody on the Node request itself (the ingest's direct POST /leads route has no platform request). */
-export const readNodeJsonBody = (
-  source: IncomingMessage,
-  headers: RequestHeaders,
+  { headers, source }: IntakeRequest,
   maxBytes: number,
   /** Checks the raw text before it is parsed (a webhook signature), so unauthenticated input is never parsed. */
   verify: (text: string) => Effect.Effect<void, HttpServerResponse.HttpServerResponse> = () => Effect.void

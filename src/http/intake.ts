@@ -13,8 +13,10 @@ import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import { header } from "./auth.js"
-import { makeCreateLead } from "./leads.js"
+import { fromNode } from "./body.js"
+import { type IntakeHandler, makeCreateLead } from "./leads.js"
 import { causeResponse } from "./problem.js"
+import { makeHubspotWebhook, makeMarketoWebhook } from "./webhooks.js"
 
 /** Where the server listens (port 0: any free port). */
 export interface ListenOptions {
@@ -38,21 +40,22 @@ const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpSer
   res.end()
 }
 
-const isCreateLead = (req: IncomingMessage): boolean => {
-  if (req.method !== "POST") return false
-  const url = req.url ?? ""
-  const query = url.indexOf("?")
-  return (query < 0 ? url : url.slice(0, query)) === "/leads"
+/** The request's path without its query string. */
+const pathOf = (url: string | undefined): string => {
+  const path = url ?? "/"
+  const query = path.indexOf("?")
+  return query < 0 ? path : path.slice(0, query)
 }
 
 /**
- * The ingest's HTTP server: node:http, with POST /leads (the hot path, one request per lead) handled directly —
- * one fiber running the same handler the HttpApi serves — and every other request passed to the app `serve` is
- * given (the HttpApi: webhooks, GET /leads/:id, ops, docs, problem+json for unknown routes).
+ * The ingest's HTTP server: node:http, with the intake routes (POST /leads, /webhooks/marketo, /webhooks/hubspot:
+ * one request per lead, the hot path) handled directly — one fiber running the same handler the HttpApi serves —
+ * and every other request passed to the app `serve` is given (the HttpApi: GET /leads/:id, ops, docs,
+ * problem+json for unknown routes and methods).
  *
  * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs
  * about 0.45 ms of CPU per request on the 2-core benchmark machine even for a handler that does nothing, more than
- * the whole raw baseline's work; see README "Performance". The route's behaviour, responses and OpenAPI entry are
+ * the whole raw baseline's work; see README "Performance". The routes' behaviour, responses and OpenAPI entries are
  * the HttpApi's: the tests run against this server and against the HttpApi alone.
  */
 export const make = (
@@ -64,16 +67,20 @@ export const make = (
 > =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const createLead = makeCreateLead(config)
+    const intake = new Map<string, IntakeHandler>([
+      ["/leads", makeCreateLead(config)],
+      ["/webhooks/marketo", makeMarketoWebhook(config)],
+      ["/webhooks/hubspot", makeHubspotWebhook(config)]
+    ])
     const runCallback = Runtime.runCallback(yield* Effect.runtime<LeadStore | JobQueue | Metrics>())
     let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
 
-    const direct = (req: IncomingMessage, res: ServerResponse) => {
-      const handled = createLead(req, req.headers).pipe(
+    const direct = (handler: IntakeHandler, path: string, req: IncomingMessage, res: ServerResponse) => {
+      const handled = handler(fromNode(req)).pipe(
         Effect.withSpan("http.server POST", {
           kind: "server",
           captureStackTrace: false,
-          attributes: { "http.request.method": "POST", "url.path": "/leads" }
+          attributes: { "http.request.method": "POST", "url.path": path }
         }),
         // a client's own trace (W3C traceparent) continues through the ingest and the consumer
         Tracing.withParentTrace({ traceparent: header(req.headers, "traceparent") ?? "" }),
@@ -93,7 +100,11 @@ export const make = (
     const server = yield* Effect.acquireRelease(
       Effect.sync(() =>
         createServer((req, res) => {
-          if (isCreateLead(req)) return direct(req, res)
+          if (req.method === "POST") {
+            const path = pathOf(req.url)
+            const handler = intake.get(path)
+            if (handler !== undefined) return direct(handler, path, req, res)
+          }
           if (app !== undefined) return app(req, res)
           res.writeHead(503, { "retry-after": "1" })
           res.end()

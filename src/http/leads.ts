@@ -1,7 +1,5 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type { IncomingMessage } from "node:http"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -12,7 +10,7 @@ import type { Metrics } from "../../services/Metrics.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
 import { makeApiKeyCheck, presentedKey, type RequestHeaders } from "./auth.js"
-import { readNodeJsonBody } from "./body.js"
+import { fromPlatform, type IntakeRequest, readJsonBody } from "./body.js"
 import { problem } from "./problem.js"
 import { acceptUntrusted, leadView, unavailable, viewResponse } from "./respond.js"
 
@@ -29,19 +27,21 @@ const makeGuard = (config: AppConfig.Service) => {
   return (headers: RequestHeaders) => (authorized(presentedKey(headers)) ? Effect.void : Effect.fail(deniedResponse))
 }
 
+/** An intake route's handler: always a response (client errors included), never a failure. */
+export type IntakeHandler = (
+  request: IntakeRequest
+) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
+
 /**
- * POST /leads on a Node request: 401, 415, 413, 400 or the accepted lead, always a response. Served by the
- * HttpApi handler below and, in the ingest program, directly on node:http (see ./intake.ts).
+ * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi handler below and, in the ingest
+ * program, directly on node:http (see ./intake.ts).
  */
-export const makeCreateLead = (config: AppConfig.Service) => {
+export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
   const guard = makeGuard(config)
-  return (
-    source: IncomingMessage,
-    headers: RequestHeaders
-  ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> =>
+  return (request) =>
     Effect.gen(function* () {
-      yield* guard(headers)
-      const body = yield* readNodeJsonBody(source, headers, config.maxBodyBytes)
+      yield* guard(request.headers)
+      const body = yield* readJsonBody(request, config.maxBodyBytes)
       return yield* acceptUntrusted(body.json, "api")
     }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
 }
@@ -54,9 +54,7 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
     const createLead = makeCreateLead(config)
 
     return handlers
-      .handleRaw("createLead", ({ request }) =>
-        createLead(NodeHttpServerRequest.toIncomingMessage(request), request.headers)
-      )
+      .handleRaw("createLead", ({ request }) => createLead(fromPlatform(request)))
       .handleRaw("getLead", ({ request, path }) =>
         Effect.gen(function* () {
           yield* guard(request.headers)

@@ -1,5 +1,4 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -14,7 +13,9 @@ import {
 import { marketoToLeadInput, marketoTokenHeader, verifyMarketoToken } from "../domain/webhooks/marketo.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { IngestApi } from "./api.js"
-import { readJsonBody } from "./body.js"
+import { header } from "./auth.js"
+import { fromPlatform, type IntakeRequest, readJsonBody } from "./body.js"
+import type { IntakeHandler } from "./leads.js"
 import { problem } from "./problem.js"
 import { acceptUntrusted } from "./respond.js"
 
@@ -22,56 +23,65 @@ import { acceptUntrusted } from "./respond.js"
  * The URL HubSpot signed: the configured public URL (a load balancer sits in front) plus the query string, or
  * else rebuilt from the forwarded protocol and Host header.
  */
-const signedUrl = (request: HttpServerRequest.HttpServerRequest, publicUrl: Option.Option<string>) => {
+const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => {
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""
   if (Option.isSome(publicUrl)) return publicUrl.value.replace(/\/$/, "") + query
-  const proto = request.headers["x-forwarded-proto"]?.split(",")[0]?.trim() ?? "http"
-  return `${proto}://${request.headers.host ?? "localhost"}${request.url}`
+  const proto = header(request.headers, "x-forwarded-proto")?.split(",")[0]?.trim() ?? "http"
+  return `${proto}://${header(request.headers, "host") ?? "localhost"}${request.url}`
 }
 
-/** POST /webhooks/marketo (shared token header) and POST /webhooks/hubspot (signature v3). */
+/** POST /webhooks/marketo: the shared token header, then the Marketo payload mapped to a lead. */
+export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => {
+  const token = Option.map(config.webhooks.marketoToken, Redacted.value)
+  return (request) =>
+    Effect.gen(function* () {
+      if (Option.isNone(token) || !verifyMarketoToken(token.value, header(request.headers, marketoTokenHeader))) {
+        return problem(401, `A valid ${marketoTokenHeader} header is required`)
+      }
+      const body = yield* readJsonBody(request, config.maxBodyBytes)
+      return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo")
+    }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo", { captureStackTrace: false }))
+}
+
+/** POST /webhooks/hubspot: signature v3 checked on the raw body before it is parsed, then the event mapped to a lead. */
+export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => {
+  const { webhooks } = config
+  return (request) =>
+    Effect.gen(function* () {
+      if (Option.isNone(webhooks.hubspotAppSecret)) {
+        return problem(401, "HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
+      }
+      const secret = webhooks.hubspotAppSecret.value
+      const now = yield* Clock.currentTimeMillis
+      const body = yield* readJsonBody(request, config.maxBodyBytes, (text) => {
+        const verdict = verifyHubSpotSignatureV3({
+          secret: Redacted.value(secret),
+          method: request.method,
+          uri: signedUrl(request, webhooks.hubspotPublicUrl),
+          body: text,
+          timestamp: header(request.headers, hubspotTimestampHeader),
+          signature: header(request.headers, hubspotSignatureHeader),
+          nowMs: now
+        })
+        return Either.isLeft(verdict)
+          ? Effect.fail(problem(401, `HubSpot signature rejected: ${verdict.left}`))
+          : Effect.void
+      })
+      const mapped = hubspotToLeadInput(body.json, {
+        campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
+      })
+      return yield* acceptUntrusted(mapped, "hubspot")
+    }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot", { captureStackTrace: false }))
+}
+
+/** POST /webhooks/marketo and POST /webhooks/hubspot in the HttpApi. */
 export const WebhooksLive = HttpApiBuilder.group(IngestApi, "webhooks", (handlers) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const { webhooks } = config
+    const marketo = makeMarketoWebhook(config)
+    const hubspot = makeHubspotWebhook(config)
     return handlers
-      .handleRaw("marketo", ({ request }) =>
-        Effect.gen(function* () {
-          const token = Option.map(webhooks.marketoToken, Redacted.value)
-          const presented = request.headers[marketoTokenHeader]
-          if (Option.isNone(token) || !verifyMarketoToken(token.value, presented)) {
-            return problem(401, `A valid ${marketoTokenHeader} header is required`)
-          }
-          const body = yield* readJsonBody(request, config.maxBodyBytes)
-          return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo")
-        }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo", { captureStackTrace: false }))
-      )
-      .handleRaw("hubspot", ({ request }) =>
-        Effect.gen(function* () {
-          if (Option.isNone(webhooks.hubspotAppSecret)) {
-            return problem(401, "HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
-          }
-          const secret = webhooks.hubspotAppSecret.value
-          const now = yield* Clock.currentTimeMillis
-          const body = yield* readJsonBody(request, config.maxBodyBytes, (text) => {
-            const verdict = verifyHubSpotSignatureV3({
-              secret: Redacted.value(secret),
-              method: request.method,
-              uri: signedUrl(request, webhooks.hubspotPublicUrl),
-              body: text,
-              timestamp: request.headers[hubspotTimestampHeader],
-              signature: request.headers[hubspotSignatureHeader],
-              nowMs: now
-            })
-            return Either.isLeft(verdict)
-              ? Effect.fail(problem(401, `HubSpot signature rejected: ${verdict.left}`))
-              : Effect.void
-          })
-          const mapped = hubspotToLeadInput(body.json, {
-            campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
-          })
-          return yield* acceptUntrusted(mapped, "hubspot")
-        }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot", { captureStackTrace: false }))
-      )
+      .handleRaw("marketo", ({ request }) => marketo(fromPlatform(request)))
+      .handleRaw("hubspot", ({ request }) => hubspot(fromPlatform(request)))
   })
 )
