@@ -77,6 +77,7 @@ export const make = (
 
     const direct = (handler: IntakeHandler, path: string, req: IncomingMessage, res: ServerResponse) => {
       const handled = handler(fromNode(req)).pipe(
+        Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
         Effect.withSpan("http.server POST", {
           kind: "server",
           captureStackTrace: false,

@@ -56,6 +56,7 @@ describe("tracing", () => {
       expect(traceId).toBe(clientTraceId)
       const [server] = named(spans, "http.server POST")
       expect(server?.parentSpanContext?.spanId).toBe(clientSpanId)
+      expect(server?.attributes).toMatchObject({ "url.path": "/leads", "http.response.status_code": 202 })
       expect(request!.parentSpanContext?.spanId).toBe(server?.spanContext().spanId)
       const crmCalls = named(spans, "crm.execute")
       expect(crmCalls.length).toBeGreaterThan(0)
