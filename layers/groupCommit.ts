@@ -2,6 +2,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 
@@ -77,11 +78,12 @@ export const make = <I, O, E>(
       if (drained !== undefined && inFlight === 0 && pending.length === 0) Deferred.unsafeDone(drained, Exit.void)
     }
 
+    // checked and armed in one synchronous step: a batch finishing in between could otherwise never signal it
     yield* Effect.addFinalizer(() =>
-      Effect.gen(function* () {
-        if (inFlight === 0 && pending.length === 0) return
-        drained = yield* Deferred.make<void>()
-        yield* Deferred.await(drained)
+      Effect.suspend(() => {
+        if (inFlight === 0 && pending.length === 0) return Effect.void
+        drained ??= Deferred.unsafeMake<void>(FiberId.none)
+        return Deferred.await(drained)
       })
     )
 

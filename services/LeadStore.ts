@@ -7,7 +7,9 @@ import type { LeadRecord } from "../src/domain/record.js"
 
 /** The lead store cannot be reached or failed; ingest answers 503 + Retry-After, the consumer retries. */
 export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
-  message: Schema.String
+  message: Schema.String,
+  /** The database's SQLSTATE when it refused a statement (e.g. "22P05"); absent when it could not be reached. */
+  sqlState: Schema.optional(Schema.String)
 }) {}
 
 /** A lead id that the store does not hold. */

@@ -80,10 +80,30 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       })
     })
 
+  // Postgres refused the rows themselves (data exception 22xxx, integrity 23xxx): some lead in the batch cannot be
+  // stored, so each is tried alone and only that one fails, rather than every lead that shared its batch.
+  const refusedData = (error: StoreUnavailable) =>
+    error.sqlState !== undefined && (error.sqlState.startsWith("22") || error.sqlState.startsWith("23"))
+
   const accept: LeadStore.Service["accept"] = yield* GroupCommit.make({
     maxBatch: 100,
     maxInFlight: 4,
-    run: acceptBatch
+    run: (items: ReadonlyArray<AcceptInput>) =>
+      acceptBatch(items).pipe(
+        Effect.catchIf(
+          (error) => items.length > 1 && refusedData(error),
+          () =>
+            Effect.forEach(
+              items,
+              (item) =>
+                acceptBatch([item]).pipe(
+                  Effect.map((results) => results[0] as Either.Either<AcceptResult, StoreUnavailable>),
+                  Effect.catchAll((error) => Effect.succeed(Either.left(error)))
+                ),
+              { concurrency: 4 }
+            )
+        )
+      )
   })
 
   // error describes the latest transition: set from detail.error, cleared otherwise (a replayed lead loses it)

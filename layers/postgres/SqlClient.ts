@@ -38,10 +38,15 @@ export const storeUnavailable = (
   const raw = cause instanceof Error ? cause.message : String(cause)
   const code =
     typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
-      ? ` [${cause.code}]`
-      : ""
+      ? cause.code
+      : undefined
   const message = secrets
     .filter((secret) => secret.length > 0)
     .reduce((text, secret) => text.split(secret).join("[redacted]"), raw)
-  return new StoreUnavailable({ message: `${what}${code}: ${message}` })
+  // a SQLSTATE is five characters of digits and capitals; errno codes (ECONNREFUSED...) are not SQLSTATEs
+  const sqlState = code !== undefined && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+  return new StoreUnavailable({
+    message: `${what}${code === undefined ? "" : ` [${code}]`}: ${message}`,
+    ...(sqlState === undefined ? {} : { sqlState })
+  })
 }

@@ -76,6 +76,14 @@ export const readJsonBody = (
       try: () => JSON.parse(text) as unknown,
       catch: (error) => problem(400, `Request body is not valid JSON: ${(error as Error).message}`)
     })
+    const unstorable = unstorableText(json, "")
+    if (unstorable !== undefined) {
+      return yield* Effect.fail(
+        problem(400, "The body holds text that cannot be stored: a NUL character or an unpaired surrogate", {
+          errors: [{ field: unstorable, message: "must not contain \\u0000 or an unpaired UTF-16 surrogate" }]
+        })
+      )
+    }
     return { text, json }
   })
 
@@ -112,3 +120,24 @@ const readLimited = (source: IncomingMessage, maxBytes: number) =>
     source.once("error", onError)
     return Effect.sync(cleanup)
   })
+
+// NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
+
+/**
+ * The path ("(root)", "activity.note", "tags.2") of the first string — key or value — that Postgres cannot store in
+ * jsonb, or undefined. JSON may escape such characters (\u0000, \ud800); jsonb refuses them, so they are a 400
+ * here rather than a failed insert.
+ */
+const unstorableText = (value: unknown, path: string): string | undefined => {
+  if (typeof value === "string") return UNSTORABLE.test(value) ? path || "(root)" : undefined
+  if (typeof value !== "object" || value === null) return undefined
+  for (const [key, child] of Object.entries(value)) {
+    const at = path === "" ? key : `${path}.${key}`
+    if (UNSTORABLE.test(key)) return at
+    const found = unstorableText(child, at)
+    if (found !== undefined) return found
+  }
+  return undefined
+}

@@ -70,6 +70,28 @@ describe.each(servings)("POST /leads (%s)", (_name, served) => {
     )
   )
 
+  it.live("text jsonb cannot hold (NUL, an unpaired surrogate) is a 400 naming where it is, and stores nothing", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const send = (text: string) =>
+            api.send("POST", "/leads", { headers: { "content-type": "application/json" }, body: text })
+          const nul = yield* send(`{"email":"ada@example.com","campaignId":"c1","firstName":"Ada\\u0000"}`)
+          expectProblem(nul, 400)
+          expect(problemFields(nul)).toStrictEqual(["firstName"])
+          const surrogate = yield* send(`{"email":"ada@example.com","campaignId":"c1","activity":{"note":"\\ud800x"}}`)
+          expectProblem(surrogate, 400)
+          expect(problemFields(surrogate)).toStrictEqual(["activity.note"])
+          // a well-formed pair is an ordinary character
+          const emoji = yield* send(`{"email":"ada@example.com","campaignId":"c1","firstName":"Ada \\ud83d\\ude00"}`)
+          expect(emoji.status, emoji.text).toBe(202)
+          expect(yield* storedLeads).toBe(1)
+        }),
+      served
+    )
+  )
+
   it.live("schema errors are 400 naming every bad field, unknown fields included (no mass assignment)", () =>
     withApi(
       memoryEnv(),

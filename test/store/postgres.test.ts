@@ -2,6 +2,7 @@ import { createServer } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { migrate, migrations } from "../../layers/postgres/migrations.js"
@@ -117,6 +118,24 @@ describe("Postgres", () => {
         expect(found).toStrictEqual([{ id: lead.id }])
       })
     )
+  )
+
+  it.live("a lead Postgres refuses (a NUL in jsonb) fails alone; the leads batched with it are stored", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      // the first few accepts run at once; the rest, the refused one last, share one batch
+      const leads = Array.from({ length: 30 }, (_, i) => sampleLead({ firstName: i === 29 ? "Ada\u0000" : `N${i}` }))
+      const results = yield* Effect.forEach(
+        leads,
+        (lead) => Effect.either(store.accept({ leadKey: newLeadKey(), source: "api", lead })),
+        { concurrency: "unbounded" }
+      )
+      expect(results.slice(0, 29).every(Either.isRight)).toBe(true)
+      const refused = results[29]
+      expect(refused?._tag).toBe("Left")
+      expect(refused?._tag === "Left" ? refused.left.sqlState : undefined).toMatch(/^22/)
+      expect((yield* store.countByStatus).RECEIVED).toBe(29)
+    }).pipe(Effect.provide(layerPostgresTest))
   )
 
   it.live("a bad DATABASE_POOL_SIZE is a config error naming the key", () =>
