@@ -15,7 +15,7 @@ import type { Metrics } from "../../services/Metrics.js"
 import { header } from "./auth.js"
 import { fromNode } from "./body.js"
 import { type IntakeHandler, makeCreateLead } from "./leads.js"
-import { causeResponse } from "./problem.js"
+import { causeResponse, problem } from "./problem.js"
 import { makeHubspotWebhook, makeMarketoWebhook } from "./webhooks.js"
 
 /** Where the server listens (port 0: any free port). */
@@ -39,6 +39,9 @@ const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpSer
   res.writeHead(body._tag === "Empty" ? response.status : 500, headers)
   res.end()
 }
+
+/** How long stopping waits for requests in flight before closing their connections. */
+const DRAIN_MS = 10_000
 
 /** The request's path without its query string. */
 const pathOf = (url: string | undefined): string => {
@@ -74,6 +77,7 @@ export const make = (
     ])
     const runCallback = Runtime.runCallback(yield* Effect.runtime<LeadStore | JobQueue | Metrics>())
     let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
+    let closing = false
 
     const direct = (handler: IntakeHandler, path: string, req: IncomingMessage, res: ServerResponse) => {
       const handled = handler(fromNode(req)).pipe(
@@ -101,20 +105,29 @@ export const make = (
     const server = yield* Effect.acquireRelease(
       Effect.sync(() =>
         createServer((req, res) => {
+          // while stopping, every answer closes its connection, so busy keep-alive clients cannot hold the drain open
+          if (closing) res.shouldKeepAlive = false
           if (req.method === "POST") {
             const path = pathOf(req.url)
             const handler = intake.get(path)
             if (handler !== undefined) return direct(handler, path, req, res)
           }
           if (app !== undefined) return app(req, res)
-          res.writeHead(503, { "retry-after": "1" })
-          res.end()
+          writeResponse(res, problem(503, "The server is stopping", { headers: { "retry-after": "1" } }))
         })
       ),
       (server) =>
         Effect.async<void>((resume) => {
+          closing = true
           if (!server.listening) return resume(Effect.void)
-          server.close(() => resume(Effect.void))
+          // in-flight requests get DRAIN_MS to finish (an accept already started completes regardless); then the
+          // sockets still open are closed, and their clients retry — a retried lead is answered as a duplicate
+          const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS)
+          server.close(() => {
+            clearTimeout(force)
+            resume(Effect.void)
+          })
+          server.closeIdleConnections()
         })
     )
     yield* Effect.async<void, HttpServerError.ServeError>((resume) => {
