@@ -40,9 +40,6 @@ const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpSer
   res.end()
 }
 
-/** How long stopping waits for requests in flight before closing their connections. */
-const DRAIN_MS = 10_000
-
 /** The request's path without its query string. */
 const pathOf = (url: string | undefined): string => {
   const path = url ?? "/"
@@ -120,9 +117,9 @@ export const make = (
         Effect.async<void>((resume) => {
           closing = true
           if (!server.listening) return resume(Effect.void)
-          // in-flight requests get DRAIN_MS to finish (an accept already started completes regardless); then the
-          // sockets still open are closed, and their clients retry — a retried lead is answered as a duplicate
-          const force = setTimeout(() => server.closeAllConnections(), DRAIN_MS)
+          // in-flight requests get SHUTDOWN_TIMEOUT_MS to finish (an accept already started completes regardless);
+          // then the sockets still open are closed, and their clients retry — a retried lead is a duplicate, 200
+          const force = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs)
           server.close(() => {
             clearTimeout(force)
             resume(Effect.void)
