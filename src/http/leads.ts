@@ -21,7 +21,7 @@ const deniedResponse = problem(401, "A valid API key is required (X-API-Key or A
   headers: { "www-authenticate": 'Bearer realm="revenueflow"' }
 })
 
-/** The API key check for the configured keys (API_KEYS; none configured: open). */
+/** The API key check for the configured keys (INGEST_API_KEYS; none configured: open). */
 const makeGuard = (config: AppConfig.Service) => {
   const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
   return (headers: RequestHeaders) => (authorized(presentedKey(headers)) ? Effect.void : Effect.fail(deniedResponse))
