@@ -4,9 +4,12 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
 import { header, type RequestHeaders } from "./auth.js"
+import { findUnrepresentable, MAX_JSON_DEPTH, scanJsonText } from "./jsonText.js"
 import { problem } from "./problem.js"
 
-/** The raw body text and its parsed JSON: webhooks that sign the body need both. */
+export { MAX_JSON_DEPTH } from "./jsonText.js"
+
+/** The body as text (decoded from UTF-8) and its parsed JSON. */
 export interface JsonBody {
   readonly text: string
   readonly json: unknown
@@ -38,61 +41,104 @@ export const fromNode = (request: IncomingMessage): IntakeRequest => ({
   url: request.url ?? "/"
 })
 
-/**
- * Read a JSON body the way a client deserves: 415 for another content type, 413 past `maxBytes` (checked on
- * Content-Length and again while streaming), 400 for malformed JSON. Fails with the response to send.
- */
-export const readJsonBody = (
-  { headers, source }: IntakeRequest,
-  maxBytes: number,
-  /** Checks the raw text before it is parsed (a webhook signature), so unauthenticated input is never parsed. */
-  verify: (text: string) => Effect.Effect<void, HttpServerResponse.HttpServerResponse> = () => Effect.void
-): Effect.Effect<JsonBody, HttpServerResponse.HttpServerResponse> =>
-  Effect.gen(function* () {
-    const contentType = (header(headers, "content-type") ?? "").toLowerCase()
-    const mediaType = contentType.split(";")[0]?.trim() ?? ""
-    if (mediaType !== "application/json" && !/^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) {
-      return yield* Effect.fail(
-        problem(
-          415,
-          `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`
-        )
-      )
-    }
-    // close the connection after a 413 rather than wait for the rest of an oversized upload
-    const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
-      headers: { connection: "close" }
-    })
-    const declared = Number(header(headers, "content-length") ?? "0")
-    if (Number.isFinite(declared) && declared > maxBytes) return yield* Effect.fail(tooLarge)
-    const text = yield* readLimited(source, maxBytes).pipe(
-      Effect.mapError((reason) =>
-        reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
-      )
-    )
-    yield* verify(text)
-    if (text.trim() === "") return yield* Effect.fail(problem(400, "Request body is empty; expected a JSON object"))
-    const json = yield* Effect.try({
-      try: () => JSON.parse(text) as unknown,
-      catch: (error) => problem(400, `Request body is not valid JSON: ${(error as Error).message}`)
-    })
-    const unstorable = unstorableText(json, "")
-    if (unstorable !== undefined) {
-      return yield* Effect.fail(
-        problem(400, "The body holds text that cannot be stored: a NUL character or an unpaired surrogate", {
-          errors: [{ field: unstorable, message: "must not contain \\u0000 or an unpaired UTF-16 surrogate" }]
-        })
-      )
-    }
-    return { text, json }
-  })
+type Response = HttpServerResponse.HttpServerResponse
+
+/** 415 unless the request says its body is JSON (application/json or application/*+json, any parameters). */
+export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Response> => {
+  const contentType = (header(headers, "content-type") ?? "").toLowerCase()
+  const mediaType = contentType.split(";")[0]?.trim() ?? ""
+  if (mediaType === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) return Effect.void
+  return Effect.fail(
+    problem(415, `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`)
+  )
+}
 
 /**
- * The body as UTF-8 text, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the
- * client would never see the 413; this stops collecting and discards the rest instead.
+ * The body's raw bytes: 413 past `maxBytes` (checked on Content-Length before anything is read, and again while
+ * streaming), 400 when the stream fails.
+ */
+export const readBodyBytes = (
+  { headers, source }: IntakeRequest,
+  maxBytes: number
+): Effect.Effect<Buffer, Response> => {
+  // close the connection after a 413 rather than wait for the rest of an oversized upload
+  const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
+    headers: { connection: "close" }
+  })
+  const declared = Number(header(headers, "content-length") ?? "0")
+  if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge)
+  return readLimited(source, maxBytes).pipe(
+    Effect.mapError((reason) =>
+      reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
+    )
+  )
+}
+
+// fatal: a byte sequence that is not UTF-8 is an error, not a U+FFFD; ignoreBOM keeps a BOM for parseJsonBody to name
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * Parses the raw body as JSON, 400 (problem+json) for: bytes that are not UTF-8, an empty body, a byte order mark,
+ * nesting deeper than MAX_JSON_DEPTH, malformed JSON, text Postgres cannot store (NUL, an unpaired surrogate) and
+ * numbers out of range (1e309 parses to Infinity) — the last two naming the field.
+ */
+export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Response> => {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    return Effect.fail(problem(400, "The request body is not valid UTF-8"))
+  }
+  if (text.trim() === "") return Effect.fail(problem(400, "Request body is empty; expected a JSON object"))
+  if (text.charCodeAt(0) === 0xfeff) {
+    return Effect.fail(problem(400, "The request body starts with a byte order mark; send the JSON without one"))
+  }
+  const scan = scanJsonText(text, MAX_JSON_DEPTH)
+  if (scan === "too-deep") {
+    return Effect.fail(
+      problem(
+        400,
+        `The request body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels; at most ${MAX_JSON_DEPTH} levels are accepted`
+      )
+    )
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (error) {
+    return Effect.fail(problem(400, `Request body is not valid JSON: ${(error as Error).message}`))
+  }
+  const bad = scan === "check-values" ? findUnrepresentable(json) : undefined
+  if (bad?.kind === "text") {
+    return Effect.fail(
+      problem(400, "The body holds text that cannot be stored: a NUL character or an unpaired surrogate", {
+        errors: [{ field: bad.path, message: "must not contain \\u0000 or an unpaired UTF-16 surrogate" }]
+      })
+    )
+  }
+  if (bad?.kind === "number") {
+    return Effect.fail(
+      problem(400, "The body holds a number out of range (it would be Infinity)", {
+        errors: [{ field: bad.path, message: "must be a finite number, at most 1.7976931348623157e308 in magnitude" }]
+      })
+    )
+  }
+  return Effect.succeed({ text, json })
+}
+
+/** A JSON body read the way a client deserves: 415, 413, then parseJsonBody's 400s. Fails with the response to send. */
+export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Response> =>
+  checkJsonContentType(request.headers).pipe(
+    Effect.zipRight(readBodyBytes(request, maxBytes)),
+    Effect.flatMap(parseJsonBody)
+  )
+
+/**
+ * The body's bytes, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the client
+ * would never see the 413; this stops collecting and discards the rest instead.
  */
 const readLimited = (source: IncomingMessage, maxBytes: number) =>
-  Effect.async<string, "too-large" | "unreadable">((resume) => {
+  Effect.async<Buffer, "too-large" | "unreadable">((resume) => {
     const chunks: Array<Buffer> = []
     let bytes = 0
     const cleanup = () => {
@@ -109,7 +155,7 @@ const readLimited = (source: IncomingMessage, maxBytes: number) =>
     }
     const onEnd = () => {
       cleanup()
-      resume(Effect.sync(() => Buffer.concat(chunks).toString("utf8")))
+      resume(Effect.sync(() => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks))))
     }
     const onError = () => {
       cleanup()
@@ -120,24 +166,3 @@ const readLimited = (source: IncomingMessage, maxBytes: number) =>
     source.once("error", onError)
     return Effect.sync(cleanup)
   })
-
-// NUL, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one
-// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this looks for
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
-
-/**
- * The path ("(root)", "activity.note", "tags.2") of the first string — key or value — that Postgres cannot store in
- * jsonb, or undefined. JSON may escape such characters (\u0000, \ud800); jsonb refuses them, so they are a 400
- * here rather than a failed insert.
- */
-const unstorableText = (value: unknown, path: string): string | undefined => {
-  if (typeof value === "string") return UNSTORABLE.test(value) ? path || "(root)" : undefined
-  if (typeof value !== "object" || value === null) return undefined
-  for (const [key, child] of Object.entries(value)) {
-    const at = path === "" ? key : `${path}.${key}`
-    if (UNSTORABLE.test(key)) return at
-    const found = unstorableText(child, at)
-    if (found !== undefined) return found
-  }
-  return undefined
-}

@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { hubspotToLeadInput } from "../domain/webhooks/hubspot.js"
 import {
+  checkHubSpotSignatureHeaders,
   hubspotSignatureHeader,
   hubspotTimestampHeader,
   verifyHubSpotSignatureV3
@@ -14,7 +15,14 @@ import { marketoToLeadInput, marketoTokenHeader, verifyMarketoToken } from "../d
 import { AppConfig } from "../../services/AppConfig.js"
 import { IngestApi } from "./api.js"
 import { header } from "./auth.js"
-import { fromPlatform, type IntakeRequest, readJsonBody } from "./body.js"
+import {
+  checkJsonContentType,
+  fromPlatform,
+  type IntakeRequest,
+  parseJsonBody,
+  readBodyBytes,
+  readJsonBody
+} from "./body.js"
 import type { IntakeHandler } from "./leads.js"
 import { problem } from "./problem.js"
 import { acceptUntrusted } from "./respond.js"
@@ -43,30 +51,45 @@ export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => 
     }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo", { captureStackTrace: false }))
 }
 
-/** POST /webhooks/hubspot: signature v3 checked on the raw body before it is parsed, then the event mapped to a lead. */
+/**
+ * A refusal before any of the body is read: the connection closes after it, so Node does not read the unread body to
+ * reuse the connection.
+ */
+const refusedUnread = (detail: string) => problem(401, detail, { headers: { connection: "close" } })
+
+/**
+ * POST /webhooks/hubspot, authentication first: 401 (nothing read) without a configured secret, a signature, or a
+ * timestamp within 5 minutes; then the body is read — the signature covers it — up to MAX_BODY_BYTES (413 past it)
+ * and the signature checked on the raw bytes (401); only a request that verified learns about its content type (415)
+ * or its JSON (400).
+ */
 export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => {
   const { webhooks } = config
   return (request) =>
     Effect.gen(function* () {
       if (Option.isNone(webhooks.hubspotAppSecret)) {
-        return problem(401, "HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
+        return refusedUnread("HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
       }
       const secret = webhooks.hubspotAppSecret.value
       const now = yield* Clock.currentTimeMillis
-      const body = yield* readJsonBody(request, config.maxBodyBytes, (text) => {
-        const verdict = verifyHubSpotSignatureV3({
-          secret: Redacted.value(secret),
-          method: request.method,
-          uri: signedUrl(request, webhooks.hubspotPublicUrl),
-          body: text,
-          timestamp: header(request.headers, hubspotTimestampHeader),
-          signature: header(request.headers, hubspotSignatureHeader),
-          nowMs: now
-        })
-        return Either.isLeft(verdict)
-          ? Effect.fail(problem(401, `HubSpot signature rejected: ${verdict.left}`))
-          : Effect.void
+      const signed = {
+        timestamp: header(request.headers, hubspotTimestampHeader),
+        signature: header(request.headers, hubspotSignatureHeader),
+        nowMs: now
+      }
+      const headers = checkHubSpotSignatureHeaders(signed)
+      if (Either.isLeft(headers)) return refusedUnread(`HubSpot signature rejected: ${headers.left}`)
+      const bytes = yield* readBodyBytes(request, config.maxBodyBytes)
+      const verdict = verifyHubSpotSignatureV3({
+        ...signed,
+        secret: Redacted.value(secret),
+        method: request.method,
+        uri: signedUrl(request, webhooks.hubspotPublicUrl),
+        body: bytes
       })
+      if (Either.isLeft(verdict)) return problem(401, `HubSpot signature rejected: ${verdict.left}`)
+      yield* checkJsonContentType(request.headers)
+      const body = yield* parseJsonBody(bytes)
       const mapped = hubspotToLeadInput(body.json, {
         campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
       })

@@ -54,6 +54,28 @@ export type HubSpotSignatureFailure =
   | "signature-mismatch"
 
 /**
+ * The part of the v3 check that needs no body: a signature is present and the timestamp is present, numeric and no
+ * further than `maxAgeMs` (default 5 minutes) from now. Run before reading the body, so a request that cannot be
+ * authentic is refused without reading it.
+ */
+export const checkHubSpotSignatureHeaders = (input: {
+  readonly timestamp: string | undefined
+  readonly signature: string | undefined
+  readonly nowMs: number
+  readonly maxAgeMs?: number
+}): Either.Either<{ readonly signature: string; readonly timestamp: string }, HubSpotSignatureFailure> => {
+  const maxAgeMs = input.maxAgeMs ?? 300_000
+  const { signature, timestamp } = input
+  if (signature === undefined || signature.length === 0) return Either.left("missing-signature")
+  if (timestamp === undefined || timestamp.length === 0) return Either.left("missing-timestamp")
+  if (!/^\d{1,16}$/.test(timestamp)) return Either.left("invalid-timestamp")
+  const age = input.nowMs - Number(timestamp)
+  if (age > maxAgeMs) return Either.left("timestamp-too-old")
+  if (-age > maxAgeMs) return Either.left("timestamp-in-future")
+  return Either.right({ signature, timestamp })
+}
+
+/**
  * Verifies X-HubSpot-Signature-v3. `uri` is the full URL HubSpot called (https://host/path?query), `body` the raw
  * bytes received, `timestamp` the X-HubSpot-Request-Timestamp header (ms). Requests older than `maxAgeMs`
  * (default 5 minutes) or as far in the future are rejected; the comparison is constant-time.
@@ -68,15 +90,11 @@ export const verifyHubSpotSignatureV3 = (input: {
   readonly nowMs: number
   readonly maxAgeMs?: number
 }): Either.Either<true, HubSpotSignatureFailure> => {
-  const maxAgeMs = input.maxAgeMs ?? 300_000
-  if (input.signature === undefined || input.signature.length === 0) return Either.left("missing-signature")
-  if (input.timestamp === undefined || input.timestamp.length === 0) return Either.left("missing-timestamp")
-  if (!/^\d{1,16}$/.test(input.timestamp)) return Either.left("invalid-timestamp")
-  const age = input.nowMs - Number(input.timestamp)
-  if (age > maxAgeMs) return Either.left("timestamp-too-old")
-  if (-age > maxAgeMs) return Either.left("timestamp-in-future")
-  const expected = Buffer.from(hubspotSignatureV3({ ...input, timestamp: input.timestamp }), "utf8")
-  const received = Buffer.from(input.signature, "utf8")
+  const headers = checkHubSpotSignatureHeaders(input)
+  if (Either.isLeft(headers)) return Either.left(headers.left)
+  const { signature, timestamp } = headers.right
+  const expected = Buffer.from(hubspotSignatureV3({ ...input, timestamp }), "utf8")
+  const received = Buffer.from(signature, "utf8")
   // timingSafeEqual needs equal lengths; a length mismatch is already a mismatch and reveals only the length.
   if (expected.length !== received.length || !timingSafeEqual(expected, received)) {
     return Either.left("signature-mismatch")
