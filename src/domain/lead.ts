@@ -24,7 +24,8 @@ export const CampaignId = boundedText("campaignId", 128).annotations({ identifie
 
 const AttributeValue = Schema.Union(
   Schema.String.pipe(Schema.maxLength(1024, { message: () => "attribute values must be at most 1024 characters" })),
-  Schema.Number,
+  // JSON has no Infinity or NaN: stored, they would come back as null
+  Schema.Number.pipe(Schema.finite({ message: () => "attribute values must be finite numbers" })),
   Schema.Boolean,
   Schema.Null
 )

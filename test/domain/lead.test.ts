@@ -92,6 +92,16 @@ describe("LeadInput", () => {
     )
   })
 
+  it("rejects attribute numbers that JSON cannot carry (±Infinity, NaN), naming the attribute", () => {
+    for (const value of [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NaN]) {
+      const input = { email: "a@b.co", campaignId: "c", attributes: { score: value, seats: 25 } }
+      expect(failingPaths(input)).toEqual(["attributes.score"])
+      expect(messagesAt(input, "attributes.score")).toContain("attribute values must be finite numbers")
+    }
+    const largest = { email: "a@b.co", campaignId: "c", attributes: { n: Number.MAX_VALUE, m: -Number.MAX_VALUE } }
+    expect(Either.isRight(decode(largest))).toBe(true)
+  })
+
   it("names every bad field at once, with its path", () => {
     const input = {
       email: "nope",

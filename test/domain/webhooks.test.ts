@@ -142,6 +142,27 @@ describe("hubspotToLeadInput", () => {
     expect(hubspotToLeadInput(noCampaign, { fallbackCampaign: "hs-default" }).campaignId).toBe("hs-default")
   })
 
+  it("never turns a non-finite number into text ('Infinity') or a count", () => {
+    const inf = Number.POSITIVE_INFINITY
+    const mapped = hubspotToLeadInput({
+      objectId: 901,
+      properties: {
+        email: "jane@acme.com",
+        firstname: inf,
+        hs_analytics_source_data_2: { value: -inf },
+        hs_analytics_num_page_views: inf
+      }
+    })
+    expect(mapped).toEqual({
+      email: "jane@acme.com",
+      campaignId: "hubspot",
+      attributes: { "hubspot.contactId": "901" }
+    })
+    expect(hubspotToLeadInput({ email: "jane@acme.com", hs_analytics_num_page_views: Number.NaN }).activity).toBe(
+      undefined
+    )
+  })
+
   it("leaves validation to LeadInput, which names the missing email", () => {
     for (const body of [{ properties: { firstname: { value: "Jane" } } }, [], "text", null]) {
       const result = decodeLead(hubspotToLeadInput(body))
@@ -221,6 +242,15 @@ describe("marketoToLeadInput", () => {
       const paths = ParseResult.ArrayFormatter.formatErrorSync(result.left).map((issue) => issue.path.join("."))
       expect(paths).toContain("attributes.__proto__")
       expect(paths).toContain("attributes.nested")
+    }
+  })
+
+  it("lets LeadInput name an extra key holding a non-finite number", () => {
+    const result = decodeLead(marketoToLeadInput({ email: "a@b.co", score: Number.POSITIVE_INFINITY }))
+    expect(Either.isLeft(result)).toBe(true)
+    if (Either.isLeft(result)) {
+      const paths = ParseResult.ArrayFormatter.formatErrorSync(result.left).map((issue) => issue.path.join("."))
+      expect(new Set(paths)).toEqual(new Set(["attributes.score"]))
     }
   })
 

@@ -38,7 +38,8 @@ const propertyBag = (body: Props): Props => {
 const text = (props: Props, name: string): string | undefined => {
   let value = props[name]
   if (isRecord(value)) value = value.value
-  if (typeof value === "number" || typeof value === "boolean") return String(value)
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : undefined
+  if (typeof value === "boolean") return String(value)
   if (typeof value !== "string") return undefined
   return value.trim().length > 0 ? value : undefined
 }
