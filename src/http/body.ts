@@ -41,10 +41,10 @@ export const fromNode = (request: IncomingMessage): IntakeRequest => ({
   url: request.url ?? "/"
 })
 
-type Response = HttpServerResponse.HttpServerResponse
+type Refusal = HttpServerResponse.HttpServerResponse
 
 /** 415 unless the request says its body is JSON (application/json or application/*+json, any parameters). */
-export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Response> => {
+export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Refusal> => {
   const contentType = (header(headers, "content-type") ?? "").toLowerCase()
   const mediaType = contentType.split(";")[0]?.trim() ?? ""
   if (mediaType === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) return Effect.void
@@ -57,10 +57,7 @@ export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<voi
  * The body's raw bytes: 413 past `maxBytes` (checked on Content-Length before anything is read, and again while
  * streaming), 400 when the stream fails.
  */
-export const readBodyBytes = (
-  { headers, source }: IntakeRequest,
-  maxBytes: number
-): Effect.Effect<Buffer, Response> => {
+export const readBodyBytes = ({ headers, source }: IntakeRequest, maxBytes: number): Effect.Effect<Buffer, Refusal> => {
   // close the connection after a 413 rather than wait for the rest of an oversized upload
   const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
     headers: { connection: "close" }
@@ -82,7 +79,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
  * nesting deeper than MAX_JSON_DEPTH, malformed JSON, text Postgres cannot store (NUL, an unpaired surrogate) and
  * numbers out of range (1e309 parses to Infinity) — the last two naming the field.
  */
-export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Response> => {
+export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusal> => {
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -127,7 +124,7 @@ export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Respon
 }
 
 /** A JSON body read the way a client deserves: 415, 413, then parseJsonBody's 400s. Fails with the response to send. */
-export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Response> =>
+export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Refusal> =>
   checkJsonContentType(request.headers).pipe(
     Effect.zipRight(readBodyBytes(request, maxBytes)),
     Effect.flatMap(parseJsonBody)

@@ -80,6 +80,8 @@ describe.each(servings)("POST /leads body hardening (%s)", (_name, served) => {
             const body = Buffer.concat([Buffer.from(bom), Buffer.from(JSON.stringify(sampleLead()))])
             expect((yield* post(api, body)).json.detail).toContain("UTF-8")
           }
+          const utf8Bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(sampleLead()))])
+          expect((yield* post(api, utf8Bom)).json.detail).toContain("byte order mark")
           expect(yield* storedLeads).toBe(0)
           // the same lead in valid UTF-8 is accepted as sent
           const zoe = yield* post(api, Buffer.from(JSON.stringify(sampleLead({ firstName: "Zoë 😀" }))))
