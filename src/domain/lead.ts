@@ -16,7 +16,7 @@ const isEmail = Schema.is(EmailChecks)
 /** An email address, trimmed and lower-cased on decode; controls, bidi and invisible characters are refused. */
 export const Email = EmailChecks.annotations({
   identifier: "Email",
-  description: "A valid email address (trimmed, lower-cased)",
+  description: "A valid email address (trimmed, lower-cased; no control, bidi or invisible characters)",
   // Generated addresses cover the schema's whole language (non-ASCII, quotes, braces...), not only ASCII.
   arbitrary: () => emailArbitrary(isEmail)
 })

@@ -32,8 +32,15 @@ const HIDDEN =
 export const dropHidden = (text: string): string => text.replace(HIDDEN, "")
 
 /** A string whose hidden characters are dropped on decode (encoding gives the cleaned text back unchanged). */
-export const FreeText = Schema.transform(Schema.String, Schema.String, {
-  strict: true,
-  decode: dropHidden,
-  encode: (text) => text
-})
+export const FreeText = Schema.transform(
+  // the encoded side is what the OpenAPI document shows
+  Schema.String.annotations({
+    description: "free text: bidi overrides, zero-width characters and controls other than tab and newline are dropped"
+  }),
+  Schema.String,
+  {
+    strict: true,
+    decode: dropHidden,
+    encode: (text) => text
+  }
+)
