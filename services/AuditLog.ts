@@ -2,6 +2,7 @@ import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type { ActionRecord, ActionStatus } from "../src/domain/record.js"
+import type { ErrorText } from "../src/domain/redact.js"
 import type { StoreUnavailable } from "./LeadStore.js"
 
 export interface ActionEntry {
@@ -14,7 +15,8 @@ export interface ActionEntry {
   readonly params: unknown
   readonly crmId?: string | undefined
   readonly result?: unknown
-  readonly error?: string | undefined
+  /** Made by `errorText`, which masks the PII a CRM or guard message may echo. */
+  readonly error?: ErrorText | undefined
   readonly durationMs: number
 }
 

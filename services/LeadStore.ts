@@ -4,6 +4,7 @@ import * as Schema from "effect/Schema"
 import type { Grounding, Analysis } from "../src/domain/analysis.js"
 import type { LeadInput, LeadSource, LeadStatus } from "../src/domain/lead.js"
 import type { LeadRecord } from "../src/domain/record.js"
+import type { ErrorText } from "../src/domain/redact.js"
 
 /** The lead store cannot be reached or failed; ingest answers 503 + Retry-After, the consumer retries. */
 export class StoreUnavailable extends Schema.TaggedError<StoreUnavailable>()("StoreUnavailable", {
@@ -39,12 +40,15 @@ export declare namespace LeadStore {
       readonly status?: "RECEIVED" | "QUEUED"
     }) => Effect.Effect<AcceptResult, StoreUnavailable>
     readonly get: (id: string) => Effect.Effect<LeadRecord, LeadNotFound | StoreUnavailable>
-    /** Move a lead from one of `from` to `to`; fails with StaleTransition when it is elsewhere. */
+    /**
+     * Move a lead from one of `from` to `to`; fails with StaleTransition when it is elsewhere. `error` is made by
+     * `errorText`, which masks the PII a failure message may echo.
+     */
     readonly transition: (
       id: string,
       from: ReadonlyArray<LeadStatus>,
       to: LeadStatus,
-      detail?: { readonly error?: string }
+      detail?: { readonly error?: ErrorText }
     ) => Effect.Effect<LeadRecord, LeadNotFound | StaleTransition | StoreUnavailable>
     readonly saveAnalysis: (
       id: string,

@@ -27,7 +27,7 @@ export * from "./domain/lead.js"
 export { leadKey } from "./domain/leadKey.js"
 export { planActions } from "./domain/plan.js"
 export * from "./domain/record.js"
-export { maskEmail, redact, redactText } from "./domain/redact.js"
+export { type ErrorText, errorText, maskEmail, redact, redactText } from "./domain/redact.js"
 export { actionKey, type CrmAction, isToolName, ToolName, ToolParams, toolNames } from "./domain/tools.js"
 
 // Pipeline

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { redactText } from "../../src/domain/redact.js"
 import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob } from "../../services/JobQueue.js"
 import { type RedisClient, safeMessage } from "../redis/RedisClient.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
@@ -39,7 +40,8 @@ const outcomeOf = (exit: Exit.Exit<void, JobFate>): Outcome => {
   }
   // Cancelled or shut down mid-run: back to the queue at once, without spending an attempt.
   if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Delay", delayMs: 0 }
-  return { _tag: "Retry", reason: `defect: ${safeMessage(Cause.squash(exit.cause))}` }
+  // BullMQ keeps the reason with the job (failedReason, stacktrace): masked like every stored error text.
+  return { _tag: "Retry", reason: `defect: ${redactText(safeMessage(Cause.squash(exit.cause)))}` }
 }
 
 const decodeJob = Schema.decodeUnknownEither(LeadJob)

@@ -56,7 +56,7 @@ const mockId = (call: CrmCall) => {
 
 /**
  * Mimics a CRM's own validation, so the demo and tests can show a permanent CRM rejection: addresses on the
- * reserved `.invalid` top-level domain are refused the way Salesforce refuses a bad email.
+ * reserved `.invalid` top-level domain are refused the way Salesforce refuses a bad email, address echoed included.
  */
 const validate = (call: CrmCall): CrmPermanentError | undefined =>
   "email" in call.params && call.params.email.endsWith(".invalid")
@@ -64,7 +64,7 @@ const validate = (call: CrmCall): CrmPermanentError | undefined =>
         provider: "mock",
         status: 400,
         code: "INVALID_EMAIL_ADDRESS",
-        message: "Email: invalid email address"
+        message: `Email: invalid email address: ${call.params.email}`
       })
     : undefined
 

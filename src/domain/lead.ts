@@ -1,26 +1,43 @@
 import * as Schema from "effect/Schema"
+import { emailArbitrary } from "./emailArbitrary.js"
+import { dropHidden, FreeText, refuseInvisible } from "./text.js"
 
 /** Practical email check: one @, a dotted domain, no whitespace; full RFC 5322 is not worth its false positives. */
 const EMAIL_PATTERN = /^[^\s@"<>()[\]\\,;:]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 
-/** An email address, trimmed and lower-cased on decode. */
-export const Email = Schema.Trim.pipe(
+const EmailChecks = Schema.Trim.pipe(
   Schema.compose(Schema.Lowercase),
+  refuseInvisible("email"),
   Schema.maxLength(254, { message: () => "email must be at most 254 characters" }),
   Schema.pattern(EMAIL_PATTERN, { message: () => "email must be a valid email address" })
-).annotations({ identifier: "Email", description: "A valid email address (trimmed, lower-cased)" })
+)
+const isEmail = Schema.is(EmailChecks)
+
+/** An email address, trimmed and lower-cased on decode; controls, bidi and invisible characters are refused. */
+export const Email = EmailChecks.annotations({
+  identifier: "Email",
+  description: "A valid email address (trimmed, lower-cased; no control, bidi or invisible characters)",
+  // Generated addresses cover the schema's whole language (non-ASCII, quotes, braces...), not only ASCII.
+  arbitrary: () => emailArbitrary(isEmail)
+})
 
 /** An optional field that may be absent but not `undefined` (JSON has no undefined; errors stay precise). */
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
+/** Free text: hidden characters dropped (see text.ts), then trimmed and bounded; empty after that is refused. */
 const boundedText = (name: string, max: number) =>
-  Schema.Trim.pipe(
+  FreeText.pipe(
+    Schema.compose(Schema.Trim),
     Schema.minLength(1, { message: () => `${name} must not be empty` }),
     Schema.maxLength(max, { message: () => `${name} must be at most ${max} characters` })
   )
 
-/** A campaign identifier, 1 to 128 characters after trimming. */
-export const CampaignId = boundedText("campaignId", 128).annotations({ identifier: "CampaignId" })
+/** A campaign identifier, 1 to 128 characters after trimming; controls, bidi and invisible characters are refused. */
+export const CampaignId = Schema.Trim.pipe(
+  refuseInvisible("campaignId"),
+  Schema.minLength(1, { message: () => "campaignId must not be empty" }),
+  Schema.maxLength(128, { message: () => "campaignId must be at most 128 characters" })
+).annotations({ identifier: "CampaignId" })
 
 const AttributeValue = Schema.Union(
   Schema.String.pipe(Schema.maxLength(1024, { message: () => "attribute values must be at most 1024 characters" })),
@@ -37,7 +54,12 @@ export const Attributes = Schema.Record({
       message: () => "attribute keys must start with a letter and use only letters, digits, _ . - (max 64)"
     })
   ),
-  value: AttributeValue
+  // Text values drop hidden characters like every free-text field; numbers, booleans and null pass as they are.
+  value: Schema.transform(AttributeValue, Schema.typeSchema(AttributeValue), {
+    strict: true,
+    decode: (value) => (typeof value === "string" ? dropHidden(value) : value),
+    encode: (value) => value
+  })
 }).pipe(Schema.filter((record) => Object.keys(record).length <= 50 || "attributes may hold at most 50 keys"))
 
 /** Marketing / product behaviour the source platform reports about the lead (the evidence for BEHAVIOR claims). */
@@ -50,7 +72,7 @@ export const Activity = Schema.Struct({
   demoRequested: opt(Schema.Boolean),
   trialSignup: opt(Schema.Boolean),
   productLogins: opt(Schema.Int.pipe(Schema.between(0, 1_000_000))),
-  lastActivityAt: opt(Schema.String.pipe(Schema.maxLength(40)))
+  lastActivityAt: opt(FreeText.pipe(Schema.maxLength(40)))
 }).annotations({ parseOptions: { onExcessProperty: "error" } })
 export type Activity = typeof Activity.Type
 

@@ -1,3 +1,4 @@
+import type * as Brand from "effect/Brand"
 import * as Redacted from "effect/Redacted"
 
 /** What a masked value becomes. */
@@ -51,7 +52,45 @@ const maskValue = (kind: PiiKind, value: unknown, redactOther: (value: unknown) 
   return kind === "email" ? redactOther(value) : MASK
 }
 
-const EMAIL_IN_TEXT = /[A-Za-z0-9._%+-]{1,64}@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})\b/g
+/** "@" and a domain as the lead schema accepts it (ASCII labels, alphabetic TLD): where an address may end. */
+const AT_DOMAIN = /@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})(?![A-Za-z0-9])/g
+/** A character the schema accepts in a local part: anything but whitespace and @ " < > ( ) [ ] \ , ; : */
+const LOCAL_CHAR = /^[^\s@"<>()[\]\\,;:]$/
+/** The schema bounds an address to 254 characters; a CRM may echo each as a 6-character \uXXXX escape. */
+const MAX_LOCAL = 254 * 6
+
+/**
+ * Where the local part before the "@" at `at` starts, not before `floor`. It runs back over every character the
+ * lead schema accepts in a local part (non-ASCII, quotes, braces, tildes...), and over the JSON escapes a CRM may
+ * write inside it (\uXXXX for non-ASCII, \/), so the whole local part is masked however it was echoed. Text glued
+ * to the address with such characters ("to=" in a URL) is masked with it.
+ */
+const localPartStart = (text: string, at: number, floor: number): number => {
+  let start = at
+  while (start > floor && at - start < MAX_LOCAL) {
+    const before = text[start - 1] as string
+    if (LOCAL_CHAR.test(before)) start -= 1
+    else if (before === "\\" && /^(?:u[0-9A-Fa-f]{4}|\/)/.test(text.slice(start, start + 5))) start -= 1
+    else break
+  }
+  return start
+}
+
+/** "jürgen.müller@x.de" -> "***@x.de" for every address in `text`; the domain stays (it names the account). */
+const maskEmailsInText = (text: string): string => {
+  // Most log lines hold no "@": one scan and no allocation for them.
+  if (!text.includes("@")) return text
+  let out = ""
+  let done = 0
+  for (const match of text.matchAll(AT_DOMAIN)) {
+    const start = localPartStart(text, match.index, done)
+    // "@acme.com" alone is a handle or a mention, not an address.
+    if (start === match.index) continue
+    out += `${text.slice(done, start)}${MASK}@${(match[1] as string).toLowerCase()}`
+    done = match.index + match[0].length
+  }
+  return done === 0 ? text : out + text.slice(done)
+}
 
 /**
  * Phone candidates: an optional +, digits and the separators people type (space . - ( )), bounded by anything that
@@ -91,15 +130,13 @@ const looksLikePhone = (candidate: string): boolean => {
 
 /** Masks emails (domain kept) and phone numbers inside free text; ids, timestamps, IPs, versions and prices stay. */
 export const redactText = (text: string): string =>
-  text
-    .replace(EMAIL_IN_TEXT, (_match, domain: string) => `${MASK}@${domain.toLowerCase()}`)
-    .replace(PHONE_CANDIDATE, (match) => {
-      // An unpaired edge parenthesis belongs to the sentence ("(call 415-555-0100)"), not to the number.
-      let core = match
-      if (core.endsWith(")") && !core.includes("(")) core = core.slice(0, -1)
-      if (core.startsWith("(") && !core.includes(")")) core = core.slice(1)
-      return looksLikePhone(core) ? match.replace(core, PHONE_MASK) : match
-    })
+  maskEmailsInText(text).replace(PHONE_CANDIDATE, (match) => {
+    // An unpaired edge parenthesis belongs to the sentence ("(call 415-555-0100)"), not to the number.
+    let core = match
+    if (core.endsWith(")") && !core.includes("(")) core = core.slice(0, -1)
+    if (core.startsWith("(") && !core.includes(")")) core = core.slice(1)
+    return looksLikePhone(core) ? match.replace(core, PHONE_MASK) : match
+  })
 
 const redactDeep = (value: unknown, seen: WeakSet<object>, depth: number): unknown => {
   if (typeof value === "string") return redactText(value)
@@ -138,3 +175,12 @@ const redactDeep = (value: unknown, seen: WeakSet<object>, depth: number): unkno
  * emails and phone numbers masked inside any string. Never mutates its input; cycles and depth are bounded.
  */
 export const redact = (value: unknown): unknown => redactDeep(value, new WeakSet(), 0)
+
+/** Error text as the stores keep it (leads.error, crm_actions.error); `errorText` is the only way to make one. */
+export type ErrorText = string & Brand.Brand<"revenueflow/ErrorText">
+
+/**
+ * The one place failure text becomes stored text: emails and phone numbers a CRM, a model or a guard echoed are
+ * masked as in logs. Idempotent, so text that passed through it once may pass again.
+ */
+export const errorText = (text: string): ErrorText => redactText(text) as ErrorText

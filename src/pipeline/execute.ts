@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import { guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
-import { redact } from "../domain/redact.js"
+import { errorText, redact } from "../domain/redact.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
@@ -66,7 +66,7 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
 
     const guarded = guardAction(action.tool, action.params)
     if (Either.isLeft(guarded)) {
-      yield* audit.record({ ...base, status: "BLOCKED", error: guarded.left.reason, durationMs: 0 })
+      yield* audit.record({ ...base, status: "BLOCKED", error: errorText(guarded.left.reason), durationMs: 0 })
       yield* metrics.crmAction(action.tool, crm.provider, "blocked", 0)
       return yield* Effect.fail(guarded.left)
     }
@@ -117,7 +117,7 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
                 yield* metrics.crmAction(action.tool, crm.provider, error._tag, durationMs / 1000)
                 if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
                   yield* audit
-                    .record({ ...base, status: "FAILED", error: error.message, durationMs })
+                    .record({ ...base, status: "FAILED", error: errorText(error.message), durationMs })
                     .pipe(Effect.ignore)
                 }
               })

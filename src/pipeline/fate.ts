@@ -1,9 +1,11 @@
+import { redactText } from "../domain/redact.js"
 import { JobDelay, type JobFate, JobPermanent, JobRetry } from "../../services/JobQueue.js"
 
 /** Every typed failure the pipeline can meet, and the job fate it decides. */
 export const fateOf = (failure: { readonly _tag: string }): JobFate => {
   const error = failure as { readonly _tag: string } & Record<string, unknown>
-  const message = typeof error.message === "string" ? error.message : error._tag
+  // A reason is kept with the job (BullMQ's failedReason) and becomes leads.error: no address a CRM echoed in it.
+  const message = typeof error.message === "string" ? redactText(error.message) : error._tag
   switch (error._tag) {
     case "RateLimited":
     case "CircuitOpen":
@@ -19,7 +21,9 @@ export const fateOf = (failure: { readonly _tag: string }): JobFate => {
     case "CrmPermanentError":
       return new JobPermanent({ reason: `CRM rejected the request: ${message}` })
     case "GuardBlocked":
-      return new JobPermanent({ reason: `safety guard blocked ${String(error.tool)}: ${String(error.reason)}` })
+      return new JobPermanent({
+        reason: `safety guard blocked ${String(error.tool)}: ${redactText(String(error.reason))}`
+      })
     case "LeadNotFound":
       return new JobPermanent({ reason: `lead ${String(error.leadId)} does not exist` })
     case "JobDelay":

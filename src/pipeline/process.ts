@@ -5,6 +5,7 @@ import { computedFacts, ground } from "../domain/grounding.js"
 import { isFreeMailDomain } from "../domain/enrichment.js"
 import { accountDomain } from "../domain/lead.js"
 import { planActions } from "../domain/plan.js"
+import { errorText } from "../domain/redact.js"
 import { Analyzer } from "../../services/Analyzer.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { Enricher } from "../../services/Enricher.js"
@@ -60,7 +61,9 @@ export const processLead = (job: JobInfo) =>
       yield* Effect.logInfo("analysis rejected by grounding; no CRM write").pipe(
         Effect.annotateLogs({ reasons: grounding.reasons.join("; ") })
       )
-      yield* store.transition(lead.id, ["PROCESSING"], "REJECTED", { error: grounding.reasons.join("; ") })
+      yield* store.transition(lead.id, ["PROCESSING"], "REJECTED", {
+        error: errorText(grounding.reasons.join("; "))
+      })
       yield* metrics.leadFinished("REJECTED")
       return
     }
@@ -85,7 +88,7 @@ export const deadLetter = (job: JobInfo, reason: string) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const metrics = yield* Metrics
-    yield* store.transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "FAILED", { error: reason })
+    yield* store.transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "FAILED", { error: errorText(reason) })
     yield* metrics.leadFinished("FAILED")
     yield* Effect.logWarning("lead dead-lettered").pipe(Effect.annotateLogs({ leadId: job.leadId, reason }))
   }).pipe(

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { errorText } from "../domain/redact.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 
@@ -17,7 +18,9 @@ export const replayLead = (leadId: string) =>
     // If the queue cannot take it now, put the lead back to FAILED so it stays listed and replayable.
     yield* queue.replay(leadId).pipe(
       Effect.flatMap((retried) => (retried ? Effect.void : queue.enqueue({ leadId }))),
-      Effect.tapError(() => store.transition(leadId, ["QUEUED"], "FAILED", { error: lead.error ?? "replay failed" }))
+      Effect.tapError(() =>
+        store.transition(leadId, ["QUEUED"], "FAILED", { error: errorText(lead.error ?? "replay failed") })
+      )
     )
     return { leadId, replayed: true, status: "QUEUED" } as const
   })

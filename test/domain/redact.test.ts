@@ -1,6 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
+import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
 import { GuardBlocked } from "../../src/domain/guard.js"
+import { Email } from "../../src/domain/lead.js"
 import { leadKey } from "../../src/domain/leadKey.js"
 import { maskEmail, redact, redactText } from "../../src/domain/redact.js"
 
@@ -205,5 +208,84 @@ describe("redact: awkward values", () => {
     expect(copy.at).not.toBe(at)
     expect(redact({ body: Buffer.from("a@b.co") })).toEqual({ body: "[binary 6 bytes]" })
     expect(redact(new Map([["email", "a@b.co"]]))).toEqual({ email: "***@b.co" })
+  })
+})
+
+/** Every address the lead schema accepts, from the schema's own generator (non-ASCII, quotes, braces, tildes...). */
+const addresses = Arbitrary.make(Email)
+const parts = (email: string) => ({
+  local: email.slice(0, email.lastIndexOf("@")),
+  domain: email.slice(email.lastIndexOf("@") + 1)
+})
+/** What a CRM or a log message puts right before and after an address it quotes. */
+const before = FastCheck.constantFrom(
+  "",
+  " ",
+  "Email: invalid email address: ",
+  "\n",
+  "\t",
+  "<",
+  "(",
+  "[",
+  '"',
+  ",",
+  ";"
+)
+const after = FastCheck.constantFrom("", " ", ".", ",", ";", ":", ")", ">", "]", '"', "'", "\n", " is invalid", "}")
+/** The text with each mask taken out, so an address made of asterisks ("*@x.de") is not found inside "***@x.de". */
+const unmasked = (text: string) => text.replaceAll("***@", "@")
+/** JSON with non-ASCII escaped as \uXXXX, as Python's json.dumps and some Java serialisers write it. */
+const asciiJson = (value: string) =>
+  JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+
+describe("redaction covers every address the lead schema accepts", () => {
+  it("the generator reaches the hard cases", () => {
+    const sample = FastCheck.sample(addresses, { numRuns: 2000, seed: 42 })
+    expect(sample.some((email) => /[^\p{ASCII}]/u.test(parts(email).local))).toBe(true)
+    for (const char of ["'", "~", "{", "}", "+", "ü"]) expect(sample.some((email) => email.includes(char))).toBe(true)
+  })
+
+  it("in text, the whole local part is masked and the domain kept", () => {
+    FastCheck.assert(
+      FastCheck.property(addresses, before, after, (email, prefix, suffix) => {
+        const out = redactText(`${prefix}${email}${suffix}`)
+        expect(out).toBe(`${prefix}***@${parts(email).domain}${suffix}`)
+        expect(unmasked(out)).not.toContain(email)
+      }),
+      { numRuns: 1000 }
+    )
+  })
+
+  it("in JSON a CRM echoes, plain or with non-ASCII escaped", () => {
+    FastCheck.assert(
+      FastCheck.property(addresses, (email) => {
+        const { local, domain } = parts(email)
+        for (const body of [
+          JSON.stringify({ message: `Email address ${email} is invalid`, email }),
+          `{"message":${asciiJson(`Email address ${email} is invalid`)}}`,
+          `Property values were not valid: [{"isValid":false,"message":${asciiJson(email)}}]`
+        ]) {
+          const out = redactText(body)
+          expect(unmasked(out)).not.toContain(email)
+          expect(unmasked(out)).not.toContain(asciiJson(email).slice(1, -1))
+          expect(out).toContain(`***@${domain}`)
+          if (local.length >= 4) expect(out).not.toContain(local)
+        }
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("by key and inside errors", () => {
+    FastCheck.assert(
+      FastCheck.property(addresses, (email) => {
+        const out = JSON.stringify(
+          redact({ email, contact: { workEmail: email }, note: `reach ${email}`, error: new Error(`no ${email}`) })
+        )
+        expect(unmasked(out)).not.toContain(email)
+        expect(unmasked(out)).not.toContain(JSON.stringify(email).slice(1, -1))
+      }),
+      { numRuns: 300 }
+    )
   })
 })

@@ -62,12 +62,20 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   }
   const newId = (type: string) => `${prefixes[type] ?? "a00"}${String(++nextId).padStart(12, "0")}`
 
+  /**
+   * An Email field as Salesforce checks it with Email Address Internationalization off (the default): at most 80
+   * characters, an ASCII local part of RFC 5322 atext and dots (not leading), a dotted domain.
+   */
+  const salesforceEmail = (email: string) =>
+    email.length <= 80 &&
+    /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/.test(email)
+
   const validate = (type: string, record: Record<string, unknown>): Reply | undefined => {
     const missing = (required[type] ?? []).filter((f) => record[f] === undefined || record[f] === "")
     if (missing.length > 0) {
       return sfError(400, "REQUIRED_FIELD_MISSING", `Required fields are missing: [${missing.join(", ")}]`, missing)
     }
-    if (typeof record.Email === "string" && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(record.Email)) {
+    if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
       return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
     }
     return undefined

@@ -1,6 +1,7 @@
 import { expect } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { errorText } from "../../src/domain/redact.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { accept, entry, type StoreTest, UUID } from "./storeTest.js"
 
@@ -52,9 +53,9 @@ export const auditLogCases = (test: StoreTest) => {
       const audit = yield* AuditLog
       const { lead } = yield* accept()
       const failure = { actionKey: "k-f", status: "FAILED", crmId: undefined, result: undefined } as const
-      const f1 = yield* audit.record(entry(lead.id, { ...failure, error: "timeout" }))
-      const f2 = yield* audit.record(entry(lead.id, { ...failure, error: "503 from CRM" }))
-      const blocked = yield* audit.record(entry(lead.id, { ...failure, status: "BLOCKED", error: "guard" }))
+      const f1 = yield* audit.record(entry(lead.id, { ...failure, error: errorText("timeout") }))
+      const f2 = yield* audit.record(entry(lead.id, { ...failure, error: errorText("503 from CRM") }))
+      const blocked = yield* audit.record(entry(lead.id, { ...failure, status: "BLOCKED", error: errorText("guard") }))
       expect(new Set([f1.id, f2.id, blocked.id]).size).toBe(3)
       expect(f1).toMatchObject({ status: "FAILED", error: "timeout" })
       expect(f1).not.toHaveProperty("crmId")

@@ -1,5 +1,6 @@
 import { expect } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { errorText } from "../../src/domain/redact.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { newLeadKey, sampleAnalysis, sampleGrounding, sampleLead } from "./fixtures.js"
 import { accept, type StoreTest, UUID } from "./storeTest.js"
@@ -89,7 +90,9 @@ export const leadStoreCases = (test: StoreTest) => {
       expect(queued.status).toBe("QUEUED")
       expect(queued.updatedAt.getTime()).toBeGreaterThan(lead.updatedAt.getTime())
       expect(queued.createdAt).toStrictEqual(lead.createdAt)
-      const failed = yield* store.transition(lead.id, ["QUEUED", "PROCESSING"], "FAILED", { error: "CRM said 400" })
+      const failed = yield* store.transition(lead.id, ["QUEUED", "PROCESSING"], "FAILED", {
+        error: errorText("CRM said 400")
+      })
       expect(failed).toMatchObject({ status: "FAILED", error: "CRM said 400" })
       expect(yield* store.get(lead.id)).toStrictEqual(failed)
       // a replay clears the previous failure's message
