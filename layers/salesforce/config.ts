@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { validateFieldName } from "../../src/domain/soql.js"
+import { positiveInt, validated } from "../aws/validate.js"
 
 /** How the executor gets a Salesforce session. */
 export type SalesforceAuth =
@@ -72,13 +73,10 @@ export const defaultFields: SalesforceFields = {
 }
 
 const field = (name: string, fallback: string) =>
-  Config.string(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({
-      message: `${name} must be a Salesforce API field name`,
-      validation: (value) => Either.isRight(validateFieldName(value)) && !value.includes(".")
-    })
-  )
+  validated(name, Config.string(), {
+    message: "must be a Salesforce API field name",
+    validation: (value) => Either.isRight(validateFieldName(value)) && !value.includes(".")
+  }).pipe(Config.withDefault(fallback))
 
 /** The three ways to sign in, as the start-up check names them. */
 export const signInMethods =
@@ -123,15 +121,12 @@ const auth: Config.Config<SalesforceAuth> = Config.all({
 /** SALESFORCE_* settings from the environment (or any ConfigProvider). */
 export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
   loginUrl: Config.string("SALESFORCE_LOGIN_URL").pipe(Config.withDefault("https://login.salesforce.com")),
-  apiVersion: Config.string("SALESFORCE_API_VERSION").pipe(
-    Config.withDefault("62.0"),
-    Config.validate({ message: "must look like 62.0", validation: (v) => /^\d{2,3}\.0$/.test(v) })
-  ),
+  apiVersion: validated("SALESFORCE_API_VERSION", Config.string(), {
+    message: "must look like 62.0",
+    validation: (v) => /^\d{2,3}\.0$/.test(v)
+  }).pipe(Config.withDefault("62.0")),
   auth,
-  timeoutMs: Config.integer("CRM_TIMEOUT_MS").pipe(
-    Config.withDefault(10_000),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
-  ),
+  timeoutMs: positiveInt("CRM_TIMEOUT_MS", 10_000),
   fields: Config.all({
     leadKey: field("SALESFORCE_LEAD_KEY_FIELD", defaultFields.leadKey),
     actionKey: field("SALESFORCE_ACTION_KEY_FIELD", defaultFields.actionKey),
