@@ -41,9 +41,10 @@ const addressOf = (sql: postgres.Sql): string =>
   sql.options.host.map((host, i) => `${host}:${sql.options.port[i] ?? sql.options.port[0] ?? 5432}`).join(",")
 
 /**
- * The first connection, bounded by the connect timeout. postgres.js' own connect_timeout stops at the TCP connect
- * and the startup handshake, and a pending connection is awaited uninterruptibly by a transaction: a listener that
- * answers something else, or nothing, would hold start-up (and SIGTERM) hostage. Interruptible, so SIGTERM ends it.
+ * The first connection and a first answer, bounded by the connect timeout. Left to the migrations, a listener that
+ * answers garbage or nothing held start-up for the driver's whole timeout with SIGTERM ignored (a transaction
+ * awaits its connection uninterruptibly), and one that completes a handshake and then goes quiet was not bounded
+ * at all (statement_timeout is server-side). This wait is interruptible: SIGTERM ends it at once.
  */
 const firstConnection = (
   sql: postgres.Sql,
@@ -51,19 +52,17 @@ const firstConnection = (
   secrets: ReadonlyArray<string>
 ): Effect.Effect<void, StoreUnavailable> => {
   const where = `Postgres at ${addressOf(sql)}`
+  const timedOut = new StoreUnavailable({
+    message: `cannot connect to ${where}: no Postgres answer within ${connectTimeoutMs} ms (DATABASE_CONNECT_TIMEOUT_MS)`
+  })
   return Effect.tryPromise({
     try: () => sql`SELECT 1`,
-    catch: (cause) => storeUnavailable(`cannot connect to ${where}`, cause, secrets)
-  }).pipe(
-    Effect.timeoutFail({
-      duration: connectTimeoutMs,
-      onTimeout: () =>
-        new StoreUnavailable({
-          message: `cannot connect to ${where}: no Postgres answer within ${connectTimeoutMs} ms (DATABASE_CONNECT_TIMEOUT_MS)`
-        })
-    }),
-    Effect.asVoid
-  )
+    // the driver's own connect timeout and ours say the same thing, whichever fires first
+    catch: (cause) =>
+      typeof cause === "object" && cause !== null && "code" in cause && cause.code === "CONNECT_TIMEOUT"
+        ? timedOut
+        : storeUnavailable(`cannot connect to ${where}`, cause, secrets)
+  }).pipe(Effect.timeoutFail({ duration: connectTimeoutMs, onTimeout: () => timedOut }), Effect.asVoid)
 }
 
 /**

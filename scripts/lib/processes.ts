@@ -149,7 +149,12 @@ export const launchProgram = (
       })
   )
 
-const spawnProgram = (options: Pick<StartOptions, "program" | "env">, name: string, port: number, url: string): Program => {
+const spawnProgram = (
+  options: Pick<StartOptions, "program" | "env">,
+  name: string,
+  port: number,
+  url: string
+): Program => {
   const child = spawn(process.execPath, ["--import", "tsx", join("src", "programs", `${options.program}.ts`)], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", ...options.env },

@@ -90,17 +90,22 @@ describe("ports and REDIS_URL", () => {
       Effect.gen(function* () {
         const key = metrics ? "METRICS_PORT" : "PORT"
         const error = yield* failureOf(loadConfig(appConfig), { [key]: String(port) })
-        expect(error.message).toBe(`Invalid configuration:\n - ${key}: must be a port number from 1 to 65535 (0: any free port)`)
+        expect(error.message).toBe(
+          `Invalid configuration:\n - ${key}: must be a port number from 1 to 65535 (0: any free port)`
+        )
       })
   )
 
-  it.effect.prop("PORT and METRICS_PORT from 0 to 65535 are read", [FastCheck.integer({ min: 0, max: 65535 })], ([port]) =>
-    Effect.gen(function* () {
-      const config = yield* loadConfig(appConfig).pipe(
-        Effect.withConfigProvider(env({ PORT: String(port), METRICS_PORT: String(port) }))
-      )
-      expect([config.port, config.metricsPort]).toEqual([port, port])
-    })
+  it.effect.prop(
+    "PORT and METRICS_PORT from 0 to 65535 are read",
+    [FastCheck.integer({ min: 0, max: 65535 })],
+    ([port]) =>
+      Effect.gen(function* () {
+        const config = yield* loadConfig(appConfig).pipe(
+          Effect.withConfigProvider(env({ PORT: String(port), METRICS_PORT: String(port) }))
+        )
+        expect([config.port, config.metricsPort]).toEqual([port, port])
+      })
   )
 
   it.effect.prop(
