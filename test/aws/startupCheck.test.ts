@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import { loadConfig } from "../../layers/aws/validate.js"
 import { checkConfig, checkIngestConfig } from "../../layers/presets.js"
+import { salesforceConfig } from "../../layers/salesforce/config.js"
 import { appConfig } from "../../services/AppConfig.js"
 
 const env = (entries: Record<string, string>) =>
@@ -69,6 +70,30 @@ describe("the start-up check", () => {
           ` — set one of: ${salesforceMethods}`
       )
     })
+  )
+
+  it.effect(
+    "Salesforce uses the first complete sign-in method: session, then JWT bearer, then client credentials",
+    () =>
+      Effect.gen(function* () {
+        const methodOf = (entries: Record<string, string>) =>
+          salesforceConfig.pipe(
+            Effect.map((options) => options.auth._tag),
+            Effect.withConfigProvider(env(entries))
+          )
+        const cc = { SALESFORCE_CLIENT_ID: "id", SALESFORCE_CLIENT_SECRET: "secret" }
+        const jwt = { ...cc, SALESFORCE_USERNAME: "u@example.com", SALESFORCE_PRIVATE_KEY: "-----BEGIN" }
+        const session = {
+          ...jwt,
+          SALESFORCE_ACCESS_TOKEN: "00D!x",
+          SALESFORCE_INSTANCE_URL: "https://x.my.salesforce.com"
+        }
+        expect(yield* methodOf(cc)).toBe("ClientCredentials")
+        expect(yield* methodOf(jwt)).toBe("JwtBearer")
+        expect(yield* methodOf(session)).toBe("AccessToken")
+        // half a session does not shadow a complete method
+        expect(yield* methodOf({ ...cc, SALESFORCE_ACCESS_TOKEN: "00D!x" })).toBe("ClientCredentials")
+      })
   )
 
   it.effect("the ingest's check reads no CRM, analyser or enrichment setting; the consumer's does", () =>
