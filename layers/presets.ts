@@ -66,7 +66,8 @@ const enricher = (config: AppConfig.Service) =>
   config.enrichmentProvider === "HTTP" ? HttpEnricher.layerConfig : MockEnricher.layer
 
 /**
- * Every service the programs need, each chosen by configuration. With nothing set this is the embedded
+ * Every service the consumer and `npm start` need, each chosen by configuration (the ingest's are in
+ * ingestPreset.ts). With nothing set this is the embedded
  * environment (PGlite, in-memory queue and limits, mock CRM, heuristic analyser, mock enrichment).
  */
 export const layerFromConfig = Layer.unwrapEffect(
