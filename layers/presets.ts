@@ -1,36 +1,24 @@
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { AppConfig, appConfig } from "../services/AppConfig.js"
+import { AppConfig } from "../services/AppConfig.js"
 import { Metrics as MetricsService } from "../services/Metrics.js"
-import { loadConfig } from "./aws/validate.js"
-import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
-import { hubSpotConfig } from "./hubspot/config.js"
-import * as PostgresJs from "./postgres/postgresJs.js"
-import { salesforceConfig } from "./salesforce/config.js"
 import { config as bedrockConfig } from "./bedrock/config.js"
+import { checkConfigWith, queueSection, type Selectors, storeSection } from "./configCheck.js"
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
 import * as HttpEnricher from "./http/Enricher.js"
+import { hubSpotConfig } from "./hubspot/config.js"
+import { lazy, memoryQueue, stores } from "./ingestPreset.js"
 import * as MemoryBreaker from "./memory/CircuitBreaker.js"
 import * as MemoryIdempotency from "./memory/Idempotency.js"
-import * as MemoryQueue from "./memory/JobQueue.js"
 import * as MemoryRateLimiter from "./memory/RateLimiter.js"
 import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
 import * as Metrics from "./observability/Metrics.js"
-import * as Stores from "./postgres/stores.js"
+import { salesforceConfig } from "./salesforce/config.js"
 
-/**
- * A layer whose module is imported only when the environment selects it: the CRM clients, the AWS SDK and BullMQ
- * cost hundreds of milliseconds to load, which an embedded start (or a consumer on another CRM) never pays.
- */
-const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
-  Layer.unwrapEffect(Effect.promise(load))
-
-/** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
-const stores = (config: AppConfig.Service) =>
-  Option.isSome(config.databaseUrl) ? Stores.layerPostgresConfig : Stores.layerPglite
+export { checkIngestConfig, layerIngestFromConfig } from "./ingestPreset.js"
 
 /** Queue, rate limits and idempotency: Redis / BullMQ when REDIS_URL is set, else in-process memory. */
 const coordination = (config: AppConfig.Service) =>
@@ -43,15 +31,7 @@ const coordination = (config: AppConfig.Service) =>
         ])
         return Layer.mergeAll(queue.layerConfig, limiter.layerConfig, idempotency.layerConfig)
       })
-    : Layer.mergeAll(
-        MemoryQueue.layer({
-          attempts: config.jobAttempts,
-          backoffMs: config.jobBackoffMs,
-          shutdownTimeoutMs: config.shutdownTimeoutMs
-        }),
-        MemoryRateLimiter.layer,
-        MemoryIdempotency.layer
-      )
+    : Layer.mergeAll(memoryQueue(config), MemoryRateLimiter.layer, MemoryIdempotency.layer)
 
 /** The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, needs REDIS_URL). */
 const breaker = (config: AppConfig.Service) =>
@@ -86,7 +66,8 @@ const enricher = (config: AppConfig.Service) =>
   config.enrichmentProvider === "HTTP" ? HttpEnricher.layerConfig : MockEnricher.layer
 
 /**
- * Every service the programs need, each chosen by configuration. With nothing set this is the embedded
+ * Every service the consumer and `npm start` need, each chosen by configuration (the ingest's are in
+ * ingestPreset.ts). With nothing set this is the embedded
  * environment (PGlite, in-memory queue and limits, mock CRM, heuristic analyser, mock enrichment).
  */
 export const layerFromConfig = Layer.unwrapEffect(
@@ -104,19 +85,17 @@ export const layerFromConfig = Layer.unwrapEffect(
   )
 )
 
+/** The settings of the CRM, analyser and enrichment provider the selectors choose. */
+const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
+  ...(s.crmProvider === "SALESFORCE" ? [salesforceConfig] : []),
+  ...(s.crmProvider === "HUBSPOT" ? [hubSpotConfig] : []),
+  ...(s.analyzer === "BEDROCK" ? [bedrockConfig] : []),
+  ...(s.enrichmentProvider === "HTTP" ? [HttpEnricher.config] : [])
+]
+
 /**
- * Reads every setting the selected environment needs before anything starts, so start-up fails once with every
- * missing or invalid key listed (never a value), instead of one layer at a time.
+ * Reads every setting `layerFromConfig` needs before anything starts (the core, then the store, queue, CRM,
+ * analyser and enrichment the environment selects, all in one pass), so start-up fails once with every missing or
+ * invalid key listed (never a value), instead of one layer at a time.
  */
-export const checkConfig = Effect.gen(function* () {
-  const config = yield* loadConfig(appConfig)
-  const selected: Array<Config.Config<unknown>> = []
-  if (Option.isSome(config.databaseUrl)) selected.push(PostgresJs.config)
-  if (Option.isSome(config.redisUrl)) selected.push(BullMqOptions.config)
-  if (config.crmProvider === "SALESFORCE") selected.push(salesforceConfig)
-  if (config.crmProvider === "HUBSPOT") selected.push(hubSpotConfig)
-  if (config.analyzer === "BEDROCK") selected.push(bedrockConfig)
-  if (config.enrichmentProvider === "HTTP") selected.push(HttpEnricher.config)
-  yield* loadConfig(Config.all(selected))
-  return config
-})
+export const checkConfig = checkConfigWith((s) => [...storeSection(s), ...queueSection(s), ...consumerSections(s)])

@@ -2,7 +2,6 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Redacted from "effect/Redacted"
 
-const int = (name: string, fallback: number) => Config.integer(name).pipe(Config.withDefault(fallback))
 /** Validated before the default applies, so a bad value's error names its key. */
 const positive = (name: string, fallback: number) =>
   Config.integer(name).pipe(
@@ -10,13 +9,38 @@ const positive = (name: string, fallback: number) =>
     Config.withDefault(fallback)
   )
 
+/**
+ * A TCP port. 0 asks the system for any free port (tests and benchmarks read the address from the log); above
+ * 65535 the listen itself would crash.
+ */
+const port = (name: string, fallback: number) =>
+  Config.nested(
+    Config.validate(Config.integer(), {
+      message: "must be a port number from 1 to 65535 (0: any free port)",
+      validation: (n) => n >= 0 && n <= 65535
+    }),
+    name
+  ).pipe(Config.withDefault(fallback))
+
+/**
+ * REDIS_URL: a redis:// or rediss:// URL. ioredis reads a bare "host:port" as well, but silently ignores what a
+ * URL would carry (database, password, TLS), so it is refused rather than half-understood.
+ */
+export const redisUrlConfig: Config.Config<Redacted.Redacted<string>> = Config.nested(
+  Config.validate(Config.redacted(), {
+    message: "must be a URL of the form redis://[:password@]host:6379[/db] (or rediss:// for TLS)",
+    validation: (url) => /^rediss?:\/\/[^/?#]/i.test(Redacted.value(url))
+  }),
+  "REDIS_URL"
+)
+
 /** Every setting the programs read, validated together so start-up names every bad key at once. */
 export const appConfig = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
-  port: int("PORT", 3000),
-  metricsPort: int("METRICS_PORT", 9464),
+  port: port("PORT", 3000),
+  metricsPort: port("METRICS_PORT", 9464),
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
-  redisUrl: Config.option(Config.redacted("REDIS_URL")),
+  redisUrl: Config.option(redisUrlConfig),
   // Set but blank (an unset variable interpolated by compose, say) would silently open the API: refuse it.
   apiKeys: Config.option(
     Config.nested(

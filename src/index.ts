@@ -46,7 +46,7 @@ export { HttpServerLive, IngestApiLive } from "./http/server.js"
 // Layers
 /** AppConfig from the environment (or the installed ConfigProvider). */
 export { layer as AppConfigLive } from "../layers/config.js"
-export { checkConfig, layerFromConfig } from "../layers/presets.js"
+export { checkConfig, checkIngestConfig, layerFromConfig, layerIngestFromConfig } from "../layers/presets.js"
 export * as MemoryCircuitBreaker from "../layers/memory/CircuitBreaker.js"
 export * as MemoryIdempotency from "../layers/memory/Idempotency.js"
 export * as MemoryJobQueue from "../layers/memory/JobQueue.js"

@@ -1,4 +1,5 @@
 import * as Config from "effect/Config"
+import { positiveInt, validated } from "../aws/validate.js"
 
 /** Tuning of the BullMQ queue and worker; every field has a production default. */
 export interface BullMqOptions {
@@ -41,34 +42,31 @@ export const resolve = (options: BullMqOptions = {}): ResolvedBullMqOptions => (
   operationTimeoutMs: options.operationTimeoutMs ?? 2000
 })
 
-const positive = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
-  )
+// validated(): a check outside Config.nested would lose the key's name in the start-up message
+const positive = positiveInt
 
 /** The options from the environment. */
 export const config: Config.Config<ResolvedBullMqOptions> = Config.all({
-  queueName: Config.string("QUEUE_NAME").pipe(
-    Config.withDefault("lead-processing"),
-    Config.validate({ message: "must be non-empty without ':'", validation: (s) => s.length > 0 && !s.includes(":") })
-  ),
+  queueName: validated("QUEUE_NAME", Config.string(), {
+    message: "must be non-empty without ':'",
+    validation: (s) => s.length > 0 && !s.includes(":")
+  }).pipe(Config.withDefault("lead-processing")),
   attempts: positive("JOB_ATTEMPTS", 5),
   backoffMs: positive("JOB_BACKOFF_MS", 1000),
-  backoffJitter: Config.number("JOB_BACKOFF_JITTER").pipe(
-    Config.withDefault(0.5),
-    Config.validate({ message: "must be between 0 and 1", validation: (n) => n >= 0 && n <= 1 })
-  ),
-  removeOnComplete: Config.integer("JOB_REMOVE_ON_COMPLETE").pipe(
-    Config.withDefault(1000),
-    Config.validate({ message: "must be >= 0", validation: (n) => n >= 0 })
-  ),
+  backoffJitter: validated("JOB_BACKOFF_JITTER", Config.number(), {
+    message: "must be between 0 and 1",
+    validation: (n) => n >= 0 && n <= 1
+  }).pipe(Config.withDefault(0.5)),
+  removeOnComplete: validated("JOB_REMOVE_ON_COMPLETE", Config.integer(), {
+    message: "must be >= 0",
+    validation: (n) => n >= 0
+  }).pipe(Config.withDefault(1000)),
   shutdownTimeoutMs: positive("SHUTDOWN_TIMEOUT_MS", 10_000),
   lockDurationMs: positive("JOB_LOCK_DURATION_MS", 30_000),
   stalledIntervalMs: positive("JOB_STALLED_INTERVAL_MS", 30_000),
-  maxStalledCount: Config.integer("JOB_MAX_STALLED_COUNT").pipe(
-    Config.withDefault(1),
-    Config.validate({ message: "must be >= 0", validation: (n) => n >= 0 })
-  ),
+  maxStalledCount: validated("JOB_MAX_STALLED_COUNT", Config.integer(), {
+    message: "must be >= 0",
+    validation: (n) => n >= 0
+  }).pipe(Config.withDefault(1)),
   operationTimeoutMs: positive("QUEUE_TIMEOUT_MS", 2000)
 })

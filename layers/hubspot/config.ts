@@ -1,6 +1,7 @@
 import * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import { positiveInt, validated } from "../aws/validate.js"
 
 /** HubSpot property names the executor writes; every one can be renamed to match a portal. */
 export interface HubSpotProperties {
@@ -50,22 +51,16 @@ export const defaultProperties: HubSpotProperties = {
 }
 
 const property = (name: string, fallback: string) =>
-  Config.string(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({
-      message: `${name} must be a HubSpot property internal name (lowercase letters, digits, _)`,
-      validation: (value) => /^[a-z][a-z0-9_]{0,99}$/.test(value)
-    })
-  )
+  validated(name, Config.string(), {
+    message: "must be a HubSpot property internal name (lowercase letters, digits, _)",
+    validation: (value) => /^[a-z][a-z0-9_]{0,99}$/.test(value)
+  }).pipe(Config.withDefault(fallback))
 
 /** HUBSPOT_* settings from the environment (or any ConfigProvider). */
 export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = Config.all({
   baseUrl: Config.string("HUBSPOT_BASE_URL").pipe(Config.withDefault("https://api.hubapi.com")),
   accessToken: Config.redacted("HUBSPOT_ACCESS_TOKEN"),
-  timeoutMs: Config.integer("CRM_TIMEOUT_MS").pipe(
-    Config.withDefault(10_000),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
-  ),
+  timeoutMs: positiveInt("CRM_TIMEOUT_MS", 10_000),
   properties: Config.all({
     leadKey: property("HUBSPOT_LEAD_KEY_PROPERTY", defaultProperties.leadKey),
     actionKey: property("HUBSPOT_ACTION_KEY_PROPERTY", defaultProperties.actionKey),

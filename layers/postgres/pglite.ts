@@ -64,6 +64,21 @@ export const layer = (dataDir: string): Layer.Layer<SqlClient, StoreUnavailable>
 /** SqlClient over PGlite in memory: every build is a fresh, empty database. */
 export const layerMemory: Layer.Layer<SqlClient, StoreUnavailable> = layer(inMemory)
 
+/**
+ * Whether the embedded database can be loaded from here. The program bundles leave PGlite out (it is for
+ * `npm start`), so a bundle started without DATABASE_URL must say so instead of failing on a missing package.
+ */
+export const embeddedAvailable = (): boolean => {
+  // vitest's module runner has no import.meta.resolve; there the package is installed anyway
+  if (typeof import.meta.resolve !== "function") return true
+  try {
+    import.meta.resolve("@electric-sql/pglite")
+    return true
+  } catch {
+    return false
+  }
+}
+
 /** `${DATA_DIR}/pglite`, DATA_DIR defaulting to ".data" like the rest of the embedded environment. */
 export const dataDirConfig: Config.Config<string> = Config.string("DATA_DIR").pipe(
   Config.withDefault(".data"),

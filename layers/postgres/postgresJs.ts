@@ -36,7 +36,39 @@ const secretsOf = (url: string): ReadonlyArray<string> => {
   return [url, password, decoded]
 }
 
-/** A SqlClient over a postgres.js pool, closed (sql.end) when the scope closes. No connection is opened here. */
+/** host:port of every server the pool may use (postgres.js reads multi-host URLs); no user, no password. */
+const addressOf = (sql: postgres.Sql): string =>
+  sql.options.host.map((host, i) => `${host}:${sql.options.port[i] ?? sql.options.port[0] ?? 5432}`).join(",")
+
+/**
+ * The first connection and a first answer, bounded by the connect timeout. Left to the migrations, a listener that
+ * answers garbage or nothing held start-up for the driver's whole timeout with SIGTERM ignored (a transaction
+ * awaits its connection uninterruptibly), and one that completes a handshake and then goes quiet was not bounded
+ * at all (statement_timeout is server-side). This wait is interruptible: SIGTERM ends it at once.
+ */
+const firstConnection = (
+  sql: postgres.Sql,
+  connectTimeoutMs: number,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<void, StoreUnavailable> => {
+  const where = `Postgres at ${addressOf(sql)}`
+  const timedOut = new StoreUnavailable({
+    message: `cannot connect to ${where}: no Postgres answer within ${connectTimeoutMs} ms (DATABASE_CONNECT_TIMEOUT_MS)`
+  })
+  return Effect.tryPromise({
+    try: () => sql`SELECT 1`,
+    // the driver's own connect timeout and ours say the same thing, whichever fires first
+    catch: (cause) =>
+      typeof cause === "object" && cause !== null && "code" in cause && cause.code === "CONNECT_TIMEOUT"
+        ? timedOut
+        : storeUnavailable(`cannot connect to ${where}`, cause, secrets)
+  }).pipe(Effect.timeoutFail({ duration: connectTimeoutMs, onTimeout: () => timedOut }), Effect.asVoid)
+}
+
+/**
+ * A SqlClient over a postgres.js pool, closed (sql.end) when the scope closes. Its first connection is opened and
+ * checked here, within the connect timeout: a wrong DATABASE_URL fails start-up at once, naming host and port.
+ */
 export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
     const url = Redacted.value(options.url)
@@ -44,12 +76,15 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
       return yield* new StoreUnavailable({ message: `schema "${options.schema}" is not a plain lower-case identifier` })
     }
+    const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    // until the first connection answered, closing must not wait for the pending one (SIGTERM during start-up)
+    let connected = false
     const sql = yield* Effect.acquireRelease(
       Effect.try({
         try: () =>
           postgres(url, {
             max: options.poolSize ?? 10,
-            connect_timeout: (options.connectTimeoutMs ?? 10_000) / 1000,
+            connect_timeout: connectTimeoutMs / 1000,
             // notices such as "relation already exists, skipping" would otherwise go to console.log
             onnotice: () => {},
             connection: {
@@ -61,8 +96,10 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
         // the driver's parse error may quote the URL, so it is not passed on
         catch: () => new StoreUnavailable({ message: "DATABASE_URL is not a valid Postgres connection URL" })
       }),
-      (sql) => Effect.promise(() => sql.end({ timeout: 5 }).catch(() => undefined))
+      (sql) => Effect.promise(() => sql.end({ timeout: connected ? 5 : 0 }).catch(() => undefined))
     )
+    yield* firstConnection(sql, connectTimeoutMs, secrets)
+    connected = true
 
     const queryOn =
       (conn: postgres.Sql): Query =>

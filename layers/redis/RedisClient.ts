@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { Redis } from "ioredis"
+import { redisUrlConfig } from "../../services/AppConfig.js"
 
 /** Redis could not answer (down, unreachable, timed out). The message never carries the URL or password. */
 export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly message: string }> {}
@@ -97,7 +98,7 @@ export const layerConfig: Layer.Layer<RedisClient, RedisUnavailable | ConfigErro
   RedisClient,
   Effect.flatMap(
     Config.all({
-      url: Config.redacted("REDIS_URL"),
+      url: redisUrlConfig,
       prefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
       commandTimeoutMs: Config.integer("REDIS_COMMAND_TIMEOUT_MS").pipe(Config.withDefault(2000))
     }),

@@ -1,8 +1,11 @@
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { validateFieldName } from "../../src/domain/soql.js"
+import { positiveInt, validated } from "../aws/validate.js"
 
 /** How the executor gets a Salesforce session. */
 export type SalesforceAuth =
@@ -70,47 +73,60 @@ export const defaultFields: SalesforceFields = {
 }
 
 const field = (name: string, fallback: string) =>
-  Config.string(name).pipe(
-    Config.withDefault(fallback),
-    Config.validate({
-      message: `${name} must be a Salesforce API field name`,
-      validation: (value) => Either.isRight(validateFieldName(value)) && !value.includes(".")
-    })
-  )
+  validated(name, Config.string(), {
+    message: "must be a Salesforce API field name",
+    validation: (value) => Either.isRight(validateFieldName(value)) && !value.includes(".")
+  }).pipe(Config.withDefault(fallback))
 
-const auth: Config.Config<SalesforceAuth> = Config.redacted("SALESFORCE_ACCESS_TOKEN").pipe(
-  Config.zipWith(Config.string("SALESFORCE_INSTANCE_URL"), (accessToken, instanceUrl) => ({
-    _tag: "AccessToken" as const,
-    accessToken,
-    instanceUrl
-  })),
-  Config.orElse(() =>
-    Config.all({
-      clientId: Config.string("SALESFORCE_CLIENT_ID"),
-      username: Config.string("SALESFORCE_USERNAME"),
-      privateKey: Config.redacted("SALESFORCE_PRIVATE_KEY")
-    }).pipe(Config.map((jwt) => ({ _tag: "JwtBearer" as const, ...jwt })))
-  ),
-  Config.orElse(() =>
-    Config.all({
-      clientId: Config.string("SALESFORCE_CLIENT_ID"),
-      clientSecret: Config.redacted("SALESFORCE_CLIENT_SECRET")
-    }).pipe(Config.map((cc) => ({ _tag: "ClientCredentials" as const, ...cc })))
-  )
+/** The three ways to sign in, as the start-up check names them. */
+export const signInMethods =
+  "SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET (client credentials), " +
+  "SALESFORCE_CLIENT_ID + SALESFORCE_USERNAME + SALESFORCE_PRIVATE_KEY (JWT bearer), " +
+  "SALESFORCE_ACCESS_TOKEN + SALESFORCE_INSTANCE_URL (session)"
+
+const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map(Option.getOrUndefined))
+
+/**
+ * The first complete sign-in method, a session taking precedence. Read as optional keys and picked here, so that
+ * missing credentials are one line naming the three alternatives, not six "missing" keys that look all required.
+ */
+const auth: Config.Config<SalesforceAuth> = Config.all({
+  accessToken: optional(Config.redacted("SALESFORCE_ACCESS_TOKEN")),
+  instanceUrl: optional(Config.string("SALESFORCE_INSTANCE_URL")),
+  clientId: optional(Config.string("SALESFORCE_CLIENT_ID")),
+  clientSecret: optional(Config.redacted("SALESFORCE_CLIENT_SECRET")),
+  username: optional(Config.string("SALESFORCE_USERNAME")),
+  privateKey: optional(Config.redacted("SALESFORCE_PRIVATE_KEY"))
+}).pipe(
+  Config.mapOrFail((keys): Either.Either<SalesforceAuth, ConfigError.ConfigError> => {
+    const { accessToken, instanceUrl, clientId, clientSecret, username, privateKey } = keys
+    if (accessToken !== undefined && instanceUrl !== undefined) {
+      return Either.right({ _tag: "AccessToken", accessToken, instanceUrl })
+    }
+    if (clientId !== undefined && username !== undefined && privateKey !== undefined) {
+      return Either.right({ _tag: "JwtBearer", clientId, username, privateKey })
+    }
+    if (clientId !== undefined && clientSecret !== undefined) {
+      return Either.right({ _tag: "ClientCredentials", clientId, clientSecret })
+    }
+    // names of the keys that are set (never their values): a half-configured method is the likely mistake
+    const set = Object.entries(keys)
+      .filter(([, value]) => value !== undefined)
+      .map(([name]) => `SALESFORCE_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`)
+    const what = set.length === 0 ? "no credentials" : `incomplete credentials (${set.join(", ")} set)`
+    return Either.left(ConfigError.InvalidData(["SALESFORCE"], `${what} — set one of: ${signInMethods}`))
+  })
 )
 
 /** SALESFORCE_* settings from the environment (or any ConfigProvider). */
 export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
   loginUrl: Config.string("SALESFORCE_LOGIN_URL").pipe(Config.withDefault("https://login.salesforce.com")),
-  apiVersion: Config.string("SALESFORCE_API_VERSION").pipe(
-    Config.withDefault("62.0"),
-    Config.validate({ message: "must look like 62.0", validation: (v) => /^\d{2,3}\.0$/.test(v) })
-  ),
+  apiVersion: validated("SALESFORCE_API_VERSION", Config.string(), {
+    message: "must look like 62.0",
+    validation: (v) => /^\d{2,3}\.0$/.test(v)
+  }).pipe(Config.withDefault("62.0")),
   auth,
-  timeoutMs: Config.integer("CRM_TIMEOUT_MS").pipe(
-    Config.withDefault(10_000),
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 })
-  ),
+  timeoutMs: positiveInt("CRM_TIMEOUT_MS", 10_000),
   fields: Config.all({
     leadKey: field("SALESFORCE_LEAD_KEY_FIELD", defaultFields.leadKey),
     actionKey: field("SALESFORCE_ACTION_KEY_FIELD", defaultFields.actionKey),

@@ -11,7 +11,8 @@ export const programs = [
  * Left out of the bundles, each for a stated reason:
  * - @electric-sql/pglite: the embedded database (npm start). It loads its .wasm / .data from its own package
  *   directory at run time and is imported on demand (layers/postgres/pglite.ts), so production (DATABASE_URL,
- *   postgres.js) never touches it. A bundle run without DATABASE_URL fails at start-up with StoreUnavailable.
+ *   postgres.js) never touches it. A bundle run without DATABASE_URL fails the start-up check: "DATABASE_URL: is
+ *   required: the bundles run on Postgres; ..." (layers/configCheck.ts), exit 1.
  * - msgpackr-extract, @msgpackr-extract/*: bullmq's optional native decoder; msgpackr falls back to plain JS.
  * - the rest: optional peers some clients probe for with try/require and do without.
  */

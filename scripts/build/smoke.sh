@@ -2,6 +2,7 @@
 # Smoke test of the production bundles with NO node_modules: copies dist/ingest and dist/consumer into an empty temp
 # dir, runs both against the real Postgres (fresh schema) and Redis (fresh key prefix), POSTs a lead, waits until
 # GET /leads/:id says SYNCED, then SIGTERMs both and checks they exit 0 in time. Cleans up everything it made.
+# First, each bundle started without DATABASE_URL must say that the bundles need it and exit 1.
 #
 #   npm run build && scripts/build/smoke.sh
 # Env: SMOKE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), SMOKE_REDIS_URL (redis://127.0.0.1:6379),
@@ -51,6 +52,17 @@ while [[ "$d" != "/" ]]; do
   [[ -e "$d/node_modules" ]] && fail "$d/node_modules exists: the bundles would not run alone"
   d="$(dirname "$d")"
 done
+# ---- 1b. without DATABASE_URL a bundle (it carries no embedded database) says it needs one and exits 1
+for name in ingest consumer; do
+  code=0
+  out="$(cd "$WORK/$name" && env -i PATH="$PATH" HOME="$WORK" PORT=0 METRICS_PORT=0 timeout 60 "$NODE" index.mjs 2>&1)" ||
+    code=$?
+  [[ "$code" == "1" ]] || fail "$name without DATABASE_URL exited $code, not 1: $out"
+  grep -qF "DATABASE_URL: is required: the bundles run on Postgres; the embedded database is for npm start" <<<"$out" ||
+    fail "$name without DATABASE_URL did not say that the bundles need it: $out"
+done
+log "without DATABASE_URL both bundles say it is required and exit 1"
+
 command -v psql >/dev/null || fail "psql is needed"
 command -v redis-cli >/dev/null || fail "redis-cli is needed"
 

@@ -116,29 +116,45 @@ export const outputTail = (program: Program, chars = 12_000): string => {
  */
 export const startProgram = (options: StartOptions): Effect.Effect<Program, ProgramError, Scope.Scope> =>
   Effect.gen(function* () {
-    installExitHook()
     const name = options.name ?? options.program
     const portVar = options.program === "consumer" ? "METRICS_PORT" : "PORT"
     const port = options.readyPort ?? Number(options.env[portVar])
     if (!Number.isInteger(port) || port <= 0) {
       return yield* new ProgramError({ message: `${name}: set ${portVar} (or readyPort) to a real port` })
     }
-    const url = `http://127.0.0.1:${port}`
-    const program = yield* Effect.acquireRelease(
-      Effect.sync(() => spawnProgram(options, name, port, url)),
-      (program, exit) =>
-        Effect.sync(() => {
-          if (Option.isNone(program.exited())) program.signal("SIGKILL")
-          if (Exit.isFailure(exit) || process.env.HARNESS_PRINT_OUTPUT === "1") {
-            process.stderr.write(`${outputTail(program)}\n`)
-          }
-        })
-    )
+    const program = yield* launchProgram(options, port)
     yield* waitReady(program, options.readyTimeoutMs ?? 30_000, options.readyWhen ?? "ready")
     return program
   })
 
-const spawnProgram = (options: StartOptions, name: string, port: number, url: string): Program => {
+/**
+ * Start a program as a child process in its own process group without waiting for it to be ready (start-up
+ * failures, signals during start-up). Released with the scope like startProgram.
+ */
+export const launchProgram = (
+  options: Omit<StartOptions, "readyPort" | "readyTimeoutMs" | "readyWhen">,
+  port = 0
+): Effect.Effect<Program, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      installExitHook()
+      return spawnProgram(options, options.name ?? options.program, port, `http://127.0.0.1:${port}`)
+    }),
+    (program, exit) =>
+      Effect.sync(() => {
+        if (Option.isNone(program.exited())) program.signal("SIGKILL")
+        if (Exit.isFailure(exit) || process.env.HARNESS_PRINT_OUTPUT === "1") {
+          process.stderr.write(`${outputTail(program)}\n`)
+        }
+      })
+  )
+
+const spawnProgram = (
+  options: Pick<StartOptions, "program" | "env">,
+  name: string,
+  port: number,
+  url: string
+): Program => {
   const child = spawn(process.execPath, ["--import", "tsx", join("src", "programs", `${options.program}.ts`)], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", ...options.env },

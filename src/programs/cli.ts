@@ -1,13 +1,15 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import { InvalidConfiguration } from "../../layers/aws/validate.js"
+import { checkIngestConfig, checkStoreConfig } from "../../layers/ingestPreset.js"
 import { runMigrations } from "../../layers/postgres/index.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { replayAll, replayLead } from "../pipeline/replay.js"
 import { sweepOnce } from "../pipeline/sweeper.js"
 import * as Logging from "../../layers/observability/Logger.js"
-import { ServicesLive } from "./services.js"
+import { IngestServicesLive } from "./ingestServices.js"
 
 const usage = `Usage: revenueflow <command>    (npm run cli -- <command>)
 
@@ -24,13 +26,14 @@ one process: stop \`npm start\` before running commands against it.
 
 const [command, ...args] = process.argv.slice(2)
 
+// The commands use the store and the queue only: the CRM, analyser and enrichment settings are not read.
 const withServices = <A, E>(effect: Effect.Effect<A, E, LeadStore | JobQueue>) =>
-  effect.pipe(Effect.provide(ServicesLive))
+  checkIngestConfig.pipe(Effect.zipRight(Effect.provide(effect, IngestServicesLive)))
 
 const program: Effect.Effect<void, unknown> = (() => {
   switch (command) {
     case "migrate":
-      return runMigrations.pipe(Effect.zipRight(Console.log("migrations applied")))
+      return checkStoreConfig.pipe(Effect.zipRight(runMigrations), Effect.zipRight(Console.log("migrations applied")))
     case "dead-letters":
       // The store is the durable truth: FAILED leads with their reasons, whatever the queue still holds.
       return withServices(
@@ -72,4 +75,11 @@ const program: Effect.Effect<void, unknown> = (() => {
   }
 })()
 
-program.pipe(Effect.provide(Logging.layerConfig("pretty")), NodeRuntime.runMain({ disablePrettyLogger: true }))
+program.pipe(
+  Effect.catchIf(
+    (error): error is InvalidConfiguration => error instanceof InvalidConfiguration,
+    (error) => Console.error(error.message).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
+  ),
+  Effect.provide(Logging.layerConfig("pretty")),
+  NodeRuntime.runMain({ disablePrettyLogger: true })
+)

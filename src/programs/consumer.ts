@@ -1,14 +1,16 @@
 import * as Layer from "effect/Layer"
 import * as Tracing from "../../layers/observability/Tracing.js"
+import { checkConfig } from "../../layers/presets.js"
 import { runConsumer } from "../pipeline/consumer.js"
+import { explainListenFailure } from "./listen.js"
 import { runProgram } from "./main.js"
 import { MetricsServerLive } from "./metricsServer.js"
 import { ServicesLive } from "./services.js"
 
 /** The consumer program: the worker, the outbox sweeper and a metrics endpoint on METRICS_PORT. */
-export const ConsumerProgram = Layer.mergeAll(Layer.scopedDiscard(runConsumer), MetricsServerLive).pipe(
-  Layer.provide(ServicesLive),
-  Layer.provide(Tracing.layerConfig("revenueflow-consumer"))
-)
+export const ConsumerProgram = Layer.mergeAll(
+  Layer.scopedDiscard(runConsumer),
+  MetricsServerLive.pipe(explainListenFailure("METRICS_PORT"))
+).pipe(Layer.provide(ServicesLive), Layer.provide(Tracing.layerConfig("revenueflow-consumer")))
 
-runProgram(ConsumerProgram, "json")
+runProgram(ConsumerProgram, checkConfig, "json")

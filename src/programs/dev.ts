@@ -1,9 +1,11 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Tracing from "../../layers/observability/Tracing.js"
+import { checkConfig } from "../../layers/presets.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { HttpServerLive } from "../http/server.js"
 import { runConsumer } from "../pipeline/consumer.js"
+import { explainListenFailure } from "./listen.js"
 import { runProgram } from "./main.js"
 import { ServicesLive } from "./services.js"
 
@@ -18,9 +20,9 @@ const Ready = Layer.effectDiscard(
 
 /** Ingest and consumer in one process (npm start): one set of services shared by the HTTP API and the worker. */
 export const DevProgram = Ready.pipe(
-  Layer.provide(Layer.mergeAll(HttpServerLive, Layer.scopedDiscard(runConsumer))),
+  Layer.provide(Layer.mergeAll(HttpServerLive.pipe(explainListenFailure("PORT")), Layer.scopedDiscard(runConsumer))),
   Layer.provide(ServicesLive),
   Layer.provide(Tracing.layerConfig("revenueflow-dev"))
 )
 
-runProgram(DevProgram, "pretty")
+runProgram(DevProgram, checkConfig, "pretty")

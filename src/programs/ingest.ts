@@ -1,13 +1,16 @@
 import * as Layer from "effect/Layer"
+import { checkIngestConfig } from "../../layers/ingestPreset.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { HttpServerLive } from "../http/server.js"
+import { IngestServicesLive } from "./ingestServices.js"
+import { explainListenFailure } from "./listen.js"
 import { runProgram } from "./main.js"
-import { ServicesLive } from "./services.js"
 
-/** The ingest program: the HTTP API. */
+/** The ingest program: the HTTP API, on the store and the queue (no CRM, analyser or enrichment). */
 export const IngestProgram = HttpServerLive.pipe(
-  Layer.provide(ServicesLive),
+  explainListenFailure("PORT"),
+  Layer.provide(IngestServicesLive),
   Layer.provide(Tracing.layerConfig("revenueflow-ingest"))
 )
 
-runProgram(IngestProgram, "json")
+runProgram(IngestProgram, checkIngestConfig, "json")

@@ -5,22 +5,36 @@ import * as Layer from "effect/Layer"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import { InvalidConfiguration } from "../../layers/aws/validate.js"
 import * as Logging from "../../layers/observability/Logger.js"
-import { checkConfig } from "../../layers/presets.js"
+import { StoreUnavailable } from "../../services/LeadStore.js"
 import type { SecretsRefresh } from "../../services/SecretsRefresh.js"
+import { ListenFailed } from "./listen.js"
+
+/** Failures of start-up whose message is the whole story: printed as one line, no stack. */
+const explained = (error: unknown): string | undefined => {
+  if (error instanceof InvalidConfiguration || error instanceof ListenFailed) return error.message
+  // the store's messages name host:port and never the password (see SqlClient.storeUnavailable)
+  if (error instanceof StoreUnavailable) return `Cannot start: ${error.message}`
+  return undefined
+}
 
 /**
  * Runs a program: configuration (environment, overlaid by Secrets Manager when AWS_SECRETS_IDS is set) is checked
- * as a whole first; a bad configuration prints one message naming every key and exits 1. SIGTERM / SIGINT
- * interrupt the program, which releases its layers in reverse order (the HTTP server stops accepting and finishes
- * in-flight requests, the consumer drains).
+ * by `check` (the sections this program uses) as a whole first; a bad configuration prints one message naming
+ * every key and exits 1, as does a port in use or a database that cannot be reached. SIGTERM / SIGINT interrupt
+ * the program, which releases its layers in reverse order (the HTTP server stops accepting and finishes in-flight
+ * requests, the consumer drains).
  */
-export const runProgram = (program: Layer.Layer<never, unknown, SecretsRefresh>, defaultLogFormat: "json" | "pretty") =>
-  (checkConfig as Effect.Effect<unknown, unknown>).pipe(
+export const runProgram = (
+  program: Layer.Layer<never, unknown, SecretsRefresh>,
+  check: Effect.Effect<unknown, InvalidConfiguration>,
+  defaultLogFormat: "json" | "pretty"
+) =>
+  check.pipe(
     Effect.zipRight(Layer.launch(program)),
     Effect.provide(SecretsConfig.layer),
     Effect.catchIf(
-      (error): error is InvalidConfiguration => error instanceof InvalidConfiguration,
-      (error) => Console.error(error.message).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
+      (error) => explained(error) !== undefined,
+      (error) => Console.error(explained(error)).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
     ),
     Effect.provide(Logging.layerConfig(defaultLogFormat)),
     NodeRuntime.runMain({ disablePrettyLogger: true })

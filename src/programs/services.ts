@@ -2,5 +2,5 @@ import * as Layer from "effect/Layer"
 import * as ConfigLayer from "../../layers/config.js"
 import { layerFromConfig } from "../../layers/presets.js"
 
-/** Services chosen by configuration, with AppConfig. */
+/** Every service chosen by configuration, with AppConfig (consumer, dev). */
 export const ServicesLive = layerFromConfig.pipe(Layer.provideMerge(ConfigLayer.layer))

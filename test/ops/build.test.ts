@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -55,6 +56,54 @@ describe("bundle metafile checks", () => {
         expect(inputs.some((path) => path.includes("node_modules/effect/"))).toBe(true)
         expect(inputs.some((path) => path.includes("@electric-sql/pglite"))).toBe(false)
       }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true })
+    }
+  })
+
+  it("the ingest bundle holds no CRM, analyser or enrichment code: it neither checks nor loads them", {
+    timeout: 120_000
+  }, async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "rf-build-test-"))
+    try {
+      const ingest = programs.find((p) => p.name === "ingest")!
+      const options = bundleOptions({ root, program: ingest, outdir })
+      const result = await esbuild.build({ ...options, write: false, sourcemap: false, minify: false })
+      const inputs = Object.keys(result.metafile.inputs)
+      const unused = [
+        "node_modules/@hubspot/",
+        "node_modules/jsforce/",
+        "node_modules/@aws-sdk/client-bedrock-runtime/",
+        "layers/hubspot/",
+        "layers/salesforce/",
+        "layers/bedrock/",
+        "layers/http/Enricher.ts"
+      ]
+      expect(unused.filter((part) => inputs.some((path) => path.includes(part)))).toEqual([])
+    } finally {
+      rmSync(outdir, { recursive: true, force: true })
+    }
+  })
+
+  it("a bundle started without DATABASE_URL says the bundles need it and exits 1", { timeout: 180_000 }, async () => {
+    // outside the repository: no node_modules above the bundle, as in the image
+    const outdir = mkdtempSync(join(tmpdir(), "rf-bundle-nodb-"))
+    try {
+      const ingest = programs.find((p) => p.name === "ingest")!
+      await esbuild.build({ ...bundleOptions({ root, program: ingest, outdir }), sourcemap: false, minify: false })
+      const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = execFile(
+          process.execPath,
+          ["index.mjs"],
+          { cwd: outdir, env: { PATH: process.env.PATH ?? "", HOME: outdir, PORT: "0" }, timeout: 60_000 },
+          (_error, stdout, stderr) => resolve({ code: child.exitCode, out: stdout + stderr })
+        )
+      })
+      expect(run.out).toContain(
+        "DATABASE_URL: is required: the bundles run on Postgres; the embedded database is for npm start"
+      )
+      expect(run.out).not.toContain("@electric-sql/pglite")
+      expect(run.code).toBe(1)
     } finally {
       rmSync(outdir, { recursive: true, force: true })
     }

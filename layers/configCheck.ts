@@ -1,0 +1,63 @@
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { type AppConfig, appConfig } from "../services/AppConfig.js"
+import { type InvalidConfiguration, loadConfig } from "./aws/validate.js"
+import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
+import * as Pglite from "./postgres/pglite.js"
+import * as PostgresJs from "./postgres/postgresJs.js"
+
+/**
+ * The settings that choose the optional sections, read as plain strings: a bad value (CRM_PROVIDER=FOO) is reported
+ * by appConfig in the same pass, and must not hide the keys of the sections a good value selects.
+ */
+export interface Selectors {
+  readonly databaseUrl: boolean
+  readonly redisUrl: boolean
+  readonly crmProvider: string
+  readonly analyzer: string
+  readonly enrichmentProvider: string
+}
+
+const isSet = (name: string) => Config.option(Config.string(name)).pipe(Config.map(Option.isSome))
+const selected = (name: string, fallback: string) => Config.string(name).pipe(Config.withDefault(fallback))
+
+const selectors: Config.Config<Selectors> = Config.all({
+  databaseUrl: isSet("DATABASE_URL"),
+  redisUrl: isSet("REDIS_URL"),
+  crmProvider: selected("CRM_PROVIDER", "MOCK"),
+  analyzer: selected("ANALYZER", "HEURISTIC"),
+  enrichmentProvider: selected("ENRICHMENT_PROVIDER", "MOCK")
+})
+
+/** The message of a bundle started without DATABASE_URL (it carries no embedded database). */
+export const bundleNeedsDatabase = "is required: the bundles run on Postgres; the embedded database is for npm start"
+
+/** A section that always fails with `message` on `key`, so it is listed with every other bad key. */
+const refuse = (key: string, message: string): Config.Config<never> =>
+  Config.succeed(undefined).pipe(Config.mapOrFail(() => Either.left(ConfigError.InvalidData([key], message))))
+
+/** The store's settings: Postgres' when DATABASE_URL is set; else the embedded database must be at hand. */
+export const storeSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =>
+  s.databaseUrl
+    ? [PostgresJs.config]
+    : Pglite.embeddedAvailable()
+      ? [Pglite.dataDirConfig]
+      : [refuse("DATABASE_URL", bundleNeedsDatabase)]
+
+/** The queue's settings: BullMQ's when REDIS_URL is set (REDIS_URL itself is checked by appConfig). */
+export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =>
+  s.redisUrl ? [BullMqOptions.config] : []
+
+/**
+ * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails
+ * once with every missing or invalid key listed (never a value), instead of section after section.
+ */
+export const checkConfigWith = (
+  sections: (selectors: Selectors) => ReadonlyArray<Config.Config<unknown>>
+): Effect.Effect<AppConfig.Service, InvalidConfiguration> =>
+  Effect.flatMap(loadConfig(selectors), (s) =>
+    loadConfig(Config.all([appConfig, ...sections(s)])).pipe(Effect.map(([config]) => config))
+  )

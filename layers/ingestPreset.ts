@@ -1,0 +1,47 @@
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { AppConfig } from "../services/AppConfig.js"
+import { checkConfigWith, queueSection, storeSection } from "./configCheck.js"
+import * as MemoryQueue from "./memory/JobQueue.js"
+import * as Metrics from "./observability/Metrics.js"
+import * as Stores from "./postgres/stores.js"
+
+/**
+ * A layer whose module is imported only when the environment selects it: the CRM clients, the AWS SDK and BullMQ
+ * cost hundreds of milliseconds to load, which an embedded start (or a consumer on another CRM) never pays.
+ */
+export const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
+  Layer.unwrapEffect(Effect.promise(load))
+
+/** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
+export const stores = (config: AppConfig.Service) =>
+  Option.isSome(config.databaseUrl) ? Stores.layerPostgresConfig : Stores.layerPglite
+
+export const memoryQueue = (config: AppConfig.Service) =>
+  MemoryQueue.layer({
+    attempts: config.jobAttempts,
+    backoffMs: config.jobBackoffMs,
+    shutdownTimeoutMs: config.shutdownTimeoutMs
+  })
+
+/** The queue alone: BullMQ when REDIS_URL is set, else in-process memory. */
+const queue = (config: AppConfig.Service) =>
+  Option.isSome(config.redisUrl)
+    ? lazy(() => import("./bullmq/JobQueue.js").then((m) => m.layerConfig))
+    : memoryQueue(config)
+
+/**
+ * What the ingest (and the operator CLI) use, chosen by configuration: the stores, the queue to enqueue on, and
+ * metrics. No CRM, analyser, enrichment, rate limiter or breaker: their settings are neither read nor checked,
+ * and their clients never loaded.
+ */
+export const layerIngestFromConfig = Layer.unwrapEffect(
+  Effect.map(AppConfig, (config) => Layer.mergeAll(stores(config), queue(config), Metrics.layer))
+)
+
+/** Checks, in one pass, the core settings and those of the store and queue the environment selects. */
+export const checkIngestConfig = checkConfigWith((s) => [...storeSection(s), ...queueSection(s)])
+
+/** Checks the core settings and the store's (the CLI's `migrate`). */
+export const checkStoreConfig = checkConfigWith(storeSection)

@@ -1,0 +1,163 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
+import { loadConfig } from "../../layers/aws/validate.js"
+import { checkConfig, checkIngestConfig } from "../../layers/presets.js"
+import { salesforceConfig } from "../../layers/salesforce/config.js"
+import { appConfig } from "../../services/AppConfig.js"
+
+const env = (entries: Record<string, string>) =>
+  ConfigProvider.fromMap(new Map(Object.entries(entries)), { pathDelim: "_" })
+
+const failureOf = <A, E>(effect: Effect.Effect<A, E>, entries: Record<string, string>) =>
+  Effect.flip(effect.pipe(Effect.withConfigProvider(env(entries))))
+
+const salesforceMethods =
+  "SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET (client credentials), " +
+  "SALESFORCE_CLIENT_ID + SALESFORCE_USERNAME + SALESFORCE_PRIVATE_KEY (JWT bearer), " +
+  "SALESFORCE_ACCESS_TOKEN + SALESFORCE_INSTANCE_URL (session)"
+
+describe("the start-up check", () => {
+  it.effect("lists the core's bad keys and the selected sections' in one pass", () =>
+    Effect.gen(function* () {
+      const error = yield* failureOf(checkConfig, {
+        WORKER_CONCURRENCY: "0",
+        DATABASE_URL: "postgres://rf:pw-s3cret@db.internal:5432/app",
+        DATABASE_POOL_SIZE: "0",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        JOB_BACKOFF_JITTER: "2",
+        CRM_PROVIDER: "HUBSPOT",
+        ANALYZER: "BEDROCK",
+        BEDROCK_TIMEOUT_MS: "-1",
+        ENRICHMENT_PROVIDER: "HTTP",
+        ENRICHMENT_BASE_URL: "https://enrich.example.com"
+      })
+      expect([...error.keys].sort()).toEqual(
+        [
+          "WORKER_CONCURRENCY",
+          "DATABASE_POOL_SIZE",
+          "JOB_BACKOFF_JITTER",
+          "HUBSPOT_ACCESS_TOKEN",
+          "BEDROCK_TIMEOUT_MS",
+          "ENRICHMENT_API_KEY"
+        ].sort()
+      )
+      expect(error.message).not.toContain("s3cret")
+    })
+  )
+
+  it.effect("a bad selector is reported beside the keys of the sections the other selectors choose", () =>
+    Effect.gen(function* () {
+      const error = yield* failureOf(checkConfig, { CRM_PROVIDER: "HUBSPOTT", ENRICHMENT_PROVIDER: "HTTP" })
+      expect([...error.keys].sort()).toEqual(["CRM_PROVIDER", "ENRICHMENT_API_KEY", "ENRICHMENT_BASE_URL"])
+    })
+  )
+
+  it.effect("Salesforce without credentials is one line naming the three sign-in methods", () =>
+    Effect.gen(function* () {
+      const error = yield* failureOf(checkConfig, { CRM_PROVIDER: "SALESFORCE" })
+      expect(error.message).toBe(
+        `Invalid configuration:\n - SALESFORCE: no credentials — set one of: ${salesforceMethods}`
+      )
+      const partial = yield* failureOf(checkConfig, {
+        CRM_PROVIDER: "SALESFORCE",
+        SALESFORCE_CLIENT_ID: "client-id-s3cret",
+        SALESFORCE_USERNAME: "integration@example.com"
+      })
+      expect(partial.message).toBe(
+        "Invalid configuration:\n - SALESFORCE: incomplete credentials (SALESFORCE_CLIENT_ID, SALESFORCE_USERNAME set)" +
+          ` — set one of: ${salesforceMethods}`
+      )
+    })
+  )
+
+  it.effect(
+    "Salesforce uses the first complete sign-in method: session, then JWT bearer, then client credentials",
+    () =>
+      Effect.gen(function* () {
+        const methodOf = (entries: Record<string, string>) =>
+          salesforceConfig.pipe(
+            Effect.map((options) => options.auth._tag),
+            Effect.withConfigProvider(env(entries))
+          )
+        const cc = { SALESFORCE_CLIENT_ID: "id", SALESFORCE_CLIENT_SECRET: "secret" }
+        const jwt = { ...cc, SALESFORCE_USERNAME: "u@example.com", SALESFORCE_PRIVATE_KEY: "-----BEGIN" }
+        const session = {
+          ...jwt,
+          SALESFORCE_ACCESS_TOKEN: "00D!x",
+          SALESFORCE_INSTANCE_URL: "https://x.my.salesforce.com"
+        }
+        expect(yield* methodOf(cc)).toBe("ClientCredentials")
+        expect(yield* methodOf(jwt)).toBe("JwtBearer")
+        expect(yield* methodOf(session)).toBe("AccessToken")
+        // half a session does not shadow a complete method
+        expect(yield* methodOf({ ...cc, SALESFORCE_ACCESS_TOKEN: "00D!x" })).toBe("ClientCredentials")
+      })
+  )
+
+  it.effect("the ingest's check reads no CRM, analyser or enrichment setting; the consumer's does", () =>
+    Effect.gen(function* () {
+      const selectedButUnset = { CRM_PROVIDER: "HUBSPOT", ANALYZER: "BEDROCK", ENRICHMENT_PROVIDER: "HTTP" }
+      const config = yield* checkIngestConfig.pipe(Effect.withConfigProvider(env(selectedButUnset)))
+      expect(config.crmProvider).toBe("HUBSPOT")
+      const error = yield* failureOf(checkConfig, selectedButUnset)
+      expect([...error.keys].sort()).toEqual(["ENRICHMENT_API_KEY", "ENRICHMENT_BASE_URL", "HUBSPOT_ACCESS_TOKEN"])
+    })
+  )
+})
+
+describe("ports and REDIS_URL", () => {
+  it.effect.prop(
+    "PORT and METRICS_PORT outside 0–65535 are refused, naming the key and not the value",
+    [FastCheck.oneof(FastCheck.integer({ min: 65536 }), FastCheck.integer({ max: -1 })), FastCheck.boolean()],
+    ([port, metrics]) =>
+      Effect.gen(function* () {
+        const key = metrics ? "METRICS_PORT" : "PORT"
+        const error = yield* failureOf(loadConfig(appConfig), { [key]: String(port) })
+        expect(error.message).toBe(
+          `Invalid configuration:\n - ${key}: must be a port number from 1 to 65535 (0: any free port)`
+        )
+      })
+  )
+
+  it.effect.prop(
+    "PORT and METRICS_PORT from 0 to 65535 are read",
+    [FastCheck.integer({ min: 0, max: 65535 })],
+    ([port]) =>
+      Effect.gen(function* () {
+        const config = yield* loadConfig(appConfig).pipe(
+          Effect.withConfigProvider(env({ PORT: String(port), METRICS_PORT: String(port) }))
+        )
+        expect([config.port, config.metricsPort]).toEqual([port, port])
+      })
+  )
+
+  it.effect.prop(
+    "a REDIS_URL without a redis:// or rediss:// scheme (host:port, say) is refused, saying the expected form",
+    [
+      FastCheck.oneof(
+        FastCheck.tuple(FastCheck.domain(), FastCheck.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
+        FastCheck.tuple(FastCheck.ipV4(), FastCheck.integer({ min: 1, max: 65535 })).map(([h, p]) => `${h}:${p}`),
+        FastCheck.domain(),
+        FastCheck.domain().map((h) => `http://${h}:6379`)
+      )
+    ],
+    ([url]) =>
+      Effect.gen(function* () {
+        const error = yield* failureOf(loadConfig(appConfig), { REDIS_URL: url })
+        expect(error.keys).toEqual(["REDIS_URL"])
+        expect(error.message).toContain("redis://[:password@]host:6379[/db]")
+        expect(error.message).not.toContain(url)
+      })
+  )
+
+  it.effect("redis:// and rediss:// URLs are read", () =>
+    Effect.gen(function* () {
+      for (const url of ["redis://127.0.0.1:6379", "rediss://:pw@cache.internal:6380/2", "REDIS://h"]) {
+        const config = yield* loadConfig(appConfig).pipe(Effect.withConfigProvider(env({ REDIS_URL: url })))
+        expect(config.redisUrl._tag).toBe("Some")
+      }
+    })
+  )
+})
