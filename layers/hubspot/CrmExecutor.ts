@@ -148,7 +148,7 @@ export const make = (options: HubSpotOptions) =>
       now: Clock.currentTimeMillis
     }
 
-    const tools = makeTools(api, options.properties)
+    const tools = makeTools(api, options.properties, options.leadStatuses)
 
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       tools(call).pipe(

@@ -1,6 +1,8 @@
 import * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
+import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
 
 /** HubSpot property names the executor writes; every one can be renamed to match a portal. */
 export interface HubSpotProperties {
@@ -31,6 +33,8 @@ export interface HubSpotOptions {
   /** Per-call deadline; the client itself has none. */
   readonly timeoutMs: number
   readonly properties: HubSpotProperties
+  /** The hs_lead_status option written for each planned status (default: hubSpotLeadStatuses). */
+  readonly leadStatuses?: LeadStatusMap | undefined
   /** Called with the X-HubSpot-RateLimit-* usage after every response (metrics, the CRM-wide tier). */
   readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
 }
@@ -77,5 +81,6 @@ export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = 
     employees: property("HUBSPOT_EMPLOYEES_PROPERTY", defaultProperties.employees),
     annualRevenue: property("HUBSPOT_ANNUAL_REVENUE_PROPERTY", defaultProperties.annualRevenue),
     dealPipeline: Config.string("HUBSPOT_DEAL_PIPELINE").pipe(Config.withDefault(defaultProperties.dealPipeline))
-  })
+  }),
+  leadStatuses: leadStatusMapConfig("HUBSPOT_LEAD_STATUS_MAP", hubSpotLeadStatuses)
 })

@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
 import type { HubSpotCallFailed } from "./call.js"
@@ -48,7 +49,7 @@ const props = (record: Record<string, string | number | undefined>): Record<stri
 const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
 
 /** Maps every registered tool onto HubSpot: contacts by email, companies by domain, deals/tasks/notes by action key. */
-export const makeTools = (api: HubSpotApi, p: HubSpotProperties) => {
+export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadStatusMap = hubSpotLeadStatuses) => {
   const contact = (email: string, properties: Record<string, string | number | undefined> = {}) =>
     api.upsert("contacts", "email", email, props({ email, ...properties }))
 
@@ -105,8 +106,13 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties) => {
       case "upsert_lead":
       case "create_lead":
         return Effect.map(contact(call.params.email, personProps(call.params)), asResult("contact"))
-      case "update_lead_status":
-        return Effect.map(contact(call.params.email, { [p.leadStatus]: call.params.status }), asResult("contact"))
+      case "update_lead_status": {
+        const leadStatus = statuses[call.params.status]
+        return Effect.map(contact(call.params.email, { [p.leadStatus]: leadStatus }), (res) => ({
+          crmId: res.id,
+          detail: { object: "contact", created: res.created, leadStatus }
+        }))
+      }
       case "set_lead_score":
         return Effect.map(
           contact(call.params.email, {

@@ -85,7 +85,7 @@ export const make = (options: SalesforceOptions) =>
         })
     }
 
-    const tools = makeTools(api, options.fields)
+    const tools = makeTools(api, options.fields, options.leadStatuses)
 
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       tools(call).pipe(

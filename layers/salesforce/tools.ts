@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { type LeadStatusMap, salesforceLeadStatuses } from "../../src/domain/leadStatus.js"
 import { escapeSoqlLike } from "../../src/domain/soql.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
@@ -60,7 +61,11 @@ const hostOf = (website: string): string =>
     .replace(/^www\./, "")
 
 /** Maps every registered tool onto the Salesforce REST API (convert_lead onto SOAP, the only API that has it). */
-export const makeTools = (api: SalesforceApi, fields: SalesforceFields) => {
+export const makeTools = (
+  api: SalesforceApi,
+  fields: SalesforceFields,
+  statuses: LeadStatusMap = salesforceLeadStatuses
+) => {
   // Lead ids by lead key, so Task.WhoId needs no lookup after an upsert in the same process.
   const leadIds = new Map<string, string>()
   const remember = (leadKey: string, id: string | undefined) => {
@@ -179,8 +184,13 @@ export const makeTools = (api: SalesforceApi, fields: SalesforceFields) => {
       case "upsert_lead":
       case "create_lead":
         return patchLead(call.params.leadKey, leadBody(call.params))
-      case "update_lead_status":
-        return patchLead(call.params.leadKey, { Status: call.params.status })
+      case "update_lead_status": {
+        const leadStatus = statuses[call.params.status]
+        return Effect.map(patchLead(call.params.leadKey, { Status: leadStatus }), (res) => ({
+          ...res,
+          detail: { ...res.detail, leadStatus }
+        }))
+      }
       case "set_lead_score":
         return patchLead(call.params.leadKey, {
           [fields.score]: call.params.score,

@@ -78,7 +78,7 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
           revenueflow_decision: "Route to SDR"
         })
       )
-      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "IN_PROGRESS" } }))
+      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "Working" } }))
       expect(nth(fake, 1).json).toEqual(upsertBody("email", email, { email, hs_lead_status: "IN_PROGRESS" }))
       yield* crm.execute(call({ tool: "sync_firmographics", params: { ...ref, industry: "Software", employees: 250 } }))
       expect(nth(fake, 1).json).toEqual(

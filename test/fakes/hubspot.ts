@@ -27,6 +27,68 @@ const hsError = (status: number, category: string, message: string): Reply => ({
   status,
   body: { status: "error", message, correlationId: "00000000-0000-0000-0000-000000000000", category }
 })
+/** Enumeration properties the fake knows, with their options' internal values (a portal's defaults). */
+export const enumerations: Record<string, Record<string, { label: string; options: ReadonlyArray<string> }>> = {
+  contacts: {
+    hs_lead_status: {
+      label: "Lead Status",
+      options: [
+        "NEW",
+        "OPEN",
+        "IN_PROGRESS",
+        "OPEN_DEAL",
+        "UNQUALIFIED",
+        "ATTEMPTED_TO_CONTACT",
+        "CONNECTED",
+        "BAD_TIMING"
+      ]
+    },
+    lifecyclestage: {
+      label: "Lifecycle Stage",
+      options: [
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+        "other"
+      ]
+    }
+  },
+  tasks: {
+    hs_task_priority: { label: "Priority", options: ["NONE", "LOW", "MEDIUM", "HIGH"] },
+    hs_task_status: {
+      label: "Task Status",
+      options: ["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"]
+    }
+  }
+}
+
+/** HubSpot's 400 for property values it refuses: one VALIDATION_ERROR whose message lists each bad property. */
+const invalidProperties = (errors: ReadonlyArray<Record<string, unknown>>): Reply =>
+  hsError(400, "VALIDATION_ERROR", `Property values were not valid: ${JSON.stringify(errors)}`)
+
+/** An enumeration value outside its options, refused the way HubSpot does (error INVALID_OPTION). */
+const invalidOption = (type: string, properties: Record<string, string>): Reply | undefined => {
+  const errors = Object.entries(properties).flatMap(([name, value]) => {
+    const spec = enumerations[type]?.[name]
+    if (spec === undefined || value === "" || spec.options.includes(value)) return []
+    const allowed = spec.options.map((o) => `label: "${o}"\nvalue: "${o}"`).join(", ")
+    return [
+      {
+        isValid: false,
+        message: `${value} was not one of the allowed options: [${allowed}]`,
+        error: "INVALID_OPTION",
+        name,
+        localizedErrorMessage: `Property "${spec.label}" has invalid value "${value}"`
+      }
+    ]
+  })
+  return errors.length > 0 ? invalidProperties(errors) : undefined
+}
+
 const associationTypes: Record<string, number> = {
   "contacts->companies": 279,
   "tasks->contacts": 204,
@@ -54,14 +116,17 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return obj
   }
   const wire = (obj: HsObject) => ({ ...obj, archived: false })
-  const invalid = (properties: Record<string, string>): Reply | undefined =>
+  const invalid = (type: string, properties: Record<string, string>): Reply | undefined =>
     properties.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(properties.email)
-      ? hsError(
-          400,
-          "VALIDATION_ERROR",
-          `Property values were not valid: [{"isValid":false,"message":"Email address ${properties.email} is invalid","error":"INVALID_EMAIL","name":"email"}]`
-        )
-      : undefined
+      ? invalidProperties([
+          {
+            isValid: false,
+            message: `Email address ${properties.email} is invalid`,
+            error: "INVALID_EMAIL",
+            name: "email"
+          }
+        ])
+      : invalidOption(type, properties)
 
   const route = (req: RecordedRequest): Reply => {
     if (!tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, ""))) {
@@ -100,7 +165,7 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         id: string
         properties: Record<string, string>
       }>) {
-        const bad = invalid(input.properties)
+        const bad = invalid(type, input.properties)
         if (bad) return bad
         const same = (o: HsObject) =>
           input.idProperty === "email"
@@ -134,12 +199,15 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     }
     if (rest === undefined && req.method === "POST") {
       const properties = (body.properties ?? {}) as Record<string, string>
-      return invalid(properties) ?? { status: 201, body: wire(create(type, properties)) }
+      return invalid(type, properties) ?? { status: 201, body: wire(create(type, properties)) }
     }
     if (rest !== undefined && req.method === "PATCH") {
       const found = rows.find((o) => o.id === rest)
       if (!found) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
-      Object.assign(found.properties, (body.properties ?? {}) as Record<string, string>)
+      const properties = (body.properties ?? {}) as Record<string, string>
+      const bad = invalid(type, properties)
+      if (bad) return bad
+      Object.assign(found.properties, properties)
       found.updatedAt = now()
       return { status: 200, body: wire(found) }
     }
