@@ -16,7 +16,7 @@ import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"
 import { type HubSpotOptions, hubSpotConfig } from "./config.js"
-import { type HubSpotApi, makeTools } from "./tools.js"
+import { type HubSpotApi, makeTools, type UpsertType } from "./tools.js"
 
 export const PROVIDER = "hubspot"
 
@@ -90,14 +90,16 @@ export const make = (options: HubSpotOptions) =>
         )
       )
 
-    const batchApi = (c: Client, type: "contacts" | "deals" | "tasks" | "notes") =>
+    const batchApi = (c: Client, type: UpsertType) =>
       type === "contacts"
         ? c.crm.contacts.batchApi
-        : type === "deals"
-          ? c.crm.deals.batchApi
-          : type === "tasks"
-            ? c.crm.objects.tasks.batchApi
-            : c.crm.objects.notes.batchApi
+        : type === "companies"
+          ? c.crm.companies.batchApi
+          : type === "deals"
+            ? c.crm.deals.batchApi
+            : type === "tasks"
+              ? c.crm.objects.tasks.batchApi
+              : c.crm.objects.notes.batchApi
 
     const api: HubSpotApi = {
       upsert: (type, idProperty, id, properties) =>
@@ -129,11 +131,6 @@ export const make = (options: HubSpotOptions) =>
             })
           ),
           (res) => res.results[0]?.id
-        ),
-      createCompany: (properties) =>
-        Effect.map(
-          run((c) => c.crm.companies.basicApi.createWithHttpInfo({ properties, associations: [] })),
-          (res) => res.id
         ),
       update: (type, id, properties) =>
         Effect.asVoid(

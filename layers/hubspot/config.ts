@@ -10,6 +10,8 @@ export interface HubSpotProperties {
   readonly leadKey: string
   /** Unique-value property on deals, tasks and notes holding the action key (the batch upsert idProperty). */
   readonly actionKey: string
+  /** Unique-value property on companies holding the domain: companies are upserted by it, so none is made twice. */
+  readonly companyKey: string
   readonly score: string
   readonly intent: string
   readonly decision: string
@@ -43,6 +45,7 @@ export interface HubSpotOptions {
 export const defaultProperties: HubSpotProperties = {
   leadKey: "revenueflow_lead_key",
   actionKey: "revenueflow_action_key",
+  companyKey: "revenueflow_company_key",
   score: "revenueflow_score",
   intent: "revenueflow_intent",
   decision: "revenueflow_decision",
@@ -73,6 +76,7 @@ export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = 
   properties: Config.all({
     leadKey: property("HUBSPOT_LEAD_KEY_PROPERTY", defaultProperties.leadKey),
     actionKey: property("HUBSPOT_ACTION_KEY_PROPERTY", defaultProperties.actionKey),
+    companyKey: property("HUBSPOT_COMPANY_KEY_PROPERTY", defaultProperties.companyKey),
     score: property("HUBSPOT_SCORE_PROPERTY", defaultProperties.score),
     intent: property("HUBSPOT_INTENT_PROPERTY", defaultProperties.intent),
     decision: property("HUBSPOT_DECISION_PROPERTY", defaultProperties.decision),

@@ -6,8 +6,8 @@ import type { HubSpotCallFailed } from "./call.js"
 import type { HubSpotProperties } from "./config.js"
 
 /** Object types the tools write. */
-export type UpsertType = "contacts" | "deals" | "tasks" | "notes"
-export type ObjectType = UpsertType | "companies"
+export type UpsertType = "contacts" | "companies" | "deals" | "tasks" | "notes"
+export type ObjectType = UpsertType
 
 /** The HubSpot operations the tools are made of (implemented with @hubspot/api-client). */
 export interface HubSpotApi {
@@ -20,8 +20,6 @@ export interface HubSpotApi {
   ) => Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed>
   /** POST /crm/v3/objects/companies/search for domain EQ value. */
   readonly findCompanyByDomain: (domain: string) => Effect.Effect<string | undefined, HubSpotCallFailed>
-  /** POST /crm/v3/objects/companies. */
-  readonly createCompany: (properties: Record<string, string>) => Effect.Effect<string, HubSpotCallFailed>
   /** PATCH /crm/v3/objects/{type}/{id}. */
   readonly update: (
     type: "deals" | "companies",
@@ -60,16 +58,20 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
       detail: { object, created: res.created }
     })
 
-  // Search then create: domain is not a unique property, so there is no upsert by it. A lost race makes a
-  // second company, which HubSpot's own duplicate management merges; the key is still the same domain.
+  // A company that existed before us (created in HubSpot, without our key) is found by its domain. Search lags new
+  // objects by seconds, so a miss proves nothing: the company is then upserted by the unique company key, which
+  // HubSpot resolves atomically, so concurrent and retried leads of one domain converge on one company (it does not
+  // merge companies made through the API). Its name is set once, when the upsert created it, never over an edit.
   const companyFor = (domain: string, properties: Record<string, string>) =>
     Effect.flatMap(api.findCompanyByDomain(domain), (found) =>
-      found === undefined
-        ? Effect.map(api.createCompany({ domain, name: domain, ...properties }), (id) => ({ id, created: true }))
-        : Effect.as(Object.keys(properties).length > 0 ? api.update("companies", found, properties) : Effect.void, {
+      found !== undefined
+        ? Effect.as(Object.keys(properties).length > 0 ? api.update("companies", found, properties) : Effect.void, {
             id: found,
             created: false
           })
+        : Effect.tap(api.upsert("companies", p.companyKey, domain, { domain, ...properties }), (res) =>
+            res.created ? api.update("companies", res.id, { name: domain }) : Effect.void
+          )
     )
 
   const personProps = (x: ParamsOf<"create_contact"> | ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => ({

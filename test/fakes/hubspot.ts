@@ -12,6 +12,22 @@ export interface FakeHubSpotOptions {
   /** Bearer tokens the fake accepts; replaceable with setTokens to simulate rotation. */
   readonly tokens?: ReadonlyArray<string>
   readonly dailyLimit?: number
+  /**
+   * How long a new object stays invisible to search (HubSpot indexes asynchronously: seconds). Reads by id and
+   * upserts by a unique property see it at once.
+   */
+  readonly searchLagMs?: number
+  /** Properties whose values must be unique, by object type: the only valid batch upsert idProperty values. */
+  readonly uniqueProperties?: Readonly<Record<string, ReadonlyArray<string>>>
+}
+
+/** A portal set up as the README asks: email on contacts, the revenueflow_* keys on companies and engagements. */
+export const defaultUniqueProperties: Readonly<Record<string, ReadonlyArray<string>>> = {
+  contacts: ["email"],
+  companies: ["revenueflow_company_key"],
+  deals: ["revenueflow_action_key"],
+  tasks: ["revenueflow_action_key"],
+  notes: ["revenueflow_action_key"]
 }
 
 /** A local HubSpot: CRM v3 objects (batch upsert, search, create, update) and v4 default associations. */
@@ -110,6 +126,21 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return records[type]
   }
   const now = () => new Date().toISOString()
+  const searchLagMs = options.searchLagMs ?? 0
+  const uniqueProperties = options.uniqueProperties ?? defaultUniqueProperties
+  const uniqueOf = (type: string) => uniqueProperties[type] ?? []
+  /** A unique property whose value another object of `type` already holds (HubSpot refuses the write). */
+  const duplicateOf = (type: string, properties: Record<string, string>, self?: HsObject): Reply | undefined => {
+    for (const name of uniqueOf(type)) {
+      const value = properties[name]
+      if (value === undefined || value === "") continue
+      const other = table(type).find((o) => o !== self && o.properties[name]?.toLowerCase() === value.toLowerCase())
+      if (other !== undefined) {
+        return hsError(409, "CONFLICT", `An object with ${name} ${value} already exists. Existing ID: ${other.id}`)
+      }
+    }
+    return undefined
+  }
   const create = (type: string, properties: Record<string, string>): HsObject => {
     const obj = { id: String(++nextId), properties: { ...properties }, createdAt: now(), updatedAt: now() }
     table(type).push(obj)
@@ -165,6 +196,13 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         id: string
         properties: Record<string, string>
       }>) {
+        if (!uniqueOf(type).includes(input.idProperty)) {
+          return hsError(
+            400,
+            "VALIDATION_ERROR",
+            `${input.idProperty} is not a unique value property of ${type}: it cannot be used as idProperty`
+          )
+        }
         const bad = invalid(type, input.properties)
         if (bad) return bad
         const same = (o: HsObject) =>
@@ -172,6 +210,8 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
             ? o.properties.email?.toLowerCase() === input.id.toLowerCase()
             : o.properties[input.idProperty] === input.id
         const found = rows.find(same)
+        const conflict = duplicateOf(type, { ...input.properties, [input.idProperty]: input.id }, found)
+        if (conflict) return conflict
         if (found) {
           Object.assign(found.properties, input.properties)
           found.updatedAt = now()
@@ -187,10 +227,13 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         (body.filterGroups as Array<{ filters: Array<{ propertyName: string; operator: string; value: string }> }>) ??
         []
       ).flatMap((g) => g.filters)
-      const matches = rows.filter((o) =>
-        filters.every(
-          (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
-        )
+      const indexedBefore = Date.now() - searchLagMs
+      const matches = rows.filter(
+        (o) =>
+          Date.parse(o.createdAt) <= indexedBefore &&
+          filters.every(
+            (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
+          )
       )
       return {
         status: 200,
@@ -199,13 +242,16 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     }
     if (rest === undefined && req.method === "POST") {
       const properties = (body.properties ?? {}) as Record<string, string>
-      return invalid(type, properties) ?? { status: 201, body: wire(create(type, properties)) }
+      return (
+        invalid(type, properties) ??
+        duplicateOf(type, properties) ?? { status: 201, body: wire(create(type, properties)) }
+      )
     }
     if (rest !== undefined && req.method === "PATCH") {
       const found = rows.find((o) => o.id === rest)
       if (!found) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
       const properties = (body.properties ?? {}) as Record<string, string>
-      const bad = invalid(type, properties)
+      const bad = invalid(type, properties) ?? duplicateOf(type, properties, found)
       if (bad) return bad
       Object.assign(found.properties, properties)
       found.updatedAt = now()
