@@ -37,9 +37,24 @@ export interface HubSpotOptions {
   readonly properties: HubSpotProperties
   /** The hs_lead_status option written for each planned status (default: hubSpotLeadStatuses). */
   readonly leadStatuses?: LeadStatusMap | undefined
-  /** Called with the X-HubSpot-RateLimit-* usage after every response (metrics, the CRM-wide tier). */
-  readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
+  /**
+   * HubSpot's burst limit: calls per rolling interval (private apps: 100 per 10 s on Free / Starter, 190 on
+   * Professional / Enterprise, 250 with the API add-on). The rate limiter counts calls against it, and the
+   * X-HubSpot-RateLimit-Remaining of each response holds actions back before HubSpot would answer 429.
+   */
+  readonly burst?: BurstLimit | undefined
+  /** Called with the X-HubSpot-RateLimit-* usage after every response: the day's quota and the burst interval. */
+  readonly onApiUsage?: ((used: number, limit: number, window: "daily" | "interval") => Effect.Effect<void>) | undefined
 }
+
+/** Calls allowed per rolling interval. */
+export interface BurstLimit {
+  readonly limit: number
+  readonly intervalMs: number
+}
+
+/** The lowest published private-app burst limit (Free / Starter): safe on every plan. */
+export const defaultBurst: BurstLimit = { limit: 100, intervalMs: 10_000 }
 
 /** Default property names; the revenueflow_* ones must be created in the portal (see README). */
 export const defaultProperties: HubSpotProperties = {
@@ -55,6 +70,12 @@ export const defaultProperties: HubSpotProperties = {
   annualRevenue: "annualrevenue",
   dealPipeline: "default"
 }
+
+const positive = (name: string, fallback: number) =>
+  Config.integer(name).pipe(
+    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+    Config.withDefault(fallback)
+  )
 
 const property = (name: string, fallback: string) =>
   Config.string(name).pipe(
@@ -86,5 +107,9 @@ export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = 
     annualRevenue: property("HUBSPOT_ANNUAL_REVENUE_PROPERTY", defaultProperties.annualRevenue),
     dealPipeline: Config.string("HUBSPOT_DEAL_PIPELINE").pipe(Config.withDefault(defaultProperties.dealPipeline))
   }),
-  leadStatuses: leadStatusMapConfig("HUBSPOT_LEAD_STATUS_MAP", hubSpotLeadStatuses)
+  leadStatuses: leadStatusMapConfig("HUBSPOT_LEAD_STATUS_MAP", hubSpotLeadStatuses),
+  burst: Config.all({
+    limit: positive("HUBSPOT_BURST_LIMIT", defaultBurst.limit),
+    intervalMs: positive("HUBSPOT_BURST_INTERVAL_MS", defaultBurst.intervalMs)
+  })
 })

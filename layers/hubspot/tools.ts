@@ -46,6 +46,33 @@ const props = (record: Record<string, string | number | undefined>): Record<stri
 
 const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
 
+/**
+ * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a company sync
+ * searches, upserts or updates, may name a new company, upserts the contact and associates it (5); engagements
+ * upsert the contact and the engagement and associate them (3). A 401 retried with a rotated token adds one.
+ */
+export const callCost = (call: CrmCall): number => {
+  switch (call.tool) {
+    case "upsert_lead":
+    case "create_lead":
+    case "update_lead_status":
+    case "set_lead_score":
+    case "match_account":
+    case "update_opportunity_stage":
+      return 1
+    case "sync_firmographics":
+      return call.params.domain === undefined ? 1 : 5
+    case "create_contact":
+    case "convert_lead":
+      return call.params.accountId === undefined ? 1 : 2
+    case "create_opportunity":
+      return call.params.accountId === undefined ? 3 : 4
+    case "create_task":
+    case "log_activity":
+      return 3
+  }
+}
+
 /** Maps every registered tool onto HubSpot: contacts by email, companies by domain, deals/tasks/notes by action key. */
 export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadStatusMap = hubSpotLeadStatuses) => {
   const contact = (email: string, properties: Record<string, string | number | undefined> = {}) =>

@@ -60,6 +60,13 @@ const hostOf = (website: string): string =>
     .replace(/[/:?#].*$/, "")
     .replace(/^www\./, "")
 
+/**
+ * The most API calls each tool makes (the CRM-wide rate limit counts calls, like Salesforce's daily quota): a task
+ * may look its lead's id up first, a conversion reads the lead before the SOAP call; everything else is one call.
+ */
+export const callCost = (call: CrmCall): number =>
+  call.tool === "create_task" || call.tool === "log_activity" || call.tool === "convert_lead" ? 2 : 1
+
 /** Maps every registered tool onto the Salesforce REST API (convert_lead onto SOAP, the only API that has it). */
 export const makeTools = (
   api: SalesforceApi,

@@ -274,16 +274,45 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
     })
   )
 
-  it.scopedLive("reports X-HubSpot-RateLimit-Daily usage to onApiUsage", () =>
+  it.scopedLive("reports the daily quota and the burst interval usage to onApiUsage", () =>
     Effect.gen(function* () {
-      const usage: Array<[number, number]> = []
-      const { crm } = yield* setupHubSpot({ onApiUsage: (used, limit) => Effect.sync(() => usage.push([used, limit])) })
+      const usage: Array<[number, number, string]> = []
+      const { crm } = yield* setupHubSpot({
+        onApiUsage: (used, limit, window) => Effect.sync(() => usage.push([used, limit, window]))
+      })
       yield* crm.execute(upsertLead)
       yield* crm.execute(upsertLead)
       expect(usage).toEqual([
-        [1, 250000],
-        [2, 250000]
+        [1, 250000, "daily"],
+        [1, 190, "interval"],
+        [2, 250000, "daily"],
+        [2, 190, "interval"]
       ])
+    })
+  )
+
+  it.scopedLive("holds an action back when X-HubSpot-RateLimit-Remaining says its calls would not fit", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeHubSpot({ burstLimit: 4, burstIntervalMs: 60_000 })),
+        (f) => Effect.promise(() => f.close())
+      )
+      const crm = yield* make({
+        baseUrl: fake.url,
+        accessToken: Redacted.make(token),
+        timeoutMs: 2000,
+        properties: defaultProperties
+      })
+      yield* crm.execute(upsertLead)
+      // 3 calls left: a note (contact, note, association) fits, then nothing does
+      const note = call({ tool: "log_activity", params: { ...ref, subject: "s", description: "d" } })
+      yield* crm.execute(note)
+      const refused = yield* Effect.flip(crm.execute(upsertLead))
+      expect(refused._tag).toBe("CrmRateLimited")
+      expect(refused._tag === "CrmRateLimited" && refused.retryAfterMs).toBeGreaterThan(50_000)
+      expect(yield* Effect.flip(crm.admit!(upsertLead))).toMatchObject({ _tag: "CrmRateLimited" })
+      expect(fake.requests).toHaveLength(4)
+      expect(fake.throttled()).toBe(0)
     })
   )
 })

@@ -12,6 +12,9 @@ export interface FakeHubSpotOptions {
   /** Bearer tokens the fake accepts; replaceable with setTokens to simulate rotation. */
   readonly tokens?: ReadonlyArray<string>
   readonly dailyLimit?: number
+  /** Calls allowed in any rolling interval (HubSpot's burst limit: 100-250 per 10 s by plan). */
+  readonly burstLimit?: number
+  readonly burstIntervalMs?: number
   /**
    * How long a new object stays invisible to search (HubSpot indexes asynchronously: seconds). Reads by id and
    * upserts by a unique property see it at once.
@@ -37,6 +40,8 @@ export interface FakeHubSpot extends FakeControls {
   /** Associations made, as "fromType:fromId->toType:toId". */
   readonly associations: Set<string>
   readonly setTokens: (tokens: ReadonlyArray<string>) => void
+  /** Requests refused with 429 for the burst limit. */
+  readonly throttled: () => number
 }
 
 const hsError = (status: number, category: string, message: string): Reply => ({
@@ -260,18 +265,50 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return hsError(405, "METHOD_NOT_ALLOWED", "method not allowed")
   }
 
+  // A rolling window (HubSpot names its policy TEN_SECONDLY_ROLLING): the times of the calls it let through.
+  const burstLimit = options.burstLimit ?? 190
+  const burstIntervalMs = options.burstIntervalMs ?? 10_000
+  let recent: Array<number> = []
+  let throttled = 0
+  const inWindow = () => {
+    const now = Date.now()
+    recent = recent.filter((at) => at > now - burstIntervalMs)
+    return recent.length
+  }
+
   const controls = await startFakeServer(
     (req) => {
+      if (inWindow() >= burstLimit) {
+        throttled++
+        return {
+          status: 429,
+          body: {
+            status: "error",
+            message: "You have reached your ten_secondly_rolling limit.",
+            errorType: "RATE_LIMIT",
+            correlationId: "00000000-0000-0000-0000-000000000000",
+            policyName: "TEN_SECONDLY_ROLLING",
+            groupName: "private-app-fake"
+          }
+        }
+      }
+      recent.push(Date.now())
       used++
       return route(req)
     },
     () => ({
       "X-HubSpot-RateLimit-Daily": String(dailyLimit),
       "X-HubSpot-RateLimit-Daily-Remaining": String(dailyLimit - used),
-      "X-HubSpot-RateLimit-Max": "190",
-      "X-HubSpot-RateLimit-Remaining": "189",
-      "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"
+      "X-HubSpot-RateLimit-Max": String(burstLimit),
+      "X-HubSpot-RateLimit-Remaining": String(Math.max(0, burstLimit - inWindow())),
+      "X-HubSpot-RateLimit-Interval-Milliseconds": String(burstIntervalMs)
     })
   )
-  return { ...controls, records, associations, setTokens: (next) => (tokens = new Set(next)) }
+  return {
+    ...controls,
+    records,
+    associations,
+    setTokens: (next) => (tokens = new Set(next)),
+    throttled: () => throttled
+  }
 }
