@@ -51,6 +51,15 @@ export declare namespace CrmExecutor {
     readonly execute: (call: CrmCall) => Effect.Effect<CrmResult, CrmError>
     /** The CRM's last reported API usage, when it reports one: the CRM-wide tier tightens as it nears the quota. */
     readonly apiUsage?: Effect.Effect<Option.Option<ApiUsage>> | undefined
+    /** The most HTTP calls `call` can make: the CRM-wide rate-limit tiers take that many permits (default 1). */
+    readonly callCost?: ((call: CrmCall) => number) | undefined
+    /**
+     * Fails with CrmRateLimited when the CRM's own last word on its limits says `call` would not fit now. Asked before
+     * any rate-limit permit is taken, so a CRM that is nearly spent delays jobs without burning the other tiers.
+     */
+    readonly admit?: ((call: CrmCall) => Effect.Effect<void, CrmRateLimited>) | undefined
+    /** The CRM's own limit of calls per interval (HubSpot's 10-second burst limit), when it has one. */
+    readonly callWindow?: { readonly limit: number; readonly intervalMs: number } | undefined
   }
 }
 

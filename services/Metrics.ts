@@ -16,8 +16,16 @@ export declare namespace Metrics {
     readonly groundingOutcome: (outcome: string) => Effect.Effect<void>
     readonly leadFinished: (status: string) => Effect.Effect<void>
     readonly aiUsage: (model: string, inputTokens: number, outputTokens: number, seconds: number) => Effect.Effect<void>
-    /** The CRM's own API usage as it reports it (Sforce-Limit-Info, X-HubSpot-RateLimit-*). */
-    readonly crmApiUsage: (provider: string, used: number, limit: number) => Effect.Effect<void>
+    /**
+     * The CRM's own API usage as it reports it (Sforce-Limit-Info, X-HubSpot-RateLimit-*): `window` "daily" for the
+     * day's quota (the default), "interval" for HubSpot's rolling burst window.
+     */
+    readonly crmApiUsage: (
+      provider: string,
+      used: number,
+      limit: number,
+      window?: "daily" | "interval"
+    ) => Effect.Effect<void>
     readonly queueStats: (stats: QueueStats) => Effect.Effect<void>
     /** Prometheus text exposition of every metric. */
     readonly render: Effect.Effect<{ readonly contentType: string; readonly body: string }>

@@ -9,6 +9,8 @@ export interface Tier {
   readonly key: string
   readonly limit: number
   readonly windowMs: number
+  /** Permits this acquisition takes from the tier (default 1): an action making three CRM calls takes three. */
+  readonly cost?: number | undefined
 }
 
 /** A tier refused; nothing was consumed from any tier. Retry after `retryAfterMs`. */

@@ -26,6 +26,14 @@ export { GuardBlocked, guardAction } from "./domain/guard.js"
 export * from "./domain/lead.js"
 export { leadKey } from "./domain/leadKey.js"
 export { planActions } from "./domain/plan.js"
+export {
+  hubSpotLeadStatuses,
+  type LeadStatusMap,
+  PlannedLeadStatus,
+  parseLeadStatusMap,
+  plannedLeadStatuses,
+  salesforceLeadStatuses
+} from "./domain/leadStatus.js"
 export * from "./domain/record.js"
 export { type ErrorText, errorText, maskEmail, redact, redactText } from "./domain/redact.js"
 export { actionKey, type CrmAction, isToolName, ToolName, ToolParams, toolNames } from "./domain/tools.js"

@@ -5,18 +5,27 @@ import { Client } from "@hubspot/api-client"
 import { FilterOperatorEnum } from "@hubspot/api-client/lib/codegen/crm/companies/index.js"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import { answered, emptyBudget, release, reserve } from "../../src/domain/callBudget.js"
 import { classify, isAuthFailure } from "../../src/domain/crmErrors.js"
-import { type ApiUsage, type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import {
+  type ApiUsage,
+  type CrmCall,
+  type CrmError,
+  CrmExecutor,
+  CrmRateLimited,
+  type CrmResult
+} from "../../services/CrmExecutor.js"
 import { liveRedacted } from "../aws/liveConfig.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"
-import { type HubSpotOptions, hubSpotConfig } from "./config.js"
-import { type HubSpotApi, makeTools } from "./tools.js"
+import { type HubSpotOptions, defaultBurst, hubSpotConfig } from "./config.js"
+import { callCost, type HubSpotApi, makeTools, type UpsertType } from "./tools.js"
 
 export const PROVIDER = "hubspot"
 
@@ -60,18 +69,38 @@ export const make = (options: HubSpotOptions) =>
     const initial = yield* readToken
     const state = yield* Ref.make({ token: initial, client: connect(initial) })
 
-    const onHeaders = (headers: Readonly<Record<string, string>>) => {
-      const usage = parseRateLimitHeaders(headers)
-      if (usage === undefined) return Effect.void
-      const remember = Ref.set(lastUsage, Option.some(usage))
-      return options.onApiUsage === undefined
-        ? remember
-        : Effect.zipRight(remember, options.onApiUsage(usage.used, usage.limit))
-    }
+    const burst = options.burst ?? defaultBurst
+    /** This process's view of HubSpot's rolling burst window, from X-HubSpot-RateLimit-Remaining. */
+    const budget = yield* Ref.make(emptyBudget)
+    /** The calls the running action has sent, so what it reserved and did not use is given back. */
+    const sentByAction = FiberRef.unsafeMake<{ sent: number } | undefined>(undefined)
+    const report = (used: number, limit: number, window: "daily" | "interval") =>
+      options.onApiUsage === undefined ? Effect.void : options.onApiUsage(used, limit, window)
+
+    const onHeaders = (headers: Readonly<Record<string, string>>) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const { daily, interval } = parseRateLimitHeaders(headers)
+        return Effect.all([
+          daily === undefined
+            ? Effect.void
+            : Effect.zipRight(Ref.set(lastUsage, Option.some(daily)), report(daily.used, daily.limit, "daily")),
+          interval === undefined
+            ? Effect.void
+            : Effect.zipRight(
+                Ref.update(budget, (b) => ({ ...b, reading: { ...interval, at: now } })),
+                report(interval.max - interval.remaining, interval.max, "interval")
+              )
+        ])
+      })
 
     type Info<A> = { readonly data: A; readonly headers: Record<string, string>; readonly httpStatusCode: number }
     const once = <A>(client: Client, send: (c: Client) => Promise<Info<A>>) =>
-      callHubSpot(options.timeoutMs, () => send(client), onHeaders)
+      Effect.flatMap(FiberRef.get(sentByAction), (action) => {
+        if (action !== undefined) action.sent++
+        return callHubSpot(options.timeoutMs, () => send(client), onHeaders).pipe(
+          Effect.ensuring(Ref.update(budget, (b) => answered(b, undefined)))
+        )
+      })
 
     // A rejected token is read again: if the secret was rotated, retry once with the new one.
     const run = <A>(send: (c: Client) => Promise<Info<A>>) =>
@@ -90,14 +119,16 @@ export const make = (options: HubSpotOptions) =>
         )
       )
 
-    const batchApi = (c: Client, type: "contacts" | "deals" | "tasks" | "notes") =>
+    const batchApi = (c: Client, type: UpsertType) =>
       type === "contacts"
         ? c.crm.contacts.batchApi
-        : type === "deals"
-          ? c.crm.deals.batchApi
-          : type === "tasks"
-            ? c.crm.objects.tasks.batchApi
-            : c.crm.objects.notes.batchApi
+        : type === "companies"
+          ? c.crm.companies.batchApi
+          : type === "deals"
+            ? c.crm.deals.batchApi
+            : type === "tasks"
+              ? c.crm.objects.tasks.batchApi
+              : c.crm.objects.notes.batchApi
 
     const api: HubSpotApi = {
       upsert: (type, idProperty, id, properties) =>
@@ -130,11 +161,6 @@ export const make = (options: HubSpotOptions) =>
           ),
           (res) => res.results[0]?.id
         ),
-      createCompany: (properties) =>
-        Effect.map(
-          run((c) => c.crm.companies.basicApi.createWithHttpInfo({ properties, associations: [] })),
-          (res) => res.id
-        ),
       update: (type, id, properties) =>
         Effect.asVoid(
           run((c) =>
@@ -148,17 +174,53 @@ export const make = (options: HubSpotOptions) =>
       now: Clock.currentTimeMillis
     }
 
-    const tools = makeTools(api, options.properties)
+    const tools = makeTools(api, options.properties, options.leadStatuses)
 
-    const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
-      tools(call).pipe(
-        Effect.catchAll((error) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
-        ),
-        Effect.withSpan("crm.hubspot", { captureStackTrace: false, attributes: { "crm.tool": call.tool } })
+    // An action starts only when the calls it may make fit in what HubSpot last said remains of its burst window
+    // (less what this process has sent since): else it is delayed until that window has passed, before any 429.
+    // `admit` only looks (the pipeline asks it before taking rate-limit permits); `execute` reserves.
+    const reserveCalls = (cost: number, commit = true) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.flatMap(
+          Ref.modify(budget, (b) => {
+            const result = reserve(b, cost, now)
+            return [result.retryAfterMs, commit ? result.budget : b] as const
+          }),
+          (retryAfterMs) =>
+            retryAfterMs === undefined
+              ? Effect.void
+              : Effect.fail(
+                  new CrmRateLimited({
+                    provider: PROVIDER,
+                    retryAfterMs,
+                    message: `HubSpot's burst window has fewer than ${cost} calls left (X-HubSpot-RateLimit-Remaining)`
+                  })
+                )
+        )
       )
 
-    return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage) })
+    const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> => {
+      const cost = callCost(call)
+      return Effect.flatMap(reserveCalls(cost), () => {
+        const action = { sent: 0 }
+        return tools(call).pipe(
+          Effect.catchAll((error) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
+          ),
+          Effect.ensuring(Ref.update(budget, (b) => release(b, cost - action.sent))),
+          Effect.locally(sentByAction, action)
+        )
+      }).pipe(Effect.withSpan("crm.hubspot", { captureStackTrace: false, attributes: { "crm.tool": call.tool } }))
+    }
+
+    return CrmExecutor.of({
+      provider: PROVIDER,
+      execute,
+      admit: (call) => reserveCalls(callCost(call), false),
+      apiUsage: Ref.get(lastUsage),
+      callCost,
+      callWindow: burst
+    })
   })
 
 /** The HubSpot executor from explicit options (tests, embedding apps); its HTTP agent closes with the scope. */
@@ -181,7 +243,8 @@ export const layerConfig: Layer.Layer<CrmExecutor, import("effect/ConfigError").
       accessToken: Effect.zipRight(refresh, Effect.orDie(current)),
       onApiUsage: Option.match(metrics, {
         onNone: () => undefined,
-        onSome: (m) => (used: number, limit: number) => m.crmApiUsage(PROVIDER, used, limit)
+        onSome: (m) => (used: number, limit: number, window: "daily" | "interval") =>
+          m.crmApiUsage(PROVIDER, used, limit, window)
       })
     })
   })

@@ -23,19 +23,32 @@ const describe = (error: unknown): CrmFailure => {
   return { message: err?.message ?? String(error) }
 }
 
-/** Daily usage when the portal reports it (private apps), else the current 10-second window. */
-export const parseRateLimitHeaders = (headers: Headers | undefined): { used: number; limit: number } | undefined => {
-  const pair = (limitName: string, remainingName: string) => {
-    const limit = Number(headerValue(headers, limitName))
-    const remaining = Number(headerValue(headers, remainingName))
-    return Number.isFinite(limit) && Number.isFinite(remaining) && limit > 0
-      ? { used: Math.max(0, limit - remaining), limit }
-      : undefined
+/** What X-HubSpot-RateLimit-* said: the day's quota (private apps only) and the rolling burst interval. */
+export interface RateLimitHeaders {
+  readonly daily?: { readonly used: number; readonly limit: number } | undefined
+  readonly interval?: { readonly max: number; readonly remaining: number; readonly intervalMs: number } | undefined
+}
+
+export const parseRateLimitHeaders = (headers: Headers | undefined): RateLimitHeaders => {
+  const number = (name: string) => {
+    const value = Number(headerValue(headers, name) ?? Number.NaN)
+    return Number.isFinite(value) && value >= 0 ? value : undefined
   }
-  return (
-    pair("x-hubspot-ratelimit-daily", "x-hubspot-ratelimit-daily-remaining") ??
-    pair("x-hubspot-ratelimit-max", "x-hubspot-ratelimit-remaining")
-  )
+  const dailyLimit = number("x-hubspot-ratelimit-daily")
+  const dailyRemaining = number("x-hubspot-ratelimit-daily-remaining")
+  const max = number("x-hubspot-ratelimit-max")
+  const remaining = number("x-hubspot-ratelimit-remaining")
+  const intervalMs = number("x-hubspot-ratelimit-interval-milliseconds")
+  return {
+    daily:
+      dailyLimit !== undefined && dailyRemaining !== undefined && dailyLimit > 0
+        ? { used: Math.max(0, dailyLimit - dailyRemaining), limit: dailyLimit }
+        : undefined,
+    interval:
+      max !== undefined && remaining !== undefined && intervalMs !== undefined && max > 0 && intervalMs > 0
+        ? { max, remaining, intervalMs }
+        : undefined
+  }
 }
 
 /**

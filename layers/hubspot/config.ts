@@ -1,6 +1,8 @@
 import * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
+import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
 import { positiveInt, validated } from "../aws/validate.js"
 
 /** HubSpot property names the executor writes; every one can be renamed to match a portal. */
@@ -9,6 +11,8 @@ export interface HubSpotProperties {
   readonly leadKey: string
   /** Unique-value property on deals, tasks and notes holding the action key (the batch upsert idProperty). */
   readonly actionKey: string
+  /** Unique-value property on companies holding the domain: companies are upserted by it, so none is made twice. */
+  readonly companyKey: string
   readonly score: string
   readonly intent: string
   readonly decision: string
@@ -32,14 +36,32 @@ export interface HubSpotOptions {
   /** Per-call deadline; the client itself has none. */
   readonly timeoutMs: number
   readonly properties: HubSpotProperties
-  /** Called with the X-HubSpot-RateLimit-* usage after every response (metrics, the CRM-wide tier). */
-  readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
+  /** The hs_lead_status option written for each planned status (default: hubSpotLeadStatuses). */
+  readonly leadStatuses?: LeadStatusMap | undefined
+  /**
+   * HubSpot's burst limit: calls per rolling interval (private apps: 100 per 10 s on Free / Starter, 190 on
+   * Professional / Enterprise, 250 with the API add-on). The rate limiter counts calls against it, and the
+   * X-HubSpot-RateLimit-Remaining of each response holds actions back before HubSpot would answer 429.
+   */
+  readonly burst?: BurstLimit | undefined
+  /** Called with the X-HubSpot-RateLimit-* usage after every response: the day's quota and the burst interval. */
+  readonly onApiUsage?: ((used: number, limit: number, window: "daily" | "interval") => Effect.Effect<void>) | undefined
 }
+
+/** Calls allowed per rolling interval. */
+export interface BurstLimit {
+  readonly limit: number
+  readonly intervalMs: number
+}
+
+/** The lowest published private-app burst limit (Free / Starter): safe on every plan. */
+export const defaultBurst: BurstLimit = { limit: 100, intervalMs: 10_000 }
 
 /** Default property names; the revenueflow_* ones must be created in the portal (see README). */
 export const defaultProperties: HubSpotProperties = {
   leadKey: "revenueflow_lead_key",
   actionKey: "revenueflow_action_key",
+  companyKey: "revenueflow_company_key",
   score: "revenueflow_score",
   intent: "revenueflow_intent",
   decision: "revenueflow_decision",
@@ -64,6 +86,7 @@ export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = 
   properties: Config.all({
     leadKey: property("HUBSPOT_LEAD_KEY_PROPERTY", defaultProperties.leadKey),
     actionKey: property("HUBSPOT_ACTION_KEY_PROPERTY", defaultProperties.actionKey),
+    companyKey: property("HUBSPOT_COMPANY_KEY_PROPERTY", defaultProperties.companyKey),
     score: property("HUBSPOT_SCORE_PROPERTY", defaultProperties.score),
     intent: property("HUBSPOT_INTENT_PROPERTY", defaultProperties.intent),
     decision: property("HUBSPOT_DECISION_PROPERTY", defaultProperties.decision),
@@ -72,5 +95,10 @@ export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = 
     employees: property("HUBSPOT_EMPLOYEES_PROPERTY", defaultProperties.employees),
     annualRevenue: property("HUBSPOT_ANNUAL_REVENUE_PROPERTY", defaultProperties.annualRevenue),
     dealPipeline: Config.string("HUBSPOT_DEAL_PIPELINE").pipe(Config.withDefault(defaultProperties.dealPipeline))
+  }),
+  leadStatuses: leadStatusMapConfig("HUBSPOT_LEAD_STATUS_MAP", hubSpotLeadStatuses),
+  burst: Config.all({
+    limit: positiveInt("HUBSPOT_BURST_LIMIT", defaultBurst.limit),
+    intervalMs: positiveInt("HUBSPOT_BURST_INTERVAL_MS", defaultBurst.intervalMs)
   })
 })

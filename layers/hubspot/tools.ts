@@ -1,12 +1,13 @@
 import * as Effect from "effect/Effect"
+import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
 import type { HubSpotCallFailed } from "./call.js"
 import type { HubSpotProperties } from "./config.js"
 
 /** Object types the tools write. */
-export type UpsertType = "contacts" | "deals" | "tasks" | "notes"
-export type ObjectType = UpsertType | "companies"
+export type UpsertType = "contacts" | "companies" | "deals" | "tasks" | "notes"
+export type ObjectType = UpsertType
 
 /** The HubSpot operations the tools are made of (implemented with @hubspot/api-client). */
 export interface HubSpotApi {
@@ -19,8 +20,6 @@ export interface HubSpotApi {
   ) => Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed>
   /** POST /crm/v3/objects/companies/search for domain EQ value. */
   readonly findCompanyByDomain: (domain: string) => Effect.Effect<string | undefined, HubSpotCallFailed>
-  /** POST /crm/v3/objects/companies. */
-  readonly createCompany: (properties: Record<string, string>) => Effect.Effect<string, HubSpotCallFailed>
   /** PATCH /crm/v3/objects/{type}/{id}. */
   readonly update: (
     type: "deals" | "companies",
@@ -47,8 +46,35 @@ const props = (record: Record<string, string | number | undefined>): Record<stri
 
 const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
 
+/**
+ * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a company sync
+ * searches, upserts or updates, may name a new company, upserts the contact and associates it (5); engagements
+ * upsert the contact and the engagement and associate them (3). A 401 retried with a rotated token adds one.
+ */
+export const callCost = (call: CrmCall): number => {
+  switch (call.tool) {
+    case "upsert_lead":
+    case "create_lead":
+    case "update_lead_status":
+    case "set_lead_score":
+    case "match_account":
+    case "update_opportunity_stage":
+      return 1
+    case "sync_firmographics":
+      return call.params.domain === undefined ? 1 : 5
+    case "create_contact":
+    case "convert_lead":
+      return call.params.accountId === undefined ? 1 : 2
+    case "create_opportunity":
+      return call.params.accountId === undefined ? 3 : 4
+    case "create_task":
+    case "log_activity":
+      return 3
+  }
+}
+
 /** Maps every registered tool onto HubSpot: contacts by email, companies by domain, deals/tasks/notes by action key. */
-export const makeTools = (api: HubSpotApi, p: HubSpotProperties) => {
+export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadStatusMap = hubSpotLeadStatuses) => {
   const contact = (email: string, properties: Record<string, string | number | undefined> = {}) =>
     api.upsert("contacts", "email", email, props({ email, ...properties }))
 
@@ -59,16 +85,20 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties) => {
       detail: { object, created: res.created }
     })
 
-  // Search then create: domain is not a unique property, so there is no upsert by it. A lost race makes a
-  // second company, which HubSpot's own duplicate management merges; the key is still the same domain.
+  // A company that existed before us (created in HubSpot, without our key) is found by its domain. Search lags new
+  // objects by seconds, so a miss proves nothing: the company is then upserted by the unique company key, which
+  // HubSpot resolves atomically, so concurrent and retried leads of one domain converge on one company (it does not
+  // merge companies made through the API). Its name is set once, when the upsert created it, never over an edit.
   const companyFor = (domain: string, properties: Record<string, string>) =>
     Effect.flatMap(api.findCompanyByDomain(domain), (found) =>
-      found === undefined
-        ? Effect.map(api.createCompany({ domain, name: domain, ...properties }), (id) => ({ id, created: true }))
-        : Effect.as(Object.keys(properties).length > 0 ? api.update("companies", found, properties) : Effect.void, {
+      found !== undefined
+        ? Effect.as(Object.keys(properties).length > 0 ? api.update("companies", found, properties) : Effect.void, {
             id: found,
             created: false
           })
+        : Effect.tap(api.upsert("companies", p.companyKey, domain, { domain, ...properties }), (res) =>
+            res.created ? api.update("companies", res.id, { name: domain }) : Effect.void
+          )
     )
 
   const personProps = (x: ParamsOf<"create_contact"> | ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => ({
@@ -105,8 +135,13 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties) => {
       case "upsert_lead":
       case "create_lead":
         return Effect.map(contact(call.params.email, personProps(call.params)), asResult("contact"))
-      case "update_lead_status":
-        return Effect.map(contact(call.params.email, { [p.leadStatus]: call.params.status }), asResult("contact"))
+      case "update_lead_status": {
+        const leadStatus = statuses[call.params.status]
+        return Effect.map(contact(call.params.email, { [p.leadStatus]: leadStatus }), (res) => ({
+          crmId: res.id,
+          detail: { object: "contact", created: res.created, leadStatus }
+        }))
+      }
       case "set_lead_score":
         return Effect.map(
           contact(call.params.email, {

@@ -25,7 +25,8 @@ export const make = Effect.gen(function* () {
           return { tier, key: `${tier.key}:${index}`, endsAt: (index + 1) * tier.windowMs }
         })
         const need = new Map<string, number>()
-        for (const slot of slots) need.set(slot.key, (need.get(slot.key) ?? 0) + 1)
+        const cost = (tier: Tier) => tier.cost ?? 1
+        for (const slot of slots) need.set(slot.key, (need.get(slot.key) ?? 0) + cost(slot.tier))
         let refused: RateLimited | undefined
         for (const slot of slots) {
           const count = next.get(slot.key)?.count ?? 0
@@ -36,7 +37,7 @@ export const make = Effect.gen(function* () {
         }
         if (refused) return [refused, next]
         for (const slot of slots) {
-          next.set(slot.key, { count: (next.get(slot.key)?.count ?? 0) + 1, endsAt: slot.endsAt })
+          next.set(slot.key, { count: (next.get(slot.key)?.count ?? 0) + cost(slot.tier), endsAt: slot.endsAt })
         }
         return [undefined, next]
       })

@@ -79,8 +79,8 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
     })
     const crmUsage = new Prom.Gauge({
       name: `${p}crm_api_usage_ratio`,
-      help: "The CRM's own API usage as it reports it (used / limit)",
-      labelNames: ["provider"],
+      help: "The CRM's own API usage as it reports it (used / limit), of the day's quota or of its burst interval",
+      labelNames: ["provider", "window"],
       registers
     })
     const jobs = new Prom.Gauge({
@@ -127,8 +127,8 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
           aiTokens.inc({ model, direction: "output" }, outputTokens)
           aiDuration.observe({ model }, seconds)
         }),
-      crmApiUsage: (provider, used, limit) =>
-        Effect.sync(() => crmUsage.set({ provider }, limit > 0 ? used / limit : 0)),
+      crmApiUsage: (provider, used, limit, window = "daily") =>
+        Effect.sync(() => crmUsage.set({ provider, window }, limit > 0 ? used / limit : 0)),
       queueStats,
       render: Effect.promise(async () => ({ contentType: registry.contentType, body: await registry.metrics() }))
     })

@@ -20,21 +20,21 @@ import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } f
 
 const EXPIRY_SLACK_MS = 1000
 
-// KEYS[i]: the tier's window key. ARGV[2i-1]: its limit, ARGV[2i]: ms until its window ends.
-// Returns {0, 0} when every tier consumed one, or {i, retryAfterMs} naming the refusing tier
-// with the longest wait, in which case nothing was consumed.
+// KEYS[i]: the tier's window key. ARGV[3i-2]: its limit, ARGV[3i-1]: ms until its window ends, ARGV[3i]: the
+// permits it takes. Returns {0, 0} when every tier consumed its permits, or {i, retryAfterMs} naming the refusing
+// tier with the longest wait, in which case nothing was consumed.
 const acquireLua = `
 local need = {}
 for i = 1, #KEYS do
-  need[KEYS[i]] = (need[KEYS[i]] or 0) + 1
+  need[KEYS[i]] = (need[KEYS[i]] or 0) + tonumber(ARGV[i * 3])
 end
 local refused = 0
 local retry = -1
 for i = 1, #KEYS do
-  local limit = tonumber(ARGV[i * 2 - 1])
+  local limit = tonumber(ARGV[i * 3 - 2])
   local current = tonumber(redis.call("GET", KEYS[i]) or "0")
   if current + need[KEYS[i]] > limit then
-    local remaining = tonumber(ARGV[i * 2])
+    local remaining = tonumber(ARGV[i * 3 - 1])
     if remaining > retry then
       retry = remaining
       refused = i
@@ -45,8 +45,8 @@ if refused > 0 then
   return { refused, retry }
 end
 for i = 1, #KEYS do
-  redis.call("INCR", KEYS[i])
-  redis.call("PEXPIRE", KEYS[i], tonumber(ARGV[i * 2]) + tonumber(ARGV[#KEYS * 2 + 1]))
+  redis.call("INCRBY", KEYS[i], tonumber(ARGV[i * 3]))
+  redis.call("PEXPIRE", KEYS[i], tonumber(ARGV[i * 3 - 1]) + tonumber(ARGV[#KEYS * 3 + 1]))
 end
 return { 0, 0 }
 `
@@ -73,7 +73,7 @@ export const make = Effect.gen(function* () {
           for (const tier of tiers) {
             const index = Math.floor(now / tier.windowMs)
             keys.push(redis.key("rl", tier.key, String(index)))
-            args.push(tier.limit, (index + 1) * tier.windowMs - now)
+            args.push(tier.limit, (index + 1) * tier.windowMs - now, tier.cost ?? 1)
           }
           return redis
             .use((c) => (c as RedisWithAcquire).rfAcquireTiers(keys.length, ...keys, ...args, EXPIRY_SLACK_MS))

@@ -13,7 +13,7 @@ import { liveConfig } from "../aws/liveConfig.js"
 import { type LastResponse, type SalesforceCallFailed, callSalesforce } from "./call.js"
 import { type SalesforceOptions, salesforceConfig } from "./config.js"
 import { makeSessions, needsRefresh } from "./session.js"
-import { type ConvertResult, type SalesforceApi, makeTools } from "./tools.js"
+import { type ConvertResult, callCost, type SalesforceApi, makeTools } from "./tools.js"
 import type { BoundedTransport } from "./transport.js"
 
 export const PROVIDER = "salesforce"
@@ -85,7 +85,7 @@ export const make = (options: SalesforceOptions) =>
         })
     }
 
-    const tools = makeTools(api, options.fields)
+    const tools = makeTools(api, options.fields, options.leadStatuses)
 
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       tools(call).pipe(
@@ -95,7 +95,7 @@ export const make = (options: SalesforceOptions) =>
         Effect.withSpan("crm.salesforce", { captureStackTrace: false, attributes: { "crm.tool": call.tool } })
       )
 
-    return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage) })
+    return CrmExecutor.of({ provider: PROVIDER, execute, apiUsage: Ref.get(lastUsage), callCost })
   })
 
 /** The Salesforce executor from explicit options (tests, embedding apps). */

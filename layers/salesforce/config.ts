@@ -4,6 +4,8 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
+import { type LeadStatusMap, salesforceLeadStatuses } from "../../src/domain/leadStatus.js"
+import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
 import { validateFieldName } from "../../src/domain/soql.js"
 import { positiveInt, validated } from "../aws/validate.js"
 
@@ -56,6 +58,8 @@ export interface SalesforceOptions {
   /** Per-call deadline; jsforce's own default is 30 minutes. */
   readonly timeoutMs: number
   readonly fields: SalesforceFields
+  /** The Lead Status picklist value written for each planned status (default: salesforceLeadStatuses). */
+  readonly leadStatuses?: LeadStatusMap | undefined
   /** Called with Sforce-Limit-Info after every response (metrics, the CRM-wide rate limit tier). */
   readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
 }
@@ -136,5 +140,6 @@ export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
     industry: field("SALESFORCE_INDUSTRY_FIELD", defaultFields.industry),
     employees: field("SALESFORCE_EMPLOYEES_FIELD", defaultFields.employees),
     annualRevenue: field("SALESFORCE_ANNUAL_REVENUE_FIELD", defaultFields.annualRevenue)
-  })
+  }),
+  leadStatuses: leadStatusMapConfig("SALESFORCE_LEAD_STATUS_MAP", salesforceLeadStatuses)
 })

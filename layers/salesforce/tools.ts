@@ -1,4 +1,5 @@
 import * as Effect from "effect/Effect"
+import { type LeadStatusMap, salesforceLeadStatuses } from "../../src/domain/leadStatus.js"
 import { escapeSoqlLike } from "../../src/domain/soql.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
@@ -59,8 +60,19 @@ const hostOf = (website: string): string =>
     .replace(/[/:?#].*$/, "")
     .replace(/^www\./, "")
 
+/**
+ * The most API calls each tool makes (the CRM-wide rate limit counts calls, like Salesforce's daily quota): a task
+ * may look its lead's id up first, a conversion reads the lead before the SOAP call; everything else is one call.
+ */
+export const callCost = (call: CrmCall): number =>
+  call.tool === "create_task" || call.tool === "log_activity" || call.tool === "convert_lead" ? 2 : 1
+
 /** Maps every registered tool onto the Salesforce REST API (convert_lead onto SOAP, the only API that has it). */
-export const makeTools = (api: SalesforceApi, fields: SalesforceFields) => {
+export const makeTools = (
+  api: SalesforceApi,
+  fields: SalesforceFields,
+  statuses: LeadStatusMap = salesforceLeadStatuses
+) => {
   // Lead ids by lead key, so Task.WhoId needs no lookup after an upsert in the same process.
   const leadIds = new Map<string, string>()
   const remember = (leadKey: string, id: string | undefined) => {
@@ -179,8 +191,13 @@ export const makeTools = (api: SalesforceApi, fields: SalesforceFields) => {
       case "upsert_lead":
       case "create_lead":
         return patchLead(call.params.leadKey, leadBody(call.params))
-      case "update_lead_status":
-        return patchLead(call.params.leadKey, { Status: call.params.status })
+      case "update_lead_status": {
+        const leadStatus = statuses[call.params.status]
+        return Effect.map(patchLead(call.params.leadKey, { Status: leadStatus }), (res) => ({
+          ...res,
+          detail: { ...res.detail, leadStatus }
+        }))
+      }
       case "set_lead_score":
         return patchLead(call.params.leadKey, {
           [fields.score]: call.params.score,

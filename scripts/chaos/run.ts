@@ -69,7 +69,7 @@ const program = Effect.gen(function* () {
   )
   const iso = yield* makeIsolation()
   const fake = yield* Effect.acquireRelease(
-    Effect.promise(() => startFakeHubSpot()),
+    Effect.promise(() => startFakeHubSpot({ burstLimit: 100_000 })),
     (f) => Effect.promise(() => f.close())
   )
   const crm = yield* startCrmProxy(fake.url)
@@ -82,7 +82,8 @@ const program = Effect.gen(function* () {
     SWEEP_INTERVAL_MS: "1000",
     SWEEP_MIN_AGE_MS: "2000",
     SWEEP_PROCESSING_MIN_AGE_MS: "8000",
-    RATE_LIMIT_CRM: "150",
+    // HTTP calls (an action makes 1-5)
+    RATE_LIMIT_CRM: "500",
     RATE_LIMIT_WINDOW_MS: "1000",
     LOG_LEVEL: "Warn"
   })

@@ -7,7 +7,9 @@ export const hubSpotEnv = (baseUrl: string, token = "pat-na1-fake-token"): Recor
   CRM_PROVIDER: "HUBSPOT",
   HUBSPOT_BASE_URL: baseUrl,
   HUBSPOT_ACCESS_TOKEN: token,
-  CRM_TIMEOUT_MS: "5000"
+  CRM_TIMEOUT_MS: "5000",
+  // the burst limit the local fakes of the integration tests and chaos runs are started with
+  HUBSPOT_BURST_LIMIT: "100000"
 })
 
 /**

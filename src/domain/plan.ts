@@ -94,7 +94,7 @@ export const planActions = (
       }
     })
   } else if (analysis.decision === "Nurture") {
-    actions.push({ tool: "update_lead_status", params: { ...ref, status: "Nurturing" } })
+    actions.push({ tool: "update_lead_status", params: { ...ref, status: "Nurture" } })
   }
   return actions
 }

@@ -23,14 +23,52 @@ export const crmTierLimit = (limit: number, usage: { readonly used: number; read
   return Math.max(1, Math.floor((limit * remaining) / TIGHTEN_BELOW_REMAINING))
 }
 
-/** Rate-limit tiers for one CRM call: per lead, per account domain, CRM-wide (per provider). */
+/** The HTTP calls one action costs, and the CRM's own per-interval call limit when it has one (HubSpot's burst). */
+export interface ActionCalls {
+  readonly cost: number
+  readonly window?: { readonly limit: number; readonly intervalMs: number } | undefined
+}
+
+/**
+ * Rate-limit tiers for one CRM action: per lead and per account domain (one permit per action: they stop one lead
+ * or account from crowding out the rest), CRM-wide (one permit per HTTP call the action may make, since a CRM's
+ * quota counts calls) and, when the CRM has one, its interval limit, per call too. A cost above a tier's limit is
+ * cut to the limit, so no action can wait for ever.
+ */
 export const tiersFor = (
   lead: Pick<LeadRecord, "leadKey" | "input">,
   provider: string,
   limits: TierLimits,
-  usage?: { readonly used: number; readonly limit: number }
-) => [
-  { name: "lead", key: `lead:${lead.leadKey}`, limit: limits.perLead, windowMs: limits.windowMs },
-  { name: "account", key: `account:${accountDomain(lead.input)}`, limit: limits.perAccount, windowMs: limits.windowMs },
-  { name: "crm", key: `crm:${provider}`, limit: crmTierLimit(limits.crm, usage), windowMs: limits.windowMs }
-]
+  usage?: { readonly used: number; readonly limit: number },
+  calls: ActionCalls = { cost: 1 }
+) => {
+  const crmLimit = crmTierLimit(limits.crm, usage)
+  const tiers = [
+    { name: "lead", key: `lead:${lead.leadKey}`, limit: limits.perLead, windowMs: limits.windowMs },
+    {
+      name: "account",
+      key: `account:${accountDomain(lead.input)}`,
+      limit: limits.perAccount,
+      windowMs: limits.windowMs
+    },
+    {
+      name: "crm",
+      key: `crm:${provider}`,
+      limit: crmLimit,
+      windowMs: limits.windowMs,
+      cost: Math.min(calls.cost, crmLimit)
+    }
+  ]
+  if (calls.window === undefined) return tiers
+  const { limit, intervalMs } = calls.window
+  return [
+    ...tiers,
+    {
+      name: "crm_interval",
+      key: `crm-interval:${provider}`,
+      limit,
+      windowMs: intervalMs,
+      cost: Math.min(calls.cost, limit)
+    }
+  ]
+}

@@ -1,6 +1,7 @@
 import * as Schema from "effect/Schema"
 import { Decision, Intent } from "./analysis.js"
 import { canonicalJson } from "./canonical.js"
+import { PlannedLeadStatus } from "./leadStatus.js"
 import { sha256Hex } from "./leadKey.js"
 
 const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
@@ -46,7 +47,8 @@ export const ToolParams = {
     convertedStatus: Text(64),
     createOpportunity: Schema.Boolean
   }).annotations(strict),
-  update_lead_status: Schema.Struct({ ...LeadRef, status: Text(64) }).annotations(strict),
+  // a planned status: each executor writes its CRM's own value for it (see leadStatus.ts)
+  update_lead_status: Schema.Struct({ ...LeadRef, status: PlannedLeadStatus }).annotations(strict),
   set_lead_score: Schema.Struct({
     ...LeadRef,
     score: Schema.Int.pipe(Schema.between(0, 100)),

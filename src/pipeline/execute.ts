@@ -102,7 +102,9 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
       // From the permit to the audit row, one piece: an interrupted CRM call could not be told from a lost one.
       return yield* finishDespiteInterruption(
         Effect.gen(function* () {
-          yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits, usage)).pipe(
+          if (crm.admit !== undefined) yield* crm.admit(call).pipe(Effect.tapError(() => release))
+          const calls = { cost: crm.callCost?.(call) ?? 1, window: crm.callWindow }
+          yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits, usage, calls)).pipe(
             Effect.tapError((error) =>
               error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void
             ),

@@ -78,7 +78,7 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
           revenueflow_decision: "Route to SDR"
         })
       )
-      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "IN_PROGRESS" } }))
+      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "Working" } }))
       expect(nth(fake, 1).json).toEqual(upsertBody("email", email, { email, hs_lead_status: "IN_PROGRESS" }))
       yield* crm.execute(call({ tool: "sync_firmographics", params: { ...ref, industry: "Software", employees: 250 } }))
       expect(nth(fake, 1).json).toEqual(
@@ -88,42 +88,94 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
     })
   )
 
-  it.scopedLive("syncs firmographics onto the company found or created by domain and associates the contact", () =>
+  it.scopedLive(
+    "upserts the company by its unique key when search does not find the domain, and associates the contact",
+    () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setupHubSpot()
+        const sync = call({
+          tool: "sync_firmographics",
+          params: { ...ref, industry: "Software", annualRevenue: 5e7, domain: "acme.com" }
+        })
+        const created = yield* crm.execute(sync)
+        const [search, upsertCompany, name, contact, associate] = fake.requests
+        expect(search).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/search" })
+        expect((search!.json as { filterGroups: unknown }).filterGroups).toEqual([
+          { filters: [{ propertyName: "domain", operator: "EQ", value: "acme.com" }] }
+        ])
+        expect(upsertCompany).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/batch/upsert" })
+        expect(upsertCompany!.json).toEqual(
+          upsertBody("revenueflow_company_key", "acme.com", {
+            domain: "acme.com",
+            industry: "Software",
+            annualrevenue: "50000000"
+          })
+        )
+        // the name only when the upsert created the company, so a name edited in HubSpot is never overwritten
+        expect(name).toMatchObject({
+          method: "PATCH",
+          path: `/crm/v3/objects/companies/${created.crmId}`,
+          json: { properties: { name: "acme.com" } }
+        })
+        expect(contact!.path).toBe("/crm/v3/objects/contacts/batch/upsert")
+        const contactId = fake.records.contacts![0]!.id
+        expect(associate).toMatchObject({
+          method: "PUT",
+          path: `/crm/v4/objects/contacts/${contactId}/associations/default/companies/${created.crmId}`
+        })
+        const again = yield* crm.execute(sync)
+        expect(again.crmId).toBe(created.crmId)
+        expect(nth(fake, 3)).toMatchObject({ method: "PATCH", path: `/crm/v3/objects/companies/${created.crmId}` })
+        expect(fake.records.companies).toHaveLength(1)
+        expect(fake.associations).toEqual(new Set([`contacts:${contactId}->companies:${created.crmId}`]))
+
+        const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+        expect(matched).toEqual({ crmId: created.crmId, detail: { object: "company", matched: true } })
+        const none = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "globex.io" } }))
+        expect(none.detail).toEqual({ object: "company", matched: false })
+      })
+  )
+
+  it.scopedLive("uses a company made in HubSpot (found by domain, no key) instead of creating a second one", () =>
     Effect.gen(function* () {
       const { fake, crm } = yield* setupHubSpot()
-      const sync = call({
-        tool: "sync_firmographics",
-        params: { ...ref, industry: "Software", annualRevenue: 5e7, domain: "acme.com" }
-      })
-      const created = yield* crm.execute(sync)
-      const [search, createCompany, contact, associate] = fake.requests
-      expect(search).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/search" })
-      expect((search!.json as { filterGroups: unknown }).filterGroups).toEqual([
-        { filters: [{ propertyName: "domain", operator: "EQ", value: "acme.com" }] }
-      ])
-      expect(createCompany).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies" })
-      expect((createCompany!.json as { properties: unknown }).properties).toEqual({
-        domain: "acme.com",
-        name: "acme.com",
-        industry: "Software",
-        annualrevenue: "50000000"
-      })
-      expect(contact!.path).toBe("/crm/v3/objects/contacts/batch/upsert")
-      const contactId = fake.records.contacts![0]!.id
-      expect(associate).toMatchObject({
-        method: "PUT",
-        path: `/crm/v4/objects/contacts/${contactId}/associations/default/companies/${created.crmId}`
-      })
-      const again = yield* crm.execute(sync)
-      expect(again.crmId).toBe(created.crmId)
-      expect(nth(fake, 3)).toMatchObject({ method: "PATCH", path: `/crm/v3/objects/companies/${created.crmId}` })
+      const made = yield* Effect.promise(() =>
+        fetch(`${fake.url}/crm/v3/objects/companies`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ properties: { domain: "acme.com", name: "Acme Corporation" } })
+        }).then((r) => r.json() as Promise<{ id: string }>)
+      )
+      const synced = yield* crm.execute(
+        call({ tool: "sync_firmographics", params: { ...ref, employees: 250, domain: "acme.com" } })
+      )
+      expect(synced.crmId).toBe(made.id)
       expect(fake.records.companies).toHaveLength(1)
-      expect(fake.associations).toEqual(new Set([`contacts:${contactId}->companies:${created.crmId}`]))
+      expect(fake.records.companies![0]!.properties).toEqual({
+        domain: "acme.com",
+        name: "Acme Corporation",
+        numberofemployees: "250"
+      })
+    })
+  )
 
-      const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
-      expect(matched).toEqual({ crmId: created.crmId, detail: { object: "company", matched: true } })
-      const none = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "globex.io" } }))
-      expect(none.detail).toEqual({ object: "company", matched: false })
+  it.scopedLive("a retry while search still lags finds the company it created through the upsert key", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeHubSpot({ searchLagMs: 60_000 })),
+        (f) => Effect.promise(() => f.close())
+      )
+      const crm = yield* make({
+        baseUrl: fake.url,
+        accessToken: Redacted.make(token),
+        timeoutMs: 2000,
+        properties: defaultProperties
+      })
+      const sync = call({ tool: "sync_firmographics", params: { ...ref, domain: "acme.com" } })
+      const first = yield* crm.execute(sync)
+      const second = yield* crm.execute(sync)
+      expect(second).toEqual({ ...first, detail: { ...first.detail, created: false } })
+      expect(fake.records.companies).toHaveLength(1)
     })
   )
 
@@ -222,16 +274,45 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
     })
   )
 
-  it.scopedLive("reports X-HubSpot-RateLimit-Daily usage to onApiUsage", () =>
+  it.scopedLive("reports the daily quota and the burst interval usage to onApiUsage", () =>
     Effect.gen(function* () {
-      const usage: Array<[number, number]> = []
-      const { crm } = yield* setupHubSpot({ onApiUsage: (used, limit) => Effect.sync(() => usage.push([used, limit])) })
+      const usage: Array<[number, number, string]> = []
+      const { crm } = yield* setupHubSpot({
+        onApiUsage: (used, limit, window) => Effect.sync(() => usage.push([used, limit, window]))
+      })
       yield* crm.execute(upsertLead)
       yield* crm.execute(upsertLead)
       expect(usage).toEqual([
-        [1, 250000],
-        [2, 250000]
+        [1, 250000, "daily"],
+        [1, 190, "interval"],
+        [2, 250000, "daily"],
+        [2, 190, "interval"]
       ])
+    })
+  )
+
+  it.scopedLive("holds an action back when X-HubSpot-RateLimit-Remaining says its calls would not fit", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeHubSpot({ burstLimit: 4, burstIntervalMs: 60_000 })),
+        (f) => Effect.promise(() => f.close())
+      )
+      const crm = yield* make({
+        baseUrl: fake.url,
+        accessToken: Redacted.make(token),
+        timeoutMs: 2000,
+        properties: defaultProperties
+      })
+      yield* crm.execute(upsertLead)
+      // 3 calls left: a note (contact, note, association) fits, then nothing does
+      const note = call({ tool: "log_activity", params: { ...ref, subject: "s", description: "d" } })
+      yield* crm.execute(note)
+      const refused = yield* Effect.flip(crm.execute(upsertLead))
+      expect(refused._tag).toBe("CrmRateLimited")
+      expect(refused._tag === "CrmRateLimited" && refused.retryAfterMs).toBeGreaterThan(50_000)
+      expect(yield* Effect.flip(crm.admit!(upsertLead))).toMatchObject({ _tag: "CrmRateLimited" })
+      expect(fake.requests).toHaveLength(4)
+      expect(fake.throttled()).toBe(0)
     })
   )
 })

@@ -96,7 +96,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
         AnnualRevenue: 5e7,
         Website: "acme.com"
       })
-      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "Working - Contacted" } }))
+      yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "Working" } }))
       expect(last(fake)).toMatchObject({ method: "PATCH", path: leadPath, json: { Status: "Working - Contacted" } })
       expect(fake.records.Lead).toHaveLength(1)
       expect(fake.records.Lead![0]).toMatchObject({

@@ -12,6 +12,25 @@ export interface FakeHubSpotOptions {
   /** Bearer tokens the fake accepts; replaceable with setTokens to simulate rotation. */
   readonly tokens?: ReadonlyArray<string>
   readonly dailyLimit?: number
+  /** Calls allowed in any rolling interval (HubSpot's burst limit: 100-250 per 10 s by plan). */
+  readonly burstLimit?: number
+  readonly burstIntervalMs?: number
+  /**
+   * How long a new object stays invisible to search (HubSpot indexes asynchronously: seconds). Reads by id and
+   * upserts by a unique property see it at once.
+   */
+  readonly searchLagMs?: number
+  /** Properties whose values must be unique, by object type: the only valid batch upsert idProperty values. */
+  readonly uniqueProperties?: Readonly<Record<string, ReadonlyArray<string>>>
+}
+
+/** A portal set up as the README asks: email on contacts, the revenueflow_* keys on companies and engagements. */
+export const defaultUniqueProperties: Readonly<Record<string, ReadonlyArray<string>>> = {
+  contacts: ["email"],
+  companies: ["revenueflow_company_key"],
+  deals: ["revenueflow_action_key"],
+  tasks: ["revenueflow_action_key"],
+  notes: ["revenueflow_action_key"]
 }
 
 /** A local HubSpot: CRM v3 objects (batch upsert, search, create, update) and v4 default associations. */
@@ -21,12 +40,76 @@ export interface FakeHubSpot extends FakeControls {
   /** Associations made, as "fromType:fromId->toType:toId". */
   readonly associations: Set<string>
   readonly setTokens: (tokens: ReadonlyArray<string>) => void
+  /** Requests refused with 429 for the burst limit. */
+  readonly throttled: () => number
 }
 
 const hsError = (status: number, category: string, message: string): Reply => ({
   status,
   body: { status: "error", message, correlationId: "00000000-0000-0000-0000-000000000000", category }
 })
+/** Enumeration properties the fake knows, with their options' internal values (a portal's defaults). */
+export const enumerations: Record<string, Record<string, { label: string; options: ReadonlyArray<string> }>> = {
+  contacts: {
+    hs_lead_status: {
+      label: "Lead Status",
+      options: [
+        "NEW",
+        "OPEN",
+        "IN_PROGRESS",
+        "OPEN_DEAL",
+        "UNQUALIFIED",
+        "ATTEMPTED_TO_CONTACT",
+        "CONNECTED",
+        "BAD_TIMING"
+      ]
+    },
+    lifecyclestage: {
+      label: "Lifecycle Stage",
+      options: [
+        "subscriber",
+        "lead",
+        "marketingqualifiedlead",
+        "salesqualifiedlead",
+        "opportunity",
+        "customer",
+        "evangelist",
+        "other"
+      ]
+    }
+  },
+  tasks: {
+    hs_task_priority: { label: "Priority", options: ["NONE", "LOW", "MEDIUM", "HIGH"] },
+    hs_task_status: {
+      label: "Task Status",
+      options: ["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"]
+    }
+  }
+}
+
+/** HubSpot's 400 for property values it refuses: one VALIDATION_ERROR whose message lists each bad property. */
+const invalidProperties = (errors: ReadonlyArray<Record<string, unknown>>): Reply =>
+  hsError(400, "VALIDATION_ERROR", `Property values were not valid: ${JSON.stringify(errors)}`)
+
+/** An enumeration value outside its options, refused the way HubSpot does (error INVALID_OPTION). */
+const invalidOption = (type: string, properties: Record<string, string>): Reply | undefined => {
+  const errors = Object.entries(properties).flatMap(([name, value]) => {
+    const spec = enumerations[type]?.[name]
+    if (spec === undefined || value === "" || spec.options.includes(value)) return []
+    const allowed = spec.options.map((o) => `label: "${o}"\nvalue: "${o}"`).join(", ")
+    return [
+      {
+        isValid: false,
+        message: `${value} was not one of the allowed options: [${allowed}]`,
+        error: "INVALID_OPTION",
+        name,
+        localizedErrorMessage: `Property "${spec.label}" has invalid value "${value}"`
+      }
+    ]
+  })
+  return errors.length > 0 ? invalidProperties(errors) : undefined
+}
+
 const associationTypes: Record<string, number> = {
   "contacts->companies": 279,
   "tasks->contacts": 204,
@@ -48,20 +131,38 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return records[type]
   }
   const now = () => new Date().toISOString()
+  const searchLagMs = options.searchLagMs ?? 0
+  const uniqueProperties = options.uniqueProperties ?? defaultUniqueProperties
+  const uniqueOf = (type: string) => uniqueProperties[type] ?? []
+  /** A unique property whose value another object of `type` already holds (HubSpot refuses the write). */
+  const duplicateOf = (type: string, properties: Record<string, string>, self?: HsObject): Reply | undefined => {
+    for (const name of uniqueOf(type)) {
+      const value = properties[name]
+      if (value === undefined || value === "") continue
+      const other = table(type).find((o) => o !== self && o.properties[name]?.toLowerCase() === value.toLowerCase())
+      if (other !== undefined) {
+        return hsError(409, "CONFLICT", `An object with ${name} ${value} already exists. Existing ID: ${other.id}`)
+      }
+    }
+    return undefined
+  }
   const create = (type: string, properties: Record<string, string>): HsObject => {
     const obj = { id: String(++nextId), properties: { ...properties }, createdAt: now(), updatedAt: now() }
     table(type).push(obj)
     return obj
   }
   const wire = (obj: HsObject) => ({ ...obj, archived: false })
-  const invalid = (properties: Record<string, string>): Reply | undefined =>
+  const invalid = (type: string, properties: Record<string, string>): Reply | undefined =>
     properties.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(properties.email)
-      ? hsError(
-          400,
-          "VALIDATION_ERROR",
-          `Property values were not valid: [{"isValid":false,"message":"Email address ${properties.email} is invalid","error":"INVALID_EMAIL","name":"email"}]`
-        )
-      : undefined
+      ? invalidProperties([
+          {
+            isValid: false,
+            message: `Email address ${properties.email} is invalid`,
+            error: "INVALID_EMAIL",
+            name: "email"
+          }
+        ])
+      : invalidOption(type, properties)
 
   const route = (req: RecordedRequest): Reply => {
     if (!tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, ""))) {
@@ -100,13 +201,22 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         id: string
         properties: Record<string, string>
       }>) {
-        const bad = invalid(input.properties)
+        if (!uniqueOf(type).includes(input.idProperty)) {
+          return hsError(
+            400,
+            "VALIDATION_ERROR",
+            `${input.idProperty} is not a unique value property of ${type}: it cannot be used as idProperty`
+          )
+        }
+        const bad = invalid(type, input.properties)
         if (bad) return bad
         const same = (o: HsObject) =>
           input.idProperty === "email"
             ? o.properties.email?.toLowerCase() === input.id.toLowerCase()
             : o.properties[input.idProperty] === input.id
         const found = rows.find(same)
+        const conflict = duplicateOf(type, { ...input.properties, [input.idProperty]: input.id }, found)
+        if (conflict) return conflict
         if (found) {
           Object.assign(found.properties, input.properties)
           found.updatedAt = now()
@@ -122,10 +232,13 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         (body.filterGroups as Array<{ filters: Array<{ propertyName: string; operator: string; value: string }> }>) ??
         []
       ).flatMap((g) => g.filters)
-      const matches = rows.filter((o) =>
-        filters.every(
-          (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
-        )
+      const indexedBefore = Date.now() - searchLagMs
+      const matches = rows.filter(
+        (o) =>
+          Date.parse(o.createdAt) <= indexedBefore &&
+          filters.every(
+            (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
+          )
       )
       return {
         status: 200,
@@ -134,30 +247,68 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     }
     if (rest === undefined && req.method === "POST") {
       const properties = (body.properties ?? {}) as Record<string, string>
-      return invalid(properties) ?? { status: 201, body: wire(create(type, properties)) }
+      return (
+        invalid(type, properties) ??
+        duplicateOf(type, properties) ?? { status: 201, body: wire(create(type, properties)) }
+      )
     }
     if (rest !== undefined && req.method === "PATCH") {
       const found = rows.find((o) => o.id === rest)
       if (!found) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
-      Object.assign(found.properties, (body.properties ?? {}) as Record<string, string>)
+      const properties = (body.properties ?? {}) as Record<string, string>
+      const bad = invalid(type, properties) ?? duplicateOf(type, properties, found)
+      if (bad) return bad
+      Object.assign(found.properties, properties)
       found.updatedAt = now()
       return { status: 200, body: wire(found) }
     }
     return hsError(405, "METHOD_NOT_ALLOWED", "method not allowed")
   }
 
+  // A rolling window (HubSpot names its policy TEN_SECONDLY_ROLLING): the times of the calls it let through.
+  const burstLimit = options.burstLimit ?? 190
+  const burstIntervalMs = options.burstIntervalMs ?? 10_000
+  let recent: Array<number> = []
+  let throttled = 0
+  const inWindow = () => {
+    const now = Date.now()
+    recent = recent.filter((at) => at > now - burstIntervalMs)
+    return recent.length
+  }
+
   const controls = await startFakeServer(
     (req) => {
+      if (inWindow() >= burstLimit) {
+        throttled++
+        return {
+          status: 429,
+          body: {
+            status: "error",
+            message: "You have reached your ten_secondly_rolling limit.",
+            errorType: "RATE_LIMIT",
+            correlationId: "00000000-0000-0000-0000-000000000000",
+            policyName: "TEN_SECONDLY_ROLLING",
+            groupName: "private-app-fake"
+          }
+        }
+      }
+      recent.push(Date.now())
       used++
       return route(req)
     },
     () => ({
       "X-HubSpot-RateLimit-Daily": String(dailyLimit),
       "X-HubSpot-RateLimit-Daily-Remaining": String(dailyLimit - used),
-      "X-HubSpot-RateLimit-Max": "190",
-      "X-HubSpot-RateLimit-Remaining": "189",
-      "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"
+      "X-HubSpot-RateLimit-Max": String(burstLimit),
+      "X-HubSpot-RateLimit-Remaining": String(Math.max(0, burstLimit - inWindow())),
+      "X-HubSpot-RateLimit-Interval-Milliseconds": String(burstIntervalMs)
     })
   )
-  return { ...controls, records, associations, setTokens: (next) => (tokens = new Set(next)) }
+  return {
+    ...controls,
+    records,
+    associations,
+    setTokens: (next) => (tokens = new Set(next)),
+    throttled: () => throttled
+  }
 }

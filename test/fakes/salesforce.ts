@@ -46,6 +46,15 @@ const required: Record<string, ReadonlyArray<string>> = {
   Opportunity: ["Name", "StageName", "CloseDate"]
 }
 
+/** Restricted picklists the fake enforces, with an org's default values. */
+export const picklists: Record<string, Record<string, ReadonlyArray<string>>> = {
+  Lead: { Status: ["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"] },
+  Task: {
+    Status: ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"],
+    Priority: ["High", "Normal", "Low"]
+  }
+}
+
 const xmlTag = (xml: string, tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml)?.[1]
 
 /** Starts the fake on a free port. */
@@ -77,6 +86,17 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     }
     if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
       return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
+    }
+    for (const [field, values] of Object.entries(picklists[type] ?? {})) {
+      const value = record[field]
+      if (value !== undefined && value !== null && !values.includes(String(value))) {
+        return sfError(
+          400,
+          "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+          `${field}: bad value for restricted picklist field: ${String(value)}`,
+          [field]
+        )
+      }
     }
     return undefined
   }
@@ -205,6 +225,8 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       const record = rows.find((r) => r.Id === a)
       if (!record) return sfError(404, "NOT_FOUND", "The requested resource does not exist")
       if (req.method === "GET") return { status: 200, body: fieldsOf(record) }
+      const invalid = validate(type, { ...record, ...body })
+      if (invalid) return invalid
       Object.assign(record, body)
       return { status: 204 }
     }

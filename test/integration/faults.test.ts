@@ -76,8 +76,8 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
           SWEEP_MIN_AGE_MS: "1500",
           // leads PROCESSING when the data went (retrying, rate-limited) lost their job: swept after this
           SWEEP_PROCESSING_MIN_AGE_MS: "5000",
-          // tight enough that some jobs wait delayed (lead PROCESSING) when the data goes
-          RATE_LIMIT_CRM: "40",
+          // tight enough that some jobs wait delayed (lead PROCESSING) when the data goes (HTTP calls: ~12 a lead)
+          RATE_LIMIT_CRM: "120",
           RATE_LIMIT_WINDOW_MS: "1000"
         })
         const [ingest, a, b] = yield* startAll([

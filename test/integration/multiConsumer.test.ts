@@ -9,8 +9,9 @@ import { stopProgram } from "../../scripts/lib/processes.js"
 import { hubSpotEnv, programEnv, startAll, startConsumer, startIngest } from "../../scripts/lib/stack.js"
 import { fakeHubSpot } from "./setup.js"
 
-const LEADS = 300
+const LEADS = 120
 const WINDOW_MS = 1000
+/** HTTP calls per window: each action takes a permit per call it can make (about 12 per lead). */
 const CRM_LIMIT = 60
 const ACCOUNT_LIMIT = 20
 const ACCOUNTS = 5
@@ -96,8 +97,9 @@ describe("one ingest, two consumers, one CRM (real Postgres + Redis)", () => {
           500
         )
         expect(excess).toEqual([])
+        // requests that carry an action's signature are about a third of the calls the CRM-wide tier counts
         const busiest = busiestWindow(crm.records, WINDOW_MS)
-        expect(busiest).toBeGreaterThanOrEqual(CRM_LIMIT * 0.5)
+        expect(busiest).toBeGreaterThanOrEqual(CRM_LIMIT * 0.15)
         const tools: Record<string, number> = {}
         for (const a of counted.actions) tools[a.key.split(":")[0]!] = (tools[a.key.split(":")[0]!] ?? 0) + 1
         console.log(

@@ -8,9 +8,12 @@ import { leadBody } from "../../scripts/lib/leads.js"
 import { hubSpotEnv, programEnv } from "../../scripts/lib/stack.js"
 import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.js"
 
-/** The fake HubSpot in this process, closed with the scope. */
+/**
+ * The fake HubSpot in this process, closed with the scope. Its burst limit is far above HubSpot's (these runs are
+ * about faults and exactly-once, at volume); the programs are told the same limit (hubSpotEnv).
+ */
 export const fakeHubSpot = Effect.acquireRelease(
-  Effect.promise(() => startFakeHubSpot()),
+  Effect.promise(() => startFakeHubSpot({ burstLimit: 100_000 })),
   (fake) => Effect.promise(() => fake.close())
 )
 

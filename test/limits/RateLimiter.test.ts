@@ -48,6 +48,22 @@ for (const [backend, limiterLayer] of backends) {
       })
     )
 
+    it.effect("a tier with a cost takes that many permits, all or none", () =>
+      Effect.gen(function* () {
+        yield* toWindowStart(60_000)
+        const lead = tier("lead", 4, 60_000)
+        const calls = tier("crm", 10, 60_000)
+        yield* acquire([lead, { ...calls, cost: 4 }])
+        yield* acquire([lead, { ...calls, cost: 4 }])
+        // 8 of 10 permits taken: a 3-call action does not fit, and takes nothing from the lead tier either
+        const refused = yield* refusal([lead, { ...calls, cost: 3 }])
+        assert.strictEqual(refused.tier, "crm")
+        yield* acquire([lead, { ...calls, cost: 2 }])
+        yield* acquire([lead])
+        assert.strictEqual((yield* refusal([lead])).tier, "lead")
+      })
+    )
+
     it.effect("consumes nothing from any tier when a later tier refuses", () =>
       Effect.gen(function* () {
         const account = tier("account", 3, 60_000)

@@ -1,0 +1,51 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as HubSpot from "../../layers/hubspot/CrmExecutor.js"
+import { defaultProperties } from "../../layers/hubspot/config.js"
+import { startFakeHubSpot } from "../fakes/hubspot.js"
+import { memoryEnv, sampleLead } from "../support/env.js"
+import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
+
+const domains = ["acme.com", "globex.com", "initech.com"]
+
+describe("HubSpot companies under concurrency and search lag", () => {
+  it.scopedLive("12 concurrent leads of 3 domains make exactly one company per domain, every contact tied to it", () =>
+    Effect.gen(function* () {
+      // HubSpot's search index lags new objects by seconds: a search cannot tell whether a company exists
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeHubSpot({ searchLagMs: 3000 })),
+        (f) => Effect.promise(() => f.close())
+      )
+      const crm = HubSpot.layer({
+        baseUrl: fake.url,
+        accessToken: Redacted.make("pat-na1-fake-token"),
+        timeoutMs: 2000,
+        properties: defaultProperties
+      })
+      const env = Layer.merge(memoryEnv({ env: { WORKER_CONCURRENCY: "6" } }), crm)
+      yield* Effect.gen(function* () {
+        const leads = yield* Effect.forEach(Array.from({ length: 12 }), (_, i) =>
+          submit(sampleLead({ email: `buyer${i}@${domains[i % domains.length]}` }))
+        )
+        yield* startConsumer
+        yield* Effect.forEach(leads, ({ lead }) => awaitStatus(lead.id, ["SYNCED"], 20_000), {
+          concurrency: "unbounded"
+        })
+      }).pipe(Effect.provide(env))
+
+      const companies = fake.records.companies ?? []
+      expect(companies.map((c) => c.properties.domain).sort()).toEqual(domains)
+      for (const company of companies)
+        expect(company.properties.revenueflow_company_key).toBe(company.properties.domain)
+      const contacts = fake.records.contacts ?? []
+      expect(contacts).toHaveLength(12)
+      for (const contact of contacts) {
+        const domain = contact.properties.email!.split("@")[1]
+        const company = companies.find((c) => c.properties.domain === domain)!
+        expect(fake.associations.has(`contacts:${contact.id}->companies:${company.id}`)).toBe(true)
+      }
+    })
+  )
+})
