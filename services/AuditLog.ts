@@ -16,6 +16,8 @@ export interface ActionEntry {
   readonly result?: unknown
   readonly error?: string | undefined
   readonly durationMs: number
+  /** Who asked for the action: "mcp" for an MCP tool call; left out by the consumer (its own plan). */
+  readonly source?: string | undefined
 }
 
 export declare namespace AuditLog {
