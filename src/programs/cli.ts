@@ -20,6 +20,7 @@ one process: stop \`npm start\` before running commands against it.
   replay --all [limit]    replay every dead letter (default 1000)
   sweep                   run the outbox sweep once: enqueue leads stuck in RECEIVED / QUEUED
   stats                   queue counts and leads per status
+  mcp                     serve the CRM tools to AI agents over MCP on stdin / stdout (logs on stderr)
 `
 
 const [command, ...args] = process.argv.slice(2)
@@ -67,9 +68,17 @@ const program: Effect.Effect<void, unknown> = (() => {
           yield* Console.log(JSON.stringify({ queue: stats, leads: counts }, null, 2))
         })
       )
+    case "mcp":
+      // loaded on demand: the MCP SDK is not worth its load time to the other commands
+      return Effect.flatMap(
+        Effect.promise(() => import("./mcp.js")),
+        (mcp) => mcp.mcpStdioProgram
+      )
     default:
       return Console.log(usage)
   }
 })()
 
-program.pipe(Effect.provide(Logging.layerConfig("pretty")), NodeRuntime.runMain({ disablePrettyLogger: true }))
+// on stdio, MCP owns stdout: logs go to stderr
+const logs = Logging.layerConfig("pretty", command === "mcp" ? "stderr" : "stdout")
+program.pipe(Effect.provide(logs), NodeRuntime.runMain({ disablePrettyLogger: true }))
