@@ -95,7 +95,7 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
           expect(tool, name).toBeDefined()
           expect(tool?.inputSchema.type).toBe("object")
           expect(tool?.inputSchema.required).toEqual(expect.arrayContaining(["leadKey", "email"]))
-          expect((tool?.inputSchema as Record<string, unknown>).additionalProperties).toBe(false)
+          expect(tool?.inputSchema).toHaveProperty("additionalProperties", false)
           expect(tool?.description).toContain("find_lead")
           expect(tool?.annotations?.destructiveHint).toBe(false)
         }
