@@ -43,7 +43,8 @@ const spawnMcp = (env: Record<string, string>) =>
       // a line on stdout that is not a JSON-RPC message (a stray log line) surfaces here
       const protocolErrors: Array<string> = []
       client.onerror = (error) => protocolErrors.push(error.message)
-      await client.connect(transport)
+      // tsx compiles on start, on two shared cores: more than the SDK's default 60 s may pass under load
+      await client.connect(transport, { timeout: 120_000 })
       return { client, logs: () => logs, protocolErrors }
     }),
     ({ client, logs }, exit) =>
