@@ -4,16 +4,21 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
+import { CrmTransientError } from "../../services/CrmExecutor.js"
 import * as IngestServer from "../../src/http/intake.js"
 import { HttpApiServed } from "../../src/http/server.js"
 import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import { expectProblem, send } from "../http/harness.js"
-import { backends } from "../support/env.js"
+import { backends, memoryEnv } from "../support/env.js"
 import { behaviourEnv, type Harness, leadInputs, leadsNeeded, rejection, steps, storeLeads } from "./behaviour.js"
 
 const apiKey = "mcp-test-key-7f3a"
+
+// biome-ignore lint/suspicious/noExplicitAny: tool results are asserted on field by field
+type AnyResult = any
 
 /** The ingest server as HttpServerLive wires it (intake routes direct, /mcp to the MCP endpoint), on a free port. */
 const ingestWithMcp = HttpApiServed.pipe(
@@ -110,5 +115,42 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
         expectProblem(big, 413)
       })
     )
+  )
+})
+
+describe("MCP over Streamable HTTP: CRM failures (memory)", () => {
+  const env = memoryEnv({
+    env: { INGEST_API_KEYS: apiKey },
+    breaker: { consecutiveFailures: 2, probeSchedule: Schedule.spaced("30 seconds") }
+  })
+
+  it.live(
+    "a CRM outage is a tool error; once the breaker opens, CircuitOpen with the retry-after and no CRM call",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* baseUrl
+        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1))
+        const client = yield* connect(url, apiKey)
+        const control = yield* MockCrmControl
+        const ref = { leadKey: lead?.leadKey, email: lead?.email }
+        yield* control.failNext(new CrmTransientError({ provider: "mock", message: "503 Service Unavailable" }), 2)
+        for (const status of ["Working", "Nurturing"]) {
+          const failed: AnyResult = yield* Effect.promise(() =>
+            client.callTool({ name: "update_lead_status", arguments: { ...ref, status } })
+          )
+          expect(failed.isError).toBe(true)
+          expect(failed.structuredContent).toMatchObject({ error: "CrmUnavailable" })
+          expect(JSON.stringify(failed)).not.toContain("503 Service Unavailable")
+        }
+        const callsBefore = (yield* control.calls).length
+        const open: AnyResult = yield* Effect.promise(() =>
+          client.callTool({ name: "update_lead_status", arguments: { ...ref, status: "Unqualified" } })
+        )
+        expect(open.isError).toBe(true)
+        expect(open.structuredContent).toMatchObject({ error: "CircuitOpen" })
+        expect(open.structuredContent.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+        expect(open.structuredContent.retryAfterSeconds).toBeLessThanOrEqual(30)
+        expect((yield* control.calls).length).toBe(callsBefore)
+      }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env))), Effect.scoped)
   )
 })
