@@ -18,6 +18,8 @@ export interface ActionEntry {
   /** Made by `errorText`, which masks the PII a CRM or guard message may echo. */
   readonly error?: ErrorText | undefined
   readonly durationMs: number
+  /** Who asked for the action: "mcp" for an MCP tool call; left out by the consumer (its own plan). */
+  readonly source?: string | undefined
 }
 
 export declare namespace AuditLog {

@@ -1,5 +1,6 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type { Grounding, Analysis } from "../src/domain/analysis.js"
 import type { LeadInput, LeadSource, LeadStatus } from "../src/domain/lead.js"
@@ -40,6 +41,8 @@ export declare namespace LeadStore {
       readonly status?: "RECEIVED" | "QUEUED"
     }) => Effect.Effect<AcceptResult, StoreUnavailable>
     readonly get: (id: string) => Effect.Effect<LeadRecord, LeadNotFound | StoreUnavailable>
+    /** The lead with this lead key, if one was accepted (MCP tool calls name their lead by its key). */
+    readonly findByKey: (leadKey: string) => Effect.Effect<Option.Option<LeadRecord>, StoreUnavailable>
     /**
      * Move a lead from one of `from` to `to`; fails with StaleTransition when it is elsewhere. `error` is made by
      * `errorText`, which masks the PII a failure message may echo.

@@ -41,7 +41,7 @@ export { actionKey, type CrmAction, isToolName, ToolName, ToolParams, toolNames 
 // Pipeline
 export { type Accepted, acceptLead } from "./pipeline/accept.js"
 export { runConsumer } from "./pipeline/consumer.js"
-export { executeAction } from "./pipeline/execute.js"
+export { type ActionOutcome, executeAction, type RunActionOptions, runAction } from "./pipeline/execute.js"
 export { fateOf } from "./pipeline/fate.js"
 export { deadLetter, processLead } from "./pipeline/process.js"
 export { replayAll, replayLead } from "./pipeline/replay.js"
@@ -50,6 +50,10 @@ export { runSweeper, sweepOnce } from "./pipeline/sweeper.js"
 // HTTP
 export { IngestApi } from "./http/api.js"
 export { HttpServerLive, IngestApiLive } from "./http/server.js"
+
+// MCP (the server itself, with the SDK, is the `revenueflow/mcp` subpath)
+/** The /mcp endpoint HttpServerLive serves: provide McpEndpointLive to your own ingest server to answer /mcp. */
+export { layer as McpEndpointLive, McpEndpoint } from "./mcp/endpoint.js"
 
 // Layers
 /** AppConfig from the environment (or the installed ConfigProvider). */

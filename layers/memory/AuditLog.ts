@@ -35,6 +35,7 @@ export const make: Effect.Effect<AuditLog.Service> = Effect.sync(() => {
           ...(result == null ? {} : { result }),
           ...(entry.error === undefined ? {} : { error: entry.error }),
           durationMs: Math.round(entry.durationMs),
+          ...(entry.source === undefined ? {} : { source: entry.source }),
           createdAt: new Date(now)
         }
         rows.push(row)

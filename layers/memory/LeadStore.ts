@@ -1,6 +1,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { LeadStatus } from "../../src/domain/lead.js"
 import type { LeadRecord } from "../../src/domain/record.js"
 import { LeadNotFound, LeadStore, StaleTransition } from "../../services/LeadStore.js"
@@ -89,7 +90,13 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
     return counts
   })
 
-  return LeadStore.of({ accept, get: lookup, transition, saveAnalysis, listStuck, countByStatus })
+  const findByKey: LeadStore.Service["findByKey"] = (leadKey) =>
+    Effect.sync(() => {
+      const id = idByKey.get(leadKey)
+      return Option.fromNullable(id === undefined ? undefined : byId.get(id))
+    })
+
+  return LeadStore.of({ accept, get: lookup, findByKey, transition, saveAnalysis, listStuck, countByStatus })
 })
 
 /** In-memory LeadStore; a fresh empty store per layer build. */

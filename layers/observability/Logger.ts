@@ -56,13 +56,18 @@ export const prettyLogger = Logger.make<unknown, string>(({ annotations, cause, 
   return `${date.toISOString().slice(11, 23)} ${logLevel.label.padEnd(5)} ${redactText(messageText(message))}${extras ? ` ${extras}` : ""}${detail}`
 })
 
-/** LOG_FORMAT (json | pretty; json by default, pretty for `npm start`) and LOG_LEVEL (info by default). */
-export const layerConfig = (defaultFormat: "json" | "pretty" = "json") =>
+/**
+ * LOG_FORMAT (json | pretty; json by default, pretty for `npm start`) and LOG_LEVEL (info by default). Logs go to
+ * stdout, or to stderr where stdout carries a protocol (the MCP server on stdio).
+ */
+export const layerConfig = (defaultFormat: "json" | "pretty" = "json", output: "stdout" | "stderr" = "stdout") =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const format = yield* Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault(defaultFormat))
       const level = yield* Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
-      const logger = (format === "json" ? jsonLogger : prettyLogger).pipe(Logger.withConsoleLog)
+      const logger = (format === "json" ? jsonLogger : prettyLogger).pipe(
+        output === "stderr" ? Logger.withConsoleError : Logger.withConsoleLog
+      )
       return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(level))
     })
   )

@@ -25,8 +25,8 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       // replicas race), while FAILED / BLOCKED rows never conflict and always append.
       const inserted = yield* sql.query<ActionRow>(
         `INSERT INTO crm_actions
-           (lead_id, action_key, tool, provider, status, params, crm_id, result, error, duration_ms)
-         VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8::text::jsonb, $9, $10)
+           (lead_id, action_key, tool, provider, status, params, crm_id, result, error, duration_ms, source)
+         VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8::text::jsonb, $9, $10, $11)
          ON CONFLICT (action_key) WHERE status = 'SUCCEEDED' DO NOTHING
          RETURNING ${actionColumns}`,
         [
@@ -39,7 +39,8 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
           entry.crmId ?? null,
           jsonParam(entry.result),
           entry.error ?? null,
-          Math.round(entry.durationMs)
+          Math.round(entry.durationMs),
+          entry.source ?? null
         ]
       )
       if (inserted[0] !== undefined) return toActionRecord(inserted[0])

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { LeadRecord } from "../../src/domain/record.js"
 import * as GroupCommit from "../groupCommit.js"
@@ -162,7 +163,12 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       Effect.withSpan("LeadStore.countByStatus", { captureStackTrace: false })
     )
 
-  return LeadStore.of({ accept, get, transition, saveAnalysis, listStuck, countByStatus })
+  const findByKey: LeadStore.Service["findByKey"] = (leadKey) =>
+    sql
+      .query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])
+      .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toLeadRecord)))
+
+  return LeadStore.of({ accept, get, findByKey, transition, saveAnalysis, listStuck, countByStatus })
 })
 
 /** LeadStore over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */

@@ -55,6 +55,12 @@ export const migrations: ReadonlyArray<Migration> = [
       "CREATE UNIQUE INDEX crm_actions_succeeded_action_key_idx ON crm_actions (action_key) WHERE status = 'SUCCEEDED'",
       "CREATE INDEX crm_actions_lead_id_seq_idx ON crm_actions (lead_id, seq)"
     ]
+  },
+  {
+    id: 2,
+    name: "crm_actions.source",
+    // who asked for the action: 'mcp' for an MCP tool call; NULL for the consumer's own plan (and older rows)
+    statements: ["ALTER TABLE crm_actions ADD COLUMN source text"]
   }
 ]
 

@@ -32,6 +32,7 @@ export interface ActionRow {
   readonly result: unknown
   readonly error: string | null
   readonly duration_ms: number
+  readonly source: string | null
   readonly created_at: Date | string
 }
 
@@ -40,7 +41,7 @@ export const leadColumns = "id, lead_key, source, status, input, analysis, groun
 
 /** Columns of `crm_actions` in ActionRow order. */
 export const actionColumns =
-  "id, lead_id, action_key, tool, provider, status, params, crm_id, result, error, duration_ms, created_at"
+  "id, lead_id, action_key, tool, provider, status, params, crm_id, result, error, duration_ms, source, created_at"
 
 const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value))
 
@@ -71,6 +72,7 @@ export const toActionRecord = (row: ActionRow): ActionRecord => ({
   ...(row.result == null ? {} : { result: row.result }),
   ...(row.error == null ? {} : { error: row.error }),
   durationMs: row.duration_ms,
+  ...(row.source == null ? {} : { source: row.source }),
   createdAt: toDate(row.created_at)
 })
 

@@ -24,7 +24,7 @@ PIDS=()
 log() { printf '[smoke] %s\n' "$*" >&2; }
 fail() {
   log "FAIL: $*"
-  for name in ingest consumer; do
+  for name in ingest consumer cli; do
     [[ -f "$WORK/$name.log" ]] && { log "--- $name log (last 30 lines)"; tail -n 30 "$WORK/$name.log" >&2; }
   done
   exit 1
@@ -43,7 +43,7 @@ trap cleanup EXIT
 free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # ---- 1. the bundles, alone in an empty directory (no node_modules anywhere above it)
-for name in ingest consumer; do
+for name in ingest consumer cli; do
   [[ -f "$ROOT/dist/$name/index.mjs" ]] || fail "dist/$name/index.mjs is missing: run npm run build first"
   cp -R "$ROOT/dist/$name" "$WORK/$name"
 done
@@ -120,6 +120,33 @@ log "lead SYNCED with $(jq '.actions | length' <<<"$LEAD") CRM actions"
 METRICS="$(curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics")" || fail "consumer /metrics failed"
 grep -q '^revenueflow_leads_finished_total{status="SYNCED"} 1$' <<<"$METRICS" ||
   fail "consumer /metrics does not count the SYNCED lead"
+
+# ---- 3b. MCP: /mcp on the ingest bundle (its lazy SDK chunk), and `revenueflow mcp` on stdio from the CLI bundle
+INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"smoke","version":"1"}}}'
+MCP_HTTP="$(curl -sS -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+  -d "$INIT" "http://127.0.0.1:$INGEST_PORT/mcp")" || fail "POST /mcp failed"
+[[ "$(jq -r .result.serverInfo.name <<<"$MCP_HTTP")" == "revenueflow" ]] || fail "POST /mcp answered: $MCP_HTTP"
+log "ingest /mcp answers initialize"
+FIND='{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"find_lead","arguments":{"email":"smoke-'"$SUFFIX"'@globex.com","campaignId":"smoke"}}}'
+# a tiny MCP host: start the server, send initialize + one call, close stdin once the call is answered
+MCP_STDIO="$(cd "$WORK/cli" && env -i PATH="$PATH" HOME="$WORK" INIT="$INIT" FIND="$FIND" TIMEOUT_MS="$((TIMEOUT_S * 1000))" \
+  DATABASE_URL="$DATABASE_URL" DATABASE_SCHEMA="$SCHEMA" REDIS_URL="$REDIS_URL" REDIS_KEY_PREFIX="$PREFIX" \
+  "$NODE" -e '
+const child = require("node:child_process").spawn(process.execPath, ["index.mjs", "mcp"], { stdio: ["pipe", "pipe", "inherit"] })
+const timer = setTimeout(() => { console.error("no answer in time"); child.kill("SIGKILL"); process.exit(1) }, Number(process.env.TIMEOUT_MS))
+let buffer = ""
+child.stdout.on("data", (chunk) => {
+  buffer += chunk
+  const lines = buffer.split("\n")
+  buffer = lines.pop()
+  for (const line of lines) if (JSON.parse(line).id === 2) { console.log(line); child.stdin.end() }
+})
+child.on("exit", (code) => { clearTimeout(timer); process.exit(code ?? 1) })
+const initialized = JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" })
+child.stdin.write([process.env.INIT, initialized, process.env.FIND, ""].join("\n"))
+' 2>"$WORK/cli.log")" || fail "revenueflow mcp (CLI bundle) failed"
+[[ "$(jq -r .result.structuredContent.id <<<"$MCP_STDIO")" == "$LEAD_ID" ]] || fail "revenueflow mcp find_lead answered: $MCP_STDIO"
+log "revenueflow mcp (CLI bundle) on stdio finds the lead"
 
 # ---- 4. graceful shutdown: SIGTERM, exit 0 within EXIT_TIMEOUT_S
 stop() {

@@ -33,6 +33,8 @@ export const ActionRecord = Schema.Struct({
   result: Schema.optional(Schema.Unknown),
   error: Schema.optional(Schema.String),
   durationMs: Schema.Number,
+  /** Who asked for the action: "mcp" for an MCP tool call; absent for the consumer's own plan. */
+  source: Schema.optional(Schema.String),
   createdAt: Schema.DateFromSelf
 }).annotations({ identifier: "ActionRecord" })
 export type ActionRecord = typeof ActionRecord.Type

@@ -5,6 +5,7 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Tracing from "../../layers/observability/Tracing.js"
@@ -12,6 +13,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
+import { McpEndpoint } from "../mcp/endpoint.js"
 import { header } from "./auth.js"
 import { fromNode } from "./body.js"
 import { type IntakeHandler, makeCreateLead } from "./leads.js"
@@ -25,7 +27,7 @@ export interface ListenOptions {
 }
 
 /** Writes a handler's response on Node: the handlers answer with JSON bodies (or none), built in memory. */
-const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
+export const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
   if (res.headersSent || res.destroyed) return
   const headers: Record<string, string> = { ...response.headers }
   const body = response.body
@@ -72,6 +74,8 @@ export const make = (
       ["/webhooks/marketo", makeMarketoWebhook(config)],
       ["/webhooks/hubspot", makeHubspotWebhook(config)]
     ])
+    // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
+    const mcp = Option.getOrUndefined(yield* Effect.serviceOption(McpEndpoint))
     const runCallback = Runtime.runCallback(yield* Effect.runtime<LeadStore | JobQueue | Metrics>())
     let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
     let closing = false
@@ -109,6 +113,7 @@ export const make = (
             const handler = intake.get(path)
             if (handler !== undefined) return direct(handler, path, req, res)
           }
+          if (mcp !== undefined && pathOf(req.url) === "/mcp") return mcp(req, res)
           if (app !== undefined) return app(req, res)
           writeResponse(res, problem(503, "The server is stopping", { headers: { "retry-after": "1" } }))
         })

@@ -40,14 +40,29 @@ const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  */
 const countsAgainstBreaker = (error: CrmError) => error._tag === "CrmTransientError"
 
+/** How one action ended: its SUCCEEDED audit row, and whether this run executed it (false: it was done before). */
+export interface ActionOutcome {
+  readonly executed: boolean
+  readonly record: ActionRecord
+}
+
+export interface RunActionOptions {
+  /** The lead's SUCCEEDED audit rows by action key, read once per job; without it the action looks its row up. */
+  readonly succeeded?: ReadonlyMap<string, ActionRecord> | undefined
+  /** Recorded on the audit rows: who asked for the action ("mcp"); the consumer leaves it out. */
+  readonly source?: string | undefined
+}
+
 /**
  * One CRM action through the safety chain: guard -> idempotency -> rate limit -> circuit breaker -> executor ->
- * audit. Fails only with a job fate. An action already done (its durable audit row, or the Redis fast path) is
- * skipped. `succeeded` is the lead's SUCCEEDED audit rows by action key, read once per job; without it each action
- * looks its own row up.
+ * audit, failing with the chain's own typed errors (GuardBlocked, RateLimited, CircuitOpen, CRM errors, stores
+ * unavailable; a JobDelay while another worker holds the action). An action already done (its durable audit row, or
+ * the Redis fast path) is not executed again: its first SUCCEEDED row is the outcome. The consumer runs it through
+ * `executeAction`; an MCP tool call runs it directly, outside any job.
  */
-export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: ReadonlyMap<string, ActionRecord>) =>
+export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActionOptions = {}) =>
   Effect.gen(function* () {
+    const succeeded = options.succeeded
     const config = yield* AppConfig
     const audit = yield* AuditLog
     const idempotency = yield* Idempotency
@@ -61,7 +76,8 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
       actionKey: key,
       tool: action.tool,
       provider: crm.provider,
-      params: redact(action.params)
+      params: redact(action.params),
+      ...(options.source === undefined ? {} : { source: options.source })
     }
 
     const guarded = guardAction(action.tool, action.params)
@@ -83,14 +99,13 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
 
     // The audit log is the durable truth: it holds every completed action even after Redis lost its data.
     const durable = succeeded ? Option.fromNullable(succeeded.get(key)) : yield* audit.findSucceeded(key)
-    if (Option.isSome(durable)) return "skipped" as const
+    if (Option.isSome(durable)) return { executed: false, record: durable.value } satisfies ActionOutcome
 
     const claim = yield* idempotency.begin(key, config.idempotency.inProgressTtlMs)
     if (claim._tag === "Completed") {
       // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist. A row
       // another worker wrote meanwhile is kept (one SUCCEEDED row per action key).
-      yield* recordSuccess(claim.result as Done)
-      return "skipped" as const
+      return { executed: false, record: yield* recordSuccess(claim.result as Done) } satisfies ActionOutcome
     }
     if (claim._tag === "InProgress") {
       return yield* new JobDelay({ delayMs: 5_000, reason: `action ${action.tool} is in progress elsewhere` })
@@ -136,13 +151,20 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
           // Redis first: if the store is down now, a retry finds "Completed" and writes the audit row then.
           yield* idempotency.complete(key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
-          yield* recordSuccess(done)
+          const record = yield* recordSuccess(done)
           yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
-          return "executed" as const
+          return { executed: true, record } satisfies ActionOutcome
         })
       )
     }).pipe(Effect.onInterrupt(() => release))
-  }).pipe(
-    Effect.mapError(fateOf),
-    Effect.withSpan("pipeline.action", { captureStackTrace: false, attributes: { "crm.tool": action.tool } })
+  }).pipe(Effect.withSpan("pipeline.action", { captureStackTrace: false, attributes: { "crm.tool": action.tool } }))
+
+/**
+ * The consumer's step: one planned action through the safety chain (`runAction`), failing only with a job fate.
+ * `succeeded` is the lead's SUCCEEDED audit rows by action key, read once per job.
+ */
+export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: ReadonlyMap<string, ActionRecord>) =>
+  runAction(lead, action, { succeeded }).pipe(
+    Effect.map((outcome) => (outcome.executed ? ("executed" as const) : ("skipped" as const))),
+    Effect.mapError(fateOf)
   )

@@ -22,6 +22,7 @@ one process: stop \`npm start\` before running commands against it.
   replay --all [limit]    replay every dead letter (default 1000)
   sweep                   run the outbox sweep once: enqueue leads stuck in RECEIVED / QUEUED
   stats                   queue counts and leads per status
+  mcp                     serve the CRM tools to AI agents over MCP on stdin / stdout (logs on stderr)
 `
 
 const [command, ...args] = process.argv.slice(2)
@@ -70,16 +71,24 @@ const program: Effect.Effect<void, unknown> = (() => {
           yield* Console.log(JSON.stringify({ queue: stats, leads: counts }, null, 2))
         })
       )
+    case "mcp":
+      // loaded on demand: the MCP SDK is not worth its load time to the other commands
+      return Effect.flatMap(
+        Effect.promise(() => import("./mcp.js")),
+        (mcp) => mcp.mcpStdioProgram
+      )
     default:
       return Console.log(usage)
   }
 })()
 
+// on stdio, MCP owns stdout: logs go to stderr
+const logs = Logging.layerConfig("pretty", command === "mcp" ? "stderr" : "stdout")
 program.pipe(
   Effect.catchIf(
     (error): error is InvalidConfiguration => error instanceof InvalidConfiguration,
     (error) => Console.error(error.message).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
   ),
-  Effect.provide(Logging.layerConfig("pretty")),
+  Effect.provide(logs),
   NodeRuntime.runMain({ disablePrettyLogger: true })
 )

@@ -1,0 +1,42 @@
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { guardAction } from "../domain/guard.js"
+import { isToolName } from "../domain/tools.js"
+import { isReadToolName } from "./catalog.js"
+import { crmCall } from "./crm.js"
+import { readCall } from "./reads.js"
+import { type McpServices, refusal, type ToolResult, UnknownTool } from "./results.js"
+
+export { type McpServices, refusal, type ToolResult, UnknownTool } from "./results.js"
+
+/**
+ * tools/call: a CRM tool through the safety chain, or a read-only tool. Refusals are tool results with isError (the
+ * model sees them and can adapt); only a tool this server does not offer fails, with UnknownTool. A defect becomes
+ * an isError result without internals, and is logged.
+ */
+export const callTool = (name: string, args: unknown): Effect.Effect<ToolResult, UnknownTool, McpServices> => {
+  const input = args ?? {}
+  const run: Effect.Effect<ToolResult, UnknownTool, McpServices> = isToolName(name)
+    ? typeof input === "object" && !Array.isArray(input)
+      ? crmCall(name, input as Record<string, unknown>)
+      : Effect.succeed(refusal("InvalidArguments", "arguments must be a JSON object"))
+    : isReadToolName(name)
+      ? readCall(name, input)
+      : Effect.fail(
+          new UnknownTool({
+            message: `Unknown tool: ${JSON.stringify(name.slice(0, 64))}${Either.match(guardAction(name, input), {
+              onLeft: (blocked) => (blocked.rule === "blocked-tool" ? ` (${blocked.reason})` : ""),
+              onRight: () => ""
+            })}`
+          })
+        )
+  return run.pipe(
+    Effect.catchAllDefect((defect) =>
+      Effect.as(
+        Effect.logError("mcp tool call failed").pipe(Effect.annotateLogs({ tool: name, defect: String(defect) })),
+        refusal("InternalError", "The call failed inside RevenueFlow; it was logged. Nothing more is known here.")
+      )
+    ),
+    Effect.withSpan("mcp.tools/call", { captureStackTrace: false, attributes: { "mcp.tool": name.slice(0, 64) } })
+  )
+}

@@ -1,0 +1,63 @@
+import * as Data from "effect/Data"
+import type { ActionRecord, LeadRecord } from "../domain/record.js"
+import { redact } from "../domain/redact.js"
+import type { AppConfig } from "../../services/AppConfig.js"
+import type { AuditLog } from "../../services/AuditLog.js"
+import type { CircuitBreaker } from "../../services/CircuitBreaker.js"
+import type { CrmExecutor } from "../../services/CrmExecutor.js"
+import type { Idempotency } from "../../services/Idempotency.js"
+import type { JobQueue } from "../../services/JobQueue.js"
+import type { LeadStore } from "../../services/LeadStore.js"
+import type { Metrics } from "../../services/Metrics.js"
+import type { RateLimiter } from "../../services/RateLimiter.js"
+
+/** Every service a tool call may touch: the consumer's safety chain plus the store and queue for reads. */
+export type McpServices =
+  | AppConfig
+  | LeadStore
+  | JobQueue
+  | AuditLog
+  | Idempotency
+  | RateLimiter
+  | CircuitBreaker
+  | CrmExecutor
+  | Metrics
+
+/** A tools/call for a tool this server does not offer: a JSON-RPC error (-32602), as the MCP specification says. */
+export class UnknownTool extends Data.TaggedError("UnknownTool")<{ readonly message: string }> {}
+
+/** A CallToolResult: text for the model, the same facts as structured content for programs. */
+export interface ToolResult {
+  readonly [key: string]: unknown
+  readonly content: Array<{ readonly type: "text"; readonly text: string }>
+  readonly structuredContent: Record<string, unknown>
+  readonly isError?: boolean
+}
+
+/** A successful result: the value as JSON text and as structured content. */
+export const answer = (value: Record<string, unknown>): ToolResult => ({
+  content: [{ type: "text", text: JSON.stringify(value, null, 2) }],
+  structuredContent: value
+})
+
+/** A refusal the agent can act on: what happened, why, and when to try again (never a stack or internals). */
+export const refusal = (
+  error: string,
+  message: string,
+  extra: { readonly retryAfterMs?: number; readonly [key: string]: unknown } = {}
+): ToolResult => {
+  const { retryAfterMs, ...rest } = extra
+  const retryAfterSeconds = retryAfterMs === undefined ? undefined : Math.max(1, Math.ceil(retryAfterMs / 1000))
+  const text = retryAfterSeconds === undefined ? message : `${message} Retry after ${retryAfterSeconds} s.`
+  return {
+    content: [{ type: "text", text }],
+    structuredContent: { error, message, ...rest, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) },
+    isError: true
+  }
+}
+
+/** A lead as an agent may see it: personal data masked (email keeps its domain), free text redacted. */
+export const leadView = (lead: LeadRecord) => redact(JSON.parse(JSON.stringify(lead))) as Record<string, unknown>
+
+/** An audit row as an agent may see it: parameters and results redacted. */
+export const actionView = (row: ActionRecord) => redact(JSON.parse(JSON.stringify(row))) as Record<string, unknown>

@@ -1,0 +1,243 @@
+import { expect } from "@effect/vitest"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { McpError } from "@modelcontextprotocol/sdk/types.js"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { LeadInput } from "../../src/domain/lead.js"
+import { leadKey } from "../../src/domain/leadKey.js"
+import { toolNames } from "../../src/domain/tools.js"
+import { LeadStore } from "../../services/LeadStore.js"
+
+/**
+ * The MCP behaviour every transport and backend must show, written once: each step gets a connected official MCP
+ * client, leads stored beforehand (as the ingest would have accepted them) and the count of writes the CRM saw.
+ */
+
+/** A lead stored before the server started. */
+export interface SeededLead {
+  readonly id: string
+  readonly email: string
+  readonly campaignId: string
+  readonly leadKey: string
+}
+
+export interface Harness {
+  readonly client: Client
+  /** Leads stored for the steps, one per step (index = step number). */
+  readonly leads: ReadonlyArray<SeededLead>
+  /** CRM writes seen so far, counted where the CRM (mock or fake server) received them. */
+  readonly crmWrites: Effect.Effect<number>
+}
+
+/** The environment every harness sets: two CRM calls per lead per window, so the third is rate limited. */
+export const behaviourEnv = { RATE_LIMIT_PER_LEAD: "2", RATE_LIMIT_WINDOW_MS: "60000" }
+
+/** `count` lead inputs unique to a run (own account domain each, so only the per-lead tier can bite). */
+export const leadInputs = (run: string, count: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    email: `Ada.Lovelace${i}@acct${i}-${run}.example.com`,
+    campaignId: `mcp-${run}`,
+    firstName: "Ada",
+    lastName: "Lovelace",
+    title: "VP Engineering"
+  }))
+
+/** A stored lead as the steps know it. */
+export const seeded = (id: string, input: { readonly email: string; readonly campaignId: string }): SeededLead => ({
+  id,
+  email: input.email,
+  campaignId: input.campaignId,
+  leadKey: leadKey(input.email, input.campaignId)
+})
+
+// biome-ignore lint/suspicious/noExplicitAny: tool results are asserted on field by field
+type AnyResult = any
+
+const call = (client: Client, name: string, args: Record<string, unknown>) =>
+  Effect.promise((): Promise<AnyResult> => client.callTool({ name, arguments: args }))
+
+/** What the promise was rejected with; a promise that resolves fails the test. */
+export const rejection = (promise: () => Promise<unknown>) =>
+  Effect.promise(() =>
+    promise().then(
+      (value) => {
+        throw new Error(`expected a rejection, got ${JSON.stringify(value)}`)
+      },
+      (error: unknown) => error
+    )
+  )
+
+const upsertArgs = (lead: SeededLead) => ({
+  leadKey: lead.leadKey,
+  email: lead.email,
+  campaignId: lead.campaignId,
+  firstName: "Ada",
+  lastName: "Lovelace",
+  company: "Analytical Engines"
+})
+
+const auditTrail = (client: Client, lead: SeededLead) =>
+  Effect.map(call(client, "get_audit_trail", { leadId: lead.id }), (result) => {
+    expect(result.isError, JSON.stringify(result)).toBeFalsy()
+    return result.structuredContent.actions as ReadonlyArray<Record<string, unknown>>
+  })
+
+/** The steps, in the order a spawned server runs them one after the other. */
+export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effect<void>]> = [
+  [
+    "lists the twelve CRM tools with input schemas generated from their parameter schemas, and the read-only tools",
+    ({ client }) =>
+      Effect.gen(function* () {
+        const { tools } = yield* Effect.promise(() => client.listTools())
+        const byName = new Map(tools.map((tool) => [tool.name, tool]))
+        for (const name of toolNames) {
+          const tool = byName.get(name)
+          expect(tool, name).toBeDefined()
+          expect(tool?.inputSchema.type).toBe("object")
+          expect(tool?.inputSchema.required).toEqual(expect.arrayContaining(["leadKey", "email"]))
+          expect(tool?.inputSchema).toHaveProperty("additionalProperties", false)
+          expect(tool?.description).toContain("find_lead")
+          expect(tool?.annotations?.destructiveHint).toBe(false)
+        }
+        for (const name of ["find_lead", "get_lead", "get_audit_trail", "list_dead_letters", "queue_stats"]) {
+          expect(byName.get(name)?.annotations?.readOnlyHint, name).toBe(true)
+        }
+        expect(tools).toHaveLength(toolNames.length + 5)
+        const score = byName.get("set_lead_score")?.inputSchema.properties as Record<string, Record<string, unknown>>
+        expect(score.score).toMatchObject({ type: "integer", minimum: 0, maximum: 100 })
+        expect(score.intent?.enum).toEqual(["Low Fit", "Medium Fit", "High Fit", "Manual Review"])
+        expect(score.leadKey).toMatchObject({ type: "string", pattern: "^[0-9a-f]{64}$" })
+        const task = byName.get("create_task")?.inputSchema as Record<string, unknown>
+        expect(task.required).toEqual(["leadKey", "email", "subject", "priority"])
+        expect(JSON.stringify(task)).not.toContain("$ref")
+      })
+  ],
+  [
+    "upsert_lead twice with the same arguments: one CRM write, the same answer, one audit row with source mcp",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[1] as SeededLead
+        const found = yield* call(client, "find_lead", { email: lead.email, campaignId: lead.campaignId })
+        expect(found.isError, JSON.stringify(found)).toBeFalsy()
+        expect(found.structuredContent).toMatchObject({ id: lead.id, leadKey: lead.leadKey })
+        expect(JSON.stringify(found)).not.toContain("Ada.Lovelace") // PII masked
+
+        const before = yield* crmWrites
+        const first = yield* call(client, "upsert_lead", upsertArgs(lead))
+        expect(first.isError, JSON.stringify(first)).toBeFalsy()
+        expect(first.structuredContent).toMatchObject({ tool: "upsert_lead", status: "SUCCEEDED", leadId: lead.id })
+        expect(yield* crmWrites).toBe(before + 1)
+        // same arguments, keys in another order: the canonical parameters make it the same action
+        const again = yield* call(client, "upsert_lead", Object.fromEntries(Object.entries(upsertArgs(lead)).reverse()))
+        expect(again).toEqual(first)
+        expect(yield* crmWrites).toBe(before + 1)
+
+        const rows = yield* auditTrail(client, lead)
+        expect(rows).toHaveLength(1)
+        expect(rows[0]).toMatchObject({ tool: "upsert_lead", status: "SUCCEEDED", source: "mcp" })
+        expect(JSON.stringify(rows)).not.toContain("Ada.Lovelace")
+      })
+  ],
+  [
+    "a call the guard blocks is a tool error with the reason: nothing written to the CRM, a BLOCKED audit row",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[2] as SeededLead
+        const before = yield* crmWrites
+        const result = yield* call(client, "upsert_lead", { ...upsertArgs(lead), "{{firstName}}": "x" })
+        expect(result.isError).toBe(true)
+        expect(result.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "template-key" })
+        expect(result.content[0].text).toContain("contains template syntax")
+        expect(yield* crmWrites).toBe(before)
+        const rows = yield* auditTrail(client, lead)
+        expect(rows.map((row) => [row.status, row.source])).toEqual([["BLOCKED", "mcp"]])
+      })
+  ],
+  [
+    "a rate-limited call is a tool error with the tier and the retry-after, and writes nothing",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[3] as SeededLead
+        const ref = { leadKey: lead.leadKey, email: lead.email }
+        const before = yield* crmWrites
+        const score = yield* call(client, "set_lead_score", {
+          ...ref,
+          score: 72,
+          intent: "Medium Fit",
+          decision: "Nurture"
+        })
+        expect(score.isError, JSON.stringify(score)).toBeFalsy()
+        const status = yield* call(client, "update_lead_status", { ...ref, status: "Working" })
+        expect(status.isError, JSON.stringify(status)).toBeFalsy()
+        const limited = yield* call(client, "create_task", { ...ref, subject: "Call Ada", priority: "High" })
+        expect(limited.isError).toBe(true)
+        expect(limited.structuredContent).toMatchObject({ error: "RateLimited", tier: "lead" })
+        const retryAfter = limited.structuredContent.retryAfterSeconds
+        expect(retryAfter).toBeGreaterThanOrEqual(1)
+        expect(retryAfter).toBeLessThanOrEqual(60)
+        expect(limited.content[0].text).toContain(`Retry after ${retryAfter} s`)
+        expect(yield* crmWrites).toBe(before + 2)
+      })
+  ],
+  [
+    "an unknown tool is a JSON-RPC invalid-params error; bad arguments are a tool error naming every bad field",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[4] as SeededLead
+        const before = yield* crmWrites
+        for (const name of ["delete_lead", "no_such_tool"]) {
+          const error = yield* rejection(() => client.callTool({ name, arguments: {} }))
+          expect(error).toBeInstanceOf(McpError)
+          expect((error as McpError).code).toBe(-32602)
+          expect((error as McpError).message).toContain(`Unknown tool: "${name}"`)
+        }
+        const bad = yield* call(client, "set_lead_score", {
+          leadKey: lead.leadKey,
+          email: lead.email,
+          score: 200,
+          decision: "Nurture"
+        })
+        expect(bad.isError).toBe(true)
+        expect(bad.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "invalid-params" })
+        expect(bad.content[0].text).toMatch(/score: .*between 0 and 100/)
+        expect(bad.content[0].text).toContain("intent: is missing")
+        const noLead = yield* call(client, "upsert_lead", { leadKey: "f".repeat(64), email: "x@y.io", campaignId: "c" })
+        expect(noLead.structuredContent).toMatchObject({ error: "LeadNotFound" })
+        const otherEmail = yield* call(client, "upsert_lead", { ...upsertArgs(lead), email: "someone@else.io" })
+        expect(otherEmail.structuredContent).toMatchObject({ error: "LeadMismatch" })
+        expect(yield* crmWrites).toBe(before)
+      })
+  ],
+  [
+    "resources: the lead by id with personal data masked, queue stats; an unknown lead is resource-not-found",
+    ({ client, leads }) =>
+      Effect.gen(function* () {
+        const lead = leads[5] as SeededLead
+        const read = yield* Effect.promise(() => client.readResource({ uri: `revenueflow://leads/${lead.id}` }))
+        const text = String((read.contents[0] as { text?: string }).text)
+        expect(JSON.parse(text)).toMatchObject({ id: lead.id, input: { email: expect.stringMatching(/^\*\*\*@/) } })
+        expect(text).not.toContain("Ada.Lovelace")
+        const stats = yield* Effect.promise(() => client.readResource({ uri: "revenueflow://queue/stats" }))
+        expect(JSON.parse(String((stats.contents[0] as { text?: string }).text))).toHaveProperty("leads")
+        const missing = yield* rejection(() =>
+          client.readResource({ uri: "revenueflow://leads/00000000-0000-4000-8000-000000000000" })
+        )
+        expect((missing as McpError).code).toBe(-32002)
+      })
+  ]
+]
+
+/** How many leads a harness must store: one per step. */
+export const leadsNeeded = steps.length
+
+/** Store the leads as the ingest would have accepted them (decoded, keyed); their ids. */
+export const storeLeads = (inputs: ReadonlyArray<Record<string, unknown>>) =>
+  Effect.flatMap(LeadStore, (store) =>
+    Effect.forEach(inputs, (raw) => {
+      const lead = Schema.decodeUnknownSync(LeadInput)(raw)
+      return Effect.map(
+        store.accept({ leadKey: leadKey(lead.email, lead.campaignId), source: "api", lead }),
+        (accepted) => seeded(accepted.lead.id, lead)
+      )
+    })
+  )

@@ -1,0 +1,61 @@
+import { describe, expect, it } from "@effect/vitest"
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv"
+import * as Arbitrary from "effect/Arbitrary"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import type * as Schema from "effect/Schema"
+import { guardAction } from "../../src/domain/guard.js"
+import { ToolParams, toolNames } from "../../src/domain/tools.js"
+import { inputSchemaOf, toolDefinitions } from "../../src/mcp/catalog.js"
+
+/** The JSON Schema validator MCP clients use (the SDK's Ajv provider). */
+const validator = new AjvJsonSchemaValidator()
+const definition = (name: string) => {
+  const found = toolDefinitions.find((tool) => tool.name === name)
+  if (found === undefined) throw new Error(`no tool ${name}`)
+  return found
+}
+
+describe("MCP tool catalog", () => {
+  it.each(toolNames)("%s: every argument object the guard accepts, the advertised input schema accepts too", (tool) => {
+    const schema = ToolParams[tool] as unknown as Schema.Schema<Record<string, unknown>>
+    const validate = validator.getValidator(definition(tool).inputSchema as never)
+    FastCheck.assert(
+      FastCheck.property(Arbitrary.make(schema), (params) => {
+        expect(Either.isRight(guardAction(tool, params))).toBe(true)
+        const result = validate(params)
+        expect(result.valid, result.errorMessage).toBe(true)
+      }),
+      { numRuns: 50 }
+    )
+  })
+
+  it.each(toolNames)(
+    "%s: the schema refuses what the guard refuses by shape (unknown field, missing field)",
+    (tool) => {
+      const schema = ToolParams[tool] as unknown as Schema.Schema<Record<string, unknown>>
+      const validate = validator.getValidator(definition(tool).inputSchema as never)
+      const [sample] = FastCheck.sample(Arbitrary.make(schema), 1)
+      const extra = { ...sample, unexpectedField: "x" }
+      expect(Either.isLeft(guardAction(tool, extra))).toBe(true)
+      expect(validate(extra).valid).toBe(false)
+      const { leadKey: _leadKey, ...missing } = sample as Record<string, unknown>
+      expect(Either.isLeft(guardAction(tool, missing))).toBe(true)
+      expect(validate(missing).valid).toBe(false)
+    }
+  )
+
+  it("input schemas are self-contained JSON Schema objects (no $ref, no refinement names as titles)", () => {
+    for (const tool of toolDefinitions) {
+      const text = JSON.stringify(tool.inputSchema)
+      expect(tool.inputSchema.type).toBe("object")
+      expect(text).not.toContain("$ref")
+      expect(text).not.toMatch(/"title":"/)
+      expect(tool.description.length).toBeGreaterThan(40)
+    }
+    expect(inputSchemaOf(ToolParams.create_task).properties).toMatchObject({
+      priority: { type: "string", enum: ["High", "Normal", "Low"] },
+      dueDate: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" }
+    })
+  })
+})

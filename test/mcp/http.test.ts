@@ -1,0 +1,156 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
+import { CrmTransientError } from "../../services/CrmExecutor.js"
+import * as IngestServer from "../../src/http/intake.js"
+import { HttpApiServed } from "../../src/http/server.js"
+import * as McpEndpoint from "../../src/mcp/endpoint.js"
+import { expectProblem, send } from "../http/harness.js"
+import { backends, memoryEnv } from "../support/env.js"
+import { behaviourEnv, type Harness, leadInputs, leadsNeeded, rejection, steps, storeLeads } from "./behaviour.js"
+
+const apiKey = "mcp-test-key-7f3a"
+
+// biome-ignore lint/suspicious/noExplicitAny: tool results are asserted on field by field
+type AnyResult = any
+
+/** The ingest server as HttpServerLive wires it (intake routes direct, /mcp to the MCP endpoint), on a free port. */
+const ingestWithMcp = HttpApiServed.pipe(
+  Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }).pipe(Layer.provide(McpEndpoint.layer)))
+)
+
+const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
+  if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  return `http://127.0.0.1:${server.address.port}`
+})
+
+/** The official client over Streamable HTTP, with the API key as a Bearer token; closed with the scope. */
+const connect = (url: string, key: string) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const client = new Client({ name: "revenueflow-test", version: "1.0.0" })
+      const transport = new StreamableHTTPClientTransport(new URL("/mcp", url), {
+        requestInit: { headers: { authorization: `Bearer ${key}` } }
+      })
+      await client.connect(transport)
+      return client
+    }),
+    (client) => Effect.promise(() => client.close())
+  )
+
+describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (_name, makeEnv) => {
+  const env = () => makeEnv({ env: { ...behaviourEnv, INGEST_API_KEYS: `other-key,${apiKey}` } })
+  const withHarness = (body: (harness: Harness, url: string) => Effect.Effect<void, unknown, Scope.Scope>) =>
+    Effect.gen(function* () {
+      const url = yield* baseUrl
+      const run = Math.random().toString(36).slice(2, 10)
+      const leads = yield* storeLeads(leadInputs(run, leadsNeeded))
+      const client = yield* connect(url, apiKey)
+      const control = yield* MockCrmControl
+      const crmWrites = Effect.map(control.calls, (calls) => calls.length)
+      yield* body({ client, leads, crmWrites }, url)
+    }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env()))), Effect.scoped)
+
+  for (const [name, step] of steps) {
+    it.live(name, () => withHarness((harness) => step(harness)), 30_000)
+  }
+
+  it.live("without a valid API key: 401 problem+json with a Bearer challenge, and no MCP answer", () =>
+    withHarness((_harness, url) =>
+      Effect.gen(function* () {
+        const initialize = JSON.stringify({
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } }
+        })
+        const headers = { "content-type": "application/json", accept: "application/json, text/event-stream" }
+        for (const auth of [{}, { authorization: "Bearer wrong-key" }, { authorization: `Basic ${apiKey}` }]) {
+          const reply = yield* send(url, "POST", "/mcp", { headers: { ...headers, ...auth }, body: initialize })
+          expectProblem(reply, 401)
+          expect(reply.headers["www-authenticate"]).toContain("Bearer")
+        }
+        const refused = yield* rejection(() =>
+          new Client({ name: "x", version: "1" }).connect(
+            new StreamableHTTPClientTransport(new URL("/mcp", url), {
+              requestInit: { headers: { authorization: "Bearer wrong-key" } }
+            })
+          )
+        )
+        expect(String(refused)).toContain("401")
+        const ok = yield* send(url, "POST", "/mcp", {
+          headers: { ...headers, authorization: `Bearer ${apiKey}` },
+          body: initialize
+        })
+        expect(ok.status).toBe(200)
+        expect(ok.json.result.protocolVersion).toBe("2025-11-25")
+      })
+    )
+  )
+
+  it.live("GET and DELETE are 405 (stateless: no stream, no session); a bad body is the ingest's problem+json", () =>
+    withHarness((_harness, url) =>
+      Effect.gen(function* () {
+        const auth = { authorization: `Bearer ${apiKey}` }
+        for (const method of ["GET", "DELETE"]) {
+          const reply = yield* send(url, method, "/mcp", { headers: auth })
+          expectProblem(reply, 405)
+          expect(reply.headers.allow).toBe("POST")
+        }
+        const malformed = yield* send(url, "POST", "/mcp", {
+          headers: { ...auth, "content-type": "application/json" },
+          body: "{not json"
+        })
+        expectProblem(malformed, 400)
+        const big = yield* send(url, "POST", "/mcp", {
+          headers: { ...auth, "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(70_000) } })
+        })
+        expectProblem(big, 413)
+      })
+    )
+  )
+})
+
+describe("MCP over Streamable HTTP: CRM failures (memory)", () => {
+  const env = memoryEnv({
+    env: { INGEST_API_KEYS: apiKey },
+    breaker: { consecutiveFailures: 2, probeSchedule: Schedule.spaced("30 seconds") }
+  })
+
+  it.live(
+    "a CRM outage is a tool error; once the breaker opens, CircuitOpen with the retry-after and no CRM call",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* baseUrl
+        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1))
+        const client = yield* connect(url, apiKey)
+        const control = yield* MockCrmControl
+        const ref = { leadKey: lead?.leadKey, email: lead?.email }
+        yield* control.failNext(new CrmTransientError({ provider: "mock", message: "503 Service Unavailable" }), 2)
+        for (const status of ["Working", "Nurturing"]) {
+          const failed: AnyResult = yield* Effect.promise(() =>
+            client.callTool({ name: "update_lead_status", arguments: { ...ref, status } })
+          )
+          expect(failed.isError).toBe(true)
+          expect(failed.structuredContent).toMatchObject({ error: "CrmUnavailable" })
+          expect(JSON.stringify(failed)).not.toContain("503 Service Unavailable")
+        }
+        const callsBefore = (yield* control.calls).length
+        const open: AnyResult = yield* Effect.promise(() =>
+          client.callTool({ name: "update_lead_status", arguments: { ...ref, status: "Unqualified" } })
+        )
+        expect(open.isError).toBe(true)
+        expect(open.structuredContent).toMatchObject({ error: "CircuitOpen" })
+        expect(open.structuredContent.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+        expect(open.structuredContent.retryAfterSeconds).toBeLessThanOrEqual(30)
+        expect((yield* control.calls).length).toBe(callsBefore)
+      }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env))), Effect.scoped)
+  )
+})
