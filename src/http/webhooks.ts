@@ -39,7 +39,9 @@ export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => 
         return problem(401, `A valid ${marketoTokenHeader} header is required`)
       }
       const body = yield* readJsonBody(request, config.maxBodyBytes)
-      return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo")
+      return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo", {
+        storeTimeoutMs: config.ingestStoreTimeoutMs
+      })
     }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo", { captureStackTrace: false }))
 }
 
@@ -70,7 +72,7 @@ export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => 
       const mapped = hubspotToLeadInput(body.json, {
         campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
       })
-      return yield* acceptUntrusted(mapped, "hubspot")
+      return yield* acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs })
     }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot", { captureStackTrace: false }))
 }
 
