@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import { AppConfig, appConfig } from "../services/AppConfig.js"
 import { Metrics as MetricsService } from "../services/Metrics.js"
 import { loadConfig } from "./aws/validate.js"
+import { config as breakerConfig } from "./breakerOptions.js"
 import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
 import { hubSpotConfig } from "./hubspot/config.js"
 import * as PostgresJs from "./postgres/postgresJs.js"
@@ -57,7 +58,7 @@ const coordination = (config: AppConfig.Service) =>
 const breaker = (config: AppConfig.Service) =>
   config.breaker === "REDIS" && Option.isSome(config.redisUrl)
     ? lazy(() => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
-    : MemoryBreaker.layer
+    : MemoryBreaker.layerConfig
 
 const crm = (config: AppConfig.Service) => {
   switch (config.crmProvider) {
@@ -110,7 +111,7 @@ export const layerFromConfig = Layer.unwrapEffect(
  */
 export const checkConfig = Effect.gen(function* () {
   const config = yield* loadConfig(appConfig)
-  const selected: Array<Config.Config<unknown>> = []
+  const selected: Array<Config.Config<unknown>> = [breakerConfig]
   if (Option.isSome(config.databaseUrl)) selected.push(PostgresJs.config)
   if (Option.isSome(config.redisUrl)) selected.push(BullMqOptions.config)
   if (config.crmProvider === "SALESFORCE") selected.push(salesforceConfig)
