@@ -147,10 +147,21 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
     }
     const keys = (name: string) => [redis.key("cb", name), redis.key("cb", name, "w"), redis.key("cb", name, "probe")]
 
+    // Said once when Redis stops answering and once when it answers again, not on every call meanwhile.
+    let unavailable = false
     const failOpen = (name: string, error: RedisUnavailable) =>
-      Effect.logWarning("circuit breaker state unavailable in Redis; letting calls through").pipe(
-        Effect.annotateLogs({ breaker: name, error: error.message })
-      )
+      Effect.suspend(() => {
+        if (unavailable) return Effect.void
+        unavailable = true
+        return Effect.logWarning("circuit breaker state unavailable in Redis; letting calls through").pipe(
+          Effect.annotateLogs({ breaker: name, error: error.message })
+        )
+      })
+    const answered = Effect.suspend(() => {
+      if (!unavailable) return Effect.void
+      unavailable = false
+      return Effect.logInfo("circuit breaker state available in Redis again")
+    })
 
     /** How long the next opening lasts: the schedule stepped once per opening so far, plus this one. */
     const openDelay = (openings: number, now: number) =>
@@ -190,6 +201,7 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
               openings,
               token
             })),
+            Effect.tap(() => answered),
             Effect.catchAll((error) => Effect.as(failOpen(name, error), undefined))
           )
       })
