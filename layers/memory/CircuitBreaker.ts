@@ -1,15 +1,13 @@
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
 import { type BreakerOptions, config, defaultOptions } from "../breakerOptions.js"
 import { logClosed, logOpened, logProbing } from "../breakerLog.js"
+import { countedFailure, runProbe } from "../breakerOutcome.js"
 
 export { type BreakerOptions, defaultOptions } from "../breakerOptions.js"
 
@@ -78,31 +76,6 @@ const open = (options: BreakerOptions, breaker: Breaker, now: number) =>
       scheduleState,
       openedAt: breaker.openedAt === 0 ? now : breaker.openedAt
     } satisfies Breaker
-  })
-
-/**
- * How a call's outcome counts: false for a success, true for a counted failure (typed errors by `isFailure`,
- * defects always), undefined for an interruption, which proves nothing about the CRM. Shared with the Redis breaker.
- */
-export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E) => boolean): boolean | undefined =>
-  Exit.match(exit, {
-    onSuccess: () => false,
-    onFailure: (cause) =>
-      Option.match(Cause.failureOption(cause), {
-        onSome: isFailure,
-        onNone: () => (Cause.isInterruptedOnly(cause) ? undefined : true)
-      })
-  })
-
-/**
- * Runs a half-open probe with its own deadline. `timedOut` means it was cut at `probeTimeoutMs` (and interrupted):
- * a failure for the breaker. Shared with the Redis breaker.
- */
-export const runProbe = <A, E, R>(effect: Effect.Effect<A, E, R>, probeTimeoutMs: number) =>
-  Effect.map(Effect.exit(Effect.timeout(effect, probeTimeoutMs)), (exit) => {
-    const timedOut =
-      Exit.isFailure(exit) && Option.exists(Cause.failureOption(exit.cause), (error) => Cause.isTimeoutException(error))
-    return { timedOut, exit: exit as Exit.Exit<A, E> }
   })
 
 /** Why a breaker opened, for its log line. */

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
 import { logClosed, logOpened, logProbing } from "../breakerLog.js"
 import { type BreakerOptions, config as breakerConfig, defaultOptions } from "../breakerOptions.js"
-import { countedFailure, runProbe } from "../memory/CircuitBreaker.js"
+import { countedFailure, runProbe } from "../breakerOutcome.js"
 import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
 
 /*
