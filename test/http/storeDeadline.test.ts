@@ -5,7 +5,9 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { startTcpProxy } from "../../scripts/lib/tcpProxy.js"
 import { JobQueue } from "../../services/JobQueue.js"
+import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
 import { layerPostgres } from "../../layers/postgres/stores.js"
+import { LeadStore } from "../../services/LeadStore.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { testSchema } from "../store/fixtures.js"
 import { expectProblem, storedLeads, withApi } from "./harness.js"
@@ -83,5 +85,41 @@ describe("Postgres stops answering (blackholed, not refused)", () => {
         )
       }),
     60_000
+  )
+})
+
+describe("an insert that commits after its deadline", () => {
+  // The memory store, except that the first insert takes 600 ms to commit and is not abandoned when its caller
+  // gives up (as a batch already sent to Postgres).
+  const slowStore = Layer.effect(
+    LeadStore,
+    Effect.map(MemoryLeadStore.make, (inner) => {
+      let first = true
+      return LeadStore.of({
+        ...inner,
+        accept: (input) =>
+          Effect.suspend(() => {
+            const delay = first ? 600 : 0
+            first = false
+            return Effect.uninterruptible(Effect.zipRight(Effect.sleep(delay), inner.accept(input)))
+          })
+      })
+    })
+  )
+
+  it.live("the client got 503; its retry gets 200 with that lead: not lost, not stored twice", () =>
+    withApi(Layer.merge(memoryEnv({ env: { INGEST_STORE_TIMEOUT_MS: "200" } }), slowStore), (api) =>
+      Effect.gen(function* () {
+        const body = sampleLead()
+        const refused = yield* api.postJson("/leads", body)
+        expectProblem(refused, 503)
+        expect(refused.headers["retry-after"]).toMatch(/^[1-9][0-9]*$/)
+        yield* Effect.sleep("800 millis")
+        const retried = yield* api.postJson("/leads", body)
+        expect(retried.status, retried.text).toBe(200)
+        expect(retried.json.lead.email).toBe(body.email)
+        expect(yield* storedLeads).toBe(1)
+      })
+    )
   )
 })
