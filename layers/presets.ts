@@ -5,6 +5,7 @@ import * as Option from "effect/Option"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics as MetricsService } from "../services/Metrics.js"
 import { config as bedrockConfig } from "./bedrock/config.js"
+import { config as breakerConfig } from "./breakerOptions.js"
 import { checkConfigWith, queueSection, type Selectors, storeSection } from "./configCheck.js"
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
 import * as HttpEnricher from "./http/Enricher.js"
@@ -37,7 +38,7 @@ const coordination = (config: AppConfig.Service) =>
 const breaker = (config: AppConfig.Service) =>
   config.breaker === "REDIS" && Option.isSome(config.redisUrl)
     ? lazy(() => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
-    : MemoryBreaker.layer
+    : MemoryBreaker.layerConfig
 
 const crm = (config: AppConfig.Service) => {
   switch (config.crmProvider) {
@@ -87,6 +88,7 @@ export const layerFromConfig = Layer.unwrapEffect(
 
 /** The settings of the CRM, analyser and enrichment provider the selectors choose. */
 const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
+  breakerConfig,
   ...(s.crmProvider === "SALESFORCE" ? [salesforceConfig] : []),
   ...(s.crmProvider === "HUBSPOT" ? [hubSpotConfig] : []),
   ...(s.analyzer === "BEDROCK" ? [bedrockConfig] : []),

@@ -52,6 +52,8 @@ export const appConfig = Config.all({
     )
   ),
   maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),
+  // an intake answers 503 after this rather than hold its client while the store is silent
+  ingestStoreTimeoutMs: positive("INGEST_STORE_TIMEOUT_MS", 2000),
   workerConcurrency: positive("WORKER_CONCURRENCY", 5),
   jobAttempts: positive("JOB_ATTEMPTS", 5),
   jobBackoffMs: positive("JOB_BACKOFF_MS", 1000),

@@ -15,7 +15,9 @@ export class CrmRateLimited extends Schema.TaggedError<CrmRateLimited>()("CrmRat
 export class CrmTransientError extends Schema.TaggedError<CrmTransientError>()("CrmTransientError", {
   provider: Schema.String,
   message: Schema.String,
-  status: Schema.optional(Schema.Number)
+  status: Schema.optional(Schema.Number),
+  /** The CRM's own error code when it gave one (SERVER_UNAVAILABLE...), for logs. */
+  code: Schema.optional(Schema.String)
 }) {}
 
 /** The CRM rejected the request itself (validation 4xx, duplicate, not found): retrying cannot help. */

@@ -12,7 +12,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { redactText } from "../../src/domain/redact.js"
 import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob } from "../../services/JobQueue.js"
-import { type RedisClient, safeMessage } from "../redis/RedisClient.js"
+import { isConnectionError, type RedisClient, safeMessage, watchConnection } from "../redis/RedisClient.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
 
 /** After the shutdown timeout, how long interrupted jobs get to be put back before we stop waiting. */
@@ -137,6 +137,9 @@ export const consume = (
           commandTimeout: undefined
         })
         client.on("error", () => {})
+        watchConnection(client, (report) => {
+          runFork(report)
+        })
         return client
       }),
       (client) => Effect.sync(() => client.disconnect())
@@ -171,7 +174,10 @@ export const consume = (
           maxStalledCount: opts.maxStalledCount,
           autorun: true
         })
-        worker.on("error", (error) => runFork(Effect.logWarning("queue worker error", safeMessage(error))))
+        // Connection failures are reported once per outage by the connection watchers, not once per retry here.
+        worker.on("error", (error) => {
+          if (!isConnectionError(error)) runFork(Effect.logWarning("queue worker error", safeMessage(error)))
+        })
         worker.on("failed", (job, error) => {
           if (job === undefined || ours.has(error)) return
           if (error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1)) {

@@ -112,7 +112,13 @@ export const make = (options: HubSpotOptions) =>
               Effect.flatMap(readToken, (token) => {
                 if (Redacted.value(token) === Redacted.value(current.token)) return Effect.fail(rejected)
                 const next = { token, client: connect(token) }
-                return Effect.zipRight(Ref.set(state, next), once(next.client, send))
+                const logged = Effect.logInfo("CRM token refreshed").pipe(
+                  Effect.annotateLogs({
+                    provider: "hubspot",
+                    reason: "the token was rejected (401); a rotated one was read"
+                  })
+                )
+                return Effect.zipRight(Ref.set(state, next), Effect.zipRight(logged, once(next.client, send)))
               })
           ),
           Effect.map((res) => res.data)

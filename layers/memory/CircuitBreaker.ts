@@ -1,39 +1,15 @@
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
+import { type BreakerOptions, config, defaultOptions } from "../breakerOptions.js"
+import { logClosed, logOpened, logProbing } from "../breakerLog.js"
+import { countedFailure, runProbe } from "../breakerOutcome.js"
 
-/** When a breaker opens and how it probes again. */
-export interface BreakerOptions {
-  /** Open after this many consecutive counted failures. */
-  readonly consecutiveFailures: number
-  /** ...or when at least `minimumCalls` calls within `windowMs` failed at `failureRatio` or more. */
-  readonly failureRatio: number
-  readonly minimumCalls: number
-  readonly windowMs: number
-  /** Delays before each half-open probe: step n gives the wait after the n-th consecutive opening. */
-  readonly probeSchedule: Schedule.Schedule<unknown>
-}
-
-/** First probe after 30 s, doubling, jittered, capped at 5 min. */
-export const defaultProbeSchedule: Schedule.Schedule<unknown> = Schedule.exponential("30 seconds").pipe(
-  Schedule.jittered,
-  Schedule.union(Schedule.spaced("5 minutes"))
-)
-
-export const defaultOptions: BreakerOptions = {
-  consecutiveFailures: 5,
-  failureRatio: 0.5,
-  minimumCalls: 10,
-  windowMs: 10_000,
-  probeSchedule: defaultProbeSchedule
-}
+export { type BreakerOptions, defaultOptions } from "../breakerOptions.js"
 
 interface Breaker {
   readonly state: BreakerState
@@ -44,6 +20,8 @@ interface Breaker {
   readonly probing: boolean
   /** The probe schedule's state: reset when the breaker closes, stepped each time it opens. */
   readonly scheduleState: unknown
+  /** When this run of openings began (0 while closed), to log how long calls were refused. */
+  readonly openedAt: number
 }
 
 interface Bucket {
@@ -80,7 +58,8 @@ const closed = (options: BreakerOptions): Breaker => ({
   buckets: [],
   nextProbeAt: 0,
   probing: false,
-  scheduleState: options.probeSchedule.initial
+  scheduleState: options.probeSchedule.initial,
+  openedAt: 0
 })
 
 /** Steps the probe schedule once to learn how long to stay open. */
@@ -94,23 +73,20 @@ const open = (options: BreakerOptions, breaker: Breaker, now: number) =>
       consecutive: 0,
       buckets: [],
       nextProbeAt: Math.max(start, now + 1),
-      scheduleState
+      scheduleState,
+      openedAt: breaker.openedAt === 0 ? now : breaker.openedAt
     } satisfies Breaker
   })
 
-/**
- * How a call's outcome counts: false for a success, true for a counted failure (typed errors by `isFailure`,
- * defects always), undefined for an interruption, which proves nothing about the CRM. Shared with the Redis breaker.
- */
-export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E) => boolean): boolean | undefined =>
-  Exit.match(exit, {
-    onSuccess: () => false,
-    onFailure: (cause) =>
-      Option.match(Cause.failureOption(cause), {
-        onSome: isFailure,
-        onNone: () => (Cause.isInterruptedOnly(cause) ? undefined : true)
-      })
-  })
+/** Why a breaker opened, for its log line. */
+const openReason = (probe: boolean, timedOut: boolean, consecutive: number, options: BreakerOptions) =>
+  probe
+    ? timedOut
+      ? `the half-open probe got no answer within ${options.probeTimeoutMs} ms`
+      : "the half-open probe failed"
+    : consecutive >= options.consecutiveFailures
+      ? `${consecutive} consecutive failures`
+      : `failure ratio of at least ${options.failureRatio} over ${options.minimumCalls}+ calls`
 
 /** Builds the in-process breaker: one state machine per name, shared by every fiber of this process. */
 export const make = (options: BreakerOptions = defaultOptions) =>
@@ -134,13 +110,17 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         })
       )
 
-    /** Record an outcome: `failed` undefined means the call was interrupted and proves nothing. */
-    const settle = (name: string, probe: boolean, failed: boolean | undefined) =>
-      SynchronizedRef.updateEffect(breakers, (map) =>
+    /**
+     * Record an outcome (`failed` undefined: the call was interrupted and proves nothing), log a state change, and
+     * return how long the breaker now stays open (0 when it is not open).
+     */
+    const settle = (name: string, probe: boolean, failed: boolean | undefined, timedOut = false) =>
+      SynchronizedRef.modifyEffect(breakers, (map) =>
         Effect.gen(function* () {
           const now = yield* Clock.currentTimeMillis
           const breaker = get(map, name)
           let next: Breaker
+          let consecutive = breaker.consecutive
           if (failed === undefined) {
             next = probe ? { ...breaker, probing: false } : breaker
           } else if (probe) {
@@ -149,7 +129,7 @@ export const make = (options: BreakerOptions = defaultOptions) =>
             next = breaker
           } else {
             const buckets = count(breaker.buckets, now, options.windowMs, failed)
-            const consecutive = failed ? breaker.consecutive + 1 : 0
+            consecutive = failed ? breaker.consecutive + 1 : 0
             let calls = 0
             let failures = 0
             for (const bucket of buckets) {
@@ -161,7 +141,12 @@ export const make = (options: BreakerOptions = defaultOptions) =>
               (calls >= options.minimumCalls && failures / calls >= options.failureRatio)
             next = trips ? yield* open(options, breaker, now) : { ...breaker, buckets, consecutive }
           }
-          return new Map(map).set(name, next)
+          if (next.state === "open" && next.nextProbeAt !== breaker.nextProbeAt) {
+            yield* logOpened(name, openReason(probe, timedOut, consecutive, options), next.nextProbeAt - now)
+          } else if (probe && failed === false) {
+            yield* logClosed(name, breaker.openedAt === 0 ? undefined : now - breaker.openedAt)
+          }
+          return [next.state === "open" ? next.nextProbeAt - now : 0, new Map(map).set(name, next)] as const
         })
       )
 
@@ -174,9 +159,15 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         Effect.gen(function* () {
           const { admitted, probe, retryAfterMs } = yield* admit(name)
           if (!admitted) return yield* new CircuitOpen({ name, retryAfterMs: Math.ceil(retryAfterMs) })
-          const exit = yield* Effect.exit(restore(effect))
-          const failed = countedFailure(exit, isFailure)
-          yield* settle(name, probe, failed)
+          if (!probe) {
+            const exit = yield* Effect.exit(restore(effect))
+            yield* settle(name, false, countedFailure(exit, isFailure))
+            return yield* exit
+          }
+          yield* logProbing(name)
+          const { timedOut, exit } = yield* runProbe(restore(effect), options.probeTimeoutMs)
+          const openForMs = yield* settle(name, true, timedOut || countedFailure(exit, isFailure), timedOut)
+          if (timedOut) return yield* new CircuitOpen({ name, retryAfterMs: Math.max(1, Math.ceil(openForMs)) })
           return yield* exit
         })
       )
@@ -196,3 +187,9 @@ export const layer = Layer.effect(CircuitBreaker, make())
 /** In-process breaker with custom thresholds / schedule (tests, tuning). */
 export const layerWith = (options: Partial<BreakerOptions>) =>
   Layer.effect(CircuitBreaker, make({ ...defaultOptions, ...options }))
+
+/** In-process breaker configured from the CIRCUIT_BREAKER_* variables (see ../breakerOptions.ts). */
+export const layerConfig: Layer.Layer<CircuitBreaker, ConfigError.ConfigError> = Layer.effect(
+  CircuitBreaker,
+  Effect.flatMap(config, make)
+)

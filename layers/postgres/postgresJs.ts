@@ -76,33 +76,60 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
       return yield* new StoreUnavailable({ message: `schema "${options.schema}" is not a plain lower-case identifier` })
     }
+    const statementTimeoutMs = options.statementTimeoutMs ?? 5000
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    const open = () =>
+      postgres(url, {
+        max: options.poolSize ?? 10,
+        connect_timeout: connectTimeoutMs / 1000,
+        // notices such as "relation already exists, skipping" would otherwise go to console.log
+        onnotice: () => {},
+        connection: {
+          application_name: "revenueflow",
+          statement_timeout: statementTimeoutMs,
+          ...(options.schema === undefined ? {} : { search_path: options.schema })
+        }
+      })
     // until the first connection answered, closing must not wait for the pending one (SIGTERM during start-up)
     let connected = false
-    const sql = yield* Effect.acquireRelease(
+    // The pool in use; replaced when a connection has gone silent (see `answered`).
+    const pool = yield* Effect.acquireRelease(
       Effect.try({
-        try: () =>
-          postgres(url, {
-            max: options.poolSize ?? 10,
-            connect_timeout: connectTimeoutMs / 1000,
-            // notices such as "relation already exists, skipping" would otherwise go to console.log
-            onnotice: () => {},
-            connection: {
-              application_name: "revenueflow",
-              statement_timeout: options.statementTimeoutMs ?? 5000,
-              ...(options.schema === undefined ? {} : { search_path: options.schema })
-            }
-          }),
+        try: () => ({ sql: open() }),
         // the driver's parse error may quote the URL, so it is not passed on
         catch: () => new StoreUnavailable({ message: "DATABASE_URL is not a valid Postgres connection URL" })
       }),
-      (sql) => Effect.promise(() => sql.end({ timeout: connected ? 5 : 0 }).catch(() => undefined))
+      (pool) => Effect.promise(() => pool.sql.end({ timeout: connected ? 5 : 0 }).catch(() => undefined))
     )
-    yield* firstConnection(sql, connectTimeoutMs, secrets)
+    yield* firstConnection(pool.sql, connectTimeoutMs, secrets)
     connected = true
 
+    // The server cancels a statement after statement_timeout, and opening a connection gives up after
+    // connect_timeout; no answer after both (plus a grace) means the connection itself is gone silent (a
+    // partition, a failed-over primary: TCP may take minutes to notice). postgres.js would keep queueing later
+    // queries on it, so the whole pool is replaced: the old one's queries fail (unanswered, nothing acknowledged)
+    // and later ones open fresh connections.
+    const answerTimeoutMs = statementTimeoutMs + connectTimeoutMs + 1000
+    const answered = <A>(sql: postgres.Sql, effect: Effect.Effect<A, StoreUnavailable>) =>
+      effect.pipe(
+        Effect.timeout(answerTimeoutMs),
+        Effect.catchTag("TimeoutException", () =>
+          Effect.zipRight(
+            Effect.suspend(() => {
+              if (pool.sql !== sql) return Effect.void
+              pool.sql = open()
+              sql.end({ timeout: 0 }).catch(() => undefined)
+              return Effect.logWarning("Postgres did not answer; reopening the connection pool").pipe(
+                Effect.annotateLogs({ waitedMs: answerTimeoutMs })
+              )
+            }),
+            Effect.fail(new StoreUnavailable({ message: `postgres: no answer within ${answerTimeoutMs} ms` }))
+          )
+        )
+      )
+
     const queryOn =
-      (conn: postgres.Sql): Query =>
+      (conn: postgres.Sql | postgres.ReservedSql): Query =>
       <T>(text: string, params: ReadonlyArray<unknown> = []) =>
         Effect.tryPromise({
           // prepared: the same few statements run on every lead, so parsing and planning them once pays
@@ -110,12 +137,25 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
           catch: (cause) => storeUnavailable("postgres", cause, secrets)
         }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<T>))
 
-    // A reserved connection carries the transaction: a pooled query could land on any connection.
+    const query: Query = (text, params) =>
+      Effect.suspend(() => {
+        const sql = pool.sql
+        return answered(sql, queryOn(sql)(text, params))
+      })
+
+    // A reserved connection carries the transaction: a pooled query could land on any connection. Its statements
+    // get no client-side deadline: migrations run longer than statement_timeout on purpose.
     const transaction: SqlClient.Service["transaction"] = (use) =>
       Effect.acquireUseRelease(
-        Effect.tryPromise({
-          try: () => sql.reserve(),
-          catch: (cause) => storeUnavailable("postgres", cause, secrets)
+        Effect.suspend(() => {
+          const sql = pool.sql
+          return answered(
+            sql,
+            Effect.tryPromise({
+              try: () => sql.reserve(),
+              catch: (cause) => storeUnavailable("postgres", cause, secrets)
+            })
+          )
         }),
         (conn) => {
           const tx = queryOn(conn)
@@ -128,7 +168,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
         (conn) => Effect.sync(() => conn.release())
       )
 
-    return SqlClient.of({ engine: "postgres", query: queryOn(sql), transaction })
+    return SqlClient.of({ engine: "postgres", query, transaction })
   })
 
 /** SqlClient over postgres.js. */

@@ -6,7 +6,9 @@ import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { Redis } from "ioredis"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
-import { type BreakerOptions, countedFailure, defaultOptions } from "../memory/CircuitBreaker.js"
+import { logClosed, logOpened, logProbing } from "../breakerLog.js"
+import { type BreakerOptions, config as breakerConfig, defaultOptions } from "../breakerOptions.js"
+import { countedFailure, runProbe } from "../breakerOutcome.js"
 import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
 
 /*
@@ -23,14 +25,17 @@ import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } f
  * a single node is assumed.
  */
 
-/** Redis-breaker tuning: the in-process thresholds plus how long a probe may hold the shared lock. */
-export interface RedisBreakerOptions extends BreakerOptions {
-  /** A probe not settled within this (crashed replica, hung call) frees the lock for another replica. */
-  readonly probeTimeoutMs: number
-}
+/** Redis-breaker tuning: the same as the in-process breaker's. */
+export type RedisBreakerOptions = BreakerOptions
 
-/** The in-process defaults and a 30 s probe lock. */
-export const defaultRedisOptions: RedisBreakerOptions = { ...defaultOptions, probeTimeoutMs: 30_000 }
+/** The in-process defaults. */
+export const defaultRedisOptions: RedisBreakerOptions = defaultOptions
+
+/**
+ * The shared probe lock outlives the probe's own deadline by this much, so a replica that crashed mid-probe frees it
+ * for another one soon after, while a live probe always settles before its lock expires.
+ */
+const PROBE_LOCK_MARGIN_MS = 5_000
 
 /** Retry-after given to callers turned away while another replica runs the probe. */
 const PROBE_BUSY_RETRY_MS = 1_000
@@ -142,10 +147,21 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
     }
     const keys = (name: string) => [redis.key("cb", name), redis.key("cb", name, "w"), redis.key("cb", name, "probe")]
 
+    // Said once when Redis stops answering and once when it answers again, not on every call meanwhile.
+    let unavailable = false
     const failOpen = (name: string, error: RedisUnavailable) =>
-      Effect.logWarning("circuit breaker state unavailable in Redis; letting calls through").pipe(
-        Effect.annotateLogs({ breaker: name, error: error.message })
-      )
+      Effect.suspend(() => {
+        if (unavailable) return Effect.void
+        unavailable = true
+        return Effect.logWarning("circuit breaker state unavailable in Redis; letting calls through").pipe(
+          Effect.annotateLogs({ breaker: name, error: error.message })
+        )
+      })
+    const answered = Effect.suspend(() => {
+      if (!unavailable) return Effect.void
+      unavailable = false
+      return Effect.logInfo("circuit breaker state available in Redis again")
+    })
 
     /** How long the next opening lasts: the schedule stepped once per opening so far, plus this one. */
     const openDelay = (openings: number, now: number) =>
@@ -173,7 +189,7 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
               state!,
               probe!,
               now,
-              config.probeTimeoutMs,
+              config.probeTimeoutMs + PROBE_LOCK_MARGIN_MS,
               token,
               PROBE_BUSY_RETRY_MS
             )
@@ -185,19 +201,23 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
               openings,
               token
             })),
+            Effect.tap(() => answered),
             Effect.catchAll((error) => Effect.as(failOpen(name, error), undefined))
           )
       })
 
-    /** Record an outcome: `failed` undefined means the call was interrupted and proves nothing. */
-    const settle = (name: string, admission: Admission, failed: boolean | undefined) =>
+    /**
+     * Record an outcome (`failed` undefined: the call was interrupted and proves nothing) and log the state change
+     * this replica made. Returns how long the breaker now stays open, 0 when this call did not open it.
+     */
+    const settle = (name: string, admission: Admission, failed: boolean | undefined, timedOut = false) =>
       Effect.gen(function* () {
         const probe = admission.code === 1
-        if (failed === undefined && !probe) return
+        if (failed === undefined && !probe) return 0
         const now = yield* Clock.currentTimeMillis
         const delay = failed === true ? yield* openDelay(admission.openings, now) : 0
         const outcome = failed === undefined ? "none" : failed ? "fail" : "ok"
-        yield* redis
+        const result = yield* redis
           .use((c) =>
             (c as RedisWithBreaker).rfBreakerSettle(
               3,
@@ -214,7 +234,18 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
               BUCKETS
             )
           )
-          .pipe(Effect.catchAll((error) => failOpen(name, error)))
+          .pipe(Effect.catchAll((error) => Effect.as(failOpen(name, error), "unknown")))
+        if (result === "opened") {
+          const reason = !probe
+            ? "failures crossed the threshold (consecutive or ratio)"
+            : timedOut
+              ? `the half-open probe got no answer within ${config.probeTimeoutMs} ms`
+              : "the half-open probe failed"
+          yield* logOpened(name, reason, delay)
+          return delay
+        }
+        if (result === "closed") yield* logClosed(name, undefined)
+        return 0
       })
 
     const protect = <A, E, R>(
@@ -229,9 +260,15 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
           if (admission.code === 2) {
             return yield* new CircuitOpen({ name, retryAfterMs: Math.max(1, Math.ceil(admission.retryAfterMs)) })
           }
-          const exit = yield* Effect.exit(restore(effect))
-          const failed = countedFailure(exit, isFailure)
-          yield* settle(name, admission, failed)
+          if (admission.code === 0) {
+            const exit = yield* Effect.exit(restore(effect))
+            yield* settle(name, admission, countedFailure(exit, isFailure))
+            return yield* exit
+          }
+          yield* logProbing(name)
+          const { timedOut, exit } = yield* runProbe(restore(effect), config.probeTimeoutMs)
+          const openForMs = yield* settle(name, admission, timedOut || countedFailure(exit, isFailure), timedOut)
+          if (timedOut) return yield* new CircuitOpen({ name, retryAfterMs: Math.max(1, Math.ceil(openForMs)) })
           return yield* exit
         })
       )
@@ -255,7 +292,8 @@ export const layer: Layer.Layer<CircuitBreaker, never, RedisClient> = Layer.effe
 export const layerWith = (options: Partial<RedisBreakerOptions>): Layer.Layer<CircuitBreaker, never, RedisClient> =>
   Layer.effect(CircuitBreaker, make(options))
 
-/** Shared breaker on a Redis client built from REDIS_URL / REDIS_KEY_PREFIX. */
-export const layerConfig: Layer.Layer<CircuitBreaker, RedisUnavailable | ConfigError.ConfigError> = layer.pipe(
-  Layer.provide(redisLayerConfig)
-)
+/** Shared breaker on a Redis client built from REDIS_URL / REDIS_KEY_PREFIX, tuned by CIRCUIT_BREAKER_*. */
+export const layerConfig: Layer.Layer<CircuitBreaker, RedisUnavailable | ConfigError.ConfigError> = Layer.effect(
+  CircuitBreaker,
+  Effect.flatMap(breakerConfig, make)
+).pipe(Layer.provide(redisLayerConfig))

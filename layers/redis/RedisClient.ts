@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import { Redis } from "ioredis"
 import { redisUrlConfig } from "../../services/AppConfig.js"
 
@@ -47,6 +48,54 @@ export const safeMessage = (cause: unknown): string => {
   return message.replace(urlPattern, "<redis-url>")
 }
 
+const CONNECTION_ERROR =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|Stream isn't writeable/
+
+/** True for errors that only say the connection to Redis is down (the connection watcher reports those). */
+export const isConnectionError = (error: unknown): boolean => {
+  const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : ""
+  return CONNECTION_ERROR.test(`${code} ${error instanceof Error ? error.message : String(error)}`)
+}
+
+/** Connections currently down, per Redis endpoint (host:port), across every client of this process. */
+const downByEndpoint = new Map<string, { readonly since: number; readonly connections: Set<Redis> }>()
+
+/**
+ * Reports a Redis endpoint's reachability once per change: "Redis unreachable" when the first of this process'
+ * connections to it fails, "Redis reachable again" when the last of them is back, whatever the number of
+ * connections (our client, BullMQ's queue and worker) and of reconnect attempts. Only host:port is logged.
+ */
+export const watchConnection = (client: Redis, report: (effect: Effect.Effect<void>) => void): void => {
+  const endpoint = `${client.options.host ?? "localhost"}:${client.options.port ?? 6379}`
+  client.on("error", (error) => {
+    if (!isConnectionError(error)) return
+    const down = downByEndpoint.get(endpoint) ?? { since: Date.now(), connections: new Set<Redis>() }
+    const first = down.connections.size === 0
+    down.connections.add(client)
+    downByEndpoint.set(endpoint, down)
+    if (first) {
+      report(
+        Effect.logWarning("Redis unreachable").pipe(Effect.annotateLogs({ redis: endpoint, error: safeMessage(error) }))
+      )
+    }
+  })
+  const forget = (announce: boolean) => () => {
+    const down = downByEndpoint.get(endpoint)
+    if (down === undefined || !down.connections.delete(client) || down.connections.size > 0) return
+    downByEndpoint.delete(endpoint)
+    if (announce) {
+      report(
+        Effect.logInfo("Redis reachable again").pipe(
+          Effect.annotateLogs({ redis: endpoint, downForMs: Date.now() - down.since })
+        )
+      )
+    }
+  }
+  client.on("ready", forget(true))
+  // a connection closed for good (shutdown) no longer counts, and says nothing
+  client.on("end", forget(false))
+}
+
 /** Build the shared client; a Redis that is down at start is tolerated (commands fail fast until it is back). */
 export const make = (options: RedisClientOptions) =>
   Effect.gen(function* () {
@@ -72,8 +121,13 @@ export const make = (options: RedisClientOptions) =>
             : Promise.resolve(client.disconnect())
         )
     )
-    // Without a listener ioredis prints every reconnect failure; callers see failures as RedisUnavailable.
+    // Without a listener ioredis prints every reconnect failure; callers see failures as RedisUnavailable, and the
+    // watcher logs the outage once.
     client.on("error", () => {})
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    watchConnection(client, (report) => {
+      runFork(report)
+    })
     // Give a healthy Redis a moment to become ready so the first commands don't fail spuriously.
     yield* Effect.async<void>((resume) => {
       if (client.status === "ready") return resume(Effect.void)

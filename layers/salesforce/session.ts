@@ -104,6 +104,13 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
             return [Option.none(), conn] as const
           }
           const fresh = yield* loginWith(auth)
+          yield* Effect.logInfo("CRM token refreshed").pipe(
+            Effect.annotateLogs({
+              provider: "salesforce",
+              reason: "the session was rejected (401 / INVALID_SESSION_ID)",
+              auth: auth._tag
+            })
+          )
           return [Option.some(fresh), Option.some(fresh)] as const
         })
       )

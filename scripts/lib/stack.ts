@@ -41,10 +41,17 @@ export const programEnv = (
 export const startIngest = (env: Record<string, string>, name = "ingest") =>
   Effect.flatMap(freePort, (port) => startProgram({ program: "ingest", name, env: { ...env, PORT: String(port) } }))
 
-/** Start a consumer with its metrics on a free METRICS_PORT (ready when its /readyz answers). */
-export const startConsumer = (env: Record<string, string>, name = "consumer") =>
+/**
+ * Start a consumer with its metrics on a free METRICS_PORT: started once its /readyz says 200 (Redis and Postgres
+ * answer), or with `readyWhen: "listening"` once it answers at all (to start one while a dependency is down).
+ */
+export const startConsumer = (
+  env: Record<string, string>,
+  name = "consumer",
+  readyWhen: "ready" | "listening" = "ready"
+) =>
   Effect.flatMap(freePort, (port) =>
-    startProgram({ program: "consumer", name, env: { ...env, METRICS_PORT: String(port) } })
+    startProgram({ program: "consumer", name, env: { ...env, METRICS_PORT: String(port) }, readyWhen })
   )
 
 /** Start several programs at once (tsx start-up dominates; in parallel it is paid once). */

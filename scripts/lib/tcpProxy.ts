@@ -13,6 +13,12 @@ export interface TcpProxy {
   readonly up: Effect.Effect<void>
   /** Reset the open connections but keep accepting new ones (a server restart, seen from the client). */
   readonly resetConnections: Effect.Effect<number>
+  /**
+   * Stop forwarding without closing anything: open connections and new ones are accepted and their bytes swallowed,
+   * so clients wait for answers that never come (a network partition, a failed-over primary). `up` then forwards
+   * new connections again; the ones cut off here stay hung, as a dead peer's would until TCP gives up.
+   */
+  readonly blackhole: Effect.Effect<void>
 }
 
 /**
@@ -26,9 +32,22 @@ export const startTcpProxy = (target: { host: string; port: number }): Effect.Ef
       sockets.add(socket)
       socket.on("close", () => sockets.delete(socket))
     }
+    let swallowing = false
+    const hang = (client: Socket) => {
+      client.removeAllListeners("close")
+      client.removeAllListeners("error")
+      client.unpipe()
+      client.on("error", () => {})
+      client.on("data", () => {})
+      client.resume()
+    }
+    const pairs = new Map<Socket, Socket>()
     const onConnection = (client: Socket) => {
-      const upstream = connect(target.port, target.host)
       track(client)
+      if (swallowing) return hang(client)
+      const upstream = connect(target.port, target.host)
+      pairs.set(client, upstream)
+      client.on("close", () => pairs.delete(client))
       track(upstream)
       client.on("error", () => upstream.destroy())
       upstream.on("error", () => client.destroy())
@@ -66,9 +85,20 @@ export const startTcpProxy = (target: { host: string; port: number }): Effect.Ef
       port,
       isUp: () => server !== undefined,
       down: close,
-      up: Effect.suspend(() => (server === undefined ? Effect.orDie(listen(port)) : Effect.succeed(port))).pipe(
-        Effect.asVoid
-      ),
-      resetConnections: Effect.sync(resetAll)
+      up: Effect.suspend(() => {
+        swallowing = false
+        return server === undefined ? Effect.orDie(listen(port)) : Effect.succeed(port)
+      }).pipe(Effect.asVoid),
+      resetConnections: Effect.sync(resetAll),
+      blackhole: Effect.sync(() => {
+        swallowing = true
+        for (const [client, upstream] of pairs) {
+          hang(client)
+          upstream.removeAllListeners("close")
+          upstream.unpipe()
+          upstream.destroy()
+        }
+        pairs.clear()
+      })
     } satisfies TcpProxy
   })

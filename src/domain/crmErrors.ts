@@ -126,7 +126,7 @@ export const classify = (provider: string, failure: CrmFailure, nowMs = 0): CrmE
     return new CrmTransientError({ provider, ...withStatus, message: `${provider} credentials rejected` })
   }
   if (status >= 500 || status === 408 || (code !== undefined && transientCodes.has(code))) {
-    return new CrmTransientError({ provider, ...withStatus, message: detail })
+    return new CrmTransientError({ provider, ...withStatus, ...(code === undefined ? {} : { code }), message: detail })
   }
   return new CrmPermanentError({ provider, ...withStatus, ...(code === undefined ? {} : { code }), message: detail })
 }

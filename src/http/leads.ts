@@ -42,7 +42,7 @@ export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
     Effect.gen(function* () {
       yield* guard(request.headers)
       const body = yield* readJsonBody(request, config.maxBodyBytes)
-      return yield* acceptUntrusted(body.json, "api")
+      return yield* acceptUntrusted(body.json, "api", { storeTimeoutMs: config.ingestStoreTimeoutMs })
     }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
 }
 

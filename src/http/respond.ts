@@ -6,7 +6,7 @@ import * as Schema from "effect/Schema"
 import type { LeadSource } from "../domain/lead.js"
 import { LeadInput, strictParseOptions } from "../domain/lead.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
-import { acceptLead } from "../pipeline/accept.js"
+import { type AcceptOptions, acceptLead } from "../pipeline/accept.js"
 import type { LeadView } from "./api.js"
 import { fieldErrors, problem } from "./problem.js"
 import { Metrics } from "../../services/Metrics.js"
@@ -55,9 +55,9 @@ const traceContext = Effect.map(Effect.option(Effect.currentSpan), (span) =>
 
 /**
  * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After
- * when the store is down. Fails with nothing: every outcome is a response.
+ * when the store is down or silent past `options.storeTimeoutMs`. Fails with nothing: every outcome is a response.
  */
-export const acceptUntrusted = (input: unknown, source: LeadSource) =>
+export const acceptUntrusted = (input: unknown, source: LeadSource, options: AcceptOptions = {}) =>
   Effect.gen(function* () {
     const decoded = Schema.decodeUnknownEither(LeadInput)(input, strictParseOptions)
     if (decoded._tag === "Left") {
@@ -67,7 +67,7 @@ export const acceptUntrusted = (input: unknown, source: LeadSource) =>
       })
     }
     const trace = yield* traceContext
-    return yield* acceptLead(decoded.right, source, trace).pipe(
+    return yield* acceptLead(decoded.right, source, trace, options).pipe(
       Effect.map(({ lead, created }) =>
         viewResponse(leadView(lead, []), created ? 202 : 200, { location: `/leads/${lead.id}` })
       ),

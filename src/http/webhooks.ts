@@ -47,7 +47,9 @@ export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => 
         return problem(401, `A valid ${marketoTokenHeader} header is required`)
       }
       const body = yield* readJsonBody(request, config.maxBodyBytes)
-      return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo")
+      return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo", {
+        storeTimeoutMs: config.ingestStoreTimeoutMs
+      })
     }).pipe(Effect.merge, Effect.withSpan("http.webhook.marketo", { captureStackTrace: false }))
 }
 
@@ -93,7 +95,7 @@ export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => 
       const mapped = hubspotToLeadInput(body.json, {
         campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
       })
-      return yield* acceptUntrusted(mapped, "hubspot")
+      return yield* acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs })
     }).pipe(Effect.merge, Effect.withSpan("http.webhook.hubspot", { captureStackTrace: false }))
 }
 

@@ -3,7 +3,7 @@ import type { LeadInput, LeadSource } from "../domain/lead.js"
 import { leadKey } from "../domain/leadKey.js"
 import type { LeadRecord } from "../domain/record.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { LeadStore } from "../../services/LeadStore.js"
+import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
 
 /** What ingest answers: 202 for a new lead, 200 with the existing one for a duplicate. */
@@ -12,19 +12,44 @@ export interface Accepted {
   readonly created: boolean
 }
 
+/** Options of acceptLead. */
+export interface AcceptOptions {
+  /** Give up waiting for the store after this long (StoreUnavailable); default: wait for its own timeouts. */
+  readonly storeTimeoutMs?: number | undefined
+}
+
 /**
  * Accept a decoded lead. It is acknowledged only once it is durable in the store. It is inserted QUEUED (one
  * write on the hot path) and then enqueued; if the queue is down it is put back to RECEIVED and the outbox sweeper
  * enqueues it later — as it does for a QUEUED lead whose job was lost — so losing Redis loses no lead.
+ *
+ * With `storeTimeoutMs`, a store that does not answer in time fails the accept with StoreUnavailable. The insert
+ * may still commit afterwards (its batch is not abandoned); the lead is then QUEUED without a job, which the
+ * sweeper enqueues, and the client's retry finds it as a duplicate: not lost, not written twice.
  */
-export const acceptLead = (lead: LeadInput, source: LeadSource, traceContext?: Record<string, string>) =>
+export const acceptLead = (
+  lead: LeadInput,
+  source: LeadSource,
+  traceContext?: Record<string, string>,
+  options: AcceptOptions = {}
+) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const queue = yield* JobQueue
     const metrics = yield* Metrics
-    const result = yield* store
-      .accept({ leadKey: leadKey(lead.email, lead.campaignId), source, lead, status: "QUEUED" })
-      .pipe(Effect.tapError(() => metrics.leadIngested(source, "unavailable")))
+    const insert = store.accept({ leadKey: leadKey(lead.email, lead.campaignId), source, lead, status: "QUEUED" })
+    const timeoutMs = options.storeTimeoutMs
+    const result = yield* (
+      timeoutMs === undefined
+        ? insert
+        : // interruptible so the deadline can cut the wait; a hang-up still cannot (the caller is uninterruptible)
+          Effect.interruptible(insert).pipe(
+            Effect.timeoutFail({
+              duration: timeoutMs,
+              onTimeout: () => new StoreUnavailable({ message: `the lead store did not answer within ${timeoutMs} ms` })
+            })
+          )
+    ).pipe(Effect.tapError(() => metrics.leadIngested(source, "unavailable")))
     if (!result.created) {
       yield* metrics.leadIngested(source, "duplicate")
       return result satisfies Accepted

@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import { guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
-import { errorText, redact } from "../domain/redact.js"
+import { errorText, redact, redactText } from "../domain/redact.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
@@ -31,8 +31,12 @@ interface Done {
  * by the next attempt. A daemon fiber, because interrupting a fiber also interrupts its children at once; it is
  * interruptible itself, so its own timeouts (the executor's deadline) still work, and it is always joined.
  */
+// The daemon ends with an Exit, not a failure: a failed daemon fiber is logged as "unhandled" with its whole error
+// (CRM messages may quote the lead's data), although the join below handles it.
 const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.uninterruptible(Effect.flatMap(Effect.forkDaemon(Effect.interruptible(effect)), Fiber.join))
+  Effect.uninterruptible(
+    Effect.flatten(Effect.flatMap(Effect.forkDaemon(Effect.exit(Effect.interruptible(effect))), Fiber.join))
+  )
 
 /**
  * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
@@ -52,6 +56,25 @@ export interface RunActionOptions {
   /** Recorded on the audit rows: who asked for the action ("mcp"); the consumer leaves it out. */
   readonly source?: string | undefined
 }
+
+/**
+ * One line per failed CRM call, at Warning so LOG_LEVEL=Info shows it: ids and the CRM's verdict (status, error
+ * code), the message with PII masked. A call the open breaker refused never reached the CRM: the breaker logs that.
+ */
+const logCrmError = (
+  error: CrmError,
+  context: { readonly leadId: string; readonly tool: string; readonly provider: string }
+) =>
+  Effect.logWarning("CRM call failed").pipe(
+    Effect.annotateLogs({
+      ...context,
+      error: error._tag,
+      ...("status" in error && error.status !== undefined ? { status: error.status } : {}),
+      ...("code" in error && error.code !== undefined ? { code: error.code } : {}),
+      ...(error._tag === "CrmRateLimited" ? { retryAfterMs: error.retryAfterMs } : {}),
+      detail: redactText(error.message)
+    })
+  )
 
 /**
  * One CRM action through the safety chain: guard -> idempotency -> rate limit -> circuit breaker -> executor ->
@@ -132,6 +155,9 @@ export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActio
                 yield* release
                 const durationMs = (yield* Clock.currentTimeMillis) - started
                 yield* metrics.crmAction(action.tool, crm.provider, error._tag, durationMs / 1000)
+                if (error._tag !== "CircuitOpen") {
+                  yield* logCrmError(error, { leadId: lead.id, tool: action.tool, provider: crm.provider })
+                }
                 if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
                   yield* audit
                     .record({ ...base, status: "FAILED", error: errorText(error.message), durationMs })

@@ -7,7 +7,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobQueue } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
+
+/** How long each readiness check may take: a dependency that does not answer by then counts as down. */
+const CHECK_TIMEOUT = "2 seconds"
 
 /** Refresh queue gauges, then render: the autoscaling signals are current at every scrape. */
 const scrape = Effect.gen(function* () {
@@ -18,16 +22,42 @@ const scrape = Effect.gen(function* () {
   return HttpServerResponse.text(body, { contentType })
 })
 
-const router = HttpRouter.empty.pipe(
+const answers = <A, E, R>(check: Effect.Effect<A, E, R>) =>
+  check.pipe(
+    Effect.timeout(CHECK_TIMEOUT),
+    Effect.as("ok" as const),
+    Effect.orElseSucceed(() => "down" as const)
+  )
+
+/**
+ * Ready when the consumer can work: it needs both the queue (its jobs) and the store (the leads). 503 names what is
+ * down, so a load balancer or orchestrator stops counting on this replica until both answer again.
+ */
+const readiness = Effect.gen(function* () {
+  const store = yield* LeadStore
+  const queue = yield* JobQueue
+  const [storeCheck, queueCheck] = yield* Effect.all(
+    [answers(store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })), answers(queue.stats)],
+    { concurrency: 2 }
+  )
+  const ready = storeCheck === "ok" && queueCheck === "ok"
+  return HttpServerResponse.unsafeJson(
+    { status: ready ? "ready" : "unavailable", checks: { store: storeCheck, queue: queueCheck } },
+    { status: ready ? 200 : 503 }
+  )
+})
+
+/** The consumer's operations routes: /metrics, /healthz (the process is up), /readyz (queue and store answer). */
+export const consumerOpsRouter = HttpRouter.empty.pipe(
   HttpRouter.get("/metrics", scrape),
   HttpRouter.get("/healthz", HttpServerResponse.unsafeJson({ status: "ok" })),
-  HttpRouter.get("/readyz", HttpServerResponse.unsafeJson({ status: "ready" }))
+  HttpRouter.get("/readyz", readiness)
 )
 
 /** The consumer's /metrics, /healthz and /readyz on METRICS_PORT. */
 export const MetricsServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
-    HttpServer.serve(router).pipe(
+    HttpServer.serve(consumerOpsRouter).pipe(
       HttpServer.withLogAddress,
       Layer.provide(NodeHttpServer.layer(createServer, { port: config.metricsPort, host: config.host }))
     )

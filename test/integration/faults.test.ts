@@ -11,6 +11,13 @@ import { eventually, expectNothingRepeated, makeRun } from "./setup.js"
 
 const TERMINAL = ["SYNCED", "REJECTED", "FAILED"]
 
+/** GET a URL: its status and JSON body. */
+const getJson = (url: string) =>
+  Effect.promise(async () => {
+    const res = await fetch(url)
+    return { status: res.status, json: (await res.json()) as unknown }
+  })
+
 /** Ids of the posted leads, after checking every one was accepted as new. */
 const acceptedIds = (posted: ReadonlyArray<PostResult>) => {
   expect(posted.map((p) => p.status).filter((s) => s !== 202)).toEqual([])
@@ -111,7 +118,16 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
           { SWEEP_INTERVAL_MS: "500", SWEEP_MIN_AGE_MS: "500" },
           { programRedisUrl: `redis://127.0.0.1:${redisProxy.port}` }
         )
-        const [ingest, consumer] = yield* startAll([startIngest(run.env), startConsumer(run.env)])
+        const [ingest, consumer] = yield* startAll([
+          startIngest(run.env),
+          startConsumer(run.env, "consumer", "listening")
+        ])
+        // the consumer can do nothing without its queue, and says so
+        const notReady = yield* getJson(`${consumer.url}/readyz`)
+        expect(notReady).toEqual({
+          status: 503,
+          json: { status: "unavailable", checks: { store: "ok", queue: "down" } }
+        })
         const ids = acceptedIds(yield* postLeads(ingest.url, run.leads(5)))
         expect(ids).toHaveLength(5)
         expect(yield* leadStatus(ingest.url, ids[0]!)).toBe("RECEIVED")
@@ -123,6 +139,7 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
         yield* redisProxy.up
         const done = yield* waitForStatuses(run.iso.sql, ids, TERMINAL, 30_000)
         expect(tally(ids, done.statuses)).toEqual({ SYNCED: 5 })
+        expect((yield* getJson(`${consumer.url}/readyz`)).status).toBe(200)
         yield* expectNothingRepeated(run, 5)
         yield* Effect.all([stopProgram(ingest, 10_000), stopProgram(consumer, 10_000)], { concurrency: 2 })
       }),

@@ -12,6 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as RedisBreaker from "../../layers/redis/CircuitBreaker.js"
 import * as RedisClientLayer from "../../layers/redis/RedisClient.js"
 import { CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
+import { makeLogCapture } from "../aws/logCapture.js"
 import { redisTestLayer, testPrefix, unreachableRedisUrl } from "./redisFixture.js"
 
 // No jitter, so opening delays are exactly 200, 400, 800 ms.
@@ -208,20 +209,27 @@ describe("CircuitBreaker (redis, shared by replicas)", () => {
     })
   )
 
-  it.live("Redis down: calls go through unguarded and state() reports closed", () =>
-    Effect.gen(function* () {
-      const breaker = yield* CircuitBreaker
-      const { calls, down, ok } = yield* crm
-      for (let i = 0; i < 5; i++) assert.strictEqual(yield* Effect.flip(breaker.protect("crm", down)), "down")
-      assert.strictEqual(yield* breaker.protect("crm", ok), "ok")
-      assert.strictEqual(yield* Ref.get(calls), 6)
-      assert.strictEqual(yield* breaker.state("crm"), "closed")
-    }).pipe(
-      Effect.provide(
-        RedisBreaker.layerWith(options).pipe(
-          Layer.provide(RedisClientLayer.layer({ url: unreachableRedisUrl, prefix: testPrefix() }))
-        )
+  it.live(
+    "Redis down: calls go through unguarded, state() reports closed, and one warning says so (not one per call)",
+    () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        const breaker = yield* CircuitBreaker
+        const { calls, down, ok } = yield* crm
+        for (let i = 0; i < 5; i++) assert.strictEqual(yield* Effect.flip(breaker.protect("crm", down)), "down")
+        assert.strictEqual(yield* breaker.protect("crm", ok), "ok")
+        assert.strictEqual(yield* Ref.get(calls), 6)
+        assert.strictEqual(yield* breaker.state("crm"), "closed")
+        const warnings = logs.lines.filter((line) => line.includes("circuit breaker state unavailable in Redis"))
+        assert.strictEqual(warnings.length, 1, logs.lines.join("\n"))
+      }).pipe(
+        Effect.provide(
+          RedisBreaker.layerWith(options).pipe(
+            Layer.provide(RedisClientLayer.layer({ url: unreachableRedisUrl, prefix: testPrefix() }))
+          )
+        ),
+        Effect.provide(logs.layer)
       )
-    )
+    }
   )
 })
