@@ -1,9 +1,10 @@
-import type * as Config from "effect/Config"
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics as MetricsService } from "../services/Metrics.js"
+import { loadConfig } from "./aws/validate.js"
 import { config as bedrockConfig } from "./bedrock/config.js"
 import { config as breakerConfig } from "./breakerOptions.js"
 import { checkConfigWith, queueSection, type Selectors, storeSection } from "./configCheck.js"
@@ -32,7 +33,19 @@ const coordination = (config: AppConfig.Service) =>
         ])
         return Layer.mergeAll(queue.layerConfig, limiter.layerConfig, idempotency.layerConfig)
       })
-    : Layer.mergeAll(memoryQueue(config), MemoryRateLimiter.layer, MemoryIdempotency.layer)
+    : Layer.mergeAll(memoryQueue(config), limits(config))
+
+/** Rate limits and idempotency alone (no queue): Redis when REDIS_URL is set, else in-process memory. */
+const limits = (config: AppConfig.Service) =>
+  Option.isSome(config.redisUrl)
+    ? lazy(async () => {
+        const [limiter, idempotency] = await Promise.all([
+          import("./redis/RateLimiter.js"),
+          import("./redis/Idempotency.js")
+        ])
+        return Layer.mergeAll(limiter.layerConfig, idempotency.layerConfig)
+      })
+    : Layer.mergeAll(MemoryRateLimiter.layer, MemoryIdempotency.layer)
 
 /** The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, needs REDIS_URL). */
 const breaker = (config: AppConfig.Service) =>
@@ -86,11 +99,29 @@ export const layerFromConfig = Layer.unwrapEffect(
   )
 )
 
-/** The settings of the CRM, analyser and enrichment provider the selectors choose. */
-const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
+/**
+ * The safety chain's services alone — rate limits, idempotency, breaker and the CRM — for a program that has the
+ * stores, queue and metrics already (the ingest's /mcp, built on its first request). Their settings are checked
+ * first, all at once (InvalidConfiguration lists every bad key). The CRM reports usage into the caller's Metrics.
+ */
+export const layerSafetyChainFromConfig = Layer.unwrapEffect(
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    yield* loadConfig(Config.all(crmSections(config)))
+    return Layer.mergeAll(limits(config), breaker(config), crm(config))
+  })
+)
+
+/** The settings of the breaker and the CRM the selectors choose. */
+const crmSections = (s: Pick<Selectors, "crmProvider">): ReadonlyArray<Config.Config<unknown>> => [
   breakerConfig,
   ...(s.crmProvider === "SALESFORCE" ? [salesforceConfig] : []),
-  ...(s.crmProvider === "HUBSPOT" ? [hubSpotConfig] : []),
+  ...(s.crmProvider === "HUBSPOT" ? [hubSpotConfig] : [])
+]
+
+/** The settings of the CRM, analyser and enrichment provider the selectors choose. */
+const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
+  ...crmSections(s),
   ...(s.analyzer === "BEDROCK" ? [bedrockConfig] : []),
   ...(s.enrichmentProvider === "HTTP" ? [HttpEnricher.config] : [])
 ]

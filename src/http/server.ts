@@ -5,7 +5,6 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AppConfig } from "../../services/AppConfig.js"
-import * as McpEndpoint from "../mcp/endpoint.js"
 import { IngestApi } from "./api.js"
 import * as IngestServer from "./intake.js"
 import { LeadsLive } from "./leads.js"
@@ -33,12 +32,12 @@ const Documented = Layer.mergeAll(
 /** The ingest API, its docs and problem+json errors, on whichever HttpServer is provided (tests: port 0). */
 export const HttpApiServed = HttpApiBuilder.serve().pipe(Layer.provide(Documented), Layer.provide(IngestApiLive))
 
-/** Serve the ingest API on PORT / HOST, with the MCP endpoint at /mcp. */
+/** Serve the ingest API on PORT / HOST; /mcp too when an McpEndpoint is provided (the programs provide one). */
 export const HttpServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     HttpApiServed.pipe(
       HttpServer.withLogAddress,
-      Layer.provide(IngestServer.layer({ port: config.port, host: config.host }).pipe(Layer.provide(McpEndpoint.layer)))
+      Layer.provide(IngestServer.layer({ port: config.port, host: config.host }))
     )
   )
 )

@@ -1,18 +1,62 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
 import { AppConfig } from "../../services/AppConfig.js"
+import type { CircuitBreaker } from "../../services/CircuitBreaker.js"
+import type { CrmExecutor } from "../../services/CrmExecutor.js"
+import type { Idempotency } from "../../services/Idempotency.js"
+import type { Metrics } from "../../services/Metrics.js"
+import type { RateLimiter } from "../../services/RateLimiter.js"
 import type { McpServices } from "./calls.js"
-import { makeInFlight } from "./inFlight.js"
+import { type InFlight, makeInFlight } from "./inFlight.js"
 
-const internalError = { type: "https://revenueflow.dev/problems/500", title: "Internal Server Error", status: 500 }
+const unavailableProblem = { type: "https://revenueflow.dev/problems/503", title: "Service Unavailable", status: 503 }
 
 /** Answers one HTTP request to /mcp on node:http. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void
 
 /** The MCP Streamable HTTP endpoint the ingest serves at /mcp (when this service is provided). */
 export class McpEndpoint extends Context.Tag("revenueflow/McpEndpoint")<McpEndpoint, NodeHandler>() {}
+
+/** The services only the safety chain needs: the ingest builds them on the first /mcp request. */
+export type ChainServices = Idempotency | RateLimiter | CircuitBreaker | CrmExecutor
+
+const isInvalidConfiguration = (error: unknown): error is { readonly message: string } =>
+  typeof error === "object" && error !== null && "_tag" in error && error._tag === "InvalidConfiguration"
+
+/** A 503 problem for a /mcp request the endpoint cannot serve (its services or the SDK failed to load). */
+const unavailable = (res: ServerResponse, detail: string) => {
+  if (!res.headersSent) res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "30" })
+  res.end(JSON.stringify({ ...unavailableProblem, detail }))
+}
+
+/**
+ * The handler over an InFlight made on first use (`prepare`); the MCP SDK is loaded then too. A failed preparation
+ * is answered 503 with its reason (a configuration error lists keys, never values) and tried again next time.
+ */
+const deferredHandler = (config: AppConfig.Service, prepare: () => Promise<InFlight>): NodeHandler => {
+  let loaded: Promise<NodeHandler> | undefined
+  return (req, res) => {
+    loaded ??= Promise.all([prepare(), import("./http.js")]).then(([inFlight, http]) =>
+      http.makeHttpHandler(config, inFlight)
+    )
+    loaded.then(
+      (handle) => handle(req, res),
+      (error: unknown) => {
+        loaded = undefined
+        // a configuration error (InvalidConfiguration) lists keys, never values: safe to show
+        const reason = isInvalidConfiguration(error) ? error.message : "the MCP endpoint could not load"
+        Effect.runFork(Effect.logError("/mcp is unavailable").pipe(Effect.annotateLogs({ reason })))
+        unavailable(res, `The MCP endpoint is unavailable: ${reason}`)
+      }
+    )
+  }
+}
 
 /**
  * /mcp over the services in context. The MCP SDK is loaded on the first /mcp request, so an ingest nobody asks
@@ -24,20 +68,36 @@ export const layer: Layer.Layer<McpEndpoint, never, McpServices> = Layer.scoped(
     const config = yield* AppConfig
     const inFlight = makeInFlight(yield* Effect.runtime<McpServices>())
     yield* Effect.addFinalizer(() => Effect.promise(() => inFlight.idle()))
-    let loaded: Promise<NodeHandler> | undefined
-    return (req, res) => {
-      loaded ??= import("./http.js").then((http) => http.makeHttpHandler(config, inFlight))
-      loaded.then(
-        (handle) => handle(req, res),
-        (error: unknown) => {
-          loaded = undefined
-          Effect.runFork(
-            Effect.logError("the MCP endpoint could not load").pipe(Effect.annotateLogs({ error: String(error) }))
-          )
-          if (!res.headersSent) res.writeHead(500, { "content-type": "application/problem+json" })
-          res.end(JSON.stringify({ ...internalError, detail: "The MCP endpoint is unavailable" }))
-        }
-      )
-    }
+    return deferredHandler(config, () => Promise.resolve(inFlight))
   })
 )
+
+/**
+ * /mcp for a program that does not otherwise run the safety chain (the ingest): the limiter, idempotency, breaker
+ * and CRM client (`load`) are checked and built on the first /mcp request, in this layer's scope, so the ingest
+ * starts without CRM settings and never loads a CRM client nobody asked for. Until they build, /mcp answers 503.
+ */
+export const layerDeferred = (
+  load: () => Promise<Layer.Layer<ChainServices, unknown, AppConfig | Metrics>>
+): Layer.Layer<McpEndpoint, never, Exclude<McpServices, ChainServices> | Metrics> =>
+  Layer.scoped(
+    McpEndpoint,
+    Effect.gen(function* () {
+      const config = yield* AppConfig
+      const runtime = yield* Effect.runtime<Exclude<McpServices, ChainServices> | Metrics>()
+      const scope = yield* Effect.scope
+      let inFlight: InFlight | undefined
+      yield* Effect.addFinalizer(() => Effect.promise(() => inFlight?.idle() ?? Promise.resolve()))
+      const build = Effect.gen(function* () {
+        const chain = yield* Effect.promise(load)
+        const child = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+        const context = yield* Layer.buildWithScope(
+          Layer.provide(chain, Layer.succeedContext(runtime.context)),
+          child
+        ).pipe(Effect.onError((cause) => Scope.close(child, Exit.failCause(cause))))
+        inFlight = makeInFlight(Runtime.updateContext(runtime, Context.merge(context)))
+        return inFlight
+      })
+      return deferredHandler(config, () => Runtime.runPromise(runtime)(build))
+    })
+  )

@@ -4,6 +4,7 @@ import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig } from "../../layers/presets.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { HttpServerLive } from "../http/server.js"
+import * as McpEndpoint from "../mcp/endpoint.js"
 import { runConsumer } from "../pipeline/consumer.js"
 import { explainListenFailure } from "./listen.js"
 import { runProgram } from "./main.js"
@@ -20,7 +21,12 @@ const Ready = Layer.effectDiscard(
 
 /** Ingest and consumer in one process (npm start): one set of services shared by the HTTP API and the worker. */
 export const DevProgram = Ready.pipe(
-  Layer.provide(Layer.mergeAll(HttpServerLive.pipe(explainListenFailure("PORT")), Layer.scopedDiscard(runConsumer))),
+  Layer.provide(
+    Layer.mergeAll(
+      HttpServerLive.pipe(explainListenFailure("PORT"), Layer.provide(McpEndpoint.layer)),
+      Layer.scopedDiscard(runConsumer)
+    )
+  ),
   Layer.provide(ServicesLive),
   Layer.provide(Tracing.layerConfig("revenueflow-dev"))
 )

@@ -2,6 +2,7 @@ import * as Layer from "effect/Layer"
 import { checkIngestConfig } from "../../layers/ingestPreset.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { HttpServerLive } from "../http/server.js"
+import * as McpEndpoint from "../mcp/endpoint.js"
 import { IngestServicesLive } from "./ingestServices.js"
 import { explainListenFailure } from "./listen.js"
 import { runProgram } from "./main.js"
@@ -9,6 +10,10 @@ import { runProgram } from "./main.js"
 /** The ingest program: the HTTP API, on the store and the queue (no CRM, analyser or enrichment). */
 export const IngestProgram = HttpServerLive.pipe(
   explainListenFailure("PORT"),
+  // /mcp runs the safety chain: its services (and the CRM client) are built on the first /mcp request
+  Layer.provide(
+    McpEndpoint.layerDeferred(() => import("../../layers/presets.js").then((m) => m.layerSafetyChainFromConfig))
+  ),
   Layer.provide(IngestServicesLive),
   Layer.provide(Tracing.layerConfig("revenueflow-ingest"))
 )
