@@ -50,13 +50,21 @@ export class Data extends Construct {
     })
     this.databaseSecret = this.database.secret!
     // The rotation function runs in the task subnets: it needs Secrets Manager's API (through NAT) and Postgres.
+    // Its group, like every other, starts with no egress: HTTPS to Secrets Manager, and Postgres (added by CDK).
+    const rotationSg = new ec2.SecurityGroup(this, "RotationSg", {
+      vpc: network.vpc,
+      description: "RevenueFlow Postgres rotation function: to Secrets Manager and Postgres only",
+      allowAllOutbound: false
+    })
+    rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS to the Secrets Manager API")
     this.database.addRotationSingleUser({
       automaticallyAfter: Duration.days(config.rotationDays),
-      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: rotationSg
     })
 
     // Redis AUTH token: alphanumeric so it needs no escaping in the URL; 16..128 characters are allowed.
-    const redisToken = (this.redisToken = new secretsmanager.Secret(this, "RedisAuthToken", {
+    this.redisToken = new secretsmanager.Secret(this, "RedisAuthToken", {
       description: "RevenueFlow: ElastiCache Redis AUTH token (generated)",
       generateSecretString: {
         secretStringTemplate: "{}",
@@ -64,7 +72,8 @@ export class Data extends Construct {
         excludePunctuation: true,
         passwordLength: 64
       }
-    }))
+    })
+    const redisToken = this.redisToken
     const subnets = new elasticache.CfnSubnetGroup(this, "RedisSubnets", {
       description: "RevenueFlow Redis (isolated subnets)",
       subnetIds: network.vpc.isolatedSubnets.map((subnet) => subnet.subnetId)

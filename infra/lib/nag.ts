@@ -53,6 +53,12 @@ export const acknowledgeFindings = (stack: RevenueFlowStack, config: StackConfig
     "ELB2",
     "Requests are logged by the ingest itself (JSON lines in CloudWatch Logs) and counted in ALB metrics; access logs need a region-bound bucket policy this account-agnostic stack does not create"
   )
+  if (!config.multiAz) {
+    const reason =
+      "Single-AZ chosen explicitly with multiAz=false (a test or staging stack); production keeps the default, multi-AZ"
+    acknowledge(data.database, "RDS3", reason)
+    acknowledge(data.redis, "AEC4", reason)
+  }
   if (config.tracing === "xray") {
     for (const task of [services.ingestTask, services.consumerTask]) {
       acknowledge(
@@ -72,5 +78,3 @@ export const acknowledgeFindings = (stack: RevenueFlowStack, config: StackConfig
     }
   }
 }
-
-

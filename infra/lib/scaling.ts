@@ -103,7 +103,8 @@ export class Scaling extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING
     })
     this.deadLettersAlarm = new cloudwatch.Alarm(this, "DeadLettersGrowing", {
-      alarmDescription: "Dead letters grew in the last 5 minutes: leads FAILED after every attempt (replay with the CLI)",
+      alarmDescription:
+        "Dead letters grew in the last 5 minutes: leads FAILED after every attempt (replay with the CLI)",
       metric: new cloudwatch.MathExpression({
         expression: "DIFF(deadLetters)",
         usingMetrics: { deadLetters: metric(MetricNames.deadLetters, queue, Duration.minutes(5)) },

@@ -113,7 +113,10 @@ export class Services extends Construct {
         cpu: size.cpu,
         memoryLimitMiB: size.memoryMiB,
         taskRole,
-        runtimePlatform: { cpuArchitecture: ecs.CpuArchitecture.X86_64, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX }
+        runtimePlatform: {
+          cpuArchitecture: ecs.CpuArchitecture.X86_64,
+          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX
+        }
       })
       const container = definition.addContainer(program, {
         image,
@@ -166,16 +169,18 @@ export class Services extends Construct {
       return definition
     }
 
-    const ingestTask = (this.ingestTask = task("Ingest", "ingest", config.ingest, [
+    this.ingestTask = task("Ingest", "ingest", config.ingest, [
       data.databaseSecret,
       data.redisUrlSecret,
       data.webhookSecret
-    ]))
-    const consumerTask = (this.consumerTask = task("Consumer", "consumer", config.consumer, [
+    ])
+    const ingestTask = this.ingestTask
+    this.consumerTask = task("Consumer", "consumer", config.consumer, [
       data.databaseSecret,
       data.redisUrlSecret,
       data.crmSecret
-    ]))
+    ])
+    const consumerTask = this.consumerTask
     if (config.analyzer === "BEDROCK") {
       consumerTask.taskRole.addToPrincipalPolicy(
         new iam.PolicyStatement({
