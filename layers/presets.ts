@@ -18,6 +18,7 @@ import * as MemoryQueue from "./memory/JobQueue.js"
 import * as MemoryRateLimiter from "./memory/RateLimiter.js"
 import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
+import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
 import * as Stores from "./postgres/stores.js"
 
@@ -110,7 +111,7 @@ export const layerFromConfig = Layer.unwrapEffect(
  */
 export const checkConfig = Effect.gen(function* () {
   const config = yield* loadConfig(appConfig)
-  const selected: Array<Config.Config<unknown>> = []
+  const selected: Array<Config.Config<unknown>> = [CloudWatchEmf.config]
   if (Option.isSome(config.databaseUrl)) selected.push(PostgresJs.config)
   if (Option.isSome(config.redisUrl)) selected.push(BullMqOptions.config)
   if (config.crmProvider === "SALESFORCE") selected.push(salesforceConfig)

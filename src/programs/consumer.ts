@@ -1,14 +1,16 @@
 import * as Layer from "effect/Layer"
+import * as CloudWatchEmf from "../../layers/observability/CloudWatchEmf.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { runConsumer } from "../pipeline/consumer.js"
 import { runProgram } from "./main.js"
 import { MetricsServerLive } from "./metricsServer.js"
 import { ServicesLive } from "./services.js"
 
-/** The consumer program: the worker, the outbox sweeper and a metrics endpoint on METRICS_PORT. */
-export const ConsumerProgram = Layer.mergeAll(Layer.scopedDiscard(runConsumer), MetricsServerLive).pipe(
-  Layer.provide(ServicesLive),
-  Layer.provide(Tracing.layerConfig("revenueflow-consumer"))
-)
+/** The consumer program: the worker, the outbox sweeper, a metrics endpoint on METRICS_PORT, CloudWatch EMF when enabled. */
+export const ConsumerProgram = Layer.mergeAll(
+  Layer.scopedDiscard(runConsumer),
+  MetricsServerLive,
+  CloudWatchEmf.layerConfig
+).pipe(Layer.provide(ServicesLive), Layer.provide(Tracing.layerConfig("revenueflow-consumer")))
 
 runProgram(ConsumerProgram, "json")
