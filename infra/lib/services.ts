@@ -73,6 +73,8 @@ export class Services extends Construct {
       : ecs.ContainerImage.fromRegistry(config.image)
 
     const common: Record<string, string> = {
+      // the AWS SDK (Secrets Manager, Bedrock) needs the region; the stack's own, resolved at deploy time
+      AWS_REGION: Aws.REGION,
       LOG_FORMAT: "json",
       CRM_PROVIDER: config.crmProvider,
       ANALYZER: config.analyzer,

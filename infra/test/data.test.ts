@@ -91,7 +91,8 @@ describe("data stores and secrets", () => {
       WORKER_CONCURRENCY: "12",
       RATE_LIMIT_CRM: "250",
       CLOUDWATCH_METRICS: "EMF",
-      CIRCUIT_BREAKER: "REDIS"
+      CIRCUIT_BREAKER: "REDIS",
+      AWS_REGION: { Ref: "AWS::Region" }
     })
     const ids = JSON.stringify(consumer.vars.AWS_SECRETS_IDS)
     for (const name of ["DataCrmCredentials", "DataRedisUrl", "DataPostgresSecretAttachment"])
