@@ -140,6 +140,12 @@ export const fromContext = (read: ContextReader): StackConfig => {
     }
   }
 
+  // CloudWatch Logs accepts only these retention periods
+  const retentions = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+  ]
+  const logRetentionDays = int("logRetentionDays", 30)
+  if (!retentions.includes(logRetentionDays)) errors.push(`logRetentionDays: must be one of ${retentions.join(", ")}`)
   const tracing = oneOf("tracing", ["off", "xray", "otlp"] as const, "off")
   const otlpEndpoint = optional("otlpEndpoint")
   if (tracing === "otlp" && otlpEndpoint === undefined) errors.push("otlpEndpoint: required when tracing=otlp")
@@ -177,7 +183,7 @@ export const fromContext = (read: ContextReader): StackConfig => {
     rotationDays: int("rotationDays", 30),
     tracing,
     otlpEndpoint,
-    logRetentionDays: int("logRetentionDays", 30),
+    logRetentionDays,
     alarmEmail: optional("alarmEmail")
   }
   if (errors.length > 0) throw problems(errors)

@@ -25,6 +25,7 @@ describe("stack context", () => {
           workerConcurrency: "0",
           tracing: "otlp",
           bedrockModelId: "anthropic.*",
+          logRetentionDays: 45,
           environment: '{"HUBSPOT_ACCESS_TOKEN":"pat-123"}'
         })
       )
@@ -36,7 +37,8 @@ describe("stack context", () => {
       "workerConcurrency: must be an integer >= 1",
       "otlpEndpoint: required when tracing=otlp",
       "bedrockModelId: must be a plain model id",
-      "environment.HUBSPOT_ACCESS_TOKEN: looks like a secret"
+      "environment.HUBSPOT_ACCESS_TOKEN: looks like a secret",
+      "logRetentionDays: must be one of 1, 3, 5"
     ]) {
       expect(message).toContain(problem)
     }
