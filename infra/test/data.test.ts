@@ -1,13 +1,13 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { logicalId, ofType, type Resources, synth } from "./synth.js"
+import { logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
-describe("data stores and secrets", () => {
+describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
   let template: ReturnType<typeof synth>["template"]
   beforeAll(() => {
     ;({ resources, template } = synth())
-  })
+  }, SYNTH_TIMEOUT_MS)
 
   it("keeps Postgres private and encrypted, in the isolated subnets, TLS enforced", () => {
     template.hasResourceProperties("AWS::RDS::DBInstance", {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest"
-import { asList, logicalId, type Resources, statements, synth } from "./synth.js"
+import { asList, logicalId, type Resources, statements, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
 /** The statements attached to the role whose logical id starts with `rolePrefix` (its default policy). */
 const roleStatements = (resources: Resources, rolePrefix: string) => {
@@ -19,13 +19,13 @@ const wildcards = (resources: Resources) =>
       asList(statement.Resource).some((resource) => typeof resource === "string" && resource.includes("*"))
   )
 
-describe("IAM", () => {
+describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
   let bedrock: Resources
   beforeAll(() => {
     resources = synth().resources
     bedrock = synth({ analyzer: "BEDROCK", bedrockModelId: "anthropic.claude-3-5-haiku-20241022-v1:0" }).resources
-  })
+  }, SYNTH_TIMEOUT_MS)
 
   it("has no '*' in any action or resource, in either configuration", () => {
     expect(statements(resources).length).toBeGreaterThan(3)

@@ -1,7 +1,7 @@
 import { Validations } from "aws-cdk-lib"
 import * as ec2 from "aws-cdk-lib/aws-ec2"
 import { describe, expect, it } from "vitest"
-import { nagFindings, synth } from "./synth.js"
+import { nagFindings, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
 /** Every acknowledgement recorded on the stack's constructs: [rule id, reason]. */
 const acknowledgements = (scope: ReturnType<typeof synth>) =>
@@ -13,7 +13,7 @@ const acknowledgements = (scope: ReturnType<typeof synth>) =>
         .flatMap((entry) => Object.entries(entry.data as Record<string, { reason?: string } | string>))
     )
 
-describe("cdk-nag AwsSolutions", () => {
+describe("cdk-nag AwsSolutions", { timeout: SYNTH_TIMEOUT_MS }, () => {
   it.each([
     ["the defaults", {}],
     [

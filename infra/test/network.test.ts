@@ -1,6 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { logicalId, ofType, type Resources, synth } from "./synth.js"
+import { logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
 type Rule = {
   CidrIp?: string
@@ -10,12 +10,12 @@ type Rule = {
   SourceSecurityGroupId?: unknown
 }
 
-describe("network", () => {
+describe("network", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
   let template: ReturnType<typeof synth>["template"]
   beforeAll(() => {
     ;({ resources, template } = synth())
-  })
+  }, SYNTH_TIMEOUT_MS)
 
   const sgId = (prefix: string) => logicalId(resources, "AWS::EC2::SecurityGroup", prefix)
   const subnetIds = (kind: string) =>

@@ -1,15 +1,15 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { ofType, type Resources, synth } from "./synth.js"
+import { ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
 const NAMESPACE = "RevenueFlow/RevenueFlow"
 
-describe("scaling and alarms", () => {
+describe("scaling and alarms", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
   let template: ReturnType<typeof synth>["template"]
   beforeAll(() => {
     ;({ resources, template } = synth({ crmProvider: "SALESFORCE", backlogPerTask: 50, maxWaitSeconds: 30 }))
-  })
+  }, SYNTH_TIMEOUT_MS)
 
   const alarmsOn = (metricName: string) =>
     ofType(resources, "AWS::CloudWatch::Alarm")

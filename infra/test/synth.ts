@@ -63,3 +63,6 @@ export const statements = (
 
 export const asList = <A>(value: A | ReadonlyArray<A>): ReadonlyArray<A> =>
   Array.isArray(value) ? value : [value as A]
+
+/** Loading aws-cdk-lib and synthesizing takes 10-40 s on a busy 2-core machine: each synthesizing test may take this. */
+export const SYNTH_TIMEOUT_MS = 180_000
