@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import { AppConfig } from "../services/AppConfig.js"
 import { checkConfigWith, queueSection, storeSection } from "./configCheck.js"
 import * as MemoryQueue from "./memory/JobQueue.js"
+import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
 import * as Stores from "./postgres/stores.js"
 
@@ -41,7 +42,7 @@ export const layerIngestFromConfig = Layer.unwrapEffect(
 )
 
 /** Checks, in one pass, the core settings and those of the store and queue the environment selects. */
-export const checkIngestConfig = checkConfigWith((s) => [...storeSection(s), ...queueSection(s)])
+export const checkIngestConfig = checkConfigWith((s) => [...storeSection(s), ...queueSection(s), CloudWatchEmf.config])
 
 /** Checks the core settings and the store's (the CLI's `migrate`). */
 export const checkStoreConfig = checkConfigWith(storeSection)

@@ -17,6 +17,7 @@ import * as MemoryIdempotency from "./memory/Idempotency.js"
 import * as MemoryRateLimiter from "./memory/RateLimiter.js"
 import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
+import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
 import { salesforceConfig } from "./salesforce/config.js"
 
@@ -131,4 +132,9 @@ const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =
  * analyser and enrichment the environment selects, all in one pass), so start-up fails once with every missing or
  * invalid key listed (never a value), instead of one layer at a time.
  */
-export const checkConfig = checkConfigWith((s) => [...storeSection(s), ...queueSection(s), ...consumerSections(s)])
+export const checkConfig = checkConfigWith((s) => [
+  ...storeSection(s),
+  ...queueSection(s),
+  ...consumerSections(s),
+  CloudWatchEmf.config
+])

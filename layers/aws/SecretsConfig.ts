@@ -34,6 +34,21 @@ const asConfigValue = (value: unknown): string | undefined =>
       ? String(value)
       : undefined
 
+/**
+ * The secret RDS generates and its rotation function rewrites is not ENV_NAME -> value but
+ * `{ engine, host, port, username, password, dbname }`. Such a secret (engine postgres) also yields DATABASE_URL
+ * built from its fields, TLS required (RDS for PostgreSQL enforces it), so a rotated password reaches the programs
+ * through the usual refresh. An explicit DATABASE_URL key in the secret wins.
+ */
+export const rdsDatabaseUrl = (json: Readonly<Record<string, unknown>>): string | undefined => {
+  const { engine, host, port, username, password, dbname } = json
+  if (typeof engine !== "string" || !engine.startsWith("postgres")) return undefined
+  if (typeof host !== "string" || typeof username !== "string" || typeof password !== "string") return undefined
+  const database = typeof dbname === "string" && dbname !== "" ? dbname : "postgres"
+  const portPart = typeof port === "number" || typeof port === "string" ? `:${port}` : ""
+  return `postgres://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${host}${portPart}/${encodeURIComponent(database)}?sslmode=require`
+}
+
 const readSecret = (client: SecretsManagerClient, secretId: string) =>
   Effect.tryPromise({
     try: async (signal) => {
@@ -59,7 +74,11 @@ const readSecret = (client: SecretsManagerClient, secretId: string) =>
       if (json === null || typeof json !== "object" || Array.isArray(json)) {
         return new SecretsLoadError({ message: `secret "${secretId}" is not a JSON object` })
       }
-      const entries = Object.entries(json).map(([key, value]) => [key, asConfigValue(value)] as const)
+      const databaseUrl = "DATABASE_URL" in json ? undefined : rdsDatabaseUrl(json as Record<string, unknown>)
+      const entries = [
+        ...Object.entries(json).map(([key, value]) => [key, asConfigValue(value)] as const),
+        ...(databaseUrl === undefined ? [] : [["DATABASE_URL", databaseUrl] as const])
+      ]
       const bad = entries.filter(([, value]) => value === undefined).map(([key]) => key)
       return bad.length > 0
         ? new SecretsLoadError({

@@ -4,9 +4,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import postgres from "postgres"
 import { StoreUnavailable } from "../../services/LeadStore.js"
+import { liveRedacted } from "../aws/liveConfig.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 
 /** How to reach Postgres. Only `url` is required. */
@@ -20,6 +22,11 @@ export interface PostgresOptions {
   readonly connectTimeoutMs?: number | undefined
   /** search_path for every connection; the schema must exist. Tests use one schema per run. */
   readonly schema?: string | undefined
+  /**
+   * Asked for on every new connection instead of the URL's password: a rotated secret reaches connections opened
+   * after the rotation (postgres.js replaces each connection within max_lifetime, 30 to 60 minutes).
+   */
+  readonly password?: (() => Promise<string>) | undefined
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
@@ -84,6 +91,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
         connect_timeout: connectTimeoutMs / 1000,
         // notices such as "relation already exists, skipping" would otherwise go to console.log
         onnotice: () => {},
+        ...(options.password === undefined ? {} : { password: options.password }),
         connection: {
           application_name: "revenueflow",
           statement_timeout: statementTimeoutMs,
@@ -191,7 +199,33 @@ export const config: Config.Config<PostgresOptions> = Config.all({
   schema: Config.option(Config.string("DATABASE_SCHEMA")).pipe(Config.map(Option.getOrUndefined))
 })
 
-/** SqlClient over postgres.js, configured from the environment. */
+/** The password of a postgres:// URL, percent-decoded ("" when it has none or does not parse). */
+const passwordOf = (url: string): string => {
+  try {
+    return decodeURIComponent(new URL(url).password)
+  } catch {
+    return ""
+  }
+}
+
+/**
+ * SqlClient over postgres.js, configured from the environment. Each new connection reads DATABASE_URL's current
+ * password (the Secrets Manager overlay refreshes it), so a password rotation needs no restart; host, user and
+ * database stay those of start-up. If the live read fails, the start-up password is used.
+ */
 export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(config, layer)
+  Effect.gen(function* () {
+    const options = yield* config
+    const liveUrl = yield* liveRedacted("DATABASE_URL")
+    const runtime = yield* Effect.runtime<never>()
+    const initial = passwordOf(Redacted.value(options.url))
+    const password = () =>
+      Runtime.runPromise(runtime)(
+        liveUrl.pipe(
+          Effect.map((url) => passwordOf(Redacted.value(url))),
+          Effect.orElseSucceed(() => initial)
+        )
+      )
+    return layer({ ...options, password })
+  })
 )

@@ -1,4 +1,5 @@
 import * as Layer from "effect/Layer"
+import * as CloudWatchEmf from "../../layers/observability/CloudWatchEmf.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig } from "../../layers/presets.js"
 import { runConsumer } from "../pipeline/consumer.js"
@@ -7,10 +8,11 @@ import { runProgram } from "./main.js"
 import { MetricsServerLive } from "./metricsServer.js"
 import { ServicesLive } from "./services.js"
 
-/** The consumer program: the worker, the outbox sweeper and a metrics endpoint on METRICS_PORT. */
+/** The consumer program: the worker, the outbox sweeper, a metrics endpoint on METRICS_PORT, CloudWatch EMF when enabled. */
 export const ConsumerProgram = Layer.mergeAll(
   Layer.scopedDiscard(runConsumer),
-  MetricsServerLive.pipe(explainListenFailure("METRICS_PORT"))
+  MetricsServerLive.pipe(explainListenFailure("METRICS_PORT")),
+  CloudWatchEmf.layerConfig
 ).pipe(Layer.provide(ServicesLive), Layer.provide(Tracing.layerConfig("revenueflow-consumer")))
 
 runProgram(ConsumerProgram, checkConfig, "json")

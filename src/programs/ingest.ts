@@ -1,5 +1,6 @@
 import * as Layer from "effect/Layer"
 import { checkIngestConfig } from "../../layers/ingestPreset.js"
+import * as CloudWatchEmf from "../../layers/observability/CloudWatchEmf.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { HttpServerLive } from "../http/server.js"
 import * as McpEndpoint from "../mcp/endpoint.js"
@@ -7,15 +8,19 @@ import { IngestServicesLive } from "./ingestServices.js"
 import { explainListenFailure } from "./listen.js"
 import { runProgram } from "./main.js"
 
-/** The ingest program: the HTTP API, on the store and the queue (no CRM, analyser or enrichment). */
-export const IngestProgram = HttpServerLive.pipe(
-  explainListenFailure("PORT"),
-  // /mcp runs the safety chain: its services (and the CRM client) are built on the first /mcp request
-  Layer.provide(
-    McpEndpoint.layerDeferred(() => import("../../layers/presets.js").then((m) => m.layerSafetyChainFromConfig))
+/**
+ * The ingest program: the HTTP API on the store and the queue (no CRM, analyser or enrichment), and CloudWatch EMF
+ * when enabled (so the queue signals exist with no consumer running).
+ */
+export const IngestProgram = Layer.merge(
+  HttpServerLive.pipe(
+    explainListenFailure("PORT"),
+    // /mcp runs the safety chain: its services (and the CRM client) are built on the first /mcp request
+    Layer.provide(
+      McpEndpoint.layerDeferred(() => import("../../layers/presets.js").then((m) => m.layerSafetyChainFromConfig))
+    )
   ),
-  Layer.provide(IngestServicesLive),
-  Layer.provide(Tracing.layerConfig("revenueflow-ingest"))
-)
+  CloudWatchEmf.layerConfig
+).pipe(Layer.provide(IngestServicesLive), Layer.provide(Tracing.layerConfig("revenueflow-ingest")))
 
 runProgram(IngestProgram, checkIngestConfig, "json")

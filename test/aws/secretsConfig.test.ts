@@ -89,6 +89,40 @@ describe("Secrets Manager configuration", () => {
     })
   )
 
+  it.scoped("turns an RDS-format secret (the one RDS generates and rotates) into DATABASE_URL, rotation included", () =>
+    Effect.gen(function* () {
+      const logs = makeLogCapture()
+      const rds = (password: string) =>
+        JSON.stringify({
+          engine: "postgres",
+          host: "rf.abc.eu-west-1.rds.amazonaws.com",
+          port: 5432,
+          username: "revenueflow",
+          password,
+          dbname: "revenueflow",
+          dbInstanceIdentifier: "rf"
+        })
+      const secrets = yield* makeFakeSecretsManager({ "rf/db": rds("p@ss/w:rd s3cret") })
+      process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url
+      const base = env({ AWS_SECRETS_IDS: "rf/db", AWS_SECRETS_REFRESH_MS: "60000" })
+      yield* Effect.gen(function* () {
+        const config = yield* appConfig
+        expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(
+          Option.some(
+            "postgres://revenueflow:p%40ss%2Fw%3Ard%20s3cret@rf.abc.eu-west-1.rds.amazonaws.com:5432/revenueflow?sslmode=require"
+          )
+        )
+        const readUrl = yield* SecretsConfig.liveRedacted("DATABASE_URL")
+        secrets.rotate("rf/db", rds("pw-two-s3cret"))
+        yield* TestClock.adjust("60 seconds")
+        yield* eventually(readUrl.pipe(Effect.map((url) => Redacted.value(url).includes(":pw-two-s3cret@"))))
+      }).pipe(Effect.provide(SecretsConfig.layer), Effect.provide(logs.layer), Effect.withConfigProvider(base))
+      for (const value of ["p@ss/w:rd s3cret", "p%40ss", "pw-two-s3cret"]) {
+        expect(logs.lines.join("\n")).not.toContain(value)
+      }
+    })
+  )
+
   it.scoped("picks up a rotated secret on the refresh interval, without a restart (liveRedacted)", () =>
     Effect.gen(function* () {
       const logs = makeLogCapture()

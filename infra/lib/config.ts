@@ -1,0 +1,191 @@
+/**
+ * Everything the stack can be told, read from CDK context (`cdk synth -c key=value` or cdk.json "context").
+ * Context rather than CloudFormation parameters: the choices change the shape of the template (an HTTPS listener
+ * when a certificate is given, a collector sidecar when traces go to X-Ray, a Bedrock statement when the analyser
+ * is Bedrock), which parameters cannot do, and synthesis stays offline and account-agnostic.
+ */
+export interface StackConfig {
+  /** The image built from the project's Dockerfile, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/revenueflow:1.4.0`. */
+  readonly image: string
+  /** Instead of `image`: an ECR repository name in the deploying account, pulled with a scoped policy. */
+  readonly ecrRepository: string | undefined
+  readonly imageTag: string
+  /** ACM certificate for the HTTPS listener; without one the load balancer listens on HTTP 80 only. */
+  readonly certificateArn: string | undefined
+  readonly crmProvider: "MOCK" | "SALESFORCE" | "HUBSPOT"
+  readonly analyzer: "HEURISTIC" | "BEDROCK"
+  readonly bedrockModelId: string
+  readonly workerConcurrency: number
+  readonly rateLimits: {
+    readonly perLead: number
+    readonly perAccount: number
+    readonly crm: number
+    readonly windowMs: number
+  }
+  /** Any further program variables (names as in the README's configuration tables), not secrets. */
+  readonly environment: Readonly<Record<string, string>>
+  readonly ingest: ServiceSize
+  readonly consumer: ServiceSize
+  /** Queue depth (waiting jobs) per consumer task above which the consumer scales out. */
+  readonly backlogPerTask: number
+  /** Oldest waiting job age (seconds) above which the consumer scales out regardless of depth. */
+  readonly maxWaitSeconds: number
+  /** Requests per minute per ingest task above which the ingest scales out. */
+  readonly requestsPerTarget: number
+  readonly natGateways: number
+  readonly dbInstanceClass: string
+  readonly dbAllocatedStorageGiB: number
+  readonly multiAz: boolean
+  readonly deletionProtection: boolean
+  readonly redisNodeType: string
+  readonly rotationDays: number
+  /** Where traces go: nowhere, AWS X-Ray (through an ADOT collector sidecar) or an OTLP/HTTP endpoint you run. */
+  readonly tracing: "off" | "xray" | "otlp"
+  readonly otlpEndpoint: string | undefined
+  readonly logRetentionDays: number
+  /** E-mail address subscribed to the alarm topic (optional). */
+  readonly alarmEmail: string | undefined
+}
+
+export interface ServiceSize {
+  readonly cpu: number
+  readonly memoryMiB: number
+  readonly minTasks: number
+  readonly maxTasks: number
+}
+
+/** Reads a context value (what `node.tryGetContext` returns). */
+export type ContextReader = (key: string) => unknown
+
+const problems = (errors: ReadonlyArray<string>) =>
+  new Error(`Invalid stack context:\n${errors.map((e) => ` - ${e}`).join("\n")}`)
+
+/** Parses and validates the context, naming every bad key at once (like the programs' own start-up check). */
+export const fromContext = (read: ContextReader): StackConfig => {
+  const errors: Array<string> = []
+  const str = (key: string, fallback: string): string => {
+    const value = read(key)
+    if (value === undefined || value === null || value === "") return fallback
+    if (typeof value !== "string") {
+      errors.push(`${key}: must be a string`)
+      return fallback
+    }
+    return value
+  }
+  const optional = (key: string): string | undefined => {
+    const value = str(key, "")
+    return value === "" ? undefined : value
+  }
+  const int = (key: string, fallback: number, min = 1): number => {
+    const value = read(key)
+    if (value === undefined || value === null || value === "") return fallback
+    const n = typeof value === "number" ? value : Number(value)
+    if (!Number.isInteger(n) || n < min) {
+      errors.push(`${key}: must be an integer >= ${min}`)
+      return fallback
+    }
+    return n
+  }
+  const bool = (key: string, fallback: boolean): boolean => {
+    const value = read(key)
+    if (value === undefined || value === null || value === "") return fallback
+    if (value === true || value === "true") return true
+    if (value === false || value === "false") return false
+    errors.push(`${key}: must be true or false`)
+    return fallback
+  }
+  const oneOf = <A extends string>(key: string, allowed: ReadonlyArray<A>, fallback: A): A => {
+    const value = str(key, fallback)
+    if (!(allowed as ReadonlyArray<string>).includes(value)) {
+      errors.push(`${key}: must be one of ${allowed.join(", ")}`)
+      return fallback
+    }
+    return value as A
+  }
+  const environment = (): Record<string, string> => {
+    const value = read("environment")
+    if (value === undefined || value === null || value === "") return {}
+    let parsed: unknown = value
+    if (typeof value === "string") {
+      try {
+        parsed = JSON.parse(value)
+      } catch {
+        errors.push("environment: must be a JSON object of NAME -> string")
+        return {}
+      }
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      errors.push("environment: must be a JSON object of NAME -> string")
+      return {}
+    }
+    const out: Record<string, string> = {}
+    for (const [name, v] of Object.entries(parsed)) {
+      if (!/^[A-Z][A-Z0-9_]*$/.test(name) || typeof v !== "string") {
+        errors.push(`environment.${name}: must be an upper-case variable name with a string value`)
+      } else if (/(_URL|SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?)$/.test(name) && !name.endsWith("BASE_URL")) {
+        errors.push(`environment.${name}: looks like a secret; put it in the stack's CRM / webhook secret instead`)
+      } else out[name] = v
+    }
+    return out
+  }
+  const size = (prefix: string, defaults: ServiceSize): ServiceSize => {
+    const minTasks = int(`${prefix}MinTasks`, defaults.minTasks)
+    const maxTasks = int(`${prefix}MaxTasks`, defaults.maxTasks)
+    if (maxTasks < minTasks) errors.push(`${prefix}MaxTasks: must be >= ${prefix}MinTasks`)
+    return {
+      cpu: int(`${prefix}Cpu`, defaults.cpu, 256),
+      memoryMiB: int(`${prefix}MemoryMiB`, defaults.memoryMiB, 512),
+      minTasks,
+      maxTasks
+    }
+  }
+
+  // CloudWatch Logs accepts only these retention periods
+  const retentions = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+  ]
+  const logRetentionDays = int("logRetentionDays", 30)
+  if (!retentions.includes(logRetentionDays)) errors.push(`logRetentionDays: must be one of ${retentions.join(", ")}`)
+  const tracing = oneOf("tracing", ["off", "xray", "otlp"] as const, "off")
+  const otlpEndpoint = optional("otlpEndpoint")
+  if (tracing === "otlp" && otlpEndpoint === undefined) errors.push("otlpEndpoint: required when tracing=otlp")
+  const analyzer = oneOf("analyzer", ["HEURISTIC", "BEDROCK"] as const, "HEURISTIC")
+  const bedrockModelId = str("bedrockModelId", "anthropic.claude-3-5-haiku-20241022-v1:0")
+  if (!/^[A-Za-z0-9.:_-]+$/.test(bedrockModelId)) errors.push("bedrockModelId: must be a plain model id (no wildcard)")
+
+  const config: StackConfig = {
+    image: str("image", "revenueflow:latest"),
+    ecrRepository: optional("ecrRepository"),
+    imageTag: str("imageTag", "latest"),
+    certificateArn: optional("certificateArn"),
+    crmProvider: oneOf("crmProvider", ["MOCK", "SALESFORCE", "HUBSPOT"] as const, "MOCK"),
+    analyzer,
+    bedrockModelId,
+    workerConcurrency: int("workerConcurrency", 5),
+    rateLimits: {
+      perLead: int("rateLimitPerLead", 10),
+      perAccount: int("rateLimitPerAccount", 100),
+      crm: int("rateLimitCrm", 1000),
+      windowMs: int("rateLimitWindowMs", 60_000)
+    },
+    environment: environment(),
+    ingest: size("ingest", { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10 }),
+    consumer: size("consumer", { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 20 }),
+    backlogPerTask: int("backlogPerTask", 100),
+    maxWaitSeconds: int("maxWaitSeconds", 60),
+    requestsPerTarget: int("requestsPerTarget", 30_000),
+    natGateways: int("natGateways", 1),
+    dbInstanceClass: str("dbInstanceClass", "t4g.small"),
+    dbAllocatedStorageGiB: int("dbAllocatedStorageGiB", 20, 20),
+    multiAz: bool("multiAz", true),
+    deletionProtection: bool("deletionProtection", true),
+    redisNodeType: str("redisNodeType", "cache.t4g.small"),
+    rotationDays: int("rotationDays", 30),
+    tracing,
+    otlpEndpoint,
+    logRetentionDays,
+    alarmEmail: optional("alarmEmail")
+  }
+  if (errors.length > 0) throw problems(errors)
+  return config
+}

@@ -1,0 +1,140 @@
+import { Duration, Fn, RemovalPolicy, SecretValue } from "aws-cdk-lib"
+import * as ec2 from "aws-cdk-lib/aws-ec2"
+import * as elasticache from "aws-cdk-lib/aws-elasticache"
+import * as rds from "aws-cdk-lib/aws-rds"
+import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
+import { Construct } from "constructs"
+import type { StackConfig } from "./config.js"
+import type { Network } from "./network.js"
+
+/**
+ * Postgres, Redis and every secret the programs read through AWS_SECRETS_IDS:
+ * - the RDS secret (generated, rotated by the single-user rotation function). Its JSON is the RDS format
+ *   ({ engine, host, port, username, password, dbname }), which the programs turn into DATABASE_URL;
+ * - REDIS_URL (rediss:// with the generated AUTH token), built by CloudFormation from the token secret;
+ * - the CRM credentials and the webhook / API-key secrets, JSON objects of ENV_NAME -> value that you fill in.
+ */
+export class Data extends Construct {
+  readonly database: rds.DatabaseInstance
+  readonly databaseSecret: secretsmanager.ISecret
+  readonly redis: elasticache.CfnReplicationGroup
+  readonly redisToken: secretsmanager.Secret
+  readonly redisUrlSecret: secretsmanager.Secret
+  readonly crmSecret: secretsmanager.Secret
+  readonly webhookSecret: secretsmanager.Secret
+
+  constructor(scope: Construct, id: string, props: { readonly config: StackConfig; readonly network: Network }) {
+    super(scope, id)
+    const { config, network } = props
+    const isolated = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
+
+    this.database = new rds.DatabaseInstance(this, "Postgres", {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+      instanceType: new ec2.InstanceType(config.dbInstanceClass),
+      vpc: network.vpc,
+      vpcSubnets: isolated,
+      securityGroups: [network.dbSg],
+      credentials: rds.Credentials.fromGeneratedSecret("revenueflow"),
+      databaseName: "revenueflow",
+      storageEncrypted: true,
+      publiclyAccessible: false,
+      multiAz: config.multiAz,
+      allocatedStorage: config.dbAllocatedStorageGiB,
+      maxAllocatedStorage: config.dbAllocatedStorageGiB * 5,
+      backupRetention: Duration.days(7),
+      deletionProtection: config.deletionProtection,
+      removalPolicy: RemovalPolicy.SNAPSHOT,
+      cloudwatchLogsExports: ["postgresql"],
+      // RDS for PostgreSQL 16 refuses unencrypted connections by default (rds.force_ssl = 1)
+      parameters: { "rds.force_ssl": "1" }
+    })
+    this.databaseSecret = this.database.secret!
+    // The rotation function runs in the task subnets: it needs Secrets Manager's API (through NAT) and Postgres.
+    // Its group, like every other, starts with no egress: HTTPS to Secrets Manager, and Postgres (added by CDK).
+    const rotationSg = new ec2.SecurityGroup(this, "RotationSg", {
+      vpc: network.vpc,
+      description: "RevenueFlow Postgres rotation function: to Secrets Manager and Postgres only",
+      allowAllOutbound: false
+    })
+    rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS to the Secrets Manager API")
+    this.database.addRotationSingleUser({
+      automaticallyAfter: Duration.days(config.rotationDays),
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
+      securityGroup: rotationSg
+    })
+
+    // Redis AUTH token: alphanumeric so it needs no escaping in the URL; 16..128 characters are allowed.
+    this.redisToken = new secretsmanager.Secret(this, "RedisAuthToken", {
+      description: "RevenueFlow: ElastiCache Redis AUTH token (generated)",
+      generateSecretString: {
+        secretStringTemplate: "{}",
+        generateStringKey: "token",
+        excludePunctuation: true,
+        passwordLength: 64
+      }
+    })
+    const redisToken = this.redisToken
+    const subnets = new elasticache.CfnSubnetGroup(this, "RedisSubnets", {
+      description: "RevenueFlow Redis (isolated subnets)",
+      subnetIds: network.vpc.isolatedSubnets.map((subnet) => subnet.subnetId)
+    })
+    // BullMQ must never lose a job to eviction: the default policy (volatile-lru) could drop queue keys.
+    const parameters = new elasticache.CfnParameterGroup(this, "RedisParameters", {
+      cacheParameterGroupFamily: "redis7",
+      description: "RevenueFlow Redis: noeviction for BullMQ",
+      properties: { "maxmemory-policy": "noeviction" }
+    })
+    this.redis = new elasticache.CfnReplicationGroup(this, "Redis", {
+      replicationGroupDescription: "RevenueFlow queue (BullMQ), rate limits, idempotency, breaker",
+      engine: "redis",
+      engineVersion: "7.1",
+      cacheNodeType: config.redisNodeType,
+      clusterMode: "disabled",
+      numCacheClusters: config.multiAz ? 2 : 1,
+      automaticFailoverEnabled: config.multiAz,
+      multiAzEnabled: config.multiAz,
+      cacheSubnetGroupName: subnets.ref,
+      cacheParameterGroupName: parameters.ref,
+      securityGroupIds: [network.redisSg.securityGroupId],
+      port: 6379,
+      atRestEncryptionEnabled: true,
+      transitEncryptionEnabled: true,
+      authToken: redisToken.secretValueFromJson("token").unsafeUnwrap(),
+      snapshotRetentionLimit: 1
+    })
+
+    // A dynamic reference, resolved by CloudFormation at deploy time: the token never appears in the template.
+    this.redisUrlSecret = new secretsmanager.Secret(this, "RedisUrl", {
+      description: "RevenueFlow: REDIS_URL for the programs (rediss:// with the AUTH token)",
+      secretObjectValue: {
+        REDIS_URL: SecretValue.unsafePlainText(
+          Fn.join("", [
+            "rediss://:",
+            redisToken.secretValueFromJson("token").unsafeUnwrap(),
+            "@",
+            this.redis.attrPrimaryEndPointAddress,
+            ":",
+            this.redis.attrPrimaryEndPointPort
+          ])
+        )
+      }
+    })
+
+    // Filled in by you after the first deploy (see README "Deploy to AWS"); "{}" is an empty JSON object.
+    this.crmSecret = new secretsmanager.Secret(this, "CrmCredentials", {
+      description:
+        "RevenueFlow: CRM credentials as JSON, e.g. {SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET} or {HUBSPOT_ACCESS_TOKEN}",
+      secretStringValue: SecretValue.unsafePlainText("{}")
+    })
+    this.webhookSecret = new secretsmanager.Secret(this, "WebhookSecrets", {
+      description:
+        "RevenueFlow: ingest secrets as JSON: MARKETO_WEBHOOK_TOKEN (generated), HUBSPOT_APP_SECRET, INGEST_API_KEYS",
+      generateSecretString: {
+        secretStringTemplate: "{}",
+        generateStringKey: "MARKETO_WEBHOOK_TOKEN",
+        excludePunctuation: true,
+        passwordLength: 48
+      }
+    })
+  }
+}

@@ -1,0 +1,80 @@
+import { Validations } from "aws-cdk-lib"
+import type { IConstruct } from "constructs"
+import type { StackConfig } from "./config.js"
+import type { RevenueFlowStack } from "./stack.js"
+
+const acknowledge = (scope: IConstruct, id: string, reason: string) =>
+  Validations.of(scope).acknowledge({ id: `AwsSolutions-${id}`, reason })
+
+/**
+ * The cdk-nag AwsSolutions findings this stack accepts on purpose, each on the one construct it concerns and with
+ * its reason. Anything else the pack reports fails `npm run synth` and the infra tests.
+ */
+export const acknowledgeFindings = (stack: RevenueFlowStack, config: StackConfig): void => {
+  const { network, data, services } = stack
+  acknowledge(
+    network.albSg,
+    "EC23",
+    "The internet-facing load balancer is the public entry point: it accepts HTTP(S) from anywhere and forwards only to the ingest's port"
+  )
+  acknowledge(
+    data.database,
+    "RDS11",
+    "A non-default port is obscurity, not control: only the task and rotation security groups can reach Postgres, in isolated subnets"
+  )
+  acknowledge(
+    data.redis,
+    "AEC5",
+    "A non-default port is obscurity, not control: only the task security groups can reach Redis, in isolated subnets, with TLS and AUTH"
+  )
+  for (const secret of [data.crmSecret, data.webhookSecret]) {
+    acknowledge(
+      secret,
+      "SMG4",
+      "Issued by a third party (CRM, HubSpot, Marketo): rotated at the issuer, then written here; the programs re-read it without a restart (README: Deploy to AWS)"
+    )
+  }
+  for (const secret of [data.redisToken, data.redisUrlSecret]) {
+    acknowledge(
+      secret,
+      "SMG4",
+      "ElastiCache AUTH tokens have no managed rotation function: rotated with the ROTATE / SET strategy documented in the README (Deploy to AWS)"
+    )
+  }
+  for (const task of [services.ingestTask, services.consumerTask]) {
+    acknowledge(
+      task,
+      "ECS2",
+      "Only non-secret settings are plain environment variables; every secret is read from Secrets Manager (AWS_SECRETS_IDS)"
+    )
+  }
+  acknowledge(
+    services.alb,
+    "ELB2",
+    "Requests are logged by the ingest itself (JSON lines in CloudWatch Logs) and counted in ALB metrics; access logs need a region-bound bucket policy this account-agnostic stack does not create"
+  )
+  if (!config.multiAz) {
+    const reason =
+      "Single-AZ chosen explicitly with multiAz=false (a test or staging stack); production keeps the default, multi-AZ"
+    acknowledge(data.database, "RDS3", reason)
+    acknowledge(data.redis, "AEC4", reason)
+  }
+  if (config.tracing === "xray") {
+    for (const task of [services.ingestTask, services.consumerTask]) {
+      acknowledge(
+        task.taskRole,
+        "IAM5[Resource::*]",
+        "xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets support no resource-level permission: AWS requires Resource *"
+      )
+    }
+  }
+  if (config.ecrRepository !== undefined) {
+    for (const task of [services.ingestTask, services.consumerTask]) {
+      acknowledge(
+        task.executionRole!,
+        "IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken supports no resource-level permission; the image pull itself is scoped to the repository"
+      )
+    }
+  }
+}

@@ -1,0 +1,270 @@
+import { Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib"
+import * as ec2 from "aws-cdk-lib/aws-ec2"
+import * as ecr from "aws-cdk-lib/aws-ecr"
+import * as ecs from "aws-cdk-lib/aws-ecs"
+import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2"
+import * as iam from "aws-cdk-lib/aws-iam"
+import * as logs from "aws-cdk-lib/aws-logs"
+import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
+import { Construct } from "constructs"
+import type { StackConfig } from "./config.js"
+import type { Data } from "./data.js"
+import type { Network } from "./network.js"
+
+const INGEST_PORT = 3000
+const METRICS_PORT = 9464
+/** The collector sidecar's OTLP/HTTP receiver, on the task's own loopback. */
+const COLLECTOR_ENDPOINT = "http://127.0.0.1:4318"
+
+/** The ADOT collector's configuration: OTLP in, X-Ray out. */
+const XRAY_COLLECTOR_CONFIG = `receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: 127.0.0.1:4318
+processors:
+  batch: {}
+exporters:
+  awsxray: {}
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [awsxray]
+`
+
+/**
+ * The ingest (behind the ALB) and the consumer as Fargate services in the private subnets, without public IPs.
+ * Each task role may read only its own secrets (and the consumer may invoke only the configured model).
+ */
+export class Services extends Construct {
+  readonly cluster: ecs.Cluster
+  readonly alb: elbv2.ApplicationLoadBalancer
+  readonly targetGroup: elbv2.ApplicationTargetGroup
+  readonly ingest: ecs.FargateService
+  readonly consumer: ecs.FargateService
+  readonly ingestTask: ecs.FargateTaskDefinition
+  readonly consumerTask: ecs.FargateTaskDefinition
+  /** CloudWatch namespace of the programs' EMF metrics. */
+  readonly metricsNamespace: string
+  readonly queueName: string
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { readonly config: StackConfig; readonly network: Network; readonly data: Data }
+  ) {
+    super(scope, id)
+    const { config, network, data } = props
+    this.metricsNamespace = `RevenueFlow/${Stack.of(this).stackName}`
+    this.queueName = config.environment.QUEUE_NAME ?? "lead-processing"
+
+    this.cluster = new ecs.Cluster(this, "Cluster", {
+      vpc: network.vpc,
+      containerInsightsV2: ecs.ContainerInsights.ENABLED
+    })
+
+    const image = config.ecrRepository
+      ? ecs.ContainerImage.fromEcrRepository(
+          ecr.Repository.fromRepositoryName(this, "Repository", config.ecrRepository),
+          config.imageTag
+        )
+      : ecs.ContainerImage.fromRegistry(config.image)
+
+    const common: Record<string, string> = {
+      // the AWS SDK (Secrets Manager, Bedrock) needs the region; the stack's own, resolved at deploy time
+      AWS_REGION: Aws.REGION,
+      LOG_FORMAT: "json",
+      CRM_PROVIDER: config.crmProvider,
+      ANALYZER: config.analyzer,
+      BEDROCK_MODEL_ID: config.bedrockModelId,
+      WORKER_CONCURRENCY: String(config.workerConcurrency),
+      RATE_LIMIT_PER_LEAD: String(config.rateLimits.perLead),
+      RATE_LIMIT_PER_ACCOUNT: String(config.rateLimits.perAccount),
+      RATE_LIMIT_CRM: String(config.rateLimits.crm),
+      RATE_LIMIT_WINDOW_MS: String(config.rateLimits.windowMs),
+      // several consumers: one breaker shared through Redis, not one per task
+      CIRCUIT_BREAKER: "REDIS",
+      CLOUDWATCH_METRICS: "EMF",
+      CLOUDWATCH_NAMESPACE: this.metricsNamespace,
+      ...(config.tracing === "xray" ? { OTEL_EXPORTER_OTLP_ENDPOINT: COLLECTOR_ENDPOINT } : {}),
+      ...(config.tracing === "otlp" && config.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } : {}),
+      ...config.environment
+    }
+
+    const task = (name: string, program: "ingest" | "consumer", size: StackConfig["ingest"], secrets: Secrets) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: config.logRetentionDays as logs.RetentionDays,
+        removalPolicy: RemovalPolicy.DESTROY
+      })
+      const taskRole: iam.Role = new iam.Role(this, `${name}TaskRole`, {
+        assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
+        description: `RevenueFlow ${program}: reads its own secrets${program === "consumer" && config.analyzer === "BEDROCK" ? ", invokes the configured model" : ""}`
+      })
+      // The programs read AWS_SECRETS_IDS themselves (and re-read them), so the task role, not the execution
+      // role, needs the permission: GetSecretValue only, on exactly these secrets.
+      taskRole.addToPolicy(
+        new iam.PolicyStatement({
+          sid: "ReadOwnSecrets",
+          actions: ["secretsmanager:GetSecretValue"],
+          resources: secrets.map((secret) => secret.secretArn)
+        })
+      )
+      const definition = new ecs.FargateTaskDefinition(this, `${name}Task`, {
+        cpu: size.cpu,
+        memoryLimitMiB: size.memoryMiB,
+        taskRole,
+        runtimePlatform: {
+          cpuArchitecture: ecs.CpuArchitecture.X86_64,
+          operatingSystemFamily: ecs.OperatingSystemFamily.LINUX
+        }
+      })
+      const container = definition.addContainer(program, {
+        image,
+        command: [program],
+        essential: true,
+        environment: {
+          ...common,
+          AWS_SECRETS_IDS: secrets.map((secret) => secret.secretArn).join(","),
+          OTEL_SERVICE_NAME: `revenueflow-${program}`
+        },
+        logging: ecs.LogDrivers.awsLogs({ streamPrefix: program, logGroup }),
+        // ECS ignores the image's HEALTHCHECK; this is the same probe
+        healthCheck: {
+          command: [
+            "CMD",
+            "node",
+            "-e",
+            `fetch('http://127.0.0.1:${program === "ingest" ? INGEST_PORT : METRICS_PORT}/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`
+          ],
+          interval: Duration.seconds(15),
+          timeout: Duration.seconds(5),
+          startPeriod: Duration.seconds(30),
+          retries: 3
+        },
+        stopTimeout: Duration.seconds(30)
+      })
+      if (program === "ingest") container.addPortMappings({ containerPort: INGEST_PORT })
+      if (config.tracing === "xray") {
+        definition.addContainer("otel-collector", {
+          image: ecs.ContainerImage.fromRegistry("public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0"),
+          essential: false,
+          environment: { AOT_CONFIG_CONTENT: XRAY_COLLECTOR_CONFIG },
+          logging: ecs.LogDrivers.awsLogs({ streamPrefix: "otel-collector", logGroup }),
+          memoryReservationMiB: 64
+        })
+        // X-Ray's trace-writing actions cannot be scoped to a resource (AWS supports only "*" for them).
+        taskRole.addToPolicy(
+          new iam.PolicyStatement({
+            sid: "WriteTraces",
+            actions: [
+              "xray:PutTraceSegments",
+              "xray:PutTelemetryRecords",
+              "xray:GetSamplingRules",
+              "xray:GetSamplingTargets"
+            ],
+            resources: ["*"]
+          })
+        )
+      }
+      return definition
+    }
+
+    this.ingestTask = task("Ingest", "ingest", config.ingest, [
+      data.databaseSecret,
+      data.redisUrlSecret,
+      data.webhookSecret
+    ])
+    const ingestTask = this.ingestTask
+    this.consumerTask = task("Consumer", "consumer", config.consumer, [
+      data.databaseSecret,
+      data.redisUrlSecret,
+      data.crmSecret
+    ])
+    const consumerTask = this.consumerTask
+    if (config.analyzer === "BEDROCK") {
+      consumerTask.taskRole.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: "InvokeConfiguredModel",
+          actions: ["bedrock:InvokeModel"],
+          resources: [`arn:${Aws.PARTITION}:bedrock:${Aws.REGION}::foundation-model/${config.bedrockModelId}`]
+        })
+      )
+    }
+
+    const taskSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }
+    this.ingest = new ecs.FargateService(this, "IngestService", {
+      cluster: this.cluster,
+      taskDefinition: ingestTask,
+      desiredCount: config.ingest.minTasks,
+      assignPublicIp: false,
+      vpcSubnets: taskSubnets,
+      securityGroups: [network.ingestSg],
+      circuitBreaker: { rollback: true },
+      minHealthyPercent: 100,
+      healthCheckGracePeriod: Duration.seconds(60)
+    })
+    this.consumer = new ecs.FargateService(this, "ConsumerService", {
+      cluster: this.cluster,
+      taskDefinition: consumerTask,
+      desiredCount: config.consumer.minTasks,
+      assignPublicIp: false,
+      vpcSubnets: taskSubnets,
+      securityGroups: [network.consumerSg],
+      circuitBreaker: { rollback: true },
+      minHealthyPercent: 100
+    })
+
+    // tasks -> Postgres and Redis; the connections API adds the matching egress on the task groups
+    for (const service of [this.ingest, this.consumer]) {
+      data.database.connections.allowDefaultPortFrom(service, "tasks to Postgres")
+      network.redisSg.connections.allowFrom(service, ec2.Port.tcp(6379), "tasks to Redis")
+    }
+    if (config.tracing === "otlp" && config.otlpEndpoint) {
+      const url = new URL(config.otlpEndpoint)
+      const port = Number(url.port || (url.protocol === "https:" ? 443 : 80))
+      for (const sg of [network.ingestSg, network.consumerSg]) {
+        sg.addEgressRule(ec2.Peer.ipv4(network.vpc.vpcCidrBlock), ec2.Port.tcp(port), "OTLP traces to the collector")
+      }
+    }
+
+    this.alb = new elbv2.ApplicationLoadBalancer(this, "Alb", {
+      vpc: network.vpc,
+      internetFacing: true,
+      securityGroup: network.albSg,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      dropInvalidHeaderFields: true
+    })
+    this.targetGroup = new elbv2.ApplicationTargetGroup(this, "IngestTargets", {
+      vpc: network.vpc,
+      port: INGEST_PORT,
+      protocol: elbv2.ApplicationProtocol.HTTP,
+      targetType: elbv2.TargetType.IP,
+      healthCheck: { path: "/healthz", healthyHttpCodes: "200", interval: Duration.seconds(15) },
+      // the ingest answers in-flight requests within SHUTDOWN_TIMEOUT_MS (10 s) of SIGTERM
+      deregistrationDelay: Duration.seconds(15)
+    })
+    this.ingest.attachToApplicationTargetGroup(this.targetGroup)
+    if (config.certificateArn) {
+      this.alb.addListener("Https", {
+        port: 443,
+        protocol: elbv2.ApplicationProtocol.HTTPS,
+        certificates: [elbv2.ListenerCertificate.fromArn(config.certificateArn)],
+        sslPolicy: elbv2.SslPolicy.RECOMMENDED_TLS,
+        defaultTargetGroups: [this.targetGroup],
+        open: false
+      })
+      this.alb.addRedirect({ sourcePort: 80, targetPort: 443, open: false })
+    } else {
+      this.alb.addListener("Http", {
+        port: 80,
+        protocol: elbv2.ApplicationProtocol.HTTP,
+        defaultTargetGroups: [this.targetGroup],
+        open: false
+      })
+    }
+  }
+}
+
+type Secrets = ReadonlyArray<secretsmanager.ISecret>

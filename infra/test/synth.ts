@@ -1,0 +1,68 @@
+import { App } from "aws-cdk-lib"
+import { Template } from "aws-cdk-lib/assertions"
+import nag from "cdk-nag"
+import { fromContext } from "../lib/config.js"
+import { RevenueFlowStack } from "../lib/stack.js"
+
+export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>
+
+/** Synthesizes the stack with `context` over the defaults (what `cdk synth -c key=value` does). */
+export const synth = (context: Record<string, unknown> = {}) => {
+  const app = new App({ context })
+  const config = fromContext((key) => app.node.tryGetContext(key))
+  const stack = new RevenueFlowStack(app, "RevenueFlow", { config })
+  const template = Template.fromStack(stack)
+  const resources = template.toJSON().Resources as Resources
+  return { app, stack, template, resources }
+}
+
+/** The logical id of the one resource of `type` whose id starts with `prefix`. */
+export const logicalId = (resources: Resources, type: string, prefix: string): string => {
+  const ids = Object.keys(resources).filter((id) => resources[id]!.Type === type && id.startsWith(prefix))
+  if (ids.length !== 1) throw new Error(`expected one ${type} named ${prefix}*, found ${ids.join(", ") || "none"}`)
+  return ids[0]!
+}
+
+export const ofType = (resources: Resources, type: string) =>
+  Object.entries(resources).filter(([, resource]) => resource.Type === type)
+
+/** The AwsSolutions findings cdk-nag reports (acknowledged ones are not reported). */
+export const nagFindings = (scope: ReturnType<typeof synth>) =>
+  new nag.AwsSolutionsChecks(scope.app)
+    .validateScope(scope.stack)
+    .violations.flatMap((violation) =>
+      violation.violatingResources.map(
+        (resource) => `${violation.ruleName} at ${resource.constructPath ?? resource.resourceLogicalId}`
+      )
+    )
+
+export interface Statement {
+  readonly Sid?: string
+  readonly Effect: string
+  readonly Action: string | ReadonlyArray<string>
+  readonly Resource: unknown
+}
+
+/** Every IAM statement of the template: inline role policies, AWS::IAM::Policy and managed policies. */
+export const statements = (
+  resources: Resources
+): ReadonlyArray<{ readonly owner: string; readonly statement: Statement }> =>
+  Object.entries(resources).flatMap(([id, resource]) => {
+    const props = resource.Properties ?? {}
+    const docs: Array<unknown> = []
+    if (resource.Type === "AWS::IAM::Policy" || resource.Type === "AWS::IAM::ManagedPolicy")
+      docs.push(props.PolicyDocument)
+    if (resource.Type === "AWS::IAM::Role") {
+      for (const policy of (props.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? [])
+        docs.push(policy.PolicyDocument)
+    }
+    return docs.flatMap((doc) =>
+      ((doc as { Statement: ReadonlyArray<Statement> }).Statement ?? []).map((statement) => ({ owner: id, statement }))
+    )
+  })
+
+export const asList = <A>(value: A | ReadonlyArray<A>): ReadonlyArray<A> =>
+  Array.isArray(value) ? value : [value as A]
+
+/** Loading aws-cdk-lib and synthesizing takes 10-40 s on a busy 2-core machine: each synthesizing test may take this. */
+export const SYNTH_TIMEOUT_MS = 180_000

@@ -1,0 +1,111 @@
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
+import { CrmExecutor } from "../../services/CrmExecutor.js"
+import { JobQueue, type QueueStats } from "../../services/JobQueue.js"
+
+/**
+ * The autoscaling signals as CloudWatch metrics, in the Embedded Metric Format: one JSON line on stdout per interval,
+ * which CloudWatch Logs (the awslogs driver ships stdout there) turns into metrics. Chosen over PutMetricData
+ * because it costs no API call, needs no IAM permission (the task role stays without a "*" resource:
+ * cloudwatch:PutMetricData cannot be scoped) and cannot slow or fail the program when CloudWatch is throttling;
+ * the Prometheus metrics stay as they are.
+ */
+export interface EmfOptions {
+  readonly namespace: string
+  readonly queueName: string
+  readonly intervalMs: number
+  /** Where each line goes; default process.stdout. */
+  readonly write?: (line: string) => void
+}
+
+/** CLOUDWATCH_METRICS (OFF or EMF), CLOUDWATCH_NAMESPACE, CLOUDWATCH_METRICS_INTERVAL_MS, QUEUE_NAME. */
+export const config = Config.all({
+  mode: Config.literal("OFF", "EMF")("CLOUDWATCH_METRICS").pipe(Config.withDefault("OFF" as const)),
+  namespace: Config.string("CLOUDWATCH_NAMESPACE").pipe(
+    Config.validate({ message: "must be 1 to 255 characters", validation: (s) => s.length > 0 && s.length <= 255 }),
+    Config.withDefault("RevenueFlow")
+  ),
+  intervalMs: Config.integer("CLOUDWATCH_METRICS_INTERVAL_MS").pipe(
+    Config.validate({ message: "must be at least 1000", validation: (n) => n >= 1000 }),
+    Config.withDefault(15_000)
+  ),
+  queueName: Config.string("QUEUE_NAME").pipe(Config.withDefault("lead-processing"))
+})
+
+/**
+ * One EMF document: queue figures under the Queue dimension and, in a program that runs the breaker (the consumer),
+ * the breaker under the Provider dimension.
+ */
+export const document = (
+  options: { readonly namespace: string; readonly queueName: string },
+  sample: {
+    readonly timestamp: number
+    readonly stats: QueueStats
+    readonly breaker?: { readonly provider: string; readonly state: BreakerState } | undefined
+  }
+) => ({
+  _aws: {
+    Timestamp: sample.timestamp,
+    CloudWatchMetrics: [
+      {
+        Namespace: options.namespace,
+        Dimensions: [["Queue"]],
+        Metrics: [
+          { Name: "QueueDepth", Unit: "Count" },
+          { Name: "OldestWaitingJobAgeSeconds", Unit: "Seconds" },
+          { Name: "DeadLetters", Unit: "Count" }
+        ]
+      },
+      ...(sample.breaker === undefined
+        ? []
+        : [
+            {
+              Namespace: options.namespace,
+              Dimensions: [["Provider"]],
+              Metrics: [{ Name: "CircuitBreakerOpen", Unit: "Count" }]
+            }
+          ])
+    ]
+  },
+  Queue: options.queueName,
+  QueueDepth: sample.stats.waiting,
+  OldestWaitingJobAgeSeconds: sample.stats.oldestWaitingAgeMs / 1000,
+  DeadLetters: sample.stats.failed,
+  ...(sample.breaker === undefined
+    ? {}
+    : { Provider: sample.breaker.provider, CircuitBreakerOpen: sample.breaker.state === "open" ? 1 : 0 })
+})
+
+/** Emits one line now and then every `intervalMs`; a sample whose queue read fails is skipped, not invented. */
+export const layer = (options: EmfOptions): Layer.Layer<never, never, JobQueue> =>
+  Layer.scopedDiscard(
+    Effect.gen(function* () {
+      const queue = yield* JobQueue
+      // the ingest runs no breaker and no CRM: it publishes the queue figures alone
+      const breaker = Option.getOrUndefined(yield* Effect.serviceOption(CircuitBreaker))
+      const crm = Option.getOrUndefined(yield* Effect.serviceOption(CrmExecutor))
+      const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`))
+      const emit = Effect.gen(function* () {
+        const stats = yield* queue.stats.pipe(Effect.timeout(Duration.seconds(2)))
+        const state =
+          breaker === undefined || crm === undefined
+            ? undefined
+            : { provider: crm.provider, state: yield* breaker.state(crm.provider) }
+        const timestamp = yield* Clock.currentTimeMillis
+        write(JSON.stringify(document(options, { timestamp, stats, breaker: state })))
+      }).pipe(Effect.catchAll((error) => Effect.logDebug("cloudwatch metrics sample skipped", error)))
+      yield* emit.pipe(Effect.repeat(Schedule.spaced(Duration.millis(options.intervalMs))), Effect.forkScoped)
+    })
+  )
+
+/** The emitter when CLOUDWATCH_METRICS=EMF, else nothing. */
+export const layerConfig: Layer.Layer<never, ConfigError.ConfigError, JobQueue> = Layer.unwrapEffect(
+  Effect.map(config, (settings) => (settings.mode === "EMF" ? layer(settings) : Layer.empty))
+)
