@@ -4,7 +4,18 @@ import * as Schema from "effect/Schema"
 const EMAIL_PATTERN = /^[^\s@"<>()[\]\\,;:]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 
 /** An email address, trimmed and lower-cased on decode. */
-export const Email = Schema.Trim.pipe(
+/**
+ * A string trimmed on decode. Schema.Trim would document every field as "a string that will be trimmed" (JSON Schema
+ * describes the encoded side); this documents what the field must hold instead.
+ */
+const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) =>
+  Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
+    strict: true,
+    decode: (s) => s.trim(),
+    encode: (s) => s
+  })
+
+export const Email = trimmed("A valid email address; trimmed and lower-cased", { format: "email", maxLength: 254 }).pipe(
   Schema.compose(Schema.Lowercase),
   Schema.maxLength(254, { message: () => "email must be at most 254 characters" }),
   Schema.pattern(EMAIL_PATTERN, { message: () => "email must be a valid email address" })
@@ -14,7 +25,7 @@ export const Email = Schema.Trim.pipe(
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
 const boundedText = (name: string, max: number) =>
-  Schema.Trim.pipe(
+  trimmed(`${name}: 1 to ${max} characters after trimming`, { minLength: 1, maxLength: max }).pipe(
     Schema.minLength(1, { message: () => `${name} must not be empty` }),
     Schema.maxLength(max, { message: () => `${name} must be at most ${max} characters` })
   )
@@ -68,7 +79,7 @@ export const LeadInput = Schema.Struct({
   company: opt(boundedText("company", 255)),
   title: opt(boundedText("title", 128)),
   phone: opt(
-    Schema.Trim.pipe(
+    trimmed("phone: 5 to 32 digits, spaces or + ( ) . -", { pattern: "^\\s*\\+?[0-9 ().-]{5,32}\\s*$" }).pipe(
       Schema.pattern(/^\+?[0-9 ().-]{5,32}$/, { message: () => "phone must be 5-32 digits, spaces or + ( ) . -" })
     )
   ),

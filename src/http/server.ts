@@ -8,6 +8,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { IngestApi } from "./api.js"
 import * as IngestServer from "./intake.js"
 import { LeadsLive } from "./leads.js"
+import { OperationsLive } from "./operations.js"
 import { OpsLive } from "./ops.js"
 import { causeResponse } from "./problem.js"
 import { WebhooksLive } from "./webhooks.js"
@@ -20,7 +21,7 @@ export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   app.pipe(Effect.catchAllCause(causeResponse))
 
 /** The ingest API with its handlers, OpenAPI document (/openapi.json) and docs page (/docs). */
-export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(Layer.provide([LeadsLive, WebhooksLive, OpsLive]))
+export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive]))
 
 const Documented = Layer.mergeAll(
   HttpApiBuilder.middleware(problemMiddleware),
