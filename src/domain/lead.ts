@@ -15,11 +15,13 @@ const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) 
     encode: (s) => s
   })
 
-export const Email = trimmed("A valid email address; trimmed and lower-cased", { format: "email", maxLength: 254 }).pipe(
-  Schema.compose(Schema.Lowercase),
-  Schema.maxLength(254, { message: () => "email must be at most 254 characters" }),
-  Schema.pattern(EMAIL_PATTERN, { message: () => "email must be a valid email address" })
-).annotations({ identifier: "Email", description: "A valid email address (trimmed, lower-cased)" })
+export const Email = trimmed("A valid email address; trimmed and lower-cased", { format: "email", maxLength: 254 })
+  .pipe(
+    Schema.compose(Schema.Lowercase),
+    Schema.maxLength(254, { message: () => "email must be at most 254 characters" }),
+    Schema.pattern(EMAIL_PATTERN, { message: () => "email must be a valid email address" })
+  )
+  .annotations({ identifier: "Email", description: "A valid email address (trimmed, lower-cased)" })
 
 /** An optional field that may be absent but not `undefined` (JSON has no undefined; errors stay precise). */
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })

@@ -74,12 +74,7 @@ export class LeadsGroup extends HttpApiGroup.make("leads")
       .annotate(OpenApi.Transform, documented("getLead", securedBy("apiKey")))
   )
   .add(
-    problems(
-      HttpApiEndpoint.get("leadAudit", "/leads/:id/audit").setPath(IdPath).addSuccess(LeadAudit),
-      401,
-      404,
-      503
-    )
+    problems(HttpApiEndpoint.get("leadAudit", "/leads/:id/audit").setPath(IdPath).addSuccess(LeadAudit), 401, 404, 503)
       .annotate(
         OpenApi.Description,
         "What happened to a lead, for operators: its input with PII masked, analysis, grounding verdict and every " +

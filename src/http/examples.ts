@@ -218,6 +218,8 @@ export const operationExamples: Readonly<Record<string, OperationExamples>> = {
     }
   },
   metrics: {
-    responses: { 200: '# TYPE revenueflow_leads_finished_total counter\nrevenueflow_leads_finished_total{status="SYNCED"} 11\n' }
+    responses: {
+      200: '# TYPE revenueflow_leads_finished_total counter\nrevenueflow_leads_finished_total{status="SYNCED"} 11\n'
+    }
   }
 }

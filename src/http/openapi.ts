@@ -55,7 +55,9 @@ const problemRef = { $ref: "#/components/schemas/Problem" }
 
 /** True when a response's schema is (or includes) the platform's decode error or our Problem. */
 const isProblemLike = (content: Json | undefined) =>
-  content !== undefined && /HttpApiDecodeError|components\/schemas\/Problem"/.test(JSON.stringify(content))
+  content !== undefined &&
+  ("application/problem+json" in content ||
+    /HttpApiDecodeError|components\/schemas\/Problem"/.test(JSON.stringify(content)))
 
 /**
  * An endpoint's OpenAPI transform: its security, a description for every answer, problem details declared as the
@@ -102,11 +104,15 @@ export const documented =
       const content = op.requestBody.content as Json
       op.requestBody = {
         ...op.requestBody,
-        content: Object.fromEntries(Object.entries(content).map(([type, media]) => [type, { ...media, example: examples.request }]))
+        content: Object.fromEntries(
+          Object.entries(content).map(([type, media]) => [type, { ...media, example: examples.request }])
+        )
       }
     }
     op.parameters = (op.parameters ?? []).map((parameter: Json) =>
-      parameter.in === "path" && parameter.name === "id" ? { ...parameter, description: "The lead's id (a UUID)" } : parameter
+      parameter.in === "path" && parameter.name === "id"
+        ? { ...parameter, description: "The lead's id (a UUID)" }
+        : parameter
     )
     return op
   }

@@ -21,7 +21,9 @@ export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   app.pipe(Effect.catchAllCause(causeResponse))
 
 /** The ingest API with its handlers, OpenAPI document (/openapi.json) and docs page (/docs). */
-export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive]))
+export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
+  Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive])
+)
 
 const Documented = Layer.mergeAll(
   HttpApiBuilder.middleware(problemMiddleware),

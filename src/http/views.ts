@@ -2,6 +2,11 @@ import * as Schema from "effect/Schema"
 import { Analysis, Grounding } from "../domain/analysis.js"
 import { LeadInput, LeadSource, LeadStatus } from "../domain/lead.js"
 
+/** Any JSON value (plain Schema.Unknown would give every use the same JSON Schema $id, which OpenAPI refuses). */
+const AnyJson = Schema.Unknown.annotations({
+  jsonSchema: { anyOf: ["object", "array", "string", "number", "boolean", "null"].map((type) => ({ type })) }
+})
+
 /** One CRM action as GET /leads/:id shows it. */
 export const ActionView = Schema.Struct({
   tool: Schema.String,
@@ -54,9 +59,9 @@ export const AuditRow = Schema.Struct({
   tool: Schema.String,
   provider: Schema.String,
   status: Schema.String,
-  params: Schema.Unknown,
+  params: AnyJson,
   crmId: Schema.optional(Schema.String),
-  result: Schema.optional(Schema.Unknown),
+  result: Schema.optional(AnyJson),
   error: Schema.optional(Schema.String),
   durationMs: Schema.Number,
   createdAt: Schema.String
@@ -67,7 +72,7 @@ export const LeadAudit = Schema.Struct({
   id: Schema.String,
   source: LeadSource,
   status: LeadStatus,
-  input: Schema.Record({ key: Schema.String, value: Schema.Unknown }).annotations({
+  input: Schema.Record({ key: Schema.String, value: AnyJson }).annotations({
     description: "The lead as received, PII (email, names, phone) masked"
   }),
   analysis: Schema.optional(Analysis),
@@ -161,5 +166,5 @@ export const HubSpotWebhookBody = Schema.Struct(
     portalId: Schema.optional(Schema.Union(Schema.Number, Schema.String)),
     properties: Schema.optional(Schema.Record({ key: Schema.String, value: PropertyValue }))
   },
-  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+  Schema.Record({ key: Schema.String, value: AnyJson })
 ).annotations({ identifier: "HubSpotWebhookBody", description: "HubSpot workflow webhook (contact)" })
