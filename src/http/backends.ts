@@ -1,4 +1,4 @@
-import { resolve } from "node:path"
+import { join } from "node:path"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -36,7 +36,7 @@ export const describeBackends: Effect.Effect<Backends, never, AppConfig> = Effec
   const dir = yield* Effect.orElseSucceed(dataDir, () => ".data")
   return {
     database: Option.match(config.databaseUrl, {
-      onNone: () => `embedded PGlite in ${resolve(dir, "pglite")}`,
+      onNone: () => `embedded PGlite in ${join(dir, "pglite")}`,
       onSome: (url) => `Postgres at ${where(url)}`
     }),
     queue: Option.match(config.redisUrl, {
