@@ -7,7 +7,8 @@ import { replayAll, replayLead } from "../pipeline/replay.js"
 import { sweepOnce } from "../pipeline/sweeper.js"
 import * as Option from "effect/Option"
 import { AppConfig } from "../../services/AppConfig.js"
-import { NothingDone, positiveArg, runCli, UsageError, whenItRuns } from "./cliOutcome.js"
+import * as ConfigLayer from "../../layers/config.js"
+import { isInUse, NothingDone, positiveArg, replayThroughServer, runCli, UsageError, whenItRuns } from "./cliOutcome.js"
 import { ServicesLive } from "./services.js"
 
 const usage = `Usage: revenueflow <command>    (npm run cli -- <command>)
@@ -53,6 +54,7 @@ const program: Effect.Effect<void, unknown> = (() => {
         })
       )
     case "replay":
+      // while npm start holds the embedded database, one lead is handed to it rather than refused
       return withServices(
         Effect.gen(function* () {
           if (args[0] === undefined) return yield* new UsageError({ message: "replay needs a lead id or --all" })
@@ -69,6 +71,11 @@ const program: Effect.Effect<void, unknown> = (() => {
           if (replayed > 0) return yield* Console.log(`${replayed} lead(s) queued; ${yield* whenItRuns}`)
           return yield* new NothingDone({ message: "nothing replayed: only FAILED leads are replayed" })
         })
+      ).pipe(
+        Effect.catchIf(
+          (error) => isInUse(error) && args[0] !== undefined && args[0] !== "--all",
+          () => replayThroughServer(args[0] as string).pipe(Effect.provide(ConfigLayer.layer))
+        )
       )
     case "sweep":
       return withServices(

@@ -4,8 +4,10 @@ import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Logging from "../../layers/observability/Logger.js"
 import { AppConfig } from "../../services/AppConfig.js"
+import { LeadNotFound } from "../../services/LeadStore.js"
 
 /** What the CLI's exit code means (README "CLI"). */
 export const ExitCode = {
@@ -76,4 +78,36 @@ export const positiveArg = (name: string, value: string | undefined, fallback: n
     return Number.isInteger(n) && n > 0
       ? Effect.succeed(n)
       : Effect.fail(new UsageError({ message: `${name} must be a positive integer, got ${JSON.stringify(value)}` }))
+  })
+
+/** The embedded database is held by another process (see layers/postgres/dataLock.ts). */
+export const isInUse = (error: unknown): boolean =>
+  (error as { readonly _tag?: string })._tag === "StoreUnavailable" &&
+  String((error as { readonly message?: string }).message).includes("is in use by process")
+
+/**
+ * Replays through the server that holds the embedded database (POST /leads/:id/replay on PORT, with the first
+ * INGEST_API_KEYS key): its own queue runs the lead at once. The server's answer decides the exit code.
+ */
+export const replayThroughServer = (leadId: string) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const keys = Option.match(config.apiKeys, { onNone: () => [], onSome: (k) => Redacted.value(k) })
+    const url = `http://127.0.0.1:${config.port}/leads/${encodeURIComponent(leadId)}/replay`
+    const response = yield* Effect.tryPromise({
+      try: () =>
+        fetch(url, { method: "POST", headers: keys[0] ? { "x-api-key": keys[0].trim() } : {} }).then(async (r) => ({
+          status: r.status,
+          body: (await r.json().catch(() => ({}))) as { readonly detail?: string }
+        })),
+      catch: () => new Error(`the embedded database is in use, and no server answers at ${url}`)
+    })
+    if (response.status === 202) {
+      return yield* Console.log(`${leadId}  replayed: QUEUED by the running server (${url}); it runs now`)
+    }
+    if (response.status === 404) return yield* new LeadNotFound({ leadId })
+    if (response.status === 409) return yield* new NothingDone({ message: response.body.detail ?? "not replayed" })
+    return yield* Effect.fail(
+      new Error(`the running server refused the replay: ${response.body.detail ?? response.status}`)
+    )
   })

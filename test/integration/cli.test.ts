@@ -5,6 +5,9 @@ import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makeIsolation } from "../../scripts/lib/isolation.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { withApi } from "../http/harness.js"
+import { memoryEnv, sampleLead } from "../support/env.js"
 import { repoRoot } from "../../scripts/lib/processes.js"
 
 /** An empty value unsets the variable (DATABASE_URL: "" selects the embedded database). */
@@ -110,7 +113,23 @@ describe("the operator CLI on the embedded database", () => {
           expect(refused.out).toContain(`is in use by process ${holder.pid}`)
           expect(refused.out).not.toMatch(/\n\s+at /)
         }
+
+        // replay of one lead is handed to the server that holds the folder (on PORT), whose queue runs it now
+        yield* withApi(memoryEnv(), (api) =>
+          Effect.gen(function* () {
+            const id: string = (yield* api.postJson("/leads", sampleLead())).json.id
+            const store = yield* LeadStore
+            yield* store.transition(id, ["QUEUED"], "FAILED", { error: "CRM rejected the request" })
+            const port = new URL(api.base).port
+            const handed = yield* cli({ ...env, PORT: port }, "replay", id)
+            expect(handed.code, handed.out).toBe(0)
+            expect(handed.out).toContain(`${id}  replayed: QUEUED by the running server`)
+            expect((yield* store.get(id)).status).toBe("QUEUED")
+            const again = yield* cli({ ...env, PORT: port }, "replay", id)
+            expect(again.code, again.out).toBe(5)
+          })
+        )
       }),
-    120_000
+    180_000
   )
 })
