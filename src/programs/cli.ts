@@ -14,8 +14,8 @@ import { ServicesLive } from "./services.js"
 const usage = `Usage: revenueflow <command>    (npm run cli -- <command>)
 
 Works on the backends the environment selects (DATABASE_URL / REDIS_URL). The embedded PGlite database belongs to
-one process: while \`npm start\` holds it, commands against it are refused (exit 4); use its console (/console)
-or API (POST /leads/:id/replay) instead.
+one process: while \`npm start\` holds it, commands against it are refused (exit 4), except \`replay <leadId>\`,
+which is handed to that server (POST /leads/:id/replay on PORT). Its console is at /console.
 
   migrate                 apply pending database migrations (DATABASE_URL, else the embedded PGlite)
   dead-letters [limit]    list dead-lettered (FAILED) leads with their reasons (default 50)
