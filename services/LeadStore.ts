@@ -64,6 +64,8 @@ export declare namespace LeadStore {
       readonly olderThanMs: number
       readonly limit: number
     }) => Effect.Effect<ReadonlyArray<LeadRecord>, StoreUnavailable>
+    /** The most recently updated leads, newest first (for the console). */
+    readonly listRecent: (limit: number) => Effect.Effect<ReadonlyArray<LeadRecord>, StoreUnavailable>
     /** Count of leads per status (for metrics and the CLI). */
     readonly countByStatus: Effect.Effect<Readonly<Record<string, number>>, StoreUnavailable>
   }

@@ -84,6 +84,13 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
         .slice(0, Math.max(0, Math.floor(limit)))
     )
 
+  const listRecent: LeadStore.Service["listRecent"] = (limit) =>
+    Effect.sync(() =>
+      [...byId.values()]
+        .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+        .slice(0, Math.max(0, Math.floor(limit)))
+    )
+
   const countByStatus: LeadStore.Service["countByStatus"] = Effect.sync(() => {
     const counts: Record<string, number> = Object.fromEntries(LeadStatus.literals.map((s) => [s, 0]))
     for (const lead of byId.values()) counts[lead.status] = (counts[lead.status] ?? 0) + 1
@@ -96,7 +103,16 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
       return Option.fromNullable(id === undefined ? undefined : byId.get(id))
     })
 
-  return LeadStore.of({ accept, get: lookup, findByKey, transition, saveAnalysis, listStuck, countByStatus })
+  return LeadStore.of({
+    accept,
+    get: lookup,
+    findByKey,
+    transition,
+    saveAnalysis,
+    listStuck,
+    listRecent,
+    countByStatus
+  })
 })
 
 /** In-memory LeadStore; a fresh empty store per layer build. */

@@ -151,6 +151,16 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
         })
       )
 
+  const listRecent: LeadStore.Service["listRecent"] = (limit) =>
+    sql
+      .query<LeadRow>(`SELECT ${leadColumns} FROM leads ORDER BY updated_at DESC, id DESC LIMIT $1::integer`, [
+        Math.max(0, Math.floor(limit))
+      ])
+      .pipe(
+        Effect.map((rows) => rows.map(toLeadRecord)),
+        Effect.withSpan("LeadStore.listRecent", { captureStackTrace: false, attributes: { limit } })
+      )
+
   const countByStatus: LeadStore.Service["countByStatus"] = sql
     .query<{ status: string; n: number }>("SELECT status, count(*)::integer AS n FROM leads GROUP BY status")
     .pipe(
@@ -168,7 +178,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       .query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])
       .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toLeadRecord)))
 
-  return LeadStore.of({ accept, get, findByKey, transition, saveAnalysis, listStuck, countByStatus })
+  return LeadStore.of({ accept, get, findByKey, transition, saveAnalysis, listStuck, listRecent, countByStatus })
 })
 
 /** LeadStore over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */

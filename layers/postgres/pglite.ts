@@ -1,11 +1,12 @@
 import { mkdir } from "node:fs/promises"
-import { join } from "node:path"
+import { dirname, join } from "node:path"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { StoreUnavailable } from "../../services/LeadStore.js"
+import * as DataLock from "./dataLock.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 
 /** The data directory value that keeps PGlite in memory (nothing written to disk). */
@@ -17,6 +18,10 @@ export const inMemory = "memory://"
  */
 export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
+    if (dataDir !== inMemory) {
+      yield* Effect.promise(() => mkdir(dirname(dataDir), { recursive: true }))
+      yield* DataLock.acquire(dataDir)
+    }
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {

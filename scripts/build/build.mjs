@@ -5,7 +5,8 @@
 //   node scripts/build/build.mjs --lib      library only
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
-import { mkdir, rm, writeFile } from "node:fs/promises"
+import { copyFile, cp, mkdir, rm, writeFile } from "node:fs/promises"
+import { createRequire } from "node:module"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
@@ -17,12 +18,23 @@ const dist = join(root, "dist")
 const args = new Set(process.argv.slice(2))
 const only = args.has("--bundles") ? "bundles" : args.has("--lib") ? "lib" : "all"
 
+/** The console's files (src/http/assets) and Swagger UI's two files (pinned swagger-ui-dist), into `dir`. */
+const copyAssets = async (dir) => {
+  await mkdir(dir, { recursive: true })
+  await cp(join(root, "src/http/assets"), dir, { recursive: true })
+  const swagger = dirname(createRequire(import.meta.url).resolve("swagger-ui-dist/package.json"))
+  for (const file of ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"]) {
+    await copyFile(join(swagger, file), join(dir, file === "LICENSE" ? "swagger-ui.LICENSE" : file))
+  }
+}
+
 const bundle = async (program) => {
   const outdir = join(dist, program.name)
   await rm(outdir, { recursive: true, force: true })
   await mkdir(outdir, { recursive: true })
   const result = await esbuild.build(bundleOptions({ root, program, outdir }))
   await writeFile(join(outdir, "meta.json"), JSON.stringify(result.metafile))
+  if (program.assets) await copyAssets(join(outdir, "assets"))
   const duplicates = duplicatePackages(result.metafile)
   const effectCopies = duplicates.get("effect")
   if (effectCopies !== undefined) {
@@ -52,6 +64,8 @@ const library = async () => {
     cwd: root,
     stdio: "inherit"
   })
+  // the library's HTTP server serves the console from beside its module (Swagger UI resolves from node_modules)
+  await cp(join(root, "src/http/assets"), join(dist, "lib/src/http/assets"), { recursive: true })
   console.log("  dist/lib done")
 }
 

@@ -2,7 +2,8 @@
 
 /** The programs. cli is optional: bundled when its entry exists. */
 export const programs = [
-  { name: "ingest", entry: "src/programs/ingest.ts" },
+  // assets: the ingest serves /docs (Swagger UI) and /console from files next to its bundle (see src/http/assets.ts)
+  { name: "ingest", entry: "src/programs/ingest.ts", assets: true },
   { name: "consumer", entry: "src/programs/consumer.ts" },
   { name: "cli", entry: "src/programs/cli.ts", optional: true, shebang: true }
 ]

@@ -99,7 +99,13 @@ wait_ready() {
 wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz" "$INGEST_PID"
 wait_ready consumer "http://127.0.0.1:$METRICS_PORT/readyz" "$CONSUMER_PID"
 
-# ---- 3. a lead goes all the way through
+# ---- 3. the docs page and the console are served from the bundle's own files (no node_modules, no CDN)
+for path in /docs /docs/assets/swagger-ui-bundle.js /docs/assets/swagger-ui.css /console /console/console.js; do
+  curl -fsS -o /dev/null "http://127.0.0.1:$INGEST_PORT$path" || fail "GET $path failed"
+done
+log "/docs and /console served with their assets"
+
+# ---- 4. a lead goes all the way through
 BODY='{"email":"smoke-'"$SUFFIX"'@globex.com","campaignId":"smoke","firstName":"Ada","lastName":"Lovelace","title":"VP Engineering","activity":{"demoRequested":true,"pricingPageVisits":3,"pageViews":14}}'
 RESPONSE="$(curl -sS -w '\n%{http_code}' -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$INGEST_PORT/leads")"
 STATUS="$(tail -n1 <<<"$RESPONSE")"
@@ -121,7 +127,7 @@ METRICS="$(curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics")" || fail "consume
 grep -q '^revenueflow_leads_finished_total{status="SYNCED"} 1$' <<<"$METRICS" ||
   fail "consumer /metrics does not count the SYNCED lead"
 
-# ---- 3b. MCP: /mcp on the ingest bundle (its lazy SDK chunk), and `revenueflow mcp` on stdio from the CLI bundle
+# ---- 4b. MCP: /mcp on the ingest bundle (its lazy SDK chunk), and `revenueflow mcp` on stdio from the CLI bundle
 INIT='{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"smoke","version":"1"}}}'
 MCP_HTTP="$(curl -sS -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
   -d "$INIT" "http://127.0.0.1:$INGEST_PORT/mcp")" || fail "POST /mcp failed"
@@ -148,7 +154,7 @@ child.stdin.write([process.env.INIT, initialized, process.env.FIND, ""].join("\n
 [[ "$(jq -r .result.structuredContent.id <<<"$MCP_STDIO")" == "$LEAD_ID" ]] || fail "revenueflow mcp find_lead answered: $MCP_STDIO"
 log "revenueflow mcp (CLI bundle) on stdio finds the lead"
 
-# ---- 4. graceful shutdown: SIGTERM, exit 0 within EXIT_TIMEOUT_S
+# ---- 5. graceful shutdown: SIGTERM, exit 0 within EXIT_TIMEOUT_S
 stop() {
   local name="$1" pid="$2" deadline=$((SECONDS + EXIT_TIMEOUT_S)) code
   kill -TERM "$pid"

@@ -1,8 +1,9 @@
 /**
- * Sends a handful of sample leads to a running ingest (DEMO_URL, default http://localhost:3000) and prints what
- * became of each. With nothing listening there, it starts the embedded stack in this process first.
+ * Sends a handful of sample leads to a running ingest (DEMO_URL, else http://localhost:$PORT, PORT defaulting to
+ * 3000, the port `npm start` uses) and prints what became of each. With nothing listening there, it starts the
+ * embedded stack in this process on a throw-away data folder, and removes that folder when it ends.
  */
-import { mkdtempSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 
@@ -68,9 +69,17 @@ const reachable = async (url: string) => {
   }
 }
 
+/** The throw-away data folder of an embedded stack this demo started, removed on exit. */
+let tempDir: string | undefined
+const cleanUp = () => {
+  if (tempDir !== undefined) rmSync(tempDir, { recursive: true, force: true })
+  tempDir = undefined
+}
+
 /** Start the embedded programs in-process on a free port with a throw-away data folder. */
 const startEmbedded = async (): Promise<string> => {
-  process.env.DATA_DIR = mkdtempSync(join(tmpdir(), "revenueflow-demo-"))
+  tempDir = mkdtempSync(join(tmpdir(), "revenueflow-demo-"))
+  process.env.DATA_DIR = tempDir
   process.env.PORT = String(40_000 + Math.floor(Math.random() * 20_000))
   process.env.LOG_LEVEL ??= "Warn"
   await import("../../src/programs/dev.js")
@@ -91,9 +100,11 @@ const settle = async (url: string, id: string) => {
 const headers: Record<string, string> = process.env.DEMO_API_KEY ? { "x-api-key": process.env.DEMO_API_KEY } : {}
 
 const main = async () => {
-  let url = process.env.DEMO_URL ?? "http://localhost:3000"
-  if (!(await reachable(url))) {
-    console.log(`Nothing answers at ${url}; starting the embedded stack in this process.`)
+  let url = (process.env.DEMO_URL ?? `http://localhost:${process.env.PORT || "3000"}`).replace(/\/$/, "")
+  if (await reachable(url)) {
+    console.log(`Using the server at ${url} (its console: ${url}/console)`)
+  } else {
+    console.log(`Nothing answers at ${url} (set DEMO_URL or PORT); starting the embedded stack in this process.`)
     url = await startEmbedded()
   }
   console.log(`Sending ${samples.length} sample leads to ${url}\n`)
@@ -118,10 +129,16 @@ const main = async () => {
     if (actions.length > 0) console.log(`    CRM: ${actions.join(", ")}`)
     if (lead.error) console.log(`    reason: ${lead.error}`)
   }
+  cleanUp()
   process.exit(0)
 }
 
 main().catch((error) => {
-  console.error(error)
+  console.error(error instanceof Error ? error.message : error)
+  cleanUp()
   process.exit(1)
+})
+process.once("SIGINT", () => {
+  cleanUp()
+  process.exit(130)
 })

@@ -21,6 +21,17 @@ export const Email = EmailChecks.annotations({
   arbitrary: () => emailArbitrary(isEmail)
 })
 
+/**
+ * A string trimmed on decode. Schema.Trim would document the field as "a string that will be trimmed" (JSON Schema
+ * describes the encoded side); this documents what the field must hold instead.
+ */
+const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) =>
+  Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
+    strict: true,
+    decode: (s) => s.trim(),
+    encode: (s) => s
+  })
+
 /** An optional field that may be absent but not `undefined` (JSON has no undefined; errors stay precise). */
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
@@ -91,7 +102,7 @@ export const LeadInput = Schema.Struct({
   company: opt(boundedText("company", 255)),
   title: opt(boundedText("title", 128)),
   phone: opt(
-    Schema.Trim.pipe(
+    trimmed("phone: 5 to 32 digits, spaces or + ( ) . -", { pattern: "^\\s*\\+?[0-9 ().-]{5,32}\\s*$" }).pipe(
       Schema.pattern(/^\+?[0-9 ().-]{5,32}$/, { message: () => "phone must be 5-32 digits, spaces or + ( ) . -" })
     )
   ),

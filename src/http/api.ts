@@ -1,112 +1,178 @@
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { Analysis, Grounding } from "../domain/analysis.js"
-import { LeadInput, LeadSource, LeadStatus } from "../domain/lead.js"
+import { LeadInput } from "../domain/lead.js"
+import { documented, finishDocument, publicRoute, securedBy } from "./openapi.js"
 import { Problem } from "./problem.js"
+import {
+  DeadLetterList,
+  HubSpotWebhookBody,
+  LeadAudit,
+  LeadList,
+  LeadView,
+  MarketoWebhookBody,
+  OpsState,
+  ReplayAccepted
+} from "./views.js"
 
-/** One CRM action as GET /leads/:id shows it. */
-export const ActionView = Schema.Struct({
-  tool: Schema.String,
-  provider: Schema.String,
-  status: Schema.String,
-  crmId: Schema.optional(Schema.String),
-  error: Schema.optional(Schema.String),
-  durationMs: Schema.Number,
-  createdAt: Schema.String
-})
-
-/** A lead as the API returns it: state, analysis, grounding and CRM actions. */
-export const LeadView = Schema.Struct({
-  id: Schema.String,
-  leadKey: Schema.String,
-  source: LeadSource,
-  status: LeadStatus,
-  lead: LeadInput,
-  analysis: Schema.optional(Analysis),
-  grounding: Schema.optional(Grounding),
-  error: Schema.optional(Schema.String),
-  actions: Schema.Array(ActionView),
-  createdAt: Schema.String,
-  updatedAt: Schema.String
-}).annotations({ identifier: "LeadView" })
-export type LeadView = typeof LeadView.Type
+export { ActionView, LeadView } from "./views.js"
 
 const Health = Schema.Struct({
   status: Schema.String,
   checks: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
-})
+}).annotations({ identifier: "Health" })
 
-/** Documents the problem+json answers an endpoint can give (the handlers build those responses themselves). */
+/** Problem details as the server sends them: application/problem+json, not application/json. */
+const ProblemJson = HttpApiSchema.withEncoding(Problem, { kind: "Json", contentType: "application/problem+json" })
+
+/** Declares the problem+json answers an endpoint gives (the handlers build those responses themselves). */
 const problems = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E, ...statuses: ReadonlyArray<number>) =>
   statuses.reduce(
     // biome-ignore lint/suspicious/noExplicitAny: addError re-types the endpoint; only the OpenAPI document reads these
-    (acc, status) => (acc as any).addError(Problem.annotations({ identifier: `Problem${status}` }), { status }),
+    (acc, status) => (acc as any).addError(ProblemJson, { status }),
     endpoint
   ) as E
 
 /** What every lead intake (POST /leads and the webhooks) can answer besides success. */
 const intakeProblems = [400, 401, 413, 415, 503] as const
 
-/** Lead intake and lookup. */
+const IdPath = Schema.Struct({ id: Schema.String })
+const Limit = Schema.Struct({
+  limit: Schema.optional(
+    Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)).annotations({
+      description: "How many to return (1 to 500, default 50)"
+    })
+  )
+})
+
+/** An intake route: 202 for a new lead, 200 with the stored lead for a duplicate. */
+const intake = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E) =>
+  problems(
+    // biome-ignore lint/suspicious/noExplicitAny: as above, addSuccess re-types the endpoint
+    (endpoint as any).addSuccess(LeadView, { status: 202 }).addSuccess(LeadView, { status: 200 }) as E,
+    ...intakeProblems
+  )
+
+/** Lead intake, lookup and replay. */
 export class LeadsGroup extends HttpApiGroup.make("leads")
   .add(
-    problems(
-      HttpApiEndpoint.post("createLead", "/leads")
-        .setPayload(LeadInput)
-        .addSuccess(LeadView, { status: 202 })
-        .annotate(
-          OpenApi.Description,
-          "Accept a lead: 202 when new (queued), 200 with the existing lead for a duplicate."
-        ),
-      ...intakeProblems
-    )
+    intake(HttpApiEndpoint.post("createLead", "/leads").setPayload(LeadInput))
+      .annotate(OpenApi.Description, "Accept a lead: 202 when new (queued), 200 with the stored lead for a duplicate.")
+      .annotate(OpenApi.Transform, documented("createLead", securedBy("apiKey")))
+  )
+  .add(
+    problems(HttpApiEndpoint.get("listLeads", "/leads").setUrlParams(Limit).addSuccess(LeadList), 400, 401, 503)
+      .annotate(OpenApi.Description, "The most recently updated leads, newest first (emails masked).")
+      .annotate(OpenApi.Transform, documented("listLeads", securedBy("apiKey")))
+  )
+  .add(
+    problems(HttpApiEndpoint.get("getLead", "/leads/:id").setPath(IdPath).addSuccess(LeadView), 401, 404, 503)
+      .annotate(OpenApi.Description, "A lead: its input, state, analysis, grounding and CRM actions.")
+      .annotate(OpenApi.Transform, documented("getLead", securedBy("apiKey")))
+  )
+  .add(
+    problems(HttpApiEndpoint.get("leadAudit", "/leads/:id/audit").setPath(IdPath).addSuccess(LeadAudit), 401, 404, 503)
+      .annotate(
+        OpenApi.Description,
+        "What happened to a lead, for operators: its input with PII masked, analysis, grounding verdict and every " +
+          "CRM action's audit row."
+      )
+      .annotate(OpenApi.Transform, documented("leadAudit", securedBy("apiKey")))
   )
   .add(
     problems(
-      HttpApiEndpoint.get("getLead", "/leads/:id")
-        .setPath(Schema.Struct({ id: Schema.String }))
-        .addSuccess(LeadView),
+      HttpApiEndpoint.post("replayLead", "/leads/:id/replay")
+        .setPath(IdPath)
+        .addSuccess(ReplayAccepted, { status: 202 }),
       401,
       404,
+      409,
       503
     )
+      .annotate(
+        OpenApi.Description,
+        "Replay a dead-lettered (FAILED) lead: it is queued again with fresh attempts and runs on this server's " +
+          "consumer. 409 when the lead is not FAILED."
+      )
+      .annotate(OpenApi.Transform, documented("replayLead", securedBy("apiKey")))
   ) {}
 
 /** Marketing-platform webhooks. */
 export class WebhooksGroup extends HttpApiGroup.make("webhooks")
   .add(
-    problems(
-      HttpApiEndpoint.post("marketo", "/webhooks/marketo")
-        .addSuccess(LeadView, { status: 202 })
-        .annotate(
-          OpenApi.Description,
-          "Marketo webhook (JSON template); authenticated by the X-RevenueFlow-Token header."
-        ),
-      ...intakeProblems
-    )
+    intake(HttpApiEndpoint.post("marketo", "/webhooks/marketo").setPayload(MarketoWebhookBody))
+      .annotate(
+        OpenApi.Description,
+        "Marketo webhook (JSON template); authenticated by the X-RevenueFlow-Token header (MARKETO_WEBHOOK_TOKEN)."
+      )
+      .annotate(OpenApi.Transform, documented("marketo", securedBy("marketoToken")))
   )
   .add(
-    problems(
-      HttpApiEndpoint.post("hubspot", "/webhooks/hubspot")
-        .addSuccess(LeadView, { status: 202 })
-        .annotate(OpenApi.Description, "HubSpot workflow webhook; verified by X-HubSpot-Signature-v3."),
-      ...intakeProblems
-    )
+    intake(HttpApiEndpoint.post("hubspot", "/webhooks/hubspot").setPayload(HubSpotWebhookBody))
+      .annotate(
+        OpenApi.Description,
+        "HubSpot workflow webhook; verified by X-HubSpot-Signature-v3 over the raw body (HUBSPOT_APP_SECRET)."
+      )
+      .annotate(OpenApi.Transform, documented("hubspot", securedBy("hubspotSignature")))
   ) {}
 
-/** Liveness, readiness and Prometheus metrics. */
+/** What an operator looks at: dead letters and the state of the queue, breakers and rate limits. */
+export class OperationsGroup extends HttpApiGroup.make("operations")
+  .add(
+    problems(
+      HttpApiEndpoint.get("deadLetters", "/dead-letters").setUrlParams(Limit).addSuccess(DeadLetterList),
+      400,
+      401,
+      503
+    )
+      .annotate(OpenApi.Description, "Dead-lettered (FAILED) leads with their reasons, oldest first (emails masked).")
+      .annotate(OpenApi.Transform, documented("deadLetters", securedBy("apiKey")))
+  )
+  .add(
+    problems(HttpApiEndpoint.get("opsState", "/ops/state").addSuccess(OpsState), 401)
+      .annotate(
+        OpenApi.Description,
+        "Backends, queue counts, leads per status, circuit breakers and rate-limit tiers; a part that cannot be " +
+          "read now is null."
+      )
+      .annotate(OpenApi.Transform, documented("opsState", securedBy("apiKey")))
+  ) {}
+
+/** Liveness, readiness and Prometheus metrics (never behind the API keys: probes and scrapers have none). */
 export class OpsGroup extends HttpApiGroup.make("ops")
-  .add(HttpApiEndpoint.get("healthz", "/healthz").addSuccess(Health))
-  .add(HttpApiEndpoint.get("readyz", "/readyz").addSuccess(Health).addError(Health, { status: 503 }))
-  .add(HttpApiEndpoint.get("metrics", "/metrics").addSuccess(Schema.String)) {}
+  .add(
+    HttpApiEndpoint.get("healthz", "/healthz")
+      .addSuccess(Health)
+      .annotate(OpenApi.Description, "The process is up.")
+      .annotate(OpenApi.Transform, documented("healthz", publicRoute))
+  )
+  .add(
+    HttpApiEndpoint.get("readyz", "/readyz")
+      .addSuccess(Health)
+      .addError(Health, { status: 503 })
+      .annotate(OpenApi.Description, "Ready when the lead store answers; the queue's state is reported, not required.")
+      .annotate(OpenApi.Transform, documented("readyz", publicRoute))
+  )
+  .add(
+    HttpApiEndpoint.get("metrics", "/metrics")
+      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+      .annotate(OpenApi.Description, "Prometheus metrics (text exposition format).")
+      .annotate(OpenApi.Transform, documented("metrics", publicRoute))
+  ) {}
 
 /** The ingest HTTP API. */
 export class IngestApi extends HttpApi.make("revenueflow")
   .add(LeadsGroup)
   .add(WebhooksGroup)
+  .add(OperationsGroup)
   .add(OpsGroup)
   .annotate(OpenApi.Title, "RevenueFlow ingest")
-  .annotate(OpenApi.Version, "0.1.0") {}
+  .annotate(OpenApi.Version, "0.1.0")
+  .annotate(
+    OpenApi.Description,
+    "Marketing leads in, audited CRM writes out. Errors are RFC 9457 problem details (application/problem+json)."
+  )
+  .annotate(OpenApi.Transform, finishDocument) {}

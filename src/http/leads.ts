@@ -1,11 +1,13 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { JobQueue } from "../../services/JobQueue.js"
+import { replayLead } from "../pipeline/replay.js"
+import { leadAudit, leadSummary } from "./operatorViews.js"
 import type { Metrics } from "../../services/Metrics.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
@@ -22,7 +24,7 @@ const deniedResponse = problem(401, "A valid API key is required (X-API-Key or A
 })
 
 /** The API key check for the configured keys (INGEST_API_KEYS; none configured: open). */
-const makeGuard = (config: AppConfig.Service) => {
+export const makeGuard = (config: AppConfig.Service) => {
   const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
   return (headers: RequestHeaders) => (authorized(presentedKey(headers)) ? Effect.void : Effect.fail(deniedResponse))
 }
@@ -46,7 +48,10 @@ export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
     }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
 }
 
-/** POST /leads and GET /leads/:id, behind the optional API keys. */
+/** Lead ids are UUIDs: anything else is a 404 without asking the store (which would reject the cast). */
+const notFound = (id: string) => problem(404, `No lead with id ${JSON.stringify(id)}`)
+
+/** POST /leads, GET /leads, GET /leads/:id, GET /leads/:id/audit and POST /leads/:id/replay, behind the API keys. */
 export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
@@ -55,18 +60,67 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
 
     return handlers
       .handleRaw("createLead", ({ request }) => createLead(fromPlatform(request)))
+      .handleRaw("listLeads", ({ request, urlParams }) =>
+        Effect.gen(function* () {
+          yield* guard(request.headers)
+          const store = yield* LeadStore
+          return yield* store.listRecent(urlParams.limit ?? 50).pipe(
+            Effect.map((leads) => HttpServerResponse.unsafeJson({ leads: leads.map(leadSummary) })),
+            Effect.catchTag("StoreUnavailable", () => Effect.succeed(unavailable))
+          )
+        }).pipe(Effect.merge)
+      )
       .handleRaw("getLead", ({ request, path }) =>
         Effect.gen(function* () {
           yield* guard(request.headers)
-          const notFound = problem(404, `No lead with id ${JSON.stringify(path.id)}`)
-          if (!UUID.test(path.id)) return notFound
+          if (!UUID.test(path.id)) return notFound(path.id)
           const store = yield* LeadStore
           const audit = yield* AuditLog
           return yield* Effect.all([store.get(path.id), audit.listForLead(path.id)]).pipe(
             Effect.map(([lead, actions]) => viewResponse(leadView(lead, actions), 200)),
             Effect.catchTags({
-              LeadNotFound: () => Effect.succeed(notFound),
+              LeadNotFound: () => Effect.succeed(notFound(path.id)),
               StoreUnavailable: () => Effect.succeed(unavailable)
+            })
+          )
+        }).pipe(Effect.merge)
+      )
+      .handleRaw("leadAudit", ({ request, path }) =>
+        Effect.gen(function* () {
+          yield* guard(request.headers)
+          if (!UUID.test(path.id)) return notFound(path.id)
+          const store = yield* LeadStore
+          const audit = yield* AuditLog
+          return yield* Effect.all([store.get(path.id), audit.listForLead(path.id)]).pipe(
+            Effect.map(([lead, actions]) => HttpServerResponse.unsafeJson(leadAudit(lead, actions))),
+            Effect.catchTags({
+              LeadNotFound: () => Effect.succeed(notFound(path.id)),
+              StoreUnavailable: () => Effect.succeed(unavailable)
+            })
+          )
+        }).pipe(Effect.merge)
+      )
+      .handleRaw("replayLead", ({ request, path }) =>
+        Effect.gen(function* () {
+          yield* guard(request.headers)
+          if (!UUID.test(path.id)) return notFound(path.id)
+          return yield* replayLead(path.id).pipe(
+            Effect.map((result) =>
+              result.replayed
+                ? HttpServerResponse.unsafeJson({ leadId: result.leadId, status: "QUEUED" }, { status: 202 })
+                : problem(409, `Only a FAILED lead can be replayed; this one is ${result.status}`)
+            ),
+            Effect.catchTags({
+              LeadNotFound: () => Effect.succeed(notFound(path.id)),
+              StaleTransition: (e) =>
+                Effect.succeed(problem(409, `Only a FAILED lead can be replayed; this one is ${e.actual}`)),
+              StoreUnavailable: () => Effect.succeed(unavailable),
+              QueueUnavailable: () =>
+                Effect.succeed(
+                  problem(503, "The queue is unavailable; the lead stays FAILED. Retry later.", {
+                    headers: { "retry-after": "5" }
+                  })
+                )
             })
           )
         }).pipe(Effect.merge)

@@ -1,5 +1,4 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import * as HttpApiScalar from "@effect/platform/HttpApiScalar"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
@@ -8,7 +7,9 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { IngestApi } from "./api.js"
 import * as IngestServer from "./intake.js"
 import { LeadsLive } from "./leads.js"
+import { OperationsLive } from "./operations.js"
 import { OpsLive } from "./ops.js"
+import * as Pages from "./pages.js"
 import { causeResponse } from "./problem.js"
 import { WebhooksLive } from "./webhooks.js"
 
@@ -19,14 +20,16 @@ import { WebhooksLive } from "./webhooks.js"
 export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   app.pipe(Effect.catchAllCause(causeResponse))
 
-/** The ingest API with its handlers, OpenAPI document (/openapi.json) and docs page (/docs). */
-export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(Layer.provide([LeadsLive, WebhooksLive, OpsLive]))
+/** The ingest API with its handlers, OpenAPI document (/openapi.json), docs page (/docs) and console (/console). */
+export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
+  Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive])
+)
 
 const Documented = Layer.mergeAll(
   HttpApiBuilder.middleware(problemMiddleware),
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
-  // The page loads Scalar's script from its CDN: embedding it would add 3.4 MB to every start of the ingest.
-  HttpApiScalar.layerCdn({ path: "/docs" })
+  // /docs and /console from files the ingest serves itself: both work offline
+  Pages.layer
 )
 
 /** The ingest API, its docs and problem+json errors, on whichever HttpServer is provided (tests: port 0). */

@@ -32,10 +32,18 @@ const stage =
  * SYNCED (or REJECTED). Fails only with a job fate; the queue applies it. A retried job reuses the analysis it
  * saved, so its plan (and every action key) is the same as the first time.
  */
+/** The line a finished lead leaves in the log: its outcome, and how long this run and the whole trip took. */
+const finished = (outcome: string, startedAt: number, receivedAt: Date) =>
+  Effect.map(Clock.currentTimeMillis, (now) => {
+    const total = now - receivedAt.getTime()
+    return `lead ${outcome}; ${now - startedAt} ms (${total < 1000 ? `${total} ms` : `${(total / 1000).toFixed(1)} s`} since received)`
+  })
+
 export const processLead = (job: JobInfo) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const metrics = yield* Metrics
+    const startedAt = yield* Clock.currentTimeMillis
     // One statement claims the lead; a lead already SYNCED / REJECTED / FAILED is stale here and acknowledged.
     const lead = yield* store
       .transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "PROCESSING")
@@ -58,13 +66,13 @@ export const processLead = (job: JobInfo) =>
     }
 
     if (grounding.outcome === "REJECTED") {
-      yield* Effect.logInfo("analysis rejected by grounding; no CRM write").pipe(
-        Effect.annotateLogs({ reasons: grounding.reasons.join("; ") })
-      )
       yield* store.transition(lead.id, ["PROCESSING"], "REJECTED", {
         error: errorText(grounding.reasons.join("; "))
       })
       yield* metrics.leadFinished("REJECTED")
+      yield* Effect.logInfo(yield* finished("REJECTED by grounding: no CRM write", startedAt, lead.createdAt)).pipe(
+        Effect.annotateLogs({ reasons: grounding.reasons.join("; ") })
+      )
       return
     }
 
@@ -77,6 +85,14 @@ export const processLead = (job: JobInfo) =>
     )
     yield* store.transition(lead.id, ["PROCESSING"], "SYNCED")
     yield* metrics.leadFinished("SYNCED")
+    const tools = actions.map((action) => action.tool).join(", ")
+    yield* Effect.logInfo(
+      yield* finished(
+        `SYNCED: ${grounding.analysis.decision} (${grounding.outcome}); CRM ${tools || "nothing to do"}`,
+        startedAt,
+        lead.createdAt
+      )
+    )
   }).pipe(
     Effect.mapError(fateOf),
     Effect.annotateLogs({ leadId: job.leadId, attempt: job.attemptsMade + 1 }),
@@ -90,7 +106,9 @@ export const deadLetter = (job: JobInfo, reason: string) =>
     const metrics = yield* Metrics
     yield* store.transition(job.leadId, ["RECEIVED", "QUEUED", "PROCESSING"], "FAILED", { error: errorText(reason) })
     yield* metrics.leadFinished("FAILED")
-    yield* Effect.logWarning("lead dead-lettered").pipe(Effect.annotateLogs({ leadId: job.leadId, reason }))
+    yield* Effect.logWarning("lead FAILED (dead-lettered; replay it from /console or POST /leads/:id/replay)").pipe(
+      Effect.annotateLogs({ leadId: job.leadId, reason })
+    )
   }).pipe(
     Effect.catchAll((error) =>
       Effect.logError("could not mark dead-lettered lead FAILED").pipe(

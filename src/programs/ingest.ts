@@ -6,21 +6,28 @@ import { HttpServerLive } from "../http/server.js"
 import * as McpEndpoint from "../mcp/endpoint.js"
 import { IngestServicesLive } from "./ingestServices.js"
 import { explainListenFailure } from "./listen.js"
+import { banner } from "./banner.js"
 import { runProgram } from "./main.js"
 
 /**
  * The ingest program: the HTTP API on the store and the queue (no CRM, analyser or enrichment), and CloudWatch EMF
  * when enabled (so the queue signals exist with no consumer running).
  */
-export const IngestProgram = Layer.merge(
-  HttpServerLive.pipe(
-    explainListenFailure("PORT"),
-    // /mcp runs the safety chain: its services (and the CRM client) are built on the first /mcp request
-    Layer.provide(
-      McpEndpoint.layerDeferred(() => import("../../layers/presets.js").then((m) => m.layerSafetyChainFromConfig))
+export const IngestProgram = banner("RevenueFlow ingest is running", { api: true, consumer: false }).pipe(
+  Layer.provide(
+    Layer.merge(
+      HttpServerLive.pipe(
+        explainListenFailure("PORT"),
+        // /mcp runs the safety chain: its services (and the CRM client) are built on the first /mcp request
+        Layer.provide(
+          McpEndpoint.layerDeferred(() => import("../../layers/presets.js").then((m) => m.layerSafetyChainFromConfig))
+        )
+      ),
+      CloudWatchEmf.layerConfig
     )
   ),
-  CloudWatchEmf.layerConfig
-).pipe(Layer.provide(IngestServicesLive), Layer.provide(Tracing.layerConfig("revenueflow-ingest")))
+  Layer.provide(IngestServicesLive),
+  Layer.provide(Tracing.layerConfig("revenueflow-ingest"))
+)
 
 runProgram(IngestProgram, checkIngestConfig, "json")

@@ -5,7 +5,7 @@ import { LeadStore } from "../../services/LeadStore.js"
 import { newLeadKey, sampleAnalysis, sampleGrounding, sampleLead } from "./fixtures.js"
 import { accept, type StoreTest, UUID } from "./storeTest.js"
 
-/** LeadStore behaviour: accept, get, transition, saveAnalysis, listStuck, countByStatus. */
+/** LeadStore behaviour: accept, get, transition, saveAnalysis, listStuck, listRecent, countByStatus. */
 export const leadStoreCases = (test: StoreTest) => {
   test("accept stores a new lead as RECEIVED and returns it as the domain type", () =>
     Effect.gen(function* () {
@@ -161,6 +161,22 @@ export const leadStoreCases = (test: StoreTest) => {
       yield* accept()
       const stuck = yield* store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 300, limit: 10 })
       expect(stuck.map((l) => l.id)).toStrictEqual([old.id])
+    }))
+
+  test("listRecent returns the most recently updated leads first, up to the limit", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const a = (yield* accept({ email: "a@example.com" })).lead
+      yield* Effect.sleep("10 millis")
+      const b = (yield* accept({ email: "b@example.com" })).lead
+      yield* Effect.sleep("10 millis")
+      const c = (yield* accept({ email: "c@example.com" })).lead
+      yield* Effect.sleep("10 millis")
+      yield* store.transition(a.id, ["RECEIVED"], "QUEUED")
+      const ids = (limit: number) => Effect.map(store.listRecent(limit), (leads) => leads.map((l) => l.id))
+      expect(yield* ids(10)).toStrictEqual([a.id, c.id, b.id])
+      expect(yield* ids(2)).toStrictEqual([a.id, c.id])
+      expect((yield* store.listRecent(1))[0]).toStrictEqual(yield* store.get(a.id))
     }))
 
   test("countByStatus counts every status, zeros included", () =>

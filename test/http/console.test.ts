@@ -1,0 +1,82 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { LeadStore } from "../../services/LeadStore.js"
+import { memoryEnv, sampleLead } from "../support/env.js"
+import { errorText } from "../../src/domain/redact.js"
+import { expectProblem, withApi } from "./harness.js"
+
+const key = { "x-api-key": "k-console-1" }
+const keyed = () => memoryEnv({ env: { INGEST_API_KEYS: "k-console-1" } })
+
+describe("the console's routes", () => {
+  it.live("are behind INGEST_API_KEYS when keys are set: 401 problem without a key, 200 with one", () =>
+    withApi(keyed(), (api) =>
+      Effect.gen(function* () {
+        const posted = yield* api.postJson("/leads", sampleLead(), key)
+        const id = posted.json.id
+        for (const path of ["/leads", `/leads/${id}/audit`, "/dead-letters", "/ops/state"]) {
+          expectProblem(yield* api.get(path), 401)
+          expect((yield* api.get(path, { "x-api-key": "wrong" })).status).toBe(401)
+          expect((yield* api.get(path, key)).status, path).toBe(200)
+        }
+        expectProblem(yield* api.send("POST", `/leads/${id}/replay`), 401)
+        // the pages themselves hold no data: they load, and ask for a key when the routes answer 401
+        expect((yield* api.get("/console")).status).toBe(200)
+      })
+    )
+  )
+
+  it.live("GET /leads and /leads/:id/audit mask PII (email to its domain, names and phone)", () =>
+    withApi(memoryEnv(), (api) =>
+      Effect.gen(function* () {
+        const lead = sampleLead({ email: "ada.lovelace@globex.com", phone: "+44 20 7946 0958", company: "Globex" })
+        const id = (yield* api.postJson("/leads", lead)).json.id
+        const list = yield* api.get("/leads?limit=10")
+        expect(list.json.leads).toEqual([
+          expect.objectContaining({ id, email: "***@globex.com", company: "Globex", campaignId: "spring-launch" })
+        ])
+        const audit = yield* api.get(`/leads/${id}/audit`)
+        expect(audit.status).toBe(200)
+        expect(audit.json.input).toMatchObject({ email: "***@globex.com", firstName: "***", lastName: "***" })
+        for (const secret of ["ada.lovelace", "Lovelace", "7946"]) expect(audit.text).not.toContain(secret)
+        expectProblem(yield* api.get("/leads?limit=0"), 400)
+        expectProblem(yield* api.get("/leads/not-a-uuid/audit"), 404)
+      })
+    )
+  )
+
+  it.live("POST /leads/:id/replay: 202 and QUEUED for a FAILED lead, 409 for any other, 404 for no lead", () =>
+    withApi(memoryEnv(), (api) =>
+      Effect.gen(function* () {
+        const id = (yield* api.postJson("/leads", sampleLead())).json.id
+        const notFailed = yield* api.send("POST", `/leads/${id}/replay`)
+        expectProblem(notFailed, 409)
+        expect(notFailed.json.detail).toContain("QUEUED")
+        const store = yield* LeadStore
+        yield* store.transition(id, ["QUEUED"], "FAILED", { error: errorText("CRM rejected the request") })
+        const dead = yield* api.get("/dead-letters")
+        expect(dead.json.deadLetters).toEqual([expect.objectContaining({ id, error: "CRM rejected the request" })])
+        const replayed = yield* api.send("POST", `/leads/${id}/replay`)
+        expect(replayed.status).toBe(202)
+        expect(replayed.json).toEqual({ leadId: id, status: "QUEUED" })
+        expect((yield* store.get(id)).status).toBe("QUEUED")
+        expect((yield* api.get("/dead-letters")).json.deadLetters).toEqual([])
+        expectProblem(yield* api.send("POST", "/leads/0b9f8a52-3c1e-4c57-9d7b-2f8e6d1a4c30/replay"), 404)
+      })
+    )
+  )
+
+  it.live("GET /ops/state reports backends, queue counts, leads per status, breakers and rate-limit tiers", () =>
+    withApi(memoryEnv(), (api) =>
+      Effect.gen(function* () {
+        yield* api.postJson("/leads", sampleLead())
+        const state = (yield* api.get("/ops/state")).json
+        expect(state.backends.queue).toContain("in-memory")
+        expect(state.queue).toMatchObject({ waiting: 1 })
+        expect(state.leads).toMatchObject({ QUEUED: 1 })
+        expect(state.breakers).toEqual([{ name: "mock", state: "closed" }])
+        expect(state.rateLimits.map((t: { tier: string }) => t.tier)).toEqual(["lead", "account", "crm"])
+      })
+    )
+  )
+})
