@@ -1,6 +1,5 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import { InvalidConfiguration } from "../../layers/aws/validate.js"
 import { checkIngestConfig, checkStoreConfig } from "../../layers/ingestPreset.js"
 import { runMigrations } from "../../layers/postgres/index.js"
 import { JobQueue } from "../../services/JobQueue.js"
