@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -98,6 +99,9 @@ export const layerDeferred = (
         inFlight = makeInFlight(Runtime.updateContext(runtime, Context.merge(context)))
         return inFlight
       })
-      return deferredHandler(config, () => Runtime.runPromise(runtime)(build))
+      // rejects with the error itself (not a FiberFailure), so a configuration error's key list reaches the answer
+      return deferredHandler(config, () =>
+        Runtime.runPromise(runtime)(Effect.either(build)).then(Either.getOrThrowWith((error) => error))
+      )
     })
   )

@@ -172,6 +172,31 @@ describe("each program checks and loads only what it uses", () => {
           })
         )
         expect(response.status).toBe(202)
+        // /mcp is the one route that needs the CRM: it says which settings are missing, and nothing else breaks
+        const mcp = yield* Effect.promise(() =>
+          fetch(`${ingest.url}/mcp`, {
+            method: "POST",
+            headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 1,
+              method: "initialize",
+              params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+            })
+          })
+        )
+        expect(mcp.status).toBe(503)
+        expect(mcp.headers.get("content-type")).toBe("application/problem+json")
+        const problem = (yield* Effect.promise(() => mcp.json())) as { detail: string }
+        expect(problem.detail).toContain("HUBSPOT_ACCESS_TOKEN")
+        const again = yield* Effect.promise(() =>
+          fetch(`${ingest.url}/leads`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ email: "ada@globex.com", campaignId: "startup" })
+          })
+        )
+        expect(again.status).toBe(200)
       }),
     START_BUDGET_MS
   )
