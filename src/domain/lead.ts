@@ -5,7 +5,20 @@ import { dropHidden, FreeText, refuseInvisible } from "./text.js"
 /** Practical email check: one @, a dotted domain, no whitespace; full RFC 5322 is not worth its false positives. */
 const EMAIL_PATTERN = /^[^\s@"<>()[\]\\,;:]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 
-const EmailChecks = Schema.Trim.pipe(
+/**
+ * A string trimmed on decode. Schema.Trim would document the field as "a string that will be trimmed" (JSON Schema
+ * describes the encoded side); this documents what the field must hold instead.
+ */
+const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) =>
+  Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
+    strict: true,
+    decode: (s) => s.trim(),
+    encode: (s) => s
+  })
+
+const EmailChecks = trimmed("an email address (trimmed and lower-cased; no control, bidi or invisible characters)", {
+  maxLength: 254
+}).pipe(
   Schema.compose(Schema.Lowercase),
   refuseInvisible("email"),
   Schema.maxLength(254, { message: () => "email must be at most 254 characters" }),
@@ -21,17 +34,6 @@ export const Email = EmailChecks.annotations({
   arbitrary: () => emailArbitrary(isEmail)
 })
 
-/**
- * A string trimmed on decode. Schema.Trim would document the field as "a string that will be trimmed" (JSON Schema
- * describes the encoded side); this documents what the field must hold instead.
- */
-const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) =>
-  Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
-    strict: true,
-    decode: (s) => s.trim(),
-    encode: (s) => s
-  })
-
 /** An optional field that may be absent but not `undefined` (JSON has no undefined; errors stay precise). */
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
@@ -44,11 +46,15 @@ const boundedText = (name: string, max: number) =>
   )
 
 /** A campaign identifier, 1 to 128 characters after trimming; controls, bidi and invisible characters are refused. */
-export const CampaignId = Schema.Trim.pipe(
-  refuseInvisible("campaignId"),
-  Schema.minLength(1, { message: () => "campaignId must not be empty" }),
-  Schema.maxLength(128, { message: () => "campaignId must be at most 128 characters" })
-).annotations({ identifier: "CampaignId" })
+export const CampaignId = trimmed("1 to 128 characters after trimming; no control, bidi or invisible characters", {
+  minLength: 1
+})
+  .pipe(
+    refuseInvisible("campaignId"),
+    Schema.minLength(1, { message: () => "campaignId must not be empty" }),
+    Schema.maxLength(128, { message: () => "campaignId must be at most 128 characters" })
+  )
+  .annotations({ identifier: "CampaignId" })
 
 const AttributeValue = Schema.Union(
   Schema.String.pipe(Schema.maxLength(1024, { message: () => "attribute values must be at most 1024 characters" })),

@@ -134,7 +134,7 @@ describe("MCP over Streamable HTTP: CRM failures (memory)", () => {
         const control = yield* MockCrmControl
         const ref = { leadKey: lead?.leadKey, email: lead?.email }
         yield* control.failNext(new CrmTransientError({ provider: "mock", message: "503 Service Unavailable" }), 2)
-        for (const status of ["Working", "Nurturing"]) {
+        for (const status of ["Working", "Nurture"]) {
           const failed: AnyResult = yield* Effect.promise(() =>
             client.callTool({ name: "update_lead_status", arguments: { ...ref, status } })
           )
