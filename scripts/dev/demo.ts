@@ -82,7 +82,8 @@ const startEmbedded = async (): Promise<string> => {
   process.env.DATA_DIR = tempDir
   process.env.PORT = String(40_000 + Math.floor(Math.random() * 20_000))
   process.env.LOG_LEVEL ??= "Warn"
-  await import("../../src/programs/dev.js")
+  const { startDev } = await import("../../src/programs/devProgram.js")
+  startDev()
   const url = `http://127.0.0.1:${process.env.PORT}`
   for (let i = 0; i < 100 && !(await reachable(url)); i++) await new Promise((r) => setTimeout(r, 100))
   return url

@@ -1,27 +1,15 @@
-import * as Layer from "effect/Layer"
-import * as Tracing from "../../layers/observability/Tracing.js"
-import { checkConfig } from "../../layers/presets.js"
-import { HttpServerLive } from "../http/server.js"
-import * as McpEndpoint from "../mcp/endpoint.js"
-import { runConsumer } from "../pipeline/consumer.js"
-import { explainListenFailure } from "./listen.js"
-import { banner } from "./banner.js"
-import { runProgram } from "./main.js"
-import { ServicesLive } from "./services.js"
+/**
+ * `npm start`: ingest and consumer in one process on embedded defaults. Loading the program and opening the embedded
+ * database take a few seconds (more on the very first start, which creates it), so this entry says what it is doing
+ * before it imports anything heavy; the banner follows once both halves answer.
+ */
+import { existsSync } from "node:fs"
+import { join } from "node:path"
 
-/** Said once both halves are up, so the URLs printed are ones that answer. */
-const Ready = banner("RevenueFlow is running (ingest and consumer in one process)", { api: true, consumer: true })
+const dataDir = join(process.env.DATA_DIR || ".data", "pglite")
+const creating = !process.env.DATABASE_URL && !existsSync(dataDir)
+const doing = creating ? `: creating the embedded database in ${dataDir} (first start only)` : ""
+process.stdout.write(`Starting RevenueFlow (ingest and consumer in one process)${doing}…\n`)
 
-/** Ingest and consumer in one process (npm start): one set of services shared by the HTTP API and the worker. */
-export const DevProgram = Ready.pipe(
-  Layer.provide(
-    Layer.mergeAll(
-      HttpServerLive.pipe(explainListenFailure("PORT"), Layer.provide(McpEndpoint.layer)),
-      Layer.scopedDiscard(runConsumer)
-    )
-  ),
-  Layer.provide(ServicesLive),
-  Layer.provide(Tracing.layerConfig("revenueflow-dev"))
-)
-
-runProgram(DevProgram, checkConfig, "pretty")
+const { startDev } = await import("./devProgram.js")
+startDev()
