@@ -9,8 +9,11 @@ import { withApi } from "../http/harness.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { awaitStatus } from "../support/pipeline.js"
 
-/** The memory pipeline with the production metrics layer (process metrics included) and a tight per-lead limit. */
-const env = Layer.merge(memoryEnv({ env: { RATE_LIMIT_PER_LEAD: "3", RATE_LIMIT_WINDOW_MS: "200" } }), Metrics.layer)
+/**
+ * The memory pipeline with the production metrics layer (process metrics included) and a tight per-lead limit: a
+ * window long enough that a busy machine cannot spread five actions across two of them.
+ */
+const env = Layer.merge(memoryEnv({ env: { RATE_LIMIT_PER_LEAD: "3", RATE_LIMIT_WINDOW_MS: "3000" } }), Metrics.layer)
 
 const sample = (text: string, name: string, labels: Record<string, string>) => {
   const line = text
