@@ -1,5 +1,4 @@
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Schema from "effect/Schema"
@@ -25,11 +24,14 @@ export class QueueUnavailable extends Schema.TaggedError<QueueUnavailable>()("Qu
 }) {}
 
 /** Run the job again after `delayMs` without spending an attempt (rate limited, breaker open, claim held). */
-export class JobDelay extends Data.TaggedError("JobDelay")<{ readonly delayMs: number; readonly reason: string }> {}
+export class JobDelay extends Schema.TaggedError<JobDelay>()("JobDelay", {
+  delayMs: Schema.Number,
+  reason: Schema.String
+}) {}
 /** A transient failure: retry with exponential backoff and jitter, spending an attempt. */
-export class JobRetry extends Data.TaggedError("JobRetry")<{ readonly reason: string }> {}
+export class JobRetry extends Schema.TaggedError<JobRetry>()("JobRetry", { reason: Schema.String }) {}
 /** A permanent failure: dead-letter now, no retries. */
-export class JobPermanent extends Data.TaggedError("JobPermanent")<{ readonly reason: string }> {}
+export class JobPermanent extends Schema.TaggedError<JobPermanent>()("JobPermanent", { reason: Schema.String }) {}
 /** The three fates a processor can decide for a job; success is the fourth. */
 export type JobFate = JobDelay | JobRetry | JobPermanent
 

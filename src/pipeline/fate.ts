@@ -1,38 +1,65 @@
+import * as Match from "effect/Match"
+import type { AnalysisFailed } from "../../services/Analyzer.js"
+import type { CircuitOpen } from "../../services/CircuitBreaker.js"
+import type { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+import type { EnrichmentFailed } from "../../services/Enricher.js"
+import type { IdempotencyUnavailable } from "../../services/Idempotency.js"
+import { JobDelay, type JobFate, JobPermanent, JobRetry, type QueueUnavailable } from "../../services/JobQueue.js"
+import type { LeadNotFound, StaleTransition, StoreUnavailable } from "../../services/LeadStore.js"
+import type { RateLimited, RateLimiterUnavailable } from "../../services/RateLimiter.js"
+import type { GuardBlocked } from "../domain/guard.js"
 import { redactText } from "../domain/redact.js"
-import { JobDelay, type JobFate, JobPermanent, JobRetry } from "../../services/JobQueue.js"
 
-/** Every typed failure the pipeline can meet, and the job fate it decides. */
-export const fateOf = (failure: { readonly _tag: string }): JobFate => {
-  const error = failure as { readonly _tag: string } & Record<string, unknown>
-  // A reason is kept with the job (BullMQ's failedReason) and becomes leads.error: no address a CRM echoed in it.
-  const message = typeof error.message === "string" ? redactText(error.message) : error._tag
-  switch (error._tag) {
-    case "RateLimited":
-    case "CircuitOpen":
-    case "CrmRateLimited":
-      return new JobDelay({
-        delayMs: Math.max(1, Number(error.retryAfterMs ?? 1000)),
-        reason: `${error._tag}: ${message}`
-      })
-    case "AnalysisFailed":
-      return typeof error.retryAfterMs === "number"
-        ? new JobDelay({ delayMs: Math.max(1, error.retryAfterMs), reason: `model throttled: ${message}` })
-        : new JobRetry({ reason: `analysis failed: ${message}` })
-    case "CrmPermanentError":
-      return new JobPermanent({ reason: `CRM rejected the request: ${message}` })
-    case "GuardBlocked":
-      return new JobPermanent({
-        reason: `safety guard blocked ${String(error.tool)}: ${redactText(String(error.reason))}`
-      })
-    case "LeadNotFound":
-      return new JobPermanent({ reason: `lead ${String(error.leadId)} does not exist` })
-    case "JobDelay":
-    case "JobRetry":
-    case "JobPermanent":
-      return error as unknown as JobFate
-    default:
-      // StoreUnavailable, QueueUnavailable, RateLimiterUnavailable, IdempotencyUnavailable, CrmTransientError,
-      // EnrichmentFailed: infrastructure that may come back.
-      return new JobRetry({ reason: `${error._tag}: ${message}` })
-  }
-}
+/**
+ * Every typed failure a lead's processing can meet. A new error in the pipeline must be added here, and then
+ * `fateOf` does not compile until it decides that error's fate: nothing silently becomes a retry.
+ */
+export type PipelineFailure =
+  | RateLimited
+  | CircuitOpen
+  | CrmRateLimited
+  | AnalysisFailed
+  | CrmPermanentError
+  | GuardBlocked
+  | LeadNotFound
+  | StoreUnavailable
+  | StaleTransition
+  | QueueUnavailable
+  | RateLimiterUnavailable
+  | IdempotencyUnavailable
+  | CrmTransientError
+  | EnrichmentFailed
+  | JobFate
+
+// A reason is kept with the job (BullMQ's failedReason) and becomes leads.error: no address a CRM echoed in it.
+const delay = (failure: RateLimited | CircuitOpen | CrmRateLimited, detail: string) =>
+  new JobDelay({ delayMs: Math.max(1, failure.retryAfterMs), reason: `${failure._tag}: ${redactText(detail)}` })
+// infrastructure that may come back: retry with backoff, spending an attempt
+const retry = (failure: { readonly _tag: string; readonly message: string }) =>
+  new JobRetry({ reason: `${failure._tag}: ${redactText(failure.message)}` })
+
+/** The job fate each pipeline failure decides (exhaustive: the compiler checks every tag has one). */
+export const fateOf: (failure: PipelineFailure) => JobFate = Match.type<PipelineFailure>().pipe(
+  Match.tagsExhaustive({
+    RateLimited: (e) => delay(e, e.message),
+    CircuitOpen: (e) => delay(e, e.message),
+    CrmRateLimited: (e) => delay(e, e.message),
+    AnalysisFailed: (e) =>
+      e.retryAfterMs === undefined
+        ? new JobRetry({ reason: `analysis failed: ${redactText(e.message)}` })
+        : new JobDelay({ delayMs: Math.max(1, e.retryAfterMs), reason: `model throttled: ${redactText(e.message)}` }),
+    CrmPermanentError: (e) => new JobPermanent({ reason: `CRM rejected the request: ${redactText(e.message)}` }),
+    GuardBlocked: (e) => new JobPermanent({ reason: `safety guard blocked ${e.tool}: ${redactText(e.reason)}` }),
+    LeadNotFound: (e) => new JobPermanent({ reason: `lead ${e.leadId} does not exist` }),
+    StoreUnavailable: retry,
+    StaleTransition: retry,
+    QueueUnavailable: retry,
+    RateLimiterUnavailable: retry,
+    IdempotencyUnavailable: retry,
+    CrmTransientError: retry,
+    EnrichmentFailed: retry,
+    JobDelay: (fate) => fate,
+    JobRetry: (fate) => fate,
+    JobPermanent: (fate) => fate
+  })
+)
