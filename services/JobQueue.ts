@@ -56,7 +56,10 @@ export interface ConsumeOptions {
   readonly concurrency: number
   /** Decides a job's fate. Interrupted when the job is cancelled or the consumer shuts down past its timeout. */
   readonly process: (job: JobInfo) => Effect.Effect<void, JobFate>
-  /** Called once when a job is dead-lettered (permanent failure or attempts exhausted). */
+  /**
+   * Called once when a job is dead-lettered (permanent failure or attempts exhausted), with `attemptsMade` counting
+   * the runs spent, the last one included.
+   */
   readonly onDeadLetter: (job: JobInfo, reason: string) => Effect.Effect<void>
 }
 

@@ -78,9 +78,10 @@ export const consume = (
     // Errors this processor threw; any other failure BullMQ reports (a job stalled too often) is dead-lettered here.
     const ours = new WeakSet<Error>()
 
+    // onDeadLetter sees the attempts spent, this run included (as the dead-letter list reports them)
     const deadLetter = (info: JobInfo, reason: string) =>
       options
-        .onDeadLetter(info, reason)
+        .onDeadLetter({ ...info, attemptsMade: info.attemptsMade + 1 }, reason)
         .pipe(Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause))))
 
     const settle = (job: Job, token: string | undefined, info: JobInfo, outcome: Outcome) => {

@@ -14,7 +14,7 @@ import * as Metrics from "../../layers/observability/Metrics.js"
 import * as BullMqQueue from "../../layers/bullmq/JobQueue.js"
 import * as RedisIdempotency from "../../layers/redis/Idempotency.js"
 import * as RedisRateLimiter from "../../layers/redis/RateLimiter.js"
-import { redisTestLayer, testPrefix } from "../limits/redisFixture.js"
+import { redisTestLayer, testPrefix } from "./redis.js"
 import { layerPostgresTest } from "../store/fixtures.js"
 
 /** AppConfig read from exactly these variables (nothing from the real environment). */

@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { startTcpProxy } from "../../scripts/lib/tcpProxy.js"
-import * as BullJobQueue from "../../layers/bullmq/JobQueue.js"
-import * as RedisClientLayer from "../../layers/redis/RedisClient.js"
-import { JobQueue } from "../../services/JobQueue.js"
-import { makeLogCapture } from "../aws/logCapture.js"
-import { testPrefix } from "../limits/redisFixture.js"
+import { startTcpProxy } from "../../../scripts/lib/tcpProxy.js"
+import * as BullJobQueue from "../../../layers/bullmq/JobQueue.js"
+import * as RedisClientLayer from "../../../layers/redis/RedisClient.js"
+import { JobQueue } from "../../../services/JobQueue.js"
+import { makeLogCapture } from "../../aws/logCapture.js"
+import { testPrefix } from "../../support/redis.js"
 
 const withMessage = (lines: ReadonlyArray<string>, message: string) =>
   lines.filter((line) => line.includes(`message="${message}"`))

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -8,15 +7,17 @@ import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
-import * as MemoryQueue from "../../layers/memory/JobQueue.js"
-import {
-  type JobFate,
-  type JobInfo,
-  JobDelay,
-  JobPermanent,
-  JobRetry,
-  type QueueStats
-} from "../../services/JobQueue.js"
+import * as MemoryQueue from "../../../layers/memory/JobQueue.js"
+import { type JobFate, type JobInfo, JobDelay, JobRetry, type QueueStats } from "../../../services/JobQueue.js"
+import { jobQueueSuite } from "../jobQueueSuite.js"
+
+jobQueueSuite("memory", (options) =>
+  MemoryQueue.layer({
+    attempts: options.attempts ?? 5,
+    backoffMs: options.backoffMs ?? 50,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000
+  })
+)
 
 const options: MemoryQueue.MemoryQueueOptions = { attempts: 3, backoffMs: 1_000, shutdownTimeoutMs: 2_000 }
 
@@ -59,46 +60,7 @@ const setup = (decide: (job: JobInfo, run: number) => Effect.Effect<void, JobFat
     return { queue, runs, consume, deadLetters: Ref.get(deadLetters), runCount: Ref.get(counter) }
   })
 
-describe("memory JobQueue", () => {
-  it.scoped("enqueueing the same lead twice makes one job", () =>
-    Effect.gen(function* () {
-      const { queue, consume, runCount } = yield* setup(() => Effect.void)
-      yield* queue.enqueue({ leadId: "lead-1" })
-      yield* queue.enqueue({ leadId: "lead-1", traceContext: { traceparent: "00-abc-def-01" } })
-      expect((yield* queue.stats).waiting).toBe(1)
-      yield* consume
-      yield* settle(queue, (s) => s.completed === 1)
-      // enqueueing a lead whose job exists (even completed) stays a no-op, as with BullMQ job ids
-      yield* queue.enqueue({ leadId: "lead-1" })
-      yield* quiesce
-      expect(yield* runCount).toBe(1)
-      expect(yield* queue.stats).toMatchObject({ waiting: 0, active: 0, completed: 1 })
-    })
-  )
-
-  it.scoped("JobDelay reruns after the delay without spending an attempt", () =>
-    Effect.gen(function* () {
-      const { queue, runs, consume, deadLetters } = yield* setup((_, run) =>
-        run <= 5 ? Effect.fail(new JobDelay({ delayMs: 5_000, reason: "rate limited" })) : Effect.void
-      )
-      yield* queue.enqueue({ leadId: "lead-1" })
-      yield* consume
-      for (let run = 1; run <= 5; run++) {
-        const info = yield* Queue.take(runs)
-        expect(info).toMatchObject({ leadId: "lead-1", attemptsMade: 0, maxAttempts: 3 })
-        yield* settle(queue, (s) => s.delayed === 1)
-        yield* quiesce
-        yield* TestClock.adjust(4_999)
-        yield* quiesce
-        expect(yield* Queue.size(runs)).toBe(0)
-        yield* TestClock.adjust(1)
-      }
-      expect((yield* Queue.take(runs)).attemptsMade).toBe(0)
-      yield* settle(queue, (s) => s.completed === 1)
-      expect(yield* deadLetters).toEqual([])
-    })
-  )
-
+describe("memory JobQueue on a fake clock (exact timings)", () => {
   it.scoped("JobRetry backs off exponentially, then dead-letters after the attempts, calling onDeadLetter once", () =>
     Effect.gen(function* () {
       const { queue, runs, consume, deadLetters } = yield* setup(() => Effect.fail(new JobRetry({ reason: "CRM 503" })))
@@ -136,89 +98,6 @@ describe("memory JobQueue", () => {
       const listed = yield* queue.deadLetters(10)
       expect(listed).toEqual([{ leadId: "lead-1", reason: "CRM 503", attemptsMade: 3, failedAt: expect.any(Date) }])
       expect(listed[0]?.failedAt.getTime()).toBeGreaterThanOrEqual(1_500)
-    })
-  )
-
-  it.scoped("JobPermanent dead-letters at once; replay runs it again with fresh attempts", () =>
-    Effect.gen(function* () {
-      const { queue, runs, consume, deadLetters } = yield* setup((_, run) =>
-        run === 1 ? Effect.fail(new JobPermanent({ reason: "guard blocked" })) : Effect.void
-      )
-      yield* queue.enqueue({ leadId: "lead-1" })
-      yield* consume
-      yield* Queue.take(runs)
-      yield* settle(queue, (s) => s.failed === 1)
-      yield* TestClock.adjust("1 hour")
-      yield* quiesce
-      expect(yield* Queue.size(runs)).toBe(0)
-      expect((yield* deadLetters).map(([job, reason]) => [job.attemptsMade, reason])).toEqual([[1, "guard blocked"]])
-
-      expect(yield* queue.replay("unknown")).toBe(false)
-      expect(yield* queue.replay("lead-1")).toBe(true)
-      expect((yield* Queue.take(runs)).attemptsMade).toBe(0)
-      yield* settle(queue, (s) => s.completed === 1 && s.failed === 0)
-      expect(yield* queue.deadLetters(10)).toEqual([])
-      // replaying what is no longer a dead letter is a no-op
-      expect(yield* queue.replay("lead-1")).toBe(false)
-      expect((yield* deadLetters).length).toBe(1)
-    })
-  )
-
-  it.scoped("stats report waiting, active, delayed, failed and the oldest waiting job's age", () =>
-    Effect.gen(function* () {
-      const release = yield* Deferred.make<void>()
-      const { queue, consume } = yield* setup((job) => {
-        switch (job.leadId) {
-          case "slow":
-            return Deferred.await(release)
-          case "delayed":
-            return Effect.fail(new JobDelay({ delayMs: 60_000, reason: "breaker open" }))
-          case "broken":
-            return Effect.fail(new JobPermanent({ reason: "400 from CRM" }))
-          default:
-            return Effect.void
-        }
-      })
-      expect(yield* queue.stats).toEqual({
-        waiting: 0,
-        active: 0,
-        delayed: 0,
-        completed: 0,
-        failed: 0,
-        oldestWaitingAgeMs: 0
-      })
-      for (const leadId of ["delayed", "broken", "slow"]) yield* queue.enqueue({ leadId })
-      yield* TestClock.adjust(5_000)
-      yield* queue.enqueue({ leadId: "later" })
-      yield* TestClock.adjust(2_000)
-      expect(yield* queue.stats).toMatchObject({ waiting: 4, oldestWaitingAgeMs: 7_000 })
-      yield* consume
-      // one worker: "delayed" and "broken" are decided, "slow" holds the worker, "later" waits behind it
-      const stats = yield* settle(queue, (s) => s.active === 1)
-      expect(stats).toEqual({ waiting: 1, active: 1, delayed: 1, completed: 0, failed: 1, oldestWaitingAgeMs: 2_000 })
-      yield* TestClock.adjust(3_000)
-      expect((yield* queue.stats).oldestWaitingAgeMs).toBe(5_000)
-      yield* Deferred.succeed(release, undefined)
-      const done = yield* settle(queue, (s) => s.completed === 2)
-      expect(done).toMatchObject({ waiting: 0, active: 0, delayed: 1, failed: 1, oldestWaitingAgeMs: 0 })
-    })
-  )
-
-  it.scoped("closing the consumer drains an active job within the shutdown timeout and takes no new one", () =>
-    Effect.gen(function* () {
-      const { queue, runs, consume, runCount } = yield* setup(() => Effect.sleep("1 second"))
-      const scope = yield* Scope.make()
-      yield* queue.enqueue({ leadId: "lead-1" })
-      yield* Scope.extend(consume, scope)
-      yield* Queue.take(runs)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
-      yield* quiesce
-      yield* queue.enqueue({ leadId: "lead-2" })
-      yield* TestClock.adjust("1 second")
-      yield* Fiber.join(closing)
-      yield* quiesce
-      expect(yield* runCount).toBe(1)
-      expect(yield* queue.stats).toMatchObject({ completed: 1, active: 0, waiting: 1 })
     })
   )
 

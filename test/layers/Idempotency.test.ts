@@ -7,7 +7,7 @@ import * as MemoryIdempotency from "../../layers/memory/Idempotency.js"
 import * as RedisClientLayer from "../../layers/redis/RedisClient.js"
 import * as RedisIdempotency from "../../layers/redis/Idempotency.js"
 import { Idempotency } from "../../services/Idempotency.js"
-import { redisTestLayer, testPrefix, unreachableRedisUrl } from "./redisFixture.js"
+import { redisTestLayer, testPrefix, unreachableRedisUrl } from "../support/redis.js"
 
 const key = () => `action-${randomUUID()}`
 const begin = (k: string, ttlMs = 60_000) => Effect.flatMap(Idempotency, (s) => s.begin(k, ttlMs))

@@ -9,7 +9,7 @@ import * as MemoryRateLimiter from "../../layers/memory/RateLimiter.js"
 import * as RedisClientLayer from "../../layers/redis/RedisClient.js"
 import * as RedisRateLimiter from "../../layers/redis/RateLimiter.js"
 import { RateLimited, RateLimiter, type Tier } from "../../services/RateLimiter.js"
-import { redisTestLayer, testPrefix, unreachableRedisUrl } from "./redisFixture.js"
+import { redisTestLayer, testPrefix, unreachableRedisUrl } from "../support/redis.js"
 
 const tier = (name: string, limit: number, windowMs: number): Tier => ({
   name,
