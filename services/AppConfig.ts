@@ -1,5 +1,7 @@
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 
 /** Validated before the default applies, so a bad value's error names its key. */
@@ -69,8 +71,21 @@ export const appConfig = Config.all({
   }),
   idempotency: Config.all({
     inProgressTtlMs: positive("IDEMPOTENCY_IN_PROGRESS_TTL_MS", 120_000),
-    completedTtlMs: positive("IDEMPOTENCY_TTL_MS", 7 * 24 * 3600 * 1000)
-  }),
+    completedTtlMs: positive("IDEMPOTENCY_TTL_MS", 7 * 24 * 3600 * 1000),
+    crmTimeoutMs: positive("CRM_TIMEOUT_MS", 10_000)
+  }).pipe(
+    // A claim that lapses while its CRM call is still running lets another worker send the same action.
+    Config.mapOrFail(({ inProgressTtlMs, completedTtlMs, crmTimeoutMs }) =>
+      inProgressTtlMs > crmTimeoutMs
+        ? Either.right({ inProgressTtlMs, completedTtlMs })
+        : Either.left(
+            ConfigError.InvalidData(
+              ["IDEMPOTENCY_IN_PROGRESS_TTL_MS"],
+              "must be longer than CRM_TIMEOUT_MS: a claimed action must outlive the CRM call it guards, or another worker may send it again"
+            )
+          )
+    )
+  ),
   webhooks: Config.all({
     marketoToken: Config.option(Config.redacted("MARKETO_WEBHOOK_TOKEN")),
     hubspotAppSecret: Config.option(Config.redacted("HUBSPOT_APP_SECRET")),

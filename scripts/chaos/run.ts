@@ -78,6 +78,8 @@ const program = Effect.gen(function* () {
     JOB_ATTEMPTS: "10",
     JOB_LOCK_DURATION_MS: "3000",
     JOB_STALLED_INTERVAL_MS: "1000",
+    // a claim outlives the CRM call it guards (start-up refuses otherwise); the slow-CRM scenario answers in 0.8 s
+    CRM_TIMEOUT_MS: "2500",
     IDEMPOTENCY_IN_PROGRESS_TTL_MS: "5000",
     SWEEP_INTERVAL_MS: "1000",
     SWEEP_MIN_AGE_MS: "2000",

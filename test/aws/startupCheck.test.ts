@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
-import { loadConfig } from "../../layers/aws/validate.js"
+import { loadConfig } from "../../layers/shared/config.js"
 import { checkConfig, checkIngestConfig } from "../../layers/presets.js"
 import { salesforceConfig } from "../../layers/salesforce/config.js"
 import { appConfig } from "../../services/AppConfig.js"
@@ -44,6 +44,24 @@ describe("the start-up check", () => {
         ].sort()
       )
       expect(error.message).not.toContain("s3cret")
+    })
+  )
+
+  it.effect("an idempotency claim no longer than a CRM call is refused, naming both settings", () =>
+    Effect.gen(function* () {
+      for (const entries of [
+        { IDEMPOTENCY_IN_PROGRESS_TTL_MS: "4000", CRM_TIMEOUT_MS: "5000" },
+        { IDEMPOTENCY_IN_PROGRESS_TTL_MS: "10000" },
+        { CRM_TIMEOUT_MS: "120000" }
+      ]) {
+        const error = yield* failureOf(checkConfig, entries)
+        expect([...error.keys]).toEqual(["IDEMPOTENCY_IN_PROGRESS_TTL_MS"])
+        expect(error.message).toContain("must be longer than CRM_TIMEOUT_MS")
+      }
+      const config = yield* checkConfig.pipe(
+        Effect.withConfigProvider(env({ IDEMPOTENCY_IN_PROGRESS_TTL_MS: "4000", CRM_TIMEOUT_MS: "2000" }))
+      )
+      expect(config.idempotency.inProgressTtlMs).toBe(4000)
     })
   )
 
