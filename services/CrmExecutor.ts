@@ -1,34 +1,12 @@
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
 import type { CrmAction } from "../src/domain/tools.js"
 
-/** The CRM refused for rate (HTTP 429, REQUEST_LIMIT_EXCEEDED): delay the job until `retryAfterMs`. */
-export class CrmRateLimited extends Schema.TaggedError<CrmRateLimited>()("CrmRateLimited", {
-  provider: Schema.String,
-  retryAfterMs: Schema.Number,
-  message: Schema.String
-}) {}
+// The error classes live with the rules that classify CRM answers into them (src/domain/crmErrors.ts).
+import type { CrmError, CrmRateLimited } from "../src/domain/crmErrors.js"
 
-/** 5xx, timeout, network error, or credentials that still fail after one refresh: retry with backoff. */
-export class CrmTransientError extends Schema.TaggedError<CrmTransientError>()("CrmTransientError", {
-  provider: Schema.String,
-  message: Schema.String,
-  status: Schema.optional(Schema.Number),
-  /** The CRM's own error code when it gave one (SERVER_UNAVAILABLE...), for logs. */
-  code: Schema.optional(Schema.String)
-}) {}
-
-/** The CRM rejected the request itself (validation 4xx, duplicate, not found): retrying cannot help. */
-export class CrmPermanentError extends Schema.TaggedError<CrmPermanentError>()("CrmPermanentError", {
-  provider: Schema.String,
-  message: Schema.String,
-  status: Schema.optional(Schema.Number),
-  code: Schema.optional(Schema.String)
-}) {}
-
-export type CrmError = CrmRateLimited | CrmTransientError | CrmPermanentError
+export { type CrmError, CrmPermanentError, CrmRateLimited, CrmTransientError } from "../src/domain/crmErrors.js"
 
 /** A planned action with its idempotency key (executors may pass it to the CRM as an external id). */
 export type CrmCall = CrmAction & { readonly actionKey: string }

@@ -9,10 +9,10 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
-import { positiveInt } from "./validate.js"
+import { positiveInt } from "../shared/config.js"
 import { refreshingProvider, type SecretValues } from "./secretsProvider.js"
 
-export { liveConfig, liveRedacted } from "./liveConfig.js"
+export { liveConfig, liveRedacted } from "../shared/liveConfig.js"
 
 /** A secret could not be read or is not a JSON object of ENV_NAME -> value. Names the secret id, never its content. */
 export class SecretsLoadError extends Data.TaggedError("SecretsLoadError")<{ readonly message: string }> {}

@@ -1,6 +1,6 @@
 import * as Config from "effect/Config"
 import type * as Effect from "effect/Effect"
-import { positiveInt, validated } from "../aws/validate.js"
+import { positiveInt, validated } from "../shared/config.js"
 
 /** Settings of the Bedrock analyser. Region and endpoint are not here: the SDK reads AWS_REGION / AWS_ENDPOINT_URL_*. */
 export interface BedrockAnalyzerOptions {

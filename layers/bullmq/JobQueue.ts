@@ -14,7 +14,7 @@ import {
 } from "../redis/RedisClient.js"
 import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from "./JobQueueOptions.js"
 import { consume } from "./Worker.js"
-import * as GroupCommit from "../groupCommit.js"
+import * as GroupCommit from "../shared/groupCommit.js"
 
 /** The BullMQ job id of a lead: the lead id, unless BullMQ would refuse it (an integer, or a ":"). */
 /** `promise`, or a rejection after `ms`. */

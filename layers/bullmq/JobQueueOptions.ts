@@ -1,5 +1,5 @@
 import * as Config from "effect/Config"
-import { positiveInt, validated } from "../aws/validate.js"
+import { positiveInt, validated } from "../shared/config.js"
 
 /** Tuning of the BullMQ queue and worker; every field has a production default. */
 export interface BullMqOptions {
@@ -42,17 +42,14 @@ export const resolve = (options: BullMqOptions = {}): ResolvedBullMqOptions => (
   operationTimeoutMs: options.operationTimeoutMs ?? 2000
 })
 
-// validated(): a check outside Config.nested would lose the key's name in the start-up message
-const positive = positiveInt
-
 /** The options from the environment. */
 export const config: Config.Config<ResolvedBullMqOptions> = Config.all({
   queueName: validated("QUEUE_NAME", Config.string(), {
     message: "must be non-empty without ':'",
     validation: (s) => s.length > 0 && !s.includes(":")
   }).pipe(Config.withDefault("lead-processing")),
-  attempts: positive("JOB_ATTEMPTS", 5),
-  backoffMs: positive("JOB_BACKOFF_MS", 1000),
+  attempts: positiveInt("JOB_ATTEMPTS", 5),
+  backoffMs: positiveInt("JOB_BACKOFF_MS", 1000),
   backoffJitter: validated("JOB_BACKOFF_JITTER", Config.number(), {
     message: "must be between 0 and 1",
     validation: (n) => n >= 0 && n <= 1
@@ -61,12 +58,12 @@ export const config: Config.Config<ResolvedBullMqOptions> = Config.all({
     message: "must be >= 0",
     validation: (n) => n >= 0
   }).pipe(Config.withDefault(1000)),
-  shutdownTimeoutMs: positive("SHUTDOWN_TIMEOUT_MS", 10_000),
-  lockDurationMs: positive("JOB_LOCK_DURATION_MS", 30_000),
-  stalledIntervalMs: positive("JOB_STALLED_INTERVAL_MS", 30_000),
+  shutdownTimeoutMs: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000),
+  lockDurationMs: positiveInt("JOB_LOCK_DURATION_MS", 30_000),
+  stalledIntervalMs: positiveInt("JOB_STALLED_INTERVAL_MS", 30_000),
   maxStalledCount: validated("JOB_MAX_STALLED_COUNT", Config.integer(), {
     message: "must be >= 0",
     validation: (n) => n >= 0
   }).pipe(Config.withDefault(1)),
-  operationTimeoutMs: positive("QUEUE_TIMEOUT_MS", 2000)
+  operationTimeoutMs: positiveInt("QUEUE_TIMEOUT_MS", 2000)
 })

@@ -15,8 +15,8 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
 import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
-import { liveRedacted } from "../aws/liveConfig.js"
-import { positiveInt, validated } from "../aws/validate.js"
+import { liveRedacted } from "../shared/liveConfig.js"
+import { positiveInt, validated } from "../shared/config.js"
 
 /** Settings of the HTTP enrichment provider. */
 export interface HttpEnricherOptions {

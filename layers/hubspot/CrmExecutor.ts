@@ -20,7 +20,7 @@ import {
   CrmRateLimited,
   type CrmResult
 } from "../../services/CrmExecutor.js"
-import { liveRedacted } from "../aws/liveConfig.js"
+import { liveRedacted } from "../shared/liveConfig.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"

@@ -3,7 +3,7 @@ import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
 import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
-import { positiveInt, validated } from "../aws/validate.js"
+import { positiveInt, validated } from "../shared/config.js"
 
 /** HubSpot property names the executor writes; every one can be renamed to match a portal. */
 export interface HubSpotProperties {

@@ -5,11 +5,11 @@ import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
-import { type BreakerOptions, config, defaultOptions } from "../breakerOptions.js"
-import { logClosed, logOpened, logProbing } from "../breakerLog.js"
-import { countedFailure, runProbe } from "../breakerOutcome.js"
+import { type BreakerOptions, config, defaultOptions } from "../shared/breaker.js"
+import { logClosed, logOpened, logProbing } from "../shared/breaker.js"
+import { countedFailure, runProbe } from "../shared/breaker.js"
 
-export { type BreakerOptions, defaultOptions } from "../breakerOptions.js"
+export { type BreakerOptions, defaultOptions } from "../shared/breaker.js"
 
 interface Breaker {
   readonly state: BreakerState

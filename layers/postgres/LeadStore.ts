@@ -4,7 +4,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { LeadRecord } from "../../src/domain/record.js"
-import * as GroupCommit from "../groupCommit.js"
+import * as GroupCommit from "../shared/groupCommit.js"
 import { LeadStatus } from "../../src/domain/lead.js"
 import {
   type AcceptResult,

@@ -8,7 +8,8 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import postgres from "postgres"
 import { StoreUnavailable } from "../../services/LeadStore.js"
-import { liveRedacted } from "../aws/liveConfig.js"
+import { positiveInt } from "../shared/config.js"
+import { liveRedacted } from "../shared/liveConfig.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 
 /** How to reach Postgres. Only `url` is required. */
@@ -183,19 +184,12 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
 export const layer = (options: PostgresOptions): Layer.Layer<SqlClient, StoreUnavailable> =>
   Layer.scoped(SqlClient, make(options))
 
-const positive = (name: string, fallback: number) =>
-  // validate before withDefault: the other way round the error loses the key's name
-  Config.integer(name).pipe(
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
-    Config.withDefault(fallback)
-  )
-
 /** DATABASE_URL (secret), DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_CONNECT_TIMEOUT_MS, DATABASE_SCHEMA. */
 export const config: Config.Config<PostgresOptions> = Config.all({
   url: Config.redacted("DATABASE_URL"),
-  poolSize: positive("DATABASE_POOL_SIZE", 10),
-  statementTimeoutMs: positive("DATABASE_STATEMENT_TIMEOUT_MS", 5000),
-  connectTimeoutMs: positive("DATABASE_CONNECT_TIMEOUT_MS", 10_000),
+  poolSize: positiveInt("DATABASE_POOL_SIZE", 10),
+  statementTimeoutMs: positiveInt("DATABASE_STATEMENT_TIMEOUT_MS", 5000),
+  connectTimeoutMs: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 10_000),
   schema: Config.option(Config.string("DATABASE_SCHEMA")).pipe(Config.map(Option.getOrUndefined))
 })
 

@@ -6,9 +6,9 @@ import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { Redis } from "ioredis"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
-import { logClosed, logOpened, logProbing } from "../breakerLog.js"
-import { type BreakerOptions, config as breakerConfig, defaultOptions } from "../breakerOptions.js"
-import { countedFailure, runProbe } from "../breakerOutcome.js"
+import { logClosed, logOpened, logProbing } from "../shared/breaker.js"
+import { type BreakerOptions, config as breakerConfig, defaultOptions } from "../shared/breaker.js"
+import { countedFailure, runProbe } from "../shared/breaker.js"
 import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
 
 /*

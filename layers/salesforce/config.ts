@@ -7,7 +7,7 @@ import type * as Redacted from "effect/Redacted"
 import { type LeadStatusMap, salesforceLeadStatuses } from "../../src/domain/leadStatus.js"
 import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
 import { validateFieldName } from "../../src/domain/soql.js"
-import { positiveInt, validated } from "../aws/validate.js"
+import { positiveInt, validated } from "../shared/config.js"
 
 /** How the executor gets a Salesforce session. */
 export type SalesforceAuth =

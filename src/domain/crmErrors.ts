@@ -1,4 +1,30 @@
-import { type CrmError, CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+import * as Schema from "effect/Schema"
+
+/** The CRM refused for rate (HTTP 429, REQUEST_LIMIT_EXCEEDED): delay the job until `retryAfterMs`. */
+export class CrmRateLimited extends Schema.TaggedError<CrmRateLimited>()("CrmRateLimited", {
+  provider: Schema.String,
+  retryAfterMs: Schema.Number,
+  message: Schema.String
+}) {}
+
+/** 5xx, timeout, network error, or credentials that still fail after one refresh: retry with backoff. */
+export class CrmTransientError extends Schema.TaggedError<CrmTransientError>()("CrmTransientError", {
+  provider: Schema.String,
+  message: Schema.String,
+  status: Schema.optional(Schema.Number),
+  /** The CRM's own error code when it gave one (SERVER_UNAVAILABLE...), for logs. */
+  code: Schema.optional(Schema.String)
+}) {}
+
+/** The CRM rejected the request itself (validation 4xx, duplicate, not found): retrying cannot help. */
+export class CrmPermanentError extends Schema.TaggedError<CrmPermanentError>()("CrmPermanentError", {
+  provider: Schema.String,
+  message: Schema.String,
+  status: Schema.optional(Schema.Number),
+  code: Schema.optional(Schema.String)
+}) {}
+
+export type CrmError = CrmRateLimited | CrmTransientError | CrmPermanentError
 
 /** What a CRM call ended with, as far as the executor could see it. */
 export interface CrmFailure {

@@ -1,7 +1,7 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
-import { InvalidConfiguration } from "../../layers/aws/validate.js"
+import { InvalidConfiguration } from "../../layers/shared/config.js"
 import { checkConfig } from "../../layers/presets.js"
 import { serveStdio } from "../mcp/stdio.js"
 import { ServicesLive } from "./services.js"
