@@ -101,7 +101,7 @@ BASE_IMAGE="${BASE_IMAGE:-localhost/revenueflow-node-base:$NODE_VERSION-bookworm
 # ---- the base: a local stand-in for node:24-slim (Debian bookworm, node and npm in /usr/local, user node 1000:1000)
 build_base() {
   command -v debootstrap >/dev/null || fail "debootstrap is needed (apt-get install debootstrap)"
-  local npm_dir ctr mnt started=$SECONDS
+  local npm_dir ctr mnt old started=$SECONDS
   npm_dir="$(dirname "$(readlink -f "$(command -v npm)")")/.."
   npm_dir="$(cd "$npm_dir" && pwd)"
   [[ -f "$npm_dir/package.json" && "$(jq -r .name "$npm_dir/package.json")" == "npm" ]] ||
@@ -153,8 +153,11 @@ EOF
   bh config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --env NODE_VERSION="$NODE_VERSION" \
     --cmd node --label org.opencontainers.image.description="local stand-in for node:24-slim (scripts/build/image.sh)" \
     "$ctr"
+  old="$(bh images --quiet --no-trunc "$BASE_IMAGE" 2>/dev/null | head -n1 || true)"
   bh commit --quiet --format docker --rm "$ctr" "$BASE_IMAGE" >/dev/null
   CONTAINERS=()
+  # the base it replaces goes too, unless an image still stands on it
+  [[ -n "$old" ]] && { bh rmi "$old" >/dev/null 2>&1 || true; }
   rm -f "$WORK/base.log"
   log "base $BASE_IMAGE committed in $((SECONDS - started))s"
 }
@@ -284,16 +287,19 @@ log "lead SYNCED with $(jq '.actions | length' <<<"$LEAD") CRM actions (mock CRM
 
 # graceful shutdown: SIGTERM to the container's init (tini), as `docker stop` sends; exit 0 within EXIT_TIMEOUT_S
 init_pid() {
-  # the process running the ENTRYPOINT's first word, below this program's `buildah run`
+  # below this program's `buildah run`: the chrooted process running the ENTRYPOINT's first word
   local pid
-  for pid in $(pgrep -f -- "^${ENTRYPOINT[0]} ${ENTRYPOINT[*]:1} $1\$"); do
-    [[ "$(readlink "/proc/$pid/root")" != "/" ]] && echo "$pid" && return
+  for pid in $(descendants "${PID[$1]}"); do
+    [[ "$(readlink "/proc/$pid/root")" != / && "$(tr '\0' '\n' <"/proc/$pid/cmdline" | head -n1)" == "${ENTRYPOINT[0]}" ]] &&
+      echo "$pid" && return
   done
+  return 0
 }
 stop() {
-  local name="$1" pid code=0 deadline=$((SECONDS + EXIT_TIMEOUT_S))
+  local name="$1" pid code=0 deadline=$((SECONDS + EXIT_TIMEOUT_S)) sent
   pid="$(init_pid "$name")"
   [[ -n "$pid" ]] || fail "cannot find $name's ${ENTRYPOINT[0]} process"
+  sent="$(date +%s%N)"
   kill -TERM "$pid"
   while kill -0 "${PID[$name]}" 2>/dev/null; do
     ((SECONDS < deadline)) || fail "$name still running ${EXIT_TIMEOUT_S}s after SIGTERM"
@@ -301,7 +307,7 @@ stop() {
   done
   wait "${PID[$name]}" || code=$?
   [[ "$code" == "0" ]] || fail "$name exited with $code after SIGTERM"
-  log "$name exited 0 after SIGTERM (to ${ENTRYPOINT[0]}, pid $pid)"
+  log "$name exited 0, $((($(date +%s%N) - sent) / 1000000)) ms after SIGTERM (to ${ENTRYPOINT[0]}, pid $pid)"
 }
 stop ingest
 stop consumer
