@@ -9,7 +9,10 @@ ARG NODE_IMAGE=node:24-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# The lockfile names the infra/ workspace (the CDK app): its package.json keeps tree and lockfile in step, and
+# --workspaces=false installs the root's packages only (no CDK in the build)
+COPY infra/package.json ./infra/
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund --workspaces=false
 COPY tsconfig.json tsconfig.build.json ./
 COPY services ./services
 COPY layers ./layers
