@@ -4,7 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -73,8 +73,11 @@ export const consume = (
   options: ConsumeOptions
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
+    // log reports from BullMQ's and ioredis' callbacks
     const runFork = Runtime.runFork(yield* Effect.runtime<never>())
-    const running = new Set<Fiber.RuntimeFiber<Error | undefined>>()
+    // every job's fiber runs in this set: its size is the active jobs, and closing the scope interrupts what is left
+    const jobs = yield* FiberSet.make<Error | undefined>()
+    const runJob = yield* FiberSet.runtimePromise(jobs)<never>()
     // Errors this processor threw; any other failure BullMQ reports (a job stalled too often) is dead-lettered here.
     const ours = new WeakSet<Error>()
 
@@ -118,11 +121,8 @@ export const consume = (
 
     // Three declared parameters: BullMQ only creates the AbortSignal for processors whose length is >= 3.
     const processor = async (job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> => {
-      const fiber = runFork(handle(job, token, signal))
-      running.add(fiber)
-      const exit = await new Promise<Exit.Exit<Error | undefined>>((resolve) => fiber.addObserver(resolve))
-      running.delete(fiber)
-      const error = Exit.isSuccess(exit) ? exit.value : new Error("consumer shut down")
+      // handle() decides every outcome itself: the promise rejects only when the job's fiber was interrupted
+      const error = await runJob(handle(job, token, signal)).catch(() => new Error("consumer shut down"))
       if (error !== undefined) {
         ours.add(error)
         throw error
@@ -156,12 +156,14 @@ export const consume = (
         const closed = Effect.interruptible(Effect.promise(() => closing))
         const inTime = yield* Effect.timeoutOption(closed, Duration.millis(opts.shutdownTimeoutMs))
         if (Option.isNone(inTime)) {
-          yield* Effect.logWarning("shutdown timeout reached; interrupting active jobs", { active: running.size })
+          yield* Effect.logWarning("shutdown timeout reached; interrupting active jobs", {
+            active: yield* FiberSet.size(jobs)
+          })
           worker.cancelAllJobs("shutdown")
           yield* Effect.timeoutOption(closed, Duration.millis(CANCEL_GRACE_MS))
         }
         // Whatever still runs is interrupted without waiting: closing the scope must not hang.
-        for (const fiber of running) fiber.unsafeInterruptAsFork(FiberId.none)
+        for (const fiber of jobs) fiber.unsafeInterruptAsFork(FiberId.none)
       })
 
     yield* Effect.acquireRelease(
