@@ -553,6 +553,11 @@ export const makeFakeSqs = Effect.gen(function* () {
         receiveCount: m.receiveCount,
         visibleInMs: Math.max(0, m.visibleAt - now())
       })),
+    /** Empties a queue, as PurgeQueue does (the jobs a lost Redis would have taken with it). */
+    purge: (name: string) => {
+      const queue = queues.get(name)
+      if (queue !== undefined) queue.messages = []
+    },
     /** Moves the fake's clock forward: visibility timeouts and delays run out without waiting. */
     advance: (ms: number) => {
       offset += ms
