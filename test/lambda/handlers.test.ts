@@ -1,12 +1,15 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import { afterAll, beforeAll } from "vitest"
 import { runMigrations } from "../../layers/postgres/stores.js"
 import { hubspotSignatureV3 } from "../../src/domain/webhooks/hubspotSignature.js"
 import type { HttpApiResult, SqsEvent } from "../../src/lambda/events.js"
+import { replayLead } from "../../src/pipeline/replay.js"
+import { IngestServicesLive } from "../../src/programs/ingestServices.js"
 import { consumerHandler, disposeConsumer } from "../../src/lambda/consumer.js"
 import { disposeIngest, ingestHandler } from "../../src/lambda/ingest.js"
 import { disposeSweep, sweepHandler } from "../../src/lambda/sweep.js"
@@ -109,6 +112,9 @@ describe("ingestHandler (API Gateway HTTP API v2 and function URL events)", () =
       expect(openapi.statusCode).toBe(200)
       expect(openapi.headers["content-type"]).toMatch(/^application\/json/)
       expect(Object.keys(json(openapi).paths)).toEqual(expect.arrayContaining(["/leads", "/leads/{id}", "/healthz"]))
+      const docs = yield* call("http-api-v2", { method: "GET", path: "/docs" })
+      expect(docs.statusCode).toBe(200)
+      expect(docs.headers["content-type"]).toMatch(/^text\/html/)
       const missing = yield* call("http-api-v2", { method: "GET", path: "/nowhere" })
       expect(missing.statusCode).toBe(404)
       expect(missing.headers["content-type"]).toMatch(/^application\/problem\+json/)
@@ -229,6 +235,20 @@ describe("the whole path: API event -> ingestHandler -> Postgres -> SQS -> consu
         expect(dead).toContainEqual(
           expect.objectContaining({ leadId: id, reason: expect.stringContaining("CRM rejected") })
         )
+        // the CLI's replay (QUEUE_BACKEND=SQS): the job leaves the DLQ for the queue, the lead is QUEUED again
+        const replayed = yield* replayLead(id).pipe(
+          Effect.provide(IngestServicesLive),
+          Effect.withConfigProvider(
+            ConfigProvider.fromEnv().pipe(
+              ConfigProvider.orElse(() => ConfigProvider.fromJson({ QUEUE_BACKEND: "SQS" }))
+            )
+          ),
+          Effect.scoped
+        )
+        expect(replayed).toEqual({ leadId: id, replayed: true, status: "QUEUED" })
+        expect(fake.messages(dlqName).map((m) => JSON.parse(m.body).leadId)).not.toContain(id)
+        expect(fake.messages(queueName).map((m) => leadBody(m.body).leadId)).toContain(id)
+        fake.purge(queueName)
       })
   )
 
