@@ -199,6 +199,28 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
       )
   )
 
+  it.live("consume (the consumer program on SQS) long-polls, runs each job and deletes what succeeded", () =>
+    withQueue((fake, names) =>
+      Effect.gen(function* () {
+        const queue = yield* JobQueue
+        const done: Array<string> = []
+        yield* queue.consume({
+          concurrency: 2,
+          process: (job) =>
+            Effect.sync(() => {
+              done.push(job.leadId)
+            }),
+          onDeadLetter: () => Effect.void
+        })
+        for (const leadId of ["a", "b", "c"]) yield* queue.enqueue({ leadId })
+        for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+        expect([...done].sort()).toEqual(["a", "b", "c"])
+        expect(fake.messages(names.queue)).toEqual([])
+        expect(fake.operations()).toContain("DeleteMessage")
+      }).pipe(Effect.scoped)
+    )
+  )
+
   it.live("an unreadable body is not retried: it goes to the DLQ and the delivery is acknowledged", () =>
     withQueue((fake, names) =>
       Effect.gen(function* () {
