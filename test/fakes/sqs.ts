@@ -236,7 +236,8 @@ export const makeFakeSqs = Effect.gen(function* () {
     }
   }
 
-  const receive = (queue: Queue, max: number, visibilityS: number) => {
+  /** Only the system attributes asked for (MessageSystemAttributeNames, or the older AttributeNames), as SQS does. */
+  const receive = (queue: Queue, max: number, visibilityS: number, wanted: ReadonlyArray<string>) => {
     redrive(queue)
     const out: Array<Record<string, unknown>> = []
     for (const m of queue.messages) {
@@ -252,16 +253,24 @@ export const makeFakeSqs = Effect.gen(function* () {
         ReceiptHandle: m.receipt,
         MD5OfBody: m.md5,
         Body: m.body,
-        Attributes: {
-          ApproximateReceiveCount: String(m.receiveCount),
-          SentTimestamp: String(m.sentAt),
-          ApproximateFirstReceiveTimestamp: String(m.firstReceiveAt),
-          SenderId: "AIDAEXAMPLE",
-          ...(m.deadLetterSourceArn === undefined ? {} : { DeadLetterQueueSourceArn: m.deadLetterSourceArn })
-        }
+        ...pick(
+          {
+            ApproximateReceiveCount: String(m.receiveCount),
+            SentTimestamp: String(m.sentAt),
+            ApproximateFirstReceiveTimestamp: String(m.firstReceiveAt),
+            SenderId: "AIDAEXAMPLE",
+            ...(m.deadLetterSourceArn === undefined ? {} : { DeadLetterQueueSourceArn: m.deadLetterSourceArn })
+          },
+          wanted
+        )
       })
     }
     return out
+  }
+
+  const pick = (all: Record<string, string>, wanted: ReadonlyArray<string>) => {
+    const names = wanted.includes("All") ? Object.keys(all) : wanted.filter((name) => name in all)
+    return names.length === 0 ? {} : { Attributes: Object.fromEntries(names.map((name) => [name, all[name]])) }
   }
 
   const receiptOf = (queue: Queue, handle: unknown): string | undefined => {
@@ -419,7 +428,11 @@ export const makeFakeSqs = Effect.gen(function* () {
       }
       const deadline = Date.now() + wait * 1000
       for (;;) {
-        const messages = receive(queue, max, visibility)
+        const wanted = [
+          ...((input.MessageSystemAttributeNames as Array<string> | undefined) ?? []),
+          ...((input.AttributeNames as Array<string> | undefined) ?? [])
+        ]
+        const messages = receive(queue, max, visibility, wanted)
         if (messages.length > 0 || Date.now() >= deadline) return messages.length === 0 ? {} : { Messages: messages }
         await new Promise((resolve) => setTimeout(resolve, 25))
       }
