@@ -11,6 +11,7 @@ import { type FakeHubSpot, startFakeHubSpot } from "../fakes/hubspot.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
+import type { LambdaContext } from "../../src/lambda/events.js"
 import { httpEvent, sqsEvent } from "./events.js"
 
 /**
@@ -44,6 +45,7 @@ beforeAll(async () => {
     CRM_PROVIDER: "HUBSPOT",
     HUBSPOT_ACCESS_TOKEN: "pat-na1-lambda",
     HUBSPOT_BASE_URL: hubspot.url,
+    CRM_TIMEOUT_MS: "3000",
     LOG_LEVEL: "ERROR"
   })
   delete process.env.AWS_ENDPOINT_URL
@@ -59,40 +61,78 @@ afterAll(async () => {
 })
 
 /** Lambda's poller: receive, invoke, delete what was not listed. */
-const poll = Effect.promise(async () => {
-  const client = new SQSClient({})
-  try {
-    const out = await client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: process.env.SQS_QUEUE_URL,
-        MaxNumberOfMessages: 10,
-        MessageSystemAttributeNames: ["ApproximateReceiveCount"]
-      })
-    )
-    const messages = (out.Messages ?? []).map((m) => ({
-      messageId: m.MessageId ?? "",
-      receiptHandle: m.ReceiptHandle ?? "",
-      body: m.Body ?? "",
-      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1)
-    }))
-    if (messages.length === 0) return { received: 0, failures: [] as Array<string> }
-    const answer = await consumerHandler(sqsEvent(messages))
-    const failures = answer.batchItemFailures.map((f) => f.itemIdentifier)
-    for (const m of messages.filter((m) => !failures.includes(m.messageId))) {
-      await client.send(
-        new DeleteMessageCommand({ QueueUrl: process.env.SQS_QUEUE_URL, ReceiptHandle: m.receiptHandle })
+const pollWith = (context?: LambdaContext) =>
+  Effect.promise(async () => {
+    const client = new SQSClient({})
+    try {
+      const out = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: process.env.SQS_QUEUE_URL,
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ["ApproximateReceiveCount"]
+        })
       )
+      const messages = (out.Messages ?? []).map((m) => ({
+        messageId: m.MessageId ?? "",
+        receiptHandle: m.ReceiptHandle ?? "",
+        body: m.Body ?? "",
+        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1)
+      }))
+      if (messages.length === 0) return { received: 0, failures: [] as Array<string> }
+      const answer = await consumerHandler(sqsEvent(messages), context)
+      const failures = answer.batchItemFailures.map((f) => f.itemIdentifier)
+      for (const m of messages.filter((m) => !failures.includes(m.messageId))) {
+        await client.send(
+          new DeleteMessageCommand({ QueueUrl: process.env.SQS_QUEUE_URL, ReceiptHandle: m.receiptHandle })
+        )
+      }
+      return { received: messages.length, failures }
+    } finally {
+      client.destroy()
     }
-    return { received: messages.length, failures }
-  } finally {
-    client.destroy()
-  }
-})
+  })
+
+const poll = pollWith()
 
 const readLead = (id: string) =>
   Effect.promise(() => ingestHandler(httpEvent("http-api-v2", { method: "GET", path: `/leads/${id}` }))).pipe(
     Effect.map((result) => JSON.parse(result.body) as { status: string; error?: string })
   )
+
+const postLead = (email: string) =>
+  Effect.promise(() =>
+    ingestHandler(
+      httpEvent("http-api-v2", {
+        method: "POST",
+        path: "/leads",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(sampleLead({ email }))
+      })
+    )
+  ).pipe(Effect.map((result) => JSON.parse(result.body).id as string))
+
+describe("consumerHandler near the function's timeout", () => {
+  it.live(
+    "a job still running 1 s before the timeout is stopped and listed, visible again at once; then it syncs",
+    () =>
+      Effect.gen(function* () {
+        // the CRM never answers this one call: the job would run until CRM_TIMEOUT_MS (3 s)
+        hubspot.failNext("hang", 1)
+        const id = yield* postLead("slow.crm@globex.com")
+        const started = Date.now()
+        const first = yield* pollWith({ awsRequestId: "near-timeout", getRemainingTimeInMillis: () => 2500 })
+        expect(Date.now() - started).toBeLessThan(2500)
+        expect(first).toMatchObject({ received: 1, failures: [expect.any(String)] })
+        expect(sqs.messages(queue).map((m) => m.visibleInMs)).toEqual([0])
+        expect((yield* readLead(id)).status).not.toBe("FAILED")
+        // the call in flight ends with its own timeout; the next delivery then runs the job to the end
+        yield* Effect.sleep("3500 millis")
+        const second = yield* poll
+        expect(second).toEqual({ received: 1, failures: [] })
+        expect((yield* readLead(id)).status).toBe("SYNCED")
+      })
+  )
+})
 
 describe("consumerHandler with a CRM that keeps failing (transient)", () => {
   it.live("each delivery is a batchItemFailure; the last one marks the lead FAILED; SQS redrives to the DLQ", () =>
