@@ -40,7 +40,11 @@ const handlerOnce = () => {
 /** The web Request an HTTP API (payload 2.0) or Function URL event describes. */
 export const toRequest = (event: HttpApiEvent): Request => {
   const headers = new Headers()
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name, value)
+  for (const [name, value] of Object.entries(event.headers ?? {})) {
+    // a header is bytes: text beyond Latin-1 arrives as its UTF-8 bytes, as node:http would see it
+    if (value !== undefined)
+      headers.set(name, /[^\u0000-\u00ff]/.test(value) ? Buffer.from(value).toString("latin1") : value)
+  }
   if (event.cookies !== undefined && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "))
   // the URL the client called: HubSpot signs it (signature v3), so host and protocol are the public ones
   const host = headers.get("host") ?? event.requestContext.domainName
@@ -110,8 +114,27 @@ export const ingestHandler = async (event: HttpApiEvent, _context?: LambdaContex
     )
     return unavailable
   }
-  return toResult(await handle(toRequest(event)))
+  let request: Request
+  try {
+    request = toRequest(event)
+  } catch (error) {
+    return badRequest(error instanceof Error ? error.message : String(error))
+  }
+  return toResult(await handle(request))
 }
+
+/** A request no HTTP server would have taken (a header value with a control character, a host that is no host). */
+const badRequest = (reason: string): HttpApiResult => ({
+  statusCode: 400,
+  headers: { "content-type": "application/problem+json" },
+  body: JSON.stringify({
+    type: "https://revenueflow.dev/problems/400",
+    title: "Bad Request",
+    status: 400,
+    detail: `The request cannot be read: ${reason}`
+  }),
+  isBase64Encoded: false
+})
 
 /** Releases the ingest's environment (tests). */
 export const disposeIngest = async () => {

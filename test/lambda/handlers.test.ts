@@ -161,6 +161,14 @@ describe("ingestHandler (API Gateway HTTP API v2 and function URL events)", () =
       expect(big.headers["content-type"]).toMatch(/^application\/problem\+json/)
       const text = yield* post({ "content-type": "text/plain" }, JSON.stringify(sampleLead()))
       expect(text.statusCode).toBe(415)
+      // header text beyond Latin-1 is taken as its UTF-8 bytes (as node:http does); a control character is a 400
+      const named = yield* post({ "content-type": "application/json", "x-display-name": "名前" }, "{")
+      expect(named.statusCode).toBe(400)
+      expect(json(named).detail).toContain("not valid JSON")
+      const control = yield* post({ "content-type": "application/json", "x-note": "a\u0000b" }, "{}")
+      expect(control.statusCode).toBe(400)
+      expect(control.headers["content-type"]).toBe("application/problem+json")
+      expect(json(control).detail).toMatch(/^The request cannot be read/)
     })
   )
 
