@@ -37,13 +37,17 @@ const handlerOnce = () => {
   return webHandler
 }
 
+const beyondLatin1 = (value: string) => {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return true
+  return false
+}
+
 /** The web Request an HTTP API (payload 2.0) or Function URL event describes. */
 export const toRequest = (event: HttpApiEvent): Request => {
   const headers = new Headers()
   for (const [name, value] of Object.entries(event.headers ?? {})) {
     // a header is bytes: text beyond Latin-1 arrives as its UTF-8 bytes, as node:http would see it
-    if (value !== undefined)
-      headers.set(name, /[^\u0000-\u00ff]/.test(value) ? Buffer.from(value).toString("latin1") : value)
+    if (value !== undefined) headers.set(name, beyondLatin1(value) ? Buffer.from(value).toString("latin1") : value)
   }
   if (event.cookies !== undefined && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "))
   // the URL the client called: HubSpot signs it (signature v3), so host and protocol are the public ones
