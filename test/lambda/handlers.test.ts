@@ -299,6 +299,11 @@ describe("sweepHandler (EventBridge scheduled event)", () => {
       for (let i = 0; i < 5 && fake.messages(queueName).length > 0; i++) yield* pollOnce
       const read = json(yield* call("http-api-v2", { method: "GET", path: `/leads/${id}` }))
       expect(read.status).toBe("SYNCED")
+      // one environment per container: the consumer read the queue's redrive policy once, over all its invocations
+      const redrivePolicyReads = fake.requests.filter(
+        (r) => r.headers["x-amz-target"] === "AmazonSQS.GetQueueAttributes" && r.body.includes("RedrivePolicy")
+      )
+      expect(redrivePolicyReads).toHaveLength(1)
     })
   )
 })
