@@ -6,8 +6,10 @@ import * as Option from "effect/Option"
 import { type AppConfig, appConfig } from "../services/AppConfig.js"
 import { type InvalidConfiguration, loadConfig } from "./shared/config.js"
 import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
+import { migrateOnStartConfig } from "./postgres/migrations.js"
 import * as Pglite from "./postgres/pglite.js"
 import * as PostgresJs from "./postgres/postgresJs.js"
+import * as SqsConfig from "./sqs/config.js"
 
 /**
  * The settings that choose the optional sections, read as plain strings: a bad value (CRM_PROVIDER=FOO) is reported
@@ -16,6 +18,7 @@ import * as PostgresJs from "./postgres/postgresJs.js"
 export interface Selectors {
   readonly databaseUrl: boolean
   readonly redisUrl: boolean
+  readonly queueBackend: string
   readonly crmProvider: string
   readonly analyzer: string
   readonly enrichmentProvider: string
@@ -27,6 +30,7 @@ const selected = (name: string, fallback: string) => Config.string(name).pipe(Co
 const selectors: Config.Config<Selectors> = Config.all({
   databaseUrl: isSet("DATABASE_URL"),
   redisUrl: isSet("REDIS_URL"),
+  queueBackend: selected("QUEUE_BACKEND", ""),
   crmProvider: selected("CRM_PROVIDER", "MOCK"),
   analyzer: selected("ANALYZER", "HEURISTIC"),
   enrichmentProvider: selected("ENRICHMENT_PROVIDER", "MOCK")
@@ -42,14 +46,23 @@ const refuse = (key: string, message: string): Config.Config<never> =>
 /** The store's settings: Postgres' when DATABASE_URL is set; else the embedded database must be at hand. */
 export const storeSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =>
   s.databaseUrl
-    ? [PostgresJs.config]
+    ? [PostgresJs.config, migrateOnStartConfig]
     : Pglite.embeddedAvailable()
       ? [Pglite.dataDirConfig]
       : [refuse("DATABASE_URL", bundleNeedsDatabase)]
 
-/** The queue's settings: BullMQ's when REDIS_URL is set (REDIS_URL itself is checked by appConfig). */
-export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =>
-  s.redisUrl ? [BullMqOptions.config] : []
+/**
+ * The queue's settings: QUEUE_BACKEND itself, then SQS's (QUEUE_BACKEND=SQS) or BullMQ's (BULLMQ, or unset with
+ * REDIS_URL; REDIS_URL itself is checked by appConfig).
+ */
+export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
+  SqsConfig.queueBackendConfig,
+  ...(s.queueBackend === "SQS"
+    ? [SqsConfig.config]
+    : s.queueBackend === "BULLMQ" || (s.queueBackend === "" && s.redisUrl)
+      ? [BullMqOptions.config]
+      : [])
+]
 
 /**
  * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails

@@ -7,6 +7,7 @@ import * as MemoryQueue from "./memory/JobQueue.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
 import * as Stores from "./postgres/stores.js"
+import { queueBackendConfig } from "./sqs/config.js"
 
 /**
  * A layer whose module is imported only when the environment selects it: the CRM clients, the AWS SDK and BullMQ
@@ -26,11 +27,24 @@ export const memoryQueue = (config: AppConfig.Service) =>
     shutdownTimeoutMs: config.shutdownTimeoutMs
   })
 
-/** The queue alone: BullMQ when REDIS_URL is set, else in-process memory. */
-const queue = (config: AppConfig.Service) =>
-  Option.isSome(config.redisUrl)
-    ? lazy(() => import("./bullmq/JobQueue.js").then((m) => m.layerConfig))
-    : memoryQueue(config)
+/**
+ * The queue alone, as QUEUE_BACKEND says: SQS (the Lambda handlers' queue), BULLMQ or MEMORY; unset, BullMQ when
+ * REDIS_URL is set, else in-process memory.
+ */
+export const queue = (config: AppConfig.Service) =>
+  Layer.unwrapEffect(
+    Effect.map(queueBackendConfig, (backend) => {
+      const selected = Option.getOrElse(backend, () => (Option.isSome(config.redisUrl) ? "BULLMQ" : "MEMORY"))
+      switch (selected) {
+        case "SQS":
+          return lazy(() => import("./sqs/JobQueue.js").then((m) => m.layerConfig))
+        case "BULLMQ":
+          return lazy(() => import("./bullmq/JobQueue.js").then((m) => m.layerConfig))
+        case "MEMORY":
+          return memoryQueue(config)
+      }
+    })
+  )
 
 /**
  * What the ingest (and the operator CLI) use, chosen by configuration: the stores, the queue to enqueue on, and

@@ -11,7 +11,7 @@ import { checkConfigWith, queueSection, type Selectors, storeSection } from "./c
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
 import * as HttpEnricher from "./http/Enricher.js"
 import { hubSpotConfig } from "./hubspot/config.js"
-import { lazy, memoryQueue, stores } from "./ingestPreset.js"
+import { lazy, queue, stores } from "./ingestPreset.js"
 import * as MemoryBreaker from "./memory/CircuitBreaker.js"
 import * as MemoryIdempotency from "./memory/Idempotency.js"
 import * as MemoryRateLimiter from "./memory/RateLimiter.js"
@@ -23,18 +23,8 @@ import { salesforceConfig } from "./salesforce/config.js"
 
 export { checkIngestConfig, layerIngestFromConfig } from "./ingestPreset.js"
 
-/** Queue, rate limits and idempotency: Redis / BullMQ when REDIS_URL is set, else in-process memory. */
-const coordination = (config: AppConfig.Service) =>
-  Option.isSome(config.redisUrl)
-    ? lazy(async () => {
-        const [queue, limiter, idempotency] = await Promise.all([
-          import("./bullmq/JobQueue.js"),
-          import("./redis/RateLimiter.js"),
-          import("./redis/Idempotency.js")
-        ])
-        return Layer.mergeAll(queue.layerConfig, limiter.layerConfig, idempotency.layerConfig)
-      })
-    : Layer.mergeAll(memoryQueue(config), limits(config))
+/** Queue (QUEUE_BACKEND, see ingestPreset.ts), rate limits and idempotency (Redis when REDIS_URL is set, else memory). */
+const coordination = (config: AppConfig.Service) => Layer.mergeAll(queue(config), limits(config))
 
 /** Rate limits and idempotency alone (no queue): Redis when REDIS_URL is set, else in-process memory. */
 const limits = (config: AppConfig.Service) =>

@@ -188,7 +188,7 @@ export const layer = Layer.effect(CircuitBreaker, make())
 export const layerWith = (options: Partial<BreakerOptions>) =>
   Layer.effect(CircuitBreaker, make({ ...defaultOptions, ...options }))
 
-/** In-process breaker configured from the CIRCUIT_BREAKER_* variables (see ../breakerOptions.ts). */
+/** In-process breaker configured from the CIRCUIT_BREAKER_* variables (see ../shared/breaker.ts). */
 export const layerConfig: Layer.Layer<CircuitBreaker, ConfigError.ConfigError> = Layer.effect(
   CircuitBreaker,
   Effect.flatMap(config, make)

@@ -1,6 +1,13 @@
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import type { StoreUnavailable } from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
+
+/**
+ * MIGRATE_ON_START (default true): whether building the stores applies pending migrations. The Lambda handlers
+ * default it to false: `revenueflow migrate` runs them once at deploy time, not on every cold start.
+ */
+export const migrateOnStartConfig = Config.boolean("MIGRATE_ON_START").pipe(Config.withDefault(true))
 
 /** One schema change: statements run in order, one statement each (PGlite's extended protocol takes one). */
 export interface Migration {

@@ -7,16 +7,28 @@ import type { AuditLog } from "../../services/AuditLog.js"
 import type { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
 import * as SqlAuditLog from "./AuditLog.js"
 import * as SqlLeadStore from "./LeadStore.js"
-import { migrate } from "./migrations.js"
+import { migrate, migrateOnStartConfig } from "./migrations.js"
 import * as Pglite from "./pglite.js"
 import * as PostgresJs from "./postgresJs.js"
 import type { SqlClient } from "./SqlClient.js"
 
-/** LeadStore + AuditLog over the SqlClient in context, applying pending migrations when the layer is built. */
+/**
+ * LeadStore + AuditLog over the SqlClient in context, applying pending migrations when the layer is built (unless
+ * MIGRATE_ON_START=false; a bad value is reported by the start-up check).
+ */
 export const layerStores: Layer.Layer<LeadStore | AuditLog, StoreUnavailable, SqlClient> = Layer.mergeAll(
   SqlLeadStore.layer,
   SqlAuditLog.layer
-).pipe(Layer.provide(Layer.effectDiscard(migrate)))
+).pipe(
+  Layer.provide(
+    Layer.effectDiscard(
+      Effect.flatMap(
+        Effect.orElseSucceed(migrateOnStartConfig, () => true),
+        (migrateNow) => (migrateNow ? migrate : Effect.void)
+      )
+    )
+  )
+)
 
 /** LeadStore + AuditLog on Postgres through postgres.js; fails to build (StoreUnavailable) when Postgres is down. */
 export const layerPostgres = (

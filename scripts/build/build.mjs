@@ -11,6 +11,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 import { duplicatePackages, summarise } from "./metafile.mjs"
+import { lambdas } from "./lambdas.mjs"
 import { bundleOptions, programs } from "./options.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
@@ -43,7 +44,7 @@ const bundle = async (program) => {
   for (const [name, copies] of duplicates) {
     console.warn(`  warning: ${program.name} bundles ${copies.length} copies of ${name}: ${copies.join(", ")}`)
   }
-  console.log(`  ${program.name.padEnd(9)} ${summarise(result.metafile, program.entry)}`)
+  console.log(`  ${program.name.padEnd(15)} ${summarise(result.metafile, program.entry)}`)
 }
 
 const bundles = async () => {
@@ -55,6 +56,7 @@ const bundles = async () => {
     }
     await bundle(program)
   }
+  for (const lambda of lambdas) await bundle(lambda)
 }
 
 const library = async () => {

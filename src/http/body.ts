@@ -1,8 +1,8 @@
-import type { IncomingMessage } from "node:http"
+import { IncomingMessage } from "node:http"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { header, type RequestHeaders } from "./auth.js"
 import { findUnrepresentable, MAX_JSON_DEPTH, scanJsonText } from "./jsonText.js"
 import { problem } from "./problem.js"
@@ -15,30 +15,43 @@ export interface JsonBody {
   readonly json: unknown
 }
 
+/** Why a body could not be read: more than the cap, or the stream failed. */
+type ReadFailure = "too-large" | "unreadable"
+
 /**
  * What the intake handlers (POST /leads and the webhooks) read of a request: the same whether it came through the
- * HttpApi (`fromPlatform`) or straight from node:http in the ingest program (`fromNode`, see ./intake.ts).
+ * HttpApi on any platform (`fromPlatform`: Node, a web handler, Lambda) or straight from node:http in the ingest
+ * program (`fromNode`, see ./intake.ts).
  */
 export interface IntakeRequest {
-  readonly source: IncomingMessage
   readonly headers: RequestHeaders
   readonly method: string
   /** Path and query string, as received. */
   readonly url: string
+  /** The body's bytes, reading no further than `maxBytes` (then "too-large"). */
+  readonly body: (maxBytes: number) => Effect.Effect<Uint8Array, ReadFailure>
 }
 
+/**
+ * The platform's request. On Node (its source an IncomingMessage) the body is read from the socket as `fromNode`
+ * does; anywhere else (a web Request: `HttpApp.toWebHandler`, the Lambda handlers) through `request.stream`, the cap
+ * enforced chunk by chunk, so an oversized body is never held whole.
+ */
 export const fromPlatform = (request: HttpServerRequest.HttpServerRequest): IntakeRequest => ({
-  source: NodeHttpServerRequest.toIncomingMessage(request),
   headers: request.headers,
   method: request.method,
-  url: request.url
+  url: request.url,
+  body: (maxBytes) =>
+    request.source instanceof IncomingMessage
+      ? readLimited(request.source, maxBytes)
+      : readStreamLimited(request.stream, maxBytes)
 })
 
 export const fromNode = (request: IncomingMessage): IntakeRequest => ({
-  source: request,
   headers: request.headers,
   method: request.method ?? "GET",
-  url: request.url ?? "/"
+  url: request.url ?? "/",
+  body: (maxBytes) => readLimited(request, maxBytes)
 })
 
 type Refusal = HttpServerResponse.HttpServerResponse
@@ -57,14 +70,17 @@ export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<voi
  * The body's raw bytes: 413 past `maxBytes` (checked on Content-Length before anything is read, and again while
  * streaming), 400 when the stream fails.
  */
-export const readBodyBytes = ({ headers, source }: IntakeRequest, maxBytes: number): Effect.Effect<Buffer, Refusal> => {
+export const readBodyBytes = (
+  { headers, body }: IntakeRequest,
+  maxBytes: number
+): Effect.Effect<Uint8Array, Refusal> => {
   // close the connection after a 413 rather than wait for the rest of an oversized upload
   const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
     headers: { connection: "close" }
   })
   const declared = Number(header(headers, "content-length") ?? "0")
   if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge)
-  return readLimited(source, maxBytes).pipe(
+  return body(maxBytes).pipe(
     Effect.mapError((reason) =>
       reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
     )
@@ -135,7 +151,7 @@ export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.E
  * would never see the 413; this stops collecting and discards the rest instead.
  */
 const readLimited = (source: IncomingMessage, maxBytes: number) =>
-  Effect.async<Buffer, "too-large" | "unreadable">((resume) => {
+  Effect.async<Buffer, ReadFailure>((resume) => {
     const chunks: Array<Buffer> = []
     let bytes = 0
     const cleanup = () => {
@@ -162,4 +178,28 @@ const readLimited = (source: IncomingMessage, maxBytes: number) =>
     source.once("end", onEnd)
     source.once("error", onError)
     return Effect.sync(cleanup)
+  })
+
+/** The same cap over the platform's body stream: stops pulling (cancelling the rest) at the first byte past it. */
+const readStreamLimited = <E>(stream: Stream.Stream<Uint8Array, E>, maxBytes: number) =>
+  Effect.suspend(() => {
+    const chunks: Array<Uint8Array> = []
+    let bytes = 0
+    let over = false
+    return stream.pipe(
+      Stream.takeWhile((chunk) => {
+        bytes += chunk.byteLength
+        if (bytes > maxBytes) {
+          over = true
+          return false
+        }
+        chunks.push(chunk)
+        return true
+      }),
+      Stream.runDrain,
+      Effect.mapError((): ReadFailure => "unreadable"),
+      Effect.flatMap(() =>
+        over ? Effect.fail<ReadFailure>("too-large") : Effect.sync(() => Buffer.concat(chunks, bytes) as Uint8Array)
+      )
+    )
   })

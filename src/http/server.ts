@@ -25,7 +25,8 @@ export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
   Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive])
 )
 
-const Documented = Layer.mergeAll(
+/** The API-wide middleware, /openapi.json and the pages, for whichever way the API is served. */
+export const Documented = Layer.mergeAll(
   HttpApiBuilder.middleware(problemMiddleware),
   HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
   // /docs and /console from files the ingest serves itself: both work offline
@@ -34,6 +35,12 @@ const Documented = Layer.mergeAll(
 
 /** The ingest API, its docs and problem+json errors, on whichever HttpServer is provided (tests: port 0). */
 export const HttpApiServed = HttpApiBuilder.serve().pipe(Layer.provide(Documented), Layer.provide(IngestApiLive))
+
+/**
+ * The ingest API for `HttpApiBuilder.toWebHandler` (a web Request in, a web Response out: edge runtimes, the Lambda
+ * handlers): the same routes, documents and problem+json answers as HttpApiServed. Needs AppConfig and the stores.
+ */
+export const HttpApiWeb = Documented.pipe(Layer.provideMerge(IngestApiLive), Layer.merge(HttpServer.layerContext))
 
 /** Serve the ingest API on PORT / HOST; /mcp too when an McpEndpoint is provided (the programs provide one). */
 export const HttpServerLive = Layer.unwrapEffect(

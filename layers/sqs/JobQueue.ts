@@ -1,0 +1,445 @@
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SendMessageCommand,
+  SQSClient,
+  type SQSClientConfig
+} from "@aws-sdk/client-sqs"
+import * as Cause from "effect/Cause"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import { redactText } from "../../src/domain/redact.js"
+import {
+  type ConsumeOptions,
+  type DeadLetter,
+  type JobFate,
+  type JobInfo,
+  JobQueue,
+  LeadJob,
+  QueueUnavailable
+} from "../../services/JobQueue.js"
+import * as GroupCommit from "../shared/groupCommit.js"
+import { config, type SqsOptions } from "./config.js"
+
+export { type SqsOptions, config } from "./config.js"
+
+/** SQS's limit on entries per batch call. */
+const MAX_BATCH = 10
+/** ChangeMessageVisibility's ceiling (12 hours). */
+const MAX_VISIBILITY_S = 43_200
+
+/** One received message, whichever way it arrived (a ReceiveMessage answer or a Lambda SQS event record). */
+export interface SqsRecord {
+  readonly messageId: string
+  readonly receiptHandle: string
+  readonly body: string
+  /** ApproximateReceiveCount: 1 on the first delivery. */
+  readonly receiveCount: number
+}
+
+/** What the SQS-specific entry points (the Lambda consumer) use beside the JobQueue interface. */
+export declare namespace SqsQueue {
+  export interface Service {
+    readonly client: SQSClient
+    readonly options: SqsOptions
+    /**
+     * Settles a batch of received messages: each job runs through `process`, and the answer lists the message ids
+     * that failed (Lambda's batchItemFailures). Success and permanent failure acknowledge; a delay hides the message
+     * for the retry-after (ChangeMessageVisibility); a retry leaves it to the queue's redrive policy.
+     */
+    readonly settle: (
+      records: ReadonlyArray<SqsRecord>,
+      options: Pick<ConsumeOptions, "process" | "onDeadLetter" | "concurrency">
+    ) => Effect.Effect<ReadonlyArray<string>>
+  }
+}
+
+export class SqsQueue extends Context.Tag("revenueflow/SqsQueue")<SqsQueue, SqsQueue.Service>() {}
+
+const safeMessage = (cause: unknown): string =>
+  cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : "unknown error"
+
+const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(LeadJob))
+
+type Outcome =
+  | { readonly _tag: "Done" }
+  | { readonly _tag: "Delay"; readonly delayMs: number }
+  | { readonly _tag: "Retry"; readonly reason: string }
+  | { readonly _tag: "Permanent"; readonly reason: string }
+
+const outcomeOf = (exit: Exit.Exit<void, JobFate>): Outcome => {
+  if (Exit.isSuccess(exit)) return { _tag: "Done" }
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const fate = failure.value
+    switch (fate._tag) {
+      case "JobDelay":
+        return { _tag: "Delay", delayMs: Math.max(0, fate.delayMs) }
+      case "JobRetry":
+        return { _tag: "Retry", reason: fate.reason }
+      case "JobPermanent":
+        return { _tag: "Permanent", reason: fate.reason }
+    }
+  }
+  if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Delay", delayMs: 0 }
+  return { _tag: "Retry", reason: `defect: ${redactText(safeMessage(Cause.squash(exit.cause)))}` }
+}
+
+/** A FIFO queue (.fifo) needs a group and deduplication id: the lead id, so a lead is enqueued once per 5 minutes. */
+const fifoFields = (queueUrl: string, leadId: string) =>
+  queueUrl.endsWith(".fifo") ? { MessageGroupId: leadId, MessageDeduplicationId: leadId } : {}
+
+/** The body of a dead-lettered job: the job, why and when. */
+interface DeadLetterBody extends LeadJob {
+  readonly reason?: string
+  readonly attemptsMade?: number
+  readonly failedAt?: number
+}
+
+export const make = (
+  options: SqsOptions,
+  clientConfig: SQSClientConfig = {}
+): Effect.Effect<JobQueue.Service & SqsQueue.Service, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => new SQSClient(clientConfig)),
+      (client) => Effect.sync(() => client.destroy())
+    )
+    const call = <A>(what: string, f: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, QueueUnavailable> =>
+      Effect.tryPromise({
+        try: f,
+        catch: (cause) => new QueueUnavailable({ message: `SQS ${what} failed: ${safeMessage(cause)}` })
+      })
+
+    // maxReceiveCount of the queue's redrive policy: a job's attempts (read once; JOB_ATTEMPTS without a policy)
+    const maxAttempts = yield* Effect.cached(
+      call("GetQueueAttributes", (abortSignal) =>
+        client.send(new GetQueueAttributesCommand({ QueueUrl: options.queueUrl, AttributeNames: ["RedrivePolicy"] }), {
+          abortSignal
+        })
+      ).pipe(
+        Effect.map((out) => {
+          const policy = out.Attributes?.RedrivePolicy
+          const max = policy === undefined ? Number.NaN : Number(JSON.parse(policy).maxReceiveCount)
+          return Number.isInteger(max) && max > 0 ? max : (options.attempts ?? 5)
+        }),
+        Effect.orElseSucceed(() => options.attempts ?? 5)
+      )
+    )
+
+    const send = (jobs: ReadonlyArray<LeadJob>) =>
+      jobs.length === 1 && jobs[0] !== undefined
+        ? call("SendMessage", (abortSignal) =>
+            client.send(
+              new SendMessageCommand({
+                QueueUrl: options.queueUrl,
+                MessageBody: JSON.stringify(jobs[0]),
+                ...fifoFields(options.queueUrl, (jobs[0] as LeadJob).leadId)
+              }),
+              { abortSignal }
+            )
+          ).pipe(Effect.as([Either.right<void>(undefined)]))
+        : call("SendMessageBatch", (abortSignal) =>
+            client.send(
+              new SendMessageBatchCommand({
+                QueueUrl: options.queueUrl,
+                Entries: jobs.map((job, i) => ({
+                  Id: String(i),
+                  MessageBody: JSON.stringify(job),
+                  ...fifoFields(options.queueUrl, job.leadId)
+                }))
+              }),
+              { abortSignal }
+            )
+          ).pipe(
+            Effect.map((out) => {
+              const failed = new Map((out.Failed ?? []).map((entry) => [entry.Id, entry]))
+              return jobs.map((_, i) => {
+                const entry = failed.get(String(i))
+                return entry === undefined
+                  ? Either.right<void>(undefined)
+                  : Either.left(
+                      new QueueUnavailable({
+                        message: `SQS SendMessageBatch refused an entry: ${entry.Code ?? ""} ${entry.Message ?? ""}`
+                      })
+                    )
+              })
+            })
+          )
+
+    // Group commit: under load the ingest's concurrent enqueues go out as SendMessageBatch calls of up to 10 jobs
+    const enqueue = yield* GroupCommit.make<LeadJob, void, QueueUnavailable>({
+      maxBatch: MAX_BATCH,
+      maxInFlight: 8,
+      run: send
+    })
+
+    const attribute = (out: { Attributes?: Partial<Record<string, string>> | undefined }, name: string) =>
+      Number(out.Attributes?.[name] ?? 0)
+
+    const queueAttributes = (url: string) =>
+      call("GetQueueAttributes", (abortSignal) =>
+        client.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: [
+              "ApproximateNumberOfMessages",
+              "ApproximateNumberOfMessagesNotVisible",
+              "ApproximateNumberOfMessagesDelayed"
+            ]
+          }),
+          { abortSignal }
+        )
+      )
+
+    // SQS keeps no completed count and no per-message age (CloudWatch's ApproximateAgeOfOldestMessage has it)
+    const stats = Effect.gen(function* () {
+      const main = yield* queueAttributes(options.queueUrl)
+      const dlq =
+        options.deadLetterQueueUrl === undefined ? undefined : yield* queueAttributes(options.deadLetterQueueUrl)
+      return {
+        waiting: attribute(main, "ApproximateNumberOfMessages"),
+        active: attribute(main, "ApproximateNumberOfMessagesNotVisible"),
+        delayed: attribute(main, "ApproximateNumberOfMessagesDelayed"),
+        completed: 0,
+        failed:
+          dlq === undefined
+            ? 0
+            : attribute(dlq, "ApproximateNumberOfMessages") + attribute(dlq, "ApproximateNumberOfMessagesNotVisible"),
+        oldestWaitingAgeMs: 0
+      }
+    })
+
+    const receive = (url: string, max: number, visibilityS: number | undefined, waitS = 0) =>
+      call("ReceiveMessage", (abortSignal) =>
+        client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: url,
+            MaxNumberOfMessages: Math.min(MAX_BATCH, Math.max(1, max)),
+            ...(visibilityS === undefined ? {} : { VisibilityTimeout: visibilityS }),
+            WaitTimeSeconds: waitS,
+            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"]
+          }),
+          { abortSignal }
+        )
+      ).pipe(Effect.map((out) => out.Messages ?? []))
+
+    const bodyOf = (message: Message): Partial<DeadLetterBody> => {
+      try {
+        return JSON.parse(message.Body ?? "{}") as Partial<DeadLetterBody>
+      } catch {
+        return {}
+      }
+    }
+
+    /** Peeks at the dead-letter queue: each receive hides nothing (visibility 0), so the list changes nothing. */
+    const deadLetters = (limit: number) =>
+      Effect.gen(function* () {
+        const dlqUrl = options.deadLetterQueueUrl
+        if (dlqUrl === undefined || limit <= 0) return [] as ReadonlyArray<DeadLetter>
+        const max = yield* maxAttempts
+        const seen = new Map<string, DeadLetter>()
+        for (let round = 0; round < Math.ceil(limit / MAX_BATCH) + 2 && seen.size < limit; round++) {
+          const messages = yield* receive(dlqUrl, MAX_BATCH, 0)
+          if (messages.length === 0) break
+          let fresh = 0
+          for (const message of messages) {
+            if (message.MessageId === undefined || seen.has(message.MessageId) || seen.size >= limit) continue
+            fresh++
+            const body = bodyOf(message)
+            seen.set(message.MessageId, {
+              leadId: body.leadId ?? "unknown",
+              reason: body.reason ?? `received ${max} times without success (the queue's redrive policy)`,
+              attemptsMade: body.attemptsMade ?? max,
+              failedAt: new Date(body.failedAt ?? Number(message.Attributes?.SentTimestamp ?? 0))
+            })
+          }
+          if (fresh === 0) break
+        }
+        return [...seen.values()]
+      })
+
+    const deleteMessage = (url: string, receiptHandle: string) =>
+      call("DeleteMessage", (abortSignal) =>
+        client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle }), { abortSignal })
+      )
+
+    const changeVisibility = (url: string, receiptHandle: string, seconds: number) =>
+      call("ChangeMessageVisibility", (abortSignal) =>
+        client.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: url,
+            ReceiptHandle: receiptHandle,
+            VisibilityTimeout: Math.min(MAX_VISIBILITY_S, Math.max(0, Math.ceil(seconds)))
+          }),
+          { abortSignal }
+        )
+      )
+
+    /** Moves a lead's dead letter back to the queue (sent, then deleted from the DLQ). false when there is none. */
+    const replay = (leadId: string) =>
+      Effect.gen(function* () {
+        const dlqUrl = options.deadLetterQueueUrl
+        if (dlqUrl === undefined) return false
+        const others: Array<Message> = []
+        let found: Message | undefined
+        for (let round = 0; round < 100 && found === undefined; round++) {
+          const messages = yield* receive(dlqUrl, MAX_BATCH, 30)
+          if (messages.length === 0) break
+          for (const message of messages) {
+            if (found === undefined && bodyOf(message).leadId === leadId) found = message
+            else others.push(message)
+          }
+        }
+        // the others were only looked at: visible again at once
+        yield* Effect.forEach(
+          others,
+          (message) => changeVisibility(dlqUrl, message.ReceiptHandle ?? "", 0).pipe(Effect.ignore),
+          { discard: true, concurrency: 10 }
+        )
+        if (found === undefined) return false
+        const body = bodyOf(found)
+        yield* enqueue({ leadId, ...(body.traceContext === undefined ? {} : { traceContext: body.traceContext }) })
+        yield* deleteMessage(dlqUrl, found.ReceiptHandle ?? "")
+        return true
+      })
+
+    const moveToDeadLetters = (job: LeadJob, info: JobInfo, reason: string) =>
+      options.deadLetterQueueUrl === undefined
+        ? Effect.void
+        : call("SendMessage", (abortSignal) =>
+            client.send(
+              new SendMessageCommand({
+                QueueUrl: options.deadLetterQueueUrl,
+                MessageBody: JSON.stringify({
+                  ...job,
+                  reason,
+                  attemptsMade: info.attemptsMade + 1,
+                  failedAt: Date.now()
+                } satisfies DeadLetterBody),
+                ...fifoFields(options.deadLetterQueueUrl ?? "", job.leadId)
+              }),
+              { abortSignal }
+            )
+          ).pipe(Effect.asVoid)
+
+    /** One message's fate; true when it is settled (delete / acknowledge), false to report it failed. */
+    const settleOne = (
+      record: SqsRecord,
+      max: number,
+      run: Pick<ConsumeOptions, "process" | "onDeadLetter">
+    ): Effect.Effect<boolean> =>
+      Effect.gen(function* () {
+        const deadLetter = (info: JobInfo, reason: string) =>
+          run
+            .onDeadLetter(info, reason)
+            .pipe(Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause))))
+        const decoded = decodeJob(record.body)
+        const attemptsMade = Math.max(0, record.receiveCount - 1)
+        if (Either.isLeft(decoded)) {
+          const info: JobInfo = { leadId: "unknown", attemptsMade, maxAttempts: max }
+          yield* Effect.logWarning("invalid SQS job payload; moved to the dead-letter queue", {
+            messageId: record.messageId
+          })
+          return yield* moveToDeadLetters({ leadId: "unknown" }, info, "invalid job payload").pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          )
+        }
+        const info: JobInfo = { ...decoded.right, attemptsMade, maxAttempts: max }
+        const outcome = outcomeOf(yield* Effect.exit(run.process(info)))
+        switch (outcome._tag) {
+          case "Done":
+            return true
+          case "Delay":
+            // visible again after the retry-after; the receive it cost counts toward maxReceiveCount
+            return yield* changeVisibility(options.queueUrl, record.receiptHandle, outcome.delayMs / 1000).pipe(
+              Effect.catchAll((error) => Effect.logWarning("could not delay the SQS message", error.message)),
+              Effect.as(false)
+            )
+          case "Retry":
+            // the last receive before the redrive policy moves it: mark the lead FAILED now, as BullMQ's last attempt does
+            if (info.attemptsMade + 1 >= max) yield* deadLetter(info, outcome.reason)
+            return false
+          case "Permanent":
+            // no redrive wait: the job goes to the dead-letter queue now and this delivery is acknowledged
+            yield* deadLetter(info, outcome.reason)
+            return yield* moveToDeadLetters(decoded.right, info, outcome.reason).pipe(
+              Effect.as(true),
+              Effect.catchAll((error) =>
+                Effect.logWarning("could not move the job to the dead-letter queue", error.message).pipe(
+                  Effect.as(false)
+                )
+              )
+            )
+        }
+      })
+
+    const settle: SqsQueue.Service["settle"] = (records, run) =>
+      Effect.gen(function* () {
+        const max = yield* maxAttempts
+        const settled = yield* Effect.forEach(records, (record) => settleOne(record, max, run), {
+          concurrency: Math.max(1, run.concurrency)
+        })
+        return records.filter((_, i) => !settled[i]).map((record) => record.messageId)
+      })
+
+    const recordOf = (message: Message): SqsRecord => ({
+      messageId: message.MessageId ?? "",
+      receiptHandle: message.ReceiptHandle ?? "",
+      body: message.Body ?? "",
+      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1)
+    })
+
+    /** The consumer program on SQS: long-polls, settles each batch, deletes what succeeded, until the scope closes. */
+    const consume = (run: ConsumeOptions): Effect.Effect<void, never, Scope.Scope> =>
+      Effect.gen(function* () {
+        const once = Effect.gen(function* () {
+          const messages = yield* receive(
+            options.queueUrl,
+            run.concurrency,
+            // the queue's own visibility timeout
+            undefined,
+            options.waitTimeSeconds ?? 20
+          )
+          const records = messages.map(recordOf)
+          const failed = new Set(yield* settle(records, run))
+          yield* Effect.forEach(
+            records.filter((record) => !failed.has(record.messageId)),
+            (record) => deleteMessage(options.queueUrl, record.receiptHandle).pipe(Effect.ignore),
+            { discard: true, concurrency: 10 }
+          )
+        })
+        yield* once.pipe(
+          Effect.catchAll((error) => Effect.logWarning(error.message).pipe(Effect.zipRight(Effect.sleep("1 second")))),
+          Effect.forever,
+          Effect.forkScoped
+        )
+      })
+
+    return { client, options, settle, enqueue, stats, deadLetters, replay, consume }
+  })
+
+/** The queue as a JobQueue and as SqsQueue (the Lambda consumer's batch settling), one client for both. */
+export const layer = (options: SqsOptions, clientConfig: SQSClientConfig = {}): Layer.Layer<JobQueue | SqsQueue> =>
+  Layer.scopedContext(
+    Effect.map(make(options, clientConfig), (service) =>
+      Context.make(JobQueue, service).pipe(Context.add(SqsQueue, service))
+    )
+  )
+
+/** From the environment: SQS_QUEUE_URL, SQS_DLQ_URL, JOB_ATTEMPTS; the SDK reads AWS_REGION, AWS_ENDPOINT_URL_SQS. */
+export const layerConfig: Layer.Layer<JobQueue | SqsQueue, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(config, (options) => layer(options))
+)

@@ -1,0 +1,30 @@
+import * as Config from "effect/Config"
+import * as Option from "effect/Option"
+
+/** How to reach the SQS queue. The client reads region, credentials and AWS_ENDPOINT_URL_SQS the SDK's own way. */
+export interface SqsOptions {
+  /** The lead-job queue (SQS_QUEUE_URL). Standard or FIFO (a .fifo URL: lead id = group and deduplication id). */
+  readonly queueUrl: string
+  /** Its dead-letter queue (SQS_DLQ_URL): listed and replayed by the CLI; permanent failures are moved there. */
+  readonly deadLetterQueueUrl?: string | undefined
+  /** Attempts when the queue has no redrive policy to read maxReceiveCount from (JOB_ATTEMPTS). */
+  readonly attempts?: number | undefined
+  /** Long-poll wait of the polling consumer (the consumer program; Lambda polls for itself). */
+  readonly waitTimeSeconds?: number | undefined
+}
+
+const url = (name: string) =>
+  Config.validate(Config.string(name), {
+    message: "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)",
+    validation: (value) => /^https?:\/\/[^/]+\/[^/]+\/[^/]+$/.test(value)
+  })
+
+/** SQS_QUEUE_URL (required with QUEUE_BACKEND=SQS), SQS_DLQ_URL (optional), JOB_ATTEMPTS. */
+export const config: Config.Config<SqsOptions> = Config.all({
+  queueUrl: url("SQS_QUEUE_URL"),
+  deadLetterQueueUrl: Config.option(url("SQS_DLQ_URL")).pipe(Config.map(Option.getOrUndefined)),
+  attempts: Config.integer("JOB_ATTEMPTS").pipe(Config.withDefault(5))
+})
+
+/** Which queue the environment selects (QUEUE_BACKEND): unset keeps today's choice, BullMQ with REDIS_URL else memory. */
+export const queueBackendConfig = Config.option(Config.literal("MEMORY", "BULLMQ", "SQS")("QUEUE_BACKEND"))

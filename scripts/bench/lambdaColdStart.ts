@@ -1,0 +1,159 @@
+// Lambda cold start: ms from spawning a fresh Node 24 process to the first answer of a handler bundle
+// (dist/lambda/<name>/index.mjs, copied to an empty temp dir: no node_modules), next to `node -e 0` in the same run;
+// and the bundles' sizes. Against the local Postgres (a fresh schema, migrated once beforehand, as `revenueflow
+// migrate` does at deploy time) and a fake SQS speaking the AWS JSON protocol (test/fakes/sqs.ts).
+//
+//   npm run build:bundles && npm run bench:lambda [-- --runs 7]
+// Env: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test)
+import { randomBytes } from "node:crypto"
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import postgres from "postgres"
+import { httpEvent, scheduledEvent, sqsEvent } from "../../test/lambda/events.js"
+import { makeFakeSqs } from "../../test/fakes/sqs.js"
+import { type Invocation, invokeBundle, nodeBaseline } from "./lib/lambdaInvoke.js"
+import { fmt, ratio, table } from "./lib/table.js"
+
+const root = resolve(fileURLToPath(import.meta.url), "../../..")
+const argv = process.argv.slice(2)
+const runs = Number(argv[argv.indexOf("--runs") + 1] || 5) || 5
+const node = join(root, "node_modules/node/bin/node")
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+const names = ["ingest", "consumer", "sweep"] as const
+
+const median = (xs: ReadonlyArray<number>) => {
+  const sorted = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2
+}
+
+/** Bytes of the files under `dir` that a deployment ships (no source maps, no esbuild meta). */
+const shippedBytes = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((sum, entry) => {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) return sum + shippedBytes(path)
+    return entry.name.endsWith(".map") || entry.name === "meta.json" ? sum : sum + statSync(path).size
+  }, 0)
+
+const main = async () => {
+  for (const name of names) {
+    if (!existsSync(join(root, "dist/lambda", name, "index.mjs"))) {
+      console.error(`dist/lambda/${name}/index.mjs is missing: run npm run build:bundles first`)
+      process.exit(1)
+    }
+  }
+  const work = mkdtempSync(join(tmpdir(), "rf-lambda-cold-"))
+  const scope = Effect.runSync(Scope.make())
+  const schema = `bench_lambda_${randomBytes(4).toString("hex")}`
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} })
+  try {
+    for (const name of names) cpSync(join(root, "dist/lambda", name), join(work, name), { recursive: true })
+    const fake = await Effect.runPromise(Scope.extend(makeFakeSqs, scope))
+    const { url, dlqUrl } = fake.createQueue("bench-leads", { deadLetter: { name: "bench-dlq", maxReceiveCount: 3 } })
+    await sql.unsafe(`CREATE SCHEMA ${schema}`)
+    const env = {
+      DATABASE_URL: databaseUrl,
+      DATABASE_SCHEMA: schema,
+      SQS_QUEUE_URL: url,
+      SQS_DLQ_URL: dlqUrl ?? "",
+      AWS_REGION: "eu-west-1",
+      AWS_ACCESS_KEY_ID: "AKIAFAKEBENCH",
+      AWS_SECRET_ACCESS_KEY: "fake-secret",
+      AWS_ENDPOINT_URL_SQS: fake.url,
+      LOG_LEVEL: "WARN"
+    }
+    const invoke = (name: string, event: unknown, extra: Record<string, string> = {}) =>
+      invokeBundle({ node, dir: join(work, name), event, env: { ...env, ...extra } })
+    // the deploy step: migrations once (the handlers default MIGRATE_ON_START to false)
+    await invoke("sweep", scheduledEvent(), { MIGRATE_ON_START: "true" })
+
+    const postLead = (i: number) =>
+      httpEvent("http-api-v2", {
+        method: "POST",
+        path: "/leads",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          email: `cold.${i}.${randomBytes(3).toString("hex")}@globex.com`,
+          campaignId: "lambda-bench",
+          firstName: "Ada",
+          company: "Globex"
+        })
+      })
+    const cases: Array<{ readonly label: string; readonly times: Array<number> }> = [
+      { label: "node -e 0", times: [] },
+      { label: "ingest GET /healthz", times: [] },
+      { label: "ingest POST /leads", times: [] },
+      { label: "consumer (1 SQS record -> SYNCED)", times: [] },
+      { label: "sweep (scheduled event)", times: [] }
+    ]
+    const expectAnswer = (got: Invocation, check: (result: never) => boolean, what: string) => {
+      if (!check(got.result as never)) throw new Error(`${what}: unexpected answer ${JSON.stringify(got.result)}`)
+      return got.ms
+    }
+    const at = (i: number) => cases[i]?.times ?? []
+    for (let run = 0; run < runs; run++) {
+      at(0).push(await nodeBaseline(node))
+      const health = await invoke("ingest", httpEvent("http-api-v2", { method: "GET", path: "/healthz" }))
+      at(1).push(expectAnswer(health, (r: { statusCode: number }) => r.statusCode === 200, "healthz"))
+      fake.purge("bench-leads")
+      const posted = await invoke("ingest", postLead(run))
+      at(2).push(expectAnswer(posted, (r: { statusCode: number }) => r.statusCode === 202, "POST /leads"))
+      const [message] = fake.messages("bench-leads")
+      if (message === undefined) throw new Error("POST /leads enqueued nothing")
+      const consumed = await invoke(
+        "consumer",
+        sqsEvent([{ messageId: message.id, receiptHandle: "bench", body: message.body, receiveCount: 1 }])
+      )
+      at(3).push(
+        expectAnswer(
+          consumed,
+          (r: { batchItemFailures: Array<unknown> }) => r.batchItemFailures.length === 0,
+          "consumer"
+        )
+      )
+      const swept = await invoke("sweep", scheduledEvent())
+      at(4).push(expectAnswer(swept, (r: { enqueued: number }) => typeof r.enqueued === "number", "sweep"))
+    }
+    const synced = await sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.leads WHERE status = 'SYNCED'`)
+    const baseline = median(at(0))
+    console.log(
+      `Lambda cold start: node ${(await import("node:child_process")).execFileSync(node, ["--version"]).toString().trim()}, ${runs} runs each, spawn -> first handler answer (ms)\n`
+    )
+    console.log(
+      table(
+        ["case", "median", "min", "max", "vs node -e 0"],
+        cases.map((c) => [
+          c.label,
+          median(c.times),
+          Math.min(...c.times),
+          Math.max(...c.times),
+          c.label === "node -e 0" ? "1.00x" : ratio(median(c.times), baseline)
+        ])
+      )
+    )
+    console.log(`\nleads SYNCED by the consumer runs: ${synced[0]?.n ?? 0} of ${runs}\n`)
+    console.log(
+      table(
+        ["bundle", "index.mjs KiB", "shipped KiB (chunks, assets; no maps)"],
+        names.map((name) => [
+          `dist/lambda/${name}`,
+          statSync(join(work, name, "index.mjs")).size / 1024,
+          shippedBytes(join(work, name)) / 1024
+        ])
+      )
+    )
+    console.log(`\n${fmt(baseline)} ms is the floor: a Node process that does nothing.`)
+  } finally {
+    await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined)
+    await sql.end()
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    rmSync(work, { recursive: true, force: true })
+  }
+}
+
+await main()

@@ -1,0 +1,237 @@
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import { SqsQueue, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
+import { JobDelay, JobPermanent, JobQueue, JobRetry, type JobInfo } from "../../services/JobQueue.js"
+import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
+
+const clientConfig = (fake: FakeSqs) => ({
+  endpoint: fake.url,
+  region: "eu-west-1",
+  credentials: { accessKeyId: "AKIAFAKESQSTEST", secretAccessKey: "fake-secret" }
+})
+
+/** A fake SQS with a queue and its DLQ (maxReceiveCount 3), and the SQS layer pointed at it. */
+const withQueue = <A, E>(
+  body: (fake: FakeSqs, names: { queue: string; dlq: string }) => Effect.Effect<A, E, JobQueue | SqsQueue>
+) =>
+  Effect.gen(function* () {
+    const fake = yield* makeFakeSqs
+    const names = { queue: "leads", dlq: "leads-dlq" }
+    const { url, dlqUrl } = fake.createQueue(names.queue, {
+      deadLetter: { name: names.dlq, maxReceiveCount: 3 },
+      visibilityTimeoutS: 30
+    })
+    return yield* body(fake, names).pipe(
+      Effect.provide(sqsLayer({ queueUrl: url, deadLetterQueueUrl: dlqUrl, attempts: 5 }, clientConfig(fake)))
+    )
+  }).pipe(Effect.scoped)
+
+/** Receives what the queue holds now, as Lambda's poller would, through the real client. */
+const receiveAll = (fake: FakeSqs, name: string) =>
+  Effect.promise(async () => {
+    const client = new SQSClient(clientConfig(fake))
+    try {
+      const out = await client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: `${fake.url}/123456789012/${name}`,
+          MaxNumberOfMessages: 10,
+          MessageSystemAttributeNames: ["ApproximateReceiveCount"]
+        })
+      )
+      return (out.Messages ?? []).map((m) => ({
+        messageId: m.MessageId ?? "",
+        receiptHandle: m.ReceiptHandle ?? "",
+        body: m.Body ?? "",
+        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1)
+      }))
+    } finally {
+      client.destroy()
+    }
+  })
+
+/** What Lambda's poller does after the handler answers: deletes every record not in batchItemFailures. */
+const acknowledge = (
+  fake: FakeSqs,
+  name: string,
+  records: ReadonlyArray<{ messageId: string; receiptHandle: string }>,
+  failed: ReadonlyArray<string>
+) =>
+  Effect.promise(async () => {
+    const client = new SQSClient(clientConfig(fake))
+    for (const record of records.filter((r) => !failed.includes(r.messageId))) {
+      await client.send(
+        new DeleteMessageCommand({ QueueUrl: `${fake.url}/123456789012/${name}`, ReceiptHandle: record.receiptHandle })
+      )
+    }
+    client.destroy()
+  })
+
+describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/client-sqs)", () => {
+  it.live("a job is one message whose body is the job JSON (lead id and trace context); the SDK checks its MD5", () =>
+    withQueue((fake, names) =>
+      Effect.gen(function* () {
+        const queue = yield* JobQueue
+        const traceContext = { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }
+        yield* queue.enqueue({ leadId: "lead-1", traceContext })
+        expect(fake.operations().filter((op) => op.startsWith("Send"))).toEqual(["SendMessage"])
+        expect(fake.messages(names.queue).map((m) => JSON.parse(m.body))).toEqual([{ leadId: "lead-1", traceContext }])
+        expect(yield* queue.stats).toMatchObject({ waiting: 1, active: 0, delayed: 0, failed: 0 })
+      })
+    )
+  )
+
+  it.live("concurrent enqueues go out as SendMessageBatch calls of at most 10 entries", () =>
+    withQueue((fake, names) =>
+      Effect.gen(function* () {
+        const queue = yield* JobQueue
+        const ids = Array.from({ length: 45 }, (_, i) => `lead-${i}`)
+        yield* Effect.forEach(ids, (leadId) => queue.enqueue({ leadId }), { concurrency: "unbounded", discard: true })
+        const batches = fake.requests
+          .filter((r) => r.headers["x-amz-target"] === "AmazonSQS.SendMessageBatch")
+          .map((r) => (JSON.parse(r.body) as { Entries: Array<unknown> }).Entries.length)
+        expect(batches.length).toBeGreaterThan(0)
+        expect(Math.max(...batches)).toBeLessThanOrEqual(10)
+        expect(
+          fake
+            .messages(names.queue)
+            .map((m) => JSON.parse(m.body).leadId)
+            .sort()
+        ).toEqual([...ids].sort())
+      })
+    )
+  )
+
+  it.live("the fake refuses what SQS refuses: 11 entries, 256 KiB, an unknown queue (real error names)", () =>
+    withQueue((fake) =>
+      Effect.gen(function* () {
+        const client = new SQSClient(clientConfig(fake))
+        const url = `${fake.url}/123456789012/leads`
+        const entries = (n: number, size = 10) =>
+          Array.from({ length: n }, (_, i) => ({ Id: `e${i}`, MessageBody: "x".repeat(size) }))
+        const errorOf = (input: ConstructorParameters<typeof SendMessageBatchCommand>[0]) =>
+          Effect.promise(() =>
+            client.send(new SendMessageBatchCommand(input)).then(
+              () => "ok",
+              (e: Error) => e.name
+            )
+          )
+        expect(yield* errorOf({ QueueUrl: url, Entries: entries(11) })).toBe("TooManyEntriesInBatchRequest")
+        expect(yield* errorOf({ QueueUrl: url, Entries: entries(2, 200 * 1024) })).toBe("BatchRequestTooLong")
+        expect(yield* errorOf({ QueueUrl: `${fake.url}/123456789012/nope`, Entries: entries(1) })).toBe(
+          "QueueDoesNotExist"
+        )
+        expect(yield* errorOf({ QueueUrl: url, Entries: entries(10) })).toBe("ok")
+        client.destroy()
+      })
+    )
+  )
+
+  it.live(
+    "settle: success acknowledges; a delay hides the message for the retry-after; retries redrive to the DLQ; permanent moves it now",
+    () =>
+      withQueue((fake, names) =>
+        Effect.gen(function* () {
+          const queue = yield* JobQueue
+          const sqs = yield* SqsQueue
+          for (const leadId of ["ok", "delay", "retry", "permanent"]) yield* queue.enqueue({ leadId })
+          const deadLettered: Array<[string, string]> = []
+          const seen: Array<JobInfo> = []
+          const run = {
+            concurrency: 4,
+            process: (job: JobInfo) =>
+              Effect.suspend((): Effect.Effect<void, JobDelay | JobRetry | JobPermanent> => {
+                seen.push(job)
+                switch (job.leadId) {
+                  case "delay":
+                    return Effect.fail(new JobDelay({ delayMs: 90_000, reason: "rate limited" }))
+                  case "retry":
+                    return Effect.fail(new JobRetry({ reason: "CRM down" }))
+                  case "permanent":
+                    return Effect.fail(new JobPermanent({ reason: "CRM rejected the request" }))
+                  default:
+                    return Effect.void
+                }
+              }),
+            onDeadLetter: (job: JobInfo, reason: string) =>
+              Effect.sync(() => {
+                deadLettered.push([job.leadId, reason])
+              })
+          }
+          const first = yield* receiveAll(fake, names.queue)
+          const failed = yield* sqs.settle(first, run)
+          yield* acknowledge(fake, names.queue, first, failed)
+          const idOf = (leadId: string) => first.find((r) => JSON.parse(r.body).leadId === leadId)?.messageId
+          expect([...failed].sort()).toEqual([idOf("delay"), idOf("retry")].sort())
+          expect(seen.map((job) => [job.leadId, job.attemptsMade, job.maxAttempts])).toContainEqual(["retry", 0, 3])
+          // the delayed message is hidden for 90 s (ChangeMessageVisibility), the retried one for the queue's 30 s
+          const hidden = new Map(fake.messages(names.queue).map((m) => [JSON.parse(m.body).leadId, m.visibleInMs]))
+          expect(hidden.get("delay")).toBeGreaterThan(60_000)
+          expect(hidden.get("retry")).toBeLessThanOrEqual(30_000)
+          // permanent: the lead is dead-lettered and the job is in the DLQ at once
+          expect(deadLettered).toEqual([["permanent", "CRM rejected the request"]])
+          expect(fake.messages(names.dlq).map((m) => JSON.parse(m.body).leadId)).toEqual(["permanent"])
+
+          // two more receives of "retry": on the third (maxReceiveCount) the lead is marked FAILED; then SQS redrives it
+          for (let receive = 2; receive <= 3; receive++) {
+            fake.advance(31_000)
+            const batch = (yield* receiveAll(fake, names.queue)).filter((r) => JSON.parse(r.body).leadId === "retry")
+            expect(batch.map((r) => r.receiveCount)).toEqual([receive])
+            expect(yield* sqs.settle(batch, run)).toHaveLength(1)
+          }
+          expect(deadLettered.map(([leadId]) => leadId)).toEqual(["permanent", "retry"])
+          fake.advance(31_000)
+          expect((yield* receiveAll(fake, names.queue)).map((r) => JSON.parse(r.body).leadId)).toEqual(["delay"])
+          expect(fake.messages(names.dlq).map((m) => JSON.parse(m.body).leadId)).toEqual(["permanent", "retry"])
+
+          // the CLI's view: both dead letters, the permanent one with its reason; listing them changes nothing
+          const letters = yield* queue.deadLetters(10)
+          expect(letters.map((l) => l.leadId).sort()).toEqual(["permanent", "retry"])
+          expect(letters.find((l) => l.leadId === "permanent")?.reason).toBe("CRM rejected the request")
+          expect(letters.find((l) => l.leadId === "retry")?.reason).toMatch(/3 times/)
+          expect((yield* queue.stats).failed).toBe(2)
+          // replay: back on the queue, gone from the DLQ; a second replay finds nothing
+          expect(yield* queue.replay("retry")).toBe(true)
+          expect(yield* queue.replay("retry")).toBe(false)
+          expect(fake.messages(names.dlq).map((m) => JSON.parse(m.body).leadId)).toEqual(["permanent"])
+          expect(fake.messages(names.queue).map((m) => JSON.parse(m.body).leadId)).toContain("retry")
+        })
+      )
+  )
+
+  it.live("consume (the consumer program on SQS) long-polls, runs each job and deletes what succeeded", () =>
+    withQueue((fake, names) =>
+      Effect.gen(function* () {
+        const queue = yield* JobQueue
+        const done: Array<string> = []
+        yield* queue.consume({
+          concurrency: 2,
+          process: (job) =>
+            Effect.sync(() => {
+              done.push(job.leadId)
+            }),
+          onDeadLetter: () => Effect.void
+        })
+        for (const leadId of ["a", "b", "c"]) yield* queue.enqueue({ leadId })
+        for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+        expect([...done].sort()).toEqual(["a", "b", "c"])
+        expect(fake.messages(names.queue)).toEqual([])
+        expect(fake.operations()).toContain("DeleteMessage")
+      }).pipe(Effect.scoped)
+    )
+  )
+
+  it.live("an unreadable body is not retried: it goes to the DLQ and the delivery is acknowledged", () =>
+    withQueue((fake, names) =>
+      Effect.gen(function* () {
+        const sqs = yield* SqsQueue
+        const failed = yield* sqs.settle(
+          [{ messageId: "m-1", receiptHandle: "unused", body: "not json", receiveCount: 1 }],
+          { concurrency: 1, process: () => Effect.void, onDeadLetter: () => Effect.void }
+        )
+        expect(failed).toEqual([])
+        expect(fake.messages(names.dlq).map((m) => JSON.parse(m.body).reason)).toEqual(["invalid job payload"])
+      })
+    )
+  )
+})

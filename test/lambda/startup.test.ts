@@ -1,0 +1,55 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Scope from "effect/Scope"
+import { afterAll, beforeAll } from "vitest"
+import { disposeIngest, ingestHandler } from "../../src/lambda/ingest.js"
+import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
+import { httpEvent } from "./events.js"
+
+/** A function deployed with a bad setting: every key named in one log line, 503 answers, and a fix needs no redeploy. */
+const scope = Effect.runSync(Scope.make())
+
+beforeAll(async () => {
+  const schema = await Effect.runPromise(Scope.extend(testSchema, scope))
+  Object.assign(process.env, {
+    DATABASE_URL: testDatabaseUrl,
+    DATABASE_SCHEMA: schema,
+    SQS_QUEUE_URL: "leads",
+    MAX_BODY_BYTES: "-1",
+    AWS_REGION: "eu-west-1",
+    LOG_LEVEL: "ERROR"
+  })
+  delete process.env.REDIS_URL
+  delete process.env.QUEUE_BACKEND
+})
+
+afterAll(async () => {
+  await disposeIngest()
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+})
+
+const health = () => ingestHandler(httpEvent("http-api-v2", { method: "GET", path: "/healthz" }))
+
+describe("ingestHandler with a bad configuration", () => {
+  it.live("answers 503 problem+json, logs every bad key, and builds again on the next invocation once fixed", () =>
+    Effect.gen(function* () {
+      const logged: Array<string> = []
+      const original = console.error
+      console.error = (...args: Array<unknown>) => {
+        logged.push(args.map(String).join(" "))
+      }
+      const refused = yield* Effect.promise(health).pipe(Effect.ensuring(Effect.sync(() => (console.error = original))))
+      expect(refused.statusCode).toBe(503)
+      expect(refused.headers["content-type"]).toBe("application/problem+json")
+      expect(refused.headers["retry-after"]).toBeDefined()
+      expect(logged.join("\n")).toMatch(/SQS_QUEUE_URL[\s\S]*MAX_BODY_BYTES|MAX_BODY_BYTES[\s\S]*SQS_QUEUE_URL/)
+      // the same container, the settings fixed (e.g. a secret now readable): the next request is served
+      process.env.SQS_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/leads"
+      process.env.MAX_BODY_BYTES = "65536"
+      const served = yield* Effect.promise(health)
+      expect(served.statusCode).toBe(200)
+      expect(JSON.parse(served.body)).toEqual({ status: "ok" })
+    })
+  )
+})
