@@ -1,9 +1,7 @@
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
-import * as Runtime from "effect/Runtime"
+import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 
 /** Submits one item and completes with its own result once the batch holding it has run. */
@@ -37,19 +35,24 @@ export const make = <I, O, E>(
   options: GroupCommitOptions<I, O, E>
 ): Effect.Effect<Submit<I, O, E>, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const runtime = yield* Effect.runtime<never>()
-    const runCallback = Runtime.runCallback(runtime)
+    // every running batch is a fiber of this set; closing the scope waits for it to empty
+    const batches = yield* FiberSet.make<void>()
+    const runBatch = yield* FiberSet.runtime(batches)<never>()
     const pending: Array<Pending<I, O, E>> = []
     let inFlight = 0
-    let drained: Deferred.Deferred<void> | undefined
 
     const start = (): void => {
       while (pending.length > 0 && inFlight < options.maxInFlight) {
         const batch = pending.splice(0, options.maxBatch)
         inFlight++
-        runCallback(
-          Effect.suspend(() => options.run(batch.map((entry) => entry.item))),
-          { onExit: (exit) => finish(batch, exit) }
+        // the answers are handed out, and the next batch forked, before this fiber ends: the set is never empty
+        // while items wait
+        runBatch(
+          Effect.suspend(() => options.run(batch.map((entry) => entry.item))).pipe(
+            Effect.exit,
+            Effect.map((exit) => finish(batch, exit)),
+            Effect.uninterruptible
+          )
         )
       }
     }
@@ -75,17 +78,10 @@ export const make = <I, O, E>(
         for (const entry of batch) entry.resume(exit as Exit.Exit<never, E>)
       }
       start()
-      if (drained !== undefined && inFlight === 0 && pending.length === 0) Deferred.unsafeDone(drained, Exit.void)
     }
 
-    // checked and armed in one synchronous step: a batch finishing in between could otherwise never signal it
-    yield* Effect.addFinalizer(() =>
-      Effect.suspend(() => {
-        if (inFlight === 0 && pending.length === 0) return Effect.void
-        drained ??= Deferred.unsafeMake<void>(FiberId.none)
-        return Deferred.await(drained)
-      })
-    )
+    // registered after the set, so it runs first: every taken batch finishes and answers before the scope closes
+    yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(batches))
 
     return (item: I) =>
       Effect.async<O, E>((resume) => {
