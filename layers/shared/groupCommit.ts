@@ -49,9 +49,9 @@ export const make = <I, O, E>(
         // while items wait
         runBatch(
           Effect.suspend(() => options.run(batch.map((entry) => entry.item))).pipe(
-            Effect.exit,
-            Effect.map((exit) => finish(batch, exit)),
-            Effect.uninterruptible
+            // also when interrupted (a set already closed): every submitter gets an answer
+            Effect.onExit((exit) => Effect.sync(() => finish(batch, exit))),
+            Effect.ignore
           )
         )
       }

@@ -4,9 +4,10 @@ import * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { AppConfig } from "../../services/AppConfig.js"
@@ -76,7 +77,9 @@ export const make = (
     ])
     // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
     const mcp = Option.getOrUndefined(yield* Effect.serviceOption(McpEndpoint))
-    const runCallback = Runtime.runCallback(yield* Effect.runtime<LeadStore | JobQueue | Metrics>())
+    // each request's fiber runs in this set; what is left when the server has closed is interrupted with the scope
+    const requests = yield* FiberSet.make<HttpServerResponse.HttpServerResponse>()
+    const runRequest = yield* FiberSet.runtime(requests)<LeadStore | JobQueue | Metrics>()
     let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
     let closing = false
 
@@ -92,14 +95,13 @@ export const make = (
         Tracing.withParentTrace({ traceparent: header(req.headers, "traceparent") ?? "" }),
         Effect.catchAllCause(causeResponse)
       )
-      const cancel = runCallback(handled, {
-        onExit: (exit) => {
-          if (exit._tag === "Success") writeResponse(res, exit.value)
-        }
+      const fiber = runRequest(handled)
+      fiber.addObserver((exit) => {
+        if (exit._tag === "Success") writeResponse(res, exit.value)
       })
       // the client hung up before the answer: stop reading its body (an accept already started still finishes)
       res.once("close", () => {
-        if (!res.writableEnded) cancel()
+        if (!res.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
       })
     }
 
