@@ -6,14 +6,8 @@ import { checkConfigWith, queueSection, storeSection } from "./configCheck.js"
 import * as MemoryQueue from "./memory/JobQueue.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
+import { lazySelected } from "./optionalPackage.js"
 import * as Stores from "./postgres/stores.js"
-
-/**
- * A layer whose module is imported only when the environment selects it: the CRM clients, the AWS SDK and BullMQ
- * cost hundreds of milliseconds to load, which an embedded start (or a consumer on another CRM) never pays.
- */
-export const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
-  Layer.unwrapEffect(Effect.promise(load))
 
 /** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
 export const stores = (config: AppConfig.Service) =>
@@ -29,7 +23,7 @@ export const memoryQueue = (config: AppConfig.Service) =>
 /** The queue alone: BullMQ when REDIS_URL is set, else in-process memory. */
 const queue = (config: AppConfig.Service) =>
   Option.isSome(config.redisUrl)
-    ? lazy(() => import("./bullmq/JobQueue.js").then((m) => m.layerConfig))
+    ? lazySelected("REDIS_URL", () => import("./bullmq/JobQueue.js").then((m) => m.layerConfig))
     : memoryQueue(config)
 
 /**

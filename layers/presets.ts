@@ -11,7 +11,7 @@ import { checkConfigWith, queueSection, type Selectors, storeSection } from "./c
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
 import * as HttpEnricher from "./http/Enricher.js"
 import { hubSpotConfig } from "./hubspot/config.js"
-import { lazy, memoryQueue, stores } from "./ingestPreset.js"
+import { memoryQueue, stores } from "./ingestPreset.js"
 import * as MemoryBreaker from "./memory/CircuitBreaker.js"
 import * as MemoryIdempotency from "./memory/Idempotency.js"
 import * as MemoryRateLimiter from "./memory/RateLimiter.js"
@@ -19,6 +19,7 @@ import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
+import { importSelected, lazySelected } from "./optionalPackage.js"
 import { salesforceConfig } from "./salesforce/config.js"
 
 export { checkIngestConfig, layerIngestFromConfig } from "./ingestPreset.js"
@@ -26,7 +27,7 @@ export { checkIngestConfig, layerIngestFromConfig } from "./ingestPreset.js"
 /** Queue, rate limits and idempotency: Redis / BullMQ when REDIS_URL is set, else in-process memory. */
 const coordination = (config: AppConfig.Service) =>
   Option.isSome(config.redisUrl)
-    ? lazy(async () => {
+    ? lazySelected("REDIS_URL", async () => {
         const [queue, limiter, idempotency] = await Promise.all([
           import("./bullmq/JobQueue.js"),
           import("./redis/RateLimiter.js"),
@@ -39,7 +40,7 @@ const coordination = (config: AppConfig.Service) =>
 /** Rate limits and idempotency alone (no queue): Redis when REDIS_URL is set, else in-process memory. */
 const limits = (config: AppConfig.Service) =>
   Option.isSome(config.redisUrl)
-    ? lazy(async () => {
+    ? lazySelected("REDIS_URL", async () => {
         const [limiter, idempotency] = await Promise.all([
           import("./redis/RateLimiter.js"),
           import("./redis/Idempotency.js")
@@ -51,15 +52,17 @@ const limits = (config: AppConfig.Service) =>
 /** The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, needs REDIS_URL). */
 const breaker = (config: AppConfig.Service) =>
   config.breaker === "REDIS" && Option.isSome(config.redisUrl)
-    ? lazy(() => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
+    ? lazySelected("CIRCUIT_BREAKER=REDIS", () => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
     : MemoryBreaker.layerConfig
 
 const crm = (config: AppConfig.Service) => {
   switch (config.crmProvider) {
     case "SALESFORCE":
-      return lazy(() => import("./salesforce/CrmExecutor.js").then((m) => m.layerConfig))
+      return lazySelected("CRM_PROVIDER=SALESFORCE", () =>
+        import("./salesforce/CrmExecutor.js").then((m) => m.layerConfig)
+      )
     case "HUBSPOT":
-      return lazy(() => import("./hubspot/CrmExecutor.js").then((m) => m.layerConfig))
+      return lazySelected("CRM_PROVIDER=HUBSPOT", () => import("./hubspot/CrmExecutor.js").then((m) => m.layerConfig))
     case "MOCK":
       return MockCrm.layerConfig
   }
@@ -69,7 +72,7 @@ const crm = (config: AppConfig.Service) => {
 const bedrockWithMetrics = Layer.unwrapEffect(
   Effect.zipWith(
     MetricsService,
-    Effect.promise(() => import("./bedrock/Analyzer.js")),
+    importSelected("ANALYZER=BEDROCK", () => import("./bedrock/Analyzer.js")),
     (metrics, bedrock) => bedrock.layerConfigWith({ onUsage: metrics.aiUsage })
   )
 ).pipe(Layer.provide(Metrics.layer))

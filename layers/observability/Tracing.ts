@@ -4,6 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
+import type { InvalidConfiguration } from "../aws/validate.js"
+import { importSelected } from "../optionalPackage.js"
 import type { OtlpOptions } from "./Otlp.js"
 
 export type { OtlpOptions } from "./Otlp.js"
@@ -26,7 +28,9 @@ export const config = (defaultServiceName: string): Config.Config<Option.Option<
  * OTLP tracing configured from the environment; a no-op layer (Effect's built-in, unexported spans) when
  * OTEL_EXPORTER_OTLP_ENDPOINT is unset. Provide it to a whole program so every fiber it forks uses the tracer.
  */
-export const layerConfig = (defaultServiceName: string): Layer.Layer<never, ConfigError.ConfigError> =>
+export const layerConfig = (
+  defaultServiceName: string
+): Layer.Layer<never, ConfigError.ConfigError | InvalidConfiguration> =>
   Layer.unwrapEffect(
     Effect.map(
       config(defaultServiceName),
@@ -34,7 +38,9 @@ export const layerConfig = (defaultServiceName: string): Layer.Layer<never, Conf
         onNone: () => Layer.empty,
         onSome: (options) =>
           Layer.unwrapEffect(
-            Effect.promise(() => import("./Otlp.js").then((otlp) => Layer.discard(otlp.layerOtlp(options))))
+            importSelected("OTEL_EXPORTER_OTLP_ENDPOINT", () =>
+              import("./Otlp.js").then((otlp) => Layer.discard(otlp.layerOtlp(options)))
+            )
           )
       })
     )

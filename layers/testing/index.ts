@@ -1,0 +1,17 @@
+/**
+ * `revenueflow/testing`: whole environments for tests and examples. memoryEnv needs nothing installed;
+ * productionEnv runs on Postgres + Redis (the optional peers postgres, ioredis and bullmq, loaded when it is built),
+ * each build in its own schema and key prefix, removed afterwards.
+ */
+export { configFrom, memoryEnv, type TestOptions, testEnv } from "./memory.js"
+export {
+  layerPostgresTest,
+  layerRedisTest,
+  type ProductionTestOptions,
+  productionEnv,
+  testDatabaseUrl,
+  testPrefix,
+  testRedisUrl,
+  testSchema
+} from "./production.js"
+export { awaitStatus, sampleLead, submit } from "./pipeline.js"
