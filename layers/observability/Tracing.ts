@@ -6,9 +6,14 @@ import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import type { InvalidConfiguration } from "../aws/validate.js"
 import { importSelected } from "../optionalPackage.js"
-import type { OtlpOptions } from "./Otlp.js"
 
-export type { OtlpOptions } from "./Otlp.js"
+/** Where spans go (OTLP/HTTP) and the service they are from. Here, not in Otlp.ts: its types need the OTel SDK. */
+export interface OtlpOptions {
+  /** OTLP/HTTP base URL (e.g. http://jaeger:4318); spans go to `${endpoint}/v1/traces`. */
+  readonly endpoint: string
+  readonly serviceName: string
+  readonly serviceVersion?: string | undefined
+}
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT (unset: tracing off) and OTEL_SERVICE_NAME (default `defaultServiceName`). */
 export const config = (defaultServiceName: string): Config.Config<Option.Option<OtlpOptions>> =>

@@ -9,7 +9,8 @@ import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/C
 import { logClosed, logOpened, logProbing } from "../breakerLog.js"
 import { type BreakerOptions, config as breakerConfig, defaultOptions } from "../breakerOptions.js"
 import { countedFailure, runProbe } from "../breakerOutcome.js"
-import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import type { RedisUnavailable } from "./RedisUnavailable.js"
 
 /*
  * State lives in Redis so one replica's discovery that a CRM is down opens the breaker for all:
