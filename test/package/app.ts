@@ -131,9 +131,13 @@ export const providerClients = [
   "@modelcontextprotocol/sdk"
 ]
 
-/** Imports `specifier` from `cwd` in a fresh Node with the hook; the packages it loaded. */
-export const packagesLoadedBy = async (cwd: string, specifier: string): Promise<ReadonlyArray<string>> => {
-  const hook = join(cwd, "record-packages.mjs")
+/** Imports `specifier` from `cwd` in a fresh Node with the hook (written in `scratch`); the packages it loaded. */
+export const packagesLoadedBy = async (
+  cwd: string,
+  specifier: string,
+  scratch: string
+): Promise<ReadonlyArray<string>> => {
+  const hook = join(scratch, "record-packages.mjs")
   writeFileSync(hook, hookSource)
   const { stdout } = await sh(
     process.execPath,

@@ -80,11 +80,11 @@ afterAll(async () => {
 
 describe("the packed library in a fresh app (peers only)", { timeout: 300_000 }, () => {
   it("the root entry loads no provider client (here, where every one is installed, and in the app)", async () => {
-    const here = await packagesLoadedBy(root, join(root, "dist/lib/src/index.js"))
+    const here = await packagesLoadedBy(root, join(root, "dist/lib/src/index.js"), work)
     expect(here).toContain("effect")
     expect(here.filter((name) => providerClients.includes(name))).toEqual([])
     // the app has none of them installed: a static import of one would crash here
-    const there = await packagesLoadedBy(app, "revenueflow")
+    const there = await packagesLoadedBy(app, "revenueflow", work)
     expect(there).toContain("revenueflow")
     expect(there.filter((name) => providerClients.includes(name))).toEqual([])
   })
