@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { AppConfig, appConfig } from "../services/AppConfig.js"
+import { type InvalidConfiguration, loadConfig } from "./aws/validate.js"
 
 /** AppConfig from the environment (and whatever ConfigProvider is installed, e.g. Secrets Manager). */
 export const layer = Layer.effect(AppConfig, appConfig)
@@ -123,19 +124,16 @@ export const providerOf = (options: AppConfigOptions): ConfigProvider.ConfigProv
 }
 
 /**
- * Configuration from code: AppConfig from `options` (validated as the environment is: a bad value fails with the
- * setting's name), and the same settings installed as the ConfigProvider, so every layer built with this one
+ * Configuration from code: AppConfig from `options` (validated as the environment is: InvalidConfiguration lists
+ * every bad setting by name, never its value), and the same settings installed as the ConfigProvider, so every layer built with this one
  * provided — `layerFromConfig`'s store, queue, CRM... — reads them instead of the environment.
  *
  *     const Env = layerFromConfig.pipe(Layer.provideMerge(layerWith({ crmProvider: "MOCK", jobAttempts: 3 })))
  */
-export const layerWith = (options: AppConfigOptions): Layer.Layer<AppConfig, InvalidAppConfig> => {
+export const layerWith = (options: AppConfigOptions): Layer.Layer<AppConfig, InvalidConfiguration> => {
   const provider = providerOf(options)
   return Layer.merge(
-    Layer.effect(AppConfig, Effect.withConfigProvider(appConfig, provider)),
+    Layer.effect(AppConfig, Effect.withConfigProvider(loadConfig(appConfig), provider)),
     Layer.setConfigProvider(provider)
   )
 }
-
-/** What layerWith fails with: the ConfigError of appConfig (a value out of range, say). */
-export type InvalidAppConfig = Effect.Effect.Error<typeof appConfig>

@@ -64,7 +64,6 @@ export { layer as McpEndpointLive, McpEndpoint } from "./mcp/endpoint.js"
 export { layer as AppConfigLive } from "../layers/config.js"
 export {
   type AppConfigOptions,
-  type InvalidAppConfig,
   layerWith,
   providerOf,
   type Secret,
