@@ -6,12 +6,9 @@
 export { configFrom, memoryEnv, type TestOptions, testEnv } from "./memory.js"
 export {
   layerPostgresTest,
-  layerRedisTest,
   type ProductionTestOptions,
   productionEnv,
-  testDatabaseUrl,
-  testPrefix,
-  testRedisUrl,
   testSchema
 } from "./production.js"
+export { testDatabaseUrl, testPrefix, testRedisUrl } from "./servers.js"
 export { awaitStatus, sampleLead, submit } from "./pipeline.js"

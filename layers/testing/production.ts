@@ -1,11 +1,12 @@
-import { randomBytes, randomUUID } from "node:crypto"
+import { randomBytes } from "node:crypto"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import type { StoreUnavailable } from "../../services/LeadStore.js"
 import { importSelected } from "../optionalPackage.js"
-import type { RedisClient } from "../redis/RedisClient.js"
+import { layerRedisTest } from "./redis.js"
+import { testDatabaseUrl, testPrefix } from "./servers.js"
 import { common, queueOptions, type TestOptions, testEnv } from "./memory.js"
 
 /** Where the production test environment's servers are. */
@@ -16,18 +17,8 @@ export interface ProductionTestOptions extends TestOptions {
   readonly redisUrl?: string
 }
 
-/** The test database: TEST_DATABASE_URL, else the local trust-auth database `test`. */
-export const testDatabaseUrl = (): string => process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
-
-/** The test Redis: TEST_REDIS_URL, else the local one. */
-export const testRedisUrl = (): string => process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379"
-
-/** A key prefix of its own for one test run. */
-export const testPrefix = (): string => `rf-test-${randomUUID().slice(0, 8)}`
-
 // the clients are optional peers: loaded when a production test environment is built, not when this module is
 const postgresJs = importSelected("productionEnv (Postgres)", () => import("../postgres/postgresJs.js"))
-const redisClient = importSelected("productionEnv (Redis)", () => import("../redis/RedisClient.js"))
 
 /** A schema of its own on `url`, dropped (cascade) when the scope closes. */
 export const testSchema = (url: string = testDatabaseUrl()): Effect.Effect<string, StoreUnavailable, Scope.Scope> =>
@@ -49,30 +40,6 @@ export const layerPostgresTest = (url: string = testDatabaseUrl()) =>
       (schema, stores) => stores.layerPostgres({ url: Redacted.make(url), schema })
     )
   )
-
-/** A RedisClient on `prefix` that deletes every key under it when released. */
-export const layerRedisTest = (prefix: string, url: string = testRedisUrl()): Layer.Layer<RedisClient> =>
-  Layer.unwrapEffect(
-    Effect.map(Effect.orDie(redisClient), (Redis) =>
-      Layer.scoped(
-        Redis.RedisClient,
-        Effect.gen(function* () {
-          const redis = yield* Redis.make({ url: Redacted.make(url), prefix })
-          yield* Effect.addFinalizer(() =>
-            Effect.promise(async () => {
-              let cursor = "0"
-              do {
-                const [next, keys] = await redis.client.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500)
-                if (keys.length > 0) await redis.client.del(...keys)
-                cursor = next
-              } while (cursor !== "0")
-            }).pipe(Effect.ignore)
-          )
-          return redis
-        })
-      )
-    )
-  ).pipe(Layer.orDie)
 
 /**
  * The same pipeline on the production data plane: Postgres (a fresh schema, dropped after), Redis rate limiter and

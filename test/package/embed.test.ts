@@ -1,9 +1,12 @@
 // The library as an embedder gets it: the packed tarball installed in a fresh strict NodeNext app with only the
 // peers, the README's embedding snippets compiled and run there (memory, then Postgres + Redis), one copy of effect,
 // and a root entry that loads no provider client. Needs Postgres and Redis (own database and key prefix, removed).
+import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
+import { createServer } from "node:net"
+import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Redis } from "ioredis"
@@ -51,6 +54,28 @@ if (exit._tag === "Success") console.log("started")
 else for (const error of Cause.failures(exit.cause)) console.log(\`\${(error as { _tag?: string })._tag}: \${(error as Error).message}\`)
 `
 
+/** The HTTP API served from the package on the memory test environment (revenueflow/testing), on PORT. */
+const serveProgram = `
+import * as Layer from "effect/Layer"
+import { NodeRuntime } from "@effect/platform-node"
+import { HttpServerLive, McpEndpointLive } from "revenueflow"
+import { memoryEnv } from "revenueflow/testing"
+
+const Services = memoryEnv({ env: { PORT: process.env.PORT ?? "0" } })
+NodeRuntime.runMain(Layer.launch(HttpServerLive.pipe(Layer.provide(McpEndpointLive), Layer.provide(Services))))
+`
+
+/** A port nothing listens on now. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo
+      server.close(() => resolve(port))
+    })
+  })
+
 const compile = () => sh(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "."], { cwd: app })
 const runApp = (file: string, env: Record<string, string> = {}) =>
   sh(process.execPath, [join("dist", file)], { cwd: app, env: { DATA_DIR: join(work, "data"), ...env } })
@@ -65,6 +90,7 @@ beforeAll(async () => {
   writeFileSync(join(app, "src/memory.ts"), readmeSnippet("memory"))
   writeFileSync(join(app, "src/postgres.ts"), readmeSnippet("postgres"))
   writeFileSync(join(app, "src/startup.ts"), startupProbe)
+  writeFileSync(join(app, "src/serve.ts"), serveProgram)
 }, 300_000)
 
 afterAll(async () => {
@@ -112,6 +138,51 @@ describe("the packed library in a fresh app (peers only)", { timeout: 300_000 },
     const { stdout } = await runApp("memory.js")
     expect(stdout).toContain("accepted: QUEUED")
     expect(stdout).toMatch(/^SYNCED: upsert_lead, .*set_lead_score/m)
+  })
+
+  it("serves the HTTP API from the package: a lead accepted, /docs with its Swagger UI, /mcp naming its missing SDK", async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, [join("dist", "serve.js")], {
+      cwd: app,
+      env: { ...process.env, PORT: String(port) }
+    })
+    let output = ""
+    child.stdout.on("data", (chunk) => (output += chunk))
+    child.stderr.on("data", (chunk) => (output += chunk))
+    const base = `http://127.0.0.1:${port}`
+    try {
+      const deadline = Date.now() + 20_000
+      while (
+        !(await fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false
+        ))
+      ) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the server did not start:\n${output}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const posted = await fetch(`${base}/leads`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: "ada@globex.com", campaignId: "spring" })
+      })
+      expect(posted.status).toBe(202)
+      expect(((await posted.json()) as { status: string }).status).toBe("QUEUED")
+      expect((await fetch(`${base}/docs`)).status).toBe(200)
+      const swagger = await fetch(`${base}/docs/assets/swagger-ui-bundle.js`)
+      expect(swagger.status).toBe(200)
+      expect((await swagger.text()).length).toBeGreaterThan(100_000)
+      const mcp = await fetch(`${base}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" })
+      })
+      expect(mcp.status).toBe(503)
+      expect(await mcp.text()).toContain("npm install @modelcontextprotocol/sdk")
+    } finally {
+      child.kill("SIGTERM")
+      await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve)))
+    }
   })
 
   it("the embedded default without @electric-sql/pglite fails at start-up naming the package", async () => {
