@@ -210,6 +210,17 @@ describe("the packed library in a fresh app (peers only)", { timeout: 300_000 },
     expect((await redis.keys(`${prefix}*`)).length).toBeGreaterThan(0)
   })
 
+  it("the backend subpaths load once their peers are installed; one whose client is missing names it", async () => {
+    for (const subpath of ["postgres", "redis", "bullmq", "testing", "observability", "aws"]) {
+      const loaded = await packagesLoadedBy(app, `revenueflow/${subpath}`, work)
+      expect(loaded, subpath).toContain("revenueflow")
+    }
+    const error = await packagesLoadedBy(app, "revenueflow/salesforce", work).catch((e: Error) => e.message)
+    expect(error).toContain("Cannot find package 'jsforce'")
+    const otlp = await packagesLoadedBy(app, "revenueflow/otlp", work).catch((e: Error) => e.message)
+    expect(otlp).toContain("Cannot find package '@effect/opentelemetry'")
+  })
+
   it("a selected CRM whose client is not installed fails at start-up naming the package to install", async () => {
     const env = {
       DATABASE_URL: databaseUrl,
