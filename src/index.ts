@@ -77,7 +77,7 @@ export { missingPackageOf } from "../layers/optionalPackage.js"
 export { checkConfig, checkIngestConfig, layerFromConfig, layerIngestFromConfig } from "../layers/presets.js"
 
 // Layers without provider clients (the others: revenueflow/postgres, /redis, /bullmq, /salesforce, /hubspot,
-// /bedrock, /aws, /observability, /mcp)
+// /bedrock, /aws, /otlp, /mcp; test environments: revenueflow/testing)
 export * as MemoryCircuitBreaker from "../layers/memory/CircuitBreaker.js"
 export * as MemoryIdempotency from "../layers/memory/Idempotency.js"
 export * as MemoryJobQueue from "../layers/memory/JobQueue.js"
