@@ -1,9 +1,11 @@
 // What `import "revenueflow"` costs an embedder: import time and RSS of the built root entry (dist/lib), next to
 // importing effect + @effect/platform alone, each in fresh Node processes, interleaved, in the same run. Also the
-// packages each import loads (a resolve hook), so a provider client sneaking into the root shows up here.
-//   npm run bench:lib [-- --runs 11]
+// packages each import loads (a resolve hook), so a provider client sneaking into the root shows up here. With
+// --install, also what an embedder installs: the packed tarball with the peers only, then with every optional peer.
+//   npm run bench:lib [-- --runs 11] [--install]
 import { execFileSync, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import { fmt, ratio, table } from "./lib/table.js"
@@ -96,7 +98,59 @@ export const runLibImport = (runs: number) => {
   }
 }
 
+const peers = ["effect", "@effect/platform", "@effect/platform-node"]
+
+/** The optional peers, from package.json. */
+const optionalPeers = (): ReadonlyArray<string> =>
+  Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).peerDependenciesMeta ?? {})
+
+/** name@version as installed here, so npm takes it from the local cache. */
+const pinned = (name: string) =>
+  `${name}@${JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")).version}`
+
+const npm = (cwd: string, args: ReadonlyArray<string>) =>
+  execFileSync("npm", [...args], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] })
+
+/** Bytes on disk (du) and packages in node_modules after installing `specs` into a fresh app. */
+const installSize = (dir: string, specs: ReadonlyArray<string>) => {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "embedder", private: true, type: "module" }))
+  npm(dir, ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts", ...specs])
+  const disk =
+    Number(execFileSync("du", ["-sk", join(dir, "node_modules")], { encoding: "utf8" }).split("\t")[0]) * 1024
+  const packages = (JSON.parse(npm(dir, ["query", "*"])) as Array<{ location?: string }>).filter((p) => p.location)
+  return { mib: disk / 1024 / 1024, packages: packages.length }
+}
+
+export const runInstallSize = () => {
+  const dir = mkdtempSync(join(tmpdir(), "rf-bench-install-"))
+  try {
+    const { filename } = (
+      JSON.parse(npm(root, ["pack", "--json", "--pack-destination", dir])) as Array<{
+        filename: string
+      }>
+    )[0] ?? { filename: "" }
+    const tarball = join(dir, filename)
+    const core = installSize(join(dir, "core"), [tarball, ...peers.map(pinned)])
+    const full = installSize(join(dir, "full"), [tarball, ...[...peers, ...optionalPeers()].map(pinned)])
+    console.log("\nwhat an embedder installs (npm install of the packed tarball, du of node_modules)")
+    console.log(
+      table(
+        ["install", "packages", "MiB on disk"],
+        [
+          ["revenueflow + peers (the core)", core.packages, core.mib],
+          ["+ every optional peer", full.packages, full.mib]
+        ]
+      )
+    )
+    return { core, full }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const at = process.argv.indexOf("--runs")
   runLibImport(at > 0 ? Number(process.argv[at + 1]) : 11)
+  if (process.argv.includes("--install")) runInstallSize()
 }
