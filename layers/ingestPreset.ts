@@ -6,15 +6,9 @@ import { checkConfigWith, queueSection, storeSection } from "./configCheck.js"
 import * as MemoryQueue from "./memory/JobQueue.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
+import { lazySelected } from "./shared/optionalPackage.js"
 import * as Stores from "./postgres/stores.js"
 import { queueBackendConfig } from "./sqs/config.js"
-
-/**
- * A layer whose module is imported only when the environment selects it: the CRM clients, the AWS SDK and BullMQ
- * cost hundreds of milliseconds to load, which an embedded start (or a consumer on another CRM) never pays.
- */
-export const lazy = <A, E, R>(load: () => Promise<Layer.Layer<A, E, R>>): Layer.Layer<A, E, R> =>
-  Layer.unwrapEffect(Effect.promise(load))
 
 /** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
 export const stores = (config: AppConfig.Service) =>
@@ -37,9 +31,11 @@ export const queue = (config: AppConfig.Service) =>
       const selected = Option.getOrElse(backend, () => (Option.isSome(config.redisUrl) ? "BULLMQ" : "MEMORY"))
       switch (selected) {
         case "SQS":
-          return lazy(() => import("./sqs/JobQueue.js").then((m) => m.layerConfig))
+          return lazySelected("QUEUE_BACKEND=SQS", () => import("./sqs/JobQueue.js").then((m) => m.layerConfig))
         case "BULLMQ":
-          return lazy(() => import("./bullmq/JobQueue.js").then((m) => m.layerConfig))
+          return lazySelected(Option.isSome(backend) ? "QUEUE_BACKEND=BULLMQ" : "REDIS_URL", () =>
+            import("./bullmq/JobQueue.js").then((m) => m.layerConfig)
+          )
         case "MEMORY":
           return memoryQueue(config)
       }

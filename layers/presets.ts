@@ -11,7 +11,7 @@ import { checkConfigWith, queueSection, type Selectors, storeSection } from "./c
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
 import * as HttpEnricher from "./http/Enricher.js"
 import { hubSpotConfig } from "./hubspot/config.js"
-import { lazy, queue, stores } from "./ingestPreset.js"
+import { queue, stores } from "./ingestPreset.js"
 import * as MemoryBreaker from "./memory/CircuitBreaker.js"
 import * as MemoryIdempotency from "./memory/Idempotency.js"
 import * as MemoryRateLimiter from "./memory/RateLimiter.js"
@@ -19,6 +19,7 @@ import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
+import { importSelected, lazySelected } from "./shared/optionalPackage.js"
 import { salesforceConfig } from "./salesforce/config.js"
 
 export { checkIngestConfig, layerIngestFromConfig } from "./ingestPreset.js"
@@ -29,7 +30,7 @@ const coordination = (config: AppConfig.Service) => Layer.mergeAll(queue(config)
 /** Rate limits and idempotency alone (no queue): Redis when REDIS_URL is set, else in-process memory. */
 const limits = (config: AppConfig.Service) =>
   Option.isSome(config.redisUrl)
-    ? lazy(async () => {
+    ? lazySelected("REDIS_URL", async () => {
         const [limiter, idempotency] = await Promise.all([
           import("./redis/RateLimiter.js"),
           import("./redis/Idempotency.js")
@@ -41,15 +42,17 @@ const limits = (config: AppConfig.Service) =>
 /** The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, needs REDIS_URL). */
 const breaker = (config: AppConfig.Service) =>
   config.breaker === "REDIS" && Option.isSome(config.redisUrl)
-    ? lazy(() => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
+    ? lazySelected("CIRCUIT_BREAKER=REDIS", () => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
     : MemoryBreaker.layerConfig
 
 const crm = (config: AppConfig.Service) => {
   switch (config.crmProvider) {
     case "SALESFORCE":
-      return lazy(() => import("./salesforce/CrmExecutor.js").then((m) => m.layerConfig))
+      return lazySelected("CRM_PROVIDER=SALESFORCE", () =>
+        import("./salesforce/CrmExecutor.js").then((m) => m.layerConfig)
+      )
     case "HUBSPOT":
-      return lazy(() => import("./hubspot/CrmExecutor.js").then((m) => m.layerConfig))
+      return lazySelected("CRM_PROVIDER=HUBSPOT", () => import("./hubspot/CrmExecutor.js").then((m) => m.layerConfig))
     case "MOCK":
       return MockCrm.layerConfig
   }
@@ -59,7 +62,7 @@ const crm = (config: AppConfig.Service) => {
 const bedrockWithMetrics = Layer.unwrapEffect(
   Effect.zipWith(
     MetricsService,
-    Effect.promise(() => import("./bedrock/Analyzer.js")),
+    importSelected("ANALYZER=BEDROCK", () => import("./bedrock/Analyzer.js")),
     (metrics, bedrock) => bedrock.layerConfigWith({ onUsage: metrics.aiUsage })
   )
 ).pipe(Layer.provide(Metrics.layer))

@@ -1,7 +1,10 @@
 /**
- * RevenueFlow's public API: the services (tags, interfaces, errors), the pipeline stages, the domain rules and
- * schemas, and the layers that provide each service. Provide the layers you want; `layerFromConfig` picks them
- * from the environment the way the programs do.
+ * RevenueFlow's public API (the core): the services (tags, interfaces, errors), the domain rules and schemas, the
+ * pipeline stages, the HTTP API, configuration (from the environment or from code), the presets that pick every
+ * backend from configuration, and the dependency-free layers (memory, mock, heuristic, HTTP enrichment, metrics,
+ * logging, tracing). It loads no provider client: Postgres, Redis, BullMQ, Salesforce, HubSpot, Bedrock, Secrets
+ * Manager, OTLP and MCP live behind subpaths (`revenueflow/postgres`, ...) and the presets import them only when
+ * the configuration selects them. Test environments: `revenueflow/testing`.
  */
 
 // Services
@@ -49,36 +52,42 @@ export { runSweeper, sweepOnce } from "./pipeline/sweeper.js"
 
 // HTTP
 export { IngestApi } from "./http/api.js"
-export { HttpServerLive, IngestApiLive } from "./http/server.js"
+export { Problem, causeResponse } from "./http/problem.js"
+export { HttpApiServed, HttpServerLive, IngestApiLive, problemMiddleware } from "./http/server.js"
 
 // MCP (the server itself, with the SDK, is the `revenueflow/mcp` subpath)
 /** The /mcp endpoint HttpServerLive serves: provide McpEndpointLive to your own ingest server to answer /mcp. */
 export { layer as McpEndpointLive, McpEndpoint } from "./mcp/endpoint.js"
 
-// Layers
+// Configuration
 /** AppConfig from the environment (or the installed ConfigProvider). */
 export { layer as AppConfigLive } from "../layers/config.js"
+export {
+  type AppConfigOptions,
+  layerWith,
+  providerOf,
+  type Secret,
+  type SettingValue,
+  settingsOf
+} from "../layers/config.js"
+export { InvalidConfiguration } from "../layers/shared/config.js"
+export { missingPackageOf } from "../layers/shared/optionalPackage.js"
+
+// Presets: every backend chosen by configuration, provider clients imported only when selected
 export { checkConfig, checkIngestConfig, layerFromConfig, layerIngestFromConfig } from "../layers/presets.js"
+
+// Layers without provider clients (the others: revenueflow/postgres, /redis, /bullmq, /salesforce, /hubspot,
+// /bedrock, /aws, /otlp, /mcp; test environments: revenueflow/testing)
 export * as MemoryCircuitBreaker from "../layers/memory/CircuitBreaker.js"
 export * as MemoryIdempotency from "../layers/memory/Idempotency.js"
 export * as MemoryJobQueue from "../layers/memory/JobQueue.js"
 export * as MemoryLeadStore from "../layers/memory/LeadStore.js"
 export * as MemoryAuditLog from "../layers/memory/AuditLog.js"
 export * as MemoryRateLimiter from "../layers/memory/RateLimiter.js"
-export * as PostgresStores from "../layers/postgres/stores.js"
-export * as RedisClient from "../layers/redis/RedisClient.js"
-export * as RedisRateLimiter from "../layers/redis/RateLimiter.js"
-export * as RedisIdempotency from "../layers/redis/Idempotency.js"
-export * as BullMqJobQueue from "../layers/bullmq/JobQueue.js"
 export * as MockCrm from "../layers/mock/CrmExecutor.js"
 export * as MockEnricher from "../layers/mock/Enricher.js"
-export * as SalesforceCrm from "../layers/salesforce/CrmExecutor.js"
-export * as HubSpotCrm from "../layers/hubspot/CrmExecutor.js"
 export * as HeuristicAnalyzer from "../layers/heuristic/Analyzer.js"
-export * as BedrockAnalyzer from "../layers/bedrock/Analyzer.js"
 export * as HttpEnricher from "../layers/http/Enricher.js"
-export * as SecretsConfig from "../layers/aws/SecretsConfig.js"
 export * as PrometheusMetrics from "../layers/observability/Metrics.js"
 export * as Logging from "../layers/observability/Logger.js"
 export * as Tracing from "../layers/observability/Tracing.js"
-export * as Otlp from "../layers/observability/Otlp.js"

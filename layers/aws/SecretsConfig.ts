@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
+import { missingPackageOf } from "../shared/optionalPackage.js"
 import { positiveInt } from "../shared/config.js"
 import { refreshingProvider, type SecretValues } from "./secretsProvider.js"
 
@@ -113,7 +114,20 @@ export const make = (options: {
   Effect.gen(function* () {
     const client = yield* Effect.acquireRelease(
       // loaded only when secrets are configured: the SDK is not worth its start-up time otherwise
-      Effect.promise(() => import("@aws-sdk/client-secrets-manager").then((sdk) => new sdk.SecretsManagerClient({}))),
+      Effect.tryPromise({
+        try: () => import("@aws-sdk/client-secrets-manager").then((sdk) => new sdk.SecretsManagerClient({})),
+        catch: (error) => error
+      }).pipe(
+        Effect.catchAll((error) =>
+          missingPackageOf(error) === "@aws-sdk/client-secrets-manager"
+            ? new SecretsLoadError({
+                message:
+                  "AWS_SECRETS_IDS needs the package @aws-sdk/client-secrets-manager, which is not installed " +
+                  "(npm install @aws-sdk/client-secrets-manager)"
+              })
+            : Effect.die(error)
+        )
+      ),
       (c) => Effect.sync(() => c.destroy())
     )
     const snapshot = yield* Ref.make(yield* readAll(client, options.secretIds))

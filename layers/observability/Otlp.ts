@@ -12,17 +12,14 @@ import {
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type { OtlpOptions } from "./Tracing.js"
+
+export type { OtlpOptions } from "./Tracing.js"
 
 // The OpenTelemetry half of tracing, kept out of Tracing.ts so a program without OTEL_EXPORTER_OTLP_ENDPOINT never
 // loads the SDK (Tracing.layerConfig imports this module only when an endpoint is set).
 
 /** Where and as whom to export spans. */
-export interface OtlpOptions {
-  /** OTLP/HTTP base URL (e.g. http://jaeger:4318); spans go to `${endpoint}/v1/traces`. */
-  readonly endpoint: string
-  readonly serviceName: string
-  readonly serviceVersion?: string | undefined
-}
 
 /**
  * Effect's tracer backed by an OpenTelemetry provider with `processor`. BasicTracerProvider rather than the Node SDK:

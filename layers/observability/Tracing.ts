@@ -4,9 +4,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
-import type { OtlpOptions } from "./Otlp.js"
+import type { InvalidConfiguration } from "../shared/config.js"
+import { importSelected } from "../shared/optionalPackage.js"
 
-export type { OtlpOptions } from "./Otlp.js"
+/** Where spans go (OTLP/HTTP) and the service they are from. Here, not in Otlp.ts: its types need the OTel SDK. */
+export interface OtlpOptions {
+  /** OTLP/HTTP base URL (e.g. http://jaeger:4318); spans go to `${endpoint}/v1/traces`. */
+  readonly endpoint: string
+  readonly serviceName: string
+  readonly serviceVersion?: string | undefined
+}
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT (unset: tracing off) and OTEL_SERVICE_NAME (default `defaultServiceName`). */
 export const config = (defaultServiceName: string): Config.Config<Option.Option<OtlpOptions>> =>
@@ -26,7 +33,9 @@ export const config = (defaultServiceName: string): Config.Config<Option.Option<
  * OTLP tracing configured from the environment; a no-op layer (Effect's built-in, unexported spans) when
  * OTEL_EXPORTER_OTLP_ENDPOINT is unset. Provide it to a whole program so every fiber it forks uses the tracer.
  */
-export const layerConfig = (defaultServiceName: string): Layer.Layer<never, ConfigError.ConfigError> =>
+export const layerConfig = (
+  defaultServiceName: string
+): Layer.Layer<never, ConfigError.ConfigError | InvalidConfiguration> =>
   Layer.unwrapEffect(
     Effect.map(
       config(defaultServiceName),
@@ -34,7 +43,9 @@ export const layerConfig = (defaultServiceName: string): Layer.Layer<never, Conf
         onNone: () => Layer.empty,
         onSome: (options) =>
           Layer.unwrapEffect(
-            Effect.promise(() => import("./Otlp.js").then((otlp) => Layer.discard(otlp.layerOtlp(options))))
+            importSelected("OTEL_EXPORTER_OTLP_ENDPOINT", () =>
+              import("./Otlp.js").then((otlp) => Layer.discard(otlp.layerOtlp(options)))
+            )
           )
       })
     )

@@ -5,7 +5,8 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import type { StoreUnavailable } from "../../services/LeadStore.js"
+import { StoreUnavailable } from "../../services/LeadStore.js"
+import { missingPackageOf } from "../shared/optionalPackage.js"
 import * as DataLock from "./dataLock.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 
@@ -31,7 +32,14 @@ export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUna
           const { PGlite } = await import("@electric-sql/pglite")
           return await PGlite.create(dataDir)
         },
-        catch: (cause) => storeUnavailable(`pglite (${dataDir})`, cause)
+        catch: (cause) =>
+          missingPackageOf(cause) === "@electric-sql/pglite"
+            ? new StoreUnavailable({
+                message:
+                  "the embedded database (DATABASE_URL unset) needs the package @electric-sql/pglite, which is not " +
+                  "installed (npm install @electric-sql/pglite), or set DATABASE_URL"
+              })
+            : storeUnavailable(`pglite (${dataDir})`, cause)
       }),
       (db) => Effect.promise(() => db.close().catch(() => undefined))
     )

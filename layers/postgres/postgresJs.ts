@@ -6,10 +6,11 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import postgres from "postgres"
+import type postgres from "postgres"
 import { StoreUnavailable } from "../../services/LeadStore.js"
 import { positiveInt } from "../shared/config.js"
 import { liveRedacted } from "../shared/liveConfig.js"
+import { missingPackageOf } from "../shared/optionalPackage.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 
 /** How to reach Postgres. Only `url` is required. */
@@ -74,6 +75,24 @@ const firstConnection = (
 }
 
 /**
+ * postgres.js, loaded when a pool is first made: it is an optional peer dependency of the library (the embedded
+ * database and the memory stores do without it), so a missing install fails start-up naming the package.
+ */
+const loadDriver: Effect.Effect<typeof postgres, StoreUnavailable> = Effect.tryPromise({
+  try: () => import("postgres").then((module) => module.default),
+  catch: (error) => error
+}).pipe(
+  Effect.catchAll((error) =>
+    missingPackageOf(error) === "postgres"
+      ? new StoreUnavailable({
+          message:
+            "DATABASE_URL selects Postgres, whose client package postgres is not installed (npm install postgres)"
+        })
+      : Effect.die(error)
+  )
+)
+
+/**
  * A SqlClient over a postgres.js pool, closed (sql.end) when the scope closes. Its first connection is opened and
  * checked here, within the connect timeout: a wrong DATABASE_URL fails start-up at once, naming host and port.
  */
@@ -86,6 +105,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
     }
     const statementTimeoutMs = options.statementTimeoutMs ?? 5000
     const connectTimeoutMs = options.connectTimeoutMs ?? 10_000
+    const postgres = yield* loadDriver
     const open = () =>
       postgres(url, {
         max: options.poolSize ?? 10,

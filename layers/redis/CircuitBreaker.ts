@@ -6,10 +6,18 @@ import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type { Redis } from "ioredis"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
-import { logClosed, logOpened, logProbing } from "../shared/breaker.js"
-import { type BreakerOptions, config as breakerConfig, defaultOptions } from "../shared/breaker.js"
-import { countedFailure, runProbe } from "../shared/breaker.js"
-import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import {
+  type BreakerOptions,
+  config as breakerConfig,
+  countedFailure,
+  defaultOptions,
+  logClosed,
+  logOpened,
+  logProbing,
+  runProbe
+} from "../shared/breaker.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import type { RedisUnavailable } from "./RedisUnavailable.js"
 
 /*
  * State lives in Redis so one replica's discovery that a CRM is down opens the breaker for all:

@@ -3,7 +3,8 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import type { Redis } from "ioredis"
 import { type Claim, Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
-import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import type { RedisUnavailable } from "./RedisUnavailable.js"
 
 /** The value of a claimed key until its result is stored; results are JSON, so never this bare word. */
 const IN_PROGRESS = "inprogress"

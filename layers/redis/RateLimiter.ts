@@ -4,7 +4,8 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import type { Redis } from "ioredis"
 import { RateLimited, RateLimiter, RateLimiterUnavailable, type Tier } from "../../services/RateLimiter.js"
-import { RedisClient, type RedisUnavailable, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
+import type { RedisUnavailable } from "./RedisUnavailable.js"
 
 /*
  * Why not @effect/experimental's RateLimiter: its Redis store runs one script per key, so tiers

@@ -1,17 +1,17 @@
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import { Redis } from "ioredis"
+import { RedisUnavailable } from "./RedisUnavailable.js"
 import { redisUrlConfig } from "../../services/AppConfig.js"
 
-/** Redis could not answer (down, unreachable, timed out). The message never carries the URL or password. */
-export class RedisUnavailable extends Data.TaggedError("RedisUnavailable")<{ readonly message: string }> {}
+// in a file of its own, without ioredis, so the presets' types name it without loading the client's types
+export { RedisUnavailable } from "./RedisUnavailable.js"
 
 export interface RedisClientOptions {
   readonly url: Redacted.Redacted<string>

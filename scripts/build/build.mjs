@@ -66,8 +66,9 @@ const library = async () => {
     cwd: root,
     stdio: "inherit"
   })
-  // the library's HTTP server serves the console from beside its module (Swagger UI resolves from node_modules)
-  await cp(join(root, "src/http/assets"), join(dist, "lib/src/http/assets"), { recursive: true })
+  // the library's HTTP server serves the console and Swagger UI from beside its module: swagger-ui-dist (12 MB) is
+  // a build-time dependency only, so an embedder does not install it
+  await copyAssets(join(dist, "lib/src/http/assets"))
   console.log("  dist/lib done")
 }
 

@@ -13,6 +13,7 @@ import type { CrmExecutor } from "../../services/CrmExecutor.js"
 import type { Idempotency } from "../../services/Idempotency.js"
 import type { Metrics } from "../../services/Metrics.js"
 import type { RateLimiter } from "../../services/RateLimiter.js"
+import { missingPackage, missingPackageOf } from "../../layers/shared/optionalPackage.js"
 import type { McpServices } from "./calls.js"
 import { type InFlight, makeInFlight } from "./inFlight.js"
 
@@ -36,6 +37,13 @@ const unavailable = (res: ServerResponse, detail: string) => {
   res.end(JSON.stringify({ ...unavailableProblem, detail }))
 }
 
+/** The Streamable HTTP transport: the MCP SDK is an optional peer of the library, named when it is missing. */
+const loadHttp = () =>
+  import("./http.js").catch((error: unknown) => {
+    const name = missingPackageOf(error)
+    throw name === undefined ? error : missingPackage("/mcp", name)
+  })
+
 /**
  * The handler over an InFlight made on first use (`prepare`); the MCP SDK is loaded then too. A failed preparation
  * is answered 503 with its reason (a configuration error lists keys, never values) and tried again next time.
@@ -43,9 +51,7 @@ const unavailable = (res: ServerResponse, detail: string) => {
 const deferredHandler = (config: AppConfig.Service, prepare: () => Promise<InFlight>): NodeHandler => {
   let loaded: Promise<NodeHandler> | undefined
   return (req, res) => {
-    loaded ??= Promise.all([prepare(), import("./http.js")]).then(([inFlight, http]) =>
-      http.makeHttpHandler(config, inFlight)
-    )
+    loaded ??= Promise.all([prepare(), loadHttp()]).then(([inFlight, http]) => http.makeHttpHandler(config, inFlight))
     loaded.then(
       (handle) => handle(req, res),
       (error: unknown) => {

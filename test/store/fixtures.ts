@@ -9,24 +9,17 @@ import type { StoreUnavailable } from "../../services/LeadStore.js"
 import * as PostgresJs from "../../layers/postgres/postgresJs.js"
 import { migrate } from "../../layers/postgres/migrations.js"
 import { SqlClient } from "../../layers/postgres/SqlClient.js"
-import { layerPostgres, layerStores } from "../../layers/postgres/stores.js"
+import { layerStores } from "../../layers/postgres/stores.js"
+import * as Testing from "../../layers/testing/index.js"
 
 /** The local test database (trust auth); override with TEST_DATABASE_URL. */
-export const testDatabaseUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
+export const testDatabaseUrl = Testing.testDatabaseUrl()
 
 /** A schema of its own for one test, dropped (cascade) when the scope closes. */
-export const testSchema: Effect.Effect<string, StoreUnavailable, Scope.Scope> = Effect.gen(function* () {
-  const admin = yield* PostgresJs.make({ url: Redacted.make(testDatabaseUrl), poolSize: 1 })
-  const schema = `rf_test_${randomBytes(6).toString("hex")}`
-  return yield* Effect.acquireRelease(Effect.as(admin.query(`CREATE SCHEMA ${schema}`), schema), () =>
-    admin.query(`DROP SCHEMA ${schema} CASCADE`).pipe(Effect.orDie)
-  )
-})
+export const testSchema: Effect.Effect<string, StoreUnavailable, Scope.Scope> = Testing.testSchema(testDatabaseUrl)
 
 /** Stores on the local Postgres in a fresh schema per build: nothing is left behind. */
-export const layerPostgresTest = Layer.unwrapScoped(
-  Effect.map(testSchema, (schema) => layerPostgres({ url: Redacted.make(testDatabaseUrl), schema }))
-)
+export const layerPostgresTest = Testing.layerPostgresTest(testDatabaseUrl)
 
 /** The stores over the SqlClient in context, with both tables emptied first. */
 export const layerEmptyStores = layerStores.pipe(
