@@ -7,7 +7,6 @@ export const hubSpotEnv = (baseUrl: string, token = "pat-na1-fake-token"): Recor
   CRM_PROVIDER: "HUBSPOT",
   HUBSPOT_BASE_URL: baseUrl,
   HUBSPOT_ACCESS_TOKEN: token,
-  CRM_TIMEOUT_MS: "5000",
   // the burst limit the local fakes of the integration tests and chaos runs are started with
   HUBSPOT_BURST_LIMIT: "100000"
 })
@@ -33,6 +32,8 @@ export const programEnv = (
   SHUTDOWN_TIMEOUT_MS: "5000",
   SWEEP_INTERVAL_MS: "2000",
   SWEEP_MIN_AGE_MS: "3000",
+  // a claimed action outlives the CRM call it guards (start-up refuses otherwise)
+  CRM_TIMEOUT_MS: "5000",
   IDEMPOTENCY_IN_PROGRESS_TTL_MS: "10000",
   ...extra
 })

@@ -43,9 +43,10 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
           WORKER_CONCURRENCY: String(concurrency),
           JOB_LOCK_DURATION_MS: "3000",
           JOB_STALLED_INTERVAL_MS: "1000",
-          // a claim outlives the CRM call it guards (start-up refuses otherwise): 2 s calls, 4 s claims
-          CRM_TIMEOUT_MS: "2000",
-          IDEMPOTENCY_IN_PROGRESS_TTL_MS: "4000"
+          // a claim outlives the CRM call it guards (start-up refuses otherwise), and calls get room on a busy
+          // machine: a call cut at its timeout after the CRM took it is resent, which this test would count
+          CRM_TIMEOUT_MS: "5000",
+          IDEMPOTENCY_IN_PROGRESS_TTL_MS: "8000"
         })
         run.crm.setMode({ _tag: "Slow", ms: 40 })
         const [ingest, victim, survivor] = yield* startAll([
