@@ -12,6 +12,19 @@ const positive = (name: string, fallback: number) =>
   )
 
 /**
+ * The job settings every queue backend shares, declared once: the in-memory queue reads them through AppConfig,
+ * the BullMQ and SQS layers through these same declarations (name, default and validation in one place).
+ */
+export const jobSettings = {
+  /** Runs per job before it is dead-lettered. */
+  attempts: positive("JOB_ATTEMPTS", 5),
+  /** First retry delay; doubles per attempt. */
+  backoffMs: positive("JOB_BACKOFF_MS", 1000),
+  /** How long closing waits for active jobs (and the ingest for in-flight requests). */
+  shutdownTimeoutMs: positive("SHUTDOWN_TIMEOUT_MS", 10_000)
+} as const
+
+/**
  * A TCP port. 0 asks the system for any free port (tests and benchmarks read the address from the log); above
  * 65535 the listen itself would crash.
  */
@@ -57,9 +70,9 @@ export const appConfig = Config.all({
   // an intake answers 503 after this rather than hold its client while the store is silent
   ingestStoreTimeoutMs: positive("INGEST_STORE_TIMEOUT_MS", 2000),
   workerConcurrency: positive("WORKER_CONCURRENCY", 5),
-  jobAttempts: positive("JOB_ATTEMPTS", 5),
-  jobBackoffMs: positive("JOB_BACKOFF_MS", 1000),
-  shutdownTimeoutMs: positive("SHUTDOWN_TIMEOUT_MS", 10_000),
+  jobAttempts: jobSettings.attempts,
+  jobBackoffMs: jobSettings.backoffMs,
+  shutdownTimeoutMs: jobSettings.shutdownTimeoutMs,
   sweepIntervalMs: positive("SWEEP_INTERVAL_MS", 15_000),
   sweepMinAgeMs: positive("SWEEP_MIN_AGE_MS", 30_000),
   sweepProcessingMinAgeMs: positive("SWEEP_PROCESSING_MIN_AGE_MS", 10 * 60 * 1000),

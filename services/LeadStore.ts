@@ -58,8 +58,11 @@ export declare namespace LeadStore {
       analysis: Analysis,
       grounding: Grounding
     ) => Effect.Effect<void, LeadNotFound | StoreUnavailable>
-    /** Leads in `statuses` not updated for `olderThanMs`, oldest first: what the outbox sweeper re-enqueues. */
-    readonly listStuck: (options: {
+    /**
+     * Leads in `statuses` not updated for `olderThanMs`, least recently updated first: what the outbox sweeper
+     * re-enqueues, the dead letters (FAILED), and the readiness probe (one RECEIVED row).
+     */
+    readonly listByStatus: (options: {
       readonly statuses: ReadonlyArray<LeadStatus>
       readonly olderThanMs: number
       readonly limit: number

@@ -1,4 +1,5 @@
 import * as Config from "effect/Config"
+import { jobSettings } from "../../services/AppConfig.js"
 import { positiveInt, validated } from "../shared/config.js"
 
 /** Tuning of the BullMQ queue and worker; every field has a production default. */
@@ -48,8 +49,8 @@ export const config: Config.Config<ResolvedBullMqOptions> = Config.all({
     message: "must be non-empty without ':'",
     validation: (s) => s.length > 0 && !s.includes(":")
   }).pipe(Config.withDefault("lead-processing")),
-  attempts: positiveInt("JOB_ATTEMPTS", 5),
-  backoffMs: positiveInt("JOB_BACKOFF_MS", 1000),
+  attempts: jobSettings.attempts,
+  backoffMs: jobSettings.backoffMs,
   backoffJitter: validated("JOB_BACKOFF_JITTER", Config.number(), {
     message: "must be between 0 and 1",
     validation: (n) => n >= 0 && n <= 1
@@ -58,7 +59,7 @@ export const config: Config.Config<ResolvedBullMqOptions> = Config.all({
     message: "must be >= 0",
     validation: (n) => n >= 0
   }).pipe(Config.withDefault(1000)),
-  shutdownTimeoutMs: positiveInt("SHUTDOWN_TIMEOUT_MS", 10_000),
+  shutdownTimeoutMs: jobSettings.shutdownTimeoutMs,
   lockDurationMs: positiveInt("JOB_LOCK_DURATION_MS", 30_000),
   stalledIntervalMs: positiveInt("JOB_STALLED_INTERVAL_MS", 30_000),
   maxStalledCount: validated("JOB_MAX_STALLED_COUNT", Config.integer(), {

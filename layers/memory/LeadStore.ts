@@ -11,7 +11,7 @@ const jsonCopy = <A>(value: A): A => JSON.parse(JSON.stringify(value)) as A
 
 /**
  * LeadStore in process memory with the Postgres store's semantics (same tests run on both). Timestamps come from
- * Effect's Clock, so TestClock drives listStuck ages. Each call to `make` is a separate, empty store.
+ * Effect's Clock, so TestClock drives listByStatus ages. Each call to `make` is a separate, empty store.
  */
 export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
   const byId = new Map<string, LeadRecord>()
@@ -76,7 +76,7 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
       })
     )
 
-  const listStuck: LeadStore.Service["listStuck"] = ({ limit, olderThanMs, statuses }) =>
+  const listByStatus: LeadStore.Service["listByStatus"] = ({ limit, olderThanMs, statuses }) =>
     Effect.map(Clock.currentTimeMillis, (now) =>
       [...byId.values()]
         .filter((lead) => statuses.includes(lead.status) && now - lead.updatedAt.getTime() >= olderThanMs)
@@ -109,7 +109,7 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
     findByKey,
     transition,
     saveAnalysis,
-    listStuck,
+    listByStatus,
     listRecent,
     countByStatus
   })

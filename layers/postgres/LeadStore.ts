@@ -135,7 +135,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
     })
 
   // the age is measured on the database clock, so app replicas with skewed clocks agree
-  const listStuck: LeadStore.Service["listStuck"] = ({ limit, olderThanMs, statuses }) =>
+  const listByStatus: LeadStore.Service["listByStatus"] = ({ limit, olderThanMs, statuses }) =>
     sql
       .query<LeadRow>(
         `SELECT ${leadColumns} FROM leads
@@ -145,7 +145,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       )
       .pipe(
         Effect.map((rows) => rows.map(toLeadRecord)),
-        Effect.withSpan("LeadStore.listStuck", {
+        Effect.withSpan("LeadStore.listByStatus", {
           captureStackTrace: false,
           attributes: { statuses, olderThanMs, limit }
         })
@@ -178,7 +178,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       .query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])
       .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toLeadRecord)))
 
-  return LeadStore.of({ accept, get, findByKey, transition, saveAnalysis, listStuck, listRecent, countByStatus })
+  return LeadStore.of({ accept, get, findByKey, transition, saveAnalysis, listByStatus, listRecent, countByStatus })
 })
 
 /** LeadStore over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */

@@ -39,7 +39,7 @@ export const migrations: ReadonlyArray<Migration> = [
         CONSTRAINT leads_status_check
           CHECK (status IN ('RECEIVED', 'QUEUED', 'PROCESSING', 'SYNCED', 'REJECTED', 'FAILED'))
       )`,
-      // listStuck (status = ANY, updated_at <, ORDER BY updated_at) and countByStatus (GROUP BY status)
+      // listByStatus (status = ANY, updated_at <, ORDER BY updated_at) and countByStatus (GROUP BY status)
       "CREATE INDEX leads_status_updated_at_idx ON leads (status, updated_at)",
       // seq orders a lead's rows even when two share a created_at
       `CREATE TABLE crm_actions (

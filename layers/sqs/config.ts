@@ -1,5 +1,6 @@
 import * as Config from "effect/Config"
 import * as Option from "effect/Option"
+import { jobSettings } from "../../services/AppConfig.js"
 
 /** How to reach the SQS queue. The client reads region, credentials and AWS_ENDPOINT_URL_SQS the SDK's own way. */
 export interface SqsOptions {
@@ -23,7 +24,7 @@ const url = (name: string) =>
 export const config: Config.Config<SqsOptions> = Config.all({
   queueUrl: url("SQS_QUEUE_URL"),
   deadLetterQueueUrl: Config.option(url("SQS_DLQ_URL")).pipe(Config.map(Option.getOrUndefined)),
-  attempts: Config.integer("JOB_ATTEMPTS").pipe(Config.withDefault(5))
+  attempts: jobSettings.attempts
 })
 
 /** Which queue the environment selects (QUEUE_BACKEND): unset keeps today's choice, BullMQ with REDIS_URL else memory. */

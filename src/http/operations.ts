@@ -27,7 +27,7 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
         Effect.gen(function* () {
           yield* guard(request.headers)
           const store = yield* LeadStore
-          return yield* store.listStuck({ statuses: ["FAILED"], olderThanMs: 0, limit: urlParams.limit ?? 50 }).pipe(
+          return yield* store.listByStatus({ statuses: ["FAILED"], olderThanMs: 0, limit: urlParams.limit ?? 50 }).pipe(
             Effect.map((leads) => HttpServerResponse.unsafeJson({ deadLetters: leads.map(deadLetter) })),
             Effect.catchTag("StoreUnavailable", () => Effect.succeed(unavailable))
           )

@@ -16,7 +16,7 @@ export const OpsLive = HttpApiBuilder.group(IngestApi, "ops", (handlers) =>
       .handle("healthz", () => Effect.succeed({ status: "ok" }))
       .handleRaw("readyz", () =>
         Effect.gen(function* () {
-          const storeOk = yield* store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 }).pipe(
+          const storeOk = yield* store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 }).pipe(
             Effect.timeout("2 seconds"),
             Effect.as(true),
             Effect.orElseSucceed(() => false)

@@ -70,7 +70,7 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
         onLeft: bad,
         onRight: ({ limit }) =>
           Effect.flatMap(LeadStore, (store) =>
-            store.listStuck({ statuses: ["FAILED"], olderThanMs: 0, limit: limit ?? 50 })
+            store.listByStatus({ statuses: ["FAILED"], olderThanMs: 0, limit: limit ?? 50 })
           ).pipe(
             Effect.map((failed) =>
               answer({

@@ -29,6 +29,6 @@ export const replayLead = (leadId: string) =>
 export const replayAll = (limit: number) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
-    const failed = yield* store.listStuck({ statuses: ["FAILED"], olderThanMs: 0, limit })
+    const failed = yield* store.listByStatus({ statuses: ["FAILED"], olderThanMs: 0, limit })
     return yield* Effect.forEach(failed, (lead) => replayLead(lead.id))
   })

@@ -27,8 +27,8 @@ export const sweepOnce = (options: SweepOptions) =>
     const store = yield* LeadStore
     const queue = yield* JobQueue
     const limit = options.limit ?? 500
-    const fresh = yield* store.listStuck({ statuses: ["RECEIVED", "QUEUED"], olderThanMs: options.minAgeMs, limit })
-    const stale = yield* store.listStuck({
+    const fresh = yield* store.listByStatus({ statuses: ["RECEIVED", "QUEUED"], olderThanMs: options.minAgeMs, limit })
+    const stale = yield* store.listByStatus({
       statuses: ["PROCESSING"],
       olderThanMs: Math.max(options.minAgeMs, options.processingMinAgeMs ?? PROCESSING_STUCK_MS),
       limit

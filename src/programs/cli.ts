@@ -49,7 +49,7 @@ const program: Effect.Effect<void, unknown> = (() => {
         Effect.gen(function* () {
           const store = yield* LeadStore
           const limit = yield* positiveArg("limit", args[0], 50)
-          const failed = yield* store.listStuck({ statuses: ["FAILED"], olderThanMs: 0, limit })
+          const failed = yield* store.listByStatus({ statuses: ["FAILED"], olderThanMs: 0, limit })
           if (failed.length === 0) return yield* Console.log("no dead letters")
           for (const lead of failed) {
             yield* Console.log(`${lead.id}  ${lead.updatedAt.toISOString()}  ${lead.error ?? ""}`)

@@ -37,7 +37,7 @@ const readiness = Effect.gen(function* () {
   const store = yield* LeadStore
   const queue = yield* JobQueue
   const [storeCheck, queueCheck] = yield* Effect.all(
-    [answers(store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })), answers(queue.stats)],
+    [answers(store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })), answers(queue.stats)],
     { concurrency: 2 }
   )
   const ready = storeCheck === "ok" && queueCheck === "ok"

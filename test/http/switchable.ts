@@ -23,7 +23,7 @@ const outage = Effect.map(Ref.make(false), (isDown) => ({
   control: { down: Ref.set(isDown, true), up: Ref.set(isDown, false) } satisfies Outage
 }))
 
-/** The memory LeadStore, except that accept, get and listStuck fail with StoreUnavailable while it is down. */
+/** The memory LeadStore, except that accept, get and listByStatus fail with StoreUnavailable while it is down. */
 export const layerStoreSwitchable = Layer.effectContext(
   Effect.gen(function* () {
     const inner = yield* MemoryLeadStore.make
@@ -38,7 +38,7 @@ export const layerStoreSwitchable = Layer.effectContext(
       ...inner,
       accept: (input) => guard(inner.accept(input)),
       get: (id) => guard(inner.get(id)),
-      listStuck: (options) => guard(inner.listStuck(options))
+      listByStatus: (options) => guard(inner.listByStatus(options))
     })
     return Context.make(LeadStore, store).pipe(Context.add(StoreOutage, control))
   })

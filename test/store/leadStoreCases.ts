@@ -5,7 +5,7 @@ import { LeadStore } from "../../services/LeadStore.js"
 import { newLeadKey, sampleAnalysis, sampleGrounding, sampleLead } from "./fixtures.js"
 import { accept, type StoreTest, UUID } from "./storeTest.js"
 
-/** LeadStore behaviour: accept, get, transition, saveAnalysis, listStuck, listRecent, countByStatus. */
+/** LeadStore behaviour: accept, get, transition, saveAnalysis, listByStatus, listRecent, countByStatus. */
 export const leadStoreCases = (test: StoreTest) => {
   test("accept stores a new lead as RECEIVED and returns it as the domain type", () =>
     Effect.gen(function* () {
@@ -132,7 +132,7 @@ export const leadStoreCases = (test: StoreTest) => {
       expect(missing._tag).toBe("LeadNotFound")
     }))
 
-  test("listStuck returns leads in the given states, least recently updated first, up to the limit", () =>
+  test("listByStatus returns leads in the given states, least recently updated first, up to the limit", () =>
     Effect.gen(function* () {
       const store = yield* LeadStore
       const a = (yield* accept({ email: "a@example.com" })).lead
@@ -143,23 +143,23 @@ export const leadStoreCases = (test: StoreTest) => {
       yield* Effect.sleep("10 millis")
       yield* store.transition(a.id, ["RECEIVED"], "QUEUED")
       const ids = (statuses: ReadonlyArray<"RECEIVED" | "QUEUED" | "SYNCED">, limit = 10, olderThanMs = 0) =>
-        Effect.map(store.listStuck({ statuses, olderThanMs, limit }), (leads) => leads.map((l) => l.id))
+        Effect.map(store.listByStatus({ statuses, olderThanMs, limit }), (leads) => leads.map((l) => l.id))
       expect(yield* ids(["RECEIVED"])).toStrictEqual([b.id, c.id])
       expect(yield* ids(["RECEIVED", "QUEUED"])).toStrictEqual([b.id, c.id, a.id])
       expect(yield* ids(["RECEIVED", "QUEUED"], 2)).toStrictEqual([b.id, c.id])
       expect(yield* ids(["SYNCED"])).toStrictEqual([])
       expect(yield* ids(["RECEIVED", "QUEUED"], 10, 60_000)).toStrictEqual([])
-      const listed = yield* store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })
+      const listed = yield* store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })
       expect(listed[0]).toStrictEqual(b)
     }))
 
-  test("listStuck leaves out leads updated more recently than olderThanMs", () =>
+  test("listByStatus leaves out leads updated more recently than olderThanMs", () =>
     Effect.gen(function* () {
       const store = yield* LeadStore
       const old = (yield* accept()).lead
       yield* Effect.sleep("400 millis")
       yield* accept()
-      const stuck = yield* store.listStuck({ statuses: ["RECEIVED"], olderThanMs: 300, limit: 10 })
+      const stuck = yield* store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 300, limit: 10 })
       expect(stuck.map((l) => l.id)).toStrictEqual([old.id])
     }))
 

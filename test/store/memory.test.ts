@@ -13,11 +13,11 @@ const layer = Layer.merge(MemoryLeadStore.layer, MemoryAuditLog.layer)
 storeSuite("memory stores", { shared: Layer.empty, fresh: layer })
 
 describe("memory LeadStore on the TestClock", () => {
-  it.effect("listStuck ages leads by Effect's Clock", () =>
+  it.effect("listByStatus ages leads by Effect's Clock", () =>
     Effect.gen(function* () {
       const store = yield* LeadStore
       const { lead } = yield* store.accept({ leadKey: newLeadKey(), source: "hubspot", lead: sampleLead() })
-      const stuck = (olderThanMs: number) => store.listStuck({ statuses: ["RECEIVED"], olderThanMs, limit: 10 })
+      const stuck = (olderThanMs: number) => store.listByStatus({ statuses: ["RECEIVED"], olderThanMs, limit: 10 })
       expect(yield* stuck(30_000)).toStrictEqual([])
       yield* TestClock.adjust("30 seconds")
       expect(yield* stuck(30_000)).toStrictEqual([lead])
