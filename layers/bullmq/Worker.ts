@@ -3,46 +3,19 @@ import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { redactText } from "../../src/domain/redact.js"
-import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob } from "../../services/JobQueue.js"
+import { type ConsumeOptions, type JobInfo, LeadJob } from "../../services/JobQueue.js"
 import { isConnectionError, type RedisClient, safeMessage, watchConnection } from "../redis/RedisClient.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
+import { type Outcome, outcomeOf } from "../shared/jobOutcome.js"
 
 /** After the shutdown timeout, how long interrupted jobs get to be put back before we stop waiting. */
 const CANCEL_GRACE_MS = 2000
-
-type Outcome =
-  | { readonly _tag: "Done" }
-  | { readonly _tag: "Delay"; readonly delayMs: number }
-  | { readonly _tag: "Retry"; readonly reason: string }
-  | { readonly _tag: "Permanent"; readonly reason: string }
-
-const outcomeOf = (exit: Exit.Exit<void, JobFate>): Outcome => {
-  if (Exit.isSuccess(exit)) return { _tag: "Done" }
-  const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure)) {
-    const fate = failure.value
-    switch (fate._tag) {
-      case "JobDelay":
-        return { _tag: "Delay", delayMs: Math.max(0, fate.delayMs) }
-      case "JobRetry":
-        return { _tag: "Retry", reason: fate.reason }
-      case "JobPermanent":
-        return { _tag: "Permanent", reason: fate.reason }
-    }
-  }
-  // Cancelled or shut down mid-run: back to the queue at once, without spending an attempt.
-  if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Delay", delayMs: 0 }
-  // BullMQ keeps the reason with the job (failedReason, stacktrace): masked like every stored error text.
-  return { _tag: "Retry", reason: `defect: ${redactText(safeMessage(Cause.squash(exit.cause)))}` }
-}
 
 const decodeJob = Schema.decodeUnknownEither(LeadJob)
 
@@ -116,7 +89,7 @@ export const consume = (
         }
         const info = infoOf(job, decoded.right)
         const exit = yield* Effect.exit(abortable(options.process(info), signal))
-        return yield* settle(job, token, info, outcomeOf(exit))
+        return yield* settle(job, token, info, outcomeOf(exit, safeMessage))
       })
 
     // Three declared parameters: BullMQ only creates the AbortSignal for processors whose length is >= 3.

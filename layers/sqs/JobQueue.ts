@@ -14,16 +14,12 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { redactText } from "../../src/domain/redact.js"
 import {
   type ConsumeOptions,
   type DeadLetter,
-  type JobFate,
   type JobInfo,
   JobQueue,
   LeadJob,
@@ -31,6 +27,7 @@ import {
 } from "../../services/JobQueue.js"
 import * as GroupCommit from "../shared/groupCommit.js"
 import { config, type SqsOptions } from "./config.js"
+import { outcomeOf } from "../shared/jobOutcome.js"
 
 export { type SqsOptions, config } from "./config.js"
 
@@ -71,30 +68,6 @@ const safeMessage = (cause: unknown): string =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : "unknown error"
 
 const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(LeadJob))
-
-type Outcome =
-  | { readonly _tag: "Done" }
-  | { readonly _tag: "Delay"; readonly delayMs: number }
-  | { readonly _tag: "Retry"; readonly reason: string }
-  | { readonly _tag: "Permanent"; readonly reason: string }
-
-const outcomeOf = (exit: Exit.Exit<void, JobFate>): Outcome => {
-  if (Exit.isSuccess(exit)) return { _tag: "Done" }
-  const failure = Cause.failureOption(exit.cause)
-  if (Option.isSome(failure)) {
-    const fate = failure.value
-    switch (fate._tag) {
-      case "JobDelay":
-        return { _tag: "Delay", delayMs: Math.max(0, fate.delayMs) }
-      case "JobRetry":
-        return { _tag: "Retry", reason: fate.reason }
-      case "JobPermanent":
-        return { _tag: "Permanent", reason: fate.reason }
-    }
-  }
-  if (Cause.isInterruptedOnly(exit.cause)) return { _tag: "Delay", delayMs: 0 }
-  return { _tag: "Retry", reason: `defect: ${redactText(safeMessage(Cause.squash(exit.cause)))}` }
-}
 
 /** A FIFO queue (.fifo) needs a group and deduplication id: the lead id, so a lead is enqueued once per 5 minutes. */
 const fifoFields = (queueUrl: string, leadId: string) =>
@@ -358,7 +331,7 @@ export const make = (
           )
         }
         const info: JobInfo = { ...decoded.right, attemptsMade, maxAttempts: max }
-        const outcome = outcomeOf(yield* Effect.exit(run.process(info)))
+        const outcome = outcomeOf(yield* Effect.exit(run.process(info)), safeMessage)
         switch (outcome._tag) {
           case "Done":
             return true
