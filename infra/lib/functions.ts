@@ -20,6 +20,9 @@ import type { Queues } from "./queues.js"
 /** What the functions' VPC attachment needs from EC2 (ENIs); AWS maintains the list. */
 export const VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
 
+/** What the bundles hold besides what runs: source maps and esbuild's metafile. */
+export const BUNDLE_EXCLUDE = ["*.map", "meta.json"]
+
 /** The HTTP API's access log line (HTTP API $context variables only). */
 const ACCESS_LOG = JSON.stringify({
   requestId: "$context.requestId",
@@ -116,7 +119,7 @@ export class Functions extends Construct {
         // the bundles are plain JavaScript (no native module): Graviton is the cheaper choice
         architecture: lambda.Architecture.ARM_64,
         handler: "index.handler",
-        code: lambda.Code.fromAsset(join(s.bundles, options.bundle), { exclude: ["*.map"] }),
+        code: lambda.Code.fromAsset(join(s.bundles, options.bundle), { exclude: BUNDLE_EXCLUDE }),
         memorySize: options.memoryMiB,
         timeout: options.timeout,
         role,

@@ -3,6 +3,7 @@ import * as iam from "aws-cdk-lib/aws-iam"
 import * as lambda from "aws-cdk-lib/aws-lambda"
 import * as logs from "aws-cdk-lib/aws-logs"
 import { Construct, type IDependable } from "constructs"
+import { BUNDLE_EXCLUDE } from "./functions.js"
 
 /**
  * CloudFormation's custom-resource handler: invokes the migrate function and reports its outcome. It retries a
@@ -98,7 +99,7 @@ export class Migrations extends Construct {
     this.run = new CustomResource(this, "Run", {
       serviceToken: this.invoker.functionArn,
       resourceType: "Custom::RevenueFlowMigrations",
-      properties: { Bundle: FileSystem.fingerprint(props.bundleDir) }
+      properties: { Bundle: FileSystem.fingerprint(props.bundleDir, { exclude: BUNDLE_EXCLUDE }) }
     })
     this.run.node.addDependency(props.migrate, ...props.after)
   }
