@@ -59,6 +59,10 @@ export class RevenueFlowServerlessStack extends Stack {
       description: "The URL to give HubSpot (and the one it signs, unless HUBSPOT_WEBHOOK_URL says otherwise)",
       value: `${this.functions.stage.url}webhooks/hubspot`
     })
+    new CfnOutput(this, "MigrateFunctionName", {
+      description: "Invoke to apply the migrations by hand (the deployment does it on its own)",
+      value: this.functions.migrate.functionName
+    })
     new CfnOutput(this, "QueueUrl", { value: this.queues.queue.queueUrl })
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.queues.deadLetters.queueUrl })
     new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.secretArn })
