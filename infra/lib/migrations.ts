@@ -25,7 +25,7 @@ const migrate = async (context) => {
       reason = "could not invoke the migrate function: " + String(error)
     }
     console.log(JSON.stringify({ attempt, reason }))
-    if (context.getRemainingTimeInMillis() < 400000) break
+    if (attempt === 3 || context.getRemainingTimeInMillis() < 400000) break
     await sleep(15000)
   }
   return reason
@@ -34,7 +34,7 @@ exports.handler = async (event, context) => {
   const reason = event.RequestType === "Delete" ? undefined : await migrate(context)
   const body = JSON.stringify({
     Status: reason === undefined ? "SUCCESS" : "FAILED",
-    Reason: (reason ?? "migrations applied").slice(0, 1000) + " (log stream " + context.logStreamName + ")",
+    Reason: (reason ?? (event.RequestType === "Delete" ? "nothing to undo" : "migrations applied")).slice(0, 1000) + " (log stream " + context.logStreamName + ")",
     PhysicalResourceId: event.PhysicalResourceId ?? "revenueflow-migrations",
     StackId: event.StackId,
     RequestId: event.RequestId,
