@@ -58,6 +58,17 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     })
   })
 
+  it("prints the URL to give HubSpot (the $default stage's URL + /webhooks/hubspot) and the migrate function", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>
+    const hubspot = JSON.stringify(outputs.HubSpotWebhookUrl!.Value)
+    expect(hubspot).toContain(logicalId(resources, "AWS::ApiGatewayV2::Api", "FunctionsApi"))
+    expect(hubspot).toContain(".execute-api.")
+    expect(hubspot).toMatch(/\/webhooks\/hubspot"\]\]\}$/)
+    expect(outputs.MigrateFunctionName!.Value).toEqual({
+      Ref: logicalId(resources, "AWS::Lambda::Function", "FunctionsMigrate")
+    })
+  })
+
   it("feeds the consumer from the queue in batches, reporting failed items, with bounded concurrency", () => {
     const mappings = ofType(resources, "AWS::Lambda::EventSourceMapping")
     expect(mappings).toHaveLength(1)
