@@ -1,3 +1,7 @@
+import { existsSync } from "node:fs"
+import { resolve } from "node:path"
+import { fileURLToPath } from "node:url"
+
 /**
  * Everything the stack can be told, read from CDK context (`cdk synth -c key=value` or cdk.json "context").
  * Context rather than CloudFormation parameters: the choices change the shape of the template (an HTTPS listener
@@ -5,6 +9,12 @@
  * is Bedrock), which parameters cannot do, and synthesis stays offline and account-agnostic.
  */
 export interface StackConfig {
+  /**
+   * Which stack `bin/app.ts` builds: `fargate` (ALB + ECS services + BullMQ on Redis) or `serverless` (HTTP API +
+   * Lambda + SQS). One app, one stack per synth: both share the VPC / database design, and deploying both by
+   * accident would run two databases.
+   */
+  readonly variant: "fargate" | "serverless"
   /** The image built from the project's Dockerfile, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/revenueflow:1.4.0`. */
   readonly image: string
   /** Instead of `image`: an ECR repository name in the deploying account, pulled with a scoped policy. */
@@ -45,6 +55,29 @@ export interface StackConfig {
   readonly logRetentionDays: number
   /** E-mail address subscribed to the alarm topic (optional). */
   readonly alarmEmail: string | undefined
+  /** The serverless variant's settings (read, and checked, only with variant=serverless). */
+  readonly serverless: ServerlessConfig
+}
+
+export interface ServerlessConfig {
+  /** The folder holding the handler bundles `ingest/`, `consumer/`, `sweep/` (`npm run build:bundles`). */
+  readonly bundles: string
+  readonly ingestMemoryMiB: number
+  readonly consumerMemoryMiB: number
+  /** The consumer function's timeout; the queue's visibility timeout is 6x this plus the batching window. */
+  readonly consumerTimeoutSeconds: number
+  /** SQS records per consumer invocation (up to 10, or 10,000 with a batching window). */
+  readonly batchSize: number
+  readonly maxBatchingWindowSeconds: number
+  /** Concurrent consumer invocations the event source mapping may run (2..1000): bounds the CRM and database load. */
+  readonly maxConcurrency: number
+  /** Receives before SQS moves a job to the DLQ; delays count as receives, so leave room for them. */
+  readonly maxReceiveCount: number
+  /** EventBridge rate of the outbox sweep, in minutes (EventBridge's smallest rate is 1 minute). */
+  readonly sweepIntervalMinutes: number
+  /** Requests per second (steady) and burst the HTTP API's stage lets through to the ingest. */
+  readonly apiRateLimit: number
+  readonly apiBurstLimit: number
 }
 
 export interface ServiceSize {
@@ -56,6 +89,15 @@ export interface ServiceSize {
 
 /** Reads a context value (what `node.tryGetContext` returns). */
 export type ContextReader = (key: string) => unknown
+
+/** Variables ending in _URL that hold no secret (the URL HubSpot signs is public). */
+const publicUrls = ["HUBSPOT_WEBHOOK_URL"]
+
+/** The handler bundles `npm run build:bundles` writes, relative to this file: <repo>/dist/lambda. */
+const defaultBundles = fileURLToPath(new URL("../../dist/lambda", import.meta.url))
+
+/** The bundles the serverless variant deploys, each a folder with index.mjs exporting `handler`. */
+export const lambdaBundles = ["ingest", "consumer", "sweep"] as const
 
 const problems = (errors: ReadonlyArray<string>) =>
   new Error(`Invalid stack context:\n${errors.map((e) => ` - ${e}`).join("\n")}`)
@@ -122,7 +164,11 @@ export const fromContext = (read: ContextReader): StackConfig => {
     for (const [name, v] of Object.entries(parsed)) {
       if (!/^[A-Z][A-Z0-9_]*$/.test(name) || typeof v !== "string") {
         errors.push(`environment.${name}: must be an upper-case variable name with a string value`)
-      } else if (/(_URL|SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?)$/.test(name) && !name.endsWith("BASE_URL")) {
+      } else if (
+        /(_URL|SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?)$/.test(name) &&
+        !name.endsWith("BASE_URL") &&
+        !publicUrls.includes(name)
+      ) {
         errors.push(`environment.${name}: looks like a secret; put it in the stack's CRM / webhook secret instead`)
       } else out[name] = v
     }
@@ -153,7 +199,46 @@ export const fromContext = (read: ContextReader): StackConfig => {
   const bedrockModelId = str("bedrockModelId", "anthropic.claude-3-5-haiku-20241022-v1:0")
   if (!/^[A-Za-z0-9.:_-]+$/.test(bedrockModelId)) errors.push("bedrockModelId: must be a plain model id (no wildcard)")
 
+  const variant = oneOf("variant", ["fargate", "serverless"] as const, "fargate")
+  const serverless = (): ServerlessConfig => {
+    const bundles = resolve(str("lambdaBundles", defaultBundles))
+    const consumerTimeoutSeconds = int("lambdaConsumerTimeoutSeconds", 60)
+    if (consumerTimeoutSeconds > 900) errors.push("lambdaConsumerTimeoutSeconds: must be <= 900 (Lambda's maximum)")
+    const maxBatchingWindowSeconds = int("sqsMaxBatchingWindowSeconds", 1, 0)
+    if (maxBatchingWindowSeconds > 300) errors.push("sqsMaxBatchingWindowSeconds: must be <= 300")
+    const batchSize = int("sqsBatchSize", 10)
+    if (batchSize > (maxBatchingWindowSeconds > 0 ? 10_000 : 10))
+      errors.push("sqsBatchSize: must be <= 10 (<= 10000 with sqsMaxBatchingWindowSeconds > 0)")
+    const maxConcurrency = int("consumerMaxConcurrency", 10, 2)
+    if (maxConcurrency > 1000) errors.push("consumerMaxConcurrency: must be <= 1000")
+    const maxReceiveCount = int("maxReceiveCount", 10)
+    if (maxReceiveCount > 1000) errors.push("maxReceiveCount: must be <= 1000")
+    if (variant === "serverless") {
+      if (tracing === "xray")
+        errors.push("tracing: xray needs a collector sidecar; the serverless variant supports off or otlp")
+      const missing = lambdaBundles.filter((name) => !existsSync(resolve(bundles, name, "index.mjs")))
+      if (missing.length > 0)
+        errors.push(
+          `lambdaBundles: no ${missing.map((name) => `${name}/index.mjs`).join(", ")} in ${bundles}; run \`npm run build:bundles\` at the repository root first`
+        )
+    }
+    return {
+      bundles,
+      ingestMemoryMiB: int("lambdaIngestMemoryMiB", 1024, 128),
+      consumerMemoryMiB: int("lambdaConsumerMemoryMiB", 1024, 128),
+      consumerTimeoutSeconds,
+      batchSize,
+      maxBatchingWindowSeconds,
+      maxConcurrency,
+      maxReceiveCount,
+      sweepIntervalMinutes: int("sweepIntervalMinutes", 1),
+      apiRateLimit: int("apiRateLimit", 500),
+      apiBurstLimit: int("apiBurstLimit", 1000)
+    }
+  }
+
   const config: StackConfig = {
+    variant,
     image: str("image", "revenueflow:latest"),
     ecrRepository: optional("ecrRepository"),
     imageTag: str("imageTag", "latest"),
@@ -184,7 +269,8 @@ export const fromContext = (read: ContextReader): StackConfig => {
     tracing,
     otlpEndpoint,
     logRetentionDays,
-    alarmEmail: optional("alarmEmail")
+    alarmEmail: optional("alarmEmail"),
+    serverless: serverless()
   }
   if (errors.length > 0) throw problems(errors)
   return config

@@ -1,6 +1,8 @@
 import { Validations } from "aws-cdk-lib"
 import type { IConstruct } from "constructs"
 import type { StackConfig } from "./config.js"
+import type { Data } from "./data.js"
+import type { RevenueFlowServerlessStack } from "./serverlessStack.js"
 import type { RevenueFlowStack } from "./stack.js"
 
 const acknowledge = (scope: IConstruct, id: string, reason: string) =>
@@ -13,10 +15,63 @@ const acknowledge = (scope: IConstruct, id: string, reason: string) =>
 export const acknowledgeFindings = (stack: RevenueFlowStack, config: StackConfig): void => {
   const { network, data, services } = stack
   acknowledge(
-    network.albSg,
+    network.albSg!,
     "EC23",
     "The internet-facing load balancer is the public entry point: it accepts HTTP(S) from anywhere and forwards only to the ingest's port"
   )
+  acknowledgeData(data, config)
+  for (const task of [services.ingestTask, services.consumerTask]) {
+    acknowledge(
+      task,
+      "ECS2",
+      "Only non-secret settings are plain environment variables; every secret is read from Secrets Manager (AWS_SECRETS_IDS)"
+    )
+  }
+  acknowledge(
+    services.alb,
+    "ELB2",
+    "Requests are logged by the ingest itself (JSON lines in CloudWatch Logs) and counted in ALB metrics; access logs need a region-bound bucket policy this account-agnostic stack does not create"
+  )
+  if (config.tracing === "xray") {
+    for (const task of [services.ingestTask, services.consumerTask]) {
+      acknowledge(
+        task.taskRole,
+        "IAM5[Resource::*]",
+        "xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets support no resource-level permission: AWS requires Resource *"
+      )
+    }
+  }
+  if (config.ecrRepository !== undefined) {
+    for (const task of [services.ingestTask, services.consumerTask]) {
+      acknowledge(
+        task.executionRole!,
+        "IAM5[Resource::*]",
+        "ecr:GetAuthorizationToken supports no resource-level permission; the image pull itself is scoped to the repository"
+      )
+    }
+  }
+}
+
+/** The findings the serverless stack accepts, on the same terms. */
+export const acknowledgeServerlessFindings = (stack: RevenueFlowServerlessStack, config: StackConfig): void => {
+  const { data, functions } = stack
+  acknowledgeData(data, config)
+  for (const fn of [functions.ingest, functions.consumer, functions.sweep, functions.migrate]) {
+    acknowledge(
+      fn.role!,
+      "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]",
+      "A function in a VPC needs ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface, ...: AWS's managed policy for exactly that (they accept no narrower resource); everything else is an inline statement on named resources"
+    )
+  }
+  acknowledge(
+    functions.api,
+    "APIG4",
+    "The ingest authenticates every request itself, as behind the load balancer: an API key (INGEST_API_KEYS) or the webhook's signature / shared token; /healthz and /docs are public on purpose"
+  )
+}
+
+/** Postgres, Redis and the secrets: the same in both variants. */
+const acknowledgeData = (data: Data, config: StackConfig): void => {
   acknowledge(
     data.database,
     "RDS11",
@@ -41,40 +96,10 @@ export const acknowledgeFindings = (stack: RevenueFlowStack, config: StackConfig
       "ElastiCache AUTH tokens have no managed rotation function: rotated with the ROTATE / SET strategy documented in the README (Deploy to AWS)"
     )
   }
-  for (const task of [services.ingestTask, services.consumerTask]) {
-    acknowledge(
-      task,
-      "ECS2",
-      "Only non-secret settings are plain environment variables; every secret is read from Secrets Manager (AWS_SECRETS_IDS)"
-    )
-  }
-  acknowledge(
-    services.alb,
-    "ELB2",
-    "Requests are logged by the ingest itself (JSON lines in CloudWatch Logs) and counted in ALB metrics; access logs need a region-bound bucket policy this account-agnostic stack does not create"
-  )
   if (!config.multiAz) {
     const reason =
       "Single-AZ chosen explicitly with multiAz=false (a test or staging stack); production keeps the default, multi-AZ"
     acknowledge(data.database, "RDS3", reason)
     acknowledge(data.redis, "AEC4", reason)
-  }
-  if (config.tracing === "xray") {
-    for (const task of [services.ingestTask, services.consumerTask]) {
-      acknowledge(
-        task.taskRole,
-        "IAM5[Resource::*]",
-        "xray:PutTraceSegments, PutTelemetryRecords, GetSamplingRules and GetSamplingTargets support no resource-level permission: AWS requires Resource *"
-      )
-    }
-  }
-  if (config.ecrRepository !== undefined) {
-    for (const task of [services.ingestTask, services.consumerTask]) {
-      acknowledge(
-        task.executionRole!,
-        "IAM5[Resource::*]",
-        "ecr:GetAuthorizationToken supports no resource-level permission; the image pull itself is scoped to the repository"
-      )
-    }
   }
 }

@@ -57,6 +57,8 @@ export class Services extends Construct {
   ) {
     super(scope, id)
     const { config, network, data } = props
+    const albSg = network.albSg
+    if (albSg === undefined) throw new Error("Services: the network has no load balancer group (variant=serverless)")
     this.metricsNamespace = `RevenueFlow/${Stack.of(this).stackName}`
     this.queueName = config.environment.QUEUE_NAME ?? "lead-processing"
 
@@ -232,7 +234,7 @@ export class Services extends Construct {
     this.alb = new elbv2.ApplicationLoadBalancer(this, "Alb", {
       vpc: network.vpc,
       internetFacing: true,
-      securityGroup: network.albSg,
+      securityGroup: albSg,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       dropInvalidHeaderFields: true
     })

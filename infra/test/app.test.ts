@@ -1,27 +1,32 @@
 import { execFile } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
+import { FIXTURE_BUNDLES } from "./synth.js"
 
 const infraDir = join(dirname(fileURLToPath(import.meta.url)), "..")
+
+/** `npm run synth -- <args>` in infra/, with no credentials or profile of the caller's: synth must not need them. */
+const synth = (out: string, args: ReadonlyArray<string>) => {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: out, CDK_DISABLE_CLI_TELEMETRY: "true" }
+  return new Promise<{ code: number; output: string }>((resolve) =>
+    execFile(
+      "npm",
+      ["run", "synth", "--", "-o", out, ...args],
+      { cwd: infraDir, env, timeout: 240_000 },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr })
+    )
+  )
+}
 
 describe("npm run synth", () => {
   const out = mkdtempSync(join(tmpdir(), "rf-cdk-out-"))
   afterAll(() => rmSync(out, { recursive: true, force: true }))
 
   it("writes the template with the CDK CLI, from cdk.json, with no AWS credentials, and passes cdk-nag", async () => {
-    // no credentials or profile of the caller's: synth must not need them
-    const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: out, CDK_DISABLE_CLI_TELEMETRY: "true" }
-    const result = await new Promise<{ code: number; output: string }>((resolve) =>
-      execFile(
-        "npm",
-        ["run", "synth", "--", "-o", out, "-c", "crmProvider=HUBSPOT"],
-        { cwd: infraDir, env, timeout: 240_000 },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr })
-      )
-    )
+    const result = await synth(out, ["-c", "crmProvider=HUBSPOT"])
     expect(result.code, result.output).toBe(0)
     const template = JSON.parse(readFileSync(join(out, "RevenueFlow.template.json"), "utf8")) as {
       Resources: Record<
@@ -37,5 +42,25 @@ describe("npm run synth", () => {
       Name: "CRM_PROVIDER",
       Value: "HUBSPOT"
     })
+  }, 300_000)
+
+  it("writes the serverless stack instead with -c variant=serverless, its function bundles staged as assets", async () => {
+    const serverlessOut = join(out, "serverless")
+    const result = await synth(serverlessOut, ["-c", "variant=serverless", "-c", `lambdaBundles=${FIXTURE_BUNDLES}`])
+    expect(result.code, result.output).toBe(0)
+    expect(existsSync(join(serverlessOut, "RevenueFlow.template.json"))).toBe(false)
+    const template = JSON.parse(readFileSync(join(serverlessOut, "RevenueFlowServerless.template.json"), "utf8")) as {
+      Resources: Record<string, { Type: string; Metadata?: Record<string, string> }>
+    }
+    const functions = Object.values(template.Resources).filter((r) => r.Type === "AWS::Lambda::Function")
+    const staged = functions.flatMap((fn) => (fn.Metadata?.["aws:asset:path"] ? [fn.Metadata["aws:asset:path"]] : []))
+    expect(staged).toHaveLength(4) // ingest, consumer, sweep, migrate (the sweep bundle); the invoker is inline
+    for (const asset of staged) expect(existsSync(join(serverlessOut, asset, "index.mjs"))).toBe(true)
+  }, 300_000)
+
+  it("refuses the serverless variant when the bundles are not built", async () => {
+    const result = await synth(join(out, "missing"), ["-c", "variant=serverless", "-c", `lambdaBundles=${out}`])
+    expect(result.code).not.toBe(0)
+    expect(result.output).toContain("run `npm run build:bundles` at the repository root first")
   }, 300_000)
 })

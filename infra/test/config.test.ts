@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { fromContext } from "../lib/config.js"
+import { FIXTURE_BUNDLES } from "./synth.js"
 
 const read = (context: Record<string, unknown>) => (key: string) => context[key]
 
@@ -43,5 +44,52 @@ describe("stack context", () => {
       expect(message).toContain(problem)
     }
     expect(message).not.toContain("pat-123")
+  })
+
+  it("accepts HUBSPOT_WEBHOOK_URL in the environment: the URL HubSpot signs is public", () => {
+    const config = fromContext(
+      read({ environment: '{"HUBSPOT_WEBHOOK_URL":"https://leads.example.com/webhooks/hubspot"}' })
+    )
+    expect(config.environment.HUBSPOT_WEBHOOK_URL).toBe("https://leads.example.com/webhooks/hubspot")
+  })
+
+  it("selects the Fargate stack unless told variant=serverless, and never checks bundles for it", () => {
+    expect(fromContext(read({ lambdaBundles: "/nowhere" })).variant).toBe("fargate")
+    const config = fromContext(read({ variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, sqsBatchSize: "5" }))
+    expect(config.variant).toBe("serverless")
+    expect(config.serverless).toMatchObject({ bundles: FIXTURE_BUNDLES, batchSize: 5, maxReceiveCount: 10 })
+  })
+
+  it("refuses a serverless synth without the bundles, naming the command that builds them", () => {
+    expect(() => fromContext(read({ variant: "serverless", lambdaBundles: "/nowhere" }))).toThrow(
+      "lambdaBundles: no ingest/index.mjs, consumer/index.mjs, sweep/index.mjs in /nowhere; run `npm run build:bundles`"
+    )
+  })
+
+  it("names the serverless settings SQS and Lambda would refuse", () => {
+    let message = ""
+    try {
+      fromContext(
+        read({
+          variant: "serverless",
+          lambdaBundles: FIXTURE_BUNDLES,
+          tracing: "xray",
+          sqsBatchSize: 20,
+          sqsMaxBatchingWindowSeconds: 0,
+          consumerMaxConcurrency: 1,
+          lambdaConsumerTimeoutSeconds: 1000
+        })
+      )
+    } catch (error) {
+      message = (error as Error).message
+    }
+    for (const problem of [
+      "tracing: xray needs a collector sidecar",
+      "sqsBatchSize: must be <= 10",
+      "consumerMaxConcurrency: must be an integer >= 2",
+      "lambdaConsumerTimeoutSeconds: must be <= 900"
+    ]) {
+      expect(message).toContain(problem)
+    }
   })
 })

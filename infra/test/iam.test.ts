@@ -1,23 +1,14 @@
 import { beforeAll, describe, expect, it } from "vitest"
-import { asList, logicalId, type Resources, statements, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
-
-/** The statements attached to the role whose logical id starts with `rolePrefix` (its default policy). */
-const roleStatements = (resources: Resources, rolePrefix: string) => {
-  const role = logicalId(resources, "AWS::IAM::Role", rolePrefix)
-  return statements(resources)
-    .filter(({ owner }) => {
-      const roles = (resources[owner]!.Properties!.Roles as Array<{ Ref: string }> | undefined) ?? []
-      return owner === role || roles.some((r) => r.Ref === role)
-    })
-    .map(({ statement }) => statement)
-}
-
-const wildcards = (resources: Resources) =>
-  statements(resources).filter(
-    ({ statement }) =>
-      asList(statement.Action).some((action) => action.includes("*")) ||
-      asList(statement.Resource).some((resource) => typeof resource === "string" && resource.includes("*"))
-  )
+import {
+  asList,
+  logicalId,
+  type Resources,
+  roleStatements,
+  statements,
+  synth,
+  SYNTH_TIMEOUT_MS,
+  wildcards
+} from "./synth.js"
 
 describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources

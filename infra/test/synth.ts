@@ -1,7 +1,10 @@
-import { App } from "aws-cdk-lib"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { App, type Stack } from "aws-cdk-lib"
 import { Template } from "aws-cdk-lib/assertions"
 import nag from "cdk-nag"
 import { fromContext } from "../lib/config.js"
+import { RevenueFlowServerlessStack } from "../lib/serverlessStack.js"
 import { RevenueFlowStack } from "../lib/stack.js"
 
 export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>
@@ -11,6 +14,22 @@ export const synth = (context: Record<string, unknown> = {}) => {
   const app = new App({ context })
   const config = fromContext((key) => app.node.tryGetContext(key))
   const stack = new RevenueFlowStack(app, "RevenueFlow", { config })
+  const template = Template.fromStack(stack)
+  const resources = template.toJSON().Resources as Resources
+  return { app, stack, template, resources }
+}
+
+/**
+ * Stand-ins for dist/lambda/{ingest,consumer,sweep}: the template depends on where the bundles are, not on what
+ * they contain, so the tests need no `npm run build:bundles` (a deploy does: config.ts refuses a missing bundle).
+ */
+export const FIXTURE_BUNDLES = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "bundles")
+
+/** Synthesizes the serverless variant (`-c variant=serverless`) with `context` over the defaults. */
+export const synthServerless = (context: Record<string, unknown> = {}) => {
+  const app = new App({ context: { variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, ...context } })
+  const config = fromContext((key) => app.node.tryGetContext(key))
+  const stack = new RevenueFlowServerlessStack(app, "RevenueFlowServerless", { config })
   const template = Template.fromStack(stack)
   const resources = template.toJSON().Resources as Resources
   return { app, stack, template, resources }
@@ -27,7 +46,7 @@ export const ofType = (resources: Resources, type: string) =>
   Object.entries(resources).filter(([, resource]) => resource.Type === type)
 
 /** The AwsSolutions findings cdk-nag reports (acknowledged ones are not reported). */
-export const nagFindings = (scope: ReturnType<typeof synth>) =>
+export const nagFindings = (scope: { readonly app: App; readonly stack: Stack }) =>
   new nag.AwsSolutionsChecks(scope.app)
     .validateScope(scope.stack)
     .violations.flatMap((violation) =>
@@ -60,6 +79,25 @@ export const statements = (
       ((doc as { Statement: ReadonlyArray<Statement> }).Statement ?? []).map((statement) => ({ owner: id, statement }))
     )
   })
+
+/** The statements attached to the role whose logical id starts with `rolePrefix` (its default policy). */
+export const roleStatements = (resources: Resources, rolePrefix: string) => {
+  const role = logicalId(resources, "AWS::IAM::Role", rolePrefix)
+  return statements(resources)
+    .filter(({ owner }) => {
+      const roles = (resources[owner]!.Properties!.Roles as Array<{ Ref: string }> | undefined) ?? []
+      return owner === role || roles.some((r) => r.Ref === role)
+    })
+    .map(({ statement }) => statement)
+}
+
+/** Statements with a "*" in an action or a literal resource. */
+export const wildcards = (resources: Resources) =>
+  statements(resources).filter(
+    ({ statement }) =>
+      asList(statement.Action).some((action) => action.includes("*")) ||
+      asList(statement.Resource).some((resource) => typeof resource === "string" && resource.includes("*"))
+  )
 
 export const asList = <A>(value: A | ReadonlyArray<A>): ReadonlyArray<A> =>
   Array.isArray(value) ? value : [value as A]

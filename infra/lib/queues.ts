@@ -1,0 +1,35 @@
+import { Duration } from "aws-cdk-lib"
+import * as sqs from "aws-cdk-lib/aws-sqs"
+import { Construct } from "constructs"
+import type { ServerlessConfig } from "./config.js"
+
+/**
+ * The serverless variant's job queue (SQS_QUEUE_URL) and its dead-letter queue (SQS_DLQ_URL), both encrypted
+ * (SSE-SQS: no key policy to manage, nothing for the functions to be granted) and refusing plain HTTP.
+ * - visibility timeout: 6x the consumer's timeout plus the batching window, as AWS advises for a Lambda source, so a
+ *   batch still being processed (and retried by the poller) is not handed to a second invocation;
+ * - redrive after `maxReceiveCount` receives: every receive counts, delays (rate limit, breaker open) included, so
+ *   the default (10) leaves room for them besides the retries;
+ * - 14 days' retention on both: a job delayed by a long CRM outage, or waiting in the DLQ for a replay, is kept as
+ *   long as SQS allows (a dead letter keeps its first enqueue time, so the DLQ must keep messages no shorter).
+ */
+export class Queues extends Construct {
+  readonly queue: sqs.Queue
+  readonly deadLetters: sqs.Queue
+
+  constructor(scope: Construct, id: string, props: { readonly config: ServerlessConfig }) {
+    super(scope, id)
+    const { config } = props
+    const common = {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14)
+    } as const
+    this.deadLetters = new sqs.Queue(this, "DeadLetters", common)
+    this.queue = new sqs.Queue(this, "Jobs", {
+      ...common,
+      visibilityTimeout: Duration.seconds(6 * config.consumerTimeoutSeconds + config.maxBatchingWindowSeconds),
+      deadLetterQueue: { queue: this.deadLetters, maxReceiveCount: config.maxReceiveCount }
+    })
+  }
+}

@@ -1,0 +1,91 @@
+import { Duration } from "aws-cdk-lib"
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch"
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
+import * as kms from "aws-cdk-lib/aws-kms"
+import type * as lambda from "aws-cdk-lib/aws-lambda"
+import * as sns from "aws-cdk-lib/aws-sns"
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions"
+import { Construct } from "constructs"
+import type { StackConfig } from "./config.js"
+import type { Functions } from "./functions.js"
+import type { Queues } from "./queues.js"
+
+/**
+ * The serverless variant's alarms, on AWS's own metrics (SQS and Lambda publish them; nothing for the handlers to
+ * emit): a dead letter, the oldest job's age, and each function's errors and throttles. Lambda scales the consumer
+ * itself (up to consumerMaxConcurrency), so there is no scaling policy, only these signals.
+ */
+export class ServerlessAlarms extends Construct {
+  readonly alarmTopic: sns.Topic
+  readonly deadLetters: cloudwatch.Alarm
+  readonly oldestMessage: cloudwatch.Alarm
+  readonly functionAlarms: ReadonlyArray<cloudwatch.Alarm>
+
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { readonly config: StackConfig; readonly queues: Queues; readonly functions: Functions }
+  ) {
+    super(scope, id)
+    const { config, queues, functions } = props
+    this.alarmTopic = new sns.Topic(this, "Alarms", {
+      displayName: "RevenueFlow alarms",
+      enforceSSL: true,
+      masterKey: kms.Alias.fromAliasName(this, "SnsKey", "alias/aws/sns")
+    })
+    if (config.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail))
+    const notify = new actions.SnsAction(this.alarmTopic)
+
+    this.deadLetters = new cloudwatch.Alarm(this, "DeadLetters", {
+      alarmDescription:
+        "A lead job is in the dead-letter queue: its lead is FAILED after every attempt or a permanent error (replay with the CLI)",
+      metric: queues.deadLetters.metricApproximateNumberOfMessagesVisible({
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1)
+      }),
+      threshold: 0,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+    })
+    const maxAge = config.maxWaitSeconds * 5
+    this.oldestMessage = new cloudwatch.Alarm(this, "OldestMessage", {
+      alarmDescription: `The oldest lead job has waited over ${maxAge} s for 5 minutes: the consumer is at its concurrency limit, throttled or failing (delayed jobs count too)`,
+      metric: queues.queue.metricApproximateAgeOfOldestMessage({
+        statistic: cloudwatch.Stats.MAXIMUM,
+        period: Duration.minutes(1)
+      }),
+      threshold: maxAge,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+    })
+    const perFunction = (name: string, fn: lambda.Function) => [
+      new cloudwatch.Alarm(this, `${name}Errors`, {
+        alarmDescription: `The ${name.toLowerCase()} function failed invocations (an exception or a timeout, not a job's own failure)`,
+        metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+      }),
+      new cloudwatch.Alarm(this, `${name}Throttles`, {
+        alarmDescription: `The ${name.toLowerCase()} function was throttled (the account's or region's concurrency limit)`,
+        metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+      })
+    ]
+    this.functionAlarms = [
+      ...perFunction("Ingest", functions.ingest),
+      ...perFunction("Consumer", functions.consumer),
+      ...perFunction("Sweep", functions.sweep)
+    ]
+    for (const alarm of [this.deadLetters, this.oldestMessage, ...this.functionAlarms]) {
+      alarm.addAlarmAction(notify)
+      alarm.addOkAction(notify)
+    }
+  }
+}

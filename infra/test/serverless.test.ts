@@ -1,0 +1,186 @@
+import { Match } from "aws-cdk-lib/assertions"
+import { beforeAll, describe, expect, it } from "vitest"
+import { logicalId, ofType, type Resources, SYNTH_TIMEOUT_MS, synthServerless } from "./synth.js"
+
+type Fn = { Properties: Record<string, unknown>; DependsOn?: ReadonlyArray<string> }
+
+describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
+  let resources: Resources
+  let template: ReturnType<typeof synthServerless>["template"]
+  beforeAll(() => {
+    ;({ resources, template } = synthServerless({
+      lambdaConsumerTimeoutSeconds: 90,
+      sqsBatchSize: 25,
+      sqsMaxBatchingWindowSeconds: 5,
+      consumerMaxConcurrency: 20,
+      maxReceiveCount: 12,
+      sweepIntervalMinutes: 2,
+      maxWaitSeconds: 30
+    }))
+  }, SYNTH_TIMEOUT_MS)
+
+  const fn = (prefix: string) => resources[logicalId(resources, "AWS::Lambda::Function", prefix)] as Fn
+  const env = (prefix: string) =>
+    (fn(prefix).Properties.Environment as { Variables: Record<string, unknown> }).Variables
+  const subnetIds = (kind: string) =>
+    ofType(resources, "AWS::EC2::Subnet")
+      .filter(([, subnet]) =>
+        (subnet.Properties!.Tags as Array<{ Key: string; Value: string }>).some(
+          (tag) => tag.Key === "aws-cdk:subnet-name" && tag.Value === kind
+        )
+      )
+      .map(([id]) => id)
+      .sort()
+
+  it("runs ingest, consumer, sweep and migrate on Node.js 24 from the bundles, in the private subnets", () => {
+    for (const name of ["FunctionsIngest", "FunctionsConsumer", "FunctionsSweep", "FunctionsMigrate"]) {
+      const props = fn(name).Properties
+      expect(props).toMatchObject({ Runtime: "nodejs24.x", Handler: "index.handler" })
+      const vpc = props.VpcConfig as { SubnetIds: Array<{ Ref: string }>; SecurityGroupIds: unknown }
+      expect(vpc.SubnetIds.map((s) => s.Ref).sort()).toEqual(subnetIds("tasks"))
+    }
+    expect(fn("FunctionsConsumer").Properties.Timeout).toBe(90)
+  })
+
+  it("serves the ingest behind an HTTP API: payload 2.0, every route, the $default stage throttled and logged", () => {
+    template.hasResourceProperties("AWS::ApiGatewayV2::Api", { ProtocolType: "HTTP" })
+    template.hasResourceProperties("AWS::ApiGatewayV2::Integration", {
+      IntegrationType: "AWS_PROXY",
+      PayloadFormatVersion: "2.0",
+      IntegrationUri: { "Fn::GetAtt": [logicalId(resources, "AWS::Lambda::Function", "FunctionsIngest"), "Arn"] }
+    })
+    template.hasResourceProperties("AWS::ApiGatewayV2::Route", { RouteKey: "$default" })
+    template.hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      StageName: "$default",
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 },
+      AccessLogSettings: Match.objectLike({ Format: Match.stringLikeRegexp("\\$context.requestId") })
+    })
+  })
+
+  it("prints the URL to give HubSpot (the $default stage's URL + /webhooks/hubspot) and the migrate function", () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>
+    const hubspot = JSON.stringify(outputs.HubSpotWebhookUrl!.Value)
+    expect(hubspot).toContain(logicalId(resources, "AWS::ApiGatewayV2::Api", "FunctionsApi"))
+    expect(hubspot).toContain(".execute-api.")
+    expect(hubspot).toMatch(/\/webhooks\/hubspot"\]\]\}$/)
+    expect(outputs.MigrateFunctionName!.Value).toEqual({
+      Ref: logicalId(resources, "AWS::Lambda::Function", "FunctionsMigrate")
+    })
+  })
+
+  it("feeds the consumer from the queue in batches, reporting failed items, with bounded concurrency", () => {
+    const mappings = ofType(resources, "AWS::Lambda::EventSourceMapping")
+    expect(mappings).toHaveLength(1)
+    expect(mappings[0]![1].Properties).toEqual({
+      EventSourceArn: { "Fn::GetAtt": [logicalId(resources, "AWS::SQS::Queue", "QueuesJobs"), "Arn"] },
+      FunctionName: { Ref: logicalId(resources, "AWS::Lambda::Function", "FunctionsConsumer") },
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      BatchSize: 25,
+      MaximumBatchingWindowInSeconds: 5,
+      ScalingConfig: { MaximumConcurrency: 20 }
+    })
+  })
+
+  it("moves a job to the encrypted DLQ after maxReceiveCount receives; visibility is 6x the consumer's timeout", () => {
+    const dlq = logicalId(resources, "AWS::SQS::Queue", "QueuesDeadLetters")
+    const queue = resources[logicalId(resources, "AWS::SQS::Queue", "QueuesJobs")]!.Properties!
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: { "Fn::GetAtt": [dlq, "Arn"] }, maxReceiveCount: 12 })
+    expect(queue.VisibilityTimeout).toBe(6 * 90 + 5)
+    for (const [, q] of ofType(resources, "AWS::SQS::Queue")) {
+      expect(q.Properties).toMatchObject({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 })
+    }
+    // both refuse plain HTTP
+    const denies = ofType(resources, "AWS::SQS::QueuePolicy").map(([, p]) => JSON.stringify(p.Properties))
+    expect(denies).toHaveLength(2)
+    for (const policy of denies) expect(policy).toContain('"aws:SecureTransport":"false"')
+  })
+
+  it("wires every function to the stack's queues and its own secrets through the environment", () => {
+    const queues = {
+      SQS_QUEUE_URL: { Ref: logicalId(resources, "AWS::SQS::Queue", "QueuesJobs") },
+      SQS_DLQ_URL: { Ref: logicalId(resources, "AWS::SQS::Queue", "QueuesDeadLetters") },
+      QUEUE_BACKEND: "SQS"
+    }
+    expect(env("FunctionsIngest")).toMatchObject({ ...queues, MIGRATE_ON_START: "false" })
+    expect(env("FunctionsConsumer")).toMatchObject({ ...queues, MIGRATE_ON_START: "false", CIRCUIT_BREAKER: "REDIS" })
+    expect(env("FunctionsSweep")).toMatchObject({ ...queues, SWEEP_INTERVAL_MS: "120000" })
+    expect(env("FunctionsMigrate")).toMatchObject({ ...queues, MIGRATE_ON_START: "true" })
+    const ids = (name: string) => JSON.stringify(env(name).AWS_SECRETS_IDS)
+    expect(ids("FunctionsIngest")).toContain("DataWebhookSecrets")
+    expect(ids("FunctionsIngest")).not.toContain("DataCrmCredentials")
+    for (const name of ["DataCrmCredentials", "DataRedisUrl", "DataPostgresSecretAttachment"])
+      expect(ids("FunctionsConsumer")).toContain(name)
+    expect(JSON.stringify(resources).match(/"(DATABASE_URL|REDIS_URL)"\s*:/g)).toBeNull()
+  })
+
+  it("lets only the functions reach Postgres, only the consumer reach Redis, and nothing reach the functions", () => {
+    const sg = (prefix: string) => logicalId(resources, "AWS::EC2::SecurityGroup", prefix)
+    const ingressTo = (group: string) =>
+      ofType(resources, "AWS::EC2::SecurityGroupIngress")
+        .map(([, rule]) => rule.Properties!)
+        .filter((rule) => JSON.stringify(rule.GroupId).includes(`"${group}"`))
+        .map((rule) => (rule.SourceSecurityGroupId as { "Fn::GetAtt": [string] })["Fn::GetAtt"][0])
+        .sort()
+    expect(ingressTo(sg("NetworkDatabaseSg"))).toEqual(
+      [sg("NetworkIngestSg"), sg("NetworkConsumerSg"), sg("DataRotationSg")].sort()
+    )
+    expect(ingressTo(sg("NetworkRedisSg"))).toEqual([sg("NetworkConsumerSg")])
+    for (const group of ["NetworkIngestSg", "NetworkConsumerSg"]) {
+      expect(ingressTo(sg(group))).toEqual([])
+      expect(resources[sg(group)]!.Properties!.SecurityGroupIngress).toBeUndefined()
+    }
+    expect(ofType(resources, "AWS::ElasticLoadBalancingV2::LoadBalancer")).toEqual([])
+  })
+
+  it("sweeps on an EventBridge schedule at sweepIntervalMinutes", () => {
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(2 minutes)",
+      State: "ENABLED",
+      Targets: [
+        Match.objectLike({
+          Arn: { "Fn::GetAtt": [logicalId(resources, "AWS::Lambda::Function", "FunctionsSweep"), "Arn"] }
+        })
+      ]
+    })
+  })
+
+  it("runs the migrations at deploy time before the other functions change, again when the bundle changes", () => {
+    const runs = ofType(resources, "Custom::RevenueFlowMigrations") as Array<[string, Fn]>
+    expect(runs).toHaveLength(1)
+    const [id, run] = runs[0]!
+    const invoker = logicalId(resources, "AWS::Lambda::Function", "MigrationsInvoker")
+    expect(run.Properties.ServiceToken).toEqual({ "Fn::GetAtt": [invoker, "Arn"] })
+    expect(run.Properties.Bundle).toMatch(/^[0-9a-f]{64}$/)
+    expect(run.DependsOn).toContain(logicalId(resources, "AWS::Lambda::Function", "FunctionsMigrate"))
+    for (const name of ["FunctionsIngest", "FunctionsConsumer", "FunctionsSweep"])
+      expect(fn(name).DependsOn).toContain(id)
+    expect(fn("MigrationsInvoker").Properties.Environment).toEqual({
+      Variables: { MIGRATE_FUNCTION: { Ref: logicalId(resources, "AWS::Lambda::Function", "FunctionsMigrate") } }
+    })
+    // the handler answers CloudFormation whatever happens, and fails the deployment on a failed migration
+    const code = JSON.stringify(fn("MigrationsInvoker").Properties.Code)
+    expect(code).toContain("out.FunctionError")
+    expect(code).toContain("event.ResponseURL")
+  })
+
+  it("alarms on a dead letter, the oldest message's age and each function's errors and throttles", () => {
+    const topic = ofType(resources, "AWS::SNS::Topic")[0]![0]
+    const alarms = ofType(resources, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties as Record<string, unknown>)
+    for (const alarm of alarms) expect(JSON.stringify(alarm.AlarmActions)).toContain(topic)
+    const on = (metric: string) => alarms.filter((a) => a.MetricName === metric)
+    const dimension = (alarm: Record<string, unknown>) => JSON.stringify(alarm.Dimensions)
+    const [dlq] = on("ApproximateNumberOfMessagesVisible")
+    expect(dlq).toMatchObject({ Namespace: "AWS/SQS", Threshold: 0, ComparisonOperator: "GreaterThanThreshold" })
+    expect(dimension(dlq!)).toContain("QueuesDeadLetters")
+    const [age] = on("ApproximateAgeOfOldestMessage")
+    expect(age).toMatchObject({ Namespace: "AWS/SQS", Threshold: 150, EvaluationPeriods: 5 })
+    expect(dimension(age!)).toContain("QueuesJobs")
+    for (const metric of ["Errors", "Throttles"]) {
+      const found = on(metric)
+      expect(found.map((a) => a.Namespace)).toEqual(["AWS/Lambda", "AWS/Lambda", "AWS/Lambda"])
+      for (const name of ["FunctionsIngest", "FunctionsConsumer", "FunctionsSweep"])
+        expect(found.some((a) => dimension(a).includes(name))).toBe(true)
+    }
+  })
+})
