@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import type { HttpApiEvent, ScheduledEvent, SqsEvent, SqsEventRecord } from "../../src/lambda/events.js"
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
+import type { HttpApiEvent, LambdaContext, ScheduledEvent, SqsEvent, SqsEventRecord } from "../../src/lambda/events.js"
 
 const sample = <A>(name: string): A => JSON.parse(readFileSync(join(import.meta.dirname, "events", name), "utf8")) as A
 
@@ -67,3 +68,44 @@ export const sqsEvent = (
 
 /** AWS's sample EventBridge scheduled event. */
 export const scheduledEvent = (): ScheduledEvent => sample<ScheduledEvent>("scheduled.json")
+
+/**
+ * What Lambda's SQS poller does, once: receive up to 10 messages from SQS_QUEUE_URL, invoke the consumer with them
+ * as an SQS event, and delete every message the answer did not list in batchItemFailures.
+ */
+export const pollSqsOnce = async (
+  handler: (
+    event: SqsEvent,
+    context?: LambdaContext
+  ) => Promise<{ batchItemFailures: Array<{ itemIdentifier: string }> }>,
+  context: LambdaContext = { awsRequestId: "test" }
+) => {
+  const client = new SQSClient({})
+  try {
+    const out = await client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: process.env.SQS_QUEUE_URL,
+        MaxNumberOfMessages: 10,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"]
+      })
+    )
+    const messages = (out.Messages ?? []).map((m) => ({
+      messageId: m.MessageId ?? "",
+      receiptHandle: m.ReceiptHandle ?? "",
+      body: m.Body ?? "",
+      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1)
+    }))
+    const event = sqsEvent(messages)
+    if (messages.length === 0) return { event, answer: { batchItemFailures: [] }, failures: [] as Array<string> }
+    const answer = await handler(event, context)
+    const failures = answer.batchItemFailures.map((f) => f.itemIdentifier)
+    for (const m of messages.filter((m) => !failures.includes(m.messageId))) {
+      await client.send(
+        new DeleteMessageCommand({ QueueUrl: process.env.SQS_QUEUE_URL, ReceiptHandle: m.receiptHandle })
+      )
+    }
+    return { event, answer, failures }
+  } finally {
+    client.destroy()
+  }
+}

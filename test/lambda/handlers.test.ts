@@ -1,4 +1,3 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -7,7 +6,7 @@ import * as Scope from "effect/Scope"
 import { afterAll, beforeAll } from "vitest"
 import { runMigrations } from "../../layers/postgres/stores.js"
 import { hubspotSignatureV3 } from "../../src/domain/webhooks/hubspotSignature.js"
-import type { HttpApiResult, SqsEvent } from "../../src/lambda/events.js"
+import type { HttpApiResult } from "../../src/lambda/events.js"
 import { replayLead } from "../../src/pipeline/replay.js"
 import { IngestServicesLive } from "../../src/programs/ingestServices.js"
 import { consumerHandler, disposeConsumer } from "../../src/lambda/consumer.js"
@@ -16,7 +15,7 @@ import { disposeSweep, sweepHandler } from "../../src/lambda/sweep.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
-import { httpEvent, scheduledEvent, sqsEvent } from "./events.js"
+import { httpEvent, pollSqsOnce, scheduledEvent, sqsEvent } from "./events.js"
 
 /**
  * The three handlers as Lambda calls them: AWS's sample events (test/lambda/events), the environment in process.env,
@@ -69,36 +68,7 @@ const postLead = (lead: unknown, kind: "http-api-v2" | "function-url" = "http-ap
   })
 
 /** What Lambda's SQS poller does: receive, invoke the consumer with the records, delete what it did not list. */
-const pollOnce = Effect.promise(async () => {
-  const client = new SQSClient({})
-  try {
-    const out = await client.send(
-      new ReceiveMessageCommand({
-        QueueUrl: process.env.SQS_QUEUE_URL,
-        MaxNumberOfMessages: 10,
-        MessageSystemAttributeNames: ["ApproximateReceiveCount"]
-      })
-    )
-    const messages = (out.Messages ?? []).map((m) => ({
-      messageId: m.MessageId ?? "",
-      receiptHandle: m.ReceiptHandle ?? "",
-      body: m.Body ?? "",
-      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1)
-    }))
-    if (messages.length === 0) return { event: { Records: [] } as SqsEvent, answer: { batchItemFailures: [] } }
-    const event = sqsEvent(messages)
-    const answer = await consumerHandler(event, { awsRequestId: "test" })
-    const failed = new Set(answer.batchItemFailures.map((f) => f.itemIdentifier))
-    for (const m of messages.filter((m) => !failed.has(m.messageId))) {
-      await client.send(
-        new DeleteMessageCommand({ QueueUrl: process.env.SQS_QUEUE_URL, ReceiptHandle: m.receiptHandle })
-      )
-    }
-    return { event, answer }
-  } finally {
-    client.destroy()
-  }
-})
+const pollOnce = Effect.promise(() => pollSqsOnce(consumerHandler))
 
 const leadBody = (body: string) => JSON.parse(body) as { leadId: string; traceContext?: Record<string, string> }
 

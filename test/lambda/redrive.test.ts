@@ -1,4 +1,3 @@
-import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -12,7 +11,7 @@ import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
 import type { LambdaContext } from "../../src/lambda/events.js"
-import { httpEvent, sqsEvent } from "./events.js"
+import { httpEvent, pollSqsOnce } from "./events.js"
 
 /**
  * A CRM that keeps failing (HubSpot answering 500: transient) through the Lambda handlers: each delivery is reported
@@ -62,35 +61,9 @@ afterAll(async () => {
 
 /** Lambda's poller: receive, invoke, delete what was not listed. */
 const pollWith = (context?: LambdaContext) =>
-  Effect.promise(async () => {
-    const client = new SQSClient({})
-    try {
-      const out = await client.send(
-        new ReceiveMessageCommand({
-          QueueUrl: process.env.SQS_QUEUE_URL,
-          MaxNumberOfMessages: 10,
-          MessageSystemAttributeNames: ["ApproximateReceiveCount"]
-        })
-      )
-      const messages = (out.Messages ?? []).map((m) => ({
-        messageId: m.MessageId ?? "",
-        receiptHandle: m.ReceiptHandle ?? "",
-        body: m.Body ?? "",
-        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1)
-      }))
-      if (messages.length === 0) return { received: 0, failures: [] as Array<string> }
-      const answer = await consumerHandler(sqsEvent(messages), context)
-      const failures = answer.batchItemFailures.map((f) => f.itemIdentifier)
-      for (const m of messages.filter((m) => !failures.includes(m.messageId))) {
-        await client.send(
-          new DeleteMessageCommand({ QueueUrl: process.env.SQS_QUEUE_URL, ReceiptHandle: m.receiptHandle })
-        )
-      }
-      return { received: messages.length, failures }
-    } finally {
-      client.destroy()
-    }
-  })
+  Effect.promise(() =>
+    pollSqsOnce(consumerHandler, context).then(({ event, failures }) => ({ received: event.Records.length, failures }))
+  )
 
 const poll = pollWith()
 
