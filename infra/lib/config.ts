@@ -275,3 +275,16 @@ export const fromContext = (read: ContextReader): StackConfig => {
   if (errors.length > 0) throw problems(errors)
   return config
 }
+
+/** The programs' settings both variants hand their tasks or functions, from the stack's configuration. */
+export const programSettings = (config: StackConfig): Record<string, string> => ({
+  LOG_FORMAT: "json",
+  CRM_PROVIDER: config.crmProvider,
+  ANALYZER: config.analyzer,
+  BEDROCK_MODEL_ID: config.bedrockModelId,
+  WORKER_CONCURRENCY: String(config.workerConcurrency),
+  RATE_LIMIT_PER_LEAD: String(config.rateLimits.perLead),
+  RATE_LIMIT_PER_ACCOUNT: String(config.rateLimits.perAccount),
+  RATE_LIMIT_CRM: String(config.rateLimits.crm),
+  RATE_LIMIT_WINDOW_MS: String(config.rateLimits.windowMs)
+})

@@ -12,7 +12,7 @@ import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources"
 import * as logs from "aws-cdk-lib/aws-logs"
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
 import { Construct } from "constructs"
-import type { StackConfig } from "./config.js"
+import { programSettings, type StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Network } from "./network.js"
 import type { Queues } from "./queues.js"
@@ -75,15 +75,7 @@ export class Functions extends Construct {
     const s = config.serverless
 
     const common: Record<string, string> = {
-      LOG_FORMAT: "json",
-      CRM_PROVIDER: config.crmProvider,
-      ANALYZER: config.analyzer,
-      BEDROCK_MODEL_ID: config.bedrockModelId,
-      WORKER_CONCURRENCY: String(config.workerConcurrency),
-      RATE_LIMIT_PER_LEAD: String(config.rateLimits.perLead),
-      RATE_LIMIT_PER_ACCOUNT: String(config.rateLimits.perAccount),
-      RATE_LIMIT_CRM: String(config.rateLimits.crm),
-      RATE_LIMIT_WINDOW_MS: String(config.rateLimits.windowMs),
+      ...programSettings(config),
       SWEEP_INTERVAL_MS: String(s.sweepIntervalMinutes * 60_000),
       ...(config.tracing === "otlp" && config.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } : {}),
       ...config.environment,

@@ -86,12 +86,7 @@ export class Scaling extends Construct {
       targetGroup: services.targetGroup
     })
 
-    this.alarmTopic = new sns.Topic(this, "Alarms", {
-      displayName: "RevenueFlow alarms",
-      enforceSSL: true,
-      masterKey: kms.Alias.fromAliasName(this, "SnsKey", "alias/aws/sns")
-    })
-    if (config.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail))
+    this.alarmTopic = alarmTopic(this, config)
     const notify = new actions.SnsAction(this.alarmTopic)
 
     this.backlogAlarm = new cloudwatch.Alarm(this, "Backlog", {
@@ -129,4 +124,15 @@ export class Scaling extends Construct {
       alarm.addOkAction(notify)
     }
   }
+}
+
+/** The SNS topic every alarm of a stack notifies (encrypted, TLS only), with the operator's e-mail when given. */
+export const alarmTopic = (scope: Construct, config: StackConfig): sns.Topic => {
+  const topic = new sns.Topic(scope, "Alarms", {
+    displayName: "RevenueFlow alarms",
+    enforceSSL: true,
+    masterKey: kms.Alias.fromAliasName(scope, "SnsKey", "alias/aws/sns")
+  })
+  if (config.alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail))
+  return topic
 }

@@ -1,12 +1,11 @@
 import { Duration } from "aws-cdk-lib"
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch"
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
-import * as kms from "aws-cdk-lib/aws-kms"
 import type * as lambda from "aws-cdk-lib/aws-lambda"
-import * as sns from "aws-cdk-lib/aws-sns"
-import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions"
+import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
 import type { StackConfig } from "./config.js"
+import { alarmTopic } from "./scaling.js"
 import type { Functions } from "./functions.js"
 import type { Queues } from "./queues.js"
 
@@ -28,12 +27,7 @@ export class ServerlessAlarms extends Construct {
   ) {
     super(scope, id)
     const { config, queues, functions } = props
-    this.alarmTopic = new sns.Topic(this, "Alarms", {
-      displayName: "RevenueFlow alarms",
-      enforceSSL: true,
-      masterKey: kms.Alias.fromAliasName(this, "SnsKey", "alias/aws/sns")
-    })
-    if (config.alarmEmail) this.alarmTopic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail))
+    this.alarmTopic = alarmTopic(this, config)
     const notify = new actions.SnsAction(this.alarmTopic)
 
     this.deadLetters = new cloudwatch.Alarm(this, "DeadLetters", {

@@ -7,7 +7,7 @@ import * as iam from "aws-cdk-lib/aws-iam"
 import * as logs from "aws-cdk-lib/aws-logs"
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
 import { Construct } from "constructs"
-import type { StackConfig } from "./config.js"
+import { programSettings, type StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Network } from "./network.js"
 
@@ -77,15 +77,7 @@ export class Services extends Construct {
     const common: Record<string, string> = {
       // the AWS SDK (Secrets Manager, Bedrock) needs the region; the stack's own, resolved at deploy time
       AWS_REGION: Aws.REGION,
-      LOG_FORMAT: "json",
-      CRM_PROVIDER: config.crmProvider,
-      ANALYZER: config.analyzer,
-      BEDROCK_MODEL_ID: config.bedrockModelId,
-      WORKER_CONCURRENCY: String(config.workerConcurrency),
-      RATE_LIMIT_PER_LEAD: String(config.rateLimits.perLead),
-      RATE_LIMIT_PER_ACCOUNT: String(config.rateLimits.perAccount),
-      RATE_LIMIT_CRM: String(config.rateLimits.crm),
-      RATE_LIMIT_WINDOW_MS: String(config.rateLimits.windowMs),
+      ...programSettings(config),
       // several consumers: one breaker shared through Redis, not one per task
       CIRCUIT_BREAKER: "REDIS",
       CLOUDWATCH_METRICS: "EMF",
