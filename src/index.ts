@@ -38,6 +38,7 @@ export {
   salesforceLeadStatuses
 } from "./domain/leadStatus.js"
 export * from "./domain/record.js"
+export * as TraceContext from "./domain/traceContext.js"
 export { type ErrorText, errorText, maskEmail, redact, redactText } from "./domain/redact.js"
 export { actionKey, type CrmAction, isToolName, ToolName, ToolParams, toolNames } from "./domain/tools.js"
 

@@ -9,13 +9,12 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Tracing from "../../layers/observability/Tracing.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
+import { type TraceContext, withParentTrace } from "../domain/traceContext.js"
 import { McpEndpoint } from "../mcp/endpoint.js"
-import { header } from "./auth.js"
 import { fromNode } from "./body.js"
 import { type IntakeHandler, makeCreateLead } from "./leads.js"
 import { causeResponse, problem } from "./problem.js"
@@ -92,7 +91,8 @@ export const make = (
           attributes: { "http.request.method": "POST", "url.path": path }
         }),
         // a client's own trace (W3C traceparent) continues through the ingest and the consumer
-        Tracing.withParentTrace({ traceparent: header(req.headers, "traceparent") ?? "" }),
+        // (the parser reads only the trace headers, strings on Node: a repeated header is joined with ", ")
+        withParentTrace(req.headers as TraceContext),
         Effect.catchAllCause(causeResponse)
       )
       const fiber = runRequest(handled)
