@@ -1,3 +1,7 @@
+/**
+ * The lead routes' answers: a lead's view, the intake's decode-and-accept answer (shared by POST /leads and the
+ * webhooks) and the store-unavailable problem.
+ */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
