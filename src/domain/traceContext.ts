@@ -15,7 +15,7 @@ const ALL_ZERO = /^0+$/
 /**
  * The parent span a trace context names, read by the platform's parser (W3C traceparent, else B3): none when it is
  * missing or malformed, or names the all-zero trace or span id, which W3C reserves as invalid (the platform's parser
- * lets it through; an OpenTelemetry SDK would start a new trace for it anyway).
+ * lets it through).
  */
 export const parentSpan = (context: TraceContext | undefined): Option.Option<Tracer.ExternalSpan> => {
   if (context === undefined) return Option.none()

@@ -9,8 +9,9 @@ import { problem } from "./problem.js"
 
 // What both servings of the API share around a handler: the server span, the client's trace context, and the
 // answer to a failure no handler turned into a response. The HttpApi serving gets its span from the platform's
-// tracer (which reads the trace context with the same parser, HttpTraceContext.fromHeaders) and installs
-// `problemMiddleware`; the ingest's fast path (./intake.ts) frames each intake request with `framed`.
+// tracer (which reads the trace context with the same parser, HttpTraceContext.fromHeaders, but lets the all-zero
+// ids through) and installs `problemMiddleware`; the ingest's fast path (./intake.ts) frames each intake request
+// with `framed`, which mirrors that tracer's span (name, kind, method, path, status) without its per-request cost.
 
 /**
  * The answer to a request that ended in a failure no handler turned into a response: 404 for an unknown route, 400

@@ -100,6 +100,17 @@ describe("withParentTrace", () => {
     })
   )
 
+  it.effect("continues a B3 trace context too (the platform's parser: W3C first, then B3)", () =>
+    Effect.gen(function* () {
+      const span = yield* Effect.currentSpan.pipe(
+        Effect.withSpan("child"),
+        TraceContext.withParentTrace({ b3: `${traceId}-${spanId}-1` })
+      )
+      expect(span.traceId).toBe(traceId)
+      expect(Option.map(span.parent, (parent) => parent.spanId)).toEqual(Option.some(spanId))
+    })
+  )
+
   it.effect("keeps the sampled flag", () =>
     Effect.gen(function* () {
       const parent = TraceContext.parentSpan({ traceparent: `00-${traceId}-${spanId}-00` })
