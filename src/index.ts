@@ -38,6 +38,7 @@ export {
   salesforceLeadStatuses
 } from "./domain/leadStatus.js"
 export * from "./domain/record.js"
+export * as TraceContext from "./domain/traceContext.js"
 export { type ErrorText, errorText, maskEmail, redact, redactText } from "./domain/redact.js"
 export { actionKey, type CrmAction, isToolName, ToolName, ToolParams, toolNames } from "./domain/tools.js"
 
@@ -52,8 +53,9 @@ export { runSweeper, sweepOnce } from "./pipeline/sweeper.js"
 
 // HTTP
 export { IngestApi } from "./http/api.js"
-export { Problem, causeResponse } from "./http/problem.js"
-export { HttpApiServed, HttpServerLive, IngestApiLive, problemMiddleware } from "./http/server.js"
+export { Problem } from "./http/problem.js"
+export { HttpApiServed, HttpServerLive, IngestApiLive } from "./http/server.js"
+export { causeResponse, problemMiddleware } from "./http/serving.js"
 
 // MCP (the server itself, with the SDK, is the `revenueflow/mcp` subpath)
 /** The /mcp endpoint HttpServerLive serves: provide McpEndpointLive to your own ingest server to answer /mcp. */

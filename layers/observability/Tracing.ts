@@ -3,7 +3,6 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Tracer from "effect/Tracer"
 import type { InvalidConfiguration } from "../shared/config.js"
 import { importSelected } from "../shared/optionalPackage.js"
 
@@ -50,26 +49,3 @@ export const layerConfig = (
       })
     )
   )
-
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/
-
-/** The parent span a W3C traceparent names, or none for a missing / malformed / all-zero one. */
-export const parseTraceparent = (traceparent: string | undefined): Option.Option<Tracer.ExternalSpan> => {
-  const match = TRACEPARENT.exec(traceparent?.trim().toLowerCase() ?? "")
-  if (match === null) return Option.none()
-  const [, version, traceId, spanId, flags] = match as unknown as [string, string, string, string, string]
-  if (version === "ff" || /^0+$/.test(traceId) || /^0+$/.test(spanId)) return Option.none()
-  return Option.some(Tracer.externalSpan({ traceId, spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1 }))
-}
-
-/**
- * Continue the trace carried in a job (`{ traceparent }` set by the ingest): `effect`'s spans become children of the
- * ingest request's span. Without a usable traceparent the effect runs unchanged (a new trace).
- */
-export const withParentTrace =
-  (traceContext: Readonly<Record<string, string>> | undefined) =>
-  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Option.match(parseTraceparent(traceContext?.traceparent), {
-      onNone: () => effect,
-      onSome: (parent) => Effect.withParentSpan(effect, parent)
-    })

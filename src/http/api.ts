@@ -2,11 +2,12 @@ import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import type * as HttpMethod from "@effect/platform/HttpMethod"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { LeadInput } from "../domain/lead.js"
 import { documented, finishDocument, publicRoute, securedBy } from "./openapi.js"
-import { Problem } from "./problem.js"
+import { Problem, type ProblemStatus } from "./problem.js"
 import {
   DeadLetterList,
   HubSpotWebhookBody,
@@ -28,16 +29,27 @@ const Health = Schema.Struct({
 /** Problem details as the server sends them: application/problem+json, not application/json. */
 const ProblemJson = HttpApiSchema.withEncoding(Problem, { kind: "Json", contentType: "application/problem+json" })
 
-/** Declares the problem+json answers an endpoint gives (the handlers build those responses themselves). */
-const problems = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E, ...statuses: ReadonlyArray<number>) =>
-  statuses.reduce(
-    // biome-ignore lint/suspicious/noExplicitAny: addError re-types the endpoint; only the OpenAPI document reads these
-    (acc, status) => (acc as any).addError(ProblemJson, { status }),
-    endpoint
-  ) as E
-
-/** What every lead intake (POST /leads and the webhooks) can answer besides success. */
-const intakeProblems = [400, 401, 413, 415, 503] as const
+/** Declares the problem+json answers an endpoint gives, one per status (the handlers build those responses). */
+const problems = <
+  Name extends string,
+  Method extends HttpMethod.HttpMethod,
+  Path,
+  UrlParams,
+  Payload,
+  Headers,
+  Success,
+  Error,
+  R,
+  RE
+>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, Method, Path, UrlParams, Payload, Headers, Success, Error, R, RE>,
+  first: ProblemStatus,
+  ...rest: ReadonlyArray<ProblemStatus>
+) => {
+  let declared = endpoint.addError(ProblemJson, { status: first })
+  for (const status of rest) declared = declared.addError(ProblemJson, { status })
+  return declared
+}
 
 const IdPath = Schema.Struct({ id: Schema.String })
 const Limit = Schema.Struct({
@@ -48,21 +60,43 @@ const Limit = Schema.Struct({
   )
 })
 
-/** An intake route: 202 for a new lead, 200 with the stored lead for a duplicate. */
-const intake = <E extends HttpApiEndpoint.HttpApiEndpoint.Any>(endpoint: E) =>
-  problems(
-    // biome-ignore lint/suspicious/noExplicitAny: as above, addSuccess re-types the endpoint
-    (endpoint as any).addSuccess(LeadView, { status: 202 }).addSuccess(LeadView, { status: 200 }) as E,
-    ...intakeProblems
+/** What every lead intake (POST /leads and the webhooks) can answer besides success. */
+const intakeProblems = [400, 401, 413, 415, 503] as const
+
+/** An intake route (one request per lead): 202 for a new lead, 200 with the stored lead for a duplicate. */
+const intake = <Name extends string, Payload>(
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST", never, never, Payload>
+) => problems(endpoint.addSuccess(LeadView, { status: 202 }).addSuccess(LeadView, { status: 200 }), ...intakeProblems)
+
+const createLead = intake(HttpApiEndpoint.post("createLead", "/leads").setPayload(LeadInput))
+  .annotate(OpenApi.Description, "Accept a lead: 202 when new (queued), 200 with the stored lead for a duplicate.")
+  .annotate(OpenApi.Transform, documented("createLead", securedBy("apiKey")))
+
+const marketo = intake(HttpApiEndpoint.post("marketo", "/webhooks/marketo").setPayload(MarketoWebhookBody))
+  .annotate(
+    OpenApi.Description,
+    "Marketo webhook (JSON template); authenticated by the X-RevenueFlow-Token header (MARKETO_WEBHOOK_TOKEN)."
   )
+  .annotate(OpenApi.Transform, documented("marketo", securedBy("marketoToken")))
+
+const hubspot = intake(HttpApiEndpoint.post("hubspot", "/webhooks/hubspot").setPayload(HubSpotWebhookBody))
+  .annotate(
+    OpenApi.Description,
+    "HubSpot workflow webhook; verified by X-HubSpot-Signature-v3 over the raw body (HUBSPOT_APP_SECRET)."
+  )
+  .annotate(OpenApi.Transform, documented("hubspot", securedBy("hubspotSignature")))
+
+/**
+ * The intake endpoints: the hot path, which the ingest program's node:http server answers itself (./intake.ts) with
+ * the handlers the HttpApi serves, at the method and path declared here.
+ */
+export const intakeEndpoints = [createLead, marketo, hubspot] as const
+/** The name of an intake endpoint. */
+export type IntakeEndpointName = (typeof intakeEndpoints)[number]["name"]
 
 /** Lead intake, lookup and replay. */
 export class LeadsGroup extends HttpApiGroup.make("leads")
-  .add(
-    intake(HttpApiEndpoint.post("createLead", "/leads").setPayload(LeadInput))
-      .annotate(OpenApi.Description, "Accept a lead: 202 when new (queued), 200 with the stored lead for a duplicate.")
-      .annotate(OpenApi.Transform, documented("createLead", securedBy("apiKey")))
-  )
+  .add(createLead)
   .add(
     problems(HttpApiEndpoint.get("listLeads", "/leads").setUrlParams(Limit).addSuccess(LeadList), 400, 401, 503)
       .annotate(OpenApi.Description, "The most recently updated leads, newest first (emails masked).")
@@ -101,23 +135,7 @@ export class LeadsGroup extends HttpApiGroup.make("leads")
   ) {}
 
 /** Marketing-platform webhooks. */
-export class WebhooksGroup extends HttpApiGroup.make("webhooks")
-  .add(
-    intake(HttpApiEndpoint.post("marketo", "/webhooks/marketo").setPayload(MarketoWebhookBody))
-      .annotate(
-        OpenApi.Description,
-        "Marketo webhook (JSON template); authenticated by the X-RevenueFlow-Token header (MARKETO_WEBHOOK_TOKEN)."
-      )
-      .annotate(OpenApi.Transform, documented("marketo", securedBy("marketoToken")))
-  )
-  .add(
-    intake(HttpApiEndpoint.post("hubspot", "/webhooks/hubspot").setPayload(HubSpotWebhookBody))
-      .annotate(
-        OpenApi.Description,
-        "HubSpot workflow webhook; verified by X-HubSpot-Signature-v3 over the raw body (HUBSPOT_APP_SECRET)."
-      )
-      .annotate(OpenApi.Transform, documented("hubspot", securedBy("hubspotSignature")))
-  ) {}
+export class WebhooksGroup extends HttpApiGroup.make("webhooks").add(marketo).add(hubspot) {}
 
 /** What an operator looks at: dead letters and the state of the queue, breakers and rate limits. */
 export class OperationsGroup extends HttpApiGroup.make("operations")

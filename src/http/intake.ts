@@ -9,16 +9,16 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Tracing from "../../layers/observability/Tracing.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import { McpEndpoint } from "../mcp/endpoint.js"
-import { header } from "./auth.js"
-import { fromNode } from "./body.js"
+import { type IntakeEndpointName, intakeEndpoints } from "./api.js"
+import { fromNode, type IntakeRequest } from "./body.js"
 import { type IntakeHandler, makeCreateLead } from "./leads.js"
-import { causeResponse, problem } from "./problem.js"
+import { problem } from "./problem.js"
+import { framed } from "./serving.js"
 import { makeHubspotWebhook, makeMarketoWebhook } from "./webhooks.js"
 
 /** Where the server listens (port 0: any free port). */
@@ -50,11 +50,39 @@ const pathOf = (url: string | undefined): string => {
   return query < 0 ? path : path.slice(0, query)
 }
 
+/** An intake handler framed for the fast path (span, trace context, failures answered). */
+type FramedHandler = (request: IntakeRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, Intake>
+type Intake = LeadStore | JobQueue | Metrics
+
+/** Each intake endpoint's handler: the one its HttpApi group serves (see leads.ts, webhooks.ts). */
+const intakeHandlers: { readonly [Name in IntakeEndpointName]: (config: AppConfig.Service) => IntakeHandler } = {
+  createLead: makeCreateLead,
+  marketo: makeMarketoWebhook,
+  hubspot: makeHubspotWebhook
+}
+
+/** The intake routes by method, then path, as the HttpApi declares them: the fast path has no route table of its own. */
+const intakeRoutes = (config: AppConfig.Service) =>
+  Effect.gen(function* () {
+    const routes = new Map<string, Map<string, FramedHandler>>()
+    for (const endpoint of intakeEndpoints) {
+      // matched by exact path: a path parameter would need the router
+      if (endpoint.path.includes(":")) {
+        return yield* Effect.dieMessage(`intake endpoint ${endpoint.name} has a path parameter (${endpoint.path})`)
+      }
+      const byPath = routes.get(endpoint.method) ?? new Map<string, FramedHandler>()
+      byPath.set(endpoint.path, framed(endpoint, intakeHandlers[endpoint.name](config)))
+      routes.set(endpoint.method, byPath)
+    }
+    return routes
+  })
+
 /**
- * The ingest's HTTP server: node:http, with the intake routes (POST /leads, /webhooks/marketo, /webhooks/hubspot:
- * one request per lead, the hot path) handled directly — one fiber running the same handler the HttpApi serves —
- * and every other request passed to the app `serve` is given (the HttpApi: GET /leads/:id, ops, docs,
- * problem+json for unknown routes and methods).
+ * The ingest's HTTP server: node:http, with the intake routes (the HttpApi's `intakeEndpoints`: POST /leads,
+ * /webhooks/marketo, /webhooks/hubspot: one request per lead, the hot path) handled directly — one fiber running the
+ * handler the HttpApi serves, framed as the platform frames its routes (./serving.ts) — and every other request
+ * passed to the app `serve` is given (the HttpApi: GET /leads/:id, ops, docs, problem+json for unknown routes and
+ * methods).
  *
  * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs
  * about 0.45 ms of CPU per request on the 2-core benchmark machine even for a handler that does nothing, more than
@@ -70,32 +98,17 @@ export const make = (
 > =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const intake = new Map<string, IntakeHandler>([
-      ["/leads", makeCreateLead(config)],
-      ["/webhooks/marketo", makeMarketoWebhook(config)],
-      ["/webhooks/hubspot", makeHubspotWebhook(config)]
-    ])
+    const intake = yield* intakeRoutes(config)
     // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
     const mcp = Option.getOrUndefined(yield* Effect.serviceOption(McpEndpoint))
     // each request's fiber runs in this set; what is left when the server has closed is interrupted with the scope
     const requests = yield* FiberSet.make<HttpServerResponse.HttpServerResponse>()
-    const runRequest = yield* FiberSet.runtime(requests)<LeadStore | JobQueue | Metrics>()
+    const runRequest = yield* FiberSet.runtime(requests)<Intake>()
     let app: ((req: IncomingMessage, res: ServerResponse) => void) | undefined
     let closing = false
 
-    const direct = (handler: IntakeHandler, path: string, req: IncomingMessage, res: ServerResponse) => {
-      const handled = handler(fromNode(req)).pipe(
-        Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
-        Effect.withSpan("http.server POST", {
-          kind: "server",
-          captureStackTrace: false,
-          attributes: { "http.request.method": "POST", "url.path": path }
-        }),
-        // a client's own trace (W3C traceparent) continues through the ingest and the consumer
-        Tracing.withParentTrace({ traceparent: header(req.headers, "traceparent") ?? "" }),
-        Effect.catchAllCause(causeResponse)
-      )
-      const fiber = runRequest(handled)
+    const direct = (serve: FramedHandler, req: IncomingMessage, res: ServerResponse) => {
+      const fiber = runRequest(serve(fromNode(req)))
       fiber.addObserver((exit) => {
         if (exit._tag === "Success") writeResponse(res, exit.value)
       })
@@ -110,11 +123,8 @@ export const make = (
         createServer((req, res) => {
           // while stopping, every answer closes its connection, so busy keep-alive clients cannot hold the drain open
           if (closing) res.shouldKeepAlive = false
-          if (req.method === "POST") {
-            const path = pathOf(req.url)
-            const handler = intake.get(path)
-            if (handler !== undefined) return direct(handler, path, req, res)
-          }
+          const serve = intake.get(req.method ?? "")?.get(pathOf(req.url))
+          if (serve !== undefined) return direct(serve, req, res)
           if (mcp !== undefined && pathOf(req.url) === "/mcp") return mcp(req, res)
           if (app !== undefined) return app(req, res)
           writeResponse(res, problem(503, "The server is stopping", { headers: { "retry-after": "1" } }))

@@ -14,7 +14,7 @@ import { IngestApi } from "./api.js"
 import { makeApiKeyCheck, presentedKey, type RequestHeaders } from "./auth.js"
 import { fromPlatform, type IntakeRequest, readJsonBody } from "./body.js"
 import { problem } from "./problem.js"
-import { acceptUntrusted, leadView, unavailable, viewResponse } from "./respond.js"
+import { acceptUntrusted, leadView, unavailable, viewResponse } from "./leadAnswers.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 

@@ -11,7 +11,7 @@ import { IngestApi } from "./api.js"
 import { describeBackends } from "./backends.js"
 import { makeGuard } from "./leads.js"
 import { deadLetter } from "./operatorViews.js"
-import { unavailable } from "./respond.js"
+import { unavailable } from "./leadAnswers.js"
 
 /** A part of the state that does not answer within this is shown as null rather than holding the page. */
 const PART_TIMEOUT = "2 seconds"

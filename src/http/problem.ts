@@ -1,7 +1,4 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as Cause from "effect/Cause"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
@@ -20,7 +17,10 @@ export interface FieldError {
   readonly message: string
 }
 
-const titles: Record<number, string> = {
+/** Every status the ingest answers with problem details. */
+export type ProblemStatus = 400 | 401 | 404 | 405 | 409 | 413 | 415 | 500 | 503
+
+const titles: Record<ProblemStatus, string> = {
   400: "Bad Request",
   401: "Unauthorized",
   404: "Not Found",
@@ -34,14 +34,14 @@ const titles: Record<number, string> = {
 
 /** A problem+json response. */
 export const problem = (
-  status: number,
+  status: ProblemStatus,
   detail: string,
   options: { readonly errors?: ReadonlyArray<FieldError>; readonly headers?: Record<string, string> } = {}
 ) =>
   HttpServerResponse.unsafeJson(
     {
       type: `https://revenueflow.dev/problems/${status}`,
-      title: titles[status] ?? "Error",
+      title: titles[status],
       status,
       detail,
       ...(options.errors ? { errors: options.errors } : {})
@@ -55,21 +55,3 @@ export const fieldErrors = (error: ParseResult.ParseError): ReadonlyArray<FieldE
     field: issue.path.length === 0 ? "(root)" : issue.path.map(String).join("."),
     message: issue.message
   }))
-
-/**
- * The answer to a request that ended in a failure no handler turned into a response: 404 for an unknown route, 400
- * for a request the framework could not decode or read, and a bare 500 (logged, never echoing internals) for
- * anything unexpected.
- */
-export const causeResponse = (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
-  Effect.gen(function* () {
-    // the failure may be combined with others (Sequential), so look inside the cause rather than at its top
-    const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
-    if (failure?._tag === "RouteNotFound") return problem(404, "No such route")
-    if (failure?._tag === "HttpApiDecodeError") return problem(400, "The request could not be decoded")
-    if (failure?._tag === "RequestError") return problem(400, "The request could not be read")
-    // The client went away (or the server is stopping): nobody reads this answer, and it is not an error.
-    if (Cause.isInterruptedOnly(cause)) return problem(503, "The request was interrupted")
-    yield* Effect.logError("unhandled request failure", cause)
-    return problem(500, "Internal error; the request was not processed")
-  })

@@ -1,5 +1,4 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -10,15 +9,8 @@ import { LeadsLive } from "./leads.js"
 import { OperationsLive } from "./operations.js"
 import { OpsLive } from "./ops.js"
 import * as Pages from "./pages.js"
-import { causeResponse } from "./problem.js"
+import { problemMiddleware } from "./serving.js"
 import { WebhooksLive } from "./webhooks.js"
-
-/**
- * Turns what the router could not handle into problem+json (see `causeResponse`). Installed as an HttpApi
- * middleware: as `serve`'s middleware it would run after the error response was sent.
- */
-export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
-  app.pipe(Effect.catchAllCause(causeResponse))
 
 /** The ingest API with its handlers, OpenAPI document (/openapi.json), docs page (/docs) and console (/console). */
 export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(

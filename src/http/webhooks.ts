@@ -25,7 +25,7 @@ import {
 } from "./body.js"
 import type { IntakeHandler } from "./leads.js"
 import { problem } from "./problem.js"
-import { acceptUntrusted } from "./respond.js"
+import { acceptUntrusted } from "./leadAnswers.js"
 
 /**
  * The URL HubSpot signed: the configured public URL (a load balancer sits in front) plus the query string, or

@@ -6,6 +6,7 @@ import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import * as SqsJobQueue from "../../layers/sqs/JobQueue.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobDelay } from "../../services/JobQueue.js"
+import { withParentTrace } from "../domain/traceContext.js"
 import { deadLetter, processLead } from "../pipeline/process.js"
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from "./events.js"
 import { container } from "./runtime.js"
@@ -70,7 +71,7 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
         {
           concurrency: config.workerConcurrency,
           process: (job) =>
-            processLead(job).pipe(Tracing.withParentTrace(job.traceContext), Effect.provide(services), withinDeadline),
+            processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), withinDeadline),
           onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(services))
         }
       )

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { withParentTrace } from "../../layers/observability/Tracing.js"
+import { withParentTrace } from "../domain/traceContext.js"
 import { deadLetter, processLead } from "./process.js"
 import { runSweeper } from "./sweeper.js"
 

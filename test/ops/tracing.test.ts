@@ -6,8 +6,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Otlp from "../../layers/observability/Otlp.js"
-import * as Tracing from "../../layers/observability/Tracing.js"
 import * as IngestServer from "../../src/http/intake.js"
+import * as TraceContext from "../../src/domain/traceContext.js"
 import { HttpApiServed } from "../../src/http/server.js"
 import { runConsumer } from "../../src/pipeline/consumer.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
@@ -78,7 +78,7 @@ describe("withParentTrace", () => {
     Effect.gen(function* () {
       const span = yield* Effect.currentSpan.pipe(
         Effect.withSpan("child"),
-        Tracing.withParentTrace({ traceparent: `00-${traceId}-${spanId}-01` })
+        TraceContext.withParentTrace({ traceparent: `00-${traceId}-${spanId}-01` })
       )
       expect(span.traceId).toBe(traceId)
       expect(Option.map(span.parent, (parent) => parent.spanId)).toEqual(Option.some(spanId))
@@ -93,16 +93,27 @@ describe("withParentTrace", () => {
         { traceparent: "garbage" },
         { traceparent: `00-${"0".repeat(32)}-${spanId}-01` }
       ]) {
-        const span = yield* Effect.currentSpan.pipe(Effect.withSpan("child"), Tracing.withParentTrace(context))
+        const span = yield* Effect.currentSpan.pipe(Effect.withSpan("child"), TraceContext.withParentTrace(context))
         expect(span.traceId).not.toBe(traceId)
         expect(Option.isNone(span.parent)).toBe(true)
       }
     })
   )
 
+  it.effect("continues a B3 trace context too (the platform's parser: W3C first, then B3)", () =>
+    Effect.gen(function* () {
+      const span = yield* Effect.currentSpan.pipe(
+        Effect.withSpan("child"),
+        TraceContext.withParentTrace({ b3: `${traceId}-${spanId}-1` })
+      )
+      expect(span.traceId).toBe(traceId)
+      expect(Option.map(span.parent, (parent) => parent.spanId)).toEqual(Option.some(spanId))
+    })
+  )
+
   it.effect("keeps the sampled flag", () =>
     Effect.gen(function* () {
-      const parent = Tracing.parseTraceparent(`00-${traceId}-${spanId}-00`)
+      const parent = TraceContext.parentSpan({ traceparent: `00-${traceId}-${spanId}-00` })
       expect(Option.map(parent, (span) => span.sampled)).toEqual(Option.some(false))
     })
   )

@@ -1,11 +1,15 @@
+/**
+ * The lead routes' answers: a lead's view, the intake's decode-and-accept answer (shared by POST /leads and the
+ * webhooks) and the store-unavailable problem.
+ */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { LeadSource } from "../domain/lead.js"
 import { LeadInput, strictParseOptions } from "../domain/lead.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
+import * as TraceContext from "../domain/traceContext.js"
 import { type AcceptOptions, acceptLead } from "../pipeline/accept.js"
 import type { LeadView } from "./api.js"
 import { fieldErrors, problem } from "./problem.js"
@@ -45,14 +49,6 @@ export const unavailable = problem(503, "The lead store is unavailable; nothing 
   headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
 })
 
-/** W3C traceparent of the current span, carried in the job so the consumer continues the trace. */
-const traceContext = Effect.map(Effect.option(Effect.currentSpan), (span) =>
-  Option.match(span, {
-    onNone: () => undefined,
-    onSome: (s) => ({ traceparent: `00-${s.traceId}-${s.spanId}-${s.sampled ? "01" : "00"}` })
-  })
-)
-
 /**
  * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After
  * when the store is down or silent past `options.storeTimeoutMs`. Fails with nothing: every outcome is a response.
@@ -66,7 +62,8 @@ export const acceptUntrusted = (input: unknown, source: LeadSource, options: Acc
         errors: fieldErrors(decoded.left as ParseResult.ParseError)
       })
     }
-    const trace = yield* traceContext
+    // the job carries the request's trace context, so the consumer continues the trace
+    const trace = yield* TraceContext.current
     return yield* acceptLead(decoded.right, source, trace, options).pipe(
       Effect.map(({ lead, created }) =>
         viewResponse(leadView(lead, []), created ? 202 : 200, { location: `/leads/${lead.id}` })

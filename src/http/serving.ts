@@ -1,0 +1,70 @@
+import type * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { type TraceContext, withParentTrace } from "../domain/traceContext.js"
+import type { IntakeRequest } from "./body.js"
+import { problem } from "./problem.js"
+
+// What both servings of the API share around a handler: the server span, the client's trace context, and the
+// answer to a failure no handler turned into a response. The HttpApi serving gets its span from the platform's
+// tracer (which reads the trace context with the same parser, HttpTraceContext.fromHeaders, but lets the all-zero
+// ids through) and installs `problemMiddleware`; the ingest's fast path (./intake.ts) frames each intake request
+// with `framed`, which mirrors that tracer's span (name, kind, method, path, status) without its per-request cost.
+
+/**
+ * The answer to a request that ended in a failure no handler turned into a response: 404 for an unknown route, 400
+ * for a request the framework could not decode or read, and a bare 500 (logged, never echoing internals) for
+ * anything unexpected.
+ */
+export const causeResponse = (cause: Cause.Cause<unknown>): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.gen(function* () {
+    // the failure may be combined with others (Sequential), so look inside the cause rather than at its top
+    const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
+    if (failure?._tag === "RouteNotFound") return problem(404, "No such route")
+    if (failure?._tag === "HttpApiDecodeError") return problem(400, "The request could not be decoded")
+    if (failure?._tag === "RequestError") return problem(400, "The request could not be read")
+    // The client went away (or the server is stopping): nobody reads this answer, and it is not an error.
+    if (Cause.isInterruptedOnly(cause)) return problem(503, "The request was interrupted")
+    yield* Effect.logError("unhandled request failure", cause)
+    return problem(500, "Internal error; the request was not processed")
+  })
+
+/**
+ * Turns what the router could not handle into problem+json (see `causeResponse`). Installed as an HttpApi
+ * middleware: as `serve`'s middleware it would run after the error response was sent.
+ */
+export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
+  app.pipe(Effect.catchAllCause(causeResponse))
+
+/** A route as the HttpApi declares it (an endpoint's method and path). */
+export interface Route {
+  readonly method: string
+  readonly path: string
+}
+
+/**
+ * A handler served outside the platform's router, framed as the platform frames the routes it serves: a server span
+ * named and attributed as its tracer's (`http.server POST`, method, path, response status), a child of the
+ * client's trace (W3C traceparent or B3), and every failure answered by `causeResponse`.
+ */
+export const framed = <R>(
+  route: Route,
+  handler: (request: IntakeRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+) => {
+  const name = `http.server ${route.method}`
+  const options = {
+    kind: "server",
+    captureStackTrace: false,
+    attributes: { "http.request.method": route.method, "url.path": route.path }
+  } as const
+  return (request: IntakeRequest): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
+    handler(request).pipe(
+      Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+      Effect.withSpan(name, options),
+      // the parser reads only the trace headers, strings on every platform (Node joins a repeated one with ", ")
+      withParentTrace(request.headers as TraceContext),
+      Effect.catchAllCause(causeResponse)
+    )
+}
