@@ -84,10 +84,10 @@ const intakeRoutes = (config: AppConfig.Service) =>
  * passed to the app `serve` is given (the HttpApi: GET /leads/:id, ops, docs, problem+json for unknown routes and
  * methods).
  *
- * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs
- * about 0.45 ms of CPU per request on the 2-core benchmark machine even for a handler that does nothing, more than
- * the whole raw baseline's work; see README "Performance". The routes' behaviour, responses and OpenAPI entries are
- * the HttpApi's: the tests run against this server and against the HttpApi alone.
+ * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs more
+ * CPU per request, even for a handler that does nothing, than the whole raw baseline's work (figures in README
+ * "Performance"). The routes' behaviour, responses and OpenAPI entries are the HttpApi's: the tests run against this
+ * server and against the HttpApi alone.
  */
 export const make = (
   listen: ListenOptions
