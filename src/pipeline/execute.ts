@@ -211,6 +211,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       // actions are sent, so a failed attempt costs the limits only the calls it made (as one by one).
       let held: Array<ReadonlyArray<Tier>> = []
       let heldAt = 0
+      // The first end of a window they were counted in: a call sent after it would count in a window that never
+      // saw it, so what is still held then is dropped (that window is over) and taken again in the current one.
+      let heldUntil = 0
       yield* Effect.gen(function* () {
         const busy = claims.findIndex((claim) => claim._tag === "InProgress")
         if (busy >= 0) {
@@ -230,6 +233,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         for (let n = 0; n < todo.length; n++) {
           const item = ready[todo[n]!]!
           if (crm.admit !== undefined) yield* crm.admit(item.call)
+          if (held.length > 0 && (yield* Clock.currentTimeMillis) >= heldUntil) held = []
           if (held.length === 0) {
             // The CRM's quota reading is taken once per acquisition (it tightens the CRM-wide tier).
             const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
@@ -248,6 +252,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
               )
             held = groups.slice(0, permits.granted)
             heldAt = permits.at
+            heldUntil = Math.min(
+              ...held.flat().map((tier) => (Math.floor(permits.at / tier.windowMs) + 1) * tier.windowMs)
+            )
           }
           held.shift()
           outcomes[todo[n]!] = yield* perform(item, () => unsettled.delete(item.key))
