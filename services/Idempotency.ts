@@ -16,10 +16,17 @@ export declare namespace Idempotency {
   export interface Service {
     /** Claim a key for `inProgressTtlMs`: Acquired (go ahead), InProgress (someone else holds it), Completed. */
     readonly begin: (key: string, inProgressTtlMs: number) => Effect.Effect<Claim, IdempotencyUnavailable>
+    /** `begin` of several keys in one step (one round trip on Redis), each claim as `begin` would answer it. */
+    readonly beginEach: (
+      keys: ReadonlyArray<string>,
+      inProgressTtlMs: number
+    ) => Effect.Effect<ReadonlyArray<Claim>, IdempotencyUnavailable>
     /** Mark a key done with its result for `ttlMs`. */
     readonly complete: (key: string, result: unknown, ttlMs: number) => Effect.Effect<void, IdempotencyUnavailable>
     /** Drop an in-progress claim after a failure so a retry may try again. */
     readonly release: (key: string) => Effect.Effect<void, IdempotencyUnavailable>
+    /** `release` of several keys in one step. */
+    readonly releaseEach: (keys: ReadonlyArray<string>) => Effect.Effect<void, IdempotencyUnavailable>
   }
 }
 

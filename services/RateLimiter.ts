@@ -13,6 +13,12 @@ export interface Tier {
   readonly cost?: number | undefined
 }
 
+/** What `acquireEach` took: the first `granted` groups (at least one), in the windows of the time `at`. */
+export interface Permits {
+  readonly granted: number
+  readonly at: number
+}
+
 /** A tier refused; nothing was consumed from any tier. Retry after `retryAfterMs`. */
 export class RateLimited extends Schema.TaggedError<RateLimited>()("RateLimited", {
   tier: Schema.String,
@@ -27,6 +33,22 @@ export declare namespace RateLimiter {
   export interface Service {
     /** Check and consume every tier atomically: all tiers consume, or none does. */
     readonly acquire: (tiers: ReadonlyArray<Tier>) => Effect.Effect<void, RateLimited | RateLimiterUnavailable>
+    /**
+     * Several acquisitions in one step (one per planned action of a lead): the groups are taken in order, each
+     * all-or-none like `acquire`, up to the first that does not fit. Fails with RateLimited, consuming nothing, when
+     * the first group does not fit.
+     */
+    readonly acquireEach: (
+      groups: ReadonlyArray<ReadonlyArray<Tier>>
+    ) => Effect.Effect<Permits, RateLimited | RateLimiterUnavailable>
+    /**
+     * Give back permits `acquireEach` took at `at` that were not used (the action was never sent): its windows'
+     * counts go down by the groups' costs, never below zero; a window that has ended meanwhile is left alone.
+     */
+    readonly refund: (
+      groups: ReadonlyArray<ReadonlyArray<Tier>>,
+      at: number
+    ) => Effect.Effect<void, RateLimiterUnavailable>
   }
 }
 

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
@@ -25,19 +26,24 @@ const infoOf = (job: Job, data: LeadJob): JobInfo => ({
   maxAttempts: job.opts.attempts ?? 1
 })
 
-/** Interrupt `effect` when `signal` aborts (BullMQ aborts it on cancelJob / cancelAllJobs). */
+/**
+ * Interrupt `effect` when `signal` aborts (BullMQ aborts it on cancelJob / cancelAllJobs). One child fiber that the
+ * abort interrupts: a race against a never-ending listener cost ~75 µs of CPU per job.
+ */
 const abortable = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal | undefined): Effect.Effect<A, E> =>
   signal === undefined
     ? effect
-    : Effect.raceFirst(
-        effect,
-        Effect.async<never>((resume) => {
-          const onAbort = () => resume(Effect.interrupt)
-          if (signal.aborted) onAbort()
-          else signal.addEventListener("abort", onAbort, { once: true })
-          return Effect.sync(() => signal.removeEventListener("abort", onAbort))
-        })
-      )
+    : Effect.flatMap(Effect.fork(effect), (fiber) => {
+        const onAbort = () => {
+          fiber.unsafeInterruptAsFork(FiberId.none)
+        }
+        if (signal.aborted) onAbort()
+        else signal.addEventListener("abort", onAbort, { once: true })
+        return Effect.ensuring(
+          Fiber.join(fiber),
+          Effect.sync(() => signal.removeEventListener("abort", onAbort))
+        )
+      })
 
 /** Run a BullMQ Worker until the scope closes; each job's Effect runs on the caller's runtime. */
 export const consume = (

@@ -30,17 +30,27 @@ export const make = Effect.gen(function* () {
     return entry
   }
 
+  const claim = (map: Map<string, Entry>, key: string, inProgressTtlMs: number, now: number): Claim => {
+    const entry = live(map, key, now)
+    if (entry?._tag === "InProgress") return { _tag: "InProgress" }
+    // Round-trip through JSON so callers see exactly what the Redis layer would give back.
+    if (entry?._tag === "Completed") return { _tag: "Completed", result: JSON.parse(entry.json) }
+    sweep(map, now)
+    map.set(key, { _tag: "InProgress", expiresAt: now + Math.max(1, inProgressTtlMs) })
+    return { _tag: "Acquired" }
+  }
+
   const begin = (key: string, inProgressTtlMs: number): Effect.Effect<Claim> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Ref.modify(entries, (map): [Claim, Map<string, Entry>] => {
-        const entry = live(map, key, now)
-        if (entry?._tag === "InProgress") return [{ _tag: "InProgress" }, map]
-        // Round-trip through JSON so callers see exactly what the Redis layer would give back.
-        if (entry?._tag === "Completed") return [{ _tag: "Completed", result: JSON.parse(entry.json) }, map]
-        sweep(map, now)
-        map.set(key, { _tag: "InProgress", expiresAt: now + Math.max(1, inProgressTtlMs) })
-        return [{ _tag: "Acquired" }, map]
-      })
+      Ref.modify(entries, (map): [Claim, Map<string, Entry>] => [claim(map, key, inProgressTtlMs, now), map])
+    )
+
+  const beginEach = (keys: ReadonlyArray<string>, inProgressTtlMs: number): Effect.Effect<ReadonlyArray<Claim>> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.modify(entries, (map): [ReadonlyArray<Claim>, Map<string, Entry>] => [
+        keys.map((key) => claim(map, key, inProgressTtlMs, now)),
+        map
+      ])
     )
 
   const complete = (key: string, result: unknown, ttlMs: number): Effect.Effect<void> =>
@@ -52,15 +62,17 @@ export const make = Effect.gen(function* () {
       })
     )
 
-  const release = (key: string): Effect.Effect<void> =>
+  const releaseEach = (keys: ReadonlyArray<string>): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(entries, (map) => {
-        if (live(map, key, now)?._tag === "InProgress") map.delete(key)
+        for (const key of keys) if (live(map, key, now)?._tag === "InProgress") map.delete(key)
         return map
       })
     )
 
-  return Idempotency.of({ begin, complete, release })
+  const release = (key: string): Effect.Effect<void> => releaseEach([key])
+
+  return Idempotency.of({ begin, beginEach, complete, release, releaseEach })
 })
 
 /** Idempotency kept in this process (embedded mode and tests). */

@@ -166,10 +166,62 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
           catch: (cause) => storeUnavailable("postgres", cause, secrets)
         }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<T>))
 
-    const query: Query = (text, params) =>
-      Effect.suspend(() => {
+    // Statements in flight with their deadline, checked by one timer: an Effect.timeout per statement (a fiber
+    // racing a sleep) cost more CPU than the statement itself (~220 µs against ~40 µs here), on ~10 statements a lead.
+    interface InFlight {
+      readonly sql: postgres.Sql
+      readonly deadline: number
+      readonly fail: (error: StoreUnavailable) => void
+    }
+    const inFlight = new Set<InFlight>()
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    const watchEveryMs = Math.min(1000, Math.max(50, Math.floor(answerTimeoutMs / 8)))
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const timer = setInterval(() => {
+          const now = Date.now()
+          for (const entry of inFlight) {
+            if (entry.deadline > now) continue
+            inFlight.delete(entry)
+            if (pool.sql === entry.sql) {
+              pool.sql = open()
+              entry.sql.end({ timeout: 0 }).catch(() => undefined)
+              runFork(
+                Effect.logWarning("Postgres did not answer; reopening the connection pool").pipe(
+                  Effect.annotateLogs({ waitedMs: answerTimeoutMs })
+                )
+              )
+            }
+            entry.fail(new StoreUnavailable({ message: `postgres: no answer within ${answerTimeoutMs} ms` }))
+          }
+        }, watchEveryMs)
+        timer.unref()
+        return timer
+      }),
+      (timer) => Effect.sync(() => clearInterval(timer))
+    )
+
+    const query: Query = <T>(text: string, params: ReadonlyArray<unknown> = []) =>
+      Effect.async<ReadonlyArray<T>, StoreUnavailable>((resume) => {
         const sql = pool.sql
-        return answered(sql, queryOn(sql)(text, params))
+        const entry: InFlight = {
+          sql,
+          deadline: Date.now() + answerTimeoutMs,
+          fail: (error) => resume(Effect.fail(error))
+        }
+        inFlight.add(entry)
+        // prepared: the same few statements run on every lead, so parsing and planning them once pays
+        sql.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true }).then(
+          (rows) => {
+            if (inFlight.delete(entry)) resume(Effect.succeed(Array.from(rows) as unknown as ReadonlyArray<T>))
+          },
+          (cause) => {
+            if (inFlight.delete(entry)) resume(Effect.fail(storeUnavailable("postgres", cause, secrets)))
+          }
+        )
+        return Effect.sync(() => {
+          inFlight.delete(entry)
+        })
       })
 
     // A reserved connection carries the transaction: a pooled query could land on any connection. Its statements

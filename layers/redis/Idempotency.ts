@@ -25,9 +25,40 @@ end
 return 0
 `
 
+// beginLua over every key: 0 where this caller set the key, else the value already there.
+const beginEachLua = `
+local out = {}
+for i = 1, #KEYS do
+  if redis.call("SET", KEYS[i], ARGV[1], "NX", "PX", ARGV[2]) then
+    out[i] = 0
+  else
+    out[i] = redis.call("GET", KEYS[i])
+  end
+end
+return out
+`
+
+// releaseLua over every key.
+const releaseEachLua = `
+for i = 1, #KEYS do
+  if redis.call("GET", KEYS[i]) == ARGV[1] then
+    redis.call("DEL", KEYS[i])
+  end
+end
+return 0
+`
+
 interface RedisWithIdempotency extends Redis {
   rfIdemBegin(key: string, marker: string, ttlMs: number): Promise<string | null>
   rfIdemRelease(key: string, marker: string): Promise<number>
+  rfIdemBeginEach(numberOfKeys: number, ...keysAndArgs: ReadonlyArray<string | number>): Promise<Array<string | 0>>
+  rfIdemReleaseEach(numberOfKeys: number, ...keysAndArgs: ReadonlyArray<string>): Promise<number>
+}
+
+const claimOf = (existing: string | 0): Claim => {
+  if (existing === 0) return { _tag: "Acquired" }
+  if (existing === IN_PROGRESS) return { _tag: "InProgress" }
+  return { _tag: "Completed", result: JSON.parse(existing) }
 }
 
 const unavailable = (e: RedisUnavailable) => new IdempotencyUnavailable({ message: e.message })
@@ -39,6 +70,8 @@ export const make = Effect.gen(function* () {
   if (typeof client.rfIdemBegin !== "function") {
     client.defineCommand("rfIdemBegin", { lua: beginLua, numberOfKeys: 1 })
     client.defineCommand("rfIdemRelease", { lua: releaseLua, numberOfKeys: 1 })
+    client.defineCommand("rfIdemBeginEach", { lua: beginEachLua })
+    client.defineCommand("rfIdemReleaseEach", { lua: releaseEachLua })
   }
   const keyOf = (key: string) => redis.key("idem", key)
 
@@ -47,12 +80,28 @@ export const make = Effect.gen(function* () {
       .use((c) => (c as RedisWithIdempotency).rfIdemBegin(keyOf(key), IN_PROGRESS, Math.max(1, inProgressTtlMs)))
       .pipe(
         Effect.mapError(unavailable),
-        Effect.map((existing): Claim => {
-          if (existing === null) return { _tag: "Acquired" }
-          if (existing === IN_PROGRESS) return { _tag: "InProgress" }
-          return { _tag: "Completed", result: JSON.parse(existing) }
-        })
+        Effect.map((existing) => claimOf(existing ?? 0))
       )
+
+  const beginEach = (
+    keys: ReadonlyArray<string>,
+    inProgressTtlMs: number
+  ): Effect.Effect<ReadonlyArray<Claim>, IdempotencyUnavailable> =>
+    keys.length === 0
+      ? Effect.succeed([])
+      : redis
+          .use((c) =>
+            (c as RedisWithIdempotency).rfIdemBeginEach(
+              keys.length,
+              ...keys.map(keyOf),
+              IN_PROGRESS,
+              Math.max(1, inProgressTtlMs)
+            )
+          )
+          .pipe(
+            Effect.mapError(unavailable),
+            Effect.map((values) => values.map(claimOf))
+          )
 
   const complete = (key: string, result: unknown, ttlMs: number): Effect.Effect<void, IdempotencyUnavailable> =>
     Effect.flatMap(
@@ -66,7 +115,14 @@ export const make = Effect.gen(function* () {
       .use((c) => (c as RedisWithIdempotency).rfIdemRelease(keyOf(key), IN_PROGRESS))
       .pipe(Effect.mapError(unavailable), Effect.asVoid)
 
-  return Idempotency.of({ begin, complete, release })
+  const releaseEach = (keys: ReadonlyArray<string>): Effect.Effect<void, IdempotencyUnavailable> =>
+    keys.length === 0
+      ? Effect.void
+      : redis
+          .use((c) => (c as RedisWithIdempotency).rfIdemReleaseEach(keys.length, ...keys.map(keyOf), IN_PROGRESS))
+          .pipe(Effect.mapError(unavailable), Effect.asVoid)
+
+  return Idempotency.of({ begin, beginEach, complete, release, releaseEach })
 })
 
 /** Idempotency on the shared Redis client. */

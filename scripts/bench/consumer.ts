@@ -1,7 +1,7 @@
 // Consumer throughput: the consumer program (bundle, else tsx) as a child process, over leads pre-loaded through
 // the real ingest path, at several WORKER_CONCURRENCY values and mock-CRM latencies, against a raw BullMQ no-op
 // worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
-//   npm run bench:consumer [-- --short | --smoke | --profile]
+//   npm run bench:consumer [-- --short | --smoke | --profile] [--round-trips (count them with MONITOR)]
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -43,7 +43,11 @@ export interface ConsumerReport {
 }
 
 /** Run every case; with `cpuProfileDir`, only ours at concurrency 5, 0 ms, through tsx under --cpu-prof. */
-export const runConsumerBench = async (profile: ConsumerProfile, cpuProfileDir?: string): Promise<ConsumerReport> => {
+export const runConsumerBench = async (
+  profile: ConsumerProfile,
+  cpuProfileDir?: string,
+  roundTrips = false
+): Promise<ConsumerReport> => {
   const sql = admin()
   const redis = redisClient()
   const rows: Array<ConsumerRow> = []
@@ -58,12 +62,12 @@ export const runConsumerBench = async (profile: ConsumerProfile, cpuProfileDir?:
     )
     for (const c of cpuProfileDir ? [{ concurrency: 5, latencyMs: 0, leads: profile.leads }] : cases) {
       const nodeArgs = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []
-      const ours = await runConsumerCase("ours", c, { sql, redis, tag: `${suffix()}_o` }, { nodeArgs })
+      const ours = await runConsumerCase("ours", c, { sql, redis, tag: `${suffix()}_o` }, { nodeArgs, roundTrips })
       // the raw worker waits what the CRM would have: calls per lead x latency, in one sleep
       const rawSleepMs = Math.round(c.latencyMs * ours.crmCallsPerLead)
       const raw = cpuProfileDir
         ? ours
-        : await runConsumerCase("raw", c, { sql, redis, tag: `${suffix()}_r` }, { rawSleepMs })
+        : await runConsumerCase("raw", c, { sql, redis, tag: `${suffix()}_r` }, { rawSleepMs, roundTrips })
       rows.push({ case: c, ours, raw })
       const label = `c=${c.concurrency} crm=${c.latencyMs}ms`
       if (ours.done < c.leads) errors.push(`ours ${label}: only ${ours.done}/${c.leads} leads finished`)
@@ -88,6 +92,8 @@ export const renderConsumer = (report: ConsumerReport) => {
     ratio(ours.leadsPerSecond, raw.leadsPerSecond),
     ours.redisCommandsPerLead,
     raw.redisCommandsPerLead,
+    ours.redisRoundTripsPerLead ?? "-",
+    raw.redisRoundTripsPerLead ?? "-",
     ours.cpuMsPerLead,
     raw.cpuMsPerLead,
     ours.crmCallsPerLead,
@@ -106,6 +112,8 @@ export const renderConsumer = (report: ConsumerReport) => {
     "ours/raw",
     "ours redis cmds/lead",
     "raw redis cmds/lead",
+    "ours redis round trips/lead",
+    "raw redis round trips/lead",
     "ours cpu ms/lead",
     "raw cpu ms/lead",
     "crm calls/lead",
@@ -141,7 +149,7 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
       ? consumerProfiles.short
       : consumerProfiles.full
   const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
-  const report = await runConsumerBench(profile, profileDir)
+  const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"))
   console.log(renderConsumer(report))
   if (profileDir) {
     console.log(`\nCPU profile of the consumer program (${profileDir}):\n${summarizeProfiles(profileDir)}`)

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { guardAction } from "../domain/guard.js"
+import { type GuardBlocked, guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import { errorText, redact, redactText } from "../domain/redact.js"
@@ -15,7 +15,7 @@ import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../
 import { Idempotency } from "../../services/Idempotency.js"
 import { JobDelay } from "../../services/JobQueue.js"
 import { Metrics } from "../../services/Metrics.js"
-import { RateLimiter } from "../../services/RateLimiter.js"
+import { RateLimiter, type Tier } from "../../services/RateLimiter.js"
 import { fateOf } from "./fate.js"
 
 /** What a completed action leaves in the idempotency store, enough to rebuild its audit row. */
@@ -76,14 +76,34 @@ const logCrmError = (
     })
   )
 
+/** A planned action past the guard: its key, the call to send, and what each of its audit rows carries. */
+interface Ready {
+  readonly action: CrmAction
+  readonly key: string
+  readonly call: CrmCall
+  readonly base: {
+    readonly leadId: string
+    readonly actionKey: string
+    readonly tool: string
+    readonly provider: string
+    readonly params: unknown
+    readonly source?: string
+  }
+}
+
 /**
- * One CRM action through the safety chain: guard -> idempotency -> rate limit -> circuit breaker -> executor ->
- * audit, failing with the chain's own typed errors (GuardBlocked, RateLimited, CircuitOpen, CRM errors, stores
- * unavailable; a JobDelay while another worker holds the action). An action already done (its durable audit row, or
- * the Redis fast path) is not executed again: its first SUCCEEDED row is the outcome. The consumer runs it through
- * `executeAction`; an MCP tool call runs it directly, outside any job.
+ * CRM actions of one lead through the safety chain, in order: guard -> idempotency -> rate limit -> circuit breaker
+ * -> executor -> audit, failing with the chain's own typed errors (GuardBlocked, RateLimited, CircuitOpen, CRM
+ * errors, stores unavailable; a JobDelay while another worker holds an action). An action already done (its durable
+ * audit row, or the Redis fast path) is not executed again: its first SUCCEEDED row is its outcome.
+ *
+ * The lead's actions share the round trips that need no order between them: one claim of every action key, one
+ * acquisition of their rate-limit permits (as many actions as fit; the rest take theirs when their turn comes). What
+ * needs order keeps it: each action's completion (Redis, then its audit row) is recorded before the next action is
+ * sent, and an action the guard blocks is refused (BLOCKED row) only after the actions before it ran, as one by one.
+ * Outcomes are in the order of the actions before any blocked one.
  */
-export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActionOptions = {}) =>
+export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, options: RunActionOptions = {}) =>
   Effect.gen(function* () {
     const succeeded = options.succeeded
     const config = yield* AppConfig
@@ -93,25 +113,28 @@ export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActio
     const breaker = yield* CircuitBreaker
     const crm = yield* CrmExecutor
     const metrics = yield* Metrics
-    const key = actionKey(lead.leadKey, action.tool, action.params)
-    const base = {
-      leadId: lead.id,
-      actionKey: key,
-      tool: action.tool,
-      provider: crm.provider,
-      params: redact(action.params),
-      ...(options.source === undefined ? {} : { source: options.source })
+
+    const ready: Array<Ready> = []
+    let blocked: { readonly base: Ready["base"]; readonly error: GuardBlocked } | undefined
+    for (const action of actions) {
+      const key = actionKey(lead.leadKey, action.tool, action.params)
+      const base = {
+        leadId: lead.id,
+        actionKey: key,
+        tool: action.tool,
+        provider: crm.provider,
+        params: redact(action.params),
+        ...(options.source === undefined ? {} : { source: options.source })
+      }
+      const guarded = guardAction(action.tool, action.params)
+      if (Either.isLeft(guarded)) {
+        blocked = { base, error: guarded.left }
+        break
+      }
+      ready.push({ action, key, call: { ...guarded.right, actionKey: key } as CrmCall, base })
     }
 
-    const guarded = guardAction(action.tool, action.params)
-    if (Either.isLeft(guarded)) {
-      yield* audit.record({ ...base, status: "BLOCKED", error: errorText(guarded.left.reason), durationMs: 0 })
-      yield* metrics.crmAction(action.tool, crm.provider, "blocked", 0)
-      return yield* Effect.fail(guarded.left)
-    }
-    const call = { ...guarded.right, actionKey: key } as CrmCall
-
-    const recordSuccess = (done: Done) =>
+    const recordSuccess = (base: Ready["base"], done: Done) =>
       audit.record({
         ...base,
         status: "SUCCEEDED",
@@ -120,39 +143,25 @@ export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActio
         durationMs: done.durationMs
       })
 
+    const outcomes: Array<ActionOutcome> = []
     // The audit log is the durable truth: it holds every completed action even after Redis lost its data.
-    const durable = succeeded ? Option.fromNullable(succeeded.get(key)) : yield* audit.findSucceeded(key)
-    if (Option.isSome(durable)) return { executed: false, record: durable.value } satisfies ActionOutcome
+    const pending: Array<number> = []
+    for (let i = 0; i < ready.length; i++) {
+      const key = ready[i]!.key
+      const durable = succeeded ? Option.fromNullable(succeeded.get(key)) : yield* audit.findSucceeded(key)
+      if (Option.isSome(durable)) outcomes[i] = { executed: false, record: durable.value }
+      else pending.push(i)
+    }
 
-    const claim = yield* idempotency.begin(key, config.idempotency.inProgressTtlMs)
-    if (claim._tag === "Completed") {
-      // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist. A row
-      // another worker wrote meanwhile is kept (one SUCCEEDED row per action key).
-      return { executed: false, record: yield* recordSuccess(claim.result as Done) } satisfies ActionOutcome
-    }
-    if (claim._tag === "InProgress") {
-      return yield* new JobDelay({ delayMs: 5_000, reason: `action ${action.tool} is in progress elsewhere` })
-    }
-    const release = idempotency.release(key).pipe(Effect.ignore)
-    // An interruption after the claim must not leave it "in progress" until its TTL: the next attempt would wait.
-    return yield* Effect.gen(function* () {
-      const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
-      // From the permit to the audit row, one piece: an interrupted CRM call could not be told from a lost one.
-      return yield* finishDespiteInterruption(
+    /** The CRM call and its audit row, in one piece: an interrupted CRM call could not be told from a lost one. */
+    const perform = (item: Ready, sent: () => void) =>
+      finishDespiteInterruption(
         Effect.gen(function* () {
-          if (crm.admit !== undefined) yield* crm.admit(call).pipe(Effect.tapError(() => release))
-          const calls = { cost: crm.callCost?.(call) ?? 1, window: crm.callWindow }
-          yield* limiter.acquire(tiersFor(lead, crm.provider, config.rateLimits, usage, calls)).pipe(
-            Effect.tapError((error) =>
-              error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void
-            ),
-            Effect.tapError(() => release)
-          )
+          const { action, call, base } = item
           const started = yield* Clock.currentTimeMillis
           const result: CrmResult = yield* breaker.protect(crm.provider, crm.execute(call), countsAgainstBreaker).pipe(
             Effect.tapError((error) =>
               Effect.gen(function* () {
-                yield* release
                 const durationMs = (yield* Clock.currentTimeMillis) - started
                 yield* metrics.crmAction(action.tool, crm.provider, error._tag, durationMs / 1000)
                 if (error._tag !== "CircuitOpen") {
@@ -173,17 +182,112 @@ export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActio
               attributes: { "crm.tool": action.tool, "crm.provider": crm.provider }
             })
           )
+          // The CRM did it: from here its claim may only become "completed", never be released.
+          sent()
           const durationMs = (yield* Clock.currentTimeMillis) - started
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
           // Redis first: if the store is down now, a retry finds "Completed" and writes the audit row then.
-          yield* idempotency.complete(key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
-          const record = yield* recordSuccess(done)
+          yield* idempotency.complete(item.key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
+          const record = yield* recordSuccess(base, done)
           yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
           return { executed: true, record } satisfies ActionOutcome
         })
+      ).pipe(
+        Effect.withSpan("pipeline.action", { captureStackTrace: false, attributes: { "crm.tool": item.action.tool } })
       )
-    }).pipe(Effect.onInterrupt(() => release))
-  }).pipe(Effect.withSpan("pipeline.action", { captureStackTrace: false, attributes: { "crm.tool": action.tool } }))
+
+    if (pending.length > 0) {
+      const claims = yield* idempotency.beginEach(
+        pending.map((i) => ready[i]!.key),
+        config.idempotency.inProgressTtlMs
+      )
+      // Claims this run holds and has not sent: released on any failure or interruption, so a retry need not wait
+      // for their TTL. Never released once the CRM did the action (its completion may have failed to be stored).
+      const unsettled = new Set<string>()
+      claims.forEach((claim, n) => {
+        if (claim._tag === "Acquired") unsettled.add(ready[pending[n]!]!.key)
+      })
+      // Permits taken and not yet used, with the time they were taken at: given back if the run stops before their
+      // actions are sent, so a failed attempt costs the limits only the calls it made (as one by one).
+      let held: Array<ReadonlyArray<Tier>> = []
+      let heldAt = 0
+      // The first end of a window they were counted in: a call sent after it would count in a window that never
+      // saw it, so what is still held then is dropped (that window is over) and taken again in the current one.
+      let heldUntil = 0
+      yield* Effect.gen(function* () {
+        const busy = claims.findIndex((claim) => claim._tag === "InProgress")
+        if (busy >= 0) {
+          const tool = ready[pending[busy]!]!.action.tool
+          return yield* new JobDelay({ delayMs: 5_000, reason: `action ${tool} is in progress elsewhere` })
+        }
+        const todo: Array<number> = []
+        for (let n = 0; n < claims.length; n++) {
+          const claim = claims[n]!
+          const i = pending[n]!
+          if (claim._tag === "Completed") {
+            // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist. A
+            // row another worker wrote meanwhile is kept (one SUCCEEDED row per action key).
+            outcomes[i] = { executed: false, record: yield* recordSuccess(ready[i]!.base, claim.result as Done) }
+          } else todo.push(i)
+        }
+        for (let n = 0; n < todo.length; n++) {
+          const item = ready[todo[n]!]!
+          if (crm.admit !== undefined) yield* crm.admit(item.call)
+          if (held.length > 0 && (yield* Clock.currentTimeMillis) >= heldUntil) held = []
+          if (held.length === 0) {
+            // The CRM's quota reading is taken once per acquisition (it tightens the CRM-wide tier).
+            const usage = crm.apiUsage ? Option.getOrUndefined(yield* crm.apiUsage) : undefined
+            const groups = todo.slice(n).map((i) =>
+              tiersFor(lead, crm.provider, config.rateLimits, usage, {
+                cost: crm.callCost?.(ready[i]!.call) ?? 1,
+                window: crm.callWindow
+              })
+            )
+            const permits = yield* limiter
+              .acquireEach(groups)
+              .pipe(
+                Effect.tapError((error) =>
+                  error._tag === "RateLimited" ? metrics.rateLimitRefused(error.tier) : Effect.void
+                )
+              )
+            held = groups.slice(0, permits.granted)
+            heldAt = permits.at
+            heldUntil = Math.min(
+              ...held.flat().map((tier) => (Math.floor(permits.at / tier.windowMs) + 1) * tier.windowMs)
+            )
+          }
+          held.shift()
+          outcomes[todo[n]!] = yield* perform(item, () => unsettled.delete(item.key))
+        }
+      }).pipe(
+        Effect.onError(() =>
+          Effect.suspend(() =>
+            Effect.all(
+              [
+                unsettled.size === 0 ? Effect.void : idempotency.releaseEach([...unsettled]).pipe(Effect.ignore),
+                held.length === 0 ? Effect.void : limiter.refund(held, heldAt).pipe(Effect.ignore)
+              ],
+              { discard: true }
+            )
+          )
+        )
+      )
+    }
+
+    if (blocked !== undefined) {
+      yield* audit.record({ ...blocked.base, status: "BLOCKED", error: errorText(blocked.error.reason), durationMs: 0 })
+      yield* metrics.crmAction(blocked.base.tool, crm.provider, "blocked", 0)
+      return yield* Effect.fail(blocked.error)
+    }
+    return outcomes
+  })
+
+/**
+ * One CRM action through the safety chain (`runActions` of one action). The consumer runs a lead's actions
+ * together (`executeActions`); an MCP tool call runs one directly, outside any job.
+ */
+export const runAction = (lead: LeadRecord, action: CrmAction, options: RunActionOptions = {}) =>
+  Effect.map(runActions(lead, [action], options), (outcomes) => outcomes[0]!)
 
 /**
  * The consumer's step: one planned action through the safety chain (`runAction`), failing only with a job fate.
@@ -194,3 +298,10 @@ export const executeAction = (lead: LeadRecord, action: CrmAction, succeeded?: R
     Effect.map((outcome) => (outcome.executed ? ("executed" as const) : ("skipped" as const))),
     Effect.mapError(fateOf)
   )
+
+/** The consumer's step: a lead's planned actions through the safety chain (`runActions`), failing with a job fate. */
+export const executeActions = (
+  lead: LeadRecord,
+  actions: ReadonlyArray<CrmAction>,
+  succeeded?: ReadonlyMap<string, ActionRecord>
+) => runActions(lead, actions, { succeeded }).pipe(Effect.asVoid, Effect.mapError(fateOf))

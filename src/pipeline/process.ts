@@ -12,7 +12,7 @@ import { Enricher } from "../../services/Enricher.js"
 import type { JobInfo } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
-import { executeAction } from "./execute.js"
+import { executeActions } from "./execute.js"
 import { fateOf } from "./fate.js"
 
 /** Time a stage into the stage-duration histogram and a span. */
@@ -80,9 +80,7 @@ export const processLead = (job: JobInfo) =>
     // One read of what this lead already has at the CRM (earlier attempts), instead of one per action.
     const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
     const succeeded = new Map(rows.filter((row) => row.status === "SUCCEEDED").map((row) => [row.actionKey, row]))
-    yield* Effect.forEach(actions, (action) => executeAction(lead, action, succeeded), { discard: true }).pipe(
-      stage("crm")
-    )
+    yield* executeActions(lead, actions, succeeded).pipe(stage("crm"))
     yield* store.transition(lead.id, ["PROCESSING"], "SYNCED")
     yield* metrics.leadFinished("SYNCED")
     const tools = actions.map((action) => action.tool).join(", ")

@@ -74,6 +74,27 @@ for (const [backend, idempotencyLayer, elapse] of backends) {
       })
     )
 
+    it.effect("beginEach answers each key as begin would; releaseEach drops only claims", () =>
+      Effect.gen(function* () {
+        const idempotency = yield* Idempotency
+        const [held, done, fresh] = [key(), key(), key()]
+        yield* begin(held)
+        yield* complete(done, { crmId: "00Q1" })
+        const claims = yield* idempotency.beginEach([held, done, fresh], 60_000)
+        assert.deepStrictEqual(claims, [
+          { _tag: "InProgress" },
+          { _tag: "Completed", result: { crmId: "00Q1" } },
+          { _tag: "Acquired" }
+        ])
+        assert.deepStrictEqual(yield* begin(fresh), { _tag: "InProgress" }, "beginEach claimed the free key")
+        assert.deepStrictEqual(yield* idempotency.beginEach([], 60_000), [])
+        yield* idempotency.releaseEach([held, done, fresh, key()])
+        assert.deepStrictEqual(yield* begin(held), { _tag: "Acquired" })
+        assert.deepStrictEqual(yield* begin(fresh), { _tag: "Acquired" })
+        assert.deepStrictEqual(yield* begin(done), { _tag: "Completed", result: { crmId: "00Q1" } })
+      })
+    )
+
     it.effect("an abandoned claim expires after its TTL", () =>
       Effect.gen(function* () {
         const k = key()

@@ -116,6 +116,63 @@ for (const [backend, limiterLayer] of backends) {
 
     it.effect("no tiers: always allowed", () => acquire([]))
 
+    it.effect("acquireEach takes groups in order up to the first that does not fit, and only those", () =>
+      Effect.gen(function* () {
+        yield* toWindowStart(60_000)
+        const limiter = yield* RateLimiter
+        const lead = tier("lead", 5, 60_000)
+        const calls = tier("crm", 10, 60_000)
+        // a lead's actions: one lead permit each, 3 + 3 + 3 + 3 calls; the fourth would make 12 of 10 calls
+        const action = [lead, { ...calls, cost: 3 }]
+        const taken = yield* limiter.acquireEach([action, action, action, action])
+        assert.strictEqual(taken.granted, 3)
+        // what was taken is exactly three actions' worth: 2 lead permits and 1 call are left
+        yield* acquire([lead, calls])
+        assert.strictEqual((yield* refusal([calls])).tier, "crm")
+        yield* acquire([lead])
+        assert.strictEqual((yield* refusal([lead])).tier, "lead")
+      })
+    )
+
+    it.effect("acquireEach refuses, consuming nothing, when the first group does not fit", () =>
+      Effect.gen(function* () {
+        yield* toWindowStart(60_000, 4_000)
+        const limiter = yield* RateLimiter
+        const lead = tier("lead", 1, 60_000)
+        const account = tier("account", 2, 60_000)
+        const refused = yield* Effect.flip(limiter.acquireEach([[lead, { ...account, cost: 3 }], [lead]]))
+        assert.deepStrictEqual(refused, new RateLimited({ tier: "account", retryAfterMs: 56_000 }))
+        yield* acquire([lead, { ...account, cost: 2 }])
+      })
+    )
+
+    it.effect("refund gives back unused permits of the window they were taken in, never below zero", () =>
+      Effect.gen(function* () {
+        yield* toWindowStart(60_000)
+        const limiter = yield* RateLimiter
+        const lead = tier("lead", 3, 60_000)
+        const taken = yield* limiter.acquireEach([[lead], [lead], [lead]])
+        assert.strictEqual(taken.granted, 3)
+        assert.isTrue(Either.isLeft(yield* attempt([lead])))
+        // two of the three actions were never sent
+        yield* limiter.refund([[lead], [lead]], taken.at)
+        yield* acquire([lead])
+        yield* acquire([lead])
+        assert.isTrue(Either.isLeft(yield* attempt([lead])))
+        // more than was taken: the window's count stops at zero
+        yield* limiter.refund([[{ ...lead, cost: 10 }]], taken.at)
+        for (let i = 0; i < 3; i++) yield* acquire([lead])
+        assert.isTrue(Either.isLeft(yield* attempt([lead])))
+        // a refund for a window that has ended leaves the current one alone
+        yield* TestClock.adjust(60_000)
+        yield* acquire([lead])
+        yield* limiter.refund([[lead]], taken.at)
+        yield* acquire([lead])
+        yield* acquire([lead])
+        assert.isTrue(Either.isLeft(yield* attempt([lead])))
+      })
+    )
+
     it.effect("200 concurrent acquirers: exactly `limit` succeed", () =>
       Effect.gen(function* () {
         const crm = tier("crm", 37, 600_000)

@@ -18,7 +18,7 @@ import { acceptLead } from "../../../src/pipeline/accept.js"
 import { bullConnection, createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
 import { leadBody } from "./leads.js"
 import { cpuMs, programArgs, root, rssMiB, sleep, startListening } from "./proc.js"
-import { backgroundRate, commandsBetween, snapshot } from "./redisStats.js"
+import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */
 export interface ConsumerCase {
@@ -34,6 +34,8 @@ export interface ConsumerResult {
   readonly seconds: number
   readonly leadsPerSecond: number
   readonly redisCommandsPerLead: number
+  /** Commands the programs sent (MONITOR, Lua-internal ones left out); undefined unless asked for. */
+  readonly redisRoundTripsPerLead: number | undefined
   readonly topCommands: ReadonlyArray<readonly [string, number]>
   readonly cpuMsPerLead: number
   readonly crmCallsPerLead: number
@@ -85,7 +87,12 @@ export const runConsumerCase = async (
   kind: "ours" | "raw",
   c: ConsumerCase,
   deps: Deps,
-  options: { readonly rawSleepMs?: number; readonly nodeArgs?: ReadonlyArray<string> } = {}
+  options: {
+    readonly rawSleepMs?: number
+    readonly nodeArgs?: ReadonlyArray<string>
+    /** Count the round trips to Redis with MONITOR (it slows Redis a little). */
+    readonly roundTrips?: boolean
+  } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
   const prefix = `rf-bench-${deps.tag}`
@@ -137,6 +144,9 @@ export const runConsumerCase = async (
       const rssIdle = rssMiB(running.pid) ?? 0
       const linesBefore = running.outputLines()
       const peak = running.samplePeakRss()
+      const trips = options.roundTrips
+        ? await watchRoundTrips(deps.redis, prefix, [(await control.client) as unknown as Redis])
+        : undefined
       const start = Date.now()
       await control.resume()
       const timeoutMs = 30_000 + c.leads * 2000
@@ -153,6 +163,8 @@ export const runConsumerCase = async (
       const done = await until(countDone, c.leads, timeoutMs)
       const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
       const after = await snapshot(deps.redis)
+      const roundTrips = trips?.count()
+      trips?.stop()
       const cpu = cpuMs(running.pid) - cpuBefore
       const rssPeak = peak()
       const seconds = Math.max(0.001, (end - start) / 1000)
@@ -165,6 +177,7 @@ export const runConsumerCase = async (
         seconds,
         leadsPerSecond: done / seconds,
         redisCommandsPerLead: commands.total / Math.max(1, done),
+        redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / Math.max(1, done),
         topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / Math.max(1, done)] as const),
         cpuMsPerLead: cpu / Math.max(1, done),
         crmCallsPerLead: crmCalls / Math.max(1, done),

@@ -34,3 +34,24 @@ export const commandsBetween = (before: CommandSnapshot, after: CommandSnapshot,
     .sort((a, b) => b[1] - a[1])
   return { total: Math.max(0, after.total - before.total - 2 - background * seconds), top }
 }
+
+/**
+ * Round trips: commands clients send with a key under `prefix`, watched with MONITOR (commands a Lua script runs are
+ * not round trips and are left out, as are the connections in `exclude`: the benchmark's own). MONITOR costs Redis
+ * some CPU, so runs that count are opt-in.
+ */
+export const watchRoundTrips = async (redis: Redis, prefix: string, exclude: ReadonlyArray<Redis> = []) => {
+  const excluded = new Set(exclude.map((client) => `127.0.0.1:${client.stream?.localPort ?? 0}`))
+  const monitor = await redis.monitor()
+  let count = 0
+  monitor.on("monitor", (_time: string, args: ReadonlyArray<string>, source: string) => {
+    if (source === "lua" || excluded.has(source)) return
+    if (args.some((arg) => typeof arg === "string" && arg.startsWith(`${prefix}:`))) count++
+  })
+  return {
+    count: () => count,
+    stop: () => {
+      monitor.disconnect()
+    }
+  }
+}
