@@ -11,7 +11,7 @@ import {
   type RedisUnavailable,
   layerConfig as redisLayerConfig,
   safeMessage
-} from "../redis/RedisClient.js"
+} from "../shared/RedisClient.js"
 import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from "./JobQueueOptions.js"
 import { consume } from "./Worker.js"
 import * as GroupCommit from "../shared/groupCommit.js"

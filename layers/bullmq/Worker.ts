@@ -11,7 +11,7 @@ import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type ConsumeOptions, type JobInfo, LeadJob } from "../../services/JobQueue.js"
-import { isConnectionError, type RedisClient, safeMessage, watchConnection } from "../redis/RedisClient.js"
+import { isConnectionError, type RedisClient, safeMessage, watchConnection } from "../shared/RedisClient.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
 import { type Outcome, outcomeOf } from "../shared/jobOutcome.js"
 

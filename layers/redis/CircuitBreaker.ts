@@ -16,8 +16,8 @@ import {
   logProbing,
   runProbe
 } from "../shared/breaker.js"
-import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
-import type { RedisUnavailable } from "./RedisUnavailable.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
+import type { RedisUnavailable } from "../shared/RedisUnavailable.js"
 
 /*
  * State lives in Redis so one replica's discovery that a CRM is down opens the breaker for all:

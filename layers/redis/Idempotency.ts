@@ -3,8 +3,8 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
 import type { Redis } from "ioredis"
 import { type Claim, Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
-import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
-import type { RedisUnavailable } from "./RedisUnavailable.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
+import type { RedisUnavailable } from "../shared/RedisUnavailable.js"
 
 /** The value of a claimed key until its result is stored; results are JSON, so never this bare word. */
 const IN_PROGRESS = "inprogress"

@@ -10,8 +10,8 @@ import {
   RateLimiterUnavailable,
   type Tier
 } from "../../services/RateLimiter.js"
-import { RedisClient, layerConfig as redisLayerConfig } from "./RedisClient.js"
-import type { RedisUnavailable } from "./RedisUnavailable.js"
+import { RedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
+import type { RedisUnavailable } from "../shared/RedisUnavailable.js"
 
 /*
  * Why not @effect/experimental's RateLimiter: its Redis store runs one script per key, so tiers

@@ -2,4 +2,4 @@
 export * as RedisCircuitBreaker from "./CircuitBreaker.js"
 export * as RedisIdempotency from "./Idempotency.js"
 export * as RedisRateLimiter from "./RateLimiter.js"
-export * as RedisClient from "./RedisClient.js"
+export * as RedisClient from "../shared/RedisClient.js"

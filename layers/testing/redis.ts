@@ -2,12 +2,12 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { importSelected } from "../shared/optionalPackage.js"
-import type { RedisClient } from "../redis/RedisClient.js"
+import type { RedisClient } from "../shared/RedisClient.js"
 import { testRedisUrl } from "./servers.js"
 
 // Not re-exported by revenueflow/testing: its type names ioredis', which a memory-only test need not install.
 
-const redisClient = importSelected("productionEnv (Redis)", () => import("../redis/RedisClient.js"))
+const redisClient = importSelected("productionEnv (Redis)", () => import("../shared/RedisClient.js"))
 
 /** A RedisClient on `prefix` that deletes every key under it when released. */
 export const layerRedisTest = (prefix: string, url: string = testRedisUrl()): Layer.Layer<RedisClient> =>

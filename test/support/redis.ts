@@ -1,6 +1,6 @@
 import type * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import type { RedisClient } from "../../layers/redis/RedisClient.js"
+import type { RedisClient } from "../../layers/shared/RedisClient.js"
 import * as Testing from "../../layers/testing/redis.js"
 import { testPrefix as freshPrefix } from "../../layers/testing/servers.js"
 
