@@ -1,6 +1,7 @@
 import { DelayedError, type Job, UnrecoverableError, Worker } from "bullmq"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberSet from "effect/FiberSet"
@@ -72,7 +73,8 @@ export const consume = (
           return Effect.succeed(undefined)
         case "Delay":
           // moveToDelayed skips the attempt counter; DelayedError then tells the worker the job is already moved.
-          return Effect.tryPromise(() => job.moveToDelayed(Date.now() + outcome.delayMs, token)).pipe(
+          return Clock.currentTimeMillis.pipe(
+            Effect.flatMap((now) => Effect.tryPromise(() => job.moveToDelayed(now + outcome.delayMs, token))),
             Effect.as<Error>(new DelayedError()),
             Effect.catchAll((e) => Effect.succeed(new Error(`could not delay job: ${safeMessage(e.error)}`)))
           )

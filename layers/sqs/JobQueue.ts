@@ -12,6 +12,7 @@ import {
 import * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -291,19 +292,21 @@ export const make = (
     const moveToDeadLetters = (job: LeadJob, info: JobInfo, reason: string) =>
       options.deadLetterQueueUrl === undefined
         ? Effect.void
-        : call("SendMessage", (abortSignal) =>
-            client.send(
-              new SendMessageCommand({
-                QueueUrl: options.deadLetterQueueUrl,
-                MessageBody: JSON.stringify({
-                  ...job,
-                  reason,
-                  attemptsMade: info.attemptsMade + 1,
-                  failedAt: Date.now()
-                } satisfies DeadLetterBody),
-                ...fifoFields(options.deadLetterQueueUrl ?? "", job.leadId)
-              }),
-              { abortSignal }
+        : Effect.flatMap(Clock.currentTimeMillis, (failedAt) =>
+            call("SendMessage", (abortSignal) =>
+              client.send(
+                new SendMessageCommand({
+                  QueueUrl: options.deadLetterQueueUrl,
+                  MessageBody: JSON.stringify({
+                    ...job,
+                    reason,
+                    attemptsMade: info.attemptsMade + 1,
+                    failedAt
+                  } satisfies DeadLetterBody),
+                  ...fifoFields(options.deadLetterQueueUrl ?? "", job.leadId)
+                }),
+                { abortSignal }
+              )
             )
           ).pipe(Effect.asVoid)
 
