@@ -12,7 +12,7 @@ import * as TestServices from "effect/TestServices"
 import * as MemoryBreaker from "../../layers/memory/CircuitBreaker.js"
 import * as RedisBreaker from "../../layers/redis/CircuitBreaker.js"
 import { CircuitBreaker, type CircuitOpen } from "../../services/CircuitBreaker.js"
-import { makeLogCapture } from "../aws/logCapture.js"
+import { makeLogCapture } from "../support/logCapture.js"
 import { redisTestLayer, testPrefix } from "../support/redis.js"
 
 // Both breakers with their default settings (first wait 5 s ±20%, doubling, cap 1 min; probes cut at 5 s).

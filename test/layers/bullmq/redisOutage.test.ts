@@ -6,7 +6,7 @@ import { startTcpProxy } from "../../../scripts/lib/tcpProxy.js"
 import * as BullJobQueue from "../../../layers/bullmq/JobQueue.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { JobQueue } from "../../../services/JobQueue.js"
-import { makeLogCapture } from "../../aws/logCapture.js"
+import { makeLogCapture } from "../../support/logCapture.js"
 import { testPrefix } from "../../support/redis.js"
 
 const withMessage = (lines: ReadonlyArray<string>, message: string) =>

@@ -12,7 +12,7 @@ import * as TestClock from "effect/TestClock"
 import * as RedisBreaker from "../../../layers/redis/CircuitBreaker.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { CircuitBreaker, CircuitOpen } from "../../../services/CircuitBreaker.js"
-import { makeLogCapture } from "../../aws/logCapture.js"
+import { makeLogCapture } from "../../support/logCapture.js"
 import { redisTestLayer, testPrefix, unreachableRedisUrl } from "../../support/redis.js"
 
 // No jitter, so opening delays are exactly 200, 400, 800 ms.

@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
-import { loadConfig } from "../../layers/shared/config.js"
-import * as BedrockAnalyzer from "../../layers/bedrock/Analyzer.js"
-import * as HttpEnricher from "../../layers/http/Enricher.js"
-import { appConfig } from "../../services/AppConfig.js"
-import { makeFakeSecretsManager } from "../fakes/secretsManager.js"
+import * as SecretsConfig from "../../../layers/aws/SecretsConfig.js"
+import { loadConfig } from "../../../layers/shared/config.js"
+import * as BedrockAnalyzer from "../../../layers/bedrock/Analyzer.js"
+import * as HttpEnricher from "../../../layers/http/Enricher.js"
+import { appConfig } from "../../../services/AppConfig.js"
+import { makeFakeSecretsManager } from "../../fakes/secretsManager.js"
 
 Object.assign(process.env, {
   AWS_REGION: "eu-west-1",

@@ -4,8 +4,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { type HttpEnricherOptions, make } from "../../layers/http/Enricher.js"
-import { makeFakeEnrichment } from "../fakes/enrichment.js"
+import { type HttpEnricherOptions, make } from "../../../layers/http/Enricher.js"
+import { makeFakeEnrichment } from "../../fakes/enrichment.js"
 
 const apiKey = "sk_test_enrichment_DO_NOT_LOG"
 

@@ -2,11 +2,11 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as HubSpot from "../../layers/hubspot/CrmExecutor.js"
-import { defaultProperties } from "../../layers/hubspot/config.js"
-import { startFakeHubSpot } from "../fakes/hubspot.js"
-import { memoryEnv, sampleLead } from "../support/env.js"
-import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
+import * as HubSpot from "../../../layers/hubspot/CrmExecutor.js"
+import { defaultProperties } from "../../../layers/hubspot/config.js"
+import { startFakeHubSpot } from "../../fakes/hubspot.js"
+import { memoryEnv, sampleLead } from "../../support/env.js"
+import { awaitStatus, startConsumer, submit } from "../../support/pipeline.js"
 
 const domains = ["acme.com", "globex.com", "initech.com"]
 

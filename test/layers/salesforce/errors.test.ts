@@ -1,12 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { make } from "../../layers/salesforce/CrmExecutor.js"
-import { defaultFields } from "../../layers/salesforce/config.js"
-import { leadKey } from "../../src/domain/leadKey.js"
-import { type CrmAction, actionKey } from "../../src/domain/tools.js"
-import type { CrmCall } from "../../services/CrmExecutor.js"
-import { type FakeSalesforce, startFakeSalesforce } from "../fakes/salesforce.js"
+import { make } from "../../../layers/salesforce/CrmExecutor.js"
+import { defaultFields } from "../../../layers/salesforce/config.js"
+import { leadKey } from "../../../src/domain/leadKey.js"
+import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
+import type { CrmCall } from "../../../services/CrmExecutor.js"
+import { type FakeSalesforce, startFakeSalesforce } from "../../fakes/salesforce.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "spring-2025")

@@ -2,10 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { Enrichment } from "../../src/domain/enrichment.js"
-import { companies } from "../../layers/mock/companies.js"
-import * as MockEnricher from "../../layers/mock/Enricher.js"
-import { Enricher } from "../../services/Enricher.js"
+import { Enrichment } from "../../../src/domain/enrichment.js"
+import { companies } from "../../../layers/mock/companies.js"
+import * as MockEnricher from "../../../layers/mock/Enricher.js"
+import { Enricher } from "../../../services/Enricher.js"
 
 describe("mock Enricher", () => {
   it("ships a table of about a dozen distinct, schema-valid companies", () => {

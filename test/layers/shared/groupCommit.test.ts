@@ -5,7 +5,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import * as GroupCommit from "../../layers/shared/groupCommit.js"
+import * as GroupCommit from "../../../layers/shared/groupCommit.js"
 
 /** A batcher whose batches wait for `gate` to open, recording what each batch held. */
 const gated = (options: { readonly maxBatch: number; readonly maxInFlight: number }) =>
