@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url"
 import { type ConsumerCase, type ConsumerResult, runConsumerCase } from "./lib/consumerRun.js"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
 import { admin, redisClient, suffix } from "./lib/env.js"
-import { programArgs } from "./lib/proc.js"
+import { programArgs } from "../lib/processes.js"
 import { fmt, ratio, table } from "./lib/table.js"
 
 /** Which cases to run; leads per case shrink with CRM latency so slow cases stay short. */

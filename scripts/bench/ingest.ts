@@ -11,7 +11,7 @@ import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
 import { type Kind, measure, measureDuplicates, QUEUE, type Server, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
 import { formatStatuses, type LoadResult } from "./lib/load.js"
-import { programArgs, rssMiB, sleep } from "./lib/proc.js"
+import { programArgs, rssMiB, sleep } from "../lib/processes.js"
 import { fmt, ratio, table } from "./lib/table.js"
 import { type Verification, verifyAcknowledged } from "./lib/verify.js"
 

@@ -7,7 +7,7 @@ import { runConsumerCase } from "./lib/consumerRun.js"
 import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
 import { measure, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
-import { programArgs, root, rssMiB, sleep } from "./lib/proc.js"
+import { programArgs, root, rssMiB, sleep } from "../lib/processes.js"
 import { fmt, table } from "./lib/table.js"
 
 /** Sizes in MiB and RSS figures. */

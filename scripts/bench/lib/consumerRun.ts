@@ -17,7 +17,7 @@ import { LeadInput } from "../../../src/domain/lead.js"
 import { acceptLead } from "../../../src/pipeline/accept.js"
 import { bullConnection, createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
 import { leadBody } from "./leads.js"
-import { cpuMs, programArgs, root, rssMiB, sleep, startListening } from "./proc.js"
+import { cpuMs, programArgs, root, rssMiB, sleep, startListening } from "../../lib/processes.js"
 import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join, relative } from "node:path"
-import { root } from "./proc.js"
+import { root } from "../../lib/processes.js"
 import { table } from "./table.js"
 
 interface ProfileNode {

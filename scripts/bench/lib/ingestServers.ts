@@ -2,7 +2,7 @@ import { join } from "node:path"
 import { createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
 import type { cleanups } from "./env.js"
 import { postLeads } from "./load.js"
-import { cpuMs, programArgs, root, type Running, startListening } from "./proc.js"
+import { cpuMs, programArgs, root, type Running, startListening } from "../../lib/processes.js"
 import type { Redis } from "ioredis"
 import type postgres from "postgres"
 
