@@ -1,11 +1,13 @@
-// Every benchmark with a short profile, then one summary table.
-//   npm run bench            short profile (a few minutes)
+// Every benchmark with a short profile, then one summary table and issue #16's targets as this run measured them.
+//   npm run bench            short profile (about 6 minutes)
 //   npm run bench -- --smoke very short (< 1 min) for CI: exits 1 only on errors (lost leads, failed leads,
 //                            non-2xx answers), never on speed
-import { consumerProfiles, renderConsumer, runConsumerBench } from "./consumer.js"
-import { ingestProfiles, renderIngest, runIngestBench } from "./ingest.js"
+import { consumerProfiles, consumerTargets, renderConsumer, runConsumerBench } from "./consumer.js"
+import { ingestProfiles, ingestTargets, renderIngest, runIngestBench } from "./ingest.js"
 import { renderSize, runSize } from "./size.js"
+import { runStartup, startupTargets } from "./startup.js"
 import { fmt, ratio, table } from "./lib/table.js"
+import { renderTargets } from "./lib/targets.js"
 
 const smoke = process.argv.includes("--smoke")
 const started = Date.now()
@@ -14,6 +16,17 @@ const ingest = await runIngestBench(smoke ? ingestProfiles.smoke : ingestProfile
 console.log(`== ingest ==\n${renderIngest(ingest)}\n`)
 const consumer = await runConsumerBench(smoke ? consumerProfiles.smoke : consumerProfiles.short)
 console.log(`== consumer ==\n${renderConsumer(consumer)}\n`)
+// round trips are counted on their own run: MONITOR slows Redis, so the timed cases above run without it
+const trips = smoke
+  ? undefined
+  : await runConsumerBench(
+      { concurrency: [5], latencies: [0], leads: 200, leadsPerWorkerWithLatency: 0 },
+      undefined,
+      true
+    )
+if (trips) console.log(`== consumer, Redis round trips counted (MONITOR) ==\n${renderConsumer(trips)}\n`)
+const startup = smoke ? undefined : runStartup(5)
+if (startup) console.log(`== start-up ==\n${startup.text}\n`)
 const size = smoke ? undefined : await runSize({ seconds: 5, leads: 300 })
 if (size) console.log(`== size ==\n${renderSize(size)}\n`)
 
@@ -47,6 +60,13 @@ const verification = Object.entries(ingest.verification).map(
   ([kind, v]) => `${kind}: ${v.acknowledged} acknowledged, ${v.lost} missing`
 )
 console.log(`ingest verification: ${verification.join("; ")}`)
-const errors = [...ingest.errors, ...consumer.errors]
+const targets = [
+  ...ingestTargets(ingest),
+  ...consumerTargets(consumer),
+  ...(trips ? consumerTargets(trips).filter((t) => t.what.includes("round trips")) : []),
+  ...(startup ? startupTargets(startup) : [])
+]
+console.log(`\n${renderTargets(targets)}`)
+const errors = [...ingest.errors, ...consumer.errors, ...(trips?.errors ?? [])]
 console.log(errors.length === 0 ? "errors: none" : `ERRORS:\n  ${errors.join("\n  ")}`)
 process.exitCode = errors.length > 0 ? 1 : 0

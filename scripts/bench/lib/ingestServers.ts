@@ -62,10 +62,16 @@ export const startServer = async (
   return { kind, schema, prefix, running, ids: [] }
 }
 
-/** Load `server` for `seconds`, remembering the ids it acknowledged. */
-export const load = async (server: Server, connections: number, seconds: number, body: () => string) => {
+/** Load `server` for `seconds` (or with exactly `amount` requests), remembering the ids it acknowledged. */
+export const load = async (
+  server: Server,
+  connections: number,
+  seconds: number,
+  body: () => string,
+  amount?: number
+) => {
   const cpuBefore = cpuMs(server.running.pid)
-  const result = await postLeads({ port: server.running.port, connections, seconds, body })
+  const result = await postLeads({ port: server.running.port, connections, seconds, body, amount })
   server.ids.push(...result.createdIds)
   // the server's own CPU per answered request: what the framework costs, independent of the 2-core contention
   return { ...result, cpuMsPerRequest: (cpuMs(server.running.pid) - cpuBefore) / Math.max(1, result.requests) }

@@ -18,19 +18,21 @@ export interface LoadResult {
 
 const ID = /"id":"([^"]+)"/
 
-/** POST /leads for `seconds` over `connections` keep-alive connections, each request body from `body()`. */
+/** POST /leads for `seconds` (or `amount` requests) over `connections` keep-alive connections, each request body from `body()`. */
 export const postLeads = async (options: {
   readonly port: number
   readonly connections: number
   readonly seconds: number
   readonly body: () => string
+  /** Send exactly this many requests instead of loading for `seconds`. */
+  readonly amount?: number | undefined
 }): Promise<LoadResult> => {
   const createdIds: Array<string> = []
   const statuses: Record<string, number> = {}
   const result = await autocannon({
     url: `http://127.0.0.1:${options.port}`,
     connections: options.connections,
-    duration: options.seconds,
+    ...(options.amount === undefined ? { duration: options.seconds } : { amount: options.amount }),
     timeout: 10,
     requests: [
       {
