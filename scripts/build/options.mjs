@@ -39,6 +39,63 @@ export const banner = [
   "const __dirname = __rfDirname(__filename);"
 ].join("\n")
 
+/**
+ * `node:http` is required, not imported. Node builds the ES-module facade of a builtin by reading every export, and
+ * node:http's WebSocket / MessageEvent / CloseEvent exports are getters that load Node's own undici (fetch): about
+ * 100 ms of CPU at every start for code the programs never use. require() returns the module object and runs no
+ * getter. (The banner's `require` serves it in every chunk.)
+ */
+export const requireHttp = {
+  name: "require-node-http",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === "import-statement" ? { path: "http", namespace: "rf-required-builtin" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "rf-required-builtin" }, (args) => ({
+      contents: `module.exports = require("node:${args.path}")`,
+      loader: "js"
+    }))
+  }
+}
+
+/**
+ * Builtins that these files load at start-up but only use on a path the programs may never take (TLS connections,
+ * pushing metrics to a Pushgateway, WebSocket clients): each gets the builtin on first use instead. `tls` (with
+ * `https`) costs ~45 ms of CPU to load. Each file reads the builtin as one object (`tls.connect(...)`,
+ * `https.request(...)`), never destructured at load, which is what the stand-in supports.
+ */
+const lazyBuiltins = [
+  { importer: /node_modules\/postgres\/src\/connection\.js$/, builtins: ["tls"] },
+  {
+    importer: /node_modules\/ioredis\/built\/connectors\/(StandaloneConnector|SentinelConnector\/index)\.js$/,
+    builtins: ["tls"]
+  },
+  { importer: /node_modules\/ws\/lib\/websocket\.js$/, builtins: ["tls", "https"] },
+  { importer: /node_modules\/prom-client\/lib\/pushgateway\.js$/, builtins: ["https"] }
+]
+
+export const lazyBuiltin = {
+  name: "lazy-builtin",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?(tls|https)$/ }, (args) => {
+      const name = args.path.replace(/^node:/, "")
+      const rule = lazyBuiltins.find((r) => r.importer.test(args.importer.replaceAll("\\", "/")))
+      return rule?.builtins.includes(name) ? { path: name, namespace: "rf-lazy-builtin" } : undefined
+    })
+    build.onLoad({ filter: /.*/, namespace: "rf-lazy-builtin" }, (args) => ({
+      contents: [
+        "let loaded",
+        `const load = () => (loaded ??= require("node:${args.path}"))`,
+        "module.exports = new Proxy({}, {",
+        "  get: (_, key) => load()[key],",
+        "  has: (_, key) => key in load()",
+        "})"
+      ].join("\n"),
+      loader: "js"
+    }))
+  }
+}
+
 /** esbuild options for one program's bundle into `outdir` (dist/<name>). */
 export const bundleOptions = ({ root, program, outdir }) => ({
   absWorkingDir: root,
@@ -64,6 +121,7 @@ export const bundleOptions = ({ root, program, outdir }) => ({
   legalComments: "linked",
   metafile: true,
   external,
+  plugins: [requireHttp, lazyBuiltin],
   banner: { js: program.shebang ? `#!/usr/bin/env node\n${banner}` : banner },
   logLevel: "warning"
 })
