@@ -96,6 +96,43 @@ export const lazyBuiltin = {
   }
 }
 
+/**
+ * Packages the platform's Node HTTP modules import at the top but use only on a path the programs never or rarely
+ * take, each replaced (for that importer alone) by a stand-in with the one export used, which requires the package
+ * the first time it is read: `ws` (its WebSocketServer, for an upgrade request: the programs serve none; its
+ * evaluation loaded zlib too) and `mime` (getType, for a file response: building its table of ~1,000 types cost more
+ * at start-up than the rest of the HTTP server).
+ */
+const lazyPackages = [
+  {
+    importer: /[\\/]@effect[\\/]platform-node[\\/]dist[\\/]esm[\\/]internal[\\/]httpServer\.js$/,
+    name: "ws",
+    contents: 'let ws\nmodule.exports = { get WebSocketServer() { return (ws ??= require("ws")).WebSocketServer } }'
+  },
+  {
+    importer: /[\\/]@effect[\\/]platform-node[\\/]dist[\\/]esm[\\/]internal[\\/]httpPlatform\.js$/,
+    name: "mime",
+    contents: 'let mime\nmodule.exports = { getType: (path) => (mime ??= require("mime")).getType(path) }'
+  }
+]
+
+export const lazyPackage = {
+  name: "lazy-package",
+  setup(build) {
+    build.onResolve({ filter: /^(ws|mime)$/ }, (args) => {
+      const stand = lazyPackages.find((p) => p.name === args.path && p.importer.test(args.importer))
+      return stand === undefined
+        ? undefined
+        : { path: stand.name, namespace: "rf-lazy-package", pluginData: { resolveDir: args.resolveDir } }
+    })
+    build.onLoad({ filter: /.*/, namespace: "rf-lazy-package" }, (args) => ({
+      contents: lazyPackages.find((p) => p.name === args.path).contents,
+      resolveDir: args.pluginData.resolveDir,
+      loader: "js"
+    }))
+  }
+}
+
 /** esbuild options for one program's bundle into `outdir` (dist/<name>). */
 export const bundleOptions = ({ root, program, outdir }) => ({
   absWorkingDir: root,
@@ -121,7 +158,7 @@ export const bundleOptions = ({ root, program, outdir }) => ({
   legalComments: "linked",
   metafile: true,
   external,
-  plugins: [requireHttp, lazyBuiltin],
+  plugins: [requireHttp, lazyBuiltin, lazyPackage],
   banner: { js: program.shebang ? `#!/usr/bin/env node\n${banner}` : banner },
   logLevel: "warning"
 })
