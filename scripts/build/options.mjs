@@ -101,7 +101,8 @@ export const lazyBuiltin = {
  * take, each replaced (for that importer alone) by a stand-in with the one export used, which requires the package
  * the first time it is read: `ws` (its WebSocketServer, for an upgrade request: the programs serve none; its
  * evaluation loaded zlib too) and `mime` (getType, for a file response: building its table of ~1,000 types cost more
- * at start-up than the rest of the HTTP server).
+ * at start-up than the rest of the HTTP server); and prom-client's CPU metric's `@opentelemetry/api` (read for
+ * exemplars only, which the programs do not enable).
  */
 const lazyPackages = [
   {
@@ -113,13 +114,22 @@ const lazyPackages = [
     importer: /[\\/]@effect[\\/]platform-node[\\/]dist[\\/]esm[\\/]internal[\\/]httpPlatform\.js$/,
     name: "mime",
     contents: 'let mime\nmodule.exports = { getType: (path) => (mime ??= require("mime")).getType(path) }'
+  },
+  {
+    importer: /[\\/]prom-client[\\/]lib[\\/]metrics[\\/]processCpuTotal\.js$/,
+    name: "@opentelemetry/api",
+    contents: [
+      "let api",
+      'const load = () => (api ??= require("@opentelemetry/api"))',
+      "module.exports = { get trace() { return load().trace }, get context() { return load().context } }"
+    ].join("\n")
   }
 ]
 
 export const lazyPackage = {
   name: "lazy-package",
   setup(build) {
-    build.onResolve({ filter: /^(ws|mime)$/ }, (args) => {
+    build.onResolve({ filter: /^(ws|mime|@opentelemetry\/api)$/ }, (args) => {
       const stand = lazyPackages.find((p) => p.name === args.path && p.importer.test(args.importer))
       return stand === undefined
         ? undefined
