@@ -102,8 +102,9 @@ export const lazyBuiltin = {
  * take, each replaced (for that importer alone) by a stand-in with the one export used, which requires the package
  * the first time it is read: `ws` (its WebSocketServer, for an upgrade request: the programs serve none; its
  * evaluation loaded zlib too) and `mime` (getType, for a file response: building its table of ~1,000 types cost more
- * at start-up than the rest of the HTTP server); and prom-client's CPU metric's `@opentelemetry/api` (read for
- * exemplars only, which the programs do not enable).
+ * at start-up than the rest of the HTTP server); prom-client's CPU metric's `@opentelemetry/api` (read for
+ * exemplars only, which the programs do not enable); BullMQ's `cron-parser` (and with it luxon), for repeatable jobs,
+ * which the programs do not schedule.
  */
 const lazyPackages = [
   {
@@ -124,13 +125,19 @@ const lazyPackages = [
       'const load = () => (api ??= require("@opentelemetry/api"))',
       "module.exports = { get trace() { return load().trace }, get context() { return load().context } }"
     ].join("\n")
+  },
+  {
+    importer: /[\\/]bullmq[\\/]dist[\\/]esm[\\/]classes[\\/](repeat|job-scheduler)\.js$/,
+    name: "cron-parser",
+    contents:
+      'let parser\nmodule.exports = { parseExpression: (...args) => (parser ??= require("cron-parser")).parseExpression(...args) }'
   }
 ]
 
 export const lazyPackage = {
   name: "lazy-package",
   setup(build) {
-    build.onResolve({ filter: /^(ws|mime|@opentelemetry\/api)$/ }, (args) => {
+    build.onResolve({ filter: /^(ws|mime|@opentelemetry\/api|cron-parser)$/ }, (args) => {
       const stand = lazyPackages.find((p) => p.name === args.path && p.importer.test(args.importer))
       return stand === undefined
         ? undefined
