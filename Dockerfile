@@ -42,12 +42,16 @@ COPY --chmod=0755 scripts/ops/docker-entrypoint.sh /usr/local/bin/revenueflow
 RUN mkdir -p /app/.cache/node && chown -R node:node /app/.cache
 
 USER node
-# Warm V8's compile cache for this exact node binary and bundle: each program starts once with an invalid PORT, so
-# it compiles its bundle and exits at config validation without connecting anywhere. Halves the parse cost of
-# every later cold start (see scripts/bench/coldstart.mjs).
-RUN for program in ingest consumer cli; do \
-      PORT=invalid METRICS_PORT=invalid timeout 60 node "dist/$program/index.mjs" >/dev/null 2>&1 || true; \
-    done
+# Warm V8's compile cache for this exact node binary and bundle. The ingest and the consumer each start once against
+# a Postgres and a Redis that refuse the connection (port 9): a start loads every chunk a real start loads (the
+# Postgres driver, BullMQ and ioredis are lazy chunks imported once the configuration is read), then exits at the
+# failed connection. The CLI exits at config validation (invalid PORT). scripts/bench/coldstart.mjs warms its
+# "+ NODE_COMPILE_CACHE" runs the same way.
+RUN for program in ingest consumer; do \
+      DATABASE_URL=postgres://warm@127.0.0.1:9/warm REDIS_URL=redis://127.0.0.1:9 \
+        timeout 60 node "dist/$program/index.mjs" >/dev/null 2>&1 || true; \
+    done \
+  && (PORT=invalid METRICS_PORT=invalid timeout 60 node dist/cli/index.mjs >/dev/null 2>&1 || true)
 
 EXPOSE 3000 9464
 # /healthz on the ingest's PORT, else on the consumer's METRICS_PORT (each program serves one of them)

@@ -72,11 +72,28 @@ export const migrations: ReadonlyArray<Migration> = [
 ]
 
 /**
+ * True when schema_migrations records every migration: one read, with no transaction or lock, for the usual start
+ * (every replica, every restart) on a database already migrated. Migrations commit all together, so a migration in
+ * progress elsewhere reads as not current. Any failure (no table yet: a new database) reads as not current too, and
+ * the transaction below decides.
+ */
+const isCurrent = (sql: SqlClient.Service): Effect.Effect<boolean> =>
+  sql.query<{ id: number }>("SELECT id FROM schema_migrations").pipe(
+    Effect.map((rows) => {
+      const applied = new Set(rows.map((row) => Number(row.id)))
+      return migrations.every((migration) => applied.has(migration.id))
+    }),
+    Effect.orElseSucceed(() => false)
+  )
+
+/**
  * Applies every migration not yet recorded in schema_migrations, all in one transaction. A transaction-scoped
  * advisory lock (keyed by schema) makes a second process starting at the same time wait, then find nothing to do.
+ * A database already current is found so by one read, without the transaction.
  */
 export const migrate: Effect.Effect<void, StoreUnavailable, SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient
+  if (yield* isCurrent(sql)) return
   yield* sql.transaction((tx) =>
     Effect.gen(function* () {
       // waiting for another process's migration must not hit the short per-statement timeout

@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// Cold start: ms from spawning a program to its first 200 on /readyz, for each bundle (dist/ingest, dist/consumer),
-// run from a copy in an empty temp dir (no node_modules) against the real Postgres (fresh schema) and Redis.
+// Cold start: ms from spawning a program to its first 200 on /readyz (the store and the queue answer: it can take
+// and process a lead), for each bundle (dist/ingest, dist/consumer), run from a copy in an empty temp dir (no
+// node_modules) against the real Postgres (fresh schema) and Redis. Every variant is sampled in turn, run after run
+// (interleaved), beside `node -e 0` in the same run; each row gives the wall time, the process's own CPU time until
+// that answer (user + system, from /proc: a busy machine stretches the wall time far more than the CPU time) and
+// both as a ratio to `node -e 0`.
 //
-//   npm run build && node scripts/bench/coldstart.mjs [--runs 7] [--tsx]
+//   npm run build:bundles && node scripts/bench/coldstart.mjs [--runs 7] [--dist <dir>] [--tsx]
+//     --dist  bench the bundles in <dir> (default dist/), e.g. a build of an older commit for a before/after
 //     --tsx   also time the TypeScript sources through tsx, for comparison
+// Rows: "first start" applies the migrations to the fresh schema; "/healthz" is the first answer at all (liveness,
+// for reference); "+ NODE_COMPILE_CACHE" is the image's way of running (its cache warmed as the Dockerfile does).
 // Env: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_REDIS_URL (redis://127.0.0.1:6379)
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs"
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -15,7 +22,9 @@ import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const argv = process.argv.slice(2)
-const runs = Number(argv[argv.indexOf("--runs") + 1] || 7) || 7
+const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
+const runs = Number(option("--runs") || 7) || 7
+const dist = resolve(option("--dist") ?? join(root, "dist"))
 const withTsx = argv.includes("--tsx")
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -35,8 +44,45 @@ const freePort = () =>
 
 const sql = (statement) => execFileSync("psql", [databaseUrl, "-qAt", "-c", statement], { stdio: "pipe" })
 
-/** Spawn, poll /readyz every 2 ms, return ms to the first 200; the process is then SIGTERMed and awaited. */
-const timeOnce = async ({ command, args, cwd, readyPort, env }) => {
+// CPU times in /proc are in clock ticks (USER_HZ, 100 on Linux); undefined where there is no /proc
+const tickMs = 1000 / Number(spawnSync("getconf", ["CLK_TCK"]).stdout?.toString().trim() || 100)
+const statFields = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number)
+  } catch {
+    return undefined
+  }
+}
+/** A running process's user + system CPU so far, in ms. */
+const cpuOf = (pid) => {
+  const f = statFields(pid)
+  return f === undefined ? undefined : (f[11] + f[12]) * tickMs
+}
+/** The CPU of this process's waited-for children so far, in ms. */
+const childrenCpu = () => {
+  const f = statFields("self")
+  return f === undefined ? undefined : (f[13] + f[14]) * tickMs
+}
+
+/** `node -e 0`: wall and CPU. */
+const baselineOnce = () => {
+  const cpu = childrenCpu()
+  const started = performance.now()
+  execFileSync(node, ["-e", "0"])
+  const wall = performance.now() - started
+  const after = childrenCpu()
+  return { wall, cpu: cpu === undefined || after === undefined ? undefined : after - cpu }
+}
+
+/**
+ * Spawn, poll `path` every 2 ms, return the wall ms to the first 200 and the program's CPU ms at that moment; the
+ * process is then SIGTERMed and awaited.
+ */
+const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }) => {
   const port = await freePort()
   const metricsPort = await freePort()
   const started = performance.now()
@@ -57,24 +103,24 @@ const timeOnce = async ({ command, args, cwd, readyPort, env }) => {
       ...env
     }
   })
-  let stderr = ""
+  let output = ""
   // logs go to stdout (JSON) and stderr: both are kept to explain a failed start
   const collect = (chunk) => {
-    stderr += chunk
+    output += chunk
   }
   child.stdout.on("data", collect)
   child.stderr.on("data", collect)
   const exited = new Promise((resolveExit) => child.on("exit", resolveExit))
-  const url = `http://127.0.0.1:${readyPort === "metrics" ? metricsPort : port}/readyz`
+  const url = `http://127.0.0.1:${readyPort === "metrics" ? metricsPort : port}${path}`
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before ready:\n${stderr}`)
-      if (performance.now() - started > 60_000) throw new Error(`not ready after 60 s:\n${stderr}`)
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before ready:\n${output}`)
+      if (performance.now() - started > 60_000) throw new Error(`not ready after 60 s:\n${output}`)
       const ok = await fetch(url).then(
         (response) => response.status === 200,
         () => false
       )
-      if (ok) return performance.now() - started
+      if (ok) return { wall: performance.now() - started, cpu: cpuOf(child.pid) }
       await new Promise((r) => setTimeout(r, 2))
     }
   } finally {
@@ -83,76 +129,103 @@ const timeOnce = async ({ command, args, cwd, readyPort, env }) => {
   }
 }
 
-const stats = (samples) => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  const median = sorted[Math.floor(sorted.length / 2)]
-  return { min: sorted[0], median, max: sorted.at(-1) }
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)]
 }
 
+let baselineMedian = { wall: undefined, cpu: undefined }
 const row = (label, samples) => {
-  const { min, median, max } = stats(samples)
+  const walls = samples.map((s) => s.wall)
+  const cpus = samples.map((s) => s.cpu).filter((c) => c !== undefined)
+  const wall = median(walls)
+  const cpu = cpus.length > 0 ? median(cpus) : undefined
   const f = (ms) => `${ms.toFixed(0).padStart(5)} ms`
-  console.log(`${label.padEnd(38)} median ${f(median)}   min ${f(min)}   max ${f(max)}   (n=${samples.length})`)
+  const ratio = (value, base) =>
+    value === undefined || base === undefined || base === 0 ? "    -" : `${(value / base).toFixed(1).padStart(4)}x`
+  console.log(
+    `${label.padEnd(42)} median ${f(wall)}  min ${f(Math.min(...walls))}  max ${f(Math.max(...walls))}` +
+      `  cpu ${cpu === undefined ? "    -   " : f(cpu)}  ${ratio(wall, baselineMedian.wall)} / ${ratio(cpu, baselineMedian.cpu)}` +
+      `  (n=${samples.length})`
+  )
 }
 
-const bench = async (label, spec, n = runs) => {
-  const samples = []
-  for (let i = 0; i < n; i++) samples.push(await timeOnce(spec))
-  row(label, samples)
+/** Sample every variant in turn, `n` times; print one row each, in order. */
+const interleaved = async (variants, n = runs) => {
+  const samples = variants.map(() => [])
+  for (let i = 0; i < n; i++) {
+    for (const [index, variant] of variants.entries()) samples[index].push(await variant.sample())
+  }
+  return samples
 }
+
+/** Warm a compile cache the way the Dockerfile does: one start against a Postgres and a Redis that refuse (port 9). */
+const warmCompileCache = (cwd, cache) =>
+  spawnSync(node, ["index.mjs"], {
+    cwd,
+    stdio: "ignore",
+    timeout: 60_000,
+    env: {
+      PATH: process.env.PATH,
+      HOME: work,
+      DATABASE_URL: "postgres://warm@127.0.0.1:9/warm",
+      REDIS_URL: "redis://127.0.0.1:9",
+      NODE_COMPILE_CACHE: cache
+    }
+  })
 
 try {
   for (const name of ["ingest", "consumer"]) {
-    if (!existsSync(join(root, "dist", name, "index.mjs"))) throw new Error(`dist/${name} missing: npm run build`)
-    cpSync(join(root, "dist", name), join(work, name), { recursive: true })
+    if (!existsSync(join(dist, name, "index.mjs"))) throw new Error(`${dist}/${name} missing: npm run build:bundles`)
+    cpSync(join(dist, name), join(work, name), { recursive: true })
   }
   sql(`CREATE SCHEMA "${schema}"`)
-  console.log(`node ${execFileSync(node, ["--version"]).toString().trim()}, ${runs} runs each, Postgres + Redis\n`)
-  const baseline = []
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now()
-    execFileSync(node, ["-e", "0"])
-    baseline.push(performance.now() - t)
-  }
-  row("node -e 0 (process baseline)", baseline)
+  console.log(
+    `node ${execFileSync(node, ["--version"]).toString().trim()}, ${runs} runs of each row, interleaved; Postgres + Redis; ` +
+      `bundles from ${dist}\ncolumns: wall ms (spawn -> first 200), the program's CPU ms until then, ` +
+      "then wall / cpu as a multiple of node -e 0's\n"
+  )
 
   const programs = [
     { name: "ingest", readyPort: "http", source: "src/programs/ingest.ts" },
     { name: "consumer", readyPort: "metrics", source: "src/programs/consumer.ts" }
   ]
-  // the first start applies the migrations; it is reported on its own
-  await bench(
-    "ingest bundle, first (migrations)",
-    {
-      command: node,
-      args: ["index.mjs"],
-      cwd: join(work, "ingest"),
-      readyPort: "http"
-    },
-    1
-  )
-  for (const program of programs) {
-    const spec = { command: node, args: ["index.mjs"], cwd: join(work, program.name), readyPort: program.readyPort }
-    await bench(`${program.name} bundle`, spec)
-    const cache = join(work, `compile-cache-${program.name}`)
-    // warmed the way the Dockerfile does: one start that fails config validation at once, so nothing connects
-    spawnSync(node, ["index.mjs"], {
-      cwd: spec.cwd,
-      stdio: "ignore",
-      env: { PATH: process.env.PATH, PORT: "invalid", METRICS_PORT: "invalid", NODE_COMPILE_CACHE: cache }
-    })
-    await bench(`${program.name} bundle + NODE_COMPILE_CACHE`, { ...spec, env: { NODE_COMPILE_CACHE: cache } })
-    if (withTsx) {
-      await bench(
-        `${program.name} source (tsx)`,
-        {
-          command: node,
-          args: [join(root, "node_modules/tsx/dist/cli.mjs"), program.source],
-          cwd: root,
-          readyPort: program.readyPort
-        },
-        Math.min(runs, 3)
-      )
+  const specOf = (program) => ({
+    command: node,
+    args: ["index.mjs"],
+    cwd: join(work, program.name),
+    readyPort: program.readyPort
+  })
+  // the first start applies the migrations (timed on its own, before the baseline is known: ratios come later)
+  const first = await timeOnce(specOf(programs[0]))
+
+  for (const program of programs) warmCompileCache(specOf(program).cwd, join(work, `compile-cache-${program.name}`))
+  const variants = [
+    { label: "node -e 0 (process baseline)", sample: async () => baselineOnce() },
+    ...programs.flatMap((program) => [
+      { label: `${program.name} bundle`, sample: () => timeOnce(specOf(program)) },
+      {
+        label: `${program.name} bundle + NODE_COMPILE_CACHE`,
+        sample: () =>
+          timeOnce({ ...specOf(program), env: { NODE_COMPILE_CACHE: join(work, `compile-cache-${program.name}`) } })
+      },
+      {
+        label: `${program.name} bundle, first /healthz`,
+        sample: () => timeOnce({ ...specOf(program), path: "/healthz" })
+      }
+    ])
+  ]
+  const samples = await interleaved(variants)
+  baselineMedian = { wall: median(samples[0].map((s) => s.wall)), cpu: median(samples[0].map((s) => s.cpu)) }
+  row(variants[0].label, samples[0])
+  row("ingest bundle, first start (migrations)", [first])
+  for (const [index, variant] of variants.entries()) if (index > 0) row(variant.label, samples[index])
+
+  if (withTsx) {
+    for (const program of programs) {
+      const tsx = { ...specOf(program), args: [join(root, "node_modules/tsx/dist/cli.mjs"), program.source], cwd: root }
+      const [tsxSamples] = await interleaved([{ sample: () => timeOnce(tsx) }], Math.min(runs, 3))
+      row(`${program.name} source (tsx)`, tsxSamples)
     }
   }
 } catch (error) {

@@ -1,13 +1,16 @@
-// Bundle sizes (dist/*) and each program's RSS idle and under load, sampled from /proc/<pid>/status (VmRSS).
+// Bundle sizes (dist/*) and each program's RSS idle and under load, sampled from /proc/<pid>/status (VmRSS), beside
+// an idle `node` process's (the floor every program starts from). The ingest's idle RSS is also split into anonymous
+// memory (the V8 heap, malloc) and file-backed pages (mostly the node binary's own code and data, shared and clean).
 //   npm run bench:size [-- --smoke]
-import { existsSync, readdirSync, statSync } from "node:fs"
+import { spawn } from "node:child_process"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { runConsumerCase } from "./lib/consumerRun.js"
 import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
 import { measure, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
-import { programArgs, root, rssMiB, sleep } from "../lib/processes.js"
+import { nodeBin, programArgs, root, rssMiB, sleep } from "../lib/processes.js"
 import { fmt, table } from "./lib/table.js"
 
 /** Sizes in MiB and RSS figures. */
@@ -20,6 +23,28 @@ export interface SizeReport {
     readonly peak: number
     readonly load: string
   }>
+  /** The ingest's idle RSS split from /proc/<pid>/status: RssAnon and RssFile, MiB. */
+  readonly ingestIdleSplit?: { readonly anon: number; readonly file: number } | undefined
+}
+
+/** RssAnon and RssFile of a process in MiB, from /proc/<pid>/status. */
+const rssSplit = (pid: number) => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8")
+    const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? Number.NaN)
+    return { anon: kib("RssAnon") / 1024, file: kib("RssFile") / 1024 }
+  } catch {
+    return undefined
+  }
+}
+
+/** RSS of an idle `node` (the same binary as the programs) 1 s after its start: the floor of any program. */
+const nodeIdleRss = async () => {
+  const child = spawn(nodeBin, ["-e", "setTimeout(() => {}, 5000)"], { stdio: "ignore" })
+  await sleep(1000)
+  const rss = rssMiB(child.pid ?? -1) ?? 0
+  child.kill()
+  return rss
 }
 
 const mib = (path: string) => (existsSync(path) ? statSync(path).size / 1024 / 1024 : Number.NaN)
@@ -44,6 +69,7 @@ export const runSize = async (options: { readonly seconds: number; readonly lead
     const ingest = await startServer("ours", { sql, redis, cleanup, sfx: suffix() })
     await sleep(1000)
     const idle = rssMiB(ingest.running.pid) ?? 0
+    const ingestIdleSplit = rssSplit(ingest.running.pid)
     const peak = ingest.running.samplePeakRss()
     await measure(ingest, 50, 1, options.seconds, uniqueLeads(suffix()))
     const ingestRow = {
@@ -66,7 +92,8 @@ export const runSize = async (options: { readonly seconds: number; readonly lead
       peak: consumer.rssPeak,
       load: `${options.leads} leads at concurrency 5`
     }
-    return { bundles: bundleSizes(), rss: [ingestRow, consumerRow] }
+    const nodeRow = { program: "node (idle)", via: "node -e", idle: await nodeIdleRss(), peak: Number.NaN, load: "-" }
+    return { bundles: bundleSizes(), rss: [nodeRow, ingestRow, consumerRow], ingestIdleSplit }
   } finally {
     await cleanup.run()
   }
@@ -86,7 +113,13 @@ export const renderSize = (report: SizeReport) =>
       ["program", "run via", "RSS idle MiB", "RSS peak MiB", "load"],
       report.rss.map((r) => [r.program, r.via, r.idle, r.peak, r.load])
     ),
-    `(RSS idle = after start-up, before load; ${fmt(0)} means the process could not be read)`
+    `(RSS idle = after start-up, before load; ${fmt(0)} means the process could not be read)`,
+    ...(report.ingestIdleSplit === undefined
+      ? []
+      : [
+          `ingest idle: ${fmt(report.ingestIdleSplit.anon)} MiB anonymous (V8 heap, malloc) + ` +
+            `${fmt(report.ingestIdleSplit.file)} MiB file-backed (the node binary's pages, mostly)`
+        ])
   ].join("\n")
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {

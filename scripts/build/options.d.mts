@@ -1,4 +1,4 @@
-import type { BuildOptions } from "esbuild"
+import type { BuildOptions, Plugin } from "esbuild"
 
 export interface Program {
   readonly name: string
@@ -9,6 +9,7 @@ export interface Program {
 export declare const programs: ReadonlyArray<Program>
 export declare const external: Array<string>
 export declare const banner: string
+export declare const requireHttp: Plugin
 export declare const bundleOptions: (options: {
   readonly root: string
   readonly program: Program

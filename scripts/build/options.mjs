@@ -1,4 +1,5 @@
 // The esbuild settings for the program bundles, shared by build.mjs and test/ops/build.test.ts.
+import { readFile } from "node:fs/promises"
 
 /** The programs. cli is optional: bundled when its entry exists. */
 export const programs = [
@@ -39,6 +40,140 @@ export const banner = [
   "const __dirname = __rfDirname(__filename);"
 ].join("\n")
 
+/**
+ * `node:http` is required, not imported. Node builds the ES-module facade of a builtin by reading every export, and
+ * node:http's WebSocket / MessageEvent / CloseEvent exports are getters that load Node's own undici (fetch): about
+ * 100 ms of CPU at every start for code the programs never use. require() returns the module object and runs no
+ * getter. (The banner's `require` serves it in every chunk.)
+ */
+export const requireHttp = {
+  name: "require-node-http",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?http$/ }, (args) =>
+      args.kind === "import-statement" ? { path: "http", namespace: "rf-required-builtin" } : undefined
+    )
+    build.onLoad({ filter: /.*/, namespace: "rf-required-builtin" }, (args) => ({
+      contents: `module.exports = require("node:${args.path}")`,
+      loader: "js"
+    }))
+  }
+}
+
+/**
+ * Builtins that these files load at start-up but only use on a path the programs may never take (TLS connections,
+ * pushing metrics to a Pushgateway, WebSocket clients): each gets the builtin on first use instead. `tls` (with
+ * `https`) costs ~45 ms of CPU to load. Each file reads the builtin as one object (`tls.connect(...)`,
+ * `https.request(...)`), never destructured at load, which is what the stand-in supports.
+ */
+const lazyBuiltins = [
+  { importer: /node_modules\/postgres\/src\/connection\.js$/, builtins: ["tls"] },
+  {
+    importer: /node_modules\/ioredis\/built\/connectors\/(StandaloneConnector|SentinelConnector\/index)\.js$/,
+    builtins: ["tls"]
+  },
+  { importer: /node_modules\/ws\/lib\/websocket\.js$/, builtins: ["tls", "https"] },
+  { importer: /node_modules\/prom-client\/lib\/pushgateway\.js$/, builtins: ["https"] }
+]
+
+export const lazyBuiltin = {
+  name: "lazy-builtin",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?(tls|https)$/ }, (args) => {
+      const name = args.path.replace(/^node:/, "")
+      const rule = lazyBuiltins.find((r) => r.importer.test(args.importer.replaceAll("\\", "/")))
+      return rule?.builtins.includes(name) ? { path: name, namespace: "rf-lazy-builtin" } : undefined
+    })
+    build.onLoad({ filter: /.*/, namespace: "rf-lazy-builtin" }, (args) => ({
+      contents: [
+        "let loaded",
+        `const load = () => (loaded ??= require("node:${args.path}"))`,
+        "module.exports = new Proxy({}, {",
+        "  get: (_, key) => load()[key],",
+        "  has: (_, key) => key in load()",
+        "})"
+      ].join("\n"),
+      loader: "js"
+    }))
+  }
+}
+
+/**
+ * Packages the platform's Node HTTP modules import at the top but use only on a path the programs never or rarely
+ * take, each replaced (for that importer alone) by a stand-in with the one export used, which requires the package
+ * the first time it is read: `ws` (its WebSocketServer, for an upgrade request: the programs serve none; its
+ * evaluation loaded zlib too) and `mime` (getType, for a file response: building its table of ~1,000 types cost more
+ * at start-up than the rest of the HTTP server); prom-client's CPU metric's `@opentelemetry/api` (read for
+ * exemplars only, which the programs do not enable); BullMQ's `cron-parser` (and with it luxon), for repeatable jobs,
+ * which the programs do not schedule.
+ */
+const lazyPackages = [
+  {
+    importer: /[\\/]@effect[\\/]platform-node[\\/]dist[\\/]esm[\\/]internal[\\/]httpServer\.js$/,
+    name: "ws",
+    contents: 'let ws\nmodule.exports = { get WebSocketServer() { return (ws ??= require("ws")).WebSocketServer } }'
+  },
+  {
+    importer: /[\\/]@effect[\\/]platform-node[\\/]dist[\\/]esm[\\/]internal[\\/]httpPlatform\.js$/,
+    name: "mime",
+    contents: 'let mime\nmodule.exports = { getType: (path) => (mime ??= require("mime")).getType(path) }'
+  },
+  {
+    importer: /[\\/]prom-client[\\/]lib[\\/]metrics[\\/]processCpuTotal\.js$/,
+    name: "@opentelemetry/api",
+    contents: [
+      "let api",
+      'const load = () => (api ??= require("@opentelemetry/api"))',
+      "module.exports = { get trace() { return load().trace }, get context() { return load().context } }"
+    ].join("\n")
+  },
+  {
+    importer: /[\\/]bullmq[\\/]dist[\\/]esm[\\/]classes[\\/](repeat|job-scheduler)\.js$/,
+    name: "cron-parser",
+    contents:
+      'let parser\nmodule.exports = { parseExpression: (...args) => (parser ??= require("cron-parser")).parseExpression(...args) }'
+  }
+]
+
+export const lazyPackage = {
+  name: "lazy-package",
+  setup(build) {
+    build.onResolve({ filter: /^(ws|mime|@opentelemetry\/api|cron-parser)$/ }, (args) => {
+      const stand = lazyPackages.find((p) => p.name === args.path && p.importer.test(args.importer))
+      return stand === undefined
+        ? undefined
+        : { path: stand.name, namespace: "rf-lazy-package", pluginData: { resolveDir: args.resolveDir } }
+    })
+    build.onLoad({ filter: /.*/, namespace: "rf-lazy-package" }, (args) => ({
+      contents: lazyPackages.find((p) => p.name === args.path).contents,
+      resolveDir: args.pluginData.resolveDir,
+      loader: "js"
+    }))
+  }
+}
+
+/**
+ * ioredis adds ~570 command methods to its Commander class's prototype when it loads. On a class prototype V8 (Node
+ * 24) makes each addition slow, ~35 ms of CPU at every start for the lot; on a prototype already in dictionary mode
+ * the same additions take under 1 ms. One property added and deleted first puts it there; the prototype ends with
+ * the same own properties.
+ */
+const commanderFile = /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/
+const commanderLoop = "commands.forEach(function (commandName) {"
+
+export const ioredisCommander = {
+  name: "ioredis-commander",
+  setup(build) {
+    build.onLoad({ filter: commanderFile }, async (args) => {
+      const source = await readFile(args.path, "utf8")
+      if (!source.includes(commanderLoop)) {
+        return { warnings: [{ text: `ioredis Commander.js changed: "${commanderLoop}" not found, left as it is` }] }
+      }
+      const prelude = "Commander.prototype.__rfDictionaryMode = 0;\ndelete Commander.prototype.__rfDictionaryMode;\n"
+      return { contents: source.replace(commanderLoop, prelude + commanderLoop), loader: "js" }
+    })
+  }
+}
+
 /** esbuild options for one program's bundle into `outdir` (dist/<name>). */
 export const bundleOptions = ({ root, program, outdir }) => ({
   absWorkingDir: root,
@@ -64,6 +199,7 @@ export const bundleOptions = ({ root, program, outdir }) => ({
   legalComments: "linked",
   metafile: true,
   external,
+  plugins: [requireHttp, lazyBuiltin, lazyPackage, ioredisCommander],
   banner: { js: program.shebang ? `#!/usr/bin/env node\n${banner}` : banner },
   logLevel: "warning"
 })

@@ -17,6 +17,7 @@ import { McpEndpoint } from "../mcp/endpoint.js"
 import { type IntakeEndpointName, intakeEndpoints } from "./api.js"
 import { fromNode, type IntakeRequest } from "./body.js"
 import { type IntakeHandler, makeCreateLead } from "./leads.js"
+import { layerContext } from "./platform.js"
 import { problem } from "./problem.js"
 import { framed } from "./serving.js"
 import { makeHubspotWebhook, makeMarketoWebhook } from "./webhooks.js"
@@ -170,6 +171,6 @@ export const make = (
     })
   })
 
-/** The ingest server (with what the platform's handlers need: HttpPlatform, Etag, NodeContext). */
+/** The ingest server (with what the platform's handlers need: HttpPlatform, Etag, FileSystem, Path). */
 export const layer = (listen: ListenOptions) =>
-  Layer.merge(Layer.scoped(HttpServer.HttpServer, make(listen)), NodeHttpServer.layerContext)
+  Layer.merge(Layer.scoped(HttpServer.HttpServer, make(listen)), layerContext)

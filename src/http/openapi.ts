@@ -1,3 +1,9 @@
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as OpenApi from "@effect/platform/OpenApi"
+import * as Effect from "effect/Effect"
 import * as JSONSchema from "effect/JSONSchema"
 import { operationExamples, problemExamples } from "./examples.js"
 import { Problem } from "./problem.js"
@@ -127,3 +133,18 @@ export const finishDocument = (spec: Json): Json => {
   schemas.Problem = (JSONSchema.make(Problem, { target: "openApi3.1" }) as Json).$defs.Problem
   return { ...spec, components: { ...spec.components, schemas, securitySchemes } }
 }
+
+/**
+ * GET `path`: the API's OpenAPI document, as `HttpApiBuilder.middlewareOpenApi` serves it, but built on the first
+ * request instead of at start-up (walking every endpoint's schemas costs ~100 ms of CPU that no probe or lead needs).
+ */
+export const layerDocument = (path: HttpRouter.PathInput = "/openapi.json") =>
+  HttpApiBuilder.Router.use((router) =>
+    Effect.gen(function* () {
+      const { api } = yield* HttpApi.Api
+      const response = yield* Effect.cached(
+        Effect.suspend(() => HttpServerResponse.json(OpenApi.fromApi(api)).pipe(Effect.orDie))
+      )
+      yield* router.get(path, response)
+    })
+  )

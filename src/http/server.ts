@@ -7,6 +7,7 @@ import { IngestApi } from "./api.js"
 import * as IngestServer from "./intake.js"
 import { LeadsLive } from "./leads.js"
 import { OperationsLive } from "./operations.js"
+import { layerDocument } from "./openapi.js"
 import { OpsLive } from "./ops.js"
 import * as Pages from "./pages.js"
 import { problemMiddleware } from "./serving.js"
@@ -20,7 +21,8 @@ export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
 /** The API-wide middleware, /openapi.json and the pages, for whichever way the API is served. */
 export const Documented = Layer.mergeAll(
   HttpApiBuilder.middleware(problemMiddleware),
-  HttpApiBuilder.middlewareOpenApi({ path: "/openapi.json" }),
+  // built on its first request, not at start-up
+  layerDocument("/openapi.json"),
   // /docs and /console from files the ingest serves itself: both work offline
   Pages.layer
 )

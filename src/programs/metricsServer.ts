@@ -9,6 +9,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
+import { layerContext } from "../http/platform.js"
 
 /** How long each readiness check may take: a dependency that does not answer by then counts as down. */
 const CHECK_TIMEOUT = "2 seconds"
@@ -59,7 +60,15 @@ export const MetricsServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     HttpServer.serve(consumerOpsRouter).pipe(
       HttpServer.withLogAddress,
-      Layer.provide(NodeHttpServer.layer(createServer, { port: config.metricsPort, host: config.host }))
+      Layer.provide(
+        Layer.merge(
+          Layer.scoped(
+            HttpServer.HttpServer,
+            NodeHttpServer.make(createServer, { port: config.metricsPort, host: config.host })
+          ),
+          layerContext
+        )
+      )
     )
   )
 )
