@@ -27,6 +27,12 @@ const infoOf = (job: Job, data: LeadJob): JobInfo => ({
   maxAttempts: job.opts.attempts ?? 1
 })
 
+/** A job read back without its data (BullMQ makes `{}` of a missing hash): Redis lost it, the sender did not err. */
+const isVanished = (job: Job) =>
+  job.data === undefined ||
+  job.data === null ||
+  (typeof job.data === "object" && Object.keys(job.data as object).length === 0)
+
 /**
  * Interrupt `effect` when `signal` aborts (BullMQ aborts it on cancelJob / cancelAllJobs). One child fiber that the
  * abort interrupts: a race against a never-ending listener cost ~75 µs of CPU per job.
@@ -91,6 +97,14 @@ export const consume = (
     const handle = (job: Job, token: string | undefined, signal: AbortSignal | undefined) =>
       Effect.gen(function* () {
         const decoded = decodeJob(job.data)
+        if (Either.isLeft(decoded) && isVanished(job)) {
+          // Its hash is gone (Redis lost its data while the id was still queued): nothing says the lead failed. It
+          // stays QUEUED or PROCESSING in the store, where the outbox sweeper finds it and enqueues it again.
+          yield* Effect.logWarning(
+            "job data missing (Redis lost it?); the outbox sweeper enqueues the lead again"
+          ).pipe(Effect.annotateLogs({ jobId: job.id ?? "unknown" }))
+          return undefined
+        }
         if (Either.isLeft(decoded)) {
           const info = infoOf(job, { leadId: job.id ?? "unknown" })
           return yield* settle(job, token, info, { _tag: "Permanent", reason: "invalid job payload" })
@@ -163,7 +177,8 @@ export const consume = (
           if (!isConnectionError(error)) runFork(Effect.logWarning("queue worker error", safeMessage(error)))
         })
         worker.on("failed", (job, error) => {
-          if (job === undefined || ours.has(error)) return
+          // a job whose data Redis lost says nothing about its lead (see isVanished): the sweeper enqueues it again
+          if (job === undefined || ours.has(error) || isVanished(job)) return
           if (error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1)) {
             const data = decodeJob(job.data)
             runFork(

@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
+import { Queue } from "bullmq"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as BullJobQueue from "../../../layers/bullmq/JobQueue.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
+import { RedisClient } from "../../../layers/shared/RedisClient.js"
 import { JobQueue } from "../../../services/JobQueue.js"
 import { redisTestLayer, testPrefix, unreachableRedisUrl } from "../../support/redis.js"
 import { jobQueueSuite } from "../jobQueueSuite.js"
@@ -18,6 +20,42 @@ jobQueueSuite("bullmq", (options) =>
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 10_000
   }).pipe(Layer.provide(redisTestLayer(testPrefix())))
 )
+
+describe("JobQueue (bullmq, a job whose data Redis lost)", () => {
+  it.live("is acknowledged without dead-lettering its lead (the outbox sweeper enqueues the lead again)", () =>
+    Effect.gen(function* () {
+      const queueName = `lead-processing-${randomUUID().slice(0, 8)}`
+      const redis = yield* RedisClient
+      const raw = new Queue(queueName, { connection: redis.client, prefix: redis.prefix })
+      const vanished = randomUUID()
+      // what a worker reads back when the job's hash is gone: an id and no data
+      yield* Effect.promise(() => raw.add("lead", {}, { jobId: vanished }))
+      const valid = randomUUID()
+      yield* Effect.promise(() => raw.add("lead", { leadId: valid }, { jobId: valid }))
+      const processed: Array<string> = []
+      const deadLettered: Array<string> = []
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          const queue = yield* JobQueue
+          yield* queue.consume({
+            concurrency: 2,
+            process: (job) => Effect.sync(() => void processed.push(job.leadId)),
+            onDeadLetter: (job) => Effect.sync(() => void deadLettered.push(job.leadId))
+          })
+          for (let i = 0; i < 100 && processed.length === 0; i++) yield* Effect.sleep("20 millis")
+          yield* Effect.sleep("200 millis")
+        }).pipe(
+          Effect.provide(
+            BullJobQueue.layer({ queueName, attempts: 1 }).pipe(Layer.provide(Layer.succeed(RedisClient, redis)))
+          )
+        )
+      )
+      yield* Effect.promise(() => raw.close())
+      assert.deepStrictEqual(processed, [valid])
+      assert.deepStrictEqual(deadLettered, [])
+    }).pipe(Effect.provide(redisTestLayer(testPrefix())))
+  )
+})
 
 describe("JobQueue (bullmq, Redis unreachable)", () => {
   it.live("enqueue and stats fail fast with QueueUnavailable, never naming the password", () =>
