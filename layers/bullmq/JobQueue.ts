@@ -13,6 +13,7 @@ import {
   safeMessage
 } from "../shared/RedisClient.js"
 import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from "./JobQueueOptions.js"
+import { jobIdOf } from "./jobId.js"
 import { consume } from "./Worker.js"
 import * as GroupCommit from "../shared/groupCommit.js"
 
@@ -33,8 +34,7 @@ const withDeadline = <A>(promise: Promise<A>, ms: number): Promise<A> =>
     )
   })
 
-export const jobIdOf = (leadId: string): string =>
-  /^\d+$/.test(leadId) || leadId.includes(":") ? `lead-${leadId.replaceAll(":", "%3A")}` : leadId
+export { jobIdOf } from "./jobId.js"
 
 const make = (opts: ResolvedBullMqOptions) =>
   Effect.gen(function* () {

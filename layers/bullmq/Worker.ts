@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { type ConsumeOptions, type JobInfo, LeadJob } from "../../services/JobQueue.js"
 import { isConnectionError, type RedisClient, safeMessage, watchConnection } from "../shared/RedisClient.js"
+import { leadIdOfJob } from "./jobId.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
 import { type Outcome, outcomeOf } from "../shared/jobOutcome.js"
 
@@ -32,6 +33,19 @@ const isVanished = (job: Job) =>
   job.data === undefined ||
   job.data === null ||
   (typeof job.data === "object" && Object.keys(job.data as object).length === 0)
+
+/**
+ * The job's lead. A job whose hash Redis lost (its id still queued) is the lead its id names (jobIdOf): processed as
+ * its job would have had it, only the trace context lost. Acknowledging it instead would leave a completed job under
+ * the lead's id, which the outbox sweeper's enqueue (idempotent by that id) could not replace: the lead would stay
+ * QUEUED for good.
+ */
+const leadJobOf = (job: Job) => {
+  const decoded = decodeJob(job.data)
+  return Either.isLeft(decoded) && isVanished(job) && job.id !== undefined
+    ? Either.right<LeadJob>({ leadId: leadIdOfJob(job.id) })
+    : decoded
+}
 
 /**
  * Interrupt `effect` when `signal` aborts (BullMQ aborts it on cancelJob / cancelAllJobs). One child fiber that the
@@ -96,14 +110,11 @@ export const consume = (
 
     const handle = (job: Job, token: string | undefined, signal: AbortSignal | undefined) =>
       Effect.gen(function* () {
-        const decoded = decodeJob(job.data)
-        if (Either.isLeft(decoded) && isVanished(job)) {
-          // Its hash is gone (Redis lost its data while the id was still queued): nothing says the lead failed. It
-          // stays QUEUED or PROCESSING in the store, where the outbox sweeper finds it and enqueues it again.
-          yield* Effect.logWarning(
-            "job data missing (Redis lost it?); the outbox sweeper enqueues the lead again"
-          ).pipe(Effect.annotateLogs({ jobId: job.id ?? "unknown" }))
-          return undefined
+        const decoded = leadJobOf(job)
+        if (Either.isRight(decoded) && isVanished(job)) {
+          yield* Effect.logWarning("job data missing (Redis lost it?); processing the lead its id names").pipe(
+            Effect.annotateLogs({ jobId: job.id ?? "unknown" })
+          )
         }
         if (Either.isLeft(decoded)) {
           const info = infoOf(job, { leadId: job.id ?? "unknown" })
@@ -177,10 +188,9 @@ export const consume = (
           if (!isConnectionError(error)) runFork(Effect.logWarning("queue worker error", safeMessage(error)))
         })
         worker.on("failed", (job, error) => {
-          // a job whose data Redis lost says nothing about its lead (see isVanished): the sweeper enqueues it again
-          if (job === undefined || ours.has(error) || isVanished(job)) return
+          if (job === undefined || ours.has(error)) return
           if (error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1)) {
-            const data = decodeJob(job.data)
+            const data = leadJobOf(job)
             runFork(
               deadLetter(
                 infoOf(
