@@ -4,6 +4,9 @@ import type * as Tracer from "effect/Tracer"
 /** The tracer every fiber has when none is installed: Effect's built-in one, whose spans are exported nowhere. */
 const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
+/** Whether `tracer` is Effect's built-in one (no tracer installed): its spans are exported nowhere. */
+export const isBuiltInTracer = (tracer: Tracer.Tracer): boolean => tracer === builtInTracer
+
 /**
  * `Effect.withSpan` on the ingest's hot path: the span when a tracer is installed (OTLP: `Tracing.layerConfig`, a
  * test's in-memory exporter), nothing under the built-in tracer, whose spans nobody reads. Three spans a request cost
