@@ -40,9 +40,17 @@ export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>)
   updatedAt: lead.updatedAt.toISOString()
 })
 
-export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) =>
+export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) => {
   // The view is built from decoded data in its wire form already (ISO dates, plain JSON): no encode pass needed.
-  HttpServerResponse.unsafeJson(view, { status, headers })
+  // Kept as text, not encoded to bytes: Node then sends head and body in one write (see intake.ts writeResponse).
+  const json = JSON.stringify(view)
+  return HttpServerResponse.raw(json, {
+    status,
+    headers,
+    contentType: "application/json",
+    contentLength: Buffer.byteLength(json)
+  })
+}
 
 export const unavailable = problem(503, "The lead store is unavailable; nothing was accepted. Retry later.", {
   headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
