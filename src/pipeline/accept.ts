@@ -66,17 +66,16 @@ export const acceptLead = (
     const store = yield* LeadStore
     const queue = yield* JobQueue
     const metrics = yield* Metrics
-    const insert = store.accept({ leadKey: leadKey(lead.email, lead.campaignId), source, lead, status: "QUEUED" })
+    const input = { leadKey: leadKey(lead.email, lead.campaignId), source, lead, status: "QUEUED" } as const
     const timeoutMs = options.storeTimeoutMs
+    const onTimeout = () => new StoreUnavailable({ message: `the lead store did not answer within ${timeoutMs} ms` })
+    // the deadline can cut the wait; a hang-up still cannot (the caller is uninterruptible)
     const result = yield* (
       timeoutMs === undefined
-        ? insert
-        : // the deadline can cut the wait; a hang-up still cannot (the caller is uninterruptible)
-          withDeadline(
-            insert,
-            timeoutMs,
-            () => new StoreUnavailable({ message: `the lead store did not answer within ${timeoutMs} ms` })
-          )
+        ? store.accept(input)
+        : store.acceptWithin !== undefined
+          ? store.acceptWithin(input, { ms: timeoutMs, onTimeout })
+          : withDeadline(store.accept(input), timeoutMs, onTimeout)
     ).pipe(Effect.tapError(() => metrics.leadIngested(source, "unavailable")))
     if (!result.created) {
       yield* metrics.leadIngested(source, "duplicate")
