@@ -30,16 +30,28 @@ export interface AcceptResult {
   readonly created: boolean
 }
 
+/** What `accept` stores. */
+export interface AcceptInput {
+  readonly leadKey: string
+  readonly source: LeadSource
+  readonly lead: LeadInput
+  /** The state a new lead starts in (default RECEIVED); ingest inserts QUEUED when it is about to enqueue. */
+  readonly status?: "RECEIVED" | "QUEUED"
+}
+
 export declare namespace LeadStore {
   export interface Service {
     /** Insert if absent by lead key, in one statement (no check-then-insert race). */
-    readonly accept: (input: {
-      readonly leadKey: string
-      readonly source: LeadSource
-      readonly lead: LeadInput
-      /** The state a new lead starts in (default RECEIVED); ingest inserts QUEUED when it is about to enqueue. */
-      readonly status?: "RECEIVED" | "QUEUED"
-    }) => Effect.Effect<AcceptResult, StoreUnavailable>
+    readonly accept: (input: AcceptInput) => Effect.Effect<AcceptResult, StoreUnavailable>
+    /**
+     * Optional: `accept`, failing with `onTimeout()` after `ms` without waiting for an insert already sent (which
+     * still completes). A store that can bound the wait itself offers it; the ingest bounds `accept` otherwise. A wrapper that changes
+     * `accept` must wrap or drop this too.
+     */
+    readonly acceptWithin?: (
+      input: AcceptInput,
+      deadline: { readonly ms: number; readonly onTimeout: () => StoreUnavailable }
+    ) => Effect.Effect<AcceptResult, StoreUnavailable>
     readonly get: (id: string) => Effect.Effect<LeadRecord, LeadNotFound | StoreUnavailable>
     /** The lead with this lead key, if one was accepted (MCP tool calls name their lead by its key). */
     readonly findByKey: (leadKey: string) => Effect.Effect<Option.Option<LeadRecord>, StoreUnavailable>

@@ -87,7 +87,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
   const refusedData = (error: StoreUnavailable) =>
     error.sqlState !== undefined && (error.sqlState.startsWith("22") || error.sqlState.startsWith("23"))
 
-  const accept: LeadStore.Service["accept"] = yield* GroupCommit.make({
+  const submit = yield* GroupCommit.make({
     maxBatch: 100,
     maxInFlight: 4,
     run: (items: ReadonlyArray<AcceptInput>) =>
@@ -179,7 +179,21 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       .query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])
       .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toLeadRecord)))
 
-  return LeadStore.of({ accept, get, findByKey, transition, saveAnalysis, listByStatus, listRecent, countByStatus })
+  const accept: LeadStore.Service["accept"] = (input) => submit(input)
+  // the deadline is a timer on the submission (see GroupCommit): no fiber per lead to race the wait
+  const acceptWithin: NonNullable<LeadStore.Service["acceptWithin"]> = (input, deadline) => submit(input, deadline)
+
+  return LeadStore.of({
+    accept,
+    acceptWithin,
+    get,
+    findByKey,
+    transition,
+    saveAnalysis,
+    listByStatus,
+    listRecent,
+    countByStatus
+  })
 })
 
 /** LeadStore over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */

@@ -4,8 +4,17 @@ import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 
-/** Submits one item and completes with its own result once the batch holding it has run. */
-export type Submit<I, O, E> = (item: I) => Effect.Effect<O, E>
+/** How long a submitter waits for its answer, and the failure it gets after that. */
+export interface Deadline<E> {
+  readonly ms: number
+  readonly onTimeout: () => E
+}
+
+/**
+ * Submits one item and completes with its own result once the batch holding it has run; with a deadline, fails with
+ * `onTimeout()` once it has passed (as if interrupted: withdrawn if not yet taken, else its batch finishes unawaited).
+ */
+export type Submit<I, O, E> = (item: I, deadline?: Deadline<E>) => Effect.Effect<O, E>
 
 export interface GroupCommitOptions<I, O, E> {
   /** Most items in one batch. */
@@ -83,14 +92,42 @@ export const make = <I, O, E>(
     // registered after the set, so it runs first: every taken batch finishes and answers before the scope closes
     yield* Effect.addFinalizer(() => FiberSet.awaitEmpty(batches))
 
-    return (item: I) =>
+    const withdraw = (entry: Pending<I, O, E>) => {
+      const index = pending.indexOf(entry)
+      if (index >= 0) pending.splice(index, 1)
+    }
+
+    return (item: I, deadline?: Deadline<E>) =>
       Effect.async<O, E>((resume) => {
-        const entry: Pending<I, O, E> = { item, resume }
+        if (deadline === undefined) {
+          const entry: Pending<I, O, E> = { item, resume }
+          pending.push(entry)
+          start()
+          return Effect.sync(() => withdraw(entry))
+        }
+        // a plain timer: an Effect timeout would fork two fibers per submission
+        let answered = false
+        const entry: Pending<I, O, E> = {
+          item,
+          resume: (exit) => {
+            if (answered) return
+            answered = true
+            clearTimeout(timer)
+            resume(exit)
+          }
+        }
+        const timer = setTimeout(() => {
+          if (answered) return
+          answered = true
+          withdraw(entry)
+          resume(Effect.fail(deadline.onTimeout()))
+        }, deadline.ms)
         pending.push(entry)
         start()
         return Effect.sync(() => {
-          const index = pending.indexOf(entry)
-          if (index >= 0) pending.splice(index, 1)
+          answered = true
+          clearTimeout(timer)
+          withdraw(entry)
         })
       })
   })

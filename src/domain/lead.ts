@@ -1,3 +1,5 @@
+import * as Either from "effect/Either"
+import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { emailArbitrary } from "./emailArbitrary.js"
 import { dropHidden, FreeText, refuseInvisible } from "./text.js"
@@ -155,4 +157,129 @@ export const accountDomain = (lead: Pick<LeadInput, "email" | "website">): strin
     if (host?.includes(".")) return host
   }
   return emailDomain(lead.email)
+}
+
+const decodeStrict = Schema.decodeUnknownEither(LeadInput)
+
+// The common lead, checked by hand: every string printable ASCII (so dropping hidden characters and refusing
+// invisible ones change nothing, and trimming removes only spaces), every field of the type LeadInput expects and
+// within its bounds. Anything else, valid or not, goes to the schema, which stays the definition: the fast path only
+// answers what the schema would answer (test/domain/leadDecode.test.ts checks it on generated leads).
+const PRINTABLE = /^[\x20-\x7e]*$/
+const PHONE = /^\+?[0-9 ().-]{5,32}$/
+const ATTRIBUTE_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/
+/** LeadInput's optional text fields in its order, with their longest length after trimming. */
+const TEXT_FIELDS: ReadonlyArray<readonly [string, number]> = [
+  ["firstName", 80],
+  ["lastName", 80],
+  ["company", 255],
+  ["title", 128],
+  ["phone", 0],
+  ["website", 255],
+  ["country", 64],
+  ["source", 64],
+  ["utmSource", 128],
+  ["utmMedium", 128],
+  ["utmCampaign", 128],
+  ["utmTerm", 128],
+  ["utmContent", 128]
+]
+const LEAD_KEYS = new Set(["email", "campaignId", ...TEXT_FIELDS.map(([key]) => key), "activity", "attributes"])
+/** Activity's fields in its order: counts, flags, and lastActivityAt (free text, not trimmed, at most 40). */
+const ACTIVITY_KEYS = [
+  "pageViews",
+  "emailOpens",
+  "emailClicks",
+  "formSubmissions",
+  "pricingPageVisits",
+  "demoRequested",
+  "trialSignup",
+  "productLogins",
+  "lastActivityAt"
+] as const
+const ACTIVITY_KEY_SET: ReadonlySet<string> = new Set(ACTIVITY_KEYS)
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== "object" || value === null) return false
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null
+}
+const printable = (value: unknown): value is string => typeof value === "string" && PRINTABLE.test(value)
+
+const plainActivity = (value: unknown): Activity | undefined => {
+  if (!isPlainObject(value)) return undefined
+  for (const key in value) if (!ACTIVITY_KEY_SET.has(key)) return undefined
+  const out: Record<string, unknown> = {}
+  for (const key of ACTIVITY_KEYS) {
+    if (!(key in value)) continue
+    const field = value[key]
+    if (key === "lastActivityAt") {
+      if (!printable(field) || field.length > 40) return undefined
+    } else if (key === "demoRequested" || key === "trialSignup") {
+      if (typeof field !== "boolean") return undefined
+    } else if (!(Number.isSafeInteger(field) && (field as number) >= 0 && (field as number) <= 1_000_000)) {
+      return undefined
+    }
+    out[key] = field
+  }
+  return out as Activity
+}
+
+const plainAttributes = (value: unknown): Record<string, string | number | boolean | null> | undefined => {
+  if (!isPlainObject(value)) return undefined
+  const out: Record<string, string | number | boolean | null> = {}
+  let count = 0
+  for (const key in value) {
+    if (++count > 50 || !ATTRIBUTE_KEY.test(key)) return undefined
+    const field = value[key]
+    if (typeof field === "string") {
+      if (field.length > 1024 || !PRINTABLE.test(field)) return undefined
+    } else if (typeof field === "number") {
+      if (!Number.isFinite(field)) return undefined
+    } else if (typeof field !== "boolean" && field !== null) return undefined
+    out[key] = field
+  }
+  return out
+}
+
+/** The lead `input` decodes to when it is plainly valid (see above); undefined to let the schema decide. */
+export const plainLeadInput = (input: unknown): LeadInput | undefined => {
+  if (!isPlainObject(input)) return undefined
+  for (const key in input) if (!LEAD_KEYS.has(key)) return undefined
+  const { email: rawEmail, campaignId: rawCampaign } = input
+  if (!printable(rawEmail) || !printable(rawCampaign)) return undefined
+  const email = rawEmail.trim().toLowerCase()
+  const campaignId = rawCampaign.trim()
+  if (email.length > 254 || !EMAIL_PATTERN.test(email) || campaignId.length < 1 || campaignId.length > 128) {
+    return undefined
+  }
+  const out: Record<string, unknown> = { email, campaignId }
+  for (const [key, max] of TEXT_FIELDS) {
+    if (!(key in input)) continue
+    const raw = input[key]
+    if (!printable(raw)) return undefined
+    const text = raw.trim()
+    if (max === 0 ? !PHONE.test(text) : text.length < 1 || text.length > max) return undefined
+    out[key] = text
+  }
+  if ("activity" in input) {
+    const activity = plainActivity(input.activity)
+    if (activity === undefined) return undefined
+    out.activity = activity
+  }
+  if ("attributes" in input) {
+    const attributes = plainAttributes(input.attributes)
+    if (attributes === undefined) return undefined
+    out.attributes = attributes
+  }
+  return out as LeadInput
+}
+
+/**
+ * Decodes untrusted input as a LeadInput with `strictParseOptions`: the hand-checked fast path for the common lead,
+ * the schema for everything else (and for every error, so error answers name each bad field as before).
+ */
+export const decodeLeadInput = (input: unknown): Either.Either<LeadInput, ParseResult.ParseError> => {
+  const plain = plainLeadInput(input)
+  return plain === undefined ? decodeStrict(input, strictParseOptions) : Either.right(plain)
 }

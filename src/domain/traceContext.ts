@@ -2,7 +2,7 @@ import type * as Headers from "@effect/platform/Headers"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 
 /**
  * A trace context as headers (`{ traceparent }`): what a client sends the ingest, and what a lead's job carries so
@@ -26,14 +26,21 @@ export const parentSpan = (context: TraceContext | undefined): Option.Option<Tra
     : span
 }
 
-/** The W3C traceparent of `span`, to carry in a job (only `traceparent`: the consumer reads nothing else). */
-export const fromSpan = (span: Tracer.Span): { readonly traceparent: string } => ({
-  traceparent: HttpTraceContext.toHeaders(span).traceparent as string
+/**
+ * The W3C traceparent of `span` (as HttpTraceContext.toHeaders writes it), to carry in a job (only `traceparent`:
+ * the consumer reads nothing else). An external span (the client's, when the ingest runs no tracer) works too.
+ */
+export const fromSpan = (span: Tracer.AnySpan): { readonly traceparent: string } => ({
+  traceparent: `00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`
 })
 
-/** The current span's trace context, or none outside a span. */
+/**
+ * The trace context of the current span, else of the parent a request named (see `withParentTrace`), else none.
+ * Read from the context rather than through `Effect.currentSpan`, whose failure outside a span builds an exception
+ * (a stack trace) on every ingest request when no tracer is installed.
+ */
 export const current: Effect.Effect<{ readonly traceparent: string } | undefined> = Effect.map(
-  Effect.option(Effect.currentSpan),
+  Effect.serviceOption(Tracer.ParentSpan),
   (span) => (Option.isSome(span) ? fromSpan(span.value) : undefined)
 )
 

@@ -1,3 +1,4 @@
+import { Buffer, isUtf8 } from "node:buffer"
 import { IncomingMessage } from "node:http"
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -87,8 +88,12 @@ export const readBodyBytes = (
   )
 }
 
-// fatal: a byte sequence that is not UTF-8 is an error, not a U+FFFD; ignoreBOM keeps a BOM for parseJsonBody to name
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+/**
+ * The bytes as text when they are UTF-8 (a BOM kept, for parseJsonBody to name); undefined when they are not, rather
+ * than U+FFFD. The same as a fatal TextDecoder, whose decode costs several times more per body.
+ */
+const utf8Text = (bytes: Uint8Array): string | undefined =>
+  isUtf8(bytes) ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8") : undefined
 
 /**
  * Parses the raw body as JSON, 400 (problem+json) for: bytes that are not UTF-8, an empty body, a byte order mark,
@@ -96,12 +101,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
  * numbers out of range (1e309 parses to Infinity) — the last two naming the field.
  */
 export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusal> => {
-  let text: string
-  try {
-    text = utf8.decode(bytes)
-  } catch {
-    return Effect.fail(problem(400, "The request body is not valid UTF-8"))
-  }
+  const text = utf8Text(bytes)
+  if (text === undefined) return Effect.fail(problem(400, "The request body is not valid UTF-8"))
   if (text.trim() === "") return Effect.fail(problem(400, "Request body is empty; expected a JSON object"))
   if (text.charCodeAt(0) === 0xfeff) {
     return Effect.fail(problem(400, "The request body starts with a byte order mark; send the JSON without one"))

@@ -31,8 +31,14 @@ export interface ListenOptions {
 /** Writes a handler's response on Node: the handlers answer with JSON bodies (or none), built in memory. */
 export const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
   if (res.headersSent || res.destroyed) return
-  const headers: Record<string, string> = { ...response.headers }
   const body = response.body
+  if (body._tag === "Raw" && typeof body.body === "string") {
+    // text (a lead's view; content type and length already in the headers): Node writes head and body at once
+    res.writeHead(response.status, response.headers)
+    res.end(body.body)
+    return
+  }
+  const headers: Record<string, string> = { ...response.headers }
   if (body._tag === "Uint8Array") {
     headers["content-type"] = body.contentType
     headers["content-length"] = String(body.body.byteLength)

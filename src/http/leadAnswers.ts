@@ -5,9 +5,8 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import type { LeadSource } from "../domain/lead.js"
-import { LeadInput, strictParseOptions } from "../domain/lead.js"
+import { decodeLeadInput } from "../domain/lead.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import * as TraceContext from "../domain/traceContext.js"
 import { type AcceptOptions, acceptLead } from "../pipeline/accept.js"
@@ -41,9 +40,17 @@ export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>)
   updatedAt: lead.updatedAt.toISOString()
 })
 
-export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) =>
+export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) => {
   // The view is built from decoded data in its wire form already (ISO dates, plain JSON): no encode pass needed.
-  HttpServerResponse.unsafeJson(view, { status, headers })
+  // Kept as text, not encoded to bytes: Node then sends head and body in one write (see intake.ts writeResponse).
+  const json = JSON.stringify(view)
+  return HttpServerResponse.raw(json, {
+    status,
+    headers,
+    contentType: "application/json",
+    contentLength: Buffer.byteLength(json)
+  })
+}
 
 export const unavailable = problem(503, "The lead store is unavailable; nothing was accepted. Retry later.", {
   headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
@@ -55,7 +62,7 @@ export const unavailable = problem(503, "The lead store is unavailable; nothing 
  */
 export const acceptUntrusted = (input: unknown, source: LeadSource, options: AcceptOptions = {}) =>
   Effect.gen(function* () {
-    const decoded = Schema.decodeUnknownEither(LeadInput)(input, strictParseOptions)
+    const decoded = decodeLeadInput(input)
     if (decoded._tag === "Left") {
       yield* Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid"))
       return problem(400, "The lead is invalid; see errors for each field", {

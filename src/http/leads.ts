@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { AppConfig } from "../../services/AppConfig.js"
+import { withSpanWhenTraced } from "../domain/spans.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import { replayLead } from "../pipeline/replay.js"
@@ -45,7 +46,7 @@ export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
       yield* guard(request.headers)
       const body = yield* readJsonBody(request, config.maxBodyBytes)
       return yield* acceptUntrusted(body.json, "api", { storeTimeoutMs: config.ingestStoreTimeoutMs })
-    }).pipe(Effect.merge, Effect.withSpan("http.createLead", { captureStackTrace: false }))
+    }).pipe(Effect.merge, withSpanWhenTraced("http.createLead", { captureStackTrace: false }))
 }
 
 /** Lead ids are UUIDs: anything else is a 404 without asking the store (which would reject the cast). */

@@ -3,6 +3,7 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { isBuiltInTracer } from "../domain/spans.js"
 import { type TraceContext, withParentTrace } from "../domain/traceContext.js"
 import type { IntakeRequest } from "./body.js"
 import { problem } from "./problem.js"
@@ -60,9 +61,15 @@ export const framed = <R>(
     attributes: { "http.request.method": route.method, "url.path": route.path }
   } as const
   return (request: IntakeRequest): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R> =>
-    handler(request).pipe(
-      Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
-      Effect.withSpan(name, options),
+    Effect.tracerWith((tracer) =>
+      // no span (nor its status attribute) under the built-in tracer, which exports nothing (see domain/spans.ts)
+      isBuiltInTracer(tracer)
+        ? handler(request)
+        : handler(request).pipe(
+            Effect.tap((response) => Effect.annotateCurrentSpan("http.response.status_code", response.status)),
+            Effect.withSpan(name, options)
+          )
+    ).pipe(
       // the parser reads only the trace headers, strings on every platform (Node joins a repeated one with ", ")
       withParentTrace(request.headers as TraceContext),
       Effect.catchAllCause(causeResponse)

@@ -56,6 +56,27 @@ describe("group commit", () => {
     })
   )
 
+  it.live("past its deadline a submission fails: withdrawn if not yet taken, else its batch runs on unawaited", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { submit, batches, open } = yield* gated({ maxBatch: 10, maxInFlight: 1 })
+        const deadline = { ms: 30, onTimeout: () => "too slow" }
+        const taken = yield* Effect.fork(Effect.either(submit(1, deadline)))
+        yield* settle
+        const waiting = yield* Effect.fork(Effect.either(submit(2, deadline)))
+        expect(yield* Fiber.join(taken)).toStrictEqual(Either.left("too slow"))
+        expect(yield* Fiber.join(waiting)).toStrictEqual(Either.left("too slow"))
+        yield* open
+        // an answer in time is the batch's own
+        expect(yield* Effect.either(submit(3, { ms: 5_000, onTimeout: () => "too slow" }))).toStrictEqual(
+          Either.right(30)
+        )
+        // 1 ran (and finished) although its submitter had given up; 2 was withdrawn before any batch took it
+        expect(batches).toStrictEqual([[1], [3]])
+      })
+    )
+  )
+
   it.scoped("an interrupted submission not yet taken is withdrawn; a taken one still runs to the end", () =>
     Effect.gen(function* () {
       const { submit, batches, open } = yield* gated({ maxBatch: 10, maxInFlight: 1 })
