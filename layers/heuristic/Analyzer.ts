@@ -5,6 +5,7 @@ import type { Analysis, ClaimType, Decision, Evidence, EvidenceValue, Intent } f
 import type { Enrichment } from "../../src/domain/enrichment.js"
 import { computedFacts, type TitleSeniority } from "../../src/domain/grounding.js"
 import type { Activity } from "../../src/domain/lead.js"
+import { withSpanWhenTraced } from "../../src/domain/spans.js"
 import { type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
 
 /** Lead attribute that makes the heuristic cite a wrong industry on purpose (see heuristicAnalysis). */
@@ -171,7 +172,7 @@ export const layer: Layer.Layer<Analyzer> = Layer.succeed(
   Analyzer.of({
     analyze: (input) =>
       Effect.sync(() => heuristicAnalysis(input)).pipe(
-        Effect.withSpan("Analyzer.heuristic", { captureStackTrace: false })
+        withSpanWhenTraced("Analyzer.heuristic", { captureStackTrace: false })
       )
   })
 )

@@ -20,7 +20,7 @@ console.log(`== consumer ==\n${renderConsumer(consumer)}\n`)
 const trips = smoke
   ? undefined
   : await runConsumerBench(
-      { concurrency: [5], latencies: [0], leads: 200, leadsPerWorkerWithLatency: 0 },
+      { concurrency: [5], latencies: [0], leads: 200, leadsPerWorkerWithLatency: 0, warmup: 50 },
       undefined,
       true
     )

@@ -2,6 +2,8 @@
 // the real ingest path, at several WORKER_CONCURRENCY values and mock-CRM latencies, against a raw BullMQ no-op
 // worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
 //   npm run bench:consumer [-- --short | --smoke | --profile] [--round-trips (count them with MONITOR)]
+// --profile: ours only at concurrency 5, 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
+// source through its source maps), then the top self-time functions.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -20,12 +22,14 @@ export interface ConsumerProfile {
   readonly leads: number
   /** With CRM latency, leads per case = min(leads, concurrency * this). */
   readonly leadsPerWorkerWithLatency: number
+  /** Leads processed before each measured interval, ours and raw alike; with CRM latency, concurrency * 3 at most. */
+  readonly warmup: number
 }
 
 export const consumerProfiles = {
-  full: { concurrency: [1, 5, 20], latencies: [0, 50], leads: 500, leadsPerWorkerWithLatency: 40 },
-  short: { concurrency: [1, 5, 20], latencies: [0, 50], leads: 200, leadsPerWorkerWithLatency: 15 },
-  smoke: { concurrency: [5], latencies: [0], leads: 60, leadsPerWorkerWithLatency: 10 }
+  full: { concurrency: [1, 5, 20], latencies: [0, 50], leads: 1000, leadsPerWorkerWithLatency: 40, warmup: 400 },
+  short: { concurrency: [1, 5, 20], latencies: [0, 50], leads: 400, leadsPerWorkerWithLatency: 15, warmup: 300 },
+  smoke: { concurrency: [5], latencies: [0], leads: 60, leadsPerWorkerWithLatency: 10, warmup: 20 }
 } satisfies Record<string, ConsumerProfile>
 
 /** One case: ours and the raw worker on the same number of leads. */
@@ -43,7 +47,7 @@ export interface ConsumerReport {
   readonly errors: ReadonlyArray<string>
 }
 
-/** Run every case; with `cpuProfileDir`, only ours at concurrency 5, 0 ms, through tsx under --cpu-prof. */
+/** Run every case; with `cpuProfileDir`, only ours at concurrency 5, 0 ms, under --cpu-prof. */
 export const runConsumerBench = async (
   profile: ConsumerProfile,
   cpuProfileDir?: string,
@@ -58,10 +62,11 @@ export const runConsumerBench = async (
       profile.concurrency.map((concurrency) => ({
         concurrency,
         latencyMs,
-        leads: latencyMs > 0 ? Math.min(profile.leads, concurrency * profile.leadsPerWorkerWithLatency) : profile.leads
+        leads: latencyMs > 0 ? Math.min(profile.leads, concurrency * profile.leadsPerWorkerWithLatency) : profile.leads,
+        warmup: latencyMs > 0 ? Math.min(profile.warmup, concurrency * 3) : profile.warmup
       }))
     )
-    for (const c of cpuProfileDir ? [{ concurrency: 5, latencyMs: 0, leads: profile.leads }] : cases) {
+    for (const c of cpuProfileDir ? [{ concurrency: 5, latencyMs: 0, leads: profile.leads, warmup: 0 }] : cases) {
       const nodeArgs = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []
       const ours = await runConsumerCase("ours", c, { sql, redis, tag: `${suffix()}_o` }, { nodeArgs, roundTrips })
       // the raw worker waits what the CRM would have: calls per lead x latency, in one sleep
@@ -75,7 +80,8 @@ export const runConsumerBench = async (
       if ((ours.statuses.FAILED ?? 0) > 0) errors.push(`ours ${label}: ${ours.statuses.FAILED} lead(s) FAILED`)
       if (raw.done < c.leads) errors.push(`raw ${label}: only ${raw.done}/${c.leads} jobs completed`)
     }
-    return { via: cpuProfileDir ? "tsx (--cpu-prof)" : programArgs("consumer").via, rows, errors }
+    const via = programArgs("consumer").via
+    return { via: cpuProfileDir ? `${via} (--cpu-prof)` : via, rows, errors }
   } finally {
     redis.disconnect()
     await sql.end({ timeout: 5 })

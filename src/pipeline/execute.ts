@@ -7,6 +7,7 @@ import { type GuardBlocked, guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import { errorText, redact, redactText } from "../domain/redact.js"
+import { withSpanWhenTraced } from "../domain/spans.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
@@ -177,7 +178,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             Effect.ensuring(
               Effect.flatMap(breaker.state(crm.provider), (state) => metrics.breakerState(crm.provider, state))
             ),
-            Effect.withSpan("crm.execute", {
+            withSpanWhenTraced("crm.execute", {
               captureStackTrace: false,
               attributes: { "crm.tool": action.tool, "crm.provider": crm.provider }
             })
@@ -193,7 +194,10 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           return { executed: true, record } satisfies ActionOutcome
         })
       ).pipe(
-        Effect.withSpan("pipeline.action", { captureStackTrace: false, attributes: { "crm.tool": item.action.tool } })
+        withSpanWhenTraced("pipeline.action", {
+          captureStackTrace: false,
+          attributes: { "crm.tool": item.action.tool }
+        })
       )
 
     if (pending.length > 0) {

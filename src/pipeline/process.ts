@@ -6,6 +6,7 @@ import { isFreeMailDomain } from "../domain/enrichment.js"
 import { accountDomain } from "../domain/lead.js"
 import { planActions } from "../domain/plan.js"
 import { errorText } from "../domain/redact.js"
+import { withSpanWhenTraced } from "../domain/spans.js"
 import { Analyzer } from "../../services/Analyzer.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { Enricher } from "../../services/Enricher.js"
@@ -25,7 +26,7 @@ const stage =
       const result = yield* effect
       yield* metrics.stageDuration(name, ((yield* Clock.currentTimeMillis) - start) / 1000)
       return result
-    }).pipe(Effect.withSpan(`pipeline.${name}`, { captureStackTrace: false }))
+    }).pipe(withSpanWhenTraced(`pipeline.${name}`, { captureStackTrace: false }))
 
 /**
  * Process one lead job: load -> enrich -> analyse -> ground -> plan -> each action through the safety chain ->
@@ -94,7 +95,7 @@ export const processLead = (job: JobInfo) =>
   }).pipe(
     Effect.mapError(fateOf),
     Effect.annotateLogs({ leadId: job.leadId, attempt: job.attemptsMade + 1 }),
-    Effect.withSpan("pipeline.process", { captureStackTrace: false, attributes: { "lead.id": job.leadId } })
+    withSpanWhenTraced("pipeline.process", { captureStackTrace: false, attributes: { "lead.id": job.leadId } })
   )
 
 /** A job the queue gave up on: the lead becomes FAILED with the reason, and stays replayable. */

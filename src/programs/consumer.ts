@@ -5,6 +5,7 @@ import { checkConfig } from "../../layers/presets.js"
 import { runConsumer } from "../pipeline/consumer.js"
 import { explainListenFailure } from "./listen.js"
 import { banner } from "./banner.js"
+import { consumerDefaults } from "./defaults.js"
 import { runProgram } from "./main.js"
 import { MetricsServerLive } from "./metricsServer.js"
 import { ServicesLive } from "./services.js"
@@ -22,4 +23,4 @@ export const ConsumerProgram = banner("RevenueFlow consumer is running", { api: 
   Layer.provide(Tracing.layerConfig("revenueflow-consumer"))
 )
 
-runProgram(ConsumerProgram, checkConfig, "json")
+runProgram(ConsumerProgram, checkConfig, "json", consumerDefaults)

@@ -1,4 +1,5 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,21 +18,35 @@ const explained = (error: unknown): string | undefined => {
   return undefined
 }
 
+/** The environment first, then `defaults` for what it leaves unset (a program's own defaults). */
+export const withDefaults = (defaults: Readonly<Record<string, string>>) =>
+  Layer.setConfigProvider(
+    ConfigProvider.fromEnv().pipe(
+      ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(defaults))))
+    )
+  )
+
 /**
  * Runs a program: configuration (environment, overlaid by Secrets Manager when AWS_SECRETS_IDS is set) is checked
  * by `check` (the sections this program uses) as a whole first; a bad configuration prints one message naming
  * every key and exits 1, as does a port in use or a database that cannot be reached. SIGTERM / SIGINT interrupt
  * the program, which releases its layers in reverse order (the HTTP server stops accepting and finishes in-flight
- * requests, the consumer drains).
+ * requests, the consumer drains). `defaults` are the program's own defaults for settings the environment leaves
+ * unset (below the environment and Secrets Manager, above each setting's general default).
  */
 export const runProgram = (
   program: Layer.Layer<never, unknown, SecretsRefresh>,
   check: Effect.Effect<unknown, InvalidConfiguration>,
-  defaultLogFormat: "json" | "pretty"
+  defaultLogFormat: "json" | "pretty",
+  defaults: Readonly<Record<string, string>> = {}
 ) =>
   check.pipe(
     Effect.zipRight(Layer.launch(program)),
-    Effect.provide(SecretsConfig.layer),
+    Effect.provide(
+      Object.keys(defaults).length === 0
+        ? SecretsConfig.layer
+        : SecretsConfig.layer.pipe(Layer.provide(withDefaults(defaults)))
+    ),
     Effect.catchIf(
       (error) => explained(error) !== undefined,
       (error) => Console.error(explained(error)).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))

@@ -25,11 +25,18 @@ export interface ConsumerCase {
   readonly concurrency: number
   readonly latencyMs: number
   readonly leads: number
+  /**
+   * Leads (or raw jobs) processed before the measured interval, then the queue is paused until the worker is idle:
+   * what is measured is the steady state, not V8 compiling the program's code on its first few hundred leads.
+   */
+  readonly warmup?: number
 }
 
 /** What one run (ours or raw) measured. */
 export interface ConsumerResult {
   readonly leads: number
+  /** Leads processed before the measured interval (not in any figure below). */
+  readonly warmup: number
   readonly done: number
   readonly seconds: number
   readonly leadsPerSecond: number
@@ -55,8 +62,9 @@ interface Deps {
 const decodeLead = Schema.decodeUnknownSync(LeadInput)
 const TERMINAL = ["SYNCED", "REJECTED", "FAILED"]
 
-/** Leads accepted through the real ingest path (store + queue, status QUEUED), with production layers in-process. */
-const preload = async (schema: string, prefix: string, queueName: string, leads: number, tag: string) => {
+/** Leads `from`..`from + leads - 1` accepted through the real ingest path (store + queue, status QUEUED), in-process. */
+const preload = async (schema: string, prefix: string, queueName: string, from: number, leads: number, tag: string) => {
+  if (leads === 0) return
   const services = Layer.mergeAll(
     Stores.layerPostgres({ url: Redacted.make(databaseUrl), schema }),
     BullMqQueue.layer({ queueName }).pipe(Layer.provide(RedisClient.layer({ url: Redacted.make(redisUrl), prefix }))),
@@ -64,7 +72,7 @@ const preload = async (schema: string, prefix: string, queueName: string, leads:
   ).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.Warning)))
   const runtime = ManagedRuntime.make(services)
   try {
-    const all = Array.from({ length: leads }, (_, n) => decodeLead(leadBody(tag, n)))
+    const all = Array.from({ length: leads }, (_, n) => decodeLead(leadBody(tag, from + n)))
     await runtime.runPromise(Effect.forEach(all, (lead) => acceptLead(lead, "api"), { concurrency: 20, discard: true }))
   } finally {
     await runtime.dispose()
@@ -103,15 +111,18 @@ export const runConsumerCase = async (
   try {
     // paused while loading and starting, so the measured interval is processing only
     await control.pause()
-    if (kind === "ours") await preload(schema, prefix, queueName, c.leads, deps.tag)
-    else
-      await control.addBulk(
-        Array.from({ length: c.leads }, (_, n) => ({
-          name: "lead",
-          data: { leadId: `raw-${n}` },
-          opts: { jobId: `raw-${n}`, removeOnComplete: { count: 100_000 } }
-        }))
-      )
+    const warmup = c.warmup ?? 0
+    const load = (from: number, count: number) =>
+      kind === "ours"
+        ? preload(schema, prefix, queueName, from, count, deps.tag)
+        : control.addBulk(
+            Array.from({ length: count }, (_, k) => ({
+              name: "lead",
+              data: { leadId: `raw-${from + k}` },
+              opts: { jobId: `raw-${from + k}`, removeOnComplete: { count: 100_000 } }
+            }))
+          )
+    await load(0, warmup)
     const env = {
       DATABASE_URL: databaseUrl,
       DATABASE_SCHEMA: schema,
@@ -133,23 +144,10 @@ export const runConsumerCase = async (
     }
     const args =
       kind === "ours"
-        ? [...(options.nodeArgs ?? []), ...programArgs("consumer", (options.nodeArgs ?? []).length > 0).args]
+        ? [...(options.nodeArgs ?? []), ...programArgs("consumer").args]
         : [join(root, "scripts/bench/raw/noopWorker.mjs")]
     const running = await startListening(kind, args, env, 60_000, kind === "ours" ? undefined : /worker ready()/)
     try {
-      await sleep(500) // the worker connects after the metrics server logs
-      const background = await backgroundRate(deps.redis, 500)
-      const before = await snapshot(deps.redis)
-      const cpuBefore = cpuMs(running.pid)
-      const rssIdle = rssMiB(running.pid) ?? 0
-      const linesBefore = running.outputLines()
-      const peak = running.samplePeakRss()
-      const trips = options.roundTrips
-        ? await watchRoundTrips(deps.redis, prefix, [(await control.client) as unknown as Redis])
-        : undefined
-      const start = Date.now()
-      await control.resume()
-      const timeoutMs = 30_000 + c.leads * 2000
       const countDone =
         kind === "ours"
           ? async () => {
@@ -160,7 +158,27 @@ export const runConsumerCase = async (
               return row?.n ?? 0
             }
           : () => control.getCompletedCount()
-      const done = await until(countDone, c.leads, timeoutMs)
+      await sleep(500) // the worker connects after the metrics server logs
+      const rssIdle = rssMiB(running.pid) ?? 0
+      if (warmup > 0) {
+        await control.resume()
+        await until(countDone, warmup, 30_000 + warmup * 2000)
+        await control.pause()
+      }
+      await load(warmup, c.leads)
+      await sleep(warmup > 0 ? 500 : 0) // after a warm-up, the worker goes idle
+      const background = await backgroundRate(deps.redis, 500)
+      const before = await snapshot(deps.redis)
+      const cpuBefore = cpuMs(running.pid)
+      const linesBefore = running.outputLines()
+      const peak = running.samplePeakRss()
+      const trips = options.roundTrips
+        ? await watchRoundTrips(deps.redis, prefix, [(await control.client) as unknown as Redis])
+        : undefined
+      const start = Date.now()
+      await control.resume()
+      const timeoutMs = 30_000 + c.leads * 2000
+      const done = (await until(countDone, warmup + c.leads, timeoutMs)) - warmup
       const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
       const after = await snapshot(deps.redis)
       const roundTrips = trips?.count()
@@ -173,6 +191,7 @@ export const runConsumerCase = async (
         kind === "ours" ? await outcomes(deps.sql, schema) : { statuses: { completed: done }, crmCalls: 0 }
       return {
         leads: c.leads,
+        warmup,
         done,
         seconds,
         leadsPerSecond: done / seconds,
@@ -180,7 +199,7 @@ export const runConsumerCase = async (
         redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / Math.max(1, done),
         topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / Math.max(1, done)] as const),
         cpuMsPerLead: cpu / Math.max(1, done),
-        crmCallsPerLead: crmCalls / Math.max(1, done),
+        crmCallsPerLead: crmCalls / Math.max(1, warmup + done),
         statuses,
         logLinesPerLead: (running.outputLines() - linesBefore) / Math.max(1, done),
         rssIdle,

@@ -1,5 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs"
-import { join, relative } from "node:path"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { SourceMap } from "node:module"
+import { dirname, join, relative, resolve } from "node:path"
+import { fileURLToPath } from "node:url"
 import { root } from "../../lib/processes.js"
 import { table } from "./table.js"
 
@@ -9,6 +11,7 @@ interface ProfileNode {
     readonly functionName: string
     readonly url: string
     readonly lineNumber: number
+    readonly columnNumber: number
   }
   readonly hitCount?: number
 }
@@ -30,6 +33,42 @@ const ownerOf = (url: string, functionName: string) => {
   return `app:${relative(root, path)}`
 }
 
+/** Source maps of bundle files by URL (null: none), so a bundle's frames name their source files and functions. */
+const maps = new Map<string, SourceMap | null>()
+const mapOf = (url: string) => {
+  if (!maps.has(url)) {
+    const file = url.startsWith("file://") ? fileURLToPath(url) : url
+    const mapFile = `${file}.map`
+    maps.set(
+      url,
+      url.endsWith(".mjs") && existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, "utf8"))) : null
+    )
+  }
+  return maps.get(url) ?? null
+}
+
+/** A frame of a bundle as its source: the original file's URL, line and function name (else the frame itself). */
+const original = (frame: ProfileNode["callFrame"]) => {
+  const map = frame.url === "" ? null : mapOf(frame.url)
+  if (map === null) return frame
+  const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as {
+    originalSource?: string
+    originalLine?: number
+    name?: string
+  }
+  if (entry.originalSource === undefined) return frame
+  const file = fileURLToPath(frame.url)
+  const source = entry.originalSource.startsWith("file://")
+    ? entry.originalSource
+    : `file://${resolve(dirname(file), entry.originalSource)}`
+  return {
+    functionName: frame.functionName || entry.name || "",
+    url: source,
+    lineNumber: entry.originalLine ?? frame.lineNumber,
+    columnNumber: 0
+  }
+}
+
 /** Self time by function and by owner (package / app file) for every .cpuprofile in `dir`, as two tables. */
 export const summarizeProfiles = (dir: string, top = 25) => {
   const byFunction = new Map<string, number>()
@@ -42,7 +81,7 @@ export const summarizeProfiles = (dir: string, top = 25) => {
       const hits = node.hitCount ?? 0
       if (hits === 0 || node.callFrame.functionName === "(idle)") continue
       const ms = hits * interval
-      const { functionName, url, lineNumber } = node.callFrame
+      const { functionName, url, lineNumber } = original(node.callFrame)
       const owner = ownerOf(url, functionName)
       const key = `${functionName || "(anonymous)"}  ${owner}${url === "" ? "" : `:${lineNumber + 1}`}`
       byFunction.set(key, (byFunction.get(key) ?? 0) + ms)
