@@ -71,10 +71,14 @@ const validate = (call: CrmCall): CrmPermanentError | undefined =>
 /** The journal keeps the most recent calls only, so a long-running embedded consumer does not grow without end. */
 const JOURNAL_LIMIT = 10_000
 
+/** Appends; the oldest calls are dropped in one cut at twice the limit, not one at a time (a 10,000-item shift). */
 const remember = (journal: Array<CrmCall>, call: CrmCall) => {
   journal.push(call)
-  if (journal.length > JOURNAL_LIMIT) journal.splice(0, journal.length - JOURNAL_LIMIT)
+  if (journal.length >= 2 * JOURNAL_LIMIT) journal.splice(0, journal.length - JOURNAL_LIMIT)
 }
+
+/** The most recent JOURNAL_LIMIT calls, oldest first. */
+const recent = (journal: ReadonlyArray<CrmCall>) => journal.slice(-JOURNAL_LIMIT)
 
 export const make = (options: MockCrmOptions = {}) =>
   Effect.sync(() => {
@@ -96,8 +100,8 @@ export const make = (options: MockCrmOptions = {}) =>
       })
 
     const control: MockCrm = {
-      calls: Effect.sync(() => [...calls]),
-      applied: Effect.sync(() => [...applied]),
+      calls: Effect.sync(() => recent(calls)),
+      applied: Effect.sync(() => recent(applied)),
       failNext: (error, times = 1) =>
         Effect.sync(() => {
           for (let i = 0; i < times; i++) failures.push(error)

@@ -97,39 +97,49 @@ export const formatParseIssues = (error: ParseResult.ParseError): string => {
 
 type StructureProblem = { readonly rule: GuardRule; readonly reason: string }
 
-/** Walks keys (never values' text): structure is what an attacker controls to reach prototypes or templates. */
+/**
+ * Walks keys (never values' text): structure is what an attacker controls to reach prototypes or templates. The
+ * path is kept as a stack and formatted only for a problem's reason: every planned action passes here.
+ */
 const checkStructure = (params: unknown): StructureProblem | undefined => {
   if (!isPlainObject(params)) return { rule: "not-plain-object", reason: "params must be a plain JSON object" }
   let keyCount = 0
-  const visit = (value: unknown, path: ReadonlyArray<string>, depth: number): StructureProblem | undefined => {
+  const path: Array<string> = []
+  const at = (key: string) => formatPath([...path, key])
+  const visit = (value: unknown, depth: number): StructureProblem | undefined => {
     if (value === null || typeof value !== "object") return undefined
-    const where = formatPath(path)
-    if (depth > maxParamDepth) return { rule: "too-deep", reason: `${where} nests deeper than ${maxParamDepth} levels` }
+    if (depth > maxParamDepth) {
+      return { rule: "too-deep", reason: `${formatPath(path)} nests deeper than ${maxParamDepth} levels` }
+    }
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
-        const problem = visit(value[i], [...path, `[${i}]`], depth + 1)
+        path.push(`[${i}]`)
+        const problem = visit(value[i], depth + 1)
+        path.pop()
         if (problem) return problem
       }
       return undefined
     }
-    if (!isPlainObject(value)) return { rule: "not-plain-object", reason: `${where} is not a plain JSON object` }
+    if (!isPlainObject(value))
+      return { rule: "not-plain-object", reason: `${formatPath(path)} is not a plain JSON object` }
     for (const key of Reflect.ownKeys(value)) {
-      if (typeof key === "symbol") return { rule: "forbidden-key", reason: `${where} has a symbol key` }
+      if (typeof key === "symbol") return { rule: "forbidden-key", reason: `${formatPath(path)} has a symbol key` }
       keyCount++
       if (keyCount > maxParamKeys)
         return { rule: "too-many-keys", reason: `params hold more than ${maxParamKeys} keys` }
-      const at = formatPath([...path, key])
       if (forbiddenKeys.has(key.trim().toLowerCase()))
-        return { rule: "forbidden-key", reason: `${at} is a forbidden key` }
-      if (templateSyntax.test(key)) return { rule: "template-key", reason: `${at} contains template syntax` }
+        return { rule: "forbidden-key", reason: `${at(key)} is a forbidden key` }
+      if (templateSyntax.test(key)) return { rule: "template-key", reason: `${at(key)} contains template syntax` }
       if (key.length > maxKeyLength)
-        return { rule: "key-too-long", reason: `a key in ${where} is over ${maxKeyLength} chars` }
-      const problem = visit((value as Record<string, unknown>)[key], [...path, key], depth + 1)
+        return { rule: "key-too-long", reason: `a key in ${formatPath(path)} is over ${maxKeyLength} chars` }
+      path.push(key)
+      const problem = visit((value as Record<string, unknown>)[key], depth + 1)
+      path.pop()
       if (problem) return problem
     }
     return undefined
   }
-  return visit(params, [], 1)
+  return visit(params, 1)
 }
 
 /** The tool name matches a destructive / bulk / schema / raw-query pattern. */
