@@ -1,7 +1,8 @@
 // Ingest throughput: the real ingest program (bundle, else tsx) against a raw node:http + postgres.js + BullMQ
 // baseline doing the same work, both on real Postgres (fresh schemas) and Redis (fresh prefixes).
 //   npm run bench:ingest [-- --short | --smoke | --profile] [--seconds N] [--connections 50,200] [--memory-leads N]
-// --profile: ours only, through tsx under --cpu-prof at 50 connections, then the top self-time functions.
+// --profile: ours only, under --cpu-prof at 50 connections (the bundle when built, its frames mapped to source through
+// its source maps), then the top self-time functions.
 // Then the memory phase: a fresh ours and a fresh raw each take exactly --memory-leads new leads (50,000; the smoke
 // profile skips it) at 50 connections; RSS is read idle, right after, and after a quiet spell.
 import { mkdtempSync, rmSync } from "node:fs"
@@ -68,7 +69,7 @@ export interface IngestReport {
   readonly loggedErrors: ReadonlyArray<string>
 }
 
-/** Run the ingest benchmark; with `cpuProfileDir`, only ours runs (tsx, --cpu-prof) at 50 connections. */
+/** Run the ingest benchmark; with `cpuProfileDir`, only ours runs (under --cpu-prof) at 50 connections. */
 export const runIngestBench = async (profile: IngestProfile, cpuProfileDir?: string): Promise<IngestReport> => {
   const sfx = suffix()
   const sql = admin()
@@ -129,7 +130,7 @@ export const runIngestBench = async (profile: IngestProfile, cpuProfileDir?: str
       })
     }
     return {
-      via: cpuProfileDir ? "tsx (--cpu-prof)" : programArgs("ingest").via,
+      via: cpuProfileDir ? `${programArgs("ingest").via} (--cpu-prof)` : programArgs("ingest").via,
       rows,
       memory,
       verification,

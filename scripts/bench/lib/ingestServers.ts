@@ -54,7 +54,7 @@ export const startServer = async (
     kind === "ours"
       ? [
           ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []),
-          ...programArgs("ingest", profiling).args
+          ...programArgs("ingest").args
         ]
       : [join(root, "scripts/bench/raw/ingestServer.mjs")]
   const running = await startListening(kind, args, env)
