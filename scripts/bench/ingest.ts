@@ -1,6 +1,7 @@
 // Ingest throughput: the real ingest program (bundle, else tsx) against a raw node:http + postgres.js + BullMQ
 // baseline doing the same work, both on real Postgres (fresh schemas) and Redis (fresh prefixes).
-//   npm run bench:ingest [-- --short | --smoke | --profile] [--seconds N] [--connections 50,200] [--memory-leads N]
+//   npm run bench:ingest [-- --short | --smoke | --profile] [--seconds N] [--warmup N] [--connections 50,200]
+//     [--memory-leads N]
 // --profile: ours only, under --cpu-prof at 50 connections (the bundle when built, its frames mapped to source through
 // its source maps), then the top self-time functions.
 // Then the memory phase: a fresh ours and a fresh raw each take exactly --memory-leads new leads (50,000; the smoke
@@ -296,7 +297,7 @@ export const ingestTargets = (report: IngestReport): Array<Target> => {
   return targets
 }
 
-/** --short / --smoke / --profile, --seconds N, --connections a,b,c. */
+/** --short / --smoke / --profile, --seconds N, --warmup N (seconds), --connections a,b,c, --memory-leads N. */
 export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
   const base = argv.includes("--smoke")
     ? ingestProfiles.smoke
@@ -305,9 +306,10 @@ export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
       : ingestProfiles.full
   const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined)
   const seconds = Number(value("--seconds") ?? base.seconds)
+  const warmup = Number(value("--warmup") ?? base.warmup)
   const connections = value("--connections")?.split(",").map(Number) ?? base.connections
   const memoryLeads = Number(value("--memory-leads") ?? base.memoryLeads)
-  return { ...base, seconds, connections, memoryLeads }
+  return { ...base, seconds, warmup, connections, memoryLeads }
 }
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
