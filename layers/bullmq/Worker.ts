@@ -189,7 +189,9 @@ export const consume = (
         })
         worker.on("failed", (job, error) => {
           if (job === undefined || ours.has(error)) return
-          if (error.name === "UnrecoverableError" || job.attemptsMade >= (job.opts.attempts ?? 1)) {
+          // as BullMQ tells it: the class, or the name of one thrown through another copy of BullMQ
+          const unrecoverable = error instanceof UnrecoverableError || error.name === "UnrecoverableError"
+          if (unrecoverable || job.attemptsMade >= (job.opts.attempts ?? 1)) {
             const data = leadJobOf(job)
             runFork(
               deadLetter(
