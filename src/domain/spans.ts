@@ -8,7 +8,7 @@ const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 export const isBuiltInTracer = (tracer: Tracer.Tracer): boolean => tracer === builtInTracer
 
 /**
-`Effect.withSpan` on the hot paths (ingest request, consumer job): the span when a tracer is installed (OTLP:
+ * `Effect.withSpan` on the hot paths (ingest request, consumer job): the span when a tracer is installed (OTLP:
  * `Tracing.layerConfig`, a test's in-memory exporter), nothing under the built-in tracer, whose spans nobody reads.
  * Three spans a request cost a quarter of the ingest's CPU per lead, and a consumer job made ~15 (README
  * "Performance"). Without a tracer, the job then carries the client's own trace context (if it sent one) instead of

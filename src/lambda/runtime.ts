@@ -1,9 +1,9 @@
-import * as ConfigProvider from "effect/ConfigProvider"
 import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as Logging from "../../layers/observability/Logger.js"
+import { withDefaults } from "../programs/defaults.js"
 
 /**
  * What the Lambda handlers assume unless the function's environment says otherwise: the queue is SQS, and the
@@ -14,16 +14,12 @@ export const lambdaDefaults: Readonly<Record<string, string>> = {
   MIGRATE_ON_START: "false"
 }
 
-/** The environment first, then the Lambda defaults. */
-const provider = ConfigProvider.fromEnv().pipe(
-  ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(lambdaDefaults))))
-)
-
 /** JSON logs, then the configuration (Secrets Manager over the environment when AWS_SECRETS_IDS is set). */
 const platform = <R, E>(services: Layer.Layer<R, E>) =>
   services.pipe(
     Layer.provide(SecretsConfig.layer),
-    Layer.provide(Layer.setConfigProvider(provider)),
+    // the environment first, then the Lambda defaults
+    Layer.provide(withDefaults(lambdaDefaults)),
     Layer.provide(Logging.layerConfig("json"))
   )
 

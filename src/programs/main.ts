@@ -1,5 +1,4 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -8,6 +7,7 @@ import { InvalidConfiguration } from "../../layers/shared/config.js"
 import * as Logging from "../../layers/observability/Logger.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
 import type { SecretsRefresh } from "../../services/SecretsRefresh.js"
+import { withDefaults } from "./defaults.js"
 import { ListenFailed } from "./listen.js"
 
 /** Failures of start-up whose message is the whole story: printed as one line, no stack. */
@@ -17,14 +17,6 @@ const explained = (error: unknown): string | undefined => {
   if (error instanceof StoreUnavailable) return `Cannot start: ${error.message}`
   return undefined
 }
-
-/** The environment first, then `defaults` for what it leaves unset (a program's own defaults). */
-export const withDefaults = (defaults: Readonly<Record<string, string>>) =>
-  Layer.setConfigProvider(
-    ConfigProvider.fromEnv().pipe(
-      ConfigProvider.orElse(() => ConfigProvider.fromMap(new Map(Object.entries(defaults))))
-    )
-  )
 
 /**
  * Runs a program: configuration (environment, overlaid by Secrets Manager when AWS_SECRETS_IDS is set) is checked

@@ -4,8 +4,7 @@ import * as Layer from "effect/Layer"
 import { SqlClient } from "../../layers/postgres/SqlClient.js"
 import * as PostgresJs from "../../layers/postgres/postgresJs.js"
 import { testDatabaseUrl } from "../../layers/testing/servers.js"
-import { consumerDefaults } from "../../src/programs/defaults.js"
-import { withDefaults } from "../../src/programs/main.js"
+import { consumerDefaults, withDefaults } from "../../src/programs/defaults.js"
 
 /** The server processes that answer `n` statements sent at once through the consumer's SqlClient. */
 const backendsFor = (n: number) =>

@@ -52,10 +52,7 @@ export const startServer = async (
   const profiling = deps.cpuProfileDir !== undefined
   const args =
     kind === "ours"
-      ? [
-          ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []),
-          ...programArgs("ingest").args
-        ]
+      ? [...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []), ...programArgs("ingest").args]
       : [join(root, "scripts/bench/raw/ingestServer.mjs")]
   const running = await startListening(kind, args, env)
   deps.cleanup.add(() => running.stop())
