@@ -34,11 +34,7 @@ export const runProgram = (
 ) =>
   check.pipe(
     Effect.zipRight(Layer.launch(program)),
-    Effect.provide(
-      Object.keys(defaults).length === 0
-        ? SecretsConfig.layer
-        : SecretsConfig.layer.pipe(Layer.provide(withDefaults(defaults)))
-    ),
+    Effect.provide(SecretsConfig.layer.pipe(Layer.provide(withDefaults(defaults)))),
     Effect.catchIf(
       (error) => explained(error) !== undefined,
       (error) => Console.error(explained(error)).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = 1))))
