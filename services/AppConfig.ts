@@ -74,6 +74,14 @@ export const appConfig = Config.all({
   jobBackoffMs: jobSettings.backoffMs,
   shutdownTimeoutMs: jobSettings.shutdownTimeoutMs,
   sweepIntervalMs: positive("SWEEP_INTERVAL_MS", 15_000),
+  // a long-running program's quiet time after activity before it gives memory back (src/programs/memoryRelease.ts)
+  memoryReleaseQuietMs: Config.nested(
+    Config.validate(Config.integer(), {
+      message: "must be 0 (never) or at least 1000 ms",
+      validation: (n) => n === 0 || n >= 1000
+    }),
+    "MEMORY_RELEASE_QUIET_MS"
+  ).pipe(Config.withDefault(5000)),
   sweepMinAgeMs: positive("SWEEP_MIN_AGE_MS", 30_000),
   sweepProcessingMinAgeMs: positive("SWEEP_PROCESSING_MIN_AGE_MS", 10 * 60 * 1000),
   rateLimits: Config.all({

@@ -20,7 +20,7 @@ console.log(`== consumer ==\n${renderConsumer(consumer)}\n`)
 const trips = smoke
   ? undefined
   : await runConsumerBench(
-      { concurrency: [5], latencies: [0], leads: 200, leadsPerWorkerWithLatency: 0, warmup: 50 },
+      { concurrency: [5], latencies: [0], leads: 200, leadsPerWorkerWithLatency: 0, warmup: 50, settleSeconds: 0 },
       undefined,
       true
     )
@@ -52,7 +52,7 @@ for (const row of consumer.rows) {
   ])
 }
 for (const r of size?.rss ?? [])
-  rows.push([`RSS ${r.program}`, r.load, `idle ${fmt(r.idle)} MiB`, "", "", `peak ${fmt(r.peak)} MiB`])
+  rows.push([`RSS ${r.program}`, r.load, `started ${fmt(r.idle)} MiB`, "", "", `peak ${fmt(r.peak)} MiB`])
 for (const b of size?.bundles ?? []) rows.push([`bundle ${b.name}`, "", `${fmt(b.mib)} MiB`, "", "", ""])
 console.log(`== summary (${smoke ? "smoke" : "short"} profile, ${Math.round((Date.now() - started) / 1000)} s) ==`)
 console.log(table(["what", "case", "ours", "raw", "ours/raw", "detail"], rows))

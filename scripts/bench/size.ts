@@ -1,4 +1,4 @@
-// Bundle sizes (dist/*) and each program's RSS idle and under load, sampled from /proc/<pid>/status (VmRSS), beside
+// Bundle sizes (dist/*) and each program's RSS 1 s after start and under load, sampled from /proc/<pid>/status (VmRSS), beside
 // an idle `node` process's (the floor every program starts from). The ingest's idle RSS is also split into anonymous
 // memory (the V8 heap, malloc) and file-backed pages (mostly the node binary's own code and data, shared and clean).
 //   npm run bench:size [-- --smoke]
@@ -128,7 +128,7 @@ export const renderSize = (report: SizeReport) =>
         ),
     "",
     table(
-      ["program", "run via", "RSS idle MiB", "RSS peak MiB", "load"],
+      ["program", "run via", "RSS 1 s after start MiB", "RSS peak MiB", "load"],
       report.rss.map((r) => [r.program, r.via, r.idle, r.peak, r.load])
     ),
     `(RSS idle = after start-up, before load; ${fmt(0)} means the process could not be read)`,

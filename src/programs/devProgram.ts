@@ -7,6 +7,7 @@ import { checkConfig } from "../../layers/presets.js"
 import { explainListenFailure } from "./listen.js"
 import { banner } from "./banner.js"
 import { runProgram } from "./main.js"
+import * as MemoryRelease from "./memoryRelease.js"
 import { ServicesLive } from "./services.js"
 
 /** Said once both halves are up, so the URLs printed are ones that answer. */
@@ -17,7 +18,8 @@ export const DevProgram = Ready.pipe(
   Layer.provide(
     Layer.mergeAll(
       HttpServerLive.pipe(explainListenFailure("PORT"), Layer.provide(McpEndpoint.layer)),
-      Layer.scopedDiscard(runConsumer)
+      Layer.scopedDiscard(runConsumer),
+      MemoryRelease.layerFromAppConfig
     )
   ),
   Layer.provide(ServicesLive),

@@ -8,14 +8,15 @@ import { IngestServicesLive } from "./ingestServices.js"
 import { explainListenFailure } from "./listen.js"
 import { banner } from "./banner.js"
 import { runProgram } from "./main.js"
+import * as MemoryRelease from "./memoryRelease.js"
 
 /**
- * The ingest program: the HTTP API on the store and the queue (no CRM, analyser or enrichment), and CloudWatch EMF
- * when enabled (so the queue signals exist with no consumer running).
+ * The ingest program: the HTTP API on the store and the queue (no CRM, analyser or enrichment), CloudWatch EMF
+ * when enabled (so the queue signals exist with no consumer running), and the memory release after bursts.
  */
 export const IngestProgram = banner("RevenueFlow ingest is running", { api: true, consumer: false }).pipe(
   Layer.provide(
-    Layer.merge(
+    Layer.mergeAll(
       HttpServerLive.pipe(
         explainListenFailure("PORT"),
         // /mcp runs the safety chain: its services (and the CRM client) are built on the first /mcp request
@@ -23,7 +24,8 @@ export const IngestProgram = banner("RevenueFlow ingest is running", { api: true
           McpEndpoint.layerDeferred(() => import("../../layers/presets.js").then((m) => m.layerSafetyChainFromConfig))
         )
       ),
-      CloudWatchEmf.layerConfig
+      CloudWatchEmf.layerConfig,
+      MemoryRelease.layerFromAppConfig
     )
   ),
   Layer.provide(IngestServicesLive),

@@ -48,6 +48,9 @@ export interface ConsumerResult {
   readonly crmCallsPerLead: number
   readonly statuses: Readonly<Record<string, number>>
   readonly logLinesPerLead: number
+  /** RSS half a second after start-up. */
+  readonly rssStarted: number
+  /** RSS once settled: after `settleMs` without work (the same as rssStarted without it). */
   readonly rssIdle: number
   readonly rssPeak: number
   readonly loggedErrors: ReadonlyArray<string>
@@ -100,6 +103,11 @@ export const runConsumerCase = async (
     readonly nodeArgs?: ReadonlyArray<string>
     /** Count the round trips to Redis with MONITOR (it slows Redis a little). */
     readonly roundTrips?: boolean
+    /**
+     * Read the idle RSS only after this long without work: an idle program's memory, not start-up's garbage (the
+     * programs release memory once quiet, MEMORY_RELEASE_QUIET_MS).
+     */
+    readonly settleMs?: number
   } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
@@ -159,7 +167,9 @@ export const runConsumerCase = async (
             }
           : () => control.getCompletedCount()
       await sleep(500) // the worker connects after the metrics server logs
-      const rssIdle = rssMiB(running.pid) ?? 0
+      const rssStarted = rssMiB(running.pid) ?? 0
+      if ((options.settleMs ?? 0) > 0) await sleep(options.settleMs ?? 0)
+      const rssIdle = options.settleMs ? (rssMiB(running.pid) ?? 0) : rssStarted
       if (warmup > 0) {
         await control.resume()
         await until(countDone, warmup, 30_000 + warmup * 2000)
@@ -202,6 +212,7 @@ export const runConsumerCase = async (
         crmCallsPerLead: crmCalls / Math.max(1, warmup + done),
         statuses,
         logLinesPerLead: (running.outputLines() - linesBefore) / Math.max(1, done),
+        rssStarted,
         rssIdle,
         rssPeak,
         loggedErrors: running.errorLines()

@@ -1,0 +1,81 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { getHeapStatistics } from "node:v8"
+import * as MemoryRelease from "../../src/programs/memoryRelease.js"
+import { makeLogCapture } from "../support/logCapture.js"
+
+const MiB = 1024 * 1024
+const quiet = (heapMiB: number) => ({ cpuMs: 5, wallMs: 1000, heapBytes: heapMiB * MiB })
+const busy = (heapMiB: number) => ({ cpuMs: 600, wallMs: 1000, heapBytes: heapMiB * MiB })
+
+describe("when a program releases memory", () => {
+  it("after quietMs of quiet with a grown heap, once, and again only after the heap grew anew", () => {
+    const decider = MemoryRelease.makeDecider({ quietMs: 3000 })
+    // start-up: the heap grew from nothing; the release waits for three quiet seconds
+    expect([quiet(40), quiet(40)].map(decider.decide)).toEqual([false, false])
+    expect(decider.decide(quiet(40))).toBe(true)
+    decider.released(20 * MiB)
+    // quiet with no growth (a scrape, the timers): nothing to give back
+    expect([quiet(22), quiet(22), quiet(22), quiet(30)].map(decider.decide)).toEqual([false, false, false, false])
+    // a burst grows the heap; quiet time counts from its end
+    expect([busy(120), busy(200), quiet(200), quiet(200)].map(decider.decide)).toEqual([false, false, false, false])
+    expect(decider.decide(quiet(200))).toBe(true)
+  })
+
+  it("counts as quiet only an interval at or under quietShare of a core", () => {
+    const decider = MemoryRelease.makeDecider({ quietMs: 2000, quietShare: 0.03 })
+    const light = { cpuMs: 50, wallMs: 1000, heapBytes: 100 * MiB }
+    expect([quiet(100), light, quiet(100)].map(decider.decide)).toEqual([false, false, false])
+    expect(decider.decide(quiet(100))).toBe(true)
+  })
+
+  it("gives the freed heap back: the committed heap shrinks", () => {
+    // garbage that survived long enough to be promoted: only a full collection frees it
+    let garbage: Array<Array<number>> | undefined = Array.from({ length: 400 }, (_, i) =>
+      Array.from({ length: 10_000 }, () => i)
+    )
+    const grown = getHeapStatistics().total_heap_size
+    expect(garbage.length).toBe(400)
+    garbage = undefined
+    const released = MemoryRelease.releaseMemory()
+    expect(released).toBeDefined()
+    const [before, after] = released!.heapMiB
+    expect(before * MiB).toBeGreaterThanOrEqual(grown * 0.9)
+    expect(after).toBeLessThan(before - 20)
+    expect(released!.pauseMs).toBeGreaterThanOrEqual(0)
+  })
+
+  it.live("the layer releases once the process settles, says so at Debug, and stops with its scope", () =>
+    Effect.gen(function* () {
+      const capture = makeLogCapture()
+      const released = () => capture.lines.filter((line) => line.includes("released memory after a quiet spell"))
+      // Every interval counts as quiet and any heap as grown here (the decision's thresholds are the tests above):
+      // this is the wiring, so it releases every 300 ms while its scope is open.
+      const layer = MemoryRelease.layer({
+        quietMs: 300,
+        checkEveryMs: 50,
+        quietShare: Number.POSITIVE_INFINITY,
+        minGrowthBytes: 0
+      })
+      yield* Effect.scoped(
+        Effect.gen(function* () {
+          yield* Layer.build(layer)
+          for (let waited = 0; released().length < 2 && waited < 5000; waited += 50) yield* Effect.sleep(50)
+        })
+      ).pipe(Effect.provide(capture.layer))
+      expect(released().length).toBeGreaterThanOrEqual(2)
+      expect(released()[0]).toMatch(/level=DEBUG/)
+      expect(released()[0]).toMatch(/rssMiB="[\d.]+ -> [\d.]+"/)
+      expect(released()[0]).toMatch(/heapMiB="[\d.]+ -> [\d.]+"/)
+      expect(released()[0]).toMatch(/pauseMs=[\d.]+/)
+      const count = released().length
+      yield* Effect.sleep(800)
+      expect(released()).toHaveLength(count)
+    })
+  )
+
+  it("is off with quietMs 0 (MEMORY_RELEASE_QUIET_MS=0)", () => {
+    expect(MemoryRelease.layer({ quietMs: 0 })).toBe(Layer.empty)
+  })
+})
