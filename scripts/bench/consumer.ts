@@ -138,9 +138,6 @@ export const consumerTargets = (report: ConsumerReport): Array<Target> => {
   return targets
 }
 
-const profileSettle = (report: ConsumerReport) =>
-  report.settleSeconds > 0 ? `${report.settleSeconds} s` : "no settle time: the same reading"
-
 /** The report as text. */
 export const renderConsumer = (report: ConsumerReport) => {
   const rows = report.rows.map(({ case: c, ours, raw }) => [
@@ -192,7 +189,11 @@ export const renderConsumer = (report: ConsumerReport) => {
     "",
     commands,
     report.rows[0]
-      ? `ours RSS (first case): ${fmt(report.rows[0].ours.rssStarted)} MiB half a second after start-up, ${fmt(report.rows[0].ours.rssIdle)} MiB settled (idle ${profileSettle(report)})`
+      ? `ours RSS (first case): ${fmt(report.rows[0].ours.rssStarted)} MiB half a second after start-up${
+          report.settleSeconds > 0
+            ? `, ${fmt(report.rows[0].ours.rssIdle)} MiB settled (after ${report.settleSeconds} s idle)`
+            : ""
+        }`
       : "",
     "redis counts are server-wide (INFO commandstats) minus the background rate measured just before each run.",
     "",
