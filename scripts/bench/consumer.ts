@@ -28,23 +28,12 @@ export interface ConsumerProfile {
   readonly settleSeconds: number
 }
 
+/** Every case, and the idle RSS read once settled. */
+const allCases = { concurrency: [1, 5, 20], latencies: [0, 50], settleSeconds: 15 }
+
 export const consumerProfiles = {
-  full: {
-    concurrency: [1, 5, 20],
-    latencies: [0, 50],
-    leads: 1000,
-    leadsPerWorkerWithLatency: 40,
-    warmup: 400,
-    settleSeconds: 15
-  },
-  short: {
-    concurrency: [1, 5, 20],
-    latencies: [0, 50],
-    leads: 400,
-    leadsPerWorkerWithLatency: 15,
-    warmup: 300,
-    settleSeconds: 15
-  },
+  full: { ...allCases, leads: 1000, leadsPerWorkerWithLatency: 40, warmup: 400 },
+  short: { ...allCases, leads: 400, leadsPerWorkerWithLatency: 15, warmup: 300 },
   smoke: { concurrency: [5], latencies: [0], leads: 60, leadsPerWorkerWithLatency: 10, warmup: 20, settleSeconds: 0 }
 } satisfies Record<string, ConsumerProfile>
 

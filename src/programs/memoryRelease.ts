@@ -101,9 +101,8 @@ export interface Released {
   readonly pauseMs: number
 }
 
-/** One full collection that returns what it frees to the system; undefined when gc() cannot be had. */
-export const releaseMemory = (collect: Collect | undefined = collector()): Released | undefined => {
-  if (collect === undefined) return undefined
+/** One full collection with `collect` that returns what it frees to the system. */
+const releaseWith = (collect: Collect): Released => {
   const rss = process.memoryUsage.rss()
   const heap = getHeapStatistics().total_heap_size
   const started = performance.now()
@@ -114,6 +113,12 @@ export const releaseMemory = (collect: Collect | undefined = collector()): Relea
     heapMiB: [round(heap / MiB), round(getHeapStatistics().total_heap_size / MiB)],
     pauseMs: round(pauseMs)
   }
+}
+
+/** One full collection that returns what it frees to the system; undefined when gc() cannot be had. */
+export const releaseMemory = (): Released | undefined => {
+  const collect = collector()
+  return collect === undefined ? undefined : releaseWith(collect)
 }
 
 /** Checks every `checkEveryMs` for as long as the scope is open, releasing memory when the decider says so. */
@@ -140,20 +145,18 @@ export const layer = (options: MemoryReleaseOptions): Layer.Layer<never> =>
             cpu = nowCpu
             at = now
             if (!decider.decide(interval)) return Effect.void
-            const released = releaseMemory(collect)
+            const released = releaseWith(collect)
             decider.released(getHeapStatistics().total_heap_size)
             // the collection's own CPU is not the next interval's activity
             cpu = process.cpuUsage()
             at = performance.now()
-            return released === undefined
-              ? Effect.void
-              : Effect.logDebug("released memory after a quiet spell").pipe(
-                  Effect.annotateLogs({
-                    rssMiB: `${released.rssMiB[0]} -> ${released.rssMiB[1]}`,
-                    heapMiB: `${released.heapMiB[0]} -> ${released.heapMiB[1]}`,
-                    pauseMs: released.pauseMs
-                  })
-                )
+            return Effect.logDebug("released memory after a quiet spell").pipe(
+              Effect.annotateLogs({
+                rssMiB: `${released.rssMiB[0]} -> ${released.rssMiB[1]}`,
+                heapMiB: `${released.heapMiB[0]} -> ${released.heapMiB[1]}`,
+                pauseMs: released.pauseMs
+              })
+            )
           })
           yield* Effect.forkScoped(Effect.repeat(check, Schedule.spaced(options.checkEveryMs ?? 1000)))
         })
