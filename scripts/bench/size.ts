@@ -1,6 +1,7 @@
-// Bundle sizes (dist/*) and each program's RSS 1 s after start and under load, sampled from /proc/<pid>/status (VmRSS), beside
-// an idle `node` process's (the floor every program starts from). The ingest's idle RSS is also split into anonymous
-// memory (the V8 heap, malloc) and file-backed pages (mostly the node binary's own code and data, shared and clean).
+// Bundle sizes (dist/*) and each program's RSS 1 s after start and under load, sampled from /proc/<pid>/status
+// (VmRSS), beside an idle `node` process's (the floor every program starts from). The ingest's RSS is also split into
+// anonymous memory (the V8 heap, malloc) and file-backed pages (mostly the node binary's own code and data, shared
+// and clean).
 //   npm run bench:size [-- --smoke]
 import { spawn } from "node:child_process"
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
@@ -131,11 +132,11 @@ export const renderSize = (report: SizeReport) =>
       ["program", "run via", "RSS 1 s after start MiB", "RSS peak MiB", "load"],
       report.rss.map((r) => [r.program, r.via, r.idle, r.peak, r.load])
     ),
-    `(RSS idle = after start-up, before load; ${fmt(0)} means the process could not be read)`,
+    `(RSS 1 s after start = after start-up, before load and before the programs release start-up's garbage; ${fmt(0)} means the process could not be read)`,
     ...(report.ingestIdleSplit === undefined
       ? []
       : [
-          `ingest idle: ${fmt(report.ingestIdleSplit.anon)} MiB anonymous (V8 heap, malloc) + ` +
+          `ingest 1 s after start: ${fmt(report.ingestIdleSplit.anon)} MiB anonymous (V8 heap, malloc) + ` +
             `${fmt(report.ingestIdleSplit.file)} MiB file-backed (the node binary's pages, mostly)`
         ])
   ].join("\n")

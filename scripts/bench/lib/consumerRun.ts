@@ -168,8 +168,9 @@ export const runConsumerCase = async (
           : () => control.getCompletedCount()
       await sleep(500) // the worker connects after the metrics server logs
       const rssStarted = rssMiB(running.pid) ?? 0
-      if ((options.settleMs ?? 0) > 0) await sleep(options.settleMs ?? 0)
-      const rssIdle = options.settleMs ? (rssMiB(running.pid) ?? 0) : rssStarted
+      const settleMs = options.settleMs ?? 0
+      if (settleMs > 0) await sleep(settleMs)
+      const rssIdle = settleMs > 0 ? (rssMiB(running.pid) ?? 0) : rssStarted
       if (warmup > 0) {
         await control.resume()
         await until(countDone, warmup, 30_000 + warmup * 2000)
