@@ -29,6 +29,13 @@ export declare namespace AuditLog {
      * SUCCEEDED row for the same action key keeps the first (and returns it).
      */
     readonly record: (entry: ActionEntry) => Effect.Effect<ActionRecord, StoreUnavailable>
+    /**
+     * Append several rows at once, in order, each as `record` would (a SUCCEEDED row for an action key that has one
+     * keeps the first): all or none, in one round trip where the store allows. The rows as stored, in the same order.
+     */
+    readonly recordEach: (
+      entries: ReadonlyArray<ActionEntry>
+    ) => Effect.Effect<ReadonlyArray<ActionRecord>, StoreUnavailable>
     /** The SUCCEEDED row of an action key, if the action already happened. */
     readonly findSucceeded: (actionKey: string) => Effect.Effect<Option.Option<ActionRecord>, StoreUnavailable>
     /** Every row of a lead, oldest first. */

@@ -44,13 +44,15 @@ export const make: Effect.Effect<AuditLog.Service> = Effect.sync(() => {
       })
     )
 
+  const recordEach: AuditLog.Service["recordEach"] = (entries) => Effect.forEach(entries, record)
+
   const findSucceeded: AuditLog.Service["findSucceeded"] = (actionKey) =>
     Effect.sync(() => Option.fromNullable(succeeded.get(actionKey)))
 
   const listForLead: AuditLog.Service["listForLead"] = (leadId) =>
     Effect.sync(() => rows.filter((row) => row.leadId === leadId))
 
-  return AuditLog.of({ record, findSucceeded, listForLead })
+  return AuditLog.of({ record, recordEach, findSucceeded, listForLead })
 })
 
 /** In-memory AuditLog; a fresh empty log per layer build. */

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { AuditLog } from "../../services/AuditLog.js"
+import { type ActionEntry, AuditLog } from "../../services/AuditLog.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
 import { type ActionRow, actionColumns, isUuid, jsonParam, toActionRecord } from "./rows.js"
@@ -20,37 +20,63 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       actionKey
     ])
 
-  const record: AuditLog.Service["record"] = (entry) =>
+  const recordEach: AuditLog.Service["recordEach"] = (entries) =>
     Effect.gen(function* () {
-      // The partial unique index is the arbiter: a second SUCCEEDED row for a key does nothing (even when two
-      // replicas race), while FAILED / BLOCKED rows never conflict and always append.
+      if (entries.length === 0) return []
+      // One statement, rows in the order given (the identity column `seq` follows the SELECT's order). The partial
+      // unique index is the arbiter: a second SUCCEEDED row for a key does nothing (even when two replicas race),
+      // while FAILED / BLOCKED rows never conflict and always append.
+      const column = (pick: (entry: ActionEntry) => string | null) => entries.map(pick)
       const inserted = yield* sql.query<ActionRow>(
         `INSERT INTO crm_actions
            (lead_id, action_key, tool, provider, status, params, crm_id, result, error, duration_ms, source)
-         VALUES ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8::text::jsonb, $9, $10, $11)
+         SELECT l::uuid, k, t, p, s, pa::jsonb, c, r::jsonb, e, d::integer, src
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[], $9::text[], $10::text[], $11::text[])
+                WITH ORDINALITY AS x(l, k, t, p, s, pa, c, r, e, d, src, n)
+          ORDER BY n
          ON CONFLICT (action_key) WHERE status = 'SUCCEEDED' DO NOTHING
          RETURNING ${actionColumns}`,
         [
-          entry.leadId,
-          entry.actionKey,
-          entry.tool,
-          entry.provider,
-          entry.status,
-          jsonParam(entry.params ?? null),
-          entry.crmId ?? null,
-          jsonParam(entry.result),
-          entry.error ?? null,
-          Math.round(entry.durationMs),
-          entry.source ?? null
+          column((entry) => entry.leadId),
+          column((entry) => entry.actionKey),
+          column((entry) => entry.tool),
+          column((entry) => entry.provider),
+          column((entry) => entry.status),
+          column((entry) => jsonParam(entry.params ?? null)),
+          column((entry) => entry.crmId ?? null),
+          column((entry) => jsonParam(entry.result)),
+          column((entry) => entry.error ?? null),
+          column((entry) => String(Math.round(entry.durationMs))),
+          column((entry) => entry.source ?? null)
         ]
       )
-      if (inserted[0] !== undefined) return toActionRecord(inserted[0])
-      const existing = yield* selectSucceeded(entry.actionKey)
-      if (existing[0] === undefined) {
+      // each entry takes the next unclaimed row of its key and status; a SUCCEEDED entry that conflicted, the
+      // action key's first SUCCEEDED row
+      const fresh = new Map<string, Array<ActionRow>>()
+      for (const row of inserted) {
+        const at = `${row.status} ${row.action_key}`
+        const same = fresh.get(at)
+        if (same === undefined) fresh.set(at, [row])
+        else same.push(row)
+      }
+      const rows = entries.map((entry) => fresh.get(`${entry.status} ${entry.actionKey}`)?.shift())
+      const conflicted = entries.filter((_, n) => rows[n] === undefined).map((entry) => entry.actionKey)
+      if (conflicted.length > 0) {
+        const existing = yield* sql.query<ActionRow>(
+          `SELECT ${actionColumns} FROM crm_actions WHERE action_key = ANY($1::text[]) AND status = 'SUCCEEDED'`,
+          [conflicted]
+        )
+        const first = new Map(existing.map((row) => [row.action_key, row]))
+        for (let n = 0; n < rows.length; n++) rows[n] ??= first.get(entries[n]!.actionKey)
+      }
+      if (rows.some((row) => row === undefined)) {
         return yield* new StoreUnavailable({ message: "action key conflicted but no SUCCEEDED row holds it" })
       }
-      return toActionRecord(existing[0])
+      return rows.map((row) => toActionRecord(row!))
     })
+
+  const record: AuditLog.Service["record"] = (entry) => Effect.map(recordEach([entry]), (rows) => rows[0]!)
 
   const findSucceeded: AuditLog.Service["findSucceeded"] = (actionKey) =>
     selectSucceeded(actionKey).pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toActionRecord)))
@@ -61,7 +87,7 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       : Effect.succeed<ReadonlyArray<ActionRow>>([])
     ).pipe(Effect.map((rows) => rows.map(toActionRecord)))
 
-  return AuditLog.of({ record, findSucceeded, listForLead })
+  return AuditLog.of({ record, recordEach, findSucceeded, listForLead })
 })
 
 /** AuditLog over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */

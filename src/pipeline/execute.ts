@@ -10,7 +10,7 @@ import { errorText, redact, redactText } from "../domain/redact.js"
 import { withSpanWhenTraced } from "../domain/spans.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { AuditLog } from "../../services/AuditLog.js"
+import { type ActionEntry, AuditLog } from "../../services/AuditLog.js"
 import { CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
 import { Idempotency } from "../../services/Idempotency.js"
@@ -99,10 +99,12 @@ interface Ready {
  * audit row, or the Redis fast path) is not executed again: its first SUCCEEDED row is its outcome.
  *
  * The lead's actions share the round trips that need no order between them: one claim of every action key, one
- * acquisition of their rate-limit permits (as many actions as fit; the rest take theirs when their turn comes). What
- * needs order keeps it: each action's completion (Redis, then its audit row) is recorded before the next action is
- * sent, and an action the guard blocks is refused (BLOCKED row) only after the actions before it ran, as one by one.
- * Outcomes are in the order of the actions before any blocked one.
+ * acquisition of their rate-limit permits (as many actions as fit; the rest take theirs when their turn comes), one
+ * write of their audit rows when the run ends, success or failure. What needs order keeps it: each action's
+ * completion is recorded before the next action is sent (in Redis, or when Redis cannot take it in the audit log),
+ * every completed action has its audit row before the run returns, and an action the guard blocks is refused
+ * (BLOCKED row) only after the actions before it ran, as one by one. Outcomes are in the order of the actions before
+ * any blocked one.
  */
 export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, options: RunActionOptions = {}) =>
   Effect.gen(function* () {
@@ -135,15 +137,6 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       ready.push({ action, key, call: { ...guarded.right, actionKey: key } as CrmCall, base })
     }
 
-    const recordSuccess = (base: Ready["base"], done: Done) =>
-      audit.record({
-        ...base,
-        status: "SUCCEEDED",
-        crmId: done.crmId,
-        result: done.detail,
-        durationMs: done.durationMs
-      })
-
     const outcomes: Array<ActionOutcome> = []
     // The audit log is the durable truth: it holds every completed action even after Redis lost its data.
     const pending: Array<number> = []
@@ -154,8 +147,33 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       else pending.push(i)
     }
 
-    /** The CRM call and its audit row, in one piece: an interrupted CRM call could not be told from a lost one. */
-    const perform = (item: Ready, sent: () => void) =>
+    /**
+     * Audit rows not written yet, in the order their actions ended: all written in one statement when the run ends,
+     * whether it succeeded or failed. A completed action's row may wait because its completion is in the idempotency
+     * store, from which a retry rebuilds the row; an action whose completion could not be stored has its row written
+     * (with those before it) before the next action is sent.
+     */
+    const unwritten: Array<{ readonly entry: ActionEntry; readonly outcome?: { index: number; executed: boolean } }> =
+      []
+    const writeAudit = Effect.suspend(() => {
+      if (unwritten.length === 0) return Effect.void
+      const batch = unwritten.splice(0)
+      return Effect.map(audit.recordEach(batch.map((item) => item.entry)), (records) => {
+        batch.forEach(({ outcome }, n) => {
+          if (outcome !== undefined) outcomes[outcome.index] = { executed: outcome.executed, record: records[n]! }
+        })
+      })
+    })
+    const succeededEntry = (base: Ready["base"], done: Done): ActionEntry => ({
+      ...base,
+      status: "SUCCEEDED",
+      crmId: done.crmId,
+      result: done.detail,
+      durationMs: done.durationMs
+    })
+
+    /** The CRM call and its completion, in one piece: an interrupted CRM call could not be told from a lost one. */
+    const perform = (item: Ready, index: number, sent: () => void) =>
       finishDespiteInterruption(
         Effect.gen(function* () {
           const { action, call, base } = item
@@ -169,9 +187,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
                   yield* logCrmError(error, { leadId: lead.id, tool: action.tool, provider: crm.provider })
                 }
                 if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
-                  yield* audit
-                    .record({ ...base, status: "FAILED", error: errorText(error.message), durationMs })
-                    .pipe(Effect.ignore)
+                  unwritten.push({ entry: { ...base, status: "FAILED", error: errorText(error.message), durationMs } })
                 }
               })
             ),
@@ -187,11 +203,15 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           sent()
           const durationMs = (yield* Clock.currentTimeMillis) - started
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
-          // Redis first: if the store is down now, a retry finds "Completed" and writes the audit row then.
-          yield* idempotency.complete(item.key, done, config.idempotency.completedTtlMs).pipe(Effect.ignore)
-          const record = yield* recordSuccess(base, done)
+          unwritten.push({ entry: succeededEntry(base, done), outcome: { index, executed: true } })
+          // Redis first: a retry that finds "Completed" writes the audit row from it. Without it (Redis down now),
+          // only the audit log can hold the fact, before anything else is sent.
+          const stored = yield* idempotency.complete(item.key, done, config.idempotency.completedTtlMs).pipe(
+            Effect.as(true),
+            Effect.orElseSucceed(() => false)
+          )
+          if (!stored) yield* writeAudit
           yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
-          return { executed: true, record } satisfies ActionOutcome
         })
       ).pipe(
         withSpanWhenTraced("pipeline.action", {
@@ -200,25 +220,25 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         })
       )
 
-    if (pending.length > 0) {
-      const claims = yield* idempotency.beginEach(
-        pending.map((i) => ready[i]!.key),
-        config.idempotency.inProgressTtlMs
-      )
-      // Claims this run holds and has not sent: released on any failure or interruption, so a retry need not wait
-      // for their TTL. Never released once the CRM did the action (its completion may have failed to be stored).
-      const unsettled = new Set<string>()
-      claims.forEach((claim, n) => {
-        if (claim._tag === "Acquired") unsettled.add(ready[pending[n]!]!.key)
-      })
-      // Permits taken and not yet used, with the time they were taken at: given back if the run stops before their
-      // actions are sent, so a failed attempt costs the limits only the calls it made (as one by one).
-      let held: Array<ReadonlyArray<Tier>> = []
-      let heldAt = 0
-      // The first end of a window they were counted in: a call sent after it would count in a window that never
-      // saw it, so what is still held then is dropped (that window is over) and taken again in the current one.
-      let heldUntil = 0
-      yield* Effect.gen(function* () {
+    // Claims this run holds and has not sent: released on any failure or interruption, so a retry need not wait
+    // for their TTL. Never released once the CRM did the action (its completion may have failed to be stored).
+    const unsettled = new Set<string>()
+    // Permits taken and not yet used, with the time they were taken at: given back if the run stops before their
+    // actions are sent, so a failed attempt costs the limits only the calls it made (as one by one).
+    let held: Array<ReadonlyArray<Tier>> = []
+    let heldAt = 0
+    // The first end of a window they were counted in: a call sent after it would count in a window that never
+    // saw it, so what is still held then is dropped (that window is over) and taken again in the current one.
+    let heldUntil = 0
+    return yield* Effect.gen(function* () {
+      if (pending.length > 0) {
+        const claims = yield* idempotency.beginEach(
+          pending.map((i) => ready[i]!.key),
+          config.idempotency.inProgressTtlMs
+        )
+        claims.forEach((claim, n) => {
+          if (claim._tag === "Acquired") unsettled.add(ready[pending[n]!]!.key)
+        })
         const busy = claims.findIndex((claim) => claim._tag === "InProgress")
         if (busy >= 0) {
           const tool = ready[pending[busy]!]!.action.tool
@@ -229,9 +249,13 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           const claim = claims[n]!
           const i = pending[n]!
           if (claim._tag === "Completed") {
-            // Heal an audit row lost after the CRM call (store down at the time): the durable record must exist. A
-            // row another worker wrote meanwhile is kept (one SUCCEEDED row per action key).
-            outcomes[i] = { executed: false, record: yield* recordSuccess(ready[i]!.base, claim.result as Done) }
+            // Heal an audit row lost after the CRM call (store down at the time, or the run stopped before writing
+            // it): the durable record must exist. A row another worker wrote meanwhile is kept (one SUCCEEDED row
+            // per action key).
+            unwritten.push({
+              entry: succeededEntry(ready[i]!.base, claim.result as Done),
+              outcome: { index: i, executed: false }
+            })
           } else todo.push(i)
         }
         for (let n = 0; n < todo.length; n++) {
@@ -261,29 +285,35 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             )
           }
           held.shift()
-          outcomes[todo[n]!] = yield* perform(item, () => unsettled.delete(item.key))
+          yield* perform(item, todo[n]!, () => unsettled.delete(item.key))
         }
-      }).pipe(
-        Effect.onError(() =>
-          Effect.suspend(() =>
-            Effect.all(
-              [
-                unsettled.size === 0 ? Effect.void : idempotency.releaseEach([...unsettled]).pipe(Effect.ignore),
-                held.length === 0 ? Effect.void : limiter.refund(held, heldAt).pipe(Effect.ignore)
-              ],
-              { discard: true }
-            )
+      }
+
+      if (blocked !== undefined) {
+        unwritten.push({
+          entry: { ...blocked.base, status: "BLOCKED", error: errorText(blocked.error.reason), durationMs: 0 }
+        })
+        yield* writeAudit
+        yield* metrics.crmAction(blocked.base.tool, crm.provider, "blocked", 0)
+        return yield* Effect.fail(blocked.error)
+      }
+      yield* writeAudit
+      return outcomes
+    }).pipe(
+      Effect.onError(() =>
+        Effect.suspend(() =>
+          Effect.all(
+            [
+              // what ended before the failure is recorded all the same (a retry rebuilds it from Redis otherwise)
+              writeAudit.pipe(Effect.ignore),
+              unsettled.size === 0 ? Effect.void : idempotency.releaseEach([...unsettled]).pipe(Effect.ignore),
+              held.length === 0 ? Effect.void : limiter.refund(held, heldAt).pipe(Effect.ignore)
+            ],
+            { discard: true }
           )
         )
       )
-    }
-
-    if (blocked !== undefined) {
-      yield* audit.record({ ...blocked.base, status: "BLOCKED", error: errorText(blocked.error.reason), durationMs: 0 })
-      yield* metrics.crmAction(blocked.base.tool, crm.provider, "blocked", 0)
-      return yield* Effect.fail(blocked.error)
-    }
-    return outcomes
+    )
   })
 
 /**

@@ -5,8 +5,8 @@ import { errorText } from "../../src/domain/redact.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { accept, entry, type StoreTest, UUID } from "./storeTest.js"
 
-/** AuditLog behaviour: record, one SUCCEEDED row per action key, findSucceeded, listForLead. */
-export const auditLogCases = (test: StoreTest) => {
+/** AuditLog behaviour: record, recordEach, one SUCCEEDED row per action key, findSucceeded, listForLead. */
+export const auditLogCases = (test: StoreTest, options: { readonly checksLeadIds: boolean }) => {
   test("audit record returns the stored row and findSucceeded finds it", () =>
     Effect.gen(function* () {
       const audit = yield* AuditLog
@@ -87,4 +87,67 @@ export const auditLogCases = (test: StoreTest) => {
       expect(yield* audit.listForLead(crypto.randomUUID())).toStrictEqual([])
       expect(yield* audit.listForLead("not-a-uuid")).toStrictEqual([])
     }))
+
+  test("recordEach appends rows in the given order and answers each as record would", () =>
+    Effect.gen(function* () {
+      const audit = yield* AuditLog
+      const { lead } = yield* accept()
+      expect(yield* audit.recordEach([])).toStrictEqual([])
+      const earlier = yield* audit.record(entry(lead.id, { actionKey: "k-done", crmId: "earlier" }))
+      const failed = {
+        status: "FAILED",
+        crmId: undefined,
+        result: undefined,
+        error: errorText("503 from CRM")
+      } as const
+      const batch = [
+        entry(lead.id, { actionKey: "k-a", tool: "upsert_lead", result: undefined, source: "mcp" }),
+        entry(lead.id, { actionKey: "k-done", tool: "set_score", crmId: "later" }),
+        entry(lead.id, { actionKey: "k-b", tool: "log_activity", ...failed }),
+        entry(lead.id, { actionKey: "k-b", tool: "log_activity", ...failed }),
+        entry(lead.id, { actionKey: "k-c", tool: "create_task", durationMs: 7.6 }),
+        entry(lead.id, { actionKey: "k-c", tool: "create_task", crmId: "second in the batch" })
+      ]
+      const rows = yield* audit.recordEach(batch)
+      expect(rows.map((row) => [row.actionKey, row.status])).toStrictEqual([
+        ["k-a", "SUCCEEDED"],
+        ["k-done", "SUCCEEDED"],
+        ["k-b", "FAILED"],
+        ["k-b", "FAILED"],
+        ["k-c", "SUCCEEDED"],
+        ["k-c", "SUCCEEDED"]
+      ])
+      // a key that already had its SUCCEEDED row keeps it, in the batch as outside it
+      expect(rows[1]).toStrictEqual(earlier)
+      expect(rows[5]).toStrictEqual(rows[4])
+      expect(rows[4]).toMatchObject({ crmId: "00Q000000000001", durationMs: 8 })
+      expect(rows[0]).toMatchObject({ source: "mcp", params: batch[0]!.params })
+      expect(rows[0]).not.toHaveProperty("result")
+      expect(rows[2]).toMatchObject({ error: "503 from CRM" })
+      expect(rows[2]).not.toHaveProperty("crmId")
+      expect(rows[2]!.id).not.toBe(rows[3]!.id)
+      // the log holds each row once, in order after what was there
+      const listed = yield* audit.listForLead(lead.id)
+      expect(listed.map((row) => row.id)).toStrictEqual([
+        earlier.id,
+        rows[0]!.id,
+        rows[2]!.id,
+        rows[3]!.id,
+        rows[4]!.id
+      ])
+      expect(yield* audit.findSucceeded("k-c")).toStrictEqual(Option.some(rows[4]))
+    }))
+
+  if (options.checksLeadIds)
+    test("recordEach writes nothing when one of its rows is refused", () =>
+      Effect.gen(function* () {
+        const audit = yield* AuditLog
+        const { lead } = yield* accept()
+        const refused = yield* audit
+          .recordEach([entry(lead.id, { actionKey: "k-1" }), entry(crypto.randomUUID(), { actionKey: "k-2" })])
+          .pipe(Effect.flip)
+        expect(refused._tag).toBe("StoreUnavailable")
+        expect(yield* audit.listForLead(lead.id)).toStrictEqual([])
+        expect(yield* audit.findSucceeded("k-1")).toStrictEqual(Option.none())
+      }))
 }
