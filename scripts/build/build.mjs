@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 import { duplicatePackages, summarise } from "./metafile.mjs"
 import { lambdas } from "./lambdas.mjs"
+import { patchNameHelper } from "./names.mjs"
 import { bundleOptions, programs } from "./options.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
@@ -35,6 +36,12 @@ const bundle = async (program) => {
   await mkdir(outdir, { recursive: true })
   const result = await esbuild.build(bundleOptions({ root, program, outdir }))
   await writeFile(join(outdir, "meta.json"), JSON.stringify(result.metafile))
+  let helpers = 0
+  for (const output of Object.keys(result.metafile.outputs).filter((path) => path.endsWith(".mjs"))) {
+    helpers += await patchNameHelper(join(root, output))
+  }
+  if (helpers === 0)
+    console.warn(`  warning: ${program.name}: esbuild's keepNames helper not found to patch (names.mjs)`)
   if (program.assets) await copyAssets(join(outdir, "assets"))
   const duplicates = duplicatePackages(result.metafile)
   const effectCopies = duplicates.get("effect")
