@@ -36,12 +36,15 @@ export const HttpApiServed = HttpApiBuilder.serve().pipe(Layer.provide(Documente
  */
 export const HttpApiWeb = Documented.pipe(Layer.provideMerge(IngestApiLive), Layer.merge(HttpServer.layerContext))
 
-/** Serve the ingest API on PORT / HOST; /mcp too when an McpEndpoint is provided (the programs provide one). */
+/**
+ * Serve the ingest API on PORT / HOST; /mcp too when an McpEndpoint is provided (the programs provide one). The
+ * HttpServer stays in the output, so what starts after it (the banner) can say the address it is bound to (PORT=0).
+ */
 export const HttpServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     HttpApiServed.pipe(
       HttpServer.withLogAddress,
-      Layer.provide(IngestServer.layer({ port: config.port, host: config.host }))
+      Layer.provideMerge(IngestServer.layer({ port: config.port, host: config.host }))
     )
   )
 )

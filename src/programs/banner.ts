@@ -1,5 +1,7 @@
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { AppConfig } from "../../services/AppConfig.js"
 import { describeBackends } from "../http/backends.js"
 
@@ -11,14 +13,18 @@ const rows = (entries: ReadonlyArray<readonly [string, string]>) =>
 
 /**
  * The start-up banner, logged once the program's servers answer: which backend serves each part and where, and the
- * URLs to open. `parts` says what this program runs (npm start runs both halves).
+ * URLs to open. `parts` says what this program runs (npm start runs both halves). The port is the one the program's
+ * server is bound to when it provides that server (the API's, else the consumer's metrics server), so a port 0 shows
+ * as the port the system chose; else the configured one.
  */
 export const banner = (title: string, parts: { readonly api: boolean; readonly consumer: boolean }) =>
   Layer.effectDiscard(
     Effect.gen(function* () {
       const config = yield* AppConfig
       const backends = yield* describeBackends
-      const api = `http://${browsable(config.host)}:${config.port}`
+      const server = Option.getOrUndefined(yield* Effect.serviceOption(HttpServer.HttpServer))
+      const bound = (configured: number) => (server?.address._tag === "TcpAddress" ? server.address.port : configured)
+      const api = `http://${browsable(config.host)}:${bound(config.port)}`
       const lines: Array<readonly [string, string]> = [
         ["database", backends.database],
         ["queue", backends.queue],
@@ -35,7 +41,7 @@ export const banner = (title: string, parts: { readonly api: boolean; readonly c
         )
       }
       if (parts.consumer && !parts.api) {
-        const port = `http://${browsable(config.host)}:${config.metricsPort}`
+        const port = `http://${browsable(config.host)}:${bound(config.metricsPort)}`
         lines.push(["port", `${port} serves metrics and health only: /metrics, /healthz, /readyz (no API)`])
       }
       const footer = parts.consumer ? "\nEach finished lead is logged on one line." : ""

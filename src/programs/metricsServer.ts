@@ -60,7 +60,8 @@ export const MetricsServerLive = Layer.unwrapEffect(
   Effect.map(AppConfig, (config) =>
     HttpServer.serve(consumerOpsRouter).pipe(
       HttpServer.withLogAddress,
-      Layer.provide(
+      // the HttpServer stays in the output: the banner says the port it is bound to (METRICS_PORT=0)
+      Layer.provideMerge(
         Layer.merge(
           Layer.scoped(
             HttpServer.HttpServer,

@@ -1,3 +1,6 @@
+import { createServer } from "node:http"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -37,6 +40,24 @@ describe("what the terminal says", () => {
         expect(text).toContain(url)
       }
       expect(text).toContain("http://localhost:4010/metrics")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("with PORT=0 the banner gives the port the server was bound to, not 0", () =>
+    Effect.gen(function* () {
+      const { lines, logger } = yield* capture
+      const served = NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })
+      const context = yield* Layer.build(
+        banner("RevenueFlow ingest is running", { api: true, consumer: false }).pipe(
+          Layer.provideMerge(Layer.mergeAll(configFrom({ PORT: "0", HOST: "127.0.0.1" }), logger, served))
+        )
+      )
+      const address = (yield* Effect.provide(HttpServer.HttpServer, context)).address
+      const port = address._tag === "TcpAddress" ? address.port : 0
+      expect(port).toBeGreaterThan(0)
+      const text = (yield* Ref.get(lines)).join("\n")
+      expect(text).toContain(`http://127.0.0.1:${port}/docs`)
+      expect(text).not.toContain("127.0.0.1:0")
     }).pipe(Effect.scoped)
   )
 
