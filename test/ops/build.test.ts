@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
+import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import * as esbuild from "esbuild"
 import { duplicatePackages, packageOf } from "../../scripts/build/metafile.mjs"
@@ -116,6 +117,42 @@ describe("bundle metafile checks", () => {
       )
       expect(run.out).not.toContain("@electric-sql/pglite")
       expect(run.code).toBe(1)
+    } finally {
+      rmSync(outdir, { recursive: true, force: true })
+    }
+  })
+
+  it("what the bundles load only on first use still works when used: ioredis's Cluster, prom-client's Pushgateway", {
+    timeout: 60_000
+  }, async () => {
+    const outdir = mkdtempSync(join(tmpdir(), "rf-bundle-lazy-"))
+    try {
+      const entry = join(outdir, "entry.mjs")
+      writeFileSync(
+        entry,
+        [
+          'import Redis, { Cluster } from "ioredis"',
+          'import client from "prom-client"',
+          "export const cluster = () => ({ same: Redis.Cluster === Cluster, name: Cluster.name })",
+          "export const assigned = (value) => { Redis.Cluster = value; return Redis.Cluster }",
+          'export const gateway = () => new client.Pushgateway("http://127.0.0.1:9", {}, new client.Registry())',
+          "export const Pushgateway = client.Pushgateway"
+        ].join("\n")
+      )
+      const consumer = programs.find((p) => p.name === "consumer")!
+      await esbuild.build({
+        ...bundleOptions({ root, program: { ...consumer, entry }, outdir }),
+        // the entry lives outside the repository: resolve packages from its node_modules
+        nodePaths: [join(root, "node_modules")],
+        sourcemap: false,
+        minify: false
+      })
+      const mod = await import(pathToFileURL(join(outdir, "index.mjs")).href)
+      expect(mod.cluster()).toEqual({ same: true, name: "Cluster" })
+      const gateway = mod.gateway()
+      expect(gateway).toBeInstanceOf(mod.Pushgateway)
+      expect(typeof gateway.pushAdd).toBe("function")
+      expect(mod.assigned("replaced")).toBe("replaced")
     } finally {
       rmSync(outdir, { recursive: true, force: true })
     }
