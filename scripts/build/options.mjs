@@ -176,32 +176,40 @@ export const lazyPackage = {
 }
 
 /**
+ * A plugin that replaces `find` with `replace(find)` in the one package file `file` matches; if the text is not
+ * there (the package changed), the build warns and leaves the file as it is.
+ */
+const patchSource = ({ name, file, label, find, replace }) => ({
+  name,
+  setup(build) {
+    build.onLoad({ filter: file }, async (args) => {
+      const source = await readFile(args.path, "utf8")
+      if (!source.includes(find))
+        return { warnings: [{ text: `${label} changed: "${find}" not found, left as it is` }] }
+      return { contents: source.replace(find, replace(find)), loader: "js" }
+    })
+  }
+})
+
+/**
  * ioredis's Redis.js sets `Redis.Cluster = cluster_1.default` when it loads, which would load the Cluster client
  * through its lazy stand-in at once: the property becomes a getter of the same value (a setter keeps it assignable).
  */
-const redisFile = /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]Redis\.js$/
-const redisCluster = "Redis.Cluster = cluster_1.default;"
-
-export const ioredisCluster = {
+export const ioredisCluster = patchSource({
   name: "ioredis-cluster",
-  setup(build) {
-    build.onLoad({ filter: redisFile }, async (args) => {
-      const source = await readFile(args.path, "utf8")
-      if (!source.includes(redisCluster)) {
-        return { warnings: [{ text: `ioredis Redis.js changed: "${redisCluster}" not found, left as it is` }] }
-      }
-      const getter = [
-        'Object.defineProperty(Redis, "Cluster", {',
-        "  configurable: true,",
-        "  enumerable: true,",
-        "  get: () => cluster_1.default,",
-        '  set: (value) => Object.defineProperty(Redis, "Cluster", { value, writable: true, configurable: true, enumerable: true })',
-        "});"
-      ].join("\n")
-      return { contents: source.replace(redisCluster, getter), loader: "js" }
-    })
-  }
-}
+  file: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]Redis\.js$/,
+  label: "ioredis Redis.js",
+  find: "Redis.Cluster = cluster_1.default;",
+  replace: () =>
+    [
+      'Object.defineProperty(Redis, "Cluster", {',
+      "  configurable: true,",
+      "  enumerable: true,",
+      "  get: () => cluster_1.default,",
+      '  set: (value) => Object.defineProperty(Redis, "Cluster", { value, writable: true, configurable: true, enumerable: true })',
+      "});"
+    ].join("\n")
+})
 
 /**
  * ioredis adds ~570 command methods to its Commander class's prototype when it loads. On a class prototype V8 (Node
@@ -209,22 +217,14 @@ export const ioredisCluster = {
  * the same additions take under 1 ms. One property added and deleted first puts it there; the prototype ends with
  * the same own properties.
  */
-const commanderFile = /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/
-const commanderLoop = "commands.forEach(function (commandName) {"
-
-export const ioredisCommander = {
+export const ioredisCommander = patchSource({
   name: "ioredis-commander",
-  setup(build) {
-    build.onLoad({ filter: commanderFile }, async (args) => {
-      const source = await readFile(args.path, "utf8")
-      if (!source.includes(commanderLoop)) {
-        return { warnings: [{ text: `ioredis Commander.js changed: "${commanderLoop}" not found, left as it is` }] }
-      }
-      const prelude = "Commander.prototype.__rfDictionaryMode = 0;\ndelete Commander.prototype.__rfDictionaryMode;\n"
-      return { contents: source.replace(commanderLoop, prelude + commanderLoop), loader: "js" }
-    })
-  }
-}
+  file: /[\\/]node_modules[\\/]ioredis[\\/]built[\\/]utils[\\/]Commander\.js$/,
+  label: "ioredis Commander.js",
+  find: "commands.forEach(function (commandName) {",
+  replace: (loop) =>
+    `Commander.prototype.__rfDictionaryMode = 0;\ndelete Commander.prototype.__rfDictionaryMode;\n${loop}`
+})
 
 /** esbuild options for one program's bundle into `outdir` (dist/<name>). */
 export const bundleOptions = ({ root, program, outdir }) => ({

@@ -81,6 +81,19 @@ const recorded = (faults: Faults) => {
 const highFit = () => sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
 const plan = ["upsert_lead", "sync_firmographics", "set_lead_score", "log_activity", "create_task"]
 
+/** Every planned action sent once, then all their rows in one write; the log holds each once, with its CRM id. */
+const expectSentOnceAndWrittenTogether = (events: ReadonlyArray<string>, leadId: string) =>
+  Effect.gen(function* () {
+    expect(events).toEqual([
+      ...plan.map((tool) => `crm ${tool}`),
+      `audit ${plan.map((t) => `${t} SUCCEEDED`).join(", ")}`
+    ])
+    const rows = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(leadId))
+    expect(rows.map((row) => [row.tool, row.status, row.crmId])).toEqual(
+      plan.map((tool) => [tool, "SUCCEEDED", `id-${tool}`])
+    )
+  })
+
 describe("audit rows of a lead's CRM actions", () => {
   it.live("are written together once the actions are done, while Redis holds each completion", () => {
     const { events, env } = recorded({})
@@ -88,14 +101,7 @@ describe("audit rows of a lead's CRM actions", () => {
       const { lead } = yield* submit(highFit())
       yield* startConsumer
       yield* awaitStatus(lead.id, ["SYNCED"])
-      expect(events).toEqual([
-        ...plan.map((tool) => `crm ${tool}`),
-        `audit ${plan.map((t) => `${t} SUCCEEDED`).join(", ")}`
-      ])
-      const rows = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(lead.id))
-      expect(rows.map((row) => [row.tool, row.status, row.crmId])).toEqual(
-        plan.map((tool) => [tool, "SUCCEEDED", `id-${tool}`])
-      )
+      yield* expectSentOnceAndWrittenTogether(events, lead.id)
     }).pipe(Effect.scoped, Effect.provide(env))
   })
 
@@ -132,14 +138,7 @@ describe("audit rows of a lead's CRM actions", () => {
       yield* startConsumer
       yield* awaitStatus(lead.id, ["SYNCED"])
       // the first attempt did every action and could not write their rows; the retry wrote them from Redis
-      expect(events).toEqual([
-        ...plan.map((tool) => `crm ${tool}`),
-        `audit ${plan.map((t) => `${t} SUCCEEDED`).join(", ")}`
-      ])
-      const rows = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(lead.id))
-      expect(rows.map((row) => [row.tool, row.status, row.crmId])).toEqual(
-        plan.map((tool) => [tool, "SUCCEEDED", `id-${tool}`])
-      )
+      yield* expectSentOnceAndWrittenTogether(events, lead.id)
     }).pipe(Effect.scoped, Effect.provide(env))
   })
 })
