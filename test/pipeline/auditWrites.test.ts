@@ -94,13 +94,19 @@ const expectSentOnceAndWrittenTogether = (events: ReadonlyArray<string>, leadId:
     )
   })
 
+/** A new lead submitted and the consumer started: the lead once it reaches one of `statuses`. */
+const processed = (statuses: ReadonlyArray<"SYNCED" | "FAILED">) =>
+  Effect.gen(function* () {
+    const { lead } = yield* submit(highFit())
+    yield* startConsumer
+    return yield* awaitStatus(lead.id, statuses)
+  })
+
 describe("audit rows of a lead's CRM actions", () => {
   it.live("are written together once the actions are done, while Redis holds each completion", () => {
     const { events, env } = recorded({})
     return Effect.gen(function* () {
-      const { lead } = yield* submit(highFit())
-      yield* startConsumer
-      yield* awaitStatus(lead.id, ["SYNCED"])
+      const lead = yield* processed(["SYNCED"])
       yield* expectSentOnceAndWrittenTogether(events, lead.id)
     }).pipe(Effect.scoped, Effect.provide(env))
   })
@@ -108,9 +114,7 @@ describe("audit rows of a lead's CRM actions", () => {
   it.live("are written one by one, each before the next action is sent, when Redis cannot take completions", () => {
     const { events, env } = recorded({ completionsFail: true })
     return Effect.gen(function* () {
-      const { lead } = yield* submit(highFit())
-      yield* startConsumer
-      yield* awaitStatus(lead.id, ["SYNCED"])
+      yield* processed(["SYNCED"])
       expect(events).toEqual(plan.flatMap((tool) => [`crm ${tool}`, `audit ${tool} SUCCEEDED`]))
     }).pipe(Effect.scoped, Effect.provide(env))
   })
@@ -118,9 +122,7 @@ describe("audit rows of a lead's CRM actions", () => {
   it.live("of a run that fails midway are written, in order, with the failure's row", () => {
     const { events, env } = recorded({ refuse: "set_lead_score" })
     return Effect.gen(function* () {
-      const { lead } = yield* submit(highFit())
-      yield* startConsumer
-      const failed = yield* awaitStatus(lead.id, ["FAILED"])
+      const failed = yield* processed(["FAILED"])
       expect(failed.error).toContain("refused")
       expect(events).toEqual([
         "crm upsert_lead",
@@ -134,9 +136,7 @@ describe("audit rows of a lead's CRM actions", () => {
   it.live("lost to a database outage are rebuilt from Redis by the retry, with no action sent again", () => {
     const { events, env } = recorded({ auditWritesFail: 1 })
     return Effect.gen(function* () {
-      const { lead } = yield* submit(highFit())
-      yield* startConsumer
-      yield* awaitStatus(lead.id, ["SYNCED"])
+      const lead = yield* processed(["SYNCED"])
       // the first attempt did every action and could not write their rows; the retry wrote them from Redis
       yield* expectSentOnceAndWrittenTogether(events, lead.id)
     }).pipe(Effect.scoped, Effect.provide(env))
