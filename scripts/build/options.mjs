@@ -158,15 +158,14 @@ const lazyPackages = [
 export const lazyPackage = {
   name: "lazy-package",
   setup(build) {
-    build.onResolve(
-      { filter: /^(ws|mime|@opentelemetry\/api|cron-parser|\.\/cluster|\.\/lib\/pushgateway)$/ },
-      (args) => {
-        const stand = lazyPackages.find((p) => p.name === args.path && p.importer.test(args.importer))
-        return stand === undefined
-          ? undefined
-          : { path: stand.name, namespace: "rf-lazy-package", pluginData: { resolveDir: args.resolveDir } }
-      }
-    )
+    // the specifiers the stand-ins replace, from the list itself
+    const names = lazyPackages.map((p) => p.name.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+    build.onResolve({ filter: new RegExp(`^(${[...new Set(names)].join("|")})$`) }, (args) => {
+      const stand = lazyPackages.find((p) => p.name === args.path && p.importer.test(args.importer))
+      return stand === undefined
+        ? undefined
+        : { path: stand.name, namespace: "rf-lazy-package", pluginData: { resolveDir: args.resolveDir } }
+    })
     build.onLoad({ filter: /.*/, namespace: "rf-lazy-package" }, (args) => ({
       contents: lazyPackages.find((p) => p.name === args.path).contents,
       resolveDir: args.pluginData.resolveDir,
