@@ -19,6 +19,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { runtimeEnv } from "../ops/runtimeEnv.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const argv = process.argv.slice(2)
@@ -90,6 +91,7 @@ const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }
     cwd,
     stdio: ["ignore", "pipe", "pipe"],
     env: {
+      ...runtimeEnv,
       PATH: process.env.PATH,
       HOME: work,
       DATABASE_URL: databaseUrl,
@@ -166,6 +168,7 @@ const warmCompileCache = (cwd, cache) =>
     stdio: "ignore",
     timeout: 60_000,
     env: {
+      ...runtimeEnv,
       PATH: process.env.PATH,
       HOME: work,
       DATABASE_URL: "postgres://warm@127.0.0.1:9/warm",

@@ -13,6 +13,7 @@ import { measure, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
 import { nodeBin, programArgs, root, rssMiB, sleep } from "../lib/processes.js"
 import { fmt, table } from "./lib/table.js"
+import { runtimeEnv } from "../ops/runtimeEnv.mjs"
 
 /** Sizes in MiB and RSS figures. */
 export interface SizeReport {
@@ -46,7 +47,10 @@ const rssSplit = (pid: number) => {
 
 /** RSS of an idle `node` (the same binary as the programs) 1 s after its start: the floor of any program. */
 const nodeIdleRss = async () => {
-  const child = spawn(nodeBin, ["-e", "setTimeout(() => {}, 5000)"], { stdio: "ignore" })
+  const child = spawn(nodeBin, ["-e", "setTimeout(() => {}, 5000)"], {
+    stdio: "ignore",
+    env: { ...runtimeEnv, ...process.env }
+  })
   await sleep(1000)
   const rss = rssMiB(child.pid ?? -1) ?? 0
   child.kill()

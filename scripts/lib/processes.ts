@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import { runtimeEnv } from "../ops/runtimeEnv.mjs"
 
 /** The repository root (scripts/lib/..). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
@@ -315,7 +316,8 @@ export const startListening = (
   new Promise((resolveStart, rejectStart) => {
     const child: ChildProcess = spawn(nodeBin, [...args], {
       cwd: root,
-      env: { ...process.env, ...env },
+      // as the image runs them (its runtime ENV), unless this process's environment says otherwise
+      env: { ...runtimeEnv, ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
     const lines: Array<string> = []

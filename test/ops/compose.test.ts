@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import { parse } from "yaml"
 import * as Metrics from "../../layers/observability/Metrics.js"
 import { configEnvVars } from "./envVars.js"
+import { runtimeEnv } from "../../scripts/ops/runtimeEnv.mjs"
 
 const root = resolve(import.meta.dirname, "../..")
 const read = (path: string) => readFileSync(join(root, path), "utf8")
@@ -243,6 +244,16 @@ describe("Dockerfile", () => {
         source
       ).toBe(false)
     }
+  })
+
+  it("sets the runtime environment the benchmarks run the programs with (scripts/ops/runtimeEnv.mjs)", () => {
+    const runtime = dockerfile.slice(dockerfile.indexOf("AS runtime"))
+    const block = /^ENV ((?:.*\\\n)*.*)$/m.exec(runtime)?.[1] ?? ""
+    const declared = Object.fromEntries(
+      block.split(/\s*\\\n\s*|\s+/).flatMap((pair) => (pair.includes("=") ? [pair.split("=")] : []))
+    )
+    expect(Object.keys(runtimeEnv).length).toBeGreaterThan(0)
+    for (const [key, value] of Object.entries(runtimeEnv)) expect(declared[key], key).toBe(value)
   })
 
   it("runs as a non-root user under tini, with a health check, choosing the program by argument", () => {

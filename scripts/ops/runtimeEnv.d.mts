@@ -1,0 +1,1 @@
+export declare const runtimeEnv: Readonly<Record<string, string>>
