@@ -124,7 +124,8 @@ export const consumerTargets = (report: ConsumerReport): Array<Target> => {
   }
   // only a settled reading is the target's figure (without a quiet spell it is read half a second after start-up)
   const first = report.rows[0]
-  if (first && report.settleSeconds > 0) targets.push(valueTarget("consumer idle RSS (settled)", first.ours.rssIdle, "MiB", "<=", 80))
+  if (first && report.settleSeconds > 0)
+    targets.push(valueTarget("consumer idle RSS (settled)", first.ours.rssIdle, "MiB", "<=", 80))
   return targets
 }
 
