@@ -7,7 +7,7 @@ import * as BullJobQueue from "../../../layers/bullmq/JobQueue.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { JobQueue } from "../../../services/JobQueue.js"
 import { makeLogCapture } from "../../support/logCapture.js"
-import { testPrefix } from "../../support/redis.js"
+import { redisTestLayer, testPrefix } from "../../support/redis.js"
 
 const withMessage = (lines: ReadonlyArray<string>, message: string) =>
   lines.filter((line) => line.includes(`message="${message}"`))
@@ -27,9 +27,9 @@ describe("Redis goes away under a consumer (queue + worker + our client)", () =>
     "one line when it becomes unreachable (host:port, no URL) and one when it is back: not per retry, not per connection",
     () => {
       const logs = makeLogCapture()
+      const prefix = testPrefix()
       return Effect.gen(function* () {
         const proxy = yield* startTcpProxy({ host: "127.0.0.1", port: 6379 })
-        const prefix = testPrefix()
         const redis = RedisClientLayer.layer({ url: Redacted.make(`redis://127.0.0.1:${proxy.port}`), prefix }).pipe(
           Layer.orDie
         )
@@ -60,7 +60,11 @@ describe("Redis goes away under a consumer (queue + worker + our client)", () =>
           expect((yield* queue.stats).waiting).toBe(0)
           for (const line of logs.lines) expect(line).not.toContain("redis://")
         }).pipe(Effect.provide(queueLayer))
-      }).pipe(Effect.provide(logs.layer))
+      }).pipe(
+        Effect.provide(logs.layer),
+        // the queue's keys (BullMQ's meta) are deleted once its layer is closed, through a client of their own
+        Effect.provide(redisTestLayer(prefix))
+      )
     },
     40_000
   )
