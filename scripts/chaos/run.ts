@@ -90,17 +90,19 @@ const program = Effect.gen(function* () {
     LOG_LEVEL: "Warn"
   })
   const runScope = yield* Effect.scope
-  const [ingest, ...consumers] = yield* Effect.all(
-    [startIngest(env), startConsumer(env, "consumer-1"), startConsumer(env, "consumer-2")],
-    { concurrency: "unbounded" }
-  )
+  // each consumer reaches the CRM through an entrance named after it, so a resend is told by who sent it
+  const consumer = (name: string) =>
+    Effect.flatMap(crm.entrance(name), (url) => startConsumer({ ...env, HUBSPOT_BASE_URL: url }, name))
+  const [ingest, ...consumers] = yield* Effect.all([startIngest(env), consumer("consumer-1"), consumer("consumer-2")], {
+    concurrency: "unbounded"
+  })
   yield* log(`schema ${iso.schema}, prefix ${iso.prefix}, ingest ${ingest!.url}, CRM proxy ${crm.url}`)
   const ctx: ChaosContext = {
     iso,
     crm,
     consumers: consumers as Array<Program>,
-    startConsumer: (name) => Scope.extend(startConsumer(env, name), runScope),
-    killedAt: []
+    startConsumer: (name) => Scope.extend(consumer(name), runScope),
+    killed: []
   }
   const tag = iso.prefix.slice(-10)
   const perScenario = Math.round((settings.leadsPerSecond * settings.streamMs) / 1000)
@@ -141,7 +143,7 @@ const program = Effect.gen(function* () {
     const done = yield* waitForStatuses(iso.sql, accepted, TERMINAL, settings.drainMs, 200)
     const counts = tally(accepted, done.statuses)
     const fresh = countActions(crm.effective()).repeated.filter((a) => !seenRepeats.has(a.key))
-    const resent = fresh.filter((a) => explainedByKill(a, ctx.killedAt)).length
+    const resent = fresh.filter((a) => explainedByKill(a, ctx.killed)).length
     const row: Row = {
       scenario: scenario.name,
       accepted: accepted.length,

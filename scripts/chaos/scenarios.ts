@@ -11,8 +11,8 @@ export interface ChaosContext {
   readonly consumers: Array<Program>
   /** Start a fresh consumer (it lives until the run ends). */
   readonly startConsumer: (name: string) => Effect.Effect<Program, unknown>
-  /** Times at which a consumer was SIGKILLed: a CRM resend right across one is explained (see crmLedger). */
-  readonly killedAt: Array<number>
+  /** Names of the consumers SIGKILLed: a resend of what one sent is explained (see crmLedger's explainedByKill). */
+  readonly killed: Array<string>
 }
 
 /** A fault: `inject` when the lead stream is a third through, `heal` at two thirds. */
@@ -35,7 +35,7 @@ export const scenarios: ReadonlyArray<Scenario> = [
         const victim = ctx.consumers.shift()
         if (victim === undefined) return "no consumer to kill"
         victim.signal("SIGKILL")
-        ctx.killedAt.push(Date.now())
+        ctx.killed.push(victim.name)
         yield* victim.waitExit(5000)
         return `killed ${victim.name} (pid ${victim.pid})`
       }),

@@ -84,13 +84,16 @@ export const countActions = (effective: ReadonlyArray<CrmRecord>) => {
 }
 
 /**
- * A repeat a SIGKILL explains: the earlier request reached the CRM before the kill and the later one after it, so
- * the killed consumer may have died between the CRM's answer and its audit row. Nothing can avoid that one resend;
- * the HubSpot writes are upserts keyed by email / action key, so the CRM still holds one object.
+ * A repeat a SIGKILL explains: the action's first request came from a program that was then SIGKILLed (it reached
+ * the proxy through that program's own `entrance`, named in `killed`) and its one resend from another. The killed
+ * program may have died between the CRM's answer and its record of it; nothing can avoid that one resend, and the
+ * HubSpot writes are upserts keyed by email / action key, so the CRM still holds one object. Told by who sent it,
+ * not by when it arrived: a request written just before the kill may reach the proxy's event loop just after it.
  */
-export const explainedByKill = (action: ActionCount, killedAt: ReadonlyArray<number>): boolean =>
+export const explainedByKill = (action: ActionCount, killed: ReadonlyArray<string>): boolean =>
   action.records.length === 2 &&
-  killedAt.some((at) => action.records[0]!.receivedAt <= at && action.records[1]!.receivedAt >= at)
+  killed.includes(action.records[0]!.via) &&
+  action.records[1]!.via !== action.records[0]!.via
 
 /** One rate-limit tier as the pipeline configures it. */
 export interface TierCheck {

@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest } from "node:http"
+import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -20,6 +20,8 @@ export interface CrmRecord {
   injected: boolean
   /** The caller closed the connection before the answer was sent (killed consumer). */
   callerGone: boolean
+  /** The entrance it came through: "" for `url`, the name given to `entrance` otherwise (who sent it). */
+  readonly via: string
 }
 
 /** How the proxy treats requests right now. */
@@ -33,6 +35,11 @@ export type CrmMode =
 /** A recording, fault-injecting HTTP proxy in front of a CRM fake. */
 export interface CrmProxy {
   readonly url: string
+  /**
+   * Another URL of the same proxy (same records, same mode) whose requests are recorded with `via: name`: give one to
+   * each program whose requests must be told apart, e.g. the consumer a test kills. Closed with the scope.
+   */
+  readonly entrance: (name: string) => Effect.Effect<string, never, Scope.Scope>
   readonly records: ReadonlyArray<CrmRecord>
   readonly setMode: (mode: CrmMode) => void
   /** Requests the CRM itself answered with a 2xx (whether or not the caller was still there): the effective ones. */
@@ -68,7 +75,7 @@ export const startCrmProxy = (targetUrl: string): Effect.Effect<CrmProxy, Error,
     let mode: CrmMode = { _tag: "Pass" }
     let seq = 0
 
-    const server = createServer((req, res) => {
+    const handle = (via: string) => (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Array<Buffer> = []
       req.on("data", (chunk: Buffer) => chunks.push(chunk))
       req.on("end", () => {
@@ -85,7 +92,8 @@ export const startCrmProxy = (targetUrl: string): Effect.Effect<CrmProxy, Error,
           crmStatus: undefined,
           answeredAt: undefined,
           injected: false,
-          callerGone: false
+          callerGone: false,
+          via
         }
         records.push(record)
         res.on("close", () => {
@@ -139,22 +147,29 @@ export const startCrmProxy = (targetUrl: string): Effect.Effect<CrmProxy, Error,
         if (current._tag === "Slow") setTimeout(forward, current.ms)
         else forward()
       })
-    })
-    server.keepAliveTimeout = 30_000
-    const url = yield* Effect.acquireRelease(
-      Effect.async<string>((resume) => {
-        server.listen(0, "127.0.0.1", () =>
-          resume(Effect.succeed(`http://127.0.0.1:${(server.address() as AddressInfo).port}`))
-        )
-      }),
-      () =>
-        Effect.async<void>((resume) => {
-          server.closeAllConnections()
-          server.close(() => resume(Effect.void))
-        })
-    )
+    }
+
+    /** A listener on a free 127.0.0.1 port recording its requests `via` that name; closed with the scope. */
+    const listen = (via: string) =>
+      Effect.acquireRelease(
+        Effect.async<{ server: Server; url: string }>((resume) => {
+          const server = createServer(handle(via))
+          server.keepAliveTimeout = 30_000
+          server.listen(0, "127.0.0.1", () =>
+            resume(Effect.succeed({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }))
+          )
+        }),
+        ({ server }) =>
+          Effect.async<void>((resume) => {
+            server.closeAllConnections()
+            server.close(() => resume(Effect.void))
+          })
+      ).pipe(Effect.map(({ url }) => url))
+
+    const url = yield* listen("")
     return {
       url,
+      entrance: listen,
       records,
       setMode: (next) => {
         mode = next

@@ -40,19 +40,15 @@ export const makeRun = (extra: Record<string, string> = {}, isolation: Isolation
   })
 
 /**
- * Nothing repeated at the CRM: every action that took effect did so once (a repeat is tolerated only when a SIGKILL
- * at `killedAt` explains it, at most `maxExplained` of them), the CRM's actions are exactly the audit log's
- * SUCCEEDED rows, and the fake holds one contact per lead and one engagement per action key.
+ * Nothing repeated at the CRM: every action that took effect did so once (a repeat is tolerated only when the SIGKILL
+ * of a program in `killed`, named by its CRM entrance, explains it: at most `maxExplained` of them), the CRM's
+ * actions are exactly the audit log's SUCCEEDED rows, and the fake holds one contact per lead and one engagement per
+ * action key.
  */
-export const expectNothingRepeated = (
-  run: Run,
-  leads: number,
-  killedAt: ReadonlyArray<number> = [],
-  maxExplained = 0
-) =>
+export const expectNothingRepeated = (run: Run, leads: number, killed: ReadonlyArray<string> = [], maxExplained = 0) =>
   Effect.gen(function* () {
     const counted = countActions(run.crm.effective())
-    const unexplained = counted.repeated.filter((a) => !explainedByKill(a, killedAt))
+    const unexplained = counted.repeated.filter((a) => !explainedByKill(a, killed))
     expect(unexplained.map((a) => `${a.key} x${a.records.length}`)).toEqual([])
     expect(counted.repeated.length).toBeLessThanOrEqual(maxExplained)
     const audit = yield* Effect.promise(() => succeededActions(run.iso.sql))
