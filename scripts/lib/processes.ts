@@ -255,8 +255,20 @@ export const sourceArgs = (name: ProgramName): Array<string> => [
   join(repoRoot, "src/programs", `${name}.ts`)
 ]
 
-/** How a benchmark runs a program: its esbuild bundle when built (unless forced to tsx), else its source. */
-export const programArgs = (name: "ingest" | "consumer", forceTsx = process.env.BENCH_FORCE_TSX === "1") => {
+/**
+ * How a benchmark runs a program: its esbuild bundle when built (unless forced to tsx), else its source. With
+ * `dist`, the bundle of that build directory (e.g. an older commit's, for a before/after), which must exist.
+ */
+export const programArgs = (
+  name: "ingest" | "consumer",
+  forceTsx = process.env.BENCH_FORCE_TSX === "1",
+  dist?: string
+) => {
+  if (dist !== undefined) {
+    const bundle = join(dist, name, "index.mjs")
+    if (!existsSync(bundle)) throw new Error(`no ${name} bundle in ${dist} (npm run build:bundles makes one)`)
+    return { via: "bundle" as const, args: [bundle] }
+  }
   const bundle = join(root, "dist", name, "index.mjs")
   if (!forceTsx && existsSync(bundle)) return { via: "bundle" as const, args: [bundle] }
   return { via: "tsx" as const, args: sourceArgs(name) }

@@ -108,6 +108,8 @@ export const runConsumerCase = async (
      * programs release memory once quiet, MEMORY_RELEASE_QUIET_MS).
      */
     readonly settleMs?: number
+    /** The build directory whose consumer bundle runs (default dist/; see programArgs). */
+    readonly dist?: string
   } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
@@ -152,7 +154,7 @@ export const runConsumerCase = async (
     }
     const args =
       kind === "ours"
-        ? [...(options.nodeArgs ?? []), ...programArgs("consumer").args]
+        ? [...(options.nodeArgs ?? []), ...programArgs("consumer", undefined, options.dist).args]
         : [join(root, "scripts/bench/raw/noopWorker.mjs")]
     const running = await startListening(kind, args, env, 60_000, kind === "ours" ? undefined : /worker ready()/)
     try {

@@ -30,6 +30,8 @@ export const startServer = async (
     readonly cleanup: ReturnType<typeof cleanups>
     readonly sfx: string
     readonly cpuProfileDir?: string | undefined
+    /** The build directory whose ingest bundle runs (default dist/; see programArgs). */
+    readonly dist?: string | undefined
   }
 ): Promise<Server> => {
   const tag = kind.replace("+", "_")
@@ -52,7 +54,10 @@ export const startServer = async (
   const profiling = deps.cpuProfileDir !== undefined
   const args =
     kind === "ours"
-      ? [...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []), ...programArgs("ingest").args]
+      ? [
+          ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []),
+          ...programArgs("ingest", undefined, deps.dist).args
+        ]
       : [join(root, "scripts/bench/raw/ingestServer.mjs")]
   const running = await startListening(kind, args, env)
   deps.cleanup.add(() => running.stop())
