@@ -76,8 +76,9 @@ const make = (opts: ResolvedBullMqOptions) =>
           : Effect.fail(new QueueUnavailable({ message: `${what} failed: Redis is not connected` }))
       )
 
-    // Group commit: the concurrent enqueues of a busy ingest go out as one addBulk (one pipelined round trip). A
-    // batch of one uses add: an ioredis pipeline costs more to build than it saves for a single job.
+    // Group commit: the concurrent enqueues of a busy ingest go out as one addBulk (one pipelined round trip), one
+    // batch at a time (the store's reasoning: fewer, larger batches cost less CPU per lead). A batch of one uses add:
+    // an ioredis pipeline costs more to build than it saves for a single job.
     // No span of its own: the caller's pipeline.accept span covers it (README "Performance": spans on the hot path).
     const addAll = (jobs: ReadonlyArray<LeadJob>): Promise<unknown> =>
       jobs.length === 1 && jobs[0] !== undefined
@@ -86,7 +87,7 @@ const make = (opts: ResolvedBullMqOptions) =>
     const done = Either.right<void>(undefined)
     const enqueue = yield* GroupCommit.make({
       maxBatch: 100,
-      maxInFlight: 4,
+      maxInFlight: 1,
       run: (jobs: ReadonlyArray<LeadJob>) => call("enqueue", () => addAll(jobs)).pipe(Effect.as(jobs.map(() => done)))
     })
 

@@ -74,6 +74,8 @@ interface Series {
   readonly unit: string
   readonly cpu: { a: Array<number>; b: Array<number> }
   readonly rate: { a: Array<number>; b: Array<number> }
+  /** Latency at the 99th percentile, ms (the ingest only). */
+  readonly p99: { a: Array<number>; b: Array<number> }
 }
 const series: Array<Series> = []
 const sql = admin()
@@ -93,7 +95,8 @@ try {
       name: `consumer c=${concurrency}`,
       unit: "ms/lead",
       cpu: { a: [], b: [] },
-      rate: { a: [], b: [] }
+      rate: { a: [], b: [] },
+      p99: { a: [], b: [] }
     }
     series.push(s)
     for (let round = 0; round < rounds; round++) {
@@ -119,7 +122,13 @@ try {
       b: await startServer("ours", { sql, redis, cleanup, sfx: `cmpb${suffix()}`, dist: bDist })
     }
     for (const c of connections) {
-      const s: Series = { name: `ingest ${c} conns`, unit: "ms/req", cpu: { a: [], b: [] }, rate: { a: [], b: [] } }
+      const s: Series = {
+        name: `ingest ${c} conns`,
+        unit: "ms/req",
+        cpu: { a: [], b: [] },
+        rate: { a: [], b: [] },
+        p99: { a: [], b: [] }
+      }
       series.push(s)
       for (let round = 0; round < rounds; round++) {
         for (const [side] of order(round)) {
@@ -130,6 +139,7 @@ try {
           }
           s.cpu[side].push(result.cpuMsPerRequest)
           s.rate[side].push(result.rps)
+          s.p99[side].push(result.p99)
           console.log(
             `${s.name} round ${round + 1} ${side}: ${fmt(result.cpuMsPerRequest)} ms/req, ${fmt(result.rps)} req/s`
           )
@@ -149,7 +159,7 @@ const change = (a: number, b: number) => `${b >= a ? "+" : ""}${(((b - a) / a) *
 console.log(`\nA = ${label.a}, B = ${label.b}; ${rounds} rounds, ABBA\n`)
 console.log(
   table(
-    ["case", "A CPU (rounds)", "B CPU (rounds)", "CPU B vs A", "A rate", "B rate", "rate B vs A"],
+    ["case", "A CPU (rounds)", "B CPU (rounds)", "CPU B vs A", "A rate", "B rate", "rate B vs A", "p99 A / B"],
     series.map((s) => [
       `${s.name}, ${s.unit}`,
       spread(s.cpu.a),
@@ -157,7 +167,8 @@ console.log(
       change(mean(s.cpu.a), mean(s.cpu.b)),
       fmt(mean(s.rate.a)),
       fmt(mean(s.rate.b)),
-      change(mean(s.rate.a), mean(s.rate.b))
+      change(mean(s.rate.a), mean(s.rate.b)),
+      s.p99.a.length === 0 ? "-" : `${fmt(mean(s.p99.a))} / ${fmt(mean(s.p99.b))} ms`
     ])
   )
 )
