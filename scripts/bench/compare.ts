@@ -6,10 +6,11 @@
 //   npm run bench:compare -- --base <git rev>   A: that commit's bundles (built in a temporary git worktree)
 //   npm run bench:compare -- --a <dist dir>     A: a build directory made before (e.g. cp -r dist /tmp/before)
 //     [--b <dist dir>]      B: this build directory; default this checkout's dist/, built first
-//     [--rounds 3] [--consumer 5,20] [--leads 800] [--ingest 50] [--seconds 8]  (--consumer none / --ingest none
-//     skips that program)
+//     [--rounds 3] [--consumer 5,20] [--leads 800] [--ingest 50] [--seconds 8] [--warmup 3] [--fresh]
+//     (--consumer none / --ingest none skips that program; --fresh starts a new ingest for every measurement, as
+//     `npm run bench` measures its first phase, instead of one per build for the whole run)
 // The consumer cases run 0 ms CRM, --leads leads after a 300-lead warm-up; the ingest cases post unique leads at
-// that many connections, 3 s of warm-up then --seconds measured. Postgres and Redis as the other benchmarks
+// that many connections, --warmup seconds then --seconds measured. Postgres and Redis as the other benchmarks
 // (BENCH_DATABASE_URL, BENCH_REDIS_URL); every schema and key prefix it makes is removed, the worktree too.
 import { execFileSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs"
@@ -31,6 +32,8 @@ const concurrencies = numbers(option("--consumer"), [5, 20])
 const connections = numbers(option("--ingest"), [50])
 const leads = Number(option("--leads") ?? 800)
 const seconds = Number(option("--seconds") ?? 8)
+const warmup = Number(option("--warmup") ?? 3)
+const fresh = argv.includes("--fresh")
 const base = option("--base")
 
 const run = (command: string, args: ReadonlyArray<string>, cwd: string) =>
@@ -117,10 +120,12 @@ try {
     }
   }
   if (connections.length > 0) {
-    const servers: Record<"a" | "b", Server> = {
-      a: await startServer("ours", { sql, redis, cleanup, sfx: `cmpa${suffix()}`, dist: aDist }),
-      b: await startServer("ours", { sql, redis, cleanup, sfx: `cmpb${suffix()}`, dist: bDist })
-    }
+    // one server per build for every round, or (--fresh) a new one for each measurement, as `npm run bench` measures
+    const kept: Partial<Record<"a" | "b", Server>> = {}
+    const serverFor = async (side: "a" | "b", dist: string, own: ReturnType<typeof cleanups>) =>
+      fresh
+        ? startServer("ours", { sql, redis, cleanup: own, sfx: `cmp${side}${suffix()}`, dist })
+        : (kept[side] ??= await startServer("ours", { sql, redis, cleanup, sfx: `cmp${side}${suffix()}`, dist }))
     for (const c of connections) {
       const s: Series = {
         name: `ingest ${c} conns`,
@@ -131,18 +136,24 @@ try {
       }
       series.push(s)
       for (let round = 0; round < rounds; round++) {
-        for (const [side] of order(round)) {
-          const result = await measure(servers[side], c, 3, seconds, uniqueLeads(`cmp${side}${round}${c}${suffix()}`))
-          const refused = result.requests - (result.statuses["202"] ?? 0)
-          if (refused > 0 || result.errors > 0) {
-            throw new Error(`${s.name} (${side}): ${refused} answers not 202, ${result.errors} without an answer`)
+        for (const [side, dist] of order(round)) {
+          const own = cleanups()
+          try {
+            const server = await serverFor(side, dist, own)
+            const result = await measure(server, c, warmup, seconds, uniqueLeads(`cmp${side}${round}${c}${suffix()}`))
+            const refused = result.requests - (result.statuses["202"] ?? 0)
+            if (refused > 0 || result.errors > 0) {
+              throw new Error(`${s.name} (${side}): ${refused} answers not 202, ${result.errors} without an answer`)
+            }
+            s.cpu[side].push(result.cpuMsPerRequest)
+            s.rate[side].push(result.rps)
+            s.p99[side].push(result.p99)
+            console.log(
+              `${s.name} round ${round + 1} ${side}: ${fmt(result.cpuMsPerRequest)} ms/req, ${fmt(result.rps)} req/s, p99 ${result.p99} ms`
+            )
+          } finally {
+            await own.run()
           }
-          s.cpu[side].push(result.cpuMsPerRequest)
-          s.rate[side].push(result.rps)
-          s.p99[side].push(result.p99)
-          console.log(
-            `${s.name} round ${round + 1} ${side}: ${fmt(result.cpuMsPerRequest)} ms/req, ${fmt(result.rps)} req/s`
-          )
         }
       }
     }
