@@ -122,10 +122,13 @@ try {
   if (connections.length > 0) {
     // one server per build for every round, or (--fresh) a new one for each measurement, as `npm run bench` measures
     const kept: Partial<Record<"a" | "b", Server>> = {}
-    const serverFor = async (side: "a" | "b", dist: string, own: ReturnType<typeof cleanups>) =>
-      fresh
-        ? startServer("ours", { sql, redis, cleanup: own, sfx: `cmp${side}${suffix()}`, dist })
-        : (kept[side] ??= await startServer("ours", { sql, redis, cleanup, sfx: `cmp${side}${suffix()}`, dist }))
+    const serverFor = async (side: "a" | "b", dist: string, own: ReturnType<typeof cleanups>) => {
+      if (fresh) return startServer("ours", { sql, redis, cleanup: own, sfx: `cmp${side}${suffix()}`, dist })
+      const server =
+        kept[side] ?? (await startServer("ours", { sql, redis, cleanup, sfx: `cmp${side}${suffix()}`, dist }))
+      kept[side] = server
+      return server
+    }
     for (const c of connections) {
       const s: Series = {
         name: `ingest ${c} conns`,
