@@ -81,6 +81,12 @@ interface Series {
   readonly p99: { a: Array<number>; b: Array<number> }
 }
 const series: Array<Series> = []
+/** A case's (empty) figures, listed in the report. */
+const newSeries = (name: string, unit: string): Series => {
+  const s: Series = { name, unit, cpu: { a: [], b: [] }, rate: { a: [], b: [] }, p99: { a: [], b: [] } }
+  series.push(s)
+  return s
+}
 const sql = admin()
 const redis = redisClient()
 const cleanup = cleanups()
@@ -94,14 +100,7 @@ const mean = (xs: ReadonlyArray<number>) => xs.reduce((s, x) => s + x, 0) / Math
 
 try {
   for (const concurrency of concurrencies) {
-    const s: Series = {
-      name: `consumer c=${concurrency}`,
-      unit: "ms/lead",
-      cpu: { a: [], b: [] },
-      rate: { a: [], b: [] },
-      p99: { a: [], b: [] }
-    }
-    series.push(s)
+    const s = newSeries(`consumer c=${concurrency}`, "ms/lead")
     for (let round = 0; round < rounds; round++) {
       for (const [side, dist] of order(round)) {
         const result = await runConsumerCase(
@@ -130,14 +129,7 @@ try {
       return server
     }
     for (const c of connections) {
-      const s: Series = {
-        name: `ingest ${c} conns`,
-        unit: "ms/req",
-        cpu: { a: [], b: [] },
-        rate: { a: [], b: [] },
-        p99: { a: [], b: [] }
-      }
-      series.push(s)
+      const s = newSeries(`ingest ${c} conns`, "ms/req")
       for (let round = 0; round < rounds; round++) {
         for (const [side, dist] of order(round)) {
           const own = cleanups()
