@@ -159,27 +159,33 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
       .annotate(OpenApi.Transform, documented("opsState", securedBy("apiKey")))
   ) {}
 
+const healthz = HttpApiEndpoint.get("healthz", "/healthz")
+  .addSuccess(Health)
+  .annotate(OpenApi.Description, "The process is up.")
+  .annotate(OpenApi.Transform, documented("healthz", publicRoute))
+
+const readyz = HttpApiEndpoint.get("readyz", "/readyz")
+  .addSuccess(Health)
+  .addError(Health, { status: 503 })
+  .annotate(OpenApi.Description, "Ready when the lead store answers; the queue's state is reported, not required.")
+  .annotate(OpenApi.Transform, documented("readyz", publicRoute))
+
+const metrics = HttpApiEndpoint.get("metrics", "/metrics")
+  .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+  .annotate(OpenApi.Description, "Prometheus metrics (text exposition format).")
+  .annotate(OpenApi.Transform, documented("metrics", publicRoute))
+
+/**
+ * The ops routes (health checks and metrics), which the ingest program's node:http server also answers itself
+ * (./intake.ts) with the handlers the HttpApi serves (./opsAnswers.ts): they answer as soon as it listens, before
+ * the HttpApi is built.
+ */
+export const directOpsEndpoints = [healthz, readyz, metrics] as const
+/** The name of an ops endpoint. */
+export type DirectOpsEndpointName = (typeof directOpsEndpoints)[number]["name"]
+
 /** Liveness, readiness and Prometheus metrics (never behind the API keys: probes and scrapers have none). */
-export class OpsGroup extends HttpApiGroup.make("ops")
-  .add(
-    HttpApiEndpoint.get("healthz", "/healthz")
-      .addSuccess(Health)
-      .annotate(OpenApi.Description, "The process is up.")
-      .annotate(OpenApi.Transform, documented("healthz", publicRoute))
-  )
-  .add(
-    HttpApiEndpoint.get("readyz", "/readyz")
-      .addSuccess(Health)
-      .addError(Health, { status: 503 })
-      .annotate(OpenApi.Description, "Ready when the lead store answers; the queue's state is reported, not required.")
-      .annotate(OpenApi.Transform, documented("readyz", publicRoute))
-  )
-  .add(
-    HttpApiEndpoint.get("metrics", "/metrics")
-      .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
-      .annotate(OpenApi.Description, "Prometheus metrics (text exposition format).")
-      .annotate(OpenApi.Transform, documented("metrics", publicRoute))
-  ) {}
+export class OpsGroup extends HttpApiGroup.make("ops").add(healthz).add(readyz).add(metrics) {}
 
 /** The ingest HTTP API. */
 export class IngestApi extends HttpApi.make("revenueflow")

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http"
+import type { ServerResponse } from "node:http"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,11 +16,12 @@ import type { RateLimiter } from "../../services/RateLimiter.js"
 import { missingPackage, missingPackageOf } from "../../layers/shared/optionalPackage.js"
 import type { McpServices } from "./calls.js"
 import { type InFlight, makeInFlight } from "./inFlight.js"
+import type { NodeHandler } from "../http/nodeServer.js"
 
 const unavailableProblem = { type: "https://revenueflow.dev/problems/503", title: "Service Unavailable", status: 503 }
 
 /** Answers one HTTP request to /mcp on node:http. */
-export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void
+export type { NodeHandler } from "../http/nodeServer.js"
 
 /** The MCP Streamable HTTP endpoint the ingest serves at /mcp (when this service is provided). */
 export class McpEndpoint extends Context.Tag("revenueflow/McpEndpoint")<McpEndpoint, NodeHandler>() {}

@@ -3,9 +3,11 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
+import { CheckedAppConfig } from "../../layers/config.js"
 import { InvalidConfiguration } from "../../layers/shared/config.js"
 import * as Logging from "../../layers/observability/Logger.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
+import type { AppConfig } from "../../services/AppConfig.js"
 import type { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { withDefaults } from "./defaults.js"
 import { ListenFailed } from "./listen.js"
@@ -28,12 +30,13 @@ const explained = (error: unknown): string | undefined => {
  */
 export const runProgram = (
   program: Layer.Layer<never, unknown, SecretsRefresh>,
-  check: Effect.Effect<unknown, InvalidConfiguration>,
+  check: Effect.Effect<AppConfig.Service, InvalidConfiguration>,
   defaultLogFormat: "json" | "pretty",
   defaults: Readonly<Record<string, string>> = {}
 ) =>
   check.pipe(
-    Effect.zipRight(Layer.launch(program)),
+    // the program's AppConfig is the one the check read (layers/config.ts), not read a second time
+    Effect.flatMap((config) => Layer.launch(program).pipe(Effect.provideService(CheckedAppConfig, config))),
     Effect.provide(SecretsConfig.layer.pipe(Layer.provide(withDefaults(defaults)))),
     Effect.catchIf(
       (error) => explained(error) !== undefined,

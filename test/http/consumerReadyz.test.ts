@@ -1,17 +1,13 @@
-import { createServer } from "node:http"
 import { describe, expect, it } from "@effect/vitest"
-import * as HttpServer from "@effect/platform/HttpServer"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { consumerOpsRouter } from "../../src/programs/metricsServer.js"
+import * as MetricsServer from "../../src/programs/metricsServer.js"
 import { memoryEnv, testEnv } from "../support/env.js"
-import { client } from "./harness.js"
+import { client, expectProblem } from "./harness.js"
 import { layerQueueSwitchable, layerStoreSwitchable, QueueOutage, StoreOutage } from "./switchable.js"
 
 /** The consumer's ops routes on a free port, over memory services whose store and queue can be switched off. */
-const served = HttpServer.serve(consumerOpsRouter).pipe(
-  Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" })),
+const served = MetricsServer.layer({ port: 0, host: "127.0.0.1" }, 1_000).pipe(
   Layer.provideMerge(
     Layer.mergeAll(
       memoryEnv(),
@@ -26,6 +22,20 @@ const served = HttpServer.serve(consumerOpsRouter).pipe(
 )
 
 describe("consumer /readyz", () => {
+  it.scopedLive("/metrics renders the metrics as Prometheus text; any other path or method is a 404 problem", () =>
+    Effect.gen(function* () {
+      const api = yield* client
+      const metrics = yield* api.get("/metrics")
+      expect(metrics.status).toBe(200)
+      expect(metrics.headers["content-type"]).toMatch(/^text\/plain/)
+      expect(metrics.text).toContain("# TYPE revenueflow_queue_jobs gauge")
+      expectProblem(yield* api.get("/leads"), 404)
+      expectProblem(yield* api.send("POST", "/readyz"), 404)
+      expect((yield* api.get("/healthz?probe=1")).json).toEqual({ status: "ok" })
+    }).pipe(Effect.provide(served))
+  )
+
+
   it.scopedLive("503 naming what is down while the queue or the store is unreachable; 200 when both answer", () =>
     Effect.gen(function* () {
       const api = yield* client

@@ -1,0 +1,186 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerError from "@effect/platform/HttpServerError"
+import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as FiberSet from "effect/FiberSet"
+import type * as Scope from "effect/Scope"
+import { fromNode, type IntakeRequest } from "./body.js"
+import { problem } from "./problem.js"
+
+/** Where the server listens (port 0: any free port). */
+export interface ListenOptions {
+  readonly port: number
+  readonly host: string
+}
+
+/** A request handler on node:http itself (the MCP endpoint's). */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void
+
+/** A route the server answers itself: one fiber running `handler`, which answers every outcome (see serving.ts). */
+export interface DirectRoute<R> {
+  readonly method: string
+  readonly path: string
+  readonly handler: (request: IntakeRequest) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>
+}
+
+export interface NodeServerOptions<R> {
+  readonly listen: ListenOptions
+  /** Matched by method and exact path (the query string aside), before anything else. */
+  readonly routes: ReadonlyArray<DirectRoute<R>>
+  /** Node handlers by exact path, any method (/mcp). */
+  readonly nodeRoutes?: ReadonlyMap<string, NodeHandler> | undefined
+  /**
+   * What answers a request no route takes. "served": the app given to the HttpServer's `serve` (the HttpApi), which
+   * may be installed after the server listens — a request that arrives first waits for it (503 if the server stops
+   * before). "notFound": nothing is served; 404.
+   */
+  readonly others: "served" | "notFound"
+  /** Called once, when the first request waits for an app not yet served (so it can be built on demand). */
+  readonly onAppWanted?: (() => void) | undefined
+  /** On close, how long in-flight requests get before the sockets still open are closed. */
+  readonly shutdownTimeoutMs: number
+}
+
+/** Writes a handler's response on Node: the handlers answer with JSON or text bodies (or none), built in memory. */
+export const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
+  if (res.headersSent || res.destroyed) return
+  const body = response.body
+  if (body._tag === "Raw" && typeof body.body === "string") {
+    // text (a lead's view; content type and length already in the headers): Node writes head and body at once
+    res.writeHead(response.status, response.headers)
+    res.end(body.body)
+    return
+  }
+  const headers: Record<string, string> = { ...response.headers }
+  if (body._tag === "Uint8Array") {
+    headers["content-type"] = body.contentType
+    headers["content-length"] = String(body.body.byteLength)
+    res.writeHead(response.status, headers)
+    res.end(body.body)
+    return
+  }
+  res.writeHead(body._tag === "Empty" ? response.status : 500, headers)
+  res.end()
+}
+
+/** The request's path without its query string. */
+export const pathOf = (url: string | undefined): string => {
+  const path = url ?? "/"
+  const query = path.indexOf("?")
+  return query < 0 ? path : path.slice(0, query)
+}
+
+const stopping = problem(503, "The server is stopping", { headers: { "retry-after": "1" } })
+const notFound = problem(404, "No such route")
+
+/**
+ * An HttpServer on node:http that answers its `routes` itself — one fiber per request running the route's handler,
+ * no router, no request or response wrappers — and passes every other request to the app `serve` is given, if any.
+ *
+ * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs more
+ * CPU per request, even for a handler that does nothing, than the whole raw baseline's work; and building the
+ * HttpApi's router is half of the Effect work of an ingest's start (README "Performance"). With `others: "served"`
+ * the server answers its own routes (the intake and the health checks) as soon as it listens, and the app can be
+ * built and served afterwards.
+ *
+ * Closing: stops accepting, gives in-flight requests `shutdownTimeoutMs`, then closes the sockets still open; while
+ * it stops, every answer closes its connection, so busy keep-alive clients cannot hold the drain open. Request
+ * fibers still running when it has closed are interrupted with the scope.
+ */
+export const make = <R>(
+  options: NodeServerOptions<R>
+): Effect.Effect<HttpServer.HttpServer, HttpServerError.ServeError, R | Scope.Scope> =>
+  Effect.gen(function* () {
+    const routes = new Map<string, Map<string, DirectRoute<R>["handler"]>>()
+    for (const route of options.routes) {
+      const byPath = routes.get(route.method) ?? new Map<string, DirectRoute<R>["handler"]>()
+      byPath.set(route.path, route.handler)
+      routes.set(route.method, byPath)
+    }
+    const nodeRoutes = options.nodeRoutes ?? new Map<string, NodeHandler>()
+    const requests = yield* FiberSet.make<HttpServerResponse.HttpServerResponse>()
+    const runRequest = yield* FiberSet.runtime(requests)<R>()
+    let app: NodeHandler | undefined
+    // requests for the app that came before it was served, answered once it is (or when the server stops)
+    let waiting: Array<readonly [IncomingMessage, ServerResponse]> = []
+    let closing = false
+    let wanted = false
+
+    const direct = (handler: DirectRoute<R>["handler"], req: IncomingMessage, res: ServerResponse) => {
+      const fiber = runRequest(handler(fromNode(req)))
+      fiber.addObserver((exit) => {
+        if (exit._tag === "Success") writeResponse(res, exit.value)
+      })
+      // the client hung up before the answer: stop reading its body (an accept already started still finishes)
+      res.once("close", () => {
+        if (!res.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
+      })
+    }
+
+    const server = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        createServer((req, res) => {
+          if (closing) res.shouldKeepAlive = false
+          const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
+          if (handler !== undefined) return direct(handler, req, res)
+          const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
+          if (node !== undefined) return node(req, res)
+          if (app !== undefined) return app(req, res)
+          if (closing) return writeResponse(res, stopping)
+          if (options.others === "notFound") return writeResponse(res, notFound)
+          waiting.push([req, res])
+          if (!wanted) {
+            wanted = true
+            options.onAppWanted?.()
+          }
+        })
+      ),
+      (server) =>
+        Effect.async<void>((resume) => {
+          closing = true
+          for (const [, res] of waiting) writeResponse(res, stopping)
+          waiting = []
+          if (!server.listening) return resume(Effect.void)
+          // in-flight requests get shutdownTimeoutMs to finish (an accept already started completes regardless);
+          // then the sockets still open are closed, and their clients retry — a retried lead is a duplicate, 200
+          const force = setTimeout(() => server.closeAllConnections(), options.shutdownTimeoutMs)
+          server.close(() => {
+            clearTimeout(force)
+            resume(Effect.void)
+          })
+          server.closeIdleConnections()
+        })
+    )
+    yield* Effect.async<void, HttpServerError.ServeError>((resume) => {
+      const onError = (cause: Error) => resume(Effect.fail(new HttpServerError.ServeError({ cause })))
+      server.once("error", onError)
+      server.listen({ port: options.listen.port, host: options.listen.host }, () => {
+        server.off("error", onError)
+        resume(Effect.void)
+      })
+    })
+    const address = server.address()
+    return HttpServer.make({
+      address:
+        typeof address === "object" && address !== null
+          ? { _tag: "TcpAddress", hostname: address.address, port: address.port }
+          : { _tag: "UnixAddress", path: String(address) },
+      serve: (httpApp, middleware) =>
+        Effect.gen(function* () {
+          const handler = yield* NodeHttpServer.makeHandler(httpApp, middleware as never)
+          yield* Effect.addFinalizer(() =>
+            Effect.sync(() => {
+              app = undefined
+            })
+          )
+          if (closing) return
+          app = handler
+          const early = waiting
+          waiting = []
+          for (const [req, res] of early) if (!res.destroyed) handler(req, res)
+        })
+    })
+  })

@@ -1,0 +1,78 @@
+/**
+ * The health checks' and the metrics scrape's answers, for the ingest (its HttpApi's ops group, and its node:http
+ * server directly) and for the consumer's metrics server.
+ */
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Effect from "effect/Effect"
+import { JobQueue } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { Metrics } from "../../services/Metrics.js"
+import type { DirectOpsEndpointName } from "./api.js"
+
+/** How long each check may take: a dependency that does not answer by then counts as down. */
+const CHECK_TIMEOUT = "2 seconds"
+
+/** /healthz: the process is up (liveness is not readiness: an outage must not get the process restarted). */
+export const healthy = HttpServerResponse.unsafeJson({ status: "ok" })
+
+const answers = <A, E, R>(check: Effect.Effect<A, E, R>) =>
+  check.pipe(
+    Effect.timeout(CHECK_TIMEOUT),
+    Effect.as("ok" as const),
+    Effect.orElseSucceed(() => "down" as const)
+  )
+
+/** Both checks at once: the store answers a read, the queue its counts (which refresh the queue gauges). */
+const checks = Effect.gen(function* () {
+  const store = yield* LeadStore
+  const queue = yield* JobQueue
+  const metrics = yield* Metrics
+  const [storeCheck, queueCheck] = yield* Effect.all(
+    [
+      answers(store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })),
+      answers(Effect.flatMap(queue.stats, metrics.queueStats))
+    ],
+    { concurrency: 2 }
+  )
+  return { store: storeCheck, queue: queueCheck }
+})
+
+const readiness = (required: ReadonlyArray<"store" | "queue">) =>
+  Effect.map(checks, (checks) => {
+    const ready = required.every((name) => checks[name] === "ok")
+    return HttpServerResponse.unsafeJson(
+      { status: ready ? "ready" : "unavailable", checks },
+      { status: ready ? 200 : 503 }
+    )
+  })
+
+/**
+ * The ingest's /readyz: ready when the store answers. The queue's state is reported, not required: the ingest stays
+ * ready while the queue is down, because leads are durable and the sweeper enqueues them later.
+ */
+export const ingestReadiness = readiness(["store"])
+
+/** The consumer's /readyz: it needs both the queue (its jobs) and the store (the leads); 503 names what is down. */
+export const consumerReadiness = readiness(["store", "queue"])
+
+/** /metrics: the queue gauges refreshed (so either program can feed the autoscaler), then every metric rendered. */
+export const scrape = Effect.gen(function* () {
+  const metrics = yield* Metrics
+  const queue = yield* JobQueue
+  yield* queue.stats.pipe(Effect.flatMap(metrics.queueStats), Effect.timeout(CHECK_TIMEOUT), Effect.ignore)
+  const { body, contentType } = yield* metrics.render
+  return HttpServerResponse.text(body, { contentType })
+})
+
+/** The ingest's ops routes, as its HttpApi serves them and as its node:http server answers them directly. */
+export const directOpsHandlers: {
+  readonly [Name in DirectOpsEndpointName]: () => Effect.Effect<
+    HttpServerResponse.HttpServerResponse,
+    never,
+    LeadStore | JobQueue | Metrics
+  >
+} = {
+  healthz: () => Effect.succeed(healthy),
+  readyz: () => ingestReadiness,
+  metrics: () => scrape
+}
