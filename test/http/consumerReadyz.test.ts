@@ -35,7 +35,6 @@ describe("consumer /readyz", () => {
     }).pipe(Effect.provide(served))
   )
 
-
   it.scopedLive("503 naming what is down while the queue or the store is unreachable; 200 when both answer", () =>
     Effect.gen(function* () {
       const api = yield* client
