@@ -54,7 +54,8 @@ export { runSweeper, sweepOnce } from "./pipeline/sweeper.js"
 // HTTP
 export { IngestApi } from "./http/api.js"
 export { Problem } from "./http/problem.js"
-export { HttpApiServed, HttpServerLive, IngestApiLive } from "./http/server.js"
+export { HttpApiServed, IngestApiLive } from "./http/server.js"
+export { HttpServerLive } from "./http/serverLive.js"
 export { causeResponse, problemMiddleware } from "./http/serving.js"
 
 // MCP (the server itself, with the SDK, is the `revenueflow/mcp` subpath)

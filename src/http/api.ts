@@ -7,6 +7,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
 import { LeadInput } from "../domain/lead.js"
 import { documented, finishDocument, publicRoute, securedBy } from "./openapi.js"
+import { directRoutes } from "./routes.js"
 import { Problem, type ProblemStatus } from "./problem.js"
 import {
   DeadLetterList,
@@ -68,18 +69,18 @@ const intake = <Name extends string, Payload>(
   endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST", never, never, Payload>
 ) => problems(endpoint.addSuccess(LeadView, { status: 202 }).addSuccess(LeadView, { status: 200 }), ...intakeProblems)
 
-const createLead = intake(HttpApiEndpoint.post("createLead", "/leads").setPayload(LeadInput))
+const createLead = intake(HttpApiEndpoint.post("createLead", directRoutes.createLead.path).setPayload(LeadInput))
   .annotate(OpenApi.Description, "Accept a lead: 202 when new (queued), 200 with the stored lead for a duplicate.")
   .annotate(OpenApi.Transform, documented("createLead", securedBy("apiKey")))
 
-const marketo = intake(HttpApiEndpoint.post("marketo", "/webhooks/marketo").setPayload(MarketoWebhookBody))
+const marketo = intake(HttpApiEndpoint.post("marketo", directRoutes.marketo.path).setPayload(MarketoWebhookBody))
   .annotate(
     OpenApi.Description,
     "Marketo webhook (JSON template); authenticated by the X-RevenueFlow-Token header (MARKETO_WEBHOOK_TOKEN)."
   )
   .annotate(OpenApi.Transform, documented("marketo", securedBy("marketoToken")))
 
-const hubspot = intake(HttpApiEndpoint.post("hubspot", "/webhooks/hubspot").setPayload(HubSpotWebhookBody))
+const hubspot = intake(HttpApiEndpoint.post("hubspot", directRoutes.hubspot.path).setPayload(HubSpotWebhookBody))
   .annotate(
     OpenApi.Description,
     "HubSpot workflow webhook; verified by X-HubSpot-Signature-v3 over the raw body (HUBSPOT_APP_SECRET)."
@@ -88,11 +89,9 @@ const hubspot = intake(HttpApiEndpoint.post("hubspot", "/webhooks/hubspot").setP
 
 /**
  * The intake endpoints: the hot path, which the ingest program's node:http server answers itself (./intake.ts) with
- * the handlers the HttpApi serves, at the method and path declared here.
+ * the handlers the HttpApi serves (./intakeHandlers.ts), at the method and path of ./routes.ts, which these use.
  */
 export const intakeEndpoints = [createLead, marketo, hubspot] as const
-/** The name of an intake endpoint. */
-export type IntakeEndpointName = (typeof intakeEndpoints)[number]["name"]
 
 /** Lead intake, lookup and replay. */
 export class LeadsGroup extends HttpApiGroup.make("leads")
@@ -159,30 +158,24 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
       .annotate(OpenApi.Transform, documented("opsState", securedBy("apiKey")))
   ) {}
 
-const healthz = HttpApiEndpoint.get("healthz", "/healthz")
+const healthz = HttpApiEndpoint.get("healthz", directRoutes.healthz.path)
   .addSuccess(Health)
   .annotate(OpenApi.Description, "The process is up.")
   .annotate(OpenApi.Transform, documented("healthz", publicRoute))
 
-const readyz = HttpApiEndpoint.get("readyz", "/readyz")
+const readyz = HttpApiEndpoint.get("readyz", directRoutes.readyz.path)
   .addSuccess(Health)
   .addError(Health, { status: 503 })
   .annotate(OpenApi.Description, "Ready when the lead store answers; the queue's state is reported, not required.")
   .annotate(OpenApi.Transform, documented("readyz", publicRoute))
 
-const metrics = HttpApiEndpoint.get("metrics", "/metrics")
+const metrics = HttpApiEndpoint.get("metrics", directRoutes.metrics.path)
   .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
   .annotate(OpenApi.Description, "Prometheus metrics (text exposition format).")
   .annotate(OpenApi.Transform, documented("metrics", publicRoute))
 
-/**
- * The ops routes (health checks and metrics), which the ingest program's node:http server also answers itself
- * (./intake.ts) with the handlers the HttpApi serves (./opsAnswers.ts): they answer as soon as it listens, before
- * the HttpApi is built.
- */
+/** The ops endpoints the ingest's node:http server also answers itself (./intake.ts), as ./opsAnswers.ts answers. */
 export const directOpsEndpoints = [healthz, readyz, metrics] as const
-/** The name of an ops endpoint. */
-export type DirectOpsEndpointName = (typeof directOpsEndpoints)[number]["name"]
 
 /** Liveness, readiness and Prometheus metrics (never behind the API keys: probes and scrapers have none). */
 export class OpsGroup extends HttpApiGroup.make("ops").add(healthz).add(readyz).add(metrics) {}

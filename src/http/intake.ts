@@ -9,29 +9,28 @@ import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import { McpEndpoint } from "../mcp/endpoint.js"
-import { directOpsEndpoints, type IntakeEndpointName, intakeEndpoints } from "./api.js"
-import { type IntakeHandler, makeCreateLead } from "./leads.js"
+import { type IntakeHandler, makeCreateLead, makeHubspotWebhook, makeMarketoWebhook } from "./intakeHandlers.js"
 import * as NodeServer from "./nodeServer.js"
 import { directOpsHandlers } from "./opsAnswers.js"
 import { layerContext } from "./platform.js"
+import { directRoutes, type IntakeRouteName, type OpsRouteName } from "./routes.js"
 import { framed } from "./serving.js"
-import { makeHubspotWebhook, makeMarketoWebhook } from "./webhooks.js"
 
 export { type ListenOptions, pathOf, writeResponse } from "./nodeServer.js"
 
 type Intake = LeadStore | JobQueue | Metrics
 
 /** Each intake endpoint's handler: the one its HttpApi group serves (see leads.ts, webhooks.ts). */
-const intakeHandlers: { readonly [Name in IntakeEndpointName]: (config: AppConfig.Service) => IntakeHandler } = {
+const intakeHandlers: { readonly [Name in IntakeRouteName]: (config: AppConfig.Service) => IntakeHandler } = {
   createLead: makeCreateLead,
   marketo: makeMarketoWebhook,
   hubspot: makeHubspotWebhook
 }
 
 /**
- * The ingest's HTTP server: node:http (./nodeServer.ts), answering itself the intake routes (the HttpApi's
- * `intakeEndpoints`: POST /leads, /webhooks/marketo, /webhooks/hubspot: one request per lead, the hot path) and the
- * health checks (`directOpsEndpoints`: GET /healthz, /readyz) — one fiber running the handler the HttpApi serves,
+ * The ingest's HTTP server: node:http (./nodeServer.ts), answering itself the intake routes (./routes.ts: POST
+ * /leads, /webhooks/marketo, /webhooks/hubspot: one request per lead, the hot path) and the ops routes (GET
+ * /healthz, /readyz, /metrics) — one fiber running the handler the HttpApi serves (./intakeHandlers.ts, ./opsAnswers.ts),
  * framed as the platform frames its routes (./serving.ts) — and /mcp when an McpEndpoint is provided; every other
  * request goes to the app `serve` is given (the HttpApi: GET /leads/:id, ops, docs, problem+json for unknown routes
  * and methods), which may be served after the server listens: such a request waits for it.
@@ -52,25 +51,23 @@ export const make = (
 > =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const intake = intakeEndpoints.map((endpoint) => ({
-      method: endpoint.method,
-      path: endpoint.path,
-      handler: framed(endpoint, intakeHandlers[endpoint.name](config))
-    }))
-    const ops = directOpsEndpoints.map((endpoint) => ({
-      method: endpoint.method,
-      path: endpoint.path,
-      handler: framed(endpoint, directOpsHandlers[endpoint.name])
-    }))
-    for (const route of [...intake, ...ops]) {
-      // matched by exact path: a path parameter would need the router
-      if (route.path.includes(":")) return yield* Effect.dieMessage(`direct route ${route.path} has a path parameter`)
-    }
+    const intakeNames: ReadonlyArray<IntakeRouteName> = ["createLead", "marketo", "hubspot"]
+    const opsNames: ReadonlyArray<OpsRouteName> = ["healthz", "readyz", "metrics"]
+    const routes: Array<NodeServer.DirectRoute<Intake>> = [
+      ...intakeNames.map((name) => ({
+        ...directRoutes[name],
+        handler: framed(directRoutes[name], intakeHandlers[name](config))
+      })),
+      ...opsNames.map((name) => ({
+        ...directRoutes[name],
+        handler: framed(directRoutes[name], directOpsHandlers[name])
+      }))
+    ]
     // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
     const mcp = Option.getOrUndefined(yield* Effect.serviceOption(McpEndpoint))
     return yield* NodeServer.make<Intake>({
       listen,
-      routes: [...intake, ...ops],
+      routes,
       nodeRoutes: mcp === undefined ? undefined : new Map([["/mcp", mcp]]),
       others: "served",
       onAppWanted: options.onAppWanted,

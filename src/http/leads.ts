@@ -1,53 +1,18 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import { AppConfig } from "../../services/AppConfig.js"
-import { withSpanWhenTraced } from "../domain/spans.js"
 import { AuditLog } from "../../services/AuditLog.js"
-import type { JobQueue } from "../../services/JobQueue.js"
 import { replayLead } from "../pipeline/replay.js"
 import { leadAudit, leadSummary } from "./operatorViews.js"
-import type { Metrics } from "../../services/Metrics.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
-import { makeApiKeyCheck, presentedKey, type RequestHeaders } from "./auth.js"
-import { fromPlatform, type IntakeRequest, readJsonBody } from "./body.js"
+import { fromPlatform } from "./body.js"
+import { makeCreateLead, makeGuard } from "./intakeHandlers.js"
 import { problem } from "./problem.js"
-import { acceptUntrusted, leadView, unavailable, viewResponse } from "./leadAnswers.js"
+import { leadView, unavailable, viewResponse } from "./leadAnswers.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
-/** Answers a request without a valid API key (when keys are configured). */
-const deniedResponse = problem(401, "A valid API key is required (X-API-Key or Authorization: Bearer)", {
-  headers: { "www-authenticate": 'Bearer realm="revenueflow"' }
-})
-
-/** The API key check for the configured keys (INGEST_API_KEYS; none configured: open). */
-export const makeGuard = (config: AppConfig.Service) => {
-  const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
-  return (headers: RequestHeaders) => (authorized(presentedKey(headers)) ? Effect.void : Effect.fail(deniedResponse))
-}
-
-/** An intake route's handler: always a response (client errors included), never a failure. */
-export type IntakeHandler = (
-  request: IntakeRequest
-) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
-
-/**
- * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi handler below and, in the ingest
- * program, directly on node:http (see ./intake.ts).
- */
-export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
-  const guard = makeGuard(config)
-  return (request) =>
-    Effect.gen(function* () {
-      yield* guard(request.headers)
-      const body = yield* readJsonBody(request, config.maxBodyBytes)
-      return yield* acceptUntrusted(body.json, "api", { storeTimeoutMs: config.ingestStoreTimeoutMs })
-    }).pipe(Effect.merge, withSpanWhenTraced("http.createLead", { captureStackTrace: false }))
-}
 
 /** Lead ids are UUIDs: anything else is a 404 without asking the store (which would reject the cast). */
 const notFound = (id: string) => problem(404, `No lead with id ${JSON.stringify(id)}`)

@@ -9,7 +9,7 @@ import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
 import { describeBackends } from "./backends.js"
-import { makeGuard } from "./leads.js"
+import { makeGuard } from "./intakeHandlers.js"
 import { deadLetter } from "./operatorViews.js"
 import { unavailable } from "./leadAnswers.js"
 

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
-import type { DirectOpsEndpointName } from "./api.js"
+import type { OpsRouteName } from "./routes.js"
 
 /** How long each check may take: a dependency that does not answer by then counts as down. */
 const CHECK_TIMEOUT = "2 seconds"
@@ -66,7 +66,7 @@ export const scrape = Effect.gen(function* () {
 
 /** The ingest's ops routes, as its HttpApi serves them and as its node:http server answers them directly. */
 export const directOpsHandlers: {
-  readonly [Name in DirectOpsEndpointName]: () => Effect.Effect<
+  readonly [Name in OpsRouteName]: () => Effect.Effect<
     HttpServerResponse.HttpServerResponse,
     never,
     LeadStore | JobQueue | Metrics

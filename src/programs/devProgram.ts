@@ -1,6 +1,6 @@
 import * as Layer from "effect/Layer"
 import * as Tracing from "../../layers/observability/Tracing.js"
-import { HttpServerLive } from "../http/server.js"
+import { HttpServerLive } from "../http/serverLive.js"
 import * as McpEndpoint from "../mcp/endpoint.js"
 import { runConsumer } from "../pipeline/consumer.js"
 import { checkConfig } from "../../layers/presets.js"

@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
-import { HttpServerLive } from "../../src/http/server.js"
+import { HttpServerLive } from "../../src/http/serverLive.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { expectProblem, send, withApi } from "./harness.js"
 
