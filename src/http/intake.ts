@@ -30,10 +30,11 @@ const intakeHandlers: { readonly [Name in IntakeRouteName]: (config: AppConfig.S
 /**
  * The ingest's HTTP server: node:http (./nodeServer.ts), answering itself the intake routes (./routes.ts: POST
  * /leads, /webhooks/marketo, /webhooks/hubspot: one request per lead, the hot path) and the ops routes (GET
- * /healthz, /readyz, /metrics) — one fiber running the handler the HttpApi serves (./intakeHandlers.ts, ./opsAnswers.ts),
- * framed as the platform frames its routes (./serving.ts) — and /mcp when an McpEndpoint is provided; every other
- * request goes to the app `serve` is given (the HttpApi: GET /leads/:id, ops, docs, problem+json for unknown routes
- * and methods), which may be served after the server listens: such a request waits for it.
+ * /healthz, /readyz, /metrics) — one fiber running the handler the HttpApi serves (./intakeHandlers.ts,
+ * ./opsAnswers.ts), framed as the platform frames its routes (./serving.ts) — and /mcp when an McpEndpoint is
+ * provided; every other request goes to the app `serve` is given (the HttpApi: GET /leads/:id, operator routes,
+ * docs, problem+json for unknown routes and methods), which may be served after the server listens: such a request
+ * waits for it.
  *
  * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs more
  * CPU per request, even for a handler that does nothing, than the whole raw baseline's work, and building the

@@ -49,7 +49,7 @@ export const HttpServerLive = Layer.unwrapScoped(
       { port: config.port, host: config.host },
       { onAppWanted: () => Deferred.unsafeDone(wanted, Exit.void) }
     )
-    // its modules too are loaded then: the HttpApi's declaration alone is tens of ms of a cold start's evaluation
+    // its modules too are loaded only then (a lazy chunk in the bundles)
     const api = Layer.unwrapEffect(
       Effect.promise(() => import("./server.js")).pipe(
         Effect.map((server) => server.HttpApiServed.pipe(Layer.provide(layerContext)))
