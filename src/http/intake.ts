@@ -13,10 +13,8 @@ import { type IntakeHandler, makeCreateLead, makeHubspotWebhook, makeMarketoWebh
 import * as NodeServer from "./nodeServer.js"
 import { directOpsHandlers } from "./opsAnswers.js"
 import { layerContext } from "./platform.js"
-import { directRoutes, type IntakeRouteName, type OpsRouteName } from "./routes.js"
+import { directRoutes, type IntakeRouteName, intakeRouteNames, opsRouteNames } from "./routes.js"
 import { framed } from "./serving.js"
-
-export { type ListenOptions, pathOf, writeResponse } from "./nodeServer.js"
 
 type Intake = LeadStore | JobQueue | Metrics
 
@@ -52,14 +50,12 @@ export const make = (
 > =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const intakeNames: ReadonlyArray<IntakeRouteName> = ["createLead", "marketo", "hubspot"]
-    const opsNames: ReadonlyArray<OpsRouteName> = ["healthz", "readyz", "metrics"]
     const routes: Array<NodeServer.DirectRoute<Intake>> = [
-      ...intakeNames.map((name) => ({
+      ...intakeRouteNames.map((name) => ({
         ...directRoutes[name],
         handler: framed(directRoutes[name], intakeHandlers[name](config))
       })),
-      ...opsNames.map((name) => ({
+      ...opsRouteNames.map((name) => ({
         ...directRoutes[name],
         handler: framed(directRoutes[name], directOpsHandlers[name])
       }))

@@ -42,7 +42,7 @@ export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>)
 
 export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) => {
   // The view is built from decoded data in its wire form already (ISO dates, plain JSON): no encode pass needed.
-  // Kept as text, not encoded to bytes: Node then sends head and body in one write (see intake.ts writeResponse).
+  // Kept as text, not encoded to bytes: Node then sends head and body in one write (see nodeServer.ts writeResponse).
   const json = JSON.stringify(view)
   return HttpServerResponse.raw(json, {
     status,

@@ -1,7 +1,8 @@
 /**
  * The routes the servers answer without the HttpApi's router: their methods and paths, which the HttpApi's
  * declaration (api.ts) uses for the same endpoints, so the two cannot differ. The ingest's node:http server answers
- * them as soon as it listens, before the HttpApi is loaded (./intake.ts).
+ * them as soon as it listens, before the HttpApi is loaded (./intake.ts); the consumer's metrics server answers the
+ * ops routes alone (src/programs/metricsServer.ts).
  */
 export const directRoutes = {
   /** The intake: one request per lead. */
@@ -15,6 +16,8 @@ export const directRoutes = {
 } as const
 
 /** The intake routes' names, as the HttpApi names their endpoints. */
-export type IntakeRouteName = "createLead" | "marketo" | "hubspot"
+export const intakeRouteNames = ["createLead", "marketo", "hubspot"] as const
+export type IntakeRouteName = (typeof intakeRouteNames)[number]
 /** The ops routes' names. */
-export type OpsRouteName = "healthz" | "readyz" | "metrics"
+export const opsRouteNames = ["healthz", "readyz", "metrics"] as const
+export type OpsRouteName = (typeof opsRouteNames)[number]

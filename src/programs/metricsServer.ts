@@ -7,15 +7,16 @@ import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import * as NodeServer from "../http/nodeServer.js"
 import { consumerReadiness, healthy, scrape } from "../http/opsAnswers.js"
+import { directRoutes } from "../http/routes.js"
 import { framed } from "../http/serving.js"
 
-const get = (path: string) => ({ method: "GET", path })
+const { healthz, metrics, readyz } = directRoutes
 
 /** The consumer's operations routes: /metrics, /healthz (the process is up), /readyz (queue and store answer). */
 export const consumerOpsRoutes: ReadonlyArray<NodeServer.DirectRoute<LeadStore | JobQueue | Metrics>> = [
-  { ...get("/metrics"), handler: framed(get("/metrics"), () => scrape) },
-  { ...get("/healthz"), handler: framed(get("/healthz"), () => Effect.succeed(healthy)) },
-  { ...get("/readyz"), handler: framed(get("/readyz"), () => consumerReadiness) }
+  { ...metrics, handler: framed(metrics, () => scrape) },
+  { ...healthz, handler: framed(healthz, () => Effect.succeed(healthy)) },
+  { ...readyz, handler: framed(readyz, () => consumerReadiness) }
 ]
 
 /**
