@@ -44,7 +44,7 @@ export type IntakeHandler = (
 ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
 
 /**
- * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi handler below and, in the ingest
+ * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi (./leads.ts) and, in the ingest
  * program, directly on node:http (see ./intake.ts).
  */
 export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
