@@ -1,8 +1,8 @@
 // Consumer throughput: the consumer program (bundle, else tsx) as a child process, over leads pre-loaded through
 // the real ingest path, at several WORKER_CONCURRENCY values and mock-CRM latencies, against a raw BullMQ no-op
 // worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
-//   npm run bench:consumer [-- --short | --smoke | --profile] [--round-trips (count them with MONITOR)]
-// --profile: ours only at concurrency 5, 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
+//   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
+// --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
 // source through its source maps), then the top self-time functions.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -54,11 +54,12 @@ export interface ConsumerReport {
   readonly errors: ReadonlyArray<string>
 }
 
-/** Run every case; with `cpuProfileDir`, only ours at concurrency 5, 0 ms, under --cpu-prof. */
+/** Run every case; with `cpuProfileDir`, only ours at `profileConcurrency`, 0 ms, under --cpu-prof. */
 export const runConsumerBench = async (
   profile: ConsumerProfile,
   cpuProfileDir?: string,
-  roundTrips = false
+  roundTrips = false,
+  profileConcurrency = 5
 ): Promise<ConsumerReport> => {
   const sql = admin()
   const redis = redisClient()
@@ -73,7 +74,9 @@ export const runConsumerBench = async (
         warmup: latencyMs > 0 ? Math.min(profile.warmup, concurrency * 3) : profile.warmup
       }))
     )
-    for (const c of cpuProfileDir ? [{ concurrency: 5, latencyMs: 0, leads: profile.leads, warmup: 0 }] : cases) {
+    for (const c of cpuProfileDir
+      ? [{ concurrency: profileConcurrency, latencyMs: 0, leads: profile.leads, warmup: 0 }]
+      : cases) {
       const nodeArgs = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []
       // the first case also reads the settled idle RSS (the target's figure)
       const settleMs = rows.length === 0 && !cpuProfileDir ? profile.settleSeconds * 1000 : 0
@@ -204,7 +207,11 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
       ? consumerProfiles.short
       : consumerProfiles.full
   const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
-  const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"))
+  const concurrencyAt = argv.indexOf("--concurrency")
+  const profileConcurrency = concurrencyAt >= 0 ? Number(argv[concurrencyAt + 1]) : 5
+  if (!Number.isInteger(profileConcurrency) || profileConcurrency < 1)
+    throw new Error("--concurrency takes a whole number >= 1")
+  const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
   console.log(renderConsumer(report))
   if (profileDir) {
     console.log(`\nCPU profile of the consumer program (${profileDir}):\n${summarizeProfiles(profileDir)}`)

@@ -75,15 +75,14 @@ export const readBodyBytes = (
   { headers, body }: IntakeRequest,
   maxBytes: number
 ): Effect.Effect<Uint8Array, Refusal> => {
-  // close the connection after a 413 rather than wait for the rest of an oversized upload
-  const tooLarge = problem(413, `Request body must be at most ${maxBytes} bytes`, {
-    headers: { connection: "close" }
-  })
+  // close the connection after a 413 rather than wait for the rest of an oversized upload; built only when sent
+  const tooLarge = () =>
+    problem(413, `Request body must be at most ${maxBytes} bytes`, { headers: { connection: "close" } })
   const declared = Number(header(headers, "content-length") ?? "0")
-  if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge)
+  if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge())
   return body(maxBytes).pipe(
     Effect.mapError((reason) =>
-      reason === "too-large" ? tooLarge : problem(400, "The request body could not be read")
+      reason === "too-large" ? tooLarge() : problem(400, "The request body could not be read")
     )
   )
 }

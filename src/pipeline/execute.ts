@@ -1,6 +1,7 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import { type GuardBlocked, guardAction } from "../domain/guard.js"
@@ -33,10 +34,15 @@ interface Done {
  * interruptible itself, so its own timeouts (the executor's deadline) still work, and it is always joined.
  */
 // The daemon ends with an Exit, not a failure: a failed daemon fiber is logged as "unhandled" with its whole error
-// (CRM messages may quote the lead's data), although the join below handles it.
+// (CRM messages may quote the lead's data), although the wait below handles it. Awaited rather than joined: it
+// changes no fiber ref the caller needs back, and a join would merge the daemon's into the caller's on every action.
 const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.uninterruptible(
-    Effect.flatten(Effect.flatMap(Effect.forkDaemon(Effect.exit(Effect.interruptible(effect))), Fiber.join))
+    Effect.flatMap(Effect.forkDaemon(Effect.exit(Effect.interruptible(effect))), (daemon) =>
+      Effect.flatMap(Fiber.await(daemon), (ended) =>
+        Exit.isSuccess(ended) ? ended.value : Effect.failCause(ended.cause)
+      )
+    )
   )
 
 /**
