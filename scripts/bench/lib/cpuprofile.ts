@@ -69,10 +69,32 @@ const original = (frame: ProfileNode["callFrame"]) => {
   }
 }
 
-/** Self time by function and by owner (package / app file) for every .cpuprofile in `dir`, as two tables. */
+/**
+ * The kind of work a sample's own frame does, for the question a bound is about: the Effect runtime, the project's
+ * code, the drivers, socket writes (the write syscall: on loopback it also runs the peer's receive path), Node's
+ * streams and timers, garbage collection.
+ */
+const kindOf = (owner: string, functionName: string) => {
+  if (owner === "(native)") return /^write/.test(functionName) ? "socket writes (write syscalls)" : "other native"
+  if (owner === "(garbage collector)") return "garbage collection"
+  if (owner === "(program)") return "(program): native, event loop"
+  if (owner === "node:internal") return "Node internals (streams, net, timers)"
+  if (owner === "effect") return "Effect runtime"
+  if (owner === "postgres") return "postgres.js"
+  if (owner === "ioredis" || owner === "redis-parser" || owner === "@ioredis/commands") return "ioredis"
+  if (owner === "bullmq" || owner === "msgpackr") return "BullMQ"
+  if (owner.startsWith("app:")) return "the project's code"
+  return "other packages"
+}
+
+/**
+ * Self time by function, by owner (package / app file) and by kind of work for every .cpuprofile in `dir`, as three
+ * tables.
+ */
 export const summarizeProfiles = (dir: string, top = 25) => {
   const byFunction = new Map<string, number>()
   const byOwner = new Map<string, number>()
+  const byKind = new Map<string, number>()
   let total = 0
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
     const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile
@@ -86,6 +108,8 @@ export const summarizeProfiles = (dir: string, top = 25) => {
       const key = `${functionName || "(anonymous)"}  ${owner}${url === "" ? "" : `:${lineNumber + 1}`}`
       byFunction.set(key, (byFunction.get(key) ?? 0) + ms)
       byOwner.set(owner, (byOwner.get(owner) ?? 0) + ms)
+      const kind = kindOf(owner, functionName)
+      byKind.set(kind, (byKind.get(kind) ?? 0) + ms)
       total += ms
     }
   }
@@ -99,6 +123,8 @@ export const summarizeProfiles = (dir: string, top = 25) => {
     "",
     table(["self time by function (top)", "ms", "share"], rows(byFunction)),
     "",
-    table(["self time by package / file", "ms", "share"], rows(byOwner))
+    table(["self time by package / file", "ms", "share"], rows(byOwner)),
+    "",
+    table(["self time by kind of work", "ms", "share"], rows(byKind))
   ].join("\n")
 }
