@@ -127,10 +127,8 @@ export const layer = (options: MemoryReleaseOptions): Layer.Layer<never> =>
     ? Layer.empty
     : Layer.scopedDiscard(
         Effect.gen(function* () {
-          const collect = collector()
-          if (collect === undefined) {
-            return yield* Effect.logDebug("memory release off: this runtime does not expose gc()")
-          }
+          // gc() is had (a V8 context made for it: a few ms) when first wanted, not while the program starts
+          let collect: Collect | undefined
           const decider = makeDecider(options)
           let cpu = process.cpuUsage()
           let at = performance.now()
@@ -144,7 +142,12 @@ export const layer = (options: MemoryReleaseOptions): Layer.Layer<never> =>
             }
             cpu = nowCpu
             at = now
-            if (!decider.decide(interval)) return Effect.void
+            if (!decider.decide(interval)) return Effect.succeed(true)
+            collect ??= collector()
+            // no gc() here: said once, and the checks stop
+            if (collect === undefined) {
+              return Effect.as(Effect.logDebug("memory release off: this runtime does not expose gc()"), false)
+            }
             const released = releaseWith(collect)
             decider.released(getHeapStatistics().total_heap_size)
             // the collection's own CPU is not the next interval's activity
@@ -155,10 +158,13 @@ export const layer = (options: MemoryReleaseOptions): Layer.Layer<never> =>
                 rssMiB: `${released.rssMiB[0]} -> ${released.rssMiB[1]}`,
                 heapMiB: `${released.heapMiB[0]} -> ${released.heapMiB[1]}`,
                 pauseMs: released.pauseMs
-              })
+              }),
+              Effect.as(true)
             )
           })
-          yield* Effect.forkScoped(Effect.repeat(check, Schedule.spaced(options.checkEveryMs ?? 1000)))
+          yield* Effect.forkScoped(
+            Effect.repeat(check, { schedule: Schedule.spaced(options.checkEveryMs ?? 1000), while: (more) => more })
+          )
         })
       )
 
