@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { type AppConfig, appConfig } from "../services/AppConfig.js"
+import { CheckedSections } from "./config.js"
 import { type InvalidConfiguration, loadConfig } from "./shared/config.js"
 import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
 import { migrateOnStartConfig } from "./postgres/migrations.js"
@@ -66,11 +67,20 @@ export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>
 
 /**
  * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails
- * once with every missing or invalid key listed (never a value), instead of section after section.
+ * once with every missing or invalid key listed (never a value), instead of section after section. With
+ * `CheckedSections` provided (a program's start), each section's value is recorded there for its layer.
  */
 export const checkConfigWith = (
   sections: (selectors: Selectors) => ReadonlyArray<Config.Config<unknown>>
 ): Effect.Effect<AppConfig.Service, InvalidConfiguration> =>
-  Effect.flatMap(loadConfig(selectors), (s) =>
-    loadConfig(Config.all([appConfig, ...sections(s)])).pipe(Effect.map(([config]) => config))
-  )
+  Effect.flatMap(loadConfig(selectors), (s) => {
+    const picked = sections(s)
+    return loadConfig(Config.all([appConfig, ...picked])).pipe(
+      Effect.flatMap(([config, ...values]) =>
+        Effect.map(CheckedSections, (checked) => {
+          if (checked !== undefined) picked.forEach((section, i) => void checked.set(section, values[i]))
+          return config
+        })
+      )
+    )
+  })

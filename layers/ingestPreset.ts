@@ -9,6 +9,7 @@ import * as Metrics from "./observability/Metrics.js"
 import { lazySelected } from "./shared/optionalPackage.js"
 import * as Stores from "./postgres/stores.js"
 import { queueBackendConfig } from "./sqs/config.js"
+import { checkedOr } from "./config.js"
 
 /** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
 export const stores = (config: AppConfig.Service) =>
@@ -27,7 +28,7 @@ export const memoryQueue = (config: AppConfig.Service) =>
  */
 export const queue = (config: AppConfig.Service) =>
   Layer.unwrapEffect(
-    Effect.map(queueBackendConfig, (backend) => {
+    Effect.map(checkedOr(queueBackendConfig), (backend) => {
       const selected = Option.getOrElse(backend, () => (Option.isSome(config.redisUrl) ? "BULLMQ" : "MEMORY"))
       switch (selected) {
         case "SQS":

@@ -16,6 +16,7 @@ import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from 
 import { jobIdOf } from "./jobId.js"
 import { consume } from "./Worker.js"
 import * as GroupCommit from "../shared/groupCommit.js"
+import { checkedOr } from "../config.js"
 
 /** The BullMQ job id of a lead: the lead id, unless BullMQ would refuse it (an integer, or a ":"). */
 /** `promise`, or a rejection after `ms`. */
@@ -148,5 +149,5 @@ export const layer = (options: BullMqOptions = {}): Layer.Layer<JobQueue, never,
 /** The BullMQ queue from the environment: REDIS_URL, REDIS_KEY_PREFIX, QUEUE_NAME, JOB_* and SHUTDOWN_TIMEOUT_MS. */
 export const layerConfig: Layer.Layer<JobQueue, RedisUnavailable | ConfigError.ConfigError> = Layer.scoped(
   JobQueue,
-  Effect.flatMap(config, make)
+  Effect.flatMap(checkedOr(config), make)
 ).pipe(Layer.provide(redisLayerConfig))

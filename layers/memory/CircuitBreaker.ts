@@ -8,6 +8,7 @@ import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/C
 import { type BreakerOptions, config, defaultOptions } from "../shared/breaker.js"
 import { logClosed, logOpened, logProbing } from "../shared/breaker.js"
 import { countedFailure, runProbe } from "../shared/breaker.js"
+import { checkedOr } from "../config.js"
 
 export { type BreakerOptions, defaultOptions } from "../shared/breaker.js"
 
@@ -191,5 +192,5 @@ export const layerWith = (options: Partial<BreakerOptions>) =>
 /** In-process breaker configured from the CIRCUIT_BREAKER_* variables (see ../shared/breaker.ts). */
 export const layerConfig: Layer.Layer<CircuitBreaker, ConfigError.ConfigError> = Layer.effect(
   CircuitBreaker,
-  Effect.flatMap(config, make)
+  Effect.flatMap(checkedOr(config), make)
 )

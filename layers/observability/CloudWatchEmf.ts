@@ -9,6 +9,7 @@ import * as Schedule from "effect/Schedule"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { JobQueue, type QueueStats } from "../../services/JobQueue.js"
+import { checkedOr } from "../config.js"
 
 /**
  * The autoscaling signals as CloudWatch metrics, in the Embedded Metric Format: one JSON line on stdout per interval,
@@ -107,5 +108,5 @@ export const layer = (options: EmfOptions): Layer.Layer<never, never, JobQueue> 
 
 /** The emitter when CLOUDWATCH_METRICS=EMF, else nothing. */
 export const layerConfig: Layer.Layer<never, ConfigError.ConfigError, JobQueue> = Layer.unwrapEffect(
-  Effect.map(config, (settings) => (settings.mode === "EMF" ? layer(settings) : Layer.empty))
+  Effect.map(checkedOr(config), (settings) => (settings.mode === "EMF" ? layer(settings) : Layer.empty))
 )

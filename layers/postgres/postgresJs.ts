@@ -12,6 +12,7 @@ import { positiveInt } from "../shared/config.js"
 import { liveRedacted } from "../shared/liveConfig.js"
 import { missingPackageOf } from "../shared/optionalPackage.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
+import { checkedOr } from "../config.js"
 
 /** How to reach Postgres. Only `url` is required. */
 export interface PostgresOptions {
@@ -281,7 +282,7 @@ const passwordOf = (url: string): string => {
  */
 export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.gen(function* () {
-    const options = yield* config
+    const options = yield* checkedOr(config)
     const liveUrl = yield* liveRedacted("DATABASE_URL")
     const runtime = yield* Effect.runtime<never>()
     const initial = passwordOf(Redacted.value(options.url))

@@ -11,6 +11,7 @@ import { migrate, migrateOnStartConfig } from "./migrations.js"
 import * as Pglite from "./pglite.js"
 import * as PostgresJs from "./postgresJs.js"
 import type { SqlClient } from "./SqlClient.js"
+import { checkedOr } from "../config.js"
 
 /**
  * LeadStore + AuditLog over the SqlClient in context, applying pending migrations when the layer is built (unless
@@ -23,7 +24,7 @@ export const layerStores: Layer.Layer<LeadStore | AuditLog, StoreUnavailable, Sq
   Layer.provide(
     Layer.effectDiscard(
       Effect.flatMap(
-        Effect.orElseSucceed(migrateOnStartConfig, () => true),
+        Effect.orElseSucceed(checkedOr(migrateOnStartConfig), () => true),
         (migrateNow) => (migrateNow ? migrate : Effect.void)
       )
     )

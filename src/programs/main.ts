@@ -1,9 +1,10 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import type * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
-import { CheckedAppConfig } from "../../layers/config.js"
+import { CheckedAppConfig, CheckedSections } from "../../layers/config.js"
 import { InvalidConfiguration } from "../../layers/shared/config.js"
 import * as Logging from "../../layers/observability/Logger.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
@@ -34,9 +35,15 @@ export const runProgram = (
   defaultLogFormat: "json" | "pretty",
   defaults: Readonly<Record<string, string>> = {}
 ) =>
-  check.pipe(
-    // the program's AppConfig is the one the check read (layers/config.ts), not read a second time
-    Effect.flatMap((config) => Layer.launch(program).pipe(Effect.provideService(CheckedAppConfig, config))),
+  Effect.suspend(() => {
+    // the program's AppConfig and its layers' sections of settings are the ones the check read (layers/config.ts),
+    // not read a second time
+    const sections = new Map<Config.Config<unknown>, unknown>()
+    return check.pipe(
+      Effect.flatMap((config) => Layer.launch(program).pipe(Effect.provideService(CheckedAppConfig, config))),
+      Effect.provideService(CheckedSections, sections)
+    )
+  }).pipe(
     Effect.provide(SecretsConfig.layer.pipe(Layer.provide(withDefaults(defaults)))),
     Effect.catchIf(
       (error) => explained(error) !== undefined,

@@ -1,7 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import { CheckedSections, checkedOr } from "../../layers/config.js"
+import * as BullMqOptions from "../../layers/bullmq/JobQueueOptions.js"
+import * as PostgresJs from "../../layers/postgres/postgresJs.js"
 import { loadConfig } from "../../layers/shared/config.js"
 import { checkConfig, checkIngestConfig } from "../../layers/presets.js"
 import { salesforceConfig } from "../../layers/salesforce/config.js"
@@ -176,6 +180,54 @@ describe("ports and REDIS_URL", () => {
         const config = yield* loadConfig(appConfig).pipe(Effect.withConfigProvider(env({ REDIS_URL: url })))
         expect(config.redisUrl._tag).toBe("Some")
       }
+    })
+  )
+})
+
+describe("the sections the check read, for the layers built at start", () => {
+  it.effect("a layer takes its section as the check read it, once; a later read goes to the settings again", () =>
+    Effect.gen(function* () {
+      const sections = new Map<Config.Config<unknown>, unknown>()
+      const settings = {
+        DATABASE_URL: "postgres://rf:pw@db.internal:5432/app",
+        DATABASE_POOL_SIZE: "3",
+        REDIS_URL: "redis://127.0.0.1:6379",
+        QUEUE_NAME: "checked-queue"
+      }
+      yield* checkIngestConfig.pipe(
+        Effect.provideService(CheckedSections, sections),
+        Effect.withConfigProvider(env(settings))
+      )
+      // the store's and the queue's sections were recorded; the environment is now empty: only the record answers
+      const noSettings = env({})
+      const postgres = yield* checkedOr(PostgresJs.config).pipe(
+        Effect.provideService(CheckedSections, sections),
+        Effect.withConfigProvider(noSettings)
+      )
+      expect(postgres.poolSize).toBe(3)
+      const queue = yield* checkedOr(BullMqOptions.config).pipe(
+        Effect.provideService(CheckedSections, sections),
+        Effect.withConfigProvider(noSettings)
+      )
+      expect(queue.queueName).toBe("checked-queue")
+      // taken once: a second read (a layer built later) reads the settings, which now lack DATABASE_URL
+      const again = yield* Effect.flip(
+        checkedOr(PostgresJs.config).pipe(
+          Effect.provideService(CheckedSections, sections),
+          Effect.withConfigProvider(noSettings)
+        )
+      )
+      expect(String(again)).toContain("DATABASE_URL")
+    })
+  )
+
+  it.effect("without a record (a check run outside a program's start), the layers read their settings", () =>
+    Effect.gen(function* () {
+      yield* checkIngestConfig.pipe(Effect.withConfigProvider(env({ DATABASE_URL: "postgres://db/app" })))
+      const read = yield* checkedOr(PostgresJs.config).pipe(
+        Effect.withConfigProvider(env({ DATABASE_URL: "postgres://db/app", DATABASE_POOL_SIZE: "7" }))
+      )
+      expect(read.poolSize).toBe(7)
     })
   )
 })
