@@ -1,5 +1,3 @@
-import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -15,24 +13,6 @@ import { type InvalidConfiguration, loadConfig } from "./shared/config.js"
 export class CheckedAppConfig extends Context.Reference<CheckedAppConfig>()("revenueflow/CheckedAppConfig", {
   defaultValue: (): AppConfig.Service | undefined => undefined
 }) {}
-
-/**
- * The sections of settings start-up's check read, by their Config (see `runProgram`): a layer built at start takes its
- * section from here (`checkedOr`) instead of reading it again. Each value is taken once, so a layer built later (the
- * ingest's /mcp services on their first request) reads its settings afresh. Unset: nothing was recorded.
- */
-export class CheckedSections extends Context.Reference<CheckedSections>()("revenueflow/CheckedSections", {
-  defaultValue: (): Map<Config.Config<unknown>, unknown> | undefined => undefined
-}) {}
-
-/** `config`'s value as start-up's check read it (once), else `config` read now. */
-export const checkedOr = <A>(config: Config.Config<A>): Effect.Effect<A, ConfigError.ConfigError> =>
-  Effect.flatMap(CheckedSections, (sections) => {
-    if (sections === undefined || !sections.has(config)) return config
-    const value = sections.get(config) as A
-    sections.delete(config)
-    return Effect.succeed(value)
-  })
 
 /**
  * AppConfig from the environment (and whatever ConfigProvider is installed, e.g. Secrets Manager), or the value

@@ -9,7 +9,7 @@ import * as Metrics from "./observability/Metrics.js"
 import { lazySelected } from "./shared/optionalPackage.js"
 import * as Stores from "./postgres/stores.js"
 import { queueBackendConfig } from "./sqs/config.js"
-import { checkedOr } from "./config.js"
+import { checkedOr } from "./shared/config.js"
 
 /** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
 export const stores = (config: AppConfig.Service) =>

@@ -16,7 +16,7 @@ import { type BullMqOptions, config, type ResolvedBullMqOptions, resolve } from 
 import { jobIdOf } from "./jobId.js"
 import { consume } from "./Worker.js"
 import * as GroupCommit from "../shared/groupCommit.js"
-import { checkedOr } from "../config.js"
+import { checkedOr } from "../shared/config.js"
 
 /** The BullMQ job id of a lead: the lead id, unless BullMQ would refuse it (an integer, or a ":"). */
 /** `promise`, or a rejection after `ms`. */

@@ -8,7 +8,7 @@ import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/C
 import { type BreakerOptions, config, defaultOptions } from "../shared/breaker.js"
 import { logClosed, logOpened, logProbing } from "../shared/breaker.js"
 import { countedFailure, runProbe } from "../shared/breaker.js"
-import { checkedOr } from "../config.js"
+import { checkedOr } from "../shared/config.js"
 
 export { type BreakerOptions, defaultOptions } from "../shared/breaker.js"
 

@@ -9,7 +9,7 @@ import * as Schedule from "effect/Schedule"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { JobQueue, type QueueStats } from "../../services/JobQueue.js"
-import { checkedOr } from "../config.js"
+import { checkedOr } from "../shared/config.js"
 
 /**
  * The autoscaling signals as CloudWatch metrics, in the Embedded Metric Format: one JSON line on stdout per interval,

@@ -12,7 +12,7 @@ import { positiveInt } from "../shared/config.js"
 import { liveRedacted } from "../shared/liveConfig.js"
 import { missingPackageOf } from "../shared/optionalPackage.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
-import { checkedOr } from "../config.js"
+import { checkedOr } from "../shared/config.js"
 
 /** How to reach Postgres. Only `url` is required. */
 export interface PostgresOptions {

@@ -11,7 +11,7 @@ import { migrate, migrateOnStartConfig } from "./migrations.js"
 import * as Pglite from "./pglite.js"
 import * as PostgresJs from "./postgresJs.js"
 import type { SqlClient } from "./SqlClient.js"
-import { checkedOr } from "../config.js"
+import { checkedOr } from "../shared/config.js"
 
 /**
  * LeadStore + AuditLog over the SqlClient in context, applying pending migrations when the layer is built (unless

@@ -1,5 +1,6 @@
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
@@ -59,3 +60,21 @@ export const positiveInt = (name: string, fallback: number): Config.Config<numbe
   validated(name, Config.integer(), { message: "must be a positive integer", validation: (n) => n > 0 }).pipe(
     Config.withDefault(fallback)
   )
+
+/**
+ * The sections of settings start-up's check read, by their Config (see `runProgram`): a layer built at start takes its
+ * section from here (`checkedOr`) instead of reading it again. Each value is taken once, so a layer built later (the
+ * ingest's /mcp services on their first request) reads its settings afresh. Unset: nothing was recorded.
+ */
+export class CheckedSections extends Context.Reference<CheckedSections>()("revenueflow/CheckedSections", {
+  defaultValue: (): Map<Config.Config<unknown>, unknown> | undefined => undefined
+}) {}
+
+/** `config`'s value as start-up's check read it (once), else `config` read now. */
+export const checkedOr = <A>(config: Config.Config<A>): Effect.Effect<A, ConfigError.ConfigError> =>
+  Effect.flatMap(CheckedSections, (sections) => {
+    if (sections === undefined || !sections.has(config)) return config
+    const value = sections.get(config) as A
+    sections.delete(config)
+    return Effect.succeed(value)
+  })
