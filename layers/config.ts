@@ -1,27 +1,15 @@
 import * as ConfigProvider from "effect/ConfigProvider"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { AppConfig, appConfig } from "../services/AppConfig.js"
-import { type InvalidConfiguration, loadConfig } from "./shared/config.js"
-
-/**
- * AppConfig as start-up's configuration check already read it (see `runProgram`), so a program reads its settings
- * once: reading them through Effect's Config is a good part of start-up's work. Unset: `layer` reads them.
- */
-export class CheckedAppConfig extends Context.Reference<CheckedAppConfig>()("revenueflow/CheckedAppConfig", {
-  defaultValue: (): AppConfig.Service | undefined => undefined
-}) {}
+import { checkedOr, type InvalidConfiguration, loadConfig } from "./shared/config.js"
 
 /**
  * AppConfig from the environment (and whatever ConfigProvider is installed, e.g. Secrets Manager), or the value
- * start-up's check read from the same when the program provides it (`CheckedAppConfig`).
+ * start-up's check read from the same when the program recorded it (`CheckedSections`, see `runProgram`).
  */
-export const layer = Layer.effect(
-  AppConfig,
-  Effect.flatMap(CheckedAppConfig, (checked) => (checked === undefined ? appConfig : Effect.succeed(checked)))
-)
+export const layer = Layer.effect(AppConfig, checkedOr(appConfig))
 
 /** A secret given in code: a plain string, or already Redacted. */
 export type Secret = string | Redacted.Redacted<string>

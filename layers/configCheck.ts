@@ -67,18 +67,18 @@ export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>
 /**
  * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails
  * once with every missing or invalid key listed (never a value), instead of section after section. With
- * `CheckedSections` provided (a program's start), each section's value is recorded there for its layer.
+ * `CheckedSections` provided (a program's start), AppConfig and each section are recorded there for their layers.
  */
 export const checkConfigWith = (
   sections: (selectors: Selectors) => ReadonlyArray<Config.Config<unknown>>
 ): Effect.Effect<AppConfig.Service, InvalidConfiguration> =>
   Effect.flatMap(loadConfig(selectors), (s) => {
-    const picked = sections(s)
-    return loadConfig(Config.all([appConfig, ...picked])).pipe(
-      Effect.flatMap(([config, ...values]) =>
+    const read: ReadonlyArray<Config.Config<unknown>> = [appConfig, ...sections(s)]
+    return loadConfig(Config.all(read)).pipe(
+      Effect.flatMap((values) =>
         Effect.map(CheckedSections, (checked) => {
-          if (checked !== undefined) picked.forEach((section, i) => void checked.set(section, values[i]))
-          return config
+          if (checked !== undefined) read.forEach((section, i) => void checked.set(section, values[i]))
+          return values[0] as AppConfig.Service
         })
       )
     )

@@ -31,7 +31,7 @@ interface Done {
  * Run `effect` to its end even when the caller is interrupted meanwhile (consumer shutdown, job cancel): the
  * interruption lands once it is done. A CRM call cut between the CRM's answer and the audit row would be sent again
  * by the next attempt. A daemon fiber, because interrupting a fiber also interrupts its children at once; it is
- * interruptible itself, so its own timeouts (the executor's deadline) still work, and it is always joined.
+ * interruptible itself, so its own timeouts (the executor's deadline) still work, and it is always awaited.
  */
 // The daemon ends with an Exit, not a failure: a failed daemon fiber is logged as "unhandled" with its whole error
 // (CRM messages may quote the lead's data), although the wait below handles it. Awaited rather than joined: it

@@ -4,7 +4,6 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
-import { CheckedAppConfig } from "../../layers/config.js"
 import { CheckedSections, InvalidConfiguration } from "../../layers/shared/config.js"
 import * as Logging from "../../layers/observability/Logger.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
@@ -35,15 +34,13 @@ export const runProgram = (
   defaultLogFormat: "json" | "pretty",
   defaults: Readonly<Record<string, string>> = {}
 ) =>
-  Effect.suspend(() => {
-    // the program's AppConfig and its layers' sections of settings are the ones the check read (layers/config.ts),
-    // not read a second time
-    const sections = new Map<Config.Config<unknown>, unknown>()
-    return check.pipe(
-      Effect.flatMap((config) => Layer.launch(program).pipe(Effect.provideService(CheckedAppConfig, config))),
-      Effect.provideService(CheckedSections, sections)
+  Effect.suspend(() =>
+    // the program's AppConfig and its layers' sections of settings are the ones the check read, not read a second
+    // time (CheckedSections, layers/shared/config.ts)
+    Effect.zipRight(check, Layer.launch(program)).pipe(
+      Effect.provideService(CheckedSections, new Map<Config.Config<unknown>, unknown>())
     )
-  }).pipe(
+  ).pipe(
     Effect.provide(SecretsConfig.layer.pipe(Layer.provide(withDefaults(defaults)))),
     Effect.catchIf(
       (error) => explained(error) !== undefined,
