@@ -1,8 +1,9 @@
 // Ingest throughput: the real ingest program (bundle, else tsx) against a raw node:http + postgres.js + BullMQ
 // baseline doing the same work, both on real Postgres (fresh schemas) and Redis (fresh prefixes).
 //   npm run bench:ingest [-- --short | --smoke | --profile] [--seconds N] [--warmup N] [--connections 50,200]
-//     [--memory-leads N]
-// --profile: ours only, under --cpu-prof at 50 connections (the bundle when built, its frames mapped to source through
+//     [--memory-leads N] [--raw]
+// --profile: ours only (--raw: the raw baseline only), under --cpu-prof at 50 connections or the first of
+// --connections (the bundle when built, its frames mapped to source through
 // its source maps), then the top self-time functions.
 // Then the memory phase: a fresh ours and a fresh raw each take exactly --memory-leads new leads (50,000; the smoke
 // profile skips it) at 50 connections; RSS is read idle, right after, and after a quiet spell.
@@ -72,8 +73,15 @@ export interface IngestReport {
   readonly loggedErrors: ReadonlyArray<string>
 }
 
-/** Run the ingest benchmark; with `cpuProfileDir`, only ours runs (under --cpu-prof) at 50 connections. */
-export const runIngestBench = async (profile: IngestProfile, cpuProfileDir?: string): Promise<IngestReport> => {
+/**
+ * Run the ingest benchmark; with `cpuProfileDir`, only one server runs (under --cpu-prof) at the first connection
+ * count: ours, or the raw baseline (`profiled`), to set their profiles side by side.
+ */
+export const runIngestBench = async (
+  profile: IngestProfile,
+  cpuProfileDir?: string,
+  profiled: "ours" | "raw" = "ours"
+): Promise<IngestReport> => {
   const sfx = suffix()
   const sql = admin()
   const redis = redisClient()
@@ -83,7 +91,7 @@ export const runIngestBench = async (profile: IngestProfile, cpuProfileDir?: str
   const deps = { sql, redis, cleanup, sfx, cpuProfileDir }
   const { seconds, warmup } = profile
   try {
-    const ours = await startServer("ours", deps)
+    const ours = cpuProfileDir ? await startServer(profiled, deps) : await startServer("ours", deps)
     const raw = cpuProfileDir ? ours : await startServer("raw", deps)
     await sleep(1000)
     const idle = rssMiB(ours.running.pid) ?? 0
@@ -91,7 +99,7 @@ export const runIngestBench = async (profile: IngestProfile, cpuProfileDir?: str
     const peakOurs = ours.running.samplePeakRss()
     const peakRaw = raw.running.samplePeakRss()
     const rows: Array<IngestRow> = []
-    const connections = cpuProfileDir ? [50] : profile.connections
+    const connections = cpuProfileDir ? profile.connections.slice(0, 1) : profile.connections
     // ours and raw alternate at each connection count, so drift (table growth, other load) hits both alike
     for (const c of connections) {
       const o = await measure(ours, c, warmup, seconds, uniqueLeads(`${sfx}o${c}`))
@@ -133,7 +141,9 @@ export const runIngestBench = async (profile: IngestProfile, cpuProfileDir?: str
       })
     }
     return {
-      via: cpuProfileDir ? `${programArgs("ingest").via} (--cpu-prof)` : programArgs("ingest").via,
+      via: cpuProfileDir
+        ? `${profiled === "raw" ? "the raw baseline" : programArgs("ingest").via} (--cpu-prof)`
+        : programArgs("ingest").via,
       rows,
       memory,
       verification,
@@ -318,7 +328,8 @@ export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
   const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined)
   const seconds = Number(value("--seconds") ?? base.seconds)
   const warmup = Number(value("--warmup") ?? base.warmup)
-  const connections = value("--connections")?.split(",").map(Number) ?? base.connections
+  const connections =
+    value("--connections")?.split(",").map(Number) ?? (argv.includes("--profile") ? [50] : base.connections)
   const memoryLeads = Number(value("--memory-leads") ?? base.memoryLeads)
   return { ...base, seconds, warmup, connections, memoryLeads }
 }
@@ -326,10 +337,11 @@ export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const argv = process.argv.slice(2)
   const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
-  const report = await runIngestBench(profileFromArgs(argv), profileDir)
+  const report = await runIngestBench(profileFromArgs(argv), profileDir, argv.includes("--raw") ? "raw" : "ours")
   console.log(renderIngest(report))
   if (profileDir) {
-    console.log(`\nCPU profile of the ingest program (${profileDir}):\n${summarizeProfiles(profileDir)}`)
+    const which = argv.includes("--raw") ? "the raw baseline" : "the ingest program"
+    console.log(`\nCPU profile of ${which} (${profileDir}):\n${summarizeProfiles(profileDir)}`)
     if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
   }
   process.exitCode = report.errors.length > 0 ? 1 : 0

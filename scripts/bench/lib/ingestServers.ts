@@ -51,14 +51,13 @@ export const startServer = async (
     PORT: "0",
     RAW_TRANSITION: kind === "raw+queued" ? "1" : "0"
   }
-  const profiling = deps.cpuProfileDir !== undefined
-  const args =
-    kind === "ours"
-      ? [
-          ...(profiling ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []),
-          ...programArgs("ingest", undefined, deps.dist).args
-        ]
-      : [join(root, "scripts/bench/raw/ingestServer.mjs")]
+  const profiling = deps.cpuProfileDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []
+  const args = [
+    ...profiling,
+    ...(kind === "ours"
+      ? programArgs("ingest", undefined, deps.dist).args
+      : [join(root, "scripts/bench/raw/ingestServer.mjs")])
+  ]
   const running = await startListening(kind, args, env)
   deps.cleanup.add(() => running.stop())
   return { kind, schema, prefix, running, ids: [] }
