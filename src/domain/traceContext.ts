@@ -1,5 +1,6 @@
 import type * as Headers from "@effect/platform/Headers"
 import * as HttpTraceContext from "@effect/platform/HttpTraceContext"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
@@ -39,10 +40,15 @@ export const fromSpan = (span: Tracer.AnySpan): { readonly traceparent: string }
  * Read from the context rather than through `Effect.currentSpan`, whose failure outside a span builds an exception
  * (a stack trace) on every ingest request when no tracer is installed.
  */
-export const current: Effect.Effect<{ readonly traceparent: string } | undefined> = Effect.map(
-  Effect.serviceOption(Tracer.ParentSpan),
-  (span) => (Option.isSome(span) ? fromSpan(span.value) : undefined)
+export const current: Effect.Effect<{ readonly traceparent: string } | undefined> = Effect.contextWith(
+  (context: Context.Context<never>) => ofContext(context)
 )
+
+/** `current`, read from a context the caller already has (no Effect operation of its own). */
+export const ofContext = (context: Context.Context<never>): { readonly traceparent: string } | undefined => {
+  const span = Context.getOption(context, Tracer.ParentSpan)
+  return Option.isSome(span) ? fromSpan(span.value) : undefined
+}
 
 /**
  * Continue the trace `context` names (a request's headers, or the `{ traceparent }` a job carries): `effect`'s spans

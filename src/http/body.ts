@@ -57,14 +57,21 @@ export const fromNode = (request: IncomingMessage): IntakeRequest => ({
 
 type Refusal = HttpServerResponse.HttpServerResponse
 
-/** 415 unless the request says its body is JSON (application/json or application/*+json, any parameters). */
-export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Refusal> => {
+/** The 415 for a request that does not say its body is JSON (application/json or application/*+json, any parameters). */
+const contentTypeRefusal = (headers: RequestHeaders): Refusal | undefined => {
   const contentType = (header(headers, "content-type") ?? "").toLowerCase()
   const mediaType = contentType.split(";")[0]?.trim() ?? ""
-  if (mediaType === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) return Effect.void
-  return Effect.fail(
-    problem(415, `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`)
+  if (mediaType === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) return undefined
+  return problem(
+    415,
+    `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`
   )
+}
+
+/** 415 unless the request says its body is JSON (application/json or application/*+json, any parameters). */
+export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Refusal> => {
+  const refusal = contentTypeRefusal(headers)
+  return refusal === undefined ? Effect.void : Effect.fail(refusal)
 }
 
 /**
@@ -140,11 +147,10 @@ export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusa
 }
 
 /** A JSON body read the way a client deserves: 415, 413, then parseJsonBody's 400s. Fails with the response to send. */
-export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Refusal> =>
-  checkJsonContentType(request.headers).pipe(
-    Effect.zipRight(readBodyBytes(request, maxBytes)),
-    Effect.flatMap(parseJsonBody)
-  )
+export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Refusal> => {
+  const refusal = contentTypeRefusal(request.headers)
+  return refusal === undefined ? Effect.flatMap(readBodyBytes(request, maxBytes), parseJsonBody) : Effect.fail(refusal)
+}
 
 /**
  * The body's bytes, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the client
@@ -168,7 +174,7 @@ const readLimited = (source: IncomingMessage, maxBytes: number) =>
     }
     const onEnd = () => {
       cleanup()
-      resume(Effect.sync(() => (chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks))))
+      resume(Effect.succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)))
     }
     const onError = () => {
       cleanup()

@@ -23,7 +23,14 @@ import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import { header, makeApiKeyCheck, presentedKey, type RequestHeaders } from "./auth.js"
-import { checkJsonContentType, type IntakeRequest, parseJsonBody, readBodyBytes, readJsonBody } from "./body.js"
+import {
+  checkJsonContentType,
+  type IntakeRequest,
+  type JsonBody,
+  parseJsonBody,
+  readBodyBytes,
+  readJsonBody
+} from "./body.js"
 import { acceptUntrusted } from "./leadAnswers.js"
 import { problem } from "./problem.js"
 
@@ -34,8 +41,14 @@ const deniedResponse = problem(401, "A valid API key is required (X-API-Key or A
 
 /** The API key check for the configured keys (INGEST_API_KEYS; none configured: open). */
 export const makeGuard = (config: AppConfig.Service) => {
+  const authorized = makeAuthorized(config)
+  return (headers: RequestHeaders) => (authorized(headers) ? Effect.void : Effect.fail(deniedResponse))
+}
+
+/** Whether a request's headers carry a valid API key (or none is configured). */
+const makeAuthorized = (config: AppConfig.Service) => {
   const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
-  return (headers: RequestHeaders) => (authorized(presentedKey(headers)) ? Effect.void : Effect.fail(deniedResponse))
+  return (headers: RequestHeaders) => authorized(presentedKey(headers))
 }
 
 /** An intake route's handler: always a response (client errors included), never a failure. */
@@ -48,13 +61,17 @@ export type IntakeHandler = (
  * program, directly on node:http (see ./intake.ts).
  */
 export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
-  const guard = makeGuard(config)
+  const authorized = makeAuthorized(config)
+  const options = { storeTimeoutMs: config.ingestStoreTimeoutMs }
+  const accept = (body: JsonBody) => acceptUntrusted(body.json, "api", options)
+  const span = withSpanWhenTraced("http.createLead", { captureStackTrace: false })
+  // plain combinators, not Effect.gen: the ingest's hot path (see acceptLead)
   return (request) =>
-    Effect.gen(function* () {
-      yield* guard(request.headers)
-      const body = yield* readJsonBody(request, config.maxBodyBytes)
-      return yield* acceptUntrusted(body.json, "api", { storeTimeoutMs: config.ingestStoreTimeoutMs })
-    }).pipe(Effect.merge, withSpanWhenTraced("http.createLead", { captureStackTrace: false }))
+    span(
+      authorized(request.headers)
+        ? Effect.merge(Effect.flatMap(readJsonBody(request, config.maxBodyBytes), accept))
+        : Effect.succeed(deniedResponse)
+    )
 }
 
 /**

@@ -3,15 +3,18 @@
  * webhooks) and the store-unavailable problem.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
 import type { LeadSource } from "../domain/lead.js"
 import { decodeLeadInput } from "../domain/lead.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import * as TraceContext from "../domain/traceContext.js"
-import { type AcceptOptions, acceptLead } from "../pipeline/accept.js"
+import { type Accepted, type AcceptOptions, acceptLead } from "../pipeline/accept.js"
 import type { LeadView } from "./api.js"
 import { fieldErrors, problem } from "./problem.js"
+import type { JobQueue } from "../../services/JobQueue.js"
+import type { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
 
 /** How long a client should wait before retrying while the store is unavailable. */
@@ -56,25 +59,34 @@ export const unavailable = problem(503, "The lead store is unavailable; nothing 
   headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
 })
 
+/** The answer to an accepted lead: 202 with its view when new, 200 with the existing one for a duplicate. */
+const acceptedResponse = ({ lead, created }: Accepted) =>
+  viewResponse(leadView(lead, []), created ? 202 : 200, { location: `/leads/${lead.id}` })
+
 /**
  * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After
  * when the store is down or silent past `options.storeTimeoutMs`. Fails with nothing: every outcome is a response.
+ * Plain combinators rather than `Effect.gen`, as `acceptLead`: once per ingest request.
  */
-export const acceptUntrusted = (input: unknown, source: LeadSource, options: AcceptOptions = {}) =>
-  Effect.gen(function* () {
-    const decoded = decodeLeadInput(input)
-    if (decoded._tag === "Left") {
-      yield* Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid"))
-      return problem(400, "The lead is invalid; see errors for each field", {
+export const acceptUntrusted = (
+  input: unknown,
+  source: LeadSource,
+  options: AcceptOptions = {}
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> => {
+  const decoded = decodeLeadInput(input)
+  if (decoded._tag === "Left") {
+    return Effect.as(
+      Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid")),
+      problem(400, "The lead is invalid; see errors for each field", {
         errors: fieldErrors(decoded.left as ParseResult.ParseError)
       })
-    }
-    // the job carries the request's trace context, so the consumer continues the trace
-    const trace = yield* TraceContext.current
-    return yield* acceptLead(decoded.right, source, trace, options).pipe(
-      Effect.map(({ lead, created }) =>
-        viewResponse(leadView(lead, []), created ? 202 : 200, { location: `/leads/${lead.id}` })
-      ),
-      Effect.catchTag("StoreUnavailable", () => Effect.succeed(unavailable))
     )
-  })
+  }
+  // the job carries the request's trace context, so the consumer continues the trace
+  return Effect.contextWithEffect((context: Context.Context<LeadStore | JobQueue | Metrics>) =>
+    Effect.match(acceptLead(decoded.right, source, TraceContext.ofContext(context), options), {
+      onFailure: () => unavailable,
+      onSuccess: acceptedResponse
+    })
+  )
+}
