@@ -97,13 +97,18 @@ export const make = <I, O, E>(
       if (index >= 0) pending.splice(index, 1)
     }
 
-    return (item: I, deadline?: Deadline<E>) =>
+    /**
+     * Submits `item`; `withdrawable`: interruption withdraws it if not yet taken. A submitter that cannot be
+     * interrupted (the ingest's accept is not) needs no canceler, and an `Effect.async` without one costs several
+     * Effect operations less per item: the hot path's cost (README "Performance").
+     */
+    const submit = (item: I, deadline: Deadline<E> | undefined, withdrawable: boolean) =>
       Effect.async<O, E>((resume) => {
         if (deadline === undefined) {
           const entry: Pending<I, O, E> = { item, resume }
           pending.push(entry)
           start()
-          return Effect.sync(() => withdraw(entry))
+          return withdrawable ? Effect.sync(() => withdraw(entry)) : undefined
         }
         // a plain timer: an Effect timeout would fork two fibers per submission
         let answered = false
@@ -124,10 +129,15 @@ export const make = <I, O, E>(
         }, deadline.ms)
         pending.push(entry)
         start()
-        return Effect.sync(() => {
-          answered = true
-          clearTimeout(timer)
-          withdraw(entry)
-        })
+        return withdrawable
+          ? Effect.sync(() => {
+              answered = true
+              clearTimeout(timer)
+              withdraw(entry)
+            })
+          : undefined
       })
+
+    return (item: I, deadline?: Deadline<E>) =>
+      Effect.checkInterruptible((interruptible) => submit(item, deadline, interruptible))
   })

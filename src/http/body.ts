@@ -154,36 +154,35 @@ export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.E
 
 /**
  * The body's bytes, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the client
- * would never see the 413; this stops collecting and discards the rest instead.
+ * would never see the 413; this stops collecting and lets the rest flow past instead.
+ *
+ * No canceler and no listener removed: the listeners go with the request. A read that is interrupted (the client
+ * gone, or the server stopping) leaves them collecting at most `maxBytes` of a body nobody waits for. A canceler
+ * would cost several Effect operations on every request and the removals EventEmitter work (README "Performance").
  */
 const readLimited = (source: IncomingMessage, maxBytes: number) =>
   Effect.async<Buffer, ReadFailure>((resume) => {
     const chunks: Array<Buffer> = []
     let bytes = 0
-    const cleanup = () => {
-      source.off("data", onData)
-      source.off("end", onEnd)
-      source.off("error", onError)
-    }
-    const onData = (chunk: Buffer) => {
+    let done = false
+    source.on("data", (chunk: Buffer) => {
+      if (done) return
       bytes += chunk.length
       if (bytes <= maxBytes) return void chunks.push(chunk)
-      cleanup()
-      source.resume()
+      done = true
+      chunks.length = 0
       resume(Effect.fail("too-large"))
-    }
-    const onEnd = () => {
-      cleanup()
+    })
+    source.once("end", () => {
+      if (done) return
+      done = true
       resume(Effect.succeed(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)))
-    }
-    const onError = () => {
-      cleanup()
+    })
+    source.once("error", () => {
+      if (done) return
+      done = true
       resume(Effect.fail("unreadable"))
-    }
-    source.on("data", onData)
-    source.once("end", onEnd)
-    source.once("error", onError)
-    return Effect.sync(cleanup)
+    })
   })
 
 /** The same cap over the platform's body stream: stops pulling (cancelling the rest) at the first byte past it. */
