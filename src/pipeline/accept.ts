@@ -105,5 +105,7 @@ export const acceptLead = (
     // Once started, insert and enqueue finish even if the client hangs up: a stored lead gets its job now, not
     // at the next sweep.
     Effect.uninterruptible,
-    withSpanWhenTraced("pipeline.accept", { captureStackTrace: false })
+    acceptSpan
   )
+
+const acceptSpan = withSpanWhenTraced("pipeline.accept", { captureStackTrace: false })
