@@ -1,12 +1,18 @@
 # syntax=docker/dockerfile:1.7
 # One image, two programs: `docker run <image> ingest` (HTTP API, PORT 3000) or `docker run <image> consumer`
 # (worker, metrics on METRICS_PORT 9464); `docker run <image> cli <command>` for migrate / replay / stats.
-# The runtime holds only the esbuild bundles: no node_modules, no sources, no compiler.
+# The runtime holds only the esbuild bundles (and each long-running program's native/mallocTrim.node, built in the
+# build stage): no node_modules, no sources, no compiler.
 
 ARG NODE_IMAGE=node:24-slim
 
 # ---- build: install with the lockfile, bundle the programs
 FROM ${NODE_IMAGE} AS build
+# a C compiler for the programs' one native addon (native/mallocTrim.node: glibc's malloc_trim for the memory release,
+# scripts/build/native.mjs); the build stage only, the runtime gets the built file
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends gcc libc6-dev \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json ./
 # The lockfile names the infra/ workspace (the CDK app): its package.json keeps tree and lockfile in step, and
@@ -18,8 +24,9 @@ COPY services ./services
 COPY layers ./layers
 COPY src ./src
 COPY scripts/build ./scripts/build
-# bundles only: the library build (dist/lib) is for npm, not for the image
-RUN npm run build:bundles
+# bundles only: the library build (dist/lib) is for npm, not for the image; the addon must be there
+RUN npm run build:bundles \
+  && test -f dist/ingest/native/mallocTrim.node && test -f dist/consumer/native/mallocTrim.node
 
 # ---- runtime
 FROM ${NODE_IMAGE} AS runtime

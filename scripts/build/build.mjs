@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 import { duplicatePackages, summarise } from "./metafile.mjs"
 import { lambdas } from "./lambdas.mjs"
+import { buildMallocTrim } from "./native.mjs"
 import { patchNameHelper } from "./names.mjs"
 import { bundleOptions, programs } from "./options.mjs"
 
@@ -30,6 +31,17 @@ const copyAssets = async (dir) => {
   }
 }
 
+/** mallocTrim.node, compiled once per build (undefined where it cannot be: the programs then run without it). */
+let mallocTrim
+const nativeAddon = async () => {
+  mallocTrim ??= buildMallocTrim(join(dist, ".native", "mallocTrim.node")).then((result) => {
+    if (result.built) return result.file
+    console.warn(`  note: native/mallocTrim.node not built (${result.reason}); the memory release runs without it`)
+    return undefined
+  })
+  return mallocTrim
+}
+
 const bundle = async (program) => {
   const outdir = join(dist, program.name)
   await rm(outdir, { recursive: true, force: true })
@@ -43,6 +55,13 @@ const bundle = async (program) => {
   if (helpers === 0)
     console.warn(`  warning: ${program.name}: esbuild's keepNames helper not found to patch (names.mjs)`)
   if (program.assets) await copyAssets(join(outdir, "assets"))
+  if (program.native) {
+    const addon = await nativeAddon()
+    if (addon !== undefined) {
+      await mkdir(join(outdir, "native"), { recursive: true })
+      await copyFile(addon, join(outdir, "native", "mallocTrim.node"))
+    }
+  }
   const duplicates = duplicatePackages(result.metafile)
   const effectCopies = duplicates.get("effect")
   if (effectCopies !== undefined) {
@@ -64,6 +83,7 @@ const bundles = async () => {
     await bundle(program)
   }
   for (const lambda of lambdas) await bundle(lambda)
+  await rm(join(dist, ".native"), { recursive: true, force: true })
 }
 
 const library = async () => {

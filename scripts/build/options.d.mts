@@ -5,6 +5,8 @@ export interface Program {
   readonly entry: string
   readonly optional?: boolean
   readonly shebang?: boolean
+  /** Its memory release loads native/mallocTrim.node, built beside the bundle. */
+  readonly native?: boolean
 }
 export declare const programs: ReadonlyArray<Program>
 export declare const external: Array<string>

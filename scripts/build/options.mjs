@@ -4,8 +4,10 @@ import { readFile } from "node:fs/promises"
 /** The programs. cli is optional: bundled when its entry exists. */
 export const programs = [
   // assets: the ingest serves /docs (Swagger UI) and /console from files next to its bundle (see src/http/assets.ts)
-  { name: "ingest", entry: "src/programs/ingest.ts", assets: true },
-  { name: "consumer", entry: "src/programs/consumer.ts" },
+  // native: the long-running programs' memory release loads native/mallocTrim.node from beside the bundle
+  // (scripts/build/native.mjs, src/programs/memoryRelease.ts)
+  { name: "ingest", entry: "src/programs/ingest.ts", assets: true, native: true },
+  { name: "consumer", entry: "src/programs/consumer.ts", native: true },
   { name: "cli", entry: "src/programs/cli.ts", optional: true, shebang: true }
 ]
 

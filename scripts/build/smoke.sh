@@ -75,9 +75,10 @@ start() {
   PIDS+=("$!")
   log "started $name (pid $!)"
 }
-start ingest
+# the memory release after 1 s of quiet, at debug: it says what glibc's malloc_trim (the bundle's native addon) did
+start ingest LOG_LEVEL=debug MEMORY_RELEASE_QUIET_MS=1000
 INGEST_PID="${PIDS[0]}"
-start consumer
+start consumer LOG_LEVEL=debug MEMORY_RELEASE_QUIET_MS=1000
 CONSUMER_PID="${PIDS[1]}"
 
 wait_ready ingest "http://127.0.0.1:$INGEST_PORT/readyz" "$INGEST_PID"
@@ -121,6 +122,22 @@ child.stdin.write([process.env.INIT, initialized, process.env.FIND, ""].join("\n
 ' 2>"$WORK/cli.log")" || fail "revenueflow mcp (CLI bundle) failed"
 [[ "$(jq -r .result.structuredContent.id <<<"$MCP_STDIO")" == "$LEAD_ID" ]] || fail "revenueflow mcp find_lead answered: $MCP_STDIO"
 log "revenueflow mcp (CLI bundle) on stdio finds the lead"
+
+# ---- 4c. the memory release loads the native addon from beside the bundle (Linux with glibc, built with cc)
+if [[ "$(uname -s)" == "Linux" ]] && getconf GNU_LIBC_VERSION >/dev/null 2>&1 && command -v "${CC:-cc}" >/dev/null; then
+  for name in ingest consumer; do
+    [[ -f "$WORK/$name/native/mallocTrim.node" ]] || fail "dist/$name/native/mallocTrim.node was not built"
+    deadline=$((SECONDS + TIMEOUT_S))
+    until grep -q 'released memory after a quiet spell' "$WORK/$name.log"; do
+      ((SECONDS < deadline)) || fail "$name did not release memory after a quiet spell"
+      sleep 0.2
+    done
+    line="$(grep -m1 'released memory after a quiet spell' "$WORK/$name.log")"
+    grep -qE 'mallocTrim.{1,3}(returned memory|nothing to return)' <<<"$line" ||
+      fail "$name released memory without the native addon: $line"
+  done
+  log "both bundles release memory with glibc's malloc_trim (native/mallocTrim.node)"
+fi
 
 # ---- 5. graceful shutdown: SIGTERM, exit 0 within EXIT_TIMEOUT_S
 stop() {
