@@ -172,6 +172,26 @@ export const renderConsumer = (report: ConsumerReport) => {
     "ours peak RSS MiB",
     "ours statuses"
   ]
+  const kernelRows = report.rows.map(({ case: c, ours, raw }) => [
+    c.concurrency,
+    c.latencyMs,
+    ours.kernelCpuMsPerLead,
+    raw.kernelCpuMsPerLead,
+    ours.syscallsPerLead?.writes ?? "-",
+    raw.syscallsPerLead?.writes ?? "-",
+    ours.syscallsPerLead?.reads ?? "-",
+    raw.syscallsPerLead?.reads ?? "-"
+  ])
+  const kernelHeaders = [
+    "conc",
+    "crm ms",
+    "ours kernel cpu ms/lead",
+    "raw kernel cpu ms/lead",
+    "ours write syscalls/lead",
+    "raw write syscalls/lead",
+    "ours read syscalls/lead",
+    "raw read syscalls/lead"
+  ]
   const sample = report.rows.find((row) => row.case.latencyMs === 0) ?? report.rows[0]
   const commands = sample
     ? `redis commands per lead, ours at c=${sample.case.concurrency} crm=${sample.case.latencyMs}ms: ${sample.ours.topCommands.map(([n, v]) => `${n} ${fmt(v)}`).join(", ")}`
@@ -180,6 +200,9 @@ export const renderConsumer = (report: ConsumerReport) => {
   return [
     `consumer program run via: ${report.via}; the raw worker sleeps crm calls/lead x crm ms per job`,
     table(headers, rows),
+    "",
+    "of the cpu ms/lead above, the kernel's part, and the process's system calls (/proc/<pid>/stat and io):",
+    table(kernelHeaders, kernelRows),
     "",
     commands,
     report.rows[0]

@@ -284,15 +284,33 @@ export const rssMiB = (pid: number): number | undefined => {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in ms, from /proc/<pid>/stat (clock ticks of 10 ms). */
-export const cpuMs = (pid: number): number => {
+/** CPU time a process has used so far in user space and in the kernel, in ms, from /proc/<pid>/stat (10 ms ticks). */
+export const cpuSplitMs = (pid: number): { readonly user: number; readonly kernel: number } => {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
     // fields after the ")" that ends the command name: state is field 3, utime 14, stime 15
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-    return (Number(fields[11]) + Number(fields[12])) * 10
+    return { user: Number(fields[11]) * 10, kernel: Number(fields[12]) * 10 }
   } catch {
-    return 0
+    return { user: 0, kernel: 0 }
+  }
+}
+
+/** CPU time (user + kernel) a process has used so far, in ms. */
+export const cpuMs = (pid: number): number => {
+  const { kernel, user } = cpuSplitMs(pid)
+  return user + kernel
+}
+
+/** Read and write system calls a process has made so far (/proc/<pid>/io; undefined where it cannot be read). */
+export const syscalls = (pid: number): { readonly reads: number; readonly writes: number } | undefined => {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, "utf8")
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? Number.NaN)
+    const counts = { reads: field("syscr"), writes: field("syscw") }
+    return Number.isFinite(counts.reads) && Number.isFinite(counts.writes) ? counts : undefined
+  } catch {
+    return undefined
   }
 }
 

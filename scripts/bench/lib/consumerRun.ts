@@ -17,7 +17,7 @@ import { LeadInput } from "../../../src/domain/lead.js"
 import { acceptLead } from "../../../src/pipeline/accept.js"
 import { bullConnection, createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
 import { leadBody } from "./leads.js"
-import { cpuMs, programArgs, root, rssMiB, sleep, startListening } from "../../lib/processes.js"
+import { cpuSplitMs, programArgs, root, rssMiB, sleep, startListening, syscalls } from "../../lib/processes.js"
 import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */
@@ -45,6 +45,10 @@ export interface ConsumerResult {
   readonly redisRoundTripsPerLead: number | undefined
   readonly topCommands: ReadonlyArray<readonly [string, number]>
   readonly cpuMsPerLead: number
+  /** The part of cpuMsPerLead spent in the kernel (system calls: socket reads and writes, epoll, timers). */
+  readonly kernelCpuMsPerLead: number
+  /** Read and write system calls per lead (/proc/<pid>/io); undefined where it cannot be read. */
+  readonly syscallsPerLead: { readonly reads: number; readonly writes: number } | undefined
   readonly crmCallsPerLead: number
   readonly statuses: Readonly<Record<string, number>>
   readonly logLinesPerLead: number
@@ -182,7 +186,8 @@ export const runConsumerCase = async (
       await sleep(warmup > 0 ? 500 : 0) // after a warm-up, the worker goes idle
       const background = await backgroundRate(deps.redis, 500)
       const before = await snapshot(deps.redis)
-      const cpuBefore = cpuMs(running.pid)
+      const cpuBefore = cpuSplitMs(running.pid)
+      const callsBefore = syscalls(running.pid)
       const linesBefore = running.outputLines()
       const peak = running.samplePeakRss()
       const trips = options.roundTrips
@@ -196,7 +201,10 @@ export const runConsumerCase = async (
       const after = await snapshot(deps.redis)
       const roundTrips = trips?.count()
       trips?.stop()
-      const cpu = cpuMs(running.pid) - cpuBefore
+      const cpuAfter = cpuSplitMs(running.pid)
+      const callsAfter = syscalls(running.pid)
+      const kernel = cpuAfter.kernel - cpuBefore.kernel
+      const cpu = cpuAfter.user - cpuBefore.user + kernel
       const rssPeak = peak()
       const seconds = Math.max(0.001, (end - start) / 1000)
       const commands = commandsBetween(before, after, background)
@@ -212,6 +220,14 @@ export const runConsumerCase = async (
         redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / Math.max(1, done),
         topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / Math.max(1, done)] as const),
         cpuMsPerLead: cpu / Math.max(1, done),
+        kernelCpuMsPerLead: kernel / Math.max(1, done),
+        syscallsPerLead:
+          callsBefore && callsAfter
+            ? {
+                reads: (callsAfter.reads - callsBefore.reads) / Math.max(1, done),
+                writes: (callsAfter.writes - callsBefore.writes) / Math.max(1, done)
+              }
+            : undefined,
         crmCallsPerLead: crmCalls / Math.max(1, warmup + done),
         statuses,
         logLinesPerLead: (running.outputLines() - linesBefore) / Math.max(1, done),
