@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { App, type Stack } from "aws-cdk-lib"
@@ -9,15 +11,29 @@ import { RevenueFlowStack } from "../lib/stack.js"
 
 export type Resources = Record<string, { Type: string; Properties?: Record<string, unknown> }>
 
-/** Synthesizes the stack with `context` over the defaults (what `cdk synth -c key=value` does). */
-export const synth = (context: Record<string, unknown> = {}) => {
-  const app = new App({ context })
-  const config = fromContext((key) => app.node.tryGetContext(key))
-  const stack = new RevenueFlowStack(app, "RevenueFlow", { config })
-  const template = Template.fromStack(stack)
-  const resources = template.toJSON().Resources as Resources
-  return { app, stack, template, resources }
+/**
+ * The stack that `build` makes in an app with `context`, synthesized into a directory of its own that is removed
+ * once the template is read (left to itself, the CDK synthesizes into a new `cdk.out*` directory under the system's
+ * temp directory for every app and never removes it).
+ */
+const synthesize = <S extends Stack>(context: Record<string, unknown>, build: (app: App) => S) => {
+  const outdir = mkdtempSync(join(tmpdir(), "rf-cdk-test-"))
+  try {
+    const app = new App({ context, outdir })
+    const stack = build(app)
+    const template = Template.fromStack(stack)
+    const resources = template.toJSON().Resources as Resources
+    return { app, stack, template, resources }
+  } finally {
+    rmSync(outdir, { recursive: true, force: true })
+  }
 }
+
+const configOf = (app: App) => fromContext((key) => app.node.tryGetContext(key))
+
+/** Synthesizes the stack with `context` over the defaults (what `cdk synth -c key=value` does). */
+export const synth = (context: Record<string, unknown> = {}) =>
+  synthesize(context, (app) => new RevenueFlowStack(app, "RevenueFlow", { config: configOf(app) }))
 
 /**
  * Stand-ins for dist/lambda/{ingest,consumer,sweep}: the template depends on where the bundles are, not on what
@@ -26,14 +42,11 @@ export const synth = (context: Record<string, unknown> = {}) => {
 export const FIXTURE_BUNDLES = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "bundles")
 
 /** Synthesizes the serverless variant (`-c variant=serverless`) with `context` over the defaults. */
-export const synthServerless = (context: Record<string, unknown> = {}) => {
-  const app = new App({ context: { variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, ...context } })
-  const config = fromContext((key) => app.node.tryGetContext(key))
-  const stack = new RevenueFlowServerlessStack(app, "RevenueFlowServerless", { config })
-  const template = Template.fromStack(stack)
-  const resources = template.toJSON().Resources as Resources
-  return { app, stack, template, resources }
-}
+export const synthServerless = (context: Record<string, unknown> = {}) =>
+  synthesize(
+    { variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, ...context },
+    (app) => new RevenueFlowServerlessStack(app, "RevenueFlowServerless", { config: configOf(app) })
+  )
 
 /** The logical id of the one resource of `type` whose id starts with `prefix`. */
 export const logicalId = (resources: Resources, type: string, prefix: string): string => {
