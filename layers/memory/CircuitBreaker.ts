@@ -1,9 +1,7 @@
-import * as Clock from "effect/Clock"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
-import * as SynchronizedRef from "effect/SynchronizedRef"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
 import { type BreakerOptions, config, defaultOptions } from "../shared/breaker.js"
 import { logClosed, logOpened, logProbing } from "../shared/breaker.js"
@@ -89,72 +87,115 @@ const openReason = (probe: boolean, timedOut: boolean, consecutive: number, opti
       ? `${consecutive} consecutive failures`
       : `failure ratio of at least ${options.failureRatio} over ${options.minimumCalls}+ calls`
 
-/** Builds the in-process breaker: one state machine per name, shared by every fiber of this process. */
+/**
+ * Builds the in-process breaker: one state machine per name, shared by every fiber of this process.
+ *
+ * A change that needs no effect (the everyday call through a closed breaker, a failure that does not trip it, a
+ * refusal, the probe taken) is made at once: JavaScript runs it to its end before any other fiber. A change that
+ * steps the probe schedule or logs (opening, closing) runs under a lock, and while one is held or awaited every other
+ * change waits for the lock too, so none is lost to a write made from older state.
+ */
 export const make = (options: BreakerOptions = defaultOptions) =>
   Effect.gen(function* () {
-    const breakers = yield* SynchronizedRef.make(new Map<string, Breaker>())
+    const breakers = new Map<string, Breaker>()
+    const lock = yield* Effect.makeSemaphore(1)
+    /** Fibers holding or awaiting the lock: while any, no change is made outside it. */
+    let locking = 0
 
-    const get = (map: Map<string, Breaker>, name: string) => map.get(name) ?? closed(options)
+    const get = (name: string) => breakers.get(name) ?? closed(options)
+
+    /** Run a change under the lock. */
+    const exclusive = <A>(change: (now: number) => Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => locking++),
+        () => lock.withPermits(1)(Effect.clockWith((clock) => change(clock.unsafeCurrentTimeMillis()))),
+        () => Effect.sync(() => locking--)
+      )
 
     /** Decide whether a call may run now; marks the half-open probe as taken. */
+    const admitAt = (name: string, now: number): Admission => {
+      const breaker = get(name)
+      if (breaker.state === "closed") return { admitted: true, probe: false, retryAfterMs: 0 }
+      if (breaker.probing || now < breaker.nextProbeAt) {
+        const retryAfterMs = breaker.probing ? 1_000 : breaker.nextProbeAt - now
+        return { admitted: false, probe: false, retryAfterMs }
+      }
+      breakers.set(name, { ...breaker, state: "half-open", probing: true })
+      return { admitted: true, probe: true, retryAfterMs: 0 }
+    }
     const admit = (name: string): Effect.Effect<Admission> =>
-      SynchronizedRef.modifyEffect(breakers, (map) =>
-        Effect.map(Clock.currentTimeMillis, (now): readonly [Admission, Map<string, Breaker>] => {
-          const breaker = get(map, name)
-          if (breaker.state === "closed") return [{ admitted: true, probe: false, retryAfterMs: 0 }, map]
-          if (breaker.probing || now < breaker.nextProbeAt) {
-            const retryAfterMs = breaker.probing ? 1_000 : breaker.nextProbeAt - now
-            return [{ admitted: false, probe: false, retryAfterMs }, map]
-          }
-          const next = new Map(map).set(name, { ...breaker, state: "half-open", probing: true })
-          return [{ admitted: true, probe: true, retryAfterMs: 0 }, next]
-        })
+      Effect.clockWith((clock) =>
+        locking === 0
+          ? Effect.succeed(admitAt(name, clock.unsafeCurrentTimeMillis()))
+          : exclusive((now) => Effect.succeed(admitAt(name, now)))
       )
 
     /**
-     * Record an outcome (`failed` undefined: the call was interrupted and proves nothing), log a state change, and
-     * return how long the breaker now stays open (0 when it is not open).
+     * The state after an outcome when reaching it needs no effect (neither the probe schedule nor a log line), else
+     * undefined. `failed` undefined: the call was interrupted and proves nothing.
      */
-    const settle = (name: string, probe: boolean, failed: boolean | undefined, timedOut = false) =>
-      SynchronizedRef.modifyEffect(breakers, (map) =>
-        Effect.gen(function* () {
-          const now = yield* Clock.currentTimeMillis
-          const breaker = get(map, name)
-          let next: Breaker
-          let consecutive = breaker.consecutive
-          if (failed === undefined) {
-            next = probe ? { ...breaker, probing: false } : breaker
-          } else if (probe) {
-            next = failed ? yield* open(options, breaker, now) : closed(options)
-          } else if (breaker.state !== "closed") {
-            next = breaker
-          } else {
-            const buckets = count(breaker.buckets, now, options.windowMs, failed)
-            consecutive = failed ? breaker.consecutive + 1 : 0
-            let calls = 0
-            let failures = 0
-            for (const bucket of buckets) {
-              calls += bucket.calls
-              failures += bucket.failures
-            }
-            const trips =
-              consecutive >= options.consecutiveFailures ||
-              (calls >= options.minimumCalls && failures / calls >= options.failureRatio)
-            next = trips ? yield* open(options, breaker, now) : { ...breaker, buckets, consecutive }
-          }
-          if (next.state === "open" && next.nextProbeAt !== breaker.nextProbeAt) {
-            yield* logOpened(name, openReason(probe, timedOut, consecutive, options), next.nextProbeAt - now)
-          } else if (probe && failed === false) {
-            yield* logClosed(name, breaker.openedAt === 0 ? undefined : now - breaker.openedAt)
-          }
-          return [next.state === "open" ? next.nextProbeAt - now : 0, new Map(map).set(name, next)] as const
-        })
-      )
+    const settledAt = (breaker: Breaker, now: number, probe: boolean, failed: boolean | undefined) => {
+      if (failed === undefined) return probe ? { ...breaker, probing: false } : breaker
+      if (probe) return undefined
+      if (breaker.state !== "closed") return breaker
+      const buckets = count(breaker.buckets, now, options.windowMs, failed)
+      const consecutive = failed ? breaker.consecutive + 1 : 0
+      let calls = 0
+      let failures = 0
+      for (const bucket of buckets) {
+        calls += bucket.calls
+        failures += bucket.failures
+      }
+      const trips =
+        consecutive >= options.consecutiveFailures ||
+        (calls >= options.minimumCalls && failures / calls >= options.failureRatio)
+      return trips ? undefined : { ...breaker, buckets, consecutive }
+    }
 
-    const protect = <A, E, R>(
+    /** Opening or closing: steps the probe schedule, logs the change. Runs under the lock. */
+    const transition = (name: string, now: number, probe: boolean, failed: boolean, timedOut: boolean) =>
+      Effect.gen(function* () {
+        const breaker = get(name)
+        const next =
+          settledAt(breaker, now, probe, failed) ??
+          (probe && !failed ? closed(options) : yield* open(options, breaker, now))
+        const consecutive = failed ? breaker.consecutive + 1 : 0
+        breakers.set(name, next)
+        if (next.state === "open" && next.nextProbeAt !== breaker.nextProbeAt) {
+          yield* logOpened(name, openReason(probe, timedOut, consecutive, options), next.nextProbeAt - now)
+        } else if (probe && !failed) {
+          yield* logClosed(name, breaker.openedAt === 0 ? undefined : now - breaker.openedAt)
+        }
+        return next.state === "open" ? next.nextProbeAt - now : 0
+      })
+
+    /** Record an outcome, and return how long the breaker now stays open (0 when it is not open). */
+    const settle = (name: string, probe: boolean, failed: boolean | undefined, timedOut = false) =>
+      Effect.clockWith((clock): Effect.Effect<number> => {
+        if (locking === 0) {
+          const now = clock.unsafeCurrentTimeMillis()
+          const next = settledAt(get(name), now, probe, failed)
+          if (next !== undefined) {
+            breakers.set(name, next)
+            return Effect.succeed(next.state === "open" ? next.nextProbeAt - now : 0)
+          }
+        }
+        return exclusive((now) =>
+          failed === undefined
+            ? Effect.sync(() => {
+                const next = settledAt(get(name), now, probe, failed)!
+                breakers.set(name, next)
+                return next.state === "open" ? next.nextProbeAt - now : 0
+              })
+            : transition(name, now, probe, failed, timedOut)
+        )
+      })
+
+    /** Any call: admitted or refused, the probe with its own deadline, its outcome counted. */
+    const guarded = <A, E, R>(
       name: string,
       effect: Effect.Effect<A, E, R>,
-      isFailure: (error: E) => boolean = () => true
+      isFailure: (error: E) => boolean
     ): Effect.Effect<A, E | CircuitOpen, R> =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
@@ -173,11 +214,22 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         })
       )
 
-    const state = (name: string) =>
-      Effect.map(SynchronizedRef.get(breakers), (map) => {
-        const breaker = get(map, name)
-        return breaker.state
-      })
+    const protect = <A, E, R>(
+      name: string,
+      effect: Effect.Effect<A, E, R>,
+      isFailure: (error: E) => boolean = () => true
+    ): Effect.Effect<A, E | CircuitOpen, R> =>
+      Effect.suspend(() =>
+        // The everyday call: a closed breaker admits it without taking anything; its outcome is counted when it ends.
+        locking === 0 && get(name).state === "closed"
+          ? Effect.onExit(effect, (exit) => {
+              const failed = countedFailure(exit, isFailure)
+              return failed === undefined ? Effect.void : settle(name, false, failed)
+            })
+          : guarded(name, effect, isFailure)
+      )
+
+    const state = (name: string) => Effect.sync(() => get(name).state)
 
     return CircuitBreaker.of({ protect, state })
   })

@@ -73,6 +73,34 @@ for (const [backend, layer] of breakers) {
       }).pipe(Effect.provide(Layer.merge(layer(), logs.layer)))
     })
 
+    it.scoped("30 calls failing at once open it once: one log line, every call counted, then it refuses", () => {
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        const breaker = yield* CircuitBreaker
+        const gate = yield* Deferred.make<void>()
+        const admitted = yield* Ref.make(0)
+        // every call is let through while the breaker is closed, then all fail together, concurrently
+        const call = Ref.update(admitted, (n) => n + 1).pipe(
+          Effect.zipRight(Deferred.await(gate)),
+          Effect.zipRight(Effect.fail("503" as const))
+        )
+        const calls = yield* Effect.fork(
+          Effect.forEach(Array.from({ length: 30 }), () => Effect.either(breaker.protect("crm", call)), {
+            concurrency: "unbounded"
+          })
+        )
+        while ((yield* Ref.get(admitted)) < 30) yield* Effect.yieldNow()
+        yield* Deferred.succeed(gate, undefined)
+        const results = yield* Fiber.join(calls)
+        expect(results.filter(isOpen)).toHaveLength(0)
+        expect(results.every((result) => Either.isLeft(result) && result.left === "503")).toBe(true)
+        expect(yield* breaker.state("crm")).toBe("open")
+        expect(breakerLines(logs.lines, "circuit breaker opened")).toHaveLength(1)
+        expect(isOpen(yield* Effect.either(breaker.protect("crm", Effect.succeed("ok"))))).toBe(true)
+        expect(yield* Ref.get(admitted)).toBe(30)
+      }).pipe(Effect.provide(Layer.merge(layer(), logs.layer)))
+    })
+
     it.scoped("a half-open probe the CRM never answers is cut at the probe timeout, not the CRM's", () =>
       Effect.gen(function* () {
         const breaker = yield* CircuitBreaker
