@@ -178,6 +178,11 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       durationMs: done.durationMs
     })
 
+    /** The breaker's state after a call, for its gauge (an interrupted call changes nothing). */
+    const publishBreaker = Effect.flatMap(breaker.state(crm.provider), (state) =>
+      metrics.breakerState(crm.provider, state)
+    )
+
     /** The CRM call and its completion, in one piece: an interrupted CRM call could not be told from a lost one. */
     const perform = (item: Ready, index: number, sent: () => void) =>
       finishDespiteInterruption(
@@ -195,10 +200,8 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
                 if (error._tag === "CrmTransientError" || error._tag === "CrmPermanentError") {
                   unwritten.push({ entry: { ...base, status: "FAILED", error: errorText(error.message), durationMs } })
                 }
+                yield* publishBreaker
               })
-            ),
-            Effect.ensuring(
-              Effect.flatMap(breaker.state(crm.provider), (state) => metrics.breakerState(crm.provider, state))
             ),
             withSpanWhenTraced("crm.execute", {
               captureStackTrace: false,
@@ -218,6 +221,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           )
           if (!stored) yield* writeAudit
           yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
+          yield* publishBreaker
         })
       ).pipe(
         withSpanWhenTraced("pipeline.action", {

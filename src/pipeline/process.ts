@@ -18,14 +18,11 @@ import { fateOf } from "./fate.js"
 
 /** Time a stage into the stage-duration histogram and a span. */
 const stage =
-  (name: string) =>
+  (metrics: Metrics.Service, name: string) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    Effect.gen(function* () {
-      const metrics = yield* Metrics
-      const start = yield* Clock.currentTimeMillis
-      const result = yield* effect
-      yield* metrics.stageDuration(name, ((yield* Clock.currentTimeMillis) - start) / 1000)
-      return result
+    Effect.clockWith((clock) => {
+      const start = clock.unsafeCurrentTimeMillis()
+      return Effect.tap(effect, () => metrics.stageDuration(name, (clock.unsafeCurrentTimeMillis() - start) / 1000))
     }).pipe(withSpanWhenTraced(`pipeline.${name}`, { captureStackTrace: false }))
 
 /**
@@ -54,13 +51,13 @@ export const processLead = (job: JobInfo) =>
     const domain = accountDomain(lead.input)
     const enrichment = isFreeMailDomain(domain)
       ? Option.none()
-      : yield* Effect.flatMap(Enricher, (enricher) => enricher.enrich(domain)).pipe(stage("enrich"))
+      : yield* Effect.flatMap(Enricher, (enricher) => enricher.enrich(domain)).pipe(stage(metrics, "enrich"))
 
     let grounding = lead.grounding
     if (grounding === undefined) {
       const analysis = yield* Effect.flatMap(Analyzer, (analyzer) =>
         analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment })
-      ).pipe(stage("analyze"))
+      ).pipe(stage(metrics, "analyze"))
       grounding = ground(analysis, { lead: lead.input, enrichment, computed: computedFacts(lead.input, enrichment) })
       yield* metrics.groundingOutcome(grounding.outcome)
       yield* store.saveAnalysis(lead.id, analysis, grounding)
@@ -81,7 +78,7 @@ export const processLead = (job: JobInfo) =>
     // One read of what this lead already has at the CRM (earlier attempts), instead of one per action.
     const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
     const succeeded = new Map(rows.filter((row) => row.status === "SUCCEEDED").map((row) => [row.actionKey, row]))
-    yield* executeActions(lead, actions, succeeded).pipe(stage("crm"))
+    yield* executeActions(lead, actions, succeeded).pipe(stage(metrics, "crm"))
     yield* store.transition(lead.id, ["PROCESSING"], "SYNCED")
     yield* metrics.leadFinished("SYNCED")
     const tools = actions.map((action) => action.tool).join(", ")

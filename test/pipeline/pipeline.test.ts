@@ -1,7 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
+import * as MetricsLayer from "../../layers/observability/Metrics.js"
+import type { BreakerState } from "../../services/CircuitBreaker.js"
+import * as Metrics from "../../services/Metrics.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
 import { JobQueue } from "../../services/JobQueue.js"
@@ -179,8 +183,21 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
     )
   )
 
-  it.live("an open circuit breaker delays jobs until its probe succeeds", () =>
-    run(
+  it.live("an open circuit breaker delays jobs until its probe succeeds", () => {
+    // the production metrics, with every state the pipeline reports to the breaker's gauge recorded
+    const breakerStates: Array<string> = []
+    const recordingMetrics = Layer.effect(
+      Metrics.Metrics,
+      Effect.map(MetricsLayer.make({ defaultMetrics: false }), (metrics) => ({
+        ...metrics,
+        breakerState: (provider: string, state: BreakerState) =>
+          Effect.zipRight(
+            Effect.sync(() => breakerStates.push(state)),
+            metrics.breakerState(provider, state)
+          )
+      }))
+    )
+    return run(
       Effect.gen(function* () {
         const crm = yield* MockCrmControl
         yield* crm.failNext(new CrmTransientError({ provider: "mock", message: "503" }), 2)
@@ -188,7 +205,12 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         yield* startConsumer
         yield* awaitStatus(lead.id, ["SYNCED"])
         expect((yield* crm.calls).length).toBe(7)
-      }),
+        // the gauge operators watch followed it: open after the failures, closed once the probe succeeded
+        const gauge = (yield* Metrics.Metrics.pipe(Effect.flatMap((m) => m.render))).body
+        expect(gauge).toMatch(/^revenueflow_circuit_breaker_state\{provider="mock"\} 0$/m)
+        expect(breakerStates).toContain("open")
+        expect(breakerStates.at(-1)).toBe("closed")
+      }).pipe(Effect.provide(recordingMetrics)),
       {
         env: { JOB_ATTEMPTS: "10" },
         breaker: {
@@ -198,5 +220,5 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         }
       }
     )
-  )
+  })
 })
