@@ -169,24 +169,22 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         return next.state === "open" ? next.nextProbeAt - now : 0
       })
 
+    /** Make an effect-free change now; undefined when it needs the probe schedule or a log line. */
+    const settleNow = (name: string, now: number, probe: boolean, failed: boolean | undefined) => {
+      const next = settledAt(get(name), now, probe, failed)
+      if (next === undefined) return undefined
+      breakers.set(name, next)
+      return next.state === "open" ? next.nextProbeAt - now : 0
+    }
+
     /** Record an outcome, and return how long the breaker now stays open (0 when it is not open). */
     const settle = (name: string, probe: boolean, failed: boolean | undefined, timedOut = false) =>
       Effect.clockWith((clock): Effect.Effect<number> => {
-        if (locking === 0) {
-          const now = clock.unsafeCurrentTimeMillis()
-          const next = settledAt(get(name), now, probe, failed)
-          if (next !== undefined) {
-            breakers.set(name, next)
-            return Effect.succeed(next.state === "open" ? next.nextProbeAt - now : 0)
-          }
-        }
+        const openForMs = locking === 0 ? settleNow(name, clock.unsafeCurrentTimeMillis(), probe, failed) : undefined
+        if (openForMs !== undefined) return Effect.succeed(openForMs)
         return exclusive((now) =>
           failed === undefined
-            ? Effect.sync(() => {
-                const next = settledAt(get(name), now, probe, failed)!
-                breakers.set(name, next)
-                return next.state === "open" ? next.nextProbeAt - now : 0
-              })
+            ? Effect.sync(() => settleNow(name, now, probe, failed) ?? 0)
             : transition(name, now, probe, failed, timedOut)
         )
       })
