@@ -105,7 +105,7 @@ try {
       for (const [side, dist] of order(round)) {
         const result = await runConsumerCase(
           "ours",
-          { concurrency, latencyMs: 0, leads, warmup: 300 },
+          { concurrency, latencyMs: 0, leads, warmup: 1500 },
           { sql, redis, tag: `cmp_${suffix()}` },
           { dist }
         )

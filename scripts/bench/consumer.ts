@@ -2,8 +2,12 @@
 // the real ingest path, at several WORKER_CONCURRENCY values and mock-CRM latencies, against a raw BullMQ no-op
 // worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
 //   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
+//   npm run bench:consumer -- --series [--concurrency N] [--leads N]
 // --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
 // source through its source maps), then the top self-time functions.
+// --series: ours only at concurrency 5 (or N), 0 ms CRM, a fresh process with no warm-up over --leads (3000) leads:
+// its CPU per lead second by second, on its main thread and on V8's workers (garbage collection, the optimizing
+// compilers) — how long a new process takes to reach the steady state the timed cases measure after their warm-up.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -32,8 +36,10 @@ export interface ConsumerProfile {
 const allCases = { concurrency: [1, 5, 20], latencies: [0, 50], settleSeconds: 15 }
 
 export const consumerProfiles = {
-  full: { ...allCases, leads: 1000, leadsPerWorkerWithLatency: 40, warmup: 400 },
-  short: { ...allCases, leads: 400, leadsPerWorkerWithLatency: 15, warmup: 300 },
+  // the warm-up: a fresh consumer's CPU per lead falls for its first ~1,500 leads while V8 optimizes the code each lead
+  // runs once (`--series` shows it), so fewer would time the compilers, not the program
+  full: { ...allCases, leads: 1000, leadsPerWorkerWithLatency: 40, warmup: 2000 },
+  short: { ...allCases, leads: 600, leadsPerWorkerWithLatency: 15, warmup: 1500 },
   smoke: { concurrency: [5], latencies: [0], leads: 60, leadsPerWorkerWithLatency: 10, warmup: 20, settleSeconds: 0 }
 } satisfies Record<string, ConsumerProfile>
 
@@ -222,6 +228,29 @@ export const renderConsumer = (report: ConsumerReport) => {
   ].join("\n")
 }
 
+/** `--series`: a fresh consumer at `concurrency`, 0 ms CRM, no warm-up, over `leads` leads; CPU per lead by second. */
+export const runSeries = async (concurrency: number, leads: number) => {
+  const sql = admin()
+  const redis = redisClient()
+  try {
+    const result = await runConsumerCase(
+      "ours",
+      { concurrency, latencyMs: 0, leads, warmup: 0 },
+      { sql, redis, tag: `${suffix()}_s` },
+      { series: true }
+    )
+    const rows = (result.series ?? []).map((p) => [p.done, p.mainMs + p.v8Ms + p.otherMs, p.mainMs, p.v8Ms, p.otherMs])
+    return [
+      `a fresh consumer (${programArgs("consumer").via}), c=${concurrency}, 0 ms CRM, no warm-up: CPU ms per lead, each second`,
+      table(["leads done", "cpu ms/lead", "main thread", "V8 workers (GC, compilers)", "other threads"], rows),
+      `over all ${result.done} leads: ${fmt(result.cpuMsPerLead)} ms/lead, ${fmt(result.leadsPerSecond)} leads/s`
+    ].join("\n")
+  } finally {
+    redis.disconnect()
+    await sql.end({ timeout: 5 })
+  }
+}
+
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const argv = process.argv.slice(2)
   const profile = argv.includes("--smoke")
@@ -234,11 +263,18 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const profileConcurrency = concurrencyAt >= 0 ? Number(argv[concurrencyAt + 1]) : 5
   if (!Number.isInteger(profileConcurrency) || profileConcurrency < 1)
     throw new Error("--concurrency takes a whole number >= 1")
-  const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
-  console.log(renderConsumer(report))
-  if (profileDir) {
-    console.log(`\nCPU profile of the consumer program (${profileDir}):\n${summarizeProfiles(profileDir)}`)
-    if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
+  if (argv.includes("--series")) {
+    const leadsAt = argv.indexOf("--leads")
+    const leads = leadsAt >= 0 ? Number(argv[leadsAt + 1]) : 3000
+    if (!Number.isInteger(leads) || leads < 1) throw new Error("--leads takes a whole number >= 1")
+    console.log(await runSeries(profileConcurrency, leads))
+  } else {
+    const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
+    console.log(renderConsumer(report))
+    if (profileDir) {
+      console.log(`\nCPU profile of the consumer program (${profileDir}):\n${summarizeProfiles(profileDir)}`)
+      if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
+    }
+    process.exitCode = report.errors.length > 0 ? 1 : 0
   }
-  process.exitCode = report.errors.length > 0 ? 1 : 0
 }

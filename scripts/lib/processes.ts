@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -300,6 +300,35 @@ export const cpuSplitMs = (pid: number): { readonly user: number; readonly kerne
 export const cpuMs = (pid: number): number => {
   const { kernel, user } = cpuSplitMs(pid)
   return user + kernel
+}
+
+/**
+ * CPU time (user + kernel, ms) a process has used so far by kind of thread: its main thread (the JavaScript and the
+ * event loop), V8's workers (the "V8Worker" threads: concurrent and parallel garbage collection, the optimizing
+ * compilers) and the rest (libuv's pool, the inspector's, ...). Zeros where /proc cannot be read.
+ */
+export const threadCpuMs = (pid: number): { readonly main: number; readonly v8: number; readonly other: number } => {
+  const out = { main: 0, v8: 0, other: 0 }
+  let tids: Array<string> = []
+  try {
+    tids = readdirSync(`/proc/${pid}/task`)
+  } catch {
+    return out
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"))
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10
+      if (Number(tid) === pid) out.main += ms
+      else if (name.startsWith("V8")) out.v8 += ms
+      else out.other += ms
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out
 }
 
 /** Read and write system calls a process has made so far (/proc/<pid>/io; undefined where it cannot be read). */

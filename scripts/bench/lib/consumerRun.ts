@@ -17,7 +17,16 @@ import { LeadInput } from "../../../src/domain/lead.js"
 import { acceptLead } from "../../../src/pipeline/accept.js"
 import { bullConnection, createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
 import { leadBody } from "./leads.js"
-import { cpuSplitMs, programArgs, root, rssMiB, sleep, startListening, syscalls } from "../../lib/processes.js"
+import {
+  cpuSplitMs,
+  programArgs,
+  root,
+  rssMiB,
+  sleep,
+  startListening,
+  syscalls,
+  threadCpuMs
+} from "../../lib/processes.js"
 import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */
@@ -58,6 +67,16 @@ export interface ConsumerResult {
   readonly rssIdle: number
   readonly rssPeak: number
   readonly loggedErrors: ReadonlyArray<string>
+  /** With `series`: CPU per lead by kind of thread, second by second through the measured interval. */
+  readonly series: ReadonlyArray<SeriesPoint> | undefined
+}
+
+/** One second of a measured interval: leads finished by its end, and the CPU per lead it took by kind of thread. */
+export interface SeriesPoint {
+  readonly done: number
+  readonly mainMs: number
+  readonly v8Ms: number
+  readonly otherMs: number
 }
 
 interface Deps {
@@ -114,6 +133,8 @@ export const runConsumerCase = async (
     readonly settleMs?: number
     /** The build directory whose consumer bundle runs (default dist/; see programArgs). */
     readonly dist?: string
+    /** Sample the CPU per lead by kind of thread every second (how a fresh process's cost settles). */
+    readonly series?: boolean
   } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
@@ -196,7 +217,9 @@ export const runConsumerCase = async (
       const start = Date.now()
       await control.resume()
       const timeoutMs = 30_000 + c.leads * 2000
+      const sampler = options.series ? sampleSeries(running.pid, countDone, warmup) : undefined
       const done = (await until(countDone, warmup + c.leads, timeoutMs)) - warmup
+      const series = await sampler?.stop()
       const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
       const after = await snapshot(deps.redis)
       const roundTrips = trips?.count()
@@ -234,7 +257,8 @@ export const runConsumerCase = async (
         rssStarted,
         rssIdle,
         rssPeak,
-        loggedErrors: running.errorLines()
+        loggedErrors: running.errorLines(),
+        series
       }
     } finally {
       await running.stop()
@@ -243,6 +267,36 @@ export const runConsumerCase = async (
     await control.close()
     await deletePrefix(deps.redis, prefix)
     await dropSchema(deps.sql, schema)
+  }
+}
+
+/** Every second: the leads finished since the last sample and the CPU each kind of thread used meanwhile, per lead. */
+const sampleSeries = (pid: number, countDone: () => Promise<number>, warmup: number) => {
+  const points: Array<SeriesPoint> = []
+  let last = { done: warmup, cpu: threadCpuMs(pid) }
+  let busy: Promise<void> = Promise.resolve()
+  const sample = async () => {
+    const done = await countDone()
+    const cpu = threadCpuMs(pid)
+    const leads = done - last.done
+    if (leads > 0)
+      points.push({
+        done: done - warmup,
+        mainMs: (cpu.main - last.cpu.main) / leads,
+        v8Ms: (cpu.v8 - last.cpu.v8) / leads,
+        otherMs: (cpu.other - last.cpu.other) / leads
+      })
+    last = { done, cpu }
+  }
+  const timer = setInterval(() => {
+    busy = busy.then(sample)
+  }, 1000)
+  return {
+    stop: async () => {
+      clearInterval(timer)
+      await busy
+      return points
+    }
   }
 }
 
