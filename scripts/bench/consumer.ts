@@ -4,7 +4,7 @@
 //   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
 //   npm run bench:consumer -- --series [--concurrency N] [--leads N]
 // --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
-// source through its source maps), then the top self-time functions.
+// source through its source maps), then the top self-time functions of the measured interval (after the warm-up).
 // --series: ours only at concurrency 5 (or N), 0 ms CRM, a fresh process with no warm-up over --leads (3000) leads:
 // its CPU per lead second by second, on its main thread and on V8's workers (garbage collection, the optimizing
 // compilers) — how long a new process takes to reach the steady state the timed cases measure after their warm-up.
@@ -81,7 +81,7 @@ export const runConsumerBench = async (
       }))
     )
     for (const c of cpuProfileDir
-      ? [{ concurrency: profileConcurrency, latencyMs: 0, leads: profile.leads, warmup: 0 }]
+      ? [{ concurrency: profileConcurrency, latencyMs: 0, leads: profile.leads, warmup: profile.warmup }]
       : cases) {
       const nodeArgs = cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${cpuProfileDir}`] : []
       // the first case also reads the settled idle RSS (the target's figure)
@@ -272,7 +272,10 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
     const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
     console.log(renderConsumer(report))
     if (profileDir) {
-      console.log(`\nCPU profile of the consumer program (${profileDir}):\n${summarizeProfiles(profileDir)}`)
+      const measured = report.rows[0]?.ours.interval
+      console.log(
+        `\nCPU profile of the consumer program over the measured interval, after its warm-up (${profileDir}):\n${summarizeProfiles(profileDir, 25, measured)}`
+      )
       if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
     }
     process.exitCode = report.errors.length > 0 ? 1 : 0

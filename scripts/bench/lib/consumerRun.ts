@@ -27,6 +27,7 @@ import {
   syscalls,
   threadCpuMs
 } from "../../lib/processes.js"
+import { monotonicUs, type ProfileWindow } from "./cpuprofile.js"
 import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */
@@ -67,6 +68,8 @@ export interface ConsumerResult {
   readonly rssIdle: number
   readonly rssPeak: number
   readonly loggedErrors: ReadonlyArray<string>
+  /** The measured interval on the clock of CPU profiles, to read a profile of the whole run for it alone. */
+  readonly interval: ProfileWindow
   /** With `series`: CPU per lead by kind of thread, second by second through the measured interval. */
   readonly series: ReadonlyArray<SeriesPoint> | undefined
 }
@@ -215,10 +218,12 @@ export const runConsumerCase = async (
         ? await watchRoundTrips(deps.redis, prefix, [(await control.client) as unknown as Redis])
         : undefined
       const start = Date.now()
+      const fromUs = monotonicUs()
       await control.resume()
       const timeoutMs = 30_000 + c.leads * 2000
       const sampler = options.series ? sampleSeries(running.pid, countDone, warmup) : undefined
       const done = (await until(countDone, warmup + c.leads, timeoutMs)) - warmup
+      const toUs = monotonicUs()
       const series = await sampler?.stop()
       const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
       const after = await snapshot(deps.redis)
@@ -258,6 +263,7 @@ export const runConsumerCase = async (
         rssIdle,
         rssPeak,
         loggedErrors: running.errorLines(),
+        interval: { fromUs, toUs },
         series
       }
     } finally {

@@ -21,7 +21,20 @@ interface Profile {
   readonly startTime: number
   readonly endTime: number
   readonly samples: ReadonlyArray<number>
+  readonly timeDeltas: ReadonlyArray<number>
 }
+
+/**
+ * A span of time on the clock V8's profiles use (CLOCK_MONOTONIC, µs: `process.hrtime` in any process of the machine),
+ * e.g. a benchmark's measured interval, so a profile of a whole run can be read for that interval only.
+ */
+export interface ProfileWindow {
+  readonly fromUs: number
+  readonly toUs: number
+}
+
+/** Now, on the clock of `ProfileWindow`. */
+export const monotonicUs = () => Number(process.hrtime.bigint() / 1000n)
 
 /** Where a frame's code lives: a package name, an app file, or a V8 pseudo-frame such as (garbage collector). */
 const ownerOf = (url: string, functionName: string) => {
@@ -89,20 +102,28 @@ const kindOf = (owner: string, functionName: string) => {
 
 /**
  * Self time by function, by owner (package / app file) and by kind of work for every .cpuprofile in `dir`, as three
- * tables.
+ * tables; with `window`, of the samples taken inside it only.
  */
-export const summarizeProfiles = (dir: string, top = 25) => {
+export const summarizeProfiles = (dir: string, top = 25, window?: ProfileWindow) => {
   const byFunction = new Map<string, number>()
   const byOwner = new Map<string, number>()
   const byKind = new Map<string, number>()
   let total = 0
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
     const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile
-    const interval = (profile.endTime - profile.startTime) / 1000 / Math.max(1, profile.samples.length)
+    // each sample is weighed by the time to the next one; only those inside the window when there is one
+    const msById = new Map<number, number>()
+    let at = profile.startTime
+    for (let k = 0; k < profile.samples.length; k++) {
+      at += profile.timeDeltas[k] ?? 0
+      const ms = (profile.timeDeltas[k + 1] ?? 0) / 1000
+      if (window !== undefined && (at < window.fromUs || at > window.toUs)) continue
+      const id = profile.samples[k]!
+      msById.set(id, (msById.get(id) ?? 0) + ms)
+    }
     for (const node of profile.nodes) {
-      const hits = node.hitCount ?? 0
-      if (hits === 0 || node.callFrame.functionName === "(idle)") continue
-      const ms = hits * interval
+      const ms = msById.get(node.id) ?? 0
+      if (ms === 0 || node.callFrame.functionName === "(idle)") continue
       const { functionName, url, lineNumber } = original(node.callFrame)
       const owner = ownerOf(url, functionName)
       const key = `${functionName || "(anonymous)"}  ${owner}${url === "" ? "" : `:${lineNumber + 1}`}`
@@ -119,7 +140,7 @@ export const summarizeProfiles = (dir: string, top = 25) => {
       .slice(0, top)
       .map(([name, ms]) => [name, Math.round(ms), `${((100 * ms) / Math.max(total, 1)).toFixed(1)}%`])
   return [
-    `busy CPU sampled: ${Math.round(total)} ms`,
+    `busy CPU sampled${window === undefined ? "" : " in the measured interval"}: ${Math.round(total)} ms`,
     "",
     table(["self time by function (top)", "ms", "share"], rows(byFunction)),
     "",
