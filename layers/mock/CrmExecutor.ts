@@ -13,7 +13,7 @@ import {
 
 /** What the mock CRM has been asked, and a way to make it fail. */
 export interface MockCrm {
-  /** Every call that reached the CRM, in order (including failed ones; the latest 10,000). */
+  /** Every call that reached the CRM, in order (including failed ones; the latest `journal`, 10,000 by default). */
   readonly calls: Effect.Effect<ReadonlyArray<CrmCall>>
   /** Calls that succeeded, i.e. side effects the CRM now holds. */
   readonly applied: Effect.Effect<ReadonlyArray<CrmCall>>
@@ -29,6 +29,12 @@ export class MockCrmControl extends Context.Tag("revenueflow/MockCrmControl")<Mo
 export interface MockCrmOptions {
   /** Simulated latency per call (benchmarks). */
   readonly latencyMs?: number
+  /**
+   * How many of the latest calls `calls` and `applied` keep (default 10,000): what tests and the demo inspect. 0
+   * keeps none, for the programs (`layerConfig`), where nothing reads them: a real CRM client holds nothing after a
+   * call, and a journal of tens of thousands of calls would be live heap every garbage collection marks.
+   */
+  readonly journal?: number
 }
 
 const idPrefix: Record<string, string> = {
@@ -72,16 +78,18 @@ const validate = (call: CrmCall): CrmPermanentError | undefined =>
 const JOURNAL_LIMIT = 10_000
 
 /** Appends; the oldest calls are dropped in one cut at twice the limit, not one at a time (a 10,000-item shift). */
-const remember = (journal: Array<CrmCall>, call: CrmCall) => {
+const remember = (journal: Array<CrmCall>, call: CrmCall, limit: number) => {
+  if (limit === 0) return
   journal.push(call)
-  if (journal.length >= 2 * JOURNAL_LIMIT) journal.splice(0, journal.length - JOURNAL_LIMIT)
+  if (journal.length >= 2 * limit) journal.splice(0, journal.length - limit)
 }
 
-/** The most recent JOURNAL_LIMIT calls, oldest first. */
-const recent = (journal: ReadonlyArray<CrmCall>) => journal.slice(-JOURNAL_LIMIT)
+/** The most recent `limit` calls, oldest first. */
+const recent = (journal: ReadonlyArray<CrmCall>, limit: number) => (limit === 0 ? [] : journal.slice(-limit))
 
 export const make = (options: MockCrmOptions = {}) =>
   Effect.sync(() => {
+    const limit = options.journal ?? JOURNAL_LIMIT
     // plain arrays: appends are O(1) and nothing here can be interleaved (each step is synchronous)
     const calls: Array<CrmCall> = []
     const applied: Array<CrmCall> = []
@@ -90,18 +98,18 @@ export const make = (options: MockCrmOptions = {}) =>
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       Effect.gen(function* () {
         if (options.latencyMs) yield* Effect.sleep(options.latencyMs)
-        remember(calls, call)
+        remember(calls, call, limit)
         const injected = failures.shift()
         if (injected !== undefined) return yield* Effect.fail(injected)
         const rejected = validate(call)
         if (rejected !== undefined) return yield* Effect.fail(rejected)
-        remember(applied, call)
+        remember(applied, call, limit)
         return { crmId: mockId(call), detail: { object: call.tool } }
       })
 
     const control: MockCrm = {
-      calls: Effect.sync(() => recent(calls)),
-      applied: Effect.sync(() => recent(applied)),
+      calls: Effect.sync(() => recent(calls, limit)),
+      applied: Effect.sync(() => recent(applied, limit)),
       failNext: (error, times = 1) =>
         Effect.sync(() => {
           for (let i = 0; i < times; i++) failures.push(error)
@@ -126,13 +134,16 @@ export const layerWith = (options: MockCrmOptions = {}) =>
 /** The mock CRM with no latency. */
 export const layer = layerWith()
 
-/** The mock CRM with MOCK_CRM_LATENCY_MS of simulated latency per call (default 0), so benchmarks can model a CRM. */
+/**
+ * The programs' mock CRM (CRM_PROVIDER unset): MOCK_CRM_LATENCY_MS of simulated latency per call (default 0), so
+ * benchmarks can model a CRM, and no journal (nothing in a program reads it; tests use `layer` / `layerWith`).
+ */
 export const layerConfig = Layer.unwrapEffect(
   Effect.map(
     Config.integer("MOCK_CRM_LATENCY_MS").pipe(
       Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),
       Config.withDefault(0)
     ),
-    (latencyMs) => (latencyMs > 0 ? layerWith({ latencyMs }) : layer)
+    (latencyMs) => layerWith({ latencyMs, journal: 0 })
   )
 )

@@ -9,7 +9,7 @@
 //     [--rounds 3] [--consumer 5,20] [--leads 800] [--ingest 50] [--seconds 8] [--warmup 3] [--fresh]
 //     (--consumer none / --ingest none skips that program; --fresh starts a new ingest for every measurement, as
 //     `npm run bench` measures its first phase, instead of one per build for the whole run)
-// The consumer cases run 0 ms CRM, --leads leads after a 300-lead warm-up; the ingest cases post unique leads at
+// The consumer cases run 0 ms CRM, --leads leads after a 1,500-lead warm-up; the ingest cases post unique leads at
 // that many connections, --warmup seconds then --seconds measured. Postgres and Redis as the other benchmarks
 // (BENCH_DATABASE_URL, BENCH_REDIS_URL); every schema and key prefix it makes is removed, the worktree too.
 import { execFileSync } from "node:child_process"

@@ -239,10 +239,20 @@ export const runSeries = async (concurrency: number, leads: number) => {
       { sql, redis, tag: `${suffix()}_s` },
       { series: true }
     )
-    const rows = (result.series ?? []).map((p) => [p.done, p.mainMs + p.v8Ms + p.otherMs, p.mainMs, p.v8Ms, p.otherMs])
+    const rows = (result.series ?? []).map((p) => [
+      p.done,
+      p.mainMs + p.v8Ms + p.otherMs,
+      p.mainMs,
+      p.v8Ms,
+      p.otherMs,
+      p.rssMiB
+    ])
     return [
       `a fresh consumer (${programArgs("consumer").via}), c=${concurrency}, 0 ms CRM, no warm-up: CPU ms per lead, each second`,
-      table(["leads done", "cpu ms/lead", "main thread", "V8 workers (GC, compilers)", "other threads"], rows),
+      table(
+        ["leads done", "cpu ms/lead", "main thread", "V8 workers (GC, compilers)", "other threads", "RSS MiB"],
+        rows
+      ),
       `over all ${result.done} leads: ${fmt(result.cpuMsPerLead)} ms/lead, ${fmt(result.leadsPerSecond)} leads/s`
     ].join("\n")
   } finally {

@@ -80,6 +80,8 @@ export interface SeriesPoint {
   readonly mainMs: number
   readonly v8Ms: number
   readonly otherMs: number
+  /** The process's RSS at the end of the second, MiB. */
+  readonly rssMiB: number
 }
 
 interface Deps {
@@ -290,7 +292,8 @@ const sampleSeries = (pid: number, countDone: () => Promise<number>, warmup: num
         done: done - warmup,
         mainMs: (cpu.main - last.cpu.main) / leads,
         v8Ms: (cpu.v8 - last.cpu.v8) / leads,
-        otherMs: (cpu.other - last.cpu.other) / leads
+        otherMs: (cpu.other - last.cpu.other) / leads,
+        rssMiB: rssMiB(pid) ?? 0
       })
     last = { done, cpu }
   }
