@@ -63,7 +63,7 @@ console.log(`ingest verification: ${verification.join("; ")}`)
 const targets = [
   ...ingestTargets(ingest),
   ...consumerTargets(consumer),
-  ...(trips ? consumerTargets(trips).filter((t) => t.what.includes("round trips")) : []),
+  ...(trips ? consumerTargets(trips) : []),
   ...(startup ? startupTargets(startup) : [])
 ]
 console.log(`\n${renderTargets(targets)}`)
