@@ -2,12 +2,13 @@
 // the real ingest path, at several WORKER_CONCURRENCY values and mock-CRM latencies, against a raw BullMQ no-op
 // worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
 //   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
-//   npm run bench:consumer -- --series [--concurrency N] [--leads N]
+//   npm run bench:consumer -- --series [--concurrency N] [--leads N] [--warmup N]
 // --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
 // source through its source maps), then the top self-time functions of the measured interval (after the warm-up).
 // --series: ours only at concurrency 5 (or N), 0 ms CRM, a fresh process with no warm-up over --leads (3000) leads:
 // its CPU per lead second by second, on its main thread and on V8's workers (garbage collection, the optimizing
-// compilers) — how long a new process takes to reach the steady state the timed cases measure after their warm-up.
+// compilers) — how long a new process takes to reach the steady state the timed cases measure after their warm-up;
+// with --warmup N, the leads after an N-lead warm-up and a pause, as a timed case measures them.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -233,14 +234,17 @@ export const renderConsumer = (report: ConsumerReport) => {
   ].join("\n")
 }
 
-/** `--series`: a fresh consumer at `concurrency`, 0 ms CRM, no warm-up, over `leads` leads; CPU per lead by second. */
-export const runSeries = async (concurrency: number, leads: number) => {
+/**
+ * `--series`: a fresh consumer at `concurrency`, 0 ms CRM, over `leads` leads; CPU per lead by second. With a
+ * `warmup`, the series is of the leads after it, measured as the timed cases measure them (paused, then resumed).
+ */
+export const runSeries = async (concurrency: number, leads: number, warmup = 0) => {
   const sql = admin()
   const redis = redisClient()
   try {
     const result = await runConsumerCase(
       "ours",
-      { concurrency, latencyMs: 0, leads, warmup: 0 },
+      { concurrency, latencyMs: 0, leads, warmup },
       { sql, redis, tag: `${suffix()}_s` },
       { series: true }
     )
@@ -253,7 +257,7 @@ export const runSeries = async (concurrency: number, leads: number) => {
       p.rssMiB
     ])
     return [
-      `a fresh consumer (${programArgs("consumer").via}), c=${concurrency}, 0 ms CRM, no warm-up: CPU ms per lead, each second`,
+      `a fresh consumer (${programArgs("consumer").via}), c=${concurrency}, 0 ms CRM, ${warmup > 0 ? `after a ${warmup}-lead warm-up` : "no warm-up"}: CPU ms per lead, each second`,
       table(
         ["leads done", "cpu ms/lead", "main thread", "V8 workers (GC, compilers)", "other threads", "RSS MiB"],
         rows
@@ -282,7 +286,10 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
     const leadsAt = argv.indexOf("--leads")
     const leads = leadsAt >= 0 ? Number(argv[leadsAt + 1]) : 3000
     if (!Number.isInteger(leads) || leads < 1) throw new Error("--leads takes a whole number >= 1")
-    console.log(await runSeries(profileConcurrency, leads))
+    const warmupAt = argv.indexOf("--warmup")
+    const warmup = warmupAt >= 0 ? Number(argv[warmupAt + 1]) : 0
+    if (!Number.isInteger(warmup) || warmup < 0) throw new Error("--warmup takes a whole number >= 0")
+    console.log(await runSeries(profileConcurrency, leads, warmup))
   } else {
     const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
     console.log(renderConsumer(report))
