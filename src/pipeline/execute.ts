@@ -106,7 +106,8 @@ interface Ready {
  *
  * The lead's actions share the round trips that need no order between them: one claim of every action key, one
  * acquisition of their rate-limit permits (as many actions as fit; the rest take theirs when their turn comes), one
- * write of their audit rows when the run ends, success or failure. What needs order keeps it: each action's
+ * write of their audit rows when the run ends, success or failure (after the last action it is that action's
+ * completion too: Redis is not asked for one unless the write fails). What needs order keeps it: each action's
  * completion is recorded before the next action is sent (in Redis, or when Redis cannot take it in the audit log),
  * every completed action has its audit row before the run returns, and an action the guard blocks is refused
  * (BLOCKED row) only after the actions before it ran, as one by one. Outcomes are in the order of the actions before
@@ -155,9 +156,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
 
     /**
      * Audit rows not written yet, in the order their actions ended: all written in one statement when the run ends,
-     * whether it succeeded or failed. A completed action's row may wait because its completion is in the idempotency
-     * store, from which a retry rebuilds the row; an action whose completion could not be stored has its row written
-     * (with those before it) before the next action is sent.
+     * whether it succeeded or failed (right after its last action, when it gets that far). A completed action's row
+     * may wait because its completion is in the idempotency store, from which a retry rebuilds the row; an action
+     * whose completion could not be stored has its row written (with those before it) before the next action is sent.
      */
     const unwritten: Array<{ readonly entry: ActionEntry; readonly outcome?: { index: number; executed: boolean } }> =
       []
@@ -183,8 +184,13 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       metrics.breakerState(crm.provider, state)
     )
 
-    /** The CRM call and its completion, in one piece: an interrupted CRM call could not be told from a lost one. */
-    const perform = (item: Ready, index: number, sent: () => void) =>
+    /**
+     * The CRM call and its completion, in one piece: an interrupted CRM call could not be told from a lost one. The
+     * run's last action (`last`) has no completion in Redis: its audit row, with those still waiting, is written at
+     * once, which is the durable record a completion only stands in for until the run's end. Redis takes the
+     * completion only if that write fails, so a retry still rebuilds the row and sends nothing again.
+     */
+    const perform = (item: Ready, index: number, last: boolean, sent: () => void) =>
       finishDespiteInterruption(
         Effect.gen(function* () {
           const { action, call, base } = item
@@ -213,13 +219,18 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           const durationMs = (yield* Clock.currentTimeMillis) - started
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
           unwritten.push({ entry: succeededEntry(base, done), outcome: { index, executed: true } })
-          // Redis first: a retry that finds "Completed" writes the audit row from it. Without it (Redis down now),
-          // only the audit log can hold the fact, before anything else is sent.
-          const stored = yield* idempotency.complete(item.key, done, config.idempotency.completedTtlMs).pipe(
-            Effect.as(true),
-            Effect.orElseSucceed(() => false)
-          )
-          if (!stored) yield* writeAudit
+          const complete = idempotency.complete(item.key, done, config.idempotency.completedTtlMs)
+          if (last) {
+            yield* Effect.tapError(writeAudit, () => Effect.ignore(complete))
+          } else {
+            // Redis first: a retry that finds "Completed" writes the audit row from it. Without it (Redis down now),
+            // only the audit log can hold the fact, before anything else is sent.
+            const stored = yield* complete.pipe(
+              Effect.as(true),
+              Effect.orElseSucceed(() => false)
+            )
+            if (!stored) yield* writeAudit
+          }
           yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
           yield* publishBreaker
         })
@@ -295,7 +306,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             )
           }
           held.shift()
-          yield* perform(item, todo[n]!, () => unsettled.delete(item.key))
+          // the last action of a run that blocks none writes the run's rows itself (one statement with the rest)
+          const last = n === todo.length - 1 && blocked === undefined
+          yield* perform(item, todo[n]!, last, () => unsettled.delete(item.key))
         }
       }
 

@@ -11,10 +11,10 @@ import { memoryEnv, sampleLead } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
 /**
- * When a lead's audit rows are written, seen from outside: the CRM calls and the audit log's writes in the order they
- * happened. With Redis taking each action's completion, the rows are written together once the actions are done;
- * without it, each row is written before the next action is sent, so a crash never leaves a completed action
- * recorded nowhere.
+ * When a lead's audit rows are written, seen from outside: the CRM calls, the completions Redis took and the audit
+ * log's writes in the order they happened. With Redis taking each action's completion, the rows are written together
+ * right after the last action, which needs no completion of its own; without Redis, each row is written before the
+ * next action is sent, so a crash never leaves a completed action recorded nowhere.
  */
 interface Faults {
   /** Idempotency completions fail (Redis down after the claim). */
@@ -70,7 +70,10 @@ const recorded = (faults: Faults) => {
         complete: (key, result, ttlMs) =>
           faults.completionsFail
             ? Effect.fail(new IdempotencyUnavailable({ message: "Redis down" }))
-            : store.complete(key, result, ttlMs)
+            : Effect.zipRight(
+                Effect.sync(() => events.push("completion")),
+                store.complete(key, result, ttlMs)
+              )
       })
     )
   )
@@ -81,11 +84,16 @@ const recorded = (faults: Faults) => {
 const highFit = () => sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
 const plan = ["upsert_lead", "sync_firmographics", "set_lead_score", "log_activity", "create_task"]
 
-/** Every planned action sent once, then all their rows in one write; the log holds each once, with its CRM id. */
-const expectSentOnceAndWrittenTogether = (events: ReadonlyArray<string>, leadId: string) =>
+/**
+ * Every planned action sent once, each but the last (or every one, `lastCompleted`) followed by its completion, then
+ * all their rows in one write; the log holds each once, with its CRM id.
+ */
+const expectSentOnceAndWrittenTogether = (events: ReadonlyArray<string>, leadId: string, lastCompleted = false) =>
   Effect.gen(function* () {
     expect(events).toEqual([
-      ...plan.map((tool) => `crm ${tool}`),
+      ...plan.flatMap((tool, n) =>
+        n < plan.length - 1 || lastCompleted ? [`crm ${tool}`, "completion"] : [`crm ${tool}`]
+      ),
       `audit ${plan.map((t) => `${t} SUCCEEDED`).join(", ")}`
     ])
     const rows = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(leadId))
@@ -103,7 +111,7 @@ const processed = (statuses: ReadonlyArray<"SYNCED" | "FAILED">) =>
   })
 
 describe("audit rows of a lead's CRM actions", () => {
-  it.live("are written together once the actions are done, while Redis holds each completion", () => {
+  it.live("are written together right after the last action, while Redis holds each earlier completion", () => {
     const { events, env } = recorded({})
     return Effect.gen(function* () {
       const lead = yield* processed(["SYNCED"])
@@ -126,7 +134,9 @@ describe("audit rows of a lead's CRM actions", () => {
       expect(failed.error).toContain("refused")
       expect(events).toEqual([
         "crm upsert_lead",
+        "completion",
         "crm sync_firmographics",
+        "completion",
         "crm set_lead_score",
         "audit upsert_lead SUCCEEDED, sync_firmographics SUCCEEDED, set_lead_score FAILED"
       ])
@@ -137,8 +147,9 @@ describe("audit rows of a lead's CRM actions", () => {
     const { events, env } = recorded({ auditWritesFail: 1 })
     return Effect.gen(function* () {
       const lead = yield* processed(["SYNCED"])
-      // the first attempt did every action and could not write their rows; the retry wrote them from Redis
-      yield* expectSentOnceAndWrittenTogether(events, lead.id)
+      // the first attempt did every action and could not write their rows, so the last action's completion went to
+      // Redis after all; the retry wrote every row from Redis
+      yield* expectSentOnceAndWrittenTogether(events, lead.id, true)
     }).pipe(Effect.scoped, Effect.provide(env))
   })
 })
