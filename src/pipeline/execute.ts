@@ -221,7 +221,8 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           unwritten.push({ entry: succeededEntry(base, done), outcome: { index, executed: true } })
           const complete = idempotency.complete(item.key, done, config.idempotency.completedTtlMs)
           if (last) {
-            yield* Effect.tapError(writeAudit, () => Effect.ignore(complete))
+            // any end but success (a failure, a defect, an interruption) leaves the completion to Redis
+            yield* Effect.onError(writeAudit, () => Effect.ignore(complete))
           } else {
             // Redis first: a retry that finds "Completed" writes the audit row from it. Without it (Redis down now),
             // only the audit log can hold the fact, before anything else is sent.
