@@ -23,11 +23,14 @@ interface Faults {
   readonly refuse?: string
   /** The audit log's batch writes fail this many times. */
   readonly auditWritesFail?: number
+  /** The audit log's batch writes die (a defect, not a typed failure) this many times. */
+  readonly auditWritesDie?: number
 }
 
 const recorded = (faults: Faults) => {
   const events: Array<string> = []
   let auditFailures = faults.auditWritesFail ?? 0
+  let auditDeaths = faults.auditWritesDie ?? 0
   const crm = Layer.succeed(
     CrmExecutor,
     CrmExecutor.of({
@@ -55,6 +58,10 @@ const recorded = (faults: Faults) => {
             if (auditFailures > 0) {
               auditFailures--
               return Effect.fail(new StoreUnavailable({ message: "database down" }))
+            }
+            if (auditDeaths > 0) {
+              auditDeaths--
+              return Effect.die(new Error("driver bug"))
             }
             events.push(`audit ${entries.map((entry) => `${entry.tool} ${entry.status}`).join(", ")}`)
             return log.recordEach(entries)
@@ -149,6 +156,15 @@ describe("audit rows of a lead's CRM actions", () => {
       const lead = yield* processed(["SYNCED"])
       // the first attempt did every action and could not write their rows, so the last action's completion went to
       // Redis after all; the retry wrote every row from Redis
+      yield* expectSentOnceAndWrittenTogether(events, lead.id, true)
+    }).pipe(Effect.scoped, Effect.provide(env))
+  })
+
+  it.live("lost to a defect in their write are rebuilt from Redis by the retry, with no action sent again", () => {
+    const { events, env } = recorded({ auditWritesDie: 1 })
+    return Effect.gen(function* () {
+      const lead = yield* processed(["SYNCED"])
+      // not only a typed failure: any end of the write but success leaves the last completion to Redis
       yield* expectSentOnceAndWrittenTogether(events, lead.id, true)
     }).pipe(Effect.scoped, Effect.provide(env))
   })
