@@ -150,22 +150,19 @@ describe("audit rows of a lead's CRM actions", () => {
     }).pipe(Effect.scoped, Effect.provide(env))
   })
 
-  it.live("lost to a database outage are rebuilt from Redis by the retry, with no action sent again", () => {
-    const { events, env } = recorded({ auditWritesFail: 1 })
-    return Effect.gen(function* () {
-      const lead = yield* processed(["SYNCED"])
-      // the first attempt did every action and could not write their rows, so the last action's completion went to
-      // Redis after all; the retry wrote every row from Redis
-      yield* expectSentOnceAndWrittenTogether(events, lead.id, true)
-    }).pipe(Effect.scoped, Effect.provide(env))
-  })
-
-  it.live("lost to a defect in their write are rebuilt from Redis by the retry, with no action sent again", () => {
-    const { events, env } = recorded({ auditWritesDie: 1 })
-    return Effect.gen(function* () {
-      const lead = yield* processed(["SYNCED"])
-      // not only a typed failure: any end of the write but success leaves the last completion to Redis
-      yield* expectSentOnceAndWrittenTogether(events, lead.id, true)
-    }).pipe(Effect.scoped, Effect.provide(env))
-  })
+  // The first attempt did every action and could not write their rows, so the last action's completion went to
+  // Redis after all (on any end of the write but success, a defect too); the retry wrote every row from Redis.
+  const lost: ReadonlyArray<readonly [string, Faults]> = [
+    ["a database outage", { auditWritesFail: 1 }],
+    ["a defect in their write", { auditWritesDie: 1 }]
+  ]
+  for (const [cause, faults] of lost) {
+    it.live(`lost to ${cause} are rebuilt from Redis by the retry, with no action sent again`, () => {
+      const { events, env } = recorded(faults)
+      return Effect.gen(function* () {
+        const lead = yield* processed(["SYNCED"])
+        yield* expectSentOnceAndWrittenTogether(events, lead.id, true)
+      }).pipe(Effect.scoped, Effect.provide(env))
+    })
+  }
 })
