@@ -107,7 +107,7 @@ interface Ready {
  * The lead's actions share the round trips that need no order between them: one claim of every action key, one
  * acquisition of their rate-limit permits (as many actions as fit; the rest take theirs when their turn comes), one
  * write of their audit rows when the run ends, success or failure (after the last action it is that action's
- * completion too: Redis is not asked for one unless the write fails). What needs order keeps it: each action's
+ * completion too: Redis is asked for one only if the write does not succeed). What needs order keeps it: each action's
  * completion is recorded before the next action is sent (in Redis, or when Redis cannot take it in the audit log),
  * every completed action has its audit row before the run returns, and an action the guard blocks is refused
  * (BLOCKED row) only after the actions before it ran, as one by one. Outcomes are in the order of the actions before
@@ -188,7 +188,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
      * The CRM call and its completion, in one piece: an interrupted CRM call could not be told from a lost one. The
      * run's last action (`last`) has no completion in Redis: its audit row, with those still waiting, is written at
      * once, which is the durable record a completion only stands in for until the run's end. Redis takes the
-     * completion only if that write fails, so a retry still rebuilds the row and sends nothing again.
+     * completion only if that write does not succeed, so a retry still rebuilds the row and sends nothing again.
      */
     const perform = (item: Ready, index: number, last: boolean, sent: () => void) =>
       finishDespiteInterruption(
