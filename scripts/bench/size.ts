@@ -59,10 +59,7 @@ const nodeIdleRss = async () => {
 
 const mib = (path: string) => (existsSync(path) ? statSync(path).size / 1024 / 1024 : Number.NaN)
 
-/**
- * dist/<name>/index.mjs for every built program: its entry, and the program with every file it may load (index.mjs;
- * for the CommonJS builds, the loader, main.cjs and chunks/*.cjs) and their source maps.
- */
+/** dist/<name>/index.mjs for every built program. */
 export const bundleSizes = () => {
   const dist = join(root, "dist")
   if (!existsSync(dist)) return []
@@ -71,18 +68,16 @@ export const bundleSizes = () => {
     const dir = join(dist, name, "chunks")
     if (!existsSync(dir)) return 0
     return readdirSync(dir)
-      .filter((file) => (maps ? /\.[mc]js\.map$/.test(file) : /\.[mc]js$/.test(file)))
+      .filter((file) => (maps ? file.endsWith(".mjs.map") : file.endsWith(".mjs")))
       .reduce((sum, file) => sum + mib(join(dir, file)), 0)
   }
-  const files = (name: string, names: ReadonlyArray<string>) =>
-    names.map((file) => join(dist, name, file)).reduce((sum, path) => sum + (existsSync(path) ? mib(path) : 0), 0)
   return readdirSync(dist)
     .filter((name) => existsSync(join(dist, name, "index.mjs")))
     .map((name) => ({
       name,
       entryMib: mib(join(dist, name, "index.mjs")),
-      mib: files(name, ["index.mjs", "main.cjs"]) + chunks(name, false),
-      mapMib: files(name, ["index.mjs.map", "main.cjs.map"]) + chunks(name, true)
+      mib: mib(join(dist, name, "index.mjs")) + chunks(name, false),
+      mapMib: mib(join(dist, name, "index.mjs.map")) + chunks(name, true)
     }))
 }
 

@@ -12,7 +12,6 @@ import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 import { duplicatePackages, summarise } from "./metafile.mjs"
 import { lambdas } from "./lambdas.mjs"
-import { toCommonJs } from "./commonjs.mjs"
 import { buildMallocTrim } from "./native.mjs"
 import { patchNameHelper } from "./names.mjs"
 import { bundleOptions, programs } from "./options.mjs"
@@ -55,7 +54,6 @@ const bundle = async (program) => {
   }
   if (helpers === 0)
     console.warn(`  warning: ${program.name}: esbuild's keepNames helper not found to patch (names.mjs)`)
-  if (program.commonjs) await toCommonJs(outdir)
   if (program.assets) await copyAssets(join(outdir, "assets"))
   if (program.native) {
     const addon = await nativeAddon()

@@ -7,8 +7,6 @@ export interface Program {
   readonly shebang?: boolean
   /** Its memory release loads native/mallocTrim.node, built beside the bundle. */
   readonly native?: boolean
-  /** Converted to CommonJS, run by a loader with a warm V8 code cache (scripts/build/commonjs.mjs). */
-  readonly commonjs?: boolean
 }
 export declare const programs: ReadonlyArray<Program>
 export declare const external: Array<string>

@@ -6,9 +6,8 @@ export const programs = [
   // assets: the ingest serves /docs (Swagger UI) and /console from files next to its bundle (see src/http/assets.ts)
   // native: the long-running programs' memory release loads native/mallocTrim.node from beside the bundle
   // (scripts/build/native.mjs, src/programs/memoryRelease.ts)
-  // commonjs: run as CommonJS with a code cache written after a start (scripts/build/commonjs.mjs)
-  { name: "ingest", entry: "src/programs/ingest.ts", assets: true, native: true, commonjs: true },
-  { name: "consumer", entry: "src/programs/consumer.ts", native: true, commonjs: true },
+  { name: "ingest", entry: "src/programs/ingest.ts", assets: true, native: true },
+  { name: "consumer", entry: "src/programs/consumer.ts", native: true },
   { name: "cli", entry: "src/programs/cli.ts", optional: true, shebang: true }
 ]
 

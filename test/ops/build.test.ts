@@ -5,7 +5,6 @@ import { join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import * as esbuild from "esbuild"
-import { toCommonJs } from "../../scripts/build/commonjs.mjs"
 import { duplicatePackages, packageOf } from "../../scripts/build/metafile.mjs"
 import { bundleOptions, programs } from "../../scripts/build/options.mjs"
 
@@ -105,9 +104,6 @@ describe("bundle metafile checks", () => {
     try {
       const ingest = programs.find((p) => p.name === "ingest")!
       await esbuild.build({ ...bundleOptions({ root, program: ingest, outdir }), sourcemap: false, minify: false })
-      // as npm run build makes it: CommonJS behind its loader
-      expect(ingest.commonjs).toBe(true)
-      await toCommonJs(outdir)
       const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
         const child = execFile(
           process.execPath,

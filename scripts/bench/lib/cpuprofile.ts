@@ -54,7 +54,7 @@ const mapOf = (url: string) => {
     const mapFile = `${file}.map`
     maps.set(
       url,
-      /\.[mc]js$/.test(url) && existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, "utf8"))) : null
+      url.endsWith(".mjs") && existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, "utf8"))) : null
     )
   }
   return maps.get(url) ?? null
@@ -70,8 +70,7 @@ const original = (frame: ProfileNode["callFrame"]) => {
     name?: string
   }
   if (entry.originalSource === undefined) return frame
-  // a bundle's CommonJS files compiled by its loader (scripts/build/commonjsLoader.mjs) are named by path, not URL
-  const file = frame.url.startsWith("file://") ? fileURLToPath(frame.url) : frame.url
+  const file = fileURLToPath(frame.url)
   const source = entry.originalSource.startsWith("file://")
     ? entry.originalSource
     : `file://${resolve(dirname(file), entry.originalSource)}`
