@@ -57,7 +57,8 @@ USER node
 # a Postgres and a Redis that refuse the connection (port 9): a start loads every chunk a real start loads (the
 # Postgres driver, BullMQ and ioredis are lazy chunks imported once the configuration is read), then exits at the
 # failed connection. The CLI exits at config validation (invalid PORT). scripts/bench/coldstart.mjs warms its
-# "+ NODE_COMPILE_CACHE" runs the same way.
+# "+ NODE_COMPILE_CACHE" runs the same way. The build compiled the functions such a start calls eagerly
+# (scripts/build/eager.mjs), so the cache holds them too, not only each module's top level.
 RUN for program in ingest consumer; do \
       DATABASE_URL=postgres://warm@127.0.0.1:9/warm REDIS_URL=redis://127.0.0.1:9 \
         timeout 60 node "dist/$program/index.mjs" >/dev/null 2>&1 || true; \

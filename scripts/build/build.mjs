@@ -11,6 +11,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 import { duplicatePackages, summarise } from "./metafile.mjs"
+import { compileStartEagerly } from "./eager.mjs"
 import { lambdas } from "./lambdas.mjs"
 import { buildMallocTrim } from "./native.mjs"
 import { patchNameHelper } from "./names.mjs"
@@ -62,6 +63,8 @@ const bundle = async (program) => {
       await copyFile(addon, join(outdir, "native", "mallocTrim.node"))
     }
   }
+  // with its assets and addon in place: it starts once here to learn what a start compiles
+  const eager = program.eager ? compileStartEagerly(outdir) : undefined
   const duplicates = duplicatePackages(result.metafile)
   const effectCopies = duplicates.get("effect")
   if (effectCopies !== undefined) {
@@ -71,6 +74,12 @@ const bundle = async (program) => {
     console.warn(`  warning: ${program.name} bundles ${copies.length} copies of ${name}: ${copies.join(", ")}`)
   }
   console.log(`  ${program.name.padEnd(15)} ${summarise(result.metafile, program.entry)}`)
+  if (eager?.wrapped === 0)
+    console.warn(`  warning: ${program.name}: its recorded start compiled nothing to wrap (scripts/build/eager.mjs)`)
+  else if (eager !== undefined)
+    console.log(
+      `  ${"".padEnd(15)} ${eager.wrapped} functions a start calls compiled eagerly (${eager.left} left lazy)`
+    )
 }
 
 const bundles = async () => {

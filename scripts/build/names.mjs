@@ -12,7 +12,7 @@ const HELPER = /(\w+)=\((\w+),(\w+)\)=>(\w+)\(\2,"name",\{value:\3,configurable:
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 /** One source-map segment's numbers (base64 VLQ). */
-const decodeSegment = (text) => {
+export const decodeSegment = (text) => {
   const values = []
   let value = 0
   let shift = 0
@@ -29,7 +29,7 @@ const decodeSegment = (text) => {
   return values
 }
 
-const encodeSegment = (values) =>
+export const encodeSegment = (values) =>
   values
     .map((signed) => {
       let value = signed < 0 ? (-signed << 1) | 1 : signed << 1

@@ -7,6 +7,8 @@ export interface Program {
   readonly shebang?: boolean
   /** Its memory release loads native/mallocTrim.node, built beside the bundle. */
   readonly native?: boolean
+  /** The functions a start calls are compiled with their module (scripts/build/eager.mjs). */
+  readonly eager?: boolean
 }
 export declare const programs: ReadonlyArray<Program>
 export declare const external: Array<string>

@@ -6,8 +6,10 @@ export const programs = [
   // assets: the ingest serves /docs (Swagger UI) and /console from files next to its bundle (see src/http/assets.ts)
   // native: the long-running programs' memory release loads native/mallocTrim.node from beside the bundle
   // (scripts/build/native.mjs, src/programs/memoryRelease.ts)
-  { name: "ingest", entry: "src/programs/ingest.ts", assets: true, native: true },
-  { name: "consumer", entry: "src/programs/consumer.ts", native: true },
+  // eager: the functions a start calls are compiled with their module, so the compile cache holds them
+  // (scripts/build/eager.mjs)
+  { name: "ingest", entry: "src/programs/ingest.ts", assets: true, native: true, eager: true },
+  { name: "consumer", entry: "src/programs/consumer.ts", native: true, eager: true },
   { name: "cli", entry: "src/programs/cli.ts", optional: true, shebang: true }
 ]
 

@@ -1,0 +1,178 @@
+// The functions a start calls, compiled with their file: in Node's compile cache too.
+//
+// Node's compile cache (NODE_COMPILE_CACHE, warmed in the image) keeps what V8 compiled when it compiled a module:
+// its top level, and any function V8 compiled eagerly with it. V8 compiles every other function when it is first
+// called, so at each start the ~2,000 functions start-up runs (Effect's runtime, the layers, the drivers' set-up,
+// the CommonJS packages' module bodies) were parsed a second time and compiled again, the cache or not. V8 compiles a
+// function eagerly when it is wrapped in parentheses, `((a) => ...)` / `(function () {...})` (its heuristic for a
+// function about to be called), which changes nothing else about it. So after bundling, the program is started once
+// the way the Dockerfile warms its cache (a Postgres and a Redis that refuse the connection: everything up to
+// connecting runs), V8 logs which functions it compiled lazily (--log-function-events: file, start and end offset),
+// and each of those that is an arrow function or a function expression is wrapped in parentheses in the bundle;
+// its source map moves with it. (Declarations and methods cannot be wrapped; they stay lazy.) See README
+// "Performance".
+import { spawnSync } from "node:child_process"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, relative, sep } from "node:path"
+import { fileURLToPath } from "node:url"
+import { decodeSegment, encodeSegment } from "./names.mjs"
+
+/** A simple arrow parameter list and its arrow: `(a,b)=>`, `()=>`, `(...a)=>`, `a=>`. */
+const ARROW = /^(?:\((?:[\w$]+(?:,[\w$]+)*(?:,\.\.\.[\w$]+)?|\.\.\.[\w$]+)?\)|[\w$]+)=>/
+/** `function`, `function name`, `function*` right before a function's parameters. */
+const FUNCTION_KEYWORD = /function\*?(?:\s+[\w$]+|\s*)$/
+/** What may come right before a function expression (a declaration follows `;`, `{`, `}` or a line's start). */
+const EXPRESSION_BEFORE = /[(,=:?[!&|>]$/
+
+/**
+ * Where to put the parentheses around the function V8 reported at [start, end) of `text`, or undefined when it is
+ * not one that can be wrapped: a declaration, a method, an async function, an arrow with destructured parameters.
+ */
+export const wrapping = (text, start, end) => {
+  const arrow = ARROW.exec(text.slice(start, start + 400))
+  if (arrow !== null) {
+    if (/\basync\s*$/.test(text.slice(Math.max(0, start - 6), start))) return undefined
+    const body = start + arrow[0].length
+    // a block body ends with its brace; a concise body ends where its expression does, which V8 reports
+    if (text[body] === "{" && text[end - 1] !== "}") return undefined
+    return { open: start, close: end }
+  }
+  const before = text.slice(Math.max(0, start - 200), start)
+  const keyword = FUNCTION_KEYWORD.exec(before)
+  if (keyword === null || text[start] !== "(" || text[end - 1] !== "}") return undefined
+  const open = start - keyword[0].length
+  const preceding = text.slice(Math.max(0, open - 20), open).trimEnd()
+  if (/\basync$/.test(preceding) || !EXPRESSION_BEFORE.test(preceding)) return undefined
+  return { open, close: end }
+}
+
+/** Insert `(` at every `opens` offset and `)` at every `closes` offset of `text`; returns the text and the offsets. */
+const insertParentheses = (text, spots) => {
+  const inserts = [
+    ...spots.map((s) => ({ at: s.open, char: "(" })),
+    ...spots.map((s) => ({ at: s.close, char: ")" }))
+  ].sort((a, b) => a.at - b.at || (a.char === ")" ? -1 : 1))
+  let out = ""
+  let from = 0
+  for (const { at, char } of inserts) {
+    out += text.slice(from, at) + char
+    from = at
+  }
+  return { text: out + text.slice(from), offsets: inserts.map((i) => i.at) }
+}
+
+/** Move a source map's generated columns past each insertion (offsets in the original text, ascending). */
+const shiftForInsertions = (mappings, text, offsets) => {
+  // insertions per line, as columns of the original text
+  const perLine = new Map()
+  let line = 0
+  let lineStart = 0
+  let next = text.indexOf("\n")
+  for (const offset of offsets) {
+    while (next !== -1 && offset > next) {
+      line++
+      lineStart = next + 1
+      next = text.indexOf("\n", lineStart)
+    }
+    const columns = perLine.get(line) ?? []
+    columns.push(offset - lineStart)
+    perLine.set(line, columns)
+  }
+  const lines = mappings.split(";")
+  for (const [index, columns] of perLine) {
+    if (!lines[index]) continue
+    let column = 0
+    let written = 0
+    let shift = 0
+    let k = 0
+    lines[index] = lines[index]
+      .split(",")
+      .map((segment) => {
+        const values = decodeSegment(segment)
+        column += values[0]
+        while (k < columns.length && columns[k] <= column) {
+          shift++
+          k++
+        }
+        values[0] = column + shift - written
+        written = column + shift
+        return encodeSegment(values)
+      })
+      .join(",")
+  }
+  return lines.join(";")
+}
+
+/**
+ * Start the program in `outdir` once (index.mjs, connections refused), and wrap each function it compiled lazily in
+ * parentheses. Returns how many were wrapped and how many could not be.
+ */
+export const compileStartEagerly = (outdir) => {
+  const logDir = mkdtempSync(join(tmpdir(), "rf-eager-"))
+  const log = join(logDir, "v8.log")
+  try {
+    const run = spawnSync(
+      process.execPath,
+      ["--log-function-events", `--logfile=${log}`, "--no-logfile-per-isolate", "index.mjs"],
+      {
+        cwd: outdir,
+        stdio: "ignore",
+        timeout: 60_000,
+        env: {
+          PATH: process.env.PATH ?? "",
+          HOME: logDir,
+          DATABASE_URL: "postgres://warm@127.0.0.1:9/warm",
+          REDIS_URL: "redis://127.0.0.1:9"
+        }
+      }
+    )
+    if (run.error) throw run.error
+    const scripts = new Map()
+    const ranges = new Map()
+    for (const entry of readFileSync(log, "utf8").split("\n")) {
+      const fields = entry.split(",")
+      if (fields[0] === "script-details" && fields[2]?.startsWith("file://")) {
+        const file = fileURLToPath(fields[2])
+        if (!relative(outdir, file).startsWith("..") && !file.includes(`${sep}node_modules${sep}`))
+          scripts.set(fields[1], file)
+      } else if (fields[0] === "function" && fields[1] === "parse-function") {
+        const file = scripts.get(fields[2])
+        if (file === undefined) continue
+        const set = ranges.get(file) ?? new Set()
+        set.add(`${fields[3]},${fields[4]}`)
+        ranges.set(file, set)
+      }
+    }
+    let wrapped = 0
+    let left = 0
+    for (const [file, set] of ranges) {
+      const text = readFileSync(file, "utf8")
+      const spots = []
+      for (const range of set) {
+        const [start, end] = range.split(",").map(Number)
+        const spot = wrapping(text, start, end)
+        if (spot === undefined) left++
+        else spots.push(spot)
+      }
+      if (spots.length === 0) continue
+      const result = insertParentheses(text, spots)
+      writeFileSync(file, result.text)
+      const mapFile = `${file}.map`
+      let map
+      try {
+        map = JSON.parse(readFileSync(mapFile, "utf8"))
+      } catch {
+        map = undefined
+      }
+      if (map !== undefined) {
+        map.mappings = shiftForInsertions(map.mappings, text, result.offsets)
+        writeFileSync(mapFile, JSON.stringify(map))
+      }
+      wrapped += spots.length
+    }
+    return { wrapped, left }
+  } finally {
+    rmSync(logDir, { recursive: true, force: true })
+  }
+}
