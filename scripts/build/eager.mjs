@@ -22,8 +22,12 @@ import { decodeSegment, encodeSegment } from "./names.mjs"
 const ARROW = /^(?:\((?:[\w$]+(?:,[\w$]+)*(?:,\.\.\.[\w$]+)?|\.\.\.[\w$]+)?\)|[\w$]+)=>/
 /** `function`, `function name`, `function*` right before a function's parameters. */
 const FUNCTION_KEYWORD = /function\*?(?:\s+[\w$]+|\s*)$/
-/** What may come right before a function expression (a declaration follows `;`, `{`, `}` or a line's start). */
-const EXPRESSION_BEFORE = /[(,=:?[!&|>]$/
+/**
+ * What may come right before a function expression: a declaration follows `;`, `{`, `}`, a line's start, or a
+ * `case x:` (so `:` only before an anonymous one, which cannot be a declaration).
+ */
+const EXPRESSION_BEFORE = /[(,=?[!&|>]$/
+const ANONYMOUS_EXPRESSION_BEFORE = /[(,=:?[!&|>]$/
 
 /**
  * Where to put the parentheses around the function V8 reported at [start, end) of `text`, or undefined when it is
@@ -43,7 +47,9 @@ export const wrapping = (text, start, end) => {
   if (keyword === null || text[start] !== "(" || text[end - 1] !== "}") return undefined
   const open = start - keyword[0].length
   const preceding = text.slice(Math.max(0, open - 20), open).trimEnd()
-  if (/\basync$/.test(preceding) || !EXPRESSION_BEFORE.test(preceding)) return undefined
+  const anonymous = /^function\*?\s*$/.test(keyword[0])
+  if (/\basync$/.test(preceding) || !(anonymous ? ANONYMOUS_EXPRESSION_BEFORE : EXPRESSION_BEFORE).test(preceding))
+    return undefined
   return { open, close: end }
 }
 

@@ -30,6 +30,8 @@ describe("the functions a start calls are compiled with their module (scripts/bu
     // a declaration would become an expression and its name unbound; a method's parameters are not an expression
     expect(at("function f(a){return a}f(1);", "(a)", "return a}")).toBeUndefined()
     expect(at("x();function f(a){return a}", "(a)", "return a}")).toBeUndefined()
+    expect(at("switch(x){case 1:function f(a){return a}}", "(a)", "return a}")).toBeUndefined()
+    expect(at("var o={k:function(a){return a}};", "(a)", "return a}")).toBe("var o={k:(function(a){return a})};")
     expect(at("class A{m(a){return a}}", "(a)", "return a}")).toBeUndefined()
     expect(at("var o={m(a){return a}};", "(a)", "return a}")).toBeUndefined()
     // `async (a)=>...` and `async function` would be split from their keyword; destructuring is not parsed here
