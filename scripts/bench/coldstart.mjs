@@ -19,7 +19,7 @@ import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
-import { runtimeEnv } from "../ops/runtimeEnv.mjs"
+import { runtimeEnv, warmUpEnv } from "../ops/runtimeEnv.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const argv = process.argv.slice(2)
@@ -171,8 +171,7 @@ const warmCompileCache = (cwd, cache) =>
       ...runtimeEnv,
       PATH: process.env.PATH,
       HOME: work,
-      DATABASE_URL: "postgres://warm@127.0.0.1:9/warm",
-      REDIS_URL: "redis://127.0.0.1:9",
+      ...warmUpEnv,
       NODE_COMPILE_CACHE: cache
     }
   })

@@ -14,8 +14,9 @@
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, relative, sep } from "node:path"
+import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
+import { warmUpEnv } from "../ops/runtimeEnv.mjs"
 import { decodeSegment, encodeSegment } from "./names.mjs"
 
 /** A simple arrow parameter list and its arrow: `(a,b)=>`, `()=>`, `(...a)=>`, `a=>`. */
@@ -53,12 +54,15 @@ export const wrapping = (text, start, end) => {
   return { open, close: end }
 }
 
-/** Insert `(` at every `opens` offset and `)` at every `closes` offset of `text`; returns the text and the offsets. */
+/**
+ * `text` with `(` at each spot's `open` offset and `)` at its `close`, and those offsets in ascending order (at the
+ * same offset a `)` goes first: it closes a function that ends where the next begins).
+ */
 const insertParentheses = (text, spots) => {
   const inserts = [
     ...spots.map((s) => ({ at: s.open, char: "(" })),
     ...spots.map((s) => ({ at: s.close, char: ")" }))
-  ].sort((a, b) => a.at - b.at || (a.char === ")" ? -1 : 1))
+  ].sort((a, b) => a.at - b.at || (a.char === b.char ? 0 : a.char === ")" ? -1 : 1))
   let out = ""
   let from = 0
   for (const { at, char } of inserts) {
@@ -128,8 +132,7 @@ export const compileStartEagerly = (outdir) => {
         env: {
           PATH: process.env.PATH ?? "",
           HOME: logDir,
-          DATABASE_URL: "postgres://warm@127.0.0.1:9/warm",
-          REDIS_URL: "redis://127.0.0.1:9"
+          ...warmUpEnv
         }
       }
     )
@@ -142,8 +145,7 @@ export const compileStartEagerly = (outdir) => {
       const fields = entry.split(",")
       if (fields[0] === "script-details" && fields[2]?.startsWith("file://")) {
         const file = fileURLToPath(fields[2])
-        if (!relative(outdir, file).startsWith("..") && !file.includes(`${sep}node_modules${sep}`))
-          scripts.set(fields[1], file)
+        if (!relative(outdir, file).startsWith("..")) scripts.set(fields[1], file)
       } else if (fields[0] === "function" && fields[1] === "parse-function") {
         const file = scripts.get(fields[2])
         if (file === undefined) continue

@@ -6,3 +6,13 @@
 // RSS ~3.5 MiB lower and ~11 MiB lower after a burst, with CPU per request the same at 50 and 200 connections
 // (README "Performance").
 export const runtimeEnv = Object.freeze({ MALLOC_ARENA_MAX: "1" })
+
+/**
+ * The warm-up start's connections (Dockerfile, warming the compile cache; scripts/bench/coldstart.mjs, doing the same;
+ * scripts/build/eager.mjs, recording what a start compiles): a Postgres and a Redis that refuse at once (port 9), so
+ * a start runs up to connecting, then exits. test/ops/compose.test.ts holds the Dockerfile to it.
+ */
+export const warmUpEnv = Object.freeze({
+  DATABASE_URL: "postgres://warm@127.0.0.1:9/warm",
+  REDIS_URL: "redis://127.0.0.1:9"
+})

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { parse } from "yaml"
 import * as Metrics from "../../layers/observability/Metrics.js"
 import { configEnvVars } from "./envVars.js"
-import { runtimeEnv } from "../../scripts/ops/runtimeEnv.mjs"
+import { runtimeEnv, warmUpEnv } from "../../scripts/ops/runtimeEnv.mjs"
 
 const root = resolve(import.meta.dirname, "../..")
 const read = (path: string) => readFileSync(join(root, path), "utf8")
@@ -254,6 +254,13 @@ describe("Dockerfile", () => {
     )
     expect(Object.keys(runtimeEnv).length).toBeGreaterThan(0)
     for (const [key, value] of Object.entries(runtimeEnv)) expect(declared[key], key).toBe(value)
+  })
+
+  it("warms the compile cache with the start the build records and the cold-start benchmark warms with", () => {
+    const warmUp = Object.entries(warmUpEnv)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(" ")
+    expect(dockerfile).toContain(`${warmUp} \\\n        timeout 60 node "dist/$program/index.mjs"`)
   })
 
   it("runs as a non-root user under tini, with a health check, choosing the program by argument", () => {
