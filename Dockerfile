@@ -36,7 +36,7 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 
 # MALLOC_ARENA_MAX=1: one glibc malloc arena instead of one per allocating thread (up to 8 per core), each keeping
-# what was freed in it: less idle RSS and less left after a burst, CPU per request unchanged (README "Performance").
+# what was freed in it: less idle RSS and less left after a burst, CPU per request unchanged (docs/performance-log.md).
 # scripts/ops/runtimeEnv.mjs holds the same value, for the benchmarks.
 ENV NODE_ENV=production \
     NODE_COMPILE_CACHE=/app/.cache/node \

@@ -80,7 +80,7 @@ const make = (opts: ResolvedBullMqOptions) =>
     // Group commit: the concurrent enqueues of a busy ingest go out as one addBulk (one pipelined round trip), one
     // batch at a time (the store's reasoning: fewer, larger batches cost less CPU per lead). A batch of one uses add:
     // an ioredis pipeline costs more to build than it saves for a single job.
-    // No span of its own: the caller's pipeline.accept span covers it (README "Performance": spans on the hot path).
+    // No span of its own: the caller's pipeline.accept span covers it (docs/performance-log.md: spans on the hot path).
     const addAll = (jobs: ReadonlyArray<LeadJob>): Promise<unknown> =>
       jobs.length === 1 && jobs[0] !== undefined
         ? queue.add("lead", jobs[0], { jobId: jobIdOf(jobs[0].leadId) })

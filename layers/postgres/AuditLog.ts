@@ -10,7 +10,7 @@ import { type ActionRow, actionColumns, isUuid, jsonParam, toActionRecord } from
  * AuditLog over any SqlClient (postgres.js or PGlite); expects the migrations to have run.
  * `leadId` must be a stored lead's id: the foreign key rejects anything else (StoreUnavailable, SQLSTATE 23503).
  */
-// Hot-path calls carry no spans of their own: the pipeline stage spans cover them (README "Performance": a span
+// Hot-path calls carry no spans of their own: the pipeline stage spans cover them (docs/performance-log.md: a span
 // costs more than the call it would wrap).
 export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient

@@ -17,7 +17,7 @@ import { SqlClient } from "./SqlClient.js"
 import { isUuid, jsonParam, type LeadRow, leadColumns, toLeadRecord } from "./rows.js"
 
 /** LeadStore over any SqlClient (postgres.js or PGlite); expects the migrations to have run. */
-// Hot-path calls carry no spans of their own: the pipeline stage spans cover them (README "Performance": a span
+// Hot-path calls carry no spans of their own: the pipeline stage spans cover them (docs/performance-log.md: a span
 // costs more than the call it would wrap).
 export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Scope> = Effect.gen(function* () {
   const sql = yield* SqlClient

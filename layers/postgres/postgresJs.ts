@@ -168,7 +168,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
         }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<T>))
 
     // Statements in flight with their deadline, checked by one timer: an Effect.timeout per statement (a fiber
-    // racing a sleep) costs more CPU than the statement itself (README "Performance"), on ~10 statements a lead.
+    // racing a sleep) costs more CPU than the statement itself (docs/performance-log.md), on ~10 statements a lead.
     interface InFlight {
       readonly sql: postgres.Sql
       readonly deadline: number

@@ -100,7 +100,7 @@ export const make = <I, O, E>(
     /**
      * Submits `item`; `withdrawable`: interruption withdraws it if not yet taken. A submitter that cannot be
      * interrupted (the ingest's accept is not) needs no canceler, and an `Effect.async` without one costs several
-     * Effect operations less per item: the hot path's cost (README "Performance").
+     * Effect operations less per item: the hot path's cost (docs/performance-log.md).
      */
     const submit = (item: I, deadline: Deadline<E> | undefined, withdrawable: boolean) =>
       Effect.async<O, E>((resume) => {

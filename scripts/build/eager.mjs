@@ -9,8 +9,8 @@
 // the way the Dockerfile warms its cache (a Postgres and a Redis that refuse the connection: everything up to
 // connecting runs), V8 logs which functions it compiled lazily (--log-function-events: file, start and end offset),
 // and each of those that is an arrow function or a function expression is wrapped in parentheses in the bundle;
-// its source map moves with it. (Declarations and methods cannot be wrapped; they stay lazy.) See README
-// "Performance".
+// its source map moves with it. (Declarations and methods cannot be wrapped; they stay lazy.) The figures:
+// docs/performance-log.md.
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"

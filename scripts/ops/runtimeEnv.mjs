@@ -4,7 +4,7 @@
 // MALLOC_ARENA_MAX=1: glibc gives each thread that allocates (Node's main thread, V8's compiler and GC threads, the
 // libuv pool) its own malloc arena, up to 8 per core, and an arena keeps what was freed in it. One arena: settled idle
 // RSS ~3.5 MiB lower and ~11 MiB lower after a burst, with CPU per request the same at 50 and 200 connections
-// (README "Performance").
+// (docs/performance-log.md).
 export const runtimeEnv = Object.freeze({ MALLOC_ARENA_MAX: "1" })
 
 /**

@@ -158,7 +158,7 @@ export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.E
  *
  * No canceler and no listener removed: the listeners go with the request. A read that is interrupted (the client
  * gone, or the server stopping) leaves them collecting at most `maxBytes` of a body nobody waits for. A canceler
- * would cost several Effect operations on every request and the removals EventEmitter work (README "Performance").
+ * would cost several Effect operations on every request and the removals EventEmitter work (docs/performance-log.md).
  */
 const readLimited = (source: IncomingMessage, maxBytes: number) =>
   Effect.async<Buffer, ReadFailure>((resume) => {

@@ -36,7 +36,7 @@ const intakeHandlers: { readonly [Name in IntakeRouteName]: (config: AppConfig.S
  *
  * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs more
  * CPU per request, even for a handler that does nothing, than the whole raw baseline's work, and building the
- * HttpApi's router is the larger part of start-up's Effect work (figures in README "Performance"). The routes'
+ * HttpApi's router is the larger part of start-up's Effect work (figures in docs/performance-log.md). The routes'
  * behaviour, responses and OpenAPI entries are the HttpApi's: the tests run against this server and against the
  * HttpApi alone.
  */

@@ -82,7 +82,7 @@ const notFound = problem(404, "No such route")
  *
  * Why: the platform's per-request machinery (router, middleware, request/response wrappers, its own span) costs more
  * CPU per request, even for a handler that does nothing, than the whole raw baseline's work; and building the
- * HttpApi's router is half of the Effect work of an ingest's start (README "Performance"). With `others: "served"`
+ * HttpApi's router is half of the Effect work of an ingest's start (docs/performance-log.md). With `others: "served"`
  * the server answers its own routes (the intake and the health checks) as soon as it listens, and the app can be
  * built and served afterwards.
  *

@@ -38,7 +38,7 @@ const builtWhen = <E, R>(when: Effect.Effect<void>, layer: Layer.Layer<never, E,
  * intake routes and the ops routes (/healthz, /readyz, /metrics) answer as soon as the server listens; the rest of
  * the HttpApi (its modules, router, handlers, pages) is built on the first request for it, which waits for it, as
  * do any that come meanwhile (./nodeServer.ts). Building the router was the larger part of start-up's Effect work,
- * and many ingest replicas never serve anything but leads and probes (README "Performance"). The HttpServer stays
+ * and many ingest replicas never serve anything but leads and probes (docs/performance-log.md). The HttpServer stays
  * in the output, so what starts after it (the banner) can say the address it is bound to (PORT=0).
  */
 export const HttpServerLive = Layer.unwrapScoped(

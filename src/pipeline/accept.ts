@@ -26,7 +26,7 @@ export interface AcceptOptions {
  * `effect`, or `onTimeout()` once `ms` have passed; on the deadline `effect` is interrupted without waiting for it
  * (an insert already sent finishes on its own). `Effect.timeoutFail` says the same but races two forked fibers
  * (the effect and a sleep) on every call, which costs the ingest more CPU per lead than the rest of the accept
- * (README "Performance"); this runs `effect` in one fiber watched by a plain timer.
+ * (docs/performance-log.md); this runs `effect` in one fiber watched by a plain timer.
  */
 const withDeadline = <A, E, R, E1>(effect: Effect.Effect<A, E, R>, ms: number, onTimeout: () => E1) =>
   Effect.flatMap(Effect.runtime<R>(), (runtime) =>
@@ -59,7 +59,7 @@ const withDeadline = <A, E, R, E1>(effect: Effect.Effect<A, E, R>, ms: number, o
  *
  * Written with plain combinators on services read once from the context, not `Effect.gen` with three service
  * lookups: this runs once per ingest request, and each Effect operation a request makes is CPU the raw baseline
- * does not spend (README "Performance").
+ * does not spend (docs/performance-log.md).
  */
 export const acceptLead = (
   lead: LeadInput,

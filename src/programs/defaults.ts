@@ -23,6 +23,6 @@ export const withDefaults = (defaults: Readonly<Record<string, string>>): Layer.
  * The consumer's own defaults. Two Postgres connections rather than the general 10: a lead's ~9 statements come from
  * WORKER_CONCURRENCY jobs at once, and on two busy connections postgres.js pipelines them (several statements per
  * socket write and read, no idle server process to wake for each), which cost a fifth to a third less CPU per lead
- * than a connection per job (README "Performance"). DATABASE_POOL_SIZE still overrides it.
+ * than a connection per job (docs/performance-log.md). DATABASE_POOL_SIZE still overrides it.
  */
 export const consumerDefaults: Readonly<Record<string, string>> = { DATABASE_POOL_SIZE: "2" }
