@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as esbuild from "esbuild"
 import { duplicatePackages, summarise } from "./metafile.mjs"
-import { compileStartEagerly } from "./eager.mjs"
+import { compileStartEagerly, lambdaStart } from "./eager.mjs"
 import { lambdas } from "./lambdas.mjs"
 import { buildMallocTrim } from "./native.mjs"
 import { patchNameHelper } from "./names.mjs"
@@ -64,7 +64,11 @@ const bundle = async (program) => {
     }
   }
   // with its assets and addon in place: it starts once here to learn what a start compiles
-  const eager = program.eager ? compileStartEagerly(outdir) : undefined
+  const eager = program.eager
+    ? compileStartEagerly(outdir)
+    : program.warmUpEvent !== undefined
+      ? compileStartEagerly(outdir, lambdaStart(program.warmUpEvent))
+      : undefined
   const duplicates = duplicatePackages(result.metafile)
   const effectCopies = duplicates.get("effect")
   if (effectCopies !== undefined) {

@@ -114,17 +114,48 @@ const shiftForInsertions = (mappings, text, offsets) => {
   return lines.join(";")
 }
 
+/** A long-running program's start: `node index.mjs`, up to connecting. */
+export const programStart = Object.freeze({ args: ["index.mjs"], env: {} })
+
 /**
- * Start the program in `outdir` once (index.mjs, connections refused), and wrap each function it compiled lazily in
- * parentheses. Returns how many were wrapped and how many could not be.
+ * A Lambda handler's cold start: `index.mjs` imported and its `handler` called once with `event`, as Lambda's runtime
+ * does, against the same refused connections, an SQS endpoint that refuses too and placeholder AWS credentials (the
+ * handler's answer is an error; what it compiled on the way is what a cold start compiles up to connecting).
  */
-export const compileStartEagerly = (outdir) => {
+export const lambdaStart = (event) =>
+  Object.freeze({
+    args: [
+      "--input-type=module",
+      "-e",
+      [
+        'const { handler } = await import("./index.mjs")',
+        'const context = { awsRequestId: "warm-up", getRemainingTimeInMillis: () => 30000 }',
+        "await Promise.resolve(handler(JSON.parse(process.env.RF_WARM_UP_EVENT), context)).catch(() => undefined)",
+        "process.exit(0)"
+      ].join("\n")
+    ],
+    env: {
+      RF_WARM_UP_EVENT: JSON.stringify(event),
+      SQS_QUEUE_URL: "http://127.0.0.1:9/000000000000/warm-up",
+      AWS_ENDPOINT_URL_SQS: "http://127.0.0.1:9",
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "AKIAWARMUP",
+      AWS_SECRET_ACCESS_KEY: "warm-up",
+      AWS_MAX_ATTEMPTS: "1"
+    }
+  })
+
+/**
+ * Start the bundle in `outdir` once as `start` says (connections refused), and wrap each function it compiled lazily
+ * in parentheses. Returns how many were wrapped and how many could not be.
+ */
+export const compileStartEagerly = (outdir, start = programStart) => {
   const logDir = mkdtempSync(join(tmpdir(), "rf-eager-"))
   const log = join(logDir, "v8.log")
   try {
     const run = spawnSync(
       process.execPath,
-      ["--log-function-events", `--logfile=${log}`, "--no-logfile-per-isolate", "index.mjs"],
+      ["--log-function-events", `--logfile=${log}`, "--no-logfile-per-isolate", ...start.args],
       {
         cwd: outdir,
         stdio: "ignore",
@@ -132,7 +163,8 @@ export const compileStartEagerly = (outdir) => {
         env: {
           PATH: process.env.PATH ?? "",
           HOME: logDir,
-          ...warmUpEnv
+          ...warmUpEnv,
+          ...start.env
         }
       }
     )
@@ -145,7 +177,8 @@ export const compileStartEagerly = (outdir) => {
       const fields = entry.split(",")
       if (fields[0] === "script-details" && fields[2]?.startsWith("file://")) {
         const file = fileURLToPath(fields[2])
-        if (!relative(outdir, file).startsWith("..")) scripts.set(fields[1], file)
+        // the bundle's own files (not the driver a Lambda start evaluates from the command line)
+        if (!relative(outdir, file).startsWith("..") && file.endsWith(".mjs")) scripts.set(fields[1], file)
       } else if (fields[0] === "function" && fields[1] === "parse-function") {
         const file = scripts.get(fields[2])
         if (file === undefined) continue

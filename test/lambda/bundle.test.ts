@@ -5,6 +5,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as esbuild from "esbuild"
 import { invokeBundle } from "../../scripts/bench/lib/lambdaInvoke.js"
+import { compileStartEagerly, lambdaStart } from "../../scripts/build/eager.mjs"
 import { lambdas } from "../../scripts/build/lambdas.mjs"
 import { bundleOptions } from "../../scripts/build/options.mjs"
 import { makeFakeSqs } from "../fakes/sqs.js"
@@ -17,7 +18,7 @@ const node = join(root, "node_modules/node/bin/node")
 
 describe("the Lambda bundles (dist/lambda/*/index.mjs)", () => {
   it.live(
-    "each runs from an empty directory with no node_modules and answers its event (Node 24, Postgres, fake SQS)",
+    "each, warmed as the build warms it, runs from an empty directory with no node_modules and answers its event (Node 24, Postgres, fake SQS)",
     () =>
       Effect.gen(function* () {
         const outdir = mkdtempSync(join(tmpdir(), "rf-lambda-bundle-"))
@@ -25,6 +26,9 @@ describe("the Lambda bundles (dist/lambda/*/index.mjs)", () => {
         for (const lambda of lambdas) {
           const options = bundleOptions({ root, program: lambda, outdir: join(outdir, lambda.name) })
           yield* Effect.promise(() => esbuild.build({ ...options, sourcemap: false, legalComments: "none" }))
+          // as npm run build:bundles does: called once with its warm-up event, what that compiled is wrapped
+          const eager = compileStartEagerly(join(outdir, lambda.name), lambdaStart(lambda.warmUpEvent))
+          expect(eager.wrapped, lambda.name).toBeGreaterThan(1000)
         }
         // nothing but the bundles: no node_modules anywhere up the tree
         expect(readdirSync(outdir)).toEqual(["lambda"])

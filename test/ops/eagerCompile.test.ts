@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as esbuild from "esbuild"
-import { compileStartEagerly, wrapping } from "../../scripts/build/eager.mjs"
+import { compileStartEagerly, lambdaStart, wrapping } from "../../scripts/build/eager.mjs"
 import { bundleOptions } from "../../scripts/build/options.mjs"
 
 const root = resolve(import.meta.dirname, "../..")
@@ -133,6 +133,60 @@ describe("the functions a start calls are compiled with their module (scripts/bu
 
       // the source map moved with the parentheses: the same line and column
       expect(await thrownAt()).toBe(thrownBefore)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("a Lambda bundle is warmed by calling its handler with an event: what the call compiles is wrapped, and it answers as before", {
+    timeout: 60_000
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-eager-lambda-"))
+    try {
+      const src = join(dir, "src")
+      mkdirSync(src)
+      writeFileSync(
+        join(src, "entry.mjs"),
+        [
+          "const greet = (name) => { const text = 'hello ' + name; return text }",
+          "const route = (event) => event.path === '/greet' ? greet(event.name) : 'not found'",
+          "const neverOnTheWarmUp = (event) => { return 'other ' + event.path }",
+          "export const handler = async (event) => ({ body: event.other ? neverOnTheWarmUp(event) : route(event) })"
+        ].join("\n")
+      )
+      const outdir = join(dir, "lambda")
+      await esbuild.build({
+        ...bundleOptions({ root, program: { name: "fixture", entry: join(src, "entry.mjs") }, outdir }),
+        logLevel: "silent"
+      })
+      const invoke = (event: unknown) =>
+        new Promise<string>((done) => {
+          execFile(
+            process.execPath,
+            [
+              "--input-type=module",
+              "-e",
+              `const { handler } = await import("./index.mjs"); console.log(JSON.stringify(await handler(${JSON.stringify(event)})))`
+            ],
+            { cwd: outdir, timeout: 30_000 },
+            (_error, stdout, stderr) => done(stdout + stderr)
+          )
+        })
+      const event = { path: "/greet", name: "lead" }
+      expect(await invoke(event)).toBe('{"body":"hello lead"}\n')
+
+      const result = compileStartEagerly(outdir, lambdaStart(event))
+      // route and greet (and esbuild's name helper): the functions the warm-up event reached (the driver's own code is not the bundle's)
+      expect(result.wrapped).toBeGreaterThanOrEqual(3)
+      const text = readFileSync(join(outdir, "index.mjs"), "utf8")
+      // (minified: greet is `t=>"hello "+t`, route `t=>t.path===...`)
+      expect(text).toMatch(/\(\(\w+=>"hello "/)
+      expect(text).toMatch(/\(\(\w+=>\w+\.path===/)
+      // what the warm-up never reached stays lazy
+      expect(text).toMatch(/[^(]\(\w+=>"other "/)
+      expect(await invoke(event)).toBe('{"body":"hello lead"}\n')
+      expect(await invoke({ path: "/x", other: true })).toBe('{"body":"other /x"}\n')
+      expect(compileStartEagerly(outdir, lambdaStart(event)).wrapped).toBe(0)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

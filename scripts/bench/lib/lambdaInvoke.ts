@@ -1,11 +1,16 @@
 import { spawn } from "node:child_process"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
+import { cpuMs } from "../../lib/processes.js"
 
-/** What one fresh process gave: the handler's answer and the ms from spawn to that answer on stdout. */
+/**
+ * What one fresh process gave: the handler's answer, the ms from spawn to that answer on stdout, and the CPU the
+ * process had used by then (user + kernel, every thread, 10 ms ticks; 0 where /proc cannot be read).
+ */
 export interface Invocation {
   readonly result: unknown
   readonly ms: number
+  readonly cpuMs: number
 }
 
 /**
@@ -47,9 +52,10 @@ export const invokeBundle = (options: {
       const line = out.split("\n").find((l) => l.startsWith("RF_RESULT "))
       if (line === undefined) return
       const ms = Number(process.hrtime.bigint() - started) / 1e6
+      const cpu = child.pid === undefined ? 0 : cpuMs(child.pid)
       clearTimeout(timer)
       child.kill("SIGKILL")
-      resolve({ result: JSON.parse(line.slice("RF_RESULT ".length)), ms })
+      resolve({ result: JSON.parse(line.slice("RF_RESULT ".length)), ms, cpuMs: cpu })
     })
     child.on("exit", (code) => {
       clearTimeout(timer)
