@@ -17,6 +17,19 @@ const wrapped = (text: string, start: number, end: number) => {
     : `${text.slice(0, spot.open)}(${text.slice(spot.open, spot.close)})${text.slice(spot.close)}`
 }
 
+/** `lines` as src/entry.mjs under `dir`, bundled as the build bundles a program into `dir`/`name`; its outdir. */
+const bundleFixture = async (dir: string, name: string, lines: ReadonlyArray<string>) => {
+  const src = join(dir, "src")
+  mkdirSync(src)
+  writeFileSync(join(src, "entry.mjs"), lines.join("\n"))
+  const outdir = join(dir, name)
+  await esbuild.build({
+    ...bundleOptions({ root, program: { name: "fixture", entry: join(src, "entry.mjs") }, outdir }),
+    logLevel: "silent"
+  })
+  return outdir
+}
+
 describe("the functions a start calls are compiled with their module (scripts/build/eager.mjs)", () => {
   it("wraps arrow functions and function expressions, and nothing that parentheses would change", () => {
     // V8 reports a function from its parameters to the end of its body
@@ -46,32 +59,23 @@ describe("the functions a start calls are compiled with their module (scripts/bu
     const dir = mkdtempSync(join(tmpdir(), "rf-eager-"))
     try {
       const src = join(dir, "src")
-      mkdirSync(src)
-      writeFileSync(
-        join(src, "entry.mjs"),
-        [
-          "const add = (a, b) => { const sum = a + b; return sum }",
-          "const twice = (a) => a * 2",
-          "const shout = function (text) { return text.toUpperCase() + '!' }",
-          "function declared(a) { return a - 1 }",
-          "class Counter { constructor() { this.n = 0 } bump() { this.n += 1; return this.n } }",
-          "const unused = () => { throw new Error('never called') }",
-          "const check = (mode) => {",
-          "  if (mode === 'throw') throw new Error('thrown on line 8 of entry.mjs')",
-          "  return 'checked'",
-          "}",
-          "const counter = new Counter()",
-          "console.log(JSON.stringify({",
-          "  add: add(2, 3), twice: twice(4), shout: shout('hi'), declared: declared(10),",
-          "  bumped: [counter.bump(), counter.bump()], check: check(process.argv[2]), unused: typeof unused",
-          "}))"
-        ].join("\n")
-      )
-      const outdir = join(dir, "program")
-      await esbuild.build({
-        ...bundleOptions({ root, program: { name: "fixture", entry: join(src, "entry.mjs") }, outdir }),
-        logLevel: "silent"
-      })
+      const outdir = await bundleFixture(dir, "program", [
+        "const add = (a, b) => { const sum = a + b; return sum }",
+        "const twice = (a) => a * 2",
+        "const shout = function (text) { return text.toUpperCase() + '!' }",
+        "function declared(a) { return a - 1 }",
+        "class Counter { constructor() { this.n = 0 } bump() { this.n += 1; return this.n } }",
+        "const unused = () => { throw new Error('never called') }",
+        "const check = (mode) => {",
+        "  if (mode === 'throw') throw new Error('thrown on line 8 of entry.mjs')",
+        "  return 'checked'",
+        "}",
+        "const counter = new Counter()",
+        "console.log(JSON.stringify({",
+        "  add: add(2, 3), twice: twice(4), shout: shout('hi'), declared: declared(10),",
+        "  bumped: [counter.bump(), counter.bump()], check: check(process.argv[2]), unused: typeof unused",
+        "}))"
+      ])
       const run = (args: ReadonlyArray<string>) =>
         new Promise<{ stdout: string; stderr: string }>((done) => {
           execFile(process.execPath, args, { cwd: outdir, timeout: 30_000 }, (_error, stdout, stderr) =>
@@ -143,22 +147,12 @@ describe("the functions a start calls are compiled with their module (scripts/bu
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "rf-eager-lambda-"))
     try {
-      const src = join(dir, "src")
-      mkdirSync(src)
-      writeFileSync(
-        join(src, "entry.mjs"),
-        [
-          "const greet = (name) => { const text = 'hello ' + name; return text }",
-          "const route = (event) => event.path === '/greet' ? greet(event.name) : 'not found'",
-          "const neverOnTheWarmUp = (event) => { return 'other ' + event.path }",
-          "export const handler = async (event) => ({ body: event.other ? neverOnTheWarmUp(event) : route(event) })"
-        ].join("\n")
-      )
-      const outdir = join(dir, "lambda")
-      await esbuild.build({
-        ...bundleOptions({ root, program: { name: "fixture", entry: join(src, "entry.mjs") }, outdir }),
-        logLevel: "silent"
-      })
+      const outdir = await bundleFixture(dir, "lambda", [
+        "const greet = (name) => { const text = 'hello ' + name; return text }",
+        "const route = (event) => event.path === '/greet' ? greet(event.name) : 'not found'",
+        "const neverOnTheWarmUp = (event) => { return 'other ' + event.path }",
+        "export const handler = async (event) => ({ body: event.other ? neverOnTheWarmUp(event) : route(event) })"
+      ])
       const invoke = (event: unknown) =>
         new Promise<string>((done) => {
           execFile(
