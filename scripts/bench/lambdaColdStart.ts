@@ -9,6 +9,7 @@
 //             builds taking turns run after run (ABBA), each case's medians side by side
 // Each row gives the wall time from spawn to the answer and the process's CPU time by then (user + kernel).
 // Env: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test)
+import { execFileSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -150,7 +151,7 @@ const main = async () => {
     const change = (before: number, after: number) =>
       `${after >= before ? "+" : ""}${(((after - before) / before) * 100).toFixed(1)} %`
     console.log(
-      `Lambda cold start: node ${(await import("node:child_process")).execFileSync(node, ["--version"]).toString().trim()}, ${runs} runs each, spawn -> first handler answer (ms; CPU: the process's by then)\n`
+      `Lambda cold start: node ${execFileSync(node, ["--version"]).toString().trim()}, ${runs} runs each, spawn -> first handler answer (ms; CPU: the process's by then)\n`
     )
     if (builds.length === 1) {
       console.log(
