@@ -4,42 +4,31 @@
 //
 // `warmUpEvent`: the event the build invokes each handler with once, to learn which functions a cold start calls
 // (scripts/build/eager.mjs): a lead posted to the ingest, that lead's message to the consumer, the sweep's schedule.
+// Each is AWS's documented sample (./lambda-events/, which the handler tests use too), with only what a request
+// carries replaced, as those tests do. The image's build has scripts/build/ but not test/.
+import { readFileSync } from "node:fs"
 
-const lead = { email: "warm.up@example.com", campaignId: "warm-up", firstName: "Warm", company: "Example" }
+const sample = (name) => JSON.parse(readFileSync(new URL(`./lambda-events/${name}`, import.meta.url), "utf8"))
 
-const postLead = {
-  version: "2.0",
-  routeKey: "$default",
-  rawPath: "/leads",
-  rawQueryString: "",
-  headers: { "content-type": "application/json", host: "warm-up.example.com", "x-forwarded-proto": "https" },
-  requestContext: {
-    domainName: "warm-up.example.com",
-    http: { method: "POST", path: "/leads", protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "warm-up" },
-    requestId: "warm-up",
-    routeKey: "$default",
-    stage: "$default",
-    timeEpoch: 0
-  },
-  body: JSON.stringify(lead),
-  isBase64Encoded: false
-}
+const postLead = (() => {
+  const event = sample("http-api-v2.json")
+  const body = JSON.stringify({ email: "warm.up@example.com", campaignId: "warm-up", firstName: "Warm" })
+  return {
+    ...event,
+    rawPath: "/leads",
+    headers: { ...event.headers, "content-type": "application/json", "content-length": String(body.length) },
+    requestContext: { ...event.requestContext, http: { ...event.requestContext.http, method: "POST", path: "/leads" } },
+    body
+  }
+})()
 
-const leadMessage = {
-  Records: [
-    {
-      messageId: "warm-up",
-      receiptHandle: "warm-up",
-      body: JSON.stringify({ leadId: "00000000-0000-4000-8000-000000000000" }),
-      attributes: { ApproximateReceiveCount: "1" },
-      eventSource: "aws:sqs",
-      eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:warm-up",
-      awsRegion: "us-east-1"
-    }
-  ]
-}
+const leadMessage = (() => {
+  const event = sample("sqs.json")
+  const body = JSON.stringify({ leadId: "00000000-0000-4000-8000-000000000000" })
+  return { Records: event.Records.slice(0, 1).map((record) => ({ ...record, body })) }
+})()
 
-const schedule = { version: "0", id: "warm-up", "detail-type": "Scheduled Event", source: "aws.events", detail: {} }
+const schedule = sample("scheduled.json")
 
 export const lambdas = [
   { name: "lambda/ingest", entry: "src/lambda/ingest.ts", assets: true, warmUpEvent: postLead },

@@ -4,7 +4,9 @@ import { join } from "node:path"
 import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import type { HttpApiEvent, LambdaContext, ScheduledEvent, SqsEvent, SqsEventRecord } from "../../src/lambda/events.js"
 
-const sample = <A>(name: string): A => JSON.parse(readFileSync(join(import.meta.dirname, "events", name), "utf8")) as A
+/** AWS's documented sample events, shared with the build's warm-up (scripts/build/lambdas.mjs). */
+const samples = join(import.meta.dirname, "../../scripts/build/lambda-events")
+const sample = <A>(name: string): A => JSON.parse(readFileSync(join(samples, name), "utf8")) as A
 
 export interface HttpRequest {
   readonly method: string
