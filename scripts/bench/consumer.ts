@@ -3,12 +3,17 @@
 // worker in the same run. Rate limits are set to 1,000,000 so the limiter never throttles the benchmark.
 //   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
 //   npm run bench:consumer -- --series [--concurrency N] [--leads N] [--warmup N]
+//   npm run bench:consumer -- --gc [--concurrency N] [--leads N] [--warmup N]
 // --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
 // source through its source maps), then the top self-time functions of the measured interval (after the warm-up).
 // --series: ours only at concurrency 5 (or N), 0 ms CRM, a fresh process with no warm-up over --leads (3000) leads:
 // its CPU per lead second by second, on its main thread and on V8's workers (garbage collection, the optimizing
 // compilers) — how long a new process takes to reach the steady state the timed cases measure after their warm-up;
 // with --warmup N, the leads after an N-lead warm-up and a pause, as a timed case measures them.
+// --gc: ours only at concurrency 5 (or N), 0 ms CRM, under --trace-gc-nvp, --leads (3000) leads after a --warmup
+// (1500) lead warm-up: V8's collections in the measured interval per lead — bytes allocated, bytes of young objects
+// still alive at a scavenge (what a scavenge copies) and promoted, and each kind of collection's time on the main
+// thread and on V8's helper threads, beside the process's whole CPU per lead.
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -270,6 +275,45 @@ export const runSeries = async (concurrency: number, leads: number, warmup = 0) 
   }
 }
 
+/** The consumer under --trace-gc-nvp (see --gc above): its collections per lead, after a warm-up. */
+export const runGc = async (concurrency: number, leads: number, warmup: number) => {
+  const sql = admin()
+  const redis = redisClient()
+  try {
+    const result = await runConsumerCase(
+      "ours",
+      { concurrency, latencyMs: 0, leads, warmup },
+      { sql, redis, tag: `${suffix()}_g` },
+      { gcTrace: true }
+    )
+    const gc = result.gc
+    if (gc === undefined) throw new Error("no collections traced")
+    const gcMs = gc.scavengeMainMs + gc.scavengeBackgroundMs + gc.markCompactMainMs + gc.markCompactBackgroundMs
+    return [
+      `the consumer (${programArgs("consumer").via}, --trace-gc-nvp), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up: V8's collections per lead`,
+      table(
+        ["per lead", "value"],
+        [
+          ["KiB allocated", gc.allocatedKiB],
+          ["KiB of young objects alive at a scavenge (copied or promoted)", gc.survivedKiB],
+          ["KiB promoted to the old generation", gc.promotedKiB],
+          ["scavenge ms, main thread / helper threads", `${fmt(gc.scavengeMainMs)} / ${fmt(gc.scavengeBackgroundMs)}`],
+          [
+            "mark-compact ms, main thread / helper threads",
+            `${fmt(gc.markCompactMainMs)} / ${fmt(gc.markCompactBackgroundMs)}`
+          ],
+          ["collections' ms in all", gcMs],
+          ["the process's CPU ms (every thread)", result.cpuMsPerLead]
+        ]
+      ),
+      `${gc.scavenges} scavenges and ${gc.markCompacts} mark-compacts in the interval; ${fmt(result.leadsPerSecond)} leads/s; collections ${((100 * gcMs) / Math.max(0.001, result.cpuMsPerLead)).toFixed(0)} % of the CPU per lead`
+    ].join("\n")
+  } finally {
+    redis.disconnect()
+    await sql.end({ timeout: 5 })
+  }
+}
+
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const argv = process.argv.slice(2)
   const profile = argv.includes("--smoke")
@@ -290,6 +334,14 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
     const warmup = warmupAt >= 0 ? Number(argv[warmupAt + 1]) : 0
     if (!Number.isInteger(warmup) || warmup < 0) throw new Error("--warmup takes a whole number >= 0")
     console.log(await runSeries(profileConcurrency, leads, warmup))
+  } else if (argv.includes("--gc")) {
+    const leadsAt = argv.indexOf("--leads")
+    const leads = leadsAt >= 0 ? Number(argv[leadsAt + 1]) : 3000
+    if (!Number.isInteger(leads) || leads < 1) throw new Error("--leads takes a whole number >= 1")
+    const warmupAt = argv.indexOf("--warmup")
+    const warmup = warmupAt >= 0 ? Number(argv[warmupAt + 1]) : 1500
+    if (!Number.isInteger(warmup) || warmup < 0) throw new Error("--warmup takes a whole number >= 0")
+    console.log(await runGc(profileConcurrency, leads, warmup))
   } else {
     const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
     console.log(renderConsumer(report))

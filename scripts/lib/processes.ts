@@ -363,14 +363,15 @@ const LISTENING = /Listening on https?:\/\/[^\s"]*:(\d+)/
 
 /**
  * Spawn `node <args>` and wait until it logs a line matching `ready` (default "Listening on ...:<port>", the port
- * being group 1). Its output is drained so it never blocks.
+ * being group 1). Its output is drained so it never blocks; `observe`, when given, sees every line as it arrives.
  */
 export const startListening = (
   label: string,
   args: ReadonlyArray<string>,
   env: Record<string, string>,
   timeoutMs = 60_000,
-  ready: RegExp = LISTENING
+  ready: RegExp = LISTENING,
+  observe?: (line: string) => void
 ): Promise<Running> =>
   new Promise((resolveStart, rejectStart) => {
     const child: ChildProcess = spawn(nodeBin, [...args], {
@@ -385,6 +386,7 @@ export const startListening = (
     let started = false
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)))
     const onLine = (line: string) => {
+      observe?.(line)
       count++
       lines.push(line.slice(0, 2000))
       if (lines.length > 200) lines.shift()

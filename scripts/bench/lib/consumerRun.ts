@@ -28,6 +28,7 @@ import {
   threadCpuMs
 } from "../../lib/processes.js"
 import { monotonicUs, type ProfileWindow } from "./cpuprofile.js"
+import { type GcSummary, summarizeGc } from "./gcTrace.js"
 import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */
@@ -72,6 +73,8 @@ export interface ConsumerResult {
   readonly interval: ProfileWindow
   /** With `series`: CPU per lead by kind of thread, second by second through the measured interval. */
   readonly series: ReadonlyArray<SeriesPoint> | undefined
+  /** With `gcTrace`: V8's collections over the measured interval, per lead (--trace-gc-nvp). */
+  readonly gc: GcSummary | undefined
 }
 
 /** One second of a measured interval: leads finished by its end, and the CPU per lead it took by kind of thread. */
@@ -140,6 +143,8 @@ export const runConsumerCase = async (
     readonly dist?: string
     /** Sample the CPU per lead by kind of thread every second (how a fresh process's cost settles). */
     readonly series?: boolean
+    /** Run ours under --trace-gc-nvp and sum the collections of the measured interval per lead. */
+    readonly gcTrace?: boolean
   } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
@@ -182,11 +187,30 @@ export const runConsumerCase = async (
       HOST: "127.0.0.1",
       METRICS_PORT: "0"
     }
+    const tracing = options.gcTrace === true && kind === "ours"
     const args =
       kind === "ours"
-        ? [...(options.nodeArgs ?? []), ...programArgs("consumer", undefined, options.dist).args]
+        ? [
+            ...(options.nodeArgs ?? []),
+            ...(tracing ? ["--trace-gc-nvp"] : []),
+            ...programArgs("consumer", undefined, options.dist).args
+          ]
         : [join(root, "scripts/bench/raw/noopWorker.mjs")]
-    const running = await startListening(kind, args, env, 60_000, kind === "ours" ? undefined : /worker ready()/)
+    // the collections printed while the measured leads are processed (V8 prints one line per collection)
+    let measuring = false
+    const gcLines: Array<string> = []
+    const running = await startListening(
+      kind,
+      args,
+      env,
+      60_000,
+      kind === "ours" ? undefined : /worker ready()/,
+      tracing
+        ? (line) => {
+            if (measuring && line.includes(" gc=")) gcLines.push(line)
+          }
+        : undefined
+    )
     try {
       const countDone =
         kind === "ours"
@@ -221,10 +245,12 @@ export const runConsumerCase = async (
         : undefined
       const start = Date.now()
       const fromUs = monotonicUs()
+      measuring = true
       await control.resume()
       const timeoutMs = 30_000 + c.leads * 2000
       const sampler = options.series ? sampleSeries(running.pid, countDone, warmup) : undefined
       const done = (await until(countDone, warmup + c.leads, timeoutMs)) - warmup
+      measuring = false
       const toUs = monotonicUs()
       const series = await sampler?.stop()
       const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
@@ -260,13 +286,15 @@ export const runConsumerCase = async (
             : undefined,
         crmCallsPerLead: crmCalls / Math.max(1, warmup + done),
         statuses,
-        logLinesPerLead: (running.outputLines() - linesBefore) / Math.max(1, done),
+        // the collections V8 printed under gcTrace are not the program's log
+        logLinesPerLead: (running.outputLines() - linesBefore - gcLines.length) / Math.max(1, done),
         rssStarted,
         rssIdle,
         rssPeak,
         loggedErrors: running.errorLines(),
         interval: { fromUs, toUs },
-        series
+        series,
+        gc: tracing ? summarizeGc(gcLines, done) : undefined
       }
     } finally {
       await running.stop()
