@@ -239,79 +239,64 @@ export const renderConsumer = (report: ConsumerReport) => {
   ].join("\n")
 }
 
-/**
- * `--series`: a fresh consumer at `concurrency`, 0 ms CRM, over `leads` leads; CPU per lead by second. With a
- * `warmup`, the series is of the leads after it, measured as the timed cases measure them (paused, then resumed).
- */
-export const runSeries = async (concurrency: number, leads: number, warmup = 0) => {
+/** One case of ours alone, with its own connections for the schema and queue it sets up. */
+const oneCase = async (c: ConsumerCase, tag: string, options: Parameters<typeof runConsumerCase>[3]) => {
   const sql = admin()
   const redis = redisClient()
   try {
-    const result = await runConsumerCase(
-      "ours",
-      { concurrency, latencyMs: 0, leads, warmup },
-      { sql, redis, tag: `${suffix()}_s` },
-      { series: true }
-    )
-    const rows = (result.series ?? []).map((p) => [
-      p.done,
-      p.mainMs + p.v8Ms + p.otherMs,
-      p.mainMs,
-      p.v8Ms,
-      p.otherMs,
-      p.rssMiB
-    ])
-    return [
-      `a fresh consumer (${programArgs("consumer").via}), c=${concurrency}, 0 ms CRM, ${warmup > 0 ? `after a ${warmup}-lead warm-up` : "no warm-up"}: CPU ms per lead, each second`,
-      table(
-        ["leads done", "cpu ms/lead", "main thread", "V8 workers (GC, compilers)", "other threads", "RSS MiB"],
-        rows
-      ),
-      `over all ${result.done} leads: ${fmt(result.cpuMsPerLead)} ms/lead, ${fmt(result.leadsPerSecond)} leads/s`
-    ].join("\n")
+    return await runConsumerCase("ours", c, { sql, redis, tag: `${suffix()}_${tag}` }, options)
   } finally {
     redis.disconnect()
     await sql.end({ timeout: 5 })
   }
 }
 
+/**
+ * `--series`: a fresh consumer at `concurrency`, 0 ms CRM, over `leads` leads; CPU per lead by second. With a
+ * `warmup`, the series is of the leads after it, measured as the timed cases measure them (paused, then resumed).
+ */
+export const runSeries = async (concurrency: number, leads: number, warmup = 0) => {
+  const result = await oneCase({ concurrency, latencyMs: 0, leads, warmup }, "s", { series: true })
+  const rows = (result.series ?? []).map((p) => [
+    p.done,
+    p.mainMs + p.v8Ms + p.otherMs,
+    p.mainMs,
+    p.v8Ms,
+    p.otherMs,
+    p.rssMiB
+  ])
+  return [
+    `a fresh consumer (${programArgs("consumer").via}), c=${concurrency}, 0 ms CRM, ${warmup > 0 ? `after a ${warmup}-lead warm-up` : "no warm-up"}: CPU ms per lead, each second`,
+    table(["leads done", "cpu ms/lead", "main thread", "V8 workers (GC, compilers)", "other threads", "RSS MiB"], rows),
+    `over all ${result.done} leads: ${fmt(result.cpuMsPerLead)} ms/lead, ${fmt(result.leadsPerSecond)} leads/s`
+  ].join("\n")
+}
+
 /** The consumer under --trace-gc-nvp (see --gc above): its collections per lead, after a warm-up. */
 export const runGc = async (concurrency: number, leads: number, warmup: number) => {
-  const sql = admin()
-  const redis = redisClient()
-  try {
-    const result = await runConsumerCase(
-      "ours",
-      { concurrency, latencyMs: 0, leads, warmup },
-      { sql, redis, tag: `${suffix()}_g` },
-      { gcTrace: true }
-    )
-    const gc = result.gc
-    if (gc === undefined) throw new Error("no collections traced")
-    const gcMs = gc.scavengeMainMs + gc.scavengeBackgroundMs + gc.markCompactMainMs + gc.markCompactBackgroundMs
-    return [
-      `the consumer (${programArgs("consumer").via}, --trace-gc-nvp), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up: V8's collections per lead`,
-      table(
-        ["per lead", "value"],
+  const result = await oneCase({ concurrency, latencyMs: 0, leads, warmup }, "g", { gcTrace: true })
+  const gc = result.gc
+  if (gc === undefined) throw new Error("no collections traced")
+  const gcMs = gc.scavengeMainMs + gc.scavengeBackgroundMs + gc.markCompactMainMs + gc.markCompactBackgroundMs
+  return [
+    `the consumer (${programArgs("consumer").via}, --trace-gc-nvp), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up: V8's collections per lead`,
+    table(
+      ["per lead", "value"],
+      [
+        ["KiB allocated", gc.allocatedKiB],
+        ["KiB of young objects alive at a scavenge (copied or promoted)", gc.survivedKiB],
+        ["KiB promoted to the old generation", gc.promotedKiB],
+        ["scavenge ms, main thread / helper threads", `${fmt(gc.scavengeMainMs)} / ${fmt(gc.scavengeBackgroundMs)}`],
         [
-          ["KiB allocated", gc.allocatedKiB],
-          ["KiB of young objects alive at a scavenge (copied or promoted)", gc.survivedKiB],
-          ["KiB promoted to the old generation", gc.promotedKiB],
-          ["scavenge ms, main thread / helper threads", `${fmt(gc.scavengeMainMs)} / ${fmt(gc.scavengeBackgroundMs)}`],
-          [
-            "mark-compact ms, main thread / helper threads",
-            `${fmt(gc.markCompactMainMs)} / ${fmt(gc.markCompactBackgroundMs)}`
-          ],
-          ["collections' ms in all", gcMs],
-          ["the process's CPU ms (every thread)", result.cpuMsPerLead]
-        ]
-      ),
-      `${gc.scavenges} scavenges and ${gc.markCompacts} mark-compacts in the interval; ${fmt(result.leadsPerSecond)} leads/s; collections ${((100 * gcMs) / Math.max(0.001, result.cpuMsPerLead)).toFixed(0)} % of the CPU per lead`
-    ].join("\n")
-  } finally {
-    redis.disconnect()
-    await sql.end({ timeout: 5 })
-  }
+          "mark-compact ms, main thread / helper threads",
+          `${fmt(gc.markCompactMainMs)} / ${fmt(gc.markCompactBackgroundMs)}`
+        ],
+        ["collections' ms in all", gcMs],
+        ["the process's CPU ms (every thread)", result.cpuMsPerLead]
+      ]
+    ),
+    `${gc.scavenges} scavenges and ${gc.markCompacts} mark-compacts in the interval; ${fmt(result.leadsPerSecond)} leads/s; collections ${((100 * gcMs) / Math.max(0.001, result.cpuMsPerLead)).toFixed(0)} % of the CPU per lead`
+  ].join("\n")
 }
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
@@ -326,22 +311,17 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const profileConcurrency = concurrencyAt >= 0 ? Number(argv[concurrencyAt + 1]) : 5
   if (!Number.isInteger(profileConcurrency) || profileConcurrency < 1)
     throw new Error("--concurrency takes a whole number >= 1")
+  /** A whole-number option `name` (at least `min`), else `fallback`. */
+  const wholeNumber = (name: string, fallback: number, min: number) => {
+    const at = argv.indexOf(name)
+    const value = at >= 0 ? Number(argv[at + 1]) : fallback
+    if (!Number.isInteger(value) || value < min) throw new Error(`${name} takes a whole number >= ${min}`)
+    return value
+  }
   if (argv.includes("--series")) {
-    const leadsAt = argv.indexOf("--leads")
-    const leads = leadsAt >= 0 ? Number(argv[leadsAt + 1]) : 3000
-    if (!Number.isInteger(leads) || leads < 1) throw new Error("--leads takes a whole number >= 1")
-    const warmupAt = argv.indexOf("--warmup")
-    const warmup = warmupAt >= 0 ? Number(argv[warmupAt + 1]) : 0
-    if (!Number.isInteger(warmup) || warmup < 0) throw new Error("--warmup takes a whole number >= 0")
-    console.log(await runSeries(profileConcurrency, leads, warmup))
+    console.log(await runSeries(profileConcurrency, wholeNumber("--leads", 3000, 1), wholeNumber("--warmup", 0, 0)))
   } else if (argv.includes("--gc")) {
-    const leadsAt = argv.indexOf("--leads")
-    const leads = leadsAt >= 0 ? Number(argv[leadsAt + 1]) : 3000
-    if (!Number.isInteger(leads) || leads < 1) throw new Error("--leads takes a whole number >= 1")
-    const warmupAt = argv.indexOf("--warmup")
-    const warmup = warmupAt >= 0 ? Number(argv[warmupAt + 1]) : 1500
-    if (!Number.isInteger(warmup) || warmup < 0) throw new Error("--warmup takes a whole number >= 0")
-    console.log(await runGc(profileConcurrency, leads, warmup))
+    console.log(await runGc(profileConcurrency, wholeNumber("--leads", 3000, 1), wholeNumber("--warmup", 1500, 0)))
   } else {
     const report = await runConsumerBench(profile, profileDir, argv.includes("--round-trips"), profileConcurrency)
     console.log(renderConsumer(report))
