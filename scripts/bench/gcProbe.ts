@@ -54,6 +54,7 @@ const child = async (way: Way, n: number) => {
 
 const argv = process.argv.slice(2)
 const n = argv.includes("--n") ? Number(argv[argv.indexOf("--n") + 1]) : 60_000
+if (!Number.isInteger(n) || n < 1) throw new Error("--n takes a whole number >= 1")
 if (argv.includes("--child")) {
   await child(argv[argv.indexOf("--child") + 1] as Way, n)
 } else {

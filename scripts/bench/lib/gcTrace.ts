@@ -58,7 +58,10 @@ export interface GcSummary {
   readonly markCompactBackgroundMs: number
 }
 
-/** The collections among `lines`, summed and divided by `units`. */
+/**
+ * The collections among `lines`, summed and divided by `units`. Every collection that is not a scavenge (a
+ * mark-compact, or a young-generation mark-sweep under --minor-ms) is counted with the mark-compacts' time.
+ */
 export const summarizeGc = (lines: ReadonlyArray<string>, units: number): GcSummary => {
   const per = (x: number) => x / Math.max(1, units)
   let scavenges = 0
