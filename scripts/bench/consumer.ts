@@ -4,6 +4,7 @@
 //   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
 //   npm run bench:consumer -- --series [--concurrency N] [--leads N] [--warmup N]
 //   npm run bench:consumer -- --gc [--concurrency N] [--leads N] [--warmup N]
+//   npm run bench:consumer -- --alloc [--concurrency N] [--leads N] [--warmup N] [--interval BYTES] [--keep-profile]
 // --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
 // source through its source maps), then the top self-time functions of the measured interval (after the warm-up).
 // --series: ours only at concurrency 5 (or N), 0 ms CRM, a fresh process with no warm-up over --leads (3000) leads:
@@ -14,12 +15,16 @@
 // (1500) lead warm-up: V8's collections in the measured interval per lead — bytes allocated, bytes of young objects
 // still alive at a scavenge (what a scavenge copies) and promoted, and each kind of collection's time on the main
 // thread and on V8's helper threads, beside the process's whole CPU per lead.
-import { mkdtempSync, rmSync } from "node:fs"
+// --alloc: the same case with the consumer's inspector open: V8's sampling heap profiler (one sample per --interval
+// bytes, 8192 by default; collected objects kept) over the measured interval, so every byte a lead allocates is
+// placed: by the function allocating it, by the nearest frame of the project's code on its stack, by package.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type ConsumerCase, type ConsumerResult, runConsumerCase } from "./lib/consumerRun.js"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
+import { summarizeAllocations } from "./lib/heapProfile.js"
 import { admin, redisClient, suffix } from "./lib/env.js"
 import { programArgs } from "../lib/processes.js"
 import { fmt, ratio, table } from "./lib/table.js"
@@ -299,6 +304,28 @@ export const runGc = async (concurrency: number, leads: number, warmup: number) 
   ].join("\n")
 }
 
+/** The consumer with its inspector open (see --alloc above): what a lead allocates, by where, after a warm-up. */
+export const runAllocations = async (
+  concurrency: number,
+  leads: number,
+  warmup: number,
+  intervalBytes: number,
+  keep: boolean
+) => {
+  const result = await oneCase({ concurrency, latencyMs: 0, leads, warmup }, "a", {
+    allocationSampling: intervalBytes
+  })
+  if (result.allocations === undefined) throw new Error("no allocation profile taken")
+  // kept as a .heapprofile, which Chrome DevTools' Memory panel opens
+  const kept = keep ? join(mkdtempSync(join(tmpdir(), "rf-heapprof-")), "consumer.heapprofile") : undefined
+  if (kept !== undefined) writeFileSync(kept, JSON.stringify(result.allocations))
+  return [
+    `the consumer (${programArgs("consumer").via}, --inspect), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up, one sample per ${intervalBytes} bytes allocated:`,
+    summarizeAllocations(result.allocations, result.done, "lead"),
+    ...(kept === undefined ? [] : [`the profile: ${kept}`])
+  ].join("\n")
+}
+
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const argv = process.argv.slice(2)
   const profile = argv.includes("--smoke")
@@ -320,6 +347,16 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   }
   if (argv.includes("--series")) {
     console.log(await runSeries(profileConcurrency, wholeNumber("--leads", 3000, 1), wholeNumber("--warmup", 0, 0)))
+  } else if (argv.includes("--alloc")) {
+    console.log(
+      await runAllocations(
+        profileConcurrency,
+        wholeNumber("--leads", 3000, 1),
+        wholeNumber("--warmup", 1500, 0),
+        wholeNumber("--interval", 8192, 64),
+        argv.includes("--keep-profile")
+      )
+    )
   } else if (argv.includes("--gc")) {
     console.log(await runGc(profileConcurrency, wholeNumber("--leads", 3000, 1), wholeNumber("--warmup", 1500, 0)))
   } else {

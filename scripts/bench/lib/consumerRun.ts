@@ -29,6 +29,7 @@ import {
 } from "../../lib/processes.js"
 import { monotonicUs, type ProfileWindow } from "./cpuprofile.js"
 import { type GcSummary, summarizeGc } from "./gcTrace.js"
+import { type HeapProfile, INSPECTOR_LINE, startAllocationSampling } from "./heapProfile.js"
 import { backgroundRate, commandsBetween, snapshot, watchRoundTrips } from "./redisStats.js"
 
 /** One consumer configuration. */
@@ -75,6 +76,8 @@ export interface ConsumerResult {
   readonly series: ReadonlyArray<SeriesPoint> | undefined
   /** With `gcTrace`: V8's collections over the measured interval, per lead (--trace-gc-nvp). */
   readonly gc: GcSummary | undefined
+  /** With `allocationSampling`: what the measured interval allocated, by stack (V8's sampling heap profiler). */
+  readonly allocations: HeapProfile | undefined
 }
 
 /** One second of a measured interval: leads finished by its end, and the CPU per lead it took by kind of thread. */
@@ -145,6 +148,11 @@ export const runConsumerCase = async (
     readonly series?: boolean
     /** Run ours under --trace-gc-nvp and sum the collections of the measured interval per lead. */
     readonly gcTrace?: boolean
+    /**
+     * Run ours with its inspector open and sample every allocation of the measured interval, one sample per this
+     * many bytes on average (V8's sampling heap profiler, collected objects included).
+     */
+    readonly allocationSampling?: number
   } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
@@ -188,26 +196,30 @@ export const runConsumerCase = async (
       METRICS_PORT: "0"
     }
     const tracing = options.gcTrace === true && kind === "ours"
+    const sampling = kind === "ours" ? options.allocationSampling : undefined
     const args =
       kind === "ours"
         ? [
             ...(options.nodeArgs ?? []),
             ...(tracing ? ["--trace-gc-nvp"] : []),
+            ...(sampling === undefined ? [] : ["--inspect=127.0.0.1:0"]),
             ...programArgs("consumer", undefined, options.dist).args
           ]
         : [join(root, "scripts/bench/raw/noopWorker.mjs")]
     // the collections printed while the measured leads are processed (V8 prints one line per collection)
     let measuring = false
     const gcLines: Array<string> = []
+    let inspectorUrl: string | undefined
     const running = await startListening(
       kind,
       args,
       env,
       60_000,
       kind === "ours" ? undefined : /worker ready()/,
-      tracing
+      tracing || sampling !== undefined
         ? (line) => {
-            if (measuring && line.includes(" gc=")) gcLines.push(line)
+            if (tracing && measuring && line.includes(" gc=")) gcLines.push(line)
+            inspectorUrl ??= INSPECTOR_LINE.exec(line)?.[1]
           }
         : undefined
     )
@@ -243,16 +255,22 @@ export const runConsumerCase = async (
       const trips = options.roundTrips
         ? await watchRoundTrips(deps.redis, prefix, [(await control.client) as unknown as Redis])
         : undefined
+      if (sampling !== undefined && inspectorUrl === undefined) throw new Error(`${kind}: its inspector did not listen`)
+      const sampler =
+        sampling === undefined || inspectorUrl === undefined
+          ? undefined
+          : await startAllocationSampling(inspectorUrl, sampling)
       const start = Date.now()
       const fromUs = monotonicUs()
       measuring = true
       await control.resume()
       const timeoutMs = 30_000 + c.leads * 2000
-      const sampler = options.series ? sampleSeries(running.pid, countDone, warmup) : undefined
+      const perSecond = options.series ? sampleSeries(running.pid, countDone, warmup) : undefined
       const done = (await until(countDone, warmup + c.leads, timeoutMs)) - warmup
       measuring = false
       const toUs = monotonicUs()
-      const series = await sampler?.stop()
+      const allocations = await sampler?.stop()
+      const series = await perSecond?.stop()
       const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
       const after = await snapshot(deps.redis)
       const roundTrips = trips?.count()
@@ -294,7 +312,8 @@ export const runConsumerCase = async (
         loggedErrors: running.errorLines(),
         interval: { fromUs, toUs },
         series,
-        gc: tracing ? summarizeGc(gcLines, done) : undefined
+        gc: tracing ? summarizeGc(gcLines, done) : undefined,
+        allocations
       }
     } finally {
       await running.stop()

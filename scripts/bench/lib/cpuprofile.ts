@@ -5,14 +5,17 @@ import { fileURLToPath } from "node:url"
 import { root } from "../../lib/processes.js"
 import { table } from "./table.js"
 
+/** Where a sample of a V8 profile (CPU or sampling heap) was taken. */
+export interface CallFrame {
+  readonly functionName: string
+  readonly url: string
+  readonly lineNumber: number
+  readonly columnNumber: number
+}
+
 interface ProfileNode {
   readonly id: number
-  readonly callFrame: {
-    readonly functionName: string
-    readonly url: string
-    readonly lineNumber: number
-    readonly columnNumber: number
-  }
+  readonly callFrame: CallFrame
   readonly hitCount?: number
 }
 
@@ -61,7 +64,7 @@ const mapOf = (url: string) => {
 }
 
 /** A frame of a bundle as its source: the original file's URL, line and function name (else the frame itself). */
-const original = (frame: ProfileNode["callFrame"]) => {
+const original = (frame: CallFrame) => {
   const map = frame.url === "" ? null : mapOf(frame.url)
   if (map === null) return frame
   const entry = map.findEntry(frame.lineNumber, frame.columnNumber) as {
@@ -100,6 +103,19 @@ const kindOf = (owner: string, functionName: string) => {
   return "other packages"
 }
 
+/** A V8 profile's call frame as its source: "function  owner:line", its owner (package / app file) and kind of work. */
+export const describeFrame = (frame: CallFrame) => {
+  const { functionName, url, lineNumber } = original(frame)
+  const owner = ownerOf(url, functionName)
+  // a package's frame names its file too (effect's runtime is dozens of files)
+  const file = /node_modules\/((?:@[^/]+\/)?[^/]+\/.*)$/.exec(url)?.[1]?.replace(/\/dist\/(esm|cjs)\//, "/")
+  return {
+    key: `${functionName || "(anonymous)"}  ${file ?? owner}${url === "" ? "" : `:${lineNumber + 1}`}`,
+    owner,
+    kind: kindOf(owner, functionName)
+  }
+}
+
 /**
  * Self time by function, by owner (package / app file) and by kind of work for every .cpuprofile in `dir`, as three
  * tables; with `window`, of the samples taken inside it only.
@@ -124,12 +140,9 @@ export const summarizeProfiles = (dir: string, top = 25, window?: ProfileWindow)
     for (const node of profile.nodes) {
       const ms = msById.get(node.id) ?? 0
       if (ms === 0 || node.callFrame.functionName === "(idle)") continue
-      const { functionName, url, lineNumber } = original(node.callFrame)
-      const owner = ownerOf(url, functionName)
-      const key = `${functionName || "(anonymous)"}  ${owner}${url === "" ? "" : `:${lineNumber + 1}`}`
+      const { key, owner, kind } = describeFrame(node.callFrame)
       byFunction.set(key, (byFunction.get(key) ?? 0) + ms)
       byOwner.set(owner, (byOwner.get(owner) ?? 0) + ms)
-      const kind = kindOf(owner, functionName)
       byKind.set(kind, (byKind.get(kind) ?? 0) + ms)
       total += ms
     }
