@@ -1,6 +1,7 @@
 import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { compilePlainStruct, isPlainObject } from "./plainDecode.js"
 import { type CrmAction, isToolName, ToolParams } from "./tools.js"
 
 /** A planned CRM call the safety guard refused. Permanent: retrying the same action cannot pass. */
@@ -67,12 +68,6 @@ const forbiddenKeys = new Set(["__proto__", "constructor", "prototype"])
 const templateSyntax = /\{\{|\}\}|\$\{|<%|%>|#\{/
 
 const block = (tool: string, rule: GuardRule, reason: string) => Either.left(new GuardBlocked({ tool, rule, reason }))
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => {
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
 
 /** Keys are attacker-controlled: odd ones are quoted and cut short so a reason never carries raw control text. */
 const formatKey = (key: PropertyKey): string => {
@@ -149,11 +144,23 @@ export const isBlockedToolName = (tool: string): boolean => {
 }
 
 const decoders = new Map<string, (input: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+/**
+ * A tool's parameter decoder: plainly valid parameters (every planned action's) by the check compiled from the tool's
+ * schema, anything else by the schema itself, whose errors name every problem.
+ */
 const decoderFor = (tool: keyof typeof ToolParams) => {
   let decode = decoders.get(tool)
   if (decode === undefined) {
     const schema = ToolParams[tool] as Schema.Schema<unknown, unknown, never>
-    decode = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+    const decodeSchema = Schema.decodeUnknownEither(schema, { errors: "all", onExcessProperty: "error" })
+    const plain = compilePlainStruct(schema)
+    decode =
+      plain === undefined
+        ? decodeSchema
+        : (input) => {
+            const value = plain(input)
+            return value === undefined ? decodeSchema(input) : Either.right(value)
+          }
     decoders.set(tool, decode)
   }
   return decode

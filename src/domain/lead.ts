@@ -2,6 +2,7 @@ import * as Either from "effect/Either"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { emailArbitrary } from "./emailArbitrary.js"
+import { isPlainObject } from "./plainDecode.js"
 import { dropHidden, FreeText, refuseInvisible } from "./text.js"
 
 /** Practical email check: one @, a dotted domain, no whitespace; full RFC 5322 is not worth its false positives. */
@@ -199,11 +200,6 @@ const ACTIVITY_KEYS = [
 ] as const
 const ACTIVITY_KEY_SET: ReadonlySet<string> = new Set(ACTIVITY_KEYS)
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> => {
-  if (typeof value !== "object" || value === null) return false
-  const proto = Object.getPrototypeOf(value)
-  return proto === Object.prototype || proto === null
-}
 const printable = (value: unknown): value is string => typeof value === "string" && PRINTABLE.test(value)
 
 const plainActivity = (value: unknown): Activity | undefined => {
