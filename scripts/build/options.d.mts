@@ -14,6 +14,7 @@ export declare const programs: ReadonlyArray<Program>
 export declare const external: Array<string>
 export declare const banner: string
 export declare const requireHttp: Plugin
+export declare const effectAsyncResume: Plugin
 export declare const bundleOptions: (options: {
   readonly root: string
   readonly program: Program

@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import * as esbuild from "esbuild"
 import { patchNameHelper, shiftMappings } from "../../scripts/build/names.mjs"
+import { effectAsyncResume } from "../../scripts/build/options.mjs"
 
 // A module whose classes, function declarations and arrows are all renamed by minification, on one output line with
 // the helper (as esbuild's runtime line is), so the source map's later columns must move with the patch.
@@ -91,6 +92,71 @@ describe("bundles keep the names that are read, without naming every closure", (
       expect(mod.describeLead("x")).toBe("lead x")
       expect(mod.marker()).toBe("after the helper")
       expect(mod.perLead(1)(2)).toBe(2)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("Effect.async, bundled as the programs are, names nothing per call and still resumes, interrupted or not", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-names-"))
+    try {
+      // effect resolved from this project's node_modules, as the programs' build resolves it
+      const entry = join(process.cwd(), `rf-async-entry-${process.pid}.mjs`)
+      writeFileSync(
+        entry,
+        [
+          'import * as Effect from "effect/Effect"',
+          'import * as Fiber from "effect/Fiber"',
+          "export const now = Effect.async((resume) => resume(Effect.succeed(1)))",
+          "export const later = Effect.async((resume) => { setTimeout(() => resume(Effect.succeed(2)), 1) })",
+          "export const withSignal = Effect.async((resume, signal) => { const t = setTimeout(() => resume(Effect.succeed(3)), 50); signal.addEventListener('abort', () => clearTimeout(t)) })",
+          "export const run = (effect) => Effect.runPromise(effect)",
+          "export const interrupted = () => Effect.runPromise(Effect.flatMap(Effect.fork(withSignal), (fiber) => Fiber.interrupt(fiber)))"
+        ].join("\n")
+      )
+      let result: esbuild.BuildResult
+      try {
+        result = await esbuild.build({
+          entryPoints: [entry],
+          outfile: join(dir, "out.mjs"),
+          bundle: true,
+          format: "esm",
+          platform: "node",
+          mainFields: ["module", "main"],
+          minify: true,
+          keepNames: true,
+          plugins: [effectAsyncResume],
+          logLevel: "silent"
+        })
+      } finally {
+        rmSync(entry, { force: true })
+      }
+      // the patch found its text in the installed effect (else the build warns and leaves the file as it is)
+      expect(result.warnings.map((w) => w.text)).toEqual([])
+      await patchNameHelper(join(dir, "out.mjs"))
+      // the bundle's helper keeps the Object.defineProperty it finds when it loads: watched from before the import
+      const named: Array<string> = []
+      const define = Object.defineProperty
+      Object.defineProperty = ((target: object, key: PropertyKey, descriptor: PropertyDescriptor) => {
+        if (key === "name") named.push(String(descriptor.value))
+        return define(target, key, descriptor)
+      }) as typeof Object.defineProperty
+      try {
+        const mod = await import(pathToFileURL(join(dir, "out.mjs")).href)
+        expect(await mod.run(mod.now)).toBe(1)
+        // loading named the module's classes and functions once; from here on, only what each call names
+        expect(named.length).toBeGreaterThan(0)
+        named.length = 0
+        for (let n = 0; n < 20; n++) {
+          expect(await mod.run(mod.now)).toBe(1)
+          expect(await mod.run(mod.later)).toBe(2)
+        }
+        expect(await mod.run(mod.withSignal)).toBe(3)
+        await mod.interrupted()
+      } finally {
+        Object.defineProperty = define
+      }
+      expect(named).toEqual([])
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
