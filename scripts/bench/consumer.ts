@@ -4,7 +4,7 @@
 //   npm run bench:consumer [-- --short | --smoke | --profile [--concurrency N]] [--round-trips (count them with MONITOR)]
 //   npm run bench:consumer -- --series [--concurrency N] [--leads N] [--warmup N]
 //   npm run bench:consumer -- --gc [--concurrency N] [--leads N] [--warmup N]
-//   npm run bench:consumer -- --alloc [--concurrency N] [--leads N] [--warmup N] [--interval BYTES] [--keep-profile]
+//   npm run bench:consumer -- --alloc [--survivors] [--concurrency N] [--leads N] [--warmup N] [--interval BYTES] [--keep-profile]
 // --profile: ours only at concurrency 5 (or N), 0 ms CRM, under --cpu-prof (the bundle when built, its frames mapped to
 // source through its source maps), then the top self-time functions of the measured interval (after the warm-up).
 // --series: ours only at concurrency 5 (or N), 0 ms CRM, a fresh process with no warm-up over --leads (3000) leads:
@@ -17,7 +17,9 @@
 // thread and on V8's helper threads, beside the process's whole CPU per lead.
 // --alloc: the same case with the consumer's inspector open: V8's sampling heap profiler (one sample per --interval
 // bytes, 8192 by default; collected objects kept) over the measured interval, so every byte a lead allocates is
-// placed: by the function allocating it, by the nearest frame of the project's code on its stack, by package.
+// placed: by the function allocating it, by the nearest frame of the project's code on its stack, by package. With
+// --survivors, only what no scavenge collected: where the objects that outlive a young-generation collection (what
+// `--gc` counts as alive at a scavenge and promoted) are made.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
@@ -310,10 +312,12 @@ export const runAllocations = async (
   leads: number,
   warmup: number,
   intervalBytes: number,
-  keep: boolean
+  keep: boolean,
+  survivors = false
 ) => {
   const result = await oneCase({ concurrency, latencyMs: 0, leads, warmup }, "a", {
-    allocationSampling: intervalBytes
+    allocationSampling: intervalBytes,
+    allocationSurvivors: survivors
   })
   if (result.allocations === undefined) throw new Error("no allocation profile taken")
   // kept as a .heapprofile, which Chrome DevTools' Memory panel opens
@@ -321,7 +325,12 @@ export const runAllocations = async (
   if (kept !== undefined) writeFileSync(kept, JSON.stringify(result.allocations))
   return [
     `the consumer (${programArgs("consumer").via}, --inspect), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up, one sample per ${intervalBytes} bytes allocated:`,
-    summarizeAllocations(result.allocations, result.done, "lead"),
+    summarizeAllocations(
+      result.allocations,
+      result.done,
+      "lead",
+      survivors ? "allocated and not collected by a scavenge" : "allocated in the interval"
+    ),
     ...(kept === undefined ? [] : [`the profile: ${kept}`])
   ].join("\n")
 }
@@ -354,7 +363,8 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
         wholeNumber("--leads", 3000, 1),
         wholeNumber("--warmup", 1500, 0),
         wholeNumber("--interval", 8192, 64),
-        argv.includes("--keep-profile")
+        argv.includes("--keep-profile"),
+        argv.includes("--survivors")
       )
     )
   } else if (argv.includes("--gc")) {

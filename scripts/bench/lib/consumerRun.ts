@@ -153,6 +153,8 @@ export const runConsumerCase = async (
      * many bytes on average (V8's sampling heap profiler, collected objects included).
      */
     readonly allocationSampling?: number
+    /** With `allocationSampling`, only the allocations no scavenge collected (see startAllocationSampling). */
+    readonly allocationSurvivors?: boolean
   } = {}
 ): Promise<ConsumerResult> => {
   const schema = `bench_consumer_${deps.tag}`
@@ -259,7 +261,7 @@ export const runConsumerCase = async (
       const sampler =
         sampling === undefined || inspectorUrl === undefined
           ? undefined
-          : await startAllocationSampling(inspectorUrl, sampling)
+          : await startAllocationSampling(inspectorUrl, sampling, options.allocationSurvivors === true)
       const start = Date.now()
       const fromUs = monotonicUs()
       measuring = true

@@ -59,14 +59,18 @@ export const connectInspector = async (url: string) => {
   }
 }
 
-/** Start sampling every allocation (one sample per `intervalBytes` on average), the collected ones included. */
-export const startAllocationSampling = async (url: string, intervalBytes: number) => {
+/**
+ * Start sampling allocations (one sample per `intervalBytes` on average). Every allocation, the collected ones
+ * included; with `survivors`, only what no scavenge collected: the objects still alive at a young-generation
+ * collection (promoted, or alive when sampling stops), which are what makes scavenges cost.
+ */
+export const startAllocationSampling = async (url: string, intervalBytes: number, survivors = false) => {
   const inspector = await connectInspector(url)
   await inspector.send("HeapProfiler.enable")
   await inspector.send("HeapProfiler.startSampling", {
     samplingInterval: intervalBytes,
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true
+    includeObjectsCollectedByMinorGC: !survivors
   })
   return {
     stop: async () => {
@@ -106,8 +110,17 @@ export const allocationTotals = (profile: HeapProfile) => {
   return { total, byFunction, byOwner, byKind, byCaller }
 }
 
-/** The profile as four tables of KiB per unit of work (`units`: leads, requests), largest first. */
-export const summarizeAllocations = (profile: HeapProfile, units: number, unit: string, top = 25) => {
+/**
+ * The profile as four tables of KiB per unit of work (`units`: leads, requests), largest first; `what` says what
+ * was sampled.
+ */
+export const summarizeAllocations = (
+  profile: HeapProfile,
+  units: number,
+  unit: string,
+  what = "allocated in the interval",
+  top = 25
+) => {
   const totals = allocationTotals(profile)
   const rows = (map: Map<string, number>) =>
     [...map.entries()]
@@ -120,7 +133,7 @@ export const summarizeAllocations = (profile: HeapProfile, units: number, unit: 
       ])
   const per = `KiB/${unit}`
   return [
-    `allocated in the interval, sampled: ${(totals.total / 1024 / Math.max(1, units)).toFixed(1)} KiB per ${unit} over ${units} ${unit}s`,
+    `${what}, sampled: ${(totals.total / 1024 / Math.max(1, units)).toFixed(1)} KiB per ${unit} over ${units} ${unit}s`,
     "",
     table(["allocated by function itself (top)", per, "share"], rows(totals.byFunction)),
     "",
