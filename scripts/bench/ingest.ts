@@ -2,16 +2,23 @@
 // baseline doing the same work, both on real Postgres (fresh schemas) and Redis (fresh prefixes).
 //   npm run bench:ingest [-- --short | --smoke | --profile] [--seconds N] [--warmup N] [--connections 50,200]
 //     [--memory-leads N] [--raw]
+//   npm run bench:ingest -- --alloc [--survivors] [--connections N] [--seconds N] [--warmup N] [--interval BYTES]
+//     [--keep-profile]
 // --profile: ours only (--raw: the raw baseline only), under --cpu-prof at 50 connections or the first of
 // --connections (the bundle when built, its frames mapped to source through
 // its source maps), then the top self-time functions.
 // Then the memory phase: a fresh ours and a fresh raw each take exactly --memory-leads new leads (50,000; the smoke
 // profile skips it) at 50 connections; RSS is read idle, right after, and after a quiet spell.
-import { mkdtempSync, rmSync } from "node:fs"
+// --alloc: ours only, its inspector open, unique leads at 50 connections (or the first of --connections): V8's
+// sampling heap profiler (one sample per --interval bytes, 8192 by default, collected objects kept; with
+// --survivors only what no scavenge collected) over the measured seconds after the warm-up, per request: by
+// function, by the project's nearest frame on the stack, by package.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
+import { startAllocationSampling, summarizeAllocations } from "./lib/heapProfile.js"
 import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
 import { type Kind, load, measure, measureDuplicates, QUEUE, type Server, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
@@ -329,12 +336,61 @@ export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
   const seconds = Number(value("--seconds") ?? base.seconds)
   const warmup = Number(value("--warmup") ?? base.warmup)
   const connections =
-    value("--connections")?.split(",").map(Number) ?? (argv.includes("--profile") ? [50] : base.connections)
+    value("--connections")?.split(",").map(Number) ?? (argv.includes("--profile") || argv.includes("--alloc") ? [50] : base.connections)
   const memoryLeads = Number(value("--memory-leads") ?? base.memoryLeads)
   return { ...base, seconds, warmup, connections, memoryLeads }
 }
 
-if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
+/** `--alloc`: what the ingest allocates per request of unique leads, sampled after a warm-up (see above). */
+export const runIngestAllocations = async (
+  profile: IngestProfile,
+  options: { readonly intervalBytes: number; readonly survivors: boolean; readonly keep: boolean }
+) => {
+  const sfx = suffix()
+  const sql = admin()
+  const redis = redisClient()
+  const cleanup = cleanups()
+  cleanup.add(() => sql.end({ timeout: 5 }))
+  cleanup.add(async () => redis.disconnect())
+  try {
+    const server = await startServer("ours", { sql, redis, cleanup, sfx, inspect: true })
+    if (server.inspectorUrl === undefined) throw new Error("the ingest's inspector did not listen")
+    const connections = profile.connections[0] ?? 50
+    const body = uniqueLeads(`${sfx}a`)
+    await load(server, connections, profile.warmup, body)
+    const sampling = await startAllocationSampling(server.inspectorUrl, options.intervalBytes, options.survivors)
+    const result = await load(server, connections, profile.seconds, body)
+    const allocations = await sampling.stop()
+    const kept = options.keep ? join(mkdtempSync(join(tmpdir(), "rf-heapprof-")), "ingest.heapprofile") : undefined
+    if (kept !== undefined) writeFileSync(kept, JSON.stringify(allocations))
+    return [
+      `the ingest (${programArgs("ingest").via}, --inspect), unique leads at ${connections} connections, ${result.requests} requests in ${profile.seconds} s after a ${profile.warmup} s warm-up, one sample per ${options.intervalBytes} bytes allocated:`,
+      summarizeAllocations(
+        allocations,
+        result.requests,
+        "request",
+        options.survivors ? "allocated and not collected by a scavenge" : "allocated in the interval"
+      ),
+      ...(kept === undefined ? [] : [`the profile: ${kept}`])
+    ].join("\n")
+  } finally {
+    await cleanup.run()
+  }
+}
+
+if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "") && process.argv.includes("--alloc")) {
+  const argv = process.argv.slice(2)
+  const at = argv.indexOf("--interval")
+  const intervalBytes = at >= 0 ? Number(argv[at + 1]) : 8192
+  if (!Number.isInteger(intervalBytes) || intervalBytes < 64) throw new Error("--interval takes a whole number >= 64")
+  console.log(
+    await runIngestAllocations(profileFromArgs(argv), {
+      intervalBytes,
+      survivors: argv.includes("--survivors"),
+      keep: argv.includes("--keep-profile")
+    })
+  )
+} else if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const argv = process.argv.slice(2)
   const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
   const report = await runIngestBench(profileFromArgs(argv), profileDir, argv.includes("--raw") ? "raw" : "ours")

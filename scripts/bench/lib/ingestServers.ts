@@ -1,5 +1,6 @@
 import { join } from "node:path"
 import { createSchema, databaseUrl, deletePrefix, dropSchema, redisUrl } from "./env.js"
+import { INSPECTOR_LINE } from "./heapProfile.js"
 import type { cleanups } from "./env.js"
 import { postLeads } from "./load.js"
 import { cpuMs, programArgs, root, type Running, startListening } from "../../lib/processes.js"
@@ -19,6 +20,8 @@ export interface Server {
   readonly prefix: string
   readonly running: Running
   readonly ids: Array<string>
+  /** The inspector's WebSocket URL, when started with `inspect`. */
+  readonly inspectorUrl: string | undefined
 }
 
 /** Start one server of `kind` on a fresh schema and prefix; everything it made is removed by `cleanup`. */
@@ -32,6 +35,8 @@ export const startServer = async (
     readonly cpuProfileDir?: string | undefined
     /** The build directory whose ingest bundle runs (default dist/; see programArgs). */
     readonly dist?: string | undefined
+    /** Open the server's inspector (a free port), e.g. to sample its allocations. */
+    readonly inspect?: boolean | undefined
   }
 ): Promise<Server> => {
   const tag = kind.replace("+", "_")
@@ -54,13 +59,17 @@ export const startServer = async (
   const profiling = deps.cpuProfileDir !== undefined ? ["--cpu-prof", `--cpu-prof-dir=${deps.cpuProfileDir}`] : []
   const args = [
     ...profiling,
+    ...(deps.inspect === true ? ["--inspect=127.0.0.1:0"] : []),
     ...(kind === "ours"
       ? programArgs("ingest", undefined, deps.dist).args
       : [join(root, "scripts/bench/raw/ingestServer.mjs")])
   ]
-  const running = await startListening(kind, args, env)
+  let inspectorUrl: string | undefined
+  const running = await startListening(kind, args, env, 60_000, undefined, (line) => {
+    inspectorUrl ??= INSPECTOR_LINE.exec(line)?.[1]
+  })
   deps.cleanup.add(() => running.stop())
-  return { kind, schema, prefix, running, ids: [] }
+  return { kind, schema, prefix, running, ids: [], inspectorUrl }
 }
 
 /** Load `server` for `seconds` (or with exactly `amount` requests), remembering the ids it acknowledged. */
