@@ -336,7 +336,8 @@ export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
   const seconds = Number(value("--seconds") ?? base.seconds)
   const warmup = Number(value("--warmup") ?? base.warmup)
   const connections =
-    value("--connections")?.split(",").map(Number) ?? (argv.includes("--profile") || argv.includes("--alloc") ? [50] : base.connections)
+    value("--connections")?.split(",").map(Number) ??
+    (argv.includes("--profile") || argv.includes("--alloc") ? [50] : base.connections)
   const memoryLeads = Number(value("--memory-leads") ?? base.memoryLeads)
   return { ...base, seconds, warmup, connections, memoryLeads }
 }
