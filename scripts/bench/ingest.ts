@@ -19,7 +19,7 @@ import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
 import { startAllocationSampling, summarizeAllocations } from "./lib/heapProfile.js"
-import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
+import { benchConnections, suffix } from "./lib/env.js"
 import { type Kind, load, measure, measureDuplicates, QUEUE, type Server, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
 import { formatStatuses, type LoadResult } from "./lib/load.js"
@@ -90,11 +90,7 @@ export const runIngestBench = async (
   profiled: "ours" | "raw" = "ours"
 ): Promise<IngestReport> => {
   const sfx = suffix()
-  const sql = admin()
-  const redis = redisClient()
-  const cleanup = cleanups()
-  cleanup.add(() => sql.end({ timeout: 5 }))
-  cleanup.add(async () => redis.disconnect())
+  const { sql, redis, cleanup } = benchConnections()
   const deps = { sql, redis, cleanup, sfx, cpuProfileDir }
   const { seconds, warmup } = profile
   try {
@@ -348,11 +344,7 @@ export const runIngestAllocations = async (
   options: { readonly intervalBytes: number; readonly survivors: boolean; readonly keep: boolean }
 ) => {
   const sfx = suffix()
-  const sql = admin()
-  const redis = redisClient()
-  const cleanup = cleanups()
-  cleanup.add(() => sql.end({ timeout: 5 }))
-  cleanup.add(async () => redis.disconnect())
+  const { sql, redis, cleanup } = benchConnections()
   try {
     const server = await startServer("ours", { sql, redis, cleanup, sfx, inspect: true })
     if (server.inspectorUrl === undefined) throw new Error("the ingest's inspector did not listen")

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { runConsumerCase } from "./lib/consumerRun.js"
-import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
+import { benchConnections, suffix } from "./lib/env.js"
 import { measure, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
 import { nodeBin, programArgs, root, rssMiB, sleep } from "../lib/processes.js"
@@ -83,11 +83,7 @@ export const bundleSizes = () => {
 
 /** Measure bundle sizes and RSS: ingest under 50 connections, consumer over pre-loaded leads at concurrency 5. */
 export const runSize = async (options: { readonly seconds: number; readonly leads: number }): Promise<SizeReport> => {
-  const sql = admin()
-  const redis = redisClient()
-  const cleanup = cleanups()
-  cleanup.add(() => sql.end({ timeout: 5 }))
-  cleanup.add(async () => redis.disconnect())
+  const { sql, redis, cleanup } = benchConnections()
   try {
     const ingest = await startServer("ours", { sql, redis, cleanup, sfx: suffix() })
     await sleep(1000)

@@ -62,3 +62,16 @@ export const cleanups = () => {
     }
   }
 }
+
+/**
+ * A benchmark's own Postgres and Redis connections and its cleanups, the connections' closing registered first (so
+ * it runs last, after every schema and key prefix the benchmark adds is removed).
+ */
+export const benchConnections = () => {
+  const sql = admin()
+  const redis = redisClient()
+  const cleanup = cleanups()
+  cleanup.add(() => sql.end({ timeout: 5 }))
+  cleanup.add(async () => redis.disconnect())
+  return { sql, redis, cleanup }
+}
