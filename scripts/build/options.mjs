@@ -232,7 +232,7 @@ export const ioredisCommander = patchSource({
 /**
  * Effect's `Effect.async` declares a function, `proxyResume`, on every call (every Postgres statement and Redis command
  * the programs await). A function declaration has a prototype, so keepNames' helper names it with an
- * Object.defineProperty each time: 2 % of the consumer's CPU and 12 KiB of every lead's allocations
+ * Object.defineProperty each time: 2 % of the consumer's CPU and ~10 KiB of every lead's allocations
  * (`bench:consumer -- --profile` / `--alloc`). As an arrow, which captures nothing more (the body reads no `this` or
  * `arguments`, and nothing calls it before its line), the helper leaves it as it is (names.mjs).
  */
