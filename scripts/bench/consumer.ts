@@ -20,14 +20,15 @@
 // placed: by the function allocating it, by the nearest frame of the project's code on its stack, by package. With
 // --survivors, only what no scavenge collected: where the objects that outlive a young-generation collection (what
 // `--gc` counts as alive at a scavenge and promoted) are made.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type ConsumerCase, type ConsumerResult, runConsumerCase } from "./lib/consumerRun.js"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
-import { summarizeAllocations } from "./lib/heapProfile.js"
-import { admin, redisClient, suffix } from "./lib/env.js"
+import { wholeNumberOption } from "./lib/args.js"
+import { reportAllocations } from "./lib/heapProfile.js"
+import { admin, benchConnections, redisClient, suffix } from "./lib/env.js"
 import { programArgs } from "../lib/processes.js"
 import { fmt, ratio, table } from "./lib/table.js"
 import { ratioTarget, renderTargets, type Target, valueTarget } from "./lib/targets.js"
@@ -248,13 +249,11 @@ export const renderConsumer = (report: ConsumerReport) => {
 
 /** One case of ours alone, with its own connections for the schema and queue it sets up. */
 const oneCase = async (c: ConsumerCase, tag: string, options: Parameters<typeof runConsumerCase>[3]) => {
-  const sql = admin()
-  const redis = redisClient()
+  const { sql, redis, cleanup } = benchConnections()
   try {
     return await runConsumerCase("ours", c, { sql, redis, tag: `${suffix()}_${tag}` }, options)
   } finally {
-    redis.disconnect()
-    await sql.end({ timeout: 5 })
+    await cleanup.run()
   }
 }
 
@@ -320,19 +319,13 @@ export const runAllocations = async (
     allocationSurvivors: survivors
   })
   if (result.allocations === undefined) throw new Error("no allocation profile taken")
-  // kept as a .heapprofile, which Chrome DevTools' Memory panel opens
-  const kept = keep ? join(mkdtempSync(join(tmpdir(), "rf-heapprof-")), "consumer.heapprofile") : undefined
-  if (kept !== undefined) writeFileSync(kept, JSON.stringify(result.allocations))
-  return [
-    `the consumer (${programArgs("consumer").via}, --inspect), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up, one sample per ${intervalBytes} bytes allocated:`,
-    summarizeAllocations(
-      result.allocations,
-      result.done,
-      "lead",
-      survivors ? "allocated and not collected by a scavenge" : "allocated in the interval"
-    ),
-    ...(kept === undefined ? [] : [`the profile: ${kept}`])
-  ].join("\n")
+  return reportAllocations(result.allocations, {
+    heading: `the consumer (${programArgs("consumer").via}, --inspect), c=${concurrency}, 0 ms CRM, ${result.done} leads after a ${warmup}-lead warm-up, one sample per ${intervalBytes} bytes allocated:`,
+    units: result.done,
+    unit: "lead",
+    survivors,
+    keepAs: keep ? "consumer" : undefined
+  })
 }
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
@@ -343,17 +336,8 @@ if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
       ? consumerProfiles.short
       : consumerProfiles.full
   const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
-  const concurrencyAt = argv.indexOf("--concurrency")
-  const profileConcurrency = concurrencyAt >= 0 ? Number(argv[concurrencyAt + 1]) : 5
-  if (!Number.isInteger(profileConcurrency) || profileConcurrency < 1)
-    throw new Error("--concurrency takes a whole number >= 1")
-  /** A whole-number option `name` (at least `min`), else `fallback`. */
-  const wholeNumber = (name: string, fallback: number, min: number) => {
-    const at = argv.indexOf(name)
-    const value = at >= 0 ? Number(argv[at + 1]) : fallback
-    if (!Number.isInteger(value) || value < min) throw new Error(`${name} takes a whole number >= ${min}`)
-    return value
-  }
+  const wholeNumber = (name: string, fallback: number, min: number) => wholeNumberOption(argv, name, fallback, min)
+  const profileConcurrency = wholeNumber("--concurrency", 5, 1)
   if (argv.includes("--series")) {
     console.log(await runSeries(profileConcurrency, wholeNumber("--leads", 3000, 1), wholeNumber("--warmup", 0, 0)))
   } else if (argv.includes("--alloc")) {

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import * as Effect from "effect/Effect"
 import postgres from "postgres"
+import { wholeNumberOption } from "./lib/args.js"
 import { databaseUrl } from "./lib/env.js"
 import { summarizeGc } from "./lib/gcTrace.js"
 import { table } from "./lib/table.js"
@@ -53,8 +54,7 @@ const child = async (way: Way, n: number) => {
 }
 
 const argv = process.argv.slice(2)
-const n = argv.includes("--n") ? Number(argv[argv.indexOf("--n") + 1]) : 60_000
-if (!Number.isInteger(n) || n < 1) throw new Error("--n takes a whole number >= 1")
+const n = wholeNumberOption(argv, "--n", 60_000, 1)
 if (argv.includes("--child")) {
   await child(argv[argv.indexOf("--child") + 1] as Way, n)
 } else {

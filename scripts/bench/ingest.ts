@@ -13,12 +13,13 @@
 // sampling heap profiler (one sample per --interval bytes, 8192 by default, collected objects kept; with
 // --survivors only what no scavenge collected) over the measured seconds after the warm-up, per request: by
 // function, by the project's nearest frame on the stack, by package.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
-import { startAllocationSampling, summarizeAllocations } from "./lib/heapProfile.js"
+import { wholeNumberOption } from "./lib/args.js"
+import { reportAllocations, startAllocationSampling } from "./lib/heapProfile.js"
 import { benchConnections, suffix } from "./lib/env.js"
 import { type Kind, load, measure, measureDuplicates, QUEUE, type Server, startServer } from "./lib/ingestServers.js"
 import { uniqueLeads } from "./lib/leads.js"
@@ -353,45 +354,37 @@ export const runIngestAllocations = async (
     await load(server, connections, profile.warmup, body)
     const sampling = await startAllocationSampling(server.inspectorUrl, options.intervalBytes, options.survivors)
     const result = await load(server, connections, profile.seconds, body)
-    const allocations = await sampling.stop()
-    const kept = options.keep ? join(mkdtempSync(join(tmpdir(), "rf-heapprof-")), "ingest.heapprofile") : undefined
-    if (kept !== undefined) writeFileSync(kept, JSON.stringify(allocations))
-    return [
-      `the ingest (${programArgs("ingest").via}, --inspect), unique leads at ${connections} connections, ${result.requests} requests in ${profile.seconds} s after a ${profile.warmup} s warm-up, one sample per ${options.intervalBytes} bytes allocated:`,
-      summarizeAllocations(
-        allocations,
-        result.requests,
-        "request",
-        options.survivors ? "allocated and not collected by a scavenge" : "allocated in the interval"
-      ),
-      ...(kept === undefined ? [] : [`the profile: ${kept}`])
-    ].join("\n")
+    return reportAllocations(await sampling.stop(), {
+      heading: `the ingest (${programArgs("ingest").via}, --inspect), unique leads at ${connections} connections, ${result.requests} requests in ${profile.seconds} s after a ${profile.warmup} s warm-up, one sample per ${options.intervalBytes} bytes allocated:`,
+      units: result.requests,
+      unit: "request",
+      survivors: options.survivors,
+      keepAs: options.keep ? "ingest" : undefined
+    })
   } finally {
     await cleanup.run()
   }
 }
 
-if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "") && process.argv.includes("--alloc")) {
+if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
   const argv = process.argv.slice(2)
-  const at = argv.indexOf("--interval")
-  const intervalBytes = at >= 0 ? Number(argv[at + 1]) : 8192
-  if (!Number.isInteger(intervalBytes) || intervalBytes < 64) throw new Error("--interval takes a whole number >= 64")
-  console.log(
-    await runIngestAllocations(profileFromArgs(argv), {
-      intervalBytes,
-      survivors: argv.includes("--survivors"),
-      keep: argv.includes("--keep-profile")
-    })
-  )
-} else if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {
-  const argv = process.argv.slice(2)
-  const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
-  const report = await runIngestBench(profileFromArgs(argv), profileDir, argv.includes("--raw") ? "raw" : "ours")
-  console.log(renderIngest(report))
-  if (profileDir) {
-    const which = argv.includes("--raw") ? "the raw baseline" : "the ingest program"
-    console.log(`\nCPU profile of ${which} (${profileDir}):\n${summarizeProfiles(profileDir)}`)
-    if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
+  if (argv.includes("--alloc")) {
+    console.log(
+      await runIngestAllocations(profileFromArgs(argv), {
+        intervalBytes: wholeNumberOption(argv, "--interval", 8192, 64),
+        survivors: argv.includes("--survivors"),
+        keep: argv.includes("--keep-profile")
+      })
+    )
+  } else {
+    const profileDir = argv.includes("--profile") ? mkdtempSync(join(tmpdir(), "rf-cpuprof-")) : undefined
+    const report = await runIngestBench(profileFromArgs(argv), profileDir, argv.includes("--raw") ? "raw" : "ours")
+    console.log(renderIngest(report))
+    if (profileDir) {
+      const which = argv.includes("--raw") ? "the raw baseline" : "the ingest program"
+      console.log(`\nCPU profile of ${which} (${profileDir}):\n${summarizeProfiles(profileDir)}`)
+      if (!argv.includes("--keep-profile")) rmSync(profileDir, { recursive: true, force: true })
+    }
+    process.exitCode = report.errors.length > 0 ? 1 : 0
   }
-  process.exitCode = report.errors.length > 0 ? 1 : 0
 }

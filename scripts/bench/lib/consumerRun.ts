@@ -257,11 +257,11 @@ export const runConsumerCase = async (
       const trips = options.roundTrips
         ? await watchRoundTrips(deps.redis, prefix, [(await control.client) as unknown as Redis])
         : undefined
-      if (sampling !== undefined && inspectorUrl === undefined) throw new Error(`${kind}: its inspector did not listen`)
-      const sampler =
-        sampling === undefined || inspectorUrl === undefined
-          ? undefined
-          : await startAllocationSampling(inspectorUrl, sampling, options.allocationSurvivors === true)
+      let sampler: Awaited<ReturnType<typeof startAllocationSampling>> | undefined
+      if (sampling !== undefined) {
+        if (inspectorUrl === undefined) throw new Error(`${kind}: its inspector did not listen`)
+        sampler = await startAllocationSampling(inspectorUrl, sampling, options.allocationSurvivors === true)
+      }
       const start = Date.now()
       const fromUs = monotonicUs()
       measuring = true

@@ -2,6 +2,9 @@
 // process started with `--inspect=127.0.0.1:0`, with the objects later collected by minor and major GCs kept in the
 // profile, so it counts every byte allocated in an interval (what a scavenge has to sweep), not only what survives.
 // Node's own `--heap-prof` keeps only what is still alive when it stops, which hides short-lived garbage.
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { type CallFrame, describeFrame } from "./cpuprofile.js"
 import { table } from "./table.js"
 
@@ -142,5 +145,36 @@ export const summarizeAllocations = (
     table(["allocated by package / file", per, "share"], rows(totals.byOwner)),
     "",
     table(["allocated by kind of code", per, "share"], rows(totals.byKind))
+  ].join("\n")
+}
+
+/**
+ * A sampled interval as `--alloc` prints it: `heading`, then the tables per `unit`; with `keepAs`, the profile is also
+ * written to a temporary `<keepAs>.heapprofile` (Chrome DevTools' Memory panel opens it) and its path printed.
+ */
+export const reportAllocations = (
+  profile: HeapProfile,
+  options: {
+    readonly heading: string
+    readonly units: number
+    readonly unit: string
+    readonly survivors: boolean
+    readonly keepAs?: string | undefined
+  }
+) => {
+  const kept =
+    options.keepAs === undefined
+      ? undefined
+      : join(mkdtempSync(join(tmpdir(), "rf-heapprof-")), `${options.keepAs}.heapprofile`)
+  if (kept !== undefined) writeFileSync(kept, JSON.stringify(profile))
+  return [
+    options.heading,
+    summarizeAllocations(
+      profile,
+      options.units,
+      options.unit,
+      options.survivors ? "allocated and not collected by a scavenge" : "allocated in the interval"
+    ),
+    ...(kept === undefined ? [] : [`the profile: ${kept}`])
   ].join("\n")
 }
