@@ -46,8 +46,8 @@ for (const row of consumer.rows) {
     "consumer",
     `c=${row.case.concurrency} crm=${row.case.latencyMs}ms`,
     `${fmt(row.ours.leadsPerSecond)} leads/s`,
-    `${fmt(row.raw.leadsPerSecond)} leads/s`,
-    ratio(row.ours.leadsPerSecond, row.raw.leadsPerSecond),
+    row.raw === undefined ? "-" : `${fmt(row.raw.leadsPerSecond)} leads/s`,
+    row.raw === undefined ? "-" : ratio(row.ours.leadsPerSecond, row.raw.leadsPerSecond),
     `${fmt(row.ours.redisCommandsPerLead)} redis cmds/lead`
   ])
 }

@@ -57,17 +57,19 @@ export const consumerProfiles = {
   smoke: { concurrency: [5], latencies: [0], leads: 60, leadsPerWorkerWithLatency: 10, warmup: 20, settleSeconds: 0 }
 } satisfies Record<string, ConsumerProfile>
 
-/** One case: ours and the raw worker on the same number of leads. */
+/** One case: ours and the raw worker on the same number of leads (no raw worker under --cpu-prof). */
 export interface ConsumerRow {
   readonly case: ConsumerCase
   readonly ours: ConsumerResult
-  readonly raw: ConsumerResult
+  readonly raw: ConsumerResult | undefined
 }
 
 /** Everything the consumer benchmark measured. */
 export interface ConsumerReport {
   readonly via: string
   readonly rows: ReadonlyArray<ConsumerRow>
+  /** Ours ran under the CPU profiler (--profile): its speed and CPU are not the targets' figures. */
+  readonly profiled: boolean
   /** Seconds the first case waited idle before its idle RSS reading. */
   readonly settleSeconds: number
   /** Errors only (leads not finished, FAILED leads), never speed. */
@@ -109,18 +111,20 @@ export const runConsumerBench = async (
       // the raw worker waits what the CRM would have: calls per lead x latency, in one sleep
       const rawSleepMs = Math.round(c.latencyMs * ours.crmCallsPerLead)
       const raw = cpuProfileDir
-        ? ours
+        ? undefined
         : await runConsumerCase("raw", c, { sql, redis, tag: `${suffix()}_r` }, { rawSleepMs, roundTrips })
       rows.push({ case: c, ours, raw })
       const label = `c=${c.concurrency} crm=${c.latencyMs}ms`
       if (ours.done < c.leads) errors.push(`ours ${label}: only ${ours.done}/${c.leads} leads finished`)
       if ((ours.statuses.FAILED ?? 0) > 0) errors.push(`ours ${label}: ${ours.statuses.FAILED} lead(s) FAILED`)
-      if (raw.done < c.leads) errors.push(`raw ${label}: only ${raw.done}/${c.leads} jobs completed`)
+      if (raw !== undefined && raw.done < c.leads)
+        errors.push(`raw ${label}: only ${raw.done}/${c.leads} jobs completed`)
     }
     const via = programArgs("consumer").via
     return {
       via: cpuProfileDir ? `${via} (--cpu-prof)` : via,
       rows,
+      profiled: cpuProfileDir !== undefined,
       settleSeconds: cpuProfileDir ? 0 : profile.settleSeconds,
       errors
     }
@@ -132,13 +136,16 @@ export const runConsumerBench = async (
 
 /**
  * Issue #16's consumer targets, as this run measured them. A run that counted round trips (--round-trips) gives only
- * that target: MONITOR slows Redis, so its speed and CPU are not the timed cases' figures.
+ * that target: MONITOR slows Redis, so its speed and CPU are not the timed cases' figures. A run under the CPU
+ * profiler (--profile) gives none: the profiler slows the program, and no raw worker ran to compare with.
  */
 export const consumerTargets = (report: ConsumerReport): Array<Target> => {
   const targets: Array<Target> = []
+  if (report.profiled) return targets
   const counted = report.rows.some((row) => row.ours.redisRoundTripsPerLead !== undefined)
   for (const { case: c, ours, raw } of report.rows) {
     const at = `c=${c.concurrency} crm=${c.latencyMs}ms`
+    if (raw === undefined) continue
     const vsRaw = ours.leadsPerSecond / raw.leadsPerSecond
     if (counted) {
       if (c.latencyMs === 0 && ours.redisRoundTripsPerLead !== undefined)
@@ -164,14 +171,14 @@ export const renderConsumer = (report: ConsumerReport) => {
     c.latencyMs,
     c.leads,
     ours.leadsPerSecond,
-    raw.leadsPerSecond,
-    ratio(ours.leadsPerSecond, raw.leadsPerSecond),
+    raw?.leadsPerSecond ?? "-",
+    raw === undefined ? "-" : ratio(ours.leadsPerSecond, raw.leadsPerSecond),
     ours.redisCommandsPerLead,
-    raw.redisCommandsPerLead,
+    raw?.redisCommandsPerLead ?? "-",
     ours.redisRoundTripsPerLead ?? "-",
-    raw.redisRoundTripsPerLead ?? "-",
+    raw?.redisRoundTripsPerLead ?? "-",
     ours.cpuMsPerLead,
-    raw.cpuMsPerLead,
+    raw?.cpuMsPerLead ?? "-",
     ours.crmCallsPerLead,
     ours.logLinesPerLead,
     ours.rssPeak,
@@ -201,11 +208,11 @@ export const renderConsumer = (report: ConsumerReport) => {
     c.concurrency,
     c.latencyMs,
     ours.kernelCpuMsPerLead,
-    raw.kernelCpuMsPerLead,
+    raw?.kernelCpuMsPerLead ?? "-",
     ours.syscallsPerLead?.writes ?? "-",
-    raw.syscallsPerLead?.writes ?? "-",
+    raw?.syscallsPerLead?.writes ?? "-",
     ours.syscallsPerLead?.reads ?? "-",
-    raw.syscallsPerLead?.reads ?? "-"
+    raw?.syscallsPerLead?.reads ?? "-"
   ])
   const kernelHeaders = [
     "conc",
@@ -223,7 +230,9 @@ export const renderConsumer = (report: ConsumerReport) => {
     : ""
   const logged = report.rows.flatMap((row) => row.ours.loggedErrors)
   return [
-    `consumer program run via: ${report.via}; the raw worker sleeps crm calls/lead x crm ms per job`,
+    report.profiled
+      ? `consumer program run via: ${report.via}; no raw worker (the profiler slows ours: no targets judged)`
+      : `consumer program run via: ${report.via}; the raw worker sleeps crm calls/lead x crm ms per job`,
     table(headers, rows),
     "",
     "of the cpu ms/lead above, the kernel's part, and the process's system calls (/proc/<pid>/stat and io):",
@@ -239,7 +248,7 @@ export const renderConsumer = (report: ConsumerReport) => {
       : "",
     "redis counts are server-wide (INFO commandstats) minus the background rate measured just before each run.",
     "",
-    renderTargets(consumerTargets(report)),
+    ...(report.profiled ? [] : [renderTargets(consumerTargets(report))]),
     logged.length === 0
       ? "ours logged no errors"
       : `ours logged ${logged.length} error line(s), first: ${logged[0]?.slice(0, 300)}`,
