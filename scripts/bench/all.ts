@@ -36,8 +36,8 @@ for (const row of ingest.rows) {
     `ingest ${row.mode} vs ${row.rawKind}`,
     `${row.ours.connections} conns`,
     `${fmt(row.ours.rps)} req/s`,
-    `${fmt(row.raw.rps)} req/s`,
-    ratio(row.ours.rps, row.raw.rps),
+    row.raw === undefined ? "-" : `${fmt(row.raw.rps)} req/s`,
+    row.raw === undefined ? "-" : ratio(row.ours.rps, row.raw.rps),
     `p50 ${fmt(row.ours.p50)} / p99 ${fmt(row.ours.p99)} ms`
   ])
 }

@@ -24,7 +24,10 @@ import { runtimeEnv, warmUpEnv } from "../ops/runtimeEnv.mjs"
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const argv = process.argv.slice(2)
 const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
-const runs = Number(option("--runs") || 7) || 7
+const runsText = option("--runs")
+if (runsText !== undefined && !/^[1-9]\d*$/.test(runsText))
+  throw new Error(`--runs takes a whole number >= 1 (got ${runsText})`)
+const runs = runsText === undefined ? 7 : Number(runsText)
 const dist = resolve(option("--dist") ?? join(root, "dist"))
 const withTsx = argv.includes("--tsx")
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -133,7 +136,9 @@ const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)]
+  const middle = Math.floor(sorted.length / 2)
+  // an even count: the mean of the two middle values
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
 }
 
 let baselineMedian = { wall: undefined, cpu: undefined }

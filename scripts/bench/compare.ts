@@ -17,6 +17,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { root } from "../lib/processes.js"
+import { wholeNumberOption, wholeNumbersOption } from "./lib/args.js"
 import { runConsumerCase } from "./lib/consumerRun.js"
 import { admin, cleanups, redisClient, suffix } from "./lib/env.js"
 import { measure, type Server, startServer } from "./lib/ingestServers.js"
@@ -25,14 +26,15 @@ import { fmt, table } from "./lib/table.js"
 
 const argv = process.argv.slice(2)
 const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
-const numbers = (value: string | undefined, fallback: ReadonlyArray<number>) =>
-  value === undefined ? fallback : value === "none" ? [] : value.split(",").map(Number)
-const rounds = Number(option("--rounds") ?? 3)
-const concurrencies = numbers(option("--consumer"), [5, 20])
-const connections = numbers(option("--ingest"), [50])
-const leads = Number(option("--leads") ?? 800)
-const seconds = Number(option("--seconds") ?? 8)
-const warmup = Number(option("--warmup") ?? 3)
+// "none" skips that program; anything else must be whole numbers (a typo stops the run instead of measuring NaN)
+const numbers = (name: string, fallback: ReadonlyArray<number>) =>
+  option(name) === "none" ? [] : wholeNumbersOption(argv, name, fallback, 1)
+const rounds = wholeNumberOption(argv, "--rounds", 3, 1)
+const concurrencies = numbers("--consumer", [5, 20])
+const connections = numbers("--ingest", [50])
+const leads = wholeNumberOption(argv, "--leads", 800, 1)
+const seconds = wholeNumberOption(argv, "--seconds", 8, 1)
+const warmup = wholeNumberOption(argv, "--warmup", 3, 0)
 const fresh = argv.includes("--fresh")
 const base = option("--base")
 

@@ -202,7 +202,7 @@ export const renderConsumer = (report: ConsumerReport) => {
     "crm calls/lead",
     "log lines/lead",
     "ours peak RSS MiB",
-    "ours statuses"
+    "ours statuses (warm-up too)"
   ]
   const kernelRows = report.rows.map(({ case: c, ours, raw }) => [
     c.concurrency,
@@ -246,7 +246,7 @@ export const renderConsumer = (report: ConsumerReport) => {
             : ""
         }`
       : "",
-    "redis counts are server-wide (INFO commandstats) minus the background rate measured just before each run.",
+    "redis counts are server-wide (INFO commandstats): the total less the background rate measured just before each run, the per-command list as counted.",
     "",
     ...(report.profiled ? [] : [renderTargets(consumerTargets(report))]),
     logged.length === 0

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { summarizeProfiles } from "./lib/cpuprofile.js"
-import { wholeNumberOption } from "./lib/args.js"
+import { wholeNumberOption, wholeNumbersOption } from "./lib/args.js"
 import { reportAllocations, startAllocationSampling } from "./lib/heapProfile.js"
 import { benchConnections, suffix } from "./lib/env.js"
 import { type Kind, load, measure, measureDuplicates, QUEUE, type Server, startServer } from "./lib/ingestServers.js"
@@ -48,11 +48,14 @@ export const ingestProfiles = {
   smoke: { seconds: 2, warmup: 1, connections: [10], likeForLike: false, memoryLeads: 0, quietSeconds: 0 }
 } satisfies Record<string, IngestProfile>
 
-/** One measured row: a mode at a connection count, ours against a raw server. */
+/**
+ * One measured row: a mode at a connection count, ours against a raw server. Under --profile one server runs alone:
+ * its figures are `ours` (the raw baseline's with --raw, as `IngestReport.profiled` says) and there is no `raw`.
+ */
 export interface IngestRow {
   readonly mode: "unique" | "duplicate"
   readonly ours: LoadResult & { readonly cpuMsPerRequest: number }
-  readonly raw: LoadResult & { readonly cpuMsPerRequest: number }
+  readonly raw: (LoadResult & { readonly cpuMsPerRequest: number }) | undefined
   readonly rawKind: Kind
 }
 
@@ -71,10 +74,18 @@ export interface MemoryRow {
 /** Everything the ingest benchmark measured. */
 export interface IngestReport {
   readonly via: string
+  /** The one server that ran under the CPU profiler (--profile): no baseline beside it, no targets judged. */
+  readonly profiled: "ours" | "raw" | undefined
   readonly rows: ReadonlyArray<IngestRow>
   readonly memory: ReadonlyArray<MemoryRow>
+  /** By server: each measured server, each fresh server of the memory phase (" (memory phase)"). */
   readonly verification: Readonly<Record<string, Verification>>
-  readonly rss: { readonly idle: number; readonly peak: number; readonly rawIdle: number; readonly rawPeak: number }
+  readonly rss: {
+    readonly idle: number
+    readonly peak: number
+    readonly rawIdle: number | undefined
+    readonly rawPeak: number | undefined
+  }
   /** Failures that are errors (lost leads, non-2xx, socket errors), never speed. */
   readonly errors: ReadonlyArray<string>
   /** Error-level lines ours logged (a client that hangs up mid-request is logged as "unhandled request failure"). */
@@ -96,47 +107,51 @@ export const runIngestBench = async (
   const { seconds, warmup } = profile
   try {
     const ours = cpuProfileDir ? await startServer(profiled, deps) : await startServer("ours", deps)
-    const raw = cpuProfileDir ? ours : await startServer("raw", deps)
+    const raw = cpuProfileDir ? undefined : await startServer("raw", deps)
     await sleep(1000)
     const idle = rssMiB(ours.running.pid) ?? 0
-    const rawIdle = rssMiB(raw.running.pid) ?? 0
+    const rawIdle = raw === undefined ? undefined : (rssMiB(raw.running.pid) ?? 0)
     const peakOurs = ours.running.samplePeakRss()
-    const peakRaw = raw.running.samplePeakRss()
+    const peakRaw = raw?.running.samplePeakRss()
     const rows: Array<IngestRow> = []
     const connections = cpuProfileDir ? profile.connections.slice(0, 1) : profile.connections
     // ours and raw alternate at each connection count, so drift (table growth, other load) hits both alike
     for (const c of connections) {
       const o = await measure(ours, c, warmup, seconds, uniqueLeads(`${sfx}o${c}`))
-      const r = cpuProfileDir ? o : await measure(raw, c, warmup, seconds, uniqueLeads(`${sfx}r${c}`))
+      const r = raw === undefined ? undefined : await measure(raw, c, warmup, seconds, uniqueLeads(`${sfx}r${c}`))
       rows.push({ mode: "unique", ours: o, raw: r, rawKind: "raw" })
     }
-    const servers: Array<Server> = cpuProfileDir ? [ours] : [ours, raw]
-    if (!cpuProfileDir) {
+    // each server's acknowledged leads are verified under its own label, the memory phase's too
+    const servers: Array<{ readonly label: string; readonly server: Server }> = [
+      { label: profiled === "raw" && cpuProfileDir ? "raw" : "ours", server: ours }
+    ]
+    if (raw !== undefined) {
+      servers.push({ label: "raw", server: raw })
       const c = connections.includes(50) ? 50 : (connections[0] ?? 10)
       const o = await measureDuplicates(ours, c, warmup, seconds)
       rows.push({ mode: "duplicate", ours: o, raw: await measureDuplicates(raw, c, warmup, seconds), rawKind: "raw" })
       const unique = rows.find((row) => row.mode === "unique" && row.ours.connections === c)
       if (profile.likeForLike && unique) {
         const queued = await startServer("raw+queued", deps)
-        servers.push(queued)
+        servers.push({ label: "raw+queued", server: queued })
         const r = await measure(queued, c, warmup, seconds, uniqueLeads(`${sfx}q${c}`))
         rows.push({ mode: "unique", ours: unique.ours, raw: r, rawKind: "raw+queued" })
       }
     }
-    const rss = { idle, peak: peakOurs(), rawIdle, rawPeak: peakRaw() }
+    const rss = { idle, peak: peakOurs(), rawIdle, rawPeak: peakRaw?.() }
     const memory: Array<MemoryRow> = []
     if (!cpuProfileDir && profile.memoryLeads > 0) {
       // the measured servers stop first, so the memory phase has the machine to itself
-      for (const server of servers) await server.running.stop()
+      for (const { server } of servers) await server.running.stop()
       for (const kind of ["ours", "raw"] as const) {
         const { server, row } = await memoryPhase(kind, deps, profile)
-        servers.push(server)
+        servers.push({ label: `${kind} (memory phase)`, server })
         memory.push(row)
       }
     }
     const verification: Record<string, Verification> = {}
-    for (const server of servers) {
-      verification[server.kind] = await verifyAcknowledged(sql, redis, {
+    for (const { label, server } of servers) {
+      verification[label] = await verifyAcknowledged(sql, redis, {
         schema: server.schema,
         prefix: server.prefix,
         queue: QUEUE,
@@ -148,6 +163,7 @@ export const runIngestBench = async (
       via: cpuProfileDir
         ? `${profiled === "raw" ? "the raw baseline" : programArgs("ingest").via} (--cpu-prof)`
         : programArgs("ingest").via,
+      profiled: cpuProfileDir ? profiled : undefined,
       rows,
       memory,
       verification,
@@ -191,13 +207,14 @@ const memoryPhase = async (kind: "ours" | "raw", deps: Parameters<typeof startSe
 
 const errorsOf = (rows: ReadonlyArray<IngestRow>, verification: Record<string, Verification>) => {
   const errors: Array<string> = []
-  for (const [kind, v] of Object.entries(verification))
-    if (v.lost > 0) errors.push(`${kind}: ${v.lost} acknowledged lead(s) missing from Postgres or the queue`)
+  for (const [label, v] of Object.entries(verification))
+    if (v.lost > 0) errors.push(`${label}: ${v.lost} acknowledged lead(s) missing from Postgres or the queue`)
   for (const row of rows)
     for (const [kind, result] of [
       ["ours", row.ours],
       [row.rawKind, row.raw]
     ] as const) {
+      if (result === undefined) continue
       const bad = Object.keys(result.statuses).some((status) => !status.startsWith("2"))
       if (bad || result.errors > 0)
         errors.push(
@@ -211,19 +228,19 @@ const errorsOf = (rows: ReadonlyArray<IngestRow>, verification: Record<string, V
 export const renderIngest = (report: IngestReport) => {
   const rows = report.rows.map((row) => [
     row.mode,
-    row.rawKind,
+    row.raw === undefined ? "-" : row.rawKind,
     row.ours.connections,
     row.ours.rps,
-    row.raw.rps,
-    ratio(row.ours.rps, row.raw.rps),
+    row.raw?.rps ?? "-",
+    row.raw === undefined ? "-" : ratio(row.ours.rps, row.raw.rps),
     row.ours.p50,
     row.ours.p99,
-    row.raw.p50,
-    row.raw.p99,
+    row.raw?.p50 ?? "-",
+    row.raw?.p99 ?? "-",
     row.ours.cpuMsPerRequest,
-    row.raw.cpuMsPerRequest,
+    row.raw?.cpuMsPerRequest ?? "-",
     formatStatuses(row.ours.statuses),
-    formatStatuses(row.raw.statuses)
+    row.raw === undefined ? "-" : formatStatuses(row.raw.statuses)
   ])
   const headers = [
     "mode",
@@ -241,8 +258,8 @@ export const renderIngest = (report: IngestReport) => {
     "ours statuses",
     "raw statuses"
   ]
-  const verification = Object.entries(report.verification).map(([kind, v]) => [
-    kind,
+  const verification = Object.entries(report.verification).map(([label, v]) => [
+    label,
     v.acknowledged,
     v.rows,
     v.storedOfAcknowledged,
@@ -251,13 +268,24 @@ export const renderIngest = (report: IngestReport) => {
     v.notQueuedStatus,
     v.lost
   ])
+  const profiledAlone =
+    report.profiled === undefined
+      ? []
+      : [
+          `one server under the profiler, its figures in the "ours" columns (${report.profiled === "raw" ? "the raw baseline" : "the ingest program"}); no baseline beside it, no targets judged`
+        ]
   return [
     `ingest program run via: ${report.via}; latencies in ms`,
+    ...profiledAlone,
     table(headers, rows),
     "",
     table(["verify", "202s", "rows", "stored", "queued", "waiting jobs", "status mismatch", "missing"], verification),
     "",
-    `RSS MiB: ours 1 s after start ${fmt(report.rss.idle)}, peak under load ${fmt(report.rss.peak)}; raw 1 s after start ${fmt(report.rss.rawIdle)}, peak ${fmt(report.rss.rawPeak)}`,
+    `RSS MiB: ours 1 s after start ${fmt(report.rss.idle)}, peak under load ${fmt(report.rss.peak)}${
+      report.rss.rawIdle === undefined || report.rss.rawPeak === undefined
+        ? ""
+        : `; raw 1 s after start ${fmt(report.rss.rawIdle)}, peak ${fmt(report.rss.rawPeak)}`
+    }`,
     ...(report.memory.length === 0
       ? []
       : [
@@ -282,7 +310,7 @@ export const renderIngest = (report: IngestReport) => {
           )
         ]),
     "",
-    renderTargets(ingestTargets(report)),
+    ...(report.profiled === undefined ? [renderTargets(ingestTargets(report))] : []),
     "202s < rows: requests in flight when a phase ended were stored (and queued) but their answer was not counted.",
     report.loggedErrors.length === 0
       ? "ours logged no errors"
@@ -294,16 +322,20 @@ export const renderIngest = (report: IngestReport) => {
 /** How far RSS may stay above idle once the load has stopped and been quiet: "back near idle". */
 export const NEAR_IDLE = 1.25
 
-/** Issue #16's ingest targets, as this run measured them. */
+/** Issue #16's ingest targets, as this run measured them (none from a run under the profiler). */
 export const ingestTargets = (report: IngestReport): Array<Target> => {
   const targets: Array<Target> = []
-  const cpu = (row: IngestRow) => row.ours.cpuMsPerRequest / row.raw.cpuMsPerRequest
-  for (const row of report.rows.filter((r) => r.rawKind === "raw")) {
+  if (report.profiled !== undefined) return targets
+  for (const row of report.rows) {
+    const raw = row.raw
+    if (row.rawKind !== "raw" || raw === undefined) continue
     const at = `${row.mode} @${row.ours.connections} conns`
-    targets.push(ratioTarget(`ingest CPU per request vs raw, ${at}`, cpu(row), "<=", 1.3))
+    targets.push(
+      ratioTarget(`ingest CPU per request vs raw, ${at}`, row.ours.cpuMsPerRequest / raw.cpuMsPerRequest, "<=", 1.3)
+    )
     if (row.mode !== "unique") continue
-    targets.push(ratioTarget(`ingest req/s vs raw, ${at}`, row.ours.rps / row.raw.rps, ">=", 0.95))
-    targets.push(ratioTarget(`ingest p99 vs raw, ${at}`, row.ours.p99 / row.raw.p99, "<=", 1.25))
+    targets.push(ratioTarget(`ingest req/s vs raw, ${at}`, row.ours.rps / raw.rps, ">=", 0.95))
+    targets.push(ratioTarget(`ingest p99 vs raw, ${at}`, row.ours.p99 / raw.p99, "<=", 1.25))
   }
   const ours = report.memory.find((m) => m.kind === "ours")
   const raw = report.memory.find((m) => m.kind === "raw")
@@ -329,13 +361,15 @@ export const profileFromArgs = (argv: ReadonlyArray<string>): IngestProfile => {
     : argv.includes("--short")
       ? ingestProfiles.short
       : ingestProfiles.full
-  const value = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined)
-  const seconds = Number(value("--seconds") ?? base.seconds)
-  const warmup = Number(value("--warmup") ?? base.warmup)
-  const connections =
-    value("--connections")?.split(",").map(Number) ??
-    (argv.includes("--profile") || argv.includes("--alloc") ? [50] : base.connections)
-  const memoryLeads = Number(value("--memory-leads") ?? base.memoryLeads)
+  const seconds = wholeNumberOption(argv, "--seconds", base.seconds, 1)
+  const warmup = wholeNumberOption(argv, "--warmup", base.warmup, 0)
+  const connections = wholeNumbersOption(
+    argv,
+    "--connections",
+    argv.includes("--profile") || argv.includes("--alloc") ? [50] : base.connections,
+    1
+  )
+  const memoryLeads = wholeNumberOption(argv, "--memory-leads", base.memoryLeads, 0)
   return { ...base, seconds, warmup, connections, memoryLeads }
 }
 

@@ -21,12 +21,13 @@ import * as Scope from "effect/Scope"
 import postgres from "postgres"
 import { httpEvent, scheduledEvent, sqsEvent } from "../../test/lambda/events.js"
 import { makeFakeSqs } from "../../test/fakes/sqs.js"
+import { wholeNumberOption } from "./lib/args.js"
 import { type Invocation, invokeBundle, nodeBaseline } from "./lib/lambdaInvoke.js"
 import { fmt, ratio, table } from "./lib/table.js"
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..")
 const argv = process.argv.slice(2)
-const runs = Number(argv[argv.indexOf("--runs") + 1] || 5) || 5
+const runs = wholeNumberOption(argv, "--runs", 5, 1)
 const option = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
 const builds = [
   ...(option("--a") === undefined ? [] : [{ label: "A", dist: resolve(option("--a") ?? "") }]),

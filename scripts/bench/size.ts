@@ -1,4 +1,4 @@
-// Bundle sizes (dist/*) and each program's RSS 1 s after start and under load, sampled from /proc/<pid>/status
+// Bundle sizes (dist/*) and each program's RSS after start (the ingest 1 s after its first answer, the consumer 0.5 s after it is ready) and under load, sampled from /proc/<pid>/status
 // (VmRSS), beside an idle `node` process's (the floor every program starts from). The ingest's RSS is also split into
 // anonymous memory (the V8 heap, malloc) and file-backed pages (mostly the node binary's own code and data, shared
 // and clean).
@@ -129,10 +129,10 @@ export const renderSize = (report: SizeReport) =>
         ),
     "",
     table(
-      ["program", "run via", "RSS 1 s after start MiB", "RSS peak MiB", "load"],
+      ["program", "run via", "RSS after start MiB", "RSS peak MiB", "load"],
       report.rss.map((r) => [r.program, r.via, r.idle, r.peak, r.load])
     ),
-    `(RSS 1 s after start = after start-up, before load and before the programs release start-up's garbage; ${fmt(0)} means the process could not be read)`,
+    `(RSS after start: the ingest's 1 s after it answered, the consumer's 0.5 s after it was ready; after start-up, before load and before the programs release start-up's garbage; ${fmt(0)} means the process could not be read)`,
     ...(report.ingestIdleSplit === undefined
       ? []
       : [

@@ -292,7 +292,8 @@ export const cpuSplitMs = (pid: number): { readonly user: number; readonly kerne
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
     return { user: Number(fields[11]) * 10, kernel: Number(fields[12]) * 10 }
   } catch {
-    return { user: 0, kernel: 0 }
+    // gone (it died): no figure rather than a CPU time of 0, which would make the interval's CPU negative
+    return { user: Number.NaN, kernel: Number.NaN }
   }
 }
 

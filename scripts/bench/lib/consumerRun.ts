@@ -273,7 +273,9 @@ export const runConsumerCase = async (
       const toUs = monotonicUs()
       const allocations = await sampler?.stop()
       const series = await perSecond?.stop()
-      const end = kind === "ours" ? await lastUpdate(deps.sql, schema) : Date.now()
+      // the moment the last lead / job finished, as each side recorded it (not when the 50 ms poll noticed)
+      const end =
+        kind === "ours" ? await lastUpdate(deps.sql, schema) : await lastCompletion(deps.redis, prefix, queueName)
       const after = await snapshot(deps.redis)
       const roundTrips = trips?.count()
       trips?.stop()
@@ -286,28 +288,30 @@ export const runConsumerCase = async (
       const commands = commandsBetween(before, after, background)
       const { statuses, crmCalls } =
         kind === "ours" ? await outcomes(deps.sql, schema) : { statuses: { completed: done }, crmCalls: 0 }
+      // per-lead figures only when leads were done (a run that did none has no figure, not its whole interval's)
+      const perLead = done > 0 ? done : Number.NaN
       return {
         leads: c.leads,
         warmup,
         done,
         seconds,
         leadsPerSecond: done / seconds,
-        redisCommandsPerLead: commands.total / Math.max(1, done),
-        redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / Math.max(1, done),
-        topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / Math.max(1, done)] as const),
-        cpuMsPerLead: cpu / Math.max(1, done),
-        kernelCpuMsPerLead: kernel / Math.max(1, done),
+        redisCommandsPerLead: commands.total / perLead,
+        redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / perLead,
+        topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / perLead] as const),
+        cpuMsPerLead: cpu / perLead,
+        kernelCpuMsPerLead: kernel / perLead,
         syscallsPerLead:
           callsBefore && callsAfter
             ? {
-                reads: (callsAfter.reads - callsBefore.reads) / Math.max(1, done),
-                writes: (callsAfter.writes - callsBefore.writes) / Math.max(1, done)
+                reads: (callsAfter.reads - callsBefore.reads) / perLead,
+                writes: (callsAfter.writes - callsBefore.writes) / perLead
               }
             : undefined,
         crmCallsPerLead: crmCalls / Math.max(1, warmup + done),
         statuses,
         // the collections V8 printed under gcTrace are not the program's log
-        logLinesPerLead: (running.outputLines() - linesBefore - gcLines.length) / Math.max(1, done),
+        logLinesPerLead: (running.outputLines() - linesBefore - gcLines.length) / perLead,
         rssStarted,
         rssIdle,
         rssPeak,
@@ -359,6 +363,12 @@ const sampleSeries = (pid: number, countDone: () => Promise<number>, warmup: num
 }
 
 /** When the last lead reached its terminal state (the database clock is this machine's clock). */
+/** When BullMQ's last job finished: the completed set is scored by each job's finishedOn (ms). */
+const lastCompletion = async (redis: Redis, prefix: string, queueName: string) => {
+  const [, score] = await redis.zrevrange(`${prefix}:${queueName}:completed`, 0, 0, "WITHSCORES")
+  return score === undefined ? Date.now() : Number(score)
+}
+
 const lastUpdate = async (sql: postgres.Sql, schema: string) => {
   const [row] = await sql.unsafe<Array<{ t: Date }>>(`SELECT max(updated_at) AS t FROM ${schema}.leads`)
   return row?.t.getTime() ?? Date.now()
