@@ -206,8 +206,13 @@ describe("routes and GET /leads/:id", () => {
         )
         expect(synced.status).toBe(200)
         expect(synced.json.id).toBe(created.json.id)
-        expect(synced.json.analysis).toBeDefined()
-        expect(synced.json.grounding).toBeDefined()
+        // the decision that was synced, with its score and the grounding verdict that let it through
+        expect(synced.json.analysis).toMatchObject({
+          fitScore: expect.any(Number),
+          intent: expect.any(String),
+          decision: expect.any(String)
+        })
+        expect(synced.json.grounding).toMatchObject({ outcome: expect.stringMatching(/^(VALID|DOWNGRADED)$/) })
         expect(synced.json.actions.length).toBeGreaterThan(0)
         for (const action of synced.json.actions) {
           expect(action).toMatchObject({ provider: expect.any(String), status: "SUCCEEDED", crmId: expect.any(String) })

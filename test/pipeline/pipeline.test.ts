@@ -178,6 +178,10 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         yield* awaitStatus(lead.id, ["SYNCED"], 15_000)
         const applied = yield* Effect.flatMap(MockCrmControl, (c) => c.applied)
         expect(applied).toHaveLength(5)
+        // five actions against two permits per window: the lead tier refused some, and they waited instead of failing
+        const metrics = (yield* Metrics.Metrics.pipe(Effect.flatMap((m) => m.render))).body
+        const refused = /^revenueflow_rate_limit_refusals_total\{tier="lead"\} (\d+)$/m.exec(metrics)?.[1]
+        expect(Number(refused)).toBeGreaterThan(0)
       }),
       { env: { RATE_LIMIT_PER_LEAD: "2", RATE_LIMIT_WINDOW_MS: "300" } }
     )
