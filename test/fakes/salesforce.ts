@@ -1,6 +1,6 @@
 import { verify } from "node:crypto"
 import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
-import { runSoql } from "./salesforceSoql.js"
+import { MalformedQuery, runSoql } from "./salesforceSoql.js"
 
 /** A stored sObject: Id plus whatever fields were written. */
 export type SfRecord = Record<string, unknown> & { Id: string }
@@ -45,6 +45,9 @@ const required: Record<string, ReadonlyArray<string>> = {
   Contact: ["LastName"],
   Opportunity: ["Name", "StageName", "CloseDate"]
 }
+
+/** The Lead Status values marked Converted in a default org: the only ones convertLead accepts. */
+export const convertedStatuses: ReadonlyArray<string> = ["Closed - Converted"]
 
 /** Restricted picklists the fake enforces, with an org's default values. */
 export const picklists: Record<string, Record<string, ReadonlyArray<string>>> = {
@@ -160,6 +163,16 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       return result(
         "<errors><message>lead already converted</message><statusCode>CANNOT_UPDATE_CONVERTED_LEAD</statusCode></errors><success>false</success>"
       )
+    // the status must be one of the org's converted Lead Status values (IsConverted): "Closed - Converted" by default
+    const convertedStatus = xmlTag(convert, "convertedStatus")
+    if (convertedStatus === undefined || convertedStatus === "")
+      return result(
+        "<errors><fields>convertedStatus</fields><message>Required fields are missing: [convertedStatus]</message><statusCode>REQUIRED_FIELD_MISSING</statusCode></errors><success>false</success>"
+      )
+    if (!convertedStatuses.includes(convertedStatus))
+      return result(
+        `<errors><message>invalid convertedStatus: ${convertedStatus}</message><statusCode>INVALID_STATUS</statusCode></errors><success>false</success>`
+      )
     const accountId = xmlTag(convert, "accountId") ?? newId("Account")
     if (!table("Account").some((a) => a.Id === accountId)) table("Account").push({ Id: accountId, Name: lead.Company })
     const contactId = newId("Contact")
@@ -168,7 +181,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     if (opportunityId) table("Opportunity").push({ Id: opportunityId, Name: lead.Company, AccountId: accountId })
     Object.assign(lead, {
       IsConverted: true,
-      Status: xmlTag(convert, "convertedStatus"),
+      Status: convertedStatus,
       ConvertedAccountId: accountId,
       ConvertedContactId: contactId,
       ConvertedOpportunityId: opportunityId ?? null
@@ -187,7 +200,12 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       .split("/")
       .filter(Boolean)
     if (parts[0] === "query") {
-      return { status: 200, body: runSoql(req.query.get("q") ?? "", records) }
+      try {
+        return { status: 200, body: runSoql(req.query.get("q") ?? "", records) }
+      } catch (error) {
+        if (error instanceof MalformedQuery) return sfError(400, "MALFORMED_QUERY", error.message)
+        throw error
+      }
     }
     if (parts[0] !== "sobjects" || parts.length < 2)
       return sfError(404, "NOT_FOUND", "The requested resource does not exist")

@@ -1,30 +1,52 @@
 /*
  * Just enough SOQL for the fake Salesforce: SELECT f1, f2 FROM Type [WHERE f = 'lit' | f LIKE 'pat' [OR ...]]
- * [ORDER BY ...] [LIMIT n]. String literals are unescaped by the documented rules, so a query that the
- * sanitiser escaped wrongly (or not at all) fails to parse or matches the wrong rows here, as it would there.
+ * [ORDER BY ...] [LIMIT n]. String literals are read by the documented rules, so a query that the sanitiser escaped
+ * wrongly (or not at all) is refused (400 MALFORMED_QUERY) or matches the wrong rows here, as it would there.
  */
 
 type Row = Record<string, unknown> & { Id: string }
 
-const unescape = (literal: string): string =>
-  literal.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, c: string) =>
-    c.startsWith("u") && c.length === 5
-      ? String.fromCharCode(Number.parseInt(c.slice(1), 16))
-      : (({ n: "\n", r: "\r", t: "\t", b: "\b", f: "\f", "'": "'", '"': '"' } as Record<string, string>)[c] ?? `\\${c}`)
-  )
+/** What Salesforce answers 400 MALFORMED_QUERY for. */
+export class MalformedQuery extends Error {}
 
-// LIKE: % and _ are wildcards unless escaped; after unescape, "\%" and "\_" remain as literal markers.
-const likeToRegExp = (pattern: string): RegExp => {
-  let source = ""
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i] as string
-    if (c === "\\" && (pattern[i + 1] === "%" || pattern[i + 1] === "_" || pattern[i + 1] === "\\")) {
-      source += (pattern[++i] as string).replace(/[\\]/, "\\\\")
+const simpleEscapes: Record<string, string> = {
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  b: "\b",
+  f: "\f",
+  "'": "'",
+  '"': '"',
+  "\\": "\\"
+}
+const regExpEscaped = (c: string) => c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+
+/**
+ * Reads a quoted string's body by Salesforce's "Quoted String Escape Sequences" table, in one pass: \n \r \t \b \f
+ * (either case), \' \" \\, \uXXXX, and \% \_ in a LIKE pattern only; any other backslash is an error there, so it
+ * throws here. A LIKE pattern reads as a regular expression (% and _ wildcards unless escaped), anything else as
+ * the value.
+ */
+const readLiteral = (raw: string, like: boolean): string => {
+  let out = ""
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i] as string
+    if (c !== "\\") {
+      out += like ? (c === "%" ? ".*" : c === "_" ? "." : regExpEscaped(c)) : c
       continue
     }
-    source += c === "%" ? ".*" : c === "_" ? "." : c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")
+    const next = raw[++i] ?? ""
+    const simple = "NRTBF".includes(next) ? simpleEscapes[next.toLowerCase()] : simpleEscapes[next]
+    let char: string
+    if (simple !== undefined) char = simple
+    else if (next === "u" && /^[0-9a-fA-F]{4}$/.test(raw.slice(i + 1, i + 5))) {
+      char = String.fromCharCode(Number.parseInt(raw.slice(i + 1, i + 5), 16))
+      i += 4
+    } else if (like && (next === "%" || next === "_")) char = next
+    else throw new MalformedQuery(`invalid escape sequence \\${next}${like ? "" : " (\\% and \\_ only in LIKE)"}`)
+    out += like ? regExpEscaped(char) : char
   }
-  return new RegExp(`^${source}$`, "i")
+  return out
 }
 
 const LITERAL = String.raw`'((?:[^'\\]|\\.)*)'`
@@ -33,7 +55,7 @@ const CONDITION = new RegExp(String.raw`^\s*(\w+)\s+(=|LIKE)\s+${LITERAL}\s*`, "
 /** Runs the query against the fake's records; throws on anything it does not understand. */
 export const runSoql = (query: string, records: Record<string, Array<Row>>) => {
   const head = /^\s*SELECT\s+([\w\s,]+?)\s+FROM\s+(\w+)\s*/i.exec(query)
-  if (!head) throw new Error(`unsupported SOQL: ${query}`)
+  if (!head) throw new MalformedQuery(`unsupported SOQL: ${query}`)
   const fields = (head[1] as string).split(",").map((f) => f.trim())
   const type = head[2] as string
   let rest = query.slice(head[0].length)
@@ -42,14 +64,15 @@ export const runSoql = (query: string, records: Record<string, Array<Row>>) => {
     rest = rest.replace(/^WHERE\s+/i, "")
     for (;;) {
       const m = CONDITION.exec(rest)
-      if (!m) throw new Error(`unsupported SOQL condition: ${rest}`)
+      if (!m) throw new MalformedQuery(`unsupported SOQL condition: ${rest}`)
       const [, field = "", op = "", raw = ""] = m
-      const value = unescape(raw)
-      conditions.push(
-        op.toUpperCase() === "LIKE"
-          ? (row) => likeToRegExp(value).test(String(row[field] ?? ""))
-          : (row) => String(row[field] ?? "").toLowerCase() === value.replace(/\\([%_])/g, "$1").toLowerCase()
-      )
+      if (op.toUpperCase() === "LIKE") {
+        const pattern = new RegExp(`^${readLiteral(raw, true)}$`, "is")
+        conditions.push((row) => pattern.test(String(row[field] ?? "")))
+      } else {
+        const value = readLiteral(raw, false).toLowerCase()
+        conditions.push((row) => String(row[field] ?? "").toLowerCase() === value)
+      }
       rest = rest.slice(m[0].length)
       if (!/^OR\s/i.test(rest)) break
       rest = rest.replace(/^OR\s+/i, "")
@@ -57,7 +80,7 @@ export const runSoql = (query: string, records: Record<string, Array<Row>>) => {
   }
   rest = rest.replace(/^ORDER BY\s+\w+(\s+(ASC|DESC))?\s*/i, "")
   const limit = /^LIMIT\s+(\d+)\s*$/i.exec(rest)
-  if (rest.trim() !== "" && !limit) throw new Error(`unsupported SOQL tail: ${rest}`)
+  if (rest.trim() !== "" && !limit) throw new MalformedQuery(`unsupported SOQL tail: ${rest}`)
   const rows = (records[type] ?? []).filter((row) => conditions.length === 0 || conditions.some((c) => c(row)))
   const picked = rows.slice(0, limit ? Number(limit[1]) : undefined).map((row) => ({
     attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${row.Id}` },

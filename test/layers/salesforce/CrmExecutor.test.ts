@@ -242,6 +242,58 @@ describe("Salesforce executor (jsforce against the fake)", () => {
     })
   )
 
+  it.scopedLive(
+    "a conversion to a status that is not a converted one is refused, naming it; the lead stays as it was",
+    () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setup()
+        yield* crm.execute(upsertLead)
+        const error = yield* Effect.flip(
+          crm.execute(
+            call({
+              tool: "convert_lead",
+              params: { ...ref, convertedStatus: "Working - Contacted", createOpportunity: false }
+            })
+          )
+        )
+        expect(error.message).toContain("invalid convertedStatus: Working - Contacted")
+        expect(fake.records.Lead![0]!.IsConverted).toBeUndefined()
+        expect(fake.records.Contact ?? []).toHaveLength(0)
+      })
+  )
+
+  it.scopedLive(
+    "SOQL literals are read by Salesforce's escape rules: a LIKE wildcard escaped is literal, a stray escape is refused",
+    () =>
+      Effect.gen(function* () {
+        const fake = yield* fakeSalesforce({ ...creds, validTokens: ["00DSTATIC!token"] })
+        fake.records.Account = [
+          { Id: "001000000000081", Name: "Underscore", Website: "https://a_b.io" },
+          { Id: "001000000000082", Name: "Any char", Website: "https://axb.io" }
+        ]
+        const query = (soql: string) =>
+          Effect.promise(async () => {
+            const response = await fetch(`${fake.url}${base}/query?q=${encodeURIComponent(soql)}`, {
+              headers: { authorization: "Bearer 00DSTATIC!token" }
+            })
+            return { status: response.status, body: (await response.json()) as unknown }
+          })
+        const ids = (reply: { body: unknown }) =>
+          (reply.body as { records: Array<{ Id: string }> }).records.map((r) => r.Id)
+        expect(ids(yield* query("SELECT Id FROM Account WHERE Website LIKE '%a\\_b.io'"))).toEqual(["001000000000081"])
+        expect(ids(yield* query("SELECT Id FROM Account WHERE Website LIKE '%a_b.io'"))).toEqual([
+          "001000000000081",
+          "001000000000082"
+        ])
+        expect(ids(yield* query("SELECT Id FROM Account WHERE Name = 'any\\u0020char'"))).toEqual(["001000000000082"])
+        for (const bad of ["Website = 'https://a\\_b.io'", "Name = 'x\\q'", "Website LIKE '%\\d'"]) {
+          const reply = yield* query(`SELECT Id FROM Account WHERE ${bad}`)
+          expect(reply.status, bad).toBe(400)
+          expect(reply.body, bad).toMatchObject([{ errorCode: "MALFORMED_QUERY" }])
+        }
+      })
+  )
+
   it.scopedLive("reports Sforce-Limit-Info to onApiUsage", () =>
     Effect.gen(function* () {
       const usage: Array<[number, number]> = []
