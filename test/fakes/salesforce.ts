@@ -12,6 +12,7 @@ export interface FakeSalesforceOptions {
   readonly jwtPublicKey?: string
   /** Tokens valid from the start (for SALESFORCE_ACCESS_TOKEN mode). */
   readonly validTokens?: ReadonlyArray<string>
+  /** The org's API requests per 24 hours (15,000 by default); once spent, calls are refused (REQUEST_LIMIT_EXCEEDED). */
   readonly apiLimit?: number
 }
 
@@ -259,6 +260,17 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   const controls = await startFakeServer(
     (req, baseUrl) => {
       if (isToken(req)) return token(req, baseUrl)
+      // the org's 24-hour allocation spent: every API call is refused until it frees up
+      if (used >= (options.apiLimit ?? 15000)) {
+        return req.path.startsWith("/services/Soap/u/")
+          ? {
+              ...xml(
+                "<soapenv:Fault><faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode><faultstring>REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.</faultstring></soapenv:Fault>"
+              ),
+              status: 500
+            }
+          : sfError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+      }
       used++
       if (req.path.startsWith("/services/Soap/u/")) return soap(req)
       return rest(req)

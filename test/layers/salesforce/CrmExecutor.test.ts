@@ -242,6 +242,18 @@ describe("Salesforce executor (jsforce against the fake)", () => {
     })
   )
 
+  it.scopedLive("the org's daily API allocation spent: calls are refused as rate-limited, not as failures", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeSalesforce({ ...creds, apiLimit: 2 })
+      const crm = yield* executor(fake)
+      yield* crm.execute(upsertLead)
+      yield* crm.execute(upsertLead)
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error._tag).toBe("CrmRateLimited")
+      expect(fake.records.Lead).toHaveLength(1)
+    })
+  )
+
   it.scopedLive(
     "a conversion to a status that is not a converted one is refused, naming it; the lead stays as it was",
     () =>
