@@ -59,6 +59,12 @@ export const picklists: Record<string, Record<string, ReadonlyArray<string>>> = 
   }
 }
 
+/** A SOAP envelope around `inner`, as the partner API answers. */
+const xml = (inner: string): Reply => ({
+  status: 200,
+  headers: { "content-type": "text/xml;charset=UTF-8" },
+  body: `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`
+})
 const xmlTag = (xml: string, tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml)?.[1]
 
 /** Starts the fake on a free port. */
@@ -140,11 +146,6 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   }
 
   const soap = (req: RecordedRequest): Reply => {
-    const xml = (inner: string) => ({
-      status: 200,
-      headers: { "content-type": "text/xml;charset=UTF-8" },
-      body: `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body>${inner}</soapenv:Body></soapenv:Envelope>`
-    })
     if (!tokens.has(xmlTag(req.body, "sessionId") ?? "")) {
       return {
         ...xml(

@@ -242,15 +242,22 @@ describe("Salesforce executor (jsforce against the fake)", () => {
     })
   )
 
-  it.scopedLive("the org's daily API allocation spent: calls are refused as rate-limited, not as failures", () =>
+  it.scopedLive("the org's daily API allocation spent: calls are refused as rate-limited, REST and SOAP alike", () =>
     Effect.gen(function* () {
-      const fake = yield* fakeSalesforce({ ...creds, apiLimit: 2 })
+      const fake = yield* fakeSalesforce({ ...creds, apiLimit: 3 })
       const crm = yield* executor(fake)
       yield* crm.execute(upsertLead)
       yield* crm.execute(upsertLead)
-      const error = yield* Effect.flip(crm.execute(upsertLead))
-      expect(error._tag).toBe("CrmRateLimited")
+      // the conversion's lead lookup is the allocation's last call; its SOAP convertLead is refused
+      const convert = call({
+        tool: "convert_lead",
+        params: { ...ref, convertedStatus: "Closed - Converted", createOpportunity: false }
+      })
+      expect((yield* Effect.flip(crm.execute(convert)))._tag).toBe("CrmRateLimited")
+      expect(fake.requests.at(-1)!.path).toMatch(/^\/services\/Soap\//)
+      expect((yield* Effect.flip(crm.execute(upsertLead)))._tag).toBe("CrmRateLimited")
       expect(fake.records.Lead).toHaveLength(1)
+      expect(fake.records.Lead![0]!.IsConverted).toBeUndefined()
     })
   )
 
