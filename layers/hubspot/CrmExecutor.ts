@@ -25,6 +25,7 @@ import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"
 import { type HubSpotOptions, defaultBurst, hubSpotConfig } from "./config.js"
+import { makeDefinitionsCache, toDefinitions } from "./properties.js"
 import { callCost, type HubSpotApi, makeTools, type UpsertType } from "./tools.js"
 
 export const PROVIDER = "hubspot"
@@ -136,6 +137,14 @@ export const make = (options: HubSpotOptions) =>
               ? c.crm.objects.tasks.batchApi
               : c.crm.objects.notes.batchApi
 
+    // Read through `run` like every other call: its answer's rate-limit headers count, its failure fails the action.
+    const definitions = yield* makeDefinitionsCache((type) =>
+      Effect.map(
+        run((c) => c.crm.properties.coreApi.getAllWithHttpInfo(type, false)),
+        (res) => toDefinitions(res.results)
+      )
+    )
+
     const api: HubSpotApi = {
       upsert: (type, idProperty, id, properties) =>
         Effect.flatMap(
@@ -177,6 +186,8 @@ export const make = (options: HubSpotOptions) =>
         ),
       associate: (from, fromId, to, toId) =>
         Effect.asVoid(run((c) => c.crm.associations.v4.basicApi.createDefaultWithHttpInfo(from, fromId, to, toId))),
+      definitions: definitions.get,
+      forgetDefinitions: definitions.forget,
       now: Clock.currentTimeMillis
     }
 

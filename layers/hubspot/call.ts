@@ -8,6 +8,13 @@ export class HubSpotCallFailed extends Data.TaggedError("HubSpotCallFailed")<{ r
 
 type Headers = Readonly<Record<string, string>>
 
+/** HubSpot refused the request's content (400 VALIDATION_ERROR: an unknown property, a value outside the options...). */
+export const isValidationError = (failure: CrmFailure): boolean =>
+  failure.status === 400 &&
+  typeof failure.body === "object" &&
+  failure.body !== null &&
+  (failure.body as { readonly category?: unknown }).category === "VALIDATION_ERROR"
+
 /** The client's ApiException, recognised by shape (each generated API module has its own class). */
 const isApiException = (error: unknown): error is { code: number; body: unknown; headers: Headers; message: string } =>
   typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "number"

@@ -2,8 +2,9 @@ import * as Effect from "effect/Effect"
 import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
-import type { HubSpotCallFailed } from "./call.js"
+import { type HubSpotCallFailed, isValidationError } from "./call.js"
 import type { HubSpotProperties } from "./config.js"
+import { type Definitions, adapt } from "./properties.js"
 
 /** Object types the tools write. */
 export type UpsertType = "contacts" | "companies" | "deals" | "tasks" | "notes"
@@ -33,6 +34,10 @@ export interface HubSpotApi {
     to: ObjectType,
     toId: string
   ) => Effect.Effect<void, HubSpotCallFailed>
+  /** GET /crm/v3/properties/{type}: the type's property definitions, kept per process for a few minutes. */
+  readonly definitions: (type: UpsertType) => Effect.Effect<Definitions, HubSpotCallFailed>
+  /** Forgets `type`'s kept definitions, so the next write that needs them reads them again. */
+  readonly forgetDefinitions: (type: UpsertType) => Effect.Effect<void>
   readonly now: Effect.Effect<number>
 }
 
@@ -47,9 +52,10 @@ const props = (record: Record<string, string | number | undefined>): Record<stri
 const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
 
 /**
- * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a company sync
- * searches, upserts or updates, may name a new company, upserts the contact and associates it (5); engagements
- * upsert the contact and the engagement and associate them (3). A 401 retried with a rotated token adds one.
+ * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a firmographics
+ * sync may first read the property definitions (1), then a company sync searches, upserts or updates, may name a new
+ * company, upserts the contact and associates it (6 in all; 2 without a domain); engagements upsert the contact and
+ * the engagement and associate them (3). A 401 retried with a rotated token adds one.
  */
 export const callCost = (call: CrmCall): number => {
   switch (call.tool) {
@@ -61,7 +67,7 @@ export const callCost = (call: CrmCall): number => {
     case "update_opportunity_stage":
       return 1
     case "sync_firmographics":
-      return call.params.domain === undefined ? 1 : 5
+      return call.params.domain === undefined ? 2 : 6
     case "create_contact":
     case "convert_lead":
       return call.params.accountId === undefined ? 1 : 2
@@ -125,6 +131,13 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
       return { crmId: res.id, detail: { object: type, created: res.created, contactId: person.id } }
     })
 
+  // Enrichment is free text and HubSpot refuses a whole write over one value its definitions do not allow: the values
+  // are fitted to the definitions first, and what cannot be written is left out and named. Nothing to write, no read.
+  const fitted = (type: UpsertType, values: Record<string, string | number | undefined>) =>
+    Object.values(values).every((value) => value === undefined)
+      ? Effect.succeed({ properties: {}, omitted: [] })
+      : Effect.map(api.definitions(type), (definitions) => adapt(type, definitions, values))
+
   const timestamp = (date: string | undefined) =>
     date === undefined
       ? Effect.map(api.now, (ms) => new Date(ms).toISOString())
@@ -153,19 +166,30 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
         )
       case "sync_firmographics": {
         const x = call.params
-        const firmographics = props({
-          [p.industry]: x.industry,
-          [p.employees]: x.employees,
-          [p.annualRevenue]: x.annualRevenue,
-          country: x.country
-        })
-        if (x.domain === undefined) return Effect.map(contact(x.email, firmographics), asResult("contact"))
+        const type = x.domain === undefined ? "contacts" : "companies"
         return Effect.gen(function* () {
-          const company = yield* companyFor(x.domain as string, firmographics)
+          const { properties, omitted } = yield* fitted(type, {
+            [p.industry]: x.industry,
+            [p.employees]: x.employees,
+            [p.annualRevenue]: x.annualRevenue,
+            country: x.country
+          })
+          const left = omitted.length > 0 ? { omitted } : {}
+          if (x.domain === undefined) {
+            const person = yield* contact(x.email, properties)
+            return { crmId: person.id, detail: { object: "contact", created: person.created, ...left } }
+          }
+          const company = yield* companyFor(x.domain, properties)
           const person = yield* contact(x.email)
           yield* api.associate("contacts", person.id, "companies", company.id)
-          return { crmId: company.id, detail: { object: "company", created: company.created, contactId: person.id } }
-        })
+          return {
+            crmId: company.id,
+            detail: { object: "company", created: company.created, contactId: person.id, ...left }
+          }
+        }).pipe(
+          // A refused write may mean the portal's properties changed: they are read again next time.
+          Effect.tapError((error) => (isValidationError(error.failure) ? api.forgetDefinitions(type) : Effect.void))
+        )
       }
       case "match_account":
         return Effect.map(api.findCompanyByDomain(call.params.domain), (id) => ({

@@ -1,4 +1,7 @@
 import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
+import { type FakeProperty, defaultPropertyDefinitions, wireProperty } from "./hubspotProperties.js"
+
+export { type FakeProperty, companyIndustryOptions, defaultPropertyDefinitions } from "./hubspotProperties.js"
 
 /** A stored CRM object as HubSpot returns it. */
 export interface HsObject {
@@ -22,6 +25,11 @@ export interface FakeHubSpotOptions {
   readonly searchLagMs?: number
   /** Properties whose values must be unique, by object type: the only valid batch upsert idProperty values. */
   readonly uniqueProperties?: Readonly<Record<string, ReadonlyArray<string>>>
+  /**
+   * Properties this portal has beyond (or instead of, by name) `defaultPropertyDefinitions`, by object type: a write
+   * naming any other property is refused, as HubSpot does. Unique properties are defined too (single-line text).
+   */
+  readonly properties?: Readonly<Record<string, ReadonlyArray<FakeProperty>>>
 }
 
 /** A portal set up as the README asks: email on contacts, the revenueflow_* keys on companies and engagements. */
@@ -33,12 +41,17 @@ export const defaultUniqueProperties: Readonly<Record<string, ReadonlyArray<stri
   notes: ["revenueflow_action_key"]
 }
 
-/** A local HubSpot: CRM v3 objects (batch upsert, search, create, update) and v4 default associations. */
+/**
+ * A local HubSpot: CRM v3 objects (batch upsert, search, create, update), v3 property definitions (read all of an
+ * object type) and v4 default associations. Writes are checked against the definitions as HubSpot checks them.
+ */
 export interface FakeHubSpot extends FakeControls {
   /** Objects by type (contacts, companies, deals, tasks, notes). */
   readonly records: Record<string, Array<HsObject>>
   /** Associations made, as "fromType:fromId->toType:toId". */
   readonly associations: Set<string>
+  /** The portal's property definitions by object type, then name: edit them to change the portal under a client. */
+  readonly properties: Record<string, Map<string, FakeProperty>>
   readonly setTokens: (tokens: ReadonlyArray<string>) => void
   /** Requests refused with 429 for the burst limit. */
   readonly throttled: () => number
@@ -48,55 +61,24 @@ const hsError = (status: number, category: string, message: string): Reply => ({
   status,
   body: { status: "error", message, correlationId: "00000000-0000-0000-0000-000000000000", category }
 })
-/** Enumeration properties the fake knows, with their options' internal values (a portal's defaults). */
-export const enumerations: Record<string, Record<string, { label: string; options: ReadonlyArray<string> }>> = {
-  contacts: {
-    hs_lead_status: {
-      label: "Lead Status",
-      options: [
-        "NEW",
-        "OPEN",
-        "IN_PROGRESS",
-        "OPEN_DEAL",
-        "UNQUALIFIED",
-        "ATTEMPTED_TO_CONTACT",
-        "CONNECTED",
-        "BAD_TIMING"
-      ]
-    },
-    lifecyclestage: {
-      label: "Lifecycle Stage",
-      options: [
-        "subscriber",
-        "lead",
-        "marketingqualifiedlead",
-        "salesqualifiedlead",
-        "opportunity",
-        "customer",
-        "evangelist",
-        "other"
-      ]
-    }
-  },
-  tasks: {
-    hs_task_priority: { label: "Priority", options: ["NONE", "LOW", "MEDIUM", "HIGH"] },
-    hs_task_status: {
-      label: "Task Status",
-      options: ["NOT_STARTED", "IN_PROGRESS", "WAITING", "COMPLETED", "DEFERRED"]
-    }
-  }
-}
-
 /** HubSpot's 400 for property values it refuses: one VALIDATION_ERROR whose message lists each bad property. */
 const invalidProperties = (errors: ReadonlyArray<Record<string, unknown>>): Reply =>
   hsError(400, "VALIDATION_ERROR", `Property values were not valid: ${JSON.stringify(errors)}`)
 
-/** An enumeration value outside its options, refused the way HubSpot does (error INVALID_OPTION). */
-const invalidOption = (type: string, properties: Record<string, string>): Reply | undefined => {
-  const errors = Object.entries(properties).flatMap(([name, value]) => {
-    const spec = enumerations[type]?.[name]
-    if (spec === undefined || value === "" || spec.options.includes(value)) return []
-    const allowed = spec.options.map((o) => `label: "${o}"\nvalue: "${o}"`).join(", ")
+/** What HubSpot says of each property it refuses: a name the object type lacks, a value outside an enumeration. */
+const propertyErrors = (
+  definitions: ReadonlyMap<string, FakeProperty>,
+  properties: Record<string, string>
+): Array<Record<string, unknown>> =>
+  Object.entries(properties).flatMap(([name, value]) => {
+    const spec = definitions.get(name)
+    if (spec === undefined) {
+      const message = `Property "${name}" does not exist`
+      return [{ isValid: false, message, error: "PROPERTY_DOESNT_EXIST", name, localizedErrorMessage: message }]
+    }
+    const options = spec.type === "enumeration" ? (spec.options ?? []) : undefined
+    if (options === undefined || value === "" || options.some((o) => o.value === value)) return []
+    const allowed = options.map((o) => `label: "${o.label}"\nvalue: "${o.value}"`).join(", ")
     return [
       {
         isValid: false,
@@ -107,8 +89,6 @@ const invalidOption = (type: string, properties: Record<string, string>): Reply 
       }
     ]
   })
-  return errors.length > 0 ? invalidProperties(errors) : undefined
-}
 
 const associationTypes: Record<string, number> = {
   "contacts->companies": 279,
@@ -134,6 +114,28 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
   const searchLagMs = options.searchLagMs ?? 0
   const uniqueProperties = options.uniqueProperties ?? defaultUniqueProperties
   const uniqueOf = (type: string) => uniqueProperties[type] ?? []
+  const properties: Record<string, Map<string, FakeProperty>> = {}
+  for (const [type, list] of Object.entries(defaultPropertyDefinitions)) {
+    properties[type] = new Map(list.map((d) => [d.name, d]))
+  }
+  for (const [type, names] of Object.entries(uniqueProperties)) {
+    properties[type] ??= new Map()
+    for (const name of names.filter((n) => !properties[type]?.has(n))) {
+      properties[type].set(name, {
+        name,
+        label: name,
+        type: "string",
+        fieldType: "text",
+        hasUniqueValue: true,
+        hubspotDefined: false
+      })
+    }
+  }
+  for (const [type, list] of Object.entries(options.properties ?? {})) {
+    properties[type] ??= new Map()
+    for (const d of list) properties[type].set(d.name, d)
+  }
+  const definitionsOf = (type: string) => properties[type] ?? new Map<string, FakeProperty>()
   /** A unique property whose value another object of `type` already holds (HubSpot refuses the write). */
   const duplicateOf = (type: string, properties: Record<string, string>, self?: HsObject): Reply | undefined => {
     for (const name of uniqueOf(type)) {
@@ -152,17 +154,21 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return obj
   }
   const wire = (obj: HsObject) => ({ ...obj, archived: false })
-  const invalid = (type: string, properties: Record<string, string>): Reply | undefined =>
-    properties.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(properties.email)
-      ? invalidProperties([
-          {
-            isValid: false,
-            message: `Email address ${properties.email} is invalid`,
-            error: "INVALID_EMAIL",
-            name: "email"
-          }
-        ])
-      : invalidOption(type, properties)
+  const invalid = (type: string, values: Record<string, string>): Reply | undefined => {
+    const errors: Array<Record<string, unknown>> =
+      values.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)
+        ? [
+            {
+              isValid: false,
+              message: `Email address ${values.email} is invalid`,
+              error: "INVALID_EMAIL",
+              name: "email"
+            }
+          ]
+        : []
+    errors.push(...propertyErrors(definitionsOf(type), values))
+    return errors.length > 0 ? invalidProperties(errors) : undefined
+  }
 
   const route = (req: RecordedRequest): Reply => {
     if (!tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, ""))) {
@@ -190,6 +196,12 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
           completedAt: now()
         }
       }
+    }
+    const definitions = /^\/crm\/v3\/properties\/(\w+)$/.exec(req.path)
+    if (definitions && req.method === "GET") {
+      const [, type = ""] = definitions
+      if (properties[type] === undefined) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
+      return { status: 200, body: { results: [...definitionsOf(type).values()].map((d) => wireProperty(type, d)) } }
     }
     if (!v3) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
     const [, type = "", rest] = v3
@@ -308,6 +320,7 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     ...controls,
     records,
     associations,
+    properties,
     setTokens: (next) => (tokens = new Set(next)),
     throttled: () => throttled
   }

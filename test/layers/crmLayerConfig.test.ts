@@ -55,7 +55,13 @@ describe("layerConfig", () => {
   it.scopedLive("HubSpot reads HUBSPOT_ACCESS_TOKEN and HUBSPOT_BASE_URL", () =>
     Effect.gen(function* () {
       const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeHubSpot({ tokens: ["pat-na1-env"] })),
+        Effect.promise(() =>
+          startFakeHubSpot({
+            tokens: ["pat-na1-env"],
+            // a portal whose lead key is a custom property of another name
+            properties: { contacts: [{ name: "lead_key", label: "Lead key", type: "string", fieldType: "text" }] }
+          })
+        ),
         (f) => Effect.promise(() => f.close())
       )
       const env = {

@@ -80,10 +80,17 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
       )
       yield* crm.execute(call({ tool: "update_lead_status", params: { ...ref, status: "Working" } }))
       expect(nth(fake, 1).json).toEqual(upsertBody("email", email, { email, hs_lead_status: "IN_PROGRESS" }))
-      yield* crm.execute(call({ tool: "sync_firmographics", params: { ...ref, industry: "Software", employees: 250 } }))
-      expect(nth(fake, 1).json).toEqual(
-        upsertBody("email", email, { email, industry: "Software", numberofemployees: "250" })
+      const synced = yield* crm.execute(
+        call({ tool: "sync_firmographics", params: { ...ref, industry: "Software", employees: 250 } })
       )
+      // contacts' industry is free text; they have no numberofemployees (theirs, numemployees, is a range)
+      expect(nth(fake, 2)).toMatchObject({ method: "GET", path: "/crm/v3/properties/contacts" })
+      expect(nth(fake, 1).json).toEqual(upsertBody("email", email, { email, industry: "Software" }))
+      expect(synced.detail).toEqual({
+        object: "contact",
+        created: false,
+        omitted: [{ property: "numberofemployees", reason: "contacts.numberofemployees does not exist" }]
+      })
       expect(fake.records.contacts).toHaveLength(1)
     })
   )
@@ -98,19 +105,20 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
           params: { ...ref, industry: "Software", annualRevenue: 5e7, domain: "acme.com" }
         })
         const created = yield* crm.execute(sync)
-        const [search, upsertCompany, name, contact, associate] = fake.requests
+        const [definitions, search, upsertCompany, name, contact, associate] = fake.requests
+        expect(definitions).toMatchObject({ method: "GET", path: "/crm/v3/properties/companies" })
         expect(search).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/search" })
         expect((search!.json as { filterGroups: unknown }).filterGroups).toEqual([
           { filters: [{ propertyName: "domain", operator: "EQ", value: "acme.com" }] }
         ])
         expect(upsertCompany).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/batch/upsert" })
         expect(upsertCompany!.json).toEqual(
-          upsertBody("revenueflow_company_key", "acme.com", {
-            domain: "acme.com",
-            industry: "Software",
-            annualrevenue: "50000000"
-          })
+          upsertBody("revenueflow_company_key", "acme.com", { domain: "acme.com", annualrevenue: "50000000" })
         )
+        // companies' industry is an enumeration with no "Software" option: left out, and said so
+        expect(created.detail).toMatchObject({
+          omitted: [{ property: "industry", reason: '"Software" is not an option of companies.industry' }]
+        })
         // the name only when the upsert created the company, so a name edited in HubSpot is never overwritten
         expect(name).toMatchObject({
           method: "PATCH",
