@@ -32,6 +32,16 @@ export interface Harness {
 /** The environment every harness sets: two CRM calls per lead per window, so the third is rate limited. */
 export const behaviourEnv = { RATE_LIMIT_PER_LEAD: "2", RATE_LIMIT_WINDOW_MS: "60000" }
 
+/**
+ * Waits, if need be, for the next fixed window of `windowMs` (the rate limiter's: epoch multiples), so that at least
+ * `roomMs` of the current one is left: calls meant to share a window cannot then straddle two.
+ */
+const awaitWindowRoom = (windowMs: number, roomMs: number) =>
+  Effect.suspend(() => {
+    const left = windowMs - (Date.now() % windowMs)
+    return left >= roomMs ? Effect.void : Effect.sleep(left + 50)
+  })
+
 /** `count` lead inputs unique to a run (own account domain each, so only the per-lead tier can bite). */
 export const leadInputs = (run: string, count: number) =>
   Array.from({ length: count }, (_, i) => ({
@@ -159,6 +169,8 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
       Effect.gen(function* () {
         const lead = leads[3] as SeededLead
         const ref = { leadKey: lead.leadKey, email: lead.email }
+        // the limiter's windows are fixed (epoch multiples of RATE_LIMIT_WINDOW_MS): the three calls must fall in one
+        yield* awaitWindowRoom(Number(behaviourEnv.RATE_LIMIT_WINDOW_MS), 15_000)
         const before = yield* crmWrites
         const score = yield* call(client, "set_lead_score", {
           ...ref,
