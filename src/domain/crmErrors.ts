@@ -116,8 +116,30 @@ const messageOf = (failure: CrmFailure): string | undefined => {
   return failure.message
 }
 
+/** How often a job refused for the day's quota tries again: at each half hour (see `dailyQuotaRetryMs`). */
+export const DAILY_QUOTA_PROBE_MS = 30 * 60_000
+
+/**
+ * A refusal for the day's quota rather than a burst: HubSpot's 429 with policy DAILY, Salesforce's REQUEST_LIMIT_EXCEEDED
+ * for TotalRequests (its 24-hour allocation; the same code for concurrent long requests frees up in seconds).
+ */
+const isDailyQuota = (failure: CrmFailure): boolean => {
+  const record = firstRecord(failure.body)
+  if (record?.policyName === "DAILY") return true
+  return codeOf(failure) === "REQUEST_LIMIT_EXCEEDED" && /TotalRequests Limit/i.test(messageOf(failure) ?? "")
+}
+
+/**
+ * Until the next half hour (UTC): a spent daily quota frees up in hours, so retrying it at the burst window's pace
+ * (every 10 s, for every waiting job) would spend the day knocking. HubSpot resets it at midnight in the portal's
+ * time zone, which falls on a UTC hour or half hour: a job tries again at most half an hour after the reset, and
+ * Salesforce's rolling 24 hours free calls up as they go.
+ */
+export const dailyQuotaRetryMs = (nowMs: number): number => DAILY_QUOTA_PROBE_MS - (nowMs % DAILY_QUOTA_PROBE_MS)
+
 const retryAfterOf = (failure: CrmFailure, nowMs: number): number =>
   parseRetryAfter(headerValue(failure.headers, "retry-after"), nowMs) ??
+  (isDailyQuota(failure) ? dailyQuotaRetryMs(nowMs) : undefined) ??
   parseRetryAfter(
     // HubSpot names its window length; waiting one window always clears the limit it hit.
     (() => {

@@ -18,6 +18,42 @@ describe("classify", () => {
     expect(classify("hubspot", { status: 429 }, now)).toMatchObject({ retryAfterMs: DEFAULT_RETRY_AFTER_MS })
   })
 
+  it("a spent daily quota is tried again at the next half hour, not at the burst window's pace", () => {
+    const at = Date.parse("2025-05-01T12:17:30Z")
+    const hubSpotDaily = {
+      status: 429,
+      headers: { "x-hubspot-ratelimit-interval-milliseconds": "10000" },
+      body: {
+        status: "error",
+        message: "You have reached your daily limit.",
+        errorType: "RATE_LIMIT",
+        policyName: "DAILY"
+      }
+    }
+    expect(classify("hubspot", hubSpotDaily, at)).toMatchObject({
+      _tag: "CrmRateLimited",
+      retryAfterMs: 12 * 60_000 + 30_000,
+      message: "You have reached your daily limit."
+    })
+    // the burst window's 429 waits one window, as before
+    const burst = { ...hubSpotDaily, body: { ...hubSpotDaily.body, policyName: "TEN_SECONDLY_ROLLING" } }
+    expect(classify("hubspot", burst, at)).toMatchObject({ retryAfterMs: 10_000 })
+    const salesforceDaily = [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded." }]
+    expect(classify("salesforce", { status: 403, body: salesforceDaily }, at)).toMatchObject({
+      _tag: "CrmRateLimited",
+      retryAfterMs: 12 * 60_000 + 30_000
+    })
+    // the same code for too many concurrent long requests frees up in seconds
+    const concurrent = [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "ConcurrentPerOrgLongTxn Limit exceeded." }]
+    expect(classify("salesforce", { status: 403, body: concurrent }, at)).toMatchObject({
+      retryAfterMs: DEFAULT_RETRY_AFTER_MS
+    })
+    // a Retry-After the CRM sends still wins
+    expect(
+      classify("hubspot", { ...hubSpotDaily, headers: { ...hubSpotDaily.headers, "retry-after": "60" } }, at)
+    ).toMatchObject({ retryAfterMs: 60_000 })
+  })
+
   it("keeps lock and load codes transient even on a 400", () => {
     const body = [{ errorCode: "UNABLE_TO_LOCK_ROW", message: "unable to obtain exclusive access" }]
     expect(classify("salesforce", { status: 400, body })).toMatchObject({ _tag: "CrmTransientError", status: 400 })

@@ -14,6 +14,7 @@ export interface HsObject {
 export interface FakeHubSpotOptions {
   /** Bearer tokens the fake accepts; replaceable with setTokens to simulate rotation. */
   readonly tokens?: ReadonlyArray<string>
+  /** Calls per day (private apps); once spent, every call gets 429 with policy DAILY. */
   readonly dailyLimit?: number
   /** Calls allowed in any rolling interval (HubSpot's burst limit: 100-250 per 10 s by plan). */
   readonly burstLimit?: number
@@ -290,6 +291,20 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
 
   const controls = await startFakeServer(
     (req) => {
+      // the day's quota spent (private apps): every call is refused until it resets
+      if (used >= dailyLimit) {
+        return {
+          status: 429,
+          body: {
+            status: "error",
+            message: "You have reached your daily limit.",
+            errorType: "RATE_LIMIT",
+            correlationId: "00000000-0000-0000-0000-000000000000",
+            policyName: "DAILY",
+            groupName: "private-app-fake"
+          }
+        }
+      }
       if (inWindow() >= burstLimit) {
         throttled++
         return {

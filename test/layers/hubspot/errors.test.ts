@@ -32,6 +32,34 @@ const setup = (overrides: Partial<HubSpotOptions> = {}) =>
   })
 
 describe("HubSpot failures map to the contract's errors", () => {
+  it.scopedLive("the day's quota spent -> rate-limited until the next half hour, nothing written", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeHubSpot({ dailyLimit: 1 })),
+        (f) => Effect.promise(() => f.close())
+      )
+      const crm = yield* make({
+        baseUrl: fake.url,
+        accessToken: Redacted.make("pat-na1-fake-token"),
+        timeoutMs: 2000,
+        properties: defaultProperties
+      })
+      yield* crm.execute(upsertLead)
+      const before = Date.now()
+      const error = yield* Effect.flip(
+        crm.execute(call({ tool: "upsert_lead", params: { ...ref, email: "x@acme.com", campaignId: "c" } }))
+      )
+      const after = Date.now()
+      expect(error).toMatchObject({ _tag: "CrmRateLimited", message: "You have reached your daily limit." })
+      // not the burst window's 10 s: the next half hour, as the executor's clock read it
+      const retryAt = (error as { retryAfterMs: number }).retryAfterMs
+      const halfHour = 30 * 60_000
+      expect(before + retryAt).toBeLessThanOrEqual(Math.ceil((after + 1) / halfHour) * halfHour)
+      expect(after + retryAt).toBeGreaterThanOrEqual(Math.floor(before / halfHour) * halfHour + halfHour)
+      expect(fake.records.contacts).toHaveLength(1)
+    })
+  )
+
   it.scopedLive("400 validation -> permanent with HubSpot's category and message", () =>
     Effect.gen(function* () {
       const { crm } = yield* setup()

@@ -123,16 +123,31 @@ describe("Salesforce failures map to the contract's errors", () => {
     })
   )
 
-  it.scopedLive("403 REQUEST_LIMIT_EXCEEDED without Retry-After -> rate limited, default 30 s", () =>
-    Effect.gen(function* () {
-      const { fake, crm } = yield* setup()
-      fake.failNext({
-        status: 403,
-        body: [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded." }]
+  it.scopedLive(
+    "403 REQUEST_LIMIT_EXCEEDED without Retry-After -> rate limited: 30 s, or the next half hour for the day's allocation",
+    () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setup()
+        fake.failNext({
+          status: 403,
+          body: [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "ConcurrentPerOrgLongTxn Limit exceeded." }]
+        })
+        const concurrent = yield* Effect.flip(crm.execute(upsertLead))
+        expect(concurrent).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 30_000 })
+        fake.failNext({
+          status: 403,
+          body: [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded." }]
+        })
+        const before = Date.now()
+        const daily = yield* Effect.flip(crm.execute(upsertLead))
+        const after = Date.now()
+        expect(daily._tag).toBe("CrmRateLimited")
+        const retryAfterMs = (daily as { retryAfterMs: number }).retryAfterMs
+        // the next half hour (UTC) as the executor's clock read it
+        const halfHour = 30 * 60_000
+        expect(after + retryAfterMs).toBeGreaterThanOrEqual(Math.floor(before / halfHour) * halfHour + halfHour)
+        expect(before + retryAfterMs).toBeLessThanOrEqual(Math.floor(after / halfHour) * halfHour + halfHour)
       })
-      const error = yield* Effect.flip(crm.execute(upsertLead))
-      expect(error).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 30_000 })
-    })
   )
 
   for (const status of [500, 503]) {
