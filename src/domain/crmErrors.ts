@@ -116,8 +116,13 @@ const messageOf = (failure: CrmFailure): string | undefined => {
   return failure.message
 }
 
-/** How often a job refused for the day's quota tries again: at each half hour (see `dailyQuotaRetryMs`). */
-export const DAILY_QUOTA_PROBE_MS = 30 * 60_000
+/**
+ * How long a job refused for the day's quota waits before it tries again: five minutes, not the burst window's ten
+ * seconds (a spent daily quota frees up in hours; HubSpot resets it at midnight in the portal's time zone, Salesforce's
+ * rolling 24 hours free calls up as they go). Kept below the sweeper's PROCESSING threshold (SWEEP_PROCESSING_MIN_AGE_MS,
+ * 10 minutes by default): each try claims the lead again, so a waiting lead never looks stuck and is never re-enqueued.
+ */
+export const DAILY_QUOTA_RETRY_MS = 5 * 60_000
 
 /**
  * A refusal for the day's quota rather than a burst: HubSpot's 429 with policy DAILY, Salesforce's REQUEST_LIMIT_EXCEEDED
@@ -129,17 +134,9 @@ const isDailyQuota = (failure: CrmFailure): boolean => {
   return codeOf(failure) === "REQUEST_LIMIT_EXCEEDED" && /TotalRequests Limit/i.test(messageOf(failure) ?? "")
 }
 
-/**
- * Until the next half hour (UTC): a spent daily quota frees up in hours, so retrying it at the burst window's pace
- * (every 10 s, for every waiting job) would spend the day knocking. HubSpot resets it at midnight in the portal's
- * time zone, which falls on a UTC hour or half hour: a job tries again at most half an hour after the reset, and
- * Salesforce's rolling 24 hours free calls up as they go.
- */
-export const dailyQuotaRetryMs = (nowMs: number): number => DAILY_QUOTA_PROBE_MS - (nowMs % DAILY_QUOTA_PROBE_MS)
-
 const retryAfterOf = (failure: CrmFailure, nowMs: number): number =>
   parseRetryAfter(headerValue(failure.headers, "retry-after"), nowMs) ??
-  (isDailyQuota(failure) ? dailyQuotaRetryMs(nowMs) : undefined) ??
+  (isDailyQuota(failure) ? DAILY_QUOTA_RETRY_MS : undefined) ??
   parseRetryAfter(
     // HubSpot names its window length; waiting one window always clears the limit it hit.
     (() => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { DEFAULT_RETRY_AFTER_MS, classify, parseRetryAfter, scrubSecrets } from "../../src/domain/crmErrors.js"
+import {
+  DAILY_QUOTA_RETRY_MS,
+  DEFAULT_RETRY_AFTER_MS,
+  classify,
+  parseRetryAfter,
+  scrubSecrets
+} from "../../src/domain/crmErrors.js"
 
 const now = Date.parse("2025-05-01T12:00:00Z")
 
@@ -18,7 +24,7 @@ describe("classify", () => {
     expect(classify("hubspot", { status: 429 }, now)).toMatchObject({ retryAfterMs: DEFAULT_RETRY_AFTER_MS })
   })
 
-  it("a spent daily quota is tried again at the next half hour, not at the burst window's pace", () => {
+  it("a spent daily quota is tried again in five minutes, not at the burst window's pace", () => {
     const at = Date.parse("2025-05-01T12:17:30Z")
     const hubSpotDaily = {
       status: 429,
@@ -32,7 +38,7 @@ describe("classify", () => {
     }
     expect(classify("hubspot", hubSpotDaily, at)).toMatchObject({
       _tag: "CrmRateLimited",
-      retryAfterMs: 12 * 60_000 + 30_000,
+      retryAfterMs: DAILY_QUOTA_RETRY_MS,
       message: "You have reached your daily limit."
     })
     // the burst window's 429 waits one window, as before
@@ -41,7 +47,7 @@ describe("classify", () => {
     const salesforceDaily = [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded." }]
     expect(classify("salesforce", { status: 403, body: salesforceDaily }, at)).toMatchObject({
       _tag: "CrmRateLimited",
-      retryAfterMs: 12 * 60_000 + 30_000
+      retryAfterMs: DAILY_QUOTA_RETRY_MS
     })
     // the same code for too many concurrent long requests frees up in seconds
     const concurrent = [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "ConcurrentPerOrgLongTxn Limit exceeded." }]

@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { make } from "../../../layers/salesforce/CrmExecutor.js"
 import { type SalesforceOptions, defaultFields } from "../../../layers/salesforce/config.js"
+import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
@@ -253,9 +254,15 @@ describe("Salesforce executor (jsforce against the fake)", () => {
         tool: "convert_lead",
         params: { ...ref, convertedStatus: "Closed - Converted", createOpportunity: false }
       })
-      expect((yield* Effect.flip(crm.execute(convert)))._tag).toBe("CrmRateLimited")
+      expect(yield* Effect.flip(crm.execute(convert))).toMatchObject({
+        _tag: "CrmRateLimited",
+        retryAfterMs: DAILY_QUOTA_RETRY_MS
+      })
       expect(fake.requests.at(-1)!.path).toMatch(/^\/services\/Soap\//)
-      expect((yield* Effect.flip(crm.execute(upsertLead)))._tag).toBe("CrmRateLimited")
+      expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({
+        _tag: "CrmRateLimited",
+        retryAfterMs: DAILY_QUOTA_RETRY_MS
+      })
       expect(fake.records.Lead).toHaveLength(1)
       expect(fake.records.Lead![0]!.IsConverted).toBeUndefined()
     })

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { make } from "../../../layers/salesforce/CrmExecutor.js"
 import { defaultFields } from "../../../layers/salesforce/config.js"
+import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
@@ -124,7 +125,7 @@ describe("Salesforce failures map to the contract's errors", () => {
   )
 
   it.scopedLive(
-    "403 REQUEST_LIMIT_EXCEEDED without Retry-After -> rate limited: 30 s, or the next half hour for the day's allocation",
+    "403 REQUEST_LIMIT_EXCEEDED without Retry-After -> rate limited: 30 s, or five minutes for the day's allocation",
     () =>
       Effect.gen(function* () {
         const { fake, crm } = yield* setup()
@@ -138,15 +139,8 @@ describe("Salesforce failures map to the contract's errors", () => {
           status: 403,
           body: [{ errorCode: "REQUEST_LIMIT_EXCEEDED", message: "TotalRequests Limit exceeded." }]
         })
-        const before = Date.now()
         const daily = yield* Effect.flip(crm.execute(upsertLead))
-        const after = Date.now()
-        expect(daily._tag).toBe("CrmRateLimited")
-        const retryAfterMs = (daily as { retryAfterMs: number }).retryAfterMs
-        // the next half hour (UTC) as the executor's clock read it
-        const halfHour = 30 * 60_000
-        expect(after + retryAfterMs).toBeGreaterThanOrEqual(Math.floor(before / halfHour) * halfHour + halfHour)
-        expect(before + retryAfterMs).toBeLessThanOrEqual(Math.floor(after / halfHour) * halfHour + halfHour)
+        expect(daily).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: DAILY_QUOTA_RETRY_MS })
       })
   )
 
