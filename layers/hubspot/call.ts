@@ -15,6 +15,14 @@ export const isValidationError = (failure: CrmFailure): boolean =>
   failure.body !== null &&
   (failure.body as { readonly category?: unknown }).category === "VALIDATION_ERROR"
 
+/** HubSpot's message of a refusal (its body's `message`), else the client's. */
+export const validationMessage = (failure: CrmFailure): string => {
+  const body = failure.body as { readonly message?: unknown } | undefined
+  return typeof body === "object" && body !== null && typeof body.message === "string"
+    ? body.message
+    : (failure.message ?? "VALIDATION_ERROR")
+}
+
 /** The client's ApiException, recognised by shape (each generated API module has its own class). */
 const isApiException = (error: unknown): error is { code: number; body: unknown; headers: Headers; message: string } =>
   typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "number"

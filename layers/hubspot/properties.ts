@@ -115,9 +115,15 @@ export const toDefinitions = (
     ])
   )
 
+/** An object type's definitions, and whether they were read for this call (else kept from an earlier one). */
+export interface Fetched {
+  readonly definitions: Definitions
+  readonly readNow: boolean
+}
+
 /** Per-process definitions, read on first use of an object type and trusted for `ttl`. */
 export interface DefinitionsCache<E> {
-  readonly get: (objectType: string) => Effect.Effect<Definitions, E>
+  readonly get: (objectType: string) => Effect.Effect<Fetched, E>
   /** Forgets `objectType`'s definitions (after HubSpot refused a write), so the next use reads them again. */
   readonly forget: (objectType: string) => Effect.Effect<void>
 }
@@ -134,22 +140,36 @@ export const makeDefinitionsCache = <E>(
   Effect.gen(function* () {
     const ttlMs = Duration.toMillis(ttl)
     const entries = yield* Ref.make(new Map<string, { readonly until: number; readonly definitions: Definitions }>())
+    // bumped by each forget: a read that began before a forget must not put back what the forget dropped
+    const generation = yield* Ref.make(0)
     return {
       get: (objectType) =>
-        Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Ref.get(entries)), ([now, cached]) => {
-          const entry = cached.get(objectType)
-          if (entry !== undefined && entry.until > now) return Effect.succeed(entry.definitions)
-          return read(objectType).pipe(
-            Effect.tap((definitions) =>
-              Ref.update(entries, (m) => new Map(m).set(objectType, { until: now + ttlMs, definitions }))
+        Effect.flatMap(
+          Effect.all([Clock.currentTimeMillis, Ref.get(entries), Ref.get(generation)]),
+          ([now, cached, began]): Effect.Effect<Fetched, E> => {
+            const entry = cached.get(objectType)
+            if (entry !== undefined && entry.until > now)
+              return Effect.succeed({ definitions: entry.definitions, readNow: false })
+            return read(objectType).pipe(
+              Effect.tap((definitions) =>
+                Effect.flatMap(Ref.get(generation), (current) =>
+                  current === began
+                    ? Ref.update(entries, (m) => new Map(m).set(objectType, { until: now + ttlMs, definitions }))
+                    : Effect.void
+                )
+              ),
+              Effect.map((definitions) => ({ definitions, readNow: true }))
             )
-          )
-        }),
+          }
+        ),
       forget: (objectType) =>
-        Ref.update(entries, (m) => {
-          const next = new Map(m)
-          next.delete(objectType)
-          return next
-        })
+        Effect.zipRight(
+          Ref.update(generation, (n) => n + 1),
+          Ref.update(entries, (m) => {
+            const next = new Map(m)
+            next.delete(objectType)
+            return next
+          })
+        )
     }
   })

@@ -1,10 +1,11 @@
 import * as Effect from "effect/Effect"
 import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
+import { STALE_DEFINITIONS_CODE } from "../../src/domain/crmErrors.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
-import { type HubSpotCallFailed, isValidationError } from "./call.js"
+import { HubSpotCallFailed, isValidationError, validationMessage } from "./call.js"
 import type { HubSpotProperties } from "./config.js"
-import { type Definitions, adapt } from "./properties.js"
+import { type Fetched, adapt } from "./properties.js"
 
 /** Object types the tools write. */
 export type UpsertType = "contacts" | "companies" | "deals" | "tasks" | "notes"
@@ -35,7 +36,7 @@ export interface HubSpotApi {
     toId: string
   ) => Effect.Effect<void, HubSpotCallFailed>
   /** GET /crm/v3/properties/{type}: the type's property definitions, kept per process for a few minutes. */
-  readonly definitions: (type: UpsertType) => Effect.Effect<Definitions, HubSpotCallFailed>
+  readonly definitions: (type: UpsertType) => Effect.Effect<Fetched, HubSpotCallFailed>
   /** Forgets `type`'s kept definitions, so the next write that needs them reads them again. */
   readonly forgetDefinitions: (type: UpsertType) => Effect.Effect<void>
   readonly now: Effect.Effect<number>
@@ -135,8 +136,36 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
   // are fitted to the definitions first, and what cannot be written is left out and named. Nothing to write, no read.
   const fitted = (type: UpsertType, values: Record<string, string | number | undefined>) =>
     Object.values(values).every((value) => value === undefined)
-      ? Effect.succeed({ properties: {}, omitted: [] })
-      : Effect.map(api.definitions(type), (definitions) => adapt(type, definitions, values))
+      ? Effect.succeed({ properties: {}, omitted: [], readNow: false })
+      : Effect.map(api.definitions(type), ({ definitions, readNow }) => ({
+          ...adapt(type, definitions, values),
+          readNow
+        }))
+
+  // A write of fitted values that HubSpot refuses (VALIDATION_ERROR) may mean the portal's properties changed: the
+  // kept definitions are dropped. Fitted to definitions kept from an earlier call, the refusal is transient, so the
+  // retry fits the values again to freshly read ones instead of failing the lead; fitted to definitions read for this
+  // very call, it stands.
+  const fittedWrite = <A>(type: UpsertType, readNow: boolean, write: Effect.Effect<A, HubSpotCallFailed>) =>
+    Effect.catchIf(
+      write,
+      (error) => isValidationError(error.failure),
+      (error) =>
+        Effect.zipRight(
+          api.forgetDefinitions(type),
+          Effect.fail(
+            readNow
+              ? error
+              : new HubSpotCallFailed({
+                  failure: {
+                    status: error.failure.status,
+                    code: STALE_DEFINITIONS_CODE,
+                    message: `HubSpot refused values fitted to ${type} property definitions read earlier; they are read again on the retry (${validationMessage(error.failure)})`
+                  }
+                })
+          )
+        )
+    )
 
   const timestamp = (date: string | undefined) =>
     date === undefined
@@ -168,7 +197,7 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
         const x = call.params
         const type = x.domain === undefined ? "contacts" : "companies"
         return Effect.gen(function* () {
-          const { properties, omitted } = yield* fitted(type, {
+          const { properties, omitted, readNow } = yield* fitted(type, {
             [p.industry]: x.industry,
             [p.employees]: x.employees,
             [p.annualRevenue]: x.annualRevenue,
@@ -176,20 +205,17 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
           })
           const left = omitted.length > 0 ? { omitted } : {}
           if (x.domain === undefined) {
-            const person = yield* contact(x.email, properties)
+            const person = yield* fittedWrite(type, readNow, contact(x.email, properties))
             return { crmId: person.id, detail: { object: "contact", created: person.created, ...left } }
           }
-          const company = yield* companyFor(x.domain, properties)
+          const company = yield* fittedWrite(type, readNow, companyFor(x.domain, properties))
           const person = yield* contact(x.email)
           yield* api.associate("contacts", person.id, "companies", company.id)
           return {
             crmId: company.id,
             detail: { object: "company", created: company.created, contactId: person.id, ...left }
           }
-        }).pipe(
-          // A refused write may mean the portal's properties changed: they are read again next time.
-          Effect.tapError((error) => (isValidationError(error.failure) ? api.forgetDefinitions(type) : Effect.void))
-        )
+        })
       }
       case "match_account":
         return Effect.map(api.findCompanyByDomain(call.params.domain), (id) => ({

@@ -45,13 +45,18 @@ export const DEFAULT_RETRY_AFTER_MS = 30_000
 
 const MAX_MESSAGE = 500
 
+/** A write refused under property definitions kept from an earlier call (the portal may have changed since). */
+export const STALE_DEFINITIONS_CODE = "PROPERTY_DEFINITIONS_CHANGED"
+
 // Codes a CRM returns with a 4xx that are about load or locking, not the request: retrying can succeed.
 const transientCodes = new Set([
   "UNABLE_TO_LOCK_ROW",
   "SERVER_UNAVAILABLE",
   "REQUEST_RUNNING_TOO_LONG",
   "QUERY_TIMEOUT",
-  "TXN_SECURITY_METERING_ERROR"
+  "TXN_SECURITY_METERING_ERROR",
+  // ours (HubSpot): values fitted to property definitions kept from an earlier call were refused; the retry reads them
+  STALE_DEFINITIONS_CODE
 ])
 
 const rateCodes = new Set(["REQUEST_LIMIT_EXCEEDED", "RATE_LIMIT", "RATE_LIMITS", "TOO_MANY_REQUESTS"])

@@ -96,12 +96,14 @@ describe("sync_firmographics writes what the portal's property definitions allow
         )
         yield* crm.execute(sync({ industry: "Fintech", domain: "acme.com" }))
         expect(company("acme.com")?.revenueflow_industry).toBe("Fintech")
-        // an admin deletes the property: the kept definitions still name it, so HubSpot refuses the write...
+        // an admin deletes the property: the kept definitions still name it, so HubSpot refuses the write; refused
+        // under definitions kept from an earlier call, that is transient (the lead is retried, not failed)...
         fake.properties.companies!.delete("revenueflow_industry")
         const refused = yield* Effect.flip(crm.execute(sync({ industry: "Insurtech", domain: "acme.com" })))
-        expect(refused).toMatchObject({ _tag: "CrmPermanentError", code: "VALIDATION_ERROR" })
+        expect(refused).toMatchObject({ _tag: "CrmTransientError", code: "PROPERTY_DEFINITIONS_CHANGED" })
+        expect(refused.message).toContain("PROPERTY_DOESNT_EXIST")
         expect(definitionReads()).toBe(1)
-        // ...and the refusal dropped them: the next sync reads them again and leaves the property out
+        // ...and the refusal dropped them: the retry reads them again and leaves the property out
         const next = yield* crm.execute(sync({ industry: "Insurtech", domain: "acme.com" }))
         expect(definitionReads()).toBe(2)
         expect(next.detail).toMatchObject({
@@ -128,6 +130,21 @@ describe("sync_firmographics writes what the portal's property definitions allow
         yield* crm.execute(sync({ industry: "Software", domain: "acme.com" }))
         expect(fake.records.companies).toHaveLength(1)
       })
+  )
+
+  it.scopedLive("a write refused under definitions read for that very call stands: permanent, the cache dropped", () =>
+    Effect.gen(function* () {
+      const { crm, definitionReads } = yield* setup()
+      const bad = call({
+        tool: "sync_firmographics",
+        params: { leadKey: key, email: "not-an-email", industry: "Computer Software" }
+      })
+      const refused = yield* Effect.flip(crm.execute(bad))
+      expect(refused).toMatchObject({ _tag: "CrmPermanentError", code: "VALIDATION_ERROR" })
+      expect(definitionReads()).toBe(1)
+      yield* crm.execute(sync({ industry: "Computer Software" }))
+      expect(definitionReads()).toBe(2)
+    })
   )
 
   it.scopedLive("the definitions read is one of the action's calls: a company sync needing 6 waits for room", () =>

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import { type Definitions, adapt, makeDefinitionsCache, toDefinitions } from "../../../layers/hubspot/properties.js"
@@ -91,8 +93,9 @@ describe("the definitions cache", () => {
           ),
         "5 minutes"
       )
-      expect(yield* cache.get("companies")).toBe(companies)
-      yield* cache.get("companies")
+      expect(yield* cache.get("companies")).toEqual({ definitions: companies, readNow: true })
+      // kept: the caller is told they were not read for it (a refusal under them may mean they changed)
+      expect(yield* cache.get("companies")).toEqual({ definitions: companies, readNow: false })
       yield* cache.get("contacts")
       expect(yield* Ref.get(reads)).toEqual(["companies", "contacts"])
 
@@ -108,6 +111,32 @@ describe("the definitions cache", () => {
       expect(yield* Effect.flip(cache.get("companies"))).toBe("HTTP 503")
       yield* cache.get("companies")
       expect(yield* Ref.get(reads)).toEqual(["companies", "contacts", "companies", "companies"])
+    })
+  )
+
+  it.effect("a read that began before a forget does not put back what the forget dropped", () =>
+    Effect.gen(function* () {
+      const reads = yield* Ref.make(0)
+      const gate = yield* Deferred.make<void>()
+      const cache = yield* makeDefinitionsCache(
+        () =>
+          Effect.zipRight(
+            Deferred.await(gate),
+            Effect.as(
+              Ref.update(reads, (n) => n + 1),
+              companies
+            )
+          ),
+        "5 minutes"
+      )
+      const inFlight = yield* Effect.fork(cache.get("companies"))
+      yield* Effect.yieldNow()
+      yield* cache.forget("companies")
+      yield* Deferred.succeed(gate, undefined)
+      expect((yield* Fiber.join(inFlight)).readNow).toBe(true)
+      // not kept: the next use reads again
+      expect((yield* cache.get("companies")).readNow).toBe(true)
+      expect(yield* Ref.get(reads)).toBe(2)
     })
   )
 })
