@@ -1,5 +1,6 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import { checkIngestConfig, checkStoreConfig } from "../../layers/ingestPreset.js"
 import { runMigrations } from "../../layers/postgres/index.js"
 import { JobQueue } from "../../services/JobQueue.js"
@@ -118,5 +119,10 @@ const program: Effect.Effect<void, unknown> = (() => {
   }
 })()
 
+// Settings as the programs read them: with AWS_SECRETS_IDS, Secrets Manager's JSON secrets over the environment (a
+// `migrate` at deploy time finds DATABASE_URL where the programs do). `mcp` reads them itself, for its whole session.
 // on stdio, MCP owns stdout: logs go to stderr
-runCli(program, command === "mcp" ? "stderr" : "stdout")
+runCli(
+  command === "mcp" ? program : Effect.provide(program, SecretsConfig.layer),
+  command === "mcp" ? "stderr" : "stdout"
+)

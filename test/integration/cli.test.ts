@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { makeIsolation } from "../../scripts/lib/isolation.js"
 import { LeadStore } from "../../services/LeadStore.js"
+import { makeFakeSecretsManager } from "../fakes/secretsManager.js"
 import { withApi } from "../http/harness.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { errorText } from "../../src/domain/redact.js"
@@ -87,6 +88,44 @@ describe("the operator CLI on Postgres + Redis", () => {
         expect(badLimit.code).toBe(2)
         expect(badLimit.out).not.toMatch(/\n\s+at /)
         expect((yield* cli(iso.env, "replay")).code).toBe(2)
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "with AWS_SECRETS_IDS, migrate finds DATABASE_URL in Secrets Manager as the programs do",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        const secrets = yield* makeFakeSecretsManager({
+          "rf/cli": JSON.stringify({ DATABASE_URL: iso.env.DATABASE_URL, REDIS_URL: iso.env.REDIS_URL })
+        })
+        const aws = {
+          AWS_REGION: "eu-west-1",
+          AWS_ACCESS_KEY_ID: "AKIAFAKECLITEST",
+          AWS_SECRET_ACCESS_KEY: "fakeCliKey/DoNotLog",
+          AWS_EC2_METADATA_DISABLED: "true",
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+          AWS_SECRETS_IDS: "rf/cli"
+        }
+        // were the secret not read, the CLI would fall back to the embedded database: in a folder of its own
+        const dataDir = yield* Effect.acquireRelease(
+          Effect.sync(() => mkdtempSync(join(tmpdir(), "rf-cli-secrets-"))),
+          (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+        )
+        // the connection settings only in the secret: unset in the environment
+        const env = { ...iso.env, ...aws, DATABASE_URL: "", REDIS_URL: "", DATA_DIR: dataDir }
+        const migrated = yield* cli(env, "migrate")
+        expect(migrated.code, migrated.out).toBe(0)
+        expect(migrated.out).toContain("migrations applied")
+        const [table] = yield* Effect.promise(
+          () => iso.sql`SELECT count(*)::int AS n FROM information_schema.tables
+            WHERE table_schema = ${iso.schema} AND table_name = 'leads'`
+        )
+        expect(table?.n).toBe(1)
+        const stats = yield* cli(env, "stats")
+        expect(stats.code, stats.out).toBe(0)
+        expect(stats.out).toContain('"leads"')
       }),
     120_000
   )
