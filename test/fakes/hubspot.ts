@@ -291,8 +291,9 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
 
   const controls = await startFakeServer(
     (req) => {
-      // the day's quota spent (private apps): every call is refused until it resets
-      if (used >= dailyLimit) {
+      // the day's quota spent (private apps): every authenticated call is refused until it resets (a bad token is
+      // still told so first)
+      if (tokens.has((req.headers.authorization ?? "").replace(/^Bearer /, "")) && used >= dailyLimit) {
         return {
           status: 429,
           body: {

@@ -261,9 +261,14 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   const controls = await startFakeServer(
     (req, baseUrl) => {
       if (isToken(req)) return token(req, baseUrl)
-      // the org's 24-hour allocation spent: every API call is refused until it frees up
-      if (used >= (options.apiLimit ?? 15000)) {
-        return req.path.startsWith("/services/Soap/u/")
+      const soapCall = req.path.startsWith("/services/Soap/u/")
+      const session = soapCall
+        ? (xmlTag(req.body, "sessionId") ?? "")
+        : (req.headers.authorization ?? "").replace(/^Bearer /, "")
+      // the org's 24-hour allocation spent: every authenticated API call is refused until it frees up (a bad session
+      // is still told so first)
+      if (tokens.has(session) && used >= (options.apiLimit ?? 15000)) {
+        return soapCall
           ? {
               ...xml(
                 "<soapenv:Fault><faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode><faultstring>REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.</faultstring></soapenv:Fault>"
@@ -273,7 +278,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
           : sfError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
       }
       used++
-      if (req.path.startsWith("/services/Soap/u/")) return soap(req)
+      if (soapCall) return soap(req)
       return rest(req)
     },
     (req) => (isToken(req) ? {} : { "Sforce-Limit-Info": `api-usage=${used}/${options.apiLimit ?? 15000}` })
