@@ -2,16 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import * as HubSpot from "../../layers/hubspot/CrmExecutor.js"
-import { defaultProperties } from "../../layers/hubspot/config.js"
 import * as Salesforce from "../../layers/salesforce/CrmExecutor.js"
 import { defaultFields } from "../../layers/salesforce/config.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { CrmExecutor } from "../../services/CrmExecutor.js"
-import { startFakeHubSpot } from "../fakes/hubspot.js"
 import { startFakeSalesforce } from "../fakes/salesforce.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
+import { hubSpotAgainstFake } from "../support/hubspot.js"
 
 /** The memory pipeline with the real CRM executor swapped in for the mock. */
 const withCrm = (crm: Layer.Layer<CrmExecutor>) => Layer.merge(memoryEnv(), crm)
@@ -62,16 +60,7 @@ describe("the whole pipeline against each fake CRM", () => {
     "HubSpot (@hubspot/api-client): every lead SYNCED, audit rows carry HubSpot ids, one contact per lead",
     () =>
       Effect.gen(function* () {
-        const fake = yield* Effect.acquireRelease(
-          Effect.promise(() => startFakeHubSpot()),
-          (f) => Effect.promise(() => f.close())
-        )
-        const crm = HubSpot.layer({
-          baseUrl: fake.url,
-          accessToken: Redacted.make("pat-na1-fake-token"),
-          timeoutMs: 2000,
-          properties: defaultProperties
-        })
+        const { fake, crm } = yield* hubSpotAgainstFake()
         const { rows } = yield* runLeads.pipe(Effect.provide(withCrm(crm)))
         // as many audit rows as the Salesforce run's, one upsert per lead: an empty audit would pass the checks below
         expect(rows.length).toBeGreaterThanOrEqual(9)

@@ -1,13 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as HubSpot from "../../../layers/hubspot/CrmExecutor.js"
-import { defaultProperties } from "../../../layers/hubspot/config.js"
 import { AuditLog } from "../../../services/AuditLog.js"
-import { startFakeHubSpot } from "../../fakes/hubspot.js"
 import { memoryEnv, sampleLead } from "../../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../../support/pipeline.js"
+import { hubSpotAgainstFake } from "../../support/hubspot.js"
 
 const domains = ["acme.com", "globex.com", "initech.com", "hooli.com"]
 
@@ -16,17 +13,10 @@ describe("HubSpot's burst limit counts HTTP calls", () => {
     "a burst of leads against 20 calls per rolling second: no 429, every lead SYNCED, nothing twice",
     () =>
       Effect.gen(function* () {
-        const fake = yield* Effect.acquireRelease(
-          Effect.promise(() => startFakeHubSpot({ burstLimit: 20, burstIntervalMs: 1000 })),
-          (f) => Effect.promise(() => f.close())
+        const { fake, crm } = yield* hubSpotAgainstFake(
+          { burstLimit: 20, burstIntervalMs: 1000 },
+          { burst: { limit: 20, intervalMs: 1000 } }
         )
-        const crm = HubSpot.layer({
-          baseUrl: fake.url,
-          accessToken: Redacted.make("pat-na1-fake-token"),
-          timeoutMs: 2000,
-          properties: defaultProperties,
-          burst: { limit: 20, intervalMs: 1000 }
-        })
         const env = Layer.merge(memoryEnv({ env: { WORKER_CONCURRENCY: "5" } }), crm)
         const rows = yield* Effect.gen(function* () {
           // each lead makes 11-14 HTTP calls (contact, company, score, note, task or status): ~100 in all

@@ -1,12 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as HubSpot from "../../../layers/hubspot/CrmExecutor.js"
-import { defaultProperties } from "../../../layers/hubspot/config.js"
-import { startFakeHubSpot } from "../../fakes/hubspot.js"
 import { memoryEnv, sampleLead } from "../../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../../support/pipeline.js"
+import { hubSpotAgainstFake } from "../../support/hubspot.js"
 
 const domains = ["acme.com", "globex.com", "initech.com"]
 
@@ -14,16 +11,7 @@ describe("HubSpot companies under concurrency and search lag", () => {
   it.scopedLive("12 concurrent leads of 3 domains make exactly one company per domain, every contact tied to it", () =>
     Effect.gen(function* () {
       // HubSpot's search index lags new objects by seconds: a search cannot tell whether a company exists
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeHubSpot({ searchLagMs: 3000 })),
-        (f) => Effect.promise(() => f.close())
-      )
-      const crm = HubSpot.layer({
-        baseUrl: fake.url,
-        accessToken: Redacted.make("pat-na1-fake-token"),
-        timeoutMs: 2000,
-        properties: defaultProperties
-      })
+      const { fake, crm } = yield* hubSpotAgainstFake({ searchLagMs: 3000 })
       const env = Layer.merge(memoryEnv({ env: { WORKER_CONCURRENCY: "6" } }), crm)
       yield* Effect.gen(function* () {
         const leads = yield* Effect.forEach(Array.from({ length: 12 }), (_, i) =>

@@ -11,6 +11,7 @@ import type { CrmCall } from "../../../services/CrmExecutor.js"
 import { type FakeHubSpotOptions, startFakeHubSpot } from "../../fakes/hubspot.js"
 import { memoryEnv, sampleLead } from "../../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../../support/pipeline.js"
+import { hubSpotAgainstFake } from "../../support/hubspot.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "spring-2025")
@@ -167,16 +168,7 @@ describe("sync_firmographics writes what the portal's property definitions allow
 describe("a lead whose enrichment HubSpot's options do not know", () => {
   it.scopedLive("ends SYNCED, the audit row naming what was left out", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeHubSpot()),
-        (f) => Effect.promise(() => f.close())
-      )
-      const crm = HubSpot.layer({
-        baseUrl: fake.url,
-        accessToken: Redacted.make("pat-na1-fake-token"),
-        timeoutMs: 2000,
-        properties: defaultProperties
-      })
+      const { fake, crm } = yield* hubSpotAgainstFake()
       const rows = yield* Effect.gen(function* () {
         // the mock enricher calls globex.com "Software" (no option) and hooli.com "Internet" (option INTERNET)
         const leads = yield* Effect.forEach(["buyer@globex.com", "buyer@hooli.com"], (address) =>
