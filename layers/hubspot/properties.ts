@@ -11,6 +11,8 @@ export interface PropertyDefinition {
   readonly options: ReadonlyArray<{ readonly label: string; readonly value: string }>
   /** Calculated or otherwise read-only: HubSpot refuses writes to it. */
   readonly readOnly: boolean
+  /** Its options live elsewhere (a deal's stage: the pipelines) and are not listed: HubSpot alone can check a value. */
+  readonly externalOptions: boolean
 }
 
 /** One object type's property definitions, by internal name. */
@@ -54,14 +56,16 @@ const adaptOne = (
     case "phone_number":
       return { value }
     case "enumeration": {
+      if (definition.externalOptions) return { value: value.trim() }
       const option = enumerationValue(definition, value)
       return option === undefined
         ? { reason: `${JSON.stringify(value)} is not an option of ${where}` }
         : { value: option }
     }
     case "number":
+      // plain decimal digits, as HubSpot takes them (no exponent, no surrounding space)
       return /^-?\d+(\.\d+)?$/.test(value.trim())
-        ? { value: String(Number(value)) }
+        ? { value: value.trim() }
         : { reason: `${JSON.stringify(value)} is not a number (${where})` }
     case "bool":
       return /^(true|false)$/i.test(value)
@@ -100,6 +104,7 @@ export const toDefinitions = (
     readonly type: string
     readonly options?: ReadonlyArray<{ readonly label: string; readonly value: string }> | undefined
     readonly calculated?: boolean | undefined
+    readonly externalOptions?: boolean | undefined
     readonly modificationMetadata?: { readonly readOnlyValue?: boolean | undefined } | undefined
   }>
 ): Definitions =>
@@ -110,7 +115,8 @@ export const toDefinitions = (
         name: p.name,
         type: p.type,
         options: (p.options ?? []).map((o) => ({ label: o.label, value: o.value })),
-        readOnly: p.calculated === true || p.modificationMetadata?.readOnlyValue === true
+        readOnly: p.calculated === true || p.modificationMetadata?.readOnlyValue === true,
+        externalOptions: p.externalOptions === true
       }
     ])
   )

@@ -77,6 +77,20 @@ const propertyErrors = (
       const message = `Property "${name}" does not exist`
       return [{ isValid: false, message, error: "PROPERTY_DOESNT_EXIST", name, localizedErrorMessage: message }]
     }
+    // a number is plain decimal digits: HubSpot refuses exponents and surrounding spaces ("1e-7 was not a valid number")
+    if (spec.type === "number" && value !== "" && !/^-?\d+(\.\d+)?$/.test(value)) {
+      const message = `${value} was not a valid number.`
+      return [
+        {
+          isValid: false,
+          message,
+          error: "INVALID_INTEGER",
+          name,
+          localizedErrorMessage: message,
+          propertyValue: value
+        }
+      ]
+    }
     const options = spec.type === "enumeration" ? (spec.options ?? []) : undefined
     if (options === undefined || value === "" || options.some((o) => o.value === value)) return []
     const allowed = options.map((o) => `label: "${o.label}"\nvalue: "${o.value}"`).join(", ")

@@ -8,6 +8,11 @@ export interface FakeProperty {
   readonly hasUniqueValue?: boolean | undefined
   /** False for the custom properties a portal's admin creates. */
   readonly hubspotDefined?: boolean | undefined
+  /**
+   * The options live elsewhere (a deal's stage and pipeline: the pipelines' settings): the Properties API lists none
+   * and says `externalOptions`, and HubSpot still refuses a value that is no option.
+   */
+  readonly externalOptions?: boolean | undefined
 }
 
 const text = (name: string, label: string): FakeProperty => ({ name, label, type: "string", fieldType: "text" })
@@ -17,13 +22,15 @@ const enumeration = (
   name: string,
   label: string,
   options: ReadonlyArray<readonly [value: string, label: string]>,
-  fieldType = "select"
+  fieldType = "select",
+  externalOptions = false
 ): FakeProperty => ({
   name,
   label,
   type: "enumeration",
   fieldType,
-  options: options.map(([value, optionLabel]) => ({ label: optionLabel, value }))
+  options: options.map(([value, optionLabel]) => ({ label: optionLabel, value })),
+  ...(externalOptions ? { externalOptions } : {})
 })
 const custom = (property: FakeProperty, unique = false): FakeProperty => ({
   ...property,
@@ -155,9 +162,10 @@ export const defaultPropertyDefinitions: Readonly<Record<string, ReadonlyArray<F
         ["closedwon", "Closed Won"],
         ["closedlost", "Closed Lost"]
       ],
-      "radio"
+      "radio",
+      true
     ),
-    enumeration("pipeline", "Pipeline", [["default", "Sales Pipeline"]]),
+    enumeration("pipeline", "Pipeline", [["default", "Sales Pipeline"]], "select", true),
     datetime("closedate", "Close Date"),
     number("amount", "Amount"),
     actionKey
@@ -198,10 +206,13 @@ export const wireProperty = (type: string, property: FakeProperty) => ({
   fieldType: property.fieldType,
   description: "",
   groupName: `${type.replace(/s$/, "")}information`,
-  options: (property.options ?? []).map((o, i) => ({ ...o, displayOrder: i, hidden: false })),
+  options:
+    property.externalOptions === true
+      ? []
+      : (property.options ?? []).map((o, i) => ({ ...o, displayOrder: i, hidden: false })),
   displayOrder: -1,
   calculated: false,
-  externalOptions: false,
+  externalOptions: property.externalOptions === true,
   hasUniqueValue: property.hasUniqueValue ?? false,
   hidden: false,
   // custom properties carry no hubspotDefined flag

@@ -72,6 +72,33 @@ describe("the fake HubSpot checks writes against the portal's property definitio
     expect(fake.records.companies![0]!.properties.industry).toBe("COMPUTER_SOFTWARE")
   })
 
+  it("refuses a number property's value that is not plain decimal digits: INVALID_INTEGER", async () => {
+    for (const bad of ["about 5M", "1e-7", " 250"]) {
+      const create = await refusal(
+        client.crm.companies.basicApi.create({ properties: { name: "Numbers", numberofemployees: bad } })
+      )
+      expect(create.status).toBe(400)
+      expect(create.errors).toEqual([
+        expect.objectContaining({
+          error: "INVALID_INTEGER",
+          name: "numberofemployees",
+          message: `${bad} was not a valid number.`
+        })
+      ])
+    }
+    await client.crm.companies.basicApi.create({ properties: { name: "Numbers", numberofemployees: "250" } })
+    expect(fake.records.companies?.filter((c) => c.properties.name === "Numbers")).toHaveLength(1)
+  })
+
+  it("a deal's stage lists no options (externalOptions), yet a stage that is none is refused", async () => {
+    const deals = await client.crm.properties.coreApi.getAll("deals", false)
+    expect(deals.results.find((p) => p.name === "dealstage")).toMatchObject({ externalOptions: true, options: [] })
+    const bad = await refusal(
+      client.crm.deals.basicApi.create({ properties: { dealname: "D", dealstage: "won-ish", pipeline: "default" } })
+    )
+    expect(bad.errors.map((e) => [e.error, e.name])).toEqual([["INVALID_OPTION", "dealstage"]])
+  })
+
   it("serves GET /crm/v3/properties/{objectType} with types and options, counted and answered like any call", async () => {
     const before = fake.requests.length
     const companies = await client.crm.properties.coreApi.getAllWithHttpInfo("companies", false)

@@ -73,6 +73,21 @@ describe("fitting firmographics to HubSpot's property definitions", () => {
       { property: "numemployees", reason: "companies.numemployees does not exist" },
       { property: "hs_num_child_companies", reason: "companies.hs_num_child_companies is read-only" }
     ])
+    // as HubSpot takes numbers: plain digits, no exponent, no surrounding space
+    expect(adapt("companies", companies, { annualrevenue: " 50000000 " }).properties).toEqual({
+      annualrevenue: "50000000"
+    })
+    expect(adapt("companies", companies, { annualrevenue: 1e21 }).omitted).toEqual([
+      { property: "annualrevenue", reason: '"1e+21" is not a number (companies.annualrevenue)' }
+    ])
+  })
+
+  it("an enumeration whose options live elsewhere (externalOptions) is written as given: HubSpot alone can check it", () => {
+    const deals = toDefinitions([{ name: "dealstage", type: "enumeration", options: [], externalOptions: true }])
+    expect(adapt("deals", deals, { dealstage: "qualifiedtobuy" })).toEqual({
+      properties: { dealstage: "qualifiedtobuy" },
+      omitted: []
+    })
   })
 })
 
