@@ -133,10 +133,11 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
     })
 
   // Enrichment is free text and HubSpot refuses a whole write over one value its definitions do not allow: the values
-  // are fitted to the definitions first, and what cannot be written is left out and named. Nothing to write, no read.
+  // are fitted to the definitions first, and what cannot be written is left out and named. Nothing to write, no read
+  // (and no kept definitions a refusal could blame: it stands, as under definitions read now).
   const fitted = (type: UpsertType, values: Record<string, string | number | undefined>) =>
     Object.values(values).every((value) => value === undefined)
-      ? Effect.succeed({ properties: {}, omitted: [], readNow: false })
+      ? Effect.succeed({ properties: {}, omitted: [], readNow: true })
       : Effect.map(api.definitions(type), ({ definitions, readNow }) => ({
           ...adapt(type, definitions, values),
           readNow

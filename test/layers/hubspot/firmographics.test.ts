@@ -148,6 +148,18 @@ describe("sync_firmographics writes what the portal's property definitions allow
     })
   )
 
+  it.scopedLive("with nothing to fit, no definitions are read and a refusal stands", () =>
+    Effect.gen(function* () {
+      const { crm, definitionReads } = yield* setup()
+      const bad = call({ tool: "sync_firmographics", params: { leadKey: key, email: "not-an-email" } })
+      expect(yield* Effect.flip(crm.execute(bad))).toMatchObject({
+        _tag: "CrmPermanentError",
+        code: "VALIDATION_ERROR"
+      })
+      expect(definitionReads()).toBe(0)
+    })
+  )
+
   it.scopedLive("the definitions read is one of the action's calls: a company sync needing 6 waits for room", () =>
     Effect.gen(function* () {
       const { fake, crm } = yield* setup({ burstLimit: 7, burstIntervalMs: 60_000 })
