@@ -289,29 +289,29 @@ export const runConsumerCase = async (
       const { statuses, crmCalls } =
         kind === "ours" ? await outcomes(deps.sql, schema) : { statuses: { completed: done }, crmCalls: 0 }
       // per-lead figures only when leads were done (a run that did none has no figure, not its whole interval's)
-      const perLead = done > 0 ? done : Number.NaN
+      const leadsDone = done > 0 ? done : Number.NaN
       return {
         leads: c.leads,
         warmup,
         done,
         seconds,
         leadsPerSecond: done / seconds,
-        redisCommandsPerLead: commands.total / perLead,
-        redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / perLead,
-        topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / perLead] as const),
-        cpuMsPerLead: cpu / perLead,
-        kernelCpuMsPerLead: kernel / perLead,
+        redisCommandsPerLead: commands.total / leadsDone,
+        redisRoundTripsPerLead: roundTrips === undefined ? undefined : roundTrips / leadsDone,
+        topCommands: commands.top.slice(0, 6).map(([name, n]) => [name, n / leadsDone] as const),
+        cpuMsPerLead: cpu / leadsDone,
+        kernelCpuMsPerLead: kernel / leadsDone,
         syscallsPerLead:
           callsBefore && callsAfter
             ? {
-                reads: (callsAfter.reads - callsBefore.reads) / perLead,
-                writes: (callsAfter.writes - callsBefore.writes) / perLead
+                reads: (callsAfter.reads - callsBefore.reads) / leadsDone,
+                writes: (callsAfter.writes - callsBefore.writes) / leadsDone
               }
             : undefined,
         crmCallsPerLead: crmCalls / Math.max(1, warmup + done),
         statuses,
         // the collections V8 printed under gcTrace are not the program's log
-        logLinesPerLead: (running.outputLines() - linesBefore - gcLines.length) / perLead,
+        logLinesPerLead: (running.outputLines() - linesBefore - gcLines.length) / leadsDone,
         rssStarted,
         rssIdle,
         rssPeak,

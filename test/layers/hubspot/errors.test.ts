@@ -8,7 +8,7 @@ import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { startFakeHubSpot } from "../../fakes/hubspot.js"
+import { type FakeHubSpotOptions, startFakeHubSpot } from "../../fakes/hubspot.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "spring-2025")
@@ -16,10 +16,10 @@ const ref = { leadKey: key, email }
 const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
 const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025" } })
 
-const setup = (overrides: Partial<HubSpotOptions> = {}) =>
+const setup = (overrides: Partial<HubSpotOptions> = {}, fakeOptions: FakeHubSpotOptions = {}) =>
   Effect.gen(function* () {
     const fake = yield* Effect.acquireRelease(
-      Effect.promise(() => startFakeHubSpot({ tokens: ["pat-na1-old"] })),
+      Effect.promise(() => startFakeHubSpot({ tokens: ["pat-na1-old"], ...fakeOptions })),
       (f) => Effect.promise(() => f.close())
     )
     const crm = yield* make({
@@ -35,16 +35,7 @@ const setup = (overrides: Partial<HubSpotOptions> = {}) =>
 describe("HubSpot failures map to the contract's errors", () => {
   it.scopedLive("the day's quota spent -> rate-limited for five minutes, nothing written", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeHubSpot({ dailyLimit: 1 })),
-        (f) => Effect.promise(() => f.close())
-      )
-      const crm = yield* make({
-        baseUrl: fake.url,
-        accessToken: Redacted.make("pat-na1-fake-token"),
-        timeoutMs: 2000,
-        properties: defaultProperties
-      })
+      const { fake, crm } = yield* setup({}, { dailyLimit: 1 })
       yield* crm.execute(upsertLead)
       const error = yield* Effect.flip(
         crm.execute(call({ tool: "upsert_lead", params: { ...ref, email: "x@acme.com", campaignId: "c" } }))
