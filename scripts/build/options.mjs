@@ -1,5 +1,6 @@
 // The esbuild settings for the program bundles, shared by build.mjs and test/ops/build.test.ts.
 import { readFile } from "node:fs/promises"
+import { effectLayerMemo } from "./layerMemo.mjs"
 
 /** The programs. cli is optional: bundled when its entry exists. */
 export const programs = [
@@ -269,7 +270,15 @@ export const bundleOptions = ({ root, program, outdir }) => ({
   legalComments: "linked",
   metafile: true,
   external,
-  plugins: [requireHttp, lazyBuiltin, lazyPackage, ioredisCommander, ioredisCluster, effectAsyncResume],
+  plugins: [
+    requireHttp,
+    lazyBuiltin,
+    lazyPackage,
+    ioredisCommander,
+    ioredisCluster,
+    effectAsyncResume,
+    effectLayerMemo
+  ],
   banner: { js: program.shebang ? `#!/usr/bin/env node\n${banner}` : banner },
   logLevel: "warning"
 })

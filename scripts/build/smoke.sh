@@ -36,6 +36,8 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# a command that fails outside `fail` (set -e) names itself, so a failed run says where it stopped
+trap 'log "FAIL: line $LINENO exited $?: $BASH_COMMAND"' ERR
 
 # ---- 1. the bundles, alone in an empty directory (no node_modules anywhere above it)
 for name in ingest consumer cli; do

@@ -1,0 +1,181 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { describe, expect, it } from "@effect/vitest"
+import * as esbuild from "esbuild"
+import { effectLayerMemo, patchLayerMemo } from "../../scripts/build/layerMemo.mjs"
+
+// Layer programs whose answers depend on the memo map: sharing, fresh copies, concurrent requests for one layer,
+// release order, a failed build, FiberRefs a layer sets, a memo map shared by two runtimes. Each answer is plain data.
+const scenarios = `
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Context from "effect/Context"
+import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import * as RuntimeFlagsPatch from "effect/RuntimeFlagsPatch"
+import * as Scope from "effect/Scope"
+import * as Supervisor from "effect/Supervisor"
+
+const tag = (name) => Context.GenericTag(name)
+const Slow = tag("Slow"), Left = tag("Left"), Right = tag("Right"), A = tag("A"), B = tag("B"), C = tag("C")
+
+export const sharing = async () => {
+  let builds = 0
+  const slowCounted = Layer.effect(Slow, Effect.suspend(() => Effect.as(Effect.sleep("5 millis"), ++builds)))
+  const left = Layer.effect(Left, Effect.map(Slow, (n) => "left saw " + n)).pipe(Layer.provide(slowCounted))
+  const right = Layer.effect(Right, Effect.map(Slow, (n) => "right saw " + n)).pipe(Layer.provide(slowCounted))
+  const both = await Effect.runPromise(Effect.scoped(Layer.build(Layer.mergeAll(left, right))))
+  const sharedBuilds = builds
+  const fresh = Layer.effect(Right, Effect.map(Slow, (n) => "fresh saw " + n)).pipe(Layer.provide(Layer.fresh(slowCounted)))
+  const again = await Effect.runPromise(Effect.scoped(Layer.build(Layer.mergeAll(left, fresh))))
+  return {
+    left: Context.get(both, Left), right: Context.get(both, Right), sharedBuilds,
+    afterFresh: builds, freshRight: Context.get(again, Right), freshLeft: Context.get(again, Left)
+  }
+}
+
+export const releaseOrder = async () => {
+  const log = []
+  const step = (t, name, needs) => Layer.scoped(t, Effect.acquireRelease(
+    Effect.flatMap(needs ? needs : Effect.void, () => Effect.sync(() => { log.push("acquire " + name); return name })),
+    () => Effect.sync(() => log.push("release " + name))))
+  const a = step(A, "A")
+  const b = step(B, "B", A).pipe(Layer.provide(a))
+  const c = step(C, "C", B).pipe(Layer.provide(b))
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(Layer.buildWithScope(Layer.merge(c, a), scope))
+  log.push("got " + Context.get(context, C) + Context.get(context, A))
+  await Effect.runPromise(Scope.close(scope, Exit.void))
+  return log
+}
+
+export const failedBuild = async () => {
+  const log = []
+  const a = Layer.scoped(A, Effect.acquireRelease(Effect.sync(() => { log.push("acquire A"); return "A" }),
+    () => Effect.sync(() => log.push("release A"))))
+  const broken = Layer.effect(B, Effect.flatMap(A, () => Effect.fail({ _tag: "Broken", reason: "no B" }))).pipe(Layer.provide(a))
+  const waiter = Layer.effect(C, Effect.map(B, (b) => b + "!")).pipe(Layer.provide(broken))
+  const exit = await Effect.runPromise(Effect.exit(Effect.scoped(Layer.build(Layer.mergeAll(waiter, broken)))))
+  return { failed: Exit.isFailure(exit), errors: Exit.isFailure(exit) ? [...Cause.failures(exit.cause)] : [], log }
+}
+
+export const fiberRefs = async () => {
+  const setting = FiberRef.unsafeMake("unset")
+  const sets = Layer.effectDiscard(FiberRef.set(setting, "set by a layer"))
+  const reads = Layer.effect(A, FiberRef.get(setting)).pipe(Layer.provide(sets))
+  const program = Effect.all([FiberRef.get(setting), A])
+  return await Effect.runPromise(Effect.provide(program, Layer.merge(sets, reads)))
+}
+
+export const sharedMemoMap = async () => {
+  let builds = 0, releases = 0
+  const shared = Layer.scoped(A, Effect.acquireRelease(Effect.sync(() => ++builds), () => Effect.sync(() => { releases++ })))
+  const memoMap = Effect.runSync(Layer.makeMemoMap)
+  const one = ManagedRuntime.make(shared, memoMap)
+  const two = ManagedRuntime.make(shared, memoMap)
+  const seen = [await one.runPromise(A), await two.runPromise(A)]
+  await one.dispose()
+  const afterOne = releases
+  await two.dispose()
+  return { seen, builds, afterOne, releases }
+}
+
+class Counter extends Supervisor.AbstractSupervisor {
+  total = 0
+  get value() { return Effect.void }
+  onEffect() { this.total++ }
+}
+/** Operations to build twenty layers merged and four provided in a chain. */
+export const operations = async () => {
+  const tags = Array.from({ length: 20 }, (_, i) => tag("t" + i))
+  const merged = Layer.mergeAll(...tags.map((t, i) => Layer.succeed(t, i)))
+  const chain = Layer.effect(C, Effect.map(B, (b) => b + 1)).pipe(
+    Layer.provide(Layer.effect(B, Effect.map(A, (a) => a + 1))), Layer.provide(Layer.succeed(A, 1)))
+  const counter = new Counter()
+  const context = await Effect.runPromise(Effect.scoped(Layer.build(Layer.merge(merged, chain))).pipe(
+    Effect.supervised(counter), Effect.withRuntimeFlagsPatch(RuntimeFlagsPatch.enable(RuntimeFlags.OpSupervision))))
+  return { c: Context.get(context, C), t19: Context.get(context, tags[19]), total: counter.total }
+}
+`
+
+const bundle = async (dir: string, name: string, plugins: Array<esbuild.Plugin>) => {
+  // effect resolved from this project's node_modules, as the programs' build resolves it
+  const entry = join(process.cwd(), `rf-layer-memo-${process.pid}-${name}.mjs`)
+  writeFileSync(entry, scenarios)
+  try {
+    const result = await esbuild.build({
+      entryPoints: [entry],
+      outfile: join(dir, `${name}.mjs`),
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      mainFields: ["module", "main"],
+      conditions: ["node", "import"],
+      plugins,
+      logLevel: "silent"
+    })
+    return { result, module: await import(pathToFileURL(join(dir, `${name}.mjs`)).href) }
+  } finally {
+    rmSync(entry, { force: true })
+  }
+}
+
+describe("the bundles' layer memo map (scripts/build/layerMemo.mjs)", () => {
+  it("applies to the installed effect, and layers built with it answer as with Effect's own, in fewer operations", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "rf-layer-memo-"))
+    try {
+      const plain = await bundle(dir, "plain", [])
+      const patched = await bundle(dir, "patched", [effectLayerMemo])
+      // the patch found the text it was written against (else the build warns and bundles layer.js as it is)
+      expect(patched.result.warnings.map((w) => w.text)).toEqual([])
+      expect(readFileSync(join(dir, "patched.mjs"), "utf8")).toContain("rfLayers")
+      expect(readFileSync(join(dir, "plain.mjs"), "utf8")).not.toContain("rfLayers")
+
+      for (const [name, expected] of Object.entries({
+        sharing: {
+          left: "left saw 1",
+          right: "right saw 1",
+          sharedBuilds: 1,
+          afterFresh: 3,
+          freshRight: "fresh saw 3",
+          freshLeft: "left saw 2"
+        },
+        releaseOrder: ["acquire A", "acquire B", "acquire C", "got CA", "release C", "release B", "release A"],
+        failedBuild: {
+          failed: true,
+          // the layer that failed, and the one waiting on it, each fail with its error
+          errors: [
+            { _tag: "Broken", reason: "no B" },
+            { _tag: "Broken", reason: "no B" }
+          ],
+          log: ["acquire A", "release A"]
+        },
+        fiberRefs: ["set by a layer", "set by a layer"],
+        sharedMemoMap: { seen: [1, 1], builds: 1, afterOne: 0, releases: 1 }
+      })) {
+        const ours = await patched.module[name]()
+        expect(ours, name).toEqual(await plain.module[name]())
+        expect(ours, name).toEqual(expected)
+      }
+      const before = await plain.module.operations()
+      const after = await patched.module.operations()
+      expect({ c: after.c, t19: after.t19 }).toEqual({ c: 3, t19: 19 })
+      expect({ c: before.c, t19: before.t19 }).toEqual({ c: 3, t19: 19 })
+      expect(after.total).toBeLessThan(before.total * 0.85)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("leaves any other text of layer.js alone", () => {
+    const source = readFileSync(join(process.cwd(), "node_modules/effect/dist/esm/internal/layer.js"), "utf8")
+    expect(patchLayerMemo(source)).toContain("rfLayers")
+    expect(patchLayerMemo(source.replace("core.flatten);\n  }\n}", "core.flatten );\n  }\n}"))).toBeUndefined()
+    expect(patchLayerMemo("export const x = 1")).toBeUndefined()
+  })
+})
