@@ -6,8 +6,10 @@
 // that answer (user + system, from /proc: a busy machine stretches the wall time far more than the CPU time) and
 // both as a ratio to `node -e 0`.
 //
-//   npm run build:bundles && node scripts/bench/coldstart.mjs [--runs 7] [--dist <dir>] [--tsx]
+//   npm run build:bundles && node scripts/bench/coldstart.mjs [--runs 7] [--dist <dir>] [--a <dir>] [--tsx]
 //     --dist  bench the bundles in <dir> (default dist/), e.g. a build of an older commit for a before/after
+//     --a     also start the bundles in <dir> (a build from before a change, e.g. cp -r dist /tmp/before) as the
+//             image runs them, in the same rounds: rows "A: <program> bundle + NODE_COMPILE_CACHE"
 //     --tsx   also time the TypeScript sources through tsx, for comparison
 // Rows: "first start" applies the migrations to the fresh schema; "/healthz" is the first answer at all (liveness,
 // for reference); "+ NODE_COMPILE_CACHE" is the image's way of running (its cache warmed as the Dockerfile does).
@@ -29,6 +31,7 @@ if (runsText !== undefined && !/^[1-9]\d*$/.test(runsText))
   throw new Error(`--runs takes a whole number >= 1 (got ${runsText})`)
 const runs = runsText === undefined ? 7 : Number(runsText)
 const dist = resolve(option("--dist") ?? join(root, "dist"))
+const before = option("--a") === undefined ? undefined : resolve(option("--a"))
 const withTsx = argv.includes("--tsx")
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -185,11 +188,15 @@ try {
   for (const name of ["ingest", "consumer"]) {
     if (!existsSync(join(dist, name, "index.mjs"))) throw new Error(`${dist}/${name} missing: npm run build:bundles`)
     cpSync(join(dist, name), join(work, name), { recursive: true })
+    if (before !== undefined) {
+      if (!existsSync(join(before, name, "index.mjs"))) throw new Error(`${before}/${name} missing (--a)`)
+      cpSync(join(before, name), join(work, "a", name), { recursive: true })
+    }
   }
   sql(`CREATE SCHEMA "${schema}"`)
   console.log(
     `node ${execFileSync(node, ["--version"]).toString().trim()}, ${runs} runs of each row, interleaved; Postgres + Redis; ` +
-      `bundles from ${dist}\ncolumns: wall ms (spawn -> first 200), the program's CPU ms until then, ` +
+      `bundles from ${dist}${before === undefined ? "" : `, A: ${before}`}\ncolumns: wall ms (spawn -> first 200), the program's CPU ms until then, ` +
       "then wall / cpu as a multiple of node -e 0's\n"
   )
 
@@ -207,6 +214,10 @@ try {
   const first = await timeOnce(specOf(programs[0]))
 
   for (const program of programs) warmCompileCache(specOf(program).cwd, join(work, `compile-cache-${program.name}`))
+  const specOfA = (program) => ({ ...specOf(program), cwd: join(work, "a", program.name) })
+  if (before !== undefined)
+    for (const program of programs)
+      warmCompileCache(specOfA(program).cwd, join(work, `compile-cache-a-${program.name}`))
   const variants = [
     { label: "node -e 0 (process baseline)", sample: async () => baselineOnce() },
     ...programs.flatMap((program) => [
@@ -219,7 +230,19 @@ try {
       {
         label: `${program.name} bundle, first /healthz`,
         sample: () => timeOnce({ ...specOf(program), path: "/healthz" })
-      }
+      },
+      ...(before === undefined
+        ? []
+        : [
+            {
+              label: `A: ${program.name} bundle + NODE_COMPILE_CACHE`,
+              sample: () =>
+                timeOnce({
+                  ...specOfA(program),
+                  env: { NODE_COMPILE_CACHE: join(work, `compile-cache-a-${program.name}`) }
+                })
+            }
+          ])
     ])
   ]
   const samples = await interleaved(variants)
