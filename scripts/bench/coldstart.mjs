@@ -11,12 +11,16 @@
 //     --a     also start the bundles in <dir> (a build from before a change, e.g. cp -r dist /tmp/before) as the
 //             image runs them, in the same rounds: rows "A: <program> bundle + NODE_COMPILE_CACHE"
 //     --tsx   also time the TypeScript sources through tsx, for comparison
+//     --profile <dir>  after the timed rounds, start each bundle --runs more times under --cpu-prof (compile cache
+//             warm, from <dist>/<program> so its source maps name the sources): <dir>/<program>/start-<n>.cpuprofile
+//             and <dir>/<program>/ready.json, each profile's first 200 on V8's profile clock (CLOCK_MONOTONIC µs),
+//             so a profile can be read up to that answer (`npm run bench:startup -- --profile` does, by kind of work)
 // Rows: "first start" applies the migrations to the fresh schema; "/healthz" is the first answer at all (liveness,
 // for reference); "+ NODE_COMPILE_CACHE" is the image's way of running (its cache warmed as the Dockerfile does).
 // Env: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_REDIS_URL (redis://127.0.0.1:6379)
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -33,6 +37,8 @@ const runs = runsText === undefined ? 7 : Number(runsText)
 const dist = resolve(option("--dist") ?? join(root, "dist"))
 const before = option("--a") === undefined ? undefined : resolve(option("--a"))
 const withTsx = argv.includes("--tsx")
+if (argv.includes("--profile") && option("--profile") === undefined) throw new Error("--profile takes a directory")
+const profileDir = option("--profile") === undefined ? undefined : resolve(option("--profile"))
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379"
 const node = join(root, "node_modules/.bin/node")
@@ -128,7 +134,13 @@ const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }
         (response) => response.status === 200,
         () => false
       )
-      if (ok) return { wall: performance.now() - started, cpu: cpuOf(child.pid) }
+      // readyUs: on the clock of V8's CPU profiles (CLOCK_MONOTONIC, µs), to read a profile up to this answer
+      if (ok)
+        return {
+          wall: performance.now() - started,
+          cpu: cpuOf(child.pid),
+          readyUs: Number(process.hrtime.bigint() / 1000n)
+        }
       await new Promise((r) => setTimeout(r, 2))
     }
   } finally {
@@ -250,6 +262,36 @@ try {
   row(variants[0].label, samples[0])
   row("ingest bundle, first start (migrations)", [first])
   for (const [index, variant] of variants.entries()) if (index > 0) row(variant.label, samples[index])
+
+  if (profileDir !== undefined) {
+    for (const program of programs) {
+      // from the build folder itself, so the profiles' frames find the bundles' source maps when they are read
+      const cwd = join(dist, program.name)
+      const cache = join(work, `compile-cache-profiled-${program.name}`)
+      warmCompileCache(cwd, cache)
+      const out = join(profileDir, program.name)
+      mkdirSync(out, { recursive: true })
+      const ready = {}
+      for (let i = 0; i < runs; i++) {
+        const name = `start-${i}.cpuprofile`
+        const sample = await timeOnce({
+          ...specOf(program),
+          args: [
+            "--cpu-prof",
+            `--cpu-prof-dir=${out}`,
+            `--cpu-prof-name=${name}`,
+            "--cpu-prof-interval=100",
+            "index.mjs"
+          ],
+          cwd,
+          env: { NODE_COMPILE_CACHE: cache }
+        })
+        ready[name] = sample.readyUs
+      }
+      writeFileSync(join(out, "ready.json"), `${JSON.stringify(ready, null, 2)}\n`)
+    }
+    console.log(`\nCPU profiles of ${runs} starts of each bundle (compile cache warm) in ${profileDir}`)
+  }
 
   if (withTsx) {
     for (const program of programs) {

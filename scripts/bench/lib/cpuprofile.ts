@@ -118,22 +118,29 @@ export const describeFrame = (frame: CallFrame) => {
 
 /**
  * Self time by function, by owner (package / app file) and by kind of work for every .cpuprofile in `dir`, as three
- * tables; with `window`, of the samples taken inside it only.
+ * tables; with `window`, of the samples taken inside it only (one window for every file, or each file's own, by its
+ * name; a file without one counts whole), which the header names as `windowLabel`.
  */
-export const summarizeProfiles = (dir: string, top = 25, window?: ProfileWindow) => {
+export const summarizeProfiles = (
+  dir: string,
+  top = 25,
+  window?: ProfileWindow | ((file: string) => ProfileWindow | undefined),
+  windowLabel = "in the measured interval"
+) => {
   const byFunction = new Map<string, number>()
   const byOwner = new Map<string, number>()
   const byKind = new Map<string, number>()
   let total = 0
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
     const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile
+    const fileWindow = typeof window === "function" ? window(file) : window
     // each sample is weighed by the time to the next one; only those inside the window when there is one
     const msById = new Map<number, number>()
     let at = profile.startTime
     for (let k = 0; k < profile.samples.length; k++) {
       at += profile.timeDeltas[k] ?? 0
       const ms = (profile.timeDeltas[k + 1] ?? 0) / 1000
-      if (window !== undefined && (at < window.fromUs || at > window.toUs)) continue
+      if (fileWindow !== undefined && (at < fileWindow.fromUs || at > fileWindow.toUs)) continue
       const id = profile.samples[k]!
       msById.set(id, (msById.get(id) ?? 0) + ms)
     }
@@ -153,7 +160,7 @@ export const summarizeProfiles = (dir: string, top = 25, window?: ProfileWindow)
       .slice(0, top)
       .map(([name, ms]) => [name, Math.round(ms), `${((100 * ms) / Math.max(total, 1)).toFixed(1)}%`])
   return [
-    `busy CPU sampled${window === undefined ? "" : " in the measured interval"}: ${Math.round(total)} ms`,
+    `busy CPU sampled${window === undefined ? "" : ` ${windowLabel}`}: ${Math.round(total)} ms`,
     "",
     table(["self time by function (top)", "ms", "share"], rows(byFunction)),
     "",
