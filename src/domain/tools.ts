@@ -9,7 +9,30 @@ const LeadKey = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/, { message: (
 const CrmId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "CRM ids are 1-64 [A-Za-z0-9_-]" })
 )
-const IsoDate = Schema.String.pipe(Schema.pattern(/^\d{4}-\d{2}-\d{2}$/, { message: () => "dates are YYYY-MM-DD" }))
+/**
+ * A day that exists, in the range both CRMs store: Salesforce's date fields take 1700-01-01 to 4000-12-31, and
+ * HubSpot refuses a day that is not one ("2026-02-30"). Checked here so a planned action with such a date is refused
+ * by the guard, naming it, before any CRM call, instead of failing at the CRM.
+ */
+const isCalendarDate = (text: string) => {
+  const year = Number(text.slice(0, 4))
+  const month = Number(text.slice(5, 7))
+  const day = Number(text.slice(8, 10))
+  if (year < 1700 || year > 4000 || month < 1 || month > 12 || day < 1) return false
+  // day 0 of the next month is this month's last
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate()
+}
+const IsoDate = Schema.String.pipe(
+  Schema.pattern(/^\d{4}-\d{2}-\d{2}$/, { message: () => "dates are YYYY-MM-DD" }),
+  Schema.filter(isCalendarDate, {
+    message: (issue) => `${String(issue.actual)} is no calendar date from 1700-01-01 to 4000-12-31`,
+    jsonSchema: { format: "date" },
+    arbitrary: () => (fc) =>
+      fc
+        .date({ min: new Date("1700-01-01T00:00:00Z"), max: new Date("4000-12-31T00:00:00Z"), noInvalidDate: true })
+        .map((date) => date.toISOString().slice(0, 10))
+  })
+)
 const Domain = Schema.String.pipe(
   Schema.pattern(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
     message: () => "domain must be a DNS name"

@@ -78,8 +78,8 @@ const fieldDescriptions: Record<string, string> = {
   accountId: "A CRM account id (1-64 letters, digits, _ or -).",
   opportunityId: "The CRM id of the opportunity.",
   domain: "A company DNS domain, lowercase (e.g. globex.com).",
-  closeDate: "Expected close date, YYYY-MM-DD.",
-  dueDate: "Due date, YYYY-MM-DD.",
+  closeDate: "Expected close date, YYYY-MM-DD: a day that exists, 1700-01-01 to 4000-12-31.",
+  dueDate: "Due date, YYYY-MM-DD: a day that exists, 1700-01-01 to 4000-12-31.",
   score: "Fit score, an integer from 0 to 100.",
   limit: "How many to return (1-200, default 50)."
 }

@@ -164,6 +164,31 @@ describe("guardAction: the tool's Schema", () => {
     )
   })
 
+  it("refuses a date that is no day, before any CRM call, naming it", () => {
+    const task = (dueDate: string) => ({
+      leadKey: key,
+      email: "jane@acme.com",
+      subject: "Call",
+      priority: "High",
+      dueDate
+    })
+    expect(blocked("create_task", task("2026-02-30")).reason).toContain(
+      "dueDate: 2026-02-30 is no calendar date from 1700-01-01 to 4000-12-31"
+    )
+    expect(blocked("create_task", task("2025-02-29")).rule).toBe("invalid-params")
+    expect(blocked("create_task", task("2026-13-01")).rule).toBe("invalid-params")
+    expect(blocked("create_task", task("1699-12-31")).rule).toBe("invalid-params")
+    // the last day of February in a leap year, and the range's ends, are days
+    for (const day of ["2024-02-29", "1700-01-01", "4000-12-31"])
+      expect(Either.isRight(guardAction("create_task", task(day))), day).toBe(true)
+    // the pattern's own message still comes first for a malformed one
+    expect(blocked("create_task", task("2026-2-3")).reason).toContain("dueDate: dates are YYYY-MM-DD")
+    const opportunity = { leadKey: key, email: "jane@acme.com", name: "Acme", stage: "Prospecting" }
+    expect(blocked("create_opportunity", { ...opportunity, closeDate: "2026-04-31" }).reason).toContain(
+      "closeDate: 2026-04-31 is no calendar date"
+    )
+  })
+
   it("GuardBlocked is a Schema.TaggedError that survives encoding across a job boundary", () => {
     const error = blocked("delete_lead", lead)
     const encoded = Schema.encodeSync(GuardBlocked)(error)

@@ -1,4 +1,5 @@
 import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
+import { isHubSpotTime } from "./dates.js"
 import { type FakeProperty, defaultPropertyDefinitions, wireProperty } from "./hubspotProperties.js"
 
 export { type FakeProperty, companyIndustryOptions, defaultPropertyDefinitions } from "./hubspotProperties.js"
@@ -90,6 +91,11 @@ const propertyErrors = (
           propertyValue: value
         }
       ]
+    }
+    // a date or datetime: epoch milliseconds or ISO 8601 of a day that exists; else HubSpot tries it as a number
+    if ((spec.type === "datetime" || spec.type === "date") && value !== "" && !isHubSpotTime(value)) {
+      const message = `${value} was not a valid long.`
+      return [{ isValid: false, message, error: "INVALID_LONG", name, localizedErrorMessage: message }]
     }
     const options = spec.type === "enumeration" ? (spec.options ?? []) : undefined
     if (options === undefined || value === "" || options.some((o) => o.value === value)) return []

@@ -1,6 +1,7 @@
 import { verify } from "node:crypto"
 import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
 import { MalformedQuery, runSoql } from "./salesforceSoql.js"
+import { isExistingDay } from "./dates.js"
 
 /** A stored sObject: Id plus whatever fields were written. */
 export type SfRecord = Record<string, unknown> & { Id: string }
@@ -46,6 +47,9 @@ const required: Record<string, ReadonlyArray<string>> = {
   Contact: ["LastName"],
   Opportunity: ["Name", "StageName", "CloseDate"]
 }
+
+/** The Date fields (a day, no time) of the objects the executor writes. */
+const dateFields: Record<string, ReadonlyArray<string>> = { Opportunity: ["CloseDate"], Task: ["ActivityDate"] }
 
 /** The Lead Status values marked Converted in a default org: the only ones convertLead accepts. */
 export const convertedStatuses: ReadonlyArray<string> = ["Closed - Converted"]
@@ -96,6 +100,17 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     }
     if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
       return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
+    }
+    // a Date field's JSON value is a day that exists; Salesforce's parser refuses any other before the record
+    for (const field of dateFields[type] ?? []) {
+      const value = record[field]
+      if (value !== undefined && value !== null && !(typeof value === "string" && isExistingDay(value))) {
+        return sfError(
+          400,
+          "JSON_PARSER_ERROR",
+          `Cannot deserialize instance of date from VALUE_STRING value ${String(value)} or request may be missing a required field at [line:1, column:1]`
+        )
+      }
     }
     for (const [field, values] of Object.entries(picklists[type] ?? {})) {
       const value = record[field]

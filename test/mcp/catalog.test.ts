@@ -55,7 +55,8 @@ describe("MCP tool catalog", () => {
     }
     expect(inputSchemaOf(ToolParams.create_task).properties).toMatchObject({
       priority: { type: "string", enum: ["High", "Normal", "Low"] },
-      dueDate: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$" }
+      // a day that exists: "format": "date" (RFC 3339 full-date) tells an agent so
+      dueDate: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$", format: "date" }
     })
   })
 })

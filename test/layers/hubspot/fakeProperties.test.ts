@@ -130,4 +130,29 @@ describe("the fake HubSpot checks writes against the portal's property definitio
     expect(contact.get("annualrevenue")).toMatchObject({ type: "string" })
     expect(contact.get("revenueflow_score")).toMatchObject({ type: "number" })
   })
+
+  it("refuses a datetime that names no day or is no time at all: INVALID_LONG, as HubSpot reads it as a number", async () => {
+    const task = (hs_timestamp: string) =>
+      client.crm.objects.basicApi.create("tasks", {
+        properties: { hs_timestamp, hs_task_subject: "Call" },
+        associations: []
+      })
+    for (const value of ["2026-02-30T00:00:00.000Z", "tomorrow", "2026-13-01"]) {
+      const refused = await refusal(task(value))
+      expect(refused.status).toBe(400)
+      expect(refused.errors).toEqual([
+        {
+          isValid: false,
+          message: `${value} was not a valid long.`,
+          error: "INVALID_LONG",
+          name: "hs_timestamp",
+          localizedErrorMessage: `${value} was not a valid long.`
+        }
+      ])
+    }
+    expect(fake.records.tasks ?? []).toEqual([])
+    // a day and time, a day alone and epoch milliseconds are times
+    for (const value of ["2024-02-29T00:00:00.000Z", "2026-06-01", "1780000000000"]) await task(value)
+    expect((fake.records.tasks ?? []).map((t) => t.properties.hs_timestamp)).toHaveLength(3)
+  })
 })

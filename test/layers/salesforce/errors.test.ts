@@ -53,6 +53,22 @@ describe("Salesforce failures map to the contract's errors", () => {
     })
   )
 
+  it.scopedLive("a day that does not exist -> permanent JSON_PARSER_ERROR, nothing written", () =>
+    Effect.gen(function* () {
+      // the guard refuses such a date before any call (test/domain/guard.test.ts); the executor alone, as here, meets
+      // Salesforce's own refusal, which the fake gives as Salesforce does
+      const { fake, crm } = yield* setup()
+      const task = (dueDate: string) =>
+        call({ tool: "create_task", params: { ...ref, subject: "Call", priority: "High", dueDate } })
+      const error = yield* Effect.flip(crm.execute(task("2026-02-30")))
+      expect(error).toMatchObject({ _tag: "CrmPermanentError", status: 400, code: "JSON_PARSER_ERROR" })
+      expect(error.message).toContain("Cannot deserialize instance of date from VALUE_STRING value 2026-02-30")
+      expect(fake.records.Task ?? []).toEqual([])
+      const made = yield* crm.execute(task("2024-02-29"))
+      expect(fake.records.Task?.map((t) => [t.Id, t.ActivityDate])).toEqual([[made.crmId, "2024-02-29"]])
+    })
+  )
+
   it.scopedLive("401 expired session -> one token refresh, one retry, success", () =>
     Effect.gen(function* () {
       const { fake, crm, before } = yield* setup()
