@@ -10,6 +10,9 @@
 // between reading the map and adding the entry (a fiber only yields between operations), so two fibers asking for
 // one layer still build it once, which is what the semaphore was for. What a build does (its scope, the FiberRefs
 // it changes, its finalizer counting its users, a failure reaching every waiter) is Effect's own code as before.
+// From the lookup to the build's answer the method is uninterruptible, but for the build itself and a wait on
+// another fiber's build: an interrupt between adding an entry and starting its build would leave that entry's
+// waiters waiting for ever (Effect's own method has such a window, between its map update and its build).
 // The method is replaced only when its text is the one this was written against (its SHA-256 below): any other
 // version of Effect is bundled unpatched, with a build warning. test/ops/layerMemo.test.ts runs a set of layer
 // programs bundled both ways and requires the same results, and fewer operations with the patch.
@@ -25,24 +28,26 @@ export const memoMethodSha256 = "221bcebf20a083361530116a7d69f59e2241671c4d619c0
 // Written against the names layer.js imports: core, effect (core-effect), fiberRuntime, ref, pipe, isFresh,
 // makeBuilder, EffectOpCodes.
 const leanMethod = `  getOrElseMemoize(layer, scope) {
-    return core.withFiberRuntime((fiber) => {
+    // uninterruptible from the lookup on: an entry, once in the map, always has its build run to an answer that
+    // its waiters see; only the layer's own build (and a wait on another fiber's) can be interrupted
+    return core.uninterruptibleMask((restore) => core.withFiberRuntime((fiber) => {
       const layers = this.rfLayers ??= new Map();
       const known = layers.get(layer);
       if (known !== undefined) {
         const [acquire, release] = known;
-        return pipe(
+        return restore(pipe(
           acquire,
           core.flatMap(([patch, context]) => pipe(effect.patchFiberRefs(patch), core.as(context))),
           core.onExit(core.exitMatch({
             onFailure: () => core.void,
             onSuccess: () => core.scopeAddFinalizerExit(scope, release)
           }))
-        );
+        ));
       }
       const users = ref.unsafeMake(0);
       const built = core.deferredUnsafeMake(fiber.id());
       const finalizer = ref.unsafeMake(() => core.void);
-      const making = core.uninterruptibleMask((restore) => pipe(
+      const making = pipe(
         fiberRuntime.scopeMake(),
         core.flatMap((innerScope) => pipe(
           restore(core.flatMap(makeBuilder(layer, innerScope, true), (f) => effect.diffFiberRefs(f(this)))),
@@ -72,7 +77,7 @@ const leanMethod = `  getOrElseMemoize(layer, scope) {
             );
           })
         ))
-      ));
+      );
       if (!isFresh(layer)) {
         layers.set(layer, [
           pipe(core.deferredAwait(built), core.onExit(core.exitMatchEffect({
@@ -83,7 +88,7 @@ const leanMethod = `  getOrElseMemoize(layer, scope) {
         ]);
       }
       return making;
-    });
+    }));
   }
 }`
 
