@@ -12,9 +12,10 @@
 //             image runs them, in the same rounds: rows "A: <program> bundle + NODE_COMPILE_CACHE"
 //     --tsx   also time the TypeScript sources through tsx, for comparison
 //     --profile <dir>  after the timed rounds, start each bundle --runs more times under --cpu-prof (compile cache
-//             warm, from <dist>/<program> so its source maps name the sources): <dir>/<program>/start-<n>.cpuprofile
-//             and <dir>/<program>/ready.json, each profile's first 200 on V8's profile clock (CLOCK_MONOTONIC µs),
-//             so a profile can be read up to that answer (`npm run bench:startup -- --profile` does, by kind of work)
+//             warm, from the same copy as the timed rows): <dir>/<program>/start-<n>.cpuprofile, its frames named as
+//             in <dist>/<program> so the bundles' source maps there name the sources, and <dir>/<program>/ready.json,
+//             each profile's first 200 on V8's profile clock (CLOCK_MONOTONIC µs), so a profile can be read up to that
+//             answer (`npm run bench:startup -- --profile` does, by kind of work)
 // Rows: "first start" applies the migrations to the fresh schema; "/healthz" is the first answer at all (liveness,
 // for reference); "+ NODE_COMPILE_CACHE" is the image's way of running (its cache warmed as the Dockerfile does).
 // Env: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_REDIS_URL (redis://127.0.0.1:6379)
@@ -24,12 +25,19 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
-import { fileURLToPath } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import { runtimeEnv, warmUpEnv } from "../ops/runtimeEnv.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..")
 const argv = process.argv.slice(2)
-const option = (name) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined)
+/** An option's value: undefined when it is absent; an option given without a value (or with the next option as its
+ * value: `--profile --runs 3`) is refused. */
+const option = (name) => {
+  if (!argv.includes(name)) return undefined
+  const value = argv[argv.indexOf(name) + 1]
+  if (value === undefined || value.startsWith("--")) throw new Error(`${name} takes a value`)
+  return value
+}
 const runsText = option("--runs")
 if (runsText !== undefined && !/^[1-9]\d*$/.test(runsText))
   throw new Error(`--runs takes a whole number >= 1 (got ${runsText})`)
@@ -37,7 +45,6 @@ const runs = runsText === undefined ? 7 : Number(runsText)
 const dist = resolve(option("--dist") ?? join(root, "dist"))
 const before = option("--a") === undefined ? undefined : resolve(option("--a"))
 const withTsx = argv.includes("--tsx")
-if (argv.includes("--profile") && option("--profile") === undefined) throw new Error("--profile takes a directory")
 const profileDir = option("--profile") === undefined ? undefined : resolve(option("--profile"))
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test"
 const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379"
@@ -93,7 +100,7 @@ const baselineOnce = () => {
 
 /**
  * Spawn, poll `path` every 2 ms, return the wall ms to the first 200 and the program's CPU ms at that moment; the
- * process is then SIGTERMed and awaited.
+ * process is then SIGTERMed and awaited (SIGKILLed after 15 s), and how it ended is returned too.
  */
 const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }) => {
   const port = await freePort()
@@ -124,8 +131,9 @@ const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }
   }
   child.stdout.on("data", collect)
   child.stderr.on("data", collect)
-  const exited = new Promise((resolveExit) => child.on("exit", resolveExit))
+  const exited = new Promise((resolveExit) => child.on("exit", (code, signal) => resolveExit({ code, signal })))
   const url = `http://127.0.0.1:${readyPort === "metrics" ? metricsPort : port}${path}`
+  let ready
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before ready:\n${output}`)
@@ -135,18 +143,23 @@ const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }
         () => false
       )
       // readyUs: on the clock of V8's CPU profiles (CLOCK_MONOTONIC, µs), to read a profile up to this answer
-      if (ok)
-        return {
+      if (ok) {
+        ready = {
           wall: performance.now() - started,
           cpu: cpuOf(child.pid),
           readyUs: Number(process.hrtime.bigint() / 1000n)
         }
+        break
+      }
       await new Promise((r) => setTimeout(r, 2))
     }
   } finally {
     child.kill("SIGTERM")
-    await exited
+    const killer = setTimeout(() => child.kill("SIGKILL"), 15_000)
+    ready = { ...ready, ...(await exited), output }
+    clearTimeout(killer)
   }
+  return ready
 }
 
 const median = (values) => {
@@ -265,10 +278,12 @@ try {
 
   if (profileDir !== undefined) {
     for (const program of programs) {
-      // from the build folder itself, so the profiles' frames find the bundles' source maps when they are read
-      const cwd = join(dist, program.name)
-      const cache = join(work, `compile-cache-profiled-${program.name}`)
-      warmCompileCache(cwd, cache)
+      // from the timed rows' copy (no node_modules around it, as in the image), its frames then renamed to the build
+      // folder's files, whose source maps name the sources when the profiles are read
+      const cwd = specOf(program).cwd
+      const cache = join(work, `compile-cache-${program.name}`)
+      const copied = `${pathToFileURL(cwd).href}/`
+      const built = `${pathToFileURL(join(dist, program.name)).href}/`
       const out = join(profileDir, program.name)
       mkdirSync(out, { recursive: true })
       const ready = {}
@@ -286,6 +301,14 @@ try {
           cwd,
           env: { NODE_COMPILE_CACHE: cache }
         })
+        const file = join(out, name)
+        // a profile is written as the process exits: a start that did not end cleanly has none, or a cut one
+        if (sample.code !== 0 || !existsSync(file))
+          throw new Error(
+            `profiled start ${i + 1} of ${program.name} ended with ${sample.signal ?? `exit code ${sample.code}`}` +
+              `${existsSync(file) ? "" : `, no ${file}`}:\n${sample.output}`
+          )
+        writeFileSync(file, readFileSync(file, "utf8").replaceAll(copied, built))
         ready[name] = sample.readyUs
       }
       writeFileSync(join(out, "ready.json"), `${JSON.stringify(ready, null, 2)}\n`)

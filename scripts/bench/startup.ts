@@ -3,9 +3,10 @@
 //   npm run build:bundles && npm run bench:startup [-- --runs 5] [--profile [--top 30] [--keep-profile]]
 //     alone: coldstart's rows and the two start-up targets;
 //     --profile: then each bundle started --runs more times under --cpu-prof (compile cache warm), and its self time
-//     from spawn to its first 200 on /readyz by function, package and kind of work, frames mapped to the sources
+//     from the profiler's start (after Node's bootstrap) to its first 200 on /readyz by function, package and kind
+//     of work, frames mapped to the sources
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -45,15 +46,24 @@ export const startupTargets = (report: StartupReport): Array<Target> => {
   })
 }
 
+/** What a profile of a start covers: from the moment the profiler starts, after Node's own bootstrap. */
+export const startWindowLabel = "from the profiler's start (after Node's bootstrap) to the first 200 on /readyz"
+
 /**
- * Each program's profiled starts (`coldstart.mjs --profile`), read from spawn to the first 200 on /readyz that
- * `ready.json` records for each profile.
+ * Each program's profiled starts (`coldstart.mjs --profile`), each read up to the first 200 on /readyz that
+ * `ready.json` records for it; a profile without its moment, or a moment without its profile, is refused.
  */
 export const summarizeStarts = (profileDir: string, program: string, top: number) => {
   const dir = join(profileDir, program)
   const ready = JSON.parse(readFileSync(join(dir, "ready.json"), "utf8")) as Record<string, number>
-  const upToReady = (file: string) => (ready[file] === undefined ? undefined : { fromUs: 0, toUs: ready[file] })
-  return summarizeProfiles(dir, top, upToReady, "from spawn to the first 200 on /readyz")
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(".cpuprofile"))
+    .sort()
+  const moments = Object.keys(ready).sort()
+  if (files.length === 0 || files.join() !== moments.join())
+    throw new Error(`${dir}: profiles [${files.join(", ")}] but moments for [${moments.join(", ")}] in ready.json`)
+  const upToReady = (file: string) => ({ fromUs: 0, toUs: ready[file] ?? 0 })
+  return summarizeProfiles(dir, top, upToReady, startWindowLabel)
 }
 
 if (fileURLToPath(import.meta.url) === resolve(process.argv[1] ?? "")) {

@@ -9,7 +9,7 @@
 #   npm run build && scripts/build/smoke.sh
 # Env: SMOKE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), SMOKE_REDIS_URL (redis://127.0.0.1:6379),
 #      SMOKE_TIMEOUT_S (60), SMOKE_EXIT_TIMEOUT_S (15), NODE (node_modules/.bin/node).
-set -euo pipefail
+set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 NODE="${NODE:-$ROOT/node_modules/.bin/node}"
@@ -36,7 +36,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-# a command that fails outside `fail` (set -e) names itself, so a failed run says where it stopped
+# a command that fails outside `fail` (set -e; -E: inside functions too) names itself, so a failed run says where it stopped
 trap 'log "FAIL: line $LINENO exited $?: $BASH_COMMAND"' ERR
 
 # ---- 1. the bundles, alone in an empty directory (no node_modules anywhere above it)

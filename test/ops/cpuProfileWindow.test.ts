@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { summarizeProfiles } from "../../scripts/bench/lib/cpuprofile.js"
-import { summarizeStarts } from "../../scripts/bench/startup.js"
+import { startWindowLabel, summarizeStarts } from "../../scripts/bench/startup.js"
 
 // A real Node process under --cpu-prof that spins in `beforeReady`, prints the moment it switches on the clock of
 // V8's profiles (CLOCK_MONOTONIC µs, as coldstart.mjs records each start's first 200), then spins in `afterReady`:
@@ -44,7 +44,7 @@ describe("CPU profiles read up to a moment (scripts/bench/lib/cpuprofile.ts, sta
 
     const moments: Record<string, number> = { "a.cpuprofile": first.switchedUs, "b.cpuprofile": second.switchedUs }
     const cut = summarizeProfiles(first.out, 10, (file) => ({ fromUs: 0, toUs: moments[file] ?? 0 }), "up to ready")
-    expect(cut).toMatch(/^busy CPU sampled up to ready: \d+ ms/)
+    expect(cut).toMatch(/^busy CPU sampled up to ready: \d+ ms in 2 profiles, \d+ ms each/)
     // both files' time before their moment, none of the time after it
     expect(msOf(cut, "beforeReady")).toBeGreaterThan(msOf(whole, "beforeReady") * 0.8)
     expect(msOf(cut, "afterReady")).toBe(0)
@@ -61,8 +61,20 @@ describe("CPU profiles read up to a moment (scripts/bench/lib/cpuprofile.ts, sta
     const start = profiled("consumer", "start-0.cpuprofile")
     writeFileSync(join(start.out, "ready.json"), JSON.stringify({ "start-0.cpuprofile": start.switchedUs }))
     const summary = summarizeStarts(dir, "consumer", 10)
-    expect(summary).toMatch(/^busy CPU sampled from spawn to the first 200 on \/readyz: \d+ ms/)
+    expect(summary.startsWith(`busy CPU sampled ${startWindowLabel}: `)).toBe(true)
+    expect(summary).toMatch(/: \d+ ms in 1 profile \(/)
     expect(msOf(summary, "beforeReady")).toBeGreaterThan(50)
     expect(msOf(summary, "afterReady")).toBe(0)
+  })
+
+  it("refuses starts whose profiles and moments do not match: a start that wrote no profile is not read as none", () => {
+    const start = profiled("ingest", "start-0.cpuprofile")
+    writeFileSync(
+      join(start.out, "ready.json"),
+      JSON.stringify({ "start-0.cpuprofile": start.switchedUs, "start-1.cpuprofile": start.switchedUs })
+    )
+    expect(() => summarizeStarts(dir, "ingest", 10)).toThrow(
+      /profiles \[start-0.cpuprofile\] but moments for \[start-0.cpuprofile, start-1.cpuprofile\]/
+    )
   })
 })

@@ -131,7 +131,8 @@ export const summarizeProfiles = (
   const byOwner = new Map<string, number>()
   const byKind = new Map<string, number>()
   let total = 0
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))) {
+  const files = readdirSync(dir).filter((f) => f.endsWith(".cpuprofile"))
+  for (const file of files) {
     const profile = JSON.parse(readFileSync(join(dir, file), "utf8")) as Profile
     const fileWindow = typeof window === "function" ? window(file) : window
     // each sample is weighed by the time to the next one; only those inside the window when there is one
@@ -160,7 +161,8 @@ export const summarizeProfiles = (
       .slice(0, top)
       .map(([name, ms]) => [name, Math.round(ms), `${((100 * ms) / Math.max(total, 1)).toFixed(1)}%`])
   return [
-    `busy CPU sampled${window === undefined ? "" : ` ${windowLabel}`}: ${Math.round(total)} ms`,
+    `busy CPU sampled${window === undefined ? "" : ` ${windowLabel}`}: ${Math.round(total)} ms in ${files.length} ` +
+      `profile${files.length === 1 ? "" : `s, ${Math.round(total / files.length)} ms each`} (every table: the total over them)`,
     "",
     table(["self time by function (top)", "ms", "share"], rows(byFunction)),
     "",
