@@ -10,9 +10,12 @@
 // between reading the map and adding the entry (a fiber only yields between operations), so two fibers asking for
 // one layer still build it once, which is what the semaphore was for. What a build does (its scope, the FiberRefs
 // it changes, its finalizer counting its users, a failure reaching every waiter) is Effect's own code as before.
-// From the lookup to the build's answer the method is uninterruptible, but for the build itself and a wait on
-// another fiber's build: an interrupt between adding an entry and starting its build would leave that entry's
-// waiters waiting for ever (Effect's own method has such a window, between its map update and its build).
+// From the lookup on the method is uninterruptible, but for the build itself and a wait on another fiber's build:
+// an interrupt between adding an entry and starting its build would leave that entry's waiters waiting for ever,
+// and one between counting a user of a built layer and putting its release on the scope would keep the layer
+// from ever being released (Effect's own method has both windows). The waiters have their answer before the
+// builder's scope is given the finalizer: were that scope closed meanwhile, the finalizer runs at once, and a
+// release failing there fails the builder, not every waiter for ever (Effect's own leaves them waiting).
 // The method is replaced only when its text is the one this was written against (its SHA-256 below): any other
 // version of Effect is bundled unpatched, with a build warning. test/ops/layerMemo.test.ts runs a set of layer
 // programs bundled both ways and requires the same results, and fewer operations with the patch.
@@ -28,21 +31,22 @@ export const memoMethodSha256 = "221bcebf20a083361530116a7d69f59e2241671c4d619c0
 // Written against the names layer.js imports: core, effect (core-effect), fiberRuntime, ref, pipe, isFresh,
 // makeBuilder, EffectOpCodes.
 const leanMethod = `  getOrElseMemoize(layer, scope) {
-    // uninterruptible from the lookup on: an entry, once in the map, always has its build run to an answer that
-    // its waiters see; only the layer's own build (and a wait on another fiber's) can be interrupted
+    // Uninterruptible from the lookup on, but for a layer's own build and the wait on another fiber's: an entry, once
+    // in the map, always has an answer its waiters see, and a user's count always has its finalizer on the scope.
     return core.uninterruptibleMask((restore) => core.withFiberRuntime((fiber) => {
       const layers = this.rfLayers ??= new Map();
       const known = layers.get(layer);
       if (known !== undefined) {
-        const [acquire, release] = known;
-        return restore(pipe(
-          acquire,
-          core.flatMap(([patch, context]) => pipe(effect.patchFiberRefs(patch), core.as(context))),
-          core.onExit(core.exitMatch({
-            onFailure: () => core.void,
-            onSuccess: () => core.scopeAddFinalizerExit(scope, release)
-          }))
-        ));
+        const { built, users, release } = known;
+        return pipe(
+          restore(core.deferredAwait(built)),
+          core.flatMap(([patch, context]) => pipe(
+            ref.update(users, (n) => n + 1),
+            core.zipRight(effect.patchFiberRefs(patch)),
+            core.zipRight(core.scopeAddFinalizerExit(scope, release)),
+            core.as(context)
+          ))
+        );
       }
       const users = ref.unsafeMake(0);
       const built = core.deferredUnsafeMake(fiber.id());
@@ -67,25 +71,25 @@ const leanMethod = `  getOrElseMemoize(layer, scope) {
                 core.asVoid
               )),
               core.zipRight(ref.update(users, (n) => n + 1)),
+              // the waiters' answer first: a scope closed meanwhile runs the finalizer below at once, and a release
+              // that fails there fails this build only
+              core.zipRight(core.deferredSucceed(built, exit.effect_instruction_i0)),
               core.zipRight(core.scopeAddFinalizerExit(scope, (end) => pipe(
                 core.sync(() => layers.delete(layer)),
                 core.zipRight(ref.get(finalizer)),
                 core.flatMap((release) => release(end))
               ))),
-              core.zipRight(core.deferredSucceed(built, exit.effect_instruction_i0)),
               core.as(exit.effect_instruction_i0[1])
             );
           })
         ))
       );
       if (!isFresh(layer)) {
-        layers.set(layer, [
-          pipe(core.deferredAwait(built), core.onExit(core.exitMatchEffect({
-            onFailure: () => core.void,
-            onSuccess: () => ref.update(users, (n) => n + 1)
-          }))),
-          (end) => pipe(ref.get(finalizer), core.flatMap((release) => release(end)))
-        ]);
+        layers.set(layer, {
+          built,
+          users,
+          release: (end) => pipe(ref.get(finalizer), core.flatMap((release) => release(end)))
+        });
       }
       return making;
     }));
