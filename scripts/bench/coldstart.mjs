@@ -21,7 +21,7 @@
 // Env: BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_REDIS_URL (redis://127.0.0.1:6379)
 import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -131,12 +131,14 @@ const timeOnce = async ({ command, args, cwd, readyPort, path = "/readyz", env }
   }
   child.stdout.on("data", collect)
   child.stderr.on("data", collect)
-  const exited = new Promise((resolveExit) => child.on("exit", (code, signal) => resolveExit({ code, signal })))
+  // "close": the process has ended and its output is all read
+  const exited = new Promise((resolveExit) => child.on("close", (code, signal) => resolveExit({ code, signal })))
   const url = `http://127.0.0.1:${readyPort === "metrics" ? metricsPort : port}${path}`
   let ready
   try {
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before ready:\n${output}`)
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`ended (${child.signalCode ?? `exit code ${child.exitCode}`}) before ready:\n${output}`)
       if (performance.now() - started > 60_000) throw new Error(`not ready after 60 s:\n${output}`)
       const ok = await fetch(url).then(
         (response) => response.status === 200,
@@ -282,7 +284,8 @@ try {
       // folder's files, whose source maps name the sources when the profiles are read
       const cwd = specOf(program).cwd
       const cache = join(work, `compile-cache-${program.name}`)
-      const copied = `${pathToFileURL(cwd).href}/`
+      // V8 names a module by its real path
+      const copied = `${pathToFileURL(realpathSync(cwd)).href}/`
       const built = `${pathToFileURL(join(dist, program.name)).href}/`
       const out = join(profileDir, program.name)
       mkdirSync(out, { recursive: true })
@@ -308,7 +311,9 @@ try {
             `profiled start ${i + 1} of ${program.name} ended with ${sample.signal ?? `exit code ${sample.code}`}` +
               `${existsSync(file) ? "" : `, no ${file}`}:\n${sample.output}`
           )
-        writeFileSync(file, readFileSync(file, "utf8").replaceAll(copied, built))
+        const renamed = readFileSync(file, "utf8").replaceAll(copied, built)
+        if (!renamed.includes(built)) throw new Error(`${file}: no frame of ${copied} to name as ${built}`)
+        writeFileSync(file, renamed)
         ready[name] = sample.readyUs
       }
       writeFileSync(join(out, "ready.json"), `${JSON.stringify(ready, null, 2)}\n`)

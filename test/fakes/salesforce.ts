@@ -94,14 +94,8 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/.test(email)
 
   const validate = (type: string, record: Record<string, unknown>): Reply | undefined => {
-    const missing = (required[type] ?? []).filter((f) => record[f] === undefined || record[f] === "")
-    if (missing.length > 0) {
-      return sfError(400, "REQUIRED_FIELD_MISSING", `Required fields are missing: [${missing.join(", ")}]`, missing)
-    }
-    if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
-      return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
-    }
-    // a Date field's JSON value is a day that exists; Salesforce's parser refuses any other before the record
+    // a Date field's JSON value is a day that exists; Salesforce's JSON parser refuses any other,
+    // before any check of the record's fields
     for (const field of dateFields[type] ?? []) {
       const value = record[field]
       if (value !== undefined && value !== null && !(typeof value === "string" && isExistingDay(value))) {
@@ -111,6 +105,13 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
           `Cannot deserialize instance of date from VALUE_STRING value ${String(value)} or request may be missing a required field at [line:1, column:1]`
         )
       }
+    }
+    const missing = (required[type] ?? []).filter((f) => record[f] === undefined || record[f] === "")
+    if (missing.length > 0) {
+      return sfError(400, "REQUIRED_FIELD_MISSING", `Required fields are missing: [${missing.join(", ")}]`, missing)
+    }
+    if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
+      return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
     }
     for (const [field, values] of Object.entries(picklists[type] ?? {})) {
       const value = record[field]

@@ -160,6 +160,7 @@ export const summarizeProfiles = (
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)
       .map(([name, ms]) => [name, Math.round(ms), `${((100 * ms) / Math.max(total, 1)).toFixed(1)}%`])
+  if (files.length === 0) return `no CPU profile in ${dir}`
   return [
     `busy CPU sampled${window === undefined ? "" : ` ${windowLabel}`}: ${Math.round(total)} ms in ${files.length} ` +
       `profile${files.length === 1 ? "" : `s, ${Math.round(total / files.length)} ms each`} (every table: the total over them)`,
