@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as esbuild from "esbuild"
 import { effectLayerMemo, patchLayerMemo } from "../../scripts/build/layerMemo.mjs"
 
@@ -197,6 +197,8 @@ interface Ending {
   readonly second: string
 }
 
+type Bundled = Awaited<ReturnType<typeof bundle>>
+
 const bundle = async (dir: string, name: string, plugins: Array<esbuild.Plugin>) => {
   const result = await esbuild.build({
     // effect resolved from this project's node_modules, as the programs' build resolves it
@@ -214,96 +216,87 @@ const bundle = async (dir: string, name: string, plugins: Array<esbuild.Plugin>)
 }
 
 describe("the bundles' layer memo map (scripts/build/layerMemo.mjs)", () => {
-  it("applies to the installed effect, and layers built with it answer as with Effect's own, in fewer operations", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rf-layer-memo-"))
-    try {
-      const plain = await bundle(dir, "plain", [])
-      const patched = await bundle(dir, "patched", [effectLayerMemo])
-      // the patch found the text it was written against (else the build warns and bundles layer.js as it is)
-      expect(patched.result.warnings.map((w) => w.text)).toEqual([])
-      expect(readFileSync(join(dir, "patched.mjs"), "utf8")).toContain("rfLayers")
-      expect(readFileSync(join(dir, "plain.mjs"), "utf8")).not.toContain("rfLayers")
+  // the scenarios bundled with Effect's own method and with the patch, once for every test
+  const dir = mkdtempSync(join(tmpdir(), "rf-layer-memo-"))
+  let plain: Bundled
+  let patched: Bundled
+  beforeAll(async () => {
+    plain = await bundle(dir, "plain", [])
+    patched = await bundle(dir, "patched", [effectLayerMemo])
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-      for (const [name, expected] of Object.entries({
-        sharing: {
-          left: "left saw 1",
-          right: "right saw 1",
-          sharedBuilds: 1,
-          afterFresh: 3,
-          freshRight: "fresh saw 3",
-          freshLeft: "left saw 2"
-        },
-        releaseOrder: ["acquire A", "acquire B", "acquire C", "got CA", "release C", "release B", "release A"],
-        failedBuild: {
-          failed: true,
-          // the layer that failed, and the one waiting on it, each fail with its error
-          errors: [
-            { _tag: "Broken", reason: "no B" },
-            { _tag: "Broken", reason: "no B" }
-          ],
-          log: ["acquire A", "release A"]
-        },
-        fiberRefs: ["set by a layer", "set by a layer"],
-        sharedMemoMap: { seen: [1, 1], builds: 1, afterOne: 0, releases: 1 },
-        // a waiter on another's build can be interrupted as with Effect's own: the wait is not made uninterruptible
-        waiterInterrupted: { waiter: "interrupted", builder: "a" }
-      })) {
-        const ours = await patched.module[name]()
-        expect(ours, name).toEqual(await plain.module[name]())
-        expect(ours, name).toEqual(expected)
-      }
-      const before = await plain.module.operations()
-      const after = await patched.module.operations()
-      expect({ c: after.c, t19: after.t19 }).toEqual({ c: 3, t19: 19 })
-      expect({ c: before.c, t19: before.t19 }).toEqual({ c: 3, t19: 19 })
-      expect(after.total).toBeLessThan(before.total * 0.85)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
+  it("applies to the installed effect, and layers built with it answer as with Effect's own, in fewer operations", async () => {
+    // the patch found the text it was written against (else the build warns and bundles layer.js as it is)
+    expect(patched.result.warnings.map((w) => w.text)).toEqual([])
+    expect(readFileSync(join(dir, "patched.mjs"), "utf8")).toContain("rfLayers")
+    expect(readFileSync(join(dir, "plain.mjs"), "utf8")).not.toContain("rfLayers")
+
+    for (const [name, expected] of Object.entries({
+      sharing: {
+        left: "left saw 1",
+        right: "right saw 1",
+        sharedBuilds: 1,
+        afterFresh: 3,
+        freshRight: "fresh saw 3",
+        freshLeft: "left saw 2"
+      },
+      releaseOrder: ["acquire A", "acquire B", "acquire C", "got CA", "release C", "release B", "release A"],
+      failedBuild: {
+        failed: true,
+        // the layer that failed, and the one waiting on it, each fail with its error
+        errors: [
+          { _tag: "Broken", reason: "no B" },
+          { _tag: "Broken", reason: "no B" }
+        ],
+        log: ["acquire A", "release A"]
+      },
+      fiberRefs: ["set by a layer", "set by a layer"],
+      sharedMemoMap: { seen: [1, 1], builds: 1, afterOne: 0, releases: 1 },
+      // a waiter on another's build can be interrupted as with Effect's own: the wait is not made uninterruptible
+      waiterInterrupted: { waiter: "interrupted", builder: "a" }
+    })) {
+      const ours = await patched.module[name]()
+      expect(ours, name).toEqual(await plain.module[name]())
+      expect(ours, name).toEqual(expected)
     }
+    const before = await plain.module.operations()
+    const after = await patched.module.operations()
+    expect({ c: after.c, t19: after.t19 }).toEqual({ c: 3, t19: 19 })
+    expect({ c: before.c, t19: before.t19 }).toEqual({ c: 3, t19: 19 })
+    expect(after.total).toBeLessThan(before.total * 0.85)
   })
 
   it("answers a second build however the first was interrupted: it builds, or meets that interruption", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rf-layer-memo-"))
-    try {
-      const patched = await bundle(dir, "patched", [effectLayerMemo])
-      const endings: Array<Ending & { n: number }> = []
-      for (let n = 1; ; n++) {
-        const ending: Ending = await patched.module.interruptedAt(n)
-        if (!ending.reached) break
-        endings.push({ ...ending, n })
-      }
-      // the second build either builds the chain or meets the first one's interruption (the memo map keeps a failed
-      // build, as Effect's does); it never waits for ever. (Effect's own method, swept the same way on 2026-12-06,
-      // left the second build waiting at 86 of its 903 points.)
-      const kinds = [...new Set(endings.map((e) => `${e.first} then ${e.second}`))].sort()
-      expect(kinds).toEqual(["interrupted then abc", "interrupted then interrupted"])
-      // the sweep went through the whole build, to the last operation of the fiber that ran it
-      expect(endings.length).toBeGreaterThan(100)
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
+    const endings: Array<Ending & { n: number }> = []
+    for (let n = 1; ; n++) {
+      const ending: Ending = await patched.module.interruptedAt(n)
+      if (!ending.reached) break
+      endings.push({ ...ending, n })
     }
+    // the second build either builds the chain or meets the first one's interruption (the memo map keeps a failed
+    // build, as Effect's does); it never waits for ever. (Effect's own method, swept the same way on 2026-12-06,
+    // left the second build waiting at 86 of its 903 points.)
+    const kinds = [...new Set(endings.map((e) => `${e.first} then ${e.second}`))].sort()
+    expect(kinds).toEqual(["interrupted then abc", "interrupted then interrupted"])
+    // the sweep went through the whole build, to the last operation of the fiber that ran it
+    expect(endings.length).toBeGreaterThan(100)
   })
 
   it("releases a built layer once however a later user of it was interrupted, and answers a waiter whose builder's scope closed", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "rf-layer-memo-"))
-    try {
-      const patched = await bundle(dir, "patched", [effectLayerMemo])
-      const endings: Array<{ n: number; second: string; releases: number }> = []
-      for (let n = 1; ; n++) {
-        const { reached, ...ending } = await patched.module.releasedAfterUserInterruptedAt(n)
-        if (!reached) break
-        endings.push({ ...ending, n })
-      }
-      // every second user ends one way or the other, and the layer is released exactly once when both scopes close
-      // (Effect's own method, swept so on 2026-12-06, never released it at 9 of its 113 points)
-      expect(endings.filter((e) => e.releases !== 1)).toEqual([])
-      expect(endings.filter((e) => e.second !== "interrupted" && e.second !== "a")).toEqual([])
-      expect(endings.length).toBeGreaterThan(30)
-      // Effect's own method leaves this waiter waiting for ever
-      expect(await patched.module.scopeClosedWhileBuilding()).toEqual({ waiter: "a" })
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
+    const endings: Array<{ n: number; second: string; releases: number }> = []
+    for (let n = 1; ; n++) {
+      const { reached, ...ending } = await patched.module.releasedAfterUserInterruptedAt(n)
+      if (!reached) break
+      endings.push({ ...ending, n })
     }
+    // every second user ends one way or the other, and the layer is released exactly once when both scopes close
+    // (Effect's own method, swept so on 2026-12-06, never released it at 9 of its 113 points)
+    expect(endings.filter((e) => e.releases !== 1)).toEqual([])
+    expect(endings.filter((e) => e.second !== "interrupted" && e.second !== "a")).toEqual([])
+    expect(endings.length).toBeGreaterThan(30)
+    // Effect's own method leaves this waiter waiting for ever
+    expect(await patched.module.scopeClosedWhileBuilding()).toEqual({ waiter: "a" })
   })
 
   it("leaves any other text of layer.js alone", () => {
