@@ -32,6 +32,8 @@ export interface AppConfigOptions {
   readonly redisUrl?: Secret
   /** API keys for the HTTP API (none: no authentication). */
   readonly apiKeys?: ReadonlyArray<string>
+  /** Browser pages (origins, `https://host[:port]`) that may call /mcp (none: no browser page may). */
+  readonly mcpAllowedOrigins?: ReadonlyArray<string>
   readonly maxBodyBytes?: number
   readonly ingestStoreTimeoutMs?: number
   readonly workerConcurrency?: number
@@ -116,6 +118,7 @@ export const settingsOf = (options: AppConfigOptions): ReadonlyMap<string, strin
     for (const [field, name] of Object.entries(fields)) put(name, values[field])
   }
   if (options.apiKeys !== undefined) map.set("INGEST_API_KEYS", options.apiKeys.join(","))
+  if (options.mcpAllowedOrigins !== undefined) map.set("MCP_ALLOWED_ORIGINS", options.mcpAllowedOrigins.join(","))
   for (const [name, value] of Object.entries(options.settings ?? {})) put(name, value)
   return map
 }

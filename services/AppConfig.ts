@@ -66,6 +66,17 @@ export const appConfig = Config.all({
       "INGEST_API_KEYS"
     )
   ),
+  // Browser pages (by their Origin header) that may call /mcp; any other page is refused (DNS rebinding).
+  mcpAllowedOrigins: Config.nested(
+    Config.validate(Config.array(Config.string()), {
+      message: "must list origins as scheme://host[:port], comma-separated, without a path",
+      validation: (origins) => origins.every((origin) => /^https?:\/\/[^/\s?#]+$/i.test(origin.trim()))
+    }),
+    "MCP_ALLOWED_ORIGINS"
+  ).pipe(
+    Config.map((origins) => origins.map((origin) => origin.trim().toLowerCase())),
+    Config.withDefault([] as ReadonlyArray<string>)
+  ),
   maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),
   // an intake answers 503 after this rather than hold its client while the store is silent
   ingestStoreTimeoutMs: positive("INGEST_STORE_TIMEOUT_MS", 2000),

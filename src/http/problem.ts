@@ -18,11 +18,12 @@ export interface FieldError {
 }
 
 /** Every status the ingest answers with problem details. */
-export type ProblemStatus = 400 | 401 | 404 | 405 | 409 | 413 | 415 | 500 | 503
+export type ProblemStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 503
 
 const titles: Record<ProblemStatus, string> = {
   400: "Bad Request",
   401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",

@@ -97,20 +97,31 @@ const inline = (node: unknown, defs: Json): unknown => {
   return out
 }
 
-/** The MCP input schema of a parameter Schema: JSON Schema 2020-12 (MCP's default dialect), self-contained. */
+/**
+ * The MCP input schema of a tool's parameters (a Struct, decoded strictly): JSON Schema 2020-12 (MCP's default
+ * dialect), self-contained, and at its root a plain object — its properties, the required ones, no others. Hosts
+ * in front of Anthropic's API refuse a tool whose root has `anyOf` / `oneOf` / `allOf`, which Effect gives an
+ * empty Struct (`{}` is any object or array in TypeScript), with an `$id` naming it.
+ */
 export const inputSchemaOf = (schema: Schema.Schema.Any): { readonly type: "object" } & Json => {
   const {
     $schema: _dialect,
     $defs,
     ...root
   } = JSONSchema.make(schema, { target: "jsonSchema2020-12" }) as unknown as Json
-  const inlined = inline(root, ($defs ?? {}) as Json) as Json
+  const {
+    $id: _name,
+    anyOf: _anyOf,
+    oneOf: _oneOf,
+    allOf: _allOf,
+    ...inlined
+  } = inline(root, ($defs ?? {}) as Json) as Json
   const properties = (inlined.properties ?? {}) as Record<string, Json>
   for (const [name, { title: _refinementName, ...property }] of Object.entries(properties)) {
     const hint = fieldDescriptions[name]
     properties[name] = hint === undefined ? property : { ...property, description: hint }
   }
-  return { ...inlined, type: "object", properties }
+  return { ...inlined, type: "object", properties, required: inlined.required ?? [], additionalProperties: false }
 }
 
 /** An MCP tool definition as tools/list returns it. */
@@ -127,6 +138,16 @@ export interface ToolDefinition {
   }
 }
 
+/** The tools that only add to the CRM (a new record, task or note) or only read it. */
+const additiveTools: ReadonlySet<ToolName> = new Set([
+  "create_lead",
+  "create_contact",
+  "create_opportunity",
+  "create_task",
+  "log_activity",
+  "match_account"
+])
+
 const titleOf = (name: string) => {
   const words = name.split("_").join(" ")
   return words.charAt(0).toUpperCase() + words.slice(1)
@@ -142,8 +163,9 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       inputSchema: inputSchemaOf(ToolParams[name]),
       annotations: {
         readOnlyHint: name === "match_account",
-        // nothing in the registry deletes or overwrites irreversibly: destructive tools are blocked by the guard
-        destructiveHint: false,
+        // MCP: false means additive updates only. Updates overwrite what the CRM holds and a conversion cannot be
+        // undone, so hosts that ask before a destructive call ask before those.
+        destructiveHint: !additiveTools.has(name),
         idempotentHint: true,
         openWorldHint: true
       }

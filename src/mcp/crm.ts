@@ -82,7 +82,10 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
       return refusal("LeadMismatch", "email is not the email of the lead named by leadKey.")
     }
     const options: RunActionOptions = { source: "mcp" }
-    const outcome = yield* runAction(lead.value, { tool, params: args } as CrmAction, options)
+    // the lead's own email, as it was stored, whatever its case or spacing here: the action key hashes the
+    // parameters, so "Ada@x.io" and "ada@x.io " must make one action (and one CRM write), as the consumer's would
+    const params = typeof args.email === "string" ? { ...args, email: lead.value.input.email } : args
+    const outcome = yield* runAction(lead.value, { tool, params } as CrmAction, options)
     yield* Effect.logInfo("mcp tool call").pipe(
       Effect.annotateLogs({ tool, leadId: lead.value.id, executed: outcome.executed })
     )

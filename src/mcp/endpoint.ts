@@ -1,10 +1,13 @@
-import type { ServerResponse } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
+import type { HttpServerResponse } from "@effect/platform/HttpServerResponse"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import { AppConfig } from "../../services/AppConfig.js"
@@ -16,9 +19,44 @@ import type { RateLimiter } from "../../services/RateLimiter.js"
 import { missingPackage, missingPackageOf } from "../../layers/shared/optionalPackage.js"
 import type { McpServices } from "./calls.js"
 import { type InFlight, makeInFlight } from "./inFlight.js"
-import type { NodeHandler } from "../http/nodeServer.js"
+import { makeApiKeyCheck, presentedKey } from "../http/auth.js"
+import { type NodeHandler, writeResponse } from "../http/nodeServer.js"
+import { problem } from "../http/problem.js"
 
 const unavailableProblem = { type: "https://revenueflow.dev/problems/503", title: "Service Unavailable", status: 503 }
+
+const denied = problem(401, "A valid API key is required (Authorization: Bearer <key> or X-API-Key)", {
+  headers: { "www-authenticate": 'Bearer realm="revenueflow"' }
+})
+
+// Stateless: no session to resume, so no server-to-client stream (GET) and nothing to end (DELETE).
+const notAllowed = problem(405, "The MCP endpoint is stateless: send JSON-RPC messages with POST", {
+  headers: { allow: "POST" }
+})
+
+const foreignOrigin = (origin: string) =>
+  problem(
+    403,
+    `A page from ${JSON.stringify(origin.slice(0, 200))} may not call /mcp: only the origins MCP_ALLOWED_ORIGINS lists`
+  )
+
+/**
+ * What /mcp refuses before anything of it loads or runs: a browser page whose origin is not allowed (MCP requires
+ * servers to check Origin: a page could otherwise reach a server on localhost by DNS rebinding; clients that are
+ * not browsers send none), a request without a valid API key (INGEST_API_KEYS, constant-time; none set: open),
+ * and any method but POST.
+ */
+const refusalOf = (config: AppConfig.Service) => {
+  const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
+  const allowedOrigins = new Set(config.mcpAllowedOrigins)
+  return (req: IncomingMessage): HttpServerResponse | undefined => {
+    const origin = req.headers.origin
+    if (origin !== undefined && !allowedOrigins.has(origin.toLowerCase())) return foreignOrigin(origin)
+    if (!authorized(presentedKey(req.headers))) return denied
+    if (req.method !== "POST") return notAllowed
+    return undefined
+  }
+}
 
 /** Answers one HTTP request to /mcp on node:http. */
 export type { NodeHandler } from "../http/nodeServer.js"
@@ -46,12 +84,16 @@ const loadHttp = () =>
   })
 
 /**
- * The handler over an InFlight made on first use (`prepare`); the MCP SDK is loaded then too. A failed preparation
- * is answered 503 with its reason (a configuration error lists keys, never values) and tried again next time.
+ * The handler over an InFlight made on first use (`prepare`); the MCP SDK is loaded then too, by the first request
+ * /mcp does not refuse. A failed preparation is answered 503 with its reason (a configuration error lists keys,
+ * never values) and tried again next time.
  */
 const deferredHandler = (config: AppConfig.Service, prepare: () => Promise<InFlight>): NodeHandler => {
   let loaded: Promise<NodeHandler> | undefined
+  const refused = refusalOf(config)
   return (req, res) => {
+    const refusal = refused(req)
+    if (refusal !== undefined) return writeResponse(res, refusal)
     loaded ??= Promise.all([prepare(), loadHttp()]).then(([inFlight, http]) => http.makeHttpHandler(config, inFlight))
     loaded.then(
       (handle) => handle(req, res),

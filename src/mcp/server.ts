@@ -28,15 +28,18 @@ const instructions =
 /**
  * An MCP server (the SDK's low-level Server, so the tools' input schemas are the JSON Schemas generated from the
  * Effect Schemas, not zod copies) whose handlers run on RevenueFlow's services. One per connection: stdio has one;
- * the stateless Streamable HTTP endpoint makes one per request.
+ * the stateless Streamable HTTP endpoint makes one per request. `cancellable`: a client's notifications/cancelled
+ * (or the transport closing) interrupts the call (stdio); without it a call runs to its end (stateless HTTP, where
+ * only a dropped connection would).
  */
-export const makeServer = (inFlight: InFlight): Server => {
+export const makeServer = (inFlight: InFlight, { cancellable }: { readonly cancellable: boolean }): Server => {
+  const signalOf = (extra: { readonly signal: AbortSignal }) => (cancellable ? extra.signal : undefined)
   const server = new Server(serverInfo, { capabilities: { tools: {}, resources: {} }, instructions })
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: [...toolDefinitions] }))
   server.setRequestHandler(CallToolRequestSchema, async (request, extra) => {
     const result = await inFlight.run(
       Effect.either(callTool(request.params.name, request.params.arguments)),
-      extra.signal
+      signalOf(extra)
     )
     if (Either.isLeft(result)) throw new McpError(ErrorCode.InvalidParams, result.left.message)
     return result.right
@@ -44,7 +47,7 @@ export const makeServer = (inFlight: InFlight): Server => {
   server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources }))
   server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates }))
   server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
-    const result = await inFlight.run(Effect.either(readResource(request.params.uri)), extra.signal)
+    const result = await inFlight.run(Effect.either(readResource(request.params.uri)), signalOf(extra))
     if (Either.isLeft(result)) throw new McpError(result.left.code, result.left.message)
     return result.right
   })

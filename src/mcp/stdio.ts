@@ -12,7 +12,7 @@ import { makeServer } from "./server.js"
 export const serveStdio: Effect.Effect<void, never, McpServices> = Effect.scoped(
   Effect.gen(function* () {
     const inFlight = makeInFlight(yield* Effect.runtime<McpServices>())
-    const server = makeServer(inFlight)
+    const server = makeServer(inFlight, { cancellable: true })
     // a client that went away mid-answer must not crash the process with EPIPE; there is no one left to tell
     const ignore = () => undefined
     process.stdout.on("error", ignore)

@@ -162,29 +162,49 @@ describe("each program checks and loads only what it uses", () => {
           CRM_PROVIDER: "HUBSPOT",
           ANALYZER: "BEDROCK",
           ENRICHMENT_PROVIDER: "HTTP",
+          INGEST_API_KEYS: "startup-key",
           LOG_LEVEL: "Warn"
         })
+        const key = { authorization: "Bearer startup-key" }
         const response = yield* Effect.promise(() =>
           fetch(`${ingest.url}/leads`, {
             method: "POST",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "application/json", ...key },
             body: JSON.stringify({ email: "ada@globex.com", campaignId: "startup" })
           })
         )
         expect(response.status).toBe(202)
-        // /mcp is the one route that needs the CRM: it says which settings are missing, and nothing else breaks
-        const mcp = yield* Effect.promise(() =>
-          fetch(`${ingest.url}/mcp`, {
-            method: "POST",
-            headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
-            body: JSON.stringify({
-              jsonrpc: "2.0",
-              id: 1,
-              method: "initialize",
-              params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+        const initialize = (headers: Record<string, string>) =>
+          Effect.promise(() =>
+            fetch(`${ingest.url}/mcp`, {
+              method: "POST",
+              headers: {
+                "content-type": "application/json",
+                accept: "application/json, text/event-stream",
+                ...headers
+              },
+              body: JSON.stringify({
+                jsonrpc: "2.0",
+                id: 1,
+                method: "initialize",
+                params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } }
+              })
             })
-          })
-        )
+          )
+        // refused before /mcp loads anything: no API key (401), a browser page of another origin (403); neither
+        // learns what /mcp would need
+        const anonymous = yield* initialize({})
+        expect(anonymous.status).toBe(401)
+        expect(yield* Effect.promise(() => anonymous.text())).not.toContain("HUBSPOT")
+        const foreign = yield* initialize({ ...key, origin: "http://evil.example" })
+        expect(foreign.status).toBe(403)
+        expect(foreign.headers.get("content-type")).toBe("application/problem+json")
+        expect(yield* Effect.promise(() => foreign.json())).toMatchObject({
+          status: 403,
+          detail: expect.stringContaining("MCP_ALLOWED_ORIGINS")
+        })
+        // /mcp is the one route that needs the CRM: it says which settings are missing, and nothing else breaks
+        const mcp = yield* initialize(key)
         expect(mcp.status).toBe(503)
         expect(mcp.headers.get("content-type")).toBe("application/problem+json")
         const problem = (yield* Effect.promise(() => mcp.json())) as { detail: string }
@@ -192,7 +212,7 @@ describe("each program checks and loads only what it uses", () => {
         const again = yield* Effect.promise(() =>
           fetch(`${ingest.url}/leads`, {
             method: "POST",
-            headers: { "content-type": "application/json" },
+            headers: { "content-type": "application/json", ...key },
             body: JSON.stringify({ email: "ada@globex.com", campaignId: "startup" })
           })
         )

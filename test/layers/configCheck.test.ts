@@ -173,6 +173,26 @@ describe("ports and REDIS_URL", () => {
       })
   )
 
+  it.effect("MCP_ALLOWED_ORIGINS: origins without a path, read trimmed and lowercased; anything else named", () =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(appConfig).pipe(
+        Effect.withConfigProvider(env({ MCP_ALLOWED_ORIGINS: "https://Inspector.example.com, http://localhost:6274" }))
+      )
+      expect(config.mcpAllowedOrigins).toEqual(["https://inspector.example.com", "http://localhost:6274"])
+      expect((yield* loadConfig(appConfig).pipe(Effect.withConfigProvider(env({})))).mcpAllowedOrigins).toEqual([])
+      for (const bad of [
+        "https://a.example.com/mcp",
+        "a.example.com",
+        "https://a.example.com,",
+        "ftp://a.example.com"
+      ]) {
+        const error = yield* failureOf(checkConfig, { MCP_ALLOWED_ORIGINS: bad })
+        expect(error.keys, bad).toEqual(["MCP_ALLOWED_ORIGINS"])
+        expect(error.message).toContain("scheme://host[:port]")
+      }
+    })
+  )
+
   it.effect("redis:// and rediss:// URLs are read", () =>
     Effect.gen(function* () {
       for (const url of ["redis://127.0.0.1:6379", "rediss://:pw@cache.internal:6380/2", "REDIS://h"]) {

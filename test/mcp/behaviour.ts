@@ -107,7 +107,9 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
           expect(tool?.inputSchema.required).toEqual(expect.arrayContaining(["leadKey", "email"]))
           expect(tool?.inputSchema).toHaveProperty("additionalProperties", false)
           expect(tool?.description).toContain("find_lead")
-          expect(tool?.annotations?.destructiveHint).toBe(false)
+          // MCP's destructiveHint false: additive updates only; an update or a conversion overwrites or cannot be undone
+          const additive = name.startsWith("create_") || name === "log_activity" || name === "match_account"
+          expect(tool?.annotations?.destructiveHint, name).toBe(!additive)
         }
         for (const name of ["find_lead", "get_lead", "get_audit_trail", "list_dead_letters", "queue_stats"]) {
           expect(byName.get(name)?.annotations?.readOnlyHint, name).toBe(true)
@@ -140,6 +142,12 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
         // same arguments, keys in another order: the canonical parameters make it the same action
         const again = yield* call(client, "upsert_lead", Object.fromEntries(Object.entries(upsertArgs(lead)).reverse()))
         expect(again).toEqual(first)
+        // the lead's email in another case, with spaces: still the lead's own, so still the same action
+        const shouted = yield* call(client, "upsert_lead", {
+          ...upsertArgs(lead),
+          email: ` ${lead.email.toUpperCase()} `
+        })
+        expect(shouted).toEqual(first)
         expect(yield* crmWrites).toBe(before + 1)
 
         const rows = yield* auditTrail(client, lead)

@@ -45,10 +45,18 @@ describe("MCP tool catalog", () => {
     }
   )
 
-  it("input schemas are self-contained JSON Schema objects (no $ref, no refinement names as titles)", () => {
+  it("input schemas are self-contained JSON Schema objects (a plain object at the root, no $ref, no refinement names as titles)", () => {
     for (const tool of toolDefinitions) {
       const text = JSON.stringify(tool.inputSchema)
-      expect(tool.inputSchema.type).toBe("object")
+      // a plain object at the root: Anthropic's API refuses a tool whose root is a combinator, a whole session's
+      // tools with it in some hosts
+      expect(Object.keys(tool.inputSchema).sort(), tool.name).toEqual([
+        "additionalProperties",
+        "properties",
+        "required",
+        "type"
+      ])
+      expect(tool.inputSchema).toMatchObject({ type: "object", additionalProperties: false })
       expect(text).not.toContain("$ref")
       expect(text).not.toMatch(/"title":"/)
       expect(tool.description.length).toBeGreaterThan(40)

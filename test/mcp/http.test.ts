@@ -45,7 +45,15 @@ const connect = (url: string, key: string) =>
   )
 
 describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (_name, makeEnv) => {
-  const env = () => makeEnv({ env: { ...behaviourEnv, INGEST_API_KEYS: `other-key,${apiKey}` } })
+  const allowedOrigin = "https://inspector.example.com"
+  const env = () =>
+    makeEnv({
+      env: {
+        ...behaviourEnv,
+        INGEST_API_KEYS: `other-key,${apiKey}`,
+        MCP_ALLOWED_ORIGINS: `${allowedOrigin.toUpperCase()}`
+      }
+    })
   const withHarness = (body: (harness: Harness, url: string) => Effect.Effect<void, unknown, Scope.Scope>) =>
     Effect.gen(function* () {
       const url = yield* baseUrl
@@ -92,6 +100,32 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
         expect(ok.json.result.protocolVersion).toBe("2025-11-25")
       })
     )
+  )
+
+  it.live(
+    "a browser page of an origin MCP_ALLOWED_ORIGINS does not list is 403 (DNS rebinding); a listed one is served",
+    () =>
+      withHarness((_harness, url) =>
+        Effect.gen(function* () {
+          const headers = {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            authorization: `Bearer ${apiKey}`
+          }
+          const ping = JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" })
+          for (const origin of ["http://evil.example", "null", "https://inspector.example.com:8443"]) {
+            const reply = yield* send(url, "POST", "/mcp", { headers: { ...headers, origin }, body: ping })
+            expectProblem(reply, 403)
+            expect(reply.json.detail).toContain("MCP_ALLOWED_ORIGINS")
+          }
+          const listed = yield* send(url, "POST", "/mcp", {
+            headers: { ...headers, origin: allowedOrigin },
+            body: ping
+          })
+          expect(listed.status).toBe(200)
+          expect(listed.json).toMatchObject({ jsonrpc: "2.0", id: 1, result: {} })
+        })
+      )
   )
 
   it.live("GET and DELETE are 405 (stateless: no stream, no session); a bad body is the ingest's problem+json", () =>
