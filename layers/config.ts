@@ -35,6 +35,7 @@ export interface AppConfigOptions {
   /** Browser pages (origins, `https://host[:port]`) that may call /mcp (none: no browser page may). */
   readonly mcpAllowedOrigins?: ReadonlyArray<string>
   readonly maxBodyBytes?: number
+  readonly requestTimeoutMs?: number
   readonly ingestStoreTimeoutMs?: number
   readonly workerConcurrency?: number
   readonly jobAttempts?: number
@@ -76,6 +77,7 @@ const names = {
   databaseUrl: "DATABASE_URL",
   redisUrl: "REDIS_URL",
   maxBodyBytes: "MAX_BODY_BYTES",
+  requestTimeoutMs: "REQUEST_TIMEOUT_MS",
   ingestStoreTimeoutMs: "INGEST_STORE_TIMEOUT_MS",
   workerConcurrency: "WORKER_CONCURRENCY",
   jobAttempts: "JOB_ATTEMPTS",

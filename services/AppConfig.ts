@@ -78,6 +78,8 @@ export const appConfig = Config.all({
     Config.withDefault([] as ReadonlyArray<string>)
   ),
   maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),
+  // a client's time to send a whole request (its headers within 10 s of it); then 408 and the connection closed
+  requestTimeoutMs: positive("REQUEST_TIMEOUT_MS", 30_000),
   // an intake answers 503 after this rather than hold its client while the store is silent
   ingestStoreTimeoutMs: positive("INGEST_STORE_TIMEOUT_MS", 2000),
   workerConcurrency: positive("WORKER_CONCURRENCY", 5),

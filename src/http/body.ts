@@ -57,15 +57,34 @@ export const fromNode = (request: IncomingMessage): IntakeRequest => ({
 
 type Refusal = HttpServerResponse.HttpServerResponse
 
-/** The 415 for a request that does not say its body is JSON (application/json or application/*+json, any parameters). */
+/**
+ * The 415 for a request whose headers do not say its body is JSON as it is read: application/json or
+ * application/*+json, in UTF-8 (no charset, or utf-8), not compressed (no Content-Encoding, or identity). A
+ * compressed or UTF-16 body would otherwise be refused as "not UTF-8" or "not JSON", which names the wrong problem.
+ */
 const contentTypeRefusal = (headers: RequestHeaders): Refusal | undefined => {
-  const contentType = (header(headers, "content-type") ?? "").toLowerCase()
-  const mediaType = contentType.split(";")[0]?.trim() ?? ""
-  if (mediaType === "application/json" || /^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) return undefined
-  return problem(
-    415,
-    `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`
-  )
+  const [media = "", ...parameters] = (header(headers, "content-type") ?? "").toLowerCase().split(";")
+  const mediaType = media.trim()
+  if (mediaType !== "application/json" && !/^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) {
+    return problem(
+      415,
+      `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`
+    )
+  }
+  for (const parameter of parameters) {
+    const [name = "", value = ""] = parameter.split("=").map((part) => part.trim().replace(/^"(.*)"$/, "$1"))
+    if (name === "charset" && value !== "utf-8" && value !== "utf8") {
+      return problem(415, `The body must be UTF-8 (got charset=${JSON.stringify(value.slice(0, 40))})`)
+    }
+  }
+  const encoding = (header(headers, "content-encoding") ?? "").trim().toLowerCase()
+  if (encoding !== "" && encoding !== "identity") {
+    return problem(
+      415,
+      `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted: send the body uncompressed`
+    )
+  }
+  return undefined
 }
 
 /** 415 unless the request says its body is JSON (application/json or application/*+json, any parameters). */

@@ -80,7 +80,11 @@ export const problemExamples: Readonly<Record<number, unknown>> = {
   409: problem(409, "Conflict", "Only a FAILED lead can be replayed; this one is SYNCED"),
   413: problem(413, "Payload Too Large", "The body is larger than 65536 bytes"),
   415: problem(415, "Unsupported Media Type", "Send the body as application/json"),
-  503: problem(503, "Service Unavailable", "The lead store is unavailable; nothing was accepted. Retry later.")
+  503: problem(
+    503,
+    "Service Unavailable",
+    "The lead store did not confirm the lead; retry the same request later (if it was stored meanwhile, the retry is answered 200 with it: never stored twice)."
+  )
 }
 
 export interface OperationExamples {

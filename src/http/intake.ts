@@ -68,7 +68,8 @@ export const make = (
       nodeRoutes: mcp === undefined ? undefined : new Map([["/mcp", mcp]]),
       others: "served",
       onAppWanted: options.onAppWanted,
-      shutdownTimeoutMs: config.shutdownTimeoutMs
+      shutdownTimeoutMs: config.shutdownTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs
     })
   })
 

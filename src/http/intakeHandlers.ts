@@ -85,6 +85,17 @@ const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => 
   return `${proto}://${header(request.headers, "host") ?? "localhost"}${request.url}`
 }
 
+/**
+ * A webhook's body must be a JSON object (its fields are mapped to a lead's): anything else is 400 saying so, not
+ * the missing fields its mapping would leave (a campaignId the sender does not even choose).
+ */
+const jsonObject = (body: JsonBody): Effect.Effect<unknown, HttpServerResponse.HttpServerResponse> => {
+  const json = body.json
+  if (json !== null && typeof json === "object" && !Array.isArray(json)) return Effect.succeed(json)
+  const kind = json === null ? "null" : Array.isArray(json) ? "an array" : `a ${typeof json}`
+  return Effect.fail(problem(400, `The body must be a JSON object (got ${kind})`))
+}
+
 /** POST /webhooks/marketo: the shared token header, then the Marketo payload mapped to a lead. */
 export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => {
   const token = Option.map(config.webhooks.marketoToken, Redacted.value)
@@ -93,8 +104,8 @@ export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => 
       if (Option.isNone(token) || !verifyMarketoToken(token.value, header(request.headers, marketoTokenHeader))) {
         return problem(401, `A valid ${marketoTokenHeader} header is required`)
       }
-      const body = yield* readJsonBody(request, config.maxBodyBytes)
-      return yield* acceptUntrusted(marketoToLeadInput(body.json), "marketo", {
+      const body = yield* Effect.flatMap(readJsonBody(request, config.maxBodyBytes), jsonObject)
+      return yield* acceptUntrusted(marketoToLeadInput(body), "marketo", {
         storeTimeoutMs: config.ingestStoreTimeoutMs
       })
     }).pipe(Effect.merge, withSpanWhenTraced("http.webhook.marketo", { captureStackTrace: false }))
@@ -138,8 +149,8 @@ export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => 
       })
       if (Either.isLeft(verdict)) return problem(401, `HubSpot signature rejected: ${verdict.left}`)
       yield* checkJsonContentType(request.headers)
-      const body = yield* parseJsonBody(bytes)
-      const mapped = hubspotToLeadInput(body.json, {
+      const body = yield* Effect.flatMap(parseJsonBody(bytes), jsonObject)
+      const mapped = hubspotToLeadInput(body, {
         campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
       })
       return yield* acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs })

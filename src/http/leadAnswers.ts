@@ -55,9 +55,13 @@ export const viewResponse = (view: LeadView, status: number, headers: Record<str
   })
 }
 
-export const unavailable = problem(503, "The lead store is unavailable; nothing was accepted. Retry later.", {
-  headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
-})
+export const unavailable = problem(
+  503,
+  "The lead store did not confirm the lead; retry the same request later (if it was stored meanwhile, the retry is answered 200 with it: never stored twice).",
+  {
+    headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
+  }
+)
 
 /** The answer to an accepted lead: 202 with its view when new, 200 with the existing one for a duplicate. */
 const acceptedResponse = ({ lead, created }: Accepted) =>

@@ -42,6 +42,33 @@ export interface NodeServerOptions<R> {
   readonly onAppWanted?: (() => void) | undefined
   /** On close, how long in-flight requests get before the sockets still open are closed. */
   readonly shutdownTimeoutMs: number
+  /**
+   * How long a client gets to send a whole request, headers and body (then 408 and the connection closed); its
+   * headers alone get at most 10 s of it. Node's defaults (300 s and 60 s) let slow clients hold memory and sockets.
+   */
+  readonly requestTimeoutMs?: number | undefined
+}
+
+/** REQUEST_TIMEOUT_MS's default. */
+export const defaultRequestTimeoutMs = 30_000
+const headersTimeoutMs = 10_000
+
+/**
+ * A refusal Node makes before any handler runs (a request that is not HTTP, headers too large, a request not
+ * received in time), as problem+json on the raw socket, which then closes. Node's own answers have no body.
+ */
+const clientErrorAnswer = (code: string | undefined) => {
+  const [status, title, detail] =
+    code === "ERR_HTTP_REQUEST_TIMEOUT" || code === "ERR_HTTP_HEADERS_TIMEOUT"
+      ? ([408, "Request Timeout", "The request was not received in time (REQUEST_TIMEOUT_MS)"] as const)
+      : code === "HPE_HEADER_OVERFLOW"
+        ? ([431, "Request Header Fields Too Large", "The request's headers are too large"] as const)
+        : ([400, "Bad Request", "The request is not valid HTTP/1.1"] as const)
+  const body = JSON.stringify({ type: `https://revenueflow.dev/problems/${status}`, title, status, detail })
+  return (
+    `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\n` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  )
 }
 
 /** Writes a handler's response on Node: the handlers answer with JSON or text bodies (or none), built in memory. */
@@ -112,6 +139,8 @@ export const make = <R>(
     const direct = (handler: DirectRoute<R>["handler"], req: IncomingMessage, res: ServerResponse) => {
       const fiber = runRequest(handler(fromNode(req)))
       fiber.addObserver((exit) => {
+        // an answer written once the server is stopping closes its connection: no next request on it to drop
+        if (closing) res.shouldKeepAlive = false
         if (exit._tag === "Success") writeResponse(res, exit.value)
       })
       // the client hung up before the answer: stop reading its body (an accept already started still finishes)
@@ -121,23 +150,42 @@ export const make = <R>(
     }
 
     const server = yield* Effect.acquireRelease(
-      Effect.sync(() =>
-        createServer((req, res) => {
-          if (closing) res.shouldKeepAlive = false
-          const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
-          if (handler !== undefined) return direct(handler, req, res)
-          const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
-          if (node !== undefined) return node(req, res)
-          if (app !== undefined) return app(req, res)
-          if (closing) return writeResponse(res, stopping)
-          if (options.others === "notFound") return writeResponse(res, notFound)
-          waiting.push([req, res])
-          if (!wanted) {
-            wanted = true
-            options.onAppWanted?.()
+      Effect.sync(() => {
+        const requestTimeout = options.requestTimeoutMs ?? defaultRequestTimeoutMs
+        const server = createServer(
+          {
+            requestTimeout,
+            headersTimeout: Math.min(headersTimeoutMs, requestTimeout),
+            // how often Node looks for requests past those deadlines (its default, 30 s, would double them)
+            connectionsCheckingInterval: Math.min(1000, requestTimeout)
+          },
+          (req, res) => {
+            if (closing) res.shouldKeepAlive = false
+            const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
+            if (handler !== undefined) return direct(handler, req, res)
+            const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
+            if (node !== undefined) return node(req, res)
+            if (app !== undefined) return app(req, res)
+            if (closing) return writeResponse(res, stopping)
+            if (options.others === "notFound") return writeResponse(res, notFound)
+            waiting.push([req, res])
+            if (!wanted) {
+              wanted = true
+              options.onAppWanted?.()
+            }
           }
+        )
+        server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+          // a reset has nobody to answer; nor has a response already begun on this socket (Node's own rule: its
+          // in-flight response, `_httpMessage`, has sent its head), whose bytes an answer would corrupt
+          const inFlight = (socket as { readonly _httpMessage?: { readonly headersSent?: boolean } })._httpMessage
+          if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent === true) {
+            return socket.destroy()
+          }
+          socket.end(clientErrorAnswer(error.code))
         })
-      ),
+        return server
+      }),
       (server) =>
         Effect.async<void>((resume) => {
           closing = true

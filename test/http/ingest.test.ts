@@ -153,7 +153,7 @@ describe.each(servings)("POST /leads (%s)", (_name, served) => {
     )
   )
 
-  it.live("another content type or none is 415", () =>
+  it.live("another content type or none is 415, and so is JSON in another charset or compressed", () =>
     withApi(
       memoryEnv(),
       (api) =>
@@ -164,7 +164,24 @@ describe.each(servings)("POST /leads (%s)", (_name, served) => {
           expectProblem(yield* api.send("POST", "/leads", { body }), 415)
           const form = { "content-type": "application/x-www-form-urlencoded" }
           expectProblem(yield* api.send("POST", "/leads", { headers: form, body: "email=a%40b.co" }), 415)
+          // JSON in another charset, or compressed: 415 naming that, not a 400 about bytes it could not read
+          const utf16 = { "content-type": "application/json; charset=utf-16le" }
+          const wide = yield* api.send("POST", "/leads", { headers: utf16, body })
+          expectProblem(wide, 415)
+          expect(wide.json.detail).toContain('charset="utf-16le"')
+          for (const encoding of ["gzip", "deflate", "br"]) {
+            const compressed = { "content-type": "application/json", "content-encoding": encoding }
+            const reply = yield* api.send("POST", "/leads", { headers: compressed, body })
+            expectProblem(reply, 415)
+            expect(reply.json.detail).toContain(`Content-Encoding "${encoding}" is not accepted`)
+          }
           expect(yield* storedLeads).toBe(0)
+          // UTF-8 said in any of its spellings, and no compression, are the same as saying nothing
+          for (const contentType of ["application/json; charset=UTF-8", 'application/json;charset="utf8"']) {
+            const headers = { "content-type": contentType, "content-encoding": "identity" }
+            const reply = yield* api.send("POST", "/leads", { headers, body: JSON.stringify(sampleLead()) })
+            expect(reply.status, reply.text).toBe(202)
+          }
         }),
       served
     )

@@ -1,7 +1,9 @@
+import { connect } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -32,6 +34,38 @@ const start = (others: "served" | "notFound", onAppWanted?: () => void) =>
     if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
     return { scope, server, base: `http://127.0.0.1:${server.address.port}` }
   })
+
+/**
+ * What a raw TCP client sending `text` (then nothing) hears until the server closes the connection, or after
+ * `waitMs` (then it closes itself).
+ */
+const rawExchange = (port: number, text: string, waitMs = 5_000) =>
+  Effect.async<{ readonly heard: string; readonly closedByServer: boolean }>((resume) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(text))
+    let heard = ""
+    const timer = setTimeout(() => {
+      socket.destroy()
+      resume(Effect.succeed({ heard, closedByServer: false }))
+    }, waitMs)
+    socket.on("data", (chunk) => {
+      heard += chunk.toString("latin1")
+    })
+    socket.on("error", () => {})
+    socket.on("close", () => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ heard, closedByServer: true }))
+    })
+  })
+
+/** A raw HTTP answer's status, headers (lowercased names) and JSON body. */
+const parsed = (raw: string) => {
+  const [head = "", body = ""] = raw.split("\r\n\r\n")
+  const [statusLine = "", ...lines] = head.split("\r\n")
+  const headers = Object.fromEntries(
+    lines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()])
+  )
+  return { status: Number(statusLine.split(" ")[1]), headers, json: body === "" ? undefined : JSON.parse(body) }
+}
 
 /** The app a server is given later: it echoes the path it was asked for. */
 const echo = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
@@ -77,6 +111,69 @@ describe("the node:http server under the ingest and the consumer's metrics", () 
       const reply = yield* Fiber.join(early)
       expectProblem(reply, 503)
       expect(reply.headers["retry-after"]).toBe("1")
+    })
+  )
+
+  it.live(
+    "a client too slow to send its request gets a 408 problem and is disconnected; what Node refuses is problem+json",
+    () =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const server = yield* NodeServer.make<never>({
+          listen,
+          routes: [],
+          others: "notFound",
+          shutdownTimeoutMs: 1_000,
+          requestTimeoutMs: 300
+        }).pipe(Scope.extend(scope))
+        if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+        const port = server.address.port
+        // headers begun and never finished: held no longer than the timeout (Node's own default is 60 s)
+        const slow = yield* rawExchange(port, "POST /leads HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
+        expect(slow.closedByServer).toBe(true)
+        const timedOut = parsed(slow.heard)
+        expect(timedOut.status).toBe(408)
+        expect(timedOut.headers["content-type"]).toBe("application/problem+json")
+        expect(timedOut.json).toMatchObject({ status: 408, detail: expect.stringContaining("REQUEST_TIMEOUT_MS") })
+        // not HTTP at all, and headers larger than Node reads: 400 and 431, each with its problem
+        const garbage = parsed((yield* rawExchange(port, "HELLO THERE\r\n\r\n")).heard)
+        expect([garbage.status, garbage.json?.status]).toEqual([400, 400])
+        const huge = `GET /x HTTP/1.1\r\nHost: x\r\nX-Pad: ${"a".repeat(20_000)}\r\n\r\n`
+        const overflow = parsed((yield* rawExchange(port, huge)).heard)
+        expect([overflow.status, overflow.json?.title]).toEqual([431, "Request Header Fields Too Large"])
+        yield* Scope.close(scope, Exit.void)
+      })
+  )
+
+  it.live("an answer written once the server is stopping closes its connection (no next request to drop)", () =>
+    Effect.gen(function* () {
+      const release = yield* Deferred.make<void>()
+      const scope = yield* Scope.make()
+      const server = yield* NodeServer.make({
+        listen,
+        routes: [
+          {
+            method: "GET",
+            path: "/slow",
+            handler: () => Effect.as(Deferred.await(release), HttpServerResponse.unsafeJson({ slow: true }))
+          }
+        ],
+        others: "notFound",
+        shutdownTimeoutMs: 5_000
+      }).pipe(Scope.extend(scope))
+      if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+      // a keep-alive request in flight when the server starts stopping
+      const exchange = yield* Effect.fork(
+        rawExchange(server.address.port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+      )
+      yield* Effect.sleep("100 millis")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* Effect.sleep("100 millis")
+      yield* Deferred.succeed(release, undefined)
+      const answer = parsed((yield* Fiber.join(exchange)).heard)
+      expect(answer.status).toBe(200)
+      expect(answer.headers.connection).toBe("close")
+      yield* Fiber.join(closing)
     })
   )
 

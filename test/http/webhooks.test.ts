@@ -61,6 +61,26 @@ describe.each(servings)("POST /webhooks/marketo (%s)", (_name, served) => {
     )
   )
 
+  it.live("a body that is not a JSON object is a 400 saying so, not the fields its mapping would miss", () =>
+    withApi(
+      env(),
+      (api) =>
+        Effect.gen(function* () {
+          for (const [body, kind] of [
+            [[payload], "an array"],
+            [null, "null"],
+            ["ada@globex.com", "a string"]
+          ] as const) {
+            const reply = yield* api.postJson("/webhooks/marketo", body, { "x-revenueflow-token": "mk-token-7f3a" })
+            expectProblem(reply, 400)
+            expect(reply.json.detail).toBe(`The body must be a JSON object (got ${kind})`)
+          }
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
+    )
+  )
+
   it.live("is 401 when no token is configured, whatever the request sends", () =>
     withApi(
       memoryEnv(),
@@ -138,6 +158,20 @@ describe.each(servings)("POST /webhooks/hubspot (%s)", (_name, served) => {
           })
           expect(withQuery.status, withQuery.text).toBe(202)
           expect(yield* storedLeads).toBe(2)
+        }),
+      served
+    )
+  )
+
+  it.live("a signed body that is not a JSON object is a 400 saying so", () =>
+    withApi(
+      env(),
+      (api) =>
+        Effect.gen(function* () {
+          const reply = yield* post(api, "/webhooks/hubspot", JSON.stringify([JSON.parse(contact("grace@globex.com"))]))
+          expectProblem(reply, 400)
+          expect(reply.json.detail).toBe("The body must be a JSON object (got an array)")
+          expect(yield* storedLeads).toBe(0)
         }),
       served
     )
