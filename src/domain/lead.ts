@@ -5,8 +5,13 @@ import { emailArbitrary } from "./emailArbitrary.js"
 import { isPlainObject } from "./plainDecode.js"
 import { dropHidden, FreeText, refuseInvisible } from "./text.js"
 
-/** Practical email check: one @, a dotted domain, no whitespace; full RFC 5322 is not worth its false positives. */
-const EMAIL_PATTERN = /^[^\s@"<>()[\]\\,;:]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
+/**
+ * Practical email check: one @, a local part of dot-separated atoms (no leading, trailing or doubled dot: RFC 5322's
+ * dot-atom, which the CRMs hold addresses to), a dotted domain, no whitespace; full RFC 5322 (quoted local parts,
+ * comments) is not worth its false positives.
+ */
+const EMAIL_PATTERN =
+  /^[^\s@"<>()[\]\\,;:.]+(?:\.[^\s@"<>()[\]\\,;:.]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 
 /**
  * A string trimmed on decode. Schema.Trim would document the field as "a string that will be trimmed" (JSON Schema
