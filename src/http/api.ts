@@ -54,10 +54,14 @@ const problems = <
 
 const IdPath = Schema.Struct({ id: Schema.String })
 const Limit = Schema.Struct({
-  limit: Schema.optional(
+  // exact: a query parameter is there or not (never `undefined`), so a bad one is one issue, not two
+  limit: Schema.optionalWith(
     Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)).annotations({
-      description: "How many to return (1 to 500, default 50)"
-    })
+      description: "How many to return (1 to 500, default 50)",
+      // one message for every way it can be wrong ("abc", "1.5", "0", "1e8"), which says what it must be
+      message: () => ({ message: "must be a whole number from 1 to 500", override: true })
+    }),
+    { exact: true }
   )
 })
 

@@ -14,6 +14,12 @@ import { problem } from "./problem.js"
 // ids through) and installs `problemMiddleware`; the ingest's fast path (./intake.ts) frames each intake request
 // with `framed`, which mirrors that tracer's span (name, kind, method, path, status) without its per-request cost.
 
+/** An issue of the platform's decode error (HttpApiError.Issue): where, and what. */
+interface Issue {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly message: string
+}
+
 /**
  * The answer to a request that ended in a failure no handler turned into a response: 404 for an unknown route, 400
  * for a request the framework could not decode or read, and a bare 500 (logged, never echoing internals) for
@@ -24,7 +30,16 @@ export const causeResponse = (cause: Cause.Cause<unknown>): Effect.Effect<HttpSe
     // the failure may be combined with others (Sequential), so look inside the cause rather than at its top
     const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
     if (failure?._tag === "RouteNotFound") return problem(404, "No such route")
-    if (failure?._tag === "HttpApiDecodeError") return problem(400, "The request could not be decoded")
+    if (failure?._tag === "HttpApiDecodeError") {
+      // the schema's own issues, each with where it is (a path parameter, a query parameter: `limit`)
+      const issues = (failure as { readonly issues?: ReadonlyArray<Issue> }).issues ?? []
+      const errors = issues.map((issue) => ({
+        field: issue.path.length === 0 ? "(root)" : issue.path.map(String).join("."),
+        message: issue.message
+      }))
+      const named = errors.map((error) => `${error.field}: ${error.message}`).join("; ")
+      return problem(400, `The request could not be decoded${named === "" ? "" : `: ${named}`}`, { errors })
+    }
     if (failure?._tag === "RequestError") return problem(400, "The request could not be read")
     // The client went away (or the server is stopping): nobody reads this answer, and it is not an error.
     if (Cause.isInterruptedOnly(cause)) return problem(503, "The request was interrupted")

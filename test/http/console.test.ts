@@ -39,7 +39,17 @@ describe("the console's routes", () => {
         expect(audit.status).toBe(200)
         expect(audit.json.input).toMatchObject({ email: "***@globex.com", firstName: "***", lastName: "***" })
         for (const secret of ["ada.lovelace", "Lovelace", "7946"]) expect(audit.text).not.toContain(secret)
-        expectProblem(yield* api.get("/leads?limit=0"), 400)
+        // a bad limit, whichever way it is bad, is named with what it must be
+        for (const limit of ["0", "abc", "1.5", "1e8", "-1"]) {
+          const refused = yield* api.get(`/leads?limit=${limit}`)
+          expectProblem(refused, 400)
+          expect(refused.json.errors, limit).toEqual([
+            { field: "limit", message: "must be a whole number from 1 to 500" }
+          ])
+          expect(refused.json.detail).toBe(
+            "The request could not be decoded: limit: must be a whole number from 1 to 500"
+          )
+        }
         expectProblem(yield* api.get("/leads/not-a-uuid/audit"), 404)
       })
     )
