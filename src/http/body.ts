@@ -5,7 +5,14 @@ import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { header, type RequestHeaders } from "./auth.js"
-import { findUnrepresentable, MAX_JSON_DEPTH, scanJsonText } from "./jsonText.js"
+import {
+  findDuplicateKey,
+  findUnrepresentable,
+  type JsonTextCounts,
+  MAX_JSON_DEPTH,
+  memberCount,
+  scanJsonText
+} from "./jsonText.js"
 import { problem } from "./problem.js"
 
 export { MAX_JSON_DEPTH } from "./jsonText.js"
@@ -122,8 +129,8 @@ const utf8Text = (bytes: Uint8Array): string | undefined =>
 
 /**
  * Parses the raw body as JSON, 400 (problem+json) for: bytes that are not UTF-8, an empty body, a byte order mark,
- * nesting deeper than MAX_JSON_DEPTH, malformed JSON, text Postgres cannot store (NUL, an unpaired surrogate) and
- * numbers out of range (1e309 parses to Infinity) — the last two naming the field.
+ * nesting deeper than MAX_JSON_DEPTH, malformed JSON, a key written twice in one object, text Postgres cannot store
+ * (NUL, an unpaired surrogate) and numbers out of range (1e309 parses to Infinity) — the last three naming where.
  */
 export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusal> => {
   const text = utf8Text(bytes)
@@ -132,7 +139,8 @@ export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusa
   if (text.charCodeAt(0) === 0xfeff) {
     return Effect.fail(problem(400, "The request body starts with a byte order mark; send the JSON without one"))
   }
-  const scan = scanJsonText(text, MAX_JSON_DEPTH)
+  const counts: JsonTextCounts = { members: 0 }
+  const scan = scanJsonText(text, MAX_JSON_DEPTH, counts)
   if (scan === "too-deep") {
     return Effect.fail(
       problem(
@@ -146,6 +154,24 @@ export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusa
     json = JSON.parse(text)
   } catch (error) {
     return Effect.fail(problem(400, `Request body is not valid JSON: ${(error as Error).message}`))
+  }
+  // a key written twice in one object: JSON.parse keeps the last silently, so which one the client meant is unknown
+  const duplicate = memberCount(json) === counts.members ? undefined : findDuplicateKey(text)
+  if (duplicate !== undefined) {
+    return Effect.fail(
+      problem(
+        400,
+        `The body names ${JSON.stringify(duplicate.key.slice(0, 64))} twice in one object; name each key once`,
+        {
+          errors: [
+            {
+              field: duplicate.path,
+              message: `has the key ${JSON.stringify(duplicate.key.slice(0, 64))} more than once`
+            }
+          ]
+        }
+      )
+    )
   }
   const bad = scan === "check-values" ? findUnrepresentable(json) : undefined
   if (bad?.kind === "text") {

@@ -22,13 +22,31 @@ const suspectEscape = (text: string, at: number): boolean => {
   return text.startsWith("0000", at)
 }
 
+const COLON = 0x3a
+
+/** Whether the next character after `at` that is not JSON whitespace is a colon: the string before it is a key. */
+const colonFollows = (text: string, at: number): boolean => {
+  for (let i = at; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c === COLON
+  }
+  return false
+}
+
+/** Filled by `scanJsonText`: how many object members the text writes (a duplicate key counts each time). */
+export interface JsonTextCounts {
+  members: number
+}
+
 /**
  * One cheap iterative pass over the raw text (strings and escapes respected): nesting depth against `maxDepth`, and
- * whether any value needs `findUnrepresentable`. Runs before JSON.parse so that no recursive walk — ours, Schema's
- * decoding or its error formatting — ever sees a body nested thousands deep; in the usual body it finds nothing to
- * check, so the value walk is skipped.
+ * whether any value needs `findUnrepresentable`; with `counts`, the object members the text writes, which
+ * `memberCount` of the parsed value matches unless a key was repeated in one object. Runs before JSON.parse so that
+ * no recursive walk — ours, Schema's decoding or its error formatting — ever sees a body nested thousands deep; in
+ * the usual body it finds nothing to check, so the value walk is skipped.
  */
-export const scanJsonText = (text: string, maxDepth: number): JsonTextScan => {
+export const scanJsonText = (text: string, maxDepth: number, counts?: JsonTextCounts): JsonTextScan => {
+  let members = 0
   let depth = 0
   let digits = 0
   let suspect = false
@@ -44,6 +62,7 @@ export const scanJsonText = (text: string, maxDepth: number): JsonTextScan => {
           if (text.charCodeAt(i) === LOWER_U && suspectEscape(text, i + 1)) suspect = true
         }
       }
+      if (colonFollows(text, i + 1)) members++
       digits = 0
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > maxDepth) return "too-deep"
@@ -59,7 +78,68 @@ export const scanJsonText = (text: string, maxDepth: number): JsonTextScan => {
       digits = 0
     }
   }
+  if (counts !== undefined) counts.members = members
   return suspect ? "check-values" : "plain"
+}
+
+/** How many members the objects of a parsed value hold, all levels (iterative: no depth overflows the stack). */
+export const memberCount = (root: unknown): number => {
+  let count = 0
+  const stack: Array<unknown> = [root]
+  for (let value = stack.pop(); value !== undefined || stack.length > 0; value = stack.pop()) {
+    if (typeof value !== "object" || value === null) continue
+    if (Array.isArray(value)) {
+      for (const item of value) stack.push(item)
+      continue
+    }
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue
+      count++
+      stack.push((value as Record<string, unknown>)[key])
+    }
+  }
+  return count
+}
+
+/**
+ * The first key written twice in one object of a JSON text (which JSON.parse would resolve silently to the last),
+ * with the path of that object ("(root)", "activity"); undefined when there is none. The slow path of a body whose
+ * member counts differ: a tokenizer over well-formed JSON (the text has parsed), one set of keys per open object.
+ */
+export const findDuplicateKey = (text: string): { readonly key: string; readonly path: string } | undefined => {
+  // per open object or array: its keys (arrays: undefined), its path, and the key of the member being read
+  const open: Array<{ keys: Set<string> | undefined; path: string; key: string | undefined; index: number }> = []
+  const pathOf = (frame: (typeof open)[number] | undefined) =>
+    frame === undefined
+      ? ""
+      : frame.keys === undefined
+        ? `${frame.path}${frame.path === "" ? "" : "."}${frame.index}`
+        : `${frame.path}${frame.path === "" ? "" : "."}${frame.key ?? ""}`
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    const top = open[open.length - 1]
+    if (c === QUOTE) {
+      const start = i
+      for (i++; i < text.length; i++) {
+        const s = text.charCodeAt(i)
+        if (s === QUOTE) break
+        if (s === BACKSLASH) i++
+      }
+      if (top?.keys !== undefined && colonFollows(text, i + 1)) {
+        const key = JSON.parse(text.slice(start, i + 1)) as string
+        if (top.keys.has(key)) return { key, path: top.path === "" ? "(root)" : top.path }
+        top.keys.add(key)
+        top.key = key
+      }
+    } else if (c === 0x7b || c === 0x5b) {
+      open.push({ keys: c === 0x7b ? new Set() : undefined, path: pathOf(top), key: undefined, index: 0 })
+    } else if (c === 0x7d || c === 0x5d) {
+      open.pop()
+    } else if (c === 0x2c && top?.keys === undefined && top !== undefined) {
+      top.index++
+    }
+  }
+  return undefined
 }
 
 /** A value the store cannot hold as sent, and where it is ("(root)", "activity.note", "tags.2"). */

@@ -92,6 +92,25 @@ describe.each(servings)("POST /leads body hardening (%s)", (_name, served) => {
     )
   )
 
+  it.live("a key written twice in one object is a 400 naming it and where: which one was meant is unknown", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const base = JSON.stringify(sampleLead()).slice(0, -1)
+          const twice = yield* post(api, `${base},"email":"someone.else@globex.com"}`)
+          expectProblem(twice, 400)
+          expect(twice.json.detail).toBe('The body names "email" twice in one object; name each key once')
+          expect(twice.json.errors).toEqual([{ field: "(root)", message: 'has the key "email" more than once' }])
+          const nested = yield* post(api, `${base},"extra":[0,{"pageViews":1,"pageViews":2}]}`)
+          expectProblem(nested, 400)
+          expect(problemFields(nested)).toEqual(["extra.1"])
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
+    )
+  )
+
   it.live("a number out of range (1e309 is Infinity) is a 400 naming the field, never stored as null", () =>
     withApi(
       memoryEnv(),

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import { findUnrepresentable, scanJsonText } from "../../src/http/jsonText.js"
+import {
+  findDuplicateKey,
+  findUnrepresentable,
+  type JsonTextCounts,
+  memberCount,
+  scanJsonText
+} from "../../src/http/jsonText.js"
 
 /** How deep objects and arrays nest in a parsed value (a scalar: 0). */
 const depthOf = (value: unknown): number =>
@@ -63,6 +69,46 @@ describe("scanJsonText", () => {
       { numRuns: 1000 }
     )
     expect(unrepresentable).toBeGreaterThan(100)
+  })
+})
+
+describe("keys written twice in one object (JSON.parse keeps the last silently)", () => {
+  const counted = (text: string) => {
+    const counts: JsonTextCounts = { members: 0 }
+    scanJsonText(text, 64, counts)
+    return counts.members
+  }
+
+  it("the scan counts exactly the members JSON.parse keeps when no key is repeated, whatever the strings hold", () => {
+    FastCheck.assert(
+      FastCheck.property(texts, ({ text }) => {
+        expect(counted(text), text).toBe(memberCount(JSON.parse(text)))
+        expect(findDuplicateKey(text), text).toBe(undefined)
+      }),
+      { numRuns: 500 }
+    )
+  })
+
+  it("a repeated key makes the counts differ, and is named with the object it is in, at any place", () => {
+    const objects = FastCheck.dictionary(tricky, values, { minKeys: 1, maxKeys: 3 })
+    FastCheck.assert(
+      FastCheck.property(objects, FastCheck.nat(), (object, pick) => {
+        const keys = Object.keys(object)
+        const key = keys[pick % keys.length] as string
+        // the object's text with that key written again at its end, then the same inside an object and an array
+        const twice = `${JSON.stringify(object).slice(0, -1)},${JSON.stringify(key)} : 0}`
+        for (const [text, path] of [
+          [twice, "(root)"],
+          [`{"outer": ${twice}}`, "outer"],
+          [`{"list": [1, {"a": [2, 3]}, ${twice}]}`, "list.2"]
+        ] as const) {
+          // more than JSON.parse kept: the repeat, and any members of the value it replaced
+          expect(counted(text), text).toBeGreaterThan(memberCount(JSON.parse(text)))
+          expect(findDuplicateKey(text), text).toEqual({ key, path })
+        }
+      }),
+      { numRuns: 300 }
+    )
   })
 })
 
