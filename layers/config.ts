@@ -36,6 +36,7 @@ export interface AppConfigOptions {
   readonly mcpAllowedOrigins?: ReadonlyArray<string>
   readonly maxBodyBytes?: number
   readonly requestTimeoutMs?: number
+  readonly keepAliveTimeoutMs?: number
   readonly ingestStoreTimeoutMs?: number
   readonly workerConcurrency?: number
   readonly jobAttempts?: number
@@ -78,6 +79,7 @@ const names = {
   redisUrl: "REDIS_URL",
   maxBodyBytes: "MAX_BODY_BYTES",
   requestTimeoutMs: "REQUEST_TIMEOUT_MS",
+  keepAliveTimeoutMs: "KEEP_ALIVE_TIMEOUT_MS",
   ingestStoreTimeoutMs: "INGEST_STORE_TIMEOUT_MS",
   workerConcurrency: "WORKER_CONCURRENCY",
   jobAttempts: "JOB_ATTEMPTS",

@@ -80,6 +80,9 @@ export const appConfig = Config.all({
   maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),
   // a client's time to send a whole request (its headers within 10 s of it); then 408 and the connection closed
   requestTimeoutMs: positive("REQUEST_TIMEOUT_MS", 30_000),
+  // how long an idle keep-alive connection stays open: longer than the load balancer's idle timeout (an AWS ALB's is
+  // 60 s), or the balancer may send a request on a connection the server is closing, and answer its client 502
+  keepAliveTimeoutMs: positive("KEEP_ALIVE_TIMEOUT_MS", 65_000),
   // an intake answers 503 after this rather than hold its client while the store is silent
   ingestStoreTimeoutMs: positive("INGEST_STORE_TIMEOUT_MS", 2000),
   workerConcurrency: positive("WORKER_CONCURRENCY", 5),

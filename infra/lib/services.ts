@@ -228,7 +228,10 @@ export class Services extends Construct {
       internetFacing: true,
       securityGroup: albSg,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      dropInvalidHeaderFields: true
+      dropInvalidHeaderFields: true,
+      // shorter than the ingest's keep-alive (KEEP_ALIVE_TIMEOUT_MS, 65 s): the balancer closes an idle connection
+      // first, so it never sends a request on one the ingest is closing (a 502 to the client)
+      idleTimeout: Duration.seconds(60)
     })
     this.targetGroup = new elbv2.ApplicationTargetGroup(this, "IngestTargets", {
       vpc: network.vpc,

@@ -102,6 +102,12 @@ describe("network", { timeout: SYNTH_TIMEOUT_MS }, () => {
     template.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", { Port: 80, Protocol: "HTTP" })
   })
 
+  it("closes idle connections before the ingest does (60 s against its KEEP_ALIVE_TIMEOUT_MS of 65 s: no 502s)", () => {
+    template.hasResourceProperties("AWS::ElasticLoadBalancingV2::LoadBalancer", {
+      LoadBalancerAttributes: Match.arrayWith([{ Key: "idle_timeout.timeout_seconds", Value: "60" }])
+    })
+  })
+
   it("serves HTTPS with the given certificate and redirects HTTP when a certificate ARN is given", () => {
     const arn = "arn:aws:acm:eu-west-1:123456789012:certificate/abc"
     const https = synth({ certificateArn: arn })

@@ -69,7 +69,8 @@ export const make = (
       others: "served",
       onAppWanted: options.onAppWanted,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
-      requestTimeoutMs: config.requestTimeoutMs
+      requestTimeoutMs: config.requestTimeoutMs,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs
     })
   })
 

@@ -47,7 +47,16 @@ export interface NodeServerOptions<R> {
    * headers alone get at most 10 s of it. Node's defaults (300 s and 60 s) let slow clients hold memory and sockets.
    */
   readonly requestTimeoutMs?: number | undefined
+  /**
+   * How long an idle keep-alive connection is kept (Node's default: 5 s). Longer than the idle timeout of the load
+   * balancer in front (an AWS ALB's: 60 s), so that the balancer closes first: else it may send a request on a
+   * connection the server is closing, and answer that client 502.
+   */
+  readonly keepAliveTimeoutMs?: number | undefined
 }
+
+/** KEEP_ALIVE_TIMEOUT_MS's default: an AWS ALB's idle timeout (60 s), and some. */
+export const defaultKeepAliveTimeoutMs = 65_000
 
 /** REQUEST_TIMEOUT_MS's default. */
 export const defaultRequestTimeoutMs = 30_000
@@ -157,7 +166,8 @@ export const make = <R>(
             requestTimeout,
             headersTimeout: Math.min(headersTimeoutMs, requestTimeout),
             // how often Node looks for requests past those deadlines (its default, 30 s, would double them)
-            connectionsCheckingInterval: Math.min(1000, requestTimeout)
+            connectionsCheckingInterval: Math.min(1000, requestTimeout),
+            keepAliveTimeout: options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs
           },
           (req, res) => {
             if (closing) res.shouldKeepAlive = false

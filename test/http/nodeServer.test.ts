@@ -145,6 +145,35 @@ describe("the node:http server under the ingest and the consumer's metrics", () 
       })
   )
 
+  it.live(
+    "keeps an idle keep-alive connection KEEP_ALIVE_TIMEOUT_MS (65 s by default: longer than an ALB's 60 s)",
+    () =>
+      Effect.gen(function* () {
+        const served = (keepAliveTimeoutMs: number | undefined) =>
+          NodeServer.make({
+            listen,
+            routes: [
+              { method: "GET", path: "/ok", handler: () => Effect.succeed(HttpServerResponse.unsafeJson({ ok: true })) }
+            ],
+            others: "notFound",
+            shutdownTimeoutMs: 1_000,
+            keepAliveTimeoutMs
+          })
+        const request = "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+        const scope = yield* Scope.make()
+        const short = yield* served(300).pipe(Scope.extend(scope))
+        const byDefault = yield* served(undefined).pipe(Scope.extend(scope))
+        if (short.address._tag !== "TcpAddress" || byDefault.address._tag !== "TcpAddress") throw new Error("TCP")
+        // answered, then closed by the server once idle past its keep-alive
+        const closed = yield* rawExchange(short.address.port, request, 5_000)
+        expect([parsed(closed.heard).status, closed.closedByServer]).toEqual([200, true])
+        // by default still open after seconds of idleness (Node's own default would have closed it after 5)
+        const open = yield* rawExchange(byDefault.address.port, request, 6_000)
+        expect([parsed(open.heard).status, open.closedByServer]).toEqual([200, false])
+        yield* Scope.close(scope, Exit.void)
+      })
+  )
+
   it.live("an answer written once the server is stopping closes its connection (no next request to drop)", () =>
     Effect.gen(function* () {
       const release = yield* Deferred.make<void>()
