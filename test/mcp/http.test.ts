@@ -188,3 +188,55 @@ describe("MCP over Streamable HTTP: CRM failures (memory)", () => {
       }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env))), Effect.scoped)
   )
 })
+
+describe("MCP over Streamable HTTP: a client that goes away (memory)", () => {
+  const env = memoryEnv({ env: { INGEST_API_KEYS: apiKey }, crmLatencyMs: 1_000 })
+
+  it.live(
+    "its call runs to its end, CRM write and audit row; the repeat answers with that result, writing nothing",
+    () =>
+      Effect.gen(function* () {
+        const url = yield* baseUrl
+        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1))
+        const control = yield* MockCrmControl
+        const args = { leadKey: lead?.leadKey, email: lead?.email, status: "Working" }
+        // connected first: /mcp has loaded, so the cut call below is at the CRM when its connection goes
+        const client = yield* connect(url, apiKey)
+        // a tools/call whose connection is cut 300 ms in, while the CRM (1 s) is still at it
+        const abort = new AbortController()
+        setTimeout(() => abort.abort(), 300)
+        const cut = yield* Effect.promise(() =>
+          fetch(`${url}/mcp`, {
+            method: "POST",
+            headers: {
+              "content-type": "application/json",
+              accept: "application/json, text/event-stream",
+              authorization: `Bearer ${apiKey}`
+            },
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 7,
+              method: "tools/call",
+              params: { name: "update_lead_status", arguments: args }
+            }),
+            signal: abort.signal
+          }).then(
+            () => "answered",
+            () => "cut"
+          )
+        )
+        expect(cut).toBe("cut")
+        yield* Effect.sleep("1500 millis")
+        expect((yield* control.applied).length).toBe(1)
+        const again: AnyResult = yield* Effect.promise(() =>
+          client.callTool({ name: "update_lead_status", arguments: args })
+        )
+        expect(again.structuredContent).toMatchObject({ tool: "update_lead_status", status: "SUCCEEDED" })
+        expect((yield* control.applied).length).toBe(1)
+        const trail: AnyResult = yield* Effect.promise(() =>
+          client.callTool({ name: "get_audit_trail", arguments: { leadId: lead?.id } })
+        )
+        expect(trail.structuredContent.actions.map((row: { status: string }) => row.status)).toEqual(["SUCCEEDED"])
+      }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env))), Effect.scoped)
+  )
+})
