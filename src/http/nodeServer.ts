@@ -8,6 +8,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import { fromNode, type IntakeRequest } from "./body.js"
+import { pathOf } from "./paths.js"
 import { problem } from "./problem.js"
 
 /** Where the server listens (port 0: any free port). */
@@ -102,13 +103,6 @@ export const writeResponse = (res: ServerResponse, response: HttpServerResponse.
   res.end()
 }
 
-/** The request's path without its query string. */
-export const pathOf = (url: string | undefined): string => {
-  const path = url ?? "/"
-  const query = path.indexOf("?")
-  return query < 0 ? path : path.slice(0, query)
-}
-
 const stopping = problem(503, "The server is stopping", { headers: { "retry-after": "1" } })
 const notFound = problem(404, "No such route")
 
@@ -137,6 +131,16 @@ export const make = <R>(
       routes.set(route.method, byPath)
     }
     const nodeRoutes = options.nodeRoutes ?? new Map<string, NodeHandler>()
+    /** With nothing else served: a path one of the routes has, asked with another method, is 405 naming its methods. */
+    const wrongMethod = (req: IncomingMessage) => {
+      const path = pathOf(req.url)
+      const methods = options.routes.filter((route) => route.path === path).map((route) => route.method)
+      return methods.length === 0
+        ? undefined
+        : problem(405, `${req.method ?? "?"} is not a method of ${path}: it takes ${methods.join(", ")}`, {
+            headers: { allow: methods.join(", ") }
+          })
+    }
     const requests = yield* FiberSet.make<HttpServerResponse.HttpServerResponse>()
     const runRequest = yield* FiberSet.runtime(requests)<R>()
     let app: NodeHandler | undefined
@@ -177,7 +181,7 @@ export const make = <R>(
             if (node !== undefined) return node(req, res)
             if (app !== undefined) return app(req, res)
             if (closing) return writeResponse(res, stopping)
-            if (options.others === "notFound") return writeResponse(res, notFound)
+            if (options.others === "notFound") return writeResponse(res, wrongMethod(req) ?? notFound)
             waiting.push([req, res])
             if (!wanted) {
               wanted = true

@@ -1,3 +1,4 @@
+import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Layer from "effect/Layer"
@@ -7,7 +8,7 @@ import { OperationsLive } from "./operations.js"
 import { layerDocument } from "./openapi.js"
 import { OpsLive } from "./ops.js"
 import * as Pages from "./pages.js"
-import { problemMiddleware } from "./serving.js"
+import { problemMiddlewareFor } from "./serving.js"
 import { WebhooksLive } from "./webhooks.js"
 
 /** The ingest API with its handlers, OpenAPI document (/openapi.json), docs page (/docs) and console (/console). */
@@ -15,9 +16,18 @@ export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
   Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive])
 )
 
+/** Every route the API declares: its method and path (`/leads/:id`), for 405 answers naming what a path takes. */
+const declaredRoutes: Array<{ readonly method: string; readonly path: string }> = []
+HttpApi.reflect(IngestApi, {
+  onGroup: () => {},
+  onEndpoint: ({ endpoint }) => {
+    declaredRoutes.push({ method: endpoint.method, path: endpoint.path })
+  }
+})
+
 /** The API-wide middleware, /openapi.json and the pages, for whichever way the API is served. */
 export const Documented = Layer.mergeAll(
-  HttpApiBuilder.middleware(problemMiddleware),
+  HttpApiBuilder.middleware(problemMiddlewareFor(declaredRoutes)),
   // built on its first request, not at start-up
   layerDocument("/openapi.json"),
   // /docs and /console from files the ingest serves itself: both work offline

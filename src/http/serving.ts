@@ -1,4 +1,5 @@
 import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -6,6 +7,7 @@ import * as Option from "effect/Option"
 import { isBuiltInTracer } from "../domain/spans.js"
 import { type TraceContext, withParentTrace } from "../domain/traceContext.js"
 import type { IntakeRequest } from "./body.js"
+import { pathOf } from "./paths.js"
 import { problem } from "./problem.js"
 
 // What both servings of the API share around a handler: the server span, the client's trace context, and the
@@ -53,6 +55,56 @@ export const causeResponse = (cause: Cause.Cause<unknown>): Effect.Effect<HttpSe
  */
 export const problemMiddleware = (app: HttpApp.Default): HttpApp.Default =>
   app.pipe(Effect.catchAllCause(causeResponse))
+
+/**
+ * The methods `routes` declare for a path (`/leads/:id` patterns matched segment by segment), in their order; none
+ * when no route has that path.
+ */
+export const methodsFor = (routes: ReadonlyArray<Route>) => {
+  const patterns = routes.map((route) => ({
+    method: route.method,
+    segments: route.path.split("/")
+  }))
+  return (path: string): ReadonlyArray<string> => {
+    const segments = path.split("/")
+    const methods = new Set<string>()
+    for (const pattern of patterns) {
+      if (pattern.segments.length !== segments.length) continue
+      const matches = pattern.segments.every(
+        (segment, i) => segment === segments[i] || (segment.startsWith(":") && segments[i] !== "")
+      )
+      if (matches) methods.add(pattern.method)
+    }
+    return [...methods]
+  }
+}
+
+/**
+ * `problemMiddleware`, and a request whose path a route declares but not with its method: 405 with the methods it
+ * does take in `Allow`, rather than 404 "No such route" for a path that exists.
+ */
+export const problemMiddlewareFor =
+  (routes: ReadonlyArray<Route>) =>
+  (app: HttpApp.Default): HttpApp.Default => {
+    const allowed = methodsFor(routes)
+    return app.pipe(
+      Effect.catchAllCause((cause) => {
+        const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
+        if (failure?._tag !== "RouteNotFound") return causeResponse(cause)
+        return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+          const path = pathOf(request.url)
+          const methods = allowed(path)
+          return methods.length === 0 || methods.includes(request.method)
+            ? causeResponse(cause)
+            : Effect.succeed(
+                problem(405, `${request.method} is not a method of ${path}: it takes ${methods.join(", ")}`, {
+                  headers: { allow: methods.join(", ") }
+                })
+              )
+        })
+      })
+    )
+  }
 
 /** A route as the HttpApi declares it (an endpoint's method and path). */
 export interface Route {

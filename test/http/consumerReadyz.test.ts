@@ -22,17 +22,21 @@ const served = MetricsServer.layer({ port: 0, host: "127.0.0.1" }, 1_000).pipe(
 )
 
 describe("consumer /readyz", () => {
-  it.scopedLive("/metrics renders the metrics as Prometheus text; any other path or method is a 404 problem", () =>
-    Effect.gen(function* () {
-      const api = yield* client
-      const metrics = yield* api.get("/metrics")
-      expect(metrics.status).toBe(200)
-      expect(metrics.headers["content-type"]).toMatch(/^text\/plain/)
-      expect(metrics.text).toContain("# TYPE revenueflow_queue_jobs gauge")
-      expectProblem(yield* api.get("/leads"), 404)
-      expectProblem(yield* api.send("POST", "/readyz"), 404)
-      expect((yield* api.get("/healthz?probe=1")).json).toEqual({ status: "ok" })
-    }).pipe(Effect.provide(served))
+  it.scopedLive(
+    "/metrics renders the metrics as Prometheus text; any other path is a 404 problem, another method 405",
+    () =>
+      Effect.gen(function* () {
+        const api = yield* client
+        const metrics = yield* api.get("/metrics")
+        expect(metrics.status).toBe(200)
+        expect(metrics.headers["content-type"]).toMatch(/^text\/plain/)
+        expect(metrics.text).toContain("# TYPE revenueflow_queue_jobs gauge")
+        expectProblem(yield* api.get("/leads"), 404)
+        const wrongMethod = yield* api.send("POST", "/readyz")
+        expectProblem(wrongMethod, 405)
+        expect(wrongMethod.headers.allow).toBe("GET")
+        expect((yield* api.get("/healthz?probe=1")).json).toEqual({ status: "ok" })
+      }).pipe(Effect.provide(served))
   )
 
   it.scopedLive("503 naming what is down while the queue or the store is unreachable; 200 when both answer", () =>

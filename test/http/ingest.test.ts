@@ -188,6 +188,32 @@ describe.each(servings)("POST /leads (%s)", (_name, served) => {
   )
 })
 
+describe.each(servings)("a path the API has, asked with another method (%s)", (_name, served) => {
+  it.live("is 405 naming the methods it takes in Allow, not 404; a path it has not is still 404", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          for (const [method, path, allow] of [
+            ["PUT", "/leads", "POST, GET"],
+            ["DELETE", "/leads/0b3c7d1e-9a4f-4e2b-8c6d-5f1a2b3c4d5e", "GET"],
+            ["GET", "/leads/0b3c7d1e-9a4f-4e2b-8c6d-5f1a2b3c4d5e/replay", "POST"],
+            ["POST", "/healthz", "GET"],
+            ["GET", "/webhooks/marketo", "POST"]
+          ] as const) {
+            const reply = yield* api.send(method, path, {})
+            expectProblem(reply, 405)
+            expect(reply.headers.allow, `${method} ${path}`).toBe(allow)
+            expect(reply.json.detail).toBe(`${method} is not a method of ${path}: it takes ${allow}`)
+          }
+          expectProblem(yield* api.send("PUT", "/nope", {}), 404)
+          expectProblem(yield* api.send("DELETE", "/leads/extra/segments", {}), 404)
+        }),
+      served
+    )
+  )
+})
+
 describe("routes and GET /leads/:id", () => {
   it.live("an unknown route is a 404 problem", () =>
     withApi(memoryEnv(), (api) =>

@@ -206,13 +206,17 @@ describe("the node:http server under the ingest and the consumer's metrics", () 
     })
   )
 
-  it.live("with nothing to serve (the consumer's metrics server) any other path or method is a 404 problem", () =>
-    Effect.gen(function* () {
-      const { scope, base } = yield* start("notFound")
-      expectProblem(yield* send(base, "GET", "/elsewhere"), 404)
-      expectProblem(yield* send(base, "POST", "/direct"), 404)
-      expect((yield* send(base, "GET", "/direct")).status).toBe(200)
-      yield* Scope.close(scope, Exit.void)
-    })
+  it.live(
+    "with nothing to serve (the consumer's metrics server) any other path is a 404 problem, another method 405",
+    () =>
+      Effect.gen(function* () {
+        const { scope, base } = yield* start("notFound")
+        expectProblem(yield* send(base, "GET", "/elsewhere"), 404)
+        const wrong = yield* send(base, "POST", "/direct")
+        expectProblem(wrong, 405)
+        expect(wrong.headers.allow).toBe("GET")
+        expect((yield* send(base, "GET", "/direct")).status).toBe(200)
+        yield* Scope.close(scope, Exit.void)
+      })
   )
 })
