@@ -8,7 +8,10 @@ import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
 import { fromNode, type IntakeRequest } from "./body.js"
+import { writeResponse } from "./nodeResponse.js"
 import { pathOf } from "./paths.js"
+
+export { writeResponse } from "./nodeResponse.js"
 import { problem } from "./problem.js"
 
 /** Where the server listens (port 0: any free port). */
@@ -79,28 +82,6 @@ const clientErrorAnswer = (code: string | undefined) => {
     `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
   )
-}
-
-/** Writes a handler's response on Node: the handlers answer with JSON or text bodies (or none), built in memory. */
-export const writeResponse = (res: ServerResponse, response: HttpServerResponse.HttpServerResponse): void => {
-  if (res.headersSent || res.destroyed) return
-  const body = response.body
-  if (body._tag === "Raw" && typeof body.body === "string") {
-    // text (a lead's view; content type and length already in the headers): Node writes head and body at once
-    res.writeHead(response.status, response.headers)
-    res.end(body.body)
-    return
-  }
-  const headers: Record<string, string> = { ...response.headers }
-  if (body._tag === "Uint8Array") {
-    headers["content-type"] = body.contentType
-    headers["content-length"] = String(body.body.byteLength)
-    res.writeHead(response.status, headers)
-    res.end(body.body)
-    return
-  }
-  res.writeHead(body._tag === "Empty" ? response.status : 500, headers)
-  res.end()
 }
 
 const stopping = problem(503, "The server is stopping", { headers: { "retry-after": "1" } })

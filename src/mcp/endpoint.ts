@@ -20,7 +20,8 @@ import { missingPackage, missingPackageOf } from "../../layers/shared/optionalPa
 import type { McpServices } from "./calls.js"
 import { type InFlight, makeInFlight } from "./inFlight.js"
 import { makeApiKeyCheck, presentedKey } from "../http/auth.js"
-import { type NodeHandler, writeResponse } from "../http/nodeServer.js"
+import { writeResponse } from "../http/nodeResponse.js"
+import type { NodeHandler } from "../http/nodeServer.js"
 import { problem } from "../http/problem.js"
 
 const unavailableProblem = { type: "https://revenueflow.dev/problems/503", title: "Service Unavailable", status: 503 }
