@@ -10,9 +10,9 @@ import type * as Scope from "effect/Scope"
 import { fromNode, type IntakeRequest } from "./body.js"
 import { writeResponse } from "./nodeResponse.js"
 import { pathOf } from "./paths.js"
+import { problem } from "./problem.js"
 
 export { writeResponse } from "./nodeResponse.js"
-import { problem } from "./problem.js"
 
 /** Where the server listens (port 0: any free port). */
 export interface ListenOptions {
