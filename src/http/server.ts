@@ -16,14 +16,20 @@ export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
   Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive])
 )
 
-/** Every route the API declares: its method and path (`/leads/:id`), for 405 answers naming what a path takes. */
-const declaredRoutes: Array<{ readonly method: string; readonly path: string }> = []
-HttpApi.reflect(IngestApi, {
-  onGroup: () => {},
-  onEndpoint: ({ endpoint }) => {
-    declaredRoutes.push({ method: endpoint.method, path: endpoint.path })
-  }
-})
+/**
+ * Every route the API declares: its method and path (`/leads/:id`), for 405 answers naming what a path takes. Read
+ * from the API on the first request no route takes, not at start (the Lambda handler loads this module cold).
+ */
+const declaredRoutes = () => {
+  const routes: Array<{ readonly method: string; readonly path: string }> = []
+  HttpApi.reflect(IngestApi, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      routes.push({ method: endpoint.method, path: endpoint.path })
+    }
+  })
+  return routes
+}
 
 /** The API-wide middleware, /openapi.json and the pages, for whichever way the API is served. */
 export const Documented = Layer.mergeAll(

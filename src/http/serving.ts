@@ -81,12 +81,17 @@ export const methodsFor = (routes: ReadonlyArray<Route>) => {
 
 /**
  * `problemMiddleware`, and a request whose path a route declares but not with its method: 405 with the methods it
- * does take in `Allow`, rather than 404 "No such route" for a path that exists.
+ * does take in `Allow`, rather than 404 "No such route" for a path that exists. `routes` is read once, on the first
+ * request no route takes.
  */
 export const problemMiddlewareFor =
-  (routes: ReadonlyArray<Route>) =>
+  (routes: () => ReadonlyArray<Route>) =>
   (app: HttpApp.Default): HttpApp.Default => {
-    const allowed = methodsFor(routes)
+    let known: ((path: string) => ReadonlyArray<string>) | undefined
+    const allowed = (path: string) => {
+      known ??= methodsFor(routes())
+      return known(path)
+    }
     return app.pipe(
       Effect.catchAllCause((cause) => {
         const failure = Option.getOrUndefined(Cause.failureOption(cause)) as { readonly _tag?: string } | undefined
