@@ -11,6 +11,7 @@ import { fromNode, type IntakeRequest } from "./body.js"
 import { writeResponse } from "./nodeResponse.js"
 import { pathOf } from "./paths.js"
 import { problem } from "./problem.js"
+import { methodsFor, wrongMethod } from "./serving.js"
 
 export { writeResponse } from "./nodeResponse.js"
 
@@ -113,15 +114,7 @@ export const make = <R>(
     }
     const nodeRoutes = options.nodeRoutes ?? new Map<string, NodeHandler>()
     /** With nothing else served: a path one of the routes has, asked with another method, is 405 naming its methods. */
-    const wrongMethod = (req: IncomingMessage) => {
-      const path = pathOf(req.url)
-      const methods = options.routes.filter((route) => route.path === path).map((route) => route.method)
-      return methods.length === 0
-        ? undefined
-        : problem(405, `${req.method ?? "?"} is not a method of ${path}: it takes ${methods.join(", ")}`, {
-            headers: { allow: methods.join(", ") }
-          })
-    }
+    const methodsOf = methodsFor(options.routes)
     const requests = yield* FiberSet.make<HttpServerResponse.HttpServerResponse>()
     const runRequest = yield* FiberSet.runtime(requests)<R>()
     let app: NodeHandler | undefined
@@ -162,7 +155,10 @@ export const make = <R>(
             if (node !== undefined) return node(req, res)
             if (app !== undefined) return app(req, res)
             if (closing) return writeResponse(res, stopping)
-            if (options.others === "notFound") return writeResponse(res, wrongMethod(req) ?? notFound)
+            if (options.others === "notFound") {
+              const path = pathOf(req.url)
+              return writeResponse(res, wrongMethod(req.method ?? "", path, methodsOf(path)) ?? notFound)
+            }
             waiting.push([req, res])
             if (!wanted) {
               wanted = true

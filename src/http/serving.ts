@@ -79,6 +79,14 @@ export const methodsFor = (routes: ReadonlyArray<Route>) => {
   }
 }
 
+/** The 405 for `method` on a path that takes `methods` (with them in Allow); undefined when it is not one. */
+export const wrongMethod = (method: string, path: string, methods: ReadonlyArray<string>) =>
+  methods.length === 0 || methods.includes(method)
+    ? undefined
+    : problem(405, `${method} is not a method of ${path}: it takes ${methods.join(", ")}`, {
+        headers: { allow: methods.join(", ") }
+      })
+
 /**
  * `problemMiddleware`, and a request whose path a route declares but not with its method: 405 with the methods it
  * does take in `Allow`, rather than 404 "No such route" for a path that exists. `routes` is read once, on the first
@@ -98,14 +106,8 @@ export const problemMiddlewareFor =
         if (failure?._tag !== "RouteNotFound") return causeResponse(cause)
         return Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
           const path = pathOf(request.url)
-          const methods = allowed(path)
-          return methods.length === 0 || methods.includes(request.method)
-            ? causeResponse(cause)
-            : Effect.succeed(
-                problem(405, `${request.method} is not a method of ${path}: it takes ${methods.join(", ")}`, {
-                  headers: { allow: methods.join(", ") }
-                })
-              )
+          const wrong = wrongMethod(request.method, path, allowed(path))
+          return wrong === undefined ? causeResponse(cause) : Effect.succeed(wrong)
         })
       })
     )
