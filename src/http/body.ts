@@ -55,11 +55,23 @@ export const fromPlatform = (request: HttpServerRequest.HttpServerRequest): Inta
       : readStreamLimited(request.stream, maxBytes)
 })
 
-export const fromNode = (request: IncomingMessage): IntakeRequest => ({
+/**
+ * A request straight from node:http. `beforeRead` runs when a handler first reads the body: the ingest's server
+ * sends `100 Continue` there to a client that asked for it (`Expect: 100-continue`), so whatever a handler refuses
+ * on the headers alone (an API key, a content type, a declared length) is answered before the client sends a byte.
+ */
+export const fromNode = (request: IncomingMessage, beforeRead?: () => void): IntakeRequest => ({
   headers: request.headers,
   method: request.method ?? "GET",
   url: request.url ?? "/",
-  body: (maxBytes) => readLimited(request, maxBytes)
+  body:
+    beforeRead === undefined
+      ? (maxBytes) => readLimited(request, maxBytes)
+      : (maxBytes) =>
+          Effect.suspend(() => {
+            beforeRead()
+            return readLimited(request, maxBytes)
+          })
 })
 
 type Refusal = HttpServerResponse.HttpServerResponse

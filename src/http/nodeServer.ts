@@ -123,8 +123,13 @@ export const make = <R>(
     let closing = false
     let wanted = false
 
-    const direct = (handler: DirectRoute<R>["handler"], req: IncomingMessage, res: ServerResponse) => {
-      const fiber = runRequest(handler(fromNode(req)))
+    const direct = (
+      handler: DirectRoute<R>["handler"],
+      req: IncomingMessage,
+      res: ServerResponse,
+      beforeRead: (() => void) | undefined
+    ) => {
+      const fiber = runRequest(handler(fromNode(req, beforeRead)))
       fiber.addObserver((exit) => {
         // an answer written once the server is stopping closes its connection: no next request on it to drop
         if (closing) res.shouldKeepAlive = false
@@ -134,6 +139,39 @@ export const make = <R>(
       res.once("close", () => {
         if (!res.writableEnded) fiber.unsafeInterruptAsFork(FiberId.none)
       })
+    }
+
+    /**
+     * Routes one request. `beforeRead`: for a client waiting for 100 Continue, what sends it; called when the body is
+     * first read (a direct route), once /mcp's gate has let the request through (a Node route: its gate answers at
+     * once or not at all), or before the request goes to the app, which reads as it likes.
+     */
+    const dispatch = (req: IncomingMessage, res: ServerResponse, beforeRead: (() => void) | undefined) => {
+      if (closing) res.shouldKeepAlive = false
+      const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
+      if (handler !== undefined) return direct(handler, req, res, beforeRead)
+      const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
+      if (node !== undefined) {
+        node(req, res)
+        if (!res.headersSent) beforeRead?.()
+        return
+      }
+      if (app !== undefined) {
+        beforeRead?.()
+        return app(req, res)
+      }
+      if (closing) return writeResponse(res, stopping)
+      if (options.others === "notFound") {
+        const path = pathOf(req.url)
+        return writeResponse(res, wrongMethod(req.method ?? "", path, methodsOf(path)) ?? notFound)
+      }
+      // the app will read the body as it likes: the client may send it now
+      beforeRead?.()
+      waiting.push([req, res])
+      if (!wanted) {
+        wanted = true
+        options.onAppWanted?.()
+      }
     }
 
     const server = yield* Effect.acquireRelease(
@@ -148,24 +186,33 @@ export const make = <R>(
             keepAliveTimeout: options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs
           },
           (req, res) => {
-            if (closing) res.shouldKeepAlive = false
-            const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
-            if (handler !== undefined) return direct(handler, req, res)
-            const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
-            if (node !== undefined) return node(req, res)
-            if (app !== undefined) return app(req, res)
-            if (closing) return writeResponse(res, stopping)
-            if (options.others === "notFound") {
-              const path = pathOf(req.url)
-              return writeResponse(res, wrongMethod(req.method ?? "", path, methodsOf(path)) ?? notFound)
-            }
-            waiting.push([req, res])
-            if (!wanted) {
-              wanted = true
-              options.onAppWanted?.()
-            }
+            dispatch(req, res, undefined)
           }
         )
+        // Expect: 100-continue. Node would send 100 Continue before any handler runs, inviting a client without an
+        // API key, or with a body too large or not JSON, to send all of it before its 401 / 413 / 415. Instead the
+        // 100 goes when the body is first read (see `dispatch`); an answer given without it closes the connection,
+        // since the client may send the body or not (RFC 9110 §10.1.1), and it must not be read as a next request.
+        server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+          const keepAlive = res.shouldKeepAlive
+          res.shouldKeepAlive = false
+          let continued = false
+          dispatch(req, res, () => {
+            if (continued || res.headersSent) return
+            continued = true
+            res.shouldKeepAlive = keepAlive && !closing
+            res.writeContinue()
+          })
+        })
+        // any other expectation: 417, as Node answers it, but as problem+json
+        server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+          res.shouldKeepAlive = false
+          const expectation = String(req.headers.expect ?? "").slice(0, 64)
+          writeResponse(
+            res,
+            problem(417, `Expect: ${JSON.stringify(expectation)} is not supported; only 100-continue is`)
+          )
+        })
         server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
           // a reset has nobody to answer; nor has a response already begun on this socket (Node's own rule: its
           // in-flight response, `_httpMessage`, has sent its head), whose bytes an answer would corrupt

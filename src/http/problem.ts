@@ -18,7 +18,7 @@ export interface FieldError {
 }
 
 /** Every status the ingest answers with problem details. */
-export type ProblemStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 500 | 503
+export type ProblemStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 417 | 500 | 503
 
 const titles: Record<ProblemStatus, string> = {
   400: "Bad Request",
@@ -29,6 +29,7 @@ const titles: Record<ProblemStatus, string> = {
   409: "Conflict",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
+  417: "Expectation Failed",
   500: "Internal Server Error",
   503: "Service Unavailable"
 }

@@ -78,6 +78,58 @@ export const send = (base: string, method: string, path: string, options: Reques
     req.end()
   })
 
+/** A reply to a request sent with `Expect: 100-continue`, and whether the server said 100 Continue first. */
+export interface ContinueReply extends Reply {
+  readonly continued: boolean
+}
+
+/**
+ * One request as a careful client sends a body it would rather not send for nothing: headers with `Expect:
+ * 100-continue` and the body's Content-Length, then the body only once the server answers 100 Continue. A server
+ * that answers for good first never gets the body.
+ */
+export const sendExpectingContinue = (
+  base: string,
+  method: string,
+  path: string,
+  options: {
+    readonly headers?: Record<string, string>
+    readonly body: string
+    readonly contentLength?: number | undefined
+  }
+) =>
+  Effect.async<ContinueReply, Error>((resume) => {
+    const body = Buffer.from(options.body)
+    const headers = {
+      ...options.headers,
+      expect: "100-continue",
+      "content-length": String(options.contentLength ?? body.length)
+    }
+    const req = httpRequest(new URL(path, base), { method, headers, agent: false })
+    let continued = false
+    req.on("continue", () => {
+      continued = true
+      req.end(body)
+    })
+    req.on("response", (res) => {
+      const chunks: Array<Buffer> = []
+      res.on("data", (chunk: Buffer) => chunks.push(chunk))
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8")
+        let json: unknown
+        try {
+          json = JSON.parse(text)
+        } catch {
+          json = undefined
+        }
+        req.destroy()
+        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, text, json, continued }))
+      })
+    })
+    req.on("error", (error) => resume(Effect.fail(error)))
+    req.flushHeaders()
+  })
+
 /** A client bound to the server under test. */
 export interface Client {
   readonly base: string

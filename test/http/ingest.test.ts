@@ -4,7 +4,7 @@ import * as Schedule from "effect/Schedule"
 import { runConsumer } from "../../src/pipeline/consumer.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
-import { expectProblem, problemFields, servings, storedLeads, withApi } from "./harness.js"
+import { expectProblem, problemFields, sendExpectingContinue, servings, storedLeads, withApi } from "./harness.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
@@ -301,6 +301,79 @@ describe.each(servings)("API keys (INGEST_API_KEYS) (%s)", (_name, served) => {
           expect((yield* api.get("/healthz")).status).toBe(200)
         }),
       served
+    )
+  )
+})
+
+describe("Expect: 100-continue on the ingest server", () => {
+  const key = "continue-key"
+  const env = () => memoryEnv({ env: { INGEST_API_KEYS: key, HUBSPOT_APP_SECRET: "hubspot-secret-for-continue" } })
+  const json = { "content-type": "application/json" }
+
+  it.live(
+    "a request refused on its headers is answered before the client sends its body, and the connection closes",
+    () =>
+      withApi(env(), (api) =>
+        Effect.gen(function* () {
+          const body = JSON.stringify(sampleLead())
+          const send = (path: string, headers: Record<string, string>, contentLength?: number) =>
+            sendExpectingContinue(api.base, "POST", path, {
+              headers: { ...headers, connection: "keep-alive" },
+              body,
+              contentLength
+            })
+
+          const noKey = yield* send("/leads", json)
+          expectProblem(noKey, 401)
+          const notJson = yield* send("/leads", { "x-api-key": key, "content-type": "text/plain" })
+          expectProblem(notJson, 415)
+          const tooLarge = yield* send("/leads", { ...json, "x-api-key": key }, 10 * 1024 * 1024)
+          expectProblem(tooLarge, 413)
+          const unsigned = yield* send("/webhooks/hubspot", json)
+          expectProblem(unsigned, 401)
+          for (const reply of [noKey, notJson, tooLarge, unsigned]) {
+            // no 100 Continue: the client never sent the body; and the server will not read one as a next request
+            expect(reply.continued, reply.text).toBe(false)
+            expect(reply.headers.connection).toBe("close")
+          }
+          expect(yield* storedLeads).toBe(0)
+        })
+      )
+  )
+
+  it.live("a request the route takes gets 100 Continue, then its answer; a lead so sent is stored once", () =>
+    withApi(env(), (api) =>
+      Effect.gen(function* () {
+        const lead = sampleLead()
+        const headers = { ...json, "x-api-key": key, connection: "keep-alive" }
+        const accepted = yield* sendExpectingContinue(api.base, "POST", "/leads", {
+          headers,
+          body: JSON.stringify(lead)
+        })
+        expect([accepted.continued, accepted.status], accepted.text).toEqual([true, 202])
+        expect(accepted.headers.connection).not.toBe("close")
+        const again = yield* sendExpectingContinue(api.base, "POST", "/leads", { headers, body: JSON.stringify(lead) })
+        expect([again.continued, again.status, again.json.id]).toEqual([true, 200, accepted.json.id])
+        // a body that arrives after its 100 is checked as any other
+        const malformed = yield* sendExpectingContinue(api.base, "POST", "/leads", { headers, body: "{" })
+        expect(malformed.continued).toBe(true)
+        expectProblem(malformed, 400)
+        expect(yield* storedLeads).toBe(1)
+      })
+    )
+  )
+
+  it.live("any other expectation is a 417 problem", () =>
+    withApi(env(), (api) =>
+      Effect.gen(function* () {
+        const reply = yield* api.send("POST", "/leads", {
+          headers: { ...json, "x-api-key": key, expect: "something-else" },
+          body: JSON.stringify(sampleLead())
+        })
+        expectProblem(reply, 417)
+        expect(reply.json.detail).toContain("something-else")
+        expect(yield* storedLeads).toBe(0)
+      })
     )
   )
 })

@@ -11,7 +11,7 @@ import { CrmTransientError } from "../../services/CrmExecutor.js"
 import * as IngestServer from "../../src/http/intake.js"
 import { HttpApiServed } from "../../src/http/server.js"
 import * as McpEndpoint from "../../src/mcp/endpoint.js"
-import { expectProblem, send } from "../http/harness.js"
+import { expectProblem, send, sendExpectingContinue } from "../http/harness.js"
 import { backends, memoryEnv } from "../support/env.js"
 import { behaviourEnv, type Harness, leadInputs, leadsNeeded, rejection, steps, storeLeads } from "./behaviour.js"
 
@@ -98,6 +98,19 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
         })
         expect(ok.status).toBe(200)
         expect(ok.json.result.protocolVersion).toBe("2025-11-25")
+
+        // a client that waits for 100 Continue: refused before it sends the body, or invited to and answered
+        const careful = (auth: Record<string, string>) =>
+          sendExpectingContinue(url, "POST", "/mcp", {
+            headers: { ...headers, ...auth, connection: "keep-alive" },
+            body: initialize
+          })
+        const early = yield* careful({ authorization: "Bearer wrong-key" })
+        expectProblem(early, 401)
+        expect([early.continued, early.headers.connection]).toEqual([false, "close"])
+        const invited = yield* careful({ authorization: `Bearer ${apiKey}` })
+        expect([invited.continued, invited.status]).toEqual([true, 200])
+        expect(invited.json.result.protocolVersion).toBe("2025-11-25")
       })
     )
   )
