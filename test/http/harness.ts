@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, request as httpRequest } from "node:http"
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from "node:http"
 import { expect } from "@effect/vitest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -40,27 +40,36 @@ export interface RequestOptions {
   readonly chunked?: boolean
 }
 
+/** A response read to its end: status, headers, text and the text parsed as JSON (undefined when it is not). */
+const readReply = (res: IncomingMessage, done: (reply: Reply) => void, failed: (error: Error) => void) => {
+  const chunks: Array<Buffer> = []
+  res.on("data", (chunk: Buffer) => chunks.push(chunk))
+  res.on("error", failed)
+  res.on("end", () => {
+    const text = Buffer.concat(chunks).toString("utf8")
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    done({ status: res.statusCode ?? 0, headers: res.headers, text, json })
+  })
+}
+
 /** One raw HTTP/1.1 request with node:http: full control of headers, Content-Length and chunking. */
 export const send = (base: string, method: string, path: string, options: RequestOptions = {}) =>
   Effect.async<Reply, Error>((resume) => {
     const body = options.body === undefined ? undefined : Buffer.from(options.body)
     const headers: Record<string, string> = { connection: "close", ...options.headers }
     if (body !== undefined && !options.chunked) headers["content-length"] = String(body.length)
-    const req = httpRequest(new URL(path, base), { method, headers }, (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (chunk: Buffer) => chunks.push(chunk))
-      res.on("error", (error) => resume(Effect.fail(error)))
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8")
-        let json: unknown
-        try {
-          json = JSON.parse(text)
-        } catch {
-          json = undefined
-        }
-        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, text, json }))
-      })
-    })
+    const req = httpRequest(new URL(path, base), { method, headers }, (res) =>
+      readReply(
+        res,
+        (reply) => resume(Effect.succeed(reply)),
+        (error) => resume(Effect.fail(error))
+      )
+    )
     // after a 413 the server may close while we are still writing; the response already arrived, so ignore it
     let answered = false
     req.on("response", () => {
@@ -111,21 +120,16 @@ export const sendExpectingContinue = (
       continued = true
       req.end(body)
     })
-    req.on("response", (res) => {
-      const chunks: Array<Buffer> = []
-      res.on("data", (chunk: Buffer) => chunks.push(chunk))
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8")
-        let json: unknown
-        try {
-          json = JSON.parse(text)
-        } catch {
-          json = undefined
-        }
-        req.destroy()
-        resume(Effect.succeed({ status: res.statusCode ?? 0, headers: res.headers, text, json, continued }))
-      })
-    })
+    req.on("response", (res) =>
+      readReply(
+        res,
+        (reply) => {
+          req.destroy()
+          resume(Effect.succeed({ ...reply, continued }))
+        },
+        (error) => resume(Effect.fail(error))
+      )
+    )
     req.on("error", (error) => resume(Effect.fail(error)))
     req.flushHeaders()
   })
