@@ -45,6 +45,7 @@ export interface AppConfigOptions {
   readonly sweepIntervalMs?: number
   readonly sweepMinAgeMs?: number
   readonly sweepProcessingMinAgeMs?: number
+  readonly sweepResendMinAgeMs?: number
   readonly rateLimits?: {
     readonly perLead?: number
     readonly perAccount?: number
@@ -88,6 +89,7 @@ const names = {
   sweepIntervalMs: "SWEEP_INTERVAL_MS",
   sweepMinAgeMs: "SWEEP_MIN_AGE_MS",
   sweepProcessingMinAgeMs: "SWEEP_PROCESSING_MIN_AGE_MS",
+  sweepResendMinAgeMs: "SWEEP_RESEND_MIN_AGE_MS",
   breaker: "CIRCUIT_BREAKER",
   crmProvider: "CRM_PROVIDER",
   analyzer: "ANALYZER",

@@ -100,6 +100,8 @@ export const appConfig = Config.all({
   ).pipe(Config.withDefault(5000)),
   sweepMinAgeMs: positive("SWEEP_MIN_AGE_MS", 30_000),
   sweepProcessingMinAgeMs: positive("SWEEP_PROCESSING_MIN_AGE_MS", 10 * 60 * 1000),
+  // on a queue that cannot tell a lead is already queued (SQS): how long a sent lead waits before it is sent again
+  sweepResendMinAgeMs: positive("SWEEP_RESEND_MIN_AGE_MS", 60 * 60 * 1000),
   rateLimits: Config.all({
     perLead: positive("RATE_LIMIT_PER_LEAD", 10),
     perAccount: positive("RATE_LIMIT_PER_ACCOUNT", 100),

@@ -65,8 +65,17 @@ export interface ConsumeOptions {
 
 export declare namespace JobQueue {
   export interface Service {
-    /** Add a job for a lead; a job with the same lead id already present makes this a no-op. */
+    /**
+     * Add a job for a lead; a job with the same lead id already present makes this a no-op, unless the queue
+     * `sendsDuplicates`.
+     */
     readonly enqueue: (job: LeadJob) => Effect.Effect<void, QueueUnavailable>
+    /**
+     * True when the queue cannot tell a lead already has a job, so each enqueue adds one (SQS: a message per send,
+     * a FIFO queue deduplicating for 5 minutes only). The outbox sweep then sends a lead already sent again only
+     * after SWEEP_RESEND_MIN_AGE_MS, once per such period. Absent: false (BullMQ and memory: job id = lead id).
+     */
+    readonly sendsDuplicates?: boolean
     readonly stats: Effect.Effect<QueueStats, QueueUnavailable>
     readonly deadLetters: (limit: number) => Effect.Effect<ReadonlyArray<DeadLetter>, QueueUnavailable>
     /** Put a dead-lettered job back to run with fresh attempts. false when no such dead letter (idempotent). */

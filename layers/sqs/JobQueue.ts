@@ -74,12 +74,27 @@ const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(LeadJob))
 const fifoFields = (queueUrl: string, leadId: string) =>
   queueUrl.endsWith(".fifo") ? { MessageGroupId: leadId, MessageDeduplicationId: leadId } : {}
 
-/** The body of a dead-lettered job: the job, why and when. */
+/** The body of a dead-lettered job: the job, why and when, and the message it came from. */
 interface DeadLetterBody extends LeadJob {
   readonly reason?: string
   readonly attemptsMade?: number
   readonly failedAt?: number
+  /** The id of the message that was moved. */
+  readonly messageId?: string
+  /** An unreadable message's body, as received (cut to `MAX_KEPT_BODY` characters, then `bodyCut` is true). */
+  readonly body?: string
+  readonly bodyCut?: boolean
 }
+
+/** How much of an unreadable message's body its dead letter keeps (SQS takes at most 256 KiB per message). */
+const MAX_KEPT_BODY = 64 * 1024
+
+/**
+ * A dead letter's group and deduplication ids on a FIFO dead-letter queue: the message's own id, so moving the same
+ * delivery twice leaves one dead letter, and two failures of one lead (a replay that fails again) leave two.
+ */
+const deadLetterFifoFields = (queueUrl: string, messageId: string) =>
+  queueUrl.endsWith(".fifo") ? { MessageGroupId: messageId, MessageDeduplicationId: messageId } : {}
 
 export const make = (
   options: SqsOptions,
@@ -289,26 +304,39 @@ export const make = (
         return true
       })
 
-    const moveToDeadLetters = (job: LeadJob, info: JobInfo, reason: string) =>
-      options.deadLetterQueueUrl === undefined
-        ? Effect.void
-        : Effect.flatMap(Clock.currentTimeMillis, (failedAt) =>
-            call("SendMessage", (abortSignal) =>
-              client.send(
-                new SendMessageCommand({
-                  QueueUrl: options.deadLetterQueueUrl,
-                  MessageBody: JSON.stringify({
-                    ...job,
-                    reason,
-                    attemptsMade: info.attemptsMade + 1,
-                    failedAt
-                  } satisfies DeadLetterBody),
-                  ...fifoFields(options.deadLetterQueueUrl ?? "", job.leadId)
-                }),
-                { abortSignal }
-              )
-            )
-          ).pipe(Effect.asVoid)
+    /** Sends a dead letter for `record` to SQS_DLQ_URL (the caller has checked there is one). */
+    const moveToDeadLetters = (
+      dlqUrl: string,
+      record: SqsRecord,
+      job: LeadJob | undefined,
+      info: JobInfo,
+      reason: string
+    ) =>
+      Effect.flatMap(Clock.currentTimeMillis, (failedAt) => {
+        const letter: DeadLetterBody = {
+          ...(job ?? { leadId: "unknown" }),
+          reason,
+          attemptsMade: info.attemptsMade + 1,
+          failedAt,
+          messageId: record.messageId,
+          // an unreadable message is kept as it came, so what was sent can be seen and sent again
+          ...(job === undefined
+            ? record.body.length > MAX_KEPT_BODY
+              ? { body: record.body.slice(0, MAX_KEPT_BODY), bodyCut: true }
+              : { body: record.body }
+            : {})
+        }
+        return call("SendMessage", (abortSignal) =>
+          client.send(
+            new SendMessageCommand({
+              QueueUrl: dlqUrl,
+              MessageBody: JSON.stringify(letter),
+              ...deadLetterFifoFields(dlqUrl, record.messageId)
+            }),
+            { abortSignal }
+          )
+        )
+      }).pipe(Effect.asVoid)
 
     /** One message's fate; true when it is settled (delete / acknowledge), false to report it failed. */
     const settleOne = (
@@ -323,14 +351,25 @@ export const make = (
             .pipe(Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause))))
         const decoded = decodeJob(record.body)
         const attemptsMade = Math.max(0, record.receiveCount - 1)
+        const dlqUrl = options.deadLetterQueueUrl
         if (Either.isLeft(decoded)) {
           const info: JobInfo = { leadId: "unknown", attemptsMade, maxAttempts: max }
-          yield* Effect.logWarning("invalid SQS job payload; moved to the dead-letter queue", {
-            messageId: record.messageId
-          })
-          return yield* moveToDeadLetters({ leadId: "unknown" }, info, "invalid job payload").pipe(
+          // no dead-letter queue of ours: not acknowledged, so the queue's redrive policy moves it (not deleted)
+          if (dlqUrl === undefined) {
+            yield* Effect.logWarning(
+              "invalid SQS job payload; left to the queue's redrive policy (SQS_DLQ_URL is not set)"
+            )
+            return false
+          }
+          return yield* moveToDeadLetters(dlqUrl, record, undefined, info, "invalid job payload").pipe(
+            Effect.zipRight(Effect.logWarning("invalid SQS job payload; moved to the dead-letter queue")),
             Effect.as(true),
-            Effect.orElseSucceed(() => false)
+            Effect.catchAll((error) =>
+              Effect.logWarning("invalid SQS job payload; could not move it to the dead-letter queue").pipe(
+                Effect.annotateLogs({ error: error.message }),
+                Effect.as(false)
+              )
+            )
           )
         }
         const info: JobInfo = { ...decoded.right, attemptsMade, maxAttempts: max }
@@ -341,7 +380,9 @@ export const make = (
           case "Delay":
             // visible again after the retry-after; the receive it cost counts toward maxReceiveCount
             return yield* changeVisibility(options.queueUrl, record.receiptHandle, outcome.delayMs / 1000).pipe(
-              Effect.catchAll((error) => Effect.logWarning("could not delay the SQS message", error.message)),
+              Effect.catchAll((error) =>
+                Effect.logWarning("could not delay the SQS message").pipe(Effect.annotateLogs({ error: error.message }))
+              ),
               Effect.as(false)
             )
           case "Retry":
@@ -351,10 +392,18 @@ export const make = (
           case "Permanent":
             // no redrive wait: the job goes to the dead-letter queue now and this delivery is acknowledged
             yield* deadLetter(info, outcome.reason)
-            return yield* moveToDeadLetters(decoded.right, info, outcome.reason).pipe(
+            if (dlqUrl === undefined) {
+              // the lead is FAILED with its reason; a redelivery would find it so and be acknowledged anyway
+              yield* Effect.logWarning(
+                "permanent failure: the lead is FAILED; no dead letter sent (SQS_DLQ_URL is not set), message deleted"
+              )
+              return true
+            }
+            return yield* moveToDeadLetters(dlqUrl, record, decoded.right, info, outcome.reason).pipe(
               Effect.as(true),
               Effect.catchAll((error) =>
-                Effect.logWarning("could not move the job to the dead-letter queue", error.message).pipe(
+                Effect.logWarning("could not move the job to the dead-letter queue").pipe(
+                  Effect.annotateLogs({ error: error.message }),
                   Effect.as(false)
                 )
               )
@@ -404,7 +453,7 @@ export const make = (
         )
       })
 
-    return { client, options, settle, enqueue, stats, deadLetters, replay, consume }
+    return { client, options, settle, enqueue, sendsDuplicates: true, stats, deadLetters, replay, consume }
   })
 
 /** The queue as a JobQueue and as SqsQueue (the Lambda consumer's batch settling), one client for both. */

@@ -22,7 +22,8 @@ export const runConsumer = Effect.gen(function* () {
     runSweeper({
       intervalMs: config.sweepIntervalMs,
       minAgeMs: config.sweepMinAgeMs,
-      processingMinAgeMs: config.sweepProcessingMinAgeMs
+      processingMinAgeMs: config.sweepProcessingMinAgeMs,
+      resendMinAgeMs: config.sweepResendMinAgeMs
     })
   )
 })

@@ -1,10 +1,14 @@
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { JobQueue } from "../../services/JobQueue.js"
+import type { LeadStatus } from "../domain/lead.js"
+import type { LeadRecord } from "../domain/record.js"
 import { LeadStore } from "../../services/LeadStore.js"
 
 /** Default for leads stuck in PROCESSING: their worker and job were lost (a Redis flush); re-enqueue them too. */
 const PROCESSING_STUCK_MS = 10 * 60 * 1000
+/** SWEEP_RESEND_MIN_AGE_MS's default. */
+const RESEND_MIN_AGE_MS = 60 * 60 * 1000
 
 export interface SweepOptions {
   /** RECEIVED / QUEUED leads older than this are (re-)enqueued. */
@@ -15,31 +19,50 @@ export interface SweepOptions {
    * also drops the run's idempotency claims.
    */
   readonly processingMinAgeMs?: number
+  /**
+   * On a queue that `sendsDuplicates` (SQS): a QUEUED or PROCESSING lead — one whose job was sent — is sent again
+   * only when it has not been updated for this long (SWEEP_RESEND_MIN_AGE_MS, default 1 hour), and the sweep then
+   * touches it, so a lead waiting in a backlog gets at most one more message per period rather than one per sweep.
+   * (SQS keeps what it was sent: such a lead's message is lost only with the dead-letter path's own failure.)
+   */
+  readonly resendMinAgeMs?: number
   readonly limit?: number
 }
 
 /**
  * The outbox sweep: enqueue every lead still RECEIVED / QUEUED (or long PROCESSING). Enqueue is idempotent by
- * lead id, so it is safe in every replica and against jobs that still exist. Returns how many it enqueued.
+ * lead id on BullMQ and memory, so it is safe in every replica and against jobs that still exist; on a queue that
+ * sends duplicates (SQS) a lead already sent is sent again only after `resendMinAgeMs`. Returns how many it enqueued.
  */
 export const sweepOnce = (options: SweepOptions) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
     const queue = yield* JobQueue
     const limit = options.limit ?? 500
-    const fresh = yield* store.listByStatus({ statuses: ["RECEIVED", "QUEUED"], olderThanMs: options.minAgeMs, limit })
-    const stale = yield* store.listByStatus({
-      statuses: ["PROCESSING"],
-      olderThanMs: Math.max(options.minAgeMs, options.processingMinAgeMs ?? PROCESSING_STUCK_MS),
+    const duplicates = queue.sendsDuplicates === true
+    const resendAge = (age: number) =>
+      duplicates ? Math.max(age, options.resendMinAgeMs ?? RESEND_MIN_AGE_MS) : age
+    const received = yield* store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: options.minAgeMs, limit })
+    const queued = yield* store.listByStatus({
+      statuses: ["QUEUED"],
+      olderThanMs: resendAge(options.minAgeMs),
       limit
     })
-    const leads = [...fresh, ...stale]
+    const stale = yield* store.listByStatus({
+      statuses: ["PROCESSING"],
+      olderThanMs: resendAge(Math.max(options.minAgeMs, options.processingMinAgeMs ?? PROCESSING_STUCK_MS)),
+      limit
+    })
+    const leads = [...received, ...queued, ...stale]
     yield* Effect.forEach(leads, (lead) => queue.enqueue({ leadId: lead.id }), { discard: true, concurrency: 10 })
-    yield* Effect.forEach(
-      fresh.filter((lead) => lead.status === "RECEIVED"),
-      (lead) => store.transition(lead.id, ["RECEIVED"], "QUEUED").pipe(Effect.ignore),
-      { discard: true }
-    )
+    // a lead's status (and its age) moves only if it is still where the sweep found it: the consumer may have it now
+    const touch = (lead: LeadRecord, to: LeadStatus) =>
+      store.transition(lead.id, [lead.status], to).pipe(Effect.ignore)
+    yield* Effect.forEach(received, (lead) => touch(lead, "QUEUED"), { discard: true })
+    // sent again on a queue that duplicates: the lead's age starts over, so its next copy is a whole period away
+    if (duplicates) {
+      yield* Effect.forEach([...queued, ...stale], (lead) => touch(lead, lead.status), { discard: true })
+    }
     if (leads.length > 0) yield* Effect.logInfo(`outbox sweep re-enqueued ${leads.length} lead(s)`)
     return leads.length
   }).pipe(Effect.withSpan("pipeline.sweep", { captureStackTrace: false }))

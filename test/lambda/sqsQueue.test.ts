@@ -1,9 +1,13 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import { layer as memoryLeadStore } from "../../layers/memory/LeadStore.js"
 import { SqsQueue, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
 import { JobDelay, JobPermanent, JobQueue, JobRetry, type JobInfo } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { sweepOnce } from "../../src/pipeline/sweeper.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
+import { newLeadKey, sampleLead } from "../store/fixtures.js"
 
 const clientConfig = (fake: FakeSqs) => ({
   endpoint: fake.url,
@@ -233,5 +237,90 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
         expect(fake.messages(names.dlq).map((m) => JSON.parse(m.body).reason)).toEqual(["invalid job payload"])
       })
     )
+  )
+
+  it.live("an unreadable message's dead letter keeps its body and message id; on a FIFO DLQ each is its own", () =>
+    Effect.gen(function* () {
+      const fake = yield* makeFakeSqs
+      const { url, dlqUrl } = fake.createQueue("leads.fifo", {
+        deadLetter: { name: "leads-dlq.fifo", maxReceiveCount: 3 }
+      })
+      const sqs = yield* Effect.provide(
+        SqsQueue,
+        sqsLayer({ queueUrl: url, deadLetterQueueUrl: dlqUrl, attempts: 5 }, clientConfig(fake))
+      )
+      const records = ["not json", '{"lead":"x"}', "x".repeat(70 * 1024)].map((body, i) => ({
+        messageId: `m-${i}`,
+        receiptHandle: `r-${i}`,
+        body,
+        receiveCount: 1
+      }))
+      const failed = yield* sqs.settle(records, {
+        concurrency: 1,
+        process: () => Effect.void,
+        onDeadLetter: () => Effect.void
+      })
+      expect(failed).toEqual([])
+      const letters = fake.messages("leads-dlq.fifo").map((m) => JSON.parse(m.body))
+      expect(letters.map((l) => [l.messageId, l.reason, l.leadId])).toEqual([
+        ["m-0", "invalid job payload", "unknown"],
+        ["m-1", "invalid job payload", "unknown"],
+        ["m-2", "invalid job payload", "unknown"]
+      ])
+      expect(letters[0].body).toBe("not json")
+      expect(letters[1].body).toBe('{"lead":"x"}')
+      // a body too large to keep whole is cut, and says so
+      expect([letters[2].body.length, letters[2].bodyCut]).toEqual([64 * 1024, true])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("without SQS_DLQ_URL nothing is deleted as if dead-lettered: an unreadable message is left to redrive", () =>
+    Effect.gen(function* () {
+      const fake = yield* makeFakeSqs
+      const { url } = fake.createQueue("leads", { deadLetter: { name: "leads-dlq", maxReceiveCount: 3 } })
+      const sqs = yield* Effect.provide(SqsQueue, sqsLayer({ queueUrl: url, attempts: 5 }, clientConfig(fake)))
+      const deadLettered: Array<string> = []
+      const failed = yield* sqs.settle(
+        [
+          { messageId: "m-unreadable", receiptHandle: "r-1", body: "not json", receiveCount: 1 },
+          { messageId: "m-refused", receiptHandle: "r-2", body: '{"leadId":"lead-9"}', receiveCount: 1 }
+        ],
+        {
+          concurrency: 1,
+          process: () => Effect.fail(new JobPermanent({ reason: "CRM refused it" })),
+          onDeadLetter: (job) => Effect.sync(() => void deadLettered.push(job.leadId))
+        }
+      )
+      // listed: the queue's redrive policy moves it to its dead-letter queue after maxReceiveCount receives
+      expect(failed).toEqual(["m-unreadable"])
+      // a permanent failure still marks the lead FAILED (it can be replayed from the store)
+      expect(deadLettered).toEqual(["lead-9"])
+    }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "the outbox sweep on SQS sends a lead already sent again only after SWEEP_RESEND_MIN_AGE_MS, once per period",
+    () =>
+      withQueue((fake, names) =>
+        Effect.gen(function* () {
+          const store = yield* LeadStore
+          for (let i = 0; i < 3; i++) {
+            yield* store.accept({ leadKey: newLeadKey(), source: "api", lead: sampleLead() })
+          }
+          const sweep = sweepOnce({ minAgeMs: 0, resendMinAgeMs: 400 })
+          // RECEIVED: sent at once (their enqueue after the 202 may have failed)
+          expect(yield* sweep).toBe(3)
+          // QUEUED now: sweeps within the period send nothing (SQS would hold a second message per lead)
+          expect(yield* sweep).toBe(0)
+          expect(yield* sweep).toBe(0)
+          expect(fake.messages(names.queue)).toHaveLength(3)
+          yield* Effect.sleep("450 millis")
+          // a lead still waiting after the period: one more message each, and the period starts over
+          expect(yield* sweep).toBe(3)
+          expect(yield* sweep).toBe(0)
+          expect(fake.messages(names.queue)).toHaveLength(6)
+          expect((yield* store.countByStatus).QUEUED).toBe(3)
+        }).pipe(Effect.provide(memoryLeadStore))
+      )
   )
 })
