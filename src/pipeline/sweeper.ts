@@ -40,8 +40,7 @@ export const sweepOnce = (options: SweepOptions) =>
     const queue = yield* JobQueue
     const limit = options.limit ?? 500
     const duplicates = queue.sendsDuplicates === true
-    const resendAge = (age: number) =>
-      duplicates ? Math.max(age, options.resendMinAgeMs ?? RESEND_MIN_AGE_MS) : age
+    const resendAge = (age: number) => (duplicates ? Math.max(age, options.resendMinAgeMs ?? RESEND_MIN_AGE_MS) : age)
     const received = yield* store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: options.minAgeMs, limit })
     const queued = yield* store.listByStatus({
       statuses: ["QUEUED"],
@@ -56,8 +55,7 @@ export const sweepOnce = (options: SweepOptions) =>
     const leads = [...received, ...queued, ...stale]
     yield* Effect.forEach(leads, (lead) => queue.enqueue({ leadId: lead.id }), { discard: true, concurrency: 10 })
     // a lead's status (and its age) moves only if it is still where the sweep found it: the consumer may have it now
-    const touch = (lead: LeadRecord, to: LeadStatus) =>
-      store.transition(lead.id, [lead.status], to).pipe(Effect.ignore)
+    const touch = (lead: LeadRecord, to: LeadStatus) => store.transition(lead.id, [lead.status], to).pipe(Effect.ignore)
     yield* Effect.forEach(received, (lead) => touch(lead, "QUEUED"), { discard: true })
     // sent again on a queue that duplicates: the lead's age starts over, so its next copy is a whole period away
     if (duplicates) {
