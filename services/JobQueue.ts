@@ -78,8 +78,18 @@ export declare namespace JobQueue {
     readonly sendsDuplicates?: boolean
     readonly stats: Effect.Effect<QueueStats, QueueUnavailable>
     readonly deadLetters: (limit: number) => Effect.Effect<ReadonlyArray<DeadLetter>, QueueUnavailable>
-    /** Put a dead-lettered job back to run with fresh attempts. false when no such dead letter (idempotent). */
+    /**
+     * Run a lead's finished job again with fresh attempts: dead-lettered (failed), or completed and still kept (a
+     * job that found its lead FAILED, then replayed). false when the lead has no such job: none, or one still to run.
+     * Idempotent.
+     */
     readonly replay: (leadId: string) => Effect.Effect<boolean, QueueUnavailable>
+    /**
+     * Of these leads, those whose job has finished (failed or completed) and is kept: it will not run again by
+     * itself, and `enqueue` is a no-op while it is kept. The outbox sweep revives such a job when its lead still
+     * waits. Absent on a queue that keeps no finished jobs (SQS).
+     */
+    readonly finishedJobs?: (leadIds: ReadonlyArray<string>) => Effect.Effect<ReadonlySet<string>, QueueUnavailable>
     /**
      * Process jobs until the scope closes. Closing stops taking jobs, lets active ones finish within the
      * shutdown timeout, then interrupts the rest, whose jobs go back to be retried.

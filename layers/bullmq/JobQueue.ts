@@ -125,12 +125,19 @@ const make = (opts: ResolvedBullMqOptions) =>
     const replay = (leadId: string) =>
       call("replay", async () => {
         const job: Job<LeadJob, void, string> | undefined = await queue.getJob(jobIdOf(leadId))
-        if (job === undefined || (await job.getState()) !== "failed") return false
-        // reprocessJob checks the state atomically; losing a race with another replay throws, which means "not failed".
-        return job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true }).then(
+        const state = job === undefined ? undefined : await job.getState()
+        if (job === undefined || (state !== "failed" && state !== "completed")) return false
+        // reprocessJob checks the state atomically; losing a race with another replay throws: "not finished" any more
+        return job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true }).then(
           () => true,
           () => false
         )
+      })
+
+    const finishedJobs = (leadIds: ReadonlyArray<string>) =>
+      call("finishedJobs", async () => {
+        const states = await Promise.all(leadIds.map((leadId) => queue.getJobState(jobIdOf(leadId))))
+        return new Set(leadIds.filter((_, i) => states[i] === "failed" || states[i] === "completed"))
       })
 
     return JobQueue.of({
@@ -138,6 +145,7 @@ const make = (opts: ResolvedBullMqOptions) =>
       stats,
       deadLetters,
       replay,
+      finishedJobs,
       consume: (options) => consume(redis, opts, options)
     })
   })

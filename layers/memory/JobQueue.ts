@@ -119,7 +119,7 @@ export const make = (options: MemoryQueueOptions) =>
       Effect.gen(function* () {
         const replayed = yield* Ref.modify(entries, (map) => {
           const entry = map.get(leadId)
-          if (entry?.state !== "failed") return [false, map]
+          if (entry?.state !== "failed" && entry?.state !== "completed") return [false, map]
           return [true, new Map(map).set(leadId, { job: entry.job, state: "delayed", attemptsMade: 0, readyAt: 0 })]
         })
         if (replayed) yield* makeReady(leadId)
@@ -180,7 +180,13 @@ export const make = (options: MemoryQueueOptions) =>
         )
       })
 
-    return JobQueue.of({ enqueue, stats, deadLetters, replay, consume })
+    const finishedJobs = (leadIds: ReadonlyArray<string>) =>
+      Effect.map(Ref.get(entries), (map) => {
+        const finished = (id: string) => map.get(id)?.state === "failed" || map.get(id)?.state === "completed"
+        return new Set(leadIds.filter(finished))
+      })
+
+    return JobQueue.of({ enqueue, stats, deadLetters, replay, finishedJobs, consume })
   })
 
 /** An in-memory queue for the embedded preset and tests. */

@@ -31,8 +31,9 @@ export interface SweepOptions {
 
 /**
  * The outbox sweep: enqueue every lead still RECEIVED / QUEUED (or long PROCESSING). Enqueue is idempotent by
- * lead id on BullMQ and memory, so it is safe in every replica and against jobs that still exist; on a queue that
- * sends duplicates (SQS) a lead already sent is sent again only after `resendMinAgeMs`. Returns how many it enqueued.
+ * lead id on BullMQ and memory, so it is safe in every replica and against jobs that still exist, and a lead still
+ * waiting on a job that has finished gets it run again (`reviveFinished`); on a queue that sends duplicates (SQS) a
+ * lead already sent is sent again only after `resendMinAgeMs`. Returns how many it enqueued.
  */
 export const sweepOnce = (options: SweepOptions) =>
   Effect.gen(function* () {
@@ -54,6 +55,7 @@ export const sweepOnce = (options: SweepOptions) =>
     })
     const leads = [...received, ...queued, ...stale]
     yield* Effect.forEach(leads, (lead) => queue.enqueue({ leadId: lead.id }), { discard: true, concurrency: 10 })
+    const revived = yield* reviveFinished([...queued, ...stale])
     // a lead's status (and its age) moves only if it is still where the sweep found it: the consumer may have it now
     const touch = (lead: LeadRecord, to: LeadStatus) => store.transition(lead.id, [lead.status], to).pipe(Effect.ignore)
     yield* Effect.forEach(received, (lead) => touch(lead, "QUEUED"), { discard: true })
@@ -61,9 +63,36 @@ export const sweepOnce = (options: SweepOptions) =>
     if (duplicates) {
       yield* Effect.forEach([...queued, ...stale], (lead) => touch(lead, lead.status), { discard: true })
     }
-    if (leads.length > 0) yield* Effect.logInfo(`outbox sweep re-enqueued ${leads.length} lead(s)`)
+    if (leads.length > 0) {
+      yield* Effect.logInfo(
+        `outbox sweep re-enqueued ${leads.length} lead(s)${revived > 0 ? `, ${revived} of them on a finished job run again` : ""}`
+      )
+    }
     return leads.length
   }).pipe(Effect.withSpan("pipeline.sweep", { captureStackTrace: false }))
+
+/**
+ * A lead that still waits (QUEUED, long PROCESSING) on a queue keeping one job per lead (BullMQ, memory) may have
+ * its job finished — dead-lettered, or completed — and then nothing runs it again and `enqueue` is a no-op: a replay
+ * that landed between the consumer marking the lead FAILED and the queue filing its job failed, or a FAILED mark
+ * that never landed. Such a job is run again (`replay`). The lead is read after its job was seen finished: a job is
+ * filed failed only after its lead was marked FAILED, and completed only once the lead had left the waiting states,
+ * so a lead still waiting at that read has nothing left to run it. Returns how many were revived.
+ */
+const reviveFinished = (leads: ReadonlyArray<LeadRecord>) =>
+  Effect.gen(function* () {
+    const queue = yield* JobQueue
+    const store = yield* LeadStore
+    if (queue.finishedJobs === undefined || leads.length === 0) return 0
+    const finished = yield* queue.finishedJobs(leads.map((lead) => lead.id))
+    let revived = 0
+    for (const leadId of finished) {
+      const lead = yield* Effect.option(store.get(leadId))
+      if (lead._tag === "None" || (lead.value.status !== "QUEUED" && lead.value.status !== "PROCESSING")) continue
+      if (yield* queue.replay(leadId)) revived++
+    }
+    return revived
+  })
 
 /** Sweep forever on an interval; a failed sweep (store or queue down) is logged and tried again next time. */
 export const runSweeper = (options: SweepOptions & { readonly intervalMs: number }) =>

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
@@ -151,9 +152,11 @@ export const jobQueueSuite = (name: string, make: MakeQueue) =>
           Effect.gen(function* () {
             const id = leadId()
             let healthy = false
+            // the replayed run holds here until released, so a second replay meets a job still running
+            const release = yield* Deferred.make<void>()
             const { runs, deadLetters, consumeWith } = recorder()
             yield* queue.consume(
-              consumeWith(() => (healthy ? Effect.void : Effect.fail(new JobRetry({ reason: "CRM 503" }))))
+              consumeWith(() => (healthy ? Deferred.await(release) : Effect.fail(new JobRetry({ reason: "CRM 503" }))))
             )
             yield* queue.enqueue({ leadId: id })
             yield* waitFor("dead letter", () => deadLetters.length === 1)
@@ -176,15 +179,21 @@ export const jobQueueSuite = (name: string, make: MakeQueue) =>
             healthy = true
             assert.isFalse(yield* queue.replay(leadId()), "an unknown lead is not replayed")
             assert.isTrue(yield* queue.replay(id))
-            assert.isFalse(yield* queue.replay(id), "a second replay of a job no longer failed is a no-op")
             yield* waitFor("replayed run", () => runs.length === 4)
+            assert.isFalse(yield* queue.replay(id), "a second replay of a job running again is a no-op")
+            yield* Deferred.succeed(release, undefined)
             assert.strictEqual(runs[3]!.attemptsMade, 0, "replay starts with fresh attempts")
             yield* statsUntil(queue, (s) => s.completed === 1 && s.failed === 0)
             yield* sleep(200)
             assert.lengthOf(runs, 4)
             assert.lengthOf(deadLetters, 1)
             assert.lengthOf(yield* queue.deadLetters(10), 0)
-            assert.isFalse(yield* queue.replay(id), "a completed job is not replayed")
+            // a completed job is kept and blocks enqueue: replay runs it again (a job that found its lead FAILED,
+            // the lead replayed since), as it does a failed one
+            assert.deepStrictEqual([...(yield* queue.finishedJobs!([id, leadId()]))], [id])
+            assert.isTrue(yield* queue.replay(id), "a completed job is run again")
+            yield* waitFor("second replayed run", () => runs.length === 5)
+            assert.strictEqual(runs[4]!.attemptsMade, 0)
           })
         )
     )

@@ -9,7 +9,9 @@ import * as Metrics from "../../services/Metrics.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
 import { JobQueue } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
 import { replayLead } from "../../src/pipeline/replay.js"
+import { sweepOnce } from "../../src/pipeline/sweeper.js"
 import { backends, sampleLead, type TestOptions } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
@@ -150,6 +152,57 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         yield* awaitStatus(lead.id, ["SYNCED"])
         // replaying again is a no-op: the lead is no longer FAILED
         expect((yield* replayLead(lead.id)).replayed).toBe(false)
+      })
+    )
+  )
+
+  it.live("a replay that raced its job's failing leaves the lead QUEUED on a dead job: the sweep revives it", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        yield* crm.failNext(new CrmPermanentError({ provider: "mock", message: "REQUIRED_FIELD_MISSING: Company" }), 1)
+        const { lead } = yield* submit(highFit())
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["FAILED"])
+        yield* awaitDeadLetters
+        // what a replay landing between the FAILED mark and the job's filing leaves: the lead QUEUED, its job failed
+        // (the replay found no failed job yet, and its enqueue was a no-op on the job id still taken)
+        const store = yield* LeadStore
+        yield* store.transition(lead.id, ["FAILED"], "QUEUED")
+        const queue = yield* JobQueue
+        yield* queue.enqueue({ leadId: lead.id })
+        expect((yield* queue.deadLetters(10)).map((l) => l.leadId)).toEqual([lead.id])
+        // the sweep gives the job back instead of enqueueing nothing
+        expect(yield* sweepOnce({ minAgeMs: 0 })).toBe(1)
+        yield* awaitStatus(lead.id, ["SYNCED"])
+        expect(yield* queue.deadLetters(10)).toEqual([])
+      })
+    )
+  )
+
+  it.live("a sweep that listed a lead just before it was dead-lettered leaves its dead letter alone", () =>
+    run(
+      Effect.gen(function* () {
+        const crm = yield* MockCrmControl
+        yield* crm.failNext(new CrmPermanentError({ provider: "mock", message: "REQUIRED_FIELD_MISSING: Company" }), 1)
+        const { lead } = yield* submit(highFit())
+        const store = yield* LeadStore
+        const processing = yield* store.transition(lead.id, ["RECEIVED", "QUEUED"], "PROCESSING")
+        yield* startConsumer
+        yield* awaitStatus(lead.id, ["FAILED"])
+        yield* awaitDeadLetters
+        // the sweep's list was read while the lead was still PROCESSING; by the time it looks, lead and job are dead
+        const listedEarlier: typeof store = {
+          ...store,
+          listByStatus: (options) =>
+            options.statuses.includes("PROCESSING") ? Effect.succeed([processing]) : store.listByStatus(options)
+        }
+        yield* sweepOnce({ minAgeMs: 0, processingMinAgeMs: 0 }).pipe(Effect.provideService(LeadStore, listedEarlier))
+        // the lead is FAILED for good: its dead letter stays, for an operator to replay
+        expect((yield* Effect.flatMap(JobQueue, (queue) => queue.deadLetters(10))).map((l) => l.leadId)).toEqual([
+          lead.id
+        ])
+        expect((yield* store.get(lead.id)).status).toBe("FAILED")
       })
     )
   )
