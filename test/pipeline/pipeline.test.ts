@@ -30,6 +30,16 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
 
   const highFit = () => sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
 
+  /** A lead the CRM refuses on its first call, processed until it is FAILED (the consumer left running). */
+  const refusedOnce = Effect.gen(function* () {
+    const crm = yield* MockCrmControl
+    yield* crm.failNext(new CrmPermanentError({ provider: "mock", message: "REQUIRED_FIELD_MISSING: Company" }), 1)
+    const { lead } = yield* submit(highFit())
+    yield* startConsumer
+    yield* awaitStatus(lead.id, ["FAILED"])
+    return lead
+  })
+
   it.live("a new lead is accepted, processed and SYNCED with its CRM actions", () =>
     run(
       Effect.gen(function* () {
@@ -142,11 +152,7 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
   it.live("replaying a dead letter runs the lead again and syncs it", () =>
     run(
       Effect.gen(function* () {
-        const crm = yield* MockCrmControl
-        yield* crm.failNext(new CrmPermanentError({ provider: "mock", message: "REQUIRED_FIELD_MISSING: Company" }), 1)
-        const { lead } = yield* submit(highFit())
-        yield* startConsumer
-        yield* awaitStatus(lead.id, ["FAILED"])
+        const lead = yield* refusedOnce
         const first = yield* replayLead(lead.id)
         expect(first.replayed).toBe(true)
         yield* awaitStatus(lead.id, ["SYNCED"])
@@ -159,11 +165,7 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
   it.live("a replay that raced its job's failing leaves the lead QUEUED on a dead job: the sweep revives it", () =>
     run(
       Effect.gen(function* () {
-        const crm = yield* MockCrmControl
-        yield* crm.failNext(new CrmPermanentError({ provider: "mock", message: "REQUIRED_FIELD_MISSING: Company" }), 1)
-        const { lead } = yield* submit(highFit())
-        yield* startConsumer
-        yield* awaitStatus(lead.id, ["FAILED"])
+        const lead = yield* refusedOnce
         yield* awaitDeadLetters
         // what a replay landing between the FAILED mark and the job's filing leaves: the lead QUEUED, its job failed
         // (the replay found no failed job yet, and its enqueue was a no-op on the job id still taken)
