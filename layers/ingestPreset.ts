@@ -8,7 +8,7 @@ import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
 import { lazySelected } from "./shared/optionalPackage.js"
 import * as Stores from "./postgres/stores.js"
-import { queueBackendConfig } from "./sqs/config.js"
+import { queueBackendConfig, selectedQueueBackend } from "./sqs/config.js"
 import { checkedOr } from "./shared/config.js"
 
 /** Stores: Postgres when DATABASE_URL is set, else embedded PGlite in DATA_DIR. */
@@ -29,8 +29,7 @@ export const memoryQueue = (config: AppConfig.Service) =>
 export const queue = (config: AppConfig.Service) =>
   Layer.unwrapEffect(
     Effect.map(checkedOr(queueBackendConfig), (backend) => {
-      const selected = Option.getOrElse(backend, () => (Option.isSome(config.redisUrl) ? "BULLMQ" : "MEMORY"))
-      switch (selected) {
+      switch (selectedQueueBackend(backend, config.redisUrl)) {
         case "SQS":
           return lazySelected("QUEUE_BACKEND=SQS", () => import("./sqs/JobQueue.js").then((m) => m.layerConfig))
         case "BULLMQ":

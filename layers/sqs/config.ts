@@ -29,3 +29,9 @@ export const config: Config.Config<SqsOptions> = Config.all({
 
 /** Which queue the environment selects (QUEUE_BACKEND): unset keeps today's choice, BullMQ with REDIS_URL else memory. */
 export const queueBackendConfig = Config.option(Config.literal("MEMORY", "BULLMQ", "SQS")("QUEUE_BACKEND"))
+
+/** The queue in use: QUEUE_BACKEND's, or when it is unset BullMQ if REDIS_URL is set, else memory. */
+export const selectedQueueBackend = (
+  backend: Option.Option<"MEMORY" | "BULLMQ" | "SQS">,
+  redisUrl: Option.Option<unknown>
+): "MEMORY" | "BULLMQ" | "SQS" => Option.getOrElse(backend, () => (Option.isSome(redisUrl) ? "BULLMQ" : "MEMORY"))

@@ -3,9 +3,12 @@ import * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as BullMqOptions from "../../layers/bullmq/JobQueueOptions.js"
 import * as Logging from "../../layers/observability/Logger.js"
+import * as SqsConfig from "../../layers/sqs/config.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { LeadNotFound } from "../../services/LeadStore.js"
 
@@ -25,13 +28,21 @@ export const ExitCode = {
   nothingDone: 5
 } as const
 
-/** A wrong command line; its message is shown with the usage. */
-export class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
+/** A wrong command line: its message names what is wrong; `usage`, when given, is shown after it. */
+export class UsageError extends Data.TaggedError("UsageError")<{
+  readonly message: string
+  readonly usage?: string
+}> {}
 /** The command ran but did nothing (its output says why). */
 export class NothingDone extends Data.TaggedError("NothingDone")<{ readonly message: string }> {}
 
 const outcome = (error: unknown): readonly [string, number] => {
-  const tagged = error as { readonly _tag?: string; readonly message?: string; readonly leadId?: string }
+  const tagged = error as {
+    readonly _tag?: string
+    readonly message?: string
+    readonly leadId?: string
+    readonly usage?: string
+  }
   switch (tagged._tag) {
     case "LeadNotFound":
       return [`No lead with id ${JSON.stringify(tagged.leadId)}`, ExitCode.notFound]
@@ -42,7 +53,10 @@ const outcome = (error: unknown): readonly [string, number] => {
     case "QueueUnavailable":
       return [`The queue is unavailable: ${tagged.message}`, ExitCode.failed]
     case "UsageError":
-      return [`${tagged.message} (run with no arguments for the usage)`, ExitCode.usage]
+      return [
+        `${tagged.message}${tagged.usage === undefined ? " (--help for the usage)" : `\n\n${tagged.usage}`}`,
+        ExitCode.usage
+      ]
     case "NothingDone":
       return [tagged.message ?? "nothing done", ExitCode.nothingDone]
     default:
@@ -51,34 +65,75 @@ const outcome = (error: unknown): readonly [string, number] => {
   }
 }
 
-/** Runs a CLI command: a failure is one line on stderr and the exit code that names it, never a stack trace. */
-export const runCli = (program: Effect.Effect<void, unknown>, logTo: "stdout" | "stderr" = "stdout") =>
+/**
+ * Runs a CLI command: a failure is one line on stderr and the exit code that names it, never a stack trace. Logs go
+ * to stderr as well, so stdout carries the command's result alone (`stats | jq`; MCP's protocol).
+ */
+export const runCli = (program: Effect.Effect<void, unknown>) =>
   program.pipe(
     Effect.catchAll((error) => {
       const [line, code] = outcome(error)
       return Console.error(line).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = code))))
     }),
-    Effect.provide(Logging.layerConfig("pretty", logTo)),
+    Effect.provide(Logging.layerConfig("pretty", "stderr")),
     NodeRuntime.runMain({ disablePrettyLogger: true })
   )
 
-/** When a lead the CLI queued will run: the embedded queue lives in the server's process, BullMQ's in Redis. */
-export const whenItRuns = Effect.map(AppConfig, (config) =>
-  Option.isNone(config.redisUrl)
-    ? "the embedded queue lives in the server's process: it runs when `npm start` next starts (its outbox sweeper " +
-      "picks up QUEUED leads within SWEEP_INTERVAL_MS + SWEEP_MIN_AGE_MS)"
-    : "it is on the BullMQ queue in Redis: a running consumer picks it up now (or the next one to start)"
-)
+/** The queue the commands work on, named (SQS: the queue URL's last part; BullMQ: QUEUE_NAME). */
+export type CliQueue =
+  | { readonly backend: "MEMORY" }
+  | { readonly backend: "BULLMQ"; readonly name: string }
+  | { readonly backend: "SQS"; readonly name: string }
 
-/** A positive integer argument, or a usage error naming it. */
-export const positiveArg = (name: string, value: string | undefined, fallback: number) =>
-  Effect.suspend(() => {
-    if (value === undefined) return Effect.succeed(fallback)
-    const n = Number(value)
-    return Number.isInteger(n) && n > 0
-      ? Effect.succeed(n)
-      : Effect.fail(new UsageError({ message: `${name} must be a positive integer, got ${JSON.stringify(value)}` }))
-  })
+/**
+ * The queue the environment selects, as layers/ingestPreset.ts's `queue` selects it (QUEUE_BACKEND; unset, BullMQ
+ * when REDIS_URL is set, else memory): REDIS_URL alone does not say where a job went.
+ */
+export const cliQueue: Effect.Effect<CliQueue, ConfigError.ConfigError, AppConfig> = Effect.gen(function* () {
+  const config = yield* AppConfig
+  const backend = yield* SqsConfig.queueBackendConfig
+  switch (SqsConfig.selectedQueueBackend(backend, config.redisUrl)) {
+    case "SQS":
+      return { backend: "SQS", name: (yield* SqsConfig.config).queueUrl.split("/").pop() ?? "" }
+    case "BULLMQ":
+      return { backend: "BULLMQ", name: (yield* BullMqOptions.config).queueName }
+    case "MEMORY":
+      return { backend: "MEMORY" }
+  }
+})
+
+/** When a lead the CLI queued will run: the embedded queue lives in the server's process; BullMQ's and SQS's not. */
+export const whenItRuns = (queue: CliQueue): string => {
+  switch (queue.backend) {
+    case "MEMORY":
+      return (
+        "the embedded queue lives in the server's process: it runs when `npm start` next starts (its outbox " +
+        "sweeper picks up QUEUED leads within SWEEP_INTERVAL_MS + SWEEP_MIN_AGE_MS)"
+      )
+    case "BULLMQ":
+      return `it is on the BullMQ queue ${queue.name} in Redis: a running consumer picks it up now (or the next one to start)`
+    case "SQS":
+      return `it is on the SQS queue ${queue.name}: a running consumer (the Lambda function, or the consumer program with QUEUE_BACKEND=SQS) picks it up now`
+  }
+}
+
+/** The most a limit argument may be (dead-letters, replay --all). */
+export const MAX_LIMIT = 10_000
+
+/**
+ * A limit argument: a plain decimal whole number from 1 to MAX_LIMIT ("1e2", "0x10", "+5", "2.0" are refused, which
+ * Number() would take), or a usage error naming it and the range.
+ */
+export const limitArg = (value: string | undefined, fallback: number): Either.Either<number, UsageError> =>
+  value === undefined
+    ? Either.right(fallback)
+    : /^[0-9]{1,6}$/.test(value) && Number(value) >= 1 && Number(value) <= MAX_LIMIT
+      ? Either.right(Number(value))
+      : Either.left(
+          new UsageError({
+            message: `limit must be a whole number from 1 to ${MAX_LIMIT}, got ${JSON.stringify(value)}`
+          })
+        )
 
 /** The embedded database is held by another process (see layers/postgres/dataLock.ts). */
 export const isInUse = (error: unknown): boolean =>

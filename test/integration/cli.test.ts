@@ -4,9 +4,10 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { makeIsolation } from "../../scripts/lib/isolation.js"
+import { type Isolation, makeIsolation } from "../../scripts/lib/isolation.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { makeFakeSecretsManager } from "../fakes/secretsManager.js"
+import { makeFakeSqs } from "../fakes/sqs.js"
 import { withApi } from "../http/harness.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { errorText } from "../../src/domain/redact.js"
@@ -16,17 +17,32 @@ import { repoRoot } from "../../scripts/lib/processes.js"
 const withoutBlank = (env: Readonly<Record<string, string | undefined>>) =>
   Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""))
 
-/** Run `revenueflow <args>` (src/programs/cli.ts through tsx) against the isolated Postgres + Redis. */
+/**
+ * Run `revenueflow <args>` (src/programs/cli.ts through tsx) against the isolated Postgres + Redis. `out` is both
+ * streams; LOG_LEVEL is Warn unless `env` says otherwise.
+ */
 const cli = (env: Readonly<Record<string, string>>, ...args: ReadonlyArray<string>) =>
-  Effect.async<{ readonly code: number; readonly out: string }>((resume) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", join("src", "programs", "cli.ts"), ...args],
-      { cwd: repoRoot, env: withoutBlank({ ...process.env, ...env, LOG_LEVEL: "Warn" }), timeout: 60_000 },
-      (error, stdout, stderr) =>
-        resume(Effect.succeed({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr }))
-    )
-  })
+  Effect.async<{ readonly code: number; readonly out: string; readonly stdout: string; readonly stderr: string }>(
+    (resume) => {
+      execFile(
+        process.execPath,
+        ["--import", "tsx", join("src", "programs", "cli.ts"), ...args],
+        { cwd: repoRoot, env: withoutBlank({ ...process.env, LOG_LEVEL: "Warn", ...env }), timeout: 60_000 },
+        (error, stdout, stderr) =>
+          resume(Effect.succeed({ code: error ? Number(error.code ?? 1) : 0, out: stdout + stderr, stdout, stderr }))
+      )
+    }
+  )
+
+/** A lead row as the ingest writes it, in `status`, last touched `ageMs` ago. */
+const insertLead = (iso: Isolation, id: string, status: string, ageMs = 0) =>
+  Effect.promise(
+    () => iso.sql`INSERT INTO leads (id, lead_key, source, status, input, error, created_at, updated_at)
+      VALUES (${id}, ${id.replaceAll("-", "").repeat(2)}, 'api', ${status},
+              ${iso.sql.json({ email: "a@globex.com", campaignId: "c" })},
+              ${status === "FAILED" ? "CRM rejected the request: REQUIRED_FIELD_MISSING" : null},
+              now() - ${ageMs} * interval '1 millisecond', now() - ${ageMs} * interval '1 millisecond')`
+  )
 
 describe("the operator CLI on Postgres + Redis", () => {
   it.scopedLive(
@@ -128,6 +144,190 @@ describe("the operator CLI on Postgres + Redis", () => {
         expect(stats.out).toContain('"leads"')
       }),
     120_000
+  )
+})
+
+describe("the operator CLI's command line", () => {
+  it.live("-h, --help and help print the usage on stdout and exit 0", () =>
+    Effect.gen(function* () {
+      for (const flag of ["-h", "--help", "help"]) {
+        const help = yield* cli({}, flag)
+        expect(help.code, help.out).toBe(0)
+        expect(help.stdout).toMatch(/^Usage: revenueflow <command>/)
+        expect(help.stderr).toBe("")
+      }
+    })
+  )
+
+  it.scopedLive(
+    "extra arguments are refused (exit 2, naming the argument), not ignored: `migrate extra` migrates nothing",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        const refused = yield* cli(iso.env, "migrate", "extra")
+        expect(refused.code, refused.out).toBe(2)
+        expect(refused.stderr).toContain('unexpected argument "extra" to migrate')
+        const [table] = yield* Effect.promise(
+          () => iso.sql`SELECT count(*)::int AS n FROM information_schema.tables
+            WHERE table_schema = ${iso.schema} AND table_name = 'leads'`
+        )
+        expect(table?.n).toBe(0)
+        expect((yield* cli(iso.env, "migrate")).code).toBe(0)
+        for (const args of [
+          ["dead-letters", "2", "extra"],
+          ["replay", "--all", "5", "extra"],
+          ["replay", "-x"],
+          ["sweep", "extra"],
+          ["stats", "extra"]
+        ]) {
+          const wrong = yield* cli(iso.env, ...args)
+          expect(wrong.code, `${args.join(" ")}: ${wrong.out}`).toBe(2)
+          expect(wrong.stderr, args.join(" ")).toContain(`unexpected argument ${JSON.stringify(args.at(-1))}`)
+          expect(wrong.stdout, args.join(" ")).toBe("")
+        }
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "a limit is a plain decimal whole number from 1 to 10000; anything else is exit 2 naming it and the range",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        expect((yield* cli(iso.env, "migrate")).code).toBe(0)
+        for (const args of [
+          ["dead-letters", "1e2"],
+          ["dead-letters", "0x10"],
+          ["dead-letters", "abc"],
+          ["dead-letters", "0"],
+          ["dead-letters", "2.0"],
+          ["dead-letters", "10001"],
+          ["replay", "--all", "1e3"]
+        ]) {
+          const wrong = yield* cli(iso.env, ...args)
+          expect(wrong.code, `${args.join(" ")}: ${wrong.out}`).toBe(2)
+          expect(wrong.stderr).toContain(
+            `limit must be a whole number from 1 to 10000, got ${JSON.stringify(args.at(-1))}`
+          )
+          expect(wrong.stdout).toBe("")
+        }
+        for (const limit of ["1", "10000"]) {
+          const listed = yield* cli(iso.env, "dead-letters", limit)
+          expect(listed.code, listed.out).toBe(0)
+          expect(listed.stdout).toBe("no dead letters\n")
+        }
+      }),
+    120_000
+  )
+
+  it.live(
+    "the command line is checked before anything is built: exit 2 with Postgres and Redis down",
+    () =>
+      Effect.gen(function* () {
+        // nothing listens on port 1: a command that connected first would fail with exit 1 (store unavailable)
+        const down = { DATABASE_URL: "postgres://postgres@127.0.0.1:1/test", REDIS_URL: "redis://127.0.0.1:1" }
+        const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+          [["replay"], "replay needs a lead id or --all"],
+          [["dead-letters", "abc"], 'limit must be a whole number from 1 to 10000, got "abc"'],
+          [["replay", "--all", "0"], 'limit must be a whole number from 1 to 10000, got "0"'],
+          [["frobnicate"], 'unknown command "frobnicate"']
+        ]
+        for (const [args, message] of cases) {
+          const wrong = yield* cli(down, ...args)
+          expect(wrong.code, `${args.join(" ")}: ${wrong.out}`).toBe(2)
+          expect(wrong.stderr, args.join(" ")).toContain(message)
+          expect(wrong.stdout, args.join(" ")).toBe("")
+        }
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "stdout carries the command's result alone: log lines go to stderr",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        const env = { ...iso.env, LOG_LEVEL: "Info" }
+        expect((yield* cli(env, "migrate")).stdout).toBe("migrations applied\n")
+        const id = "5c0a7e2b-1d3f-4e5a-8b6c-7d8e9f0a1b2c"
+        yield* insertLead(iso, id, "RECEIVED", 60_000)
+        const swept = yield* cli(env, "sweep")
+        expect(swept.code, swept.out).toBe(0)
+        expect(swept.stderr).toContain("outbox sweep re-enqueued 1 lead(s)")
+        expect(swept.stdout).toMatch(/^enqueued 1 lead\(s\); it is on the BullMQ queue \S+ in Redis: [^\n]*\n$/)
+        const stats = yield* cli(env, "stats")
+        expect(stats.code, stats.out).toBe(0)
+        // the whole of stdout is the JSON document (`stats | jq`)
+        expect(JSON.parse(stats.stdout)).toMatchObject({ queue: { waiting: 1 }, leads: { QUEUED: 1 } })
+      }),
+    120_000
+  )
+})
+
+describe("the operator CLI on SQS (QUEUE_BACKEND=SQS, a fake SQS over the AWS protocol)", () => {
+  it.scopedLive(
+    "replays and sweeps onto the SQS queue, says so, and reports the SQS queue's counts",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        const fake = yield* makeFakeSqs
+        const { url, dlqUrl } = fake.createQueue("leads-cli", {
+          deadLetter: { name: "leads-cli-dlq", maxReceiveCount: 3 }
+        })
+        const sqs = {
+          ...iso.env,
+          QUEUE_BACKEND: "SQS",
+          SQS_QUEUE_URL: url,
+          SQS_DLQ_URL: dlqUrl ?? "",
+          AWS_REGION: "eu-west-1",
+          AWS_ACCESS_KEY_ID: "AKIAFAKECLISQS",
+          AWS_SECRET_ACCESS_KEY: "fakeCliSqsKey",
+          AWS_EC2_METADATA_DISABLED: "true",
+          AWS_ENDPOINT_URL_SQS: fake.url
+        }
+        // REDIS_URL set or not, the jobs go to SQS
+        const withoutRedis = { ...sqs, REDIS_URL: "" }
+        expect((yield* cli(sqs, "migrate")).code).toBe(0)
+        // the counts are the SQS queue's, read through its API (not "in-memory queue: ..." for want of REDIS_URL)
+        const empty = yield* cli(withoutRedis, "stats")
+        expect(empty.code, empty.out).toBe(0)
+        expect(JSON.parse(empty.stdout)).toMatchObject({ queue: { waiting: 0, active: 0, failed: 0 } })
+        const [one, two, stuck] = [
+          "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
+          "1a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
+          "2a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
+        ]
+        yield* insertLead(iso, one, "FAILED")
+        yield* insertLead(iso, two, "FAILED")
+        yield* insertLead(iso, stuck, "RECEIVED", 60_000)
+        const sent = () => fake.messages("leads-cli").map((m) => (JSON.parse(m.body) as { leadId: string }).leadId)
+
+        const replayed = yield* cli(sqs, "replay", one)
+        expect(replayed.code, replayed.out).toBe(0)
+        expect(replayed.stdout).toContain("1 lead(s) queued; it is on the SQS queue leads-cli")
+        expect(replayed.stdout).not.toMatch(/BullMQ|embedded/)
+        expect(sent()).toEqual([one])
+
+        const all = yield* cli(withoutRedis, "replay", "--all")
+        expect(all.code, all.out).toBe(0)
+        expect(all.stdout).toContain(`${two}  replayed: QUEUED`)
+        expect(all.stdout).toContain("it is on the SQS queue leads-cli")
+        expect(all.stdout).not.toMatch(/BullMQ|embedded/)
+        expect(sent()).toContain(two)
+
+        const swept = yield* cli(withoutRedis, "sweep")
+        expect(swept.code, swept.out).toBe(0)
+        expect(swept.stdout).toMatch(/^enqueued \d+ lead\(s\); it is on the SQS queue leads-cli/)
+        expect(sent()).toContain(stuck)
+
+        const stats = yield* cli(withoutRedis, "stats")
+        expect(stats.code, stats.out).toBe(0)
+        const parsed = JSON.parse(stats.stdout) as { queue: { waiting: number; failed: number }; leads: object }
+        expect(parsed.queue).toMatchObject({ waiting: sent().length, failed: 0 })
+        expect(parsed.leads).toMatchObject({ QUEUED: 3 })
+        expect(fake.operations()).toContain("GetQueueAttributes")
+      }),
+    180_000
   )
 })
 
