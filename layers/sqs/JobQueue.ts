@@ -42,8 +42,12 @@ export interface SqsRecord {
   readonly messageId: string
   readonly receiptHandle: string
   readonly body: string
-  /** ApproximateReceiveCount: 1 on the first delivery. */
-  readonly receiveCount: number
+  /**
+   * ApproximateReceiveCount: 1 on the first delivery. Undefined when it could not be read (a hand-made event): taken
+   * as the last receive, the one safe guess — a transient failure then marks the lead FAILED (visible, replayable)
+   * early, where taking it as the first could let the redrive move the message with the lead left PROCESSING, unseen.
+   */
+  readonly receiveCount: number | undefined
 }
 
 /** What the SQS-specific entry points (the Lambda consumer) use beside the JobQueue interface. */
@@ -350,7 +354,7 @@ export const make = (
             .onDeadLetter(info, reason)
             .pipe(Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause))))
         const decoded = decodeJob(record.body)
-        const attemptsMade = Math.max(0, record.receiveCount - 1)
+        const attemptsMade = record.receiveCount === undefined ? max - 1 : Math.max(0, record.receiveCount - 1)
         const dlqUrl = options.deadLetterQueueUrl
         if (Either.isLeft(decoded)) {
           const info: JobInfo = { leadId: "unknown", attemptsMade, maxAttempts: max }

@@ -9,7 +9,9 @@ import { JobDelay } from "../../services/JobQueue.js"
 import { withParentTrace } from "../domain/traceContext.js"
 import { deadLetter, processLead } from "../pipeline/process.js"
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from "./events.js"
+import { logError } from "./log.js"
 import { container } from "./runtime.js"
+import { notSqsEvent, receiveCountOf } from "./shapes.js"
 
 /**
  * Every consumer service the configuration selects, with the SQS queue (QUEUE_BACKEND=SQS is the Lambda default;
@@ -21,7 +23,7 @@ const ConsumerLambdaLive = Layer.mergeAll(layerFromConfig, SqsJobQueue.layerConf
   Layer.provide(Layer.effectDiscard(checkConfig))
 )
 
-const consumer = container(() => ConsumerLambdaLive)
+const consumer = container("consumer", () => ConsumerLambdaLive)
 
 /** Time kept back from the function's timeout to stop unfinished jobs and answer. */
 const TIMEOUT_MARGIN_MS = 1000
@@ -35,8 +37,16 @@ const TIMEOUT_MARGIN_MS = 1000
  *   marked FAILED on its last receive).
  * A job still running 1 s before the function's timeout (context.getRemainingTimeInMillis) is interrupted and
  * listed, visible again at once, so the answer for the rest of the batch is not lost with the invocation.
+ *
+ * Any event that is not an SQS event (the function wired to an API or a schedule, `{}`) is logged, naming its shape,
+ * and refused with a thrown error: Lambda reports a function error and nothing is acknowledged.
  */
 export const consumerHandler = async (event: SqsEvent, context?: LambdaContext): Promise<SqsBatchResponse> => {
+  const notSqs = notSqsEvent(event as unknown)
+  if (notSqs !== undefined) {
+    logError("consumer invoked with an unsupported event: nothing processed", { received: notSqs })
+    throw new Error(`consumerHandler takes SQS events (an event source mapping); it was invoked with ${notSqs}`)
+  }
   // a job still running this close to the function's timeout is stopped and reported, so the batch answer gets out
   const deadline =
     context?.getRemainingTimeInMillis === undefined
@@ -61,20 +71,27 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
       const sqs = yield* SqsJobQueue.SqsQueue
       const config = yield* AppConfig
       const services = yield* Effect.context<Effect.Effect.Context<ReturnType<typeof processLead>>>()
-      const failed = yield* sqs.settle(
-        event.Records.map((record) => ({
+      // a count that cannot be read is taken as the last receive (see SqsRecord.receiveCount: the safe guess)
+      const records = yield* Effect.forEach(event.Records, (record) => {
+        const receiveCount = receiveCountOf(record)
+        const read = {
           messageId: record.messageId,
           receiptHandle: record.receiptHandle,
           body: record.body,
-          receiveCount: Number(record.attributes.ApproximateReceiveCount ?? "1")
-        })),
-        {
-          concurrency: config.workerConcurrency,
-          process: (job) =>
-            processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), withinDeadline),
-          onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(services))
+          receiveCount
         }
-      )
+        return receiveCount !== undefined
+          ? Effect.succeed(read)
+          : Effect.logWarning(
+              "SQS record without a readable ApproximateReceiveCount: taken as its last receive (a failure marks the lead FAILED)"
+            ).pipe(Effect.annotateLogs({ messageId: record.messageId }), Effect.as(read))
+      })
+      const failed = yield* sqs.settle(records, {
+        concurrency: config.workerConcurrency,
+        process: (job) =>
+          processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), withinDeadline),
+        onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(services))
+      })
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) }
     })
   )

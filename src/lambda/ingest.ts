@@ -1,13 +1,17 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { checkIngestConfig } from "../../layers/ingestPreset.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { HttpApiWeb } from "../http/server.js"
 import { IngestServicesLive } from "../programs/ingestServices.js"
+import { badRequest, beforeRouting, unavailable, unsupportedSource } from "./earlyAnswers.js"
 import type { HttpApiEvent, HttpApiResult, LambdaContext } from "./events.js"
+import { logError } from "./log.js"
 import { container } from "./runtime.js"
+import { notHttpApiEvent } from "./shapes.js"
 
 /** The ingest API over the stores and the queue the configuration selects, the settings checked first. */
 const IngestLambdaLive = Layer.mergeAll(HttpApiWeb, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer).pipe(
@@ -16,7 +20,7 @@ const IngestLambdaLive = Layer.mergeAll(HttpApiWeb, HttpApiBuilder.Router.Live, 
   Layer.provide(Layer.effectDiscard(checkIngestConfig))
 )
 
-const ingest = container(() => IngestLambdaLive)
+const ingest = container("ingest", () => IngestLambdaLive)
 
 let webHandler: Promise<(request: Request) => Promise<Response>> | undefined
 
@@ -42,30 +46,50 @@ const beyondLatin1 = (value: string) => {
   return false
 }
 
-/** The web Request an HTTP API (payload 2.0) or Function URL event describes. */
+/** Why an event's request cannot be made a web Request, in words of our own (the platform's error text is not shown). */
+export class UnreadableRequest extends Error {}
+
+const attempt = <A>(make: () => A, reason: string): A => {
+  try {
+    return make()
+  } catch {
+    throw new UnreadableRequest(reason)
+  }
+}
+
+/**
+ * The web Request an HTTP API (payload 2.0) or Function URL event describes (checked first: see `notHttpApiEvent`).
+ * Throws UnreadableRequest for a request no HTTP server would take.
+ */
 export const toRequest = (event: HttpApiEvent): Request => {
   const headers = new Headers()
   for (const [name, value] of Object.entries(event.headers ?? {})) {
+    // a null value (none from AWS; a hand-made event) is no header
+    if (typeof value !== "string") continue
     // a header is bytes: text beyond Latin-1 arrives as its UTF-8 bytes, as node:http would see it
-    if (value !== undefined) headers.set(name, beyondLatin1(value) ? Buffer.from(value).toString("latin1") : value)
+    const bytes = beyondLatin1(value) ? Buffer.from(value).toString("latin1") : value
+    attempt(() => headers.set(name, bytes), "a header's name or value holds a character HTTP does not allow")
   }
-  if (event.cookies !== undefined && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "))
+  if (event.cookies != null && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "))
   // the URL the client called: HubSpot signs it (signature v3), so host and protocol are the public ones
   const host = headers.get("host") ?? event.requestContext.domainName
   if (!headers.has("host")) headers.set("host", host)
   const proto = headers.get("x-forwarded-proto")?.split(",")[0]?.trim() ?? "https"
-  const query = event.rawQueryString === "" ? "" : `?${event.rawQueryString}`
+  const rawQuery = event.rawQueryString ?? ""
+  const query = rawQuery === "" ? "" : `?${rawQuery}`
   const method = event.requestContext.http.method.toUpperCase()
-  const hasBody = event.body !== undefined && method !== "GET" && method !== "HEAD"
-  return new Request(`${proto}://${host}${event.rawPath}${query}`, {
-    method,
-    headers,
-    ...(hasBody
-      ? {
-          body: event.isBase64Encoded ? Buffer.from(event.body ?? "", "base64") : Buffer.from(event.body ?? "", "utf8")
-        }
-      : {})
-  })
+  // API Gateway leaves `body` out when the request has none: an empty body, as node:http reads it (GET and HEAD have
+  // none: a web Request refuses one)
+  const body =
+    method === "GET" || method === "HEAD"
+      ? undefined
+      : typeof event.body !== "string"
+        ? Buffer.alloc(0)
+        : Buffer.from(event.body, event.isBase64Encoded === true ? "base64" : "utf8")
+  return attempt(
+    () => new Request(`${proto}://${host}${event.rawPath}${query}`, { method, headers, ...(body ? { body } : {}) }),
+    "its method, host or path is not valid HTTP"
+  )
 }
 
 /** Text is sent as is, anything else base64-encoded. */
@@ -91,54 +115,37 @@ export const toResult = async (response: Response): Promise<HttpApiResult> => {
   }
 }
 
-const unavailable: HttpApiResult = {
-  statusCode: 503,
-  headers: { "content-type": "application/problem+json", "retry-after": "5" },
-  body: JSON.stringify({
-    type: "https://revenueflow.dev/problems/503",
-    title: "Service Unavailable",
-    status: 503,
-    detail: "The ingest cannot start (see its logs); try again shortly"
-  }),
-  isBase64Encoded: false
-}
-
 /**
  * API Gateway HTTP API (payload format 2.0) and Lambda Function URL events: the ingest's routes and answers
  * (POST /leads, /webhooks/marketo, /webhooks/hubspot, GET /leads/:id, /healthz, /readyz, /openapi.json, ...).
  * The environment (pool, queue client) is built on the first invocation and reused by the container.
+ *
+ * Any other event (a REST API v1 or ALB event, an SQS event, `{}`) means the function is wired to a source it does
+ * not take: it is logged, naming the event's shape, and answered 500 problem+json without reading it further.
  */
 export const ingestHandler = async (event: HttpApiEvent, _context?: LambdaContext): Promise<HttpApiResult> => {
+  const unsupported = notHttpApiEvent(event as unknown)
+  if (unsupported !== undefined) {
+    logError("ingest invoked with an unsupported event: answered 500", { received: unsupported })
+    return unsupportedSource
+  }
+  const early = beforeRouting(event)
+  if (early !== undefined) return toResult(HttpServerResponse.toWeb(early))
   let handle: (request: Request) => Promise<Response>
   try {
     handle = await handlerOnce()
-  } catch (error) {
-    console.error(
-      JSON.stringify({ level: "ERROR", message: "ingest environment failed to start", error: String(error) })
-    )
+  } catch {
+    // logged, with its cause, by the container
     return unavailable
   }
   let request: Request
   try {
     request = toRequest(event)
   } catch (error) {
-    return badRequest(error instanceof Error ? error.message : String(error))
+    return badRequest(error instanceof UnreadableRequest ? error.message : "it is not valid HTTP")
   }
   return toResult(await handle(request))
 }
-
-/** A request no HTTP server would have taken (a header value with a control character, a host that is no host). */
-const badRequest = (reason: string): HttpApiResult => ({
-  statusCode: 400,
-  headers: { "content-type": "application/problem+json" },
-  body: JSON.stringify({
-    type: "https://revenueflow.dev/problems/400",
-    title: "Bad Request",
-    status: 400,
-    detail: `The request cannot be read: ${reason}`
-  }),
-  isBase64Encoded: false
-})
 
 /** Releases the ingest's environment (tests). */
 export const disposeIngest = async () => {

@@ -4,6 +4,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as Logging from "../../layers/observability/Logger.js"
 import { withDefaults } from "../programs/defaults.js"
+import { logError } from "./log.js"
 
 /**
  * What the Lambda handlers assume unless the function's environment says otherwise: the queue is SQS, and the
@@ -24,11 +25,13 @@ const platform = <R, E>(services: Layer.Layer<R, E>) =>
   )
 
 /**
- * The environment of one handler, built on its first invocation and kept for the container's life (later
- * invocations reuse the pools and clients). A build that fails (a database down at a cold start, a bad setting) is
- * not kept: the invocation fails with it, and the next one builds again.
+ * The environment of one handler (`name`: ingest, consumer, sweep), built on its first invocation and kept for the
+ * container's life (later invocations reuse the pools and clients). A build that fails (a database down at a cold
+ * start, a bad setting) is not kept: it is logged, the invocation fails, and the next one builds again. Failures are
+ * logged here as JSON lines with their cause, and thrown on as an Error that says only what failed: the Lambda
+ * runtime prints a thrown error in its own format, so the cause (which may quote a setting) stays in our line.
  */
-export const container = <R, E>(services: () => Layer.Layer<R, E>) => {
+export const container = <R, E>(name: string, services: () => Layer.Layer<R, E>) => {
   let current: ManagedRuntime.ManagedRuntime<R, unknown> | undefined
   const get = async (): Promise<ManagedRuntime.ManagedRuntime<R, unknown>> => {
     current ??= ManagedRuntime.make(platform(services()))
@@ -39,12 +42,21 @@ export const container = <R, E>(services: () => Layer.Layer<R, E>) => {
     } catch (error) {
       if (current === runtime) current = undefined
       void runtime.dispose().catch(() => undefined)
-      throw error
+      logError(`${name} environment failed to start`, {}, error)
+      throw new Error(`The ${name}'s environment failed to start (the cause is in the log line before)`)
     }
   }
   return {
     get,
-    run: async <A, E2>(effect: Effect.Effect<A, E2, R>): Promise<A> => (await get()).runPromise(effect),
+    run: async <A, E2>(effect: Effect.Effect<A, E2, R>): Promise<A> => {
+      const runtime = await get()
+      try {
+        return await runtime.runPromise(effect)
+      } catch (error) {
+        logError(`${name} invocation failed`, {}, error)
+        throw new Error(`The ${name} invocation failed (the cause is in the log line before)`)
+      }
+    },
     /** Releases the environment (tests; Lambda just freezes the container). */
     dispose: async (): Promise<void> => {
       const runtime = current

@@ -111,3 +111,51 @@ export const pollSqsOnce = async (
     client.destroy()
   }
 }
+
+/**
+ * The same request as a REST API (v1) Lambda proxy integration would send it (AWS's documented input format): the
+ * event of a function wired to a REST API instead of an HTTP API.
+ */
+export const restApiV1Event = (request: HttpRequest) => {
+  const [path = "/"] = request.path.split("?", 1)
+  return {
+    resource: "/{proxy+}",
+    path,
+    httpMethod: request.method,
+    headers: { host: "abcdef1234.execute-api.eu-west-1.amazonaws.com", ...request.headers },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { proxy: path.slice(1) },
+    stageVariables: null,
+    requestContext: {
+      accountId: "123456789012",
+      apiId: "abcdef1234",
+      domainName: "abcdef1234.execute-api.eu-west-1.amazonaws.com",
+      httpMethod: request.method,
+      path: `/prod${path}`,
+      protocol: "HTTP/1.1",
+      requestId: "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+      resourcePath: "/{proxy+}",
+      stage: "prod"
+    },
+    body: request.body === undefined ? null : String(request.body),
+    isBase64Encoded: false
+  }
+}
+
+/** The same request as an Application Load Balancer sends it to a Lambda target (AWS's documented event). */
+export const albEvent = (request: HttpRequest) => {
+  const [path = "/"] = request.path.split("?", 1)
+  return {
+    requestContext: {
+      elb: { targetGroupArn: "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/rf/6d0ecf831eec9f09" }
+    },
+    httpMethod: request.method,
+    path,
+    queryStringParameters: {},
+    headers: { host: "rf-123.eu-west-1.elb.amazonaws.com", ...request.headers },
+    body: request.body === undefined ? "" : String(request.body),
+    isBase64Encoded: false
+  }
+}

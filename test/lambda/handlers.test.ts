@@ -6,7 +6,7 @@ import * as Scope from "effect/Scope"
 import { afterAll, beforeAll } from "vitest"
 import { runMigrations } from "../../layers/postgres/stores.js"
 import { hubspotSignatureV3 } from "../../src/domain/webhooks/hubspotSignature.js"
-import type { HttpApiResult } from "../../src/lambda/events.js"
+import type { HttpApiResult, SqsEventRecord } from "../../src/lambda/events.js"
 import { replayLead } from "../../src/pipeline/replay.js"
 import { IngestServicesLive } from "../../src/programs/ingestServices.js"
 import { consumerHandler, disposeConsumer } from "../../src/lambda/consumer.js"
@@ -15,7 +15,7 @@ import { disposeSweep, sweepHandler } from "../../src/lambda/sweep.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
-import { httpEvent, pollSqsOnce, scheduledEvent, sqsEvent } from "./events.js"
+import { albEvent, httpEvent, pollSqsOnce, restApiV1Event, scheduledEvent, sqsEvent } from "./events.js"
 
 /**
  * The three handlers as Lambda calls them: AWS's sample events (test/lambda/events), the environment in process.env,
@@ -42,6 +42,8 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_SQS: fake.url,
     HUBSPOT_APP_SECRET: hubspotSecret,
     SWEEP_MIN_AGE_MS: "1",
+    // a lead whose message was lost is sent again at the next sweep, not an hour later (SQS cannot tell it was sent)
+    SWEEP_RESEND_MIN_AGE_MS: "1",
     LOG_LEVEL: "WARN"
   })
   delete process.env.AWS_ENDPOINT_URL
@@ -69,6 +71,49 @@ const postLead = (lead: unknown, kind: "http-api-v2" | "function-url" = "http-ap
 
 /** What Lambda's SQS poller does: receive, invoke the consumer with the records, delete what it did not list. */
 const pollOnce = Effect.promise(() => pollSqsOnce(consumerHandler))
+
+/**
+ * Calls a handler as Lambda does, keeping what it writes to stdout and stderr (one entry a line) instead of printing
+ * it, and its answer or the error it threw.
+ */
+const invoke = <A>(call: () => Promise<A>) =>
+  Effect.promise(async () => {
+    const lines: Array<string> = []
+    const original = { log: console.log, error: console.error }
+    const keep = (...args: Array<unknown>) => {
+      lines.push(args.map(String).join(" "))
+    }
+    Object.assign(console, { log: keep, error: keep })
+    try {
+      const answer = await call()
+      return { answer, error: undefined, lines }
+    } catch (error) {
+      return { answer: undefined, error: error instanceof Error ? error : new Error(String(error)), lines }
+    } finally {
+      Object.assign(console, original)
+    }
+  })
+
+/** The lines that are JSON objects, parsed. */
+const jsonLines = (lines: ReadonlyArray<string>): Array<Record<string, unknown>> =>
+  lines.flatMap((line) => {
+    try {
+      const parsed: unknown = JSON.parse(line)
+      return typeof parsed === "object" && parsed !== null ? [parsed as Record<string, unknown>] : []
+    } catch {
+      return []
+    }
+  })
+
+/** Every line is one JSON object in the programs' format (layers/observability/Logger.ts): time, lower-case level. */
+const expectProgramFormat = (lines: ReadonlyArray<string>) => {
+  expect(jsonLines(lines)).toHaveLength(lines.length)
+  for (const entry of jsonLines(lines)) {
+    expect(entry.time, JSON.stringify(entry)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    expect(["debug", "info", "warn", "error", "fatal"]).toContain(entry.level)
+    expect(typeof entry.message).toBe("string")
+  }
+}
 
 const leadBody = (body: string) => JSON.parse(body) as { leadId: string; traceContext?: Record<string, string> }
 
@@ -178,6 +223,115 @@ describe("ingestHandler (API Gateway HTTP API v2 and function URL events)", () =
   )
 })
 
+describe("ingestHandler given an event it does not take", () => {
+  const marker = "marker-7f3a-never-logged"
+  const lead = JSON.stringify({ ...sampleLead(), note: marker })
+  const request = {
+    method: "POST",
+    path: "/leads",
+    headers: { "content-type": "application/json", "x-api-key": marker },
+    body: lead
+  }
+  const withBody = (body: unknown) => ({ ...httpEvent("http-api-v2", request), body })
+
+  it.live("a REST API v1, ALB, SQS or empty event, or a non-string body: logged by its shape, answered 500", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [unknown, RegExp]> = [
+        [restApiV1Event(request), /^a REST API v1 event \(httpMethod, no requestContext\.http\)$/],
+        [albEvent(request), /^an ALB event/],
+        [{}, /^an empty object/],
+        [sqsEvent([{ messageId: "m-1", receiptHandle: "r-1", body: lead, receiveCount: 1 }]), /^an SQS event$/],
+        [null, /^null$/],
+        [withBody({ email: marker }), /body is not a string/],
+        [withBody(Buffer.from(lead)), /body is not a string/]
+      ]
+      for (const [event, shape] of cases) {
+        const { answer, error, lines } = yield* invoke(() => ingestHandler(event as never))
+        expect(error).toBeUndefined()
+        expect(answer?.statusCode, String(shape)).toBe(500)
+        expect(answer?.headers["content-type"]).toBe("application/problem+json")
+        const problem = JSON.parse(answer?.body ?? "{}")
+        expect(problem).toMatchObject({ status: 500, detail: expect.stringContaining("unsupported event source") })
+        // no JavaScript error reaches the client
+        expect(answer?.body).not.toMatch(/Cannot read|TypeError|undefined|null/)
+        // one error line, in the programs' format, naming what was received: its shape, never its contents
+        expectProgramFormat(lines)
+        const logged = jsonLines(lines)
+        expect(logged).toHaveLength(1)
+        expect(logged[0]).toMatchObject({ level: "error", message: expect.stringContaining("unsupported event") })
+        expect(logged[0]?.received).toMatch(shape)
+        expect(lines.join("\n")).not.toContain(marker)
+      }
+    })
+  )
+
+  it.live("a header whose value is null is skipped: the request is served", () =>
+    Effect.gen(function* () {
+      const event = httpEvent("http-api-v2", { method: "GET", path: "/healthz" })
+      const { answer } = yield* invoke(() =>
+        ingestHandler({ ...event, headers: { ...event.headers, "x-empty": null } } as never)
+      )
+      expect(answer?.statusCode, answer?.body).toBe(200)
+      expect(JSON.parse(answer?.body ?? "{}")).toEqual({ status: "ok" })
+    })
+  )
+})
+
+describe("ingestHandler answers as the node:http ingest does", () => {
+  it.live("a POST without a body field (API Gateway leaves it out when empty) is the ingest's empty-body 400", () =>
+    Effect.gen(function* () {
+      const empty = yield* call("http-api-v2", {
+        method: "POST",
+        path: "/leads",
+        headers: { "content-type": "application/json" }
+      })
+      expect(empty.statusCode).toBe(400)
+      expect(json(empty).detail).toBe("Request body is empty; expected a JSON object")
+    })
+  )
+
+  it.live("TRACE (which no web Request can carry) is 405 naming the path's methods in Allow, or 404", () =>
+    Effect.gen(function* () {
+      for (const [path, allow] of [
+        ["/leads", "POST, GET"],
+        ["/healthz", "GET"]
+      ] as const) {
+        const reply = yield* call("http-api-v2", { method: "TRACE", path })
+        expect(reply.statusCode, path).toBe(405)
+        expect(reply.headers.allow).toBe(allow)
+        expect(reply.headers["content-type"]).toBe("application/problem+json")
+        expect(json(reply).detail).toBe(`TRACE is not a method of ${path}: it takes ${allow}`)
+      }
+      const nowhere = yield* call("function-url", { method: "TRACE", path: "/nowhere" })
+      expect(nowhere.statusCode).toBe(404)
+      expect(json(nowhere).detail).toBe("No such route")
+    })
+  )
+
+  it.live("an expectation other than 100-continue is a 417 problem, the body unread; 100-continue goes on", () =>
+    Effect.gen(function* () {
+      const lead = sampleLead({ email: "expect.lambda@globex.com" })
+      const post = (expectation: string) =>
+        call("http-api-v2", {
+          method: "POST",
+          path: "/leads",
+          headers: { "content-type": "application/json", expect: expectation },
+          body: JSON.stringify(lead)
+        })
+      const queued = fake.messages(queueName).length
+      const refused = yield* post("200-ok")
+      expect(refused.statusCode).toBe(417)
+      expect(refused.headers["content-type"]).toBe("application/problem+json")
+      expect(json(refused).detail).toBe('Expect: "200-ok" is not supported; only 100-continue is')
+      // nothing was taken: no lead stored, none queued
+      expect(fake.messages(queueName)).toHaveLength(queued)
+      const accepted = yield* post("100-continue")
+      expect(accepted.statusCode, accepted.body).toBe(202)
+      expect(fake.messages(queueName)).toHaveLength(queued + 1)
+    })
+  )
+})
+
 describe("the whole path: API event -> ingestHandler -> Postgres -> SQS -> consumerHandler -> mock CRM", () => {
   it.live("a lead is SYNCED; the message is acknowledged (no batchItemFailures) and gone from the queue", () =>
     Effect.gen(function* () {
@@ -274,6 +428,194 @@ describe("sweepHandler (EventBridge scheduled event)", () => {
         (r) => r.headers["x-amz-target"] === "AmazonSQS.GetQueueAttributes" && r.body.includes("RedrivePolicy")
       )
       expect(redrivePolicyReads).toHaveLength(1)
+    })
+  )
+})
+
+describe("consumerHandler and sweepHandler given an event they do not take", () => {
+  const httpApi = () => httpEvent("http-api-v2", { method: "POST", path: "/leads", body: "{}" })
+
+  it.live("the consumer: logged by its shape and refused with a clear error; nothing is read or acknowledged", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [unknown, RegExp]> = [
+        [{}, /an empty object/],
+        [httpApi(), /an HTTP API \(payload 2\.0\) \/ function URL event/],
+        [scheduledEvent(), /an EventBridge scheduled event/],
+        [null, /null/],
+        [{ Records: [{ eventSource: "aws:sqs", receiptHandle: "r", body: "{}" }] }, /record 0 has no messageId/]
+      ]
+      const requests = fake.requests.length
+      for (const [event, shape] of cases) {
+        const { error, lines } = yield* invoke(() => consumerHandler(event as never))
+        expect(error?.message, String(shape)).toMatch(/^consumerHandler takes SQS events/)
+        expect(error?.message).toMatch(shape)
+        expect(error?.message).not.toMatch(/FiberFailure|TypeError|Cannot read/)
+        expectProgramFormat(lines)
+        const logged = jsonLines(lines)
+        expect(logged).toHaveLength(1)
+        expect(logged[0]).toMatchObject({ level: "error", message: expect.stringContaining("unsupported event") })
+        expect(logged[0]?.received).toMatch(shape)
+      }
+      // no call to SQS (no delete, no visibility change, no dead letter)
+      expect(fake.requests.length).toBe(requests)
+    })
+  )
+
+  it.live("the sweep runs for a scheduled event or {} only: anything else is logged and refused, nothing swept", () =>
+    Effect.gen(function* () {
+      const created = yield* postLead(sampleLead({ email: "sweep.refused@globex.com" }))
+      const id = json(created).id as string
+      fake.purge(queueName)
+      yield* Effect.sleep("20 millis")
+      const cases: ReadonlyArray<readonly [unknown, RegExp]> = [
+        [null, /null/],
+        [sqsEvent([{ messageId: "m-1", receiptHandle: "r-1", body: "{}", receiveCount: 1 }]), /an SQS event/],
+        [httpApi(), /an HTTP API/],
+        [{ "detail-type": "Object Created", source: "aws.s3" }, /not a Scheduled Event/]
+      ]
+      for (const [event, shape] of cases) {
+        const { error, lines } = yield* invoke(() => sweepHandler(event as never))
+        expect(error?.message, String(shape)).toMatch(/^sweepHandler runs for an EventBridge scheduled event or \{\}/)
+        expect(error?.message).toMatch(shape)
+        expectProgramFormat(lines)
+        expect(jsonLines(lines)).toHaveLength(1)
+        expect(jsonLines(lines)[0]).toMatchObject({ level: "error", received: expect.stringMatching(shape) })
+      }
+      expect(fake.messages(queueName)).toEqual([])
+      // {}: a manual `aws lambda invoke` (and the deploy-time migrations) sweeps
+      const manual = yield* invoke(() => sweepHandler({}))
+      expect(manual.error).toBeUndefined()
+      expect(manual.answer?.enqueued).toBeGreaterThanOrEqual(1)
+      expect(fake.messages(queueName).map((m) => leadBody(m.body).leadId)).toContain(id)
+      fake.purge(queueName)
+    })
+  )
+})
+
+// These rebuild the consumer's environment (another configuration), so they come after the tests that count what
+// one environment does over its invocations.
+describe("consumerHandler: a record whose receive count is missing or unreadable", () => {
+  const record = (leadId: string, messageId: string) =>
+    sqsEvent([{ messageId, receiptHandle: `r-${messageId}`, body: JSON.stringify({ leadId }), receiveCount: 1 }])
+      .Records[0] as SqsEventRecord
+  const withCount = (r: SqsEventRecord, count: string | undefined) => ({
+    Records: [
+      count === undefined
+        ? (({ attributes: _, ...rest }) => rest)(r)
+        : { ...r, attributes: { ...r.attributes, ApproximateReceiveCount: count } }
+    ]
+  })
+  const leadStatus = (id: string) =>
+    call("http-api-v2", { method: "GET", path: `/leads/${id}` }).pipe(Effect.map((r) => json(r).status as string))
+
+  it.live("a permanent failure's dead letter counts the attempts of a last receive (maxReceiveCount 3)", () =>
+    Effect.gen(function* () {
+      const leadId = "00000000-0000-4000-8000-00000000abc1"
+      const { answer, lines } = yield* invoke(() => consumerHandler(withCount(record(leadId, "m-abc"), "abc") as never))
+      expect(answer).toEqual({ batchItemFailures: [] })
+      const letter = fake
+        .messages(dlqName)
+        .map((m) => JSON.parse(m.body))
+        .find((b) => b.leadId === leadId)
+      expect(letter?.attemptsMade).toBe(3)
+      const warned = jsonLines(lines).find((l) => String(l.message).includes("ApproximateReceiveCount"))
+      expect(warned).toMatchObject({ level: "warn", messageId: "m-abc" })
+    })
+  )
+
+  it.live("is taken as the last receive: a transient failure marks the lead FAILED, and the message is listed", () =>
+    Effect.gen(function* () {
+      const leads: Array<string> = []
+      for (const email of ["first.receive@globex.com", "no.attributes@globex.com", "bad.count@globex.com"]) {
+        leads.push(json(yield* postLead(sampleLead({ email }))).id as string)
+      }
+      fake.purge(queueName)
+      const [control = "", missing = "", unreadable = ""] = leads
+      // enrichment from a provider that refuses connections: a transient failure, retried by the queue
+      const transient = {
+        ENRICHMENT_PROVIDER: "HTTP",
+        ENRICHMENT_BASE_URL: "http://127.0.0.1:1",
+        ENRICHMENT_API_KEY: "enrichment-test-key",
+        ENRICHMENT_RETRIES: "0"
+      }
+      yield* Effect.promise(disposeConsumer)
+      Object.assign(process.env, transient)
+      yield* Effect.gen(function* () {
+        // the control: a first receive of three is retried, the lead not FAILED
+        const first = yield* invoke(() => consumerHandler(withCount(record(control, "m-first"), "1") as never))
+        expect(first.answer).toEqual({ batchItemFailures: [{ itemIdentifier: "m-first" }] })
+        expect(yield* leadStatus(control)).not.toBe("FAILED")
+        for (const [leadId, count, messageId] of [
+          [missing, undefined, "m-missing"],
+          [unreadable, "abc", "m-unreadable"]
+        ] as const) {
+          const { answer, error, lines } = yield* invoke(() =>
+            consumerHandler(withCount(record(leadId, messageId), count) as never)
+          )
+          expect(error).toBeUndefined()
+          expect(answer).toEqual({ batchItemFailures: [{ itemIdentifier: messageId }] })
+          expect(yield* leadStatus(leadId)).toBe("FAILED")
+          expect(jsonLines(lines)).toContainEqual(
+            expect.objectContaining({
+              level: "warn",
+              messageId,
+              message: expect.stringContaining("ApproximateReceiveCount")
+            })
+          )
+        }
+      }).pipe(
+        Effect.ensuring(
+          Effect.promise(async () => {
+            for (const name of Object.keys(transient)) delete process.env[name]
+            await disposeConsumer()
+          })
+        )
+      )
+    })
+  )
+})
+
+describe("a handler whose environment cannot start", () => {
+  const password = "Sup3rS3cretPw"
+
+  it.live("logs one line in the programs' JSON format, without the DATABASE_URL password; the ingest answers 503", () =>
+    Effect.gen(function* () {
+      const url = process.env.DATABASE_URL
+      yield* Effect.promise(() => Promise.all([disposeIngest(), disposeConsumer(), disposeSweep()]))
+      process.env.DATABASE_URL = `postgres://revenueflow:${password}@127.0.0.1:1/test`
+      yield* Effect.gen(function* () {
+        const calls = [
+          ["ingest", () => ingestHandler(httpEvent("http-api-v2", { method: "GET", path: "/healthz" }))],
+          [
+            "consumer",
+            () => consumerHandler(sqsEvent([{ messageId: "m", receiptHandle: "r", body: "{}", receiveCount: 1 }]))
+          ],
+          ["sweep", () => sweepHandler(scheduledEvent())]
+        ] as const
+        for (const [name, handler] of calls) {
+          const { answer, error, lines } = yield* invoke(handler as () => Promise<unknown>)
+          if (name === "ingest") expect((answer as HttpApiResult).statusCode).toBe(503)
+          else expect(error?.message).toMatch(new RegExp(`^The ${name}'s environment failed to start`))
+          expect(error?.message ?? "").not.toMatch(/FiberFailure|127\.0\.0\.1/)
+          expectProgramFormat(lines)
+          const logged = jsonLines(lines)
+          expect(logged, name).toHaveLength(1)
+          expect(logged[0]).toMatchObject({
+            level: "error",
+            message: `${name} environment failed to start`,
+            cause: expect.stringContaining("cannot connect to Postgres")
+          })
+          expect(lines.join("\n")).not.toContain(password)
+          expect(error?.message ?? "").not.toContain(password)
+        }
+      }).pipe(
+        Effect.ensuring(
+          Effect.promise(async () => {
+            process.env.DATABASE_URL = url
+            await Promise.all([disposeIngest(), disposeConsumer(), disposeSweep()])
+          })
+        )
+      )
     })
   )
 })

@@ -1,0 +1,31 @@
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import * as Runtime from "effect/Runtime"
+import { jsonLogger } from "../../layers/observability/Logger.js"
+
+/** A URL's password masked ("postgres://app:***@db"): an error may quote a connection string. */
+const withoutPasswords = (text: string): string =>
+  text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"]*):[^\s@"/]*@/gi, "$1:***@")
+
+/**
+ * The lines a handler writes itself, before its environment exists or without it: the programs' JSON lines (time,
+ * level, message, fields, `cause`; PII redacted), passwords in URLs masked, on stderr (Lambda's ERROR stream).
+ */
+const handlerLogger = Logger.replace(
+  Logger.defaultLogger,
+  jsonLogger.pipe(Logger.map(withoutPasswords), Logger.withConsoleError)
+)
+
+/** The failure a ManagedRuntime's rejected promise carries, as a Cause (anything else as a defect). */
+const causeOf = (error: unknown): Cause.Cause<unknown> =>
+  Runtime.isFiberFailure(error) ? error[Runtime.FiberFailureCauseId] : Cause.die(error)
+
+/** One error line in the programs' JSON format: `fields` as its fields, `error` (if any) rendered as its cause. */
+export const logError = (message: string, fields: Readonly<Record<string, unknown>> = {}, error?: unknown): void =>
+  Effect.runSync(
+    (error === undefined ? Effect.logError(message) : Effect.logError(message, causeOf(error))).pipe(
+      Effect.annotateLogs(fields),
+      Effect.provide(handlerLogger)
+    )
+  )
