@@ -197,3 +197,18 @@ export class IngestApi extends HttpApi.make("revenueflow")
     "Marketing leads in, audited CRM writes out. Errors are RFC 9457 problem details (application/problem+json)."
   )
   .annotate(OpenApi.Transform, finishDocument) {}
+
+/**
+ * Every route the API declares: its method and path (`/leads/:id`), for 405 answers naming what a path takes. Call it
+ * on the first request no route takes, not at start (the Lambda handler loads this module cold).
+ */
+export const declaredRoutes = (): ReadonlyArray<{ readonly method: string; readonly path: string }> => {
+  const routes: Array<{ readonly method: string; readonly path: string }> = []
+  HttpApi.reflect(IngestApi, {
+    onGroup: () => {},
+    onEndpoint: ({ endpoint }) => {
+      routes.push({ method: endpoint.method, path: endpoint.path })
+    }
+  })
+  return routes
+}

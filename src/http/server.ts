@@ -1,8 +1,7 @@
-import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Layer from "effect/Layer"
-import { IngestApi } from "./api.js"
+import { declaredRoutes, IngestApi } from "./api.js"
 import { LeadsLive } from "./leads.js"
 import { OperationsLive } from "./operations.js"
 import { layerDocument } from "./openapi.js"
@@ -15,21 +14,6 @@ import { WebhooksLive } from "./webhooks.js"
 export const IngestApiLive = HttpApiBuilder.api(IngestApi).pipe(
   Layer.provide([LeadsLive, WebhooksLive, OperationsLive, OpsLive])
 )
-
-/**
- * Every route the API declares: its method and path (`/leads/:id`), for 405 answers naming what a path takes. Read
- * from the API on the first request no route takes, not at start (the Lambda handler loads this module cold).
- */
-const declaredRoutes = () => {
-  const routes: Array<{ readonly method: string; readonly path: string }> = []
-  HttpApi.reflect(IngestApi, {
-    onGroup: () => {},
-    onEndpoint: ({ endpoint }) => {
-      routes.push({ method: endpoint.method, path: endpoint.path })
-    }
-  })
-  return routes
-}
 
 /** The API-wide middleware, /openapi.json and the pages, for whichever way the API is served. */
 export const Documented = Layer.mergeAll(

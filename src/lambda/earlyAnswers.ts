@@ -1,6 +1,5 @@
-import * as HttpApi from "@effect/platform/HttpApi"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { IngestApi } from "../http/api.js"
+import { declaredRoutes } from "../http/api.js"
 import { problem } from "../http/problem.js"
 import { methodsFor, wrongMethod } from "../http/serving.js"
 import type { HttpApiEvent, HttpApiResult } from "./events.js"
@@ -48,18 +47,11 @@ const headerOf = (event: HttpApiEvent, name: string) => {
 /** Methods the Fetch standard forbids: a web Request cannot carry them, so the API never sees them. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"])
 
-/** Every route the API declares (as src/http/server.ts reads them for its 405 answers), read on first use. */
+/** The methods of each path the API declares (as the served API names them in its 405 answers), read on first use. */
 let declaredMethods: ((path: string) => ReadonlyArray<string>) | undefined
 const methodsOf = (path: string) => {
   if (declaredMethods === undefined) {
-    const routes: Array<{ readonly method: string; readonly path: string }> = []
-    HttpApi.reflect(IngestApi, {
-      onGroup: () => {},
-      onEndpoint: ({ endpoint }) => {
-        routes.push({ method: endpoint.method, path: endpoint.path })
-      }
-    })
-    declaredMethods = methodsFor(routes)
+    declaredMethods = methodsFor(declaredRoutes())
   }
   return declaredMethods(path)
 }
