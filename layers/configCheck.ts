@@ -27,7 +27,7 @@ export interface Selectors {
 const isSet = (name: string) => Config.option(Config.string(name)).pipe(Config.map(Option.isSome))
 const selected = (name: string, fallback: string) => Config.string(name).pipe(Config.withDefault(fallback))
 
-const selectors: Config.Config<Selectors> = Config.all({
+export const selectors: Config.Config<Selectors> = Config.all({
   databaseUrl: isSet("DATABASE_URL"),
   redisUrl: isSet("REDIS_URL"),
   queueBackend: selected("QUEUE_BACKEND", ""),
@@ -63,6 +63,30 @@ export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>
       ? [BullMqOptions.config]
       : [])
 ]
+
+/**
+ * What a program that runs leads through the CRM needs on SQS beside the queue (QUEUE_BACKEND=SQS): REDIS_URL, for
+ * SQS delivers a message at least once and every instance of a consumer takes from the same queue, so two of them may
+ * hold one lead at once, and only idempotency claims they share (in Redis) keep its CRM writes to one each — the
+ * in-process ones cannot; and SQS_DLQ_URL, where permanent failures and unreadable messages are moved.
+ */
+export const sharedQueueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =>
+  s.queueBackend !== "SQS" ? [] : [...sharedClaimsSection(s), SqsConfig.deadLetterQueueRequired]
+
+/**
+ * REDIS_URL with QUEUE_BACKEND=SQS, for whatever runs the safety chain (the consumers, /mcp on every ingest replica):
+ * with BullMQ, Redis is there already; the in-memory queue is one process.
+ */
+export const sharedClaimsSection = (s: Pick<Selectors, "queueBackend" | "redisUrl">) =>
+  s.queueBackend === "SQS" && !s.redisUrl
+    ? [
+        refuse(
+          "REDIS_URL",
+          "is required with QUEUE_BACKEND=SQS: the replicas that write to the CRM must share their idempotency " +
+            "claims, or two of them holding one lead (SQS may deliver a message twice) could write it twice"
+        )
+      ]
+    : []
 
 /**
  * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails

@@ -7,7 +7,15 @@ import { Metrics as MetricsService } from "../services/Metrics.js"
 import { loadConfig } from "./shared/config.js"
 import { config as bedrockConfig } from "./bedrock/config.js"
 import { config as breakerConfig } from "./shared/breaker.js"
-import { checkConfigWith, queueSection, type Selectors, storeSection } from "./configCheck.js"
+import {
+  checkConfigWith,
+  queueSection,
+  type Selectors,
+  selectors,
+  sharedClaimsSection,
+  sharedQueueSection,
+  storeSection
+} from "./configCheck.js"
 import * as HeuristicAnalyzer from "./heuristic/Analyzer.js"
 import * as HttpEnricher from "./http/Enricher.js"
 import { hubSpotConfig } from "./hubspot/config.js"
@@ -101,7 +109,8 @@ export const layerFromConfig = Layer.unwrapEffect(
 export const layerSafetyChainFromConfig = Layer.unwrapEffect(
   Effect.gen(function* () {
     const config = yield* AppConfig
-    yield* loadConfig(Config.all(crmSections(config)))
+    const selected = yield* loadConfig(selectors)
+    yield* loadConfig(Config.all([...crmSections(config), ...sharedClaimsSection(selected)]))
     return Layer.mergeAll(limits(config), breaker(config), crm(config))
   })
 )
@@ -128,6 +137,7 @@ const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =
 export const checkConfig = checkConfigWith((s) => [
   ...storeSection(s),
   ...queueSection(s),
+  ...sharedQueueSection(s),
   ...consumerSections(s),
   CloudWatchEmf.config
 ])

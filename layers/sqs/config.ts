@@ -1,4 +1,6 @@
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { jobSettings } from "../../services/AppConfig.js"
 
@@ -26,6 +28,22 @@ export const config: Config.Config<SqsOptions> = Config.all({
   deadLetterQueueUrl: Config.option(url("SQS_DLQ_URL")).pipe(Config.map(Option.getOrUndefined)),
   attempts: jobSettings.attempts
 })
+
+/** SQS_DLQ_URL, required where jobs are consumed (permanent failures and unreadable messages go there). */
+export const deadLetterQueueRequired: Config.Config<string> = Config.option(url("SQS_DLQ_URL")).pipe(
+  Config.mapOrFail((value) =>
+    Option.match(value, {
+      onSome: Either.right,
+      onNone: () =>
+        Either.left(
+          ConfigError.InvalidData(
+            ["SQS_DLQ_URL"],
+            "is required for a consumer with QUEUE_BACKEND=SQS: permanent failures and unreadable messages are moved there"
+          )
+        )
+    })
+  )
+)
 
 /** Which queue the environment selects (QUEUE_BACKEND): unset keeps today's choice, BullMQ with REDIS_URL else memory. */
 export const queueBackendConfig = Config.option(Config.literal("MEMORY", "BULLMQ", "SQS")("QUEUE_BACKEND"))

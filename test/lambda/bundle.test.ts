@@ -11,6 +11,7 @@ import { bundleOptions } from "../../scripts/build/options.mjs"
 import { makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { httpEvent, scheduledEvent, sqsEvent } from "./events.js"
+import { lambdaRedis } from "./redis.js"
 
 const root = resolve(import.meta.dirname, "../..")
 /** Node 24, the runtime the bundles target (the project's `node` devDependency). */
@@ -39,6 +40,7 @@ describe("the Lambda bundles (dist/lambda/*/index.mjs)", () => {
         const env = {
           DATABASE_URL: testDatabaseUrl,
           DATABASE_SCHEMA: yield* testSchema,
+          ...(yield* lambdaRedis),
           // the first cold start migrates this fresh schema; on AWS `revenueflow migrate` does it at deploy time
           MIGRATE_ON_START: "true",
           SQS_QUEUE_URL: url,

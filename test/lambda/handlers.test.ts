@@ -15,6 +15,7 @@ import { disposeSweep, sweepHandler } from "../../src/lambda/sweep.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
+import { lambdaRedis } from "./redis.js"
 import { albEvent, httpEvent, pollSqsOnce, restApiV1Event, scheduledEvent, sqsEvent } from "./events.js"
 
 /**
@@ -34,6 +35,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     DATABASE_URL: testDatabaseUrl,
     DATABASE_SCHEMA: schema,
+    ...(await Effect.runPromise(Scope.extend(lambdaRedis, scope))),
     SQS_QUEUE_URL: url,
     SQS_DLQ_URL: dlqUrl,
     AWS_REGION: "eu-west-1",
@@ -47,7 +49,6 @@ beforeAll(async () => {
     LOG_LEVEL: "WARN"
   })
   delete process.env.AWS_ENDPOINT_URL
-  delete process.env.REDIS_URL
   delete process.env.QUEUE_BACKEND
   // the deploy step: the handlers themselves do not migrate (MIGRATE_ON_START is false on Lambda)
   await Effect.runPromise(runMigrations)

@@ -11,6 +11,7 @@ import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
 import type { LambdaContext } from "../../src/lambda/events.js"
+import { lambdaRedis } from "./redis.js"
 import { httpEvent, pollSqsOnce } from "./events.js"
 
 /**
@@ -35,6 +36,7 @@ beforeAll(async () => {
   Object.assign(process.env, {
     DATABASE_URL: testDatabaseUrl,
     DATABASE_SCHEMA: schema,
+    ...(await Effect.runPromise(Scope.extend(lambdaRedis, scope))),
     SQS_QUEUE_URL: url,
     SQS_DLQ_URL: dlqUrl,
     AWS_REGION: "eu-west-1",
@@ -48,7 +50,6 @@ beforeAll(async () => {
     LOG_LEVEL: "ERROR"
   })
   delete process.env.AWS_ENDPOINT_URL
-  delete process.env.REDIS_URL
   delete process.env.QUEUE_BACKEND
   await Effect.runPromise(runMigrations)
 })

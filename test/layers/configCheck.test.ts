@@ -128,6 +128,31 @@ describe("the start-up check", () => {
   )
 })
 
+describe("on SQS (QUEUE_BACKEND=SQS)", () => {
+  const sqs = {
+    DATABASE_URL: "postgres://rf@db.internal:5432/app",
+    QUEUE_BACKEND: "SQS",
+    SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/leads"
+  }
+
+  it.effect("a consumer needs REDIS_URL (shared claims) and SQS_DLQ_URL, each named with why; the ingest neither", () =>
+    Effect.gen(function* () {
+      const error = yield* failureOf(checkConfig, sqs)
+      expect([...error.keys].sort()).toEqual(["REDIS_URL", "SQS_DLQ_URL"])
+      expect(error.message).toMatch(/REDIS_URL[^\n]*idempotency claims/)
+      expect(error.message).toMatch(/SQS_DLQ_URL[^\n]*permanent failures/)
+      const ready = {
+        ...sqs,
+        REDIS_URL: "redis://127.0.0.1:6379",
+        SQS_DLQ_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/leads-dlq"
+      }
+      expect((yield* checkConfig.pipe(Effect.withConfigProvider(env(ready)))).workerConcurrency).toBe(5)
+      // the ingest only sends: neither is required of it
+      expect((yield* checkIngestConfig.pipe(Effect.withConfigProvider(env(sqs)))).port).toBe(3000)
+    })
+  )
+})
+
 describe("ports and REDIS_URL", () => {
   it.effect.prop(
     "PORT and METRICS_PORT outside 0–65535 are refused, naming the key and not the value",
