@@ -3,12 +3,13 @@ import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
 import * as BullMqOptions from "../../layers/bullmq/JobQueueOptions.js"
 import * as PostgresJs from "../../layers/postgres/postgresJs.js"
 import { CheckedSections, checkedOr, loadConfig } from "../../layers/shared/config.js"
-import { checkConfig, checkIngestConfig } from "../../layers/presets.js"
+import { checkConfig, checkIngestConfig, layerSafetyChainFromConfig } from "../../layers/presets.js"
 import { salesforceConfig } from "../../layers/salesforce/config.js"
-import { appConfig } from "../../services/AppConfig.js"
+import { AppConfig, appConfig } from "../../services/AppConfig.js"
 
 const env = (entries: Record<string, string>) =>
   ConfigProvider.fromMap(new Map(Object.entries(entries)), { pathDelim: "_" })
@@ -148,7 +149,17 @@ describe("on SQS (QUEUE_BACKEND=SQS)", () => {
       }
       expect((yield* checkConfig.pipe(Effect.withConfigProvider(env(ready)))).workerConcurrency).toBe(5)
       // the ingest only sends: neither is required of it
-      expect((yield* checkIngestConfig.pipe(Effect.withConfigProvider(env(sqs)))).port).toBe(3000)
+      const ingest = yield* checkIngestConfig.pipe(Effect.withConfigProvider(env(sqs)))
+      expect(ingest.port).toBe(3000)
+      // but its /mcp writes to the CRM: the safety chain it builds on the first call needs the shared claims
+      const chain = yield* Effect.flip(
+        Layer.build(layerSafetyChainFromConfig).pipe(
+          Effect.provideService(AppConfig, ingest),
+          Effect.scoped,
+          Effect.withConfigProvider(env(sqs))
+        )
+      )
+      expect((chain as { readonly keys: ReadonlyArray<string> }).keys).toEqual(["REDIS_URL"])
     })
   )
 })
