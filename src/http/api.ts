@@ -53,12 +53,21 @@ const problems = <
 }
 
 const IdPath = Schema.Struct({ id: Schema.String })
+const limitText = "How many to return: a whole number from 1 to 500, written in decimal digits (default 50)"
+/**
+ * `limit` as the query string carries it: decimal digits only. Number() would also read "0x10", "1e1", "+5", " 1"
+ * and "1.0", which nobody means as a count; the pattern (in the OpenAPI document too) says what is taken.
+ */
+const LimitText = Schema.String.pipe(Schema.pattern(/^[0-9]{1,3}$/)).annotations({
+  description: limitText,
+  examples: ["50"]
+})
 const Limit = Schema.Struct({
   // exact: a query parameter is there or not (never `undefined`), so a bad one is one issue, not two
   limit: Schema.optionalWith(
-    Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500)).annotations({
-      description: "How many to return (1 to 500, default 50)",
-      // one message for every way it can be wrong ("abc", "1.5", "0", "1e8"), which says what it must be
+    Schema.compose(LimitText, Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, 500))).annotations({
+      description: limitText,
+      // one message for every way it can be wrong ("abc", "1.5", "0", "1e8", "0x10"), which says what it must be
       message: () => ({ message: "must be a whole number from 1 to 500", override: true })
     }),
     { exact: true }

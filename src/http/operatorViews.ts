@@ -1,15 +1,18 @@
-import { maskEmail, redact } from "../domain/redact.js"
+import { maskEmail, redact, redactText } from "../domain/redact.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import type { LeadAudit, LeadSummary } from "./views.js"
 
-/** A lead list row: the email masked to its domain, which names the account but not the person. */
+/**
+ * A lead list row: the email masked to its domain, which names the account but not the person; the free text shown
+ * beside it (campaign, company) with any email or phone number in it masked, as the audit view masks them.
+ */
 export const leadSummary = (lead: LeadRecord): LeadSummary => ({
   id: lead.id,
   source: lead.source,
   status: lead.status,
   email: maskEmail(lead.input.email),
-  campaignId: lead.input.campaignId,
-  ...(lead.input.company ? { company: lead.input.company } : {}),
+  campaignId: redactText(lead.input.campaignId),
+  ...(lead.input.company ? { company: redactText(lead.input.company) } : {}),
   ...(lead.grounding ? { decision: lead.grounding.analysis.decision, grounding: lead.grounding.outcome } : {}),
   ...(lead.error ? { error: lead.error } : {}),
   createdAt: lead.createdAt.toISOString(),
@@ -42,11 +45,11 @@ export const leadAudit = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>
   updatedAt: lead.updatedAt.toISOString()
 })
 
-/** A dead letter row: the lead's masked email and why it failed. */
+/** A dead letter row: the lead's masked email, its campaign (emails and phone numbers in it masked) and why it failed. */
 export const deadLetter = (lead: LeadRecord) => ({
   id: lead.id,
   email: maskEmail(lead.input.email),
-  campaignId: lead.input.campaignId,
+  campaignId: redactText(lead.input.campaignId),
   error: lead.error ?? "failed",
   failedAt: lead.updatedAt.toISOString()
 })

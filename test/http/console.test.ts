@@ -40,7 +40,21 @@ describe("the console's routes", () => {
         expect(audit.json.input).toMatchObject({ email: "***@globex.com", firstName: "***", lastName: "***" })
         for (const secret of ["ada.lovelace", "Lovelace", "7946"]) expect(audit.text).not.toContain(secret)
         // a bad limit, whichever way it is bad, is named with what it must be
-        for (const limit of ["0", "abc", "1.5", "1e8", "-1"]) {
+        for (const limit of [
+          "0",
+          "abc",
+          "1.5",
+          "1e8",
+          "-1",
+          "0x10",
+          "1e1",
+          "%2B5",
+          "1.0",
+          "%201",
+          "5%20",
+          "0000",
+          "501"
+        ]) {
           const refused = yield* api.get(`/leads?limit=${limit}`)
           expectProblem(refused, 400)
           expect(refused.json.errors, limit).toEqual([
@@ -51,6 +65,30 @@ describe("the console's routes", () => {
           )
         }
         expectProblem(yield* api.get("/leads/not-a-uuid/audit"), 404)
+      })
+    )
+  )
+
+  it.live("an email or phone number written into a campaign or company is masked in the lists too", () =>
+    withApi(memoryEnv(), (api) =>
+      Effect.gen(function* () {
+        const lead = sampleLead({
+          email: "jane.doe@gmail.com",
+          campaignId: "jane.doe@gmail.com +1 415 555 0100",
+          company: "Jane Doe jane.doe@gmail.com +1 415 555 0100"
+        })
+        const id = (yield* api.postJson("/leads", lead)).json.id
+        const list = yield* api.get("/leads?limit=1")
+        expect(list.json.leads[0]).toMatchObject({ id, campaignId: "***@gmail.com [phone]" })
+        expect(list.json.leads[0].company).toContain("***@gmail.com [phone]")
+        const store = yield* LeadStore
+        yield* store.transition(id, ["QUEUED"], "FAILED", { error: errorText("CRM rejected the request") })
+        const dead = yield* api.get("/dead-letters")
+        expect(dead.json.deadLetters[0]).toMatchObject({ id, campaignId: "***@gmail.com [phone]" })
+        for (const text of [list.text, dead.text]) {
+          expect(text).not.toContain("jane.doe")
+          expect(text).not.toContain("555 0100")
+        }
       })
     )
   )

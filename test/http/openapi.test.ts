@@ -139,7 +139,15 @@ describe("the OpenAPI document", () => {
         )
         expect(spec.paths["/leads"].post.security).toEqual([{ apiKey: [] }, { bearer: [] }])
         expect(spec.paths["/healthz"].get.security).toEqual([])
+        // `limit` says what it takes: decimal digits, 1 to 500 (not "a string to be decoded into a number")
+        for (const path of ["/leads", "/dead-letters"]) {
+          const limit = spec.paths[path].get.parameters.find((p: { readonly name: string }) => p.name === "limit")
+          expect(limit, path).toMatchObject({ in: "query", required: false })
+          expect(limit.schema).toMatchObject({ type: "string", pattern: "^[0-9]{1,3}$" })
+          expect(limit.schema.description).toContain("1 to 500")
+        }
         const text = JSON.stringify(spec)
+        expect(text).not.toContain("a string to be decoded into a number")
         expect(text).not.toContain("a string that will be trimmed")
         expect(text).not.toContain("HttpApiDecodeError")
       })
