@@ -147,15 +147,27 @@ export const isInUse = (error: unknown): boolean =>
 export const replayThroughServer = (leadId: string) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    const keys = Option.match(config.apiKeys, { onNone: () => [], onSome: (k) => Redacted.value(k) })
+    // the first key the server takes: a blank entry in INGEST_API_KEYS is none (src/http/auth.ts)
+    const key = Option.match(config.apiKeys, {
+      onNone: () => undefined,
+      onSome: (keys) =>
+        Redacted.value(keys)
+          .map((k) => k.trim())
+          .find((k) => k !== "")
+    })
     const url = `http://127.0.0.1:${config.port}/leads/${encodeURIComponent(leadId)}/replay`
     const response = yield* Effect.tryPromise({
       try: () =>
-        fetch(url, { method: "POST", headers: keys[0] ? { "x-api-key": keys[0].trim() } : {} }).then(async (r) => ({
+        fetch(url, {
+          method: "POST",
+          headers: key === undefined ? {} : { "x-api-key": key },
+          // a server that holds the connection without answering is not left to hang the CLI
+          signal: AbortSignal.timeout(15_000)
+        }).then(async (r) => ({
           status: r.status,
           body: (await r.json().catch(() => ({}))) as { readonly detail?: string }
         })),
-      catch: () => new Error(`the embedded database is in use, and no server answers at ${url}`)
+      catch: () => new Error(`the embedded database is in use, and no server answered at ${url} (15 s)`)
     })
     if (response.status === 202) {
       return yield* Console.log(`${leadId}  replayed: QUEUED by the running server (${url}); it runs now`)

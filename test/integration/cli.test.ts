@@ -354,18 +354,20 @@ describe("the operator CLI on the embedded database", () => {
           expect(refused.out).not.toMatch(/\n\s+at /)
         }
 
-        // replay of one lead is handed to the server that holds the folder (on PORT), whose queue runs it now
-        yield* withApi(memoryEnv(), (api) =>
+        // replay of one lead is handed to the server that holds the folder (on PORT), whose queue runs it now; with
+        // the key the server takes (a blank entry in the list is no key)
+        const keys = { INGEST_API_KEYS: " ,cli-key-2" }
+        yield* withApi(memoryEnv({ env: keys }), (api) =>
           Effect.gen(function* () {
-            const id: string = (yield* api.postJson("/leads", sampleLead())).json.id
+            const id: string = (yield* api.postJson("/leads", sampleLead(), { "x-api-key": "cli-key-2" })).json.id
             const store = yield* LeadStore
             yield* store.transition(id, ["QUEUED"], "FAILED", { error: errorText("CRM rejected the request") })
             const port = new URL(api.base).port
-            const handed = yield* cli({ ...env, PORT: port }, "replay", id)
+            const handed = yield* cli({ ...env, ...keys, PORT: port }, "replay", id)
             expect(handed.code, handed.out).toBe(0)
             expect(handed.out).toContain(`${id}  replayed: QUEUED by the running server`)
             expect((yield* store.get(id)).status).toBe("QUEUED")
-            const again = yield* cli({ ...env, PORT: port }, "replay", id)
+            const again = yield* cli({ ...env, ...keys, PORT: port }, "replay", id)
             expect(again.code, again.out).toBe(5)
           })
         )
