@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
@@ -9,6 +10,15 @@ import { type AssetName, asset, files } from "./assets.js"
  * /openapi.json. No CDN: it works offline and behind a firewall. validatorUrl null: Swagger UI would otherwise send
  * the document to an online validator.
  */
+const docsInit = `
+      window.ui = SwaggerUIBundle({
+        url: "/openapi.json",
+        dom_id: "#swagger-ui",
+        deepLinking: true,
+        validatorUrl: null,
+        tryItOutEnabled: false
+      })
+    `
 const docsPage = `<!doctype html>
 <html lang="en">
   <head>
@@ -20,26 +30,47 @@ const docsPage = `<!doctype html>
   <body>
     <div id="swagger-ui"></div>
     <script src="/docs/assets/swagger-ui-bundle.js"></script>
-    <script>
-      window.ui = SwaggerUIBundle({
-        url: "/openapi.json",
-        dom_id: "#swagger-ui",
-        deepLinking: true,
-        validatorUrl: null,
-        tryItOutEnabled: false
-      })
-    </script>
+    <script>${docsInit}</script>
   </body>
 </html>
 `
 
+/**
+ * What a browser may do with a page: scripts, styles and requests from this server only, and no framing by another
+ * site (the console's Replay button must not be clickable through someone else's page). The docs page's one inline
+ * script is allowed by its hash; Swagger UI sets inline styles and draws its icons from data: URLs.
+ */
+const pageHeaders = (scriptSources: string, styleSources: string) => ({
+  "content-security-policy": [
+    "default-src 'self'",
+    `script-src ${scriptSources}`,
+    `style-src ${styleSources}`,
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'"
+  ].join("; "),
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer"
+})
+
+const docsHeaders = pageHeaders(
+  `'self' 'sha256-${createHash("sha256").update(docsInit).digest("base64")}'`,
+  "'self' 'unsafe-inline'"
+)
+const consoleHeaders = pageHeaders("'self'", "'self'")
+
 /** A static file; versioned by the package (docs) or the release (console), so it may be cached briefly. */
-const serve = (name: AssetName) =>
+const serve = (name: AssetName, headers: Record<string, string> = {}) =>
   asset(name).pipe(
     Effect.map((body) =>
       HttpServerResponse.uint8Array(body, {
         contentType: files[name],
-        headers: { "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" }
+        headers: { "cache-control": "public, max-age=300", "x-content-type-options": "nosniff", ...headers }
       })
     )
   )
@@ -47,10 +78,15 @@ const serve = (name: AssetName) =>
 /** GET /docs (API reference) and GET /console (the operator console), with their static files. */
 export const layer: Layer.Layer<never, never, never> = HttpApiBuilder.Router.use((router) =>
   Effect.all([
-    router.get("/docs", Effect.succeed(HttpServerResponse.html(docsPage))),
+    router.get(
+      "/docs",
+      Effect.succeed(
+        HttpServerResponse.text(docsPage, { contentType: "text/html; charset=utf-8", headers: docsHeaders })
+      )
+    ),
     router.get("/docs/assets/swagger-ui-bundle.js", serve("swagger-ui-bundle.js")),
     router.get("/docs/assets/swagger-ui.css", serve("swagger-ui.css")),
-    router.get("/console", serve("console.html")),
+    router.get("/console", serve("console.html", consoleHeaders)),
     router.get("/console/console.js", serve("console.js")),
     router.get("/console/console.css", serve("console.css"))
   ])

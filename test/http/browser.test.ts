@@ -24,7 +24,7 @@ describe("in a browser, offline", () => {
     () =>
       withApi(memoryEnv(), (api) =>
         Effect.gen(function* () {
-          const { page, blocked } = yield* offlinePage(yield* browser)
+          const { page, blocked, refusedByPolicy } = yield* offlinePage(yield* browser)
           yield* inPage(() => page.goto(`${api.base}/docs`))
           yield* inPage(() => page.waitForSelector(".opblock-summary-path", { timeout: 30_000 }))
           const paths = yield* texts(page, ".opblock-summary-path")
@@ -43,6 +43,7 @@ describe("in a browser, offline", () => {
           )
           expect(yield* texts(page, ".title")).toEqual(expect.arrayContaining([expect.stringContaining("RevenueFlow")]))
           expect(blocked).toEqual([])
+          expect(refusedByPolicy).toEqual([])
         })
       ),
     90_000
@@ -54,7 +55,7 @@ describe("in a browser, offline", () => {
       withApi(memoryEnv(), (api) =>
         Effect.gen(function* () {
           yield* startConsumer
-          const { page, blocked } = yield* offlinePage(yield* browser)
+          const { page, blocked, refusedByPolicy } = yield* offlinePage(yield* browser)
           yield* inPage(() => page.setViewportSize({ width: 1400, height: 1000 }))
           yield* inPage(() => page.goto(`${api.base}/console`))
           const lead = sampleLead({ company: "Northwind Analytics", phone: "+1 415 555 0100" })
@@ -83,6 +84,7 @@ describe("in a browser, offline", () => {
           const screenshot = process.env.CONSOLE_SCREENSHOT
           if (screenshot) yield* inPage(() => page.screenshot({ path: screenshot, fullPage: true }))
           expect(blocked).toEqual([])
+          expect(refusedByPolicy).toEqual([])
         })
       ),
     90_000
@@ -100,7 +102,7 @@ describe("in a browser, offline", () => {
           const posted = yield* api.postJson("/leads", sampleLead())
           const id: string = posted.json.id
           yield* awaitStatus(id, ["FAILED"])
-          const { page, blocked } = yield* offlinePage(yield* browser)
+          const { page, blocked, refusedByPolicy } = yield* offlinePage(yield* browser)
           yield* inPage(() => page.goto(`${api.base}/console`))
           const button = `tr[data-dead-letter="${id}"] button`
           yield* inPage(() => page.waitForSelector(button, { timeout: 10_000 }))
@@ -111,6 +113,7 @@ describe("in a browser, offline", () => {
           yield* inPage(() => page.waitForSelector(button, { state: "detached", timeout: 10_000 }))
           expect((yield* api.get(`/leads/${id}`)).json.status).toBe("SYNCED")
           expect(blocked).toEqual([])
+          expect(refusedByPolicy).toEqual([])
         })
       ),
     90_000

@@ -26,6 +26,24 @@ describe("the console's routes", () => {
     )
   )
 
+  it.live("the pages say what a browser may do: no framing by another site, scripts from this server only", () =>
+    withApi(memoryEnv(), (api) =>
+      Effect.gen(function* () {
+        for (const path of ["/console", "/docs"]) {
+          const page = yield* api.get(path)
+          expect(page.status, path).toBe(200)
+          expect(page.headers["content-type"], path).toBe("text/html; charset=utf-8")
+          expect(page.headers["x-content-type-options"], path).toBe("nosniff")
+          expect(page.headers["x-frame-options"], path).toBe("DENY")
+          const policy = String(page.headers["content-security-policy"])
+          expect(policy, path).toContain("frame-ancestors 'none'")
+          expect(policy, path).toMatch(/script-src 'self'( 'sha256-[A-Za-z0-9+/=]+')?;/)
+          expect(policy, path).not.toMatch(/script-src[^;]*unsafe-inline/)
+        }
+      })
+    )
+  )
+
   it.live("GET /leads and /leads/:id/audit mask PII (email to its domain, names and phone)", () =>
     withApi(memoryEnv(), (api) =>
       Effect.gen(function* () {

@@ -26,16 +26,23 @@ export const browser: Effect.Effect<Browser, Error, import("effect/Scope").Scope
   (launched) => Effect.promise(() => launched.close())
 )
 
-/** A page whose requests to anything but this machine are refused and recorded (the test asserts none were made). */
+/**
+ * A page whose requests to anything but this machine are refused and recorded (the test asserts none were made), with
+ * what the page's Content-Security-Policy refused (Chromium reports each on the console; the test asserts none).
+ */
 export const offlinePage = (launched: Browser) =>
   Effect.promise(async () => {
     const page: Page = await launched.newPage()
     const blocked: Array<string> = []
+    const refusedByPolicy: Array<string> = []
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) refusedByPolicy.push(message.text())
+    })
     await page.route("**/*", (route) => {
       const url = new URL(route.request().url())
       if (["127.0.0.1", "localhost", "[::1]"].includes(url.hostname)) return route.continue()
       blocked.push(url.href)
       return route.abort("internetdisconnected")
     })
-    return { page, blocked }
+    return { page, blocked, refusedByPolicy }
   })
