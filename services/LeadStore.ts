@@ -65,11 +65,17 @@ export declare namespace LeadStore {
       to: LeadStatus,
       detail?: { readonly error?: ErrorText }
     ) => Effect.Effect<LeadRecord, LeadNotFound | StaleTransition | StoreUnavailable>
+    /**
+     * Saves a lead's analysis and grounding unless it has them already, and answers with the grounding it keeps: the
+     * first saved. Two deliveries of one job that analyse at once (SQS delivers a message at least once; BullMQ
+     * re-runs a job whose lock it lost) then plan from the same analysis — an LLM's second answer may differ — so
+     * they make the same action keys, and the idempotency claims let only one of them write each action.
+     */
     readonly saveAnalysis: (
       id: string,
       analysis: Analysis,
       grounding: Grounding
-    ) => Effect.Effect<void, LeadNotFound | StoreUnavailable>
+    ) => Effect.Effect<Grounding, LeadNotFound | StoreUnavailable>
     /**
      * Leads in `statuses` not updated for `olderThanMs`, least recently updated first: what the outbox sweeper
      * re-enqueues, the dead letters (FAILED), and the readiness probe (one RECEIVED row).

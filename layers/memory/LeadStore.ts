@@ -67,12 +67,15 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
   const saveAnalysis: LeadStore.Service["saveAnalysis"] = (id, analysis, grounding) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.map(lookup(id), (current) => {
+        // the first analysis saved is kept (see LeadStore.saveAnalysis)
+        if (current.grounding !== undefined) return jsonCopy(current.grounding)
         byId.set(id, {
           ...current,
           analysis: jsonCopy(analysis),
           grounding: jsonCopy(grounding),
           updatedAt: new Date(now)
         })
+        return jsonCopy(grounding)
       })
     )
 

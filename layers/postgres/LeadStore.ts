@@ -127,16 +127,23 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       return yield* new StaleTransition({ leadId: id, expected: [...from], actual: current.status })
     })
 
+  // The first analysis saved is kept (see LeadStore.saveAnalysis). A save that finds one already there reads it in
+  // a statement of its own: under READ COMMITTED that one sees the save it waited for, where a second part of the
+  // same statement would read the snapshot taken before it.
   const saveAnalysis: LeadStore.Service["saveAnalysis"] = (id, analysis, grounding) =>
     Effect.gen(function* () {
-      const updated = isUuid(id)
-        ? yield* sql.query<{ id: string }>(
-            `UPDATE leads SET analysis = $2::text::jsonb, grounding = $3::text::jsonb, updated_at = now()
-             WHERE id = $1 RETURNING id`,
-            [id, jsonParam(analysis), jsonParam(grounding)]
-          )
-        : []
-      if (updated.length === 0) return yield* new LeadNotFound({ leadId: id })
+      if (!isUuid(id)) return yield* new LeadNotFound({ leadId: id })
+      const updated = yield* sql.query<{ id: string }>(
+        `UPDATE leads SET analysis = $2::text::jsonb, grounding = $3::text::jsonb, updated_at = now()
+         WHERE id = $1 AND grounding IS NULL RETURNING id`,
+        [id, jsonParam(analysis), jsonParam(grounding)]
+      )
+      if (updated.length > 0) return grounding
+      const kept = (yield* selectById(id))[0]
+      if (kept === undefined) return yield* new LeadNotFound({ leadId: id })
+      const record = toLeadRecord(kept)
+      // no grounding here and none saved: the row changed under us in a way no writer does; save it once more
+      return record.grounding ?? (yield* saveAnalysis(id, analysis, grounding))
     })
 
   // the age is measured on the database clock, so app replicas with skewed clocks agree

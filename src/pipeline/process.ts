@@ -58,9 +58,10 @@ export const processLead = (job: JobInfo) =>
       const analysis = yield* Effect.flatMap(Analyzer, (analyzer) =>
         analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment })
       ).pipe(stage(metrics, "analyze"))
-      grounding = ground(analysis, { lead: lead.input, enrichment, computed: computedFacts(lead.input, enrichment) })
-      yield* metrics.groundingOutcome(grounding.outcome)
-      yield* store.saveAnalysis(lead.id, analysis, grounding)
+      const made = ground(analysis, { lead: lead.input, enrichment, computed: computedFacts(lead.input, enrichment) })
+      yield* metrics.groundingOutcome(made.outcome)
+      // another delivery of this job may have saved its analysis first: plan from that one, as it does
+      grounding = yield* store.saveAnalysis(lead.id, analysis, made)
     }
 
     if (grounding.outcome === "REJECTED") {

@@ -8,8 +8,10 @@ import type { BreakerState } from "../../services/CircuitBreaker.js"
 import * as Metrics from "../../services/Metrics.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+import { Analyzer } from "../../services/Analyzer.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
+import { processLead } from "../../src/pipeline/process.js"
 import { replayLead } from "../../src/pipeline/replay.js"
 import { sweepOnce } from "../../src/pipeline/sweeper.js"
 import { backends, sampleLead, type TestOptions } from "../support/env.js"
@@ -205,6 +207,44 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
           lead.id
         ])
         expect((yield* store.get(lead.id)).status).toBe("FAILED")
+      })
+    )
+  )
+
+  it.live("two deliveries of one lead analysing at once plan from one analysis: each CRM action once", () =>
+    run(
+      Effect.gen(function* () {
+        const { lead } = yield* submit(highFit())
+        // an LLM's way: another answer each time it is asked (the reasoning is prose; the score moves)
+        const heuristic = yield* Analyzer
+        let asked = 0
+        const varying = Analyzer.of({
+          analyze: (input) =>
+            Effect.suspend(() => {
+              const n = ++asked
+              return heuristic.analyze(input).pipe(
+                // the first delivery's answer comes last, after the second has saved its own
+                Effect.delay(n === 1 ? "300 millis" : "20 millis"),
+                Effect.map((a) => ({ ...a, reasoning: `${a.reasoning} [sample ${n}]`, fitScore: a.fitScore - n }))
+              )
+            })
+        })
+        const job = { leadId: lead.id, attemptsMade: 0, maxAttempts: 3 }
+        const delivery = (after: number) =>
+          Effect.either(processLead(job).pipe(Effect.delay(after), Effect.provideService(Analyzer, varying)))
+        yield* Effect.all([delivery(0), delivery(30)], { concurrency: 2 })
+        expect(asked).toBe(2)
+        // whatever each delivery was told (done, or delayed on a claim held by the other), the CRM got one plan
+        const crm = yield* MockCrmControl
+        const tools = (yield* crm.applied).map((call) => call.tool)
+        expect([...tools].sort()).toEqual(
+          ["create_task", "log_activity", "set_lead_score", "sync_firmographics", "upsert_lead"].sort()
+        )
+        const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+        expect(rows.filter((row) => row.status === "SUCCEEDED")).toHaveLength(5)
+        // from the analysis the lead keeps: the second delivery's, saved first
+        const stored = yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))
+        expect(stored.analysis?.reasoning).toContain("[sample 2]")
       })
     )
   )

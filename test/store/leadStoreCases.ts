@@ -118,11 +118,34 @@ export const leadStoreCases = (test: StoreTest) => {
       expect(missing._tag).toBe("LeadNotFound")
     }))
 
+  test("saveAnalysis keeps the first analysis: a later save changes nothing and answers with the first", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const { lead } = yield* accept()
+      const other = { ...sampleAnalysis, fitScore: 12, reasoning: "a second, different answer" }
+      const otherGrounding = { ...sampleGrounding, analysis: other }
+      // two saves at once (two deliveries of one job): exactly one analysis is kept, and both are told which
+      const [a, b] = yield* Effect.all(
+        [
+          store.saveAnalysis(lead.id, sampleAnalysis, sampleGrounding),
+          store.saveAnalysis(lead.id, other, otherGrounding)
+        ],
+        { concurrency: 2 }
+      )
+      expect(b).toStrictEqual(a)
+      const stored = yield* store.get(lead.id)
+      expect(stored.grounding).toStrictEqual(a)
+      // the analysis saved with it, not the other run's
+      expect(stored.analysis).toStrictEqual(a.analysis.reasoning === other.reasoning ? other : sampleAnalysis)
+      // and later
+      expect(yield* store.saveAnalysis(lead.id, other, otherGrounding)).toStrictEqual(a)
+    }))
+
   test("saveAnalysis round-trips analysis and grounding", () =>
     Effect.gen(function* () {
       const store = yield* LeadStore
       const { lead } = yield* accept()
-      yield* store.saveAnalysis(lead.id, sampleAnalysis, sampleGrounding)
+      expect(yield* store.saveAnalysis(lead.id, sampleAnalysis, sampleGrounding)).toStrictEqual(sampleGrounding)
       const stored = yield* store.get(lead.id)
       expect(stored.analysis).toStrictEqual(sampleAnalysis)
       expect(stored.grounding).toStrictEqual(sampleGrounding)
