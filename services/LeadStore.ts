@@ -52,6 +52,15 @@ export declare namespace LeadStore {
       input: AcceptInput,
       deadline: { readonly ms: number; readonly onTimeout: () => StoreUnavailable }
     ) => Effect.Effect<AcceptResult, StoreUnavailable>
+    /**
+     * Optional: a FAILED lead's input replaced by a corrected submission (same lead key), its analysis, grounding
+     * and error cleared and its status QUEUED, so it runs again as the new lead it now is; none when the lead is no
+     * longer FAILED (another submission or a replay got there first). Absent: a resubmission stays a duplicate.
+     */
+    readonly revise?: (
+      id: string,
+      revision: { readonly source: LeadSource; readonly lead: LeadInput }
+    ) => Effect.Effect<Option.Option<LeadRecord>, StoreUnavailable>
     readonly get: (id: string) => Effect.Effect<LeadRecord, LeadNotFound | StoreUnavailable>
     /** The lead with this lead key, if one was accepted (MCP tool calls name their lead by its key). */
     readonly findByKey: (leadKey: string) => Effect.Effect<Option.Option<LeadRecord>, StoreUnavailable>

@@ -7,7 +7,7 @@ export declare namespace Metrics {
   export interface Service {
     readonly leadIngested: (
       source: string,
-      outcome: "accepted" | "duplicate" | "invalid" | "unavailable"
+      outcome: "accepted" | "duplicate" | "revised" | "invalid" | "unavailable"
     ) => Effect.Effect<void>
     readonly stageDuration: (stage: string, seconds: number) => Effect.Effect<void>
     readonly crmAction: (tool: string, provider: string, status: string, seconds: number) => Effect.Effect<void>

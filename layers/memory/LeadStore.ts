@@ -45,6 +45,24 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
       })
     )
 
+  const revise: NonNullable<LeadStore.Service["revise"]> = (id, { source, lead }) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync(() => {
+        const current = byId.get(id)
+        if (current?.status !== "FAILED") return Option.none()
+        const { analysis: _analysis, grounding: _grounding, error: _error, ...rest } = current
+        const revised: LeadRecord = {
+          ...rest,
+          source,
+          input: jsonCopy(lead),
+          status: "QUEUED",
+          updatedAt: new Date(now)
+        }
+        byId.set(id, revised)
+        return Option.some(revised)
+      })
+    )
+
   // error describes the latest transition: set from detail.error, cleared otherwise (as in the SQL store)
   const transition: LeadStore.Service["transition"] = (id, from, to, detail) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
@@ -108,6 +126,7 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
 
   return LeadStore.of({
     accept,
+    revise,
     get: lookup,
     findByKey,
     transition,

@@ -190,6 +190,18 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
       .query<LeadRow>(`SELECT ${leadColumns} FROM leads WHERE lead_key = $1`, [leadKey])
       .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toLeadRecord)))
 
+  const revise: NonNullable<LeadStore.Service["revise"]> = (id, { source, lead }) =>
+    isUuid(id)
+      ? sql
+          .query<LeadRow>(
+            `UPDATE leads SET input = $2::text::jsonb, source = $3, status = 'QUEUED', analysis = NULL,
+               grounding = NULL, error = NULL, updated_at = now()
+             WHERE id = $1 AND status = 'FAILED' RETURNING ${leadColumns}`,
+            [id, jsonParam(lead), source]
+          )
+          .pipe(Effect.map((rows) => Option.map(Option.fromNullable(rows[0]), toLeadRecord)))
+      : Effect.succeed(Option.none())
+
   const accept: LeadStore.Service["accept"] = (input) => submit(input)
   // the deadline is a timer on the submission (see GroupCommit): no fiber per lead to race the wait
   const acceptWithin: NonNullable<LeadStore.Service["acceptWithin"]> = (input, deadline) => submit(input, deadline)
@@ -197,6 +209,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
   return LeadStore.of({
     accept,
     acceptWithin,
+    revise,
     get,
     findByKey,
     transition,

@@ -63,9 +63,12 @@ export const unavailable = problem(
   }
 )
 
-/** The answer to an accepted lead: 202 with its view when new, 200 with the existing one for a duplicate. */
-const acceptedResponse = ({ lead, created }: Accepted) =>
-  viewResponse(leadView(lead, []), created ? 202 : 200, { location: `/leads/${lead.id}` })
+/**
+ * The answer to an accepted lead: 202 with its view when new or revised (a FAILED lead's corrected submission), 200
+ * with the existing one for a duplicate.
+ */
+const acceptedResponse = ({ lead, created, revised }: Accepted) =>
+  viewResponse(leadView(lead, []), created || revised === true ? 202 : 200, { location: `/leads/${lead.id}` })
 
 /**
  * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After

@@ -2,18 +2,25 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
+import * as Option from "effect/Option"
+import { canonicalJson } from "../domain/canonical.js"
 import type { LeadInput, LeadSource } from "../domain/lead.js"
 import { leadKey } from "../domain/leadKey.js"
 import { withSpanWhenTraced } from "../domain/spans.js"
 import type { LeadRecord } from "../domain/record.js"
-import { JobQueue } from "../../services/JobQueue.js"
+import { JobQueue, type LeadJob, type QueueUnavailable } from "../../services/JobQueue.js"
 import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
+import { requeue } from "./replay.js"
 
-/** What ingest answers: 202 for a new lead, 200 with the existing one for a duplicate. */
+/**
+ * What ingest answers: 202 for a new lead, or for a FAILED one whose corrected submission replaced its input
+ * (`revised`); 200 with the existing one for a duplicate.
+ */
 export interface Accepted {
   readonly lead: LeadRecord
   readonly created: boolean
+  readonly revised?: boolean
 }
 
 /** Options of acceptLead. */
@@ -81,25 +88,45 @@ export const acceptLead = (
         : store.acceptWithin !== undefined
           ? store.acceptWithin(input, { ms: timeoutMs, onTimeout })
           : withDeadline(store.accept(input), timeoutMs, onTimeout)
-    const enqueue = (result: Accepted): Effect.Effect<Accepted> => {
+    const enqueue = (result: Accepted, send: Effect.Effect<void, QueueUnavailable>): Effect.Effect<Accepted> => {
       const id = result.lead.id
-      return Effect.matchEffect(queue.enqueue(traceContext ? { leadId: id, traceContext } : { leadId: id }), {
+      return Effect.matchEffect(send, {
         onSuccess: () => Effect.succeed(result),
         onFailure: (error) =>
           Effect.logWarning("queue unavailable; the outbox sweeper will enqueue the lead").pipe(
             Effect.annotateLogs({ leadId: id, error: error.message }),
             // Best effort: the sweeper re-enqueues QUEUED leads too, so a failure here loses nothing.
             Effect.zipRight(store.transition(id, ["QUEUED"], "RECEIVED").pipe(Effect.orElseSucceed(() => result.lead))),
-            Effect.map((lead): Accepted => ({ lead, created: true }))
+            Effect.map((lead): Accepted => ({ ...result, lead }))
           )
       })
     }
+    const job = (id: string) => (traceContext ? { leadId: id, traceContext } : { leadId: id })
+    // A FAILED lead submitted again with other content: the correction replaces its input and it runs again, its
+    // dead job revived (or a new one) as a replay does. The same content again is a duplicate: it would fail again.
+    const duplicate = (result: Accepted): Effect.Effect<Accepted, StoreUnavailable> =>
+      result.lead.status !== "FAILED" ||
+      store.revise === undefined ||
+      canonicalJson(result.lead.input) === canonicalJson(lead)
+        ? Effect.as(metrics.leadIngested(source, "duplicate"), result)
+        : Effect.flatMap(store.revise(result.lead.id, { source, lead }), (revised) =>
+            Option.isNone(revised)
+              ? // another submission or a replay moved it first: a duplicate of the lead as it is now
+                Effect.as(metrics.leadIngested(source, "duplicate"), result)
+              : Effect.zipRight(
+                  metrics.leadIngested(source, "revised"),
+                  enqueue({ lead: revised.value, created: false, revised: true }, requeue(queue, job(revised.value.id)))
+                )
+          )
     return Effect.matchEffect(stored, {
       onFailure: (error) => Effect.zipRight(metrics.leadIngested(source, "unavailable"), Effect.fail(error)),
-      onSuccess: (result): Effect.Effect<Accepted> =>
+      onSuccess: (result): Effect.Effect<Accepted, StoreUnavailable> =>
         result.created
-          ? Effect.zipRight(metrics.leadIngested(source, "accepted"), enqueue(result))
-          : Effect.as(metrics.leadIngested(source, "duplicate"), result)
+          ? Effect.zipRight(
+              metrics.leadIngested(source, "accepted"),
+              enqueue(result, queue.enqueue(job(result.lead.id)))
+            )
+          : duplicate(result)
     })
   }).pipe(
     // Once started, insert and enqueue finish even if the client hangs up: a stored lead gets its job now, not

@@ -55,7 +55,7 @@ export const sweepOnce = (options: SweepOptions) =>
     })
     const leads = [...received, ...queued, ...stale]
     yield* Effect.forEach(leads, (lead) => queue.enqueue({ leadId: lead.id }), { discard: true, concurrency: 10 })
-    const revived = yield* reviveFinished([...queued, ...stale])
+    const revived = yield* reviveFinished(leads)
     // a lead's status (and its age) moves only if it is still where the sweep found it: the consumer may have it now
     const touch = (lead: LeadRecord, to: LeadStatus) => store.transition(lead.id, [lead.status], to).pipe(Effect.ignore)
     yield* Effect.forEach(received, (lead) => touch(lead, "QUEUED"), { discard: true })
@@ -72,13 +72,14 @@ export const sweepOnce = (options: SweepOptions) =>
   }).pipe(Effect.withSpan("pipeline.sweep", { captureStackTrace: false }))
 
 /**
- * A lead that still waits (QUEUED, long PROCESSING) on a queue keeping one job per lead (BullMQ, memory) may have
- * its job finished — dead-lettered, or completed — and then nothing runs it again and `enqueue` is a no-op: a replay
- * that landed between the consumer marking the lead FAILED and the queue filing its job failed, or a FAILED mark
- * that never landed. Such a job is run again (`replay`). The lead is read after its job was seen finished: a job is
+ * A lead that still waits (RECEIVED, QUEUED, long PROCESSING) on a queue keeping one job per lead (BullMQ, memory)
+ * may have its job finished — dead-lettered, or completed — and then nothing runs it again and `enqueue` is a no-op:
+ * a replay that landed between the consumer marking the lead FAILED and the queue filing its job failed, a FAILED
+ * mark that never landed, or a revised lead (a corrected resubmission) whose job could not be revived then. Such a job is run again (`replay`). The lead is read after its job was seen finished: a job is
  * filed failed only after its lead was marked FAILED, and completed only once the lead had left the waiting states,
  * so a lead still waiting at that read has nothing left to run it. Returns how many were revived.
  */
+const waiting: ReadonlyArray<LeadStatus> = ["RECEIVED", "QUEUED", "PROCESSING"]
 const reviveFinished = (leads: ReadonlyArray<LeadRecord>) =>
   Effect.gen(function* () {
     const queue = yield* JobQueue
@@ -88,7 +89,7 @@ const reviveFinished = (leads: ReadonlyArray<LeadRecord>) =>
     let revived = 0
     for (const leadId of finished) {
       const lead = yield* Effect.option(store.get(leadId))
-      if (lead._tag === "None" || (lead.value.status !== "QUEUED" && lead.value.status !== "PROCESSING")) continue
+      if (lead._tag === "None" || !waiting.includes(lead.value.status)) continue
       if (yield* queue.replay(leadId)) revived++
     }
     return revived

@@ -3,6 +3,8 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { runConsumer } from "../../src/pipeline/consumer.js"
 import { JobQueue } from "../../services/JobQueue.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { errorText } from "../../src/domain/redact.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { expectProblem, problemFields, sendExpectingContinue, servings, storedLeads, withApi } from "./harness.js"
 
@@ -36,6 +38,41 @@ describe.each(servings)("POST /leads (%s)", (_name, served) => {
           expect(again.json.leadKey).toBe(created.json.leadKey)
           expect(yield* storedLeads).toBe(1)
           expect(yield* waitingJobs).toBe(1)
+        }),
+      served
+    )
+  )
+
+  it.live("a FAILED lead sent again: 200 and FAILED with the same content, 202 and QUEUED with corrected content", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const body = sampleLead({ country: "USA" })
+          const created = yield* api.postJson("/leads", body)
+          const store = yield* LeadStore
+          yield* store.transition(created.json.id, ["QUEUED"], "FAILED", {
+            error: errorText("CRM rejected the request: FIELD_INTEGRITY_EXCEPTION: Country")
+          })
+          const same = yield* api.postJson("/leads", body)
+          expect([same.status, same.json.id, same.json.status]).toEqual([200, created.json.id, "FAILED"])
+          expect(same.json.error).toContain("Country")
+
+          const corrected = yield* api.postJson("/leads", { ...body, country: "United States" })
+          expect(corrected.status, corrected.text).toBe(202)
+          expect(corrected.headers.location).toBe(`/leads/${created.json.id}`)
+          expect(corrected.json).toMatchObject({
+            id: created.json.id,
+            status: "QUEUED",
+            lead: { country: "United States" }
+          })
+          expect(corrected.json.error).toBeUndefined()
+          expect(yield* storedLeads).toBe(1)
+          // queued once more: the job runs it again
+          expect(yield* waitingJobs).toBe(1)
+          // and while it is QUEUED, more content is a duplicate again
+          const meanwhile = yield* api.postJson("/leads", { ...body, country: "Canada" })
+          expect([meanwhile.status, meanwhile.json.lead.country]).toEqual([200, "United States"])
         }),
       served
     )

@@ -211,6 +211,40 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
     )
   )
 
+  it.live(
+    "a FAILED lead submitted again with corrected content runs again with it and syncs; the same content stays",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const body = highFit()
+          const crm = yield* MockCrmControl
+          yield* crm.failNext(
+            new CrmPermanentError({ provider: "mock", message: "FIELD_INTEGRITY_EXCEPTION: Country" }),
+            1
+          )
+          const { lead } = yield* submit({ ...body, country: "USA" })
+          yield* startConsumer
+          yield* awaitStatus(lead.id, ["FAILED"])
+          yield* awaitDeadLetters
+          // the same content again: a duplicate, still FAILED (it would fail the same way)
+          const same = yield* submit({ ...body, country: "USA" })
+          expect([same.created, same.revised ?? false, same.lead.status]).toEqual([false, false, "FAILED"])
+          // corrected: the same lead, its input replaced, run again (its dead job revived)
+          const corrected = yield* submit({ ...body, country: "United States" })
+          expect([corrected.created, corrected.revised, corrected.lead.id]).toEqual([false, true, lead.id])
+          const synced = yield* awaitStatus(lead.id, ["SYNCED"])
+          expect(synced.input.country).toBe("United States")
+          expect(synced.error).toBeUndefined()
+          const upserts = (yield* crm.applied).filter((call) => call.tool === "upsert_lead")
+          expect(upserts.map((call) => call.params.country)).toEqual(["United States"])
+          expect(yield* Effect.flatMap(JobQueue, (queue) => queue.deadLetters(10))).toEqual([])
+          // once SYNCED, another submission is a duplicate again
+          const after = yield* submit({ ...body, country: "Canada" })
+          expect([after.revised ?? false, after.lead.status]).toEqual([false, "SYNCED"])
+        })
+      )
+  )
+
   it.live("two deliveries of one lead analysing at once plan from one analysis: each CRM action once", () =>
     run(
       Effect.gen(function* () {

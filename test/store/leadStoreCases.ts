@@ -1,5 +1,6 @@
 import { expect } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { errorText } from "../../src/domain/redact.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { newLeadKey, sampleAnalysis, sampleGrounding, sampleLead } from "./fixtures.js"
@@ -139,6 +140,33 @@ export const leadStoreCases = (test: StoreTest) => {
       expect(stored.analysis).toStrictEqual(a.analysis.reasoning === other.reasoning ? other : sampleAnalysis)
       // and later
       expect(yield* store.saveAnalysis(lead.id, other, otherGrounding)).toStrictEqual(a)
+    }))
+
+  test("revise replaces a FAILED lead's input once (analysis, grounding and error cleared, QUEUED), nothing else", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const revise = store.revise
+      if (revise === undefined) throw new Error("the store does not revise")
+      const { lead } = yield* accept({ country: "USA" })
+      // not FAILED: nothing changes
+      expect(yield* revise(lead.id, { source: "api", lead: { ...lead.input, country: "Canada" } })).toEqual(
+        Option.none()
+      )
+      yield* store.saveAnalysis(lead.id, sampleAnalysis, sampleGrounding)
+      yield* store.transition(lead.id, ["RECEIVED"], "FAILED", { error: errorText("FIELD_INTEGRITY_EXCEPTION") })
+      // two corrections at once: one wins, the other finds the lead QUEUED
+      const results = yield* Effect.all(
+        ["United States", "Canada"].map((country) =>
+          revise(lead.id, { source: "hubspot", lead: { ...lead.input, country } })
+        ),
+        { concurrency: 2 }
+      )
+      expect(results.filter(Option.isSome)).toHaveLength(1)
+      const stored = yield* store.get(lead.id)
+      expect(stored).toMatchObject({ id: lead.id, leadKey: lead.leadKey, status: "QUEUED", source: "hubspot" })
+      expect(["United States", "Canada"]).toContain(stored.input.country)
+      expect([stored.analysis, stored.grounding, stored.error]).toEqual([undefined, undefined, undefined])
+      expect(yield* revise(crypto.randomUUID(), { source: "api", lead: lead.input })).toEqual(Option.none())
     }))
 
   test("saveAnalysis round-trips analysis and grounding", () =>
