@@ -37,6 +37,7 @@ export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>)
     ...(action.crmId ? { crmId: action.crmId } : {}),
     ...(action.error ? { error: action.error } : {}),
     durationMs: action.durationMs,
+    ...(action.source ? { source: action.source } : {}),
     createdAt: action.createdAt.toISOString()
   })),
   createdAt: lead.createdAt.toISOString(),

@@ -39,6 +39,7 @@ export const leadAudit = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>
     ...(action.result !== undefined ? { result: redact(action.result) } : {}),
     ...(action.error ? { error: action.error } : {}),
     durationMs: action.durationMs,
+    ...(action.source ? { source: action.source } : {}),
     createdAt: action.createdAt.toISOString()
   })),
   createdAt: lead.createdAt.toISOString(),

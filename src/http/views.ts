@@ -15,6 +15,9 @@ export const ActionView = Schema.Struct({
   crmId: Schema.optional(Schema.String),
   error: Schema.optional(Schema.String),
   durationMs: Schema.Number,
+  source: Schema.optional(Schema.String).annotations({
+    description: "Who asked for the action: \"mcp\" for an AI agent's MCP tool call; absent for the pipeline's own plan"
+  }),
   createdAt: Schema.String
 }).annotations({ identifier: "ActionView" })
 
@@ -64,6 +67,9 @@ export const AuditRow = Schema.Struct({
   result: Schema.optional(AnyJson),
   error: Schema.optional(Schema.String),
   durationMs: Schema.Number,
+  source: Schema.optional(Schema.String).annotations({
+    description: "Who asked for the action: \"mcp\" for an AI agent's MCP tool call; absent for the pipeline's own plan"
+  }),
   createdAt: Schema.String
 }).annotations({ identifier: "AuditRow" })
 

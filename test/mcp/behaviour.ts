@@ -63,7 +63,7 @@ export const seeded = (id: string, input: { readonly email: string; readonly cam
 // biome-ignore lint/suspicious/noExplicitAny: tool results are asserted on field by field
 type AnyResult = any
 
-const call = (client: Client, name: string, args: Record<string, unknown>) =>
+export const call = (client: Client, name: string, args: Record<string, unknown>) =>
   Effect.promise((): Promise<AnyResult> => client.callTool({ name, arguments: args }))
 
 /** What the promise was rejected with; a promise that resolves fails the test. */
@@ -77,7 +77,7 @@ export const rejection = (promise: () => Promise<unknown>) =>
     )
   )
 
-const upsertArgs = (lead: SeededLead) => ({
+export const upsertArgs = (lead: SeededLead) => ({
   leadKey: lead.leadKey,
   email: lead.email,
   campaignId: lead.campaignId,

@@ -13,7 +13,17 @@ import { HttpApiServed } from "../../src/http/server.js"
 import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import { expectProblem, send, sendExpectingContinue } from "../http/harness.js"
 import { backends, memoryEnv } from "../support/env.js"
-import { behaviourEnv, type Harness, leadInputs, leadsNeeded, rejection, steps, storeLeads } from "./behaviour.js"
+import {
+  behaviourEnv,
+  call,
+  type Harness,
+  leadInputs,
+  leadsNeeded,
+  rejection,
+  steps,
+  storeLeads,
+  upsertArgs
+} from "./behaviour.js"
 
 const apiKey = "mcp-test-key-7f3a"
 
@@ -68,6 +78,22 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
   for (const [name, step] of steps) {
     it.live(name, () => withHarness((harness) => step(harness)), 30_000)
   }
+
+  it.live("an action an agent asked for says source mcp in GET /leads/:id and in its audit view", () =>
+    withHarness((harness, url) =>
+      Effect.gen(function* () {
+        const lead = harness.leads[1]
+        if (lead === undefined) throw new Error("no lead seeded")
+        const done = yield* call(harness.client, "upsert_lead", upsertArgs(lead))
+        expect(done.isError, JSON.stringify(done)).toBeFalsy()
+        for (const path of [`/leads/${lead.id}`, `/leads/${lead.id}/audit`]) {
+          const reply = yield* send(url, "GET", path, { headers: { authorization: `Bearer ${apiKey}` } })
+          expect(reply.status, reply.text).toBe(200)
+          expect(reply.json.actions).toEqual([expect.objectContaining({ tool: "upsert_lead", source: "mcp" })])
+        }
+      })
+    )
+  )
 
   it.live("without a valid API key: 401 problem+json with a Bearer challenge, and no MCP answer", () =>
     withHarness((_harness, url) =>
