@@ -8,11 +8,12 @@
 #
 #   npm run build && scripts/build/smoke.sh
 # Env: SMOKE_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), SMOKE_REDIS_URL (redis://127.0.0.1:6379),
-#      SMOKE_TIMEOUT_S (60), SMOKE_EXIT_TIMEOUT_S (15), NODE (node_modules/.bin/node).
+#      SMOKE_TIMEOUT_S (60), SMOKE_EXIT_TIMEOUT_S (15), SMOKE_NODE (node_modules/.bin/node: the project's Node 24).
+#      Not NODE: npm sets that to the Node running npm itself (the machine's), for every script it runs.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-NODE="${NODE:-$ROOT/node_modules/.bin/node}"
+NODE="${SMOKE_NODE:-$ROOT/node_modules/.bin/node}"
 DATABASE_URL="${SMOKE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
 REDIS_URL="${SMOKE_REDIS_URL:-redis://127.0.0.1:6379}"
 TIMEOUT_S="${SMOKE_TIMEOUT_S:-60}"
