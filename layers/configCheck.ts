@@ -7,6 +7,7 @@ import { type AppConfig, appConfig } from "../services/AppConfig.js"
 import { CheckedSections, type InvalidConfiguration, loadConfig } from "./shared/config.js"
 import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
 import { migrateOnStartConfig } from "./postgres/migrations.js"
+import * as Logging from "./observability/Logger.js"
 import * as Pglite from "./postgres/pglite.js"
 import * as PostgresJs from "./postgres/postgresJs.js"
 import * as SqsConfig from "./sqs/config.js"
@@ -22,6 +23,7 @@ export interface Selectors {
   readonly crmProvider: string
   readonly analyzer: string
   readonly enrichmentProvider: string
+  readonly circuitBreaker: string
 }
 
 const isSet = (name: string) => Config.option(Config.string(name)).pipe(Config.map(Option.isSome))
@@ -33,7 +35,8 @@ export const selectors: Config.Config<Selectors> = Config.all({
   queueBackend: selected("QUEUE_BACKEND", ""),
   crmProvider: selected("CRM_PROVIDER", "MOCK"),
   analyzer: selected("ANALYZER", "HEURISTIC"),
-  enrichmentProvider: selected("ENRICHMENT_PROVIDER", "MOCK")
+  enrichmentProvider: selected("ENRICHMENT_PROVIDER", "MOCK"),
+  circuitBreaker: selected("CIRCUIT_BREAKER", "MEMORY")
 })
 
 /** The message of a bundle started without DATABASE_URL (it carries no embedded database). */
@@ -89,15 +92,32 @@ export const sharedClaimsSection = (s: Pick<Selectors, "queueBackend" | "redisUr
     : []
 
 /**
+ * REDIS_URL with CIRCUIT_BREAKER=REDIS, for whatever builds the breaker (the consumers, /mcp on the ingest): the
+ * shared breaker keeps its state in Redis, and falling back to one breaker per process would silently undo the
+ * choice (every replica probing a failing CRM on its own).
+ */
+export const sharedBreakerSection = (s: Pick<Selectors, "circuitBreaker" | "redisUrl">) =>
+  s.circuitBreaker === "REDIS" && !s.redisUrl
+    ? [
+        refuse(
+          "REDIS_URL",
+          "is required with CIRCUIT_BREAKER=REDIS: the shared breaker keeps its state in Redis " +
+            "(or set CIRCUIT_BREAKER=MEMORY for one breaker per process)"
+        )
+      ]
+    : []
+
+/**
  * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails
- * once with every missing or invalid key listed (never a value), instead of section after section. With
+ * once with every missing or invalid key listed (never a value), instead of section after section; LOG_LEVEL and
+ * LOG_FORMAT too (the logger, built before, keeps its defaults on a bad value). With
  * `CheckedSections` provided (a program's start), AppConfig and each section are recorded there for their layers.
  */
 export const checkConfigWith = (
   sections: (selectors: Selectors) => ReadonlyArray<Config.Config<unknown>>
 ): Effect.Effect<AppConfig.Service, InvalidConfiguration> =>
   Effect.flatMap(loadConfig(selectors), (s) => {
-    const read: ReadonlyArray<Config.Config<unknown>> = [appConfig, ...sections(s)]
+    const read: ReadonlyArray<Config.Config<unknown>> = [appConfig, Logging.config, ...sections(s)]
     return loadConfig(Config.all(read)).pipe(
       Effect.flatMap((values) =>
         Effect.map(CheckedSections, (checked) => {

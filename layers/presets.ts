@@ -12,6 +12,7 @@ import {
   queueSection,
   type Selectors,
   selectors,
+  sharedBreakerSection,
   sharedClaimsSection,
   sharedQueueSection,
   storeSection
@@ -47,9 +48,12 @@ const limits = (config: AppConfig.Service) =>
       })
     : Layer.mergeAll(MemoryRateLimiter.layer, MemoryIdempotency.layer)
 
-/** The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, needs REDIS_URL). */
+/**
+ * The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, which needs REDIS_URL: the checks
+ * refuse it without, see sharedBreakerSection; unchecked, building it fails on the missing REDIS_URL).
+ */
 const breaker = (config: AppConfig.Service) =>
-  config.breaker === "REDIS" && Option.isSome(config.redisUrl)
+  config.breaker === "REDIS"
     ? lazySelected("CIRCUIT_BREAKER=REDIS", () => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
     : MemoryBreaker.layerConfig
 
@@ -110,7 +114,9 @@ export const layerSafetyChainFromConfig = Layer.unwrapEffect(
   Effect.gen(function* () {
     const config = yield* AppConfig
     const selected = yield* loadConfig(selectors)
-    yield* loadConfig(Config.all([...crmSections(config), ...sharedClaimsSection(selected)]))
+    yield* loadConfig(
+      Config.all([...crmSections(config), ...sharedBreakerSection(selected), ...sharedClaimsSection(selected)])
+    )
     return Layer.mergeAll(limits(config), breaker(config), crm(config))
   })
 )
@@ -122,9 +128,10 @@ const crmSections = (s: Pick<Selectors, "crmProvider">): ReadonlyArray<Config.Co
   ...(s.crmProvider === "HUBSPOT" ? [hubSpotConfig] : [])
 ]
 
-/** The settings of the CRM, analyser and enrichment provider the selectors choose. */
+/** The settings of the CRM (and its breaker), analyser and enrichment provider the selectors choose. */
 const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
   ...crmSections(s),
+  ...sharedBreakerSection(s),
   ...(s.analyzer === "BEDROCK" ? [bedrockConfig] : []),
   ...(s.enrichmentProvider === "HTTP" ? [HttpEnricher.config] : [])
 ]

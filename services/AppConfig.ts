@@ -2,12 +2,38 @@ import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 
-/** Validated before the default applies, so a bad value's error names its key. */
-const positive = (name: string, fallback: number) =>
-  Config.integer(name).pipe(
-    Config.validate({ message: "must be a positive integer", validation: (n) => n > 0 }),
+/**
+ * `name` read with `config` (unnamed, e.g. Config.integer()) and checked by `check`, one message for both: a value
+ * `config` cannot read ("abc" for an integer) gets the setting's own rule, as one `check` refuses does, rather than
+ * Effect's "Expected an integer value". Inside Config.nested so the error names the key; a missing value stays
+ * missing, so a default (withDefault) still applies.
+ */
+export const validatedSetting = <A>(
+  name: string,
+  config: Config.Config<A>,
+  check: { readonly message: string; readonly validation: (a: A) => boolean }
+): Config.Config<A> =>
+  Config.nested(
+    Config.mapOrFail(
+      // an unreadable value becomes None here (Config.orElseIf would keep Effect's message beside ours, in an Or)
+      Config.orElseIf(Config.map(config, Option.some), {
+        if: ConfigError.isInvalidData,
+        orElse: () => Config.succeed(Option.none<A>())
+      }),
+      (value) =>
+        Option.isSome(value) && check.validation(value.value)
+          ? Either.right(value.value)
+          : Either.left(ConfigError.InvalidData([], check.message))
+    ),
+    name
+  )
+
+/** A positive integer setting with a default. */
+const positive = (name: string, fallback: number): Config.Config<number> =>
+  validatedSetting(name, Config.integer(), { message: "must be a positive integer", validation: (n) => n > 0 }).pipe(
     Config.withDefault(fallback)
   )
 
@@ -29,13 +55,10 @@ export const jobSettings = {
  * 65535 the listen itself would crash.
  */
 const port = (name: string, fallback: number) =>
-  Config.nested(
-    Config.validate(Config.integer(), {
-      message: "must be a port number from 1 to 65535 (0: any free port)",
-      validation: (n) => n >= 0 && n <= 65535
-    }),
-    name
-  ).pipe(Config.withDefault(fallback))
+  validatedSetting(name, Config.integer(), {
+    message: "must be a port number from 1 to 65535 (0: any free port)",
+    validation: (n) => n >= 0 && n <= 65535
+  }).pipe(Config.withDefault(fallback))
 
 /**
  * REDIS_URL: a redis:// or rediss:// URL. ioredis reads a bare "host:port" as well, but silently ignores what a
@@ -91,13 +114,10 @@ export const appConfig = Config.all({
   shutdownTimeoutMs: jobSettings.shutdownTimeoutMs,
   sweepIntervalMs: positive("SWEEP_INTERVAL_MS", 15_000),
   // a long-running program's quiet time after activity before it gives memory back (src/programs/memoryRelease.ts)
-  memoryReleaseQuietMs: Config.nested(
-    Config.validate(Config.integer(), {
-      message: "must be 0 (never) or at least 1000 ms",
-      validation: (n) => n === 0 || n >= 1000
-    }),
-    "MEMORY_RELEASE_QUIET_MS"
-  ).pipe(Config.withDefault(5000)),
+  memoryReleaseQuietMs: validatedSetting("MEMORY_RELEASE_QUIET_MS", Config.integer(), {
+    message: "must be 0 (never) or at least 1000 ms",
+    validation: (n) => n === 0 || n >= 1000
+  }).pipe(Config.withDefault(5000)),
   sweepMinAgeMs: positive("SWEEP_MIN_AGE_MS", 30_000),
   sweepProcessingMinAgeMs: positive("SWEEP_PROCESSING_MIN_AGE_MS", 10 * 60 * 1000),
   // on a queue that cannot tell a lead is already queued (SQS): how long a sent lead waits before it is sent again

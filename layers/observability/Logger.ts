@@ -1,6 +1,8 @@
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Tracer from "effect/Tracer"
@@ -56,18 +58,56 @@ export const prettyLogger = Logger.make<unknown, string>(({ annotations, cause, 
   return `${date.toISOString().slice(11, 23)} ${logLevel.label.padEnd(5)} ${redactText(messageText(message))}${extras ? ` ${extras}` : ""}${detail}`
 })
 
+/** A setting read as one of a few words, in any case; anything else is refused with `message` (never the value). */
+const word = <A>(name: string, parse: (lowercase: string) => A | undefined, message: string): Config.Config<A> =>
+  Config.nested(
+    Config.mapOrFail(Config.string(), (text) => {
+      const value = parse(text.toLowerCase())
+      return value === undefined ? Either.left(ConfigError.InvalidData([], message)) : Either.right(value)
+    }),
+    name
+  )
+
+const formats = ["json", "pretty"] as const
+
+/** "All", "Trace", ... "Off": the levels as LOG_LEVEL takes them (any case). */
+const levelNames = LogLevel.allLevels.map(({ label }) => label.charAt(0) + label.slice(1).toLowerCase())
+
+const format = Config.option(
+  word("LOG_FORMAT", (text) => formats.find((f) => f === text), `must be ${formats.join(" or ")} (any case)`)
+)
+
+const level = Config.option(
+  word(
+    "LOG_LEVEL",
+    (text) => LogLevel.allLevels.find((l) => l.label.toLowerCase() === text),
+    `must be one of ${levelNames.join(", ")} (any case)`
+  )
+)
+
+/**
+ * LOG_FORMAT and LOG_LEVEL, in any case; unset, None (each program has its own default format). Start-up's check
+ * reads this with every other setting, so a bad value is listed with the rest.
+ */
+export const config = Config.all({ format, level })
+
+/** A setting's value, or None when it is unset or bad. */
+const orNone = <A>(setting: Config.Config<Option.Option<A>>) => Effect.orElseSucceed(setting, () => Option.none<A>())
+
 /**
  * LOG_FORMAT (json | pretty; json by default, pretty for `npm start`) and LOG_LEVEL (info by default). Logs go to
- * stdout, or to stderr where stdout carries a protocol (the MCP server on stdio).
+ * stdout, or to stderr where stdout carries a protocol (the MCP server on stdio). A bad value leaves its default:
+ * this layer is built before start-up's check runs (to log whatever start-up does), and failing here would hide
+ * every other bad key behind a raw error; the check reports it with the rest (`config`).
  */
 export const layerConfig = (defaultFormat: "json" | "pretty" = "json", output: "stdout" | "stderr" = "stdout") =>
   Layer.unwrapEffect(
     Effect.gen(function* () {
-      const format = yield* Config.literal("json", "pretty")("LOG_FORMAT").pipe(Config.withDefault(defaultFormat))
-      const level = yield* Config.logLevel("LOG_LEVEL").pipe(Config.withDefault(LogLevel.Info))
-      const logger = (format === "json" ? jsonLogger : prettyLogger).pipe(
+      const chosenFormat = Option.getOrElse(yield* orNone(format), () => defaultFormat)
+      const minimum = Option.getOrElse(yield* orNone(level), () => LogLevel.Info)
+      const logger = (chosenFormat === "json" ? jsonLogger : prettyLogger).pipe(
         output === "stderr" ? Logger.withConsoleError : Logger.withConsoleLog
       )
-      return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(level))
+      return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(minimum))
     })
   )

@@ -3,6 +3,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import { validatedSetting } from "../../services/AppConfig.js"
 
 /** Start-up configuration is missing or invalid; the message lists every bad key, never a value. */
 export class InvalidConfiguration extends Data.TaggedError("InvalidConfiguration")<{
@@ -46,14 +47,14 @@ export const loadConfig = <A>(config: Config.Config<A>): Effect.Effect<A, Invali
   Effect.mapError(config, formatConfigError)
 
 /**
- * `name` read with `config` (unnamed, e.g. Config.integer()) and checked by `validation`. Config.validate outside
- * Config.nested loses the key's name in its error; inside it, loadConfig can name the key.
+ * `name` read with `config` (unnamed, e.g. Config.integer()) and checked by `validation`, its message given for a
+ * value `config` cannot read too ("abc" for an integer): see `validatedSetting` (services/AppConfig.ts).
  */
 export const validated = <A>(
   name: string,
   config: Config.Config<A>,
   check: { readonly message: string; readonly validation: (a: A) => boolean }
-): Config.Config<A> => Config.nested(Config.validate(config, check), name)
+): Config.Config<A> => validatedSetting(name, config, check)
 
 /** A positive integer setting with a default. */
 export const positiveInt = (name: string, fallback: number): Config.Config<number> =>

@@ -45,6 +45,20 @@ describe("layerWith (configuration from code)", () => {
     })
   )
 
+  it.effect("a number that is no integer gets the setting's own rule, as one out of range does", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(configOf({ port: 80.5, workerConcurrency: 2.5, keepAliveTimeoutMs: Number.NaN }))
+      expect(error.message).toBe(
+        [
+          "Invalid configuration:",
+          " - PORT: must be a port number from 1 to 65535 (0: any free port)",
+          " - KEEP_ALIVE_TIMEOUT_MS: must be a positive integer",
+          " - WORKER_CONCURRENCY: must be a positive integer"
+        ].join("\n")
+      )
+    })
+  )
+
   it.effect("reads nothing from the environment unless asked to", () =>
     Effect.gen(function* () {
       process.env.RF_CONFIG_TEST_SETTING = "from env"

@@ -1,9 +1,11 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Logging from "../../layers/observability/Logger.js"
 import * as BullMqOptions from "../../layers/bullmq/JobQueueOptions.js"
 import * as PostgresJs from "../../layers/postgres/postgresJs.js"
 import { CheckedSections, checkedOr, loadConfig } from "../../layers/shared/config.js"
@@ -16,6 +18,9 @@ const env = (entries: Record<string, string>) =>
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>, entries: Record<string, string>) =>
   Effect.flip(effect.pipe(Effect.withConfigProvider(env(entries))))
+
+/** The line of `key` in an InvalidConfiguration's message. */
+const lineOf = (message: string, key: string) => message.split("\n").find((line) => line.startsWith(` - ${key}:`))
 
 const salesforceMethods =
   "SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET (client credentials), " +
@@ -283,6 +288,137 @@ describe("the sections the check read, for the layers built at start", () => {
         Effect.withConfigProvider(env({ DATABASE_URL: "postgres://db/app", DATABASE_POOL_SIZE: "7" }))
       )
       expect(read.poolSize).toBe(7)
+    })
+  )
+})
+
+describe("LOG_LEVEL and LOG_FORMAT", () => {
+  it.effect("are checked with the rest: listed beside the other bad keys, with the values allowed", () =>
+    Effect.gen(function* () {
+      const bad = { LOG_LEVEL: "verbose", LOG_FORMAT: "xml", WORKER_CONCURRENCY: "abc", JOB_ATTEMPTS: "-1" }
+      for (const check of [checkConfig, checkIngestConfig]) {
+        const error = yield* failureOf(check, bad)
+        expect([...error.keys].sort()).toEqual(["JOB_ATTEMPTS", "LOG_FORMAT", "LOG_LEVEL", "WORKER_CONCURRENCY"])
+        expect(lineOf(error.message, "LOG_LEVEL")).toBe(
+          " - LOG_LEVEL: must be one of All, Trace, Debug, Info, Warn, Error, Fatal, Off (any case)"
+        )
+        expect(lineOf(error.message, "LOG_FORMAT")).toBe(" - LOG_FORMAT: must be json or pretty (any case)")
+        expect(error.message).not.toContain("verbose")
+        expect(error.message).not.toContain("xml")
+      }
+    })
+  )
+
+  it.effect("are read in any case", () =>
+    Effect.gen(function* () {
+      for (const entries of [
+        { LOG_FORMAT: "JSON", LOG_LEVEL: "debug" },
+        { LOG_FORMAT: "Pretty", LOG_LEVEL: "WARN" }
+      ]) {
+        expect((yield* checkConfig.pipe(Effect.withConfigProvider(env(entries)))).port).toBe(3000)
+      }
+    })
+  )
+
+  /**
+   * The lines `Logging.layerConfig(defaultFormat)` writes for a warning and a debug message, under `entries` (in a
+   * runtime of their own: the loggers a provided layer installs outlive Effect.provide in the calling fiber).
+   */
+  const linesOf = (entries: Record<string, string>, defaultFormat: "json" | "pretty") =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => vi.spyOn(console, "log").mockImplementation(() => undefined)),
+      (spy) =>
+        Effect.promise(() =>
+          Effect.runPromise(
+            Effect.zipRight(Effect.logWarning("a warning"), Effect.logDebug("a debug message")).pipe(
+              Effect.provide(Logging.layerConfig(defaultFormat)),
+              Effect.withConfigProvider(env(entries))
+            )
+          )
+        ).pipe(Effect.map(() => spy.mock.calls.map((args) => String(args[0])))),
+      (spy) => Effect.sync(() => spy.mockRestore())
+    )
+
+  const isJson = (line: string) => Either.isRight(Either.try(() => JSON.parse(line)))
+
+  it.effect("the logger reads them in any case", () =>
+    Effect.gen(function* () {
+      const json = yield* linesOf({ LOG_FORMAT: "JSON" }, "pretty")
+      expect(json.map(isJson)).toEqual([true])
+      expect(JSON.parse(json[0]!)).toMatchObject({ level: "warn", message: "a warning" })
+      const pretty = yield* linesOf({ LOG_FORMAT: "Pretty", LOG_LEVEL: "debug" }, "json")
+      expect(pretty.map(isJson)).toEqual([false, false])
+      expect(pretty[1]).toContain("a debug message")
+    })
+  )
+
+  it.effect("a bad one leaves the logger at its default, so that the check, not the logger, reports it", () =>
+    Effect.gen(function* () {
+      const lines = yield* linesOf({ LOG_FORMAT: "xml", LOG_LEVEL: "verbose" }, "json")
+      expect(lines.length).toBe(1)
+      expect(JSON.parse(lines[0]!)).toMatchObject({ level: "warn", message: "a warning" })
+    })
+  )
+})
+
+describe("integer settings", () => {
+  /** Settings of each kind of declaration (AppConfig's ports and positives, the sections' positives, `validated`). */
+  const rules: ReadonlyArray<readonly [key: string, outOfRange: string, rule: string]> = [
+    ["PORT", "70000", "must be a port number from 1 to 65535 (0: any free port)"],
+    ["METRICS_PORT", "-1", "must be a port number from 1 to 65535 (0: any free port)"],
+    ["WORKER_CONCURRENCY", "0", "must be a positive integer"],
+    ["KEEP_ALIVE_TIMEOUT_MS", "-5", "must be a positive integer"],
+    ["MEMORY_RELEASE_QUIET_MS", "10", "must be 0 (never) or at least 1000 ms"],
+    ["CIRCUIT_BREAKER_OPEN_MS", "0", "must be a positive integer"],
+    ["DATABASE_POOL_SIZE", "0", "must be a positive integer"],
+    ["JOB_MAX_STALLED_COUNT", "-1", "must be >= 0"]
+  ]
+  const backends = { DATABASE_URL: "postgres://rf@db.internal:5432/app", REDIS_URL: "redis://127.0.0.1:6379" }
+
+  it.effect.prop(
+    "a value that is no integer at all gets the setting's own rule, as one out of range does, never the value",
+    [
+      FastCheck.constantFrom(...rules),
+      FastCheck.oneof(
+        FastCheck.constantFrom("abc", "x", "1.5", "12px", "1e400", "0x1g", "five"),
+        FastCheck.string({ minLength: 1 }).filter((text) => !Number.isInteger(Number(text)))
+      )
+    ],
+    ([[key, outOfRange, rule], text]) =>
+      Effect.gen(function* () {
+        for (const value of [text, outOfRange]) {
+          const error = yield* failureOf(checkConfig, { ...backends, [key]: value })
+          expect(error.message).toBe(`Invalid configuration:\n - ${key}: ${rule}`)
+        }
+      })
+  )
+})
+
+describe("CIRCUIT_BREAKER=REDIS", () => {
+  it.effect("without REDIS_URL is refused by the consumer's check, naming REDIS_URL and why", () =>
+    Effect.gen(function* () {
+      const error = yield* failureOf(checkConfig, { CIRCUIT_BREAKER: "REDIS" })
+      expect([...error.keys]).toEqual(["REDIS_URL"])
+      expect(lineOf(error.message, "REDIS_URL")).toMatch(/is required with CIRCUIT_BREAKER=REDIS/)
+      const both = yield* failureOf(checkConfig, { CIRCUIT_BREAKER: "REDIS", WORKER_CONCURRENCY: "abc" })
+      expect([...both.keys].sort()).toEqual(["REDIS_URL", "WORKER_CONCURRENCY"])
+      const config = yield* checkConfig.pipe(
+        Effect.withConfigProvider(env({ CIRCUIT_BREAKER: "REDIS", REDIS_URL: "redis://127.0.0.1:6379" }))
+      )
+      expect(config.breaker).toBe("REDIS")
+      // the ingest builds no breaker at start: its /mcp does, and refuses it there
+      const ingest = yield* checkIngestConfig.pipe(Effect.withConfigProvider(env({ CIRCUIT_BREAKER: "REDIS" })))
+      const chain = yield* Effect.flip(
+        Layer.build(layerSafetyChainFromConfig).pipe(
+          Effect.provideService(AppConfig, ingest),
+          Effect.scoped,
+          Effect.withConfigProvider(env({ CIRCUIT_BREAKER: "REDIS" }))
+        )
+      )
+      expect((chain as { readonly keys: ReadonlyArray<string> }).keys).toEqual(["REDIS_URL"])
+      expect((chain as { readonly message: string }).message).toMatch(
+        /REDIS_URL: is required with CIRCUIT_BREAKER=REDIS/
+      )
     })
   )
 })

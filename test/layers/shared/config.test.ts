@@ -57,7 +57,7 @@ describe("start-up configuration check", () => {
       const lines = error.message.split("\n")
       expect(lines[0]).toBe("Invalid configuration:")
       expect(lines).toHaveLength(9)
-      expect(lines).toContain(" - PORT: Expected an integer value")
+      expect(lines).toContain(" - PORT: must be a port number from 1 to 65535 (0: any free port)")
       expect(lines).toContain(" - WORKER_CONCURRENCY: must be a positive integer")
       expect(lines).toContain(" - CRM_PROVIDER: Expected one of (MOCK, SALESFORCE, HUBSPOT)")
       expect(lines).toContain(" - ENRICHMENT_API_KEY: is missing")
@@ -88,7 +88,9 @@ describe("start-up configuration check", () => {
           Effect.withConfigProvider(env({ AWS_SECRETS_IDS: "rf/app", PORT: "3000" }))
         )
       )
-      expect(error.message).toBe("Invalid configuration:\n - PORT: Expected an integer value")
+      expect(error.message).toBe(
+        "Invalid configuration:\n - PORT: must be a port number from 1 to 65535 (0: any free port)"
+      )
     })
   )
 })
