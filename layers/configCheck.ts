@@ -76,20 +76,21 @@ export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>
 export const sharedQueueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =>
   s.queueBackend !== "SQS" ? [] : [...sharedClaimsSection(s), SqsConfig.deadLetterQueueRequired]
 
+/** REDIS_URL refused as missing, with `why`, when a setting that needs it is chosen and it is not set. */
+const redisRequired = (needed: boolean, redisUrl: boolean, why: string): ReadonlyArray<Config.Config<never>> =>
+  needed && !redisUrl ? [refuse("REDIS_URL", `is required with ${why}`)] : []
+
 /**
  * REDIS_URL with QUEUE_BACKEND=SQS, for whatever runs the safety chain (the consumers, /mcp on every ingest replica):
  * with BullMQ, Redis is there already; the in-memory queue is one process.
  */
 export const sharedClaimsSection = (s: Pick<Selectors, "queueBackend" | "redisUrl">) =>
-  s.queueBackend === "SQS" && !s.redisUrl
-    ? [
-        refuse(
-          "REDIS_URL",
-          "is required with QUEUE_BACKEND=SQS: the replicas that write to the CRM must share their idempotency " +
-            "claims, or two of them holding one lead (SQS may deliver a message twice) could write it twice"
-        )
-      ]
-    : []
+  redisRequired(
+    s.queueBackend === "SQS",
+    s.redisUrl,
+    "QUEUE_BACKEND=SQS: the replicas that write to the CRM must share their idempotency claims, or two of them " +
+      "holding one lead (SQS may deliver a message twice) could write it twice"
+  )
 
 /**
  * REDIS_URL with CIRCUIT_BREAKER=REDIS, for whatever builds the breaker (the consumers, /mcp on the ingest): the
@@ -97,15 +98,12 @@ export const sharedClaimsSection = (s: Pick<Selectors, "queueBackend" | "redisUr
  * choice (every replica probing a failing CRM on its own).
  */
 export const sharedBreakerSection = (s: Pick<Selectors, "circuitBreaker" | "redisUrl">) =>
-  s.circuitBreaker === "REDIS" && !s.redisUrl
-    ? [
-        refuse(
-          "REDIS_URL",
-          "is required with CIRCUIT_BREAKER=REDIS: the shared breaker keeps its state in Redis " +
-            "(or set CIRCUIT_BREAKER=MEMORY for one breaker per process)"
-        )
-      ]
-    : []
+  redisRequired(
+    s.circuitBreaker === "REDIS",
+    s.redisUrl,
+    "CIRCUIT_BREAKER=REDIS: the shared breaker keeps its state in Redis (or set CIRCUIT_BREAKER=MEMORY for one " +
+      "breaker per process)"
+  )
 
 /**
  * Checks the core settings and the sections `sections` picks (from the selectors) in one pass, so start-up fails
