@@ -174,7 +174,15 @@ export const make = (options: HubSpotOptions) =>
               after: "0"
             })
           ),
-          (res) => res.results[0]?.id
+          (res) => {
+            const company = res.results[0]
+            return company === undefined ? undefined : { id: company.id, name: company.properties.name ?? undefined }
+          }
+        ),
+      companyName: (id) =>
+        Effect.map(
+          run((c) => c.crm.companies.basicApi.getByIdWithHttpInfo(id, ["name"])),
+          (res) => res.properties.name ?? undefined
         ),
       update: (type, id, properties) =>
         Effect.asVoid(

@@ -7,6 +7,12 @@ import { HubSpotCallFailed, isValidationError, validationMessage } from "./call.
 import type { HubSpotProperties } from "./config.js"
 import { type Fetched, adapt } from "./properties.js"
 
+/** A company found by its domain. */
+export interface FoundCompany {
+  readonly id: string
+  readonly name: string | undefined
+}
+
 /** Object types the tools write. */
 export type UpsertType = "contacts" | "companies" | "deals" | "tasks" | "notes"
 export type ObjectType = UpsertType
@@ -20,8 +26,10 @@ export interface HubSpotApi {
     id: string,
     properties: Record<string, string>
   ) => Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed>
-  /** POST /crm/v3/objects/companies/search for domain EQ value. */
-  readonly findCompanyByDomain: (domain: string) => Effect.Effect<string | undefined, HubSpotCallFailed>
+  /** POST /crm/v3/objects/companies/search for domain EQ value: the oldest such company, with its name. */
+  readonly findCompanyByDomain: (domain: string) => Effect.Effect<FoundCompany | undefined, HubSpotCallFailed>
+  /** GET /crm/v3/objects/companies/{id}?properties=name: the company's name ("" or absent when it has none). */
+  readonly companyName: (id: string) => Effect.Effect<string | undefined, HubSpotCallFailed>
   /** PATCH /crm/v3/objects/{type}/{id}. */
   readonly update: (
     type: "deals" | "companies",
@@ -50,12 +58,15 @@ const props = (record: Record<string, string | number | undefined>): Record<stri
       .map(([name, value]) => [name, String(value)])
   )
 
+/** HubSpot answers an unset property as null, absent or "". */
+const unnamed = (name: string | null | undefined): boolean => name == null || name.trim() === ""
+
 const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
 
 /**
  * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a firmographics
- * sync may first read the property definitions (1), then a company sync searches, upserts or updates, may name a new
- * company, upserts the contact and associates it (6 in all; 2 without a domain); engagements upsert the contact and
+ * sync may first read the property definitions (1), then a company sync searches, upserts or updates, may read a
+ * company's name and name it, upserts the contact and associates it (7 in all; 2 without a domain); engagements upsert the contact and
  * the engagement and associate them (3). A 401 retried with a rotated token adds one.
  */
 export const callCost = (call: CrmCall): number => {
@@ -68,7 +79,7 @@ export const callCost = (call: CrmCall): number => {
     case "update_opportunity_stage":
       return 1
     case "sync_firmographics":
-      return call.params.domain === undefined ? 2 : 6
+      return call.params.domain === undefined ? 2 : 7
     case "create_contact":
     case "convert_lead":
       return call.params.accountId === undefined ? 1 : 2
@@ -95,18 +106,24 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
   // A company that existed before us (created in HubSpot, without our key) is found by its domain. Search lags new
   // objects by seconds, so a miss proves nothing: the company is then upserted by the unique company key, which
   // HubSpot resolves atomically, so concurrent and retried leads of one domain converge on one company (it does not
-  // merge companies made through the API). Its name is set once, when the upsert created it, never over an edit.
+  // merge companies made through the API). A company without a name is named after its domain — one the upsert just
+  // created, or one an earlier attempt created and could not name (its answer lost, its process stopped before the
+  // name was sent) —, and a name already there (edited in HubSpot) is never overwritten.
   const companyFor = (domain: string, properties: Record<string, string>) =>
-    Effect.flatMap(api.findCompanyByDomain(domain), (found) =>
-      found !== undefined
-        ? Effect.as(Object.keys(properties).length > 0 ? api.update("companies", found, properties) : Effect.void, {
-            id: found,
-            created: false
-          })
-        : Effect.tap(api.upsert("companies", p.companyKey, domain, { domain, ...properties }), (res) =>
-            res.created ? api.update("companies", res.id, { name: domain }) : Effect.void
-          )
-    )
+    Effect.flatMap(api.findCompanyByDomain(domain), (found) => {
+      if (found !== undefined) {
+        const update = unnamed(found.name) ? { ...properties, name: domain } : properties
+        return Effect.as(Object.keys(update).length > 0 ? api.update("companies", found.id, update) : Effect.void, {
+          id: found.id,
+          created: false
+        })
+      }
+      return Effect.tap(api.upsert("companies", p.companyKey, domain, { domain, ...properties }), (res) =>
+        Effect.flatMap(res.created ? Effect.succeed(undefined) : api.companyName(res.id), (name) =>
+          unnamed(name) ? api.update("companies", res.id, { name: domain }) : Effect.void
+        )
+      )
+    })
 
   const personProps = (x: ParamsOf<"create_contact"> | ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => ({
     firstname: x.firstName,
@@ -219,9 +236,9 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
         })
       }
       case "match_account":
-        return Effect.map(api.findCompanyByDomain(call.params.domain), (id) => ({
-          crmId: id,
-          detail: { object: "company", matched: id !== undefined }
+        return Effect.map(api.findCompanyByDomain(call.params.domain), (found) => ({
+          crmId: found?.id,
+          detail: { object: "company", matched: found !== undefined }
         }))
       case "create_contact": {
         const x = call.params

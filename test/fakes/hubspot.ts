@@ -175,6 +175,23 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return obj
   }
   const wire = (obj: HsObject) => ({ ...obj, archived: false })
+  // Reads (GET by id, search) answer only the properties asked for, an unset one as null, beside the ones HubSpot
+  // always adds, as HubSpot does.
+  const projected = (obj: HsObject, names: ReadonlyArray<string>) => ({
+    ...wire(obj),
+    properties: Object.fromEntries(
+      [...new Set(["createdate", "hs_lastmodifieddate", "hs_object_id", ...names])].map((name) => [
+        name,
+        name === "createdate"
+          ? obj.createdAt
+          : name === "hs_lastmodifieddate"
+            ? obj.updatedAt
+            : name === "hs_object_id"
+              ? obj.id
+              : (obj.properties[name] ?? null)
+      ])
+    )
+  })
   const invalid = (type: string, values: Record<string, string>): Reply | undefined => {
     const errors: Array<Record<string, unknown>> =
       values.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)
@@ -275,7 +292,12 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
       )
       return {
         status: 200,
-        body: { total: matches.length, results: matches.slice(0, Number(body.limit ?? 10)).map(wire) }
+        body: {
+          total: matches.length,
+          results: matches
+            .slice(0, Number(body.limit ?? 10))
+            .map((o) => projected(o, (body.properties as Array<string> | undefined) ?? []))
+        }
       }
     }
     if (rest === undefined && req.method === "POST") {
@@ -284,6 +306,16 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         invalid(type, properties) ??
         duplicateOf(type, properties) ?? { status: 201, body: wire(create(type, properties)) }
       )
+    }
+    if (rest !== undefined && /^\w+$/.test(rest) && req.method === "GET") {
+      const found = rows.find((o) => o.id === rest)
+      if (!found) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
+      // `properties=a,b` or `properties=a&properties=b`, as HubSpot takes either
+      const names = req.query
+        .getAll("properties")
+        .flatMap((v) => v.split(","))
+        .filter((n) => n !== "")
+      return { status: 200, body: projected(found, names) }
     }
     if (rest !== undefined && req.method === "PATCH") {
       const found = rows.find((o) => o.id === rest)

@@ -187,6 +187,56 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
     })
   )
 
+  it.scopedLive(
+    "a company an earlier attempt created but could not name is named on the retry, whether search finds it yet or not",
+    () =>
+      Effect.gen(function* () {
+        // The first attempt's upsert created the company, then its answer was lost (or its process stopped) before the
+        // name was sent: the company holds our key and domain, no name.
+        const lagging = yield* Effect.acquireRelease(
+          Effect.promise(() => startFakeHubSpot({ searchLagMs: 60_000 })),
+          (f) => Effect.promise(() => f.close())
+        )
+        const indexed = yield* Effect.acquireRelease(
+          Effect.promise(() => startFakeHubSpot()),
+          (f) => Effect.promise(() => f.close())
+        )
+        for (const fake of [lagging, indexed]) {
+          const made = yield* Effect.promise(() =>
+            fetch(`${fake.url}/crm/v3/objects/companies/batch/upsert`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              body: JSON.stringify(upsertBody("revenueflow_company_key", "acme.com", { domain: "acme.com" }))
+            }).then((r) => r.json() as Promise<{ results: Array<{ id: string }> }>)
+          )
+          const crm = yield* make({
+            baseUrl: fake.url,
+            accessToken: Redacted.make(token),
+            timeoutMs: 2000,
+            properties: defaultProperties
+          })
+          const sync = call({ tool: "sync_firmographics", params: { ...ref, domain: "acme.com" } })
+          const retried = yield* crm.execute(sync)
+          expect(retried.crmId).toBe(made.results[0]!.id)
+          expect(fake.records.companies).toHaveLength(1)
+          expect(fake.records.companies![0]!.properties.name).toBe("acme.com")
+          // a name given since, in HubSpot, is never overwritten by a later lead of the domain
+          fake.records.companies![0]!.properties.name = "Acme Corporation"
+          yield* crm.execute(sync)
+          expect(fake.records.companies![0]!.properties.name).toBe("Acme Corporation")
+        }
+        // search lagging, the upsert said the company was not new: its name was read before it was set
+        expect(
+          lagging.requests.filter((r) => r.method === "GET" && r.path.startsWith("/crm/v3/objects/companies/"))
+        ).toHaveLength(2)
+        expect(
+          lagging.requests
+            .find((r) => r.method === "GET" && r.path.startsWith("/crm/v3/objects/companies/"))!
+            .query.getAll("properties")
+        ).toEqual(["name"])
+      })
+  )
+
   it.scopedLive("creates tasks and notes by action key, associated to the contact, once each", () =>
     Effect.gen(function* () {
       const { fake, crm } = yield* setupHubSpot()
