@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { type AppConfig, appConfig } from "../services/AppConfig.js"
-import { CheckedSections, type InvalidConfiguration, loadConfig } from "./shared/config.js"
+import { CheckedSections, type InvalidConfiguration, loadConfig, redisClientConfig } from "./shared/config.js"
 import * as BullMqOptions from "./bullmq/JobQueueOptions.js"
 import { migrateOnStartConfig } from "./postgres/migrations.js"
 import * as Logging from "./observability/Logger.js"
@@ -66,6 +66,10 @@ export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>
       ? [BullMqOptions.config]
       : [])
 ]
+
+/** The Redis client's settings (key prefix, command timeout) when REDIS_URL is set. */
+export const redisSection = (s: Pick<Selectors, "redisUrl">): ReadonlyArray<Config.Config<unknown>> =>
+  s.redisUrl ? [redisClientConfig] : []
 
 /**
  * What a program that runs leads through the CRM needs on SQS beside the queue (QUEUE_BACKEND=SQS): REDIS_URL, for

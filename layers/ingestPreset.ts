@@ -2,7 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { AppConfig } from "../services/AppConfig.js"
-import { checkConfigWith, queueSection, storeSection } from "./configCheck.js"
+import { checkConfigWith, queueSection, redisSection, storeSection } from "./configCheck.js"
 import * as MemoryQueue from "./memory/JobQueue.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
 import * as Metrics from "./observability/Metrics.js"
@@ -52,7 +52,12 @@ export const layerIngestFromConfig = Layer.unwrapEffect(
 )
 
 /** Checks, in one pass, the core settings and those of the store and queue the environment selects. */
-export const checkIngestConfig = checkConfigWith((s) => [...storeSection(s), ...queueSection(s), CloudWatchEmf.config])
+export const checkIngestConfig = checkConfigWith((s) => [
+  ...storeSection(s),
+  ...queueSection(s),
+  ...redisSection(s),
+  CloudWatchEmf.config
+])
 
 /** Checks the core settings and the store's (the CLI's `migrate`). */
 export const checkStoreConfig = checkConfigWith(storeSection)

@@ -10,6 +10,7 @@ import { config as breakerConfig } from "./shared/breaker.js"
 import {
   checkConfigWith,
   queueSection,
+  redisSection,
   type Selectors,
   selectors,
   sharedBreakerSection,
@@ -124,6 +125,7 @@ export const layerSafetyChainFromConfig = Layer.unwrapEffect(
 /** The settings of the breaker and the CRM the selectors choose. */
 const crmSections = (s: Pick<Selectors, "crmProvider">): ReadonlyArray<Config.Config<unknown>> => [
   breakerConfig,
+  ...(s.crmProvider === "MOCK" ? [MockCrm.latencyConfig] : []),
   ...(s.crmProvider === "SALESFORCE" ? [salesforceConfig] : []),
   ...(s.crmProvider === "HUBSPOT" ? [hubSpotConfig] : [])
 ]
@@ -144,6 +146,7 @@ const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> =
 export const checkConfig = checkConfigWith((s) => [
   ...storeSection(s),
   ...queueSection(s),
+  ...redisSection(s),
   ...sharedQueueSection(s),
   ...consumerSections(s),
   CloudWatchEmf.config

@@ -3,6 +3,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { sha256Hex } from "../../src/domain/leadKey.js"
+import { checkedOr, validated } from "../shared/config.js"
 import {
   type CrmCall,
   type CrmError,
@@ -138,12 +139,11 @@ export const layer = layerWith()
  * The programs' mock CRM (CRM_PROVIDER unset): MOCK_CRM_LATENCY_MS of simulated latency per call (default 0), so
  * benchmarks can model a CRM, and no journal (nothing in a program reads it; tests use `layer` / `layerWith`).
  */
+export const latencyConfig: Config.Config<number> = validated("MOCK_CRM_LATENCY_MS", Config.integer(), {
+  message: "must be a whole number of milliseconds, 0 or more",
+  validation: (n) => n >= 0
+}).pipe(Config.withDefault(0))
+
 export const layerConfig = Layer.unwrapEffect(
-  Effect.map(
-    Config.integer("MOCK_CRM_LATENCY_MS").pipe(
-      Config.validate({ message: "must be a non-negative integer", validation: (n) => n >= 0 }),
-      Config.withDefault(0)
-    ),
-    (latencyMs) => layerWith({ latencyMs, journal: 0 })
-  )
+  Effect.map(checkedOr(latencyConfig), (latencyMs) => layerWith({ latencyMs, journal: 0 }))
 )

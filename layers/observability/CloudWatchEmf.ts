@@ -9,7 +9,7 @@ import * as Schedule from "effect/Schedule"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { JobQueue, type QueueStats } from "../../services/JobQueue.js"
-import { checkedOr } from "../shared/config.js"
+import { checkedOr, validated } from "../shared/config.js"
 
 /**
  * The autoscaling signals as CloudWatch metrics, in the Embedded Metric Format: one JSON line on stdout per interval,
@@ -33,10 +33,10 @@ export const config = Config.all({
     Config.validate({ message: "must be 1 to 255 characters", validation: (s) => s.length > 0 && s.length <= 255 }),
     Config.withDefault("RevenueFlow")
   ),
-  intervalMs: Config.integer("CLOUDWATCH_METRICS_INTERVAL_MS").pipe(
-    Config.validate({ message: "must be at least 1000", validation: (n) => n >= 1000 }),
-    Config.withDefault(15_000)
-  ),
+  intervalMs: validated("CLOUDWATCH_METRICS_INTERVAL_MS", Config.integer(), {
+    message: "must be a whole number of milliseconds, at least 1000",
+    validation: (n) => n >= 1000
+  }).pipe(Config.withDefault(15_000)),
   queueName: Config.string("QUEUE_NAME").pipe(Config.withDefault("lead-processing"))
 })
 

@@ -1,4 +1,3 @@
-import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -8,7 +7,7 @@ import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import { Redis } from "ioredis"
 import { RedisUnavailable } from "./RedisUnavailable.js"
-import { redisUrlConfig } from "../../services/AppConfig.js"
+import { checkedOr, redisClientConfig } from "./config.js"
 
 // in a file of its own, without ioredis, so the presets' types name it without loading the client's types
 export { RedisUnavailable } from "./RedisUnavailable.js"
@@ -150,12 +149,5 @@ export const layer = (options: RedisClientOptions): Layer.Layer<RedisClient, Red
 /** The client from REDIS_URL (Redacted) and REDIS_KEY_PREFIX (default "rf"). */
 export const layerConfig: Layer.Layer<RedisClient, RedisUnavailable | ConfigError.ConfigError> = Layer.scoped(
   RedisClient,
-  Effect.flatMap(
-    Config.all({
-      url: redisUrlConfig,
-      prefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
-      commandTimeoutMs: Config.integer("REDIS_COMMAND_TIMEOUT_MS").pipe(Config.withDefault(2000))
-    }),
-    make
-  )
+  Effect.flatMap(checkedOr(redisClientConfig), make)
 )

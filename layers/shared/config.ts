@@ -3,7 +3,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
-import { validatedSetting } from "../../services/AppConfig.js"
+import { redisUrlConfig, validatedSetting } from "../../services/AppConfig.js"
 
 /** Start-up configuration is missing or invalid; the message lists every bad key, never a value. */
 export class InvalidConfiguration extends Data.TaggedError("InvalidConfiguration")<{
@@ -61,6 +61,13 @@ export const positiveInt = (name: string, fallback: number): Config.Config<numbe
   validated(name, Config.integer(), { message: "must be a positive integer", validation: (n) => n > 0 }).pipe(
     Config.withDefault(fallback)
   )
+
+/** REDIS_URL, REDIS_KEY_PREFIX (default "rf") and REDIS_COMMAND_TIMEOUT_MS (default 2000): the Redis client's. */
+export const redisClientConfig = Config.all({
+  url: redisUrlConfig,
+  prefix: Config.string("REDIS_KEY_PREFIX").pipe(Config.withDefault("rf")),
+  commandTimeoutMs: positiveInt("REDIS_COMMAND_TIMEOUT_MS", 2000)
+})
 
 /**
  * The sections of settings start-up's check read, by their Config (see `runProgram`): a layer built at start takes its

@@ -132,6 +132,17 @@ describe("the start-up check", () => {
       expect([...error.keys].sort()).toEqual(["ENRICHMENT_API_KEY", "ENRICHMENT_BASE_URL", "HUBSPOT_ACCESS_TOKEN"])
     })
   )
+
+  it.effect("both check the Redis client's settings when REDIS_URL is set, and neither when it is not", () =>
+    Effect.gen(function* () {
+      const bad = { REDIS_COMMAND_TIMEOUT_MS: "2s" }
+      for (const check of [checkIngestConfig, checkConfig]) {
+        const error = yield* failureOf(check, { ...bad, REDIS_URL: "redis://127.0.0.1:6379" })
+        expect(error.message).toBe("Invalid configuration:\n - REDIS_COMMAND_TIMEOUT_MS: must be a positive integer")
+        yield* check.pipe(Effect.withConfigProvider(env(bad)))
+      }
+    })
+  )
 })
 
 describe("on SQS (QUEUE_BACKEND=SQS)", () => {
@@ -371,7 +382,10 @@ describe("integer settings", () => {
     ["MEMORY_RELEASE_QUIET_MS", "10", "must be 0 (never) or at least 1000 ms"],
     ["CIRCUIT_BREAKER_OPEN_MS", "0", "must be a positive integer"],
     ["DATABASE_POOL_SIZE", "0", "must be a positive integer"],
-    ["JOB_MAX_STALLED_COUNT", "-1", "must be >= 0"]
+    ["JOB_MAX_STALLED_COUNT", "-1", "must be >= 0"],
+    ["REDIS_COMMAND_TIMEOUT_MS", "0", "must be a positive integer"],
+    ["MOCK_CRM_LATENCY_MS", "-1", "must be a whole number of milliseconds, 0 or more"],
+    ["CLOUDWATCH_METRICS_INTERVAL_MS", "999", "must be a whole number of milliseconds, at least 1000"]
   ]
   const backends = { DATABASE_URL: "postgres://rf@db.internal:5432/app", REDIS_URL: "redis://127.0.0.1:6379" }
 
