@@ -94,6 +94,12 @@ export const config = Config.all({ format, level })
 /** A setting's value, or None when it is unset or bad. */
 const orNone = <A>(setting: Config.Config<Option.Option<A>>) => Effect.orElseSucceed(setting, () => Option.none<A>())
 
+/** LOG_LEVEL's level, Info when it is unset or bad. */
+export const minimumLevel: Effect.Effect<LogLevel.LogLevel> = Effect.map(
+  orNone(level),
+  Option.getOrElse(() => LogLevel.Info)
+)
+
 /**
  * LOG_FORMAT (json | pretty; json by default, pretty for `npm start`) and LOG_LEVEL (info by default). Logs go to
  * stdout, or to stderr where stdout carries a protocol (the MCP server on stdio). A bad value leaves its default:
@@ -104,7 +110,7 @@ export const layerConfig = (defaultFormat: "json" | "pretty" = "json", output: "
   Layer.unwrapEffect(
     Effect.gen(function* () {
       const chosenFormat = Option.getOrElse(yield* orNone(format), () => defaultFormat)
-      const minimum = Option.getOrElse(yield* orNone(level), () => LogLevel.Info)
+      const minimum = yield* minimumLevel
       const logger = (chosenFormat === "json" ? jsonLogger : prettyLogger).pipe(
         output === "stderr" ? Logger.withConsoleError : Logger.withConsoleLog
       )

@@ -2,7 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Runtime from "effect/Runtime"
-import { jsonLogger } from "../../layers/observability/Logger.js"
+import { jsonLogger, minimumLevel } from "../../layers/observability/Logger.js"
 
 /** A URL's password masked ("postgres://app:***@db"): an error may quote a connection string. */
 const withoutPasswords = (text: string): string =>
@@ -10,7 +10,8 @@ const withoutPasswords = (text: string): string =>
 
 /**
  * The lines a handler writes itself, before its environment exists or without it: the programs' JSON lines (time,
- * level, message, fields, `cause`; PII redacted), passwords in URLs masked, on stderr (Lambda's ERROR stream).
+ * level, message, fields, `cause`; PII redacted), passwords in URLs masked, on stderr (Lambda's ERROR stream), at
+ * LOG_LEVEL's minimum as the programs' own lines (none at LOG_LEVEL=Fatal or Off).
  */
 const handlerLogger = Logger.replace(
   Logger.defaultLogger,
@@ -26,6 +27,7 @@ export const logError = (message: string, fields: Readonly<Record<string, unknow
   Effect.runSync(
     (error === undefined ? Effect.logError(message) : Effect.logError(message, causeOf(error))).pipe(
       Effect.annotateLogs(fields),
+      (log) => Effect.flatMap(minimumLevel, (minimum) => Logger.withMinimumLogLevel(log, minimum)),
       Effect.provide(handlerLogger)
     )
   )

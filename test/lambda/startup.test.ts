@@ -31,15 +31,33 @@ afterAll(async () => {
 
 const health = () => ingestHandler(httpEvent("http-api-v2", { method: "GET", path: "/healthz" }))
 
+/** console.error's lines while `run` runs. */
+const errorLines = <A>(run: () => Promise<A>) =>
+  Effect.gen(function* () {
+    const logged: Array<string> = []
+    const original = console.error
+    console.error = (...args: Array<unknown>) => {
+      logged.push(args.map(String).join(" "))
+    }
+    const result = yield* Effect.promise(run).pipe(Effect.ensuring(Effect.sync(() => (console.error = original))))
+    return { result, logged }
+  })
+
 describe("ingestHandler with a bad configuration", () => {
+  it.live("says nothing at LOG_LEVEL=Off, as the programs do, and still answers 503", () =>
+    Effect.gen(function* () {
+      process.env.LOG_LEVEL = "off"
+      const { result, logged } = yield* errorLines(health).pipe(
+        Effect.ensuring(Effect.sync(() => (process.env.LOG_LEVEL = "ERROR")))
+      )
+      expect(result.statusCode).toBe(503)
+      expect(logged).toEqual([])
+    })
+  )
+
   it.live("answers 503 problem+json, logs every bad key, and builds again on the next invocation once fixed", () =>
     Effect.gen(function* () {
-      const logged: Array<string> = []
-      const original = console.error
-      console.error = (...args: Array<unknown>) => {
-        logged.push(args.map(String).join(" "))
-      }
-      const refused = yield* Effect.promise(health).pipe(Effect.ensuring(Effect.sync(() => (console.error = original))))
+      const { result: refused, logged } = yield* errorLines(health)
       expect(refused.statusCode).toBe(503)
       expect(refused.headers["content-type"]).toBe("application/problem+json")
       expect(refused.headers["retry-after"]).toBeDefined()
