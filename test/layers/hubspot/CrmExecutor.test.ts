@@ -6,7 +6,7 @@ import { type HubSpotOptions, defaultProperties } from "../../../layers/hubspot/
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { type FakeHubSpot, startFakeHubSpot } from "../../fakes/hubspot.js"
+import { type FakeHubSpot, type FakeHubSpotOptions, startFakeHubSpot } from "../../fakes/hubspot.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "spring-2025")
@@ -19,10 +19,10 @@ const upsertLead = call({
   params: { ...ref, campaignId: "spring-2025", firstName: "Jane", title: "CTO" }
 })
 
-const setupHubSpot = (overrides: Partial<HubSpotOptions> = {}) =>
+const setupHubSpot = (overrides: Partial<HubSpotOptions> = {}, fakeOptions: FakeHubSpotOptions = {}) =>
   Effect.gen(function* () {
     const fake = yield* Effect.acquireRelease(
-      Effect.promise(() => startFakeHubSpot()),
+      Effect.promise(() => startFakeHubSpot(fakeOptions)),
       (f) => Effect.promise(() => f.close())
     )
     const crm = yield* make({
@@ -169,16 +169,7 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
 
   it.scopedLive("a retry while search still lags finds the company it created through the upsert key", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeHubSpot({ searchLagMs: 60_000 })),
-        (f) => Effect.promise(() => f.close())
-      )
-      const crm = yield* make({
-        baseUrl: fake.url,
-        accessToken: Redacted.make(token),
-        timeoutMs: 2000,
-        properties: defaultProperties
-      })
+      const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 60_000 })
       const sync = call({ tool: "sync_firmographics", params: { ...ref, domain: "acme.com" } })
       const first = yield* crm.execute(sync)
       const second = yield* crm.execute(sync)
@@ -193,15 +184,9 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
       Effect.gen(function* () {
         // The first attempt's upsert created the company, then its answer was lost (or its process stopped) before the
         // name was sent: the company holds our key and domain, no name.
-        const lagging = yield* Effect.acquireRelease(
-          Effect.promise(() => startFakeHubSpot({ searchLagMs: 60_000 })),
-          (f) => Effect.promise(() => f.close())
-        )
-        const indexed = yield* Effect.acquireRelease(
-          Effect.promise(() => startFakeHubSpot()),
-          (f) => Effect.promise(() => f.close())
-        )
-        for (const fake of [lagging, indexed]) {
+        const lagging = yield* setupHubSpot({}, { searchLagMs: 60_000 })
+        const indexed = yield* setupHubSpot()
+        for (const { fake, crm } of [lagging, indexed]) {
           const made = yield* Effect.promise(() =>
             fetch(`${fake.url}/crm/v3/objects/companies/batch/upsert`, {
               method: "POST",
@@ -209,12 +194,6 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
               body: JSON.stringify(upsertBody("revenueflow_company_key", "acme.com", { domain: "acme.com" }))
             }).then((r) => r.json() as Promise<{ results: Array<{ id: string }> }>)
           )
-          const crm = yield* make({
-            baseUrl: fake.url,
-            accessToken: Redacted.make(token),
-            timeoutMs: 2000,
-            properties: defaultProperties
-          })
           const sync = call({ tool: "sync_firmographics", params: { ...ref, domain: "acme.com" } })
           const retried = yield* crm.execute(sync)
           expect(retried.crmId).toBe(made.results[0]!.id)
@@ -226,14 +205,10 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
           expect(fake.records.companies![0]!.properties.name).toBe("Acme Corporation")
         }
         // search lagging, the upsert said the company was not new: its name was read before it was set
-        expect(
-          lagging.requests.filter((r) => r.method === "GET" && r.path.startsWith("/crm/v3/objects/companies/"))
-        ).toHaveLength(2)
-        expect(
-          lagging.requests
-            .find((r) => r.method === "GET" && r.path.startsWith("/crm/v3/objects/companies/"))!
-            .query.getAll("properties")
-        ).toEqual(["name"])
+        const reads = lagging.fake.requests.filter(
+          (r) => r.method === "GET" && r.path.startsWith("/crm/v3/objects/companies/")
+        )
+        expect(reads.map((r) => r.query.getAll("properties"))).toEqual([["name"], ["name"]])
       })
   )
 
