@@ -24,6 +24,8 @@ COPY services ./services
 COPY layers ./layers
 COPY src ./src
 COPY scripts/build ./scripts/build
+# the build's warm-up start takes its environment from here (test/ops/compose.test.ts follows the build's imports)
+COPY scripts/ops/runtimeEnv.mjs ./scripts/ops/
 # bundles only: the library build (dist/lib) is for npm, not for the image; the addon must be there
 RUN npm run build:bundles \
   && test -f dist/ingest/native/mallocTrim.node && test -f dist/consumer/native/mallocTrim.node

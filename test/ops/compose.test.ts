@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process"
 import { existsSync, readFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { dirname, join, relative, resolve } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { parse } from "yaml"
@@ -244,6 +244,25 @@ describe("Dockerfile", () => {
         source
       ).toBe(false)
     }
+  })
+
+  it("gives the build stage every script the bundle build imports (each relative import, followed)", () => {
+    const stage = dockerfile.slice(dockerfile.indexOf("AS build"), dockerfile.indexOf("AS runtime"))
+    const copied = [...stage.matchAll(/^COPY (?!--from)(?:--\S+ )*(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/))
+    const inStage = (file: string) =>
+      copied.some((source) => file === source || file.startsWith(`${source.replace(/\/$/, "")}/`))
+    const seen = new Set<string>()
+    const follow = (file: string) => {
+      if (seen.has(file)) return
+      seen.add(file)
+      for (const [, target] of read(file).matchAll(/^\s*(?:import|export)\b[^"'`]*?["'](\.{1,2}\/[^"']+)["']/gm)) {
+        follow(relative(root, join(root, dirname(file), target!)))
+      }
+    }
+    follow("scripts/build/build.mjs")
+    expect(seen.size).toBeGreaterThan(5)
+    const missing = [...seen].filter((file) => !inStage(file))
+    expect(missing, `the build stage lacks ${missing.join(", ")}`).toEqual([])
   })
 
   it("sets the runtime environment the benchmarks run the programs with (scripts/ops/runtimeEnv.mjs)", () => {
