@@ -8,6 +8,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type postgres from "postgres"
 import { StoreUnavailable } from "../../services/LeadStore.js"
+import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { positiveInt } from "../shared/config.js"
 import { liveRedacted } from "../shared/liveConfig.js"
 import { missingPackageOf } from "../shared/optionalPackage.js"
@@ -30,7 +31,19 @@ export interface PostgresOptions {
    * after the rotation (postgres.js replaces each connection within max_lifetime, 30 to 60 minutes).
    */
   readonly password?: (() => Promise<string>) | undefined
+  /**
+   * Re-reads the credentials (the secret store) when Postgres refuses a login (SQLSTATE 28P01 or 28000): after a
+   * rotation the new password then reaches the next connection within seconds, not at the next periodic refresh, and
+   * a start that meets the refusal tries once more with what the refresh read. At most once every 5 seconds.
+   */
+  readonly refreshCredentials?: Effect.Effect<void> | undefined
 }
+
+/** How long a refresh after a refused login is not repeated. */
+const REFRESH_AFTER_REFUSAL_EVERY_MS = 5000
+
+/** Postgres refused the login: a wrong password (28P01) or no such user / not allowed (28000). */
+const loginRefused = (error: StoreUnavailable): boolean => error.sqlState === "28P01" || error.sqlState === "28000"
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
 
@@ -131,7 +144,35 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
       }),
       (pool) => Effect.promise(() => pool.sql.end({ timeout: connected ? 5 : 0 }).catch(() => undefined))
     )
-    yield* firstConnection(pool.sql, connectTimeoutMs, secrets)
+    // The credentials re-read after a refused login; `true` when a refresh ran (none within the last few seconds).
+    let refreshedAt = Number.NEGATIVE_INFINITY
+    const refreshAfter = (error: StoreUnavailable): Effect.Effect<boolean> =>
+      Effect.suspend(() => {
+        const refresh = options.refreshCredentials
+        if (refresh === undefined || !loginRefused(error)) return Effect.succeed(false)
+        const now = Date.now()
+        if (now - refreshedAt < REFRESH_AFTER_REFUSAL_EVERY_MS) return Effect.succeed(false)
+        refreshedAt = now
+        return Effect.as(
+          Effect.zipRight(Effect.logWarning("Postgres refused the login; reading the credentials again"), refresh),
+          true
+        )
+      })
+    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+    /** A failed statement's error; a refused login also starts a refresh of the credentials. */
+    const failed = (what: string, cause: unknown): StoreUnavailable => {
+      const error = storeUnavailable(what, cause, secrets)
+      if (loginRefused(error)) runFork(refreshAfter(error))
+      return error
+    }
+
+    yield* firstConnection(pool.sql, connectTimeoutMs, secrets).pipe(
+      Effect.catchAll((error) =>
+        Effect.flatMap(refreshAfter(error), (refreshed) =>
+          refreshed ? firstConnection(pool.sql, connectTimeoutMs, secrets) : Effect.fail(error)
+        )
+      )
+    )
     connected = true
 
     // The server cancels a statement after statement_timeout, and opening a connection gives up after
@@ -164,7 +205,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
         Effect.tryPromise({
           // prepared: the same few statements run on every lead, so parsing and planning them once pays
           try: () => conn.unsafe(text, params as Array<postgres.ParameterOrJSON<never>>, { prepare: true }),
-          catch: (cause) => storeUnavailable("postgres", cause, secrets)
+          catch: (cause) => failed("postgres", cause)
         }).pipe(Effect.map((rows) => Array.from(rows) as unknown as ReadonlyArray<T>))
 
     // Statements in flight with their deadline, checked by one timer: an Effect.timeout per statement (a fiber
@@ -175,7 +216,6 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
       readonly fail: (error: StoreUnavailable) => void
     }
     const inFlight = new Set<InFlight>()
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
     const watchEveryMs = Math.min(1000, Math.max(50, Math.floor(answerTimeoutMs / 8)))
     yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -217,7 +257,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
             if (inFlight.delete(entry)) resume(Effect.succeed(Array.from(rows) as unknown as ReadonlyArray<T>))
           },
           (cause) => {
-            if (inFlight.delete(entry)) resume(Effect.fail(storeUnavailable("postgres", cause, secrets)))
+            if (inFlight.delete(entry)) resume(Effect.fail(failed("postgres", cause)))
           }
         )
         return Effect.sync(() => {
@@ -235,7 +275,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
             sql,
             Effect.tryPromise({
               try: () => sql.reserve(),
-              catch: (cause) => storeUnavailable("postgres", cause, secrets)
+              catch: (cause) => failed("postgres", cause)
             })
           )
         }),
@@ -278,7 +318,9 @@ const passwordOf = (url: string): string => {
 /**
  * SqlClient over postgres.js, configured from the environment. Each new connection reads DATABASE_URL's current
  * password (the Secrets Manager overlay refreshes it), so a password rotation needs no restart; host, user and
- * database stay those of start-up. If the live read fails, the start-up password is used.
+ * database stay those of start-up. If the live read fails, the start-up password is used. A refused login re-reads
+ * the secrets at once (SecretsRefresh, when provided), so a rotation costs seconds of refused connections, not the
+ * refresh period.
  */
 export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.ConfigError> = Layer.unwrapEffect(
   Effect.gen(function* () {
@@ -286,6 +328,7 @@ export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.
     const liveUrl = yield* liveRedacted("DATABASE_URL")
     const runtime = yield* Effect.runtime<never>()
     const initial = passwordOf(Redacted.value(options.url))
+    const secretsRefresh = yield* Effect.serviceOption(SecretsRefresh)
     const password = () =>
       Runtime.runPromise(runtime)(
         liveUrl.pipe(
@@ -293,6 +336,10 @@ export const layerConfig: Layer.Layer<SqlClient, StoreUnavailable | ConfigError.
           Effect.orElseSucceed(() => initial)
         )
       )
-    return layer({ ...options, password })
+    return layer({
+      ...options,
+      password,
+      refreshCredentials: Option.getOrUndefined(Option.map(secretsRefresh, (secrets) => secrets.refresh))
+    })
   })
 )

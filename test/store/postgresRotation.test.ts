@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as PostgresJs from "../../layers/postgres/postgresJs.js"
@@ -57,6 +58,80 @@ describe("Postgres password rotation", () => {
         Effect.provide(SecretsConfig.layer),
         Effect.withConfigProvider(base)
       )
+    })
+  )
+
+  it.scoped(
+    "a refused login reads the secrets again at once: the next connection logs in, long before the period",
+    () =>
+      Effect.gen(function* () {
+        const pg = yield* makeFakePostgresAuth
+        pg.accepted.add("first-s3cret")
+        const secrets = yield* makeFakeSecretsManager({
+          "rf/db": JSON.stringify({ DATABASE_URL: pg.url("first-s3cret") })
+        })
+        process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url
+        const base = ConfigProvider.fromMap(
+          new Map([
+            ["AWS_SECRETS_IDS", "rf/db"],
+            ["AWS_SECRETS_REFRESH_MS", "3600000"]
+          ]),
+          { pathDelim: "_" }
+        )
+        yield* Effect.gen(function* () {
+          const sql = yield* SqlClient
+          // rotated, and the hour's periodic refresh far away (the test clock never moves)
+          pg.accepted.clear()
+          pg.accepted.add("second-s3cret")
+          secrets.rotate("rf/db", JSON.stringify({ DATABASE_URL: pg.url("second-s3cret") }))
+          pg.dropConnections()
+          const results: Array<string> = []
+          for (let i = 0; i < 300 && results.at(-1) !== "Right"; i++) {
+            results.push((yield* Effect.either(sql.query("SELECT 1")))._tag)
+            if (results.at(-1) !== "Right")
+              yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+          }
+          expect(results.at(-1)).toBe("Right")
+          expect(pg.passwords).toContain("first-s3cret")
+          expect(pg.passwords.at(-1)).toBe("second-s3cret")
+        }).pipe(
+          Effect.provide(PostgresJs.layerConfig),
+          Effect.provide(SecretsConfig.layer),
+          Effect.withConfigProvider(base)
+        )
+      })
+  )
+
+  it.scoped(
+    "a start refused by a password rotated in between tries once more after reading the credentials again",
+    () =>
+      Effect.gen(function* () {
+        const pg = yield* makeFakePostgresAuth
+        pg.accepted.add("second-s3cret")
+        let current = "first-s3cret"
+        let refreshes = 0
+        const sql = yield* PostgresJs.make({
+          url: Redacted.make(pg.url("first-s3cret")),
+          poolSize: 1,
+          password: async () => current,
+          refreshCredentials: Effect.sync(() => {
+            refreshes++
+            current = "second-s3cret"
+          })
+        })
+        expect(refreshes).toBe(1)
+        expect(pg.passwords).toEqual(["first-s3cret", "second-s3cret"])
+        expect((yield* sql.query<{ "?column?": number }>("SELECT 1")).length).toBe(1)
+      })
+  )
+
+  it.scoped("without a way to refresh, a refused start fails at once, naming the refusal, never the password", () =>
+    Effect.gen(function* () {
+      const pg = yield* makeFakePostgresAuth
+      const error = yield* Effect.flip(PostgresJs.make({ url: Redacted.make(pg.url("wrong-s3cret")), poolSize: 1 }))
+      expect(error.message).toContain("password authentication failed")
+      expect(error.message).not.toContain("wrong-s3cret")
+      expect(pg.passwords).toEqual(["wrong-s3cret"])
     })
   )
 })
