@@ -24,9 +24,22 @@ const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) 
     encode: (s) => s
   })
 
-const EmailChecks = trimmed("an email address (trimmed and lower-cased; no control, bidi or invisible characters)", {
-  maxLength: 254
-}).pipe(
+/**
+ * An identity field (email, campaignId): trimmed and in Unicode normal form C on decode, so "josé" written with
+ * U+00E9 and with "e" + U+0301 (as some keyboards, macOS file names and copy-paste give it) are one lead, not two
+ * (ASCII is unchanged). What it holds is checked after, on the composed form.
+ */
+const identity = (description: string, jsonSchema: Record<string, unknown> = {}) =>
+  Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
+    strict: true,
+    decode: (s) => s.trim().normalize("NFC"),
+    encode: (s) => s
+  })
+
+const EmailChecks = identity(
+  "an email address (trimmed, lower-cased, Unicode NFC; no control, bidi or invisible characters)",
+  { maxLength: 254 }
+).pipe(
   Schema.compose(Schema.Lowercase),
   refuseInvisible("email"),
   Schema.maxLength(254, { message: () => "email must be at most 254 characters" }),
@@ -54,9 +67,10 @@ const boundedText = (name: string, max: number) =>
   )
 
 /** A campaign identifier, 1 to 128 characters after trimming; controls, bidi and invisible characters are refused. */
-export const CampaignId = trimmed("1 to 128 characters after trimming; no control, bidi or invisible characters", {
-  minLength: 1
-})
+export const CampaignId = identity(
+  "1 to 128 characters after trimming (Unicode NFC); no control, bidi or invisible characters",
+  { minLength: 1 }
+)
   .pipe(
     refuseInvisible("campaignId"),
     Schema.minLength(1, { message: () => "campaignId must not be empty" }),

@@ -112,6 +112,17 @@ describe("identity fields refuse invisible characters", () => {
     )
   })
 
+  it("an email or campaign written decomposed (NFD) and composed (NFC) is one identity, one lead key", () => {
+    const composed = { email: "jos\u00E9.n\u00FA\u00F1ez@acme.io", campaignId: "caf\u00E9-\u00C5r" }
+    const decomposed = { email: composed.email.normalize("NFD"), campaignId: composed.campaignId.normalize("NFD") }
+    expect(decomposed.email).not.toBe(composed.email)
+    const [a, b] = [composed, decomposed].map((input) => Either.getOrThrow(decode(input)))
+    expect(b).toEqual(a)
+    expect(leadKey(b!.email, b!.campaignId)).toBe(leadKey(a!.email, a!.campaignId))
+    // an upper-case decomposed address too: "JOSE\u0301@ACME.IO"
+    expect(Either.getOrThrow(decode({ ...decomposed, email: decomposed.email.toUpperCase() })).email).toBe(a!.email)
+  })
+
   it("keys of leads valid before stay the same: trimming and casing only, as the lead key defines", () => {
     const padding = FastCheck.constantFrom("", " ", "\t", "\n", "\u00A0", "\uFEFF", " \u2028")
     FastCheck.assert(
@@ -125,8 +136,10 @@ describe("identity fields refuse invisible characters", () => {
           const rawEmail = `${before}${upper ? email.toUpperCase() : email}${after}`
           const rawCampaign = `${before}${campaignId}${after}`
           const decoded = decode({ email: rawEmail, campaignId: rawCampaign })
-          // Upper-casing some non-ASCII letters changes them for good ("ß" -> "SS"); only round trips count.
+          // Upper-casing some non-ASCII letters changes them for good ("ß" -> "SS"); only round trips count. Input
+          // in Unicode normal form C (what nearly every form and API sends) keeps its key; other forms are composed.
           if (rawEmail.trim().toLowerCase() !== email) return
+          if (email !== email.normalize("NFC") || campaignId !== campaignId.normalize("NFC")) return
           if (Either.isLeft(decoded)) throw new Error(`${JSON.stringify(rawEmail)} was refused`)
           expect(leadKey(decoded.right.email, decoded.right.campaignId)).toBe(leadKey(rawEmail, rawCampaign))
         }
