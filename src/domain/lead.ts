@@ -1,5 +1,5 @@
 import * as Either from "effect/Either"
-import type * as ParseResult from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { emailArbitrary } from "./emailArbitrary.js"
 import { isPlainObject } from "./plainDecode.js"
@@ -297,4 +297,51 @@ export const plainLeadInput = (input: unknown): LeadInput | undefined => {
 export const decodeLeadInput = (input: unknown): Either.Either<LeadInput, ParseResult.ParseError> => {
   const plain = plainLeadInput(input)
   return plain === undefined ? decodeStrict(input, strictParseOptions) : Either.right(plain)
+}
+
+/** An optional field a webhook lead was accepted without: where it was and what was wrong with it. */
+export interface DroppedField {
+  readonly field: string
+  readonly problem: string
+}
+
+/** The fields that make a lead what it is: a problem in one of them refuses the lead, wherever it came from. */
+const IDENTITY_KEYS: ReadonlySet<string> = new Set(["email", "campaignId"])
+
+/**
+ * Decodes a lead mapped from a webhook delivery, whose sender does not retry a refusal (HubSpot retries no 4xx but
+ * 429, Marketo nothing) and whose fields its users type freely: when every problem lies in an optional field (a
+ * phone with an extension, an 81-character first name, page views of "12.5", one bad attribute), those fields are
+ * left out — the attribute or activity entry alone, not all of them — and the lead is accepted without them, the
+ * answer naming each. A problem in the email or the campaign, or in the body's shape, refuses the lead as
+ * `decodeLeadInput` does. An API client gets the 400 instead (`decodeLeadInput`): it can correct and send again.
+ */
+export const decodeWebhookLeadInput = (
+  input: unknown
+): Either.Either<
+  { readonly lead: LeadInput; readonly dropped: ReadonlyArray<DroppedField> },
+  ParseResult.ParseError
+> => {
+  const decoded = decodeLeadInput(input)
+  if (Either.isRight(decoded)) return Either.right({ lead: decoded.right, dropped: [] })
+  if (!isPlainObject(input)) return Either.left(decoded.left)
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+  const trimmed: Record<string, unknown> = { ...input }
+  const dropped: Array<DroppedField> = []
+  for (const issue of issues) {
+    const [top, inner] = issue.path
+    if (typeof top !== "string" || IDENTITY_KEYS.has(top) || !LEAD_KEYS.has(top)) return Either.left(decoded.left)
+    const nested = trimmed[top]
+    if ((top === "attributes" || top === "activity") && typeof inner === "string" && isPlainObject(nested)) {
+      const { [inner]: _left, ...kept } = nested
+      trimmed[top] = kept
+    } else {
+      delete trimmed[top]
+    }
+    dropped.push({ field: issue.path.map(String).join("."), problem: issue.message })
+  }
+  return Either.match(decodeLeadInput(trimmed), {
+    onLeft: () => Either.left(decoded.left),
+    onRight: (lead) => Either.right({ lead, dropped })
+  })
 }

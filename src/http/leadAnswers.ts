@@ -6,8 +6,13 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
-import type { LeadSource } from "../domain/lead.js"
-import { decodeLeadInput } from "../domain/lead.js"
+import {
+  type DroppedField,
+  type LeadInput,
+  type LeadSource,
+  decodeLeadInput,
+  decodeWebhookLeadInput
+} from "../domain/lead.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import * as TraceContext from "../domain/traceContext.js"
 import { type Accepted, type AcceptOptions, acceptLead } from "../pipeline/accept.js"
@@ -66,14 +71,44 @@ export const unavailable = problem(
 
 /**
  * The answer to an accepted lead: 202 with its view when new or revised (a FAILED lead's corrected submission), 200
- * with the existing one for a duplicate.
+ * with the existing one for a duplicate; a webhook lead accepted without optional fields names them (`dropped`).
  */
-const acceptedResponse = ({ lead, created, revised }: Accepted) =>
-  viewResponse(leadView(lead, []), created || revised === true ? 202 : 200, { location: `/leads/${lead.id}` })
+const acceptedResponse =
+  (dropped: ReadonlyArray<DroppedField>) =>
+  ({ lead, created, revised }: Accepted) =>
+    viewResponse(
+      dropped.length === 0 ? leadView(lead, []) : { ...leadView(lead, []), dropped },
+      created || revised === true ? 202 : 200,
+      { location: `/leads/${lead.id}` }
+    )
+
+/** The 400 for a lead that does not decode, counted as invalid. */
+const invalidLead = (error: ParseResult.ParseError, source: LeadSource) =>
+  Effect.as(
+    Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid")),
+    problem(400, "The lead is invalid; see errors for each field", { errors: fieldErrors(error) })
+  )
+
+/** Stores and queues a decoded lead; every outcome is a response (503 when the store did not confirm it). */
+const acceptDecoded = (
+  lead: LeadInput,
+  source: LeadSource,
+  options: AcceptOptions,
+  dropped: ReadonlyArray<DroppedField>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> =>
+  // the job carries the request's trace context, so the consumer continues the trace
+  Effect.contextWithEffect((context: Context.Context<LeadStore | JobQueue | Metrics>) =>
+    Effect.match(acceptLead(lead, source, TraceContext.ofContext(context), options), {
+      onFailure: () => unavailable,
+      onSuccess: acceptedResponse(dropped)
+    })
+  )
 
 /**
  * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After
  * when the store is down or silent past `options.storeTimeoutMs`. Fails with nothing: every outcome is a response.
+ * A webhook delivery (its sender does not retry a 4xx) is accepted without the optional fields that fail their
+ * checks, which the answer names and a warning logs by name (`decodeWebhookLeadInput`); an API client gets the 400.
  * Plain combinators rather than `Effect.gen`, as `acceptLead`: once per ingest request.
  */
 export const acceptUntrusted = (
@@ -81,20 +116,23 @@ export const acceptUntrusted = (
   source: LeadSource,
   options: AcceptOptions = {}
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> => {
-  const decoded = decodeLeadInput(input)
-  if (decoded._tag === "Left") {
-    return Effect.as(
-      Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid")),
-      problem(400, "The lead is invalid; see errors for each field", {
-        errors: fieldErrors(decoded.left as ParseResult.ParseError)
-      })
-    )
+  if (source === "api") {
+    const decoded = decodeLeadInput(input)
+    return decoded._tag === "Left"
+      ? invalidLead(decoded.left, source)
+      : acceptDecoded(decoded.right, source, options, [])
   }
-  // the job carries the request's trace context, so the consumer continues the trace
-  return Effect.contextWithEffect((context: Context.Context<LeadStore | JobQueue | Metrics>) =>
-    Effect.match(acceptLead(decoded.right, source, TraceContext.ofContext(context), options), {
-      onFailure: () => unavailable,
-      onSuccess: acceptedResponse
-    })
-  )
+  const decoded = decodeWebhookLeadInput(input)
+  if (decoded._tag === "Left") return invalidLead(decoded.left, source)
+  const { lead, dropped } = decoded.right
+  const accepted = acceptDecoded(lead, source, options, dropped)
+  return dropped.length === 0
+    ? accepted
+    : Effect.zipRight(
+        // field names only: the values (and the problems, which may quote them) are the lead's own
+        Effect.logWarning("webhook lead accepted without optional fields that failed their checks").pipe(
+          Effect.annotateLogs({ source, fields: dropped.map((d) => d.field).join(", ") })
+        ),
+        accepted
+      )
 }

@@ -33,7 +33,14 @@ export const LeadView = Schema.Struct({
   error: Schema.optional(Schema.String),
   actions: Schema.Array(ActionView),
   createdAt: Schema.String,
-  updatedAt: Schema.String
+  updatedAt: Schema.String,
+  dropped: Schema.optional(
+    Schema.Array(Schema.Struct({ field: Schema.String, problem: Schema.String })).annotations({
+      description:
+        "Webhook deliveries only: optional fields the lead was accepted without, because they failed their checks " +
+        "(the sender would not retry a 400). Never on POST /leads, which answers 400 instead."
+    })
+  )
 }).annotations({ identifier: "LeadView" })
 export type LeadView = typeof LeadView.Type
 
