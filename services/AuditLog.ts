@@ -22,6 +22,14 @@ export interface ActionEntry {
   readonly source?: string | undefined
 }
 
+/** One page of a lead's audit rows (`AuditLog.Service.pageForLead`). */
+export interface ActionPage {
+  /** At most the page's limit, oldest first. */
+  readonly rows: ReadonlyArray<ActionRecord>
+  /** How many of the lead's rows come after this page. */
+  readonly remaining: number
+}
+
 export declare namespace AuditLog {
   export interface Service {
     /**
@@ -40,6 +48,14 @@ export declare namespace AuditLog {
     readonly findSucceeded: (actionKey: string) => Effect.Effect<Option.Option<ActionRecord>, StoreUnavailable>
     /** Every row of a lead, oldest first. */
     readonly listForLead: (leadId: string) => Effect.Effect<ReadonlyArray<ActionRecord>, StoreUnavailable>
+    /**
+     * A lead's rows, oldest first, a page at a time: at most `limit` rows after the row whose id is `after` (from
+     * the lead's start without it), and how many follow. None when `after` names no row of this lead.
+     */
+    readonly pageForLead: (
+      leadId: string,
+      page: { readonly limit: number; readonly after?: string | undefined }
+    ) => Effect.Effect<Option.Option<ActionPage>, StoreUnavailable>
   }
 }
 

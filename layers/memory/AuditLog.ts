@@ -52,7 +52,16 @@ export const make: Effect.Effect<AuditLog.Service> = Effect.sync(() => {
   const listForLead: AuditLog.Service["listForLead"] = (leadId) =>
     Effect.sync(() => rows.filter((row) => row.leadId === leadId))
 
-  return AuditLog.of({ record, recordEach, findSucceeded, listForLead })
+  const pageForLead: AuditLog.Service["pageForLead"] = (leadId, { limit, after }) =>
+    Effect.sync(() => {
+      const mine = rows.filter((row) => row.leadId === leadId)
+      const start = after === undefined ? 0 : mine.findIndex((row) => row.id === after) + 1
+      if (start === 0 && after !== undefined) return Option.none()
+      const page = mine.slice(start, start + limit)
+      return Option.some({ rows: page, remaining: mine.length - start - page.length })
+    })
+
+  return AuditLog.of({ record, recordEach, findSucceeded, listForLead, pageForLead })
 })
 
 /** In-memory AuditLog; a fresh empty log per layer build. */

@@ -87,7 +87,34 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       : Effect.succeed<ReadonlyArray<ActionRow>>([])
     ).pipe(Effect.map((rows) => rows.map(toActionRecord)))
 
-  return AuditLog.of({ record, recordEach, findSucceeded, listForLead })
+  // one round trip per page: the window count is taken over every row after the cursor, before the LIMIT
+  const pageAfter = (leadId: string, afterSeq: string, limit: number) =>
+    sql
+      .query<ActionRow & { readonly matching: number | string }>(
+        `SELECT ${actionColumns}, count(*) OVER () AS matching FROM crm_actions
+          WHERE lead_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
+        [leadId, afterSeq, limit]
+      )
+      .pipe(
+        Effect.map((rows) => ({
+          rows: rows.map(toActionRecord),
+          remaining: rows.length === 0 ? 0 : Number(rows[0]!.matching) - rows.length
+        }))
+      )
+
+  const pageForLead: AuditLog.Service["pageForLead"] = (leadId, { limit, after }) =>
+    Effect.gen(function* () {
+      if (!isUuid(leadId)) return after === undefined ? Option.some({ rows: [], remaining: 0 }) : Option.none()
+      if (after === undefined) return Option.some(yield* pageAfter(leadId, "0", limit))
+      if (!isUuid(after)) return Option.none()
+      const [cursor] = yield* sql.query<{ readonly seq: number | string }>(
+        "SELECT seq FROM crm_actions WHERE id = $1 AND lead_id = $2",
+        [after, leadId]
+      )
+      return cursor === undefined ? Option.none() : Option.some(yield* pageAfter(leadId, String(cursor.seq), limit))
+    })
+
+  return AuditLog.of({ record, recordEach, findSucceeded, listForLead, pageForLead })
 })
 
 /** AuditLog over the SqlClient in context (run `migrate` first, as the composed layers in stores.ts do). */

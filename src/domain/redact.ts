@@ -181,6 +181,62 @@ export type ErrorText = string & Brand.Brand<"revenueflow/ErrorText">
 
 /**
  * The one place failure text becomes stored text: emails and phone numbers a CRM, a model or a guard echoed are
- * masked as in logs. Idempotent, so text that passed through it once may pass again.
+ * masked as in logs; `redactFor` (`redactTextFor` a lead) masks that lead's names too. Idempotent, so text that
+ * passed through it once may pass again.
  */
-export const errorText = (text: string): ErrorText => redactText(text) as ErrorText
+export const errorText = (text: string, redactFor: (text: string) => string = redactText): ErrorText =>
+  redactFor(text) as ErrorText
+
+/** The person fields of a lead (its input, or a call's parameters) whose values free text may quote. */
+const quotedFields = ["firstName", "lastName", "company"] as const
+
+/** Name keys a CRM writes in JSON it quotes ("firstname": "Ada", "LastName": "Lovelace"); not a bare "name". */
+const QUOTED_NAME_PAIR = /("(?:first|last|middle|full)_?name"\s*:\s*")((?:[^"\\]|\\.)*)(")/gi
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+
+/** How a value may be written in text: as it is, JSON-escaped, and with every non-ASCII character as \uXXXX. */
+const spellings = (value: string): ReadonlyArray<string> => {
+  const json = JSON.stringify(value).slice(1, -1)
+  const ascii = json.replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`)
+  return [...new Set([value, json, ascii])]
+}
+
+/**
+ * Free text redacted for one lead: `redactText`, then the lead's own first name, last name and company, taken from
+ * `sources` (the lead's input, the call's parameters), masked wherever they appear as whole words, in any case
+ * (a CRM's refusal may quote them: `"firstname":"Ada"`), and every JSON `"firstname": "…"` pair a CRM quoted. A
+ * company is not masked inside a domain ("***@globex.com" keeps its domain, as everywhere). Values shorter than two
+ * characters are left alone: they identify no one and would mask words.
+ */
+export const redactTextFor = (...sources: ReadonlyArray<unknown>): ((text: string) => string) => {
+  const names = new Set<string>()
+  const companies = new Set<string>()
+  for (const source of sources) {
+    if (source === null || typeof source !== "object") continue
+    for (const field of quotedFields) {
+      const value = (source as Record<string, unknown>)[field]
+      if (typeof value !== "string" || value.trim().length < 2) continue
+      for (const spelling of spellings(value.trim())) (field === "company" ? companies : names).add(spelling)
+    }
+  }
+  // longest first, so "Ada Lovelace" is masked whole before "Ada"
+  const alternatives = (values: ReadonlySet<string>) =>
+    [...values]
+      .sort((a, b) => b.length - a.length)
+      .map(escapeRegExp)
+      .join("|")
+  const patterns = [
+    names.size === 0 ? undefined : new RegExp(`(?<![\\p{L}\\p{N}])(?:${alternatives(names)})(?![\\p{L}\\p{N}])`, "giu"),
+    companies.size === 0
+      ? undefined
+      : new RegExp(`(?<![\\p{L}\\p{N}@])(?:${alternatives(companies)})(?![\\p{L}\\p{N}]|\\.[\\p{L}\\p{N}])`, "giu")
+  ].filter((pattern) => pattern !== undefined)
+  return (text) =>
+    patterns.reduce(
+      (masked, pattern) => masked.replace(pattern, MASK),
+      redactText(text).replace(QUOTED_NAME_PAIR, (pair, open: string, value: string, close: string) =>
+        value.length === 0 ? pair : `${open}${MASK}${close}`
+      )
+    )
+}

@@ -5,6 +5,8 @@ import { PlannedLeadStatus } from "./leadStatus.js"
 import { sha256Hex } from "./leadKey.js"
 
 const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
+/** A required text the CRM refuses empty (a name, a stage, a subject): refused here, naming it, before any call. */
+const RequiredText = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
 const LeadKey = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "leadKey must be 64 hex chars" }))
 const CrmId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "CRM ids are 1-64 [A-Za-z0-9_-]" })
@@ -40,7 +42,7 @@ const Domain = Schema.String.pipe(
 )
 
 /** Identifies the lead a tool acts on: the external id (lead key) and the email, which every CRM can look up. */
-const LeadRef = { leadKey: LeadKey, email: Text(254) }
+const LeadRef = { leadKey: LeadKey, email: RequiredText(254) }
 
 /** Person fields shared by lead and contact tools. */
 const Person = {
@@ -60,14 +62,14 @@ export const ToolParams = {
   upsert_lead: Schema.Struct({
     ...LeadRef,
     ...Person,
-    campaignId: Text(128),
+    campaignId: RequiredText(128),
     leadSource: Schema.optional(Text(64))
   }).annotations(strict),
-  create_lead: Schema.Struct({ ...LeadRef, ...Person, campaignId: Text(128) }).annotations(strict),
+  create_lead: Schema.Struct({ ...LeadRef, ...Person, campaignId: RequiredText(128) }).annotations(strict),
   convert_lead: Schema.Struct({
     ...LeadRef,
     accountId: Schema.optional(CrmId),
-    convertedStatus: Text(64),
+    convertedStatus: RequiredText(64),
     createOpportunity: Schema.Boolean
   }).annotations(strict),
   // a planned status: each executor writes its CRM's own value for it (see leadStatus.ts)
@@ -82,21 +84,24 @@ export const ToolParams = {
   create_contact: Schema.Struct({ ...LeadRef, ...Person, accountId: Schema.optional(CrmId) }).annotations(strict),
   create_opportunity: Schema.Struct({
     ...LeadRef,
-    name: Text(120),
-    stage: Text(64),
+    name: RequiredText(120),
+    stage: RequiredText(64),
     closeDate: IsoDate,
     amount: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
     accountId: Schema.optional(CrmId)
   }).annotations(strict),
-  update_opportunity_stage: Schema.Struct({ ...LeadRef, opportunityId: CrmId, stage: Text(64) }).annotations(strict),
+  update_opportunity_stage: Schema.Struct({ ...LeadRef, opportunityId: CrmId, stage: RequiredText(64) }).annotations(
+    strict
+  ),
   create_task: Schema.Struct({
     ...LeadRef,
-    subject: Text(255),
+    subject: RequiredText(255),
     description: Schema.optional(Text(4000)),
     priority: Schema.Literal("High", "Normal", "Low"),
     dueDate: Schema.optional(IsoDate)
   }).annotations(strict),
-  log_activity: Schema.Struct({ ...LeadRef, subject: Text(255), description: Text(4000) }).annotations(strict),
+  // description may be empty: the consumer's note is the analysis's reasoning, which may be
+  log_activity: Schema.Struct({ ...LeadRef, subject: RequiredText(255), description: Text(4000) }).annotations(strict),
   sync_firmographics: Schema.Struct({
     ...LeadRef,
     industry: Schema.optional(Text(128)),

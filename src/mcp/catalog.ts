@@ -8,14 +8,18 @@ import { type ToolName, ToolParams, toolNames } from "../domain/tools.js"
  * Pure: no service, no SDK.
  */
 
-const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
+const RequiredText = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
 const strict = { parseOptions: { onExcessProperty: "error" as const } }
 
 /** Parameter schemas of the read-only tools (decoded with the same strictness as the CRM tools'). */
 export const ReadParams = {
-  find_lead: Schema.Struct({ email: Text(254), campaignId: Text(128) }).annotations(strict),
-  get_lead: Schema.Struct({ leadId: Text(64) }).annotations(strict),
-  get_audit_trail: Schema.Struct({ leadId: Text(64) }).annotations(strict),
+  find_lead: Schema.Struct({ email: RequiredText(254), campaignId: RequiredText(128) }).annotations(strict),
+  get_lead: Schema.Struct({ leadId: RequiredText(64) }).annotations(strict),
+  get_audit_trail: Schema.Struct({
+    leadId: RequiredText(64),
+    limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 200))),
+    cursor: Schema.optional(RequiredText(64))
+  }).annotations(strict),
   list_dead_letters: Schema.Struct({
     limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 200)))
   }).annotations(strict),
@@ -63,8 +67,11 @@ const readDescriptions: Record<ReadToolName, string> = {
     "tool), status and analysis, with personal data masked. Read-only.",
   get_lead: "A lead by its id: status, analysis, grounding verdict and error, with personal data masked. Read-only.",
   get_audit_trail:
-    "Every CRM action recorded for a lead (by id), oldest first: tool, status (SUCCEEDED / FAILED / BLOCKED), CRM " +
-    "id, error and source ('mcp' for calls made through this server), with personal data redacted. Read-only.",
+    "The CRM actions recorded for a lead (by id), oldest first, a page at a time (limit, default 50; fewer when " +
+    "rows are large): tool, status " +
+    "(SUCCEEDED / FAILED / BLOCKED), CRM id, error and source ('mcp' for calls made through this server), with " +
+    "personal data redacted. `remaining` says how many rows follow; pass `nextCursor` as `cursor` for the next " +
+    "page. Read-only.",
   list_dead_letters: "Leads whose processing failed for good (dead letters), newest last, with the reason. Read-only.",
   queue_stats: "Queue depth (waiting, active, delayed, failed), oldest waiting job age and leads per status. Read-only."
 }
@@ -81,7 +88,21 @@ const fieldDescriptions: Record<string, string> = {
   closeDate: "Expected close date, YYYY-MM-DD: a day that exists, 1700-01-01 to 4000-12-31.",
   dueDate: "Due date, YYYY-MM-DD: a day that exists, 1700-01-01 to 4000-12-31.",
   score: "Fit score, an integer from 0 to 100.",
-  limit: "How many to return (1-200, default 50)."
+  limit: "How many to return (1-200, default 50).",
+  cursor: "Where to continue: the nextCursor of the page before (leave it out for the first page).",
+  subject: "The subject line, as a sales rep will see it (not empty).",
+  stage: "The stage name exactly as the CRM spells it (a Salesforce StageName or a HubSpot deal stage id).",
+  name: "The opportunity's name (not empty).",
+  convertedStatus: "The CRM's converted lead status, as the CRM spells it (Salesforce: e.g. 'Closed - Converted').",
+  status: "The planned status RevenueFlow maps to the CRM's own value.",
+  firstName: "The lead's first name.",
+  lastName: "The lead's last name.",
+  company: "The lead's company name."
+}
+
+/** Descriptions of one tool's fields where the shared one would mislead (find_lead's email names no leadKey). */
+const toolFieldDescriptions: Partial<Record<string, Record<string, string>>> = {
+  find_lead: { email: "The email address the lead was submitted with (its case and surrounding spaces do not matter)." }
 }
 
 type Json = { [key: string]: unknown }
@@ -103,7 +124,10 @@ const inline = (node: unknown, defs: Json): unknown => {
  * in front of Anthropic's API refuse a tool whose root has `anyOf` / `oneOf` / `allOf`, which Effect gives an
  * empty Struct (`{}` is any object or array in TypeScript), with an `$id` naming it.
  */
-export const inputSchemaOf = (schema: Schema.Schema.Any): { readonly type: "object" } & Json => {
+export const inputSchemaOf = (
+  schema: Schema.Schema.Any,
+  descriptions: Readonly<Record<string, string>> = {}
+): { readonly type: "object" } & Json => {
   const {
     $schema: _dialect,
     $defs,
@@ -118,7 +142,7 @@ export const inputSchemaOf = (schema: Schema.Schema.Any): { readonly type: "obje
   } = inline(root, ($defs ?? {}) as Json) as Json
   const properties = (inlined.properties ?? {}) as Record<string, Json>
   for (const [name, { title: _refinementName, ...property }] of Object.entries(properties)) {
-    const hint = fieldDescriptions[name]
+    const hint = descriptions[name] ?? fieldDescriptions[name]
     properties[name] = hint === undefined ? property : { ...property, description: hint }
   }
   return { ...inlined, type: "object", properties, required: inlined.required ?? [], additionalProperties: false }
@@ -176,7 +200,7 @@ export const toolDefinitions: ReadonlyArray<ToolDefinition> = [
       name,
       title: titleOf(name),
       description: readDescriptions[name],
-      inputSchema: inputSchemaOf(ReadParams[name]),
+      inputSchema: inputSchemaOf(ReadParams[name], toolFieldDescriptions[name]),
       annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false }
     })
   )

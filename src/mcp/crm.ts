@@ -7,7 +7,21 @@ import { redact, redactText } from "../domain/redact.js"
 import type { CrmAction, ToolName } from "../domain/tools.js"
 import { type RunActionOptions, runAction } from "../pipeline/execute.js"
 import { LeadStore } from "../../services/LeadStore.js"
-import { answer, refusal, type ToolResult } from "./results.js"
+import {
+  answer,
+  DATABASE,
+  REDIS,
+  refusal,
+  type ToolResult,
+  UNAVAILABLE_RETRY_MS,
+  unavailableRefusal
+} from "./results.js"
+
+/**
+ * The same refused call (same tool and arguments, same refusal) repeated within this window leaves one BLOCKED audit
+ * row, not one per attempt: an agent retrying a malformed call in a loop cannot flood the audit log.
+ */
+const BLOCKED_ROW_WINDOW_MS = 10 * 60_000
 
 /** A successful CRM action, identical for the call that made it and every repeat (it is its SUCCEEDED row). */
 const actionAnswer = (record: ActionRecord) =>
@@ -44,15 +58,18 @@ const chainRefusal = (error: ChainError): ToolResult => {
     case "CrmPermanentError":
       return refusal("CrmRejected", `The CRM rejected the request: ${redactText(error.message)}`)
     case "CrmTransientError":
-      return refusal("CrmUnavailable", "The CRM did not answer properly (5xx, timeout or network); try again later.")
+      return refusal("CrmUnavailable", "The CRM did not answer properly (5xx, timeout or network); try again later.", {
+        retryAfterMs: UNAVAILABLE_RETRY_MS
+      })
     case "JobDelay":
       return refusal("InProgress", "The same action is being executed by another worker right now.", {
         retryAfterMs: error.delayMs
       })
     case "StoreUnavailable":
+      return unavailableRefusal(DATABASE)
     case "IdempotencyUnavailable":
     case "RateLimiterUnavailable":
-      return refusal("Unavailable", `RevenueFlow's ${error._tag.replace("Unavailable", "")} is unavailable; try again.`)
+      return unavailableRefusal(REDIS)
   }
 }
 
@@ -81,7 +98,7 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
     if (typeof args.email === "string" && !sameEmail(args.email, lead.value.input.email)) {
       return refusal("LeadMismatch", "email is not the email of the lead named by leadKey.")
     }
-    const options: RunActionOptions = { source: "mcp" }
+    const options: RunActionOptions = { source: "mcp", blockedOncePerMs: BLOCKED_ROW_WINDOW_MS }
     // the lead's own email, as it was stored, whatever its case or spacing here: the action key hashes the
     // parameters, so "Ada@x.io" and "ada@x.io " must make one action (and one CRM write), as the consumer's would
     const params = typeof args.email === "string" ? { ...args, email: lead.value.input.email } : args

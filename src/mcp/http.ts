@@ -10,6 +10,22 @@ import type { NodeHandler } from "./endpoint.js"
 import type { InFlight } from "./inFlight.js"
 import { makeServer } from "./server.js"
 
+const INVALID_REQUEST = -32600
+
+/**
+ * Why a body is not the one JSON-RPC message a POST carries, if it is not: MCP 2025-11-25 has no batches (they were
+ * removed in 2025-06-18), although the SDK's transport still answers an array. Answered 400 with a JSON-RPC
+ * Invalid Request error (id null: no single request to name), as the transport answers a message it cannot read.
+ */
+const notOneMessage = (json: unknown): string | undefined => {
+  if (Array.isArray(json)) {
+    return "Invalid Request: JSON-RPC batches are not supported (MCP 2025-11-25): send one message per POST"
+  }
+  if (json === null || typeof json !== "object")
+    return "Invalid Request: the body must be one JSON-RPC message (an object)"
+  return undefined
+}
+
 /**
  * MCP Streamable HTTP at /mcp, stateless (every POST carries its own JSON-RPC message and gets its own server and
  * transport, so replicas behind a load balancer need no session affinity), answering JSON rather than SSE, with the
@@ -22,6 +38,11 @@ export const makeHttpHandler = (config: AppConfig.Service, inFlight: InFlight): 
   return (req: IncomingMessage, res: ServerResponse) => {
     void Effect.runPromise(Effect.either(readJsonBody(fromNode(req), config.maxBodyBytes))).then(async (body) => {
       if (Either.isLeft(body)) return writeResponse(res, body.left)
+      const notOne = notOneMessage(body.right.json)
+      if (notOne !== undefined) {
+        res.writeHead(400, { "content-type": "application/json" })
+        return res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: INVALID_REQUEST, message: notOne } }))
+      }
       const server = makeServer(inFlight, { cancellable: false })
       const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }) // no session id generator: stateless
       res.once("close", () => {

@@ -9,7 +9,17 @@ import { AuditLog } from "../../services/AuditLog.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { ReadParams, type ReadToolName } from "./catalog.js"
-import { actionView, answer, leadView, type McpServices, refusal, type ToolResult } from "./results.js"
+import {
+  actionView,
+  answer,
+  DATABASE,
+  leadView,
+  type McpServices,
+  QUEUE,
+  refusal,
+  type ToolResult,
+  unavailableRefusal
+} from "./results.js"
 
 const decodeRead = <N extends ReadToolName>(name: N, args: unknown) =>
   Schema.decodeUnknownEither(ReadParams[name] as unknown as Schema.Schema<(typeof ReadParams)[N]["Type"]>, {
@@ -17,8 +27,41 @@ const decodeRead = <N extends ReadToolName>(name: N, args: unknown) =>
     onExcessProperty: "error"
   })(args)
 
-const unavailable = (what: string) => () =>
-  Effect.succeed(refusal("Unavailable", `RevenueFlow's ${what} is unavailable; try again.`))
+const unavailable = (what: string) => () => Effect.succeed(unavailableRefusal(what))
+
+/** A page of the audit trail stops before this many characters of JSON (at least one row): never megabytes. */
+const AUDIT_PAGE_CHARS = 50_000
+const AUDIT_PAGE_ROWS = 50
+
+/**
+ * One page of a lead's audit trail as an agent sees it, oldest first: `limit` rows at most, fewer when their JSON
+ * would pass AUDIT_PAGE_CHARS, how many rows follow, and the cursor to read them (the last row's id).
+ */
+const auditPage = (leadId: string, limit: number | undefined, cursor: string | undefined) =>
+  Effect.gen(function* () {
+    const audit = yield* AuditLog
+    const page = yield* audit.pageForLead(leadId, { limit: limit ?? AUDIT_PAGE_ROWS, after: cursor })
+    if (Option.isNone(page)) {
+      return refusal("InvalidArguments", "Invalid arguments: cursor is no nextCursor of this lead's audit trail.")
+    }
+    const actions: Array<Record<string, unknown>> = []
+    let chars = 0
+    for (const row of page.value.rows) {
+      const view = actionView(row)
+      chars += JSON.stringify(view).length
+      if (actions.length > 0 && chars > AUDIT_PAGE_CHARS) break
+      actions.push(view)
+    }
+    const remaining = page.value.remaining + page.value.rows.length - actions.length
+    const last = actions.length === 0 ? undefined : page.value.rows[actions.length - 1]
+    return answer({
+      leadId,
+      order: "oldest first",
+      actions,
+      remaining,
+      ...(remaining > 0 && last !== undefined ? { nextCursor: last.id } : {})
+    })
+  })
 
 /** A lead by id, or the refusal that says there is none. */
 const leadById = (leadId: string) => Effect.flatMap(LeadStore, (store) => store.get(leadId)).pipe(Effect.option)
@@ -39,7 +82,7 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
                 onSome: (lead) => answer(leadView(lead))
               })
             ),
-            Effect.catchAll(unavailable("store"))
+            Effect.catchAll(unavailable(DATABASE))
           )
       })
     case "get_lead":
@@ -50,20 +93,19 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
             Effect.map((lead) => answer(leadView(lead))),
             Effect.catchTags({
               LeadNotFound: () => Effect.succeed(refusal("LeadNotFound", `No lead has id ${JSON.stringify(leadId)}.`)),
-              StoreUnavailable: unavailable("store")
+              StoreUnavailable: unavailable(DATABASE)
             })
           )
       })
     case "get_audit_trail":
       return Either.match(decodeRead("get_audit_trail", args), {
         onLeft: bad,
-        onRight: ({ leadId }) =>
+        onRight: ({ leadId, limit, cursor }) =>
           Effect.gen(function* () {
             const lead = yield* leadById(leadId)
             if (Option.isNone(lead)) return refusal("LeadNotFound", `No lead has id ${JSON.stringify(leadId)}.`)
-            const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(leadId))
-            return answer({ leadId, actions: rows.map(actionView) })
-          }).pipe(Effect.catchAll(unavailable("store")))
+            return yield* auditPage(leadId, limit, cursor)
+          }).pipe(Effect.catchAll(unavailable(DATABASE)))
       })
     case "list_dead_letters":
       return Either.match(decodeRead("list_dead_letters", args), {
@@ -81,7 +123,7 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
                 }))
               })
             ),
-            Effect.catchAll(unavailable("store"))
+            Effect.catchAll(unavailable(DATABASE))
           )
       })
     case "queue_stats":
@@ -93,7 +135,7 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
             leads: Effect.flatMap(LeadStore, (store) => store.countByStatus)
           }).pipe(
             Effect.map((stats) => answer(stats)),
-            Effect.catchAll(unavailable("queue or store"))
+            Effect.catchAll(unavailable(`${QUEUE} or ${DATABASE}`))
           )
       })
   }

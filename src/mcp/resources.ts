@@ -9,7 +9,7 @@ import { callTool, type McpServices, type ToolResult } from "./calls.js"
 
 /**
  * A resources/read that cannot be answered: a URI this server does not know, or a lead that does not exist, is
- * JSON-RPC error -32002 as the MCP specification says; a store that is down is -32603 (internal error).
+ * JSON-RPC error -32002 as the MCP specification says; a bad page query is -32602; a store that is down is -32603.
  */
 export class ResourceError extends Data.TaggedError("ResourceError")<{
   readonly code: number
@@ -20,6 +20,7 @@ export class ResourceError extends Data.TaggedError("ResourceError")<{
 export const RESOURCE_NOT_FOUND = -32002
 
 const JSON_TYPE = "application/json"
+const INVALID_PARAMS = -32602
 
 /** resources/list: the fixed resources. */
 export const resources = [
@@ -49,10 +50,12 @@ export const resourceTemplates = [
     mimeType: JSON_TYPE
   },
   {
-    uriTemplate: "revenueflow://leads/{leadId}/audit",
+    uriTemplate: "revenueflow://leads/{leadId}/audit{?cursor,limit}",
     name: "lead-audit-trail",
     title: "Lead audit trail",
-    description: "Every CRM action recorded for a lead, oldest first, parameters redacted.",
+    description:
+      "The CRM actions recorded for a lead, oldest first, parameters redacted, a page at a time (limit 1-200, " +
+      "default 50): `remaining` says how many follow, and `?cursor=<nextCursor>` reads them.",
     mimeType: JSON_TYPE
   }
 ]
@@ -66,11 +69,23 @@ const segment = (text: string | undefined) => {
   }
 }
 
+/** An audit page's query (`?cursor=…&limit=…`) as get_audit_trail's arguments; anything else is left for it to refuse. */
+const pageQuery = (query: string | undefined): Record<string, unknown> => {
+  const args: Record<string, unknown> = {}
+  for (const [key, value] of new URLSearchParams(query ?? "")) {
+    args[key] = key === "limit" && /^\d{1,4}$/.test(value) ? Number(value) : value
+  }
+  return args
+}
+
 const routes: ReadonlyArray<readonly [RegExp, (match: RegExpMatchArray) => readonly [string, unknown]]> = [
   [/^revenueflow:\/\/queue\/stats$/, () => ["queue_stats", {}]],
   [/^revenueflow:\/\/dead-letters$/, () => ["list_dead_letters", {}]],
-  [/^revenueflow:\/\/leads\/([^/]{1,64})$/, (m) => ["get_lead", { leadId: segment(m[1]) }]],
-  [/^revenueflow:\/\/leads\/([^/]{1,64})\/audit$/, (m) => ["get_audit_trail", { leadId: segment(m[1]) }]]
+  [/^revenueflow:\/\/leads\/([^/?#]{1,64})$/, (m) => ["get_lead", { leadId: segment(m[1]) }]],
+  [
+    /^revenueflow:\/\/leads\/([^/?#]{1,64})\/audit(?:\?([^#]{0,300}))?$/,
+    (m) => ["get_audit_trail", { ...pageQuery(m[2]), leadId: segment(m[1]) }]
+  ]
 ]
 
 const notFound = (uri: string) =>
@@ -85,8 +100,11 @@ export const readResource = (uri: string) =>
       const [tool, args] = toCall(match)
       const result: ToolResult = yield* callTool(tool, args).pipe(Effect.orDie)
       if (result.isError === true) {
-        if (result.structuredContent.error === "LeadNotFound") return yield* notFound(uri)
-        return yield* new ResourceError({ code: -32603, message: String(result.structuredContent.message) })
+        const { error, message } = result.structuredContent
+        if (error === "LeadNotFound") return yield* notFound(uri)
+        // a bad page query (?cursor=, ?limit=) is the reader's mistake: invalid params, as for a bad list cursor
+        const code = error === "InvalidArguments" ? INVALID_PARAMS : -32603
+        return yield* new ResourceError({ code, message: String(message) })
       }
       return { contents: [{ uri, mimeType: JSON_TYPE, text: JSON.stringify(result.structuredContent, null, 2) }] }
     }

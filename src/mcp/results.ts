@@ -56,6 +56,20 @@ export const refusal = (
   }
 }
 
+/** The dependencies an Unavailable refusal names, in an operator's words. */
+export const DATABASE = "database (Postgres)"
+export const QUEUE = "queue (Redis)"
+export const REDIS = "Redis (idempotency keys and rate limits)"
+
+/** When an agent may try again after a dependency did not answer: seconds, not a blind retry. */
+export const UNAVAILABLE_RETRY_MS = 5_000
+
+/** A dependency RevenueFlow needs did not answer: the agent is told which, and when to try again. */
+export const unavailableRefusal = (what: string): ToolResult =>
+  refusal("Unavailable", `RevenueFlow's ${what} is unavailable right now; try again later.`, {
+    retryAfterMs: UNAVAILABLE_RETRY_MS
+  })
+
 /** A lead as an agent may see it: personal data masked (email keeps its domain), free text redacted. */
 export const leadView = (lead: LeadRecord) => redact(JSON.parse(JSON.stringify(lead))) as Record<string, unknown>
 

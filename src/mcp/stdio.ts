@@ -1,27 +1,67 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
+import { ErrorCode, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
+import * as Runtime from "effect/Runtime"
+import { AppConfig } from "../../services/AppConfig.js"
+import { answering } from "./answers.js"
 import type { McpServices } from "./calls.js"
 import { makeInFlight } from "./inFlight.js"
 import { makeServer } from "./server.js"
 
 /**
+ * The answer to a stdin line that is no JSON-RPC message, as JSON-RPC 2.0 gives it (id null: none could be read):
+ * not JSON is -32700 Parse error; JSON that is no single message (a batch: MCP 2025-11-25 has none) is -32600
+ * Invalid Request. Other transport errors get no answer (there is no request to answer).
+ */
+const answerTo = (error: Error): JSONRPCMessage | undefined => {
+  const reply = (code: number, message: string) =>
+    ({ jsonrpc: "2.0", id: null, error: { code, message } }) as unknown as JSONRPCMessage
+  if (error instanceof SyntaxError) return reply(ErrorCode.ParseError, "Parse error: the line is not JSON")
+  if (error.name === "ZodError") {
+    return reply(
+      ErrorCode.InvalidRequest,
+      "Invalid Request: each line must be one JSON-RPC message (a JSON object); batches are not supported"
+    )
+  }
+  return undefined
+}
+
+/**
  * Serve MCP over this process's stdin / stdout until the client closes stdin (or the process is interrupted).
  * stdout carries the protocol only: the caller must send logs to stderr. Calls still running when the client
- * leaves finish (their CRM writes and audit rows included) before the services are released.
+ * leaves or the process is told to stop finish (their CRM writes and audit rows included), and their answers are
+ * written (within SHUTDOWN_TIMEOUT_MS), before the services are released.
  */
 export const serveStdio: Effect.Effect<void, never, McpServices> = Effect.scoped(
   Effect.gen(function* () {
-    const inFlight = makeInFlight(yield* Effect.runtime<McpServices>())
+    const config = yield* AppConfig
+    const runtime = yield* Effect.runtime<McpServices>()
+    const inFlight = makeInFlight(runtime)
     const server = makeServer(inFlight, { cancellable: true })
+    const stdio = answering(new StdioServerTransport())
+    const log = (message: string, error: Error) =>
+      Runtime.runFork(runtime)(
+        Effect.logWarning(message).pipe(Effect.annotateLogs({ error: error.message.slice(0, 300) }))
+      )
+    server.onerror = (error) => {
+      const answer = answerTo(error)
+      if (answer === undefined) return log("MCP transport error", error)
+      log("MCP client sent a line that is no JSON-RPC message; answered with an error", error)
+      stdio.transport.send(answer).catch(() => undefined)
+    }
     // a client that went away mid-answer must not crash the process with EPIPE; there is no one left to tell
     const ignore = () => undefined
     process.stdout.on("error", ignore)
     yield* Effect.acquireRelease(
-      Effect.promise(() => server.connect(new StdioServerTransport())),
+      Effect.promise(() => server.connect(stdio.transport)),
       () =>
-        Effect.promise(async () => {
-          await inFlight.idle()
-          await server.close()
+        Effect.gen(function* () {
+          yield* Effect.promise(() => inFlight.idle())
+          // the calls ended; their answers follow a few ticks later, and server.close() would drop them
+          if (!(yield* Effect.promise(() => stdio.answered(config.shutdownTimeoutMs)))) {
+            yield* Effect.logWarning("MCP answers still unwritten at SHUTDOWN_TIMEOUT_MS; closing stdio")
+          }
+          yield* Effect.promise(() => server.close())
           process.stdout.off("error", ignore)
         })
     )

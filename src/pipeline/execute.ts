@@ -7,13 +7,22 @@ import * as Option from "effect/Option"
 import { type GuardBlocked, guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
-import { errorText, redact, redactText } from "../domain/redact.js"
+import { errorText, redact, redactText, redactTextFor } from "../domain/redact.js"
 import { withSpanWhenTraced } from "../domain/spans.js"
+import { sha256Hex } from "../domain/leadKey.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { type ActionEntry, AuditLog } from "../../services/AuditLog.js"
 import { CircuitBreaker } from "../../services/CircuitBreaker.js"
-import { type CrmCall, type CrmError, CrmExecutor, type CrmResult } from "../../services/CrmExecutor.js"
+import {
+  type CrmCall,
+  type CrmError,
+  CrmExecutor,
+  CrmPermanentError,
+  CrmRateLimited,
+  type CrmResult,
+  CrmTransientError
+} from "../../services/CrmExecutor.js"
 import { Idempotency } from "../../services/Idempotency.js"
 import { JobDelay } from "../../services/JobQueue.js"
 import { Metrics } from "../../services/Metrics.js"
@@ -62,6 +71,31 @@ export interface RunActionOptions {
   readonly succeeded?: ReadonlyMap<string, ActionRecord> | undefined
   /** Recorded on the audit rows: who asked for the action ("mcp"); the consumer leaves it out. */
   readonly source?: string | undefined
+  /**
+   * A refusal of the guard (its BLOCKED row) is recorded once per action key and reason within this many ms: a
+   * caller repeating the very same refused call (an agent in a loop) adds no row after the first, while every
+   * distinct refusal still gets its own. Claimed in the idempotency store; when that is down, the row is written.
+   * Left out (the consumer): every refusal is recorded.
+   */
+  readonly blockedOncePerMs?: number | undefined
+}
+
+/**
+ * A CRM error whose text quoted the lead's names or company (`redactFor` masks them, see `redactTextFor`), with that
+ * text masked: the same error otherwise, so nothing downstream (the agent's answer, logs, the audit row, the job's
+ * fate and leads.error) sees the names. An error that quoted none of them is returned as it is.
+ */
+const redactCrmError = (error: CrmError, redactFor: (text: string) => string): CrmError => {
+  const message = redactFor(error.message)
+  if (message === redactText(error.message)) return error
+  switch (error._tag) {
+    case "CrmRateLimited":
+      return new CrmRateLimited({ provider: error.provider, retryAfterMs: error.retryAfterMs, message })
+    case "CrmTransientError":
+      return new CrmTransientError({ provider: error.provider, message, status: error.status, code: error.code })
+    case "CrmPermanentError":
+      return new CrmPermanentError({ provider: error.provider, message, status: error.status, code: error.code })
+  }
 }
 
 /**
@@ -125,7 +159,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
     const metrics = yield* Metrics
 
     const ready: Array<Ready> = []
-    let blocked: { readonly base: Ready["base"]; readonly error: GuardBlocked } | undefined
+    let blocked: { readonly action: CrmAction; readonly base: Ready["base"]; readonly error: GuardBlocked } | undefined
     for (const action of actions) {
       const key = actionKey(lead.leadKey, action.tool, action.params)
       const base = {
@@ -138,7 +172,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       }
       const guarded = guardAction(action.tool, action.params)
       if (Either.isLeft(guarded)) {
-        blocked = { base, error: guarded.left }
+        blocked = { action, base, error: guarded.left }
         break
       }
       ready.push({ action, key, call: { ...guarded.right, actionKey: key } as CrmCall, base })
@@ -195,7 +229,12 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         Effect.gen(function* () {
           const { action, call, base } = item
           const started = yield* Clock.currentTimeMillis
-          const result: CrmResult = yield* breaker.protect(crm.provider, crm.execute(call), countsAgainstBreaker).pipe(
+          // the CRM's text may quote the lead's names: masked as it comes out, before it is logged, stored or returned
+          // (the masking is made only for a failure: off the everyday path)
+          const execute = Effect.mapError(crm.execute(call), (error) =>
+            redactCrmError(error, redactTextFor(lead.input, action.params))
+          )
+          const result: CrmResult = yield* breaker.protect(crm.provider, execute, countsAgainstBreaker).pipe(
             Effect.tapError((error) =>
               Effect.gen(function* () {
                 const durationMs = (yield* Clock.currentTimeMillis) - started
@@ -314,12 +353,20 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       }
 
       if (blocked !== undefined) {
-        unwritten.push({
-          entry: { ...blocked.base, status: "BLOCKED", error: errorText(blocked.error.reason), durationMs: 0 }
-        })
+        const { base, error } = blocked
+        const reason = errorText(error.reason, redactTextFor(lead.input, blocked.action.params))
+        const window = options.blockedOncePerMs
+        // the first of identical refusals within the window claims their key; the idempotency store down: record it
+        const first =
+          window === undefined ||
+          (yield* idempotency.begin(`blocked:${sha256Hex(`${base.actionKey}\n${error.rule}\n${reason}`)}`, window).pipe(
+            Effect.map((claim) => claim._tag === "Acquired"),
+            Effect.orElseSucceed(() => true)
+          ))
+        if (first) unwritten.push({ entry: { ...base, status: "BLOCKED", error: reason, durationMs: 0 } })
         yield* writeAudit
-        yield* metrics.crmAction(blocked.base.tool, crm.provider, "blocked", 0)
-        return yield* Effect.fail(blocked.error)
+        yield* metrics.crmAction(base.tool, crm.provider, "blocked", 0)
+        return yield* Effect.fail(error)
       }
       yield* writeAudit
       return outcomes

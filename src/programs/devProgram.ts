@@ -26,5 +26,9 @@ export const DevProgram = Ready.pipe(
   Layer.provide(Tracing.layerConfig("revenueflow-dev"))
 )
 
-/** Runs DevProgram until SIGTERM / SIGINT (npm start, npm run demo on its own stack). */
-export const startDev = () => runProgram(DevProgram, checkConfig, "pretty")
+/**
+ * Runs DevProgram until SIGTERM / SIGINT (npm start, npm run demo on its own stack), bound to this machine only
+ * unless HOST says otherwise: a local run with no API key should not answer the network (its /mcp writes to the
+ * CRM). The programs (ingest, consumer, the image) keep 0.0.0.0, as a container needs.
+ */
+export const startDev = () => runProgram(DevProgram, checkConfig, "pretty", { HOST: "127.0.0.1" })

@@ -1,0 +1,175 @@
+import * as HttpServer from "@effect/platform/HttpServer"
+import { describe, expect, it } from "@effect/vitest"
+import { Client } from "@modelcontextprotocol/sdk/client/index.js"
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import * as MemoryIdempotency from "../../layers/memory/Idempotency.js"
+import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
+import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
+import { CrmTransientError } from "../../services/CrmExecutor.js"
+import { Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
+import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
+import * as IngestServer from "../../src/http/intake.js"
+import { HttpApiServed } from "../../src/http/server.js"
+import * as McpEndpoint from "../../src/mcp/endpoint.js"
+import type { RecordedRequest } from "../fakes/crmFakeServer.js"
+import { memoryEnv } from "../support/env.js"
+import { hubSpotAgainstFake } from "../support/hubspot.js"
+import { makeLogCapture } from "../support/logCapture.js"
+import { call, leadInputs, type SeededLead, storeLeads, upsertArgs } from "./behaviour.js"
+
+/** Refusals as an MCP client sees them: a CRM's text quoting the lead's names, a dependency that does not answer. */
+
+const apiKey = "mcp-refusals-key-40d2"
+
+const ingestWithMcp = HttpApiServed.pipe(
+  Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }).pipe(Layer.provide(McpEndpoint.layer)))
+)
+
+/** The official client over Streamable HTTP to the ingest's /mcp, with one stored lead. */
+const withClient = <R>(
+  env: Layer.Layer<R, unknown>,
+  body: (client: Client, lead: SeededLead) => Effect.Effect<void, unknown, Scope.Scope | NoInfer<R>>
+) =>
+  Effect.gen(function* () {
+    const server = yield* HttpServer.HttpServer
+    if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+    const url = `http://127.0.0.1:${server.address.port}`
+    const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1))
+    const client = yield* Effect.acquireRelease(
+      Effect.promise(async () => {
+        const client = new Client({ name: "revenueflow-refusals", version: "1.0.0" })
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL("/mcp", url), {
+            requestInit: { headers: { authorization: `Bearer ${apiKey}` } }
+          })
+        )
+        return client
+      }),
+      (client) => Effect.promise(() => client.close())
+    )
+    yield* body(client, lead as SeededLead)
+  }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env))), Effect.scoped)
+
+const quotesTheLead = /\bada\b|lovelace|analytical engines/i
+const contactWrite = (request: RecordedRequest) => request.method === "POST" && request.path.includes("/contacts")
+const notesWrite = (request: RecordedRequest) => request.method === "POST" && request.path.includes("/notes")
+const refusalQuoting = (message: string) => ({
+  status: 400,
+  body: { status: "error", category: "VALIDATION_ERROR", correlationId: "0", message }
+})
+
+describe("MCP: a CRM refusal quoting the lead's names (HubSpot)", () => {
+  it.scopedLive("the tool result, its audit row as get_audit_trail serves it and the log line hold them masked", () => {
+    const logs = makeLogCapture()
+    return Effect.gen(function* () {
+      const { fake, crm } = yield* hubSpotAgainstFake()
+      const env = Layer.merge(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), crm)
+      yield* withClient(env, (client, lead) =>
+        Effect.gen(function* () {
+          // names the call carries (upsert_lead's firstName, lastName, company), in another case
+          fake.failNext(
+            refusalQuoting(
+              'Property values were not valid: {"email":"ada@x.io","firstname":"ADA","lastname":"lovelace",' +
+                '"company":"ANALYTICAL ENGINES"} for Ada Lovelace'
+            ),
+            1,
+            contactWrite
+          )
+          const upsert = yield* call(client, "upsert_lead", { ...upsertArgs(lead), company: "Analytical Engines" })
+          expect(upsert.isError).toBe(true)
+          expect(upsert.structuredContent).toMatchObject({ error: "CrmRejected" })
+          expect(upsert.content[0].text).toContain("Property values were not valid")
+          expect(upsert.content[0].text).toContain("for *** ***")
+          // names the call does not carry (log_activity): the stored lead's own are masked all the same
+          fake.failNext(refusalQuoting("Note refused: contact Ada Lovelace is archived"), 1, notesWrite)
+          const note = yield* call(client, "log_activity", {
+            leadKey: lead.leadKey,
+            email: lead.email,
+            subject: "Call",
+            description: "Spoke"
+          })
+          expect(note.structuredContent).toMatchObject({ error: "CrmRejected" })
+          expect(note.content[0].text).toContain("contact *** *** is archived")
+
+          const trail = yield* call(client, "get_audit_trail", { leadId: lead.id })
+          const failed = trail.structuredContent.actions.filter((row: { status: string }) => row.status === "FAILED")
+          expect(failed).toHaveLength(2)
+          const logged = logs.lines.filter((line) => line.includes('message="CRM call failed"'))
+          expect(logged).toHaveLength(2)
+          const errors = failed.map((row: { error: string }) => row.error)
+          for (const text of [JSON.stringify(upsert), JSON.stringify(note), ...errors, ...logged]) {
+            expect(text).not.toMatch(quotesTheLead)
+          }
+          // the rows' params mask names by key as ever (a company is no personal data there, as in find_lead)
+          expect(JSON.stringify(trail)).not.toMatch(/\bada\b|lovelace/i)
+        })
+      )
+    }).pipe(Effect.provide(logs.layer))
+  })
+})
+
+describe("MCP: a dependency that does not answer", () => {
+  it.live("the database down: Unavailable naming Postgres, with retryAfterSeconds", () => {
+    const store = Layer.effect(
+      LeadStore,
+      Effect.map(MemoryLeadStore.make, (service) =>
+        LeadStore.of({
+          ...service,
+          findByKey: () => Effect.fail(new StoreUnavailable({ message: "connect ECONNREFUSED 127.0.0.1:5432" }))
+        })
+      )
+    )
+    return withClient(Layer.merge(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), store), (client, lead) =>
+      Effect.gen(function* () {
+        for (const [tool, args] of [
+          ["upsert_lead", upsertArgs(lead)],
+          ["find_lead", { email: lead.email, campaignId: lead.campaignId }]
+        ] as const) {
+          const result = yield* call(client, tool, args)
+          expect(result.isError).toBe(true)
+          expect(result.structuredContent).toMatchObject({ error: "Unavailable", retryAfterSeconds: 5 })
+          expect(result.content[0].text).toContain("database (Postgres)")
+          expect(result.content[0].text).toContain("Retry after 5 s")
+          expect(result.content[0].text).not.toContain("Store")
+        }
+      })
+    )
+  })
+
+  it.live(
+    "Redis down (idempotency): Unavailable naming Redis; a CRM outage: CrmUnavailable, both with retryAfterSeconds",
+    () => {
+      let redisDown = true
+      const idempotency = Layer.effect(
+        Idempotency,
+        Effect.map(MemoryIdempotency.make, (service) =>
+          Idempotency.of({
+            ...service,
+            beginEach: (keys, ttl) =>
+              redisDown
+                ? Effect.fail(new IdempotencyUnavailable({ message: "Connection is closed." }))
+                : service.beginEach(keys, ttl)
+          })
+        )
+      )
+      return withClient(Layer.merge(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), idempotency), (client, lead) =>
+        Effect.gen(function* () {
+          const args = { leadKey: lead.leadKey, email: lead.email, status: "Working" }
+          const redis = yield* call(client, "update_lead_status", args)
+          expect(redis.structuredContent).toMatchObject({ error: "Unavailable", retryAfterSeconds: 5 })
+          expect(redis.content[0].text).toContain("Redis")
+          expect(redis.content[0].text).not.toContain("Idempotency")
+          redisDown = false
+          const control = yield* MockCrmControl
+          yield* control.failNext(new CrmTransientError({ provider: "mock", message: "503" }), 1)
+          const crm = yield* call(client, "update_lead_status", args)
+          expect(crm.structuredContent).toMatchObject({ error: "CrmUnavailable" })
+          expect(crm.structuredContent.retryAfterSeconds).toBeGreaterThanOrEqual(1)
+        })
+      )
+    }
+  )
+})

@@ -1,0 +1,130 @@
+import { spawn } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Pglite from "../../layers/postgres/pglite.js"
+import * as Stores from "../../layers/postgres/stores.js"
+import { repoRoot } from "../../scripts/lib/processes.js"
+import { leadInputs, storeLeads } from "./behaviour.js"
+
+/**
+ * `revenueflow mcp` spoken to over raw pipes, line by line, as a host (or a buggy one) would: a line that is no
+ * JSON-RPC message gets a JSON-RPC error, and SIGTERM during a call still writes the call's answer before exit.
+ */
+
+const initialize = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } }
+}
+
+/** The MCP server as a child process on the embedded default, its stdout read as JSON lines. */
+const spawnMcp = (env: Record<string, string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = spawn(process.execPath, ["--import", "tsx", join("src", "programs", "cli.ts"), "mcp"], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+        stdio: ["pipe", "pipe", "pipe"]
+      })
+      const messages: Array<Record<string, unknown>> = []
+      const stdout: Array<string> = []
+      let stderr = ""
+      let buffered = ""
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffered += chunk.toString("utf8")
+        let newline = buffered.indexOf("\n")
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline)
+          buffered = buffered.slice(newline + 1)
+          stdout.push(line)
+          messages.push(JSON.parse(line))
+          newline = buffered.indexOf("\n")
+        }
+      })
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString("utf8")
+      })
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      const write = (line: string) => child.stdin.write(`${line}\n`)
+      /** The first message `match` accepts, waiting for it as long as `timeoutMs`. */
+      const next = (match: (message: Record<string, unknown>) => boolean, timeoutMs = 120_000) =>
+        Effect.promise(async () => {
+          const until = Date.now() + timeoutMs
+          while (Date.now() < until) {
+            const found = messages.find(match)
+            if (found !== undefined) return found
+            await new Promise((resolve) => setTimeout(resolve, 50))
+          }
+          throw new Error(`no such message; stdout: ${stdout.join("\n")}\nstderr: ${stderr}`)
+        })
+      return { child, write, next, exited, messages, stderr: () => stderr }
+    }),
+    ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  )
+
+const withDataDir = Effect.acquireRelease(
+  Effect.promise(() => mkdtemp(join(tmpdir(), "rf-mcp-lines-"))),
+  (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
+)
+
+describe("MCP over stdio, line by line", () => {
+  it.scopedLive(
+    "a line that is not JSON is -32700 and a batch is -32600 (id null), each logged on stderr; SIGTERM mid-call still writes its answer",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = yield* withDataDir
+        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1)).pipe(
+          Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
+          Effect.scoped
+        )
+        // the CRM takes 3 s: SIGTERM arrives while the call is at the CRM
+        const mcp = yield* spawnMcp({ DATA_DIR: dataDir, MOCK_CRM_LATENCY_MS: "3000", SHUTDOWN_TIMEOUT_MS: "10000" })
+        mcp.write(JSON.stringify(initialize))
+        yield* mcp.next((message) => message.id === 1)
+        mcp.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+
+        mcp.write("this is not json")
+        const parse = yield* mcp.next((message) => (message.error as { code?: number } | undefined)?.code === -32700)
+        expect(parse).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32700 } })
+        mcp.write(JSON.stringify([{ jsonrpc: "2.0", id: 5, method: "ping" }]))
+        const batch = yield* mcp.next((message) => (message.error as { code?: number } | undefined)?.code === -32600)
+        expect(batch).toMatchObject({ jsonrpc: "2.0", id: null, error: { code: -32600 } })
+        expect(String((batch.error as { message: string }).message)).toContain("batches are not supported")
+        expect(mcp.messages.some((message) => message.id === 5)).toBe(false)
+        // the session goes on
+        mcp.write(JSON.stringify({ jsonrpc: "2.0", id: 6, method: "ping" }))
+        expect(yield* mcp.next((message) => message.id === 6)).toMatchObject({ result: {} })
+        const warnings = mcp
+          .stderr()
+          .split("\n")
+          .filter((line) => line.includes("no JSON-RPC message"))
+        expect(warnings).toHaveLength(2)
+
+        mcp.write(
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id: 2,
+            method: "tools/call",
+            params: {
+              name: "update_lead_status",
+              arguments: { leadKey: lead?.leadKey, email: lead?.email, status: "Working" }
+            }
+          })
+        )
+        yield* Effect.sleep("700 millis")
+        mcp.child.kill("SIGTERM")
+        const code = yield* Effect.promise(() => mcp.exited)
+        const answer = mcp.messages.find((message) => message.id === 2)
+        expect(answer, mcp.stderr()).toMatchObject({
+          result: { structuredContent: { tool: "update_lead_status", status: "SUCCEEDED" } }
+        })
+        expect(code).toBe(0)
+      }),
+    180_000
+  )
+})
