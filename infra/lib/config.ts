@@ -15,14 +15,26 @@ export interface StackConfig {
    * accident would run two databases.
    */
   readonly variant: "fargate" | "serverless"
-  /** The image built from the project's Dockerfile, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/revenueflow:1.4.0`. */
-  readonly image: string
+  /**
+   * The image built from the project's Dockerfile, e.g. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/revenueflow:1.4.0`.
+   * The Fargate variant needs this or `ecrRepository` (there is no public RevenueFlow image to fall back on).
+   */
+  readonly image: string | undefined
   /** Instead of `image`: an ECR repository name in the deploying account, pulled with a scoped policy. */
   readonly ecrRepository: string | undefined
   readonly imageTag: string
-  /** ACM certificate for the HTTPS listener; without one the load balancer listens on HTTP 80 only. */
+  /** ACM certificate for the HTTPS listener; without one (and `allowPlainHttp`) the load balancer serves HTTP 80. */
   readonly certificateArn: string | undefined
+  /** Serve plain HTTP without a certificate (API keys and webhook tokens in cleartext): only when asked explicitly. */
+  readonly allowPlainHttp: boolean
   readonly crmProvider: "MOCK" | "SALESFORCE" | "HUBSPOT"
+  /**
+   * An existing Secrets Manager secret with the CRM credentials (JSON of ENV_NAME -> value), created and filled
+   * before the deploy: the stack reads it and never writes it. Required unless crmProvider is MOCK.
+   */
+  readonly crmSecretArn: string | undefined
+  /** Give the ingest the CRM secret too, so its /mcp endpoint can build the CRM client (Fargate only). */
+  readonly mcpOnIngest: boolean
   readonly analyzer: "HEURISTIC" | "BEDROCK"
   readonly bedrockModelId: string
   readonly workerConcurrency: number
@@ -36,7 +48,10 @@ export interface StackConfig {
   readonly environment: Readonly<Record<string, string>>
   readonly ingest: ServiceSize
   readonly consumer: ServiceSize
-  /** Queue depth (waiting jobs) per consumer task above which the consumer scales out. */
+  /**
+   * Queue depth (waiting jobs, absolute: not per task) above which the consumer adds a task; the steps (+1 above
+   * this, +3 above 5x, +5 above 20x) do not depend on how many tasks already run.
+   */
   readonly backlogPerTask: number
   /** Oldest waiting job age (seconds) above which the consumer scales out regardless of depth. */
   readonly maxWaitSeconds: number
@@ -71,8 +86,13 @@ export interface ServerlessConfig {
   readonly maxBatchingWindowSeconds: number
   /** Concurrent consumer invocations the event source mapping may run (2..1000): bounds the CRM and database load. */
   readonly maxConcurrency: number
-  /** Receives before SQS moves a job to the DLQ; delays count as receives, so leave room for them. */
+  /**
+   * Receives before SQS moves a job to the DLQ. Delays (rate limit, breaker open; each at most about a minute) count
+   * as receives, so this is also the budget of delays: 50 is about 50 minutes of a CRM outage or a rate-limit backlog.
+   */
   readonly maxReceiveCount: number
+  /** Reserved concurrency of the ingest function (bounds its Postgres connections to 2 per instance); unset: none. */
+  readonly ingestReservedConcurrency: number | undefined
   /** EventBridge rate of the outbox sweep, in minutes (EventBridge's smallest rate is 1 minute). */
   readonly sweepIntervalMinutes: number
   /** Requests per second (steady) and burst the HTTP API's stage lets through to the ingest. */
@@ -98,6 +118,60 @@ const defaultBundles = fileURLToPath(new URL("../../dist/lambda", import.meta.ur
 
 /** The bundles the serverless variant deploys, each a folder with index.mjs exporting `handler`. */
 export const lambdaBundles = ["ingest", "consumer", "sweep"] as const
+
+/**
+ * Variables the stacks set themselves, which `environment` may not override: the program settings that have their
+ * own context key, and the wiring (ports the target group and health checks use, the metrics the scaling and alarms
+ * read, the secrets, the queue). `(context key)` names the key to use instead.
+ */
+const ownedByBoth: Readonly<Record<string, string>> = {
+  LOG_FORMAT: "json, for CloudWatch Logs",
+  CRM_PROVIDER: "use -c crmProvider",
+  ANALYZER: "use -c analyzer",
+  BEDROCK_MODEL_ID: "use -c bedrockModelId",
+  WORKER_CONCURRENCY: "use -c workerConcurrency",
+  RATE_LIMIT_PER_LEAD: "use -c rateLimitPerLead",
+  RATE_LIMIT_PER_ACCOUNT: "use -c rateLimitPerAccount",
+  RATE_LIMIT_CRM: "use -c rateLimitCrm",
+  RATE_LIMIT_WINDOW_MS: "use -c rateLimitWindowMs",
+  AWS_SECRETS_IDS: "the stack's secrets",
+  OTEL_SERVICE_NAME: "one per program",
+  OTEL_EXPORTER_OTLP_ENDPOINT: "use -c tracing / otlpEndpoint",
+  CIRCUIT_BREAKER: "REDIS, shared by every replica",
+  QUEUE_BACKEND: "the variant's queue"
+}
+const ownedByFargate: Readonly<Record<string, string>> = {
+  AWS_REGION: "the stack's region",
+  PORT: "the target group, port mapping and health check use 3000",
+  METRICS_PORT: "the consumer's health check uses 9464",
+  HOST: "the load balancer reaches the task's interface",
+  CLOUDWATCH_METRICS: "the scaling policies and alarms read these metrics",
+  CLOUDWATCH_NAMESPACE: "the scaling policies and alarms read these metrics",
+  CLOUDWATCH_METRICS_INTERVAL_MS: "the scaling policies and alarms read these metrics each minute"
+}
+const ownedByServerless: Readonly<Record<string, string>> = {
+  MIGRATE_ON_START: "the migrations custom resource runs them",
+  SQS_QUEUE_URL: "the stack's queue",
+  SQS_DLQ_URL: "the stack's dead-letter queue",
+  SWEEP_INTERVAL_MS: "use -c sweepIntervalMinutes",
+  DATABASE_POOL_SIZE: "set per function"
+}
+
+/** Geographic cross-Region inference profiles: `us.anthropic…` routes to the model in that geography's Regions. */
+const inferenceProfilePrefix = /^(us|us-gov|eu|apac|jp|au|ca)\./
+
+/** The foundation model a Bedrock model id names: itself, or the one a geographic inference profile routes to. */
+export const bedrockModel = (
+  modelId: string
+): { readonly profile: string | undefined; readonly foundationModel: string } => {
+  const prefix = inferenceProfilePrefix.exec(modelId)
+  return prefix === null
+    ? { profile: undefined, foundationModel: modelId }
+    : { profile: modelId, foundationModel: modelId.slice(prefix[0].length) }
+}
+
+/** A secret's complete ARN ends in "-" and the 6 characters Secrets Manager adds; a partial ARN stops at the name. */
+export const isCompleteSecretArn = (arn: string): boolean => /-[A-Za-z0-9]{6}$/.test(arn)
 
 const problems = (errors: ReadonlyArray<string>) =>
   new Error(`Invalid stack context:\n${errors.map((e) => ` - ${e}`).join("\n")}`)
@@ -144,7 +218,8 @@ export const fromContext = (read: ContextReader): StackConfig => {
     }
     return value as A
   }
-  const environment = (): Record<string, string> => {
+  const environment = (variant: StackConfig["variant"]): Record<string, string> => {
+    const owned = { ...ownedByBoth, ...(variant === "serverless" ? ownedByServerless : ownedByFargate) }
     const value = read("environment")
     if (value === undefined || value === null || value === "") return {}
     let parsed: unknown = value
@@ -164,6 +239,8 @@ export const fromContext = (read: ContextReader): StackConfig => {
     for (const [name, v] of Object.entries(parsed)) {
       if (!/^[A-Z][A-Z0-9_]*$/.test(name) || typeof v !== "string") {
         errors.push(`environment.${name}: must be an upper-case variable name with a string value`)
+      } else if (owned[name] !== undefined) {
+        errors.push(`environment.${name}: set by the stack (${owned[name]}); leave it out of environment`)
       } else if (
         /(_URL|SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?)$/.test(name) &&
         !name.endsWith("BASE_URL") &&
@@ -198,6 +275,10 @@ export const fromContext = (read: ContextReader): StackConfig => {
   const analyzer = oneOf("analyzer", ["HEURISTIC", "BEDROCK"] as const, "HEURISTIC")
   const bedrockModelId = str("bedrockModelId", "anthropic.claude-3-5-haiku-20241022-v1:0")
   if (!/^[A-Za-z0-9.:_-]+$/.test(bedrockModelId)) errors.push("bedrockModelId: must be a plain model id (no wildcard)")
+  else if (bedrockModelId.startsWith("global."))
+    errors.push(
+      "bedrockModelId: a global inference profile can route to any commercial Region; use a model id of the stack's Region or a geographic profile (us., eu., apac., …)"
+    )
 
   const variant = oneOf("variant", ["fargate", "serverless"] as const, "fargate")
   const serverless = (): ServerlessConfig => {
@@ -211,8 +292,11 @@ export const fromContext = (read: ContextReader): StackConfig => {
       errors.push("sqsBatchSize: must be <= 10 (<= 10000 with sqsMaxBatchingWindowSeconds > 0)")
     const maxConcurrency = int("consumerMaxConcurrency", 10, 2)
     if (maxConcurrency > 1000) errors.push("consumerMaxConcurrency: must be <= 1000")
-    const maxReceiveCount = int("maxReceiveCount", 10)
+    const maxReceiveCount = int("maxReceiveCount", 50)
     if (maxReceiveCount > 1000) errors.push("maxReceiveCount: must be <= 1000")
+    const reserved = read("ingestReservedConcurrency")
+    const ingestReservedConcurrency =
+      reserved === undefined || reserved === null || reserved === "" ? undefined : int("ingestReservedConcurrency", 1)
     if (variant === "serverless") {
       if (tracing === "xray")
         errors.push("tracing: xray needs a collector sidecar; the serverless variant supports off or otlp")
@@ -231,19 +315,58 @@ export const fromContext = (read: ContextReader): StackConfig => {
       maxBatchingWindowSeconds,
       maxConcurrency,
       maxReceiveCount,
+      ingestReservedConcurrency,
       sweepIntervalMinutes: int("sweepIntervalMinutes", 1),
       apiRateLimit: int("apiRateLimit", 500),
       apiBurstLimit: int("apiBurstLimit", 1000)
     }
   }
 
+  const image = optional("image")
+  const ecrRepository = optional("ecrRepository")
+  const certificateArn = optional("certificateArn")
+  const allowPlainHttp = bool("allowPlainHttp", false)
+  if (variant === "fargate") {
+    if (image === undefined && ecrRepository === undefined)
+      errors.push(
+        "image / ecrRepository: say where the tasks pull the image from: -c ecrRepository=<ECR repository of this account> (with -c imageTag=<tag>) or -c image=<registry>/<name>:<tag> (there is no public RevenueFlow image)"
+      )
+    if (image !== undefined && ecrRepository !== undefined)
+      errors.push("image / ecrRepository: give one of them, not both")
+    if (certificateArn === undefined && !allowPlainHttp)
+      errors.push(
+        "certificateArn: required, or API keys and webhook tokens travel in cleartext: give an ACM certificate's ARN for the HTTPS listener, or -c allowPlainHttp=true to serve plain HTTP on purpose"
+      )
+  }
+  const crmProvider = oneOf("crmProvider", ["MOCK", "SALESFORCE", "HUBSPOT"] as const, "MOCK")
+  const crmSecretArn = optional("crmSecretArn")
+  if (crmSecretArn === undefined && crmProvider !== "MOCK")
+    errors.push(
+      `crmSecretArn: required with crmProvider=${crmProvider}: create the CRM secret and fill it before the deploy (\`aws secretsmanager create-secret\`, README "Deploy to AWS"), then pass -c crmSecretArn=<its ARN>`
+    )
+  if (
+    crmSecretArn !== undefined &&
+    !/^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/.test(crmSecretArn)
+  )
+    errors.push(
+      "crmSecretArn: must be a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>…)"
+    )
+  const mcpOnIngest = bool("mcpOnIngest", false)
+  if (mcpOnIngest && variant === "serverless")
+    errors.push(
+      "mcpOnIngest: the Lambda ingest serves no /mcp (the ingest program does); use the Fargate variant or `revenueflow mcp`"
+    )
+
   const config: StackConfig = {
     variant,
-    image: str("image", "revenueflow:latest"),
-    ecrRepository: optional("ecrRepository"),
+    image,
+    ecrRepository,
     imageTag: str("imageTag", "latest"),
-    certificateArn: optional("certificateArn"),
-    crmProvider: oneOf("crmProvider", ["MOCK", "SALESFORCE", "HUBSPOT"] as const, "MOCK"),
+    certificateArn,
+    allowPlainHttp,
+    crmProvider,
+    crmSecretArn,
+    mcpOnIngest,
     analyzer,
     bedrockModelId,
     workerConcurrency: int("workerConcurrency", 5),
@@ -253,7 +376,7 @@ export const fromContext = (read: ContextReader): StackConfig => {
       crm: int("rateLimitCrm", 1000),
       windowMs: int("rateLimitWindowMs", 60_000)
     },
-    environment: environment(),
+    environment: environment(variant),
     ingest: size("ingest", { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10 }),
     consumer: size("consumer", { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 20 }),
     backlogPerTask: int("backlogPerTask", 100),

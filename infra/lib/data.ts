@@ -1,18 +1,42 @@
 import { Duration, Fn, RemovalPolicy, SecretValue } from "aws-cdk-lib"
 import * as ec2 from "aws-cdk-lib/aws-ec2"
 import * as elasticache from "aws-cdk-lib/aws-elasticache"
+import * as iam from "aws-cdk-lib/aws-iam"
 import * as rds from "aws-cdk-lib/aws-rds"
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
 import { Construct } from "constructs"
-import type { StackConfig } from "./config.js"
+import { isCompleteSecretArn, type StackConfig } from "./config.js"
 import type { Network } from "./network.js"
+
+/** A secret a program reads: its id in AWS_SECRETS_IDS, and the resource naming it in its readers' IAM statements. */
+export interface ReadableSecret {
+  readonly id: string
+  readonly resource: string
+}
+
+/** GetSecretValue, the only action a program needs to read a secret, on exactly these secrets. */
+export const readSecrets = (sid: string, secrets: ReadonlyArray<ReadableSecret>) =>
+  new iam.PolicyStatement({
+    sid,
+    actions: ["secretsmanager:GetSecretValue"],
+    resources: secrets.map((secret) => secret.resource)
+  })
+
+/** A secret of this stack: its ARN is both. */
+export const readable = (secret: secretsmanager.ISecret): ReadableSecret => ({
+  id: secret.secretArn,
+  resource: secret.secretArn
+})
 
 /**
  * Postgres, Redis and every secret the programs read through AWS_SECRETS_IDS:
  * - the RDS secret (generated, rotated by the single-user rotation function). Its JSON is the RDS format
  *   ({ engine, host, port, username, password, dbname }), which the programs turn into DATABASE_URL;
  * - REDIS_URL (rediss:// with the generated AUTH token), built by CloudFormation from the token secret;
- * - the CRM credentials and the webhook / API-key secrets, JSON objects of ENV_NAME -> value that you fill in.
+ * - the webhook secret (MARKETO_WEBHOOK_TOKEN generated; HUBSPOT_APP_SECRET yours to add) and the API-key secret
+ *   (INGEST_API_KEYS generated), so the API is never open, not even between the first deploy and a first fill;
+ * - the CRM credentials: not the stack's. A secret you create and fill before the deploy (`crmSecretArn`), read
+ *   and never written here, so no template change can reset it and the consumer starts with its credentials.
  */
 export class Data extends Construct {
   readonly database: rds.DatabaseInstance
@@ -20,8 +44,10 @@ export class Data extends Construct {
   readonly redis: elasticache.CfnReplicationGroup
   readonly redisToken: secretsmanager.Secret
   readonly redisUrlSecret: secretsmanager.Secret
-  readonly crmSecret: secretsmanager.Secret
+  /** The CRM credentials secret given by `crmSecretArn` (none with the mock CRM and no ARN). */
+  readonly crmSecret: ReadableSecret | undefined
   readonly webhookSecret: secretsmanager.Secret
+  readonly apiKeySecret: secretsmanager.Secret
 
   constructor(scope: Construct, id: string, props: { readonly config: StackConfig; readonly network: Network }) {
     super(scope, id)
@@ -59,6 +85,9 @@ export class Data extends Construct {
     rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS to the Secrets Manager API")
     this.database.addRotationSingleUser({
       automaticallyAfter: Duration.days(config.rotationDays),
+      // not while the stack is being created or updated: the first rotation is rotationDays after the schedule
+      // exists, not in the middle of the deploy that starts the tasks
+      rotateImmediatelyOnUpdate: false,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroup: rotationSg
     })
@@ -120,18 +149,27 @@ export class Data extends Construct {
       }
     })
 
-    // Filled in by you after the first deploy (see README "Deploy to AWS"); "{}" is an empty JSON object.
-    this.crmSecret = new secretsmanager.Secret(this, "CrmCredentials", {
-      description:
-        "RevenueFlow: CRM credentials as JSON, e.g. {SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET} or {HUBSPOT_ACCESS_TOKEN}",
-      secretStringValue: SecretValue.unsafePlainText("{}")
-    })
+    // Yours, not the template's: an ARN with Secrets Manager's 6-character suffix names exactly that secret; a
+    // partial one (the name only) matches it in IAM only with the suffix's wildcard, as CDK's fromSecretPartialArn does
+    const crm = config.crmSecretArn
+    this.crmSecret =
+      crm === undefined ? undefined : { id: crm, resource: isCompleteSecretArn(crm) ? crm : `${crm}-??????` }
     this.webhookSecret = new secretsmanager.Secret(this, "WebhookSecrets", {
-      description:
-        "RevenueFlow: ingest secrets as JSON: MARKETO_WEBHOOK_TOKEN (generated), HUBSPOT_APP_SECRET, INGEST_API_KEYS",
+      description: "RevenueFlow: webhook secrets as JSON: MARKETO_WEBHOOK_TOKEN (generated), HUBSPOT_APP_SECRET",
       generateSecretString: {
         secretStringTemplate: "{}",
         generateStringKey: "MARKETO_WEBHOOK_TOKEN",
+        excludePunctuation: true,
+        passwordLength: 48
+      }
+    })
+    // A secret of its own, read after the webhook secret (a later secret wins a key both hold): INGEST_API_KEYS is
+    // comma-separated, so the generated key has no punctuation (no comma), and 48 letters and digits (~285 bits)
+    this.apiKeySecret = new secretsmanager.Secret(this, "ApiKeys", {
+      description: "RevenueFlow: INGEST_API_KEYS, comma-separated API keys of the ingest (the first one generated)",
+      generateSecretString: {
+        secretStringTemplate: "{}",
+        generateStringKey: "INGEST_API_KEYS",
         excludePunctuation: true,
         passwordLength: 48
       }

@@ -1,5 +1,5 @@
 import { join } from "node:path"
-import { Aws, Duration, RemovalPolicy } from "aws-cdk-lib"
+import { Duration, RemovalPolicy } from "aws-cdk-lib"
 import * as apigw from "aws-cdk-lib/aws-apigateway"
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2"
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations"
@@ -10,10 +10,10 @@ import * as iam from "aws-cdk-lib/aws-iam"
 import * as lambda from "aws-cdk-lib/aws-lambda"
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources"
 import * as logs from "aws-cdk-lib/aws-logs"
-import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
 import { Construct } from "constructs"
+import { invokeModelStatements } from "./bedrock.js"
 import { programSettings, type StackConfig } from "./config.js"
-import type { Data } from "./data.js"
+import { type Data, type ReadableSecret, readable, readSecrets } from "./data.js"
 import type { Network } from "./network.js"
 import type { Queues } from "./queues.js"
 
@@ -42,8 +42,10 @@ interface FunctionOptions {
   readonly memoryMiB: number
   readonly timeout: Duration
   readonly securityGroup: ec2.ISecurityGroup
-  readonly secrets: ReadonlyArray<secretsmanager.ISecret>
+  /** AWS_SECRETS_IDS, in order (a later secret wins a key two of them hold) */
+  readonly secrets: ReadonlyArray<ReadableSecret>
   readonly environment: Readonly<Record<string, string>>
+  readonly reservedConcurrency?: number | undefined
 }
 
 /**
@@ -98,13 +100,7 @@ export class Functions extends Construct {
         managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName(VPC_ACCESS_POLICY)]
       })
       logGroup.grantWrite(role)
-      role.addToPolicy(
-        new iam.PolicyStatement({
-          sid: "ReadOwnSecrets",
-          actions: ["secretsmanager:GetSecretValue"],
-          resources: options.secrets.map((secret) => secret.secretArn)
-        })
-      )
+      role.addToPolicy(readSecrets("ReadOwnSecrets", options.secrets))
       return new lambda.Function(this, name, {
         description: `RevenueFlow ${name.toLowerCase()}: ${options.description}`,
         runtime: lambda.Runtime.NODEJS_24_X,
@@ -119,14 +115,23 @@ export class Functions extends Construct {
         vpc: network.vpc,
         vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
         securityGroups: [options.securityGroup],
+        ...(options.reservedConcurrency === undefined
+          ? {}
+          : { reservedConcurrentExecutions: options.reservedConcurrency }),
         environment: {
           ...common,
           ...options.environment,
-          AWS_SECRETS_IDS: options.secrets.map((secret) => secret.secretArn).join(",")
+          AWS_SECRETS_IDS: options.secrets.map((secret) => secret.id).join(",")
         }
       })
     }
 
+    const [database, redisUrl, webhooks, apiKeys] = [
+      data.databaseSecret,
+      data.redisUrlSecret,
+      data.webhookSecret,
+      data.apiKeySecret
+    ].map(readable) as [ReadableSecret, ReadableSecret, ReadableSecret, ReadableSecret]
     this.ingest = fn("Ingest", {
       bundle: "ingest",
       description: "POST /leads and the webhooks, behind the HTTP API",
@@ -134,9 +139,11 @@ export class Functions extends Construct {
       // API Gateway gives up on an integration after 30 s
       timeout: Duration.seconds(20),
       securityGroup: network.ingestSg,
-      secrets: [data.databaseSecret, data.webhookSecret],
-      // one request at a time per instance: a small pool each, many instances
-      environment: { DATABASE_POOL_SIZE: "2", OTEL_SERVICE_NAME: "revenueflow-ingest" }
+      // the API keys last: no other secret can replace them
+      secrets: [database, webhooks, apiKeys],
+      // one request at a time per instance: a small pool each, many instances (as many as reserved concurrency lets)
+      environment: { DATABASE_POOL_SIZE: "2", OTEL_SERVICE_NAME: "revenueflow-ingest" },
+      reservedConcurrency: s.ingestReservedConcurrency
     })
     this.consumer = fn("Consumer", {
       bundle: "consumer",
@@ -145,7 +152,7 @@ export class Functions extends Construct {
       timeout: Duration.seconds(s.consumerTimeoutSeconds),
       securityGroup: network.consumerSg,
       // Redis: one rate limit, idempotency fast path and breaker shared by every concurrent instance
-      secrets: [data.databaseSecret, data.redisUrlSecret, data.crmSecret],
+      secrets: [database, redisUrl, ...(data.crmSecret === undefined ? [] : [data.crmSecret])],
       environment: {
         CIRCUIT_BREAKER: "REDIS",
         DATABASE_POOL_SIZE: String(config.workerConcurrency),
@@ -156,7 +163,7 @@ export class Functions extends Construct {
       bundle: "sweep",
       memoryMiB: 512,
       securityGroup: network.ingestSg,
-      secrets: [data.databaseSecret]
+      secrets: [database]
     } as const
     this.sweep = fn("Sweep", {
       ...sweepOptions,
@@ -196,13 +203,7 @@ export class Functions extends Construct {
     )
     queues.deadLetters.grantSendMessages(this.consumer)
     if (config.analyzer === "BEDROCK") {
-      this.consumer.addToRolePolicy(
-        new iam.PolicyStatement({
-          sid: "InvokeConfiguredModel",
-          actions: ["bedrock:InvokeModel"],
-          resources: [`arn:${Aws.PARTITION}:bedrock:${Aws.REGION}::foundation-model/${config.bedrockModelId}`]
-        })
-      )
+      for (const statement of invokeModelStatements(config.bedrockModelId)) this.consumer.addToRolePolicy(statement)
     }
 
     this.api = new apigwv2.HttpApi(this, "Api", {

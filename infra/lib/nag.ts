@@ -1,12 +1,23 @@
 import { Validations } from "aws-cdk-lib"
 import type { IConstruct } from "constructs"
-import type { StackConfig } from "./config.js"
+import { bedrockModel, type StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { RevenueFlowServerlessStack } from "./serverlessStack.js"
 import type { RevenueFlowStack } from "./stack.js"
 
 const acknowledge = (scope: IConstruct, id: string, reason: string) =>
   Validations.of(scope).acknowledge({ id: `AwsSolutions-${id}`, reason })
+
+/** With a geographic inference profile, the consumer's role may invoke its model in the profile's Regions (any). */
+const acknowledgeInferenceProfile = (role: IConstruct, config: StackConfig): void => {
+  const { profile, foundationModel } = bedrockModel(config.bedrockModelId)
+  if (config.analyzer !== "BEDROCK" || profile === undefined) return
+  acknowledge(
+    role,
+    `IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/${foundationModel}]`,
+    "A cross-Region inference profile routes each call to its model in one of the profile's Regions, which AWS extends over time: the one model, in any Region, and only through this profile (bedrock:InferenceProfileArn condition)"
+  )
+}
 
 /**
  * The cdk-nag AwsSolutions findings this stack accepts on purpose, each on the one construct it concerns and with
@@ -41,6 +52,7 @@ export const acknowledgeFindings = (stack: RevenueFlowStack, config: StackConfig
       )
     }
   }
+  acknowledgeInferenceProfile(services.consumerTask.taskRole, config)
   if (config.ecrRepository !== undefined) {
     for (const task of [services.ingestTask, services.consumerTask]) {
       acknowledge(
@@ -63,10 +75,11 @@ export const acknowledgeServerlessFindings = (stack: RevenueFlowServerlessStack,
       "A function in a VPC needs ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface, ...: AWS's managed policy for exactly that (they accept no narrower resource); everything else is an inline statement on named resources"
     )
   }
+  acknowledgeInferenceProfile(functions.consumer.role!, config)
   acknowledge(
     functions.api,
     "APIG4",
-    "The ingest authenticates every request itself, as behind the load balancer: an API key (INGEST_API_KEYS) or the webhook's signature / shared token; /healthz and /docs are public on purpose"
+    "The ingest authenticates every request itself, as behind the load balancer: an API key (INGEST_API_KEYS, one generated at creation, so never open) or the webhook's signature / shared token; /healthz and /docs are public on purpose"
   )
 }
 
@@ -82,13 +95,16 @@ const acknowledgeData = (data: Data, config: StackConfig): void => {
     "AEC5",
     "A non-default port is obscurity, not control: only the task security groups can reach Redis, in isolated subnets, with TLS and AUTH"
   )
-  for (const secret of [data.crmSecret, data.webhookSecret]) {
-    acknowledge(
-      secret,
-      "SMG4",
-      "Issued by a third party (CRM, HubSpot, Marketo): rotated at the issuer, then written here; the programs re-read it without a restart (README: Deploy to AWS)"
-    )
-  }
+  acknowledge(
+    data.webhookSecret,
+    "SMG4",
+    "Issued by a third party (HubSpot, Marketo): rotated at the issuer, then written here; read by the ingest when it starts (README: Deploy to AWS)"
+  )
+  acknowledge(
+    data.apiKeySecret,
+    "SMG4",
+    "API keys are handed to clients: rotated by adding a new key beside the old, moving every client, then removing the old (README: Deploy to AWS); a rotation function cannot move the clients"
+  )
   for (const secret of [data.redisToken, data.redisUrlSecret]) {
     acknowledge(
       secret,

@@ -2,11 +2,12 @@ import { Duration } from "aws-cdk-lib"
 import * as appscaling from "aws-cdk-lib/aws-applicationautoscaling"
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch"
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
-import * as kms from "aws-cdk-lib/aws-kms"
-import * as sns from "aws-cdk-lib/aws-sns"
-import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions"
+import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2"
+import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
+import { alarmTopic, dataAlarms } from "./alarms.js"
 import type { StackConfig } from "./config.js"
+import type { Data } from "./data.js"
 import type { Services } from "./services.js"
 
 /** The programs' EMF metric names (layers/observability/CloudWatchEmf.ts). */
@@ -22,19 +23,25 @@ const providerName = (crm: StackConfig["crmProvider"]) => crm.toLowerCase()
 
 /**
  * Scaling and alarms. The consumer scales on the work waiting for it, which CPU does not show (a consumer waiting on
- * a slow CRM is idle yet behind): queue depth both ways, and the oldest waiting job's age outwards only, since that
- * is the latency a lead feels. The ingest is CPU-bound (see README "Performance"), so it scales on CPU, memory and
- * requests per task.
+ * a slow CRM is idle yet behind): queue depth both ways (absolute depth, not depth per task), and the oldest waiting
+ * job's age outwards only, since that is the latency a lead feels. The ingest is CPU-bound (see README
+ * "Performance"), so it scales on CPU, memory and requests per task. Alarms: the programs' queue and breaker, the
+ * stores (./alarms.ts) and the load balancer.
  */
 export class Scaling extends Construct {
   readonly alarmTopic: sns.Topic
   readonly backlogAlarm: cloudwatch.Alarm
   readonly deadLettersAlarm: cloudwatch.Alarm
   readonly breakerAlarm: cloudwatch.Alarm
+  readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
-  constructor(scope: Construct, id: string, props: { readonly config: StackConfig; readonly services: Services }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { readonly config: StackConfig; readonly services: Services; readonly data: Data }
+  ) {
     super(scope, id)
-    const { config, services } = props
+    const { config, services, data } = props
     const metric = (metricName: string, dimensionsMap: Record<string, string>, period = Duration.minutes(1)) =>
       new cloudwatch.Metric({
         namespace: services.metricsNamespace,
@@ -108,7 +115,9 @@ export class Scaling extends Construct {
       }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
+      // DIFF needs the period before the one it reports: evaluating two periods fetches it, and one rise suffices
+      evaluationPeriods: 2,
+      datapointsToAlarm: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
     this.breakerAlarm = new cloudwatch.Alarm(this, "CircuitBreakerOpen", {
@@ -119,20 +128,36 @@ export class Scaling extends Construct {
       evaluationPeriods: 2,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
-    for (const alarm of [this.backlogAlarm, this.deadLettersAlarm, this.breakerAlarm]) {
+    this.infrastructureAlarms = [
+      ...dataAlarms(this, { config, data }),
+      new cloudwatch.Alarm(this, "UnhealthyIngest", {
+        alarmDescription:
+          "The load balancer has counted an unhealthy ingest task for 3 minutes (GET /healthz failing): tasks crashing or not starting",
+        metric: services.targetGroup.metrics.unhealthyHostCount({
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(1)
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+      }),
+      new cloudwatch.Alarm(this, "LoadBalancer5xx", {
+        alarmDescription:
+          "The load balancer itself answered 5xx more than 10 times in 5 minutes (502 / 503 / 504: no healthy ingest, or tasks closing connections)",
+        metric: services.alb.metrics.httpCodeElb(elbv2.HttpCodeElb.ELB_5XX_COUNT, {
+          statistic: cloudwatch.Stats.SUM,
+          period: Duration.minutes(5)
+        }),
+        threshold: 10,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+      })
+    ]
+    for (const alarm of [this.backlogAlarm, this.deadLettersAlarm, this.breakerAlarm, ...this.infrastructureAlarms]) {
       alarm.addAlarmAction(notify)
       alarm.addOkAction(notify)
     }
   }
-}
-
-/** The SNS topic every alarm of a stack notifies (encrypted, TLS only), with the operator's e-mail when given. */
-export const alarmTopic = (scope: Construct, config: StackConfig): sns.Topic => {
-  const topic = new sns.Topic(scope, "Alarms", {
-    displayName: "RevenueFlow alarms",
-    enforceSSL: true,
-    masterKey: kms.Alias.fromAliasName(scope, "SnsKey", "alias/aws/sns")
-  })
-  if (config.alarmEmail) topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail))
-  return topic
 }

@@ -4,29 +4,36 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
 import type * as lambda from "aws-cdk-lib/aws-lambda"
 import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
+import { alarmTopic, dataAlarms } from "./alarms.js"
 import type { StackConfig } from "./config.js"
-import { alarmTopic } from "./scaling.js"
+import type { Data } from "./data.js"
 import type { Functions } from "./functions.js"
 import type { Queues } from "./queues.js"
 
 /**
  * The serverless variant's alarms, on AWS's own metrics (SQS and Lambda publish them; nothing for the handlers to
- * emit): a dead letter, the oldest job's age, and each function's errors and throttles. Lambda scales the consumer
- * itself (up to consumerMaxConcurrency), so there is no scaling policy, only these signals.
+ * emit): a dead letter, the oldest job's age, each function's errors and throttles, and the stores' (./alarms.ts).
+ * Lambda scales the consumer itself (up to consumerMaxConcurrency), so there is no scaling policy, only these signals.
  */
 export class ServerlessAlarms extends Construct {
   readonly alarmTopic: sns.Topic
   readonly deadLetters: cloudwatch.Alarm
   readonly oldestMessage: cloudwatch.Alarm
   readonly functionAlarms: ReadonlyArray<cloudwatch.Alarm>
+  readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
   constructor(
     scope: Construct,
     id: string,
-    props: { readonly config: StackConfig; readonly queues: Queues; readonly functions: Functions }
+    props: {
+      readonly config: StackConfig
+      readonly queues: Queues
+      readonly functions: Functions
+      readonly data: Data
+    }
   ) {
     super(scope, id)
-    const { config, queues, functions } = props
+    const { config, queues, functions, data } = props
     this.alarmTopic = alarmTopic(this, config)
     const notify = new actions.SnsAction(this.alarmTopic)
 
@@ -77,7 +84,8 @@ export class ServerlessAlarms extends Construct {
       ...perFunction("Consumer", functions.consumer),
       ...perFunction("Sweep", functions.sweep)
     ]
-    for (const alarm of [this.deadLetters, this.oldestMessage, ...this.functionAlarms]) {
+    this.infrastructureAlarms = dataAlarms(this, { config, data })
+    for (const alarm of [this.deadLetters, this.oldestMessage, ...this.functionAlarms, ...this.infrastructureAlarms]) {
       alarm.addAlarmAction(notify)
       alarm.addOkAction(notify)
     }

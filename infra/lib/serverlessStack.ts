@@ -51,7 +51,12 @@ export class RevenueFlowServerlessStack extends Stack {
     for (const fn of [this.functions.ingest, this.functions.consumer, this.functions.sweep]) {
       fn.node.addDependency(this.migrations.run)
     }
-    this.alarms = new ServerlessAlarms(this, "Alarms", { config, queues: this.queues, functions: this.functions })
+    this.alarms = new ServerlessAlarms(this, "Alarms", {
+      config,
+      queues: this.queues,
+      functions: this.functions,
+      data: this.data
+    })
     acknowledgeServerlessFindings(this, config)
 
     new CfnOutput(this, "Url", { value: this.functions.stage.url })
@@ -65,8 +70,14 @@ export class RevenueFlowServerlessStack extends Stack {
     })
     new CfnOutput(this, "QueueUrl", { value: this.queues.queue.queueUrl })
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.queues.deadLetters.queueUrl })
-    new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.secretArn })
+    if (this.data.crmSecret) new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.id })
     new CfnOutput(this, "WebhookSecretArn", { value: this.data.webhookSecret.secretArn })
+    new CfnOutput(this, "ApiKeySecretArn", {
+      description:
+        "INGEST_API_KEYS (the first key generated): read it with get-secret-value, add keys with put-secret-value",
+      value: this.data.apiKeySecret.secretArn
+    })
+    new CfnOutput(this, "RedisReplicationGroupId", { value: this.data.redis.ref })
     new CfnOutput(this, "AlarmTopicArn", { value: this.alarms.alarmTopic.topicArn })
   }
 }

@@ -1,14 +1,14 @@
-import { Aws, Duration, RemovalPolicy, Stack } from "aws-cdk-lib"
+import { Aws, Duration, RemovalPolicy, Size, Stack } from "aws-cdk-lib"
 import * as ec2 from "aws-cdk-lib/aws-ec2"
 import * as ecr from "aws-cdk-lib/aws-ecr"
 import * as ecs from "aws-cdk-lib/aws-ecs"
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2"
 import * as iam from "aws-cdk-lib/aws-iam"
 import * as logs from "aws-cdk-lib/aws-logs"
-import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
 import { Construct } from "constructs"
+import { invokeModelStatements } from "./bedrock.js"
 import { programSettings, type StackConfig } from "./config.js"
-import type { Data } from "./data.js"
+import { type Data, type ReadableSecret, readable, readSecrets } from "./data.js"
 import type { Network } from "./network.js"
 
 const INGEST_PORT = 3000
@@ -35,8 +35,23 @@ service:
 `
 
 /**
+ * The awslogs driver, pinned rather than left to the account's default mode. Non-blocking: a slow CloudWatch Logs
+ * never stalls the program on a stdout write (the event loop would wait in blocking mode); the price is that lines
+ * beyond the buffer are dropped, EMF metric lines included, which the scaling alarms then see as a gap. 25 MiB holds
+ * minutes of the programs' output (an EMF line every 15 s, JSON log lines) while CloudWatch Logs is unreachable.
+ */
+const awsLogs = (streamPrefix: string, logGroup: logs.ILogGroup) =>
+  ecs.LogDrivers.awsLogs({
+    streamPrefix,
+    logGroup,
+    mode: ecs.AwsLogDriverMode.NON_BLOCKING,
+    maxBufferSize: Size.mebibytes(25)
+  })
+
+/**
  * The ingest (behind the ALB) and the consumer as Fargate services in the private subnets, without public IPs.
- * Each task role may read only its own secrets (and the consumer may invoke only the configured model).
+ * Each task role may read only its own secrets (and the consumer may invoke only the configured model; the ingest
+ * reads the CRM secret too with `mcpOnIngest`, for /mcp).
  */
 export class Services extends Construct {
   readonly cluster: ecs.Cluster
@@ -67,14 +82,20 @@ export class Services extends Construct {
       containerInsightsV2: ecs.ContainerInsights.ENABLED
     })
 
-    const image = config.ecrRepository
-      ? ecs.ContainerImage.fromEcrRepository(
-          ecr.Repository.fromRepositoryName(this, "Repository", config.ecrRepository),
-          config.imageTag
-        )
-      : ecs.ContainerImage.fromRegistry(config.image)
+    const image =
+      config.ecrRepository !== undefined
+        ? ecs.ContainerImage.fromEcrRepository(
+            ecr.Repository.fromRepositoryName(this, "Repository", config.ecrRepository),
+            config.imageTag
+          )
+        : config.image !== undefined
+          ? ecs.ContainerImage.fromRegistry(config.image)
+          : undefined
+    if (image === undefined) throw new Error("Services: no image (config.ts requires image or ecrRepository)")
 
     const common: Record<string, string> = {
+      // first, so the stack's own wiring below always wins (config.ts also refuses the keys the stack sets)
+      ...config.environment,
       // the AWS SDK (Secrets Manager, Bedrock) needs the region; the stack's own, resolved at deploy time
       AWS_REGION: Aws.REGION,
       ...programSettings(config),
@@ -83,11 +104,17 @@ export class Services extends Construct {
       CLOUDWATCH_METRICS: "EMF",
       CLOUDWATCH_NAMESPACE: this.metricsNamespace,
       ...(config.tracing === "xray" ? { OTEL_EXPORTER_OTLP_ENDPOINT: COLLECTOR_ENDPOINT } : {}),
-      ...(config.tracing === "otlp" && config.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } : {}),
-      ...config.environment
+      ...(config.tracing === "otlp" && config.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } : {})
     }
 
-    const task = (name: string, program: "ingest" | "consumer", size: StackConfig["ingest"], secrets: Secrets) => {
+    const task = (
+      name: string,
+      program: "ingest" | "consumer",
+      size: StackConfig["ingest"],
+      /** AWS_SECRETS_IDS, in order (a later secret wins a key two of them hold) */
+      secrets: ReadonlyArray<ReadableSecret>,
+      statements: ReadonlyArray<iam.PolicyStatement>
+    ) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention: config.logRetentionDays as logs.RetentionDays,
         removalPolicy: RemovalPolicy.DESTROY
@@ -98,13 +125,7 @@ export class Services extends Construct {
       })
       // The programs read AWS_SECRETS_IDS themselves (and re-read them), so the task role, not the execution
       // role, needs the permission: GetSecretValue only, on exactly these secrets.
-      taskRole.addToPolicy(
-        new iam.PolicyStatement({
-          sid: "ReadOwnSecrets",
-          actions: ["secretsmanager:GetSecretValue"],
-          resources: secrets.map((secret) => secret.secretArn)
-        })
-      )
+      for (const statement of statements) taskRole.addToPolicy(statement)
       const definition = new ecs.FargateTaskDefinition(this, `${name}Task`, {
         cpu: size.cpu,
         memoryLimitMiB: size.memoryMiB,
@@ -120,10 +141,10 @@ export class Services extends Construct {
         essential: true,
         environment: {
           ...common,
-          AWS_SECRETS_IDS: secrets.map((secret) => secret.secretArn).join(","),
+          AWS_SECRETS_IDS: secrets.map((secret) => secret.id).join(","),
           OTEL_SERVICE_NAME: `revenueflow-${program}`
         },
-        logging: ecs.LogDrivers.awsLogs({ streamPrefix: program, logGroup }),
+        logging: awsLogs(program, logGroup),
         // ECS ignores the image's HEALTHCHECK; this is the same probe
         healthCheck: {
           command: [
@@ -145,7 +166,7 @@ export class Services extends Construct {
           image: ecs.ContainerImage.fromRegistry("public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0"),
           essential: false,
           environment: { AOT_CONFIG_CONTENT: XRAY_COLLECTOR_CONFIG },
-          logging: ecs.LogDrivers.awsLogs({ streamPrefix: "otel-collector", logGroup }),
+          logging: awsLogs("otel-collector", logGroup),
           memoryReservationMiB: 64
         })
         // X-Ray's trace-writing actions cannot be scoped to a resource (AWS supports only "*" for them).
@@ -165,26 +186,35 @@ export class Services extends Construct {
       return definition
     }
 
-    this.ingestTask = task("Ingest", "ingest", config.ingest, [
+    const [database, redisUrl, webhooks, apiKeys] = [
       data.databaseSecret,
       data.redisUrlSecret,
-      data.webhookSecret
-    ])
+      data.webhookSecret,
+      data.apiKeySecret
+    ].map(readable) as [ReadableSecret, ReadableSecret, ReadableSecret, ReadableSecret]
+    const crm = data.crmSecret
+    // /mcp on the ingest builds the CRM client from the CRM secret: a statement of its own, so the widening shows.
+    // The API keys come last: no other secret can replace them.
+    const mcpCrm = config.mcpOnIngest && crm !== undefined ? [crm] : []
+    this.ingestTask = task(
+      "Ingest",
+      "ingest",
+      config.ingest,
+      [database, redisUrl, webhooks, ...mcpCrm, apiKeys],
+      [
+        readSecrets("ReadOwnSecrets", [database, redisUrl, webhooks, apiKeys]),
+        ...(mcpCrm.length > 0 ? [readSecrets("ReadCrmSecretForMcp", mcpCrm)] : [])
+      ]
+    )
     const ingestTask = this.ingestTask
-    this.consumerTask = task("Consumer", "consumer", config.consumer, [
-      data.databaseSecret,
-      data.redisUrlSecret,
-      data.crmSecret
+    const consumerSecrets = [database, redisUrl, ...(crm === undefined ? [] : [crm])]
+    this.consumerTask = task("Consumer", "consumer", config.consumer, consumerSecrets, [
+      readSecrets("ReadOwnSecrets", consumerSecrets)
     ])
     const consumerTask = this.consumerTask
     if (config.analyzer === "BEDROCK") {
-      consumerTask.taskRole.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: "InvokeConfiguredModel",
-          actions: ["bedrock:InvokeModel"],
-          resources: [`arn:${Aws.PARTITION}:bedrock:${Aws.REGION}::foundation-model/${config.bedrockModelId}`]
-        })
-      )
+      for (const statement of invokeModelStatements(config.bedrockModelId))
+        consumerTask.taskRole.addToPrincipalPolicy(statement)
     }
 
     const taskSubnets = { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS }
@@ -263,5 +293,3 @@ export class Services extends Construct {
     }
   }
 }
-
-type Secrets = ReadonlyArray<secretsmanager.ISecret>

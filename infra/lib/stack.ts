@@ -27,14 +27,30 @@ export class RevenueFlowStack extends Stack {
     })
     this.data = new Data(this, "Data", { config, network: this.network })
     this.services = new Services(this, "Services", { config, network: this.network, data: this.data })
-    this.scaling = new Scaling(this, "Scaling", { config, services: this.services })
+    this.scaling = new Scaling(this, "Scaling", { config, services: this.services, data: this.data })
     acknowledgeFindings(this, config)
 
     new CfnOutput(this, "Url", {
       value: `${config.certificateArn ? "https" : "http"}://${this.services.alb.loadBalancerDnsName}`
     })
-    new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.secretArn })
+    if (this.data.crmSecret) new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.id })
     new CfnOutput(this, "WebhookSecretArn", { value: this.data.webhookSecret.secretArn })
+    new CfnOutput(this, "ApiKeySecretArn", {
+      description:
+        "INGEST_API_KEYS (the first key generated): read it with get-secret-value, add keys with put-secret-value",
+      value: this.data.apiKeySecret.secretArn
+    })
     new CfnOutput(this, "AlarmTopicArn", { value: this.scaling.alarmTopic.topicArn })
+    new CfnOutput(this, "RedisReplicationGroupId", {
+      description: "For the AUTH token rotation (aws elasticache modify-replication-group --replication-group-id …)",
+      value: this.data.redis.ref
+    })
+    // what `aws ecs run-task` needs to run the CLI (replay, stats, migrate) in the VPC, beside the stores
+    new CfnOutput(this, "ClusterName", { value: this.services.cluster.clusterName })
+    new CfnOutput(this, "ConsumerTaskDefinitionArn", { value: this.services.consumerTask.taskDefinitionArn })
+    new CfnOutput(this, "TaskSubnetIds", {
+      value: this.network.vpc.privateSubnets.map((subnet) => subnet.subnetId).join(",")
+    })
+    new CfnOutput(this, "ConsumerSecurityGroupId", { value: this.network.consumerSg.securityGroupId })
   }
 }

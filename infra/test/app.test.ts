@@ -4,7 +4,7 @@ import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { afterAll, describe, expect, it } from "vitest"
-import { FIXTURE_BUNDLES } from "./synth.js"
+import { CRM_SECRET_ARN, FIXTURE_BUNDLES } from "./synth.js"
 
 const infraDir = join(dirname(fileURLToPath(import.meta.url)), "..")
 
@@ -26,7 +26,16 @@ describe("npm run synth", () => {
   afterAll(() => rmSync(out, { recursive: true, force: true }))
 
   it("writes the template with the CDK CLI, from cdk.json, with no AWS credentials, and passes cdk-nag", async () => {
-    const result = await synth(out, ["-c", "crmProvider=HUBSPOT"])
+    const result = await synth(out, [
+      "-c",
+      "crmProvider=HUBSPOT",
+      "-c",
+      `crmSecretArn=${CRM_SECRET_ARN}`,
+      "-c",
+      "ecrRepository=revenueflow",
+      "-c",
+      "allowPlainHttp=true"
+    ])
     expect(result.code, result.output).toBe(0)
     const template = JSON.parse(readFileSync(join(out, "RevenueFlow.template.json"), "utf8")) as {
       Resources: Record<

@@ -1,17 +1,95 @@
 import { describe, expect, it } from "vitest"
-import { fromContext } from "../lib/config.js"
-import { FIXTURE_BUNDLES } from "./synth.js"
+import { bedrockModel, fromContext, isCompleteSecretArn } from "../lib/config.js"
+import { CRM_SECRET_ARN, FIXTURE_BUNDLES, fargateBase } from "./synth.js"
 
 const read = (context: Record<string, unknown>) => (key: string) => context[key]
+/** The message fromContext refuses `context` with ("" when it accepts it). */
+const refusal = (context: Record<string, unknown>): string => {
+  try {
+    fromContext(read(context))
+    return ""
+  } catch (error) {
+    return (error as Error).message
+  }
+}
 
 describe("stack context", () => {
-  it("has a default for everything, so `npm run synth` needs no argument", () => {
-    const config = fromContext(read({}))
+  it("has a default for everything but the image and HTTPS (or plain HTTP asked for)", () => {
+    const config = fromContext(read({ image: "registry.example/revenueflow:1", allowPlainHttp: "true" }))
     expect(config).toMatchObject({ crmProvider: "MOCK", analyzer: "HEURISTIC", workerConcurrency: 5, tracing: "off" })
+    expect(config).toMatchObject({ crmSecretArn: undefined, mcpOnIngest: false, allowPlainHttp: true })
+    expect(fromContext(read({ ecrRepository: "revenueflow", certificateArn: "arn:aws:acm:x" })).image).toBeUndefined()
+  })
+
+  it("refuses, all at once, a Fargate stack with no image, no certificate, and a real CRM without its secret", () => {
+    const message = refusal({ crmProvider: "HUBSPOT" })
+    for (const problem of [
+      "image / ecrRepository: say where the tasks pull the image from",
+      "certificateArn: required, or API keys and webhook tokens travel in cleartext",
+      "-c allowPlainHttp=true",
+      "crmSecretArn: required with crmProvider=HUBSPOT: create the CRM secret and fill it before the deploy"
+    ]) {
+      expect(message).toContain(problem)
+    }
+    expect(refusal(fargateBase({ crmProvider: "SALESFORCE" }))).toContain(
+      "crmSecretArn: required with crmProvider=SALESFORCE"
+    )
+    expect(refusal(fargateBase({ crmProvider: "SALESFORCE", crmSecretArn: CRM_SECRET_ARN }))).toBe("")
+    expect(refusal(fargateBase({ crmSecretArn: "revenueflow/crm" }))).toContain(
+      "crmSecretArn: must be a Secrets Manager"
+    )
+    expect(refusal(fargateBase({ ecrRepository: "revenueflow", image: "x/y:1" }))).toContain(
+      "give one of them, not both"
+    )
+    // the serverless variant has neither image nor load balancer (its API is HTTPS), but needs the CRM secret too
+    const serverless = { variant: "serverless", lambdaBundles: FIXTURE_BUNDLES }
+    expect(refusal(serverless)).toBe("")
+    expect(refusal({ ...serverless, crmProvider: "HUBSPOT" })).toContain("crmSecretArn: required")
+    expect(refusal({ ...serverless, mcpOnIngest: "true" })).toContain("mcpOnIngest: the Lambda ingest serves no /mcp")
+  })
+
+  it("refuses in environment what the stack sets itself, naming why", () => {
+    const fargate = refusal(
+      fargateBase({
+        environment: JSON.stringify({ PORT: "8080", CLOUDWATCH_NAMESPACE: "X", AWS_SECRETS_IDS: "a", HOST: "::" })
+      })
+    )
+    expect(fargate).toContain("environment.PORT: set by the stack (the target group, port mapping and health check")
+    expect(fargate).toContain("environment.CLOUDWATCH_NAMESPACE: set by the stack (the scaling policies and alarms")
+    expect(fargate).toContain("environment.AWS_SECRETS_IDS: set by the stack")
+    expect(fargate).toContain("environment.HOST: set by the stack")
+    expect(refusal(fargateBase({ environment: '{"CRM_PROVIDER":"HUBSPOT"}' }))).toContain("use -c crmProvider")
+    const serverless = refusal({
+      variant: "serverless",
+      lambdaBundles: FIXTURE_BUNDLES,
+      environment: '{"SQS_QUEUE_URL":"https://x","DATABASE_POOL_SIZE":"9","PORT":"8080"}'
+    })
+    expect(serverless).toContain("environment.SQS_QUEUE_URL: set by the stack")
+    expect(serverless).toContain("environment.DATABASE_POOL_SIZE: set by the stack")
+    // a function has no port of its own: PORT is the program's business there
+    expect(serverless).not.toContain("environment.PORT")
+  })
+
+  it("tells a complete secret ARN from a partial one, and a geographic inference profile from a model id", () => {
+    expect(isCompleteSecretArn(CRM_SECRET_ARN)).toBe(true)
+    expect(isCompleteSecretArn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm")).toBe(false)
+    expect(bedrockModel("anthropic.claude-3-5-haiku-20241022-v1:0")).toEqual({
+      profile: undefined,
+      foundationModel: "anthropic.claude-3-5-haiku-20241022-v1:0"
+    })
+    expect(bedrockModel("eu.anthropic.claude-3-5-haiku-20241022-v1:0")).toEqual({
+      profile: "eu.anthropic.claude-3-5-haiku-20241022-v1:0",
+      foundationModel: "anthropic.claude-3-5-haiku-20241022-v1:0"
+    })
+    expect(refusal(fargateBase({ bedrockModelId: "global.anthropic.claude-sonnet-4-v1:0" }))).toContain(
+      "bedrockModelId: a global inference profile"
+    )
   })
 
   it("reads CLI strings (`-c workerConcurrency=8`) and JSON environment", () => {
-    const config = fromContext(read({ workerConcurrency: "8", multiAz: "false", environment: '{"LOG_LEVEL":"Debug"}' }))
+    const config = fromContext(
+      read(fargateBase({ workerConcurrency: "8", multiAz: "false", environment: '{"LOG_LEVEL":"Debug"}' }))
+    )
     expect(config.workerConcurrency).toBe(8)
     expect(config.multiAz).toBe(false)
     expect(config.environment).toEqual({ LOG_LEVEL: "Debug" })
@@ -48,16 +126,26 @@ describe("stack context", () => {
 
   it("accepts HUBSPOT_WEBHOOK_URL in the environment: the URL HubSpot signs is public", () => {
     const config = fromContext(
-      read({ environment: '{"HUBSPOT_WEBHOOK_URL":"https://leads.example.com/webhooks/hubspot"}' })
+      read(fargateBase({ environment: '{"HUBSPOT_WEBHOOK_URL":"https://leads.example.com/webhooks/hubspot"}' }))
     )
     expect(config.environment.HUBSPOT_WEBHOOK_URL).toBe("https://leads.example.com/webhooks/hubspot")
   })
 
   it("selects the Fargate stack unless told variant=serverless, and never checks bundles for it", () => {
-    expect(fromContext(read({ lambdaBundles: "/nowhere" })).variant).toBe("fargate")
+    expect(fromContext(read(fargateBase({ lambdaBundles: "/nowhere" }))).variant).toBe("fargate")
     const config = fromContext(read({ variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, sqsBatchSize: "5" }))
     expect(config.variant).toBe("serverless")
-    expect(config.serverless).toMatchObject({ bundles: FIXTURE_BUNDLES, batchSize: 5, maxReceiveCount: 10 })
+    // room for about 50 minutes of delays (breaker open, rate limit), each of at most a minute
+    expect(config.serverless).toMatchObject({
+      bundles: FIXTURE_BUNDLES,
+      batchSize: 5,
+      maxReceiveCount: 50,
+      ingestReservedConcurrency: undefined
+    })
+    expect(
+      fromContext(read({ variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, ingestReservedConcurrency: "40" }))
+        .serverless.ingestReservedConcurrency
+    ).toBe(40)
   })
 
   it("refuses a serverless synth without the bundles, naming the command that builds them", () => {

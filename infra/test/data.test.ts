@@ -1,6 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
+import { CRM_SECRET_ARN, logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
 describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
@@ -29,7 +29,9 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
       SecretId: {
         Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment")
       },
-      RotationRules: { ScheduleExpression: "rate(30 days)" }
+      RotationRules: { ScheduleExpression: "rate(30 days)" },
+      // not during the deploy that creates the schedule (and starts the tasks): rotationDays after it
+      RotateImmediatelyOnUpdate: false
     })
     const password = JSON.stringify(
       resources[logicalId(resources, "AWS::RDS::DBInstance", "DataPostgres")]!.Properties!.MasterUserPassword
@@ -69,6 +71,7 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
   it("hands each task its secrets through AWS_SECRETS_IDS and the configuration through the environment", () => {
     const ctx = {
       crmProvider: "HUBSPOT",
+      crmSecretArn: CRM_SECRET_ARN,
       workerConcurrency: 12,
       rateLimitCrm: 250,
       image: "registry.example/revenueflow:1.2.3"
@@ -95,14 +98,43 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
       AWS_REGION: { Ref: "AWS::Region" }
     })
     const ids = JSON.stringify(consumer.vars.AWS_SECRETS_IDS)
-    for (const name of ["DataCrmCredentials", "DataRedisUrl", "DataPostgresSecretAttachment"])
-      expect(ids).toContain(name)
+    for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresSecretAttachment"]) expect(ids).toContain(name)
     expect(ids).not.toContain("DataWebhookSecrets")
+    expect(ids).not.toContain("DataApiKeys")
     const ingest = env("ServicesIngestTask")
     expect(ingest.container.Command).toEqual(["ingest"])
-    expect(JSON.stringify(ingest.vars.AWS_SECRETS_IDS)).toContain("DataWebhookSecrets")
-    expect(JSON.stringify(ingest.vars.AWS_SECRETS_IDS)).not.toContain("DataCrmCredentials")
+    const ingestIds = JSON.stringify(ingest.vars.AWS_SECRETS_IDS)
+    expect(ingestIds).toContain("DataWebhookSecrets")
+    expect(ingestIds).not.toContain(CRM_SECRET_ARN)
+    // the API keys last: a later secret wins a key two secrets hold, so no other secret can empty INGEST_API_KEYS
+    expect(ingestIds.indexOf("DataApiKeys")).toBeGreaterThan(ingestIds.indexOf("DataWebhookSecrets"))
     // no secret value in the task definitions' plain environment
     expect(JSON.stringify(configured).match(/DATABASE_URL|REDIS_URL"?\s*,\s*"Value"/g)).toBeNull()
+  })
+
+  it("generates an API key at creation, so the ingest is never open: INGEST_API_KEYS, long, without a comma", () => {
+    const keys = resources[logicalId(resources, "AWS::SecretsManager::Secret", "DataApiKeys")]!.Properties!
+    expect(keys.GenerateSecretString).toMatchObject({
+      SecretStringTemplate: "{}",
+      GenerateStringKey: "INGEST_API_KEYS",
+      ExcludePunctuation: true
+    })
+    expect((keys.GenerateSecretString as { PasswordLength: number }).PasswordLength).toBeGreaterThanOrEqual(32)
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>
+    expect(outputs.ApiKeySecretArn!.Value).toEqual({
+      Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataApiKeys")
+    })
+    expect(outputs.CrmSecretArn).toBeUndefined() // the mock CRM, and no secret given
+  })
+
+  it("ships the logs in non-blocking mode with an explicit buffer, whatever the account's default mode", () => {
+    for (const [, task] of ofType(resources, "AWS::ECS::TaskDefinition")) {
+      for (const container of task.Properties!.ContainerDefinitions as Array<{ LogConfiguration: unknown }>) {
+        expect(container.LogConfiguration).toMatchObject({
+          LogDriver: "awslogs",
+          Options: expect.objectContaining({ mode: "non-blocking", "max-buffer-size": "26214400b" }) // 25 MiB
+        })
+      }
+    }
   })
 })

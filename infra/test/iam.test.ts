@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest"
 import {
   asList,
+  CRM_SECRET_ARN,
   logicalId,
   type Resources,
   roleStatements,
@@ -13,10 +14,19 @@ import {
 describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
   let bedrock: Resources
+  let crm: Resources
   beforeAll(() => {
     resources = synth().resources
     bedrock = synth({ analyzer: "BEDROCK", bedrockModelId: "anthropic.claude-3-5-haiku-20241022-v1:0" }).resources
+    crm = synth({ crmProvider: "SALESFORCE", crmSecretArn: CRM_SECRET_ARN, mcpOnIngest: true }).resources
   }, SYNTH_TIMEOUT_MS)
+  const refs = (list: ReadonlyArray<unknown>) => list.map((r) => (r as { Ref: string }).Ref).sort()
+  const secretIds = (r: Resources, task: string) => {
+    const [container] = r[logicalId(r, "AWS::ECS::TaskDefinition", task)]!.Properties!.ContainerDefinitions as Array<{
+      Environment: Array<{ Name: string; Value: unknown }>
+    }>
+    return JSON.stringify(container!.Environment.find((e) => e.Name === "AWS_SECRETS_IDS")!.Value)
+  }
 
   it("has no '*' in any action or resource, in either configuration", () => {
     expect(statements(resources).length).toBeGreaterThan(3)
@@ -24,8 +34,7 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(wildcards(bedrock)).toEqual([])
   })
 
-  it("lets the ingest call GetSecretValue on its own secrets only: database, Redis URL, webhooks", () => {
-    const refs = (list: ReadonlyArray<unknown>) => list.map((r) => (r as { Ref: string }).Ref).sort()
+  it("lets the ingest call GetSecretValue on its own secrets only: database, Redis URL, webhooks, API keys", () => {
     const [secrets, ...rest] = roleStatements(resources, "ServicesIngestTaskRole")
     expect(rest).toEqual([])
     expect(secrets).toMatchObject({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue" })
@@ -33,23 +42,89 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
       refs([
         { Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment") },
         { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataRedisUrl") },
-        { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataWebhookSecrets") }
+        { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataWebhookSecrets") },
+        { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataApiKeys") }
       ])
     )
   })
 
-  it("lets the consumer call GetSecretValue on its own secrets only: CRM, database, Redis URL", () => {
+  it("lets the consumer call GetSecretValue on its own secrets only: database, Redis URL (and the CRM's, given)", () => {
     const [secrets, ...rest] = roleStatements(resources, "ServicesConsumerTaskRole")
     expect(rest).toEqual([])
     expect(secrets!.Action).toBe("secretsmanager:GetSecretValue")
-    const refs = (list: ReadonlyArray<unknown>) => list.map((r) => (r as { Ref: string }).Ref).sort()
     expect(refs(asList(secrets!.Resource))).toEqual(
       refs([
-        { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataCrmCredentials") },
         { Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment") },
         { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataRedisUrl") }
       ])
     )
+    const [withCrm] = roleStatements(crm, "ServicesConsumerTaskRole")
+    expect(asList(withCrm!.Resource)).toContain(CRM_SECRET_ARN)
+    expect(secretIds(crm, "ServicesConsumerTask")).toContain(CRM_SECRET_ARN)
+  })
+
+  it("owns no CRM secret: reads the one created before the deploy, by complete or partial ARN", () => {
+    for (const r of [resources, crm]) {
+      const owned = Object.entries(r).filter(([, x]) => x.Type === "AWS::SecretsManager::Secret")
+      expect(owned.map(([id]) => id).filter((id) => /crm/i.test(id))).toEqual([])
+      // no secret whose value the template sets (a later template change would write it back over the credentials)
+      expect(owned.filter(([, x]) => x.Properties!.SecretString === "{}")).toEqual([])
+    }
+    // a partial ARN (the name only) matches the secret in IAM only with the 6-character suffix Secrets Manager adds
+    const partial = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm"
+    const partialCrm = synth({ crmProvider: "HUBSPOT", crmSecretArn: partial }).resources
+    const [read] = roleStatements(partialCrm, "ServicesConsumerTaskRole")
+    expect(asList(read!.Resource)).toContain(`${partial}-??????`)
+    expect(secretIds(partialCrm, "ServicesConsumerTask")).toContain(`${partial}"`)
+  })
+
+  it("gives the ingest the CRM secret only with mcpOnIngest, in a statement of its own, before the API keys", () => {
+    expect(secretIds(resources, "ServicesIngestTask")).not.toContain("secret:")
+    const statements = roleStatements(crm, "ServicesIngestTaskRole")
+    expect(statements.map((s) => s.Sid)).toEqual(["ReadOwnSecrets", "ReadCrmSecretForMcp"])
+    expect(statements[1]).toMatchObject({ Action: "secretsmanager:GetSecretValue", Resource: CRM_SECRET_ARN })
+    expect(JSON.stringify(statements[0]!.Resource)).not.toContain(CRM_SECRET_ARN)
+    const ids = secretIds(crm, "ServicesIngestTask")
+    expect(ids.indexOf(CRM_SECRET_ARN)).toBeGreaterThan(ids.indexOf("DataWebhookSecrets"))
+    expect(ids.indexOf("DataApiKeys")).toBeGreaterThan(ids.indexOf(CRM_SECRET_ARN))
+    expect(JSON.stringify(crm)).not.toContain("bedrock:")
+  })
+
+  it("lets the consumer invoke a geographic inference profile and, through it only, its model in any Region", () => {
+    const profile = "eu.anthropic.claude-3-5-haiku-20241022-v1:0"
+    const r = synth({ analyzer: "BEDROCK", bedrockModelId: profile }).resources
+    const invoke = roleStatements(r, "ServicesConsumerTaskRole").filter((s) =>
+      asList(s.Action).includes("bedrock:InvokeModel")
+    )
+    const profileArn = {
+      "Fn::Join": [
+        "",
+        [
+          "arn:",
+          { Ref: "AWS::Partition" },
+          ":bedrock:",
+          { Ref: "AWS::Region" },
+          ":",
+          { Ref: "AWS::AccountId" },
+          `:inference-profile/${profile}`
+        ]
+      ]
+    }
+    expect(invoke).toEqual([
+      { Sid: "InvokeConfiguredModel", Effect: "Allow", Action: "bedrock:InvokeModel", Resource: profileArn },
+      {
+        Sid: "InvokeModelThroughProfile",
+        Effect: "Allow",
+        Action: "bedrock:InvokeModel",
+        Resource: {
+          "Fn::Join": [
+            "",
+            ["arn:", { Ref: "AWS::Partition" }, ":bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]
+          ]
+        },
+        Condition: { StringEquals: { "bedrock:InferenceProfileArn": profileArn } }
+      }
+    ])
   })
 
   it("lets the consumer invoke only the configured model, and only when the analyser is Bedrock", () => {

@@ -17,10 +17,15 @@ describe("cdk-nag AwsSolutions", { timeout: SYNTH_TIMEOUT_MS }, () => {
   it.each([
     ["the defaults", {}],
     [
-      "HTTPS, Bedrock, X-Ray traces, an ECR image",
+      "HTTPS, Bedrock through an inference profile, X-Ray traces, an ECR image, a CRM with /mcp on the ingest",
       {
         certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
+        allowPlainHttp: false,
         analyzer: "BEDROCK",
+        bedrockModelId: "eu.anthropic.claude-3-5-haiku-20241022-v1:0",
+        crmProvider: "SALESFORCE",
+        crmSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm-AbC123",
+        mcpOnIngest: true,
         tracing: "xray",
         ecrRepository: "revenueflow",
         alarmEmail: "ops@example.com"

@@ -1,6 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
+import { CRM_SECRET_ARN, ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
 
 const NAMESPACE = "RevenueFlow/RevenueFlow"
 
@@ -8,7 +8,12 @@ describe("scaling and alarms", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
   let template: ReturnType<typeof synth>["template"]
   beforeAll(() => {
-    ;({ resources, template } = synth({ crmProvider: "SALESFORCE", backlogPerTask: 50, maxWaitSeconds: 30 }))
+    ;({ resources, template } = synth({
+      crmProvider: "SALESFORCE",
+      crmSecretArn: CRM_SECRET_ARN,
+      backlogPerTask: 50,
+      maxWaitSeconds: 30
+    }))
   }, SYNTH_TIMEOUT_MS)
 
   const alarmsOn = (metricName: string) =>
@@ -101,10 +106,14 @@ describe("scaling and alarms", { timeout: SYNTH_TIMEOUT_MS }, () => {
           a.Properties as {
             Metrics?: Array<{ Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string } } }>
             AlarmActions: unknown
+            EvaluationPeriods: number
+            DatapointsToAlarm?: number
           }
       )
       .filter((a) => a.Metrics?.some((m) => m.Expression === "DIFF(deadLetters)"))
     expect(deadLetters).toHaveLength(1)
+    // DIFF has a value only with the period before it in the evaluated range: two periods, one rise enough
+    expect(deadLetters[0]).toMatchObject({ EvaluationPeriods: 2, DatapointsToAlarm: 1 })
     const source = deadLetters[0]!.Metrics!.find((m) => m.MetricStat)!.MetricStat!.Metric
     expect(source).toMatchObject({ MetricName: "DeadLetters", Namespace: NAMESPACE })
     expect(JSON.stringify(deadLetters[0]!.AlarmActions)).toContain(topic)

@@ -1,6 +1,6 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { logicalId, ofType, type Resources, SYNTH_TIMEOUT_MS, synthServerless } from "./synth.js"
+import { CRM_SECRET_ARN, logicalId, ofType, type Resources, SYNTH_TIMEOUT_MS, synthServerless } from "./synth.js"
 
 type Fn = { Properties: Record<string, unknown>; DependsOn?: ReadonlyArray<string> }
 
@@ -15,7 +15,10 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
       consumerMaxConcurrency: 20,
       maxReceiveCount: 12,
       sweepIntervalMinutes: 2,
-      maxWaitSeconds: 30
+      maxWaitSeconds: 30,
+      crmProvider: "HUBSPOT",
+      crmSecretArn: CRM_SECRET_ARN,
+      ingestReservedConcurrency: 40
     }))
   }, SYNTH_TIMEOUT_MS)
 
@@ -108,10 +111,24 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(env("FunctionsMigrate")).toMatchObject({ ...queues, MIGRATE_ON_START: "true" })
     const ids = (name: string) => JSON.stringify(env(name).AWS_SECRETS_IDS)
     expect(ids("FunctionsIngest")).toContain("DataWebhookSecrets")
-    expect(ids("FunctionsIngest")).not.toContain("DataCrmCredentials")
-    for (const name of ["DataCrmCredentials", "DataRedisUrl", "DataPostgresSecretAttachment"])
+    expect(ids("FunctionsIngest")).not.toContain(CRM_SECRET_ARN)
+    // the generated API key, last: no other secret can replace INGEST_API_KEYS
+    expect(ids("FunctionsIngest").indexOf("DataApiKeys")).toBeGreaterThan(ids("FunctionsIngest").indexOf("DataWebhook"))
+    for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresSecretAttachment"])
       expect(ids("FunctionsConsumer")).toContain(name)
     expect(JSON.stringify(resources).match(/"(DATABASE_URL|REDIS_URL)"\s*:/g)).toBeNull()
+  })
+
+  it("reserves the ingest's concurrency when asked (its Postgres connections: 2 each), and only then", () => {
+    expect(fn("FunctionsIngest").Properties.ReservedConcurrentExecutions).toBe(40)
+    for (const name of ["FunctionsConsumer", "FunctionsSweep", "FunctionsMigrate"])
+      expect(fn(name).Properties.ReservedConcurrentExecutions).toBeUndefined()
+    const defaults = synthServerless().resources
+    const ingest = defaults[logicalId(defaults, "AWS::Lambda::Function", "FunctionsIngest")]!.Properties!
+    expect(ingest.ReservedConcurrentExecutions).toBeUndefined()
+    // and the default redrive leaves room for about 50 minutes of delays
+    const queue = defaults[logicalId(defaults, "AWS::SQS::Queue", "QueuesJobs")]!.Properties!
+    expect((queue.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBe(50)
   })
 
   it("lets only the functions reach Postgres, only the consumer reach Redis, and nothing reach the functions", () => {

@@ -82,8 +82,9 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
     }
     const db = ref(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment")
     const secret = (prefix: string) => ref(resources, "AWS::SecretsManager::Secret", prefix)
-    expect(secrets("Ingest")).toEqual(sorted([db, secret("DataWebhookSecrets")]))
-    expect(secrets("Consumer")).toEqual(sorted([db, secret("DataRedisUrl"), secret("DataCrmCredentials")]))
+    expect(secrets("Ingest")).toEqual(sorted([db, secret("DataWebhookSecrets"), secret("DataApiKeys")]))
+    // the mock CRM and no crmSecretArn: no CRM secret at all
+    expect(secrets("Consumer")).toEqual(sorted([db, secret("DataRedisUrl")]))
     expect(secrets("Sweep")).toEqual(sorted([db]))
     expect(secrets("Migrate")).toEqual(sorted([db]))
     const readers = statements(resources).filter(({ statement }) =>
@@ -131,9 +132,10 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
   it.each([
     ["the defaults", {}],
     [
-      "Bedrock, OTLP traces, single-AZ, an alarm e-mail",
+      "Bedrock through an inference profile, OTLP traces, single-AZ, an alarm e-mail",
       {
         analyzer: "BEDROCK",
+        bedrockModelId: "us.anthropic.claude-3-5-haiku-20241022-v1:0",
         tracing: "otlp",
         otlpEndpoint: "http://10.0.0.10:4318",
         multiAz: false,

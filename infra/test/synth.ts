@@ -31,9 +31,22 @@ const synthesize = <S extends Stack>(context: Record<string, unknown>, build: (a
 
 const configOf = (app: App) => fromContext((key) => app.node.tryGetContext(key))
 
+/**
+ * What the Fargate stack refuses to guess (config.ts), for the tests that are not about it: where the image comes
+ * from (unless the test names an ECR repository), and plain HTTP asked for explicitly.
+ */
+export const fargateBase = (context: Record<string, unknown>): Record<string, unknown> => ({
+  allowPlainHttp: true,
+  ...(context.ecrRepository === undefined ? { image: "registry.example/revenueflow:test" } : {}),
+  ...context
+})
+
+/** A CRM secret created before the deploy, by its complete ARN (with Secrets Manager's 6-character suffix). */
+export const CRM_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm-AbC123"
+
 /** Synthesizes the stack with `context` over the defaults (what `cdk synth -c key=value` does). */
 export const synth = (context: Record<string, unknown> = {}) =>
-  synthesize(context, (app) => new RevenueFlowStack(app, "RevenueFlow", { config: configOf(app) }))
+  synthesize(fargateBase(context), (app) => new RevenueFlowStack(app, "RevenueFlow", { config: configOf(app) }))
 
 /**
  * Stand-ins for dist/lambda/{ingest,consumer,sweep}: the template depends on where the bundles are, not on what

@@ -16,6 +16,8 @@ const yaml = <T>(path: string) => parse(read(path), { merge: true }) as T
 // the parts of each file the tests read
 interface Service {
   readonly image?: string
+  readonly build?: unknown
+  readonly pull_policy?: string
   readonly command?: ReadonlyArray<string>
   readonly environment?: Record<string, unknown>
   readonly volumes?: ReadonlyArray<string>
@@ -99,6 +101,10 @@ describe("docker-compose.yml", () => {
       expect(services).toContain(name)
     }
     expect(service("ingest").image).toBe(service("consumer").image)
+    // built once: by the ingest service; the consumer runs that image and never looks for it in a registry
+    expect(service("ingest").build).toBe(".")
+    expect(service("consumer").build).toBeUndefined()
+    expect(service("consumer").pull_policy).toBe("never")
     expect(service("ingest").command).toEqual(["ingest"])
     expect(service("consumer").command).toEqual(["consumer"])
     expect(envOf("ingest").OTEL_EXPORTER_OTLP_ENDPOINT).toMatch(/jaeger:4318/)

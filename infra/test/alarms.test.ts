@@ -1,0 +1,116 @@
+import { beforeAll, describe, expect, it } from "vitest"
+import { logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS, synthServerless } from "./synth.js"
+
+type Statement = {
+  Effect: string
+  Principal?: { Service?: string }
+  Action: string | Array<string>
+  Condition?: Record<string, Record<string, unknown>>
+}
+const list = (value: string | Array<string>) => (Array.isArray(value) ? value : [value])
+const props = (r: Resources, id: string) => r[id]!.Properties as Record<string, unknown>
+
+/**
+ * Every alarm's notification must be deliverable: alarm -> topic -> the topic's key lets CloudWatch use it, and the
+ * topic's policy lets CloudWatch publish (a topic with a policy has no default one left).
+ */
+const deliverable = (r: Resources) => {
+  // every alarm but the scaling policies' own notifies a topic
+  const toTopics = ofType(r, "AWS::CloudWatch::Alarm").map(([, alarm]) =>
+    ((alarm.Properties!.AlarmActions as Array<{ Ref?: string }> | undefined) ?? [])
+      .map((action) => action.Ref)
+      .filter((ref): ref is string => ref !== undefined && r[ref]!.Type === "AWS::SNS::Topic")
+  )
+  expect(toTopics.filter((topics) => topics.length > 0).length).toBeGreaterThanOrEqual(5)
+  for (const topics of toTopics) {
+    for (const topic of topics) {
+      // a key of the stack's own (not alias/aws/sns, whose policy CloudWatch is not in), rotated
+      const key = (props(r, topic).KmsMasterKeyId as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0]
+      expect(r[key]!.Type).toBe("AWS::KMS::Key")
+      expect(props(r, key).EnableKeyRotation).toBe(true)
+      const keyStatements = (props(r, key).KeyPolicy as { Statement: Array<Statement> }).Statement
+      const forCloudWatch = keyStatements.find((s) => s.Principal?.Service === "cloudwatch.amazonaws.com")!
+      expect(forCloudWatch.Effect).toBe("Allow")
+      expect(list(forCloudWatch.Action).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey*"])
+      expect(forCloudWatch.Condition).toEqual({ StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } })
+      // the topic policy: CloudWatch may publish (this account's alarms), nobody without TLS
+      const policy = ofType(r, "AWS::SNS::TopicPolicy").find(([, p]) =>
+        JSON.stringify(p.Properties!.Topics).includes(`"${topic}"`)
+      )!
+      const statements = (policy[1].Properties!.PolicyDocument as { Statement: Array<Statement> }).Statement
+      const publish = statements.find((s) => s.Principal?.Service === "cloudwatch.amazonaws.com")!
+      expect(publish).toMatchObject({ Effect: "Allow", Action: "sns:Publish" })
+      expect(publish.Condition!.StringEquals).toEqual({ "aws:SourceAccount": { Ref: "AWS::AccountId" } })
+      expect(JSON.stringify(publish.Condition!.ArnLike)).toContain(":alarm:*")
+      expect(JSON.stringify(statements)).toContain('"aws:SecureTransport":"false"')
+    }
+  }
+}
+
+const alarmsBy = (r: Resources, predicate: (alarm: Record<string, unknown>) => boolean) =>
+  ofType(r, "AWS::CloudWatch::Alarm")
+    .map(([, alarm]) => alarm.Properties as Record<string, unknown>)
+    .filter(predicate)
+
+/** The Redis memory alarm: MAX over the replication group's nodes (<group>-001, -002, node 0001). */
+const redisNodes = (r: Resources) => {
+  const [alarm] = alarmsBy(r, (a) => JSON.stringify(a.Metrics ?? []).includes("DatabaseMemoryUsagePercentage"))
+  expect(alarm).toMatchObject({ Threshold: 80, ComparisonOperator: "GreaterThanOrEqualToThreshold" })
+  const metrics = alarm!.Metrics as Array<{ Expression?: string; MetricStat?: { Metric: { Dimensions: unknown } } }>
+  expect(metrics.find((m) => m.Expression)!.Expression).toMatch(/^MAX\(\[/)
+  const group = logicalId(r, "AWS::ElastiCache::ReplicationGroup", "DataRedis")
+  return metrics
+    .filter((m) => m.MetricStat)
+    .map((m) => m.MetricStat!.Metric.Dimensions)
+    .map((dimensions) => {
+      const text = JSON.stringify(dimensions)
+      expect(text).toContain(`{"Ref":"${group}"}`)
+      expect(text).toContain('{"Name":"CacheNodeId","Value":"0001"}')
+      return text.match(/"(00\d)"/)![1]
+    })
+}
+
+describe("alarms reach the operator, and watch the infrastructure too", { timeout: SYNTH_TIMEOUT_MS }, () => {
+  let fargate: Resources
+  let serverless: Resources
+  beforeAll(() => {
+    fargate = synth({ alarmEmail: "ops@example.com" }).resources
+    serverless = synthServerless({ alarmEmail: "ops@example.com", multiAz: false }).resources
+  }, SYNTH_TIMEOUT_MS)
+
+  it("encrypts the alarm topic with a key CloudWatch may use, and lets CloudWatch publish to it (Fargate)", () => {
+    deliverable(fargate)
+  })
+
+  it("does the same in the serverless variant", () => {
+    deliverable(serverless)
+  })
+
+  it("alarms on Redis memory (80 %, every node) and Postgres free storage, in both variants", () => {
+    expect(redisNodes(fargate)).toEqual(["001", "002"])
+    expect(redisNodes(serverless)).toEqual(["001"]) // multiAz=false: no replica
+    for (const r of [fargate, serverless]) {
+      const [storage] = alarmsBy(r, (a) => a.MetricName === "FreeStorageSpace")
+      expect(storage).toMatchObject({
+        Namespace: "AWS/RDS",
+        Statistic: "Minimum",
+        Threshold: 2 * 1024 ** 3, // 10 % of the default 20 GiB, and never below 2 GiB
+        ComparisonOperator: "LessThanThreshold"
+      })
+      expect(JSON.stringify(storage!.Dimensions)).toContain(logicalId(r, "AWS::RDS::DBInstance", "DataPostgres"))
+    }
+  })
+
+  it("alarms on unhealthy ingest targets and the load balancer's own 5xx (Fargate)", () => {
+    const [unhealthy] = alarmsBy(fargate, (a) => a.MetricName === "UnHealthyHostCount")
+    expect(unhealthy).toMatchObject({
+      Namespace: "AWS/ApplicationELB",
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 3
+    })
+    const [elb5xx] = alarmsBy(fargate, (a) => a.MetricName === "HTTPCode_ELB_5XX_Count")
+    expect(elb5xx).toMatchObject({ Namespace: "AWS/ApplicationELB", Statistic: "Sum", Threshold: 10 })
+    expect(alarmsBy(serverless, (a) => String(a.Namespace) === "AWS/ApplicationELB")).toEqual([])
+  })
+})
