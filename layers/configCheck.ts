@@ -39,8 +39,13 @@ export const selectors: Config.Config<Selectors> = Config.all({
   circuitBreaker: selected("CIRCUIT_BREAKER", "MEMORY")
 })
 
-/** The message of a bundle started without DATABASE_URL (it carries no embedded database). */
-export const bundleNeedsDatabase = "is required: the bundles run on Postgres; the embedded database is for npm start"
+/**
+ * DATABASE_URL unset where the embedded database cannot load: a bundle (it carries none), or an app embedding the
+ * library without the optional peer. (It names no package to install: the bundles' operators have none to install.)
+ */
+export const bundleNeedsDatabase =
+  "is required: the bundles run on Postgres; the embedded database is for npm start, and for an app embedding " +
+  "revenueflow once it installs the optional peer PGlite (README: What the package holds)"
 
 /** A section that always fails with `message` on `key`, so it is listed with every other bad key. */
 const refuse = (key: string, message: string): Config.Config<never> =>

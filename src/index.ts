@@ -71,9 +71,12 @@ export {
   providerOf,
   type Secret,
   type SettingValue,
+  settingNames,
   settingsOf
 } from "../layers/config.js"
 export { InvalidConfiguration } from "../layers/shared/config.js"
+/** Redis could not answer (layerFromConfig's error with REDIS_URL set): its tag, without loading ioredis. */
+export { RedisUnavailable } from "../layers/shared/RedisUnavailable.js"
 export { missingPackageOf } from "../layers/shared/optionalPackage.js"
 
 // Presets: every backend chosen by configuration, provider clients imported only when selected

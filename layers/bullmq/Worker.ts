@@ -66,6 +66,24 @@ const abortable = <A, E>(effect: Effect.Effect<A, E>, signal: AbortSignal | unde
         )
       })
 
+/** How often, and how many times at most, a close looks for BullMQ's stalled-jobs timer to stop. */
+const STALLED_STOP_POLL_MS = 10
+const STALLED_STOP_POLLS = 300
+
+/**
+ * Stops BullMQ's stalled-jobs timer once its check in flight is over. BullMQ (5.x) arms that timer (stalledIntervalMs,
+ * 30 s by default) after each check, and close() stops only a timer already armed: a close during the first check
+ * (a consumer closed right after it starts: a short test, a CLI command) left one that kept the process alive for a
+ * whole interval. Its loop's fields are private: on a BullMQ without them this does nothing.
+ */
+const stopStalledCheck = async (worker: Worker): Promise<void> => {
+  const loop = worker as unknown as { readonly stalledCheckerRunning?: boolean; stalledCheckStopper?: () => void }
+  for (let i = 0; i < STALLED_STOP_POLLS && loop.stalledCheckerRunning === true; i++) {
+    loop.stalledCheckStopper?.()
+    await new Promise((resolve) => setTimeout(resolve, STALLED_STOP_POLL_MS))
+  }
+}
+
 /** Run a BullMQ Worker until the scope closes; each job's Effect runs on the caller's runtime. */
 export const consume = (
   redis: RedisClient.Service,
@@ -154,10 +172,13 @@ export const consume = (
 
     const close = (worker: Worker) =>
       Effect.gen(function* () {
-        const closing = worker.close().then(
-          () => true,
-          () => true
-        )
+        const closing = worker
+          .close()
+          .then(
+            () => stopStalledCheck(worker),
+            () => stopStalledCheck(worker)
+          )
+          .then(() => true)
         // Finalizers run uninterruptibly, and a timeout cannot abandon an uninterruptible wait.
         const closed = Effect.interruptible(Effect.promise(() => closing))
         const inTime = yield* Effect.timeoutOption(closed, Duration.millis(opts.shutdownTimeoutMs))

@@ -4,10 +4,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
+import { outcomeOf } from "../shared/jobOutcome.js"
 import {
   type ConsumeOptions,
   type DeadLetter,
@@ -36,6 +36,9 @@ interface Entry {
   readonly failedReason?: string
   readonly failedAt?: number
 }
+
+/** A defect as the lead's error and the log name it: its message (an Error's), else its text. */
+const describeDefect = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
 
 /** Exponential backoff with "equal jitter": between half and all of base * 2^(attempt-1). */
 export const backoffDelay = (backoffMs: number, attemptsMade: number) =>
@@ -137,11 +140,18 @@ export const make = (options: MemoryQueueOptions) =>
           const exit = yield* Effect.exit(restore(consume.process(info)))
           if (Exit.isSuccess(exit)) return yield* update(id, (e) => ({ ...e, state: "completed" }))
           if (Exit.isInterrupted(exit)) return yield* makeReady(id)
-          const failure = Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap(Cause.failureOption)))
-          if (failure?._tag === "JobDelay") return yield* delay(id, failure.delayMs)
+          // the same fates as BullMQ's and SQS's, a defect included: a retry whose reason names it
+          const outcome = outcomeOf(exit, describeDefect)
+          if (outcome._tag === "Done") return yield* update(id, (e) => ({ ...e, state: "completed" }))
+          if (outcome._tag === "Delay") return yield* delay(id, outcome.delayMs)
+          if (Cause.isDie(exit.cause)) {
+            yield* Effect.logError("job failed with a defect (a bug: the lead is retried, then dead-lettered)").pipe(
+              Effect.annotateLogs({ leadId: id, defect: outcome.reason })
+            )
+          }
           const attemptsMade = entry.attemptsMade + 1
-          const reason = failure?.reason ?? "unexpected defect"
-          if (failure?._tag === "JobPermanent" || attemptsMade >= options.attempts) {
+          const reason = outcome.reason
+          if (outcome._tag === "Permanent" || attemptsMade >= options.attempts) {
             yield* consume.onDeadLetter({ ...info, attemptsMade }, reason)
             const failedAt = yield* Clock.currentTimeMillis
             return yield* update(id, (e) => ({ ...e, state: "failed", attemptsMade, failedReason: reason, failedAt }))

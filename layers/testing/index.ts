@@ -3,7 +3,7 @@
  * productionEnv runs on Postgres + Redis (the optional peers postgres, ioredis and bullmq, loaded when it is built),
  * each build in its own schema and key prefix, removed afterwards.
  */
-export { configFrom, memoryEnv, type TestOptions, testEnv } from "./memory.js"
+export { configFrom, liveClock, memoryEnv, type TestOptions, testEnv } from "./memory.js"
 export {
   layerPostgresTest,
   type ProductionTestOptions,
@@ -11,4 +11,4 @@ export {
   testSchema
 } from "./production.js"
 export { testDatabaseUrl, testPrefix, testRedisUrl } from "./servers.js"
-export { awaitStatus, sampleLead, submit } from "./pipeline.js"
+export { AwaitStatusTimeout, awaitStatus, sampleLead, submit } from "./pipeline.js"

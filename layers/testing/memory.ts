@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Layer from "effect/Layer"
 import * as ConfigLayer from "../config.js"
@@ -53,8 +54,16 @@ export const common = (options: TestOptions, env: Record<string, string>) =>
   )
 
 /**
+ * The real clock, for the environments: they do real work (a consumer, its retry delays, the sweeper), which
+ * @effect/vitest's TestClock (`it.effect`, `it.scoped`) would freeze. Provided with an environment, it is the clock of
+ * the test that uses it too: `TestClock.adjust` moves nothing there.
+ */
+export const liveClock: Layer.Layer<never> = Layer.setClock(Clock.make())
+
+/**
  * The whole pipeline on memory layers: memory stores and queue, mock CRM (with MockCrmControl), heuristic
- * analyser, mock enrichment, metrics without process collectors, AppConfig. Swap a piece with `Layer.merge`.
+ * analyser, mock enrichment, metrics without process collectors, AppConfig, on the real clock (`liveClock`). Swap a
+ * piece with `Layer.merge`.
  */
 export const memoryEnv = (options: TestOptions = {}) => {
   const env = { ...testEnv, ...options.env }
@@ -65,5 +74,5 @@ export const memoryEnv = (options: TestOptions = {}) => {
     MemoryRateLimiter.layer,
     MemoryIdempotency.layer,
     common(options, env)
-  )
+  ).pipe(Layer.provideMerge(liveClock))
 }

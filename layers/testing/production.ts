@@ -7,7 +7,7 @@ import type { StoreUnavailable } from "../../services/LeadStore.js"
 import { importSelected } from "../shared/optionalPackage.js"
 import { layerRedisTest } from "./redis.js"
 import { testDatabaseUrl, testPrefix } from "./servers.js"
-import { common, queueOptions, type TestOptions, testEnv } from "./memory.js"
+import { common, liveClock, queueOptions, type TestOptions, testEnv } from "./memory.js"
 
 /** Where the production test environment's servers are. */
 export interface ProductionTestOptions extends TestOptions {
@@ -44,7 +44,8 @@ export const layerPostgresTest = (url: string = testDatabaseUrl()) =>
 /**
  * The same pipeline on the production data plane: Postgres (a fresh schema, dropped after), Redis rate limiter and
  * idempotency and a BullMQ queue (a fresh key prefix and queue name, keys deleted after). CRM, analyser and
- * enrichment stay mock / heuristic. Needs the optional peers postgres, ioredis and bullmq.
+ * enrichment stay mock / heuristic, on the real clock (`liveClock`). Needs the optional peers postgres, ioredis and
+ * bullmq.
  */
 export const productionEnv = (options: ProductionTestOptions = {}) => {
   const env = { ...testEnv, ...options.env }
@@ -72,5 +73,5 @@ export const productionEnv = (options: ProductionTestOptions = {}) => {
     layerPostgresTest(options.databaseUrl).pipe(Layer.orDie),
     redisBacked.pipe(Layer.provide(layerRedisTest(prefix, options.redisUrl))),
     common(options, env)
-  )
+  ).pipe(Layer.provideMerge(liveClock))
 }

@@ -2,7 +2,7 @@
 // npm run build: esbuild bundles for the programs (dist/<name>/index.mjs + meta.json), then the library (tsc).
 //   node scripts/build/build.mjs            bundles + library
 //   node scripts/build/build.mjs --bundles  bundles only
-//   node scripts/build/build.mjs --lib      library only
+//   node scripts/build/build.mjs --lib      what the package holds: the library and the CLI bundle (its `bin`)
 import { execFileSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { copyFile, cp, mkdir, rm, writeFile } from "node:fs/promises"
@@ -112,7 +112,14 @@ const library = async () => {
   console.log("  dist/lib done")
 }
 
+/** The `revenueflow` command the package's `bin` names (dist/cli/index.mjs), alone. */
+const cli = async () => {
+  console.log("CLI bundle (esbuild):")
+  await bundle(programs.find((program) => program.name === "cli"))
+}
+
 try {
+  if (only === "lib") await cli()
   if (only !== "lib") await bundles()
   if (only !== "bundles") await library()
 } catch (error) {

@@ -164,7 +164,9 @@ export const MarketoWebhookBody = Schema.Struct(
     programName: Schema.optional(Schema.NullOr(Schema.String)),
     campaignName: Schema.optional(Schema.NullOr(Schema.String))
   },
-  Schema.Record({ key: Schema.String, value: Scalar })
+  // the index value admits undefined only so that the optional fields above fit it in the published .d.ts (TS2411
+  // under strict checks without skipLibCheck); JSON has no undefined, so nothing more is accepted
+  Schema.Record({ key: Schema.String, value: Schema.UndefinedOr(Scalar) })
 ).annotations({ identifier: "MarketoWebhookBody", description: "Marketo webhook template (JSON token encoding)" })
 
 const PropertyValue = Schema.Union(Scalar, Schema.Struct({ value: Scalar }))

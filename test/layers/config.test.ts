@@ -59,22 +59,24 @@ describe("layerWith (configuration from code)", () => {
     })
   )
 
-  it.effect("reads nothing from the environment unless asked to", () =>
+  it.effect("reads RevenueFlow's settings from nothing but the options unless asked to", () =>
     Effect.gen(function* () {
-      process.env.RF_CONFIG_TEST_SETTING = "from env"
+      const before = process.env.QUEUE_NAME
+      process.env.QUEUE_NAME = "from env"
       try {
-        const setting = Config.string("RF_CONFIG_TEST_SETTING")
+        const setting = Config.string("QUEUE_NAME")
         const alone = yield* Effect.either(Effect.provide(setting, layerWith({})))
         expect(alone._tag).toBe("Left")
         const withEnv = yield* Effect.provide(setting, layerWith({ fallbackToEnv: true }))
         expect(withEnv).toBe("from env")
         const given = yield* Effect.provide(
           setting,
-          layerWith({ fallbackToEnv: true, settings: { RF_CONFIG_TEST_SETTING: "from code" } })
+          layerWith({ fallbackToEnv: true, settings: { QUEUE_NAME: "from code" } })
         )
         expect(given).toBe("from code")
       } finally {
-        delete process.env.RF_CONFIG_TEST_SETTING
+        if (before === undefined) delete process.env.QUEUE_NAME
+        else process.env.QUEUE_NAME = before
       }
     })
   )

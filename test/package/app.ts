@@ -1,7 +1,7 @@
 // A fresh app that installs the packed library as an embedder would: the tarball, the peers, nothing else.
 import { execFile } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
-import { join, resolve } from "node:path"
+import { dirname, join, relative, resolve } from "node:path"
 import { promisify } from "node:util"
 
 export const root = resolve(import.meta.dirname, "../..")
@@ -42,22 +42,73 @@ const newest = (path: string): number => {
   )
 }
 
-/** dist/lib, rebuilt (npm run build:lib) unless it is newer than every source file it is built from. */
+/**
+ * What the package holds, dist/lib and the CLI bundle dist/cli, built as the README says (npm run build:lib) unless
+ * both are newer than every source file they are built from (an earlier build, e.g. npm run build, is reused).
+ */
 export const buildLibrary = async () => {
-  const entry = join(root, "dist/lib/src/index.js")
+  const outputs = ["dist/lib/src/index.js", "dist/cli/index.mjs"].map((file) => join(root, file))
   const sources = Math.max(
     ...["src", "services", "layers", "tsconfig.build.json", "package.json"].map((p) => newest(join(root, p)))
   )
-  if (existsSync(entry) && statSync(entry).mtimeMs > sources) return "reused"
-  await sh(process.execPath, [join(root, "scripts/build/build.mjs"), "--lib"], { cwd: root })
+  if (outputs.every((file) => existsSync(file) && statSync(file).mtimeMs > sources)) return "reused"
+  await sh("npm", ["run", "build:lib"], { cwd: root })
   return "built"
 }
 
-/** `npm pack` into `dir`; the tarball's path. */
-export const pack = async (dir: string): Promise<string> => {
+/** `npm pack` into `dir`: the tarball's path and the files it holds. */
+export const pack = async (
+  dir: string
+): Promise<{ readonly tarball: string; readonly files: ReadonlyArray<string> }> => {
   const { stdout } = await sh("npm", ["pack", "--json", "--pack-destination", dir], { cwd: root })
-  const [info] = JSON.parse(stdout) as Array<{ filename: string }>
-  return join(dir, info?.filename ?? "")
+  const [info] = JSON.parse(stdout) as Array<{ filename: string; files: ReadonlyArray<{ path: string }> }>
+  return { tarball: join(dir, info?.filename ?? ""), files: (info?.files ?? []).map((file) => file.path) }
+}
+
+/**
+ * The package's modules (`.js` under dist/lib, in `pkg`) its exports reach through relative imports, and the relative
+ * imports that name a file the package lacks.
+ */
+export const moduleGraph = (pkg: string) => {
+  const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8")) as {
+    exports: Record<string, string | { import: { default: string } }>
+  }
+  const entries = Object.values(manifest.exports).flatMap((entry) => {
+    if (typeof entry === "string") return []
+    const file = join(pkg, entry.import.default)
+    if (!file.includes("*")) return [file]
+    const dir = dirname(file)
+    return readdirSync(dir)
+      .filter((name) => name.endsWith(".js"))
+      .map((name) => join(dir, name))
+  })
+  const reached = new Set<string>()
+  const missing = new Set<string>()
+  const visit = (file: string) => {
+    if (reached.has(file)) return
+    if (!existsSync(file)) return void missing.add(relative(pkg, file))
+    reached.add(file)
+    const source = readFileSync(file, "utf8")
+    for (const [, target] of source.matchAll(
+      /(?:\bimport|\bexport)\s*(?:[^"'`;]*?\bfrom\s*)?\(?\s*["'](\.{1,2}\/[^"']+)["']/g
+    )) {
+      visit(resolve(dirname(file), target ?? ""))
+    }
+  }
+  entries.forEach(visit)
+  const modules: Array<string> = []
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      if (statSync(path).isDirectory()) walk(path)
+      else if (name.endsWith(".js")) modules.push(path)
+    }
+  }
+  walk(join(pkg, "dist/lib"))
+  return {
+    unreached: modules.filter((file) => !reached.has(file)).map((file) => relative(pkg, file)),
+    missing: [...missing]
+  }
 }
 
 /** npm install from the local cache where it can (the registry otherwise); no install scripts. */

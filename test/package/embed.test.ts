@@ -3,7 +3,7 @@
 // and a root entry that loads no provider client. Needs Postgres and Redis (own database and key prefix, removed).
 import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { createServer } from "node:net"
 import type { AddressInfo } from "node:net"
@@ -13,6 +13,7 @@ import { Redis } from "ioredis"
 import postgres from "postgres"
 import {
   buildLibrary,
+  moduleGraph,
   npmInstall,
   pack,
   packagesLoadedBy,
@@ -54,6 +55,16 @@ if (exit._tag === "Success") console.log("started")
 else for (const error of Cause.failures(exit.cause)) console.log(\`\${(error as { _tag?: string })._tag}: \${(error as Error).message}\`)
 `
 
+/** The configuration checked from code in one pass (README), in an app without @electric-sql/pglite. */
+const checkProgram = `
+import * as Effect from "effect/Effect"
+import { checkConfig, providerOf } from "revenueflow"
+
+const checked = checkConfig.pipe(Effect.withConfigProvider(providerOf({ jobAttempts: 0, crmProvider: "HUBSPOT" })))
+const error = await Effect.runPromise(Effect.flip(checked))
+console.log(\`\${error._tag}: \${error.message}\`)
+`
+
 /** The HTTP API served from the package on the memory test environment (revenueflow/testing), on PORT. */
 const serveProgram = `
 import * as Layer from "effect/Layer"
@@ -80,9 +91,26 @@ const compile = () => sh(process.execPath, [join(root, "node_modules/typescript/
 const runApp = (file: string, env: Record<string, string> = {}) =>
   sh(process.execPath, [join("dist", file)], { cwd: app, env: { DATA_DIR: join(work, "data"), ...env } })
 
+/** What the tarball holds (npm pack's list). */
+let packedFiles: ReadonlyArray<string> = []
+
+/** Options from the environment as they come (unset: undefined), under exactOptionalPropertyTypes. */
+const envOptions = `
+import { layerWith } from "revenueflow"
+
+export const Config = layerWith({
+  databaseUrl: process.env.DATABASE_URL,
+  redisUrl: process.env.REDIS_URL,
+  port: Number(process.env.PORT) || undefined,
+  settings: { DATABASE_SCHEMA: process.env.DATABASE_SCHEMA }
+})
+`
+
 beforeAll(async () => {
   await buildLibrary()
-  const tarball = await pack(work)
+  const packed = await pack(work)
+  packedFiles = packed.files
+  const tarball = packed.tarball
   scaffold(app)
   // only the peers (effect, @effect/platform, @effect/platform-node); @types/node for the snippets' console / process
   await npmInstall(app, [tarball, pinned("effect"), pinned("@effect/platform"), pinned("@effect/platform-node")])
@@ -91,6 +119,8 @@ beforeAll(async () => {
   writeFileSync(join(app, "src/postgres.ts"), readmeSnippet("postgres"))
   writeFileSync(join(app, "src/startup.ts"), startupProbe)
   writeFileSync(join(app, "src/serve.ts"), serveProgram)
+  writeFileSync(join(app, "src/envOptions.ts"), envOptions)
+  writeFileSync(join(app, "src/check.ts"), checkProgram)
 }, 300_000)
 
 afterAll(async () => {
@@ -122,16 +152,94 @@ describe("the packed library in a fresh app (peers only)", { timeout: 300_000 },
     for (const name of providerClients) expect(existsSync(join(app, "node_modules", name)), name).toBe(false)
   })
 
+  it("carries the revenueflow command: npx revenueflow --help", async () => {
+    expect(packedFiles).toContain("dist/cli/index.mjs")
+    const { stdout } = await sh("npx", ["--no-install", "revenueflow", "--help"], { cwd: app })
+    expect(stdout).toContain("Usage: revenueflow <command>")
+    expect(stdout).toContain("migrate")
+  })
+
+  it("holds every module its exports reach, and none of the programs' own", () => {
+    const { missing, unreached } = moduleGraph(join(app, "node_modules/revenueflow"))
+    expect(missing).toEqual([])
+    // the console's and Swagger UI's scripts are served as files; events.js is the types of the Lambda events
+    const served = /^dist\/lib\/src\/http\/assets\/|^dist\/lib\/src\/lambda\/events\.js$/
+    expect(unreached.filter((file) => !served.test(file))).toEqual([])
+    expect(packedFiles.filter((file) => file.startsWith("dist/lib/src/programs/")).sort()).toEqual([
+      "dist/lib/src/programs/defaults.d.ts",
+      "dist/lib/src/programs/defaults.js",
+      "dist/lib/src/programs/ingestServices.d.ts",
+      "dist/lib/src/programs/ingestServices.js"
+    ])
+  })
+
+  it("is ESM only: TypeScript refuses require() from CommonJS, import() from CommonJS works", async () => {
+    const cjs = join(app, "cjs")
+    mkdirSync(cjs, { recursive: true })
+    const tsconfig = (files: ReadonlyArray<string>) =>
+      JSON.stringify({
+        compilerOptions: {
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          strict: true,
+          skipLibCheck: true,
+          noEmit: true
+        },
+        files
+      })
+    writeFileSync(
+      join(cjs, "required.cts"),
+      `import { layerWith } from "revenueflow"\nexport const config = layerWith({})\n`
+    )
+    writeFileSync(
+      join(cjs, "imported.cts"),
+      `export const load = () => import("revenueflow").then((rf) => rf.layerWith({}))\n`
+    )
+    writeFileSync(join(cjs, "tsconfig.required.json"), tsconfig(["required.cts"]))
+    writeFileSync(join(cjs, "tsconfig.imported.json"), tsconfig(["imported.cts"]))
+    const tsc = join(root, "node_modules/typescript/bin/tsc")
+    const required = await sh(process.execPath, [tsc, "-p", "tsconfig.required.json"], { cwd: cjs }).then(
+      () => "compiled",
+      (error: Error) => error.message
+    )
+    expect(required).toMatch(/required\.cts.*error TS\d+:.*revenueflow/)
+    await sh(process.execPath, [tsc, "-p", "tsconfig.imported.json"], { cwd: cjs })
+    // and Node agrees: require() is refused (no "require" condition), import() loads it
+    const probe = `
+      try { require("revenueflow"); console.log("required") } catch (error) { console.log(error.code) }
+      import("revenueflow").then((rf) => console.log(typeof rf.layerWith))`
+    const { stdout } = await sh(process.execPath, ["--input-type=commonjs", "-e", probe], { cwd: app })
+    expect(stdout.split("\n")).toEqual(["ERR_PACKAGE_PATH_NOT_EXPORTED", "function", ""])
+  })
+
+  it("npm pack refuses a package that is not built (prepack)", async () => {
+    const unbuilt = join(work, "unbuilt")
+    mkdirSync(join(unbuilt, "scripts/build"), { recursive: true })
+    copyFileSync(join(root, "package.json"), join(unbuilt, "package.json"))
+    copyFileSync(join(root, "scripts/build/packCheck.mjs"), join(unbuilt, "scripts/build/packCheck.mjs"))
+    const refused = await sh("npm", ["pack", "--dry-run"], { cwd: unbuilt }).then(
+      () => "packed",
+      (error: Error) => error.message
+    )
+    expect(refused).toContain("npm pack: the package is not built (missing dist/lib/src/index.js")
+    expect(refused).toContain("dist/cli/index.mjs): run npm run build:lib first")
+  })
+
   it("compiles the README's snippets under strict NodeNext", async () => {
     await compile()
   })
 
-  it("its declarations need no optional peer's types (checked without skipLibCheck)", async () => {
+  it("its declarations pass a strict check without skipLibCheck, needing no optional peer's types", async () => {
     const tsc = join(root, "node_modules/typescript/bin/tsc")
     const result = await sh(process.execPath, [tsc, "-p", ".", "--noEmit", "--skipLibCheck", "false"], {
       cwd: app
-    }).catch((error: Error) => ({ stdout: error.message }))
-    expect(result.stdout).not.toMatch(/TS2307/)
+    }).catch((error: Error & { stdout?: string }) => ({ stdout: `${error.stdout ?? ""}${error.message}` }))
+    // Effect's own packages' declarations are not clean alone (ws types, DOM's Transferable): only ours are judged
+    const ours = result.stdout
+      .split("\n")
+      .filter((line) => /error TS/.test(line))
+      .filter((line) => line.startsWith("node_modules/revenueflow/") || !line.startsWith("node_modules/"))
+    expect(ours).toEqual([])
   })
 
   it("runs the memory snippet: a lead accepted, then processed to SYNCED with its CRM actions", async () => {
@@ -183,6 +291,17 @@ describe("the packed library in a fresh app (peers only)", { timeout: 300_000 },
       child.kill("SIGTERM")
       await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once("exit", resolve)))
     }
+  })
+
+  it("checks the configuration from code in one pass, the embedded database's refusal naming the app's case", async () => {
+    const { stdout } = await runApp("check.js")
+    expect(stdout).toContain("InvalidConfiguration: Invalid configuration:")
+    expect(stdout).toContain(" - JOB_ATTEMPTS: must be a positive integer")
+    expect(stdout).toContain(" - HUBSPOT_ACCESS_TOKEN: ")
+    expect(stdout).toContain(
+      " - DATABASE_URL: is required: the bundles run on Postgres; the embedded database is for npm"
+    )
+    expect(stdout).toContain("an app embedding revenueflow once it installs the optional peer PGlite")
   })
 
   it("the embedded default without @electric-sql/pglite fails at start-up naming the package", async () => {
