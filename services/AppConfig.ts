@@ -72,6 +72,22 @@ export const redisUrlConfig: Config.Config<Redacted.Redacted<string>> = Config.n
   "REDIS_URL"
 )
 
+/**
+ * A webhook's shared secret: unset, the webhook refuses every delivery; set but blank (an unset variable interpolated
+ * by compose, an empty value in the Secrets Manager JSON) is refused at start, for an empty HMAC key would let anyone
+ * sign a HubSpot delivery, and a blank Marketo token would refuse every delivery without a word.
+ */
+const webhookSecret = (name: string): Config.Config<Option.Option<Redacted.Redacted<string>>> =>
+  Config.option(
+    Config.nested(
+      Config.validate(Config.redacted(), {
+        message: `must not be blank (leave ${name} unset to refuse every delivery)`,
+        validation: (secret) => Redacted.value(secret).trim() !== ""
+      }),
+      name
+    )
+  )
+
 /** Every setting the programs read, validated together so start-up names every bad key at once. */
 export const appConfig = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
@@ -146,11 +162,42 @@ export const appConfig = Config.all({
     )
   ),
   webhooks: Config.all({
-    marketoToken: Config.option(Config.redacted("MARKETO_WEBHOOK_TOKEN")),
-    hubspotAppSecret: Config.option(Config.redacted("HUBSPOT_APP_SECRET")),
-    hubspotPublicUrl: Config.option(Config.string("HUBSPOT_WEBHOOK_URL")),
-    hubspotCampaignProperty: Config.option(Config.string("HUBSPOT_CAMPAIGN_PROPERTY"))
-  }),
+    marketoToken: webhookSecret("MARKETO_WEBHOOK_TOKEN"),
+    // the token Marketo may still send while it is being rotated: accepted as well (README, "Secrets and rotation")
+    marketoTokenPrevious: webhookSecret("MARKETO_WEBHOOK_TOKEN_PREVIOUS"),
+    hubspotAppSecret: webhookSecret("HUBSPOT_APP_SECRET"),
+    hubspotAppSecretPrevious: webhookSecret("HUBSPOT_APP_SECRET_PREVIOUS"),
+    hubspotPublicUrl: Config.option(
+      Config.nested(
+        Config.validate(Config.string(), {
+          message: "must be the absolute http(s) URL HubSpot calls, e.g. https://hooks.example.com/webhooks/hubspot",
+          validation: (url) => /^https?:\/\/[^/?#\s]+/i.test(url.trim()) && URL.canParse(url.trim())
+        }),
+        "HUBSPOT_WEBHOOK_URL"
+      )
+    ),
+    hubspotCampaignProperty: Config.option(Config.string("HUBSPOT_CAMPAIGN_PROPERTY")),
+    // HubSpot contact bodies carry every property's history: far more than a lead posted to /leads
+    maxBodyBytes: positive("MAX_WEBHOOK_BODY_BYTES", 1024 * 1024)
+  }).pipe(
+    Config.mapOrFail((webhooks) => {
+      // a previous secret alone would leave the webhook refusing every delivery while it looks configured
+      const orphan = (
+        [
+          ["MARKETO_WEBHOOK_TOKEN", webhooks.marketoToken, webhooks.marketoTokenPrevious],
+          ["HUBSPOT_APP_SECRET", webhooks.hubspotAppSecret, webhooks.hubspotAppSecretPrevious]
+        ] as const
+      ).find(([, current, previous]) => Option.isNone(current) && Option.isSome(previous))
+      return orphan === undefined
+        ? Either.right(webhooks)
+        : Either.left(
+            ConfigError.InvalidData(
+              [`${orphan[0]}_PREVIOUS`],
+              `is set without ${orphan[0]}: set the current one too (the previous one is only accepted beside it)`
+            )
+          )
+    })
+  ),
   breaker: Config.literal("MEMORY", "REDIS")("CIRCUIT_BREAKER").pipe(Config.withDefault("MEMORY" as const)),
   crmProvider: Config.literal(
     "MOCK",

@@ -9,6 +9,11 @@ export declare namespace Metrics {
       source: string,
       outcome: "accepted" | "duplicate" | "revised" | "invalid" | "unavailable"
     ) => Effect.Effect<void>
+    /**
+     * A request an intake route (POST /leads, the webhooks) refused with a 4xx: `source` api, marketo or hubspot,
+     * `status` the HTTP status, `reason` one of a small fixed set (src/http/refusals.ts), never a value.
+     */
+    readonly intakeRefused: (source: string, status: number, reason: string) => Effect.Effect<void>
     readonly stageDuration: (stage: string, seconds: number) => Effect.Effect<void>
     readonly crmAction: (tool: string, provider: string, status: string, seconds: number) => Effect.Effect<void>
     readonly breakerState: (provider: string, state: BreakerState) => Effect.Effect<void>

@@ -20,6 +20,12 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
       labelNames: ["source", "outcome"],
       registers
     })
+    const refused = new Prom.Counter({
+      name: `${p}intake_refused_total`,
+      help: "Requests the intake routes refused (4xx), by source, status and reason",
+      labelNames: ["source", "status", "reason"],
+      registers
+    })
     const finished = new Prom.Counter({
       name: `${p}leads_finished_total`,
       help: "Leads that reached a terminal state, by state",
@@ -111,6 +117,8 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
 
     return Metrics.of({
       leadIngested: (source, outcome) => Effect.sync(() => leads.inc({ source, outcome })),
+      intakeRefused: (source, status, reason) =>
+        Effect.sync(() => refused.inc({ source, status: String(status), reason })),
       leadFinished: (status) => Effect.sync(() => finished.inc({ status })),
       stageDuration: (name, seconds) => Effect.sync(() => stage.observe({ stage: name }, seconds)),
       crmAction: (tool, provider, status, seconds) =>

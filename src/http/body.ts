@@ -14,6 +14,7 @@ import {
   scanJsonText
 } from "./jsonText.js"
 import { problem } from "./problem.js"
+import { type Refused, refused } from "./refusals.js"
 
 export { MAX_JSON_DEPTH } from "./jsonText.js"
 
@@ -77,38 +78,49 @@ export const fromNode = (request: IncomingMessage, beforeRead?: () => void): Int
 type Refusal = HttpServerResponse.HttpServerResponse
 
 /**
+ * A refusal answered before the body is read closes the connection after it: on a kept-alive connection Node would
+ * read (and discard) the whole declared body first, up to REQUEST_TIMEOUT_MS — gigabytes an unauthenticated client
+ * may send for nothing.
+ */
+export const unreadBody = { connection: "close" } as const
+
+/**
  * The 415 for a request whose headers do not say its body is JSON as it is read: application/json or
  * application/*+json, in UTF-8 (no charset, or utf-8), not compressed (no Content-Encoding, or identity). A
  * compressed or UTF-16 body would otherwise be refused as "not UTF-8" or "not JSON", which names the wrong problem.
+ * `unread`: the body has not been read (the connection closes after the answer).
  */
-const contentTypeRefusal = (headers: RequestHeaders): Refusal | undefined => {
+const contentTypeRefusal = (headers: RequestHeaders, unread: boolean): Refused | undefined => {
+  const refuse = (detail: string) =>
+    refused("unsupported-media-type", problem(415, detail, unread ? { headers: unreadBody } : {}))
   const [media = "", ...parameters] = (header(headers, "content-type") ?? "").toLowerCase().split(";")
   const mediaType = media.trim()
   if (mediaType !== "application/json" && !/^application\/[a-z0-9.+-]*\+json$/.test(mediaType)) {
-    return problem(
-      415,
+    return refuse(
       `Content-Type must be application/json (got ${mediaType === "" ? "none" : JSON.stringify(mediaType)})`
     )
   }
   for (const parameter of parameters) {
     const [name = "", value = ""] = parameter.split("=").map((part) => part.trim().replace(/^"(.*)"$/, "$1"))
     if (name === "charset" && value !== "utf-8" && value !== "utf8") {
-      return problem(415, `The body must be UTF-8 (got charset=${JSON.stringify(value.slice(0, 40))})`)
+      return refuse(`The body must be UTF-8 (got charset=${JSON.stringify(value.slice(0, 40))})`)
     }
   }
   const encoding = (header(headers, "content-encoding") ?? "").trim().toLowerCase()
   if (encoding !== "" && encoding !== "identity") {
-    return problem(
-      415,
+    return refuse(
       `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted: send the body uncompressed`
     )
   }
   return undefined
 }
 
-/** 415 unless the request says its body is JSON (application/json or application/*+json, any parameters). */
-export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Refusal> => {
-  const refusal = contentTypeRefusal(headers)
+/**
+ * 415 unless the request says its body is JSON (application/json or application/*+json, any parameters); for a body
+ * already read (HubSpot's, whose signature had to be checked first).
+ */
+export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<void, Refused> => {
+  const refusal = contentTypeRefusal(headers, false)
   return refusal === undefined ? Effect.void : Effect.fail(refusal)
 }
 
@@ -119,15 +131,15 @@ export const checkJsonContentType = (headers: RequestHeaders): Effect.Effect<voi
 export const readBodyBytes = (
   { headers, body }: IntakeRequest,
   maxBytes: number
-): Effect.Effect<Uint8Array, Refusal> => {
+): Effect.Effect<Uint8Array, Refused> => {
   // close the connection after a 413 rather than wait for the rest of an oversized upload; built only when sent
   const tooLarge = () =>
-    problem(413, `Request body must be at most ${maxBytes} bytes`, { headers: { connection: "close" } })
+    refused("too-large", problem(413, `Request body must be at most ${maxBytes} bytes`, { headers: unreadBody }))
   const declared = Number(header(headers, "content-length") ?? "0")
   if (Number.isFinite(declared) && declared > maxBytes) return Effect.fail(tooLarge())
   return body(maxBytes).pipe(
     Effect.mapError((reason) =>
-      reason === "too-large" ? tooLarge() : problem(400, "The request body could not be read")
+      reason === "too-large" ? tooLarge() : refused("unreadable", problem(400, "The request body could not be read"))
     )
   )
 }
@@ -144,7 +156,10 @@ const utf8Text = (bytes: Uint8Array): string | undefined =>
  * nesting deeper than MAX_JSON_DEPTH, malformed JSON, a key written twice in one object, text Postgres cannot store
  * (NUL, an unpaired surrogate) and numbers out of range (1e309 parses to Infinity) — the last three naming where.
  */
-export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusal> => {
+export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refused> =>
+  Effect.mapError(parseJson(bytes), (response) => refused("malformed-json", response))
+
+const parseJson = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusal> => {
   const text = utf8Text(bytes)
   if (text === undefined) return Effect.fail(problem(400, "The request body is not valid UTF-8"))
   if (text.trim() === "") return Effect.fail(problem(400, "Request body is empty; expected a JSON object"))
@@ -203,11 +218,15 @@ export const parseJsonBody = (bytes: Uint8Array): Effect.Effect<JsonBody, Refusa
   return Effect.succeed({ text, json })
 }
 
-/** A JSON body read the way a client deserves: 415, 413, then parseJsonBody's 400s. Fails with the response to send. */
-export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Refusal> => {
-  const refusal = contentTypeRefusal(request.headers)
+/** A JSON body read the way a client deserves: 415 (nothing read), 413, then parseJsonBody's 400s; and why not. */
+export const readJson = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Refused> => {
+  const refusal = contentTypeRefusal(request.headers, true)
   return refusal === undefined ? Effect.flatMap(readBodyBytes(request, maxBytes), parseJsonBody) : Effect.fail(refusal)
 }
+
+/** `readJson`, failing with the response to send alone. */
+export const readJsonBody = (request: IntakeRequest, maxBytes: number): Effect.Effect<JsonBody, Refusal> =>
+  Effect.mapError(readJson(request, maxBytes), (refusal) => refusal.response)
 
 /**
  * The body's bytes, at most `maxBytes`. Platform's `withMaxBodySize` destroys the socket on overflow, so the client

@@ -3,16 +3,19 @@ import type * as HttpServerError from "@effect/platform/HttpServerError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { AppConfig } from "../../services/AppConfig.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
+import type { LeadSource } from "../domain/lead.js"
 import { McpEndpoint } from "../mcp/endpoint.js"
 import { type IntakeHandler, makeCreateLead, makeHubspotWebhook, makeMarketoWebhook } from "./intakeHandlers.js"
 import * as NodeServer from "./nodeServer.js"
 import { directOpsHandlers } from "./opsAnswers.js"
 import { layerContext } from "./platform.js"
+import { recordRefusal } from "./refusals.js"
 import { directRoutes, type IntakeRouteName, intakeRouteNames, opsRouteNames } from "./routes.js"
 import { framed } from "./serving.js"
 
@@ -23,6 +26,13 @@ const intakeHandlers: { readonly [Name in IntakeRouteName]: (config: AppConfig.S
   createLead: makeCreateLead,
   marketo: makeMarketoWebhook,
   hubspot: makeHubspotWebhook
+}
+
+/** The source each intake endpoint's leads (and refusals) are counted under. */
+const intakeSources: { readonly [Name in IntakeRouteName]: LeadSource } = {
+  createLead: "api",
+  marketo: "marketo",
+  hubspot: "hubspot"
 }
 
 /**
@@ -62,6 +72,15 @@ export const make = (
     ]
     // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
     const mcp = Option.getOrUndefined(yield* Effect.serviceOption(McpEndpoint))
+    // a refusal Node's server makes before routing (417) is counted for the intake route it was meant for
+    const runFork = Runtime.runFork(yield* Effect.runtime<Metrics>())
+    const sourceOf = new Map(
+      intakeRouteNames.map((name) => [`${directRoutes[name].method} ${directRoutes[name].path}`, intakeSources[name]])
+    )
+    const onRefusedUnrouted = (method: string, path: string, status: 417) => {
+      const source = sourceOf.get(`${method} ${path}`)
+      if (source !== undefined) runFork(recordRefusal(source, status, "expectation-failed"))
+    }
     return yield* NodeServer.make<Intake>({
       listen,
       routes,
@@ -70,7 +89,8 @@ export const make = (
       onAppWanted: options.onAppWanted,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
-      keepAliveTimeoutMs: config.keepAliveTimeoutMs
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      onRefusedUnrouted
     })
   })
 

@@ -29,15 +29,25 @@ import {
   type JsonBody,
   parseJsonBody,
   readBodyBytes,
-  readJsonBody
+  readJson,
+  unreadBody
 } from "./body.js"
 import { acceptUntrusted } from "./leadAnswers.js"
 import { problem } from "./problem.js"
+import { answerRefusal, type RefusalReason, type Refused, refused } from "./refusals.js"
+import type { LeadSource } from "../domain/lead.js"
+
+const deniedDetail = "A valid API key is required (X-API-Key or Authorization: Bearer)"
+const bearerChallenge = { "www-authenticate": 'Bearer realm="revenueflow"' }
 
 /** Answers a request without a valid API key (when keys are configured). */
-const deniedResponse = problem(401, "A valid API key is required (X-API-Key or Authorization: Bearer)", {
-  headers: { "www-authenticate": 'Bearer realm="revenueflow"' }
-})
+const deniedResponse = problem(401, deniedDetail, { headers: bearerChallenge })
+
+/** POST /leads without a valid API key: refused before its body is read, so the connection closes after it. */
+const deniedUnread = refused(
+  "unauthorized",
+  problem(401, deniedDetail, { headers: { ...bearerChallenge, ...unreadBody } })
+)
 
 /** The API key check for the configured keys (INGEST_API_KEYS; none configured: open). */
 export const makeGuard = (config: AppConfig.Service) => {
@@ -57,30 +67,60 @@ export type IntakeHandler = (
 ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
 
 /**
+ * A lead handed to acceptUntrusted: its 400 (the lead's fields failed the schema) is a refusal like any other, the
+ * rest (202, 200, 503) its answer.
+ */
+const accepting = (
+  answer: Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
+): Effect.Effect<HttpServerResponse.HttpServerResponse, Refused, LeadStore | JobQueue | Metrics> =>
+  Effect.flatMap(answer, (response) =>
+    response.status === 400 ? Effect.fail(refused("invalid-lead", response)) : Effect.succeed(response)
+  )
+
+/** A handler's outcome, every refusal answered, counted and logged (./refusals.ts). */
+const answering =
+  (source: LeadSource) =>
+  <R>(
+    outcome: Effect.Effect<HttpServerResponse.HttpServerResponse, Refused, R>
+  ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, R | Metrics> =>
+    Effect.catchAll(outcome, answerRefusal(source))
+
+/**
  * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi (./leads.ts) and, in the ingest
  * program, directly on node:http (see ./intake.ts).
  */
 export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
   const authorized = makeAuthorized(config)
   const options = { storeTimeoutMs: config.ingestStoreTimeoutMs }
-  const accept = (body: JsonBody) => acceptUntrusted(body.json, "api", options)
+  const accept = (body: JsonBody) => accepting(acceptUntrusted(body.json, "api", options))
   const span = withSpanWhenTraced("http.createLead", { captureStackTrace: false })
+  const answer = answering("api")
   // plain combinators, not Effect.gen: the ingest's hot path (see acceptLead)
   return (request) =>
     span(
-      authorized(request.headers)
-        ? Effect.merge(Effect.flatMap(readJsonBody(request, config.maxBodyBytes), accept))
-        : Effect.succeed(deniedResponse)
+      answer(
+        authorized(request.headers)
+          ? Effect.flatMap(readJson(request, config.maxBodyBytes), accept)
+          : Effect.fail(deniedUnread)
+      )
     )
 }
 
 /**
- * The URL HubSpot signed: the configured public URL (a load balancer sits in front) plus the query string, or
- * else rebuilt from the forwarded protocol and Host header.
+ * The URL HubSpot signed: the configured public URL (a load balancer sits in front) — its origin and path, with the
+ * request's own query string, for the query is what HubSpot called and a query pasted into the setting must not be
+ * counted twice — or else rebuilt from the forwarded protocol and Host header.
  */
 const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => {
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""
-  if (Option.isSome(publicUrl)) return publicUrl.value.replace(/\/$/, "") + query
+  // the setting's own query (and fragment), if pasted with it, is not what this request carried
+  const configured = Option.map(publicUrl, (url) =>
+    url
+      .trim()
+      .replace(/[?#].*$/, "")
+      .replace(/\/$/, "")
+  )
+  if (Option.isSome(configured)) return configured.value + query
   const proto = header(request.headers, "x-forwarded-proto")?.split(",")[0]?.trim() ?? "http"
   return `${proto}://${header(request.headers, "host") ?? "localhost"}${request.url}`
 }
@@ -89,48 +129,66 @@ const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => 
  * A webhook's body must be a JSON object (its fields are mapped to a lead's): anything else is 400 saying so, not
  * the missing fields its mapping would leave (a campaignId the sender does not even choose).
  */
-const jsonObject = (body: JsonBody): Effect.Effect<unknown, HttpServerResponse.HttpServerResponse> => {
+const jsonObject = (body: JsonBody): Effect.Effect<unknown, Refused> => {
   const json = body.json
   if (json !== null && typeof json === "object" && !Array.isArray(json)) return Effect.succeed(json)
   const kind = json === null ? "null" : Array.isArray(json) ? "an array" : `a ${typeof json}`
-  return Effect.fail(problem(400, `The body must be a JSON object (got ${kind})`))
+  return Effect.fail(refused("not-an-object", problem(400, `The body must be a JSON object (got ${kind})`)))
 }
 
-/** POST /webhooks/marketo: the shared token header, then the Marketo payload mapped to a lead. */
-export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => {
-  const token = Option.map(config.webhooks.marketoToken, Redacted.value)
-  return (request) =>
-    Effect.gen(function* () {
-      if (Option.isNone(token) || !verifyMarketoToken(token.value, header(request.headers, marketoTokenHeader))) {
-        return problem(401, `A valid ${marketoTokenHeader} header is required`)
-      }
-      const body = yield* Effect.flatMap(readJsonBody(request, config.maxBodyBytes), jsonObject)
-      return yield* acceptUntrusted(marketoToLeadInput(body), "marketo", {
-        storeTimeoutMs: config.ingestStoreTimeoutMs
-      })
-    }).pipe(Effect.merge, withSpanWhenTraced("http.webhook.marketo", { captureStackTrace: false }))
-}
+/** A secret or token and, while it is rotated, the previous one: every one a delivery may be verified with. */
+const secretsOf = (
+  current: Option.Option<Redacted.Redacted<string>>,
+  previous: Option.Option<Redacted.Redacted<string>>
+): Option.Option<ReadonlyArray<string>> =>
+  Option.map(current, (secret) => [Redacted.value(secret), ...Option.toArray(Option.map(previous, Redacted.value))])
 
 /**
  * A refusal before any of the body is read: the connection closes after it, so Node does not read the unread body to
  * reuse the connection.
  */
-const refusedUnread = (detail: string) => problem(401, detail, { headers: { connection: "close" } })
+const refusedUnread = (reason: RefusalReason, detail: string) =>
+  refused(reason, problem(401, detail, { headers: unreadBody }))
+
+/**
+ * POST /webhooks/marketo: the shared token header (401, nothing read, the connection closed), then the body up to
+ * MAX_WEBHOOK_BODY_BYTES and the Marketo payload mapped to a lead.
+ */
+export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => {
+  const { webhooks } = config
+  const tokens = secretsOf(webhooks.marketoToken, webhooks.marketoTokenPrevious)
+  const denied = `A valid ${marketoTokenHeader} header is required`
+  return (request) =>
+    Effect.gen(function* () {
+      if (Option.isNone(tokens)) return yield* Effect.fail(refusedUnread("not-configured", denied))
+      const presented = header(request.headers, marketoTokenHeader)
+      if (presented === undefined || presented === "") {
+        return yield* Effect.fail(refusedUnread("missing-token", denied))
+      }
+      if (!verifyMarketoToken(tokens.value, presented)) return yield* Effect.fail(refusedUnread("bad-token", denied))
+      const body = yield* Effect.flatMap(readJson(request, webhooks.maxBodyBytes), jsonObject)
+      return yield* accepting(
+        acceptUntrusted(marketoToLeadInput(body), "marketo", { storeTimeoutMs: config.ingestStoreTimeoutMs })
+      )
+    }).pipe(answering("marketo"), withSpanWhenTraced("http.webhook.marketo", { captureStackTrace: false }))
+}
 
 /**
  * POST /webhooks/hubspot, authentication first: 401 (nothing read) without a configured secret, a signature, or a
- * timestamp within 5 minutes; then the body is read — the signature covers it — up to MAX_BODY_BYTES (413 past it)
- * and the signature checked on the raw bytes (401); only a request that verified learns about its content type (415)
- * or its JSON (400).
+ * timestamp within 5 minutes; then the body is read — the signature covers it — up to MAX_WEBHOOK_BODY_BYTES (413
+ * past it) and the signature checked on the raw bytes (401; the current secret or, while it is rotated, the previous
+ * one); only a request that verified learns about its content type (415) or its JSON (400).
  */
 export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => {
   const { webhooks } = config
+  const secrets = secretsOf(webhooks.hubspotAppSecret, webhooks.hubspotAppSecretPrevious)
   return (request) =>
     Effect.gen(function* () {
-      if (Option.isNone(webhooks.hubspotAppSecret)) {
-        return refusedUnread("HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
+      if (Option.isNone(secrets)) {
+        return yield* Effect.fail(
+          refusedUnread("not-configured", "HubSpot webhooks are not configured (HUBSPOT_APP_SECRET)")
+        )
       }
-      const secret = webhooks.hubspotAppSecret.value
       const now = yield* Clock.currentTimeMillis
       const signed = {
         timestamp: header(request.headers, hubspotTimestampHeader),
@@ -138,21 +196,25 @@ export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => 
         nowMs: now
       }
       const headers = checkHubSpotSignatureHeaders(signed)
-      if (Either.isLeft(headers)) return refusedUnread(`HubSpot signature rejected: ${headers.left}`)
-      const bytes = yield* readBodyBytes(request, config.maxBodyBytes)
+      if (Either.isLeft(headers)) {
+        return yield* Effect.fail(refusedUnread(headers.left, `HubSpot signature rejected: ${headers.left}`))
+      }
+      const bytes = yield* readBodyBytes(request, webhooks.maxBodyBytes)
       const verdict = verifyHubSpotSignatureV3({
         ...signed,
-        secret: Redacted.value(secret),
+        secret: secrets.value,
         method: request.method,
         uri: signedUrl(request, webhooks.hubspotPublicUrl),
         body: bytes
       })
-      if (Either.isLeft(verdict)) return problem(401, `HubSpot signature rejected: ${verdict.left}`)
+      if (Either.isLeft(verdict)) {
+        return yield* Effect.fail(refused(verdict.left, problem(401, `HubSpot signature rejected: ${verdict.left}`)))
+      }
       yield* checkJsonContentType(request.headers)
       const body = yield* Effect.flatMap(parseJsonBody(bytes), jsonObject)
       const mapped = hubspotToLeadInput(body, {
         campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
       })
-      return yield* acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs })
-    }).pipe(Effect.merge, withSpanWhenTraced("http.webhook.hubspot", { captureStackTrace: false }))
+      return yield* accepting(acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs }))
+    }).pipe(answering("hubspot"), withSpanWhenTraced("http.webhook.hubspot", { captureStackTrace: false }))
 }

@@ -58,6 +58,11 @@ export interface NodeServerOptions<R> {
    * connection the server is closing, and answer that client 502.
    */
   readonly keepAliveTimeoutMs?: number | undefined
+  /**
+   * Told of a request the server itself refused before any route ran (an `Expect` other than 100-continue: 417), so
+   * that the refusal can be counted for the route it was meant for.
+   */
+  readonly onRefusedUnrouted?: ((method: string, path: string, status: 417) => void) | undefined
 }
 
 /** KEEP_ALIVE_TIMEOUT_MS's default: an AWS ALB's idle timeout (60 s), and some. */
@@ -207,6 +212,7 @@ export const make = <R>(
         // any other expectation: 417, as Node answers it, but as problem+json
         server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
           res.shouldKeepAlive = false
+          options.onRefusedUnrouted?.(req.method ?? "", pathOf(req.url), 417)
           const expectation = String(req.headers.expect ?? "").slice(0, 64)
           writeResponse(
             res,

@@ -82,6 +82,28 @@ describe("verifyHubSpotSignatureV3", () => {
       Either.left("timestamp-too-old")
     )
   })
+
+  it("during a rotation verifies under the current or the previous secret, and under no other", () => {
+    const { secret } = published
+    expect(verifyHubSpotSignatureV3({ ...valid, secret: ["new-secret", secret] })).toEqual(Either.right(true))
+    expect(verifyHubSpotSignatureV3({ ...valid, secret: [secret, "new-secret"] })).toEqual(Either.right(true))
+    expect(verifyHubSpotSignatureV3({ ...valid, secret: ["new-secret", "older"] })).toEqual(
+      Either.left("signature-mismatch")
+    )
+    expect(verifyHubSpotSignatureV3({ ...valid, secret: [] })).toEqual(Either.left("signature-mismatch"))
+  })
+
+  it("a blank secret verifies nothing, not even a request signed with the empty key", () => {
+    for (const blank of ["", "  "]) {
+      const signature = hubspotSignatureV3({ ...published, secret: blank })
+      expect(verifyHubSpotSignatureV3({ ...valid, secret: blank, signature })).toEqual(
+        Either.left("signature-mismatch")
+      )
+      expect(verifyHubSpotSignatureV3({ ...valid, secret: [blank], signature })).toEqual(
+        Either.left("signature-mismatch")
+      )
+    }
+  })
 })
 
 describe("hubspotToLeadInput", () => {
@@ -265,5 +287,13 @@ describe("marketoToLeadInput", () => {
     expect(verifyMarketoToken("s3cret-token", "s3cret")).toBe(false)
     expect(verifyMarketoToken("s3cret-token", undefined)).toBe(false)
     expect(verifyMarketoToken("", "")).toBe(false)
+  })
+
+  it("during a rotation accepts the current or the previous token; never a blank one", () => {
+    expect(verifyMarketoToken(["new-token", "old-token"], "new-token")).toBe(true)
+    expect(verifyMarketoToken(["new-token", "old-token"], "old-token")).toBe(true)
+    expect(verifyMarketoToken(["new-token", "old-token"], "other")).toBe(false)
+    expect(verifyMarketoToken(["new-token", " "], " ")).toBe(false)
+    expect(verifyMarketoToken([], "new-token")).toBe(false)
   })
 })

@@ -19,6 +19,12 @@ const env = (entries: Record<string, string>) =>
 const failureOf = <A, E>(effect: Effect.Effect<A, E>, entries: Record<string, string>) =>
   Effect.flip(effect.pipe(Effect.withConfigProvider(env(entries))))
 
+/** The failure of a check expected to fail; a check that passes fails the test by name, not with the config read. */
+const refusalOf = <A, E>(effect: Effect.Effect<A, E>, entries: Record<string, string>) =>
+  Effect.flatMap(Effect.either(effect.pipe(Effect.withConfigProvider(env(entries)))), (result) =>
+    Either.isLeft(result) ? Effect.succeed(result.left) : Effect.die(new Error("the check passed"))
+  )
+
 /** The line of `key` in an InvalidConfiguration's message. */
 const lineOf = (message: string, key: string) => message.split("\n").find((line) => line.startsWith(` - ${key}:`))
 
@@ -433,6 +439,64 @@ describe("CIRCUIT_BREAKER=REDIS", () => {
       expect((chain as { readonly message: string }).message).toMatch(
         /REDIS_URL: is required with CIRCUIT_BREAKER=REDIS/
       )
+    })
+  )
+})
+
+describe("webhook settings", () => {
+  it.effect(
+    "a blank webhook secret or token is refused, each named, as a blank INGEST_API_KEYS is; never the value",
+    () =>
+      Effect.gen(function* () {
+        for (const check of [checkConfig, checkIngestConfig]) {
+          const error = yield* refusalOf(check, {
+            HUBSPOT_APP_SECRET: "",
+            MARKETO_WEBHOOK_TOKEN: "   ",
+            HUBSPOT_APP_SECRET_PREVIOUS: " ",
+            INGEST_API_KEYS: ""
+          })
+          expect([...error.keys].sort()).toEqual(
+            ["HUBSPOT_APP_SECRET", "HUBSPOT_APP_SECRET_PREVIOUS", "INGEST_API_KEYS", "MARKETO_WEBHOOK_TOKEN"].sort()
+          )
+          expect(lineOf(error.message, "HUBSPOT_APP_SECRET")).toContain(
+            "must not be blank (leave HUBSPOT_APP_SECRET unset to refuse every delivery)"
+          )
+          expect(lineOf(error.message, "MARKETO_WEBHOOK_TOKEN")).toContain("must not be blank")
+        }
+        // unset: the webhooks refuse every delivery, and the programs start
+        const config = yield* loadConfig(appConfig).pipe(Effect.withConfigProvider(env({})))
+        expect(config.webhooks.hubspotAppSecret._tag).toBe("None")
+        expect(config.webhooks.marketoToken._tag).toBe("None")
+      })
+  )
+
+  it.effect("a previous webhook secret without the current one is refused, naming it; both together are read", () =>
+    Effect.gen(function* () {
+      const error = yield* refusalOf(checkIngestConfig, {
+        HUBSPOT_APP_SECRET_PREVIOUS: "old-secret",
+        MARKETO_WEBHOOK_TOKEN_PREVIOUS: "old-token"
+      })
+      expect(error.keys).toEqual(["MARKETO_WEBHOOK_TOKEN_PREVIOUS"])
+      expect(error.message).toContain("is set without MARKETO_WEBHOOK_TOKEN")
+      expect(error.message).not.toContain("old-token")
+      const config = yield* loadConfig(appConfig).pipe(
+        Effect.withConfigProvider(env({ HUBSPOT_APP_SECRET: "new-secret", HUBSPOT_APP_SECRET_PREVIOUS: "old-secret" }))
+      )
+      expect(config.webhooks.hubspotAppSecretPrevious._tag).toBe("Some")
+    })
+  )
+
+  it.effect("HUBSPOT_WEBHOOK_URL must be an absolute http(s) URL; MAX_WEBHOOK_BODY_BYTES a positive integer", () =>
+    Effect.gen(function* () {
+      const error = yield* refusalOf(checkIngestConfig, {
+        HUBSPOT_WEBHOOK_URL: "hooks.example.com/webhooks/hubspot",
+        MAX_WEBHOOK_BODY_BYTES: "0"
+      })
+      expect([...error.keys].sort()).toEqual(["HUBSPOT_WEBHOOK_URL", "MAX_WEBHOOK_BODY_BYTES"])
+      const config = yield* loadConfig(appConfig).pipe(
+        Effect.withConfigProvider(env({ HUBSPOT_WEBHOOK_URL: "https://hooks.example.com/webhooks/hubspot?portal=42" }))
+      )
+      expect(config.webhooks.maxBodyBytes).toBe(1024 * 1024)
     })
   )
 })

@@ -79,9 +79,13 @@ export const checkHubSpotSignatureHeaders = (input: {
  * Verifies X-HubSpot-Signature-v3. `uri` is the full URL HubSpot called (https://host/path?query), `body` the raw
  * bytes received, `timestamp` the X-HubSpot-Request-Timestamp header (ms). Requests older than `maxAgeMs`
  * (default 5 minutes) or as far in the future are rejected; the comparison is constant-time.
+ *
+ * `secret` may be several (the current app secret and, while it is rotated, the previous one): the request verifies
+ * if it was signed with any of them, and each is computed and compared, whichever matches, so the time taken does
+ * not tell which. A blank secret verifies nothing (HMAC under an empty key is anyone's to compute).
  */
 export const verifyHubSpotSignatureV3 = (input: {
-  readonly secret: string
+  readonly secret: string | ReadonlyArray<string>
   readonly method: string
   readonly uri: string
   readonly body: string | Uint8Array
@@ -93,11 +97,14 @@ export const verifyHubSpotSignatureV3 = (input: {
   const headers = checkHubSpotSignatureHeaders(input)
   if (Either.isLeft(headers)) return Either.left(headers.left)
   const { signature, timestamp } = headers.right
-  const expected = Buffer.from(hubspotSignatureV3({ ...input, timestamp }), "utf8")
   const received = Buffer.from(signature, "utf8")
-  // timingSafeEqual needs equal lengths; a length mismatch is already a mismatch and reveals only the length.
-  if (expected.length !== received.length || !timingSafeEqual(expected, received)) {
-    return Either.left("signature-mismatch")
+  const secrets = typeof input.secret === "string" ? [input.secret] : input.secret
+  let verified = false
+  for (const secret of secrets) {
+    if (secret.trim() === "") continue
+    const expected = Buffer.from(hubspotSignatureV3({ ...input, secret, timestamp }), "utf8")
+    // timingSafeEqual needs equal lengths; a length mismatch is already a mismatch and reveals only the length.
+    verified = (expected.length === received.length && timingSafeEqual(expected, received)) || verified
   }
-  return Either.right(true as const)
+  return verified ? Either.right(true as const) : Either.left("signature-mismatch")
 }

@@ -97,10 +97,19 @@ export const marketoToLeadInput = (body: unknown): LeadInputShape => {
   return out as LeadInputShape
 }
 
-/** Constant-time check of the shared token header; hashing first makes lengths equal without leaking them. */
-export const verifyMarketoToken = (expected: string, received: string | undefined): boolean => {
-  if (received === undefined || received.length === 0 || expected.length === 0) return false
-  const a = createHash("sha256").update(expected, "utf8").digest()
+/**
+ * Constant-time check of the shared token header against the expected token or tokens (the current one and, while it
+ * is rotated, the previous one); hashing first makes lengths equal without leaking them, and every token is compared
+ * whichever matches. A blank expected token matches nothing.
+ */
+export const verifyMarketoToken = (expected: string | ReadonlyArray<string>, received: string | undefined): boolean => {
+  if (received === undefined || received.length === 0) return false
   const b = createHash("sha256").update(received, "utf8").digest()
-  return timingSafeEqual(a, b)
+  let ok = false
+  for (const token of typeof expected === "string" ? [expected] : expected) {
+    if (token.trim() === "") continue
+    const a = createHash("sha256").update(token, "utf8").digest()
+    ok = timingSafeEqual(a, b) || ok
+  }
+  return ok
 }
