@@ -3,6 +3,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { emailArbitrary } from "./emailArbitrary.js"
 import { isPlainObject } from "./plainDecode.js"
+import { nfc } from "./leadKey.js"
 import { dropHidden, FreeText, refuseInvisible } from "./text.js"
 
 /**
@@ -14,27 +15,26 @@ const EMAIL_PATTERN =
   /^[^\s@"<>()[\]\\,;:.]+(?:\.[^\s@"<>()[\]\\,;:.]+)*@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/
 
 /**
- * A string trimmed on decode. Schema.Trim would document the field as "a string that will be trimmed" (JSON Schema
- * describes the encoded side); this documents what the field must hold instead.
+ * A string trimmed (by default) on decode. Schema.Trim would document the field as "a string that will be trimmed"
+ * (JSON Schema describes the encoded side); this documents what the field must hold instead.
  */
-const trimmed = (description: string, jsonSchema: Record<string, unknown> = {}) =>
+const trimmed = (
+  description: string,
+  jsonSchema: Record<string, unknown> = {},
+  normal: (text: string) => string = (text) => text.trim()
+) =>
   Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
     strict: true,
-    decode: (s) => s.trim(),
+    decode: normal,
     encode: (s) => s
   })
 
 /**
- * An identity field (email, campaignId): trimmed and in Unicode normal form C on decode, so "josé" written with
- * U+00E9 and with "e" + U+0301 (as some keyboards, macOS file names and copy-paste give it) are one lead, not two
- * (ASCII is unchanged). What it holds is checked after, on the composed form.
+ * An identity field (email, campaignId): trimmed and in Unicode normal form C on decode (`nfc`, as lead keys are
+ * made), so composed and decomposed spellings are one lead, not two. What it holds is checked on the composed form.
  */
 const identity = (description: string, jsonSchema: Record<string, unknown> = {}) =>
-  Schema.transform(Schema.String.annotations({ description, jsonSchema }), Schema.Trimmed, {
-    strict: true,
-    decode: (s) => s.trim().normalize("NFC"),
-    encode: (s) => s
-  })
+  trimmed(description, jsonSchema, (text) => nfc(text.trim()))
 
 const EmailChecks = identity(
   "an email address (trimmed, lower-cased, Unicode NFC; no control, bidi or invisible characters)",
@@ -50,7 +50,7 @@ const isEmail = Schema.is(EmailChecks)
 /** An email address, trimmed and lower-cased on decode; controls, bidi and invisible characters are refused. */
 export const Email = EmailChecks.annotations({
   identifier: "Email",
-  description: "A valid email address (trimmed, lower-cased; no control, bidi or invisible characters)",
+  description: "A valid email address (trimmed, Unicode NFC, lower-cased; no control, bidi or invisible characters)",
   // Generated addresses cover the schema's whole language (non-ASCII, quotes, braces...), not only ASCII.
   arbitrary: () => emailArbitrary(isEmail)
 })
@@ -326,21 +326,21 @@ export const decodeWebhookLeadInput = (
   if (Either.isRight(decoded)) return Either.right({ lead: decoded.right, dropped: [] })
   if (!isPlainObject(input)) return Either.left(decoded.left)
   const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
-  const trimmed: Record<string, unknown> = { ...input }
+  const kept: Record<string, unknown> = { ...input }
   const dropped: Array<DroppedField> = []
   for (const issue of issues) {
     const [top, inner] = issue.path
     if (typeof top !== "string" || IDENTITY_KEYS.has(top) || !LEAD_KEYS.has(top)) return Either.left(decoded.left)
-    const nested = trimmed[top]
+    const nested = kept[top]
     if ((top === "attributes" || top === "activity") && typeof inner === "string" && isPlainObject(nested)) {
-      const { [inner]: _left, ...kept } = nested
-      trimmed[top] = kept
+      const { [inner]: _left, ...rest } = nested
+      kept[top] = rest
     } else {
-      delete trimmed[top]
+      delete kept[top]
     }
     dropped.push({ field: issue.path.map(String).join("."), problem: issue.message })
   }
-  return Either.match(decodeLeadInput(trimmed), {
+  return Either.match(decodeLeadInput(kept), {
     onLeft: () => Either.left(decoded.left),
     onRight: (lead) => Either.right({ lead, dropped })
   })

@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { guardAction } from "../domain/guard.js"
+import { normalEmail } from "../domain/leadKey.js"
 import type { ActionRecord } from "../domain/record.js"
 import { redact, redactText } from "../domain/redact.js"
 import type { CrmAction, ToolName } from "../domain/tools.js"
@@ -74,7 +75,8 @@ const chainRefusal = (error: ChainError): ToolResult => {
 }
 
 const isLeadKey = (value: unknown): value is string => typeof value === "string" && /^[0-9a-f]{64}$/.test(value)
-const sameEmail = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase()
+/** One address however it is cased, padded or composed (as lead keys compare emails). */
+const sameEmail = (a: string, b: string) => normalEmail(a) === normalEmail(b)
 
 /**
  * One CRM tool call: the lead named by `leadKey` (and its email) must be a lead RevenueFlow holds, so the call gets
