@@ -2,6 +2,7 @@ import type { SecretsManagerClient } from "@aws-sdk/client-secrets-manager"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import type * as ConfigProvider from "effect/ConfigProvider"
+import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -98,9 +99,12 @@ const readAll = (client: SecretsManagerClient, secretIds: ReadonlyArray<string>)
     Effect.withSpan("secrets.load", { captureStackTrace: false, attributes: { count: secretIds.length } })
   )
 
+/** The shortest time between two reads asked for on demand (`SecretsRefresh.refresh`). */
+export const ON_DEMAND_EVERY_MS = 5000
+
 /**
  * Reads the secrets once (failing start-up if any cannot be read), then keeps them fresh every `refreshMs` and on
- * demand. Returns a ConfigProvider over `base` in which secret values win, and the refresh effect.
+ * demand (at most every ON_DEMAND_EVERY_MS). Returns a ConfigProvider over `base` in which secret values win, and the refresh effect.
  */
 export const make = (options: {
   readonly secretIds: ReadonlyArray<string>
@@ -132,14 +136,27 @@ export const make = (options: {
     )
     const snapshot = yield* Ref.make(yield* readAll(client, options.secretIds))
     const lock = yield* Effect.makeSemaphore(1)
-    const refresh = readAll(client, options.secretIds).pipe(
+    const read = readAll(client, options.secretIds).pipe(
       Effect.flatMap((values) => Ref.set(snapshot, values)),
       Effect.tap(() => Effect.logDebug("secrets refreshed")),
       // A failed refresh keeps serving the last good values; the message names secret ids only.
-      Effect.catchAll((error) => Effect.logWarning(`secrets refresh failed: ${error.message}`)),
-      lock.withPermits(1)
+      Effect.catchAll((error) => Effect.logWarning(`secrets refresh failed: ${error.message}`))
     )
-    yield* refresh.pipe(Effect.delay(Duration.millis(options.refreshMs)), Effect.forever, Effect.forkScoped)
+    yield* read.pipe(
+      lock.withPermits(1),
+      Effect.delay(Duration.millis(options.refreshMs)),
+      Effect.forever,
+      Effect.forkScoped
+    )
+    // On demand (a credential a CRM or Postgres refused): at most one read every ON_DEMAND_EVERY_MS, so a storm of
+    // refusals (every call of a busy consumer answered 401) is one Secrets Manager call, and callers that wait while a
+    // read is under way take its values instead of reading again.
+    let onDemandAt = Number.NEGATIVE_INFINITY
+    const refresh = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (now - onDemandAt < ON_DEMAND_EVERY_MS) return Effect.void
+      onDemandAt = now
+      return read
+    }).pipe(lock.withPermits(1))
     return { provider: refreshingProvider(snapshot, options.base), refresh }
   })
 

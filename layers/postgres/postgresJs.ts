@@ -1,6 +1,7 @@
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -34,13 +35,10 @@ export interface PostgresOptions {
   /**
    * Re-reads the credentials (the secret store) when Postgres refuses a login (SQLSTATE 28P01 or 28000): after a
    * rotation the new password then reaches the next connection within seconds, not at the next periodic refresh, and
-   * a start that meets the refusal tries once more with what the refresh read. At most once every 5 seconds.
+   * a start that meets the refusal tries once more with what the refresh read. (SecretsRefresh limits how often.)
    */
   readonly refreshCredentials?: Effect.Effect<void> | undefined
 }
-
-/** How long a refresh after a refused login is not repeated. */
-const REFRESH_AFTER_REFUSAL_EVERY_MS = 5000
 
 /** Postgres refused the login: a wrong password (28P01) or no such user / not allowed (28000). */
 const loginRefused = (error: StoreUnavailable): boolean => error.sqlState === "28P01" || error.sqlState === "28000"
@@ -144,25 +142,23 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
       }),
       (pool) => Effect.promise(() => pool.sql.end({ timeout: connected ? 5 : 0 }).catch(() => undefined))
     )
-    // The credentials re-read after a refused login; `true` when a refresh ran (none within the last few seconds).
-    let refreshedAt = Number.NEGATIVE_INFINITY
+    // A refused login re-reads the credentials (SecretsRefresh coalesces a storm of them into one read); the reads
+    // started from a driver's callback run in this scope, so none outlives the pool.
     const refreshAfter = (error: StoreUnavailable): Effect.Effect<boolean> =>
-      Effect.suspend(() => {
-        const refresh = options.refreshCredentials
-        if (refresh === undefined || !loginRefused(error)) return Effect.succeed(false)
-        const now = Date.now()
-        if (now - refreshedAt < REFRESH_AFTER_REFUSAL_EVERY_MS) return Effect.succeed(false)
-        refreshedAt = now
-        return Effect.as(
-          Effect.zipRight(Effect.logWarning("Postgres refused the login; reading the credentials again"), refresh),
-          true
-        )
-      })
-    const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+      options.refreshCredentials === undefined || !loginRefused(error)
+        ? Effect.succeed(false)
+        : Effect.as(
+            Effect.zipRight(
+              Effect.logWarning("Postgres refused the login; reading the credentials again"),
+              options.refreshCredentials
+            ),
+            true
+          )
+    const runInScope = yield* FiberSet.makeRuntime<never>()
     /** A failed statement's error; a refused login also starts a refresh of the credentials. */
     const failed = (what: string, cause: unknown): StoreUnavailable => {
       const error = storeUnavailable(what, cause, secrets)
-      if (loginRefused(error)) runFork(refreshAfter(error))
+      if (loginRefused(error)) runInScope(refreshAfter(error))
       return error
     }
 
@@ -227,7 +223,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
             if (pool.sql === entry.sql) {
               pool.sql = open()
               entry.sql.end({ timeout: 0 }).catch(() => undefined)
-              runFork(
+              runInScope(
                 Effect.logWarning("Postgres did not answer; reopening the connection pool").pipe(
                   Effect.annotateLogs({ waitedMs: answerTimeoutMs })
                 )

@@ -172,6 +172,29 @@ describe("Secrets Manager configuration", () => {
     })
   )
 
+  it.scoped("a storm of refreshes on demand is one read every few seconds; waiting callers share it", () =>
+    Effect.gen(function* () {
+      const { secrets, base } = yield* setup
+      yield* Effect.gen(function* () {
+        const { refresh } = yield* SecretsRefresh
+        const reads = () => secrets.secretIds().filter((id) => id === "rf/app").length
+        const atStart = reads()
+        // a busy consumer: every call refused at once, each asking for a refresh
+        yield* Effect.all(
+          Array.from({ length: 20 }, () => refresh),
+          { concurrency: "unbounded" }
+        )
+        expect(reads()).toBe(atStart + 1)
+        yield* refresh
+        expect(reads()).toBe(atStart + 1)
+        // later (the clock moved past the interval), a refusal reads again
+        yield* TestClock.adjust(`${SecretsConfig.ON_DEMAND_EVERY_MS} millis`)
+        yield* refresh
+        expect(reads()).toBe(atStart + 2)
+      }).pipe(Effect.provide(SecretsConfig.layer), Effect.withConfigProvider(base))
+    })
+  )
+
   it.scoped("layers composed with Layer.provide read through the secrets too", () =>
     Effect.gen(function* () {
       const { enrichment, base } = yield* setup
