@@ -72,14 +72,17 @@ export const make = (
     ]
     // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
     const mcp = Option.getOrUndefined(yield* Effect.serviceOption(McpEndpoint))
-    // a refusal Node's server makes before routing (417) is counted for the intake route it was meant for
+    // a refusal Node's server makes itself (417 before routing, 408 when a body stops arriving) is counted for the
+    // intake route it was meant for
     const runFork = Runtime.runFork(yield* Effect.runtime<Metrics>())
     const sourceOf = new Map(
       intakeRouteNames.map((name) => [`${directRoutes[name].method} ${directRoutes[name].path}`, intakeSources[name]])
     )
-    const onRefusedUnrouted = (method: string, path: string, status: 417) => {
+    const onRefusedUnrouted = (method: string, path: string, status: 408 | 417) => {
       const source = sourceOf.get(`${method} ${path}`)
-      if (source !== undefined) runFork(recordRefusal(source, status, "expectation-failed"))
+      if (source !== undefined) {
+        runFork(recordRefusal(source, status, status === 408 ? "timeout" : "expectation-failed"))
+      }
     }
     return yield* NodeServer.make<Intake>({
       listen,

@@ -66,17 +66,6 @@ export type IntakeHandler = (
   request: IntakeRequest
 ) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
 
-/**
- * A lead handed to acceptUntrusted: its 400 (the lead's fields failed the schema) is a refusal like any other, the
- * rest (202, 200, 503) its answer.
- */
-const accepting = (
-  answer: Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics>
-): Effect.Effect<HttpServerResponse.HttpServerResponse, Refused, LeadStore | JobQueue | Metrics> =>
-  Effect.flatMap(answer, (response) =>
-    response.status === 400 ? Effect.fail(refused("invalid-lead", response)) : Effect.succeed(response)
-  )
-
 /** A handler's outcome, every refusal answered, counted and logged (./refusals.ts). */
 const answering =
   (source: LeadSource) =>
@@ -92,7 +81,7 @@ const answering =
 export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
   const authorized = makeAuthorized(config)
   const options = { storeTimeoutMs: config.ingestStoreTimeoutMs }
-  const accept = (body: JsonBody) => accepting(acceptUntrusted(body.json, "api", options))
+  const accept = (body: JsonBody) => acceptUntrusted(body.json, "api", options)
   const span = withSpanWhenTraced("http.createLead", { captureStackTrace: false })
   const answer = answering("api")
   // plain combinators, not Effect.gen: the ingest's hot path (see acceptLead)
@@ -167,9 +156,9 @@ export const makeMarketoWebhook = (config: AppConfig.Service): IntakeHandler => 
       }
       if (!verifyMarketoToken(tokens.value, presented)) return yield* Effect.fail(refusedUnread("bad-token", denied))
       const body = yield* Effect.flatMap(readJson(request, webhooks.maxBodyBytes), jsonObject)
-      return yield* accepting(
-        acceptUntrusted(marketoToLeadInput(body), "marketo", { storeTimeoutMs: config.ingestStoreTimeoutMs })
-      )
+      return yield* acceptUntrusted(marketoToLeadInput(body), "marketo", {
+        storeTimeoutMs: config.ingestStoreTimeoutMs
+      })
     }).pipe(answering("marketo"), withSpanWhenTraced("http.webhook.marketo", { captureStackTrace: false }))
 }
 
@@ -215,6 +204,6 @@ export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => 
       const mapped = hubspotToLeadInput(body, {
         campaignProperty: Option.getOrUndefined(webhooks.hubspotCampaignProperty)
       })
-      return yield* accepting(acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs }))
+      return yield* acceptUntrusted(mapped, "hubspot", { storeTimeoutMs: config.ingestStoreTimeoutMs })
     }).pipe(answering("hubspot"), withSpanWhenTraced("http.webhook.hubspot", { captureStackTrace: false }))
 }

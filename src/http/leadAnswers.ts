@@ -18,6 +18,7 @@ import * as TraceContext from "../domain/traceContext.js"
 import { type Accepted, type AcceptOptions, acceptLead } from "../pipeline/accept.js"
 import type { LeadView } from "./api.js"
 import { fieldErrors, problem } from "./problem.js"
+import { type Refused, refused } from "./refusals.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
@@ -82,11 +83,19 @@ const acceptedResponse =
       { location: `/leads/${lead.id}` }
     )
 
-/** The 400 for a lead that does not decode, counted as invalid. */
-const invalidLead = (error: ParseResult.ParseError, source: LeadSource) =>
-  Effect.as(
+/**
+ * A lead that does not decode: counted as an invalid lead ingested, and refused with the 400 naming every bad field
+ * (the caller answers and counts the refusal as every other, see ./refusals.ts).
+ */
+const invalidLead = (error: ParseResult.ParseError, source: LeadSource): Effect.Effect<never, Refused, Metrics> =>
+  Effect.zipRight(
     Effect.flatMap(Metrics, (metrics) => metrics.leadIngested(source, "invalid")),
-    problem(400, "The lead is invalid; see errors for each field", { errors: fieldErrors(error) })
+    Effect.fail(
+      refused(
+        "invalid-lead",
+        problem(400, "The lead is invalid; see errors for each field", { errors: fieldErrors(error) })
+      )
+    )
   )
 
 /** Stores and queues a decoded lead; every outcome is a response (503 when the store did not confirm it). */
@@ -105,8 +114,9 @@ const acceptDecoded = (
   )
 
 /**
- * Decode an untrusted lead and accept it: 400 naming every bad field, 202 new, 200 duplicate, 503 + Retry-After
- * when the store is down or silent past `options.storeTimeoutMs`. Fails with nothing: every outcome is a response.
+ * Decode an untrusted lead and accept it: 202 new, 200 duplicate, 503 + Retry-After when the store is down or silent
+ * past `options.storeTimeoutMs`; a lead that does not decode fails as the refusal `invalid-lead`, its 400 naming
+ * every bad field.
  * A webhook delivery (its sender does not retry a 4xx) is accepted without the optional fields that fail their
  * checks, which the answer names and a warning logs by name (`decodeWebhookLeadInput`); an API client gets the 400.
  * Plain combinators rather than `Effect.gen`, as `acceptLead`: once per ingest request.
@@ -115,7 +125,7 @@ export const acceptUntrusted = (
   input: unknown,
   source: LeadSource,
   options: AcceptOptions = {}
-): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> => {
+): Effect.Effect<HttpServerResponse.HttpServerResponse, Refused, LeadStore | JobQueue | Metrics> => {
   if (source === "api") {
     const decoded = decodeLeadInput(input)
     return decoded._tag === "Left"

@@ -59,10 +59,10 @@ export interface NodeServerOptions<R> {
    */
   readonly keepAliveTimeoutMs?: number | undefined
   /**
-   * Told of a request the server itself refused before any route ran (an `Expect` other than 100-continue: 417), so
-   * that the refusal can be counted for the route it was meant for.
+   * Told of a request the server itself refused (an `Expect` other than 100-continue, 417, before any route ran; a
+   * body that stopped arriving, 408 after REQUEST_TIMEOUT_MS), so that the refusal can be counted for its route.
    */
-  readonly onRefusedUnrouted?: ((method: string, path: string, status: 417) => void) | undefined
+  readonly onRefusedUnrouted?: ((method: string, path: string, status: 408 | 417) => void) | undefined
 }
 
 /** KEEP_ALIVE_TIMEOUT_MS's default: an AWS ALB's idle timeout (60 s), and some. */
@@ -225,6 +225,12 @@ export const make = <R>(
           const inFlight = (socket as { readonly _httpMessage?: { readonly headersSent?: boolean } })._httpMessage
           if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent === true) {
             return socket.destroy()
+          }
+          // a request whose body was still arriving when the time ran out: counted for its route (its handler is
+          // interrupted as the connection closes, so this is the one count)
+          const request = (inFlight as { readonly req?: IncomingMessage } | undefined)?.req
+          if (request !== undefined && error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+            options.onRefusedUnrouted?.(request.method ?? "", pathOf(request.url), 408)
           }
           socket.end(clientErrorAnswer(error.code))
         })

@@ -4,6 +4,7 @@
  * delivery is a lead lost for good: the operator's only signal is this count and this line.
  */
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import type { LeadSource } from "../domain/lead.js"
 import type { HubSpotSignatureFailure } from "../domain/webhooks/hubspotSignature.js"
@@ -51,22 +52,44 @@ export const refused = (reason: RefusalReason, response: HttpServerResponse.Http
   response
 })
 
+/** How long after a WARN line for one source and reason the next is said at Debug (the count goes on). */
+export const REFUSAL_WARN_EVERY_MS = 60_000
+
 /**
- * Counts a refusal (revenueflow_intake_refused_total{source, status, reason}) and says so: one WARN line per refused
- * webhook delivery — its sender will not send it again — and a Debug line for POST /leads, whose client sees the
- * answer and can correct it. The line names source, status and reason only: no header, no body, no secret.
+ * When each (source, reason) last had its WARN line, per running program (keyed by its Metrics service, so two
+ * runtimes in one process, as in tests, keep their own).
+ */
+const warnedAt = new WeakMap<object, Map<string, number>>()
+
+/**
+ * Counts a refusal (revenueflow_intake_refused_total{source, status, reason}) and says so: a WARN line for a refused
+ * webhook delivery — its sender will not send it again —, at most one a minute per source and reason (anyone can
+ * send a webhook route requests without a signature; a scanner must not flood the logs), the others at Debug; a
+ * Debug line for POST /leads, whose client sees the answer and can correct it. The line names source, status and
+ * reason only: no header, no body, no secret.
  */
 export const recordRefusal = (source: LeadSource, status: number, reason: RefusalReason) =>
-  Effect.zipRight(
-    // on the request's span too, when a tracer exports one (no span otherwise: see domain/spans.ts)
-    Effect.zipRight(
-      Effect.annotateCurrentSpan("revenueflow.refusal.reason", reason),
-      Effect.flatMap(Metrics, (metrics) => metrics.intakeRefused(source, status, reason))
-    ),
-    (source === "api"
-      ? Effect.logDebug("lead request refused")
-      : Effect.logWarning("webhook delivery refused: the sender does not retry it")
-    ).pipe(Effect.annotateLogs({ source, status, reason }))
+  Effect.flatMap(Metrics, (metrics) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      let warned = warnedAt.get(metrics)
+      if (warned === undefined) warnedAt.set(metrics, (warned = new Map()))
+      const key = `${source} ${reason}`
+      const warn = source !== "api" && now - (warned.get(key) ?? Number.NEGATIVE_INFINITY) >= REFUSAL_WARN_EVERY_MS
+      if (warn) warned.set(key, now)
+      return Effect.zipRight(
+        // on the request's span too, when a tracer exports one (no span otherwise: see domain/spans.ts)
+        Effect.zipRight(
+          Effect.annotateCurrentSpan("revenueflow.refusal.reason", reason),
+          metrics.intakeRefused(source, status, reason)
+        ),
+        (source === "api"
+          ? Effect.logDebug("lead request refused")
+          : warn
+            ? Effect.logWarning("webhook delivery refused: the sender does not retry it")
+            : Effect.logDebug("webhook delivery refused: the sender does not retry it")
+        ).pipe(Effect.annotateLogs({ source, status, reason }))
+      )
+    })
   )
 
 /** Answers a refusal with its response, counted and logged (see `recordRefusal`). */

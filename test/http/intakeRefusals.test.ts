@@ -142,6 +142,32 @@ describe.each(servings)("refused intake requests are counted and logged (%s)", (
     }
   )
 
+  it.live(
+    "the same refusal repeated (a scanner) is counted every time and WARNed once a minute, the rest at Debug",
+    () => {
+      const capture = makeLogCapture()
+      return withApi(
+        Layer.merge(memoryEnv({ env: settings }), capture.layer),
+        (api) =>
+          Effect.gen(function* () {
+            for (let i = 0; i < 5; i++) expectProblem(yield* api.postJson("/webhooks/hubspot", { x: i }), 401)
+            const metrics = (yield* api.get("/metrics")).text
+            expect(
+              sample(metrics, "revenueflow_intake_refused_total", {
+                source: "hubspot",
+                status: "401",
+                reason: "missing-signature"
+              })
+            ).toBe(5)
+            const lines = capture.lines.filter((line) => line.includes("webhook delivery refused"))
+            expect(lines.filter((line) => /level=WARN/.test(line))).toHaveLength(1)
+            expect(lines.filter((line) => /level=DEBUG/.test(line))).toHaveLength(4)
+          }),
+        served
+      )
+    }
+  )
+
   it.live("a webhook without its secret or token configured is counted as not-configured", () =>
     withApi(
       memoryEnv(),
@@ -255,6 +281,34 @@ describe("the ingest server's 417", () => {
             reason: "expectation-failed"
           })
         ).toBe(1)
+      })
+    )
+  )
+})
+
+describe("the ingest server's 408", () => {
+  it.live("a body that stops arriving is 408 after REQUEST_TIMEOUT_MS, counted once as a timeout", () =>
+    withApi(memoryEnv({ env: { ...settings, REQUEST_TIMEOUT_MS: "400" } }), (api) =>
+      Effect.gen(function* () {
+        const { port } = new URL(api.base)
+        const heard = yield* Effect.async<string>((resume) => {
+          const socket = connect(Number(port), "127.0.0.1")
+          let text = ""
+          socket.on("data", (chunk) => (text += chunk.toString("latin1")))
+          socket.on("close", () => resume(Effect.succeed(text)))
+          socket.on("error", () => {})
+          // the headers, then a tenth of the body the Content-Length promises, then nothing
+          socket.write(
+            `POST /webhooks/marketo HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n` +
+              `x-revenueflow-token: ${marketoToken}\r\ncontent-length: 100\r\n\r\n{"email":`
+          )
+        })
+        expect(heard).toMatch(/^HTTP\/1\.1 408 /)
+        const metrics = (yield* api.get("/metrics")).text
+        const count = (reason: string, status: string) =>
+          sample(metrics, "revenueflow_intake_refused_total", { source: "marketo", status, reason })
+        expect(count("timeout", "408")).toBe(1)
+        expect(count("unreadable", "400")).toBe(0)
       })
     )
   )
