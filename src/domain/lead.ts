@@ -296,7 +296,37 @@ export const plainLeadInput = (input: unknown): LeadInput | undefined => {
  */
 export const decodeLeadInput = (input: unknown): Either.Either<LeadInput, ParseResult.ParseError> => {
   const plain = plainLeadInput(input)
-  return plain === undefined ? decodeStrict(input, strictParseOptions) : Either.right(plain)
+  if (plain !== undefined) return Either.right(plain)
+  const oversized = oversizedObject(input)
+  return oversized === undefined ? decodeStrict(input, strictParseOptions) : Either.left(oversized)
+}
+
+/** More keys than a lead (or its attributes) can hold by far: refused as one problem, before the schema looks. */
+const MAX_LEAD_KEYS = 64
+
+/**
+ * A body of thousands of keys (a few KB of `{"a":1,"b":1,…}`) would cost the schema one issue per key, each formatted
+ * into the answer: tens of milliseconds of CPU for one request. Refused at once, as one problem, when the lead or its
+ * attributes hold more keys than they could ever be allowed.
+ */
+const oversizedObject = (input: unknown): ParseResult.ParseError | undefined => {
+  if (!isPlainObject(input)) return undefined
+  const count = (record: Record<string, unknown>, max: number) => {
+    let n = 0
+    for (const _ in record) if (++n > max) return n
+    return n
+  }
+  const top = count(input, MAX_LEAD_KEYS)
+  if (top > MAX_LEAD_KEYS) {
+    const message = `a lead has at most ${LEAD_KEYS.size} fields (${[...LEAD_KEYS].join(", ")}); this one has more than ${MAX_LEAD_KEYS}`
+    return new ParseResult.ParseError({ issue: new ParseResult.Type(LeadInput.ast, input, message) })
+  }
+  const attributes = input.attributes
+  if (isPlainObject(attributes) && count(attributes, MAX_LEAD_KEYS) > MAX_LEAD_KEYS) {
+    const issue = new ParseResult.Type(Attributes.ast, attributes, "attributes may hold at most 50 keys")
+    return new ParseResult.ParseError({ issue: new ParseResult.Pointer("attributes", input, issue) })
+  }
+  return undefined
 }
 
 /** An optional field a webhook lead was accepted without: where it was and what was wrong with it. */
