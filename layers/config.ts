@@ -63,9 +63,15 @@ export interface AppConfigOptions {
   readonly webhooks?:
     | {
         readonly marketoToken?: Secret | undefined
+        /** The token still accepted while Marketo's is rotated (MARKETO_WEBHOOK_TOKEN_PREVIOUS). */
+        readonly marketoTokenPrevious?: Secret | undefined
         readonly hubspotAppSecret?: Secret | undefined
+        /** The app secret still accepted while it is rotated (HUBSPOT_APP_SECRET_PREVIOUS). */
+        readonly hubspotAppSecretPrevious?: Secret | undefined
         readonly hubspotPublicUrl?: string | undefined
         readonly hubspotCampaignProperty?: string | undefined
+        /** Both webhooks' body limit (MAX_WEBHOOK_BODY_BYTES). */
+        readonly maxBodyBytes?: number | undefined
       }
     | undefined
   readonly breaker?: "MEMORY" | "REDIS" | undefined
@@ -119,9 +125,12 @@ const nested = {
   idempotency: { inProgressTtlMs: "IDEMPOTENCY_IN_PROGRESS_TTL_MS", completedTtlMs: "IDEMPOTENCY_TTL_MS" },
   webhooks: {
     marketoToken: "MARKETO_WEBHOOK_TOKEN",
+    marketoTokenPrevious: "MARKETO_WEBHOOK_TOKEN_PREVIOUS",
     hubspotAppSecret: "HUBSPOT_APP_SECRET",
+    hubspotAppSecretPrevious: "HUBSPOT_APP_SECRET_PREVIOUS",
     hubspotPublicUrl: "HUBSPOT_WEBHOOK_URL",
-    hubspotCampaignProperty: "HUBSPOT_CAMPAIGN_PROPERTY"
+    hubspotCampaignProperty: "HUBSPOT_CAMPAIGN_PROPERTY",
+    maxBodyBytes: "MAX_WEBHOOK_BODY_BYTES"
   }
 } as const
 

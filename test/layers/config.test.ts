@@ -22,7 +22,7 @@ describe("layerWith (configuration from code)", () => {
         databaseUrl: "postgres://app:s3cret@db:5432/leads",
         apiKeys: ["k1", "k2"],
         rateLimits: { perLead: 3 },
-        webhooks: { marketoToken: Redacted.make("token") },
+        webhooks: { marketoToken: Redacted.make("token"), marketoTokenPrevious: "old-token", maxBodyBytes: 2_000_000 },
         crmProvider: "HUBSPOT"
       })
       expect(config.port).toBe(8080)
@@ -32,6 +32,8 @@ describe("layerWith (configuration from code)", () => {
       expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(Option.some("postgres://app:s3cret@db:5432/leads"))
       expect(Option.map(config.apiKeys, Redacted.value)).toEqual(Option.some(["k1", "k2"]))
       expect(Option.map(config.webhooks.marketoToken, Redacted.value)).toEqual(Option.some("token"))
+      expect(Option.map(config.webhooks.marketoTokenPrevious, Redacted.value)).toEqual(Option.some("old-token"))
+      expect(config.webhooks.maxBodyBytes).toBe(2_000_000)
       expect(String(Option.getOrThrow(config.databaseUrl))).not.toContain("s3cret")
     })
   )
