@@ -74,7 +74,13 @@ const STALLED_STOP_POLLS = 300
  * Stops BullMQ's stalled-jobs timer once its check in flight is over. BullMQ (5.x) arms that timer (stalledIntervalMs,
  * 30 s by default) after each check, and close() stops only a timer already armed: a close during the first check
  * (a consumer closed right after it starts: a short test, a CLI command) left one that kept the process alive for a
- * whole interval. Its loop's fields are private: on a BullMQ without them this does nothing.
+ * whole interval (the race described upstream in taskforcesh/bullmq pull request 1810, closed unmerged).
+ *
+ * Fragile on purpose: it reads the Worker's private `stalledCheckerRunning` and `stalledCheckStopper`, checked
+ * against BullMQ 5.81.5 (dist/esm/classes/worker.js). It fails safe: on a BullMQ without them (or with them renamed)
+ * the loop ends at once and does nothing, and the process only waits out the timer as before. It adds at most
+ * STALLED_STOP_POLLS x STALLED_STOP_POLL_MS (3 s) to a close, and only during a check. Remove it once a BullMQ
+ * release stops the timer itself on close.
  */
 const stopStalledCheck = async (worker: Worker): Promise<void> => {
   const loop = worker as unknown as { readonly stalledCheckerRunning?: boolean; stalledCheckStopper?: () => void }

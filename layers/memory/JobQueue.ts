@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Ref from "effect/Ref"
-import { outcomeOf } from "../shared/jobOutcome.js"
+import { failureOutcome } from "../shared/jobOutcome.js"
 import {
   type ConsumeOptions,
   type DeadLetter,
@@ -36,9 +36,6 @@ interface Entry {
   readonly failedReason?: string
   readonly failedAt?: number
 }
-
-/** A defect as the lead's error and the log name it: its message (an Error's), else its text. */
-const describeDefect = (defect: unknown): string => (defect instanceof Error ? defect.message : String(defect))
 
 /** Exponential backoff with "equal jitter": between half and all of base * 2^(attempt-1). */
 export const backoffDelay = (backoffMs: number, attemptsMade: number) =>
@@ -141,8 +138,7 @@ export const make = (options: MemoryQueueOptions) =>
           if (Exit.isSuccess(exit)) return yield* update(id, (e) => ({ ...e, state: "completed" }))
           if (Exit.isInterrupted(exit)) return yield* makeReady(id)
           // the same fates as BullMQ's and SQS's, a defect included: a retry whose reason names it
-          const outcome = outcomeOf(exit, describeDefect)
-          if (outcome._tag === "Done") return yield* update(id, (e) => ({ ...e, state: "completed" }))
+          const outcome = failureOutcome(exit.cause)
           if (outcome._tag === "Delay") return yield* delay(id, outcome.delayMs)
           if (Cause.isDie(exit.cause)) {
             yield* Effect.logError("job failed with a defect (a bug: the lead is retried, then dead-lettered)").pipe(

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { type ActionEntry, AuditLog } from "../../services/AuditLog.js"
+import { type ActionEntry, type ActionPage, AuditLog } from "../../services/AuditLog.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
 import { type ActionRow, actionColumns, isUuid, jsonParam, toActionRecord } from "./rows.js"
@@ -87,32 +87,46 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
       : Effect.succeed<ReadonlyArray<ActionRow>>([])
     ).pipe(Effect.map((rows) => rows.map(toActionRecord)))
 
-  // one round trip per page: the window count is taken over every row after the cursor, before the LIMIT
-  const pageAfter = (leadId: string, afterSeq: string, limit: number) =>
+  type PageRow = ActionRow & { readonly matching: number | string }
+  const toPage = (rows: ReadonlyArray<PageRow>): ActionPage => ({
+    rows: rows.map(toActionRecord),
+    remaining: rows.length === 0 ? 0 : Number(rows[0]!.matching) - rows.length
+  })
+
+  // One round trip per page, the first or one after a cursor. The window count is taken over every row after the
+  // cursor, before the LIMIT. The cursor's row drives a LEFT JOIN: no row at all when `after` is no row of this
+  // lead (None); one row of NULLs when it is the lead's last row (an empty page).
+  const firstPage = (leadId: string, limit: number) =>
     sql
-      .query<ActionRow & { readonly matching: number | string }>(
+      .query<PageRow>(
         `SELECT ${actionColumns}, count(*) OVER () AS matching FROM crm_actions
-          WHERE lead_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3`,
-        [leadId, afterSeq, limit]
+          WHERE lead_id = $1 ORDER BY seq LIMIT $2`,
+        [leadId, limit]
+      )
+      .pipe(Effect.map(toPage))
+
+  const pageAfter = (leadId: string, after: string, limit: number) =>
+    sql
+      .query<PageRow | { readonly id: null }>(
+        `SELECT page.* FROM (SELECT seq FROM crm_actions WHERE id = $2 AND lead_id = $1) AS cursor
+          LEFT JOIN LATERAL (
+            SELECT ${actionColumns}, count(*) OVER () AS matching FROM crm_actions
+            WHERE lead_id = $1 AND seq > cursor.seq ORDER BY seq LIMIT $3
+          ) AS page ON true`,
+        [leadId, after, limit]
       )
       .pipe(
-        Effect.map((rows) => ({
-          rows: rows.map(toActionRecord),
-          remaining: rows.length === 0 ? 0 : Number(rows[0]!.matching) - rows.length
-        }))
+        Effect.map((rows) =>
+          rows.length === 0 ? Option.none() : Option.some(toPage(rows.filter((row): row is PageRow => row.id !== null)))
+        )
       )
 
-  const pageForLead: AuditLog.Service["pageForLead"] = (leadId, { limit, after }) =>
-    Effect.gen(function* () {
-      if (!isUuid(leadId)) return after === undefined ? Option.some({ rows: [], remaining: 0 }) : Option.none()
-      if (after === undefined) return Option.some(yield* pageAfter(leadId, "0", limit))
-      if (!isUuid(after)) return Option.none()
-      const [cursor] = yield* sql.query<{ readonly seq: number | string }>(
-        "SELECT seq FROM crm_actions WHERE id = $1 AND lead_id = $2",
-        [after, leadId]
-      )
-      return cursor === undefined ? Option.none() : Option.some(yield* pageAfter(leadId, String(cursor.seq), limit))
-    })
+  const pageForLead: AuditLog.Service["pageForLead"] = (leadId, { limit, after }) => {
+    if (!isUuid(leadId))
+      return Effect.succeed(after === undefined ? Option.some({ rows: [], remaining: 0 }) : Option.none())
+    if (after === undefined) return Effect.map(firstPage(leadId, limit), Option.some)
+    return isUuid(after) ? pageAfter(leadId, after, limit) : Effect.succeed(Option.none())
+  }
 
   return AuditLog.of({ record, recordEach, findSucceeded, listForLead, pageForLead })
 })

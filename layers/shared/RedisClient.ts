@@ -6,6 +6,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import { Redis } from "ioredis"
+import { describeThrown } from "./jobOutcome.js"
 import { RedisUnavailable } from "./RedisUnavailable.js"
 import { checkedOr, redisClientConfig } from "./config.js"
 
@@ -42,10 +43,7 @@ const READY_WAIT_MS = 1000
 const urlPattern = /[a-z][a-z0-9+.-]*:\/\/\S+/gi
 
 /** The message of a Redis failure with any URL replaced. */
-export const safeMessage = (cause: unknown): string => {
-  const message = cause instanceof Error ? cause.message : String(cause)
-  return message.replace(urlPattern, "<redis-url>")
-}
+export const safeMessage = (cause: unknown): string => describeThrown(cause).replace(urlPattern, "<redis-url>")
 
 const CONNECTION_ERROR =
   /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|EPIPE|Connection is closed|Stream isn't writeable/

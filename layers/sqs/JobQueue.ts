@@ -28,7 +28,7 @@ import {
 } from "../../services/JobQueue.js"
 import * as GroupCommit from "../shared/groupCommit.js"
 import { config, type SqsOptions } from "./config.js"
-import { outcomeOf } from "../shared/jobOutcome.js"
+import { describeThrown, outcomeOf } from "../shared/jobOutcome.js"
 
 export { type SqsOptions, config } from "./config.js"
 
@@ -69,8 +69,9 @@ export declare namespace SqsQueue {
 
 export class SqsQueue extends Context.Tag("revenueflow/SqsQueue")<SqsQueue, SqsQueue.Service>() {}
 
+/** A failure's text with the error's name: an AWS SDK error's name is its code (QueueDoesNotExist, AccessDenied...). */
 const safeMessage = (cause: unknown): string =>
-  cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === "string" ? cause : "unknown error"
+  cause instanceof Error ? `${cause.name}: ${cause.message}` : describeThrown(cause)
 
 const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(LeadJob))
 

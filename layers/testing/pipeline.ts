@@ -1,4 +1,3 @@
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
@@ -29,9 +28,10 @@ export class AwaitStatusTimeout extends Data.TaggedError("AwaitStatusTimeout")<{
 }> {}
 
 /**
- * Poll until the lead is in one of `statuses`; fails with AwaitStatusTimeout after `timeoutMs`. It waits for real
- * work (a consumer), so it polls and times out on the real clock, under @effect/vitest's TestClock (`it.effect`,
- * `it.scoped`) too.
+ * Poll until the lead is in one of `statuses`; fails with AwaitStatusTimeout after `timeoutMs`. It polls and times
+ * out on the clock of its environment: `memoryEnv()` / `productionEnv()` provide the real one (`liveClock`), under
+ * @effect/vitest's TestClock (`it.effect`, `it.scoped`) too. With an environment of your own under TestClock,
+ * provide `liveClock` as well, or the wait never ends.
  */
 export const awaitStatus = (
   leadId: string,
@@ -58,8 +58,7 @@ export const awaitStatus = (
             timeoutMs,
             message: `lead ${leadId} is ${lastStatus ?? "not found"} after ${timeoutMs} ms, waiting for ${statuses.join("|")}`
           })
-      }),
-      Effect.withClock(Clock.make())
+      })
     )
   })
 

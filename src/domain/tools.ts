@@ -5,8 +5,11 @@ import { PlannedLeadStatus } from "./leadStatus.js"
 import { sha256Hex } from "./leadKey.js"
 
 const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
-/** A required text the CRM refuses empty (a name, a stage, a subject): refused here, naming it, before any call. */
-const RequiredText = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+/**
+ * A required text the CRM refuses empty (a name, a stage, a subject): refused here, naming it, before any call. The
+ * MCP read tools' required arguments (src/mcp/catalog.ts) use it too.
+ */
+export const RequiredText = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
 const LeadKey = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "leadKey must be 64 hex chars" }))
 const CrmId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "CRM ids are 1-64 [A-Za-z0-9_-]" })

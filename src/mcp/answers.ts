@@ -4,6 +4,7 @@ import {
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   type JSONRPCMessage,
+  type JSONRPCRequest,
   type RequestId
 } from "@modelcontextprotocol/sdk/types.js"
 
@@ -11,39 +12,68 @@ import {
 export interface AnsweringTransport {
   readonly transport: Transport
   /**
-   * Resolves true once every request received so far has had its answer written (or was cancelled by the client,
-   * which is owed none), false if `timeoutMs` passed first.
+   * Resolves true once every request received so far is settled: its answer was sent (written, or its write failed,
+   * which is never retried), the client cancelled it (owed no answer), or no answer can be written any more (the
+   * transport closed, or `abandon`); false if `timeoutMs` passed first.
    */
   readonly answered: (timeoutMs: number) => Promise<boolean>
+  /**
+   * The client can no longer read answers (stdout failed with EPIPE: it left). Nothing owed is awaited any more:
+   * a write to a broken pipe neither succeeds nor fails (Node's stream waits for a 'drain' that never comes).
+   */
+  readonly abandon: () => void
 }
 
 /**
  * `inner` with its requests counted until their answers are written. The SDK sends a handler's answer a few ticks
  * after the handler's promise settles, and drops it if the server was closed meanwhile: a shutdown must wait for the
- * answers themselves, not only for the calls (InFlight), before it closes the server.
+ * answers themselves, not only for the calls (InFlight), before it closes the server. `onRequest` is told of each
+ * request as it arrives.
  */
-export const answering = (inner: Transport): AnsweringTransport => {
+export const answering = (
+  inner: Transport,
+  onRequest: (request: JSONRPCRequest) => void = () => undefined
+): AnsweringTransport => {
   const open = new Set<RequestId>()
+  let gone = false
   let waiters: Array<() => void> = []
+  const wakeIfAnswered = () => {
+    if (open.size === 0) for (const wake of waiters.splice(0)) wake()
+  }
   const settle = (id: RequestId) => {
     open.delete(id)
-    if (open.size === 0) for (const wake of waiters.splice(0)) wake()
+    wakeIfAnswered()
+  }
+  const abandon = () => {
+    gone = true
+    open.clear()
+    wakeIfAnswered()
   }
   const transport: Transport = {
     start: () => inner.start(),
     close: () => inner.close(),
     send: async (message: JSONRPCMessage, options) => {
-      await inner.send(message, options)
-      if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
-        if (message.id !== undefined) settle(message.id)
+      try {
+        await inner.send(message, options)
+      } finally {
+        // a send that failed is settled too: it is not retried, so waiting for it would only hold the shutdown for
+        // SHUTDOWN_TIMEOUT_MS (the SDK reports the failure through onerror)
+        if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+          if (message.id !== undefined) settle(message.id)
+        }
       }
     }
   }
-  inner.onclose = () => transport.onclose?.()
+  inner.onclose = () => {
+    abandon()
+    transport.onclose?.()
+  }
   inner.onerror = (error) => transport.onerror?.(error)
   inner.onmessage = (message, extra) => {
-    if (isJSONRPCRequest(message)) open.add(message.id)
-    else if ("method" in message && message.method === "notifications/cancelled") {
+    if (isJSONRPCRequest(message)) {
+      if (!gone) open.add(message.id)
+      onRequest(message)
+    } else if ("method" in message && message.method === "notifications/cancelled") {
       // a cancelled request gets no answer (MCP): nothing to wait for
       const id = (message.params as { readonly requestId?: RequestId } | undefined)?.requestId
       if (id !== undefined) settle(id)
@@ -52,6 +82,7 @@ export const answering = (inner: Transport): AnsweringTransport => {
   }
   return {
     transport,
+    abandon,
     answered: (timeoutMs) =>
       open.size === 0
         ? Promise.resolve(true)

@@ -1,6 +1,6 @@
 import * as JSONSchema from "effect/JSONSchema"
 import * as Schema from "effect/Schema"
-import { type ToolName, ToolParams, toolNames } from "../domain/tools.js"
+import { RequiredText, type ToolName, ToolParams, toolNames } from "../domain/tools.js"
 
 /**
  * What agents see of the tools: every CRM tool of the registry (src/domain/tools.ts) with its input JSON Schema
@@ -8,7 +8,6 @@ import { type ToolName, ToolParams, toolNames } from "../domain/tools.js"
  * Pure: no service, no SDK.
  */
 
-const RequiredText = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
 const strict = { parseOptions: { onExcessProperty: "error" as const } }
 
 /** Parameter schemas of the read-only tools (decoded with the same strictness as the CRM tools'). */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js"
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { AppConfig } from "../../services/AppConfig.js"
@@ -9,8 +10,6 @@ import { problem } from "../http/problem.js"
 import type { NodeHandler } from "./endpoint.js"
 import type { InFlight } from "./inFlight.js"
 import { makeServer } from "./server.js"
-
-const INVALID_REQUEST = -32600
 
 /**
  * Why a body is not the one JSON-RPC message a POST carries, if it is not: MCP 2025-11-25 has no batches (they were
@@ -41,7 +40,9 @@ export const makeHttpHandler = (config: AppConfig.Service, inFlight: InFlight): 
       const notOne = notOneMessage(body.right.json)
       if (notOne !== undefined) {
         res.writeHead(400, { "content-type": "application/json" })
-        return res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: INVALID_REQUEST, message: notOne } }))
+        return res.end(
+          JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: ErrorCode.InvalidRequest, message: notOne } })
+        )
       }
       const server = makeServer(inFlight, { cancellable: false })
       const transport = new StreamableHTTPServerTransport({ enableJsonResponse: true }) // no session id generator: stateless

@@ -1,3 +1,4 @@
+import { ErrorCode } from "@modelcontextprotocol/sdk/types.js"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import { callTool, type McpServices, type ToolResult } from "./calls.js"
@@ -16,11 +17,10 @@ export class ResourceError extends Data.TaggedError("ResourceError")<{
   readonly message: string
 }> {}
 
-/** The MCP specification's "resource not found" JSON-RPC error code. */
+/** The MCP specification's "resource not found" JSON-RPC error code (the SDK's ErrorCode has none). */
 export const RESOURCE_NOT_FOUND = -32002
 
 const JSON_TYPE = "application/json"
-const INVALID_PARAMS = -32602
 
 /** resources/list: the fixed resources. */
 export const resources = [
@@ -103,7 +103,7 @@ export const readResource = (uri: string) =>
         const { error, message } = result.structuredContent
         if (error === "LeadNotFound") return yield* notFound(uri)
         // a bad page query (?cursor=, ?limit=) is the reader's mistake: invalid params, as for a bad list cursor
-        const code = error === "InvalidArguments" ? INVALID_PARAMS : -32603
+        const code = error === "InvalidArguments" ? ErrorCode.InvalidParams : ErrorCode.InternalError
         return yield* new ResourceError({ code, message: String(message) })
       }
       return { contents: [{ uri, mimeType: JSON_TYPE, text: JSON.stringify(result.structuredContent, null, 2) }] }

@@ -58,7 +58,8 @@ export const refusal = (
 
 /** The dependencies an Unavailable refusal names, in an operator's words. */
 export const DATABASE = "database (Postgres)"
-export const QUEUE = "queue (Redis)"
+/** The job queue, whichever QUEUE_BACKEND serves it (BullMQ on Redis, SQS, or in memory): not named by backend. */
+export const QUEUE = "queue"
 export const REDIS = "Redis (idempotency keys and rate limits)"
 
 /** When an agent may try again after a dependency did not answer: seconds, not a blind retry. */

@@ -17,6 +17,11 @@ const answerTo = (error: Error): JSONRPCMessage | undefined => {
   const reply = (code: number, message: string) =>
     ({ jsonrpc: "2.0", id: null, error: { code, message } }) as unknown as JSONRPCMessage
   if (error instanceof SyntaxError) return reply(ErrorCode.ParseError, "Parse error: the line is not JSON")
+  // Fragile on purpose, checked against @modelcontextprotocol/sdk 1.32.2 (with zod 4.6.7): its ReadBuffer throws
+  // zod's error unwrapped (deserializeMessage: JSONRPCMessageSchema.parse, from 'zod/v4'), and the SDK takes zod
+  // ^3.25 || ^4 as a peer, so an instanceof against the copy this module could import is no test. It fails safe:
+  // should an SDK wrap or rename the error, the line is only logged, not answered (test/mcp/stdioLines.test.ts then
+  // fails, as it expects the -32600 answer).
   if (error.name === "ZodError") {
     return reply(
       ErrorCode.InvalidRequest,
@@ -38,7 +43,11 @@ export const serveStdio: Effect.Effect<void, never, McpServices> = Effect.scoped
     const runtime = yield* Effect.runtime<McpServices>()
     const inFlight = makeInFlight(runtime)
     const server = makeServer(inFlight, { cancellable: true })
-    const stdio = answering(new StdioServerTransport())
+    const stdio = answering(new StdioServerTransport(), (request) =>
+      Runtime.runFork(runtime)(
+        Effect.logDebug("MCP request received").pipe(Effect.annotateLogs({ method: request.method, id: request.id }))
+      )
+    )
     const log = (message: string, error: Error) =>
       Runtime.runFork(runtime)(
         Effect.logWarning(message).pipe(Effect.annotateLogs({ error: error.message.slice(0, 300) }))
@@ -49,9 +58,20 @@ export const serveStdio: Effect.Effect<void, never, McpServices> = Effect.scoped
       log("MCP client sent a line that is no JSON-RPC message; answered with an error", error)
       stdio.transport.send(answer).catch(() => undefined)
     }
-    // a client that went away mid-answer must not crash the process with EPIPE; there is no one left to tell
-    const ignore = () => undefined
-    process.stdout.on("error", ignore)
+    // A client that went away mid-answer must not crash the process with EPIPE; there is no one left to tell, and
+    // no answer still owed can be written (the write would wait for a 'drain' that never comes): none is awaited.
+    let stdoutFailed = false
+    const clientGone = (error: Error) => {
+      stdio.abandon()
+      if (stdoutFailed) return
+      stdoutFailed = true
+      Runtime.runFork(runtime)(
+        Effect.logInfo("MCP client stopped reading stdout; answers still owed are dropped").pipe(
+          Effect.annotateLogs({ error: error.message.slice(0, 300) })
+        )
+      )
+    }
+    process.stdout.on("error", clientGone)
     yield* Effect.acquireRelease(
       Effect.promise(() => server.connect(stdio.transport)),
       () =>
@@ -62,7 +82,7 @@ export const serveStdio: Effect.Effect<void, never, McpServices> = Effect.scoped
             yield* Effect.logWarning("MCP answers still unwritten at SHUTDOWN_TIMEOUT_MS; closing stdio")
           }
           yield* Effect.promise(() => server.close())
-          process.stdout.off("error", ignore)
+          process.stdout.off("error", clientGone)
         })
     )
     yield* Effect.logInfo("MCP server listening on stdio")

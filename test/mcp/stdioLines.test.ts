@@ -8,11 +8,13 @@ import * as Layer from "effect/Layer"
 import * as Pglite from "../../layers/postgres/pglite.js"
 import * as Stores from "../../layers/postgres/stores.js"
 import { repoRoot } from "../../scripts/lib/processes.js"
+import { AuditLog } from "../../services/AuditLog.js"
 import { leadInputs, storeLeads } from "./behaviour.js"
 
 /**
  * `revenueflow mcp` spoken to over raw pipes, line by line, as a host (or a buggy one) would: a line that is no
- * JSON-RPC message gets a JSON-RPC error, and SIGTERM during a call still writes the call's answer before exit.
+ * JSON-RPC message gets a JSON-RPC error, SIGTERM during a call still writes the call's answer before exit, and a
+ * client that leaves during a call (stops reading stdout) does not hold the exit for SHUTDOWN_TIMEOUT_MS.
  */
 
 const initialize = {
@@ -51,18 +53,28 @@ const spawnMcp = (env: Record<string, string>) =>
       })
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
       const write = (line: string) => child.stdin.write(`${line}\n`)
-      /** The first message `match` accepts, waiting for it as long as `timeoutMs`. */
-      const next = (match: (message: Record<string, unknown>) => boolean, timeoutMs = 120_000) =>
+      /** The first of `found()` that is not undefined, waiting for it as long as `timeoutMs`. */
+      const waitFor = <A>(what: string, found: () => A | undefined, timeoutMs: number) =>
         Effect.promise(async () => {
           const until = Date.now() + timeoutMs
           while (Date.now() < until) {
-            const found = messages.find(match)
-            if (found !== undefined) return found
+            const value = found()
+            if (value !== undefined) return value
             await new Promise((resolve) => setTimeout(resolve, 50))
           }
-          throw new Error(`no such message; stdout: ${stdout.join("\n")}\nstderr: ${stderr}`)
+          throw new Error(`no such ${what}; stdout: ${stdout.join("\n")}\nstderr: ${stderr}`)
         })
-      return { child, write, next, exited, messages, stderr: () => stderr }
+      /** The first message `match` accepts, waiting for it as long as `timeoutMs`. */
+      const next = (match: (message: Record<string, unknown>) => boolean, timeoutMs = 120_000) =>
+        waitFor("message", () => messages.find(match), timeoutMs)
+      /** The first stderr line (a log line) containing every one of `parts`. */
+      const logLine = (parts: ReadonlyArray<string>, timeoutMs = 120_000) =>
+        waitFor(
+          "log line",
+          () => stderr.split("\n").find((line) => parts.every((part) => line.includes(part))),
+          timeoutMs
+        )
+      return { child, write, next, logLine, exited, messages, stderr: () => stderr }
     }),
     ({ child }) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
   )
@@ -82,8 +94,13 @@ describe("MCP over stdio, line by line", () => {
           Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
           Effect.scoped
         )
-        // the CRM takes 3 s: SIGTERM arrives while the call is at the CRM
-        const mcp = yield* spawnMcp({ DATA_DIR: dataDir, MOCK_CRM_LATENCY_MS: "3000", SHUTDOWN_TIMEOUT_MS: "10000" })
+        // the CRM takes 3 s: SIGTERM arrives while the call is at the CRM (LOG_LEVEL=Debug logs each request received)
+        const mcp = yield* spawnMcp({
+          DATA_DIR: dataDir,
+          MOCK_CRM_LATENCY_MS: "3000",
+          SHUTDOWN_TIMEOUT_MS: "10000",
+          LOG_LEVEL: "Debug"
+        })
         mcp.write(JSON.stringify(initialize))
         yield* mcp.next((message) => message.id === 1)
         mcp.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
@@ -116,7 +133,9 @@ describe("MCP over stdio, line by line", () => {
             }
           })
         )
-        yield* Effect.sleep("700 millis")
+        // the server has received the call (which spends 3 s at the CRM) and has not answered it
+        yield* mcp.logLine(["MCP request received", "tools/call"])
+        expect(mcp.messages.some((message) => message.id === 2)).toBe(false)
         mcp.child.kill("SIGTERM")
         const code = yield* Effect.promise(() => mcp.exited)
         const answer = mcp.messages.find((message) => message.id === 2)
@@ -124,6 +143,57 @@ describe("MCP over stdio, line by line", () => {
           result: { structuredContent: { tool: "update_lead_status", status: "SUCCEEDED" } }
         })
         expect(code).toBe(0)
+      }),
+    180_000
+  )
+
+  it.scopedLive(
+    "a client that stops reading stdout and closes stdin mid-call: the call finishes, and the exit does not wait out SHUTDOWN_TIMEOUT_MS for an answer no one can read",
+    () =>
+      Effect.gen(function* () {
+        const dataDir = yield* withDataDir
+        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1)).pipe(
+          Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
+          Effect.scoped
+        )
+        const mcp = yield* spawnMcp({
+          DATA_DIR: dataDir,
+          MOCK_CRM_LATENCY_MS: "3000",
+          SHUTDOWN_TIMEOUT_MS: "60000",
+          LOG_LEVEL: "Debug"
+        })
+        mcp.write(JSON.stringify(initialize))
+        yield* mcp.next((message) => message.id === 1)
+        mcp.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+        mcp.write(
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id: 2,
+            method: "tools/call",
+            params: {
+              name: "update_lead_status",
+              arguments: { leadKey: lead?.leadKey, email: lead?.email, status: "Working" }
+            }
+          })
+        )
+        yield* mcp.logLine(["MCP request received", "tools/call"])
+        // the client leaves: its end of stdout closed (the answer's write fails with EPIPE), then stdin
+        mcp.child.stdout.destroy()
+        const left = Date.now()
+        mcp.child.stdin.end()
+        const code = yield* Effect.promise(() => mcp.exited)
+        const waited = Date.now() - left
+        expect(code, mcp.stderr()).toBe(0)
+        // the call's 3 s at the CRM and the shutdown, not the 60 s SHUTDOWN_TIMEOUT_MS
+        expect(waited, mcp.stderr()).toBeLessThan(30_000)
+        expect(mcp.stderr()).toContain("MCP client stopped reading stdout")
+        expect(mcp.stderr()).not.toContain("answers still unwritten")
+        // the call itself ran to its end: the lead's status was written to the CRM and audited
+        const audit = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(lead!.id)).pipe(
+          Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
+          Effect.scoped
+        )
+        expect(audit.map((row) => [row.tool, row.status])).toContainEqual(["update_lead_status", "SUCCEEDED"])
       }),
     180_000
   )

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { afterEach, describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -9,14 +9,48 @@ import { SqlClient } from "../../layers/postgres/SqlClient.js"
 import { makeFakePostgresAuth } from "../fakes/postgresAuth.js"
 import { makeFakeSecretsManager } from "../fakes/secretsManager.js"
 
-Object.assign(process.env, {
-  AWS_REGION: "eu-west-1",
-  AWS_ACCESS_KEY_ID: "AKIAFAKEROTATIONTEST",
-  AWS_SECRET_ACCESS_KEY: "fakeRotationKey/DoNotLog",
-  AWS_EC2_METADATA_DISABLED: "true"
-})
+/**
+ * The AWS SDK's settings for the fake Secrets Manager at `endpoint`, set for the test's scope and then restored as
+ * they were (unset ones deleted): a dead endpoint or fake credentials must not leak into later tests of the worker.
+ */
+const withAwsEnv = (endpoint: string) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const set: Record<string, string> = {
+        AWS_REGION: "eu-west-1",
+        AWS_ACCESS_KEY_ID: "AKIAFAKEROTATIONTEST",
+        AWS_SECRET_ACCESS_KEY: "fakeRotationKey/DoNotLog",
+        AWS_EC2_METADATA_DISABLED: "true",
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint
+      }
+      const before = Object.fromEntries(Object.keys(set).map((name) => [name, process.env[name]]))
+      Object.assign(process.env, set)
+      return before
+    }),
+    (before) =>
+      Effect.sync(() => {
+        for (const [name, value] of Object.entries(before)) {
+          if (value === undefined) delete process.env[name]
+          else process.env[name] = value
+        }
+      })
+  )
+
+/** The AWS_* settings of the process, in name order. */
+const awsSettings = () =>
+  JSON.stringify(
+    Object.entries(process.env)
+      .filter(([name]) => name.startsWith("AWS_"))
+      .sort(([a], [b]) => a.localeCompare(b))
+  )
+const awsAtStart = awsSettings()
 
 describe("Postgres password rotation", () => {
+  afterEach(() => {
+    // each test's AWS settings are gone with it
+    expect(awsSettings()).toBe(awsAtStart)
+  })
+
   it.scoped("a new connection after a rotation logs in with the rotated password, without a restart", () =>
     Effect.gen(function* () {
       const pg = yield* makeFakePostgresAuth
@@ -24,7 +58,7 @@ describe("Postgres password rotation", () => {
       const secrets = yield* makeFakeSecretsManager({
         "rf/db": JSON.stringify({ DATABASE_URL: pg.url("first-s3cret") })
       })
-      process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url
+      yield* withAwsEnv(secrets.url)
       const base = ConfigProvider.fromMap(
         new Map([
           ["AWS_SECRETS_IDS", "rf/db"],
@@ -70,7 +104,7 @@ describe("Postgres password rotation", () => {
         const secrets = yield* makeFakeSecretsManager({
           "rf/db": JSON.stringify({ DATABASE_URL: pg.url("first-s3cret") })
         })
-        process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = secrets.url
+        yield* withAwsEnv(secrets.url)
         const base = ConfigProvider.fromMap(
           new Map([
             ["AWS_SECRETS_IDS", "rf/db"],
