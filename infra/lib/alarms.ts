@@ -2,6 +2,7 @@ import { Aws, Duration, Fn, RemovalPolicy } from "aws-cdk-lib"
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch"
 import * as iam from "aws-cdk-lib/aws-iam"
 import * as kms from "aws-cdk-lib/aws-kms"
+import type * as rds from "aws-cdk-lib/aws-rds"
 import * as sns from "aws-cdk-lib/aws-sns"
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions"
 import type { Construct } from "constructs"
@@ -9,6 +10,8 @@ import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 
 const GiB = 1024 ** 3
+/** The storage alarm's threshold, a fraction of the first allocation: half of storage autoscaling's 10 % trigger. */
+const LOW_STORAGE_FRACTION = 0.05
 
 /**
  * The SNS topic every alarm of a stack notifies (encrypted, TLS only), with the operator's e-mail when given.
@@ -62,18 +65,20 @@ export const alarmTopic = (scope: Construct, config: StackConfig): sns.Topic => 
  * Alarms on the stores themselves, the same in both variants:
  * - Redis memory at 80 % on any node: with `noeviction` (BullMQ must not lose keys), a full Redis refuses writes,
  *   so enqueueing, rate limits, idempotency claims and the breaker all fail; 80 % leaves time to act;
- * - Postgres free storage below 10 % of the allocated storage (at least 2 GiB): storage autoscaling also acts at
- *   10 %, at most once in 6 hours and up to 5x, so an alarm that stays means the disk fills faster than that or
- *   has reached its limit.
+ * - Postgres free storage below 5 % of the instance's allocated storage for 15 minutes. Storage autoscaling acts
+ *   when less than 10 % of the *current* allocation is free (for 5 minutes, at most once in 6 hours, up to the
+ *   maximum), and the allocation only grows, so 5 % of the first one is below its trigger at every size: a routine
+ *   increase never raises the alarm. It fires when autoscaling did not act in time: the maximum is reached, the
+ *   last increase was less than 6 hours ago, or the disk fills faster than an increase completes.
  */
-export const dataAlarms = (
-  scope: Construct,
-  props: { readonly config: StackConfig; readonly data: Data }
-): ReadonlyArray<cloudwatch.Alarm> => {
-  const { config, data } = props
-  // a replication group's member clusters are <group id>-001, -002, …, each with the one node 0001
+export const dataAlarms = (scope: Construct, props: { readonly data: Data }): ReadonlyArray<cloudwatch.Alarm> => {
+  const { data } = props
+  // a replication group's member clusters are <group id>-001, -002, …, each with the one node 0001: as many as the
+  // group has (read from it, so the alarm follows any change of the group)
+  const clusters = data.redis.numCacheClusters
+  if (clusters === undefined) throw new Error("dataAlarms: the Redis replication group sets no numCacheClusters")
   const nodes = Array.from(
-    { length: config.multiAz ? 2 : 1 },
+    { length: clusters },
     (_, i) =>
       new cloudwatch.Metric({
         namespace: "AWS/ElastiCache",
@@ -96,13 +101,20 @@ export const dataAlarms = (
     comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     evaluationPeriods: 5
   })
-  const lowStorageGiB = Math.max(2, config.dbAllocatedStorageGiB / 10)
+  // the instance's own allocation and autoscaling bound, read from it
+  const instance = data.database.node.defaultChild as rds.CfnDBInstance
+  const allocatedGiB = Number(instance.allocatedStorage)
+  const maxGiB = instance.maxAllocatedStorage
+  if (!(allocatedGiB > 0) || maxGiB === undefined)
+    throw new Error("dataAlarms: the Postgres instance sets no allocatedStorage / maxAllocatedStorage")
+  const lowStorageGiB = allocatedGiB * LOW_STORAGE_FRACTION
   const databaseStorage = new cloudwatch.Alarm(scope, "DatabaseStorageLow", {
-    alarmDescription: `Postgres has less than ${lowStorageGiB} GiB free for 10 minutes: storage autoscaling is at its limit (5x dbAllocatedStorageGiB) or slower than the growth`,
+    alarmDescription: `Postgres has less than ${lowStorageGiB} GiB free for 15 minutes, half of what makes storage autoscaling act (10 % free): it did not act in time. Either the storage is at its maximum (${maxGiB} GiB: free space, or raise dbAllocatedStorageGiB to 10 % or more above the current allocation; the maximum is 5x it), the last increase was less than 6 hours ago, or the disk fills faster than an increase completes`,
     metric: data.database.metricFreeStorageSpace({ statistic: cloudwatch.Stats.MINIMUM, period: Duration.minutes(5) }),
     threshold: lowStorageGiB * GiB,
     comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-    evaluationPeriods: 2
+    // longer than autoscaling's own 5 minutes plus the time an increase takes to apply
+    evaluationPeriods: 3
   })
   return [redisMemory, databaseStorage]
 }

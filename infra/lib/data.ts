@@ -36,7 +36,9 @@ export const readable = (secret: secretsmanager.ISecret): ReadableSecret => ({
  * - the webhook secret (MARKETO_WEBHOOK_TOKEN generated; HUBSPOT_APP_SECRET yours to add) and the API-key secret
  *   (INGEST_API_KEYS generated), so the API is never open, not even between the first deploy and a first fill;
  * - the CRM credentials: not the stack's. A secret you create and fill before the deploy (`crmSecretArn`), read
- *   and never written here, so no template change can reset it and the consumer starts with its credentials.
+ *   and never written here, so no template change can reset it and the consumer starts with its credentials;
+ * - for one release, the CRM secret earlier templates created (`legacyCrmSecret`), kept as it was so that upgrading
+ *   a stack does not delete it: its ARN may be given as `crmSecretArn`.
  */
 export class Data extends Construct {
   readonly database: rds.DatabaseInstance
@@ -48,6 +50,8 @@ export class Data extends Construct {
   readonly crmSecret: ReadableSecret | undefined
   readonly webhookSecret: secretsmanager.Secret
   readonly apiKeySecret: secretsmanager.Secret
+  /** The CRM secret of the templates before `crmSecretArn`, kept unchanged for one release (see LEGACY_CRM_SECRET). */
+  readonly legacyCrmSecret: secretsmanager.CfnSecret
 
   constructor(scope: Construct, id: string, props: { readonly config: StackConfig; readonly network: Network }) {
     super(scope, id)
@@ -154,8 +158,15 @@ export class Data extends Construct {
     const crm = config.crmSecretArn
     this.crmSecret =
       crm === undefined ? undefined : { id: crm, resource: isCompleteSecretArn(crm) ? crm : `${crm}-??????` }
+    this.legacyCrmSecret = new secretsmanager.CfnSecret(this, "CrmCredentials", LEGACY_CRM_SECRET.properties)
+    this.legacyCrmSecret.overrideLogicalId(LEGACY_CRM_SECRET.logicalId)
+    // the stack's next release drops it from the template: Retain then orphans it instead of deleting it
+    this.legacyCrmSecret.applyRemovalPolicy(RemovalPolicy.RETAIN)
+    // Its description is the one earlier templates gave it, unchanged: an unchanged resource is not updated, and
+    // this secret holds what operators added (HUBSPOT_APP_SECRET, and on older stacks INGEST_API_KEYS).
     this.webhookSecret = new secretsmanager.Secret(this, "WebhookSecrets", {
-      description: "RevenueFlow: webhook secrets as JSON: MARKETO_WEBHOOK_TOKEN (generated), HUBSPOT_APP_SECRET",
+      description:
+        "RevenueFlow: ingest secrets as JSON: MARKETO_WEBHOOK_TOKEN (generated), HUBSPOT_APP_SECRET, INGEST_API_KEYS",
       generateSecretString: {
         secretStringTemplate: "{}",
         generateStringKey: "MARKETO_WEBHOOK_TOKEN",
@@ -163,8 +174,10 @@ export class Data extends Construct {
         passwordLength: 48
       }
     })
-    // A secret of its own, read after the webhook secret (a later secret wins a key both hold): INGEST_API_KEYS is
-    // comma-separated, so the generated key has no punctuation (no comma), and 48 letters and digits (~285 bits)
+    // A secret of its own, read *before* the webhook secret (a later secret wins a key both hold): stacks deployed
+    // before this secret existed keep INGEST_API_KEYS in the webhook secret, and those keys go on being the ones
+    // served until they are moved here; a new stack's webhook secret has none, so the generated key is served.
+    // INGEST_API_KEYS is comma-separated: the generated key has no punctuation (no comma), 48 letters and digits.
     this.apiKeySecret = new secretsmanager.Secret(this, "ApiKeys", {
       description: "RevenueFlow: INGEST_API_KEYS, comma-separated API keys of the ingest (the first one generated)",
       generateSecretString: {
@@ -176,3 +189,20 @@ export class Data extends Construct {
     })
   }
 }
+
+/**
+ * The CRM secret the templates before `crmSecretArn` created, filled by operators after their first deploy. Kept in
+ * the template for one release with its logical id and exactly its old properties, so that upgrading such a stack
+ * neither deletes it nor writes anything to it: CloudFormation updates only the resources whose properties change,
+ * and a change here (say, of SecretString) would write "{}" over the credentials. What differs is only its
+ * DeletionPolicy and UpdateReplacePolicy (Retain): resource attributes CloudFormation applies itself, not properties
+ * of the secret. On a new stack it is an empty secret nothing reads (the stack's deletion leaves it too).
+ */
+export const LEGACY_CRM_SECRET = {
+  logicalId: "DataCrmCredentialsCEFA338F",
+  properties: {
+    description:
+      "RevenueFlow: CRM credentials as JSON, e.g. {SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET} or {HUBSPOT_ACCESS_TOKEN}",
+    secretString: "{}"
+  }
+} as const

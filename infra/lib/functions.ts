@@ -77,11 +77,13 @@ export class Functions extends Construct {
     const s = config.serverless
 
     const common: Record<string, string> = {
+      // first, so the stack's own settings below always win (config.ts also refuses the keys the stack sets), as in
+      // the Fargate tasks (services.ts)
+      ...config.environment,
       ...programSettings(config),
       SWEEP_INTERVAL_MS: String(s.sweepIntervalMinutes * 60_000),
       ...(config.tracing === "otlp" && config.otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: config.otlpEndpoint } : {}),
-      ...config.environment,
-      // the stack's own wiring last: the handlers' defaults, spelled out, and the queues this stack created
+      // the handlers' defaults, spelled out, and the queues this stack created
       QUEUE_BACKEND: "SQS",
       MIGRATE_ON_START: "false",
       SQS_QUEUE_URL: queues.queue.queueUrl,
@@ -139,8 +141,9 @@ export class Functions extends Construct {
       // API Gateway gives up on an integration after 30 s
       timeout: Duration.seconds(20),
       securityGroup: network.ingestSg,
-      // the API keys last: no other secret can replace them
-      secrets: [database, webhooks, apiKeys],
+      // the webhook secret after the API-key secret: an INGEST_API_KEYS kept there (stacks deployed before the
+      // API-key secret existed) wins over the generated key until it is moved; a new stack's has none
+      secrets: [database, apiKeys, webhooks],
       // one request at a time per instance: a small pool each, many instances (as many as reserved concurrency lets)
       environment: { DATABASE_POOL_SIZE: "2", OTEL_SERVICE_NAME: "revenueflow-ingest" },
       reservedConcurrency: s.ingestReservedConcurrency

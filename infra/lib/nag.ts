@@ -105,6 +105,11 @@ const acknowledgeData = (data: Data, config: StackConfig): void => {
     "SMG4",
     "API keys are handed to clients: rotated by adding a new key beside the old, moving every client, then removing the old (README: Deploy to AWS); a rotation function cannot move the clients"
   )
+  acknowledge(
+    data.legacyCrmSecret,
+    "SMG4",
+    "The CRM secret of earlier templates, kept unchanged for one release so that an upgrade does not delete it; CRM credentials are rotated at the issuer, then written (README: Deploy to AWS)"
+  )
   for (const secret of [data.redisToken, data.redisUrlSecret]) {
     acknowledge(
       secret,

@@ -129,7 +129,7 @@ export class Scaling extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
     this.infrastructureAlarms = [
-      ...dataAlarms(this, { config, data }),
+      ...dataAlarms(this, { data }),
       new cloudwatch.Alarm(this, "UnhealthyIngest", {
         alarmDescription:
           "The load balancer has counted an unhealthy ingest task for 3 minutes (GET /healthz failing): tasks crashing or not starting",

@@ -84,7 +84,7 @@ export class ServerlessAlarms extends Construct {
       ...perFunction("Consumer", functions.consumer),
       ...perFunction("Sweep", functions.sweep)
     ]
-    this.infrastructureAlarms = dataAlarms(this, { config, data })
+    this.infrastructureAlarms = dataAlarms(this, { data })
     for (const alarm of [this.deadLetters, this.oldestMessage, ...this.functionAlarms, ...this.infrastructureAlarms]) {
       alarm.addAlarmAction(notify)
       alarm.addOkAction(notify)

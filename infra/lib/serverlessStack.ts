@@ -71,6 +71,11 @@ export class RevenueFlowServerlessStack extends Stack {
     new CfnOutput(this, "QueueUrl", { value: this.queues.queue.queueUrl })
     new CfnOutput(this, "DeadLetterQueueUrl", { value: this.queues.deadLetters.queueUrl })
     if (this.data.crmSecret) new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.id })
+    new CfnOutput(this, "LegacyCrmSecretArn", {
+      description:
+        "The CRM secret of earlier templates, kept for one release (a stack upgraded from them: pass it as crmSecretArn)",
+      value: this.data.legacyCrmSecret.ref
+    })
     new CfnOutput(this, "WebhookSecretArn", { value: this.data.webhookSecret.secretArn })
     new CfnOutput(this, "ApiKeySecretArn", {
       description:

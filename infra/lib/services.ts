@@ -194,15 +194,17 @@ export class Services extends Construct {
     ].map(readable) as [ReadableSecret, ReadableSecret, ReadableSecret, ReadableSecret]
     const crm = data.crmSecret
     // /mcp on the ingest builds the CRM client from the CRM secret: a statement of its own, so the widening shows.
-    // The API keys come last: no other secret can replace them.
+    // The API-key secret, then the webhook secret, last: an INGEST_API_KEYS kept in the webhook secret (where stacks
+    // deployed before the API-key secret existed hold their keys) wins over the generated one until it is moved;
+    // a new stack's webhook secret has none. The CRM secret (yours) comes before both and replaces neither.
     const mcpCrm = config.mcpOnIngest && crm !== undefined ? [crm] : []
     this.ingestTask = task(
       "Ingest",
       "ingest",
       config.ingest,
-      [database, redisUrl, webhooks, ...mcpCrm, apiKeys],
+      [database, redisUrl, ...mcpCrm, apiKeys, webhooks],
       [
-        readSecrets("ReadOwnSecrets", [database, redisUrl, webhooks, apiKeys]),
+        readSecrets("ReadOwnSecrets", [database, redisUrl, apiKeys, webhooks]),
         ...(mcpCrm.length > 0 ? [readSecrets("ReadCrmSecretForMcp", mcpCrm)] : [])
       ]
     )

@@ -34,6 +34,11 @@ export class RevenueFlowStack extends Stack {
       value: `${config.certificateArn ? "https" : "http"}://${this.services.alb.loadBalancerDnsName}`
     })
     if (this.data.crmSecret) new CfnOutput(this, "CrmSecretArn", { value: this.data.crmSecret.id })
+    new CfnOutput(this, "LegacyCrmSecretArn", {
+      description:
+        "The CRM secret of earlier templates, kept for one release (a stack upgraded from them: pass it as crmSecretArn)",
+      value: this.data.legacyCrmSecret.ref
+    })
     new CfnOutput(this, "WebhookSecretArn", { value: this.data.webhookSecret.secretArn })
     new CfnOutput(this, "ApiKeySecretArn", {
       description:

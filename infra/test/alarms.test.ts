@@ -1,5 +1,19 @@
+import { Stack } from "aws-cdk-lib"
 import { beforeAll, describe, expect, it } from "vitest"
-import { logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS, synthServerless } from "./synth.js"
+import { dataAlarms } from "../lib/alarms.js"
+import { Data } from "../lib/data.js"
+import { Network } from "../lib/network.js"
+import {
+  configOf,
+  fargateBase,
+  logicalId,
+  ofType,
+  type Resources,
+  SYNTH_TIMEOUT_MS,
+  synth,
+  synthesize,
+  synthServerless
+} from "./synth.js"
 
 type Statement = {
   Effect: string
@@ -94,10 +108,39 @@ describe("alarms reach the operator, and watch the infrastructure too", { timeou
       expect(storage).toMatchObject({
         Namespace: "AWS/RDS",
         Statistic: "Minimum",
-        Threshold: 2 * 1024 ** 3, // 10 % of the default 20 GiB, and never below 2 GiB
+        Threshold: 1024 ** 3, // 5 % of the default 20 GiB
         ComparisonOperator: "LessThanThreshold"
       })
       expect(JSON.stringify(storage!.Dimensions)).toContain(logicalId(r, "AWS::RDS::DBInstance", "DataPostgres"))
+    }
+  })
+
+  it("watches as many Redis nodes as the replication group has, read from the group", () => {
+    // a group changed without the alarms being told: three clusters where multiAz alone would say two
+    const { resources } = synthesize(fargateBase({}), (app) => {
+      const stack = new Stack(app, "AlarmsOnly")
+      const network = new Network(stack, "Network", { natGateways: 1, https: false })
+      const data = new Data(stack, "Data", { config: configOf(app), network })
+      data.redis.numCacheClusters = 3
+      dataAlarms(stack, { data })
+      return stack
+    })
+    expect(redisNodes(resources)).toEqual(["001", "002", "003"])
+  })
+
+  it("does not raise the storage alarm on storage autoscaling's own trigger, at any allocation", () => {
+    // autoscaling acts below 10 % free of the current allocation, which only grows from AllocatedStorage: the alarm's
+    // threshold stays below that at every size, and waits longer than autoscaling's 5 minutes plus the increase
+    for (const allocated of [20, 200]) {
+      const r = allocated === 20 ? fargate : synth({ dbAllocatedStorageGiB: allocated }).resources
+      const db = r[logicalId(r, "AWS::RDS::DBInstance", "DataPostgres")]!.Properties!
+      expect(Number(db.AllocatedStorage)).toBe(allocated)
+      expect(db.MaxAllocatedStorage).toBe(allocated * 5)
+      const [storage] = alarmsBy(r, (a) => a.MetricName === "FreeStorageSpace")
+      const threshold = storage!.Threshold as number
+      expect(threshold).toBeLessThan(0.1 * allocated * 1024 ** 3)
+      expect(threshold).toBe(0.05 * allocated * 1024 ** 3)
+      expect((storage!.EvaluationPeriods as number) * (storage!.Period as number)).toBeGreaterThanOrEqual(15 * 60)
     }
   })
 

@@ -1,6 +1,15 @@
 import { Match } from "aws-cdk-lib/assertions"
 import { beforeAll, describe, expect, it } from "vitest"
-import { CRM_SECRET_ARN, logicalId, ofType, type Resources, synth, SYNTH_TIMEOUT_MS } from "./synth.js"
+import {
+  CRM_SECRET_ARN,
+  LEGACY_CRM_SECRET_ID,
+  logicalId,
+  ofType,
+  type Resources,
+  synth,
+  SYNTH_TIMEOUT_MS,
+  synthServerless
+} from "./synth.js"
 
 describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let resources: Resources
@@ -106,8 +115,10 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
     const ingestIds = JSON.stringify(ingest.vars.AWS_SECRETS_IDS)
     expect(ingestIds).toContain("DataWebhookSecrets")
     expect(ingestIds).not.toContain(CRM_SECRET_ARN)
-    // the API keys last: a later secret wins a key two secrets hold, so no other secret can empty INGEST_API_KEYS
-    expect(ingestIds.indexOf("DataApiKeys")).toBeGreaterThan(ingestIds.indexOf("DataWebhookSecrets"))
+    // a later secret wins a key two secrets hold: the webhook secret last, after the API-key secret, so that the
+    // INGEST_API_KEYS an upgraded stack keeps there go on being served (a new stack's webhook secret has none)
+    expect(ingestIds.indexOf("DataWebhookSecrets")).toBeGreaterThan(ingestIds.indexOf("DataApiKeys"))
+    expect(ingestIds.indexOf("DataApiKeys")).toBeGreaterThan(ingestIds.indexOf("DataRedisUrl"))
     // no secret value in the task definitions' plain environment
     expect(JSON.stringify(configured).match(/DATABASE_URL|REDIS_URL"?\s*,\s*"Value"/g)).toBeNull()
   })
@@ -125,6 +136,61 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
       Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataApiKeys")
     })
     expect(outputs.CrmSecretArn).toBeUndefined() // the mock CRM, and no secret given
+  })
+
+  it("lets the stack's own settings win over 'environment' even past config.ts's refusal (user first)", () => {
+    // config.ts refuses these keys in `environment`; the order of the task's environment must not depend on that
+    const { resources: patched } = synth({}, (config) => ({
+      ...config,
+      environment: { LOG_FORMAT: "pretty", RATE_LIMIT_CRM: "1", CIRCUIT_BREAKER: "MEMORY", CLOUDWATCH_METRICS: "OFF" }
+    }))
+    for (const task of ["ServicesIngestTask", "ServicesConsumerTask"]) {
+      const [container] = patched[logicalId(patched, "AWS::ECS::TaskDefinition", task)]!.Properties!
+        .ContainerDefinitions as Array<{ Environment: Array<{ Name: string; Value: unknown }> }>
+      const vars = Object.fromEntries(container!.Environment.map((e) => [e.Name, e.Value]))
+      expect(vars, task).toMatchObject({
+        LOG_FORMAT: "json",
+        RATE_LIMIT_CRM: "1000",
+        CIRCUIT_BREAKER: "REDIS",
+        CLOUDWATCH_METRICS: "EMF"
+      })
+    }
+  })
+
+  it("keeps, on an upgrade, the CRM secret earlier templates created: same logical id and properties, retained", () => {
+    // `git show 8eaaa43:infra/lib/data.ts`, synthesized: the resource as the stacks deployed from it hold it. With the
+    // same logical id CloudFormation does not delete it; with the same properties it does not update it (an update
+    // would write "{}" over the credentials operators put in it); Retain: the release that drops it orphans it.
+    const earlier = {
+      Type: "AWS::SecretsManager::Secret",
+      Properties: {
+        Description:
+          "RevenueFlow: CRM credentials as JSON, e.g. {SALESFORCE_CLIENT_ID, SALESFORCE_CLIENT_SECRET} or {HUBSPOT_ACCESS_TOKEN}",
+        SecretString: "{}"
+      }
+    }
+    const withCrm = synth({ crmProvider: "SALESFORCE", crmSecretArn: CRM_SECRET_ARN }).template
+    const serverless = synthServerless().template
+    for (const t of [template, withCrm, serverless]) {
+      const legacy = (t.toJSON().Resources as Resources)[LEGACY_CRM_SECRET_ID]
+      expect(legacy).toEqual({ ...earlier, DeletionPolicy: "Retain", UpdateReplacePolicy: "Retain" })
+      const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>
+      expect(outputs.LegacyCrmSecretArn!.Value).toEqual({ Ref: LEGACY_CRM_SECRET_ID })
+    }
+  })
+
+  it("leaves the webhook secret of earlier templates unchanged on an upgrade (it may hold INGEST_API_KEYS)", () => {
+    // as `git show 8eaaa43:infra/lib/data.ts` synthesizes it: no property changed, so no update to its value
+    expect(resources[logicalId(resources, "AWS::SecretsManager::Secret", "DataWebhookSecrets")]!.Properties).toEqual({
+      Description:
+        "RevenueFlow: ingest secrets as JSON: MARKETO_WEBHOOK_TOKEN (generated), HUBSPOT_APP_SECRET, INGEST_API_KEYS",
+      GenerateSecretString: {
+        ExcludePunctuation: true,
+        GenerateStringKey: "MARKETO_WEBHOOK_TOKEN",
+        PasswordLength: 48,
+        SecretStringTemplate: "{}"
+      }
+    })
   })
 
   it("ships the logs in non-blocking mode with an explicit buffer, whatever the account's default mode", () => {

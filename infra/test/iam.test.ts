@@ -2,7 +2,9 @@ import { beforeAll, describe, expect, it } from "vitest"
 import {
   asList,
   CRM_SECRET_ARN,
+  LEGACY_CRM_SECRET_ID,
   logicalId,
+  ofType,
   type Resources,
   roleStatements,
   statements,
@@ -63,12 +65,16 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(secretIds(crm, "ServicesConsumerTask")).toContain(CRM_SECRET_ARN)
   })
 
-  it("owns no CRM secret: reads the one created before the deploy, by complete or partial ARN", () => {
+  it("owns no CRM secret it reads: reads the one created before the deploy, by complete or partial ARN", () => {
     for (const r of [resources, crm]) {
       const owned = Object.entries(r).filter(([, x]) => x.Type === "AWS::SecretsManager::Secret")
-      expect(owned.map(([id]) => id).filter((id) => /crm/i.test(id))).toEqual([])
-      // no secret whose value the template sets (a later template change would write it back over the credentials)
-      expect(owned.filter(([, x]) => x.Properties!.SecretString === "{}")).toEqual([])
+      // the earlier templates' CRM secret only, kept as it was for upgrades (data.test.ts), and read by nothing
+      expect(owned.map(([id]) => id).filter((id) => /crm/i.test(id))).toEqual([LEGACY_CRM_SECRET_ID])
+      expect(JSON.stringify(statements(r))).not.toContain(LEGACY_CRM_SECRET_ID)
+      expect(JSON.stringify(ofType(r, "AWS::ECS::TaskDefinition"))).not.toContain(LEGACY_CRM_SECRET_ID)
+      // no other secret whose value the template sets (a template change would write it over what operators put)
+      const valued = owned.filter(([, x]) => x.Properties!.SecretString === "{}").map(([id]) => id)
+      expect(valued).toEqual([LEGACY_CRM_SECRET_ID])
     }
     // a partial ARN (the name only) matches the secret in IAM only with the 6-character suffix Secrets Manager adds
     const partial = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm"
@@ -78,15 +84,17 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(secretIds(partialCrm, "ServicesConsumerTask")).toContain(`${partial}"`)
   })
 
-  it("gives the ingest the CRM secret only with mcpOnIngest, in a statement of its own, before the API keys", () => {
+  it("gives the ingest the CRM secret only with mcpOnIngest, in a statement of its own, before the stack's secrets", () => {
     expect(secretIds(resources, "ServicesIngestTask")).not.toContain("secret:")
     const statements = roleStatements(crm, "ServicesIngestTaskRole")
     expect(statements.map((s) => s.Sid)).toEqual(["ReadOwnSecrets", "ReadCrmSecretForMcp"])
     expect(statements[1]).toMatchObject({ Action: "secretsmanager:GetSecretValue", Resource: CRM_SECRET_ARN })
     expect(JSON.stringify(statements[0]!.Resource)).not.toContain(CRM_SECRET_ARN)
+    // the CRM secret (yours) before the stack's API-key and webhook secrets: it replaces neither's keys
     const ids = secretIds(crm, "ServicesIngestTask")
-    expect(ids.indexOf(CRM_SECRET_ARN)).toBeGreaterThan(ids.indexOf("DataWebhookSecrets"))
+    expect(ids.indexOf(CRM_SECRET_ARN)).toBeGreaterThan(ids.indexOf("DataRedisUrl"))
     expect(ids.indexOf("DataApiKeys")).toBeGreaterThan(ids.indexOf(CRM_SECRET_ARN))
+    expect(ids.indexOf("DataWebhookSecrets")).toBeGreaterThan(ids.indexOf("DataApiKeys"))
     expect(JSON.stringify(crm)).not.toContain("bedrock:")
   })
 

@@ -112,11 +112,44 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     const ids = (name: string) => JSON.stringify(env(name).AWS_SECRETS_IDS)
     expect(ids("FunctionsIngest")).toContain("DataWebhookSecrets")
     expect(ids("FunctionsIngest")).not.toContain(CRM_SECRET_ARN)
-    // the generated API key, last: no other secret can replace INGEST_API_KEYS
-    expect(ids("FunctionsIngest").indexOf("DataApiKeys")).toBeGreaterThan(ids("FunctionsIngest").indexOf("DataWebhook"))
+    // the webhook secret last, after the API-key secret: an INGEST_API_KEYS an upgraded stack keeps there wins
+    expect(ids("FunctionsIngest").indexOf("DataWebhook")).toBeGreaterThan(ids("FunctionsIngest").indexOf("DataApiKeys"))
+    expect(ids("FunctionsIngest").indexOf("DataApiKeys")).toBeGreaterThan(
+      ids("FunctionsIngest").indexOf("DataPostgres")
+    )
     for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresSecretAttachment"])
       expect(ids("FunctionsConsumer")).toContain(name)
     expect(JSON.stringify(resources).match(/"(DATABASE_URL|REDIS_URL)"\s*:/g)).toBeNull()
+  })
+
+  it("lets the stack's own settings win over 'environment' even past config.ts's refusal (user first)", () => {
+    // config.ts refuses these keys in `environment`; the order of the functions' environment must not depend on that
+    const { resources: patched } = synthServerless({ sweepIntervalMinutes: 2 }, (config) => ({
+      ...config,
+      environment: {
+        LOG_FORMAT: "pretty",
+        RATE_LIMIT_CRM: "1",
+        SWEEP_INTERVAL_MS: "1",
+        QUEUE_BACKEND: "REDIS",
+        MIGRATE_ON_START: "true",
+        DATABASE_POOL_SIZE: "99"
+      }
+    }))
+    for (const name of ["FunctionsIngest", "FunctionsConsumer", "FunctionsSweep"]) {
+      const vars = (
+        patched[logicalId(patched, "AWS::Lambda::Function", name)]!.Properties!.Environment as {
+          Variables: Record<string, unknown>
+        }
+      ).Variables
+      expect(vars, name).toMatchObject({
+        LOG_FORMAT: "json",
+        RATE_LIMIT_CRM: "1000",
+        SWEEP_INTERVAL_MS: "120000",
+        QUEUE_BACKEND: "SQS",
+        MIGRATE_ON_START: "false"
+      })
+      expect(vars.DATABASE_POOL_SIZE, name).not.toBe("99")
+    }
   })
 
   it("reserves the ingest's concurrency when asked (its Postgres connections: 2 each), and only then", () => {

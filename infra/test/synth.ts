@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url"
 import { App, type Stack } from "aws-cdk-lib"
 import { Template } from "aws-cdk-lib/assertions"
 import nag from "cdk-nag"
-import { fromContext } from "../lib/config.js"
+import { fromContext, type StackConfig } from "../lib/config.js"
 import { RevenueFlowServerlessStack } from "../lib/serverlessStack.js"
 import { RevenueFlowStack } from "../lib/stack.js"
 
@@ -16,7 +16,7 @@ export type Resources = Record<string, { Type: string; Properties?: Record<strin
  * once the template is read (left to itself, the CDK synthesizes into a new `cdk.out*` directory under the system's
  * temp directory for every app and never removes it).
  */
-const synthesize = <S extends Stack>(context: Record<string, unknown>, build: (app: App) => S) => {
+export const synthesize = <S extends Stack>(context: Record<string, unknown>, build: (app: App) => S) => {
   const outdir = mkdtempSync(join(tmpdir(), "rf-cdk-test-"))
   try {
     const app = new App({ context, outdir })
@@ -29,7 +29,7 @@ const synthesize = <S extends Stack>(context: Record<string, unknown>, build: (a
   }
 }
 
-const configOf = (app: App) => fromContext((key) => app.node.tryGetContext(key))
+export const configOf = (app: App) => fromContext((key) => app.node.tryGetContext(key))
 
 /**
  * What the Fargate stack refuses to guess (config.ts), for the tests that are not about it: where the image comes
@@ -44,9 +44,18 @@ export const fargateBase = (context: Record<string, unknown>): Record<string, un
 /** A CRM secret created before the deploy, by its complete ARN (with Secrets Manager's 6-character suffix). */
 export const CRM_SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm-AbC123"
 
+/**
+ * The logical id of the CRM secret the templates before `crmSecretArn` created (`git show 8eaaa43:infra/lib/data.ts`,
+ * synthesized): literal here, so that no change of the code can move it unnoticed.
+ */
+export const LEGACY_CRM_SECRET_ID = "DataCrmCredentialsCEFA338F"
+
+/** What a test changes in the configuration, past config.ts's checks (to test what those checks alone prevent). */
+type ConfigPatch = (config: StackConfig) => StackConfig
+
 /** Synthesizes the stack with `context` over the defaults (what `cdk synth -c key=value` does). */
-export const synth = (context: Record<string, unknown> = {}) =>
-  synthesize(fargateBase(context), (app) => new RevenueFlowStack(app, "RevenueFlow", { config: configOf(app) }))
+export const synth = (context: Record<string, unknown> = {}, patch: ConfigPatch = (config) => config) =>
+  synthesize(fargateBase(context), (app) => new RevenueFlowStack(app, "RevenueFlow", { config: patch(configOf(app)) }))
 
 /**
  * Stand-ins for dist/lambda/{ingest,consumer,sweep}: the template depends on where the bundles are, not on what
@@ -55,10 +64,10 @@ export const synth = (context: Record<string, unknown> = {}) =>
 export const FIXTURE_BUNDLES = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "bundles")
 
 /** Synthesizes the serverless variant (`-c variant=serverless`) with `context` over the defaults. */
-export const synthServerless = (context: Record<string, unknown> = {}) =>
+export const synthServerless = (context: Record<string, unknown> = {}, patch: ConfigPatch = (config) => config) =>
   synthesize(
     { variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, ...context },
-    (app) => new RevenueFlowServerlessStack(app, "RevenueFlowServerless", { config: configOf(app) })
+    (app) => new RevenueFlowServerlessStack(app, "RevenueFlowServerless", { config: patch(configOf(app)) })
   )
 
 /** The logical id of the one resource of `type` whose id starts with `prefix`. */

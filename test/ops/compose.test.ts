@@ -18,6 +18,7 @@ interface Service {
   readonly image?: string
   readonly build?: unknown
   readonly pull_policy?: string
+  readonly depends_on?: ReadonlyArray<string> | Record<string, { readonly condition?: string }>
   readonly command?: ReadonlyArray<string>
   readonly environment?: Record<string, unknown>
   readonly volumes?: ReadonlyArray<string>
@@ -111,6 +112,26 @@ describe("docker-compose.yml", () => {
     expect(envOf("ingest").OTEL_SERVICE_NAME).toBe("revenueflow-ingest")
     expect(envOf("consumer").OTEL_SERVICE_NAME).toBe("revenueflow-consumer")
     expect(service("redis").command).toContain("noeviction")
+  })
+
+  it("builds an image before any service that runs it without building it: `up <that service>` on a clean machine", () => {
+    // Compose builds the images of the services it starts, dependencies included, before creating any container; a
+    // service with only `image` (and pull_policy: never) finds it only if the service that builds it is one of them
+    const builders = new Map(
+      Object.entries(compose.services)
+        .filter(([, s]) => s.build !== undefined && s.image !== undefined)
+        .map(([name, s]) => [s.image!, name])
+    )
+    const dependsOn = (name: string) => {
+      const deps = service(name).depends_on ?? []
+      return Array.isArray(deps) ? deps : Object.keys(deps)
+    }
+    const runners = Object.entries(compose.services).filter(([, s]) => s.build === undefined && builders.has(s.image!))
+    expect(runners.map(([name]) => name)).toEqual(["consumer"])
+    for (const [name, s] of runners) {
+      expect(dependsOn(name), name).toContain(builders.get(s.image!))
+      expect(s.pull_policy, name).toBe("never")
+    }
   })
 
   it("mounts only files that exist", () => {
