@@ -59,16 +59,22 @@ export const make = (options: SalesforceOptions) =>
       )
 
     const api: SalesforceApi = {
-      rest: <A>(method: "GET" | "PATCH" | "POST", path: string, body?: object) =>
+      rest: <A>(
+        method: "GET" | "PATCH" | "POST",
+        path: string,
+        body?: object,
+        headers?: Readonly<Record<string, string>>
+      ) =>
         run<A>(
           (conn, transport) =>
             conn.request<A>(
               {
                 method,
                 url: path,
-                ...(body === undefined
+                ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+                ...(body === undefined && headers === undefined
                   ? {}
-                  : { body: JSON.stringify(body), headers: { "content-type": "application/json" } })
+                  : { headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers } })
               },
               { transport, noContentResponse: undefined }
             ) as Promise<A>

@@ -11,7 +11,8 @@ export interface SalesforceApi {
   readonly rest: <A>(
     method: "GET" | "PATCH" | "POST",
     path: string,
-    body?: object
+    body?: object,
+    headers?: Readonly<Record<string, string>>
   ) => Effect.Effect<A, SalesforceCallFailed>
   readonly convertLead: (
     leadConvert: Record<string, string | boolean>
@@ -35,6 +36,58 @@ interface UpsertResult {
 const seg = encodeURIComponent
 const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined)
 
+/**
+ * Headers on every write. The REST API runs the org's active assignment rules on any Lead create or update (and on
+ * those a trigger makes) unless `Sforce-Auto-Assign: FALSE` says otherwise: only the call that creates the Lead lets
+ * them choose its owner, so no later write takes back a Lead an SDR claimed.
+ */
+export const assignOwner = { "Sforce-Auto-Assign": "TRUE" } as const
+export const keepOwner = { "Sforce-Auto-Assign": "FALSE" } as const
+/**
+ * A Lead (or Contact) is one per lead key, so the same person in another campaign is a second one by design: an Alert
+ * duplicate rule (the standard ones are) lets it be saved only when asked to (every field of the header defaults to
+ * false). A Block rule still refuses; the error names the matched records.
+ */
+export const saveDuplicates = { "Sforce-Duplicate-Rule-Header": "allowSave=true" } as const
+
+/**
+ * Text field lengths from Salesforce's object reference for the fields the tools write; a longer value fails the
+ * whole call (STRING_TOO_LONG), so it is shortened and the action's detail names the field. Email is never cut: a
+ * shortened address would be someone else's (Salesforce refuses one over 80 as invalid).
+ */
+export const textLengths: Readonly<Record<"Lead" | "Contact" | "Task", Readonly<Record<string, number>>>> = {
+  Lead: { FirstName: 40, LastName: 80, Company: 255, Title: 128, Phone: 40, Website: 255, Country: 80, LeadSource: 40 },
+  Contact: { FirstName: 40, LastName: 80, Title: 128, Phone: 40, MailingCountry: 80 },
+  Task: { Subject: 255 }
+}
+
+/** The longest start of `value` within `max` UTF-16 units, never splitting a surrogate pair, trailing spaces dropped. */
+export const fitText = (value: string, max: number): string => {
+  if (value.length <= max) return value
+  let cut = value.slice(0, max)
+  const last = cut.charCodeAt(cut.length - 1)
+  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1)
+  return cut.trimEnd() || cut
+}
+
+/** `body` with its text fields fitted to `object`'s lengths, and the names of those it shortened (never values). */
+export const fitFields = (
+  object: string,
+  body: Record<string, unknown>
+): { body: Record<string, unknown>; shortened: ReadonlyArray<string> } => {
+  const lengths: Readonly<Record<string, number>> = textLengths[object as keyof typeof textLengths] ?? {}
+  const shortened: Array<string> = []
+  const fitted = Object.fromEntries(
+    Object.entries(body).map(([field, value]) => {
+      const max = lengths[field]
+      if (max === undefined || typeof value !== "string" || value.length <= max) return [field, value]
+      shortened.push(field)
+      return [field, fitText(value, max)]
+    })
+  )
+  return { body: fitted, shortened }
+}
+
 /** Company from the email's domain, last name from its local part: Salesforce requires both on a Lead. */
 export const derivedNames = (email: string): { company: string; lastName: string } => {
   const at = email.lastIndexOf("@")
@@ -46,7 +99,7 @@ export const derivedNames = (email: string): { company: string; lastName: string
           .trim()
           .toLowerCase()
       : ""
-  return { company: domain.slice(0, 255) || "Unknown", lastName: local.slice(0, 80) || "Unknown" }
+  return { company: fitText(domain, 255) || "Unknown", lastName: fitText(local, 80) || "Unknown" }
 }
 
 const defined = (record: Record<string, unknown>) =>
@@ -86,14 +139,32 @@ export const makeTools = (
   const byActionKey = (object: "Task" | "Opportunity", actionKey: string) =>
     `/sobjects/${object}/${seg(fields.actionKey)}/${seg(actionKey)}`
 
-  const upsert = (path: string, body: object, object: string): Effect.Effect<CrmResult, SalesforceCallFailed> =>
-    Effect.map(api.rest<UpsertResult | undefined>("PATCH", path, defined(body as Record<string, unknown>)), (res) => ({
+  const upsert = (
+    path: string,
+    body: object,
+    object: string,
+    headers: Readonly<Record<string, string>>
+  ): Effect.Effect<CrmResult, SalesforceCallFailed> => {
+    const fitted = fitFields(object, defined(body as Record<string, unknown>))
+    return Effect.map(api.rest<UpsertResult | undefined>("PATCH", path, fitted.body, headers), (res) => ({
       crmId: res?.id,
-      detail: { object, created: res?.created ?? false }
+      detail: {
+        object,
+        created: res?.created ?? false,
+        ...(fitted.shortened.length === 0 ? {} : { shortened: fitted.shortened })
+      }
     }))
+  }
 
-  const patchLead = (leadKey: string, body: Record<string, unknown>) =>
-    Effect.tap(upsert(byLeadKey("Lead", leadKey), body, "Lead"), (res) => remember(leadKey, res.crmId))
+  /** A Lead write: only the one that creates it (`creates`) lets the assignment rules pick its owner. */
+  const patchLead = (leadKey: string, body: Record<string, unknown>, creates = false) =>
+    Effect.tap(
+      upsert(byLeadKey("Lead", leadKey), body, "Lead", {
+        ...(creates ? assignOwner : keepOwner),
+        ...saveDuplicates
+      }),
+      (res) => remember(leadKey, res.crmId)
+    )
 
   const leadId = (leadKey: string) => {
     const known = leadIds.get(leadKey)
@@ -122,7 +193,7 @@ export const makeTools = (
 
   const task = (call: CrmCall, body: Record<string, unknown>) =>
     Effect.flatMap(leadId(call.params.leadKey), (whoId) =>
-      upsert(byActionKey("Task", call.actionKey), { ...body, WhoId: whoId }, "Task")
+      upsert(byActionKey("Task", call.actionKey), { ...body, WhoId: whoId }, "Task", keepOwner)
     )
 
   const convert = (p: ParamsOf<"convert_lead">): Effect.Effect<CrmResult, SalesforceCallFailed> =>
@@ -190,7 +261,7 @@ export const makeTools = (
     switch (call.tool) {
       case "upsert_lead":
       case "create_lead":
-        return patchLead(call.params.leadKey, leadBody(call.params))
+        return patchLead(call.params.leadKey, leadBody(call.params), true)
       case "update_lead_status": {
         const leadStatus = statuses[call.params.status]
         return Effect.map(patchLead(call.params.leadKey, { Status: leadStatus }), (res) => ({
@@ -227,7 +298,8 @@ export const makeTools = (
             MailingCountry: p.country,
             AccountId: p.accountId
           },
-          "Contact"
+          "Contact",
+          { ...keepOwner, ...saveDuplicates }
         )
       }
       case "convert_lead":
@@ -237,14 +309,18 @@ export const makeTools = (
         return upsert(
           byActionKey("Opportunity", call.actionKey),
           { Name: p.name, StageName: p.stage, CloseDate: p.closeDate, Amount: p.amount, AccountId: p.accountId },
-          "Opportunity"
+          "Opportunity",
+          keepOwner
         )
       }
       case "update_opportunity_stage":
         return Effect.as(
-          api.rest("PATCH", `/sobjects/Opportunity/${seg(call.params.opportunityId)}`, {
-            StageName: call.params.stage
-          }),
+          api.rest(
+            "PATCH",
+            `/sobjects/Opportunity/${seg(call.params.opportunityId)}`,
+            { StageName: call.params.stage },
+            keepOwner
+          ),
           { crmId: call.params.opportunityId, detail: { object: "Opportunity" } }
         )
       case "create_task":

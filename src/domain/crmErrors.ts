@@ -59,6 +59,15 @@ const transientCodes = new Set([
   STALE_DEFINITIONS_CODE
 ])
 
+/**
+ * Salesforce wraps what a trigger or flow hit in CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY; row-lock contention inside one
+ * ("...first error: UNABLE_TO_LOCK_ROW, unable to obtain exclusive access to this record", "Record Currently
+ * Unavailable") frees up like a bare UNABLE_TO_LOCK_ROW does. Any other wrapped error stays permanent.
+ */
+const isWrappedLockContention = (code: string | undefined, message: string | undefined): boolean =>
+  code === "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY" &&
+  /UNABLE_TO_LOCK_ROW|Record Currently Unavailable/i.test(message ?? "")
+
 const rateCodes = new Set(["REQUEST_LIMIT_EXCEEDED", "RATE_LIMIT", "RATE_LIMITS", "TOO_MANY_REQUESTS"])
 
 /** True when the CRM said the session or token is not (or no longer) valid. */
@@ -110,11 +119,40 @@ const codeOf = (failure: CrmFailure): string | undefined => {
   return code?.replace(/^[a-z]+:/, "")
 }
 
+/** At most this many matched record ids are named in a duplicate refusal's message. */
+const MAX_DUPLICATE_IDS = 5
+
+/**
+ * Salesforce's DUPLICATES_DETECTED carries `duplicateResult.matchResults[].matchRecords[].record.Id`: which records the
+ * org's duplicate rule matched. Named as "Contact 003…" (object and id only, never the record's fields), so an operator
+ * can find them; undefined when the body has none.
+ */
+const duplicateMatchesOf = (record: Record<string, unknown> | undefined): string | undefined => {
+  const result = record?.duplicateResult as { duplicateRule?: unknown; matchResults?: unknown } | undefined
+  if (typeof result !== "object" || result === null || !Array.isArray(result.matchResults)) return undefined
+  const ids: Array<string> = []
+  for (const match of result.matchResults as ReadonlyArray<{ entityType?: unknown; matchRecords?: unknown }>) {
+    if (!Array.isArray(match?.matchRecords)) continue
+    for (const found of match.matchRecords as ReadonlyArray<{ record?: { Id?: unknown; attributes?: unknown } }>) {
+      const attributes = found?.record?.attributes as { type?: unknown; url?: unknown } | undefined
+      const id = str(found?.record?.Id) ?? str(attributes?.url)?.split("/").pop()
+      if (id === undefined || !/^[A-Za-z0-9]{15,18}$/.test(id)) continue
+      const type = str(match.entityType) ?? str(attributes?.type)
+      ids.push(type === undefined || !/^\w+$/.test(type) ? id : `${type} ${id}`)
+    }
+  }
+  if (ids.length === 0) return undefined
+  const shown = ids.slice(0, MAX_DUPLICATE_IDS).join(", ") + (ids.length > MAX_DUPLICATE_IDS ? ", …" : "")
+  const rule = str(result.duplicateRule)
+  return `duplicate rule${rule !== undefined && /^\w+$/.test(rule) ? ` ${rule}` : ""} matched ${shown}`
+}
+
 const messageOf = (failure: CrmFailure): string | undefined => {
   const record = firstRecord(failure.body)
   const fromBody = str(record?.message) ?? str(record?.error_description)
   const fields = Array.isArray(record?.fields) && record.fields.length > 0 ? ` (${record.fields.join(", ")})` : ""
-  if (fromBody !== undefined) return fromBody + fields
+  const matches = duplicateMatchesOf(record)
+  if (fromBody !== undefined) return fromBody + fields + (matches === undefined ? "" : ` [${matches}]`)
   if (typeof failure.body === "string" && failure.body.trim() !== "" && !failure.body.startsWith("<")) {
     return failure.body
   }
@@ -175,7 +213,12 @@ export const classify = (provider: string, failure: CrmFailure, nowMs = 0): CrmE
   if (isAuthFailure(failure)) {
     return new CrmTransientError({ provider, ...withStatus, message: `${provider} credentials rejected` })
   }
-  if (status >= 500 || status === 408 || (code !== undefined && transientCodes.has(code))) {
+  if (
+    status >= 500 ||
+    status === 408 ||
+    (code !== undefined && transientCodes.has(code)) ||
+    isWrappedLockContention(code, messageOf(failure))
+  ) {
     return new CrmTransientError({ provider, ...withStatus, ...(code === undefined ? {} : { code }), message: detail })
   }
   return new CrmPermanentError({ provider, ...withStatus, ...(code === undefined ? {} : { code }), message: detail })

@@ -71,6 +71,77 @@ describe("classify", () => {
     })
   })
 
+  it("lock contention a trigger or flow hit (CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY wrapping UNABLE_TO_LOCK_ROW) is transient", () => {
+    const wrapped = [
+      {
+        errorCode: "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+        message:
+          "LeadTrigger: execution of AfterUpdate caused by: System.DmlException: Update failed. First exception on row 0 with id 00Q5e00000AbCdE; first error: UNABLE_TO_LOCK_ROW, unable to obtain exclusive access to this record or 1 records: 00Q5e00000AbCdE: []",
+        fields: []
+      }
+    ]
+    expect(classify("salesforce", { status: 400, body: wrapped })).toMatchObject({
+      _tag: "CrmTransientError",
+      status: 400,
+      code: "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY"
+    })
+    const unavailable = [
+      { errorCode: "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", message: "Flow failed: Record Currently Unavailable" }
+    ]
+    expect(classify("salesforce", { status: 400, body: unavailable })).toMatchObject({ _tag: "CrmTransientError" })
+    // any other error a trigger raised is about the data: still permanent
+    const validation = [
+      {
+        errorCode: "CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY",
+        message: "LeadTrigger: execution of BeforeInsert caused by: System.NullPointerException"
+      }
+    ]
+    expect(classify("salesforce", { status: 400, body: validation })).toMatchObject({ _tag: "CrmPermanentError" })
+  })
+
+  it("a duplicate rule's refusal names the matched records by object and id, never their fields", () => {
+    const body = [
+      {
+        duplicateResult: {
+          allowSave: false,
+          duplicateRule: "Standard_Rule_for_Leads_with_Duplicate_Contacts",
+          duplicateRuleEntityType: "Lead",
+          errorMessage: "Use one of these records?",
+          matchResults: [
+            {
+              entityType: "Contact",
+              errors: [],
+              matchEngine: "FuzzyMatchEngine",
+              matchRecords: [
+                {
+                  additionalInformation: [],
+                  fieldDiffs: [],
+                  matchConfidence: 100,
+                  record: {
+                    attributes: { type: "Contact", url: "/services/data/v62.0/sobjects/Contact/0035e00000XyZaBAAV" },
+                    Id: "0035e00000XyZaBAAV",
+                    Email: "jane.doe@acme.com"
+                  }
+                }
+              ],
+              rule: "Standard_Contact_Match_Rule_v1_1",
+              size: 1,
+              success: true
+            }
+          ]
+        },
+        errorCode: "DUPLICATES_DETECTED",
+        message: "Use one of these records?"
+      }
+    ]
+    const error = classify("salesforce", { status: 400, body })
+    expect(error).toMatchObject({ _tag: "CrmPermanentError", code: "DUPLICATES_DETECTED" })
+    expect(error.message).toBe(
+      "Use one of these records? [duplicate rule Standard_Rule_for_Leads_with_Duplicate_Contacts matched Contact 0035e00000XyZaBAAV]"
+    )
+    expect(error.message).not.toContain("jane.doe")
+  })
+
   it("maps SOAP INVALID_SESSION_ID faults (HTTP 500) to rejected credentials", () => {
     expect(classify("salesforce", { status: 500, code: "sf:INVALID_SESSION_ID" })).toMatchObject({
       _tag: "CrmTransientError",

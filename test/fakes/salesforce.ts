@@ -15,6 +15,26 @@ export interface FakeSalesforceOptions {
   readonly validTokens?: ReadonlyArray<string>
   /** The org's API requests per 24 hours (15,000 by default); once spent, calls are refused (REQUEST_LIMIT_EXCEEDED). */
   readonly apiLimit?: number
+  /**
+   * The org's duplicate rules on Lead (matching Leads and Contacts by email) and Contact (matching Contacts):
+   * "alert" (the default, as the standard rules are in a new org) refuses a duplicate create with DUPLICATES_DETECTED
+   * unless the request says `Sforce-Duplicate-Rule-Header: allowSave=true`; "block" refuses it whatever the header;
+   * "off" has no rule.
+   */
+  readonly duplicateRule?: "alert" | "block" | "off"
+  /**
+   * The owners an active Lead assignment rule hands Leads to, round robin (default: one queue). It runs on every Lead
+   * create or update unless the request says `Sforce-Auto-Assign: FALSE`, as Salesforce's REST API does; an empty
+   * list is an org without an active rule.
+   */
+  readonly leadAssignmentOwners?: ReadonlyArray<string>
+}
+
+/** One run of the Lead assignment rule: the Lead, the owner it was given, and the Sforce-Auto-Assign header sent. */
+export interface LeadAssignment {
+  readonly leadId: string
+  readonly ownerId: string
+  readonly header: string | undefined
 }
 
 /** A local Salesforce: OAuth token endpoint, REST sObjects (upsert by external id), SOQL query, SOAP convertLead. */
@@ -29,7 +49,14 @@ export interface FakeSalesforce extends FakeControls {
   readonly expireSessions: () => void
   /** Rotate the client secret the token endpoint accepts (old sessions stay valid until expired). */
   readonly rotateClientSecret: (secret: string) => void
+  /** Every time the Lead assignment rule ran, in order. */
+  readonly leadAssignments: () => ReadonlyArray<LeadAssignment>
 }
+
+/** The owner of records the API creates when no assignment rule gives them one: the integration user. */
+export const integrationUserId = "005FAKE000000001"
+/** The queue the fake's default Lead assignment rule assigns to. */
+export const defaultLeadQueueId = "00GFAKE000000001"
 
 const prefixes: Record<string, string> = {
   Lead: "00Q",
@@ -46,6 +73,50 @@ const required: Record<string, ReadonlyArray<string>> = {
   Lead: ["LastName", "Company"],
   Contact: ["LastName"],
   Opportunity: ["Name", "StageName", "CloseDate"]
+}
+
+/**
+ * Text field lengths from Salesforce's object reference (Lead, Contact, Task): a longer value is refused with
+ * STRING_TOO_LONG (API 15.0 and later). Email's 80 is checked with its format below.
+ */
+export const fieldLengths: Record<string, Readonly<Record<string, number>>> = {
+  Lead: {
+    FirstName: 40,
+    LastName: 80,
+    Company: 255,
+    Title: 128,
+    Phone: 40,
+    MobilePhone: 40,
+    Website: 255,
+    City: 40,
+    State: 80,
+    PostalCode: 20,
+    Country: 80,
+    LeadSource: 40
+  },
+  Contact: {
+    FirstName: 40,
+    LastName: 80,
+    Title: 128,
+    Phone: 40,
+    MobilePhone: 40,
+    MailingCity: 40,
+    MailingState: 80,
+    MailingPostalCode: 20,
+    MailingCountry: 80
+  },
+  Task: { Subject: 255 }
+}
+const fieldLabels: Record<string, string> = {
+  FirstName: "First Name",
+  LastName: "Last Name",
+  MobilePhone: "Mobile Phone",
+  PostalCode: "Zip/Postal Code",
+  LeadSource: "Lead Source",
+  MailingCity: "Mailing City",
+  MailingState: "Mailing State/Province",
+  MailingPostalCode: "Mailing Zip/Postal Code",
+  MailingCountry: "Mailing Country"
 }
 
 /** The Date fields (a day, no time) of the objects the executor writes. */
@@ -79,6 +150,9 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   let issued = 0
   let nextId = 0
   let used = 0
+  const duplicateRule = options.duplicateRule ?? "alert"
+  const assignmentOwners = options.leadAssignmentOwners ?? [defaultLeadQueueId]
+  const assignments: Array<LeadAssignment> = []
   const table = (type: string) => {
     records[type] ??= []
     return records[type]
@@ -110,6 +184,17 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     if (missing.length > 0) {
       return sfError(400, "REQUIRED_FIELD_MISSING", `Required fields are missing: [${missing.join(", ")}]`, missing)
     }
+    for (const [field, max] of Object.entries(fieldLengths[type] ?? {})) {
+      const value = record[field]
+      if (typeof value === "string" && value.length > max) {
+        return sfError(
+          400,
+          "STRING_TOO_LONG",
+          `${fieldLabels[field] ?? field}: data value too large: ${value} (max length=${max})`,
+          [field]
+        )
+      }
+    }
     if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
       return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
     }
@@ -124,6 +209,114 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         )
       }
     }
+    return undefined
+  }
+
+  const header = (req: RecordedRequest, name: string): string | undefined => {
+    const value = req.headers[name]
+    return Array.isArray(value) ? value[0] : value
+  }
+
+  /** `Sforce-Duplicate-Rule-Header: allowSave=true; ...` (every field defaults to false). */
+  const allowsSave = (req: RecordedRequest) =>
+    (header(req, "sforce-duplicate-rule-header") ?? "")
+      .split(";")
+      .some((part) => /^\s*allowSave\s*=\s*true\s*$/i.test(part))
+
+  /**
+   * The org's duplicate rules, run when a Lead or Contact is created or its email changes: the standard Lead rule
+   * matches other Leads (not converted) and Contacts, the standard Contact rule other Contacts, here by email.
+   */
+  const duplicates = (type: string, record: SfRecord, req: RecordedRequest): Reply | undefined => {
+    if (duplicateRule === "off" || typeof record.Email !== "string" || record.Email === "") return undefined
+    const against = type === "Lead" ? ["Lead", "Contact"] : type === "Contact" ? ["Contact"] : []
+    const email = record.Email.toLowerCase()
+    const matchResults = against.flatMap((entityType) => {
+      const found = table(entityType).filter(
+        (r) => r.Id !== record.Id && r.IsConverted !== true && String(r.Email ?? "").toLowerCase() === email
+      )
+      return found.length === 0
+        ? []
+        : [
+            {
+              entityType,
+              errors: [],
+              matchEngine: "FuzzyMatchEngine",
+              matchRecords: found.map((r) => ({
+                additionalInformation: [],
+                fieldDiffs: [],
+                matchConfidence: 100,
+                record: {
+                  attributes: { type: entityType, url: `/services/data/v62.0/sobjects/${entityType}/${r.Id}` },
+                  Id: r.Id
+                }
+              })),
+              rule: `Standard_${entityType}_Match_Rule_v1_0`,
+              size: found.length,
+              success: true
+            }
+          ]
+    })
+    if (matchResults.length === 0) return undefined
+    if (duplicateRule === "alert" && allowsSave(req)) return undefined
+    const first = matchResults[0]?.entityType
+    return {
+      status: 400,
+      body: [
+        {
+          duplicateResult: {
+            allowSave: duplicateRule === "alert",
+            duplicateRule: `Standard_Rule_for_${type}s_with_Duplicate_${first}s`,
+            duplicateRuleEntityType: type,
+            errorMessage: "Use one of these records?",
+            matchResults
+          },
+          errorCode: "DUPLICATES_DETECTED",
+          message: "Use one of these records?"
+        }
+      ]
+    }
+  }
+
+  /** A Lead's assignment rule after a save: it runs unless the request said `Sforce-Auto-Assign: FALSE`. */
+  const assign = (type: string, record: SfRecord, req: RecordedRequest) => {
+    const sent = header(req, "sforce-auto-assign")
+    if (type !== "Lead" || sent?.trim().toUpperCase() === "FALSE" || assignmentOwners.length === 0) return
+    const ownerId = assignmentOwners[assignments.length % assignmentOwners.length] as string
+    record.OwnerId = ownerId
+    assignments.push({ leadId: record.Id, ownerId, header: sent })
+  }
+
+  /** Salesforce refuses any write to a converted Lead. */
+  const converted = (type: string, record: SfRecord): Reply | undefined =>
+    type === "Lead" && record.IsConverted === true
+      ? sfError(400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
+      : undefined
+
+  /** Checks, saves and assigns an update of `existing` with `body`; undefined when it was saved. */
+  const update = (type: string, existing: SfRecord, body: Record<string, unknown>, req: RecordedRequest) => {
+    const merged = { ...existing, ...body }
+    const refused =
+      converted(type, existing) ??
+      validate(type, merged) ??
+      (String(existing.Email ?? "").toLowerCase() !== String(merged.Email ?? "").toLowerCase()
+        ? duplicates(type, merged, req)
+        : undefined)
+    if (refused) return refused
+    Object.assign(existing, body)
+    assign(type, existing, req)
+    return undefined
+  }
+
+  /** Checks, saves and assigns a new record; undefined when it was saved. */
+  const create = (type: string, record: SfRecord, req: RecordedRequest) => {
+    const refused = validate(type, record) ?? duplicates(type, record, req)
+    if (refused) return refused
+    if (type === "Lead" || type === "Contact" || type === "Task" || type === "Opportunity") {
+      record.OwnerId ??= integrationUserId
+    }
+    table(type).push(record)
+    assign(type, record, req)
     return undefined
   }
 
@@ -246,30 +439,26 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       if (found.length > 1)
         return { status: 300, body: found.map((r) => `/services/data/v62.0/sobjects/${type}/${r.Id}`) }
       if (found[0]) {
-        const invalid = validate(type, { ...found[0], ...body })
-        if (invalid) return invalid
-        Object.assign(found[0], body)
+        const refused = update(type, found[0], body, req)
+        if (refused) return refused
         return { status: 200, body: { id: found[0].Id, success: true, errors: [], created: false } }
       }
       const record = { ...body, [a]: b, Id: newId(type) }
-      const invalid = validate(type, record)
-      if (invalid) return invalid
-      rows.push(record)
+      const refused = create(type, record, req)
+      if (refused) return refused
       return { status: 201, body: { id: record.Id, success: true, errors: [], created: true } }
     }
     if (a !== undefined) {
       const record = rows.find((r) => r.Id === a)
       if (!record) return sfError(404, "NOT_FOUND", "The requested resource does not exist")
       if (req.method === "GET") return { status: 200, body: fieldsOf(record) }
-      const invalid = validate(type, { ...record, ...body })
-      if (invalid) return invalid
-      Object.assign(record, body)
+      const refused = update(type, record, body, req)
+      if (refused) return refused
       return { status: 204 }
     }
     const record = { ...body, Id: newId(type) }
-    const invalid = validate(type, record)
-    if (invalid) return invalid
-    rows.push(record)
+    const refused = create(type, record, req)
+    if (refused) return refused
     return { status: 201, body: { id: record.Id, success: true, errors: [] } }
   }
 
@@ -307,6 +496,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     expireSessions: () => tokens.clear(),
     rotateClientSecret: (secret: string) => {
       clientSecret = secret
-    }
+    },
+    leadAssignments: () => assignments
   }
 }
