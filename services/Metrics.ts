@@ -32,6 +32,11 @@ export declare namespace Metrics {
       window?: "daily" | "interval"
     ) => Effect.Effect<void>
     readonly queueStats: (stats: QueueStats) => Effect.Effect<void>
+    /**
+     * Whether a dependency answered this program's last check (each scrape and health check): the queue (Redis or
+     * SQS) and the store (Postgres). The queue gauges keep their last values while the queue does not answer.
+     */
+    readonly dependencyUp: (dependency: "queue" | "store", up: boolean) => Effect.Effect<void>
     /** Prometheus text exposition of every metric. */
     readonly render: Effect.Effect<{ readonly contentType: string; readonly body: string }>
   }

@@ -3,7 +3,7 @@ import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
 import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
-import { positiveInt, validated } from "../shared/config.js"
+import { credential, positiveInt, validated } from "../shared/config.js"
 
 /** HubSpot property names the executor writes; every one can be renamed to match a portal. */
 export interface HubSpotProperties {
@@ -81,7 +81,7 @@ const property = (name: string, fallback: string) =>
 /** HUBSPOT_* settings from the environment (or any ConfigProvider). */
 export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = Config.all({
   baseUrl: Config.string("HUBSPOT_BASE_URL").pipe(Config.withDefault("https://api.hubapi.com")),
-  accessToken: Config.redacted("HUBSPOT_ACCESS_TOKEN"),
+  accessToken: credential("HUBSPOT_ACCESS_TOKEN"),
   timeoutMs: positiveInt("CRM_TIMEOUT_MS", 10_000),
   properties: Config.all({
     leadKey: property("HUBSPOT_LEAD_KEY_PROPERTY", defaultProperties.leadKey),

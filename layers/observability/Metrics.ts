@@ -100,6 +100,12 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
       help: "Age of the oldest job waiting to be processed",
       registers
     })
+    const dependencies = new Prom.Gauge({
+      name: `${p}dependency_up`,
+      help: "1 when the dependency answered the last check (each scrape and health check), 0 when it did not",
+      labelNames: ["dependency"],
+      registers
+    })
     const deadLetters = new Prom.Gauge({
       name: `${p}queue_dead_letters`,
       help: "Jobs dead-lettered and kept for replay",
@@ -124,7 +130,8 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
       crmAction: (tool, provider, status, seconds) =>
         Effect.sync(() => {
           crmActions.inc({ tool, provider, status })
-          crmDuration.observe({ tool, provider }, seconds)
+          // the CRM's latency: only actions that reached it (a call the breaker or the guard refused took no time)
+          if (status !== "CircuitOpen" && status !== "blocked") crmDuration.observe({ tool, provider }, seconds)
         }),
       breakerState: (provider, state) => Effect.sync(() => breaker.set({ provider }, breakerValue[state])),
       rateLimitRefused: (tier) => Effect.sync(() => refusals.inc({ tier })),
@@ -138,6 +145,7 @@ export const make = (options: { readonly prefix?: string; readonly defaultMetric
       crmApiUsage: (provider, used, limit, window = "daily") =>
         Effect.sync(() => crmUsage.set({ provider, window }, limit > 0 ? used / limit : 0)),
       queueStats,
+      dependencyUp: (dependency, up) => Effect.sync(() => dependencies.set({ dependency }, up ? 1 : 0)),
       render: Effect.promise(async () => ({ contentType: registry.contentType, body: await registry.metrics() }))
     })
   })

@@ -7,7 +7,7 @@ import type * as Redacted from "effect/Redacted"
 import { type LeadStatusMap, salesforceLeadStatuses } from "../../src/domain/leadStatus.js"
 import { leadStatusMapConfig } from "../../src/domain/leadStatusConfig.js"
 import { validateFieldName } from "../../src/domain/soql.js"
-import { positiveInt, validated } from "../shared/config.js"
+import { credential, positiveInt, validated } from "../shared/config.js"
 
 /** How the executor gets a Salesforce session. */
 export type SalesforceAuth =
@@ -95,12 +95,12 @@ const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Con
  * missing credentials are one line naming the three alternatives, not six "missing" keys that look all required.
  */
 const auth: Config.Config<SalesforceAuth> = Config.all({
-  accessToken: optional(Config.redacted("SALESFORCE_ACCESS_TOKEN")),
+  accessToken: optional(credential("SALESFORCE_ACCESS_TOKEN")),
   instanceUrl: optional(Config.string("SALESFORCE_INSTANCE_URL")),
   clientId: optional(Config.string("SALESFORCE_CLIENT_ID")),
-  clientSecret: optional(Config.redacted("SALESFORCE_CLIENT_SECRET")),
+  clientSecret: optional(credential("SALESFORCE_CLIENT_SECRET")),
   username: optional(Config.string("SALESFORCE_USERNAME")),
-  privateKey: optional(Config.redacted("SALESFORCE_PRIVATE_KEY"))
+  privateKey: optional(credential("SALESFORCE_PRIVATE_KEY"))
 }).pipe(
   Config.mapOrFail((keys): Either.Either<SalesforceAuth, ConfigError.ConfigError> => {
     const { accessToken, instanceUrl, clientId, clientSecret, username, privateKey } = keys

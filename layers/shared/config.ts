@@ -3,6 +3,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import { redisUrlConfig, validatedSetting } from "../../services/AppConfig.js"
 
 /** Start-up configuration is missing or invalid; the message lists every bad key, never a value. */
@@ -55,6 +56,16 @@ export const validated = <A>(
   config: Config.Config<A>,
   check: { readonly message: string; readonly validation: (a: A) => boolean }
 ): Config.Config<A> => validatedSetting(name, config, check)
+
+/**
+ * A credential (token, secret, key) that may not be blank when set: an empty value (a variable interpolated unset, an
+ * empty field of a secret) would start the program and fail every call with 401 later.
+ */
+export const credential = (name: string): Config.Config<Redacted.Redacted<string>> =>
+  validated(name, Config.redacted(), {
+    message: `must not be blank (it is a credential: leave ${name} unset if it is not used)`,
+    validation: (value) => Redacted.value(value).trim() !== ""
+  })
 
 /** A positive integer setting with a default. */
 export const positiveInt = (name: string, fallback: number): Config.Config<number> =>

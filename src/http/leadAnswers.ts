@@ -3,6 +3,7 @@
  * webhooks) and the store-unavailable problem.
  */
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as ParseResult from "effect/ParseResult"
@@ -62,6 +63,11 @@ export const viewResponse = (view: LeadView, status: number, headers: Record<str
   })
 }
 
+/** A read of the lead store (a lead, its audit, a list) when the store is down or silent. */
+export const storeUnavailable = problem(503, "The lead store is unavailable; retry later.", {
+  headers: { "retry-after": String(RETRY_AFTER_SECONDS) }
+})
+
 export const unavailable = problem(
   503,
   "The lead store did not confirm the lead; retry the same request later (if it was stored meanwhile, the retry is answered 200 with it: never stored twice).",
@@ -82,6 +88,29 @@ const acceptedResponse =
       created || revised === true ? 202 : 200,
       { location: `/leads/${lead.id}` }
     )
+
+/** How long after a "lead store unavailable" WARN line the next waits (each 503 is counted, outcome "unavailable"). */
+const STORE_WARN_EVERY_MS = 10_000
+
+/** When each running program (keyed by its Metrics service) last said so. */
+const storeWarnedAt = new WeakMap<object, number>()
+
+/**
+ * Says that leads are being answered 503 because the store did not confirm them: the operator's signal beside
+ * `leads_ingested_total{outcome="unavailable"}` — clients that do not retry lose those leads. At most one line every
+ * STORE_WARN_EVERY_MS (an outage answers every request so), with the store's message (host and port, never a
+ * password or a lead's data).
+ */
+const warnUnavailable = (message: string) =>
+  Effect.flatMap(Metrics, (metrics) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (now - (storeWarnedAt.get(metrics) ?? Number.NEGATIVE_INFINITY) < STORE_WARN_EVERY_MS) return Effect.void
+      storeWarnedAt.set(metrics, now)
+      return Effect.logWarning("lead store unavailable: leads are answered 503 (clients must retry)").pipe(
+        Effect.annotateLogs({ cause: message })
+      )
+    })
+  )
 
 /**
  * A lead that does not decode: counted as an invalid lead ingested, and refused with the 400 naming every bad field
@@ -107,9 +136,9 @@ const acceptDecoded = (
 ): Effect.Effect<HttpServerResponse.HttpServerResponse, never, LeadStore | JobQueue | Metrics> =>
   // the job carries the request's trace context, so the consumer continues the trace
   Effect.contextWithEffect((context: Context.Context<LeadStore | JobQueue | Metrics>) =>
-    Effect.match(acceptLead(lead, source, TraceContext.ofContext(context), options), {
-      onFailure: () => unavailable,
-      onSuccess: acceptedResponse(dropped)
+    Effect.matchEffect(acceptLead(lead, source, TraceContext.ofContext(context), options), {
+      onFailure: (error) => Effect.as(warnUnavailable(error.message), unavailable),
+      onSuccess: (accepted) => Effect.succeed(acceptedResponse(dropped)(accepted))
     })
   )
 

@@ -10,7 +10,7 @@ import { IngestApi } from "./api.js"
 import { fromPlatform } from "./body.js"
 import { makeCreateLead, makeGuard } from "./intakeHandlers.js"
 import { problem } from "./problem.js"
-import { leadView, unavailable, viewResponse } from "./leadAnswers.js"
+import { leadView, storeUnavailable, viewResponse } from "./leadAnswers.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -32,7 +32,7 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
           const store = yield* LeadStore
           return yield* store.listRecent(urlParams.limit ?? 50).pipe(
             Effect.map((leads) => HttpServerResponse.unsafeJson({ leads: leads.map(leadSummary) })),
-            Effect.catchTag("StoreUnavailable", () => Effect.succeed(unavailable))
+            Effect.catchTag("StoreUnavailable", () => Effect.succeed(storeUnavailable))
           )
         }).pipe(Effect.merge)
       )
@@ -46,7 +46,7 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
             Effect.map(([lead, actions]) => viewResponse(leadView(lead, actions), 200)),
             Effect.catchTags({
               LeadNotFound: () => Effect.succeed(notFound(path.id)),
-              StoreUnavailable: () => Effect.succeed(unavailable)
+              StoreUnavailable: () => Effect.succeed(storeUnavailable)
             })
           )
         }).pipe(Effect.merge)
@@ -61,7 +61,7 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
             Effect.map(([lead, actions]) => HttpServerResponse.unsafeJson(leadAudit(lead, actions))),
             Effect.catchTags({
               LeadNotFound: () => Effect.succeed(notFound(path.id)),
-              StoreUnavailable: () => Effect.succeed(unavailable)
+              StoreUnavailable: () => Effect.succeed(storeUnavailable)
             })
           )
         }).pipe(Effect.merge)
@@ -80,7 +80,7 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
               LeadNotFound: () => Effect.succeed(notFound(path.id)),
               StaleTransition: (e) =>
                 Effect.succeed(problem(409, `Only a FAILED lead can be replayed; this one is ${e.actual}`)),
-              StoreUnavailable: () => Effect.succeed(unavailable),
+              StoreUnavailable: () => Effect.succeed(storeUnavailable),
               QueueUnavailable: () =>
                 Effect.succeed(
                   problem(503, "The queue is unavailable; the lead stays FAILED. Retry later.", {

@@ -22,7 +22,10 @@ const answers = <A, E, R>(check: Effect.Effect<A, E, R>) =>
     Effect.orElseSucceed(() => "down" as const)
   )
 
-/** Both checks at once: the store answers a read, the queue its counts (which refresh the queue gauges). */
+/**
+ * Both checks at once: the store answers a read, the queue its counts (which refresh the queue gauges); each
+ * outcome is also `revenueflow_dependency_up`, so an outage shows on /metrics (and pages) while the process answers.
+ */
 const checks = Effect.gen(function* () {
   const store = yield* LeadStore
   const queue = yield* JobQueue
@@ -34,6 +37,8 @@ const checks = Effect.gen(function* () {
     ],
     { concurrency: 2 }
   )
+  yield* metrics.dependencyUp("store", storeCheck === "ok")
+  yield* metrics.dependencyUp("queue", queueCheck === "ok")
   return { store: storeCheck, queue: queueCheck }
 })
 
@@ -55,11 +60,13 @@ export const ingestReadiness = readiness(["store"])
 /** The consumer's /readyz: it needs both the queue (its jobs) and the store (the leads); 503 names what is down. */
 export const consumerReadiness = readiness(["store", "queue"])
 
-/** /metrics: the queue gauges refreshed (so either program can feed the autoscaler), then every metric rendered. */
+/**
+ * /metrics: the checks run (the queue gauges refreshed, so either program can feed the autoscaler; whether the queue
+ * and the store answered), then every metric rendered.
+ */
 export const scrape = Effect.gen(function* () {
   const metrics = yield* Metrics
-  const queue = yield* JobQueue
-  yield* queue.stats.pipe(Effect.flatMap(metrics.queueStats), Effect.timeout(CHECK_TIMEOUT), Effect.ignore)
+  yield* checks
   const { body, contentType } = yield* metrics.render
   return HttpServerResponse.text(body, { contentType })
 })

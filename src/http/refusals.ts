@@ -71,8 +71,8 @@ const warnedAt = new WeakMap<object, Map<string, number>>()
 export const recordRefusal = (source: LeadSource, status: number, reason: RefusalReason) =>
   Effect.flatMap(Metrics, (metrics) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      let warned = warnedAt.get(metrics)
-      if (warned === undefined) warnedAt.set(metrics, (warned = new Map()))
+      const warned = warnedAt.get(metrics) ?? new Map<string, number>()
+      warnedAt.set(metrics, warned)
       const key = `${source} ${reason}`
       const warn = source !== "api" && now - (warned.get(key) ?? Number.NEGATIVE_INFINITY) >= REFUSAL_WARN_EVERY_MS
       if (warn) warned.set(key, now)

@@ -8,13 +8,47 @@ import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
 import { memoryEnv, sampleLead, testEnv } from "../support/env.js"
+import { makeLogCapture } from "../support/logCapture.js"
 import { expectProblem, withApi } from "./harness.js"
 import { layerQueueSwitchable, layerStoreSwitchable, QueueOutage, StoreOutage } from "./switchable.js"
 
 const queueStats = Effect.flatMap(JobQueue, (queue) => queue.stats)
 
+/** A gauge's value in a Prometheus text exposition. */
+const gauge = (text: string, line: string) => {
+  const found = text.split("\n").find((l) => l.startsWith(`${line} `))
+  return found === undefined ? undefined : Number(found.slice(line.length + 1))
+}
+
 describe("the store is unavailable", () => {
   const env = () => Layer.merge(memoryEnv(), layerStoreSwitchable)
+
+  it.live(
+    "the operator sees it: dependency_up 0 on /metrics, one WARN line with the cause, reads say the store is down",
+    () => {
+      const capture = makeLogCapture()
+      return withApi(Layer.merge(env(), capture.layer), (api) =>
+        Effect.gen(function* () {
+          const outage = yield* StoreOutage
+          expect(gauge((yield* api.get("/metrics")).text, 'revenueflow_dependency_up{dependency="store"}')).toBe(1)
+          yield* outage.down
+          for (let i = 0; i < 3; i++) expectProblem(yield* api.postJson("/leads", sampleLead()), 503)
+          const metrics = (yield* api.get("/metrics")).text
+          expect(gauge(metrics, 'revenueflow_dependency_up{dependency="store"}')).toBe(0)
+          expect(gauge(metrics, 'revenueflow_dependency_up{dependency="queue"}')).toBe(1)
+          const warned = capture.lines.filter((line) => line.includes("lead store unavailable"))
+          expect(warned).toHaveLength(1)
+          expect(warned[0]).toMatch(/level=WARN/)
+          expect(warned[0]).toContain("cause=")
+          const read = yield* api.get(`/leads/${crypto.randomUUID()}`)
+          expectProblem(read, 503)
+          expect(read.json.detail).toBe("The lead store is unavailable; retry later.")
+          yield* outage.up
+          expect(gauge((yield* api.get("/metrics")).text, 'revenueflow_dependency_up{dependency="store"}')).toBe(1)
+        })
+      )
+    }
+  )
 
   it.live("POST is 503 + Retry-After and nothing is enqueued; GET and /readyz are 503; all recover", () =>
     withApi(env(), (api) =>
@@ -70,6 +104,8 @@ describe("the queue is unavailable", () => {
         const ready = yield* api.get("/readyz")
         expect(ready.status).toBe(200)
         expect(ready.json.checks).toEqual({ store: "ok", queue: "down" })
+        // what pages: the ingest answers its scrape, and says the queue does not answer
+        expect(gauge((yield* api.get("/metrics")).text, 'revenueflow_dependency_up{dependency="queue"}')).toBe(0)
         // a sweep while the queue is still down fails and changes nothing
         expect((yield* Effect.either(sweepOnce({ minAgeMs: 0 })))._tag).toBe("Left")
         expect((yield* api.get(path)).json.status).toBe("RECEIVED")

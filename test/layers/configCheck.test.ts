@@ -151,6 +151,24 @@ describe("the start-up check", () => {
   )
 })
 
+describe("CRM credentials", () => {
+  it.effect("a blank token or secret is refused at start, named, as a missing one is", () =>
+    Effect.gen(function* () {
+      const hubspot = yield* failureOf(checkConfig, { CRM_PROVIDER: "HUBSPOT", HUBSPOT_ACCESS_TOKEN: "  " })
+      expect(lineOf(hubspot.message, "HUBSPOT_ACCESS_TOKEN")).toBe(
+        " - HUBSPOT_ACCESS_TOKEN: must not be blank (it is a credential: leave HUBSPOT_ACCESS_TOKEN unset if it is not used)"
+      )
+      const salesforce = yield* failureOf(checkConfig, {
+        CRM_PROVIDER: "SALESFORCE",
+        SALESFORCE_CLIENT_ID: "3MVG9-client",
+        SALESFORCE_CLIENT_SECRET: "",
+        SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com"
+      })
+      expect([...salesforce.keys]).toContain("SALESFORCE_CLIENT_SECRET")
+    })
+  )
+})
+
 describe("on SQS (QUEUE_BACKEND=SQS)", () => {
   const sqs = {
     DATABASE_URL: "postgres://rf@db.internal:5432/app",

@@ -165,11 +165,23 @@ describe("Prometheus", () => {
       const exposed = yield* exposedMetrics
       for (const rule of alertRules()) {
         const used = metricsIn(rule.expr)
-        if (rule.alert !== "RevenueFlowTargetDown") expect(used.length, rule.alert).toBeGreaterThan(0)
+        // the two on Prometheus' own `up` (a target that answers no scrape, or none to scrape at all) use none of ours
+        if (rule.alert !== "RevenueFlowTargetDown" && rule.alert !== "RevenueFlowTargetMissing") {
+          expect(used.length, rule.alert).toBeGreaterThan(0)
+        }
         for (const name of used) expect(exposed, `${rule.alert} uses ${name}`).toContain(name)
       }
     })
   )
+
+  it("alerts when a program cannot reach its store or queue, and when leads are answered 503", () => {
+    const byName = new Map(alertRules().map((rule) => [rule.alert, rule]))
+    expect(byName.get("RevenueFlowDependencyDown")!.expr).toMatch(/revenueflow_dependency_up\)?\s*==\s*0/)
+    expect(byName.get("RevenueFlowLeadsRefusedUnavailable")!.expr).toContain(
+      'revenueflow_leads_ingested_total{outcome="unavailable"}'
+    )
+    expect(byName.get("RevenueFlowTargetMissing")!.expr).toContain('absent(up{job="revenueflow-consumer"})')
+  })
 
   it("alerts on an open breaker, the CRM error rate and the oldest waiting job", () => {
     const byName = new Map(alertRules().map((rule) => [rule.alert, rule]))
