@@ -4,6 +4,7 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Scope from "effect/Scope"
 import type { Redis } from "ioredis"
 import { type BreakerState, CircuitBreaker, CircuitOpen } from "../../services/CircuitBreaker.js"
 import {
@@ -16,7 +17,8 @@ import {
   logProbing,
   runProbe
 } from "../shared/breaker.js"
-import { RedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
+import { checkedOr, redisClientConfig } from "../shared/config.js"
+import { RedisClient, make as makeRedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
 import type { RedisUnavailable } from "../shared/RedisUnavailable.js"
 
 /*
@@ -127,6 +129,12 @@ end
 return "counted"
 `
 
+/** The hash holding a breaker's state (see the key layout above). */
+const stateKey = (redis: RedisClient.Service, name: string) => redis.key("cb", name)
+
+/** A stored state field as a breaker state: absent (or "closed") is closed. */
+const asState = (value: string | null): BreakerState => (value === "open" || value === "half-open" ? value : "closed")
+
 interface RedisWithBreaker extends Redis {
   rfBreakerAdmit(
     numberOfKeys: number,
@@ -153,7 +161,7 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
       client.defineCommand("rfBreakerAdmit", { lua: admitLua })
       client.defineCommand("rfBreakerSettle", { lua: settleLua })
     }
-    const keys = (name: string) => [redis.key("cb", name), redis.key("cb", name, "w"), redis.key("cb", name, "probe")]
+    const keys = (name: string) => [stateKey(redis, name), redis.key("cb", name, "w"), redis.key("cb", name, "probe")]
 
     // Said once when Redis stops answering and once when it answers again, not on every call meanwhile.
     let unavailable = false
@@ -286,12 +294,33 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
       redis
         .use((c) => c.hget(keys(name)[0]!, "state"))
         .pipe(
-          Effect.map((value): BreakerState => (value === "open" || value === "half-open" ? value : "closed")),
+          Effect.map(asState),
           Effect.catchAll((error) => Effect.as(failOpen(name, error), "closed" as const))
         )
 
     return CircuitBreaker.of({ protect, state })
   })
+
+/**
+ * The shared breaker's state as Redis holds it, read only: no script, no write, and no failing open (a Redis that does
+ * not answer is an error here, not "closed"). For a process that shows the breaker without calling through it: the
+ * ingest's console, while the consumers run the calls.
+ */
+export const readState = (redis: RedisClient.Service, name: string): Effect.Effect<BreakerState, RedisUnavailable> =>
+  Effect.map(
+    redis.use((c) => c.hget(stateKey(redis, name), "state")),
+    asState
+  )
+
+/** `readState` on a client of its own from REDIS_URL / REDIS_KEY_PREFIX, connected for as long as the scope. */
+export const stateReaderConfig: Effect.Effect<
+  (name: string) => Effect.Effect<BreakerState, RedisUnavailable>,
+  RedisUnavailable | ConfigError.ConfigError,
+  Scope.Scope
+> = Effect.map(
+  Effect.flatMap(checkedOr(redisClientConfig), makeRedisClient),
+  (redis) => (name: string) => readState(redis, name)
+)
 
 /** Shared breaker on the RedisClient with the default thresholds and probe schedule. */
 export const layer: Layer.Layer<CircuitBreaker, never, RedisClient> = Layer.effect(CircuitBreaker, make())

@@ -1,9 +1,11 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import { AppConfig } from "../../services/AppConfig.js"
-import { CircuitBreaker } from "../../services/CircuitBreaker.js"
+import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
@@ -11,10 +13,33 @@ import { IngestApi } from "./api.js"
 import { describeBackends } from "./backends.js"
 import { makeGuard } from "./intakeHandlers.js"
 import { deadLetter } from "./operatorViews.js"
-import { unavailable } from "./leadAnswers.js"
+import { storeUnavailable } from "./leadAnswers.js"
 
 /** A part of the state that does not answer within this is shown as null rather than holding the page. */
 const PART_TIMEOUT = "2 seconds"
+
+/** What /ops/state says of the CRM's circuit breaker, and where it was read (see OpsState.breakerSource). */
+interface BreakerReport {
+  readonly breakers: ReadonlyArray<{ readonly name: string; readonly state: BreakerState }> | null
+  readonly breakerSource: "process" | "redis" | "consumer"
+}
+
+/**
+ * The shared breaker's state, read from Redis on a connection of its own made on the first /ops/state (the ingest
+ * runs no breaker: the consumers do). Its module, and ioredis with it, is loaded only when CIRCUIT_BREAKER=REDIS.
+ * undefined when it cannot be built (the reason logged once).
+ */
+const sharedBreakerReader = (scope: Scope.Scope) =>
+  Effect.tryPromise(() => import("../../layers/redis/CircuitBreaker.js")).pipe(
+    Effect.flatMap((m) => Scope.extend(m.stateReaderConfig, scope)),
+    Effect.tapError((error) =>
+      Effect.logWarning("the console cannot read the shared circuit breaker").pipe(
+        Effect.annotateLogs({ error: String(error) })
+      )
+    ),
+    Effect.option,
+    Effect.map(Option.getOrUndefined)
+  )
 
 /** GET /dead-letters and GET /ops/state, behind the API keys. */
 export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (handlers) =>
@@ -22,6 +47,36 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
     const config = yield* AppConfig
     const guard = makeGuard(config)
     const backends = yield* describeBackends
+    // the breaker's name is its CRM provider's (CrmExecutor.provider), which an ingest knows only from CRM_PROVIDER
+    const provider = config.crmProvider.toLowerCase()
+    const scope = yield* Effect.scope
+    // made once, in a fiber of this layer's own: a request given up meanwhile does not leave it half made
+    const readShared =
+      config.breaker === "REDIS"
+        ? Effect.flatMap(yield* Effect.cached(Effect.forkIn(sharedBreakerReader(scope), scope)), Fiber.join)
+        : undefined
+
+    /**
+     * The CRM's breaker: this process's own when it runs the CRM calls (the dev server, an embedding); else the shared
+     * one in Redis; else (one breaker per consumer process) nothing this process could know, which the console says.
+     */
+    const breakerReport: Effect.Effect<BreakerReport> = Effect.gen(function* () {
+      // the breaker and CRM are the consumer's; an ingest-only embedding may not have them
+      const breaker = yield* Effect.serviceOption(CircuitBreaker)
+      const crm = yield* Effect.serviceOption(CrmExecutor)
+      if (Option.isSome(breaker) && Option.isSome(crm)) {
+        const state = yield* breaker.value.state(crm.value.provider)
+        return { breakers: [{ name: crm.value.provider, state }], breakerSource: "process" }
+      }
+      if (readShared === undefined) return { breakers: [], breakerSource: "consumer" }
+      const state = yield* readShared.pipe(
+        Effect.flatMap((read) => (read === undefined ? Effect.succeed(null) : read(provider))),
+        Effect.timeout(PART_TIMEOUT),
+        Effect.orElseSucceed(() => null)
+      )
+      return { breakers: state === null ? null : [{ name: provider, state }], breakerSource: "redis" }
+    })
+
     return handlers
       .handleRaw("deadLetters", ({ request, urlParams }) =>
         Effect.gen(function* () {
@@ -29,7 +84,7 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
           const store = yield* LeadStore
           return yield* store.listByStatus({ statuses: ["FAILED"], olderThanMs: 0, limit: urlParams.limit ?? 50 }).pipe(
             Effect.map((leads) => HttpServerResponse.unsafeJson({ deadLetters: leads.map(deadLetter) })),
-            Effect.catchTag("StoreUnavailable", () => Effect.succeed(unavailable))
+            Effect.catchTag("StoreUnavailable", () => Effect.succeed(storeUnavailable))
           )
         }).pipe(Effect.merge)
       )
@@ -38,27 +93,22 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
           yield* guard(request.headers)
           const store = yield* LeadStore
           const queue = yield* JobQueue
-          // the breaker and CRM are the consumer's; an ingest-only embedding may not have them
-          const breaker = yield* Effect.serviceOption(CircuitBreaker)
-          const crm = yield* Effect.serviceOption(CrmExecutor)
           const orNull = <A, E>(part: Effect.Effect<A, E>) =>
             part.pipe(
               Effect.timeout(PART_TIMEOUT),
               Effect.orElseSucceed(() => null)
             )
-          const [queueStats, leads] = yield* Effect.all([orNull(queue.stats), orNull(store.countByStatus)], {
-            concurrency: "unbounded"
-          })
-          const breakers =
-            Option.isSome(breaker) && Option.isSome(crm)
-              ? [{ name: crm.value.provider, state: yield* breaker.value.state(crm.value.provider) }]
-              : []
+          const [queueStats, leads, { breakers, breakerSource }] = yield* Effect.all(
+            [orNull(queue.stats), orNull(store.countByStatus), breakerReport],
+            { concurrency: "unbounded" }
+          )
           const { perLead, perAccount, crm: crmLimit, windowMs } = config.rateLimits
           return HttpServerResponse.unsafeJson({
             backends,
             queue: queueStats,
             leads,
             breakers,
+            breakerSource,
             rateLimits: [
               { tier: "lead", limit: perLead, windowMs, scope: "per lead" },
               { tier: "account", limit: perAccount, windowMs, scope: "per account domain" },

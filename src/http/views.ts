@@ -134,7 +134,20 @@ export const OpsState = Schema.Struct({
   }),
   queue: Schema.NullOr(QueueCounts),
   leads: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Number })),
-  breakers: Schema.Array(Schema.Struct({ name: Schema.String, state: Schema.Literal("closed", "half-open", "open") })),
+  breakers: Schema.NullOr(
+    Schema.Array(Schema.Struct({ name: Schema.String, state: Schema.Literal("closed", "half-open", "open") }))
+  ).annotations({
+    description:
+      "The CRM's circuit breaker, as breakerSource says where it was read; empty when this process cannot see it " +
+      "(breakerSource consumer), null when the shared breaker's state could not be read now."
+  }),
+  breakerSource: Schema.optional(Schema.Literal("process", "redis", "consumer")).annotations({
+    description:
+      "process: this process runs the CRM calls and reports its own breaker. redis: the shared breaker " +
+      "(CIRCUIT_BREAKER=REDIS), read from Redis. consumer: each consumer keeps its own breaker " +
+      "(CIRCUIT_BREAKER=MEMORY), which this process cannot see: read revenueflow_circuit_breaker_state on the " +
+      "consumers' /metrics (alert RevenueFlowCircuitBreakerOpen)."
+  }),
   rateLimits: Schema.Array(
     Schema.Struct({ tier: Schema.String, limit: Schema.Number, windowMs: Schema.Number, scope: Schema.String })
   )

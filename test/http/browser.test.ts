@@ -4,15 +4,68 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import type { Page } from "playwright-core"
+import * as MemoryAuditLog from "../../layers/memory/AuditLog.js"
+import * as MemoryQueue from "../../layers/memory/JobQueue.js"
+import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
+import * as Metrics from "../../layers/observability/Metrics.js"
+import { configFrom, liveClock, queueOptions, testEnv } from "../../layers/testing/memory.js"
+import { errorText } from "../../src/domain/redact.js"
+import { CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmPermanentError } from "../../services/CrmExecutor.js"
+import { LeadStore } from "../../services/LeadStore.js"
 import { browser, offlinePage } from "../support/browser.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { awaitStatus, startConsumer } from "../support/pipeline.js"
 import { withApi } from "./harness.js"
 
 const inPage = <A>(run: () => Promise<A>) => Effect.promise(run)
+
+/** What the ingest program runs on: stores, queue, metrics and config; no CRM and no breaker (the consumer's). */
+const ingestEnv = () =>
+  Layer.mergeAll(
+    MemoryLeadStore.layer,
+    MemoryAuditLog.layer,
+    MemoryQueue.layer(queueOptions(testEnv)),
+    Metrics.layerTest,
+    configFrom(testEnv)
+  ).pipe(Layer.provideMerge(liveClock))
+
+/** A lead stored and dead-lettered at once (no consumer runs it). */
+const deadLetter = (api: {
+  postJson: (path: string, body: unknown) => Effect.Effect<{ json: { id: string } }, Error>
+}) =>
+  Effect.gen(function* () {
+    const id: string = (yield* api.postJson("/leads", sampleLead())).json.id
+    const store = yield* LeadStore
+    yield* store.transition(id, ["QUEUED"], "FAILED", { error: errorText("CRM rejected the request") })
+    return id
+  })
+
+/** Waits until the console has refreshed `times` more times (each refresh reads /ops/state). */
+const refreshes = (page: Page, times: number) =>
+  inPage(async () => {
+    for (let i = 0; i < times; i++)
+      await page.waitForResponse((response) => response.url().endsWith("/ops/state"), { timeout: 10_000 })
+    // the response arrives before the page has drawn from it
+    await page.waitForTimeout(200)
+  })
+
+/** The data-focus key of the element that has the keyboard focus, or its tag and id when it has none. */
+const focused = (page: Page) =>
+  inPage(() =>
+    page.$eval("html", (html) => {
+      const active = html.ownerDocument.activeElement
+      return active?.getAttribute("data-focus") ?? `${active?.tagName}#${active?.id ?? ""}`
+    })
+  )
+
+/** Waits until the lead detail shows this lead. */
+const detailShows = (page: Page, id: string) =>
+  inPage(() => page.locator("#detail h2 code", { hasText: id }).waitFor({ timeout: 10_000 }))
 
 /** Texts of the elements matching `selector`. */
 const texts = (page: Page, selector: string) =>
@@ -112,6 +165,102 @@ describe("in a browser, offline", () => {
           expect(yield* inPage(() => page.textContent("#replay-message"))).toContain("queued again")
           yield* inPage(() => page.waitForSelector(button, { state: "detached", timeout: 10_000 }))
           expect((yield* api.get(`/leads/${id}`)).json.status).toBe("SYNCED")
+          expect(blocked).toEqual([])
+          expect(refusedByPolicy).toEqual([])
+        })
+      ),
+    90_000
+  )
+
+  it.live(
+    "from the keyboard: every lead row opens with Tab and Enter, the refresh keeps focus, buttons name their lead",
+    () =>
+      withApi(ingestEnv(), (api) =>
+        Effect.gen(function* () {
+          const first: string = (yield* api.postJson("/leads", sampleLead())).json.id
+          const dead = yield* deadLetter(api)
+          const { page, blocked, refusedByPolicy } = yield* offlinePage(yield* browser)
+          yield* inPage(() => page.setViewportSize({ width: 1400, height: 1000 }))
+          yield* inPage(() => page.goto(`${api.base}/console`))
+          yield* inPage(() => page.waitForSelector(`tr[data-lead="${first}"]`, { timeout: 10_000 }))
+
+          // Tab reaches the lead's row (its link), as it would any other lead's
+          let reached = false
+          for (let i = 0; i < 40 && !reached; i++) {
+            yield* inPage(() => page.keyboard.press("Tab"))
+            reached = (yield* focused(page)) === `lead:${first}`
+          }
+          expect(reached, "Tab never reached the lead's row").toBe(true)
+
+          // a lead arriving meanwhile is drawn above it; the refreshes leave the focus where it was
+          const later: string = (yield* api.postJson("/leads", sampleLead({ email: "later@globex.com" }))).json.id
+          yield* inPage(() => page.waitForSelector(`tr[data-lead="${later}"]`, { timeout: 10_000 }))
+          yield* refreshes(page, 2)
+          expect(yield* focused(page)).toBe(`lead:${first}`)
+
+          // Enter opens it; the detail is not redrawn while the lead does not change
+          yield* inPage(() => page.keyboard.press("Enter"))
+          yield* detailShows(page, first)
+          yield* inPage(() => page.$eval("#detail h2", (node) => node.setAttribute("data-marked", "")))
+          yield* refreshes(page, 2)
+          expect(yield* inPage(() => page.$$("#detail h2[data-marked]"))).toHaveLength(1)
+          expect(yield* focused(page)).toBe(`lead:${first}`)
+
+          // every Replay button and lead link is named with its lead
+          const short = dead.slice(0, 8)
+          expect(yield* inPage(() => page.getByRole("button", { name: `Replay lead ${short}` }).count())).toBe(1)
+          expect(yield* inPage(() => page.getByRole("link", { name: `Open lead ${first.slice(0, 8)}` }).count())).toBe(
+            1
+          )
+
+          // a lead is found by its id
+          yield* inPage(() => page.getByLabel("Open a lead by id").fill(later))
+          yield* inPage(() => page.keyboard.press("Enter"))
+          yield* detailShows(page, later)
+
+          // this ingest runs no breaker: the card says where the consumers' breakers are seen
+          const card = yield* inPage(() => page.textContent("#breakers"))
+          expect(card).toContain("revenueflow_circuit_breaker_state")
+          expect(card).not.toContain("none in this process")
+
+          // Replay from the keyboard: the focus stays on the button through the refreshes, and once the replayed
+          // row is gone it lands on the list's heading, not on the page
+          yield* inPage(() => page.getByRole("button", { name: `Replay lead ${short}` }).focus())
+          yield* refreshes(page, 2)
+          expect(yield* focused(page)).toBe(`replay:${dead}`)
+          yield* inPage(() => page.keyboard.press("Enter"))
+          yield* inPage(() =>
+            page.waitForSelector(`tr[data-dead-letter="${dead}"]`, { state: "detached", timeout: 10_000 })
+          )
+          expect(yield* focused(page)).toBe("H2#dead-letters-heading")
+          const message = yield* inPage(() => page.textContent("#replay-message"))
+          expect(message).toContain("queued again")
+          expect(message).not.toContain("runs now")
+          expect(blocked).toEqual([])
+          expect(refusedByPolicy).toEqual([])
+        })
+      ),
+    90_000
+  )
+
+  it.live(
+    "with the CRM's breaker open, the console shows it and a replay does not promise to run now",
+    () =>
+      withApi(memoryEnv({ breaker: { consecutiveFailures: 1, probeSchedule: Schedule.spaced("10 minutes") } }), (api) =>
+        Effect.gen(function* () {
+          const breaker = yield* CircuitBreaker
+          yield* Effect.ignore(breaker.protect("mock", Effect.fail("CRM down")))
+          const dead = yield* deadLetter(api)
+          const { page, blocked, refusedByPolicy } = yield* offlinePage(yield* browser)
+          yield* inPage(() => page.goto(`${api.base}/console`))
+          yield* inPage(() => page.waitForSelector('#breakers [data-status="open"]', { timeout: 10_000 }))
+          expect(yield* inPage(() => page.textContent("#breaker-note"))).toContain("open (mock)")
+          yield* inPage(() => page.getByRole("button", { name: `Replay lead ${dead.slice(0, 8)}` }).click())
+          yield* inPage(() => page.locator("#replay-message", { hasText: "queued again" }).waitFor({ timeout: 10_000 }))
+          const message = yield* inPage(() => page.textContent("#replay-message"))
+          expect(message).toContain("queued again")
+          expect(message).toContain("circuit breaker is open (mock)")
+          expect(message).not.toContain("runs now")
           expect(blocked).toEqual([])
           expect(refusedByPolicy).toEqual([])
         })

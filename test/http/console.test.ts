@@ -1,11 +1,38 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as MemoryAuditLog from "../../layers/memory/AuditLog.js"
+import * as MemoryQueue from "../../layers/memory/JobQueue.js"
+import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
+import * as Metrics from "../../layers/observability/Metrics.js"
+import * as RedisBreaker from "../../layers/redis/CircuitBreaker.js"
+import { configFrom, liveClock, queueOptions, testEnv } from "../../layers/testing/memory.js"
+import { layerRedisTest } from "../../layers/testing/redis.js"
+import { testPrefix, testRedisUrl } from "../../layers/testing/servers.js"
+import { RedisClient } from "../../layers/shared/RedisClient.js"
+import { CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { errorText } from "../../src/domain/redact.js"
 import { expectProblem, withApi } from "./harness.js"
 
 const key = { "x-api-key": "k-console-1" }
+
+/**
+ * What the ingest program runs on: the stores, the queue, metrics and config, and no CRM or circuit breaker (those are
+ * the consumer's).
+ */
+const ingestEnv = (env: Record<string, string> = {}) => {
+  const all = { ...testEnv, ...env }
+  return Layer.mergeAll(
+    MemoryLeadStore.layer,
+    MemoryAuditLog.layer,
+    MemoryQueue.layer(queueOptions(all)),
+    Metrics.layerTest,
+    configFrom(all)
+  ).pipe(Layer.provideMerge(liveClock))
+}
 const keyed = () => memoryEnv({ env: { INGEST_API_KEYS: "k-console-1" } })
 
 describe("the console's routes", () => {
@@ -141,8 +168,66 @@ describe("the console's routes", () => {
         expect(state.queue).toMatchObject({ waiting: 1 })
         expect(state.leads).toMatchObject({ QUEUED: 1 })
         expect(state.breakers).toEqual([{ name: "mock", state: "closed" }])
+        expect(state.breakerSource).toBe("process")
         expect(state.rateLimits.map((t: { tier: string }) => t.tier)).toEqual(["lead", "account", "crm"])
       })
     )
+  )
+
+  it.live("on an ingest with one breaker per consumer (CIRCUIT_BREAKER=MEMORY), /ops/state says it cannot see it", () =>
+    withApi(ingestEnv({ CIRCUIT_BREAKER: "MEMORY" }), (api) =>
+      Effect.gen(function* () {
+        const state = (yield* api.get("/ops/state")).json
+        expect(state.breakers).toEqual([])
+        expect(state.breakerSource).toBe("consumer")
+      })
+    )
+  )
+
+  it.live(
+    "on an ingest with the shared breaker (CIRCUIT_BREAKER=REDIS), /ops/state reads its state from Redis, writing nothing",
+    () => {
+      const prefix = testPrefix()
+      const env = {
+        CIRCUIT_BREAKER: "REDIS",
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: prefix,
+        CRM_PROVIDER: "MOCK"
+      }
+      // a consumer's breaker on the same Redis and prefix (its keys are deleted after the test)
+      const consumerBreaker = Layer.effect(
+        CircuitBreaker,
+        RedisBreaker.make({ consecutiveFailures: 1, probeSchedule: Schedule.spaced("10 minutes") })
+      ).pipe(Layer.provideMerge(layerRedisTest(prefix)))
+      return withApi(ingestEnv(env), (api) =>
+        Effect.gen(function* () {
+          const before = (yield* api.get("/ops/state")).json
+          expect(before.breakers).toEqual([{ name: "mock", state: "closed" }])
+          expect(before.breakerSource).toBe("redis")
+          // reading wrote nothing: a closed breaker is no key at all
+          const redis = yield* RedisClient
+          expect(yield* Effect.promise(() => redis.client.keys(`${prefix}:*`))).toEqual([])
+          const breaker = yield* CircuitBreaker
+          yield* Effect.ignore(breaker.protect("mock", Effect.fail("CRM down")))
+          expect(yield* breaker.state("mock")).toBe("open")
+          const after = (yield* api.get("/ops/state")).json
+          expect(after.breakers).toEqual([{ name: "mock", state: "open" }])
+          expect(after.breakerSource).toBe("redis")
+        }).pipe(Effect.provide(consumerBreaker))
+      )
+    }
+  )
+
+  it.live(
+    "on an ingest with the shared breaker, a Redis that does not answer makes the breakers null, not closed",
+    () =>
+      withApi(ingestEnv({ CIRCUIT_BREAKER: "REDIS", REDIS_URL: "redis://127.0.0.1:1" }), (api) =>
+        Effect.gen(function* () {
+          const state = (yield* api.get("/ops/state")).json
+          expect(state.breakers).toBeNull()
+          expect(state.breakerSource).toBe("redis")
+          expect(state.leads).not.toBeNull()
+        })
+      )
   )
 })

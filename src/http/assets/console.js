@@ -1,12 +1,15 @@
 // The RevenueFlow console: plain browser JavaScript, no build step. It reads the ingest's JSON routes (GET /leads,
 // /leads/:id/audit, /dead-letters, /ops/state) and replays with POST /leads/:id/replay. Everything shown is set as
-// text (never as HTML): lead fields are untrusted input.
+// text (never as HTML): lead fields are untrusted input. The refresh every two seconds redraws only what changed, in
+// place, so a keyboard or screen-reader user keeps focus and place (see reconcile and keepingFocus).
 ;(() => {
   const REFRESH_MS = 2000
   const KEY_STORAGE = "revenueflow.apiKey"
   let selected = decodeURIComponent(location.hash.replace(/^#\/leads\//, "")) || undefined
   let apiKey = sessionStorage.getItem(KEY_STORAGE) || undefined
   let needsKey = false
+  /** The last /ops/state answer: the Replay message says what the CRM's circuit breaker means for a replay. */
+  let lastState
 
   const $ = (id) => document.getElementById(id)
 
@@ -35,8 +38,77 @@
     return `${Math.floor(seconds / 86400)}d ago`
   }
 
+  /** An age that the refresh keeps current in place (the element is never rebuilt for it). */
+  const ageOf = (iso) => el("span", { "data-age": iso, title: iso }, age(iso))
+  const refreshAges = () => {
+    for (const node of document.querySelectorAll("[data-age]")) {
+      const text = age(node.getAttribute("data-age"))
+      if (node.textContent !== text) node.textContent = text
+    }
+  }
+
+  /** What a part was last drawn from: a part whose data did not change is left as it is. */
+  const drawn = new WeakMap()
+  const unchanged = (target, data) => {
+    const signature = JSON.stringify(data)
+    if (drawn.get(target) === signature) return true
+    drawn.set(target, signature)
+    return false
+  }
+
   const definitions = (target, entries) => {
+    if (
+      unchanged(
+        target,
+        entries.map(([term, value]) => [term, value instanceof Node ? value.outerHTML : value])
+      )
+    )
+      return
     target.replaceChildren(...entries.flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]))
+  }
+
+  /**
+   * Redraws the rows of `tbody` from `items` ({ key, data, build }) keeping every row whose data did not change: the
+   * element stays in the page, so focus, a screen reader's place and the selection stay with it. A row is only ever
+   * inserted, rebuilt (its data changed) or removed.
+   */
+  const reconcile = (tbody, items) => {
+    const existing = new Map()
+    for (const row of tbody.rows) existing.set(row.getAttribute("data-key"), row)
+    const wanted = items.map(({ key, data, build }) => {
+      const signature = JSON.stringify(data)
+      const row = existing.get(key)
+      if (row && drawn.get(row) === signature) return row
+      const fresh = build()
+      fresh.setAttribute("data-key", key)
+      drawn.set(fresh, signature)
+      return fresh
+    })
+    const kept = new Set(wanted)
+    for (const row of [...tbody.rows]) if (!kept.has(row)) row.remove()
+    wanted.forEach((row, index) => {
+      if (tbody.rows[index] !== row) tbody.insertBefore(row, tbody.rows[index] || null)
+    })
+  }
+
+  /**
+   * Runs a redraw and gives focus back: to the same control (by its data-focus key) when it was rebuilt, else, when
+   * its row is gone (a replayed dead letter), to the control now at its place in the same list, else to the list's
+   * heading. Nothing moves focus while the user stays on a control that is still there.
+   */
+  const keepingFocus = (redraw) => {
+    const active = document.activeElement
+    const key = active?.getAttribute ? active.getAttribute("data-focus") : null
+    const group = key ? active.closest("[data-focus-group]") : null
+    const index = group ? [...group.querySelectorAll("[data-focus]")].indexOf(active) : -1
+    redraw()
+    if (!key || (active.isConnected && document.activeElement === active)) return
+    const same = document.querySelector(`[data-focus="${CSS.escape(key)}"]`)
+    if (same) return same.focus({ preventScroll: true })
+    if (!group?.isConnected) return
+    const controls = group.querySelectorAll("[data-focus]")
+    const next = controls[Math.min(index, controls.length - 1)] || $(group.getAttribute("data-focus-group"))
+    if (next) next.focus({ preventScroll: true })
   }
 
   class Unauthorized extends Error {}
@@ -55,6 +127,23 @@
     $("error").textContent = message || ""
   }
 
+  /** Breakers the state shows as not closed. */
+  const openBreakers = (state) => (state?.breakers ? state.breakers.filter((b) => b.state !== "closed") : [])
+
+  /** The breaker card: the state where this server can read it, else where to look. */
+  const breakerEntries = (state) => {
+    if (state.breakerSource === "consumer")
+      return [
+        ["kept in", "each consumer process (CIRCUIT_BREAKER=MEMORY): this server cannot see it"],
+        ["see", "revenueflow_circuit_breaker_state on the consumers' /metrics (2 = open)"],
+        ["alert", "RevenueFlowCircuitBreakerOpen"]
+      ]
+    if (state.breakers === null) return [["shared (Redis)", "unavailable: Redis did not answer"]]
+    const from = state.breakerSource === "redis" ? "shared, in Redis" : "this process"
+    if (state.breakers.length === 0) return [["—", `none reported (${from})`]]
+    return [...state.breakers.map((b) => [b.name, badge(b.state)]), ["read from", from]]
+  }
+
   const renderState = (state) => {
     definitions($("backends"), Object.entries(state.backends))
     definitions(
@@ -71,12 +160,16 @@
           ]
     )
     definitions($("counts"), state.leads === null ? [["store", "unavailable"]] : Object.entries(state.leads))
-    definitions(
-      $("breakers"),
-      state.breakers.length === 0
-        ? [["—", "none in this process"]]
-        : state.breakers.map((b) => [b.name, badge(b.state)])
-    )
+    lastState = state
+    definitions($("breakers"), breakerEntries(state))
+    const open = openBreakers(state)
+    const note =
+      open.length === 0
+        ? ""
+        : `The CRM's circuit breaker is ${open.map((b) => `${b.state} (${b.name})`).join(", ")}: a replayed lead ` +
+          "waits for it and runs once the breaker lets calls through again."
+    $("breaker-note").hidden = note === ""
+    if ($("breaker-note").textContent !== note) $("breaker-note").textContent = note
     definitions(
       $("limits"),
       state.rateLimits.map((t) => [t.tier, `${t.limit} / ${Math.round(t.windowMs / 1000)}s ${t.scope}`])
@@ -84,59 +177,131 @@
   }
 
   const renderLeads = (leads) => {
-    const rows = leads.map((lead) =>
-      el(
-        "tr",
-        {
-          class: lead.id === selected ? "pick selected" : "pick",
-          "data-lead": lead.id,
-          onclick: () => select(lead.id)
-        },
-        el("td", {}, el("code", { title: lead.id }, lead.id.slice(0, 8))),
-        el("td", {}, badge(lead.status)),
-        el("td", {}, lead.email),
-        el("td", {}, lead.company || ""),
-        el("td", {}, lead.decision || ""),
-        el("td", { title: lead.updatedAt }, age(lead.updatedAt))
-      )
-    )
-    if (rows.length === 0)
-      rows.push(el("tr", {}, el("td", { colspan: 6, class: "hint" }, "No leads yet: POST one to /leads.")))
-    $("leads").tBodies[0].replaceChildren(...rows)
+    const items = leads.map((lead) => ({
+      key: lead.id,
+      data: [lead, lead.id === selected],
+      build: () =>
+        el(
+          "tr",
+          {
+            class: lead.id === selected ? "pick selected" : "pick",
+            "data-lead": lead.id,
+            // a click anywhere on the row opens the lead; from the keyboard, the link in its first cell does
+            onclick: (event) => {
+              if (!event.target.closest("a, button")) select(lead.id)
+            }
+          },
+          el(
+            "td",
+            {},
+            el(
+              "a",
+              {
+                href: `#/leads/${lead.id}`,
+                "data-focus": `lead:${lead.id}`,
+                "aria-label": `Open lead ${lead.id.slice(0, 8)}`,
+                "aria-current": lead.id === selected ? "true" : undefined,
+                title: lead.id
+              },
+              el("code", {}, lead.id.slice(0, 8))
+            )
+          ),
+          el("td", {}, badge(lead.status)),
+          el("td", {}, lead.email),
+          el("td", {}, lead.company || ""),
+          el("td", {}, lead.decision || ""),
+          el("td", {}, ageOf(lead.updatedAt))
+        )
+    }))
+    if (items.length === 0)
+      items.push({
+        key: "none",
+        data: "none",
+        build: () => el("tr", {}, el("td", { colspan: 6, class: "hint" }, "No leads yet: POST one to /leads."))
+      })
+    keepingFocus(() => reconcile($("leads").tBodies[0], items))
   }
 
+  /** What a replay means now: it runs at once only when the breaker is known to be closed. */
+  const replayedText = (id) => {
+    const lead = `Lead ${id.slice(0, 8)} queued again`
+    const open = openBreakers(lastState)
+    if (open.length > 0)
+      return (
+        `${lead}, but the CRM's circuit breaker is ${open.map((b) => `${b.state} (${b.name})`).join(", ")}: ` +
+        "it waits and runs once the breaker lets calls through again."
+      )
+    if (!lastState || lastState.breakers === null || lastState.breakerSource === "consumer")
+      return `${lead}; a consumer runs it (unless the CRM's circuit breaker is open there: see the breaker card).`
+    return `${lead}; it runs now.`
+  }
+
+  const replaying = new Set()
   const replay = async (id, button) => {
-    button.disabled = true
+    if (replaying.has(id)) return
+    replaying.add(id)
+    // aria-disabled, not disabled: a disabled button would drop the keyboard focus to the page
+    button.setAttribute("aria-disabled", "true")
     try {
       const { status, body } = await api("POST", `/leads/${encodeURIComponent(id)}/replay`)
-      $("replay-message").textContent =
-        status === 202
-          ? `Lead ${id.slice(0, 8)} queued again; it runs now.`
-          : `Replay refused: ${body.detail || status}`
+      $("replay-message").textContent = status === 202 ? replayedText(id) : `Replay refused: ${body.detail || status}`
     } catch (error) {
       $("replay-message").textContent = `Replay failed: ${error.message}`
+    } finally {
+      replaying.delete(id)
+      button.removeAttribute("aria-disabled")
     }
     await refresh()
   }
 
   const renderDeadLetters = (deadLetters) => {
-    const rows = deadLetters.map((dead) =>
-      el(
-        "tr",
-        { "data-dead-letter": dead.id },
-        el("td", {}, el("a", { href: `#/leads/${dead.id}` }, el("code", {}, dead.id.slice(0, 8)))),
-        el("td", {}, dead.email),
-        el("td", {}, dead.error),
-        el("td", { title: dead.failedAt }, age(dead.failedAt)),
+    const items = deadLetters.map((dead) => ({
+      key: dead.id,
+      data: dead,
+      build: () =>
         el(
-          "td",
-          {},
-          el("button", { type: "button", onclick: (event) => replay(dead.id, event.currentTarget) }, "Replay")
+          "tr",
+          { "data-dead-letter": dead.id },
+          el(
+            "td",
+            {},
+            el(
+              "a",
+              {
+                href: `#/leads/${dead.id}`,
+                "data-focus": `dead:${dead.id}`,
+                "aria-label": `Open lead ${dead.id.slice(0, 8)}`,
+                title: dead.id
+              },
+              el("code", {}, dead.id.slice(0, 8))
+            )
+          ),
+          el("td", {}, dead.email),
+          el("td", {}, dead.error),
+          el("td", {}, ageOf(dead.failedAt)),
+          el(
+            "td",
+            {},
+            el(
+              "button",
+              {
+                type: "button",
+                "data-focus": `replay:${dead.id}`,
+                "aria-label": `Replay lead ${dead.id.slice(0, 8)}`,
+                onclick: (event) => replay(dead.id, event.currentTarget)
+              },
+              "Replay"
+            )
+          )
         )
-      )
-    )
-    if (rows.length === 0) rows.push(el("tr", {}, el("td", { colspan: 5, class: "hint" }, "No dead letters.")))
-    $("dead-letters").tBodies[0].replaceChildren(...rows)
+    }))
+    if (items.length === 0)
+      items.push({
+        key: "none",
+        data: "none",
+        build: () => el("tr", {}, el("td", { colspan: 5, class: "hint" }, "No dead letters."))
+      })
+    keepingFocus(() => reconcile($("dead-letters").tBodies[0], items))
   }
 
   const json = (value) => el("pre", {}, JSON.stringify(value, null, 2))
@@ -149,7 +314,10 @@
         "p",
         {},
         badge(lead.status),
-        ` ${lead.source} · received ${age(lead.createdAt)} · updated ${age(lead.updatedAt)}`
+        ` ${lead.source} · received `,
+        ageOf(lead.createdAt),
+        " · updated ",
+        ageOf(lead.updatedAt)
       ),
       lead.error ? el("p", { "data-lead-error": true }, `Reason: ${lead.error}`) : undefined,
       el("h2", {}, "Input (PII masked)"),
@@ -234,8 +402,12 @@
                   {},
                   el(
                     "details",
-                    {},
-                    el("summary", {}, el("code", {}, action.actionKey.slice(0, 12))),
+                    { "data-open-key": action.id },
+                    el(
+                      "summary",
+                      { "data-focus": `action:${action.id}` },
+                      el("code", {}, action.actionKey.slice(0, 12))
+                    ),
                     json({ params: action.params, result: action.result })
                   )
                 )
@@ -244,12 +416,24 @@
           )
         )
       )
-    $("detail").replaceChildren(...parts.filter(Boolean))
+    showDetail(lead, parts.filter(Boolean))
+  }
+
+  /** Replaces the detail only when what it shows changed, keeping open audit rows open and the focus where it was. */
+  const showDetail = (data, parts) => {
+    const detail = $("detail")
+    if (unchanged(detail, data)) return
+    const open = new Set(
+      [...detail.querySelectorAll("details[open][data-open-key]")].map((node) => node.getAttribute("data-open-key"))
+    )
+    keepingFocus(() => detail.replaceChildren(...parts))
+    for (const node of detail.querySelectorAll("details[data-open-key]"))
+      if (open.has(node.getAttribute("data-open-key"))) node.open = true
   }
 
   const select = (id) => {
     selected = id
-    history.replaceState(null, "", `#/leads/${id}`)
+    history.replaceState(null, "", `#/leads/${encodeURIComponent(id)}`)
     refresh()
   }
 
@@ -267,8 +451,12 @@
       if (selected) {
         const lead = await api("GET", `/leads/${encodeURIComponent(selected)}/audit`)
         if (lead.status === 200) renderDetail(lead.body)
-        else $("detail").replaceChildren(el("p", { class: "hint" }, lead.body.detail || `No lead ${selected}`))
+        else {
+          const text = lead.body.detail || `No lead ${selected}`
+          showDetail(text, [el("p", { class: "hint", "data-lead-missing": true }, text)])
+        }
       }
+      refreshAges()
       showError(leads.status === 200 ? "" : leads.body.detail || `GET /leads answered ${leads.status}`)
     } catch (error) {
       if (error instanceof Unauthorized) {
@@ -288,6 +476,11 @@
     needsKey = false
     $("key-form").hidden = true
     refresh()
+  })
+  $("open-form").addEventListener("submit", (event) => {
+    event.preventDefault()
+    const id = $("open-id").value.trim()
+    if (id) select(id)
   })
   window.addEventListener("hashchange", () => {
     const id = decodeURIComponent(location.hash.replace(/^#\/leads\//, ""))
