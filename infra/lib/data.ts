@@ -53,6 +53,21 @@ export class Data extends Construct {
   /** The CRM secret of the templates before `crmSecretArn`, kept unchanged for one release (see LEGACY_CRM_SECRET). */
   readonly legacyCrmSecret: secretsmanager.CfnSecret
 
+  /** The stack's own secrets the programs read, as their readers name them (both variants wire the same ones). */
+  readableSecrets(): {
+    readonly database: ReadableSecret
+    readonly redisUrl: ReadableSecret
+    readonly webhooks: ReadableSecret
+    readonly apiKeys: ReadableSecret
+  } {
+    return {
+      database: readable(this.databaseSecret),
+      redisUrl: readable(this.redisUrlSecret),
+      webhooks: readable(this.webhookSecret),
+      apiKeys: readable(this.apiKeySecret)
+    }
+  }
+
   constructor(scope: Construct, id: string, props: { readonly config: StackConfig; readonly network: Network }) {
     super(scope, id)
     const { config, network } = props

@@ -13,7 +13,7 @@ import * as logs from "aws-cdk-lib/aws-logs"
 import { Construct } from "constructs"
 import { invokeModelStatements } from "./bedrock.js"
 import { programSettings, type StackConfig } from "./config.js"
-import { type Data, type ReadableSecret, readable, readSecrets } from "./data.js"
+import { type Data, type ReadableSecret, readSecrets } from "./data.js"
 import type { Network } from "./network.js"
 import type { Queues } from "./queues.js"
 
@@ -128,12 +128,7 @@ export class Functions extends Construct {
       })
     }
 
-    const [database, redisUrl, webhooks, apiKeys] = [
-      data.databaseSecret,
-      data.redisUrlSecret,
-      data.webhookSecret,
-      data.apiKeySecret
-    ].map(readable) as [ReadableSecret, ReadableSecret, ReadableSecret, ReadableSecret]
+    const { database, redisUrl, webhooks, apiKeys } = data.readableSecrets()
     this.ingest = fn("Ingest", {
       bundle: "ingest",
       description: "POST /leads and the webhooks, behind the HTTP API",

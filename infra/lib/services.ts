@@ -8,7 +8,7 @@ import * as logs from "aws-cdk-lib/aws-logs"
 import { Construct } from "constructs"
 import { invokeModelStatements } from "./bedrock.js"
 import { programSettings, type StackConfig } from "./config.js"
-import { type Data, type ReadableSecret, readable, readSecrets } from "./data.js"
+import { type Data, type ReadableSecret, readSecrets } from "./data.js"
 import type { Network } from "./network.js"
 
 const INGEST_PORT = 3000
@@ -186,12 +186,7 @@ export class Services extends Construct {
       return definition
     }
 
-    const [database, redisUrl, webhooks, apiKeys] = [
-      data.databaseSecret,
-      data.redisUrlSecret,
-      data.webhookSecret,
-      data.apiKeySecret
-    ].map(readable) as [ReadableSecret, ReadableSecret, ReadableSecret, ReadableSecret]
+    const { database, redisUrl, webhooks, apiKeys } = data.readableSecrets()
     const crm = data.crmSecret
     // /mcp on the ingest builds the CRM client from the CRM secret: a statement of its own, so the widening shows.
     // The API-key secret, then the webhook secret, last: an INGEST_API_KEYS kept in the webhook secret (where stacks
