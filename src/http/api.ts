@@ -72,6 +72,9 @@ const Limit = Schema.Struct({
     }),
     { exact: true }
   )
+}).annotations({
+  // a parameter the route does not take (`?status=FAILED`) is a 400 naming it, not silently ignored
+  parseOptions: { onExcessProperty: "error" }
 })
 
 /** What every lead intake (POST /leads and the webhooks) can answer besides success. */

@@ -110,6 +110,12 @@ describe("the console's routes", () => {
           )
         }
         expectProblem(yield* api.get("/leads/not-a-uuid/audit"), 404)
+        // a parameter the lists do not take is named, not silently ignored (a filter that seemed to apply)
+        for (const path of ["/leads?status=FAILED", "/dead-letters?limit=5&cursor=abc"]) {
+          const unknown = yield* api.get(path)
+          expectProblem(unknown, 400)
+          expect(unknown.json.detail, path).toMatch(/(status|cursor): is unexpected/)
+        }
       })
     )
   )
