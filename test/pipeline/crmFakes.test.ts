@@ -1,13 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as Salesforce from "../../layers/salesforce/CrmExecutor.js"
-import { defaultFields } from "../../layers/salesforce/config.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { CrmExecutor } from "../../services/CrmExecutor.js"
-import { startFakeSalesforce } from "../fakes/salesforce.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
+import { salesforceAgainstFake } from "../support/salesforce.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 import { hubSpotAgainstFake } from "../support/hubspot.js"
 
@@ -32,17 +29,7 @@ const runLeads = Effect.gen(function* () {
 describe("the whole pipeline against each fake CRM", () => {
   it.scopedLive("Salesforce (jsforce): every lead SYNCED, audit rows carry Salesforce ids, one Lead per lead", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "s3cret" })),
-        (f) => Effect.promise(() => f.close())
-      )
-      const crm = Salesforce.layer({
-        loginUrl: fake.url,
-        apiVersion: "62.0",
-        auth: { _tag: "ClientCredentials", clientId: "rf", clientSecret: Redacted.make("s3cret") },
-        timeoutMs: 2000,
-        fields: defaultFields
-      })
+      const { fake, crm } = yield* salesforceAgainstFake()
       const { rows } = yield* runLeads.pipe(Effect.provide(withCrm(crm)))
       expect(rows.length).toBeGreaterThanOrEqual(9)
       expect(rows.every((row) => row.status === "SUCCEEDED" && row.provider === "salesforce")).toBe(true)

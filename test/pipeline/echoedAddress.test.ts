@@ -3,14 +3,11 @@ import * as Arbitrary from "effect/Arbitrary"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as Salesforce from "../../layers/salesforce/CrmExecutor.js"
-import { defaultFields } from "../../layers/salesforce/config.js"
 import { Email } from "../../src/domain/lead.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { LeadStore } from "../../services/LeadStore.js"
-import { startFakeSalesforce } from "../fakes/salesforce.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
+import { salesforceAgainstFake } from "../support/salesforce.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
 /** Addresses the lead schema accepts and Salesforce (Email Address Internationalization off) refuses: non-ASCII. */
@@ -21,17 +18,7 @@ const refusedBySalesforce = Arbitrary.make(Email).filter(
 describe("a CRM error echoing the lead's address (Salesforce through jsforce)", () => {
   it.scopedLive("leads.error and crm_actions.error hold the address masked, never the address", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "s3cret" })),
-        (f) => Effect.promise(() => f.close())
-      )
-      const crm = Salesforce.layer({
-        loginUrl: fake.url,
-        apiVersion: "62.0",
-        auth: { _tag: "ClientCredentials", clientId: "rf", clientSecret: Redacted.make("s3cret") },
-        timeoutMs: 2000,
-        fields: defaultFields
-      })
+      const { fake, crm } = yield* salesforceAgainstFake()
       const emails = [
         "jürgen.müller@globex.de",
         "josé.ñúñez@initech.es",

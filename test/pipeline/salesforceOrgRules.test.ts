@@ -1,32 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
-import * as Salesforce from "../../layers/salesforce/CrmExecutor.js"
-import { defaultFields } from "../../layers/salesforce/config.js"
 import { AuditLog } from "../../services/AuditLog.js"
-import { defaultLeadQueueId, startFakeSalesforce } from "../fakes/salesforce.js"
+import { defaultLeadQueueId } from "../fakes/salesforce.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
+import { salesforceAgainstFake } from "../support/salesforce.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
 // The whole pipeline against a fake org as a new Salesforce org comes: the standard Lead duplicate rule (Alert) and an
 // active Lead assignment rule. Before the adapter sent Sforce-Duplicate-Rule-Header and Sforce-Auto-Assign and fitted
 // field lengths, the second lead here and the long-named one were FAILED.
 
-const salesforceEnv = Effect.gen(function* () {
-  const fake = yield* Effect.acquireRelease(
-    Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "s3cret" })),
-    (f) => Effect.promise(() => f.close())
-  )
-  const crm = Salesforce.layer({
-    loginUrl: fake.url,
-    apiVersion: "62.0",
-    auth: { _tag: "ClientCredentials", clientId: "rf", clientSecret: Redacted.make("s3cret") },
-    timeoutMs: 2000,
-    fields: defaultFields
-  })
-  return { fake, layer: Layer.merge(memoryEnv(), crm) }
-})
+const salesforceEnv = Effect.map(salesforceAgainstFake(), ({ fake, crm }) => ({
+  fake,
+  layer: Layer.merge(memoryEnv(), crm)
+}))
 
 describe("the pipeline against a default Salesforce org", () => {
   it.scopedLive(
