@@ -95,7 +95,7 @@ export const allowedSources: Readonly<Record<ClaimType, ReadonlyArray<EvidenceSo
 export const productFieldPaths: ReadonlySet<string> = new Set(["activity.productLogins", "activity.trialSignup"])
 
 /** Lead fields whose values stay out of grounding reasons (reasons are stored and may be logged). */
-const personalFieldPaths: ReadonlySet<string> = new Set(["email", "firstName", "lastName", "phone"])
+export const personalFieldPaths: ReadonlySet<string> = new Set(["email", "firstName", "lastName", "phone"])
 
 const isEvidenceSource = Schema.is(EvidenceSource)
 
@@ -146,7 +146,8 @@ const resolveSegments = (target: unknown, segments: ReadonlyArray<string>): unkn
 export const resolvePath = (target: unknown, path: string): unknown =>
   path.trim() === "" ? undefined : resolveSegments(target, path.split("."))
 
-const describe = (value: unknown): string => {
+/** A value as reasons and CRM descriptions quote it: JSON, at most 80 characters. */
+export const describe = (value: unknown): string => {
   const text = JSON.stringify(value) ?? String(value)
   return text.length > 80 ? `${text.slice(0, 77)}...` : text
 }
@@ -190,14 +191,36 @@ const checkClaim = (evidence: Evidence, index: number, context: GroundingContext
 
 const decisionRank: Readonly<Record<Decision, number>> = { Ignore: 0, Nurture: 1, "Route to SDR": 2 }
 
-/** High Fit must rest on more than firmographics: a verified behaviour claim or a pipeline-computed fact. */
-const hasBehaviouralSupport = (evidence: ReadonlyArray<Evidence>): boolean =>
-  evidence.some((e) => e.claimType === "BEHAVIOR" || e.source === "COMPUTED")
+/** Facts the pipeline computes about engagement: COMPUTED evidence that the lead engaged cites one of these. */
+const engagementFacts: ReadonlySet<string> = new Set(["hasActivity", "activityScore"])
+
+/** A value that says something happened: true, a count above zero, a non-blank text (a date, a source). */
+const positive = (value: unknown): boolean =>
+  value === true || (typeof value === "number" && value > 0) || (typeof value === "string" && value.trim() !== "")
 
 /**
- * Checks every claim of an analysis against the data the pipeline holds. Any failed claim, or no claims at all
- * (except a "Manual Review" analysis, which decides nothing), REJECTS; a High Fit resting on firmographics alone
- * is DOWNGRADED to Medium Fit (score at most 70, decision at most Nurture).
+ * A verified claim that the lead engaged: a BEHAVIOR claim (MARKETING or PRODUCT data) whose value says something
+ * happened, or the pipeline's own engagement facts when positive. `hasActivity: false` is evidence of the opposite,
+ * and a computed title seniority or enrichment flag is no behaviour at all.
+ */
+const showsEngagement = (evidence: Evidence): boolean =>
+  evidence.source === "COMPUTED"
+    ? engagementFacts.has(evidence.fieldPath) && positive(evidence.value)
+    : evidence.claimType === "BEHAVIOR" && positive(evidence.value)
+
+/** The fit score above which an analysis claims a strong fit, as High Fit does (and the heuristic's 75). */
+const STRONG_SCORE = 70
+
+/** Ignore < Nurture < Route to SDR. */
+const lowerDecision = (a: Decision, b: Decision): Decision => (decisionRank[a] <= decisionRank[b] ? a : b)
+
+/**
+ * Checks every claim of an analysis against the data the pipeline holds, then the decision against the claims. Any
+ * failed claim, or no claims at all (except a "Manual Review" analysis, which decides nothing), REJECTS. An analysis
+ * that routes the lead to a sales rep, calls it High Fit or scores it above 70 must rest on verified engagement (a
+ * behaviour that happened, or the pipeline's positive activity facts): without it, it is DOWNGRADED to at most
+ * Medium Fit, a score of at most 70 and Nurture — firmographics alone, or a fact saying there was no activity, do not
+ * send a lead to a rep. A Low Fit is never routed to a rep either (at most Nurture).
  */
 export const ground = (analysis: Analysis, context: GroundingContext): Grounding => {
   if (analysis.evidence.length === 0) {
@@ -207,12 +230,29 @@ export const ground = (analysis: Analysis, context: GroundingContext): Grounding
   }
   const failures = analysis.evidence.flatMap((evidence, index) => checkClaim(evidence, index, context) ?? [])
   if (failures.length > 0) return { outcome: "REJECTED", reasons: failures, analysis }
-  if (analysis.intent === "High Fit" && !hasBehaviouralSupport(analysis.evidence)) {
-    const decision: Decision = decisionRank[analysis.decision] > decisionRank.Nurture ? "Nurture" : analysis.decision
+  const claimsStrong =
+    analysis.intent === "High Fit" || analysis.decision === "Route to SDR" || analysis.fitScore > STRONG_SCORE
+  if (claimsStrong && !analysis.evidence.some(showsEngagement)) {
     return {
       outcome: "DOWNGRADED",
-      reasons: ["High Fit without verified BEHAVIOR or COMPUTED evidence: downgraded to Medium Fit"],
-      analysis: { ...analysis, intent: "Medium Fit", fitScore: Math.min(analysis.fitScore, 70), decision }
+      reasons: [
+        `${analysis.intent}, ${analysis.decision}, score ${Math.round(analysis.fitScore)} without verified engagement ` +
+          "(a BEHAVIOR that happened, or a positive computed activity fact): downgraded to at most Medium Fit, " +
+          `score ${STRONG_SCORE}, Nurture`
+      ],
+      analysis: {
+        ...analysis,
+        intent: analysis.intent === "High Fit" ? "Medium Fit" : analysis.intent,
+        fitScore: Math.min(analysis.fitScore, STRONG_SCORE),
+        decision: lowerDecision(analysis.decision, "Nurture")
+      }
+    }
+  }
+  if (analysis.intent === "Low Fit" && analysis.decision === "Route to SDR") {
+    return {
+      outcome: "DOWNGRADED",
+      reasons: ["a Low Fit is not routed to a sales rep: decision lowered to Nurture"],
+      analysis: { ...analysis, decision: "Nurture" }
     }
   }
   return { outcome: "VALID", reasons: [], analysis }

@@ -1,5 +1,6 @@
 import type * as Option from "effect/Option"
 import type { Grounding } from "./analysis.js"
+import { describe, personalFieldPaths } from "./grounding.js"
 import type { Enrichment } from "./enrichment.js"
 import { accountDomain } from "./lead.js"
 import type { LeadRecord } from "./record.js"
@@ -9,6 +10,28 @@ const DAY_MS = 24 * 3600 * 1000
 
 /** YYYY-MM-DD, `days` after `from`. Derived from the lead's creation time so a retry plans the same action. */
 const dateAfter = (from: Date, days: number) => new Date(from.getTime() + days * DAY_MS).toISOString().slice(0, 10)
+
+/**
+ * What the CRM's note and tasks say about the analysis: the decision, the fit and each verified fact it rests on
+ * (personal values not repeated), then grounding's reasons — built from checked data only. The model's own
+ * reasoning is not written to the CRM: it is free text grounding cannot check (a lead's planted instructions, a
+ * number it made up), and a sales rep reads these notes as RevenueFlow's word. It stays with the lead in
+ * RevenueFlow (GET /leads/{id}, the console).
+ */
+const verifiedSummary = (grounding: Grounding): string => {
+  const { analysis } = grounding
+  const facts = analysis.evidence.map((e) => {
+    const personal = (e.source === "MARKETING" || e.source === "PRODUCT") && personalFieldPaths.has(e.fieldPath)
+    return `- ${e.claimType}: ${e.source} ${e.fieldPath} = ${personal ? "(verified)" : describe(e.value)}`
+  })
+  return [
+    `${analysis.intent}, fit ${Math.round(analysis.fitScore)}/100: ${analysis.decision}.`,
+    ...(facts.length === 0 ? [] : ["Verified facts:", ...facts]),
+    ...grounding.reasons.map((reason) => `Grounding: ${reason}`)
+  ]
+    .join("\n")
+    .slice(0, 4000)
+}
 
 const defined = <T extends Record<string, unknown>>(value: T): T =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
@@ -63,7 +86,7 @@ export const planActions = (
       params: {
         ...ref,
         subject: "Review lead: automated analysis was inconclusive",
-        description: analysis.reasoning.slice(0, 4000),
+        description: `The analysis could not decide on this lead; see lead ${lead.id} in RevenueFlow.`,
         priority: "Normal",
         dueDate: dateAfter(lead.createdAt, 2)
       }
@@ -79,7 +102,7 @@ export const planActions = (
     params: {
       ...ref,
       subject: `RevenueFlow: ${analysis.intent} (${Math.round(analysis.fitScore)}) - ${analysis.decision}`,
-      description: [analysis.reasoning, ...grounding.reasons.map((r) => `Grounding: ${r}`)].join("\n").slice(0, 4000)
+      description: verifiedSummary(grounding)
     }
   })
   if (analysis.decision === "Route to SDR") {
@@ -88,7 +111,7 @@ export const planActions = (
       params: {
         ...ref,
         subject: `Follow up with ${analysis.intent} lead`,
-        description: analysis.reasoning.slice(0, 4000),
+        description: verifiedSummary(grounding),
         priority: "High",
         dueDate: dateAfter(lead.createdAt, 1)
       }

@@ -240,6 +240,32 @@ describe("ground", () => {
     expect(lowScore.analysis).toMatchObject({ intent: "Medium Fit", fitScore: 64, decision: "Ignore" })
   })
 
+  it("a lead is routed to a rep, called High Fit or scored above 70 only on verified engagement", () => {
+    const firm = ev("FIRMOGRAPHIC", "ENRICHMENT", "employees", 1800)
+    const { activity: _activity, ...idle } = lead
+    const idleContext = context({ lead: idle, computed: computedFacts(idle, Option.some(company)) })
+    // a computed fact saying there was NO activity is no support
+    const noActivity = ev("PIPELINE", "COMPUTED", "hasActivity", false)
+    const high = { intent: "High Fit", fitScore: 95, decision: "Route to SDR" } as const
+    const claimed = ground(analysis([firm, noActivity], high), idleContext)
+    expect(claimed.outcome).toBe("DOWNGRADED")
+    expect(claimed.analysis).toMatchObject({ intent: "Medium Fit", fitScore: 70, decision: "Nurture" })
+    // a Medium Fit scored 100 and routed to a rep on firmographics alone
+    const medium = ground(
+      analysis([firm], { intent: "Medium Fit", fitScore: 100, decision: "Route to SDR" }),
+      context()
+    )
+    expect(medium.outcome).toBe("DOWNGRADED")
+    expect(medium.analysis).toMatchObject({ intent: "Medium Fit", fitScore: 70, decision: "Nurture" })
+    // a Low Fit routed to a rep: not, even with engagement
+    const demo = ev("BEHAVIOR", "MARKETING", "activity.demoRequested", true)
+    const low = ground(analysis([firm, demo], { intent: "Low Fit", fitScore: 3, decision: "Route to SDR" }), context())
+    expect(low.outcome).toBe("DOWNGRADED")
+    expect(low.analysis).toMatchObject({ intent: "Low Fit", fitScore: 3, decision: "Nurture" })
+    // the same claims with a behaviour that happened stand
+    expect(ground(analysis([firm, demo], high), context()).outcome).toBe("VALID")
+  })
+
   it("keeps a High Fit backed by verified behaviour or a computed fact", () => {
     const high = { intent: "High Fit", fitScore: 90, decision: "Route to SDR" } as const
     const firm = ev("FIRMOGRAPHIC", "ENRICHMENT", "employees", 1800)

@@ -163,11 +163,19 @@ const corpus: ReadonlyArray<Case> = [
     outcome: "VALID"
   },
   {
-    name: "High Fit with a computed fact",
+    name: "High Fit with a positive computed activity fact",
+    context: "full",
+    evidence: [industry, ev("SCORE", "COMPUTED", "activityScore", 57)],
+    analysis: high,
+    outcome: "VALID"
+  },
+  {
+    name: "High Fit whose only computed fact is a title seniority: no engagement",
     context: "full",
     evidence: [industry, ev("SCORE", "COMPUTED", "titleSeniority", "director")],
     analysis: high,
-    outcome: "VALID"
+    outcome: "DOWNGRADED",
+    downgradedTo: { intent: "Medium Fit", fitScore: 70, decision: "Nurture" }
   },
   {
     name: "Manual Review without claims",
