@@ -54,14 +54,22 @@ export const activityScore = (activity: Activity | undefined): number => {
 }
 
 const seniorityPatterns: ReadonlyArray<readonly [TitleSeniority, RegExp]> = [
-  ["executive", /\b(chief|c[eftoimr]o|ciso|founder|owner|president|vp|svp|evp|partner)\b/i],
+  [
+    "executive",
+    // "owner" and "partner" as ranks, not as the product owner or a partner-marketing team
+    /\b(chief|c[eftoimr]o|ciso|founder|president|vp|svp|evp|(?<!product\s)owner|partner(?!\s+(marketing|manager|success|sales|channel|account|program|relations|development|solutions|enablement|specialist|associate)))\b/i
+  ],
   ["director", /\b(director|head)\b/i],
   ["manager", /\b(manager|lead|principal)\b/i]
 ]
 
+/** A title that is not the person's rank: a past one ("Former CEO", "ex-CTO"), or assisting one ("Assistant to the CEO"). */
+const notTheirRank = /^\s*(former|ex[-\s]|retired|past)|\b(assistant|associate)\s+to\b|\bexecutive\s+assistant\b/i
+
 /** The seniority a title suggests; "unknown" when there is no title. */
 export const titleSeniority = (title: string | undefined): TitleSeniority => {
   if (title === undefined || title.trim() === "") return "unknown"
+  if (notTheirRank.test(title)) return "individual"
   return seniorityPatterns.find(([, pattern]) => pattern.test(title))?.[0] ?? "individual"
 }
 

@@ -146,6 +146,20 @@ describe("computedFacts", () => {
     expect(titleSeniority("Head of Growth")).toBe("director")
     expect(titleSeniority("Engineering Manager")).toBe("manager")
     expect(titleSeniority("Accountant")).toBe("individual")
+    // ranks, not words that look like them
+    expect(titleSeniority("Managing Partner")).toBe("executive")
+    expect(titleSeniority("Business Owner")).toBe("executive")
+    for (const title of [
+      "Former CEO",
+      "ex-CTO",
+      "Retired VP Sales",
+      "Assistant to the CEO",
+      "Executive Assistant",
+      "Product Owner",
+      "Partner Marketing Associate"
+    ]) {
+      expect(titleSeniority(title), title).toBe("individual")
+    }
   })
 })
 
