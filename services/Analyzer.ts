@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import type { Analysis } from "../src/domain/analysis.js"
 import type { Enrichment } from "../src/domain/enrichment.js"
 import type { LeadInput } from "../src/domain/lead.js"
+import type { JobPermanent } from "./JobQueue.js"
 
 /** The model could not be reached or kept failing transiently (throttled, 5xx, timeout): the job retries. */
 export class AnalysisFailed extends Schema.TaggedError<AnalysisFailed>()("AnalysisFailed", {
@@ -21,8 +22,13 @@ export interface AnalysisInput {
 
 export declare namespace Analyzer {
   export interface Service {
-    /** Score a lead. A reply that cannot be decoded ends as a "Manual Review" analysis, never a failure loop. */
-    readonly analyze: (input: AnalysisInput) => Effect.Effect<Analysis, AnalysisFailed>
+    /**
+     * Score a lead. A reply that cannot be decoded ends as a "Manual Review" analysis, never a failure loop.
+     * AnalysisFailed is transient (the job retries or is delayed); JobPermanent is a request the model service will
+     * never accept as configured (model id, permissions, a request it rejects): the job is dead-lettered at once with
+     * that reason, which must name what to check and hold no lead data.
+     */
+    readonly analyze: (input: AnalysisInput) => Effect.Effect<Analysis, AnalysisFailed | JobPermanent>
   }
 }
 

@@ -1,4 +1,9 @@
-import { BedrockRuntimeClient, ConverseCommand, type Message } from "@aws-sdk/client-bedrock-runtime"
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  type ConverseResponse,
+  type Message
+} from "@aws-sdk/client-bedrock-runtime"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
 import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
@@ -8,9 +13,18 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Analysis } from "../../src/domain/analysis.js"
 import { type AnalysisFailed, type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
+import type { JobPermanent } from "../../services/JobQueue.js"
 import type { BedrockAnalyzerOptions } from "./config.js"
 import { config } from "./config.js"
-import { correctionTurns, decodeReply, manualReview, toAnalysisFailed } from "./converse.js"
+import {
+  correctionTurns,
+  decodeReply,
+  manualReview,
+  shorterTurns,
+  stoppedReview,
+  stopVerdict,
+  toAnalysisError
+} from "./converse.js"
 import { systemPrompt, userPrompt } from "./prompt.js"
 import { analysisToolConfig } from "./toolSchema.js"
 
@@ -49,12 +63,16 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
             }),
             { abortSignal: signal }
           ),
-        catch: (cause) => toAnalysisFailed(cause, options.throttleDelayMs)
+        catch: (cause) => toAnalysisError(cause, options.throttleDelayMs, options.modelId)
       }).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(options.timeoutMs),
           onTimeout: () =>
-            toAnalysisFailed({ name: "TimeoutError", message: `no reply within ${options.timeoutMs} ms` }, 0)
+            toAnalysisError(
+              { name: "TimeoutError", message: `no reply within ${options.timeoutMs} ms` },
+              0,
+              options.modelId
+            )
         }),
         Effect.timed,
         Effect.tap(([elapsed, reply]) =>
@@ -72,26 +90,57 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
         })
       )
 
-    const ask = (messages: ReadonlyArray<Message>, asked: number): Effect.Effect<Analysis, AnalysisFailed> =>
-      Effect.flatMap(converse(messages), (reply) =>
-        Either.match(decodeReply(reply), {
+    const undecodable = (
+      messages: ReadonlyArray<Message>,
+      reply: ConverseResponse,
+      reason: string,
+      asked: number,
+      cut: boolean
+    ): Effect.Effect<Analysis, AnalysisFailed | JobPermanent> =>
+      asked > options.decodeRetries
+        ? Effect.logWarning("Bedrock reply undecodable, lead goes to Manual Review").pipe(
+            Effect.annotateLogs({ reason, attempts: asked }),
+            Effect.as(manualReview(reason, asked))
+          )
+        : Effect.logInfo("Bedrock reply undecodable, asking again").pipe(
+            Effect.annotateLogs({ reason, attempt: asked }),
+            Effect.zipRight(ask([...messages, ...correctionTurns(reply, reason)], asked + 1, cut))
+          )
+
+    /**
+     * One Converse call and what its reply decides. A guardrail / content-filter / context-window stop is final:
+     * Manual Review now. A reply cut at maxTokens is never used; it is asked again once, shorter (temperature 0 and
+     * the same prompt would be cut the same way), within BEDROCK_DECODE_RETRIES, then Manual Review. Otherwise the
+     * tool input is decoded, and an undecodable reply is re-asked with its error up to BEDROCK_DECODE_RETRIES.
+     */
+    const ask = (
+      messages: ReadonlyArray<Message>,
+      asked: number,
+      cut: boolean
+    ): Effect.Effect<Analysis, AnalysisFailed | JobPermanent> =>
+      Effect.flatMap(converse(messages), (reply) => {
+        const verdict = stopVerdict(reply)
+        if (verdict?.kind === "final" || (verdict?.kind === "cut" && (cut || asked > options.decodeRetries))) {
+          return Effect.logWarning("Bedrock gave no usable answer, lead goes to Manual Review").pipe(
+            Effect.annotateLogs({ reason: verdict.reason, attempts: asked }),
+            Effect.as(stoppedReview(verdict.reason, asked))
+          )
+        }
+        if (verdict?.kind === "cut") {
+          return Effect.logInfo("Bedrock reply cut at maxTokens, asking once for a shorter one").pipe(
+            Effect.annotateLogs({ reason: verdict.reason, attempt: asked, maxTokens: options.maxTokens }),
+            Effect.zipRight(ask(shorterTurns(messages, options.maxTokens), asked + 1, true))
+          )
+        }
+        return Either.match(decodeReply(reply), {
           onRight: Effect.succeed,
-          onLeft: (reason) =>
-            asked > options.decodeRetries
-              ? Effect.logWarning("Bedrock reply undecodable, lead goes to Manual Review").pipe(
-                  Effect.annotateLogs({ reason, attempts: asked }),
-                  Effect.as(manualReview(reason, asked))
-                )
-              : Effect.logInfo("Bedrock reply undecodable, asking again").pipe(
-                  Effect.annotateLogs({ reason, attempt: asked }),
-                  Effect.zipRight(ask([...messages, ...correctionTurns(reply, reason)], asked + 1))
-                )
+          onLeft: (reason) => undecodable(messages, reply, reason, asked, cut)
         })
-      )
+      })
 
     return Analyzer.of({
       analyze: (input: AnalysisInput) =>
-        ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1).pipe(
+        ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1, false).pipe(
           Effect.withSpan("analyzer.bedrock", { captureStackTrace: false, attributes: { leadId: input.leadId } })
         )
     })

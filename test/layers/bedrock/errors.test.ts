@@ -1,0 +1,101 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as BedrockAnalyzer from "../../../layers/bedrock/Analyzer.js"
+import type { BedrockErrorName, BedrockReply } from "../../fakes/bedrock.js"
+import { makeFakeBedrock } from "../../fakes/bedrock.js"
+import { memoryEnv, sampleLead } from "../../support/env.js"
+import { awaitStatus, startConsumer, submit } from "../../support/pipeline.js"
+import { goodAnalysis, input, modelId, options, setup, useFakeAws } from "./support.js"
+
+useFakeAws()
+
+describe("Bedrock analyser: permanent and transient errors", () => {
+  const permanent: ReadonlyArray<readonly [BedrockErrorName, string]> = [
+    ["ValidationException", `BEDROCK_MODEL_ID=${modelId}`],
+    ["AccessDeniedException", "IAM role may call bedrock:InvokeModel"],
+    ["ResourceNotFoundException", "the model is unknown or not offered in this AWS_REGION"]
+  ]
+  for (const [name, check] of permanent) {
+    it.scopedLive(`${name} fails as JobPermanent on the first call, naming the cause and what to check`, () =>
+      Effect.gen(function* () {
+        const { fake, analyzer } = yield* setup({ kind: "error", name })
+        const error = yield* Effect.flip(analyzer.analyze(input))
+        expect(fake.requests).toHaveLength(1) // not retried by the SDK either
+        expect(error._tag).toBe("JobPermanent")
+        const reason = error._tag === "JobPermanent" ? error.reason : ""
+        expect(reason).toContain(`Bedrock refused the request (${name}, HTTP `)
+        expect(reason).toContain(check)
+      })
+    )
+  }
+
+  it.scopedLive("an unknown model id, or one without toolChoice support, is permanent (checked by the fake)", () =>
+    Effect.gen(function* () {
+      const unknown = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: "anthropic.claude-9-v1:0" })
+      const notFound = yield* Effect.flip(unknown.analyzer.analyze(input))
+      expect(notFound).toMatchObject({ _tag: "JobPermanent" })
+      expect(notFound._tag === "JobPermanent" && notFound.reason).toContain("ResourceNotFoundException, HTTP 404")
+      expect(notFound._tag === "JobPermanent" && notFound.reason).toContain("BEDROCK_MODEL_ID=anthropic.claude-9-v1:0")
+
+      const llama = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: "meta.llama3-1-70b-instruct-v1:0" })
+      const noToolChoice = yield* Effect.flip(llama.analyzer.analyze(input))
+      expect(noToolChoice._tag === "JobPermanent" && noToolChoice.reason).toContain("doesn't support the toolChoice")
+      expect(llama.fake.requests).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("throttling, ModelNotReady, 5xx, model timeouts and model errors stay transient", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [BedrockReply, Record<string, unknown>]> = [
+        [{ kind: "throttle" }, { retryAfterMs: 7_000, message: "Bedrock throttled the request (ThrottlingException)" }],
+        [
+          { kind: "error", name: "ModelNotReadyException" },
+          { retryAfterMs: 7_000, message: expect.stringContaining("not ready") }
+        ],
+        [{ kind: "error", name: "ServiceUnavailableException" }, { message: expect.stringContaining("HTTP 503") }],
+        [{ kind: "error", name: "InternalServerException" }, { message: expect.stringContaining("HTTP 500") }],
+        [{ kind: "error", name: "ModelTimeoutException" }, { message: expect.stringContaining("HTTP 408") }],
+        [{ kind: "error", name: "ModelErrorException" }, { message: expect.stringContaining("HTTP 424") }],
+        [{ kind: "error", name: "ServiceQuotaExceededException" }, { message: expect.stringContaining("HTTP 400") }]
+      ]
+      for (const [reply, expected] of cases) {
+        const { analyzer } = yield* setup(reply)
+        expect(yield* Effect.flip(analyzer.analyze(input))).toMatchObject({ _tag: "AnalysisFailed", ...expected })
+      }
+    })
+  )
+})
+
+describe("Bedrock analyser in the pipeline", () => {
+  const run = (reply: BedrockReply) =>
+    Effect.gen(function* () {
+      const fake = yield* makeFakeBedrock(reply)
+      process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME = fake.url
+      const outcome = yield* Effect.gen(function* () {
+        const { lead } = yield* submit(sampleLead())
+        yield* startConsumer
+        return yield* awaitStatus(lead.id, ["SYNCED", "REJECTED", "FAILED"])
+      }).pipe(Effect.provide(Layer.merge(memoryEnv(), BedrockAnalyzer.layer({ ...options, throttleDelayMs: 20 }))))
+      return { lead: outcome, calls: fake.requests.length }
+    })
+
+  it.scopedLive("a permanent Bedrock error dead-letters the lead on its first attempt, with what to check", () =>
+    Effect.gen(function* () {
+      const { lead, calls } = yield* run({ kind: "error", name: "AccessDeniedException" })
+      expect(lead.status).toBe("FAILED")
+      expect(calls).toBe(1)
+      expect(lead.error).toContain("AccessDeniedException")
+      expect(lead.error).toContain(`bedrock:InvokeModel on BEDROCK_MODEL_ID=${modelId}`)
+    })
+  )
+
+  it.scopedLive("a transient one is retried for every JOB_ATTEMPTS (3 here), the SDK's attempts within each", () =>
+    Effect.gen(function* () {
+      const { lead, calls } = yield* run({ kind: "error", name: "ServiceUnavailableException" })
+      expect(lead.status).toBe("FAILED")
+      expect(calls).toBe(3 * options.maxAttempts)
+      expect(lead.error).toContain("ServiceUnavailableException")
+    })
+  )
+})
