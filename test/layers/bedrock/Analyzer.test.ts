@@ -4,10 +4,10 @@ import * as JSONSchema from "effect/JSONSchema"
 import * as Option from "effect/Option"
 import { type BedrockAnalyzerOptions, make } from "../../../layers/bedrock/Analyzer.js"
 import { AnalysisToolInput, analysisToolSchema, inlineRefs } from "../../../layers/bedrock/toolSchema.js"
-import type { Analysis } from "../../../src/domain/analysis.js"
 import type { AnalysisInput } from "../../../services/Analyzer.js"
 import { type BedrockReply, makeFakeBedrock, sigV4Of } from "../../fakes/bedrock.js"
 import { makeLogCapture } from "../../support/logCapture.js"
+import { goodAnalysis } from "./support.js"
 
 const secretKey = "fakeSecretKeyValue/DoNotLog+0123456789abcdef"
 Object.assign(process.env, {
@@ -62,17 +62,6 @@ const input: AnalysisInput = {
     activity: { pageViews: 12, demoRequested: true }
   },
   enrichment: Option.some({ domain: "acme-robotics.com", name: "Acme Robotics", industry: "Software", employees: 850 })
-}
-
-const goodAnalysis: Analysis = {
-  fitScore: 82,
-  intent: "High Fit",
-  decision: "Route to SDR",
-  reasoning: "Mid-size software company; the lead requested a demo.",
-  evidence: [
-    { source: "ENRICHMENT", fieldPath: "employees", value: 850, claimType: "FIRMOGRAPHIC" },
-    { source: "MARKETING", fieldPath: "activity.demoRequested", value: true, claimType: "BEHAVIOR" }
-  ]
 }
 
 /** A fake Bedrock plus an analyser pointed at it through AWS_ENDPOINT_URL_BEDROCK_RUNTIME (read by the SDK itself). */
