@@ -84,26 +84,36 @@ const withDataDir = Effect.acquireRelease(
   (dir) => Effect.promise(() => rm(dir, { recursive: true, force: true }))
 )
 
+/**
+ * A data directory holding one stored lead, and `revenueflow mcp` on it, initialized: its mock CRM takes 3 s a call
+ * (so a call is in flight long enough to be interrupted), Debug logs name each request received.
+ */
+const initializedWithLead = (shutdownTimeoutMs: string) =>
+  Effect.gen(function* () {
+    const dataDir = yield* withDataDir
+    const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1)).pipe(
+      Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
+      Effect.scoped
+    )
+    const mcp = yield* spawnMcp({
+      DATA_DIR: dataDir,
+      MOCK_CRM_LATENCY_MS: "3000",
+      SHUTDOWN_TIMEOUT_MS: shutdownTimeoutMs,
+      LOG_LEVEL: "Debug"
+    })
+    mcp.write(JSON.stringify(initialize))
+    yield* mcp.next((message) => message.id === 1)
+    mcp.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+    return { dataDir, lead: lead!, mcp }
+  })
+
 describe("MCP over stdio, line by line", () => {
   it.scopedLive(
     "a line that is not JSON is -32700 and a batch is -32600 (id null), each logged on stderr; SIGTERM mid-call still writes its answer",
     () =>
       Effect.gen(function* () {
-        const dataDir = yield* withDataDir
-        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1)).pipe(
-          Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
-          Effect.scoped
-        )
         // the CRM takes 3 s: SIGTERM arrives while the call is at the CRM (LOG_LEVEL=Debug logs each request received)
-        const mcp = yield* spawnMcp({
-          DATA_DIR: dataDir,
-          MOCK_CRM_LATENCY_MS: "3000",
-          SHUTDOWN_TIMEOUT_MS: "10000",
-          LOG_LEVEL: "Debug"
-        })
-        mcp.write(JSON.stringify(initialize))
-        yield* mcp.next((message) => message.id === 1)
-        mcp.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+        const { lead, mcp } = yield* initializedWithLead("10000")
 
         mcp.write("this is not json")
         const parse = yield* mcp.next((message) => (message.error as { code?: number } | undefined)?.code === -32700)
@@ -151,20 +161,7 @@ describe("MCP over stdio, line by line", () => {
     "a client that stops reading stdout and closes stdin mid-call: the call finishes, and the exit does not wait out SHUTDOWN_TIMEOUT_MS for an answer no one can read",
     () =>
       Effect.gen(function* () {
-        const dataDir = yield* withDataDir
-        const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1)).pipe(
-          Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
-          Effect.scoped
-        )
-        const mcp = yield* spawnMcp({
-          DATA_DIR: dataDir,
-          MOCK_CRM_LATENCY_MS: "3000",
-          SHUTDOWN_TIMEOUT_MS: "60000",
-          LOG_LEVEL: "Debug"
-        })
-        mcp.write(JSON.stringify(initialize))
-        yield* mcp.next((message) => message.id === 1)
-        mcp.write(JSON.stringify({ jsonrpc: "2.0", method: "notifications/initialized" }))
+        const { dataDir, lead, mcp } = yield* initializedWithLead("60000")
         mcp.write(
           JSON.stringify({
             jsonrpc: "2.0",
@@ -189,7 +186,7 @@ describe("MCP over stdio, line by line", () => {
         expect(mcp.stderr()).toContain("MCP client stopped reading stdout")
         expect(mcp.stderr()).not.toContain("answers still unwritten")
         // the call itself ran to its end: the lead's status was written to the CRM and audited
-        const audit = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(lead!.id)).pipe(
+        const audit = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(lead.id)).pipe(
           Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
           Effect.scoped
         )

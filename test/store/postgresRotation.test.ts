@@ -45,6 +45,52 @@ const awsSettings = () =>
   )
 const awsAtStart = awsSettings()
 
+/**
+ * A Postgres that takes "first-s3cret", whose DATABASE_URL a fake Secrets Manager holds (read every `refreshMs`), and
+ * `body` run with the SqlClient built from it; `rotate` makes the server take only "second-s3cret" and the secret say so.
+ */
+const withRotatingSecret = <A, E>(
+  refreshMs: number,
+  body: (env: {
+    readonly pg: Effect.Effect.Success<typeof makeFakePostgresAuth>
+    readonly rotate: Effect.Effect<void>
+  }) => Effect.Effect<A, E, SqlClient>
+) =>
+  Effect.gen(function* () {
+    const pg = yield* makeFakePostgresAuth
+    pg.accepted.add("first-s3cret")
+    const secrets = yield* makeFakeSecretsManager({ "rf/db": JSON.stringify({ DATABASE_URL: pg.url("first-s3cret") }) })
+    yield* withAwsEnv(secrets.url)
+    const rotate = Effect.sync(() => {
+      pg.accepted.clear()
+      pg.accepted.add("second-s3cret")
+      secrets.rotate("rf/db", JSON.stringify({ DATABASE_URL: pg.url("second-s3cret") }))
+    })
+    const base = ConfigProvider.fromMap(
+      new Map([
+        ["AWS_SECRETS_IDS", "rf/db"],
+        ["AWS_SECRETS_REFRESH_MS", String(refreshMs)]
+      ]),
+      { pathDelim: "_" }
+    )
+    return yield* body({ pg, rotate }).pipe(
+      Effect.provide(PostgresJs.layerConfig),
+      Effect.provide(SecretsConfig.layer),
+      Effect.withConfigProvider(base)
+    )
+  })
+
+/** Queries until one is answered (at most 300 tries, 10 ms apart): each try's outcome, the last "Right" if answered. */
+const untilAnswered = (sql: SqlClient.Service) =>
+  Effect.gen(function* () {
+    const results: Array<string> = []
+    for (let i = 0; i < 300 && results.at(-1) !== "Right"; i++) {
+      results.push((yield* Effect.either(sql.query("SELECT 1")))._tag)
+      if (results.at(-1) !== "Right") yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
+    }
+    return results
+  })
+
 describe("Postgres password rotation", () => {
   afterEach(() => {
     // each test's AWS settings are gone with it
@@ -52,88 +98,36 @@ describe("Postgres password rotation", () => {
   })
 
   it.scoped("a new connection after a rotation logs in with the rotated password, without a restart", () =>
-    Effect.gen(function* () {
-      const pg = yield* makeFakePostgresAuth
-      pg.accepted.add("first-s3cret")
-      const secrets = yield* makeFakeSecretsManager({
-        "rf/db": JSON.stringify({ DATABASE_URL: pg.url("first-s3cret") })
-      })
-      yield* withAwsEnv(secrets.url)
-      const base = ConfigProvider.fromMap(
-        new Map([
-          ["AWS_SECRETS_IDS", "rf/db"],
-          ["AWS_SECRETS_REFRESH_MS", "60000"]
-        ]),
-        {
-          pathDelim: "_"
-        }
-      )
-      yield* Effect.gen(function* () {
+    withRotatingSecret(60_000, ({ pg, rotate }) =>
+      Effect.gen(function* () {
         // the pool's first connection logged in (start-up checks it) with the password of the time
         const sql = yield* SqlClient
         expect(pg.passwords).toEqual(["first-s3cret"])
-
-        // the password rotates: the server takes only the new one from now on
-        pg.accepted.clear()
-        pg.accepted.add("second-s3cret")
-        secrets.rotate("rf/db", JSON.stringify({ DATABASE_URL: pg.url("second-s3cret") }))
+        // the password rotates, and the periodic refresh reads the secret
+        yield* rotate
         yield* TestClock.adjust("60 seconds")
         // the open connection goes (a restart, a failover, its max lifetime): the next one must log in anew
         pg.dropConnections()
-        let answered = false
-        for (let i = 0; i < 200 && !answered; i++) {
-          answered = (yield* Effect.either(sql.query("SELECT 1")))._tag === "Right"
-          if (!answered) yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
-        }
-        expect(answered).toBe(true)
+        expect((yield* untilAnswered(sql)).at(-1)).toBe("Right")
         expect(pg.passwords.at(-1)).toBe("second-s3cret")
-      }).pipe(
-        Effect.provide(PostgresJs.layerConfig),
-        Effect.provide(SecretsConfig.layer),
-        Effect.withConfigProvider(base)
-      )
-    })
+      })
+    )
   )
 
   it.scoped(
     "a refused login reads the secrets again at once: the next connection logs in, long before the period",
     () =>
-      Effect.gen(function* () {
-        const pg = yield* makeFakePostgresAuth
-        pg.accepted.add("first-s3cret")
-        const secrets = yield* makeFakeSecretsManager({
-          "rf/db": JSON.stringify({ DATABASE_URL: pg.url("first-s3cret") })
-        })
-        yield* withAwsEnv(secrets.url)
-        const base = ConfigProvider.fromMap(
-          new Map([
-            ["AWS_SECRETS_IDS", "rf/db"],
-            ["AWS_SECRETS_REFRESH_MS", "3600000"]
-          ]),
-          { pathDelim: "_" }
-        )
-        yield* Effect.gen(function* () {
+      withRotatingSecret(3_600_000, ({ pg, rotate }) =>
+        Effect.gen(function* () {
           const sql = yield* SqlClient
           // rotated, and the hour's periodic refresh far away (the test clock never moves)
-          pg.accepted.clear()
-          pg.accepted.add("second-s3cret")
-          secrets.rotate("rf/db", JSON.stringify({ DATABASE_URL: pg.url("second-s3cret") }))
+          yield* rotate
           pg.dropConnections()
-          const results: Array<string> = []
-          for (let i = 0; i < 300 && results.at(-1) !== "Right"; i++) {
-            results.push((yield* Effect.either(sql.query("SELECT 1")))._tag)
-            if (results.at(-1) !== "Right")
-              yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 10)))
-          }
-          expect(results.at(-1)).toBe("Right")
+          expect((yield* untilAnswered(sql)).at(-1)).toBe("Right")
           expect(pg.passwords).toContain("first-s3cret")
           expect(pg.passwords.at(-1)).toBe("second-s3cret")
-        }).pipe(
-          Effect.provide(PostgresJs.layerConfig),
-          Effect.provide(SecretsConfig.layer),
-          Effect.withConfigProvider(base)
-        )
-      })
+        })
+      )
   )
 
   it.scoped(
