@@ -39,6 +39,27 @@ export interface AcceptInput {
   readonly status?: "RECEIVED" | "QUEUED"
 }
 
+/** What `listRecent` is asked for. */
+export interface LeadPageRequest {
+  readonly limit: number
+  /** Only leads in these statuses (default: every status). */
+  readonly statuses?: ReadonlyArray<LeadStatus>
+  /** The `next` of the previous page: this page starts after its last lead. */
+  readonly after?: LeadCursor
+}
+
+/** Where a page of `listRecent` ended: its last lead's update time, in microseconds since 1970, and its id. */
+export interface LeadCursor {
+  readonly updatedAtMicros: bigint
+  readonly id: string
+}
+
+/** A page of `listRecent`: `next` is there when more leads follow. */
+export interface LeadPage {
+  readonly leads: ReadonlyArray<LeadRecord>
+  readonly next?: LeadCursor
+}
+
 export declare namespace LeadStore {
   export interface Service {
     /** Insert if absent by lead key, in one statement (no check-then-insert race). */
@@ -94,10 +115,20 @@ export declare namespace LeadStore {
       readonly olderThanMs: number
       readonly limit: number
     }) => Effect.Effect<ReadonlyArray<LeadRecord>, StoreUnavailable>
-    /** The most recently updated leads, newest first (for the console). */
-    readonly listRecent: (limit: number) => Effect.Effect<ReadonlyArray<LeadRecord>, StoreUnavailable>
-    /** Count of leads per status (for metrics and the CLI). */
+    /**
+     * A page of the most recently updated leads, newest first (`GET /leads`, the console): of every status or of
+     * `statuses`, starting after `after` (the `next` of the page before). Its cost follows `limit`, not the table:
+     * the console asks every two seconds of a table that grows by every lead ever accepted.
+     */
+    readonly listRecent: (page: LeadPageRequest) => Effect.Effect<LeadPage, StoreUnavailable>
+    /** Count of leads per status, every status present (the CLI's `stats`, MCP's pipeline status). */
     readonly countByStatus: Effect.Effect<Readonly<Record<string, number>>, StoreUnavailable>
+    /**
+     * Optional: counts per status that stop at `upTo` (a count of `upTo` means "at least"), for what is asked
+     * often (`GET /ops/state`, polled by the console): an exact count reads every row of its status, a second a
+     * million rows. Absent: callers use `countByStatus`.
+     */
+    readonly countByStatusUpTo?: (upTo: number) => Effect.Effect<Readonly<Record<string, number>>, StoreUnavailable>
   }
 }
 

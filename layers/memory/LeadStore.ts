@@ -4,7 +4,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { LeadStatus } from "../../src/domain/lead.js"
 import type { LeadRecord } from "../../src/domain/record.js"
-import { LeadNotFound, LeadStore, StaleTransition } from "../../services/LeadStore.js"
+import { type LeadPage, LeadNotFound, LeadStore, StaleTransition } from "../../services/LeadStore.js"
 
 // What a jsonb column would give back: undefined keys dropped, a copy the caller cannot mutate afterwards.
 const jsonCopy = <A>(value: A): A => JSON.parse(JSON.stringify(value)) as A
@@ -105,18 +105,40 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
         .slice(0, Math.max(0, Math.floor(limit)))
     )
 
-  const listRecent: LeadStore.Service["listRecent"] = (limit) =>
-    Effect.sync(() =>
-      [...byId.values()]
-        .sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
-        .slice(0, Math.max(0, Math.floor(limit)))
-    )
+  const micros = (lead: LeadRecord) => BigInt(lead.updatedAt.getTime()) * 1000n
+  // newest first; ties by id, descending, as the Postgres store orders them
+  const newerFirst = (a: LeadRecord, b: LeadRecord) =>
+    b.updatedAt.getTime() - a.updatedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
+
+  const listRecent: LeadStore.Service["listRecent"] = ({ after, limit, statuses }) =>
+    Effect.sync((): LeadPage => {
+      const rows = Math.max(0, Math.floor(limit))
+      const found = [...byId.values()]
+        .filter(
+          (lead) =>
+            (statuses === undefined || statuses.includes(lead.status)) &&
+            (after === undefined ||
+              micros(lead) < after.updatedAtMicros ||
+              (micros(lead) === after.updatedAtMicros && lead.id < after.id))
+        )
+        .sort(newerFirst)
+      const leads = found.slice(0, rows)
+      const last = leads[rows - 1]
+      return found.length > rows && last !== undefined
+        ? { leads, next: { updatedAtMicros: micros(last), id: last.id } }
+        : { leads }
+    })
 
   const countByStatus: LeadStore.Service["countByStatus"] = Effect.sync(() => {
     const counts: Record<string, number> = Object.fromEntries(LeadStatus.literals.map((s) => [s, 0]))
     for (const lead of byId.values()) counts[lead.status] = (counts[lead.status] ?? 0) + 1
     return counts
   })
+
+  const countByStatusUpTo: NonNullable<LeadStore.Service["countByStatusUpTo"]> = (upTo) =>
+    Effect.map(countByStatus, (counts) =>
+      Object.fromEntries(Object.entries(counts).map(([status, n]) => [status, Math.min(n, Math.max(0, upTo))]))
+    )
 
   const findByKey: LeadStore.Service["findByKey"] = (leadKey) =>
     Effect.sync(() => {
@@ -133,7 +155,8 @@ export const make: Effect.Effect<LeadStore.Service> = Effect.sync(() => {
     saveAnalysis,
     listByStatus,
     listRecent,
-    countByStatus
+    countByStatus,
+    countByStatusUpTo
   })
 })
 

@@ -5,7 +5,7 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import type * as HttpMethod from "@effect/platform/HttpMethod"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as Schema from "effect/Schema"
-import { LeadInput } from "../domain/lead.js"
+import { LeadInput, LeadStatus } from "../domain/lead.js"
 import { documented, finishDocument, publicRoute, securedBy } from "./openapi.js"
 import { directRoutes } from "./routes.js"
 import { Problem, type ProblemStatus } from "./problem.js"
@@ -77,6 +77,41 @@ const Limit = Schema.Struct({
   parseOptions: { onExcessProperty: "error" }
 })
 
+const statusText = `Only leads in these statuses, comma-separated: ${LeadStatus.literals.join(", ")} (default: every status)`
+const oneStatus = `(?:${LeadStatus.literals.join("|")})`
+const StatusList = Schema.transform(
+  Schema.String.pipe(Schema.pattern(new RegExp(`^${oneStatus}(?:,${oneStatus}){0,5}$`))).annotations({
+    description: statusText,
+    examples: ["FAILED,REJECTED"]
+  }),
+  Schema.Array(LeadStatus),
+  {
+    strict: true,
+    decode: (text) => [...new Set(text.split(","))] as Array<LeadStatus>,
+    encode: (list) => list.join(",")
+  }
+).annotations({
+  description: statusText,
+  message: () => ({
+    message: `must be one or more of ${LeadStatus.literals.join(", ")}, comma-separated`,
+    override: true
+  })
+})
+const afterText = "Where the page starts: the `next` of the page before (leave it out for the newest leads)"
+/** `next` of a page of GET /leads: the last lead's update time (microseconds since 1970) and id. */
+export const LeadCursorText = Schema.String.pipe(
+  Schema.pattern(/^[0-9]{1,18}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/)
+).annotations({
+  description: afterText,
+  examples: ["1796614653115907.6f1c2a4e-1d2b-4c3a-9e8f-0a1b2c3d4e5f"],
+  message: () => ({ message: "must be the `next` of an earlier page of GET /leads", override: true })
+})
+const LeadListParams = Schema.Struct({
+  limit: Limit.fields.limit,
+  status: Schema.optionalWith(StatusList, { exact: true }),
+  after: Schema.optionalWith(LeadCursorText, { exact: true })
+}).annotations({ parseOptions: { onExcessProperty: "error" } })
+
 /** What every lead intake (POST /leads and the webhooks) can answer besides success. */
 const intakeProblems = [400, 401, 413, 415, 503] as const
 
@@ -113,8 +148,17 @@ export const intakeEndpoints = [createLead, marketo, hubspot] as const
 export class LeadsGroup extends HttpApiGroup.make("leads")
   .add(createLead)
   .add(
-    problems(HttpApiEndpoint.get("listLeads", "/leads").setUrlParams(Limit).addSuccess(LeadList), 400, 401, 503)
-      .annotate(OpenApi.Description, "The most recently updated leads, newest first (emails masked).")
+    problems(
+      HttpApiEndpoint.get("listLeads", "/leads").setUrlParams(LeadListParams).addSuccess(LeadList),
+      400,
+      401,
+      503
+    )
+      .annotate(
+        OpenApi.Description,
+        "The most recently updated leads, newest first (emails masked), of every status or of `status`; when " +
+          "more follow, `next` is where the next page starts (`after`)."
+      )
       .annotate(OpenApi.Transform, documented("listLeads", securedBy("apiKey")))
   )
   .add(

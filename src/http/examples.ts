@@ -111,7 +111,8 @@ export const operationExamples: Readonly<Record<string, OperationExamples>> = {
             createdAt: at,
             updatedAt: at
           }
-        ]
+        ],
+        next: `1796614653115907.${leadId}`
       }
     }
   },
@@ -205,6 +206,7 @@ export const operationExamples: Readonly<Record<string, OperationExamples>> = {
         },
         queue: { waiting: 0, active: 1, delayed: 0, completed: 12, failed: 1, oldestWaitingAgeMs: 0 },
         leads: { RECEIVED: 0, QUEUED: 0, PROCESSING: 1, SYNCED: 11, REJECTED: 1, FAILED: 1 },
+        leadsCountedUpTo: 10000,
         breakers: [{ name: "mock", state: "closed" }],
         rateLimits: [
           { tier: "lead", limit: 10, windowMs: 60000, scope: "per lead" },

@@ -5,7 +5,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { replayLead } from "../pipeline/replay.js"
 import { leadAudit, leadSummary } from "./operatorViews.js"
-import { LeadStore } from "../../services/LeadStore.js"
+import { type LeadCursor, LeadStore } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
 import { fromPlatform } from "./body.js"
 import { makeCreateLead, makeGuard } from "./intakeHandlers.js"
@@ -16,6 +16,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Lead ids are UUIDs: anything else is a 404 without asking the store (which would reject the cast). */
 const notFound = (id: string) => problem(404, `No lead with id ${JSON.stringify(id)}`)
+
+/** A page's `next` as GET /leads writes it (`<microseconds>.<id>`), and back (the pattern in ./api.ts holds). */
+const writeCursor = (cursor: LeadCursor): string => `${cursor.updatedAtMicros}.${cursor.id}`
+const readCursor = (text: string): LeadCursor => {
+  const dot = text.indexOf(".")
+  return { updatedAtMicros: BigInt(text.slice(0, dot)), id: text.slice(dot + 1) }
+}
 
 /** POST /leads, GET /leads, GET /leads/:id, GET /leads/:id/audit and POST /leads/:id/replay, behind the API keys. */
 export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
@@ -30,8 +37,18 @@ export const LeadsLive = HttpApiBuilder.group(IngestApi, "leads", (handlers) =>
         Effect.gen(function* () {
           yield* guard(request.headers)
           const store = yield* LeadStore
-          return yield* store.listRecent(urlParams.limit ?? 50).pipe(
-            Effect.map((leads) => HttpServerResponse.unsafeJson({ leads: leads.map(leadSummary) })),
+          const page = {
+            limit: urlParams.limit ?? 50,
+            ...(urlParams.status === undefined ? {} : { statuses: urlParams.status }),
+            ...(urlParams.after === undefined ? {} : { after: readCursor(urlParams.after) })
+          }
+          return yield* store.listRecent(page).pipe(
+            Effect.map(({ leads, next }) =>
+              HttpServerResponse.unsafeJson({
+                leads: leads.map(leadSummary),
+                ...(next === undefined ? {} : { next: writeCursor(next) })
+              })
+            ),
             Effect.catchTag("StoreUnavailable", () => Effect.succeed(storeUnavailable))
           )
         }).pipe(Effect.merge)

@@ -60,7 +60,12 @@ export const LeadSummary = Schema.Struct({
 }).annotations({ identifier: "LeadSummary" })
 export type LeadSummary = typeof LeadSummary.Type
 
-export const LeadList = Schema.Struct({ leads: Schema.Array(LeadSummary) }).annotations({ identifier: "LeadList" })
+export const LeadList = Schema.Struct({
+  leads: Schema.Array(LeadSummary),
+  next: Schema.optional(
+    Schema.String.annotations({ description: "More leads follow: pass this as `after` for the next page" })
+  )
+}).annotations({ identifier: "LeadList" })
 
 /** A CRM action's audit row as stored: parameters were redacted before they were written. */
 export const AuditRow = Schema.Struct({
@@ -133,7 +138,12 @@ export const OpsState = Schema.Struct({
     enrichment: Schema.String
   }),
   queue: Schema.NullOr(QueueCounts),
-  leads: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Number })),
+  leads: Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Number })).annotations({
+    description:
+      "Leads per status, each counted up to leadsCountedUpTo: a count equal to it means at least that many " +
+      "(`revenueflow stats` counts them all)."
+  }),
+  leadsCountedUpTo: Schema.optional(Schema.Number),
   breakers: Schema.NullOr(
     Schema.Array(Schema.Struct({ name: Schema.String, state: Schema.Literal("closed", "half-open", "open") }))
   ).annotations({

@@ -224,10 +224,67 @@ export const leadStoreCases = (test: StoreTest) => {
       const c = (yield* accept({ email: "c@example.com" })).lead
       yield* Effect.sleep("10 millis")
       yield* store.transition(a.id, ["RECEIVED"], "QUEUED")
-      const ids = (limit: number) => Effect.map(store.listRecent(limit), (leads) => leads.map((l) => l.id))
+      const ids = (limit: number) => Effect.map(store.listRecent({ limit }), (page) => page.leads.map((l) => l.id))
       expect(yield* ids(10)).toStrictEqual([a.id, c.id, b.id])
       expect(yield* ids(2)).toStrictEqual([a.id, c.id])
-      expect((yield* store.listRecent(1))[0]).toStrictEqual(yield* store.get(a.id))
+      expect((yield* store.listRecent({ limit: 1 })).leads[0]).toStrictEqual(yield* store.get(a.id))
+      expect((yield* store.listRecent({ limit: 3 })).next).toBeUndefined()
+    }))
+
+  test("listRecent pages through every lead once, leads updated in the same instant included, by status too", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      // accepted together: the Postgres store inserts them in one statement, so they share updated_at to the
+      // microsecond, and a page boundary falls among them
+      const same = yield* Effect.all(
+        Array.from({ length: 7 }, (_, i) => accept({ email: `same${i}@example.com` })),
+        { concurrency: "unbounded" }
+      )
+      yield* Effect.sleep("5 millis")
+      const later = yield* Effect.all(
+        Array.from({ length: 4 }, (_, i) => accept({ email: `later${i}@example.com` })),
+        { concurrency: "unbounded" }
+      )
+      for (const { lead } of [same[1]!, same[4]!, later[2]!]) yield* store.transition(lead.id, ["RECEIVED"], "FAILED")
+      const all = (statuses?: ReadonlyArray<"RECEIVED" | "FAILED">) =>
+        Effect.gen(function* () {
+          const seen: Array<string> = []
+          let page = yield* store.listRecent({ limit: 3, ...(statuses ? { statuses } : {}) })
+          seen.push(...page.leads.map((l) => l.id))
+          while (page.next !== undefined) {
+            expect(page.leads).toHaveLength(3)
+            page = yield* store.listRecent({ limit: 3, after: page.next, ...(statuses ? { statuses } : {}) })
+            seen.push(...page.leads.map((l) => l.id))
+          }
+          return seen
+        })
+      const newestFirst = yield* Effect.map(store.listRecent({ limit: 500 }), (page) => page.leads)
+      expect(newestFirst).toHaveLength(11)
+      for (let i = 1; i < newestFirst.length; i++)
+        expect(newestFirst[i - 1]!.updatedAt.getTime()).toBeGreaterThanOrEqual(newestFirst[i]!.updatedAt.getTime())
+      expect(yield* all()).toStrictEqual(newestFirst.map((l) => l.id))
+      const failed = yield* all(["FAILED"])
+      expect(failed.toSorted()).toStrictEqual([same[1]!, same[4]!, later[2]!].map((r) => r.lead.id).toSorted())
+      expect(failed[0]).toBe(newestFirst.find((l) => l.status === "FAILED")!.id)
+      expect(yield* all(["RECEIVED"])).toStrictEqual(
+        newestFirst.filter((l) => l.status === "RECEIVED").map((l) => l.id)
+      )
+    }))
+
+  test("countByStatusUpTo counts each status up to its bound", () =>
+    Effect.gen(function* () {
+      const store = yield* LeadStore
+      const leads = yield* Effect.all(Array.from({ length: 5 }, () => accept()))
+      yield* store.transition(leads[0]!.lead.id, ["RECEIVED"], "SYNCED")
+      expect(yield* store.countByStatusUpTo!(3)).toStrictEqual({
+        RECEIVED: 3,
+        QUEUED: 0,
+        PROCESSING: 0,
+        SYNCED: 1,
+        REJECTED: 0,
+        FAILED: 0
+      })
+      expect((yield* store.countByStatusUpTo!(10)).RECEIVED).toBe(4)
     }))
 
   test("countByStatus counts every status, zeros included", () =>

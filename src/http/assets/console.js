@@ -8,6 +8,8 @@
   let selected = decodeURIComponent(location.hash.replace(/^#\/leads\//, "")) || undefined
   let apiKey = sessionStorage.getItem(KEY_STORAGE) || undefined
   let needsKey = false
+  /** The lead list: the status picked (all when empty), where the page shown starts and where the next one would. */
+  const leadPages = { status: "", after: undefined, next: undefined }
   /** The last /ops/state answer: the Replay message says what the CRM's circuit breaker means for a replay. */
   let lastState
 
@@ -159,7 +161,17 @@
             ["oldest waiting", `${Math.round(state.queue.oldestWaitingAgeMs / 1000)}s`]
           ]
     )
-    definitions($("counts"), state.leads === null ? [["store", "unavailable"]] : Object.entries(state.leads))
+    // a count at leadsCountedUpTo is a lower bound: the ingest stops counting there
+    const upTo = state.leadsCountedUpTo
+    definitions(
+      $("counts"),
+      state.leads === null
+        ? [["store", "unavailable"]]
+        : Object.entries(state.leads).map(([status, n]) => [
+            status,
+            upTo !== undefined && n >= upTo ? `${upTo.toLocaleString("en-US")}+` : n
+          ])
+    )
     lastState = state
     definitions($("breakers"), breakerEntries(state))
     const open = openBreakers(state)
@@ -217,7 +229,16 @@
       items.push({
         key: "none",
         data: "none",
-        build: () => el("tr", {}, el("td", { colspan: 6, class: "hint" }, "No leads yet: POST one to /leads."))
+        build: () =>
+          el(
+            "tr",
+            {},
+            el(
+              "td",
+              { colspan: 6, class: "hint" },
+              leadPages.status ? `No ${leadPages.status} leads.` : "No leads yet: POST one to /leads."
+            )
+          )
       })
     keepingFocus(() => reconcile($("leads").tBodies[0], items))
   }
@@ -437,16 +458,34 @@
     refresh()
   }
 
+  const leadsPath = () => {
+    const query = new URLSearchParams({ limit: "50" })
+    if (leadPages.status) query.set("status", leadPages.status)
+    if (leadPages.after) query.set("after", leadPages.after)
+    return `/leads?${query}`
+  }
+  const showLeadPage = (after) => {
+    leadPages.after = after
+    refresh()
+  }
+
   const refresh = async () => {
     if (needsKey) return
     try {
+      // a page asked for before the filter or page changed is not drawn: the refresh the change started draws its own
+      const listed = leadsPath()
       const [state, leads, dead] = await Promise.all([
         api("GET", "/ops/state"),
-        api("GET", "/leads?limit=50"),
+        api("GET", listed),
         api("GET", "/dead-letters?limit=50")
       ])
       renderState(state.body)
-      if (leads.status === 200) renderLeads(leads.body.leads)
+      if (leads.status === 200 && listed === leadsPath()) {
+        leadPages.next = leads.body.next
+        renderLeads(leads.body.leads)
+      }
+      $("leads-older").disabled = leadPages.next === undefined
+      $("leads-newest").disabled = leadPages.after === undefined
       if (dead.status === 200) renderDeadLetters(dead.body.deadLetters)
       if (selected) {
         const lead = await api("GET", `/leads/${encodeURIComponent(selected)}/audit`)
@@ -477,6 +516,15 @@
     $("key-form").hidden = true
     refresh()
   })
+  $("lead-status").addEventListener("change", (event) => {
+    leadPages.status = event.target.value
+    showLeadPage(undefined)
+  })
+  $("leads-filter").addEventListener("submit", (event) => event.preventDefault())
+  $("leads-older").addEventListener("click", () => {
+    if (leadPages.next) showLeadPage(leadPages.next)
+  })
+  $("leads-newest").addEventListener("click", () => showLeadPage(undefined))
   $("open-form").addEventListener("submit", (event) => {
     event.preventDefault()
     const id = $("open-id").value.trim()
