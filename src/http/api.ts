@@ -106,6 +106,8 @@ export const LeadCursorText = Schema.String.pipe(
   examples: ["1796614653115907.6f1c2a4e-1d2b-4c3a-9e8f-0a1b2c3d4e5f"],
   message: () => ({ message: "must be the `next` of an earlier page of GET /leads", override: true })
 })
+/** A route that takes no query parameters says so when given one (`/ops/state?status=FAILED`), as the lists do. */
+const NoParams = Schema.Struct({}).annotations({ parseOptions: { onExcessProperty: "error" } })
 const LeadListParams = Schema.Struct({
   limit: Limit.fields.limit,
   status: Schema.optionalWith(StatusList, { exact: true }),
@@ -209,7 +211,7 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
       .annotate(OpenApi.Transform, documented("deadLetters", securedBy("apiKey")))
   )
   .add(
-    problems(HttpApiEndpoint.get("opsState", "/ops/state").addSuccess(OpsState), 401)
+    problems(HttpApiEndpoint.get("opsState", "/ops/state").setUrlParams(NoParams).addSuccess(OpsState), 400, 401)
       .annotate(
         OpenApi.Description,
         "Backends, queue counts, leads per status, circuit breakers and rate-limit tiers; a part that cannot be " +

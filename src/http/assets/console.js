@@ -5,7 +5,15 @@
 ;(() => {
   const REFRESH_MS = 2000
   const KEY_STORAGE = "revenueflow.apiKey"
-  let selected = decodeURIComponent(location.hash.replace(/^#\/leads\//, "")) || undefined
+  /** The lead id in the address (#/leads/<id>); none when the hash is not one (a bad escape opens nothing). */
+  const hashLead = () => {
+    try {
+      return decodeURIComponent(location.hash.replace(/^#\/leads\//, "")) || undefined
+    } catch {
+      return undefined
+    }
+  }
+  let selected = hashLead()
   let apiKey = sessionStorage.getItem(KEY_STORAGE) || undefined
   let needsKey = false
   /** The lead list: the status picked (all when empty), where the page shown starts and where the next one would. */
@@ -479,7 +487,7 @@
         api("GET", listed),
         api("GET", "/dead-letters?limit=50")
       ])
-      renderState(state.body)
+      if (state.status === 200) renderState(state.body)
       if (leads.status === 200 && listed === leadsPath()) {
         leadPages.next = leads.body.next
         renderLeads(leads.body.leads)
@@ -531,7 +539,7 @@
     if (id) select(id)
   })
   window.addEventListener("hashchange", () => {
-    const id = decodeURIComponent(location.hash.replace(/^#\/leads\//, ""))
+    const id = hashLead()
     if (id && id !== selected) select(id)
   })
 
