@@ -1,7 +1,6 @@
 import * as http from "node:http"
 import * as https from "node:https"
 import type { Duplex } from "node:stream"
-import { Client } from "@hubspot/api-client"
 import { FilterOperatorEnum } from "@hubspot/api-client/lib/codegen/crm/companies/index.js"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
@@ -23,6 +22,7 @@ import {
 import { liveRedacted } from "../shared/liveConfig.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { Metrics } from "../../services/Metrics.js"
+import { type HubSpotApis, makeApis } from "./apis.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"
 import { type HubSpotOptions, defaultBurst, hubSpotConfig } from "./config.js"
 import { makeDefinitionsCache, toDefinitions } from "./properties.js"
@@ -47,7 +47,10 @@ const timeoutAgent = (baseUrl: string, timeoutMs: number): http.Agent => {
   return agent
 }
 
-/** The HubSpot CrmExecutor: @hubspot/api-client with no client retries or limiter, one token re-read per 401. */
+/**
+ * The HubSpot CrmExecutor: @hubspot/api-client's generated APIs with no client retries or limiter (and none another
+ * Client of the process sets: see apis.ts), one token re-read per 401.
+ */
 export const make = (options: HubSpotOptions) =>
   Effect.gen(function* () {
     /** The CRM's own API usage as last reported, so the CRM-wide rate-limit tier can tighten near its quota. */
@@ -59,14 +62,9 @@ export const make = (options: HubSpotOptions) =>
     const readToken = Redacted.isRedacted(options.accessToken)
       ? Effect.succeed(options.accessToken)
       : options.accessToken
-    const connect = (token: Redacted.Redacted<string>) =>
-      new Client({
-        accessToken: Redacted.value(token),
-        basePath: options.baseUrl,
-        // The queue owns retries and the RateLimiter owns pacing: none of the client's own.
-        numberOfApiCallRetries: 0,
-        httpAgent: agent
-      })
+    // The queue owns retries and the RateLimiter owns pacing: none of the client's own, whatever other Clients say.
+    const connect = (token: Redacted.Redacted<string>): HubSpotApis =>
+      makeApis({ accessToken: Redacted.value(token), basePath: options.baseUrl, httpAgent: agent })
     const initial = yield* readToken
     const state = yield* Ref.make({ token: initial, client: connect(initial) })
 
@@ -95,7 +93,7 @@ export const make = (options: HubSpotOptions) =>
       })
 
     type Info<A> = { readonly data: A; readonly headers: Record<string, string>; readonly httpStatusCode: number }
-    const once = <A>(client: Client, send: (c: Client) => Promise<Info<A>>) =>
+    const once = <A>(client: HubSpotApis, send: (c: HubSpotApis) => Promise<Info<A>>) =>
       Effect.flatMap(FiberRef.get(sentByAction), (action) => {
         if (action !== undefined) action.sent++
         return callHubSpot(options.timeoutMs, () => send(client), onHeaders).pipe(
@@ -104,7 +102,7 @@ export const make = (options: HubSpotOptions) =>
       })
 
     // A rejected token is read again: if the secret was rotated, retry once with the new one.
-    const run = <A>(send: (c: Client) => Promise<Info<A>>) =>
+    const run = <A>(send: (c: HubSpotApis) => Promise<Info<A>>) =>
       Effect.flatMap(Ref.get(state), (current) =>
         once(current.client, send).pipe(
           Effect.catchIf(
@@ -126,21 +124,12 @@ export const make = (options: HubSpotOptions) =>
         )
       )
 
-    const batchApi = (c: Client, type: UpsertType) =>
-      type === "contacts"
-        ? c.crm.contacts.batchApi
-        : type === "companies"
-          ? c.crm.companies.batchApi
-          : type === "deals"
-            ? c.crm.deals.batchApi
-            : type === "tasks"
-              ? c.crm.objects.tasks.batchApi
-              : c.crm.objects.notes.batchApi
+    const batchApi = (c: HubSpotApis, type: UpsertType) => c[type].batchApi
 
     // Read through `run` like every other call: its answer's rate-limit headers count, its failure fails the action.
     const definitions = yield* makeDefinitionsCache((type) =>
       Effect.map(
-        run((c) => c.crm.properties.coreApi.getAllWithHttpInfo(type, false)),
+        run((c) => c.properties.coreApi.getAllWithHttpInfo(type, false)),
         (res) => toDefinitions(res.results)
       )
     )
@@ -166,7 +155,7 @@ export const make = (options: HubSpotOptions) =>
       findCompanyByDomain: (domain) =>
         Effect.map(
           run((c) =>
-            c.crm.companies.searchApi.doSearchWithHttpInfo({
+            c.companies.searchApi.doSearchWithHttpInfo({
               filterGroups: [{ filters: [{ propertyName: "domain", operator: FilterOperatorEnum.Eq, value: domain }] }],
               properties: ["domain", "name"],
               sorts: ["createdate"],
@@ -181,19 +170,31 @@ export const make = (options: HubSpotOptions) =>
         ),
       companyName: (id) =>
         Effect.map(
-          run((c) => c.crm.companies.basicApi.getByIdWithHttpInfo(id, ["name"])),
+          run((c) => c.companies.basicApi.getByIdWithHttpInfo(id, ["name"])),
           (res) => res.properties.name ?? undefined
+        ),
+      contactByEmail: (email, properties) =>
+        run((c) =>
+          c.contacts.basicApi.getByIdWithHttpInfo(email, [...properties], undefined, undefined, false, "email")
+        ).pipe(
+          Effect.map((res) => ({ id: res.id, properties: res.properties })),
+          Effect.catchIf(
+            (error) => error.failure.status === 404,
+            () => Effect.succeed(undefined)
+          )
         ),
       update: (type, id, properties) =>
         Effect.asVoid(
           run((c) =>
             type === "deals"
-              ? c.crm.deals.basicApi.updateWithHttpInfo(id, { properties })
-              : c.crm.companies.basicApi.updateWithHttpInfo(id, { properties })
+              ? c.deals.basicApi.updateWithHttpInfo(id, { properties })
+              : type === "contacts"
+                ? c.contacts.basicApi.updateWithHttpInfo(id, { properties })
+                : c.companies.basicApi.updateWithHttpInfo(id, { properties })
           )
         ),
       associate: (from, fromId, to, toId) =>
-        Effect.asVoid(run((c) => c.crm.associations.v4.basicApi.createDefaultWithHttpInfo(from, fromId, to, toId))),
+        Effect.asVoid(run((c) => c.associations.basicApi.createDefaultWithHttpInfo(from, fromId, to, toId))),
       definitions: definitions.get,
       forgetDefinitions: definitions.forget,
       now: Clock.currentTimeMillis

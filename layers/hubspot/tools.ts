@@ -28,11 +28,16 @@ export interface HubSpotApi {
   ) => Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed>
   /** POST /crm/v3/objects/companies/search for domain EQ value: the oldest such company, with its name. */
   readonly findCompanyByDomain: (domain: string) => Effect.Effect<FoundCompany | undefined, HubSpotCallFailed>
+  /** GET /crm/v3/objects/contacts/{email}?idProperty=email&properties=…: the contact's values, undefined if none. */
+  readonly contactByEmail: (
+    email: string,
+    properties: ReadonlyArray<string>
+  ) => Effect.Effect<{ id: string; properties: Record<string, string | null> } | undefined, HubSpotCallFailed>
   /** GET /crm/v3/objects/companies/{id}?properties=name: the company's name ("" or absent when it has none). */
   readonly companyName: (id: string) => Effect.Effect<string | undefined, HubSpotCallFailed>
   /** PATCH /crm/v3/objects/{type}/{id}. */
   readonly update: (
-    type: "deals" | "companies",
+    type: "deals" | "companies" | "contacts",
     id: string,
     properties: Record<string, string>
   ) => Effect.Effect<void, HubSpotCallFailed>
@@ -64,10 +69,35 @@ const unnamed = (name: string | null | undefined): boolean => name == null || na
 const priority = { High: "HIGH", Normal: "MEDIUM", Low: "LOW" } as const
 
 /**
+ * The contact HubSpot names when it refuses to create one that exists (409 "Contact already exists. Existing ID: N":
+ * the email is another contact's secondary email, or a concurrent upsert created it first); undefined for any other.
+ */
+export const existingContactId = (error: HubSpotCallFailed): string | undefined => {
+  if (error.failure.status !== 409) return undefined
+  const body = error.failure.body as { readonly message?: unknown } | undefined
+  const message = typeof body === "object" && body !== null && typeof body.message === "string" ? body.message : ""
+  return /^Contact already exists\. Existing ID: (\d+)/.exec(message)?.[1]
+}
+
+/** HubSpot's default lifecycle stages, earliest first: the order when the portal's definition lists none. */
+const defaultLifecycleStages = [
+  "subscriber",
+  "lead",
+  "marketingqualifiedlead",
+  "salesqualifiedlead",
+  "opportunity",
+  "customer",
+  "evangelist",
+  "other"
+]
+
+/**
  * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a firmographics
  * sync may first read the property definitions (1), then a company sync searches, upserts or updates, may read a
  * company's name and name it, upserts the contact and associates it (7 in all; 2 without a domain); engagements upsert the contact and
- * the engagement and associate them (3). A 401 retried with a rotated token adds one.
+ * the engagement and associate them (3); a conversion reads the contact's stage and may read the contact definitions
+ * before its upsert (3; 4 with an account). A 401 retried with a rotated token adds one, and so does a contact upsert
+ * answered 409 naming the existing contact (it is updated by id).
  */
 export const callCost = (call: CrmCall): number => {
   switch (call.tool) {
@@ -81,8 +111,10 @@ export const callCost = (call: CrmCall): number => {
     case "sync_firmographics":
       return call.params.domain === undefined ? 2 : 7
     case "create_contact":
-    case "convert_lead":
       return call.params.accountId === undefined ? 1 : 2
+    case "convert_lead":
+      // reads the contact's stage and the contact definitions, then upserts (and associates)
+      return call.params.accountId === undefined ? 3 : 4
     case "create_opportunity":
       return call.params.accountId === undefined ? 3 : 4
     case "create_task":
@@ -93,8 +125,18 @@ export const callCost = (call: CrmCall): number => {
 
 /** Maps every registered tool onto HubSpot: contacts by email, companies by domain, deals/tasks/notes by action key. */
 export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadStatusMap = hubSpotLeadStatuses) => {
+  // A contact HubSpot says exists (409 naming it) is updated by its id instead: the write is not lost, nor the lead.
+  // Its primary email is left as it is (the lead's may be its secondary one).
   const contact = (email: string, properties: Record<string, string | number | undefined> = {}) =>
-    api.upsert("contacts", "email", email, props({ email, ...properties }))
+    Effect.catchAll(api.upsert("contacts", "email", email, props({ email, ...properties })), (error) => {
+      const id = existingContactId(error)
+      if (id === undefined) return Effect.fail(error)
+      const values = props(properties)
+      return Effect.as(Object.keys(values).length > 0 ? api.update("contacts", id, values) : Effect.void, {
+        id,
+        created: false
+      })
+    })
 
   const asResult =
     (object: string) =>
@@ -249,15 +291,39 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
         })
       }
       case "convert_lead": {
-        // HubSpot has no lead conversion: the contact moves along the lifecycle and joins its company.
+        // HubSpot has no lead conversion: the contact moves along the lifecycle and joins its company. The stage only
+        // moves forward (HubSpot ignores a plain write of an earlier stage): a contact already at or past the target
+        // keeps its stage, and the result says so. The converted status is fitted to hs_lead_status's options.
         const x = call.params
+        const target = x.createOpportunity ? "opportunity" : "salesqualifiedlead"
         return Effect.gen(function* () {
-          const person = yield* contact(x.email, {
-            lifecyclestage: x.createOpportunity ? "opportunity" : "salesqualifiedlead",
-            [p.leadStatus]: x.convertedStatus
-          })
+          const existing = yield* api.contactByEmail(x.email, ["lifecyclestage"])
+          const current = existing?.properties.lifecyclestage ?? ""
+          const { definitions, readNow } = yield* api.definitions("contacts")
+          const listed = (definitions.get("lifecyclestage")?.options ?? []).map((o) => o.value)
+          const order = listed.length > 0 ? listed : defaultLifecycleStages
+          const rank = (stage: string) => (order.includes(stage) ? order.indexOf(stage) : Number.POSITIVE_INFINITY)
+          const moves = current === "" || rank(current) < rank(target)
+          const { properties, omitted } = adapt("contacts", definitions, { [p.leadStatus]: x.convertedStatus })
+          const person = yield* fittedWrite(
+            "contacts",
+            readNow,
+            contact(x.email, { ...properties, ...(moves ? { lifecyclestage: target } : {}) })
+          )
           if (x.accountId !== undefined) yield* api.associate("contacts", person.id, "companies", x.accountId)
-          return { crmId: person.id, detail: { object: "contact", converted: true } }
+          const leadStatus = properties[p.leadStatus]
+          return {
+            crmId: person.id,
+            detail: {
+              object: "contact",
+              created: person.created,
+              converted: moves,
+              lifecycleStage: moves ? target : current,
+              ...(moves ? {} : { stageKept: `${current} is not before ${target}: HubSpot does not move it back` }),
+              ...(leadStatus === undefined ? {} : { leadStatus }),
+              ...(omitted.length > 0 ? { omitted } : {})
+            }
+          }
         })
       }
       case "create_opportunity": {

@@ -1,6 +1,9 @@
 import * as Schema from "effect/Schema"
 
-/** The CRM refused for rate (HTTP 429, REQUEST_LIMIT_EXCEEDED): delay the job until `retryAfterMs`. */
+/**
+ * The CRM refused for rate (HTTP 429, REQUEST_LIMIT_EXCEEDED) or, HubSpot, for a short-lived lock or migration (423,
+ * 477): delay the job until `retryAfterMs`.
+ */
 export class CrmRateLimited extends Schema.TaggedError<CrmRateLimited>()("CrmRateLimited", {
   provider: Schema.String,
   retryAfterMs: Schema.Number,
@@ -177,9 +180,31 @@ const isDailyQuota = (failure: CrmFailure): boolean => {
   return codeOf(failure) === "REQUEST_LIMIT_EXCEEDED" && /TotalRequests Limit/i.test(messageOf(failure) ?? "")
 }
 
+/**
+ * How long a job refused by HubSpot's search limit waits: its search endpoints allow a few requests per second per
+ * token, answer 429 "You have reached your secondly limit." without X-HubSpot-RateLimit-* headers, and free up within a
+ * second (HubSpot's own client retries it after 1000 ms).
+ */
+export const SECONDLY_LIMIT_RETRY_MS = 1000
+
+/** HubSpot's per-second (search) limit, by its message or policy name. */
+const isSecondlyLimit = (failure: CrmFailure): boolean => {
+  const record = firstRecord(failure.body)
+  return (
+    record?.policyName === "SECONDLY" || /^You have reached your secondly limit\.?$/i.test(str(record?.message) ?? "")
+  )
+}
+
+/** HubSpot's 423 Locked: a record upserted many times in a very short period; its locks last 2 seconds. */
+export const HUBSPOT_LOCK_RETRY_MS = 2000
+
+/** HubSpot's 477 Migration in Progress without the Retry-After it is documented to carry. */
+export const HUBSPOT_MIGRATION_RETRY_MS = DEFAULT_RETRY_AFTER_MS
+
 const retryAfterOf = (failure: CrmFailure, nowMs: number): number =>
   parseRetryAfter(headerValue(failure.headers, "retry-after"), nowMs) ??
   (isDailyQuota(failure) ? DAILY_QUOTA_RETRY_MS : undefined) ??
+  (isSecondlyLimit(failure) ? SECONDLY_LIMIT_RETRY_MS : undefined) ??
   parseRetryAfter(
     // HubSpot names its window length; waiting one window always clears the limit it hit.
     (() => {
@@ -206,6 +231,14 @@ export const classify = (provider: string, failure: CrmFailure, nowMs = 0): CrmE
   }
   if (status === 429 || (code !== undefined && rateCodes.has(code))) {
     return new CrmRateLimited({ provider, retryAfterMs: retryAfterOf(failure, nowMs), message: detail })
+  }
+  // HubSpot's own statuses (the provider's name decides: another CRM's 423 or 477 means what that CRM says):
+  // 423 Locked frees up when the lock does (at least 2 s); 477 Migration in Progress names its wait in Retry-After.
+  if (provider === "hubspot" && (status === 423 || status === 477)) {
+    const named = parseRetryAfter(headerValue(failure.headers, "retry-after"), nowMs)
+    const retryAfterMs =
+      status === 423 ? Math.max(HUBSPOT_LOCK_RETRY_MS, named ?? 0) : (named ?? HUBSPOT_MIGRATION_RETRY_MS)
+    return new CrmRateLimited({ provider, retryAfterMs, message: detail })
   }
   if (failure.networkError || status === undefined) {
     return new CrmTransientError({ provider, message: `${provider} unreachable: ${detail}` })

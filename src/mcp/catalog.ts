@@ -92,7 +92,9 @@ const fieldDescriptions: Record<string, string> = {
   subject: "The subject line, as a sales rep will see it (not empty).",
   stage: "The stage name exactly as the CRM spells it (a Salesforce StageName or a HubSpot deal stage id).",
   name: "The opportunity's name (not empty).",
-  convertedStatus: "The CRM's converted lead status, as the CRM spells it (Salesforce: e.g. 'Closed - Converted').",
+  convertedStatus:
+    "The CRM's converted lead status, as the CRM spells it (Salesforce: a converted Lead Status, e.g. " +
+    "'Closed - Converted'; HubSpot: an hs_lead_status option, e.g. 'OPEN_DEAL').",
   status: "The planned status RevenueFlow maps to the CRM's own value.",
   firstName: "The lead's first name.",
   lastName: "The lead's last name.",

@@ -10,6 +10,47 @@ import {
 const now = Date.parse("2025-05-01T12:00:00Z")
 
 describe("classify", () => {
+  it("HubSpot's 423 Locked waits at least the 2 s its locks last; 477 waits what its Retry-After says", () => {
+    const locked = {
+      status: 423,
+      body: { status: "error", message: "The resource is locked", category: "LOCKED" }
+    }
+    expect(classify("hubspot", locked, now)).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 2000 })
+    // a shorter Retry-After does not undercut the lock; a longer one is honoured
+    expect(classify("hubspot", { ...locked, headers: { "Retry-After": "1" } }, now)).toMatchObject({
+      retryAfterMs: 2000
+    })
+    expect(classify("hubspot", { ...locked, headers: { "retry-after": "5" } }, now)).toMatchObject({
+      retryAfterMs: 5000
+    })
+    const migrating = { status: 477, headers: { "retry-after": "7" }, body: { message: "Migration in progress" } }
+    expect(classify("hubspot", migrating, now)).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 7000 })
+    expect(classify("hubspot", { status: 477 }, now)).toMatchObject({
+      _tag: "CrmRateLimited",
+      retryAfterMs: DEFAULT_RETRY_AFTER_MS
+    })
+    // the statuses are HubSpot's: another CRM's stay what they were
+    expect(classify("salesforce", { status: 423 }, now)).toMatchObject({ _tag: "CrmPermanentError" })
+    expect(classify("salesforce", { status: 477 }, now)).toMatchObject({ _tag: "CrmPermanentError" })
+  })
+
+  it("HubSpot's search (secondly) limit waits one second, not the default 30 s", () => {
+    const secondly = {
+      status: 429,
+      body: {
+        status: "error",
+        message: "You have reached your secondly limit.",
+        errorType: "RATE_LIMIT",
+        correlationId: "00000000-0000-0000-0000-000000000000"
+      }
+    }
+    expect(classify("hubspot", secondly, now)).toMatchObject({
+      _tag: "CrmRateLimited",
+      retryAfterMs: 1000,
+      message: "You have reached your secondly limit."
+    })
+  })
+
   it("reads Retry-After as seconds or as an HTTP date", () => {
     expect(parseRetryAfter("120", now)).toBe(120_000)
     expect(parseRetryAfter("Thu, 01 May 2025 12:00:45 GMT", now)).toBe(45_000)

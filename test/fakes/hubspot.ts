@@ -32,6 +32,16 @@ export interface FakeHubSpotOptions {
    * naming any other property is refused, as HubSpot does. Unique properties are defined too (single-line text).
    */
   readonly properties?: Readonly<Record<string, ReadonlyArray<FakeProperty>>>
+  /**
+   * HubSpot's search endpoints have their own limit per token: this many search requests per rolling second (default
+   * 5); past it, 429 "You have reached your secondly limit." Search answers carry no X-HubSpot-RateLimit-* headers.
+   */
+  readonly searchPerSecond?: number
+  /**
+   * HubSpot locks a company upserted in a very short period ("Locks will last for 2 seconds"): when set, a company
+   * batch upsert of a key upserted less than this many ms before is answered 423 Locked, and nothing is written.
+   */
+  readonly companyLockMs?: number
 }
 
 /** A portal set up as the README asks: email on contacts, the revenueflow_* keys on companies and engagements. */
@@ -57,6 +67,10 @@ export interface FakeHubSpot extends FakeControls {
   readonly setTokens: (tokens: ReadonlyArray<string>) => void
   /** Requests refused with 429 for the burst limit. */
   readonly throttled: () => number
+  /** Search requests refused with 429 for the secondly limit. */
+  readonly searchThrottled: () => number
+  /** Company upserts refused with 423 Locked. */
+  readonly locked: () => number
 }
 
 const hsError = (status: number, category: string, message: string): Reply => ({
@@ -111,6 +125,8 @@ const propertyErrors = (
     ]
   })
 
+const isSearch = (req: RecordedRequest) => req.method === "POST" && /^\/crm\/v3\/objects\/\w+\/search$/.test(req.path)
+
 const associationTypes: Record<string, number> = {
   "contacts->companies": 279,
   "tasks->contacts": 204,
@@ -133,6 +149,10 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
   }
   const now = () => new Date().toISOString()
   const searchLagMs = options.searchLagMs ?? 0
+  const companyLockMs = options.companyLockMs ?? 0
+  /** When each company key was last upserted (HubSpot's lock). */
+  const lockedAt = new Map<string, number>()
+  let lockedCount = 0
   const uniqueProperties = options.uniqueProperties ?? defaultUniqueProperties
   const uniqueOf = (type: string) => uniqueProperties[type] ?? []
   const properties: Record<string, Map<string, FakeProperty>> = {}
@@ -163,11 +183,44 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
       const value = properties[name]
       if (value === undefined || value === "") continue
       const other = table(type).find((o) => o !== self && o.properties[name]?.toLowerCase() === value.toLowerCase())
-      if (other !== undefined) {
-        return hsError(409, "CONFLICT", `An object with ${name} ${value} already exists. Existing ID: ${other.id}`)
-      }
+      if (other !== undefined) return conflict(type, name, value, other.id)
     }
     return undefined
+  }
+  // HubSpot's 409: a contact's names the contact ("Contact already exists. Existing ID: N"), as its API answers it
+  const conflict = (type: string, name: string, value: string, id: string): Reply =>
+    hsError(
+      409,
+      "CONFLICT",
+      type === "contacts"
+        ? `Contact already exists. Existing ID: ${id}`
+        : `An object with ${name} ${value} already exists. Existing ID: ${id}`
+    )
+  /**
+   * A contact's other emails (hs_additional_emails, ";"-separated) are still its emails: a batch upsert by email
+   * matches only primary emails, so an upsert of one creates, and HubSpot refuses that as a 409 naming the contact.
+   */
+  const emailOwner = (email: string, self?: HsObject): HsObject | undefined =>
+    table("contacts").find(
+      (o) =>
+        o !== self &&
+        (o.properties.email?.toLowerCase() === email.toLowerCase() ||
+          (o.properties.hs_additional_emails ?? "")
+            .split(";")
+            .some((other) => other.trim().toLowerCase() === email.toLowerCase()))
+    )
+  /**
+   * HubSpot does not move lifecyclestage backwards by a plain write (it must first be cleared: ""): an earlier stage,
+   * in the order of the property's options, is ignored and the stage kept, with no error.
+   */
+  const forwardOnly = (type: string, current: HsObject | undefined, values: Record<string, string>) => {
+    const wanted = values.lifecyclestage
+    const now = current?.properties.lifecyclestage
+    if (wanted === undefined || wanted === "" || now === undefined || now === "") return values
+    const order = (definitionsOf(type).get("lifecyclestage")?.options ?? []).map((o) => o.value)
+    if (order.indexOf(wanted) >= order.indexOf(now)) return values
+    const { lifecyclestage: _ignored, ...kept } = values
+    return kept
   }
   const create = (type: string, properties: Record<string, string>): HsObject => {
     const obj = { id: String(++nextId), properties: { ...properties }, createdAt: now(), updatedAt: now() }
@@ -265,10 +318,20 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
             ? o.properties.email?.toLowerCase() === input.id.toLowerCase()
             : o.properties[input.idProperty] === input.id
         const found = rows.find(same)
-        const conflict = duplicateOf(type, { ...input.properties, [input.idProperty]: input.id }, found)
-        if (conflict) return conflict
+        const owner = type === "contacts" && found === undefined ? emailOwner(input.id) : undefined
+        if (owner !== undefined) return conflict(type, "email", input.id, owner.id)
+        const refused = duplicateOf(type, { ...input.properties, [input.idProperty]: input.id }, found)
+        if (refused) return refused
+        if (type === "companies" && companyLockMs > 0) {
+          const at = lockedAt.get(input.id)
+          if (at !== undefined && Date.now() - at < companyLockMs) {
+            lockedCount++
+            return hsError(423, "LOCKED", "This record is locked: it was upserted moments ago. Retry in 2 seconds.")
+          }
+          lockedAt.set(input.id, Date.now())
+        }
         if (found) {
-          Object.assign(found.properties, input.properties)
+          Object.assign(found.properties, forwardOnly(type, found, input.properties))
           found.updatedAt = now()
           results.push({ ...wire(found), new: false })
         } else {
@@ -307,8 +370,15 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         duplicateOf(type, properties) ?? { status: 201, body: wire(create(type, properties)) }
       )
     }
-    if (rest !== undefined && /^\w+$/.test(rest) && req.method === "GET") {
-      const found = rows.find((o) => o.id === rest)
+    if (rest !== undefined && /^[^/]+$/.test(rest) && rest !== "search" && req.method === "GET") {
+      // by id, or by a unique property's value (`idProperty`), as HubSpot reads
+      const idProperty = req.query.get("idProperty")
+      if (idProperty !== null && !uniqueOf(type).includes(idProperty)) {
+        return hsError(400, "VALIDATION_ERROR", `${idProperty} is not a unique value property of ${type}`)
+      }
+      const found = rows.find((o) =>
+        idProperty === null ? o.id === rest : o.properties[idProperty]?.toLowerCase() === rest.toLowerCase()
+      )
       if (!found) return hsError(404, "OBJECT_NOT_FOUND", "resource not found")
       // `properties=a,b` or `properties=a&properties=b`, as HubSpot takes either
       const names = req.query
@@ -323,7 +393,7 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
       const properties = (body.properties ?? {}) as Record<string, string>
       const bad = invalid(type, properties) ?? duplicateOf(type, properties, found)
       if (bad) return bad
-      Object.assign(found.properties, properties)
+      Object.assign(found.properties, forwardOnly(type, found, properties))
       found.updatedAt = now()
       return { status: 200, body: wire(found) }
     }
@@ -335,6 +405,9 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
   const burstIntervalMs = options.burstIntervalMs ?? 10_000
   let recent: Array<number> = []
   let throttled = 0
+  const searchPerSecond = options.searchPerSecond ?? 5
+  let recentSearches: Array<number> = []
+  let searchThrottled = 0
   const inWindow = () => {
     const now = Date.now()
     recent = recent.filter((at) => at > now - burstIntervalMs)
@@ -372,17 +445,38 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
           }
         }
       }
+      if (isSearch(req)) {
+        const at = Date.now()
+        recentSearches = recentSearches.filter((t) => t > at - 1000)
+        if (recentSearches.length >= searchPerSecond) {
+          searchThrottled++
+          return {
+            status: 429,
+            body: {
+              status: "error",
+              message: "You have reached your secondly limit.",
+              errorType: "RATE_LIMIT",
+              correlationId: "00000000-0000-0000-0000-000000000000"
+            }
+          }
+        }
+        recentSearches.push(at)
+      }
       recent.push(Date.now())
       used++
       return route(req)
     },
-    () => ({
-      "X-HubSpot-RateLimit-Daily": String(dailyLimit),
-      "X-HubSpot-RateLimit-Daily-Remaining": String(dailyLimit - used),
-      "X-HubSpot-RateLimit-Max": String(burstLimit),
-      "X-HubSpot-RateLimit-Remaining": String(Math.max(0, burstLimit - inWindow())),
-      "X-HubSpot-RateLimit-Interval-Milliseconds": String(burstIntervalMs)
-    })
+    // search answers carry no X-HubSpot-RateLimit-* headers (its own limit is not reported)
+    (req): Record<string, string> =>
+      isSearch(req)
+        ? {}
+        : {
+            "X-HubSpot-RateLimit-Daily": String(dailyLimit),
+            "X-HubSpot-RateLimit-Daily-Remaining": String(dailyLimit - used),
+            "X-HubSpot-RateLimit-Max": String(burstLimit),
+            "X-HubSpot-RateLimit-Remaining": String(Math.max(0, burstLimit - inWindow())),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": String(burstIntervalMs)
+          }
   )
   return {
     ...controls,
@@ -390,6 +484,8 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     associations,
     properties,
     setTokens: (next) => (tokens = new Set(next)),
-    throttled: () => throttled
+    throttled: () => throttled,
+    searchThrottled: () => searchThrottled,
+    locked: () => lockedCount
   }
 }

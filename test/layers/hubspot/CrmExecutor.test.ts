@@ -302,7 +302,16 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
       expect(nth(fake, 1).json).toEqual(
         upsertBody("email", email, { email, lifecyclestage: "opportunity", hs_lead_status: "CONNECTED" })
       )
-      expect(converted).toEqual({ crmId: lead.crmId, detail: { object: "contact", converted: true } })
+      expect(converted).toEqual({
+        crmId: lead.crmId,
+        detail: {
+          object: "contact",
+          created: false,
+          converted: true,
+          lifecycleStage: "opportunity",
+          leadStatus: "CONNECTED"
+        }
+      })
       expect(fake.records.contacts).toHaveLength(1)
     })
   )

@@ -36,4 +36,30 @@ describe("HubSpot companies under concurrency and search lag", () => {
       }
     })
   )
+
+  it.scopedLive(
+    "company upserts of one domain meeting 423 Locked wait out the lock: every lead SYNCED, one company",
+    () =>
+      Effect.gen(function* () {
+        // HubSpot locks a company upserted in a very short period for 2 s (423); the search lag sends every lead to the
+        // upsert
+        const { fake, crm } = yield* hubSpotAgainstFake({ searchLagMs: 10_000, companyLockMs: 2000 })
+        const env = Layer.merge(memoryEnv({ env: { WORKER_CONCURRENCY: "4" } }), crm)
+        const done = yield* Effect.gen(function* () {
+          const leads = yield* Effect.forEach(Array.from({ length: 4 }), (_, i) =>
+            submit(sampleLead({ email: `locked${i}@acme.com` }))
+          )
+          yield* startConsumer
+          return yield* Effect.forEach(leads, ({ lead }) => awaitStatus(lead.id, ["SYNCED", "FAILED"], 30_000), {
+            concurrency: "unbounded"
+          })
+        }).pipe(Effect.provide(env))
+
+        expect(fake.locked()).toBeGreaterThan(0)
+        expect(done.map((lead) => lead.status)).toEqual(["SYNCED", "SYNCED", "SYNCED", "SYNCED"])
+        expect((fake.records.companies ?? []).map((c) => c.properties.domain)).toEqual(["acme.com"])
+        expect(fake.records.contacts).toHaveLength(4)
+      }),
+    45_000
+  )
 })
