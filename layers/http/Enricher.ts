@@ -2,6 +2,7 @@ import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cache from "effect/Cache"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Data from "effect/Data"
@@ -31,7 +32,18 @@ export interface HttpEnricherOptions {
   /** How long an answer (a company or "unknown") is reused; failures are never cached. */
   readonly cacheTtlMs: number
   readonly cacheCapacity: number
+  /**
+   * How many times to ask again when the provider answers 202 (lookup queued: Clearbit is still indexing the company,
+   * "not an error, retry later"); default 2. Once spent, the lead goes on without enrichment, as for an unknown
+   * company, and the answer is not cached, so the next lead of that company asks again.
+   */
+  readonly pendingRetries?: number | undefined
+  /** The wait before asking again after a 202 without Retry-After; default 2000 ms (a lookup takes a few seconds). */
+  readonly pendingWaitMs?: number | undefined
 }
+
+/** The longest Retry-After a 202 is waited for; a provider asking for longer gets no further call for this lead. */
+export const MAX_PENDING_WAIT_MS = 10_000
 
 /** The provider's company record (Clearbit-style); only the fields we map are declared, the rest is dropped. */
 const ProviderCompany = Schema.Struct({
@@ -81,6 +93,8 @@ export const toEnrichment = (domain: string, company: typeof ProviderCompany.Typ
 
 const decodeCompany = Schema.decodeUnknown(ProviderCompany)
 
+const answered = (enrichment: Option.Option<Enrichment>): Answer => ({ _tag: "Answered", enrichment })
+
 /** Lower-cased, trimmed, without "www.": one cache entry per company. */
 const normalizeDomain = (domain: string): string =>
   domain
@@ -91,6 +105,25 @@ const normalizeDomain = (domain: string): string =>
 /** A failure worth another attempt (5xx, 429, timeout, network); anything else fails at once. */
 class Transient extends Data.TaggedError("Transient")<{ readonly message: string }> {}
 class Permanent extends Data.TaggedError("Permanent")<{ readonly message: string }> {}
+
+/** The provider's answer: the company (or None for unknown), or 202 "queued" with the Retry-After it gave, if any. */
+type Answer =
+  | { readonly _tag: "Answered"; readonly enrichment: Option.Option<Enrichment> }
+  | { readonly _tag: "Queued"; readonly retryAfterMs: number | undefined }
+
+/** What the cache holds: the enrichment, and whether it is None only because the provider was still looking. */
+interface Lookup {
+  readonly enrichment: Option.Option<Enrichment>
+  readonly stillQueued: boolean
+}
+
+/** Retry-After as delay-seconds or an HTTP-date, in ms from `now`; undefined when absent or unreadable. */
+export const retryAfterMs = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined || value.trim() === "") return undefined
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
 
 /** The HTTP enricher: GET <baseUrl>/v2/companies/find?domain=..., cached per domain, retried on transient failures. */
 export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Service, never, HttpClient.HttpClient> =>
@@ -114,7 +147,11 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
           Effect.catchTag("RequestError", (error) => new Transient({ message: `request failed (${error.reason})` }))
         )
         if (response.status !== 200) yield* Effect.ignore(response.text) // release the connection
-        if (response.status === 404) return Option.none<Enrichment>()
+        if (response.status === 404) return answered(Option.none<Enrichment>())
+        if (response.status === 202) {
+          const now = yield* Clock.currentTimeMillis
+          return { _tag: "Queued", retryAfterMs: retryAfterMs(response.headers["retry-after"], now) } as Answer
+        }
         if (response.status >= 500 || response.status === 429) {
           return yield* new Transient({ message: `provider answered HTTP ${response.status}` })
         }
@@ -124,12 +161,12 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
           Effect.mapError(() => new Transient({ message: "response body is not JSON" }))
         )
         return yield* decodeCompany(body).pipe(
-          Effect.map((company) => Option.some(toEnrichment(domain, company))),
+          Effect.map((company) => answered(Option.some(toEnrichment(domain, company)))),
           // A record we cannot read is treated as "unknown company": enrichment is optional, the lead goes on.
           Effect.catchTag("ParseError", () =>
             Effect.logWarning("enrichment response has an unexpected shape; treated as unknown").pipe(
               Effect.annotateLogs({ domain }),
-              Effect.as(Option.none<Enrichment>())
+              Effect.as(answered(Option.none<Enrichment>()))
             )
           )
         )
@@ -140,9 +177,31 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
       Schedule.intersect(Schedule.recurs(options.retries))
     )
 
-    const lookup = (domain: string) =>
-      attempt(domain).pipe(
-        Effect.retry({ schedule: retryPolicy, while: (error) => error._tag === "Transient" }),
+    const pendingRetries = options.pendingRetries ?? 2
+    const pendingWaitMs = options.pendingWaitMs ?? 2000
+
+    /**
+     * A 202 is the provider still looking the company up (Clearbit: queued, "not an error", retry later): ask again
+     * after its Retry-After (or `pendingWaitMs`), up to `pendingRetries` times; then go on without enrichment, as for
+     * an unknown company, rather than failing the lead over data that is optional.
+     */
+    const lookup = (domain: string): Effect.Effect<Lookup, EnrichmentFailed> =>
+      Effect.gen(function* () {
+        for (let asked = 1; ; asked++) {
+          const answer = yield* attempt(domain).pipe(
+            Effect.retry({ schedule: retryPolicy, while: (error) => error._tag === "Transient" })
+          )
+          if (answer._tag === "Answered") return { enrichment: answer.enrichment, stillQueued: false }
+          const wait = answer.retryAfterMs ?? pendingWaitMs
+          if (asked > pendingRetries || wait > MAX_PENDING_WAIT_MS) {
+            yield* Effect.logWarning(
+              "enrichment lookup still queued at the provider; the lead goes on without enrichment"
+            ).pipe(Effect.annotateLogs({ domain, attempts: asked }))
+            return { enrichment: Option.none(), stillQueued: true }
+          }
+          yield* Effect.sleep(Duration.millis(wait))
+        }
+      }).pipe(
         Effect.mapError((error) => new EnrichmentFailed({ domain, message: error.message })),
         Effect.withSpan("enricher.http.lookup", { captureStackTrace: false, attributes: { domain } })
       )
@@ -150,7 +209,11 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
     const cache = yield* Cache.makeWith({
       capacity: options.cacheCapacity,
       lookup,
-      timeToLive: Exit.match({ onFailure: () => Duration.zero, onSuccess: () => Duration.millis(options.cacheTtlMs) })
+      // failures and still-queued lookups are not kept: the next lead of the company asks again
+      timeToLive: Exit.match({
+        onFailure: () => Duration.zero,
+        onSuccess: (found: Lookup) => (found.stillQueued ? Duration.zero : Duration.millis(options.cacheTtlMs))
+      })
     })
 
     return Enricher.of({
@@ -158,7 +221,11 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
         const key = normalizeDomain(domain)
         if (isFreeMailDomain(key)) return Effect.succeed(Option.none())
         // A zero TTL alone still serves a failure within the same millisecond (expiry is "now > deadline").
-        return cache.get(key).pipe(Effect.tapError(() => cache.invalidate(key)))
+        return cache.get(key).pipe(
+          Effect.tapError(() => cache.invalidate(key)),
+          Effect.tap((found) => (found.stillQueued ? cache.invalidate(key) : Effect.void)),
+          Effect.map((found) => found.enrichment)
+        )
       }
     })
   })
@@ -178,7 +245,15 @@ export const config = Config.all({
   }).pipe(Config.withDefault(2)),
   retryBaseMs: positiveInt("ENRICHMENT_RETRY_BASE_MS", 200),
   cacheTtlMs: positiveInt("ENRICHMENT_CACHE_TTL_MS", 3_600_000),
-  cacheCapacity: positiveInt("ENRICHMENT_CACHE_CAPACITY", 10_000)
+  cacheCapacity: positiveInt("ENRICHMENT_CACHE_CAPACITY", 10_000),
+  pendingRetries: validated("ENRICHMENT_PENDING_RETRIES", Config.integer(), {
+    message: "must be an integer from 0 to 5",
+    validation: (n) => n >= 0 && n <= 5
+  }).pipe(Config.withDefault(2)),
+  pendingWaitMs: validated("ENRICHMENT_PENDING_WAIT_MS", Config.integer(), {
+    message: `must be an integer from 1 to ${MAX_PENDING_WAIT_MS}`,
+    validation: (n) => n >= 1 && n <= MAX_PENDING_WAIT_MS
+  }).pipe(Config.withDefault(2000))
 })
 
 /** The HTTP enricher from ENRICHMENT_* config over fetch (ENRICHMENT_PROVIDER=HTTP). */

@@ -7,10 +7,13 @@ export type EnrichmentReply = { readonly status: number } | { readonly hangMs: n
 /**
  * A Clearbit-style provider: GET /v2/companies/find?domain=x with "Authorization: Bearer <apiKey>".
  * Known domains answer 200 with a provider record (extra fields included), unknown ones 404, a wrong key 401.
+ * A domain put in the provider's queue (`queue`) answers 202 with no body, as Clearbit's Company API does while it
+ * looks a company up that it has not indexed lately ("not an error", retry later), then the table's answer.
  */
 export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<string, Record<string, unknown>>>) =>
   Effect.gen(function* () {
     const script: Array<EnrichmentReply> = []
+    const queued = new Map<string, { remaining: number; retryAfter: string | undefined }>()
     let currentKey = apiKey
     const server = yield* serveFake(async (request, res) => {
       const url = new URL(request.path, "http://fake")
@@ -24,13 +27,28 @@ export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<st
       const reply = script.shift()
       if (reply !== undefined && "hangMs" in reply) await new Promise((resolve) => setTimeout(resolve, reply.hangMs))
       else if (reply !== undefined) return send(reply.status, { error: { type: "scripted" } })
-      const company = companies[url.searchParams.get("domain") ?? ""]
+      const domain = url.searchParams.get("domain") ?? ""
+      const lookup = queued.get(domain)
+      if (lookup !== undefined && lookup.remaining > 0) {
+        lookup.remaining--
+        res.writeHead(202, lookup.retryAfter === undefined ? {} : { "retry-after": lookup.retryAfter })
+        res.end()
+        return
+      }
+      const company = companies[domain]
       return company === undefined ? send(404, { error: { type: "unknown_record" } }) : send(200, company)
     })
     return {
       ...server,
       /** Queue answers for the next calls, in order. */
       script: (...replies: ReadonlyArray<EnrichmentReply>) => script.push(...replies),
+      /**
+       * The provider is still looking `domain` up: its next `times` lookups answer 202 (with `Retry-After` when given,
+       * seconds or an HTTP-date), later ones the table's answer. `Infinity` keeps it queued.
+       */
+      queue: (domain: string, times: number, retryAfter?: string) => {
+        queued.set(domain, { remaining: times, retryAfter })
+      },
       /** Accept only this key from now on, as a provider-side rotation would. */
       rotateKey: (key: string) => {
         currentKey = key

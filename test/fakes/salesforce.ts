@@ -1,6 +1,7 @@
 import { verify } from "node:crypto"
 import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
-import { MalformedQuery, runSoql } from "./salesforceSoql.js"
+import { type SalesforceFields, defaultFields } from "../../layers/salesforce/config.js"
+import { InvalidSoql, MalformedQuery, runSoql } from "./salesforceSoql.js"
 import { isExistingDay } from "./dates.js"
 
 /** A stored sObject: Id plus whatever fields were written. */
@@ -28,6 +29,39 @@ export interface FakeSalesforceOptions {
    * list is an org without an active rule.
    */
   readonly leadAssignmentOwners?: ReadonlyArray<string>
+  /**
+   * The org's custom fields by sObject (default: what the README's set-up creates, `orgCustomFields(defaultFields)`).
+   * With the standard fields below they are every field the org has: a write, read or query naming any other is
+   * refused as Salesforce refuses it (INVALID_FIELD; an upsert by a field that is not an external id, NOT_FOUND).
+   */
+  readonly customFields?: Readonly<Record<string, ReadonlyArray<CustomField>>>
+}
+
+/** A custom field of the org; `externalId` marks one an upsert (or a GET by field) can go by. */
+export interface CustomField {
+  readonly name: string
+  readonly externalId?: boolean
+}
+
+/**
+ * The custom fields the README's Salesforce set-up asks an org for, under the names `fields` gives them: the lead key
+ * (External ID) on Lead and Contact, the action key (External ID) on Task and Opportunity, the score, intent and
+ * decision fields on Lead, and a firmographic field renamed to a custom one on Lead.
+ */
+export const orgCustomFields = (
+  fields: SalesforceFields = defaultFields
+): Record<string, ReadonlyArray<CustomField>> => {
+  const custom = (name: string) => name.endsWith("__c")
+  const firmographics = [fields.industry, fields.employees, fields.annualRevenue].filter(custom)
+  return {
+    Lead: [
+      { name: fields.leadKey, externalId: true },
+      ...[fields.score, fields.intent, fields.decision, ...firmographics].map((name) => ({ name }))
+    ],
+    Contact: [{ name: fields.leadKey, externalId: true }],
+    Task: [{ name: fields.actionKey, externalId: true }],
+    Opportunity: [{ name: fields.actionKey, externalId: true }]
+  }
 }
 
 /** One run of the Lead assignment rule: the Lead, the owner it was given, and the Sforce-Auto-Assign header sent. */
@@ -65,6 +99,103 @@ const prefixes: Record<string, string> = {
   Opportunity: "006",
   Task: "00T"
 }
+/**
+ * The standard fields of a default org (API 62.0, Enterprise edition, no optional features such as middle names,
+ * State and Country picklists or record types) on the objects the adapter and the tests touch, from Salesforce's
+ * object reference. An org has no other standard field: the same name with a typo, or a field of another object,
+ * does not exist.
+ */
+export const standardFields: Readonly<Record<string, ReadonlyArray<string>>> = Object.fromEntries(
+  Object.entries({
+    Lead: `
+      Id IsDeleted MasterRecordId LastName FirstName Salutation Name Title Company Street City State PostalCode
+      Country Latitude Longitude GeocodeAccuracy Address Phone MobilePhone Fax Email Website PhotoUrl
+      Description LeadSource Status Industry Rating AnnualRevenue NumberOfEmployees OwnerId IsConverted
+      ConvertedDate ConvertedAccountId ConvertedContactId ConvertedOpportunityId IsUnreadByOwner CreatedDate
+      CreatedById LastModifiedDate LastModifiedById SystemModstamp LastActivityDate LastViewedDate
+      LastReferencedDate Jigsaw JigsawContactId CleanStatus CompanyDunsNumber DandbCompanyId EmailBouncedReason
+      EmailBouncedDate IndividualId`,
+    Contact: `
+      Id IsDeleted MasterRecordId AccountId LastName FirstName Salutation Name OtherStreet OtherCity OtherState
+      OtherPostalCode OtherCountry OtherLatitude OtherLongitude OtherGeocodeAccuracy OtherAddress MailingStreet
+      MailingCity MailingState MailingPostalCode MailingCountry MailingLatitude MailingLongitude
+      MailingGeocodeAccuracy MailingAddress Phone Fax MobilePhone HomePhone OtherPhone AssistantPhone
+      ReportsToId Email Title Department AssistantName LeadSource Birthdate Description OwnerId CreatedDate
+      CreatedById LastModifiedDate LastModifiedById SystemModstamp LastActivityDate LastCURequestDate
+      LastCUUpdateDate LastViewedDate LastReferencedDate EmailBouncedReason EmailBouncedDate IsEmailBounced
+      PhotoUrl Jigsaw JigsawContactId CleanStatus IndividualId`,
+    Account: `
+      Id IsDeleted MasterRecordId Name Type ParentId BillingStreet BillingCity BillingState BillingPostalCode
+      BillingCountry BillingLatitude BillingLongitude BillingGeocodeAccuracy BillingAddress ShippingStreet
+      ShippingCity ShippingState ShippingPostalCode ShippingCountry ShippingLatitude ShippingLongitude
+      ShippingGeocodeAccuracy ShippingAddress Phone Fax AccountNumber Website PhotoUrl Sic Industry
+      AnnualRevenue NumberOfEmployees Ownership TickerSymbol Description Rating Site OwnerId CreatedDate
+      CreatedById LastModifiedDate LastModifiedById SystemModstamp LastActivityDate LastViewedDate
+      LastReferencedDate Jigsaw JigsawCompanyId CleanStatus AccountSource DunsNumber Tradestyle NaicsCode
+      NaicsDesc YearStarted SicDesc DandbCompanyId`,
+    Opportunity: `
+      Id IsDeleted AccountId IsPrivate Name Description StageName Amount Probability ExpectedRevenue
+      TotalOpportunityQuantity CloseDate Type NextStep LeadSource IsClosed IsWon ForecastCategory
+      ForecastCategoryName CampaignId HasOpportunityLineItem Pricebook2Id OwnerId CreatedDate CreatedById
+      LastModifiedDate LastModifiedById SystemModstamp LastActivityDate LastStageChangeDate FiscalQuarter
+      FiscalYear Fiscal ContactId LastViewedDate LastReferencedDate`,
+    Task: `
+      Id WhoId WhatId Subject ActivityDate Status Priority IsHighPriority OwnerId Description IsDeleted
+      AccountId IsClosed CreatedDate CreatedById LastModifiedDate LastModifiedById SystemModstamp IsArchived
+      CallDurationInSeconds CallType CallDisposition CallObject ReminderDateTime IsReminderSet
+      RecurrenceActivityId IsRecurrence TaskSubtype CompletedDateTime WhoCount WhatCount`
+  }).map(([type, names]) => [type, names.trim().split(/\s+/)])
+)
+
+/** Standard fields the API computes or sets itself: a create or update naming one is refused. */
+const readOnlyFields: ReadonlyArray<string> = `
+  IsDeleted MasterRecordId Name Address PhotoUrl IsConverted ConvertedDate ConvertedAccountId ConvertedContactId
+  ConvertedOpportunityId CreatedDate CreatedById LastModifiedDate LastModifiedById SystemModstamp
+  LastActivityDate LastViewedDate LastReferencedDate MailingAddress OtherAddress BillingAddress ShippingAddress
+  LastCURequestDate LastCUUpdateDate IsEmailBounced ExpectedRevenue IsClosed IsWon ForecastCategory
+  HasOpportunityLineItem LastStageChangeDate FiscalQuarter FiscalYear Fiscal IsHighPriority IsArchived WhoCount
+  WhatCount CompletedDateTime IsRecurrence`
+  .trim()
+  .split(/\s+/)
+/** Standard fields with the idLookup property: besides Id and External ID fields, what an upsert can go by. */
+const idLookupFields: Readonly<Record<string, ReadonlyArray<string>>> = {
+  Lead: ["Email"],
+  Contact: ["Email"],
+  Account: ["Name"]
+}
+/** Name is a compound, read-only field on Lead and Contact, and a plain writable one on these. */
+const writableName = new Set(["Account", "Opportunity"])
+
+interface FieldInfo {
+  readonly name: string
+  readonly writable: boolean
+  readonly lookup: boolean
+}
+/** Every field of the org by sObject, keyed by lower-cased name: Salesforce field names are case-insensitive. */
+const orgSchema = (custom: Readonly<Record<string, ReadonlyArray<CustomField>>>) => {
+  const schema: Record<string, Map<string, FieldInfo>> = {}
+  for (const [type, names] of Object.entries(standardFields)) {
+    schema[type] = new Map(
+      names.map((name) => [
+        name.toLowerCase(),
+        {
+          name,
+          writable: name !== "Id" && (!readOnlyFields.includes(name) || (name === "Name" && writableName.has(type))),
+          lookup: name === "Id" || (idLookupFields[type] ?? []).includes(name)
+        }
+      ])
+    )
+  }
+  for (const [type, fields] of Object.entries(custom)) {
+    const table = schema[type] ?? new Map([["id", { name: "Id", writable: false, lookup: true }]])
+    schema[type] = table
+    for (const field of fields) {
+      table.set(field.name.toLowerCase(), { name: field.name, writable: true, lookup: field.externalId === true })
+    }
+  }
+  return schema
+}
+
 const sfError = (status: number, errorCode: string, message: string, fields?: ReadonlyArray<string>): Reply => ({
   status,
   body: [{ message, errorCode, ...(fields ? { fields } : {}) }]
@@ -158,6 +289,43 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     return records[type]
   }
   const newId = (type: string) => `${prefixes[type] ?? "a00"}${String(++nextId).padStart(12, "0")}`
+  const schema = orgSchema(options.customFields ?? orgCustomFields())
+  const fieldNames = Object.fromEntries(
+    Object.entries(schema).map(([type, fields]) => [type, [...fields.values()].map((f) => f.name)])
+  )
+
+  /**
+   * A write's JSON body as Salesforce reads it: every key must name a field of the object (case-insensitively; stored
+   * under the field's own name), or the whole write is refused with INVALID_FIELD, as the REST API refuses it while
+   * deserializing; a field the API sets itself is refused with INVALID_FIELD_FOR_INSERT_UPDATE.
+   */
+  const readBody = (
+    type: string,
+    body: Record<string, unknown>
+  ): { readonly record: Record<string, unknown> } | { readonly refused: Reply } => {
+    const fields = schema[type] ?? new Map<string, FieldInfo>()
+    const record: Record<string, unknown> = {}
+    const readOnly: Array<string> = []
+    for (const [key, value] of Object.entries(body)) {
+      const field = fields.get(key.toLowerCase())
+      if (field === undefined) {
+        return { refused: sfError(400, "INVALID_FIELD", `No such column '${key}' on sobject of type ${type}`) }
+      }
+      if (!field.writable) readOnly.push(field.name)
+      record[field.name] = value
+    }
+    if (readOnly.length > 0) {
+      return {
+        refused: sfError(
+          400,
+          "INVALID_FIELD_FOR_INSERT_UPDATE",
+          `Unable to create/update fields: ${readOnly.join(", ")}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+          readOnly
+        )
+      }
+    }
+    return { record }
+  }
 
   /**
    * An Email field as Salesforce checks it with Email Address Internationalization off (the default): at most 80
@@ -412,29 +580,52 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       .filter(Boolean)
     if (parts[0] === "query") {
       try {
-        return { status: 200, body: runSoql(req.query.get("q") ?? "", records) }
+        return { status: 200, body: runSoql(req.query.get("q") ?? "", records, fieldNames) }
       } catch (error) {
         if (error instanceof MalformedQuery) return sfError(400, "MALFORMED_QUERY", error.message)
+        if (error instanceof InvalidSoql) return sfError(400, error.errorCode, error.message)
         throw error
       }
     }
     if (parts[0] !== "sobjects" || parts.length < 2)
       return sfError(404, "NOT_FOUND", "The requested resource does not exist")
     const [, type = "", a, b] = parts
-    const body = (req.json ?? {}) as Record<string, unknown>
+    const fields = schema[type]
+    if (fields === undefined) return sfError(404, "NOT_FOUND", "The requested resource does not exist")
     const rows = table(type)
-    const fieldsOf = (record: SfRecord) => {
+    const fieldsOf = (record: SfRecord): Reply => {
       const wanted = req.query.get("fields")?.split(",")
-      const picked = wanted ? Object.fromEntries(wanted.map((f) => [f, record[f] ?? null])) : record
-      return { attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${record.Id}` }, ...picked }
+      const unknown = wanted?.find((f) => !fields.has(f.trim().toLowerCase()))
+      if (unknown !== undefined) {
+        return sfError(
+          400,
+          "INVALID_FIELD",
+          `No such column '${unknown}' on entity '${type}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`
+        )
+      }
+      const picked = wanted
+        ? Object.fromEntries(
+            wanted.map((f) => fields.get(f.trim().toLowerCase())?.name ?? f).map((f) => [f, record[f] ?? null])
+          )
+        : record
+      return {
+        status: 200,
+        body: { attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${record.Id}` }, ...picked }
+      }
     }
-    if (a !== undefined && b !== undefined) {
-      // /sobjects/Type/ExternalIdField/value
-      const found = rows.filter((r) => r[a] === b)
+    // /sobjects/Type/ExternalIdField/value: the field must be an External ID (or idLookup) field of the object; the
+    // URL is resolved before the body is read
+    const idField = b === undefined ? undefined : fields.get((a ?? "").toLowerCase())
+    if (b !== undefined && (idField === undefined || !idField.lookup)) {
+      return sfError(404, "NOT_FOUND", `Provided external ID field does not exist or is not accessible: ${a}`)
+    }
+    const read = readBody(type, req.method === "GET" ? {} : ((req.json ?? {}) as Record<string, unknown>))
+    if ("refused" in read) return read.refused
+    const body = read.record
+    if (idField !== undefined && b !== undefined) {
+      const found = rows.filter((r) => r[idField.name] === b)
       if (req.method === "GET")
-        return found[0]
-          ? { status: 200, body: fieldsOf(found[0]) }
-          : sfError(404, "NOT_FOUND", "The requested resource does not exist")
+        return found[0] ? fieldsOf(found[0]) : sfError(404, "NOT_FOUND", "The requested resource does not exist")
       if (req.method !== "PATCH") return sfError(405, "METHOD_NOT_ALLOWED", "HTTP Method not allowed")
       if (found.length > 1)
         return { status: 300, body: found.map((r) => `/services/data/v62.0/sobjects/${type}/${r.Id}`) }
@@ -443,7 +634,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         if (refused) return refused
         return { status: 200, body: { id: found[0].Id, success: true, errors: [], created: false } }
       }
-      const record = { ...body, [a]: b, Id: newId(type) }
+      const record = { ...body, [idField.name]: b, Id: newId(type) }
       const refused = create(type, record, req)
       if (refused) return refused
       return { status: 201, body: { id: record.Id, success: true, errors: [], created: true } }
@@ -451,7 +642,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     if (a !== undefined) {
       const record = rows.find((r) => r.Id === a)
       if (!record) return sfError(404, "NOT_FOUND", "The requested resource does not exist")
-      if (req.method === "GET") return { status: 200, body: fieldsOf(record) }
+      if (req.method === "GET") return fieldsOf(record)
       const refused = update(type, record, body, req)
       if (refused) return refused
       return { status: 204 }

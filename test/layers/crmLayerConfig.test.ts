@@ -9,7 +9,8 @@ import { leadKey } from "../../src/domain/leadKey.js"
 import { actionKey } from "../../src/domain/tools.js"
 import { type CrmCall, CrmExecutor } from "../../services/CrmExecutor.js"
 import { startFakeHubSpot } from "../fakes/hubspot.js"
-import { startFakeSalesforce } from "../fakes/salesforce.js"
+import { defaultFields } from "../../layers/salesforce/config.js"
+import { orgCustomFields, startFakeSalesforce } from "../fakes/salesforce.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "c1")
@@ -25,7 +26,14 @@ describe("layerConfig", () => {
   it.scopedLive("Salesforce reads SALESFORCE_* (client credentials, custom key field)", () =>
     Effect.gen(function* () {
       const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeSalesforce({ clientId: "id", clientSecret: "secret" })),
+        Effect.promise(() =>
+          startFakeSalesforce({
+            clientId: "id",
+            clientSecret: "secret",
+            // the org has the renamed key field, as the README's set-up asks
+            customFields: orgCustomFields({ ...defaultFields, leadKey: "Lead_Key__c" })
+          })
+        ),
         (f) => Effect.promise(() => f.close())
       )
       const env = {

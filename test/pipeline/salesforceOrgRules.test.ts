@@ -53,4 +53,32 @@ describe("the pipeline against a default Salesforce org", () => {
       }).pipe(Effect.provide(layer))
     })
   )
+
+  it.scopedLive("a lead with every form field filled is SYNCED into the fields a default org has", () =>
+    Effect.gen(function* () {
+      // the fake refuses a field the org lacks (INVALID_FIELD), so a misspelt field name in the adapter fails here
+      const { fake, layer } = yield* salesforceEnv
+      yield* Effect.gen(function* () {
+        const a = yield* submit(
+          sampleLead({
+            company: "Northwind",
+            phone: "+49 30 1234567",
+            website: "https://northwind.io",
+            country: "Germany"
+          })
+        )
+        yield* startConsumer
+        yield* awaitStatus(a.lead.id, ["SYNCED"], 15_000)
+        expect(fake.records.Lead?.[0]).toMatchObject({
+          FirstName: "Ada",
+          LastName: "Lovelace",
+          Title: "VP Engineering",
+          Company: "Northwind",
+          Phone: "+49 30 1234567",
+          Website: "https://northwind.io",
+          Country: "Germany"
+        })
+      }).pipe(Effect.provide(layer))
+    })
+  )
 })

@@ -1,10 +1,11 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { type HttpEnricherOptions, make } from "../../../layers/http/Enricher.js"
+import { type HttpEnricherOptions, make, retryAfterMs } from "../../../layers/http/Enricher.js"
 import { makeFakeEnrichment } from "../../fakes/enrichment.js"
 
 const apiKey = "sk_test_enrichment_DO_NOT_LOG"
@@ -128,4 +129,87 @@ describe("HTTP enricher", () => {
       expect(fake.requests).toHaveLength(2)
     })
   )
+})
+
+describe("HTTP enricher: 202, the provider still looking the company up (Clearbit: queued, retry later)", () => {
+  /** Runs `effect` with its log lines collected (message and annotations). */
+  const withLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) => {
+    const lines: Array<{ message: string; annotations: Record<string, unknown> }> = []
+    const logger = Logger.make(({ message, annotations }) => {
+      lines.push({
+        message: (Array.isArray(message) ? message : [message]).map(String).join(" "),
+        annotations: Object.fromEntries(annotations)
+      })
+    })
+    return Effect.map(effect.pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger))), (a) => ({
+      result: a,
+      lines
+    }))
+  }
+
+  it.scopedLive("asks again after a short wait and gets the company, once the provider has it", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ pendingWaitMs: 200 })
+      fake.queue("acme-robotics.com", 1)
+      const started = Date.now()
+      const result = yield* enricher.enrich("acme-robotics.com")
+      expect(Option.map(result, (c) => c.name)).toEqual(Option.some("Acme Robotics"))
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190)
+      expect(fake.domains()).toEqual(["acme-robotics.com", "acme-robotics.com"])
+      // the company is cached as any answer is
+      yield* enricher.enrich("acme-robotics.com")
+      expect(fake.requests).toHaveLength(2)
+    })
+  )
+
+  it.scopedLive("waits the provider's Retry-After instead, when it gives one", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ pendingWaitMs: 10 })
+      fake.queue("acme-robotics.com", 1, "1")
+      const started = Date.now()
+      const result = yield* enricher.enrich("acme-robotics.com")
+      expect(Option.isSome(result)).toBe(true)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(950)
+      expect(fake.requests).toHaveLength(2)
+    })
+  )
+
+  it.scopedLive(
+    "still queued after the retries: the lead goes on without enrichment (no EnrichmentFailed), with a log line, not cached",
+    () =>
+      Effect.gen(function* () {
+        const { fake, enricher } = yield* setup({ pendingRetries: 2, pendingWaitMs: 20 })
+        fake.queue("acme-robotics.com", Number.POSITIVE_INFINITY)
+        const { result, lines } = yield* withLogs(enricher.enrich("acme-robotics.com"))
+        expect(result).toEqual(Option.none())
+        expect(fake.requests).toHaveLength(3)
+        const warning = lines.find((line) => line.message.includes("still queued"))
+        expect(warning?.annotations).toMatchObject({ domain: "acme-robotics.com", attempts: 3 })
+        expect(JSON.stringify(lines)).not.toContain(apiKey)
+        // not cached as "unknown": the next lead of the company asks again, and gets it once the provider has it
+        fake.queue("acme-robotics.com", 0)
+        expect(Option.isSome(yield* enricher.enrich("acme-robotics.com"))).toBe(true)
+        expect(fake.requests).toHaveLength(4)
+      })
+  )
+
+  it.scopedLive("a Retry-After longer than the enricher waits: no further call, the lead goes on at once", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup()
+      fake.queue("acme-robotics.com", Number.POSITIVE_INFINITY, "120")
+      const started = Date.now()
+      expect(yield* enricher.enrich("acme-robotics.com")).toEqual(Option.none())
+      expect(fake.requests).toHaveLength(1)
+      expect(Date.now() - started).toBeLessThan(1000)
+    })
+  )
+
+  it("reads Retry-After as seconds or an HTTP-date", () => {
+    const now = Date.parse("2026-12-07T04:00:00Z")
+    expect(retryAfterMs("3", now)).toBe(3000)
+    expect(retryAfterMs("Mon, 07 Dec 2026 04:00:05 GMT", now)).toBe(5000)
+    expect(retryAfterMs("Mon, 07 Dec 2026 03:59:00 GMT", now)).toBe(0)
+    expect(retryAfterMs(undefined, now)).toBeUndefined()
+    expect(retryAfterMs("soon", now)).toBeUndefined()
+  })
 })
