@@ -1,8 +1,11 @@
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
 import * as Either from "effect/Either"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as FiberRefs from "effect/FiberRefs"
 import * as Tracer from "effect/Tracer"
@@ -14,6 +17,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { redact, redactText } from "../../src/domain/redact.js"
+import { isBuiltInTracer } from "../../src/domain/spans.js"
 
 const messageText = (message: unknown): string => {
   const parts = Array.isArray(message) ? message : [message]
@@ -57,6 +61,47 @@ export const prettyLogger = Logger.make<unknown, string>(({ annotations, cause, 
   const detail = Cause.isEmpty(cause) ? "" : `\n${redactText(Cause.pretty(cause))}`
   return `${date.toISOString().slice(11, 23)} ${logLevel.label.padEnd(5)} ${redactText(messageText(message))}${extras ? ` ${extras}` : ""}${detail}`
 })
+
+/** The span a log line's event goes to, as Effect's tracer logger picks it: none for a client's (external) span. */
+const eventSpan = (span: Tracer.AnySpan | undefined): Tracer.Span | undefined => {
+  let current = span
+  // a span that does not propagate hands its events to its parent, as in Effect's own tracer logger
+  while (current?._tag === "Span" && Context.get(current.context, Tracer.DisablePropagation)) {
+    current = Option.getOrUndefined(current.parent)
+  }
+  return current?._tag === "Span" ? current : undefined
+}
+
+/**
+ * Effect's tracer logger (Logger.tracerLogger: each log line an event of the current span, which a trace viewer
+ * shows in place), with the line redacted as the JSON lines are: message, annotations and cause. Effect's own copies
+ * them raw, and it is one of the default loggers: `layerConfig` puts this one in its place. Under the built-in tracer
+ * (no tracer installed) it adds nothing: its spans are exported nowhere.
+ */
+export const spanEventLogger = Logger.make<unknown, void>(
+  ({ annotations, cause, context, fiberId, logLevel, message }) => {
+    const services = FiberRefs.getOrDefault(context, DefaultServices.currentServices)
+    if (isBuiltInTracer(Context.get(services, Tracer.Tracer))) return
+    const parent = Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan)
+    const span = eventSpan(Option.getOrUndefined(parent))
+    if (span === undefined) return
+    const attributes: Record<string, unknown> = {}
+    for (const [key, value] of HashMap.toEntries(annotations)) attributes[key] = redact(value)
+    attributes["effect.fiberId"] = FiberId.threadName(fiberId)
+    attributes["effect.logLevel"] = logLevel.label
+    if (!Cause.isEmpty(cause)) {
+      attributes["effect.cause"] = redactText(Cause.pretty(cause, { renderErrorCause: true }))
+    }
+    span.event(
+      redactText(messageText(message)),
+      Context.get(services, Clock.Clock).unsafeCurrentTimeNanos(),
+      attributes
+    )
+  }
+)
+
+/** Log lines as redacted span events (`spanEventLogger`) in place of Effect's raw ones; part of `layerConfig`. */
+export const layerSpanEvents: Layer.Layer<never> = Logger.replace(Logger.tracerLogger, spanEventLogger)
 
 /** A setting read as one of a few words, in any case; anything else is refused with `message` (never the value). */
 const word = <A>(name: string, parse: (lowercase: string) => A | undefined, message: string): Config.Config<A> =>
@@ -102,7 +147,8 @@ export const minimumLevel: Effect.Effect<LogLevel.LogLevel> = Effect.map(
 
 /**
  * LOG_FORMAT (json | pretty; json by default, pretty for `npm start`) and LOG_LEVEL (info by default). Logs go to
- * stdout, or to stderr where stdout carries a protocol (the MCP server on stdio). A bad value leaves its default:
+ * stdout, or to stderr where stdout carries a protocol (the MCP server on stdio); the copies of log lines a traced span
+ * keeps as events are redacted the same way (`spanEventLogger`). A bad value leaves its default:
  * this layer is built before start-up's check runs (to log whatever start-up does), and failing here would hide
  * every other bad key behind a raw error; the check reports it with the rest (`config`).
  */
@@ -114,6 +160,10 @@ export const layerConfig = (defaultFormat: "json" | "pretty" = "json", output: "
       const logger = (chosenFormat === "json" ? jsonLogger : prettyLogger).pipe(
         output === "stderr" ? Logger.withConsoleError : Logger.withConsoleLog
       )
-      return Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(minimum))
+      return Layer.mergeAll(
+        Logger.replace(Logger.defaultLogger, logger),
+        layerSpanEvents,
+        Logger.minimumLogLevel(minimum)
+      )
     })
   )

@@ -12,9 +12,12 @@ import {
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { redactingExporter } from "./SpanRedaction.js"
 import type { OtlpOptions } from "./Tracing.js"
 
 export type { OtlpOptions } from "./Tracing.js"
+/** For an app with its own OpenTelemetry SDK: wrap its span exporter to mask spans as this module's exporters do. */
+export { redactingExporter, redactSpan } from "./SpanRedaction.js"
 
 // The OpenTelemetry half of tracing, kept out of Tracing.ts so a program without OTEL_EXPORTER_OTLP_ENDPOINT never
 // loads the SDK (Tracing.layerConfig imports this module only when an endpoint is set).
@@ -56,7 +59,10 @@ export const layerOtlp = (options: OtlpOptions): Layer.Layer<OtelTracer.OtelTrac
   Layer.suspend(() =>
     layerWith(
       options.serviceName,
-      new BatchSpanProcessor(new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces` })),
+      // every span masked (PII, secrets: ./SpanRedaction.ts) as its batch is exported, off the request's path
+      new BatchSpanProcessor(
+        redactingExporter(new OTLPTraceExporter({ url: `${options.endpoint.replace(/\/+$/, "")}/v1/traces` }))
+      ),
       options.serviceVersion
     )
   )
@@ -67,7 +73,7 @@ export class InMemorySpans extends Context.Tag("revenueflow/InMemorySpans")<
   { readonly finished: Effect.Effect<ReadonlyArray<ReadableSpan>>; readonly reset: Effect.Effect<void> }
 >() {}
 
-/** Tracing into memory (tests): each span is recorded synchronously as it ends. */
+/** Tracing into memory (tests): each span is recorded synchronously as it ends, masked as the OTLP export masks it. */
 export const layerInMemory: Layer.Layer<InMemorySpans> = Layer.unwrapEffect(
   Effect.sync(() => {
     const exporter = new InMemorySpanExporter()
@@ -77,7 +83,7 @@ export const layerInMemory: Layer.Layer<InMemorySpans> = Layer.unwrapEffect(
     })
     return Layer.merge(
       Layer.succeed(InMemorySpans, spans),
-      Layer.discard(layerWith("revenueflow-test", new SimpleSpanProcessor(exporter)))
+      Layer.discard(layerWith("revenueflow-test", new SimpleSpanProcessor(redactingExporter(exporter))))
     )
   })
 )

@@ -1,12 +1,15 @@
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import { constTrue } from "effect/Function"
 import * as Layer from "effect/Layer"
 import { AppConfig } from "../../services/AppConfig.js"
 import * as IngestServer from "./intake.js"
 import { layerContext } from "./platform.js"
 import { problem } from "./problem.js"
+import { tracedRequests } from "./serving.js"
 
 /**
  * `layer` built when `when` completes, in this layer's scope, while what depends on this layer goes on. A failure to
@@ -23,7 +26,11 @@ const builtWhen = <E, R>(when: Effect.Effect<void>, layer: Layer.Layer<never, E,
           Effect.logError("the HTTP API could not be built; only the intake and health routes answer", cause).pipe(
             Effect.zipRight(
               HttpServer.serveEffect(
-                Effect.succeed(problem(500, "The API could not start; only the intake and health routes answer"))
+                Effect.succeed(problem(500, "The API could not start; only the intake and health routes answer")),
+                tracedRequests
+              ).pipe(
+                // the API's own server span, not the platform's (headers, full URL, query: see ./server.ts)
+                HttpMiddleware.withTracerDisabledWhenEffect(constTrue)
               )
             )
           )

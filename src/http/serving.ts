@@ -3,18 +3,20 @@ import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import { redactText } from "../domain/redact.js"
 import { isBuiltInTracer } from "../domain/spans.js"
-import { type TraceContext, withParentTrace } from "../domain/traceContext.js"
+import { parentSpan, type TraceContext, withParentTrace } from "../domain/traceContext.js"
 import type { IntakeRequest } from "./body.js"
 import { pathOf } from "./paths.js"
 import { problem } from "./problem.js"
 
 // What both servings of the API share around a handler: the server span, the client's trace context, and the
-// answer to a failure no handler turned into a response. The HttpApi serving gets its span from the platform's
-// tracer (which reads the trace context with the same parser, HttpTraceContext.fromHeaders, but lets the all-zero
-// ids through) and installs `problemMiddleware`; the ingest's fast path (./intake.ts) frames each intake request
-// with `framed`, which mirrors that tracer's span (name, kind, method, path, status) without its per-request cost.
+// answer to a failure no handler turned into a response. The HttpApi serving gets its span from `tracedRequests`
+// (the platform's own tracer is disabled: it records every request header but four, the full URL and the query) and
+// installs `problemMiddleware`; the ingest's fast path (./intake.ts) frames each intake request with `framed`, which
+// makes the same span (name, kind, method, path, status) for a route it knows.
 
 /** An issue of the platform's decode error (HttpApiError.Issue): where, and what. */
 interface Issue {
@@ -149,3 +151,62 @@ export const framed = <R>(
       Effect.catchAllCause(causeResponse)
     )
 }
+
+/** Headers a server span records (`http.request.header.<name>`): never a secret nor a person, unlike the rest. */
+const spanRequestHeaders = ["content-type", "content-length", "user-agent", "accept"] as const
+const spanResponseHeaders = ["content-type", "content-length"] as const
+
+/** A request's path as a span records it: decoded, with emails and phones masked (`/leads/***@acme.com`). */
+const spanPath = (url: string): string => {
+  const path = pathOf(url)
+  let decoded = path
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    // a malformed escape: the path as sent
+  }
+  // segment by segment: a path's "/" may be part of an address's local part, and the route's segments stay
+  return decoded.split("/").map(redactText).join("/")
+}
+
+/**
+ * The server span of a request the HttpApi serves, in place of the platform's tracer (disabled where the API is
+ * served: HttpMiddleware.currentTracerDisabledWhen), which records every request and response header but
+ * authorization, cookie, set-cookie and x-api-key (a webhook's token, a signature, Proxy-Authorization), the full
+ * URL and its query (`?api_key=`, `?email=`). This one records what `framed` does and the platform's useful rest:
+ * `http.server <METHOD>`, kind server, a child of the client's trace (W3C traceparent or B3; not the all-zero ids),
+ * the method, the path (masked), a few harmless headers and the response's status. No span under the built-in
+ * tracer, which exports nothing; the client's trace context still frames the request (log lines carry it).
+ */
+export const tracedRequests = (app: HttpApp.Default): HttpApp.Default =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.tracerWith((tracer) => {
+      const headers = request.headers as TraceContext
+      if (isBuiltInTracer(tracer)) return withParentTrace(headers)(app)
+      return Effect.useSpan(
+        `http.server ${request.method}`,
+        { kind: "server", captureStackTrace: false, parent: Option.getOrUndefined(parentSpan(headers)) },
+        (span) => {
+          span.attribute("http.request.method", request.method)
+          span.attribute("url.path", spanPath(request.url))
+          for (const name of spanRequestHeaders) {
+            const value = request.headers[name]
+            if (value !== undefined) span.attribute(`http.request.header.${name}`, value)
+          }
+          return Effect.onExit(Effect.withParentSpan(app, span), (exit) =>
+            Effect.sync(() => {
+              if (Exit.isSuccess(exit)) {
+                span.attribute("http.response.status_code", exit.value.status)
+                for (const name of spanResponseHeaders) {
+                  const value = exit.value.headers[name]
+                  if (value !== undefined) span.attribute(`http.response.header.${name}`, value)
+                }
+              } else if (!Cause.isInterruptedOnly(exit.cause)) {
+                span.attribute("http.response.status_code", 500)
+              }
+            })
+          )
+        }
+      )
+    })
+  )
