@@ -18,7 +18,7 @@ interface Message {
   visibleAt: number
   receiveCount: number
   firstReceiveAt: number | undefined
-  /** The receipt handle of the latest receive; only it may change the visibility of an in-flight message. */
+  /** The receipt handle of the latest receive; only it may delete the message or change the visibility of it in flight. */
   receipt: string | undefined
   deadLetterSourceArn: string | undefined
 }
@@ -65,7 +65,7 @@ const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex
  * application/x-amz-json-1.0, errors as `{"__type": "com.amazonaws.sqs#…", "message"}` with x-amzn-query-error),
  * strict where the service is: SigV4 for "sqs", MD5OfMessageBody / MD5OfBody (the SDK checks them), 10 entries and
  * 256 KiB per batch, distinct batch ids, visibility timeouts (at most 12 h; only the latest receipt of an in-flight
- * message may change it), receive counts, and redrive to a dead-letter queue once a message was received
+ * message may change it or delete it), receive counts, and redrive to a dead-letter queue once a message was received
  * maxReceiveCount times. The clock can be moved forward (`advance`) so tests do not wait out visibility timeouts.
  */
 export const makeFakeSqs = Effect.gen(function* () {
@@ -285,10 +285,14 @@ export const makeFakeSqs = Effect.gen(function* () {
     return queue.receipts.get(handle)
   }
 
+  /**
+   * Deleting a message already gone succeeds, as SQS does. A handle other than the latest receive's (the message
+   * was received again since) also succeeds, but SQS documents that the message "might not be deleted": the fake
+   * takes that outcome and keeps it, so a consumer that deletes with a stale handle sees the message come back.
+   */
   const deleteMessage = (queue: Queue, handle: unknown) => {
     const id = receiptOf(queue, handle)
-    // deleting a message already gone succeeds, as SQS does
-    queue.messages = queue.messages.filter((m) => m.id !== id)
+    queue.messages = queue.messages.filter((m) => m.id !== id || m.receipt !== handle)
   }
 
   const checkBatch = (entries: unknown): ReadonlyArray<Record<string, unknown>> => {

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 import * as NodeServer from "../../src/http/nodeServer.js"
+import { refusesConnections, waitUntil } from "../support/poll.js"
 import { expectProblem, type Reply, send } from "./harness.js"
 
 const listen = { port: 0, host: "127.0.0.1" }
@@ -72,24 +73,34 @@ const echo = Effect.map(HttpServerRequest.HttpServerRequest, (request) =>
   HttpServerResponse.unsafeJson({ served: request.url })
 )
 
-/** Waits until `fiber` has been running for a while without an answer (the request is held, not refused). */
-const stillWaiting = (fiber: Fiber.RuntimeFiber<Reply, Error>) =>
+/**
+ * Waits until the server has put the request `fiber` sends aside for the app (it calls `onAppWanted`, which completes
+ * `wanted`) or the request was answered, then checks it was not: the request is held, not refused.
+ */
+const stillWaiting = (wanted: Deferred.Deferred<void>, fiber: Fiber.RuntimeFiber<Reply, Error>) =>
   Effect.gen(function* () {
-    yield* Effect.sleep("150 millis")
+    yield* Effect.raceFirst(Deferred.await(wanted), Effect.asVoid(Fiber.await(fiber)))
     expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
   })
+
+/** A Deferred and an `onAppWanted` completing it. */
+const appWanted = Effect.map(Deferred.make<void>(), (wanted) => ({
+  wanted,
+  onAppWanted: () => void Deferred.unsafeDone(wanted, Exit.void)
+}))
 
 describe("the node:http server under the ingest and the consumer's metrics", () => {
   it.live(
     "its own routes answer before any app is served; a request for the app waits, then gets the app's answer",
     () =>
       Effect.gen(function* () {
-        const { scope, server, base } = yield* start("served")
+        const { wanted, onAppWanted } = yield* appWanted
+        const { scope, server, base } = yield* start("served", onAppWanted)
         const direct = yield* send(base, "GET", "/direct?x=1")
         expect([direct.status, direct.json]).toEqual([200, { direct: true }])
 
         const early = yield* Effect.fork(send(base, "GET", "/leads/early"))
-        yield* stillWaiting(early)
+        yield* stillWaiting(wanted, early)
         yield* HttpServer.serveEffect(echo).pipe(
           Effect.provideService(HttpServer.HttpServer, server),
           Scope.extend(scope)
@@ -104,9 +115,10 @@ describe("the node:http server under the ingest and the consumer's metrics", () 
 
   it.live("a request still waiting for the app when the server stops gets a 503 problem, not silence", () =>
     Effect.gen(function* () {
-      const { scope, base } = yield* start("served")
+      const { wanted, onAppWanted } = yield* appWanted
+      const { scope, base } = yield* start("served", onAppWanted)
       const early = yield* Effect.fork(send(base, "GET", "/docs"))
-      yield* stillWaiting(early)
+      yield* stillWaiting(wanted, early)
       yield* Scope.close(scope, Exit.void)
       const reply = yield* Fiber.join(early)
       expectProblem(reply, 503)
@@ -176,6 +188,7 @@ describe("the node:http server under the ingest and the consumer's metrics", () 
 
   it.live("an answer written once the server is stopping closes its connection (no next request to drop)", () =>
     Effect.gen(function* () {
+      const entered = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const scope = yield* Scope.make()
       const server = yield* NodeServer.make({
@@ -184,20 +197,26 @@ describe("the node:http server under the ingest and the consumer's metrics", () 
           {
             method: "GET",
             path: "/slow",
-            handler: () => Effect.as(Deferred.await(release), HttpServerResponse.unsafeJson({ slow: true }))
+            handler: () =>
+              Deferred.succeed(entered, undefined).pipe(
+                Effect.zipRight(Deferred.await(release)),
+                Effect.as(HttpServerResponse.unsafeJson({ slow: true }))
+              )
           }
         ],
         others: "notFound",
         shutdownTimeoutMs: 5_000
       }).pipe(Scope.extend(scope))
       if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
-      // a keep-alive request in flight when the server starts stopping
+      const port = server.address.port
+      // a keep-alive request in flight (its handler running) when the server starts stopping
       const exchange = yield* Effect.fork(
-        rawExchange(server.address.port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+        rawExchange(port, "GET /slow HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
       )
-      yield* Effect.sleep("100 millis")
+      yield* Deferred.await(entered)
       const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
-      yield* Effect.sleep("100 millis")
+      // the server is stopping once it takes no new connections; only then is the answer written
+      yield* waitUntil("the server stopped taking connections", refusesConnections(port))
       yield* Deferred.succeed(release, undefined)
       const answer = parsed((yield* Fiber.join(exchange)).heard)
       expect(answer.status).toBe(200)

@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { memoryEnv, sampleLead } from "../support/env.js"
+import { waitUntil } from "../support/poll.js"
 import { ingestServed } from "./harness.js"
 
 /** A keep-alive connection to `port` that collects what the server sends and notes when it closes. */
@@ -44,7 +45,7 @@ describe("ingest server shutdown", () => {
       // one keep-alive client answered normally, then a second request whose body never arrives
       const client = yield* openSocket(port)
       client.socket.write(post(JSON.stringify(sampleLead())))
-      yield* Effect.sleep("200 millis")
+      yield* waitUntil("the first request answered", () => client.received().includes("\r\n\r\n"))
       expect(client.received()).toMatch(/^HTTP\/1\.1 202/)
       const stuck = yield* openSocket(port)
       stuck.socket.write(post("{", 100))
@@ -54,9 +55,8 @@ describe("ingest server shutdown", () => {
       const stopped = yield* closing.await.pipe(Effect.timeout("5 seconds"), Effect.option)
       expect(stopped._tag, "the stop waited on the stuck request past SHUTDOWN_TIMEOUT_MS").toBe("Some")
       expect(Date.now() - started).toBeGreaterThanOrEqual(250)
-      yield* Effect.sleep("100 millis") // the clients see their sockets close a moment later
-      expect(stuck.closed()).toBe(true)
-      expect(client.closed()).toBe(true)
+      // the clients see their sockets close a moment later
+      yield* waitUntil("both clients' sockets closed", () => stuck.closed() && client.closed(), { timeoutMs: 5_000 })
     })
   )
 })

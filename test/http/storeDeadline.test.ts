@@ -9,7 +9,8 @@ import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
 import { layerPostgres } from "../../layers/postgres/stores.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
-import { testSchema } from "../store/fixtures.js"
+import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
+import { testDatabaseAddress, throughProxy } from "../support/servers.js"
 import { expectProblem, storedLeads, withApi } from "./harness.js"
 
 const DEADLINE_MS = 500
@@ -21,10 +22,10 @@ describe("Postgres stops answering (blackholed, not refused)", () => {
     "every POST is a 503 + Retry-After within INGEST_STORE_TIMEOUT_MS; once it is back, new leads are 202 again",
     () =>
       Effect.gen(function* () {
-        const proxy = yield* startTcpProxy({ host: "127.0.0.1", port: 5432 })
+        const proxy = yield* startTcpProxy(testDatabaseAddress())
         const schema = yield* testSchema
         const store = layerPostgres({
-          url: Redacted.make(`postgres://postgres@127.0.0.1:${proxy.port}/test`),
+          url: Redacted.make(throughProxy(testDatabaseUrl, proxy.port)),
           schema,
           statementTimeoutMs: 1000,
           connectTimeoutMs: 1000

@@ -7,6 +7,8 @@ import { isAccepted, leadStatus, type PostResult, postLead, postLeads } from "..
 import { stopProgram } from "../../scripts/lib/processes.js"
 import { startAll, startConsumer, startIngest } from "../../scripts/lib/stack.js"
 import { startTcpProxy } from "../../scripts/lib/tcpProxy.js"
+import { testDatabaseUrl, testRedisUrl } from "../../layers/testing/servers.js"
+import { testDatabaseAddress, testRedisAddress, throughProxy } from "../support/servers.js"
 import { eventually, expectNothingRepeated, makeRun } from "./setup.js"
 
 const TERMINAL = ["SYNCED", "REJECTED", "FAILED"]
@@ -117,11 +119,11 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
     "ingest while Redis is unreachable: 202, the lead stays RECEIVED, and is processed once Redis is back",
     () =>
       Effect.gen(function* () {
-        const redisProxy = yield* startTcpProxy({ host: "127.0.0.1", port: 6379 })
+        const redisProxy = yield* startTcpProxy(testRedisAddress())
         yield* redisProxy.down
         const run = yield* makeRun(
           { SWEEP_INTERVAL_MS: "500", SWEEP_MIN_AGE_MS: "500" },
-          { programRedisUrl: `redis://127.0.0.1:${redisProxy.port}` }
+          { programRedisUrl: throughProxy(testRedisUrl(), redisProxy.port) }
         )
         const [ingest, consumer] = yield* startAll([
           startIngest(run.env),
@@ -155,8 +157,8 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
     "Postgres unreachable at ingest: 503 + Retry-After, nothing stored, nothing enqueued; 202 once it is back",
     () =>
       Effect.gen(function* () {
-        const pgProxy = yield* startTcpProxy({ host: "127.0.0.1", port: 5432 })
-        const run = yield* makeRun({}, { programDatabaseUrl: `postgres://postgres@127.0.0.1:${pgProxy.port}/test` })
+        const pgProxy = yield* startTcpProxy(testDatabaseAddress())
+        const run = yield* makeRun({}, { programDatabaseUrl: throughProxy(testDatabaseUrl(), pgProxy.port) })
         const ingest = yield* startIngest(run.env)
         yield* pgProxy.down
 

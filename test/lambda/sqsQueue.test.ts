@@ -1,6 +1,7 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import { layer as memoryLeadStore } from "../../layers/memory/LeadStore.js"
 import { SqsQueue, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
 import { JobDelay, JobPermanent, JobQueue, JobRetry, type JobInfo } from "../../services/JobQueue.js"
@@ -298,7 +299,9 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
     }).pipe(Effect.scoped)
   )
 
-  it.live(
+  // On the test clock (the memory store's ages follow Effect's Clock; the SQS calls wait on nothing but the fake), so
+  // the period is SWEEP_RESEND_MIN_AGE_MS's default hour and its edge is checked to the millisecond.
+  it.effect(
     "the outbox sweep on SQS sends a lead already sent again only after SWEEP_RESEND_MIN_AGE_MS, once per period",
     () =>
       withQueue((fake, names) =>
@@ -307,16 +310,20 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
           for (let i = 0; i < 3; i++) {
             yield* store.accept({ leadKey: newLeadKey(), source: "api", lead: sampleLead() })
           }
-          const sweep = sweepOnce({ minAgeMs: 0, resendMinAgeMs: 400 })
+          const period = 60 * 60 * 1000
+          const sweep = sweepOnce({ minAgeMs: 0, resendMinAgeMs: period })
           // RECEIVED: sent at once (their enqueue after the 202 may have failed)
           expect(yield* sweep).toBe(3)
           // QUEUED now: sweeps within the period send nothing (SQS would hold a second message per lead)
           expect(yield* sweep).toBe(0)
+          yield* TestClock.adjust(period - 1)
           expect(yield* sweep).toBe(0)
           expect(fake.messages(names.queue)).toHaveLength(3)
-          yield* Effect.sleep("450 millis")
+          yield* TestClock.adjust(1)
           // a lead still waiting after the period: one more message each, and the period starts over
           expect(yield* sweep).toBe(3)
+          expect(yield* sweep).toBe(0)
+          yield* TestClock.adjust(period - 1)
           expect(yield* sweep).toBe(0)
           expect(fake.messages(names.queue)).toHaveLength(6)
           expect((yield* store.countByStatus).QUEUED).toBe(3)

@@ -60,7 +60,8 @@ describe("ingestHandler with a bad configuration", () => {
       const { result: refused, logged } = yield* errorLines(health)
       expect(refused.statusCode).toBe(503)
       expect(refused.headers["content-type"]).toBe("application/problem+json")
-      expect(refused.headers["retry-after"]).toBeDefined()
+      // a whole number of seconds (RFC 9110 §10.2.3: delay-seconds), which clients and SDKs wait before retrying
+      expect(refused.headers["retry-after"]).toMatch(/^\d+$/)
       expect(logged.join("\n")).toMatch(/SQS_QUEUE_URL[\s\S]*MAX_BODY_BYTES|MAX_BODY_BYTES[\s\S]*SQS_QUEUE_URL/)
       // the same container, the settings fixed (e.g. a secret now readable): the next request is served
       process.env.SQS_QUEUE_URL = "https://sqs.eu-west-1.amazonaws.com/123456789012/leads"

@@ -35,8 +35,10 @@ describe("the whole pipeline against each fake CRM", () => {
       expect(rows.every((row) => row.status === "SUCCEEDED" && row.provider === "salesforce")).toBe(true)
       const leadIds = new Set((fake.records.Lead ?? []).map((r) => r.Id))
       expect(leadIds.size).toBe(3)
-      // the audit row of each upsert carries the Salesforce Lead id the fake assigned
-      for (const row of rows.filter((r) => r.tool === "upsert_lead")) expect(leadIds.has(row.crmId!)).toBe(true)
+      // one upsert per lead, each audit row carrying the Salesforce Lead id the fake assigned to that lead
+      const upserts = rows.filter((r) => r.tool === "upsert_lead")
+      expect(upserts).toHaveLength(3)
+      expect(new Set(upserts.map((row) => row.crmId))).toEqual(leadIds)
       expect((fake.records.Task ?? []).length).toBe(
         rows.filter((r) => r.tool === "create_task" || r.tool === "log_activity").length
       )
@@ -57,7 +59,7 @@ describe("the whole pipeline against each fake CRM", () => {
         const contactIds = new Set(contacts.map((c) => c.id))
         const upserts = rows.filter((r) => r.tool === "upsert_lead")
         expect(upserts).toHaveLength(3)
-        for (const row of upserts) expect(contactIds.has(row.crmId!)).toBe(true)
+        expect(new Set(upserts.map((row) => row.crmId))).toEqual(contactIds)
         expect(rows.filter((r) => r.crmId === undefined)).toEqual([])
       })
   )

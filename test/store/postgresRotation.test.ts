@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -8,6 +9,7 @@ import * as PostgresJs from "../../layers/postgres/postgresJs.js"
 import { SqlClient } from "../../layers/postgres/SqlClient.js"
 import { makeFakePostgresAuth } from "../fakes/postgresAuth.js"
 import { makeFakeSecretsManager } from "../fakes/secretsManager.js"
+import { waitUntil } from "../support/poll.js"
 
 /**
  * The AWS SDK's settings for the fake Secrets Manager at `endpoint`, set for the test's scope and then restored as
@@ -53,6 +55,7 @@ const withRotatingSecret = <A, E>(
   refreshMs: number,
   body: (env: {
     readonly pg: Effect.Effect.Success<typeof makeFakePostgresAuth>
+    readonly secrets: Effect.Effect.Success<ReturnType<typeof makeFakeSecretsManager>>
     readonly rotate: Effect.Effect<void>
   }) => Effect.Effect<A, E, SqlClient>
 ) =>
@@ -73,7 +76,7 @@ const withRotatingSecret = <A, E>(
       ]),
       { pathDelim: "_" }
     )
-    return yield* body({ pg, rotate }).pipe(
+    return yield* body({ pg, secrets, rotate }).pipe(
       Effect.provide(PostgresJs.layerConfig),
       Effect.provide(SecretsConfig.layer),
       Effect.withConfigProvider(base)
@@ -98,18 +101,27 @@ describe("Postgres password rotation", () => {
   })
 
   it.scoped("a new connection after a rotation logs in with the rotated password, without a restart", () =>
-    withRotatingSecret(60_000, ({ pg, rotate }) =>
+    withRotatingSecret(60_000, ({ pg, secrets, rotate }) =>
       Effect.gen(function* () {
         // the pool's first connection logged in (start-up checks it) with the password of the time
         const sql = yield* SqlClient
         expect(pg.passwords).toEqual(["first-s3cret"])
-        // the password rotates, and the periodic refresh reads the secret
+        expect(secrets.secretIds()).toEqual(["rf/db"])
+        // the password rotates, and the periodic refresh (not a refused login: none yet) reads the secret
         yield* rotate
         yield* TestClock.adjust("60 seconds")
-        // the open connection goes (a restart, a failover, its max lifetime): the next one must log in anew
+        const databaseUrl = Config.string("DATABASE_URL")
+        yield* waitUntil(
+          "the periodic refresh took the rotated DATABASE_URL",
+          Effect.map(databaseUrl, (url) => url.includes("second-s3cret"))
+        )
+        // the open connection goes (a restart, a failover, its max lifetime): the next one must log in anew, and does
+        // so at its first try with the rotated password, which only the periodic refresh can have read
         pg.dropConnections()
         expect((yield* untilAnswered(sql)).at(-1)).toBe("Right")
-        expect(pg.passwords.at(-1)).toBe("second-s3cret")
+        expect(pg.passwords).toEqual(["first-s3cret", "second-s3cret"])
+        // Secrets Manager was read at start-up and by the period's refresh, never on demand
+        expect(secrets.secretIds()).toEqual(["rf/db", "rf/db"])
       })
     )
   )

@@ -8,6 +8,8 @@ import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { JobQueue } from "../../../services/JobQueue.js"
 import { makeLogCapture } from "../../support/logCapture.js"
 import { redisTestLayer, testPrefix } from "../../support/redis.js"
+import { testRedisAddress, throughProxy } from "../../support/servers.js"
+import { testRedisUrl } from "../../../layers/testing/servers.js"
 
 const withMessage = (lines: ReadonlyArray<string>, message: string) =>
   lines.filter((line) => line.includes(`message="${message}"`))
@@ -29,10 +31,11 @@ describe("Redis goes away under a consumer (queue + worker + our client)", () =>
       const logs = makeLogCapture()
       const prefix = testPrefix()
       return Effect.gen(function* () {
-        const proxy = yield* startTcpProxy({ host: "127.0.0.1", port: 6379 })
-        const redis = RedisClientLayer.layer({ url: Redacted.make(`redis://127.0.0.1:${proxy.port}`), prefix }).pipe(
-          Layer.orDie
-        )
+        const proxy = yield* startTcpProxy(testRedisAddress())
+        const redis = RedisClientLayer.layer({
+          url: Redacted.make(throughProxy(testRedisUrl(), proxy.port)),
+          prefix
+        }).pipe(Layer.orDie)
         const queueLayer = BullJobQueue.layer({
           queueName: `leads-${prefix}`,
           attempts: 3,
