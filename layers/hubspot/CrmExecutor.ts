@@ -26,7 +26,7 @@ import { type HubSpotApis, makeApis } from "./apis.js"
 import { HubSpotCallFailed, callHubSpot, parseRateLimitHeaders } from "./call.js"
 import { type HubSpotOptions, defaultBurst, hubSpotConfig } from "./config.js"
 import { makeDefinitionsCache, toDefinitions } from "./properties.js"
-import { callCost, type HubSpotApi, makeTools, type UpsertType } from "./tools.js"
+import { callCost, type FoundCompany, type HubSpotApi, makeTools, type UpsertType } from "./tools.js"
 
 export const PROVIDER = "hubspot"
 
@@ -173,6 +173,16 @@ export const make = (options: HubSpotOptions) =>
           run((c) => c.companies.basicApi.getByIdWithHttpInfo(id, ["name"])),
           (res) => res.properties.name ?? undefined
         ),
+      companyByKey: (idProperty, key) =>
+        run((c) =>
+          c.companies.basicApi.getByIdWithHttpInfo(key, ["name"], undefined, undefined, false, idProperty)
+        ).pipe(
+          Effect.map((res): FoundCompany => ({ id: res.id, name: res.properties.name ?? undefined })),
+          Effect.catchIf(
+            (error) => error.failure.status === 404,
+            () => Effect.succeed(undefined)
+          )
+        ),
       contactByEmail: (email, properties) =>
         run((c) =>
           c.contacts.basicApi.getByIdWithHttpInfo(email, [...properties], undefined, undefined, false, "email")
@@ -230,8 +240,11 @@ export const make = (options: HubSpotOptions) =>
       return Effect.flatMap(reserveCalls(cost), () => {
         const action = { sent: 0 }
         return tools(call).pipe(
+          // the token in use is scrubbed from the error's text wherever HubSpot or a proxy echoed it
           Effect.catchAll((error) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
+            Effect.flatMap(Effect.zip(Clock.currentTimeMillis, Ref.get(state)), ([now, { token }]) =>
+              Effect.fail(classify(PROVIDER, error.failure, now, [token]))
+            )
           ),
           Effect.ensuring(Ref.update(budget, (b) => release(b, cost - action.sent))),
           Effect.locally(sentByAction, action)

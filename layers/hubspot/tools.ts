@@ -28,6 +28,11 @@ export interface HubSpotApi {
   ) => Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed>
   /** POST /crm/v3/objects/companies/search for domain EQ value: the oldest such company, with its name. */
   readonly findCompanyByDomain: (domain: string) => Effect.Effect<FoundCompany | undefined, HubSpotCallFailed>
+  /**
+   * GET /crm/v3/objects/companies/{key}?idProperty={companyKey}&properties=name: the company holding that company key,
+   * undefined if none. A read by a unique property sees a company the moment it is written, unlike search.
+   */
+  readonly companyByKey: (idProperty: string, key: string) => Effect.Effect<FoundCompany | undefined, HubSpotCallFailed>
   /** GET /crm/v3/objects/contacts/{email}?idProperty=email&properties=…: the contact's values, undefined if none. */
   readonly contactByEmail: (
     email: string,
@@ -96,7 +101,7 @@ const defaultLifecycleStages = [
  * sync may first read the property definitions (1), then a company sync searches, upserts or updates, may read a
  * company's name and name it, upserts the contact and associates it (7 in all; 2 without a domain); engagements upsert the contact and
  * the engagement and associate them (3); a conversion reads the contact's stage and may read the contact definitions
- * before its upsert (3; 4 with an account). A 401 retried with a rotated token adds one, and so does a contact upsert
+ * before its upsert (3; 4 with an account); an account match searches, then reads by the company key (2). A 401 retried with a rotated token adds one, and so does a contact upsert
  * answered 409 naming the existing contact (it is updated by id).
  */
 export const callCost = (call: CrmCall): number => {
@@ -106,6 +111,8 @@ export const callCost = (call: CrmCall): number => {
     case "update_lead_status":
     case "set_lead_score":
     case "match_account":
+      // searches by domain, then (search lags) reads by the company key
+      return 2
     case "update_opportunity_stage":
       return 1
     case "sync_firmographics":
@@ -278,10 +285,15 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
         })
       }
       case "match_account":
-        return Effect.map(api.findCompanyByDomain(call.params.domain), (found) => ({
-          crmId: found?.id,
-          detail: { object: "company", matched: found !== undefined }
-        }))
+        // Search lags new objects by seconds: a company a sync just upserted by its key (to HubSpot it is the domain)
+        // is not found by search yet, so a miss is read again by that key, which sees it at once. Search first, as
+        // `companyFor` decides: a company made in HubSpot (without our key) is the one syncs update.
+        return Effect.flatMap(api.findCompanyByDomain(call.params.domain), (searched) =>
+          Effect.map(
+            searched === undefined ? api.companyByKey(p.companyKey, call.params.domain) : Effect.succeed(searched),
+            (found) => ({ crmId: found?.id, detail: { object: "company", matched: found !== undefined } })
+          )
+        )
       case "create_contact": {
         const x = call.params
         return Effect.gen(function* () {

@@ -2,6 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type { Connection } from "jsforce"
 import { SOAP } from "jsforce/lib/soap.js"
@@ -11,7 +12,7 @@ import { Metrics } from "../../services/Metrics.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { liveConfig } from "../shared/liveConfig.js"
 import { type LastResponse, type SalesforceCallFailed, callSalesforce } from "./call.js"
-import { type SalesforceOptions, salesforceConfig } from "./config.js"
+import { type SalesforceAuth, type SalesforceOptions, salesforceConfig } from "./config.js"
 import { makeSessions, needsRefresh } from "./session.js"
 import { type ConvertResult, callCost, type SalesforceApi, makeTools } from "./tools.js"
 import type { BoundedTransport } from "./transport.js"
@@ -26,12 +27,35 @@ export const parseLimitInfo = (header: string | undefined): { used: number; limi
   return match === null ? undefined : { used: Number(match[1]), limit: Number(match[2]) }
 }
 
+/** The secret values of a sign-in method (never its client id, username or instance URL). */
+const secretsOf = (auth: SalesforceAuth): ReadonlyArray<Redacted.Redacted<string>> =>
+  auth._tag === "ClientCredentials"
+    ? [auth.clientSecret]
+    : auth._tag === "JwtBearer"
+      ? [auth.privateKey]
+      : [auth.accessToken]
+
 /** The Salesforce CrmExecutor: jsforce REST (and SOAP convertLead), no jsforce retries, one refresh per 401. */
 export const make = (options: SalesforceOptions) =>
   Effect.gen(function* () {
     /** The CRM's own API usage as last reported, so the CRM-wide rate-limit tier can tighten near its quota. */
     const lastUsage = yield* Ref.make(Option.none<ApiUsage>())
-    const sessions = yield* makeSessions(options)
+    /**
+     * The credentials as last read (the configured ones, then each reload's) and the sessions last used (the current
+     * one and the one it replaced, which a call still running may have sent): their secret values are scrubbed
+     * literally from the text of a failed call, wrapped in Redacted only for the classification, never kept elsewhere.
+     */
+    const auth = yield* Ref.make(options.auth)
+    const used = yield* Ref.make<ReadonlyArray<Connection>>([])
+    const sessions = yield* makeSessions({
+      ...options,
+      reloadAuth:
+        options.reloadAuth === undefined ? undefined : Effect.tap(options.reloadAuth, (fresh) => Ref.set(auth, fresh))
+    })
+    const secrets = Effect.map(Effect.zip(Ref.get(auth), Ref.get(used)), ([current, conns]) => [
+      ...secretsOf(current),
+      ...conns.flatMap((conn) => (conn.accessToken ? [Redacted.make(conn.accessToken)] : []))
+    ])
 
     const reportUsage = (last: NonNullable<LastResponse>) => {
       const usage = parseLimitInfo(last.headers["sforce-limit-info"])
@@ -43,7 +67,10 @@ export const make = (options: SalesforceOptions) =>
     }
 
     const once = <A>(conn: Connection, send: Send<A>) =>
-      callSalesforce(options.timeoutMs, (transport) => send(conn, transport), reportUsage)
+      Effect.zipRight(
+        Ref.update(used, (conns) => (conns[0] === conn ? conns : [conn, ...conns.slice(0, 1)])),
+        callSalesforce(options.timeoutMs, (transport) => send(conn, transport), reportUsage)
+      )
 
     // An expired session gets one refresh and one retry; a second 401 is left to the queue's backoff.
     const run = <A>(send: Send<A>): Effect.Effect<A, SalesforceCallFailed> =>
@@ -95,8 +122,11 @@ export const make = (options: SalesforceOptions) =>
 
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       tools(call).pipe(
+        // the credentials and the session token in use are scrubbed from the error's text wherever it echoed them
         Effect.catchAll((error) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(classify(PROVIDER, error.failure, now)))
+          Effect.flatMap(Effect.zip(Clock.currentTimeMillis, secrets), ([now, current]) =>
+            Effect.fail(classify(PROVIDER, error.failure, now, current))
+          )
         ),
         Effect.withSpan("crm.salesforce", { captureStackTrace: false, attributes: { "crm.tool": call.tool } })
       )

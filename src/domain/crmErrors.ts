@@ -1,4 +1,6 @@
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { redactText } from "./redact.js"
 
 /**
  * The CRM refused for rate (HTTP 429, REQUEST_LIMIT_EXCEEDED) or, HubSpot, for a short-lived lock or migration (423,
@@ -77,15 +79,89 @@ const rateCodes = new Set(["REQUEST_LIMIT_EXCEEDED", "RATE_LIMIT", "RATE_LIMITS"
 export const isAuthFailure = (failure: CrmFailure): boolean =>
   failure.status === 401 || /INVALID_SESSION_ID|INVALID_AUTH_HEADER|EXPIRED_AUTHENTICATION/.test(codeOf(failure) ?? "")
 
-/** Removes anything shaped like a credential, so an error message can be logged and stored. */
-export const scrubSecrets = (text: string): string =>
-  text
-    .replace(/Bearer\s+[^\s"',]+/gi, "Bearer [redacted]")
-    .replace(/\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+/g, "[redacted]")
-    .replace(/\bpat-[a-z0-9]+-[A-Za-z0-9-]+/g, "[redacted]")
-    .replace(/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, "[redacted]")
-    .replace(/(access_token|client_secret|assertion|sessionId)(["'=:\s>]+)[^\s"'&<,]+/gi, "$1$2[redacted]")
-    .slice(0, MAX_MESSAGE)
+const REDACTED = "[redacted]"
+
+/**
+ * A secret value shorter than this is not scrubbed literally: real tokens, passwords and keys are longer, and masking
+ * every occurrence of a short value would garble the text (and, by where "[redacted]" lands, tell what the value is).
+ */
+const MIN_LITERAL_SECRET = 8
+
+/**
+ * A value named as a credential, as a CRM, an OAuth server or an HTTP client echoes it: `name=value` (query, form,
+ * cookie), `name: value` (header), `"name": "value"` (JSON, escaped or not), `<name>value</name>` (SOAP). The name is
+ * not part of a longer one (no letter, digit, "-" or "_" before it: `x-api-key` is one name, `INVALID_SESSION_ID`
+ * none); a quoted value is taken to its closing quote (a password may hold spaces), any other up to a delimiter.
+ */
+const KEYED_SECRET =
+  /(?<![A-Za-z0-9_-])(access_?token|refresh_?token|id_?token|security_?token|session_?token|auth_?token|client_?secret|password|passwd|pwd|hapikey|x-api-key|api[_-]?key|assertion|session_?id|sid|secret|token)(\\?["']?\s*(?:[=:]|%3D)\s*|\\?["']?\s*>)(?:(\\?")(?:[^"\\]|\\[^"])*\\?"|'[^']*'|[^\s"'&<,;)}\]]+)/gi
+
+/** HTTP Basic credentials are base64 of "user:password": recognised by decoding, so "Basic information" is left. */
+const isBasicCredential = (value: string): boolean => {
+  try {
+    return atob(value).includes(":")
+  } catch {
+    return false
+  }
+}
+
+/** The spellings a secret value may take in an echoed request: as it is, percent-encoded, JSON-escaped. */
+const spellingsOf = (value: string): ReadonlyArray<string> => {
+  const forms = new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])
+  // a PEM key kept with escaped newlines ("\n") is used with real ones, and the other way round
+  forms.add(value.replace(/\\n/g, "\n"))
+  forms.add(value.replace(/\n/g, "\\n"))
+  return [...forms].filter((form) => form.length >= MIN_LITERAL_SECRET)
+}
+
+/**
+ * Removes the given secret values (the caller's own token, password, key: Redacted, so they are unwrapped only here,
+ * never logged nor kept) wherever they appear literally, then anything shaped like a credential. Not cut to length.
+ */
+const scrubAll = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>>): string => {
+  let out = text
+  for (const secret of secrets) {
+    const value = Redacted.value(secret)
+    if (value.length < MIN_LITERAL_SECRET) continue
+    for (const form of spellingsOf(value)) out = out.split(form).join(REDACTED)
+  }
+  return (
+    out
+      .replace(/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g, REDACTED)
+      // an Authorization header whatever its scheme (Bearer, Basic, OAuth, Token...): scheme kept, credential not
+      .replace(
+        /\b((?:proxy-)?authorization\\?["']?\s*[:=]\s*\\?["']?)(?:(Bearer|Basic|OAuth|Token|Digest|Negotiate|ApiKey)\s+)?[^\s"',;]+/gi,
+        (_match, name: string, scheme: string | undefined) =>
+          `${name}${scheme === undefined ? "" : `${scheme} `}${REDACTED}`
+      )
+      .replace(/Bearer\s+(?!\[redacted\])[^\s"',]+/gi, `Bearer ${REDACTED}`)
+      .replace(/\bBasic\s+([A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/g, (match, value: string) =>
+        isBasicCredential(value) ? `Basic ${REDACTED}` : match
+      )
+      // a Salesforce session id: the org's id (00D...), "!", the session token
+      .replace(/\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._-]+/g, REDACTED)
+      .replace(/\bpat-[a-z0-9]+-[A-Za-z0-9-]+/g, REDACTED)
+      .replace(/\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, REDACTED)
+      .replace(KEYED_SECRET, (match: string, name: string, separator: string, openDouble: string | undefined) => {
+        const value = match.slice(name.length + separator.length)
+        // already scrubbed (the delimiters stop an unquoted value before the closing "]")
+        if (value.startsWith(REDACTED.slice(0, -1))) return match
+        if (openDouble !== undefined) return `${name}${separator}${openDouble}${REDACTED}${openDouble}`
+        if (value.startsWith("'")) return `${name}${separator}'${REDACTED}'`
+        return `${name}${separator}${REDACTED}`
+      })
+  )
+}
+
+/**
+ * Removes anything shaped like a credential (Authorization headers of any scheme, Bearer and Basic credentials,
+ * Salesforce session ids, HubSpot private app tokens, JWTs, private keys, and the values of access_token,
+ * refresh_token, client_secret, password, hapikey, api_key / x-api-key, sid / sessionId and the like) and, literally
+ * in the spellings a request may carry them, the `secrets` given (the caller's own credentials), so an error message
+ * can be logged and stored. Cut to 500 characters.
+ */
+export const scrubSecrets = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>> = []): string =>
+  scrubAll(text, secrets).slice(0, MAX_MESSAGE)
 
 /** A header's single value, case-insensitively. */
 export const headerValue = (headers: CrmFailure["headers"], name: string): string | undefined => {
@@ -219,11 +295,23 @@ const retryAfterOf = (failure: CrmFailure, nowMs: number): number =>
  * Decides the fate of a failed CRM call: rate-limited (delay), transient (retry with backoff) or permanent
  * (fail now). The executor handles 401 itself (refresh once, retry once) and passes a still-rejected call here,
  * which becomes transient so that a rotated secret can fix it later. `nowMs` resolves Retry-After dates.
+ *
+ * The message carries no credential (`scrubSecrets`, with `secrets`: the executor's own current credentials, scrubbed
+ * literally) and no lead's email or phone number (`redactText`), so spans, logs and leads.error built from it do not
+ * either; the pipeline masks the lead's own names and details on top (its masking is idempotent over this one).
  */
-export const classify = (provider: string, failure: CrmFailure, nowMs = 0): CrmError => {
+export const classify = (
+  provider: string,
+  failure: CrmFailure,
+  nowMs = 0,
+  secrets: ReadonlyArray<Redacted.Redacted<string>> = []
+): CrmError => {
   const code = codeOf(failure)
   const status = failure.status
-  const detail = scrubSecrets(messageOf(failure) ?? (status === undefined ? "no response" : `HTTP ${status}`))
+  // masked before it is cut, so no email or number is cut short of what the masking recognises
+  const detail = redactText(
+    scrubAll(messageOf(failure) ?? (status === undefined ? "no response" : `HTTP ${status}`), secrets)
+  ).slice(0, MAX_MESSAGE)
   const withStatus = status === undefined ? {} : { status }
 
   if (failure.timedOut) {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Redacted from "effect/Redacted"
 import {
   DAILY_QUOTA_RETRY_MS,
   DEFAULT_RETRY_AFTER_MS,
@@ -195,5 +196,67 @@ describe("classify", () => {
     const error = classify("salesforce", { status: 400, body: [{ errorCode: "X", message: leaked }] })
     expect(error.message).not.toMatch(/00D5e000000abcd|pat-na1-1111|hunter2/)
     expect(scrubSecrets("sessionId>00D000000000001!abc<")).not.toContain("!abc")
+  })
+
+  it("scrubs the credentials a CRM error echoes beyond Bearer and pat- tokens", () => {
+    const echoes: ReadonlyArray<readonly [string, string]> = [
+      ["Authorization: Basic dXNlcjpodW50ZXIy", "dXNlcjpodW50ZXIy"],
+      ['{"Authorization":"OAuth 4f3c2b1a9e8d7c6b"}', "4f3c2b1a9e8d7c6b"],
+      ["headers: { x-api-key: abcdEFGH1234 }", "abcdEFGH1234"],
+      ["GET /crm/v3/objects/contacts?hapikey=1a2b3c4d-aaaa-bbbb&limit=1", "1a2b3c4d-aaaa-bbbb"],
+      ["api_key=zz99yy88xx; apiKey: ww77vv66", "zz99yy88xx"],
+      ["api_key=zz99yy88xx; apiKey: ww77vv66", "ww77vv66"],
+      ["grant_type=refresh_token&refresh_token=5Aep861TSESvWeug_x&client_id=3MVG9", "5Aep861TSESvWeug_x"],
+      ["access_token=ya29.a0AfH6SM&token_type=Bearer", "ya29.a0AfH6SM"],
+      ['{"client_secret": "E7A1-secret-value"}', "E7A1-secret-value"],
+      ['{"username":"bob","password":"hunter2 with spaces"}', "hunter2 with spaces"],
+      ['{\\"password\\":\\"escaped hunter2\\"}', "escaped hunter2"],
+      ["username=bob&password=hunter2!&grant_type=password", "hunter2!"],
+      ["<urn:password>hunter2secret</urn:password>", "hunter2secret"],
+      ["Cookie: sid=00D5g000004XYZa!AQ8AQJXg5oj8.jXSg; BrowserId=1", "AQ8AQJXg5oj8.jXSg"],
+      ["<sessionId>00D5g000004XYZaB12!AQ0AQH.9kq_Zx</sessionId>", "AQ0AQH.9kq_Zx"],
+      ["session 00D5g000004XYZa!AR8AQJXg5oj8jXSgxJfA0lBog.39AsX expired", "AR8AQJXg5oj8jXSgxJfA0lBog.39AsX"],
+      ["-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----", "MIIEowIBAAKCAQEA7"]
+    ]
+    for (const [text, secret] of echoes) {
+      const error = classify("hubspot", { status: 400, body: { message: text, category: "VALIDATION_ERROR" } })
+      expect(error.message, text).not.toContain(secret)
+      expect(error.message, text).toContain("[redacted]")
+      expect(scrubSecrets(text), text).not.toContain(secret)
+    }
+    // words that only look like credentials are left: the message still says what went wrong
+    for (const text of [
+      "INVALID_LOGIN: Invalid username, password, security token; or user locked out.",
+      "INVALID_SESSION_ID: Session expired or invalid",
+      "Required fields are missing: [Password]",
+      "Basic information is missing"
+    ]) {
+      expect(scrubSecrets(text)).toBe(text)
+    }
+  })
+
+  it("scrubs the executor's own secret values literally, in the spellings a request carries them", () => {
+    const secrets = [
+      Redacted.make("S3cr3t/pass word+1"),
+      Redacted.make("opaque-token-value-42"),
+      Redacted.make("short")
+    ]
+    const text =
+      "echo: S3cr3t/pass word+1 | S3cr3t%2Fpass%20word%2B1 | opaque-token-value-42 | short stays (too short to mean anything)"
+    const error = classify("salesforce", { status: 500, body: [{ errorCode: "UNKNOWN", message: text }] }, 0, secrets)
+    expect(error.message).toBe("echo: [redacted] | [redacted] | [redacted] | short stays (too short to mean anything)")
+    expect(scrubSecrets(text, secrets)).toBe(error.message)
+  })
+
+  it("masks the emails and phone numbers a CRM error quotes, before the message is cut to length", () => {
+    const quoted = `Contact already exists: jane.doe@acme.com, phone +1 415 555 0100 (${"x".repeat(480)} ada@globex.com`
+    const error = classify("hubspot", { status: 409, body: { message: quoted, category: "CONFLICT" } })
+    expect(error.message).toContain("***@acme.com")
+    expect(error.message).toContain("[phone]")
+    expect(error.message).not.toMatch(/jane\.doe|415 555 0100|ada@/)
+    expect(error.message.length).toBeLessThanOrEqual(500)
+    // an address cut by the limit is not left half-shown: masking runs on the whole text first
+    const cut = classify("hubspot", { status: 400, body: { message: `${"y".repeat(495)} jane.doe@acme.com` } })
+    expect(cut.message).not.toContain("jane")
   })
 })

@@ -22,7 +22,8 @@ export interface FakeHubSpotOptions {
   readonly burstIntervalMs?: number
   /**
    * How long a new object stays invisible to search (HubSpot indexes asynchronously: seconds). Reads by id and
-   * upserts by a unique property see it at once.
+   * upserts by a unique property see it at once. Default `DEFAULT_SEARCH_LAG_MS`, as HubSpot lags: a test that needs
+   * search to see what it just wrote passes 0 and says why.
    */
   readonly searchLagMs?: number
   /** Properties whose values must be unique, by object type: the only valid batch upsert idProperty values. */
@@ -43,6 +44,13 @@ export interface FakeHubSpotOptions {
    */
   readonly companyLockMs?: number
 }
+
+/**
+ * How long the fake's search lags a new object unless told otherwise: HubSpot's search is eventually consistent, a
+ * write takes seconds to reach it, so a test that sees its writes in search at once tests no real portal. Long enough
+ * that an adapter relying on it fails, short enough that a test waiting it out stays quick.
+ */
+export const DEFAULT_SEARCH_LAG_MS = 1500
 
 /** A portal set up as the README asks: email on contacts, the revenueflow_* keys on companies and engagements. */
 export const defaultUniqueProperties: Readonly<Record<string, ReadonlyArray<string>>> = {
@@ -125,6 +133,63 @@ const propertyErrors = (
     ]
   })
 
+/** The properties every object has (and search can sort by), beside the portal's definitions. */
+const builtInProperties = new Set(["createdate", "hs_lastmodifieddate", "lastmodifieddate", "hs_object_id"])
+
+/** One sort as HubSpot reads it: "name" (ascending), "-name" (descending) or { propertyName, direction }. */
+interface SearchSort {
+  readonly propertyName: string
+  readonly descending: boolean
+}
+
+/**
+ * HubSpot's `sorts`: at most one, each a property name ("createdate"; "-createdate" for descending, as
+ * @hubspot/api-client's README gives it) or `{ propertyName, direction: "ASCENDING" | "DESCENDING" }` (direction
+ * optional, ascending). Anything else is refused as HubSpot refuses it (400 VALIDATION_ERROR): another direction
+ * ("DESC", "descending": its enum is exact), an object without a propertyName, a property the object type lacks.
+ */
+const parseSorts = (
+  raw: unknown,
+  defined: (name: string) => boolean
+): { readonly sort: SearchSort | undefined } | Reply => {
+  if (raw === undefined || raw === null) return { sort: undefined }
+  if (!Array.isArray(raw)) return hsError(400, "VALIDATION_ERROR", "Invalid input JSON: sorts must be an array")
+  if (raw.length > 1) {
+    return hsError(400, "VALIDATION_ERROR", `Only one sort is supported per search request; got ${raw.length}`)
+  }
+  const [first] = raw as Array<unknown>
+  if (first === undefined) return { sort: undefined }
+  let sort: SearchSort
+  if (typeof first === "string") {
+    sort = first.startsWith("-")
+      ? { propertyName: first.slice(1), descending: true }
+      : { propertyName: first, descending: false }
+  } else if (typeof first === "object" && first !== null && !Array.isArray(first)) {
+    const { propertyName, direction } = first as { propertyName?: unknown; direction?: unknown }
+    if (typeof propertyName !== "string") {
+      return hsError(400, "VALIDATION_ERROR", "Invalid input JSON: a sort needs a propertyName")
+    }
+    if (direction !== undefined && direction !== "ASCENDING" && direction !== "DESCENDING") {
+      return hsError(
+        400,
+        "VALIDATION_ERROR",
+        `Invalid input JSON: Cannot deserialize value of type \`Direction\` from String ${JSON.stringify(direction)}: not one of the values accepted for Enum class: [ASCENDING, DESCENDING]`
+      )
+    }
+    sort = { propertyName, descending: direction === "DESCENDING" }
+  } else {
+    return hsError(
+      400,
+      "VALIDATION_ERROR",
+      "Invalid input JSON: a sort is a property name or { propertyName, direction }"
+    )
+  }
+  if (sort.propertyName === "" || !defined(sort.propertyName)) {
+    return hsError(400, "VALIDATION_ERROR", `Unable to sort by property ${sort.propertyName}: it does not exist`)
+  }
+  return { sort }
+}
+
 const isSearch = (req: RecordedRequest) => req.method === "POST" && /^\/crm\/v3\/objects\/\w+\/search$/.test(req.path)
 
 const associationTypes: Record<string, number> = {
@@ -148,7 +213,9 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return records[type]
   }
   const now = () => new Date().toISOString()
-  const searchLagMs = options.searchLagMs ?? 0
+  const searchLagMs = options.searchLagMs ?? DEFAULT_SEARCH_LAG_MS
+  /** When the last object was created: each is created strictly later, so creation order is never a tie. */
+  let lastCreatedAt = 0
   const companyLockMs = options.companyLockMs ?? 0
   /** When each company key was last upserted (HubSpot's lock). */
   const lockedAt = new Map<string, number>()
@@ -223,7 +290,9 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     return kept
   }
   const create = (type: string, properties: Record<string, string>): HsObject => {
-    const obj = { id: String(++nextId), properties: { ...properties }, createdAt: now(), updatedAt: now() }
+    lastCreatedAt = Math.max(Date.now(), lastCreatedAt + 1)
+    const at = new Date(lastCreatedAt).toISOString()
+    const obj = { id: String(++nextId), properties: { ...properties }, createdAt: at, updatedAt: at }
     table(type).push(obj)
     return obj
   }
@@ -245,6 +314,39 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
       ])
     )
   })
+  /** A property's value as search sorts it: times and numbers as numbers, text case-insensitively; unset, undefined. */
+  const sortValue = (type: string, o: HsObject, name: string): number | string | undefined => {
+    if (name === "createdate") return Date.parse(o.createdAt)
+    if (name === "hs_lastmodifieddate" || name === "lastmodifieddate") return Date.parse(o.updatedAt)
+    if (name === "hs_object_id") return Number(o.id)
+    const value = o.properties[name]
+    if (value === undefined || value === "") return undefined
+    const spec = definitionsOf(type).get(name)
+    if (spec?.type === "number") return Number(value)
+    if (spec?.type === "datetime" || spec?.type === "date") {
+      return /^\d+$/.test(value) ? Number(value) : Date.parse(value)
+    }
+    return value.toLowerCase()
+  }
+  /**
+   * Search results in the order asked for (unset values last, ties by id in the same direction). With no sort HubSpot
+   * guarantees no order: the fake answers newest first, so a caller relying on creation order without asking for it
+   * sees it fail.
+   */
+  const sortedForSearch = (type: string, found: ReadonlyArray<HsObject>, sort: SearchSort | undefined) => {
+    if (sort === undefined) return [...found].sort((a, b) => Number(b.id) - Number(a.id))
+    const sign = sort.descending ? -1 : 1
+    return [...found].sort((a, b) => {
+      const x = sortValue(type, a, sort.propertyName)
+      const y = sortValue(type, b, sort.propertyName)
+      if (x === undefined || y === undefined) {
+        if (x !== y) return x === undefined ? 1 : -1
+      } else if (x !== y) {
+        return (x < y ? -1 : 1) * sign
+      }
+      return (Number(a.id) - Number(b.id)) * sign
+    })
+  }
   const invalid = (type: string, values: Record<string, string>): Reply | undefined => {
     const errors: Array<Record<string, unknown>> =
       values.email !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(values.email)
@@ -345,14 +447,17 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         (body.filterGroups as Array<{ filters: Array<{ propertyName: string; operator: string; value: string }> }>) ??
         []
       ).flatMap((g) => g.filters)
+      const sorts = parseSorts(body.sorts, (name) => builtInProperties.has(name) || definitionsOf(type).has(name))
+      if (!("sort" in sorts)) return sorts
       const indexedBefore = Date.now() - searchLagMs
-      const matches = rows.filter(
+      const found = rows.filter(
         (o) =>
           Date.parse(o.createdAt) <= indexedBefore &&
           filters.every(
             (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
           )
       )
+      const matches = sortedForSearch(type, found, sorts.sort)
       return {
         status: 200,
         body: {

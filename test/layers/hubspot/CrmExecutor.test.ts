@@ -131,9 +131,17 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
           method: "PUT",
           path: `/crm/v4/objects/contacts/${contactId}/associations/default/companies/${created.crmId}`
         })
+        // search lags the new company by seconds (the fake's default): the second sync reaches it by its key
+        const before = fake.requests.length
         const again = yield* crm.execute(sync)
         expect(again.crmId).toBe(created.crmId)
-        expect(nth(fake, 3)).toMatchObject({ method: "PATCH", path: `/crm/v3/objects/companies/${created.crmId}` })
+        expect(fake.requests.slice(before).map((r) => `${r.method} ${r.path}`)).toEqual([
+          "POST /crm/v3/objects/companies/search",
+          "POST /crm/v3/objects/companies/batch/upsert",
+          `GET /crm/v3/objects/companies/${created.crmId}`,
+          "POST /crm/v3/objects/contacts/batch/upsert",
+          `PUT /crm/v4/objects/contacts/${contactId}/associations/default/companies/${created.crmId}`
+        ])
         expect(fake.records.companies).toHaveLength(1)
         expect(fake.associations).toEqual(new Set([`contacts:${contactId}->companies:${created.crmId}`]))
 
@@ -146,7 +154,8 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
 
   it.scopedLive("uses a company made in HubSpot (found by domain, no key) instead of creating a second one", () =>
     Effect.gen(function* () {
-      const { fake, crm } = yield* setupHubSpot()
+      // no search lag: the company was made in HubSpot long before the lead came, so search has indexed it
+      const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 0 })
       const made = yield* Effect.promise(() =>
         fetch(`${fake.url}/crm/v3/objects/companies`, {
           method: "POST",
@@ -164,6 +173,41 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
         name: "Acme Corporation",
         numberofemployees: "250"
       })
+    })
+  )
+
+  it.scopedLive("of two companies made in HubSpot with one domain, syncs and matches use the oldest", () =>
+    Effect.gen(function* () {
+      // no search lag: both were made in HubSpot long before the lead came, so search has indexed them
+      const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 0 })
+      const make = (name: string) =>
+        Effect.promise(() =>
+          fetch(`${fake.url}/crm/v3/objects/companies`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+            body: JSON.stringify({ properties: { domain: "acme.com", name } })
+          }).then((r) => r.json() as Promise<{ id: string }>)
+        )
+      const oldest = yield* make("Acme Corporation")
+      yield* make("Acme (duplicate)")
+      const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+      expect(matched).toEqual({ crmId: oldest.id, detail: { object: "company", matched: true } })
+      const synced = yield* crm.execute(
+        call({ tool: "sync_firmographics", params: { ...ref, employees: 250, domain: "acme.com" } })
+      )
+      expect(synced.crmId).toBe(oldest.id)
+      expect(fake.records.companies!.map((c) => c.properties.numberofemployees)).toEqual(["250", undefined])
+    })
+  )
+
+  it.scopedLive("match_account finds the company a sync just upserted by its key while search still lags", () =>
+    Effect.gen(function* () {
+      const { crm } = yield* setupHubSpot({}, { searchLagMs: 60_000 })
+      const synced = yield* crm.execute(call({ tool: "sync_firmographics", params: { ...ref, domain: "acme.com" } }))
+      const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+      expect(matched).toEqual({ crmId: synced.crmId, detail: { object: "company", matched: true } })
+      const none = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "globex.io" } }))
+      expect(none).toEqual({ crmId: undefined, detail: { object: "company", matched: false } })
     })
   )
 
@@ -185,7 +229,8 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
         // The first attempt's upsert created the company, then its answer was lost (or its process stopped) before the
         // name was sent: the company holds our key and domain, no name.
         const lagging = yield* setupHubSpot({}, { searchLagMs: 60_000 })
-        const indexed = yield* setupHubSpot()
+        // no search lag: the company was created long enough ago for search to have indexed it
+        const indexed = yield* setupHubSpot({}, { searchLagMs: 0 })
         for (const { fake, crm } of [lagging, indexed]) {
           const made = yield* Effect.promise(() =>
             fetch(`${fake.url}/crm/v3/objects/companies/batch/upsert`, {

@@ -188,3 +188,27 @@ describe("HubSpot failures map to the contract's errors", () => {
     })
   )
 })
+
+describe("HubSpot error text", () => {
+  it.scopedLive("an error echoing the token in use or the lead's email and phone carries none of them", () =>
+    Effect.gen(function* () {
+      // a token of no known shape (not pat-…): only the executor knows it is a secret
+      const opaque = "opaque-hub-token-0123456789"
+      const { fake, crm } = yield* setup({ accessToken: Redacted.make(opaque) }, { tokens: [opaque] })
+      fake.failNext({
+        status: 400,
+        body: {
+          status: "error",
+          category: "VALIDATION_ERROR",
+          correlationId: "00000000-0000-0000-0000-000000000000",
+          message: `Request with ${opaque} (${encodeURIComponent(`Bearer ${opaque}`)}) refused for ${email}, phone +1 415 555 0100`
+        }
+      })
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error._tag).toBe("CrmPermanentError")
+      expect(error.message).toBe(
+        "Request with [redacted] (Bearer%20[redacted]) refused for ***@acme.com, phone [phone]"
+      )
+    })
+  )
+})

@@ -375,4 +375,48 @@ describe("Salesforce auth", () => {
       expect(JSON.stringify(error)).not.toContain("00DSTATIC")
     })
   )
+
+  it.scopedLive(
+    "an error echoing the executor's own credentials, the session token or the lead's email and phone carries none",
+    () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setup()
+        yield* crm.execute(upsertLead)
+        const session = last(fake).headers.authorization!.replace(/^Bearer /, "")
+        // echoed as a proxy or a debug handler might: the session token percent-encoded in a URL, the secret bare
+        const echo =
+          `Malformed request https://na1.example/x?session=${encodeURIComponent(session)} ` +
+          `(client ${creds.clientId}/${creds.clientSecret}) for jane.doe@acme.com, +1 415 555 0100`
+        fake.failNext({ status: 400, body: [{ errorCode: "INVALID_FIELD", message: echo }] })
+        const error = yield* Effect.flip(crm.execute(upsertLead))
+        expect(error).toMatchObject({ _tag: "CrmPermanentError", code: "INVALID_FIELD" })
+        expect(error.message).toContain("[redacted]")
+        expect(error.message).toContain("***@acme.com")
+        expect(error.message).not.toContain(encodeURIComponent(session))
+        expect(error.message).not.toContain(creds.clientSecret)
+        expect(error.message).not.toMatch(/jane\.doe|415 555 0100/)
+      })
+  )
+
+  it.scopedLive("a client secret rotated since start-up is scrubbed from an error's text too", () =>
+    Effect.gen(function* () {
+      const fake = yield* fakeSalesforce()
+      let secret = creds.clientSecret
+      const auth = () => ({
+        _tag: "ClientCredentials" as const,
+        clientId: creds.clientId,
+        clientSecret: Redacted.make(secret)
+      })
+      const crm = yield* executor(fake, { auth: auth(), reloadAuth: Effect.sync(auth) })
+      yield* crm.execute(upsertLead)
+      secret = "rotated-secret-v2"
+      fake.rotateClientSecret(secret)
+      fake.expireSessions()
+      yield* crm.execute(upsertLead)
+      fake.failNext({ status: 500, body: [{ errorCode: "UNKNOWN_EXCEPTION", message: `echo ${secret}` }] })
+      const error = yield* Effect.flip(crm.execute(upsertLead))
+      expect(error._tag).toBe("CrmTransientError")
+      expect(error.message).toBe("echo [redacted]")
+    })
+  )
 })
