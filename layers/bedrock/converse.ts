@@ -163,22 +163,27 @@ const permanentErrors: Readonly<Record<string, (modelId: string) => string>> = {
 /**
  * Maps an SDK failure (after the SDK's own attempts) to AnalysisFailed (transient: the job retries) or JobPermanent
  * (dead-letter now, see permanentErrors). Throttling and ModelNotReadyException carry retryAfterMs so the job is
- * delayed, not retried hot. Only names, statuses and the service's message are kept: no request data.
+ * delayed, not retried hot. Only names, statuses and the service's message are kept: no request data. The message is
+ * masked with `redactFor` (`redactText` unless the caller knows the lead: `redactTextFor(lead)` masks its names too).
  */
 export const toAnalysisError = (
   cause: unknown,
   throttleDelayMs: number,
-  modelId: string
+  modelId: string,
+  redactFor: (text: string) => string = redactText
 ): AnalysisFailed | JobPermanent => {
   const error: SdkError = typeof cause === "object" && cause !== null ? cause : { message: String(cause) }
   const name = error.name ?? "Error"
   const status = error.$metadata?.httpStatusCode
-  const detail = clip(error.message ?? "", 200)
+  // the service's message may quote the request (a ValidationException quoting the prompt): masked, with the lead's
+  // own names, email and phone when the caller passes `redactTextFor(lead)` as `redactFor`
+  // (masked before it is cut, so a cut never leaves the start of a name or an address behind)
+  const detail = clip(redactFor(error.message ?? ""), 200)
   const where = status === undefined ? "no HTTP response" : `HTTP ${status}`
   const check = Object.hasOwn(permanentErrors, name) ? permanentErrors[name] : undefined
   if (check !== undefined) {
     return new JobPermanent({
-      reason: `Bedrock refused the request (${name}, ${where}): ${redactText(detail).replace(/\.$/, "")}. ${check(modelId)}`
+      reason: `Bedrock refused the request (${name}, ${where}): ${detail.replace(/\.$/, "")}. ${check(modelId)}`
     })
   }
   if (name === "ModelNotReadyException") {

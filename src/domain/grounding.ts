@@ -102,7 +102,10 @@ export const allowedSources: Readonly<Record<ClaimType, ReadonlyArray<EvidenceSo
 /** PRODUCT evidence must point at product usage; anything else the lead reports is MARKETING data. */
 export const productFieldPaths: ReadonlySet<string> = new Set(["activity.productLogins", "activity.trialSignup"])
 
-/** Lead fields whose values stay out of grounding reasons (reasons are stored and may be logged). */
+/**
+ * Lead fields whose values stay out of grounding reasons (reasons are stored and may be logged), even a count or a
+ * flag; no other text the lead sent is quoted either (see checkClaim).
+ */
 export const personalFieldPaths: ReadonlySet<string> = new Set(["email", "firstName", "lastName", "phone"])
 
 const isEvidenceSource = Schema.is(EvidenceSource)
@@ -174,6 +177,21 @@ const missingData: Partial<Record<EvidenceSource, string>> = {
   CRM: "the pipeline holds no CRM data for this lead"
 }
 
+/** A value of the lead's own data a reason may quote: a count, a flag or nothing; never text the lead sent. */
+const quotable = (value: unknown): boolean => value === null || typeof value === "number" || typeof value === "boolean"
+
+/** What kind of value a reason names instead of quoting it: "a text of 12 characters", "a list of 3", "a number". */
+const kindOf = (value: unknown): string =>
+  typeof value === "string"
+    ? `a text of ${value.length} character${value.length === 1 ? "" : "s"}`
+    : Array.isArray(value)
+      ? `a list of ${value.length}`
+      : value === null
+        ? "null"
+        : typeof value === "object"
+          ? "an object"
+          : `a ${typeof value}`
+
 /** Why one claim fails, or undefined when the data the pipeline holds supports it. */
 const checkClaim = (evidence: Evidence, index: number, context: GroundingContext): string | undefined => {
   const { claimType, fieldPath, source } = evidence
@@ -191,10 +209,14 @@ const checkClaim = (evidence: Evidence, index: number, context: GroundingContext
   const actual = resolvePath(data, fieldPath)
   if (actual === undefined) return `${label}: ${source} data has no field ${JSON.stringify(fieldPath)}`
   if (valuesMatch(evidence.value, actual)) return undefined
-  const personal = (source === "MARKETING" || source === "PRODUCT") && personalFieldPaths.has(fieldPath)
-  return personal
-    ? `${label}: claimed value does not match the ${source} data`
-    : `${label}: claimed ${describe(evidence.value)} but ${source} data has ${describe(actual)}`
+  if (source === "MARKETING" || source === "PRODUCT") {
+    // The lead's own data: its counts and flags are quoted, never text it sent (company, website, title, utm*,
+    // attribute text, names...), nor a claim of text about it, which may quote it too.
+    return personalFieldPaths.has(fieldPath) || !quotable(evidence.value) || !quotable(actual)
+      ? `${label}: claimed value does not match the ${source} data (${kindOf(evidence.value)} claimed, ${kindOf(actual)} held; the lead's own values are not quoted)`
+      : `${label}: claimed ${describe(evidence.value)} but ${source} data has ${describe(actual)}`
+  }
+  return `${label}: claimed ${describe(evidence.value)} but ${source} data has ${describe(actual)}`
 }
 
 const decisionRank: Readonly<Record<Decision, number>> = { Ignore: 0, Nurture: 1, "Route to SDR": 2 }

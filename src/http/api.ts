@@ -107,7 +107,13 @@ export const LeadCursorText = Schema.String.pipe(
   message: () => ({ message: "must be the `next` of an earlier page of GET /leads", override: true })
 })
 /** A route that takes no query parameters says so when given one (`/ops/state?status=FAILED`), as the lists do. */
-const NoParams = Schema.Struct({}).annotations({ parseOptions: { onExcessProperty: "error" } })
+// (an empty Struct takes any object, whatever the parse options say: each key is refused by name here instead)
+const NoParams = Schema.Struct({}).pipe(
+  Schema.filter((params) => {
+    const names = Object.keys(params)
+    return names.length === 0 || names.map((name) => ({ path: [name], message: "is unexpected" }))
+  })
+)
 const LeadListParams = Schema.Struct({
   limit: Limit.fields.limit,
   status: Schema.optionalWith(StatusList, { exact: true }),

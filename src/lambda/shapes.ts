@@ -28,10 +28,24 @@ const recordSource = (record: unknown) => {
   )
 }
 
-/** An object's field names (not their values), at most eight, each cut short. */
+/**
+ * A field name a log may show: an identifier as AWS and programs write them ("httpMethod", "detail-type", "Records"),
+ * up to 40 characters, with no dot and at most four digits in a row. Whoever sends the event chooses its field names:
+ * one like "jane@acme.com", "Tel 612 345 678", "Jane Doe" or "jane.doe" may be personal data, and is counted, not
+ * shown.
+ */
+const SHOWABLE_FIELD = /^(?!.*\d{5})[A-Za-z_$][\w$-]{0,39}$/
+
+/** An object's field names (not their values), at most eight, those that may hold personal data counted only. */
 const fieldNames = (event: Fields) => {
   const keys = Object.keys(event)
-  const named = keys.slice(0, 8).map((key) => (key.length > 40 ? `${key.slice(0, 40)}…` : key))
+  const first = keys.slice(0, 8)
+  const shown = first.filter((key) => key.length <= 40 && SHOWABLE_FIELD.test(key))
+  const hidden = first.length - shown.length
+  const named = [
+    ...shown,
+    ...(hidden === 0 ? [] : [`${hidden} field name${hidden === 1 ? "" : "s"} not shown (it may hold personal data)`])
+  ]
   return `${named.join(", ")}${keys.length > 8 ? `, … (${keys.length} fields)` : ""}`
 }
 

@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import { type GuardBlocked, guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
-import { errorText, redact, redactText, redactTextFor } from "../domain/redact.js"
+import { errorText, redactPersonalTextFor, redactText, redactTextFor, redactWith } from "../domain/redact.js"
 import { withSpanWhenTraced } from "../domain/spans.js"
 import { sha256Hex } from "../domain/leadKey.js"
 import { actionKey, type CrmAction } from "../domain/tools.js"
@@ -81,8 +81,8 @@ export interface RunActionOptions {
 }
 
 /**
- * A CRM error whose text quoted the lead's names or company (`redactFor` masks them, see `redactTextFor`), with that
- * text masked: the same error otherwise, so nothing downstream (the agent's answer, logs, the audit row, the job's
+ * A CRM error whose text quoted the lead's names, company, email or phone in any spelling (`redactFor` masks them,
+ * see `redactTextFor`), with that text masked: the same error otherwise, so nothing downstream (the agent's answer, logs, the audit row, the job's
  * fate and leads.error) sees the names. An error that quoted none of them is returned as it is.
  */
 const redactCrmError = (error: CrmError, redactFor: (text: string) => string): CrmError => {
@@ -167,7 +167,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         actionKey: key,
         tool: action.tool,
         provider: crm.provider,
-        params: redact(action.params),
+        // masked by key (email, names, phone...), and for this lead's own names, email and phone wherever the text
+        // of a parameter quotes them, in any spelling (an agent's task subject "Call Ada back on 4155550100")
+        params: redactWith(action.params, redactPersonalTextFor(lead.input, action.params)),
         ...(options.source === undefined ? {} : { source: options.source })
       }
       const guarded = guardAction(action.tool, action.params)

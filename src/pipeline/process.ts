@@ -5,12 +5,12 @@ import { computedFacts, ground } from "../domain/grounding.js"
 import { isFreeMailDomain } from "../domain/enrichment.js"
 import { accountDomain } from "../domain/lead.js"
 import { planActions } from "../domain/plan.js"
-import { errorText } from "../domain/redact.js"
+import { errorText, redactPersonalTextFor, redactTextFor } from "../domain/redact.js"
 import { withSpanWhenTraced } from "../domain/spans.js"
-import { Analyzer } from "../../services/Analyzer.js"
+import { AnalysisFailed, Analyzer } from "../../services/Analyzer.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { Enricher } from "../../services/Enricher.js"
-import type { JobInfo } from "../../services/JobQueue.js"
+import { type JobInfo, JobPermanent } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
 import { executeActions } from "./execute.js"
@@ -57,7 +57,20 @@ export const processLead = (job: JobInfo) =>
     if (grounding === undefined) {
       const analysis = yield* Effect.flatMap(Analyzer, (analyzer) =>
         analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment })
-      ).pipe(stage(metrics, "analyze"))
+      ).pipe(
+        // a model service's refusal may quote the request, the lead's names, email and phone in it: masked before
+        // the failure becomes the job's fate, a log line or leads.error
+        Effect.mapError((error) => {
+          const mask = redactTextFor(lead.input)
+          return error._tag === "AnalysisFailed"
+            ? new AnalysisFailed({
+                message: mask(error.message),
+                ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs })
+              })
+            : new JobPermanent({ reason: mask(error.reason) })
+        }),
+        stage(metrics, "analyze")
+      )
       const made = ground(analysis, { lead: lead.input, enrichment, computed: computedFacts(lead.input, enrichment) })
       yield* metrics.groundingOutcome(made.outcome)
       // another delivery of this job may have saved its analysis first: plan from that one, as it does
@@ -65,12 +78,13 @@ export const processLead = (job: JobInfo) =>
     }
 
     if (grounding.outcome === "REJECTED") {
-      yield* store.transition(lead.id, ["PROCESSING"], "REJECTED", {
-        error: errorText(grounding.reasons.join("; "))
-      })
+      // reasons name fields, not the lead's text (see checkClaim), but a model's field path or a stored reason may
+      // still quote the lead: its names, email and phone are masked in any spelling (the company names the account)
+      const reasons = errorText(grounding.reasons.join("; "), redactPersonalTextFor(lead.input))
+      yield* store.transition(lead.id, ["PROCESSING"], "REJECTED", { error: reasons })
       yield* metrics.leadFinished("REJECTED")
       yield* Effect.logInfo(yield* finished("REJECTED by grounding: no CRM write", startedAt, lead.createdAt)).pipe(
-        Effect.annotateLogs({ reasons: grounding.reasons.join("; ") })
+        Effect.annotateLogs({ reasons })
       )
       return
     }

@@ -289,3 +289,117 @@ describe("redaction covers every address the lead schema accepts", () => {
     )
   })
 })
+
+describe("phone numbers in every spelling people type (safe patterns)", () => {
+  it.each([
+    ["01711234567", "[phone]"],
+    ["call 612 345 678", "call [phone]"],
+    ["030/12345678", "[phone]"],
+    ["415/555-0100", "[phone]"],
+    ["415\u00a0555\u00a00100", "[phone]"],
+    ["415\u2013555\u20130100", "[phone]"],
+    ["(415) 555.0100", "[phone]"],
+    ["12 34 5678", "[phone]"],
+    ["0612 34 56", "[phone]"],
+    ["?phone=+14155550100&x=1", "?phone=[phone]&x=1"],
+    ["https://wa.me/14155550100", "https://wa.me/[phone]"],
+    ["ref#+14155550100", "ref#[phone]"],
+    ["id_+14155550100", "id_[phone]"],
+    ["tel:4155550100", "tel:[phone]"],
+    ["phone number: 4155550100", "phone number: [phone]"],
+    ["WhatsApp 4155550100", "WhatsApp [phone]"],
+    ["415-555-0100 x123", "[phone]"],
+    ["415-555-0100 ext. 42.", "[phone]."],
+    ["+\uff11 \uff14\uff11\uff15 \uff15\uff15\uff15 \uff10\uff11\uff10\uff10", "[phone]"],
+    ["\uff14\uff11\uff15-\uff15\uff15\uff15-\uff10\uff11\uff10\uff10", "[phone]"]
+  ])("%j -> %j", (input, expected) => {
+    expect(redactText(input)).toBe(expected)
+  })
+
+  it.each([
+    ["HubSpot id", "Existing ID: 123456789012"],
+    ["short count", "Existing ID: 12345"],
+    ["bare epoch millis", "1732627063123"],
+    ["bare 10-digit id", "contact 4155550100 updated"],
+    ["zero-padded id", "order 0012345678"],
+    ["years", "2024/2025/2026"],
+    ["slashed date", "10/12/2026"],
+    ["amount in nine digits", "€ 612 345 678"],
+    ["thousands", "revenue 123 456 789"],
+    ["date after a phone word", "call on 2026-11-26"]
+  ])("leaves a %s alone", (_label, text) => {
+    expect(redactText(text)).toBe(text)
+  })
+})
+
+describe("email addresses the lead schema does not produce, as CRMs and URLs echo them", () => {
+  it.each([
+    ["?email=grace%40globex.com", "***@globex.com"],
+    ["to jürgen@müller.de now", "to ***@müller.de now"],
+    ['"john doe"@example.com', "***@example.com"],
+    ["mail jane@intranet.", "mail ***@intranet."],
+    ["jane@[10.1.2.3]", "***@[10.1.2.3]"],
+    ["jane@10.1.2.3", "***@10.1.2.3"],
+    ["postgres://app@db.example.com/x", "postgres://***@db.example.com/x"]
+  ])("%j -> %j", (input, expected) => {
+    expect(redactText(input)).toBe(expected)
+  })
+
+  it("by key, a Unicode or IP-literal domain is kept", () => {
+    expect(redact({ email: "jürgen@müller.de", workEmail: "x@[10.1.2.3]" })).toEqual({
+      email: "***@müller.de",
+      workEmail: "***@[10.1.2.3]"
+    })
+  })
+})
+
+describe("passwords in URLs, whatever the host", () => {
+  it.each([
+    ["https://admin:pw@10.1.2.3:8443/crm", "https://admin:***@10.1.2.3:8443/crm"],
+    ["redis://:tok@cache:6379", "redis://:***@cache:6379"],
+    ["see postgres://app:s3cr%40t@db.example.com/x", "see postgres://app:***@db.example.com/x"],
+    ['{"url":"https:\\/\\/u:p@h\\/x"}', '{"url":"https:\\/\\/u:***@h\\/x"}']
+  ])("%j -> %j", (input, expected) => {
+    expect(redactText(input)).toBe(expected)
+  })
+
+  it("leaves URLs without a password alone (a user name is masked as an address's local part)", () => {
+    for (const url of ["https://example.com:8443/a", "http://h:80/x?y=z", "https://x.org/@handle"]) {
+      expect(redactText(url)).toBe(url)
+    }
+    expect(redactText("https://u@10.0.0.1/x")).toBe("https://***@10.0.0.1/x")
+    expect(redactText("https://example.com:8443/pkg@latest")).toBe("https://example.com:8443/***@latest")
+  })
+})
+
+describe("keys that carry personal data", () => {
+  it("masks tel, cell, WhatsApp, owner and names in other languages by key, and masks inside keys", () => {
+    expect(
+      redact({
+        tel: "4155550100",
+        cell: "612345678",
+        whatsapp: "4155550100",
+        owner: "Jane Doe",
+        ownerId: 12345,
+        vorname: "Jürgen",
+        nachname: "Müller",
+        prenom: "Zoé",
+        hotel: "Ritz",
+        "contact.+14155550100": true,
+        "jane@acme.com": 1
+      })
+    ).toEqual({
+      tel: "***",
+      cell: "***",
+      whatsapp: "***",
+      owner: "***",
+      ownerId: 12345,
+      vorname: "***",
+      nachname: "***",
+      prenom: "***",
+      hotel: "Ritz",
+      "contact.[phone]": true,
+      "***@acme.com": 1
+    })
+  })
+})

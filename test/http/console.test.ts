@@ -111,7 +111,7 @@ describe("the console's routes", () => {
         }
         expectProblem(yield* api.get("/leads/not-a-uuid/audit"), 404)
         // a parameter the lists do not take is named, not silently ignored (a filter that seemed to apply)
-        for (const path of ["/leads?cursor=abc", "/dead-letters?limit=5&status=FAILED"]) {
+        for (const path of ["/leads?cursor=abc", "/dead-letters?limit=5&status=FAILED", "/ops/state?status=FAILED"]) {
           const unknown = yield* api.get(path)
           expectProblem(unknown, 400)
           expect(unknown.json.detail, path).toMatch(/(status|cursor): is unexpected/)
@@ -290,6 +290,71 @@ describe("the console's routes", () => {
           expect(state.breakers).toBeNull()
           expect(state.breakerSource).toBe("redis")
           expect(state.leads).not.toBeNull()
+        })
+      )
+  )
+})
+
+describe("the console's lead view masks what it shows of the lead's own data", () => {
+  it.live(
+    "GET /leads/:id/audit masks the analysis, grounding reasons and audit rows with the lead's names, email, phone",
+    () =>
+      withApi(memoryEnv(), (api) =>
+        Effect.gen(function* () {
+          const lead = sampleLead({
+            email: "grace.hopper@globex.com",
+            firstName: "Grace",
+            lastName: "Hopper",
+            phone: "+1 415 555 0100",
+            company: "Grace Hopper Consulting",
+            utmTerm: "Grace Hopper"
+          })
+          const id = (yield* api.postJson("/leads", lead)).json.id
+          const store = yield* LeadStore
+          const analysis = {
+            fitScore: 80,
+            intent: "High Fit" as const,
+            decision: "Route to SDR" as const,
+            reasoning: "Grace Hopper (grace.hopper@globex.com, 4155550100) asked for a demo",
+            evidence: [
+              {
+                source: "MARKETING",
+                fieldPath: "email",
+                value: "grace.hopper@globex.com",
+                claimType: "BEHAVIOR" as const
+              },
+              { source: "MARKETING", fieldPath: "lastName", value: "Hopper", claimType: "BEHAVIOR" as const }
+            ]
+          }
+          yield* store.saveAnalysis(id, analysis, {
+            outcome: "REJECTED",
+            reasons: ['evidence[0]: claimed "https://admin:pw@10.1.2.3:8443/crm" for Grace (415) 555.0100'],
+            analysis
+          })
+          // imported here: this block is added at the end of the file, the imports above are another change's
+          const { AuditLog: AuditLogTag } = yield* Effect.promise(() => import("../../services/AuditLog.js"))
+          const audit = yield* Effect.flatMap(AuditLogTag, (log) =>
+            log.record({
+              leadId: id,
+              actionKey: "k1",
+              tool: "create_task",
+              provider: "mock",
+              params: { subject: "Call Grace back on 4155550100" },
+              status: "SUCCEEDED",
+              durationMs: 1
+            })
+          )
+          expect(audit.leadId).toBe(id)
+          const view = yield* api.get(`/leads/${id}/audit`)
+          expect(view.status).toBe(200)
+          for (const secret of ["Grace", "Hopper", "grace.hopper", "4155550100", "555.0100", ":pw@"]) {
+            expect(view.text, secret).not.toContain(secret)
+          }
+          expect(view.json.analysis.evidence[0].value).toBe("***@globex.com")
+          expect(view.json.grounding.reasons[0]).toContain("https://admin:***@10.1.2.3:8443/crm")
+          expect(view.json.actions[0].params).toEqual({ subject: "Call *** back on [phone]" })
+          const list = yield* api.get("/leads?limit=1")
+          expect(list.json.leads[0]).toMatchObject({ id, company: "*** *** Consulting" })
         })
       )
   )

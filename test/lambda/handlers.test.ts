@@ -620,3 +620,22 @@ describe("a handler whose environment cannot start", () => {
     })
   )
 })
+
+describe("an unsupported event whose field names are personal data", () => {
+  it.live("the log line and the thrown error name the event's shape and count those fields, never show them", () =>
+    Effect.gen(function* () {
+      const event = { "jane@acme.com": 1, "Tel 612 345 678": 2, "Jane Doe": 3, "ada.lovelace": 4, detail: {} }
+      const { error, lines } = yield* invoke(() => consumerHandler(event as never))
+      expect(error?.message).toMatch(/^consumerHandler takes SQS events/)
+      expect(error?.message).toContain("an object with the fields detail, 4 field names not shown")
+      const logged = jsonLines(lines)
+      expect(logged).toHaveLength(1)
+      expect(logged[0]?.received).toBe(
+        "an object with the fields detail, 4 field names not shown (it may hold personal data)"
+      )
+      for (const text of [error?.message ?? "", lines.join("\n")]) {
+        for (const secret of ["jane", "Jane", "612", "lovelace"]) expect(text, secret).not.toContain(secret)
+      }
+    })
+  )
+})
