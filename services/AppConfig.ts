@@ -86,6 +86,10 @@ const webhookSecret = (name: string): Config.Config<Option.Option<Redacted.Redac
       }),
       name
     )
+  ).pipe(
+    // HTTP strips the whitespace around a header's value, so a token kept with it ("mtok ") would refuse every
+    // delivery; none of these secrets has whitespace at its ends (as API keys, see src/http/auth.ts)
+    Config.map(Option.map((secret) => Redacted.make(Redacted.value(secret).trim())))
   )
 
 /** Every setting the programs read, validated together so start-up names every bad key at once. */
@@ -114,6 +118,19 @@ export const appConfig = Config.all({
     "MCP_ALLOWED_ORIGINS"
   ).pipe(
     Config.map((origins) => origins.map((origin) => origin.trim().toLowerCase())),
+    Config.withDefault([] as ReadonlyArray<string>)
+  ),
+  // With no INGEST_API_KEYS: the host names (besides localhost and IP addresses) the guarded routes answer, so that a
+  // page on any other name cannot reach them by DNS rebinding (src/http/auth.ts, makeHostCheck).
+  allowedHosts: Config.nested(
+    Config.validate(Config.array(Config.string()), {
+      message: "must list host names (e.g. ingest.internal), comma-separated, without scheme, port or path",
+      validation: (hosts) =>
+        hosts.every((host) => host.trim() === "" || /^[a-z0-9]([a-z0-9.-]*[a-z0-9.])?$/i.test(host.trim()))
+    }),
+    "INGEST_ALLOWED_HOSTS"
+  ).pipe(
+    Config.map((hosts) => hosts.map((host) => host.trim().toLowerCase()).filter((host) => host !== "")),
     Config.withDefault([] as ReadonlyArray<string>)
   ),
   maxBodyBytes: positive("MAX_BODY_BYTES", 64 * 1024),

@@ -125,10 +125,25 @@ const intakeProblems = [400, 401, 413, 415, 503] as const
 
 /** An intake route (one request per lead): 202 for a new lead, 200 with the stored lead for a duplicate. */
 const intake = <Name extends string, Payload>(
-  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST", never, never, Payload>
-) => problems(endpoint.addSuccess(LeadView, { status: 202 }).addSuccess(LeadView, { status: 200 }), ...intakeProblems)
+  endpoint: HttpApiEndpoint.HttpApiEndpoint<Name, "POST", never, never, Payload>,
+  ...more: ReadonlyArray<ProblemStatus>
+) =>
+  problems(
+    endpoint.addSuccess(LeadView, { status: 202 }).addSuccess(LeadView, { status: 200 }),
+    ...intakeProblems,
+    ...more
+  )
 
-const createLead = intake(HttpApiEndpoint.post("createLead", directRoutes.createLead.path).setPayload(LeadInput))
+/**
+ * The routes behind the API keys also answer 403 when no keys are set and the Host is a name other than localhost
+ * or one of INGEST_ALLOWED_HOSTS (a page rebinding its DNS name to this machine).
+ */
+const foreignHost = 403
+
+const createLead = intake(
+  HttpApiEndpoint.post("createLead", directRoutes.createLead.path).setPayload(LeadInput),
+  foreignHost
+)
   .annotate(OpenApi.Description, "Accept a lead: 202 when new (queued), 200 with the stored lead for a duplicate.")
   .annotate(OpenApi.Transform, documented("createLead", securedBy("apiKey")))
 
@@ -160,6 +175,7 @@ export class LeadsGroup extends HttpApiGroup.make("leads")
       HttpApiEndpoint.get("listLeads", "/leads").setUrlParams(LeadListParams).addSuccess(LeadList),
       400,
       401,
+      foreignHost,
       503
     )
       .annotate(
@@ -170,12 +186,24 @@ export class LeadsGroup extends HttpApiGroup.make("leads")
       .annotate(OpenApi.Transform, documented("listLeads", securedBy("apiKey")))
   )
   .add(
-    problems(HttpApiEndpoint.get("getLead", "/leads/:id").setPath(IdPath).addSuccess(LeadView), 401, 404, 503)
+    problems(
+      HttpApiEndpoint.get("getLead", "/leads/:id").setPath(IdPath).addSuccess(LeadView),
+      401,
+      foreignHost,
+      404,
+      503
+    )
       .annotate(OpenApi.Description, "A lead: its input, state, analysis, grounding and CRM actions.")
       .annotate(OpenApi.Transform, documented("getLead", securedBy("apiKey")))
   )
   .add(
-    problems(HttpApiEndpoint.get("leadAudit", "/leads/:id/audit").setPath(IdPath).addSuccess(LeadAudit), 401, 404, 503)
+    problems(
+      HttpApiEndpoint.get("leadAudit", "/leads/:id/audit").setPath(IdPath).addSuccess(LeadAudit),
+      401,
+      foreignHost,
+      404,
+      503
+    )
       .annotate(
         OpenApi.Description,
         "What happened to a lead, for operators: its input with PII masked, analysis, grounding verdict and every " +
@@ -189,6 +217,7 @@ export class LeadsGroup extends HttpApiGroup.make("leads")
         .setPath(IdPath)
         .addSuccess(ReplayAccepted, { status: 202 }),
       401,
+      foreignHost,
       404,
       409,
       503
@@ -211,13 +240,19 @@ export class OperationsGroup extends HttpApiGroup.make("operations")
       HttpApiEndpoint.get("deadLetters", "/dead-letters").setUrlParams(Limit).addSuccess(DeadLetterList),
       400,
       401,
+      foreignHost,
       503
     )
       .annotate(OpenApi.Description, "Dead-lettered (FAILED) leads with their reasons, oldest first (emails masked).")
       .annotate(OpenApi.Transform, documented("deadLetters", securedBy("apiKey")))
   )
   .add(
-    problems(HttpApiEndpoint.get("opsState", "/ops/state").setUrlParams(NoParams).addSuccess(OpsState), 400, 401)
+    problems(
+      HttpApiEndpoint.get("opsState", "/ops/state").setUrlParams(NoParams).addSuccess(OpsState),
+      400,
+      401,
+      foreignHost
+    )
       .annotate(
         OpenApi.Description,
         "Backends, queue counts, leads per status, circuit breakers and rate-limit tiers; a part that cannot be " +

@@ -22,6 +22,45 @@ export const makeApiKeyCheck = (keys: Redacted.Redacted<ReadonlyArray<string>>) 
   }
 }
 
+/**
+ * Whether the API keys `makeApiKeyCheck` is given guard anything: none set (or only blank ones), every request passes
+ * it, and `makeHostCheck` is what keeps a web page from reaching the routes by DNS rebinding.
+ */
+export const hasApiKeys = (keys: Redacted.Redacted<ReadonlyArray<string>>): boolean =>
+  Redacted.value(keys).some((key) => key.trim() !== "")
+
+/** The host of a Host header, without its port, lower case (an IPv6 literal keeps its brackets). */
+const hostName = (host: string): string => {
+  const end = host.startsWith("[") ? host.indexOf("]") + 1 : host.lastIndexOf(":")
+  return (end > 0 ? host.slice(0, end) : host).toLowerCase()
+}
+
+/**
+ * Checks a request's Host header where no API key guards the routes (INGEST_API_KEYS unset, as `npm start` runs):
+ * a page on `http://rebind.attacker.example` whose name the attacker re-points at 127.0.0.1 (DNS rebinding) is, for
+ * the browser, the attacker's own origin, and could read and replay leads; its requests carry its name as Host. So a
+ * Host that is a DNS name is refused unless it is `localhost` or one of `allowed` (INGEST_ALLOWED_HOSTS); an IP
+ * literal (rebinding needs a name) and a request without Host (HTTP/1.0) pass. The last Host accepted is remembered:
+ * the next request from the same client costs one comparison.
+ */
+export const makeHostCheck = (allowed: ReadonlyArray<string>) => {
+  const names = new Set(allowed.map((name) => hostName(name.trim())).filter((name) => name !== ""))
+  let lastAccepted: string | undefined
+  return (host: string | undefined): boolean => {
+    if (host === undefined || host === lastAccepted) return true
+    const name = hostName(host)
+    const ok = name === "localhost" || name.startsWith("[") || /^[0-9.]+$/.test(name) || name === "" || names.has(name)
+    if (ok) lastAccepted = host
+    return ok
+  }
+}
+
+/** The 403's detail for a Host `makeHostCheck` refused: what was refused, why, and the setting that allows it. */
+export const foreignHostDetail = (host: string): string =>
+  `Host ${JSON.stringify(hostName(host).slice(0, 200))} is not allowed: with no API keys (INGEST_API_KEYS) this ` +
+  "route answers only requests to localhost, an IP address or a host INGEST_ALLOWED_HOSTS lists (a page on another " +
+  "name could reach it by DNS rebinding); add the host to INGEST_ALLOWED_HOSTS, or set INGEST_API_KEYS"
+
 /** Request headers as Node and the platform give them: lower-case names, a list only for repeatable ones. */
 export type RequestHeaders = Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
 

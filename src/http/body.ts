@@ -86,8 +86,9 @@ export const unreadBody = { connection: "close" } as const
 
 /**
  * The 415 for a request whose headers do not say its body is JSON as it is read: application/json or
- * application/*+json, in UTF-8 (no charset, or utf-8), not compressed (no Content-Encoding, or identity). A
- * compressed or UTF-16 body would otherwise be refused as "not UTF-8" or "not JSON", which names the wrong problem.
+ * application/*+json, in UTF-8 (no charset, or utf-8), not compressed (no Content-Encoding, or identity; no
+ * Transfer-Encoding but chunked). A compressed or UTF-16 body would otherwise be refused as "not UTF-8" or "not JSON",
+ * which names the wrong problem.
  * `unread`: the body has not been read (the connection closes after the answer).
  */
 const contentTypeRefusal = (headers: RequestHeaders, unread: boolean): Refused | undefined => {
@@ -112,8 +113,23 @@ const contentTypeRefusal = (headers: RequestHeaders, unread: boolean): Refused |
       `Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not accepted: send the body uncompressed`
     )
   }
+  // a body compressed in transfer (Transfer-Encoding: gzip, chunked): Node undoes the chunking only
+  const transfer = headers["transfer-encoding"]
+  if (transfer !== undefined && transfer !== "chunked" && !plainTransfer(header(headers, "transfer-encoding") ?? "")) {
+    return refuse(
+      `Transfer-Encoding ${JSON.stringify(String(header(headers, "transfer-encoding")).slice(0, 40))} is not ` +
+        "accepted: send the body uncompressed (chunked alone)"
+    )
+  }
   return undefined
 }
+
+/** A Transfer-Encoding that only frames the body (chunked, identity), whatever its case and spacing. */
+const plainTransfer = (transfer: string): boolean =>
+  transfer.split(",").every((coding) => {
+    const name = coding.trim().toLowerCase()
+    return name === "chunked" || name === "identity" || name === ""
+  })
 
 /**
  * 415 unless the request says its body is JSON (application/json or application/*+json, any parameters); for a body

@@ -2,6 +2,8 @@
  * Example bodies for the OpenAPI document, one per request and per answer. The docs page shows them as the body to
  * try, so each must pass its route's schema: test/http/openapi.test.ts decodes every one with the route's Schema.
  */
+import { foreignHostDetail } from "./auth.js"
+
 const leadId = "0b9f8a52-3c1e-4c57-9d7b-2f8e6d1a4c30"
 const at = "2026-01-15T10:00:00.000Z"
 
@@ -76,6 +78,7 @@ export const problemExamples: Readonly<Record<number, unknown>> = {
     errors: [{ field: "email", message: "email must be a valid email address" }]
   },
   401: problem(401, "Unauthorized", "A valid API key is required (X-API-Key or Authorization: Bearer)"),
+  403: problem(403, "Forbidden", foreignHostDetail("crm-tools.example.com:3000")),
   404: problem(404, "Not Found", `No lead with id "${leadId}"`),
   409: problem(409, "Conflict", "Only a FAILED lead can be replayed; this one is SYNCED"),
   413: problem(413, "Payload Too Large", "The body is larger than 65536 bytes"),

@@ -1,5 +1,6 @@
 import * as HttpServer from "@effect/platform/HttpServer"
 import type * as HttpServerError from "@effect/platform/HttpServerError"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -11,7 +12,14 @@ import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import type { LeadSource } from "../domain/lead.js"
 import { McpEndpoint } from "../mcp/endpoint.js"
-import { type IntakeHandler, makeCreateLead, makeHubspotWebhook, makeMarketoWebhook } from "./intakeHandlers.js"
+import {
+  CheckHostHeader,
+  type IntakeHandler,
+  makeCreateLead,
+  makeHubspotWebhook,
+  makeMarketoWebhook
+} from "./intakeHandlers.js"
+import type { IntakeRequest } from "./body.js"
 import * as NodeServer from "./nodeServer.js"
 import { directOpsHandlers } from "./opsAnswers.js"
 import { layerContext } from "./platform.js"
@@ -23,7 +31,8 @@ type Intake = LeadStore | JobQueue | Metrics
 
 /** Each intake endpoint's handler: the one its HttpApi group serves (see leads.ts, webhooks.ts). */
 const intakeHandlers: { readonly [Name in IntakeRouteName]: (config: AppConfig.Service) => IntakeHandler } = {
-  createLead: makeCreateLead,
+  // with no API keys, a Host that could be a DNS-rebinding page's is refused (see CheckHostHeader)
+  createLead: (config) => makeCreateLead(config, { checkHost: true }),
   marketo: makeMarketoWebhook,
   hubspot: makeHubspotWebhook
 }
@@ -34,6 +43,19 @@ const intakeSources: { readonly [Name in IntakeRouteName]: LeadSource } = {
   marketo: "marketo",
   hubspot: "hubspot"
 }
+
+/**
+ * An ops route's handler (GET /healthz, /readyz, /metrics: no body taken), whose answer to a request that declares a
+ * body anyway closes the connection: else Node would keep it by reading the whole declared body, up to
+ * REQUEST_TIMEOUT_MS, for nothing (anyone may call these routes).
+ */
+const closingOnBody =
+  <R>(handler: () => Effect.Effect<HttpServerResponse.HttpServerResponse, never, R>) =>
+  (request: IntakeRequest) =>
+    request.headers["transfer-encoding"] !== undefined ||
+    (request.headers["content-length"] !== undefined && request.headers["content-length"] !== "0")
+      ? Effect.map(handler(), HttpServerResponse.setHeader("connection", "close"))
+      : handler()
 
 /**
  * The ingest's HTTP server: node:http (./nodeServer.ts), answering itself the intake routes (./routes.ts: POST
@@ -67,7 +89,7 @@ export const make = (
       })),
       ...opsRouteNames.map((name) => ({
         ...directRoutes[name],
-        handler: framed(directRoutes[name], directOpsHandlers[name])
+        handler: framed(directRoutes[name], closingOnBody(directOpsHandlers[name]))
       }))
     ]
     // the MCP endpoint (/mcp), when the program provides it (HttpServerLive does)
@@ -93,7 +115,10 @@ export const make = (
       shutdownTimeoutMs: config.shutdownTimeoutMs,
       requestTimeoutMs: config.requestTimeoutMs,
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-      onRefusedUnrouted
+      onRefusedUnrouted,
+      // this server may be reached by a browser at a private address (npm start binds 127.0.0.1): with no API keys,
+      // the HttpApi's guarded routes check the Host (DNS rebinding)
+      appContext: (app) => Effect.provideService(app, CheckHostHeader, true)
     })
   })
 

@@ -4,6 +4,7 @@
  * (intake.ts). Nothing here needs the HttpApi's declaration, so the server can answer before that is even loaded.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -22,7 +23,15 @@ import type { AppConfig } from "../../services/AppConfig.js"
 import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
-import { header, makeApiKeyCheck, presentedKey, type RequestHeaders } from "./auth.js"
+import {
+  foreignHostDetail,
+  hasApiKeys,
+  header,
+  makeApiKeyCheck,
+  makeHostCheck,
+  presentedKey,
+  type RequestHeaders
+} from "./auth.js"
 import {
   checkJsonContentType,
   type IntakeRequest,
@@ -49,16 +58,50 @@ const deniedUnread = refused(
   problem(401, deniedDetail, { headers: { ...bearerChallenge, ...unreadBody } })
 )
 
-/** The API key check for the configured keys (INGEST_API_KEYS; none configured: open). */
+/**
+ * Whether the routes the API keys would guard check the Host header when no key is configured (DNS rebinding, see
+ * `makeHostCheck`): on where a browser could reach the server at a private address — the ingest's own server
+ * (./intake.ts) turns it on for the HttpApi it serves and answers its intake routes with it. Off by default: behind
+ * API Gateway or a load balancer (the Lambda handlers) the Host is the public API's, and an embedding app decides.
+ */
+export class CheckHostHeader extends Context.Reference<CheckHostHeader>()("revenueflow/CheckHostHeader", {
+  defaultValue: () => false
+}) {}
+
+/**
+ * The API key check for the configured keys (INGEST_API_KEYS): 401 without a valid one. With none configured the
+ * routes are open; where CheckHostHeader is on, to this machine's clients only: a Host that is a DNS name other than
+ * localhost and not in INGEST_ALLOWED_HOSTS is 403.
+ */
 export const makeGuard = (config: AppConfig.Service) => {
-  const authorized = makeAuthorized(config)
-  return (headers: RequestHeaders) => (authorized(headers) ? Effect.void : Effect.fail(deniedResponse))
+  const access = makeAccess(config)
+  if (access.keyed) {
+    return (headers: RequestHeaders) => (access.authorized(headers) ? Effect.void : Effect.fail(deniedResponse))
+  }
+  return (headers: RequestHeaders) =>
+    Effect.flatMap(CheckHostHeader, (check) =>
+      !check || access.hostAllowed(headers) ? Effect.void : Effect.fail(foreignHost(headers, {}))
+    )
 }
 
-/** Whether a request's headers carry a valid API key (or none is configured). */
-const makeAuthorized = (config: AppConfig.Service) => {
-  const authorized = makeApiKeyCheck(Option.getOrElse(config.apiKeys, () => Redacted.make([])))
-  return (headers: RequestHeaders) => authorized(presentedKey(headers))
+/** A request refused for its Host: 403 naming the host, the reason and the setting. */
+const foreignHost = (headers: RequestHeaders, extra: Readonly<Record<string, string>>) =>
+  problem(403, foreignHostDetail(header(headers, "host") ?? ""), { headers: extra })
+
+/**
+ * What may use the routes the API keys guard: with keys configured, a request with a valid one (`authorized`);
+ * without, any request — or, where the Host is checked, one whose Host could not be a DNS-rebinding page's
+ * (`hostAllowed`).
+ */
+const makeAccess = (config: AppConfig.Service) => {
+  const keys = Option.getOrElse(config.apiKeys, () => Redacted.make<ReadonlyArray<string>>([]))
+  const check = makeApiKeyCheck(keys)
+  const hostCheck = makeHostCheck(config.allowedHosts)
+  return {
+    keyed: hasApiKeys(keys),
+    authorized: (headers: RequestHeaders) => check(presentedKey(headers)),
+    hostAllowed: (headers: RequestHeaders) => hostCheck(header(headers, "host"))
+  }
 }
 
 /** An intake route's handler: always a response (client errors included), never a failure. */
@@ -78,19 +121,35 @@ const answering =
  * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi (./leads.ts) and, in the ingest
  * program, directly on node:http (see ./intake.ts).
  */
-export const makeCreateLead = (config: AppConfig.Service): IntakeHandler => {
-  const authorized = makeAuthorized(config)
-  const options = { storeTimeoutMs: config.ingestStoreTimeoutMs }
-  const accept = (body: JsonBody) => acceptUntrusted(body.json, "api", options)
+export const makeCreateLead = (
+  config: AppConfig.Service,
+  options: {
+    /** Whether to check the Host header with no keys configured (see CheckHostHeader); unset: as CheckHostHeader says. */
+    readonly checkHost?: boolean | undefined
+  } = {}
+): IntakeHandler => {
+  const access = makeAccess(config)
+  const storeOptions = { storeTimeoutMs: config.ingestStoreTimeoutMs }
+  const accept = (body: JsonBody) => acceptUntrusted(body.json, "api", storeOptions)
   const span = withSpanWhenTraced("http.createLead", { captureStackTrace: false })
   const answer = answering("api")
-  // plain combinators, not Effect.gen: the ingest's hot path (see acceptLead)
+  const read = (request: IntakeRequest) => Effect.flatMap(readJson(request, config.maxBodyBytes), accept)
+  const foreign = (request: IntakeRequest) =>
+    Effect.fail(refused("foreign-host", foreignHost(request.headers, unreadBody)))
+  // plain combinators, not Effect.gen: the ingest's hot path (see acceptLead); one check per request, made once
+  if (access.keyed) {
+    return (request) => span(answer(access.authorized(request.headers) ? read(request) : Effect.fail(deniedUnread)))
+  }
+  if (options.checkHost === true) {
+    return (request) => span(answer(access.hostAllowed(request.headers) ? read(request) : foreign(request)))
+  }
+  if (options.checkHost === false) return (request) => span(answer(read(request)))
   return (request) =>
     span(
       answer(
-        authorized(request.headers)
-          ? Effect.flatMap(readJson(request, config.maxBodyBytes), accept)
-          : Effect.fail(deniedUnread)
+        Effect.flatMap(CheckHostHeader, (check) =>
+          !check || access.hostAllowed(request.headers) ? read(request) : foreign(request)
+        )
       )
     )
 }

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -7,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
 import type * as Scope from "effect/Scope"
+import type { Duplex } from "node:stream"
 import { fromNode, type IntakeRequest } from "./body.js"
 import { writeResponse } from "./nodeResponse.js"
 import { pathOf } from "./paths.js"
@@ -63,6 +65,8 @@ export interface NodeServerOptions<R> {
    * body that stopped arriving, 408 after REQUEST_TIMEOUT_MS), so that the refusal can be counted for its route.
    */
   readonly onRefusedUnrouted?: ((method: string, path: string, status: 408 | 417) => void) | undefined
+  /** What the served app runs with (e.g. a service provided to it); unset, the app as given. */
+  readonly appContext?: (<E, R>(app: HttpApp.Default<E, R>) => HttpApp.Default<E, R>) | undefined
 }
 
 /** KEEP_ALIVE_TIMEOUT_MS's default: an AWS ALB's idle timeout (60 s), and some. */
@@ -72,22 +76,62 @@ export const defaultKeepAliveTimeoutMs = 65_000
 export const defaultRequestTimeoutMs = 30_000
 const headersTimeoutMs = 10_000
 
+/** A problem+json answer written on the raw socket, which closes after it. */
+const rawAnswer = (status: number, title: string, detail: string, headers = "") => {
+  const body = JSON.stringify({ type: `https://revenueflow.dev/problems/${status}`, title, status, detail })
+  return (
+    `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\n${headers}` +
+    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  )
+}
+
 /**
  * A refusal Node makes before any handler runs (a request that is not HTTP, headers too large, a request not
  * received in time), as problem+json on the raw socket, which then closes. Node's own answers have no body.
  */
-const clientErrorAnswer = (code: string | undefined) => {
-  const [status, title, detail] =
-    code === "ERR_HTTP_REQUEST_TIMEOUT" || code === "ERR_HTTP_HEADERS_TIMEOUT"
-      ? ([408, "Request Timeout", "The request was not received in time (REQUEST_TIMEOUT_MS)"] as const)
-      : code === "HPE_HEADER_OVERFLOW"
-        ? ([431, "Request Header Fields Too Large", "The request's headers are too large"] as const)
-        : ([400, "Bad Request", "The request is not valid HTTP/1.1"] as const)
-  const body = JSON.stringify({ type: `https://revenueflow.dev/problems/${status}`, title, status, detail })
-  return (
-    `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\n` +
-    `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
-  )
+const clientErrorAnswer = (code: string | undefined) =>
+  code === "ERR_HTTP_REQUEST_TIMEOUT" || code === "ERR_HTTP_HEADERS_TIMEOUT"
+    ? rawAnswer(408, "Request Timeout", "The request was not received in time (REQUEST_TIMEOUT_MS)")
+    : code === "HPE_HEADER_OVERFLOW"
+      ? rawAnswer(431, "Request Header Fields Too Large", "The request's headers are too large")
+      : rawAnswer(400, "Bad Request", "The request is not valid HTTP/1.1")
+
+/** CONNECT (a proxy's method): this server is no proxy. */
+const connectAnswer = rawAnswer(
+  405,
+  "Method Not Allowed",
+  "CONNECT is not supported: this server is not a proxy",
+  // no method applies to an authority-form target here (RFC 9110 §10.2.1: an empty Allow)
+  "allow: \r\n"
+)
+
+/**
+ * How long an answer written on a closing socket has to reach the client before the socket is destroyed anyway: a
+ * client that reads nothing (its window full) or never closes its side cannot hold the socket.
+ */
+const closeGraceMs = 2000
+
+/**
+ * Writes `answer` and closes the socket for good: ended, then destroyed once the answer is flushed — `end` alone only
+ * half-closes, and a client that never sends its FIN (allowHalfOpen) would hold the socket for ever — or after
+ * `closeGraceMs` whatever happened.
+ */
+const closeWith = (socket: Duplex, answer: string) => {
+  const timer = setTimeout(() => socket.destroy(), closeGraceMs)
+  timer.unref()
+  socket.once("close", () => clearTimeout(timer))
+  socket.end(answer, () => socket.destroy())
+}
+
+/** HTTP/1.1 without Host (RFC 9112 §3.2): refused as Node would (`requireHostHeader`), but with a problem+json body. */
+const missingHost = problem(400, "An HTTP/1.1 request must carry a Host header", {
+  headers: { connection: "close" }
+})
+
+/** Whether a request declares a body: a Content-Length above 0, or a Transfer-Encoding. */
+const declaresBody = (req: IncomingMessage): boolean => {
+  const length = req.headers["content-length"]
+  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
 }
 
 const stopping = problem(503, "The server is stopping", { headers: { "retry-after": "1" } })
@@ -148,11 +192,16 @@ export const make = <R>(
 
     /**
      * Routes one request. `beforeRead`: for a client waiting for 100 Continue, what sends it; called when the body is
-     * first read (a direct route), once /mcp's gate has let the request through (a Node route: its gate answers at
-     * once or not at all), or before the request goes to the app, which reads as it likes.
+     * first read (a direct route), or once /mcp's gate has let the request through (a Node route: its gate answers at
+     * once or not at all); never for the app, whose routes take no body.
      */
     const dispatch = (req: IncomingMessage, res: ServerResponse, beforeRead: (() => void) | undefined) => {
       if (closing) res.shouldKeepAlive = false
+      // Node's own check (requireHostHeader) is off: it answers 400 with an empty body
+      if (req.headers.host === undefined && req.httpVersion === "1.1") {
+        res.shouldKeepAlive = false
+        return writeResponse(res, missingHost)
+      }
       const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
       if (handler !== undefined) return direct(handler, req, res, beforeRead)
       const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
@@ -161,17 +210,17 @@ export const make = <R>(
         if (!res.headersSent) beforeRead?.()
         return
       }
-      if (app !== undefined) {
-        beforeRead?.()
-        return app(req, res)
-      }
+      // The app's routes take no body (the intake routes, which do, are answered above), and the app may answer — an
+      // API key refused, a path unknown — without reading one: so a request that declares one gets no 100 Continue
+      // (the answer closes its connection instead, see "checkContinue"), and its answer closes the connection, which
+      // Node would otherwise keep by reading the whole declared body, up to REQUEST_TIMEOUT_MS, for nothing.
+      if (declaresBody(req)) res.shouldKeepAlive = false
+      if (app !== undefined) return app(req, res)
       if (closing) return writeResponse(res, stopping)
       if (options.others === "notFound") {
         const path = pathOf(req.url)
         return writeResponse(res, wrongMethod(req.method ?? "", path, methodsOf(path)) ?? notFound)
       }
-      // the app will read the body as it likes: the client may send it now
-      beforeRead?.()
       waiting.push([req, res])
       if (!wanted) {
         wanted = true
@@ -188,7 +237,9 @@ export const make = <R>(
             headersTimeout: Math.min(headersTimeoutMs, requestTimeout),
             // how often Node looks for requests past those deadlines (its default, 30 s, would double them)
             connectionsCheckingInterval: Math.min(1000, requestTimeout),
-            keepAliveTimeout: options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs
+            keepAliveTimeout: options.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs,
+            // answered in `dispatch`, as problem+json (Node's 400 has no body)
+            requireHostHeader: false
           },
           (req, res) => {
             dispatch(req, res, undefined)
@@ -219,11 +270,17 @@ export const make = <R>(
             problem(417, `Expect: ${JSON.stringify(expectation)} is not supported; only 100-continue is`)
           )
         })
-        server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
+        server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
           // a reset has nobody to answer; nor has a response already begun on this socket (Node's own rule: its
-          // in-flight response, `_httpMessage`, has sent its head), whose bytes an answer would corrupt
-          const inFlight = (socket as { readonly _httpMessage?: { readonly headersSent?: boolean } })._httpMessage
-          if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent === true) {
+          // in-flight response, `_httpMessage`, has sent its head), whose bytes an answer would corrupt; nor a
+          // request already answered whose body was still arriving (its response finished and left the socket, the
+          // parser still on it): a second answer to one request would be read as the answer to the next
+          const inFlight = (socket as { readonly _httpMessage?: { readonly headersSent?: boolean } | null })
+            ._httpMessage
+          const parsing = (socket as { readonly parser?: { readonly incoming?: IncomingMessage | null } | null }).parser
+            ?.incoming
+          const answered = inFlight == null && parsing != null && !parsing.complete
+          if (error.code === "ECONNRESET" || !socket.writable || inFlight?.headersSent === true || answered) {
             return socket.destroy()
           }
           // a request whose body was still arriving when the time ran out: counted for its route (its handler is
@@ -232,7 +289,13 @@ export const make = <R>(
           if (request !== undefined && error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
             options.onRefusedUnrouted?.(request.method ?? "", pathOf(request.url), 408)
           }
-          socket.end(clientErrorAnswer(error.code))
+          closeWith(socket, clientErrorAnswer(error.code))
+        })
+        // CONNECT: Node has no answer for it (the socket reset); a problem+json 405
+        server.on("connect", (_req: IncomingMessage, socket: Duplex) => {
+          socket.on("error", () => socket.destroy())
+          if (socket.writable) closeWith(socket, connectAnswer)
+          else socket.destroy()
         })
         return server
       }),
@@ -268,7 +331,8 @@ export const make = <R>(
           : { _tag: "UnixAddress", path: String(address) },
       serve: (httpApp, middleware) =>
         Effect.gen(function* () {
-          const handler = yield* NodeHttpServer.makeHandler(httpApp, middleware as never)
+          const served = options.appContext === undefined ? httpApp : options.appContext(httpApp)
+          const handler = yield* NodeHttpServer.makeHandler(served, middleware as never)
           yield* Effect.addFinalizer(() =>
             Effect.sync(() => {
               app = undefined

@@ -17,6 +17,11 @@ import { Metrics } from "../../services/Metrics.js"
 export type RefusalReason =
   /** POST /leads without a valid API key. */
   | "unauthorized"
+  /**
+   * POST /leads with no API keys configured, to a Host that is a DNS name neither localhost nor in
+   * INGEST_ALLOWED_HOSTS (403: a page reaching the ingest by DNS rebinding).
+   */
+  | "foreign-host"
   /** A webhook whose secret or token is not configured (HUBSPOT_APP_SECRET, MARKETO_WEBHOOK_TOKEN). */
   | "not-configured"
   /** Marketo: no X-RevenueFlow-Token header. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import { gzipSync } from "node:zlib"
 import { MAX_JSON_DEPTH } from "../../src/http/body.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { invalidUtf8, nested, overflowing, tooDeep } from "./bodies.js"
@@ -128,6 +129,33 @@ describe.each(servings)("POST /leads body hardening (%s)", (_name, served) => {
           const largest = yield* post(api, `${JSON.stringify(sampleLead()).slice(0, -1)},"attributes":{"n":1e308}}`)
           expect(largest.status, largest.text).toBe(202)
           expect(largest.json.lead.attributes).toEqual({ n: 1e308 })
+        }),
+      served
+    )
+  )
+})
+
+describe.each(servings)("POST /leads compressed in transfer (%s)", (_name, served) => {
+  it.live("Transfer-Encoding: gzip, chunked is 415 naming it (not a 400 about UTF-8); chunked alone is read", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const body = JSON.stringify(sampleLead())
+          const gzipped = yield* api.send("POST", "/leads", {
+            headers: { ...json, "transfer-encoding": "gzip, chunked" },
+            body: gzipSync(body),
+            chunked: true
+          })
+          expectProblem(gzipped, 415)
+          expect(gzipped.json.detail).toContain("Transfer-Encoding")
+          expect(yield* storedLeads).toBe(0)
+          const plain = yield* api.send("POST", "/leads", {
+            headers: { ...json, "transfer-encoding": "Chunked" },
+            body,
+            chunked: true
+          })
+          expect(plain.status, plain.text).toBe(202)
         }),
       served
     )

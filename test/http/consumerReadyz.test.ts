@@ -4,6 +4,7 @@ import * as Layer from "effect/Layer"
 import * as MetricsServer from "../../src/programs/metricsServer.js"
 import { memoryEnv, testEnv } from "../support/env.js"
 import { client, expectProblem } from "./harness.js"
+import { CheckReuseMs } from "../../src/http/opsAnswers.js"
 import { layerQueueSwitchable, layerStoreSwitchable, QueueOutage, StoreOutage } from "./switchable.js"
 
 /** The consumer's ops routes on a free port, over memory services whose store and queue can be switched off. */
@@ -11,6 +12,8 @@ const served = MetricsServer.layer({ port: 0, host: "127.0.0.1" }, 1_000).pipe(
   Layer.provideMerge(
     Layer.mergeAll(
       memoryEnv(),
+      // each check sees the outage at once (production reuses a check's outcome for a second)
+      Layer.succeed(CheckReuseMs, 0),
       layerStoreSwitchable,
       layerQueueSwitchable({
         attempts: Number(testEnv.JOB_ATTEMPTS),

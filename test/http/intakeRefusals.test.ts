@@ -509,3 +509,28 @@ describe.each(servings)("HubSpot signature: the configured URL and rotation (%s)
     )
   )
 })
+
+describe("POST /leads to a foreign Host with no API keys (the ingest's own server)", () => {
+  const served = servings[0][1]
+  it.live("is 403 before the body is read (the connection closed), counted as foreign-host", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const refused = yield* api.postJson("/leads", sampleLead(), { host: "rebind.attacker.example:3918" })
+          expectProblem(refused, 403)
+          expect(refused.headers.connection).toBe("close")
+          expect(yield* storedLeads).toBe(0)
+          const metrics = (yield* api.get("/metrics")).text
+          expect(
+            sample(metrics, "revenueflow_intake_refused_total", {
+              source: "api",
+              status: "403",
+              reason: "foreign-host"
+            })
+          ).toBe(1)
+        }),
+      served
+    )
+  )
+})

@@ -116,7 +116,17 @@ describe("the OpenAPI document", () => {
       Effect.sync(() => {
         for (const path of ["/leads", "/webhooks/marketo", "/webhooks/hubspot"]) {
           const op = spec.paths[path].post
-          expect(Object.keys(op.responses).sort()).toEqual(["200", "202", "400", "401", "413", "415", "503"])
+          // 403: POST /leads is behind the API keys, so with none it answers only localhost and the allowed hosts
+          expect(Object.keys(op.responses).sort()).toEqual([
+            "200",
+            "202",
+            "400",
+            "401",
+            ...(path === "/leads" ? ["403"] : []),
+            "413",
+            "415",
+            "503"
+          ])
           expect(op.requestBody.content["application/json"].schema).toBeDefined()
           for (const status of ["400", "401", "413", "415", "503"]) {
             expect(Object.keys(op.responses[status].content)).toEqual(["application/problem+json"])
@@ -125,10 +135,11 @@ describe("the OpenAPI document", () => {
             })
           }
         }
-        expect(Object.keys(spec.paths["/leads/{id}"].get.responses).sort()).toEqual(["200", "401", "404", "503"])
+        expect(Object.keys(spec.paths["/leads/{id}"].get.responses).sort()).toEqual(["200", "401", "403", "404", "503"])
         expect(Object.keys(spec.paths["/leads/{id}/replay"].post.responses).sort()).toEqual([
           "202",
           "401",
+          "403",
           "404",
           "409",
           "503"

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Ref from "effect/Ref"
+import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
+import { LeadStore } from "../../services/LeadStore.js"
 import { HttpServerLive } from "../../src/http/serverLive.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { expectProblem, send, withApi } from "./harness.js"
@@ -77,4 +80,47 @@ describe("ops endpoints", () => {
       expectProblem(yield* send(base as string, "GET", "/no-such-route"), 404)
     }).pipe(Effect.scoped)
   )
+
+  describe("the checks /readyz and /metrics run are shared", () => {
+    /** The memory store, counting the readiness reads (each held 100 ms, as a busy pool would). */
+    const counted = () => {
+      let reads = 0
+      const layer = Layer.effectContext(
+        Effect.map(MemoryLeadStore.make, (inner) =>
+          Context.make(
+            LeadStore,
+            LeadStore.of({
+              ...inner,
+              listByStatus: (options) =>
+                Effect.suspend(() => {
+                  reads += 1
+                  return Effect.zipRight(Effect.sleep("100 millis"), inner.listByStatus(options))
+                })
+            })
+          )
+        )
+      )
+      return { layer, reads: () => reads }
+    }
+
+    it.live("concurrent requests share one check in flight, and its outcome answers for a second after it", () => {
+      const store = counted()
+      return withApi(Layer.merge(memoryEnv(), store.layer), (api) =>
+        Effect.gen(function* () {
+          const replies = yield* Effect.all(
+            Array.from({ length: 30 }, (_, i) => api.get(i % 2 === 0 ? "/metrics" : "/readyz")),
+            { concurrency: "unbounded" }
+          )
+          expect(replies.map((reply) => reply.status)).toEqual(replies.map(() => 200))
+          expect(store.reads()).toBe(1)
+          // within the second after it: the same outcome, no new read
+          expect((yield* api.get("/readyz")).json).toEqual({ status: "ready", checks: { store: "ok", queue: "ok" } })
+          expect(store.reads()).toBe(1)
+          yield* Effect.sleep("1100 millis")
+          expect((yield* api.get("/metrics")).status).toBe(200)
+          expect(store.reads()).toBe(2)
+        })
+      )
+    })
+  })
 })

@@ -10,6 +10,7 @@ import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
 import { memoryEnv, sampleLead, testEnv } from "../support/env.js"
 import { makeLogCapture } from "../support/logCapture.js"
 import { expectProblem, withApi } from "./harness.js"
+import { CheckReuseMs } from "../../src/http/opsAnswers.js"
 import { layerQueueSwitchable, layerStoreSwitchable, QueueOutage, StoreOutage } from "./switchable.js"
 
 const queueStats = Effect.flatMap(JobQueue, (queue) => queue.stats)
@@ -21,7 +22,8 @@ const gauge = (text: string, line: string) => {
 }
 
 describe("the store is unavailable", () => {
-  const env = () => Layer.merge(memoryEnv(), layerStoreSwitchable)
+  // each check sees the outage at once (production reuses a check's outcome for a second)
+  const env = () => Layer.mergeAll(memoryEnv(), layerStoreSwitchable, Layer.succeed(CheckReuseMs, 0))
 
   it.live(
     "the operator sees it: dependency_up 0 on /metrics, one WARN line with the cause, reads say the store is down",
@@ -88,7 +90,7 @@ describe("the queue is unavailable", () => {
       backoffMs: Number(testEnv.JOB_BACKOFF_MS),
       shutdownTimeoutMs: Number(testEnv.SHUTDOWN_TIMEOUT_MS)
     })
-    return Layer.merge(base, queue)
+    return Layer.mergeAll(base, queue, Layer.succeed(CheckReuseMs, 0))
   }
 
   it.live("POST is still 202 with the lead RECEIVED; the sweeper enqueues it once the queue is back", () =>

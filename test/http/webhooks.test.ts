@@ -44,6 +44,25 @@ describe.each(servings)("POST /webhooks/marketo (%s)", (_name, served) => {
     )
   )
 
+  it.live("a token configured with whitespace around it (HTTP strips it from the header) still matches", () =>
+    withApi(
+      memoryEnv({ env: { MARKETO_WEBHOOK_TOKEN: "mtok ", MARKETO_WEBHOOK_TOKEN_PREVIOUS: "\told-tok " } }),
+      (api) =>
+        Effect.gen(function* () {
+          const current = yield* api.postJson("/webhooks/marketo", payload, { "x-revenueflow-token": "mtok" })
+          expect(current.status, current.text).toBe(202)
+          const previous = yield* api.postJson(
+            "/webhooks/marketo",
+            { ...payload, email: "grace@globex.com" },
+            { "x-revenueflow-token": "old-tok" }
+          )
+          expect(previous.status, previous.text).toBe(202)
+          expectProblem(yield* api.postJson("/webhooks/marketo", payload, { "x-revenueflow-token": "mtok x" }), 401)
+        }),
+      served
+    )
+  )
+
   it.live("a token-bearing but invalid payload is a 400 problem naming the field", () =>
     withApi(
       env(),
@@ -134,6 +153,18 @@ describe.each(servings)("POST /webhooks/hubspot (%s)", (_name, served) => {
       body
     })
   }
+
+  it.live("a secret configured with whitespace around it verifies deliveries signed with the secret itself", () =>
+    withApi(
+      memoryEnv({ env: { HUBSPOT_APP_SECRET: ` ${secret}\n`, HUBSPOT_WEBHOOK_URL: publicUrl } }),
+      (api) =>
+        Effect.gen(function* () {
+          const accepted = yield* post(api, "/webhooks/hubspot", contact("grace@globex.com"))
+          expect(accepted.status, accepted.text).toBe(202)
+        }),
+      served
+    )
+  )
 
   it.live("a correctly signed request is 202 with the mapped lead", () =>
     withApi(

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Logging from "../../layers/observability/Logger.js"
 import * as BullMqOptions from "../../layers/bullmq/JobQueueOptions.js"
 import * as PostgresJs from "../../layers/postgres/postgresJs.js"
@@ -266,6 +267,41 @@ describe("ports and REDIS_URL", () => {
         expect(error.keys, bad).toEqual(["MCP_ALLOWED_ORIGINS"])
         expect(error.message).toContain("scheme://host[:port]")
       }
+    })
+  )
+
+  it.effect("INGEST_ALLOWED_HOSTS: host names, read trimmed and lowercased; a URL, a port or a path named", () =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(appConfig).pipe(
+        Effect.withConfigProvider(env({ INGEST_ALLOWED_HOSTS: " Ingest.Internal, console.example.com." }))
+      )
+      expect(config.allowedHosts).toEqual(["ingest.internal", "console.example.com."])
+      expect((yield* loadConfig(appConfig).pipe(Effect.withConfigProvider(env({})))).allowedHosts).toEqual([])
+      for (const bad of ["http://ingest.internal", "ingest.internal:3000", "ingest.internal/console", "a b"]) {
+        const error = yield* failureOf(checkConfig, { INGEST_ALLOWED_HOSTS: bad })
+        expect(error.keys, bad).toEqual(["INGEST_ALLOWED_HOSTS"])
+        expect(error.message).toContain("host names")
+        expect(error.message).not.toContain(bad)
+      }
+    })
+  )
+
+  it.effect("webhook secrets are read without the whitespace around them (HTTP strips it from header values)", () =>
+    Effect.gen(function* () {
+      const config = yield* loadConfig(appConfig).pipe(
+        Effect.withConfigProvider(
+          env({
+            MARKETO_WEBHOOK_TOKEN: "mtok ",
+            MARKETO_WEBHOOK_TOKEN_PREVIOUS: " old\t",
+            HUBSPOT_APP_SECRET: "\nhs-secret "
+          })
+        )
+      )
+      const value = (secret: typeof config.webhooks.marketoToken) =>
+        secret._tag === "Some" ? Redacted.value(secret.value) : undefined
+      expect(value(config.webhooks.marketoToken)).toBe("mtok")
+      expect(value(config.webhooks.marketoTokenPrevious)).toBe("old")
+      expect(value(config.webhooks.hubspotAppSecret)).toBe("hs-secret")
     })
   )
 

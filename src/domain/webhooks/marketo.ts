@@ -100,15 +100,17 @@ export const marketoToLeadInput = (body: unknown): LeadInputShape => {
 /**
  * Constant-time check of the shared token header against the expected token or tokens (the current one and, while it
  * is rotated, the previous one); hashing first makes lengths equal without leaking them, and every token is compared
- * whichever matches. A blank expected token matches nothing.
+ * whichever matches. A blank expected token matches nothing. Expected tokens are compared without the whitespace
+ * around them: HTTP strips it from the header's value, so a token configured with it could never match.
  */
 export const verifyMarketoToken = (expected: string | ReadonlyArray<string>, received: string | undefined): boolean => {
   if (received === undefined || received.length === 0) return false
   const b = createHash("sha256").update(received, "utf8").digest()
   let ok = false
   for (const token of typeof expected === "string" ? [expected] : expected) {
-    if (token.trim() === "") continue
-    const a = createHash("sha256").update(token, "utf8").digest()
+    const trimmed = token.trim()
+    if (trimmed === "") continue
+    const a = createHash("sha256").update(trimmed, "utf8").digest()
     ok = timingSafeEqual(a, b) || ok
   }
   return ok

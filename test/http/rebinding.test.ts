@@ -1,0 +1,105 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { CheckHostHeader } from "../../src/http/intakeHandlers.js"
+import { memoryEnv, sampleLead } from "../support/env.js"
+import { expectProblem, servings, storedLeads, withApi } from "./harness.js"
+
+/** What a page on a name the attacker re-pointed at 127.0.0.1 sends (DNS rebinding). */
+const rebound = { host: "rebind.attacker.example:3918" }
+
+describe("DNS rebinding with no INGEST_API_KEYS (the ingest's own server: npm start, the programs)", () => {
+  const served = servings[0][1]
+  it.live("the routes the keys would guard are 403 for a Host that is a foreign DNS name, naming the setting", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const id = crypto.randomUUID()
+          for (const path of ["/leads", `/leads/${id}`, `/leads/${id}/audit`, "/dead-letters", "/ops/state"]) {
+            const reply = yield* api.get(path, rebound)
+            expectProblem(reply, 403)
+            expect(reply.json.detail).toContain("rebind.attacker.example")
+            expect(reply.json.detail).toContain("INGEST_ALLOWED_HOSTS")
+          }
+          expectProblem(yield* api.send("POST", `/leads/${id}/replay`, { headers: rebound }), 403)
+          const posted = yield* api.postJson("/leads", sampleLead(), rebound)
+          expectProblem(posted, 403)
+          expect(yield* storedLeads).toBe(0)
+        }),
+      served
+    )
+  )
+
+  it.live("localhost, IP literals and a request without a name pass; public routes answer any Host", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          for (const host of ["localhost:3000", "LOCALHOST", "127.0.0.1:3918", "[::1]:3000", "10.0.0.7"]) {
+            const reply = yield* api.get("/leads", { host })
+            expect(reply.status, `${host}: ${reply.text}`).toBe(200)
+          }
+          expect((yield* api.postJson("/leads", sampleLead(), { host: "localhost" })).status).toBe(202)
+          for (const path of ["/healthz", "/readyz", "/metrics", "/openapi.json"]) {
+            expect((yield* api.get(path, { host: "ingest:8080" })).status, path).toBe(200)
+          }
+        }),
+      served
+    )
+  )
+
+  it.live("a host INGEST_ALLOWED_HOSTS lists passes (any case, any port)", () =>
+    withApi(
+      memoryEnv({ env: { INGEST_ALLOWED_HOSTS: "ingest.internal, console.example.com" } }),
+      (api) =>
+        Effect.gen(function* () {
+          expect((yield* api.get("/leads", { host: "ingest.internal:3000" })).status).toBe(200)
+          expect((yield* api.get("/ops/state", { host: "Console.Example.com" })).status).toBe(200)
+          expect((yield* api.postJson("/leads", sampleLead(), { host: "ingest.internal" })).status).toBe(202)
+          expectProblem(yield* api.get("/leads", { host: "other.internal" }), 403)
+        }),
+      served
+    )
+  )
+
+  it.live("with API keys set the Host is not checked: the key decides", () =>
+    withApi(
+      memoryEnv({ env: { INGEST_API_KEYS: "k-rebind" } }),
+      (api) =>
+        Effect.gen(function* () {
+          expect((yield* api.get("/leads", { ...rebound, "x-api-key": "k-rebind" })).status).toBe(200)
+          expectProblem(yield* api.get("/leads", rebound), 401)
+        }),
+      served
+    )
+  )
+})
+
+describe("the HttpApi served elsewhere (an embedding, the Lambda handlers behind API Gateway)", () => {
+  const served = servings[1][1]
+
+  it.live("checks the Host only where CheckHostHeader is on", () =>
+    Effect.gen(function* () {
+      yield* withApi(
+        memoryEnv(),
+        (api) =>
+          Effect.gen(function* () {
+            expect((yield* api.get("/leads", rebound)).status).toBe(200)
+            expect((yield* api.postJson("/leads", sampleLead(), rebound)).status).toBe(202)
+          }),
+        served
+      )
+      yield* withApi(
+        Layer.merge(memoryEnv(), Layer.succeed(CheckHostHeader, true)),
+        (api) =>
+          Effect.gen(function* () {
+            expectProblem(yield* api.get("/leads", rebound), 403)
+            expectProblem(yield* api.postJson("/leads", sampleLead(), rebound), 403)
+            expect((yield* api.get("/leads", { host: "localhost" })).status).toBe(200)
+          }),
+        served
+      )
+    })
+  )
+})
