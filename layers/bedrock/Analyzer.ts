@@ -9,9 +9,11 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Analysis } from "../../src/domain/analysis.js"
+import { redactText, redactTextFor } from "../../src/domain/redact.js"
 import { type AnalysisFailed, type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
 import type { JobPermanent } from "../../services/JobQueue.js"
 import type { BedrockAnalyzerOptions } from "./config.js"
@@ -43,6 +45,12 @@ const acquireClient = (options: BedrockAnalyzerOptions) =>
     (client) => Effect.sync(() => client.destroy())
   )
 
+/**
+ * How the lead being analysed is masked in Bedrock's error text (a ValidationException may quote the prompt, names
+ * included): set by `analyze` for its lead, read where a failed call becomes an AnalysisFailed, inside the spans.
+ */
+const leadMask = FiberRef.unsafeMake<(text: string) => string>(redactText)
+
 /** The Bedrock analyser: Converse with a forced structured-output tool whose input is decoded by the Analysis Schema. */
 export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Service, never, Scope.Scope> =>
   Effect.gen(function* () {
@@ -50,21 +58,23 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
     const reportUsage = options.onUsage ?? (() => Effect.void)
 
     const converse = (messages: ReadonlyArray<Message>) =>
-      Effect.tryPromise({
-        try: (signal) =>
-          client.send(
-            new ConverseCommand({
-              modelId: options.modelId,
-              system: [{ text: systemPrompt }],
-              messages: [...messages],
-              inferenceConfig: { maxTokens: options.maxTokens, temperature: 0 },
-              // The generated JSON schema is a plain JSON document; the SDK types it as DocumentType.
-              toolConfig: analysisToolConfig as never
-            }),
-            { abortSignal: signal }
-          ),
-        catch: (cause) => toAnalysisError(cause, options.throttleDelayMs, options.modelId)
-      }).pipe(
+      Effect.flatMap(FiberRef.get(leadMask), (mask) =>
+        Effect.tryPromise({
+          try: (signal) =>
+            client.send(
+              new ConverseCommand({
+                modelId: options.modelId,
+                system: [{ text: systemPrompt }],
+                messages: [...messages],
+                inferenceConfig: { maxTokens: options.maxTokens, temperature: 0 },
+                // The generated JSON schema is a plain JSON document; the SDK types it as DocumentType.
+                toolConfig: analysisToolConfig as never
+              }),
+              { abortSignal: signal }
+            ),
+          catch: (cause) => toAnalysisError(cause, options.throttleDelayMs, options.modelId, mask)
+        })
+      ).pipe(
         Effect.timeoutFail({
           duration: Duration.millis(options.timeoutMs),
           onTimeout: () =>
@@ -141,6 +151,7 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
     return Analyzer.of({
       analyze: (input: AnalysisInput) =>
         ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1, false).pipe(
+          Effect.locally(leadMask, redactTextFor(input.lead)),
           Effect.withSpan("analyzer.bedrock", { captureStackTrace: false, attributes: { leadId: input.leadId } })
         )
     })

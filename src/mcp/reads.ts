@@ -4,6 +4,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { formatParseIssues } from "../domain/guard.js"
 import { leadKey as leadKeyOf } from "../domain/leadKey.js"
+import type { LeadRecord } from "../domain/record.js"
 import { redactText } from "../domain/redact.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { JobQueue } from "../../services/JobQueue.js"
@@ -37,9 +38,10 @@ const AUDIT_PAGE_ROWS = 50
  * One page of a lead's audit trail as an agent sees it, oldest first: `limit` rows at most, fewer when their JSON
  * would pass AUDIT_PAGE_CHARS, how many rows follow, and the cursor to read them (the last row's id).
  */
-const auditPage = (leadId: string, limit: number | undefined, cursor: string | undefined) =>
+const auditPage = (lead: LeadRecord, limit: number | undefined, cursor: string | undefined) =>
   Effect.gen(function* () {
     const audit = yield* AuditLog
+    const leadId = lead.id
     const page = yield* audit.pageForLead(leadId, { limit: limit ?? AUDIT_PAGE_ROWS, after: cursor })
     if (Option.isNone(page)) {
       return refusal("InvalidArguments", "Invalid arguments: cursor is no nextCursor of this lead's audit trail.")
@@ -47,7 +49,7 @@ const auditPage = (leadId: string, limit: number | undefined, cursor: string | u
     const actions: Array<Record<string, unknown>> = []
     let chars = 0
     for (const row of page.value.rows) {
-      const view = actionView(row)
+      const view = actionView(row, lead)
       chars += JSON.stringify(view).length
       if (actions.length > 0 && chars > AUDIT_PAGE_CHARS) break
       actions.push(view)
@@ -104,7 +106,7 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
           Effect.gen(function* () {
             const lead = yield* leadById(leadId)
             if (Option.isNone(lead)) return refusal("LeadNotFound", `No lead has id ${JSON.stringify(leadId)}.`)
-            return yield* auditPage(leadId, limit, cursor)
+            return yield* auditPage(lead.value, limit, cursor)
           }).pipe(Effect.catchAll(unavailable(DATABASE)))
       })
     case "list_dead_letters":

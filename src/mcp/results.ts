@@ -1,6 +1,6 @@
 import * as Data from "effect/Data"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
-import { redact } from "../domain/redact.js"
+import { redact, redactPersonalTextFor, redactWith } from "../domain/redact.js"
 import type { AppConfig } from "../../services/AppConfig.js"
 import type { AuditLog } from "../../services/AuditLog.js"
 import type { CircuitBreaker } from "../../services/CircuitBreaker.js"
@@ -71,8 +71,16 @@ export const unavailableRefusal = (what: string): ToolResult =>
     retryAfterMs: UNAVAILABLE_RETRY_MS
   })
 
-/** A lead as an agent may see it: personal data masked (email keeps its domain), free text redacted. */
-export const leadView = (lead: LeadRecord) => redact(JSON.parse(JSON.stringify(lead))) as Record<string, unknown>
+/**
+ * A lead as an agent may see it: personal data masked (email keeps its domain), free text redacted, and the lead's
+ * own names, email and phone masked wherever they appear in any spelling (the analysis' reasoning, grounding reasons,
+ * the error), as the console's lead view masks them.
+ */
+export const leadView = (lead: LeadRecord) =>
+  redactWith(JSON.parse(JSON.stringify(lead)), redactPersonalTextFor(lead.input)) as Record<string, unknown>
 
-/** An audit row as an agent may see it: parameters and results redacted. */
-export const actionView = (row: ActionRecord) => redact(JSON.parse(JSON.stringify(row))) as Record<string, unknown>
+/** An audit row as an agent may see it: parameters and results redacted, with its lead's own data when given. */
+export const actionView = (row: ActionRecord, lead?: LeadRecord) =>
+  (lead === undefined
+    ? redact(JSON.parse(JSON.stringify(row)))
+    : redactWith(JSON.parse(JSON.stringify(row)), redactPersonalTextFor(lead.input))) as Record<string, unknown>

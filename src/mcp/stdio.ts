@@ -7,6 +7,7 @@ import { answering } from "./answers.js"
 import type { McpServices } from "./calls.js"
 import { makeInFlight } from "./inFlight.js"
 import { makeServer } from "./server.js"
+import { redactText } from "../domain/redact.js"
 
 /**
  * The answer to a stdin line that is no JSON-RPC message, as JSON-RPC 2.0 gives it (id null: none could be read):
@@ -48,9 +49,15 @@ export const serveStdio: Effect.Effect<void, never, McpServices> = Effect.scoped
         Effect.logDebug("MCP request received").pipe(Effect.annotateLogs({ method: request.method, id: request.id }))
       )
     )
+    // what went wrong by its kind only: a parse error's message quotes the start of the client's line, which may
+    // hold a lead's name (the logger masks emails and phones, not names)
     const log = (message: string, error: Error) =>
       Runtime.runFork(runtime)(
-        Effect.logWarning(message).pipe(Effect.annotateLogs({ error: error.message.slice(0, 300) }))
+        Effect.logWarning(message).pipe(
+          Effect.annotateLogs({
+            error: error instanceof SyntaxError ? "the line is not JSON" : redactText(error.message.slice(0, 300))
+          })
+        )
       )
     server.onerror = (error) => {
       const answer = answerTo(error)

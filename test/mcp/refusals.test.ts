@@ -10,11 +10,13 @@ import * as MemoryLeadStore from "../../layers/memory/LeadStore.js"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { CrmTransientError } from "../../services/CrmExecutor.js"
 import { Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
+import { AuditLog } from "../../services/AuditLog.js"
 import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
 import * as IngestServer from "../../src/http/intake.js"
 import { HttpApiServed } from "../../src/http/server.js"
 import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import type { RecordedRequest } from "../fakes/crmFakeServer.js"
+import { sampleAnalysis } from "../store/fixtures.js"
 import { memoryEnv } from "../support/env.js"
 import { hubSpotAgainstFake } from "../support/hubspot.js"
 import { makeLogCapture } from "../support/logCapture.js"
@@ -171,5 +173,42 @@ describe("MCP: a dependency that does not answer", () => {
         })
       )
     }
+  )
+})
+
+describe("MCP: what an agent reads of a lead", () => {
+  it.live(
+    "get_lead and get_audit_trail mask the lead's own names, email and phone in the analysis and audit rows",
+    () =>
+      withClient(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), (client, lead) =>
+        Effect.gen(function* () {
+          const store = yield* LeadStore
+          const analysis = {
+            ...sampleAnalysis,
+            reasoning: "Ada Lovelace (ada.lovelace0@acct0.example.com, +44 20 7946 0958) asked for a demo."
+          }
+          yield* store.saveAnalysis(lead.id, analysis, { outcome: "VALID", reasons: [], analysis })
+          const read = yield* call(client, "get_lead", { leadId: lead.id })
+          const text = JSON.stringify(read.structuredContent)
+          expect(text).toContain("asked for a demo")
+          for (const personal of ["Ada", "Lovelace", "7946 0958"]) expect(text, personal).not.toContain(personal)
+          const audit = yield* AuditLog
+          yield* audit.record({
+            leadId: lead.id,
+            actionKey: `mcp-mask-${lead.id}`,
+            tool: "create_task",
+            provider: "MOCK",
+            status: "SUCCEEDED",
+            params: { subject: "Call Ada Lovelace back about the demo" },
+            crmId: "task-1",
+            result: { id: "task-1" },
+            durationMs: 3
+          })
+          const trail = yield* call(client, "get_audit_trail", { leadId: lead.id })
+          const rows = JSON.stringify(trail.structuredContent)
+          expect(rows).toContain("back about the demo")
+          for (const personal of ["Ada", "Lovelace"]) expect(rows, personal).not.toContain(personal)
+        })
+      )
   )
 })

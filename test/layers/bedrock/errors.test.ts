@@ -30,6 +30,18 @@ describe("Bedrock analyser: permanent and transient errors", () => {
     )
   }
 
+  it.scopedLive("Bedrock's error text is masked with the lead's own names, email and phone before it leaves", () =>
+    Effect.gen(function* () {
+      const message = "Malformed input request: lead Grace Hopper <grace.hopper@globex.com> tel 612 345 678"
+      const { analyzer } = yield* setup({ kind: "error", name: "ValidationException", message })
+      const lead = { ...input.lead, firstName: "Grace", lastName: "Hopper", phone: "+34 612 345 678" }
+      const error = yield* Effect.flip(analyzer.analyze({ ...input, lead }))
+      const reason = error._tag === "JobPermanent" ? error.reason : error.message
+      expect(reason).toContain("Malformed input request")
+      for (const personal of ["Grace", "Hopper", "grace.hopper", "612 345 678"]) expect(reason).not.toContain(personal)
+    })
+  )
+
   it.scopedLive("an unknown model id, or one without toolChoice support, is permanent (checked by the fake)", () =>
     Effect.gen(function* () {
       const unknown = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: "anthropic.claude-9-v1:0" })
