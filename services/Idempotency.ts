@@ -14,7 +14,13 @@ export class IdempotencyUnavailable extends Schema.TaggedError<IdempotencyUnavai
 
 export declare namespace Idempotency {
   export interface Service {
-    /** Claim a key for `inProgressTtlMs`: Acquired (go ahead), InProgress (someone else holds it), Completed. */
+    /**
+     * Claim a key for `inProgressTtlMs`: Acquired (go ahead), InProgress (someone else holds it), Completed. A call
+     * that fails or is interrupted has claimed nothing its caller may act on (nothing may be sent under it); a
+     * layer whose store may still run such a call after the caller stopped waiting (Redis after a stall) drops the
+     * claims it set once the store answers, so they do not hold the key, the caller's own retry included, for the
+     * whole TTL. Each call's claims are its own: another call, even for the same job, sees them as InProgress.
+     */
     readonly begin: (key: string, inProgressTtlMs: number) => Effect.Effect<Claim, IdempotencyUnavailable>
     /** `begin` of several keys in one step (one round trip on Redis), each claim as `begin` would answer it. */
     readonly beginEach: (

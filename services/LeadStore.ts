@@ -129,6 +129,13 @@ export declare namespace LeadStore {
      * million rows. Absent: callers use `countByStatus`.
      */
     readonly countByStatusUpTo?: (upTo: number) => Effect.Effect<Readonly<Record<string, number>>, StoreUnavailable>
+    /**
+     * Optional: succeeds when the store would take writes now, without writing (readiness): fails with
+     * StoreUnavailable (sqlState 25006) when it answers reads but refuses writes — a standby after a failover (a stale
+     * writer address), a read-only server or session. A read alone says "ok" throughout such an outage. (A full disk
+     * shows only on a write.) Absent: the store cannot tell; a read stands for it.
+     */
+    readonly checkWritable?: Effect.Effect<void, StoreUnavailable>
   }
 }
 

@@ -7,6 +7,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import { JobQueue, type LeadJob, QueueUnavailable } from "../../services/JobQueue.js"
 import {
+  isTimeout,
   RedisClient,
   type RedisUnavailable,
   layerConfig as redisLayerConfig,
@@ -67,14 +68,31 @@ const make = (opts: ResolvedBullMqOptions) =>
 
     // BullMQ waits for a connection that is not ready yet instead of failing, so every call is bounded here. The
     // deadline is a plain timer on the promise: an Effect timeout forks a fiber per call, which the ingest pays per lead.
+    // A connection whose latest command timed out (no answer since) fails at once too: a frozen connection would
+    // make every call wait out the whole deadline, until the client's supervisor replaces it (RedisClient).
+    const observe = redis.observe ?? (() => {})
     const call = <A>(what: string, f: () => Promise<A>): Effect.Effect<A, QueueUnavailable> =>
       Effect.suspend(() =>
-        redis.client.status === "ready"
-          ? Effect.tryPromise({
-              try: () => withDeadline(f(), opts.operationTimeoutMs),
-              catch: (cause) => new QueueUnavailable({ message: `${what} failed: ${safeMessage(cause)}` })
-            })
-          : Effect.fail(new QueueUnavailable({ message: `${what} failed: Redis is not connected` }))
+        redis.client.status !== "ready"
+          ? Effect.fail(new QueueUnavailable({ message: `${what} failed: Redis is not connected` }))
+          : redis.unresponsive?.() === true
+            ? Effect.fail(
+                new QueueUnavailable({ message: `${what} failed: Redis is not answering (commands time out)` })
+              )
+            : Effect.tryPromise({
+                try: () =>
+                  withDeadline(f(), opts.operationTimeoutMs).then(
+                    (value) => {
+                      observe("answered")
+                      return value
+                    },
+                    (error: unknown) => {
+                      if (isTimeout(error)) observe("timedOut")
+                      throw error
+                    }
+                  ),
+                catch: (cause) => new QueueUnavailable({ message: `${what} failed: ${safeMessage(cause)}` })
+              })
       )
 
     // Group commit: the concurrent enqueues of a busy ingest go out as one addBulk (one pipelined round trip), one

@@ -24,6 +24,15 @@ export interface BullMqOptions {
   readonly maxStalledCount?: number | undefined
   /** Any queue call (enqueue, stats, ...) fails with QueueUnavailable after this (QUEUE_TIMEOUT_MS, default 2000). */
   readonly operationTimeoutMs?: number | undefined
+  /**
+   * Runs a job may spend waiting for the lead store (StoreUnavailable delays, 5 s each) before such a wait spends
+   * an attempt (default 120: ten minutes of store outage, a failover's worth and more).
+   */
+  readonly maxStoreWaits?: number | undefined
+  /** How often the worker's connection is PINGed (default 1000 ms); see RedisClient's superviseConnection. */
+  readonly connectionCheckIntervalMs?: number | undefined
+  /** A worker PING unanswered this long counts as a timeout; two in a row replace the connection (default 2000 ms). */
+  readonly connectionCheckTimeoutMs?: number | undefined
 }
 
 /** BullMqOptions with every default filled in. */
@@ -40,7 +49,10 @@ export const resolve = (options: BullMqOptions = {}): ResolvedBullMqOptions => (
   lockDurationMs: options.lockDurationMs ?? 30_000,
   stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
   maxStalledCount: options.maxStalledCount ?? 1,
-  operationTimeoutMs: options.operationTimeoutMs ?? 2000
+  operationTimeoutMs: options.operationTimeoutMs ?? 2000,
+  maxStoreWaits: options.maxStoreWaits ?? 120,
+  connectionCheckIntervalMs: options.connectionCheckIntervalMs ?? 1000,
+  connectionCheckTimeoutMs: options.connectionCheckTimeoutMs ?? 2000
 })
 
 /** The options from the environment. */
@@ -66,5 +78,8 @@ export const config: Config.Config<ResolvedBullMqOptions> = Config.all({
     message: "must be >= 0",
     validation: (n) => n >= 0
   }).pipe(Config.withDefault(1)),
-  operationTimeoutMs: positiveInt("QUEUE_TIMEOUT_MS", 2000)
+  operationTimeoutMs: positiveInt("QUEUE_TIMEOUT_MS", 2000),
+  maxStoreWaits: Config.succeed(120),
+  connectionCheckIntervalMs: Config.succeed(1000),
+  connectionCheckTimeoutMs: Config.succeed(2000)
 })

@@ -4,6 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
@@ -11,11 +12,20 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { type ConsumeOptions, type JobInfo, LeadJob } from "../../services/JobQueue.js"
-import { isConnectionError, type RedisClient, safeMessage, watchConnection } from "../shared/RedisClient.js"
+import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob } from "../../services/JobQueue.js"
+import {
+  isConnectionError,
+  type RedisClient,
+  safeMessage,
+  superviseConnection,
+  watchConnection
+} from "../shared/RedisClient.js"
 import { leadIdOfJob } from "./jobId.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
 import { type Outcome, outcomeOf } from "../shared/jobOutcome.js"
+
+/** How a store wait's reason starts (src/pipeline/fate.ts STORE_WAIT_REASON; a layer does not import the pipeline). */
+const STORE_WAIT_REASON = "StoreUnavailable: "
 
 /** After the shutdown timeout, how long interrupted jobs get to be put back before we stop waiting. */
 const CANCEL_GRACE_MS = 2000
@@ -132,6 +142,20 @@ export const consume = (
       }
     }
 
+    /**
+     * A wait for the lead store (a JobDelay whose reason starts "StoreUnavailable: ", src/pipeline/fate.ts) spends no
+     * attempt; past `maxStoreWaits` runs that spent none (delays and stalls: attemptsStarted - attemptsMade), it
+     * becomes a retry, so a store broken for good still ends in the dead-letter list instead of waiting for ever.
+     */
+    const bounded = (job: Job, exit: Exit.Exit<void, JobFate>, outcome: Outcome): Outcome => {
+      if (outcome._tag !== "Delay" || Exit.isSuccess(exit)) return outcome
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isNone(failure) || failure.value._tag !== "JobDelay") return outcome
+      if (!failure.value.reason.startsWith(STORE_WAIT_REASON)) return outcome
+      const waits = (job.attemptsStarted ?? 0) - 1 - job.attemptsMade
+      return waits >= opts.maxStoreWaits ? { _tag: "Retry", reason: failure.value.reason } : outcome
+    }
+
     const handle = (job: Job, token: string | undefined, signal: AbortSignal | undefined) =>
       Effect.gen(function* () {
         const decoded = leadJobOf(job)
@@ -146,7 +170,7 @@ export const consume = (
         }
         const info = infoOf(job, decoded.right)
         const exit = yield* Effect.exit(abortable(options.process(info), signal))
-        return yield* settle(job, token, info, outcomeOf(exit, safeMessage))
+        return yield* settle(job, token, info, bounded(job, exit, outcomeOf(exit, safeMessage)))
       })
 
     // Three declared parameters: BullMQ only creates the AbortSignal for processors whose length is >= 3.
@@ -168,13 +192,30 @@ export const consume = (
           commandTimeout: undefined
         })
         client.on("error", () => {})
-        watchConnection(client, (report) => {
-          runFork(report)
-        })
-        return client
+        const report = (effect: Effect.Effect<void>) => {
+          runFork(effect)
+        }
+        watchConnection(client, report)
+        // No command timeout here (blocking calls), so a frozen connection would hold the worker's next moveToActive
+        // for ever: its PINGs time out instead and the connection is made anew. (BullMQ's blocking connection has a
+        // watchdog of its own: it reconnects when a BZPOPMIN outlives its timeout.)
+        const supervision = superviseConnection(
+          client,
+          {
+            timeoutMs: opts.connectionCheckTimeoutMs,
+            intervalMs: opts.connectionCheckIntervalMs,
+            timeoutsBeforeReconnect: 2
+          },
+          report
+        )
+        return { client, supervision }
       }),
-      (client) => Effect.sync(() => client.disconnect())
-    )
+      ({ client, supervision }) =>
+        Effect.sync(() => {
+          supervision.stop()
+          client.disconnect()
+        })
+    ).pipe(Effect.map(({ client }) => client))
 
     const close = (worker: Worker) =>
       Effect.gen(function* () {

@@ -238,7 +238,28 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
   // the deadline is a timer on the submission (see GroupCommit): no fiber per lead to race the wait
   const acceptWithin: NonNullable<LeadStore.Service["acceptWithin"]> = (input, deadline) => submit(input, deadline)
 
+  // one read: a standby (pg_is_in_recovery) or a read-only session refuses every write while it answers reads
+  const checkWritable: NonNullable<LeadStore.Service["checkWritable"]> = sql
+    .query<{ recovery: boolean; read_only: string }>(
+      "SELECT pg_is_in_recovery() AS recovery, current_setting('transaction_read_only') AS read_only"
+    )
+    .pipe(
+      Effect.flatMap((rows) => {
+        const row = rows[0]
+        if (row === undefined) return Effect.void
+        const why =
+          row.recovery === true
+            ? "the lead store is a standby (in recovery): it refuses writes"
+            : row.read_only === "on"
+              ? "the lead store is read-only (transaction_read_only is on): it refuses writes"
+              : undefined
+        return why === undefined ? Effect.void : Effect.fail(new StoreUnavailable({ message: why, sqlState: "25006" }))
+      }),
+      Effect.withSpan("LeadStore.checkWritable", { captureStackTrace: false })
+    )
+
   return LeadStore.of({
+    checkWritable,
     accept,
     acceptWithin,
     revise,

@@ -1,13 +1,23 @@
 import * as Effect from "effect/Effect"
 import type * as ConfigError from "effect/ConfigError"
 import * as Layer from "effect/Layer"
+import * as Runtime from "effect/Runtime"
+import { randomBytes } from "node:crypto"
 import type { Redis } from "ioredis"
 import { type Claim, Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
 import { RedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
 import type { RedisUnavailable } from "../shared/RedisUnavailable.js"
 
-/** The value of a claimed key until its result is stored; results are JSON, so never this bare word. */
+/**
+ * A claimed key holds `inprogress:<token>` until its result is stored (results are JSON, so never start so; a bare
+ * "inprogress" is a claim of an older version). The token names the one begin call that set it, so that call's
+ * claims can be told from every other's: see `releaseLater`.
+ */
 const IN_PROGRESS = "inprogress"
+const processToken = randomBytes(6).toString("hex")
+let calls = 0
+const newMarker = () => `${IN_PROGRESS}:${processToken}.${(++calls).toString(36)}`
+const isClaim = (value: string) => value === IN_PROGRESS || value.startsWith(`${IN_PROGRESS}:`)
 
 // Claim and read in one step: nil when this caller set the key, else the value already there.
 const beginLua = `
@@ -15,14 +25,6 @@ if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
   return nil
 end
 return redis.call("GET", KEYS[1])
-`
-
-// Drop the key only while it still holds a claim, never a stored result.
-const releaseLua = `
-if redis.call("GET", KEYS[1]) == ARGV[1] then
-  return redis.call("DEL", KEYS[1])
-end
-return 0
 `
 
 // beginLua over every key: 0 where this caller set the key, else the value already there.
@@ -38,50 +40,114 @@ end
 return out
 `
 
-// releaseLua over every key.
-const releaseEachLua = `
+// Drop each key while it still holds a claim, never a stored result: exactly the claim ARGV[i] (compare-and-delete
+// of one begin call's marker), or any claim where ARGV[i] is "" (one this process did not set). How many it dropped.
+const releaseLua = `
+local n = 0
 for i = 1, #KEYS do
-  if redis.call("GET", KEYS[i]) == ARGV[1] then
+  local v = redis.call("GET", KEYS[i])
+  local m = ARGV[i]
+  if v and ((m ~= "" and v == m) or (m == "" and (v == "inprogress" or string.sub(v, 1, 11) == "inprogress:"))) then
     redis.call("DEL", KEYS[i])
+    n = n + 1
   end
 end
-return 0
+return n
 `
 
 interface RedisWithIdempotency extends Redis {
   rfIdemBegin(key: string, marker: string, ttlMs: number): Promise<string | null>
-  rfIdemRelease(key: string, marker: string): Promise<number>
   rfIdemBeginEach(numberOfKeys: number, ...keysAndArgs: ReadonlyArray<string | number>): Promise<Array<string | 0>>
-  rfIdemReleaseEach(numberOfKeys: number, ...keysAndArgs: ReadonlyArray<string>): Promise<number>
+  rfIdemReleaseClaims(numberOfKeys: number, ...keysAndMarkers: ReadonlyArray<string>): Promise<number>
 }
 
 const claimOf = (existing: string | 0): Claim => {
   if (existing === 0) return { _tag: "Acquired" }
-  if (existing === IN_PROGRESS) return { _tag: "InProgress" }
+  if (isClaim(existing)) return { _tag: "InProgress" }
   return { _tag: "Completed", result: JSON.parse(existing) }
 }
 
 const unavailable = (e: RedisUnavailable) => new IdempotencyUnavailable({ message: e.message })
 
-/** Idempotency keys in Redis: SET NX PX claims, JSON results, compare-and-delete release. */
+/**
+ * Idempotency keys in Redis: SET NX PX claims marked with their begin call's token, JSON results, compare-and-delete
+ * release; the claims of a begin that got no answer are dropped once Redis answers (`releaseLater`).
+ */
 export const make = Effect.gen(function* () {
   const redis = yield* RedisClient
   const client = redis.client as RedisWithIdempotency
-  if (typeof client.rfIdemBegin !== "function") {
+  // the commands are defined on the client once (the name is versioned with the scripts' behaviour)
+  if (typeof client.rfIdemReleaseClaims !== "function") {
     client.defineCommand("rfIdemBegin", { lua: beginLua, numberOfKeys: 1 })
-    client.defineCommand("rfIdemRelease", { lua: releaseLua, numberOfKeys: 1 })
     client.defineCommand("rfIdemBeginEach", { lua: beginEachLua })
-    client.defineCommand("rfIdemReleaseEach", { lua: releaseEachLua })
+    client.defineCommand("rfIdemReleaseClaims", { lua: releaseLua })
   }
   const keyOf = (key: string) => redis.key("idem", key)
+  const runFork = Runtime.runFork(yield* Effect.runtime<never>())
+
+  /**
+   * Claims this process set and has not completed or released, by Redis key: the marker of the begin call that set
+   * each (its expiry bounds how long it is kept). A release drops exactly that claim (compare-and-delete), never one
+   * another caller set since, and a release Redis could not take is tried again until it can (`releaseLater`).
+   */
+  const owned = new Map<string, { readonly marker: string; readonly expiresAt: number }>()
+  let ownedWrites = 0
+  const own = (redisKey: string, marker: string, ttlMs: number) => {
+    const now = Date.now()
+    if (++ownedWrites % 1000 === 0) for (const [k, v] of owned) if (v.expiresAt <= now) owned.delete(k)
+    owned.set(redisKey, { marker, expiresAt: now + ttlMs })
+  }
+
+  /**
+   * Drop claims by compare-and-delete on their begin call's marker, as soon as Redis answers: at once (on the same
+   * connection, so after the begin if that is still queued there), then with backoff until their TTL would have
+   * freed them anyway. For a begin whose answer did not arrive (timed out, connection lost): Redis may still have
+   * run it — after a stall it runs what the connection had sent — and its caller, having taken it as failed and sent
+   * nothing under it, could not tell those claims from another worker's: they would hold the keys "in progress
+   * elsewhere" for the whole in-progress TTL (2 minutes by default), its own retry included. And for a release that
+   * failed the same way. No other caller's claim holds these markers. Plain unref'd timers: nothing per lead, nothing
+   * keeping a process alive.
+   */
+  const releaseLater = (keys: ReadonlyArray<string>, markers: ReadonlyArray<string>, ttlMs: number) => {
+    const until = Date.now() + ttlMs
+    let wait = 100
+    const attempt = () => {
+      client.rfIdemReleaseClaims(keys.length, ...keys, ...markers).then(
+        (dropped) => {
+          if (dropped > 0) {
+            runFork(
+              Effect.logInfo("released idempotency claims left by a call Redis answered too late").pipe(
+                Effect.annotateLogs({ claims: dropped })
+              )
+            )
+          }
+        },
+        () => {
+          if (Date.now() + wait >= until) return
+          const timer = setTimeout(attempt, wait)
+          timer.unref?.()
+          wait = Math.min(wait * 2, 5000)
+        }
+      )
+    }
+    attempt()
+  }
 
   const begin = (key: string, inProgressTtlMs: number): Effect.Effect<Claim, IdempotencyUnavailable> =>
-    redis
-      .use((c) => (c as RedisWithIdempotency).rfIdemBegin(keyOf(key), IN_PROGRESS, Math.max(1, inProgressTtlMs)))
-      .pipe(
-        Effect.mapError(unavailable),
-        Effect.map((existing) => claimOf(existing ?? 0))
-      )
+    Effect.suspend(() => {
+      const marker = newMarker()
+      const ttl = Math.max(1, inProgressTtlMs)
+      return redis
+        .use((c) => (c as RedisWithIdempotency).rfIdemBegin(keyOf(key), marker, ttl))
+        .pipe(
+          Effect.onError(() => Effect.sync(() => releaseLater([keyOf(key)], [marker], ttl))),
+          Effect.mapError(unavailable),
+          Effect.map((existing) => {
+            if (existing === null) own(keyOf(key), marker, ttl)
+            return claimOf(existing ?? 0)
+          })
+        )
+    })
 
   const beginEach = (
     keys: ReadonlyArray<string>,
@@ -89,38 +155,73 @@ export const make = Effect.gen(function* () {
   ): Effect.Effect<ReadonlyArray<Claim>, IdempotencyUnavailable> =>
     keys.length === 0
       ? Effect.succeed([])
-      : redis
-          .use((c) =>
-            (c as RedisWithIdempotency).rfIdemBeginEach(
-              keys.length,
-              ...keys.map(keyOf),
-              IN_PROGRESS,
-              Math.max(1, inProgressTtlMs)
+      : Effect.suspend(() => {
+          const marker = newMarker()
+          const ttl = Math.max(1, inProgressTtlMs)
+          const redisKeys = keys.map(keyOf)
+          return redis
+            .use((c) => (c as RedisWithIdempotency).rfIdemBeginEach(keys.length, ...redisKeys, marker, ttl))
+            .pipe(
+              Effect.onError(() =>
+                Effect.sync(() =>
+                  releaseLater(
+                    redisKeys,
+                    redisKeys.map(() => marker),
+                    ttl
+                  )
+                )
+              ),
+              Effect.mapError(unavailable),
+              Effect.map((values) =>
+                values.map((value, i) => {
+                  if (value === 0) own(redisKeys[i]!, marker, ttl)
+                  return claimOf(value)
+                })
+              )
             )
-          )
-          .pipe(
-            Effect.mapError(unavailable),
-            Effect.map((values) => values.map(claimOf))
-          )
+        })
 
   const complete = (key: string, result: unknown, ttlMs: number): Effect.Effect<void, IdempotencyUnavailable> =>
     Effect.flatMap(
       // A result that cannot be JSON is a programming error, not an outage.
-      Effect.sync(() => JSON.stringify(result ?? null) ?? "null"),
+      Effect.sync(() => {
+        owned.delete(keyOf(key))
+        return JSON.stringify(result ?? null) ?? "null"
+      }),
       (json) => redis.use((c) => c.set(keyOf(key), json, "PX", Math.max(1, ttlMs)))
     ).pipe(Effect.mapError(unavailable), Effect.asVoid)
-
-  const release = (key: string): Effect.Effect<void, IdempotencyUnavailable> =>
-    redis
-      .use((c) => (c as RedisWithIdempotency).rfIdemRelease(keyOf(key), IN_PROGRESS))
-      .pipe(Effect.mapError(unavailable), Effect.asVoid)
 
   const releaseEach = (keys: ReadonlyArray<string>): Effect.Effect<void, IdempotencyUnavailable> =>
     keys.length === 0
       ? Effect.void
-      : redis
-          .use((c) => (c as RedisWithIdempotency).rfIdemReleaseEach(keys.length, ...keys.map(keyOf), IN_PROGRESS))
-          .pipe(Effect.mapError(unavailable), Effect.asVoid)
+      : Effect.suspend(() => {
+          const now = Date.now()
+          const redisKeys = keys.map(keyOf)
+          // this process' claims exactly (their markers); a claim it does not know, any claim ("")
+          const claims = redisKeys.map((k) => owned.get(k))
+          const markers = claims.map((claim) => (claim === undefined ? "" : claim.marker))
+          for (const k of redisKeys) owned.delete(k)
+          return redis
+            .use((c) => (c as RedisWithIdempotency).rfIdemReleaseClaims(keys.length, ...redisKeys, ...markers))
+            .pipe(
+              Effect.onError(() =>
+                Effect.sync(() => {
+                  const mine = claims.flatMap((claim, i) => (claim === undefined || claim.expiresAt <= now ? [] : [i]))
+                  if (mine.length === 0) return
+                  const latest = Math.max(...mine.map((i) => claims[i]!.expiresAt))
+                  releaseLater(
+                    mine.map((i) => redisKeys[i]!),
+                    mine.map((i) => markers[i]!),
+                    latest - now
+                  )
+                })
+              ),
+              Effect.mapError(unavailable),
+              Effect.asVoid
+            )
+        })
+
+  const release = (key: string): Effect.Effect<void, IdempotencyUnavailable> => releaseEach([key])
 
   return Idempotency.of({ begin, beginEach, complete, release, releaseEach })
 })

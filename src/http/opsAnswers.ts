@@ -41,7 +41,8 @@ const runChecks: Effect.Effect<Checks, never, LeadStore | JobQueue | Metrics> = 
   const metrics = yield* Metrics
   const [storeCheck, queueCheck] = yield* Effect.all(
     [
-      answers(store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })),
+      // a store that takes writes (a failover's standby, a read-only session answer reads but refuse every lead)
+      answers(store.checkWritable ?? store.listByStatus({ statuses: ["RECEIVED"], olderThanMs: 0, limit: 1 })),
       answers(Effect.flatMap(queue.stats, metrics.queueStats))
     ],
     { concurrency: 2 }

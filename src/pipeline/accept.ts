@@ -56,9 +56,21 @@ const withDeadline = <A, E, R, E1>(effect: Effect.Effect<A, E, R>, ms: number, o
   )
 
 /**
+ * How long after a failed enqueue new leads skip the queue (QUEUE_SKIP_MS): they are inserted RECEIVED, which the
+ * outbox sweeper enqueues, and answered at once. A queue that does not answer (a frozen Redis connection, a
+ * partition) fails each enqueue only after its own deadline (2 s by default): without this, every batch of leads
+ * would wait that long for a failure the batch before already met. The first lead after the window tries the queue
+ * again; a success ends the outage. Per queue (a process may hold more than one runtime); no round trip.
+ */
+const QUEUE_SKIP_MS = 1000
+const queueDownUntil = new WeakMap<object, number>()
+
+/**
  * Accept a decoded lead. It is acknowledged only once it is durable in the store. It is inserted QUEUED (one
  * write on the hot path) and then enqueued; if the queue is down it is put back to RECEIVED and the outbox sweeper
- * enqueues it later — as it does for a QUEUED lead whose job was lost — so losing Redis loses no lead.
+ * enqueues it later — as it does for a QUEUED lead whose job was lost — so losing Redis loses no lead. For
+ * QUEUE_SKIP_MS after a failed enqueue, new leads are inserted RECEIVED and not enqueued: the same end, without
+ * waiting for the queue's deadline again.
  *
  * With `storeTimeoutMs`, a store that does not answer in time fails the accept with StoreUnavailable. The insert
  * may still commit afterwards (its batch is not abandoned); the lead is then QUEUED without a job, which the
@@ -78,7 +90,14 @@ export const acceptLead = (
     const store = Context.get(context, LeadStore)
     const queue = Context.get(context, JobQueue)
     const metrics = Context.get(context, Metrics)
-    const input = { leadKey: leadKey(lead.email, lead.campaignId), source, lead, status: "QUEUED" } as const
+    // the queue failed a moment ago: stored RECEIVED, the state the sweeper enqueues, with no wait for the queue
+    const skipQueue = (queueDownUntil.get(queue) ?? 0) > Date.now()
+    const input = {
+      leadKey: leadKey(lead.email, lead.campaignId),
+      source,
+      lead,
+      status: skipQueue ? "RECEIVED" : "QUEUED"
+    } as const
     const timeoutMs = options.storeTimeoutMs
     const onTimeout = () => new StoreUnavailable({ message: `the lead store did not answer within ${timeoutMs} ms` })
     // the deadline can cut the wait; a hang-up still cannot (the caller is uninterruptible)
@@ -91,10 +110,14 @@ export const acceptLead = (
     const enqueue = (result: Accepted, send: Effect.Effect<void, QueueUnavailable>): Effect.Effect<Accepted> => {
       const id = result.lead.id
       return Effect.matchEffect(send, {
-        onSuccess: () => Effect.succeed(result),
+        onSuccess: () => {
+          queueDownUntil.delete(queue)
+          return Effect.succeed(result)
+        },
         onFailure: (error) =>
           Effect.logWarning("queue unavailable; the outbox sweeper will enqueue the lead").pipe(
             Effect.annotateLogs({ leadId: id, error: error.message }),
+            Effect.zipLeft(Effect.sync(() => queueDownUntil.set(queue, Date.now() + QUEUE_SKIP_MS))),
             // Best effort: the sweeper re-enqueues QUEUED leads too, so a failure here loses nothing.
             Effect.zipRight(store.transition(id, ["QUEUED"], "RECEIVED").pipe(Effect.orElseSucceed(() => result.lead))),
             Effect.map((lead): Accepted => ({ ...result, lead }))
@@ -124,7 +147,8 @@ export const acceptLead = (
         result.created
           ? Effect.zipRight(
               metrics.leadIngested(source, "accepted"),
-              enqueue(result, queue.enqueue(job(result.lead.id)))
+              // stored RECEIVED (the queue is failing): durable, and the sweeper's to enqueue
+              skipQueue ? Effect.succeed(result) : enqueue(result, queue.enqueue(job(result.lead.id)))
             )
           : duplicate(result)
     })

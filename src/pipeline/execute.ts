@@ -258,6 +258,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           // The CRM did it: from here its claim may only become "completed", never be released.
           sent()
           const durationMs = (yield* Clock.currentTimeMillis) - started
+          // counted now: the CRM did it, whatever becomes of recording it (a failed audit write must not hide it)
+          yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
+          yield* publishBreaker
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
           unwritten.push({ entry: succeededEntry(base, done), outcome: { index, executed: true } })
           const complete = idempotency.complete(item.key, done, config.idempotency.completedTtlMs)
@@ -273,8 +276,6 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             )
             if (!stored) yield* writeAudit
           }
-          yield* metrics.crmAction(action.tool, crm.provider, "success", durationMs / 1000)
-          yield* publishBreaker
         })
       ).pipe(
         withSpanWhenTraced("pipeline.action", {
@@ -305,6 +306,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         const busy = claims.findIndex((claim) => claim._tag === "InProgress")
         if (busy >= 0) {
           const tool = ready[pending[busy]!]!.action.tool
+          yield* Effect.logInfo("CRM action in progress elsewhere; job delayed 5 s").pipe(
+            Effect.annotateLogs({ leadId: lead.id, tool })
+          )
           return yield* new JobDelay({ delayMs: 5_000, reason: `action ${tool} is in progress elsewhere` })
         }
         const todo: Array<number> = []

@@ -38,6 +38,30 @@ const delay = (failure: RateLimited | CircuitOpen | CrmRateLimited, detail: stri
 const retry = (failure: { readonly _tag: string; readonly message: string }) =>
   new JobRetry({ reason: `${failure._tag}: ${redactText(failure.message)}` })
 
+/**
+ * How long a job waits, without spending an attempt, for a lead store that cannot take its writes: unreachable,
+ * failing over (a writer that became a reader, a stale writer address), read-only, out of disk. Such an outage lasts
+ * longer than a job's retries (five in ~15 s), which would otherwise dead-letter every lead it touched, and the
+ * dead-lettering itself could not be recorded (it is a write). The BullMQ worker bounds the waits (`maxStoreWaits`):
+ * past it the job retries and dead-letters as before, and the outbox sweep revives it when its lead still waits.
+ */
+export const STORE_WAIT_MS = 5_000
+
+/** The reason of a store wait starts so (the queue's bound on store waits recognises it). */
+export const STORE_WAIT_REASON = "StoreUnavailable: "
+
+/**
+ * The store refused the statement itself — its data (22xxx data exception, 23xxx integrity) or the statement (42xxx
+ * syntax or access): waiting will not change that, so the job spends its attempts as any other failure.
+ */
+const refusedStatement = (failure: StoreUnavailable) =>
+  failure.sqlState !== undefined && /^(22|23|42)/.test(failure.sqlState)
+
+const storeFate = (failure: StoreUnavailable): JobFate =>
+  refusedStatement(failure)
+    ? retry(failure)
+    : new JobDelay({ delayMs: STORE_WAIT_MS, reason: `${STORE_WAIT_REASON}${redactText(failure.message)}` })
+
 /** The job fate each pipeline failure decides (exhaustive: the compiler checks every tag has one). */
 export const fateOf: (failure: PipelineFailure) => JobFate = Match.type<PipelineFailure>().pipe(
   Match.tagsExhaustive({
@@ -51,7 +75,7 @@ export const fateOf: (failure: PipelineFailure) => JobFate = Match.type<Pipeline
     CrmPermanentError: (e) => new JobPermanent({ reason: `CRM rejected the request: ${redactText(e.message)}` }),
     GuardBlocked: (e) => new JobPermanent({ reason: `safety guard blocked ${e.tool}: ${redactText(e.reason)}` }),
     LeadNotFound: (e) => new JobPermanent({ reason: `lead ${e.leadId} does not exist` }),
-    StoreUnavailable: retry,
+    StoreUnavailable: storeFate,
     StaleTransition: retry,
     QueueUnavailable: retry,
     RateLimiterUnavailable: retry,

@@ -32,8 +32,10 @@ export interface SweepOptions {
 /**
  * The outbox sweep: enqueue every lead still RECEIVED / QUEUED (or long PROCESSING). Enqueue is idempotent by
  * lead id on BullMQ and memory, so it is safe in every replica and against jobs that still exist, and a lead still
- * waiting on a job that has finished gets it run again (`reviveFinished`); on a queue that sends duplicates (SQS) a
- * lead already sent is sent again only after `resendMinAgeMs`. Returns how many it enqueued.
+ * waiting on a job that has finished gets it run again (`reviveFinished`) — a PROCESSING lead as soon as it is
+ * `minAgeMs` old, not only once long PROCESSING (a job dead-lettered while the store refused the lead's FAILED mark);
+ * on a queue that sends duplicates (SQS) a lead already sent is sent again only after `resendMinAgeMs`. Returns how
+ * many it enqueued or ran again.
  */
 export const sweepOnce = (options: SweepOptions) =>
   Effect.gen(function* () {
@@ -48,14 +50,21 @@ export const sweepOnce = (options: SweepOptions) =>
       olderThanMs: resendAge(options.minAgeMs),
       limit
     })
-    const stale = yield* store.listByStatus({
-      statuses: ["PROCESSING"],
-      olderThanMs: resendAge(Math.max(options.minAgeMs, options.processingMinAgeMs ?? PROCESSING_STUCK_MS)),
-      limit
-    })
+    const staleAgeMs = resendAge(Math.max(options.minAgeMs, options.processingMinAgeMs ?? PROCESSING_STUCK_MS))
+    const stale = yield* store.listByStatus({ statuses: ["PROCESSING"], olderThanMs: staleAgeMs, limit })
+    const staleIds = new Set(stale.map((lead) => lead.id))
+    // PROCESSING leads younger than that, on a queue that keeps finished jobs: their job may have finished while the
+    // lead could not be moved on (dead-lettered while the store refused writes, so never marked FAILED). Their job is
+    // looked up now rather than after the stuck age: one finished is run again; one still running is left alone.
+    const processing =
+      queue.finishedJobs === undefined || staleAgeMs <= options.minAgeMs
+        ? []
+        : (yield* store.listByStatus({ statuses: ["PROCESSING"], olderThanMs: options.minAgeMs, limit })).filter(
+            (lead) => !staleIds.has(lead.id)
+          )
     const leads = [...received, ...queued, ...stale]
     yield* Effect.forEach(leads, (lead) => queue.enqueue({ leadId: lead.id }), { discard: true, concurrency: 10 })
-    const revived = yield* reviveFinished(leads)
+    const revived = yield* reviveFinished([...leads, ...processing], new Set(leads.map((lead) => lead.id)))
     // a lead's status (and its age) moves only if it is still where the sweep found it: the consumer may have it now
     const touch = (lead: LeadRecord, to: LeadStatus) => store.transition(lead.id, [lead.status], to).pipe(Effect.ignore)
     yield* Effect.forEach(received, (lead) => touch(lead, "QUEUED"), { discard: true })
@@ -65,10 +74,13 @@ export const sweepOnce = (options: SweepOptions) =>
     }
     if (leads.length > 0) {
       yield* Effect.logInfo(
-        `outbox sweep re-enqueued ${leads.length} lead(s)${revived > 0 ? `, ${revived} of them on a finished job run again` : ""}`
+        `outbox sweep re-enqueued ${leads.length} lead(s)${revived.stale > 0 ? `, ${revived.stale} of them on a finished job run again` : ""}`
       )
     }
-    return leads.length
+    if (revived.processing > 0) {
+      yield* Effect.logInfo(`outbox sweep ran ${revived.processing} PROCESSING lead(s) again whose job had finished`)
+    }
+    return leads.length + revived.processing
   }).pipe(Effect.withSpan("pipeline.sweep", { captureStackTrace: false }))
 
 /**
@@ -80,17 +92,20 @@ export const sweepOnce = (options: SweepOptions) =>
  * so a lead still waiting at that read has nothing left to run it. Returns how many were revived.
  */
 const waiting: ReadonlyArray<LeadStatus> = ["RECEIVED", "QUEUED", "PROCESSING"]
-const reviveFinished = (leads: ReadonlyArray<LeadRecord>) =>
+const reviveFinished = (leads: ReadonlyArray<LeadRecord>, enqueued: ReadonlySet<string>) =>
   Effect.gen(function* () {
     const queue = yield* JobQueue
     const store = yield* LeadStore
-    if (queue.finishedJobs === undefined || leads.length === 0) return 0
+    const revived = { stale: 0, processing: 0 }
+    if (queue.finishedJobs === undefined || leads.length === 0) return revived
     const finished = yield* queue.finishedJobs(leads.map((lead) => lead.id))
-    let revived = 0
     for (const leadId of finished) {
       const lead = yield* Effect.option(store.get(leadId))
       if (lead._tag === "None" || !waiting.includes(lead.value.status)) continue
-      if (yield* queue.replay(leadId)) revived++
+      if (yield* queue.replay(leadId)) {
+        if (enqueued.has(leadId)) revived.stale++
+        else revived.processing++
+      }
     }
     return revived
   })

@@ -6,7 +6,7 @@ import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../serv
 import { EnrichmentFailed } from "../../services/Enricher.js"
 import { IdempotencyUnavailable } from "../../services/Idempotency.js"
 import { JobDelay, JobPermanent, JobRetry, QueueUnavailable } from "../../services/JobQueue.js"
-import { LeadNotFound, StaleTransition, StoreUnavailable } from "../../services/LeadStore.js"
+import { LeadNotFound, StaleTransition } from "../../services/LeadStore.js"
 import { RateLimited, RateLimiterUnavailable } from "../../services/RateLimiter.js"
 import { GuardBlocked } from "../../src/domain/guard.js"
 import { fateOf, type PipelineFailure } from "../../src/pipeline/fate.js"
@@ -50,7 +50,6 @@ describe("fateOf: the job fate of every pipeline failure", () => {
 
   it("infrastructure that may come back retries, naming the failure, with no address in the reason", () => {
     const failures: ReadonlyArray<PipelineFailure> = [
-      new StoreUnavailable({ message: "connect ECONNREFUSED 127.0.0.1:5432" }),
       new StaleTransition({ leadId: "l-1", expected: ["QUEUED"], actual: "SYNCED" }),
       new QueueUnavailable({ message: "Redis down" }),
       new RateLimiterUnavailable({ message: "Redis down" }),
