@@ -5,7 +5,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Salesforce from "../../layers/salesforce/CrmExecutor.js"
 import { defaultFields } from "../../layers/salesforce/config.js"
-import { makeLogCapture } from "../support/logCapture.js"
+import { makeLogCapture, withMessage } from "../support/logCapture.js"
 import { startFakeSalesforce } from "../fakes/salesforce.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
@@ -13,9 +13,6 @@ import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 /** What an operator running at LOG_LEVEL=Info sees. */
 const atInfo = (lines: ReadonlyArray<string>) =>
   lines.filter((line) => /level=(INFO|WARN|WARNING|ERROR|FATAL)\b/.test(line))
-const withMessage = (lines: ReadonlyArray<string>, message: string) =>
-  lines.filter((line) => line.includes(`message="${message}"`))
-
 describe("the consumer's Info log through a CRM outage", () => {
   it.scopedLive(
     "CRM errors once per failed call (ids, tool, status, code; no PII), the breaker's state changes once each, token refreshes with their reason",

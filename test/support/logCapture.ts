@@ -13,3 +13,7 @@ export const makeLogCapture = () => {
     layer: Layer.merge(Logger.replace(Logger.defaultLogger, logger), Logger.minimumLogLevel(LogLevel.All))
   }
 }
+
+/** The captured lines whose message is `message`. */
+export const withMessage = (lines: ReadonlyArray<string>, message: string) =>
+  lines.filter((line) => line.includes(`message="${message}"`))

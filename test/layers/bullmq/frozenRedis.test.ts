@@ -8,23 +8,11 @@ import * as BullJobQueue from "../../../layers/bullmq/JobQueue.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { RedisClient } from "../../../layers/shared/RedisClient.js"
 import { JobQueue } from "../../../services/JobQueue.js"
-import { makeLogCapture } from "../../support/logCapture.js"
+import { makeLogCapture, withMessage } from "../../support/logCapture.js"
+import { waitUntil } from "../../support/poll.js"
 import { redisTestLayer, testPrefix } from "../../support/redis.js"
 import { testRedisAddress, throughProxy } from "../../support/servers.js"
 import { testRedisUrl } from "../../../layers/testing/servers.js"
-
-const withMessage = (lines: ReadonlyArray<string>, message: string) =>
-  lines.filter((line) => line.includes(`message="${message}"`))
-
-/** Poll (real time) until `check` holds, failing after `timeoutMs`. */
-const eventually = (what: string, check: () => boolean, timeoutMs = 15_000) =>
-  Effect.gen(function* () {
-    const started = Date.now()
-    while (!check()) {
-      if (Date.now() - started > timeoutMs) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep(50)
-    }
-  })
 
 describe("a Redis connection that goes silent (frozen socket, new connections would work)", () => {
   it.scopedLive(
@@ -59,7 +47,7 @@ describe("a Redis connection that goes silent (frozen socket, new connections wo
             onDeadLetter: () => Effect.void
           })
           yield* queue.enqueue({ leadId: "before-freeze" })
-          yield* eventually("the first job", () => processed.has("before-freeze"))
+          yield* waitUntil("the first job", () => processed.has("before-freeze"), { timeoutMs: 15_000 })
 
           // every open connection hangs (bytes swallowed, no reset); new connections reach Redis again
           yield* proxy.blackhole
@@ -73,12 +61,16 @@ describe("a Redis connection that goes silent (frozen socket, new connections wo
             if (!enqueued) yield* Effect.sleep(100)
           }
           // the worker's own connection was replaced too: it takes the new job
-          yield* eventually("the job enqueued after the freeze", () => processed.has("after-freeze"))
+          yield* waitUntil("the job enqueued after the freeze", () => processed.has("after-freeze"), {
+            timeoutMs: 15_000
+          })
           expect(Date.now() - started).toBeLessThan(15_000)
           expect(yield* client.use((c) => c.ping())).toBe("PONG")
           expect((yield* queue.stats).failed).toBe(0)
 
-          yield* eventually("the back-online line", () => withMessage(logs.lines, "Redis reachable again").length > 0)
+          yield* waitUntil("the back-online line", () => withMessage(logs.lines, "Redis reachable again").length > 0, {
+            timeoutMs: 15_000
+          })
           yield* Effect.sleep("500 millis")
           expect(withMessage(logs.lines, "Redis unreachable (commands time out)"), logs.lines.join("\n")).toHaveLength(
             1

@@ -6,23 +6,11 @@ import { startTcpProxy } from "../../../scripts/lib/tcpProxy.js"
 import * as BullJobQueue from "../../../layers/bullmq/JobQueue.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { JobQueue } from "../../../services/JobQueue.js"
-import { makeLogCapture } from "../../support/logCapture.js"
+import { makeLogCapture, withMessage } from "../../support/logCapture.js"
+import { waitUntil } from "../../support/poll.js"
 import { redisTestLayer, testPrefix } from "../../support/redis.js"
 import { testRedisAddress, throughProxy } from "../../support/servers.js"
 import { testRedisUrl } from "../../../layers/testing/servers.js"
-
-const withMessage = (lines: ReadonlyArray<string>, message: string) =>
-  lines.filter((line) => line.includes(`message="${message}"`))
-
-/** Poll (real time) until `check` holds, failing after `timeoutMs`. */
-const eventually = (what: string, check: () => boolean, timeoutMs = 15_000) =>
-  Effect.gen(function* () {
-    const started = Date.now()
-    while (!check()) {
-      if (Date.now() - started > timeoutMs) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep(50)
-    }
-  })
 
 describe("Redis goes away under a consumer (queue + worker + our client)", () => {
   it.scopedLive(
@@ -56,7 +44,9 @@ describe("Redis goes away under a consumer (queue + worker + our client)", () =>
           expect(withMessage(logs.lines, "queue worker error")).toEqual([])
 
           yield* proxy.up
-          yield* eventually("the back-online line", () => withMessage(logs.lines, "Redis reachable again").length > 0)
+          yield* waitUntil("the back-online line", () => withMessage(logs.lines, "Redis reachable again").length > 0, {
+            timeoutMs: 15_000
+          })
           yield* Effect.sleep("1 second")
           expect(withMessage(logs.lines, "Redis reachable again")).toHaveLength(1)
           expect(withMessage(logs.lines, "Redis unreachable")).toHaveLength(1)

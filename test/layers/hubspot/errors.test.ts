@@ -2,35 +2,10 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import { make } from "../../../layers/hubspot/CrmExecutor.js"
-import { type HubSpotOptions, defaultProperties } from "../../../layers/hubspot/config.js"
 import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
-import { leadKey } from "../../../src/domain/leadKey.js"
-import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
-import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { type FakeHubSpotOptions, startFakeHubSpot } from "../../fakes/hubspot.js"
+import { call, email, key, ref, setup } from "./support.js"
 
-const email = "jane.doe@acme.com"
-const key = leadKey(email, "spring-2025")
-const ref = { leadKey: key, email }
-const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
 const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025" } })
-
-const setup = (overrides: Partial<HubSpotOptions> = {}, fakeOptions: FakeHubSpotOptions = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* Effect.acquireRelease(
-      Effect.promise(() => startFakeHubSpot({ tokens: ["pat-na1-old"], ...fakeOptions })),
-      (f) => Effect.promise(() => f.close())
-    )
-    const crm = yield* make({
-      baseUrl: fake.url,
-      accessToken: Redacted.make("pat-na1-old"),
-      timeoutMs: 2000,
-      properties: defaultProperties,
-      ...overrides
-    })
-    return { fake, crm }
-  })
 
 describe("HubSpot failures map to the contract's errors", () => {
   it.scopedLive("the day's quota spent -> rate-limited for five minutes, nothing written", () =>
