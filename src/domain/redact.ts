@@ -592,15 +592,27 @@ const maskerFor = (person: Person, withCompany: boolean): ((text: string) => str
   const asciiCompanies = longestFirst(companyNeedles)
   const emailMask = (needle: string) => lowered.get(needle) ?? MASK
   const mask = () => MASK
+  const holdsPhone = (text: string) => phoneTails.length > 0 && anyIn(text.replace(NOT_ASCII_DIGIT, ""), phoneTails)
   return (text) => {
     const ascii = ASCII_ONLY.test(text)
+    if (ascii) {
+      // the common case (most strings of an audit row, every key): none of the lead's details, no JSON name pair
+      const lower = text.toLowerCase()
+      if (
+        !anyIn(lower, asciiNames) &&
+        !anyIn(lower, asciiEmails) &&
+        !anyIn(lower, asciiCompanies) &&
+        !text.includes('"') &&
+        !holdsPhone(text)
+      )
+        return redactText(text)
+    }
     let out = text
     if (emailNeedles.length > 0)
       out = ascii
         ? replaceWords(out, asciiEmails, EMAIL_BEFORE, DOMAIN_AFTER, emailMask)
         : apply(out, email(), (found) => lowered.get(found.toLowerCase()) ?? MASK)
-    if (phoneTails.length > 0 && (!ascii || anyIn(out.replace(NOT_ASCII_DIGIT, ""), phoneTails)))
-      out = apply(out, phone(), PHONE_MASK)
+    if (phoneTails.length > 0 && (!ascii || holdsPhone(out))) out = apply(out, phone(), PHONE_MASK)
     out = redactText(out)
     if (out.includes('"'))
       out = out.replace(QUOTED_NAME_PAIR, (pair, open: string, value: string, close: string) =>
