@@ -160,6 +160,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
 
     const ready: Array<Ready> = []
     let blocked: { readonly action: CrmAction; readonly base: Ready["base"]; readonly error: GuardBlocked } | undefined
+    // the plan's own actions take the person's details from the lead, so the lead's masker serves them all (one per
+    // lead, cached); an agent's call may name others (an MCP upsert with other names), masked with its own
+    const leadMask = options.source === undefined ? redactPersonalTextFor(lead.input) : undefined
     for (const action of actions) {
       const key = actionKey(lead.leadKey, action.tool, action.params)
       const base = {
@@ -169,7 +172,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         provider: crm.provider,
         // masked by key (email, names, phone...), and for this lead's own names, email and phone wherever the text
         // of a parameter quotes them, in any spelling (an agent's task subject "Call Ada back on 4155550100")
-        params: redactWith(action.params, redactPersonalTextFor(lead.input, action.params)),
+        params: redactWith(action.params, leadMask ?? redactPersonalTextFor(lead.input, action.params)),
         ...(options.source === undefined ? {} : { source: options.source })
       }
       const guarded = guardAction(action.tool, action.params)
