@@ -10,6 +10,7 @@ import { sweepOnce } from "../../src/pipeline/sweeper.js"
 import { JobDelay, JobPermanent, JobQueue, JobRetry } from "../../services/JobQueue.js"
 import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
 import { sampleLead } from "../support/env.js"
+import { waitUntil } from "../support/poll.js"
 
 describe("a lead store that cannot take writes", () => {
   it("delays the job without spending an attempt: unreachable, read-only, a standby, a full disk", () => {
@@ -33,6 +34,41 @@ describe("a lead store that cannot take writes", () => {
   })
 })
 
+/** The store and queue of these tests: one attempt, so a permanent failure dead-letters at once. */
+const sweepEnv = Layer.merge(
+  MemoryLeadStore.layer,
+  MemoryJobQueue.layer({ attempts: 1, backoffMs: 1, shutdownTimeoutMs: 100 })
+)
+
+/**
+ * A QUEUED lead, a consumer whose job marks it PROCESSING then does `rest` (its failure's fate as the pipeline
+ * decides it; a dead letter is not marked FAILED, as when the store refused that write), and the lead enqueued.
+ */
+const processingLead = (leadKey: string, rest: (run: number, leadId: string) => Effect.Effect<void, JobPermanent>) =>
+  Effect.gen(function* () {
+    const store = yield* LeadStore
+    const queue = yield* JobQueue
+    const { lead } = yield* store.accept({
+      leadKey,
+      source: "api",
+      lead: Schema.decodeUnknownSync(LeadInput)(sampleLead()),
+      status: "QUEUED"
+    })
+    const runs = { count: 0 }
+    yield* queue.consume({
+      concurrency: 1,
+      process: (job) =>
+        Effect.gen(function* () {
+          runs.count++
+          yield* store.transition(job.leadId, ["QUEUED", "PROCESSING"], "PROCESSING")
+          yield* rest(runs.count, job.leadId)
+        }).pipe(Effect.mapError(fateOf)),
+      onDeadLetter: () => Effect.void
+    })
+    yield* queue.enqueue({ leadId: lead.id })
+    return { lead, runs }
+  })
+
 describe("the sweep and a job finished while its lead could not be moved on", () => {
   it.live(
     "a PROCESSING lead whose job was dead-lettered (its FAILED mark refused) runs again at the next sweep, whatever its age",
@@ -40,79 +76,39 @@ describe("the sweep and a job finished while its lead could not be moved on", ()
       Effect.gen(function* () {
         const store = yield* LeadStore
         const queue = yield* JobQueue
-        const { lead } = yield* store.accept({
-          leadKey: "sweep-processing-1",
-          source: "api",
-          lead: Schema.decodeUnknownSync(LeadInput)(sampleLead()),
-          status: "QUEUED"
-        })
-        let runs = 0
-        yield* queue.consume({
-          concurrency: 1,
-          process: (job) =>
-            Effect.gen(function* () {
-              runs++
-              yield* store.transition(job.leadId, ["QUEUED", "PROCESSING"], "PROCESSING")
-              if (runs === 1) return yield* new JobPermanent({ reason: "dead-lettered while the store refused writes" })
-              yield* store.transition(job.leadId, ["PROCESSING"], "SYNCED")
-            }).pipe(Effect.mapError(fateOf)),
-          // the FAILED mark did not land (the store refused writes): the lead stays PROCESSING
-          onDeadLetter: () => Effect.void
-        })
-        yield* queue.enqueue({ leadId: lead.id })
-        while ((yield* queue.stats).failed === 0) yield* Effect.sleep(10)
+        const { lead, runs } = yield* processingLead("sweep-processing-1", (run, leadId) =>
+          run === 1
+            ? Effect.fail(new JobPermanent({ reason: "dead-lettered while the store refused writes" }))
+            : store.transition(leadId, ["PROCESSING"], "SYNCED").pipe(Effect.asVoid, Effect.orDie)
+        )
+        yield* waitUntil(
+          "the job dead-lettered",
+          Effect.map(queue.stats, (stats) => stats.failed > 0)
+        )
         expect((yield* store.get(lead.id)).status).toBe("PROCESSING")
 
         // seconds old, not SWEEP_PROCESSING_MIN_AGE_MS (10 minutes): its finished job is found and run again
         yield* sweepOnce({ minAgeMs: 0 })
-        const started = Date.now()
-        while ((yield* store.get(lead.id)).status !== "SYNCED") {
-          if (Date.now() - started > 5000) throw new Error("the lead was not run again")
-          yield* Effect.sleep(10)
-        }
-        expect(runs).toBe(2)
-      }).pipe(
-        Effect.scoped,
-        Effect.provide(
-          Layer.merge(
-            MemoryLeadStore.layer,
-            MemoryJobQueue.layer({ attempts: 1, backoffMs: 1, shutdownTimeoutMs: 100 })
-          )
+        yield* waitUntil(
+          "the lead run again and SYNCED",
+          Effect.map(store.get(lead.id), (found) => found.status === "SYNCED"),
+          { timeoutMs: 5000 }
         )
-      )
+        expect(runs.count).toBe(2)
+      }).pipe(Effect.scoped, Effect.provide(sweepEnv))
   )
 
   it.live("a PROCESSING lead whose job still runs is left alone", () =>
     Effect.gen(function* () {
       const store = yield* LeadStore
-      const queue = yield* JobQueue
-      const { lead } = yield* store.accept({
-        leadKey: "sweep-processing-2",
-        source: "api",
-        lead: Schema.decodeUnknownSync(LeadInput)(sampleLead()),
-        status: "QUEUED"
-      })
-      let runs = 0
-      yield* queue.consume({
-        concurrency: 1,
-        process: (job) =>
-          Effect.gen(function* () {
-            runs++
-            yield* store.transition(job.leadId, ["QUEUED", "PROCESSING"], "PROCESSING")
-            yield* Effect.never
-          }).pipe(Effect.mapError(fateOf)),
-        onDeadLetter: () => Effect.void
-      })
-      yield* queue.enqueue({ leadId: lead.id })
-      while ((yield* store.get(lead.id)).status !== "PROCESSING") yield* Effect.sleep(10)
+      const { lead, runs } = yield* processingLead("sweep-processing-2", () => Effect.never)
+      yield* waitUntil(
+        "the job running",
+        Effect.map(store.get(lead.id), (found) => found.status === "PROCESSING")
+      )
       expect(yield* sweepOnce({ minAgeMs: 0 })).toBe(0)
       yield* Effect.sleep(50)
-      expect(runs).toBe(1)
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(
-        Layer.merge(MemoryLeadStore.layer, MemoryJobQueue.layer({ attempts: 1, backoffMs: 1, shutdownTimeoutMs: 100 }))
-      )
-    )
+      expect(runs.count).toBe(1)
+    }).pipe(Effect.scoped, Effect.provide(sweepEnv))
   )
 })
