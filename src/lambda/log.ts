@@ -4,19 +4,12 @@ import * as Logger from "effect/Logger"
 import * as Runtime from "effect/Runtime"
 import { jsonLogger, minimumLevel } from "../../layers/observability/Logger.js"
 
-/** A URL's password masked ("postgres://app:***@db"): an error may quote a connection string. */
-const withoutPasswords = (text: string): string =>
-  text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"]*):[^\s@"/]*@/gi, "$1:***@")
-
 /**
  * The lines a handler writes itself, before its environment exists or without it: the programs' JSON lines (time,
- * level, message, fields, `cause`; PII redacted), passwords in URLs masked, on stderr (Lambda's ERROR stream), at
+ * level, message, fields, `cause`; PII and passwords in URLs redacted by the JSON logger itself), on stderr (Lambda's ERROR stream), at
  * LOG_LEVEL's minimum as the programs' own lines (none at LOG_LEVEL=Fatal or Off).
  */
-const handlerLogger = Logger.replace(
-  Logger.defaultLogger,
-  jsonLogger.pipe(Logger.map(withoutPasswords), Logger.withConsoleError)
-)
+const handlerLogger = Logger.replace(Logger.defaultLogger, jsonLogger.pipe(Logger.withConsoleError))
 
 /** The failure a ManagedRuntime's rejected promise carries, as a Cause (anything else as a defect). */
 const causeOf = (error: unknown): Cause.Cause<unknown> =>
