@@ -60,6 +60,12 @@ export interface StackConfig {
   readonly natGateways: number
   readonly dbInstanceClass: string
   readonly dbAllocatedStorageGiB: number
+  /**
+   * The database the programs use, as the RDS secret's dbname: `revenueflow`, the one the stack creates, or
+   * `postgres`, the instance's default database, where a stack deployed before the secret carried a dbname keeps its
+   * tables (README "Deploy to AWS", "Upgrading a stack deployed before the secret named its database").
+   */
+  readonly programDatabase: "revenueflow" | "postgres"
   readonly multiAz: boolean
   readonly deletionProtection: boolean
   readonly redisNodeType: string
@@ -79,9 +85,16 @@ export interface ServerlessConfig {
   readonly bundles: string
   readonly ingestMemoryMiB: number
   readonly consumerMemoryMiB: number
-  /** The consumer function's timeout; the queue's visibility timeout is 6x this plus the batching window. */
+  /**
+   * The consumer function's timeout; the queue's visibility timeout is 6x this plus the batching window. At least
+   * what a batch may take (`consumerBatchWorstCaseMs`): a job cut at the timeout is delivered again and spends one of
+   * its receives. Default: 60 s, or that worst case when it is longer.
+   */
   readonly consumerTimeoutSeconds: number
-  /** SQS records per consumer invocation (up to 10, or 10,000 with a batching window). */
+  /**
+   * SQS records per consumer invocation (up to 10, or 10,000 with a batching window). Default: workerConcurrency (up
+   * to 10), so a batch is processed in one round.
+   */
   readonly batchSize: number
   readonly maxBatchingWindowSeconds: number
   /** Concurrent consumer invocations the event source mapping may run (2..1000): bounds the CRM and database load. */
@@ -110,8 +123,71 @@ export interface ServiceSize {
 /** Reads a context value (what `node.tryGetContext` returns). */
 export type ContextReader = (key: string) => unknown
 
-/** Variables ending in _URL that hold no secret (the URL HubSpot signs is public). */
-const publicUrls = ["HUBSPOT_WEBHOOK_URL"]
+/**
+ * The programs' settings that are secrets: those they read as Redacted (Config.redacted, `credential`, the webhook
+ * secrets; test/config.test.ts keeps this list equal to what the code reads so). `environment` refuses them and
+ * their `_PREVIOUS` forms (the rotation procedure's names): they go in the stack's secrets, never in the template.
+ */
+export const secretSettings: ReadonlySet<string> = new Set([
+  "DATABASE_URL",
+  "REDIS_URL",
+  "INGEST_API_KEYS",
+  "MARKETO_WEBHOOK_TOKEN",
+  "MARKETO_WEBHOOK_TOKEN_PREVIOUS",
+  "HUBSPOT_APP_SECRET",
+  "HUBSPOT_APP_SECRET_PREVIOUS",
+  "HUBSPOT_ACCESS_TOKEN",
+  "SALESFORCE_ACCESS_TOKEN",
+  "SALESFORCE_CLIENT_SECRET",
+  "SALESFORCE_PRIVATE_KEY",
+  "ENRICHMENT_API_KEY"
+])
+
+/**
+ * Whether `environment` must refuse a variable as a secret: one of `secretSettings` or its `_PREVIOUS` form, or (for
+ * a name the programs do not read, yours) a name that says it is one.
+ */
+export const looksLikeSecret = (name: string): boolean =>
+  secretSettings.has(name) ||
+  secretSettings.has(name.replace(/_PREVIOUS$/, "")) ||
+  /(SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?|CREDENTIALS?)(_PREVIOUS)?$/.test(name)
+
+/**
+ * What the programs' own settings let one lead take in the consumer at most, in ms (their defaults: layers/bedrock/
+ * config.ts, layers/salesforce/config.ts, layers/hubspot/config.ts): with Bedrock, a Converse call of
+ * BEDROCK_TIMEOUT_MS (SDK retries included) and BEDROCK_DECODE_RETRIES re-asks of it; with a real CRM, one call of
+ * CRM_TIMEOUT_MS (every lead makes one at least).
+ */
+export const perLeadWorstCaseMs = (
+  config: Pick<StackConfig, "analyzer" | "crmProvider" | "environment">
+): { readonly ms: number; readonly settings: ReadonlyArray<string> } => {
+  const setting = (name: string, fallback: number) => {
+    const n = Number(config.environment[name] ?? fallback)
+    return Number.isInteger(n) && n >= 0 ? n : fallback
+  }
+  const bedrock =
+    config.analyzer === "BEDROCK"
+      ? setting("BEDROCK_TIMEOUT_MS", 20_000) * (1 + setting("BEDROCK_DECODE_RETRIES", 2))
+      : 0
+  const crm = config.crmProvider === "MOCK" ? 0 : setting("CRM_TIMEOUT_MS", 10_000)
+  return {
+    ms: bedrock + crm,
+    settings: [
+      ...(config.analyzer === "BEDROCK" ? ["BEDROCK_TIMEOUT_MS", "BEDROCK_DECODE_RETRIES"] : []),
+      ...(config.crmProvider === "MOCK" ? [] : ["CRM_TIMEOUT_MS"])
+    ]
+  }
+}
+
+/** What the Lambda consumer keeps back from its timeout to stop unfinished jobs and answer (src/lambda/consumer.ts). */
+export const CONSUMER_TIMEOUT_MARGIN_MS = 1000
+
+/**
+ * The longest a consumer invocation's batch may legitimately take: WORKER_CONCURRENCY jobs at a time, so
+ * ceil(batch / concurrency) rounds of the per-lead worst case, and the handler's margin.
+ */
+export const consumerBatchWorstCaseMs = (batchSize: number, workerConcurrency: number, perLeadMs: number): number =>
+  Math.ceil(batchSize / workerConcurrency) * perLeadMs + CONSUMER_TIMEOUT_MARGIN_MS
 
 /** The handler bundles `npm run build:bundles` writes, relative to this file: <repo>/dist/lambda. */
 const defaultBundles = fileURLToPath(new URL("../../dist/lambda", import.meta.url))
@@ -241,11 +317,7 @@ export const fromContext = (read: ContextReader): StackConfig => {
         errors.push(`environment.${name}: must be an upper-case variable name with a string value`)
       } else if (owned[name] !== undefined) {
         errors.push(`environment.${name}: set by the stack (${owned[name]}); leave it out of environment`)
-      } else if (
-        /(_URL|SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?)$/.test(name) &&
-        !name.endsWith("BASE_URL") &&
-        !publicUrls.includes(name)
-      ) {
+      } else if (looksLikeSecret(name)) {
         errors.push(`environment.${name}: looks like a secret; put it in the stack's CRM / webhook secret instead`)
       } else out[name] = v
     }
@@ -281,15 +353,24 @@ export const fromContext = (read: ContextReader): StackConfig => {
     )
 
   const variant = oneOf("variant", ["fargate", "serverless"] as const, "fargate")
-  const serverless = (): ServerlessConfig => {
+  const serverless = (
+    program: Pick<StackConfig, "analyzer" | "crmProvider" | "environment" | "workerConcurrency">
+  ): ServerlessConfig => {
     const bundles = resolve(str("lambdaBundles", defaultBundles))
-    const consumerTimeoutSeconds = int("lambdaConsumerTimeoutSeconds", 60)
-    if (consumerTimeoutSeconds > 900) errors.push("lambdaConsumerTimeoutSeconds: must be <= 900 (Lambda's maximum)")
     const maxBatchingWindowSeconds = int("sqsMaxBatchingWindowSeconds", 1, 0)
     if (maxBatchingWindowSeconds > 300) errors.push("sqsMaxBatchingWindowSeconds: must be <= 300")
-    const batchSize = int("sqsBatchSize", 10)
+    const batchSize = int("sqsBatchSize", Math.min(10, program.workerConcurrency))
     if (batchSize > (maxBatchingWindowSeconds > 0 ? 10_000 : 10))
       errors.push("sqsBatchSize: must be <= 10 (<= 10000 with sqsMaxBatchingWindowSeconds > 0)")
+    // A job cut at the timeout is delivered again and spends a receive (maxReceiveCount): the timeout covers a batch
+    const perLead = perLeadWorstCaseMs(program)
+    const worstCaseMs = consumerBatchWorstCaseMs(batchSize, program.workerConcurrency, perLead.ms)
+    const consumerTimeoutSeconds = int("lambdaConsumerTimeoutSeconds", Math.max(60, Math.ceil(worstCaseMs / 1000)))
+    if (consumerTimeoutSeconds > 900) errors.push("lambdaConsumerTimeoutSeconds: must be <= 900 (Lambda's maximum)")
+    else if (variant === "serverless" && consumerTimeoutSeconds * 1000 < worstCaseMs)
+      errors.push(
+        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${Math.ceil(batchSize / program.workerConcurrency)} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.settings.length === 0 ? "no Bedrock, mock CRM" : perLead.settings.join(", ")}), plus 1 s: ${Math.ceil(worstCaseMs / 1000)} s. Jobs cut at the timeout are delivered again and spend receives toward maxReceiveCount. Raise lambdaConsumerTimeoutSeconds (at most 900), lower sqsBatchSize or raise workerConcurrency${perLead.settings.length === 0 ? "" : `, or lower ${perLead.settings.join(" / ")} in environment`}`
+      )
     const maxConcurrency = int("consumerMaxConcurrency", 10, 2)
     if (maxConcurrency > 1000) errors.push("consumerMaxConcurrency: must be <= 1000")
     const maxReceiveCount = int("maxReceiveCount", 50)
@@ -357,6 +438,8 @@ export const fromContext = (read: ContextReader): StackConfig => {
       "mcpOnIngest: the Lambda ingest serves no /mcp (the ingest program does); use the Fargate variant or `revenueflow mcp`"
     )
 
+  const workerConcurrency = int("workerConcurrency", 5)
+  const programEnvironment = environment(variant)
   const config: StackConfig = {
     variant,
     image,
@@ -369,14 +452,14 @@ export const fromContext = (read: ContextReader): StackConfig => {
     mcpOnIngest,
     analyzer,
     bedrockModelId,
-    workerConcurrency: int("workerConcurrency", 5),
+    workerConcurrency,
     rateLimits: {
       perLead: int("rateLimitPerLead", 10),
       perAccount: int("rateLimitPerAccount", 100),
       crm: int("rateLimitCrm", 1000),
       windowMs: int("rateLimitWindowMs", 60_000)
     },
-    environment: environment(variant),
+    environment: programEnvironment,
     ingest: size("ingest", { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10 }),
     consumer: size("consumer", { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 20 }),
     backlogPerTask: int("backlogPerTask", 100),
@@ -385,6 +468,7 @@ export const fromContext = (read: ContextReader): StackConfig => {
     natGateways: int("natGateways", 1),
     dbInstanceClass: str("dbInstanceClass", "t4g.small"),
     dbAllocatedStorageGiB: int("dbAllocatedStorageGiB", 20, 20),
+    programDatabase: oneOf("programDatabase", ["revenueflow", "postgres"] as const, "revenueflow"),
     multiAz: bool("multiAz", true),
     deletionProtection: bool("deletionProtection", true),
     redisNodeType: str("redisNodeType", "cache.t4g.small"),
@@ -393,7 +477,7 @@ export const fromContext = (read: ContextReader): StackConfig => {
     otlpEndpoint,
     logRetentionDays,
     alarmEmail: optional("alarmEmail"),
-    serverless: serverless()
+    serverless: serverless({ analyzer, crmProvider, environment: programEnvironment, workerConcurrency })
   }
   if (errors.length > 0) throw problems(errors)
   return config

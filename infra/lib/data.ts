@@ -1,7 +1,8 @@
-import { Duration, Fn, RemovalPolicy, SecretValue } from "aws-cdk-lib"
+import { Duration, Fn, Names, RemovalPolicy, SecretValue } from "aws-cdk-lib"
 import * as ec2 from "aws-cdk-lib/aws-ec2"
 import * as elasticache from "aws-cdk-lib/aws-elasticache"
 import * as iam from "aws-cdk-lib/aws-iam"
+import * as logs from "aws-cdk-lib/aws-logs"
 import * as rds from "aws-cdk-lib/aws-rds"
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager"
 import { Construct } from "constructs"
@@ -28,10 +29,15 @@ export const readable = (secret: secretsmanager.ISecret): ReadableSecret => ({
   resource: secret.secretArn
 })
 
+/** The database the stack creates on the instance (DBName), and the one the programs use unless told otherwise. */
+export const DATABASE_NAME = "revenueflow"
+
 /**
  * Postgres, Redis and every secret the programs read through AWS_SECRETS_IDS:
- * - the RDS secret (generated, rotated by the single-user rotation function). Its JSON is the RDS format
- *   ({ engine, host, port, username, password, dbname }), which the programs turn into DATABASE_URL;
+ * - the RDS secret (generated, rotated by the single-user rotation function). Its JSON is the RDS format, which the
+ *   programs turn into DATABASE_URL (layers/aws/SecretsConfig.ts): username, dbname and password from the secret's
+ *   template and generator, engine, host and port added by the attachment to the instance (the attachment adds no
+ *   dbname, and without one the programs would use the `postgres` database: the template carries it);
  * - REDIS_URL (rediss:// with the generated AUTH token), built by CloudFormation from the token secret;
  * - the webhook secret (MARKETO_WEBHOOK_TOKEN generated; HUBSPOT_APP_SECRET yours to add) and the API-key secret
  *   (INGEST_API_KEYS generated), so the API is never open, not even between the first deploy and a first fill;
@@ -73,14 +79,21 @@ export class Data extends Construct {
     const { config, network } = props
     const isolated = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED }
 
+    // The database the programs use is the secret's dbname: the one created here, or (programDatabase=postgres) the
+    // default database where stacks deployed before the secret carried a dbname keep their tables. The instance's
+    // DBName and MasterUsername stay literal: a change of either replaces the instance.
+    const secret = new rds.DatabaseSecret(this, "PostgresCredentials", {
+      username: "revenueflow",
+      dbname: config.programDatabase
+    })
     this.database = new rds.DatabaseInstance(this, "Postgres", {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
       instanceType: new ec2.InstanceType(config.dbInstanceClass),
       vpc: network.vpc,
       vpcSubnets: isolated,
       securityGroups: [network.dbSg],
-      credentials: rds.Credentials.fromGeneratedSecret("revenueflow"),
-      databaseName: "revenueflow",
+      credentials: rds.Credentials.fromSecret(secret, "revenueflow"),
+      databaseName: DATABASE_NAME,
       storageEncrypted: true,
       publiclyAccessible: false,
       multiAz: config.multiAz,
@@ -90,6 +103,8 @@ export class Data extends Construct {
       deletionProtection: config.deletionProtection,
       removalPolicy: RemovalPolicy.SNAPSHOT,
       cloudwatchLogsExports: ["postgresql"],
+      // RDS creates the export's log group with no expiry; CDK's LogRetention sets it (creating it if need be)
+      cloudwatchLogsRetention: config.logRetentionDays as logs.RetentionDays,
       // RDS for PostgreSQL 16 refuses unencrypted connections by default (rds.force_ssl = 1)
       parameters: { "rds.force_ssl": "1" }
     })
@@ -102,13 +117,20 @@ export class Data extends Construct {
       allowAllOutbound: false
     })
     rotationSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), "HTTPS to the Secrets Manager API")
-    this.database.addRotationSingleUser({
+    const rotation = this.database.addRotationSingleUser({
       automaticallyAfter: Duration.days(config.rotationDays),
       // not while the stack is being created or updated: the first rotation is rotationDays after the schedule
       // exists, not in the middle of the deploy that starts the tasks
       rotateImmediatelyOnUpdate: false,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       securityGroup: rotationSg
+    })
+    // The rotation function (a serverless application) logs to /aws/lambda/<its name>, which Lambda creates with no
+    // expiry. Its name is the last 64 characters of the rotation construct's unique id (SecretRotation, aws-cdk-lib).
+    const rotationId = Names.uniqueId(rotation)
+    new logs.LogRetention(this, "RotationLogRetention", {
+      logGroupName: `/aws/lambda/${rotationId.slice(Math.max(0, rotationId.length - 64))}`,
+      retention: config.logRetentionDays as logs.RetentionDays
     })
 
     // Redis AUTH token: alphanumeric so it needs no escaping in the URL; 16..128 characters are allowed.

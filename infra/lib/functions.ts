@@ -188,9 +188,22 @@ export class Functions extends Construct {
       }
     }
 
-    // SQS: the ingest, sweep and migrate send; the consumer receives, changes visibility, deletes, and moves
-    // permanent failures to the DLQ. Nothing else, and on these two queues only.
+    // SQS, what layers/sqs/JobQueue.ts calls for each handler (test/sqsGrants.test.ts drives it against these
+    // grants), on these two queues only:
+    // - ingest, sweep and migrate send (enqueue; GetQueueAttributes is the ingest's queue stats);
+    // - the ingest also replays a dead letter (POST /leads/{id}/replay, a corrected resubmission of a FAILED lead):
+    //   receives from the DLQ, makes the letters it passes over visible again, deletes the one it re-sent; and
+    //   counts the DLQ for /readyz, /ops/state and its metrics;
+    // - the consumer: its event source receives and deletes, the handler delays (ChangeMessageVisibility), reads the
+    //   redrive policy (GetQueueAttributes) and moves permanent failures to the DLQ.
     for (const sender of [this.ingest, this.sweep, this.migrate]) queues.queue.grantSendMessages(sender)
+    queues.deadLetters.grant(
+      this.ingest,
+      "sqs:ReceiveMessage",
+      "sqs:ChangeMessageVisibility",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes"
+    )
     this.consumer.addEventSource(
       new SqsEventSource(queues.queue, {
         batchSize: s.batchSize,

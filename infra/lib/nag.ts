@@ -1,4 +1,4 @@
-import { Validations } from "aws-cdk-lib"
+import { Stack, Validations } from "aws-cdk-lib"
 import type { IConstruct } from "constructs"
 import { bedrockModel, type StackConfig } from "./config.js"
 import type { Data } from "./data.js"
@@ -83,8 +83,25 @@ export const acknowledgeServerlessFindings = (stack: RevenueFlowServerlessStack,
   )
 }
 
+/**
+ * The id aws-cdk-lib gives the one function behind every LogRetention of a stack (aws-logs, LogRetention), which sets
+ * the retention of the log groups RDS and the rotation function's Lambda create themselves (data.ts).
+ */
+export const LOG_RETENTION_FUNCTION_ID = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
+
 /** Postgres, Redis and the secrets: the same in both variants. */
 const acknowledgeData = (data: Data, config: StackConfig): void => {
+  const logRetention = Stack.of(data).node.findChild(LOG_RETENTION_FUNCTION_ID)
+  acknowledge(
+    logRetention,
+    "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+    "aws-cdk-lib's log-retention function (a deploy-time custom resource) writes its own logs with AWS's basic execution policy; it is not configurable"
+  )
+  acknowledge(
+    logRetention,
+    "IAM5[Resource::*]",
+    "aws-cdk-lib's log-retention function sets the retention of log groups others create (RDS's postgresql export, the rotation function's, and its own, whose name CloudFormation generates): logs:PutRetentionPolicy / DeleteRetentionPolicy only, on any group, added by the construct itself"
+  )
   acknowledge(
     data.database,
     "RDS11",

@@ -12,7 +12,7 @@ import type { Queues } from "./queues.js"
 
 /**
  * The serverless variant's alarms, on AWS's own metrics (SQS and Lambda publish them; nothing for the handlers to
- * emit): a dead letter, the oldest job's age, each function's errors and throttles, and the stores' (./alarms.ts).
+ * emit): dead letters growing, the oldest job's age, each function's errors and throttles, and the stores' (./alarms.ts).
  * Lambda scales the consumer itself (up to consumerMaxConcurrency), so there is no scaling policy, only these signals.
  */
 export class ServerlessAlarms extends Construct {
@@ -37,16 +37,27 @@ export class ServerlessAlarms extends Construct {
     this.alarmTopic = alarmTopic(this, config)
     const notify = new actions.SnsAction(this.alarmTopic)
 
+    // On growth, not on a non-empty DLQ: it keeps letters 14 days, and an alarm already in ALARM sends nothing for
+    // the next dead letter. As the Fargate stack's DeadLettersGrowing (scaling.ts).
     this.deadLetters = new cloudwatch.Alarm(this, "DeadLetters", {
       alarmDescription:
-        "A lead job is in the dead-letter queue: its lead is FAILED after every attempt or a permanent error (replay with the CLI)",
-      metric: queues.deadLetters.metricApproximateNumberOfMessagesVisible({
-        statistic: cloudwatch.Stats.MAXIMUM,
-        period: Duration.minutes(1)
+        "Dead letters grew in the last 5 minutes: a lead job reached the dead-letter queue, its lead FAILED after every attempt or a permanent error (GET /dead-letters lists them; replay one with POST /leads/{id}/replay once the cause is fixed)",
+      metric: new cloudwatch.MathExpression({
+        expression: "DIFF(deadLetters)",
+        usingMetrics: {
+          deadLetters: queues.deadLetters.metricApproximateNumberOfMessagesVisible({
+            statistic: cloudwatch.Stats.MAXIMUM,
+            period: Duration.minutes(5)
+          })
+        },
+        label: "dead letters added",
+        period: Duration.minutes(5)
       }),
       threshold: 0,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
+      // DIFF needs the period before the one it reports: evaluating two periods fetches it, and one rise suffices
+      evaluationPeriods: 2,
+      datapointsToAlarm: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
     const maxAge = config.maxWaitSeconds * 5

@@ -1,6 +1,23 @@
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
 import { describe, expect, it } from "vitest"
-import { bedrockModel, fromContext, isCompleteSecretArn } from "../lib/config.js"
+import { config as bedrockConfig } from "../../layers/bedrock/config.js"
+import { settingNames } from "../../layers/config.js"
+import { salesforceConfig } from "../../layers/salesforce/config.js"
+import {
+  bedrockModel,
+  consumerBatchWorstCaseMs,
+  fromContext,
+  isCompleteSecretArn,
+  perLeadWorstCaseMs,
+  secretSettings
+} from "../lib/config.js"
 import { CRM_SECRET_ARN, FIXTURE_BUNDLES, fargateBase } from "./synth.js"
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url))
 
 const read = (context: Record<string, unknown>) => (key: string) => context[key]
 /** The message fromContext refuses `context` with ("" when it accepts it). */
@@ -179,5 +196,164 @@ describe("stack context", () => {
     ]) {
       expect(message).toContain(problem)
     }
+  })
+
+  describe("secrets in `environment`", () => {
+    const environmentRefusal = (variables: Record<string, string>, variant = "fargate") =>
+      refusal(
+        variant === "fargate"
+          ? fargateBase({ environment: JSON.stringify(variables) })
+          : { variant, lambdaBundles: FIXTURE_BUNDLES, environment: JSON.stringify(variables) }
+      )
+
+    it("refuses the secrets' _PREVIOUS forms the rotation procedure sets, never quoting the value", () => {
+      for (const variant of ["fargate", "serverless"]) {
+        const message = environmentRefusal(
+          { HUBSPOT_APP_SECRET_PREVIOUS: "s3cr3t-old", MARKETO_WEBHOOK_TOKEN_PREVIOUS: "tok-old" },
+          variant
+        )
+        expect(message).toContain("environment.HUBSPOT_APP_SECRET_PREVIOUS: looks like a secret")
+        expect(message).toContain("environment.MARKETO_WEBHOOK_TOKEN_PREVIOUS: looks like a secret")
+        expect(message).not.toContain("s3cr3t-old")
+        expect(message).not.toContain("tok-old")
+      }
+    })
+
+    it("refuses every secret setting and its _PREVIOUS form, and a name of yours that says it is one", () => {
+      for (const name of [...secretSettings, ...[...secretSettings].map((n) => `${n}_PREVIOUS`), "MY_CRM_PASSWORD"]) {
+        expect(environmentRefusal({ [name]: "x" })).toContain(`environment.${name}: looks like a secret`)
+      }
+    })
+
+    it("accepts every other setting the programs read (SALESFORCE_LOGIN_URL, ENRICHMENT_BASE_URL, BEDROCK_MAX_TOKENS...)", () => {
+      const others = [...settingNames].filter((name) => !secretSettings.has(name))
+      expect(others).toEqual(
+        expect.arrayContaining(["SALESFORCE_LOGIN_URL", "SALESFORCE_INSTANCE_URL", "BEDROCK_MAX_TOKENS"])
+      )
+      for (const variant of ["fargate", "serverless"]) {
+        const refused = others.filter((name) =>
+          environmentRefusal({ [name]: "1" }, variant).includes("looks like a secret")
+        )
+        expect(refused).toEqual([])
+      }
+      expect(
+        fromContext(read(fargateBase({ environment: '{"SALESFORCE_LOGIN_URL":"https://acme.my.salesforce.com"}' })))
+          .environment
+      ).toEqual({
+        SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com"
+      })
+    })
+
+    /** The settings the code reads as Redacted: Config.redacted, `credential`, the webhook secrets, nested forms. */
+    const readAsRedacted = (): ReadonlySet<string> => {
+      const files = (dir: string): ReadonlyArray<string> =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+          entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith(".ts") ? [join(dir, entry.name)] : []
+        )
+      const found = new Set<string>()
+      for (const file of ["layers", "services", "src"].flatMap((dir) => files(join(REPO, dir)))) {
+        const text = readFileSync(file, "utf8")
+        for (const m of text.matchAll(
+          /\b(?:credential|webhookSecret|Config\.redacted|liveRedacted)\(\s*"([A-Z0-9_]+)"/g
+        ))
+          found.add(m[1]!)
+        for (const m of text.matchAll(/Config\.nested\(([\s\S]*?),\s*"([A-Z0-9_]+)"\s*\)/g))
+          if (m[1]!.includes("Config.redacted(")) found.add(m[2]!)
+      }
+      return found
+    }
+
+    it("lists exactly the settings the programs read as secrets (Redacted)", () => {
+      const redacted = readAsRedacted()
+      for (const name of redacted) expect(settingNames.has(name)).toBe(true)
+      expect([...secretSettings].sort()).toEqual([...redacted].sort())
+    })
+
+    it("lists every setting the README's Configuration section calls a secret", () => {
+      const readme = readFileSync(join(REPO, "README.md"), "utf8")
+      const configuration = readme.slice(readme.indexOf("\n## Configuration"), readme.indexOf("\n## Webhooks"))
+      const called = configuration
+        .split("\n")
+        .filter((line) => /; a secret(\.|\s*\|)|, secret\)/.test(line))
+        .map((line) => /^\| `([A-Z0-9_]+)`/.exec(line)?.[1])
+      expect(called).toEqual(
+        expect.arrayContaining(["DATABASE_URL", "REDIS_URL", "HUBSPOT_APP_SECRET", "ENRICHMENT_API_KEY"])
+      )
+      for (const name of called) expect(secretSettings.has(name!)).toBe(true)
+    })
+  })
+
+  describe("the serverless consumer's timeout against a batch's worst case", () => {
+    const serverless = (context: Record<string, unknown>) => ({
+      variant: "serverless",
+      lambdaBundles: FIXTURE_BUNDLES,
+      ...context
+    })
+    const bedrock = { analyzer: "BEDROCK", crmProvider: "SALESFORCE", crmSecretArn: CRM_SECRET_ARN }
+
+    it("takes one lead's worst case from the programs' own defaults (Bedrock's timeout and re-asks, the CRM's timeout)", () => {
+      const defaults = Effect.runSync(
+        Effect.all([bedrockConfig, salesforceConfig]).pipe(
+          Effect.withConfigProvider(
+            ConfigProvider.fromMap(
+              new Map([
+                ["SALESFORCE_ACCESS_TOKEN", "t"],
+                ["SALESFORCE_INSTANCE_URL", "https://x.my.salesforce.com"]
+              ])
+            )
+          )
+        )
+      )
+      const [analyser, crm] = defaults
+      expect(perLeadWorstCaseMs({ analyzer: "BEDROCK", crmProvider: "SALESFORCE", environment: {} }).ms).toBe(
+        analyser.timeoutMs * (1 + analyser.decodeRetries) + crm.timeoutMs
+      )
+      expect(perLeadWorstCaseMs({ analyzer: "HEURISTIC", crmProvider: "MOCK", environment: {} }).ms).toBe(0)
+      expect(
+        perLeadWorstCaseMs({
+          analyzer: "BEDROCK",
+          crmProvider: "HUBSPOT",
+          environment: { BEDROCK_TIMEOUT_MS: "5000", BEDROCK_DECODE_RETRIES: "0", CRM_TIMEOUT_MS: "2000" }
+        }).ms
+      ).toBe(7000)
+    })
+
+    it("refuses a timeout shorter than ceil(batch / concurrency) rounds of it, naming the settings", () => {
+      const message = refusal(
+        serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 5, lambdaConsumerTimeoutSeconds: 60 })
+      )
+      expect(message).toContain(
+        "lambdaConsumerTimeoutSeconds: 60 s does not cover a batch: sqsBatchSize 10 at workerConcurrency 5 is 2 round(s)"
+      )
+      expect(message).toContain("BEDROCK_TIMEOUT_MS, BEDROCK_DECODE_RETRIES, CRM_TIMEOUT_MS")
+      expect(message).toContain(`${Math.ceil(consumerBatchWorstCaseMs(10, 5, 70_000) / 1000)} s`)
+      // the same batch fits once the timeout covers it, or with faster calls, or in one round
+      expect(
+        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 5, lambdaConsumerTimeoutSeconds: 141 }))
+      ).toBe("")
+      expect(
+        refusal(
+          serverless({
+            ...bedrock,
+            sqsBatchSize: 10,
+            workerConcurrency: 5,
+            lambdaConsumerTimeoutSeconds: 60,
+            environment: '{"BEDROCK_TIMEOUT_MS":"5000"}'
+          })
+        )
+      ).toBe("")
+      expect(
+        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 10, lambdaConsumerTimeoutSeconds: 71 }))
+      ).toBe("")
+      // the Fargate stack has no such function
+      expect(refusal(fargateBase({ ...bedrock, sqsBatchSize: 10, lambdaConsumerTimeoutSeconds: 60 }))).toBe("")
+    })
+
+    it("by default sizes a batch to workerConcurrency (one round) and the timeout to cover it (60 s at least)", () => {
+      const withBedrock = fromContext(read(serverless(bedrock))).serverless
+      expect(withBedrock).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 71 })
+      expect(fromContext(read(serverless({}))).serverless).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 60 })
+      expect(fromContext(read(serverless({ workerConcurrency: 20 }))).serverless.batchSize).toBe(10)
+    })
   })
 })

@@ -8,7 +8,9 @@ import {
   type Resources,
   synth,
   SYNTH_TIMEOUT_MS,
-  synthServerless
+  synthServerless,
+  allWildcards,
+  isLogRetentionStatement
 } from "./synth.js"
 
 describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
@@ -30,13 +32,13 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
   })
 
   it("generates the database credentials into Secrets Manager and rotates them", () => {
-    const secret = logicalId(resources, "AWS::SecretsManager::Secret", "RevenueFlowDataPostgresSecret")
+    const secret = logicalId(resources, "AWS::SecretsManager::Secret", "DataPostgresCredentials")
     template.hasResourceProperties("AWS::SecretsManager::Secret", {
       GenerateSecretString: Match.objectLike({ GenerateStringKey: "password" })
     })
     template.hasResourceProperties("AWS::SecretsManager::RotationSchedule", {
       SecretId: {
-        Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment")
+        Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresCredentialsAttachment")
       },
       RotationRules: { ScheduleExpression: "rate(30 days)" },
       // not during the deploy that creates the schedule (and starts the tasks): rotationDays after it
@@ -107,7 +109,8 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
       AWS_REGION: { Ref: "AWS::Region" }
     })
     const ids = JSON.stringify(consumer.vars.AWS_SECRETS_IDS)
-    for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresSecretAttachment"]) expect(ids).toContain(name)
+    for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresCredentialsAttachment"])
+      expect(ids).toContain(name)
     expect(ids).not.toContain("DataWebhookSecrets")
     expect(ids).not.toContain("DataApiKeys")
     const ingest = env("ServicesIngestTask")
@@ -201,6 +204,68 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
           Options: expect.objectContaining({ mode: "non-blocking", "max-buffer-size": "26214400b" }) // 25 MiB
         })
       }
+    }
+  })
+
+  /** What a program's DATABASE_URL names (layers/aws/SecretsConfig.ts rdsDatabaseUrl): the secret's dbname. */
+  const secretTemplate = (r: Resources) =>
+    JSON.parse(
+      String(
+        (
+          r[logicalId(r, "AWS::SecretsManager::Secret", "DataPostgresCredentials")]!.Properties!
+            .GenerateSecretString as {
+            SecretStringTemplate: string
+          }
+        ).SecretStringTemplate
+      )
+    ) as Record<string, unknown>
+
+  it("names in the RDS secret the database the stack creates, so the programs use it (not `postgres`), in both variants", () => {
+    for (const r of [resources, synthServerless().resources]) {
+      const instance = r[logicalId(r, "AWS::RDS::DBInstance", "DataPostgres")]!.Properties!
+      // the attachment adds engine, host and port, not dbname: the template carries it
+      expect(secretTemplate(r)).toEqual({ username: "revenueflow", dbname: "revenueflow" })
+      expect(instance.DBName).toBe("revenueflow")
+      // a change of either replaces the instance: both stay literal, whatever the secret
+      expect(instance.MasterUsername).toBe("revenueflow")
+      expect(JSON.stringify(instance.MasterUserPassword)).toContain(
+        logicalId(r, "AWS::SecretsManager::Secret", "DataPostgresCredentials")
+      )
+    }
+  })
+
+  it("keeps the programs on the `postgres` database with programDatabase=postgres (stacks deployed before), the instance unchanged", () => {
+    const older = synth({ programDatabase: "postgres" }).resources
+    expect(secretTemplate(older)).toEqual({ username: "revenueflow", dbname: "postgres" })
+    const instance = (r: Resources) => r[logicalId(r, "AWS::RDS::DBInstance", "DataPostgres")]!.Properties!
+    expect(instance(older).DBName).toBe("revenueflow")
+    expect(instance(older)).toEqual(instance(resources))
+  })
+
+  it("expires the postgresql export's and the rotation function's log groups after logRetentionDays, in both variants", () => {
+    for (const r of [synth({ logRetentionDays: 14 }).resources, synthServerless({ logRetentionDays: 14 }).resources]) {
+      const retained = ofType(r, "Custom::LogRetention").map(([, l]) => l.Properties as Record<string, unknown>)
+      const postgres = JSON.stringify({
+        "Fn::Join": [
+          "",
+          ["/aws/rds/instance/", { Ref: logicalId(r, "AWS::RDS::DBInstance", "DataPostgres") }, "/postgresql"]
+        ]
+      })
+      expect(retained.filter((l) => JSON.stringify(l.LogGroupName) === postgres)).toMatchObject([
+        { RetentionInDays: 14 }
+      ])
+      // Lambda names the rotation function's group after the function the serverless application creates
+      const rotation = ofType(r, "AWS::Serverless::Application")
+      expect(rotation).toHaveLength(1)
+      const functionName = (rotation[0]![1].Properties!.Parameters as { functionName: string }).functionName
+      expect(retained.filter((l) => l.LogGroupName === `/aws/lambda/${functionName}`)).toMatchObject([
+        { RetentionInDays: 14 }
+      ])
+      expect(retained).toHaveLength(2)
+      // the function behind them may set retention policies on any group, and nothing else ("*" accepted there only)
+      const broad = allWildcards(r)
+      expect(broad).toHaveLength(1)
+      expect(isLogRetentionStatement(broad[0]!.owner, broad[0]!.statement)).toBe(true)
     }
   })
 })

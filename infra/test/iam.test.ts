@@ -42,7 +42,9 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(secrets).toMatchObject({ Sid: "ReadOwnSecrets", Effect: "Allow", Action: "secretsmanager:GetSecretValue" })
     expect(refs(asList(secrets!.Resource))).toEqual(
       refs([
-        { Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment") },
+        {
+          Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresCredentialsAttachment")
+        },
         { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataRedisUrl") },
         { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataWebhookSecrets") },
         { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataApiKeys") }
@@ -56,7 +58,9 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(secrets!.Action).toBe("secretsmanager:GetSecretValue")
     expect(refs(asList(secrets!.Resource))).toEqual(
       refs([
-        { Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment") },
+        {
+          Ref: logicalId(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresCredentialsAttachment")
+        },
         { Ref: logicalId(resources, "AWS::SecretsManager::Secret", "DataRedisUrl") }
       ])
     )

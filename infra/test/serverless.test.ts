@@ -117,7 +117,7 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(ids("FunctionsIngest").indexOf("DataApiKeys")).toBeGreaterThan(
       ids("FunctionsIngest").indexOf("DataPostgres")
     )
-    for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresSecretAttachment"])
+    for (const name of [CRM_SECRET_ARN, "DataRedisUrl", "DataPostgresCredentialsAttachment"])
       expect(ids("FunctionsConsumer")).toContain(name)
     expect(JSON.stringify(resources).match(/"(DATABASE_URL|REDIS_URL)"\s*:/g)).toBeNull()
   })
@@ -214,15 +214,39 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(code).toContain("event.ResponseURL")
   })
 
-  it("alarms on a dead letter, the oldest message's age and each function's errors and throttles", () => {
+  it("alarms on dead letters growing, the oldest message's age and each function's errors and throttles", () => {
     const topic = ofType(resources, "AWS::SNS::Topic")[0]![0]
     const alarms = ofType(resources, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties as Record<string, unknown>)
     for (const alarm of alarms) expect(JSON.stringify(alarm.AlarmActions)).toContain(topic)
     const on = (metric: string) => alarms.filter((a) => a.MetricName === metric)
     const dimension = (alarm: Record<string, unknown>) => JSON.stringify(alarm.Dimensions)
-    const [dlq] = on("ApproximateNumberOfMessagesVisible")
-    expect(dlq).toMatchObject({ Namespace: "AWS/SQS", Threshold: 0, ComparisonOperator: "GreaterThanThreshold" })
-    expect(dimension(dlq!)).toContain("QueuesDeadLetters")
+    // on growth: a DLQ keeps its letters 14 days, and an alarm left in ALARM by the first would not page for the next
+    expect(on("ApproximateNumberOfMessagesVisible")).toEqual([])
+    type Query = {
+      Id: string
+      Expression?: string
+      ReturnData?: boolean
+      MetricStat?: { Metric: Record<string, unknown> }
+    }
+    const growing = alarms.filter((a) =>
+      (a.Metrics as Array<Query> | undefined)?.some((m) => m.Expression === "DIFF(deadLetters)")
+    )
+    expect(growing).toHaveLength(1)
+    const dlq = growing[0]!
+    // DIFF has a value only with the period before it in the evaluated range: two periods, one rise enough
+    expect(dlq).toMatchObject({
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 1,
+      TreatMissingData: "notBreaching"
+    })
+    const source = (dlq.Metrics as Array<Query>).find((m) => m.Id === "deadLetters")!.MetricStat!.Metric
+    expect(source).toMatchObject({ MetricName: "ApproximateNumberOfMessagesVisible", Namespace: "AWS/SQS" })
+    expect(JSON.stringify(source.Dimensions)).toContain("QueuesDeadLetters")
+    // the serverless stack has no CLI in the VPC (README "Not in the stack"): the way to replay is the ingest's route
+    expect(dlq.AlarmDescription).toContain("POST /leads/{id}/replay")
+    expect(dlq.AlarmDescription).not.toContain("CLI")
     const [age] = on("ApproximateAgeOfOldestMessage")
     expect(age).toMatchObject({ Namespace: "AWS/SQS", Threshold: 150, EvaluationPeriods: 5 })
     expect(dimension(age!)).toContain("QueuesJobs")

@@ -1,5 +1,6 @@
 import { Validations } from "aws-cdk-lib"
 import { beforeAll, describe, expect, it } from "vitest"
+import { LOG_RETENTION_FUNCTION_ID } from "../lib/nag.js"
 import {
   asList,
   logicalId,
@@ -35,10 +36,14 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
     expect(wildcards(bedrock)).toEqual([])
   })
 
-  it("attaches no managed policy but AWSLambdaVPCAccessExecutionRole, and that only to the VPC functions", () => {
-    const managed = Object.entries(resources)
+  it("attaches no managed policy but AWSLambdaVPCAccessExecutionRole to the VPC functions (and CDK's log-retention function its basic one)", () => {
+    const all = Object.entries(resources)
       .filter(([, r]) => r.Type === "AWS::IAM::Role")
       .flatMap(([id, r]) => ((r.Properties!.ManagedPolicyArns as Array<unknown> | undefined) ?? []).map((p) => [id, p]))
+    const logRetention = all.filter(([id]) => String(id).startsWith(LOG_RETENTION_FUNCTION_ID))
+    expect(logRetention).toHaveLength(1)
+    expect(JSON.stringify(logRetention[0]![1])).toContain("service-role/AWSLambdaBasicExecutionRole")
+    const managed = all.filter(([id]) => !String(id).startsWith(LOG_RETENTION_FUNCTION_ID))
     expect(managed.map(([id]) => String(id).replace(/[0-9A-F]{8}$/, "")).sort()).toEqual(
       FUNCTIONS.map((fn) => `Functions${fn}Role`).sort()
     )
@@ -46,7 +51,7 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
       expect(JSON.stringify(policy)).toContain("service-role/AWSLambdaVPCAccessExecutionRole")
   })
 
-  it("allows SQS actions on the stack's two queues only: send for ingest / sweep / migrate, consume for the consumer", () => {
+  it("allows SQS actions on the stack's two queues only: send for ingest / sweep / migrate, replay from the DLQ for the ingest, consume for the consumer", () => {
     const queue = arn(resources, "AWS::SQS::Queue", "QueuesJobs")
     const dlq = arn(resources, "AWS::SQS::Queue", "QueuesDeadLetters")
     const sqs = (fn: string) =>
@@ -54,7 +59,18 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
         .filter((s) => asList(s.Action).some((a) => a.startsWith("sqs:")))
         .map((s) => ({ actions: [...asList(s.Action)].sort(), resources: asList(s.Resource) }))
     const send = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:SendMessage"]
-    for (const fn of ["Ingest", "Sweep", "Migrate"]) expect(sqs(fn)).toEqual([{ actions: send, resources: [queue] }])
+    for (const fn of ["Sweep", "Migrate"]) expect(sqs(fn)).toEqual([{ actions: send, resources: [queue] }])
+    // replay (POST /leads/{id}/replay) and the DLQ's count in the ingest's queue stats: see sqsGrants.test.ts
+    expect(sqs("Ingest")).toEqual(
+      expect.arrayContaining([
+        { actions: send, resources: [queue] },
+        {
+          actions: ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+          resources: [dlq]
+        }
+      ])
+    )
+    expect(sqs("Ingest")).toHaveLength(2)
     expect(sqs("Consumer")).toEqual(
       expect.arrayContaining([
         {
@@ -80,7 +96,7 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
       expect(found[0]!.Action).toBe("secretsmanager:GetSecretValue")
       return sorted(asList(found[0]!.Resource))
     }
-    const db = ref(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresSecretAttachment")
+    const db = ref(resources, "AWS::SecretsManager::SecretTargetAttachment", "DataPostgresCredentialsAttachment")
     const secret = (prefix: string) => ref(resources, "AWS::SecretsManager::Secret", prefix)
     expect(secrets("Ingest")).toEqual(sorted([db, secret("DataWebhookSecrets"), secret("DataApiKeys")]))
     // the mock CRM and no crmSecretArn: no CRM secret at all

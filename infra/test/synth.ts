@@ -6,6 +6,7 @@ import { App, type Stack } from "aws-cdk-lib"
 import { Template } from "aws-cdk-lib/assertions"
 import nag from "cdk-nag"
 import { fromContext, type StackConfig } from "../lib/config.js"
+import { LOG_RETENTION_FUNCTION_ID } from "../lib/nag.js"
 import { RevenueFlowServerlessStack } from "../lib/serverlessStack.js"
 import { RevenueFlowStack } from "../lib/stack.js"
 
@@ -127,12 +128,26 @@ export const roleStatements = (resources: Resources, rolePrefix: string) => {
 }
 
 /** Statements with a "*" in an action or a literal resource. */
-export const wildcards = (resources: Resources) =>
+export const allWildcards = (resources: Resources) =>
   statements(resources).filter(
     ({ statement }) =>
       asList(statement.Action).some((action) => action.includes("*")) ||
       asList(statement.Resource).some((resource) => typeof resource === "string" && resource.includes("*"))
   )
+
+/**
+ * The one statement with a "*" the stack accepts on purpose: aws-cdk-lib's log-retention function may set the
+ * retention of any log group (data.ts, nag.ts); data.test.ts checks it is exactly this.
+ */
+export const isLogRetentionStatement = (owner: string, statement: Statement) =>
+  owner.startsWith(LOG_RETENTION_FUNCTION_ID) &&
+  JSON.stringify([...asList(statement.Action)].sort()) ===
+    JSON.stringify(["logs:DeleteRetentionPolicy", "logs:PutRetentionPolicy"]) &&
+  statement.Resource === "*"
+
+/** Statements with a "*" in an action or a literal resource, but the log-retention function's. */
+export const wildcards = (resources: Resources) =>
+  allWildcards(resources).filter(({ owner, statement }) => !isLogRetentionStatement(owner, statement))
 
 export const asList = <A>(value: A | ReadonlyArray<A>): ReadonlyArray<A> =>
   Array.isArray(value) ? value : [value as A]
