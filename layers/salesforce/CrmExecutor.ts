@@ -11,7 +11,7 @@ import { type ApiUsage, type CrmCall, type CrmError, CrmExecutor, type CrmResult
 import { Metrics } from "../../services/Metrics.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { liveConfig } from "../shared/liveConfig.js"
-import { type LastResponse, type SalesforceCallFailed, callSalesforce } from "./call.js"
+import { type LastResponse, SalesforceCallFailed, callSalesforce } from "./call.js"
 import { type SalesforceAuth, type SalesforceOptions, salesforceConfig } from "./config.js"
 import { makeSessions, needsRefresh } from "./session.js"
 import { type ConvertResult, callCost, type SalesforceApi, makeTools } from "./tools.js"
@@ -85,27 +85,55 @@ export const make = (options: SalesforceOptions) =>
         )
       )
 
+    /**
+     * The integration user's id: from the session's sign-in (the token response names it), else asked once of the
+     * identity service (a given access token), then kept: the user behind the credentials does not change.
+     */
+    const knownUserId = yield* Ref.make(Option.none<string>())
+    const rest = <A>(
+      method: "GET" | "PATCH" | "POST",
+      path: string,
+      body?: object,
+      headers?: Readonly<Record<string, string>>
+    ) =>
+      run<A>(
+        (conn, transport) =>
+          conn.request<A>(
+            {
+              method,
+              url: path,
+              ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+              ...(body === undefined && headers === undefined
+                ? {}
+                : { headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers } })
+            },
+            { transport, noContentResponse: undefined }
+          ) as Promise<A>
+      )
+    const lookUpUserId = Effect.flatMap(sessions.current, (conn) => {
+      const signedIn = conn.userInfo?.id
+      if (signedIn !== undefined) return Effect.succeed(signedIn)
+      // the version's resources name the identity URL; the identity service answers with the user's id (the token is
+      // sent as the Authorization header, never in the URL as jsforce's identity() does)
+      return Effect.flatMap(rest<{ identity?: string }>("GET", "/"), (resources) =>
+        resources.identity === undefined
+          ? Effect.fail(
+              new SalesforceCallFailed({ failure: { status: 500, message: "no identity URL in the API's resources" } })
+            )
+          : Effect.map(rest<{ user_id: string }>("GET", resources.identity), (identity) => identity.user_id)
+      )
+    })
+    const userId = Effect.flatMap(
+      Ref.get(knownUserId),
+      Option.match({
+        onSome: Effect.succeed,
+        onNone: () => Effect.tap(lookUpUserId, (id) => Ref.set(knownUserId, Option.some(id)))
+      })
+    )
+
     const api: SalesforceApi = {
-      rest: <A>(
-        method: "GET" | "PATCH" | "POST",
-        path: string,
-        body?: object,
-        headers?: Readonly<Record<string, string>>
-      ) =>
-        run<A>(
-          (conn, transport) =>
-            conn.request<A>(
-              {
-                method,
-                url: path,
-                ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-                ...(body === undefined && headers === undefined
-                  ? {}
-                  : { headers: { ...(body === undefined ? {} : { "content-type": "application/json" }), ...headers } })
-              },
-              { transport, noContentResponse: undefined }
-            ) as Promise<A>
-        ),
+      userId,
+      rest,
       convertLead: (leadConvert) =>
         run(async (conn, transport) => {
           const soap = new SOAP(conn, {
@@ -118,7 +146,7 @@ export const make = (options: SalesforceOptions) =>
         })
     }
 
-    const tools = makeTools(api, options.fields, options.leadStatuses)
+    const tools = makeTools(api, options.fields, options.leadStatuses, options.convertOwnerId)
 
     const execute = (call: CrmCall): Effect.Effect<CrmResult, CrmError> =>
       tools(call).pipe(

@@ -60,6 +60,11 @@ export interface SalesforceOptions {
   readonly fields: SalesforceFields
   /** The Lead Status picklist value written for each planned status (default: salesforceLeadStatuses). */
   readonly leadStatuses?: LeadStatusMap | undefined
+  /**
+   * The user who owns the Account, Contact and Opportunity converted from a Lead a queue owns (a queue cannot own
+   * them); default: the integration user the executor signs in as. A Lead a user owns keeps that user as their owner.
+   */
+  readonly convertOwnerId?: string | undefined
   /** Called with Sforce-Limit-Info after every response (metrics, the CRM-wide rate limit tier). */
   readonly onApiUsage?: ((used: number, limit: number) => Effect.Effect<void>) | undefined
 }
@@ -141,5 +146,11 @@ export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
     employees: field("SALESFORCE_EMPLOYEES_FIELD", defaultFields.employees),
     annualRevenue: field("SALESFORCE_ANNUAL_REVENUE_FIELD", defaultFields.annualRevenue)
   }),
-  leadStatuses: leadStatusMapConfig("SALESFORCE_LEAD_STATUS_MAP", salesforceLeadStatuses)
+  leadStatuses: leadStatusMapConfig("SALESFORCE_LEAD_STATUS_MAP", salesforceLeadStatuses),
+  convertOwnerId: optional(
+    validated("SALESFORCE_CONVERT_OWNER_ID", Config.string(), {
+      message: "must be a Salesforce user id (15 or 18 characters starting 005)",
+      validation: (value) => /^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/.test(value)
+    })
+  )
 })

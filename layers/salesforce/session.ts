@@ -29,6 +29,17 @@ export const jwtAssertion = (
 interface TokenResponse {
   readonly access_token: string
   readonly instance_url: string
+  /** The identity URL, https://login.salesforce.com/id/<org id>/<user id>: who the session is signed in as. */
+  readonly id?: string
+}
+
+/** The signed-in user and org from a token response's identity URL (jsforce's Connection.userInfo). */
+export const userInfoOf = (identityUrl: string | undefined) => {
+  const match =
+    identityUrl === undefined ? null : /\/id\/([A-Za-z0-9]{15,18})\/([A-Za-z0-9]{15,18})\/?$/.exec(identityUrl)
+  return match === null
+    ? undefined
+    : { id: match[2] as string, organizationId: match[1] as string, url: identityUrl as string }
 }
 
 /** Sessions for one executor: created on first use, replaced once per expiry, shared by concurrent calls. */
@@ -41,8 +52,13 @@ export interface Sessions {
 /** Builds the session manager; token requests go through jsforce's OAuth2 with the bounded transport. */
 export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions> =>
   Effect.gen(function* () {
-    const connect = (accessToken: string, instanceUrl: string) =>
-      new Connection({ accessToken, instanceUrl, version: options.apiVersion })
+    const connect = (accessToken: string, instanceUrl: string, identityUrl?: string) => {
+      const conn = new Connection({ accessToken, instanceUrl, version: options.apiVersion })
+      // set after construction: jsforce 3's constructor does not take the config's userInfo
+      const userInfo = userInfoOf(identityUrl)
+      if (userInfo !== undefined) conn.userInfo = userInfo
+      return conn
+    }
 
     const requestToken = (auth: Exclude<SalesforceAuth, { _tag: "AccessToken" }>) =>
       Effect.flatMap(
@@ -76,7 +92,7 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
             ? new SalesforceCallFailed({ failure: { status: 401, message: "token request refused" } })
             : error
         }),
-        Effect.map((token) => connect(token.access_token, token.instance_url))
+        Effect.map((token) => connect(token.access_token, token.instance_url, token.id))
       )
 
     const loginWith = (auth: SalesforceAuth): Effect.Effect<Connection, SalesforceCallFailed> =>

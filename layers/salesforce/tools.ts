@@ -17,6 +17,8 @@ export interface SalesforceApi {
   readonly convertLead: (
     leadConvert: Record<string, string | boolean>
   ) => Effect.Effect<ConvertResult, SalesforceCallFailed>
+  /** The id of the user the executor signs in as (the integration user). */
+  readonly userId: Effect.Effect<string, SalesforceCallFailed>
 }
 
 /** convertLead's result as jsforce returns it from the SOAP envelope (every leaf a string). */
@@ -52,14 +54,31 @@ export const saveDuplicates = { "Sforce-Duplicate-Rule-Header": "allowSave=true"
 
 /**
  * Text field lengths from Salesforce's object reference for the fields the tools write; a longer value fails the
- * whole call (STRING_TOO_LONG), so it is shortened and the action's detail names the field. Email is never cut: a
- * shortened address would be someone else's (Salesforce refuses one over 80 as invalid).
+ * whole call (STRING_TOO_LONG), so it is shortened and the action's detail names the field. Picklists (LeadSource,
+ * Industry, StageName) describe at length 40 too. Email is never cut: a shortened address would be someone else's
+ * (Salesforce refuses one over 80 as invalid). Description (Task) is 32,000, more than any tool allows.
  */
-export const textLengths: Readonly<Record<"Lead" | "Contact" | "Task", Readonly<Record<string, number>>>> = {
-  Lead: { FirstName: 40, LastName: 80, Company: 255, Title: 128, Phone: 40, Website: 255, Country: 80, LeadSource: 40 },
+export const textLengths: Readonly<
+  Record<"Lead" | "Contact" | "Task" | "Opportunity", Readonly<Record<string, number>>>
+> = {
+  Lead: {
+    FirstName: 40,
+    LastName: 80,
+    Company: 255,
+    Title: 128,
+    Phone: 40,
+    Website: 255,
+    Country: 80,
+    LeadSource: 40,
+    Industry: 40
+  },
   Contact: { FirstName: 40, LastName: 80, Title: 128, Phone: 40, MailingCountry: 80 },
+  Opportunity: { Name: 120, StageName: 40 },
   Task: { Subject: 255 }
 }
+
+/** A queue's id (key prefix 00G): a Lead's OwnerId may name one, an Account's, Contact's or Opportunity's not. */
+export const isQueueId = (id: unknown): boolean => typeof id === "string" && id.startsWith("00G")
 
 /** The longest start of `value` within `max` UTF-16 units, never splitting a surrogate pair, trailing spaces dropped. */
 export const fitText = (value: string, max: number): string => {
@@ -118,13 +137,15 @@ const hostOf = (website: string): string =>
  * may look its lead's id up first, a conversion reads the lead before the SOAP call; everything else is one call.
  */
 export const callCost = (call: CrmCall): number =>
+  // (a conversion of a queue's lead with a given access token asks the identity service once per process: not counted)
   call.tool === "create_task" || call.tool === "log_activity" || call.tool === "convert_lead" ? 2 : 1
 
 /** Maps every registered tool onto the Salesforce REST API (convert_lead onto SOAP, the only API that has it). */
 export const makeTools = (
   api: SalesforceApi,
   fields: SalesforceFields,
-  statuses: LeadStatusMap = salesforceLeadStatuses
+  statuses: LeadStatusMap = salesforceLeadStatuses,
+  convertOwnerId?: string
 ) => {
   // Lead ids by lead key, so Task.WhoId needs no lookup after an upsert in the same process.
   const leadIds = new Map<string, string>()
@@ -200,7 +221,7 @@ export const makeTools = (
     Effect.gen(function* () {
       const lead = yield* api.rest<Record<string, unknown>>(
         "GET",
-        `${byLeadKey("Lead", p.leadKey)}?fields=Id,IsConverted,ConvertedAccountId,ConvertedContactId,ConvertedOpportunityId`
+        `${byLeadKey("Lead", p.leadKey)}?fields=Id,OwnerId,IsConverted,ConvertedAccountId,ConvertedContactId,ConvertedOpportunityId`
       )
       const ids = (accountId: unknown, contactId: unknown, opportunityId: unknown) =>
         defined({ accountId: text(accountId), contactId: text(contactId), opportunityId: text(opportunityId) })
@@ -215,12 +236,18 @@ export const makeTools = (
           }
         }
       }
+      // The new Account, Contact and Opportunity get the lead's owner unless ownerId names another; a queue cannot own
+      // them, so a queue's lead (the usual assignment rule for web leads) names the configured user or the
+      // integration user. A lead a user owns keeps that user: a rep who worked it keeps the deal.
+      const ownerId = isQueueId(lead.OwnerId) ? (convertOwnerId ?? (yield* api.userId)) : undefined
       const result = yield* api.convertLead(
         defined({
+          // in the order of LeadConvert's xsd:sequence
           accountId: p.accountId,
           convertedStatus: p.convertedStatus,
           doNotCreateOpportunity: !p.createOpportunity,
-          leadId: String(lead.Id)
+          leadId: String(lead.Id),
+          ownerId
         }) as Record<string, string | boolean>
       )
       if (String(result.success) !== "true") {
@@ -313,16 +340,19 @@ export const makeTools = (
           keepOwner
         )
       }
-      case "update_opportunity_stage":
+      case "update_opportunity_stage": {
+        const fitted = fitFields("Opportunity", { StageName: call.params.stage })
         return Effect.as(
-          api.rest(
-            "PATCH",
-            `/sobjects/Opportunity/${seg(call.params.opportunityId)}`,
-            { StageName: call.params.stage },
-            keepOwner
-          ),
-          { crmId: call.params.opportunityId, detail: { object: "Opportunity" } }
+          api.rest("PATCH", `/sobjects/Opportunity/${seg(call.params.opportunityId)}`, fitted.body, keepOwner),
+          {
+            crmId: call.params.opportunityId,
+            detail: {
+              object: "Opportunity",
+              ...(fitted.shortened.length === 0 ? {} : { shortened: fitted.shortened })
+            }
+          }
         )
+      }
       case "create_task":
         return task(call, {
           Subject: call.params.subject,

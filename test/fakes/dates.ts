@@ -10,6 +10,16 @@ export const isExistingDay = (text: string) => {
 }
 
 /**
+ * A day a Salesforce Date field stores: one that exists, from 1700-01-01 to 4000-12-31 (Salesforce's valid date range;
+ * a day outside it is refused with FIELD_INTEGRITY_EXCEPTION). HubSpot has no such range: `isHubSpotTime` keeps
+ * `isExistingDay` alone.
+ */
+export const isSalesforceDayInRange = (text: string) => {
+  const year = Number(text.slice(0, 4))
+  return year >= 1700 && year <= 4000
+}
+
+/**
  * A HubSpot date / datetime value: milliseconds since the epoch, or ISO 8601 (a day, or a day and a time) naming a
  * day that exists. Anything else HubSpot reads as a number and refuses ("… was not a valid long.").
  */

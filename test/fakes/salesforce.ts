@@ -2,7 +2,7 @@ import { verify } from "node:crypto"
 import { type FakeControls, type RecordedRequest, type Reply, startFakeServer } from "./crmFakeServer.js"
 import { type SalesforceFields, defaultFields } from "../../layers/salesforce/config.js"
 import { InvalidSoql, MalformedQuery, runSoql } from "./salesforceSoql.js"
-import { isExistingDay } from "./dates.js"
+import { isExistingDay, isSalesforceDayInRange } from "./dates.js"
 
 /** A stored sObject: Id plus whatever fields were written. */
 export type SfRecord = Record<string, unknown> & { Id: string }
@@ -35,6 +35,11 @@ export interface FakeSalesforceOptions {
    * refused as Salesforce refuses it (INVALID_FIELD; an upsert by a field that is not an external id, NOT_FOUND).
    */
   readonly customFields?: Readonly<Record<string, ReadonlyArray<CustomField>>>
+  /**
+   * The org's active users (default: the integration user alone): the only ids convertLead's ownerId may name (a
+   * queue cannot own the Account, Contact or Opportunity a conversion creates).
+   */
+  readonly users?: ReadonlyArray<string>
 }
 
 /** A custom field of the org; `externalId` marks one an upsert (or a GET by field) can go by. */
@@ -88,9 +93,42 @@ export interface FakeSalesforce extends FakeControls {
 }
 
 /** The owner of records the API creates when no assignment rule gives them one: the integration user. */
-export const integrationUserId = "005FAKE000000001"
+export const integrationUserId = "005FAKE00000001"
 /** The queue the fake's default Lead assignment rule assigns to. */
-export const defaultLeadQueueId = "00GFAKE000000001"
+export const defaultLeadQueueId = "00GFAKE00000001"
+/** The org's id (the identity URL names it with the user's). */
+export const orgId = "00DFAKE00000001"
+
+/**
+ * The 3-character suffix that makes a 15-character id case-insensitive (18 characters): for each 5-character chunk, a
+ * bit per upper-case letter, read as an index into A-Z0-5.
+ */
+export const caseSafeSuffix = (id15: string): string => {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+  let suffix = ""
+  for (let chunk = 0; chunk < 3; chunk++) {
+    let bits = 0
+    for (let i = 0; i < 5; i++) {
+      const c = id15.charAt(chunk * 5 + i)
+      if (c >= "A" && c <= "Z") bits |= 1 << i
+    }
+    suffix += alphabet.charAt(bits)
+  }
+  return suffix
+}
+
+/** The 18-character (case-safe) form of a 15-character id, as Salesforce's identity service gives ids. */
+export const id18 = (id15: string) => `${id15}${caseSafeSuffix(id15)}`
+
+/**
+ * An id as Salesforce reads one: 15 alphanumeric characters (case-sensitive), or those and their case-safe suffix
+ * (18); its 15-character form, or undefined for a malformed one (MALFORMED_ID).
+ */
+export const readId = (value: unknown): string | undefined => {
+  if (typeof value !== "string" || !/^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$/.test(value)) return undefined
+  const id15 = value.slice(0, 15)
+  return value.length === 15 || value.slice(15).toUpperCase() === caseSafeSuffix(id15) ? id15 : undefined
+}
 
 const prefixes: Record<string, string> = {
   Lead: "00Q",
@@ -196,6 +234,8 @@ const orgSchema = (custom: Readonly<Record<string, ReadonlyArray<CustomField>>>)
   return schema
 }
 
+const typeOfPrefix = (id15: string) => Object.entries(prefixes).find(([, prefix]) => id15.startsWith(prefix))?.[0]
+
 const sfError = (status: number, errorCode: string, message: string, fields?: ReadonlyArray<string>): Reply => ({
   status,
   body: [{ message, errorCode, ...(fields ? { fields } : {}) }]
@@ -223,7 +263,9 @@ export const fieldLengths: Record<string, Readonly<Record<string, number>>> = {
     State: 80,
     PostalCode: 20,
     Country: 80,
-    LeadSource: 40
+    LeadSource: 40,
+    Industry: 40,
+    Description: 32000
   },
   Contact: {
     FirstName: 40,
@@ -236,9 +278,17 @@ export const fieldLengths: Record<string, Readonly<Record<string, number>>> = {
     MailingPostalCode: 20,
     MailingCountry: 80
   },
-  Task: { Subject: 255 }
+  Account: { Name: 255 },
+  Opportunity: { Name: 120, StageName: 40, NextStep: 255, LeadSource: 40, Description: 32000 },
+  Task: { Subject: 255, Description: 32000 }
 }
 const fieldLabels: Record<string, string> = {
+  StageName: "Stage",
+  NextStep: "Next Step",
+  NumberOfEmployees: "Employees",
+  AnnualRevenue: "Annual Revenue",
+  CloseDate: "Close Date",
+  ActivityDate: "Due Date Only",
   FirstName: "First Name",
   LastName: "Last Name",
   MobilePhone: "Mobile Phone",
@@ -252,6 +302,44 @@ const fieldLabels: Record<string, string> = {
 
 /** The Date fields (a day, no time) of the objects the executor writes. */
 const dateFields: Record<string, ReadonlyArray<string>> = { Opportunity: ["CloseDate"], Task: ["ActivityDate"] }
+
+/**
+ * Number fields of the objects the executor writes, from the object reference: NumberOfEmployees is an int (a JSON
+ * value that is no 32-bit integer fails to deserialize); AnnualRevenue is Currency(18, 0) and Amount Currency(16, 2),
+ * so at most 18 and 14 digits before the point (a longer value is NUMBER_OUTSIDE_VALID_RANGE).
+ */
+const numberFields: Record<
+  string,
+  Readonly<Record<string, { readonly int: true } | { readonly integerDigits: number }>>
+> = {
+  Lead: { NumberOfEmployees: { int: true }, AnnualRevenue: { integerDigits: 18 } },
+  Account: { NumberOfEmployees: { int: true }, AnnualRevenue: { integerDigits: 18 } },
+  Opportunity: { Amount: { integerDigits: 14 }, Probability: { integerDigits: 3 } }
+}
+
+/**
+ * Lookup fields of the objects the executor writes and the objects each may point at (by key prefix), with the label
+ * Salesforce's messages use. A value must be an id (MALFORMED_ID), of one of those objects (FIELD_INTEGRITY_EXCEPTION)
+ * and of a record that exists (INVALID_CROSS_REFERENCE_KEY).
+ */
+const referenceFields: Record<
+  string,
+  Readonly<Record<string, { readonly label: string; readonly to: ReadonlyArray<string> }>>
+> = {
+  Contact: {
+    AccountId: { label: "Account ID", to: ["Account"] },
+    ReportsToId: { label: "Reports To ID", to: ["Contact"] }
+  },
+  Opportunity: {
+    AccountId: { label: "Account ID", to: ["Account"] },
+    ContactId: { label: "Contact ID", to: ["Contact"] }
+  },
+  Task: {
+    WhoId: { label: "Name ID", to: ["Lead", "Contact"] },
+    WhatId: { label: "Related To ID", to: ["Account", "Opportunity"] }
+  },
+  Account: { ParentId: { label: "Parent Account ID", to: ["Account"] } }
+}
 
 /** The Lead Status values marked Converted in a default org: the only ones convertLead accepts. */
 export const convertedStatuses: ReadonlyArray<string> = ["Closed - Converted"]
@@ -283,6 +371,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   let used = 0
   const duplicateRule = options.duplicateRule ?? "alert"
   const assignmentOwners = options.leadAssignmentOwners ?? [defaultLeadQueueId]
+  const users = (options.users ?? [integrationUserId]).map((id) => readId(id) ?? id)
   const assignments: Array<LeadAssignment> = []
   const table = (type: string) => {
     records[type] ??= []
@@ -335,6 +424,36 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     email.length <= 80 &&
     /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-][A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$/.test(email)
 
+  /** The record an id names, if it is a well-formed id of one that exists. */
+  const recordById = (value: unknown): { type: string; record: SfRecord } | undefined => {
+    const id15 = readId(value)
+    const type = id15 === undefined ? undefined : typeOfPrefix(id15)
+    const record = type === undefined ? undefined : table(type).find((r) => r.Id === id15)
+    return type === undefined || record === undefined ? undefined : { type, record }
+  }
+
+  /** A lookup field's value as Salesforce checks it: an id, of an object the field points at, of a record that exists. */
+  const reference = (
+    field: string,
+    ref: { readonly label: string; readonly to: ReadonlyArray<string> },
+    value: unknown
+  ): Reply | undefined => {
+    const id15 = readId(value)
+    if (id15 === undefined) {
+      return sfError(400, "MALFORMED_ID", `${ref.label}: id value of incorrect type: ${String(value)}`, [field])
+    }
+    const type = typeOfPrefix(id15)
+    if (type === undefined || !ref.to.includes(type)) {
+      return sfError(400, "FIELD_INTEGRITY_EXCEPTION", `${ref.label}: id value of incorrect type: ${String(value)}`, [
+        field
+      ])
+    }
+    if (recordById(id15) === undefined) {
+      return sfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [field])
+    }
+    return undefined
+  }
+
   const validate = (type: string, record: Record<string, unknown>): Reply | undefined => {
     // a Date field's JSON value is a day that exists; Salesforce's JSON parser refuses any other,
     // before any check of the record's fields
@@ -347,6 +466,52 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
           `Cannot deserialize instance of date from VALUE_STRING value ${String(value)} or request may be missing a required field at [line:1, column:1]`
         )
       }
+    }
+    // a number field's JSON value must be a number (a numeric string is read as one), an int field's a 32-bit integer
+    for (const [field, kind] of Object.entries(numberFields[type] ?? {})) {
+      const value = record[field]
+      if (value === undefined || value === null) continue
+      const label = fieldLabels[field] ?? field
+      const number = typeof value === "string" && value.trim() !== "" ? Number(value) : value
+      if (typeof number !== "number" || !Number.isFinite(number)) {
+        return typeof value === "string"
+          ? sfError(400, "INVALID_TYPE_ON_FIELD_IN_RECORD", `${label}: value not of required type: ${value}`, [field])
+          : sfError(
+              400,
+              "JSON_PARSER_ERROR",
+              `Cannot deserialize instance of ${"int" in kind ? "int" : "double"} from ${typeof value === "boolean" ? `VALUE_${String(value).toUpperCase()}` : "START_OBJECT"} value ${JSON.stringify(value)} or request may be missing a required field at [line:1, column:1]`
+            )
+      }
+      if ("int" in kind && (!Number.isInteger(number) || number > 2_147_483_647 || number < -2_147_483_648)) {
+        return sfError(
+          400,
+          "JSON_PARSER_ERROR",
+          `Cannot deserialize instance of int from ${Number.isInteger(number) ? "VALUE_NUMBER_INT" : "VALUE_NUMBER_FLOAT"} value ${String(value)} or request may be missing a required field at [line:1, column:1]`
+        )
+      }
+      if ("integerDigits" in kind && Math.abs(number) >= 10 ** kind.integerDigits) {
+        return sfError(
+          400,
+          "NUMBER_OUTSIDE_VALID_RANGE",
+          `${label}: value outside of valid range on numeric field: ${String(value)}`,
+          [field]
+        )
+      }
+    }
+    // Salesforce stores days from 1700-01-01 to 4000-12-31 only
+    for (const field of dateFields[type] ?? []) {
+      const value = record[field]
+      if (typeof value === "string" && !isSalesforceDayInRange(value)) {
+        return sfError(400, "FIELD_INTEGRITY_EXCEPTION", `${fieldLabels[field] ?? field}: invalid date: ${value}`, [
+          field
+        ])
+      }
+    }
+    for (const [field, ref] of Object.entries(referenceFields[type] ?? {})) {
+      const value = record[field]
+      if (value === undefined || value === null) continue
+      const refused = reference(field, ref, value)
+      if (refused) return refused
     }
     const missing = (required[type] ?? []).filter((f) => record[f] === undefined || record[f] === "")
     if (missing.length > 0) {
@@ -517,7 +682,8 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         instance_url: baseUrl,
         token_type: "Bearer",
         issued_at: String(Date.now()),
-        id: `${baseUrl}/id/00D/005`
+        // the identity URL: the org's id, then the signed-in user's
+        id: `${baseUrl}/id/${id18(orgId)}/${id18(integrationUserId)}`
       }
     }
   }
@@ -534,6 +700,10 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     const convert = xmlTag(req.body, "leadConverts") ?? ""
     const lead = table("Lead").find((l) => l.Id === xmlTag(convert, "leadId"))
     const result = (inner: string) => xml(`<convertLeadResponse><result>${inner}</result></convertLeadResponse>`)
+    const failed = (statusCode: string, message: string, fields?: string) =>
+      result(
+        `<errors>${fields === undefined ? "" : `<fields>${fields}</fields>`}<message>${message}</message><statusCode>${statusCode}</statusCode></errors><success>false</success>`
+      )
     if (!lead)
       return result(
         "<errors><message>invalid lead id</message><statusCode>INVALID_CROSS_REFERENCE_KEY</statusCode></errors><success>false</success>"
@@ -552,12 +722,58 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       return result(
         `<errors><message>invalid convertedStatus: ${convertedStatus}</message><statusCode>INVALID_STATUS</statusCode></errors><success>false</success>`
       )
-    const accountId = xmlTag(convert, "accountId") ?? newId("Account")
-    if (!table("Account").some((a) => a.Id === accountId)) table("Account").push({ Id: accountId, Name: lead.Company })
-    const contactId = newId("Contact")
-    table("Contact").push({ Id: contactId, LastName: lead.LastName, Email: lead.Email, AccountId: accountId })
+    // ids the request names must be ids of records of the right object that exist
+    const named = (tag: string, type: string) => {
+      const value = xmlTag(convert, tag)
+      if (value === undefined || value === "") return { id: undefined }
+      const id15 = readId(value)
+      if (id15 === undefined)
+        return { refused: failed("MALFORMED_ID", `${tag}: id value of incorrect type: ${value}`, tag) }
+      const found = recordById(id15)
+      return found?.type === type
+        ? { id: id15 }
+        : { refused: failed("INVALID_CROSS_REFERENCE_KEY", `invalid cross reference id: ${value}`, tag) }
+    }
+    const account = named("accountId", "Account")
+    if ("refused" in account) return account.refused as Reply
+    const contact = named("contactId", "Contact")
+    if ("refused" in contact) return contact.refused as Reply
+    if (contact.id !== undefined && table("Contact").find((c) => c.Id === contact.id)?.AccountId !== account.id) {
+      return failed("INVALID_CROSS_REFERENCE_KEY", "contactId must belong to the accountId given", "contactId")
+    }
+    // the new records' owner: ownerId (an active user), else the lead's owner, which a queue cannot be
+    const ownerValue = xmlTag(convert, "ownerId")
+    let ownerId = typeof lead.OwnerId === "string" ? lead.OwnerId : integrationUserId
+    if (ownerValue !== undefined && ownerValue !== "") {
+      const owner15 = readId(ownerValue)
+      if (owner15 === undefined)
+        return failed("MALFORMED_ID", `ownerId: id value of incorrect type: ${ownerValue}`, "ownerId")
+      if (!users.includes(owner15)) {
+        return failed("INVALID_CROSS_REFERENCE_KEY", `invalid cross reference id: ${ownerValue}`, "ownerId")
+      }
+      ownerId = owner15
+    } else if (!ownerId.startsWith("005")) {
+      return failed(
+        "UNKNOWN_EXCEPTION",
+        "Converted objects can only be owned by users.  If the lead is not owned by a user, you must specify a user for the Owner field."
+      )
+    }
+    const accountId = account.id ?? newId("Account")
+    if (account.id === undefined) table("Account").push({ Id: accountId, Name: lead.Company, OwnerId: ownerId })
+    const contactId = contact.id ?? newId("Contact")
+    if (contact.id === undefined) {
+      table("Contact").push({
+        Id: contactId,
+        LastName: lead.LastName,
+        Email: lead.Email,
+        AccountId: accountId,
+        OwnerId: ownerId
+      })
+    }
     const opportunityId = xmlTag(convert, "doNotCreateOpportunity") === "true" ? undefined : newId("Opportunity")
-    if (opportunityId) table("Opportunity").push({ Id: opportunityId, Name: lead.Company, AccountId: accountId })
+    if (opportunityId) {
+      table("Opportunity").push({ Id: opportunityId, Name: lead.Company, AccountId: accountId, OwnerId: ownerId })
+    }
     Object.assign(lead, {
       IsConverted: true,
       Status: convertedStatus,
@@ -570,14 +786,40 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     )
   }
 
-  const rest = (req: RecordedRequest): Reply => {
+  const rest = (req: RecordedRequest, baseUrl: string): Reply => {
     const auth = req.headers.authorization ?? ""
     if (!tokens.has(auth.replace(/^Bearer /, "")))
       return sfError(401, "INVALID_SESSION_ID", "Session expired or invalid")
+    // the identity service: who the session is signed in as
+    const identity = /^\/id\/([A-Za-z0-9]+)\/([A-Za-z0-9]+)$/.exec(req.path)
+    if (identity !== null) {
+      return readId(identity[1]) === orgId && readId(identity[2]) === integrationUserId && req.method === "GET"
+        ? {
+            status: 200,
+            body: {
+              id: `${baseUrl}${req.path}`,
+              user_id: identity[2],
+              organization_id: identity[1],
+              username: "integration@fake.example"
+            }
+          }
+        : { status: 404, body: "Bad_Id" }
+    }
     const parts = req.path
       .replace(/^\/services\/data\/v\d+\.\d+/, "")
       .split("/")
       .filter(Boolean)
+    // the version's resources, among them the session's identity URL
+    if (parts.length === 0 && req.method === "GET") {
+      return {
+        status: 200,
+        body: {
+          sobjects: "/services/data/v62.0/sobjects",
+          query: "/services/data/v62.0/query",
+          identity: `${baseUrl}/id/${id18(orgId)}/${id18(integrationUserId)}`
+        }
+      }
+    }
     if (parts[0] === "query") {
       try {
         return { status: 200, body: runSoql(req.query.get("q") ?? "", records, fieldNames) }
@@ -675,7 +917,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       }
       used++
       if (soapCall) return soap(req)
-      return rest(req)
+      return rest(req, baseUrl)
     },
     (req) => (isToken(req) ? {} : { "Sforce-Limit-Info": `api-usage=${used}/${options.apiLimit ?? 15000}` })
   )

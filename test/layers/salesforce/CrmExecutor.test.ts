@@ -8,7 +8,13 @@ import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { type FakeSalesforce, type FakeSalesforceOptions, startFakeSalesforce } from "../../fakes/salesforce.js"
+import {
+  type FakeSalesforce,
+  type FakeSalesforceOptions,
+  id18,
+  integrationUserId,
+  startFakeSalesforce
+} from "../../fakes/salesforce.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "spring-2025")
@@ -131,6 +137,8 @@ describe("Salesforce executor (jsforce against the fake)", () => {
   it.scopedLive("creates contact, opportunity, task and activity idempotently by external ids", () =>
     Effect.gen(function* () {
       const { fake, crm } = yield* setup()
+      // the Account the contact is attached to exists: Salesforce refuses a reference to one that does not
+      fake.records.Account = [{ Id: "001000000000078", Name: "Acme" }]
       const lead = yield* crm.execute(upsertLead)
       yield* crm.execute(
         call({ tool: "create_contact", params: { ...ref, lastName: "Doe", accountId: "001000000000078" } })
@@ -233,7 +241,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
       expect(soap[0]!.headers.soapaction).toBe('""')
       expect(soap[0]!.body).toContain("<sessionId>00DFAKE")
       expect(soap[0]!.body).toContain(
-        `<convertLead><leadConverts><convertedStatus>Closed - Converted</convertedStatus><doNotCreateOpportunity>true</doNotCreateOpportunity><leadId>${fake.records.Lead![0]!.Id}</leadId></leadConverts></convertLead>`
+        `<convertLead><leadConverts><convertedStatus>Closed - Converted</convertedStatus><doNotCreateOpportunity>true</doNotCreateOpportunity><leadId>${fake.records.Lead![0]!.Id}</leadId><ownerId>${id18(integrationUserId)}</ownerId></leadConverts></convertLead>`
       )
       expect(first.detail).toMatchObject({ converted: true, contactId: first.crmId })
       expect(fake.records.Opportunity ?? []).toHaveLength(0)
