@@ -15,6 +15,7 @@ import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
+import { dropHidden } from "../../src/domain/text.js"
 import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
 import { liveRedacted } from "../shared/liveConfig.js"
 import { positiveInt, validated } from "../shared/config.js"
@@ -74,20 +75,27 @@ const ProviderCompany = Schema.Struct({
 const defined = <A extends Record<string, unknown>>(record: A): A =>
   Object.fromEntries(Object.entries(record).filter(([, value]) => value !== undefined)) as A
 
-/** Maps the provider's record onto our Enrichment schema. */
+/** The provider's text as free text is kept: controls, bidi overrides, invisible characters, lone surrogates dropped. */
+const clean = (text: string | undefined): string | undefined => (text === undefined ? undefined : dropHidden(text))
+
+/**
+ * Maps the provider's record onto our Enrichment schema. Its text is the provider's, not the lead's: cleaned as the
+ * lead's free text is on intake, so a NUL or a bidi override in a company name reaches neither the model's prompt nor
+ * the CRM (where the guard would refuse the firmographics sync and note that quote it).
+ */
 export const toEnrichment = (domain: string, company: typeof ProviderCompany.Type): Enrichment =>
   Enrichment.make(
     defined({
       domain: company.domain ?? domain,
-      name: company.name,
-      industry: company.category?.industry,
+      name: dropHidden(company.name),
+      industry: clean(company.category?.industry),
       employees: company.metrics?.employees,
       annualRevenue: company.metrics?.annualRevenue,
-      country: company.geo?.country,
-      city: company.geo?.city,
+      country: clean(company.geo?.country),
+      city: clean(company.geo?.city),
       foundedYear: company.foundedYear,
-      technologies: company.tech,
-      tags: company.tags
+      technologies: company.tech?.map(dropHidden),
+      tags: company.tags?.map(dropHidden)
     })
   )
 

@@ -4,7 +4,7 @@ import * as Option from "effect/Option"
 import { type ActionEntry, type ActionPage, AuditLog } from "../../services/AuditLog.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
-import { type ActionRow, actionColumns, isUuid, jsonParam, toActionRecord } from "./rows.js"
+import { type ActionRow, actionColumns, isUuid, jsonParam, storableJson, storableText, toActionRecord } from "./rows.js"
 
 /**
  * AuditLog over any SqlClient (postgres.js or PGlite); expects the migrations to have run.
@@ -43,10 +43,10 @@ export const make: Effect.Effect<AuditLog.Service, never, SqlClient> = Effect.ge
           column((entry) => entry.tool),
           column((entry) => entry.provider),
           column((entry) => entry.status),
-          column((entry) => jsonParam(entry.params ?? null)),
-          column((entry) => entry.crmId ?? null),
-          column((entry) => jsonParam(entry.result)),
-          column((entry) => entry.error ?? null),
+          column((entry) => storableJson(entry.params ?? null)),
+          column((entry) => (entry.crmId === undefined ? null : storableText(entry.crmId))),
+          column((entry) => storableJson(entry.result)),
+          column((entry) => (entry.error === undefined ? null : storableText(entry.error))),
           column((entry) => String(Math.round(entry.durationMs))),
           column((entry) => entry.source ?? null)
         ]

@@ -15,7 +15,16 @@ import {
   StoreUnavailable
 } from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
-import { isUuid, jsonParam, type LeadRow, leadColumns, toLeadRecord } from "./rows.js"
+import {
+  asStored,
+  isUuid,
+  jsonParam,
+  type LeadRow,
+  leadColumns,
+  storableJson,
+  storableText,
+  toLeadRecord
+} from "./rows.js"
 
 // every status is present, zeros included, so a count drops to 0 instead of going stale
 const everyStatus = (rows: ReadonlyArray<{ readonly status: string; readonly n: number }>) => {
@@ -127,7 +136,7 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
         ? yield* sql.query<LeadRow>(
             `UPDATE leads SET status = $3, error = $4, updated_at = now()
              WHERE id = $1 AND status = ANY($2::text[]) RETURNING ${leadColumns}`,
-            [id, [...from], to, detail?.error ?? null]
+            [id, [...from], to, detail?.error === undefined ? null : storableText(detail.error)]
           )
         : []
       if (updated[0] !== undefined) return toLeadRecord(updated[0])
@@ -141,12 +150,14 @@ export const make: Effect.Effect<LeadStore.Service, never, SqlClient | Scope.Sco
   const saveAnalysis: LeadStore.Service["saveAnalysis"] = (id, analysis, grounding) =>
     Effect.gen(function* () {
       if (!isUuid(id)) return yield* new LeadNotFound({ leadId: id })
+      const groundingJson = storableJson(grounding)
       const updated = yield* sql.query<{ id: string }>(
         `UPDATE leads SET analysis = $2::text::jsonb, grounding = $3::text::jsonb, updated_at = now()
          WHERE id = $1 AND grounding IS NULL RETURNING id`,
-        [id, jsonParam(analysis), jsonParam(grounding)]
+        [id, storableJson(analysis), groundingJson]
       )
-      if (updated.length > 0) return grounding
+      // what was saved, as a later read gives it (a model's NUL stored as U+FFFD)
+      if (updated.length > 0) return asStored(grounding, groundingJson)
       const kept = (yield* selectById(id))[0]
       if (kept === undefined) return yield* new LeadNotFound({ leadId: id })
       const record = toLeadRecord(kept)

@@ -82,6 +82,41 @@ export const toActionRecord = (row: ActionRow): ActionRecord => ({
  */
 export const jsonParam = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value))
 
+// What Postgres cannot store: NUL (in text and jsonb) and an unpaired surrogate (jsonb); and both as JSON.stringify
+// writes them, escaped (a paired surrogate it writes as the character itself).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what this replaces
+const UNSTORABLE = /\u0000|\p{Cs}/gu
+const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f]/i
+
+/** `text` with each NUL and unpaired surrogate replaced by U+FFFD: what a text column can hold. */
+export const storableText = (text: string): string => text.replace(UNSTORABLE, "\ufffd")
+
+/**
+ * A value for a jsonb column that Postgres can store whatever a CRM, a model or an agent put in it: a row must never
+ * fail to be written for its content (an audit row: the CRM has acted by then; a lead's analysis or error: the job
+ * would wait for a store that can never take it). Strings and keys holding NUL or an unpaired
+ * surrogate get U+FFFD instead; anything else is `jsonParam`'s text unchanged (one test of it, no walk).
+ */
+export const storableJson = (value: unknown): string | null => {
+  const json = jsonParam(value)
+  if (json === null || !UNSTORABLE_ESCAPE.test(json)) return json
+  return JSON.stringify(value, (_key, item: unknown) => {
+    if (typeof item === "string") return storableText(item)
+    if (typeof item !== "object" || item === null || Array.isArray(item)) return item
+    const entries = Object.entries(item)
+    return entries.some(([key]) => storableText(key) !== key)
+      ? Object.fromEntries(entries.map(([key, child]) => [storableText(key), child]))
+      : item
+  })
+}
+
+/**
+ * `value` as its jsonb column holds it once written from `json` (storableJson's text): a copy read from that text when
+ * it holds U+FFFD (a character replaced, or one the value had: then an equal copy), else `value` itself.
+ */
+export const asStored = <A>(value: A, json: string | null): A =>
+  json !== null && json.includes("\ufffd") ? (JSON.parse(json) as A) : value
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** Ids are uuid columns: anything else cannot match, and sending it would be a SQL error rather than "not found". */

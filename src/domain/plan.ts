@@ -3,10 +3,20 @@ import type { Grounding } from "./analysis.js"
 import { describe, personalFieldPaths } from "./grounding.js"
 import type { Enrichment } from "./enrichment.js"
 import { accountDomain } from "./lead.js"
+import { dropHidden } from "./text.js"
 import type { LeadRecord } from "./record.js"
 import type { CrmAction } from "./tools.js"
 
 const DAY_MS = 24 * 3600 * 1000
+
+/**
+ * What the CRMs' fields hold (the tool's schema bounds them the same way): a provider's figure outside them, or not a
+ * finite non-negative number, is left out of the firmographics sync rather than have the guard refuse the whole sync.
+ */
+const EMPLOYEES_BOUND = 2_147_483_648
+const REVENUE_BOUND = 1e18
+const within = (value: number, bound: number): number | undefined =>
+  Number.isFinite(value) && value >= 0 && value < bound ? value : undefined
 
 /** YYYY-MM-DD, `days` after `from`. Derived from the lead's creation time so a retry plans the same action. */
 const dateAfter = (from: Date, days: number) => new Date(from.getTime() + days * DAY_MS).toISOString().slice(0, 10)
@@ -72,10 +82,10 @@ export const planActions = (
       tool: "sync_firmographics",
       params: defined({
         ...ref,
-        industry: company.industry,
-        employees: company.employees === undefined ? undefined : Math.round(company.employees),
-        annualRevenue: company.annualRevenue,
-        country: company.country,
+        industry: company.industry === undefined ? undefined : dropHidden(company.industry),
+        employees: company.employees === undefined ? undefined : within(Math.round(company.employees), EMPLOYEES_BOUND),
+        annualRevenue: company.annualRevenue === undefined ? undefined : within(company.annualRevenue, REVENUE_BOUND),
+        country: company.country === undefined ? undefined : dropHidden(company.country),
         domain: accountDomain(input)
       })
     })

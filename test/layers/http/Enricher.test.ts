@@ -204,6 +204,46 @@ describe("HTTP enricher: 202, the provider still looking the company up (Clearbi
     })
   )
 
+  it.scopedLive(
+    "drops the provider's controls, bidi overrides and lone surrogates from its text, as intake does a lead's",
+    () =>
+      Effect.gen(function* () {
+        const dirty = {
+          ...acme,
+          domain: "dirty.example",
+          name: "Acme\u0000 Robo\u202Etics",
+          category: { industry: "Soft\u0007ware\ud800" },
+          geo: { city: "Aus\u200Btin", country: "United\u0000 States" },
+          tech: ["aws\u0000"],
+          tags: ["B2B\u202E"]
+        }
+        const fake = yield* makeFakeEnrichment(apiKey, { "dirty.example": dirty })
+        const enricher = yield* make({
+          baseUrl: fake.url,
+          apiKey: Effect.succeed(Redacted.make(apiKey)),
+          timeoutMs: 1_000,
+          retries: 0,
+          retryBaseMs: 10,
+          cacheTtlMs: 60_000,
+          cacheCapacity: 100
+        }).pipe(Effect.provide(FetchHttpClient.layer))
+        const enrichment = yield* enricher.enrich("dirty.example")
+        expect(enrichment).toEqual(
+          Option.some({
+            domain: "dirty.example",
+            name: "Acme Robotics",
+            industry: "Software",
+            employees: 850,
+            country: "United States",
+            city: "Austin",
+            foundedYear: 2011,
+            technologies: ["aws"],
+            tags: ["B2B"]
+          })
+        )
+      })
+  )
+
   it("reads Retry-After as seconds or an HTTP-date", () => {
     const now = Date.parse("2026-12-07T04:00:00Z")
     expect(retryAfterMs("3", now)).toBe(3000)
