@@ -44,3 +44,22 @@ export const FreeText = Schema.transform(
     encode: (text) => text
   }
 )
+
+/**
+ * What a CRM tool's text argument may not hold: NUL and the other C0 controls free text drops (all but tab, LF and
+ * CR), and unpaired surrogates. Postgres cannot store NUL (text or jsonb) nor an unpaired surrogate (jsonb), XML 1.0
+ * (Salesforce's SOAP calls) cannot carry a C0 control, and UTF-8 has no surrogate. Refused, not dropped as intake
+ * does: an action's key hashes its arguments, and an agent's text must reach the CRM as sent or not at all. DEL and
+ * C1 controls pass: every store and CRM API carries them.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this refuses
+const UNSENDABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\p{Cs}]/u
+
+/** Whether `text` holds no NUL, other C0 control but tab / LF / CR, or unpaired surrogate (see UNSENDABLE). */
+export const isSendableText = (text: string): boolean => !UNSENDABLE.test(text)
+
+/** Refuses control characters (tab, LF and CR pass) and unpaired surrogates; the path names the field. */
+export const refuseUnsendable = <S extends Schema.Schema<string, string, never>>(self: S) =>
+  Schema.filter<S>((text) => isSendableText(text), {
+    message: () => "must not contain NUL, another control character (tab and line breaks pass) or an unpaired surrogate"
+  })(self)

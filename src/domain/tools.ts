@@ -3,13 +3,16 @@ import { Decision, Intent } from "./analysis.js"
 import { canonicalJson } from "./canonical.js"
 import { PlannedLeadStatus } from "./leadStatus.js"
 import { sha256Hex } from "./leadKey.js"
+import { refuseUnsendable } from "./text.js"
 
-const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max))
+/** A text argument: at most `max` characters, none a control but tab / LF / CR nor an unpaired surrogate (text.ts). */
+const Text = (max: number) => Schema.String.pipe(Schema.maxLength(max), refuseUnsendable)
 /**
  * A required text the CRM refuses empty (a name, a stage, a subject): refused here, naming it, before any call. The
  * MCP read tools' required arguments (src/mcp/catalog.ts) use it too.
  */
-export const RequiredText = (max: number) => Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max))
+export const RequiredText = (max: number) =>
+  Schema.String.pipe(Schema.minLength(1), Schema.maxLength(max), refuseUnsendable)
 const LeadKey = Schema.String.pipe(Schema.pattern(/^[0-9a-f]{64}$/, { message: () => "leadKey must be 64 hex chars" }))
 const CrmId = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9_-]{1,64}$/, { message: () => "CRM ids are 1-64 [A-Za-z0-9_-]" })
@@ -43,6 +46,32 @@ const Domain = Schema.String.pipe(
     message: () => "domain must be a DNS name"
   })
 )
+
+/**
+ * Numbers as the CRMs' fields hold them: Salesforce refuses a value with more integer digits than its field has
+ * (NUMBER_OUTSIDE_VALID_RANGE) and rounds extra decimals to the field's scale; HubSpot's number properties take any
+ * of these. So decimals pass (Salesforce rounds an amount to cents, a revenue to whole units; HubSpot keeps them),
+ * integer digits are bounded: Lead.NumberOfEmployees is an int (at most 2^31 - 1), Lead.AnnualRevenue a
+ * Currency(18, 0) (under 10^18) and Opportunity.Amount a Currency(16, 2) (at most 99,999,999,999,999.99, so no value
+ * rounds up to a 15th digit). Out-of-range values are refused here, naming the field, not by the CRM after the
+ * rate limits were spent.
+ */
+const Employees = Schema.Int.pipe(
+  Schema.between(0, 2_147_483_647, { message: () => "must be an integer from 0 to 2147483647 (an int at the CRM)" })
+)
+const AnnualRevenue = Schema.Number.pipe(
+  Schema.nonNegative(),
+  Schema.lessThan(1e18, { message: () => "must be below 10^18 (18 integer digits at the CRM)" })
+)
+const Amount = Schema.Number.pipe(
+  Schema.nonNegative(),
+  // the double nearest 99,999,999,999,999.99 (JSON's 99999999999999.99 parses to it)
+  Schema.lessThanOrEqualTo(99_999_999_999_999.98, {
+    message: () => "must be at most 99999999999999.99 (14 integer digits and cents at the CRM)"
+  })
+)
+/** A Salesforce StageName holds 40 characters (HubSpot's deal stage ids are shorter). */
+const Stage = RequiredText(40)
 
 /** Identifies the lead a tool acts on: the external id (lead key) and the email, which every CRM can look up. */
 const LeadRef = { leadKey: LeadKey, email: RequiredText(254) }
@@ -88,14 +117,12 @@ export const ToolParams = {
   create_opportunity: Schema.Struct({
     ...LeadRef,
     name: RequiredText(120),
-    stage: RequiredText(64),
+    stage: Stage,
     closeDate: IsoDate,
-    amount: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+    amount: Schema.optional(Amount),
     accountId: Schema.optional(CrmId)
   }).annotations(strict),
-  update_opportunity_stage: Schema.Struct({ ...LeadRef, opportunityId: CrmId, stage: RequiredText(64) }).annotations(
-    strict
-  ),
+  update_opportunity_stage: Schema.Struct({ ...LeadRef, opportunityId: CrmId, stage: Stage }).annotations(strict),
   create_task: Schema.Struct({
     ...LeadRef,
     subject: RequiredText(255),
@@ -108,8 +135,8 @@ export const ToolParams = {
   sync_firmographics: Schema.Struct({
     ...LeadRef,
     industry: Schema.optional(Text(128)),
-    employees: Schema.optional(Schema.Int.pipe(Schema.nonNegative())),
-    annualRevenue: Schema.optional(Schema.Number.pipe(Schema.nonNegative())),
+    employees: Schema.optional(Employees),
+    annualRevenue: Schema.optional(AnnualRevenue),
     country: Schema.optional(Text(64)),
     domain: Schema.optional(Domain)
   }).annotations(strict)

@@ -10,6 +10,17 @@ import { RequiredText, type ToolName, ToolParams, toolNames } from "../domain/to
 
 const strict = { parseOptions: { onExcessProperty: "error" as const } }
 
+/**
+ * A tool that takes no arguments, refusing each one given by name: an empty Struct takes any object whatever the
+ * parse options say (as the ingest's NoParams for /ops/state, src/http/api.ts).
+ */
+const NoArguments = Schema.Struct({}).pipe(
+  Schema.filter((args) => {
+    const names = Object.keys(args)
+    return names.length === 0 || names.map((name) => ({ path: [name], message: "is unexpected" }))
+  })
+)
+
 /** Parameter schemas of the read-only tools (decoded with the same strictness as the CRM tools'). */
 export const ReadParams = {
   find_lead: Schema.Struct({ email: RequiredText(254), campaignId: RequiredText(128) }).annotations(strict),
@@ -22,7 +33,7 @@ export const ReadParams = {
   list_dead_letters: Schema.Struct({
     limit: Schema.optional(Schema.Int.pipe(Schema.between(1, 200)))
   }).annotations(strict),
-  queue_stats: Schema.Struct({}).annotations(strict)
+  queue_stats: NoArguments
 } as const
 
 export type ReadToolName = keyof typeof ReadParams
@@ -32,8 +43,9 @@ const leadRefHint =
   "The lead is named by `leadKey` and `email`: call find_lead (email + campaign id) first to get its leadKey; the " +
   "email must be that lead's. Only leads RevenueFlow has accepted can be acted on."
 const safetyHint =
-  "Runs through RevenueFlow's safety chain (guard, rate limits, circuit breaker, audit) and is idempotent: the " +
-  "same arguments again return the first result and write nothing."
+  "Runs through RevenueFlow's safety chain (guard, rate limits, circuit breaker, audit). The answer's `executed` " +
+  "says whether this call wrote to the CRM (false: an earlier action already did, nothing was written). The very " +
+  "same call again writes nothing; a tool that sets a value writes again once another value was set since."
 
 /** One line a model can act on: what the tool does at the CRM, then how to call it safely. */
 const crmDescriptions: Record<ToolName, string> = {
@@ -44,7 +56,10 @@ const crmDescriptions: Record<ToolName, string> = {
   convert_lead:
     "Convert the lead into a contact (and optionally an opportunity) with the given converted status, optionally " +
     "under an existing account id.",
-  update_lead_status: "Set the lead's status at the CRM (e.g. 'Working', 'Nurturing', 'Unqualified').",
+  update_lead_status:
+    "Set the lead's status at the CRM, one of " +
+    `${ToolParams.update_lead_status.fields.status.literals.map((status) => `'${status}'`).join(", ")} ` +
+    "(RevenueFlow writes the CRM's own value for it).",
   set_lead_score: "Write the lead's fit score (0-100), intent and routing decision to the CRM's RevenueFlow fields.",
   match_account: "Look up the CRM account that owns a company domain (read at the CRM; nothing is changed).",
   create_contact: "Create a contact at the CRM for the lead, optionally under an account id.",
@@ -81,8 +96,12 @@ const fieldDescriptions: Record<string, string> = {
   email: "The lead's email address (must be the email of the lead named by leadKey).",
   campaignId: "The campaign the lead came from, as it was submitted.",
   leadId: "The lead's id (a UUID), as find_lead returns it.",
-  accountId: "A CRM account id (1-64 letters, digits, _ or -).",
-  opportunityId: "The CRM id of the opportunity.",
+  accountId:
+    "A CRM account id this lead's audit trail holds (match_account's crmId, convert_lead's accountId, or a HubSpot " +
+    "company from sync_firmographics with a domain); any other id is refused.",
+  opportunityId:
+    "The CRM id of an opportunity RevenueFlow created for this lead (create_opportunity's crmId, or convert_lead's " +
+    "opportunityId); any other id is refused.",
   domain: "A company DNS domain, lowercase (e.g. globex.com).",
   closeDate: "Expected close date, YYYY-MM-DD: a day that exists, 1700-01-01 to 4000-12-31.",
   dueDate: "Due date, YYYY-MM-DD: a day that exists, 1700-01-01 to 4000-12-31.",
@@ -90,7 +109,13 @@ const fieldDescriptions: Record<string, string> = {
   limit: "How many to return (1-200, default 50).",
   cursor: "Where to continue: the nextCursor of the page before (leave it out for the first page).",
   subject: "The subject line, as a sales rep will see it (not empty).",
-  stage: "The stage name exactly as the CRM spells it (a Salesforce StageName or a HubSpot deal stage id).",
+  stage:
+    "The stage name exactly as the CRM spells it (a Salesforce StageName or a HubSpot deal stage id), at most 40 " +
+    "characters.",
+  amount: "The opportunity's amount, 0 to 99999999999999.99 (Salesforce keeps cents: it rounds further decimals).",
+  employees: "The company's number of employees, an integer from 0 to 2147483647.",
+  annualRevenue:
+    "The company's annual revenue, from 0 to below 10^18 (Salesforce keeps whole units: it rounds decimals).",
   name: "The opportunity's name (not empty).",
   convertedStatus:
     "The CRM's converted lead status, as the CRM spells it (Salesforce: a converted Lead Status, e.g. " +

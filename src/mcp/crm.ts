@@ -1,12 +1,13 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { guardAction } from "../domain/guard.js"
-import { normalEmail } from "../domain/leadKey.js"
+import { GuardBlocked, guardAction } from "../domain/guard.js"
+import { normalEmail, sha256Hex } from "../domain/leadKey.js"
 import type { ActionRecord } from "../domain/record.js"
 import { redact, redactText } from "../domain/redact.js"
-import type { CrmAction, ToolName } from "../domain/tools.js"
+import { actionKey, type CrmAction, type ToolName } from "../domain/tools.js"
 import { type RunActionOptions, runAction } from "../pipeline/execute.js"
+import { AuditLog } from "../../services/AuditLog.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import {
   answer,
@@ -24,11 +25,15 @@ import {
  */
 const BLOCKED_ROW_WINDOW_MS = 10 * 60_000
 
-/** A successful CRM action, identical for the call that made it and every repeat (it is its SUCCEEDED row). */
-const actionAnswer = (record: ActionRecord) =>
+/**
+ * A successful CRM action: its SUCCEEDED row, the same for the call that made it and every repeat, and whether this
+ * very call sent it to the CRM (`executed: false`: an earlier action already did, and nothing was written now).
+ */
+const actionAnswer = (record: ActionRecord, executed: boolean) =>
   answer({
     tool: record.tool,
     status: record.status,
+    executed,
     actionKey: record.actionKey,
     leadId: record.leadId,
     provider: record.provider,
@@ -74,14 +79,156 @@ const chainRefusal = (error: ChainError): ToolResult => {
   }
 }
 
+/**
+ * The tools whose write sets a record's state, which a later call may set otherwise: for them "done before" means
+ * "the record's latest action was this one" (`settle`), not "ever done". The others add a record keyed by the action
+ * (an opportunity, a task, a note), read (match_account) or cannot be undone (convert_lead): done once is done.
+ */
+const settingTools: ReadonlySet<string> = new Set([
+  "upsert_lead",
+  "create_lead",
+  "update_lead_status",
+  "set_lead_score",
+  "sync_firmographics",
+  "create_contact",
+  "update_opportunity_stage"
+])
+
+/**
+ * The tools that write the lead's own record, so one history: their fields overlap (a sync's country is an upsert's;
+ * on HubSpot create_contact writes the lead's very contact and convert_lead its lead status).
+ */
+const leadWriters: ReadonlySet<string> = new Set([
+  "upsert_lead",
+  "create_lead",
+  "update_lead_status",
+  "set_lead_score",
+  "sync_firmographics",
+  "create_contact",
+  "convert_lead"
+])
+
+/** The record an action sets state on, from its parameters (as called, or as its audit row holds them). */
+const recordOf = (tool: string, params: unknown): string | undefined => {
+  if (tool === "update_opportunity_stage") {
+    const id =
+      typeof params === "object" && params !== null ? (params as { opportunityId?: unknown }).opportunityId : ""
+    return `opportunity ${String(id)}`
+  }
+  return leadWriters.has(tool) ? "lead" : undefined
+}
+
+/** A setting call's key: its usual key chained to the key of its record's latest action ("" when there is none). */
+const chainedKey = (usual: string, latest: string) => sha256Hex(`${usual}\n${latest}`)
+
+/**
+ * A setting call against its record's history on the lead's trail (SUCCEEDED rows, in order). When the latest action
+ * is this very call (its key is this call's usual key, the consumer's, or that key chained to an earlier action), the
+ * record holds what the call would write: a repeat, answered with that row. Otherwise it runs under its usual key
+ * chained to that latest action's, so a retry of it (after a timeout, or a concurrent duplicate) meets the same
+ * history and the same key, which the idempotency claims and the audit log's one SUCCEEDED row per key dedupe (a
+ * completion stored before its row was written included); while a value set back after another (A, B, A) chains to
+ * B: a new action, sent. Different calls racing from one history both run, as two agents' writes would.
+ */
+const settle = (
+  trail: ReadonlyArray<ActionRecord>,
+  tool: string,
+  params: unknown,
+  usual: string
+): { readonly repeat: ActionRecord } | { readonly key: string } => {
+  const target = recordOf(tool, params)
+  const history = trail.filter((row) => row.status === "SUCCEEDED" && recordOf(row.tool, row.params) === target)
+  const latest = history.at(-1)
+  if (latest === undefined) return { key: chainedKey(usual, "") }
+  const same =
+    latest.tool === tool &&
+    (latest.actionKey === usual ||
+      latest.actionKey === chainedKey(usual, "") ||
+      history.some((row) => row !== latest && latest.actionKey === chainedKey(usual, row.actionKey)))
+  return same ? { repeat: latest } : { key: chainedKey(usual, latest.actionKey) }
+}
+
+/**
+ * The opportunity and account ids the lead's trail holds: what RevenueFlow created or found for this lead. A
+ * Salesforce id is held in both its 18-character form and the 15-character one it starts with.
+ */
+const heldIds = (trail: ReadonlyArray<ActionRecord>) => {
+  const opportunities = new Set<string>()
+  const accounts = new Set<string>()
+  const hold = (ids: Set<string>, id: unknown, provider: string) => {
+    if (typeof id !== "string" || id === "") return
+    ids.add(id)
+    if (provider === "salesforce" && id.length === 18) ids.add(id.slice(0, 15))
+  }
+  for (const row of trail) {
+    if (row.status !== "SUCCEEDED") continue
+    const result = (typeof row.result === "object" && row.result !== null ? row.result : {}) as Record<string, unknown>
+    switch (row.tool) {
+      case "create_opportunity":
+        hold(opportunities, row.crmId, row.provider)
+        break
+      case "convert_lead":
+        // Salesforce's conversion reports what it made; HubSpot's makes no deal and names no account
+        hold(opportunities, result.opportunityId, row.provider)
+        hold(accounts, result.accountId, row.provider)
+        break
+      case "match_account":
+        hold(accounts, row.crmId, row.provider)
+        break
+      case "sync_firmographics":
+        // HubSpot: a sync with a domain writes the domain's company, and its id is the row's
+        if (result.object === "company") hold(accounts, row.crmId, row.provider)
+        break
+    }
+  }
+  return { opportunities, accounts }
+}
+
+/** The CRM ids a call names besides its lead: an opportunity to move, an account to put records under. */
+const namedIds = (action: CrmAction) => ({
+  opportunityId: action.tool === "update_opportunity_stage" ? action.params.opportunityId : undefined,
+  accountId: "accountId" in action.params ? action.params.accountId : undefined
+})
+
+/**
+ * A call naming an opportunity or account this lead's trail does not hold is refused: an agent holding one lead could
+ * otherwise move any deal of the CRM, or attach records to any account, recorded against an unrelated lead.
+ */
+const foreignRecord = (action: CrmAction, trail: ReadonlyArray<ActionRecord>): GuardBlocked | undefined => {
+  const { opportunityId, accountId } = namedIds(action)
+  const held = heldIds(trail)
+  if (opportunityId !== undefined && !held.opportunities.has(opportunityId)) {
+    return new GuardBlocked({
+      tool: action.tool,
+      rule: "not-this-lead",
+      reason:
+        `opportunityId ${opportunityId} is no opportunity of this lead: an agent may move only an opportunity ` +
+        "RevenueFlow created for it (create_opportunity, or convert_lead on Salesforce), as its audit trail records"
+    })
+  }
+  if (accountId !== undefined && !held.accounts.has(accountId)) {
+    return new GuardBlocked({
+      tool: action.tool,
+      rule: "not-this-lead",
+      reason:
+        `accountId ${accountId} is no account of this lead: an agent may use only an account its audit trail records ` +
+        "(found by match_account, made by convert_lead on Salesforce, or the HubSpot company of a sync_firmographics " +
+        "with a domain)"
+    })
+  }
+  return undefined
+}
+
 const isLeadKey = (value: unknown): value is string => typeof value === "string" && /^[0-9a-f]{64}$/.test(value)
 /** One address however it is cased, padded or composed (as lead keys compare emails). */
 const sameEmail = (a: string, b: string) => normalEmail(a) === normalEmail(b)
 
 /**
  * One CRM tool call: the lead named by `leadKey` (and its email) must be a lead RevenueFlow holds, so the call gets
- * that lead's rate-limit tiers, its action key (lead key + tool + canonical parameters, as the consumer computes it)
- * and its audit trail; then the consumer's safety chain runs it, recorded with source "mcp".
+ * that lead's rate-limit tiers, its action key (lead key + tool + canonical parameters, as the consumer computes it;
+ * for a tool that sets state, chained to its record's latest action: `settle`) and its audit trail; an opportunity or
+ * account it names must be one of the lead's (`foreignRecord`). Then the consumer's safety chain runs it, recorded
+ * with source "mcp".
  */
 export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
   Effect.gen(function* () {
@@ -100,15 +247,37 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
     if (typeof args.email === "string" && !sameEmail(args.email, lead.value.input.email)) {
       return refusal("LeadMismatch", "email is not the email of the lead named by leadKey.")
     }
-    const options: RunActionOptions = { source: "mcp", blockedOncePerMs: BLOCKED_ROW_WINDOW_MS }
+    let options: RunActionOptions = { source: "mcp", blockedOncePerMs: BLOCKED_ROW_WINDOW_MS }
     // the lead's own email, as it was stored, whatever its case or spacing here: the action key hashes the
     // parameters, so "Ada@x.io" and "ada@x.io " must make one action (and one CRM write), as the consumer's would
     const params = typeof args.email === "string" ? { ...args, email: lead.value.input.email } : args
-    const outcome = yield* runAction(lead.value, { tool, params } as CrmAction, options)
+    const action = { tool, params } as CrmAction
+    // a call the guard refuses is refused by the chain (its BLOCKED row) before its trail matters
+    const guarded = guardAction(tool, params)
+    if (Either.isRight(guarded)) {
+      const named = namedIds(guarded.right)
+      const setting = settingTools.has(tool)
+      if (setting || named.opportunityId !== undefined || named.accountId !== undefined) {
+        const trail = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.value.id))
+        const refused = foreignRecord(guarded.right, trail)
+        if (refused !== undefined) options = { ...options, refused }
+        else if (setting) {
+          const settled = settle(trail, tool, params, actionKey(lead.value.leadKey, tool, params))
+          if ("repeat" in settled) {
+            yield* Effect.logInfo("mcp tool call").pipe(
+              Effect.annotateLogs({ tool, leadId: lead.value.id, executed: false })
+            )
+            return actionAnswer(settled.repeat, false)
+          }
+          options = { ...options, actionKey: settled.key }
+        }
+      }
+    }
+    const outcome = yield* runAction(lead.value, action, options)
     yield* Effect.logInfo("mcp tool call").pipe(
       Effect.annotateLogs({ tool, leadId: lead.value.id, executed: outcome.executed })
     )
-    return actionAnswer(outcome.record)
+    return actionAnswer(outcome.record, outcome.executed)
   }).pipe(
     Effect.catchAll((error) =>
       Effect.as(

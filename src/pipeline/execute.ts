@@ -78,6 +78,17 @@ export interface RunActionOptions {
    * Left out (the consumer): every refusal is recorded.
    */
   readonly blockedOncePerMs?: number | undefined
+  /**
+   * The action key of the one action `runAction` runs, instead of the usual `actionKey(lead key, tool, params)`: an
+   * MCP call of a tool that sets state chains it to the lead's trail (src/mcp/crm.ts), so setting a value back after
+   * another is a new action. Left out (the consumer): the usual key.
+   */
+  readonly actionKey?: string | undefined
+  /**
+   * A refusal of the caller's own for the one action `runAction` runs, once the guard let it through (an MCP call
+   * naming a CRM record this lead's trail does not hold): recorded (BLOCKED) and failed as the guard's own are.
+   */
+  readonly refused?: GuardBlocked | undefined
 }
 
 /**
@@ -163,8 +174,10 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
     // the plan's own actions take the person's details from the lead, so the lead's masker serves them all (one per
     // lead, cached); an agent's call may name others (an MCP upsert with other names), masked with its own
     const leadMask = options.source === undefined ? redactPersonalTextFor(lead.input) : undefined
+    const givenKey = options.actionKey
+    const refused = options.refused
     for (const action of actions) {
-      const key = actionKey(lead.leadKey, action.tool, action.params)
+      const key = givenKey ?? actionKey(lead.leadKey, action.tool, action.params)
       const base = {
         leadId: lead.id,
         actionKey: key,
@@ -178,6 +191,10 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       const guarded = guardAction(action.tool, action.params)
       if (Either.isLeft(guarded)) {
         blocked = { action, base, error: guarded.left }
+        break
+      }
+      if (refused !== undefined) {
+        blocked = { action, base, error: refused }
         break
       }
       ready.push({ action, key, call: { ...guarded.right, actionKey: key } as CrmCall, base })

@@ -189,6 +189,71 @@ describe("guardAction: the tool's Schema", () => {
     )
   })
 
+  it.each([
+    ["NUL", "nul\u0000here"],
+    ["a lone high surrogate", "half \ud800 of a pair"],
+    ["a lone low surrogate", "\udc00"],
+    ["a C0 control (ESC)", "\u001b[31mred"],
+    ["a vertical tab", "a\u000bb"]
+  ])("refuses %s in any text argument, naming the field, before any CRM call", (_label, bad) => {
+    const task = { leadKey: key, email: "jane@acme.com", subject: "Call", priority: "Low" }
+    const reason = "must not contain NUL, another control character (tab and line breaks pass) or an unpaired surrogate"
+    for (const [tool, params, field] of [
+      ["create_task", { ...task, subject: bad }, "subject"],
+      ["create_task", { ...task, description: bad }, "description"],
+      ["upsert_lead", { ...lead, company: bad }, "company"],
+      ["upsert_lead", { ...lead, campaignId: bad }, "campaignId"],
+      ["log_activity", { leadKey: key, email: `jane${bad}@acme.com`, subject: "s", description: "" }, "email"],
+      [
+        "convert_lead",
+        { leadKey: key, email: "jane@acme.com", convertedStatus: bad, createOpportunity: false },
+        "convertedStatus"
+      ]
+    ] as const) {
+      const error = blocked(tool, params)
+      expect(error.rule, `${tool}.${field}`).toBe("invalid-params")
+      expect(error.reason, `${tool}.${field}`).toBe(`${field}: ${reason}`)
+    }
+  })
+
+  it("lets tabs, line breaks, paired surrogates (emoji) and non-Latin text through", () => {
+    const description = "Line one\r\n\tindented 😀 Grüße, 東京, مرحبا"
+    const task = { leadKey: key, email: "jane@acme.com", subject: "Call 😀", priority: "Low", description }
+    expect(guardAction("create_task", task)).toEqual(Either.right({ tool: "create_task", params: task }))
+  })
+
+  it("bounds numbers and stages at the CRMs' field limits", () => {
+    const firmographics = { leadKey: key, email: "jane@acme.com" }
+    const opportunity = { ...firmographics, name: "Acme", stage: "Prospecting", closeDate: "2026-06-30" }
+    const ok = (tool: string, params: unknown) =>
+      expect(Either.isRight(guardAction(tool, params)), JSON.stringify(params)).toBe(true)
+    const refused = (tool: string, params: unknown, field: string) => {
+      const error = blocked(tool, params)
+      expect(error.rule).toBe("invalid-params")
+      expect(error.reason).toMatch(new RegExp(`^${field}: `))
+    }
+    // Lead.NumberOfEmployees is an int
+    ok("sync_firmographics", { ...firmographics, employees: 2_147_483_647 })
+    refused("sync_firmographics", { ...firmographics, employees: 2_147_483_648 }, "employees")
+    refused("sync_firmographics", { ...firmographics, employees: 2 ** 53 - 1 }, "employees")
+    // Lead.AnnualRevenue is Currency(18, 0)
+    ok("sync_firmographics", { ...firmographics, annualRevenue: 999_999_999_999_999_900 })
+    ok("sync_firmographics", { ...firmographics, annualRevenue: 1234.56 })
+    refused("sync_firmographics", { ...firmographics, annualRevenue: 1e18 }, "annualRevenue")
+    refused("sync_firmographics", { ...firmographics, annualRevenue: 1e300 }, "annualRevenue")
+    // Opportunity.Amount is Currency(16, 2)
+    ok("create_opportunity", { ...opportunity, amount: 99_999_999_999_999.98 })
+    ok("create_opportunity", { ...opportunity, amount: 1250.5 })
+    refused("create_opportunity", { ...opportunity, amount: 1e14 }, "amount")
+    refused("create_opportunity", { ...opportunity, amount: 1e300 }, "amount")
+    // Opportunity.StageName holds 40 characters
+    ok("create_opportunity", { ...opportunity, stage: "S".repeat(40) })
+    refused("create_opportunity", { ...opportunity, stage: "S".repeat(41) }, "stage")
+    const move = { ...firmographics, opportunityId: "006000000000001AAA" }
+    ok("update_opportunity_stage", { ...move, stage: "S".repeat(40) })
+    refused("update_opportunity_stage", { ...move, stage: "S".repeat(64) }, "stage")
+  })
+
   it("GuardBlocked is a Schema.TaggedError that survives encoding across a job boundary", () => {
     const error = blocked("delete_lead", lead)
     const encoded = Schema.encodeSync(GuardBlocked)(error)

@@ -29,8 +29,8 @@ export interface Harness {
   readonly crmWrites: Effect.Effect<number>
 }
 
-/** The environment every harness sets: two CRM calls per lead per window, so the third is rate limited. */
-export const behaviourEnv = { RATE_LIMIT_PER_LEAD: "2", RATE_LIMIT_WINDOW_MS: "60000" }
+/** The environment every harness sets: three CRM calls per lead per window, so the fourth is rate limited. */
+export const behaviourEnv = { RATE_LIMIT_PER_LEAD: "3", RATE_LIMIT_WINDOW_MS: "60000" }
 
 /**
  * Waits, if need be, for the next fixed window of `windowMs` (the rate limiter's: epoch multiples), so that at least
@@ -137,18 +137,25 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
         const before = yield* crmWrites
         const first = yield* call(client, "upsert_lead", upsertArgs(lead))
         expect(first.isError, JSON.stringify(first)).toBeFalsy()
-        expect(first.structuredContent).toMatchObject({ tool: "upsert_lead", status: "SUCCEEDED", leadId: lead.id })
-        expect(yield* crmWrites).toBe(before + 1)
-        // same arguments, keys in another order: the canonical parameters make it the same action
+        expect(first.structuredContent).toMatchObject({
+          tool: "upsert_lead",
+          status: "SUCCEEDED",
+          executed: true,
+          leadId: lead.id
+        })
+        const written = yield* crmWrites
+        expect(written).toBe(before + 1)
+        // same arguments, keys in another order: the canonical parameters make it the same action; the answer is the
+        // first call's, saying this call wrote nothing
         const again = yield* call(client, "upsert_lead", Object.fromEntries(Object.entries(upsertArgs(lead)).reverse()))
-        expect(again).toEqual(first)
+        expect(again.structuredContent).toEqual({ ...first.structuredContent, executed: false })
         // the lead's email in another case, with spaces: still the lead's own, so still the same action
         const shouted = yield* call(client, "upsert_lead", {
           ...upsertArgs(lead),
           email: ` ${lead.email.toUpperCase()} `
         })
-        expect(shouted).toEqual(first)
-        expect(yield* crmWrites).toBe(before + 1)
+        expect(shouted.structuredContent).toEqual({ ...first.structuredContent, executed: false })
+        expect(yield* crmWrites).toBe(written)
 
         const rows = yield* auditTrail(client, lead)
         expect(rows).toHaveLength(1)
@@ -177,7 +184,7 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
       Effect.gen(function* () {
         const lead = leads[3] as SeededLead
         const ref = { leadKey: lead.leadKey, email: lead.email }
-        // the limiter's windows are fixed (epoch multiples of RATE_LIMIT_WINDOW_MS): the three calls must fall in one
+        // the limiter's windows are fixed (epoch multiples of RATE_LIMIT_WINDOW_MS): the four calls must fall in one
         yield* awaitWindowRoom(Number(behaviourEnv.RATE_LIMIT_WINDOW_MS), 15_000)
         const before = yield* crmWrites
         const score = yield* call(client, "set_lead_score", {
@@ -189,6 +196,10 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
         expect(score.isError, JSON.stringify(score)).toBeFalsy()
         const status = yield* call(client, "update_lead_status", { ...ref, status: "Working" })
         expect(status.isError, JSON.stringify(status)).toBeFalsy()
+        const note = yield* call(client, "log_activity", { ...ref, subject: "Called Ada", description: "" })
+        expect(note.isError, JSON.stringify(note)).toBeFalsy()
+        const written = yield* crmWrites
+        expect(written).toBeGreaterThanOrEqual(before + 3)
         const limited = yield* call(client, "create_task", { ...ref, subject: "Call Ada", priority: "High" })
         expect(limited.isError).toBe(true)
         expect(limited.structuredContent).toMatchObject({ error: "RateLimited", tier: "lead" })
@@ -196,7 +207,7 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
         expect(retryAfter).toBeGreaterThanOrEqual(1)
         expect(retryAfter).toBeLessThanOrEqual(60)
         expect(limited.content[0].text).toContain(`Retry after ${retryAfter} s`)
-        expect(yield* crmWrites).toBe(before + 2)
+        expect(yield* crmWrites).toBe(written)
       })
   ],
   [
@@ -243,6 +254,84 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
           client.readResource({ uri: "revenueflow://leads/00000000-0000-4000-8000-000000000000" })
         )
         expect((missing as McpError).code).toBe(-32002)
+      })
+  ],
+  [
+    "a status set back after another is written again (A, B, A: three writes); the very same call again writes nothing",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[6] as SeededLead
+        const ref = { leadKey: lead.leadKey, email: lead.email }
+        const answers: Array<Record<string, unknown>> = []
+        for (const status of ["Working", "Nurture", "Working"]) {
+          const before = yield* crmWrites
+          const result = yield* call(client, "update_lead_status", { ...ref, status })
+          expect(result.structuredContent, JSON.stringify(result)).toMatchObject({
+            tool: "update_lead_status",
+            status: "SUCCEEDED",
+            executed: true
+          })
+          expect(yield* crmWrites, status).toBeGreaterThan(before)
+          answers.push(result.structuredContent)
+        }
+        // a retry of the last call (a timeout, a second agent): the CRM holds it already
+        const before = yield* crmWrites
+        const again = yield* call(client, "update_lead_status", { ...ref, status: "Working" })
+        expect(again.structuredContent).toEqual({ ...answers[2], executed: false })
+        expect(yield* crmWrites).toBe(before)
+        const rows = yield* auditTrail(client, lead)
+        expect(rows.map((row) => [row.status, (row.params as { status?: unknown }).status])).toEqual([
+          ["SUCCEEDED", "Working"],
+          ["SUCCEEDED", "Nurture"],
+          ["SUCCEEDED", "Working"]
+        ])
+      })
+  ],
+  [
+    "an opportunity or account the lead's trail does not hold is refused, audited and not written; its own is moved",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[7] as SeededLead
+        const ref = { leadKey: lead.leadKey, email: lead.email }
+        const created = yield* call(client, "create_opportunity", {
+          ...ref,
+          name: "Analytical Engine",
+          stage: "appointmentscheduled",
+          closeDate: "2031-03-01"
+        })
+        expect(created.structuredContent, JSON.stringify(created)).toMatchObject({ executed: true })
+        const opportunityId = created.structuredContent.crmId
+        expect(typeof opportunityId).toBe("string")
+
+        const before = yield* crmWrites
+        const deal = yield* call(client, "update_opportunity_stage", {
+          ...ref,
+          opportunityId: "006000000000001AAA",
+          stage: "closedlost"
+        })
+        expect(deal.isError).toBe(true)
+        expect(deal.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "not-this-lead" })
+        expect(deal.content[0].text).toContain("opportunityId 006000000000001AAA is no opportunity of this lead")
+        const account = yield* call(client, "create_contact", { ...ref, accountId: "001000000000001AAA" })
+        expect(account.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "not-this-lead" })
+        expect(account.content[0].text).toContain("accountId 001000000000001AAA is no account of this lead")
+        expect(yield* crmWrites).toBe(before)
+
+        const moved = yield* call(client, "update_opportunity_stage", {
+          ...ref,
+          opportunityId,
+          stage: "qualifiedtobuy"
+        })
+        expect(moved.structuredContent, JSON.stringify(moved)).toMatchObject({ status: "SUCCEEDED", executed: true })
+        expect(yield* crmWrites).toBeGreaterThan(before)
+        const rows = yield* auditTrail(client, lead)
+        expect(rows.map((row) => [row.tool, row.status, row.source])).toEqual([
+          ["create_opportunity", "SUCCEEDED", "mcp"],
+          ["update_opportunity_stage", "BLOCKED", "mcp"],
+          ["create_contact", "BLOCKED", "mcp"],
+          ["update_opportunity_stage", "SUCCEEDED", "mcp"]
+        ])
+        expect(String(rows[1]?.error)).toContain("006000000000001AAA")
       })
   ]
 ]

@@ -5,6 +5,7 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import type * as Schema from "effect/Schema"
 import { guardAction } from "../../src/domain/guard.js"
+import { plannedLeadStatuses } from "../../src/domain/leadStatus.js"
 import { ToolParams, toolNames } from "../../src/domain/tools.js"
 import { inputSchemaOf, toolDefinitions } from "../../src/mcp/catalog.js"
 
@@ -66,5 +67,19 @@ describe("MCP tool catalog", () => {
       // a day that exists: "format": "date" (RFC 3339 full-date) tells an agent so
       dueDate: { type: "string", pattern: "^\\d{4}-\\d{2}-\\d{2}$", format: "date" }
     })
+  })
+
+  it("update_lead_status's description names exactly the statuses its schema takes, each of which the guard passes", () => {
+    const { description } = definition("update_lead_status")
+    const list = /one of ((?:'[^']+'(?:, )?)+)/.exec(description)?.[1] ?? ""
+    const named = [...list.matchAll(/'([^']+)'/g)].map((match) => match[1] as string)
+    expect(named).toEqual([...plannedLeadStatuses])
+    expect(definition("update_lead_status").inputSchema.properties).toMatchObject({
+      status: { enum: [...plannedLeadStatuses] }
+    })
+    const ref = { leadKey: "a".repeat(64), email: "jane@acme.com" }
+    for (const status of named) {
+      expect(Either.isRight(guardAction("update_lead_status", { ...ref, status })), status).toBe(true)
+    }
   })
 })

@@ -167,7 +167,7 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
       )
   )
 
-  it.live("GET and DELETE are 405 (stateless: no stream, no session); a bad body is the ingest's problem+json", () =>
+  it.live("GET and DELETE are 405 (stateless: no stream, no session); an oversized body is the ingest's 413", () =>
     withHarness((_harness, url) =>
       Effect.gen(function* () {
         const auth = { authorization: `Bearer ${apiKey}` }
@@ -176,11 +176,6 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
           expectProblem(reply, 405)
           expect(reply.headers.allow).toBe("POST")
         }
-        const malformed = yield* send(url, "POST", "/mcp", {
-          headers: { ...auth, "content-type": "application/json" },
-          body: "{not json"
-        })
-        expectProblem(malformed, 400)
         const big = yield* send(url, "POST", "/mcp", {
           headers: { ...auth, "content-type": "application/json" },
           body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(70_000) } })
@@ -188,6 +183,80 @@ describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (
         expectProblem(big, 413)
       })
     )
+  )
+
+  it.live(
+    "a body that is no JSON text is -32700, JSON that is no JSON-RPC message -32600 (400, id null); text the store " +
+      "cannot hold reaches the guard, which names the field, for raw HTTP and the official client alike",
+    () =>
+      withHarness((harness, url) =>
+        Effect.gen(function* () {
+          const headers = {
+            "content-type": "application/json",
+            accept: "application/json, text/event-stream",
+            authorization: `Bearer ${apiKey}`
+          }
+          const rpcError = (body: string | Buffer) =>
+            Effect.map(send(url, "POST", "/mcp", { headers, body }), (reply) => {
+              expect(reply.status, reply.text).toBe(400)
+              expect(reply.headers["content-type"]).toMatch(/^application\/json/)
+              expect(reply.json.jsonrpc).toBe("2.0")
+              expect(reply.json.id).toBeNull()
+              return reply.json.error as { code: number; message: string }
+            })
+          for (const body of ["{not json", '{"jsonrpc":"2.0","id":1,', Buffer.from([0x7b, 0xff, 0xfe, 0x7d])]) {
+            expect((yield* rpcError(body)).code, String(body)).toBe(-32700)
+          }
+          for (const body of [
+            '{"id":1,"method":"ping"}',
+            '{"jsonrpc":"1.0","id":1,"method":"ping"}',
+            '{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}',
+            '{"jsonrpc":"2.0","id":1,"method":"ping","id":2}',
+            "42"
+          ]) {
+            expect((yield* rpcError(body)).code, body).toBe(-32600)
+          }
+          expect((yield* rpcError('{"jsonrpc":"2.0","id":1,"method":"ping","id":2}')).message).toContain('"id" twice')
+
+          const lead = harness.leads[0]
+          if (lead === undefined) throw new Error("no lead seeded")
+          const writesBefore = yield* harness.crmWrites
+          const task = { leadKey: lead.leadKey, email: lead.email, subject: "Call back", priority: "Low" }
+          // raw: the NUL as JSON writes it (\u0000), which the ingest's intake refuses with 400 problem+json
+          const raw = yield* send(url, "POST", "/mcp", {
+            headers,
+            body: JSON.stringify({
+              jsonrpc: "2.0",
+              id: 9,
+              method: "tools/call",
+              params: { name: "create_task", arguments: { ...task, subject: "nul\u0000here" } }
+            })
+          })
+          expect(raw.status, raw.text).toBe(200)
+          expect(raw.json).toMatchObject({
+            id: 9,
+            result: { isError: true, structuredContent: { error: "GuardBlocked", rule: "invalid-params" } }
+          })
+          expect(raw.json.result.content[0].text).toContain("subject: must not contain NUL")
+          // the official client gets a tool result, not a transport error
+          const surrogate: AnyResult = yield* call(harness.client, "create_task", {
+            ...task,
+            description: "half \ud800 of a pair"
+          })
+          expect(surrogate.isError).toBe(true)
+          expect(surrogate.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "invalid-params" })
+          expect(surrogate.content[0].text).toContain("description: must not contain NUL")
+          expect(yield* harness.crmWrites).toBe(writesBefore)
+          // both refusals are audited (BLOCKED), whatever the store: their rows hold the text the store can keep
+          const trail: AnyResult = yield* call(harness.client, "get_audit_trail", { leadId: lead.id })
+          expect(trail.isError, JSON.stringify(trail)).toBeFalsy()
+          expect(
+            trail.structuredContent.actions
+              .filter((row: { tool: string }) => row.tool === "create_task")
+              .map((row: { status: string }) => row.status)
+          ).toEqual(["BLOCKED", "BLOCKED"])
+        })
+      )
   )
 })
 

@@ -212,3 +212,25 @@ describe("MCP: what an agent reads of a lead", () => {
       )
   )
 })
+
+describe("MCP: a tool that takes no arguments", () => {
+  it.live("queue_stats refuses each argument it is given by name, as list_dead_letters does; none is served", () =>
+    withClient(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), (client, lead) =>
+      Effect.gen(function* () {
+        const extra = yield* call(client, "queue_stats", { a: 1, leadKey: lead.leadKey })
+        expect(extra.isError).toBe(true)
+        expect(extra.structuredContent).toMatchObject({ error: "InvalidArguments" })
+        expect(extra.content[0].text).toContain("a: is unexpected")
+        expect(extra.content[0].text).toContain("leadKey: is unexpected")
+        expect(extra.content[0].text).not.toContain(lead.leadKey)
+        const dead = yield* call(client, "list_dead_letters", { x: 1 })
+        expect(dead.structuredContent).toMatchObject({ error: "InvalidArguments" })
+        expect(dead.content[0].text).toContain("x: is unexpected")
+        const stats = yield* call(client, "queue_stats", {})
+        expect(stats.isError, JSON.stringify(stats)).toBeFalsy()
+        expect(stats.structuredContent).toHaveProperty("queue")
+        expect(stats.structuredContent).toHaveProperty("leads")
+      })
+    )
+  )
+})

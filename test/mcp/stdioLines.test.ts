@@ -194,4 +194,53 @@ describe("MCP over stdio, line by line", () => {
       }),
     180_000
   )
+
+  it.scopedLive(
+    "a NUL or an unpaired surrogate in a text argument is refused by the guard naming the field, never sent, and " +
+      "its BLOCKED row is stored (no 'database unavailable' loop)",
+    () =>
+      Effect.gen(function* () {
+        const { dataDir, lead, mcp } = yield* initializedWithLead("10000")
+        const task = { leadKey: lead.leadKey, email: lead.email, subject: "Call back", priority: "Low" }
+        const calls = [
+          [2, { ...task, subject: "nul\u0000here" }, "subject"],
+          [3, { ...task, description: "half \ud800 of a pair" }, "description"],
+          [4, { ...task, subject: "\udc00 low half" }, "subject"]
+        ] as const
+        for (const [id, args] of calls) {
+          // JSON.stringify writes both as escapes (\u0000, \ud800), as a host's JSON encoder does
+          mcp.write(
+            JSON.stringify({
+              jsonrpc: "2.0",
+              id,
+              method: "tools/call",
+              params: { name: "create_task", arguments: args }
+            })
+          )
+        }
+        for (const [id, , field] of calls) {
+          const answer = yield* mcp.next((message) => message.id === id)
+          expect(answer, mcp.stderr()).toMatchObject({
+            result: { isError: true, structuredContent: { error: "GuardBlocked", rule: "invalid-params" } }
+          })
+          const text = (answer.result as { content: Array<{ text: string }> }).content[0]?.text
+          expect(text).toContain(`${field}: must not contain NUL`)
+        }
+        mcp.child.stdin.end()
+        expect(yield* Effect.promise(() => mcp.exited)).toBe(0)
+        expect(mcp.stderr()).not.toContain("StoreUnavailable")
+        const audit = yield* Effect.flatMap(AuditLog, (log) => log.listForLead(lead.id)).pipe(
+          Effect.provide(Stores.layerStores.pipe(Layer.provide(Pglite.layer(join(dataDir, "pglite"))))),
+          Effect.scoped
+        )
+        // refused before the CRM: no SUCCEEDED row; each refusal audited, its text stored with U+FFFD
+        expect(audit.map((row) => [row.tool, row.status])).toEqual([
+          ["create_task", "BLOCKED"],
+          ["create_task", "BLOCKED"],
+          ["create_task", "BLOCKED"]
+        ])
+        expect(JSON.stringify(audit.map((row) => row.params))).toContain("nul\ufffdhere")
+      }),
+    180_000
+  )
 })
