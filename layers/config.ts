@@ -33,7 +33,7 @@ export interface AppConfigOptions {
   readonly databaseUrl?: Secret | undefined
   /** Redis: BullMQ queue, Redis rate limits and idempotency (else: in-process memory). */
   readonly redisUrl?: Secret | undefined
-  /** API keys for the HTTP API (none: no authentication). */
+  /** API keys for the HTTP API (none: no authentication). A key may not contain a comma (INGEST_API_KEYS' separator). */
   readonly apiKeys?: ReadonlyArray<string> | undefined
   /** Browser pages (origins, `https://host[:port]`) that may call /mcp (none: no browser page may). */
   readonly mcpAllowedOrigins?: ReadonlyArray<string> | undefined
@@ -237,6 +237,18 @@ const unknownSettings = (options: AppConfigOptions): ReadonlyArray<readonly [nam
       ]
     })
 
+/**
+ * Problems of the list options' entries: a comma inside an API key would split it into two keys on the way through
+ * INGEST_API_KEYS (comma-separated), the fragments each authenticating. Names the option and the entry's position,
+ * never the key.
+ */
+const listProblems = (options: AppConfigOptions): ReadonlyArray<readonly [name: string, reason: string]> =>
+  (options.apiKeys ?? []).flatMap((key, i) =>
+    key.includes(",")
+      ? [["INGEST_API_KEYS", `apiKeys[${i}] contains a comma, which separates keys: a key may not hold one`] as const]
+      : []
+  )
+
 /** The ConfigProvider over `options` (and the environment after them, with `fallbackToEnv`). */
 export const providerOf = (options: AppConfigOptions): ConfigProvider.ConfigProvider => {
   const given = ConfigProvider.fromMap(new Map(settingsOf(options)))
@@ -302,17 +314,17 @@ const routed = (
  */
 export const layerWith = (options: AppConfigOptions): Layer.Layer<AppConfig, InvalidConfiguration> => {
   const ours = providerOf(options)
-  const unknown = unknownSettings(options)
+  const refused = [...unknownSettings(options), ...listProblems(options)]
   const load = Effect.withConfigProvider(loadConfig(appConfig), ours)
   const checked =
-    unknown.length === 0
+    refused.length === 0
       ? load
       : Effect.flatMap(Effect.either(load), (loaded) => {
           const problems = [
-            ...unknown.map(([name, reason]) => ` - ${name}: ${reason}`),
+            ...refused.map(([name, reason]) => ` - ${name}: ${reason}`),
             ...(loaded._tag === "Left" ? loaded.left.message.split("\n").slice(1) : [])
           ]
-          const keys = [...unknown.map(([name]) => name), ...(loaded._tag === "Left" ? loaded.left.keys : [])]
+          const keys = [...refused.map(([name]) => name), ...(loaded._tag === "Left" ? loaded.left.keys : [])]
           return Effect.fail(
             new InvalidConfiguration({ message: ["Invalid configuration:", ...problems].join("\n"), keys })
           )

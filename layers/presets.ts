@@ -50,12 +50,21 @@ const limits = (config: AppConfig.Service) =>
     : Layer.mergeAll(MemoryRateLimiter.layer, MemoryIdempotency.layer)
 
 /**
- * The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, which needs REDIS_URL: the checks
- * refuse it without, see sharedBreakerSection; unchecked, building it fails on the missing REDIS_URL).
+ * The circuit breaker: per process, or shared through Redis (CIRCUIT_BREAKER=REDIS, which needs REDIS_URL: refused
+ * without it, here too for a layer built with no check before, with the check's words, see sharedBreakerSection).
  */
 const breaker = (config: AppConfig.Service) =>
   config.breaker === "REDIS"
-    ? lazySelected("CIRCUIT_BREAKER=REDIS", () => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
+    ? Layer.unwrapEffect(
+        Effect.as(
+          loadConfig(
+            Config.all(
+              sharedBreakerSection({ circuitBreaker: config.breaker, redisUrl: Option.isSome(config.redisUrl) })
+            )
+          ),
+          lazySelected("CIRCUIT_BREAKER=REDIS", () => import("./redis/CircuitBreaker.js").then((m) => m.layerConfig))
+        )
+      )
     : MemoryBreaker.layerConfig
 
 const crm = (config: AppConfig.Service) => {

@@ -73,6 +73,39 @@ export const redisUrlConfig: Config.Config<Redacted.Redacted<string>> = Config.n
 )
 
 /**
+ * Why `url` is no Postgres connection URL postgres.js would read as written (worded for DATABASE_URL, never quoting
+ * the value), or undefined when it is one.
+ */
+export const databaseUrlProblem = (url: string): string | undefined => {
+  if (url.trim() === "") {
+    return (
+      "is blank: set it to a postgres://user:password@host:5432/database URL, or leave DATABASE_URL unset for the " +
+      "embedded database (a blank one would connect to the driver's defaults: localhost, the OS user's database)"
+    )
+  }
+  const form =
+    "must be a URL of the form postgres://user:password@host:5432/database (or postgresql://), naming its host"
+  const authority = /^postgres(?:ql)?:\/\/([^/?#]*)/i.exec(url)?.[1]
+  if (authority === undefined) return form
+  // as postgres.js reads it: the hosts follow the first "@" (several, comma-separated, for a multi-host URL)
+  const hosts = authority.slice(authority.indexOf("@") + 1).split(",")
+  return hosts.every((host) => /^(?:\[[0-9a-f:.]+\]|[^\s:@[\]]+)(?::\d{1,5})?$/i.test(host)) ? undefined : form
+}
+
+/**
+ * DATABASE_URL: a postgres:// or postgresql:// URL with a host. Unset selects the embedded database; set but blank (an
+ * unset variable interpolated by compose) is refused, as REDIS_URL is: postgres.js would take "" as "every libpq
+ * default" and migrate whatever database that is. The message never holds the value.
+ */
+export const databaseUrlConfig: Config.Config<Redacted.Redacted<string>> = Config.nested(
+  Config.mapOrFail(Config.redacted(), (url) => {
+    const problem = databaseUrlProblem(Redacted.value(url))
+    return problem === undefined ? Either.right(url) : Either.left(ConfigError.InvalidData([], problem))
+  }),
+  "DATABASE_URL"
+)
+
+/**
  * A webhook's shared secret: unset, the webhook refuses every delivery; set but blank (an unset variable interpolated
  * by compose, an empty value in the Secrets Manager JSON) is refused at start, for an empty HMAC key would let anyone
  * sign a HubSpot delivery, and a blank Marketo token would refuse every delivery without a word.
@@ -92,12 +125,15 @@ const webhookSecret = (name: string): Config.Config<Option.Option<Redacted.Redac
     Config.map(Option.map((secret) => Redacted.make(Redacted.value(secret).trim())))
   )
 
+/** A list setting whose whole value is blank ("" reads as one empty entry). */
+const isBlankList = (values: ReadonlyArray<string>): boolean => values.every((value) => value.trim() === "")
+
 /** Every setting the programs read, validated together so start-up names every bad key at once. */
 export const appConfig = Config.all({
   host: Config.string("HOST").pipe(Config.withDefault("0.0.0.0")),
   port: port("PORT", 3000),
   metricsPort: port("METRICS_PORT", 9464),
-  databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
+  databaseUrl: Config.option(databaseUrlConfig),
   redisUrl: Config.option(redisUrlConfig),
   // Set but blank (an unset variable interpolated by compose, say) would silently open the API: refuse it.
   apiKeys: Config.option(
@@ -109,15 +145,18 @@ export const appConfig = Config.all({
       "INGEST_API_KEYS"
     )
   ),
-  // Browser pages (by their Origin header) that may call /mcp; any other page is refused (DNS rebinding).
+  // Browser pages (by their Origin header) that may call /mcp; any other page is refused (DNS rebinding). Blank is
+  // none, as unset is (the strictest: no page), so layerWith's `mcpAllowedOrigins: []` says the same; a blank entry
+  // beside origins ("https://a,") stays refused, a list cut short.
   mcpAllowedOrigins: Config.nested(
     Config.validate(Config.array(Config.string()), {
       message: "must list origins as scheme://host[:port], comma-separated, without a path",
-      validation: (origins) => origins.every((origin) => /^https?:\/\/[^/\s?#]+$/i.test(origin.trim()))
+      validation: (origins) =>
+        isBlankList(origins) || origins.every((origin) => /^https?:\/\/[^/\s?#]+$/i.test(origin.trim()))
     }),
     "MCP_ALLOWED_ORIGINS"
   ).pipe(
-    Config.map((origins) => origins.map((origin) => origin.trim().toLowerCase())),
+    Config.map((origins) => (isBlankList(origins) ? [] : origins.map((origin) => origin.trim().toLowerCase()))),
     Config.withDefault([] as ReadonlyArray<string>)
   ),
   // With no INGEST_API_KEYS: the host names (besides localhost and IP addresses) the guarded routes answer, so that a

@@ -55,6 +55,8 @@ export { runSweeper, sweepOnce } from "./pipeline/sweeper.js"
 export { IngestApi } from "./http/api.js"
 export { Problem } from "./http/problem.js"
 export { HttpApiServed, IngestApiLive } from "./http/server.js"
+/** Provide as `true` where no API key is set: the guarded routes then refuse a DNS name other than localhost (403). */
+export { CheckHostHeader } from "./http/intakeHandlers.js"
 export { HttpServerLive } from "./http/serverLive.js"
 export { causeResponse, problemMiddleware } from "./http/serving.js"
 

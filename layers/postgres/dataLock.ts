@@ -7,7 +7,9 @@ import { StoreUnavailable } from "../../services/LeadStore.js"
  * PGlite takes no lock on its folder, and two processes writing one folder corrupt it. The process that opens the
  * embedded database writes its pid to `<folder>.lock` (created exclusively) and removes it on close; another
  * process finds a live pid there and is refused with a message naming it. A lock whose process is gone is stale and
- * taken over.
+ * taken over. Within one process the folder is opened once and shared (pglite.ts, `hold`), so this process' own pid
+ * here, with no open database of its own on the folder, is a leftover (a release that could not unlink) and taken
+ * over too; the lock goes when the last holder in the process closes, not the first.
  */
 export const lockPath = (dataDir: string) => `${dataDir.replace(/\/+$/, "")}.lock`
 

@@ -1,28 +1,23 @@
-import { mkdir } from "node:fs/promises"
-import { dirname, join } from "node:path"
+import { mkdir, realpath } from "node:fs/promises"
+import { basename, dirname, join, resolve } from "node:path"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import { StoreUnavailable } from "../../services/LeadStore.js"
-import { missingPackageOf } from "../shared/optionalPackage.js"
+import { installHint, missingPackageOf } from "../shared/optionalPackage.js"
 import * as DataLock from "./dataLock.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 
 /** The data directory value that keeps PGlite in memory (nothing written to disk). */
 export const inMemory = "memory://"
 
-/**
- * A SqlClient over embedded PGlite (Postgres compiled to WASM) in `dataDir`, or in memory for "memory://".
- * Closed when the scope closes.
- */
-export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
+/** PGlite in `dataDir` (or in memory), the folder locked against other processes while it is open. */
+const open = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
   Effect.gen(function* () {
-    if (dataDir !== inMemory) {
-      yield* Effect.promise(() => mkdir(dirname(dataDir), { recursive: true }))
-      yield* DataLock.acquire(dataDir)
-    }
+    if (dataDir !== inMemory) yield* DataLock.acquire(dataDir)
     const db = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: async () => {
@@ -37,7 +32,7 @@ export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUna
             ? new StoreUnavailable({
                 message:
                   "the embedded database (DATABASE_URL unset) needs the package @electric-sql/pglite, which is not " +
-                  "installed (npm install @electric-sql/pglite), or set DATABASE_URL"
+                  `installed (${installHint("@electric-sql/pglite")}), or set DATABASE_URL`
               })
             : storeUnavailable(`pglite (${dataDir})`, cause)
       }),
@@ -69,6 +64,76 @@ export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUna
       transaction
     })
   })
+
+/** A folder's database as this process has it open: every build on that folder holds the same one. */
+interface Shared {
+  holders: number
+  readonly client: SqlClient.Service
+  readonly scope: Scope.CloseableScope
+}
+
+/**
+ * The embedded databases this process has open, by folder (real path). Two environments in one process (two
+ * ManagedRuntimes, an ingest and a consumer runtime, a layer provided at two call sites) opening one folder share its
+ * PGlite: two instances would each write the folder from their own copy, diverge, and lose one side's writes, and
+ * the first to close would drop the lock while the other still writes. The last holder to close closes the database
+ * and releases the lock.
+ */
+const shared = new Map<string, Shared>()
+/** Opening and closing take turns, so a second build never sees a database half opened or half closed. */
+const sharing = Effect.unsafeMakeSemaphore(1)
+
+/** The key of `dataDir`: its parent's real path (made if missing) and its name, so two spellings of one folder meet. */
+const folderKey = (dataDir: string): Effect.Effect<string> =>
+  Effect.promise(async () => {
+    const parent = dirname(resolve(dataDir))
+    await mkdir(parent, { recursive: true })
+    return join(await realpath(parent), basename(resolve(dataDir)))
+  })
+
+/** The folder's shared database, opened on the first hold; released (closed on the last) when the scope closes. */
+const hold = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      sharing.withPermits(1)(
+        Effect.gen(function* () {
+          const key = yield* folderKey(dataDir)
+          const held = shared.get(key)
+          if (held !== undefined) {
+            held.holders += 1
+            return { key, client: held.client }
+          }
+          const scope = yield* Scope.make()
+          const client = yield* open(dataDir).pipe(
+            Scope.extend(scope),
+            Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+          )
+          shared.set(key, { holders: 1, client, scope })
+          return { key, client }
+        })
+      ),
+      ({ key }) =>
+        sharing.withPermits(1)(
+          Effect.suspend(() => {
+            const held = shared.get(key)
+            if (held === undefined) return Effect.void
+            held.holders -= 1
+            if (held.holders > 0) return Effect.void
+            shared.delete(key)
+            return Scope.close(held.scope, Exit.void)
+          })
+        )
+    ),
+    ({ client }) => client
+  )
+
+/**
+ * A SqlClient over embedded PGlite (Postgres compiled to WASM) in `dataDir`, or in memory for "memory://" (a fresh
+ * database per call). On a folder, one PGlite per process: builds that open the same folder share it, and the
+ * last to close closes it. Released when the scope closes.
+ */
+export const make = (dataDir: string): Effect.Effect<SqlClient.Service, StoreUnavailable, Scope.Scope> =>
+  dataDir === inMemory ? open(inMemory) : hold(dataDir)
 
 /** SqlClient over PGlite in `dataDir` ("memory://" for in memory). */
 export const layer = (dataDir: string): Layer.Layer<SqlClient, StoreUnavailable> =>

@@ -8,11 +8,12 @@ import * as Redacted from "effect/Redacted"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import type postgres from "postgres"
+import { databaseUrlConfig, databaseUrlProblem } from "../../services/AppConfig.js"
 import { StoreUnavailable } from "../../services/LeadStore.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { positiveInt } from "../shared/config.js"
 import { liveRedacted } from "../shared/liveConfig.js"
-import { missingPackageOf } from "../shared/optionalPackage.js"
+import { installHint, missingPackageOf } from "../shared/optionalPackage.js"
 import { type Query, SqlClient, storeUnavailable } from "./SqlClient.js"
 import { checkedOr } from "../shared/config.js"
 
@@ -87,6 +88,40 @@ const firstConnection = (
 }
 
 /**
+ * DATABASE_SCHEMA names a schema of the database: otherwise every statement would fail later with Postgres' "no schema
+ * has been selected to create in", naming neither the setting nor the schema. Names the database, not the URL.
+ */
+const schemaExists = (
+  sql: postgres.Sql,
+  schema: string,
+  timeoutMs: number,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<void, StoreUnavailable> =>
+  Effect.tryPromise({
+    try: () =>
+      sql<Array<{ database: string; present: boolean }>>`
+        SELECT current_database() AS database, EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema}) AS present`,
+    catch: (cause) => storeUnavailable(`cannot check DATABASE_SCHEMA ${schema}`, cause, secrets)
+  }).pipe(
+    Effect.timeoutFail({
+      duration: timeoutMs,
+      onTimeout: () =>
+        new StoreUnavailable({ message: `cannot check DATABASE_SCHEMA ${schema}: no answer within ${timeoutMs} ms` })
+    }),
+    Effect.flatMap(([row]) =>
+      row === undefined || row.present
+        ? Effect.void
+        : Effect.fail(
+            new StoreUnavailable({
+              message:
+                `DATABASE_SCHEMA ${schema} does not exist in database ${row.database}; create it ` +
+                `(CREATE SCHEMA ${schema}) or unset DATABASE_SCHEMA to use the database's default search_path`
+            })
+          )
+    )
+  )
+
+/**
  * postgres.js, loaded when a pool is first made: it is an optional peer dependency of the library (the embedded
  * database and the memory stores do without it), so a missing install fails start-up naming the package.
  */
@@ -97,8 +132,7 @@ const loadDriver: Effect.Effect<typeof postgres, StoreUnavailable> = Effect.tryP
   Effect.catchAll((error) =>
     missingPackageOf(error) === "postgres"
       ? new StoreUnavailable({
-          message:
-            "DATABASE_URL selects Postgres, whose client package postgres is not installed (npm install postgres)"
+          message: `DATABASE_URL selects Postgres, whose client package postgres is not installed (${installHint("postgres")})`
         })
       : Effect.die(error)
   )
@@ -112,6 +146,9 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
   Effect.gen(function* () {
     const url = Redacted.value(options.url)
     const secrets = secretsOf(url)
+    // given in code (layerPostgres), the URL is checked as DATABASE_URL is: a blank one would reach libpq's defaults
+    const urlProblem = databaseUrlProblem(url)
+    if (urlProblem !== undefined) return yield* new StoreUnavailable({ message: `DATABASE_URL ${urlProblem}` })
     if (options.schema !== undefined && !SCHEMA_NAME.test(options.schema)) {
       return yield* new StoreUnavailable({ message: `schema "${options.schema}" is not a plain lower-case identifier` })
     }
@@ -170,6 +207,7 @@ export const make = (options: PostgresOptions): Effect.Effect<SqlClient.Service,
       )
     )
     connected = true
+    if (options.schema !== undefined) yield* schemaExists(pool.sql, options.schema, connectTimeoutMs, secrets)
 
     // The server cancels a statement after statement_timeout, and opening a connection gives up after
     // connect_timeout; no answer after both (plus a grace) means the connection itself is gone silent (a
@@ -295,7 +333,7 @@ export const layer = (options: PostgresOptions): Layer.Layer<SqlClient, StoreUna
 
 /** DATABASE_URL (secret), DATABASE_POOL_SIZE, DATABASE_STATEMENT_TIMEOUT_MS, DATABASE_CONNECT_TIMEOUT_MS, DATABASE_SCHEMA. */
 export const config: Config.Config<PostgresOptions> = Config.all({
-  url: Config.redacted("DATABASE_URL"),
+  url: databaseUrlConfig,
   poolSize: positiveInt("DATABASE_POOL_SIZE", 10),
   statementTimeoutMs: positiveInt("DATABASE_STATEMENT_TIMEOUT_MS", 5000),
   connectTimeoutMs: positiveInt("DATABASE_CONNECT_TIMEOUT_MS", 10_000),

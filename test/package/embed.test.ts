@@ -351,7 +351,7 @@ describe("the packed library in a fresh app (peers only)", { timeout: 300_000 },
     const { stdout } = await runApp("startup.js", env)
     expect(stdout).toContain("InvalidConfiguration")
     expect(stdout).toContain(
-      "CRM_PROVIDER=SALESFORCE: needs the package jsforce, which is not installed (npm install jsforce)"
+      "CRM_PROVIDER=SALESFORCE: needs the package jsforce, which is not installed (npm install jsforce@^3.10.26)"
     )
   })
 })
