@@ -1,16 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { CrmTransientError } from "../../services/CrmExecutor.js"
-import * as IngestServer from "../../src/http/intake.js"
-import { HttpApiServed } from "../../src/http/server.js"
-import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import { expectProblem, send, sendExpectingContinue } from "../http/harness.js"
 import { backends, memoryEnv } from "../support/env.js"
 import {
@@ -24,35 +20,12 @@ import {
   storeLeads,
   upsertArgs
 } from "./behaviour.js"
+import { baseUrl, connect, ingestWithMcp } from "./httpClient.js"
 
 const apiKey = "mcp-test-key-7f3a"
 
 // biome-ignore lint/suspicious/noExplicitAny: tool results are asserted on field by field
 type AnyResult = any
-
-/** The ingest server as HttpServerLive wires it (intake routes direct, /mcp to the MCP endpoint), on a free port. */
-const ingestWithMcp = HttpApiServed.pipe(
-  Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }).pipe(Layer.provide(McpEndpoint.layer)))
-)
-
-const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
-  if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
-  return `http://127.0.0.1:${server.address.port}`
-})
-
-/** The official client over Streamable HTTP, with the API key as a Bearer token; closed with the scope. */
-const connect = (url: string, key: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new Client({ name: "revenueflow-test", version: "1.0.0" })
-      const transport = new StreamableHTTPClientTransport(new URL("/mcp", url), {
-        requestInit: { headers: { authorization: `Bearer ${key}` } }
-      })
-      await client.connect(transport)
-      return client
-    }),
-    (client) => Effect.promise(() => client.close())
-  )
 
 describe.each(backends)("MCP over Streamable HTTP at /mcp on the ingest (%s)", (_name, makeEnv) => {
   const allowedOrigin = "https://inspector.example.com"

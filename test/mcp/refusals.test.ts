@@ -1,7 +1,5 @@
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
@@ -12,23 +10,17 @@ import { CrmTransientError } from "../../services/CrmExecutor.js"
 import { Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
-import * as IngestServer from "../../src/http/intake.js"
-import { HttpApiServed } from "../../src/http/server.js"
-import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import type { RecordedRequest } from "../fakes/crmFakeServer.js"
 import { sampleAnalysis } from "../store/fixtures.js"
 import { memoryEnv } from "../support/env.js"
 import { hubSpotAgainstFake } from "../support/hubspot.js"
 import { makeLogCapture } from "../support/logCapture.js"
 import { call, leadInputs, type SeededLead, storeLeads, upsertArgs } from "./behaviour.js"
+import { baseUrl, connect, ingestWithMcp } from "./httpClient.js"
 
 /** Refusals as an MCP client sees them: a CRM's text quoting the lead's names, a dependency that does not answer. */
 
 const apiKey = "mcp-refusals-key-40d2"
-
-const ingestWithMcp = HttpApiServed.pipe(
-  Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }).pipe(Layer.provide(McpEndpoint.layer)))
-)
 
 /** The official client over Streamable HTTP to the ingest's /mcp, with one stored lead. */
 const withClient = <R>(
@@ -36,22 +28,9 @@ const withClient = <R>(
   body: (client: Client, lead: SeededLead) => Effect.Effect<void, unknown, Scope.Scope | NoInfer<R>>
 ) =>
   Effect.gen(function* () {
-    const server = yield* HttpServer.HttpServer
-    if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
-    const url = `http://127.0.0.1:${server.address.port}`
+    const url = yield* baseUrl
     const [lead] = yield* storeLeads(leadInputs(Math.random().toString(36).slice(2, 10), 1))
-    const client = yield* Effect.acquireRelease(
-      Effect.promise(async () => {
-        const client = new Client({ name: "revenueflow-refusals", version: "1.0.0" })
-        await client.connect(
-          new StreamableHTTPClientTransport(new URL("/mcp", url), {
-            requestInit: { headers: { authorization: `Bearer ${apiKey}` } }
-          })
-        )
-        return client
-      }),
-      (client) => Effect.promise(() => client.close())
-    )
+    const client = yield* connect(url, apiKey, "revenueflow-refusals")
     yield* body(client, lead as SeededLead)
   }).pipe(Effect.provide(ingestWithMcp.pipe(Layer.provideMerge(env))), Effect.scoped)
 

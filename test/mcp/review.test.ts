@@ -1,19 +1,15 @@
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { McpError } from "@modelcontextprotocol/sdk/types.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { AuditLog } from "../../services/AuditLog.js"
-import * as IngestServer from "../../src/http/intake.js"
-import { HttpApiServed } from "../../src/http/server.js"
-import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import { errorText } from "../../src/domain/redact.js"
 import { send } from "../http/harness.js"
 import { backends } from "../support/env.js"
 import { call, leadInputs, rejection, type SeededLead, storeLeads } from "./behaviour.js"
+import { baseUrl, connect as connectWith, ingestWithMcp } from "./httpClient.js"
 
 /**
  * What an outside review of the MCP server found, as an MCP client sees it: the audit trail comes a page at a time,
@@ -22,34 +18,12 @@ import { call, leadInputs, rejection, type SeededLead, storeLeads } from "./beha
  */
 
 const apiKey = "mcp-review-key-93b1"
+const connect = (url: string) => connectWith(url, apiKey, "revenueflow-review")
 const headers = {
   "content-type": "application/json",
   accept: "application/json, text/event-stream",
   authorization: `Bearer ${apiKey}`
 }
-
-const ingestWithMcp = HttpApiServed.pipe(
-  Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }).pipe(Layer.provide(McpEndpoint.layer)))
-)
-
-const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
-  if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
-  return `http://127.0.0.1:${server.address.port}`
-})
-
-const connect = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new Client({ name: "revenueflow-review", version: "1.0.0" })
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL("/mcp", url), {
-          requestInit: { headers: { authorization: `Bearer ${apiKey}` } }
-        })
-      )
-      return client
-    }),
-    (client) => Effect.promise(() => client.close())
-  )
 
 /** One raw JSON-RPC POST to /mcp (what curl would send). */
 const post = (url: string, body: string) => send(url, "POST", "/mcp", { headers, body })

@@ -1,7 +1,5 @@
-import * as HttpServer from "@effect/platform/HttpServer"
 import { describe, expect, it } from "@effect/vitest"
-import { Client } from "@modelcontextprotocol/sdk/client/index.js"
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -11,13 +9,11 @@ import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { CrmCall } from "../../services/CrmExecutor.js"
 import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
-import * as IngestServer from "../../src/http/intake.js"
-import { HttpApiServed } from "../../src/http/server.js"
-import * as McpEndpoint from "../../src/mcp/endpoint.js"
 import type { McpServices } from "../../src/mcp/results.js"
 import { runAction } from "../../src/pipeline/execute.js"
 import { backends, memoryEnv } from "../support/env.js"
 import { call, leadInputs, type SeededLead, storeLeads } from "./behaviour.js"
+import { baseUrl, connect as connectWith, ingestWithMcp } from "./httpClient.js"
 
 /**
  * MCP calls of the tools that set a record's state (a status, a stage, a score), as an agent sees them through the
@@ -29,29 +25,7 @@ import { call, leadInputs, type SeededLead, storeLeads } from "./behaviour.js"
 const apiKey = "mcp-setting-key-5d21"
 // room for the sequences below on one lead (the behaviour suite's limit is three per lead)
 const settings = { INGEST_API_KEYS: apiKey, RATE_LIMIT_PER_LEAD: "50", RATE_LIMIT_WINDOW_MS: "60000" }
-
-const ingestWithMcp = HttpApiServed.pipe(
-  Layer.provideMerge(IngestServer.layer({ port: 0, host: "127.0.0.1" }).pipe(Layer.provide(McpEndpoint.layer)))
-)
-
-const baseUrl = Effect.map(HttpServer.HttpServer, (server) => {
-  if (server.address._tag !== "TcpAddress") throw new Error("expected a TCP address")
-  return `http://127.0.0.1:${server.address.port}`
-})
-
-const connect = (url: string) =>
-  Effect.acquireRelease(
-    Effect.promise(async () => {
-      const client = new Client({ name: "revenueflow-setting", version: "1.0.0" })
-      await client.connect(
-        new StreamableHTTPClientTransport(new URL("/mcp", url), {
-          requestInit: { headers: { authorization: `Bearer ${apiKey}` } }
-        })
-      )
-      return client
-    }),
-    (client) => Effect.promise(() => client.close())
-  )
+const connect = (url: string) => connectWith(url, apiKey, "revenueflow-setting")
 
 /** What a test gets: a client on the ingest's /mcp, `count` stored leads, and the mock CRM's calls of a lead. */
 const withClient = (
