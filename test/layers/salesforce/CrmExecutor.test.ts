@@ -2,52 +2,16 @@ import { generateKeyPairSync } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { make } from "../../../layers/salesforce/CrmExecutor.js"
-import { type SalesforceOptions, defaultFields } from "../../../layers/salesforce/config.js"
+import type { SalesforceOptions } from "../../../layers/salesforce/config.js"
 import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
-import { leadKey } from "../../../src/domain/leadKey.js"
-import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
-import type { CrmCall } from "../../../services/CrmExecutor.js"
-import {
-  type FakeSalesforce,
-  type FakeSalesforceOptions,
-  id18,
-  integrationUserId,
-  startFakeSalesforce
-} from "../../fakes/salesforce.js"
+import { type FakeSalesforce, id18, integrationUserId } from "../../fakes/salesforce.js"
+import { base, call, creds, email, executor, fakeOrg, key, orgWithExecutor, ref } from "./org.js"
 
-const email = "jane.doe@acme.com"
-const key = leadKey(email, "spring-2025")
-const ref = { leadKey: key, email }
-const base = "/services/data/v62.0"
 const leadPath = `${base}/sobjects/Lead/RevenueFlow_Key__c/${key}`
-const creds = { clientId: "rf-client", clientSecret: "s3cret-value" }
 
-const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
 const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025", firstName: "Jane" } })
 
-const fakeSalesforce = (options: FakeSalesforceOptions = creds) =>
-  Effect.acquireRelease(
-    Effect.promise(() => startFakeSalesforce(options)),
-    (fake) => Effect.promise(() => fake.close())
-  )
-
-const executor = (fake: FakeSalesforce, overrides: Partial<SalesforceOptions> = {}) =>
-  make({
-    loginUrl: fake.url,
-    apiVersion: "62.0",
-    auth: { _tag: "ClientCredentials", clientId: creds.clientId, clientSecret: Redacted.make(creds.clientSecret) },
-    timeoutMs: 2000,
-    fields: defaultFields,
-    ...overrides
-  })
-
-const setup = (overrides: Partial<SalesforceOptions> = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* fakeSalesforce()
-    const crm = yield* executor(fake, overrides)
-    return { fake, crm }
-  })
+const setup = (overrides: Partial<SalesforceOptions> = {}) => orgWithExecutor({}, overrides)
 
 const last = (fake: FakeSalesforce) => fake.requests[fake.requests.length - 1]!
 
@@ -215,7 +179,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
 
   it.scopedLive("looks the lead id up by external id when it did not upsert it itself", () =>
     Effect.gen(function* () {
-      const fake = yield* fakeSalesforce()
+      const fake = yield* fakeOrg()
       const lead = yield* Effect.flatMap(executor(fake), (crm) => crm.execute(upsertLead))
       const fresh = yield* executor(fake)
       yield* fresh.execute(call({ tool: "log_activity", params: { ...ref, subject: "s", description: "d" } }))
@@ -253,7 +217,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
 
   it.scopedLive("the org's daily API allocation spent: calls are refused as rate-limited, REST and SOAP alike", () =>
     Effect.gen(function* () {
-      const fake = yield* fakeSalesforce({ ...creds, apiLimit: 3 })
+      const fake = yield* fakeOrg({ ...creds, apiLimit: 3 })
       const crm = yield* executor(fake)
       yield* crm.execute(upsertLead)
       yield* crm.execute(upsertLead)
@@ -300,7 +264,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
     "SOQL literals are read by Salesforce's escape rules: a LIKE wildcard escaped is literal, a stray escape is refused",
     () =>
       Effect.gen(function* () {
-        const fake = yield* fakeSalesforce({ ...creds, validTokens: ["00DSTATIC!token"] })
+        const fake = yield* fakeOrg({ ...creds, validTokens: ["00DSTATIC!token"] })
         fake.records.Account = [
           { Id: "001000000000081", Name: "Underscore", Website: "https://a_b.io" },
           { Id: "001000000000082", Name: "Any char", Website: "https://axb.io" }
@@ -347,7 +311,7 @@ describe("Salesforce auth", () => {
     Effect.gen(function* () {
       const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
       const pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString()
-      const fake = yield* fakeSalesforce({
+      const fake = yield* fakeOrg({
         clientId: "rf-client",
         jwtPublicKey: publicKey.export({ type: "spki", format: "pem" }).toString()
       })
@@ -370,7 +334,7 @@ describe("Salesforce auth", () => {
 
   it.scopedLive("uses a given access token and instance URL without a token request", () =>
     Effect.gen(function* () {
-      const fake = yield* fakeSalesforce({ validTokens: ["00DSTATIC!token"] })
+      const fake = yield* fakeOrg({ validTokens: ["00DSTATIC!token"] })
       const crm = yield* executor(fake, {
         auth: { _tag: "AccessToken", accessToken: Redacted.make("00DSTATIC!token"), instanceUrl: fake.url }
       })
@@ -408,7 +372,7 @@ describe("Salesforce auth", () => {
 
   it.scopedLive("a client secret rotated since start-up is scrubbed from an error's text too", () =>
     Effect.gen(function* () {
-      const fake = yield* fakeSalesforce()
+      const fake = yield* fakeOrg()
       let secret = creds.clientSecret
       const auth = () => ({
         _tag: "ClientCredentials" as const,

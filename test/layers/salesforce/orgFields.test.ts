@@ -1,45 +1,24 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
-import { make } from "../../../layers/salesforce/CrmExecutor.js"
 import { type SalesforceFields, defaultFields } from "../../../layers/salesforce/config.js"
-import { leadKey } from "../../../src/domain/leadKey.js"
-import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
-import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { type FakeSalesforceOptions, orgCustomFields, startFakeSalesforce } from "../../fakes/salesforce.js"
+import type { CrmAction } from "../../../src/domain/tools.js"
+import { type FakeSalesforceOptions, orgCustomFields } from "../../fakes/salesforce.js"
+import { base, call, creds, fakeOrg as startOrg, key, orgWithExecutor, ref } from "./org.js"
 
 // A Salesforce org has the fields it has: a write, read or query naming any other is refused (INVALID_FIELD, or
 // NOT_FOUND for an upsert by a field that is not an external id), so a typo in the adapter's field names, or a field a
 // default org lacks, fails here as it would for a user, instead of being stored by a lenient fake.
 
-const email = "jane.doe@acme.com"
-const key = leadKey(email, "spring-2025")
-const ref = { leadKey: key, email }
-const base = "/services/data/v62.0"
 const token = "00DFAKE!static"
-const creds = { clientId: "rf-client", clientSecret: "s3cret-value" }
-const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
 
 const fakeOrg = (options: Omit<FakeSalesforceOptions, "clientId" | "clientSecret"> = {}) =>
-  Effect.acquireRelease(
-    Effect.promise(() => startFakeSalesforce({ ...creds, validTokens: [token], ...options })),
-    (fake) => Effect.promise(() => fake.close())
-  )
+  startOrg({ ...creds, validTokens: [token], ...options })
 
-const setup = (fields: SalesforceFields = defaultFields, options: Omit<FakeSalesforceOptions, "clientId"> = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* fakeOrg(options)
-    const crm = yield* make({
-      loginUrl: fake.url,
-      apiVersion: "62.0",
-      auth: { _tag: "ClientCredentials", clientId: creds.clientId, clientSecret: Redacted.make(creds.clientSecret) },
-      timeoutMs: 2000,
-      fields
-    })
-    return { fake, crm }
-  })
+const setup = (
+  fields: SalesforceFields = defaultFields,
+  options: Omit<FakeSalesforceOptions, "clientId" | "clientSecret"> = {}
+) => orgWithExecutor({ validTokens: [token], ...options }, { fields })
 
-/** A raw REST call with the static session, for what the fake answers by itself. */
 const raw = (url: string, method: string, path: string, body?: object) =>
   Effect.promise(async () => {
     const response = await fetch(`${url}${base}${path}`, {

@@ -2,31 +2,24 @@ import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { make } from "../../../layers/salesforce/CrmExecutor.js"
 import { type SalesforceOptions, defaultFields, salesforceConfig } from "../../../layers/salesforce/config.js"
+import { make } from "../../../layers/salesforce/CrmExecutor.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
-import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
-import type { CrmCall } from "../../../services/CrmExecutor.js"
+import { actionKey } from "../../../src/domain/tools.js"
 import {
   type FakeSalesforce,
   type FakeSalesforceOptions,
   defaultLeadQueueId,
   id18,
-  integrationUserId,
-  startFakeSalesforce
+  integrationUserId
 } from "../../fakes/salesforce.js"
+import { base, call, orgWithExecutor, ref } from "./org.js"
 
 // What a real org refuses that the fake once stored: converting a queue's Lead without naming a user to own what the
 // conversion creates, ids that are malformed, of the wrong object or of no record, numbers and texts beyond their
 // fields' limits, days outside 1700-4000.
 
-const email = "jane.doe@acme.com"
-const key = leadKey(email, "spring-2025")
-const ref = { leadKey: key, email }
-const base = "/services/data/v62.0"
 const token = "00DFAKE!static"
-const creds = { clientId: "rf-client", clientSecret: "s3cret-value" }
-const call = (action: CrmAction): CrmCall => ({ ...action, actionKey: actionKey(key, action.tool, action.params) })
 const upsertLead = call({ tool: "upsert_lead", params: { ...ref, campaignId: "spring-2025", firstName: "Jane" } })
 const convert = (createOpportunity = true, accountId?: string) =>
   call({
@@ -39,22 +32,7 @@ const rep = "005000000000042"
 const setup = (
   options: Omit<FakeSalesforceOptions, "clientId" | "clientSecret"> = {},
   overrides: Partial<SalesforceOptions> = {}
-) =>
-  Effect.gen(function* () {
-    const fake = yield* Effect.acquireRelease(
-      Effect.promise(() => startFakeSalesforce({ ...creds, validTokens: [token], ...options })),
-      (f) => Effect.promise(() => f.close())
-    )
-    const crm = yield* make({
-      loginUrl: fake.url,
-      apiVersion: "62.0",
-      auth: { _tag: "ClientCredentials", clientId: creds.clientId, clientSecret: Redacted.make(creds.clientSecret) },
-      timeoutMs: 2000,
-      fields: defaultFields,
-      ...overrides
-    })
-    return { fake, crm }
-  })
+) => orgWithExecutor({ validTokens: [token], ...options }, overrides)
 
 /** A raw REST call with the static session, for what the fake answers by itself. */
 const raw = (fake: FakeSalesforce, method: string, path: string, body?: object) =>

@@ -1,44 +1,20 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
-import { make } from "../../../layers/salesforce/CrmExecutor.js"
-import { defaultFields } from "../../../layers/salesforce/config.js"
 import { fitFields, fitText } from "../../../layers/salesforce/tools.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
-import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
-import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { type FakeSalesforce, type FakeSalesforceOptions, startFakeSalesforce } from "../../fakes/salesforce.js"
+import type { CrmAction } from "../../../src/domain/tools.js"
+import type { FakeSalesforce, FakeSalesforceOptions } from "../../fakes/salesforce.js"
+import { callFor, email, orgWithExecutor } from "./org.js"
 
 // What a default org does that a lenient fake would not: duplicate rules, assignment rules, field lengths, converted
 // Leads. Each test here failed against the adapter before it sent the headers and fitted the fields.
 
-const email = "jane.doe@acme.com"
-const creds = { clientId: "rf-client", clientSecret: "s3cret-value" }
-
-const callFor = (key: string, action: CrmAction): CrmCall => ({
-  ...action,
-  actionKey: actionKey(key, action.tool, action.params)
-})
 const upsertLead = (campaignId: string, extra: Record<string, string> = {}, address = email) => {
   const key = leadKey(address, campaignId)
   return callFor(key, { tool: "upsert_lead", params: { leadKey: key, email: address, campaignId, ...extra } })
 }
 
-const setup = (options: Omit<FakeSalesforceOptions, "clientId" | "clientSecret"> = {}) =>
-  Effect.gen(function* () {
-    const fake = yield* Effect.acquireRelease(
-      Effect.promise(() => startFakeSalesforce({ ...creds, ...options })),
-      (f) => Effect.promise(() => f.close())
-    )
-    const crm = yield* make({
-      loginUrl: fake.url,
-      apiVersion: "62.0",
-      auth: { _tag: "ClientCredentials", clientId: creds.clientId, clientSecret: Redacted.make(creds.clientSecret) },
-      timeoutMs: 2000,
-      fields: defaultFields
-    })
-    return { fake, crm }
-  })
+const setup = (options: Omit<FakeSalesforceOptions, "clientId" | "clientSecret"> = {}) => orgWithExecutor(options)
 
 const leadWrites = (fake: FakeSalesforce) =>
   fake.apiRequests().filter((r) => r.method === "PATCH" && r.path.includes("/sobjects/Lead/"))
