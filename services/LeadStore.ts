@@ -30,6 +30,14 @@ export interface AcceptResult {
   readonly created: boolean
 }
 
+/**
+ * What the often-asked views of the pipeline (`GET /ops/state`, polled by the console; MCP's `queue_stats`, which an
+ * agent may poll) count each status up to, with `countByStatusUpTo`: an exact count reads every lead of its status (a
+ * second a million rows, and the table grows by every lead ever accepted). What an operator watches (waiting, failed)
+ * is rarely near it.
+ */
+export const STATUS_COUNT_UP_TO = 10_000
+
 /** What `accept` stores. */
 export interface AcceptInput {
   readonly leadKey: string

@@ -8,7 +8,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { LeadStore } from "../../services/LeadStore.js"
+import { LeadStore, STATUS_COUNT_UP_TO } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
 import { describeBackends } from "./backends.js"
 import { makeGuard } from "./intakeHandlers.js"
@@ -17,11 +17,8 @@ import { storeUnavailable } from "./leadAnswers.js"
 
 /** A part of the state that does not answer within this is shown as null rather than holding the page. */
 const PART_TIMEOUT = "2 seconds"
-/**
- * /ops/state counts each status up to this: the console asks every two seconds, and an exact count reads every
- * lead of its status (a second for a million). What an operator watches (waiting, failed) is rarely near it.
- */
-export const OPS_COUNT_UP_TO = 10_000
+/** /ops/state counts each status up to this (`STATUS_COUNT_UP_TO`: the console asks every two seconds). */
+export const OPS_COUNT_UP_TO = STATUS_COUNT_UP_TO
 
 /** What /ops/state says of the CRM's circuit breaker, and where it was read (see OpsState.breakerSource). */
 interface BreakerReport {

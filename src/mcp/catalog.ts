@@ -87,7 +87,9 @@ const readDescriptions: Record<ReadToolName, string> = {
     "personal data redacted. `remaining` says how many rows follow; pass `nextCursor` as `cursor` for the next " +
     "page. Read-only.",
   list_dead_letters: "Leads whose processing failed for good (dead letters), newest last, with the reason. Read-only.",
-  queue_stats: "Queue depth (waiting, active, delayed, failed), oldest waiting job age and leads per status. Read-only."
+  queue_stats:
+    "Queue depth (waiting, active, delayed, failed), oldest waiting job age and leads per status, each status counted " +
+    "up to leadsCountedUpTo (a count equal to it means at least that many). Read-only."
 }
 
 /** Field descriptions layered over the generated schemas (the Schemas' own texts stay the guard's error messages). */

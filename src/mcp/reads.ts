@@ -8,7 +8,7 @@ import type { LeadRecord } from "../domain/record.js"
 import { redactText } from "../domain/redact.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { LeadStore } from "../../services/LeadStore.js"
+import { LeadStore, STATUS_COUNT_UP_TO } from "../../services/LeadStore.js"
 import { ReadParams, type ReadToolName } from "./catalog.js"
 import {
   actionView,
@@ -132,11 +132,20 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
       return Either.match(decodeRead("queue_stats", args), {
         onLeft: bad,
         onRight: () =>
+          // counted up to a bound where the store can, as /ops/state does: an agent may poll this, and an exact
+          // count reads every lead of its status
           Effect.all({
             queue: Effect.flatMap(JobQueue, (queue) => queue.stats),
-            leads: Effect.flatMap(LeadStore, (store) => store.countByStatus)
+            counted: Effect.flatMap(LeadStore, (store) =>
+              store.countByStatusUpTo === undefined
+                ? Effect.map(store.countByStatus, (leads) => ({ leads }))
+                : Effect.map(store.countByStatusUpTo(STATUS_COUNT_UP_TO), (leads) => ({
+                    leads,
+                    leadsCountedUpTo: STATUS_COUNT_UP_TO
+                  }))
+            )
           }).pipe(
-            Effect.map((stats) => answer(stats)),
+            Effect.map(({ queue, counted }) => answer({ queue, ...counted })),
             Effect.catchAll(unavailable(`${QUEUE} or ${DATABASE}`))
           )
       })

@@ -28,7 +28,7 @@ export const resources = [
     uri: "revenueflow://queue/stats",
     name: "queue-stats",
     title: "Queue stats",
-    description: "Queue depth, oldest waiting job age and leads per status.",
+    description: "Queue depth, oldest waiting job age and leads per status (each counted up to leadsCountedUpTo).",
     mimeType: JSON_TYPE
   },
   {

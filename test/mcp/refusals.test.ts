@@ -9,9 +9,9 @@ import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { CrmTransientError } from "../../services/CrmExecutor.js"
 import { Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
 import { AuditLog } from "../../services/AuditLog.js"
-import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
+import { LeadStore, STATUS_COUNT_UP_TO, StoreUnavailable } from "../../services/LeadStore.js"
 import type { RecordedRequest } from "../fakes/crmFakeServer.js"
-import { sampleAnalysis } from "../store/fixtures.js"
+import { sampleAnalysis, sampleLead } from "../store/fixtures.js"
 import { memoryEnv } from "../support/env.js"
 import { hubSpotAgainstFake } from "../support/hubspot.js"
 import { makeLogCapture } from "../support/logCapture.js"
@@ -209,6 +209,22 @@ describe("MCP: a tool that takes no arguments", () => {
         expect(stats.isError, JSON.stringify(stats)).toBeFalsy()
         expect(stats.structuredContent).toHaveProperty("queue")
         expect(stats.structuredContent).toHaveProperty("leads")
+      })
+    )
+  )
+
+  it.live("queue_stats counts each status up to a bound it names, as /ops/state does, not every lead ever taken", () =>
+    withClient(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), (client) =>
+      Effect.gen(function* () {
+        const store = yield* LeadStore
+        for (let i = 0; i <= STATUS_COUNT_UP_TO; i++) {
+          yield* store.accept({ leadKey: `bound-${i}`, source: "api", lead: sampleLead({ email: `p${i}@acme.com` }) })
+        }
+        const stats = yield* call(client, "queue_stats", {})
+        expect(stats.isError, JSON.stringify(stats)).toBeFalsy()
+        // the seeded lead and the 10,001 just accepted, all RECEIVED: the count stops at the bound
+        expect(stats.structuredContent.leadsCountedUpTo).toBe(STATUS_COUNT_UP_TO)
+        expect(stats.structuredContent.leads.RECEIVED).toBe(STATUS_COUNT_UP_TO)
       })
     )
   )
