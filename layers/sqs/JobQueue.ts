@@ -15,7 +15,10 @@ import * as Context from "effect/Context"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberSet from "effect/FiberSet"
+import * as Chunk from "effect/Chunk"
 import * as Layer from "effect/Layer"
+import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import {
@@ -343,11 +346,16 @@ export const make = (
         )
       }).pipe(Effect.asVoid)
 
-    /** One message's fate; true when it is settled (delete / acknowledge), false to report it failed. */
+    /**
+     * One message's fate; true when it is settled (delete / acknowledge), false to report it failed. `whileRunning`
+     * wraps the job's own run (the polling consumer renews its lease there, and only there: the message's last
+     * visibility change, a delay's, must come after the last renewal).
+     */
     const settleOne = (
       record: SqsRecord,
       max: number,
-      run: Pick<ConsumeOptions, "process" | "onDeadLetter">
+      run: Pick<ConsumeOptions, "process" | "onDeadLetter">,
+      whileRunning: <A, E, R>(job: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (job) => job
     ): Effect.Effect<boolean> =>
       Effect.gen(function* () {
         const deadLetter = (info: JobInfo, reason: string) =>
@@ -378,7 +386,7 @@ export const make = (
           )
         }
         const info: JobInfo = { ...decoded.right, attemptsMade, maxAttempts: max }
-        const outcome = outcomeOf(yield* Effect.exit(run.process(info)), safeMessage)
+        const outcome = outcomeOf(yield* Effect.exit(whileRunning(run.process(info))), safeMessage)
         switch (outcome._tag) {
           case "Done":
             return true
@@ -432,24 +440,62 @@ export const make = (
       receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1)
     })
 
-    /** The consumer program on SQS: long-polls, settles each batch, deletes what succeeded, until the scope closes. */
+    const leaseS = Math.min(MAX_VISIBILITY_S, Math.max(1, Math.ceil(options.leaseSeconds ?? 30)))
+    /** `job` with its message kept hidden while it runs: the lease renewed every third of it, stopped when it ends. */
+    const leased =
+      (record: SqsRecord) =>
+      <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+        Effect.scoped(
+          Effect.zipRight(
+            changeVisibility(options.queueUrl, record.receiptHandle, leaseS).pipe(
+              Effect.catchAll((error) =>
+                Effect.logWarning("could not renew the lease on an SQS message in flight").pipe(
+                  Effect.annotateLogs({ error: error.message, leadMessageId: record.messageId })
+                )
+              ),
+              Effect.delay(`${(leaseS * 1000) / 3} millis`),
+              Effect.forever,
+              Effect.forkScoped
+            ),
+            job
+          )
+        )
+
+    /**
+     * The consumer program on SQS: long-polls for as many messages as it has free slots (at most `concurrency` jobs
+     * run at once), runs each as it comes under a lease it renews, and deletes each as soon as its job is settled, so
+     * a slow job neither holds the others' slots nor keeps their messages from being deleted; until the scope closes.
+     */
     const consume = (run: ConsumeOptions): Effect.Effect<void, never, Scope.Scope> =>
       Effect.gen(function* () {
+        const concurrency = Math.max(1, run.concurrency)
+        // one token per free slot: taken before a receive asks for a message, given back when its job is settled
+        const free = yield* Queue.bounded<void>(concurrency)
+        // the jobs running, interrupted when the scope closes (their messages then come back after the lease)
+        const running = yield* FiberSet.make()
+        const tokens = (n: number) => Array.from({ length: n }, () => undefined)
+        yield* Queue.offerAll(free, tokens(concurrency))
+        const handle = (record: SqsRecord) =>
+          Effect.gen(function* () {
+            const max = yield* maxAttempts
+            if (yield* settleOne(record, max, run, leased(record))) {
+              yield* deleteMessage(options.queueUrl, record.receiptHandle).pipe(
+                Effect.catchAll((error) =>
+                  Effect.logWarning("could not delete a settled SQS message; it will be delivered again").pipe(
+                    Effect.annotateLogs({ error: error.message })
+                  )
+                )
+              )
+            }
+          }).pipe(Effect.ensuring(Queue.offer(free, undefined)))
         const once = Effect.gen(function* () {
-          const messages = yield* receive(
-            options.queueUrl,
-            run.concurrency,
-            // the queue's own visibility timeout
-            undefined,
-            options.waitTimeSeconds ?? 20
+          yield* Queue.take(free)
+          const wanted = 1 + Chunk.size(yield* Queue.takeUpTo(free, Math.min(MAX_BATCH, concurrency) - 1))
+          const messages = yield* receive(options.queueUrl, wanted, leaseS, options.waitTimeSeconds ?? 20).pipe(
+            Effect.onError(() => Queue.offerAll(free, tokens(wanted)))
           )
-          const records = messages.map(recordOf)
-          const failed = new Set(yield* settle(records, run))
-          yield* Effect.forEach(
-            records.filter((record) => !failed.has(record.messageId)),
-            (record) => deleteMessage(options.queueUrl, record.receiptHandle).pipe(Effect.ignore),
-            { discard: true, concurrency: 10 }
-          )
+          yield* Queue.offerAll(free, tokens(wanted - messages.length))
+          for (const message of messages) yield* FiberSet.run(running, handle(recordOf(message)))
         })
         yield* once.pipe(
           Effect.catchAll((error) => Effect.logWarning(error.message).pipe(Effect.zipRight(Effect.sleep("1 second")))),

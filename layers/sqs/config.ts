@@ -14,6 +14,12 @@ export interface SqsOptions {
   readonly attempts?: number | undefined
   /** Long-poll wait of the polling consumer (the consumer program; Lambda polls for itself). */
   readonly waitTimeSeconds?: number | undefined
+  /**
+   * The polling consumer's lease on a message it runs (default 30 s): received hidden for this long, and renewed
+   * (ChangeMessageVisibility) every third of it while its job runs, so a job longer than the queue's visibility
+   * timeout is not delivered to a second consumer meanwhile (each such receive counts toward maxReceiveCount).
+   */
+  readonly leaseSeconds?: number | undefined
 }
 
 const url = (name: string) =>

@@ -1,9 +1,10 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import { layer as memoryLeadStore } from "../../layers/memory/LeadStore.js"
-import { SqsQueue, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
+import { SqsQueue, type SqsOptions, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
 import { JobDelay, JobPermanent, JobQueue, JobRetry, type JobInfo } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { sweepOnce } from "../../src/pipeline/sweeper.js"
@@ -16,19 +17,25 @@ const clientConfig = (fake: FakeSqs) => ({
   credentials: { accessKeyId: "AKIAFAKESQSTEST", secretAccessKey: "fake-secret" }
 })
 
-/** A fake SQS with a queue and its DLQ (maxReceiveCount 3), and the SQS layer pointed at it. */
+/**
+ * A fake SQS with a queue (visibility timeout `visibilityTimeoutS`, 30 s by default) and its DLQ (maxReceiveCount 3),
+ * and the SQS layer pointed at it (with `sqsOptions` over its defaults).
+ */
 const withQueue = <A, E>(
-  body: (fake: FakeSqs, names: { queue: string; dlq: string }) => Effect.Effect<A, E, JobQueue | SqsQueue>
+  body: (fake: FakeSqs, names: { queue: string; dlq: string }) => Effect.Effect<A, E, JobQueue | SqsQueue>,
+  { visibilityTimeoutS = 30, ...sqsOptions }: { visibilityTimeoutS?: number } & Partial<SqsOptions> = {}
 ) =>
   Effect.gen(function* () {
     const fake = yield* makeFakeSqs
     const names = { queue: "leads", dlq: "leads-dlq" }
     const { url, dlqUrl } = fake.createQueue(names.queue, {
       deadLetter: { name: names.dlq, maxReceiveCount: 3 },
-      visibilityTimeoutS: 30
+      visibilityTimeoutS
     })
     return yield* body(fake, names).pipe(
-      Effect.provide(sqsLayer({ queueUrl: url, deadLetterQueueUrl: dlqUrl, attempts: 5 }, clientConfig(fake)))
+      Effect.provide(
+        sqsLayer({ queueUrl: url, deadLetterQueueUrl: dlqUrl, attempts: 5, ...sqsOptions }, clientConfig(fake))
+      )
     )
   }).pipe(Effect.scoped)
 
@@ -223,6 +230,74 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
         expect(fake.messages(names.queue)).toEqual([])
         expect(fake.operations()).toContain("DeleteMessage")
       }).pipe(Effect.scoped)
+    )
+  )
+
+  it.live(
+    "consume keeps a message hidden while its job outlasts the queue's visibility timeout: no other consumer gets it",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            const queue = yield* JobQueue
+            const runs: Array<string> = []
+            const finished = yield* Deferred.make<void>()
+            yield* queue.consume({
+              concurrency: 2,
+              // 3.5 s: three and a half of the queue's visibility timeouts
+              process: (job) =>
+                Effect.sync(() => runs.push(job.leadId)).pipe(
+                  Effect.zipRight(Effect.sleep("3500 millis")),
+                  Effect.zipRight(Deferred.succeed(finished, undefined))
+                ),
+              onDeadLetter: () => Effect.void
+            })
+            yield* queue.enqueue({ leadId: "slow" })
+            yield* Effect.sleep("2500 millis")
+            // another consumer polling now finds nothing: the running job's message is still hidden
+            expect(yield* receiveAll(fake, names.queue)).toEqual([])
+            yield* Deferred.await(finished)
+            for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+            expect(fake.messages(names.queue)).toEqual([])
+            // and this consumer's own second slot did not take it again either
+            expect(runs).toEqual(["slow"])
+            expect(fake.operations()).toContain("ChangeMessageVisibility")
+          }).pipe(Effect.scoped),
+        { visibilityTimeoutS: 1, leaseSeconds: 1, waitTimeSeconds: 1 }
+      ),
+    20_000
+  )
+
+  it.live("consume: a slow job holds neither the other slots nor the deletion of the messages settled meanwhile", () =>
+    withQueue(
+      (fake, names) =>
+        Effect.gen(function* () {
+          const queue = yield* JobQueue
+          const release = yield* Deferred.make<void>()
+          const done: Array<string> = []
+          yield* queue.consume({
+            concurrency: 2,
+            process: (job) =>
+              (job.leadId === "slow" ? Deferred.await(release) : Effect.void).pipe(
+                Effect.zipRight(Effect.sync(() => done.push(job.leadId)))
+              ),
+            onDeadLetter: () => Effect.void
+          })
+          yield* queue.enqueue({ leadId: "slow" })
+          for (let i = 0; i < 100 && fake.messages(names.queue)[0]?.receiveCount !== 1; i++) {
+            yield* Effect.sleep("20 millis")
+          }
+          for (const leadId of ["fast-1", "fast-2", "fast-3"]) yield* queue.enqueue({ leadId })
+          // with the slow job still running, the other slot takes the three in turn and each is deleted when done
+          for (let i = 0; i < 250 && fake.messages(names.queue).length > 1; i++) yield* Effect.sleep("20 millis")
+          expect(done).toEqual(["fast-1", "fast-2", "fast-3"])
+          expect(fake.messages(names.queue).map((m) => JSON.parse(m.body).leadId)).toEqual(["slow"])
+          yield* Deferred.succeed(release, undefined)
+          for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+          expect(done).toEqual(["fast-1", "fast-2", "fast-3", "slow"])
+          expect(fake.messages(names.queue)).toEqual([])
+        }).pipe(Effect.scoped),
+      { waitTimeSeconds: 1 }
     )
   )
 
