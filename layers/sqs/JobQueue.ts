@@ -14,7 +14,9 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Chunk from "effect/Chunk"
 import * as Layer from "effect/Layer"
@@ -464,7 +466,8 @@ export const make = (
     /**
      * The consumer program on SQS: long-polls for as many messages as it has free slots (at most `concurrency` jobs
      * run at once), runs each as it comes under a lease it renews, and deletes each as soon as its job is settled, so
-     * a slow job neither holds the others' slots nor keeps their messages from being deleted; until the scope closes.
+     * a slow job neither holds the others' slots nor keeps their messages from being deleted; until the scope closes,
+     * which drains the running jobs within `shutdownTimeoutMs`.
      */
     const consume = (run: ConsumeOptions): Effect.Effect<void, never, Scope.Scope> =>
       Effect.gen(function* () {
@@ -497,10 +500,20 @@ export const make = (
           yield* Queue.offerAll(free, tokens(wanted - messages.length))
           for (const message of messages) yield* FiberSet.run(running, handle(recordOf(message)))
         })
-        yield* once.pipe(
+        const polling = yield* once.pipe(
           Effect.catchAll((error) => Effect.logWarning(error.message).pipe(Effect.zipRight(Effect.sleep("1 second")))),
           Effect.forever,
           Effect.forkScoped
+        )
+        // closing (added last, so run first): stop receiving, then give the running jobs their time to finish (their
+        // leases still renewed) before the FiberSet interrupts what is left
+        yield* Effect.addFinalizer(() =>
+          Fiber.interrupt(polling).pipe(
+            Effect.zipRight(
+              Effect.timeoutOption(FiberSet.awaitEmpty(running), Duration.millis(options.shutdownTimeoutMs ?? 10_000))
+            ),
+            Effect.asVoid
+          )
         )
       })
 

@@ -20,6 +20,12 @@ export interface SqsOptions {
    * timeout is not delivered to a second consumer meanwhile (each such receive counts toward maxReceiveCount).
    */
   readonly leaseSeconds?: number | undefined
+  /**
+   * When the polling consumer's scope closes (SIGTERM): it stops receiving, and its running jobs have this long to
+   * finish before they are interrupted (SHUTDOWN_TIMEOUT_MS; default 10 s); an interrupted job's message comes back
+   * when its lease runs out.
+   */
+  readonly shutdownTimeoutMs?: number | undefined
 }
 
 const url = (name: string) =>
@@ -28,11 +34,12 @@ const url = (name: string) =>
     validation: (value) => /^https?:\/\/[^/]+\/[^/]+\/[^/]+$/.test(value)
   })
 
-/** SQS_QUEUE_URL (required with QUEUE_BACKEND=SQS), SQS_DLQ_URL (optional), JOB_ATTEMPTS. */
+/** SQS_QUEUE_URL (required with QUEUE_BACKEND=SQS), SQS_DLQ_URL (optional), JOB_ATTEMPTS, SHUTDOWN_TIMEOUT_MS. */
 export const config: Config.Config<SqsOptions> = Config.all({
   queueUrl: url("SQS_QUEUE_URL"),
   deadLetterQueueUrl: Config.option(url("SQS_DLQ_URL")).pipe(Config.map(Option.getOrUndefined)),
-  attempts: jobSettings.attempts
+  attempts: jobSettings.attempts,
+  shutdownTimeoutMs: jobSettings.shutdownTimeoutMs
 })
 
 /** SQS_DLQ_URL, required where jobs are consumed (permanent failures and unreadable messages go there). */

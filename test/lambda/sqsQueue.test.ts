@@ -301,6 +301,41 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
     )
   )
 
+  it.live("consume's scope closing (SIGTERM) stops receiving and lets a running job finish, its message deleted", () =>
+    withQueue(
+      (fake, names) =>
+        Effect.gen(function* () {
+          const queue = yield* JobQueue
+          const started = yield* Deferred.make<void>()
+          const done: Array<string> = []
+          yield* Effect.scoped(
+            Effect.gen(function* () {
+              yield* queue.consume({
+                concurrency: 2,
+                process: (job) =>
+                  Deferred.succeed(started, undefined).pipe(
+                    Effect.zipRight(Effect.sleep("1 second")),
+                    Effect.zipRight(Effect.sync(() => done.push(job.leadId)))
+                  ),
+                onDeadLetter: () => Effect.void
+              })
+              yield* queue.enqueue({ leadId: "in-flight" })
+              yield* Deferred.await(started)
+            })
+          )
+          // the scope closed with the job a second from done: it finished, and its message is gone
+          expect(done).toEqual(["in-flight"])
+          expect(fake.messages(names.queue)).toEqual([])
+          // a job sent after the close is left for the next consumer
+          yield* queue.enqueue({ leadId: "later" })
+          yield* Effect.sleep("300 millis")
+          expect(done).toEqual(["in-flight"])
+          expect(fake.messages(names.queue).map((m) => JSON.parse(m.body).leadId)).toEqual(["later"])
+        }),
+      { waitTimeSeconds: 1, shutdownTimeoutMs: 5000 }
+    )
+  )
+
   it.live("an unreadable body is not retried: it goes to the DLQ and the delivery is acknowledged", () =>
     withQueue((fake, names) =>
       Effect.gen(function* () {
