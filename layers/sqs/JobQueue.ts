@@ -121,21 +121,31 @@ export const make = (
         catch: (cause) => new QueueUnavailable({ message: `SQS ${what} failed: ${safeMessage(cause)}` })
       })
 
-    // maxReceiveCount of the queue's redrive policy: a job's attempts (read once; JOB_ATTEMPTS without a policy)
-    const maxAttempts = yield* Effect.cached(
+    // read once: maxReceiveCount of the queue's redrive policy, a job's attempts (JOB_ATTEMPTS without a policy), and
+    // the queue's visibility timeout, after which a job left to retry is delivered again (unread: SQS's default, 30 s)
+    const queueSettings = yield* Effect.cached(
       call("GetQueueAttributes", (abortSignal) =>
-        client.send(new GetQueueAttributesCommand({ QueueUrl: options.queueUrl, AttributeNames: ["RedrivePolicy"] }), {
-          abortSignal
-        })
+        client.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: options.queueUrl,
+            AttributeNames: ["RedrivePolicy", "VisibilityTimeout"]
+          }),
+          { abortSignal }
+        )
       ).pipe(
         Effect.map((out) => {
           const policy = out.Attributes?.RedrivePolicy
           const max = policy === undefined ? Number.NaN : Number(JSON.parse(policy).maxReceiveCount)
-          return Number.isInteger(max) && max > 0 ? max : (options.attempts ?? 5)
+          const visibilityS = Number(out.Attributes?.VisibilityTimeout ?? Number.NaN)
+          return {
+            maxAttempts: Number.isInteger(max) && max > 0 ? max : (options.attempts ?? 5),
+            visibilityS: Number.isInteger(visibilityS) && visibilityS >= 0 ? visibilityS : 30
+          }
         }),
-        Effect.orElseSucceed(() => options.attempts ?? 5)
+        Effect.orElseSucceed(() => ({ maxAttempts: options.attempts ?? 5, visibilityS: 30 }))
       )
     )
+    const maxAttempts = Effect.map(queueSettings, (settings) => settings.maxAttempts)
 
     const send = (jobs: ReadonlyArray<LeadJob>) =>
       jobs.length === 1 && jobs[0] !== undefined
@@ -351,13 +361,14 @@ export const make = (
     /**
      * One message's fate; true when it is settled (delete / acknowledge), false to report it failed. `whileRunning`
      * wraps the job's own run (the polling consumer renews its lease there, and only there: the message's last
-     * visibility change, a delay's, must come after the last renewal).
+     * visibility change, a delay's, must come after the last renewal); `onRetry` runs when the job is left to retry.
      */
     const settleOne = (
       record: SqsRecord,
       max: number,
       run: Pick<ConsumeOptions, "process" | "onDeadLetter">,
-      whileRunning: <A, E, R>(job: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (job) => job
+      whileRunning: <A, E, R>(job: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (job) => job,
+      onRetry: Effect.Effect<void> = Effect.void
     ): Effect.Effect<boolean> =>
       Effect.gen(function* () {
         const deadLetter = (info: JobInfo, reason: string) =>
@@ -403,6 +414,7 @@ export const make = (
           case "Retry":
             // the last receive before the redrive policy moves it: mark the lead FAILED now, as BullMQ's last attempt does
             if (info.attemptsMade + 1 >= max) yield* deadLetter(info, outcome.reason)
+            yield* onRetry
             return false
           case "Permanent":
             // no redrive wait: the job goes to the dead-letter queue now and this delivery is acknowledged
@@ -480,8 +492,17 @@ export const make = (
         yield* Queue.offerAll(free, tokens(concurrency))
         const handle = (record: SqsRecord) =>
           Effect.gen(function* () {
-            const max = yield* maxAttempts
-            if (yield* settleOne(record, max, run, leased(record))) {
+            const { maxAttempts: max, visibilityS } = yield* queueSettings
+            // a job left to retry comes back after the queue's own visibility timeout, as on Lambda, not after
+            // what is left of the lease
+            const retryLater = changeVisibility(options.queueUrl, record.receiptHandle, visibilityS).pipe(
+              Effect.catchAll((error) =>
+                Effect.logWarning("could not hide an SQS message left to retry").pipe(
+                  Effect.annotateLogs({ error: error.message })
+                )
+              )
+            )
+            if (yield* settleOne(record, max, run, leased(record), retryLater)) {
               yield* deleteMessage(options.queueUrl, record.receiptHandle).pipe(
                 Effect.catchAll((error) =>
                   Effect.logWarning("could not delete a settled SQS message; it will be delivered again").pipe(

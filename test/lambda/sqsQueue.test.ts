@@ -301,6 +301,34 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
     )
   )
 
+  it.live(
+    "consume: a job left to retry comes back after the queue's visibility timeout, not the lease's remainder",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            const queue = yield* JobQueue
+            const tried = yield* Deferred.make<void>()
+            yield* queue.consume({
+              concurrency: 1,
+              process: () =>
+                Deferred.succeed(tried, undefined).pipe(Effect.zipRight(new JobRetry({ reason: "CRM down" }))),
+              onDeadLetter: () => Effect.void
+            })
+            yield* queue.enqueue({ leadId: "retry" })
+            yield* Deferred.await(tried)
+            for (let i = 0; i < 100 && !fake.operations().includes("ChangeMessageVisibility"); i++) {
+              yield* Effect.sleep("20 millis")
+            }
+            const [message] = fake.messages(names.queue)
+            // hidden for the queue's 300 s (as Lambda's poller leaves it), not the 30 s lease it was received on
+            expect(message?.visibleInMs).toBeGreaterThan(200_000)
+            expect(message?.receiveCount).toBe(1)
+          }).pipe(Effect.scoped),
+        { visibilityTimeoutS: 300, waitTimeSeconds: 1 }
+      )
+  )
+
   it.live("consume's scope closing (SIGTERM) stops receiving and lets a running job finish, its message deleted", () =>
     withQueue(
       (fake, names) =>
