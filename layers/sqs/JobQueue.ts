@@ -464,7 +464,7 @@ export const make = (
             changeVisibility(options.queueUrl, record.receiptHandle, leaseS).pipe(
               Effect.catchAll((error) =>
                 Effect.logWarning("could not renew the lease on an SQS message in flight").pipe(
-                  Effect.annotateLogs({ error: error.message, leadMessageId: record.messageId })
+                  Effect.annotateLogs({ error: error.message, messageId: record.messageId })
                 )
               ),
               Effect.delay(`${(leaseS * 1000) / 3} millis`),
