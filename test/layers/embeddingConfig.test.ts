@@ -21,6 +21,7 @@ import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import { loadConfig } from "../../layers/shared/config.js"
 import { installHint, missingPackage } from "../../layers/shared/optionalPackage.js"
 import { AppConfig, appConfig } from "../../services/AppConfig.js"
+import { scopedProcessEnv } from "../support/processEnv.js"
 
 const configOf = (options: Parameters<typeof layerWith>[0]) => Effect.provide(AppConfig, layerWith(options))
 
@@ -40,22 +41,7 @@ const countingListener = Effect.acquireRelease(
 )
 
 /** libpq's default host and port (which postgres.js reads for a blank URL) at `port`, for the scope. */
-const defaultsAt = (port: number) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const before = { PGHOST: process.env.PGHOST, PGPORT: process.env.PGPORT }
-      process.env.PGHOST = "127.0.0.1"
-      process.env.PGPORT = String(port)
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [name, value] of Object.entries(before)) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
+const defaultsAt = (port: number) => scopedProcessEnv({ PGHOST: "127.0.0.1", PGPORT: String(port) })
 
 const failuresOf = <E>(exit: Exit.Exit<unknown, E>): ReadonlyArray<E> =>
   Exit.isFailure(exit) ? [...Cause.failures(exit.cause)] : []

@@ -9,21 +9,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import { type AppConfigOptions, AppConfig, checkConfig, layerWith, providerOf, settingNames } from "../../src/index.js"
 import { configEnvVars } from "../ops/envVars.js"
+import { withProcessEnv } from "../support/processEnv.js"
 import { root } from "./app.js"
-
-/** Sets `vars` in process.env while `body` runs. */
-const withEnv = async <A>(vars: Record<string, string>, body: () => Promise<A>): Promise<A> => {
-  const before = Object.fromEntries(Object.keys(vars).map((name) => [name, process.env[name]]))
-  Object.assign(process.env, vars)
-  try {
-    return await body()
-  } finally {
-    for (const [name, value] of Object.entries(before)) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
-  }
-}
 
 /** `effect` in a ManagedRuntime of `layer`, as the README builds the app's. */
 const inRuntime = async <A, E>(layer: Layer.Layer<AppConfig, E>, effect: Effect.Effect<A, unknown, AppConfig>) => {
@@ -39,7 +26,7 @@ const fromMap = (vars: Record<string, string>) => ConfigProvider.fromMap(new Map
 
 describe("layerWith in an app's runtime", () => {
   it("the app's own Config reads still see its environment", () =>
-    withEnv({ RF_HOST_APP_PORT: "8080" }, async () => {
+    withProcessEnv({ RF_HOST_APP_PORT: "8080" }, async () => {
       const [mine, concurrency] = await inRuntime(
         layerWith({ workerConcurrency: 4 }),
         Effect.all([
@@ -62,7 +49,7 @@ describe("layerWith in an app's runtime", () => {
   })
 
   it("RevenueFlow's settings come from the options only, unless fallbackToEnv (options first)", () =>
-    withEnv({ DATABASE_SCHEMA: "from_env", QUEUE_NAME: "from-env" }, async () => {
+    withProcessEnv({ DATABASE_SCHEMA: "from_env", QUEUE_NAME: "from-env" }, async () => {
       const schema = Config.option(Config.string("DATABASE_SCHEMA"))
       const queue = Config.string("QUEUE_NAME")
       const alone = await inRuntime(layerWith({}), Effect.either(Effect.all([schema, queue])))

@@ -10,33 +10,20 @@ import { SqlClient } from "../../layers/postgres/SqlClient.js"
 import { makeFakePostgresAuth } from "../fakes/postgresAuth.js"
 import { makeFakeSecretsManager } from "../fakes/secretsManager.js"
 import { waitUntil } from "../support/poll.js"
+import { scopedProcessEnv } from "../support/processEnv.js"
 
 /**
  * The AWS SDK's settings for the fake Secrets Manager at `endpoint`, set for the test's scope and then restored as
  * they were (unset ones deleted): a dead endpoint or fake credentials must not leak into later tests of the worker.
  */
 const withAwsEnv = (endpoint: string) =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const set: Record<string, string> = {
-        AWS_REGION: "eu-west-1",
-        AWS_ACCESS_KEY_ID: "AKIAFAKEROTATIONTEST",
-        AWS_SECRET_ACCESS_KEY: "fakeRotationKey/DoNotLog",
-        AWS_EC2_METADATA_DISABLED: "true",
-        AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint
-      }
-      const before = Object.fromEntries(Object.keys(set).map((name) => [name, process.env[name]]))
-      Object.assign(process.env, set)
-      return before
-    }),
-    (before) =>
-      Effect.sync(() => {
-        for (const [name, value] of Object.entries(before)) {
-          if (value === undefined) delete process.env[name]
-          else process.env[name] = value
-        }
-      })
-  )
+  scopedProcessEnv({
+    AWS_REGION: "eu-west-1",
+    AWS_ACCESS_KEY_ID: "AKIAFAKEROTATIONTEST",
+    AWS_SECRET_ACCESS_KEY: "fakeRotationKey/DoNotLog",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: endpoint
+  })
 
 /** The AWS_* settings of the process, in name order. */
 const awsSettings = () =>
