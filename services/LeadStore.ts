@@ -149,3 +149,17 @@ export declare namespace LeadStore {
 
 /** The source of truth for leads. Layers: postgres (postgres.js), embedded (PGlite), memory. */
 export class LeadStore extends Context.Tag("revenueflow/LeadStore")<LeadStore, LeadStore.Service>() {}
+
+/**
+ * Counts per status as the often-asked views take them: each status up to `STATUS_COUNT_UP_TO` where the store can
+ * bound its counts (`countedUpTo` then names the bound: a count equal to it means at least that many), else exact.
+ */
+export const polledStatusCounts = (
+  store: LeadStore.Service
+): {
+  readonly counts: Effect.Effect<Readonly<Record<string, number>>, StoreUnavailable>
+  readonly countedUpTo: number | undefined
+} =>
+  store.countByStatusUpTo === undefined
+    ? { counts: store.countByStatus, countedUpTo: undefined }
+    : { counts: store.countByStatusUpTo(STATUS_COUNT_UP_TO), countedUpTo: STATUS_COUNT_UP_TO }

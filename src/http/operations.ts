@@ -8,7 +8,7 @@ import { AppConfig } from "../../services/AppConfig.js"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { LeadStore, STATUS_COUNT_UP_TO } from "../../services/LeadStore.js"
+import { LeadStore, polledStatusCounts } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
 import { describeBackends } from "./backends.js"
 import { makeGuard } from "./intakeHandlers.js"
@@ -17,8 +17,6 @@ import { storeUnavailable } from "./leadAnswers.js"
 
 /** A part of the state that does not answer within this is shown as null rather than holding the page. */
 const PART_TIMEOUT = "2 seconds"
-/** /ops/state counts each status up to this (`STATUS_COUNT_UP_TO`: the console asks every two seconds). */
-export const OPS_COUNT_UP_TO = STATUS_COUNT_UP_TO
 
 /** What /ops/state says of the CRM's circuit breaker, and where it was read (see OpsState.breakerSource). */
 interface BreakerReport {
@@ -93,7 +91,7 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
       .handleRaw("opsState", ({ request }) =>
         Effect.gen(function* () {
           yield* guard(request.headers)
-          const store = yield* LeadStore
+          const { counts, countedUpTo } = polledStatusCounts(yield* LeadStore)
           const queue = yield* JobQueue
           const orNull = <A, E>(part: Effect.Effect<A, E>) =>
             part.pipe(
@@ -101,11 +99,7 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
               Effect.orElseSucceed(() => null)
             )
           const [queueStats, leads, { breakers, breakerSource }] = yield* Effect.all(
-            [
-              orNull(queue.stats),
-              orNull(store.countByStatusUpTo?.(OPS_COUNT_UP_TO) ?? store.countByStatus),
-              breakerReport
-            ],
+            [orNull(queue.stats), orNull(counts), breakerReport],
             { concurrency: "unbounded" }
           )
           const { perLead, perAccount, crm: crmLimit, windowMs } = config.rateLimits
@@ -113,7 +107,7 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
             backends,
             queue: queueStats,
             leads,
-            ...(store.countByStatusUpTo === undefined ? {} : { leadsCountedUpTo: OPS_COUNT_UP_TO }),
+            ...(countedUpTo === undefined ? {} : { leadsCountedUpTo: countedUpTo }),
             breakers,
             breakerSource,
             rateLimits: [

@@ -8,7 +8,7 @@ import type { LeadRecord } from "../domain/record.js"
 import { redactText } from "../domain/redact.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { JobQueue } from "../../services/JobQueue.js"
-import { LeadStore, STATUS_COUNT_UP_TO } from "../../services/LeadStore.js"
+import { LeadStore, polledStatusCounts } from "../../services/LeadStore.js"
 import { ReadParams, type ReadToolName } from "./catalog.js"
 import {
   actionView,
@@ -136,14 +136,13 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
           // count reads every lead of its status
           Effect.all({
             queue: Effect.flatMap(JobQueue, (queue) => queue.stats),
-            counted: Effect.flatMap(LeadStore, (store) =>
-              store.countByStatusUpTo === undefined
-                ? Effect.map(store.countByStatus, (leads) => ({ leads }))
-                : Effect.map(store.countByStatusUpTo(STATUS_COUNT_UP_TO), (leads) => ({
-                    leads,
-                    leadsCountedUpTo: STATUS_COUNT_UP_TO
-                  }))
-            )
+            counted: Effect.flatMap(LeadStore, (store) => {
+              const { counts, countedUpTo } = polledStatusCounts(store)
+              return Effect.map(counts, (leads) => ({
+                leads,
+                ...(countedUpTo === undefined ? {} : { leadsCountedUpTo: countedUpTo })
+              }))
+            })
           }).pipe(
             Effect.map(({ queue, counted }) => answer({ queue, ...counted })),
             Effect.catchAll(unavailable(`${QUEUE} or ${DATABASE}`))
