@@ -10,6 +10,7 @@ import { LeadStore } from "../../services/LeadStore.js"
 import { sweepOnce } from "../../src/pipeline/sweeper.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { newLeadKey, sampleLead } from "../store/fixtures.js"
+import { waitUntil } from "../support/poll.js"
 
 const clientConfig = (fake: FakeSqs) => ({
   endpoint: fake.url,
@@ -225,7 +226,7 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
           onDeadLetter: () => Effect.void
         })
         for (const leadId of ["a", "b", "c"]) yield* queue.enqueue({ leadId })
-        for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+        yield* waitUntil("the queue is empty", () => fake.messages(names.queue).length === 0)
         expect([...done].sort()).toEqual(["a", "b", "c"])
         expect(fake.messages(names.queue)).toEqual([])
         expect(fake.operations()).toContain("DeleteMessage")
@@ -244,26 +245,27 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
             const finished = yield* Deferred.make<void>()
             yield* queue.consume({
               concurrency: 2,
-              // 3.5 s: three and a half of the queue's visibility timeouts
+              // 5 s: five of the queue's visibility timeouts, and past the 3 s lease it was received on
               process: (job) =>
                 Effect.sync(() => runs.push(job.leadId)).pipe(
-                  Effect.zipRight(Effect.sleep("3500 millis")),
+                  Effect.zipRight(Effect.sleep("5 seconds")),
                   Effect.zipRight(Deferred.succeed(finished, undefined))
                 ),
               onDeadLetter: () => Effect.void
             })
             yield* queue.enqueue({ leadId: "slow" })
-            yield* Effect.sleep("2500 millis")
-            // another consumer polling now finds nothing: the running job's message is still hidden
+            yield* Effect.sleep("4 seconds")
+            // another consumer polling now finds nothing: the running job's message is still hidden, its lease renewed
+            // (every second: a renewal up to 2 s late, as on a loaded machine, still holds it)
             expect(yield* receiveAll(fake, names.queue)).toEqual([])
             yield* Deferred.await(finished)
-            for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+            yield* waitUntil("the finished job's message is deleted", () => fake.messages(names.queue).length === 0)
             expect(fake.messages(names.queue)).toEqual([])
             // and this consumer's own second slot did not take it again either
             expect(runs).toEqual(["slow"])
             expect(fake.operations()).toContain("ChangeMessageVisibility")
           }).pipe(Effect.scoped),
-        { visibilityTimeoutS: 1, leaseSeconds: 1, waitTimeSeconds: 1 }
+        { visibilityTimeoutS: 1, leaseSeconds: 3, waitTimeSeconds: 1 }
       ),
     20_000
   )
@@ -284,16 +286,17 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
             onDeadLetter: () => Effect.void
           })
           yield* queue.enqueue({ leadId: "slow" })
-          for (let i = 0; i < 100 && fake.messages(names.queue)[0]?.receiveCount !== 1; i++) {
-            yield* Effect.sleep("20 millis")
-          }
+          yield* waitUntil(
+            "the slow job's message is received",
+            () => fake.messages(names.queue)[0]?.receiveCount === 1
+          )
           for (const leadId of ["fast-1", "fast-2", "fast-3"]) yield* queue.enqueue({ leadId })
           // with the slow job still running, the other slot takes the three in turn and each is deleted when done
-          for (let i = 0; i < 250 && fake.messages(names.queue).length > 1; i++) yield* Effect.sleep("20 millis")
+          yield* waitUntil("only the slow job's message is left", () => fake.messages(names.queue).length === 1)
           expect(done).toEqual(["fast-1", "fast-2", "fast-3"])
           expect(fake.messages(names.queue).map((m) => JSON.parse(m.body).leadId)).toEqual(["slow"])
           yield* Deferred.succeed(release, undefined)
-          for (let i = 0; i < 100 && fake.messages(names.queue).length > 0; i++) yield* Effect.sleep("20 millis")
+          yield* waitUntil("the queue is empty", () => fake.messages(names.queue).length === 0)
           expect(done).toEqual(["fast-1", "fast-2", "fast-3", "slow"])
           expect(fake.messages(names.queue)).toEqual([])
         }).pipe(Effect.scoped),
@@ -317,9 +320,7 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
             })
             yield* queue.enqueue({ leadId: "retry" })
             yield* Deferred.await(tried)
-            for (let i = 0; i < 100 && !fake.operations().includes("ChangeMessageVisibility"); i++) {
-              yield* Effect.sleep("20 millis")
-            }
+            yield* waitUntil("the retry is hidden", () => fake.operations().includes("ChangeMessageVisibility"))
             const [message] = fake.messages(names.queue)
             // hidden for the queue's 300 s (as Lambda's poller leaves it), not the 30 s lease it was received on
             expect(message?.visibleInMs).toBeGreaterThan(200_000)
