@@ -74,9 +74,15 @@ export const redisUrlConfig: Config.Config<Redacted.Redacted<string>> = Config.n
 
 /**
  * Why `url` is no Postgres connection URL postgres.js would read as written (worded for DATABASE_URL, never quoting
- * the value), or undefined when it is one.
+ * the value), or undefined when it is one. A URL with no host at all (`postgres:///app`: libpq's form for the host in
+ * PGHOST, a Unix socket's folder or a name, with PGUSER and PGPASSWORD) is taken only while `pgHost` (PGHOST, which
+ * postgres.js then reads) is set. Without it, such a URL is what a template of unset variables makes
+ * (`postgres://${HOST}/${DB}`), and would connect to localhost and migrate whatever database is there.
  */
-export const databaseUrlProblem = (url: string): string | undefined => {
+export const databaseUrlProblem = (
+  url: string,
+  pgHost: string | undefined = process.env.PGHOST
+): string | undefined => {
   if (url.trim() === "") {
     return (
       "is blank: set it to a postgres://user:password@host:5432/database URL, or leave DATABASE_URL unset for the " +
@@ -84,12 +90,19 @@ export const databaseUrlProblem = (url: string): string | undefined => {
     )
   }
   const form =
-    "must be a URL of the form postgres://user:password@host:5432/database (or postgresql://), naming its host"
+    "must be a URL of the form postgres://user:password@host:5432/database (or postgresql://), naming its host " +
+    "(or postgres:///database with PGHOST set)"
   const authority = /^postgres(?:ql)?:\/\/([^/?#]*)/i.exec(url)?.[1]
   if (authority === undefined) return form
+  // a user without a host (`postgres://rf@/app`) is no URL at all: postgres.js's `new URL` throws
+  if (authority === "") return pgHost !== undefined && pgHost.trim() !== "" ? undefined : form
   // as postgres.js reads it: the hosts follow the first "@" (several, comma-separated, for a multi-host URL)
-  const hosts = authority.slice(authority.indexOf("@") + 1).split(",")
-  return hosts.every((host) => /^(?:\[[0-9a-f:.]+\]|[^\s:@[\]]+)(?::\d{1,5})?$/i.test(host)) ? undefined : form
+  return authority
+    .slice(authority.indexOf("@") + 1)
+    .split(",")
+    .every((host) => /^(?:\[[0-9a-f:.]+\]|[^\s:@[\]]+)(?::\d{1,5})?$/i.test(host))
+    ? undefined
+    : form
 }
 
 /**

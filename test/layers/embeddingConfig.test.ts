@@ -21,7 +21,10 @@ import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import { loadConfig } from "../../layers/shared/config.js"
 import { installHint, missingPackage } from "../../layers/shared/optionalPackage.js"
 import { AppConfig, appConfig } from "../../services/AppConfig.js"
+import { LeadStore } from "../../services/LeadStore.js"
+import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { scopedProcessEnv } from "../support/processEnv.js"
+import { testDatabaseAddress } from "../support/servers.js"
 
 const configOf = (options: Parameters<typeof layerWith>[0]) => Effect.provide(AppConfig, layerWith(options))
 
@@ -49,8 +52,10 @@ const failuresOf = <E>(exit: Exit.Exit<unknown, E>): ReadonlyArray<E> =>
 describe("DATABASE_URL", () => {
   const refused = ["", "  ", "mysql://x", "x", "postgres://", "postgres:///app", "postgres://rf:pw@/app", "redis://db"]
 
-  it.effect("a blank or non-Postgres URL is refused by name, in AppConfig and in checkConfig, never quoted", () =>
+  it.scoped("a blank or non-Postgres URL is refused by name, in AppConfig and in checkConfig, never quoted", () =>
     Effect.gen(function* () {
+      // (a URL without a host is taken only while PGHOST says where libpq's host is: see below)
+      yield* scopedProcessEnv({ PGHOST: undefined })
       for (const url of refused) {
         const error = yield* Effect.flip(configOf({ databaseUrl: url }))
         expect(error.keys, JSON.stringify(url)).toEqual(["DATABASE_URL"])
@@ -87,6 +92,36 @@ describe("DATABASE_URL", () => {
       )
       expect(Option.isSome(fromEnv.databaseUrl)).toBe(true)
     })
+  )
+
+  it.scopedLive(
+    "postgres:///database takes its host from PGHOST (libpq's form): accepted while it is set, and opened",
+    () =>
+      Effect.gen(function* () {
+        const { host, port } = testDatabaseAddress()
+        const test = new URL(testDatabaseUrl)
+        const url = `postgres://${test.pathname}`
+        yield* scopedProcessEnv({ PGHOST: undefined })
+        const refusal = yield* Effect.flip(configOf({ databaseUrl: url }))
+        expect(refusal.message).toContain("naming its host (or postgres:///database with PGHOST set)")
+        // a user with no host is no URL postgres.js can read, PGHOST or not
+        yield* scopedProcessEnv({
+          PGHOST: host,
+          PGPORT: String(port),
+          PGUSER: decodeURIComponent(test.username),
+          PGPASSWORD: test.password === "" ? undefined : decodeURIComponent(test.password)
+        })
+        const withUser = yield* Effect.flip(configOf({ databaseUrl: `postgres://rf@${test.pathname}` }))
+        expect(withUser.keys).toEqual(["DATABASE_URL"])
+        const config = yield* configOf({ databaseUrl: url })
+        expect(Option.map(config.databaseUrl, Redacted.value)).toEqual(Option.some(url))
+        // and postgres.js finds the database there: a store on its own schema opens and answers
+        const schema = yield* testSchema
+        const counts = yield* Effect.flatMap(LeadStore, (store) => store.countByStatus).pipe(
+          Effect.provide(Stores.layerPostgres({ url: Redacted.make(url), schema, poolSize: 1 }))
+        )
+        expect(Object.values(counts).reduce((sum, n) => sum + n, 0)).toBe(0)
+      })
   )
 
   it.scopedLive("a blank DATABASE_URL connects nowhere: not to libpq's defaults, from layerWith or layerPostgres", () =>
