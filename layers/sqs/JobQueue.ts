@@ -20,7 +20,9 @@ import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Chunk from "effect/Chunk"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import {
@@ -41,6 +43,12 @@ export { type SqsOptions, config } from "./config.js"
 const MAX_BATCH = 10
 /** ChangeMessageVisibility's ceiling (12 hours). */
 const MAX_VISIBILITY_S = 43_200
+/**
+ * How long one SQS call (the SDK's own retries included) may take before it is abandoned (its request aborted) and
+ * fails as QueueUnavailable; a long poll gets its wait on top. The client's HTTP handler has no timeout of its own,
+ * so a half-open connection would otherwise hold a call, a job's slot or a lease renewal forever.
+ */
+const CALL_TIMEOUT_MS = 10_000
 
 /** One received message, whichever way it arrived (a ReceiveMessage answer or a Lambda SQS event record). */
 export interface SqsRecord {
@@ -80,6 +88,16 @@ const safeMessage = (cause: unknown): string =>
 
 const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(LeadJob))
 
+/** maxReceiveCount of a queue's RedrivePolicy attribute (JSON); NaN without one, or one that cannot be read. */
+const redriveMaxReceiveCount = (policy: string | undefined): number => {
+  if (policy === undefined) return Number.NaN
+  try {
+    return Number(JSON.parse(policy).maxReceiveCount)
+  } catch {
+    return Number.NaN
+  }
+}
+
 /** A FIFO queue (.fifo) needs a group and deduplication id: the lead id, so a lead is enqueued once per 5 minutes. */
 const fifoFields = (queueUrl: string, leadId: string) =>
   queueUrl.endsWith(".fifo") ? { MessageGroupId: leadId, MessageDeduplicationId: leadId } : {}
@@ -115,35 +133,59 @@ export const make = (
       Effect.sync(() => new SQSClient(clientConfig)),
       (client) => Effect.sync(() => client.destroy())
     )
-    const call = <A>(what: string, f: (signal: AbortSignal) => Promise<A>): Effect.Effect<A, QueueUnavailable> =>
+    const call = <A>(
+      what: string,
+      f: (signal: AbortSignal) => Promise<A>,
+      timeoutMs = CALL_TIMEOUT_MS
+    ): Effect.Effect<A, QueueUnavailable> =>
       Effect.tryPromise({
         try: f,
         catch: (cause) => new QueueUnavailable({ message: `SQS ${what} failed: ${safeMessage(cause)}` })
-      })
-
-    // read once: maxReceiveCount of the queue's redrive policy, a job's attempts (JOB_ATTEMPTS without a policy), and
-    // the queue's visibility timeout, after which a job left to retry is delivered again (unread: SQS's default, 30 s)
-    const queueSettings = yield* Effect.cached(
-      call("GetQueueAttributes", (abortSignal) =>
-        client.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: options.queueUrl,
-            AttributeNames: ["RedrivePolicy", "VisibilityTimeout"]
-          }),
-          { abortSignal }
-        )
-      ).pipe(
-        Effect.map((out) => {
-          const policy = out.Attributes?.RedrivePolicy
-          const max = policy === undefined ? Number.NaN : Number(JSON.parse(policy).maxReceiveCount)
-          const visibilityS = Number(out.Attributes?.VisibilityTimeout ?? Number.NaN)
-          return {
-            maxAttempts: Number.isInteger(max) && max > 0 ? max : (options.attempts ?? 5),
-            visibilityS: Number.isInteger(visibilityS) && visibilityS >= 0 ? visibilityS : 30
-          }
-        }),
-        Effect.orElseSucceed(() => ({ maxAttempts: options.attempts ?? 5, visibilityS: 30 }))
+      }).pipe(
+        // interrupted on time, the call's AbortSignal aborts its request
+        Effect.timeoutFail({
+          duration: Duration.millis(timeoutMs),
+          onTimeout: () => new QueueUnavailable({ message: `SQS ${what} did not answer within ${timeoutMs} ms` })
+        })
       )
+
+    // read once it answers: maxReceiveCount of the queue's redrive policy, a job's attempts (JOB_ATTEMPTS without a
+    // policy), and the queue's visibility timeout, after which a job left to retry is delivered again. A read that
+    // fails is not kept: that job goes by the defaults (SQS's 30 s) and the next one asks again, so one transient
+    // failure does not fix JOB_ATTEMPTS for the life of the process where the queue's maxReceiveCount is lower (its
+    // last attempt unrecognised, the lead left PROCESSING while the redrive moves it).
+    const fallbackSettings = { maxAttempts: options.attempts ?? 5, visibilityS: 30 }
+    const readSettings = call("GetQueueAttributes", (abortSignal) =>
+      client.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: options.queueUrl,
+          AttributeNames: ["RedrivePolicy", "VisibilityTimeout"]
+        }),
+        { abortSignal }
+      )
+    ).pipe(
+      Effect.map((out) => {
+        const max = redriveMaxReceiveCount(out.Attributes?.RedrivePolicy)
+        const visibilityS = Number(out.Attributes?.VisibilityTimeout ?? Number.NaN)
+        return {
+          maxAttempts: Number.isInteger(max) && max > 0 ? max : fallbackSettings.maxAttempts,
+          visibilityS: Number.isInteger(visibilityS) && visibilityS >= 0 ? visibilityS : fallbackSettings.visibilityS
+        }
+      })
+    )
+    const settingsRead = yield* Ref.make(Option.none<typeof fallbackSettings>())
+    const queueSettings = Effect.flatMap(Ref.get(settingsRead), (known) =>
+      Option.isSome(known)
+        ? Effect.succeed(known.value)
+        : readSettings.pipe(
+            Effect.tap((read) => Ref.set(settingsRead, Option.some(read))),
+            Effect.catchAll((error) =>
+              Effect.logWarning("could not read the SQS queue's attributes; this job goes by the defaults").pipe(
+                Effect.annotateLogs({ error: error.message }),
+                Effect.as(fallbackSettings)
+              )
+            )
+          )
     )
     const maxAttempts = Effect.map(queueSettings, (settings) => settings.maxAttempts)
 
@@ -231,17 +273,21 @@ export const make = (
     })
 
     const receive = (url: string, max: number, visibilityS: number | undefined, waitS = 0) =>
-      call("ReceiveMessage", (abortSignal) =>
-        client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: url,
-            MaxNumberOfMessages: Math.min(MAX_BATCH, Math.max(1, max)),
-            ...(visibilityS === undefined ? {} : { VisibilityTimeout: visibilityS }),
-            WaitTimeSeconds: waitS,
-            MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"]
-          }),
-          { abortSignal }
-        )
+      call(
+        "ReceiveMessage",
+        (abortSignal) =>
+          client.send(
+            new ReceiveMessageCommand({
+              QueueUrl: url,
+              MaxNumberOfMessages: Math.min(MAX_BATCH, Math.max(1, max)),
+              ...(visibilityS === undefined ? {} : { VisibilityTimeout: visibilityS }),
+              WaitTimeSeconds: waitS,
+              MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"]
+            }),
+            { abortSignal }
+          ),
+        // a long poll answers within its wait
+        waitS * 1000 + CALL_TIMEOUT_MS
       ).pipe(Effect.map((out) => out.Messages ?? []))
 
     const bodyOf = (message: Message): Partial<DeadLetterBody> => {
@@ -284,16 +330,19 @@ export const make = (
         client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle }), { abortSignal })
       )
 
-    const changeVisibility = (url: string, receiptHandle: string, seconds: number) =>
-      call("ChangeMessageVisibility", (abortSignal) =>
-        client.send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: url,
-            ReceiptHandle: receiptHandle,
-            VisibilityTimeout: Math.min(MAX_VISIBILITY_S, Math.max(0, Math.ceil(seconds)))
-          }),
-          { abortSignal }
-        )
+    const changeVisibility = (url: string, receiptHandle: string, seconds: number, timeoutMs = CALL_TIMEOUT_MS) =>
+      call(
+        "ChangeMessageVisibility",
+        (abortSignal) =>
+          client.send(
+            new ChangeMessageVisibilityCommand({
+              QueueUrl: url,
+              ReceiptHandle: receiptHandle,
+              VisibilityTimeout: Math.min(MAX_VISIBILITY_S, Math.max(0, Math.ceil(seconds)))
+            }),
+            { abortSignal }
+          ),
+        timeoutMs
       )
 
     /** Moves a lead's dead letter back to the queue (sent, then deleted from the DLQ). false when there is none. */
@@ -455,19 +504,29 @@ export const make = (
     })
 
     const leaseS = Math.min(MAX_VISIBILITY_S, Math.max(1, Math.ceil(options.leaseSeconds ?? 30)))
-    /** `job` with its message kept hidden while it runs: the lease renewed every third of it, stopped when it ends. */
+    const renewEveryMs = (leaseS * 1000) / 3
+    /**
+     * `job` with its message kept hidden while it runs: the lease renewed every third of it, stopped when it ends. A
+     * renewal that does not answer within half a period is abandoned, so the next one still comes before the lease
+     * runs out (one hung call would otherwise have stopped every renewal after it).
+     */
     const leased =
       (record: SqsRecord) =>
       <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
         Effect.scoped(
           Effect.zipRight(
-            changeVisibility(options.queueUrl, record.receiptHandle, leaseS).pipe(
+            changeVisibility(
+              options.queueUrl,
+              record.receiptHandle,
+              leaseS,
+              Math.min(CALL_TIMEOUT_MS, renewEveryMs / 2)
+            ).pipe(
               Effect.catchAll((error) =>
                 Effect.logWarning("could not renew the lease on an SQS message in flight").pipe(
                   Effect.annotateLogs({ error: error.message, messageId: record.messageId })
                 )
               ),
-              Effect.delay(`${(leaseS * 1000) / 3} millis`),
+              Effect.delay(Duration.millis(renewEveryMs)),
               Effect.forever,
               Effect.forkScoped
             ),
@@ -486,41 +545,53 @@ export const make = (
         const concurrency = Math.max(1, run.concurrency)
         // one token per free slot: taken before a receive asks for a message, given back when its job is settled
         const free = yield* Queue.bounded<void>(concurrency)
-        // the jobs running, interrupted when the scope closes (their messages then come back after the lease)
+        // the jobs running, interrupted when the scope closes past the shutdown timeout (their messages made visible)
         const running = yield* FiberSet.make()
         const tokens = (n: number) => Array.from({ length: n }, () => undefined)
         yield* Queue.offerAll(free, tokens(concurrency))
+        // A job is interruptible (a shutdown past its time stops it: back on the queue at once, as a delay of 0), and
+        // what follows it is not: a settled job's delete, dead letter or delay, cut off halfway, would run it again.
         const handle = (record: SqsRecord) =>
-          Effect.gen(function* () {
-            const { maxAttempts: max, visibilityS } = yield* queueSettings
-            // a job left to retry comes back after the queue's own visibility timeout, as on Lambda, not after
-            // what is left of the lease
-            const retryLater = changeVisibility(options.queueUrl, record.receiptHandle, visibilityS).pipe(
-              Effect.catchAll((error) =>
-                Effect.logWarning("could not hide an SQS message left to retry").pipe(
-                  Effect.annotateLogs({ error: error.message })
-                )
-              )
-            )
-            if (yield* settleOne(record, max, run, leased(record), retryLater)) {
-              yield* deleteMessage(options.queueUrl, record.receiptHandle).pipe(
+          Effect.uninterruptibleMask((restore) =>
+            Effect.gen(function* () {
+              const { maxAttempts: max, visibilityS } = yield* restore(queueSettings)
+              // a job left to retry comes back after the queue's own visibility timeout, as on Lambda, not after
+              // what is left of the lease
+              const retryLater = changeVisibility(options.queueUrl, record.receiptHandle, visibilityS).pipe(
                 Effect.catchAll((error) =>
-                  Effect.logWarning("could not delete a settled SQS message; it will be delivered again").pipe(
+                  Effect.logWarning("could not hide an SQS message left to retry").pipe(
                     Effect.annotateLogs({ error: error.message })
                   )
                 )
               )
-            }
-          }).pipe(Effect.ensuring(Queue.offer(free, undefined)))
-        const once = Effect.gen(function* () {
-          yield* Queue.take(free)
-          const wanted = 1 + Chunk.size(yield* Queue.takeUpTo(free, Math.min(MAX_BATCH, concurrency) - 1))
-          const messages = yield* receive(options.queueUrl, wanted, leaseS, options.waitTimeSeconds ?? 20).pipe(
-            Effect.onError(() => Queue.offerAll(free, tokens(wanted)))
+              if (yield* settleOne(record, max, run, (job) => restore(leased(record)(job)), retryLater)) {
+                yield* deleteMessage(options.queueUrl, record.receiptHandle).pipe(
+                  Effect.catchAll((error) =>
+                    Effect.logWarning("could not delete a settled SQS message; it will be delivered again").pipe(
+                      Effect.annotateLogs({ error: error.message })
+                    )
+                  )
+                )
+              }
+            }).pipe(Effect.ensuring(Queue.offer(free, undefined)))
           )
-          yield* Queue.offerAll(free, tokens(wanted - messages.length))
-          for (const message of messages) yield* FiberSet.run(running, handle(recordOf(message)))
-        })
+        // Taking the slots and the messages received into `running` is one step a shutdown cannot split (it may stop
+        // the wait for a slot or the long poll itself): a message received and never started would come back only
+        // after its lease, that receive spent toward maxReceiveCount.
+        const once = Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function* () {
+            yield* restore(Queue.take(free))
+            const wanted = 1 + Chunk.size(yield* Queue.takeUpTo(free, Math.min(MAX_BATCH, concurrency) - 1))
+            const messages = yield* restore(
+              receive(options.queueUrl, wanted, leaseS, options.waitTimeSeconds ?? 20)
+            ).pipe(Effect.onError(() => Queue.offerAll(free, tokens(wanted))))
+            yield* Queue.offerAll(free, tokens(wanted - messages.length))
+            // (a fiber forked here would inherit the mask: each job is made interruptible again)
+            for (const message of messages) {
+              yield* FiberSet.run(running, Effect.interruptible(handle(recordOf(message))))
+            }
+          })
+        )
         const polling = yield* once.pipe(
           Effect.catchAll((error) => Effect.logWarning(error.message).pipe(Effect.zipRight(Effect.sleep("1 second")))),
           Effect.forever,
@@ -528,13 +599,21 @@ export const make = (
         )
         // closing (added last, so run first): stop receiving, then give the running jobs their time to finish (their
         // leases still renewed) before the FiberSet interrupts what is left
+        const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
         yield* Effect.addFinalizer(() =>
-          Fiber.interrupt(polling).pipe(
-            Effect.zipRight(
-              Effect.timeoutOption(FiberSet.awaitEmpty(running), Duration.millis(options.shutdownTimeoutMs ?? 10_000))
-            ),
-            Effect.asVoid
-          )
+          Effect.gen(function* () {
+            yield* Fiber.interrupt(polling)
+            // finalizers run uninterruptibly: the wait must be made interruptible, or the timeout could never end it
+            const drained = yield* Effect.timeoutOption(
+              Effect.interruptible(FiberSet.awaitEmpty(running)),
+              Duration.millis(shutdownTimeoutMs)
+            )
+            if (Option.isNone(drained)) {
+              yield* Effect.logWarning(
+                "shutdown timeout reached; interrupting the running SQS jobs (their messages are visible again at once)"
+              ).pipe(Effect.annotateLogs({ jobs: yield* FiberSet.size(running), shutdownTimeoutMs }))
+            }
+          })
         )
       })
 

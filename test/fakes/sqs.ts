@@ -66,10 +66,13 @@ const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex
  * strict where the service is: SigV4 for "sqs", MD5OfMessageBody / MD5OfBody (the SDK checks them), 10 entries and
  * 256 KiB per batch, distinct batch ids, visibility timeouts (at most 12 h; only the latest receipt of an in-flight
  * message may change it or delete it), receive counts, and redrive to a dead-letter queue once a message was received
- * maxReceiveCount times. The clock can be moved forward (`advance`) so tests do not wait out visibility timeouts.
+ * maxReceiveCount times. The clock can be moved forward (`advance`) so tests do not wait out visibility timeouts, and
+ * an operation can be made to fail or to hang (`fault`).
  */
 export const makeFakeSqs = Effect.gen(function* () {
   const queues = new Map<string, Queue>()
+  /** Operations answered with a 500 InternalError (which the SDK retries), or never answered, until cleared. */
+  const faults = new Map<string, "error" | "hang">()
   let offset = 0
   const now = () => Date.now() + offset
   let base = ""
@@ -525,6 +528,10 @@ export const makeFakeSqs = Effect.gen(function* () {
         new SqsError(400, "InvalidParameterValue", "InvalidParameterValue;Sender", "Unsupported content type")
       )
     }
+    const fault = faults.get(target.replace(/^AmazonSQS\./, ""))
+    // as over a half-open connection: the request is read and never answered (closed with the fake)
+    if (fault === "hang") return
+    if (fault === "error") return fail(new SqsError(500, "InternalError", "InternalError;Receiver", "Internal error"))
     try {
       const input = JSON.parse(request.body === "" ? "{}" : request.body) as Record<string, unknown>
       reply(res, 200, await operation(input))
@@ -574,6 +581,14 @@ export const makeFakeSqs = Effect.gen(function* () {
     purge: (name: string) => {
       const queue = queues.get(name)
       if (queue !== undefined) queue.messages = []
+    },
+    /**
+     * From now on `operation` (ReceiveMessage, ChangeMessageVisibility, ...) fails with a 500 (`"error"`) or is never
+     * answered (`"hang"`); `undefined` puts it right again.
+     */
+    fault: (operation: string, kind: "error" | "hang" | undefined) => {
+      if (kind === undefined) faults.delete(operation)
+      else faults.set(operation, kind)
     },
     /** Moves the fake's clock forward: visibility timeouts and delays run out without waiting. */
     advance: (ms: number) => {

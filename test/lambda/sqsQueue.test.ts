@@ -365,6 +365,103 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
     )
   )
 
+  it.live(
+    "consume's close past SHUTDOWN_TIMEOUT_MS interrupts a job that never ends: the close ends on time, the message visible again at once",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            const queue = yield* JobQueue
+            const started = yield* Deferred.make<void>()
+            const closing = yield* Effect.scoped(
+              Effect.gen(function* () {
+                yield* queue.consume({
+                  concurrency: 1,
+                  process: () => Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)),
+                  onDeadLetter: () => Effect.void
+                })
+                yield* queue.enqueue({ leadId: "stuck" })
+                yield* Deferred.await(started)
+                return Date.now()
+              })
+            )
+            // 300 ms of grace, then the job is interrupted (the close waited for it forever before)
+            expect(Date.now() - closing).toBeLessThan(5000)
+            // not deleted, and not left hidden for what was left of its lease: the next consumer gets it now
+            const [message] = fake.messages(names.queue)
+            expect(JSON.parse(message?.body ?? "{}").leadId).toBe("stuck")
+            expect(message?.visibleInMs).toBe(0)
+            expect(message?.receiveCount).toBe(1)
+          }),
+        { waitTimeSeconds: 1, shutdownTimeoutMs: 300 }
+      ),
+    20_000
+  )
+
+  it.live("consume: a failed read of the queue's attributes is not kept; the next job reads them again", () =>
+    withQueue(
+      (fake, names) =>
+        Effect.gen(function* () {
+          const queue = yield* JobQueue
+          const hiddenFor = (leadId: string) =>
+            fake.messages(names.queue).find((m) => JSON.parse(m.body).leadId === leadId)?.visibleInMs
+          const retries = () => fake.operations().filter((operation) => operation === "ChangeMessageVisibility").length
+          fake.fault("GetQueueAttributes", "error")
+          yield* queue.consume({
+            concurrency: 1,
+            process: () => new JobRetry({ reason: "CRM down" }),
+            onDeadLetter: () => Effect.void
+          })
+          yield* queue.enqueue({ leadId: "first" })
+          yield* waitUntil("the first job's retry is hidden", () => retries() === 1)
+          // the queue's attributes unread: SQS's default visibility timeout, 30 s
+          expect(hiddenFor("first")).toBeLessThanOrEqual(30_000)
+          fake.fault("GetQueueAttributes", undefined)
+          yield* queue.enqueue({ leadId: "second" })
+          yield* waitUntil("the second job's retry is hidden", () => retries() === 2)
+          // read this time: the queue's own 300 s (the failed read's defaults had been kept for good before)
+          expect(hiddenFor("second")).toBeGreaterThan(200_000)
+          expect(fake.operations().filter((operation) => operation === "GetQueueAttributes").length).toBeGreaterThan(1)
+        }).pipe(Effect.scoped),
+      { visibilityTimeoutS: 300, waitTimeSeconds: 1 }
+    )
+  )
+
+  it.live(
+    "consume: a lease renewal that is never answered is abandoned in time, and the next one keeps the message hidden",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            const queue = yield* JobQueue
+            const runs: Array<string> = []
+            const finished = yield* Deferred.make<void>()
+            // as over a half-open connection
+            fake.fault("ChangeMessageVisibility", "hang")
+            yield* queue.consume({
+              concurrency: 2,
+              // 8 s: past the 6 s lease it was received on
+              process: (job) =>
+                Effect.sync(() => runs.push(job.leadId)).pipe(
+                  Effect.zipRight(Effect.sleep("8 seconds")),
+                  Effect.zipRight(Deferred.succeed(finished, undefined))
+                ),
+              onDeadLetter: () => Effect.void
+            })
+            yield* queue.enqueue({ leadId: "slow" })
+            // the first renewal (2 s in) gets no answer; the ones after it do
+            yield* waitUntil("a renewal is sent", () => fake.operations().includes("ChangeMessageVisibility"))
+            fake.fault("ChangeMessageVisibility", undefined)
+            yield* Deferred.await(finished)
+            yield* waitUntil("the finished job's message is deleted", () => fake.messages(names.queue).length === 0)
+            // the hung renewal stopped none after it: no other slot got the message while the job ran
+            expect(runs).toEqual(["slow"])
+          }).pipe(Effect.scoped),
+        { visibilityTimeoutS: 1, leaseSeconds: 6, waitTimeSeconds: 1 }
+      ),
+    30_000
+  )
+
   it.live("an unreadable body is not retried: it goes to the DLQ and the delivery is acknowledged", () =>
     withQueue((fake, names) =>
       Effect.gen(function* () {
