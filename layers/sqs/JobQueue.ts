@@ -420,10 +420,11 @@ export const make = (
       onRetry: Effect.Effect<void> = Effect.void
     ): Effect.Effect<boolean> =>
       Effect.gen(function* () {
+        // (suspended: a processor that throws instead of failing is a defect of this job, not of the consumer)
         const deadLetter = (info: JobInfo, reason: string) =>
-          run
-            .onDeadLetter(info, reason)
-            .pipe(Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause))))
+          Effect.suspend(() => run.onDeadLetter(info, reason)).pipe(
+            Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause)))
+          )
         const decoded = decodeJob(record.body)
         const attemptsMade = record.receiveCount === undefined ? max - 1 : Math.max(0, record.receiveCount - 1)
         const dlqUrl = options.deadLetterQueueUrl
@@ -448,7 +449,10 @@ export const make = (
           )
         }
         const info: JobInfo = { ...decoded.right, attemptsMade, maxAttempts: max }
-        const outcome = outcomeOf(yield* Effect.exit(whileRunning(run.process(info))), safeMessage)
+        const outcome = outcomeOf(
+          yield* Effect.exit(whileRunning(Effect.suspend(() => run.process(info)))),
+          safeMessage
+        )
         switch (outcome._tag) {
           case "Done":
             return true

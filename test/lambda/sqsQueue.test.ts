@@ -212,6 +212,27 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
       )
   )
 
+  it.live("settle: a processor that throws instead of failing costs its own message a retry, not the batch", () =>
+    withQueue((fake, names) =>
+      Effect.gen(function* () {
+        const queue = yield* JobQueue
+        const sqs = yield* SqsQueue
+        for (const leadId of ["ok", "throws"]) yield* queue.enqueue({ leadId })
+        const records = yield* receiveAll(fake, names.queue)
+        const failed = yield* sqs.settle(records, {
+          concurrency: 2,
+          process: (job) => {
+            if (job.leadId === "throws") throw new Error("a bug in the processor")
+            return Effect.void
+          },
+          onDeadLetter: () => Effect.void
+        })
+        // the batch answer lists the one that threw; the other is acknowledged as usual
+        expect(failed).toEqual(records.filter((r) => JSON.parse(r.body).leadId === "throws").map((r) => r.messageId))
+      })
+    )
+  )
+
   it.live("consume (the consumer program on SQS) long-polls, runs each job and deletes what succeeded", () =>
     withQueue((fake, names) =>
       Effect.gen(function* () {
