@@ -22,8 +22,8 @@ export interface SqsOptions {
   readonly leaseSeconds?: number | undefined
   /**
    * When the polling consumer's scope closes (SIGTERM): it stops receiving, and its running jobs have this long to
-   * finish before they are interrupted (SHUTDOWN_TIMEOUT_MS; default 10 s); an interrupted job's message comes back
-   * when its lease runs out.
+   * finish before they are interrupted (SHUTDOWN_TIMEOUT_MS; default 10 s); an interrupted job's message is made
+   * visible again at once.
    */
   readonly shutdownTimeoutMs?: number | undefined
 }
