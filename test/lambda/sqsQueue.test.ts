@@ -1,6 +1,7 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as TestClock from "effect/TestClock"
 import { layer as memoryLeadStore } from "../../layers/memory/LeadStore.js"
@@ -61,6 +62,27 @@ const receiveAll = (fake: FakeSqs, name: string) =>
     } finally {
       client.destroy()
     }
+  })
+
+/**
+ * The consumer program on two slots, each job taking `duration`: the leads run, in order (a lead twice is a second
+ * delivery while it ran), and when the first job ended.
+ */
+const consumeSlowly = (duration: Duration.DurationInput) =>
+  Effect.gen(function* () {
+    const queue = yield* JobQueue
+    const runs: Array<string> = []
+    const finished = yield* Deferred.make<void>()
+    yield* queue.consume({
+      concurrency: 2,
+      process: (job) =>
+        Effect.sync(() => runs.push(job.leadId)).pipe(
+          Effect.zipRight(Effect.sleep(duration)),
+          Effect.zipRight(Deferred.succeed(finished, undefined))
+        ),
+      onDeadLetter: () => Effect.void
+    })
+    return { queue, runs, finished }
   })
 
 /** What Lambda's poller does after the handler answers: deletes every record not in batchItemFailures. */
@@ -261,19 +283,8 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
       withQueue(
         (fake, names) =>
           Effect.gen(function* () {
-            const queue = yield* JobQueue
-            const runs: Array<string> = []
-            const finished = yield* Deferred.make<void>()
-            yield* queue.consume({
-              concurrency: 2,
-              // 5 s: five of the queue's visibility timeouts, and past the 3 s lease it was received on
-              process: (job) =>
-                Effect.sync(() => runs.push(job.leadId)).pipe(
-                  Effect.zipRight(Effect.sleep("5 seconds")),
-                  Effect.zipRight(Deferred.succeed(finished, undefined))
-                ),
-              onDeadLetter: () => Effect.void
-            })
+            // 5 s: five of the queue's visibility timeouts, and past the 3 s lease it was received on
+            const { queue, runs, finished } = yield* consumeSlowly("5 seconds")
             yield* queue.enqueue({ leadId: "slow" })
             yield* Effect.sleep("4 seconds")
             // another consumer polling now finds nothing: the running job's message is still hidden, its lease renewed
@@ -454,21 +465,10 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
       withQueue(
         (fake, names) =>
           Effect.gen(function* () {
-            const queue = yield* JobQueue
-            const runs: Array<string> = []
-            const finished = yield* Deferred.make<void>()
             // as over a half-open connection
             fake.fault("ChangeMessageVisibility", "hang")
-            yield* queue.consume({
-              concurrency: 2,
-              // 8 s: past the 6 s lease it was received on
-              process: (job) =>
-                Effect.sync(() => runs.push(job.leadId)).pipe(
-                  Effect.zipRight(Effect.sleep("8 seconds")),
-                  Effect.zipRight(Deferred.succeed(finished, undefined))
-                ),
-              onDeadLetter: () => Effect.void
-            })
+            // 8 s: past the 6 s lease it was received on
+            const { queue, runs, finished } = yield* consumeSlowly("8 seconds")
             yield* queue.enqueue({ leadId: "slow" })
             // the first renewal (2 s in) gets no answer; the ones after it do
             yield* waitUntil("a renewal is sent", () => fake.operations().includes("ChangeMessageVisibility"))
