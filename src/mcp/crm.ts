@@ -128,7 +128,10 @@ const chainedKey = (usual: string, latest: string) => sha256Hex(`${usual}\n${lat
  * chained to that latest action's, so a retry of it (after a timeout, or a concurrent duplicate) meets the same
  * history and the same key, which the idempotency claims and the audit log's one SUCCEEDED row per key dedupe (a
  * completion stored before its row was written included); while a value set back after another (A, B, A) chains to
- * B: a new action, sent. Different calls racing from one history both run, as two agents' writes would.
+ * B: a new action, sent. Different calls racing from one history both run, as two agents' writes would. A write of
+ * the record that failed after its latest success (a timeout, a 5xx: it may have landed) leaves its value unknown, so
+ * a call equal to that latest action is sent again (chained to it, so its own retries still dedupe) rather than
+ * answered as a repeat while the CRM may hold the failed write's value.
  */
 const settle = (
   trail: ReadonlyArray<ActionRecord>,
@@ -137,9 +140,11 @@ const settle = (
   usual: string
 ): { readonly repeat: ActionRecord } | { readonly key: string } => {
   const target = recordOf(tool, params)
-  const history = trail.filter((row) => row.status === "SUCCEEDED" && recordOf(row.tool, row.params) === target)
+  const writes = trail.filter((row) => row.status !== "BLOCKED" && recordOf(row.tool, row.params) === target)
+  const history = writes.filter((row) => row.status === "SUCCEEDED")
   const latest = history.at(-1)
   if (latest === undefined) return { key: chainedKey(usual, "") }
+  if (writes.at(-1) !== latest) return { key: chainedKey(usual, latest.actionKey) }
   const same =
     latest.tool === tool &&
     (latest.actionKey === usual ||

@@ -7,7 +7,7 @@ import type * as Scope from "effect/Scope"
 import * as MemoryAuditLog from "../../layers/memory/AuditLog.js"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { AuditLog } from "../../services/AuditLog.js"
-import type { CrmCall } from "../../services/CrmExecutor.js"
+import { type CrmCall, CrmTransientError } from "../../services/CrmExecutor.js"
 import { LeadStore, StoreUnavailable } from "../../services/LeadStore.js"
 import type { McpServices } from "../../src/mcp/results.js"
 import { runAction } from "../../src/pipeline/execute.js"
@@ -35,7 +35,7 @@ const withClient = (
     client: Client,
     leads: ReadonlyArray<SeededLead>,
     applied: (lead: SeededLead) => Effect.Effect<ReadonlyArray<CrmCall>>
-  ) => Effect.Effect<void, unknown, Scope.Scope | McpServices>
+  ) => Effect.Effect<void, unknown, Scope.Scope | McpServices | MockCrmControl>
 ) =>
   Effect.gen(function* () {
     const url = yield* baseUrl
@@ -89,6 +89,28 @@ describe.each(backends)("MCP calls that set state (%s)", (_name, makeEnv) => {
         ])
       })
     )
+  )
+
+  it.live(
+    "after a write of another value failed (it may have landed), a call equal to the latest success is sent",
+    () =>
+      withClient(env(), 1, (client, [lead], applied) =>
+        Effect.gen(function* () {
+          if (lead === undefined) throw new Error("no lead seeded")
+          const ref = { leadKey: lead.leadKey, email: lead.email }
+          ok(yield* call(client, "update_lead_status", { ...ref, status: "Working" }), true)
+          const control = yield* MockCrmControl
+          yield* control.failNext(new CrmTransientError({ provider: "mock", message: "timeout" }), 1)
+          const failed = yield* call(client, "update_lead_status", { ...ref, status: "Nurture" })
+          expect(failed.structuredContent).toMatchObject({ error: "CrmUnavailable" })
+          // the CRM may hold Nurture now: Working is sent again, not answered from its first row
+          ok(yield* call(client, "update_lead_status", { ...ref, status: "Working" }), true)
+          // and that call repeated (a retry) is still one write
+          ok(yield* call(client, "update_lead_status", { ...ref, status: "Working" }), false)
+          const statuses = (yield* applied(lead)).map((c) => (c.params as { status: string }).status)
+          expect(statuses).toEqual(["Working", "Working"])
+        })
+      )
   )
 
   it.live("a stage set back on the lead's own opportunity, and a score set back, are sent each time", () =>
