@@ -5,9 +5,11 @@ import { GuardBlocked, guardAction } from "../domain/guard.js"
 import { normalEmail, sha256Hex } from "../domain/leadKey.js"
 import type { ActionRecord } from "../domain/record.js"
 import { redact, redactText } from "../domain/redact.js"
+import { salesforceId18 } from "../domain/salesforceId.js"
 import { actionKey, type CrmAction, type ToolName } from "../domain/tools.js"
 import { type RunActionOptions, runAction } from "../pipeline/execute.js"
 import { AuditLog } from "../../services/AuditLog.js"
+import { CrmExecutor } from "../../services/CrmExecutor.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import {
   answer,
@@ -108,12 +110,18 @@ const leadWriters: ReadonlySet<string> = new Set([
   "convert_lead"
 ])
 
+/**
+ * A CRM id in the one form its CRM's records are known by: a Salesforce id of either length as its 18 characters (an
+ * agent may copy the 15 of a URL where the API answered 18), any other as it is.
+ */
+const canonicalId = (provider: string, id: string): string => (provider === "salesforce" ? salesforceId18(id) : id)
+
 /** The record an action sets state on, from its parameters (as called, or as its audit row holds them). */
-const recordOf = (tool: string, params: unknown): string | undefined => {
+const recordOf = (provider: string, tool: string, params: unknown): string | undefined => {
   if (tool === "update_opportunity_stage") {
     const id =
       typeof params === "object" && params !== null ? (params as { opportunityId?: unknown }).opportunityId : ""
-    return `opportunity ${String(id)}`
+    return `opportunity ${canonicalId(provider, String(id))}`
   }
   return leadWriters.has(tool) ? "lead" : undefined
 }
@@ -135,12 +143,15 @@ const chainedKey = (usual: string, latest: string) => sha256Hex(`${usual}\n${lat
  */
 const settle = (
   trail: ReadonlyArray<ActionRecord>,
+  provider: string,
   tool: string,
   params: unknown,
   usual: string
 ): { readonly repeat: ActionRecord } | { readonly key: string } => {
-  const target = recordOf(tool, params)
-  const writes = trail.filter((row) => row.status !== "BLOCKED" && recordOf(row.tool, row.params) === target)
+  const target = recordOf(provider, tool, params)
+  const writes = trail.filter(
+    (row) => row.status !== "BLOCKED" && recordOf(row.provider, row.tool, row.params) === target
+  )
   const history = writes.filter((row) => row.status === "SUCCEEDED")
   const latest = history.at(-1)
   if (latest === undefined) return { key: chainedKey(usual, "") }
@@ -154,16 +165,15 @@ const settle = (
 }
 
 /**
- * The opportunity and account ids the lead's trail holds: what RevenueFlow created or found for this lead. A
- * Salesforce id is held in both its 18-character form and the 15-character one it starts with.
+ * The opportunity and account ids the lead's trail holds: what RevenueFlow created or found for this lead, each in
+ * its canonical form (`canonicalId`), as a call's are compared.
  */
 const heldIds = (trail: ReadonlyArray<ActionRecord>) => {
   const opportunities = new Set<string>()
   const accounts = new Set<string>()
   const hold = (ids: Set<string>, id: unknown, provider: string) => {
     if (typeof id !== "string" || id === "") return
-    ids.add(id)
-    if (provider === "salesforce" && id.length === 18) ids.add(id.slice(0, 15))
+    ids.add(canonicalId(provider, id))
   }
   for (const row of trail) {
     if (row.status !== "SUCCEEDED") continue
@@ -224,6 +234,16 @@ const foreignRecord = (action: CrmAction, trail: ReadonlyArray<ActionRecord>): G
   return undefined
 }
 
+/** `args` with the opportunity and account ids it names (when they are text) in their canonical form. */
+const canonicalIds = (provider: string, args: Record<string, unknown>): Record<string, unknown> => {
+  const out = { ...args }
+  for (const name of ["opportunityId", "accountId"]) {
+    const id = out[name]
+    if (typeof id === "string") out[name] = canonicalId(provider, id)
+  }
+  return out
+}
+
 const isLeadKey = (value: unknown): value is string => typeof value === "string" && /^[0-9a-f]{64}$/.test(value)
 /** One address however it is cased, padded or composed (as lead keys compare emails). */
 const sameEmail = (a: string, b: string) => normalEmail(a) === normalEmail(b)
@@ -255,7 +275,11 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
     let options: RunActionOptions = { source: "mcp", blockedOncePerMs: BLOCKED_ROW_WINDOW_MS }
     // the lead's own email, as it was stored, whatever its case or spacing here: the action key hashes the
     // parameters, so "Ada@x.io" and "ada@x.io " must make one action (and one CRM write), as the consumer's would
-    const params = typeof args.email === "string" ? { ...args, email: lead.value.input.email } : args
+    const withEmail = typeof args.email === "string" ? { ...args, email: lead.value.input.email } : args
+    // and the CRM ids it names in their one form, for the same reason: an opportunity's stage set through its 15- and
+    // its 18-character id is one record's history, one key, one audit trail
+    const { provider } = yield* CrmExecutor
+    const params = canonicalIds(provider, withEmail)
     const action = { tool, params } as CrmAction
     // a call the guard refuses is refused by the chain (its BLOCKED row) before its trail matters
     const guarded = guardAction(tool, params)
@@ -267,7 +291,7 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
         const refused = foreignRecord(guarded.right, trail)
         if (refused !== undefined) options = { ...options, refused }
         else if (setting) {
-          const settled = settle(trail, tool, params, actionKey(lead.value.leadKey, tool, params))
+          const settled = settle(trail, provider, tool, params, actionKey(lead.value.leadKey, tool, params))
           if ("repeat" in settled) {
             yield* Effect.logInfo("mcp tool call").pipe(
               Effect.annotateLogs({ tool, leadId: lead.value.id, executed: false })

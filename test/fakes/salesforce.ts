@@ -130,6 +130,30 @@ export const readId = (value: unknown): string | undefined => {
   return value.length === 15 || value.slice(15).toUpperCase() === caseSafeSuffix(id15) ? id15 : undefined
 }
 
+/**
+ * A stored value as the API answers it: the fake keeps ids in their 15 characters, Salesforce answers every id (a
+ * record's Id, a lookup like OwnerId or ConvertedAccountId) in its 18.
+ */
+const answeredId = (value: unknown): unknown =>
+  typeof value === "string" && readId(value) === value ? id18(value) : value
+
+/**
+ * A record as the API answers it: its id, those of its lookups (…Id) and the id ending its attributes' URL in their 18
+ * characters.
+ */
+const answeredRecord = (row: Record<string, unknown>): Record<string, unknown> => {
+  const fields = Object.fromEntries(
+    Object.entries(row).map(([name, value]) => [name, /Id$/.test(name) ? answeredId(value) : value])
+  )
+  const attributes = row.attributes as { readonly type: string; readonly url: string } | undefined
+  return attributes === undefined
+    ? fields
+    : {
+        ...fields,
+        attributes: { ...attributes, url: attributes.url.replace(/[^/]+$/, (id) => String(answeredId(id))) }
+      }
+}
+
 const prefixes: Record<string, string> = {
   Lead: "00Q",
   Contact: "003",
@@ -579,10 +603,10 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
                 additionalInformation: [],
                 fieldDiffs: [],
                 matchConfidence: 100,
-                record: {
+                record: answeredRecord({
                   attributes: { type: entityType, url: `/services/data/v62.0/sobjects/${entityType}/${r.Id}` },
                   Id: r.Id
-                }
+                })
               })),
               rule: `Standard_${entityType}_Match_Rule_v1_0`,
               size: found.length,
@@ -698,7 +722,8 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       }
     }
     const convert = xmlTag(req.body, "leadConverts") ?? ""
-    const lead = table("Lead").find((l) => l.Id === xmlTag(convert, "leadId"))
+    const leadId15 = readId(xmlTag(convert, "leadId"))
+    const lead = leadId15 === undefined ? undefined : table("Lead").find((l) => l.Id === leadId15)
     const result = (inner: string) => xml(`<convertLeadResponse><result>${inner}</result></convertLeadResponse>`)
     const failed = (statusCode: string, message: string, fields?: string) =>
       result(
@@ -782,7 +807,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       ConvertedOpportunityId: opportunityId ?? null
     })
     return result(
-      `<accountId>${accountId}</accountId><contactId>${contactId}</contactId><leadId>${lead.Id}</leadId>${opportunityId ? `<opportunityId>${opportunityId}</opportunityId>` : '<opportunityId xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'}<success>true</success>`
+      `<accountId>${id18(accountId)}</accountId><contactId>${id18(contactId)}</contactId><leadId>${id18(lead.Id)}</leadId>${opportunityId ? `<opportunityId>${id18(opportunityId)}</opportunityId>` : '<opportunityId xsi:nil="true" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"/>'}<success>true</success>`
     )
   }
 
@@ -822,7 +847,8 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     }
     if (parts[0] === "query") {
       try {
-        return { status: 200, body: runSoql(req.query.get("q") ?? "", records, fieldNames) }
+        const found = runSoql(req.query.get("q") ?? "", records, fieldNames)
+        return { status: 200, body: { ...found, records: found.records.map(answeredRecord) } }
       } catch (error) {
         if (error instanceof MalformedQuery) return sfError(400, "MALFORMED_QUERY", error.message)
         if (error instanceof InvalidSoql) return sfError(400, error.errorCode, error.message)
@@ -852,7 +878,10 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         : record
       return {
         status: 200,
-        body: { attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${record.Id}` }, ...picked }
+        body: answeredRecord({
+          attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${record.Id}` },
+          ...picked
+        })
       }
     }
     // /sobjects/Type/ExternalIdField/value: the field must be an External ID (or idLookup) field of the object; the
@@ -870,19 +899,21 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         return found[0] ? fieldsOf(found[0]) : sfError(404, "NOT_FOUND", "The requested resource does not exist")
       if (req.method !== "PATCH") return sfError(405, "METHOD_NOT_ALLOWED", "HTTP Method not allowed")
       if (found.length > 1)
-        return { status: 300, body: found.map((r) => `/services/data/v62.0/sobjects/${type}/${r.Id}`) }
+        return { status: 300, body: found.map((r) => `/services/data/v62.0/sobjects/${type}/${id18(r.Id)}`) }
       if (found[0]) {
         const refused = update(type, found[0], body, req)
         if (refused) return refused
-        return { status: 200, body: { id: found[0].Id, success: true, errors: [], created: false } }
+        return { status: 200, body: { id: id18(found[0].Id), success: true, errors: [], created: false } }
       }
       const record = { ...body, [idField.name]: b, Id: newId(type) }
       const refused = create(type, record, req)
       if (refused) return refused
-      return { status: 201, body: { id: record.Id, success: true, errors: [], created: true } }
+      return { status: 201, body: { id: id18(record.Id), success: true, errors: [], created: true } }
     }
     if (a !== undefined) {
-      const record = rows.find((r) => r.Id === a)
+      // a record's URL names it by either form of its id
+      const id15 = readId(a)
+      const record = rows.find((r) => r.Id === id15)
       if (!record) return sfError(404, "NOT_FOUND", "The requested resource does not exist")
       if (req.method === "GET") return fieldsOf(record)
       const refused = update(type, record, body, req)
@@ -892,7 +923,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     const record = { ...body, Id: newId(type) }
     const refused = create(type, record, req)
     if (refused) return refused
-    return { status: 201, body: { id: record.Id, success: true, errors: [] } }
+    return { status: 201, body: { id: id18(record.Id), success: true, errors: [] } }
   }
 
   const isToken = (req: RecordedRequest) => req.path === "/services/oauth2/token"

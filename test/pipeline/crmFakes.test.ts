@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { CrmExecutor } from "../../services/CrmExecutor.js"
+import { id18 } from "../fakes/salesforce.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { salesforceAgainstFake } from "../support/salesforce.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
@@ -33,7 +34,8 @@ describe("the whole pipeline against each fake CRM", () => {
       const { rows } = yield* runLeads.pipe(Effect.provide(withCrm(crm)))
       expect(rows.length).toBeGreaterThanOrEqual(9)
       expect(rows.every((row) => row.status === "SUCCEEDED" && row.provider === "salesforce")).toBe(true)
-      const leadIds = new Set((fake.records.Lead ?? []).map((r) => r.Id))
+      // as the API answers them: 18 characters
+      const leadIds = new Set((fake.records.Lead ?? []).map((r) => id18(r.Id)))
       expect(leadIds.size).toBe(3)
       // one upsert per lead, each audit row carrying the Salesforce Lead id the fake assigned to that lead
       const upserts = rows.filter((r) => r.tool === "upsert_lead")

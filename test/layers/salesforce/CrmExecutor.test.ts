@@ -86,7 +86,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
         { Id: "001000000000078", Name: "Acme", Website: "https://www.acme.com/" }
       ]
       const found = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
-      expect(found).toEqual({ crmId: "001000000000078", detail: { object: "Account", matched: true } })
+      expect(found).toEqual({ crmId: id18("001000000000078"), detail: { object: "Account", matched: true } })
       const req = last(fake)
       expect(req.method).toBe("GET")
       expect(req.path).toBe(`${base}/query`)
@@ -205,7 +205,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
       expect(soap[0]!.headers.soapaction).toBe('""')
       expect(soap[0]!.body).toContain("<sessionId>00DFAKE")
       expect(soap[0]!.body).toContain(
-        `<convertLead><leadConverts><convertedStatus>Closed - Converted</convertedStatus><doNotCreateOpportunity>true</doNotCreateOpportunity><leadId>${fake.records.Lead![0]!.Id}</leadId><ownerId>${id18(integrationUserId)}</ownerId></leadConverts></convertLead>`
+        `<convertLead><leadConverts><convertedStatus>Closed - Converted</convertedStatus><doNotCreateOpportunity>true</doNotCreateOpportunity><leadId>${id18(fake.records.Lead![0]!.Id)}</leadId><ownerId>${id18(integrationUserId)}</ownerId></leadConverts></convertLead>`
       )
       expect(first.detail).toMatchObject({ converted: true, contactId: first.crmId })
       expect(fake.records.Opportunity ?? []).toHaveLength(0)
@@ -276,8 +276,9 @@ describe("Salesforce executor (jsforce against the fake)", () => {
             })
             return { status: response.status, body: (await response.json()) as unknown }
           })
+        // the records found, by the 15 characters they were stored under (the API answers all 18)
         const ids = (reply: { body: unknown }) =>
-          (reply.body as { records: Array<{ Id: string }> }).records.map((r) => r.Id)
+          (reply.body as { records: Array<{ Id: string }> }).records.map((r) => r.Id.slice(0, 15))
         expect(ids(yield* query("SELECT Id FROM Account WHERE Website LIKE '%a\\_b.io'"))).toEqual(["001000000000081"])
         expect(ids(yield* query("SELECT Id FROM Account WHERE Website LIKE '%a_b.io'"))).toEqual([
           "001000000000081",

@@ -7,7 +7,7 @@ import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
-import { type FakeSalesforce, startFakeSalesforce } from "../../fakes/salesforce.js"
+import { type FakeSalesforce, id18, startFakeSalesforce } from "../../fakes/salesforce.js"
 
 const email = "jane.doe@acme.com"
 const key = leadKey(email, "spring-2025")
@@ -65,7 +65,7 @@ describe("Salesforce failures map to the contract's errors", () => {
       expect(error.message).toContain("Cannot deserialize instance of date from VALUE_STRING value 2026-02-30")
       expect(fake.records.Task ?? []).toEqual([])
       const made = yield* crm.execute(task("2024-02-29"))
-      expect(fake.records.Task?.map((t) => [t.Id, t.ActivityDate])).toEqual([[made.crmId, "2024-02-29"]])
+      expect(fake.records.Task?.map((t) => [id18(t.Id), t.ActivityDate])).toEqual([[made.crmId, "2024-02-29"]])
     })
   )
 

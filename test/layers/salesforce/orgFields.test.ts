@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { type SalesforceFields, defaultFields } from "../../../layers/salesforce/config.js"
 import type { CrmAction } from "../../../src/domain/tools.js"
-import { type FakeSalesforceOptions, orgCustomFields } from "../../fakes/salesforce.js"
+import { type FakeSalesforceOptions, id18, orgCustomFields } from "../../fakes/salesforce.js"
 import { base, call, creds, fakeOrg as startOrg, key, orgWithExecutor, ref } from "./org.js"
 
 // A Salesforce org has the fields it has: a write, read or query naming any other is refused (INVALID_FIELD, or
@@ -181,7 +181,9 @@ describe("the fake org refuses fields it does not have, as Salesforce does", () 
           status: 200,
           body: {
             totalSize: 1,
-            records: [{ attributes: { type: "Account" }, Id: "001000000000078", Website: "https://www.acme.com/" }]
+            records: [
+              { attributes: { type: "Account" }, Id: id18("001000000000078"), Website: "https://www.acme.com/" }
+            ]
           }
         })
       })
