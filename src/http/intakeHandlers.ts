@@ -157,7 +157,8 @@ export const makeCreateLead = (
 /**
  * The URL HubSpot signed: the configured public URL (a load balancer sits in front) — its origin and path, with the
  * request's own query string, for the query is what HubSpot called and a query pasted into the setting must not be
- * counted twice — or else rebuilt from the forwarded protocol and Host header.
+ * counted twice — or else rebuilt from the forwarded protocol, the Host header and the path, after the prefix a proxy
+ * or an HTTP API's named stage took off it (X-Forwarded-Prefix).
  */
 const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => {
   const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""
@@ -170,7 +171,10 @@ const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => 
   )
   if (Option.isSome(configured)) return configured.value + query
   const proto = header(request.headers, "x-forwarded-proto")?.split(",")[0]?.trim() ?? "http"
-  return `${proto}://${header(request.headers, "host") ?? "localhost"}${request.url}`
+  // a path prefix a proxy (or an HTTP API's named stage) took off before routing was part of the URL called
+  const prefix = header(request.headers, "x-forwarded-prefix")?.trim() ?? ""
+  const path = /^\/[^?#\s]*$/.test(prefix) ? prefix.replace(/\/$/, "") + request.url : request.url
+  return `${proto}://${header(request.headers, "host") ?? "localhost"}${path}`
 }
 
 /**

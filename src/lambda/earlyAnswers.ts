@@ -3,6 +3,7 @@ import { declaredRoutes } from "../http/api.js"
 import { problem } from "../http/problem.js"
 import { methodsFor, wrongMethod } from "../http/serving.js"
 import type { HttpApiEvent, HttpApiResult } from "./events.js"
+import { routedPath } from "./shapes.js"
 
 // The answers the ingest handler gives before a request reaches the API: those node:http gives the ingest server
 // before its routes run (src/http/nodeServer.ts), and those only an event can call for.
@@ -72,5 +73,6 @@ export const beforeRouting = (event: HttpApiEvent): HttpServerResponse.HttpServe
   }
   const method = event.requestContext.http.method.toUpperCase()
   if (!FORBIDDEN_METHODS.has(method)) return undefined
-  return wrongMethod(method, event.rawPath, methodsOf(event.rawPath)) ?? problem(404, "No such route")
+  const path = routedPath(event)
+  return wrongMethod(method, path, methodsOf(path)) ?? problem(404, "No such route")
 }

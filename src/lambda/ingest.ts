@@ -11,7 +11,7 @@ import { badRequest, beforeRouting, unavailable, unsupportedSource } from "./ear
 import type { HttpApiEvent, HttpApiResult, LambdaContext } from "./events.js"
 import { logError } from "./log.js"
 import { container } from "./runtime.js"
-import { notHttpApiEvent } from "./shapes.js"
+import { notHttpApiEvent, routedPath, stagePrefix } from "./shapes.js"
 
 /** The ingest API over the stores and the queue the configuration selects, the settings checked first. */
 const IngestLambdaLive = Layer.mergeAll(HttpApiWeb, HttpApiBuilder.Router.Live, HttpApiBuilder.Middleware.layer).pipe(
@@ -71,6 +71,11 @@ export const toRequest = (event: HttpApiEvent): Request => {
     attempt(() => headers.set(name, bytes), "a header's name or value holds a character HTTP does not allow")
   }
   if (event.cookies != null && event.cookies.length > 0) headers.set("cookie", event.cookies.join("; "))
+  // a named stage prefixes the path the client called: the API routes what follows it, and the prefix is handed on
+  // the way a proxy that strips one does (X-Forwarded-Prefix), for the URL HubSpot signed; never the client's own
+  const prefix = stagePrefix(event)
+  headers.delete("x-forwarded-prefix")
+  if (prefix !== "") headers.set("x-forwarded-prefix", prefix)
   // the URL the client called: HubSpot signs it (signature v3), so host and protocol are the public ones
   const host = headers.get("host") ?? event.requestContext.domainName
   if (!headers.has("host")) headers.set("host", host)
@@ -87,7 +92,7 @@ export const toRequest = (event: HttpApiEvent): Request => {
         ? Buffer.alloc(0)
         : Buffer.from(event.body, event.isBase64Encoded === true ? "base64" : "utf8")
   return attempt(
-    () => new Request(`${proto}://${host}${event.rawPath}${query}`, { method, headers, ...(body ? { body } : {}) }),
+    () => new Request(`${proto}://${host}${routedPath(event)}${query}`, { method, headers, ...(body ? { body } : {}) }),
     "its method, host or path is not valid HTTP"
   )
 }
@@ -97,11 +102,16 @@ const isText = (contentType: string | null) =>
   contentType === null ||
   /^(text\/|application\/([a-z0-9.+-]*\+)?(json|javascript|xml|x-www-form-urlencoded)\b)/i.test(contentType)
 
-/** The proxy result (payload 2.0) of a web Response: status, headers (Set-Cookie as `cookies`), body. */
-export const toResult = async (response: Response): Promise<HttpApiResult> => {
+/**
+ * The proxy result (payload 2.0) of a web Response: status, headers (Set-Cookie as `cookies`), body. A Location on
+ * this host (`/leads/…`) gets the named stage's prefix back, so the client can follow it.
+ */
+export const toResult = async (response: Response, prefix = ""): Promise<HttpApiResult> => {
   const headers: Record<string, string> = {}
   response.headers.forEach((value, name) => {
-    if (name !== "set-cookie") headers[name] = value
+    if (name === "location" && prefix !== "" && value.startsWith("/") && !value.startsWith("//")) {
+      headers[name] = `${prefix}${value}`
+    } else if (name !== "set-cookie") headers[name] = value
   })
   const cookies = response.headers.getSetCookie()
   const bytes = Buffer.from(await response.arrayBuffer())
@@ -144,7 +154,7 @@ export const ingestHandler = async (event: HttpApiEvent, _context?: LambdaContex
   } catch (error) {
     return badRequest(error instanceof UnreadableRequest ? error.message : "it is not valid HTTP")
   }
-  return toResult(await handle(request))
+  return toResult(await handle(request), stagePrefix(event))
 }
 
 /** Releases the ingest's environment (tests). */

@@ -1,4 +1,4 @@
-import type { SqsEventRecord } from "./events.js"
+import type { HttpApiEvent, SqsEventRecord } from "./events.js"
 
 // Lambda hands a handler whatever its trigger sends: a function wired to another source (a REST API, an ALB, a queue
 // on the ingest, a schedule on the consumer) is told apart here before anything reads the event, and named in the
@@ -146,4 +146,21 @@ export const sweepTrigger = (event: unknown): "schedule" | "manual" | undefined 
   if (!isObject(event)) return undefined
   if (event["detail-type"] === "Scheduled Event" && event.source === "aws.events") return "schedule"
   return Object.keys(event).length === 0 ? "manual" : undefined
+}
+
+/**
+ * The path the API routes: `rawPath` without the stage name an HTTP API's named stage puts before it ("/prod/leads"
+ * on stage "prod" routes "/leads"); the `$default` stage and function URLs put none.
+ */
+export const routedPath = (event: HttpApiEvent): string => {
+  const prefix = stagePrefix(event)
+  return prefix === "" ? event.rawPath : event.rawPath.slice(prefix.length) || "/"
+}
+
+/** "/<stage>" when `rawPath` starts with a named stage's name, else "". */
+export const stagePrefix = (event: HttpApiEvent): string => {
+  const stage = event.requestContext.stage
+  if (stage === undefined || stage === "" || stage === "$default") return ""
+  const prefix = `/${stage}`
+  return event.rawPath === prefix || event.rawPath.startsWith(`${prefix}/`) ? prefix : ""
 }

@@ -16,6 +16,8 @@ export interface HttpRequest {
   readonly body?: string | Buffer
   /** Send the body base64-encoded (isBase64Encoded), as API Gateway does for binary media. */
   readonly base64?: boolean
+  /** A named stage of the HTTP API: its name prefixes rawPath, as API Gateway sends it (the samples' is `$default`). */
+  readonly stage?: string
 }
 
 /**
@@ -24,7 +26,8 @@ export interface HttpRequest {
  */
 export const httpEvent = (kind: "http-api-v2" | "function-url", request: HttpRequest): HttpApiEvent => {
   const event = sample<HttpApiEvent & Record<string, unknown>>(`${kind}.json`)
-  const [rawPath = "/", rawQueryString = ""] = request.path.split("?", 2)
+  const [path = "/", rawQueryString = ""] = request.path.split("?", 2)
+  const rawPath = request.stage === undefined ? path : `/${request.stage}${path}`
   const body = request.body === undefined ? undefined : Buffer.from(request.body)
   const headers: Record<string, string> = { ...event.headers } as Record<string, string>
   delete headers["content-length"]
@@ -40,6 +43,7 @@ export const httpEvent = (kind: "http-api-v2" | "function-url", request: HttpReq
     ...(rawQueryString === "" ? {} : { queryStringParameters: query }),
     requestContext: {
       ...event.requestContext,
+      ...(request.stage === undefined ? {} : { stage: request.stage }),
       http: { ...event.requestContext.http, method: request.method, path: rawPath }
     },
     ...(body === undefined ? {} : { body: request.base64 ? body.toString("base64") : body.toString("utf8") }),

@@ -224,6 +224,53 @@ describe("ingestHandler (API Gateway HTTP API v2 and function URL events)", () =
   )
 })
 
+describe("ingestHandler behind a named stage (rawPath starts with the stage's name)", () => {
+  it.live("routes what follows the stage, points Location under it, and verifies HubSpot over the URL called", () =>
+    Effect.gen(function* () {
+      const health = yield* call("http-api-v2", { method: "GET", path: "/healthz", stage: "prod" })
+      expect(health.statusCode, health.body).toBe(200)
+      const created = yield* call("http-api-v2", {
+        method: "POST",
+        path: "/leads",
+        stage: "prod",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(sampleLead({ email: "stage.lambda@globex.com" }))
+      })
+      expect(created.statusCode, created.body).toBe(202)
+      const location = created.headers.location ?? ""
+      expect(location).toBe(`/prod/leads/${json(created).id as string}`)
+      const read = yield* call("http-api-v2", { method: "GET", path: location.slice("/prod".length), stage: "prod" })
+      expect(json(read)).toMatchObject({ id: json(created).id, lead: { email: "stage.lambda@globex.com" } })
+      // TRACE is answered before routing: the path's methods, as on $default
+      const trace = yield* call("http-api-v2", { method: "TRACE", path: "/leads", stage: "prod" })
+      expect(trace.statusCode).toBe(405)
+      // HubSpot signed the URL it called, stage included; a client's own X-Forwarded-Prefix is not taken
+      const body = JSON.stringify({
+        objectId: 7071,
+        portalId: 62515,
+        properties: { email: { value: "grace.stage@globex.com" } }
+      })
+      const host = "r3pjz0ns8c.execute-api.us-east-1.amazonaws.com"
+      const signed = (uri: string, extra: Record<string, string> = {}) => {
+        const timestamp = String(Date.now())
+        return {
+          "content-type": "application/json",
+          host,
+          "x-hubspot-request-timestamp": timestamp,
+          "x-hubspot-signature-v3": hubspotSignatureV3({ secret: hubspotSecret, method: "POST", uri, body, timestamp }),
+          ...extra
+        }
+      }
+      const webhook = (headers: Record<string, string>, stage?: string) =>
+        call("http-api-v2", { method: "POST", path: "/webhooks/hubspot", headers, body, ...(stage ? { stage } : {}) })
+      const accepted = yield* webhook(signed(`https://${host}/prod/webhooks/hubspot`), "prod")
+      expect(accepted.statusCode, accepted.body).toBe(202)
+      const spoofed = yield* webhook(signed(`https://${host}/prod/webhooks/hubspot`, { "x-forwarded-prefix": "/prod" }))
+      expect(spoofed.statusCode).toBe(401)
+    })
+  )
+})
+
 describe("ingestHandler given an event it does not take", () => {
   const marker = "marker-7f3a-never-logged"
   const lead = JSON.stringify({ ...sampleLead(), note: marker })
