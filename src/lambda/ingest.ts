@@ -125,17 +125,28 @@ export const toResult = async (response: Response, prefix = ""): Promise<HttpApi
   }
 }
 
+/** An event of records (SQS, SNS, S3, Kinesis, DynamoDB streams). */
+const hasRecords = (event: unknown) =>
+  typeof event === "object" && event !== null && Array.isArray((event as { Records?: unknown }).Records)
+
 /**
  * API Gateway HTTP API (payload format 2.0) and Lambda Function URL events: the ingest's routes and answers
  * (POST /leads, /webhooks/marketo, /webhooks/hubspot, GET /leads/:id, /healthz, /readyz, /openapi.json, ...).
  * The environment (pool, queue client) is built on the first invocation and reused by the container.
  *
- * Any other event (a REST API v1 or ALB event, an SQS event, `{}`) means the function is wired to a source it does
- * not take: it is logged, naming the event's shape, and answered 500 problem+json without reading it further.
+ * Any other event (a REST API v1 or ALB event, `{}`) means the function is wired to a source it does not take: it is
+ * logged, naming the event's shape, and answered 500 problem+json without reading it further. An event of records (an
+ * SQS queue wired to the ingest by mistake) is refused with a thrown error instead: an answer would acknowledge them.
  */
 export const ingestHandler = async (event: HttpApiEvent, _context?: LambdaContext): Promise<HttpApiResult> => {
   const unsupported = notHttpApiEvent(event as unknown)
   if (unsupported !== undefined) {
+    if (hasRecords(event)) {
+      // a queue or stream source takes any answer without batchItemFailures for "every record done" and deletes
+      // them (SQS) or moves past them: only an error leaves its records where they are
+      logError("ingest invoked with a batch of records: refused, nothing acknowledged", { received: unsupported })
+      throw new Error(`ingestHandler takes HTTP API and function URL events; it was invoked with ${unsupported}`)
+    }
     logError("ingest invoked with an unsupported event: answered 500", { received: unsupported })
     return unsupportedSource
   }

@@ -282,13 +282,28 @@ describe("ingestHandler given an event it does not take", () => {
   }
   const withBody = (body: unknown) => ({ ...httpEvent("http-api-v2", request), body })
 
-  it.live("a REST API v1, ALB, SQS or empty event, or a non-string body: logged by its shape, answered 500", () =>
+  it.live(
+    "an SQS event (a queue wired to the ingest) is refused with an error: an answer would delete its messages",
+    () =>
+      Effect.gen(function* () {
+        const event = sqsEvent([{ messageId: "m-1", receiptHandle: "r-1", body: lead, receiveCount: 1 }])
+        const { answer, error, lines } = yield* invoke(() => ingestHandler(event as never))
+        expect(answer).toBeUndefined()
+        expect(String(error)).toMatch(/takes HTTP API and function URL events; it was invoked with an SQS event$/)
+        expectProgramFormat(lines)
+        const logged = jsonLines(lines)
+        expect(logged).toHaveLength(1)
+        expect(logged[0]).toMatchObject({ level: "error", message: expect.stringContaining("nothing acknowledged") })
+        expect(lines.join("\n")).not.toContain(marker)
+      })
+  )
+
+  it.live("a REST API v1, ALB or empty event, or a non-string body: logged by its shape, answered 500", () =>
     Effect.gen(function* () {
       const cases: ReadonlyArray<readonly [unknown, RegExp]> = [
         [restApiV1Event(request), /^a REST API v1 event \(httpMethod, no requestContext\.http\)$/],
         [albEvent(request), /^an ALB event/],
         [{}, /^an empty object/],
-        [sqsEvent([{ messageId: "m-1", receiptHandle: "r-1", body: lead, receiveCount: 1 }]), /^an SQS event$/],
         [null, /^null$/],
         [withBody({ email: marker }), /body is not a string/],
         [withBody(Buffer.from(lead)), /body is not a string/]
