@@ -1,8 +1,10 @@
-import type * as Effect from "effect/Effect"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as Logging from "../../layers/observability/Logger.js"
+import { InvalidConfiguration } from "../../layers/shared/config.js"
 import { withDefaults } from "../programs/defaults.js"
 import { logError } from "./log.js"
 
@@ -15,9 +17,30 @@ export const lambdaDefaults: Readonly<Record<string, string>> = {
   MIGRATE_ON_START: "false"
 }
 
+/**
+ * Refuses to start without DATABASE_URL: the embedded store (PGlite, in DATA_DIR) would live on one container's disk,
+ * where no other function (nor the next container) sees its leads — an ingest would answer 202 for a lead the consumer
+ * never finds.
+ */
+const databaseRequired = Layer.effectDiscard(
+  Effect.flatMap(Effect.orDie(Config.option(Config.string("DATABASE_URL"))), (url) =>
+    url._tag === "Some"
+      ? Effect.void
+      : Effect.fail(
+          new InvalidConfiguration({
+            message:
+              "Invalid configuration:\n - DATABASE_URL: is required on Lambda (the embedded store would live on one " +
+              "container's disk, where the other functions never see its leads)",
+            keys: ["DATABASE_URL"]
+          })
+        )
+  )
+)
+
 /** JSON logs, then the configuration (Secrets Manager over the environment when AWS_SECRETS_IDS is set). */
 const platform = <R, E>(services: Layer.Layer<R, E>) =>
   services.pipe(
+    Layer.provide(databaseRequired),
     Layer.provide(SecretsConfig.layer),
     // the environment first, then the Lambda defaults
     Layer.provide(withDefaults(lambdaDefaults)),

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -15,6 +18,7 @@ import { disposeSweep, sweepHandler } from "../../src/lambda/sweep.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
+import { scopedProcessEnv } from "../support/processEnv.js"
 import { lambdaRedis } from "./redis.js"
 import { albEvent, httpEvent, pollSqsOnce, restApiV1Event, scheduledEvent, sqsEvent } from "./events.js"
 
@@ -676,6 +680,56 @@ describe("a handler whose environment cannot start", () => {
           Effect.promise(async () => {
             process.env.DATABASE_URL = url
             await Promise.all([disposeIngest(), disposeConsumer(), disposeSweep()])
+          })
+        )
+      )
+    })
+  )
+})
+
+describe("a handler without DATABASE_URL", () => {
+  it.live("does not start on the embedded store (one container's disk): each says DATABASE_URL is required", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => Promise.all([disposeIngest(), disposeConsumer(), disposeSweep()]))
+      const dataDir = mkdtempSync(join(tmpdir(), "rf-lambda-nodb-"))
+      yield* Effect.gen(function* () {
+        yield* scopedProcessEnv({ DATABASE_URL: undefined, MIGRATE_ON_START: "true", DATA_DIR: dataDir })
+        const lead = JSON.stringify(sampleLead({ email: "nowhere.lambda@globex.com" }))
+        const calls = [
+          [
+            "ingest",
+            () =>
+              ingestHandler(
+                httpEvent("http-api-v2", {
+                  method: "POST",
+                  path: "/leads",
+                  headers: { "content-type": "application/json" },
+                  body: lead
+                })
+              )
+          ],
+          [
+            "consumer",
+            () => consumerHandler(sqsEvent([{ messageId: "m", receiptHandle: "r", body: "{}", receiveCount: 1 }]))
+          ],
+          ["sweep", () => sweepHandler(scheduledEvent())]
+        ] as const
+        for (const [name, handler] of calls) {
+          const { answer, lines } = yield* invoke(handler as () => Promise<unknown>)
+          if (name === "ingest") expect((answer as HttpApiResult).statusCode).toBe(503)
+          const logged = jsonLines(lines)
+          expect(logged, name).toHaveLength(1)
+          expect(logged[0]).toMatchObject({
+            message: `${name} environment failed to start`,
+            cause: expect.stringContaining("DATABASE_URL: is required on Lambda")
+          })
+        }
+      }).pipe(
+        Effect.scoped,
+        Effect.ensuring(
+          Effect.promise(async () => {
+            await Promise.all([disposeIngest(), disposeConsumer(), disposeSweep()])
+            rmSync(dataDir, { recursive: true, force: true })
           })
         )
       )
