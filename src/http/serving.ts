@@ -1,6 +1,6 @@
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -111,9 +111,23 @@ export const problemMiddlewareFor =
           const wrong = wrongMethod(request.method, path, allowed(path))
           return wrong === undefined ? causeResponse(cause) : Effect.succeed(wrong)
         })
-      })
+      }),
+      Effect.map(unsniffedUncached)
     )
   }
+
+/**
+ * An answer of the API as no browser or shared cache may take it otherwise: its content type as declared (a problem
+ * quoting a client's input is never sniffed as HTML), and kept by no cache (a lead's view holds personal data; a
+ * status read is stale at once) — unless it says how it is cached itself (the pages and their assets).
+ */
+const unsniffedUncached = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse =>
+  response.headers["x-content-type-options"] !== undefined && response.headers["cache-control"] !== undefined
+    ? response
+    : HttpServerResponse.setHeaders(response, {
+        "x-content-type-options": "nosniff",
+        "cache-control": response.headers["cache-control"] ?? "no-store"
+      })
 
 /** A route as the HttpApi declares it (an endpoint's method and path). */
 export interface Route {

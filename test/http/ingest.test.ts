@@ -271,6 +271,24 @@ describe("routes and GET /leads/:id", () => {
     )
   )
 
+  it.live("a lead's view and a problem quoting a path are kept by no cache and never sniffed as another type", () =>
+    withApi(memoryEnv(), (api) =>
+      Effect.gen(function* () {
+        const created = yield* api.postJson("/leads", sampleLead({ email: "cache.less@globex.com" }))
+        const read = yield* api.get(created.headers.location as string)
+        const quoted = yield* api.get("/leads/%3Csvg%20onload=alert(1)%3E")
+        const listed = yield* api.get("/leads?limit=1")
+        for (const reply of [read, quoted, listed]) {
+          expect(reply.headers["cache-control"], reply.text).toBe("no-store")
+          expect(reply.headers["x-content-type-options"]).toBe("nosniff")
+        }
+        // the pages' static files say how they are cached themselves
+        const styles = yield* api.get("/docs/assets/swagger-ui.css")
+        expect(styles.headers["cache-control"]).not.toBe("no-store")
+      })
+    )
+  )
+
   it.live("after processing, GET /leads/:id shows SYNCED with the CRM actions", () =>
     withApi(memoryEnv(), (api) =>
       Effect.gen(function* () {
