@@ -379,14 +379,43 @@ const HTML_ESCAPES: ReadonlyArray<readonly [RegExp, ReadonlyArray<string>]> = [
   [/>/g, ["&gt;"]]
 ]
 
+/** Letters that decomposition leaves whole, as systems without them write them ("Søren" -> "Soren"). */
+const UNDECOMPOSED: Readonly<Record<string, string>> = {
+  ø: "o",
+  Ø: "O",
+  æ: "ae",
+  Æ: "AE",
+  œ: "oe",
+  Œ: "OE",
+  ß: "ss",
+  ł: "l",
+  Ł: "L",
+  đ: "d",
+  Đ: "D",
+  ð: "d",
+  Ð: "D",
+  þ: "th",
+  Þ: "Th",
+  ı: "i"
+}
+
+/** `value` as a system without its accents writes it (a CRM's username, a URL slug, an ASCII-only form): "Zoë" -> "Zoe". */
+const withoutAccents = (value: string): string =>
+  value
+    .normalize("NFD")
+    .replace(/\p{M}+/gu, "")
+    .replace(/[øØæÆœŒßłŁđĐðÐþÞı]/g, (char) => UNDECOMPOSED[char] ?? char)
+
 /**
- * How a value may be written in text: as it is, with a typographic apostrophe, JSON-escaped, with every non-ASCII
- * character as \uXXXX, percent-encoded (as a URL or a form writes it: "o%27neil%40x.com", "Mary+Ann") and with HTML
- * entities ("O&#39;Neil").
+ * How a value may be written in text: as it is, without its accents, with a typographic apostrophe, JSON-escaped,
+ * with every non-ASCII character as \uXXXX, percent-encoded (as a URL or a form writes it: "o%27neil%40x.com",
+ * "Mary+Ann") and with HTML entities ("O&#39;Neil").
  */
 const spellings = (value: string): ReadonlyArray<string> => {
   const out = new Set<string>()
-  const bases = value.includes("'") ? [value, value.replaceAll("'", "\u2019")] : [value]
+  const plain = withoutAccents(value)
+  const forms = plain === value ? [value] : [value, plain]
+  const bases = forms.flatMap((form) => (form.includes("'") ? [form, form.replaceAll("'", "\u2019")] : [form]))
   for (const base of bases) {
     const json = JSON.stringify(base).slice(1, -1)
     out.add(base).add(json)

@@ -13,6 +13,15 @@ describe("redactTextFor: a CRM's text with one lead's names masked", () => {
     expect(mask("company Globex refused")).toBe("company *** refused")
   })
 
+  it("masks the names as a system without their accents writes them: a username, a URL slug, ASCII-only text", () => {
+    const mask = redactTextFor({ firstName: "Zoë", lastName: "Søren-Łukasz", company: "Müller AG" })
+    expect(mask("Duplicate contact Zoe Soren-Lukasz (zoe_soren-lukasz)")).toBe("Duplicate contact *** *** (***_***)")
+    expect(mask("linkedin.com/in/zoe-soren-lukasz-12345")).toBe("linkedin.com/in/***-***-12345")
+    expect(mask("ZOË called, ask for zoe at Muller AG")).toBe("*** called, ask for *** at ***")
+    // other words that merely share letters stay
+    expect(mask("Zoey and Sorensen")).toBe("Zoey and Sorensen")
+  })
+
   it("keeps a company inside a domain and email masking as before; short values mask nothing", () => {
     const mask = redactTextFor(lead, { firstName: "A", lastName: 7 })
     expect(mask("jose@globex.com at www.globex.com")).toBe("***@globex.com at www.globex.com")
