@@ -24,10 +24,12 @@ import type { JobQueue } from "../../services/JobQueue.js"
 import type { LeadStore } from "../../services/LeadStore.js"
 import type { Metrics } from "../../services/Metrics.js"
 import {
+  crossSiteDetail,
   foreignHostDetail,
   hasApiKeys,
   header,
   makeApiKeyCheck,
+  makeCrossSiteCheck,
   makeHostCheck,
   presentedKey,
   type RequestHeaders
@@ -71,7 +73,8 @@ export class CheckHostHeader extends Context.Reference<CheckHostHeader>()("reven
 /**
  * The API key check for the configured keys (INGEST_API_KEYS): 401 without a valid one. With none configured the
  * routes are open; where CheckHostHeader is on, to this machine's clients only: a Host that is a DNS name other than
- * localhost and not in INGEST_ALLOWED_HOSTS is 403.
+ * localhost and not in INGEST_ALLOWED_HOSTS is 403, and so is a request another site's page sent (a form posting a
+ * replay: `fromAnotherSite`).
  */
 export const makeGuard = (config: AppConfig.Service) => {
   const access = makeAccess(config)
@@ -80,7 +83,13 @@ export const makeGuard = (config: AppConfig.Service) => {
   }
   return (headers: RequestHeaders) =>
     Effect.flatMap(CheckHostHeader, (check) =>
-      !check || access.hostAllowed(headers) ? Effect.void : Effect.fail(foreignHost(headers, {}))
+      !check
+        ? Effect.void
+        : !access.hostAllowed(headers)
+          ? Effect.fail(foreignHost(headers, {}))
+          : access.fromAnotherSite(headers)
+            ? Effect.fail(problem(403, crossSiteDetail))
+            : Effect.void
     )
 }
 
@@ -97,10 +106,13 @@ const makeAccess = (config: AppConfig.Service) => {
   const keys = Option.getOrElse(config.apiKeys, () => Redacted.make<ReadonlyArray<string>>([]))
   const check = makeApiKeyCheck(keys)
   const hostCheck = makeHostCheck(config.allowedHosts)
+  const crossSite = makeCrossSiteCheck(config.allowedHosts)
   return {
     keyed: hasApiKeys(keys),
     authorized: (headers: RequestHeaders) => check(presentedKey(headers)),
-    hostAllowed: (headers: RequestHeaders) => hostCheck(header(headers, "host"))
+    hostAllowed: (headers: RequestHeaders) => hostCheck(header(headers, "host")),
+    fromAnotherSite: (headers: RequestHeaders) =>
+      crossSite(header(headers, "host"), header(headers, "origin"), header(headers, "sec-fetch-site"))
   }
 }
 

@@ -49,11 +49,43 @@ describe("DNS rebinding with no INGEST_API_KEYS (the ingest's own server: npm st
     )
   )
 
+  it.live("another site's page is refused (a form posting a replay); the console's own origin and curl pass", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const id = crypto.randomUUID()
+          const host = { host: "localhost:3000" }
+          for (const foreign of [
+            { origin: "https://evil.example" },
+            { origin: "null" },
+            { origin: "http://localhost:3001" },
+            { "sec-fetch-site": "cross-site" }
+          ]) {
+            const replay = yield* api.send("POST", `/leads/${id}/replay`, { headers: { ...host, ...foreign } })
+            expectProblem(replay, 403)
+            expect(replay.json.detail).toContain("another site's page")
+            expectProblem(yield* api.get("/ops/state", { ...host, ...foreign }), 403)
+          }
+          // the console's own page, and a client that is no page: the route answers (no such lead)
+          for (const own of [{ origin: "http://localhost:3000", "sec-fetch-site": "same-origin" }, {}]) {
+            const replay = yield* api.send("POST", `/leads/${id}/replay`, { headers: { ...host, ...own } })
+            expect(replay.status, replay.text).toBe(404)
+          }
+        }),
+      served
+    )
+  )
+
   it.live("a host INGEST_ALLOWED_HOSTS lists passes (any case, any port)", () =>
     withApi(
       memoryEnv({ env: { INGEST_ALLOWED_HOSTS: "ingest.internal, console.example.com" } }),
       (api) =>
         Effect.gen(function* () {
+          // and a page on it, behind a proxy that sends its own Host
+          const proxied = { host: "127.0.0.1:3000", origin: "https://console.example.com" }
+          expect((yield* api.get("/ops/state", proxied)).status).toBe(200)
+          expectProblem(yield* api.get("/ops/state", { ...proxied, origin: "https://evil.example" }), 403)
           expect((yield* api.get("/leads", { host: "ingest.internal:3000" })).status).toBe(200)
           expect((yield* api.get("/ops/state", { host: "Console.Example.com" })).status).toBe(200)
           expect((yield* api.postJson("/leads", sampleLead(), { host: "ingest.internal" })).status).toBe(202)
