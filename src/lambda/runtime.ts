@@ -9,12 +9,15 @@ import { withDefaults } from "../programs/defaults.js"
 import { logError } from "./log.js"
 
 /**
- * What the Lambda handlers assume unless the function's environment says otherwise: the queue is SQS, and the
- * migrations are not run on a cold start (`revenueflow migrate` runs them once, at deploy time).
+ * What the Lambda handlers assume unless the function's environment says otherwise: the queue is SQS, the migrations
+ * are not run on a cold start (`revenueflow migrate` runs them once, at deploy time), and each container holds two
+ * Postgres connections — it serves one invocation at a time, and a frozen container keeps its pool open, so ten per
+ * container would spend a small database's connections on a burst of containers.
  */
 export const lambdaDefaults: Readonly<Record<string, string>> = {
   QUEUE_BACKEND: "SQS",
-  MIGRATE_ON_START: "false"
+  MIGRATE_ON_START: "false",
+  DATABASE_POOL_SIZE: "2"
 }
 
 /**
