@@ -13,7 +13,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { redactingExporter } from "./SpanRedaction.js"
-import type { OtlpOptions } from "./Tracing.js"
+import { type OtlpOptions, registerFlush } from "./Tracing.js"
 
 export type { OtlpOptions } from "./Tracing.js"
 /** For an app with its own OpenTelemetry SDK: wrap its span exporter to mask spans as this module's exporters do. */
@@ -38,14 +38,18 @@ const layerWith = (
     OtelTracer.OtelTracerProvider,
     Effect.flatMap(OtelResource.Resource, (resource) =>
       Effect.acquireRelease(
-        Effect.sync(() => new BasicTracerProvider({ resource, spanProcessors: [processor] })),
+        Effect.sync(() => {
+          const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] })
+          // flushed on demand too (`flushSpans`: a Lambda handler before it returns)
+          return { provider, unregister: registerFlush(() => provider.forceFlush()) }
+        }),
         // flush what is buffered on shutdown, but never let a dead collector hold the process open
-        (p) =>
-          Effect.promise(() => p.forceFlush().then(() => p.shutdown())).pipe(
-            Effect.timeoutOption("3 seconds"),
-            Effect.ignore
-          )
-      )
+        ({ provider, unregister }) =>
+          Effect.promise(() => {
+            unregister()
+            return provider.forceFlush().then(() => provider.shutdown())
+          }).pipe(Effect.timeoutOption("3 seconds"), Effect.ignore)
+      ).pipe(Effect.map(({ provider }) => provider))
     )
   )
   return OtelTracer.layer.pipe(

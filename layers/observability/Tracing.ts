@@ -14,6 +14,34 @@ export interface OtlpOptions {
   readonly serviceVersion?: string | undefined
 }
 
+/** The span exporters in use, each as its flush (an exporter registers while its layer is open). */
+const flushes = new Set<() => Promise<void>>()
+
+/** Adds an exporter's flush to what `flushSpans` runs; returns its removal. */
+export const registerFlush = (flush: () => Promise<void>): (() => void) => {
+  flushes.add(flush)
+  return () => {
+    flushes.delete(flush)
+  }
+}
+
+/**
+ * Exports the spans every exporter in use holds, waiting at most `timeoutMs` (a collector that does not answer never
+ * holds the caller longer); nothing to do, and no wait, without one. A Lambda handler calls it before it returns: the
+ * container is frozen after that, the batch's timer with it, and a container reaped later loses what it held.
+ */
+export const flushSpans = async (timeoutMs = 2000): Promise<void> => {
+  if (flushes.size === 0) return
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([
+    Promise.allSettled([...flushes].map((flush) => flush())),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, timeoutMs)
+    })
+  ])
+  clearTimeout(timer)
+}
+
 /** OTEL_EXPORTER_OTLP_ENDPOINT (unset: tracing off) and OTEL_SERVICE_NAME (default `defaultServiceName`). */
 export const config = (defaultServiceName: string): Config.Config<Option.Option<OtlpOptions>> =>
   Config.all({

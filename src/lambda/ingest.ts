@@ -165,7 +165,10 @@ export const ingestHandler = async (event: HttpApiEvent, _context?: LambdaContex
   } catch (error) {
     return badRequest(error instanceof UnreadableRequest ? error.message : "it is not valid HTTP")
   }
-  return toResult(await handle(request), stagePrefix(event))
+  const result = await toResult(await handle(request), stagePrefix(event))
+  // the container is frozen once this returns: the request's spans are exported now
+  await Tracing.flushSpans()
+  return result
 }
 
 /** Releases the ingest's environment (tests). */

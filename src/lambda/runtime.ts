@@ -4,6 +4,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as Logging from "../../layers/observability/Logger.js"
+import { flushSpans } from "../../layers/observability/Tracing.js"
 import { InvalidConfiguration } from "../../layers/shared/config.js"
 import { withDefaults } from "../programs/defaults.js"
 import { logError } from "./log.js"
@@ -81,6 +82,9 @@ export const container = <R, E>(name: string, services: () => Layer.Layer<R, E>)
       } catch (error) {
         logError(`${name} invocation failed`, {}, error)
         throw new Error(`The ${name} invocation failed (the cause is in the log line before)`)
+      } finally {
+        // the container is frozen once this returns: its spans are exported now, not at a thaw that may never come
+        await flushSpans()
       }
     },
     /** Releases the environment (tests; Lambda just freezes the container). */

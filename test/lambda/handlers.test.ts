@@ -1,4 +1,6 @@
 import { mkdtempSync, rmSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { describe, expect, it } from "@effect/vitest"
@@ -684,6 +686,36 @@ describe("a handler whose environment cannot start", () => {
         )
       )
     })
+  )
+})
+
+describe("a handler exporting spans (OTEL_EXPORTER_OTLP_ENDPOINT)", () => {
+  it.live("has exported its invocation's spans when it returns: a frozen container's batch timer would not run", () =>
+    Effect.gen(function* () {
+      const received: Array<string> = []
+      const collector = createServer((request, response) => {
+        received.push(request.url ?? "")
+        request.resume().on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"))
+      })
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          collector.listen(0, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () => Effect.sync(() => collector.close())
+      )
+      const { port } = collector.address() as AddressInfo
+      yield* Effect.promise(() => Promise.all([disposeIngest(), disposeConsumer()]))
+      yield* scopedProcessEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` })
+      yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([disposeIngest(), disposeConsumer()])))
+      fake.purge(queueName)
+      const created = yield* postLead(sampleLead({ email: "otlp.lambda@globex.com" }))
+      expect(created.statusCode).toBe(202)
+      expect(received).toEqual(["/v1/traces"])
+      // the consumer's invocation too (its container runs it)
+      const { answer } = yield* pollOnce
+      expect(answer).toEqual({ batchItemFailures: [] })
+      expect(received).toEqual(["/v1/traces", "/v1/traces"])
+    }).pipe(Effect.scoped)
   )
 })
 
