@@ -48,7 +48,13 @@ export { runConsumer } from "./pipeline/consumer.js"
 export { type ActionOutcome, executeAction, type RunActionOptions, runAction } from "./pipeline/execute.js"
 export { fateOf } from "./pipeline/fate.js"
 export { deadLetter, processLead } from "./pipeline/process.js"
-export { replayAll, replayLead } from "./pipeline/replay.js"
+export {
+  type ReplayError,
+  type ReplayOutcome,
+  type ReplayResult,
+  replayAll,
+  replayLead
+} from "./pipeline/replay.js"
 export { runSweeper, sweepOnce } from "./pipeline/sweeper.js"
 
 // HTTP

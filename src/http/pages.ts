@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
@@ -64,16 +65,39 @@ const docsHeaders = pageHeaders(
 )
 const consoleHeaders = pageHeaders("'self'", "'self'")
 
-/** A static file; versioned by the package (docs) or the release (console), so it may be cached briefly. */
+/** Each file's ETag: a hash of its bytes, so a release that changes a file changes its tag. */
+const etags = new WeakMap<Uint8Array, string>()
+const etagOf = (body: Uint8Array): string => {
+  let etag = etags.get(body)
+  if (etag === undefined) {
+    etag = `"${createHash("sha256").update(body).digest("base64url").slice(0, 32)}"`
+    etags.set(body, etag)
+  }
+  return etag
+}
+
+/** If-None-Match names this tag (weakly compared, as RFC 9110 says for it), or is `*`. */
+const stillFresh = (ifNoneMatch: string | undefined, etag: string): boolean =>
+  (ifNoneMatch ?? "").split(",").some((tag) => {
+    const candidate = tag.trim()
+    return candidate === "*" || candidate.replace(/^W\//, "") === etag
+  })
+
+/**
+ * A static file, revalidated on every use (`no-cache` with an ETag: 304 and no body while it is unchanged). A page and
+ * its script must come from one release: with a lifetime, a browser would run a new console.html with the old
+ * console.js (or the docs page with another Swagger UI) for as long as that lasted after an upgrade.
+ */
 const serve = (name: AssetName, headers: Record<string, string> = {}) =>
-  asset(name).pipe(
-    Effect.map((body) =>
-      HttpServerResponse.uint8Array(body, {
-        contentType: files[name],
-        headers: { "cache-control": "public, max-age=300", "x-content-type-options": "nosniff", ...headers }
-      })
-    )
-  )
+  Effect.gen(function* () {
+    const body = yield* asset(name)
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const etag = etagOf(body)
+    const common = { "cache-control": "no-cache", etag, "x-content-type-options": "nosniff", ...headers }
+    return stillFresh(request.headers["if-none-match"], etag)
+      ? HttpServerResponse.empty({ status: 304, headers: common })
+      : HttpServerResponse.uint8Array(body, { contentType: files[name], headers: common })
+  })
 
 /** GET /docs (API reference) and GET /console (the operator console), with their static files. */
 export const layer: Layer.Layer<never, never, never> = HttpApiBuilder.Router.use((router) =>

@@ -9,7 +9,7 @@ import { runMigrations } from "../../layers/postgres/index.js"
 import type { AppConfig } from "../../services/AppConfig.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadNotFound, LeadStore } from "../../services/LeadStore.js"
-import { replayAll, replayLead } from "../pipeline/replay.js"
+import { type ReplayOutcome, replayAll, replayLead } from "../pipeline/replay.js"
 import { sweepOnce } from "../pipeline/sweeper.js"
 import {
   cliQueue,
@@ -17,6 +17,8 @@ import {
   limitArg,
   MAX_LIMIT,
   NothingDone,
+  PartlyFailed,
+  replayLine,
   replayThroughServer,
   runCli,
   UsageError,
@@ -33,15 +35,17 @@ database belongs to one process: while \`npm start\` holds it, commands against 
   migrate                 apply pending database migrations (DATABASE_URL, else the embedded PGlite)
   dead-letters [limit]    list dead-lettered (FAILED) leads with their reasons (default 50)
   replay <leadId>         replay one dead-lettered lead (idempotent); says when it will run
-  replay --all [limit]    replay every dead letter (default 1000)
+  replay --all [limit]    replay every dead letter (default 1000), oldest first, a line per lead as it goes;
+                          a lead that fails is named with why and the rest are still tried (exit 1 if any failed)
   sweep                   run the outbox sweep once: enqueue leads stuck in RECEIVED / QUEUED
   stats                   queue counts and leads per status (JSON)
   mcp                     serve the CRM tools to AI agents over MCP on stdin / stdout
   help, -h, --help        show this
 
 A limit is a whole number from 1 to ${MAX_LIMIT}. Only the command's result is written to stdout; logs and errors
-go to stderr. Exit codes: 0 done, 1 failed (store or queue unavailable), 2 bad command line, 3 no such lead,
-4 embedded database in use by another process, 5 nothing to do (e.g. the lead is not FAILED).
+go to stderr. Exit codes: 0 done, 1 failed (store or queue unavailable; for replay --all, any lead failed),
+2 bad command line, 3 no such lead, 4 embedded database in use by another process, 5 nothing to do (e.g. the lead
+is not FAILED, or another replay got there first).
 `
 
 /** What the command line asks for, checked before any service is built. */
@@ -97,16 +101,46 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const withServices = <A, E>(effect: Effect.Effect<A, E, LeadStore | JobQueue | AppConfig>) =>
   checkIngestConfig.pipe(Effect.zipRight(Effect.provide(effect, IngestServicesLive)))
 
+/**
+ * Replays one lead or every dead letter, a line per lead as it is done (replayed; not replayed and why; failed and why)
+ * then a summary. Each lead of --all is tried whatever became of the one before; exit 1 if any failed, 5 if none was
+ * replayable. One lead's replay that the store or queue fails ends as that error (exit 1; 3 for no such lead).
+ */
 const replay = (leadIds: "all" | string, limit: number) =>
   withServices(
     Effect.gen(function* () {
-      const results = leadIds === "all" ? yield* replayAll(limit) : [yield* replayLead(leadIds)]
-      if (results.length === 0) return yield* Console.log("no dead letters to replay")
-      for (const r of results)
-        yield* Console.log(`${r.leadId}  ${r.replayed ? "replayed: QUEUED" : `not replayed: it is ${r.status}`}`)
-      const replayed = results.filter((r) => r.replayed).length
-      if (replayed > 0) return yield* Console.log(`${replayed} lead(s) queued; ${whenItRuns(yield* cliQueue)}`)
-      return yield* new NothingDone({ message: "nothing replayed: only FAILED leads are replayed" })
+      const counted = { replayed: 0, notReplayed: 0, failed: 0 }
+      const report = (outcome: ReplayOutcome) => {
+        const { kind, line } = replayLine(outcome)
+        counted[kind]++
+        return Console.log(line)
+      }
+      if (leadIds === "all") {
+        const outcomes = yield* replayAll(limit, report)
+        if (outcomes.length === 0) return yield* Console.log("no dead letters to replay")
+      } else {
+        const outcome = yield* replayLead(leadIds).pipe(Effect.either)
+        // a replay elsewhere between this one's read and write (StaleTransition) is "not replayed", as for any lead
+        // that is not FAILED; the store or queue failing is the command failing
+        if (Either.isLeft(outcome) && outcome.left._tag !== "StaleTransition") return yield* outcome.left
+        yield* report({ leadId: leadIds, outcome })
+      }
+      const { replayed, notReplayed, failed } = counted
+      const others = [
+        notReplayed > 0 ? `${notReplayed} not replayed` : "",
+        failed > 0 ? `${failed} failed` : ""
+      ].filter((part) => part !== "")
+      if (replayed > 0 || failed > 0) {
+        const queued = `${replayed} lead(s) queued${others.length > 0 ? ` (${others.join(", ")})` : ""}`
+        yield* Console.log(replayed > 0 ? `${queued}; ${whenItRuns(yield* cliQueue)}` : queued)
+      }
+      if (failed > 0)
+        return yield* new PartlyFailed({
+          message:
+            `${failed} of ${replayed + notReplayed + failed} lead(s) could not be replayed (each is named above, ` +
+            "with why): run `replay --all` again once the store and the queue answer"
+        })
+      if (replayed === 0) return yield* new NothingDone({ message: "nothing replayed: only FAILED leads are replayed" })
     })
   )
 

@@ -11,6 +11,7 @@ import * as Logging from "../../layers/observability/Logger.js"
 import * as SqsConfig from "../../layers/sqs/config.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { LeadNotFound } from "../../services/LeadStore.js"
+import type { ReplayOutcome } from "../pipeline/replay.js"
 
 /** What the CLI's exit code means (README "CLI"). */
 export const ExitCode = {
@@ -35,17 +36,23 @@ export class UsageError extends Data.TaggedError("UsageError")<{
 }> {}
 /** The command ran but did nothing (its output says why). */
 export class NothingDone extends Data.TaggedError("NothingDone")<{ readonly message: string }> {}
+/** The command did part of its work: some items failed (its output names each, and why). */
+export class PartlyFailed extends Data.TaggedError("PartlyFailed")<{ readonly message: string }> {}
 
-const outcome = (error: unknown): readonly [string, number] => {
+const exitOutcome = (error: unknown): readonly [string, number] => {
   const tagged = error as {
     readonly _tag?: string
     readonly message?: string
     readonly leadId?: string
     readonly usage?: string
+    readonly actual?: string
   }
   switch (tagged._tag) {
     case "LeadNotFound":
       return [`No lead with id ${JSON.stringify(tagged.leadId)}`, ExitCode.notFound]
+    // the lead left FAILED between its read and its write (a replay from the console got there first): nothing to do
+    case "StaleTransition":
+      return [`${tagged.leadId}  not replayed: it is ${tagged.actual}`, ExitCode.nothingDone]
     case "StoreUnavailable":
       return tagged.message?.includes("is in use by process")
         ? [tagged.message, ExitCode.inUse]
@@ -59,9 +66,43 @@ const outcome = (error: unknown): readonly [string, number] => {
       ]
     case "NothingDone":
       return [tagged.message ?? "nothing done", ExitCode.nothingDone]
+    case "PartlyFailed":
+      return [tagged.message ?? "partly failed", ExitCode.failed]
     default:
       if (ConfigError.isConfigError(error)) return [`Bad configuration: ${String(error)}`, ExitCode.usage]
       return [tagged.message ?? String(error), ExitCode.failed]
+  }
+}
+
+/** What one lead's replay did, as the CLI reports it on its own line. */
+export interface ReplayLine {
+  readonly kind: "replayed" | "notReplayed" | "failed"
+  readonly line: string
+}
+
+/**
+ * One lead's replay as a line: replayed; not replayed, with the status it is in (a replay that lost a race to another,
+ * StaleTransition, is that too: the lead is no longer FAILED); or failed, with why (the store or the queue).
+ */
+export const replayLine = (outcome: ReplayOutcome): ReplayLine => {
+  const { leadId } = outcome
+  if (Either.isRight(outcome.outcome)) {
+    const result = outcome.outcome.right
+    return result.replayed
+      ? { kind: "replayed", line: `${leadId}  replayed: QUEUED` }
+      : { kind: "notReplayed", line: `${leadId}  not replayed: it is ${result.status}` }
+  }
+  const error = outcome.outcome.left
+  switch (error._tag) {
+    case "StaleTransition":
+      return { kind: "notReplayed", line: `${leadId}  not replayed: it is ${error.actual}` }
+    case "LeadNotFound":
+      return { kind: "notReplayed", line: `${leadId}  not replayed: no such lead any more` }
+    // replayLead puts a lead the queue did not take back to FAILED: it stays a dead letter
+    case "QueueUnavailable":
+      return { kind: "failed", line: `${leadId}  failed: ${exitOutcome(error)[0]}; it stays FAILED` }
+    case "StoreUnavailable":
+      return { kind: "failed", line: `${leadId}  failed: ${exitOutcome(error)[0]}` }
   }
 }
 
@@ -72,7 +113,7 @@ const outcome = (error: unknown): readonly [string, number] => {
 export const runCli = (program: Effect.Effect<void, unknown>) =>
   program.pipe(
     Effect.catchAll((error) => {
-      const [line, code] = outcome(error)
+      const [line, code] = exitOutcome(error)
       return Console.error(line).pipe(Effect.zipRight(Effect.sync(() => (process.exitCode = code))))
     }),
     Effect.provide(Logging.layerConfig("pretty", "stderr")),

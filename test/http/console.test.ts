@@ -71,6 +71,42 @@ describe("the console's routes", () => {
     )
   )
 
+  it.live(
+    "the console's page and files are checked with the server on every load (no-cache + ETag, 304 while unchanged), so a browser never runs a page of one release with the script of another",
+    () =>
+      withApi(memoryEnv(), (api) =>
+        Effect.gen(function* () {
+          for (const path of [
+            "/console",
+            "/console/console.js",
+            "/console/console.css",
+            "/docs/assets/swagger-ui-bundle.js",
+            "/docs/assets/swagger-ui.css"
+          ]) {
+            const first = yield* api.get(path)
+            expect(first.status, path).toBe(200)
+            expect(first.headers["cache-control"], path).toBe("no-cache")
+            const etag = String(first.headers.etag)
+            expect(etag, path).toMatch(/^"[A-Za-z0-9_-]+"$/)
+            // the browser's revalidation: unchanged, no body; another release's tag (or none), the file itself
+            const unchanged = yield* api.get(path, { "if-none-match": etag })
+            expect(unchanged.status, path).toBe(304)
+            expect(unchanged.text, path).toBe("")
+            expect(unchanged.headers.etag, path).toBe(etag)
+            expect((yield* api.get(path, { "if-none-match": `W/${etag}` })).status, path).toBe(304)
+            const older = yield* api.get(path, { "if-none-match": '"an-earlier-release"' })
+            expect(older.status, path).toBe(200)
+            expect(older.text, path).toBe(first.text)
+          }
+          // the console's page keeps its policy on a 304 as on a 200
+          const page = yield* api.get("/console")
+          const revalidated = yield* api.get("/console", { "if-none-match": String(page.headers.etag) })
+          expect(revalidated.headers["content-security-policy"]).toBe(page.headers["content-security-policy"])
+          expect(revalidated.headers["x-frame-options"]).toBe("DENY")
+        })
+      )
+  )
+
   it.live("GET /leads and /leads/:id/audit mask PII (email to its domain, names and phone)", () =>
     withApi(memoryEnv(), (api) =>
       Effect.gen(function* () {

@@ -147,6 +147,87 @@ describe("the operator CLI on Postgres + Redis", () => {
   )
 })
 
+describe("the operator CLI's replay, when a lead's replay fails or loses a race", () => {
+  it.scopedLive(
+    "replay --all tries every dead letter: a lead the queue fails on is named with why, the others are replayed, exit 1",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        expect((yield* cli(iso.env, "migrate")).code).toBe(0)
+        const ids = [0, 1, 2, 3, 4].map((i) => `${i}c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f`)
+        // oldest first: the order replay --all takes them in
+        for (const [i, id] of ids.entries()) yield* insertLead(iso, id, "FAILED", (5 - i) * 10_000)
+        // the third lead's job is a key BullMQ cannot read (Redis answers WRONGTYPE): the queue fails on that lead
+        const jobKey = `${iso.prefix}:${iso.queueName}:${ids[2]}`
+        yield* Effect.promise(() => iso.redis.set(jobKey, "not a job"))
+
+        const all = yield* cli(iso.env, "replay", "--all")
+        expect(all.code, all.out).toBe(1)
+        const lines = all.stdout.trimEnd().split("\n")
+        expect(lines.slice(0, 5)).toEqual([
+          `${ids[0]}  replayed: QUEUED`,
+          `${ids[1]}  replayed: QUEUED`,
+          expect.stringMatching(
+            new RegExp(`^${ids[2]}  failed: The queue is unavailable: replay failed: .*WRONGTYPE.*; it stays FAILED$`)
+          ),
+          `${ids[3]}  replayed: QUEUED`,
+          `${ids[4]}  replayed: QUEUED`
+        ])
+        expect(lines[5]).toMatch(/^4 lead\(s\) queued \(1 failed\); it is on the BullMQ queue /)
+        expect(all.stderr).toContain("1 of 5 lead(s) could not be replayed")
+        expect(all.out).not.toMatch(/\n\s+at /)
+        const rows = yield* Effect.promise(() => iso.sql`SELECT id, status FROM leads ORDER BY updated_at, id`)
+        expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({
+          [ids[0]!]: "QUEUED",
+          [ids[1]!]: "QUEUED",
+          [ids[2]!]: "FAILED",
+          [ids[3]!]: "QUEUED",
+          [ids[4]!]: "QUEUED"
+        })
+
+        // once the queue takes it, the same command replays the one left
+        yield* Effect.promise(() => iso.redis.del(jobKey))
+        const again = yield* cli(iso.env, "replay", "--all")
+        expect(again.code, again.out).toBe(0)
+        expect(again.stdout).toMatch(new RegExp(`^${ids[2]}  replayed: QUEUED\n1 lead\\(s\\) queued; `))
+      }),
+    120_000
+  )
+
+  it.scopedLive(
+    "replay <id> that loses a race to a replay from the console says the lead is QUEUED (exit 5), no error dump",
+    () =>
+      Effect.gen(function* () {
+        const iso = yield* makeIsolation()
+        expect((yield* cli(iso.env, "migrate")).code).toBe(0)
+        const id = "7d6c5b4a-3e2f-4a1b-9c8d-7e6f5a4b3c2d"
+        yield* insertLead(iso, id, "FAILED")
+        // the console's replay lands between the CLI's read (FAILED) and its write: the row is QUEUED by then
+        yield* Effect.promise(() =>
+          iso.sql.unsafe(`
+            CREATE FUNCTION ${iso.schema}.replayed_elsewhere() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF pg_trigger_depth() = 1 AND OLD.status = 'FAILED' AND NEW.status = 'QUEUED' THEN
+                UPDATE ${iso.schema}.leads SET status = 'QUEUED', error = NULL, updated_at = now() WHERE id = OLD.id;
+                RETURN NULL;
+              END IF;
+              RETURN NEW;
+            END $$;
+            CREATE TRIGGER replayed_elsewhere BEFORE UPDATE ON ${iso.schema}.leads
+              FOR EACH ROW EXECUTE FUNCTION ${iso.schema}.replayed_elsewhere();`)
+        )
+        const raced = yield* cli(iso.env, "replay", id)
+        expect(raced.code, raced.out).toBe(5)
+        expect(raced.stdout).toBe(`${id}  not replayed: it is QUEUED\n`)
+        expect(raced.out).not.toContain("expected")
+        expect(raced.out).not.toContain("{")
+        const [row] = yield* Effect.promise(() => iso.sql`SELECT status FROM leads WHERE id = ${id}`)
+        expect(row?.status).toBe("QUEUED")
+      }),
+    120_000
+  )
+})
+
 describe("the operator CLI's command line", () => {
   it.live("-h, --help and help print the usage on stdout and exit 0", () =>
     Effect.gen(function* () {

@@ -1,9 +1,21 @@
 // The RevenueFlow console: plain browser JavaScript, no build step. It reads the ingest's JSON routes (GET /leads,
 // /leads/:id/audit, /dead-letters, /ops/state) and replays with POST /leads/:id/replay. Everything shown is set as
 // text (never as HTML): lead fields are untrusted input. The refresh every two seconds redraws only what changed, in
-// place, so a keyboard or screen-reader user keeps focus and place (see reconcile and keepingFocus).
+// place, so a keyboard or screen-reader user keeps focus and place (see reconcile and keepingFocus). One refresh runs
+// at a time, the next two seconds after it settles, and every request has a deadline: a slow server gets a few
+// requests, never a growing queue of them (a browser opens six connections to a host; a Replay would wait behind
+// the rest).
 ;(() => {
+  /** The pause between the end of one refresh and the start of the next. */
   const REFRESH_MS = 2000
+  /** A read not answered by then is given up: the console says the ingest is unavailable and tries again. */
+  const READ_DEADLINE_MS = 10_000
+  /** A replay not answered by then is given up (it may still be done: the lists show it once the ingest answers). */
+  const REPLAY_DEADLINE_MS = 15_000
+  /** A refresh still waiting after this is shown as slow. */
+  const SLOW_MS = 3000
+  /** The dead letters listed (the oldest first); the header's FAILED count says how many there are. */
+  const DEAD_LETTERS_LISTED = 50
   const KEY_STORAGE = "revenueflow.apiKey"
   /** The lead id in the address (#/leads/<id>); none when the hash is not one (a bad escape opens nothing). */
   const hashLead = () => {
@@ -20,6 +32,12 @@
   const leadPages = { status: "", after: undefined, next: undefined }
   /** The last /ops/state answer: the Replay message says what the CRM's circuit breaker means for a replay. */
   let lastState
+  /** How many dead letters the last /dead-letters answer listed. */
+  let deadListed
+  /** When every part of a refresh last answered: what the page shows is from then. */
+  let lastUpdated
+  /** What the last replay of a lead said, by lead id: the lead's view shows it under its Replay button. */
+  const replayNotes = new Map()
 
   const $ = (id) => document.getElementById(id)
 
@@ -115,26 +133,51 @@
     if (!key || (active.isConnected && document.activeElement === active)) return
     const same = document.querySelector(`[data-focus="${CSS.escape(key)}"]`)
     if (same) return same.focus({ preventScroll: true })
-    if (!group?.isConnected) return
-    const controls = group.querySelectorAll("[data-focus]")
+    if (!group) return
+    // a group redrawn with its part (the lead's view) has no controls left: focus goes to the element it names
+    const controls = group.isConnected ? group.querySelectorAll("[data-focus]") : []
     const next = controls[Math.min(index, controls.length - 1)] || $(group.getAttribute("data-focus-group"))
     if (next) next.focus({ preventScroll: true })
   }
 
   class Unauthorized extends Error {}
+  /** A request that had no (whole) answer within its deadline; the browser has given it up. */
+  class NoAnswer extends Error {}
 
-  const api = async (method, path) => {
+  const timedOut = (error) => error?.name === "TimeoutError" || error?.name === "AbortError"
+
+  /** One request, given up after `deadlineMs` (the connection is freed for the next). */
+  const api = async (method, path, deadlineMs = READ_DEADLINE_MS) => {
     const headers = { accept: "application/json" }
     if (apiKey) headers["x-api-key"] = apiKey
-    const response = await fetch(path, { method, headers })
+    const noAnswer = () => new NoAnswer(`${method} ${path.split("?")[0]}: no answer within ${deadlineMs / 1000} s`)
+    const signal = AbortSignal.timeout(deadlineMs)
+    const response = await fetch(path, { method, headers, signal }).catch((error) => {
+      throw timedOut(error) ? noAnswer() : error
+    })
     if (response.status === 401) throw new Unauthorized("an API key is required")
-    const body = await response.json().catch(() => ({}))
+    const body = await response.json().catch((error) => {
+      if (timedOut(error)) throw noAnswer()
+      return {}
+    })
     return { status: response.status, body }
   }
 
   const showError = (message) => {
     $("error").hidden = !message
-    $("error").textContent = message || ""
+    if ($("error").textContent !== (message || "")) $("error").textContent = message || ""
+  }
+
+  /** The time what the page shows is from, as a sentence (none before the first full answer). */
+  const asOf = () =>
+    lastUpdated ? ` What is shown is from ${lastUpdated.toLocaleTimeString("en-GB")}.` : " Nothing is shown yet."
+
+  /** Whether the ingest answers: nothing when it does, "slow" while a refresh waits, "unavailable" when one failed. */
+  const showConnection = (state, text) => {
+    const node = $("connection")
+    node.hidden = state === "ok"
+    node.setAttribute("data-state", state)
+    if (node.textContent !== text) node.textContent = text
   }
 
   /** Breakers the state shows as not closed. */
@@ -182,6 +225,7 @@
     )
     lastState = state
     definitions($("breakers"), breakerEntries(state))
+    renderDeadLetterCount()
     const open = openBreakers(state)
     const note =
       open.length === 0
@@ -271,16 +315,55 @@
     replaying.add(id)
     // aria-disabled, not disabled: a disabled button would drop the keyboard focus to the page
     button.setAttribute("aria-disabled", "true")
+    let text
     try {
-      const { status, body } = await api("POST", `/leads/${encodeURIComponent(id)}/replay`)
-      $("replay-message").textContent = status === 202 ? replayedText(id) : `Replay refused: ${body.detail || status}`
+      const { status, body } = await api("POST", `/leads/${encodeURIComponent(id)}/replay`, REPLAY_DEADLINE_MS)
+      text = status === 202 ? replayedText(id) : `Replay refused: ${body.detail || status}`
     } catch (error) {
-      $("replay-message").textContent = `Replay failed: ${error.message}`
+      text =
+        error instanceof NoAnswer
+          ? `Replay of lead ${id.slice(0, 8)}: ${error.message}. It may still be done: the lists show it once the ` +
+            "ingest answers."
+          : `Replay failed: ${error.message}`
     } finally {
       replaying.delete(id)
       button.removeAttribute("aria-disabled")
     }
+    $("replay-message").textContent = text
+    replayNotes.set(id, text)
+    if (id === selected) drawSelected()
     await refresh()
+  }
+
+  /** The Replay button of a dead-lettered lead; `place` keeps its focus key apart from the other button of the lead. */
+  const replayButton = (id, place) =>
+    el(
+      "button",
+      {
+        type: "button",
+        "data-focus": `${place}:${id}`,
+        "aria-label": `Replay lead ${id.slice(0, 8)}`,
+        onclick: (event) => replay(id, event.currentTarget)
+      },
+      "Replay"
+    )
+
+  /** Under the dead letters: how many there are when the list does not hold them all, and where the rest are. */
+  const renderDeadLetterCount = () => {
+    const node = $("dead-letters-more")
+    const total = lastState?.leads ? lastState.leads.FAILED : undefined
+    const upTo = lastState?.leadsCountedUpTo
+    let text = ""
+    if (deadListed !== undefined && deadListed >= DEAD_LETTERS_LISTED) {
+      if (total === undefined || total === null) text = `The oldest ${deadListed} dead letters; there may be more.`
+      else if (total > deadListed)
+        text = `The oldest ${deadListed} of ${
+          upTo !== undefined && total >= upTo ? `${upTo.toLocaleString("en-US")}+` : total.toLocaleString("en-US")
+        } dead letters.`
+    }
+    node.hidden = text === ""
+    if (text === "") return
+    if ($("dead-letters-count").textContent !== text) $("dead-letters-count").textContent = text
   }
 
   const renderDeadLetters = (deadLetters) => {
@@ -308,20 +391,7 @@
           el("td", {}, dead.email),
           el("td", {}, dead.error),
           el("td", {}, ageOf(dead.failedAt)),
-          el(
-            "td",
-            {},
-            el(
-              "button",
-              {
-                type: "button",
-                "data-focus": `replay:${dead.id}`,
-                "aria-label": `Replay lead ${dead.id.slice(0, 8)}`,
-                onclick: (event) => replay(dead.id, event.currentTarget)
-              },
-              "Replay"
-            )
-          )
+          el("td", {}, replayButton(dead.id, "replay"))
         )
     }))
     if (items.length === 0)
@@ -331,14 +401,17 @@
         build: () => el("tr", {}, el("td", { colspan: 5, class: "hint" }, "No dead letters."))
       })
     keepingFocus(() => reconcile($("dead-letters").tBodies[0], items))
+    deadListed = deadLetters.length
+    renderDeadLetterCount()
   }
 
   const json = (value) => el("pre", {}, JSON.stringify(value, null, 2))
 
   const renderDetail = (lead) => {
     const analysis = lead.grounding ? lead.grounding.analysis : lead.analysis
+    const note = replayNotes.get(lead.id)
     const parts = [
-      el("h2", {}, "Lead ", el("code", {}, lead.id)),
+      el("h2", { id: "detail-heading", tabindex: -1 }, "Lead ", el("code", {}, lead.id)),
       el(
         "p",
         {},
@@ -349,6 +422,11 @@
         ageOf(lead.updatedAt)
       ),
       lead.error ? el("p", { "data-lead-error": true }, `Reason: ${lead.error}`) : undefined,
+      // a FAILED lead is replayed from here too: the dead-letter list holds only the oldest
+      lead.status === "FAILED"
+        ? el("p", { "data-focus-group": "detail-heading" }, replayButton(lead.id, "detail-replay"))
+        : undefined,
+      note ? el("p", { "data-replay-note": true }, note) : undefined,
       el("h2", {}, "Input (PII masked)"),
       json(lead.input)
     ]
@@ -445,7 +523,7 @@
           )
         )
       )
-    showDetail(lead, parts.filter(Boolean))
+    showDetail([lead, note], parts.filter(Boolean))
   }
 
   /** Replaces the detail only when what it shows changed, keeping open audit rows open and the focus where it was. */
@@ -460,6 +538,17 @@
       if (open.has(node.getAttribute("data-open-key"))) node.open = true
   }
 
+  /** The selected lead's view, from its last answer (redrawn when a replay note for it changes). */
+  let selectedAnswer
+  const drawSelected = () => {
+    if (!selectedAnswer || selectedAnswer.id !== selected) return
+    if (selectedAnswer.status === 200) renderDetail(selectedAnswer.body)
+    else {
+      const text = selectedAnswer.body.detail || `No lead ${selected}`
+      showDetail(text, [el("p", { class: "hint", "data-lead-missing": true }, text)])
+    }
+  }
+
   const select = (id) => {
     selected = id
     history.replaceState(null, "", `#/leads/${encodeURIComponent(id)}`)
@@ -472,48 +561,106 @@
     if (leadPages.after) query.set("after", leadPages.after)
     return `/leads?${query}`
   }
+  /**
+   * Shows another page or filter of the lead list. Until its answer comes, Older is off: the `next` known is the
+   * previous page's, and following it would skip the newest leads of the new filter.
+   */
   const showLeadPage = (after) => {
     leadPages.after = after
+    leadPages.next = undefined
+    $("leads-older").disabled = true
+    $("leads-newest").disabled = after === undefined
     refresh()
   }
 
-  const refresh = async () => {
+  /** One refresh: the parts are asked for at once, and each is drawn when it answers. */
+  const refreshOnce = async () => {
     if (needsKey) return
+    const started = Date.now()
+    const slow = setTimeout(() => {
+      if ($("connection").getAttribute("data-state") !== "unavailable")
+        showConnection("slow", `The ingest is slow to answer: still waiting after ${SLOW_MS / 1000} s.${asOf()}`)
+    }, SLOW_MS)
+    // a page asked for before the filter or page changed is not drawn: the refresh the change started draws its own
+    const listed = leadsPath()
+    const lead = selected
+    const failures = []
+    const part = (path, draw) =>
+      api("GET", path).then(draw, (error) => {
+        if (error instanceof Unauthorized) throw error
+        failures.push(error instanceof NoAnswer ? error.message : `${path.split("?")[0]}: ${error.message}`)
+      })
     try {
-      // a page asked for before the filter or page changed is not drawn: the refresh the change started draws its own
-      const listed = leadsPath()
-      const [state, leads, dead] = await Promise.all([
-        api("GET", "/ops/state"),
-        api("GET", listed),
-        api("GET", "/dead-letters?limit=50")
+      await Promise.all([
+        part("/ops/state", ({ status, body }) => {
+          if (status === 200) renderState(body)
+        }),
+        part(listed, ({ status, body }) => {
+          if (listed !== leadsPath()) return
+          if (status === 200) {
+            leadPages.next = body.next
+            renderLeads(body.leads)
+            $("leads-older").disabled = leadPages.next === undefined
+            $("leads-newest").disabled = leadPages.after === undefined
+          }
+          showError(status === 200 ? "" : body.detail || `GET /leads answered ${status}`)
+        }),
+        part(`/dead-letters?limit=${DEAD_LETTERS_LISTED}`, ({ status, body }) => {
+          if (status === 200) renderDeadLetters(body.deadLetters)
+        }),
+        lead &&
+          part(`/leads/${encodeURIComponent(lead)}/audit`, (answer) => {
+            if (lead !== selected) return
+            selectedAnswer = { id: lead, ...answer }
+            drawSelected()
+          })
       ])
-      if (state.status === 200) renderState(state.body)
-      if (leads.status === 200 && listed === leadsPath()) {
-        leadPages.next = leads.body.next
-        renderLeads(leads.body.leads)
-      }
-      $("leads-older").disabled = leadPages.next === undefined
-      $("leads-newest").disabled = leadPages.after === undefined
-      if (dead.status === 200) renderDeadLetters(dead.body.deadLetters)
-      if (selected) {
-        const lead = await api("GET", `/leads/${encodeURIComponent(selected)}/audit`)
-        if (lead.status === 200) renderDetail(lead.body)
-        else {
-          const text = lead.body.detail || `No lead ${selected}`
-          showDetail(text, [el("p", { class: "hint", "data-lead-missing": true }, text)])
-        }
-      }
       refreshAges()
-      showError(leads.status === 200 ? "" : leads.body.detail || `GET /leads answered ${leads.status}`)
+      if (failures.length === 0) {
+        lastUpdated = new Date()
+        // a slow answer stays said until a refresh is quick again (not a notice that comes and goes every refresh)
+        const took = lastUpdated.getTime() - started
+        if (took < SLOW_MS) showConnection("ok", "")
+        else
+          showConnection(
+            "slow",
+            `The ingest is slow to answer: the last refresh took ${Math.round(took / 1000)} s.${asOf()}`
+          )
+      } else
+        showConnection(
+          "unavailable",
+          `The ingest is unavailable (${failures.join("; ")}).${asOf()} Trying again every ${REFRESH_MS / 1000} s.`
+        )
     } catch (error) {
-      if (error instanceof Unauthorized) {
-        needsKey = true
-        $("key-form").hidden = false
-        $("key-message").textContent = apiKey ? "That key was refused." : "This server requires an API key."
-        return
-      }
-      showError(`Cannot reach the ingest: ${error.message}`)
+      if (!(error instanceof Unauthorized)) throw error
+      needsKey = true
+      $("key-form").hidden = false
+      $("key-message").textContent = apiKey ? "That key was refused." : "This server requires an API key."
+    } finally {
+      clearTimeout(slow)
     }
+  }
+
+  /** The refresh running, if one is; one asked for meanwhile runs once it settles (never two at once). */
+  let running
+  let again = false
+  let timer
+  const refresh = () => {
+    if (running) {
+      again = true
+      return running
+    }
+    clearTimeout(timer)
+    running = refreshOnce()
+      .catch((error) => showConnection("unavailable", `The console failed to refresh: ${error.message}.${asOf()}`))
+      .finally(() => {
+        running = undefined
+        if (again) {
+          again = false
+          refresh()
+        } else if (!needsKey) timer = setTimeout(refresh, REFRESH_MS)
+      })
+    return running
   }
 
   $("key-form").addEventListener("submit", (event) => {
@@ -533,6 +680,12 @@
     if (leadPages.next) showLeadPage(leadPages.next)
   })
   $("leads-newest").addEventListener("click", () => showLeadPage(undefined))
+  $("dead-letters-failed").addEventListener("click", () => {
+    $("lead-status").value = "FAILED"
+    leadPages.status = "FAILED"
+    showLeadPage(undefined)
+    $("leads-heading").focus()
+  })
   $("open-form").addEventListener("submit", (event) => {
     event.preventDefault()
     const id = $("open-id").value.trim()
@@ -544,5 +697,4 @@
   })
 
   refresh()
-  setInterval(refresh, REFRESH_MS)
 })()
