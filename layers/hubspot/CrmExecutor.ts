@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import { answered, emptyBudget, release, reserve } from "../../src/domain/callBudget.js"
-import { classify, isAuthFailure } from "../../src/domain/crmErrors.js"
+import { UNEXPECTED_RESPONSE_CODE, classify, isAuthFailure } from "../../src/domain/crmErrors.js"
 import {
   type ApiUsage,
   type CrmCall,
@@ -46,6 +46,20 @@ const timeoutAgent = (baseUrl: string, timeoutMs: number): http.Agent => {
   }
   return agent
 }
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null
+/** A CRM object as the API answers it (SimplePublicObject and kin): an id and its properties. */
+const isCrmObject = (value: unknown): boolean =>
+  isObject(value) && typeof value.id === "string" && value.id !== "" && isObject(value.properties)
+/** A batch or list answer whose `results` each pass `item`. */
+const resultsOf =
+  (item: (value: unknown) => boolean) =>
+  (value: unknown): boolean =>
+    isObject(value) && Array.isArray(value.results) && value.results.every(item)
+const isUpserted = (value: unknown): boolean =>
+  isCrmObject(value) && typeof (value as { _new?: unknown })._new === "boolean"
+const isDefinition = (value: unknown): boolean =>
+  isObject(value) && typeof value.name === "string" && typeof value.type === "string"
 
 /**
  * The HubSpot CrmExecutor: @hubspot/api-client's generated APIs with no client retries or limiter (and none another
@@ -101,8 +115,10 @@ export const make = (options: HubSpotOptions) =>
         )
       })
 
-    // A rejected token is read again: if the secret was rotated, retry once with the new one.
-    const run = <A>(send: (c: HubSpotApis) => Promise<Info<A>>) =>
+    // A rejected token is read again: if the secret was rotated, retry once with the new one. A success is checked to be
+    // shaped as the API answers (`valid`): the client hands a 2xx body it cannot parse as JSON (a proxy's HTML page) on
+    // as an object with no fields, which would otherwise surface as a TypeError where its fields are read.
+    const run = <A>(what: string, valid: (data: unknown) => boolean, send: (c: HubSpotApis) => Promise<Info<A>>) =>
       Effect.flatMap(Ref.get(state), (current) =>
         once(current.client, send).pipe(
           Effect.catchIf(
@@ -120,7 +136,19 @@ export const make = (options: HubSpotOptions) =>
                 return Effect.zipRight(Ref.set(state, next), Effect.zipRight(logged, once(next.client, send)))
               })
           ),
-          Effect.map((res) => res.data)
+          Effect.flatMap((res) =>
+            valid(res.data)
+              ? Effect.succeed(res.data)
+              : Effect.fail(
+                  new HubSpotCallFailed({
+                    failure: {
+                      status: res.status,
+                      code: UNEXPECTED_RESPONSE_CODE,
+                      message: `HubSpot answered ${what} with ${res.status} and a body that is not the API's (a proxy's or gateway's page?)`
+                    }
+                  })
+                )
+          )
         )
       )
 
@@ -129,7 +157,9 @@ export const make = (options: HubSpotOptions) =>
     // Read through `run` like every other call: its answer's rate-limit headers count, its failure fails the action.
     const definitions = yield* makeDefinitionsCache((type) =>
       Effect.map(
-        run((c) => c.properties.coreApi.getAllWithHttpInfo(type, false)),
+        run(`the ${type} property definitions read`, resultsOf(isDefinition), (c) =>
+          c.properties.coreApi.getAllWithHttpInfo(type, false)
+        ),
         (res) => toDefinitions(res.results)
       )
     )
@@ -137,7 +167,9 @@ export const make = (options: HubSpotOptions) =>
     const api: HubSpotApi = {
       upsert: (type, idProperty, id, properties) =>
         Effect.flatMap(
-          run((c) => batchApi(c, type).upsertWithHttpInfo({ inputs: [{ idProperty, id, properties }] })),
+          run(`the ${type} batch upsert`, resultsOf(isUpserted), (c) =>
+            batchApi(c, type).upsertWithHttpInfo({ inputs: [{ idProperty, id, properties }] })
+          ),
           (res): Effect.Effect<{ id: string; created: boolean }, HubSpotCallFailed> => {
             const result = res.results[0]
             const errors = "errors" in res ? res.errors : undefined
@@ -154,7 +186,7 @@ export const make = (options: HubSpotOptions) =>
         ),
       findCompanyByDomain: (domain) =>
         Effect.map(
-          run((c) =>
+          run("the company search", resultsOf(isCrmObject), (c) =>
             c.companies.searchApi.doSearchWithHttpInfo({
               filterGroups: [{ filters: [{ propertyName: "domain", operator: FilterOperatorEnum.Eq, value: domain }] }],
               properties: ["domain", "name"],
@@ -170,11 +202,11 @@ export const make = (options: HubSpotOptions) =>
         ),
       companyName: (id) =>
         Effect.map(
-          run((c) => c.companies.basicApi.getByIdWithHttpInfo(id, ["name"])),
+          run("a company read", isCrmObject, (c) => c.companies.basicApi.getByIdWithHttpInfo(id, ["name"])),
           (res) => res.properties.name ?? undefined
         ),
       companyByKey: (idProperty, key) =>
-        run((c) =>
+        run("a company read by key", isCrmObject, (c) =>
           c.companies.basicApi.getByIdWithHttpInfo(key, ["name"], undefined, undefined, false, idProperty)
         ).pipe(
           Effect.map((res): FoundCompany => ({ id: res.id, name: res.properties.name ?? undefined })),
@@ -184,7 +216,7 @@ export const make = (options: HubSpotOptions) =>
           )
         ),
       contactByEmail: (email, properties) =>
-        run((c) =>
+        run("a contact read", isCrmObject, (c) =>
           c.contacts.basicApi.getByIdWithHttpInfo(email, [...properties], undefined, undefined, false, "email")
         ).pipe(
           Effect.map((res) => ({ id: res.id, properties: res.properties })),
@@ -195,7 +227,7 @@ export const make = (options: HubSpotOptions) =>
         ),
       update: (type, id, properties) =>
         Effect.asVoid(
-          run((c) =>
+          run(`the ${type} update`, isCrmObject, (c) =>
             type === "deals"
               ? c.deals.basicApi.updateWithHttpInfo(id, { properties })
               : type === "contacts"
@@ -204,7 +236,11 @@ export const make = (options: HubSpotOptions) =>
           )
         ),
       associate: (from, fromId, to, toId) =>
-        Effect.asVoid(run((c) => c.associations.basicApi.createDefaultWithHttpInfo(from, fromId, to, toId))),
+        Effect.asVoid(
+          run("the association", resultsOf(isObject), (c) =>
+            c.associations.basicApi.createDefaultWithHttpInfo(from, fromId, to, toId)
+          )
+        ),
       definitions: definitions.get,
       forgetDefinitions: definitions.forget,
       now: Clock.currentTimeMillis
@@ -246,7 +282,8 @@ export const make = (options: HubSpotOptions) =>
               Effect.fail(classify(PROVIDER, error.failure, now, [token]))
             )
           ),
-          Effect.ensuring(Ref.update(budget, (b) => release(b, cost - action.sent))),
+          // an action that made more calls than it reserved (a rare path: see callCost) has nothing to give back
+          Effect.ensuring(Ref.update(budget, (b) => release(b, Math.max(0, cost - action.sent)))),
           Effect.locally(sentByAction, action)
         )
       }).pipe(Effect.withSpan("crm.hubspot", { captureStackTrace: false, attributes: { "crm.tool": call.tool } }))

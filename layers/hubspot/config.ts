@@ -78,9 +78,38 @@ const property = (name: string, fallback: string) =>
     validation: (value) => /^[a-z][a-z0-9_]{0,99}$/.test(value)
   }).pipe(Config.withDefault(fallback))
 
+/**
+ * An absolute http(s) URL with no credentials, query or fragment: the client appends each path (`/crm/v3/...`) to it as
+ * it is, so a query or fragment would swallow the path.
+ */
+const isBaseUrl = (value: string): boolean => {
+  if (!URL.canParse(value)) return false
+  const url = new URL(value)
+  return (
+    (url.protocol === "https:" || url.protocol === "http:") &&
+    url.username === "" &&
+    url.password === "" &&
+    url.search === "" &&
+    url.hash === "" &&
+    !/[?#]/.test(value)
+  )
+}
+
+/**
+ * HUBSPOT_BASE_URL, without its trailing slashes: the client appends `/crm/v3/...` to it, and
+ * `https://api.hubapi.com/` would send every call to `//crm/v3/...`, which HubSpot answers 404.
+ */
+const baseUrlConfig = validated("HUBSPOT_BASE_URL", Config.string(), {
+  message: "must be an absolute http(s) URL such as https://api.hubapi.com, without credentials, query or fragment",
+  validation: (value) => isBaseUrl(value.trim())
+}).pipe(
+  Config.map((value) => value.trim().replace(/\/+$/, "")),
+  Config.withDefault("https://api.hubapi.com")
+)
+
 /** HUBSPOT_* settings from the environment (or any ConfigProvider). */
 export const hubSpotConfig: Config.Config<Omit<HubSpotOptions, "onApiUsage">> = Config.all({
-  baseUrl: Config.string("HUBSPOT_BASE_URL").pipe(Config.withDefault("https://api.hubapi.com")),
+  baseUrl: baseUrlConfig,
   accessToken: credential("HUBSPOT_ACCESS_TOKEN"),
   timeoutMs: positiveInt("CRM_TIMEOUT_MS", 10_000),
   properties: Config.all({

@@ -1,6 +1,6 @@
 import * as Effect from "effect/Effect"
 import { type LeadStatusMap, hubSpotLeadStatuses } from "../../src/domain/leadStatus.js"
-import { STALE_DEFINITIONS_CODE } from "../../src/domain/crmErrors.js"
+import { KEYED_UPSERT_CONFLICT_CODE, STALE_DEFINITIONS_CODE } from "../../src/domain/crmErrors.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
 import { HubSpotCallFailed, isValidationError, validationMessage } from "./call.js"
@@ -84,6 +84,18 @@ export const existingContactId = (error: HubSpotCallFailed): string | undefined 
   return /^Contact already exists\. Existing ID: (\d+)/.exec(message)?.[1]
 }
 
+/**
+ * Text as the body of a note or task, which HubSpot holds and shows as HTML: `&`, `<`, `>` and `"` escaped, so a lead's
+ * text is read as written and never as markup, and each line break a `<br>` (HTML collapses a newline into a space).
+ */
+export const htmlText = (text: string): string =>
+  text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/\r\n|\r|\n/g, "<br>")
+
 /** HubSpot's default lifecycle stages, earliest first: the order when the portal's definition lists none. */
 const defaultLifecycleStages = [
   "subscriber",
@@ -99,10 +111,12 @@ const defaultLifecycleStages = [
 /**
  * The most HTTP calls each tool makes (HubSpot's limits count calls, not actions): contact upserts 1; a firmographics
  * sync may first read the property definitions (1), then a company sync searches, upserts or updates, may read a
- * company's name and name it, upserts the contact and associates it (7 in all; 2 without a domain); engagements upsert the contact and
- * the engagement and associate them (3); a conversion reads the contact's stage and may read the contact definitions
- * before its upsert (3; 4 with an account); an account match searches, then reads by the company key (2). A 401 retried with a rotated token adds one, and so does a contact upsert
- * answered 409 naming the existing contact (it is updated by id).
+ * company's name and name it, upserts the contact and associates it (7 in all; 2 without a domain); engagements upsert
+ * the contact and the engagement and associate them (3); a conversion reads the contact's stage and may read the
+ * contact definitions before its upsert (3; 4 with an account); an account match searches, then reads by the company
+ * key (2). Rare paths add one: a 401 retried with a rotated token, a contact upsert answered 409 naming the existing
+ * contact (it is updated by id), a company found by search but deleted or merged since (its update answered 404, it is
+ * upserted by key instead).
  */
 export const callCost = (call: CrmCall): number => {
   switch (call.tool) {
@@ -110,11 +124,11 @@ export const callCost = (call: CrmCall): number => {
     case "create_lead":
     case "update_lead_status":
     case "set_lead_score":
+    case "update_opportunity_stage":
+      return 1
     case "match_account":
       // searches by domain, then (search lags) reads by the company key
       return 2
-    case "update_opportunity_stage":
-      return 1
     case "sync_firmographics":
       return call.params.domain === undefined ? 2 : 7
     case "create_contact":
@@ -145,6 +159,32 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
       })
     })
 
+  // An upsert keyed by a unique property HubSpot resolves atomically, yet it refuses one that races another upsert of
+  // the same key (409 CONFLICT: two leads of one new domain at once, a retry racing an upsert still in flight). The
+  // upsert is idempotent: the refusal becomes transient (its body's category would make it permanent), and the retry
+  // finds the object the other upsert made, instead of the lead failing.
+  const keyedUpsert = (
+    type: Exclude<UpsertType, "contacts">,
+    idProperty: string,
+    id: string,
+    properties: Record<string, string>
+  ) =>
+    Effect.catchIf(
+      api.upsert(type, idProperty, id, properties),
+      (error) => error.failure.status === 409,
+      (error) =>
+        Effect.fail(
+          new HubSpotCallFailed({
+            failure: {
+              status: 409,
+              headers: error.failure.headers,
+              code: KEYED_UPSERT_CONFLICT_CODE,
+              message: `HubSpot refused the ${type} upsert by ${idProperty} as conflicting with another upsert of the same key; the retry finds the object (${validationMessage(error.failure)})`
+            }
+          })
+        )
+    )
+
   const asResult =
     (object: string) =>
     (res: { id: string; created: boolean }): CrmResult => ({
@@ -157,22 +197,29 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
   // HubSpot resolves atomically, so concurrent and retried leads of one domain converge on one company (it does not
   // merge companies made through the API). A company without a name is named after its domain — one the upsert just
   // created, or one an earlier attempt created and could not name (its answer lost, its process stopped before the
-  // name was sent) —, and a name already there (edited in HubSpot) is never overwritten.
-  const companyFor = (domain: string, properties: Record<string, string>) =>
-    Effect.flatMap(api.findCompanyByDomain(domain), (found) => {
-      if (found !== undefined) {
-        const update = unnamed(found.name) ? { ...properties, name: domain } : properties
-        return Effect.as(Object.keys(update).length > 0 ? api.update("companies", found.id, update) : Effect.void, {
-          id: found.id,
-          created: false
-        })
-      }
-      return Effect.tap(api.upsert("companies", p.companyKey, domain, { domain, ...properties }), (res) =>
-        Effect.flatMap(res.created ? Effect.succeed(undefined) : api.companyName(res.id), (name) =>
-          unnamed(name) ? api.update("companies", res.id, { name: domain }) : Effect.void
+  // name was sent) —, and a name already there (edited in HubSpot) is never overwritten. Search lags deletes and merges
+  // too: a company it finds may be gone (its update answered 404), and then the upsert by key is what is left.
+  const companyFor = (domain: string, properties: Record<string, string>) => {
+    const byKey = Effect.tap(keyedUpsert("companies", p.companyKey, domain, { domain, ...properties }), (res) =>
+      Effect.flatMap(res.created ? Effect.succeed(undefined) : api.companyName(res.id), (name) =>
+        unnamed(name) ? api.update("companies", res.id, { name: domain }) : Effect.void
+      )
+    )
+    return Effect.flatMap(api.findCompanyByDomain(domain), (found) => {
+      if (found === undefined) return byKey
+      const update = unnamed(found.name) ? { ...properties, name: domain } : properties
+      // with nothing to write, the company is read instead: the contact is never associated with one that is gone
+      const touch =
+        Object.keys(update).length > 0 ? api.update("companies", found.id, update) : api.companyName(found.id)
+      return touch.pipe(
+        Effect.as({ id: found.id, created: false }),
+        Effect.catchIf(
+          (error) => error.failure.status === 404,
+          () => byKey
         )
       )
     })
+  }
 
   const personProps = (x: ParamsOf<"create_contact"> | ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => ({
     firstname: x.firstName,
@@ -193,7 +240,7 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
   ) =>
     Effect.gen(function* () {
       const person = yield* contact(call.params.email)
-      const res = yield* api.upsert(type, p.actionKey, call.actionKey, props(properties))
+      const res = yield* keyedUpsert(type, p.actionKey, call.actionKey, props(properties))
       yield* api.associate(type, res.id, "contacts", person.id)
       return { crmId: res.id, detail: { object: type, created: res.created, contactId: person.id } }
     })
@@ -342,7 +389,7 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
         const x = call.params
         return Effect.gen(function* () {
           const person = yield* contact(x.email)
-          const deal = yield* api.upsert(
+          const deal = yield* keyedUpsert(
             "deals",
             p.actionKey,
             call.actionKey,
@@ -370,7 +417,7 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
           engagement(call, "tasks", {
             hs_timestamp: hsTimestamp,
             hs_task_subject: x.subject,
-            hs_task_body: x.description,
+            hs_task_body: x.description === undefined ? undefined : htmlText(x.description),
             hs_task_priority: priority[x.priority],
             hs_task_status: "NOT_STARTED"
           })
@@ -379,7 +426,10 @@ export const makeTools = (api: HubSpotApi, p: HubSpotProperties, statuses: LeadS
       case "log_activity": {
         const x = call.params
         return Effect.flatMap(timestamp(undefined), (hsTimestamp) =>
-          engagement(call, "notes", { hs_timestamp: hsTimestamp, hs_note_body: `${x.subject}\n\n${x.description}` })
+          engagement(call, "notes", {
+            hs_timestamp: hsTimestamp,
+            hs_note_body: htmlText(`${x.subject}\n\n${x.description}`)
+          })
         )
       }
     }

@@ -53,6 +53,19 @@ const MAX_MESSAGE = 500
 /** A write refused under property definitions kept from an earlier call (the portal may have changed since). */
 export const STALE_DEFINITIONS_CODE = "PROPERTY_DEFINITIONS_CHANGED"
 
+/**
+ * An upsert keyed by a unique property (a company key, an action key) refused with 409 CONFLICT: another upsert of the
+ * same key raced it (two leads of one new domain at once, a retry racing an upsert still in flight). The upsert is
+ * idempotent, so the retry finds the object the other one made.
+ */
+export const KEYED_UPSERT_CONFLICT_CODE = "KEYED_UPSERT_CONFLICT"
+
+/**
+ * A 2xx answer whose body is not what the API returns (a proxy's or gateway's HTML page, an empty or cut body): the
+ * request may not have reached the CRM at all, so the call is tried again.
+ */
+export const UNEXPECTED_RESPONSE_CODE = "UNEXPECTED_RESPONSE"
+
 // Codes a CRM returns with a 4xx that are about load or locking, not the request: retrying can succeed.
 const transientCodes = new Set([
   "UNABLE_TO_LOCK_ROW",
@@ -61,7 +74,11 @@ const transientCodes = new Set([
   "QUERY_TIMEOUT",
   "TXN_SECURITY_METERING_ERROR",
   // ours (HubSpot): values fitted to property definitions kept from an earlier call were refused; the retry reads them
-  STALE_DEFINITIONS_CODE
+  STALE_DEFINITIONS_CODE,
+  // ours (HubSpot): a keyed upsert raced another of the same key; the retry finds the object
+  KEYED_UPSERT_CONFLICT_CODE,
+  // ours: a success whose body is not the API's
+  UNEXPECTED_RESPONSE_CODE
 ])
 
 /**

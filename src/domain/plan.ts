@@ -1,11 +1,12 @@
 import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import type { Grounding } from "./analysis.js"
 import { describe, personalFieldPaths } from "./grounding.js"
 import type { Enrichment } from "./enrichment.js"
 import { accountDomain } from "./lead.js"
 import { dropHidden } from "./text.js"
 import type { LeadRecord } from "./record.js"
-import type { CrmAction } from "./tools.js"
+import { type CrmAction, ToolParams } from "./tools.js"
 
 const DAY_MS = 24 * 3600 * 1000
 
@@ -17,6 +18,24 @@ const EMPLOYEES_BOUND = 2_147_483_648
 const REVENUE_BOUND = 1e18
 const within = (value: number, bound: number): number | undefined =>
   Number.isFinite(value) && value >= 0 && value < bound ? value : undefined
+
+/** The tools' own check of a domain (a DNS name of ASCII labels): what the guard lets through. */
+const isToolDomain = Schema.is(ToolParams.match_account.fields.domain)
+
+/**
+ * The account domain as the CRMs' company keys hold it, or undefined when it is no DNS name the guard accepts. A
+ * lead's website is written by hand: the fully qualified form's trailing dot (`acme.com.`) is dropped, an
+ * internationalised name (`münchen.de`) becomes its ASCII (punycode) form as DNS knows it, and what is still no DNS
+ * name (an IP address, `acme_corp.com`) is left out, so the firmographics go to the contact alone rather than the
+ * guard refusing the whole sync after the lead was written.
+ */
+export const crmDomain = (domain: string): string | undefined => {
+  const host = domain.trim().toLowerCase().replace(/\.+$/, "")
+  if (isToolDomain(host)) return host
+  // the URL parser's host: IDNA to punycode, percent-decoding, IPv4 forms recognised (and then refused below)
+  const parsed = URL.canParse(`http://${host}`) ? new URL(`http://${host}`).hostname.replace(/\.+$/, "") : undefined
+  return parsed !== undefined && isToolDomain(parsed) ? parsed : undefined
+}
 
 /** YYYY-MM-DD, `days` after `from`. Derived from the lead's creation time so a retry plans the same action. */
 const dateAfter = (from: Date, days: number) => new Date(from.getTime() + days * DAY_MS).toISOString().slice(0, 10)
@@ -86,7 +105,7 @@ export const planActions = (
         employees: company.employees === undefined ? undefined : within(Math.round(company.employees), EMPLOYEES_BOUND),
         annualRevenue: company.annualRevenue === undefined ? undefined : within(company.annualRevenue, REVENUE_BOUND),
         country: company.country === undefined ? undefined : dropHidden(company.country),
-        domain: accountDomain(input)
+        domain: crmDomain(accountDomain(input))
       })
     })
   }

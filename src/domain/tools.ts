@@ -42,7 +42,8 @@ const IsoDate = Schema.String.pipe(
   })
 )
 const Domain = Schema.String.pipe(
-  Schema.pattern(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, {
+  // the top-level label letters, or an internationalised one in its punycode form (.рф is xn--p1ai)
+  Schema.pattern(/^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/, {
     message: () => "domain must be a DNS name"
   })
 )

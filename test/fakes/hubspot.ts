@@ -43,6 +43,13 @@ export interface FakeHubSpotOptions {
    * batch upsert of a key upserted less than this many ms before is answered 423 Locked, and nothing is written.
    */
   readonly companyLockMs?: number
+  /**
+   * HubSpot resolves a batch upsert's key atomically, yet refuses with 409 CONFLICT an upsert that races another one of
+   * the same key (two leads of one new domain at once, a retry racing an upsert still in flight). When set, an upsert
+   * by a unique property other than email (a company key, an action key) of a key whose object was created less than
+   * this many ms before is answered 409 CONFLICT, and nothing is written. (A contact's race is the 409 naming it.)
+   */
+  readonly upsertRaceMs?: number
 }
 
 /**
@@ -62,8 +69,9 @@ export const defaultUniqueProperties: Readonly<Record<string, ReadonlyArray<stri
 }
 
 /**
- * A local HubSpot: CRM v3 objects (batch upsert, search, create, update), v3 property definitions (read all of an
- * object type) and v4 default associations. Writes are checked against the definitions as HubSpot checks them.
+ * A local HubSpot: CRM v3 objects (batch upsert, search, create, read, update, delete), v3 property definitions (read
+ * all of an object type) and v4 default associations. Writes are checked against the definitions as HubSpot
+ * checks them.
  */
 export interface FakeHubSpot extends FakeControls {
   /** Objects by type (contacts, companies, deals, tasks, notes). */
@@ -79,7 +87,35 @@ export interface FakeHubSpot extends FakeControls {
   readonly searchThrottled: () => number
   /** Company upserts refused with 423 Locked. */
   readonly locked: () => number
+  /** Keyed upserts refused with 409 CONFLICT for racing another upsert of their key (`upsertRaceMs`). */
+  readonly raced: () => number
 }
+
+/**
+ * The text HubSpot's UI shows for an HTML property's value (a note's or a task's body), as a browser renders it: a run
+ * of whitespace, newlines included, is one space; `<br>` and the end of a paragraph or block are line breaks; other
+ * tags are markup, not shown; entities are the characters they name.
+ */
+export const shownText = (html: string): string =>
+  html
+    .replace(/\s+/g, " ")
+    .replace(/<br\s*\/?>|<\/(?:p|div|li|h[1-6])\s*>/gi, "\n")
+    .replace(/<[^>]*>/g, "")
+    .replace(/&(lt|gt|quot|#39|nbsp|amp);/g, (_m, name: string) =>
+      name === "lt"
+        ? "<"
+        : name === "gt"
+          ? ">"
+          : name === "quot"
+            ? '"'
+            : name === "#39"
+              ? "'"
+              : name === "nbsp"
+                ? " "
+                : "&"
+    )
+    .replace(/ *\n */g, "\n")
+    .trim()
 
 const hsError = (status: number, category: string, message: string): Reply => ({
   status,
@@ -220,6 +256,18 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
   /** When each company key was last upserted (HubSpot's lock). */
   const lockedAt = new Map<string, number>()
   let lockedCount = 0
+  const upsertRaceMs = options.upsertRaceMs ?? 0
+  let racedCount = 0
+  /**
+   * Objects deleted (archived), and when: gone for reads and writes at once, but search, which lags deletes as it lags
+   * creations, still finds them for `searchLagMs`.
+   */
+  const gone: Array<{ readonly type: string; readonly obj: HsObject; readonly at: number }> = []
+  const remove = (type: string, obj: HsObject) => {
+    const rows = table(type)
+    rows.splice(rows.indexOf(obj), 1)
+    gone.push({ type, obj, at: Date.now() })
+  }
   const uniqueProperties = options.uniqueProperties ?? defaultUniqueProperties
   const uniqueOf = (type: string) => uniqueProperties[type] ?? []
   const properties: Record<string, Map<string, FakeProperty>> = {}
@@ -424,6 +472,15 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
         if (owner !== undefined) return conflict(type, "email", input.id, owner.id)
         const refused = duplicateOf(type, { ...input.properties, [input.idProperty]: input.id }, found)
         if (refused) return refused
+        if (
+          upsertRaceMs > 0 &&
+          input.idProperty !== "email" &&
+          found !== undefined &&
+          Date.now() - Date.parse(found.createdAt) < upsertRaceMs
+        ) {
+          racedCount++
+          return conflict(type, input.idProperty, input.id, found.id)
+        }
         if (type === "companies" && companyLockMs > 0) {
           const at = lockedAt.get(input.id)
           if (at !== undefined && Date.now() - at < companyLockMs) {
@@ -450,7 +507,8 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
       const sorts = parseSorts(body.sorts, (name) => builtInProperties.has(name) || definitionsOf(type).has(name))
       if (!("sort" in sorts)) return sorts
       const indexedBefore = Date.now() - searchLagMs
-      const found = rows.filter(
+      const stillIndexed = gone.filter((g) => g.type === type && g.at > indexedBefore).map((g) => g.obj)
+      const found = [...rows, ...stillIndexed].filter(
         (o) =>
           Date.parse(o.createdAt) <= indexedBefore &&
           filters.every(
@@ -467,6 +525,12 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
             .map((o) => projected(o, (body.properties as Array<string> | undefined) ?? []))
         }
       }
+    }
+    if (rest !== undefined && /^[^/]+$/.test(rest) && req.method === "DELETE") {
+      // archive: HubSpot answers 204 whether the object existed or not
+      const found = rows.find((o) => o.id === rest)
+      if (found !== undefined) remove(type, found)
+      return { status: 204 }
     }
     if (rest === undefined && req.method === "POST") {
       const properties = (body.properties ?? {}) as Record<string, string>
@@ -591,6 +655,7 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
     setTokens: (next) => (tokens = new Set(next)),
     throttled: () => throttled,
     searchThrottled: () => searchThrottled,
-    locked: () => lockedCount
+    locked: () => lockedCount,
+    raced: () => racedCount
   }
 }

@@ -287,7 +287,8 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
       expect(nth(fake, 2).path).toBe("/crm/v3/objects/notes/batch/upsert")
       const props = (nth(fake, 2).json as { inputs: Array<{ properties: Record<string, string> }> }).inputs[0]!
         .properties
-      expect(props.hs_note_body).toBe("Scored 82\n\nFit: high")
+      // HubSpot holds a note's body as HTML: the lines are <br>-separated
+      expect(props.hs_note_body).toBe("Scored 82<br><br>Fit: high")
       expect(Date.parse(props.hs_timestamp!)).not.toBeNaN()
       expect(fake.associations.has(`notes:${logged.crmId}->contacts:${lead.crmId}`)).toBe(true)
     })
