@@ -72,7 +72,7 @@ export declare namespace JobQueue {
     readonly enqueue: (job: LeadJob) => Effect.Effect<void, QueueUnavailable>
     /**
      * True when the queue cannot tell a lead already has a job, so each enqueue adds one (SQS: a message per send,
-     * a FIFO queue deduplicating for 5 minutes only). The outbox sweep then sends a lead already sent again only
+     * on a FIFO queue too: each send has its own deduplication id). The outbox sweep then sends a lead already sent again only
      * after SWEEP_RESEND_MIN_AGE_MS, once per such period. Absent: false (BullMQ and memory: job id = lead id).
      */
     readonly sendsDuplicates?: boolean

@@ -100,8 +100,8 @@ export interface ServerlessConfig {
   /** Concurrent consumer invocations the event source mapping may run (2..1000): bounds the CRM and database load. */
   readonly maxConcurrency: number
   /**
-   * Receives before SQS moves a job to the DLQ. Delays (rate limit, breaker open; each at most about a minute) count
-   * as receives, so this is also the budget of delays: 50 is about 50 minutes of a CRM outage or a rate-limit backlog.
+   * Receives before SQS moves a job to the DLQ: the job's attempts. Delays (rate limit, breaker open, the store failing
+   * over) spend none: the consumer sends a delayed job again as a fresh message and acknowledges the delivery.
    */
   readonly maxReceiveCount: number
   /** Reserved concurrency of the ingest function (bounds its Postgres connections to 2 per instance); unset: none. */
@@ -362,14 +362,14 @@ export const fromContext = (read: ContextReader): StackConfig => {
     const batchSize = int("sqsBatchSize", Math.min(10, program.workerConcurrency))
     if (batchSize > (maxBatchingWindowSeconds > 0 ? 10_000 : 10))
       errors.push("sqsBatchSize: must be <= 10 (<= 10000 with sqsMaxBatchingWindowSeconds > 0)")
-    // A job cut at the timeout is delivered again and spends a receive (maxReceiveCount): the timeout covers a batch
+    // A job cut at the timeout is stopped and run again, its work so far wasted: the timeout covers a batch
     const perLead = perLeadWorstCaseMs(program)
     const worstCaseMs = consumerBatchWorstCaseMs(batchSize, program.workerConcurrency, perLead.ms)
     const consumerTimeoutSeconds = int("lambdaConsumerTimeoutSeconds", Math.max(60, Math.ceil(worstCaseMs / 1000)))
     if (consumerTimeoutSeconds > 900) errors.push("lambdaConsumerTimeoutSeconds: must be <= 900 (Lambda's maximum)")
     else if (variant === "serverless" && consumerTimeoutSeconds * 1000 < worstCaseMs)
       errors.push(
-        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${Math.ceil(batchSize / program.workerConcurrency)} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.settings.length === 0 ? "no Bedrock, mock CRM" : perLead.settings.join(", ")}), plus 1 s: ${Math.ceil(worstCaseMs / 1000)} s. Jobs cut at the timeout are delivered again and spend receives toward maxReceiveCount. Raise lambdaConsumerTimeoutSeconds (at most 900), lower sqsBatchSize or raise workerConcurrency${perLead.settings.length === 0 ? "" : `, or lower ${perLead.settings.join(" / ")} in environment`}`
+        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${Math.ceil(batchSize / program.workerConcurrency)} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.settings.length === 0 ? "no Bedrock, mock CRM" : perLead.settings.join(", ")}), plus 1 s: ${Math.ceil(worstCaseMs / 1000)} s. Jobs cut at the timeout are stopped and run again, their work wasted. Raise lambdaConsumerTimeoutSeconds (at most 900), lower sqsBatchSize or raise workerConcurrency${perLead.settings.length === 0 ? "" : `, or lower ${perLead.settings.join(" / ")} in environment`}`
       )
     const maxConcurrency = int("consumerMaxConcurrency", 10, 2)
     if (maxConcurrency > 1000) errors.push("consumerMaxConcurrency: must be <= 1000")

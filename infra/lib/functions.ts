@@ -194,9 +194,10 @@ export class Functions extends Construct {
     // - the ingest also replays a dead letter (POST /leads/{id}/replay, a corrected resubmission of a FAILED lead):
     //   receives from the DLQ, makes the letters it passes over visible again, deletes the one it re-sent; and
     //   counts the DLQ for /readyz, /ops/state and its metrics;
-    // - the consumer: its event source receives and deletes, the handler delays (ChangeMessageVisibility), reads the
-    //   redrive policy (GetQueueAttributes) and moves permanent failures to the DLQ.
-    for (const sender of [this.ingest, this.sweep, this.migrate]) queues.queue.grantSendMessages(sender)
+    // - the consumer: its event source receives and deletes, the handler sends a delayed job again as a fresh message
+    //   (a delivery kept for a delay would spend a receive; hidden by ChangeMessageVisibility when that send fails),
+    //   reads the redrive policy (GetQueueAttributes) and moves permanent failures to the DLQ.
+    for (const sender of [this.ingest, this.sweep, this.migrate, this.consumer]) queues.queue.grantSendMessages(sender)
     queues.deadLetters.grant(
       this.ingest,
       "sqs:ReceiveMessage",

@@ -8,9 +8,10 @@ import type { ServerlessConfig } from "./config.js"
  * (SSE-SQS: no key policy to manage, nothing for the functions to be granted) and refusing plain HTTP.
  * - visibility timeout: 6x the consumer's timeout plus the batching window, as AWS advises for a Lambda source, so a
  *   batch still being processed (and retried by the poller) is not handed to a second invocation;
- * - redrive after `maxReceiveCount` receives: every receive counts, delays (rate limit, breaker open; each at most
- *   about a minute) included, so the default (50) leaves about 50 minutes of them; a job failing on every attempt is
- *   retried as often, one visibility timeout apart (about 5 hours at the defaults) before its lead is FAILED;
+ * - redrive after `maxReceiveCount` receives: the job's attempts. A delay (rate limit, breaker open, the store failing
+ *   over) spends none: the consumer sends the job again, delayed, and acknowledges the delivery. A job failing on
+ *   every attempt is retried that often, one visibility timeout apart (about 5 hours at the default 50), before its
+ *   lead is FAILED;
  * - 14 days' retention on both: a job delayed by a long CRM outage, or waiting in the DLQ for a replay, is kept as
  *   long as SQS allows (a dead letter keeps its first enqueue time, so the DLQ must keep messages no shorter).
  */

@@ -152,7 +152,7 @@ describe("stack context", () => {
     expect(fromContext(read(fargateBase({ lambdaBundles: "/nowhere" }))).variant).toBe("fargate")
     const config = fromContext(read({ variant: "serverless", lambdaBundles: FIXTURE_BUNDLES, sqsBatchSize: "5" }))
     expect(config.variant).toBe("serverless")
-    // room for about 50 minutes of delays (breaker open, rate limit), each of at most a minute
+    // 50 attempts of a failing job (delays spend none)
     expect(config.serverless).toMatchObject({
       bundles: FIXTURE_BUNDLES,
       batchSize: 5,

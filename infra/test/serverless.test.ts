@@ -159,7 +159,7 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     const defaults = synthServerless().resources
     const ingest = defaults[logicalId(defaults, "AWS::Lambda::Function", "FunctionsIngest")]!.Properties!
     expect(ingest.ReservedConcurrentExecutions).toBeUndefined()
-    // and the default redrive leaves room for about 50 minutes of delays
+    // and the default redrive: 50 attempts of a failing job (delays spend none)
     const queue = defaults[logicalId(defaults, "AWS::SQS::Queue", "QueuesJobs")]!.Properties!
     expect((queue.RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount).toBe(50)
   })

@@ -83,10 +83,12 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
           ],
           resources: [queue]
         },
-        { actions: send, resources: [dlq] }
+        { actions: send, resources: [dlq] },
+        // a delayed job sent again as a fresh message
+        { actions: send, resources: [queue] }
       ])
     )
-    expect(sqs("Consumer")).toHaveLength(2)
+    expect(sqs("Consumer")).toHaveLength(3)
   })
 
   it("lets each function call GetSecretValue on its own secrets only", () => {

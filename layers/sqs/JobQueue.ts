@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto"
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
@@ -43,6 +44,8 @@ export { type SqsOptions, config } from "./config.js"
 const MAX_BATCH = 10
 /** ChangeMessageVisibility's ceiling (12 hours). */
 const MAX_VISIBILITY_S = 43_200
+/** SendMessage's DelaySeconds ceiling (15 minutes); a FIFO queue takes no per-message delay at all. */
+const MAX_DELAY_S = 900
 /**
  * How long one SQS call (the SDK's own retries included) may take before it is abandoned (its request aborted) and
  * fails as QueueUnavailable; a long poll gets its wait on top. The client's HTTP handler has no timeout of its own,
@@ -70,8 +73,9 @@ export declare namespace SqsQueue {
     readonly options: SqsOptions
     /**
      * Settles a batch of received messages: each job runs through `process`, and the answer lists the message ids
-     * that failed (Lambda's batchItemFailures). Success and permanent failure acknowledge; a delay hides the message
-     * for the retry-after (ChangeMessageVisibility); a retry leaves it to the queue's redrive policy.
+     * that failed (Lambda's batchItemFailures). Success and permanent failure acknowledge; a delay sends a fresh copy
+     * of the job that waits out the retry-after, and acknowledges the delivery (no receive spent); a retry leaves it
+     * to the queue's redrive policy (a fresh copy carries its attempts on when its receives, not its attempts, ran out).
      */
     readonly settle: (
       records: ReadonlyArray<SqsRecord>,
@@ -86,7 +90,46 @@ export class SqsQueue extends Context.Tag("revenueflow/SqsQueue")<SqsQueue, SqsQ
 const safeMessage = (cause: unknown): string =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : describeThrown(cause)
 
-const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(LeadJob))
+/**
+ * A job message's body: the job as the ingest sends it (LeadJob), and what a fresh copy of it carries forward from
+ * the delivery it replaces (see `sendCopy` below). Fields a consumer does not know are ignored, so a copy read by an
+ * older consumer is still the job.
+ */
+const JobMessage = Schema.Struct({
+  ...LeadJob.fields,
+  /** Attempts spent by the deliveries this copy replaces (absent: none). */
+  priorAttempts: Schema.optional(Schema.NonNegativeInt),
+  /** Epoch ms before which the job is not to run: the copy's first receive only hides it until then. */
+  notBefore: Schema.optional(Schema.Number)
+})
+type JobMessage = typeof JobMessage.Type
+
+const decodeJob = Schema.decodeUnknownEither(Schema.parseJson(JobMessage))
+
+/** The job a message carries, without what only the queue reads. */
+const jobOf = (message: JobMessage): LeadJob =>
+  message.traceContext === undefined
+    ? { leadId: message.leadId }
+    : { leadId: message.leadId, traceContext: message.traceContext }
+
+/**
+ * Whether this receive only waits: the first receive of a copy with `notBefore` hides it until then (a FIFO copy
+ * cannot be sent delayed, nor any copy for more than 15 minutes). Not with a single receive to spend (maxReceiveCount
+ * 1): the redrive would take the message on the next one.
+ */
+const waitsOnly = (message: JobMessage, receiveCount: number | undefined, max: number): boolean =>
+  message.notBefore !== undefined && receiveCount === 1 && max > 1
+
+/**
+ * Attempts spent before this run: those the copy carries, and this message's earlier receives — each a run that
+ * failed (a delay sends a fresh copy rather than spend a receive) but the one that only waited (`waitsOnly`). A count
+ * that could not be read is taken as the last attempt (see SqsRecord.receiveCount).
+ */
+const attemptsBefore = (message: JobMessage, receiveCount: number | undefined, max: number): number => {
+  if (receiveCount === undefined) return max - 1
+  const waited = message.notBefore !== undefined && max > 1 ? 1 : 0
+  return (message.priorAttempts ?? 0) + Math.max(0, receiveCount - 1 - waited)
+}
 
 /** maxReceiveCount of a queue's RedrivePolicy attribute (JSON); NaN without one, or one that cannot be read. */
 const redriveMaxReceiveCount = (policy: string | undefined): number => {
@@ -98,9 +141,35 @@ const redriveMaxReceiveCount = (policy: string | undefined): number => {
   }
 }
 
-/** A FIFO queue (.fifo) needs a group and deduplication id: the lead id, so a lead is enqueued once per 5 minutes. */
+/**
+ * A FIFO queue (.fifo) needs a group and a deduplication id. The group is the lead id (its copies stay in one group);
+ * the deduplication id is the send's own, so a replay, a lead sent again or a delayed job's copy within SQS's 5-minute
+ * deduplication window is delivered, not silently dropped (the pipeline takes a job delivered twice). The SDK's own
+ * retries of one call send the same id, so SQS still drops what a retried call had already sent.
+ */
 const fifoFields = (queueUrl: string, leadId: string) =>
-  queueUrl.endsWith(".fifo") ? { MessageGroupId: leadId, MessageDeduplicationId: leadId } : {}
+  queueUrl.endsWith(".fifo") ? { MessageGroupId: leadId, MessageDeduplicationId: randomUUID() } : {}
+
+/** A message to send to the queue: a job (or a job's copy), and its DelaySeconds (standard queues only). */
+interface Outgoing {
+  readonly body: JobMessage
+  readonly delaySeconds?: number | undefined
+}
+
+/** SendMessage's fields for one outgoing message. */
+const sendFields = (queueUrl: string, outgoing: Outgoing) => ({
+  MessageBody: JSON.stringify(outgoing.body),
+  ...(outgoing.delaySeconds === undefined || outgoing.delaySeconds <= 0 ? {} : { DelaySeconds: outgoing.delaySeconds }),
+  ...fifoFields(queueUrl, outgoing.body.leadId)
+})
+
+/** What the consumers read of the queue once it answers (see `queueSettings`). */
+interface QueueSettings {
+  /** A job's attempts and a message's receives: the redrive policy's maxReceiveCount (JOB_ATTEMPTS without one). */
+  readonly maxAttempts: number
+  /** The queue's visibility timeout: how long a job left to retry waits. */
+  readonly visibilityS: number
+}
 
 /** The body of a dead-lettered job: the job, why and when, and the message it came from. */
 interface DeadLetterBody extends LeadJob {
@@ -154,7 +223,8 @@ export const make = (
     // fails is not kept: that job goes by the defaults (SQS's 30 s) and the next one asks again, so one transient
     // failure does not fix JOB_ATTEMPTS for the life of the process where the queue's maxReceiveCount is lower (its
     // last attempt unrecognised, the lead left PROCESSING while the redrive moves it).
-    const fallbackSettings = { maxAttempts: options.attempts ?? 5, visibilityS: 30 }
+    const fifo = options.queueUrl.endsWith(".fifo")
+    const fallbackSettings: QueueSettings = { maxAttempts: options.attempts ?? 5, visibilityS: 30 }
     const readSettings = call("GetQueueAttributes", (abortSignal) =>
       client.send(
         new GetQueueAttributesCommand({
@@ -173,7 +243,7 @@ export const make = (
         }
       })
     )
-    const settingsRead = yield* Ref.make(Option.none<typeof fallbackSettings>())
+    const settingsRead = yield* Ref.make(Option.none<QueueSettings>())
     const queueSettings = Effect.flatMap(Ref.get(settingsRead), (known) =>
       Option.isSome(known)
         ? Effect.succeed(known.value)
@@ -189,14 +259,13 @@ export const make = (
     )
     const maxAttempts = Effect.map(queueSettings, (settings) => settings.maxAttempts)
 
-    const send = (jobs: ReadonlyArray<LeadJob>) =>
-      jobs.length === 1 && jobs[0] !== undefined
+    const send = (messages: ReadonlyArray<Outgoing>) =>
+      messages.length === 1 && messages[0] !== undefined
         ? call("SendMessage", (abortSignal) =>
             client.send(
               new SendMessageCommand({
                 QueueUrl: options.queueUrl,
-                MessageBody: JSON.stringify(jobs[0]),
-                ...fifoFields(options.queueUrl, (jobs[0] as LeadJob).leadId)
+                ...sendFields(options.queueUrl, messages[0] as Outgoing)
               }),
               { abortSignal }
             )
@@ -205,18 +274,14 @@ export const make = (
             client.send(
               new SendMessageBatchCommand({
                 QueueUrl: options.queueUrl,
-                Entries: jobs.map((job, i) => ({
-                  Id: String(i),
-                  MessageBody: JSON.stringify(job),
-                  ...fifoFields(options.queueUrl, job.leadId)
-                }))
+                Entries: messages.map((outgoing, i) => ({ Id: String(i), ...sendFields(options.queueUrl, outgoing) }))
               }),
               { abortSignal }
             )
           ).pipe(
             Effect.map((out) => {
               const failed = new Map((out.Failed ?? []).map((entry) => [entry.Id, entry]))
-              return jobs.map((_, i) => {
+              return messages.map((_, i) => {
                 const entry = failed.get(String(i))
                 return entry === undefined
                   ? Either.right<void>(undefined)
@@ -229,12 +294,36 @@ export const make = (
             })
           )
 
-    // Group commit: under load the ingest's concurrent enqueues go out as SendMessageBatch calls of up to 10 jobs
-    const enqueue = yield* GroupCommit.make<LeadJob, void, QueueUnavailable>({
+    // Group commit: under load the ingest's concurrent enqueues (and the consumer's delayed jobs' copies) go out as
+    // SendMessageBatch calls of up to 10 messages
+    const submit = yield* GroupCommit.make<Outgoing, void, QueueUnavailable>({
       maxBatch: MAX_BATCH,
       maxInFlight: 8,
       run: send
     })
+    const enqueue = (job: LeadJob) => submit({ body: job })
+
+    /**
+     * Sends a fresh copy of a delivery's job that runs after `delayMs`, carrying the attempts spent so far, so that the
+     * delivery can be acknowledged: the copy's receives count from zero, where the delivery kept and hidden
+     * (ChangeMessageVisibility) would spend one of the queue's maxReceiveCount receives each time it came back, and
+     * a run of delays (an outage) would end in the redrive with the lead unfinished. The wait is the copy's
+     * DelaySeconds; what that cannot hold (any wait on a FIFO queue, beyond 15 minutes on a standard one) is
+     * `notBefore`, until which the copy's first receive only hides it.
+     */
+    const sendCopy = (job: LeadJob, attemptsSpent: number, delayMs: number) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const waitS = Math.max(0, Math.ceil(delayMs / 1000))
+        const delaySeconds = fifo ? 0 : Math.min(MAX_DELAY_S, waitS)
+        return submit({
+          body: {
+            ...job,
+            ...(attemptsSpent > 0 ? { priorAttempts: attemptsSpent } : {}),
+            ...(waitS > delaySeconds ? { notBefore: now + Math.max(0, delayMs) } : {})
+          },
+          delaySeconds
+        })
+      })
 
     const attribute = (out: { Attributes?: Partial<Record<string, string>> | undefined }, name: string) =>
       Number(out.Attributes?.[name] ?? 0)
@@ -410,25 +499,55 @@ export const make = (
     /**
      * One message's fate; true when it is settled (delete / acknowledge), false to report it failed. `whileRunning`
      * wraps the job's own run (the polling consumer renews its lease there, and only there: the message's last
-     * visibility change, a delay's, must come after the last renewal); `onRetry` runs when the job is left to retry.
+     * visibility change must come after the last renewal); `onRetry` runs when the job is left to retry on this
+     * message. `settings.maxAttempts` is both a job's attempts and a message's receives (the redrive policy's
+     * maxReceiveCount); `settings.visibilityS` how long a retry waits.
      */
     const settleOne = (
       record: SqsRecord,
-      max: number,
+      settings: QueueSettings,
       run: Pick<ConsumeOptions, "process" | "onDeadLetter">,
       whileRunning: <A, E, R>(job: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (job) => job,
       onRetry: Effect.Effect<void> = Effect.void
     ): Effect.Effect<boolean> =>
       Effect.gen(function* () {
-        // (suspended: a processor that throws instead of failing is a defect of this job, not of the consumer)
+        const max = settings.maxAttempts
+        const dlqUrl = options.deadLetterQueueUrl
+        // onDeadLetter sees the attempts spent, this run included (as the dead letter reports them); suspended: a
+        // processor that throws instead of failing is a defect of this job, not of the consumer
         const deadLetter = (info: JobInfo, reason: string) =>
-          Effect.suspend(() => run.onDeadLetter(info, reason)).pipe(
+          Effect.suspend(() => run.onDeadLetter({ ...info, attemptsMade: info.attemptsMade + 1 }, reason)).pipe(
             Effect.catchAllCause((cause) => Effect.logError("onDeadLetter failed", Cause.pretty(cause)))
           )
+        const hide = (seconds: number, failed: string) =>
+          changeVisibility(options.queueUrl, record.receiptHandle, seconds).pipe(
+            Effect.catchAll((error) => Effect.logWarning(failed).pipe(Effect.annotateLogs({ error: error.message })))
+          )
+        /** No redrive wait: the lead FAILED, the job moved to the dead-letter queue now, this delivery acknowledged. */
+        const deadLetterNow = (job: LeadJob, info: JobInfo, reason: string) =>
+          Effect.gen(function* () {
+            yield* deadLetter(info, reason)
+            if (dlqUrl === undefined) {
+              // the lead is FAILED with its reason; a redelivery would find it so and be acknowledged anyway
+              yield* Effect.logWarning(
+                "the lead is FAILED; no dead letter sent (SQS_DLQ_URL is not set), message deleted"
+              )
+              return true
+            }
+            return yield* moveToDeadLetters(dlqUrl, record, job, info, reason).pipe(
+              Effect.as(true),
+              Effect.catchAll((error) =>
+                Effect.logWarning("could not move the job to the dead-letter queue").pipe(
+                  Effect.annotateLogs({ error: error.message }),
+                  Effect.as(false)
+                )
+              )
+            )
+          })
+
         const decoded = decodeJob(record.body)
-        const attemptsMade = record.receiveCount === undefined ? max - 1 : Math.max(0, record.receiveCount - 1)
-        const dlqUrl = options.deadLetterQueueUrl
         if (Either.isLeft(decoded)) {
+          const attemptsMade = record.receiveCount === undefined ? max - 1 : Math.max(0, record.receiveCount - 1)
           const info: JobInfo = { leadId: "unknown", attemptsMade, maxAttempts: max }
           // no dead-letter queue of ours: not acknowledged, so the queue's redrive policy moves it (not deleted)
           if (dlqUrl === undefined) {
@@ -448,7 +567,24 @@ export const make = (
             )
           )
         }
-        const info: JobInfo = { ...decoded.right, attemptsMade, maxAttempts: max }
+        const message = decoded.right
+        if (waitsOnly(message, record.receiveCount, max)) {
+          // a copy that could not be sent delayed: hidden until its time, the job not run (no attempt spent)
+          const now = yield* Clock.currentTimeMillis
+          yield* hide(
+            Math.max(0, (message.notBefore ?? now) - now) / 1000,
+            "could not hide a delayed job until its time"
+          )
+          return false
+        }
+        const job = jobOf(message)
+        const info: JobInfo = {
+          ...job,
+          attemptsMade: attemptsBefore(message, record.receiveCount, max),
+          maxAttempts: max
+        }
+        // after this receive the redrive policy moves the message (a count that cannot be read is taken as the last)
+        const lastReceive = record.receiveCount === undefined || record.receiveCount >= max
         const outcome = outcomeOf(
           yield* Effect.exit(whileRunning(Effect.suspend(() => run.process(info)))),
           safeMessage
@@ -457,44 +593,60 @@ export const make = (
           case "Done":
             return true
           case "Delay":
-            // visible again after the retry-after; the receive it cost counts toward maxReceiveCount
-            return yield* changeVisibility(options.queueUrl, record.receiptHandle, outcome.delayMs / 1000).pipe(
+            // A fresh copy waits out the retry-after with the attempts spent so far, and this delivery is acknowledged:
+            // no receive spent, so no run of delays ends in the redrive. Sent first: a crash before the delivery is
+            // deleted leaves two (the pipeline takes a job twice), never none.
+            return yield* sendCopy(job, info.attemptsMade, outcome.delayMs).pipe(
+              Effect.as(true),
               Effect.catchAll((error) =>
-                Effect.logWarning("could not delay the SQS message").pipe(Effect.annotateLogs({ error: error.message }))
-              ),
-              Effect.as(false)
+                Effect.gen(function* () {
+                  // the delivery kept instead, hidden for the retry-after: that receive counts toward maxReceiveCount
+                  yield* Effect.logWarning("could not send the delayed job again; its delivery is hidden instead").pipe(
+                    Effect.annotateLogs({ error: error.message })
+                  )
+                  yield* hide(outcome.delayMs / 1000, "could not delay the SQS message")
+                  // on its last receive the redrive will move it: the lead is FAILED (replayable) rather than left waiting
+                  if (lastReceive) {
+                    yield* deadLetter(
+                      info,
+                      `delayed on its last receive, and the job could not be sent again: ${error.message}`
+                    )
+                  }
+                  return false
+                })
+              )
             )
           case "Retry":
-            // the last receive before the redrive policy moves it: mark the lead FAILED now, as BullMQ's last attempt does
-            if (info.attemptsMade + 1 >= max) yield* deadLetter(info, outcome.reason)
+            if (info.attemptsMade + 1 >= max) {
+              // its attempts are spent: the lead is FAILED now, as BullMQ's last attempt does; on the message's last
+              // receive the redrive policy moves it, else (attempts carried by a copy) it is dead-lettered here
+              if (!lastReceive) return yield* deadLetterNow(job, info, outcome.reason)
+              yield* deadLetter(info, outcome.reason)
+            } else if (lastReceive) {
+              // receives spent before attempts: a fresh copy carries them on, after a retry's wait
+              const carried = yield* sendCopy(job, info.attemptsMade + 1, settings.visibilityS * 1000).pipe(
+                Effect.as(true),
+                Effect.catchAll((error) =>
+                  Effect.logWarning("could not send the job again on its last receive; the lead is FAILED").pipe(
+                    Effect.annotateLogs({ error: error.message }),
+                    Effect.zipRight(deadLetter(info, outcome.reason)),
+                    Effect.as(false)
+                  )
+                )
+              )
+              if (carried) return true
+            }
             yield* onRetry
             return false
           case "Permanent":
-            // no redrive wait: the job goes to the dead-letter queue now and this delivery is acknowledged
-            yield* deadLetter(info, outcome.reason)
-            if (dlqUrl === undefined) {
-              // the lead is FAILED with its reason; a redelivery would find it so and be acknowledged anyway
-              yield* Effect.logWarning(
-                "permanent failure: the lead is FAILED; no dead letter sent (SQS_DLQ_URL is not set), message deleted"
-              )
-              return true
-            }
-            return yield* moveToDeadLetters(dlqUrl, record, decoded.right, info, outcome.reason).pipe(
-              Effect.as(true),
-              Effect.catchAll((error) =>
-                Effect.logWarning("could not move the job to the dead-letter queue").pipe(
-                  Effect.annotateLogs({ error: error.message }),
-                  Effect.as(false)
-                )
-              )
-            )
+            return yield* deadLetterNow(job, info, outcome.reason)
         }
       })
 
     const settle: SqsQueue.Service["settle"] = (records, run) =>
       Effect.gen(function* () {
-        const max = yield* maxAttempts
-        const settled = yield* Effect.forEach(records, (record) => settleOne(record, max, run), {
+        const settings = yield* queueSettings
+        const settled = yield* Effect.forEach(records, (record) => settleOne(record, settings, run), {
           concurrency: Math.max(1, run.concurrency)
         })
         return records.filter((_, i) => !settled[i]).map((record) => record.messageId)
@@ -553,22 +705,22 @@ export const make = (
         const running = yield* FiberSet.make()
         const tokens = (n: number) => Array.from({ length: n }, () => undefined)
         yield* Queue.offerAll(free, tokens(concurrency))
-        // A job is interruptible (a shutdown past its time stops it: back on the queue at once, as a delay of 0), and
+        // A job is interruptible (a shutdown past its time stops it: sent again at once, as a delay of 0), and
         // what follows it is not: a settled job's delete, dead letter or delay, cut off halfway, would run it again.
         const handle = (record: SqsRecord) =>
           Effect.uninterruptibleMask((restore) =>
             Effect.gen(function* () {
-              const { maxAttempts: max, visibilityS } = yield* restore(queueSettings)
+              const settings = yield* restore(queueSettings)
               // a job left to retry comes back after the queue's own visibility timeout, as on Lambda, not after
               // what is left of the lease
-              const retryLater = changeVisibility(options.queueUrl, record.receiptHandle, visibilityS).pipe(
+              const retryLater = changeVisibility(options.queueUrl, record.receiptHandle, settings.visibilityS).pipe(
                 Effect.catchAll((error) =>
                   Effect.logWarning("could not hide an SQS message left to retry").pipe(
                     Effect.annotateLogs({ error: error.message })
                   )
                 )
               )
-              if (yield* settleOne(record, max, run, (job) => restore(leased(record)(job)), retryLater)) {
+              if (yield* settleOne(record, settings, run, (job) => restore(leased(record)(job)), retryLater)) {
                 yield* deleteMessage(options.queueUrl, record.receiptHandle).pipe(
                   Effect.catchAll((error) =>
                     Effect.logWarning("could not delete a settled SQS message; it will be delivered again").pipe(
@@ -614,7 +766,7 @@ export const make = (
             )
             if (Option.isNone(drained)) {
               yield* Effect.logWarning(
-                "shutdown timeout reached; interrupting the running SQS jobs (their messages are visible again at once)"
+                "shutdown timeout reached; interrupting the running SQS jobs (their jobs are sent again at once)"
               ).pipe(Effect.annotateLogs({ jobs: yield* FiberSet.size(running), shutdownTimeoutMs }))
             }
           })

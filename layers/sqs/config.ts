@@ -6,7 +6,10 @@ import { jobSettings } from "../../services/AppConfig.js"
 
 /** How to reach the SQS queue. The client reads region, credentials and AWS_ENDPOINT_URL_SQS the SDK's own way. */
 export interface SqsOptions {
-  /** The lead-job queue (SQS_QUEUE_URL). Standard or FIFO (a .fifo URL: lead id = group and deduplication id). */
+  /**
+   * The lead-job queue (SQS_QUEUE_URL). Standard or FIFO (a .fifo URL: the lead id is the group id, and each send has
+   * a deduplication id of its own, so nothing sent is dropped as a duplicate).
+   */
   readonly queueUrl: string
   /** Its dead-letter queue (SQS_DLQ_URL): listed and replayed by the CLI; permanent failures are moved there. */
   readonly deadLetterQueueUrl?: string | undefined
@@ -22,8 +25,8 @@ export interface SqsOptions {
   readonly leaseSeconds?: number | undefined
   /**
    * When the polling consumer's scope closes (SIGTERM): it stops receiving, and its running jobs have this long to
-   * finish before they are interrupted (SHUTDOWN_TIMEOUT_MS; default 10 s); an interrupted job's message is made
-   * visible again at once.
+   * finish before they are interrupted (SHUTDOWN_TIMEOUT_MS; default 10 s); an interrupted job is sent again at once
+   * (a fresh message: the cut run spends no receive).
    */
   readonly shutdownTimeoutMs?: number | undefined
 }

@@ -1,3 +1,4 @@
+import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ConfigLayer from "../../layers/config.js"
@@ -27,16 +28,67 @@ const consumer = container("consumer", () => ConsumerLambdaLive)
 
 /** Time kept back from the function's timeout to stop unfinished jobs and answer. */
 const TIMEOUT_MARGIN_MS = 1000
+/** How much longer than CRM_TIMEOUT_MS a job left running at the deadline waits before its next delivery. */
+const IN_FLIGHT_MARGIN_MS = 2000
+
+/** CRM_TIMEOUT_MS, as the CRM clients read it (start-up's check has validated it). */
+const crmTimeoutMs = Config.integer("CRM_TIMEOUT_MS").pipe(Config.withDefault(10_000), Effect.orDie)
+
+/**
+ * `job` bounded by the invocation's `deadline` (epoch ms), in two steps, so that the batch's answer gets out and a
+ * CRM call is neither cut (the audit row must follow the CRM's answer) nor left running unawaited where it can be:
+ * - from `deadline - CRM_TIMEOUT_MS` on, a job is stopped: one not yet begun is not started, one running is
+ *   interrupted and awaited — the pipeline lets a CRM call in flight finish and record itself (within
+ *   CRM_TIMEOUT_MS, so before the deadline) and starts none after. Nothing of it is left holding a claim: its job is
+ *   sent again at once. This step is taken only when the stop leaves at least CRM_TIMEOUT_MS after the invocation's
+ *   start (a function timeout of twice CRM_TIMEOUT_MS and the 1 s margin, or more): earlier, it would stop jobs
+ *   before they could do anything;
+ * - at `deadline`, what still runs (a call started before that stop was possible, a slow audit write) is left to
+ *   finish in the background, and its job runs again only after CRM_TIMEOUT_MS and a margin, by when that call has
+ *   ended and completed or released its claim — rather than at once, to find the claim held and wait on it again and
+ *   again. (Lambda may freeze the container when the invocation answers, and the call with it: its claim then lapses
+ *   after IDEMPOTENCY_IN_PROGRESS_TTL_MS.)
+ */
+const withinDeadline =
+  (startedAt: number, deadline: number, crmTimeout: number) =>
+  <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E | JobDelay, R> => {
+    const stopAt = deadline - crmTimeout
+    const stops = stopAt - startedAt >= crmTimeout
+    return Effect.suspend(() => {
+      const now = Date.now()
+      if (stops && now >= stopAt) {
+        return Effect.fail(new JobDelay({ delayMs: 0, reason: "not started this close to the invocation's deadline" }))
+      }
+      const stopped: Effect.Effect<A, E | JobDelay, R> = stops
+        ? Effect.timeoutFail(job, {
+            duration: stopAt - now,
+            onTimeout: () => new JobDelay({ delayMs: 0, reason: "stopped before the invocation's deadline" })
+          })
+        : job
+      return stopped.pipe(
+        Effect.disconnect,
+        Effect.timeoutFail({
+          duration: Math.max(0, deadline - now),
+          onTimeout: () =>
+            new JobDelay({
+              delayMs: crmTimeout + IN_FLIGHT_MARGIN_MS,
+              reason: "the Lambda invocation is about to time out"
+            })
+        })
+      )
+    })
+  }
 
 /**
  * SQS events (an event source mapping with ReportBatchItemFailures): each record is one lead job, processed as the
  * consumer program does (WORKER_CONCURRENCY at once). The answer lists the records to deliver again:
  * - success, or a permanent failure (lead FAILED, job moved to SQS_DLQ_URL): acknowledged;
- * - a delay (rate limit, breaker open): the message's visibility becomes the retry-after, and it is listed;
+ * - a delay (rate limit, breaker open, store failing over): the job is sent again, delayed by the retry-after with the
+ *   attempts it has spent, and the record acknowledged (a receive kept for a delay would count toward maxReceiveCount);
  * - a retry (transient failure): listed, for the queue's redrive policy (maxReceiveCount, then the DLQ; the lead is
  *   marked FAILED on its last receive).
- * A job still running 1 s before the function's timeout (context.getRemainingTimeInMillis) is interrupted and
- * listed, visible again at once, so the answer for the rest of the batch is not lost with the invocation.
+ * Near the function's timeout (context.getRemainingTimeInMillis) jobs are stopped so that the answer for the batch is
+ * not lost with the invocation, and sent again: see `withinDeadline`.
  *
  * Any event that is not an SQS event (the function wired to an API or a schedule, `{}`) is logged, naming its shape,
  * and refused with a thrown error: Lambda reports a function error and nothing is acknowledged.
@@ -47,29 +99,20 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
     logError("consumer invoked with an unsupported event: nothing processed", { received: notSqs })
     throw new Error(`consumerHandler takes SQS events (an event source mapping); it was invoked with ${notSqs}`)
   }
-  // a job still running this close to the function's timeout is stopped and reported, so the batch answer gets out
+  // the jobs are bounded by the function's timeout, so that the batch's answer gets out (see withinDeadline)
+  const startedAt = Date.now()
   const deadline =
     context?.getRemainingTimeInMillis === undefined
       ? undefined
-      : Date.now() + context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS
-  const withinDeadline = <A, E, R>(job: Effect.Effect<A, E, R>) =>
-    deadline === undefined
-      ? job
-      : Effect.suspend(() =>
-          job.pipe(
-            // a CRM call in flight finishes on its own (the pipeline never cuts one between the CRM and the audit
-            // row): the answer does not wait for it, and the redelivered job finds its idempotency claim held
-            Effect.disconnect,
-            Effect.timeoutFail({
-              duration: Math.max(0, deadline - Date.now()),
-              onTimeout: () => new JobDelay({ delayMs: 0, reason: "the Lambda invocation is about to time out" })
-            })
-          )
-        )
+      : startedAt + context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS
   return consumer.run(
     Effect.gen(function* () {
       const sqs = yield* SqsJobQueue.SqsQueue
       const config = yield* AppConfig
+      const bounded =
+        deadline === undefined
+          ? <A, E, R>(job: Effect.Effect<A, E, R>) => job
+          : withinDeadline(startedAt, deadline, yield* crmTimeoutMs)
       const services = yield* Effect.context<Effect.Effect.Context<ReturnType<typeof processLead>>>()
       // a count that cannot be read is taken as the last receive (see SqsRecord.receiveCount: the safe guess)
       const records = yield* Effect.forEach(event.Records, (record) => {
@@ -88,8 +131,7 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
       })
       const failed = yield* sqs.settle(records, {
         concurrency: config.workerConcurrency,
-        process: (job) =>
-          processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), withinDeadline),
+        process: (job) => processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), bounded),
         onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(services))
       })
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) }

@@ -15,6 +15,8 @@ interface Message {
   readonly body: string
   readonly md5: string
   readonly sentAt: number
+  /** A FIFO queue's MessageGroupId (undefined on a standard queue). */
+  readonly groupId: string | undefined
   visibleAt: number
   receiveCount: number
   firstReceiveAt: number | undefined
@@ -64,9 +66,11 @@ const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex
  * Amazon SQS over its JSON protocol (POST / with X-Amz-Target: AmazonSQS.<Operation>, content type
  * application/x-amz-json-1.0, errors as `{"__type": "com.amazonaws.sqs#…", "message"}` with x-amzn-query-error),
  * strict where the service is: SigV4 for "sqs", MD5OfMessageBody / MD5OfBody (the SDK checks them), 10 entries and
- * 256 KiB per batch, distinct batch ids, visibility timeouts (at most 12 h; only the latest receipt of an in-flight
- * message may change it or delete it), receive counts, and redrive to a dead-letter queue once a message was received
- * maxReceiveCount times. The clock can be moved forward (`advance`) so tests do not wait out visibility timeouts, and
+ * 256 KiB per batch, distinct batch ids, DelaySeconds (0 to 900), visibility timeouts (at most 12 h; only the latest
+ * receipt of an in-flight message may change it or delete it), receive counts, and redrive to a dead-letter queue once
+ * a message was received maxReceiveCount times. FIFO queues (.fifo) as SQS keeps them: a MessageGroupId required, a
+ * send whose MessageDeduplicationId was sent in the last 5 minutes accepted and dropped, no per-message DelaySeconds,
+ * and a group's messages delivered in order, one in flight at a time. The clock can be moved forward (`advance`) so tests do not wait out visibility timeouts, and
  * an operation can be made to fail or to hang (`fault`).
  */
 export const makeFakeSqs = Effect.gen(function* () {
@@ -179,6 +183,12 @@ export const makeFakeSqs = Effect.gen(function* () {
       )
     }
     if (queue.fifo) {
+      // a FIFO queue takes its delay from the queue only: a per-message DelaySeconds other than 0 is refused
+      if (delaySeconds !== undefined && Number(delaySeconds) !== 0) {
+        throw invalid(
+          `Value ${String(delaySeconds)} for parameter DelaySeconds is invalid. Reason: The request include parameter that is not valid for this queue type.`
+        )
+      }
       if (typeof groupId !== "string") {
         throw new SqsError(
           400,
@@ -203,6 +213,7 @@ export const makeFakeSqs = Effect.gen(function* () {
       body,
       md5: md5(body),
       sentAt: now(),
+      groupId: queue.fifo && typeof groupId === "string" ? groupId : undefined,
       visibleAt: now() + delay * 1000,
       receiveCount: 0,
       firstReceiveAt: undefined,
@@ -239,13 +250,25 @@ export const makeFakeSqs = Effect.gen(function* () {
     }
   }
 
-  /** Only the system attributes asked for (MessageSystemAttributeNames, or the older AttributeNames), as SQS does. */
+  /**
+   * Only the system attributes asked for (MessageSystemAttributeNames, or the older AttributeNames), as SQS does. On a
+   * FIFO queue a group's messages come in order, and none while one of them is in flight (received, neither deleted
+   * nor visible again): its later messages wait behind it.
+   */
   const receive = (queue: Queue, max: number, visibilityS: number, wanted: ReadonlyArray<string>) => {
     redrive(queue)
     const out: Array<Record<string, unknown>> = []
+    const held = new Set(
+      queue.messages.filter((m) => queue.fifo && m.visibleAt > now() && m.receipt !== undefined).map((m) => m.groupId)
+    )
     for (const m of queue.messages) {
       if (out.length >= max) break
-      if (m.visibleAt > now()) continue
+      if (queue.fifo && held.has(m.groupId)) continue
+      if (m.visibleAt > now()) {
+        // a FIFO group's later messages do not pass one still delayed
+        if (queue.fifo) held.add(m.groupId)
+        continue
+      }
       m.receiveCount += 1
       m.firstReceiveAt ??= now()
       m.receipt = `${randomUUID()}#${m.id}`
@@ -569,11 +592,12 @@ export const makeFakeSqs = Effect.gen(function* () {
       })
       return { url: queue.url, arn: queue.arn, dlqUrl: dlq?.url, dlqArn: dlq?.arn }
     },
-    /** The messages a queue holds now (visible or not), oldest first. */
+    /** The messages a queue holds now (visible or not), oldest first; `groupId` on a FIFO queue. */
     messages: (name: string) =>
       (queues.get(name)?.messages ?? []).map((m) => ({
         id: m.id,
         body: m.body,
+        groupId: m.groupId,
         receiveCount: m.receiveCount,
         visibleInMs: Math.max(0, m.visibleAt - now())
       })),

@@ -12,6 +12,7 @@ import { testDatabaseUrl, testSchema } from "../store/fixtures.js"
 import { sampleLead } from "../support/env.js"
 import type { LambdaContext } from "../../src/lambda/events.js"
 import { lambdaRedis } from "./redis.js"
+import { waitUntil } from "../support/poll.js"
 import { httpEvent, pollSqsOnce } from "./events.js"
 
 /**
@@ -47,6 +48,8 @@ beforeAll(async () => {
     HUBSPOT_ACCESS_TOKEN: "pat-na1-lambda",
     HUBSPOT_BASE_URL: hubspot.url,
     CRM_TIMEOUT_MS: "3000",
+    // one job at a time: a batch's second job waits for the first one's slot
+    WORKER_CONCURRENCY: "1",
     LOG_LEVEL: "ERROR"
   })
   delete process.env.AWS_ENDPOINT_URL
@@ -87,23 +90,60 @@ const postLead = (email: string) =>
 
 describe("consumerHandler near the function's timeout", () => {
   it.live(
-    "a job still running 1 s before the timeout is stopped and listed, visible again at once; then it syncs",
+    "a job still running 1 s before the timeout is stopped and its job sent again after CRM_TIMEOUT_MS, not at once; then it syncs",
     () =>
       Effect.gen(function* () {
-        // the CRM never answers this one call: the job would run until CRM_TIMEOUT_MS (3 s)
+        // the CRM never answers this one call: the job would run until CRM_TIMEOUT_MS (3 s); the function's 2.5 s are
+        // too short to stop it any earlier
         hubspot.failNext("hang", 1)
         const id = yield* postLead("slow.crm@globex.com")
         const started = Date.now()
         const first = yield* pollWith({ awsRequestId: "near-timeout", getRemainingTimeInMillis: () => 2500 })
         expect(Date.now() - started).toBeLessThan(2500)
-        expect(first).toMatchObject({ received: 1, failures: [expect.any(String)] })
-        expect(sqs.messages(queue).map((m) => m.visibleInMs)).toEqual([0])
+        // acknowledged: its job is sent again (no receive spent), to run once the call left in flight has ended
+        expect(first).toEqual({ received: 1, failures: [] })
+        const [copy, ...others] = sqs.messages(queue)
+        expect(others).toEqual([])
+        expect(JSON.parse(copy?.body ?? "{}").leadId).toBe(id)
+        expect(copy?.receiveCount).toBe(0)
+        expect(copy?.visibleInMs).toBeGreaterThan(3000)
         expect((yield* readLead(id)).status).not.toBe("FAILED")
-        // the call in flight ends with its own timeout; the next delivery then runs the job to the end
-        yield* Effect.sleep("3500 millis")
-        const second = yield* poll
-        expect(second).toEqual({ received: 1, failures: [] })
-        expect((yield* readLead(id)).status).toBe("SYNCED")
+        // once the call in flight has ended with its own timeout, the next delivery runs the job to the end
+        yield* waitUntil(
+          "the lead is SYNCED by a later delivery",
+          Effect.gen(function* () {
+            sqs.advance(6000)
+            yield* poll
+            return (yield* readLead(id)).status === "SYNCED"
+          }),
+          { intervalMs: 250 }
+        )
+      })
+  )
+
+  it.live(
+    "with time for it, jobs are stopped CRM_TIMEOUT_MS before the deadline: a call in flight is awaited, no job starts after, both sent again at once",
+    () =>
+      Effect.gen(function* () {
+        // the first lead's first CRM call never answers; the second lead waits for the one slot (WORKER_CONCURRENCY 1)
+        hubspot.failNext("hang", 1)
+        const first = yield* postLead("stopped.first@globex.com")
+        const second = yield* postLead("stopped.second@globex.com")
+        const before = hubspot.requests.length
+        // 7 s: stopping at 3 s leaves the 3 s of CRM_TIMEOUT_MS for the call in flight, and the 1 s margin after it
+        const answer = yield* pollWith({ awsRequestId: "stops-early", getRemainingTimeInMillis: () => 7000 })
+        // both acknowledged: the first job stopped once its call had ended (its claim released, nothing left
+        // running), the second never started, so no CRM call of it is in flight at the deadline
+        expect(answer).toEqual({ received: 2, failures: [] })
+        expect(hubspot.requests.length - before).toBe(1)
+        expect(sqs.messages(queue).map((m) => [JSON.parse(m.body).leadId, m.receiveCount, m.visibleInMs])).toEqual([
+          [first, 0, 0],
+          [second, 0, 0]
+        ])
+        // sent again at once, and nothing holds them: the next delivery syncs both
+        expect(yield* poll).toEqual({ received: 2, failures: [] })
+        expect((yield* readLead(first)).status).toBe("SYNCED")
+        expect((yield* readLead(second)).status).toBe("SYNCED")
       })
   )
 })
