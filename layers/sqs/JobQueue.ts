@@ -259,25 +259,34 @@ export const make = (
     )
     const maxAttempts = Effect.map(queueSettings, (settings) => settings.maxAttempts)
 
+    // a send is what an accepted lead's answer waits on (the ingest's enqueue): it gets QUEUE_TIMEOUT_MS, as a BullMQ
+    // enqueue does, not the 10 s of the other calls; one that does not answer leaves the lead to the outbox sweep
+    const sendTimeoutMs = options.sendTimeoutMs ?? 2000
     const send = (messages: ReadonlyArray<Outgoing>) =>
       messages.length === 1 && messages[0] !== undefined
-        ? call("SendMessage", (abortSignal) =>
-            client.send(
-              new SendMessageCommand({
-                QueueUrl: options.queueUrl,
-                ...sendFields(options.queueUrl, messages[0] as Outgoing)
-              }),
-              { abortSignal }
-            )
+        ? call(
+            "SendMessage",
+            (abortSignal) =>
+              client.send(
+                new SendMessageCommand({
+                  QueueUrl: options.queueUrl,
+                  ...sendFields(options.queueUrl, messages[0] as Outgoing)
+                }),
+                { abortSignal }
+              ),
+            sendTimeoutMs
           ).pipe(Effect.as([Either.right<void>(undefined)]))
-        : call("SendMessageBatch", (abortSignal) =>
-            client.send(
-              new SendMessageBatchCommand({
-                QueueUrl: options.queueUrl,
-                Entries: messages.map((outgoing, i) => ({ Id: String(i), ...sendFields(options.queueUrl, outgoing) }))
-              }),
-              { abortSignal }
-            )
+        : call(
+            "SendMessageBatch",
+            (abortSignal) =>
+              client.send(
+                new SendMessageBatchCommand({
+                  QueueUrl: options.queueUrl,
+                  Entries: messages.map((outgoing, i) => ({ Id: String(i), ...sendFields(options.queueUrl, outgoing) }))
+                }),
+                { abortSignal }
+              ),
+            sendTimeoutMs
           ).pipe(
             Effect.map((out) => {
               const failed = new Map((out.Failed ?? []).map((entry) => [entry.Id, entry]))

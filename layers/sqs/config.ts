@@ -3,6 +3,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { jobSettings } from "../../services/AppConfig.js"
+import { positiveInt } from "../shared/config.js"
 
 /** How to reach the SQS queue. The client reads region, credentials and AWS_ENDPOINT_URL_SQS the SDK's own way. */
 export interface SqsOptions {
@@ -15,6 +16,12 @@ export interface SqsOptions {
   readonly deadLetterQueueUrl?: string | undefined
   /** Attempts when the queue has no redrive policy to read maxReceiveCount from (JOB_ATTEMPTS). */
   readonly attempts?: number | undefined
+  /**
+   * How long a send (an enqueue, a delayed job's copy) may take, the SDK's retries included, before it fails as
+   * QueueUnavailable (QUEUE_TIMEOUT_MS; default 2000): an accepted lead's answer waits on its enqueue, and one that
+   * fails leaves the lead to the outbox sweep. The other calls get 10 s.
+   */
+  readonly sendTimeoutMs?: number | undefined
   /** Long-poll wait of the polling consumer (the consumer program; Lambda polls for itself). */
   readonly waitTimeSeconds?: number | undefined
   /**
@@ -37,12 +44,16 @@ const url = (name: string) =>
     validation: (value) => /^https?:\/\/[^/]+\/[^/]+\/[^/]+$/.test(value)
   })
 
-/** SQS_QUEUE_URL (required with QUEUE_BACKEND=SQS), SQS_DLQ_URL (optional), JOB_ATTEMPTS, SHUTDOWN_TIMEOUT_MS. */
+/**
+ * SQS_QUEUE_URL (required with QUEUE_BACKEND=SQS), SQS_DLQ_URL (optional), JOB_ATTEMPTS, SHUTDOWN_TIMEOUT_MS,
+ * QUEUE_TIMEOUT_MS.
+ */
 export const config: Config.Config<SqsOptions> = Config.all({
   queueUrl: url("SQS_QUEUE_URL"),
   deadLetterQueueUrl: Config.option(url("SQS_DLQ_URL")).pipe(Config.map(Option.getOrUndefined)),
   attempts: jobSettings.attempts,
-  shutdownTimeoutMs: jobSettings.shutdownTimeoutMs
+  shutdownTimeoutMs: jobSettings.shutdownTimeoutMs,
+  sendTimeoutMs: positiveInt("QUEUE_TIMEOUT_MS", 2000)
 })
 
 /** SQS_DLQ_URL, required where jobs are consumed (permanent failures and unreadable messages go there). */

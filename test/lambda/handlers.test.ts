@@ -689,6 +689,29 @@ describe("a handler whose environment cannot start", () => {
   )
 })
 
+describe("the ingest handler when SQS does not answer", () => {
+  it.live("answers a new lead within QUEUE_TIMEOUT_MS, stored RECEIVED for the sweep, not after 10 s", () =>
+    Effect.gen(function* () {
+      yield* Effect.promise(() => disposeIngest())
+      yield* scopedProcessEnv({ QUEUE_TIMEOUT_MS: "300" })
+      yield* Effect.acquireRelease(
+        Effect.sync(() => fake.fault("SendMessage", "hang")),
+        () =>
+          Effect.promise(() => disposeIngest()).pipe(
+            Effect.zipRight(Effect.sync(() => fake.fault("SendMessage", undefined)))
+          )
+      )
+      const started = Date.now()
+      const created = yield* postLead(sampleLead({ email: "hung.queue@globex.com" }))
+      const tookMs = Date.now() - started
+      expect(created.statusCode, created.body).toBe(202)
+      expect(json(created).status).toBe("RECEIVED")
+      // the send's own deadline (300 ms here), where the SQS client's 10 s had held the answer
+      expect(tookMs).toBeLessThan(5000)
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("a handler exporting spans (OTEL_EXPORTER_OTLP_ENDPOINT)", () => {
   it.live("has exported its invocation's spans when it returns: a frozen container's batch timer would not run", () =>
     Effect.gen(function* () {
