@@ -8,8 +8,10 @@ import { redact, redactText } from "../domain/redact.js"
 import { salesforceId18 } from "../domain/salesforceId.js"
 import { actionKey, type CrmAction, type ToolName } from "../domain/tools.js"
 import { type RunActionOptions, runAction } from "../pipeline/execute.js"
+import { AppConfig } from "../../services/AppConfig.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmExecutor } from "../../services/CrmExecutor.js"
+import { Idempotency } from "../../services/Idempotency.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import {
   answer,
@@ -244,6 +246,31 @@ const canonicalIds = (provider: string, args: Record<string, unknown>): Record<s
   return out
 }
 
+/** How long a setting call waits before its record is asked again, when another write of it is in flight. */
+const BUSY_RETRY_MS = 1000
+
+/** A setting call refused because another write of its record is in flight: retried, it is decided afresh. */
+const busy = (why: string): ToolResult =>
+  refusal("InProgress", `${why} Try again shortly: the call is then decided against what that write left.`, {
+    retryAfterMs: BUSY_RETRY_MS
+  })
+
+/**
+ * `decided` (read a record's history, then answer from it or write it) with that record of the lead held for it
+ * alone: an idempotency claim on the record (its key names the lead and the record, never an action), released when
+ * `decided` ends, and lapsing after IDEMPOTENCY_IN_PROGRESS_TTL_MS if this process dies holding it. A call that finds
+ * it held — another MCP call writing the record, in this process or another — is refused InProgress.
+ */
+const withRecordLock = <E, R>(leadId: string, record: string, decided: Effect.Effect<ToolResult, E, R>) =>
+  Effect.gen(function* () {
+    const idempotency = yield* Idempotency
+    const { idempotency: settings } = yield* AppConfig
+    const key = sha256Hex(`mcp record\n${leadId}\n${record}`)
+    const claim = yield* idempotency.begin(key, settings.inProgressTtlMs)
+    if (claim._tag !== "Acquired") return busy("Another write of this record is in flight.")
+    return yield* Effect.ensuring(decided, Effect.ignore(idempotency.release(key)))
+  })
+
 const isLeadKey = (value: unknown): value is string => typeof value === "string" && /^[0-9a-f]{64}$/.test(value)
 /** One address however it is cased, padded or composed (as lead keys compare emails). */
 const sameEmail = (a: string, b: string) => normalEmail(a) === normalEmail(b)
@@ -283,30 +310,40 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
     const action = { tool, params } as CrmAction
     // a call the guard refuses is refused by the chain (its BLOCKED row) before its trail matters
     const guarded = guardAction(tool, params)
-    if (Either.isRight(guarded)) {
-      const named = namedIds(guarded.right)
-      const setting = settingTools.has(tool)
-      if (setting || named.opportunityId !== undefined || named.accountId !== undefined) {
-        const trail = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.value.id))
-        const refused = foreignRecord(guarded.right, trail)
-        if (refused !== undefined) options = { ...options, refused }
-        else if (setting) {
-          const settled = settle(trail, provider, tool, params, actionKey(lead.value.leadKey, tool, params))
-          if ("repeat" in settled) {
-            yield* Effect.logInfo("mcp tool call").pipe(
-              Effect.annotateLogs({ tool, leadId: lead.value.id, executed: false })
-            )
-            return actionAnswer(settled.repeat, false)
+    const setting = Either.isRight(guarded) && settingTools.has(tool)
+    const decided = Effect.gen(function* () {
+      if (Either.isRight(guarded)) {
+        const named = namedIds(guarded.right)
+        if (setting || named.opportunityId !== undefined || named.accountId !== undefined) {
+          const trail = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.value.id))
+          const refused = foreignRecord(guarded.right, trail)
+          if (refused !== undefined) options = { ...options, refused }
+          else if (setting) {
+            const settled = settle(trail, provider, tool, params, actionKey(lead.value.leadKey, tool, params))
+            if ("repeat" in settled) {
+              yield* Effect.logInfo("mcp tool call").pipe(
+                Effect.annotateLogs({ tool, leadId: lead.value.id, executed: false })
+              )
+              return actionAnswer(settled.repeat, false)
+            }
+            options = { ...options, actionKey: settled.key }
           }
-          options = { ...options, actionKey: settled.key }
         }
       }
+      const outcome = yield* runAction(lead.value, action, options)
+      yield* Effect.logInfo("mcp tool call").pipe(
+        Effect.annotateLogs({ tool, leadId: lead.value.id, executed: outcome.executed })
+      )
+      return actionAnswer(outcome.record, outcome.executed)
+    })
+    if (!setting) return yield* decided
+    // a setting call reads its record's history and acts on it: no other write of that record may be in flight
+    // meanwhile, or a call equal to the latest finished one would be answered as a repeat while the CRM is about to
+    // hold the other's value
+    if (lead.value.status === "PROCESSING") {
+      return busy("The pipeline is processing this lead right now (its own CRM writes are in flight).")
     }
-    const outcome = yield* runAction(lead.value, action, options)
-    yield* Effect.logInfo("mcp tool call").pipe(
-      Effect.annotateLogs({ tool, leadId: lead.value.id, executed: outcome.executed })
-    )
-    return actionAnswer(outcome.record, outcome.executed)
+    return yield* withRecordLock(lead.value.id, recordOf(provider, tool, params) ?? tool, decided)
   }).pipe(
     Effect.catchAll((error) =>
       Effect.as(

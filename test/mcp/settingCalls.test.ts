@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -181,6 +182,38 @@ describe.each(backends)("MCP calls that set state (%s)", (_name, makeEnv) => {
           ok(yield* call(client, "update_lead_status", { ...ref, status: "Nurture" }), false)
           const statuses = (yield* applied(lead)).map((c) => (c.params as { status: string }).status)
           expect(statuses).toEqual(["Working", "Nurture"])
+        })
+      )
+  )
+
+  it.live(
+    "while another write of the record is in flight (an agent's, or the pipeline's), a setting call is refused InProgress",
+    () =>
+      withClient(makeEnv({ env: settings, crmLatencyMs: 1500 }), 1, (client, [lead], applied) =>
+        Effect.gen(function* () {
+          if (lead === undefined) throw new Error("no lead seeded")
+          const ref = { leadKey: lead.leadKey, email: lead.email }
+          ok(yield* call(client, "update_lead_status", { ...ref, status: "Working" }), true)
+          // Nurture is being written (the CRM takes 1.5 s); Working asked meanwhile is no repeat of the latest write:
+          // the CRM is about to hold Nurture
+          const nurture = yield* Effect.fork(call(client, "update_lead_status", { ...ref, status: "Nurture" }))
+          yield* Effect.sleep("300 millis")
+          const meanwhile = yield* call(client, "update_lead_status", { ...ref, status: "Working" })
+          expect(meanwhile.isError).toBe(true)
+          expect(meanwhile.structuredContent).toMatchObject({ error: "InProgress", retryAfterSeconds: 1 })
+          ok(yield* Fiber.join(nurture), true)
+          // asked again once it landed: decided against Nurture, so sent
+          ok(yield* call(client, "update_lead_status", { ...ref, status: "Working" }), true)
+          const statuses = (yield* applied(lead)).map((c) => (c.params as { status: string }).status)
+          expect(statuses).toEqual(["Working", "Nurture", "Working"])
+
+          // the pipeline holding the lead (PROCESSING): its own writes may be in flight
+          const store = yield* LeadStore
+          const record = Option.getOrThrow(yield* store.findByKey(lead.leadKey))
+          yield* store.transition(record.id, [record.status], "PROCESSING")
+          const processing = yield* call(client, "update_lead_status", { ...ref, status: "Working" })
+          expect(processing.structuredContent).toMatchObject({ error: "InProgress" })
+          expect(processing.structuredContent.message).toContain("processing this lead")
         })
       )
   )
