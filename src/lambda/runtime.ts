@@ -52,25 +52,39 @@ const platform = <R, E>(services: Layer.Layer<R, E>) =>
   )
 
 /**
+ * How long after a failed build the next is tried: the invocations meanwhile fail at once (the ingest answers 503)
+ * rather than each fetch the secrets again and wait out the database's connect timeout during an outage.
+ */
+const REBUILD_AFTER_MS = 5000
+
+/**
  * The environment of one handler (`name`: ingest, consumer, sweep), built on its first invocation and kept for the
  * container's life (later invocations reuse the pools and clients). A build that fails (a database down at a cold
- * start, a bad setting) is not kept: it is logged, the invocation fails, and the next one builds again. Failures are
+ * start, a bad setting) is not kept: it is logged, the invocation fails, so do those of the next REBUILD_AFTER_MS
+ * without building, and the first after that builds again. Failures are
  * logged here as JSON lines with their cause, and thrown on as an Error that says only what failed: the Lambda
  * runtime prints a thrown error in its own format, so the cause (which may quote a setting) stays in our line.
  */
 export const container = <R, E>(name: string, services: () => Layer.Layer<R, E>) => {
   let current: ManagedRuntime.ManagedRuntime<R, unknown> | undefined
+  // when the last build failed: the invocations within REBUILD_AFTER_MS of it fail at once, without building again
+  let failedAt: number | undefined
+  const failed = () =>
+    new Error(`The ${name}'s environment failed to start (the cause is in the environment's last log line)`)
   const get = async (): Promise<ManagedRuntime.ManagedRuntime<R, unknown>> => {
+    if (current === undefined && failedAt !== undefined && Date.now() - failedAt < REBUILD_AFTER_MS) throw failed()
     current ??= ManagedRuntime.make(platform(services()))
     const runtime = current
     try {
       await runtime.runtime()
+      failedAt = undefined
       return runtime
     } catch (error) {
       if (current === runtime) current = undefined
+      failedAt = Date.now()
       void runtime.dispose().catch(() => undefined)
-      logError(`${name} environment failed to start`, {}, error)
-      throw new Error(`The ${name}'s environment failed to start (the cause is in the log line before)`)
+      logError(`${name} environment failed to start`, { retryAfterMs: REBUILD_AFTER_MS }, error)
+      throw failed()
     }
   }
   return {
@@ -91,6 +105,7 @@ export const container = <R, E>(name: string, services: () => Layer.Layer<R, E>)
     dispose: async (): Promise<void> => {
       const runtime = current
       current = undefined
+      failedAt = undefined
       if (runtime !== undefined) await runtime.dispose()
     }
   }

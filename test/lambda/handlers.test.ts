@@ -676,6 +676,11 @@ describe("a handler whose environment cannot start", () => {
           })
           expect(lines.join("\n")).not.toContain(password)
           expect(error?.message ?? "").not.toContain(password)
+          // invoked again at once: answered the same without building again (no second connect, no log line)
+          const again = yield* invoke(handler as () => Promise<unknown>)
+          if (name === "ingest") expect((again.answer as HttpApiResult).statusCode).toBe(503)
+          else expect(again.error?.message).toMatch(new RegExp(`^The ${name}'s environment failed to start`))
+          expect(jsonLines(again.lines), name).toEqual([])
         }
       }).pipe(
         Effect.ensuring(
