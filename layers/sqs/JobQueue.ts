@@ -131,6 +131,12 @@ const attemptsBefore = (message: JobMessage, receiveCount: number | undefined, m
   return (message.priorAttempts ?? 0) + Math.max(0, receiveCount - 1 - waited)
 }
 
+/** ApproximateReceiveCount as a count of receives (1 or more), or undefined when it is missing or no such count. */
+const receiveCountOf = (value: string | undefined): number | undefined => {
+  const count = value === undefined ? Number.NaN : Number(value)
+  return Number.isInteger(count) && count >= 1 ? count : undefined
+}
+
 /** maxReceiveCount of a queue's RedrivePolicy attribute (JSON); NaN without one, or one that cannot be read. */
 const redriveMaxReceiveCount = (policy: string | undefined): number => {
   if (policy === undefined) return Number.NaN
@@ -259,10 +265,11 @@ export const make = (
     )
     const maxAttempts = Effect.map(queueSettings, (settings) => settings.maxAttempts)
 
-    // a send is what an accepted lead's answer waits on (the ingest's enqueue): it gets QUEUE_TIMEOUT_MS, as a BullMQ
-    // enqueue does, not the 10 s of the other calls; one that does not answer leaves the lead to the outbox sweep
+    // an enqueue is what an accepted lead's answer waits on: it gets QUEUE_TIMEOUT_MS, as a BullMQ enqueue does, not
+    // the 10 s of the other calls (one that does not answer leaves the lead to the outbox sweep). A delayed job's copy
+    // keeps the 10 s: no one waits on it, and one that timed out but landed leaves two messages (the delivery is kept)
     const sendTimeoutMs = options.sendTimeoutMs ?? 2000
-    const send = (messages: ReadonlyArray<Outgoing>) =>
+    const send = (timeoutMs: number) => (messages: ReadonlyArray<Outgoing>) =>
       messages.length === 1 && messages[0] !== undefined
         ? call(
             "SendMessage",
@@ -274,7 +281,7 @@ export const make = (
                 }),
                 { abortSignal }
               ),
-            sendTimeoutMs
+            timeoutMs
           ).pipe(Effect.as([Either.right<void>(undefined)]))
         : call(
             "SendMessageBatch",
@@ -286,30 +293,33 @@ export const make = (
                 }),
                 { abortSignal }
               ),
-            sendTimeoutMs
+            timeoutMs
           ).pipe(
             Effect.map((out) => {
+              // sent only when SQS lists it as such: an entry in neither list is no message a delivery may be dropped for
+              const sent = new Set((out.Successful ?? []).map((entry) => entry.Id))
               const failed = new Map((out.Failed ?? []).map((entry) => [entry.Id, entry]))
               return messages.map((_, i) => {
+                if (sent.has(String(i))) return Either.right<void>(undefined)
                 const entry = failed.get(String(i))
-                return entry === undefined
-                  ? Either.right<void>(undefined)
-                  : Either.left(
-                      new QueueUnavailable({
-                        message: `SQS SendMessageBatch refused an entry: ${entry.Code ?? ""} ${entry.Message ?? ""}`
-                      })
-                    )
+                return Either.left(
+                  new QueueUnavailable({
+                    message:
+                      entry === undefined
+                        ? "SQS SendMessageBatch answered without this entry"
+                        : `SQS SendMessageBatch refused an entry: ${entry.Code ?? ""} ${entry.Message ?? ""}`
+                  })
+                )
               })
             })
           )
 
     // Group commit: under load the ingest's concurrent enqueues (and the consumer's delayed jobs' copies) go out as
     // SendMessageBatch calls of up to 10 messages
-    const submit = yield* GroupCommit.make<Outgoing, void, QueueUnavailable>({
-      maxBatch: MAX_BATCH,
-      maxInFlight: 8,
-      run: send
-    })
+    const grouped = (timeoutMs: number) =>
+      GroupCommit.make<Outgoing, void, QueueUnavailable>({ maxBatch: MAX_BATCH, maxInFlight: 8, run: send(timeoutMs) })
+    const submit = yield* grouped(sendTimeoutMs)
+    const submitCopy = yield* grouped(CALL_TIMEOUT_MS)
     const enqueue = (job: LeadJob) => submit({ body: job })
 
     /**
@@ -324,7 +334,7 @@ export const make = (
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const waitS = Math.max(0, Math.ceil(delayMs / 1000))
         const delaySeconds = fifo ? 0 : Math.min(MAX_DELAY_S, waitS)
-        return submit({
+        return submitCopy({
           body: {
             ...job,
             ...(attemptsSpent > 0 ? { priorAttempts: attemptsSpent } : {}),
@@ -665,7 +675,8 @@ export const make = (
       messageId: message.MessageId ?? "",
       receiptHandle: message.ReceiptHandle ?? "",
       body: message.Body ?? "",
-      receiveCount: Number(message.Attributes?.ApproximateReceiveCount ?? 1)
+      // a count SQS did not send, or one that is no number, is unknown: taken as the last receive (see SqsRecord)
+      receiveCount: receiveCountOf(message.Attributes?.ApproximateReceiveCount)
     })
 
     const leaseS = Math.min(MAX_VISIBILITY_S, Math.max(1, Math.ceil(options.leaseSeconds ?? 30)))

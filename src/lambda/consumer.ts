@@ -6,7 +6,7 @@ import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import * as SqsJobQueue from "../../layers/sqs/JobQueue.js"
 import { AppConfig } from "../../services/AppConfig.js"
-import { JobDelay } from "../../services/JobQueue.js"
+import { JobDelay, JobRetry } from "../../services/JobQueue.js"
 import { withParentTrace } from "../domain/traceContext.js"
 import { deadLetter, processLead } from "../pipeline/process.js"
 import type { LambdaContext, SqsBatchResponse, SqsEvent } from "./events.js"
@@ -28,52 +28,47 @@ const consumer = container("consumer", () => ConsumerLambdaLive)
 
 /** Time kept back from the function's timeout to stop unfinished jobs and answer. */
 const TIMEOUT_MARGIN_MS = 1000
-/** How much longer than CRM_TIMEOUT_MS a job left running at the deadline waits before its next delivery. */
-const IN_FLIGHT_MARGIN_MS = 2000
-
 /** CRM_TIMEOUT_MS, as the CRM clients read it (start-up's check has validated it). */
 const crmTimeoutMs = Config.integer("CRM_TIMEOUT_MS").pipe(Config.withDefault(10_000), Effect.orDie)
 
 /**
  * `job` bounded by the invocation's `deadline` (epoch ms), in two steps, so that the batch's answer gets out and a
  * CRM call is neither cut (the audit row must follow the CRM's answer) nor left running unawaited where it can be:
- * - from `deadline - CRM_TIMEOUT_MS` on, a job is stopped: one not yet begun is not started, one running is
- *   interrupted and awaited — the pipeline lets a CRM call in flight finish and record itself (within
- *   CRM_TIMEOUT_MS, so before the deadline) and starts none after. Nothing of it is left holding a claim: its job is
- *   sent again at once. This step is taken only when the stop leaves at least CRM_TIMEOUT_MS after the invocation's
- *   start (a function timeout of twice CRM_TIMEOUT_MS and the 1 s margin, or more): earlier, it would stop jobs
- *   before they could do anything;
+ * - from `deadline - CRM_TIMEOUT_MS` on, a job not yet begun is not started: sent again at once, no attempt spent
+ *   (it did nothing). One running is interrupted and awaited — the pipeline lets a CRM call in flight finish and
+ *   record itself and starts none after — and left to retry: listed, for the queue's visibility timeout and its
+ *   redrive, so it spends an attempt (a lead that never fits in the function's timeout ends FAILED with that reason,
+ *   rather than running again without end). This step is taken only when the stop leaves at least CRM_TIMEOUT_MS
+ *   after the invocation's start (a function timeout of twice CRM_TIMEOUT_MS and the 1 s margin, or more): earlier,
+ *   it would stop jobs before they could do anything;
  * - at `deadline`, what still runs (a call started before that stop was possible, a slow audit write) is left to
- *   finish in the background, and its job runs again only after CRM_TIMEOUT_MS and a margin, by when that call has
- *   ended and completed or released its claim — rather than at once, to find the claim held and wait on it again and
- *   again. (Lambda may freeze the container when the invocation answers, and the call with it: its claim then lapses
- *   after IDEMPOTENCY_IN_PROGRESS_TTL_MS.)
+ *   finish in the background and its job to retry the same way: it comes back after the queue's visibility timeout
+ *   (at least the function's timeout), by when that call has ended and completed or released its claim. (Lambda may
+ *   freeze the container when the invocation answers, and the call with it: its claim then lapses after
+ *   IDEMPOTENCY_IN_PROGRESS_TTL_MS.)
  */
 const withinDeadline =
   (startedAt: number, deadline: number, crmTimeout: number) =>
-  <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E | JobDelay, R> => {
+  <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E | JobDelay | JobRetry, R> => {
     const stopAt = deadline - crmTimeout
     const stops = stopAt - startedAt >= crmTimeout
-    return Effect.suspend(() => {
+    return Effect.suspend((): Effect.Effect<A, E | JobDelay | JobRetry, R> => {
       const now = Date.now()
       if (stops && now >= stopAt) {
         return Effect.fail(new JobDelay({ delayMs: 0, reason: "not started this close to the invocation's deadline" }))
       }
-      const stopped: Effect.Effect<A, E | JobDelay, R> = stops
+      const stopped: Effect.Effect<A, E | JobRetry, R> = stops
         ? Effect.timeoutFail(job, {
             duration: stopAt - now,
-            onTimeout: () => new JobDelay({ delayMs: 0, reason: "stopped before the invocation's deadline" })
+            onTimeout: () =>
+              new JobRetry({ reason: "stopped before the Lambda invocation's deadline: it did not fit in its timeout" })
           })
         : job
       return stopped.pipe(
         Effect.disconnect,
         Effect.timeoutFail({
           duration: Math.max(0, deadline - now),
-          onTimeout: () =>
-            new JobDelay({
-              delayMs: crmTimeout + IN_FLIGHT_MARGIN_MS,
-              reason: "the Lambda invocation is about to time out"
-            })
+          onTimeout: () => new JobRetry({ reason: "the Lambda invocation was about to time out with it running" })
         })
       )
     })
@@ -88,7 +83,7 @@ const withinDeadline =
  * - a retry (transient failure): listed, for the queue's redrive policy (maxReceiveCount, then the DLQ; the lead is
  *   marked FAILED on its last receive).
  * Near the function's timeout (context.getRemainingTimeInMillis) jobs are stopped so that the answer for the batch is
- * not lost with the invocation, and sent again: see `withinDeadline`.
+ * not lost with the invocation: see `withinDeadline`.
  *
  * Any event that is not an SQS event (the function wired to an API or a schedule, `{}`) is logged, naming its shape,
  * and refused with a thrown error: Lambda reports a function error and nothing is acknowledged.

@@ -90,7 +90,7 @@ const postLead = (email: string) =>
 
 describe("consumerHandler near the function's timeout", () => {
   it.live(
-    "a job still running 1 s before the timeout is stopped and its job sent again after CRM_TIMEOUT_MS, not at once; then it syncs",
+    "a job still running 1 s before the timeout is stopped and left to retry (an attempt spent), not run again at once; then it syncs",
     () =>
       Effect.gen(function* () {
         // the CRM never answers this one call: the job would run until CRM_TIMEOUT_MS (3 s); the function's 2.5 s are
@@ -100,19 +100,21 @@ describe("consumerHandler near the function's timeout", () => {
         const started = Date.now()
         const first = yield* pollWith({ awsRequestId: "near-timeout", getRemainingTimeInMillis: () => 2500 })
         expect(Date.now() - started).toBeLessThan(2500)
-        // acknowledged: its job is sent again (no receive spent), to run once the call left in flight has ended
-        expect(first).toEqual({ received: 1, failures: [] })
-        const [copy, ...others] = sqs.messages(queue)
+        // listed: the message comes back after the queue's visibility timeout (30 s here), once the call left in
+        // flight has ended, and this receive counted as an attempt
+        expect(first.received).toBe(1)
+        expect(first.failures).toHaveLength(1)
+        const [message, ...others] = sqs.messages(queue)
         expect(others).toEqual([])
-        expect(JSON.parse(copy?.body ?? "{}").leadId).toBe(id)
-        expect(copy?.receiveCount).toBe(0)
-        expect(copy?.visibleInMs).toBeGreaterThan(3000)
+        expect(JSON.parse(message?.body ?? "{}").leadId).toBe(id)
+        expect(message?.receiveCount).toBe(1)
+        expect(message?.visibleInMs).toBeGreaterThan(20_000)
         expect((yield* readLead(id)).status).not.toBe("FAILED")
-        // once the call in flight has ended with its own timeout, the next delivery runs the job to the end
+        // the next delivery runs the job to the end
         yield* waitUntil(
           "the lead is SYNCED by a later delivery",
           Effect.gen(function* () {
-            sqs.advance(6000)
+            sqs.advance(31_000)
             yield* poll
             return (yield* readLead(id)).status === "SYNCED"
           }),
@@ -122,7 +124,46 @@ describe("consumerHandler near the function's timeout", () => {
   )
 
   it.live(
-    "with time for it, jobs are stopped CRM_TIMEOUT_MS before the deadline: a call in flight is awaited, no job starts after, both sent again at once",
+    "a lead that never fits in the function's timeout ends FAILED after the queue's attempts, not run again without end",
+    () =>
+      Effect.gen(function* () {
+        // every CRM call hangs past the function's 2.5 s (until this test ends): no delivery can finish the lead
+        let hanging = true
+        yield* Effect.addFinalizer(() => Effect.sync(() => (hanging = false)))
+        hubspot.failNext("hang", 50, () => hanging)
+        const id = yield* postLead("never.fits@globex.com")
+        let runs = 0
+        yield* waitUntil(
+          "the lead is FAILED",
+          Effect.gen(function* () {
+            const answer = yield* pollWith({ awsRequestId: "too-slow", getRemainingTimeInMillis: () => 2500 })
+            runs += answer.received
+            // past the visibility timeout of a retry, and the wait of a delay (a later delivery meeting the claim a
+            // cut call still holds is delayed, spending no attempt)
+            sqs.advance(31_000)
+            return (yield* readLead(id)).status === "FAILED"
+          }),
+          { timeoutMs: 25_000, intervalMs: 100 }
+        )
+        expect(yield* readLead(id)).toMatchObject({ status: "FAILED", error: expect.stringContaining("time out") })
+        expect(runs).toBeGreaterThanOrEqual(3)
+        // and its job ends in the dead-letter queue, nothing left to run (one more receive lets the redrive move it)
+        yield* waitUntil(
+          "the job is dead-lettered",
+          Effect.gen(function* () {
+            yield* poll
+            sqs.advance(31_000)
+            return sqs.messages(queue).length === 0 && sqs.messages(dlq).length === 1
+          }),
+          { timeoutMs: 30_000, intervalMs: 100 }
+        )
+        expect(JSON.parse(sqs.messages(dlq)[0]?.body ?? "{}").leadId).toBe(id)
+        sqs.purge(dlq)
+      }).pipe(Effect.scoped)
+  )
+
+  it.live(
+    "with time for it, jobs are stopped CRM_TIMEOUT_MS before the deadline: a call in flight is awaited, no job starts after",
     () =>
       Effect.gen(function* () {
         // the first lead's first CRM call never answers; the second lead waits for the one slot (WORKER_CONCURRENCY 1)
@@ -132,18 +173,27 @@ describe("consumerHandler near the function's timeout", () => {
         const before = hubspot.requests.length
         // 7 s: stopping at 3 s leaves the 3 s of CRM_TIMEOUT_MS for the call in flight, and the 1 s margin after it
         const answer = yield* pollWith({ awsRequestId: "stops-early", getRemainingTimeInMillis: () => 7000 })
-        // both acknowledged: the first job stopped once its call had ended (its claim released, nothing left
-        // running), the second never started, so no CRM call of it is in flight at the deadline
-        expect(answer).toEqual({ received: 2, failures: [] })
+        // the first job stopped once its call had ended (its claim released, nothing left running) and left to retry;
+        // the second never started, so it is sent again at once, no attempt spent
+        expect(answer).toMatchObject({ received: 2, failures: [expect.any(String)] })
         expect(hubspot.requests.length - before).toBe(1)
-        expect(sqs.messages(queue).map((m) => [JSON.parse(m.body).leadId, m.receiveCount, m.visibleInMs])).toEqual([
-          [first, 0, 0],
-          [second, 0, 0]
-        ])
-        // sent again at once, and nothing holds them: the next delivery syncs both
-        expect(yield* poll).toEqual({ received: 2, failures: [] })
-        expect((yield* readLead(first)).status).toBe("SYNCED")
+        const states = () =>
+          sqs
+            .messages(queue)
+            .map((m) => [JSON.parse(m.body).leadId, m.receiveCount, m.visibleInMs > 0])
+            .sort((x, y) => String(x[0]).localeCompare(String(y[0])))
+        expect(states()).toEqual(
+          [
+            [first, 1, true],
+            [second, 0, false]
+          ].sort((x, y) => String(x[0]).localeCompare(String(y[0])))
+        )
+        // the second runs at the next delivery; the first after the visibility timeout
+        expect(yield* poll).toEqual({ received: 1, failures: [] })
         expect((yield* readLead(second)).status).toBe("SYNCED")
+        sqs.advance(31_000)
+        expect(yield* poll).toEqual({ received: 1, failures: [] })
+        expect((yield* readLead(first)).status).toBe("SYNCED")
       })
   )
 })
