@@ -99,7 +99,15 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
       auth._tag === "AccessToken"
         ? Effect.sync(() => connect(Redacted.value(auth.accessToken), auth.instanceUrl))
         : requestToken(auth)
-    const login = loginWith(options.auth)
+    // The first sign-in uses the credentials read at start; refused (a secret rotated since, which no call has yet
+    // met to refresh), it reads them again once, as a rejected session does
+    const login = loginWith(options.auth).pipe(
+      Effect.catchIf(
+        (error) => options.reloadAuth !== undefined && isAuthFailure(error.failure),
+        (refused) =>
+          options.reloadAuth === undefined ? Effect.fail(refused) : Effect.flatMap(options.reloadAuth, loginWith)
+      )
+    )
 
     const state = yield* SynchronizedRef.make<Option.Option<Connection>>(Option.none())
 

@@ -3,10 +3,30 @@ import { type LeadStatusMap, salesforceLeadStatuses } from "../../src/domain/lea
 import { escapeSoqlLike } from "../../src/domain/soql.js"
 import type { ParamsOf } from "../../src/domain/tools.js"
 import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
+import { KEYED_UPSERT_CONFLICT_CODE, UNEXPECTED_RESPONSE_CODE } from "../../src/domain/crmErrors.js"
 import { SalesforceCallFailed } from "./call.js"
 import type { SalesforceFields } from "./config.js"
 
 /** The two ways the tools reach Salesforce: REST (relative to /services/data/vXX.X) and SOAP convertLead. */
+
+/**
+ * An upsert by an external id refused with DUPLICATE_VALUE on that very id field: another upsert of the same key
+ * (a retry racing one still in flight after a timeout, the MCP server and the consumer at once) inserted the record
+ * between this one's lookup and its insert. The upsert is idempotent, so a retry finds that record; any other
+ * DUPLICATE_VALUE (a unique field of the org's own) stays what it is.
+ */
+const duplicateOfKey = (error: SalesforceCallFailed, keyFields: ReadonlyArray<string>): boolean => {
+  const body = error.failure.body
+  if (!Array.isArray(body)) return false
+  const keys = keyFields.map((name) => name.toLowerCase())
+  return body.some((entry: { errorCode?: unknown; fields?: unknown; message?: unknown }) => {
+    if (entry?.errorCode !== "DUPLICATE_VALUE") return false
+    const named = Array.isArray(entry.fields) ? entry.fields.map((f) => String(f).toLowerCase()) : []
+    const message = typeof entry.message === "string" ? entry.message.toLowerCase() : ""
+    return keys.some((key) => named.includes(key) || message.includes(key))
+  })
+}
+
 export interface SalesforceApi {
   readonly rest: <A>(
     method: "GET" | "PATCH" | "POST",
@@ -167,14 +187,42 @@ export const makeTools = (
     headers: Readonly<Record<string, string>>
   ): Effect.Effect<CrmResult, SalesforceCallFailed> => {
     const fitted = fitFields(object, defined(body as Record<string, unknown>))
-    return Effect.map(api.rest<UpsertResult | undefined>("PATCH", path, fitted.body, headers), (res) => ({
-      crmId: res?.id,
-      detail: {
-        object,
-        created: res?.created ?? false,
-        ...(fitted.shortened.length === 0 ? {} : { shortened: fitted.shortened })
-      }
-    }))
+    return api.rest<UpsertResult | undefined>("PATCH", path, fitted.body, headers).pipe(
+      Effect.catchIf(
+        (error) => duplicateOfKey(error, [fields.leadKey, fields.actionKey]),
+        (error) =>
+          Effect.fail(
+            new SalesforceCallFailed({
+              failure: {
+                ...error.failure,
+                body: undefined,
+                code: KEYED_UPSERT_CONFLICT_CODE,
+                message: `Salesforce refused the ${object} upsert by its key as a duplicate of a record another upsert of the same key made meanwhile; the retry finds that record`
+              }
+            })
+          )
+      ),
+      // an upsert answers with the record's id: anything else (a redirect not followed, a proxy's page) wrote nothing
+      // we know of, and is tried again rather than taken as done
+      Effect.filterOrFail(
+        (res): res is UpsertResult => typeof res?.id === "string" && res.id !== "",
+        () =>
+          new SalesforceCallFailed({
+            failure: {
+              code: UNEXPECTED_RESPONSE_CODE,
+              message: `Salesforce answered the ${object} upsert without a record id (a redirect, or a page that is not the API's)`
+            }
+          })
+      ),
+      Effect.map((res) => ({
+        crmId: res.id,
+        detail: {
+          object,
+          created: res.created ?? false,
+          ...(fitted.shortened.length === 0 ? {} : { shortened: fitted.shortened })
+        }
+      }))
+    )
   }
 
   /** A Lead write: only the one that creates it (`creates`) lets the assignment rules pick its owner. */

@@ -5,11 +5,14 @@ import type { StreamPromise } from "jsforce/lib/util/promise.js"
 /**
  * jsforce's HTTP options with its own retries switched off: it would retry GET/PUT/DELETE up to five times
  * (ignoring Retry-After) on 420/429/5xx, stacked under the queue's retries. An empty method list also
- * disables the separate 420 retry, which ignores maxRetries.
+ * disables the separate 420 retry, which ignores maxRetries. Redirects are not followed: jsforce would send a
+ * write again as a GET, with its Authorization header, to wherever the Location points, and take that GET's 200
+ * for the write's success; a redirect is an answer the call fails on instead.
  */
 export const boundedOptions = (timeoutMs: number): HttpRequestOptions => ({
   retry: { maxRetries: 0, methods: [], statusCodes: [], errorCodes: [] },
-  timeout: timeoutMs
+  timeout: timeoutMs,
+  followRedirect: false
 })
 
 /**

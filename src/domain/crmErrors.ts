@@ -73,6 +73,8 @@ const transientCodes = new Set([
   "REQUEST_RUNNING_TOO_LONG",
   "QUERY_TIMEOUT",
   "TXN_SECURITY_METERING_ERROR",
+  // Salesforce read-only for a maintenance or an instance migration: writes come back when it ends
+  "INSERT_UPDATE_DELETE_NOT_ALLOWED_DURING_MAINTENANCE",
   // ours (HubSpot): values fitted to property definitions kept from an earlier call were refused; the retry reads them
   STALE_DEFINITIONS_CODE,
   // ours (HubSpot): a keyed upsert raced another of the same key; the retry finds the object
@@ -351,8 +353,11 @@ export const classify = (
   if (isAuthFailure(failure)) {
     return new CrmTransientError({ provider, ...withStatus, message: `${provider} credentials rejected` })
   }
+  // A SOAP fault (Salesforce's convertLead) always comes as HTTP 500: its fault code says what it is, so a configuration
+  // fault (sf:API_DISABLED_FOR_ORG, sf:INVALID_FIELD) is permanent; only Salesforce's own internal error is transient.
+  const soapFault = provider === "salesforce" && /^sf:/.test(failure.code ?? "")
   if (
-    status >= 500 ||
+    (status >= 500 && (!soapFault || code === "UNKNOWN_EXCEPTION")) ||
     status === 408 ||
     (code !== undefined && transientCodes.has(code)) ||
     isWrappedLockContention(code, messageOf(failure))

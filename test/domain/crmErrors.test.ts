@@ -191,6 +191,32 @@ describe("classify", () => {
     })
   })
 
+  it("judges other SOAP faults by their code, not their HTTP 500: a configuration fault is permanent", () => {
+    expect(
+      classify("salesforce", { status: 500, code: "sf:API_DISABLED_FOR_ORG", message: "API is disabled" })
+    ).toMatchObject({ _tag: "CrmPermanentError", code: "API_DISABLED_FOR_ORG" })
+    expect(classify("salesforce", { status: 500, code: "sf:UNKNOWN_EXCEPTION" })).toMatchObject({
+      _tag: "CrmTransientError"
+    })
+    expect(classify("salesforce", { status: 500, code: "sf:REQUEST_LIMIT_EXCEEDED" })).toMatchObject({
+      _tag: "CrmRateLimited"
+    })
+    // a plain 5xx (no fault) is still transient
+    expect(classify("salesforce", { status: 503, body: "<html>Server Unavailable</html>" })).toMatchObject({
+      _tag: "CrmTransientError"
+    })
+  })
+
+  it("a write refused while Salesforce is read-only for maintenance is transient", () => {
+    const body = [
+      {
+        errorCode: "INSERT_UPDATE_DELETE_NOT_ALLOWED_DURING_MAINTENANCE",
+        message: "Updates can't be made during maintenance."
+      }
+    ]
+    expect(classify("salesforce", { status: 400, body })).toMatchObject({ _tag: "CrmTransientError" })
+  })
+
   it("never lets a credential into a message", () => {
     const leaked = "bad token Bearer 00D5e000000abcd!AQ8AQJ.xyz and pat-na1-11111111-2222 client_secret=hunter2"
     const error = classify("salesforce", { status: 400, body: [{ errorCode: "X", message: leaked }] })

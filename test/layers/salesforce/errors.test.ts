@@ -80,6 +80,74 @@ describe("Salesforce failures map to the contract's errors", () => {
     })
   )
 
+  it.scopedLive(
+    "DUPLICATE_VALUE on the key of a keyed upsert (a racing upsert of the same key) -> transient; another -> permanent",
+    () =>
+      Effect.gen(function* () {
+        const { fake, crm } = yield* setup()
+        const task = call({ tool: "log_activity", params: { ...ref, subject: "Scored", description: "Fit: high" } })
+        // the insert of an upsert that raced another of the same key (the first, timed out, still in flight)
+        fake.failNext(
+          {
+            status: 400,
+            body: [
+              {
+                errorCode: "DUPLICATE_VALUE",
+                message:
+                  "duplicate value found: RevenueFlow_Action_Key__c duplicates value on record with id: 00T000000000001",
+                fields: []
+              }
+            ]
+          },
+          1,
+          (r) => r.method === "PATCH" && r.path.includes("/sobjects/Task/")
+        )
+        const raced = yield* Effect.flip(crm.execute(task))
+        expect(raced).toMatchObject({ _tag: "CrmTransientError", status: 400, code: "KEYED_UPSERT_CONFLICT" })
+        // the retry: one Task
+        yield* crm.execute(task)
+        expect(fake.records.Task ?? []).toHaveLength(1)
+        // a unique field of the org's own is still the lead's to fix
+        fake.failNext(
+          {
+            status: 400,
+            body: [{ errorCode: "DUPLICATE_VALUE", message: "duplicate value found: Badge__c", fields: ["Badge__c"] }]
+          },
+          1,
+          (r) => r.method === "PATCH" && r.path.includes("/sobjects/Lead/")
+        )
+        expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({
+          _tag: "CrmPermanentError",
+          code: "DUPLICATE_VALUE"
+        })
+      })
+  )
+
+  it.scopedLive("a redirect or a 2xx that is no upsert's answer is a failure, never a write taken as done", () =>
+    Effect.gen(function* () {
+      const { fake, crm, before } = yield* setup()
+      const task = call({ tool: "log_activity", params: { ...ref, subject: "Redirected", description: "x" } })
+      // a proxy's redirect: not followed (jsforce would have sent the write again as a GET, with its token)
+      fake.failNext(
+        { status: 302, headers: { location: "https://elsewhere.example/login" }, body: "" },
+        1,
+        (r) => r.method === "PATCH" && r.path.includes("/sobjects/Task/")
+      )
+      expect(yield* Effect.flip(crm.execute(task))).toMatchObject({ _tag: "CrmTransientError" })
+      // a proxy's page with a 200
+      fake.failNext(
+        { status: 200, headers: { "content-type": "text/html" }, body: "<html>Please sign in</html>" },
+        1,
+        (r) => r.method === "PATCH" && r.path.includes("/sobjects/Task/")
+      )
+      expect(yield* Effect.flip(crm.execute(task))).toMatchObject({ _tag: "CrmTransientError" })
+      expect(fake.records.Task ?? []).toHaveLength(0)
+      expect(sent(fake, before)).toBe(2)
+      // the next attempt writes it
+      expect((yield* crm.execute(task)).crmId).toMatch(/^00T/)
+    })
+  )
+
   it.scopedLive("401 again after the refresh -> transient 'credentials rejected', no token in the message", () =>
     Effect.gen(function* () {
       const { fake, crm, before } = yield* setup()
@@ -222,6 +290,39 @@ describe("Salesforce credential rotation", () => {
       fake.rotateClientSecret("secret-v2")
       fake.expireSessions()
       const result = yield* crm.execute(upsert)
+      expect(result.crmId).toBeDefined()
+      const tokenBodies = fake.tokenRequests().map((r) => new URLSearchParams(r.body).get("client_secret"))
+      expect(tokenBodies).toEqual(["secret-v1", "secret-v2"])
+    })
+  )
+
+  it.scopedLive("a secret rotated before the first call is read again when the first sign-in is refused", () =>
+    Effect.gen(function* () {
+      const fake = yield* Effect.acquireRelease(
+        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "secret-v1" })),
+        (f) => Effect.promise(() => f.close())
+      )
+      let secret = "secret-v1"
+      const auth = () => ({ _tag: "ClientCredentials" as const, clientId: "rf", clientSecret: Redacted.make(secret) })
+      // started with v1; rotated to v2 (secret store and Salesforce) before any call was made
+      const crm = yield* make({
+        loginUrl: fake.url,
+        apiVersion: "62.0",
+        auth: auth(),
+        reloadAuth: Effect.sync(auth),
+        timeoutMs: 2000,
+        fields: defaultFields
+      })
+      secret = "secret-v2"
+      fake.rotateClientSecret("secret-v2")
+      const email = "first.rotation@acme.com"
+      const key = leadKey(email, "c")
+      const params = { leadKey: key, email, campaignId: "c" }
+      const result = yield* crm.execute({
+        tool: "upsert_lead" as const,
+        params,
+        actionKey: actionKey(key, "upsert_lead", params)
+      })
       expect(result.crmId).toBeDefined()
       const tokenBodies = fake.tokenRequests().map((r) => new URLSearchParams(r.body).get("client_secret"))
       expect(tokenBodies).toEqual(["secret-v1", "secret-v2"])
