@@ -9,6 +9,21 @@ import type { SalesforceFields } from "./config.js"
 
 /** The two ways the tools reach Salesforce: REST (relative to /services/data/vXX.X) and SOAP convertLead. */
 
+/** The text country fields an org's State and Country/Territory Picklists restrict. */
+const COUNTRY_FIELDS: ReadonlyArray<string> = ["Country", "MailingCountry", "BillingCountry"]
+
+/**
+ * The country fields of `body` a write was refused for (FIELD_INTEGRITY_EXCEPTION naming them): a value an org with
+ * State and Country/Territory Picklists does not have. Empty for any other refusal.
+ */
+const refusedCountries = (error: SalesforceCallFailed, body: Record<string, unknown>): ReadonlyArray<string> => {
+  const entries = Array.isArray(error.failure.body) ? error.failure.body : []
+  const named = entries
+    .filter((entry: { errorCode?: unknown }) => entry?.errorCode === "FIELD_INTEGRITY_EXCEPTION")
+    .flatMap((entry: { fields?: unknown }) => (Array.isArray(entry.fields) ? entry.fields.map(String) : []))
+  return COUNTRY_FIELDS.filter((field) => named.includes(field) && typeof body[field] === "string")
+}
+
 /**
  * An upsert by an external id refused with DUPLICATE_VALUE on that very id field: another upsert of the same key
  * (a retry racing one still in flight after a timeout, the MCP server and the consumer at once) inserted the record
@@ -187,42 +202,66 @@ export const makeTools = (
     headers: Readonly<Record<string, string>>
   ): Effect.Effect<CrmResult, SalesforceCallFailed> => {
     const fitted = fitFields(object, defined(body as Record<string, unknown>))
-    return api.rest<UpsertResult | undefined>("PATCH", path, fitted.body, headers).pipe(
-      Effect.catchIf(
-        (error) => duplicateOfKey(error, [fields.leadKey, fields.actionKey]),
-        (error) =>
-          Effect.fail(
+    const send = (payload: Record<string, unknown>) =>
+      api.rest<UpsertResult | undefined>("PATCH", path, payload, headers).pipe(
+        Effect.catchIf(
+          (error) => duplicateOfKey(error, [fields.leadKey, fields.actionKey]),
+          (error) =>
+            Effect.fail(
+              new SalesforceCallFailed({
+                failure: {
+                  ...error.failure,
+                  body: undefined,
+                  code: KEYED_UPSERT_CONFLICT_CODE,
+                  message: `Salesforce refused the ${object} upsert by its key as a duplicate of a record another upsert of the same key made meanwhile; the retry finds that record`
+                }
+              })
+            )
+        ),
+        // an upsert answers with the record's id: anything else (a redirect not followed, a proxy's page) wrote nothing
+        // we know of, and is tried again rather than taken as done
+        Effect.filterOrFail(
+          (res): res is UpsertResult => typeof res?.id === "string" && res.id !== "",
+          () =>
             new SalesforceCallFailed({
               failure: {
-                ...error.failure,
-                body: undefined,
-                code: KEYED_UPSERT_CONFLICT_CODE,
-                message: `Salesforce refused the ${object} upsert by its key as a duplicate of a record another upsert of the same key made meanwhile; the retry finds that record`
+                code: UNEXPECTED_RESPONSE_CODE,
+                message: `Salesforce answered the ${object} upsert without a record id (a redirect, or a page that is not the API's)`
               }
             })
+        )
+      )
+    // An org with State and Country/Territory Picklists takes only its own country names: a form's "USA" or an
+    // enrichment's ISO code would refuse the whole write (FIELD_INTEGRITY_EXCEPTION), so the write is sent again once
+    // without the country it refused, and the result names it in `omitted`, as HubSpot's fitted values are.
+    const written = send(fitted.body).pipe(
+      Effect.map((res) => ({ res, omitted: [] as ReadonlyArray<{ field: string; reason: string }> })),
+      Effect.catchIf(
+        (error) => refusedCountries(error, fitted.body).length > 0,
+        (error) => {
+          const refused = refusedCountries(error, fitted.body)
+          return Effect.map(
+            send(Object.fromEntries(Object.entries(fitted.body).filter(([field]) => !refused.includes(field)))),
+            (res) => ({
+              res,
+              omitted: refused.map((field) => ({
+                field,
+                reason: `${JSON.stringify(fitted.body[field])} is not one of the org's countries (State and Country/Territory Picklists)`
+              }))
+            })
           )
-      ),
-      // an upsert answers with the record's id: anything else (a redirect not followed, a proxy's page) wrote nothing
-      // we know of, and is tried again rather than taken as done
-      Effect.filterOrFail(
-        (res): res is UpsertResult => typeof res?.id === "string" && res.id !== "",
-        () =>
-          new SalesforceCallFailed({
-            failure: {
-              code: UNEXPECTED_RESPONSE_CODE,
-              message: `Salesforce answered the ${object} upsert without a record id (a redirect, or a page that is not the API's)`
-            }
-          })
-      ),
-      Effect.map((res) => ({
-        crmId: res.id,
-        detail: {
-          object,
-          created: res.created ?? false,
-          ...(fitted.shortened.length === 0 ? {} : { shortened: fitted.shortened })
         }
-      }))
+      )
     )
+    return Effect.map(written, ({ res, omitted }) => ({
+      crmId: res.id,
+      detail: {
+        object,
+        created: res.created ?? false,
+        ...(fitted.shortened.length === 0 ? {} : { shortened: fitted.shortened }),
+        ...(omitted.length === 0 ? {} : { omitted })
+      }
+    }))
   }
 
   /** A Lead write: only the one that creates it (`creates`) lets the assignment rules pick its owner. */

@@ -40,6 +40,13 @@ export interface FakeSalesforceOptions {
    * queue cannot own the Account, Contact or Opportunity a conversion creates).
    */
   readonly users?: ReadonlyArray<string>
+  /**
+   * The org's countries when State and Country/Territory Picklists are enabled (a setting many orgs turn on): the
+   * country fields (Lead.Country, Contact.MailingCountry, Account.BillingCountry) then take only one of these names,
+   * as written here or in another case, and refuse anything else ("USA", an ISO code, a typo) with
+   * FIELD_INTEGRITY_EXCEPTION. Unset: free text, as an org without the picklists.
+   */
+  readonly countries?: ReadonlyArray<string>
 }
 
 /** A custom field of the org; `externalId` marks one an upsert (or a GET by field) can go by. */
@@ -264,6 +271,12 @@ const sfError = (status: number, errorCode: string, message: string, fields?: Re
   status,
   body: [{ message, errorCode, ...(fields ? { fields } : {}) }]
 })
+/** The text country fields State and Country/Territory Picklists turn into picklists, by object. */
+const countryFields: Record<string, ReadonlyArray<string>> = {
+  Lead: ["Country"],
+  Contact: ["MailingCountry"],
+  Account: ["BillingCountry"]
+}
 const required: Record<string, ReadonlyArray<string>> = {
   Lead: ["LastName", "Company"],
   Contact: ["LastName"],
@@ -550,6 +563,21 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
           `${fieldLabels[field] ?? field}: data value too large: ${value} (max length=${max})`,
           [field]
         )
+      }
+    }
+    // State and Country/Territory Picklists: a country must be one of the org's (its label or integration value)
+    if (options.countries !== undefined) {
+      const countries = new Set(options.countries.map((name) => name.toLowerCase()))
+      for (const field of countryFields[type] ?? []) {
+        const value = record[field]
+        if (typeof value === "string" && value !== "" && !countries.has(value.toLowerCase())) {
+          return sfError(
+            400,
+            "FIELD_INTEGRITY_EXCEPTION",
+            "There's a problem with this country, even though it may appear correct. Please select a country/territory from the list of valid countries.",
+            [field]
+          )
+        }
       }
     }
     if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
