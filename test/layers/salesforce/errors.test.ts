@@ -264,68 +264,58 @@ describe("Salesforce failures map to the contract's errors", () => {
 })
 
 describe("Salesforce credential rotation", () => {
+  /**
+   * A fake org on client secret v1, the executor started with it and reading it again (`reloadAuth`) from a secret
+   * store `rotate` moves to v2 (at Salesforce too); `upsert` writes one lead; `secretsSent` lists each token request's.
+   */
+  const rotatingOrg = Effect.gen(function* () {
+    const fake = yield* Effect.acquireRelease(
+      Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "secret-v1" })),
+      (f) => Effect.promise(() => f.close())
+    )
+    let secret = "secret-v1"
+    const auth = () => ({ _tag: "ClientCredentials" as const, clientId: "rf", clientSecret: Redacted.make(secret) })
+    const crm = yield* make({
+      loginUrl: fake.url,
+      apiVersion: "62.0",
+      auth: auth(),
+      reloadAuth: Effect.sync(auth),
+      timeoutMs: 2000,
+      fields: defaultFields
+    })
+    const email = "rotation@acme.com"
+    const key = leadKey(email, "c")
+    const params = { leadKey: key, email, campaignId: "c" }
+    return {
+      fake,
+      upsert: crm.execute({ tool: "upsert_lead" as const, params, actionKey: actionKey(key, "upsert_lead", params) }),
+      rotate: () => {
+        secret = "secret-v2"
+        fake.rotateClientSecret("secret-v2")
+      },
+      secretsSent: () => fake.tokenRequests().map((r) => new URLSearchParams(r.body).get("client_secret"))
+    }
+  })
+
   it.scopedLive("a rotated client secret is read again after the session is rejected, without a restart", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "secret-v1" })),
-        (f) => Effect.promise(() => f.close())
-      )
-      let secret = "secret-v1"
-      const auth = () => ({ _tag: "ClientCredentials" as const, clientId: "rf", clientSecret: Redacted.make(secret) })
-      const crm = yield* make({
-        loginUrl: fake.url,
-        apiVersion: "62.0",
-        auth: auth(),
-        reloadAuth: Effect.sync(auth),
-        timeoutMs: 2000,
-        fields: defaultFields
-      })
-      const email = "rotation@acme.com"
-      const key = leadKey(email, "c")
-      const params = { leadKey: key, email, campaignId: "c" }
-      const upsert = { tool: "upsert_lead" as const, params, actionKey: actionKey(key, "upsert_lead", params) }
-      yield* crm.execute(upsert)
+      const org = yield* rotatingOrg
+      yield* org.upsert
       // the secret is rotated in the secret store and at Salesforce; the old session is revoked
-      secret = "secret-v2"
-      fake.rotateClientSecret("secret-v2")
-      fake.expireSessions()
-      const result = yield* crm.execute(upsert)
-      expect(result.crmId).toBeDefined()
-      const tokenBodies = fake.tokenRequests().map((r) => new URLSearchParams(r.body).get("client_secret"))
-      expect(tokenBodies).toEqual(["secret-v1", "secret-v2"])
+      org.rotate()
+      org.fake.expireSessions()
+      expect((yield* org.upsert).crmId).toBeDefined()
+      expect(org.secretsSent()).toEqual(["secret-v1", "secret-v2"])
     })
   )
 
   it.scopedLive("a secret rotated before the first call is read again when the first sign-in is refused", () =>
     Effect.gen(function* () {
-      const fake = yield* Effect.acquireRelease(
-        Effect.promise(() => startFakeSalesforce({ clientId: "rf", clientSecret: "secret-v1" })),
-        (f) => Effect.promise(() => f.close())
-      )
-      let secret = "secret-v1"
-      const auth = () => ({ _tag: "ClientCredentials" as const, clientId: "rf", clientSecret: Redacted.make(secret) })
+      const org = yield* rotatingOrg
       // started with v1; rotated to v2 (secret store and Salesforce) before any call was made
-      const crm = yield* make({
-        loginUrl: fake.url,
-        apiVersion: "62.0",
-        auth: auth(),
-        reloadAuth: Effect.sync(auth),
-        timeoutMs: 2000,
-        fields: defaultFields
-      })
-      secret = "secret-v2"
-      fake.rotateClientSecret("secret-v2")
-      const email = "first.rotation@acme.com"
-      const key = leadKey(email, "c")
-      const params = { leadKey: key, email, campaignId: "c" }
-      const result = yield* crm.execute({
-        tool: "upsert_lead" as const,
-        params,
-        actionKey: actionKey(key, "upsert_lead", params)
-      })
-      expect(result.crmId).toBeDefined()
-      const tokenBodies = fake.tokenRequests().map((r) => new URLSearchParams(r.body).get("client_secret"))
-      expect(tokenBodies).toEqual(["secret-v1", "secret-v2"])
+      org.rotate()
+      expect((yield* org.upsert).crmId).toBeDefined()
+      expect(org.secretsSent()).toEqual(["secret-v1", "secret-v2"])
     })
   )
 })
