@@ -87,8 +87,8 @@ export interface ServerlessConfig {
   readonly consumerMemoryMiB: number
   /**
    * The consumer function's timeout; the queue's visibility timeout is 6x this plus the batching window. At least
-   * what a batch may take (`consumerBatchWorstCaseMs`): a job cut at the timeout is delivered again and spends one of
-   * its receives. Default: 60 s, or that worst case when it is longer.
+   * what a batch may take (`consumerBatchWorstCaseMs`): a job stopped at the timeout is run again and spends one of
+   * its attempts. Default: 60 s, or that worst case when it is longer.
    */
   readonly consumerTimeoutSeconds: number
   /**
@@ -183,11 +183,16 @@ export const perLeadWorstCaseMs = (
 export const CONSUMER_TIMEOUT_MARGIN_MS = 1000
 
 /**
- * The longest a consumer invocation's batch may legitimately take: WORKER_CONCURRENCY jobs at a time, so
- * ceil(batch / concurrency) rounds of the per-lead worst case, and the handler's margin.
+ * The timeout a consumer invocation's batch needs: WORKER_CONCURRENCY jobs at a time, so ceil(batch / concurrency)
+ * rounds of the per-lead worst case, then `stopMs` — the handler stops jobs CRM_TIMEOUT_MS before its deadline, so a
+ * CRM call in flight can finish and be recorded — and its margin.
  */
-export const consumerBatchWorstCaseMs = (batchSize: number, workerConcurrency: number, perLeadMs: number): number =>
-  Math.ceil(batchSize / workerConcurrency) * perLeadMs + CONSUMER_TIMEOUT_MARGIN_MS
+export const consumerBatchWorstCaseMs = (
+  batchSize: number,
+  workerConcurrency: number,
+  perLeadMs: number,
+  stopMs: number
+): number => Math.ceil(batchSize / workerConcurrency) * perLeadMs + stopMs + CONSUMER_TIMEOUT_MARGIN_MS
 
 /** The handler bundles `npm run build:bundles` writes, relative to this file: <repo>/dist/lambda. */
 const defaultBundles = fileURLToPath(new URL("../../dist/lambda", import.meta.url))
@@ -364,12 +369,18 @@ export const fromContext = (read: ContextReader): StackConfig => {
       errors.push("sqsBatchSize: must be <= 10 (<= 10000 with sqsMaxBatchingWindowSeconds > 0)")
     // A job cut at the timeout is stopped and run again, its work so far wasted: the timeout covers a batch
     const perLead = perLeadWorstCaseMs(program)
-    const worstCaseMs = consumerBatchWorstCaseMs(batchSize, program.workerConcurrency, perLead.ms)
+    const stopMs = Number(program.environment.CRM_TIMEOUT_MS ?? 10_000)
+    const worstCaseMs = consumerBatchWorstCaseMs(
+      batchSize,
+      program.workerConcurrency,
+      perLead.ms,
+      Number.isInteger(stopMs) && stopMs >= 0 ? stopMs : 10_000
+    )
     const consumerTimeoutSeconds = int("lambdaConsumerTimeoutSeconds", Math.max(60, Math.ceil(worstCaseMs / 1000)))
     if (consumerTimeoutSeconds > 900) errors.push("lambdaConsumerTimeoutSeconds: must be <= 900 (Lambda's maximum)")
     else if (variant === "serverless" && consumerTimeoutSeconds * 1000 < worstCaseMs)
       errors.push(
-        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${Math.ceil(batchSize / program.workerConcurrency)} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.settings.length === 0 ? "no Bedrock, mock CRM" : perLead.settings.join(", ")}), plus 1 s: ${Math.ceil(worstCaseMs / 1000)} s. Jobs cut at the timeout are stopped and run again, their work wasted. Raise lambdaConsumerTimeoutSeconds (at most 900), lower sqsBatchSize or raise workerConcurrency${perLead.settings.length === 0 ? "" : `, or lower ${perLead.settings.join(" / ")} in environment`}`
+        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${Math.ceil(batchSize / program.workerConcurrency)} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.settings.length === 0 ? "no Bedrock, mock CRM" : perLead.settings.join(", ")}), plus CRM_TIMEOUT_MS (jobs are stopped that long before the deadline) and 1 s: ${Math.ceil(worstCaseMs / 1000)} s. Jobs cut at the timeout are stopped and run again, their work wasted. Raise lambdaConsumerTimeoutSeconds (at most 900), lower sqsBatchSize or raise workerConcurrency${perLead.settings.length === 0 ? "" : `, or lower ${perLead.settings.join(" / ")} in environment`}`
       )
     const maxConcurrency = int("consumerMaxConcurrency", 10, 2)
     if (maxConcurrency > 1000) errors.push("consumerMaxConcurrency: must be <= 1000")

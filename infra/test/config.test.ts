@@ -326,10 +326,11 @@ describe("stack context", () => {
         "lambdaConsumerTimeoutSeconds: 60 s does not cover a batch: sqsBatchSize 10 at workerConcurrency 5 is 2 round(s)"
       )
       expect(message).toContain("BEDROCK_TIMEOUT_MS, BEDROCK_DECODE_RETRIES, CRM_TIMEOUT_MS")
-      expect(message).toContain(`${Math.ceil(consumerBatchWorstCaseMs(10, 5, 70_000) / 1000)} s`)
+      expect(message).toContain(`${Math.ceil(consumerBatchWorstCaseMs(10, 5, 70_000, 10_000) / 1000)} s`)
+      expect(message).toContain("plus CRM_TIMEOUT_MS (jobs are stopped that long before the deadline)")
       // the same batch fits once the timeout covers it, or with faster calls, or in one round
       expect(
-        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 5, lambdaConsumerTimeoutSeconds: 141 }))
+        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 5, lambdaConsumerTimeoutSeconds: 151 }))
       ).toBe("")
       expect(
         refusal(
@@ -338,12 +339,12 @@ describe("stack context", () => {
             sqsBatchSize: 10,
             workerConcurrency: 5,
             lambdaConsumerTimeoutSeconds: 60,
-            environment: '{"BEDROCK_TIMEOUT_MS":"5000"}'
+            environment: '{"BEDROCK_TIMEOUT_MS":"4000"}'
           })
         )
       ).toBe("")
       expect(
-        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 10, lambdaConsumerTimeoutSeconds: 71 }))
+        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 10, lambdaConsumerTimeoutSeconds: 81 }))
       ).toBe("")
       // the Fargate stack has no such function
       expect(refusal(fargateBase({ ...bedrock, sqsBatchSize: 10, lambdaConsumerTimeoutSeconds: 60 }))).toBe("")
@@ -351,7 +352,7 @@ describe("stack context", () => {
 
     it("by default sizes a batch to workerConcurrency (one round) and the timeout to cover it (60 s at least)", () => {
       const withBedrock = fromContext(read(serverless(bedrock))).serverless
-      expect(withBedrock).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 71 })
+      expect(withBedrock).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 81 })
       expect(fromContext(read(serverless({}))).serverless).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 60 })
       expect(fromContext(read(serverless({ workerConcurrency: 20 }))).serverless.batchSize).toBe(10)
     })
