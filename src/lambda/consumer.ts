@@ -1,9 +1,9 @@
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ConfigLayer from "../../layers/config.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig, layerFromConfig } from "../../layers/presets.js"
+import { positiveInt } from "../../layers/shared/config.js"
 import * as SqsJobQueue from "../../layers/sqs/JobQueue.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobDelay, JobRetry } from "../../services/JobQueue.js"
@@ -28,8 +28,8 @@ const consumer = container("consumer", () => ConsumerLambdaLive)
 
 /** Time kept back from the function's timeout to stop unfinished jobs and answer. */
 const TIMEOUT_MARGIN_MS = 1000
-/** CRM_TIMEOUT_MS, as the CRM clients read it (start-up's check has validated it). */
-const crmTimeoutMs = Config.integer("CRM_TIMEOUT_MS").pipe(Config.withDefault(10_000), Effect.orDie)
+/** CRM_TIMEOUT_MS, read as the CRM clients read it (start-up's check has validated it). */
+const crmTimeoutMs = Effect.orDie(positiveInt("CRM_TIMEOUT_MS", 10_000))
 
 /**
  * `job` bounded by the invocation's `deadline` (epoch ms), in two steps, so that the batch's answer gets out and a

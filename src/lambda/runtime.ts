@@ -1,11 +1,14 @@
 import * as Config from "effect/Config"
-import * as Effect from "effect/Effect"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import type * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as Logging from "../../layers/observability/Logger.js"
 import { flushSpans } from "../../layers/observability/Tracing.js"
-import { InvalidConfiguration } from "../../layers/shared/config.js"
+import { loadConfig } from "../../layers/shared/config.js"
 import { withDefaults } from "../programs/defaults.js"
 import { logError } from "./log.js"
 
@@ -27,17 +30,20 @@ export const lambdaDefaults: Readonly<Record<string, string>> = {
  * never finds.
  */
 const databaseRequired = Layer.effectDiscard(
-  Effect.flatMap(Effect.orDie(Config.option(Config.string("DATABASE_URL"))), (url) =>
-    url._tag === "Some"
-      ? Effect.void
-      : Effect.fail(
-          new InvalidConfiguration({
-            message:
-              "Invalid configuration:\n - DATABASE_URL: is required on Lambda (the embedded store would live on one " +
-              "container's disk, where the other functions never see its leads)",
-            keys: ["DATABASE_URL"]
-          })
-        )
+  loadConfig(
+    Config.option(Config.string("DATABASE_URL")).pipe(
+      Config.mapOrFail((url) =>
+        Option.isSome(url)
+          ? Either.right(undefined)
+          : Either.left(
+              ConfigError.InvalidData(
+                ["DATABASE_URL"],
+                "is required on Lambda (the embedded store would live on one container's disk, where the other " +
+                  "functions never see its leads)"
+              )
+            )
+      )
+    )
   )
 )
 
