@@ -23,13 +23,33 @@ interface CodegenModule<Configuration> {
 }
 
 /**
+ * The generated response processors parse every answer by its Content-Type and throw a plain "Cannot parse content. No
+ * Content-Type defined." when it has none: a 429 or 503 from a proxy in front of HubSpot (no body, or a body without
+ * a type) lost its status, so a rate limit became an "unreachable" retry with backoff instead of a wait for its
+ * Retry-After, and a refusal could not be told from a dropped connection. An answer that is not a success and names
+ * no type is read as text, so it comes out as the client's ApiException with its status, headers and body.
+ */
+const typelessFailureAsText = {
+  post: (context: { httpStatusCode: number; headers: Record<string, string> }) => {
+    if (context.httpStatusCode >= 300 && !context.headers["content-type"])
+      context.headers["content-type"] = "text/plain"
+    return context
+  }
+}
+
+/**
  * The module's configuration as @hubspot/api-client's own discovery classes build it (auth, base path, User-Agent,
  * the HTTP agent), through the same ApiClientConfigurator.
  */
 const configurationOf = <Configuration>(module: CodegenModule<Configuration>, config: ApisConfig): Configuration =>
   module.createConfiguration(
     ApiClientConfigurator.getParams(
-      { accessToken: config.accessToken, basePath: config.basePath, httpAgent: config.httpAgent },
+      {
+        accessToken: config.accessToken,
+        basePath: config.basePath,
+        httpAgent: config.httpAgent,
+        middleware: [typelessFailureAsText as never]
+      },
       module.ServerConfiguration,
       module.Observable,
       module.Observable

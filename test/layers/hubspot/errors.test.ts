@@ -127,6 +127,22 @@ describe("HubSpot failures map to the contract's errors", () => {
     })
   )
 
+  it.scopedLive("an answer with no Content-Type (a proxy's) keeps its status: 429 waits, 503 retries, 400 fails", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      // no body, so the fake sends no Content-Type, as a load balancer's bare 429 or 503 comes
+      fake.failNext({ status: 429, headers: { "Retry-After": "7" } })
+      expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({ _tag: "CrmRateLimited", retryAfterMs: 7000 })
+      fake.failNext({ status: 503 })
+      expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({ _tag: "CrmTransientError", status: 503 })
+      fake.failNext({ status: 400 })
+      expect(yield* Effect.flip(crm.execute(upsertLead))).toMatchObject({ _tag: "CrmPermanentError", status: 400 })
+      expect(fake.records.contacts ?? []).toHaveLength(0)
+      yield* crm.execute(upsertLead)
+      expect(fake.records.contacts).toHaveLength(1)
+    })
+  )
+
   for (const status of [500, 503]) {
     it.scopedLive(`${status} -> transient, and the client did not retry`, () =>
       Effect.gen(function* () {
