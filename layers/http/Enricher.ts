@@ -18,7 +18,7 @@ import { Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
 import { dropHidden } from "../../src/domain/text.js"
 import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
 import { liveRedacted } from "../shared/liveConfig.js"
-import { positiveInt, validated } from "../shared/config.js"
+import { credential, positiveInt, validated } from "../shared/config.js"
 
 /** Settings of the HTTP enrichment provider. */
 export interface HttpEnricherOptions {
@@ -245,7 +245,7 @@ export const layerWith = (options: HttpEnricherOptions): Layer.Layer<Enricher, n
 /** ENRICHMENT_* settings; the API key is checked at start-up, then read live on each call. */
 export const config = Config.all({
   baseUrl: Config.url("ENRICHMENT_BASE_URL").pipe(Config.map((u) => u.toString())),
-  apiKey: Config.redacted("ENRICHMENT_API_KEY"),
+  apiKey: credential("ENRICHMENT_API_KEY"),
   timeoutMs: positiveInt("ENRICHMENT_TIMEOUT_MS", 3000),
   retries: validated("ENRICHMENT_RETRIES", Config.integer(), {
     message: "must be an integer from 0 to 10",

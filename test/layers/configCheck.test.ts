@@ -152,8 +152,8 @@ describe("the start-up check", () => {
   )
 })
 
-describe("CRM credentials", () => {
-  it.effect("a blank token or secret is refused at start, named, as a missing one is", () =>
+describe("CRM and enrichment credentials", () => {
+  it.effect("a blank token, secret or key is refused at start, named, as a missing one is", () =>
     Effect.gen(function* () {
       const hubspot = yield* failureOf(checkConfig, { CRM_PROVIDER: "HUBSPOT", HUBSPOT_ACCESS_TOKEN: "  " })
       expect(lineOf(hubspot.message, "HUBSPOT_ACCESS_TOKEN")).toBe(
@@ -166,6 +166,15 @@ describe("CRM credentials", () => {
         SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com"
       })
       expect([...salesforce.keys]).toContain("SALESFORCE_CLIENT_SECRET")
+      // the enrichment API's key too: a blank one started the consumer, which then sent "Bearer " on every call
+      const enrichment = yield* failureOf(checkConfig, {
+        ENRICHMENT_PROVIDER: "HTTP",
+        ENRICHMENT_BASE_URL: "https://enrich.example.com",
+        ENRICHMENT_API_KEY: " "
+      })
+      expect(lineOf(enrichment.message, "ENRICHMENT_API_KEY")).toBe(
+        " - ENRICHMENT_API_KEY: must not be blank (it is a credential: leave ENRICHMENT_API_KEY unset if it is not used)"
+      )
     })
   )
 })
