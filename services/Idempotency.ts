@@ -12,6 +12,18 @@ export class IdempotencyUnavailable extends Schema.TaggedError<IdempotencyUnavai
   message: Schema.String
 }) {}
 
+/** How a claim is held. */
+export interface ClaimOptions {
+  /**
+   * Held while its holder works (a lease): the claim is extended by `inProgressTtlMs` again each time a third of it
+   * has passed, for as long as this process holds it (until it is completed or released), so a run longer than the
+   * TTL — an action of many CRM calls, a slow CRM — keeps it, and the TTL bounds only how long a claim outlives a
+   * process that stopped holding it (killed, frozen, cut off from the store). Without it the claim simply lapses
+   * after its TTL (a window: "one refusal row per 10 minutes").
+   */
+  readonly renew?: boolean | undefined
+}
+
 export declare namespace Idempotency {
   export interface Service {
     /**
@@ -21,11 +33,16 @@ export declare namespace Idempotency {
      * claims it set once the store answers, so they do not hold the key, the caller's own retry included, for the
      * whole TTL. Each call's claims are its own: another call, even for the same job, sees them as InProgress.
      */
-    readonly begin: (key: string, inProgressTtlMs: number) => Effect.Effect<Claim, IdempotencyUnavailable>
+    readonly begin: (
+      key: string,
+      inProgressTtlMs: number,
+      options?: ClaimOptions
+    ) => Effect.Effect<Claim, IdempotencyUnavailable>
     /** `begin` of several keys in one step (one round trip on Redis), each claim as `begin` would answer it. */
     readonly beginEach: (
       keys: ReadonlyArray<string>,
-      inProgressTtlMs: number
+      inProgressTtlMs: number,
+      options?: ClaimOptions
     ) => Effect.Effect<ReadonlyArray<Claim>, IdempotencyUnavailable>
     /** Mark a key done with its result for `ttlMs`. */
     readonly complete: (key: string, result: unknown, ttlMs: number) => Effect.Effect<void, IdempotencyUnavailable>

@@ -2,7 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Ref from "effect/Ref"
-import { type Claim, Idempotency } from "../../services/Idempotency.js"
+import { type Claim, type ClaimOptions, Idempotency } from "../../services/Idempotency.js"
 
 type Entry =
   | { readonly _tag: "InProgress"; readonly expiresAt: number }
@@ -30,25 +30,39 @@ export const make = Effect.gen(function* () {
     return entry
   }
 
-  const claim = (map: Map<string, Entry>, key: string, inProgressTtlMs: number, now: number): Claim => {
+  // a claim held while its holder works (`renew`) lasts until it is completed or released: this process is its holder
+  const expiryOf = (inProgressTtlMs: number, now: number, options: ClaimOptions | undefined) =>
+    options?.renew === true ? Number.POSITIVE_INFINITY : now + Math.max(1, inProgressTtlMs)
+
+  const claim = (
+    map: Map<string, Entry>,
+    key: string,
+    inProgressTtlMs: number,
+    now: number,
+    options: ClaimOptions | undefined
+  ): Claim => {
     const entry = live(map, key, now)
     if (entry?._tag === "InProgress") return { _tag: "InProgress" }
     // Round-trip through JSON so callers see exactly what the Redis layer would give back.
     if (entry?._tag === "Completed") return { _tag: "Completed", result: JSON.parse(entry.json) }
     sweep(map, now)
-    map.set(key, { _tag: "InProgress", expiresAt: now + Math.max(1, inProgressTtlMs) })
+    map.set(key, { _tag: "InProgress", expiresAt: expiryOf(inProgressTtlMs, now, options) })
     return { _tag: "Acquired" }
   }
 
-  const begin = (key: string, inProgressTtlMs: number): Effect.Effect<Claim> =>
+  const begin = (key: string, inProgressTtlMs: number, options?: ClaimOptions): Effect.Effect<Claim> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Ref.modify(entries, (map): [Claim, Map<string, Entry>] => [claim(map, key, inProgressTtlMs, now), map])
+      Ref.modify(entries, (map): [Claim, Map<string, Entry>] => [claim(map, key, inProgressTtlMs, now, options), map])
     )
 
-  const beginEach = (keys: ReadonlyArray<string>, inProgressTtlMs: number): Effect.Effect<ReadonlyArray<Claim>> =>
+  const beginEach = (
+    keys: ReadonlyArray<string>,
+    inProgressTtlMs: number,
+    options?: ClaimOptions
+  ): Effect.Effect<ReadonlyArray<Claim>> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.modify(entries, (map): [ReadonlyArray<Claim>, Map<string, Entry>] => [
-        keys.map((key) => claim(map, key, inProgressTtlMs, now)),
+        keys.map((key) => claim(map, key, inProgressTtlMs, now, options)),
         map
       ])
     )

@@ -4,7 +4,7 @@ import * as Layer from "effect/Layer"
 import * as Runtime from "effect/Runtime"
 import { randomBytes } from "node:crypto"
 import type { Redis } from "ioredis"
-import { type Claim, Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
+import { type Claim, type ClaimOptions, Idempotency, IdempotencyUnavailable } from "../../services/Idempotency.js"
 import { RedisClient, layerConfig as redisLayerConfig } from "../shared/RedisClient.js"
 import type { RedisUnavailable } from "../shared/RedisUnavailable.js"
 
@@ -40,14 +40,12 @@ end
 return out
 `
 
-// Drop each key while it still holds a claim, never a stored result: exactly the claim ARGV[i] (compare-and-delete
-// of one begin call's marker), or any claim where ARGV[i] is "" (one this process did not set). How many it dropped.
+// Drop each key while it still holds exactly the claim ARGV[i] (compare-and-delete of one begin call's marker), never
+// a stored result or another call's claim. How many it dropped.
 const releaseLua = `
 local n = 0
 for i = 1, #KEYS do
-  local v = redis.call("GET", KEYS[i])
-  local m = ARGV[i]
-  if v and ((m ~= "" and v == m) or (m == "" and (v == "inprogress" or string.sub(v, 1, 11) == "inprogress:"))) then
+  if redis.call("GET", KEYS[i]) == ARGV[i] then
     redis.call("DEL", KEYS[i])
     n = n + 1
   end
@@ -55,10 +53,26 @@ end
 return n
 `
 
+// Extend each key by its TTL (ARGV[n + i]) while it still holds exactly the claim ARGV[i]: 1 where it did, else 0.
+const renewLua = `
+local out = {}
+local n = #KEYS
+for i = 1, n do
+  if redis.call("GET", KEYS[i]) == ARGV[i] then
+    redis.call("PEXPIRE", KEYS[i], ARGV[n + i])
+    out[i] = 1
+  else
+    out[i] = 0
+  end
+end
+return out
+`
+
 interface RedisWithIdempotency extends Redis {
   rfIdemBegin(key: string, marker: string, ttlMs: number): Promise<string | null>
   rfIdemBeginEach(numberOfKeys: number, ...keysAndArgs: ReadonlyArray<string | number>): Promise<Array<string | 0>>
   rfIdemReleaseClaims(numberOfKeys: number, ...keysAndMarkers: ReadonlyArray<string>): Promise<number>
+  rfIdemRenewClaims(numberOfKeys: number, ...keysMarkersAndTtls: ReadonlyArray<string | number>): Promise<Array<number>>
 }
 
 const claimOf = (existing: string | 0): Claim => {
@@ -77,10 +91,11 @@ export const make = Effect.gen(function* () {
   const redis = yield* RedisClient
   const client = redis.client as RedisWithIdempotency
   // the commands are defined on the client once (the name is versioned with the scripts' behaviour)
-  if (typeof client.rfIdemReleaseClaims !== "function") {
+  if (typeof client.rfIdemRenewClaims !== "function") {
     client.defineCommand("rfIdemBegin", { lua: beginLua, numberOfKeys: 1 })
     client.defineCommand("rfIdemBeginEach", { lua: beginEachLua })
     client.defineCommand("rfIdemReleaseClaims", { lua: releaseLua })
+    client.defineCommand("rfIdemRenewClaims", { lua: renewLua })
   }
   const keyOf = (key: string) => redis.key("idem", key)
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())
@@ -90,12 +105,88 @@ export const make = Effect.gen(function* () {
    * each (its expiry bounds how long it is kept). A release drops exactly that claim (compare-and-delete), never one
    * another caller set since, and a release Redis could not take is tried again until it can (`releaseLater`).
    */
-  const owned = new Map<string, { readonly marker: string; readonly expiresAt: number }>()
+  interface Owned {
+    readonly marker: string
+    readonly ttlMs: number
+    /** Held while its holder works: extended by `ttlMs` each time a third of it has passed (`renewDue`). */
+    readonly renew: boolean
+    expiresAt: number
+  }
+  const owned = new Map<string, Owned>()
   let ownedWrites = 0
-  const own = (redisKey: string, marker: string, ttlMs: number) => {
+  const own = (redisKey: string, marker: string, ttlMs: number, renew: boolean) => {
     const now = Date.now()
     if (++ownedWrites % 1000 === 0) for (const [k, v] of owned) if (v.expiresAt <= now) owned.delete(k)
-    owned.set(redisKey, { marker, expiresAt: now + ttlMs })
+    const entry: Owned = { marker, ttlMs, renew, expiresAt: now + ttlMs }
+    owned.set(redisKey, entry)
+    if (renew) renewBy(renewAt(entry))
+  }
+
+  /**
+   * Claims held while their holder works (`renew`) are extended, by compare-and-expire on their marker, once a third of
+   * their TTL has passed: by one unref'd timer for the process, armed for the earliest such moment (a run that ends
+   * sooner, as nearly every one does, costs nothing but the comparison in `renewBy`). A claim found no longer this
+   * process' (expired while Redis was out of reach, then taken) is dropped from `owned` and logged: its holder may no
+   * longer count on it. Redis not answering: tried again within a second, while the claims last.
+   */
+  const renewAt = (entry: Owned) => entry.expiresAt - (entry.ttlMs * 2) / 3
+  let renewTimer: ReturnType<typeof setTimeout> | undefined
+  let renewTimerAt = Number.POSITIVE_INFINITY
+  const renewBy = (at: number) => {
+    if (at >= renewTimerAt) return
+    if (renewTimer !== undefined) clearTimeout(renewTimer)
+    renewTimerAt = at
+    renewTimer = setTimeout(renewDue, Math.max(0, at - Date.now()))
+    renewTimer.unref?.()
+  }
+  const renewDue = () => {
+    renewTimer = undefined
+    renewTimerAt = Number.POSITIVE_INFINITY
+    const now = Date.now()
+    const due: Array<readonly [string, Owned]> = []
+    let next = Number.POSITIVE_INFINITY
+    for (const [key, entry] of owned) {
+      if (!entry.renew || entry.expiresAt <= now) continue
+      const at = renewAt(entry)
+      if (at <= now + 50) due.push([key, entry])
+      else next = Math.min(next, at)
+    }
+    if (due.length === 0) {
+      if (next !== Number.POSITIVE_INFINITY) renewBy(next)
+      return
+    }
+    client
+      .rfIdemRenewClaims(
+        due.length,
+        ...due.map(([key]) => key),
+        ...due.map(([, entry]) => entry.marker),
+        ...due.map(([, entry]) => entry.ttlMs)
+      )
+      .then(
+        (held) => {
+          let lost = 0
+          due.forEach(([key, entry], i) => {
+            // completed or released meanwhile: nothing to keep
+            if (owned.get(key) !== entry) return
+            if (held[i] === 1) entry.expiresAt = now + entry.ttlMs
+            else {
+              owned.delete(key)
+              lost++
+            }
+          })
+          if (lost > 0) {
+            runFork(
+              Effect.logWarning("idempotency claims held by running actions were lost (expired, or taken since)").pipe(
+                Effect.annotateLogs({ claims: lost })
+              )
+            )
+          }
+          renewDue()
+        },
+        () => {
+          for (const [, entry] of due) if (entry.expiresAt > now) renewBy(Math.min(now + 1000, entry.expiresAt))
+        }
+      )
   }
 
   /**
@@ -133,7 +224,11 @@ export const make = Effect.gen(function* () {
     attempt()
   }
 
-  const begin = (key: string, inProgressTtlMs: number): Effect.Effect<Claim, IdempotencyUnavailable> =>
+  const begin = (
+    key: string,
+    inProgressTtlMs: number,
+    options?: ClaimOptions
+  ): Effect.Effect<Claim, IdempotencyUnavailable> =>
     Effect.suspend(() => {
       const marker = newMarker()
       const ttl = Math.max(1, inProgressTtlMs)
@@ -143,7 +238,7 @@ export const make = Effect.gen(function* () {
           Effect.onError(() => Effect.sync(() => releaseLater([keyOf(key)], [marker], ttl))),
           Effect.mapError(unavailable),
           Effect.map((existing) => {
-            if (existing === null) own(keyOf(key), marker, ttl)
+            if (existing === null) own(keyOf(key), marker, ttl, options?.renew === true)
             return claimOf(existing ?? 0)
           })
         )
@@ -151,7 +246,8 @@ export const make = Effect.gen(function* () {
 
   const beginEach = (
     keys: ReadonlyArray<string>,
-    inProgressTtlMs: number
+    inProgressTtlMs: number,
+    options?: ClaimOptions
   ): Effect.Effect<ReadonlyArray<Claim>, IdempotencyUnavailable> =>
     keys.length === 0
       ? Effect.succeed([])
@@ -174,7 +270,7 @@ export const make = Effect.gen(function* () {
               Effect.mapError(unavailable),
               Effect.map((values) =>
                 values.map((value, i) => {
-                  if (value === 0) own(redisKeys[i]!, marker, ttl)
+                  if (value === 0) own(redisKeys[i]!, marker, ttl, options?.renew === true)
                   return claimOf(value)
                 })
               )
@@ -196,17 +292,19 @@ export const make = Effect.gen(function* () {
       ? Effect.void
       : Effect.suspend(() => {
           const now = Date.now()
-          const redisKeys = keys.map(keyOf)
-          // this process' claims exactly (their markers); a claim it does not know, any claim ("")
-          const claims = redisKeys.map((k) => owned.get(k))
-          const markers = claims.map((claim) => (claim === undefined ? "" : claim.marker))
+          // this process' claims exactly (their markers). A key it holds no claim on is left alone: a claim of its
+          // that expired (dropped from `owned`) may have been taken since, and the key is then another worker's
+          const redisKeys = keys.map(keyOf).filter((k) => owned.has(k))
+          if (redisKeys.length === 0) return Effect.void
+          const claims = redisKeys.map((k) => owned.get(k)!)
+          const markers = claims.map((claim) => claim.marker)
           for (const k of redisKeys) owned.delete(k)
           return redis
-            .use((c) => (c as RedisWithIdempotency).rfIdemReleaseClaims(keys.length, ...redisKeys, ...markers))
+            .use((c) => (c as RedisWithIdempotency).rfIdemReleaseClaims(redisKeys.length, ...redisKeys, ...markers))
             .pipe(
               Effect.onError(() =>
                 Effect.sync(() => {
-                  const mine = claims.flatMap((claim, i) => (claim === undefined || claim.expiresAt <= now ? [] : [i]))
+                  const mine = claims.flatMap((claim, i) => (claim.expiresAt <= now ? [] : [i]))
                   if (mine.length === 0) return
                   const latest = Math.max(...mine.map((i) => claims[i]!.expiresAt))
                   releaseLater(

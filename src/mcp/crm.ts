@@ -258,7 +258,8 @@ const busy = (why: string): ToolResult =>
 /**
  * `decided` (read a record's history, then answer from it or write it) with that record of the lead held for it
  * alone: an idempotency claim on the record (its key names the lead and the record, never an action), released when
- * `decided` ends, and lapsing after IDEMPOTENCY_IN_PROGRESS_TTL_MS if this process dies holding it. A call that finds
+ * `decided` ends, kept while it runs (`renew`), and lapsing after IDEMPOTENCY_IN_PROGRESS_TTL_MS if this process dies
+ * holding it. A call that finds
  * it held — another MCP call writing the record, in this process or another — is refused InProgress.
  */
 const withRecordLock = <E, R>(leadId: string, record: string, decided: Effect.Effect<ToolResult, E, R>) =>
@@ -266,7 +267,7 @@ const withRecordLock = <E, R>(leadId: string, record: string, decided: Effect.Ef
     const idempotency = yield* Idempotency
     const { idempotency: settings } = yield* AppConfig
     const key = sha256Hex(`mcp record\n${leadId}\n${record}`)
-    const claim = yield* idempotency.begin(key, settings.inProgressTtlMs)
+    const claim = yield* idempotency.begin(key, settings.inProgressTtlMs, { renew: true })
     if (claim._tag !== "Acquired") return busy("Another write of this record is in flight.")
     return yield* Effect.ensuring(decided, Effect.ignore(idempotency.release(key)))
   })

@@ -23,7 +23,7 @@ import {
   type CrmResult,
   CrmTransientError
 } from "../../services/CrmExecutor.js"
-import { Idempotency } from "../../services/Idempotency.js"
+import { type ClaimOptions, Idempotency } from "../../services/Idempotency.js"
 import { JobDelay } from "../../services/JobQueue.js"
 import { Metrics } from "../../services/Metrics.js"
 import { RateLimiter, type Tier } from "../../services/RateLimiter.js"
@@ -58,6 +58,9 @@ const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
  * (4xx) and its rate limiting (429, already delayed until its own Retry-After) do not open it.
  */
+/** A run's claims on its actions are held while it works: see `ClaimOptions.renew`. */
+const renewed: ClaimOptions = { renew: true }
+
 const countsAgainstBreaker = (error: CrmError) => error._tag === "CrmTransientError"
 
 /** How one action ended: its SUCCEEDED audit row, and whether this run executed it (false: it was done before). */
@@ -316,9 +319,12 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
     let heldUntil = 0
     return yield* Effect.gen(function* () {
       if (pending.length > 0) {
+        // held while this run works (renewed each third of the TTL), so a run longer than the TTL — an action of
+        // many CRM calls, a slow CRM — keeps its claims, and another delivery of the job cannot send them meanwhile
         const claims = yield* idempotency.beginEach(
           pending.map((i) => ready[i]!.key),
-          config.idempotency.inProgressTtlMs
+          config.idempotency.inProgressTtlMs,
+          renewed
         )
         claims.forEach((claim, n) => {
           if (claim._tag === "Acquired") unsettled.add(ready[pending[n]!]!.key)

@@ -105,6 +105,25 @@ for (const [backend, idempotencyLayer, elapse] of backends) {
       })
     )
 
+    it.effect("a claim held while its holder works (renew) outlives its TTL until it is released or completed", () =>
+      Effect.gen(function* () {
+        const idempotency = yield* Idempotency
+        const [held, each, lapsing] = [key(), key(), key()]
+        assert.deepStrictEqual(yield* idempotency.begin(held, 300, { renew: true }), { _tag: "Acquired" })
+        assert.deepStrictEqual(yield* idempotency.beginEach([each], 300, { renew: true }), [{ _tag: "Acquired" }])
+        yield* begin(lapsing, 300)
+        yield* elapse(1000)
+        assert.deepStrictEqual(yield* begin(held), { _tag: "InProgress" }, "still held after three TTLs")
+        assert.deepStrictEqual(yield* begin(each), { _tag: "InProgress" })
+        assert.deepStrictEqual(yield* begin(lapsing), { _tag: "Acquired" }, "a claim without renew lapses")
+        yield* release(held)
+        yield* complete(each, "done")
+        yield* elapse(1000)
+        assert.deepStrictEqual(yield* begin(held, 300), { _tag: "Acquired" })
+        assert.deepStrictEqual(yield* begin(each), { _tag: "Completed", result: "done" })
+      })
+    )
+
     it.effect("a completed result expires after its TTL", () =>
       Effect.gen(function* () {
         const k = key()

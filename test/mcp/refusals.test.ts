@@ -129,10 +129,10 @@ describe("MCP: a dependency that does not answer", () => {
         Effect.map(MemoryIdempotency.make, (service) =>
           Idempotency.of({
             ...service,
-            beginEach: (keys, ttl) =>
+            beginEach: (keys, ttl, options) =>
               redisDown
                 ? Effect.fail(new IdempotencyUnavailable({ message: "Connection is closed." }))
-                : service.beginEach(keys, ttl)
+                : service.beginEach(keys, ttl, options)
           })
         )
       )

@@ -117,6 +117,21 @@ describe("Idempotency (redis): claims set by a call Redis ran after the client s
     30_000
   )
 
+  it.scopedLive("a release of a key this process holds no claim on leaves the claim another worker holds", () => {
+    const prefix = testPrefix()
+    return Effect.gen(function* () {
+      const holder = yield* Idempotency
+      const other = yield* idempotencyThrough(testRedisUrl(), prefix)
+      const k = `foreign-${randomUUID()}`
+      expect(yield* holder.beginEach([k], 60_000)).toEqual([{ _tag: "Acquired" }])
+      // a process whose own claim on the key it no longer knows of (expired and forgotten) releases it
+      yield* other.releaseEach([k])
+      expect(yield* other.begin(k, 60_000)).toEqual({ _tag: "InProgress" })
+      yield* holder.releaseEach([k])
+      expect(yield* other.begin(k, 60_000)).toEqual({ _tag: "Acquired" })
+    }).pipe(Effect.provide(RedisIdempotency.layer.pipe(Layer.provide(redisTestLayer(prefix)))))
+  })
+
   it.scopedLive("a late release of an expired claim never drops the claim another worker holds now", () => {
     const prefix = testPrefix()
     return Effect.gen(function* () {
