@@ -1,5 +1,7 @@
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import type { StoreUnavailable } from "../../services/LeadStore.js"
 import { SqlClient } from "./SqlClient.js"
 
@@ -87,18 +89,34 @@ const isCurrent = (sql: SqlClient.Service): Effect.Effect<boolean> =>
   )
 
 /**
+ * How long one migration statement may wait for its table's lock before the whole transaction is rolled back and
+ * tried again. A DDL statement waiting for its lock (ALTER TABLE takes ACCESS EXCLUSIVE) queues every later statement
+ * on that table behind it: without a bound, one long reader (a report, pg_dump, an idle transaction) held the running
+ * replicas' audit reads and writes until the migration's own 120 s, well past their 5 s statement timeout, and the
+ * consumers stalled for the whole deploy. 2 s stays inside that timeout.
+ */
+const DDL_LOCK_TIMEOUT_MS = 2000
+/** How long the migration keeps trying again after lock waits, before start-up fails naming it. */
+const LOCK_RETRY_BUDGET = Duration.minutes(2)
+const lockNotAvailable = (error: StoreUnavailable) => error.sqlState === "55P03"
+
+/**
  * Applies every migration not yet recorded in schema_migrations, all in one transaction. A transaction-scoped
  * advisory lock (keyed by schema) makes a second process starting at the same time wait, then find nothing to do.
- * A database already current is found so by one read, without the transaction.
+ * A database already current is found so by one read, without the transaction. A statement that cannot get its
+ * table's lock within DDL_LOCK_TIMEOUT_MS rolls the transaction back (nothing half-applied) and it is tried again,
+ * backing off to 5 s, for up to two minutes: the tables' other users wait at most that long at a time.
  */
 export const migrate: Effect.Effect<void, StoreUnavailable, SqlClient> = Effect.gen(function* () {
   const sql = yield* SqlClient
   if (yield* isCurrent(sql)) return
-  yield* sql.transaction((tx) =>
+  const applyPending = sql.transaction((tx) =>
     Effect.gen(function* () {
       // waiting for another process's migration must not hit the short per-statement timeout
       yield* tx("SET LOCAL statement_timeout = '120s'")
       yield* tx("SELECT pg_advisory_xact_lock(hashtext('revenueflow:migrate:' || coalesce(current_schema(), '')))")
+      // set once the advisory lock is held: only the migration's own statements are bounded by it
+      yield* tx(`SET LOCAL lock_timeout = '${DDL_LOCK_TIMEOUT_MS}ms'`)
       yield* tx(`CREATE TABLE IF NOT EXISTS schema_migrations (
         id integer PRIMARY KEY,
         name text NOT NULL,
@@ -113,6 +131,22 @@ export const migrate: Effect.Effect<void, StoreUnavailable, SqlClient> = Effect.
           Effect.annotateLogs({ migration: migration.id, name: migration.name })
         )
       }
+    })
+  )
+  yield* applyPending.pipe(
+    Effect.tapError((error) =>
+      lockNotAvailable(error)
+        ? Effect.logWarning(
+            `a migration waited ${DDL_LOCK_TIMEOUT_MS} ms for a table another session holds; rolled back, trying again`
+          )
+        : Effect.void
+    ),
+    Effect.retry({
+      while: lockNotAvailable,
+      schedule: Schedule.exponential("500 millis").pipe(
+        Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(5))),
+        Schedule.upTo(LOCK_RETRY_BUDGET)
+      )
     })
   )
 }).pipe(Effect.withSpan("SqlClient.migrate", { captureStackTrace: false }))

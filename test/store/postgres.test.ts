@@ -1,8 +1,10 @@
 import { createServer } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { migrate, migrations } from "../../layers/postgres/migrations.js"
@@ -66,6 +68,55 @@ describe("Postgres", () => {
         expect(tables.map((t) => t.table_name)).toStrictEqual(["crm_actions", "leads", "schema_migrations"])
       })
     )
+  )
+
+  it.live(
+    "a migration blocked by a long reader gives way: the tables' other statements still answer, and it applies once the reader is done",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const schema = yield* testSchema
+          const options = { url: Redacted.make(testDatabaseUrl), schema }
+          const [migrating, reading, working] = yield* Effect.all([
+            PostgresJs.make(options),
+            PostgresJs.make(options),
+            PostgresJs.make(options)
+          ])
+          yield* Effect.provideService(migrate, SqlClient, migrating)
+          // the schema as a deploy finds it: migration 2 pending
+          yield* migrating.query("DELETE FROM schema_migrations WHERE id = 2")
+          yield* migrating.query("ALTER TABLE crm_actions DROP COLUMN source")
+          // a report holding crm_actions in an open transaction for 7 s
+          const readerStarted = yield* Deferred.make<void>()
+          const reader = yield* Effect.fork(
+            reading.transaction((tx) =>
+              Effect.gen(function* () {
+                yield* tx("SELECT count(*) FROM crm_actions")
+                yield* Deferred.succeed(readerStarted, undefined)
+                yield* Effect.sleep("7 seconds")
+              })
+            )
+          )
+          yield* Deferred.await(readerStarted)
+          const migration = yield* Effect.fork(Effect.provideService(migrate, SqlClient, migrating))
+          yield* Effect.sleep("300 millis")
+          // a running replica's audit read, under its 5 s statement timeout: it was queued behind the waiting ALTER
+          // until the report ended, and cancelled
+          const read = yield* Effect.either(working.query<{ n: string }>("SELECT count(*) AS n FROM crm_actions"))
+          expect(Either.isRight(read), `the read failed: ${Either.isLeft(read) ? read.left.message : ""}`).toBe(true)
+          yield* Fiber.join(reader)
+          yield* Fiber.join(migration)
+          expect(yield* Effect.provideService(appliedIds, SqlClient, working)).toStrictEqual(
+            migrations.map((m) => m.id)
+          )
+          const columns = yield* working.query<{ column_name: string }>(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'crm_actions' AND column_name = 'source'",
+            [schema]
+          )
+          expect(columns).toHaveLength(1)
+        })
+      ),
+    30_000
   )
 
   it.live("Postgres down: building the stores fails with StoreUnavailable, without the password", () =>
