@@ -189,7 +189,10 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         )
       })
 
-    /** Any call: admitted or refused, the probe with its own deadline, its outcome counted. */
+    /**
+     * Any call: admitted or refused, its outcome counted. A probe is decided at the probe deadline if it has not
+     * ended by then, but never cut: its caller gets the call's own outcome (see runProbe).
+     */
     const guarded = <A, E, R>(
       name: string,
       effect: Effect.Effect<A, E, R>,
@@ -205,10 +208,11 @@ export const make = (options: BreakerOptions = defaultOptions) =>
             return yield* exit
           }
           yield* logProbing(name)
-          const { timedOut, exit } = yield* runProbe(restore(effect), options.probeTimeoutMs)
-          const openForMs = yield* settle(name, true, timedOut || countedFailure(exit, isFailure), timedOut)
-          if (timedOut) return yield* new CircuitOpen({ name, retryAfterMs: Math.max(1, Math.ceil(openForMs)) })
-          return yield* exit
+          return yield* runProbe(restore(effect), {
+            probeTimeoutMs: options.probeTimeoutMs,
+            isFailure,
+            settle: (failed, timedOut) => settle(name, true, failed, timedOut)
+          })
         })
       )
 

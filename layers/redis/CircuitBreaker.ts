@@ -42,8 +42,9 @@ export type RedisBreakerOptions = BreakerOptions
 export const defaultRedisOptions: RedisBreakerOptions = defaultOptions
 
 /**
- * The shared probe lock outlives the probe's own deadline by this much, so a replica that crashed mid-probe frees it
- * for another one soon after, while a live probe always settles before its lock expires.
+ * The shared probe lock outlives the probe deadline by this much, so a replica that crashed mid-probe frees it for
+ * another one soon after, while a live probe always settles (and releases it) by its deadline, before it expires:
+ * a probing call still running past the deadline holds no lock.
  */
 const PROBE_LOCK_MARGIN_MS = 5_000
 
@@ -282,10 +283,12 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
             return yield* exit
           }
           yield* logProbing(name)
-          const { timedOut, exit } = yield* runProbe(restore(effect), config.probeTimeoutMs)
-          const openForMs = yield* settle(name, admission, timedOut || countedFailure(exit, isFailure), timedOut)
-          if (timedOut) return yield* new CircuitOpen({ name, retryAfterMs: Math.max(1, Math.ceil(openForMs)) })
-          return yield* exit
+          // decided (and its lock released) at the probe deadline at the latest; the call itself is never cut
+          return yield* runProbe(restore(effect), {
+            probeTimeoutMs: config.probeTimeoutMs,
+            isFailure,
+            settle: (failed, timedOut) => settle(name, admission, failed, timedOut)
+          })
         })
       )
 

@@ -2,12 +2,13 @@ import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { positiveInt } from "./config.js"
 
 // The core both circuit breakers (memory and Redis) share: options and their settings, how an outcome counts,
-// the half-open probe with its own deadline, and one Info line per state change.
+// the half-open probe with the breaker's own deadline for it, and one Info line per state change.
 
 /** When a breaker opens and how it probes again (the memory and Redis breakers share these). */
 export interface BreakerOptions {
@@ -20,8 +21,10 @@ export interface BreakerOptions {
   /** Delays before each half-open probe: step n gives the wait after the n-th consecutive opening. */
   readonly probeSchedule: Schedule.Schedule<unknown>
   /**
-   * A half-open probe with no answer by then counts as failed and is cut short (the caller gets CircuitOpen): a
-   * hung CRM would otherwise hold each probe for the whole CRM timeout on top of every wait.
+   * The breaker decides at this deadline; the probing call runs on to its own. A half-open probe with no answer by
+   * then counts as failed and the breaker reopens with its next wait (a hung CRM would otherwise hold each probe for
+   * the whole CRM timeout on top of every wait), but the call is never cut: it was sent and may land at the CRM, so
+   * it runs on to its own end (the CRM client's own deadline) and its caller gets its real outcome.
    */
   readonly probeTimeoutMs: number
 }
@@ -34,7 +37,10 @@ export interface BreakerOptions {
 export const probeSchedule = (openMs: number, maxOpenMs: number): Schedule.Schedule<unknown> =>
   Schedule.exponential(openMs).pipe(Schedule.jittered, Schedule.union(Schedule.spaced(maxOpenMs)))
 
-/** First probe after 5 s, doubling, jittered, capped at 1 min; 5 consecutive failures open; probes get 5 s. */
+/**
+ * First probe after 5 s, doubling, jittered, capped at 1 min; 5 consecutive failures open; the breaker decides a
+ * probe after 5 s (the probing call itself runs on to the CRM client's own deadline).
+ */
 export const defaultOptions: BreakerOptions = {
   consecutiveFailures: 5,
   failureRatio: 0.5,
@@ -85,14 +91,51 @@ export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E
   })
 
 /**
- * Runs a half-open probe with its own deadline. `timedOut` means it was cut at `probeTimeoutMs` (and interrupted):
- * a failure for the breaker.
+ * Runs a half-open probe: the lead's real CRM call, which the breaker never cuts, and settles the probe's outcome for
+ * the breaker exactly once through `settle` (`failed` as `countedFailure` gives it; `timedOut` when the deadline
+ * decided it).
+ *
+ * - The call ends before `probeTimeoutMs`: its outcome settles the probe (a success closes the breaker, a counted
+ *   failure reopens it, an interruption proves nothing).
+ * - The deadline passes first: the probe counts as failed (`settle(true, true)`: the breaker reopens with its next
+ *   wait, so a hung CRM does not stretch it), while the call runs on to its own end; that later end changes nothing
+ *   for the breaker.
+ *
+ * Either way the caller gets the call's own outcome (its success, or its own error such as the CRM client's
+ * timeout), never CircuitOpen: the request has gone out and may have landed at the CRM, and CircuitOpen would tell
+ * the pipeline it was never sent.
+ *
+ * Run it where the breaker's own steps are uninterruptible (inside `Effect.uninterruptibleMask`), with `call` under
+ * that mask's `restore`: the call stays interruptible by its caller, while the deadline's fiber (a child of this one)
+ * is interrupted, and awaited, as soon as the call ends, so it never outlives the call and a settlement it began is
+ * finished before the call's own outcome is looked at.
  */
-export const runProbe = <A, E, R>(effect: Effect.Effect<A, E, R>, probeTimeoutMs: number) =>
-  Effect.map(Effect.exit(Effect.timeout(effect, probeTimeoutMs)), (exit) => {
-    const timedOut =
-      Exit.isFailure(exit) && Option.exists(Cause.failureOption(exit.cause), (error) => Cause.isTimeoutException(error))
-    return { timedOut, exit: exit as Exit.Exit<A, E> }
+export const runProbe = <A, E, R>(
+  call: Effect.Effect<A, E, R>,
+  options: {
+    readonly probeTimeoutMs: number
+    readonly isFailure: (error: E) => boolean
+    readonly settle: (failed: boolean | undefined, timedOut: boolean) => Effect.Effect<unknown>
+  }
+): Effect.Effect<A, E, R> =>
+  Effect.gen(function* () {
+    let settled = false
+    const settleOnce = (failed: boolean | undefined, timedOut: boolean) =>
+      Effect.uninterruptible(
+        Effect.suspend(() => {
+          if (settled) return Effect.void
+          settled = true
+          return options.settle(failed, timedOut)
+        })
+      )
+    // only the wait is interruptible: once the deadline has passed, its settlement runs to its end
+    const deadline = yield* Effect.fork(
+      Effect.zipRight(Effect.interruptible(Effect.sleep(options.probeTimeoutMs)), settleOnce(true, true))
+    )
+    const exit = yield* Effect.exit(call)
+    yield* Fiber.interrupt(deadline)
+    yield* settleOnce(countedFailure(exit, options.isFailure), false)
+    return yield* exit
   })
 
 // One Info line per state change of a breaker (never per refused call), shared by the memory and Redis breakers.

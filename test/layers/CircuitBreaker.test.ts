@@ -3,8 +3,11 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import * as Layer from "effect/Layer"
 import * as MemoryBreaker from "../../layers/memory/CircuitBreaker.js"
 import * as RedisBreaker from "../../layers/redis/CircuitBreaker.js"
@@ -255,6 +258,63 @@ for (const [backend, layer] of breakers) {
           expect(yield* b.state).toBe("closed")
         })
       )
+    )
+
+    it.effect(
+      "a probe its caller interrupts after the probe timeout: the call is interrupted, the breaker stays open",
+      () =>
+        withBreaker(
+          Effect.gen(function* () {
+            const b = yield* harness("crm")
+            yield* b.calls(times(5, "fail"))
+            yield* TestClock.adjust((yield* b.rejected).retryAfterMs)
+            const started = yield* Deferred.make<void>()
+            const interrupted = yield* Deferred.make<void>()
+            const probe = yield* Effect.fork(
+              b.breaker.protect(
+                "crm",
+                Deferred.succeed(started, undefined).pipe(
+                  Effect.zipRight(Effect.never),
+                  Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
+                )
+              )
+            )
+            yield* Deferred.await(started)
+            // the probe timeout passes: the breaker decides (open again), the call runs on
+            yield* TestClock.adjust("5 seconds")
+            yield* b.state.pipe(
+              Effect.repeat({ until: (state) => state === "open", schedule: Schedule.spaced("5 millis") }),
+              Effect.timeout("5 seconds"),
+              TestServices.provideLive
+            )
+            expect(Option.isNone(yield* Fiber.poll(probe)), "the probing call was cut at the probe timeout").toBe(true)
+            const { retryAfterMs } = yield* b.rejected
+            // its caller (a shutdown, say) can still interrupt it, and that changes nothing for the breaker
+            yield* Fiber.interrupt(probe)
+            expect(yield* Deferred.isDone(interrupted)).toBe(true)
+            expect(yield* b.state).toBe("open")
+            expect((yield* b.rejected).retryAfterMs).toBe(retryAfterMs)
+            expect(yield* b.ran).toBe(5)
+          })
+        )
+    )
+
+    it.effect(
+      "a probe that answers before the probe timeout settles then; the deadline passing later changes nothing",
+      () =>
+        withBreaker(
+          Effect.gen(function* () {
+            const b = yield* harness("crm")
+            yield* b.calls(times(5, "fail"))
+            yield* TestClock.adjust((yield* b.rejected).retryAfterMs)
+            expect(yield* b.call("ok")).toEqual(Either.right("ok"))
+            expect(yield* b.state).toBe("closed")
+            yield* TestClock.adjust("10 seconds")
+            yield* TestServices.provideLive(Effect.sleep("50 millis"))
+            expect(yield* b.state).toBe("closed")
+            expect(yield* b.call("ok")).toEqual(Either.right("ok"))
+          })
+        )
     )
   })
 }

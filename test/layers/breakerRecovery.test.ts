@@ -7,6 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as TestServices from "effect/TestServices"
 import * as MemoryBreaker from "../../layers/memory/CircuitBreaker.js"
@@ -15,7 +16,7 @@ import { CircuitBreaker, type CircuitOpen } from "../../services/CircuitBreaker.
 import { makeLogCapture } from "../support/logCapture.js"
 import { redisTestLayer, testPrefix } from "../support/redis.js"
 
-// Both breakers with their default settings (first wait 5 s ±20%, doubling, cap 1 min; probes cut at 5 s).
+// Both breakers with their default settings (first wait 5 s ±20%, doubling, cap 1 min; a probe decided at 5 s).
 const breakers = [
   ["memory", () => MemoryBreaker.layer],
   ["redis", () => RedisBreaker.layer.pipe(Layer.provide(redisTestLayer(testPrefix())))]
@@ -101,40 +102,109 @@ for (const [backend, layer] of breakers) {
       }).pipe(Effect.provide(Layer.merge(layer(), logs.layer)))
     })
 
-    it.scoped("a half-open probe the CRM never answers is cut at the probe timeout, not the CRM's", () =>
+    /** Open the breaker (5 failures), then wait out its first wait: the next call is the half-open probe. */
+    const openAndWaitOut = (breaker: CircuitBreaker.Service) =>
       Effect.gen(function* () {
-        const breaker = yield* CircuitBreaker
         for (let i = 0; i < 5; i++) yield* Effect.either(breaker.protect("crm", Effect.fail("503")))
         const first = yield* Effect.either(breaker.protect("crm", Effect.succeed("ok")))
         expect(isOpen(first)).toBe(true)
-        if (!isOpen(first)) return
-        yield* TestClock.adjust(first.left.retryAfterMs)
+        if (isOpen(first)) yield* TestClock.adjust(first.left.retryAfterMs)
+      })
+
+    /**
+     * A probe that has not answered by the probe timeout: the breaker decides at once (open again) but the call runs
+     * on. Waits (on the real clock) until the breaker has reopened, then returns how long it refuses a concurrent call.
+     */
+    const reopenedAtDeadline = (breaker: CircuitBreaker.Service) =>
+      Effect.gen(function* () {
+        yield* TestClock.adjust("5 seconds")
+        // the deadline's decision (a Redis round trip for the shared breaker) lands soon after the clock moved
+        yield* breaker
+          .state("crm")
+          .pipe(
+            Effect.repeat({ until: (state) => state === "open", schedule: Schedule.spaced("5 millis") }),
+            Effect.timeout("5 seconds"),
+            TestServices.provideLive
+          )
+        const concurrent = yield* Effect.either(breaker.protect("crm", Effect.succeed("ok")))
+        expect(isOpen(concurrent), "a concurrent call after the probe timeout was let through").toBe(true)
+        return isOpen(concurrent) ? concurrent.left.retryAfterMs : 0
+      })
+
+    /** Join a fiber on the real clock: a probe that does not end promptly fails the test instead of hanging it. */
+    const joinLive = <A, E>(fiber: Fiber.Fiber<A, E>) =>
+      Fiber.join(fiber).pipe(Effect.timeout("5 seconds"), TestServices.provideLive)
+
+    it.scoped(
+      "a half-open probe the CRM never answers: the breaker decides at the probe timeout, the call runs on",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const breaker = yield* CircuitBreaker
+          yield* openAndWaitOut(breaker)
+
+          const started = yield* Deferred.make<void>()
+          const interrupted = yield* Ref.make(false)
+          // a CRM call that hangs until CRM_TIMEOUT_MS (10 s), then fails with the CRM client's own timeout
+          const hung = Deferred.succeed(started, undefined).pipe(
+            Effect.zipRight(Effect.sleep("10 seconds")),
+            Effect.zipRight(Effect.fail("timeout" as const)),
+            Effect.onInterrupt(() => Ref.set(interrupted, true))
+          )
+          const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", hung)))
+          yield* Deferred.await(started)
+
+          // at the probe timeout the breaker is open again, with the next, doubled wait (10 s, jittered)...
+          const retryAfterMs = yield* reopenedAtDeadline(breaker)
+          expect(retryAfterMs).toBeGreaterThanOrEqual(8_000)
+          expect(retryAfterMs).toBeLessThanOrEqual(12_000)
+          // ...while the probing call was not cut: it is still running
+          expect(yield* Ref.get(interrupted), "the probing call was interrupted").toBe(false)
+          expect(Option.isNone(yield* Fiber.poll(probe)), "the probing call ended at the probe timeout").toBe(true)
+
+          // at the CRM's own deadline its caller gets the call's own outcome, not CircuitOpen
+          yield* TestClock.adjust("5 seconds")
+          const result = yield* joinLive(probe)
+          expect(result).toEqual(Either.left("timeout"))
+          expect(yield* Ref.get(interrupted)).toBe(false)
+          // the late end changed nothing: still open, until the same moment as before
+          expect(yield* breaker.state("crm")).toBe("open")
+          const after = yield* Effect.either(breaker.protect("crm", Effect.succeed("ok")))
+          expect(isOpen(after)).toBe(true)
+          if (isOpen(after)) expect(after.left.retryAfterMs).toBe(retryAfterMs - 5_000)
+          // one line for the reopening at the deadline, none for the call's late end
+          const reopened = breakerLines(logs.lines, "circuit breaker opened").slice(1)
+          expect(reopened).toHaveLength(1)
+          expect(reopened[0]).toContain('reason="the half-open probe got no answer within 5000 ms"')
+        }).pipe(Effect.provide(Layer.merge(layer(), logs.layer)))
+      }
+    )
+
+    it.scoped("a probe that answers after the probe timeout: its caller gets its success, the breaker stays open", () =>
+      Effect.gen(function* () {
+        const breaker = yield* CircuitBreaker
+        yield* openAndWaitOut(breaker)
 
         const started = yield* Deferred.make<void>()
-        const interrupted = yield* Ref.make(false)
-        // a CRM call that hangs until CRM_TIMEOUT_MS (10 s)
-        const hung = Deferred.succeed(started, undefined).pipe(
-          Effect.zipRight(Effect.sleep("10 seconds")),
-          Effect.zipRight(Effect.fail("timeout" as const)),
-          Effect.onInterrupt(() => Ref.set(interrupted, true))
+        // the CRM has recovered but answers slowly: after 7 s, within CRM_TIMEOUT_MS but past the probe timeout
+        const slow = Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep("7 seconds")),
+          Effect.as("crm-id-1" as const)
         )
-        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", hung)))
+        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", slow)))
         yield* Deferred.await(started)
-        yield* TestClock.adjust("5 seconds")
-        const answered = yield* Fiber.await(probe).pipe(
-          Effect.timeout("5 seconds"),
-          TestServices.provideLive,
-          Effect.option
-        )
-        expect(Option.isSome(answered), "the probe was not answered at the probe timeout").toBe(true)
-        const result = yield* Fiber.join(probe)
-        expect(isOpen(result)).toBe(true)
-        if (!isOpen(result)) return
-        // reopened with the next, doubled wait (10 s, jittered)
-        expect(result.left.retryAfterMs).toBeGreaterThanOrEqual(8_000)
-        expect(result.left.retryAfterMs).toBeLessThanOrEqual(12_000)
-        expect(yield* Ref.get(interrupted)).toBe(true)
+
+        const retryAfterMs = yield* reopenedAtDeadline(breaker)
+        expect(retryAfterMs).toBeGreaterThanOrEqual(8_000)
+        expect(retryAfterMs).toBeLessThanOrEqual(12_000)
+
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* joinLive(probe)).toEqual(Either.right("crm-id-1"))
+        // it reopened at the deadline, and the late success does not close it
         expect(yield* breaker.state("crm")).toBe("open")
+        const after = yield* Effect.either(breaker.protect("crm", Effect.succeed("ok")))
+        expect(isOpen(after)).toBe(true)
+        if (isOpen(after)) expect(after.left.retryAfterMs).toBe(retryAfterMs - 2_000)
       }).pipe(Effect.provide(layer()))
     )
   })

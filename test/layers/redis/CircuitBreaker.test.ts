@@ -6,9 +6,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import * as RedisBreaker from "../../../layers/redis/CircuitBreaker.js"
 import * as RedisClientLayer from "../../../layers/shared/RedisClient.js"
 import { CircuitBreaker, CircuitOpen } from "../../../services/CircuitBreaker.js"
@@ -192,6 +194,44 @@ describe("CircuitBreaker (redis, shared by replicas)", () => {
       assert.strictEqual(yield* b.protect(name, ok), "ok")
       assert.strictEqual(yield* a.state(name), "closed")
     })
+  )
+
+  it.scoped(
+    "a probe past its deadline frees the lock: another replica probes after the next wait, the call runs on",
+    () =>
+      Effect.gen(function* () {
+        const { a, b, name } = yield* replicas
+        const { down, ok } = yield* crm
+        yield* trip(a, name, down)
+        yield* TestClock.adjust(200)
+        const started = yield* Deferred.make<void>()
+        // the CRM has recovered but answers this call only after 40 s, past the probe timeout (30 s)
+        const slow = Effect.zipRight(
+          Deferred.succeed(started, undefined),
+          Effect.as(Effect.sleep("40 seconds"), "late")
+        )
+        const probe = yield* Effect.fork(a.protect(name, slow))
+        yield* Deferred.await(started)
+        yield* TestClock.adjust(30_000)
+        // the deadline reopened the breaker with the next delay and released the probe lock (Redis time has not moved)
+        yield* b
+          .state(name)
+          .pipe(
+            Effect.repeat({ until: (state) => state === "open", schedule: Schedule.spaced("5 millis") }),
+            Effect.timeout("5 seconds"),
+            TestServices.provideLive
+          )
+        assert.strictEqual((yield* refusal(b.protect(name, ok))).retryAfterMs, 400)
+        assert.isTrue(Option.isNone(yield* Fiber.poll(probe)), "the probing call was cut at the probe timeout")
+        yield* TestClock.adjust(400)
+        assert.strictEqual(yield* b.protect(name, ok), "ok", "the next probe got the lock")
+        assert.strictEqual(yield* a.state(name), "closed")
+        // the first call's late answer reaches its caller and leaves the closed breaker alone
+        yield* TestClock.adjust(10_000)
+        assert.strictEqual(yield* Fiber.join(probe).pipe(Effect.timeout("5 seconds"), TestServices.provideLive), "late")
+        assert.deepStrictEqual([yield* a.state(name), yield* b.state(name)], ["closed", "closed"])
+        assert.strictEqual(yield* a.protect(name, ok), "ok")
+      })
   )
 
   it.live(
