@@ -26,11 +26,12 @@ import {
 } from "./cliOutcome.js"
 import { IngestServicesLive } from "./ingestServices.js"
 
-const usage = `Usage: revenueflow <command>    (npm run --silent cli -- <command>)
+const usage = `Usage: revenueflow <command>    (in RevenueFlow's own repository: npm run --silent cli -- <command>)
 
 Works on the backends the environment selects (DATABASE_URL, REDIS_URL, QUEUE_BACKEND). The embedded PGlite
-database belongs to one process: while \`npm start\` holds it, commands against it are refused (exit 4), except
-\`replay <leadId>\`, which is handed to that server (POST /leads/:id/replay on PORT). Its console is at /console.
+database belongs to one process: while a server holds it (\`npm start\` in the repository, an app embedding it),
+commands against it are refused (exit 4), except \`replay <leadId>\`, which is handed to that server (POST
+/leads/:id/replay on PORT). Its console is at /console.
 
   migrate                 apply pending database migrations (DATABASE_URL, else the embedded PGlite)
   dead-letters [limit]    list dead-lettered (FAILED) leads with their reasons (default 50)
