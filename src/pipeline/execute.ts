@@ -1,9 +1,11 @@
 import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import { type GuardBlocked, guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
@@ -58,6 +60,15 @@ const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
  * (4xx) and its rate limiting (429, already delayed until its own Retry-After) do not open it.
  */
+/**
+ * How long a run keeps trying to record an action the CRM did when neither Redis nor Postgres takes it: 0.2 s
+ * doubling to 2 s, for up to 20 s (inside the action's uninterruptible piece, so a shutdown waits for it).
+ */
+const recordRetry = Schedule.exponential("200 millis").pipe(
+  Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(2))),
+  Schedule.upTo(Duration.seconds(20))
+)
+
 /** A run's claims on its actions are held while it works: see `ClaimOptions.renew`. */
 const renewed: ClaimOptions = { renew: true }
 
@@ -228,7 +239,8 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         batch.forEach(({ outcome }, n) => {
           if (outcome !== undefined) outcomes[outcome.index] = { executed: outcome.executed, record: records[n]! }
         })
-      })
+        // a write that did not succeed keeps its rows for the next one (the run's end, its failure's)
+      }).pipe(Effect.onError(() => Effect.sync(() => unwritten.unshift(...batch))))
     })
     const succeededEntry = (base: Ready["base"], done: Done): ActionEntry => ({
       ...base,
@@ -287,18 +299,16 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           const done: Done = { crmId: result.crmId, detail: result.detail, durationMs }
           unwritten.push({ entry: succeededEntry(base, done), outcome: { index, executed: true } })
           const complete = idempotency.complete(item.key, done, config.idempotency.completedTtlMs)
-          if (last) {
-            // any end but success (a failure, a defect, an interruption) leaves the completion to Redis
-            yield* Effect.onError(writeAudit, () => Effect.ignore(complete))
-          } else {
-            // Redis first: a retry that finds "Completed" writes the audit row from it. Without it (Redis down now),
-            // only the audit log can hold the fact, before anything else is sent.
-            const stored = yield* complete.pipe(
-              Effect.as(true),
-              Effect.orElseSucceed(() => false)
-            )
-            if (!stored) yield* writeAudit
-          }
+          // The last action's record is its audit row, written at once with those still waiting; any end of that
+          // write but success (a failure, a defect) leaves the completion to Redis, and the rows to the run's end.
+          // The others': Redis first (a retry that finds "Completed" writes the audit row from it), else the audit
+          // log, before anything else is sent. Either way the fact must land somewhere before the run goes on or
+          // ends: while neither store takes it, both are tried again (`recordRetry`); a run that gave up on it would
+          // leave a sent action recorded nowhere, and its retry would send it again once the claim lapsed.
+          const record: Effect.Effect<void, Effect.Effect.Error<typeof writeAudit | typeof complete>> = last
+            ? writeAudit.pipe(Effect.catchAllCause(() => complete))
+            : complete.pipe(Effect.catchAllCause(() => writeAudit))
+          yield* Effect.retry(record, recordRetry)
         })
       ).pipe(
         withSpanWhenTraced("pipeline.action", {

@@ -311,8 +311,9 @@ describe.each(backends)("MCP calls that set state (%s)", (_name, makeEnv) => {
 })
 
 describe("MCP calls that set state: the audit row lost after the CRM call (memory)", () => {
-  // the audit log refuses the next write of a SUCCEEDED update_lead_status row (the database down right then)
-  let failNextStatusRow = false
+  // the audit log refuses the next writes of a SUCCEEDED update_lead_status row (the database down right then): the
+  // run's three (right after the call, at the run's end, on its failure), so the call fails with its row unwritten
+  let statusRowFailures = 0
   const audit = Layer.effect(
     AuditLog,
     Effect.map(MemoryAuditLog.make, (log) =>
@@ -320,8 +321,11 @@ describe("MCP calls that set state: the audit row lost after the CRM call (memor
         ...log,
         recordEach: (entries) =>
           Effect.suspend(() => {
-            if (failNextStatusRow && entries.some((e) => e.tool === "update_lead_status" && e.status === "SUCCEEDED")) {
-              failNextStatusRow = false
+            if (
+              statusRowFailures > 0 &&
+              entries.some((e) => e.tool === "update_lead_status" && e.status === "SUCCEEDED")
+            ) {
+              statusRowFailures--
               return Effect.fail(new StoreUnavailable({ message: "database down" }))
             }
             return log.recordEach(entries)
@@ -336,7 +340,7 @@ describe("MCP calls that set state: the audit row lost after the CRM call (memor
         if (lead === undefined) throw new Error("no lead seeded")
         const ref = { leadKey: lead.leadKey, email: lead.email }
         ok(yield* call(client, "update_lead_status", { ...ref, status: "Working" }), true)
-        failNextStatusRow = true
+        statusRowFailures = 3
         const lost = yield* call(client, "update_lead_status", { ...ref, status: "Nurture" })
         expect(lost.structuredContent).toMatchObject({ error: "Unavailable" })
         expect((yield* applied(lead)).length).toBe(2)

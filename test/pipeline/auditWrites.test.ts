@@ -187,6 +187,20 @@ describe("audit rows of a lead's CRM actions", () => {
     })
   )
 
+  it.scopedLive(
+    "of an action neither Redis nor the database takes at first are written once one does, nothing sent again",
+    () =>
+      Effect.gen(function* () {
+        // Redis down, and the database's first two writes fail: the run keeps trying to record what the CRM did
+        // before it sends anything else (it failed, the row lost, and its retry sent the action again)
+        const { events, env } = yield* recorded({ completionsFail: true, auditWritesFail: 2 })
+        yield* Effect.gen(function* () {
+          yield* processed(["SYNCED"])
+          expect(events()).toEqual(plan.flatMap((tool) => [`crm ${tool}`, `audit ${tool} SUCCEEDED`]))
+        }).pipe(Effect.scoped, Effect.provide(env))
+      })
+  )
+
   it.scopedLive("of a run that fails midway are written, in order, with the failure's row", () =>
     Effect.gen(function* () {
       const { events, env } = yield* recorded({ refuse: "set_lead_score" })
