@@ -50,6 +50,13 @@ export declare namespace Idempotency {
     readonly release: (key: string) => Effect.Effect<void, IdempotencyUnavailable>
     /** `release` of several keys in one step. */
     readonly releaseEach: (keys: ReadonlyArray<string>) => Effect.Effect<void, IdempotencyUnavailable>
+    /**
+     * Stop holding claims this caller acquired with `renew` and neither completed nor released (an action whose
+     * durable record is elsewhere: the run's last, recorded by its audit row): no longer extended, they lapse after
+     * their TTL as a claim without `renew` does. Local to this process (no round trip); keys it holds no such claim
+     * on are left alone. Runs that acquired renewed claims call it when they end, whatever the end.
+     */
+    readonly letLapse: (keys: ReadonlyArray<string>) => Effect.Effect<void>
   }
 }
 

@@ -5,7 +5,7 @@ import * as Ref from "effect/Ref"
 import { type Claim, type ClaimOptions, Idempotency } from "../../services/Idempotency.js"
 
 type Entry =
-  | { readonly _tag: "InProgress"; readonly expiresAt: number }
+  | { readonly _tag: "InProgress"; readonly expiresAt: number; readonly ttlMs: number }
   | { readonly _tag: "Completed"; readonly json: string; readonly expiresAt: number }
 
 const SWEEP_EVERY = 1000
@@ -46,7 +46,7 @@ export const make = Effect.gen(function* () {
     // Round-trip through JSON so callers see exactly what the Redis layer would give back.
     if (entry?._tag === "Completed") return { _tag: "Completed", result: JSON.parse(entry.json) }
     sweep(map, now)
-    map.set(key, { _tag: "InProgress", expiresAt: expiryOf(inProgressTtlMs, now, options) })
+    map.set(key, { _tag: "InProgress", expiresAt: expiryOf(inProgressTtlMs, now, options), ttlMs: inProgressTtlMs })
     return { _tag: "Acquired" }
   }
 
@@ -86,7 +86,21 @@ export const make = Effect.gen(function* () {
 
   const release = (key: string): Effect.Effect<void> => releaseEach([key])
 
-  return Idempotency.of({ begin, beginEach, complete, release, releaseEach })
+  // a held claim (no expiry) is given its TTL from now
+  const letLapse = (keys: ReadonlyArray<string>): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(entries, (map) => {
+        for (const key of keys) {
+          const entry = map.get(key)
+          if (entry?._tag === "InProgress" && entry.expiresAt === Number.POSITIVE_INFINITY) {
+            map.set(key, { ...entry, expiresAt: now + Math.max(1, entry.ttlMs) })
+          }
+        }
+        return map
+      })
+    )
+
+  return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse })
 })
 
 /** Idempotency kept in this process (embedded mode and tests). */

@@ -148,7 +148,8 @@ export const make = Effect.gen(function* () {
     for (const [key, entry] of owned) {
       if (!entry.renew || entry.expiresAt <= now) continue
       const at = renewAt(entry)
-      if (at <= now + 50) due.push([key, entry])
+      // a renewal this close is made now (a tenth of the TTL at most: small TTLs do not renew back to back)
+      if (at <= now + Math.min(50, entry.ttlMs / 10)) due.push([key, entry])
       else next = Math.min(next, at)
     }
     if (due.length === 0) {
@@ -321,7 +322,16 @@ export const make = Effect.gen(function* () {
 
   const release = (key: string): Effect.Effect<void, IdempotencyUnavailable> => releaseEach([key])
 
-  return Idempotency.of({ begin, beginEach, complete, release, releaseEach })
+  // no longer extended: the claim lapses after what is left of its TTL (the renewal timer skips it)
+  const letLapse = (keys: ReadonlyArray<string>): Effect.Effect<void> =>
+    Effect.sync(() => {
+      for (const key of keys) {
+        const entry = owned.get(keyOf(key))
+        if (entry?.renew === true) owned.set(keyOf(key), { ...entry, renew: false })
+      }
+    })
+
+  return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse })
 })
 
 /** Idempotency on the shared Redis client. */

@@ -267,9 +267,13 @@ const withRecordLock = <E, R>(leadId: string, record: string, decided: Effect.Ef
     const idempotency = yield* Idempotency
     const { idempotency: settings } = yield* AppConfig
     const key = sha256Hex(`mcp record\n${leadId}\n${record}`)
-    const claim = yield* idempotency.begin(key, settings.inProgressTtlMs, { renew: true })
-    if (claim._tag !== "Acquired") return busy("Another write of this record is in flight.")
-    return yield* Effect.ensuring(decided, Effect.ignore(idempotency.release(key)))
+    // claimed and let go of in one bracket: no interruption can leave the held (renewed) claim behind
+    return yield* Effect.acquireUseRelease(
+      idempotency.begin(key, settings.inProgressTtlMs, { renew: true }),
+      (claim) =>
+        claim._tag === "Acquired" ? decided : Effect.succeed(busy("Another write of this record is in flight.")),
+      (claim) => (claim._tag === "Acquired" ? Effect.ignore(idempotency.release(key)) : Effect.void)
+    )
   })
 
 const isLeadKey = (value: unknown): value is string => typeof value === "string" && /^[0-9a-f]{64}$/.test(value)

@@ -62,11 +62,12 @@ const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
  */
 /**
  * How long a run keeps trying to record an action the CRM did when neither Redis nor Postgres takes it: 0.2 s
- * doubling to 2 s, for up to 20 s (inside the action's uninterruptible piece, so a shutdown waits for it).
+ * doubling to 2 s, for up to 10 s (inside the action's uninterruptible piece: a shutdown that waits for its jobs
+ * waits for it too, within SHUTDOWN_TIMEOUT_MS's default).
  */
 const recordRetry = Schedule.exponential("200 millis").pipe(
   Schedule.modifyDelay((_, delay) => Duration.min(delay, Duration.seconds(2))),
-  Schedule.upTo(Duration.seconds(20))
+  Schedule.upTo(Duration.seconds(10))
 )
 
 /** A run's claims on its actions are held while it works: see `ClaimOptions.renew`. */
@@ -240,7 +241,13 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           if (outcome !== undefined) outcomes[outcome.index] = { executed: outcome.executed, record: records[n]! }
         })
         // a write that did not succeed keeps its rows for the next one (the run's end, its failure's)
-      }).pipe(Effect.onError(() => Effect.sync(() => unwritten.unshift(...batch))))
+      }).pipe(
+        // a refusal's row is not put back: a write that committed but lost its answer would write it twice, and its
+        // once-per-window rule would be broken (SUCCEEDED rows are one per action key, FAILED rows may repeat)
+        Effect.onError(() =>
+          Effect.sync(() => unwritten.unshift(...batch.filter((item) => item.entry.status !== "BLOCKED")))
+        )
+      )
     })
     const succeededEntry = (base: Ready["base"], done: Done): ActionEntry => ({
       ...base,
@@ -320,6 +327,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
     // Claims this run holds and has not sent: released on any failure or interruption, so a retry need not wait
     // for their TTL. Never released once the CRM did the action (its completion may have failed to be stored).
     const unsettled = new Set<string>()
+    // Claims this run acquired: whatever its end, those still held (its last action's, recorded by its audit row
+    // rather than completed) are let lapse after their TTL instead of being extended for the life of the process.
+    const acquired: Array<string> = []
     // Permits taken and not yet used, with the time they were taken at: given back if the run stops before their
     // actions are sent, so a failed attempt costs the limits only the calls it made (as one by one).
     let held: Array<ReadonlyArray<Tier>> = []
@@ -331,14 +341,25 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       if (pending.length > 0) {
         // held while this run works (renewed each third of the TTL), so a run longer than the TTL — an action of
         // many CRM calls, a slow CRM — keeps its claims, and another delivery of the job cannot send them meanwhile
-        const claims = yield* idempotency.beginEach(
-          pending.map((i) => ready[i]!.key),
-          config.idempotency.inProgressTtlMs,
-          renewed
+        // claimed and registered in one piece: an interruption in between would leave a held claim no one lets go of
+        const claims = yield* Effect.uninterruptible(
+          Effect.tap(
+            idempotency.beginEach(
+              pending.map((i) => ready[i]!.key),
+              config.idempotency.inProgressTtlMs,
+              renewed
+            ),
+            (claims) =>
+              Effect.sync(() =>
+                claims.forEach((claim, n) => {
+                  if (claim._tag !== "Acquired") return
+                  const key = ready[pending[n]!]!.key
+                  unsettled.add(key)
+                  acquired.push(key)
+                })
+              )
+          )
         )
-        claims.forEach((claim, n) => {
-          if (claim._tag === "Acquired") unsettled.add(ready[pending[n]!]!.key)
-        })
         const busy = claims.findIndex((claim) => claim._tag === "InProgress")
         if (busy >= 0) {
           const tool = ready[pending[busy]!]!.action.tool
@@ -425,7 +446,8 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             { discard: true }
           )
         )
-      )
+      ),
+      Effect.ensuring(Effect.suspend(() => (acquired.length === 0 ? Effect.void : idempotency.letLapse(acquired))))
     )
   })
 

@@ -4,6 +4,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { AuditLog } from "../../services/AuditLog.js"
+import { Idempotency } from "../../services/Idempotency.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { processLead } from "../../src/pipeline/process.js"
 import { backends, sampleLead } from "../support/env.js"
@@ -47,6 +48,31 @@ describe.each(backends)("a run longer than its claims' TTL, on %s", (_name, make
         expect(rows.filter((row) => row.status === "SUCCEEDED")).toHaveLength(applied.length)
         expect((yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))).status).toBe("SYNCED")
       }).pipe(Effect.scoped, Effect.provide(makeEnv(slowCrm))),
+    20_000
+  )
+
+  it.live(
+    "lets go of its claims when it ends: none is held for the life of the process",
+    () =>
+      Effect.gen(function* () {
+        const { lead } = yield* submit(
+          sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
+        )
+        yield* processLead({ leadId: lead.id, attemptsMade: 0, maxAttempts: 3 })
+        const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+        expect(rows.length).toBeGreaterThanOrEqual(4)
+        // the last action's claim is recorded by its audit row, not completed: it must lapse as a claim does
+        yield* Effect.sleep("2 seconds")
+        const idempotency = yield* Idempotency
+        const claims = yield* idempotency.beginEach(
+          rows.map((row) => row.actionKey),
+          60_000
+        )
+        expect(claims.filter((claim) => claim._tag === "InProgress")).toEqual([])
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(makeEnv({ env: { IDEMPOTENCY_IN_PROGRESS_TTL_MS: "1500", CRM_TIMEOUT_MS: "1000" } }))
+      ),
     20_000
   )
 })
