@@ -244,7 +244,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
       }).pipe(
         // a refusal's row is not put back: a write that committed but lost its answer would write it twice, and its
         // once-per-window rule would be broken (SUCCEEDED rows are one per action key, FAILED rows may repeat)
-        Effect.onError(() =>
+        Effect.tapErrorCause(() =>
           Effect.sync(() => unwritten.unshift(...batch.filter((item) => item.entry.status !== "BLOCKED")))
         )
       )
@@ -315,7 +315,8 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           const record: Effect.Effect<void, Effect.Effect.Error<typeof writeAudit | typeof complete>> = last
             ? writeAudit.pipe(Effect.catchAllCause(() => complete))
             : complete.pipe(Effect.catchAllCause(() => writeAudit))
-          yield* Effect.retry(record, recordRetry)
+          // tried again only once both failed: the everyday run pays for nothing more
+          yield* Effect.catchAll(record, () => Effect.retry(record, recordRetry))
         })
       ).pipe(
         withSpanWhenTraced("pipeline.action", {
@@ -327,8 +328,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
     // Claims this run holds and has not sent: released on any failure or interruption, so a retry need not wait
     // for their TTL. Never released once the CRM did the action (its completion may have failed to be stored).
     const unsettled = new Set<string>()
-    // Claims this run acquired: whatever its end, those still held (its last action's, recorded by its audit row
-    // rather than completed) are let lapse after their TTL instead of being extended for the life of the process.
+    // Claims this run acquired: at its end, success or failure (interruption included), those still held (its last
+    // action's, recorded by its audit row rather than completed) are let lapse after their TTL instead of being
+    // extended for the life of the process.
     const acquired: Array<string> = []
     // Permits taken and not yet used, with the time they were taken at: given back if the run stops before their
     // actions are sent, so a failed attempt costs the limits only the calls it made (as one by one).
@@ -432,6 +434,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         return yield* Effect.fail(error)
       }
       yield* writeAudit
+      if (acquired.length > 0) yield* idempotency.letLapse(acquired)
       return outcomes
     }).pipe(
       Effect.onError(() =>
@@ -441,13 +444,13 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
               // what ended before the failure is recorded all the same (a retry rebuilds it from Redis otherwise)
               writeAudit.pipe(Effect.ignore),
               unsettled.size === 0 ? Effect.void : idempotency.releaseEach([...unsettled]).pipe(Effect.ignore),
-              held.length === 0 ? Effect.void : limiter.refund(held, heldAt).pipe(Effect.ignore)
+              held.length === 0 ? Effect.void : limiter.refund(held, heldAt).pipe(Effect.ignore),
+              acquired.length === 0 ? Effect.void : idempotency.letLapse(acquired)
             ],
             { discard: true }
           )
         )
-      ),
-      Effect.ensuring(Effect.suspend(() => (acquired.length === 0 ? Effect.void : idempotency.letLapse(acquired))))
+      )
     )
   })
 
