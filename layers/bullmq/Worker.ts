@@ -144,17 +144,34 @@ export const consume = (
 
     /**
      * A wait for the lead store (a JobDelay whose reason starts "StoreUnavailable: ", src/pipeline/fate.ts) spends no
-     * attempt; past `maxStoreWaits` runs that spent none (delays and stalls: attemptsStarted - attemptsMade), it
-     * becomes a retry, so a store broken for good still ends in the dead-letter list instead of waiting for ever.
+     * attempt; past `maxStoreWaits` of them, it becomes a retry, so a store broken for good still ends in the
+     * dead-letter list instead of waiting for ever. The waits are counted in the job's data (`storeWaits`), not as
+     * every run that spent no attempt: a lead that had waited out a long CRM outage (a delay per breaker wait) would
+     * otherwise have its first store wait after it turned into spent attempts at once.
      */
-    const bounded = (job: Job, exit: Exit.Exit<void, JobFate>, outcome: Outcome): Outcome => {
-      if (outcome._tag !== "Delay" || Exit.isSuccess(exit)) return outcome
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isNone(failure) || failure.value._tag !== "JobDelay") return outcome
-      if (!failure.value.reason.startsWith(STORE_WAIT_REASON)) return outcome
-      const waits = (job.attemptsStarted ?? 0) - 1 - job.attemptsMade
-      return waits >= opts.maxStoreWaits ? { _tag: "Retry", reason: failure.value.reason } : outcome
+    const storeWaitsOf = (job: Job): number => {
+      const count = (job.data as { readonly storeWaits?: unknown } | undefined)?.storeWaits
+      return typeof count === "number" && Number.isInteger(count) && count >= 0 ? count : 0
     }
+    const bounded = (
+      job: Job,
+      exit: Exit.Exit<void, JobFate>,
+      outcome: Outcome
+    ): { readonly outcome: Outcome; readonly storeWait: boolean } => {
+      if (outcome._tag !== "Delay" || Exit.isSuccess(exit)) return { outcome, storeWait: false }
+      const failure = Cause.failureOption(exit.cause)
+      if (Option.isNone(failure) || failure.value._tag !== "JobDelay") return { outcome, storeWait: false }
+      if (!failure.value.reason.startsWith(STORE_WAIT_REASON)) return { outcome, storeWait: false }
+      return storeWaitsOf(job) >= opts.maxStoreWaits
+        ? { outcome: { _tag: "Retry", reason: failure.value.reason }, storeWait: false }
+        : { outcome, storeWait: true }
+    }
+
+    /** One more store wait in the job's data (best effort: Redis refusing it only lets the wait go uncounted). */
+    const countStoreWait = (job: Job) =>
+      Effect.tryPromise(() =>
+        job.updateData({ ...(job.data as object), storeWaits: storeWaitsOf(job) + 1 } as typeof job.data)
+      ).pipe(Effect.ignore)
 
     const handle = (job: Job, token: string | undefined, signal: AbortSignal | undefined) =>
       Effect.gen(function* () {
@@ -170,7 +187,9 @@ export const consume = (
         }
         const info = infoOf(job, decoded.right)
         const exit = yield* Effect.exit(abortable(options.process(info), signal))
-        return yield* settle(job, token, info, bounded(job, exit, outcomeOf(exit, safeMessage)))
+        const { outcome, storeWait } = bounded(job, exit, outcomeOf(exit, safeMessage))
+        if (storeWait) yield* countStoreWait(job)
+        return yield* settle(job, token, info, outcome)
       })
 
     // Three declared parameters: BullMQ only creates the AbortSignal for processors whose length is >= 3.
