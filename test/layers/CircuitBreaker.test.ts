@@ -50,7 +50,22 @@ const harness = (name: string) =>
         ? Effect.succeed(error as CircuitOpen)
         : Effect.dieMessage(`expected CircuitOpen, got ${JSON.stringify(result)}`)
     })
-    return { breaker, ran: Ref.get(ran), call, calls, state, rejected }
+    /**
+     * Five failures open the breaker, its wait passes, and a half-open probe running `then` is forked: returned once
+     * the probing call has started.
+     */
+    const probing = <A, E>(then: Effect.Effect<A, E>) =>
+      Effect.gen(function* () {
+        yield* calls(times(5, "fail"))
+        yield* TestClock.adjust((yield* rejected).retryAfterMs)
+        const started = yield* Deferred.make<void>()
+        const probe = yield* Effect.fork(
+          breaker.protect(name, Effect.zipRight(Deferred.succeed(started, undefined), then))
+        )
+        yield* Deferred.await(started)
+        return probe
+      })
+    return { breaker, ran: Ref.get(ran), call, calls, state, rejected, probing }
   })
 
 const times = <A>(n: number, a: A): ReadonlyArray<A> => Array.from({ length: n }, () => a)
@@ -152,17 +167,8 @@ for (const [backend, layer] of breakers) {
       withBreaker(
         Effect.gen(function* () {
           const b = yield* harness("crm")
-          yield* b.calls(times(5, "fail"))
-          yield* TestClock.adjust((yield* b.rejected).retryAfterMs)
-          const started = yield* Deferred.make<void>()
           const release = yield* Deferred.make<void>()
-          const probe = yield* Effect.fork(
-            b.breaker.protect(
-              "crm",
-              Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release)))
-            )
-          )
-          yield* Deferred.await(started)
+          const probe = yield* b.probing(Deferred.await(release))
           expect(yield* b.state).toBe("half-open")
           const concurrent = yield* b.rejected
           expect(concurrent.retryAfterMs).toBeGreaterThan(0)
@@ -246,13 +252,7 @@ for (const [backend, layer] of breakers) {
       withBreaker(
         Effect.gen(function* () {
           const b = yield* harness("crm")
-          yield* b.calls(times(5, "fail"))
-          yield* TestClock.adjust((yield* b.rejected).retryAfterMs)
-          const started = yield* Deferred.make<void>()
-          const probe = yield* Effect.fork(
-            b.breaker.protect("crm", Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
-          )
-          yield* Deferred.await(started)
+          const probe = yield* b.probing(Effect.never)
           yield* Fiber.interrupt(probe)
           expect(yield* b.call("ok")).toEqual(Either.right("ok"))
           expect(yield* b.state).toBe("closed")
@@ -266,20 +266,10 @@ for (const [backend, layer] of breakers) {
         withBreaker(
           Effect.gen(function* () {
             const b = yield* harness("crm")
-            yield* b.calls(times(5, "fail"))
-            yield* TestClock.adjust((yield* b.rejected).retryAfterMs)
-            const started = yield* Deferred.make<void>()
             const interrupted = yield* Deferred.make<void>()
-            const probe = yield* Effect.fork(
-              b.breaker.protect(
-                "crm",
-                Deferred.succeed(started, undefined).pipe(
-                  Effect.zipRight(Effect.never),
-                  Effect.onInterrupt(() => Deferred.succeed(interrupted, undefined))
-                )
-              )
+            const probe = yield* b.probing(
+              Effect.onInterrupt(Effect.never, () => Deferred.succeed(interrupted, undefined))
             )
-            yield* Deferred.await(started)
             // the probe timeout passes: the breaker decides (open again), the call runs on
             yield* TestClock.adjust("5 seconds")
             yield* b.state.pipe(
