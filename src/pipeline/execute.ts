@@ -57,10 +57,6 @@ const finishDespiteInterruption = <A, E, R>(effect: Effect.Effect<A, E, R>): Eff
   )
 
 /**
- * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
- * (4xx) and its rate limiting (429, already delayed until its own Retry-After) do not open it.
- */
-/**
  * How long a run keeps trying to record an action the CRM did when neither Redis nor Postgres takes it: 0.2 s
  * doubling to 2 s, for up to 10 s (inside the action's uninterruptible piece: a shutdown that waits for its jobs
  * waits for it too, within SHUTDOWN_TIMEOUT_MS's default).
@@ -73,6 +69,10 @@ const recordRetry = Schedule.exponential("200 millis").pipe(
 /** A run's claims on its actions are held while it works: see `ClaimOptions.renew`. */
 const renewed: ClaimOptions = { renew: true }
 
+/**
+ * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
+ * (4xx) and its rate limiting (429, already delayed until its own Retry-After) do not open it.
+ */
 const countsAgainstBreaker = (error: CrmError) => error._tag === "CrmTransientError"
 
 /** How one action ended: its SUCCEEDED audit row, and whether this run executed it (false: it was done before). */
@@ -341,9 +341,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
     let heldUntil = 0
     return yield* Effect.gen(function* () {
       if (pending.length > 0) {
-        // held while this run works (renewed each third of the TTL), so a run longer than the TTL — an action of
-        // many CRM calls, a slow CRM — keeps its claims, and another delivery of the job cannot send them meanwhile
-        // claimed and registered in one piece: an interruption in between would leave a held claim no one lets go of
+        // Held while this run works (renewed each third of the TTL), so a run longer than the TTL — an action of
+        // many CRM calls, a slow CRM — keeps its claims and another delivery of the job cannot send them meanwhile.
+        // Claimed and registered in one piece: an interruption in between would leave a held claim no one lets go of.
         const claims = yield* Effect.uninterruptible(
           Effect.tap(
             idempotency.beginEach(
