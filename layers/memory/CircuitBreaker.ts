@@ -189,6 +189,15 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         )
       })
 
+    /** A probe's call succeeded after its deadline reopened the breaker: the CRM answers, so close it. */
+    const closeLate = (name: string) =>
+      exclusive((now) => {
+        const breaker = get(name)
+        if (breaker.state === "closed") return Effect.void
+        breakers.set(name, closed(options))
+        return logClosed(name, breaker.openedAt === 0 ? undefined : now - breaker.openedAt, true)
+      })
+
     /**
      * Any call: admitted or refused, its outcome counted. A probe is decided at the probe deadline if it has not
      * ended by then, but never cut: its caller gets the call's own outcome (see runProbe).
@@ -211,7 +220,8 @@ export const make = (options: BreakerOptions = defaultOptions) =>
           return yield* runProbe(restore(effect), {
             probeTimeoutMs: options.probeTimeoutMs,
             isFailure,
-            settle: (failed, timedOut) => settle(name, true, failed, timedOut)
+            settle: (failed, timedOut) => settle(name, true, failed, timedOut),
+            settleLate: closeLate(name)
           })
         })
       )

@@ -72,8 +72,9 @@ end
 return {2, tonumber(ARGV[4]), openings}
 `
 
-// KEYS: state, window, probe lock. ARGV: now, outcome (ok|fail|none), probe (1|0), token, openDelayMs,
-// consecutiveFailures, failureRatio, minimumCalls, bucketMs, buckets. Returns what it did.
+// KEYS: state, window, probe lock. ARGV: now, outcome (ok|fail|none), probe (1: a probe's outcome, 0: an everyday
+// call's, 2: a probe's success after its deadline had decided it), token, openDelayMs, consecutiveFailures,
+// failureRatio, minimumCalls, bucketMs, buckets. Returns what it did.
 const settleLua = `
 local now = tonumber(ARGV[1])
 local outcome = ARGV[2]
@@ -85,6 +86,12 @@ local function open()
   return "opened"
 end
 local state = redis.call("HGET", KEYS[1], "state")
+if ARGV[3] == "2" then
+  -- the CRM answered, if slower than the probe deadline: close (another replica's probe, if any, settles as usual)
+  if not state or state == "closed" then return "ignored" end
+  redis.call("DEL", KEYS[1], KEYS[2])
+  return "closed"
+end
 if ARGV[3] == "1" then
   local holder = redis.call("GET", KEYS[3])
   -- a probe whose lock expired and was retaken (or already decided) no longer speaks for the breaker
@@ -265,6 +272,18 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
         return 0
       })
 
+    /** A probe's call succeeded after its deadline reopened the breaker: the CRM answers, so close it. */
+    const closeLate = (name: string) =>
+      Effect.gen(function* () {
+        const now = yield* Clock.currentTimeMillis
+        const result = yield* redis
+          .use((c) =>
+            (c as RedisWithBreaker).rfBreakerSettle(3, ...keys(name), now, "ok", 2, "", 0, 0, 0, 0, bucketMs, BUCKETS)
+          )
+          .pipe(Effect.catchAll((error) => Effect.as(failOpen(name, error), "unknown")))
+        if (result === "closed") yield* logClosed(name, undefined, true)
+      })
+
     const protect = <A, E, R>(
       name: string,
       effect: Effect.Effect<A, E, R>,
@@ -287,7 +306,8 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
           return yield* runProbe(restore(effect), {
             probeTimeoutMs: config.probeTimeoutMs,
             isFailure,
-            settle: (failed, timedOut) => settle(name, admission, failed, timedOut)
+            settle: (failed, timedOut) => settle(name, admission, failed, timedOut),
+            settleLate: closeLate(name)
           })
         })
       )

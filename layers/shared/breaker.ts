@@ -24,7 +24,9 @@ export interface BreakerOptions {
    * The breaker decides at this deadline; the probing call runs on to its own. A half-open probe with no answer by
    * then counts as failed and the breaker reopens with its next wait (a hung CRM would otherwise hold each probe for
    * the whole CRM timeout on top of every wait), but the call is never cut: it was sent and may land at the CRM, so
-   * it runs on to its own end (the CRM client's own deadline) and its caller gets its real outcome.
+   * it runs on to its own end (the CRM client's own deadline) and its caller gets its real outcome. When that late
+   * outcome is a success, the CRM answers again, only slowly, and it closes the breaker: a CRM slower than this
+   * deadline but within its own would otherwise keep the breaker open for good, one lead's call per wait.
    */
   readonly probeTimeoutMs: number
 }
@@ -98,8 +100,9 @@ export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E
  * - The call ends before `probeTimeoutMs`: its outcome settles the probe (a success closes the breaker, a counted
  *   failure reopens it, an interruption proves nothing).
  * - The deadline passes first: the probe counts as failed (`settle(true, true)`: the breaker reopens with its next
- *   wait, so a hung CRM does not stretch it), while the call runs on to its own end; that later end changes nothing
- *   for the breaker.
+ *   wait, so a hung CRM does not stretch it), while the call runs on to its own end. A success at that later end
+ *   closes the breaker (`settleLate`: the CRM answers, if slower than the probe deadline); a failure or an
+ *   interruption then changes nothing, the breaker having counted the probe as failed already.
  *
  * Either way the caller gets the call's own outcome (its success, or its own error such as the CRM client's
  * timeout), never CircuitOpen: the request has gone out and may have landed at the CRM, and CircuitOpen would tell
@@ -116,6 +119,8 @@ export const runProbe = <A, E, R>(
     readonly probeTimeoutMs: number
     readonly isFailure: (error: E) => boolean
     readonly settle: (failed: boolean | undefined, timedOut: boolean) => Effect.Effect<unknown>
+    /** The call succeeded after the deadline had decided the probe: close the breaker if it is not closed. */
+    readonly settleLate: Effect.Effect<unknown>
   }
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function* () {
@@ -134,7 +139,11 @@ export const runProbe = <A, E, R>(
     )
     const exit = yield* Effect.exit(call)
     yield* Fiber.interrupt(deadline)
-    yield* settleOnce(countedFailure(exit, options.isFailure), false)
+    if (settled) {
+      if (Exit.isSuccess(exit)) yield* Effect.uninterruptible(options.settleLate)
+    } else {
+      yield* settleOnce(countedFailure(exit, options.isFailure), false)
+    }
     return yield* exit
   })
 
@@ -150,10 +159,15 @@ export const logOpened = (name: string, reason: string, openForMs: number) =>
 export const logProbing = (name: string) =>
   Effect.logInfo("circuit breaker half-open: probing").pipe(Effect.annotateLogs({ breaker: name }))
 
-/** A probe succeeded; `downForMs` is how long calls were refused, when known. */
-export const logClosed = (name: string, downForMs: number | undefined) =>
+/**
+ * A probe succeeded; `downForMs` is how long calls were refused, when known. `late`: the success came after the probe
+ * deadline had reopened the breaker (the CRM answers, but slower than CIRCUIT_BREAKER_PROBE_TIMEOUT_MS).
+ */
+export const logClosed = (name: string, downForMs: number | undefined, late = false) =>
   Effect.logInfo("circuit breaker closed").pipe(
-    Effect.annotateLogs(
-      downForMs === undefined ? { breaker: name } : { breaker: name, downForMs: Math.round(downForMs) }
-    )
+    Effect.annotateLogs({
+      breaker: name,
+      ...(downForMs === undefined ? {} : { downForMs: Math.round(downForMs) }),
+      ...(late ? { reason: "a half-open probe answered after the probe timeout" } : {})
+    })
   )

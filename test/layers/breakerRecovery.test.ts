@@ -180,27 +180,54 @@ for (const [backend, layer] of breakers) {
       }
     )
 
-    it.scoped("a probe that answers after the probe timeout: its caller gets its success, the breaker stays open", () =>
+    it.scoped(
+      "a probe that answers after the probe timeout: its caller gets its success, and the success closes",
+      () => {
+        const logs = makeLogCapture()
+        return Effect.gen(function* () {
+          const breaker = yield* CircuitBreaker
+          yield* openAndWaitOut(breaker)
+
+          const started = yield* Deferred.make<void>()
+          // the CRM has recovered but answers slowly: after 7 s, within CRM_TIMEOUT_MS but past the probe timeout
+          const slow = Deferred.succeed(started, undefined).pipe(
+            Effect.zipRight(Effect.sleep("7 seconds")),
+            Effect.as("crm-id-1" as const)
+          )
+          const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", slow)))
+          yield* Deferred.await(started)
+
+          const retryAfterMs = yield* reopenedAtDeadline(breaker)
+          expect(retryAfterMs).toBeGreaterThanOrEqual(8_000)
+          expect(retryAfterMs).toBeLessThanOrEqual(12_000)
+
+          yield* TestClock.adjust("2 seconds")
+          expect(yield* joinLive(probe)).toEqual(Either.right("crm-id-1"))
+          // it reopened at the deadline, and the late success closed it: the CRM answers, only slower than the probe
+          // timeout; left open, a CRM this slow would get one call through per wait for good
+          expect(yield* breaker.state("crm")).toBe("closed")
+          expect(yield* breaker.protect("crm", Effect.succeed("ok"))).toBe("ok")
+          const closedLines = breakerLines(logs.lines, "circuit breaker closed")
+          expect(closedLines).toHaveLength(1)
+          expect(closedLines[0]).toContain('reason="a half-open probe answered after the probe timeout"')
+        }).pipe(Effect.provide(Layer.merge(layer(), logs.layer)))
+      }
+    )
+
+    it.scoped("a probe that answers after the probe timeout with a failure leaves the reopened breaker as it is", () =>
       Effect.gen(function* () {
         const breaker = yield* CircuitBreaker
         yield* openAndWaitOut(breaker)
-
         const started = yield* Deferred.make<void>()
-        // the CRM has recovered but answers slowly: after 7 s, within CRM_TIMEOUT_MS but past the probe timeout
-        const slow = Deferred.succeed(started, undefined).pipe(
+        const slowFailure = Deferred.succeed(started, undefined).pipe(
           Effect.zipRight(Effect.sleep("7 seconds")),
-          Effect.as("crm-id-1" as const)
+          Effect.zipRight(Effect.fail("503" as const))
         )
-        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", slow)))
+        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", slowFailure)))
         yield* Deferred.await(started)
-
         const retryAfterMs = yield* reopenedAtDeadline(breaker)
-        expect(retryAfterMs).toBeGreaterThanOrEqual(8_000)
-        expect(retryAfterMs).toBeLessThanOrEqual(12_000)
-
         yield* TestClock.adjust("2 seconds")
-        expect(yield* joinLive(probe)).toEqual(Either.right("crm-id-1"))
-        // it reopened at the deadline, and the late success does not close it
+        expect(yield* joinLive(probe)).toEqual(Either.left("503"))
         expect(yield* breaker.state("crm")).toBe("open")
         const after = yield* Effect.either(breaker.protect("crm", Effect.succeed("ok")))
         expect(isOpen(after)).toBe(true)

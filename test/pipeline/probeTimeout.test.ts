@@ -110,4 +110,41 @@ describe("a half-open probe the CRM answers after the probe timeout", () => {
       expect(afterProbe.map((row) => row.actionKey)).toContain(probed.actionKey)
     }).pipe(Effect.provide(env), Effect.provide(logs.layer))
   })
+  it.live(
+    "a CRM that stays slower than the probe timeout: the late answer closes the breaker, the lead finishes",
+    () => {
+      const { applied, crm, layer } = slowCrm()
+      const logs = makeLogCapture()
+      const env = Layer.merge(
+        memoryEnv({
+          breaker: {
+            consecutiveFailures: 1,
+            probeSchedule: Schedule.spaced(OPEN_MS),
+            probeTimeoutMs: PROBE_TIMEOUT_MS
+          }
+        }),
+        layer
+      )
+      return Effect.gen(function* () {
+        const { lead } = yield* submit(sampleLead())
+        const job = { leadId: lead.id, attemptsMade: 0, maxAttempts: 5 }
+        // run 1: the CRM is down, the breaker opens
+        expect(Exit.isFailure(yield* Effect.exit(processLead(job)))).toBe(true)
+        // it comes back, and from now on every answer takes longer than the probe timeout (within its own deadline)
+        crm.down = false
+        crm.answerAfterMs = PROBE_TIMEOUT_MS + 200
+        yield* Effect.sleep(OPEN_MS + 50)
+        // run 2: the probe is answered late; that answer closed the breaker, so the run's later actions went through
+        const second = yield* Effect.exit(processLead(job))
+        expect(withMessage(logs.lines, "circuit breaker closed").length).toBeGreaterThanOrEqual(1)
+        if (Exit.isFailure(second)) {
+          // at most one more run, right away: the breaker is not waiting for another probe
+          expect(Exit.isSuccess(yield* Effect.exit(processLead(job))), "the lead's third run did not finish").toBe(true)
+        }
+        expect((yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))).status).toBe("SYNCED")
+        expect(applied.length, "the lead has more than one action").toBeGreaterThan(1)
+        expect(new Set(applied.map((call) => call.actionKey)).size).toBe(applied.length)
+      }).pipe(Effect.provide(env), Effect.provide(logs.layer))
+    }
+  )
 })
