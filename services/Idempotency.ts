@@ -57,6 +57,14 @@ export declare namespace Idempotency {
      * on are left alone. Runs that acquired renewed claims call it when they end, whatever the end.
      */
     readonly letLapse: (keys: ReadonlyArray<string>) => Effect.Effect<void>
+    /**
+     * Whether this caller still holds the claim it acquired on `key`: not completed, released or lapsed, and not
+     * known to be lost — found taken by another holder when it was to be renewed, or past its expiry as this process
+     * counts it from when it asked (the store out of reach while the claim ran out). Local, no round trip. A holder
+     * asks before it acts under a claim it has held a while: a claim lost meanwhile may be another worker's by now,
+     * and that worker would act too.
+     */
+    readonly holds: (key: string) => Effect.Effect<boolean>
   }
 }
 

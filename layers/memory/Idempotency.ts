@@ -100,7 +100,13 @@ export const make = Effect.gen(function* () {
       })
     )
 
-  return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse })
+  // one process, no other holder: a claim is held while its key is in progress (a renewed one cannot run out)
+  const holds = (key: string): Effect.Effect<boolean> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.map(Ref.get(entries), (map) => live(map, key, now)?._tag === "InProgress")
+    )
+
+  return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse, holds })
 })
 
 /** Idempotency kept in this process (embedded mode and tests). */

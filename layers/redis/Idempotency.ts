@@ -114,10 +114,13 @@ export const make = Effect.gen(function* () {
   }
   const owned = new Map<string, Owned>()
   let ownedWrites = 0
-  const own = (redisKey: string, marker: string, ttlMs: number, renew: boolean) => {
-    const now = Date.now()
-    if (++ownedWrites % 1000 === 0) for (const [k, v] of owned) if (v.expiresAt <= now) owned.delete(k)
-    const entry: Owned = { marker, ttlMs, renew, expiresAt: now + ttlMs }
+  /** `sentAt`: when the claim was asked for, so its expiry here is never later than Redis's. */
+  const own = (redisKey: string, marker: string, ttlMs: number, renew: boolean, sentAt: number) => {
+    if (++ownedWrites % 1000 === 0) {
+      const now = Date.now()
+      for (const [k, v] of owned) if (v.expiresAt <= now) owned.delete(k)
+    }
+    const entry: Owned = { marker, ttlMs, renew, expiresAt: sentAt + ttlMs }
     owned.set(redisKey, entry)
     if (renew) renewBy(renewAt(entry))
   }
@@ -233,13 +236,14 @@ export const make = Effect.gen(function* () {
     Effect.suspend(() => {
       const marker = newMarker()
       const ttl = Math.max(1, inProgressTtlMs)
+      const sentAt = Date.now()
       return redis
         .use((c) => (c as RedisWithIdempotency).rfIdemBegin(keyOf(key), marker, ttl))
         .pipe(
           Effect.onError(() => Effect.sync(() => releaseLater([keyOf(key)], [marker], ttl))),
           Effect.mapError(unavailable),
           Effect.map((existing) => {
-            if (existing === null) own(keyOf(key), marker, ttl, options?.renew === true)
+            if (existing === null) own(keyOf(key), marker, ttl, options?.renew === true, sentAt)
             return claimOf(existing ?? 0)
           })
         )
@@ -256,6 +260,7 @@ export const make = Effect.gen(function* () {
           const marker = newMarker()
           const ttl = Math.max(1, inProgressTtlMs)
           const redisKeys = keys.map(keyOf)
+          const sentAt = Date.now()
           return redis
             .use((c) => (c as RedisWithIdempotency).rfIdemBeginEach(keys.length, ...redisKeys, marker, ttl))
             .pipe(
@@ -271,7 +276,7 @@ export const make = Effect.gen(function* () {
               Effect.mapError(unavailable),
               Effect.map((values) =>
                 values.map((value, i) => {
-                  if (value === 0) own(redisKeys[i]!, marker, ttl, options?.renew === true)
+                  if (value === 0) own(redisKeys[i]!, marker, ttl, options?.renew === true, sentAt)
                   return claimOf(value)
                 })
               )
@@ -331,7 +336,14 @@ export const make = Effect.gen(function* () {
       }
     })
 
-  return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse })
+  // held while this process knows it as its own: not completed, released, found taken, or past its expiry here
+  const holds = (key: string): Effect.Effect<boolean> =>
+    Effect.sync(() => {
+      const entry = owned.get(keyOf(key))
+      return entry !== undefined && entry.expiresAt > Date.now()
+    })
+
+  return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse, holds })
 })
 
 /** Idempotency on the shared Redis client. */

@@ -386,6 +386,14 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         }
         for (let n = 0; n < todo.length; n++) {
           const item = ready[todo[n]!]!
+          // A claim lost while the run worked (found taken when it was to be renewed, or run out while the store was
+          // out of reach) may be another worker's now, and that worker sends the action too: this run stops first.
+          if (!(yield* idempotency.holds(item.key))) {
+            yield* Effect.logWarning("CRM action's claim was lost before it was sent; job delayed 5 s").pipe(
+              Effect.annotateLogs({ leadId: lead.id, tool: item.action.tool })
+            )
+            return yield* new JobDelay({ delayMs: 5_000, reason: `the claim on action ${item.action.tool} was lost` })
+          }
           if (crm.admit !== undefined) yield* crm.admit(item.call)
           if (held.length > 0 && (yield* Clock.currentTimeMillis) >= heldUntil) held = []
           if (held.length === 0) {

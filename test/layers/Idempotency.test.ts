@@ -124,6 +124,31 @@ for (const [backend, idempotencyLayer, elapse] of backends) {
       })
     )
 
+    it.effect(
+      "holds: a claim is held from its begin until completed, released or run out (a renewed one does not)",
+      () =>
+        Effect.gen(function* () {
+          const idempotency = yield* Idempotency
+          const [renewed, plain, each, never] = [key(), key(), key(), key()]
+          yield* idempotency.begin(renewed, 300, { renew: true })
+          yield* idempotency.begin(plain, 300)
+          yield* idempotency.beginEach([each], 300, { renew: true })
+          assert.deepStrictEqual(yield* Effect.forEach([renewed, plain, each, never], idempotency.holds), [
+            true,
+            true,
+            true,
+            false
+          ])
+          yield* elapse(1000)
+          assert.isTrue(yield* idempotency.holds(renewed), "a renewed claim is held past its TTL")
+          assert.isFalse(yield* idempotency.holds(plain), "a claim that ran out is not held")
+          yield* complete(renewed, "done")
+          yield* release(each)
+          assert.isFalse(yield* idempotency.holds(renewed), "a completed claim is not held")
+          assert.isFalse(yield* idempotency.holds(each), "a released claim is not held")
+        })
+    )
+
     it.effect("a completed result expires after its TTL", () =>
       Effect.gen(function* () {
         const k = key()

@@ -1,14 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { Redis } from "ioredis"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import { AuditLog } from "../../services/AuditLog.js"
+import { type CrmCall, CrmExecutor } from "../../services/CrmExecutor.js"
 import { Idempotency } from "../../services/Idempotency.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { processLead } from "../../src/pipeline/process.js"
-import { backends, sampleLead } from "../support/env.js"
+import { backends, productionEnv, sampleLead } from "../support/env.js"
+import { makeLogCapture, withMessage } from "../support/logCapture.js"
 import { submit } from "../support/pipeline.js"
+import { redisUrl } from "../support/redis.js"
 
 // A run longer than IDEMPOTENCY_IN_PROGRESS_TTL_MS: each CRM call well inside CRM_TIMEOUT_MS, but the lead's five
 // actions one after another take ~3.5 s against a 1.5 s claim. The claims were taken once, for every action, and
@@ -73,6 +81,68 @@ describe.each(backends)("a run longer than its claims' TTL, on %s", (_name, make
         Effect.scoped,
         Effect.provide(makeEnv({ env: { IDEMPOTENCY_IN_PROGRESS_TTL_MS: "1500", CRM_TIMEOUT_MS: "1000" } }))
       ),
+    20_000
+  )
+})
+
+describe("a run whose claims were taken from it, on postgres + redis + bullmq", () => {
+  it.live(
+    "stops before sending the next action: only the claims' new holder sends them",
+    () => {
+      const redis = new Redis(Redacted.value(redisUrl))
+      const sent: Array<CrmCall> = []
+      /**
+       * While the lead's first action is at the CRM, its other claims are lost and taken by another worker: deleted
+       * (a Redis failover that lost them) and set again with that worker's marker, as its own claim would be.
+       */
+      const takeTheOthers = (first: CrmCall) =>
+        Effect.promise(async () => {
+          const [mine] = await redis.keys(`rf-test-*:idem:${first.actionKey}`)
+          const prefix = mine!.slice(0, -first.actionKey.length)
+          for (const key of await redis.keys(`${prefix}*`)) {
+            if (key !== mine) await redis.set(key, "inprogress:another-worker.1", "PX", 60_000)
+          }
+        })
+      const crm = Layer.succeed(
+        CrmExecutor,
+        CrmExecutor.of({
+          provider: "mock",
+          execute: (call) =>
+            Effect.suspend(() => {
+              sent.push(call)
+              return Effect.zipRight(
+                sent.length === 1 ? takeTheOthers(call) : Effect.void,
+                Effect.as(Effect.sleep("700 millis"), { crmId: `id-${sent.length}` })
+              )
+            })
+        })
+      )
+      const logs = makeLogCapture()
+      return Effect.gen(function* () {
+        const { lead } = yield* submit(
+          sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
+        )
+        const exit = yield* Effect.exit(processLead({ leadId: lead.id, attemptsMade: 0, maxAttempts: 3 }))
+        // the renewal a third of the way into the 1.5 s TTL found them taken: the run stopped after its first action
+        expect(sent.map((call) => call.tool)).toHaveLength(1)
+        const delay = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+        expect(delay).toMatchObject({ _tag: "JobDelay", delayMs: 5_000 })
+        expect(withMessage(logs.lines, "CRM action's claim was lost before it was sent; job delayed 5 s")).toHaveLength(
+          1
+        )
+        // the first action is recorded as done; the lead waits for the other holder (or its claims' expiry)
+        const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+        expect(rows.filter((row) => row.status === "SUCCEEDED").map((row) => row.actionKey)).toEqual([
+          sent[0]!.actionKey
+        ])
+        expect((yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))).status).not.toBe("SYNCED")
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(Layer.merge(productionEnv(slowCrm), crm)),
+        Effect.provide(logs.layer),
+        Effect.ensuring(Effect.promise(() => redis.quit()))
+      )
+    },
     20_000
   )
 })
