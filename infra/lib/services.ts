@@ -13,6 +13,12 @@ import type { Network } from "./network.js"
 
 const INGEST_PORT = 3000
 const METRICS_PORT = 9464
+/**
+ * How long a starting task may take before its health checks count: it applies pending migrations before it answers,
+ * which may wait for another task's migration (the advisory lock, up to 120 s) and then give way to long readers
+ * (lock waits tried again for up to 2 minutes; layers/postgres/migrations.ts). ECS allows at most 300.
+ */
+const MIGRATION_START_SECONDS = 270
 /** The collector sidecar's OTLP/HTTP receiver, on the task's own loopback. */
 const COLLECTOR_ENDPOINT = "http://127.0.0.1:4318"
 
@@ -155,7 +161,9 @@ export class Services extends Construct {
           ],
           interval: Duration.seconds(15),
           timeout: Duration.seconds(5),
-          startPeriod: Duration.seconds(30),
+          // migrations must not get a starting task killed as unhealthy; a start that answers sooner (within a
+          // second, as nearly every one does) counts as healthy then
+          startPeriod: Duration.seconds(MIGRATION_START_SECONDS),
           retries: 3
         },
         stopTimeout: Duration.seconds(30)
@@ -224,7 +232,8 @@ export class Services extends Construct {
       securityGroups: [network.ingestSg],
       circuitBreaker: { rollback: true },
       minHealthyPercent: 100,
-      healthCheckGracePeriod: Duration.seconds(60)
+      // as the container's start period: the load balancer's checks fail until the migrations are applied
+      healthCheckGracePeriod: Duration.seconds(MIGRATION_START_SECONDS)
     })
     this.consumer = new ecs.FargateService(this, "ConsumerService", {
       cluster: this.cluster,

@@ -102,6 +102,26 @@ describe("network", { timeout: SYNTH_TIMEOUT_MS }, () => {
     template.hasResourceProperties("AWS::ElasticLoadBalancingV2::Listener", { Port: 80, Protocol: "HTTP" })
   })
 
+  it("gives a starting task time to apply migrations before its health checks count (lock waits: up to 4 minutes)", () => {
+    // a start may wait for another task's migration (its advisory lock, up to 120 s) and then give way to long
+    // readers for up to 2 minutes: a task killed as unhealthy meanwhile starts the same wait over
+    const bound = 120 + 120
+    const definitions = ofType(resources, "AWS::ECS::TaskDefinition").flatMap(
+      ([, task]) =>
+        (task.Properties as { ContainerDefinitions: Array<{ Name: string; HealthCheck?: { StartPeriod: number } }> })
+          .ContainerDefinitions
+    )
+    const programs = definitions.filter((container) => container.Name === "ingest" || container.Name === "consumer")
+    expect(programs.map((container) => container.Name).sort()).toEqual(["consumer", "ingest"])
+    for (const container of programs) expect(container.HealthCheck!.StartPeriod).toBeGreaterThan(bound)
+    const ingest = ofType(resources, "AWS::ECS::Service").find(([, service]) =>
+      JSON.stringify(service.Properties).includes("LoadBalancers")
+    )!
+    expect(
+      (ingest[1].Properties as { HealthCheckGracePeriodSeconds: number }).HealthCheckGracePeriodSeconds
+    ).toBeGreaterThan(bound)
+  })
+
   it("closes idle connections before the ingest does (60 s against its KEEP_ALIVE_TIMEOUT_MS of 65 s: no 502s)", () => {
     template.hasResourceProperties("AWS::ElasticLoadBalancingV2::LoadBalancer", {
       LoadBalancerAttributes: Match.arrayWith([{ Key: "idle_timeout.timeout_seconds", Value: "60" }])
