@@ -61,6 +61,10 @@ const isUpserted = (value: unknown): boolean =>
 const isDefinition = (value: unknown): boolean =>
   isObject(value) && typeof value.name === "string" && typeof value.type === "string"
 
+/** A domain as HubSpot may hold it: as given, and with `www.` (or without it, when given with it). */
+const domainSpellings = (domain: string): ReadonlyArray<string> =>
+  domain.toLowerCase().startsWith("www.") ? [domain, domain.slice(4)] : [domain, `www.${domain}`]
+
 /**
  * The HubSpot CrmExecutor: @hubspot/api-client's generated APIs with no client retries or limiter (and none another
  * Client of the process sets: see apis.ts), one token re-read per 401.
@@ -184,19 +188,26 @@ export const make = (options: HubSpotOptions) =>
             return Effect.succeed({ id: result.id, created: result._new })
           }
         ),
+      // HubSpot keeps a company's domain as it was typed: one made by hand may hold `www.acme.com`, which an EQ on
+      // `acme.com` misses (and the sync would make a second company). Both spellings in one search (its filter groups
+      // are alternatives); the exact one first, else the oldest.
       findCompanyByDomain: (domain) =>
         Effect.map(
           run("the company search", resultsOf(isCrmObject), (c) =>
             c.companies.searchApi.doSearchWithHttpInfo({
-              filterGroups: [{ filters: [{ propertyName: "domain", operator: FilterOperatorEnum.Eq, value: domain }] }],
+              filterGroups: domainSpellings(domain).map((value) => ({
+                filters: [{ propertyName: "domain", operator: FilterOperatorEnum.Eq, value }]
+              })),
               properties: ["domain", "name"],
               sorts: ["createdate"],
-              limit: 1,
+              limit: 10,
               after: "0"
             })
           ),
           (res) => {
-            const company = res.results[0]
+            const company =
+              res.results.find((found) => found.properties.domain?.toLowerCase() === domain.toLowerCase()) ??
+              res.results[0]
             return company === undefined ? undefined : { id: company.id, name: company.properties.name ?? undefined }
           }
         ),

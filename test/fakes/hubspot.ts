@@ -500,20 +500,29 @@ export const startFakeHubSpot = async (options: FakeHubSpotOptions = {}): Promis
       return { status: 200, body: { status: "COMPLETE", results, startedAt: now(), completedAt: now() } }
     }
     if (rest === "search" && req.method === "POST") {
-      const filters = (
+      // HubSpot's search: the filters of a group must all match, and any one group matching is enough; at most 5
+      // groups of at most 6 filters, 18 filters in all (more is a 400)
+      const groups =
         (body.filterGroups as Array<{ filters: Array<{ propertyName: string; operator: string; value: string }> }>) ??
         []
-      ).flatMap((g) => g.filters)
+      const filterCount = groups.reduce((n, g) => n + g.filters.length, 0)
+      if (groups.length > 5 || groups.some((g) => g.filters.length > 6) || filterCount > 18) {
+        return hsError(
+          400,
+          "VALIDATION_ERROR",
+          "Search allows at most 5 filter groups of at most 6 filters each, and 18 filters in all"
+        )
+      }
+      const matchesGroup = (o: { properties: Record<string, string | undefined> }) => (g: (typeof groups)[number]) =>
+        g.filters.every(
+          (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
+        )
       const sorts = parseSorts(body.sorts, (name) => builtInProperties.has(name) || definitionsOf(type).has(name))
       if (!("sort" in sorts)) return sorts
       const indexedBefore = Date.now() - searchLagMs
       const stillIndexed = gone.filter((g) => g.type === type && g.at > indexedBefore).map((g) => g.obj)
       const found = [...rows, ...stillIndexed].filter(
-        (o) =>
-          Date.parse(o.createdAt) <= indexedBefore &&
-          filters.every(
-            (f) => f.operator === "EQ" && o.properties[f.propertyName]?.toLowerCase() === f.value.toLowerCase()
-          )
+        (o) => Date.parse(o.createdAt) <= indexedBefore && (groups.length === 0 || groups.some(matchesGroup(o)))
       )
       const matches = sortedForSearch(type, found, sorts.sort)
       return {

@@ -108,8 +108,10 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
         const [definitions, search, upsertCompany, name, contact, associate] = fake.requests
         expect(definitions).toMatchObject({ method: "GET", path: "/crm/v3/properties/companies" })
         expect(search).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/search" })
+        // the domain as given or with www. (HubSpot keeps a hand-typed domain as it was typed)
         expect((search!.json as { filterGroups: unknown }).filterGroups).toEqual([
-          { filters: [{ propertyName: "domain", operator: "EQ", value: "acme.com" }] }
+          { filters: [{ propertyName: "domain", operator: "EQ", value: "acme.com" }] },
+          { filters: [{ propertyName: "domain", operator: "EQ", value: "www.acme.com" }] }
         ])
         expect(upsertCompany).toMatchObject({ method: "POST", path: "/crm/v3/objects/companies/batch/upsert" })
         expect(upsertCompany!.json).toEqual(
@@ -173,6 +175,28 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
         name: "Acme Corporation",
         numberofemployees: "250"
       })
+    })
+  )
+
+  it.scopedLive("finds a company made in HubSpot as www.<domain>: the sync updates it, no second company", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 0 })
+      const made = yield* Effect.promise(() =>
+        fetch(`${fake.url}/crm/v3/objects/companies`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ properties: { domain: "www.acme.com", name: "Acme Corporation" } })
+        }).then((r) => r.json() as Promise<{ id: string }>)
+      )
+      const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
+      expect(matched).toEqual({ crmId: made.id, detail: { object: "company", matched: true } })
+      const synced = yield* crm.execute(
+        call({ tool: "sync_firmographics", params: { ...ref, employees: 250, domain: "acme.com" } })
+      )
+      expect(synced.crmId).toBe(made.id)
+      expect(fake.records.companies!.map((c) => c.properties)).toEqual([
+        { domain: "www.acme.com", name: "Acme Corporation", numberofemployees: "250" }
+      ])
     })
   )
 

@@ -46,6 +46,32 @@ const refusal = async (sorts: unknown) => {
 }
 
 describe("the fake HubSpot's search", () => {
+  it("matches any one of its filter groups (each group's filters all), and refuses more than 5 groups", async () => {
+    const other = await client.crm.companies.basicApi.create({ properties: { domain: "www.acme.com", name: "Delta" } })
+    const group = (value: string) => ({ filters: [{ propertyName: "domain", operator: "EQ" as never, value }] })
+    const either = await client.crm.companies.searchApi.doSearch({
+      filterGroups: [group("acme.com"), group("www.acme.com")],
+      sorts: ["createdate"],
+      properties: ["name"],
+      limit: 10
+    })
+    expect(either.results.map((c) => c.id)).toEqual([...made, other.id])
+    const both = await client.crm.companies.searchApi.doSearch({
+      filterGroups: [{ filters: [...group("acme.com").filters, ...group("www.acme.com").filters] }],
+      properties: ["name"],
+      limit: 10
+    })
+    expect(both.results).toEqual([])
+    const res = await fetch(`${fake.url}/crm/v3/objects/companies/search`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ filterGroups: Array.from({ length: 6 }, () => group("acme.com")) })
+    })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { category: string }).category).toBe("VALIDATION_ERROR")
+    await client.crm.companies.basicApi.archive(other.id)
+  })
+
   it('sorts as HubSpot reads `sorts`: "name" ascending, "-name" descending, { propertyName, direction }', async () => {
     const [first, second, third] = made
     expect(await search(["createdate"])).toEqual([first, second, third])
