@@ -189,11 +189,14 @@ export const make = (options: BreakerOptions = defaultOptions) =>
         )
       })
 
-    /** A probe's call succeeded after its deadline reopened the breaker: the CRM answers, so close it. */
-    const closeLate = (name: string) =>
+    /**
+     * A probe's call succeeded after its deadline reopened the breaker: the CRM answers, so close it, if the breaker
+     * is still in that opening (`reopened`: the state the deadline left; any change since makes a new one).
+     */
+    const closeLate = (name: string, reopened: Breaker) =>
       exclusive((now) => {
         const breaker = get(name)
-        if (breaker.state === "closed") return Effect.void
+        if (breaker !== reopened || breaker.state !== "open") return Effect.void
         breakers.set(name, closed(options))
         return logClosed(name, breaker.openedAt === 0 ? undefined : now - breaker.openedAt, true)
       })
@@ -220,8 +223,8 @@ export const make = (options: BreakerOptions = defaultOptions) =>
           return yield* runProbe(restore(effect), {
             probeTimeoutMs: options.probeTimeoutMs,
             isFailure,
-            settle: (failed, timedOut) => settle(name, true, failed, timedOut),
-            settleLate: closeLate(name)
+            settle: (failed, timedOut) => Effect.map(settle(name, true, failed, timedOut), () => get(name)),
+            settleLate: (reopened) => closeLate(name, reopened)
           })
         })
       )

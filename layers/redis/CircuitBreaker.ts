@@ -73,8 +73,8 @@ return {2, tonumber(ARGV[4]), openings}
 `
 
 // KEYS: state, window, probe lock. ARGV: now, outcome (ok|fail|none), probe (1: a probe's outcome, 0: an everyday
-// call's, 2: a probe's success after its deadline had decided it), token, openDelayMs, consecutiveFailures,
-// failureRatio, minimumCalls, bucketMs, buckets. Returns what it did.
+// call's, 2: a probe's success after its deadline had decided it), token, openDelayMs (with 2: the openUntil that
+// deadline set), consecutiveFailures, failureRatio, minimumCalls, bucketMs, buckets. Returns what it did.
 const settleLua = `
 local now = tonumber(ARGV[1])
 local outcome = ARGV[2]
@@ -87,8 +87,12 @@ local function open()
 end
 local state = redis.call("HGET", KEYS[1], "state")
 if ARGV[3] == "2" then
-  -- the CRM answered, if slower than the probe deadline: close (another replica's probe, if any, settles as usual)
-  if not state or state == "closed" then return "ignored" end
+  -- the CRM answered, if slower than the probe deadline: close, unless anything came after the opening that deadline
+  -- made (another probe taken or settled, a reopening, a close), which is newer news than this answer
+  if state ~= "open" or tonumber(redis.call("HGET", KEYS[1], "openUntil") or "0") ~= tonumber(ARGV[5]) then
+    return "ignored"
+  end
+  if redis.call("EXISTS", KEYS[3]) == 1 then return "ignored" end
   redis.call("DEL", KEYS[1], KEYS[2])
   return "closed"
 end
@@ -232,12 +236,12 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
 
     /**
      * Record an outcome (`failed` undefined: the call was interrupted and proves nothing) and log the state change
-     * this replica made. Returns how long the breaker now stays open, 0 when this call did not open it.
+     * this replica made. Returns until when the breaker is now open when this call opened it, else undefined.
      */
     const settle = (name: string, admission: Admission, failed: boolean | undefined, timedOut = false) =>
       Effect.gen(function* () {
         const probe = admission.code === 1
-        if (failed === undefined && !probe) return 0
+        if (failed === undefined && !probe) return undefined
         const now = yield* Clock.currentTimeMillis
         const delay = failed === true ? yield* openDelay(admission.openings, now) : 0
         const outcome = failed === undefined ? "none" : failed ? "fail" : "ok"
@@ -266,19 +270,36 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
               ? `the half-open probe got no answer within ${config.probeTimeoutMs} ms`
               : "the half-open probe failed"
           yield* logOpened(name, reason, delay)
-          return delay
+          return now + delay
         }
         if (result === "closed") yield* logClosed(name, undefined)
-        return 0
+        return undefined
       })
 
-    /** A probe's call succeeded after its deadline reopened the breaker: the CRM answers, so close it. */
-    const closeLate = (name: string) =>
+    /**
+     * A probe's call succeeded after its deadline reopened the breaker (until `openUntil`): the CRM answers, so close
+     * it, if it is still in that opening (see the script).
+     */
+    const closeLate = (name: string, openUntil: number | undefined) =>
       Effect.gen(function* () {
+        if (openUntil === undefined) return
         const now = yield* Clock.currentTimeMillis
         const result = yield* redis
           .use((c) =>
-            (c as RedisWithBreaker).rfBreakerSettle(3, ...keys(name), now, "ok", 2, "", 0, 0, 0, 0, bucketMs, BUCKETS)
+            (c as RedisWithBreaker).rfBreakerSettle(
+              3,
+              ...keys(name),
+              now,
+              "ok",
+              2,
+              "",
+              openUntil,
+              0,
+              0,
+              0,
+              bucketMs,
+              BUCKETS
+            )
           )
           .pipe(Effect.catchAll((error) => Effect.as(failOpen(name, error), "unknown")))
         if (result === "closed") yield* logClosed(name, undefined, true)
@@ -307,7 +328,7 @@ export const make = (options: Partial<RedisBreakerOptions> = {}) =>
             probeTimeoutMs: config.probeTimeoutMs,
             isFailure,
             settle: (failed, timedOut) => settle(name, admission, failed, timedOut),
-            settleLate: closeLate(name)
+            settleLate: (openUntil) => closeLate(name, openUntil)
           })
         })
       )

@@ -101,8 +101,10 @@ export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E
  *   failure reopens it, an interruption proves nothing).
  * - The deadline passes first: the probe counts as failed (`settle(true, true)`: the breaker reopens with its next
  *   wait, so a hung CRM does not stretch it), while the call runs on to its own end. A success at that later end
- *   closes the breaker (`settleLate`: the CRM answers, if slower than the probe deadline); a failure or an
- *   interruption then changes nothing, the breaker having counted the probe as failed already.
+ *   closes the breaker if it is still in the opening the deadline made (`settleLate`, given what that `settle`
+ *   answered): the CRM answers, if slower than the probe deadline. Once anything came after that opening (another
+ *   probe taken, the breaker reopened or closed), the late answer is older news and changes nothing; nor does a late
+ *   failure or interruption, the breaker having counted the probe as failed already.
  *
  * Either way the caller gets the call's own outcome (its success, or its own error such as the CRM client's
  * timeout), never CircuitOpen: the request has gone out and may have landed at the CRM, and CircuitOpen would tell
@@ -113,24 +115,28 @@ export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E
  * is interrupted, and awaited, as soon as the call ends, so it never outlives the call and a settlement it began is
  * finished before the call's own outcome is looked at.
  */
-export const runProbe = <A, E, R>(
+export const runProbe = <A, E, R, S>(
   call: Effect.Effect<A, E, R>,
   options: {
     readonly probeTimeoutMs: number
     readonly isFailure: (error: E) => boolean
-    readonly settle: (failed: boolean | undefined, timedOut: boolean) => Effect.Effect<unknown>
-    /** The call succeeded after the deadline had decided the probe: close the breaker if it is not closed. */
-    readonly settleLate: Effect.Effect<unknown>
+    /** Settles the probe; what it answers for the deadline's settlement is handed to `settleLate`. */
+    readonly settle: (failed: boolean | undefined, timedOut: boolean) => Effect.Effect<S>
+    /** The call succeeded after the deadline decided the probe: close the breaker if it is still as `atDeadline` left it. */
+    readonly settleLate: (atDeadline: S) => Effect.Effect<unknown>
   }
 ): Effect.Effect<A, E, R> =>
   Effect.gen(function* () {
     let settled = false
+    let atDeadline: Option.Option<S> = Option.none()
     const settleOnce = (failed: boolean | undefined, timedOut: boolean) =>
       Effect.uninterruptible(
         Effect.suspend(() => {
           if (settled) return Effect.void
           settled = true
-          return options.settle(failed, timedOut)
+          return Effect.map(options.settle(failed, timedOut), (answer) => {
+            if (timedOut) atDeadline = Option.some(answer)
+          })
         })
       )
     // only the wait is interruptible: once the deadline has passed, its settlement runs to its end
@@ -139,10 +145,9 @@ export const runProbe = <A, E, R>(
     )
     const exit = yield* Effect.exit(call)
     yield* Fiber.interrupt(deadline)
-    if (settled) {
-      if (Exit.isSuccess(exit)) yield* Effect.uninterruptible(options.settleLate)
-    } else {
-      yield* settleOnce(countedFailure(exit, options.isFailure), false)
+    if (!settled) yield* settleOnce(countedFailure(exit, options.isFailure), false)
+    else if (Exit.isSuccess(exit) && Option.isSome(atDeadline)) {
+      yield* Effect.uninterruptible(options.settleLate(atDeadline.value))
     }
     return yield* exit
   })

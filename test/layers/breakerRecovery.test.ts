@@ -214,6 +214,31 @@ for (const [backend, layer] of breakers) {
       }
     )
 
+    it.scoped("a late success older than the breaker's news (another probe failed since) leaves it open", () =>
+      Effect.gen(function* () {
+        const breaker = yield* CircuitBreaker
+        yield* openAndWaitOut(breaker)
+        const started = yield* Deferred.make<void>()
+        // the first probe's call is answered only after 30 s: long past its deadline and the next wait
+        const slow = Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep("30 seconds")),
+          Effect.as("crm-id-1" as const)
+        )
+        const first = yield* Effect.fork(Effect.either(breaker.protect("crm", slow)))
+        yield* Deferred.await(started)
+        const retryAfterMs = yield* reopenedAtDeadline(breaker)
+        // the next probe, after that wait, finds the CRM failing now: open again, with a longer wait
+        yield* TestClock.adjust(retryAfterMs)
+        expect(yield* Effect.either(breaker.protect("crm", Effect.fail("503" as const)))).toEqual(Either.left("503"))
+        expect(yield* breaker.state("crm")).toBe("open")
+        // the first call's success comes in: older news than the failed probe, so the breaker stays open
+        yield* TestClock.adjust(30_000 - 5_000 - retryAfterMs)
+        expect(yield* joinLive(first)).toEqual(Either.right("crm-id-1"))
+        expect(yield* breaker.state("crm")).toBe("open")
+        expect(isOpen(yield* Effect.either(breaker.protect("crm", Effect.succeed("ok"))))).toBe(true)
+      }).pipe(Effect.provide(layer()))
+    )
+
     it.scoped("a probe that answers after the probe timeout with a failure leaves the reopened breaker as it is", () =>
       Effect.gen(function* () {
         const breaker = yield* CircuitBreaker
