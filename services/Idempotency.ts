@@ -22,6 +22,13 @@ export interface ClaimOptions {
    * after its TTL (a window: "one refusal row per 10 minutes").
    */
   readonly renew?: boolean | undefined
+  /**
+   * Who holds the claim, when one process runs several callers that may claim the same key (two deliveries of one
+   * job in one consumer: a claim the first lost, the second may take). Compared by identity: an object per caller
+   * (a run). Given the same `owner`, `holds`, `release`, `releaseEach` and `letLapse` act on that caller's claim only,
+   * never on another caller's claim of the key; without one they act on this process' claim, whoever took it.
+   */
+  readonly owner?: object | undefined
 }
 
 export declare namespace Idempotency {
@@ -46,25 +53,29 @@ export declare namespace Idempotency {
     ) => Effect.Effect<ReadonlyArray<Claim>, IdempotencyUnavailable>
     /** Mark a key done with its result for `ttlMs`. */
     readonly complete: (key: string, result: unknown, ttlMs: number) => Effect.Effect<void, IdempotencyUnavailable>
-    /** Drop an in-progress claim after a failure so a retry may try again. */
-    readonly release: (key: string) => Effect.Effect<void, IdempotencyUnavailable>
+    /** Drop an in-progress claim after a failure so a retry may try again (`options.owner`'s only, when given). */
+    readonly release: (key: string, options?: ClaimOptions) => Effect.Effect<void, IdempotencyUnavailable>
     /** `release` of several keys in one step. */
-    readonly releaseEach: (keys: ReadonlyArray<string>) => Effect.Effect<void, IdempotencyUnavailable>
+    readonly releaseEach: (
+      keys: ReadonlyArray<string>,
+      options?: ClaimOptions
+    ) => Effect.Effect<void, IdempotencyUnavailable>
     /**
      * Stop holding claims this caller acquired with `renew` and neither completed nor released (an action whose
      * durable record is elsewhere: the run's last, recorded by its audit row): no longer extended, they lapse after
      * their TTL as a claim without `renew` does. Local to this process (no round trip); keys it holds no such claim
      * on are left alone. Runs that acquired renewed claims call it when they end, whatever the end.
      */
-    readonly letLapse: (keys: ReadonlyArray<string>) => Effect.Effect<void>
+    readonly letLapse: (keys: ReadonlyArray<string>, options?: ClaimOptions) => Effect.Effect<void>
     /**
      * Whether this caller still holds the claim it acquired on `key`: not completed, released or lapsed, and not
      * known to be lost — found taken by another holder when it was to be renewed, or past its expiry as this process
      * counts it from when it asked (the store out of reach while the claim ran out). Local, no round trip. A holder
      * asks before it acts under a claim it has held a while: a claim lost meanwhile may be another worker's by now,
-     * and that worker would act too.
+     * and that worker would act too. With `options.owner`: that caller's claim (another caller of this process may
+     * have taken the key since).
      */
-    readonly holds: (key: string) => Effect.Effect<boolean>
+    readonly holds: (key: string, options?: ClaimOptions) => Effect.Effect<boolean>
   }
 }
 

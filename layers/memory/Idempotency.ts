@@ -5,7 +5,7 @@ import * as Ref from "effect/Ref"
 import { type Claim, type ClaimOptions, Idempotency } from "../../services/Idempotency.js"
 
 type Entry =
-  | { readonly _tag: "InProgress"; readonly expiresAt: number; readonly ttlMs: number }
+  | { readonly _tag: "InProgress"; readonly expiresAt: number; readonly ttlMs: number; readonly owner?: object }
   | { readonly _tag: "Completed"; readonly json: string; readonly expiresAt: number }
 
 const SWEEP_EVERY = 1000
@@ -19,6 +19,14 @@ export const make = Effect.gen(function* () {
   const sweep = (map: Map<string, Entry>, now: number) => {
     if (++writes % SWEEP_EVERY !== 0) return
     for (const [key, entry] of map) if (entry.expiresAt <= now) map.delete(key)
+  }
+
+  /** The key's in-progress claim, the caller's own when it names itself (`options.owner`). */
+  const claimOf = (map: Map<string, Entry>, key: string, now: number, options: ClaimOptions | undefined) => {
+    const entry = live(map, key, now)
+    return entry?._tag === "InProgress" && (options?.owner === undefined || entry.owner === options.owner)
+      ? entry
+      : undefined
   }
 
   const live = (map: Map<string, Entry>, key: string, now: number): Entry | undefined => {
@@ -46,7 +54,12 @@ export const make = Effect.gen(function* () {
     // Round-trip through JSON so callers see exactly what the Redis layer would give back.
     if (entry?._tag === "Completed") return { _tag: "Completed", result: JSON.parse(entry.json) }
     sweep(map, now)
-    map.set(key, { _tag: "InProgress", expiresAt: expiryOf(inProgressTtlMs, now, options), ttlMs: inProgressTtlMs })
+    map.set(key, {
+      _tag: "InProgress",
+      expiresAt: expiryOf(inProgressTtlMs, now, options),
+      ttlMs: inProgressTtlMs,
+      ...(options?.owner === undefined ? {} : { owner: options.owner })
+    })
     return { _tag: "Acquired" }
   }
 
@@ -76,23 +89,23 @@ export const make = Effect.gen(function* () {
       })
     )
 
-  const releaseEach = (keys: ReadonlyArray<string>): Effect.Effect<void> =>
+  const releaseEach = (keys: ReadonlyArray<string>, options?: ClaimOptions): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(entries, (map) => {
-        for (const key of keys) if (live(map, key, now)?._tag === "InProgress") map.delete(key)
+        for (const key of keys) if (claimOf(map, key, now, options) !== undefined) map.delete(key)
         return map
       })
     )
 
-  const release = (key: string): Effect.Effect<void> => releaseEach([key])
+  const release = (key: string, options?: ClaimOptions): Effect.Effect<void> => releaseEach([key], options)
 
   // a held claim (no expiry) is given its TTL from now
-  const letLapse = (keys: ReadonlyArray<string>): Effect.Effect<void> =>
+  const letLapse = (keys: ReadonlyArray<string>, options?: ClaimOptions): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(entries, (map) => {
         for (const key of keys) {
-          const entry = map.get(key)
-          if (entry?._tag === "InProgress" && entry.expiresAt === Number.POSITIVE_INFINITY) {
+          const entry = claimOf(map, key, now, options)
+          if (entry !== undefined && entry.expiresAt === Number.POSITIVE_INFINITY) {
             map.set(key, { ...entry, expiresAt: now + Math.max(1, entry.ttlMs) })
           }
         }
@@ -100,10 +113,10 @@ export const make = Effect.gen(function* () {
       })
     )
 
-  // one process, no other holder: a claim is held while its key is in progress (a renewed one cannot run out)
-  const holds = (key: string): Effect.Effect<boolean> =>
+  // held while its key is in progress (a renewed claim cannot run out), by the caller when it names itself
+  const holds = (key: string, options?: ClaimOptions): Effect.Effect<boolean> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.map(Ref.get(entries), (map) => live(map, key, now)?._tag === "InProgress")
+      Effect.map(Ref.get(entries), (map) => claimOf(map, key, now, options) !== undefined)
     )
 
   return Idempotency.of({ begin, beginEach, complete, release, releaseEach, letLapse, holds })

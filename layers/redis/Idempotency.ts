@@ -110,19 +110,27 @@ export const make = Effect.gen(function* () {
     readonly ttlMs: number
     /** Held while its holder works: extended by `ttlMs` each time a third of it has passed (`renewDue`). */
     readonly renew: boolean
+    /** The caller that took it (ClaimOptions.owner), when it named itself. */
+    readonly owner: object | undefined
     expiresAt: number
   }
   const owned = new Map<string, Owned>()
   let ownedWrites = 0
   /** `sentAt`: when the claim was asked for, so its expiry here is never later than Redis's. */
-  const own = (redisKey: string, marker: string, ttlMs: number, renew: boolean, sentAt: number) => {
+  const own = (redisKey: string, marker: string, ttlMs: number, options: ClaimOptions | undefined, sentAt: number) => {
     if (++ownedWrites % 1000 === 0) {
       const now = Date.now()
       for (const [k, v] of owned) if (v.expiresAt <= now) owned.delete(k)
     }
-    const entry: Owned = { marker, ttlMs, renew, expiresAt: sentAt + ttlMs }
+    const renew = options?.renew === true
+    const entry: Owned = { marker, ttlMs, renew, owner: options?.owner, expiresAt: sentAt + ttlMs }
     owned.set(redisKey, entry)
     if (renew) renewBy(renewAt(entry))
+  }
+  /** This process' claim on `redisKey`, the caller's own when it names itself (`options.owner`). */
+  const ownedBy = (redisKey: string, options: ClaimOptions | undefined) => {
+    const entry = owned.get(redisKey)
+    return entry !== undefined && (options?.owner === undefined || entry.owner === options.owner) ? entry : undefined
   }
 
   /**
@@ -243,7 +251,7 @@ export const make = Effect.gen(function* () {
           Effect.onError(() => Effect.sync(() => releaseLater([keyOf(key)], [marker], ttl))),
           Effect.mapError(unavailable),
           Effect.map((existing) => {
-            if (existing === null) own(keyOf(key), marker, ttl, options?.renew === true, sentAt)
+            if (existing === null) own(keyOf(key), marker, ttl, options, sentAt)
             return claimOf(existing ?? 0)
           })
         )
@@ -276,7 +284,7 @@ export const make = Effect.gen(function* () {
               Effect.mapError(unavailable),
               Effect.map((values) =>
                 values.map((value, i) => {
-                  if (value === 0) own(redisKeys[i]!, marker, ttl, options?.renew === true, sentAt)
+                  if (value === 0) own(redisKeys[i]!, marker, ttl, options, sentAt)
                   return claimOf(value)
                 })
               )
@@ -293,14 +301,17 @@ export const make = Effect.gen(function* () {
       (json) => redis.use((c) => c.set(keyOf(key), json, "PX", Math.max(1, ttlMs)))
     ).pipe(Effect.mapError(unavailable), Effect.asVoid)
 
-  const releaseEach = (keys: ReadonlyArray<string>): Effect.Effect<void, IdempotencyUnavailable> =>
+  const releaseEach = (
+    keys: ReadonlyArray<string>,
+    options?: ClaimOptions
+  ): Effect.Effect<void, IdempotencyUnavailable> =>
     keys.length === 0
       ? Effect.void
       : Effect.suspend(() => {
           const now = Date.now()
           // this process' claims exactly (their markers). A key it holds no claim on is left alone: a claim of its
           // that expired (dropped from `owned`) may have been taken since, and the key is then another worker's
-          const redisKeys = keys.map(keyOf).filter((k) => owned.has(k))
+          const redisKeys = keys.map(keyOf).filter((k) => ownedBy(k, options) !== undefined)
           if (redisKeys.length === 0) return Effect.void
           const claims = redisKeys.map((k) => owned.get(k)!)
           const markers = claims.map((claim) => claim.marker)
@@ -325,21 +336,22 @@ export const make = Effect.gen(function* () {
             )
         })
 
-  const release = (key: string): Effect.Effect<void, IdempotencyUnavailable> => releaseEach([key])
+  const release = (key: string, options?: ClaimOptions): Effect.Effect<void, IdempotencyUnavailable> =>
+    releaseEach([key], options)
 
   // no longer extended: the claim lapses after what is left of its TTL (the renewal timer skips it)
-  const letLapse = (keys: ReadonlyArray<string>): Effect.Effect<void> =>
+  const letLapse = (keys: ReadonlyArray<string>, options?: ClaimOptions): Effect.Effect<void> =>
     Effect.sync(() => {
       for (const key of keys) {
-        const entry = owned.get(keyOf(key))
+        const entry = ownedBy(keyOf(key), options)
         if (entry?.renew === true) owned.set(keyOf(key), { ...entry, renew: false })
       }
     })
 
   // held while this process knows it as its own: not completed, released, found taken, or past its expiry here
-  const holds = (key: string): Effect.Effect<boolean> =>
+  const holds = (key: string, options?: ClaimOptions): Effect.Effect<boolean> =>
     Effect.sync(() => {
-      const entry = owned.get(keyOf(key))
+      const entry = ownedBy(keyOf(key), options)
       return entry !== undefined && entry.expiresAt > Date.now()
     })
 

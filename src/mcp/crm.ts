@@ -267,12 +267,14 @@ const withRecordLock = <E, R>(leadId: string, record: string, decided: Effect.Ef
     const idempotency = yield* Idempotency
     const { idempotency: settings } = yield* AppConfig
     const key = sha256Hex(`mcp record\n${leadId}\n${record}`)
-    // claimed and let go of in one bracket: no interruption can leave the held (renewed) claim behind
+    // claimed and let go of in one bracket: no interruption can leave the held (renewed) claim behind; released as
+    // this call's own, never another call's claim of the record
+    const claimedBy = { renew: true, owner: {} }
     return yield* Effect.acquireUseRelease(
-      idempotency.begin(key, settings.inProgressTtlMs, { renew: true }),
+      idempotency.begin(key, settings.inProgressTtlMs, claimedBy),
       (claim) =>
         claim._tag === "Acquired" ? decided : Effect.succeed(busy("Another write of this record is in flight.")),
-      (claim) => (claim._tag === "Acquired" ? Effect.ignore(idempotency.release(key)) : Effect.void)
+      (claim) => (claim._tag === "Acquired" ? Effect.ignore(idempotency.release(key, claimedBy)) : Effect.void)
     )
   })
 

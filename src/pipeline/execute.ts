@@ -67,7 +67,6 @@ const recordRetry = Schedule.exponential("200 millis").pipe(
 )
 
 /** A run's claims on its actions are held while it works: see `ClaimOptions.renew`. */
-const renewed: ClaimOptions = { renew: true }
 
 /**
  * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
@@ -325,6 +324,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         })
       )
 
+    // This run's claims: held while it works, and its own (another delivery of the job in this process may claim a
+    // key this run lost: what this run checks, releases or lets lapse is only ever its own claim).
+    const claimedBy: ClaimOptions = { renew: true, owner: {} }
     // Claims this run holds and has not sent: released on any failure or interruption, so a retry need not wait
     // for their TTL. Never released once the CRM did the action (its completion may have failed to be stored).
     const unsettled = new Set<string>()
@@ -349,7 +351,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             idempotency.beginEach(
               pending.map((i) => ready[i]!.key),
               config.idempotency.inProgressTtlMs,
-              renewed
+              claimedBy
             ),
             (claims) =>
               Effect.sync(() =>
@@ -388,7 +390,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
           const item = ready[todo[n]!]!
           // A claim lost while the run worked (found taken when it was to be renewed, or run out while the store was
           // out of reach) may be another worker's now, and that worker sends the action too: this run stops first.
-          if (!(yield* idempotency.holds(item.key))) {
+          if (!(yield* idempotency.holds(item.key, claimedBy))) {
             yield* Effect.logWarning("CRM action's claim was lost before it was sent; job delayed 5 s").pipe(
               Effect.annotateLogs({ leadId: lead.id, tool: item.action.tool })
             )
@@ -442,7 +444,7 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
         return yield* Effect.fail(error)
       }
       yield* writeAudit
-      if (acquired.length > 0) yield* idempotency.letLapse(acquired)
+      if (acquired.length > 0) yield* idempotency.letLapse(acquired, claimedBy)
       return outcomes
     }).pipe(
       Effect.onError(() =>
@@ -451,9 +453,11 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             [
               // what ended before the failure is recorded all the same (a retry rebuilds it from Redis otherwise)
               writeAudit.pipe(Effect.ignore),
-              unsettled.size === 0 ? Effect.void : idempotency.releaseEach([...unsettled]).pipe(Effect.ignore),
+              unsettled.size === 0
+                ? Effect.void
+                : idempotency.releaseEach([...unsettled], claimedBy).pipe(Effect.ignore),
               held.length === 0 ? Effect.void : limiter.refund(held, heldAt).pipe(Effect.ignore),
-              acquired.length === 0 ? Effect.void : idempotency.letLapse(acquired)
+              acquired.length === 0 ? Effect.void : idempotency.letLapse(acquired, claimedBy)
             ],
             { discard: true }
           )

@@ -133,7 +133,7 @@ for (const [backend, idempotencyLayer, elapse] of backends) {
           yield* idempotency.begin(renewed, 300, { renew: true })
           yield* idempotency.begin(plain, 300)
           yield* idempotency.beginEach([each], 300, { renew: true })
-          assert.deepStrictEqual(yield* Effect.forEach([renewed, plain, each, never], idempotency.holds), [
+          assert.deepStrictEqual(yield* Effect.forEach([renewed, plain, each, never], (k) => idempotency.holds(k)), [
             true,
             true,
             true,
@@ -147,6 +147,26 @@ for (const [backend, idempotencyLayer, elapse] of backends) {
           assert.isFalse(yield* idempotency.holds(renewed), "a completed claim is not held")
           assert.isFalse(yield* idempotency.holds(each), "a released claim is not held")
         })
+    )
+
+    it.effect("two callers of one process: a key the first lost and the second took is the second's alone", () =>
+      Effect.gen(function* () {
+        const idempotency = yield* Idempotency
+        const [first, second] = [{ owner: {} }, { renew: true, owner: {} }]
+        const k = key()
+        assert.deepStrictEqual(yield* idempotency.begin(k, 150, first), { _tag: "Acquired" })
+        // the first caller's claim runs out (its run stalled, the store was out of reach) and the second takes the key
+        yield* elapse(400)
+        assert.deepStrictEqual(yield* idempotency.begin(k, 60_000, second), { _tag: "Acquired" })
+        assert.isFalse(yield* idempotency.holds(k, first), "the first caller must not send under the second's claim")
+        assert.isTrue(yield* idempotency.holds(k, second))
+        // the first caller's failure handler lets go of its claims: the second's stays
+        yield* idempotency.releaseEach([k], first)
+        yield* idempotency.letLapse([k], first)
+        assert.deepStrictEqual(yield* begin(k), { _tag: "InProgress" })
+        yield* idempotency.release(k, second)
+        assert.deepStrictEqual(yield* begin(k), { _tag: "Acquired" })
+      })
     )
 
     it.effect("a completed result expires after its TTL", () =>

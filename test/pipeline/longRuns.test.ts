@@ -112,7 +112,7 @@ describe("a run whose claims were taken from it, on postgres + redis + bullmq", 
               sent.push(call)
               return Effect.zipRight(
                 sent.length === 1 ? takeTheOthers(call) : Effect.void,
-                Effect.as(Effect.sleep("700 millis"), { crmId: `id-${sent.length}` })
+                Effect.as(Effect.sleep("2 seconds"), { crmId: `id-${sent.length}` })
               )
             })
         })
@@ -123,7 +123,8 @@ describe("a run whose claims were taken from it, on postgres + redis + bullmq", 
           sampleLead({ email: `ada-${Math.random().toString(36).slice(2, 8)}@globex.com` })
         )
         const exit = yield* Effect.exit(processLead({ leadId: lead.id, attemptsMade: 0, maxAttempts: 3 }))
-        // the renewal a third of the way into the 1.5 s TTL found them taken: the run stopped after its first action
+        // the renewal a third of the way into the 3 s TTL (1 s in) found them taken, a second before the first
+        // action's answer: the run stopped after that action
         expect(sent.map((call) => call.tool)).toHaveLength(1)
         const delay = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
         expect(delay).toMatchObject({ _tag: "JobDelay", delayMs: 5_000 })
@@ -138,7 +139,9 @@ describe("a run whose claims were taken from it, on postgres + redis + bullmq", 
         expect((yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))).status).not.toBe("SYNCED")
       }).pipe(
         Effect.scoped,
-        Effect.provide(Layer.merge(productionEnv(slowCrm), crm)),
+        Effect.provide(
+          Layer.merge(productionEnv({ env: { IDEMPOTENCY_IN_PROGRESS_TTL_MS: "3000", CRM_TIMEOUT_MS: "2500" } }), crm)
+        ),
         Effect.provide(logs.layer),
         Effect.ensuring(Effect.promise(() => redis.quit()))
       )
