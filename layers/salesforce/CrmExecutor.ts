@@ -11,7 +11,7 @@ import { type ApiUsage, type CrmCall, type CrmError, CrmExecutor, type CrmResult
 import { Metrics } from "../../services/Metrics.js"
 import { SecretsRefresh } from "../../services/SecretsRefresh.js"
 import { liveConfig } from "../shared/liveConfig.js"
-import { type LastResponse, SalesforceCallFailed, callSalesforce } from "./call.js"
+import { type LastResponse, NotSent, SalesforceCallFailed, callSalesforce } from "./call.js"
 import { type SalesforceAuth, type SalesforceOptions, salesforceConfig } from "./config.js"
 import { makeSessions, needsRefresh } from "./session.js"
 import { type ConvertResult, callCost, type SalesforceApi, makeTools } from "./tools.js"
@@ -26,6 +26,36 @@ export const parseLimitInfo = (header: string | undefined): { used: number; limi
   const match = header === undefined ? null : /api-usage=(\d+)\/(\d+)/.exec(header)
   return match === null ? undefined : { used: Number(match[1]), limit: Number(match[2]) }
 }
+
+/** The first API version whose SOAP API takes JWT-based access tokens (Salesforce core 264; jsforce checks it too). */
+const SOAP_JWT_MIN_VERSION = 68
+
+/** A JWT-format access token (header.claims.signature, the header JSON), as jsforce's own check tells one. */
+const isJwtAccessToken = (token: string | undefined): boolean => {
+  const parts = token?.split(".") ?? []
+  if (parts.length !== 3) return false
+  try {
+    return typeof JSON.parse(Buffer.from(parts[0] as string, "base64url").toString()) === "object"
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A connected app (or external client app) set to issue JWT-based access tokens signs every sign-in method in with
+ * one; below API 68.0 the SOAP API refuses it (jsforce throws before sending, Salesforce would answer
+ * INVALID_SESSION_ID), so convertLead fails on every try whatever the queue does: a permanent refusal naming the fix,
+ * not a transient one (it was taken for a network error and retried, and counted by the circuit breaker).
+ */
+const soapRefusesSession = (conn: Connection): NotSent | undefined =>
+  isJwtAccessToken(conn.accessToken ?? undefined) && Number.parseInt(conn.version, 10) < SOAP_JWT_MIN_VERSION
+    ? new NotSent({
+        // no HTTP answer: 400 says the request as it would be sent is refused, so no retry and no token refresh
+        status: 400,
+        code: "JWT_TOKEN_NOT_SUPPORTED_BY_SOAP",
+        message: `convert_lead uses the SOAP API, which takes JWT-based access tokens from API ${SOAP_JWT_MIN_VERSION}.0 only: set SALESFORCE_API_VERSION to ${SOAP_JWT_MIN_VERSION}.0 or later (now ${conn.version}), or turn off "Issue JSON Web Token (JWT)-based access tokens" in the connected app`
+      })
+    : undefined
 
 /** The secret values of a sign-in method (never its client id, username or instance URL). */
 const secretsOf = (auth: SalesforceAuth): ReadonlyArray<Redacted.Redacted<string>> =>
@@ -136,6 +166,8 @@ export const make = (options: SalesforceOptions) =>
       rest,
       convertLead: (leadConvert) =>
         run(async (conn, transport) => {
+          const refused = soapRefusesSession(conn)
+          if (refused !== undefined) throw refused
           const soap = new SOAP(conn, {
             xmlns: "urn:partner.soap.sforce.com",
             endpointUrl: `${conn.instanceUrl}/services/Soap/u/${conn.version}`,

@@ -21,10 +21,41 @@ const parseBody = (text: string, contentType: string | undefined): unknown => {
   return text
 }
 
+/** A page rather than an API answer: served as HTML, or an HTML document whatever its header says. */
+const isHtml = (text: string, contentType: string | undefined): boolean =>
+  /^\s*text\/html\b/i.test(contentType ?? "") || /^\s*(?:<!doctype\s+html|<html[\s>])/i.test(text)
+
+/** An HTML page's title, its whitespace collapsed and cut to 100 characters; undefined without one. */
+const titleOf = (html: string): string | undefined => {
+  const title = /<title[^>]*>([^<]*)<\/title>/i.exec(html)?.[1]?.replace(/\s+/g, " ").trim()
+  return title === undefined || title === "" ? undefined : title.slice(0, 100)
+}
+
+/**
+ * A call refused before it was sent, for a reason no retry changes (a session the API it needs does not take): its
+ * failure is given as it is, never taken for a network error.
+ */
+export class NotSent extends Error {
+  constructor(readonly failure: CrmFailure) {
+    super(failure.message)
+  }
+}
+
 const describe = (error: unknown, transport: BoundedTransport): CrmFailure => {
+  if (error instanceof NotSent) return error.failure
   const err = error as { name?: string; message?: string; errorCode?: string; cause?: unknown } | undefined
   const last = transport.last
   const code = typeof err?.errorCode === "string" ? err.errorCode : undefined
+  // A proxy's, a load balancer's or Salesforce's maintenance page: jsforce makes the page (or a paragraph of its own)
+  // the message, which would be stored and logged as the lead's error. Its status alone decides the retry.
+  if (last !== undefined && last.statusCode >= 300 && isHtml(last.body, last.headers["content-type"])) {
+    const title = titleOf(last.body)
+    return {
+      status: last.statusCode,
+      headers: last.headers,
+      message: `HTTP ${last.statusCode}: an HTML page${title === undefined ? "" : ` (${JSON.stringify(title)})`}, not an answer of the API`
+    }
+  }
   if (last !== undefined && last.statusCode >= 300) {
     return {
       status: last.statusCode,

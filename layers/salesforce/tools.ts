@@ -6,6 +6,7 @@ import type { CrmCall, CrmResult } from "../../services/CrmExecutor.js"
 import { KEYED_UPSERT_CONFLICT_CODE, UNEXPECTED_RESPONSE_CODE } from "../../src/domain/crmErrors.js"
 import { SalesforceCallFailed } from "./call.js"
 import type { SalesforceFields } from "./config.js"
+import { type TaskStatuses, makeTaskStatuses } from "./taskStatuses.js"
 
 /** The two ways the tools reach Salesforce: REST (relative to /services/data/vXX.X) and SOAP convertLead. */
 
@@ -169,11 +170,18 @@ const hostOf = (website: string): string =>
 
 /**
  * The most API calls each tool makes (the CRM-wide rate limit counts calls, like Salesforce's daily quota): a task
- * may look its lead's id up first, a conversion reads the lead before the SOAP call; everything else is one call.
+ * may look its lead's id up first, a conversion reads the lead before the SOAP call, firmographics with a country read
+ * the lead's own first; everything else is one call.
  */
 export const callCost = (call: CrmCall): number =>
-  // (a conversion of a queue's lead with a given access token asks the identity service once per process: not counted)
-  call.tool === "create_task" || call.tool === "log_activity" || call.tool === "convert_lead" ? 2 : 1
+  // (a conversion of a queue's lead with a given access token asks the identity service once per process, and the first
+  // task reads the org's Task statuses once per process: neither counted)
+  call.tool === "create_task" ||
+  call.tool === "log_activity" ||
+  call.tool === "convert_lead" ||
+  (call.tool === "sync_firmographics" && call.params.country !== undefined)
+    ? 2
+    : 1
 
 /** Maps every registered tool onto the Salesforce REST API (convert_lead onto SOAP, the only API that has it). */
 export const makeTools = (
@@ -284,6 +292,51 @@ export const makeTools = (
         })
   }
 
+  /**
+   * A Lead has one Country, the person's own (a form's, a rep's), while the enrichment's is the company's headquarters:
+   * it fills an empty Country only, so the lead is read first (a lead not there yet is written as before). A rep's edit
+   * between the read and the write is the one thing this does not see.
+   */
+  const firmographics = (p: ParamsOf<"sync_firmographics">): Effect.Effect<CrmResult, SalesforceCallFailed> => {
+    const body = {
+      [fields.industry]: p.industry,
+      [fields.employees]: p.employees,
+      [fields.annualRevenue]: p.annualRevenue,
+      Website: p.domain
+    }
+    if (p.country === undefined) return patchLead(p.leadKey, body)
+    const country = p.country
+    return Effect.gen(function* () {
+      const found = yield* api
+        .rest<{ Id?: string; Country?: unknown }>("GET", `${byLeadKey("Lead", p.leadKey)}?fields=Id,Country`)
+        .pipe(
+          Effect.catchIf(
+            (error) => error.failure.status === 404,
+            () => Effect.succeed(undefined)
+          )
+        )
+      remember(p.leadKey, found?.Id)
+      if (typeof found?.Country !== "string" || found.Country.trim() === "") {
+        return yield* patchLead(p.leadKey, { ...body, Country: country })
+      }
+      const res = yield* patchLead(p.leadKey, body)
+      const omitted = Array.isArray(res.detail?.omitted) ? res.detail.omitted : []
+      return {
+        ...res,
+        detail: {
+          ...res.detail,
+          omitted: [
+            ...omitted,
+            {
+              field: "Country",
+              reason: "the lead has a country of its own, kept: the company's fills an empty one only"
+            }
+          ]
+        }
+      }
+    })
+  }
+
   const leadBody = (p: ParamsOf<"upsert_lead"> | ParamsOf<"create_lead">) => {
     const derived = derivedNames(p.email)
     return {
@@ -299,9 +352,13 @@ export const makeTools = (
     }
   }
 
-  const task = (call: CrmCall, body: Record<string, unknown>) =>
+  // Task Status is a restricted picklist each org edits: its values are the org's own, read from it
+  const withTaskStatuses = makeTaskStatuses((soql) => api.rest("GET", `/query?q=${seg(soql)}`))
+  const task = (call: CrmCall, body: (statuses: TaskStatuses) => Record<string, unknown>) =>
     Effect.flatMap(leadId(call.params.leadKey), (whoId) =>
-      upsert(byActionKey("Task", call.actionKey), { ...body, WhoId: whoId }, "Task", keepOwner)
+      withTaskStatuses((statuses) =>
+        upsert(byActionKey("Task", call.actionKey), { ...body(statuses), WhoId: whoId }, "Task", keepOwner)
+      )
     )
 
   const convert = (p: ParamsOf<"convert_lead">): Effect.Effect<CrmResult, SalesforceCallFailed> =>
@@ -390,13 +447,7 @@ export const makeTools = (
           [fields.decision]: call.params.decision
         })
       case "sync_firmographics":
-        return patchLead(call.params.leadKey, {
-          [fields.industry]: call.params.industry,
-          [fields.employees]: call.params.employees,
-          [fields.annualRevenue]: call.params.annualRevenue,
-          Country: call.params.country,
-          Website: call.params.domain
-        })
+        return firmographics(call.params)
       case "match_account":
         return matchAccount(call.params.domain)
       case "create_contact": {
@@ -441,15 +492,19 @@ export const makeTools = (
         )
       }
       case "create_task":
-        return task(call, {
+        return task(call, (statuses) => ({
           Subject: call.params.subject,
           Description: call.params.description,
           Priority: call.params.priority,
           ActivityDate: call.params.dueDate,
-          Status: "Not Started"
-        })
+          Status: statuses.open
+        }))
       case "log_activity":
-        return task(call, { Subject: call.params.subject, Description: call.params.description, Status: "Completed" })
+        return task(call, (statuses) => ({
+          Subject: call.params.subject,
+          Description: call.params.description,
+          Status: statuses.closed
+        }))
     }
   }
 }

@@ -47,7 +47,30 @@ export interface FakeSalesforceOptions {
    * FIELD_INTEGRITY_EXCEPTION. Unset: free text, as an org without the picklists.
    */
   readonly countries?: ReadonlyArray<string>
+  /**
+   * The connected app's "Issue JSON Web Token (JWT)-based access tokens": the token endpoint issues JWT-format access
+   * tokens, which the SOAP API takes from API 68.0 only (below, Salesforce answers a fault INVALID_SESSION_ID).
+   */
+  readonly jwtAccessTokens?: boolean
+  /** The org's Task Status picklist (TaskStatus), in its sort order (default: a new org's, `defaultTaskStatuses`). */
+  readonly taskStatuses?: ReadonlyArray<TaskStatusValue>
 }
+
+/** A value of the Task Status picklist: `closed` marks one a finished task takes, `default` the one new tasks get. */
+export interface TaskStatusValue {
+  readonly value: string
+  readonly closed?: boolean
+  readonly default?: boolean
+}
+
+/** The Task Status values of a new org: Not Started the default, Completed the one closed value. */
+export const defaultTaskStatuses: ReadonlyArray<TaskStatusValue> = [
+  { value: "Not Started", default: true },
+  { value: "In Progress" },
+  { value: "Completed", closed: true },
+  { value: "Waiting on someone else" },
+  { value: "Deferred" }
+]
 
 /** A custom field of the org; `externalId` marks one an upsert (or a GET by field) can go by. */
 export interface CustomField {
@@ -97,6 +120,8 @@ export interface FakeSalesforce extends FakeControls {
   readonly rotateClientSecret: (secret: string) => void
   /** Every time the Lead assignment rule ran, in order. */
   readonly leadAssignments: () => ReadonlyArray<LeadAssignment>
+  /** Replaces the Task Status picklist's values, as an admin editing it does. */
+  readonly setTaskStatuses: (values: ReadonlyArray<TaskStatusValue>) => void
 }
 
 /** The owner of records the API creates when no assignment rule gives them one: the integration user. */
@@ -381,12 +406,30 @@ const referenceFields: Record<
 /** The Lead Status values marked Converted in a default org: the only ones convertLead accepts. */
 export const convertedStatuses: ReadonlyArray<string> = ["Closed - Converted"]
 
-/** Restricted picklists the fake enforces, with an org's default values. */
+/** Restricted picklists the fake enforces, with an org's default values (Task Status: the org's `taskStatuses`). */
 export const picklists: Record<string, Record<string, ReadonlyArray<string>>> = {
   Lead: { Status: ["Open - Not Contacted", "Working - Contacted", "Closed - Converted", "Closed - Not Converted"] },
-  Task: {
-    Status: ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"],
-    Priority: ["High", "Normal", "Low"]
+  Task: { Priority: ["High", "Normal", "Low"] }
+}
+
+/** TaskStatus, the object the Task Status picklist's values are (query only): its fields. */
+const taskStatusFields = `Id ApiName MasterLabel IsClosed IsDefault SortOrder CreatedById CreatedDate LastModifiedById
+  LastModifiedDate SystemModstamp`.split(/\s+/)
+
+const base64url = (value: string) => Buffer.from(value).toString("base64url")
+/** An access token in the JWT format (header, claims, signature), as an app issuing JWT-based tokens gets. */
+const jwtAccessToken = (n: number) =>
+  `${base64url(JSON.stringify({ alg: "RS256", typ: "JWT", kid: "fake" }))}.${base64url(
+    JSON.stringify({ tty: "sfdc-core-token", tnk: orgId, n })
+  )}.${base64url(`signature-${n}`)}`
+const isJwtToken = (token: string) => {
+  const [header, claims, signature, ...rest] = token.split(".")
+  if (claims === undefined || signature === undefined || rest.length > 0) return false
+  try {
+    JSON.parse(Buffer.from(header ?? "", "base64url").toString())
+    return true
+  } catch {
+    return false
   }
 }
 
@@ -410,6 +453,16 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   const assignmentOwners = options.leadAssignmentOwners ?? [defaultLeadQueueId]
   const users = (options.users ?? [integrationUserId]).map((id) => readId(id) ?? id)
   const assignments: Array<LeadAssignment> = []
+  let taskStatuses = options.taskStatuses ?? defaultTaskStatuses
+  const taskStatusRows = () =>
+    taskStatuses.map((status, i) => ({
+      Id: `01JFAKE${String(i + 1).padStart(8, "0")}`,
+      ApiName: status.value,
+      MasterLabel: status.value,
+      IsClosed: status.closed === true,
+      IsDefault: status.default === true,
+      SortOrder: i + 1
+    }))
   const table = (type: string) => {
     records[type] ??= []
     return records[type]
@@ -583,7 +636,9 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     if (typeof record.Email === "string" && !salesforceEmail(record.Email)) {
       return sfError(400, "INVALID_EMAIL_ADDRESS", `Email: invalid email address: ${record.Email}`, ["Email"])
     }
-    for (const [field, values] of Object.entries(picklists[type] ?? {})) {
+    const restricted =
+      type === "Task" ? { ...picklists.Task, Status: taskStatuses.map((status) => status.value) } : picklists[type]
+    for (const [field, values] of Object.entries(restricted ?? {})) {
       const value = record[field]
       if (value !== undefined && value !== null && !values.includes(String(value))) {
         return sfError(
@@ -725,7 +780,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         payload.exp * 1000 > Date.now()
     }
     if (!ok) return { status: 400, body: { error: "invalid_client", error_description: "invalid client credentials" } }
-    const accessToken = `00DFAKE000000001!AQ${++issued}fakesession`
+    const accessToken = options.jwtAccessTokens ? jwtAccessToken(++issued) : `00DFAKE000000001!AQ${++issued}fakesession`
     tokens.add(accessToken)
     return {
       status: 200,
@@ -741,7 +796,10 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
   }
 
   const soap = (req: RecordedRequest): Reply => {
-    if (!tokens.has(xmlTag(req.body, "sessionId") ?? "")) {
+    const session = xmlTag(req.body, "sessionId") ?? ""
+    // the SOAP API takes JWT-based access tokens from API 68.0 on; below, it refuses them as an invalid session
+    const version = Number(/^\/services\/Soap\/u\/(\d+)/.exec(req.path)?.[1] ?? 0)
+    if (!tokens.has(session) || (isJwtToken(session) && version < 68)) {
       return {
         ...xml(
           "<soapenv:Fault><faultcode>sf:INVALID_SESSION_ID</faultcode><faultstring>INVALID_SESSION_ID: Invalid Session ID found in SessionHeader</faultstring></soapenv:Fault>"
@@ -875,7 +933,11 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     }
     if (parts[0] === "query") {
       try {
-        const found = runSoql(req.query.get("q") ?? "", records, fieldNames)
+        const found = runSoql(
+          req.query.get("q") ?? "",
+          { ...records, TaskStatus: taskStatusRows() },
+          { ...fieldNames, TaskStatus: taskStatusFields }
+        )
         return { status: 200, body: { ...found, records: found.records.map(answeredRecord) } }
       } catch (error) {
         if (error instanceof MalformedQuery) return sfError(400, "MALFORMED_QUERY", error.message)
@@ -989,6 +1051,9 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     rotateClientSecret: (secret: string) => {
       clientSecret = secret
     },
-    leadAssignments: () => assignments
+    leadAssignments: () => assignments,
+    setTaskStatuses: (values) => {
+      taskStatuses = values
+    }
   }
 }

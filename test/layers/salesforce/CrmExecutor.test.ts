@@ -78,6 +78,37 @@ describe("Salesforce executor (jsforce against the fake)", () => {
     })
   )
 
+  it.scopedLive("firmographics fill the lead's Country only when empty: one the lead gave or a rep set is kept", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      const firmographics = (leadRef: typeof ref) =>
+        call({
+          tool: "sync_firmographics",
+          params: { ...leadRef, industry: "Software", employees: 250, country: "US", domain: "acme.com" }
+        })
+      // the lead said where they are: the company's headquarters do not overwrite it
+      yield* crm.execute(
+        call({
+          tool: "upsert_lead",
+          params: { ...ref, campaignId: "spring-2025", lastName: "Doe", country: "Germany" }
+        })
+      )
+      const kept = yield* crm.execute(firmographics(ref))
+      expect(fake.records.Lead![0]).toMatchObject({ Country: "Germany", Industry: "Software", NumberOfEmployees: 250 })
+      expect(kept.detail).toMatchObject({ omitted: [{ field: "Country", reason: expect.stringContaining("kept") }] })
+      // a rep corrected it in Salesforce: kept too
+      fake.records.Lead![0]!.Country = "Austria"
+      yield* crm.execute(firmographics(ref))
+      expect(fake.records.Lead![0]!.Country).toBe("Austria")
+      // a lead that gave none gets the enrichment's
+      const other = { leadKey: `${key}-2`, email: "max@acme.com" }
+      yield* crm.execute(call({ tool: "upsert_lead", params: { ...other, campaignId: "spring-2025" } }))
+      const filled = yield* crm.execute(firmographics(other))
+      expect(fake.records.Lead![1]!.Country).toBe("US")
+      expect(filled.detail).not.toHaveProperty("omitted")
+    })
+  )
+
   it.scopedLive("matches an account by website domain through an escaped SOQL LIKE", () =>
     Effect.gen(function* () {
       const { fake, crm } = yield* setup()
@@ -148,8 +179,8 @@ describe("Salesforce executor (jsforce against the fake)", () => {
       const before = fake.requests.length
       yield* crm.execute(task)
       yield* crm.execute(task)
-      // The lead id came from the upsert: no lookup, one PATCH per execution.
-      expect(fake.requests.length - before).toBe(2)
+      // The lead id came from the upsert: no lookup, one PATCH per execution (and the org's Task statuses, read once).
+      expect(fake.requests.length - before).toBe(3)
       expect(last(fake)).toMatchObject({
         method: "PATCH",
         path: `${base}/sobjects/Task/RevenueFlow_Action_Key__c/${task.actionKey}`
@@ -183,8 +214,10 @@ describe("Salesforce executor (jsforce against the fake)", () => {
       const lead = yield* Effect.flatMap(executor(fake), (crm) => crm.execute(upsertLead))
       const fresh = yield* executor(fake)
       yield* fresh.execute(call({ tool: "log_activity", params: { ...ref, subject: "s", description: "d" } }))
-      const [lookup, patch] = fake.apiRequests().slice(-2)
+      // the lead's id, the org's Task statuses (once per process), the Task
+      const [lookup, statuses, patch] = fake.apiRequests().slice(-3)
       expect(lookup).toMatchObject({ method: "GET", path: leadPath })
+      expect(statuses!.query.get("q")).toMatch(/FROM TaskStatus/)
       expect(lookup!.query.get("fields")).toBe("Id")
       expect(patch!.json).toMatchObject({ WhoId: lead.crmId })
     })
@@ -331,6 +364,47 @@ describe("Salesforce auth", () => {
       expect(claims).toMatchObject({ iss: "rf-client", sub: "integration@acme.com", aud: fake.url })
       expect(fake.records.Lead).toHaveLength(1)
     })
+  )
+
+  it.scopedLive(
+    "an app issuing JWT-based access tokens: convert_lead below API 68.0 fails at once as permanent, naming the fix",
+    () =>
+      Effect.gen(function* () {
+        const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 })
+        const fake = yield* fakeOrg({
+          clientId: "rf-client",
+          jwtPublicKey: publicKey.export({ type: "spki", format: "pem" }).toString(),
+          jwtAccessTokens: true
+        })
+        const auth = {
+          _tag: "JwtBearer" as const,
+          clientId: "rf-client",
+          username: "integration@acme.com",
+          privateKey: Redacted.make(privateKey.export({ type: "pkcs8", format: "pem" }).toString())
+        }
+        const convert = call({
+          tool: "convert_lead",
+          params: { ...ref, convertedStatus: "Closed - Converted", createOpportunity: false }
+        })
+        const crm = yield* executor(fake, { auth })
+        yield* crm.execute(upsertLead)
+        const error = yield* Effect.flip(crm.execute(convert))
+        expect({ _tag: error._tag, code: "code" in error ? error.code : undefined }).toEqual({
+          _tag: "CrmPermanentError",
+          code: "JWT_TOKEN_NOT_SUPPORTED_BY_SOAP"
+        })
+        expect(error.message).toContain("SALESFORCE_API_VERSION")
+        expect(error.message).toContain("68.0")
+        // no SOAP call sent, no token asked for again: nothing a retry would change
+        expect(fake.apiRequests().filter((r) => r.path.startsWith("/services/Soap/"))).toHaveLength(0)
+        expect(fake.tokenRequests()).toHaveLength(1)
+        expect(fake.records.Lead?.[0]?.IsConverted).toBeUndefined()
+
+        // at 68.0 the SOAP API takes them
+        const current = yield* executor(fake, { auth, apiVersion: "68.0" })
+        const converted = yield* current.execute(convert)
+        expect(converted.detail).toMatchObject({ object: "LeadConvert", converted: true })
+      })
   )
 
   it.scopedLive("uses a given access token and instance URL without a token request", () =>

@@ -6,7 +6,7 @@ import { defaultFields } from "../../../layers/salesforce/config.js"
 import { DAILY_QUOTA_RETRY_MS } from "../../../src/domain/crmErrors.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
-import type { CrmCall } from "../../../services/CrmExecutor.js"
+import type { CrmCall, CrmError } from "../../../services/CrmExecutor.js"
 import { type FakeSalesforce, id18, startFakeSalesforce } from "../../fakes/salesforce.js"
 
 const email = "jane.doe@acme.com"
@@ -36,6 +36,12 @@ const setup = (timeoutMs = 2000) =>
   })
 
 const sent = (fake: FakeSalesforce, before: number) => fake.apiRequests().length - before
+/** What a user sees of a failure: its fate, status and message. */
+const seen = (error: CrmError) => ({
+  _tag: error._tag,
+  status: "status" in error ? error.status : undefined,
+  message: error.message
+})
 
 describe("Salesforce failures map to the contract's errors", () => {
   it.scopedLive("400 validation -> permanent with the CRM's code and message", () =>
@@ -142,7 +148,8 @@ describe("Salesforce failures map to the contract's errors", () => {
       )
       expect(yield* Effect.flip(crm.execute(task))).toMatchObject({ _tag: "CrmTransientError" })
       expect(fake.records.Task ?? []).toHaveLength(0)
-      expect(sent(fake, before)).toBe(2)
+      // the two Task writes, and the org's Task statuses read before the first
+      expect(sent(fake, before)).toBe(3)
       // the next attempt writes it
       expect((yield* crm.execute(task)).crmId).toMatch(/^00T/)
     })
@@ -239,6 +246,35 @@ describe("Salesforce failures map to the contract's errors", () => {
       })
     )
   }
+
+  it.scopedLive("an HTML page (a proxy's, a maintenance page) -> its status and 'an HTML page', never the page", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      const page = `<!DOCTYPE html>\n<html><head><title>Salesforce - Down for Maintenance</title>${"<style>body{font-family:Arial}</style>".repeat(20)}</head><body><h1>We are down for maintenance</h1><p>Contact support@salesforce.com</p></body></html>`
+      const lead = (r: { method: string; path: string }) => r.method === "PATCH" && r.path.includes("/sobjects/Lead/")
+      // the usual header (with a charset): jsforce's message is the page itself
+      fake.failNext({ status: 503, headers: { "content-type": "text/html; charset=UTF-8" }, body: page }, 1, lead)
+      const maintenance = yield* Effect.flip(crm.execute(upsertLead))
+      expect(seen(maintenance)).toEqual({
+        _tag: "CrmTransientError",
+        status: 503,
+        message: 'HTTP 503: an HTML page ("Salesforce - Down for Maintenance"), not an answer of the API'
+      })
+      // a gateway's page with a bare text/html (jsforce then writes a message of its own) and no title: permanent by its
+      // 4xx as any 4xx is, and just as short
+      fake.failNext({
+        status: 403,
+        headers: { "content-type": "text/html" },
+        body: "<html><body>Forbidden</body></html>"
+      })
+      const forbidden = yield* Effect.flip(crm.execute(matchAccount))
+      expect(seen(forbidden)).toEqual({
+        _tag: "CrmPermanentError",
+        status: 403,
+        message: "HTTP 403: an HTML page, not an answer of the API"
+      })
+    })
+  )
 
   it.scopedLive("a hanging response -> transient timeout within the configured deadline", () =>
     Effect.gen(function* () {
