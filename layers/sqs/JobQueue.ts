@@ -14,9 +14,11 @@ import * as Cause from "effect/Cause"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Clock from "effect/Clock"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Chunk from "effect/Chunk"
@@ -36,7 +38,8 @@ import {
 } from "../../services/JobQueue.js"
 import * as GroupCommit from "../shared/groupCommit.js"
 import { config, type SqsOptions } from "./config.js"
-import { describeThrown, outcomeOf } from "../shared/jobOutcome.js"
+import { describeThrown, type Outcome, outcomeOf } from "../shared/jobOutcome.js"
+import { type SettleOptions, SqsQueue, type SqsRecord } from "./SqsQueue.js"
 
 export { type SqsOptions, config } from "./config.js"
 
@@ -47,48 +50,44 @@ const MAX_VISIBILITY_S = 43_200
 /** SendMessage's DelaySeconds ceiling (15 minutes); a FIFO queue takes no per-message delay at all. */
 const MAX_DELAY_S = 900
 /**
+ * The longest one delay waits: SQS's DelaySeconds ceiling. A longer retry-after (a CRM's Retry-After of a day) is
+ * waited in such steps, the job asking again after each (and delayed again while still refused), so a standard
+ * queue's copy always waits by its DelaySeconds, and an absurd retry-after holds a lead no longer than 15 minutes.
+ */
+export const MAX_DELAY_MS = MAX_DELAY_S * 1000
+/**
+ * How long a job's delays may go on, from its first, before each further one spends an attempt (as a retry): a day,
+ * so a daily quota's reset is waited out, while a job refused for ever (a store that never comes back, a quota that
+ * never resets) still ends FAILED after its attempts rather than waiting without end.
+ */
+export const MAX_DELAYED_MS = 24 * 60 * 60 * 1000
+/**
  * How long one SQS call (the SDK's own retries included) may take before it is abandoned (its request aborted) and
  * fails as QueueUnavailable; a long poll gets its wait on top. The client's HTTP handler has no timeout of its own,
  * so a half-open connection would otherwise hold a call, a job's slot or a lease renewal forever.
  */
 const CALL_TIMEOUT_MS = 10_000
 
-/** One received message, whichever way it arrived (a ReceiveMessage answer or a Lambda SQS event record). */
-export interface SqsRecord {
-  readonly messageId: string
-  readonly receiptHandle: string
-  readonly body: string
-  /**
-   * ApproximateReceiveCount: 1 on the first delivery. Undefined when it could not be read (a hand-made event): taken
-   * as the last receive, the one safe guess — a transient failure then marks the lead FAILED (visible, replayable)
-   * early, where taking it as the first could let the redrive move the message with the lead left PROCESSING, unseen.
-   */
-  readonly receiveCount: number | undefined
-}
-
-/** What the SQS-specific entry points (the Lambda consumer) use beside the JobQueue interface. */
-export declare namespace SqsQueue {
-  export interface Service {
-    readonly client: SQSClient
-    readonly options: SqsOptions
-    /**
-     * Settles a batch of received messages: each job runs through `process`, and the answer lists the message ids
-     * that failed (Lambda's batchItemFailures). Success and permanent failure acknowledge; a delay sends a fresh copy
-     * of the job that waits out the retry-after, and acknowledges the delivery (no receive spent); a retry leaves it
-     * to the queue's redrive policy (a fresh copy carries its attempts on when its receives, not its attempts, ran out).
-     */
-    readonly settle: (
-      records: ReadonlyArray<SqsRecord>,
-      options: Pick<ConsumeOptions, "process" | "onDeadLetter" | "concurrency">
-    ) => Effect.Effect<ReadonlyArray<string>>
-  }
-}
-
-export class SqsQueue extends Context.Tag("revenueflow/SqsQueue")<SqsQueue, SqsQueue.Service>() {}
+export { SqsQueue, type SqsRecord } from "./SqsQueue.js"
 
 /** A failure's text with the error's name: an AWS SDK error's name is its code (QueueDoesNotExist, AccessDenied...). */
 const safeMessage = (cause: unknown): string =>
   cause instanceof Error ? `${cause.name}: ${cause.message}` : describeThrown(cause)
+
+/** SQS refused a receipt handle for good (the message deleted, or received again since): asking again cannot help. */
+class ReceiptGone extends Data.TaggedError("ReceiptGone")<{ readonly message: string }> {}
+
+/**
+ * Whether a ChangeMessageVisibility failed on a dead receipt handle: ReceiptHandleIsInvalid (unknown, or expired: the
+ * message received again since), MessageNotInflight (visible again), or InvalidParameterValue naming the handle
+ * ("Message does not exist or is not available for visibility timeout change", "The receipt handle has expired").
+ */
+const receiptGone = (cause: unknown): boolean => {
+  if (!(cause instanceof Error)) return false
+  const code = `${cause.name} ${String((cause as { Code?: unknown }).Code ?? "")}`
+  if (/ReceiptHandleIsInvalid|MessageNotInflight/.test(code)) return true
+  return /InvalidParameterValue/.test(code) && /receipt ?handle/i.test(cause.message)
+}
 
 /**
  * A job message's body: the job as the ingest sends it (LeadJob), and what a fresh copy of it carries forward from
@@ -100,7 +99,9 @@ const JobMessage = Schema.Struct({
   /** Attempts spent by the deliveries this copy replaces (absent: none). */
   priorAttempts: Schema.optional(Schema.NonNegativeInt),
   /** Epoch ms before which the job is not to run: the copy's first receive only hides it until then. */
-  notBefore: Schema.optional(Schema.Number)
+  notBefore: Schema.optional(Schema.Number),
+  /** Epoch ms of the job's first delay: past MAX_DELAYED_MS after it, each further delay spends an attempt. */
+  delayedSince: Schema.optional(Schema.Number)
 })
 type JobMessage = typeof JobMessage.Type
 
@@ -119,6 +120,29 @@ const jobOf = (message: JobMessage): LeadJob =>
  */
 const waitsOnly = (message: JobMessage, receiveCount: number | undefined, max: number): boolean =>
   message.notBefore !== undefined && receiveCount === 1 && max > 1
+
+/**
+ * Whether this receive only holds the message until its time: a copy with `notBefore` still ahead, on a queue with a
+ * single receive per message (maxReceiveCount 1), where hiding it would spend that receive and the redrive take it on
+ * the next one. Run at once instead, a FIFO copy (no per-message delay) would be delayed again and sent again at once:
+ * a hot loop. So the consumer keeps it in flight and waits in-process (see `settleOne`).
+ */
+const holdsOnly = (message: JobMessage, now: number, max: number): boolean =>
+  message.notBefore !== undefined && now < message.notBefore && max < 2
+
+/** What a fresh copy carries over from the delivery it replaces. */
+interface Carried {
+  readonly priorAttempts: number
+  readonly delayedSince?: number | undefined
+}
+
+/** The reason a run was delayed (its JobDelay's), for a delay past MAX_DELAYED_MS turned into a retry. */
+const delayReasonOf = (exit: Exit.Exit<unknown, unknown>): string => {
+  if (Exit.isSuccess(exit)) return "delayed"
+  const failure = Cause.failureOption(exit.cause)
+  const fate = Option.getOrUndefined(failure) as { readonly _tag?: unknown; readonly reason?: unknown } | undefined
+  return fate?._tag === "JobDelay" && typeof fate.reason === "string" ? fate.reason : "interrupted"
+}
 
 /**
  * Attempts spent before this run: those the copy carries, and this message's earlier receives — each a run that
@@ -208,15 +232,18 @@ export const make = (
       Effect.sync(() => new SQSClient(clientConfig)),
       (client) => Effect.sync(() => client.destroy())
     )
-    const call = <A>(
+    const unavailable = (what: string) => (cause: unknown) =>
+      new QueueUnavailable({ message: `SQS ${what} failed: ${safeMessage(cause)}` })
+    const call = <A>(what: string, f: (signal: AbortSignal) => Promise<A>, timeoutMs = CALL_TIMEOUT_MS) =>
+      request(what, f, timeoutMs, unavailable(what))
+    /** One SQS call, its failure as `refused` says, abandoned after `timeoutMs`. */
+    const request = <A, E>(
       what: string,
       f: (signal: AbortSignal) => Promise<A>,
-      timeoutMs = CALL_TIMEOUT_MS
-    ): Effect.Effect<A, QueueUnavailable> =>
-      Effect.tryPromise({
-        try: f,
-        catch: (cause) => new QueueUnavailable({ message: `SQS ${what} failed: ${safeMessage(cause)}` })
-      }).pipe(
+      timeoutMs: number,
+      refused: (cause: unknown) => E
+    ): Effect.Effect<A, E | QueueUnavailable> =>
+      Effect.tryPromise({ try: f, catch: refused }).pipe(
         // interrupted on time, the call's AbortSignal aborts its request
         Effect.timeoutFail({
           duration: Duration.millis(timeoutMs),
@@ -330,14 +357,15 @@ export const make = (
      * DelaySeconds; what that cannot hold (any wait on a FIFO queue, beyond 15 minutes on a standard one) is
      * `notBefore`, until which the copy's first receive only hides it.
      */
-    const sendCopy = (job: LeadJob, attemptsSpent: number, delayMs: number) =>
+    const sendCopy = (job: LeadJob, carried: Carried, delayMs: number) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const waitS = Math.max(0, Math.ceil(delayMs / 1000))
         const delaySeconds = fifo ? 0 : Math.min(MAX_DELAY_S, waitS)
         return submitCopy({
           body: {
             ...job,
-            ...(attemptsSpent > 0 ? { priorAttempts: attemptsSpent } : {}),
+            ...(carried.priorAttempts > 0 ? { priorAttempts: carried.priorAttempts } : {}),
+            ...(carried.delayedSince === undefined ? {} : { delayedSince: carried.delayedSince }),
             ...(waitS > delaySeconds ? { notBefore: now + Math.max(0, delayMs) } : {})
           },
           delaySeconds
@@ -438,8 +466,9 @@ export const make = (
         client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: receiptHandle }), { abortSignal })
       )
 
+    /** Fails with ReceiptGone when SQS refuses the handle for good (see `receiptGone`), else QueueUnavailable. */
     const changeVisibility = (url: string, receiptHandle: string, seconds: number, timeoutMs = CALL_TIMEOUT_MS) =>
-      call(
+      request(
         "ChangeMessageVisibility",
         (abortSignal) =>
           client.send(
@@ -450,7 +479,13 @@ export const make = (
             }),
             { abortSignal }
           ),
-        timeoutMs
+        timeoutMs,
+        (cause) =>
+          receiptGone(cause)
+            ? new ReceiptGone({
+                message: `SQS ChangeMessageVisibility refused the receipt handle: ${safeMessage(cause)}`
+              })
+            : unavailable("ChangeMessageVisibility")(cause)
       )
 
     /** Moves a lead's dead letter back to the queue (sent, then deleted from the DLQ). false when there is none. */
@@ -525,7 +560,7 @@ export const make = (
     const settleOne = (
       record: SqsRecord,
       settings: QueueSettings,
-      run: Pick<ConsumeOptions, "process" | "onDeadLetter">,
+      run: Pick<SettleOptions, "process" | "onDeadLetter" | "holdUntil">,
       whileRunning: <A, E, R>(job: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = (job) => job,
       onRetry: Effect.Effect<void> = Effect.void
     ): Effect.Effect<boolean> =>
@@ -604,36 +639,72 @@ export const make = (
         }
         // after this receive the redrive policy moves the message (a count that cannot be read is taken as the last)
         const lastReceive = record.receiveCount === undefined || record.receiveCount >= max
-        const outcome = outcomeOf(
-          yield* Effect.exit(whileRunning(Effect.suspend(() => run.process(info)))),
-          safeMessage
-        )
+
+        /**
+         * The job waits `waitMs` in a fresh copy carrying `carried`, and this delivery is acknowledged (true). If the
+         * copy cannot be sent, the delivery is hidden for the wait instead (false), which spends its receive.
+         */
+        const delayBy = (carried: Carried, waitMs: number, reason: string) =>
+          sendCopy(job, carried, waitMs).pipe(
+            Effect.as(true),
+            Effect.catchAll((error) =>
+              Effect.gen(function* () {
+                // the delivery kept instead, hidden for the retry-after: that receive counts toward maxReceiveCount
+                yield* Effect.logWarning("could not send the delayed job again; its delivery is hidden instead").pipe(
+                  Effect.annotateLogs({ error: error.message })
+                )
+                yield* hide(waitMs / 1000, "could not delay the SQS message")
+                // on its last receive the redrive will move it: the lead is FAILED (replayable) rather than left waiting
+                if (lastReceive) yield* deadLetter(info, `${reason}: ${error.message}`)
+                return false
+              })
+            )
+          )
+
+        const arrived = yield* Clock.currentTimeMillis
+        if (holdsOnly(message, arrived, max)) {
+          // held in flight until its time (the polling consumer's lease renewed), as long as this consumer may hold it
+          // (a Lambda invocation, until near its deadline); then run, or, its time not come, passed on to a fresh copy
+          // that keeps its time — at most one pass per hold, never a hot loop, and no receive spent on the wait
+          const notBefore = message.notBefore ?? arrived
+          const until = Math.min(notBefore, run.holdUntil ?? notBefore)
+          const held = yield* Effect.exit(whileRunning(Effect.sleep(Duration.millis(Math.max(0, until - arrived)))))
+          const now = yield* Clock.currentTimeMillis
+          if (Exit.isFailure(held) || now < notBefore) {
+            return yield* delayBy(
+              { priorAttempts: info.attemptsMade, delayedSince: message.delayedSince },
+              notBefore - now,
+              "held on its only receive, and the job could not be sent again"
+            )
+          }
+        }
+
+        const exit = yield* Effect.exit(whileRunning(Effect.suspend(() => run.process(info))))
+        const ranAt = yield* Clock.currentTimeMillis
+        const ran = outcomeOf(exit, safeMessage)
+        // a delay past MAX_DELAYED_MS since the job's first is a retry: it spends an attempt (see MAX_DELAYED_MS)
+        const outcome: Outcome =
+          ran._tag === "Delay" && message.delayedSince !== undefined && ranAt - message.delayedSince > MAX_DELAYED_MS
+            ? {
+                _tag: "Retry",
+                reason: `delayed for more than ${MAX_DELAYED_MS / 3_600_000} hours (the bound on a job's delays): ${delayReasonOf(exit)}`
+              }
+            : ran
         switch (outcome._tag) {
           case "Done":
             return true
           case "Delay":
-            // A fresh copy waits out the retry-after with the attempts spent so far, and this delivery is acknowledged:
-            // no receive spent, so no run of delays ends in the redrive. Sent first: a crash before the delivery is
-            // deleted leaves two (the pipeline takes a job twice), never none.
-            return yield* sendCopy(job, info.attemptsMade, outcome.delayMs).pipe(
-              Effect.as(true),
-              Effect.catchAll((error) =>
-                Effect.gen(function* () {
-                  // the delivery kept instead, hidden for the retry-after: that receive counts toward maxReceiveCount
-                  yield* Effect.logWarning("could not send the delayed job again; its delivery is hidden instead").pipe(
-                    Effect.annotateLogs({ error: error.message })
-                  )
-                  yield* hide(outcome.delayMs / 1000, "could not delay the SQS message")
-                  // on its last receive the redrive will move it: the lead is FAILED (replayable) rather than left waiting
-                  if (lastReceive) {
-                    yield* deadLetter(
-                      info,
-                      `delayed on its last receive, and the job could not be sent again: ${error.message}`
-                    )
-                  }
-                  return false
-                })
-              )
+            // A fresh copy waits out the retry-after (at most MAX_DELAY_MS) with the attempts spent so far, and this
+            // delivery is acknowledged: no receive spent, so no run of delays ends in the redrive. Sent first: a crash
+            // before the delivery is deleted leaves two (the pipeline takes a job twice), never none.
+            // (the chain's clock starts at its first real wait: an interrupted or not-started run's 0 is none)
+            return yield* delayBy(
+              {
+                priorAttempts: info.attemptsMade,
+                delayedSince: message.delayedSince ?? (outcome.delayMs > 0 ? ranAt : undefined)
+              },
+              Math.min(MAX_DELAY_MS, outcome.delayMs),
+              "delayed on its last receive, and the job could not be sent again"
             )
           case "Retry":
             if (info.attemptsMade + 1 >= max) {
@@ -643,7 +714,11 @@ export const make = (
               yield* deadLetter(info, outcome.reason)
             } else if (lastReceive) {
               // receives spent before attempts: a fresh copy carries them on, after a retry's wait
-              const carried = yield* sendCopy(job, info.attemptsMade + 1, settings.visibilityS * 1000).pipe(
+              const carried = yield* sendCopy(
+                job,
+                { priorAttempts: info.attemptsMade + 1, delayedSince: message.delayedSince },
+                settings.visibilityS * 1000
+              ).pipe(
                 Effect.as(true),
                 Effect.catchAll((error) =>
                   Effect.logWarning("could not send the job again on its last receive; the lead is FAILED").pipe(
@@ -684,31 +759,43 @@ export const make = (
     /**
      * `job` with its message kept hidden while it runs: the lease renewed every third of it, stopped when it ends. A
      * renewal that does not answer within half a period is abandoned, so the next one still comes before the lease
-     * runs out (one hung call would otherwise have stopped every renewal after it).
+     * runs out (one hung call would otherwise have stopped every renewal after it). One that SQS refuses for good (the
+     * handle dead: the message deleted, or received again by another consumer since) ends the renewals, said once.
      */
     const leased =
       (record: SqsRecord) =>
-      <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-        Effect.scoped(
+      <A, E, R>(job: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+        /** One renewal; false once the handle is dead (asking again cannot help). */
+        const renew = changeVisibility(
+          options.queueUrl,
+          record.receiptHandle,
+          leaseS,
+          Math.min(CALL_TIMEOUT_MS, renewEveryMs / 2)
+        ).pipe(
+          Effect.as(true),
+          Effect.catchTags({
+            ReceiptGone: (error) =>
+              Effect.logWarning(
+                "the SQS message's receipt handle is no longer valid (deleted or received again since); its lease is no longer renewed"
+              ).pipe(Effect.annotateLogs({ error: error.message, messageId: record.messageId }), Effect.as(false)),
+            QueueUnavailable: (error) =>
+              Effect.logWarning("could not renew the lease on an SQS message in flight").pipe(
+                Effect.annotateLogs({ error: error.message, messageId: record.messageId }),
+                Effect.as(true)
+              )
+          })
+        )
+        return Effect.scoped(
           Effect.zipRight(
-            changeVisibility(
-              options.queueUrl,
-              record.receiptHandle,
-              leaseS,
-              Math.min(CALL_TIMEOUT_MS, renewEveryMs / 2)
-            ).pipe(
-              Effect.catchAll((error) =>
-                Effect.logWarning("could not renew the lease on an SQS message in flight").pipe(
-                  Effect.annotateLogs({ error: error.message, messageId: record.messageId })
-                )
-              ),
+            renew.pipe(
               Effect.delay(Duration.millis(renewEveryMs)),
-              Effect.forever,
+              Effect.repeat({ while: (renewing) => renewing }),
               Effect.forkScoped
             ),
             job
           )
         )
+      }
 
     /**
      * The consumer program on SQS: long-polls for as many messages as it has free slots (at most `concurrency` jobs

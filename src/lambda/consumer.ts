@@ -4,7 +4,8 @@ import * as ConfigLayer from "../../layers/config.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import { positiveInt } from "../../layers/shared/config.js"
-import * as SqsJobQueue from "../../layers/sqs/JobQueue.js"
+import { lazySelected } from "../../layers/shared/optionalPackage.js"
+import { SqsQueue } from "../../layers/sqs/SqsQueue.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobDelay, JobRetry } from "../../services/JobQueue.js"
 import { withParentTrace } from "../domain/traceContext.js"
@@ -15,10 +16,18 @@ import { container } from "./runtime.js"
 import { notSqsEvent, receiveCountOf } from "./shapes.js"
 
 /**
+ * The SQS queue, loaded when the environment is built (as the presets load it), so that an install without
+ * @aws-sdk/client-sqs gets the install hint in the environment's log line, not an import error of the whole entry.
+ */
+const SqsQueueLive = lazySelected("QUEUE_BACKEND=SQS", () =>
+  import("../../layers/sqs/JobQueue.js").then((m) => m.layerConfig)
+)
+
+/**
  * Every consumer service the configuration selects, with the SQS queue (QUEUE_BACKEND=SQS is the Lambda default;
  * one queue client for both tags: the layer is memoised by reference).
  */
-const ConsumerLambdaLive = Layer.mergeAll(layerFromConfig, SqsJobQueue.layerConfig).pipe(
+const ConsumerLambdaLive = Layer.mergeAll(layerFromConfig, SqsQueueLive).pipe(
   Layer.provide(Tracing.layerConfig("revenueflow-consumer")),
   Layer.provideMerge(ConfigLayer.layer),
   Layer.provide(Layer.effectDiscard(checkConfig))
@@ -102,7 +111,7 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
       : startedAt + context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS
   return consumer.run(
     Effect.gen(function* () {
-      const sqs = yield* SqsJobQueue.SqsQueue
+      const sqs = yield* SqsQueue
       const config = yield* AppConfig
       const bounded =
         deadline === undefined
@@ -126,6 +135,11 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
       })
       const failed = yield* sqs.settle(records, {
         concurrency: config.workerConcurrency,
+        // a message held in flight until its time (a FIFO queue with maxReceiveCount 1) is let go well before the
+        // deadline, so that its copy is sent and the batch answered
+        ...(deadline === undefined
+          ? {}
+          : { holdUntil: deadline - Math.min(yield* crmTimeoutMs, (deadline - startedAt) / 2) }),
         process: (job) => processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), bounded),
         onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(services))
       })

@@ -67,7 +67,9 @@ const md5 = (text: string) => createHash("md5").update(text, "utf8").digest("hex
  * application/x-amz-json-1.0, errors as `{"__type": "com.amazonaws.sqs#…", "message"}` with x-amzn-query-error),
  * strict where the service is: SigV4 for "sqs", MD5OfMessageBody / MD5OfBody (the SDK checks them), 10 entries and
  * 256 KiB per batch, distinct batch ids, DelaySeconds (0 to 900), visibility timeouts (at most 12 h; only the latest
- * receipt of an in-flight message may change it or delete it), receive counts, and redrive to a dead-letter queue once
+ * receipt of an in-flight message may change it: an unknown handle or one the message was received again since is
+ * ReceiptHandleIsInvalid, a message deleted since is InvalidParameterValue "Message does not exist...", one visible
+ * again MessageNotInflight, as SQS answers), receive counts, and redrive to a dead-letter queue once
  * a message was received maxReceiveCount times. FIFO queues (.fifo) as SQS keeps them: a MessageGroupId required, a
  * send whose MessageDeduplicationId was sent in the last 5 minutes accepted and dropped, no per-message DelaySeconds,
  * and a group's messages delivered in order, one in flight at a time. The clock can be moved forward (`advance`) so tests do not wait out visibility timeouts, and
@@ -495,7 +497,22 @@ export const makeFakeSqs = Effect.gen(function* () {
         )
       }
       const message = queue.messages.find((m) => m.id === id)
-      if (message === undefined || message.receipt !== input.ReceiptHandle || message.visibleAt <= now()) {
+      // a message deleted (or moved by the redrive) since this receive
+      if (message === undefined) {
+        throw invalid(
+          `Value ${String(input.ReceiptHandle)} for parameter ReceiptHandle is invalid. Reason: Message does not exist or is not available for visibility timeout change.`
+        )
+      }
+      // received again since (by another consumer): this receive's handle no longer holds it
+      if (message.receipt !== input.ReceiptHandle) {
+        throw new SqsError(
+          400,
+          "ReceiptHandleIsInvalid",
+          "ReceiptHandleIsInvalid;Sender",
+          "The receipt handle has expired."
+        )
+      }
+      if (message.visibleAt <= now()) {
         throw new SqsError(
           400,
           "MessageNotInflight",

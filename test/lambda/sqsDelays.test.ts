@@ -1,6 +1,7 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import { SqsQueue, type SqsOptions, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
 import { type JobFate, JobDelay, type JobInfo, JobPermanent, JobQueue, JobRetry } from "../../services/JobQueue.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
@@ -18,17 +19,24 @@ const clientConfig = (fake: FakeSqs) => ({
   credentials: { accessKeyId: "AKIAFAKESQSDELAYS", secretAccessKey: "fake-secret" }
 })
 
-/** A queue `leads` (`leads.fifo` when `fifo`) with its DLQ (maxReceiveCount 3), and the SQS layer pointed at it. */
+/**
+ * A queue `leads` (`leads.fifo` when `fifo`) with its DLQ (maxReceiveCount 3 unless `maxReceiveCount`), and the SQS
+ * layer pointed at it.
+ */
 const withQueue = <A, E>(
   body: (fake: FakeSqs, names: { queue: string; dlq: string }) => Effect.Effect<A, E, JobQueue | SqsQueue>,
-  { fifo = false, ...sqsOptions }: { fifo?: boolean } & Partial<SqsOptions> = {}
+  {
+    fifo = false,
+    maxReceiveCount = 3,
+    ...sqsOptions
+  }: { fifo?: boolean; maxReceiveCount?: number } & Partial<SqsOptions> = {}
 ) =>
   Effect.gen(function* () {
     const fake = yield* makeFakeSqs
     const suffix = fifo ? ".fifo" : ""
     const names = { queue: `leads${suffix}`, dlq: `leads-dlq${suffix}` }
     const { url, dlqUrl } = fake.createQueue(names.queue, {
-      deadLetter: { name: names.dlq, maxReceiveCount: 3 },
+      deadLetter: { name: names.dlq, maxReceiveCount },
       visibilityTimeoutS: 30
     })
     return yield* body(fake, names).pipe(
@@ -53,7 +61,11 @@ const record = {
 }
 
 /** Lambda's poller, once: receive what is visible, settle it as the consumer does, delete what was not listed. */
-const pollOnce = (fake: FakeSqs, name: string, run: Pick<Parameters<SqsQueue.Service["settle"]>[1], "process">) =>
+const pollOnce = (
+  fake: FakeSqs,
+  name: string,
+  run: Pick<Parameters<SqsQueue.Service["settle"]>[1], "process" | "holdUntil">
+) =>
   Effect.gen(function* () {
     const sqs = yield* SqsQueue
     const client = new SQSClient(clientConfig(fake))
@@ -213,6 +225,67 @@ describe("SQS: a delay spends no receive", () => {
   )
 })
 
+describe("SQS: delays are bounded", () => {
+  it.live(
+    "a CRM Retry-After of a day: the job's copy waits 15 minutes (SQS's DelaySeconds ceiling), then asks again",
+    () =>
+      withQueue((fake, names) =>
+        Effect.gen(function* () {
+          record.reset()
+          const queue = yield* JobQueue
+          yield* queue.enqueue({ leadId: "lead-day" })
+          const process = scripted([delay(24 * 60 * 60_000)])
+          expect(yield* pollOnce(fake, names.queue, { process })).toEqual({ received: [1], failed: 0 })
+          // one copy, delayed 15 minutes by SQS itself: no notBefore for its first receive to wait out (up to 12 h)
+          const [copy] = fake.messages(names.queue)
+          expect(copy?.visibleInMs).toBeGreaterThan(14 * 60_000)
+          expect(copy?.visibleInMs).toBeLessThanOrEqual(15 * 60_000)
+          expect(JSON.parse(copy?.body ?? "{}")).not.toHaveProperty("notBefore")
+          fake.advance(15 * 60_000)
+          // its first receive runs the job again (it may still be refused, and is then delayed again)
+          expect(yield* pollOnce(fake, names.queue, { process })).toEqual({ received: [1], failed: 0 })
+          expect(record.runs).toEqual([0, 0])
+          expect(fake.messages(names.queue)).toEqual([])
+        })
+      )
+  )
+
+  // on the test clock: the bound is a day of delays; the SQS calls wait on nothing but the fake
+  it.effect(
+    "a job delayed for more than 24 hours spends an attempt on each further delay: it ends FAILED, not waiting for ever",
+    () =>
+      withQueue((fake, names) =>
+        Effect.gen(function* () {
+          record.reset()
+          const queue = yield* JobQueue
+          yield* queue.enqueue({ leadId: "lead-forever" })
+          // the CRM's quota never comes back: every run is delayed 15 minutes
+          const process = (job: JobInfo) =>
+            Effect.suspend(() => {
+              record.runs.push(job.attemptsMade)
+              return Effect.fail(delay(15 * 60_000))
+            })
+          for (let poll = 0; poll < 200 && record.deadLettered.length === 0; poll++) {
+            yield* pollOnce(fake, names.queue, { process })
+            yield* TestClock.adjust("15 minutes")
+            fake.advance(15 * 60_000)
+          }
+          // a day of delays spent nothing (97 runs); then each delay is an attempt, and the third (maxReceiveCount 3)
+          // marks the lead FAILED with the reason
+          expect(record.runs.slice(0, 97)).toEqual(Array(97).fill(0))
+          expect(record.runs.slice(97)).toEqual([0, 1, 2])
+          expect(record.deadLettered).toEqual([
+            {
+              attemptsMade: 3,
+              reason: "delayed for more than 24 hours (the bound on a job's delays): RateLimited: CRM quota"
+            }
+          ])
+        })
+      ),
+    30_000
+  )
+})
+
 describe("SQS FIFO queues", () => {
   it.live(
     "a delayed job's copy: no per-message delay (SQS refuses one), the lead's group, its first receive only waits",
@@ -296,6 +369,96 @@ describe("SQS FIFO queues", () => {
         }),
       { fifo: true }
     )
+  )
+
+  it.live(
+    "maxReceiveCount 1: a delayed job is neither run again before its time (no hot loop) nor dead-lettered",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            record.reset()
+            const queue = yield* JobQueue
+            yield* queue.enqueue({ leadId: "lead-8" })
+            const ranAt: Array<number> = []
+            const script = scripted([delay(1000), delay(1000)])
+            const process = (job: JobInfo) =>
+              Effect.sync(() => ranAt.push(Date.now())).pipe(Effect.zipRight(script(job)))
+            // Lambda's poller, as fast as it gets messages
+            for (let poll = 0; poll < 8 && fake.messages(names.queue).length > 0; poll++) {
+              yield* pollOnce(fake, names.queue, { process })
+            }
+            // three runs (delayed, delayed, done), each a second after the one before: the copies waited their time
+            expect(record.runs).toEqual([0, 0, 0])
+            const gaps = ranAt.slice(1).map((at, i) => at - (ranAt[i] ?? at))
+            expect(
+              gaps.every((gap) => gap >= 900),
+              `gaps between runs: ${gaps.join(", ")} ms`
+            ).toBe(true)
+            // nothing dead-lettered: the single receive of each copy was never spent on a wait and then redriven
+            expect(record.deadLettered).toEqual([])
+            expect(fake.messages(names.dlq)).toEqual([])
+            expect(fake.messages(names.queue)).toEqual([])
+          }),
+        { fifo: true, maxReceiveCount: 1 }
+      ),
+    20_000
+  )
+
+  it.live(
+    "maxReceiveCount 1 on Lambda: a copy whose time is past the invocation's hold is passed on once, its time kept",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            record.reset()
+            const queue = yield* JobQueue
+            yield* queue.enqueue({ leadId: "lead-10" })
+            const process = scripted([delay(60_000)])
+            expect(yield* pollOnce(fake, names.queue, { process })).toEqual({ received: [1], failed: 0 })
+            const [copy] = bodies(fake, names.queue)
+            // the next invocation may hold it for 300 ms: then it lets it go to a fresh copy with the same time
+            const started = Date.now()
+            expect(yield* pollOnce(fake, names.queue, { process, holdUntil: Date.now() + 300 })).toEqual({
+              received: [1],
+              failed: 0
+            })
+            expect(Date.now() - started).toBeGreaterThanOrEqual(280)
+            expect(Date.now() - started).toBeLessThan(5000)
+            expect(record.runs).toEqual([0])
+            expect(bodies(fake, names.queue)).toEqual([copy])
+            expect(fake.messages(names.queue).map((m) => m.receiveCount)).toEqual([0])
+            expect(fake.messages(names.dlq)).toEqual([])
+          }),
+        { fifo: true, maxReceiveCount: 1 }
+      ),
+    20_000
+  )
+
+  it.live(
+    "maxReceiveCount 1, the consumer program: a delayed job waits its time under its lease, then runs once more",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            record.reset()
+            const queue = yield* JobQueue
+            const ranAt: Array<number> = []
+            const script = scripted([delay(1500)])
+            const process = (job: JobInfo) =>
+              Effect.sync(() => ranAt.push(Date.now())).pipe(Effect.zipRight(script(job)))
+            yield* queue.consume({ concurrency: 2, process, onDeadLetter: record.onDeadLetter })
+            yield* queue.enqueue({ leadId: "lead-9" })
+            yield* waitUntil("the job has run twice", () => record.runs.length === 2, { timeoutMs: 15_000 })
+            yield* waitUntil("the queue is empty", () => fake.messages(names.queue).length === 0)
+            expect(record.runs).toEqual([0, 0])
+            expect((ranAt[1] ?? 0) - (ranAt[0] ?? 0)).toBeGreaterThanOrEqual(1400)
+            expect(record.deadLettered).toEqual([])
+            expect(fake.messages(names.dlq)).toEqual([])
+          }).pipe(Effect.scoped),
+        { fifo: true, maxReceiveCount: 1, waitTimeSeconds: 1, leaseSeconds: 3 }
+      ),
+    20_000
   )
 
   it.live(

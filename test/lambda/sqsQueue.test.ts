@@ -11,6 +11,7 @@ import { LeadStore } from "../../services/LeadStore.js"
 import { sweepOnce } from "../../src/pipeline/sweeper.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { newLeadKey, sampleLead } from "../store/fixtures.js"
+import { makeLogCapture, withMessage } from "../support/logCapture.js"
 import { waitUntil } from "../support/poll.js"
 
 const clientConfig = (fake: FakeSqs) => ({
@@ -486,6 +487,83 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
         { visibilityTimeoutS: 1, leaseSeconds: 6, waitTimeSeconds: 1 }
       ),
     30_000
+  )
+
+  it.live(
+    "consume: a lease SQS no longer takes (ReceiptHandleIsInvalid: the message received again elsewhere) is not renewed again, and one warning says so",
+    () =>
+      withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            const capture = makeLogCapture()
+            const renewals = () => fake.operations().filter((op) => op === "ChangeMessageVisibility").length
+            const release = yield* Deferred.make<void>()
+            yield* Effect.gen(function* () {
+              const queue = yield* JobQueue
+              yield* queue.consume({
+                concurrency: 1,
+                process: () => Deferred.await(release),
+                onDeadLetter: () => Effect.void
+              })
+              yield* queue.enqueue({ leadId: "stalled" })
+              yield* waitUntil("the job's lease is renewed", () => renewals() >= 1)
+              // this consumer stalled past its lease (a paused container, a long GC): the message went to another
+              // consumer, and this receive's handle is dead
+              fake.advance(10_000)
+              const [other] = yield* receiveAll(fake, names.queue)
+              expect(other?.receiveCount).toBe(2)
+              const before = renewals()
+              // three renewal periods (1 s each)
+              yield* Effect.sleep("3500 millis")
+              // at most the one renewal that learnt it (SQS answered ReceiptHandleIsInvalid); before, one a second
+              expect(renewals() - before).toBeLessThanOrEqual(1)
+              const gone = withMessage(
+                capture.lines,
+                "the SQS message's receipt handle is no longer valid (deleted or received again since); its lease is no longer renewed"
+              )
+              expect(gone).toHaveLength(1)
+              expect(gone[0]).toContain("ReceiptHandleIsInvalid")
+              expect(withMessage(capture.lines, "could not renew the lease on an SQS message in flight")).toEqual([])
+              yield* Deferred.succeed(release, undefined)
+            }).pipe(Effect.scoped, Effect.provide(capture.layer))
+          }),
+        { leaseSeconds: 3, waitTimeSeconds: 1 }
+      ),
+    20_000
+  )
+
+  it.live(
+    "consume: a message deleted while its job runs (a purge) stops its lease renewals at the first refusal",
+    () =>
+      withQueue(
+        (fake) =>
+          Effect.gen(function* () {
+            const capture = makeLogCapture()
+            const renewals = () => fake.operations().filter((op) => op === "ChangeMessageVisibility").length
+            const release = yield* Deferred.make<void>()
+            yield* Effect.gen(function* () {
+              const queue = yield* JobQueue
+              yield* queue.consume({
+                concurrency: 1,
+                process: () => Deferred.await(release),
+                onDeadLetter: () => Effect.void
+              })
+              yield* queue.enqueue({ leadId: "purged" })
+              yield* waitUntil("the job's lease is renewed", () => renewals() >= 1)
+              fake.purge("leads")
+              yield* waitUntil("a renewal is refused", () =>
+                capture.lines.some((line) => line.includes("receipt handle is no longer valid"))
+              )
+              const after = renewals()
+              yield* Effect.sleep("2500 millis")
+              expect(renewals()).toBe(after)
+              expect(capture.lines.filter((line) => line.includes("receipt handle is no longer valid"))).toHaveLength(1)
+              yield* Deferred.succeed(release, undefined)
+            }).pipe(Effect.scoped, Effect.provide(capture.layer))
+          }),
+        { leaseSeconds: 3, waitTimeSeconds: 1 }
+      ),
+    20_000
   )
 
   it.live("an unreadable body is not retried: it goes to the DLQ and the delivery is acknowledged", () =>
