@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -131,6 +132,23 @@ for (const [backend, layer] of breakers) {
         return isOpen(concurrent) ? concurrent.left.retryAfterMs : 0
       })
 
+    /** A half-open probe whose call gives `answer` after `after`: forked, returned once the call has started. */
+    const probeAnswering = <A, E>(
+      breaker: CircuitBreaker.Service,
+      after: Duration.DurationInput,
+      answer: Effect.Effect<A, E>
+    ) =>
+      Effect.gen(function* () {
+        const started = yield* Deferred.make<void>()
+        const call = Deferred.succeed(started, undefined).pipe(
+          Effect.zipRight(Effect.sleep(after)),
+          Effect.zipRight(answer)
+        )
+        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", call)))
+        yield* Deferred.await(started)
+        return probe
+      })
+
     /** Join a fiber on the real clock: a probe that does not end promptly fails the test instead of hanging it. */
     const joinLive = <A, E>(fiber: Fiber.Fiber<A, E>) =>
       Fiber.join(fiber).pipe(Effect.timeout("5 seconds"), TestServices.provideLive)
@@ -188,14 +206,8 @@ for (const [backend, layer] of breakers) {
           const breaker = yield* CircuitBreaker
           yield* openAndWaitOut(breaker)
 
-          const started = yield* Deferred.make<void>()
           // the CRM has recovered but answers slowly: after 7 s, within CRM_TIMEOUT_MS but past the probe timeout
-          const slow = Deferred.succeed(started, undefined).pipe(
-            Effect.zipRight(Effect.sleep("7 seconds")),
-            Effect.as("crm-id-1" as const)
-          )
-          const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", slow)))
-          yield* Deferred.await(started)
+          const probe = yield* probeAnswering(breaker, "7 seconds", Effect.succeed("crm-id-1"))
 
           const retryAfterMs = yield* reopenedAtDeadline(breaker)
           expect(retryAfterMs).toBeGreaterThanOrEqual(8_000)
@@ -218,14 +230,8 @@ for (const [backend, layer] of breakers) {
       Effect.gen(function* () {
         const breaker = yield* CircuitBreaker
         yield* openAndWaitOut(breaker)
-        const started = yield* Deferred.make<void>()
         // the first probe's call is answered only after 30 s: long past its deadline and the next wait
-        const slow = Deferred.succeed(started, undefined).pipe(
-          Effect.zipRight(Effect.sleep("30 seconds")),
-          Effect.as("crm-id-1" as const)
-        )
-        const first = yield* Effect.fork(Effect.either(breaker.protect("crm", slow)))
-        yield* Deferred.await(started)
+        const first = yield* probeAnswering(breaker, "30 seconds", Effect.succeed("crm-id-1"))
         const retryAfterMs = yield* reopenedAtDeadline(breaker)
         // the next probe, after that wait, finds the CRM failing now: open again, with a longer wait
         yield* TestClock.adjust(retryAfterMs)
@@ -243,13 +249,7 @@ for (const [backend, layer] of breakers) {
       Effect.gen(function* () {
         const breaker = yield* CircuitBreaker
         yield* openAndWaitOut(breaker)
-        const started = yield* Deferred.make<void>()
-        const slowFailure = Deferred.succeed(started, undefined).pipe(
-          Effect.zipRight(Effect.sleep("7 seconds")),
-          Effect.zipRight(Effect.fail("503" as const))
-        )
-        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", slowFailure)))
-        yield* Deferred.await(started)
+        const probe = yield* probeAnswering(breaker, "7 seconds", Effect.fail("503" as const))
         const retryAfterMs = yield* reopenedAtDeadline(breaker)
         yield* TestClock.adjust("2 seconds")
         expect(yield* joinLive(probe)).toEqual(Either.left("503"))

@@ -40,20 +40,21 @@ const slowCrm = () => {
   return { applied, crm, layer }
 }
 
+/** The pipeline in memory on `slowCrm`, its breaker opening at the first failure and probing each `openMs`. */
+const slowCrmEnv = (openMs: number) => {
+  const { applied, crm, layer } = slowCrm()
+  const env = Layer.merge(
+    memoryEnv({
+      breaker: { consecutiveFailures: 1, probeSchedule: Schedule.spaced(openMs), probeTimeoutMs: PROBE_TIMEOUT_MS }
+    }),
+    layer
+  )
+  return { applied, crm, env, logs: makeLogCapture() }
+}
+
 describe("a half-open probe the CRM answers after the probe timeout", () => {
   it.live("each action lands at the CRM once, with one SUCCEEDED row, over the lead's runs", () => {
-    const { applied, crm, layer } = slowCrm()
-    const logs = makeLogCapture()
-    const env = Layer.merge(
-      memoryEnv({
-        breaker: {
-          consecutiveFailures: 1,
-          probeSchedule: Schedule.spaced(OPEN_MS),
-          probeTimeoutMs: PROBE_TIMEOUT_MS
-        }
-      }),
-      layer
-    )
+    const { applied, crm, env, logs } = slowCrmEnv(OPEN_MS)
     return Effect.gen(function* () {
       const { lead } = yield* submit(sampleLead())
       const job = { leadId: lead.id, attemptsMade: 0, maxAttempts: 5 }
@@ -115,18 +116,7 @@ describe("a half-open probe the CRM answers after the probe timeout", () => {
   it.live(
     "a CRM that stays slower than the probe timeout: the late answer closes the breaker, the lead finishes",
     () => {
-      const { applied, crm, layer } = slowCrm()
-      const logs = makeLogCapture()
-      const env = Layer.merge(
-        memoryEnv({
-          breaker: {
-            consecutiveFailures: 1,
-            probeSchedule: Schedule.spaced(LONG_OPEN_MS),
-            probeTimeoutMs: PROBE_TIMEOUT_MS
-          }
-        }),
-        layer
-      )
+      const { applied, crm, env, logs } = slowCrmEnv(LONG_OPEN_MS)
       return Effect.gen(function* () {
         const { lead } = yield* submit(sampleLead())
         const job = { leadId: lead.id, attemptsMade: 0, maxAttempts: 5 }

@@ -35,6 +35,16 @@ const setupHubSpot = (overrides: Partial<HubSpotOptions> = {}, fakeOptions: Fake
     return { fake, crm }
   })
 
+/** A company made in HubSpot by hand (without our key), as its UI or another tool makes one. */
+const madeInHubSpot = (fake: FakeHubSpot, properties: Record<string, string>) =>
+  Effect.promise(() =>
+    fetch(`${fake.url}/crm/v3/objects/companies`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ properties })
+    }).then((r) => r.json() as Promise<{ id: string }>)
+  )
+
 const nth = (fake: FakeHubSpot, fromEnd: number) => fake.requests[fake.requests.length - fromEnd]!
 const upsertBody = (idProperty: string, id: string, properties: Record<string, string>) => ({
   inputs: [{ idProperty, id, properties }]
@@ -158,13 +168,7 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
     Effect.gen(function* () {
       // no search lag: the company was made in HubSpot long before the lead came, so search has indexed it
       const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 0 })
-      const made = yield* Effect.promise(() =>
-        fetch(`${fake.url}/crm/v3/objects/companies`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({ properties: { domain: "acme.com", name: "Acme Corporation" } })
-        }).then((r) => r.json() as Promise<{ id: string }>)
-      )
+      const made = yield* madeInHubSpot(fake, { domain: "acme.com", name: "Acme Corporation" })
       const synced = yield* crm.execute(
         call({ tool: "sync_firmographics", params: { ...ref, employees: 250, domain: "acme.com" } })
       )
@@ -181,13 +185,7 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
   it.scopedLive("finds a company made in HubSpot as www.<domain>: the sync updates it, no second company", () =>
     Effect.gen(function* () {
       const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 0 })
-      const made = yield* Effect.promise(() =>
-        fetch(`${fake.url}/crm/v3/objects/companies`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-          body: JSON.stringify({ properties: { domain: "www.acme.com", name: "Acme Corporation" } })
-        }).then((r) => r.json() as Promise<{ id: string }>)
-      )
+      const made = yield* madeInHubSpot(fake, { domain: "www.acme.com", name: "Acme Corporation" })
       const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
       expect(matched).toEqual({ crmId: made.id, detail: { object: "company", matched: true } })
       const synced = yield* crm.execute(
@@ -204,14 +202,7 @@ describe("HubSpot executor (@hubspot/api-client against the fake)", () => {
     Effect.gen(function* () {
       // no search lag: both were made in HubSpot long before the lead came, so search has indexed them
       const { fake, crm } = yield* setupHubSpot({}, { searchLagMs: 0 })
-      const make = (name: string) =>
-        Effect.promise(() =>
-          fetch(`${fake.url}/crm/v3/objects/companies`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body: JSON.stringify({ properties: { domain: "acme.com", name } })
-          }).then((r) => r.json() as Promise<{ id: string }>)
-        )
+      const make = (name: string) => madeInHubSpot(fake, { domain: "acme.com", name })
       const oldest = yield* make("Acme Corporation")
       yield* make("Acme (duplicate)")
       const matched = yield* crm.execute(call({ tool: "match_account", params: { ...ref, domain: "acme.com" } }))
