@@ -56,11 +56,15 @@ const MAX_DELAY_S = 900
  */
 export const MAX_DELAY_MS = MAX_DELAY_S * 1000
 /**
- * How long a job's delays may go on, from its first, before each further one spends an attempt (as a retry): a day,
- * so a daily quota's reset is waited out, while a job refused for ever (a store that never comes back, a quota that
- * never resets) still ends FAILED after its attempts rather than waiting without end.
+ * How long a job may wait for the lead store (delays whose reason starts "StoreUnavailable: ", src/pipeline/fate.ts),
+ * from the first of an unbroken run of them, before each further one spends an attempt (as a retry): a store that
+ * never comes back still ends its jobs FAILED rather than waiting without end. Other delays (the breaker open, a
+ * rate-limit tier full, a CRM's Retry-After) are not bounded, as on BullMQ: a backlog draining at the limits' pace
+ * must not fail its leads, and a run that gets past the store starts the clock again.
  */
-export const MAX_DELAYED_MS = 24 * 60 * 60 * 1000
+export const MAX_STORE_WAIT_MS = 24 * 60 * 60 * 1000
+/** How a store wait's reason starts (src/pipeline/fate.ts STORE_WAIT_REASON; a layer does not import the pipeline). */
+const STORE_WAIT_REASON = "StoreUnavailable: "
 /**
  * How long one SQS call (the SDK's own retries included) may take before it is abandoned (its request aborted) and
  * fails as QueueUnavailable; a long poll gets its wait on top. The client's HTTP handler has no timeout of its own,
@@ -100,7 +104,10 @@ const JobMessage = Schema.Struct({
   priorAttempts: Schema.optional(Schema.NonNegativeInt),
   /** Epoch ms before which the job is not to run: the copy's first receive only hides it until then. */
   notBefore: Schema.optional(Schema.Number),
-  /** Epoch ms of the job's first delay: past MAX_DELAYED_MS after it, each further delay spends an attempt. */
+  /**
+   * Epoch ms of the first of the job's store waits in a row (src/pipeline/fate.ts): past MAX_STORE_WAIT_MS after it,
+   * each further one spends an attempt. (The name is the field's since 71a5212, which set it on any delay.)
+   */
   delayedSince: Schema.optional(Schema.Number)
 })
 type JobMessage = typeof JobMessage.Type
@@ -136,12 +143,12 @@ interface Carried {
   readonly delayedSince?: number | undefined
 }
 
-/** The reason a run was delayed (its JobDelay's), for a delay past MAX_DELAYED_MS turned into a retry. */
-const delayReasonOf = (exit: Exit.Exit<unknown, unknown>): string => {
-  if (Exit.isSuccess(exit)) return "delayed"
+/** The reason a run was delayed (its JobDelay's), undefined for any other end (an interruption, say). */
+const delayReasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
   const failure = Cause.failureOption(exit.cause)
   const fate = Option.getOrUndefined(failure) as { readonly _tag?: unknown; readonly reason?: unknown } | undefined
-  return fate?._tag === "JobDelay" && typeof fate.reason === "string" ? fate.reason : "interrupted"
+  return fate?._tag === "JobDelay" && typeof fate.reason === "string" ? fate.reason : undefined
 }
 
 /**
@@ -282,6 +289,15 @@ export const make = (
         ? Effect.succeed(known.value)
         : readSettings.pipe(
             Effect.tap((read) => Ref.set(settingsRead, Option.some(read))),
+            // said once, when the queue first answers: a FIFO queue with a single receive per message cannot hide a
+            // delayed job's copy until its time without spending that receive, so the copy is held in flight
+            Effect.tap((read) =>
+              fifo && read.maxAttempts < 2
+                ? Effect.logWarning(
+                    "the FIFO queue's maxReceiveCount is 1: a delayed job is held in flight until its time (a worker slot held, and a killed process leaves it to the redrive); give its redrive policy a maxReceiveCount of 2 or more"
+                  )
+                : Effect.void
+            ),
             Effect.catchAll((error) =>
               Effect.logWarning("could not read the SQS queue's attributes; this job goes by the defaults").pipe(
                 Effect.annotateLogs({ error: error.message }),
@@ -667,7 +683,8 @@ export const make = (
           // (a Lambda invocation, until near its deadline); then run, or, its time not come, passed on to a fresh copy
           // that keeps its time — at most one pass per hold, never a hot loop, and no receive spent on the wait
           const notBefore = message.notBefore ?? arrived
-          const until = Math.min(notBefore, run.holdUntil ?? notBefore)
+          // never longer than one delay may wait (a copy's time set by an older release, or by a skewed clock)
+          const until = Math.min(notBefore, run.holdUntil ?? notBefore, arrived + MAX_DELAY_MS)
           const held = yield* Effect.exit(whileRunning(Effect.sleep(Duration.millis(Math.max(0, until - arrived)))))
           const now = yield* Clock.currentTimeMillis
           if (Exit.isFailure(held) || now < notBefore) {
@@ -682,12 +699,14 @@ export const make = (
         const exit = yield* Effect.exit(whileRunning(Effect.suspend(() => run.process(info))))
         const ranAt = yield* Clock.currentTimeMillis
         const ran = outcomeOf(exit, safeMessage)
-        // a delay past MAX_DELAYED_MS since the job's first is a retry: it spends an attempt (see MAX_DELAYED_MS)
+        // a store wait MAX_STORE_WAIT_MS after the first of an unbroken run of them is a retry: it spends an attempt
+        const reason = ran._tag === "Delay" ? delayReasonOf(exit) : undefined
+        const storeWait = reason?.startsWith(STORE_WAIT_REASON) === true
         const outcome: Outcome =
-          ran._tag === "Delay" && message.delayedSince !== undefined && ranAt - message.delayedSince > MAX_DELAYED_MS
+          storeWait && message.delayedSince !== undefined && ranAt - message.delayedSince > MAX_STORE_WAIT_MS
             ? {
                 _tag: "Retry",
-                reason: `delayed for more than ${MAX_DELAYED_MS / 3_600_000} hours (the bound on a job's delays): ${delayReasonOf(exit)}`
+                reason: `waited for the lead store for more than ${MAX_STORE_WAIT_MS / 3_600_000} hours: ${reason}`
               }
             : ran
         switch (outcome._tag) {
@@ -697,11 +716,17 @@ export const make = (
             // A fresh copy waits out the retry-after (at most MAX_DELAY_MS) with the attempts spent so far, and this
             // delivery is acknowledged: no receive spent, so no run of delays ends in the redrive. Sent first: a crash
             // before the delivery is deleted leaves two (the pipeline takes a job twice), never none.
-            // (the chain's clock starts at its first real wait: an interrupted or not-started run's 0 is none)
+            // The store-wait clock runs while the job's delays are store waits, from the first; any other delay (the
+            // run got past the store) starts it again. A run that ended without a reason (interrupted, not started)
+            // says nothing of the store: the clock is carried as it was.
             return yield* delayBy(
               {
                 priorAttempts: info.attemptsMade,
-                delayedSince: message.delayedSince ?? (outcome.delayMs > 0 ? ranAt : undefined)
+                delayedSince: storeWait
+                  ? (message.delayedSince ?? ranAt)
+                  : reason === undefined
+                    ? message.delayedSince
+                    : undefined
               },
               Math.min(MAX_DELAY_MS, outcome.delayMs),
               "delayed on its last receive, and the job could not be sent again"

@@ -1,10 +1,13 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, SQSClient } from "@aws-sdk/client-sqs"
 import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { SqsQueue, type SqsOptions, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
 import { type JobFate, JobDelay, type JobInfo, JobPermanent, JobQueue, JobRetry } from "../../services/JobQueue.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
+import { makeLogCapture } from "../support/logCapture.js"
 import { waitUntil } from "../support/poll.js"
 
 /**
@@ -250,39 +253,80 @@ describe("SQS: delays are bounded", () => {
       )
   )
 
-  // on the test clock: the bound is a day of delays; the SQS calls wait on nothing but the fake
+  /** Polls the queue every 15 minutes of test time, each run answering `fate(n)` (n: the run's index). */
+  const pollEvery15Minutes = (
+    fake: FakeSqs,
+    queue: string,
+    runs: number,
+    fate: (n: number) => JobFate | "ok"
+  ): Effect.Effect<void, never, SqsQueue> =>
+    Effect.gen(function* () {
+      const process = (job: JobInfo) =>
+        Effect.suspend(() => {
+          const answer = fate(record.runs.length)
+          record.runs.push(job.attemptsMade)
+          return answer === "ok" ? Effect.void : Effect.fail(answer)
+        })
+      for (let poll = 0; poll < runs && record.deadLettered.length === 0; poll++) {
+        yield* pollOnce(fake, queue, { process })
+        yield* TestClock.adjust("15 minutes")
+        fake.advance(15 * 60_000)
+      }
+    })
+  const storeWait = new JobDelay({ delayMs: 15 * 60_000, reason: "StoreUnavailable: connection refused" })
+
+  // on the test clock: the bound is a day of store waits; the SQS calls wait on nothing but the fake
   it.effect(
-    "a job delayed for more than 24 hours spends an attempt on each further delay: it ends FAILED, not waiting for ever",
+    "a job waiting for the store for more than 24 hours spends an attempt on each further wait: it ends FAILED",
     () =>
       withQueue((fake, names) =>
         Effect.gen(function* () {
           record.reset()
-          const queue = yield* JobQueue
-          yield* queue.enqueue({ leadId: "lead-forever" })
-          // the CRM's quota never comes back: every run is delayed 15 minutes
-          const process = (job: JobInfo) =>
-            Effect.suspend(() => {
-              record.runs.push(job.attemptsMade)
-              return Effect.fail(delay(15 * 60_000))
-            })
-          for (let poll = 0; poll < 200 && record.deadLettered.length === 0; poll++) {
-            yield* pollOnce(fake, names.queue, { process })
-            yield* TestClock.adjust("15 minutes")
-            fake.advance(15 * 60_000)
-          }
-          // a day of delays spent nothing (97 runs); then each delay is an attempt, and the third (maxReceiveCount 3)
+          yield* Effect.flatMap(JobQueue, (queue) => queue.enqueue({ leadId: "lead-forever" }))
+          // the database never comes back: every run is a store wait
+          yield* pollEvery15Minutes(fake, names.queue, 200, () => storeWait)
+          // a day of waits spent nothing (97 runs); then each wait is an attempt, and the third (maxReceiveCount 3)
           // marks the lead FAILED with the reason
           expect(record.runs.slice(0, 97)).toEqual(Array(97).fill(0))
           expect(record.runs.slice(97)).toEqual([0, 1, 2])
           expect(record.deadLettered).toEqual([
             {
               attemptsMade: 3,
-              reason: "delayed for more than 24 hours (the bound on a job's delays): RateLimited: CRM quota"
+              reason: "waited for the lead store for more than 24 hours: StoreUnavailable: connection refused"
             }
           ])
         })
       ),
     30_000
+  )
+
+  it.effect(
+    "other delays are not bounded (a backlog drains at the limits' pace), and a run past the store starts the clock again",
+    () =>
+      withQueue((fake, names) =>
+        Effect.gen(function* () {
+          record.reset()
+          yield* Effect.flatMap(JobQueue, (queue) => queue.enqueue({ leadId: "lead-backlog" }))
+          // 20 hours of store waits, one rate-limit delay (the store answered), 20 hours of store waits again, then
+          // 30 hours of rate-limit delays (a long import behind one account's limit), then the job runs
+          const fate = (n: number): JobFate | "ok" =>
+            n < 80
+              ? storeWait
+              : n === 80
+                ? delay(15 * 60_000)
+                : n < 161
+                  ? storeWait
+                  : n < 281
+                    ? delay(15 * 60_000)
+                    : "ok"
+          yield* pollEvery15Minutes(fake, names.queue, 290, fate)
+          expect(record.runs).toHaveLength(282)
+          expect(record.runs.every((attempts) => attempts === 0)).toBe(true)
+          expect(record.deadLettered).toEqual([])
+          expect(fake.messages(names.queue)).toEqual([])
+        })
+      ),
+    60_000
   )
 })
 
@@ -403,6 +447,41 @@ describe("SQS FIFO queues", () => {
         { fifo: true, maxReceiveCount: 1 }
       ),
     20_000
+  )
+
+  it.effect(
+    "maxReceiveCount 1: a copy whose time is more than 15 minutes ahead (an older release's) is held 15 minutes at most",
+    () => {
+      const logs = makeLogCapture()
+      return withQueue(
+        (fake, names) =>
+          Effect.gen(function* () {
+            record.reset()
+            // another lead sent first: the queue has answered, and its maxReceiveCount is known
+            yield* Effect.flatMap(JobQueue, (queue) => queue.enqueue({ leadId: "lead-new" }))
+            const sqs = yield* SqsQueue
+            const notBefore = (yield* Clock.currentTimeMillis) + 24 * 60 * 60_000
+            const body = JSON.stringify({ leadId: "lead-old", notBefore })
+            const settled = yield* Effect.fork(
+              sqs.settle([{ messageId: "m-old", receiptHandle: "unused", body, receiveCount: 1 }], {
+                concurrency: 1,
+                process: scripted([]),
+                onDeadLetter: record.onDeadLetter
+              })
+            )
+            yield* TestClock.adjust("15 minutes")
+            // let go after 15 minutes, not a day: passed on to a fresh copy that keeps its time, nothing run
+            expect(yield* Fiber.join(settled)).toEqual([])
+            // and said so, once: a FIFO queue wants a maxReceiveCount of 2 or more
+            expect(logs.lines.filter((line) => line.includes("the FIFO queue's maxReceiveCount is 1"))).toHaveLength(1)
+            expect(record.runs).toEqual([])
+            expect(bodies(fake, names.queue).filter((job) => job.leadId === "lead-old")).toEqual([
+              { leadId: "lead-old", notBefore }
+            ])
+          }).pipe(Effect.provide(logs.layer)),
+        { fifo: true, maxReceiveCount: 1 }
+      )
+    }
   )
 
   it.live(

@@ -103,6 +103,32 @@ const acknowledge = (
     client.destroy()
   })
 
+/**
+ * A consumer (one slot) whose job waits until the end of `then`, its lease renewed: `then` runs once the first
+ * renewal went out, with the log lines and a count of the renewals SQS was sent.
+ */
+const whileJobRuns = <A, E>(
+  fake: FakeSqs,
+  leadId: string,
+  then: (job: {
+    readonly lines: ReadonlyArray<string>
+    readonly renewals: () => number
+  }) => Effect.Effect<A, E, JobQueue>
+) =>
+  Effect.gen(function* () {
+    const capture = makeLogCapture()
+    const renewals = () => fake.operations().filter((op) => op === "ChangeMessageVisibility").length
+    const release = yield* Deferred.make<void>()
+    yield* Effect.gen(function* () {
+      const queue = yield* JobQueue
+      yield* queue.consume({ concurrency: 1, process: () => Deferred.await(release), onDeadLetter: () => Effect.void })
+      yield* queue.enqueue({ leadId })
+      yield* waitUntil("the job's lease is renewed", () => renewals() >= 1)
+      yield* then({ lines: capture.lines, renewals })
+      yield* Deferred.succeed(release, undefined)
+    }).pipe(Effect.scoped, Effect.provide(capture.layer))
+  })
+
 describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/client-sqs)", () => {
   it.live("a job is one message whose body is the job JSON (lead id and trace context); the SDK checks its MD5", () =>
     withQueue((fake, names) =>
@@ -494,19 +520,8 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
     () =>
       withQueue(
         (fake, names) =>
-          Effect.gen(function* () {
-            const capture = makeLogCapture()
-            const renewals = () => fake.operations().filter((op) => op === "ChangeMessageVisibility").length
-            const release = yield* Deferred.make<void>()
-            yield* Effect.gen(function* () {
-              const queue = yield* JobQueue
-              yield* queue.consume({
-                concurrency: 1,
-                process: () => Deferred.await(release),
-                onDeadLetter: () => Effect.void
-              })
-              yield* queue.enqueue({ leadId: "stalled" })
-              yield* waitUntil("the job's lease is renewed", () => renewals() >= 1)
+          whileJobRuns(fake, "stalled", ({ lines, renewals }) =>
+            Effect.gen(function* () {
               // this consumer stalled past its lease (a paused container, a long GC): the message went to another
               // consumer, and this receive's handle is dead
               fake.advance(10_000)
@@ -518,15 +533,14 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
               // at most the one renewal that learnt it (SQS answered ReceiptHandleIsInvalid); before, one a second
               expect(renewals() - before).toBeLessThanOrEqual(1)
               const gone = withMessage(
-                capture.lines,
+                lines,
                 "the SQS message's receipt handle is no longer valid (deleted or received again since); its lease is no longer renewed"
               )
               expect(gone).toHaveLength(1)
               expect(gone[0]).toContain("ReceiptHandleIsInvalid")
-              expect(withMessage(capture.lines, "could not renew the lease on an SQS message in flight")).toEqual([])
-              yield* Deferred.succeed(release, undefined)
-            }).pipe(Effect.scoped, Effect.provide(capture.layer))
-          }),
+              expect(withMessage(lines, "could not renew the lease on an SQS message in flight")).toEqual([])
+            })
+          ),
         { leaseSeconds: 3, waitTimeSeconds: 1 }
       ),
     20_000
@@ -537,30 +551,18 @@ describe("JobQueue on SQS (fake SQS over the AWS JSON protocol, real @aws-sdk/cl
     () =>
       withQueue(
         (fake) =>
-          Effect.gen(function* () {
-            const capture = makeLogCapture()
-            const renewals = () => fake.operations().filter((op) => op === "ChangeMessageVisibility").length
-            const release = yield* Deferred.make<void>()
-            yield* Effect.gen(function* () {
-              const queue = yield* JobQueue
-              yield* queue.consume({
-                concurrency: 1,
-                process: () => Deferred.await(release),
-                onDeadLetter: () => Effect.void
-              })
-              yield* queue.enqueue({ leadId: "purged" })
-              yield* waitUntil("the job's lease is renewed", () => renewals() >= 1)
+          whileJobRuns(fake, "purged", ({ lines, renewals }) =>
+            Effect.gen(function* () {
               fake.purge("leads")
               yield* waitUntil("a renewal is refused", () =>
-                capture.lines.some((line) => line.includes("receipt handle is no longer valid"))
+                lines.some((line) => line.includes("receipt handle is no longer valid"))
               )
               const after = renewals()
               yield* Effect.sleep("2500 millis")
               expect(renewals()).toBe(after)
-              expect(capture.lines.filter((line) => line.includes("receipt handle is no longer valid"))).toHaveLength(1)
-              yield* Deferred.succeed(release, undefined)
-            }).pipe(Effect.scoped, Effect.provide(capture.layer))
-          }),
+              expect(lines.filter((line) => line.includes("receipt handle is no longer valid"))).toHaveLength(1)
+            })
+          ),
         { leaseSeconds: 3, waitTimeSeconds: 1 }
       ),
     20_000
