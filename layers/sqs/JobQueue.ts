@@ -39,7 +39,7 @@ import {
 import * as GroupCommit from "../shared/groupCommit.js"
 import { config, type SqsOptions } from "./config.js"
 import { describeThrown, type Outcome, outcomeOf } from "../shared/jobOutcome.js"
-import { type SettleOptions, SqsQueue, type SqsRecord } from "./SqsQueue.js"
+import { NOT_STARTED_REASON, type SettleOptions, SqsQueue, type SqsRecord } from "./SqsQueue.js"
 
 export { type SqsOptions, config } from "./config.js"
 
@@ -60,7 +60,8 @@ export const MAX_DELAY_MS = MAX_DELAY_S * 1000
  * from the first of an unbroken run of them, before each further one spends an attempt (as a retry): a store that
  * never comes back still ends its jobs FAILED rather than waiting without end. Other delays (the breaker open, a
  * rate-limit tier full, a CRM's Retry-After) are not bounded, as on BullMQ: a backlog draining at the limits' pace
- * must not fail its leads, and a run that gets past the store starts the clock again.
+ * must not fail its leads, and a delayed run that got past the store starts the clock again. (A retry in between
+ * does not: the message it leaves to the redrive keeps the body it came with, clock included.)
  */
 export const MAX_STORE_WAIT_MS = 24 * 60 * 60 * 1000
 /** How a store wait's reason starts (src/pipeline/fate.ts STORE_WAIT_REASON; a layer does not import the pipeline). */
@@ -717,14 +718,14 @@ export const make = (
             // delivery is acknowledged: no receive spent, so no run of delays ends in the redrive. Sent first: a crash
             // before the delivery is deleted leaves two (the pipeline takes a job twice), never none.
             // The store-wait clock runs while the job's delays are store waits, from the first; any other delay (the
-            // run got past the store) starts it again. A run that ended without a reason (interrupted, not started)
-            // says nothing of the store: the clock is carried as it was.
+            // run got past the store) starts it again. A run that did not reach the store (interrupted, or not
+            // started near a Lambda invocation's deadline) says nothing of it: the clock is carried as it was.
             return yield* delayBy(
               {
                 priorAttempts: info.attemptsMade,
                 delayedSince: storeWait
                   ? (message.delayedSince ?? ranAt)
-                  : reason === undefined
+                  : reason === undefined || reason === NOT_STARTED_REASON
                     ? message.delayedSince
                     : undefined
               },

@@ -7,6 +7,12 @@ import type * as Effect from "effect/Effect"
 import type { ConsumeOptions } from "../../services/JobQueue.js"
 import type { SqsOptions } from "./config.js"
 
+/**
+ * The reason of the delay a Lambda consumer gives a job it does not start this close to its invocation's deadline:
+ * the run never reached the lead store, so it neither counts as a store wait nor ends a run of them.
+ */
+export const NOT_STARTED_REASON = "not started this close to the invocation's deadline"
+
 /** One received message, whichever way it arrived (a ReceiveMessage answer or a Lambda SQS event record). */
 export interface SqsRecord {
   readonly messageId: string

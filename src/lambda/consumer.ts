@@ -5,7 +5,7 @@ import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import { positiveInt } from "../../layers/shared/config.js"
 import { lazySelected } from "../../layers/shared/optionalPackage.js"
-import { SqsQueue } from "../../layers/sqs/SqsQueue.js"
+import { NOT_STARTED_REASON, SqsQueue } from "../../layers/sqs/SqsQueue.js"
 import { AppConfig } from "../../services/AppConfig.js"
 import { JobDelay, JobRetry } from "../../services/JobQueue.js"
 import { withParentTrace } from "../domain/traceContext.js"
@@ -64,7 +64,7 @@ const withinDeadline =
     return Effect.suspend((): Effect.Effect<A, E | JobDelay | JobRetry, R> => {
       const now = Date.now()
       if (stops && now >= stopAt) {
-        return Effect.fail(new JobDelay({ delayMs: 0, reason: "not started this close to the invocation's deadline" }))
+        return Effect.fail(new JobDelay({ delayMs: 0, reason: NOT_STARTED_REASON }))
       }
       const stopped: Effect.Effect<A, E | JobRetry, R> = stops
         ? Effect.timeoutFail(job, {

@@ -66,8 +66,6 @@ const recordRetry = Schedule.exponential("200 millis").pipe(
   Schedule.upTo(Duration.seconds(10))
 )
 
-/** A run's claims on its actions are held while it works: see `ClaimOptions.renew`. */
-
 /**
  * The breaker counts only failures that say the CRM is unwell (5xx, timeouts, network). Its verdicts on our data
  * (4xx) and its rate limiting (429, already delayed until its own Retry-After) do not open it.

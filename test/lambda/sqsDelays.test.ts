@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import { SqsQueue, type SqsOptions, layer as sqsLayer } from "../../layers/sqs/JobQueue.js"
+import { NOT_STARTED_REASON } from "../../layers/sqs/SqsQueue.js"
 import { type JobFate, JobDelay, type JobInfo, JobPermanent, JobQueue, JobRetry } from "../../services/JobQueue.js"
 import { type FakeSqs, makeFakeSqs } from "../fakes/sqs.js"
 import { makeLogCapture } from "../support/logCapture.js"
@@ -283,8 +284,10 @@ describe("SQS: delays are bounded", () => {
         Effect.gen(function* () {
           record.reset()
           yield* Effect.flatMap(JobQueue, (queue) => queue.enqueue({ leadId: "lead-forever" }))
-          // the database never comes back: every run is a store wait
-          yield* pollEvery15Minutes(fake, names.queue, 200, () => storeWait)
+          // the database never comes back: every run is a store wait, but one a Lambda invocation did not start near
+          // its deadline (it never reached the store: the clock goes on)
+          const notStarted = new JobDelay({ delayMs: 0, reason: NOT_STARTED_REASON })
+          yield* pollEvery15Minutes(fake, names.queue, 200, (n) => (n === 50 ? notStarted : storeWait))
           // a day of waits spent nothing (97 runs); then each wait is an attempt, and the third (maxReceiveCount 3)
           // marks the lead FAILED with the reason
           expect(record.runs.slice(0, 97)).toEqual(Array(97).fill(0))
