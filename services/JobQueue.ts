@@ -23,6 +23,12 @@ export class QueueUnavailable extends Schema.TaggedError<QueueUnavailable>()("Qu
   message: Schema.String
 }) {}
 
+/**
+ * How the reason of a JobDelay that waits for the lead store starts (src/pipeline/fate.ts): the queue backends bound
+ * such waits (BullMQ by count, SQS by time), and no other delay.
+ */
+export const STORE_WAIT_REASON = "StoreUnavailable: "
+
 /** Run the job again after `delayMs` without spending an attempt (rate limited, breaker open, claim held). */
 export class JobDelay extends Schema.TaggedError<JobDelay>()("JobDelay", {
   delayMs: Schema.Number,

@@ -4,7 +4,7 @@ import * as Duration from "effect/Duration"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import * as Exit from "effect/Exit"
+import type * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob } from "../../services/JobQueue.js"
+import { type ConsumeOptions, type JobFate, type JobInfo, LeadJob, STORE_WAIT_REASON } from "../../services/JobQueue.js"
 import {
   isConnectionError,
   type RedisClient,
@@ -22,10 +22,7 @@ import {
 } from "../shared/RedisClient.js"
 import { leadIdOfJob } from "./jobId.js"
 import type { ResolvedBullMqOptions } from "./JobQueueOptions.js"
-import { type Outcome, outcomeOf } from "../shared/jobOutcome.js"
-
-/** How a store wait's reason starts (src/pipeline/fate.ts STORE_WAIT_REASON; a layer does not import the pipeline). */
-const STORE_WAIT_REASON = "StoreUnavailable: "
+import { delayReasonOf, type Outcome, outcomeOf } from "../shared/jobOutcome.js"
 
 /** After the shutdown timeout, how long interrupted jobs get to be put back before we stop waiting. */
 const CANCEL_GRACE_MS = 2000
@@ -158,12 +155,10 @@ export const consume = (
       exit: Exit.Exit<void, JobFate>,
       outcome: Outcome
     ): { readonly outcome: Outcome; readonly storeWait: boolean } => {
-      if (outcome._tag !== "Delay" || Exit.isSuccess(exit)) return { outcome, storeWait: false }
-      const failure = Cause.failureOption(exit.cause)
-      if (Option.isNone(failure) || failure.value._tag !== "JobDelay") return { outcome, storeWait: false }
-      if (!failure.value.reason.startsWith(STORE_WAIT_REASON)) return { outcome, storeWait: false }
+      const reason = outcome._tag === "Delay" ? delayReasonOf(exit) : undefined
+      if (reason === undefined || !reason.startsWith(STORE_WAIT_REASON)) return { outcome, storeWait: false }
       return storeWaitsOf(job) >= opts.maxStoreWaits
-        ? { outcome: { _tag: "Retry", reason: failure.value.reason }, storeWait: false }
+        ? { outcome: { _tag: "Retry", reason }, storeWait: false }
         : { outcome, storeWait: true }
     }
 

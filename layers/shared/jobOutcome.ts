@@ -57,3 +57,10 @@ export const outcomeOf = (
   exit: Exit.Exit<void, JobFate>,
   describeDefect: (defect: unknown) => string = describeThrown
 ): Outcome => (Exit.isSuccess(exit) ? { _tag: "Done" } : failureOutcome(exit.cause, describeDefect))
+
+/** The reason of the JobDelay a run ended with, undefined for any other end (a success, an interruption). */
+export const delayReasonOf = (exit: Exit.Exit<unknown, JobFate>): string | undefined => {
+  if (Exit.isSuccess(exit)) return undefined
+  const failure = Cause.failureOption(exit.cause)
+  return Option.isSome(failure) && failure.value._tag === "JobDelay" ? failure.value.reason : undefined
+}

@@ -34,11 +34,12 @@ import {
   type JobInfo,
   JobQueue,
   LeadJob,
-  QueueUnavailable
+  QueueUnavailable,
+  STORE_WAIT_REASON
 } from "../../services/JobQueue.js"
 import * as GroupCommit from "../shared/groupCommit.js"
 import { config, type SqsOptions } from "./config.js"
-import { describeThrown, type Outcome, outcomeOf } from "../shared/jobOutcome.js"
+import { delayReasonOf, describeThrown, type Outcome, outcomeOf } from "../shared/jobOutcome.js"
 import { NOT_STARTED_REASON, type SettleOptions, SqsQueue, type SqsRecord } from "./SqsQueue.js"
 
 export { type SqsOptions, config } from "./config.js"
@@ -64,8 +65,6 @@ export const MAX_DELAY_MS = MAX_DELAY_S * 1000
  * does not: the message it leaves to the redrive keeps the body it came with, clock included.)
  */
 export const MAX_STORE_WAIT_MS = 24 * 60 * 60 * 1000
-/** How a store wait's reason starts (src/pipeline/fate.ts STORE_WAIT_REASON; a layer does not import the pipeline). */
-const STORE_WAIT_REASON = "StoreUnavailable: "
 /**
  * How long one SQS call (the SDK's own retries included) may take before it is abandoned (its request aborted) and
  * fails as QueueUnavailable; a long poll gets its wait on top. The client's HTTP handler has no timeout of its own,
@@ -142,14 +141,6 @@ const holdsOnly = (message: JobMessage, now: number, max: number): boolean =>
 interface Carried {
   readonly priorAttempts: number
   readonly delayedSince?: number | undefined
-}
-
-/** The reason a run was delayed (its JobDelay's), undefined for any other end (an interruption, say). */
-const delayReasonOf = (exit: Exit.Exit<unknown, unknown>): string | undefined => {
-  if (Exit.isSuccess(exit)) return undefined
-  const failure = Cause.failureOption(exit.cause)
-  const fate = Option.getOrUndefined(failure) as { readonly _tag?: unknown; readonly reason?: unknown } | undefined
-  return fate?._tag === "JobDelay" && typeof fate.reason === "string" ? fate.reason : undefined
 }
 
 /**

@@ -4,7 +4,14 @@ import type { CircuitOpen } from "../../services/CircuitBreaker.js"
 import type { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
 import type { EnrichmentFailed } from "../../services/Enricher.js"
 import type { IdempotencyUnavailable } from "../../services/Idempotency.js"
-import { JobDelay, type JobFate, JobPermanent, JobRetry, type QueueUnavailable } from "../../services/JobQueue.js"
+import {
+  JobDelay,
+  type JobFate,
+  JobPermanent,
+  JobRetry,
+  type QueueUnavailable,
+  STORE_WAIT_REASON
+} from "../../services/JobQueue.js"
 import type { LeadNotFound, StaleTransition, StoreUnavailable } from "../../services/LeadStore.js"
 import type { RateLimited, RateLimiterUnavailable } from "../../services/RateLimiter.js"
 import type { GuardBlocked } from "../domain/guard.js"
@@ -48,7 +55,7 @@ const retry = (failure: { readonly _tag: string; readonly message: string }) =>
 export const STORE_WAIT_MS = 5_000
 
 /** The reason of a store wait starts so (the queue's bound on store waits recognises it). */
-export const STORE_WAIT_REASON = "StoreUnavailable: "
+export { STORE_WAIT_REASON }
 
 /**
  * The store refused the statement itself — its data (22xxx data exception, 23xxx integrity) or the statement (42xxx
