@@ -36,6 +36,7 @@ export interface StackConfig {
   /** Give the ingest the CRM secret too, so its /mcp endpoint can build the CRM client (Fargate only). */
   readonly mcpOnIngest: boolean
   readonly analyzer: "HEURISTIC" | "BEDROCK"
+  /** The Converse model or geographic inference profile (analyzer BEDROCK only; empty otherwise). */
   readonly bedrockModelId: string
   readonly workerConcurrency: number
   readonly rateLimits: {
@@ -350,8 +351,17 @@ export const fromContext = (read: ContextReader): StackConfig => {
   const otlpEndpoint = optional("otlpEndpoint")
   if (tracing === "otlp" && otlpEndpoint === undefined) errors.push("otlpEndpoint: required when tracing=otlp")
   const analyzer = oneOf("analyzer", ["HEURISTIC", "BEDROCK"] as const, "HEURISTIC")
-  const bedrockModelId = str("bedrockModelId", "anthropic.claude-3-5-haiku-20241022-v1:0")
-  if (!/^[A-Za-z0-9.:_-]+$/.test(bedrockModelId)) errors.push("bedrockModelId: must be a plain model id (no wildcard)")
+  // No default: Bedrock retires models (Claude 3.5 Haiku, the default until December 2026, since June 2026), and
+  // which id a Region serves (the model's own, or a geography's profile only) depends on the Region.
+  const bedrockModelId = str("bedrockModelId", "")
+  if (analyzer !== "BEDROCK") {
+    // not read
+  } else if (bedrockModelId === "")
+    errors.push(
+      "bedrockModelId: required when analyzer=BEDROCK: an Active model with Converse tool use that the account may invoke in the stack's Region, or a geographic inference profile of one (e.g. us.anthropic.claude-haiku-4-5-20251001-v1:0)"
+    )
+  else if (!/^[A-Za-z0-9.:_-]+$/.test(bedrockModelId))
+    errors.push("bedrockModelId: must be a plain model id (no wildcard)")
   else if (bedrockModelId.startsWith("global."))
     errors.push(
       "bedrockModelId: a global inference profile can route to any commercial Region; use a model id of the stack's Region or a geographic profile (us., eu., apac., …)"
@@ -499,7 +509,7 @@ export const programSettings = (config: StackConfig): Record<string, string> => 
   LOG_FORMAT: "json",
   CRM_PROVIDER: config.crmProvider,
   ANALYZER: config.analyzer,
-  BEDROCK_MODEL_ID: config.bedrockModelId,
+  ...(config.analyzer === "BEDROCK" ? { BEDROCK_MODEL_ID: config.bedrockModelId } : {}),
   WORKER_CONCURRENCY: String(config.workerConcurrency),
   RATE_LIMIT_PER_LEAD: String(config.rateLimits.perLead),
   RATE_LIMIT_PER_ACCOUNT: String(config.rateLimits.perAccount),

@@ -13,6 +13,7 @@ import {
   fromContext,
   isCompleteSecretArn,
   perLeadWorstCaseMs,
+  programSettings,
   secretSettings
 } from "../lib/config.js"
 import { CRM_SECRET_ARN, FIXTURE_BUNDLES, fargateBase } from "./synth.js"
@@ -90,17 +91,26 @@ describe("stack context", () => {
   it("tells a complete secret ARN from a partial one, and a geographic inference profile from a model id", () => {
     expect(isCompleteSecretArn(CRM_SECRET_ARN)).toBe(true)
     expect(isCompleteSecretArn("arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm")).toBe(false)
-    expect(bedrockModel("anthropic.claude-3-5-haiku-20241022-v1:0")).toEqual({
+    expect(bedrockModel("anthropic.claude-haiku-4-5-20251001-v1:0")).toEqual({
       profile: undefined,
-      foundationModel: "anthropic.claude-3-5-haiku-20241022-v1:0"
+      foundationModel: "anthropic.claude-haiku-4-5-20251001-v1:0"
     })
-    expect(bedrockModel("eu.anthropic.claude-3-5-haiku-20241022-v1:0")).toEqual({
-      profile: "eu.anthropic.claude-3-5-haiku-20241022-v1:0",
-      foundationModel: "anthropic.claude-3-5-haiku-20241022-v1:0"
+    expect(bedrockModel("eu.anthropic.claude-haiku-4-5-20251001-v1:0")).toEqual({
+      profile: "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+      foundationModel: "anthropic.claude-haiku-4-5-20251001-v1:0"
     })
-    expect(refusal(fargateBase({ bedrockModelId: "global.anthropic.claude-sonnet-4-v1:0" }))).toContain(
-      "bedrockModelId: a global inference profile"
-    )
+    expect(
+      refusal(fargateBase({ analyzer: "BEDROCK", bedrockModelId: "global.anthropic.claude-sonnet-4-v1:0" }))
+    ).toContain("bedrockModelId: a global inference profile")
+  })
+
+  it("asks for bedrockModelId with the Bedrock analyser (Bedrock retires models: no default stays valid)", () => {
+    expect(refusal(fargateBase({ analyzer: "BEDROCK" }))).toContain("bedrockModelId: required when analyzer=BEDROCK")
+    const bedrock = fromContext(read(fargateBase({ analyzer: "BEDROCK", bedrockModelId: "us.amazon.nova-lite-v1:0" })))
+    expect(programSettings(bedrock).BEDROCK_MODEL_ID).toBe("us.amazon.nova-lite-v1:0")
+    // the heuristic analyser reads no model: none is asked for, and the tasks get none
+    const heuristic = fromContext(read(fargateBase({})))
+    expect(programSettings(heuristic)).not.toHaveProperty("BEDROCK_MODEL_ID")
   })
 
   it("reads CLI strings (`-c workerConcurrency=8`) and JSON environment", () => {
@@ -120,6 +130,7 @@ describe("stack context", () => {
           crmProvider: "PIPEDRIVE",
           workerConcurrency: "0",
           tracing: "otlp",
+          analyzer: "BEDROCK",
           bedrockModelId: "anthropic.*",
           logRetentionDays: 45,
           environment: '{"HUBSPOT_ACCESS_TOKEN":"pat-123"}'
@@ -289,7 +300,12 @@ describe("stack context", () => {
       lambdaBundles: FIXTURE_BUNDLES,
       ...context
     })
-    const bedrock = { analyzer: "BEDROCK", crmProvider: "SALESFORCE", crmSecretArn: CRM_SECRET_ARN }
+    const bedrock = {
+      analyzer: "BEDROCK",
+      bedrockModelId: "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+      crmProvider: "SALESFORCE",
+      crmSecretArn: CRM_SECRET_ARN
+    }
 
     it("takes one lead's worst case from the programs' own defaults (Bedrock's timeout and re-asks, the CRM's timeout)", () => {
       const defaults = Effect.runSync(
@@ -297,6 +313,7 @@ describe("stack context", () => {
           Effect.withConfigProvider(
             ConfigProvider.fromMap(
               new Map([
+                ["BEDROCK_MODEL_ID", "m"],
                 ["SALESFORCE_ACCESS_TOKEN", "t"],
                 ["SALESFORCE_INSTANCE_URL", "https://x.my.salesforce.com"]
               ])

@@ -19,7 +19,7 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
   let crm: Resources
   beforeAll(() => {
     resources = synth().resources
-    bedrock = synth({ analyzer: "BEDROCK", bedrockModelId: "anthropic.claude-3-5-haiku-20241022-v1:0" }).resources
+    bedrock = synth({ analyzer: "BEDROCK", bedrockModelId: "anthropic.claude-haiku-4-5-20251001-v1:0" }).resources
     crm = synth({ crmProvider: "SALESFORCE", crmSecretArn: CRM_SECRET_ARN, mcpOnIngest: true }).resources
   }, SYNTH_TIMEOUT_MS)
   const refs = (list: ReadonlyArray<unknown>) => list.map((r) => (r as { Ref: string }).Ref).sort()
@@ -103,7 +103,7 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
   })
 
   it("lets the consumer invoke a geographic inference profile and, through it only, its model in any Region", () => {
-    const profile = "eu.anthropic.claude-3-5-haiku-20241022-v1:0"
+    const profile = "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
     const r = synth({ analyzer: "BEDROCK", bedrockModelId: profile }).resources
     const invoke = roleStatements(r, "ServicesConsumerTaskRole").filter((s) =>
       asList(s.Action).includes("bedrock:InvokeModel")
@@ -131,7 +131,7 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
         Resource: {
           "Fn::Join": [
             "",
-            ["arn:", { Ref: "AWS::Partition" }, ":bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"]
+            ["arn:", { Ref: "AWS::Partition" }, ":bedrock:*::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"]
           ]
         },
         Condition: { StringEquals: { "bedrock:InferenceProfileArn": profileArn } }
@@ -154,7 +154,7 @@ describe("IAM", { timeout: SYNTH_TIMEOUT_MS }, () => {
             { Ref: "AWS::Partition" },
             ":bedrock:",
             { Ref: "AWS::Region" },
-            "::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"
+            "::foundation-model/anthropic.claude-haiku-4-5-20251001-v1:0"
           ]
         ]
       }

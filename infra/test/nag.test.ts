@@ -22,7 +22,7 @@ describe("cdk-nag AwsSolutions", { timeout: SYNTH_TIMEOUT_MS }, () => {
         certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/abc",
         allowPlainHttp: false,
         analyzer: "BEDROCK",
-        bedrockModelId: "eu.anthropic.claude-3-5-haiku-20241022-v1:0",
+        bedrockModelId: "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
         crmProvider: "SALESFORCE",
         crmSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm-AbC123",
         mcpOnIngest: true,

@@ -14,7 +14,7 @@ import {
   wildcards
 } from "./synth.js"
 
-const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+const MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
 const FUNCTIONS = ["Ingest", "Consumer", "Sweep", "Migrate"] as const
 
 describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, () => {
@@ -153,7 +153,7 @@ describe("serverless variant: IAM and cdk-nag", { timeout: SYNTH_TIMEOUT_MS }, (
       "Bedrock through an inference profile, OTLP traces, single-AZ, an alarm e-mail",
       {
         analyzer: "BEDROCK",
-        bedrockModelId: "us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        bedrockModelId: "us.anthropic.claude-haiku-4-5-20251001-v1:0",
         tracing: "otlp",
         otlpEndpoint: "http://10.0.0.10:4318",
         multiAz: false,

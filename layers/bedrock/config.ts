@@ -1,4 +1,7 @@
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import type * as Effect from "effect/Effect"
 import { positiveInt, validated } from "../shared/config.js"
 
@@ -22,9 +25,25 @@ export interface BedrockAnalyzerOptions {
     | undefined
 }
 
+/**
+ * BEDROCK_MODEL_ID has no default: Bedrock retires models every year or so (Claude 3.5 Haiku, this setting's default
+ * until December 2026, answers every call "This model version has reached the end of its life" since June 2026), and
+ * which id a Region serves (a model's own, or only a geography's inference profile) depends on the Region.
+ */
+const modelIdRequired =
+  "is missing (or blank), and required with ANALYZER=BEDROCK: the id of an Active Converse model with tool use, or of an inference profile, " +
+  "that this account may invoke in AWS_REGION (e.g. us.anthropic.claude-haiku-4-5-20251001-v1:0 in a US Region)"
+
 /** BEDROCK_* settings (see BedrockAnalyzerOptions). */
 export const config: Config.Config<Omit<BedrockAnalyzerOptions, "onUsage">> = Config.all({
-  modelId: Config.string("BEDROCK_MODEL_ID").pipe(Config.withDefault("anthropic.claude-3-5-haiku-20241022-v1:0")),
+  modelId: Config.string("BEDROCK_MODEL_ID").pipe(
+    Config.option,
+    Config.mapOrFail((id) =>
+      Option.isSome(id) && id.value.trim() !== ""
+        ? Either.right(id.value.trim())
+        : Either.left(ConfigError.InvalidData(["BEDROCK_MODEL_ID"], modelIdRequired))
+    )
+  ),
   timeoutMs: positiveInt("BEDROCK_TIMEOUT_MS", 20_000),
   maxAttempts: positiveInt("BEDROCK_MAX_ATTEMPTS", 2),
   decodeRetries: validated("BEDROCK_DECODE_RETRIES", Config.integer(), {

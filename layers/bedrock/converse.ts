@@ -3,6 +3,7 @@ import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { Analysis } from "../../src/domain/analysis.js"
+import { DAILY_QUOTA_RETRY_MS } from "../../src/domain/crmErrors.js"
 import { redactText } from "../../src/domain/redact.js"
 import { AnalysisFailed } from "../../services/Analyzer.js"
 import { JobPermanent } from "../../services/JobQueue.js"
@@ -144,21 +145,35 @@ const retryAfterHeaderMs = (error: SdkError): number | undefined => {
 
 /**
  * Bedrock errors that no retry can fix: the request or the set-up is wrong (ValidationException 400, also an invalid
- * model id or a model without toolChoice support; AccessDeniedException 403; ResourceNotFoundException 404, an unknown
- * model id or one not offered in the region). Each says what to check. The SDK has already corrected clock skew
- * (it retries an AccessDeniedException caused by it), so what reaches here is the real verdict.
+ * model id, a model without toolChoice support, or one offered only through an inference profile; AccessDeniedException
+ * 403; ResourceNotFoundException 404, an unknown model id, one not offered in the region, or one Bedrock has retired).
+ * Each says what to check, from the service's message where it tells. The SDK has already corrected clock skew (it
+ * retries an AccessDeniedException caused by it), so what reaches here is the real verdict.
  */
-const permanentErrors: Readonly<Record<string, (modelId: string) => string>> = {
-  ValidationException: (modelId) =>
-    `Check BEDROCK_MODEL_ID=${modelId} (a model or inference profile that supports Converse tool use with ` +
-    "toolChoice, e.g. Anthropic Claude 3+ or Amazon Nova) and BEDROCK_MAX_TOKENS (within the model's output limit); " +
-    "an input too long for the model is rejected this way too",
+const permanentErrors: Readonly<Record<string, (modelId: string, message: string) => string>> = {
+  ValidationException: (modelId, message) =>
+    /on-demand throughput isn.t supported/i.test(message)
+      ? `BEDROCK_MODEL_ID=${modelId} is offered only through a cross-Region inference profile: set it to the ` +
+        `profile's id (the geography's prefix and the model id, e.g. us.${modelId} or eu.${modelId})`
+      : `Check BEDROCK_MODEL_ID=${modelId} (a model or inference profile that supports Converse tool use with ` +
+        "toolChoice, e.g. Anthropic Claude 3+ or Amazon Nova) and BEDROCK_MAX_TOKENS (within the model's output " +
+        "limit); an input too long for the model is rejected this way too",
   AccessDeniedException: (modelId) =>
     `Check that the IAM role may call bedrock:InvokeModel on BEDROCK_MODEL_ID=${modelId} and that access to the ` +
     "model is granted in this account and AWS_REGION",
-  ResourceNotFoundException: (modelId) =>
-    `Check BEDROCK_MODEL_ID=${modelId}: the model is unknown or not offered in this AWS_REGION`
+  ResourceNotFoundException: (modelId, message) =>
+    /end of its life|legacy/i.test(message)
+      ? `BEDROCK_MODEL_ID=${modelId} is retired on Bedrock (past its end of life, or Legacy and unused by this ` +
+        "account lately): set an Active model (Bedrock's model lifecycle page lists them)"
+      : `Check BEDROCK_MODEL_ID=${modelId}: the model is unknown or not offered in this AWS_REGION`
 }
+
+/**
+ * A ThrottlingException for the account's daily token quota ("Too many tokens per day"): no retry succeeds before the
+ * quota's day turns, so the job waits DAILY_QUOTA_RETRY_MS (5 min), not a burst limit's seconds, as for a CRM's daily
+ * quota (and, as there, below the sweeper's PROCESSING threshold).
+ */
+const isDailyQuota = (message: string): boolean => /\bper day\b/i.test(message)
 
 /**
  * Maps an SDK failure (after the SDK's own attempts) to AnalysisFailed (transient: the job retries) or JobPermanent
@@ -183,7 +198,7 @@ export const toAnalysisError = (
   const check = Object.hasOwn(permanentErrors, name) ? permanentErrors[name] : undefined
   if (check !== undefined) {
     return new JobPermanent({
-      reason: `Bedrock refused the request (${name}, ${where}): ${detail.replace(/\.$/, "")}. ${check(modelId)}`
+      reason: `Bedrock refused the request (${name}, ${where}): ${detail.replace(/\.$/, "")}. ${check(modelId, error.message ?? "")}`
     })
   }
   if (name === "ModelNotReadyException") {
@@ -193,6 +208,12 @@ export const toAnalysisError = (
     })
   }
   if (name === "ThrottlingException" || status === 429 || error.$retryable?.throttling === true) {
+    if (isDailyQuota(error.message ?? "")) {
+      return new AnalysisFailed({
+        message: `Bedrock's daily token quota is spent (${name}): the lead waits ${DAILY_QUOTA_RETRY_MS / 60_000} min`,
+        retryAfterMs: DAILY_QUOTA_RETRY_MS
+      })
+    }
     return new AnalysisFailed({
       message: `Bedrock throttled the request (${name})`,
       retryAfterMs: retryAfterHeaderMs(error) ?? throttleDelayMs

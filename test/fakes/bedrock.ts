@@ -121,7 +121,8 @@ export type BedrockReply =
   | { readonly kind: "text"; readonly text: string; readonly stopReason?: BedrockStopReason }
   /** A stop with no tool call, e.g. guardrail_intervened with the guardrail's message, or content_filtered. */
   | { readonly kind: "stop"; readonly stopReason: BedrockStopReason; readonly text?: string }
-  | { readonly kind: "throttle" }
+  /** ThrottlingException: the per-minute burst limit, or (`perDay`) the account's daily token quota spent. */
+  | { readonly kind: "throttle"; readonly perDay?: boolean }
   /** An error named as Bedrock names it: by `name` (status from the table) or by `status`. */
   | { readonly kind: "error"; readonly status?: number; readonly name?: BedrockErrorName; readonly message?: string }
   | { readonly kind: "hang"; readonly ms: number }
@@ -133,11 +134,28 @@ export interface FakeModel {
   /** toolResult.status: Anthropic Claude 3+ and Amazon Nova only. */
   readonly toolResultStatus: boolean
   readonly maxOutputTokens: number
+  /**
+   * How it may be invoked: `onDemand` (by its own id or through a profile, the default), `profileOnly` (only through
+   * a cross-Region inference profile: the bare id is a ValidationException, as Bedrock answers for Claude 4+), or
+   * `endOfLife` (retired: every call is a ResourceNotFoundException, as for Claude 3.5 Haiku since June 2026).
+   */
+  readonly access?: "onDemand" | "profileOnly" | "endOfLife"
 }
 
 /** Models the fake knows by id (an inference-profile prefix such as "eu." is accepted too); others are 404. */
 export const fakeModels: Readonly<Record<string, FakeModel>> = {
-  "anthropic.claude-3-5-haiku-20241022-v1:0": { toolChoiceTool: true, toolResultStatus: true, maxOutputTokens: 8192 },
+  "anthropic.claude-haiku-4-5-20251001-v1:0": {
+    toolChoiceTool: true,
+    toolResultStatus: true,
+    maxOutputTokens: 64_000,
+    access: "profileOnly"
+  },
+  "anthropic.claude-3-5-haiku-20241022-v1:0": {
+    toolChoiceTool: true,
+    toolResultStatus: true,
+    maxOutputTokens: 8192,
+    access: "endOfLife"
+  },
   "anthropic.claude-3-haiku-20240307-v1:0": { toolChoiceTool: true, toolResultStatus: true, maxOutputTokens: 4096 },
   "amazon.nova-lite-v1:0": { toolChoiceTool: true, toolResultStatus: true, maxOutputTokens: 5000 },
   "meta.llama3-1-70b-instruct-v1:0": { toolChoiceTool: false, toolResultStatus: false, maxOutputTokens: 2048 },
@@ -271,8 +289,21 @@ export const makeFakeBedrock = (fallback: BedrockReply, models: Readonly<Record<
       const modelId = decodeURIComponent(path[1]!)
       if (!modelIdPattern.test(modelId))
         return reject("ValidationException", "The provided model identifier is invalid.")
-      const model = models[modelId.replace(/^(us|eu|apac|us-gov|global)\./, "")]
+      const profile = /^(us|us-gov|eu|apac|jp|au|ca|global)\./.exec(modelId)
+      const model = models[profile === null ? modelId : modelId.slice(profile[0].length)]
       if (model === undefined) return reject("ResourceNotFoundException", defaultMessage.ResourceNotFoundException)
+      if (model.access === "endOfLife") {
+        return reject(
+          "ResourceNotFoundException",
+          "This model version has reached the end of its life. Please refer to the AWS documentation for more details."
+        )
+      }
+      if (model.access === "profileOnly" && profile === null) {
+        return reject(
+          "ValidationException",
+          `Invocation of model ID ${modelId} with on-demand throughput isn't supported. Retry your request with the ID or ARN of an inference profile that contains this model.`
+        )
+      }
       let body: ConverseBody
       try {
         body = JSON.parse(request.body) as ConverseBody
@@ -313,7 +344,14 @@ export const makeFakeBedrock = (fallback: BedrockReply, models: Readonly<Record<
         case "stop":
           return answer(reply.text === undefined ? [] : [{ text: reply.text }], reply.stopReason)
         case "throttle":
-          return awsError(res, 429, "ThrottlingException", defaultMessage.ThrottlingException)
+          return awsError(
+            res,
+            429,
+            "ThrottlingException",
+            reply.perDay === true
+              ? "Too many tokens per day, please wait before trying again."
+              : defaultMessage.ThrottlingException
+          )
         case "error": {
           const name = reply.name ?? errorNameOf(reply.status ?? 500)
           return awsError(res, reply.status ?? bedrockErrorStatus[name], name, reply.message ?? defaultMessage[name])

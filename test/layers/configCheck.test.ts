@@ -56,6 +56,7 @@ describe("the start-up check", () => {
           "JOB_BACKOFF_JITTER",
           "HUBSPOT_ACCESS_TOKEN",
           "BEDROCK_TIMEOUT_MS",
+          "BEDROCK_MODEL_ID",
           "ENRICHMENT_API_KEY"
         ].sort()
       )
@@ -136,7 +137,12 @@ describe("the start-up check", () => {
       const config = yield* checkIngestConfig.pipe(Effect.withConfigProvider(env(selectedButUnset)))
       expect(config.crmProvider).toBe("HUBSPOT")
       const error = yield* failureOf(checkConfig, selectedButUnset)
-      expect([...error.keys].sort()).toEqual(["ENRICHMENT_API_KEY", "ENRICHMENT_BASE_URL", "HUBSPOT_ACCESS_TOKEN"])
+      expect([...error.keys].sort()).toEqual([
+        "BEDROCK_MODEL_ID",
+        "ENRICHMENT_API_KEY",
+        "ENRICHMENT_BASE_URL",
+        "HUBSPOT_ACCESS_TOKEN"
+      ])
     })
   )
 

@@ -38,7 +38,7 @@ interface WireBody {
   }
 }
 
-const modelId = "anthropic.claude-3-5-haiku-20241022-v1:0"
+const modelId = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 const options: BedrockAnalyzerOptions = {
   modelId,
   timeoutMs: 5_000,

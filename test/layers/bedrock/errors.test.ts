@@ -57,6 +57,40 @@ describe("Bedrock analyser: permanent and transient errors", () => {
     })
   )
 
+  it.scopedLive("a retired model, and a model served only through an inference profile, say what to set", () =>
+    Effect.gen(function* () {
+      const retired = "anthropic.claude-3-5-haiku-20241022-v1:0"
+      for (const id of [retired, `us.${retired}`]) {
+        const old = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: id })
+        const error = yield* Effect.flip(old.analyzer.analyze(input))
+        expect(error._tag === "JobPermanent" && error.reason).toContain("reached the end of its life")
+        expect(error._tag === "JobPermanent" && error.reason).toContain(
+          `BEDROCK_MODEL_ID=${id} is retired on Bedrock (past its end of life, or Legacy and unused by this account lately): set an Active model`
+        )
+      }
+      const bare = "anthropic.claude-haiku-4-5-20251001-v1:0"
+      const profileOnly = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: bare })
+      const error = yield* Effect.flip(profileOnly.analyzer.analyze(input))
+      expect(error._tag === "JobPermanent" && error.reason).toContain(
+        `BEDROCK_MODEL_ID=${bare} is offered only through a cross-Region inference profile: set it to the profile's id`
+      )
+      expect(error._tag === "JobPermanent" && error.reason).toContain(`us.${bare}`)
+      const profile = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: `eu.${bare}` })
+      expect(yield* profile.analyzer.analyze(input)).toEqual(goodAnalysis)
+    })
+  )
+
+  it.scopedLive("a spent daily token quota delays the lead 5 minutes, not the burst limit's seconds", () =>
+    Effect.gen(function* () {
+      const { analyzer } = yield* setup({ kind: "throttle", perDay: true })
+      expect(yield* Effect.flip(analyzer.analyze(input))).toMatchObject({
+        _tag: "AnalysisFailed",
+        retryAfterMs: 300_000,
+        message: "Bedrock's daily token quota is spent (ThrottlingException): the lead waits 5 min"
+      })
+    })
+  )
+
   it.scopedLive("throttling, ModelNotReady, 5xx, model timeouts and model errors stay transient", () =>
     Effect.gen(function* () {
       const cases: ReadonlyArray<readonly [BedrockReply, Record<string, unknown>]> = [

@@ -142,7 +142,17 @@ describe("fake Bedrock (as strict as Bedrock where the adapter could go wrong)",
         ],
         [request({ messages: toolUseTurns("{not json") }), "ValidationException", "valid dictionary"],
         [request({ messages: toolUseTurns({}), toolConfig: undefined }), "ValidationException", "toolConfig field"],
-        [request({ inferenceConfig: { maxTokens: 9000 } }), "ValidationException", "model limit of 8192"]
+        [request({ inferenceConfig: { maxTokens: 64_001 } }), "ValidationException", "model limit of 64000"],
+        [
+          request({ modelId: "anthropic.claude-haiku-4-5-20251001-v1:0" }),
+          "ValidationException",
+          "with on-demand throughput isn't supported"
+        ],
+        [
+          request({ modelId: "eu.anthropic.claude-3-5-haiku-20241022-v1:0" }),
+          "ResourceNotFoundException",
+          "reached the end of its life"
+        ]
       ]
       for (const [input, name, message] of cases) {
         const outcome = yield* send(fake.url, input)
@@ -151,7 +161,9 @@ describe("fake Bedrock (as strict as Bedrock where the adapter could go wrong)",
       }
       // the same conversation is fine where the model supports it, and an inference-profile id is a known model
       expect(yield* send(fake.url, request({ messages: toolUseTurns({}, "error") }))).toMatchObject({ ok: true })
-      expect(yield* send(fake.url, request({ modelId: `eu.${modelId}` }))).toMatchObject({ ok: true })
+      expect(yield* send(fake.url, request({ modelId: `eu.${modelId.replace(/^us\./, "")}` }))).toMatchObject({
+        ok: true
+      })
     })
   )
 })

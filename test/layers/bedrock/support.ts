@@ -18,7 +18,7 @@ export const useFakeAws = () => {
   }
 }
 
-export const modelId = "anthropic.claude-3-5-haiku-20241022-v1:0"
+export const modelId = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 export const options: BedrockAnalyzerOptions = {
   modelId,

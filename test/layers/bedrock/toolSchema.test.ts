@@ -53,7 +53,9 @@ const english = (chars: number) => words.repeat(Math.ceil(chars / words.length))
 
 describe("analysis tool schema: the model is never asked for more than BEDROCK_MAX_TOKENS holds", () => {
   it("its longest input fits in the default BEDROCK_MAX_TOKENS at a conservative 3 characters a token", () => {
-    const maxTokens = Effect.runSync(Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map()))).maxTokens
+    const maxTokens = Effect.runSync(
+      Effect.withConfigProvider(config, ConfigProvider.fromMap(new Map([["BEDROCK_MODEL_ID", "m"]])))
+    ).maxTokens
     const biggest = longest(analysisToolSchema as Json, english)
     const chars = JSON.stringify(biggest).length
     // Measured with Anthropic's tokenizer on this instance: 6,109 characters, 1,421 tokens (4.3 a token).

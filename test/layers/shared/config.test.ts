@@ -48,6 +48,7 @@ describe("start-up configuration check", () => {
           "CRM_PROVIDER",
           "WORKER_CONCURRENCY",
           "BEDROCK_TIMEOUT_MS",
+          "BEDROCK_MODEL_ID",
           "BEDROCK_HTTP1",
           "ENRICHMENT_TIMEOUT_MS",
           "ENRICHMENT_BASE_URL",
@@ -56,7 +57,8 @@ describe("start-up configuration check", () => {
       )
       const lines = error.message.split("\n")
       expect(lines[0]).toBe("Invalid configuration:")
-      expect(lines).toHaveLength(9)
+      expect(lines).toHaveLength(10)
+      expect(lines).toContainEqual(expect.stringMatching(/^ - BEDROCK_MODEL_ID: is missing \(or blank\), and required/))
       expect(lines).toContain(" - PORT: must be a port number from 1 to 65535 (0: any free port)")
       expect(lines).toContain(" - WORKER_CONCURRENCY: must be a positive integer")
       expect(lines).toContain(" - CRM_PROVIDER: Expected one of (MOCK, SALESFORCE, HUBSPOT)")
@@ -69,11 +71,19 @@ describe("start-up configuration check", () => {
     Effect.gen(function* () {
       const settings = yield* loadConfig(everything).pipe(
         Effect.withConfigProvider(
-          env({ ENRICHMENT_BASE_URL: "https://enrich.example.com", ENRICHMENT_API_KEY: "k", ANALYZER: "BEDROCK" })
+          env({
+            ENRICHMENT_BASE_URL: "https://enrich.example.com",
+            ENRICHMENT_API_KEY: "k",
+            ANALYZER: "BEDROCK",
+            BEDROCK_MODEL_ID: " us.anthropic.claude-haiku-4-5-20251001-v1:0 "
+          })
         )
       )
       expect(settings.app.analyzer).toBe("BEDROCK")
-      expect(settings.bedrock).toMatchObject({ modelId: "anthropic.claude-3-5-haiku-20241022-v1:0", timeoutMs: 20_000 })
+      expect(settings.bedrock).toMatchObject({
+        modelId: "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+        timeoutMs: 20_000
+      })
       expect(settings.enrichment).toMatchObject({ timeoutMs: 3000, cacheTtlMs: 3_600_000 })
     })
   )
