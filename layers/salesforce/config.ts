@@ -47,9 +47,12 @@ export interface SalesforceFields {
 
 /** Everything the Salesforce executor needs. */
 export interface SalesforceOptions {
+  /** Where token requests go: the org's My Domain (the client credentials flow is refused on login/test.salesforce.com). */
   readonly loginUrl: string
   readonly apiVersion: string
   readonly auth: SalesforceAuth
+  /** A JWT bearer assertion's `aud` (default: `defaultJwtAudience(loginUrl)`); never the My Domain. */
+  readonly jwtAudience?: string | undefined
   /**
    * Reads the credentials again (after asking the secret store for fresh values): used when a session expires or
    * is rejected, so a rotated client secret, key or token is picked up without a restart.
@@ -95,6 +98,48 @@ export const signInMethods =
 
 const optional = <A>(config: Config.Config<A>) => Config.option(config).pipe(Config.map(Option.getOrUndefined))
 
+const hostOf = (url: string): string | undefined => {
+  try {
+    return new URL(url).hostname.toLowerCase()
+  } catch {
+    return undefined
+  }
+}
+
+const DEFAULT_LOGIN_URL = "https://login.salesforce.com"
+const PRODUCTION_AUDIENCE = "https://login.salesforce.com"
+const SANDBOX_AUDIENCE = "https://test.salesforce.com"
+
+/**
+ * A sandbox's login host: test.salesforce.com; its My Domain, `<name>--<sandbox>.sandbox.my.salesforce.com` (enhanced
+ * domains) or `<name>--<sandbox>.my.salesforce.com` (without); the older instance forms `cs42.salesforce.com` and
+ * `<name>--<sandbox>.cs42.my.salesforce.com`.
+ */
+const isSandboxHost = (host: string): boolean =>
+  host === "test.salesforce.com" ||
+  host.endsWith(".sandbox.my.salesforce.com") ||
+  /^[a-z0-9-]+--[a-z0-9-]+\.my\.salesforce\.com$/.test(host) ||
+  /(?:^|\.)cs\d+\.(?:my\.)?salesforce\.com$/.test(host)
+
+/**
+ * The `aud` Salesforce takes in a JWT bearer assertion: https://test.salesforce.com for a sandbox (by its login host),
+ * else https://login.salesforce.com. Never the My Domain the token request goes to: it is refused (audience is invalid).
+ */
+export const defaultJwtAudience = (loginUrl: string): string => {
+  const host = hostOf(loginUrl)
+  return host !== undefined && isSandboxHost(host) ? SANDBOX_AUDIENCE : PRODUCTION_AUDIENCE
+}
+
+/** The shared login hosts, where Salesforce refuses the client credentials flow ("request not supported on this domain"). */
+const sharedLoginHosts: ReadonlySet<string> = new Set(["login.salesforce.com", "test.salesforce.com"])
+
+/**
+ * The first API version the executor works on: the REST API reads `Sforce-Duplicate-Rule-Header` (which lets a lead's
+ * second campaign be saved past an Alert duplicate rule) from 52.0; an upsert that updates answers with the record's id
+ * and `created` from 46.0 (before, 204 with no body, which the executor cannot tell from a proxy's empty answer).
+ */
+export const MIN_API_VERSION = 52
+
 /**
  * The first complete sign-in method, a session taking precedence. Read as optional keys and picked here, so that
  * missing credentials are one line naming the three alternatives, not six "missing" keys that look all required.
@@ -127,14 +172,46 @@ const auth: Config.Config<SalesforceAuth> = Config.all({
   })
 )
 
+const loginUrl = validated("SALESFORCE_LOGIN_URL", Config.string(), {
+  message: "must be a URL, your My Domain's: https://<name>.my.salesforce.com",
+  validation: (value) => /^https?:\/\//i.test(value) && hostOf(value) !== undefined
+}).pipe(Config.withDefault(DEFAULT_LOGIN_URL))
+
+const jwtAudience = validated("SALESFORCE_JWT_AUDIENCE", Config.string(), {
+  message:
+    "must be https://login.salesforce.com, https://test.salesforce.com or an Experience Cloud site's URL (not a My " +
+    "Domain: Salesforce refuses it as the audience)",
+  validation: (value) =>
+    /^https:\/\//i.test(value) && !/\.my\.salesforce\.com$/.test(hostOf(value) ?? ".my.salesforce.com")
+})
+
+/**
+ * Where and how to sign in. The client credentials flow is taken only at the org's My Domain: on login.salesforce.com
+ * or test.salesforce.com every token request would be refused (400 invalid_grant), so it is refused at start instead.
+ */
+const signIn = Config.all({ loginUrl, auth, jwtAudience: optional(jwtAudience) }).pipe(
+  Config.mapOrFail(({ loginUrl, auth, jwtAudience }) =>
+    auth._tag === "ClientCredentials" && sharedLoginHosts.has(hostOf(loginUrl) ?? "")
+      ? Either.left(
+          ConfigError.InvalidData(
+            ["SALESFORCE_LOGIN_URL"],
+            `must be your org's My Domain URL (https://<name>.my.salesforce.com, Setup > My Domain) for the client ` +
+              `credentials flow: Salesforce refuses it on ${hostOf(loginUrl)} ("request not supported on this domain")`
+          )
+        )
+      : Either.right({ loginUrl, auth, jwtAudience: jwtAudience ?? defaultJwtAudience(loginUrl) })
+  )
+)
+
 /** SALESFORCE_* settings from the environment (or any ConfigProvider). */
 export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
-  loginUrl: Config.string("SALESFORCE_LOGIN_URL").pipe(Config.withDefault("https://login.salesforce.com")),
+  signIn,
   apiVersion: validated("SALESFORCE_API_VERSION", Config.string(), {
-    message: "must look like 62.0",
-    validation: (v) => /^\d{2,3}\.0$/.test(v)
+    message:
+      `must be an API version like 62.0, ${MIN_API_VERSION}.0 or later (the REST API takes the duplicate rule header ` +
+      `from ${MIN_API_VERSION}.0; before 46.0 an upsert that updates answers without the record's id)`,
+    validation: (v) => /^\d{2,3}\.0$/.test(v) && Number(v) >= MIN_API_VERSION
   }).pipe(Config.withDefault("62.0")),
-  auth,
   timeoutMs: positiveInt("CRM_TIMEOUT_MS", 10_000),
   fields: Config.all({
     leadKey: field("SALESFORCE_LEAD_KEY_FIELD", defaultFields.leadKey),
@@ -153,4 +230,4 @@ export const salesforceConfig: Config.Config<SalesforceOptions> = Config.all({
       validation: (value) => /^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$/.test(value)
     })
   )
-})
+}).pipe(Config.map(({ signIn, ...rest }) => ({ ...signIn, ...rest })))

@@ -4,13 +4,16 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as SynchronizedRef from "effect/SynchronizedRef"
 import { Connection, OAuth2 } from "jsforce"
-import { isAuthFailure } from "../../src/domain/crmErrors.js"
+import { type CrmFailure, isAuthFailure, scrubSecrets } from "../../src/domain/crmErrors.js"
 import { SalesforceCallFailed, callSalesforce } from "./call.js"
-import type { SalesforceAuth, SalesforceOptions } from "./config.js"
+import { type SalesforceAuth, type SalesforceOptions, defaultJwtAudience } from "./config.js"
 
 const base64url = (value: string | Buffer) => Buffer.from(value).toString("base64url")
 
-/** The JWT bearer assertion Salesforce expects: iss = client id, sub = username, aud = login URL, 3 min life. */
+/**
+ * The JWT bearer assertion Salesforce expects: iss = client id, sub = username, aud = https://login.salesforce.com or
+ * https://test.salesforce.com (or an Experience Cloud site; never the My Domain the request goes to), 3 min life.
+ */
 export const jwtAssertion = (
   auth: Extract<SalesforceAuth, { _tag: "JwtBearer" }>,
   audience: string,
@@ -42,6 +45,46 @@ export const userInfoOf = (identityUrl: string | undefined) => {
     : { id: match[2] as string, organizationId: match[1] as string, url: identityUrl as string }
 }
 
+type TokenAuth = Exclude<SalesforceAuth, { _tag: "AccessToken" }>
+
+/** `text` on one line: control characters (a CR/LF that would forge a log line among them) become spaces. */
+const oneLine = (text: string) =>
+  [...text]
+    .map((c) => (c < " " || c === "\u007f" ? " " : c))
+    .join("")
+    .replace(/\s+/g, " ")
+    .trim()
+
+/**
+ * Why the token endpoint refused, from OAuth's answer: its `error` (a code such as invalid_grant) and
+ * `error_description` ("request not supported on this domain", "audience is invalid"). Salesforce's descriptions are
+ * fixed phrases; a proxy's could echo the request, so the secrets sent (the client secret, the key, the assertion) and
+ * anything shaped like a credential are scrubbed, and the text is cut short.
+ */
+const refusalOf = (failure: CrmFailure, secrets: ReadonlyArray<Redacted.Redacted<string>>) => {
+  const body =
+    typeof failure.body === "object" && failure.body !== null ? (failure.body as Record<string, unknown>) : {}
+  const error = typeof body.error === "string" && /^[a-z_]{1,64}$/.test(body.error) ? body.error : undefined
+  const described = typeof body.error_description === "string" ? oneLine(body.error_description) : ""
+  const description = described === "" ? undefined : scrubSecrets(described, secrets).slice(0, 200)
+  const reason =
+    error === undefined && description === undefined
+      ? `HTTP ${failure.status}`
+      : [error, description === undefined ? undefined : `(${description})`]
+          .filter((part) => part !== undefined)
+          .join(" ")
+  return { error, description, message: `token request refused: ${reason}` }
+}
+
+/** The login URL's host, for the log (never its path or query). */
+const loginHostOf = (url: string) => {
+  try {
+    return new URL(url).host
+  } catch {
+    return "(not a URL)"
+  }
+}
+
 /** Sessions for one executor: created on first use, replaced once per expiry, shared by concurrent calls. */
 export interface Sessions {
   readonly current: Effect.Effect<Connection, SalesforceCallFailed>
@@ -60,11 +103,18 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
       return conn
     }
 
-    const requestToken = (auth: Exclude<SalesforceAuth, { _tag: "AccessToken" }>) =>
+    const audience = options.jwtAudience ?? defaultJwtAudience(options.loginUrl)
+
+    const requestToken = (auth: TokenAuth) =>
       Effect.flatMap(
         Effect.clockWith((clock) => clock.currentTimeMillis),
-        (nowMs) =>
-          callSalesforce(options.timeoutMs, (transport) => {
+        (nowMs) => {
+          const assertion = auth._tag === "JwtBearer" ? jwtAssertion(auth, audience, nowMs) : undefined
+          const secrets = [
+            auth._tag === "ClientCredentials" ? auth.clientSecret : auth.privateKey,
+            ...(assertion === undefined ? [] : [Redacted.make(assertion)])
+          ]
+          return callSalesforce(options.timeoutMs, (transport) => {
             const oauth2 =
               auth._tag === "ClientCredentials"
                 ? new OAuth2({
@@ -75,25 +125,36 @@ export const makeSessions = (options: SalesforceOptions): Effect.Effect<Sessions
                 : new OAuth2({ loginUrl: options.loginUrl })
             oauth2._transport = transport
             return oauth2.requestToken(
-              auth._tag === "ClientCredentials"
+              assertion === undefined
                 ? { grant_type: "client_credentials" }
-                : {
-                    grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                    assertion: jwtAssertion(auth, options.loginUrl, nowMs)
-                  }
+                : { grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer", assertion }
             ) as Promise<unknown> as Promise<TokenResponse>
-          })
-      ).pipe(
-        // The token endpoint answers bad credentials with 400 invalid_client / invalid_grant: report them as
-        // rejected credentials (transient, a rotated secret fixes them), never as a permanent tool failure.
-        Effect.mapError((error) => {
-          const status = error.failure.status
-          return status === 400 || status === 401 || status === 403
-            ? new SalesforceCallFailed({ failure: { status: 401, message: "token request refused" } })
-            : error
-        }),
-        Effect.map((token) => connect(token.access_token, token.instance_url, token.id))
-      )
+          }).pipe(
+            // The token endpoint answers bad credentials with 400 invalid_client / invalid_grant: report them as
+            // rejected credentials (transient, a rotated secret fixes them), never as a permanent tool failure. Its
+            // reason is kept, and logged: the executor's error says only "credentials rejected".
+            Effect.catchIf(
+              (error) => [400, 401, 403].includes(error.failure.status ?? 0),
+              (error) => {
+                const refusal = refusalOf(error.failure, secrets)
+                return Effect.zipRight(
+                  Effect.logWarning("CRM token request refused").pipe(
+                    Effect.annotateLogs({
+                      provider: "salesforce",
+                      auth: auth._tag,
+                      status: error.failure.status,
+                      loginHost: loginHostOf(options.loginUrl),
+                      ...(refusal.error === undefined ? {} : { error: refusal.error }),
+                      ...(refusal.description === undefined ? {} : { reason: refusal.description })
+                    })
+                  ),
+                  Effect.fail(new SalesforceCallFailed({ failure: { status: 401, message: refusal.message } }))
+                )
+              }
+            )
+          )
+        }
+      ).pipe(Effect.map((token) => connect(token.access_token, token.instance_url, token.id)))
 
     const loginWith = (auth: SalesforceAuth): Effect.Effect<Connection, SalesforceCallFailed> =>
       auth._tag === "AccessToken"

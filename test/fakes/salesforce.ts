@@ -12,6 +12,19 @@ export interface FakeSalesforceOptions {
   readonly clientSecret?: string
   /** PEM public key: JWT bearer assertions must verify against it. */
   readonly jwtPublicKey?: string
+  /**
+   * What the fake's URL stands for as a login URL: "myDomain" (the default), the org's My Domain
+   * (https://acme.my.salesforce.com), which takes every flow; "generic", login.salesforce.com or test.salesforce.com,
+   * which refuse the client credentials flow (400 invalid_grant "request not supported on this domain").
+   */
+  readonly loginHost?: "myDomain" | "generic"
+  /**
+   * A sandbox: a JWT bearer assertion's `aud` must be https://test.salesforce.com (a production org's:
+   * https://login.salesforce.com), else 400 invalid_grant "audience is invalid". Never the My Domain, whatever the org.
+   */
+  readonly sandbox?: boolean
+  /** The org's Experience Cloud site URLs: an assertion's `aud` may name one of them too. */
+  readonly sites?: ReadonlyArray<string>
   /** Tokens valid from the start (for SALESFORCE_ACCESS_TOKEN mode). */
   readonly validTokens?: ReadonlyArray<string>
   /** The org's API requests per 24 hours (15,000 by default); once spent, calls are refused (REQUEST_LIMIT_EXCEEDED). */
@@ -652,13 +665,20 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     return undefined
   }
 
+  /** The REST API version a request names (/services/data/v62.0/...), 0 for none. */
+  const versionOf = (req: RecordedRequest) => Number(/^\/services\/data\/v(\d+)\./.exec(req.path)?.[1] ?? 0)
+
   const header = (req: RecordedRequest, name: string): string | undefined => {
     const value = req.headers[name]
     return Array.isArray(value) ? value[0] : value
   }
 
-  /** `Sforce-Duplicate-Rule-Header: allowSave=true; ...` (every field defaults to false). */
+  /**
+   * `Sforce-Duplicate-Rule-Header: allowSave=true; ...` (every field defaults to false). The REST API reads the header
+   * from API 52.0 on; below, it is ignored.
+   */
   const allowsSave = (req: RecordedRequest) =>
+    versionOf(req) >= 52 &&
     (header(req, "sforce-duplicate-rule-header") ?? "")
       .split(";")
       .some((part) => /^\s*allowSave\s*=\s*true\s*$/i.test(part))
@@ -760,16 +780,31 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     return undefined
   }
 
+  /** The token endpoint's refusal: OAuth's error code and its description. */
+  const tokenRefused = (error: string, description: string): Reply => ({
+    status: 400,
+    body: { error, error_description: description }
+  })
+  const audiences = [
+    options.sandbox ? "https://test.salesforce.com" : "https://login.salesforce.com",
+    ...(options.sites ?? [])
+  ]
+
   const token = (req: RecordedRequest, baseUrl: string): Reply => {
     const form = new URLSearchParams(req.body)
     const grant = form.get("grant_type")
-    let ok = false
     if (grant === "client_credentials") {
-      ok = form.get("client_id") === options.clientId && form.get("client_secret") === clientSecret
-    } else if (grant === "urn:ietf:params:oauth:grant-type:jwt-bearer" && options.jwtPublicKey) {
+      // Salesforce takes this flow at the org's My Domain only
+      if (options.loginHost === "generic") return tokenRefused("invalid_grant", "request not supported on this domain")
+      if (form.get("client_id") !== options.clientId || form.get("client_secret") !== clientSecret) {
+        return tokenRefused("invalid_client", "invalid client credentials")
+      }
+    } else if (grant === "urn:ietf:params:oauth:grant-type:jwt-bearer") {
+      // a connected app without a certificate takes no assertion
+      if (options.jwtPublicKey === undefined) return tokenRefused("invalid_client", "invalid client credentials")
       const [header, claims, signature] = (form.get("assertion") ?? "").split(".")
       const payload = JSON.parse(Buffer.from(claims ?? "", "base64url").toString() || "{}")
-      ok =
+      const signed =
         verify(
           "RSA-SHA256",
           Buffer.from(`${header}.${claims}`),
@@ -778,8 +813,13 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         ) &&
         payload.iss === options.clientId &&
         payload.exp * 1000 > Date.now()
+      if (!signed) return tokenRefused("invalid_client", "invalid client credentials")
+      if (!audiences.includes(payload.aud)) return tokenRefused("invalid_grant", "audience is invalid")
+      if (typeof payload.sub !== "string" || payload.sub === "")
+        return tokenRefused("invalid_grant", "invalid assertion")
+    } else {
+      return tokenRefused("unsupported_grant_type", "grant type not supported")
     }
-    if (!ok) return { status: 400, body: { error: "invalid_client", error_description: "invalid client credentials" } }
     const accessToken = options.jwtAccessTokens ? jwtAccessToken(++issued) : `00DFAKE000000001!AQ${++issued}fakesession`
     tokens.add(accessToken)
     return {
@@ -993,6 +1033,8 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
       if (found[0]) {
         const refused = update(type, found[0], body, req)
         if (refused) return refused
+        // an upsert that updates answers with the record from API 46.0 on; below, 204 and no body
+        if (versionOf(req) < 46) return { status: 204 }
         return { status: 200, body: { id: id18(found[0].Id), success: true, errors: [], created: false } }
       }
       const record = { ...body, [idField.name]: b, Id: newId(type) }

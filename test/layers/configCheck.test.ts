@@ -116,7 +116,11 @@ describe("the start-up check", () => {
             Effect.map((options) => options.auth._tag),
             Effect.withConfigProvider(env(entries))
           )
-        const cc = { SALESFORCE_CLIENT_ID: "id", SALESFORCE_CLIENT_SECRET: "secret" }
+        const cc = {
+          SALESFORCE_CLIENT_ID: "id",
+          SALESFORCE_CLIENT_SECRET: "secret",
+          SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com"
+        }
         const jwt = { ...cc, SALESFORCE_USERNAME: "u@example.com", SALESFORCE_PRIVATE_KEY: "-----BEGIN" }
         const session = {
           ...jwt,

@@ -361,7 +361,12 @@ describe("Salesforce auth", () => {
       const form = new URLSearchParams(fake.tokenRequests()[0]!.body)
       expect(form.get("grant_type")).toBe("urn:ietf:params:oauth:grant-type:jwt-bearer")
       const claims = JSON.parse(Buffer.from(form.get("assertion")!.split(".")[1]!, "base64url").toString())
-      expect(claims).toMatchObject({ iss: "rf-client", sub: "integration@acme.com", aud: fake.url })
+      // aud is Salesforce's login audience, never the URL the request goes to (a My Domain there is refused)
+      expect(claims).toMatchObject({
+        iss: "rf-client",
+        sub: "integration@acme.com",
+        aud: "https://login.salesforce.com"
+      })
       expect(fake.records.Lead).toHaveLength(1)
     })
   )

@@ -156,6 +156,7 @@ describe("converting a Lead a queue owns (the fake's default assignment rule giv
               new Map([
                 ["SALESFORCE_CLIENT_ID", "rf"],
                 ["SALESFORCE_CLIENT_SECRET", "s3cret"],
+                ["SALESFORCE_LOGIN_URL", "https://acme.my.salesforce.com"],
                 ["SALESFORCE_CONVERT_OWNER_ID", value]
               ])
             )
