@@ -1,4 +1,5 @@
 import * as Schema from "effect/Schema"
+import { Enrichment } from "./enrichment.js"
 
 export const Intent = Schema.Literal("Low Fit", "Medium Fit", "High Fit", "Manual Review")
 export type Intent = typeof Intent.Type
@@ -48,6 +49,17 @@ export type GroundingOutcome = typeof GroundingOutcome.Type
 export const Grounding = Schema.Struct({
   outcome: GroundingOutcome,
   reasons: Schema.Array(Schema.String),
-  analysis: Analysis
+  analysis: Analysis,
+  /**
+   * The company data the analysis was made and grounded with (null: none), kept with it so that a retry plans from
+   * the same data: a provider answering otherwise by then (a record it was still researching) would change the plan's
+   * parameters, so its action keys, and the CRM would get an action twice. Absent on analyses saved before it was
+   * kept (a retry of one plans from the provider's answer then, as it did).
+   */
+  enrichment: Schema.optional(
+    Schema.NullOr(Enrichment).annotations({
+      description: "The company data the analysis was made and grounded with; null: none"
+    })
+  )
 }).annotations({ identifier: "Grounding" })
 export type Grounding = typeof Grounding.Type

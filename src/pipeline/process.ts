@@ -2,7 +2,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { computedFacts, ground } from "../domain/grounding.js"
-import { isFreeMailDomain } from "../domain/enrichment.js"
+import { type Enrichment, isFreeMailDomain } from "../domain/enrichment.js"
 import { accountDomain } from "../domain/lead.js"
 import { planActions } from "../domain/plan.js"
 import { errorText, redactPersonalTextFor, redactTextFor } from "../domain/redact.js"
@@ -49,12 +49,13 @@ export const processLead = (job: JobInfo) =>
     if (lead === undefined) return
 
     const domain = accountDomain(lead.input)
-    const enrichment = isFreeMailDomain(domain)
-      ? Option.none()
-      : yield* Effect.flatMap(Enricher, (enricher) => enricher.enrich(domain)).pipe(stage(metrics, "enrich"))
+    const enrich = isFreeMailDomain(domain)
+      ? Effect.succeed(Option.none<Enrichment>())
+      : Effect.flatMap(Enricher, (enricher) => enricher.enrich(domain)).pipe(stage(metrics, "enrich"))
 
     let grounding = lead.grounding
     if (grounding === undefined) {
+      const enrichment = yield* enrich
       const analysis = yield* Effect.flatMap(Analyzer, (analyzer) =>
         analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment })
       ).pipe(
@@ -73,8 +74,9 @@ export const processLead = (job: JobInfo) =>
       )
       const made = ground(analysis, { lead: lead.input, enrichment, computed: computedFacts(lead.input, enrichment) })
       yield* metrics.groundingOutcome(made.outcome)
-      // another delivery of this job may have saved its analysis first: plan from that one, as it does
-      grounding = yield* store.saveAnalysis(lead.id, analysis, made)
+      // another delivery of this job may have saved its analysis first: plan from that one, as it does; the
+      // enrichment is kept with it, so a retry plans from the data the analysis was made with (same action keys)
+      grounding = yield* store.saveAnalysis(lead.id, analysis, { ...made, enrichment: Option.getOrNull(enrichment) })
     }
 
     if (grounding.outcome === "REJECTED") {
@@ -89,6 +91,8 @@ export const processLead = (job: JobInfo) =>
       return
     }
 
+    // an analysis saved before its enrichment was kept with it: plan from the provider's answer now, as then
+    const enrichment = grounding.enrichment === undefined ? yield* enrich : Option.fromNullable(grounding.enrichment)
     const actions = planActions(lead, grounding, enrichment)
     // One read of what this lead already has at the CRM (earlier attempts), instead of one per action.
     const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))

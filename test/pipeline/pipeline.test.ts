@@ -1,13 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import * as MetricsLayer from "../../layers/observability/Metrics.js"
 import type { BreakerState } from "../../services/CircuitBreaker.js"
 import * as Metrics from "../../services/Metrics.js"
 import { AuditLog } from "../../services/AuditLog.js"
-import { CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+import { CrmExecutor, CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
+import { Enricher } from "../../services/Enricher.js"
 import { Analyzer } from "../../services/Analyzer.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
@@ -279,6 +281,51 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
         // from the analysis the lead keeps: the second delivery's, saved first
         const stored = yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))
         expect(stored.analysis?.reasoning).toContain("[sample 2]")
+      })
+    )
+  )
+
+  it.live("a retry plans from the enrichment its analysis was made with, whatever the provider answers by then", () =>
+    run(
+      Effect.gen(function* () {
+        const { lead } = yield* submit(highFit())
+        // the provider had nothing yet on the first attempt (a record it was still researching), the record later
+        let asked = 0
+        const researching = Enricher.of({
+          enrich: (domain) =>
+            Effect.sync(() =>
+              ++asked === 1
+                ? Option.none()
+                : Option.some({ domain, name: "Globex Corporation", industry: "Software", employees: 900 })
+            )
+        })
+        // the CRM answers the first attempt's score with a 503, after the lead's upsert went through
+        const crm = yield* CrmExecutor
+        const flaky = CrmExecutor.of({
+          ...crm,
+          execute: (call) =>
+            call.tool === "set_lead_score"
+              ? Effect.fail(
+                  new CrmTransientError({ provider: "mock", message: "503 Service Unavailable", status: 503 })
+                )
+              : crm.execute(call)
+        })
+        const job = { leadId: lead.id, attemptsMade: 0, maxAttempts: 3 }
+        const first = yield* Effect.either(
+          processLead(job).pipe(Effect.provideService(Enricher, researching), Effect.provideService(CrmExecutor, flaky))
+        )
+        expect(first._tag).toBe("Left")
+        yield* processLead({ ...job, attemptsMade: 1 }).pipe(Effect.provideService(Enricher, researching))
+
+        // each action once, with the parameters (so the keys) of the first plan: no second upsert carrying the
+        // provider's company name, no firmographics the score was not made with
+        const applied = yield* Effect.flatMap(MockCrmControl, (control) => control.applied)
+        // (made without firmographics, the heuristic score does not route the lead to an SDR: no task)
+        expect(applied.map((call) => call.tool).sort()).toEqual(["log_activity", "set_lead_score", "upsert_lead"])
+        const stored = yield* Effect.flatMap(LeadStore, (store) => store.get(lead.id))
+        expect(stored.status).toBe("SYNCED")
+        expect(stored.grounding?.enrichment).toBeNull()
+        expect(asked).toBe(1) // the retry asked the provider nothing: its plan's data was kept
       })
     )
   )
