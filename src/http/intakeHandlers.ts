@@ -44,6 +44,7 @@ import {
   unreadBody
 } from "./body.js"
 import { acceptUntrusted } from "./leadAnswers.js"
+import { pathOf } from "./paths.js"
 import { problem } from "./problem.js"
 import { answerRefusal, type RefusalReason, type Refused, refused } from "./refusals.js"
 import type { LeadSource } from "../domain/lead.js"
@@ -130,13 +131,16 @@ const answering =
     Effect.catchAll(outcome, answerRefusal(source))
 
 /**
- * POST /leads: 401, 415, 413, 400 or the accepted lead. Served by the HttpApi (./leads.ts) and, in the ingest
- * program, directly on node:http (see ./intake.ts).
+ * POST /leads: 401 (or, with no keys and the Host checked, 403), 415, 413, 400 or the accepted lead. Served by the
+ * HttpApi (./leads.ts) and, in the ingest program, directly on node:http (see ./intake.ts).
  */
 export const makeCreateLead = (
   config: AppConfig.Service,
   options: {
-    /** Whether to check the Host header with no keys configured (see CheckHostHeader); unset: as CheckHostHeader says. */
+    /**
+     * Whether to check the Host header, and the page a request came from, with no keys configured (see
+     * CheckHostHeader); unset: as CheckHostHeader says.
+     */
     readonly checkHost?: boolean | undefined
   } = {}
 ): IntakeHandler => {
@@ -146,47 +150,58 @@ export const makeCreateLead = (
   const span = withSpanWhenTraced("http.createLead", { captureStackTrace: false })
   const answer = answering("api")
   const read = (request: IntakeRequest) => Effect.flatMap(readJson(request, config.maxBodyBytes), accept)
-  const foreign = (request: IntakeRequest) =>
-    Effect.fail(refused("foreign-host", foreignHost(request.headers, unreadBody)))
+  // with no keys, where the Host is checked, what makeGuard refuses on the other routes: a Host that could be a
+  // DNS-rebinding page's, and another site's page (a form posting a lead from the visitor's browser)
+  const checked = (request: IntakeRequest) =>
+    !access.hostAllowed(request.headers)
+      ? Effect.fail(refused("foreign-host", foreignHost(request.headers, unreadBody)))
+      : access.fromAnotherSite(request.headers)
+        ? Effect.fail(crossSiteUnread)
+        : read(request)
   // plain combinators, not Effect.gen: the ingest's hot path (see acceptLead); one check per request, made once
   if (access.keyed) {
     return (request) => span(answer(access.authorized(request.headers) ? read(request) : Effect.fail(deniedUnread)))
   }
-  if (options.checkHost === true) {
-    return (request) => span(answer(access.hostAllowed(request.headers) ? read(request) : foreign(request)))
-  }
+  if (options.checkHost === true) return (request) => span(answer(checked(request)))
   if (options.checkHost === false) return (request) => span(answer(read(request)))
   return (request) =>
-    span(
-      answer(
-        Effect.flatMap(CheckHostHeader, (check) =>
-          !check || access.hostAllowed(request.headers) ? read(request) : foreign(request)
-        )
-      )
-    )
+    span(answer(Effect.flatMap(CheckHostHeader, (check) => (check ? checked(request) : read(request)))))
 }
 
+/** POST /leads from another site's page (no keys set): refused before its body is read, the connection closed. */
+const crossSiteUnread = refused("cross-site", problem(403, crossSiteDetail, { headers: unreadBody }))
+
+/** A path without its one trailing slash (the router takes `/webhooks/hubspot/` for `/webhooks/hubspot`). */
+const untrailed = (path: string) => (path.endsWith("/") ? path.slice(0, -1) : path)
+
 /**
- * The URL HubSpot signed: the configured public URL (a load balancer sits in front) — its origin and path, with the
- * request's own query string, for the query is what HubSpot called and a query pasted into the setting must not be
- * counted twice — or else rebuilt from the forwarded protocol, the Host header and the path, after the prefix a proxy
- * or an HTTP API's named stage took off it (X-Forwarded-Prefix).
+ * The URL HubSpot signed, which is the URL it called, exactly. With HUBSPOT_WEBHOOK_URL (a load balancer or proxy in
+ * front): the setting's origin, and the path the request arrived on under whatever prefix the setting has before it
+ * (a proxy took it off) — the request's path is what HubSpot called, trailing slash and case included, for the router
+ * takes `/webhooks/hubspot/` and `/Webhooks/HubSpot` too; the setting's own path as given when the request's is not
+ * its end (a proxy rewrote the path) — and the request's own query string, for the query is what HubSpot called and a
+ * query pasted into the setting must not be counted twice. Without: rebuilt from the forwarded protocol, the Host
+ * header and the path, after the prefix a proxy or an HTTP API's named stage took off it (X-Forwarded-Prefix).
  */
 const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => {
-  const query = request.url.includes("?") ? request.url.slice(request.url.indexOf("?")) : ""
-  // the setting's own query (and fragment), if pasted with it, is not what this request carried
-  const configured = Option.map(publicUrl, (url) =>
-    url
-      .trim()
-      .replace(/[?#].*$/, "")
-      .replace(/\/$/, "")
-  )
-  if (Option.isSome(configured)) return configured.value + query
+  const path = pathOf(request.url)
+  const query = request.url.slice(path.length)
+  if (Option.isSome(publicUrl)) {
+    // the setting's own query (and fragment), if pasted with it, is not what this request carried
+    const configured = publicUrl.value.trim().replace(/[?#].*$/, "")
+    const origin = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(configured)?.[0] ?? ""
+    const configuredPath = untrailed(configured.slice(origin.length))
+    const called = untrailed(path)
+    const prefix = configuredPath.length - called.length
+    const under =
+      called.startsWith("/") && prefix >= 0 && configuredPath.slice(prefix).toLowerCase() === called.toLowerCase()
+    return under ? origin + configuredPath.slice(0, prefix) + path + query : configured + query
+  }
   const proto = header(request.headers, "x-forwarded-proto")?.split(",")[0]?.trim() ?? "http"
   // a path prefix a proxy (or an HTTP API's named stage) took off before routing was part of the URL called
   const prefix = header(request.headers, "x-forwarded-prefix")?.trim() ?? ""
-  const path = /^\/[^?#\s]*$/.test(prefix) ? prefix.replace(/\/$/, "") + request.url : request.url
-  return `${proto}://${header(request.headers, "host") ?? "localhost"}${path}`
+  const target = /^\/[^?#\s]*$/.test(prefix) ? prefix.replace(/\/$/, "") + request.url : request.url
+  return `${proto}://${header(request.headers, "host") ?? "localhost"}${target}`
 }
 
 /**

@@ -11,9 +11,9 @@ import type * as Scope from "effect/Scope"
 import type { Duplex } from "node:stream"
 import { fromNode, type IntakeRequest } from "./body.js"
 import { writeResponse } from "./nodeResponse.js"
-import { pathOf } from "./paths.js"
+import { pathOf, routerPath } from "./paths.js"
 import { problem } from "./problem.js"
-import { methodsFor, wrongMethod } from "./serving.js"
+import { methodsFor, unsniffedUncached, wrongMethod } from "./serving.js"
 
 export { writeResponse } from "./nodeResponse.js"
 
@@ -35,7 +35,11 @@ export interface DirectRoute<R> {
 
 export interface NodeServerOptions<R> {
   readonly listen: ListenOptions
-  /** Matched by method and exact path (the query string aside), before anything else. */
+  /**
+   * Matched by method and path (the query string aside), before anything else: the exact path, or any the HttpApi's
+   * router would match to it (`/leads/`, `//leads`, `/Leads`: see `routerPath`), so that the app never answers a
+   * route of these with its own copy of it.
+   */
   readonly routes: ReadonlyArray<DirectRoute<R>>
   /** Node handlers by exact path, any method (/mcp). */
   readonly nodeRoutes?: ReadonlyMap<string, NodeHandler> | undefined
@@ -76,11 +80,12 @@ export const defaultKeepAliveTimeoutMs = 65_000
 export const defaultRequestTimeoutMs = 30_000
 const headersTimeoutMs = 10_000
 
-/** A problem+json answer written on the raw socket, which closes after it. */
+/** A problem+json answer written on the raw socket, which closes after it (uncached, unsniffed: see serving.ts). */
 const rawAnswer = (status: number, title: string, detail: string, headers = "") => {
   const body = JSON.stringify({ type: `https://revenueflow.dev/problems/${status}`, title, status, detail })
   return (
     `HTTP/1.1 ${status} ${title}\r\ncontent-type: application/problem+json\r\n${headers}` +
+    "cache-control: no-store\r\nx-content-type-options: nosniff\r\n" +
     `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
   )
 }
@@ -124,9 +129,9 @@ const closeWith = (socket: Duplex, answer: string) => {
 }
 
 /** HTTP/1.1 without Host (RFC 9112 §3.2): refused as Node would (`requireHostHeader`), but with a problem+json body. */
-const missingHost = problem(400, "An HTTP/1.1 request must carry a Host header", {
-  headers: { connection: "close" }
-})
+const missingHost = unsniffedUncached(
+  problem(400, "An HTTP/1.1 request must carry a Host header", { headers: { connection: "close" } })
+)
 
 /** Whether a request declares a body: a Content-Length above 0, or a Transfer-Encoding. */
 const declaresBody = (req: IncomingMessage): boolean => {
@@ -134,8 +139,9 @@ const declaresBody = (req: IncomingMessage): boolean => {
   return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
 }
 
-const stopping = problem(503, "The server is stopping", { headers: { "retry-after": "1" } })
-const notFound = problem(404, "No such route")
+// the server's own answers carry what the routes' answers do (see `framed` and `problemMiddlewareFor`)
+const stopping = unsniffedUncached(problem(503, "The server is stopping", { headers: { "retry-after": "1" } }))
+const notFound = unsniffedUncached(problem(404, "No such route"))
 
 /**
  * An HttpServer on node:http that answers its `routes` itself — one fiber per request running the route's handler,
@@ -155,12 +161,30 @@ export const make = <R>(
   options: NodeServerOptions<R>
 ): Effect.Effect<HttpServer.HttpServer, HttpServerError.ServeError, R | Scope.Scope> =>
   Effect.gen(function* () {
-    const routes = new Map<string, Map<string, DirectRoute<R>["handler"]>>()
+    // by method, then by exact path and by the path as the HttpApi's router reads it
+    const routes = new Map<string, Map<string, DirectRoute<R>>>()
+    const aliases = new Map<string, Map<string, DirectRoute<R>>>()
     for (const route of options.routes) {
-      const byPath = routes.get(route.method) ?? new Map<string, DirectRoute<R>["handler"]>()
-      byPath.set(route.path, route.handler)
+      const byPath = routes.get(route.method) ?? new Map<string, DirectRoute<R>>()
+      byPath.set(route.path, route)
       routes.set(route.method, byPath)
+      const byAlias = aliases.get(route.method) ?? new Map<string, DirectRoute<R>>()
+      byAlias.set(routerPath(route.path) ?? route.path, route)
+      aliases.set(route.method, byAlias)
     }
+    /**
+     * The route a request is for: its exact path (the hot path: one lookup), else the path the HttpApi's router would
+     * match it to — `/leads/` is POST /leads there too, so it is answered here, as /leads is: one behaviour a route.
+     */
+    const routeOf = (method: string | undefined, url: string | undefined): DirectRoute<R> | undefined => {
+      const exact = routes.get(method ?? "")?.get(pathOf(url))
+      if (exact !== undefined) return exact
+      const byAlias = aliases.get(method ?? "")
+      const path = byAlias === undefined ? undefined : routerPath(url)
+      return path === undefined ? undefined : byAlias?.get(path)
+    }
+    /** The path a refusal is counted under: its route's, or the request's own. */
+    const routedPathOf = (req: IncomingMessage) => routeOf(req.method, req.url)?.path ?? pathOf(req.url)
     const nodeRoutes = options.nodeRoutes ?? new Map<string, NodeHandler>()
     /** With nothing else served: a path one of the routes has, asked with another method, is 405 naming its methods. */
     const methodsOf = methodsFor(options.routes)
@@ -202,24 +226,26 @@ export const make = <R>(
         res.shouldKeepAlive = false
         return writeResponse(res, missingHost)
       }
-      const handler = routes.get(req.method ?? "")?.get(pathOf(req.url))
-      if (handler !== undefined) return direct(handler, req, res, beforeRead)
+      const route = routeOf(req.method, req.url)
+      if (route !== undefined) return direct(route.handler, req, res, beforeRead)
       const node = nodeRoutes.size === 0 ? undefined : nodeRoutes.get(pathOf(req.url))
       if (node !== undefined) {
         node(req, res)
         if (!res.headersSent) beforeRead?.()
         return
       }
-      // The app's routes take no body (the intake routes, which do, are answered above), and the app may answer — an
-      // API key refused, a path unknown — without reading one: so a request that declares one gets no 100 Continue
-      // (the answer closes its connection instead, see "checkContinue"), and its answer closes the connection, which
-      // Node would otherwise keep by reading the whole declared body, up to REQUEST_TIMEOUT_MS, for nothing.
+      // The app's routes take no body (the intake routes, which do, are answered above, on every path its router
+      // would take for them), and the app may answer — an API key refused, a path unknown — without reading one: so
+      // a request that declares one gets no 100 Continue (the answer closes its connection instead, see
+      // "checkContinue"), and its answer closes the connection, which Node would otherwise keep by reading the whole
+      // declared body, up to REQUEST_TIMEOUT_MS, for nothing.
       if (declaresBody(req)) res.shouldKeepAlive = false
       if (app !== undefined) return app(req, res)
       if (closing) return writeResponse(res, stopping)
       if (options.others === "notFound") {
         const path = pathOf(req.url)
-        return writeResponse(res, wrongMethod(req.method ?? "", path, methodsOf(path)) ?? notFound)
+        const wrong = wrongMethod(req.method ?? "", path, methodsOf(path))
+        return writeResponse(res, wrong === undefined ? notFound : unsniffedUncached(wrong))
       }
       waiting.push([req, res])
       if (!wanted) {
@@ -263,11 +289,13 @@ export const make = <R>(
         // any other expectation: 417, as Node answers it, but as problem+json
         server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
           res.shouldKeepAlive = false
-          options.onRefusedUnrouted?.(req.method ?? "", pathOf(req.url), 417)
+          options.onRefusedUnrouted?.(req.method ?? "", routedPathOf(req), 417)
           const expectation = String(req.headers.expect ?? "").slice(0, 64)
           writeResponse(
             res,
-            problem(417, `Expect: ${JSON.stringify(expectation)} is not supported; only 100-continue is`)
+            unsniffedUncached(
+              problem(417, `Expect: ${JSON.stringify(expectation)} is not supported; only 100-continue is`)
+            )
           )
         })
         server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
@@ -287,7 +315,7 @@ export const make = <R>(
           // interrupted as the connection closes, so this is the one count)
           const request = (inFlight as { readonly req?: IncomingMessage } | undefined)?.req
           if (request !== undefined && error.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-            options.onRefusedUnrouted?.(request.method ?? "", pathOf(request.url), 408)
+            options.onRefusedUnrouted?.(request.method ?? "", routedPathOf(request), 408)
           }
           closeWith(socket, clientErrorAnswer(error.code))
         })

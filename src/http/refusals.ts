@@ -22,6 +22,11 @@ export type RefusalReason =
    * INGEST_ALLOWED_HOSTS (403: a page reaching the ingest by DNS rebinding).
    */
   | "foreign-host"
+  /**
+   * POST /leads with no API keys configured, where the Host is checked, from another site's page (Sec-Fetch-Site:
+   * cross-site, or an Origin neither its own Host nor in INGEST_ALLOWED_HOSTS): 403, as the other keyed routes.
+   */
+  | "cross-site"
   /** A webhook whose secret or token is not configured (HUBSPOT_APP_SECRET, MARKETO_WEBHOOK_TOKEN). */
   | "not-configured"
   /** Marketo: no X-RevenueFlow-Token header. */

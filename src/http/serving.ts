@@ -119,9 +119,13 @@ export const problemMiddlewareFor =
 /**
  * An answer of the API as no browser or shared cache may take it otherwise: its content type as declared (a problem
  * quoting a client's input is never sniffed as HTML), and kept by no cache (a lead's view holds personal data; a
- * status read is stale at once) — unless it says how it is cached itself (the pages and their assets).
+ * status read is stale at once) — unless it says how it is cached itself (the pages and their assets). Every way the
+ * API is served gives it: the HttpApi (`problemMiddlewareFor`), the routes the ingest's server answers itself
+ * (`framed`) and that server's own answers, the Lambda's answers before routing.
  */
-const unsniffedUncached = (response: HttpServerResponse.HttpServerResponse): HttpServerResponse.HttpServerResponse =>
+export const unsniffedUncached = (
+  response: HttpServerResponse.HttpServerResponse
+): HttpServerResponse.HttpServerResponse =>
   response.headers["x-content-type-options"] !== undefined && response.headers["cache-control"] !== undefined
     ? response
     : HttpServerResponse.setHeaders(response, {
@@ -138,7 +142,8 @@ export interface Route {
 /**
  * A handler served outside the platform's router, framed as the platform frames the routes it serves: a server span
  * named and attributed as its tracer's (`http.server POST`, method, path, response status), a child of the
- * client's trace (W3C traceparent or B3), and every failure answered by `causeResponse`.
+ * client's trace (W3C traceparent or B3), every failure answered by `causeResponse`, and every answer uncached and
+ * unsniffed (`unsniffedUncached`), as the HttpApi's are.
  */
 export const framed = <R>(
   route: Route,
@@ -162,7 +167,8 @@ export const framed = <R>(
     ).pipe(
       // the parser reads only the trace headers, strings on every platform (Node joins a repeated one with ", ")
       withParentTrace(request.headers as TraceContext),
-      Effect.catchAllCause(causeResponse)
+      Effect.catchAllCause(causeResponse),
+      Effect.map(unsniffedUncached)
     )
 }
 

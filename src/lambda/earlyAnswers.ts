@@ -1,16 +1,22 @@
 import type * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { declaredRoutes } from "../http/api.js"
 import { problem } from "../http/problem.js"
-import { methodsFor, wrongMethod } from "../http/serving.js"
+import { methodsFor, unsniffedUncached, wrongMethod } from "../http/serving.js"
 import type { HttpApiEvent, HttpApiResult } from "./events.js"
 import { routedPath } from "./shapes.js"
 
 // The answers the ingest handler gives before a request reaches the API: those node:http gives the ingest server
 // before its routes run (src/http/nodeServer.ts), and those only an event can call for.
 
+// uncached and unsniffed, as every answer of the API (see unsniffedUncached)
 const problemResult = (status: number, title: string, detail: string, headers: Record<string, string> = {}) => ({
   statusCode: status,
-  headers: { "content-type": "application/problem+json", ...headers },
+  headers: {
+    "content-type": "application/problem+json",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    ...headers
+  },
   body: JSON.stringify({ type: `https://revenueflow.dev/problems/${status}`, title, status, detail }),
   isBase64Encoded: false
 })
@@ -69,10 +75,10 @@ export const beforeRouting = (event: HttpApiEvent): HttpServerResponse.HttpServe
   const expectation = headerOf(event, "expect")
   if (expectation !== undefined && !CONTINUE.test(expectation)) {
     const shown = expectation.slice(0, 64)
-    return problem(417, `Expect: ${JSON.stringify(shown)} is not supported; only 100-continue is`)
+    return unsniffedUncached(problem(417, `Expect: ${JSON.stringify(shown)} is not supported; only 100-continue is`))
   }
   const method = event.requestContext.http.method.toUpperCase()
   if (!FORBIDDEN_METHODS.has(method)) return undefined
   const path = routedPath(event)
-  return wrongMethod(method, path, methodsOf(path)) ?? problem(404, "No such route")
+  return unsniffedUncached(wrongMethod(method, path, methodsOf(path)) ?? problem(404, "No such route"))
 }

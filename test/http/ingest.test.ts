@@ -1,3 +1,4 @@
+import { connect } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
@@ -11,6 +12,51 @@ import { expectProblem, problemFields, sendExpectingContinue, servings, storedLe
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 const waitingJobs = Effect.flatMap(JobQueue, (queue) => Effect.map(queue.stats, (stats) => stats.waiting))
+
+/**
+ * A POST over a raw socket by a client that sends its body only after the server's 100 Continue, and never without
+ * it (no curl-style fallback after 1 s): whether the 100 came within 3 s, then the final answer (the socket given up
+ * 3 s after the 100, or without it). `headers.body` is the body; the other entries are request headers.
+ */
+const continueOverSocket = (base: string, path: string, fields: Record<string, string> & { readonly body: string }) =>
+  Effect.async<{ readonly continued: boolean; readonly status: number; readonly text: string }>((resume) => {
+    const { body, ...headers } = fields
+    const url = new URL(base)
+    const socket = connect({ host: url.hostname, port: Number(url.port) })
+    let heard = ""
+    let continued = false
+    let done = false
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      const final = heard.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, "")
+      const status = Number(/^HTTP\/1\.1 (\d{3}) /.exec(final)?.[1] ?? 0)
+      resume(Effect.succeed({ continued, status, text: final }))
+    }
+    let timer = setTimeout(finish, 3000)
+    socket.on("data", (chunk: Buffer) => {
+      heard += chunk.toString("utf8")
+      if (!continued && heard.startsWith("HTTP/1.1 100 Continue\r\n\r\n")) {
+        continued = true
+        clearTimeout(timer)
+        timer = setTimeout(finish, 3000)
+        socket.write(body)
+      }
+      // a whole final answer: its head, and as many body bytes as it declares
+      const final = heard.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, "")
+      const end = final.indexOf("\r\n\r\n")
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(final)?.[1] ?? Number.NaN)
+      if (end >= 0 && Buffer.byteLength(final.slice(end + 4)) >= length) finish()
+    })
+    socket.on("close", finish)
+    socket.on("error", () => {})
+    const head = Object.entries({ host: url.host, ...headers, expect: "100-continue" })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join("")
+    socket.write(`POST ${path} HTTP/1.1\r\n${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n`)
+  })
 
 describe.each(servings)("POST /leads (%s)", (_name, served) => {
   it.live("a new lead is 202 with Location and the lead view; the same lead again is 200 with the same id", () =>
@@ -225,6 +271,42 @@ describe.each(servings)("POST /leads (%s)", (_name, served) => {
   )
 })
 
+describe.each(servings)("the intake and ops routes' answers (%s)", (_name, served) => {
+  it.live("a lead's view, every refusal and the probes are kept by no cache and never sniffed as another type", () =>
+    withApi(
+      memoryEnv({ env: { INGEST_API_KEYS: "k-no-store", MARKETO_WEBHOOK_TOKEN: "mk-no-store" } }),
+      (api) =>
+        Effect.gen(function* () {
+          const key = { "x-api-key": "k-no-store" }
+          const lead = sampleLead({ email: "no.store@globex.com" })
+          const created = yield* api.postJson("/leads", lead, key)
+          expect(created.status, created.text).toBe(202)
+          const again = yield* api.postJson("/leads", lead, key)
+          expect(again.status, again.text).toBe(200)
+          const replies = [
+            created,
+            again,
+            // refused: no key, not JSON, a bad lead, too large; a webhook without its token
+            yield* api.postJson("/leads", lead),
+            yield* api.send("POST", "/leads", { headers: { ...key, "content-type": "text/plain" }, body: "x" }),
+            yield* api.postJson("/leads", { ...lead, email: "<script>" }, key),
+            yield* api.postJson("/leads", { ...lead, firstName: "x".repeat(70 * 1024) }, key),
+            yield* api.postJson("/webhooks/marketo", { email: "a@globex.com", programId: 7 }),
+            yield* api.get("/healthz"),
+            yield* api.get("/readyz"),
+            yield* api.get("/metrics")
+          ]
+          expect(replies.map((reply) => reply.status)).toEqual([202, 200, 401, 415, 400, 413, 401, 200, 200, 200])
+          for (const reply of replies) {
+            expect(reply.headers["cache-control"], `${reply.status} ${reply.text.slice(0, 80)}`).toBe("no-store")
+            expect(reply.headers["x-content-type-options"], `${reply.status}`).toBe("nosniff")
+          }
+        }),
+      served
+    )
+  )
+})
+
 describe.each(servings)("a path the API has, asked with another method (%s)", (_name, served) => {
   it.live("is 405 naming the methods it takes in Allow, not 404; a path it has not is still 404", () =>
     withApi(
@@ -418,6 +500,29 @@ describe("Expect: 100-continue on the ingest server", () => {
     )
   )
 
+  it.live.each(["/leads/", "//leads", "/Leads", "/l%65ads", "/webhooks//marketo", "/webhooks/Marketo/"])(
+    "POST %s, a path the router takes for an intake route, gets its 100 Continue and is that route's answer",
+    (path) =>
+      withApi(
+        memoryEnv({ env: { INGEST_API_KEYS: key, MARKETO_WEBHOOK_TOKEN: "mk-continue", REQUEST_TIMEOUT_MS: "5000" } }),
+        (api) =>
+          Effect.gen(function* () {
+            const body = path.includes("marketo")
+              ? JSON.stringify({ email: "aliased.marketo@globex.com", programId: 7 })
+              : JSON.stringify(sampleLead({ email: "aliased.lead@globex.com" }))
+            const reply = yield* continueOverSocket(api.base, path, {
+              ...json,
+              "x-api-key": key,
+              "x-revenueflow-token": "mk-continue",
+              body
+            })
+            // a client that waits for the 100 before its body: sent at once, not after REQUEST_TIMEOUT_MS (408)
+            expect([reply.continued, reply.status], reply.text).toEqual([true, 202])
+            expect(yield* storedLeads).toBe(1)
+          })
+      )
+  )
+
   it.live("any other expectation is a 417 problem", () =>
     withApi(env(), (api) =>
       Effect.gen(function* () {
@@ -427,6 +532,9 @@ describe("Expect: 100-continue on the ingest server", () => {
         })
         expectProblem(reply, 417)
         expect(reply.json.detail).toContain("something-else")
+        // the server's own answers are the API's too
+        expect(reply.headers["cache-control"]).toBe("no-store")
+        expect(reply.headers["x-content-type-options"]).toBe("nosniff")
         expect(yield* storedLeads).toBe(0)
       })
     )

@@ -459,6 +459,61 @@ describe.each(servings)("a 400's size is bounded (%s)", (_name, served) => {
 })
 
 describe.each(servings)("HubSpot signature: the configured URL and rotation (%s)", (_name, served) => {
+  it.live("HUBSPOT_WEBHOOK_URL ending in /: the URL HubSpot called verifies; one signed over another URL is 401", () =>
+    withApi(
+      memoryEnv({ env: { HUBSPOT_APP_SECRET: hubspotSecret, HUBSPOT_WEBHOOK_URL: `${publicUrl}/` } }),
+      (api) =>
+        Effect.gen(function* () {
+          const accepted = yield* hubspot(api, contact("ada@globex.com"), {
+            path: "/webhooks/hubspot/",
+            uri: `${publicUrl}/`
+          })
+          expect(accepted.status, accepted.text).toBe(202)
+          // the router takes both paths: the one a request arrived on is the one its sender called, and signed
+          const bare = yield* hubspot(api, contact("alan@globex.com"), { path: "/webhooks/hubspot", uri: publicUrl })
+          expect(bare.status, bare.text).toBe(202)
+          const withQuery = yield* hubspot(api, contact("grace@globex.com"), {
+            path: "/webhooks/hubspot/?portal=62515",
+            uri: `${publicUrl}/?portal=62515`
+          })
+          expect(withQuery.status, withQuery.text).toBe(202)
+          // signed over a URL other than the one called: refused
+          for (const uri of [publicUrl, "https://attacker.example/webhooks/hubspot/", `${publicUrl}/?portal=1`]) {
+            expectProblem(yield* hubspot(api, contact("eve@globex.com"), { path: "/webhooks/hubspot/", uri }), 401)
+          }
+          expectProblem(yield* hubspot(api, contact("eve@globex.com"), { uri: `${publicUrl}/` }), 401)
+          expect(yield* storedLeads).toBe(3)
+        }),
+      served
+    )
+  )
+
+  it.live(
+    "HUBSPOT_WEBHOOK_URL with a path prefix a proxy takes off: verified over the URL called, prefix included",
+    () =>
+      withApi(
+        memoryEnv({
+          env: { HUBSPOT_APP_SECRET: hubspotSecret, HUBSPOT_WEBHOOK_URL: "https://hooks.example/rf/webhooks/hubspot/" }
+        }),
+        (api) =>
+          Effect.gen(function* () {
+            const accepted = yield* hubspot(api, contact("ada@globex.com"), {
+              path: "/webhooks/hubspot/",
+              uri: "https://hooks.example/rf/webhooks/hubspot/"
+            })
+            expect(accepted.status, accepted.text).toBe(202)
+            const bare = yield* hubspot(api, contact("alan@globex.com"), {
+              uri: "https://hooks.example/rf/webhooks/hubspot"
+            })
+            expect(bare.status, bare.text).toBe(202)
+            // the prefix is the setting's: a delivery signed without it is not what HubSpot called
+            const unprefixed = { path: "/webhooks/hubspot/", uri: "https://hooks.example/webhooks/hubspot/" }
+            expectProblem(yield* hubspot(api, contact("eve@globex.com"), unprefixed), 401)
+          }),
+        served
+      )
+  )
+
   it.live("HUBSPOT_WEBHOOK_URL with a query: HubSpot calling exactly that URL verifies (the query once)", () =>
     withApi(
       memoryEnv({ env: { HUBSPOT_APP_SECRET: hubspotSecret, HUBSPOT_WEBHOOK_URL: `${publicUrl}?portal=62515` } }),
@@ -504,6 +559,30 @@ describe.each(servings)("HubSpot signature: the configured URL and rotation (%s)
           expect((yield* marketo("old@globex.com", marketoToken)).status).toBe(202)
           expectProblem(yield* marketo("eve@globex.com", "mk-other"), 401)
           expect(yield* storedLeads).toBe(4)
+        }),
+      served
+    )
+  )
+})
+
+describe("POST /leads from another site's page with no API keys (the ingest's own server)", () => {
+  const served = servings[0][1]
+  it.live("is 403 before the body is read (the connection closed), counted as cross-site", () =>
+    withApi(
+      memoryEnv(),
+      (api) =>
+        Effect.gen(function* () {
+          const refused = yield* api.postJson("/leads", sampleLead(), {
+            host: "localhost:3000",
+            origin: "https://evil.example"
+          })
+          expectProblem(refused, 403)
+          expect(refused.headers.connection).toBe("close")
+          expect(yield* storedLeads).toBe(0)
+          const metrics = (yield* api.get("/metrics")).text
+          expect(
+            sample(metrics, "revenueflow_intake_refused_total", { source: "api", status: "403", reason: "cross-site" })
+          ).toBe(1)
         }),
       served
     )

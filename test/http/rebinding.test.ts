@@ -66,11 +66,19 @@ describe("DNS rebinding with no INGEST_API_KEYS (the ingest's own server: npm st
             expectProblem(replay, 403)
             expect(replay.json.detail).toContain("another site's page")
             expectProblem(yield* api.get("/ops/state", { ...host, ...foreign }), 403)
+            // a form posting a lead from the visitor's browser: the same 403, before the body is read
+            const posted = yield* api.postJson("/leads", sampleLead(), { ...host, ...foreign })
+            expectProblem(posted, 403)
+            expect(posted.json.detail).toContain("another site's page")
+            expect(posted.headers.connection).toBe("close")
           }
+          expect(yield* storedLeads).toBe(0)
           // the console's own page, and a client that is no page: the route answers (no such lead)
           for (const own of [{ origin: "http://localhost:3000", "sec-fetch-site": "same-origin" }, {}]) {
             const replay = yield* api.send("POST", `/leads/${id}/replay`, { headers: { ...host, ...own } })
             expect(replay.status, replay.text).toBe(404)
+            const posted = yield* api.postJson("/leads", sampleLead(), { ...host, ...own })
+            expect(posted.status, posted.text).toBe(202)
           }
         }),
       served
@@ -89,6 +97,11 @@ describe("DNS rebinding with no INGEST_API_KEYS (the ingest's own server: npm st
           expect((yield* api.get("/leads", { host: "ingest.internal:3000" })).status).toBe(200)
           expect((yield* api.get("/ops/state", { host: "Console.Example.com" })).status).toBe(200)
           expect((yield* api.postJson("/leads", sampleLead(), { host: "ingest.internal" })).status).toBe(202)
+          expect((yield* api.postJson("/leads", sampleLead(), proxied)).status).toBe(202)
+          expectProblem(
+            yield* api.postJson("/leads", sampleLead(), { ...proxied, origin: "https://evil.example" }),
+            403
+          )
           expectProblem(yield* api.get("/leads", { host: "other.internal" }), 403)
         }),
       served
@@ -119,6 +132,9 @@ describe("the HttpApi served elsewhere (an embedding, the Lambda handlers behind
           Effect.gen(function* () {
             expect((yield* api.get("/leads", rebound)).status).toBe(200)
             expect((yield* api.postJson("/leads", sampleLead(), rebound)).status).toBe(202)
+            // nor the page a request came from (API Gateway's public API: any site may post)
+            const crossSite = { origin: "https://evil.example", "sec-fetch-site": "cross-site" }
+            expect((yield* api.postJson("/leads", sampleLead(), crossSite)).status).toBe(202)
           }),
         served
       )
@@ -129,6 +145,9 @@ describe("the HttpApi served elsewhere (an embedding, the Lambda handlers behind
             expectProblem(yield* api.get("/leads", rebound), 403)
             expectProblem(yield* api.postJson("/leads", sampleLead(), rebound), 403)
             expect((yield* api.get("/leads", { host: "localhost" })).status).toBe(200)
+            const crossSite = { host: "localhost", "sec-fetch-site": "cross-site" }
+            expectProblem(yield* api.postJson("/leads", sampleLead(), crossSite), 403)
+            expect((yield* api.postJson("/leads", sampleLead(), { host: "localhost" })).status).toBe(202)
           }),
         served
       )

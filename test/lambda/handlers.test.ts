@@ -347,6 +347,35 @@ describe("ingestHandler given an event it does not take", () => {
 })
 
 describe("ingestHandler answers as the node:http ingest does", () => {
+  it.live("every answer, routed or answered before routing, is kept by no cache and never sniffed", () =>
+    Effect.gen(function* () {
+      const replies = [
+        yield* postLead(sampleLead({ email: "no.store.lambda@globex.com" })),
+        yield* call("http-api-v2", {
+          method: "POST",
+          path: "/leads",
+          headers: { "content-type": "text/plain" },
+          body: "x"
+        }),
+        yield* call("http-api-v2", { method: "GET", path: "/healthz" }),
+        yield* call("http-api-v2", {
+          method: "POST",
+          path: "/leads",
+          headers: { "content-type": "application/json", expect: "200-ok" },
+          body: "{}"
+        }),
+        yield* call("http-api-v2", { method: "TRACE", path: "/leads" }),
+        yield* call("function-url", { method: "TRACE", path: "/nowhere" }),
+        (yield* invoke(() => ingestHandler({} as never))).answer as HttpApiResult
+      ]
+      expect(replies.map((reply) => reply.statusCode)).toEqual([202, 415, 200, 417, 405, 404, 500])
+      for (const reply of replies) {
+        expect(reply.headers["cache-control"], `${reply.statusCode} ${reply.body.slice(0, 80)}`).toBe("no-store")
+        expect(reply.headers["x-content-type-options"], `${reply.statusCode}`).toBe("nosniff")
+      }
+    })
+  )
+
   it.live("a POST without a body field (API Gateway leaves it out when empty) is the ingest's empty-body 400", () =>
     Effect.gen(function* () {
       const empty = yield* call("http-api-v2", {
