@@ -118,3 +118,30 @@ export const dataAlarms = (scope: Construct, props: { readonly data: Data }): Re
   })
   return [redisMemory, databaseStorage]
 }
+
+/** Ingest 5xx in each of this many consecutive minutes raise IngestServerErrors. */
+const SERVER_ERROR_MINUTES = 2
+/** At least this many 5xx a minute count toward it. */
+const SERVER_ERRORS_PER_MINUTE = 2
+
+/**
+ * 5xx answered to the ingest's clients (`metric`, a count), the one sign of a lead store outage both variants have:
+ * Postgres not answering, the ingest refuses every lead with 503 while its liveness check (/healthz) passes, nothing
+ * is queued and no function fails. At least 2 a minute, 2 minutes running: an outage refuses every lead, so any stack
+ * taking a lead every 30 s or more often pages within 2 minutes of it (a Multi-AZ failover too, 1 to 2 minutes of
+ * refusals), while one failing request, or a client's retry of it a minute later, never does. Sum per minute, no
+ * data (no 5xx at all) counting as fine.
+ */
+export const ingestServerErrors = (
+  scope: Construct,
+  props: { readonly metric: cloudwatch.Metric; readonly source: string }
+): cloudwatch.Alarm =>
+  new cloudwatch.Alarm(scope, "IngestServerErrors", {
+    alarmDescription: `${props.source} answered 5xx at least ${SERVER_ERRORS_PER_MINUTE} times a minute for ${SERVER_ERROR_MINUTES} minutes. 503: the lead store (Postgres) is not answering and every lead is refused (check the database: RDS events, connections, a failover); 500: a defect (the ingest's logs)`,
+    metric: props.metric.with({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(1) }),
+    threshold: SERVER_ERRORS_PER_MINUTE,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    evaluationPeriods: SERVER_ERROR_MINUTES,
+    datapointsToAlarm: SERVER_ERROR_MINUTES,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+  })

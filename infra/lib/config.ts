@@ -89,7 +89,7 @@ export interface ServerlessConfig {
   /**
    * The consumer function's timeout; the queue's visibility timeout is 6x this plus the batching window. At least
    * what a batch may take (`consumerBatchWorstCaseMs`): a job stopped at the timeout is run again and spends one of
-   * its attempts. Default: 60 s, or that worst case when it is longer.
+   * its attempts. Default: 60 s, or that worst case when it is longer; a worst case past Lambda's 900 s is refused.
    */
   readonly consumerTimeoutSeconds: number
   /**
@@ -153,32 +153,121 @@ export const looksLikeSecret = (name: string): boolean =>
   secretSettings.has(name.replace(/_PREVIOUS$/, "")) ||
   /(SECRET|TOKEN|PASSWORD|PRIVATE_KEY|API_KEYS?|CREDENTIALS?)(_PREVIOUS)?$/.test(name)
 
+/** The CRMs whose executors make HTTP calls, each bounded by CRM_TIMEOUT_MS (the mock makes none). */
+export type RealCrm = Exclude<StackConfig["crmProvider"], "MOCK">
+
+/**
+ * The consumer's longest plan for one lead (src/domain/plan.ts planActions): an enriched lead routed to an SDR. Every
+ * other plan is a part of it (Manual Review, no enrichment, Ignore) or has update_lead_status where it has create_task
+ * (Nurture), a cheaper action with both CRMs (test/crmCalls.test.ts checks every plan against it).
+ */
+export const longestPlan = [
+  "upsert_lead",
+  "sync_firmographics",
+  "set_lead_score",
+  "log_activity",
+  "create_task"
+] as const
+
+/** The tools the consumer plans: those of the longest plan, and Nurture's status. */
+export type PlannedTool = (typeof longestPlan)[number] | "update_lead_status"
+
+/**
+ * The most HTTP calls each CRM's executor makes one after another for an action the consumer plans, each with a
+ * deadline of CRM_TIMEOUT_MS of its own (layers/hubspot/call.ts, layers/salesforce/call.ts): an action is not bounded
+ * as a whole, so a CRM answering just inside the deadline makes it take this many times CRM_TIMEOUT_MS. The tools' usual
+ * calls (their `callCost`) and the rare paths their code takes (test/crmCalls.test.ts drives each executor's tools
+ * down them at a fake API and counts the calls):
+ * - HubSpot: a contact upsert answered 409 naming the contact is sent again as an update by id (+1 to the actions
+ *   that write the contact's own properties: upsert_lead, set_lead_score, update_lead_status); a firmographics sync
+ *   reads the company definitions, searches the domain, updates the company found (answered 404: deleted or merged
+ *   since), upserts it by its key, reads its name and names it, then upserts the contact and associates the two (8);
+ *   a note or a task upserts the contact, itself, and associates them (3);
+ * - Salesforce: a Lead write whose country the org's picklists refuse is sent again without it (+1); firmographics
+ *   with a country read the Lead's own first (3); a task looks its Lead's id up, and its write, refused for a Task
+ *   Status read earlier (an admin edited the picklist since), reads the statuses again and is sent once more (4).
+ * Each action is counted alone: a run of several can make a call or two fewer (a Lead id looked up once serves both
+ * tasks).
+ */
+export const crmCallsPerAction: Readonly<Record<RealCrm, Readonly<Record<PlannedTool, number>>>> = {
+  HUBSPOT: {
+    upsert_lead: 2,
+    sync_firmographics: 8,
+    set_lead_score: 2,
+    log_activity: 3,
+    create_task: 3,
+    update_lead_status: 2
+  },
+  SALESFORCE: {
+    upsert_lead: 2,
+    sync_firmographics: 3,
+    set_lead_score: 1,
+    log_activity: 4,
+    create_task: 4,
+    update_lead_status: 1
+  }
+}
+
+/**
+ * Calls a lead's run may add when the CRM's credentials change under it, each with the same deadline: HubSpot sends
+ * a call refused 401 once more with the token read again (1); Salesforce signs in (a token request, and one more with
+ * the credentials read again when the first is refused), or signs in again when its session is refused and sends the
+ * call once more (2).
+ */
+export const crmSignInCalls: Readonly<Record<RealCrm, number>> = { HUBSPOT: 1, SALESFORCE: 2 }
+
+/** The most CRM calls one lead's run makes one after another: its longest plan's, and one change of credentials. */
+export const crmCallsPerLead = (crm: RealCrm): number =>
+  longestPlan.reduce((calls, tool) => calls + crmCallsPerAction[crm][tool], crmSignInCalls[crm])
+
 /**
  * What the programs' own settings let one lead take in the consumer at most, in ms (their defaults: layers/bedrock/
  * config.ts, layers/salesforce/config.ts, layers/hubspot/config.ts): with Bedrock, a Converse call of
- * BEDROCK_TIMEOUT_MS (SDK retries included) and BEDROCK_DECODE_RETRIES re-asks of it; with a real CRM, one call of
- * CRM_TIMEOUT_MS (every lead makes one at least).
+ * BEDROCK_TIMEOUT_MS (SDK retries included) and BEDROCK_DECODE_RETRIES re-asks of it; with a real CRM, its most calls
+ * one after another (`crmCallsPerLead`) of CRM_TIMEOUT_MS each. `crmTimeoutMs` is CRM_TIMEOUT_MS whatever the CRM:
+ * the Lambda consumer stops its jobs that long before its deadline.
  */
 export const perLeadWorstCaseMs = (
   config: Pick<StackConfig, "analyzer" | "crmProvider" | "environment">
-): { readonly ms: number; readonly settings: ReadonlyArray<string> } => {
+): {
+  readonly ms: number
+  readonly bedrockMs: number
+  readonly crmCalls: number
+  readonly crmTimeoutMs: number
+  readonly settings: ReadonlyArray<string>
+  /** How `ms` is made up, for the refusal's text. */
+  readonly explained: string
+} => {
   const setting = (name: string, fallback: number) => {
     const n = Number(config.environment[name] ?? fallback)
     return Number.isInteger(n) && n >= 0 ? n : fallback
   }
-  const bedrock =
+  const bedrockMs =
     config.analyzer === "BEDROCK"
       ? setting("BEDROCK_TIMEOUT_MS", 20_000) * (1 + setting("BEDROCK_DECODE_RETRIES", 2))
       : 0
-  const crm = config.crmProvider === "MOCK" ? 0 : setting("CRM_TIMEOUT_MS", 10_000)
+  const crmTimeoutMs = setting("CRM_TIMEOUT_MS", 10_000)
+  const crmCalls = config.crmProvider === "MOCK" ? 0 : crmCallsPerLead(config.crmProvider)
+  const crmName = config.crmProvider === "HUBSPOT" ? "HubSpot" : "Salesforce"
+  const parts = [
+    ...(config.analyzer === "BEDROCK" ? ["Bedrock: BEDROCK_TIMEOUT_MS x (1 + BEDROCK_DECODE_RETRIES)"] : []),
+    ...(crmCalls === 0 ? [] : [`${crmName}: ${crmCalls} calls one after another, each up to CRM_TIMEOUT_MS`])
+  ]
   return {
-    ms: bedrock + crm,
+    ms: bedrockMs + crmCalls * crmTimeoutMs,
+    bedrockMs,
+    crmCalls,
+    crmTimeoutMs,
     settings: [
       ...(config.analyzer === "BEDROCK" ? ["BEDROCK_TIMEOUT_MS", "BEDROCK_DECODE_RETRIES"] : []),
-      ...(config.crmProvider === "MOCK" ? [] : ["CRM_TIMEOUT_MS"])
-    ]
+      ...(crmCalls === 0 ? [] : ["CRM_TIMEOUT_MS"])
+    ],
+    explained: parts.length === 0 ? "no Bedrock, mock CRM" : parts.join("; ")
   }
 }
+
+/** Lambda's longest function timeout, in seconds. */
+export const LAMBDA_MAX_TIMEOUT_SECONDS = 900
 
 /** What the Lambda consumer keeps back from its timeout to stop unfinished jobs and answer (src/lambda/consumer.ts). */
 export const CONSUMER_TIMEOUT_MARGIN_MS = 1000
@@ -379,18 +468,36 @@ export const fromContext = (read: ContextReader): StackConfig => {
       errors.push("sqsBatchSize: must be <= 10 (<= 10000 with sqsMaxBatchingWindowSeconds > 0)")
     // A job cut at the timeout is stopped and run again, its work so far wasted: the timeout covers a batch
     const perLead = perLeadWorstCaseMs(program)
-    const stopMs = Number(program.environment.CRM_TIMEOUT_MS ?? 10_000)
-    const worstCaseMs = consumerBatchWorstCaseMs(
-      batchSize,
-      program.workerConcurrency,
-      perLead.ms,
-      Number.isInteger(stopMs) && stopMs >= 0 ? stopMs : 10_000
+    const rounds = Math.ceil(batchSize / program.workerConcurrency)
+    const worstCaseMs = consumerBatchWorstCaseMs(batchSize, program.workerConcurrency, perLead.ms, perLead.crmTimeoutMs)
+    const neededSeconds = Math.ceil(worstCaseMs / 1000)
+    // the default covers the worst case up to Lambda's maximum; past it, the refusal below says what to lower
+    const consumerTimeoutSeconds = int(
+      "lambdaConsumerTimeoutSeconds",
+      Math.min(LAMBDA_MAX_TIMEOUT_SECONDS, Math.max(60, neededSeconds))
     )
-    const consumerTimeoutSeconds = int("lambdaConsumerTimeoutSeconds", Math.max(60, Math.ceil(worstCaseMs / 1000)))
-    if (consumerTimeoutSeconds > 900) errors.push("lambdaConsumerTimeoutSeconds: must be <= 900 (Lambda's maximum)")
+    const batchWorstCase = `sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${rounds} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.explained}), plus CRM_TIMEOUT_MS (jobs are stopped that long before the deadline) and 1 s: ${neededSeconds} s. Jobs cut at the timeout are stopped and run again, their work wasted`
+    const lower = perLead.settings.length === 0 ? "" : `lower ${perLead.settings.join(" / ")} in environment`
+    // the largest CRM_TIMEOUT_MS with which the batch fits in Lambda's maximum, the rest as it is
+    const fittingCrmTimeoutMs = Math.floor(
+      (LAMBDA_MAX_TIMEOUT_SECONDS * 1000 - CONSUMER_TIMEOUT_MARGIN_MS - rounds * perLead.bedrockMs) /
+        (rounds * perLead.crmCalls + 1)
+    )
+    if (consumerTimeoutSeconds > LAMBDA_MAX_TIMEOUT_SECONDS)
+      errors.push(`lambdaConsumerTimeoutSeconds: must be <= ${LAMBDA_MAX_TIMEOUT_SECONDS} (Lambda's maximum)`)
+    else if (variant === "serverless" && neededSeconds > LAMBDA_MAX_TIMEOUT_SECONDS)
+      errors.push(
+        `lambdaConsumerTimeoutSeconds: no timeout covers a batch, Lambda's maximum is ${LAMBDA_MAX_TIMEOUT_SECONDS} s: ${batchWorstCase}. ${[
+          ...(rounds > 1 ? ["Lower sqsBatchSize or raise workerConcurrency (one round at most)"] : []),
+          ...(lower === "" ? [] : [lower]),
+          ...(perLead.crmCalls > 0 && fittingCrmTimeoutMs > 0
+            ? [`with the rest as it is, CRM_TIMEOUT_MS ${fittingCrmTimeoutMs} or less fits`]
+            : [])
+        ].join("; ")}`
+      )
     else if (variant === "serverless" && consumerTimeoutSeconds * 1000 < worstCaseMs)
       errors.push(
-        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: sqsBatchSize ${batchSize} at workerConcurrency ${program.workerConcurrency} is ${Math.ceil(batchSize / program.workerConcurrency)} round(s) of one lead's worst case, ${perLead.ms / 1000} s (${perLead.settings.length === 0 ? "no Bedrock, mock CRM" : perLead.settings.join(", ")}), plus CRM_TIMEOUT_MS (jobs are stopped that long before the deadline) and 1 s: ${Math.ceil(worstCaseMs / 1000)} s. Jobs cut at the timeout are stopped and run again, their work wasted. Raise lambdaConsumerTimeoutSeconds (at most 900), lower sqsBatchSize or raise workerConcurrency${perLead.settings.length === 0 ? "" : `, or lower ${perLead.settings.join(" / ")} in environment`}`
+        `lambdaConsumerTimeoutSeconds: ${consumerTimeoutSeconds} s does not cover a batch: ${batchWorstCase}. Raise lambdaConsumerTimeoutSeconds (at most ${LAMBDA_MAX_TIMEOUT_SECONDS}), lower sqsBatchSize or raise workerConcurrency${lower === "" ? "" : `, or ${lower}`}`
       )
     const maxConcurrency = int("consumerMaxConcurrency", 10, 2)
     if (maxConcurrency > 1000) errors.push("consumerMaxConcurrency: must be <= 1000")

@@ -5,7 +5,7 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2"
 import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
-import { alarmTopic, dataAlarms } from "./alarms.js"
+import { alarmTopic, dataAlarms, ingestServerErrors } from "./alarms.js"
 import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Services } from "./services.js"
@@ -26,7 +26,7 @@ const providerName = (crm: StackConfig["crmProvider"]) => crm.toLowerCase()
  * a slow CRM is idle yet behind): queue depth both ways (absolute depth, not depth per task), and the oldest waiting
  * job's age outwards only, since that is the latency a lead feels. The ingest is CPU-bound (see README
  * "Performance"), so it scales on CPU, memory and requests per task. Alarms: the programs' queue and breaker, the
- * stores (./alarms.ts) and the load balancer.
+ * stores (./alarms.ts), the load balancer and the ingest's 5xx.
  */
 export class Scaling extends Construct {
   readonly alarmTopic: sns.Topic
@@ -153,6 +153,12 @@ export class Scaling extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+      }),
+      // the tasks' own 5xx, which neither alarm above sees: a 503 of a task is no load balancer error, and the task
+      // stays healthy (/healthz is liveness)
+      ingestServerErrors(this, {
+        metric: services.targetGroup.metrics.httpCodeTarget(elbv2.HttpCodeTarget.TARGET_5XX_COUNT),
+        source: "The ingest tasks (behind the load balancer)"
       })
     ]
     for (const alarm of [this.backlogAlarm, this.deadLettersAlarm, this.breakerAlarm, ...this.infrastructureAlarms]) {

@@ -4,7 +4,7 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
 import type * as lambda from "aws-cdk-lib/aws-lambda"
 import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
-import { alarmTopic, dataAlarms } from "./alarms.js"
+import { alarmTopic, dataAlarms, ingestServerErrors } from "./alarms.js"
 import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Functions } from "./functions.js"
@@ -12,7 +12,8 @@ import type { Queues } from "./queues.js"
 
 /**
  * The serverless variant's alarms, on AWS's own metrics (SQS and Lambda publish them; nothing for the handlers to
- * emit): dead letters growing, the oldest job's age, each function's errors and throttles, and the stores' (./alarms.ts).
+ * emit): dead letters growing, the oldest job's age, each function's errors and throttles, the HTTP API's 5xx, and the
+ * stores' (./alarms.ts).
  * Lambda scales the consumer itself (up to consumerMaxConcurrency), so there is no scaling policy, only these signals.
  */
 export class ServerlessAlarms extends Construct {
@@ -20,6 +21,7 @@ export class ServerlessAlarms extends Construct {
   readonly deadLetters: cloudwatch.Alarm
   readonly oldestMessage: cloudwatch.Alarm
   readonly functionAlarms: ReadonlyArray<cloudwatch.Alarm>
+  readonly serverErrors: cloudwatch.Alarm
   readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
   constructor(
@@ -95,8 +97,20 @@ export class ServerlessAlarms extends Construct {
       ...perFunction("Consumer", functions.consumer),
       ...perFunction("Sweep", functions.sweep)
     ]
+    // A lead refused with 503 is an answer of the function, not an error of it (IngestErrors stays quiet): the stage's
+    // 5xx (AWS/ApiGateway `5xx`, ApiId and Stage) count it, with API Gateway's own (the function failed or timed out)
+    this.serverErrors = ingestServerErrors(this, {
+      metric: functions.stage.metricServerError(),
+      source: "The HTTP API (the ingest function's answers, and API Gateway's own 502 / 504 when the function fails)"
+    })
     this.infrastructureAlarms = dataAlarms(this, { data })
-    for (const alarm of [this.deadLetters, this.oldestMessage, ...this.functionAlarms, ...this.infrastructureAlarms]) {
+    for (const alarm of [
+      this.deadLetters,
+      this.oldestMessage,
+      ...this.functionAlarms,
+      this.serverErrors,
+      ...this.infrastructureAlarms
+    ]) {
       alarm.addAlarmAction(notify)
       alarm.addOkAction(notify)
     }

@@ -156,4 +156,44 @@ describe("alarms reach the operator, and watch the infrastructure too", { timeou
     expect(elb5xx).toMatchObject({ Namespace: "AWS/ApplicationELB", Statistic: "Sum", Threshold: 10 })
     expect(alarmsBy(serverless, (a) => String(a.Namespace) === "AWS/ApplicationELB")).toEqual([])
   })
+
+  // A lead store outage: the ingest refuses every lead with 503 while its liveness check passes, the 503s are the
+  // tasks' (not the load balancer's) or the function's answers (not its errors), and nothing is queued
+  it("alarms on the ingest's own 5xx, 2 a minute or more for 2 minutes, to the alarm topic (both variants)", () => {
+    const outage = {
+      Statistic: "Sum",
+      Period: 60,
+      Threshold: 2,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: "notBreaching"
+    }
+    const notifies = (r: Resources, alarm: Record<string, unknown>) => {
+      const topic = logicalId(r, "AWS::SNS::Topic", "")
+      expect(alarm.AlarmActions).toEqual([{ Ref: topic }])
+      expect(alarm.OKActions).toEqual([{ Ref: topic }])
+      expect(alarm.AlarmDescription).toContain("503: the lead store (Postgres) is not answering")
+    }
+    const targets = alarmsBy(fargate, (a) => a.MetricName === "HTTPCode_Target_5XX_Count")
+    expect(targets).toHaveLength(1)
+    expect(targets[0]).toMatchObject({ Namespace: "AWS/ApplicationELB", ...outage })
+    const dimensions = JSON.stringify(targets[0]!.Dimensions)
+    expect(dimensions).toContain('"Name":"TargetGroup"')
+    expect(dimensions).toContain(logicalId(fargate, "AWS::ElasticLoadBalancingV2::TargetGroup", "Services"))
+    expect(dimensions).toContain('"Name":"LoadBalancer"')
+    notifies(fargate, targets[0]!)
+
+    const api = alarmsBy(serverless, (a) => a.MetricName === "5xx")
+    expect(api).toHaveLength(1)
+    expect(api[0]).toMatchObject({ Namespace: "AWS/ApiGateway", ...outage })
+    expect(api[0]!.Dimensions).toEqual(
+      expect.arrayContaining([
+        { Name: "ApiId", Value: { Ref: logicalId(serverless, "AWS::ApiGatewayV2::Api", "FunctionsApi") } },
+        { Name: "Stage", Value: "$default" }
+      ])
+    )
+    expect(api[0]!.Dimensions).toHaveLength(2)
+    notifies(serverless, api[0]!)
+  })
 })

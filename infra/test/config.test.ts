@@ -10,6 +10,7 @@ import { salesforceConfig } from "../../layers/salesforce/config.js"
 import {
   bedrockModel,
   consumerBatchWorstCaseMs,
+  crmCallsPerLead,
   fromContext,
   isCompleteSecretArn,
   perLeadWorstCaseMs,
@@ -307,7 +308,9 @@ describe("stack context", () => {
       crmSecretArn: CRM_SECRET_ARN
     }
 
-    it("takes one lead's worst case from the programs' own defaults (Bedrock's timeout and re-asks, the CRM's timeout)", () => {
+    // a lead's CRM actions are calls one after another, each with CRM_TIMEOUT_MS of its own (crmCalls.test.ts counts
+    // them): Salesforce 16 at most, HubSpot 19, where this counted one
+    it("takes one lead's worst case from the programs' own defaults (Bedrock's timeout and re-asks, the CRM's calls)", () => {
       const defaults = Effect.runSync(
         Effect.all([bedrockConfig, salesforceConfig]).pipe(
           Effect.withConfigProvider(
@@ -323,7 +326,7 @@ describe("stack context", () => {
       )
       const [analyser, crm] = defaults
       expect(perLeadWorstCaseMs({ analyzer: "BEDROCK", crmProvider: "SALESFORCE", environment: {} }).ms).toBe(
-        analyser.timeoutMs * (1 + analyser.decodeRetries) + crm.timeoutMs
+        analyser.timeoutMs * (1 + analyser.decodeRetries) + crmCallsPerLead("SALESFORCE") * crm.timeoutMs
       )
       expect(perLeadWorstCaseMs({ analyzer: "HEURISTIC", crmProvider: "MOCK", environment: {} }).ms).toBe(0)
       expect(
@@ -332,7 +335,7 @@ describe("stack context", () => {
           crmProvider: "HUBSPOT",
           environment: { BEDROCK_TIMEOUT_MS: "5000", BEDROCK_DECODE_RETRIES: "0", CRM_TIMEOUT_MS: "2000" }
         }).ms
-      ).toBe(7000)
+      ).toBe(5000 + 19 * 2000)
     })
 
     it("refuses a timeout shorter than ceil(batch / concurrency) rounds of it, naming the settings", () => {
@@ -342,12 +345,17 @@ describe("stack context", () => {
       expect(message).toContain(
         "lambdaConsumerTimeoutSeconds: 60 s does not cover a batch: sqsBatchSize 10 at workerConcurrency 5 is 2 round(s)"
       )
-      expect(message).toContain("BEDROCK_TIMEOUT_MS, BEDROCK_DECODE_RETRIES, CRM_TIMEOUT_MS")
-      expect(message).toContain(`${Math.ceil(consumerBatchWorstCaseMs(10, 5, 70_000, 10_000) / 1000)} s`)
+      expect(message).toContain(
+        "Bedrock: BEDROCK_TIMEOUT_MS x (1 + BEDROCK_DECODE_RETRIES); Salesforce: 16 calls one after another, each up to CRM_TIMEOUT_MS"
+      )
+      expect(message).toContain("lower BEDROCK_TIMEOUT_MS / BEDROCK_DECODE_RETRIES / CRM_TIMEOUT_MS in environment")
+      // two rounds of 60 s of Bedrock and 16 Salesforce calls of 10 s, 10 s to stop and 1 s: 451 s (81 s counted one call)
+      expect(message).toContain(`${Math.ceil(consumerBatchWorstCaseMs(10, 5, 220_000, 10_000) / 1000)} s`)
+      expect(message).toContain(": 451 s.")
       expect(message).toContain("plus CRM_TIMEOUT_MS (jobs are stopped that long before the deadline)")
       // the same batch fits once the timeout covers it, or with faster calls, or in one round
       expect(
-        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 5, lambdaConsumerTimeoutSeconds: 151 }))
+        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 5, lambdaConsumerTimeoutSeconds: 451 }))
       ).toBe("")
       expect(
         refusal(
@@ -356,12 +364,13 @@ describe("stack context", () => {
             sqsBatchSize: 10,
             workerConcurrency: 5,
             lambdaConsumerTimeoutSeconds: 60,
-            environment: '{"BEDROCK_TIMEOUT_MS":"4000"}'
+            // two rounds of 3 x 4 s and 16 x 1 s, 1 s to stop, 1 s: 58 s
+            environment: '{"BEDROCK_TIMEOUT_MS":"4000","CRM_TIMEOUT_MS":"1000"}'
           })
         )
       ).toBe("")
       expect(
-        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 10, lambdaConsumerTimeoutSeconds: 81 }))
+        refusal(serverless({ ...bedrock, sqsBatchSize: 10, workerConcurrency: 10, lambdaConsumerTimeoutSeconds: 231 }))
       ).toBe("")
       // the Fargate stack has no such function
       expect(refusal(fargateBase({ ...bedrock, sqsBatchSize: 10, lambdaConsumerTimeoutSeconds: 60 }))).toBe("")
@@ -369,9 +378,31 @@ describe("stack context", () => {
 
     it("by default sizes a batch to workerConcurrency (one round) and the timeout to cover it (60 s at least)", () => {
       const withBedrock = fromContext(read(serverless(bedrock))).serverless
-      expect(withBedrock).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 81 })
+      // one round of 220 s (60 s of Bedrock, 16 Salesforce calls of 10 s), 10 s to stop, 1 s
+      expect(withBedrock).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 231 })
       expect(fromContext(read(serverless({}))).serverless).toMatchObject({ batchSize: 5, consumerTimeoutSeconds: 60 })
       expect(fromContext(read(serverless({ workerConcurrency: 20 }))).serverless.batchSize).toBe(10)
+    })
+
+    it("refuses a batch no timeout covers (Lambda's 900 s), naming what to lower instead of the timeout it chose", () => {
+      // one round of 60 s of Bedrock and 16 Salesforce calls of 60 s, 60 s to stop, 1 s: 1081 s
+      const slow = { ...bedrock, environment: '{"CRM_TIMEOUT_MS":"60000"}' }
+      const message = refusal(serverless(slow))
+      expect(message).toContain("lambdaConsumerTimeoutSeconds: no timeout covers a batch, Lambda's maximum is 900 s")
+      expect(message).toContain(": 1081 s.")
+      expect(message).not.toContain("must be <= 900")
+      expect(message).not.toContain("sqsBatchSize or raise workerConcurrency")
+      // the largest that fits: 60 s + 16 x 49.352 s + 49.352 s + 1 s = 899.984 s
+      expect(message).toContain("CRM_TIMEOUT_MS 49352 or less fits")
+      expect(refusal(serverless({ ...bedrock, environment: '{"CRM_TIMEOUT_MS":"49352"}' }))).toBe("")
+      expect(
+        fromContext(read(serverless({ ...bedrock, environment: '{"CRM_TIMEOUT_MS":"49352"}' }))).serverless
+      ).toMatchObject({ consumerTimeoutSeconds: 900 })
+      // nor does a timeout asked for; two rounds name the batch too
+      expect(refusal(serverless({ ...slow, lambdaConsumerTimeoutSeconds: 900 }))).toContain("no timeout covers a batch")
+      expect(refusal(serverless({ ...slow, sqsBatchSize: 10 }))).toContain(
+        "Lower sqsBatchSize or raise workerConcurrency (one round at most)"
+      )
     })
   })
 })

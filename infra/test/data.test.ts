@@ -31,6 +31,17 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
     template.hasResourceProperties("AWS::RDS::DBParameterGroup", { Parameters: { "rds.force_ssl": "1" } })
   })
 
+  it("gives Postgres gp3 storage in both variants: 3,000 IOPS at any size below 400 GiB, no burst credits to drain", () => {
+    // gp2, CDK's default, gives 3 IOPS per GiB: 100 at the default 20 GiB, and bursts on credits sustained ingest spends
+    for (const r of [resources, synthServerless().resources]) {
+      const db = r[logicalId(r, "AWS::RDS::DBInstance", "DataPostgres")]!.Properties!
+      expect(db).toMatchObject({ StorageType: "gp3", AllocatedStorage: "20", MaxAllocatedStorage: 100 })
+      // gp3's baseline below 400 GiB is fixed: RDS refuses Iops or StorageThroughput there
+      expect(db.Iops).toBeUndefined()
+      expect(db.StorageThroughput).toBeUndefined()
+    }
+  })
+
   it("generates the database credentials into Secrets Manager and rotates them", () => {
     const secret = logicalId(resources, "AWS::SecretsManager::Secret", "DataPostgresCredentials")
     template.hasResourceProperties("AWS::SecretsManager::Secret", {

@@ -18,6 +18,8 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
       maxWaitSeconds: 30,
       crmProvider: "HUBSPOT",
       crmSecretArn: CRM_SECRET_ARN,
+      // HubSpot calls of at most 0.9 s: 5 rounds of a lead's 19 calls, 0.9 s to stop and 1 s fit the 90 s asked for
+      environment: '{"CRM_TIMEOUT_MS":"900"}',
       ingestReservedConcurrency: 40
     }))
   }, SYNTH_TIMEOUT_MS)
