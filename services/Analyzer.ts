@@ -29,6 +29,12 @@ export declare namespace Analyzer {
      * that reason, which must name what to check and hold no lead data.
      */
     readonly analyze: (input: AnalysisInput) => Effect.Effect<Analysis, AnalysisFailed | JobPermanent>
+    /**
+     * The circuit breaker a model service's calls go through (the pipeline's CircuitBreaker, by this name): while it
+     * fails (AnalysisFailed without retryAfterMs: 5xx, timeouts, network), leads wait without spending attempts instead
+     * of being dead-lettered within seconds. A local analyser (the heuristic) names none.
+     */
+    readonly breaker?: string
   }
 }
 

@@ -14,6 +14,12 @@ export declare namespace Enricher {
   export interface Service {
     /** Company data for a domain; None when the provider knows nothing of it (or it is a free-mail domain). */
     readonly enrich: (domain: string) => Effect.Effect<Option.Option<Enrichment>, EnrichmentFailed>
+    /**
+     * The circuit breaker a remote provider's calls go through (the pipeline's CircuitBreaker, by this name): while
+     * the provider is down, leads wait without spending attempts instead of being dead-lettered within seconds.
+     * A local provider (a table in memory) names none.
+     */
+    readonly breaker?: string
   }
 }
 

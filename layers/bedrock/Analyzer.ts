@@ -149,6 +149,7 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
       })
 
     return Analyzer.of({
+      breaker: "bedrock",
       analyze: (input: AnalysisInput) =>
         ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1, false).pipe(
           Effect.locally(leadMask, redactTextFor(input.lead)),

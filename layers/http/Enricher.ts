@@ -225,6 +225,7 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
     })
 
     return Enricher.of({
+      breaker: "enrichment",
       enrich: (domain) => {
         const key = normalizeDomain(domain)
         if (isFreeMailDomain(key)) return Effect.succeed(Option.none())

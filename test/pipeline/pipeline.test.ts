@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -9,8 +10,8 @@ import type { BreakerState } from "../../services/CircuitBreaker.js"
 import * as Metrics from "../../services/Metrics.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmExecutor, CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
-import { Enricher } from "../../services/Enricher.js"
-import { Analyzer } from "../../services/Analyzer.js"
+import { EnrichmentFailed, Enricher } from "../../services/Enricher.js"
+import { AnalysisFailed, Analyzer } from "../../services/Analyzer.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { processLead } from "../../src/pipeline/process.js"
@@ -362,6 +363,79 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
       { env: { RATE_LIMIT_PER_LEAD: "2", RATE_LIMIT_WINDOW_MS: "300" } }
     )
   )
+
+  /** `effect` with `service` in place of the environment's: the provider the consumer it starts uses. */
+  const withService =
+    <I, S>(tag: Context.Tag<I, S>, service: S) =>
+    <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+      Effect.provideService(effect, tag, service)
+
+  // A remote enrichment provider or model service down for longer than a job's attempts (six here, ~0.6 s of
+  // backoff) used to dead-letter every lead it touched: its breaker opens instead, and the leads wait for it (a
+  // failed half-open probe spends its lead's attempt, as the CRM's does: three probes at most in this outage).
+  const outages = [
+    [
+      "an enrichment provider",
+      "enrichment",
+      (down: () => boolean) =>
+        Effect.map(Enricher, (enricher) =>
+          withService(
+            Enricher,
+            Enricher.of({
+              breaker: "enrichment",
+              enrich: (domain) =>
+                Effect.suspend(() =>
+                  down() ? Effect.fail(new EnrichmentFailed({ domain, message: "HTTP 503" })) : enricher.enrich(domain)
+                )
+            })
+          )
+        )
+    ],
+    [
+      "a model service",
+      "bedrock",
+      (down: () => boolean) =>
+        Effect.map(Analyzer, (analyzer) =>
+          withService(
+            Analyzer,
+            Analyzer.of({
+              breaker: "bedrock",
+              analyze: (input) =>
+                Effect.suspend(() =>
+                  down()
+                    ? Effect.fail(new AnalysisFailed({ message: "Bedrock call failed (HTTP 503)" }))
+                    : analyzer.analyze(input)
+                )
+            })
+          )
+        )
+    ]
+  ] as const
+  for (const [what, breaker, makeRemote] of outages) {
+    it.live(`${what} down for seconds opens its breaker: leads wait without spending attempts, then sync`, () =>
+      run(
+        Effect.gen(function* () {
+          const downUntil = Date.now() + 1_500
+          let failed = 0
+          const remote = yield* makeRemote(() => Date.now() < downUntil && ++failed > 0)
+          const leads = yield* Effect.forEach([1, 2, 3], () => submit(highFit()))
+          yield* remote(startConsumer)
+          for (const { lead } of leads) {
+            const done = yield* awaitStatus(lead.id, ["SYNCED", "FAILED"])
+            expect(done.status).toBe("SYNCED")
+          }
+          // the leads' first calls opened it; then one probe a wait (400 ms), not every lead's every retry
+          expect(failed).toBeLessThanOrEqual(3 + 4)
+          const gauge = (yield* Metrics.Metrics.pipe(Effect.flatMap((m) => m.render))).body
+          expect(gauge).toContain(`revenueflow_circuit_breaker_state{provider="${breaker}"} 0`)
+        }),
+        {
+          env: { JOB_ATTEMPTS: "6" },
+          breaker: { consecutiveFailures: 2, probeSchedule: Schedule.spaced("400 millis") }
+        }
+      )
+    )
+  }
 
   it.live("an open circuit breaker delays jobs until its probe succeeds", () => {
     // the production metrics, with every state the pipeline reports to the breaker's gauge recorded
