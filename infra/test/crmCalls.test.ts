@@ -2,8 +2,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { describe, expect, it } from "vitest"
 import { HubSpotCallFailed } from "../../layers/hubspot/call.js"
+import { defaultProperties } from "../../layers/hubspot/config.js"
 import { type HubSpotApi, callCost as hubSpotCallCost, makeTools as hubSpotTools } from "../../layers/hubspot/tools.js"
 import { SalesforceCallFailed } from "../../layers/salesforce/call.js"
+import { defaultFields } from "../../layers/salesforce/config.js"
 import {
   type SalesforceApi,
   callCost as salesforceCallCost,
@@ -119,20 +121,6 @@ const fakeHubSpot = () => {
   return { api, sent }
 }
 
-const hubSpotProperties = {
-  leadKey: "revenueflow_lead_key",
-  actionKey: "revenueflow_action_key",
-  companyKey: "revenueflow_company_key",
-  score: "revenueflow_score",
-  intent: "revenueflow_intent",
-  decision: "revenueflow_decision",
-  leadStatus: "hs_lead_status",
-  industry: "industry",
-  employees: "numberofemployees",
-  annualRevenue: "annualrevenue",
-  dealPipeline: "default"
-}
-
 /**
  * Salesforce's API down its rare paths: a Lead write refused for its country (picklists), a Lead without a country
  * of its own, a Task write refused for a status read earlier (as many as `refuseTaskWrites` says).
@@ -177,21 +165,10 @@ const fakeSalesforce = () => {
   return { api, state }
 }
 
-const salesforceFields = {
-  leadKey: "RevenueFlow_Key__c",
-  actionKey: "RevenueFlow_Action_Key__c",
-  score: "RevenueFlow_Score__c",
-  intent: "RevenueFlow_Intent__c",
-  decision: "RevenueFlow_Decision__c",
-  industry: "Industry",
-  employees: "NumberOfEmployees",
-  annualRevenue: "AnnualRevenue"
-}
-
 /** The calls `call` makes, sent alone by a HubSpot executor's tools, down the longest paths. */
 const hubSpotCalls = (call: CrmCall): ReadonlyArray<string> => {
   const { api, sent } = fakeHubSpot()
-  Effect.runSync(Effect.either(hubSpotTools(api, hubSpotProperties)(call)))
+  Effect.runSync(Effect.either(hubSpotTools(api, defaultProperties)(call)))
   return sent
 }
 
@@ -201,7 +178,7 @@ const hubSpotCalls = (call: CrmCall): ReadonlyArray<string> => {
  */
 const salesforceCalls = (call: CrmCall): ReadonlyArray<string> => {
   const { api, state } = fakeSalesforce()
-  const tools = salesforceTools(api, salesforceFields)
+  const tools = salesforceTools(api, defaultFields)
   const another = calls(plan("High Fit", "Route to SDR", Option.none()))
     .filter((c) => c.tool === "log_activity")
     .map((c) => ({ ...c, params: { ...c.params, leadKey: "another-lead" } }) as CrmCall)
