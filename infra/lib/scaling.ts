@@ -22,17 +22,52 @@ export const MetricNames = {
 const providerName = (crm: StackConfig["crmProvider"]) => crm.toLowerCase()
 
 /**
+ * The circuit breakers the consumer runs with this configuration (src/pipeline/process.ts), each by its name (the
+ * Provider dimension of CircuitBreakerOpen) and what its opening means: the CRM's, named by its provider; Bedrock's
+ * with analyzer=BEDROCK and the HTTP enrichment provider's with ENRICHMENT_PROVIDER=HTTP, named as
+ * layers/bedrock/Analyzer.ts and layers/http/Enricher.ts name them. The heuristic analyser and the mock enrichment
+ * table are local and run none.
+ */
+const consumerBreakers = (
+  config: Pick<StackConfig, "crmProvider" | "analyzer" | "environment">
+): ReadonlyArray<{ readonly id: string; readonly provider: string; readonly meaning: string }> => [
+  // the CRM's keeps the alarm's first id, so a stack deployed before the others keeps its alarm
+  { id: "CircuitBreakerOpen", provider: providerName(config.crmProvider), meaning: "the CRM is failing" },
+  ...(config.environment.ENRICHMENT_PROVIDER === "HTTP"
+    ? [
+        {
+          id: "EnrichmentCircuitBreakerOpen",
+          provider: "enrichment",
+          meaning: "the HTTP enrichment provider is failing (5xx, timeouts); leads that need enrichment wait"
+        }
+      ]
+    : []),
+  ...(config.analyzer === "BEDROCK"
+    ? [
+        {
+          id: "BedrockCircuitBreakerOpen",
+          provider: "bedrock",
+          meaning: "Bedrock is failing (5xx, timeouts); leads that need an analysis wait"
+        }
+      ]
+    : [])
+]
+
+/**
  * Scaling and alarms. The consumer scales on the work waiting for it, which CPU does not show (a consumer waiting on
  * a slow CRM is idle yet behind): queue depth both ways (absolute depth, not depth per task), and the oldest waiting
  * job's age outwards only, since that is the latency a lead feels. The ingest is CPU-bound (see README
- * "Performance"), so it scales on CPU, memory and requests per task. Alarms: the programs' queue and breaker, the
+ * "Performance"), so it scales on CPU, memory and requests per task. Alarms: the programs' queue and breakers, the
  * stores (./alarms.ts), the load balancer and the ingest's 5xx.
  */
 export class Scaling extends Construct {
   readonly alarmTopic: sns.Topic
   readonly backlogAlarm: cloudwatch.Alarm
   readonly deadLettersAlarm: cloudwatch.Alarm
+  /** The CRM's breaker open. */
   readonly breakerAlarm: cloudwatch.Alarm
+  /** Each breaker the consumer runs open (`consumerBreakers`): the CRM's first. */
+  readonly breakerAlarms: ReadonlyArray<cloudwatch.Alarm>
   readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
   constructor(
@@ -120,14 +155,18 @@ export class Scaling extends Construct {
       datapointsToAlarm: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
-    this.breakerAlarm = new cloudwatch.Alarm(this, "CircuitBreakerOpen", {
-      alarmDescription: `The ${providerName(config.crmProvider)} circuit breaker has been open for over a minute: the CRM is failing`,
-      metric: metric(MetricNames.breakerOpen, { Provider: providerName(config.crmProvider) }),
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 2,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
-    })
+    this.breakerAlarms = consumerBreakers(config).map(
+      ({ id, provider, meaning }) =>
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription: `The ${provider} circuit breaker has been open for over a minute: ${meaning}`,
+          metric: metric(MetricNames.breakerOpen, { Provider: provider }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 2,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+        })
+    )
+    this.breakerAlarm = this.breakerAlarms[0]!
     this.infrastructureAlarms = [
       ...dataAlarms(this, { data }),
       new cloudwatch.Alarm(this, "UnhealthyIngest", {
@@ -161,7 +200,12 @@ export class Scaling extends Construct {
         source: "The ingest tasks (behind the load balancer)"
       })
     ]
-    for (const alarm of [this.backlogAlarm, this.deadLettersAlarm, this.breakerAlarm, ...this.infrastructureAlarms]) {
+    for (const alarm of [
+      this.backlogAlarm,
+      this.deadLettersAlarm,
+      ...this.breakerAlarms,
+      ...this.infrastructureAlarms
+    ]) {
       alarm.addAlarmAction(notify)
       alarm.addOkAction(notify)
     }

@@ -119,3 +119,48 @@ describe("scaling and alarms", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(JSON.stringify(deadLetters[0]!.AlarmActions)).toContain(topic)
   })
 })
+
+describe("circuit breaker alarms, one per breaker the consumer runs", { timeout: SYNTH_TIMEOUT_MS }, () => {
+  const breakerAlarms = (resources: Resources) =>
+    ofType(resources, "AWS::CloudWatch::Alarm")
+      .map(([, alarm]) => alarm.Properties as Record<string, unknown>)
+      .filter((alarm) => alarm.MetricName === "CircuitBreakerOpen")
+  const providers = (resources: Resources) =>
+    breakerAlarms(resources).map((alarm) => (alarm.Dimensions as Array<{ Value: string }>)[0]!.Value)
+
+  it("alarms on Bedrock's breaker with analyzer=BEDROCK and the enrichment provider's with ENRICHMENT_PROVIDER=HTTP", () => {
+    const { resources } = synth({
+      analyzer: "BEDROCK",
+      bedrockModelId: "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+      environment: { ENRICHMENT_PROVIDER: "HTTP" }
+    })
+    const topic = ofType(resources, "AWS::SNS::Topic")[0]![0]
+    expect(providers(resources).sort()).toEqual(["bedrock", "enrichment", "mock"])
+    for (const alarm of breakerAlarms(resources)) {
+      expect(alarm).toMatchObject({
+        Namespace: NAMESPACE,
+        Statistic: "Maximum",
+        Period: 60,
+        Threshold: 1,
+        EvaluationPeriods: 2,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        TreatMissingData: "notBreaching"
+      })
+      expect(alarm.Dimensions).toHaveLength(1)
+      expect(JSON.stringify(alarm.AlarmActions)).toContain(topic)
+      expect(JSON.stringify(alarm.OKActions)).toContain(topic)
+    }
+  })
+
+  it("alarms on each only when the stack selects it: the heuristic analyser and the mock enrichment table run none", () => {
+    expect(providers(synth({ environment: { ENRICHMENT_PROVIDER: "HTTP" } }).resources).sort()).toEqual([
+      "enrichment",
+      "mock"
+    ])
+    const bedrock = { analyzer: "BEDROCK", bedrockModelId: "eu.anthropic.claude-haiku-4-5-20251001-v1:0" }
+    expect(providers(synth({ ...bedrock, environment: { ENRICHMENT_PROVIDER: "MOCK" } }).resources).sort()).toEqual([
+      "bedrock",
+      "mock"
+    ])
+  })
+})

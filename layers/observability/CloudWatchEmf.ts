@@ -7,16 +7,16 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
-import { CrmExecutor } from "../../services/CrmExecutor.js"
+import { breakerNamesInContext } from "../shared/breakerNames.js"
 import { JobQueue, type QueueStats } from "../../services/JobQueue.js"
 import { checkedOr, validated } from "../shared/config.js"
 
 /**
- * The autoscaling signals as CloudWatch metrics, in the Embedded Metric Format: one JSON line on stdout per interval,
- * which CloudWatch Logs (the awslogs driver ships stdout there) turns into metrics. Chosen over PutMetricData
- * because it costs no API call, needs no IAM permission (the task role stays without a "*" resource:
- * cloudwatch:PutMetricData cannot be scoped) and cannot slow or fail the program when CloudWatch is throttling;
- * the Prometheus metrics stay as they are.
+ * The autoscaling signals as CloudWatch metrics, in the Embedded Metric Format: JSON lines on stdout each interval
+ * (the queue's, and one per circuit breaker the program runs), which CloudWatch Logs (the awslogs driver ships stdout
+ * there) turns into metrics. Chosen over PutMetricData because it costs no API call, needs no IAM permission (the
+ * task role stays without a "*" resource: cloudwatch:PutMetricData cannot be scoped) and cannot slow or fail the
+ * program when CloudWatch is throttling; the Prometheus metrics stay as they are.
  */
 export interface EmfOptions {
   readonly namespace: string
@@ -40,67 +40,77 @@ export const config = Config.all({
   queueName: Config.string("QUEUE_NAME").pipe(Config.withDefault("lead-processing"))
 })
 
-/**
- * One EMF document: queue figures under the Queue dimension and, in a program that runs the breaker (the consumer),
- * the breaker under the Provider dimension.
- */
-export const document = (
-  options: { readonly namespace: string; readonly queueName: string },
-  sample: {
-    readonly timestamp: number
-    readonly stats: QueueStats
-    readonly breaker?: { readonly provider: string; readonly state: BreakerState } | undefined
-  }
-) => ({
-  _aws: {
-    Timestamp: sample.timestamp,
-    CloudWatchMetrics: [
-      {
-        Namespace: options.namespace,
-        Dimensions: [["Queue"]],
-        Metrics: [
-          { Name: "QueueDepth", Unit: "Count" },
-          { Name: "OldestWaitingJobAgeSeconds", Unit: "Seconds" },
-          { Name: "DeadLetters", Unit: "Count" }
-        ]
-      },
-      ...(sample.breaker === undefined
-        ? []
-        : [
-            {
-              Namespace: options.namespace,
-              Dimensions: [["Provider"]],
-              Metrics: [{ Name: "CircuitBreakerOpen", Unit: "Count" }]
-            }
-          ])
-    ]
-  },
-  Queue: options.queueName,
-  QueueDepth: sample.stats.waiting,
-  OldestWaitingJobAgeSeconds: sample.stats.oldestWaitingAgeMs / 1000,
-  DeadLetters: sample.stats.failed,
-  ...(sample.breaker === undefined
-    ? {}
-    : { Provider: sample.breaker.provider, CircuitBreakerOpen: sample.breaker.state === "open" ? 1 : 0 })
-})
+/** A circuit breaker's state in a sample, by the breaker's name (the Provider dimension's value). */
+export interface BreakerSample {
+  readonly provider: string
+  readonly state: BreakerState
+}
 
-/** Emits one line now and then every `intervalMs`; a sample whose queue read fails is skipped, not invented. */
+/**
+ * The EMF documents of one sample: the queue figures under the Queue dimension, once, then, in a program that runs
+ * breakers (the consumer), one document per breaker with CircuitBreakerOpen under the Provider dimension. One each:
+ * a dimension's value is a member of its document, so a document holds one Provider and one CircuitBreakerOpen.
+ */
+export const documents = (
+  options: { readonly namespace: string; readonly queueName: string },
+  sample: { readonly timestamp: number; readonly stats: QueueStats; readonly breakers: ReadonlyArray<BreakerSample> }
+) => [
+  {
+    _aws: {
+      Timestamp: sample.timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: options.namespace,
+          Dimensions: [["Queue"]],
+          Metrics: [
+            { Name: "QueueDepth", Unit: "Count" },
+            { Name: "OldestWaitingJobAgeSeconds", Unit: "Seconds" },
+            { Name: "DeadLetters", Unit: "Count" }
+          ]
+        }
+      ]
+    },
+    Queue: options.queueName,
+    QueueDepth: sample.stats.waiting,
+    OldestWaitingJobAgeSeconds: sample.stats.oldestWaitingAgeMs / 1000,
+    DeadLetters: sample.stats.failed
+  },
+  ...sample.breakers.map((breaker) => ({
+    _aws: {
+      Timestamp: sample.timestamp,
+      CloudWatchMetrics: [
+        {
+          Namespace: options.namespace,
+          Dimensions: [["Provider"]],
+          Metrics: [{ Name: "CircuitBreakerOpen", Unit: "Count" }]
+        }
+      ]
+    },
+    Provider: breaker.provider,
+    CircuitBreakerOpen: breaker.state === "open" ? 1 : 0
+  }))
+]
+
+/** Emits one sample now and then every `intervalMs`; a sample whose queue read fails is skipped, not invented. */
 export const layer = (options: EmfOptions): Layer.Layer<never, never, JobQueue> =>
   Layer.scopedDiscard(
     Effect.gen(function* () {
       const queue = yield* JobQueue
-      // the ingest runs no breaker and no CRM: it publishes the queue figures alone
+      // the ingest runs no breaker, CRM, analyser or enrichment: it publishes the queue figures alone
       const breaker = Option.getOrUndefined(yield* Effect.serviceOption(CircuitBreaker))
-      const crm = Option.getOrUndefined(yield* Effect.serviceOption(CrmExecutor))
+      const names = breaker === undefined ? [] : yield* breakerNamesInContext
       const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`))
       const emit = Effect.gen(function* () {
         const stats = yield* queue.stats.pipe(Effect.timeout(Duration.seconds(2)))
-        const state =
-          breaker === undefined || crm === undefined
-            ? undefined
-            : { provider: crm.provider, state: yield* breaker.state(crm.provider) }
+        const breakers =
+          breaker === undefined
+            ? []
+            : yield* Effect.forEach(names, (provider) =>
+                Effect.map(breaker.state(provider), (state) => ({ provider, state }))
+              )
         const timestamp = yield* Clock.currentTimeMillis
-        write(JSON.stringify(document(options, { timestamp, stats, breaker: state })))
+        // one line each: CloudWatch Logs reads every line as a log event of its own
+        for (const doc of documents(options, { timestamp, stats, breakers })) write(JSON.stringify(doc))
       }).pipe(Effect.catchAll((error) => Effect.logDebug("cloudwatch metrics sample skipped", error)))
       yield* emit.pipe(Effect.repeat(Schedule.spaced(Duration.millis(options.intervalMs))), Effect.forkScoped)
     })

@@ -6,7 +6,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { AppConfig } from "../../services/AppConfig.js"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
-import { CrmExecutor } from "../../services/CrmExecutor.js"
+import { breakerNamesInContext } from "../../layers/shared/breakerNames.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore, polledStatusCounts } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
@@ -18,14 +18,14 @@ import { storeUnavailable } from "./leadAnswers.js"
 /** A part of the state that does not answer within this is shown as null rather than holding the page. */
 const PART_TIMEOUT = "2 seconds"
 
-/** What /ops/state says of the CRM's circuit breaker, and where it was read (see OpsState.breakerSource). */
+/** What /ops/state says of the consumer's circuit breakers, and where it was read (see OpsState.breakerSource). */
 interface BreakerReport {
   readonly breakers: ReadonlyArray<{ readonly name: string; readonly state: BreakerState }> | null
   readonly breakerSource: "process" | "redis" | "consumer"
 }
 
 /**
- * The shared breaker's state, read from Redis on a connection of its own made on the first /ops/state (the ingest
+ * The shared breakers' state, read from Redis on a connection of its own made on the first /ops/state (the ingest
  * runs no breaker: the consumers do). Its module, and ioredis with it, is loaded only when CIRCUIT_BREAKER=REDIS.
  * undefined when it cannot be built (the reason logged once).
  */
@@ -47,8 +47,14 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
     const config = yield* AppConfig
     const guard = makeGuard(config)
     const backends = yield* describeBackends
-    // the breaker's name is its CRM provider's (CrmExecutor.provider), which an ingest knows only from CRM_PROVIDER
-    const provider = config.crmProvider.toLowerCase()
+    // the breakers a consumer runs with this configuration, as an ingest knows them: the CRM's is named by its
+    // provider (CrmExecutor.provider); the HTTP enrichment provider's and Bedrock's by the names their layers give
+    // (layers/http/Enricher.ts, layers/bedrock/Analyzer.ts), neither of which an ingest loads
+    const consumerBreakers = [
+      config.crmProvider.toLowerCase(),
+      ...(config.enrichmentProvider === "HTTP" ? ["enrichment"] : []),
+      ...(config.analyzer === "BEDROCK" ? ["bedrock"] : [])
+    ]
     const scope = yield* Effect.scope
     // made once, in a fiber of this layer's own: a request given up meanwhile does not leave it half made
     const readShared =
@@ -57,24 +63,34 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
         : undefined
 
     /**
-     * The CRM's breaker: this process's own when it runs the CRM calls (the dev server, an embedding); else the shared
-     * one in Redis; else (one breaker per consumer process) nothing this process could know, which the console says.
+     * The breakers: this process's own when it runs the calls they guard (the dev server, an embedding); else the
+     * shared ones in Redis; else (one set per consumer process) nothing this process could know, which the console
+     * says.
      */
     const breakerReport: Effect.Effect<BreakerReport> = Effect.gen(function* () {
-      // the breaker and CRM are the consumer's; an ingest-only embedding may not have them
+      // the breaker and the services it guards are the consumer's; an ingest-only embedding may not have them
       const breaker = yield* Effect.serviceOption(CircuitBreaker)
-      const crm = yield* Effect.serviceOption(CrmExecutor)
-      if (Option.isSome(breaker) && Option.isSome(crm)) {
-        const state = yield* breaker.value.state(crm.value.provider)
-        return { breakers: [{ name: crm.value.provider, state }], breakerSource: "process" }
+      const names = Option.isSome(breaker) ? yield* breakerNamesInContext : []
+      if (Option.isSome(breaker) && names.length > 0) {
+        const breakers = yield* Effect.forEach(names, (name) =>
+          Effect.map(breaker.value.state(name), (state) => ({ name, state }))
+        )
+        return { breakers, breakerSource: "process" }
       }
       if (readShared === undefined) return { breakers: [], breakerSource: "consumer" }
-      const state = yield* readShared.pipe(
-        Effect.flatMap((read) => (read === undefined ? Effect.succeed(null) : read(provider))),
+      // all or none: a part shown as the whole would hide the breakers Redis did not answer for
+      const breakers = yield* readShared.pipe(
+        Effect.flatMap((read) =>
+          read === undefined
+            ? Effect.succeed(null)
+            : Effect.forEach(consumerBreakers, (name) => Effect.map(read(name), (state) => ({ name, state })), {
+                concurrency: "unbounded"
+              })
+        ),
         Effect.timeout(PART_TIMEOUT),
         Effect.orElseSucceed(() => null)
       )
-      return { breakers: state === null ? null : [{ name: provider, state }], breakerSource: "redis" }
+      return { breakers, breakerSource: "redis" }
     })
 
     return handlers

@@ -148,13 +148,15 @@ export const OpsState = Schema.Struct({
     Schema.Array(Schema.Struct({ name: Schema.String, state: Schema.Literal("closed", "half-open", "open") }))
   ).annotations({
     description:
-      "The CRM's circuit breaker, as breakerSource says where it was read; empty when this process cannot see it " +
-      "(breakerSource consumer), null when the shared breaker's state could not be read now."
+      "Each circuit breaker the consumer runs, by name: the CRM's (salesforce, hubspot, mock), the HTTP enrichment " +
+      "provider's (enrichment) and Bedrock's (bedrock) when selected. breakerSource says where they were read; empty " +
+      "when this process cannot see them (breakerSource consumer); null when the shared breakers' state could not be " +
+      "read now."
   }),
   breakerSource: Schema.optional(Schema.Literal("process", "redis", "consumer")).annotations({
     description:
-      "process: this process runs the CRM calls and reports its own breaker. redis: the shared breaker " +
-      "(CIRCUIT_BREAKER=REDIS), read from Redis. consumer: each consumer keeps its own breaker " +
+      "process: this process runs the pipeline and reports its own breakers. redis: the shared breakers " +
+      "(CIRCUIT_BREAKER=REDIS), read from Redis. consumer: each consumer keeps its own breakers " +
       "(CIRCUIT_BREAKER=MEMORY), which this process cannot see: read revenueflow_circuit_breaker_state on the " +
       "consumers' /metrics (alert RevenueFlowCircuitBreakerOpen)."
   }),

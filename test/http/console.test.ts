@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as MemoryAuditLog from "../../layers/memory/AuditLog.js"
 import * as MemoryQueue from "../../layers/memory/JobQueue.js"
@@ -11,7 +12,9 @@ import { configFrom, liveClock, queueOptions, testEnv } from "../../layers/testi
 import { layerRedisTest } from "../../layers/testing/redis.js"
 import { testPrefix, testRedisUrl } from "../../layers/testing/servers.js"
 import { RedisClient } from "../../layers/shared/RedisClient.js"
+import { Analyzer } from "../../services/Analyzer.js"
 import { CircuitBreaker } from "../../services/CircuitBreaker.js"
+import { Enricher } from "../../services/Enricher.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { errorText } from "../../src/domain/redact.js"
@@ -33,6 +36,15 @@ const ingestEnv = (env: Record<string, string> = {}) => {
     configFrom(all)
   ).pipe(Layer.provideMerge(liveClock))
 }
+/** Stand-ins for the remote services, named as the HTTP enrichment provider and Bedrock name their breakers. */
+const remoteEnricher = Layer.succeed(
+  Enricher,
+  Enricher.of({ breaker: "enrichment", enrich: () => Effect.succeed(Option.none()) })
+)
+const remoteAnalyzer = Layer.succeed(
+  Analyzer,
+  Analyzer.of({ breaker: "bedrock", analyze: () => Effect.die("not called") })
+)
 const keyed = () => memoryEnv({ env: { INGEST_API_KEYS: "k-console-1" } })
 
 describe("the console's routes", () => {
@@ -273,6 +285,26 @@ describe("the console's routes", () => {
     )
   )
 
+  it.live(
+    "GET /ops/state reports every breaker this process runs: the CRM's, the remote enrichment provider's and Bedrock's",
+    () =>
+      withApi(
+        Layer.merge(memoryEnv({ breaker: { consecutiveFailures: 1 } }), Layer.merge(remoteEnricher, remoteAnalyzer)),
+        (api) =>
+          Effect.gen(function* () {
+            const breaker = yield* CircuitBreaker
+            yield* Effect.ignore(breaker.protect("bedrock", Effect.fail("Bedrock 503")))
+            const state = (yield* api.get("/ops/state")).json
+            expect(state.breakers).toEqual([
+              { name: "mock", state: "closed" },
+              { name: "enrichment", state: "closed" },
+              { name: "bedrock", state: "open" }
+            ])
+            expect(state.breakerSource).toBe("process")
+          })
+      )
+  )
+
   it.live("on an ingest with one breaker per consumer (CIRCUIT_BREAKER=MEMORY), /ops/state says it cannot see it", () =>
     withApi(ingestEnv({ CIRCUIT_BREAKER: "MEMORY" }), (api) =>
       Effect.gen(function* () {
@@ -312,6 +344,38 @@ describe("the console's routes", () => {
           const after = (yield* api.get("/ops/state")).json
           expect(after.breakers).toEqual([{ name: "mock", state: "open" }])
           expect(after.breakerSource).toBe("redis")
+        }).pipe(Effect.provide(consumerBreaker))
+      )
+    }
+  )
+
+  it.live(
+    "on an ingest with the shared breaker, /ops/state reads Bedrock's (ANALYZER=BEDROCK) and the HTTP enrichment provider's (ENRICHMENT_PROVIDER=HTTP) too",
+    () => {
+      const prefix = testPrefix()
+      const env = {
+        CIRCUIT_BREAKER: "REDIS",
+        REDIS_URL: testRedisUrl(),
+        REDIS_KEY_PREFIX: prefix,
+        CRM_PROVIDER: "MOCK",
+        ANALYZER: "BEDROCK",
+        ENRICHMENT_PROVIDER: "HTTP"
+      }
+      const consumerBreaker = Layer.effect(
+        CircuitBreaker,
+        RedisBreaker.make({ consecutiveFailures: 1, probeSchedule: Schedule.spaced("10 minutes") })
+      ).pipe(Layer.provideMerge(layerRedisTest(prefix)))
+      return withApi(ingestEnv(env), (api) =>
+        Effect.gen(function* () {
+          const breaker = yield* CircuitBreaker
+          yield* Effect.ignore(breaker.protect("enrichment", Effect.fail("enrichment provider down")))
+          const state = (yield* api.get("/ops/state")).json
+          expect(state.breakers).toEqual([
+            { name: "mock", state: "closed" },
+            { name: "enrichment", state: "open" },
+            { name: "bedrock", state: "closed" }
+          ])
+          expect(state.breakerSource).toBe("redis")
         }).pipe(Effect.provide(consumerBreaker))
       )
     }

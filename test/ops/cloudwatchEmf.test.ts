@@ -3,15 +3,19 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as CloudWatchEmf from "../../layers/observability/CloudWatchEmf.js"
 import * as MemoryBreaker from "../../layers/memory/CircuitBreaker.js"
 import * as MemoryQueue from "../../layers/memory/JobQueue.js"
 import * as MockCrm from "../../layers/mock/CrmExecutor.js"
+import * as MockEnricher from "../../layers/mock/Enricher.js"
 import { makeIsolation } from "../../scripts/lib/isolation.js"
 import { programEnv, startAll, startConsumer, startIngest } from "../../scripts/lib/stack.js"
+import { Analyzer } from "../../services/Analyzer.js"
 import { CircuitBreaker } from "../../services/CircuitBreaker.js"
+import { Enricher } from "../../services/Enricher.js"
 import { JobQueue } from "../../services/JobQueue.js"
 
 interface Directive {
@@ -42,6 +46,27 @@ const parseEmf = (output: string): ReadonlyArray<Emf> =>
 const declared = (doc: Emf) =>
   doc._aws.CloudWatchMetrics.flatMap((d) => d.Metrics.map((m) => [d.Namespace, d.Dimensions, m.Name, m.Unit]))
 
+/** A remote service's stand-in that names its breaker, as the HTTP enrichment provider and Bedrock do. */
+const remoteEnricher = Layer.succeed(
+  Enricher,
+  Enricher.of({ breaker: "enrichment", enrich: () => Effect.succeed(Option.none()) })
+)
+const remoteAnalyzer = Layer.succeed(
+  Analyzer,
+  Analyzer.of({ breaker: "bedrock", analyze: () => Effect.die("not called") })
+)
+
+/** Starts the emitter over `context`, every line it prints kept in `lines`. */
+const emitInto = (lines: Array<string>) =>
+  Layer.build(
+    CloudWatchEmf.layer({
+      namespace: "RevenueFlow/Prod",
+      queueName: "lead-processing",
+      intervalMs: 15_000,
+      write: (line) => lines.push(line)
+    })
+  )
+
 describe("CloudWatch metrics (EMF on stdout)", () => {
   it.scoped("prints queue depth, oldest waiting age, dead letters and breaker state, once per interval", () =>
     Effect.gen(function* () {
@@ -58,41 +83,88 @@ describe("CloudWatch metrics (EMF on stdout)", () => {
       yield* TestClock.adjust(Duration.seconds(42))
       yield* queue.enqueue({ leadId: "b" })
 
-      yield* Layer.build(
-        CloudWatchEmf.layer({
-          namespace: "RevenueFlow/Prod",
-          queueName: "lead-processing",
-          intervalMs: 15_000,
-          write: (line) => lines.push(line)
-        })
-      ).pipe(Effect.provide(context))
+      yield* emitInto(lines).pipe(Effect.provide(context))
       yield* TestClock.adjust(Duration.millis(1))
-      const [first, ...rest] = parseEmf(lines.join("\n"))
+      // one document for the queue, one for the breaker (a document holds one value of a dimension)
+      const [first, breakerDoc, ...rest] = parseEmf(lines.join("\n"))
       expect(rest).toEqual([])
       expect(declared(first!)).toEqual([
         ["RevenueFlow/Prod", [["Queue"]], "QueueDepth", "Count"],
         ["RevenueFlow/Prod", [["Queue"]], "OldestWaitingJobAgeSeconds", "Seconds"],
-        ["RevenueFlow/Prod", [["Queue"]], "DeadLetters", "Count"],
-        ["RevenueFlow/Prod", [["Provider"]], "CircuitBreakerOpen", "Count"]
+        ["RevenueFlow/Prod", [["Queue"]], "DeadLetters", "Count"]
       ])
       expect(first).toMatchObject({
         Queue: "lead-processing",
-        Provider: "mock",
         QueueDepth: 2,
         OldestWaitingJobAgeSeconds: 42,
-        DeadLetters: 0,
-        CircuitBreakerOpen: 0
+        DeadLetters: 0
       })
-      expect(first!._aws.Timestamp).toBe(42_000)
+      expect(declared(breakerDoc!)).toEqual([["RevenueFlow/Prod", [["Provider"]], "CircuitBreakerOpen", "Count"]])
+      expect(breakerDoc).toMatchObject({ Provider: "mock", CircuitBreakerOpen: 0 })
+      for (const doc of [first!, breakerDoc!]) expect(doc._aws.Timestamp).toBe(42_000)
 
       // nothing more until the interval has passed; then the breaker, opened meanwhile, reads 1
       for (let i = 0; i < 2; i++) yield* breaker.protect("mock", Effect.fail("down")).pipe(Effect.ignore)
       yield* TestClock.adjust(Duration.seconds(14))
-      expect(parseEmf(lines.join("\n"))).toHaveLength(1)
+      expect(parseEmf(lines.join("\n"))).toHaveLength(2)
       yield* TestClock.adjust(Duration.seconds(1))
-      const second = parseEmf(lines.join("\n"))[1]!
-      expect(second).toMatchObject({ CircuitBreakerOpen: 1, QueueDepth: 2, OldestWaitingJobAgeSeconds: 57 })
-      expect(second._aws.Timestamp).toBe(57_000)
+      const [second, secondBreaker] = parseEmf(lines.join("\n")).slice(2)
+      expect(second).toMatchObject({ QueueDepth: 2, OldestWaitingJobAgeSeconds: 57 })
+      expect(secondBreaker).toMatchObject({ Provider: "mock", CircuitBreakerOpen: 1 })
+      for (const doc of [second!, secondBreaker!]) expect(doc._aws.Timestamp).toBe(57_000)
+    })
+  )
+
+  it.scoped(
+    "publishes CircuitBreakerOpen for every breaker the consumer runs (the CRM's, enrichment's, Bedrock's), the queue figures once",
+    () =>
+      Effect.gen(function* () {
+        const lines: Array<string> = []
+        const context = yield* Layer.build(
+          Layer.mergeAll(
+            MemoryQueue.layer({ attempts: 3, backoffMs: 10, shutdownTimeoutMs: 100 }),
+            MemoryBreaker.layerWith({ consecutiveFailures: 1 }),
+            MockCrm.layer,
+            remoteEnricher,
+            remoteAnalyzer
+          )
+        )
+        const breaker = yield* Effect.provide(CircuitBreaker, context)
+        yield* breaker.protect("bedrock", Effect.fail("Bedrock 503")).pipe(Effect.ignore)
+        yield* emitInto(lines).pipe(Effect.provide(context))
+        yield* TestClock.adjust(Duration.millis(1))
+        const docs = parseEmf(lines.join("\n"))
+        // each metric once per dimension value: the queue's in one document, each breaker's in one of its own
+        expect(docs.filter((doc) => "QueueDepth" in doc)).toHaveLength(1)
+        expect(
+          docs.filter((doc) => "CircuitBreakerOpen" in doc).map((doc) => [doc.Provider, doc.CircuitBreakerOpen])
+        ).toEqual([
+          ["mock", 0],
+          ["enrichment", 0],
+          ["bedrock", 1]
+        ])
+        expect(docs).toHaveLength(4)
+      })
+  )
+
+  it.scoped("publishes no breaker for a local enrichment table or analyser: they name none", () =>
+    Effect.gen(function* () {
+      const lines: Array<string> = []
+      const context = yield* Layer.build(
+        Layer.mergeAll(
+          MemoryQueue.layer({ attempts: 3, backoffMs: 10, shutdownTimeoutMs: 100 }),
+          MemoryBreaker.layer,
+          MockCrm.layer,
+          MockEnricher.layer,
+          remoteAnalyzer
+        )
+      )
+      yield* emitInto(lines).pipe(Effect.provide(context))
+      yield* TestClock.adjust(Duration.millis(1))
+      expect(parseEmf(lines.join("\n")).flatMap((doc) => ("Provider" in doc ? [doc.Provider] : []))).toEqual([
+        "mock",
+        "bedrock"
+      ])
     })
   )
 
@@ -133,13 +205,15 @@ describe("CloudWatch metrics (EMF on stdout)", () => {
             QueueDepth: 0,
             DeadLetters: 0
           })
-          // the breaker lives in the consumer: the ingest publishes the queue figures alone
+          // the breakers live in the consumer (here the CRM's alone: the heuristic analyser and the mock enrichment
+          // name none), each in a document of its own: the ingest publishes the queue figures alone
           const consumer = program === programs[1]
-          expect(docs[0]!._aws.CloudWatchMetrics.map((d) => d.Namespace)).toEqual(
-            consumer ? ["RevenueFlow/Test", "RevenueFlow/Test"] : ["RevenueFlow/Test"]
-          )
-          if (consumer) expect(docs[0]).toMatchObject({ Provider: "mock", CircuitBreakerOpen: 0 })
-          else expect(docs[0]).not.toHaveProperty("Provider")
+          for (const doc of docs)
+            expect(doc._aws.CloudWatchMetrics.map((d) => d.Namespace)).toEqual(["RevenueFlow/Test"])
+          const [, second] = docs
+          if (consumer) expect(second).toMatchObject({ Provider: "mock", CircuitBreakerOpen: 0 })
+          else expect(docs.filter((doc) => "Provider" in doc)).toEqual([])
+          expect(second).not.toHaveProperty(consumer ? "QueueDepth" : "Provider")
           // the logs are still there, one JSON object per line
           expect(program.output()).toMatch(/^\{"time":.*"level":/m)
         }

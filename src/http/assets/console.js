@@ -30,7 +30,7 @@
   let needsKey = false
   /** The lead list: the status picked (all when empty), where the page shown starts and where the next one would. */
   const leadPages = { status: "", after: undefined, next: undefined }
-  /** The last /ops/state answer: the Replay message says what the CRM's circuit breaker means for a replay. */
+  /** The last /ops/state answer: the Replay message says what the circuit breakers mean for a replay. */
   let lastState
   /** How many dead letters the last /dead-letters answer listed. */
   let deadListed
@@ -183,11 +183,17 @@
   /** Breakers the state shows as not closed. */
   const openBreakers = (state) => (state?.breakers ? state.breakers.filter((b) => b.state !== "closed") : [])
 
+  /** Breakers not closed, in words: "a circuit breaker is open (bedrock)", "circuit breakers are open (…), …". */
+  const notClosed = (open) => {
+    const states = open.map((b) => `${b.state} (${b.name})`).join(", ")
+    return `${open.length === 1 ? "a circuit breaker is" : "circuit breakers are"} ${states}`
+  }
+
   /** The breaker card: the state where this server can read it, else where to look. */
   const breakerEntries = (state) => {
     if (state.breakerSource === "consumer")
       return [
-        ["kept in", "each consumer process (CIRCUIT_BREAKER=MEMORY): this server cannot see it"],
+        ["kept in", "each consumer process (CIRCUIT_BREAKER=MEMORY): this server cannot see them"],
         ["see", "revenueflow_circuit_breaker_state on the consumers' /metrics (2 = open)"],
         ["alert", "RevenueFlowCircuitBreakerOpen"]
       ]
@@ -230,8 +236,8 @@
     const note =
       open.length === 0
         ? ""
-        : `The CRM's circuit breaker is ${open.map((b) => `${b.state} (${b.name})`).join(", ")}: a replayed lead ` +
-          "waits for it and runs once the breaker lets calls through again."
+        : `${notClosed(open).replace(/^./, (c) => c.toUpperCase())}: a replayed lead that needs its service waits ` +
+          "for it and runs once the breaker lets calls through again."
     $("breaker-note").hidden = note === ""
     if ($("breaker-note").textContent !== note) $("breaker-note").textContent = note
     definitions(
@@ -301,11 +307,11 @@
     const open = openBreakers(lastState)
     if (open.length > 0)
       return (
-        `${lead}, but the CRM's circuit breaker is ${open.map((b) => `${b.state} (${b.name})`).join(", ")}: ` +
-        "it waits and runs once the breaker lets calls through again."
+        `${lead}, but ${notClosed(open)}: if it needs that service, it waits and runs once the breaker lets calls ` +
+        "through again."
       )
     if (!lastState || lastState.breakers === null || lastState.breakerSource === "consumer")
-      return `${lead}; a consumer runs it (unless the CRM's circuit breaker is open there: see the breaker card).`
+      return `${lead}; a consumer runs it (unless a circuit breaker it needs is open there: see the breaker card).`
     return `${lead}; it runs now.`
   }
 
