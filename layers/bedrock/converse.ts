@@ -150,21 +150,31 @@ const retryAfterHeaderMs = (error: SdkError): number | undefined => {
  * Each says what to check, from the service's message where it tells. The SDK has already corrected clock skew (it
  * retries an AccessDeniedException caused by it), so what reaches here is the real verdict.
  */
+const retired = (modelId: string) =>
+  `BEDROCK_MODEL_ID=${modelId} is retired on Bedrock (past its end of life, or Legacy and unused by this account ` +
+  "lately): set an Active model (Bedrock's model lifecycle page lists them)"
+
+/** Bedrock's words for a retired model, whichever error carries them (reported as 404, 403 and 400 alike). */
+const isRetired = (message: string): boolean => /end of its life|marked by provider as legacy/i.test(message)
+
 const permanentErrors: Readonly<Record<string, (modelId: string, message: string) => string>> = {
   ValidationException: (modelId, message) =>
-    /on-demand throughput isn.t supported/i.test(message)
-      ? `BEDROCK_MODEL_ID=${modelId} is offered only through a cross-Region inference profile: set it to the ` +
-        `profile's id (the geography's prefix and the model id, e.g. us.${modelId} or eu.${modelId})`
-      : `Check BEDROCK_MODEL_ID=${modelId} (a model or inference profile that supports Converse tool use with ` +
-        "toolChoice, e.g. Anthropic Claude 3+ or Amazon Nova) and BEDROCK_MAX_TOKENS (within the model's output " +
-        "limit); an input too long for the model is rejected this way too",
-  AccessDeniedException: (modelId) =>
-    `Check that the IAM role may call bedrock:InvokeModel on BEDROCK_MODEL_ID=${modelId} and that access to the ` +
-    "model is granted in this account and AWS_REGION",
+    isRetired(message)
+      ? retired(modelId)
+      : /on-demand throughput isn.t supported/i.test(message)
+        ? `BEDROCK_MODEL_ID=${modelId} is offered only through a cross-Region inference profile: set it to the ` +
+          `profile's id (the geography's prefix and the model id, e.g. us.${modelId} or eu.${modelId})`
+        : `Check BEDROCK_MODEL_ID=${modelId} (a model or inference profile that supports Converse tool use with ` +
+          "toolChoice, e.g. Anthropic Claude 3+ or Amazon Nova) and BEDROCK_MAX_TOKENS (within the model's output " +
+          "limit); an input too long for the model is rejected this way too",
+  AccessDeniedException: (modelId, message) =>
+    isRetired(message)
+      ? retired(modelId)
+      : `Check that the IAM role may call bedrock:InvokeModel on BEDROCK_MODEL_ID=${modelId} and that access to the ` +
+        "model is granted in this account and AWS_REGION",
   ResourceNotFoundException: (modelId, message) =>
-    /end of its life|legacy/i.test(message)
-      ? `BEDROCK_MODEL_ID=${modelId} is retired on Bedrock (past its end of life, or Legacy and unused by this ` +
-        "account lately): set an Active model (Bedrock's model lifecycle page lists them)"
+    isRetired(message)
+      ? retired(modelId)
       : `Check BEDROCK_MODEL_ID=${modelId}: the model is unknown or not offered in this AWS_REGION`
 }
 

@@ -68,6 +68,16 @@ describe("Bedrock analyser: permanent and transient errors", () => {
           `BEDROCK_MODEL_ID=${id} is retired on Bedrock (past its end of life, or Legacy and unused by this account lately): set an Active model`
         )
       }
+      // a Legacy model the account has not used lately: Bedrock has answered it as 404, 403 and 400
+      const legacy =
+        "Access denied. This Model is marked by provider as Legacy and you have not been actively using the model in the last 30 days. Please upgrade to an active model on Amazon Bedrock"
+      for (const name of ["ResourceNotFoundException", "AccessDeniedException", "ValidationException"] as const) {
+        const refused = yield* setup({ kind: "error", name, message: legacy })
+        const error = yield* Effect.flip(refused.analyzer.analyze(input))
+        expect(error._tag === "JobPermanent" && error.reason).toContain(
+          `BEDROCK_MODEL_ID=${modelId} is retired on Bedrock`
+        )
+      }
       const bare = "anthropic.claude-haiku-4-5-20251001-v1:0"
       const profileOnly = yield* setup({ kind: "tool", input: goodAnalysis }, { modelId: bare })
       const error = yield* Effect.flip(profileOnly.analyzer.analyze(input))
