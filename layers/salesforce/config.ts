@@ -118,16 +118,23 @@ const SANDBOX_AUDIENCE = "https://test.salesforce.com"
 const isSandboxHost = (host: string): boolean =>
   host === "test.salesforce.com" ||
   host.endsWith(".sandbox.my.salesforce.com") ||
+  host.endsWith(".scratch.my.salesforce.com") ||
   /^[a-z0-9-]+--[a-z0-9-]+\.my\.salesforce\.com$/.test(host) ||
   /(?:^|\.)cs\d+\.(?:my\.)?salesforce\.com$/.test(host)
 
 /**
- * The `aud` Salesforce takes in a JWT bearer assertion: https://test.salesforce.com for a sandbox (by its login host),
- * else https://login.salesforce.com. Never the My Domain the token request goes to: it is refused (audience is invalid).
+ * The `aud` Salesforce takes in a JWT bearer assertion: https://test.salesforce.com for a sandbox or scratch org (by
+ * its login host), https://login.salesforce.com for any other Salesforce host (login, a My Domain: never the My Domain
+ * itself, which is refused, "audience is invalid"); and for an Experience Cloud site's login URL (`*.my.site.com`,
+ * `*.force.com`, a custom domain) that URL itself, as Salesforce documents for sites and as this setting did before.
  */
 export const defaultJwtAudience = (loginUrl: string): string => {
   const host = hostOf(loginUrl)
-  return host !== undefined && isSandboxHost(host) ? SANDBOX_AUDIENCE : PRODUCTION_AUDIENCE
+  if (host === undefined) return PRODUCTION_AUDIENCE
+  if (isSandboxHost(host)) return SANDBOX_AUDIENCE
+  return host === "salesforce.com" || host.endsWith(".salesforce.com")
+    ? PRODUCTION_AUDIENCE
+    : loginUrl.replace(/\/+$/, "")
 }
 
 /** The shared login hosts, where Salesforce refuses the client credentials flow ("request not supported on this domain"). */

@@ -3,7 +3,7 @@
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { make } from "../../../layers/salesforce/CrmExecutor.js"
-import { type SalesforceOptions, defaultFields } from "../../../layers/salesforce/config.js"
+import { type SalesforceOptions, defaultFields, defaultJwtAudience } from "../../../layers/salesforce/config.js"
 import { leadKey } from "../../../src/domain/leadKey.js"
 import { type CrmAction, actionKey } from "../../../src/domain/tools.js"
 import type { CrmCall } from "../../../services/CrmExecutor.js"
@@ -39,6 +39,8 @@ export const executor = (fake: FakeSalesforce, overrides: Partial<SalesforceOpti
     auth: { _tag: "ClientCredentials", clientId: creds.clientId, clientSecret: Redacted.make(creds.clientSecret) },
     timeoutMs: 2000,
     fields: defaultFields,
+    // the fake stands for a My Domain: a JWT assertion's audience is the one the configuration gives one
+    jwtAudience: defaultJwtAudience("https://acme.my.salesforce.com"),
     ...overrides
   })
 

@@ -140,43 +140,49 @@ describe("the client credentials flow at the org's My Domain only", () => {
 })
 
 describe("a JWT bearer assertion's audience", () => {
-  it.effect("SALESFORCE_JWT_AUDIENCE defaults by the login host: test.salesforce.com for a sandbox, else login", () =>
-    Effect.gen(function* () {
-      const jwt = {
-        SALESFORCE_CLIENT_ID: "3MVG9-client",
-        SALESFORCE_USERNAME: "integration@acme.com",
-        SALESFORCE_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----"
-      }
-      const audienceOf = (env: Record<string, string>) =>
-        Effect.map(read({ ...jwt, ...env }), (result) =>
-          result._tag === "Right" ? result.right.jwtAudience : result.left.message
-        )
-      const production = "https://login.salesforce.com"
-      const sandbox = "https://test.salesforce.com"
-      const byLoginUrl: ReadonlyArray<readonly [string | undefined, string]> = [
-        [undefined, production],
-        ["https://login.salesforce.com", production],
-        ["https://acme.my.salesforce.com", production],
-        ["https://acme-dev-ed.develop.my.salesforce.com", production],
-        ["https://test.salesforce.com", sandbox],
-        ["https://acme--uat.sandbox.my.salesforce.com", sandbox],
-        ["https://acme--uat.my.salesforce.com", sandbox],
-        ["https://acme--uat.cs42.my.salesforce.com", sandbox],
-        ["https://cs42.salesforce.com", sandbox]
-      ]
-      for (const [loginUrl, audience] of byLoginUrl) {
-        expect(yield* audienceOf(loginUrl === undefined ? {} : { SALESFORCE_LOGIN_URL: loginUrl }), loginUrl).toBe(
-          audience
-        )
-      }
-      // set, it wins (an Experience Cloud site's URL); a My Domain is refused, as Salesforce refuses it
-      const site = "https://acme.my.site.com/partners"
-      expect(
-        yield* audienceOf({ SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com", SALESFORCE_JWT_AUDIENCE: site })
-      ).toBe(site)
-      const myDomain = yield* read({ ...jwt, SALESFORCE_JWT_AUDIENCE: "https://acme.my.salesforce.com" })
-      expect(myDomain._tag === "Left" && [...myDomain.left.keys]).toEqual(["SALESFORCE_JWT_AUDIENCE"])
-    })
+  it.effect(
+    "SALESFORCE_JWT_AUDIENCE defaults by the login host: test for a sandbox, login for Salesforce, else the site",
+    () =>
+      Effect.gen(function* () {
+        const jwt = {
+          SALESFORCE_CLIENT_ID: "3MVG9-client",
+          SALESFORCE_USERNAME: "integration@acme.com",
+          SALESFORCE_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----"
+        }
+        const audienceOf = (env: Record<string, string>) =>
+          Effect.map(read({ ...jwt, ...env }), (result) =>
+            result._tag === "Right" ? result.right.jwtAudience : result.left.message
+          )
+        const production = "https://login.salesforce.com"
+        const sandbox = "https://test.salesforce.com"
+        const byLoginUrl: ReadonlyArray<readonly [string | undefined, string]> = [
+          [undefined, production],
+          ["https://login.salesforce.com", production],
+          ["https://acme.my.salesforce.com", production],
+          ["https://acme-dev-ed.develop.my.salesforce.com", production],
+          ["https://test.salesforce.com", sandbox],
+          ["https://acme--uat.sandbox.my.salesforce.com", sandbox],
+          ["https://acme--uat.my.salesforce.com", sandbox],
+          ["https://acme--uat.cs42.my.salesforce.com", sandbox],
+          ["https://cs42.salesforce.com", sandbox],
+          ["https://acme-dev-ed.scratch.my.salesforce.com", sandbox],
+          // an Experience Cloud site signs its users in at its own URL, which is its audience too
+          ["https://acme.my.site.com/partners/", "https://acme.my.site.com/partners"],
+          ["https://acme.force.com/customers", "https://acme.force.com/customers"]
+        ]
+        for (const [loginUrl, audience] of byLoginUrl) {
+          expect(yield* audienceOf(loginUrl === undefined ? {} : { SALESFORCE_LOGIN_URL: loginUrl }), loginUrl).toBe(
+            audience
+          )
+        }
+        // set, it wins (an Experience Cloud site's URL); a My Domain is refused, as Salesforce refuses it
+        const site = "https://acme.my.site.com/partners"
+        expect(
+          yield* audienceOf({ SALESFORCE_LOGIN_URL: "https://acme.my.salesforce.com", SALESFORCE_JWT_AUDIENCE: site })
+        ).toBe(site)
+        const myDomain = yield* read({ ...jwt, SALESFORCE_JWT_AUDIENCE: "https://acme.my.salesforce.com" })
+        expect(myDomain._tag === "Left" && [...myDomain.left.keys]).toEqual(["SALESFORCE_JWT_AUDIENCE"])
+      })
   )
 
   it.scopedLive("is Salesforce's login audience, not the login URL, and carries the username as sub", () =>
