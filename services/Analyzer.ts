@@ -5,6 +5,7 @@ import * as Schema from "effect/Schema"
 import type { Analysis } from "../src/domain/analysis.js"
 import type { Enrichment } from "../src/domain/enrichment.js"
 import type { LeadInput } from "../src/domain/lead.js"
+import type { CircuitOpen } from "./CircuitBreaker.js"
 import type { JobPermanent } from "./JobQueue.js"
 
 /** The model could not be reached or kept failing transiently (throttled, 5xx, timeout): the job retries. */
@@ -28,11 +29,12 @@ export declare namespace Analyzer {
      * never accept as configured (model id, permissions, a request it rejects): the job is dead-lettered at once with
      * that reason, which must name what to check and hold no lead data.
      */
-    readonly analyze: (input: AnalysisInput) => Effect.Effect<Analysis, AnalysisFailed | JobPermanent>
+    readonly analyze: (input: AnalysisInput) => Effect.Effect<Analysis, AnalysisFailed | JobPermanent | CircuitOpen>
     /**
-     * The circuit breaker a model service's calls go through (the pipeline's CircuitBreaker, by this name): while it
-     * fails (AnalysisFailed without retryAfterMs: 5xx, timeouts, network), leads wait without spending attempts instead
-     * of being dead-lettered within seconds. A local analyser (the heuristic) names none.
+     * The circuit breaker a model service runs its calls through (the CircuitBreaker in the caller's context, by this
+     * name), so that while it fails (5xx, timeouts, the network) leads wait without spending attempts instead of being
+     * dead-lettered within seconds (CircuitOpen: the job waits); named here for the operator's views. A local analyser
+     * (the heuristic) names none.
      */
     readonly breaker?: string
   }

@@ -16,6 +16,7 @@ import type { Analysis } from "../../src/domain/analysis.js"
 import { redactText, redactTextFor } from "../../src/domain/redact.js"
 import { type AnalysisFailed, type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
 import type { JobPermanent } from "../../services/JobQueue.js"
+import { throughBreaker } from "../shared/breakerNames.js"
 import type { BedrockAnalyzerOptions } from "./config.js"
 import { config } from "./config.js"
 import {
@@ -149,14 +150,24 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
       })
 
     return Analyzer.of({
-      breaker: "bedrock",
+      breaker: BEDROCK_BREAKER,
+      // through the caller's breaker: an outage (AnalysisFailed without retryAfterMs: 5xx, timeouts, the network)
+      // counts, not a throttle (it has its own wait) nor a refusal (a setting no retry fixes)
       analyze: (input: AnalysisInput) =>
-        ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1, false).pipe(
-          Effect.locally(leadMask, redactTextFor(input.lead)),
+        throughBreaker(
+          BEDROCK_BREAKER,
+          ask([{ role: "user", content: [{ text: userPrompt(input) }] }], 1, false).pipe(
+            Effect.locally(leadMask, redactTextFor(input.lead))
+          ),
+          (error) => error._tag === "AnalysisFailed" && error.retryAfterMs === undefined
+        ).pipe(
           Effect.withSpan("analyzer.bedrock", { captureStackTrace: false, attributes: { leadId: input.leadId } })
         )
     })
   })
+
+/** The name of Bedrock's circuit breaker (its calls' state in the gauge, the console and the EMF lines). */
+export const BEDROCK_BREAKER = "bedrock"
 
 /** The Bedrock analyser with explicit options. */
 export const layer = (options: BedrockAnalyzerOptions): Layer.Layer<Analyzer> => Layer.scoped(Analyzer, make(options))

@@ -17,6 +17,7 @@ import * as Schema from "effect/Schema"
 import { Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
 import { dropHidden } from "../../src/domain/text.js"
 import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
+import { throughBreaker } from "../shared/breakerNames.js"
 import { liveRedacted } from "../shared/liveConfig.js"
 import { credential, positiveInt, validated } from "../shared/config.js"
 
@@ -102,6 +103,9 @@ export const toEnrichment = (domain: string, company: typeof ProviderCompany.Typ
 const decodeCompany = Schema.decodeUnknown(ProviderCompany)
 
 const answered = (enrichment: Option.Option<Enrichment>): Answer => ({ _tag: "Answered", enrichment })
+
+/** The name of the provider's circuit breaker (its calls' state in the gauge, the console and the EMF lines). */
+export const ENRICHMENT_BREAKER = "enrichment"
 
 /** Lower-cased, trimmed, without "www.": one cache entry per company. */
 const normalizeDomain = (domain: string): string =>
@@ -210,7 +214,9 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
           yield* Effect.sleep(Duration.millis(wait))
         }
       }).pipe(
-        Effect.mapError((error) => new EnrichmentFailed({ domain, message: error.message })),
+        Effect.mapError(
+          (error) => new EnrichmentFailed({ domain, message: error.message, transient: error._tag === "Transient" })
+        ),
         Effect.withSpan("enricher.http.lookup", { captureStackTrace: false, attributes: { domain } })
       )
 
@@ -224,16 +230,27 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
       })
     })
 
+    // A zero TTL alone still serves a failure within the same millisecond (expiry is "now > deadline").
+    const fetch = (key: string) =>
+      cache.get(key).pipe(
+        Effect.tapError(() => cache.invalidate(key)),
+        Effect.tap((found) => (found.stillQueued ? cache.invalidate(key) : Effect.void)),
+        Effect.map((found) => found.enrichment)
+      )
+
     return Enricher.of({
-      breaker: "enrichment",
+      breaker: ENRICHMENT_BREAKER,
       enrich: (domain) => {
         const key = normalizeDomain(domain)
         if (isFreeMailDomain(key)) return Effect.succeed(Option.none())
-        // A zero TTL alone still serves a failure within the same millisecond (expiry is "now > deadline").
-        return cache.get(key).pipe(
-          Effect.tapError(() => cache.invalidate(key)),
-          Effect.tap((found) => (found.stillQueued ? cache.invalidate(key) : Effect.void)),
-          Effect.map((found) => found.enrichment)
+        // A kept answer is served whatever the provider's state. Only a call to the provider goes through its breaker
+        // (the caller's, when it has one: the pipeline's), and only the provider being down counts against it: a
+        // cached answer neither closes a breaker the provider keeps open nor dilutes its failures, and a refusal
+        // (a bad key, a 4xx) is no outage.
+        return Effect.flatMap(cache.getOptionComplete(key), (kept) =>
+          Option.isSome(kept)
+            ? Effect.succeed(kept.value.enrichment)
+            : throughBreaker(ENRICHMENT_BREAKER, fetch(key), (error) => error.transient !== false)
         )
       }
     })

@@ -102,9 +102,10 @@ export const countedFailure = <A, E>(exit: Exit.Exit<A, E>, isFailure: (error: E
  * - The deadline passes first: the probe counts as failed (`settle(true, true)`: the breaker reopens with its next
  *   wait, so a hung CRM does not stretch it), while the call runs on to its own end. A success at that later end
  *   closes the breaker if it is still in the opening the deadline made (`settleLate`, given what that `settle`
- *   answered): the CRM answers, if slower than the probe deadline. Once anything came after that opening (another
+ *   answered): the CRM answers, if slower than the probe deadline; so does a late answer that is no counted failure
+ *   (a throttle, a refusal of the request: the service answered). Once anything came after that opening (another
  *   probe taken, the breaker reopened or closed), the late answer is older news and changes nothing; nor does a late
- *   failure or interruption, the breaker having counted the probe as failed already.
+ *   counted failure or interruption, the breaker having counted the probe as failed already.
  *
  * Either way the caller gets the call's own outcome (its success, or its own error such as the CRM client's
  * timeout), never CircuitOpen: the request has gone out and may have landed at the CRM, and CircuitOpen would tell
@@ -146,7 +147,8 @@ export const runProbe = <A, E, R, S>(
     const exit = yield* Effect.exit(call)
     yield* Fiber.interrupt(deadline)
     if (!settled) yield* settleOnce(countedFailure(exit, options.isFailure), false)
-    else if (Exit.isSuccess(exit) && Option.isSome(atDeadline)) {
+    // an answer that is no counted failure (a success, a throttle, a refusal of the request) shows the service up
+    else if (countedFailure(exit, options.isFailure) === false && Option.isSome(atDeadline)) {
       yield* Effect.uninterruptible(options.settleLate(atDeadline.value))
     }
     return yield* exit

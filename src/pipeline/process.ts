@@ -9,7 +9,6 @@ import { errorText, redactPersonalTextFor, redactTextFor } from "../domain/redac
 import { withSpanWhenTraced } from "../domain/spans.js"
 import { AnalysisFailed, Analyzer } from "../../services/Analyzer.js"
 import { AuditLog } from "../../services/AuditLog.js"
-import { CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { Enricher } from "../../services/Enricher.js"
 import { type JobInfo, JobPermanent } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
@@ -38,27 +37,6 @@ const finished = (outcome: string, startedAt: number, receivedAt: Date) =>
     return `lead ${outcome}; ${now - startedAt} ms (${total < 1000 ? `${total} ms` : `${(total / 1000).toFixed(1)} s`} since received)`
   })
 
-/**
- * A remote provider's call through its circuit breaker (`breaker`: the name the provider gives it; none for a local
- * one), failures `isFailure` picks counting toward opening it. While it is open a lead waits (CircuitOpen: a delay
- * that spends no attempt) instead of retrying into the outage, which dead-lettered every lead in flight within the
- * ~15 s of its attempts. The gauge shows the breaker's state after each call, as the CRM's does.
- */
-const guarded = <A, E extends { readonly _tag: string }, R>(
-  breaker: string | undefined,
-  effect: Effect.Effect<A, E, R>,
-  isFailure: (error: E) => boolean
-) =>
-  breaker === undefined
-    ? effect
-    : Effect.flatMap(Effect.all([CircuitBreaker, Metrics]), ([breakers, metrics]) =>
-        breakers
-          .protect(breaker, effect, isFailure)
-          .pipe(
-            Effect.ensuring(Effect.flatMap(breakers.state(breaker), (state) => metrics.breakerState(breaker, state)))
-          )
-      )
-
 export const processLead = (job: JobInfo) =>
   Effect.gen(function* () {
     const store = yield* LeadStore
@@ -73,20 +51,15 @@ export const processLead = (job: JobInfo) =>
     const domain = accountDomain(lead.input)
     const enrich = isFreeMailDomain(domain)
       ? Effect.succeed(Option.none<Enrichment>())
-      : Effect.flatMap(Enricher, (enricher) => guarded(enricher.breaker, enricher.enrich(domain), () => true)).pipe(
-          stage(metrics, "enrich")
-        )
+      : // a remote provider runs its own calls through its breaker (not a cached answer: see Enricher.breaker)
+        Effect.flatMap(Enricher, (enricher) => enricher.enrich(domain)).pipe(stage(metrics, "enrich"))
 
     let grounding = lead.grounding
     if (grounding === undefined) {
       const enrichment = yield* enrich
+      // a model service runs its calls through its own breaker (CircuitOpen: the job waits, see Analyzer.breaker)
       const analysis = yield* Effect.flatMap(Analyzer, (analyzer) =>
-        guarded(
-          analyzer.breaker,
-          analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment }),
-          // an outage, not a throttle (it has its own wait) nor a refusal (a setting no retry fixes)
-          (error) => error._tag === "AnalysisFailed" && error.retryAfterMs === undefined
-        )
+        analyzer.analyze({ leadId: lead.id, lead: lead.input, enrichment })
       ).pipe(
         // a model service's refusal may quote the request, the lead's names, email and phone in it: masked before
         // the failure becomes the job's fate, a log line or leads.error

@@ -265,6 +265,7 @@ const modelIdPattern = /^[a-zA-Z0-9.:_-]{1,2048}$/
 export const makeFakeBedrock = (fallback: BedrockReply, models: Readonly<Record<string, FakeModel>> = fakeModels) =>
   Effect.gen(function* () {
     const script: Array<BedrockReply> = []
+    let current = fallback
     /** The ValidationException / ResourceNotFoundException messages the fake answered, in order. */
     const rejections: Array<string> = []
     let toolUseSeq = 0
@@ -324,7 +325,7 @@ export const makeFakeBedrock = (fallback: BedrockReply, models: Readonly<Record<
           },
           metrics: { latencyMs: 12 }
         })
-      const reply = script.shift() ?? fallback
+      const reply = script.shift() ?? current
       switch (reply.kind) {
         case "tool": {
           toolUseSeq += 1
@@ -366,6 +367,10 @@ export const makeFakeBedrock = (fallback: BedrockReply, models: Readonly<Record<
       rejections,
       /** Queue replies for the next calls, in order. */
       script: (...replies: ReadonlyArray<BedrockReply>) => script.push(...replies),
+      /** Answer `reply` to every call after the scripted ones from now on (an outage begins, or ends). */
+      answerFrom: (reply: BedrockReply) => {
+        current = reply
+      },
       /** Decoded JSON bodies of the converse calls received so far. */
       bodies: () => server.requests.map((r) => JSON.parse(r.body) as Record<string, unknown>)
     }

@@ -15,6 +15,7 @@ export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<st
     const script: Array<EnrichmentReply> = []
     const queued = new Map<string, { remaining: number; retryAfter: string | undefined }>()
     let currentKey = apiKey
+    let outage: number | undefined
     const server = yield* serveFake(async (request, res) => {
       const url = new URL(request.path, "http://fake")
       const send = (status: number, body: unknown) => {
@@ -24,6 +25,7 @@ export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<st
       if (request.headers.authorization !== `Bearer ${currentKey}`)
         return send(401, { error: { type: "auth_required" } })
       if (request.method !== "GET" || url.pathname !== "/v2/companies/find") return send(404, { error: "no route" })
+      if (outage !== undefined) return send(outage, { error: { type: "outage" } })
       const reply = script.shift()
       if (reply !== undefined && "hangMs" in reply) await new Promise((resolve) => setTimeout(resolve, reply.hangMs))
       else if (reply !== undefined) return send(reply.status, { error: { type: "scripted" } })
@@ -48,6 +50,10 @@ export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<st
        */
       queue: (domain: string, times: number, retryAfter?: string) => {
         queued.set(domain, { remaining: times, retryAfter })
+      },
+      /** Answer every authenticated lookup with `status` from now on (an outage: 503), or, undefined, as before. */
+      outage: (status: number | undefined) => {
+        outage = status
       },
       /** Accept only this key from now on, as a provider-side rotation would. */
       rotateKey: (key: string) => {

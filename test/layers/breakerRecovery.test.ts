@@ -136,7 +136,8 @@ for (const [backend, layer] of breakers) {
     const probeAnswering = <A, E>(
       breaker: CircuitBreaker.Service,
       after: Duration.DurationInput,
-      answer: Effect.Effect<A, E>
+      answer: Effect.Effect<A, E>,
+      isFailure?: (error: E) => boolean
     ) =>
       Effect.gen(function* () {
         const started = yield* Deferred.make<void>()
@@ -144,7 +145,7 @@ for (const [backend, layer] of breakers) {
           Effect.zipRight(Effect.sleep(after)),
           Effect.zipRight(answer)
         )
-        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", call)))
+        const probe = yield* Effect.fork(Effect.either(breaker.protect("crm", call, isFailure)))
         yield* Deferred.await(started)
         return probe
       })
@@ -246,6 +247,24 @@ for (const [backend, layer] of breakers) {
         const refused = yield* Effect.either(breaker.protect("crm", Effect.succeed("ok")))
         expect(isOpen(refused)).toBe(true)
         if (isOpen(refused)) expect(refused.left.retryAfterMs).toBeGreaterThan(retryAfterMs)
+      }).pipe(Effect.provide(layer()))
+    )
+
+    it.scoped("a late answer the caller does not count as a failure (a throttle: the service answered) closes it", () =>
+      Effect.gen(function* () {
+        const breaker = yield* CircuitBreaker
+        yield* openAndWaitOut(breaker)
+        // Bedrock answering a slow probe "throttled" (its own wait, counted as no failure) after the probe timeout
+        const probe = yield* probeAnswering(
+          breaker,
+          "7 seconds",
+          Effect.fail("throttled" as const),
+          (error) => error !== "throttled"
+        )
+        yield* reopenedAtDeadline(breaker)
+        yield* TestClock.adjust("2 seconds")
+        expect(yield* joinLive(probe)).toEqual(Either.left("throttled"))
+        expect(yield* breaker.state("crm")).toBe("closed")
       }).pipe(Effect.provide(layer()))
     )
 

@@ -1,22 +1,25 @@
 import { describe, expect, it } from "@effect/vitest"
-import type * as Context from "effect/Context"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
+import * as HttpEnricher from "../../layers/http/Enricher.js"
 import { MockCrmControl } from "../../layers/mock/CrmExecutor.js"
 import * as MetricsLayer from "../../layers/observability/Metrics.js"
 import type { BreakerState } from "../../services/CircuitBreaker.js"
 import * as Metrics from "../../services/Metrics.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { CrmExecutor, CrmPermanentError, CrmRateLimited, CrmTransientError } from "../../services/CrmExecutor.js"
-import { EnrichmentFailed, Enricher } from "../../services/Enricher.js"
-import { AnalysisFailed, Analyzer } from "../../services/Analyzer.js"
+import { Enricher } from "../../services/Enricher.js"
+import { Analyzer } from "../../services/Analyzer.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { processLead } from "../../src/pipeline/process.js"
 import { replayLead } from "../../src/pipeline/replay.js"
 import { sweepOnce } from "../../src/pipeline/sweeper.js"
+import { makeFakeEnrichment } from "../fakes/enrichment.js"
 import { backends, sampleLead, type TestOptions } from "../support/env.js"
 import { awaitStatus, startConsumer, submit } from "../support/pipeline.js"
 
@@ -364,78 +367,51 @@ describe.each(backends)("pipeline on %s", (_name, makeEnv) => {
     )
   )
 
-  /** `effect` with `service` in place of the environment's: the provider the consumer it starts uses. */
-  const withService =
-    <I, S>(tag: Context.Tag<I, S>, service: S) =>
-    <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-      Effect.provideService(effect, tag, service)
-
-  // A remote enrichment provider or model service down for longer than a job's attempts (six here, ~0.6 s of
-  // backoff) used to dead-letter every lead it touched: its breaker opens instead, and the leads wait for it (a
-  // failed half-open probe spends its lead's attempt, as the CRM's does: three probes at most in this outage).
-  const outages = [
-    [
-      "an enrichment provider",
-      "enrichment",
-      (down: () => boolean) =>
-        Effect.map(Enricher, (enricher) =>
-          withService(
-            Enricher,
-            Enricher.of({
-              breaker: "enrichment",
-              enrich: (domain) =>
-                Effect.suspend(() =>
-                  down() ? Effect.fail(new EnrichmentFailed({ domain, message: "HTTP 503" })) : enricher.enrich(domain)
-                )
-            })
-          )
-        )
-    ],
-    [
-      "a model service",
-      "bedrock",
-      (down: () => boolean) =>
-        Effect.map(Analyzer, (analyzer) =>
-          withService(
-            Analyzer,
-            Analyzer.of({
-              breaker: "bedrock",
-              analyze: (input) =>
-                Effect.suspend(() =>
-                  down()
-                    ? Effect.fail(new AnalysisFailed({ message: "Bedrock call failed (HTTP 503)" }))
-                    : analyzer.analyze(input)
-                )
-            })
-          )
-        )
-    ]
-  ] as const
-  for (const [what, breaker, makeRemote] of outages) {
-    it.live(`${what} down for seconds opens its breaker: leads wait without spending attempts, then sync`, () =>
+  // An enrichment provider down for longer than a job's attempts (six here, ~0.6 s of backoff) used to dead-letter
+  // every lead it touched: the HTTP enricher's calls go through its breaker, which opens, and the leads wait for it
+  // (a failed half-open probe spends its lead's attempt, as the CRM's does: three probes at most in this outage).
+  it.live(
+    "an enrichment provider down for seconds opens its breaker: leads wait without spending attempts, then sync",
+    () =>
       run(
         Effect.gen(function* () {
-          const downUntil = Date.now() + 1_500
-          let failed = 0
-          const remote = yield* makeRemote(() => Date.now() < downUntil && ++failed > 0)
+          const fake = yield* makeFakeEnrichment("enrichment-key", {
+            "globex.com": {
+              name: "Globex Corporation",
+              category: { industry: "Software" },
+              metrics: { employees: 900 }
+            }
+          })
+          const enricher = yield* HttpEnricher.make({
+            baseUrl: fake.url,
+            apiKey: Effect.succeed(Redacted.make("enrichment-key")),
+            timeoutMs: 1_000,
+            retries: 0,
+            retryBaseMs: 10,
+            cacheTtlMs: 60_000,
+            cacheCapacity: 100
+          }).pipe(Effect.provide(FetchHttpClient.layer))
+          fake.outage(503)
           const leads = yield* Effect.forEach([1, 2, 3], () => submit(highFit()))
-          yield* remote(startConsumer)
+          yield* startConsumer.pipe(Effect.provideService(Enricher, enricher))
+          yield* Effect.sleep("1500 millis")
+          const duringOutage = fake.requests.length
+          fake.outage(undefined)
           for (const { lead } of leads) {
             const done = yield* awaitStatus(lead.id, ["SYNCED", "FAILED"])
             expect(done.status).toBe("SYNCED")
           }
           // the leads' first calls opened it; then one probe a wait (400 ms), not every lead's every retry
-          expect(failed).toBeLessThanOrEqual(3 + 4)
+          expect(duringOutage).toBeLessThanOrEqual(3 + 4)
           const gauge = (yield* Metrics.Metrics.pipe(Effect.flatMap((m) => m.render))).body
-          expect(gauge).toContain(`revenueflow_circuit_breaker_state{provider="${breaker}"} 0`)
+          expect(gauge).toContain(`revenueflow_circuit_breaker_state{provider="enrichment"} 0`)
         }),
         {
           env: { JOB_ATTEMPTS: "6" },
           breaker: { consecutiveFailures: 2, probeSchedule: Schedule.spaced("400 millis") }
         }
       )
-    )
-  }
+  )
 
   it.live("an open circuit breaker delays jobs until its probe succeeds", () => {
     // the production metrics, with every state the pipeline reports to the breaker's gauge recorded

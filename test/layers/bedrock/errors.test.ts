@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as BedrockAnalyzer from "../../../layers/bedrock/Analyzer.js"
 import type { BedrockErrorName, BedrockReply } from "../../fakes/bedrock.js"
 import { makeFakeBedrock } from "../../fakes/bedrock.js"
@@ -143,6 +144,33 @@ describe("Bedrock analyser in the pipeline", () => {
       expect(calls).toBe(1)
       expect(lead.error).toContain("AccessDeniedException")
       expect(lead.error).toContain(`bedrock:InvokeModel on BEDROCK_MODEL_ID=${modelId}`)
+    })
+  )
+
+  it.scopedLive("Bedrock down for seconds opens its breaker: leads wait without spending attempts, then go on", () =>
+    Effect.gen(function* () {
+      const fake = yield* makeFakeBedrock({ kind: "error", name: "ServiceUnavailableException" })
+      process.env.AWS_ENDPOINT_URL_BEDROCK_RUNTIME = fake.url
+      const env = Layer.merge(
+        memoryEnv({
+          env: { JOB_ATTEMPTS: "6" },
+          breaker: { consecutiveFailures: 2, probeSchedule: Schedule.spaced("400 millis") }
+        }),
+        BedrockAnalyzer.layer({ ...options, maxAttempts: 1 })
+      )
+      yield* Effect.gen(function* () {
+        const leads = yield* Effect.forEach([1, 2, 3], (n) => submit(sampleLead({ email: `lead-${n}@globex.com` })))
+        yield* startConsumer
+        yield* Effect.sleep("1500 millis")
+        const duringOutage = fake.requests.length
+        fake.answerFrom({ kind: "tool", input: goodAnalysis })
+        // analysed once Bedrock answers (this answer's claims do not all hold for these leads: grounding may reject it)
+        for (const { lead } of leads) {
+          expect((yield* awaitStatus(lead.id, ["SYNCED", "REJECTED", "FAILED"])).status).not.toBe("FAILED")
+        }
+        // before it: every lead's every attempt (six, ~0.6 s of backoff) called Bedrock, and all three were FAILED
+        expect(duringOutage).toBeLessThanOrEqual(3 + 4)
+      }).pipe(Effect.provide(env))
     })
   )
 

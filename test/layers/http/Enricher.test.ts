@@ -4,8 +4,11 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
-import { type HttpEnricherOptions, make, retryAfterMs } from "../../../layers/http/Enricher.js"
+import { ENRICHMENT_BREAKER, type HttpEnricherOptions, make, retryAfterMs } from "../../../layers/http/Enricher.js"
+import * as MemoryBreaker from "../../../layers/memory/CircuitBreaker.js"
+import { CircuitBreaker } from "../../../services/CircuitBreaker.js"
 import { makeFakeEnrichment } from "../../fakes/enrichment.js"
 
 const apiKey = "sk_test_enrichment_DO_NOT_LOG"
@@ -252,4 +255,43 @@ describe("HTTP enricher: 202, the provider still looking the company up (Clearbi
     expect(retryAfterMs(undefined, now)).toBeUndefined()
     expect(retryAfterMs("soon", now)).toBeUndefined()
   })
+})
+
+describe("HTTP enricher behind its circuit breaker (the caller's: the pipeline's)", () => {
+  const breaker = MemoryBreaker.layerWith({ consecutiveFailures: 2, probeSchedule: Schedule.spaced("1 minute") })
+
+  it.scopedLive("an outage opens it; a kept answer is still served, and neither closes it nor counts", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ retries: 0 })
+      const kept = yield* enricher.enrich("acme-robotics.com")
+      expect(Option.isSome(kept)).toBe(true)
+      fake.outage(503)
+      for (const domain of ["initech.com", "hooli.com"]) {
+        expect(yield* Effect.flip(enricher.enrich(domain))).toMatchObject({ _tag: "EnrichmentFailed", transient: true })
+      }
+      const breakers = yield* CircuitBreaker
+      expect(yield* breakers.state(ENRICHMENT_BREAKER)).toBe("open")
+      const asked = fake.requests.length
+      // the company already looked up is served from the cache, without asking the provider, and the breaker stays open
+      expect(yield* enricher.enrich("acme-robotics.com")).toEqual(kept)
+      expect(yield* breakers.state(ENRICHMENT_BREAKER)).toBe("open")
+      // any other lookup waits for the breaker, the provider not asked
+      expect(yield* Effect.flip(enricher.enrich("vandelay.com"))).toMatchObject({ _tag: "CircuitOpen" })
+      expect(fake.requests.length).toBe(asked)
+    }).pipe(Effect.provide(breaker))
+  )
+
+  it.scopedLive("a refusal (a revoked key: 401) is no outage: it fails the lookup but leaves the breaker closed", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ retries: 0 })
+      fake.rotateKey("a-new-key")
+      for (const domain of ["initech.com", "hooli.com", "vandelay.com"]) {
+        expect(yield* Effect.flip(enricher.enrich(domain))).toMatchObject({
+          _tag: "EnrichmentFailed",
+          transient: false
+        })
+      }
+      expect(yield* Effect.flatMap(CircuitBreaker, (b) => b.state(ENRICHMENT_BREAKER))).toBe("closed")
+    }).pipe(Effect.provide(breaker))
+  )
 })
