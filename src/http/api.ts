@@ -137,7 +137,8 @@ const intake = <Name extends string, Payload>(
 /**
  * The routes behind the API keys also answer 403 when no keys are set and the Host is a name other than localhost
  * or one of INGEST_ALLOWED_HOSTS (a page rebinding its DNS name to this machine), or another site's page sent the
- * request (Sec-Fetch-Site: cross-site, a foreign Origin).
+ * request (an Origin neither its own nor on a host INGEST_ALLOWED_HOSTS lists; Sec-Fetch-Site: cross-site, unless
+ * the Origin is on such a host).
  */
 const foreignHost = 403
 

@@ -57,27 +57,30 @@ export const makeHostCheck = (allowed: ReadonlyArray<string>) => {
 
 /**
  * Whether a browser sent the request from another site's page (where no API key guards the routes, what keeps a form
- * on any site from replaying a lead the visitor's browser can reach): `Sec-Fetch-Site: cross-site`, or an `Origin`
- * that is neither this request's own nor on a host `allowed` names (INGEST_ALLOWED_HOSTS: a proxy in front that sends
- * its own Host) — `null` included (a sandboxed frame, a file). A request without either (curl, a server, an older
- * browser's same-origin GET) is no page's.
+ * on any site from replaying a lead the visitor's browser can reach): an `Origin` on a host `allowed` names
+ * (INGEST_ALLOWED_HOSTS) is not — the operator vouched for that site, whatever `Sec-Fetch-Site` says (a page on
+ * another site than the ingest's, or a proxy in front that sends its own Host); else `Sec-Fetch-Site: cross-site` is,
+ * and so is an `Origin` that is not this request's own — `null` included (a sandboxed frame, a file). A request
+ * without either (curl, a server, an older browser's same-origin GET) is no page's.
  */
 export const makeCrossSiteCheck = (allowed: ReadonlyArray<string>) => {
   const names = new Set(allowed.map((name) => hostName(name.trim())).filter((name) => name !== ""))
   return (host: string | undefined, origin: string | undefined, fetchSite: string | undefined): boolean => {
+    const authority =
+      origin === undefined ? undefined : /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]+)$/i.exec(origin.trim())?.[1]?.toLowerCase()
+    if (authority !== undefined && names.has(hostName(authority))) return false
     if (fetchSite?.trim().toLowerCase() === "cross-site") return true
     if (origin === undefined) return false
-    const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#@]+)$/i.exec(origin.trim())?.[1]?.toLowerCase()
-    if (authority === undefined) return true
-    return authority !== host?.trim().toLowerCase() && !names.has(hostName(authority))
+    return authority === undefined || authority !== host?.trim().toLowerCase()
   }
 }
 
 /** The 403's detail for a request from another site's page (`makeCrossSiteCheck`). */
 export const crossSiteDetail =
   "A request from another site's page is refused: with no API keys (INGEST_API_KEYS) these routes answer only " +
-  "pages of this server's own origin (the console), of a host INGEST_ALLOWED_HOSTS lists, and clients that are no " +
-  "browser page; set INGEST_API_KEYS to call them from elsewhere"
+  "pages of this server's own origin (the console), pages whose Origin header names a host INGEST_ALLOWED_HOSTS " +
+  "lists (its operator vouches for that site), and clients that are no browser page; set INGEST_API_KEYS to call " +
+  "them from elsewhere"
 
 /** The 403's detail for a Host `makeHostCheck` refused: what was refused, why, and the setting that allows it. */
 export const foreignHostDetail = (host: string): string =>

@@ -17,6 +17,7 @@ import {
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import * as TraceContext from "../domain/traceContext.js"
 import { type Accepted, type AcceptOptions, acceptLead } from "../pipeline/accept.js"
+import { unsniffedUncachedHeaders } from "./answerHeaders.js"
 import type { LeadView } from "./api.js"
 import { fieldErrors, problem } from "./problem.js"
 import { type Refused, refused } from "./refusals.js"
@@ -51,7 +52,12 @@ export const leadView = (lead: LeadRecord, actions: ReadonlyArray<ActionRecord>)
   updatedAt: lead.updatedAt.toISOString()
 })
 
-export const viewResponse = (view: LeadView, status: number, headers: Record<string, string> = {}) => {
+/** A lead's view as an answer, uncached and unsniffed from the start (the accepted lead's: no copy to add them). */
+export const viewResponse = (
+  view: LeadView,
+  status: number,
+  headers: Readonly<Record<string, string>> = unsniffedUncachedHeaders
+) => {
   // The view is built from decoded data in its wire form already (ISO dates, plain JSON): no encode pass needed.
   // Kept as text, not encoded to bytes: Node then sends head and body in one write (see nodeServer.ts writeResponse).
   const json = JSON.stringify(view)
@@ -86,7 +92,7 @@ const acceptedResponse =
     viewResponse(
       dropped.length === 0 ? leadView(lead, []) : { ...leadView(lead, []), dropped },
       created || revised === true ? 202 : 200,
-      { location: `/leads/${lead.id}` }
+      { ...unsniffedUncachedHeaders, location: `/leads/${lead.id}` }
     )
 
 /** How long after a "lead store unavailable" WARN line the next waits (each 503 is counted, outcome "unavailable"). */

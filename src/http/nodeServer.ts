@@ -13,7 +13,7 @@ import { fromNode, type IntakeRequest } from "./body.js"
 import { writeResponse } from "./nodeResponse.js"
 import { pathOf, routerPath } from "./paths.js"
 import { problem } from "./problem.js"
-import { methodsFor, unsniffedUncached, wrongMethod } from "./serving.js"
+import { methodsFor, wrongMethod } from "./serving.js"
 
 export { writeResponse } from "./nodeResponse.js"
 
@@ -129,9 +129,7 @@ const closeWith = (socket: Duplex, answer: string) => {
 }
 
 /** HTTP/1.1 without Host (RFC 9112 §3.2): refused as Node would (`requireHostHeader`), but with a problem+json body. */
-const missingHost = unsniffedUncached(
-  problem(400, "An HTTP/1.1 request must carry a Host header", { headers: { connection: "close" } })
-)
+const missingHost = problem(400, "An HTTP/1.1 request must carry a Host header", { headers: { connection: "close" } })
 
 /** Whether a request declares a body: a Content-Length above 0, or a Transfer-Encoding. */
 const declaresBody = (req: IncomingMessage): boolean => {
@@ -139,9 +137,9 @@ const declaresBody = (req: IncomingMessage): boolean => {
   return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")
 }
 
-// the server's own answers carry what the routes' answers do (see `framed` and `problemMiddlewareFor`)
-const stopping = unsniffedUncached(problem(503, "The server is stopping", { headers: { "retry-after": "1" } }))
-const notFound = unsniffedUncached(problem(404, "No such route"))
+// the server's own answers carry what the routes' answers do (no-store, nosniff: every problem has them)
+const stopping = problem(503, "The server is stopping", { headers: { "retry-after": "1" } })
+const notFound = problem(404, "No such route")
 
 /**
  * An HttpServer on node:http that answers its `routes` itself — one fiber per request running the route's handler,
@@ -245,7 +243,7 @@ export const make = <R>(
       if (options.others === "notFound") {
         const path = pathOf(req.url)
         const wrong = wrongMethod(req.method ?? "", path, methodsOf(path))
-        return writeResponse(res, wrong === undefined ? notFound : unsniffedUncached(wrong))
+        return writeResponse(res, wrong ?? notFound)
       }
       waiting.push([req, res])
       if (!wanted) {
@@ -293,9 +291,7 @@ export const make = <R>(
           const expectation = String(req.headers.expect ?? "").slice(0, 64)
           writeResponse(
             res,
-            unsniffedUncached(
-              problem(417, `Expect: ${JSON.stringify(expectation)} is not supported; only 100-continue is`)
-            )
+            problem(417, `Expect: ${JSON.stringify(expectation)} is not supported; only 100-continue is`)
           )
         })
         server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {

@@ -10,13 +10,14 @@ import * as Effect from "effect/Effect"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { Metrics } from "../../services/Metrics.js"
+import { unsniffedUncachedHeaders } from "./answerHeaders.js"
 import type { OpsRouteName } from "./routes.js"
 
 /** How long each check may take: a dependency that does not answer by then counts as down. */
 const CHECK_TIMEOUT = "2 seconds"
 
 /** /healthz: the process is up (liveness is not readiness: an outage must not get the process restarted). */
-export const healthy = HttpServerResponse.unsafeJson({ status: "ok" })
+export const healthy = HttpServerResponse.unsafeJson({ status: "ok" }, { headers: unsniffedUncachedHeaders })
 
 const answers = <A, E, R>(check: Effect.Effect<A, E, R>) =>
   check.pipe(
@@ -110,7 +111,7 @@ const readiness = (required: ReadonlyArray<"store" | "queue">) =>
     const ready = required.every((name) => checks[name] === "ok")
     return HttpServerResponse.unsafeJson(
       { status: ready ? "ready" : "unavailable", checks },
-      { status: ready ? 200 : 503 }
+      { status: ready ? 200 : 503, headers: unsniffedUncachedHeaders }
     )
   })
 
@@ -131,7 +132,7 @@ export const scrape = Effect.gen(function* () {
   const metrics = yield* Metrics
   yield* checks
   const { body, contentType } = yield* metrics.render
-  return HttpServerResponse.text(body, { contentType })
+  return HttpServerResponse.text(body, { contentType, headers: unsniffedUncachedHeaders })
 })
 
 /** The ingest's ops routes, as its HttpApi serves them and as its node:http server answers them directly. */

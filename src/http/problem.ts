@@ -1,6 +1,7 @@
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import { unsniffedUncachedHeaders } from "./answerHeaders.js"
 
 /**
  * The most field errors one problem lists; the rest are counted (`errorsOmitted`). A body of thousands of unknown
@@ -46,8 +47,9 @@ const titles: Record<ProblemStatus, string> = {
 }
 
 /**
- * A problem+json response. Of `errors`, the first MAX_FIELD_ERRORS are listed, and how many more there were is
- * said (`errorsOmitted`, and in `detail`).
+ * A problem+json response, uncached and unsniffed (`unsniffedUncachedHeaders`; `options.headers` may say otherwise).
+ * Of `errors`, the first MAX_FIELD_ERRORS are listed, and how many more there were is said (`errorsOmitted`, and in
+ * `detail`).
  */
 export const problem = (
   status: ProblemStatus,
@@ -64,7 +66,12 @@ export const problem = (
       ...(options.errors ? { errors: omitted === 0 ? options.errors : options.errors.slice(0, MAX_FIELD_ERRORS) } : {}),
       ...(omitted === 0 ? {} : { errorsOmitted: omitted })
     },
-    { status, contentType: "application/problem+json", headers: options.headers ?? {} }
+    {
+      status,
+      contentType: "application/problem+json",
+      headers:
+        options.headers === undefined ? unsniffedUncachedHeaders : { ...unsniffedUncachedHeaders, ...options.headers }
+    }
   )
 }
 

@@ -23,8 +23,9 @@ export type RefusalReason =
    */
   | "foreign-host"
   /**
-   * POST /leads with no API keys configured, where the Host is checked, from another site's page (Sec-Fetch-Site:
-   * cross-site, or an Origin neither its own Host nor in INGEST_ALLOWED_HOSTS): 403, as the other keyed routes.
+   * POST /leads with no API keys configured, where the Host is checked, from another site's page (an Origin neither
+   * its own Host nor on a host INGEST_ALLOWED_HOSTS lists; Sec-Fetch-Site: cross-site without such an Origin): 403,
+   * as the other keyed routes.
    */
   | "cross-site"
   /** A webhook whose secret or token is not configured (HUBSPOT_APP_SECRET, MARKETO_WEBHOOK_TOKEN). */

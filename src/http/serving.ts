@@ -8,6 +8,7 @@ import * as Option from "effect/Option"
 import { redactText } from "../domain/redact.js"
 import { isBuiltInTracer } from "../domain/spans.js"
 import { parentSpan, type TraceContext, withParentTrace } from "../domain/traceContext.js"
+import { unsniffedUncachedHeaders } from "./answerHeaders.js"
 import type { IntakeRequest } from "./body.js"
 import { pathOf } from "./paths.js"
 import { problem } from "./problem.js"
@@ -121,7 +122,8 @@ export const problemMiddlewareFor =
  * quoting a client's input is never sniffed as HTML), and kept by no cache (a lead's view holds personal data; a
  * status read is stale at once) — unless it says how it is cached itself (the pages and their assets). Every way the
  * API is served gives it: the HttpApi (`problemMiddlewareFor`), the routes the ingest's server answers itself
- * (`framed`) and that server's own answers, the Lambda's answers before routing.
+ * (`framed`) and that server's own answers, the Lambda's answers before routing. An answer that has both already
+ * (every problem, a lead's view, the ops answers: `unsniffedUncachedHeaders`) is returned as it is, uncopied.
  */
 export const unsniffedUncached = (
   response: HttpServerResponse.HttpServerResponse
@@ -129,8 +131,8 @@ export const unsniffedUncached = (
   response.headers["x-content-type-options"] !== undefined && response.headers["cache-control"] !== undefined
     ? response
     : HttpServerResponse.setHeaders(response, {
-        "x-content-type-options": "nosniff",
-        "cache-control": response.headers["cache-control"] ?? "no-store"
+        "x-content-type-options": unsniffedUncachedHeaders["x-content-type-options"],
+        "cache-control": response.headers["cache-control"] ?? unsniffedUncachedHeaders["cache-control"]
       })
 
 /** A route as the HttpApi declares it (an endpoint's method and path). */
@@ -143,7 +145,8 @@ export interface Route {
  * A handler served outside the platform's router, framed as the platform frames the routes it serves: a server span
  * named and attributed as its tracer's (`http.server POST`, method, path, response status), a child of the
  * client's trace (W3C traceparent or B3), every failure answered by `causeResponse`, and every answer uncached and
- * unsniffed (`unsniffedUncached`), as the HttpApi's are.
+ * unsniffed, as the HttpApi's are: the routes' answers are built so (`unsniffedUncachedHeaders`), and
+ * `unsniffedUncached` adds the headers only to one that lacks them.
  */
 export const framed = <R>(
   route: Route,

@@ -19,6 +19,7 @@ import type { RateLimiter } from "../../services/RateLimiter.js"
 import { missingPackage, missingPackageOf } from "../../layers/shared/optionalPackage.js"
 import type { McpServices } from "./calls.js"
 import { type InFlight, makeInFlight } from "./inFlight.js"
+import { unsniffedUncachedHeaders } from "../http/answerHeaders.js"
 import { makeApiKeyCheck, presentedKey } from "../http/auth.js"
 import { writeResponse } from "../http/nodeResponse.js"
 import type { NodeHandler } from "../http/nodeServer.js"
@@ -73,7 +74,9 @@ const isInvalidConfiguration = (error: unknown): error is { readonly message: st
 
 /** A 503 problem for a /mcp request the endpoint cannot serve (its services or the SDK failed to load). */
 const unavailable = (res: ServerResponse, detail: string) => {
-  if (!res.headersSent) res.writeHead(503, { "content-type": "application/problem+json", "retry-after": "30" })
+  if (!res.headersSent) {
+    res.writeHead(503, { ...unsniffedUncachedHeaders, "content-type": "application/problem+json", "retry-after": "30" })
+  }
   res.end(JSON.stringify({ ...unavailableProblem, detail }))
 }
 
@@ -93,6 +96,10 @@ const deferredHandler = (config: AppConfig.Service, prepare: () => Promise<InFli
   let loaded: Promise<NodeHandler> | undefined
   const refused = refusalOf(config)
   return (req, res) => {
+    // every answer of /mcp, as every other of the ingest's server: its refusals (problems: they have both already),
+    // the 503 and the JSON-RPC errors, and the SDK transport's own, which it writes itself with writeHead (Node merges
+    // these in; a header it sets itself, as an SSE stream's no-cache, wins)
+    for (const [name, value] of Object.entries(unsniffedUncachedHeaders)) res.setHeader(name, value)
     const refusal = refused(req)
     if (refusal !== undefined) return writeResponse(res, refusal)
     loaded ??= Promise.all([prepare(), loadHttp()]).then(([inFlight, http]) => http.makeHttpHandler(config, inFlight))

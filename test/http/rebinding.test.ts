@@ -108,6 +108,40 @@ describe("DNS rebinding with no INGEST_API_KEYS (the ingest's own server: npm st
     )
   )
 
+  it.live("a page whose Origin is on a host INGEST_ALLOWED_HOSTS lists passes though its browser says cross-site", () =>
+    withApi(
+      memoryEnv({ env: { INGEST_ALLOWED_HOSTS: "shop.example.com" } }),
+      (api) =>
+        Effect.gen(function* () {
+          const id = crypto.randomUUID()
+          const host = { host: "localhost:3000" }
+          // the operator listed the site: its page (another site than the ingest's, for the browser) is vouched for
+          const listed = { ...host, origin: "https://Shop.Example.com:8443", "sec-fetch-site": "cross-site" }
+          expect((yield* api.get("/ops/state", listed)).status).toBe(200)
+          const replay = yield* api.send("POST", `/leads/${id}/replay`, { headers: listed })
+          expect(replay.status, replay.text).toBe(404)
+          const posted = yield* api.postJson("/leads", sampleLead(), listed)
+          expect(posted.status, posted.text).toBe(202)
+          // cross-site with no Origin, or with one on a host not listed (nor its own): still refused, and the detail
+          // says which pages pass (an Origin on a listed host), not just "list the host"
+          for (const foreign of [
+            { "sec-fetch-site": "cross-site" },
+            { origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+            { origin: "http://localhost:3000", "sec-fetch-site": "cross-site" },
+            { origin: "https://shop.example.com.evil.example", "sec-fetch-site": "cross-site" }
+          ]) {
+            const headers = { ...host, ...foreign }
+            expectProblem(yield* api.get("/ops/state", headers), 403)
+            const refused = yield* api.postJson("/leads", sampleLead(), headers)
+            expectProblem(refused, 403)
+            expect(refused.json.detail).toContain("pages whose Origin header names a host INGEST_ALLOWED_HOSTS lists")
+          }
+          expect(yield* storedLeads).toBe(1)
+        }),
+      served
+    )
+  )
+
   it.live("with API keys set the Host is not checked: the key decides", () =>
     withApi(
       memoryEnv({ env: { INGEST_API_KEYS: "k-rebind" } }),
