@@ -220,49 +220,94 @@ export const crmSignInCalls: Readonly<Record<RealCrm, number>> = { HUBSPOT: 1, S
 export const crmCallsPerLead = (crm: RealCrm): number =>
   longestPlan.reduce((calls, tool) => calls + crmCallsPerAction[crm][tool], crmSignInCalls[crm])
 
+/** The longest Retry-After the HTTP enricher waits for between two asks of a lookup (its MAX_PENDING_WAIT_MS). */
+export const ENRICHMENT_MAX_PENDING_WAIT_MS = 10_000
+
+/** A setting of `environment` as the programs read it, the programs' default when it is absent or unreadable. */
+const settingOf =
+  (environment: Readonly<Record<string, string>>) =>
+  (name: string, fallback: number): number => {
+    const n = Number(environment[name] ?? fallback)
+    return Number.isInteger(n) && n >= 0 ? n : fallback
+  }
+
+/** The settings `enrichmentLookupWorstCaseMs` reads: lowering any of them shortens it. */
+export const enrichmentSettings = [
+  "ENRICHMENT_TIMEOUT_MS",
+  "ENRICHMENT_RETRIES",
+  "ENRICHMENT_RETRY_BASE_MS",
+  "ENRICHMENT_PENDING_RETRIES"
+] as const
+
+/**
+ * The longest one lookup of the HTTP enrichment provider takes (layers/http/Enricher.ts, its defaults there), in ms.
+ * While the provider answers 202 ("still queued") it is asked again, up to 1 + ENRICHMENT_PENDING_RETRIES asks; each
+ * ask is up to 1 + ENRICHMENT_RETRIES attempts of ENRICHMENT_TIMEOUT_MS, with a backoff of ENRICHMENT_RETRY_BASE_MS
+ * doubling after each, jittered up to x1.2; between two asks it waits the 202's Retry-After, up to
+ * ENRICHMENT_MAX_PENDING_WAIT_MS (ENRICHMENT_PENDING_WAIT_MS is only the wait without one, so it bounds nothing).
+ * 49.16 s at the defaults. A lead's run asks once (src/pipeline/process.ts keeps the answer with the analysis).
+ */
+export const enrichmentLookupWorstCaseMs = (environment: Readonly<Record<string, string>>): number => {
+  const setting = settingOf(environment)
+  const retries = setting("ENRICHMENT_RETRIES", 2)
+  const pendingRetries = setting("ENRICHMENT_PENDING_RETRIES", 2)
+  // base x (1 + 2 + ... + 2^(retries - 1)) x 1.2, in whole ms
+  const backoffMs = Math.ceil((setting("ENRICHMENT_RETRY_BASE_MS", 200) * (2 ** retries - 1) * 6) / 5)
+  const askMs = (1 + retries) * setting("ENRICHMENT_TIMEOUT_MS", 3000) + backoffMs
+  return (1 + pendingRetries) * askMs + pendingRetries * ENRICHMENT_MAX_PENDING_WAIT_MS
+}
+
 /**
  * What the programs' own settings let one lead take in the consumer at most, in ms (their defaults: layers/bedrock/
- * config.ts, layers/salesforce/config.ts, layers/hubspot/config.ts): with Bedrock, a Converse call of
- * BEDROCK_TIMEOUT_MS (SDK retries included) and BEDROCK_DECODE_RETRIES re-asks of it; with a real CRM, its most calls
- * one after another (`crmCallsPerLead`) of CRM_TIMEOUT_MS each. `crmTimeoutMs` is CRM_TIMEOUT_MS whatever the CRM:
- * the Lambda consumer stops its jobs that long before its deadline.
+ * config.ts, layers/salesforce/config.ts, layers/hubspot/config.ts, layers/http/Enricher.ts): with Bedrock, a Converse
+ * call of BEDROCK_TIMEOUT_MS (SDK retries included) and BEDROCK_DECODE_RETRIES re-asks of it; with a real CRM, its most
+ * calls one after another (`crmCallsPerLead`) of CRM_TIMEOUT_MS each; with ENRICHMENT_PROVIDER=HTTP, one lookup
+ * (`enrichmentLookupWorstCaseMs`). `crmTimeoutMs` is CRM_TIMEOUT_MS whatever the CRM: the Lambda consumer stops its
+ * jobs that long before its deadline.
  */
 export const perLeadWorstCaseMs = (
   config: Pick<StackConfig, "analyzer" | "crmProvider" | "environment">
 ): {
   readonly ms: number
   readonly bedrockMs: number
+  readonly enrichmentMs: number
   readonly crmCalls: number
   readonly crmTimeoutMs: number
   readonly settings: ReadonlyArray<string>
   /** How `ms` is made up, for the refusal's text. */
   readonly explained: string
 } => {
-  const setting = (name: string, fallback: number) => {
-    const n = Number(config.environment[name] ?? fallback)
-    return Number.isInteger(n) && n >= 0 ? n : fallback
-  }
+  const setting = settingOf(config.environment)
   const bedrockMs =
     config.analyzer === "BEDROCK"
       ? setting("BEDROCK_TIMEOUT_MS", 20_000) * (1 + setting("BEDROCK_DECODE_RETRIES", 2))
       : 0
+  const httpEnrichment = config.environment.ENRICHMENT_PROVIDER === "HTTP"
+  const enrichmentMs = httpEnrichment ? enrichmentLookupWorstCaseMs(config.environment) : 0
   const crmTimeoutMs = setting("CRM_TIMEOUT_MS", 10_000)
   const crmCalls = config.crmProvider === "MOCK" ? 0 : crmCallsPerLead(config.crmProvider)
   const crmName = config.crmProvider === "HUBSPOT" ? "HubSpot" : "Salesforce"
   const parts = [
     ...(config.analyzer === "BEDROCK" ? ["Bedrock: BEDROCK_TIMEOUT_MS x (1 + BEDROCK_DECODE_RETRIES)"] : []),
+    ...(httpEnrichment
+      ? [
+          `HTTP enrichment: ${enrichmentMs / 1000} s, (1 + ENRICHMENT_PENDING_RETRIES) asks of (1 + ENRICHMENT_RETRIES) attempts of ENRICHMENT_TIMEOUT_MS and their ENRICHMENT_RETRY_BASE_MS backoff, ${ENRICHMENT_MAX_PENDING_WAIT_MS / 1000} s between asks`
+        ]
+      : []),
     ...(crmCalls === 0 ? [] : [`${crmName}: ${crmCalls} calls one after another, each up to CRM_TIMEOUT_MS`])
   ]
   return {
-    ms: bedrockMs + crmCalls * crmTimeoutMs,
+    ms: bedrockMs + enrichmentMs + crmCalls * crmTimeoutMs,
     bedrockMs,
+    enrichmentMs,
     crmCalls,
     crmTimeoutMs,
     settings: [
       ...(config.analyzer === "BEDROCK" ? ["BEDROCK_TIMEOUT_MS", "BEDROCK_DECODE_RETRIES"] : []),
+      ...(httpEnrichment ? enrichmentSettings : []),
       ...(crmCalls === 0 ? [] : ["CRM_TIMEOUT_MS"])
     ],
-    explained: parts.length === 0 ? "no Bedrock, mock CRM" : parts.join("; ")
+    explained: parts.length === 0 ? "no Bedrock, no HTTP enrichment, mock CRM" : parts.join("; ")
   }
 }
 
@@ -480,7 +525,9 @@ export const fromContext = (read: ContextReader): StackConfig => {
     const lower = perLead.settings.length === 0 ? "" : `lower ${perLead.settings.join(" / ")} in environment`
     // the largest CRM_TIMEOUT_MS with which the batch fits in Lambda's maximum, the rest as it is
     const fittingCrmTimeoutMs = Math.floor(
-      (LAMBDA_MAX_TIMEOUT_SECONDS * 1000 - CONSUMER_TIMEOUT_MARGIN_MS - rounds * perLead.bedrockMs) /
+      (LAMBDA_MAX_TIMEOUT_SECONDS * 1000 -
+        CONSUMER_TIMEOUT_MARGIN_MS -
+        rounds * (perLead.bedrockMs + perLead.enrichmentMs)) /
         (rounds * perLead.crmCalls + 1)
     )
     if (consumerTimeoutSeconds > LAMBDA_MAX_TIMEOUT_SECONDS)

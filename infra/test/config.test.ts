@@ -1,16 +1,31 @@
 import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as TestClock from "effect/TestClock"
+import * as TestContext from "effect/TestContext"
 import { describe, expect, it } from "vitest"
 import { config as bedrockConfig } from "../../layers/bedrock/config.js"
 import { settingNames } from "../../layers/config.js"
+import {
+  MAX_PENDING_WAIT_MS,
+  config as enrichmentConfig,
+  make as makeHttpEnricher
+} from "../../layers/http/Enricher.js"
 import { salesforceConfig } from "../../layers/salesforce/config.js"
 import {
   bedrockModel,
   consumerBatchWorstCaseMs,
   crmCallsPerLead,
+  ENRICHMENT_MAX_PENDING_WAIT_MS,
+  enrichmentLookupWorstCaseMs,
   fromContext,
   isCompleteSecretArn,
   perLeadWorstCaseMs,
@@ -336,6 +351,158 @@ describe("stack context", () => {
           environment: { BEDROCK_TIMEOUT_MS: "5000", BEDROCK_DECODE_RETRIES: "0", CRM_TIMEOUT_MS: "2000" }
         }).ms
       ).toBe(5000 + 19 * 2000)
+    })
+
+    // with ENRICHMENT_PROVIDER=HTTP a lead's run makes one lookup, which asks again while the provider answers 202
+    // (queued), each ask retried on timeouts with backoff: up to 49.16 s at the defaults, where this counted nothing
+    describe("with the HTTP enrichment provider", () => {
+      const http = { ENRICHMENT_PROVIDER: "HTTP" }
+
+      it("adds one lookup's worst case, from the enricher's own defaults", () => {
+        const defaults = Effect.runSync(
+          enrichmentConfig.pipe(
+            Effect.withConfigProvider(
+              ConfigProvider.fromMap(
+                new Map([
+                  ["ENRICHMENT_BASE_URL", "https://enrichment.example"],
+                  ["ENRICHMENT_API_KEY", "k"]
+                ])
+              )
+            )
+          )
+        )
+        expect(ENRICHMENT_MAX_PENDING_WAIT_MS).toBe(MAX_PENDING_WAIT_MS)
+        // 3 asks of 3 attempts of 3 s and 1.2 x (200 + 400) ms of backoff, 10 s of Retry-After between asks
+        const askMs =
+          (1 + defaults.retries) * defaults.timeoutMs + 1.2 * defaults.retryBaseMs * (2 ** defaults.retries - 1)
+        expect(enrichmentLookupWorstCaseMs({})).toBe(
+          (1 + defaults.pendingRetries) * askMs + defaults.pendingRetries * MAX_PENDING_WAIT_MS
+        )
+        expect(enrichmentLookupWorstCaseMs({})).toBe(49_160)
+        const heuristic = perLeadWorstCaseMs({ analyzer: "HEURISTIC", crmProvider: "MOCK", environment: http })
+        expect(heuristic).toMatchObject({ ms: 49_160, enrichmentMs: 49_160 })
+        expect(heuristic.settings).toEqual([
+          "ENRICHMENT_TIMEOUT_MS",
+          "ENRICHMENT_RETRIES",
+          "ENRICHMENT_RETRY_BASE_MS",
+          "ENRICHMENT_PENDING_RETRIES"
+        ])
+        expect(heuristic.explained).toContain("HTTP enrichment: 49.16 s")
+        expect(perLeadWorstCaseMs({ analyzer: "BEDROCK", crmProvider: "SALESFORCE", environment: http }).ms).toBe(
+          60_000 + 49_160 + 16 * 10_000
+        )
+        // the mock enricher (the default) asks nobody
+        expect(perLeadWorstCaseMs({ analyzer: "HEURISTIC", crmProvider: "MOCK", environment: {} }).ms).toBe(0)
+      })
+
+      it("reads the enricher's settings from environment", () => {
+        const worstCase = (environment: Record<string, string>) =>
+          perLeadWorstCaseMs({ analyzer: "HEURISTIC", crmProvider: "MOCK", environment: { ...http, ...environment } })
+            .ms
+        // one ask, one attempt
+        expect(
+          worstCase({ ENRICHMENT_PENDING_RETRIES: "0", ENRICHMENT_RETRIES: "0", ENRICHMENT_TIMEOUT_MS: "1000" })
+        ).toBe(1000)
+        // 2 asks of 2 attempts of 1 s and 1.2 x 500 ms of backoff, 10 s between them
+        expect(
+          worstCase({
+            ENRICHMENT_PENDING_RETRIES: "1",
+            ENRICHMENT_RETRIES: "1",
+            ENRICHMENT_TIMEOUT_MS: "1000",
+            ENRICHMENT_RETRY_BASE_MS: "500"
+          })
+        ).toBe(2 * (2 * 1000 + 600) + 10_000)
+        // 6 asks of 4 attempts of 3 s and 1.2 x (200 + 400 + 800) ms, 5 waits of 10 s
+        expect(worstCase({ ENRICHMENT_PENDING_RETRIES: "5", ENRICHMENT_RETRIES: "3" })).toBe(
+          6 * (4 * 3000 + 1680) + 50_000
+        )
+        // the wait without Retry-After bounds nothing: the provider's Retry-After may ask for up to 10 s
+        expect(worstCase({ ENRICHMENT_PENDING_WAIT_MS: "1" })).toBe(49_160)
+      })
+
+      // the figure against the enricher itself: a fake provider that lets every attempt of an ask but the last time
+      // out and answers the last 202 "queued, retry after 10 s" just inside the deadline, on the test clock
+      it("bounds the enricher's slowest lookup, counted at a fake provider", async () => {
+        const lookup = (environment: Record<string, string>) =>
+          Effect.gen(function* () {
+            const settings = yield* enrichmentConfig.pipe(
+              Effect.withConfigProvider(
+                ConfigProvider.fromMap(
+                  new Map([
+                    ["ENRICHMENT_BASE_URL", "https://enrichment.example"],
+                    ["ENRICHMENT_API_KEY", "k"],
+                    ...Object.entries(environment)
+                  ])
+                )
+              )
+            )
+            let asked = 0
+            const client = HttpClient.make((request) =>
+              Effect.suspend(() => {
+                asked += 1
+                return asked % (1 + settings.retries) === 0
+                  ? Effect.as(
+                      Effect.sleep(settings.timeoutMs - 1),
+                      HttpClientResponse.fromWeb(
+                        request,
+                        new Response(null, { status: 202, headers: { "retry-after": "10" } })
+                      )
+                    )
+                  : Effect.never
+              })
+            )
+            const enricher = yield* makeHttpEnricher({ ...settings, apiKey: Effect.succeed(settings.apiKey) }).pipe(
+              Effect.provideService(HttpClient.HttpClient, client)
+            )
+            const fiber = yield* Effect.fork(Effect.zipRight(enricher.enrich("acme.example"), Clock.currentTimeMillis))
+            yield* TestClock.adjust(10 * 60_000)
+            return { ms: yield* Fiber.join(fiber), asked }
+          }).pipe(
+            Logger.withMinimumLogLevel(LogLevel.Error),
+            Effect.provide(TestContext.TestContext),
+            Effect.runPromise
+          )
+        for (const environment of [
+          {},
+          { ENRICHMENT_PENDING_RETRIES: "1", ENRICHMENT_RETRIES: "1", ENRICHMENT_TIMEOUT_MS: "1000" },
+          { ENRICHMENT_PENDING_RETRIES: "4", ENRICHMENT_RETRIES: "3", ENRICHMENT_RETRY_BASE_MS: "1000" }
+        ] as Array<Record<string, string>>) {
+          const { ms, asked } = await lookup(environment)
+          const bound = enrichmentLookupWorstCaseMs(environment)
+          const pendingRetries = Number(environment.ENRICHMENT_PENDING_RETRIES ?? 2)
+          expect(asked).toBe((1 + pendingRetries) * (1 + Number(environment.ENRICHMENT_RETRIES ?? 2)))
+          expect(ms).toBeLessThanOrEqual(bound)
+          // short of it by the answers' 1 ms and the jitter below its x1.2
+          expect(ms).toBeGreaterThan(bound * 0.9)
+        }
+      })
+
+      it("counts it in the consumer's default timeout and its refusals", () => {
+        const withHttp = (context: Record<string, unknown>, environment: Record<string, string> = {}) =>
+          serverless({ ...context, environment: JSON.stringify({ ...http, ...environment }) })
+        // one round of 49.16 s, 10 s to stop, 1 s: past the 60 s floor
+        expect(fromContext(read(withHttp({}))).serverless).toMatchObject({ consumerTimeoutSeconds: 61 })
+        // one round of 60 s of Bedrock, 49.16 s of enrichment, 16 Salesforce calls of 10 s, 10 s to stop, 1 s
+        expect(fromContext(read(withHttp(bedrock))).serverless).toMatchObject({ consumerTimeoutSeconds: 281 })
+        const message = refusal(withHttp({ ...bedrock, lambdaConsumerTimeoutSeconds: 231 }))
+        expect(message).toContain("lambdaConsumerTimeoutSeconds: 231 s does not cover a batch")
+        expect(message).toContain(": 281 s.")
+        expect(message).toContain("HTTP enrichment: 49.16 s")
+        expect(message).toContain(
+          "lower BEDROCK_TIMEOUT_MS / BEDROCK_DECODE_RETRIES / ENRICHMENT_TIMEOUT_MS / ENRICHMENT_RETRIES / ENRICHMENT_RETRY_BASE_MS / ENRICHMENT_PENDING_RETRIES / CRM_TIMEOUT_MS in environment"
+        )
+        // fewer asks and attempts fit the old timeout: 60 s + 2 x 3 s + 160 s + 10 s + 1 s = 237 s
+        expect(
+          fromContext(read(withHttp(bedrock, { ENRICHMENT_PENDING_RETRIES: "0", ENRICHMENT_RETRIES: "1" }))).serverless
+            .consumerTimeoutSeconds
+        ).toBe(Math.ceil((60_000 + 2 * 3000 + 240 + 16 * 10_000 + 10_000 + 1000) / 1000))
+        // the CRM_TIMEOUT_MS named as fitting leaves room for the lookup: 60 s + 49.16 s + 17 x 46.461 s + 1 s <= 900 s
+        const slow = refusal(withHttp(bedrock, { CRM_TIMEOUT_MS: "60000" }))
+        expect(slow).toContain("no timeout covers a batch")
+        expect(slow).toContain("CRM_TIMEOUT_MS 46461 or less fits")
+        expect(refusal(withHttp(bedrock, { CRM_TIMEOUT_MS: "46461" }))).toBe("")
+        expect(refusal(withHttp(bedrock, { CRM_TIMEOUT_MS: "46462" }))).toContain("no timeout covers a batch")
+      })
     })
 
     it("refuses a timeout shorter than ceil(batch / concurrency) rounds of it, naming the settings", () => {
