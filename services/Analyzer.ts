@@ -33,8 +33,9 @@ export declare namespace Analyzer {
     /**
      * The circuit breaker a model service runs its calls through (the CircuitBreaker in the caller's context, by this
      * name), so that while it fails (5xx, timeouts, the network) leads wait without spending attempts instead of being
-     * dead-lettered within seconds (CircuitOpen: the job waits); named here for the operator's views. A local analyser
-     * (the heuristic) names none.
+     * dead-lettered within seconds (CircuitOpen: the job waits); named here for the operator's views: a remote
+     * implementation runs its calls through `throughBreaker(breaker, call, isOutage)` (exported from the package's
+     * root), as the Bedrock analyser does. A local analyser (the heuristic) names none.
      */
     readonly breaker?: string
   }

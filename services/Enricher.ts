@@ -27,7 +27,8 @@ export declare namespace Enricher {
      * The circuit breaker a remote provider runs its calls through (the CircuitBreaker in the caller's context, by
      * this name; only its calls: an answer it keeps is served while the breaker is open), so that while the provider
      * is down leads wait without spending attempts instead of being dead-lettered within seconds; named here for the
-     * operator's views. A local provider (a table in memory) names none.
+     * operator's views: a remote implementation runs its calls through `throughBreaker(breaker, call, isOutage)`
+     * (exported from the package's root), as the HTTP enricher does. A local provider (a table in memory) names none.
      */
     readonly breaker?: string
   }

@@ -86,6 +86,7 @@ export { InvalidConfiguration } from "../layers/shared/config.js"
 /** Redis could not answer (layerFromConfig's error with REDIS_URL set): its tag, without loading ioredis. */
 export { RedisUnavailable } from "../layers/shared/RedisUnavailable.js"
 export { missingPackageOf } from "../layers/shared/optionalPackage.js"
+export { throughBreaker } from "../layers/shared/breakerNames.js"
 
 // Presets: every backend chosen by configuration, provider clients imported only when selected
 export { checkConfig, checkIngestConfig, layerFromConfig, layerIngestFromConfig } from "../layers/presets.js"

@@ -247,10 +247,13 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
         // (the caller's, when it has one: the pipeline's), and only the provider being down counts against it: a
         // cached answer neither closes a breaker the provider keeps open nor dilutes its failures, and a refusal
         // (a bad key, a 4xx) is no outage.
-        return Effect.flatMap(cache.getOptionComplete(key), (kept) =>
-          Option.isSome(kept)
-            ? Effect.succeed(kept.value.enrichment)
-            : throughBreaker(ENRICHMENT_BREAKER, fetch(key), (error) => error.transient !== false)
+        // (a lookup already running for the company is awaited, not counted again: one answer, one count)
+        return Effect.flatMap(cache.getOption(key).pipe(Effect.tapError(() => cache.invalidate(key))), (kept) =>
+          Option.isNone(kept)
+            ? throughBreaker(ENRICHMENT_BREAKER, fetch(key), (error) => error.transient !== false)
+            : kept.value.stillQueued
+              ? Effect.as(cache.invalidate(key), kept.value.enrichment)
+              : Effect.succeed(kept.value.enrichment)
         )
       }
     })

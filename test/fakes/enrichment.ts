@@ -25,10 +25,10 @@ export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<st
       if (request.headers.authorization !== `Bearer ${currentKey}`)
         return send(401, { error: { type: "auth_required" } })
       if (request.method !== "GET" || url.pathname !== "/v2/companies/find") return send(404, { error: "no route" })
-      if (outage !== undefined) return send(outage, { error: { type: "outage" } })
       const reply = script.shift()
       if (reply !== undefined && "hangMs" in reply) await new Promise((resolve) => setTimeout(resolve, reply.hangMs))
       else if (reply !== undefined) return send(reply.status, { error: { type: "scripted" } })
+      if (outage !== undefined) return send(outage, { error: { type: "outage" } })
       const domain = url.searchParams.get("domain") ?? ""
       const lookup = queued.get(domain)
       if (lookup !== undefined && lookup.remaining > 0) {

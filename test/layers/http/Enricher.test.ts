@@ -281,6 +281,22 @@ describe("HTTP enricher behind its circuit breaker (the caller's: the pipeline's
     }).pipe(Effect.provide(breaker))
   )
 
+  it.scopedLive("leads of one company asking at once make one lookup, counted once (a hiccup opens nothing)", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ retries: 0 })
+      // one slow 503: five leads of the company wait on the one lookup
+      fake.script({ hangMs: 200 })
+      fake.outage(503)
+      const outcomes = yield* Effect.all(
+        Array.from({ length: 5 }, () => Effect.either(enricher.enrich("initech.com"))),
+        { concurrency: "unbounded" }
+      )
+      expect(outcomes.every((outcome) => outcome._tag === "Left")).toBe(true)
+      expect(fake.requests).toHaveLength(1)
+      expect(yield* Effect.flatMap(CircuitBreaker, (b) => b.state(ENRICHMENT_BREAKER))).toBe("closed")
+    }).pipe(Effect.provide(breaker))
+  )
+
   it.scopedLive("a refusal (a revoked key: 401) is no outage: it fails the lookup but leaves the breaker closed", () =>
     Effect.gen(function* () {
       const { fake, enricher } = yield* setup({ retries: 0 })
