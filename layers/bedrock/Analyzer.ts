@@ -160,9 +160,7 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
             Effect.locally(leadMask, redactTextFor(input.lead))
           ),
           (error) => error._tag === "AnalysisFailed" && error.retryAfterMs === undefined
-        ).pipe(
-          Effect.withSpan("analyzer.bedrock", { captureStackTrace: false, attributes: { leadId: input.leadId } })
-        )
+        ).pipe(Effect.withSpan("analyzer.bedrock", { captureStackTrace: false, attributes: { leadId: input.leadId } }))
     })
   })
 

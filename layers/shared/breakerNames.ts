@@ -37,13 +37,15 @@ export const throughBreaker = <A, E, R>(
   Effect.flatMap(Effect.serviceOption(CircuitBreaker), (breaker) =>
     Option.isNone(breaker)
       ? call
-      : breaker.value.protect(name, call, isFailure).pipe(
-          Effect.ensuring(
-            Effect.flatMap(Effect.serviceOption(Metrics), (metrics) =>
-              Option.isNone(metrics)
-                ? Effect.void
-                : Effect.flatMap(breaker.value.state(name), (state) => metrics.value.breakerState(name, state))
+      : breaker.value
+          .protect(name, call, isFailure)
+          .pipe(
+            Effect.ensuring(
+              Effect.flatMap(Effect.serviceOption(Metrics), (metrics) =>
+                Option.isNone(metrics)
+                  ? Effect.void
+                  : Effect.flatMap(breaker.value.state(name), (state) => metrics.value.breakerState(name, state))
+              )
             )
           )
-        )
   )
