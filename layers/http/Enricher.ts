@@ -151,14 +151,28 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
         const request = HttpClientRequest.get(url, { urlParams: { domain }, acceptJson: true }).pipe(
           HttpClientRequest.bearerToken(apiKey)
         )
-        const response = yield* client.execute(request).pipe(
+        // the deadline covers the whole exchange, the body's read too: a provider that sends its headers and then
+        // stalls mid-body would otherwise hold the lead (and its worker) for as long as the connection stays open
+        const response = yield* Effect.gen(function* () {
+          const answer = yield* client
+            .execute(request)
+            .pipe(
+              Effect.catchTag("RequestError", (error) => new Transient({ message: `request failed (${error.reason})` }))
+            )
+          if (answer.status !== 200) {
+            yield* Effect.ignore(answer.text) // release the connection
+            return { status: answer.status, headers: answer.headers, body: undefined as unknown }
+          }
+          const body = yield* answer.json.pipe(
+            Effect.mapError(() => new Transient({ message: "response body is not JSON" }))
+          )
+          return { status: answer.status, headers: answer.headers, body }
+        }).pipe(
           Effect.timeoutFail({
             duration: Duration.millis(options.timeoutMs),
             onTimeout: () => new Transient({ message: `no answer within ${options.timeoutMs} ms` })
-          }),
-          Effect.catchTag("RequestError", (error) => new Transient({ message: `request failed (${error.reason})` }))
+          })
         )
-        if (response.status !== 200) yield* Effect.ignore(response.text) // release the connection
         if (response.status === 404) return answered(Option.none<Enrichment>())
         if (response.status === 202) {
           const now = yield* Clock.currentTimeMillis
@@ -169,10 +183,7 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
         }
         if (response.status !== 200)
           return yield* new Permanent({ message: `provider answered HTTP ${response.status}` })
-        const body = yield* response.json.pipe(
-          Effect.mapError(() => new Transient({ message: "response body is not JSON" }))
-        )
-        return yield* decodeCompany(body).pipe(
+        return yield* decodeCompany(response.body).pipe(
           Effect.map((company) => answered(Option.some(toEnrichment(domain, company)))),
           // A record we cannot read is treated as "unknown company": enrichment is optional, the lead goes on.
           Effect.catchTag("ParseError", () =>

@@ -2,7 +2,11 @@ import * as Effect from "effect/Effect"
 import { serveFake } from "./bedrock.js"
 
 /** A scripted enrichment answer that overrides the table for one call. */
-export type EnrichmentReply = { readonly status: number } | { readonly hangMs: number }
+export type EnrichmentReply =
+  | { readonly status: number }
+  | { readonly hangMs: number }
+  /** 200 and the start of a body, then nothing for that long (a provider stalling mid-answer). */
+  | { readonly stallBodyMs: number }
 
 /**
  * A Clearbit-style provider: GET /v2/companies/find?domain=x with "Authorization: Bearer <apiKey>".
@@ -27,7 +31,13 @@ export const makeFakeEnrichment = (apiKey: string, companies: Readonly<Record<st
       if (request.method !== "GET" || url.pathname !== "/v2/companies/find") return send(404, { error: "no route" })
       const reply = script.shift()
       if (reply !== undefined && "hangMs" in reply) await new Promise((resolve) => setTimeout(resolve, reply.hangMs))
-      else if (reply !== undefined) return send(reply.status, { error: { type: "scripted" } })
+      else if (reply !== undefined && "stallBodyMs" in reply) {
+        res.writeHead(200, { "content-type": "application/json" })
+        res.write('{"name":')
+        await new Promise((resolve) => setTimeout(resolve, reply.stallBodyMs))
+        res.end('"Stalled Inc"}')
+        return
+      } else if (reply !== undefined) return send(reply.status, { error: { type: "scripted" } })
       if (outage !== undefined) return send(outage, { error: { type: "outage" } })
       const domain = url.searchParams.get("domain") ?? ""
       const lookup = queued.get(domain)

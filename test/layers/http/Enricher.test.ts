@@ -111,6 +111,19 @@ describe("HTTP enricher", () => {
     })
   )
 
+  it.scopedLive("a provider that stalls mid-body is cut at ENRICHMENT_TIMEOUT_MS too, then asked again", () =>
+    Effect.gen(function* () {
+      const { fake, enricher } = yield* setup({ timeoutMs: 200, retries: 1 })
+      // headers and the start of the record, then nothing for 5 s: the lead (and its worker) must not wait for it
+      fake.script({ stallBodyMs: 5_000 })
+      const started = Date.now()
+      const found = yield* enricher.enrich("acme-robotics.com")
+      expect(Date.now() - started).toBeLessThan(2_000)
+      expect(Option.isSome(found)).toBe(true)
+      expect(fake.requests).toHaveLength(2)
+    })
+  )
+
   it.scopedLive("does not retry a permanent refusal (401) and names only the status", () =>
     Effect.gen(function* () {
       const { fake, enricher } = yield* setup({ apiKey: Effect.succeed(Redacted.make("wrong-key")) })
