@@ -1,7 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as MemoryAuditLog from "../../layers/memory/AuditLog.js"
 import * as MemoryQueue from "../../layers/memory/JobQueue.js"
@@ -12,13 +11,12 @@ import { configFrom, liveClock, queueOptions, testEnv } from "../../layers/testi
 import { layerRedisTest } from "../../layers/testing/redis.js"
 import { testPrefix, testRedisUrl } from "../../layers/testing/servers.js"
 import { RedisClient } from "../../layers/shared/RedisClient.js"
-import { Analyzer } from "../../services/Analyzer.js"
 import { CircuitBreaker } from "../../services/CircuitBreaker.js"
-import { Enricher } from "../../services/Enricher.js"
 import { LeadStore } from "../../services/LeadStore.js"
 import { memoryEnv, sampleLead } from "../support/env.js"
 import { errorText } from "../../src/domain/redact.js"
 import { expectProblem, withApi } from "./harness.js"
+import { remoteAnalyzer, remoteEnricher } from "../support/remoteStandIns.js"
 
 const key = { "x-api-key": "k-console-1" }
 
@@ -36,15 +34,6 @@ const ingestEnv = (env: Record<string, string> = {}) => {
     configFrom(all)
   ).pipe(Layer.provideMerge(liveClock))
 }
-/** Stand-ins for the remote services, named as the HTTP enrichment provider and Bedrock name their breakers. */
-const remoteEnricher = Layer.succeed(
-  Enricher,
-  Enricher.of({ breaker: "enrichment", enrich: () => Effect.succeed(Option.none()) })
-)
-const remoteAnalyzer = Layer.succeed(
-  Analyzer,
-  Analyzer.of({ breaker: "bedrock", analyze: () => Effect.die("not called") })
-)
 const keyed = () => memoryEnv({ env: { INGEST_API_KEYS: "k-console-1" } })
 
 describe("the console's routes", () => {

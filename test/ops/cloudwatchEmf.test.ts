@@ -3,7 +3,6 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as TestClock from "effect/TestClock"
 import * as CloudWatchEmf from "../../layers/observability/CloudWatchEmf.js"
@@ -13,10 +12,9 @@ import * as MockCrm from "../../layers/mock/CrmExecutor.js"
 import * as MockEnricher from "../../layers/mock/Enricher.js"
 import { makeIsolation } from "../../scripts/lib/isolation.js"
 import { programEnv, startAll, startConsumer, startIngest } from "../../scripts/lib/stack.js"
-import { Analyzer } from "../../services/Analyzer.js"
 import { CircuitBreaker } from "../../services/CircuitBreaker.js"
-import { Enricher } from "../../services/Enricher.js"
 import { JobQueue } from "../../services/JobQueue.js"
+import { remoteAnalyzer, remoteEnricher } from "../support/remoteStandIns.js"
 
 interface Directive {
   readonly Namespace: string
@@ -45,16 +43,6 @@ const parseEmf = (output: string): ReadonlyArray<Emf> =>
 /** [namespace, dimension names, metric name] for every metric a document declares. */
 const declared = (doc: Emf) =>
   doc._aws.CloudWatchMetrics.flatMap((d) => d.Metrics.map((m) => [d.Namespace, d.Dimensions, m.Name, m.Unit]))
-
-/** A remote service's stand-in that names its breaker, as the HTTP enrichment provider and Bedrock do. */
-const remoteEnricher = Layer.succeed(
-  Enricher,
-  Enricher.of({ breaker: "enrichment", enrich: () => Effect.succeed(Option.none()) })
-)
-const remoteAnalyzer = Layer.succeed(
-  Analyzer,
-  Analyzer.of({ breaker: "bedrock", analyze: () => Effect.die("not called") })
-)
 
 /** Starts the emitter over `context`, every line it prints kept in `lines`. */
 const emitInto = (lines: Array<string>) =>
