@@ -6,7 +6,7 @@ import * as SecretsConfig from "../../layers/aws/SecretsConfig.js"
 import * as ConfigLayer from "../../layers/config.js"
 import { checkIngestConfig, checkStoreConfig } from "../../layers/ingestPreset.js"
 import { runMigrations } from "../../layers/postgres/index.js"
-import type { AppConfig } from "../../services/AppConfig.js"
+import { AppConfig } from "../../services/AppConfig.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadNotFound, LeadStore } from "../../services/LeadStore.js"
 import { type ReplayOutcome, replayAll, replayLead } from "../pipeline/replay.js"
@@ -173,7 +173,14 @@ const run = Command.$match({
   Sweep: () =>
     withServices(
       Effect.gen(function* () {
-        const n = yield* sweepOnce({ minAgeMs: 0 })
+        // every lead left waiting now, but with the ages the consumers' sweeps use before they look at a PROCESSING
+        // lead or send a QUEUED one again (SQS delivers a second copy: a lead still in its first would run twice)
+        const config = yield* AppConfig
+        const n = yield* sweepOnce({
+          minAgeMs: 0,
+          processingMinAgeMs: config.sweepProcessingMinAgeMs,
+          resendMinAgeMs: config.sweepResendMinAgeMs
+        })
         yield* Console.log(
           n === 0 ? "no stuck leads: nothing enqueued" : `enqueued ${n} lead(s); ${whenItRuns(yield* cliQueue)}`
         )

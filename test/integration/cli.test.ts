@@ -373,14 +373,18 @@ describe("the operator CLI on SQS (QUEUE_BACKEND=SQS, a fake SQS over the AWS pr
         const empty = yield* cli(withoutRedis, "stats")
         expect(empty.code, empty.out).toBe(0)
         expect(JSON.parse(empty.stdout)).toMatchObject({ queue: { waiting: 0, active: 0, failed: 0 } })
-        const [one, two, stuck] = [
+        const [one, two, stuck, inFlight] = [
           "0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
           "1a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
-          "2a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
+          "2a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d",
+          "3a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d"
         ]
         yield* insertLead(iso, one, "FAILED")
         yield* insertLead(iso, two, "FAILED")
         yield* insertLead(iso, stuck, "RECEIVED", 60_000)
+        // queued 2 h ago, with the consumers' sweeps told to send a queued lead again only after 3 h (a long delay
+        // still holds its first copy): the operator's sweep waits as long, not its default hour
+        yield* insertLead(iso, inFlight, "QUEUED", 2 * 3_600_000)
         const sent = () => fake.messages("leads-cli").map((m) => (JSON.parse(m.body) as { leadId: string }).leadId)
 
         const replayed = yield* cli(sqs, "replay", one)
@@ -396,16 +400,17 @@ describe("the operator CLI on SQS (QUEUE_BACKEND=SQS, a fake SQS over the AWS pr
         expect(all.stdout).not.toMatch(/BullMQ|embedded/)
         expect(sent()).toContain(two)
 
-        const swept = yield* cli(withoutRedis, "sweep")
+        const swept = yield* cli({ ...withoutRedis, SWEEP_RESEND_MIN_AGE_MS: String(3 * 3_600_000) }, "sweep")
         expect(swept.code, swept.out).toBe(0)
         expect(swept.stdout).toMatch(/^enqueued \d+ lead\(s\); it is on the SQS queue leads-cli/)
         expect(sent()).toContain(stuck)
+        expect(sent()).not.toContain(inFlight)
 
         const stats = yield* cli(withoutRedis, "stats")
         expect(stats.code, stats.out).toBe(0)
         const parsed = JSON.parse(stats.stdout) as { queue: { waiting: number; failed: number }; leads: object }
         expect(parsed.queue).toMatchObject({ waiting: sent().length, failed: 0 })
-        expect(parsed.leads).toMatchObject({ QUEUED: 3 })
+        expect(parsed.leads).toMatchObject({ QUEUED: 4 })
         expect(fake.operations()).toContain("GetQueueAttributes")
       }),
     180_000
