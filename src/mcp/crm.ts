@@ -1,9 +1,11 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import { isFreeMailDomain } from "../domain/enrichment.js"
 import { GuardBlocked, guardAction } from "../domain/guard.js"
+import { accountDomain } from "../domain/lead.js"
 import { normalEmail, sha256Hex } from "../domain/leadKey.js"
-import type { ActionRecord } from "../domain/record.js"
+import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import { redact, redactText } from "../domain/redact.js"
 import { salesforceId18 } from "../domain/salesforceId.js"
 import { actionKey, type CrmAction, type ToolName } from "../domain/tools.js"
@@ -236,6 +238,31 @@ const foreignRecord = (action: CrmAction, trail: ReadonlyArray<ActionRecord>): G
   return undefined
 }
 
+/** A domain as one company: lower case, without "www.". */
+const companyDomain = (domain: string) => domain.trim().toLowerCase().replace(/^www\./, "")
+
+/**
+ * A firmographics sync naming a domain writes that domain's company (HubSpot: the company found or made by it, then
+ * tied to the lead's contact), so it must be the lead's own company: its email's domain (not a free-mail one) or the
+ * domain its enrichment was made with. Any other domain would let an agent holding one lead overwrite any company of
+ * the CRM (and then file records under it as this lead's).
+ */
+const foreignDomain = (action: CrmAction, lead: LeadRecord): GuardBlocked | undefined => {
+  if (action.tool !== "sync_firmographics" || action.params.domain === undefined) return undefined
+  const own = [accountDomain(lead.input), lead.grounding?.enrichment?.domain]
+    .filter((domain): domain is string => domain !== undefined && domain !== null)
+    .map(companyDomain)
+    .filter((domain) => !isFreeMailDomain(domain))
+  if (own.includes(companyDomain(action.params.domain))) return undefined
+  return new GuardBlocked({
+    tool: action.tool,
+    rule: "not-this-lead",
+    reason:
+      `domain ${action.params.domain} is not this lead's company: a firmographics sync may name only the lead's own ` +
+      `domain (${own.length === 0 ? "none: its email is a free-mail address" : own.join(" or ")})`
+  })
+}
+
 /** `args` with the opportunity and account ids it names (when they are text) in their canonical form. */
 const canonicalIds = (provider: string, args: Record<string, unknown>): Record<string, unknown> => {
   const out = { ...args }
@@ -320,8 +347,10 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
     const setting = Either.isRight(guarded) && settingTools.has(tool)
     const decided = Effect.gen(function* () {
       if (Either.isRight(guarded)) {
+        const foreign = foreignDomain(guarded.right, lead.value)
         const named = namedIds(guarded.right)
-        if (setting || named.opportunityId !== undefined || named.accountId !== undefined) {
+        if (foreign !== undefined) options = { ...options, refused: foreign }
+        else if (setting || named.opportunityId !== undefined || named.accountId !== undefined) {
           const trail = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.value.id))
           const refused = foreignRecord(guarded.right, trail)
           if (refused !== undefined) options = { ...options, refused }

@@ -333,6 +333,30 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
         ])
         expect(String(rows[1]?.error)).toContain("006000000000001AAA")
       })
+  ],
+  [
+    "a firmographics sync naming another company's domain is refused, audited and not written; its own is written",
+    ({ client, leads, crmWrites }) =>
+      Effect.gen(function* () {
+        const lead = leads[8] as SeededLead
+        const ref = { leadKey: lead.leadKey, email: lead.email }
+        const before = yield* crmWrites
+        // HubSpot writes the company found by the domain, and ties the lead's contact to it: any company of the CRM
+        const foreign = yield* call(client, "sync_firmographics", { ...ref, domain: "bigcustomer.com", employees: 1 })
+        expect(foreign.isError).toBe(true)
+        expect(foreign.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "not-this-lead" })
+        expect(foreign.content[0].text).toContain("domain bigcustomer.com is not this lead's company")
+        expect(yield* crmWrites).toBe(before)
+        const ownDomain = lead.email.slice(lead.email.indexOf("@") + 1)
+        const own = yield* call(client, "sync_firmographics", { ...ref, domain: `www.${ownDomain}`, employees: 120 })
+        expect(own.structuredContent, JSON.stringify(own)).toMatchObject({ status: "SUCCEEDED", executed: true })
+        expect(yield* crmWrites).toBeGreaterThan(before)
+        const rows = yield* auditTrail(client, lead)
+        expect(rows.map((row) => [row.tool, row.status])).toEqual([
+          ["sync_firmographics", "BLOCKED"],
+          ["sync_firmographics", "SUCCEEDED"]
+        ])
+      })
   ]
 ]
 
