@@ -239,7 +239,11 @@ const foreignRecord = (action: CrmAction, trail: ReadonlyArray<ActionRecord>): G
 }
 
 /** A domain as one company: lower case, without "www.". */
-const companyDomain = (domain: string) => domain.trim().toLowerCase().replace(/^www\./, "")
+const companyDomain = (domain: string) =>
+  domain
+    .trim()
+    .toLowerCase()
+    .replace(/^www\./, "")
 
 /**
  * A firmographics sync naming a domain writes that domain's company (HubSpot: the company found or made by it, then

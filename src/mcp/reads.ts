@@ -81,7 +81,8 @@ export const readCall = (name: ReadToolName, args: unknown): Effect.Effect<ToolR
             Effect.map(
               Option.match({
                 onNone: () => refusal("LeadNotFound", "No lead was accepted with this email and campaign id."),
-                onSome: (lead) => answer(leadView(lead))
+                // asked with the email: its key is no secret to the caller (the CRM tools take it)
+                onSome: (lead) => answer({ ...leadView(lead), leadKey: lead.leadKey })
               })
             ),
             Effect.catchAll(unavailable(DATABASE))

@@ -76,11 +76,30 @@ export const unavailableRefusal = (what: string): ToolResult =>
  * own names, email and phone masked wherever they appear in any spelling (the analysis' reasoning, grounding reasons,
  * the error), as the console's lead view masks them.
  */
-export const leadView = (lead: LeadRecord) =>
-  redactWith(JSON.parse(JSON.stringify(lead)), redactPersonalTextFor(lead.input)) as Record<string, unknown>
+export const leadView = (lead: LeadRecord) => {
+  const { leadKey: _key, ...view } = redactWith(
+    JSON.parse(JSON.stringify(lead)),
+    redactPersonalTextFor(lead.input)
+  ) as Record<string, unknown>
+  return view
+}
+
+/**
+ * The lead key is left out of what an agent reads by id (a lead, its audit rows): it is sha256 of the email and the
+ * campaign id, both of which the view shows but the email's local part, so a dictionary of names would give the masked
+ * email back, and with it the right to write the lead. find_lead, asked with the email, answers it.
+ */
+const withoutLeadKey = (view: Record<string, unknown>) => {
+  const params = view.params
+  if (typeof params !== "object" || params === null || !("leadKey" in params)) return view
+  const { leadKey: _key, ...rest } = params as Record<string, unknown>
+  return { ...view, params: rest }
+}
 
 /** An audit row as an agent may see it: parameters and results redacted, with its lead's own data when given. */
 export const actionView = (row: ActionRecord, lead?: LeadRecord) =>
-  (lead === undefined
-    ? redact(JSON.parse(JSON.stringify(row)))
-    : redactWith(JSON.parse(JSON.stringify(row)), redactPersonalTextFor(lead.input))) as Record<string, unknown>
+  withoutLeadKey(
+    (lead === undefined
+      ? redact(JSON.parse(JSON.stringify(row)))
+      : redactWith(JSON.parse(JSON.stringify(row)), redactPersonalTextFor(lead.input))) as Record<string, unknown>
+  )

@@ -248,6 +248,12 @@ export const steps: ReadonlyArray<readonly [string, (h: Harness) => Effect.Effec
         const text = String((read.contents[0] as { text?: string }).text)
         expect(JSON.parse(text)).toMatchObject({ id: lead.id, input: { email: expect.stringMatching(/^\*\*\*@/) } })
         expect(text).not.toContain("Ada.Lovelace")
+        // nor its key (sha256 of the email and campaign id: a dictionary of names would give the masked email back)
+        expect(text).not.toContain(lead.leadKey)
+        const byId = yield* call(client, "get_lead", { leadId: lead.id })
+        expect(JSON.stringify(byId)).not.toContain(lead.leadKey)
+        yield* call(client, "upsert_lead", upsertArgs(lead))
+        expect(JSON.stringify(yield* auditTrail(client, lead))).not.toContain(lead.leadKey)
         const stats = yield* Effect.promise(() => client.readResource({ uri: "revenueflow://queue/stats" }))
         expect(JSON.parse(String((stats.contents[0] as { text?: string }).text))).toHaveProperty("leads")
         const missing = yield* rejection(() =>
