@@ -14,7 +14,7 @@ import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import { Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
+import { companyDomain, Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
 import { dropHidden } from "../../src/domain/text.js"
 import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
 import { throughBreaker } from "../shared/breakerNames.js"
@@ -106,13 +106,6 @@ const answered = (enrichment: Option.Option<Enrichment>): Answer => ({ _tag: "An
 
 /** The name of the provider's circuit breaker (its calls' state in the gauge, the console and the EMF lines). */
 export const ENRICHMENT_BREAKER = "enrichment"
-
-/** Lower-cased, trimmed, without "www.": one cache entry per company. */
-const normalizeDomain = (domain: string): string =>
-  domain
-    .trim()
-    .toLowerCase()
-    .replace(/^www\./, "")
 
 /** A failure worth another attempt (5xx, 429, timeout, network); anything else fails at once. */
 class Transient extends Data.TaggedError("Transient")<{ readonly message: string }> {}
@@ -252,7 +245,7 @@ export const make = (options: HttpEnricherOptions): Effect.Effect<Enricher.Servi
     return Enricher.of({
       breaker: ENRICHMENT_BREAKER,
       enrich: (domain) => {
-        const key = normalizeDomain(domain)
+        const key = companyDomain(domain)
         if (isFreeMailDomain(key)) return Effect.succeed(Option.none())
         // A kept answer is served whatever the provider's state. Only a call to the provider goes through its breaker
         // (the caller's, when it has one: the pipeline's), and only the provider being down counts against it: a

@@ -1,24 +1,17 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { type Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
+import { companyDomain, type Enrichment, isFreeMailDomain } from "../../src/domain/enrichment.js"
 import { Enricher } from "../../services/Enricher.js"
 import { companies } from "./companies.js"
 
-/** Lower-cases and drops a leading "www." so "WWW.Acme.com" and "acme.com" find the same company. */
-const normalizeDomain = (domain: string): string =>
-  domain
-    .trim()
-    .toLowerCase()
-    .replace(/^www\./, "")
-
 /** An enricher answering from a fixed table; free-mail domains are never enriched, even if listed. */
 export const make = (table: ReadonlyArray<Enrichment>): Enricher.Service => {
-  const byDomain = new Map(table.map((company) => [normalizeDomain(company.domain), company] as const))
+  const byDomain = new Map(table.map((company) => [companyDomain(company.domain), company] as const))
   return Enricher.of({
     enrich: (domain) =>
       Effect.sync(() => {
-        const key = normalizeDomain(domain)
+        const key = companyDomain(domain)
         return isFreeMailDomain(key) ? Option.none() : Option.fromNullable(byDomain.get(key))
       })
   })

@@ -15,6 +15,13 @@ export const Enrichment = Schema.Struct({
 }).annotations({ identifier: "Enrichment" })
 export type Enrichment = typeof Enrichment.Type
 
+/** A domain as one company: trimmed, lower-cased, without a leading "www." ("WWW.Acme.com" and "acme.com" are one). */
+export const companyDomain = (domain: string): string =>
+  domain
+    .trim()
+    .toLowerCase()
+    .replace(/^www\./, "")
+
 /** Mail domains that identify a person, not a company: never enriched, never treated as an account. */
 export const freeMailDomains: ReadonlySet<string> = new Set([
   "gmail.com",

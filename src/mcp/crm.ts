@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { isFreeMailDomain } from "../domain/enrichment.js"
+import { companyDomain, isFreeMailDomain } from "../domain/enrichment.js"
 import { GuardBlocked, guardAction } from "../domain/guard.js"
 import { accountDomain } from "../domain/lead.js"
 import { normalEmail, sha256Hex } from "../domain/leadKey.js"
@@ -237,13 +237,6 @@ const foreignRecord = (action: CrmAction, trail: ReadonlyArray<ActionRecord>): G
   }
   return undefined
 }
-
-/** A domain as one company: lower case, without "www.". */
-const companyDomain = (domain: string) =>
-  domain
-    .trim()
-    .toLowerCase()
-    .replace(/^www\./, "")
 
 /**
  * A firmographics sync naming a domain writes that domain's company (HubSpot: the company found or made by it, then
