@@ -6,6 +6,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import { EXCERPT_REASON_CHARS, excerptText, excerptValue } from "../domain/excerpt.js"
 import { type GuardBlocked, guardAction } from "../domain/guard.js"
 import { tiersFor } from "../domain/rateTiers.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
@@ -427,7 +428,10 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
 
       if (blocked !== undefined) {
         const { base, error } = blocked
-        const reason = errorText(error.reason, redactTextFor(lead.input, blocked.action.params))
+        // masked whole, then cut: a cut name or email would no longer be recognised as the lead's
+        const reason = errorText(
+          excerptText(errorText(error.reason, redactTextFor(lead.input, blocked.action.params)), EXCERPT_REASON_CHARS)
+        )
         const window = options.blockedOncePerMs
         // the first of identical refusals within the window claims their key; the idempotency store down: record it
         const first =
@@ -436,7 +440,9 @@ export const runActions = (lead: LeadRecord, actions: ReadonlyArray<CrmAction>, 
             Effect.map((claim) => claim._tag === "Acquired"),
             Effect.orElseSucceed(() => true)
           ))
-        if (first) unwritten.push({ entry: { ...base, status: "BLOCKED", error: reason, durationMs: 0 } })
+        // the row keeps an excerpt of what was sent: a refused call's size is the caller's choice (see excerpt.ts)
+        const params = excerptValue(base.params)
+        if (first) unwritten.push({ entry: { ...base, params, status: "BLOCKED", error: reason, durationMs: 0 } })
         yield* writeAudit
         yield* metrics.crmAction(base.tool, crm.provider, "blocked", 0)
         return yield* Effect.fail(error)

@@ -53,3 +53,40 @@ describe("audit rows of a call whose text quotes the lead", () => {
     }).pipe(Effect.provide(memoryEnv()))
   )
 })
+
+/**
+ * A refused call's size is the caller's choice (an MCP line holds 10 MB): its BLOCKED row keeps an excerpt of the
+ * arguments and of the reason, every cut marked, so a loop of ever-different oversized calls cannot fill the audit log.
+ */
+describe("the audit row of a refused oversized call", () => {
+  it.live("keeps a bounded excerpt of the arguments and the reason", () =>
+    Effect.gen(function* () {
+      const { lead } = yield* submit(sampleLead({ firstName: "Grace", email: "grace@initech.com" }))
+      // an emoji straddles the cut: its halves must stay together (jsonb refuses a lone surrogate)
+      const subject = `${"s".repeat(255)}😀${"x".repeat(200_000)}`
+      const params = JSON.parse(
+        JSON.stringify({
+          leadKey: lead.leadKey,
+          email: lead.input.email,
+          subject,
+          description: "Grace asked",
+          extra: Array.from({ length: 50 }, (_, i) => ({ n: i }))
+        })
+      )
+      const refused = { tool: "create_task", params } as CrmAction
+      const error = yield* Effect.flip(runAction(lead, refused, { source: "mcp" }))
+      expect(error._tag).toBe("GuardBlocked")
+      const [row] = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+      expect(row?.status).toBe("BLOCKED")
+      const kept = row?.params as Record<string, unknown>
+      expect(kept.subject).toBe(`${"s".repeat(255)}… (200002 more characters)`)
+      expect(kept.description).toBe("*** asked")
+      expect(kept.extra).toHaveLength(21)
+      expect((kept.extra as Array<unknown>)[20]).toBe("… (30 more items)")
+      expect(row?.error).toContain("subject: Expected a string at most 255 character(s) long")
+      expect(row?.error).toMatch(/… \(\d+ more characters\)$/)
+      expect(row?.error?.length).toBeLessThan(1_100)
+      expect(JSON.stringify(row).length).toBeLessThan(4_000)
+    }).pipe(Effect.provide(memoryEnv()))
+  )
+})
