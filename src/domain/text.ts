@@ -28,6 +28,14 @@ const HIDDEN =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this removes
   /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u00AD\u180E\u200B\u202A-\u202E\u2060-\u2064\u2066-\u2069\uFEFF\uFFF9-\uFFFB\u{E0000}-\u{E007F}\p{Cs}]/gu
 
+const ONE_HIDDEN = new RegExp(HIDDEN.source, "u")
+
+/** The first character of `text` free text drops (see HIDDEN), as "U+202E"; undefined when there is none. */
+export const hiddenCharacter = (text: string): string | undefined => {
+  const found = ONE_HIDDEN.exec(text)?.[0]
+  return found === undefined ? undefined : `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}`
+}
+
 /** `text` without the characters free text drops (see HIDDEN); the same string when there are none. */
 export const dropHidden = (text: string): string => text.replace(HIDDEN, "")
 

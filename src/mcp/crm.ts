@@ -8,6 +8,7 @@ import { normalEmail, sha256Hex } from "../domain/leadKey.js"
 import type { ActionRecord, LeadRecord } from "../domain/record.js"
 import { redact, redactText } from "../domain/redact.js"
 import { salesforceId18 } from "../domain/salesforceId.js"
+import { hiddenCharacter } from "../domain/text.js"
 import { actionKey, type CrmAction, type ToolName } from "../domain/tools.js"
 import { type RunActionOptions, runAction } from "../pipeline/execute.js"
 import { AppConfig } from "../../services/AppConfig.js"
@@ -260,6 +261,37 @@ const foreignDomain = (action: CrmAction, lead: LeadRecord): GuardBlocked | unde
   })
 }
 
+/**
+ * A call whose text holds a character intake would drop (a bidi override, a zero-width space, a tag character, a soft
+ * hyphen...; see `hiddenCharacter`), refused naming the field: it would reach the CRM as sent, reordering or hiding
+ * what its users read, or smuggling text to a model that reads the record. Refused, not dropped as intake does: an
+ * agent's text reaches the CRM as sent or not at all. The pipeline's own text is cleaned where it enters (the lead,
+ * the enrichment).
+ */
+const hiddenText = (action: CrmAction): GuardBlocked | undefined => {
+  const visit = (value: unknown, path: string): GuardBlocked | undefined => {
+    if (typeof value === "string") {
+      const hidden = hiddenCharacter(value)
+      return hidden === undefined
+        ? undefined
+        : new GuardBlocked({
+            tool: action.tool,
+            rule: "hidden-text",
+            reason:
+              `${path} holds an invisible or direction-changing character (${hidden}) that a CRM user would not ` +
+              "see: send the text without it"
+          })
+    }
+    if (value === null || typeof value !== "object") return undefined
+    for (const [key, item] of Object.entries(value)) {
+      const found = visit(item, Array.isArray(value) ? `${path}[${key}]` : path === "" ? key : `${path}.${key}`)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  return visit(action.params, "")
+}
+
 /** `args` with the opportunity and account ids it names (when they are text) in their canonical form. */
 const canonicalIds = (provider: string, args: Record<string, unknown>): Record<string, unknown> => {
   const out = { ...args }
@@ -341,9 +373,11 @@ export const crmCall = (tool: ToolName, args: Record<string, unknown>) =>
     const action = { tool, params } as CrmAction
     // a call the guard refuses is refused by the chain (its BLOCKED row) before its trail matters
     const guarded = guardAction(tool, params)
-    const setting = Either.isRight(guarded) && settingTools.has(tool)
+    const hidden = Either.isRight(guarded) ? hiddenText(guarded.right) : undefined
+    if (hidden !== undefined) options = { ...options, refused: hidden }
+    const setting = Either.isRight(guarded) && hidden === undefined && settingTools.has(tool)
     const decided = Effect.gen(function* () {
-      if (Either.isRight(guarded)) {
+      if (Either.isRight(guarded) && hidden === undefined) {
         const foreign = foreignDomain(guarded.right, lead.value)
         const named = namedIds(guarded.right)
         if (foreign !== undefined) options = { ...options, refused: foreign }

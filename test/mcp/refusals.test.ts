@@ -229,3 +229,47 @@ describe("MCP: a tool that takes no arguments", () => {
     )
   )
 })
+
+describe("MCP: text a CRM user would not see", () => {
+  it.live("a bidi override, zero-width space or tag character is refused naming the field; nothing is written", () =>
+    withClient(memoryEnv({ env: { INGEST_API_KEYS: apiKey } }), (client, lead) =>
+      Effect.gen(function* () {
+        const sent = [
+          ["subject", "Invoice \u202Egnp.exe\u202C", "U+202E"],
+          ["description", "Call\u200Bback", "U+200B"],
+          ["description", `Note${String.fromCodePoint(0xe0041, 0xe0042)}`, "U+E0041"]
+        ] as const
+        for (const [field, text, code] of sent) {
+          const args = {
+            leadKey: lead.leadKey,
+            email: lead.email,
+            subject: "Call",
+            description: "Spoke",
+            priority: "Normal",
+            [field]: text
+          }
+          const refused = yield* call(client, "create_task", args)
+          expect(refused.isError, field).toBe(true)
+          expect(refused.structuredContent).toMatchObject({ error: "GuardBlocked", rule: "hidden-text" })
+          expect(refused.content[0].text).toContain(
+            `${field} holds an invisible or direction-changing character (${code})`
+          )
+        }
+        // what intake keeps passes: direction marks, ZWJ in an emoji, line breaks
+        const kept = yield* call(client, "create_task", {
+          leadKey: lead.leadKey,
+          email: lead.email,
+          subject: "Call \u200Fback",
+          description: "Team 👩\u200D💻\nnext week",
+          priority: "Normal"
+        })
+        expect(kept.isError, JSON.stringify(kept.structuredContent)).toBeFalsy()
+        const control = yield* MockCrmControl
+        const tasks = (yield* control.calls).filter((made) => made.tool === "create_task")
+        expect(tasks).toHaveLength(1)
+        const rows = yield* Effect.flatMap(AuditLog, (audit) => audit.listForLead(lead.id))
+        expect(rows.map((row) => row.status).sort()).toEqual(["BLOCKED", "BLOCKED", "BLOCKED", "SUCCEEDED"])
+      })
+    )
+  )
+})
