@@ -9,6 +9,7 @@ import { alarmTopic, dataAlarms, ingestServerErrors } from "./alarms.js"
 import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Services } from "./services.js"
+import { BEDROCK_BREAKER, consumerBreakers, ENRICHMENT_BREAKER } from "../../src/domain/breakers.js"
 
 /** The programs' EMF metric names (layers/observability/CloudWatchEmf.ts). */
 export const MetricNames = {
@@ -18,40 +19,33 @@ export const MetricNames = {
   breakerOpen: "CircuitBreakerOpen"
 } as const
 
-/** The breaker's name in the programs is the CRM executor's provider, in lower case. */
-const providerName = (crm: StackConfig["crmProvider"]) => crm.toLowerCase()
+/** What a breaker's opening means to an operator, by its name (src/domain/breakers.ts names them). */
+const breakerMeaning: Readonly<Record<string, string>> = {
+  [ENRICHMENT_BREAKER]: "the HTTP enrichment provider is failing (5xx, timeouts); leads that need enrichment wait",
+  [BEDROCK_BREAKER]: "Bedrock is failing (5xx, timeouts); leads that need an analysis wait"
+}
+const breakerAlarmId: Readonly<Record<string, string>> = {
+  [ENRICHMENT_BREAKER]: "EnrichmentCircuitBreakerOpen",
+  [BEDROCK_BREAKER]: "BedrockCircuitBreakerOpen"
+}
 
 /**
- * The circuit breakers the consumer runs with this configuration (src/pipeline/process.ts), each by its name (the
- * Provider dimension of CircuitBreakerOpen) and what its opening means: the CRM's, named by its provider; Bedrock's
- * with analyzer=BEDROCK and the HTTP enrichment provider's with ENRICHMENT_PROVIDER=HTTP, named as
- * layers/bedrock/Analyzer.ts and layers/http/Enricher.ts name them. The heuristic analyser and the mock enrichment
- * table are local and run none.
+ * The circuit breakers the consumer runs with this configuration (src/domain/breakers.ts, as the programs name them:
+ * the Provider dimension of CircuitBreakerOpen), each with its alarm's id and what its opening means. The CRM's comes
+ * first and keeps the alarm's first id, so a stack deployed before the others keeps its alarm.
  */
-const consumerBreakers = (
+const consumerBreakerAlarms = (
   config: Pick<StackConfig, "crmProvider" | "analyzer" | "environment">
-): ReadonlyArray<{ readonly id: string; readonly provider: string; readonly meaning: string }> => [
-  // the CRM's keeps the alarm's first id, so a stack deployed before the others keeps its alarm
-  { id: "CircuitBreakerOpen", provider: providerName(config.crmProvider), meaning: "the CRM is failing" },
-  ...(config.environment.ENRICHMENT_PROVIDER === "HTTP"
-    ? [
-        {
-          id: "EnrichmentCircuitBreakerOpen",
-          provider: "enrichment",
-          meaning: "the HTTP enrichment provider is failing (5xx, timeouts); leads that need enrichment wait"
-        }
-      ]
-    : []),
-  ...(config.analyzer === "BEDROCK"
-    ? [
-        {
-          id: "BedrockCircuitBreakerOpen",
-          provider: "bedrock",
-          meaning: "Bedrock is failing (5xx, timeouts); leads that need an analysis wait"
-        }
-      ]
-    : [])
-]
+): ReadonlyArray<{ readonly id: string; readonly provider: string; readonly meaning: string }> =>
+  consumerBreakers({
+    crmProvider: config.crmProvider,
+    enrichmentProvider: config.environment.ENRICHMENT_PROVIDER,
+    analyzer: config.analyzer
+  }).map((provider, i) =>
+    i === 0
+      ? { id: "CircuitBreakerOpen", provider, meaning: "the CRM is failing" }
+      : { id: breakerAlarmId[provider]!, provider, meaning: breakerMeaning[provider]! }
+  )
 
 /**
  * Scaling and alarms. The consumer scales on the work waiting for it, which CPU does not show (a consumer waiting on
@@ -66,7 +60,7 @@ export class Scaling extends Construct {
   readonly deadLettersAlarm: cloudwatch.Alarm
   /** The CRM's breaker open. */
   readonly breakerAlarm: cloudwatch.Alarm
-  /** Each breaker the consumer runs open (`consumerBreakers`): the CRM's first. */
+  /** Each breaker the consumer runs open (`consumerBreakerAlarms`): the CRM's first. */
   readonly breakerAlarms: ReadonlyArray<cloudwatch.Alarm>
   readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
@@ -155,7 +149,7 @@ export class Scaling extends Construct {
       datapointsToAlarm: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
-    this.breakerAlarms = consumerBreakers(config).map(
+    this.breakerAlarms = consumerBreakerAlarms(config).map(
       ({ id, provider, meaning }) =>
         new cloudwatch.Alarm(this, id, {
           alarmDescription: `The ${provider} circuit breaker has been open for over a minute: ${meaning}`,

@@ -17,6 +17,7 @@ import { redactText, redactTextFor } from "../../src/domain/redact.js"
 import { type AnalysisFailed, type AnalysisInput, Analyzer } from "../../services/Analyzer.js"
 import type { JobPermanent } from "../../services/JobQueue.js"
 import { throughBreaker } from "../shared/breakerNames.js"
+import { BEDROCK_BREAKER } from "../../src/domain/breakers.js"
 import type { BedrockAnalyzerOptions } from "./config.js"
 import { config } from "./config.js"
 import {
@@ -165,7 +166,7 @@ export const make = (options: BedrockAnalyzerOptions): Effect.Effect<Analyzer.Se
   })
 
 /** The name of Bedrock's circuit breaker (its calls' state in the gauge, the console and the EMF lines). */
-export const BEDROCK_BREAKER = "bedrock"
+export { BEDROCK_BREAKER }
 
 /** The Bedrock analyser with explicit options. */
 export const layer = (options: BedrockAnalyzerOptions): Layer.Layer<Analyzer> => Layer.scoped(Analyzer, make(options))

@@ -18,6 +18,7 @@ import { companyDomain, Enrichment, isFreeMailDomain } from "../../src/domain/en
 import { dropHidden } from "../../src/domain/text.js"
 import { Enricher, EnrichmentFailed } from "../../services/Enricher.js"
 import { throughBreaker } from "../shared/breakerNames.js"
+import { ENRICHMENT_BREAKER } from "../../src/domain/breakers.js"
 import { liveRedacted } from "../shared/liveConfig.js"
 import { credential, positiveInt, validated } from "../shared/config.js"
 
@@ -105,7 +106,7 @@ const decodeCompany = Schema.decodeUnknown(ProviderCompany)
 const answered = (enrichment: Option.Option<Enrichment>): Answer => ({ _tag: "Answered", enrichment })
 
 /** The name of the provider's circuit breaker (its calls' state in the gauge, the console and the EMF lines). */
-export const ENRICHMENT_BREAKER = "enrichment"
+export { ENRICHMENT_BREAKER }
 
 /** A failure worth another attempt (5xx, 429, timeout, network); anything else fails at once. */
 class Transient extends Data.TaggedError("Transient")<{ readonly message: string }> {}

@@ -7,6 +7,7 @@ import * as Scope from "effect/Scope"
 import { AppConfig } from "../../services/AppConfig.js"
 import { type BreakerState, CircuitBreaker } from "../../services/CircuitBreaker.js"
 import { breakerNamesInContext } from "../../layers/shared/breakerNames.js"
+import { consumerBreakers } from "../domain/breakers.js"
 import { JobQueue } from "../../services/JobQueue.js"
 import { LeadStore, polledStatusCounts } from "../../services/LeadStore.js"
 import { IngestApi } from "./api.js"
@@ -47,14 +48,9 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
     const config = yield* AppConfig
     const guard = makeGuard(config)
     const backends = yield* describeBackends
-    // the breakers a consumer runs with this configuration, as an ingest knows them: the CRM's is named by its
-    // provider (CrmExecutor.provider); the HTTP enrichment provider's and Bedrock's by the names their layers give
-    // (layers/http/Enricher.ts, layers/bedrock/Analyzer.ts), neither of which an ingest loads
-    const consumerBreakers = [
-      config.crmProvider.toLowerCase(),
-      ...(config.enrichmentProvider === "HTTP" ? ["enrichment"] : []),
-      ...(config.analyzer === "BEDROCK" ? ["bedrock"] : [])
-    ]
+    // the breakers a consumer runs with this configuration, as an ingest knows them (it loads neither the
+    // enrichment provider nor Bedrock)
+    const breakersOfConsumer = consumerBreakers(config)
     const scope = yield* Effect.scope
     // made once, in a fiber of this layer's own: a request given up meanwhile does not leave it half made
     const readShared =
@@ -83,7 +79,7 @@ export const OperationsLive = HttpApiBuilder.group(IngestApi, "operations", (han
         Effect.flatMap((read) =>
           read === undefined
             ? Effect.succeed(null)
-            : Effect.forEach(consumerBreakers, (name) => Effect.map(read(name), (state) => ({ name, state })), {
+            : Effect.forEach(breakersOfConsumer, (name) => Effect.map(read(name), (state) => ({ name, state })), {
                 concurrency: "unbounded"
               })
         ),
