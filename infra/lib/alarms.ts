@@ -6,6 +6,7 @@ import type * as rds from "aws-cdk-lib/aws-rds"
 import * as sns from "aws-cdk-lib/aws-sns"
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions"
 import type { Construct } from "constructs"
+import { BEDROCK_BREAKER, consumerBreakers, ENRICHMENT_BREAKER } from "../../src/domain/breakers.js"
 import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 
@@ -144,4 +145,43 @@ export const ingestServerErrors = (
     evaluationPeriods: SERVER_ERROR_MINUTES,
     datapointsToAlarm: SERVER_ERROR_MINUTES,
     treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+  })
+
+/** What a breaker's opening means to an operator, and its alarm's id, by its name (src/domain/breakers.ts). */
+const breakerMeaning: Readonly<Record<string, string>> = {
+  [ENRICHMENT_BREAKER]: "the HTTP enrichment provider is failing (5xx, timeouts); leads that need enrichment wait",
+  [BEDROCK_BREAKER]: "Bedrock is failing (5xx, timeouts); leads that need an analysis wait"
+}
+const breakerAlarmId: Readonly<Record<string, string>> = {
+  [ENRICHMENT_BREAKER]: "EnrichmentCircuitBreakerOpen",
+  [BEDROCK_BREAKER]: "BedrockCircuitBreakerOpen"
+}
+
+/**
+ * One alarm per circuit breaker the consumer runs with this configuration (src/domain/breakers.ts names them, as the
+ * programs' EMF lines do in the Provider dimension of CircuitBreakerOpen): open over two minutes of samples. The CRM's
+ * comes first and keeps the alarm's first id, so a stack deployed before the others keeps its alarm. `openMetric`
+ * is the CircuitBreakerOpen metric of one provider in the stack's namespace (Maximum over a minute: any replica's
+ * breaker open counts).
+ */
+export const breakerAlarms = (
+  scope: Construct,
+  config: Pick<StackConfig, "crmProvider" | "analyzer" | "environment">,
+  openMetric: (provider: string) => cloudwatch.IMetric
+): ReadonlyArray<cloudwatch.Alarm> =>
+  consumerBreakers({
+    crmProvider: config.crmProvider,
+    enrichmentProvider: config.environment.ENRICHMENT_PROVIDER,
+    analyzer: config.analyzer
+  }).map((provider, i) => {
+    const [id, meaning] =
+      i === 0 ? ["CircuitBreakerOpen", "the CRM is failing"] : [breakerAlarmId[provider]!, breakerMeaning[provider]!]
+    return new cloudwatch.Alarm(scope, id, {
+      alarmDescription: `The ${provider} circuit breaker has been open for over a minute: ${meaning}`,
+      metric: openMetric(provider),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 2,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
+    })
   })

@@ -370,7 +370,9 @@ const ownedByServerless: Readonly<Record<string, string>> = {
   SQS_QUEUE_URL: "the stack's queue",
   SQS_DLQ_URL: "the stack's dead-letter queue",
   SWEEP_INTERVAL_MS: "use -c sweepIntervalMinutes",
-  DATABASE_POOL_SIZE: "set per function"
+  DATABASE_POOL_SIZE: "set per function",
+  CLOUDWATCH_METRICS: "the breaker alarms read the consumer's EMF lines",
+  CLOUDWATCH_NAMESPACE: "the breaker alarms read the consumer's EMF lines"
 }
 
 /** Geographic cross-Region inference profiles: `us.anthropic…` routes to the model in that geography's Regions. */

@@ -1,5 +1,5 @@
 import { join } from "node:path"
-import { Duration, RemovalPolicy } from "aws-cdk-lib"
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib"
 import * as apigw from "aws-cdk-lib/aws-apigateway"
 import * as apigwv2 from "aws-cdk-lib/aws-apigatewayv2"
 import { HttpLambdaIntegration } from "aws-cdk-lib/aws-apigatewayv2-integrations"
@@ -66,6 +66,8 @@ export class Functions extends Construct {
   readonly api: apigwv2.HttpApi
   readonly stage: apigwv2.HttpStage
   readonly schedule: events.Rule
+  /** Where the consumer's EMF lines put its breakers' states (CircuitBreakerOpen by Provider), as the Fargate tasks'. */
+  readonly metricsNamespace: string
 
   constructor(
     scope: Construct,
@@ -75,6 +77,7 @@ export class Functions extends Construct {
     super(scope, id)
     const { config, network, data, queues } = props
     const s = config.serverless
+    this.metricsNamespace = `RevenueFlow/${Stack.of(this).stackName}`
 
     const common: Record<string, string> = {
       // first, so the stack's own settings below always win (config.ts also refuses the keys the stack sets), as in
@@ -153,6 +156,9 @@ export class Functions extends Construct {
       secrets: [database, redisUrl, ...(data.crmSecret === undefined ? [] : [data.crmSecret])],
       environment: {
         CIRCUIT_BREAKER: "REDIS",
+        // each batch ends with the breakers' states as EMF lines, which the breaker alarms read
+        CLOUDWATCH_METRICS: "EMF",
+        CLOUDWATCH_NAMESPACE: this.metricsNamespace,
         DATABASE_POOL_SIZE: String(config.workerConcurrency),
         OTEL_SERVICE_NAME: "revenueflow-consumer"
       }

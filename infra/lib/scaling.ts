@@ -5,11 +5,10 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
 import * as elbv2 from "aws-cdk-lib/aws-elasticloadbalancingv2"
 import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
-import { alarmTopic, dataAlarms, ingestServerErrors } from "./alarms.js"
+import { alarmTopic, breakerAlarms, dataAlarms, ingestServerErrors } from "./alarms.js"
 import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Services } from "./services.js"
-import { BEDROCK_BREAKER, consumerBreakers, ENRICHMENT_BREAKER } from "../../src/domain/breakers.js"
 
 /** The programs' EMF metric names (layers/observability/CloudWatchEmf.ts). */
 export const MetricNames = {
@@ -18,34 +17,6 @@ export const MetricNames = {
   deadLetters: "DeadLetters",
   breakerOpen: "CircuitBreakerOpen"
 } as const
-
-/** What a breaker's opening means to an operator, by its name (src/domain/breakers.ts names them). */
-const breakerMeaning: Readonly<Record<string, string>> = {
-  [ENRICHMENT_BREAKER]: "the HTTP enrichment provider is failing (5xx, timeouts); leads that need enrichment wait",
-  [BEDROCK_BREAKER]: "Bedrock is failing (5xx, timeouts); leads that need an analysis wait"
-}
-const breakerAlarmId: Readonly<Record<string, string>> = {
-  [ENRICHMENT_BREAKER]: "EnrichmentCircuitBreakerOpen",
-  [BEDROCK_BREAKER]: "BedrockCircuitBreakerOpen"
-}
-
-/**
- * The circuit breakers the consumer runs with this configuration (src/domain/breakers.ts, as the programs name them:
- * the Provider dimension of CircuitBreakerOpen), each with its alarm's id and what its opening means. The CRM's comes
- * first and keeps the alarm's first id, so a stack deployed before the others keeps its alarm.
- */
-const consumerBreakerAlarms = (
-  config: Pick<StackConfig, "crmProvider" | "analyzer" | "environment">
-): ReadonlyArray<{ readonly id: string; readonly provider: string; readonly meaning: string }> =>
-  consumerBreakers({
-    crmProvider: config.crmProvider,
-    enrichmentProvider: config.environment.ENRICHMENT_PROVIDER,
-    analyzer: config.analyzer
-  }).map((provider, i) =>
-    i === 0
-      ? { id: "CircuitBreakerOpen", provider, meaning: "the CRM is failing" }
-      : { id: breakerAlarmId[provider]!, provider, meaning: breakerMeaning[provider]! }
-  )
 
 /**
  * Scaling and alarms. The consumer scales on the work waiting for it, which CPU does not show (a consumer waiting on
@@ -60,7 +31,7 @@ export class Scaling extends Construct {
   readonly deadLettersAlarm: cloudwatch.Alarm
   /** The CRM's breaker open. */
   readonly breakerAlarm: cloudwatch.Alarm
-  /** Each breaker the consumer runs open (`consumerBreakerAlarms`): the CRM's first. */
+  /** Each breaker the consumer runs open (`breakerAlarms`): the CRM's first. */
   readonly breakerAlarms: ReadonlyArray<cloudwatch.Alarm>
   readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
@@ -149,16 +120,8 @@ export class Scaling extends Construct {
       datapointsToAlarm: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
     })
-    this.breakerAlarms = consumerBreakerAlarms(config).map(
-      ({ id, provider, meaning }) =>
-        new cloudwatch.Alarm(this, id, {
-          alarmDescription: `The ${provider} circuit breaker has been open for over a minute: ${meaning}`,
-          metric: metric(MetricNames.breakerOpen, { Provider: provider }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 2,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING
-        })
+    this.breakerAlarms = breakerAlarms(this, config, (provider) =>
+      metric(MetricNames.breakerOpen, { Provider: provider })
     )
     this.breakerAlarm = this.breakerAlarms[0]!
     this.infrastructureAlarms = [

@@ -4,16 +4,16 @@ import * as actions from "aws-cdk-lib/aws-cloudwatch-actions"
 import type * as lambda from "aws-cdk-lib/aws-lambda"
 import type * as sns from "aws-cdk-lib/aws-sns"
 import { Construct } from "constructs"
-import { alarmTopic, dataAlarms, ingestServerErrors } from "./alarms.js"
+import { alarmTopic, breakerAlarms, dataAlarms, ingestServerErrors } from "./alarms.js"
 import type { StackConfig } from "./config.js"
 import type { Data } from "./data.js"
 import type { Functions } from "./functions.js"
 import type { Queues } from "./queues.js"
 
 /**
- * The serverless variant's alarms, on AWS's own metrics (SQS and Lambda publish them; nothing for the handlers to
- * emit): dead letters growing, the oldest job's age, each function's errors and throttles, the HTTP API's 5xx, and the
- * stores' (./alarms.ts).
+ * The serverless variant's alarms: on AWS's own metrics (SQS and Lambda publish them) dead letters growing, the
+ * oldest job's age, each function's errors and throttles, the HTTP API's 5xx and the stores' (./alarms.ts); on the
+ * EMF lines the consumer writes after each batch, each of its circuit breakers open (as the Fargate stack's).
  * Lambda scales the consumer itself (up to consumerMaxConcurrency), so there is no scaling policy, only these signals.
  */
 export class ServerlessAlarms extends Construct {
@@ -22,6 +22,8 @@ export class ServerlessAlarms extends Construct {
   readonly oldestMessage: cloudwatch.Alarm
   readonly functionAlarms: ReadonlyArray<cloudwatch.Alarm>
   readonly serverErrors: cloudwatch.Alarm
+  /** Each breaker the consumer runs open, from the EMF lines it writes after each batch: the CRM's first. */
+  readonly breakerAlarms: ReadonlyArray<cloudwatch.Alarm>
   readonly infrastructureAlarms: ReadonlyArray<cloudwatch.Alarm>
 
   constructor(
@@ -103,12 +105,26 @@ export class ServerlessAlarms extends Construct {
       metric: functions.stage.metricServerError(),
       source: "The HTTP API (the ingest function's answers, and API Gateway's own 502 / 504 when the function fails)"
     })
+    this.breakerAlarms = breakerAlarms(
+      this,
+      config,
+      (provider) =>
+        new cloudwatch.Metric({
+          namespace: functions.metricsNamespace,
+          metricName: "CircuitBreakerOpen",
+          dimensionsMap: { Provider: provider },
+          // every concurrent instance writes its view of the shared (Redis) breaker: any one open counts
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: Duration.minutes(1)
+        })
+    )
     this.infrastructureAlarms = dataAlarms(this, { data })
     for (const alarm of [
       this.deadLetters,
       this.oldestMessage,
       ...this.functionAlarms,
       this.serverErrors,
+      ...this.breakerAlarms,
       ...this.infrastructureAlarms
     ]) {
       alarm.addAlarmAction(notify)

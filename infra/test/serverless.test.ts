@@ -216,6 +216,27 @@ describe("serverless variant", { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(code).toContain("event.ResponseURL")
   })
 
+  it("alarms on the consumer's breaker open, from the EMF lines it writes in the namespace its environment names", () => {
+    const consumer = env("FunctionsConsumer")
+    expect(consumer.CLOUDWATCH_METRICS).toBe("EMF")
+    const breakers = ofType(resources, "AWS::CloudWatch::Alarm")
+      .map(([, a]) => a.Properties as Record<string, unknown>)
+      .filter((a) => a.MetricName === "CircuitBreakerOpen")
+    // HubSpot, the heuristic analyser and the mock enrichment table: the CRM's breaker alone
+    expect(breakers).toHaveLength(1)
+    expect(breakers[0]).toMatchObject({
+      Namespace: consumer.CLOUDWATCH_NAMESPACE,
+      Dimensions: [{ Name: "Provider", Value: "hubspot" }],
+      Statistic: "Maximum",
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      TreatMissingData: "notBreaching"
+    })
+    expect(breakers[0]!.AlarmDescription).toContain("the CRM is failing")
+    // the ingest runs no breaker: it writes no EMF line
+    expect(env("FunctionsIngest").CLOUDWATCH_METRICS).toBeUndefined()
+  })
+
   it("alarms on dead letters growing, the oldest message's age and each function's errors and throttles", () => {
     const topic = ofType(resources, "AWS::SNS::Topic")[0]![0]
     const alarms = ofType(resources, "AWS::CloudWatch::Alarm").map(([, a]) => a.Properties as Record<string, unknown>)

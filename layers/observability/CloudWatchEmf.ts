@@ -75,7 +75,15 @@ export const documents = (
     OldestWaitingJobAgeSeconds: sample.stats.oldestWaitingAgeMs / 1000,
     DeadLetters: sample.stats.failed
   },
-  ...sample.breakers.map((breaker) => ({
+  ...breakerDocuments(options, sample)
+]
+
+/** One EMF document per breaker: CircuitBreakerOpen (1 open, 0 otherwise) under the Provider dimension. */
+export const breakerDocuments = (
+  options: { readonly namespace: string },
+  sample: { readonly timestamp: number; readonly breakers: ReadonlyArray<BreakerSample> }
+) =>
+  sample.breakers.map((breaker) => ({
     _aws: {
       Timestamp: sample.timestamp,
       CloudWatchMetrics: [
@@ -89,7 +97,34 @@ export const documents = (
     Provider: breaker.provider,
     CircuitBreakerOpen: breaker.state === "open" ? 1 : 0
   }))
-]
+
+/** The state of each breaker the services in context run (none without a CircuitBreaker: the ingest). */
+const breakerStates: Effect.Effect<ReadonlyArray<BreakerSample>> = Effect.gen(function* () {
+  const breaker = yield* Effect.serviceOption(CircuitBreaker)
+  if (Option.isNone(breaker)) return []
+  const names = yield* breakerNamesInContext
+  return yield* Effect.forEach(names, (provider) =>
+    Effect.map(breaker.value.state(provider), (state) => ({ provider, state }))
+  )
+})
+
+const stdoutLine = (line: string) => {
+  process.stdout.write(`${line}\n`)
+}
+
+/**
+ * One sample of the breakers' states as EMF lines, when CLOUDWATCH_METRICS=EMF (else nothing): what the Lambda
+ * consumer writes after each batch, where no interval runs (a container is frozen between invocations) and the
+ * queue's figures are SQS's own metrics. Never fails: a sample that cannot be taken is skipped, not invented.
+ */
+export const emitBreakerSample = (write: (line: string) => void = stdoutLine): Effect.Effect<void> =>
+  Effect.gen(function* () {
+    const settings = yield* config
+    if (settings.mode !== "EMF") return
+    const breakers = yield* breakerStates
+    const timestamp = yield* Clock.currentTimeMillis
+    for (const doc of breakerDocuments(settings, { timestamp, breakers })) write(JSON.stringify(doc))
+  }).pipe(Effect.catchAll((error) => Effect.logDebug("cloudwatch metrics sample skipped", error)))
 
 /** Emits one sample now and then every `intervalMs`; a sample whose queue read fails is skipped, not invented. */
 export const layer = (options: EmfOptions): Layer.Layer<never, never, JobQueue> =>

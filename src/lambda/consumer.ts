@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ConfigLayer from "../../layers/config.js"
+import * as CloudWatchEmf from "../../layers/observability/CloudWatchEmf.js"
 import * as Tracing from "../../layers/observability/Tracing.js"
 import { checkConfig, layerFromConfig } from "../../layers/presets.js"
 import { positiveInt } from "../../layers/shared/config.js"
@@ -94,6 +95,8 @@ const withinDeadline =
  * Near the function's timeout (context.getRemainingTimeInMillis) jobs are stopped so that the answer for the batch is
  * not lost with the invocation: see `withinDeadline`.
  *
+ * With CLOUDWATCH_METRICS=EMF each batch ends with one EMF line per circuit breaker (CircuitBreakerOpen by Provider).
+ *
  * Any event that is not an SQS event (the function wired to an API or a schedule, `{}`) is logged, naming its shape,
  * and refused with a thrown error: Lambda reports a function error and nothing is acknowledged.
  */
@@ -143,6 +146,9 @@ export const consumerHandler = async (event: SqsEvent, context?: LambdaContext):
         process: (job) => processLead(job).pipe(withParentTrace(job.traceContext), Effect.provide(services), bounded),
         onDeadLetter: (job, reason) => deadLetter(job, reason).pipe(Effect.provide(services))
       })
+      // the breakers' states once a batch (CLOUDWATCH_METRICS=EMF): no interval runs in a container frozen between
+      // invocations, and the stack's breaker alarms read these lines
+      yield* CloudWatchEmf.emitBreakerSample()
       return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) }
     })
   )

@@ -844,3 +844,48 @@ describe("an unsupported event whose field names are personal data", () => {
     })
   )
 })
+
+describe("consumerHandler with CloudWatch metrics", () => {
+  it.live("with CLOUDWATCH_METRICS=EMF a batch ends with each breaker's state as an EMF line for the alarms", () =>
+    Effect.gen(function* () {
+      fake.purge(queueName)
+      yield* scopedProcessEnv({ CLOUDWATCH_METRICS: "EMF", CLOUDWATCH_NAMESPACE: "RevenueFlow/lambda-test" })
+      // a container reads its environment when it starts: this test's runs on a fresh one (last in the file: the
+      // sweep's test counts one container's reads over the file)
+      yield* Effect.acquireRelease(Effect.promise(disposeConsumer), () => Effect.promise(disposeConsumer))
+      const created = yield* postLead(sampleLead({ email: "grace.emf@globex.com" }))
+      expect(created.statusCode).toBe(202)
+      const written: Array<string> = []
+      const write = process.stdout.write
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.stdout.write = ((chunk: string | Uint8Array) => {
+            written.push(String(chunk))
+            return true
+          }) as typeof process.stdout.write
+        }),
+        () => Effect.sync(() => (process.stdout.write = write))
+      )
+      const { answer } = yield* pollOnce
+      expect(answer).toEqual({ batchItemFailures: [] })
+      const documents = jsonLines(written.join("").split("\n")).filter((line) => "_aws" in line)
+      // the mock CRM's breaker (the test's CRM), closed: 0; the heuristic analyser and mock enrichment run none
+      expect(documents).toEqual([
+        {
+          _aws: {
+            Timestamp: expect.any(Number),
+            CloudWatchMetrics: [
+              {
+                Namespace: "RevenueFlow/lambda-test",
+                Dimensions: [["Provider"]],
+                Metrics: [{ Name: "CircuitBreakerOpen", Unit: "Count" }]
+              }
+            ]
+          },
+          Provider: "mock",
+          CircuitBreakerOpen: 0
+        }
+      ])
+    }).pipe(Effect.scoped)
+  )
+})
