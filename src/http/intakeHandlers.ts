@@ -205,6 +205,19 @@ const signedUrl = (request: IntakeRequest, publicUrl: Option.Option<string>) => 
 }
 
 /**
+ * The URL HubSpot signed (`signedUrl`) and the same with its path's trailing slash toggled: a proxy in front may add
+ * or drop one on the way (the router takes both), and HubSpot signed the URL it called, with or without. Accepting
+ * either form accepts nothing HubSpot did not sign for this route.
+ */
+const signedUrls = (request: IntakeRequest, publicUrl: Option.Option<string>): ReadonlyArray<string> => {
+  const url = signedUrl(request, publicUrl)
+  const end = url.search(/[?#]|$/)
+  const path = url.slice(0, end)
+  const toggled = path.endsWith("/") ? path.slice(0, -1) : `${path}/`
+  return [url, toggled + url.slice(end)]
+}
+
+/**
  * A webhook's body must be a JSON object (its fields are mapped to a lead's): anything else is 400 saying so, not
  * the missing fields its mapping would leave (a campaignId the sender does not even choose).
  */
@@ -283,7 +296,7 @@ export const makeHubspotWebhook = (config: AppConfig.Service): IntakeHandler => 
         ...signed,
         secret: secrets.value,
         method: request.method,
-        uri: signedUrl(request, webhooks.hubspotPublicUrl),
+        uri: signedUrls(request, webhooks.hubspotPublicUrl),
         body: bytes
       })
       if (Either.isLeft(verdict)) {

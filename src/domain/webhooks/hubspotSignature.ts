@@ -87,7 +87,8 @@ export const checkHubSpotSignatureHeaders = (input: {
 export const verifyHubSpotSignatureV3 = (input: {
   readonly secret: string | ReadonlyArray<string>
   readonly method: string
-  readonly uri: string
+  /** The URL HubSpot called, or every form it may have had (see the ingest's `signedUrls`). */
+  readonly uri: string | ReadonlyArray<string>
   readonly body: string | Uint8Array
   readonly timestamp: string | undefined
   readonly signature: string | undefined
@@ -99,12 +100,15 @@ export const verifyHubSpotSignatureV3 = (input: {
   const { signature, timestamp } = headers.right
   const received = Buffer.from(signature, "utf8")
   const secrets = typeof input.secret === "string" ? [input.secret] : input.secret
+  const uris = typeof input.uri === "string" ? [input.uri] : input.uri
   let verified = false
   for (const secret of secrets) {
     if (secret.trim() === "") continue
-    const expected = Buffer.from(hubspotSignatureV3({ ...input, secret, timestamp }), "utf8")
-    // timingSafeEqual needs equal lengths; a length mismatch is already a mismatch and reveals only the length.
-    verified = (expected.length === received.length && timingSafeEqual(expected, received)) || verified
+    for (const uri of uris) {
+      const expected = Buffer.from(hubspotSignatureV3({ ...input, uri, secret, timestamp }), "utf8")
+      // timingSafeEqual needs equal lengths; a length mismatch is already a mismatch and reveals only the length.
+      verified = (expected.length === received.length && timingSafeEqual(expected, received)) || verified
+    }
   }
   return verified ? Either.right(true as const) : Either.left("signature-mismatch")
 }
