@@ -190,7 +190,9 @@ export const makeTools = (
   statuses: LeadStatusMap = salesforceLeadStatuses,
   convertOwnerId?: string
 ) => {
-  // Lead ids by lead key, so Task.WhoId needs no lookup after an upsert in the same process.
+  // What a Task names (WhoId) by lead key: the Lead's id, or once it is converted its Contact's (a converted Lead
+  // may be read, never referenced: "cannot reference converted lead"), so Task.WhoId needs no lookup after an upsert
+  // or a conversion in the same process.
   const leadIds = new Map<string, string>()
   const remember = (leadKey: string, id: string | undefined) => {
     if (id === undefined) return
@@ -282,14 +284,26 @@ export const makeTools = (
       (res) => remember(leadKey, res.crmId)
     )
 
-  const leadId = (leadKey: string) => {
+  /** The id a Task of this Lead names: the Lead's own, or the Contact it was converted into. */
+  const whoOf = (lead: { Id?: string; IsConverted?: unknown; ConvertedContactId?: unknown } | undefined) =>
+    lead?.IsConverted === true && typeof lead.ConvertedContactId === "string" ? lead.ConvertedContactId : lead?.Id
+  const WHO_FIELDS = "Id,IsConverted,ConvertedContactId"
+
+  const whoId = (leadKey: string): Effect.Effect<string, SalesforceCallFailed> => {
     const known = leadIds.get(leadKey)
     return known !== undefined
       ? Effect.succeed(known)
-      : Effect.map(api.rest<{ Id: string }>("GET", `${byLeadKey("Lead", leadKey)}?fields=Id`), (lead) => {
-          remember(leadKey, lead.Id)
-          return lead.Id
-        })
+      : Effect.map(
+          api.rest<{ Id: string; IsConverted?: unknown; ConvertedContactId?: unknown }>(
+            "GET",
+            `${byLeadKey("Lead", leadKey)}?fields=${WHO_FIELDS}`
+          ),
+          (lead) => {
+            const who = whoOf(lead) ?? lead.Id
+            remember(leadKey, who)
+            return who
+          }
+        )
   }
 
   /**
@@ -308,14 +322,17 @@ export const makeTools = (
     const country = p.country
     return Effect.gen(function* () {
       const found = yield* api
-        .rest<{ Id?: string; Country?: unknown }>("GET", `${byLeadKey("Lead", p.leadKey)}?fields=Id,Country`)
+        .rest<{ Id?: string; Country?: unknown; IsConverted?: unknown; ConvertedContactId?: unknown }>(
+          "GET",
+          `${byLeadKey("Lead", p.leadKey)}?fields=Country,${WHO_FIELDS}`
+        )
         .pipe(
           Effect.catchIf(
             (error) => error.failure.status === 404,
             () => Effect.succeed(undefined)
           )
         )
-      remember(p.leadKey, found?.Id)
+      remember(p.leadKey, whoOf(found))
       if (typeof found?.Country !== "string" || found.Country.trim() === "") {
         return yield* patchLead(p.leadKey, { ...body, Country: country })
       }
@@ -354,12 +371,26 @@ export const makeTools = (
 
   // Task Status is a restricted picklist each org edits: its values are the org's own, read from it
   const withTaskStatuses = makeTaskStatuses((soql) => api.rest("GET", `/query?q=${seg(soql)}`))
-  const task = (call: CrmCall, body: (statuses: TaskStatuses) => Record<string, unknown>) =>
-    Effect.flatMap(leadId(call.params.leadKey), (whoId) =>
+  const task = (call: CrmCall, body: (statuses: TaskStatuses) => Record<string, unknown>) => {
+    const leadKey = call.params.leadKey
+    const send = (who: string) =>
       withTaskStatuses((statuses) =>
-        upsert(byActionKey("Task", call.actionKey), { ...body(statuses), WhoId: whoId }, "Task", keepOwner)
+        upsert(byActionKey("Task", call.actionKey), { ...body(statuses), WhoId: who }, "Task", keepOwner)
+      )
+    return Effect.flatMap(whoId(leadKey), (who) =>
+      send(who).pipe(
+        // the Lead was converted since its id was kept (by a user, or another process): read it again, once, and
+        // name the Contact it became
+        Effect.catchIf(
+          (error) => error.failure.code === "CANNOT_UPDATE_CONVERTED_LEAD" && leadIds.get(leadKey) === who,
+          (error) => {
+            leadIds.delete(leadKey)
+            return Effect.flatMap(whoId(leadKey), (again) => (again === who ? Effect.fail(error) : send(again)))
+          }
+        )
       )
     )
+  }
 
   const convert = (p: ParamsOf<"convert_lead">): Effect.Effect<CrmResult, SalesforceCallFailed> =>
     Effect.gen(function* () {
@@ -371,6 +402,7 @@ export const makeTools = (
         defined({ accountId: text(accountId), contactId: text(contactId), opportunityId: text(opportunityId) })
       // A replay after a crash finds the lead converted: report the first conversion instead of failing.
       if (lead.IsConverted === true) {
+        remember(p.leadKey, whoOf(lead))
         return {
           crmId: text(lead.ConvertedContactId),
           detail: {
@@ -406,6 +438,8 @@ export const makeTools = (
           }
         })
       }
+      // the Lead is converted: a later Task of it names the Contact
+      remember(p.leadKey, text(result.contactId))
       return {
         crmId: text(result.contactId),
         detail: {

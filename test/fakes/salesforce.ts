@@ -551,8 +551,13 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
         field
       ])
     }
-    if (recordById(id15) === undefined) {
+    const found = recordById(id15)
+    if (found === undefined) {
       return sfError(400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [field])
+    }
+    // a converted Lead's id may be read, never referenced (a Task's WhoId): its ConvertedContactId is the one to use
+    if (found.type === "Lead" && found.record.IsConverted === true) {
+      return sfError(400, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [field])
     }
     return undefined
   }

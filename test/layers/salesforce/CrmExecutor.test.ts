@@ -218,7 +218,7 @@ describe("Salesforce executor (jsforce against the fake)", () => {
       const [lookup, statuses, patch] = fake.apiRequests().slice(-3)
       expect(lookup).toMatchObject({ method: "GET", path: leadPath })
       expect(statuses!.query.get("q")).toMatch(/FROM TaskStatus/)
-      expect(lookup!.query.get("fields")).toBe("Id")
+      expect(lookup!.query.get("fields")).toBe("Id,IsConverted,ConvertedContactId")
       expect(patch!.json).toMatchObject({ WhoId: lead.crmId })
     })
   )
@@ -245,6 +245,35 @@ describe("Salesforce executor (jsforce against the fake)", () => {
       const again = yield* crm.execute(convert)
       expect(again).toMatchObject({ crmId: first.crmId, detail: { converted: false } })
       expect(fake.requests.filter((r) => r.path.startsWith("/services/Soap/"))).toHaveLength(1)
+    })
+  )
+
+  it.scopedLive("a Task after a conversion names the Contact: here, in a fresh process, and after another's", () =>
+    Effect.gen(function* () {
+      const { fake, crm } = yield* setup()
+      yield* crm.execute(upsertLead)
+      // a second process that kept the Lead's id before the conversion
+      const other = yield* executor(fake)
+      yield* other.execute(call({ tool: "log_activity", params: { ...ref, subject: "before", description: "d" } }))
+      const convert = call({
+        tool: "convert_lead",
+        params: { ...ref, convertedStatus: "Closed - Converted", createOpportunity: false }
+      })
+      const converted = yield* crm.execute(convert)
+      const contactId = converted.crmId
+      expect(contactId).toMatch(/^003/)
+      const taskWho = () => fake.records.Task!.at(-1)!.WhoId
+      // the process that converted it
+      yield* crm.execute(call({ tool: "log_activity", params: { ...ref, subject: "after", description: "d" } }))
+      expect(taskWho()).toBe(contactId)
+      // a process that never saw the lead
+      const fresh = yield* executor(fake)
+      yield* fresh.execute(call({ tool: "create_task", params: { ...ref, subject: "Follow up", priority: "High" } }))
+      expect(taskWho()).toBe(contactId)
+      // the one that kept the Lead's id: refused ("cannot reference converted lead"), reads the Lead again, once
+      yield* other.execute(call({ tool: "log_activity", params: { ...ref, subject: "late", description: "d" } }))
+      expect(taskWho()).toBe(contactId)
+      expect(fake.records.Task!.map((t) => t.Subject)).toEqual(["before", "after", "Follow up", "late"])
     })
   )
 
