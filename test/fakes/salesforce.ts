@@ -457,6 +457,13 @@ const xmlTag = (xml: string, tag: string) => new RegExp(`<${tag}>([\\s\\S]*?)</$
 /** Starts the fake on a free port. */
 export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): Promise<FakeSalesforce> => {
   const records: Record<string, Array<SfRecord>> = {}
+  // CreatedDate as the REST API writes it ("2026-12-08T04:50:00.000+0000"), strictly increasing: ORDER BY CreatedDate
+  // is the order of creation, as in an org
+  let lastCreated = 0
+  const createdDate = () => {
+    lastCreated = Math.max(lastCreated + 1, Date.now())
+    return new Date(lastCreated).toISOString().replace("Z", "+0000")
+  }
   const tokens = new Set(options.validTokens ?? [])
   let clientSecret = options.clientSecret
   let issued = 0
@@ -780,6 +787,7 @@ export const startFakeSalesforce = async (options: FakeSalesforceOptions = {}): 
     if (type === "Lead" || type === "Contact" || type === "Task" || type === "Opportunity") {
       record.OwnerId ??= integrationUserId
     }
+    record.CreatedDate ??= createdDate()
     table(type).push(record)
     assign(type, record, req)
     return undefined

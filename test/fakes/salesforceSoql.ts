@@ -133,13 +133,29 @@ export const runSoql = (
     }
   }
   const order = /^ORDER BY\s+(\w+)(\s+(ASC|DESC))?\s*/i.exec(rest)
+  let sortBy: { readonly field: string; readonly descending: boolean } | undefined
   if (order) {
-    column(order[1] as string, offset() + order[0].indexOf(order[1] as string, "ORDER BY".length))
+    const field = column(order[1] as string, offset() + order[0].indexOf(order[1] as string, "ORDER BY".length))
+    sortBy = { field, descending: order[3]?.toUpperCase() === "DESC" }
     rest = rest.slice(order[0].length)
   }
   const limit = /^LIMIT\s+(\d+)\s*$/i.exec(rest)
   if (rest.trim() !== "" && !limit) throw new MalformedQuery(`unsupported SOQL tail: ${rest}`)
   const rows = (records[type] ?? []).filter((row) => conditions.length === 0 || conditions.some((c) => c(row)))
+  // sorted before LIMIT cuts, as SOQL does: nulls first ascending, last descending (its defaults)
+  if (sortBy !== undefined) {
+    const { field, descending } = sortBy
+    const rank = (row: Row) => row[field] ?? null
+    rows.sort((a, b) => {
+      const x = rank(a)
+      const y = rank(b)
+      if (x === y) return 0
+      if (x === null) return descending ? 1 : -1
+      if (y === null) return descending ? -1 : 1
+      const ascending = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y))
+      return descending ? -ascending : ascending
+    })
+  }
   const picked = rows.slice(0, limit ? Number(limit[1]) : undefined).map((row) => ({
     attributes: { type, url: `/services/data/v62.0/sobjects/${type}/${row.Id}` },
     ...Object.fromEntries(fields.map((f) => [f, row[f] ?? null]))
