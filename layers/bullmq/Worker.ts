@@ -97,6 +97,19 @@ const stopStalledCheck = async (worker: Worker): Promise<void> => {
   }
 }
 
+/**
+ * Marks a closing worker's connection as closing, which makes BullMQ skip settling the jobs still in its hands (its
+ * handleCompleted / handleFailed do nothing on a closing connection) rather than retrying them on a connection about
+ * to be closed: BullMQ (5.x) retries a connection error without end and, while the worker closes, without a delay.
+ * BullMQ does this itself at the end of close(), after the jobs are settled; this is for a close that cannot get
+ * there (Redis unreachable). Reads the Worker's protected `connection`, checked against BullMQ 5.81.5; on a BullMQ
+ * without it this does nothing. A shared connection's close() sets `closing` and disconnects nothing.
+ */
+const stopSettling = (worker: Worker): void => {
+  const connection = (worker as unknown as { readonly connection?: { close?: () => Promise<void> } }).connection
+  connection?.close?.().catch(() => undefined)
+}
+
 /** Run a BullMQ Worker until the scope closes; each job's Effect runs on the caller's runtime. */
 export const consume = (
   redis: RedisClient.Service,
@@ -109,6 +122,9 @@ export const consume = (
     // every job's fiber runs in this set: its size is the active jobs, and closing the scope interrupts what is left
     const jobs = yield* FiberSet.make<Error | undefined>()
     const runJob = yield* FiberSet.runtimePromise(jobs)<never>()
+    // The lead of each job running, for the shutdown's log lines.
+    const running = new Map<Job, string>()
+    const runningLeads = () => [...running.values()]
     // Errors this processor threw; any other failure BullMQ reports (a job stalled too often) is dead-lettered here.
     const ours = new WeakSet<Error>()
 
@@ -181,7 +197,10 @@ export const consume = (
           return yield* settle(job, token, info, { _tag: "Permanent", reason: "invalid job payload" })
         }
         const info = infoOf(job, decoded.right)
-        const exit = yield* Effect.exit(abortable(options.process(info), signal))
+        running.set(job, info.leadId)
+        const exit = yield* Effect.exit(abortable(options.process(info), signal)).pipe(
+          Effect.ensuring(Effect.sync(() => running.delete(job)))
+        )
         const { outcome, storeWait } = bounded(job, exit, outcomeOf(exit, safeMessage))
         if (storeWait) yield* countStoreWait(job)
         return yield* settle(job, token, info, outcome)
@@ -224,6 +243,8 @@ export const consume = (
         )
         return { client, supervision }
       }),
+      // after the worker's close (see `close`): a job still settling over this connection when it goes would have
+      // BullMQ, closing, retry on a closed connection at once and for ever (a process at full CPU that never exited)
       ({ client, supervision }) =>
         Effect.sync(() => {
           supervision.stop()
@@ -244,14 +265,31 @@ export const consume = (
         const closed = Effect.interruptible(Effect.promise(() => closing))
         const inTime = yield* Effect.timeoutOption(closed, Duration.millis(opts.shutdownTimeoutMs))
         if (Option.isNone(inTime)) {
-          yield* Effect.logWarning("shutdown timeout reached; interrupting active jobs", {
-            active: yield* FiberSet.size(jobs)
-          })
+          yield* Effect.logWarning("shutdown timeout reached; interrupting active jobs").pipe(
+            Effect.annotateLogs({ active: yield* FiberSet.size(jobs), leadIds: runningLeads() })
+          )
           worker.cancelAllJobs("shutdown")
-          yield* Effect.timeoutOption(closed, Duration.millis(CANCEL_GRACE_MS))
+          const cancelled = yield* Effect.timeoutOption(closed, Duration.millis(CANCEL_GRACE_MS))
+          if (Option.isNone(cancelled) && running.size > 0) {
+            // inside a CRM call or the audit write that must follow it, which no interruption cuts: each ends within
+            // CRM_TIMEOUT_MS and the audit write's retries (10 s), its job then going back to the queue
+            yield* Effect.logWarning(
+              "shutdown: jobs in a CRM call left running until it and its audit row are done, then released"
+            ).pipe(Effect.annotateLogs({ active: running.size, leadIds: runningLeads() }))
+          }
         }
-        // Whatever still runs is interrupted without waiting: closing the scope must not hang.
-        for (const fiber of jobs) fiber.unsafeInterruptAsFork(FiberId.none)
+        // Whatever still runs is interrupted: it ends when its CRM call and audit row are done (bounded, see above)
+        const left = [...jobs]
+        for (const fiber of left) fiber.unsafeInterruptAsFork(FiberId.none)
+        if (left.length > 0) {
+          yield* Effect.forEach(left, Fiber.await, { discard: true })
+          // then BullMQ settles their jobs over the connection and finishes closing; Redis gone, it would wait for ever
+          // (its connection retries without end): past the grace its connection is marked closing, so that it stops
+          // settling jobs instead of retrying them at full CPU once the connection is closed (the jobs, still active,
+          // come back as stalled)
+          const settled = yield* Effect.timeoutOption(closed, Duration.millis(CANCEL_GRACE_MS))
+          if (Option.isNone(settled)) stopSettling(worker)
+        }
       })
 
     yield* Effect.acquireRelease(

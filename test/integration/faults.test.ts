@@ -232,6 +232,48 @@ describe("faults: no accepted lead is lost, no CRM action repeated", () => {
   )
 
   it.scopedLive(
+    "SIGTERM while a CRM call outlasts the shutdown grace: the consumer still exits, naming the leads it left",
+    () =>
+      Effect.gen(function* () {
+        const shutdownMs = 500
+        const run = yield* makeRun({
+          WORKER_CONCURRENCY: "2",
+          SHUTDOWN_TIMEOUT_MS: String(shutdownMs),
+          // a CRM call in flight is not cut (its audit row must follow its answer)
+          CRM_TIMEOUT_MS: "6000",
+          IDEMPOTENCY_IN_PROGRESS_TTL_MS: "8000",
+          JOB_STALLED_INTERVAL_MS: "1000"
+        })
+        run.crm.setMode({ _tag: "Slow", ms: 5000 })
+        const [ingest, first] = yield* startAll([startIngest(run.env), startConsumer(run.env, "consumer-1")])
+        const ids = acceptedIds(yield* postLeads(ingest.url, run.leads(2)))
+        expect(yield* eventually(() => run.crm.inFlight() >= 2, 10_000)).toBe(true)
+        const signalled = Date.now()
+        // the shutdown timeout, the 2 s cancel grace, then the calls in flight (each request bounded by
+        // CRM_TIMEOUT_MS, an action one or two of them) and out: not held for ever by BullMQ retrying on a closed
+        // connection (it spun at full CPU until SIGKILL)
+        const bound = shutdownMs + 2000 + 2 * 6000 + 3000
+        const exit = yield* stopProgram(first, bound)
+        expect(exit.code).toBe(0)
+        expect(Date.now() - signalled).toBeLessThan(bound)
+        const left = first
+          .output()
+          .split("\n")
+          .filter((line) => line.includes("left running until"))
+        expect(left).toHaveLength(1)
+        for (const id of ids) expect(left[0]).toContain(id)
+
+        run.crm.setMode({ _tag: "Pass" })
+        const second = yield* startConsumer(run.env, "consumer-2")
+        const done = yield* waitForStatuses(run.iso.sql, ids, TERMINAL, 40_000)
+        expect(tally(ids, done.statuses)).toEqual({ SYNCED: 2 })
+        yield* expectNothingRepeated(run, 2)
+        yield* Effect.all([stopProgram(ingest, 10_000), stopProgram(second, 10_000)], { concurrency: 2 })
+      }),
+    90_000
+  )
+
+  it.scopedLive(
     "SIGTERM drains the ingest: a request in flight is answered, then it exits 0",
     () =>
       Effect.gen(function* () {
