@@ -460,7 +460,9 @@ export const fromContext = (read: ContextReader): StackConfig => {
       } else if (owned[name] !== undefined) {
         errors.push(`environment.${name}: set by the stack (${owned[name]}); leave it out of environment`)
       } else if (looksLikeSecret(name)) {
-        errors.push(`environment.${name}: looks like a secret; put it in the stack's CRM / webhook secret instead`)
+        errors.push(
+          `environment.${name}: looks like a secret; put it in a secret instead: the CRM secret (crmSecretArn) for the consumer, the webhook secret for the ingest`
+        )
       } else out[name] = v
     }
     return out
@@ -617,6 +619,11 @@ export const fromContext = (read: ContextReader): StackConfig => {
 
   const workerConcurrency = int("workerConcurrency", 5)
   const programEnvironment = environment(variant)
+  // the consumer reads the database, Redis and CRM secrets alone: the enrichment provider's key goes in the last
+  if (programEnvironment.ENRICHMENT_PROVIDER === "HTTP" && crmSecretArn === undefined)
+    errors.push(
+      "environment.ENRICHMENT_PROVIDER: HTTP needs ENRICHMENT_API_KEY in a secret the consumer reads: put it in the CRM secret and pass -c crmSecretArn=<its ARN> (with crmProvider=MOCK too); without it every consumer would exit at start naming the missing key"
+    )
   const config: StackConfig = {
     variant,
     image,

@@ -48,6 +48,16 @@ const refusal = (context: Record<string, unknown>): string => {
 }
 
 describe("stack context", () => {
+  it("refuses the HTTP enrichment provider without a secret the consumer reads its key from", () => {
+    const base = { ecrRepository: "revenueflow", allowPlainHttp: "true", environment: '{"ENRICHMENT_PROVIDER":"HTTP"}' }
+    expect(refusal(base)).toContain(
+      "environment.ENRICHMENT_PROVIDER: HTTP needs ENRICHMENT_API_KEY in a secret the consumer reads: put it in the CRM secret"
+    )
+    expect(
+      refusal({ ...base, crmSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm-AbC123" })
+    ).toBe("")
+  })
+
   it("has a default for everything but the image and HTTPS (or plain HTTP asked for)", () => {
     const config = fromContext(read({ image: "registry.example/revenueflow:1", allowPlainHttp: "true" }))
     expect(config).toMatchObject({ crmProvider: "MOCK", analyzer: "HEURISTIC", workerConcurrency: 5, tracing: "off" })
@@ -479,7 +489,12 @@ describe("stack context", () => {
 
       it("counts it in the consumer's default timeout and its refusals", () => {
         const withHttp = (context: Record<string, unknown>, environment: Record<string, string> = {}) =>
-          serverless({ ...context, environment: JSON.stringify({ ...http, ...environment }) })
+          serverless({
+            // the enrichment provider's key is read from the CRM secret
+            crmSecretArn: "arn:aws:secretsmanager:eu-west-1:123456789012:secret:revenueflow/crm-AbC123",
+            ...context,
+            environment: JSON.stringify({ ...http, ...environment })
+          })
         // one round of 49.16 s, 10 s to stop, 1 s: past the 60 s floor
         expect(fromContext(read(withHttp({}))).serverless).toMatchObject({ consumerTimeoutSeconds: 61 })
         // one round of 60 s of Bedrock, 49.16 s of enrichment, 16 Salesforce calls of 10 s, 10 s to stop, 1 s

@@ -132,6 +132,8 @@ describe("circuit breaker alarms, one per breaker the consumer runs", { timeout:
     const { resources } = synth({
       analyzer: "BEDROCK",
       bedrockModelId: "eu.anthropic.claude-haiku-4-5-20251001-v1:0",
+      // the enrichment provider's key is read from the CRM secret
+      crmSecretArn: CRM_SECRET_ARN,
       environment: { ENRICHMENT_PROVIDER: "HTTP" }
     })
     const topic = ofType(resources, "AWS::SNS::Topic")[0]![0]
@@ -153,10 +155,8 @@ describe("circuit breaker alarms, one per breaker the consumer runs", { timeout:
   })
 
   it("alarms on each only when the stack selects it: the heuristic analyser and the mock enrichment table run none", () => {
-    expect(providers(synth({ environment: { ENRICHMENT_PROVIDER: "HTTP" } }).resources).sort()).toEqual([
-      "enrichment",
-      "mock"
-    ])
+    const http = { crmSecretArn: CRM_SECRET_ARN, environment: { ENRICHMENT_PROVIDER: "HTTP" } }
+    expect(providers(synth(http).resources).sort()).toEqual(["enrichment", "mock"])
     const bedrock = { analyzer: "BEDROCK", bedrockModelId: "eu.anthropic.claude-haiku-4-5-20251001-v1:0" }
     expect(providers(synth({ ...bedrock, environment: { ENRICHMENT_PROVIDER: "MOCK" } }).resources).sort()).toEqual([
       "bedrock",
