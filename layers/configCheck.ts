@@ -11,6 +11,7 @@ import * as Logging from "./observability/Logger.js"
 import * as Pglite from "./postgres/pglite.js"
 import * as PostgresJs from "./postgres/postgresJs.js"
 import * as SqsConfig from "./sqs/config.js"
+import { awsRegionConfig } from "./aws/region.js"
 
 /**
  * The settings that choose the optional sections, read as plain strings: a bad value (CRM_PROVIDER=FOO) is reported
@@ -66,7 +67,7 @@ export const storeSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>
 export const queueSection = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
   SqsConfig.queueBackendConfig,
   ...(s.queueBackend === "SQS"
-    ? [SqsConfig.config]
+    ? [SqsConfig.config, awsRegionConfig("QUEUE_BACKEND=SQS")]
     : s.queueBackend === "BULLMQ" || (s.queueBackend === "" && s.redisUrl)
       ? [BullMqOptions.config]
       : [])

@@ -28,6 +28,7 @@ import * as MemoryRateLimiter from "./memory/RateLimiter.js"
 import * as MockCrm from "./mock/CrmExecutor.js"
 import * as MockEnricher from "./mock/Enricher.js"
 import * as CloudWatchEmf from "./observability/CloudWatchEmf.js"
+import { awsRegionConfig } from "./aws/region.js"
 import * as Metrics from "./observability/Metrics.js"
 import { importSelected, lazySelected } from "./shared/optionalPackage.js"
 import { salesforceConfig } from "./salesforce/config.js"
@@ -143,7 +144,7 @@ const crmSections = (s: Pick<Selectors, "crmProvider">): ReadonlyArray<Config.Co
 const consumerSections = (s: Selectors): ReadonlyArray<Config.Config<unknown>> => [
   ...crmSections(s),
   ...sharedBreakerSection(s),
-  ...(s.analyzer === "BEDROCK" ? [bedrockConfig] : []),
+  ...(s.analyzer === "BEDROCK" ? [bedrockConfig, awsRegionConfig("ANALYZER=BEDROCK")] : []),
   ...(s.enrichmentProvider === "HTTP" ? [HttpEnricher.config] : [])
 ]
 

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it, vi } from "@effect/vitest"
 import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -13,6 +16,7 @@ import { CheckedSections, checkedOr, loadConfig } from "../../layers/shared/conf
 import { checkConfig, checkIngestConfig, layerSafetyChainFromConfig } from "../../layers/presets.js"
 import { salesforceConfig } from "../../layers/salesforce/config.js"
 import { AppConfig, appConfig } from "../../services/AppConfig.js"
+import { scopedProcessEnv } from "../support/processEnv.js"
 
 const env = (entries: Record<string, string>) =>
   ConfigProvider.fromMap(new Map(Object.entries(entries)), { pathDelim: "_" })
@@ -45,6 +49,7 @@ describe("the start-up check", () => {
         JOB_BACKOFF_JITTER: "2",
         CRM_PROVIDER: "HUBSPOT",
         ANALYZER: "BEDROCK",
+        AWS_REGION: "eu-west-1",
         BEDROCK_TIMEOUT_MS: "-1",
         ENRICHMENT_PROVIDER: "HTTP",
         ENRICHMENT_BASE_URL: "https://enrich.example.com"
@@ -137,7 +142,12 @@ describe("the start-up check", () => {
 
   it.effect("the ingest's check reads no CRM, analyser or enrichment setting; the consumer's does", () =>
     Effect.gen(function* () {
-      const selectedButUnset = { CRM_PROVIDER: "HUBSPOT", ANALYZER: "BEDROCK", ENRICHMENT_PROVIDER: "HTTP" }
+      const selectedButUnset = {
+        CRM_PROVIDER: "HUBSPOT",
+        ANALYZER: "BEDROCK",
+        ENRICHMENT_PROVIDER: "HTTP",
+        AWS_REGION: "eu-west-1"
+      }
       const config = yield* checkIngestConfig.pipe(Effect.withConfigProvider(env(selectedButUnset)))
       expect(config.crmProvider).toBe("HUBSPOT")
       const error = yield* failureOf(checkConfig, selectedButUnset)
@@ -193,6 +203,7 @@ describe("on SQS (QUEUE_BACKEND=SQS)", () => {
   const sqs = {
     DATABASE_URL: "postgres://rf@db.internal:5432/app",
     QUEUE_BACKEND: "SQS",
+    AWS_REGION: "eu-west-1",
     SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/leads"
   }
 
@@ -571,5 +582,47 @@ describe("webhook settings", () => {
       )
       expect(config.webhooks.maxBodyBytes).toBe(1024 * 1024)
     })
+  )
+})
+
+describe("a program that calls AWS without a Region", () => {
+  const noRegion = { AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined, AWS_PROFILE: undefined }
+
+  it.scoped(
+    "is refused at start naming AWS_REGION, with Bedrock or SQS; a Region in the environment or the shared config passes",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "rf-aws-config-"))
+        yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+        yield* scopedProcessEnv({ ...noRegion, AWS_CONFIG_FILE: join(dir, "absent") })
+        const bedrock = {
+          DATABASE_URL: "postgres://rf@db.internal:5432/app",
+          ANALYZER: "BEDROCK",
+          BEDROCK_MODEL_ID: "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+        }
+        const sqs = {
+          DATABASE_URL: "postgres://rf@db.internal:5432/app",
+          QUEUE_BACKEND: "SQS",
+          SQS_QUEUE_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/leads",
+          SQS_DLQ_URL: "https://sqs.eu-west-1.amazonaws.com/123456789012/leads-dlq",
+          REDIS_URL: "redis://127.0.0.1:6379"
+        }
+        expect(lineOf((yield* failureOf(checkConfig, bedrock)).message, "AWS_REGION")).toContain(
+          "required with ANALYZER=BEDROCK"
+        )
+        expect(lineOf((yield* failureOf(checkConfig, sqs)).message, "AWS_REGION")).toContain(
+          "required with QUEUE_BACKEND=SQS"
+        )
+        // the ingest on SQS sends to it too
+        expect(lineOf((yield* failureOf(checkIngestConfig, sqs)).message, "AWS_REGION")).toContain("QUEUE_BACKEND=SQS")
+        yield* checkConfig.pipe(Effect.withConfigProvider(env({ ...bedrock, AWS_REGION: "us-east-1" })))
+        // the profile's region in the shared config file, as the SDK reads it
+        const file = join(dir, "config")
+        writeFileSync(file, "[default]\noutput = json\n\n[profile leads]\nregion = eu-west-3 # Paris\n")
+        yield* scopedProcessEnv({ AWS_CONFIG_FILE: file, AWS_PROFILE: "leads" })
+        yield* checkConfig.pipe(Effect.withConfigProvider(env(bedrock)))
+        yield* scopedProcessEnv({ AWS_PROFILE: undefined })
+        expect(lineOf((yield* failureOf(checkConfig, bedrock)).message, "AWS_REGION")).toBeDefined()
+      })
   )
 })
