@@ -6,7 +6,6 @@ import * as FiberSet from "effect/FiberSet"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
-import * as Ref from "effect/Ref"
 import { failureOutcome } from "../shared/jobOutcome.js"
 import {
   type ConsumeOptions,
@@ -44,17 +43,40 @@ export const backoffDelay = (backoffMs: number, attemptsMade: number) =>
     return Math.round(ceiling / 2 + (r * ceiling) / 2)
   })
 
-/** An in-process queue with BullMQ's semantics: job id = lead id, attempts, backoff, delays, dead letters. */
+/** Completed jobs kept, the latest first to stay (as BullMQ's JOB_REMOVE_ON_COMPLETE default). */
+export const KEPT_COMPLETED_JOBS = 1000
+
+/**
+ * An in-process queue with BullMQ's semantics: job id = lead id, attempts, backoff, delays, dead letters; the latest
+ * KEPT_COMPLETED_JOBS completed jobs are kept (an enqueue of one of them is a no-op, as BullMQ's), older ones dropped.
+ * The jobs are one map updated in place: each update copied the whole map, and with every completed job kept for
+ * good a process's cost per lead grew with every lead it had run (27 ms a lead after 11,000).
+ */
 export const make = (options: MemoryQueueOptions) =>
   Effect.gen(function* () {
-    const entries = yield* Ref.make(new Map<string, Entry>())
+    const entries = new Map<string, Entry>()
+    // completed job ids, oldest first
+    const completed = new Set<string>()
     const ready = yield* Queue.unbounded<string>()
     const timers = yield* FiberSet.make()
 
+    const set = (id: string, entry: Entry) => {
+      entries.set(id, entry)
+      if (entry.state === "completed") {
+        completed.delete(id)
+        completed.add(id)
+        if (completed.size > KEPT_COMPLETED_JOBS) {
+          const oldest = completed.values().next().value as string
+          completed.delete(oldest)
+          entries.delete(oldest)
+        }
+      } else completed.delete(id)
+    }
+
     const update = (id: string, f: (entry: Entry) => Entry) =>
-      Ref.update(entries, (map) => {
-        const entry = map.get(id)
-        return entry === undefined ? map : new Map(map).set(id, f(entry))
+      Effect.sync(() => {
+        const entry = entries.get(id)
+        if (entry !== undefined) set(id, f(entry))
       })
 
     const makeReady = (id: string) =>
@@ -77,17 +99,14 @@ export const make = (options: MemoryQueueOptions) =>
     const enqueue = (job: LeadJob) =>
       Effect.gen(function* () {
         const now = yield* Clock.currentTimeMillis
-        const added = yield* Ref.modify(entries, (map) =>
-          map.has(job.leadId)
-            ? [false, map]
-            : [true, new Map(map).set(job.leadId, { job, state: "waiting", attemptsMade: 0, readyAt: now })]
-        )
-        if (added) yield* Queue.offer(ready, job.leadId)
+        if (entries.has(job.leadId)) return
+        set(job.leadId, { job, state: "waiting", attemptsMade: 0, readyAt: now })
+        yield* Queue.offer(ready, job.leadId)
       })
 
     const stats = Effect.gen(function* () {
       const now = yield* Clock.currentTimeMillis
-      const all = [...(yield* Ref.get(entries)).values()]
+      const all = [...entries.values()]
       const count = (state: JobState) => all.filter((entry) => entry.state === state).length
       const waitingSince = all.filter((entry) => entry.state === "waiting").map((entry) => entry.readyAt)
       return {
@@ -101,8 +120,8 @@ export const make = (options: MemoryQueueOptions) =>
     })
 
     const deadLetters = (limit: number) =>
-      Effect.map(Ref.get(entries), (map) =>
-        [...map.values()]
+      Effect.sync(() =>
+        [...entries.values()]
           .filter((entry) => entry.state === "failed")
           .slice(0, limit)
           .map(
@@ -117,20 +136,18 @@ export const make = (options: MemoryQueueOptions) =>
 
     const replay = (leadId: string) =>
       Effect.gen(function* () {
-        const replayed = yield* Ref.modify(entries, (map) => {
-          const entry = map.get(leadId)
-          if (entry?.state !== "failed" && entry?.state !== "completed") return [false, map]
-          return [true, new Map(map).set(leadId, { job: entry.job, state: "delayed", attemptsMade: 0, readyAt: 0 })]
-        })
-        if (replayed) yield* makeReady(leadId)
-        return replayed
+        const entry = entries.get(leadId)
+        if (entry?.state !== "failed" && entry?.state !== "completed") return false
+        set(leadId, { job: entry.job, state: "delayed", attemptsMade: 0, readyAt: 0 })
+        yield* makeReady(leadId)
+        return true
       })
 
     /** Run one job and apply its fate. An interrupted job (shutdown) goes back to waiting, attempts untouched. */
     const runJob = (id: string, consume: ConsumeOptions) =>
       Effect.uninterruptibleMask((restore) =>
         Effect.gen(function* () {
-          const entry = (yield* Ref.get(entries)).get(id)
+          const entry = entries.get(id)
           if (entry === undefined || entry.state !== "waiting") return
           yield* update(id, (e) => ({ ...e, state: "active" }))
           const info: JobInfo = { ...entry.job, attemptsMade: entry.attemptsMade, maxAttempts: options.attempts }
@@ -187,8 +204,8 @@ export const make = (options: MemoryQueueOptions) =>
       })
 
     const finishedJobs = (leadIds: ReadonlyArray<string>) =>
-      Effect.map(Ref.get(entries), (map) => {
-        const finished = (id: string) => map.get(id)?.state === "failed" || map.get(id)?.state === "completed"
+      Effect.sync(() => {
+        const finished = (id: string) => entries.get(id)?.state === "failed" || entries.get(id)?.state === "completed"
         return new Set(leadIds.filter(finished))
       })
 

@@ -149,3 +149,34 @@ describe("memory JobQueue on a fake clock (exact timings)", () => {
     })
   )
 })
+
+describe("memory JobQueue: completed jobs", () => {
+  it.scoped("keeps the latest KEPT_COMPLETED_JOBS: an enqueue of one of them is a no-op, of an older one runs it", () =>
+    Effect.gen(function* () {
+      const { queue, consume, runCount } = yield* setup(() => Effect.void)
+      yield* consume
+      const total = MemoryQueue.KEPT_COMPLETED_JOBS + 5
+      for (let i = 0; i < total; i++) yield* queue.enqueue({ leadId: `lead-${i}` })
+      const drained = Effect.gen(function* () {
+        for (let n = 0; n < 100_000; n++) {
+          const now = yield* queue.stats
+          if (now.waiting === 0 && now.active === 0) return now
+          yield* Effect.yieldNow()
+        }
+        return yield* Effect.dieMessage(`queue never drained: ${JSON.stringify(yield* queue.stats)}`)
+      })
+      const stats = yield* drained
+      expect(yield* runCount).toBe(total)
+      // the five oldest were let go, as BullMQ's removeOnComplete does
+      expect(stats.completed).toBe(MemoryQueue.KEPT_COMPLETED_JOBS)
+      const finished = yield* queue.finishedJobs(["lead-0", "lead-4", "lead-5", `lead-${total - 1}`])
+      expect([...finished].sort()).toEqual([`lead-${total - 1}`, "lead-5"])
+      // a kept one is the same job: not run again; a dropped one is a new job
+      yield* queue.enqueue({ leadId: `lead-${total - 1}` })
+      yield* queue.enqueue({ leadId: "lead-0" })
+      yield* quiesce
+      yield* drained
+      expect(yield* runCount).toBe(total + 1)
+    })
+  )
+})
