@@ -58,10 +58,19 @@ const readSecret = (client: SecretsManagerClient, secretId: string) =>
       return client.send(new GetSecretValueCommand({ SecretId: secretId }), { abortSignal: signal })
     },
     catch: (cause) => {
-      const error = cause as { name?: string; $metadata?: { httpStatusCode?: number } }
+      const error = cause as {
+        name?: string
+        code?: unknown
+        message?: unknown
+        $metadata?: { httpStatusCode?: number }
+      }
       const status = error.$metadata?.httpStatusCode
+      // what failed, never what the secret holds (none of it was read): the SDK's or the network's own words
+      // ("Region is missing", "connect ECONNREFUSED 10.0.0.1:443", an AccessDenied naming the role), one line, cut
+      const said = typeof error.message === "string" ? error.message.replace(/\s+/g, " ").trim().slice(0, 300) : ""
+      const code = typeof error.code === "string" && !said.includes(error.code) ? ` ${error.code}` : ""
       return new SecretsLoadError({
-        message: `secret "${secretId}" could not be read (${error.name ?? "Error"}${status ? `, HTTP ${status}` : ""})`
+        message: `secret "${secretId}" could not be read (${error.name ?? "Error"}${status ? `, HTTP ${status}` : ""}${code})${said === "" ? "" : `: ${said}`}`
       })
     }
   }).pipe(

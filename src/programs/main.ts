@@ -15,6 +15,8 @@ import { ListenFailed } from "./listen.js"
 /** Failures of start-up whose message is the whole story: printed as one line, no stack. */
 const explained = (error: unknown): string | undefined => {
   if (error instanceof InvalidConfiguration || error instanceof ListenFailed) return error.message
+  // the settings could not be read at all (AWS_SECRETS_IDS): no region, no route, no permission
+  if (error instanceof SecretsConfig.SecretsLoadError) return `Cannot start: ${error.message}`
   // the store's messages name host:port and never the password (see SqlClient.storeUnavailable)
   if (error instanceof StoreUnavailable) return `Cannot start: ${error.message}`
   return undefined

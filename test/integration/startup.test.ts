@@ -97,6 +97,31 @@ describe("start-up failures end promptly with one clear line", () => {
   )
 
   it.scopedLive(
+    "AWS_SECRETS_IDS that cannot be read: one line naming the secret and why (the network's words), exit 1",
+    () =>
+      Effect.gen(function* () {
+        const closed = yield* freePort
+        const program = yield* launch("consumer", {
+          AWS_SECRETS_IDS: "rf/app",
+          AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${closed}`,
+          AWS_REGION: "eu-west-1",
+          AWS_ACCESS_KEY_ID: "AKIASTARTUPTEST",
+          AWS_SECRET_ACCESS_KEY: "startup-s3cret",
+          AWS_MAX_ATTEMPTS: "1",
+          METRICS_PORT: String(yield* freePort)
+        })
+        const exit = yield* program.waitExit(START_BUDGET_MS)
+        expect(exit.code).toBe(1)
+        expect(program.output()).toContain(
+          `Cannot start: secret "rf/app" could not be read (Error): connect ECONNREFUSED 127.0.0.1:${closed}`
+        )
+        expect(program.output()).not.toContain("startup-s3cret")
+        expectNoStack(program)
+      }),
+    2 * START_BUDGET_MS
+  )
+
+  it.scopedLive(
     "SIGTERM while start-up waits on a listener that never answers exits promptly",
     () =>
       Effect.gen(function* () {

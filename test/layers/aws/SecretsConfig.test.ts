@@ -236,7 +236,10 @@ describe("Secrets Manager configuration", () => {
           Effect.withConfigProvider(env({ AWS_SECRETS_IDS: "rf/app,rf/nope" }))
         )
       )
-      expect(missing.message).toBe('secret "rf/nope" could not be read (ResourceNotFoundException, HTTP 400)')
+      // the service's own words say why: what an operator needs, and nothing of any secret
+      expect(missing.message).toBe(
+        'secret "rf/nope" could not be read (ResourceNotFoundException, HTTP 400): Secrets Manager can\'t find the specified secret.'
+      )
 
       secrets.rotate("rf/crm", "CRM_PROVIDER=s3cret-port")
       const malformed = yield* Effect.flip(
