@@ -1,6 +1,8 @@
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
@@ -62,10 +64,14 @@ export const config: Config.Config<BreakerOptions> = Config.all({
   maxOpenMs: positiveInt("CIRCUIT_BREAKER_MAX_OPEN_MS", 60_000),
   probeTimeoutMs: positiveInt("CIRCUIT_BREAKER_PROBE_TIMEOUT_MS", defaultOptions.probeTimeoutMs)
 }).pipe(
-  Config.validate({
-    message: "CIRCUIT_BREAKER_MAX_OPEN_MS must be at least CIRCUIT_BREAKER_OPEN_MS",
-    validation: ({ openMs, maxOpenMs }) => maxOpenMs >= openMs
-  }),
+  // named by its key, as every other finding of the start-up check (a whole-config validation is "(root)")
+  Config.mapOrFail((options) =>
+    options.maxOpenMs >= options.openMs
+      ? Either.right(options)
+      : Either.left(
+          ConfigError.InvalidData(["CIRCUIT_BREAKER_MAX_OPEN_MS"], "must be at least CIRCUIT_BREAKER_OPEN_MS")
+        )
+  ),
   Config.map(
     ({ consecutiveFailures, openMs, maxOpenMs, probeTimeoutMs }): BreakerOptions => ({
       ...defaultOptions,

@@ -626,3 +626,18 @@ describe("a program that calls AWS without a Region", () => {
       })
   )
 })
+
+describe("the circuit breaker's settings", () => {
+  it.effect("a longest open time shorter than the first is named by its key, not as the config's root", () =>
+    Effect.gen(function* () {
+      const error = yield* failureOf(checkConfig, {
+        DATABASE_URL: "postgres://rf@db.internal:5432/app",
+        CIRCUIT_BREAKER_OPEN_MS: "10000",
+        CIRCUIT_BREAKER_MAX_OPEN_MS: "5000"
+      })
+      expect(error.message).toBe(
+        "Invalid configuration:\n - CIRCUIT_BREAKER_MAX_OPEN_MS: must be at least CIRCUIT_BREAKER_OPEN_MS"
+      )
+    })
+  )
+})
