@@ -113,7 +113,13 @@ const reviveFinished = (leads: ReadonlyArray<LeadRecord>, enqueued: ReadonlySet<
 /** Sweep forever on an interval; a failed sweep (store or queue down) is logged and tried again next time. */
 export const runSweeper = (options: SweepOptions & { readonly intervalMs: number }) =>
   sweepOnce(options).pipe(
-    Effect.catchAll((error) => Effect.logWarning(`outbox sweep failed: ${error._tag}`)),
+    // the failure's own message (a store's names host:port and the driver's error, never a password) says what is
+    // down, as the ingest's lines do
+    Effect.catchAll((error) =>
+      Effect.logWarning(`outbox sweep failed: ${error._tag}`).pipe(
+        Effect.annotateLogs({ error: error.message })
+      )
+    ),
     Effect.repeat(Schedule.spaced(options.intervalMs)),
     Effect.asVoid
   )
