@@ -79,6 +79,8 @@ export interface StackConfig {
   readonly alarmEmail: string | undefined
   /** The serverless variant's settings (read, and checked, only with variant=serverless). */
   readonly serverless: ServerlessConfig
+  /** How long ECS waits after SIGTERM before SIGKILL, per program (`stopTimeouts`). */
+  readonly stopTimeoutSeconds: { readonly ingest: number; readonly consumer: number }
 }
 
 export interface ServerlessConfig {
@@ -309,6 +311,29 @@ export const perLeadWorstCaseMs = (
     ],
     explained: parts.length === 0 ? "no Bedrock, no HTTP enrichment, mock CRM" : parts.join("; ")
   }
+}
+
+/** ECS's longest stop timeout (seconds), and the least the stack gives a container. */
+export const ECS_MAX_STOP_TIMEOUT_SECONDS = 120
+const MIN_STOP_TIMEOUT_SECONDS = 30
+
+/** A whole number of milliseconds `environment` sets for `name`, else `fallback` (the program refuses a bad one). */
+const envMs = (environment: Readonly<Record<string, string>>, name: string, fallback: number): number => {
+  const value = Number(environment[name])
+  return environment[name] !== undefined && Number.isInteger(value) && value > 0 ? value : fallback
+}
+
+/**
+ * What each program's drain on SIGTERM may take, so ECS waits for it before SIGKILL: the ingest SHUTDOWN_TIMEOUT_MS
+ * (then it closes what is left); the consumer SHUTDOWN_TIMEOUT_MS, the 2 s cancel grace, then a job inside a CRM
+ * call is let finish it (CRM_TIMEOUT_MS) and its audit row (10 s of retries) before its job is released
+ * (layers/bullmq/Worker.ts), plus 2 s to exit. At least 30 s (ECS's default).
+ */
+export const stopTimeouts = (environment: Readonly<Record<string, string>>) => {
+  const shutdownMs = envMs(environment, "SHUTDOWN_TIMEOUT_MS", 10_000)
+  const crmMs = envMs(environment, "CRM_TIMEOUT_MS", 10_000)
+  const seconds = (ms: number) => Math.max(MIN_STOP_TIMEOUT_SECONDS, Math.ceil(ms / 1000))
+  return { ingest: seconds(shutdownMs + 2000), consumer: seconds(shutdownMs + 2000 + crmMs + 10_000 + 2000) }
 }
 
 /** Lambda's longest function timeout, in seconds. */
@@ -619,6 +644,18 @@ export const fromContext = (read: ContextReader): StackConfig => {
 
   const workerConcurrency = int("workerConcurrency", 5)
   const programEnvironment = environment(variant)
+  const stopTimeoutSeconds = stopTimeouts(programEnvironment)
+  if (variant === "fargate") {
+    if (stopTimeoutSeconds.consumer > ECS_MAX_STOP_TIMEOUT_SECONDS)
+      errors.push(
+        `environment.SHUTDOWN_TIMEOUT_MS: the consumer's drain (SHUTDOWN_TIMEOUT_MS + 2 s + CRM_TIMEOUT_MS + 12 s) is ${stopTimeoutSeconds.consumer} s, past ECS's longest stop timeout (${ECS_MAX_STOP_TIMEOUT_SECONDS} s): lower SHUTDOWN_TIMEOUT_MS or CRM_TIMEOUT_MS`
+      )
+    // the load balancer's idle timeout (services.ts): a keep-alive connection the ingest closes first gets a 502
+    if (envMs(programEnvironment, "KEEP_ALIVE_TIMEOUT_MS", 65_000) <= 60_000)
+      errors.push(
+        "environment.KEEP_ALIVE_TIMEOUT_MS: must be longer than the load balancer's idle timeout (60 s), or the balancer sends requests on connections the ingest is closing and answers 502"
+      )
+  }
   // the consumer reads the database, Redis and CRM secrets alone: the enrichment provider's key goes in the last
   if (programEnvironment.ENRICHMENT_PROVIDER === "HTTP" && crmSecretArn === undefined)
     errors.push(
@@ -644,6 +681,7 @@ export const fromContext = (read: ContextReader): StackConfig => {
       windowMs: int("rateLimitWindowMs", 60_000)
     },
     environment: programEnvironment,
+    stopTimeoutSeconds,
     ingest: size("ingest", { cpu: 512, memoryMiB: 1024, minTasks: 2, maxTasks: 10 }),
     consumer: size("consumer", { cpu: 512, memoryMiB: 1024, minTasks: 1, maxTasks: 20 }),
     backlogPerTask: int("backlogPerTask", 100),

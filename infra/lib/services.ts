@@ -166,7 +166,8 @@ export class Services extends Construct {
           startPeriod: Duration.seconds(MIGRATION_START_SECONDS),
           retries: 3
         },
-        stopTimeout: Duration.seconds(30)
+        // the program's drain on SIGTERM (config.ts, stopTimeouts)
+        stopTimeout: Duration.seconds(config.stopTimeoutSeconds[program])
       })
       if (program === "ingest") container.addPortMappings({ containerPort: INGEST_PORT })
       if (config.tracing === "xray") {

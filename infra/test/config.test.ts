@@ -48,6 +48,21 @@ const refusal = (context: Record<string, unknown>): string => {
 }
 
 describe("stack context", () => {
+  it("gives each container the stop timeout its drain needs, and refuses one ECS cannot give or a short keep-alive", () => {
+    const base = { ecrRepository: "revenueflow", allowPlainHttp: "true" }
+    // the consumer: 10 s + 2 s + a CRM call of 10 s + 10 s of audit retries + 2 s
+    expect(fromContext(read(base)).stopTimeoutSeconds).toEqual({ ingest: 30, consumer: 34 })
+    const slow = fromContext(read({ ...base, environment: '{"SHUTDOWN_TIMEOUT_MS":"60000","CRM_TIMEOUT_MS":"20000"}' }))
+    expect(slow.stopTimeoutSeconds).toEqual({ ingest: 62, consumer: 94 })
+    expect(refusal({ ...base, environment: '{"SHUTDOWN_TIMEOUT_MS":"100000"}' })).toContain(
+      "environment.SHUTDOWN_TIMEOUT_MS: the consumer's drain (SHUTDOWN_TIMEOUT_MS + 2 s + CRM_TIMEOUT_MS + 12 s) is 124 s"
+    )
+    expect(refusal({ ...base, environment: '{"KEEP_ALIVE_TIMEOUT_MS":"5000"}' })).toContain(
+      "environment.KEEP_ALIVE_TIMEOUT_MS: must be longer than the load balancer's idle timeout (60 s)"
+    )
+    expect(refusal({ ...base, environment: '{"KEEP_ALIVE_TIMEOUT_MS":"61000"}' })).toBe("")
+  })
+
   it("refuses the HTTP enrichment provider without a secret the consumer reads its key from", () => {
     const base = { ecrRepository: "revenueflow", allowPlainHttp: "true", environment: '{"ENRICHMENT_PROVIDER":"HTTP"}' }
     expect(refusal(base)).toContain(

@@ -110,6 +110,9 @@ describe("data stores and secrets", { timeout: SYNTH_TIMEOUT_MS }, () => {
     }
     const consumer = env("ServicesConsumerTask")
     expect(consumer.container.Image).toBe("registry.example/revenueflow:1.2.3")
+    // ECS waits out each program's drain before SIGKILL (config.ts, stopTimeouts)
+    expect((consumer.container as { StopTimeout?: number }).StopTimeout).toBe(34)
+    expect((env("ServicesIngestTask").container as { StopTimeout?: number }).StopTimeout).toBe(30)
     expect(consumer.container.Command).toEqual(["consumer"])
     expect(consumer.vars).toMatchObject({
       CRM_PROVIDER: "HUBSPOT",
