@@ -116,9 +116,7 @@ export const runSweeper = (options: SweepOptions & { readonly intervalMs: number
     // the failure's own message (a store's names host:port and the driver's error, never a password) says what is
     // down, as the ingest's lines do
     Effect.catchAll((error) =>
-      Effect.logWarning(`outbox sweep failed: ${error._tag}`).pipe(
-        Effect.annotateLogs({ error: error.message })
-      )
+      Effect.logWarning(`outbox sweep failed: ${error._tag}`).pipe(Effect.annotateLogs({ error: error.message }))
     ),
     Effect.repeat(Schedule.spaced(options.intervalMs)),
     Effect.asVoid

@@ -170,7 +170,7 @@ describe("memory JobQueue: completed jobs", () => {
       // the five oldest were let go, as BullMQ's removeOnComplete does
       expect(stats.completed).toBe(MemoryQueue.KEPT_COMPLETED_JOBS)
       const asked = ["lead-0", "lead-4", "lead-5", `lead-${total - 1}`]
-      const finished = yield* (queue.finishedJobs?.(asked) ?? Effect.succeed(new Set<string>()))
+      const finished = yield* queue.finishedJobs?.(asked) ?? Effect.succeed(new Set<string>())
       expect([...finished].sort()).toEqual([`lead-${total - 1}`, "lead-5"])
       // a kept one is the same job: not run again; a dropped one is a new job
       yield* queue.enqueue({ leadId: `lead-${total - 1}` })
